@@ -1,0 +1,120 @@
+"""Pypper: finds the temperature of Python objects and places hot ones in fast
+memory and cold ones in slow memory (DRAM, CXL, far memory).
+
+    import pypper
+    pypper.start()          # or: with pypper.tracing(): ...
+    ...                     # the code that matters
+    pypper.end()
+
+Every option can also come from a ``PYPPER_<NAME>`` environment variable; keyword
+arguments of start() override them. ``python3 -m pypper options`` lists them.
+"""
+
+import contextlib
+import os
+
+import _pypper
+
+from . import _options, _session
+from ._options import Option
+
+__all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
+           "config", "stats", "options", "MODE", "__version__"]
+
+__version__ = _pypper.VERSION
+ConfigError = _pypper.ConfigError
+#: "drop-in" inside the Pypper interpreter, "extension" in a stock python3.12.
+MODE = "drop-in" if _pypper.DROPIN else "extension"
+
+
+def start(**options):
+    """Start a tracing session with the environment's options overridden by these.
+
+    Returns True when a session started, False when one was already running with the
+    same options. Raises ConfigError for a bad option name or value, and RuntimeError
+    when a session with other options is running."""
+    args = _options.to_args(options)
+    values, sources = _pypper.resolve(args)
+    running = _pypper.session_config()
+    if running is not None:
+        if args and values != running[0]:
+            changed = sorted(k for k in values if values[k] != running[0][k])
+            raise RuntimeError("pypper is already running with other options "
+                               f"({', '.join(changed)}); call pypper.end() first")
+        return False
+    writer = _session.open_trace(values)
+    try:
+        started = _pypper.start(args)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    if not started:             # another thread won the race
+        if writer is not None:
+            writer.close()
+        return False
+    _session.began(values, sources, writer)
+    return True
+
+
+def end():
+    """End the tracing session: stop the background thread and free tracing state.
+    Returns True when a session ended, False when none was running."""
+    seconds = _pypper.uptime()
+    stopped = _pypper.end()
+    if stopped:
+        _session.ended(seconds)
+    return stopped
+
+
+stop = end
+
+
+def is_running():
+    """True while a tracing session runs in this process."""
+    return _pypper.state() == "running"
+
+
+@contextlib.contextmanager
+def tracing(**options):
+    """``with pypper.tracing(**options):`` traces the block. Inside a running session
+    with the same options it leaves that session running at the end of the block."""
+    started = start(**options)
+    try:
+        yield
+    finally:
+        if started:
+            end()
+
+
+def config():
+    """The options of the running session, or those start() would use now
+    (defaults overridden by PYPPER_* variables), as {name: value}."""
+    running = _pypper.session_config()
+    return dict((running or _pypper.resolve(None))[0])
+
+
+def stats():
+    """Event counters of this process, as {name: int}."""
+    return _pypper.stats()
+
+
+def options():
+    """Every option with its value, where it came from and what it accepts."""
+    running = _pypper.session_config()
+    values, sources = running or _pypper.resolve(None)
+    return _options.listing(values, sources)
+
+
+def _autostart():
+    """PYPPER_ENABLE=1: start with the environment's options."""
+    if _pypper.resolve(None)[0]["enable"]:
+        start()
+
+
+_session.install(end)
+
+# In a stock python3.12 nothing runs before the program, so `import pypper` is where
+# PYPPER_ENABLE=1 takes effect; the drop-in starts it before the program instead.
+if not _pypper.DROPIN and os.environ.get("PYPPER_ENABLE") is not None:
+    _autostart()

@@ -1,0 +1,382 @@
+/* Modules/_pypper.c: the C module behind `import pypper`. A thin layer: it converts
+ * between Python values and the options table, and exposes the session lifecycle and
+ * counters. Built into the drop-in interpreter and, unchanged, as an extension module
+ * for a stock python3.12. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "pypper.h"
+
+#include "../Pypper/lifecycle.h"
+#include "../Pypper/log.h"
+#include "../Pypper/options.h"
+#include "../Pypper/stats.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <string.h>
+
+extern char **environ;
+
+static bool is_dropin;
+
+void Pypper_MarkDropIn(void) { is_dropin = true; }
+
+int Pypper_IsRunning(void) { return pypper_lifecycle_state() == PYPPER_STATE_RUNNING; }
+
+typedef struct {
+    PyObject *config_error;
+} module_state;
+
+static module_state *get_state(PyObject *module)
+{
+    return (module_state *)PyModule_GetState(module);
+}
+
+static const char *type_name(pypper_opt_type t)
+{
+    switch (t) {
+    case PYPPER_OPT_BOOL: return "bool";
+    case PYPPER_OPT_INT: return "int";
+    case PYPPER_OPT_FLOAT: return "float";
+    case PYPPER_OPT_SIZE: return "size";
+    case PYPPER_OPT_ENUM: return "choice";
+    case PYPPER_OPT_NODES: return "nodes";
+    case PYPPER_OPT_PATH: return "path";
+    }
+    return "?";
+}
+
+static void lower_copy(const char *src, char *dst, size_t len)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < len; i++)
+        dst[i] = (char)tolower((unsigned char)src[i]);
+    dst[i] = '\0';
+}
+
+/* The Python value of one option: bool, int, float, str, list of node numbers, or
+ * for sizes an int (bytes) or a str ("50%"). */
+static PyObject *option_value(const pypper_option_def *def, const pypper_config *cfg)
+{
+    const char *field = (const char *)cfg + def->offset;
+    char text[PYPPER_PATH_MAX + 32];
+    switch (def->type) {
+    case PYPPER_OPT_BOOL:
+        return PyBool_FromLong(*(const bool *)field);
+    case PYPPER_OPT_INT:
+        return PyLong_FromLongLong((long long)*(const int64_t *)field);
+    case PYPPER_OPT_FLOAT:
+        return PyFloat_FromDouble(*(const double *)field);
+    case PYPPER_OPT_SIZE: {
+        const pypper_size *s = (const pypper_size *)field;
+        if (!s->is_percent)
+            return PyLong_FromUnsignedLongLong(s->bytes);
+        break;
+    }
+    case PYPPER_OPT_NODES: {
+        const pypper_nodeset *set = (const pypper_nodeset *)field;
+        PyObject *list = PyList_New(0);
+        for (unsigned n = 0; list && n < PYPPER_MAX_NODES; n++) {
+            if (!pypper_nodeset_has(set, n))
+                continue;
+            PyObject *num = PyLong_FromUnsignedLong(n);
+            if (!num || PyList_Append(list, num) < 0) {
+                Py_XDECREF(num);
+                Py_CLEAR(list);
+                break;
+            }
+            Py_DECREF(num);
+        }
+        return list;
+    }
+    case PYPPER_OPT_ENUM:
+    case PYPPER_OPT_PATH:
+        break;
+    }
+    pypper_option_format(def, cfg, text, sizeof(text));
+    return PyUnicode_DecodeFSDefault(text);
+}
+
+/* (values, sources): two dicts keyed by lower-case option name. */
+static PyObject *config_to_python(const pypper_config *cfg)
+{
+    PyObject *values = PyDict_New(), *sources = PyDict_New();
+    if (!values || !sources)
+        goto fail;
+    for (size_t i = 0; i < pypper_option_count(); i++) {
+        const pypper_option_def *def = pypper_option_at(i);
+        char key[64];
+        lower_copy(def->name, key, sizeof(key));
+        PyObject *v = option_value(def, cfg);
+        if (!v)
+            goto fail;
+        int rc = PyDict_SetItemString(values, key, v);
+        Py_DECREF(v);
+        if (rc < 0)
+            goto fail;
+        PyObject *s = PyUnicode_FromString(pypper_source_name((pypper_opt_source)cfg->source[i]));
+        if (!s)
+            goto fail;
+        rc = PyDict_SetItemString(sources, key, s);
+        Py_DECREF(s);
+        if (rc < 0)
+            goto fail;
+    }
+    return Py_BuildValue("(NN)", values, sources);
+fail:
+    Py_XDECREF(values);
+    Py_XDECREF(sources);
+    return NULL;
+}
+
+/* defaults <- PYPPER_* environment <- args ({"NAME": "text"}, may be None). */
+static int resolve_config(PyObject *module, PyObject *args, pypper_config *cfg)
+{
+    char err[PYPPER_ERR_MAX];
+    pypper_config_defaults(cfg);
+    if (pypper_config_apply_env(cfg, environ, err, sizeof(err)) < 0) {
+        const char *msg = strncmp(err, "pypper: ", 8) == 0 ? err + 8 : err;
+        PyErr_SetString(get_state(module)->config_error, msg);
+        return -1;
+    }
+    if (args == NULL || args == Py_None)
+        return 0;
+    if (!PyDict_Check(args)) {
+        PyErr_SetString(PyExc_TypeError, "options must be a dict of option name to text");
+        return -1;
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(args, &pos, &key, &value)) {
+        Py_ssize_t text_len = 0;
+        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        const char *text = PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &text_len)
+                                                  : NULL;
+        if (!name || !text) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "option names and values must be str");
+            return -1;
+        }
+        const pypper_option_def *def = pypper_option_find(name);
+        char lname[64];
+        lower_copy(name, lname, sizeof(lname));
+        if (!def) {
+            const char *guess = pypper_option_suggest(name);
+            char lguess[64];
+            if (guess) {
+                lower_copy(guess, lguess, sizeof(lguess));
+                PyErr_Format(get_state(module)->config_error,
+                             "unknown option %s (did you mean %s?)", lname, lguess);
+            } else {
+                PyErr_Format(get_state(module)->config_error, "unknown option %s", lname);
+            }
+            return -1;
+        }
+        if (strlen(text) != (size_t)text_len) {
+            PyErr_Format(get_state(module)->config_error, "bad value for %s: embedded NUL", lname);
+            return -1;
+        }
+        if (pypper_option_parse(def, text, PYPPER_SRC_ARG, cfg, err, sizeof(err)) < 0) {
+            PyErr_Format(get_state(module)->config_error, "bad value %R for %s: %s", value,
+                         lname, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *py_resolve(PyObject *module, PyObject *args)
+{
+    pypper_config cfg;
+    if (resolve_config(module, args, &cfg) < 0)
+        return NULL;
+    return config_to_python(&cfg);
+}
+
+static PyObject *py_start(PyObject *module, PyObject *args)
+{
+    pypper_config cfg;
+    if (resolve_config(module, args, &cfg) < 0) {
+        pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
+        return NULL;
+    }
+    char err[PYPPER_ERR_MAX];
+    int rc = pypper_lifecycle_start(&cfg, err, sizeof(err));
+    if (rc < 0) {
+        PyErr_SetString(PyExc_RuntimeError, err);
+        return NULL;
+    }
+    return PyBool_FromLong(rc);
+}
+
+static PyObject *py_end(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = pypper_lifecycle_end();
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(rc);
+}
+
+static PyObject *py_state(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    static const char *const names[] = {"stopped", "running", "stopping"};
+    return PyUnicode_FromString(names[pypper_lifecycle_state()]);
+}
+
+static PyObject *py_session_config(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    pypper_config cfg;
+    if (!pypper_lifecycle_config(&cfg))
+        Py_RETURN_NONE;
+    return config_to_python(&cfg);
+}
+
+static PyObject *py_uptime(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyFloat_FromDouble(pypper_lifecycle_uptime());
+}
+
+static PyObject *py_stats(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    PyObject *d = PyDict_New();
+    for (int i = 0; d && i < PYPPER_STAT_COUNT; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(pypper_stat_get((pypper_stat_id)i));
+        if (!v || PyDict_SetItemString(d, pypper_stat_name((pypper_stat_id)i), v) < 0) {
+            Py_XDECREF(v);
+            Py_CLEAR(d);
+            break;
+        }
+        Py_DECREF(v);
+    }
+    return d;
+}
+
+static PyObject *py_option_table(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list && i < pypper_option_count(); i++) {
+        const pypper_option_def *def = pypper_option_at(i);
+        char accepts[PYPPER_ERR_MAX];
+        pypper_option_accepts(def, accepts, sizeof(accepts));
+        PyObject *row = Py_BuildValue("(sssss)", def->name, type_name(def->type),
+                                      def->default_text, accepts, def->help);
+        if (!row || PyList_Append(list, row) < 0) {
+            Py_XDECREF(row);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(row);
+    }
+    return list;
+}
+
+static PyObject *py_log(PyObject *module, PyObject *args)
+{
+    (void)module;
+    int level;
+    const char *msg;
+    if (!PyArg_ParseTuple(args, "is:log", &level, &msg))
+        return NULL;
+    if (level < PYPPER_LOG_ERROR || level > PYPPER_LOG_DEBUG) {
+        PyErr_SetString(PyExc_ValueError, "log level must be from 1 (error) to 4 (debug)");
+        return NULL;
+    }
+    pypper_log(level, "%s", msg);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_set_log_level(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    long level = PyLong_AsLong(arg);
+    if (level == -1 && PyErr_Occurred())
+        return NULL;
+    if (level < PYPPER_LOG_OFF || level > PYPPER_LOG_DEBUG) {
+        PyErr_SetString(PyExc_ValueError, "log level must be from 0 (off) to 4 (debug)");
+        return NULL;
+    }
+    pypper_log_set_level((int)level);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"resolve", py_resolve, METH_O,
+     "resolve(args) -> (values, sources): defaults <- PYPPER_* env <- args {NAME: text}"},
+    {"start", py_start, METH_O, "start(args) -> bool: start a session (False: one is running)"},
+    {"end", py_end, METH_NOARGS, "end() -> bool: end the session (False: none was running)"},
+    {"state", py_state, METH_NOARGS, "state() -> 'stopped' | 'running' | 'stopping'"},
+    {"session_config", py_session_config, METH_NOARGS,
+     "session_config() -> (values, sources) of the running session, or None"},
+    {"uptime", py_uptime, METH_NOARGS, "seconds since the running session started"},
+    {"stats", py_stats, METH_NOARGS, "stats() -> dict of event counters"},
+    {"option_table", py_option_table, METH_NOARGS,
+     "option_table() -> [(NAME, type, default, accepts, help)]"},
+    {"log", py_log, METH_VARARGS, "log(level, message): report through Pypper's log"},
+    {"set_log_level", py_set_log_level, METH_O, "set the LOG level (0 off .. 4 debug)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static int module_exec(PyObject *module)
+{
+    module_state *st = get_state(module);
+    st->config_error = PyErr_NewExceptionWithDoc(
+        "pypper.ConfigError", "A Pypper option has a bad name or value.", PyExc_ValueError, NULL);
+    if (!st->config_error || PyModule_AddObjectRef(module, "ConfigError", st->config_error) < 0)
+        return -1;
+    if (PyModule_AddStringConstant(module, "VERSION", PYPPER_VERSION) < 0
+        || PyModule_AddObjectRef(module, "DROPIN", is_dropin ? Py_True : Py_False) < 0
+        || PyModule_AddIntConstant(module, "LOG_ERROR", PYPPER_LOG_ERROR) < 0
+        || PyModule_AddIntConstant(module, "LOG_WARN", PYPPER_LOG_WARN) < 0
+        || PyModule_AddIntConstant(module, "LOG_INFO", PYPPER_LOG_INFO) < 0
+        || PyModule_AddIntConstant(module, "LOG_DEBUG", PYPPER_LOG_DEBUG) < 0)
+        return -1;
+    return 0;
+}
+
+static int module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    Py_VISIT(get_state(module)->config_error);
+    return 0;
+}
+
+static int module_clear(PyObject *module)
+{
+    Py_CLEAR(get_state(module)->config_error);
+    return 0;
+}
+
+static void module_free(void *module) { module_clear((PyObject *)module); }
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, module_exec},
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_pypper",
+    .m_doc = "C core of Pypper: options, session lifecycle, counters.",
+    .m_size = sizeof(module_state),
+    .m_methods = methods,
+    .m_slots = slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__pypper(void) { return PyModuleDef_Init(&module_def); }

@@ -1,0 +1,138 @@
+/* Pypper/options.h: the options table (name, type, default, range, help), the
+ * parsed configuration it fills, and the strict value parsers. Pure C, no Python:
+ * the drop-in main() validates PYPPER_* variables before the interpreter exists,
+ * and the C unit tests link this alone. */
+#ifndef PYPPER_OPTIONS_H
+#define PYPPER_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PYPPER_ENV_PREFIX "PYPPER_"
+#define PYPPER_MAX_NODES 1024
+#define PYPPER_PATH_MAX 4096
+#define PYPPER_ERR_MAX 512
+
+typedef enum {
+    PYPPER_OPT_BOOL,
+    PYPPER_OPT_INT,
+    PYPPER_OPT_FLOAT,
+    PYPPER_OPT_SIZE,   /* bytes with K/M/G/T suffix, or a percentage of the heap */
+    PYPPER_OPT_ENUM,
+    PYPPER_OPT_NODES,  /* NUMA node list "0,2-3"; empty = discover */
+    PYPPER_OPT_PATH,   /* file name; empty = none */
+} pypper_opt_type;
+
+typedef enum {
+    PYPPER_SRC_DEFAULT = 0,
+    PYPPER_SRC_ENV = 1,
+    PYPPER_SRC_ARG = 2,
+} pypper_opt_source;
+
+typedef enum {
+    PYPPER_BACKEND_AUTO = 0,
+    PYPPER_BACKEND_NUMA,
+    PYPPER_BACKEND_PAGEOUT,
+    PYPPER_BACKEND_SIM,
+} pypper_backend_kind;
+
+typedef enum {
+    PYPPER_LOG_OFF = 0,
+    PYPPER_LOG_ERROR,
+    PYPPER_LOG_WARN,
+    PYPPER_LOG_INFO,
+    PYPPER_LOG_DEBUG,
+} pypper_log_level;
+
+typedef struct {
+    bool is_percent;
+    uint64_t bytes;     /* when !is_percent */
+    double percent;     /* when is_percent: 0 < percent <= 100 */
+} pypper_size;
+
+typedef struct {
+    uint64_t bits[PYPPER_MAX_NODES / 64];
+} pypper_nodeset;
+
+/* Index of every option in the table; the order is the order of `pypper options`. */
+typedef enum {
+    PYPPER_OPTION_ENABLE,
+    PYPPER_OPTION_BACKEND,
+    PYPPER_OPTION_FAST_NODES,
+    PYPPER_OPTION_SLOW_NODES,
+    PYPPER_OPTION_FAST_BUDGET,
+    PYPPER_OPTION_SAMPLE_HZ,
+    PYPPER_OPTION_MIGRATE_INTERVAL_MS,
+    PYPPER_OPTION_MIGRATE_MBPS,
+    PYPPER_OPTION_HOT_THRESHOLD,
+    PYPPER_OPTION_TRACE_FILE,
+    PYPPER_OPTION_LOG,
+    PYPPER_OPTION_STATS,
+    PYPPER_OPTION_COUNT
+} pypper_option_id;
+
+typedef struct pypper_config {
+    bool enable;
+    int backend;                 /* pypper_backend_kind */
+    pypper_nodeset fast_nodes;
+    pypper_nodeset slow_nodes;
+    pypper_size fast_budget;
+    int64_t sample_hz;
+    int64_t migrate_interval_ms;
+    int64_t migrate_mbps;        /* 0 = unlimited */
+    double hot_threshold;
+    char trace_file[PYPPER_PATH_MAX];
+    int log_level;               /* pypper_log_level */
+    bool stats;
+    unsigned char source[PYPPER_OPTION_COUNT];   /* pypper_opt_source */
+} pypper_config;
+
+typedef struct {
+    const char *name;            /* without the PYPPER_ prefix, e.g. "SAMPLE_HZ" */
+    pypper_opt_type type;
+    size_t offset;               /* of the field in pypper_config */
+    const char *default_text;    /* parsed like any other value */
+    int64_t min, max;            /* INT range */
+    double fmin, fmax;           /* FLOAT range (inclusive) */
+    const char *const *choices;  /* ENUM names, NULL-terminated; index = stored value */
+    const char *help;
+} pypper_option_def;
+
+size_t pypper_option_count(void);
+const pypper_option_def *pypper_option_at(size_t index);
+/* Exact, case-sensitive lookup of a name without prefix ("SAMPLE_HZ"). */
+const pypper_option_def *pypper_option_find(const char *name);
+/* Closest option name within a small edit distance, or NULL. */
+const char *pypper_option_suggest(const char *name);
+/* A one-line description of what the option accepts ("an integer from 1 to 100000"). */
+void pypper_option_accepts(const pypper_option_def *def, char *buf, size_t len);
+
+/* Fill every option with its default (source = default). */
+void pypper_config_defaults(pypper_config *cfg);
+/* Parse `text` for `def` into cfg and mark its source. On error return -1 and put
+ * "expected ..." (what is accepted, with a hint when one is close) into err. */
+int pypper_option_parse(const pypper_option_def *def, const char *text,
+                        pypper_opt_source source, pypper_config *cfg,
+                        char *err, size_t errlen);
+/* The canonical text of an option's current value (parses back to the same value). */
+void pypper_option_format(const pypper_option_def *def, const pypper_config *cfg,
+                          char *buf, size_t len);
+/* Apply every PYPPER_* entry of envp (NULL-terminated "NAME=value" strings) to cfg.
+ * On the first bad name or value return -1 with a one-line message in err that names
+ * the variable, the value and what is accepted. */
+int pypper_config_apply_env(pypper_config *cfg, char *const *envp, char *err, size_t errlen);
+
+const char *pypper_source_name(pypper_opt_source src);
+
+/* Value parsers, exposed for the unit tests. All return 0 on success, -1 on error. */
+int pypper_parse_bool(const char *text, bool *out);
+int pypper_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);
+int pypper_parse_float(const char *text, double min, double max, double *out);
+int pypper_parse_size(const char *text, pypper_size *out);
+int pypper_parse_nodes(const char *text, pypper_nodeset *out);
+bool pypper_nodeset_has(const pypper_nodeset *set, unsigned node);
+bool pypper_nodeset_empty(const pypper_nodeset *set);
+size_t pypper_edit_distance(const char *a, const char *b);
+
+#endif

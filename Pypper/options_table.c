@@ -1,0 +1,205 @@
+/* Pypper/options_table.c: the one table of Pypper's options (name, type, default,
+ * range, help) and the lookups over it: find by name, did-you-mean, defaults,
+ * "what is accepted" text and canonical formatting of a value. */
+#include "options.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const backend_choices[] = {"auto", "numa", "pageout", "sim", NULL};
+static const char *const log_choices[] = {"off", "error", "warn", "info", "debug", NULL};
+
+#define FIELD(f) offsetof(pypper_config, f)
+
+static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
+    [PYPPER_OPTION_ENABLE] = {
+        "ENABLE", PYPPER_OPT_BOOL, FIELD(enable), "0", 0, 0, 0, 0, NULL,
+        "start tracing when the interpreter starts (drop-in) or when pypper is imported"},
+    [PYPPER_OPTION_BACKEND] = {
+        "BACKEND", PYPPER_OPT_ENUM, FIELD(backend), "auto", 0, 0, 0, 0, backend_choices,
+        "how pages move between tiers: numa (move_pages), pageout (madvise to swap/zram), "
+        "sim (record only), auto (pick from the machine)"},
+    [PYPPER_OPTION_FAST_NODES] = {
+        "FAST_NODES", PYPPER_OPT_NODES, FIELD(fast_nodes), "", 0, 0, 0, 0, NULL,
+        "NUMA nodes of the fast tier, e.g. 0 or 0-1,4; empty: discover"},
+    [PYPPER_OPTION_SLOW_NODES] = {
+        "SLOW_NODES", PYPPER_OPT_NODES, FIELD(slow_nodes), "", 0, 0, 0, 0, NULL,
+        "NUMA nodes of the slow tier, e.g. 1; empty: discover"},
+    [PYPPER_OPTION_FAST_BUDGET] = {
+        "FAST_BUDGET", PYPPER_OPT_SIZE, FIELD(fast_budget), "50%", 0, 0, 0, 0, NULL,
+        "fast-tier memory for the Python heap: bytes with K/M/G/T suffix or a % of the heap"},
+    [PYPPER_OPTION_SAMPLE_HZ] = {
+        "SAMPLE_HZ", PYPPER_OPT_INT, FIELD(sample_hz), "1000", 1, 100000, 0, 0, NULL,
+        "active-trace sampling rounds per second"},
+    [PYPPER_OPTION_MIGRATE_INTERVAL_MS] = {
+        "MIGRATE_INTERVAL_MS", PYPPER_OPT_INT, FIELD(migrate_interval_ms), "1000",
+        1, 3600000, 0, 0, NULL,
+        "milliseconds between two migration planning rounds"},
+    [PYPPER_OPTION_MIGRATE_MBPS] = {
+        "MIGRATE_MBPS", PYPPER_OPT_INT, FIELD(migrate_mbps), "256", 0, 1000000, 0, 0, NULL,
+        "cap on migrated MiB per second; 0 = no cap"},
+    [PYPPER_OPTION_HOT_THRESHOLD] = {
+        "HOT_THRESHOLD", PYPPER_OPT_FLOAT, FIELD(hot_threshold), "0.5", 0, 0, 0.0, 1.0, NULL,
+        "temperature (0 = coldest, 1 = hottest) at or above which an object is hot"},
+    [PYPPER_OPTION_TRACE_FILE] = {
+        "TRACE_FILE", PYPPER_OPT_PATH, FIELD(trace_file), "", 0, 0, 0, 0, NULL,
+        "file that receives the trace of a tracing session; empty: no trace file"},
+    [PYPPER_OPTION_LOG] = {
+        "LOG", PYPPER_OPT_ENUM, FIELD(log_level), "warn", 0, 0, 0, 0, log_choices,
+        "what Pypper reports on stderr: off, error, warn, info, debug"},
+    [PYPPER_OPTION_STATS] = {
+        "STATS", PYPPER_OPT_BOOL, FIELD(stats), "0", 0, 0, 0, 0, NULL,
+        "print a summary of the counters at exit"},
+};
+
+size_t pypper_option_count(void) { return PYPPER_OPTION_COUNT; }
+
+const pypper_option_def *pypper_option_at(size_t index)
+{
+    return index < PYPPER_OPTION_COUNT ? &option_table[index] : NULL;
+}
+
+const pypper_option_def *pypper_option_find(const char *name)
+{
+    for (size_t i = 0; i < PYPPER_OPTION_COUNT; i++) {
+        if (strcmp(option_table[i].name, name) == 0)
+            return &option_table[i];
+    }
+    return NULL;
+}
+
+const char *pypper_option_suggest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_dist = (size_t)-1;
+    for (size_t i = 0; i < PYPPER_OPTION_COUNT; i++) {
+        size_t d = pypper_edit_distance(name, option_table[i].name);
+        if (d < best_dist) {
+            best_dist = d;
+            best = option_table[i].name;
+        }
+    }
+    /* Close enough to be a typo: up to 2 edits, or a third of the name. */
+    size_t limit = strlen(name) / 3;
+    if (limit < 2)
+        limit = 2;
+    return best_dist <= limit ? best : NULL;
+}
+
+void pypper_option_accepts(const pypper_option_def *def, char *buf, size_t len)
+{
+    switch (def->type) {
+    case PYPPER_OPT_BOOL:
+        snprintf(buf, len, "1/0, true/false, yes/no or on/off");
+        break;
+    case PYPPER_OPT_INT:
+        snprintf(buf, len, "an integer from %" PRId64 " to %" PRId64, def->min, def->max);
+        break;
+    case PYPPER_OPT_FLOAT:
+        snprintf(buf, len, "a number from %g to %g", def->fmin, def->fmax);
+        break;
+    case PYPPER_OPT_SIZE:
+        snprintf(buf, len, "a size in bytes with optional K, M, G or T suffix (e.g. 512M) "
+                           "or a percentage above 0 and at most 100 (e.g. 25%%)");
+        break;
+    case PYPPER_OPT_ENUM: {
+        size_t used = (size_t)snprintf(buf, len, "one of ");
+        for (size_t i = 0; def->choices[i] && used < len; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+                                     def->choices[i]);
+        break;
+    }
+    case PYPPER_OPT_NODES:
+        snprintf(buf, len, "a NUMA node list such as 0 or 0-1,4 (nodes 0 to %d), or empty",
+                 PYPPER_MAX_NODES - 1);
+        break;
+    case PYPPER_OPT_PATH:
+        snprintf(buf, len, "a file name shorter than %d bytes, or empty", PYPPER_PATH_MAX);
+        break;
+    }
+}
+
+void pypper_config_defaults(pypper_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < PYPPER_OPTION_COUNT; i++) {
+        char err[PYPPER_ERR_MAX];
+        /* Defaults are constants of this file; the unit tests check they all parse. */
+        (void)pypper_option_parse(&option_table[i], option_table[i].default_text,
+                                  PYPPER_SRC_DEFAULT, cfg, err, sizeof(err));
+    }
+}
+
+static void format_nodes(const pypper_nodeset *set, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned n = 0; n < PYPPER_MAX_NODES && used < len; n++) {
+        if (!pypper_nodeset_has(set, n))
+            continue;
+        unsigned last = n;
+        while (last + 1 < PYPPER_MAX_NODES && pypper_nodeset_has(set, last + 1))
+            last++;
+        if (last == n)
+            used += (size_t)snprintf(buf + used, len - used, "%s%u", used ? "," : "", n);
+        else
+            used += (size_t)snprintf(buf + used, len - used, "%s%u-%u", used ? "," : "", n,
+                                     last);
+        n = last;
+    }
+}
+
+/* Shortest of %.15g / %.17g that reads back exactly. */
+static void format_double(double v, const char *suffix, char *buf, size_t len)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%.15g", v);
+    if (strtod(tmp, NULL) != v)
+        snprintf(tmp, sizeof(tmp), "%.17g", v);
+    snprintf(buf, len, "%s%s", tmp, suffix);
+}
+
+void pypper_option_format(const pypper_option_def *def, const pypper_config *cfg,
+                          char *buf, size_t len)
+{
+    const char *field = (const char *)cfg + def->offset;
+    switch (def->type) {
+    case PYPPER_OPT_BOOL:
+        snprintf(buf, len, "%d", *(const bool *)field ? 1 : 0);
+        break;
+    case PYPPER_OPT_INT:
+        snprintf(buf, len, "%" PRId64, *(const int64_t *)field);
+        break;
+    case PYPPER_OPT_FLOAT:
+        format_double(*(const double *)field, "", buf, len);
+        break;
+    case PYPPER_OPT_SIZE: {
+        const pypper_size *s = (const pypper_size *)field;
+        if (s->is_percent)
+            format_double(s->percent, "%", buf, len);
+        else
+            snprintf(buf, len, "%" PRIu64, s->bytes);
+        break;
+    }
+    case PYPPER_OPT_ENUM:
+        snprintf(buf, len, "%s", def->choices[*(const int *)field]);
+        break;
+    case PYPPER_OPT_NODES:
+        format_nodes((const pypper_nodeset *)field, buf, len);
+        break;
+    case PYPPER_OPT_PATH:
+        snprintf(buf, len, "%s", field);
+        break;
+    }
+}
+
+const char *pypper_source_name(pypper_opt_source src)
+{
+    switch (src) {
+    case PYPPER_SRC_ENV: return "env";
+    case PYPPER_SRC_ARG: return "argument";
+    default: return "default";
+    }
+}
