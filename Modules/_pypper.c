@@ -202,7 +202,10 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         return NULL;
     }
     char err[PYPPER_ERR_MAX];
-    int rc = pypper_lifecycle_start(&cfg, err, sizeof(err));
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = pypper_lifecycle_start(&cfg, err, sizeof(err));
+    Py_END_ALLOW_THREADS
     if (rc < 0) {
         PyErr_SetString(PyExc_RuntimeError, err);
         return NULL;

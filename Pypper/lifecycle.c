@@ -19,6 +19,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake;                   /* CLOCK_MONOTONIC; set up once */
+static pthread_cond_t stopped = PTHREAD_COND_INITIALIZER;   /* STOPPING -> STOPPED */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pypper_state state = PYPPER_STATE_STOPPED;
 static bool stop_requested;
@@ -43,6 +44,7 @@ static void atfork_child(void)
 {
     /* Only the forking thread exists now; the worker is gone. */
     init_cond();
+    pthread_cond_init(&stopped, NULL);
     if (state != PYPPER_STATE_STOPPED) {
         state = PYPPER_STATE_STOPPED;
         stop_requested = false;
@@ -83,15 +85,12 @@ int pypper_lifecycle_start(const pypper_config *cfg, char *err, size_t errlen)
 {
     pthread_once(&once, init_once);
     pthread_mutex_lock(&lock);
+    /* Another thread is ending the previous session: let it finish first. */
+    while (state == PYPPER_STATE_STOPPING)
+        pthread_cond_wait(&stopped, &lock);
     if (state == PYPPER_STATE_RUNNING) {
         pthread_mutex_unlock(&lock);
         return 0;
-    }
-    if (state == PYPPER_STATE_STOPPING) {
-        pthread_mutex_unlock(&lock);
-        snprintf(err, errlen, "pypper is still stopping in another thread");
-        pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
-        return -1;
     }
     session_cfg = *cfg;
     stop_requested = false;
@@ -141,6 +140,7 @@ int pypper_lifecycle_end(void)
     state = PYPPER_STATE_STOPPED;
     stop_requested = false;
     pypper_stat_add(PYPPER_STAT_ENDS, 1);
+    pthread_cond_broadcast(&stopped);
     pthread_mutex_unlock(&lock);
     pypper_log(PYPPER_LOG_INFO, "tracing session ended");
     return 1;

@@ -12,7 +12,8 @@ typedef enum {
 } pypper_state;
 
 /* Start a session with cfg. Returns 1 when started, 0 when a session is already
- * running (nothing changes), -1 with a message in err when it cannot start. */
+ * running (nothing changes), -1 with a message in err when it cannot start. Waits
+ * while another thread is ending the previous session. */
 int pypper_lifecycle_start(const pypper_config *cfg, char *err, size_t errlen);
 /* End the running session: stop and join the background thread. Returns 1 when a
  * session was ended, 0 when none was running. Must not be called from the worker. */

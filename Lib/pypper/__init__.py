@@ -34,6 +34,11 @@ def start(**options):
     same options. Raises ConfigError for a bad option name or value, and RuntimeError
     when a session with other options is running."""
     args = _options.to_args(options)
+    with _session.lock:
+        return _start_locked(args)
+
+
+def _start_locked(args):
     values, sources = _pypper.resolve(args)
     running = _pypper.session_config()
     if running is not None:
@@ -49,7 +54,7 @@ def start(**options):
         if writer is not None:
             writer.close()
         raise
-    if not started:             # another thread won the race
+    if not started:             # started outside the API (raw _pypper)
         if writer is not None:
             writer.close()
         return False
@@ -60,11 +65,12 @@ def start(**options):
 def end():
     """End the tracing session: stop the background thread and free tracing state.
     Returns True when a session ended, False when none was running."""
-    seconds = _pypper.uptime()
-    stopped = _pypper.end()
-    if stopped:
-        _session.ended(seconds)
-    return stopped
+    with _session.lock:
+        seconds = _pypper.uptime()
+        stopped = _pypper.end()
+        if stopped:
+            _session.ended(seconds)
+        return stopped
 
 
 stop = end

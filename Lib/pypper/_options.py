@@ -35,10 +35,9 @@ def to_text(name, value):
             raise _pypper.ConfigError(f"bad value {value!r} for {name}: expected {_accepts(upper)}")
         return upper, "1" if value else "0"
     if kind == "nodes" and isinstance(value, (list, tuple, set, frozenset, range)):
-        nodes = sorted(value)
-        if not all(isinstance(n, int) and not isinstance(n, bool) for n in nodes):
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
             raise _pypper.ConfigError(f"bad value {value!r} for {name}: expected {_accepts(upper)}")
-        return upper, ",".join(str(n) for n in nodes)
+        return upper, ",".join(str(n) for n in sorted(value))
     if kind == "float" and isinstance(value, (int, float)):
         return upper, _number_text(value)
     if kind == "path" and isinstance(value, os.PathLike):

@@ -4,6 +4,7 @@ at exit (STATS), and what a forked child must forget."""
 import atexit
 import os
 import sys
+import threading
 
 import _pypper
 
@@ -14,6 +15,8 @@ _summary_wanted = False  # a session of this process asked for STATS
 _sessions = 0
 _traced_seconds = 0.0
 _owner_pid = os.getpid()
+#: Serializes start() and end() with this bookkeeping across threads.
+lock = threading.RLock()
 
 
 def open_trace(values):
@@ -53,7 +56,8 @@ def ended(seconds):
 
 def _after_fork_in_child():
     # The C side has stopped the session in the child (no thread survives fork).
-    global _writer, _summary_wanted, _sessions, _traced_seconds
+    global _writer, _summary_wanted, _sessions, _traced_seconds, lock
+    lock = threading.RLock()     # another thread may have held it at fork()
     if _writer is not None:
         _writer.abandon()
         _writer = None

@@ -1,0 +1,56 @@
+"""Shared fixtures: where the build is, and how to run the drop-in and the stock
+interpreter in a clean environment (no PYPPER_* from the caller)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+# The suite runs under the drop-in: ./python3 sits at the top of the build tree.
+BUILDDIR = os.path.dirname(os.path.abspath(sys.executable))
+with open(os.path.join(BUILDDIR, "build", "buildinfo.json")) as f:
+    BUILDINFO = json.load(f)
+SRCDIR = BUILDINFO["srcdir"]
+DROPIN = os.path.join(BUILDDIR, "python3")
+STOCK = BUILDINFO["python_stock"]
+EXT_LIB = os.path.join(BUILDDIR, "build", "lib")
+
+
+def clean_env(extra=None, stock=False):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYPPER_") and k not in ("PYTHONPATH", "PYTHONHOME")}
+    if stock:
+        env["PYTHONPATH"] = EXT_LIB
+        if BUILDINFO["sanitizers"]:
+            # The extension is instrumented, the stock interpreter is not.
+            env["LD_PRELOAD"] = BUILDINFO["asan_runtime"]
+    env.update(extra or {})
+    return env
+
+
+def run(args, env=None, python=DROPIN, stock=False, input=None, cwd=None, timeout=120):
+    """Run `python args...`; returns CompletedProcess with text stdout/stderr."""
+    return subprocess.run([python, *args], env=clean_env(env, stock=stock), input=input,
+                          capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def dropin():
+    return lambda *args, env=None, **kw: run(list(args), env=env, **kw)
+
+
+@pytest.fixture
+def stock():
+    return lambda *args, env=None, **kw: run(list(args), env=env, python=STOCK, stock=True, **kw)
+
+
+@pytest.fixture(autouse=True)
+def no_session_left():
+    """Every test must leave no tracing session behind in the test process."""
+    yield
+    import pypper
+    if pypper.is_running():
+        pypper.end()
+        pytest.fail("test left a pypper session running")

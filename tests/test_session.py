@@ -1,0 +1,102 @@
+"""Session side effects: the trace file, the STATS summary at exit, fork and the
+`python3 -m pypper run` command."""
+
+import json
+import os
+import re
+import textwrap
+
+from conftest import run
+
+
+def test_trace_file_records_start_and_end(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    code = "import pypper, time; pypper.start(trace_file=%r, sample_hz=42); time.sleep(0.15); pypper.end()"
+    r = run(["-c", code % str(path)])
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(l) for l in path.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["start", "end"]
+    assert events[0]["format"] == "pypper-trace" and events[0]["config"]["sample_hz"] == 42
+    assert events[0]["sources"]["sample_hz"] == "argument"
+    assert events[1]["seconds"] >= 0.1
+    assert events[1]["stats"]["ends"] == 1 and events[1]["stats"]["worker_ticks"] >= 1
+
+
+def test_trace_file_pid_pattern_and_reader(tmp_path):
+    pattern = str(tmp_path / "t-%p.jsonl")
+    code = textwrap.dedent("""
+        import os, pypper
+        from pypper import _trace
+        pypper.start()
+        print(os.getpid())
+    """)
+    r = run(["-c", code], env={"PYPPER_TRACE_FILE": pattern})
+    assert r.returncode == 0, r.stderr
+    pid = int(r.stdout)
+    path = tmp_path / f"t-{pid}.jsonl"
+    # Ended at exit by the atexit handler: both events are there.
+    r2 = run(["-c", f"from pypper import _trace; print([e['event'] for e in _trace.read({str(path)!r})])"])
+    assert r2.stdout == "['start', 'end']\n", r2.stderr
+    (tmp_path / "junk").write_text("not json\n")
+    r3 = run(["-c", f"from pypper import _trace; _trace.read({str(tmp_path / 'junk')!r})"])
+    assert r3.returncode == 1 and "not a pypper trace line" in r3.stderr
+
+
+def test_unwritable_trace_file_raises_configerror(tmp_path):
+    code = f"import pypper\ntry:\n pypper.start(trace_file={str(tmp_path)!r})\nexcept pypper.ConfigError as e:\n print('E', e, pypper.is_running())"
+    r = run(["-c", code])
+    assert r.stdout.startswith("E cannot write trace_file") and r.stdout.endswith("False\n")
+
+
+def test_stats_summary_printed_at_exit_once():
+    r = run(["-c", "import pypper; pypper.start(stats=True); pypper.end(); pypper.start(); pypper.end()"])
+    assert r.returncode == 0
+    assert r.stderr.count("pypper: summary for pid") == 1
+    assert "2 session(s)" in r.stderr
+    assert re.search(r"pypper: +starts +2\n", r.stderr)
+
+
+def test_no_summary_without_stats():
+    r = run(["-c", "import pypper; pypper.start(); pypper.end()"])
+    assert r.stderr == ""
+
+
+def test_forked_child_does_not_write_parent_trace_or_summary(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    code = textwrap.dedent(f"""
+        import os, warnings, pypper
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pypper.start(trace_file={str(path)!r}, stats=True)
+        pid = os.fork()
+        if pid == 0:
+            import sys
+            print("child", pypper.is_running(), flush=True)
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        print("parent", pypper.is_running(), flush=True)
+    """)
+    r = run(["-c", code])
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split("\n")[:2]) == ["child False", "parent True"]
+    assert r.stderr.count("summary for pid") == 1
+    events = [json.loads(l)["event"] for l in path.read_text().splitlines()]
+    assert events == ["start", "end"]
+
+
+def test_run_command_traces_a_script(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text("import pypper, sys\nprint(pypper.is_running(), pypper.config()['sample_hz'], sys.argv)\n")
+    r = run(["-m", "pypper", "run", "-o", "sample_hz=33", str(script), "a", "-b"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"True 33 [{str(script)!r}, 'a', '-b']\n"
+
+
+def test_run_command_module_and_errors():
+    r = run(["-m", "pypper", "run", "-m", "json.tool"], input="[1]")
+    assert r.returncode == 0 and r.stdout.split() == ["[", "1", "]"]
+    r = run(["-m", "pypper", "run", "-o", "sampl_hz=3", "-m", "json.tool"])
+    assert r.returncode == 2 and "did you mean sample_hz" in r.stderr
+    r = run(["-m", "pypper", "run", "-o", "novalue", "x.py"])
+    assert r.returncode == 2 and "NAME=VALUE" in r.stderr
+    r = run(["-m", "pypper", "run"])
+    assert r.returncode == 2
