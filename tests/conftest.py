@@ -54,3 +54,15 @@ def no_session_left():
     if pypper.is_running():
         pypper.end()
         pytest.fail("test left a pypper session running")
+
+
+def wait_for_worker_tick(timeout=3.0):
+    """Return once the background thread has slept and woken at least once. Tests that
+    fork call this first: under ASan a fork while the new thread is still inside the
+    sanitizer's allocator can hang the child (a sanitizer limitation, not Pypper's)."""
+    import time
+    import pypper
+    start = pypper.stats()["worker_ticks"]
+    deadline = time.monotonic() + timeout
+    while pypper.stats()["worker_ticks"] == start and time.monotonic() < deadline:
+        time.sleep(0.01)

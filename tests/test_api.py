@@ -8,6 +8,7 @@ import time
 import pytest
 
 import pypper
+from conftest import wait_for_worker_tick
 
 
 def worker_threads():
@@ -214,6 +215,7 @@ def test_start_end_from_many_threads():
 def test_fork_child_has_stopped_session():
     pypper.start()
     try:
+        wait_for_worker_tick()
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:

@@ -122,3 +122,13 @@ def test_options_command_json(dropin):
     assert rows["log"]["value"] == "debug" and rows["log"]["source"] == "env"
     assert rows["sample_hz"]["type"] == "int" and rows["sample_hz"]["default"] == "1000"
     assert all(row["help"] and row["accepts"] for row in rows.values())
+
+
+def test_readme_documents_every_option():
+    import os
+    import pypper
+    from conftest import SRCDIR
+    with open(os.path.join(SRCDIR, "README.md")) as f:
+        readme = f.read()
+    for row in pypper.options():
+        assert f"| `{row.env}` |" in readme, row.env

@@ -67,6 +67,9 @@ def test_forked_child_does_not_write_parent_trace_or_summary(tmp_path):
         import os, warnings, pypper
         warnings.simplefilter("ignore", DeprecationWarning)
         pypper.start(trace_file={str(path)!r}, stats=True)
+        import time
+        while pypper.stats()["worker_ticks"] == 0:   # fork once the worker sleeps (ASan)
+            time.sleep(0.01)
         pid = os.fork()
         if pid == 0:
             import sys

@@ -53,6 +53,12 @@ static void test_fork(void)
     pypper_config_defaults(&cfg);
     cfg.log_level = PYPPER_LOG_OFF;
     CHECK(pypper_lifecycle_start(&cfg, err, sizeof(err)) == 1);
+    /* Fork once the worker sleeps: under ASan a fork while another thread is inside
+     * the sanitizer's allocator (as a thread being set up is) can hang the child. */
+    uint64_t ticks = pypper_stat_get(PYPPER_STAT_WORKER_TICKS);
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 300 && pypper_stat_get(PYPPER_STAT_WORKER_TICKS) == ticks; i++)
+        nanosleep(&ts, NULL);
     pid_t pid = fork();
     if (pid == 0) {
         int ok = pypper_lifecycle_state() == PYPPER_STATE_STOPPED
