@@ -7,7 +7,11 @@
 
 #include "pypper.h"
 
+#include "../Objects/heap.h"
+#include "../Objects/pymem_glue.h"
 #include "../Pypper/lifecycle.h"
+#include "../Pypper/tiers.h"
+#include "heap_api.h"
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
 #include "../Pypper/stats.h"
@@ -202,6 +206,11 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         return NULL;
     }
     char err[PYPPER_ERR_MAX];
+    if (pypper_tiers_setup(&cfg, err, sizeof(err)) < 0) {
+        pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
+        PyErr_SetString(get_state(module)->config_error, err);
+        return NULL;
+    }
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = pypper_lifecycle_start(&cfg, err, sizeof(err));
@@ -209,6 +218,13 @@ static PyObject *py_start(PyObject *module, PyObject *args)
     if (rc < 0) {
         PyErr_SetString(PyExc_RuntimeError, err);
         return NULL;
+    }
+    if (rc == 1) {
+        /* With the GIL held (the heap is serialized by it): while a session runs,
+         * arenas stay mapped, and the session's budget applies. */
+        pypper_heap_set_retain(true);
+        pypper_heap_set_fast_budget(cfg.fast_budget.bytes,
+                                    cfg.fast_budget.is_percent ? cfg.fast_budget.percent : 0.0);
     }
     return PyBool_FromLong(rc);
 }
@@ -221,6 +237,8 @@ static PyObject *py_end(PyObject *module, PyObject *unused)
     Py_BEGIN_ALLOW_THREADS
     rc = pypper_lifecycle_end();
     Py_END_ALLOW_THREADS
+    if (rc == 1)
+        pypper_heap_set_retain(false);
     return PyBool_FromLong(rc);
 }
 
@@ -333,9 +351,32 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* In a stock python3.12 the heap wraps CPython's allocator when _pypper is first
+ * imported; the drop-in installed it before the interpreter started. */
+static void install_heap_in_extension(void)
+{
+    if (is_dropin || strcmp(pypper_pymem_mode(), "none") != 0)
+        return;
+    pypper_config cfg;
+    char err[PYPPER_ERR_MAX];
+    pypper_config_defaults(&cfg);
+    if (pypper_config_apply_env(&cfg, environ, err, sizeof(err)) < 0)
+        pypper_config_defaults(&cfg);      /* start() reports the bad variable */
+    if (pypper_tiers_setup(&cfg, err, sizeof(err)) < 0) {
+        pypper_config_defaults(&cfg);
+        (void)pypper_tiers_setup(&cfg, err, sizeof(err));
+    }
+    if (pypper_pymem_install(PYPPER_INSTALL_WRAP) == 0)
+        pypper_heap_set_fast_budget(cfg.fast_budget.bytes,
+                                    cfg.fast_budget.is_percent ? cfg.fast_budget.percent : 0.0);
+}
+
 static int module_exec(PyObject *module)
 {
     module_state *st = get_state(module);
+    install_heap_in_extension();
+    if (PyModule_AddFunctions(module, pypper_heap_methods) < 0)
+        return -1;
     st->config_error = PyErr_NewExceptionWithDoc(
         "pypper.ConfigError", "A Pypper option has a bad name or value.", PyExc_ValueError, NULL);
     if (!st->config_error || PyModule_AddObjectRef(module, "ConfigError", st->config_error) < 0)

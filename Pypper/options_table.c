@@ -28,8 +28,8 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "SLOW_NODES", PYPPER_OPT_NODES, FIELD(slow_nodes), "", 0, 0, 0, 0, NULL,
         "NUMA nodes of the slow tier, e.g. 1; empty: discover"},
     [PYPPER_OPTION_FAST_BUDGET] = {
-        "FAST_BUDGET", PYPPER_OPT_SIZE, FIELD(fast_budget), "50%", 0, 0, 0, 0, NULL,
-        "fast-tier memory for the Python heap: bytes with K/M/G/T suffix or a % of the heap"},
+        "FAST_BUDGET", PYPPER_OPT_SIZE, FIELD(fast_budget), "100%", 0, 0, 0, 0, NULL,
+        "fast-tier memory for the Python heap: bytes with K/M/G/T suffix or a % of the heap; 100% = no limit"},
     [PYPPER_OPTION_SAMPLE_HZ] = {
         "SAMPLE_HZ", PYPPER_OPT_INT, FIELD(sample_hz), "1000", 1, 100000, 0, 0, NULL,
         "active-trace sampling rounds per second"},

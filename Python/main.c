@@ -4,18 +4,48 @@
  * built-in _pypper module is registered, the pypper package's directory is put on
  * sys.path, and PYPPER_ENABLE=1 starts tracing before the program runs. */
 #define PY_SSIZE_T_CLEAN
+#define Py_BUILD_CORE 1        /* _PyRuntime.preconfig: the allocator asked for */
 #include <Python.h>
+#include "internal/pycore_runtime.h"
 
 #include "pypper.h"
 
+#include "../Objects/heap.h"
+#include "../Objects/pymem_glue.h"
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
+#include "../Pypper/tiers.h"
 #include "libdir.h"
 
 #include <limits.h>
 #include <stdio.h>
 
 extern char **environ;
+
+/* After Py_PreInitialize (the last moment an allocator may be replaced): put the
+ * tiered heap behind the MEM and OBJ domains, keeping CPython's debug hooks when
+ * they were asked for (-X dev, PYTHONMALLOC=debug) and leaving PYTHONMALLOC=malloc
+ * alone. Returns -1 on a bad node override (reported; the caller exits 2). */
+static int install_heap(const pypper_config *cfg)
+{
+    char err[PYPPER_ERR_MAX];
+    if (pypper_tiers_setup(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "pypper: %s\n", err);
+        return -1;
+    }
+    int asked = _PyRuntime.preconfig.allocator;
+    if (asked == PYMEM_ALLOCATOR_MALLOC || asked == PYMEM_ALLOCATOR_MALLOC_DEBUG) {
+        pypper_log(PYPPER_LOG_INFO, "PYTHONMALLOC asks for malloc: the tiered heap is off");
+        return 0;
+    }
+    if (pypper_pymem_install(PYPPER_INSTALL_REPLACE) < 0)
+        return 0;
+    pypper_heap_set_fast_budget(cfg->fast_budget.bytes,
+                                cfg->fast_budget.is_percent ? cfg->fast_budget.percent : 0.0);
+    if (asked == PYMEM_ALLOCATOR_DEBUG || asked == PYMEM_ALLOCATOR_PYMALLOC_DEBUG)
+        PyMem_SetupDebugHooks();
+    return 0;
+}
 
 static void add_pypper_libdir(void)
 {
@@ -64,6 +94,9 @@ int main(int argc, char **argv)
     PyStatus status = Py_PreInitializeFromBytesArgs(&preconfig, argc, argv);
     if (PyStatus_Exception(status))
         Py_ExitStatusException(status);
+
+    if (install_heap(&cfg) < 0)
+        return 2;
 
     if (PyImport_AppendInittab("_pypper", PyInit__pypper) < 0) {
         fprintf(stderr, "pypper: cannot register the _pypper module\n");

@@ -136,13 +136,11 @@ def test_configerror_is_valueerror():
 
 
 def test_keyword_value_types():
-    with pypper.tracing(enable=True, stats=0, fast_budget=1 << 30, fast_nodes=range(2),
-                        slow_nodes={3}, hot_threshold=1, migrate_mbps="0", backend="SIM",
-                        trace_file="", log="error"):
+    with pypper.tracing(enable=True, stats=0, fast_budget=1 << 30, hot_threshold=1,
+                        migrate_mbps="0", backend="SIM", trace_file="", log="error"):
         c = pypper.config()
         assert c["enable"] is True and c["stats"] is False
         assert c["fast_budget"] == 1 << 30
-        assert c["fast_nodes"] == [0, 1] and c["slow_nodes"] == [3]
         assert c["hot_threshold"] == 1.0 and c["migrate_mbps"] == 0
         assert c["backend"] == "sim" and c["log"] == "error"
         sources = {o.name: o.source for o in pypper.options()}
@@ -183,7 +181,7 @@ def test_options_rows():
     rows = pypper.options()
     assert [r.name for r in rows][:3] == ["enable", "backend", "fast_nodes"]
     row = next(r for r in rows if r.name == "fast_budget")
-    assert row.env == "PYPPER_FAST_BUDGET" and row.value == "50%" and row.type == "size"
+    assert row.env == "PYPPER_FAST_BUDGET" and row.value == "100%" and row.type == "size"
 
 
 def test_start_end_from_many_threads():
@@ -233,3 +231,14 @@ def test_fork_child_has_stopped_session():
         assert pypper.is_running() and worker_threads() == 1
     finally:
         pypper.end()
+
+
+def test_node_keyword_values_and_missing_nodes():
+    import _pypper
+    from pypper import _options
+    values, _ = _pypper.resolve(_options.to_args({"fast_nodes": range(2), "slow_nodes": {3}}))
+    assert values["fast_nodes"] == [0, 1] and values["slow_nodes"] == [3]
+    missing = max(n["node"] for n in pypper.topology()["nodes"]) + 1
+    with pytest.raises(pypper.ConfigError, match=f"PYPPER_FAST_NODES names node {missing}"):
+        pypper.start(fast_nodes=[missing])
+    assert not pypper.is_running()

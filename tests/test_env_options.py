@@ -88,14 +88,13 @@ def test_good_values_reach_config_with_sources(dropin):
     code = ("import pypper, json; c = pypper.config(); "
             "print(json.dumps([c, {o.name: o.source for o in pypper.options()}]))")
     r = dropin("-c", code, env={"PYPPER_SAMPLE_HZ": "250", "PYPPER_FAST_BUDGET": "512M",
-                                "PYPPER_FAST_NODES": "0", "PYPPER_SLOW_NODES": "1-2,4",
                                 "PYPPER_BACKEND": "SIM", "PYPPER_HOT_THRESHOLD": "0.75",
                                 "PYPPER_ENABLE": "off"})
     assert r.returncode == 0, r.stderr
     config, sources = json.loads(r.stdout)
     assert config["sample_hz"] == 250
     assert config["fast_budget"] == 512 << 20
-    assert config["fast_nodes"] == [0] and config["slow_nodes"] == [1, 2, 4]
+    assert config["fast_nodes"] == [] and config["slow_nodes"] == []
     assert config["backend"] == "sim"
     assert config["hot_threshold"] == 0.75
     assert config["enable"] is False
@@ -132,3 +131,20 @@ def test_readme_documents_every_option():
         readme = f.read()
     for row in pypper.options():
         assert f"| `{row.env}` |" in readme, row.env
+
+
+def test_node_lists_parse(stock):
+    # Parsing only (the extension's config() does not check the machine's nodes).
+    r = stock("-c", "import pypper; c = pypper.config(); print(c['fast_nodes'], c['slow_nodes'])",
+              env={"PYPPER_FAST_NODES": "0", "PYPPER_SLOW_NODES": "1-2,4"})
+    assert r.stdout == "[0] [1, 2, 4]\n", r.stderr
+
+
+def test_node_override_naming_missing_node_exits_2(dropin):
+    import pypper
+    missing = max(n["node"] for n in pypper.topology()["nodes"]) + 1
+    r = dropin("-c", "print('ran')", env={"PYPPER_SLOW_NODES": str(missing)})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"pypper: PYPPER_SLOW_NODES names node {missing}, but this "
+                               "machine's NUMA nodes are: ")
+    assert len(r.stderr.splitlines()) == 1

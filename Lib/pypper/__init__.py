@@ -19,7 +19,8 @@ from . import _options, _session
 from ._options import Option
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
-           "config", "stats", "options", "MODE", "__version__"]
+           "config", "stats", "options", "placement", "topology", "where", "heap_stats",
+           "MODE", "__version__"]
 
 __version__ = _pypper.VERSION
 ConfigError = _pypper.ConfigError
@@ -110,6 +111,39 @@ def options():
     running = _pypper.session_config()
     values, sources = running or _pypper.resolve(None)
     return _options.listing(values, sources)
+
+
+@contextlib.contextmanager
+def placement(tier):
+    """``with pypper.placement("slow"):`` puts the objects this thread allocates in the
+    block into the slow tier (or "fast"); scopes nest, and other threads are not
+    affected. Objects never move when the block ends: placement is decided when an
+    object is allocated."""
+    previous = _pypper.set_placement(tier)
+    try:
+        yield
+    finally:
+        _pypper.set_placement(previous)
+
+
+def topology():
+    """The NUMA nodes and how they form the fast and slow tiers: {"nodes": [...],
+    "fast_nodes", "slow_nodes", "source", "simulated", "bound"}. On a machine with one
+    tier of memory "simulated" is True: the two tiers are logical, on the same node."""
+    return _pypper.topology()
+
+
+def where(obj):
+    """Where obj's memory is: {"kind" ("small", "large", "huge", or "foreign" when
+    Pypper's heap does not own it: static and immortal objects, memory from before the
+    extension module was imported), "tier", "node" (from move_pages), "page",
+    "block", "size", "size_class", "allocated", "simulated"}."""
+    return _pypper.where(obj)
+
+
+def heap_stats():
+    """Counters of the tiered heap, per tier and per size class."""
+    return _pypper.heap_stats()
 
 
 def _autostart():

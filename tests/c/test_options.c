@@ -122,7 +122,7 @@ static void test_table(void)
     CHECK(pypper_option_find("sample_hz") == NULL);     /* names are exact */
     CHECK(pypper_option_find("NOPE") == NULL);
     CHECK(cfg.sample_hz == 1000 && cfg.backend == PYPPER_BACKEND_AUTO);
-    CHECK(cfg.fast_budget.is_percent && cfg.fast_budget.percent == 50.0);
+    CHECK(cfg.fast_budget.is_percent && cfg.fast_budget.percent == 100.0);
     CHECK(cfg.log_level == PYPPER_LOG_WARN && !cfg.enable && !cfg.stats);
 
     const pypper_option_def *hz = pypper_option_find("SAMPLE_HZ");

@@ -1,0 +1,172 @@
+/* Modules/heap_api.c: Python access to the tier-aware heap: pypper.topology(),
+ * pypper.where(obj), pypper.heap_stats() and the per-thread placement scope behind
+ * `with pypper.placement(...)`. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "heap_api.h"
+
+#include "../Objects/heap.h"
+#include "../Objects/placement.h"
+#include "../Objects/pymem_glue.h"
+#include "../Pypper/tiers.h"
+
+#include <string.h>
+
+static const char *const tier_names[] = {"fast", "slow"};
+
+static PyObject *nodes_list(const pypper_nodeset *set)
+{
+    PyObject *list = PyList_New(0);
+    for (unsigned n = 0; list && n < PYPPER_MAX_NODES; n++) {
+        if (!pypper_nodeset_has(set, n))
+            continue;
+        PyObject *v = PyLong_FromUnsignedLong(n);
+        if (!v || PyList_Append(list, v) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(v);
+    }
+    return list;
+}
+
+static PyObject *py_topology(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    const pypper_topology *t = pypper_tiers_topology();
+    if (!t)
+        Py_RETURN_NONE;
+    PyObject *nodes = PyList_New(0);
+    for (int i = 0; nodes && i < t->nnodes; i++) {
+        const pypper_node *n = &t->nodes[i];
+        PyObject *dist = PyList_New(0);
+        for (int j = 0; dist && j < t->nnodes; j++) {
+            PyObject *d = PyLong_FromLong(n->distance[j]);
+            if (!d || PyList_Append(dist, d) < 0)
+                Py_CLEAR(dist);
+            Py_XDECREF(d);
+        }
+        PyObject *tier = pypper_nodeset_has(&t->fast, (unsigned)n->id)
+                             ? PyUnicode_FromString("fast")
+                             : PyUnicode_FromString("slow");
+        PyObject *row = dist && tier
+            ? Py_BuildValue("{s:i,s:O,s:i,s:K,s:K,s:O,s:O}", "node", n->id, "has_cpus",
+                            n->has_cpus ? Py_True : Py_False, "memory_tier", n->memory_tier,
+                            "mem_total_kb", n->mem_total_kb, "mem_free_kb", n->mem_free_kb,
+                            "distances", dist, "tier", tier)
+            : NULL;
+        Py_XDECREF(dist);
+        Py_XDECREF(tier);
+        if (!row || PyList_Append(nodes, row) < 0)
+            Py_CLEAR(nodes);
+        Py_XDECREF(row);
+    }
+    if (!nodes)
+        return NULL;
+    return Py_BuildValue("{s:N,s:N,s:N,s:s,s:O,s:O}", "nodes", nodes, "fast_nodes",
+                         nodes_list(&t->fast), "slow_nodes", nodes_list(&t->slow), "source",
+                         pypper_topology_source_name(t->source), "simulated",
+                         t->simulated ? Py_True : Py_False, "bound",
+                         pypper_tiers_bound() ? Py_True : Py_False);
+}
+
+static PyObject *py_where(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    pypper_block_info info;
+    pypper_heap_lookup(obj, &info);
+    static const char *const kinds[] = {"foreign", "small", "large", "huge"};
+    if (info.kind == PYPPER_BLOCK_NONE) {
+        return Py_BuildValue("{s:s,s:O,s:O,s:K,s:K}", "kind", "foreign", "tier", Py_None,
+                             "node", Py_None, "address", (unsigned long long)(uintptr_t)obj,
+                             "page", (unsigned long long)((uintptr_t)obj & ~(uintptr_t)4095));
+    }
+    int node = pypper_tiers_page_node(obj);
+    PyObject *node_obj = node >= 0 ? PyLong_FromLong(node) : Py_NewRef(Py_None);
+    const pypper_topology *t = pypper_tiers_topology();
+    return Py_BuildValue("{s:s,s:s,s:N,s:i,s:K,s:K,s:K,s:n,s:i,s:O,s:O}",
+                         "kind", kinds[info.kind], "tier", tier_names[info.tier & 1],
+                         "node", node_obj, "node_status", node < 0 ? node : 0,
+                         "address", (unsigned long long)(uintptr_t)obj,
+                         "page", (unsigned long long)(uintptr_t)info.page,
+                         "block", (unsigned long long)(uintptr_t)info.block,
+                         "size", (Py_ssize_t)info.size, "size_class", info.size_class,
+                         "allocated", info.allocated ? Py_True : Py_False,
+                         "simulated", (!t || t->simulated) ? Py_True : Py_False);
+}
+
+static PyObject *tier_dict(const pypper_tier_stats *s)
+{
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+                         "arenas", s->arenas, "pool_arenas", s->pool_arenas,
+                         "large_arenas", s->large_arenas, "huge_arenas", s->huge_arenas,
+                         "pages", s->pages, "bytes_in_use", s->bytes_in_use,
+                         "blocks_in_use", s->blocks_in_use, "pools_used", s->pools_used,
+                         "pools_full", s->pools_full, "pools_free", s->pools_free,
+                         "pool_free_bytes", s->pool_free_bytes, "large_blocks", s->large_blocks,
+                         "huge_blocks", s->huge_blocks);
+}
+
+static PyObject *py_heap_stats(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    static pypper_heap_stats st;     /* large; the GIL serializes callers */
+    pypper_heap_get_stats(&st);
+    PyObject *classes = PyList_New(0);
+    for (unsigned c = 0; classes && c < st.nclasses; c++) {
+        const pypper_class_stats *cs = &st.classes[c];
+        if (!cs->pools[0] && !cs->pools[1])
+            continue;
+        PyObject *row = Py_BuildValue(
+            "{s:I,s:I,s:{s:K,s:K,s:K},s:{s:K,s:K,s:K}}", "class", c, "size", cs->size,
+            "fast", "blocks", cs->blocks_in_use[0], "pools", cs->pools[0], "free_bytes",
+            cs->free_bytes[0], "slow", "blocks", cs->blocks_in_use[1], "pools", cs->pools[1],
+            "free_bytes", cs->free_bytes[1]);
+        if (!row || PyList_Append(classes, row) < 0)
+            Py_CLEAR(classes);
+        Py_XDECREF(row);
+    }
+    if (!classes)
+        return NULL;
+    const pypper_topology *t = pypper_tiers_topology();
+    return Py_BuildValue(
+        "{s:s,s:O,s:O,s:s,s:K,s:{s:N,s:N},s:N,s:K,s:K,s:K,s:i,s:K,s:K,s:K}",
+        "allocator", pypper_pymem_mode(), "simulated", (!t || t->simulated) ? Py_True : Py_False,
+        "locking", st.locking ? Py_True : Py_False, "default_tier", tier_names[st.default_tier & 1],
+        "reservation_per_tier", st.reservation_per_tier, "tiers", "fast", tier_dict(&st.tier[0]),
+        "slow", tier_dict(&st.tier[1]), "classes", classes, "fallback_allocs", st.fallback_allocs,
+        "commit_failures", st.commit_failures, "bind_failures", st.bind_failures,
+        "last_bind_errno", st.last_bind_errno, "tier_fallbacks", st.tier_fallbacks,
+        "arenas_released", st.arenas_released, "invalid_frees", st.invalid_frees);
+}
+
+static PyObject *py_set_placement(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    int tier;
+    if (arg == Py_None)
+        tier = -1;
+    else if (PyUnicode_Check(arg) && PyUnicode_CompareWithASCIIString(arg, "fast") == 0)
+        tier = PYPPER_TIER_FAST;
+    else if (PyUnicode_Check(arg) && PyUnicode_CompareWithASCIIString(arg, "slow") == 0)
+        tier = PYPPER_TIER_SLOW;
+    else {
+        PyErr_Format(PyExc_ValueError, "placement tier must be 'fast', 'slow' or None, not %R",
+                     arg);
+        return NULL;
+    }
+    int old = pypper_placement_set_scope(tier);
+    if (old < 0)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(tier_names[old & 1]);
+}
+
+PyMethodDef pypper_heap_methods[] = {
+    {"topology", py_topology, METH_NOARGS, "topology() -> dict of nodes and tiers"},
+    {"where", py_where, METH_O, "where(obj) -> dict: tier, node, page, block of obj's memory"},
+    {"heap_stats", py_heap_stats, METH_NOARGS, "heap_stats() -> dict of per-tier counters"},
+    {"set_placement", py_set_placement, METH_O,
+     "set_placement('fast' | 'slow' | None) -> previous: this thread's placement scope"},
+    {NULL, NULL, 0, NULL},
+};

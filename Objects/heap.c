@@ -1,0 +1,433 @@
+/* Objects/heap.c: the heap's entry points (malloc, calloc, realloc, free), its
+ * pointer lookup and statistics, the fast-tier budget and the locking mode. Calls are
+ * serialized by the GIL; once another interpreter with its own GIL may exist, every
+ * call also takes the heap lock (pypper_heap_enable_locking). */
+#include "heap_internal.h"
+#include "placement.h"
+#include "region.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+heap_state pypper_heap = {.budget_percent = 100.0};
+
+static atomic_bool locking;
+static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void lock_prepare(void) { if (atomic_load(&locking)) pthread_mutex_lock(&heap_lock); }
+static void lock_parent(void) { if (atomic_load(&locking)) pthread_mutex_unlock(&heap_lock); }
+static void lock_child(void)
+{
+    if (atomic_load(&locking))
+        pthread_mutex_init(&heap_lock, NULL);
+}
+static void register_atfork(void) { pthread_atfork(lock_prepare, lock_parent, lock_child); }
+
+void pypper_heap_enable_locking(void)
+{
+    pthread_once(&atfork_once, register_atfork);
+    atomic_store(&locking, true);
+}
+
+bool pypper_heap_locking(void) { return atomic_load_explicit(&locking, memory_order_relaxed); }
+
+#define LOCK()                                                             \
+    bool locked_ = atomic_load_explicit(&locking, memory_order_relaxed);   \
+    if (UNLIKELY(locked_))                                                 \
+        pthread_mutex_lock(&heap_lock)
+#define UNLOCK()                                                           \
+    if (UNLIKELY(locked_))                                                 \
+    pthread_mutex_unlock(&heap_lock)
+
+int pypper_heap_init(void)
+{
+    if (pypper_heap_layout.base)
+        return 0;
+    size_classes_init();
+    return region_init();
+}
+
+bool pypper_heap_ready(void) { return pypper_heap_layout.base != NULL; }
+
+bool pypper_heap_owns(const void *p) { return pypper_heap_layout.base && layout_owns(p); }
+
+static void *alloc_in(unsigned tier, size_t n, bool *zeroed)
+{
+    if (LIKELY(n <= MEDIUM_MAX)) {
+        *zeroed = false;
+        return pool_alloc_fast(tier, size_class_of(n));
+    }
+    return large_alloc(tier, n, zeroed);
+}
+
+void *pypper_heap_malloc(size_t n)
+{
+    bool zeroed;
+    LOCK();
+    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    UNLOCK();
+    return p;
+}
+
+void *pypper_heap_malloc_in(unsigned tier, size_t n)
+{
+    bool zeroed;
+    LOCK();
+    void *p = alloc_in(tier & 1u, n, &zeroed);
+    UNLOCK();
+    return p;
+}
+
+void *pypper_heap_calloc(size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n))
+        return NULL;
+    bool zeroed;
+    LOCK();
+    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    UNLOCK();
+    if (p && !zeroed)
+        memset(p, 0, n);
+    return p;
+}
+
+static void free_locked(void *p)
+{
+    size_t ai = layout_arena_index(p);
+    arena_meta *m = layout_meta(ai);
+    switch (m->kind) {
+    case ARENA_POOLS: {
+        pool_meta *pool = &m->pools[((uintptr_t)p >> POOL_SHIFT) & (POOLS_PER_ARENA - 1)];
+        if (UNLIKELY(pool->size == 0 || !pool_is_marked(pool, p))) {
+            pypper_heap.invalid_frees++;
+            return;
+        }
+        pool_free_block(pool, p);
+        return;
+    }
+    case ARENA_LARGE:
+    case ARENA_HUGE_HEAD:
+        large_free(m, ai, p);
+        return;
+    default:
+        pypper_heap.invalid_frees++;
+        return;
+    }
+}
+
+void pypper_heap_free(void *p)
+{
+    if (!p)
+        return;
+    LOCK();
+    free_locked(p);
+    UNLOCK();
+}
+
+/* Usable size of an owned, allocated block; 0 when p is not one. */
+static size_t usable_size(void *p)
+{
+    size_t ai = layout_arena_index(p);
+    arena_meta *m = layout_meta(ai);
+    if (m->kind == ARENA_POOLS) {
+        pool_meta *pool = &m->pools[((uintptr_t)p >> POOL_SHIFT) & (POOLS_PER_ARENA - 1)];
+        return pool->size && pool_is_marked(pool, p) ? pool->size : 0;
+    }
+    if (m->kind == ARENA_LARGE || m->kind == ARENA_HUGE_HEAD)
+        return large_usable(m, p);
+    return 0;
+}
+
+void *pypper_heap_realloc(void *p, size_t n)
+{
+    if (!p)
+        return pypper_heap_malloc(n);
+    LOCK();
+    size_t have = usable_size(p);
+    if (have == 0) {
+        pypper_heap.invalid_frees++;
+        UNLOCK();
+        return NULL;
+    }
+    /* Keep the block when the new size still fits and does not waste most of it. */
+    if (n <= have && (n > have / 4 * 3 || have <= GRANULE)) {
+        UNLOCK();
+        return p;
+    }
+    if (n > MEDIUM_MAX && have > MEDIUM_MAX
+        && large_resize_in_place(layout_meta(layout_arena_index(p)), p, n)) {
+        UNLOCK();
+        return p;
+    }
+    bool zeroed;
+    void *q = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    if (q) {
+        memcpy(q, p, have < n ? have : n);
+        free_locked(p);
+    }
+    UNLOCK();
+    return q;
+}
+
+void pypper_heap_lookup(const void *p, pypper_block_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->size_class = -1;
+    if (!pypper_heap_owns(p))
+        return;
+    size_t ai = layout_arena_index(p);
+    arena_meta *m = layout_meta(ai);
+    info->tier = layout_tier(p);
+    info->page = (void *)((uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1));
+    info->arena = layout_arena_base(ai);
+    switch (m->kind) {
+    case ARENA_POOLS: {
+        pool_meta *pool = &m->pools[((uintptr_t)p >> POOL_SHIFT) & (POOLS_PER_ARENA - 1)];
+        info->kind = PYPPER_BLOCK_SMALL;
+        info->pool = pool->base;
+        if (pool->size == 0)
+            return;
+        size_t index = (size_t)((const char *)p - pool->base) / pool->size;
+        char *block = pool->base + index * pool->size;
+        if (index >= pool->capacity || (size_t)(block - pool->base) >= pool->bump)
+            return;
+        info->block = block;
+        info->size = pool->size;
+        info->size_class = pool->sclass;
+        info->allocated = pool_is_marked(pool, block);
+        return;
+    }
+    case ARENA_LARGE: {
+        info->kind = PYPPER_BLOCK_LARGE;
+        unsigned page = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
+        /* Walk back to the start of the run holding the page. */
+        for (int i = (int)page; i >= 0; i--) {
+            unsigned len = m->run_pages[i];
+            if (len) {
+                if ((unsigned)i + len > page) {
+                    info->block = (char *)info->arena + ((size_t)i << PAGE_SHIFT);
+                    info->size = (size_t)len << PAGE_SHIFT;
+                    info->allocated = true;
+                }
+                return;
+            }
+        }
+        return;
+    }
+    case ARENA_HUGE_TAIL:
+        ai -= m->span;
+        m = layout_meta(ai);
+        info->arena = layout_arena_base(ai);
+        /* fall through */
+    case ARENA_HUGE_HEAD:
+        info->kind = PYPPER_BLOCK_HUGE;
+        info->block = info->arena;
+        info->size = (size_t)m->huge_pages << PAGE_SHIFT;
+        info->allocated = (const char *)p < (const char *)info->block + info->size;
+        return;
+    default:
+        return;
+    }
+}
+
+void pypper_heap_set_retain(bool retain)
+{
+    LOCK();
+    pypper_heap.retain = retain;
+    if (!retain && pypper_heap_layout.base) {
+        for (unsigned t = 0; t < HEAP_TIERS; t++) {
+            pools_release_empty(t, true);
+            large_release_empty(t, true);
+        }
+        region_discard_released();
+    }
+    UNLOCK();
+}
+
+void pypper_heap_set_fast_budget(uint64_t bytes, double percent)
+{
+    LOCK();
+    pypper_heap.budget_bytes = bytes;
+    pypper_heap.budget_percent = percent;
+    heap_update_default_tier();
+    UNLOCK();
+}
+
+void heap_update_default_tier(void)
+{
+    region_counters rc;
+    region_get_counters(&rc);
+    uint64_t fast = rc.arenas_committed[PYPPER_TIER_FAST] << ARENA_SHIFT;
+    uint64_t all = fast + (rc.arenas_committed[PYPPER_TIER_SLOW] << ARENA_SHIFT);
+    bool over;
+    if (pypper_heap.budget_bytes)
+        over = fast >= pypper_heap.budget_bytes;
+    else
+        over = pypper_heap.budget_percent < 100.0
+               && (double)fast >= (double)all * pypper_heap.budget_percent / 100.0;
+    pypper_placement_default = over ? PYPPER_TIER_SLOW : PYPPER_TIER_FAST;
+}
+
+void pypper_heap_count_fallback(void) { pypper_heap.fallback_allocs++; }
+void pypper_heap_count_invalid_free(void) { pypper_heap.invalid_frees++; }
+
+static void stats_pools(arena_meta *m, pypper_heap_stats *out)
+{
+    pypper_tier_stats *t = &out->tier[m->tier];
+    t->pool_arenas++;
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
+        pool_meta *p = &m->pools[i];
+        if (p->size == 0) {
+            t->pools_free++;
+            continue;
+        }
+        pypper_class_stats *c = &out->classes[p->sclass];
+        uint64_t free_bytes = POOL_SIZE - (uint64_t)p->nalloc * p->size;
+        t->pools_used++;
+        if (p->nalloc == p->capacity)
+            t->pools_full++;
+        t->blocks_in_use += p->nalloc;
+        t->bytes_in_use += (uint64_t)p->nalloc * p->size;
+        t->pool_free_bytes += free_bytes;
+        c->blocks_in_use[m->tier] += p->nalloc;
+        c->pools[m->tier]++;
+        c->free_bytes[m->tier] += free_bytes;
+    }
+}
+
+void pypper_heap_get_stats(pypper_heap_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    LOCK();
+    out->ready = pypper_heap_layout.base != NULL;
+    out->locking = pypper_heap_locking();
+    out->default_tier = pypper_placement_default;
+    out->reservation_per_tier = pypper_heap_layout.tier_bytes;
+    out->nclasses = pypper_nclasses;
+    for (unsigned c = 0; c < pypper_nclasses; c++)
+        out->classes[c].size = pypper_class_size[c];
+    region_counters rc;
+    region_get_counters(&rc);
+    for (unsigned t = 0; out->ready && t < HEAP_TIERS; t++) {
+        size_t first = t * pypper_heap_layout.arenas_per_tier;
+        for (size_t a = first; a < first + rc.arenas_high[t]; a++) {
+            arena_meta *m = layout_meta(a);
+            pypper_tier_stats *ts = &out->tier[t];
+            switch (m->kind) {
+            case ARENA_POOLS:
+                stats_pools(m, out);
+                break;
+            case ARENA_LARGE:
+                ts->large_arenas++;
+                for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
+                    if (m->run_pages[i]) {
+                        ts->large_blocks++;
+                        ts->blocks_in_use++;
+                        ts->bytes_in_use += (uint64_t)m->run_pages[i] << PAGE_SHIFT;
+                    }
+                }
+                break;
+            case ARENA_HUGE_HEAD:
+                ts->huge_blocks++;
+                ts->blocks_in_use++;
+                ts->bytes_in_use += (uint64_t)m->huge_pages << PAGE_SHIFT;
+                /* fall through */
+            case ARENA_HUGE_TAIL:
+                ts->huge_arenas++;
+                break;
+            default:
+                break;
+            }
+        }
+        out->tier[t].arenas = rc.arenas_committed[t];
+        out->tier[t].pages = rc.arenas_committed[t] * PAGES_PER_ARENA;
+    }
+    out->fallback_allocs = pypper_heap.fallback_allocs;
+    out->commit_failures = rc.commit_failures;
+    out->bind_failures = rc.bind_failures;
+    out->last_bind_errno = rc.last_bind_errno;
+    out->tier_fallbacks = pypper_heap.tier_fallbacks;
+    out->arenas_released = pypper_heap.arenas_released;
+    out->invalid_frees = pypper_heap.invalid_frees;
+    UNLOCK();
+}
+
+/* ---- CPython memory domains (see pypper_heap_fallback) ---- */
+
+void *pypper_heap_domain_malloc(void *ctx, size_t n)
+{
+    bool zeroed;
+    LOCK();
+    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    UNLOCK();
+    if (LIKELY(p != NULL))
+        return p;
+    const pypper_heap_fallback *fb = ctx;
+    p = fb->malloc(fb->ctx, n);
+    if (p)
+        pypper_heap.fallback_allocs++;
+    return p;
+}
+
+void *pypper_heap_domain_calloc(void *ctx, size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n))
+        return NULL;
+    bool zeroed;
+    LOCK();
+    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    UNLOCK();
+    if (LIKELY(p != NULL)) {
+        if (!zeroed)
+            memset(p, 0, n);
+        return p;
+    }
+    const pypper_heap_fallback *fb = ctx;
+    p = fb->calloc(fb->ctx, count, size);
+    if (p)
+        pypper_heap.fallback_allocs++;
+    return p;
+}
+
+void *pypper_heap_domain_realloc(void *ctx, void *p, size_t n)
+{
+    const pypper_heap_fallback *fb = ctx;
+    if (p == NULL)
+        return pypper_heap_domain_malloc(ctx, n);
+    if (!layout_owns(p))
+        return fb->realloc(fb->ctx, p, n);
+    void *q = pypper_heap_realloc(p, n);
+    if (q || n == 0)
+        return q;
+    /* The heap could not grow it: move it to the fallback allocator. */
+    LOCK();
+    size_t have = usable_size(p);
+    UNLOCK();
+    if (have == 0)
+        return NULL;
+    q = fb->malloc(fb->ctx, n);
+    if (q) {
+        pypper_heap.fallback_allocs++;
+        memcpy(q, p, have < n ? have : n);
+        pypper_heap_free(p);
+    }
+    return q;
+}
+
+void pypper_heap_domain_free(void *ctx, void *p)
+{
+    if (LIKELY(layout_owns(p))) {
+        LOCK();
+        free_locked(p);
+        UNLOCK();
+        return;
+    }
+    if (p) {
+        const pypper_heap_fallback *fb = ctx;
+        fb->free(fb->ctx, p);
+    }
+}

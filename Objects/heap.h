@@ -1,0 +1,125 @@
+/* Objects/heap.h: Pypper's tier-aware heap, as the rest of Pypper sees it:
+ * allocation entry points, the O(1) pointer lookup, counters, and the knobs that
+ * the session and the placement policy turn. Pure C (no Python.h). */
+#ifndef PYPPER_HEAP_H
+#define PYPPER_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PYPPER_TIER_FAST 0u
+#define PYPPER_TIER_SLOW 1u
+
+/* Reserve the heap's address space. 0, or -1 when no reservation could be made
+ * (then every request goes to the fallback allocator). Idempotent. */
+int pypper_heap_init(void);
+bool pypper_heap_ready(void);
+
+void *pypper_heap_malloc(size_t n);
+void *pypper_heap_calloc(size_t count, size_t size);
+/* p must be owned (pypper_heap_owns) or NULL. */
+void *pypper_heap_realloc(void *p, size_t n);
+void pypper_heap_free(void *p);
+/* Allocate in a given tier, ignoring the placement policy. */
+void *pypper_heap_malloc_in(unsigned tier, size_t n);
+
+bool pypper_heap_owns(const void *p);
+
+typedef enum {
+    PYPPER_BLOCK_NONE = 0,     /* not Pypper's memory */
+    PYPPER_BLOCK_SMALL,        /* a pooled block (small or medium size class) */
+    PYPPER_BLOCK_LARGE,        /* a run of pages inside a large arena */
+    PYPPER_BLOCK_HUGE,         /* a span of whole arenas */
+} pypper_block_kind;
+
+typedef struct {
+    pypper_block_kind kind;
+    unsigned tier;
+    bool allocated;            /* the block holding the address is allocated */
+    void *block;               /* its first byte */
+    size_t size;               /* its usable size */
+    int size_class;            /* SMALL: class index, else -1 */
+    void *page;                /* the page holding the address */
+    void *pool;                /* SMALL: the pool's first byte */
+    void *arena;               /* the (first) arena's first byte */
+} pypper_block_info;
+
+/* O(1), never touches the block's memory: only the heap's metadata. Interior
+ * addresses resolve to their block. Safe to call with the heap serialized (GIL);
+ * the sampler uses it with relaxed reads and re-checks what it finds. */
+void pypper_heap_lookup(const void *p, pypper_block_info *info);
+
+/* While retained (a tracing session runs) no arena is returned to the kernel;
+ * turning retention off returns the arenas that are empty now. */
+void pypper_heap_set_retain(bool retain);
+
+/* Fast-tier budget: bytes (percent == 0) or a percentage of the heap (bytes == 0).
+ * 100% (the default) means no limit. */
+void pypper_heap_set_fast_budget(uint64_t bytes, double percent);
+
+/* From now on every call takes the heap lock (another interpreter with its own GIL
+ * may allocate concurrently). One-way. */
+void pypper_heap_enable_locking(void);
+bool pypper_heap_locking(void);
+
+typedef struct {
+    uint64_t arenas;           /* committed arenas (1 MiB) */
+    uint64_t pool_arenas, large_arenas, huge_arenas;
+    uint64_t pages;            /* committed pages */
+    uint64_t bytes_in_use;     /* usable bytes of allocated blocks */
+    uint64_t blocks_in_use;
+    uint64_t pools_used, pools_full, pools_free;
+    uint64_t pool_free_bytes;  /* free space inside used pools (fragmentation) */
+    uint64_t large_blocks, huge_blocks;
+} pypper_tier_stats;
+
+typedef struct {
+    uint32_t size;             /* block size of the class */
+    uint64_t blocks_in_use[2];
+    uint64_t pools[2];
+    uint64_t free_bytes[2];    /* free space in this class's used pools */
+} pypper_class_stats;
+
+typedef struct {
+    bool ready;
+    bool locking;
+    unsigned default_tier;
+    uint64_t reservation_per_tier;
+    pypper_tier_stats tier[2];
+    unsigned nclasses;
+    pypper_class_stats classes[64];
+    uint64_t fallback_allocs;      /* served by the previous allocator: heap exhausted */
+    uint64_t commit_failures;      /* arena commits refused by the kernel */
+    uint64_t bind_failures;        /* mbind refused (memory left where the kernel put it) */
+    int last_bind_errno;
+    uint64_t tier_fallbacks;       /* requests served by the other tier */
+    uint64_t arenas_released;
+    uint64_t invalid_frees;        /* frees of addresses that are not allocated blocks */
+} pypper_heap_stats;
+
+/* Walks the metadata; O(arenas). */
+void pypper_heap_get_stats(pypper_heap_stats *out);
+
+/* Internal to the glue: count an allocation the fallback allocator served. */
+void pypper_heap_count_fallback(void);
+void pypper_heap_count_invalid_free(void);
+
+#endif
+
+/* The previous allocator of a CPython memory domain: same layout as
+ * PyMemAllocatorEx. Blocks the heap does not own go back to it, and it serves
+ * requests the heap cannot (reservation exhausted). */
+typedef struct pypper_heap_fallback {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *ptr, size_t new_size);
+    void (*free)(void *ctx, void *ptr);
+} pypper_heap_fallback;
+
+/* Entry points with PyMemAllocatorEx's signatures; ctx is a pypper_heap_fallback. */
+void *pypper_heap_domain_malloc(void *ctx, size_t n);
+void *pypper_heap_domain_calloc(void *ctx, size_t count, size_t size);
+void *pypper_heap_domain_realloc(void *ctx, void *p, size_t n);
+void pypper_heap_domain_free(void *ctx, void *p);

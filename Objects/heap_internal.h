@@ -1,0 +1,124 @@
+/* Objects/heap_internal.h: state shared by the heap's files (pools, large blocks,
+ * entry points): the per-tier free lists and the counters kept on slow paths. */
+#ifndef PYPPER_HEAP_INTERNAL_H
+#define PYPPER_HEAP_INTERNAL_H
+
+#include "heap.h"
+#include "heap_layout.h"
+#include "size_classes.h"
+
+#if defined(__GNUC__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#endif
+
+typedef struct tier_heap {
+    pool_meta *partial[MAX_CLASSES];   /* pools with room, per class; head is used */
+    arena_meta *pool_arenas;           /* pool arenas that have free pools */
+    arena_meta *large_arenas;          /* every large arena of the tier */
+} tier_heap;
+
+typedef struct heap_state {
+    tier_heap tiers[HEAP_TIERS];
+    bool retain;                       /* a session runs: keep arenas */
+    unsigned default_tier;
+    uint64_t budget_bytes;
+    double budget_percent;
+    uint64_t tier_fallbacks;
+    uint64_t arenas_released;
+    uint64_t fallback_allocs;
+    uint64_t invalid_frees;
+} heap_state;
+
+extern heap_state pypper_heap;
+
+/* pools.c */
+void *pools_alloc_slow(unsigned tier, unsigned sclass);
+void pools_pool_emptied(pool_meta *p);
+void pools_release_empty(unsigned tier, bool keep_one);
+
+/* large.c: page runs (<= LARGE_MAX) and spans of arenas (above). */
+void *large_alloc(unsigned tier, size_t n, bool *zeroed);
+void large_free(arena_meta *m, size_t arena_index, void *p);
+size_t large_usable(arena_meta *m, const void *p);
+/* Grow or shrink a page run in place; 1 on success. */
+int large_resize_in_place(arena_meta *m, void *p, size_t n);
+void large_release_empty(unsigned tier, bool keep_one);
+
+/* heap.c: re-evaluate the default tier against the budget (slow paths call it). */
+void heap_update_default_tier(void);
+
+static inline void pool_mark(pool_meta *p, const void *block, bool allocated)
+{
+    unsigned g = (unsigned)(((uintptr_t)block >> 4) & (GRANULES_PER_POOL - 1));
+    uint64_t bit = (uint64_t)1 << (g & 63);
+    if (allocated)
+        p->allocated[g >> 6] |= bit;
+    else
+        p->allocated[g >> 6] &= ~bit;
+}
+
+static inline bool pool_is_marked(const pool_meta *p, const void *block)
+{
+    unsigned g = (unsigned)(((uintptr_t)block >> 4) & (GRANULES_PER_POOL - 1));
+    return (p->allocated[g >> 6] >> (g & 63)) & 1u;
+}
+
+static inline void partial_push(tier_heap *h, pool_meta *p)
+{
+    pool_meta *head = h->partial[p->sclass];
+    p->prev = NULL;
+    p->next = head;
+    if (head)
+        head->prev = p;
+    h->partial[p->sclass] = p;
+    p->in_partial = 1;
+}
+
+static inline void partial_unlink(tier_heap *h, pool_meta *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        h->partial[p->sclass] = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->next = p->prev = NULL;
+    p->in_partial = 0;
+}
+
+/* The fast paths: a pooled block from the head pool of the class, and its free. */
+static inline void *pool_alloc_fast(unsigned tier, unsigned sclass)
+{
+    tier_heap *h = &pypper_heap.tiers[tier];
+    pool_meta *p = h->partial[sclass];
+    if (UNLIKELY(p == NULL))
+        return pools_alloc_slow(tier, sclass);
+    void *b = p->freelist;
+    if (b)
+        p->freelist = *(void **)b;
+    else {
+        b = p->base + p->bump;
+        p->bump += p->size;
+    }
+    pool_mark(p, b, true);
+    if (UNLIKELY(++p->nalloc == p->capacity))
+        partial_unlink(h, p);
+    return b;
+}
+
+static inline void pool_free_block(pool_meta *p, void *b)
+{
+    *(void **)b = p->freelist;
+    p->freelist = b;
+    pool_mark(p, b, false);
+    if (UNLIKELY(p->nalloc == p->capacity))
+        partial_push(&pypper_heap.tiers[p->tier], p);
+    if (UNLIKELY(--p->nalloc == 0))
+        pools_pool_emptied(p);
+}
+
+#endif

@@ -1,0 +1,129 @@
+/* Objects/heap_layout.h: the address-space layout of Pypper's tier-aware heap and
+ * the O(1) lookups over it. Internal to Objects/.
+ *
+ * One PROT_NONE reservation holds every tier: tier t owns [base + t*R, base + (t+1)*R)
+ * (R = 2^tier_shift), so the tier of any address is one subtraction and a shift. Each
+ * tier is cut into 1 MiB arenas, committed on demand. An arena holds either 64 pools
+ * of 16 KiB (small and medium size classes), page runs for large blocks, or is part
+ * of a span of whole arenas for a huge block. All metadata lives out of band in a
+ * parallel reservation (one arena_meta per arena), so it never sits in a slow tier and
+ * the active-trace sampler can check a block's state without touching the block. */
+#ifndef PYPPER_HEAP_LAYOUT_H
+#define PYPPER_HEAP_LAYOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HEAP_TIERS 2
+#define GRANULE 16u
+#define SMALL_MAX 512u                    /* <= this: 16-byte spaced classes */
+#define MEDIUM_MAX 8192u                  /* <= this: pooled; above: page runs */
+#define POOL_SHIFT 14u
+#define POOL_SIZE (1u << POOL_SHIFT)      /* 16 KiB */
+#define ARENA_SHIFT 20u
+#define ARENA_SIZE (1u << ARENA_SHIFT)    /* 1 MiB */
+#define POOLS_PER_ARENA (ARENA_SIZE / POOL_SIZE)
+#define PAGE_SHIFT 12u
+#define PAGE_SIZE (1u << PAGE_SHIFT)
+#define PAGES_PER_ARENA (ARENA_SIZE / PAGE_SIZE)
+#define LARGE_MAX (ARENA_SIZE / 2)        /* above: a span of whole arenas */
+#define GRANULES_PER_POOL (POOL_SIZE / GRANULE)
+#define MAX_CLASSES 64
+
+enum arena_kind {
+    ARENA_FREE = 0,     /* slot not in use (never committed, or released) */
+    ARENA_POOLS,
+    ARENA_LARGE,
+    ARENA_HUGE_HEAD,
+    ARENA_HUGE_TAIL,
+};
+
+typedef struct pool_meta {
+    struct pool_meta *next;    /* partial list of its class, or free list of its arena */
+    struct pool_meta *prev;
+    char *base;                /* first byte of the pool */
+    void *freelist;            /* freed blocks, linked through their first word */
+    uint32_t bump;             /* bytes of the pool handed out at least once */
+    uint16_t nalloc;           /* blocks allocated now */
+    uint16_t capacity;         /* blocks that fit */
+    uint16_t size;             /* block size; 0 while the pool is unused */
+    uint8_t sclass;
+    uint8_t tier;
+    uint8_t in_partial;        /* on its class's partial list */
+    uint8_t pad_[3];
+    uint64_t allocated[GRANULES_PER_POOL / 64];   /* bit per granule: block start, allocated */
+} pool_meta;
+
+typedef struct arena_meta {
+    uint8_t kind;              /* enum arena_kind */
+    uint8_t tier;
+    uint16_t free_pools;       /* ARENA_POOLS: pools not in use */
+    uint16_t free_pages;       /* ARENA_LARGE: pages not in use */
+    uint16_t pad_;
+    uint32_t span;             /* ARENA_HUGE_HEAD: arenas in the span; free slot runs too */
+    uint32_t huge_pages;       /* ARENA_HUGE_HEAD: pages in use (the usable size) */
+    uint32_t huge_zeroed;      /* ARENA_HUGE_HEAD: fresh from the kernel, all zero */
+    struct arena_meta *next;   /* tier list: pool arenas with free pools / large arenas */
+    struct arena_meta *prev;
+    pool_meta *free_pool_list;
+    uint64_t page_used[PAGES_PER_ARENA / 64];     /* ARENA_LARGE */
+    uint16_t run_pages[PAGES_PER_ARENA];          /* ARENA_LARGE: length at a run's start */
+    pool_meta pools[POOLS_PER_ARENA];
+} arena_meta;
+
+/* The reservation; fixed once the heap is initialized. */
+typedef struct heap_layout {
+    char *base;                /* NULL until initialized */
+    unsigned tier_shift;       /* log2 of a tier's reservation */
+    size_t tier_bytes;
+    size_t arenas_per_tier;
+    arena_meta *meta;          /* HEAP_TIERS * arenas_per_tier slots */
+    size_t meta_stride;        /* sizeof(arena_meta) rounded up to pages */
+} heap_layout;
+
+extern heap_layout pypper_heap_layout;
+
+/* Is p inside the reservation? */
+static inline bool layout_owns(const void *p)
+{
+    return (uintptr_t)((const char *)p - pypper_heap_layout.base)
+           < (uintptr_t)pypper_heap_layout.tier_bytes * HEAP_TIERS;
+}
+
+static inline unsigned layout_tier(const void *p)
+{
+    return (unsigned)((uintptr_t)((const char *)p - pypper_heap_layout.base)
+                      >> pypper_heap_layout.tier_shift);
+}
+
+/* Global arena index (tier-major) of an owned address. */
+static inline size_t layout_arena_index(const void *p)
+{
+    return (uintptr_t)((const char *)p - pypper_heap_layout.base) >> ARENA_SHIFT;
+}
+
+static inline arena_meta *layout_meta(size_t arena_index)
+{
+    return (arena_meta *)((char *)pypper_heap_layout.meta
+                          + arena_index * pypper_heap_layout.meta_stride);
+}
+
+static inline char *layout_arena_base(size_t arena_index)
+{
+    return pypper_heap_layout.base + (arena_index << ARENA_SHIFT);
+}
+
+static inline size_t layout_meta_index(const arena_meta *m)
+{
+    return (size_t)((const char *)m - (const char *)pypper_heap_layout.meta)
+           / pypper_heap_layout.meta_stride;
+}
+
+static inline pool_meta *layout_pool(const void *p)
+{
+    arena_meta *m = layout_meta(layout_arena_index(p));
+    return &m->pools[((uintptr_t)p >> POOL_SHIFT) & (POOLS_PER_ARENA - 1)];
+}
+
+#endif

@@ -1,0 +1,212 @@
+/* Objects/large.c: blocks above the pooled sizes, each on pages of its own so that
+ * one large object can move between tiers alone. Up to LARGE_MAX they are page runs
+ * inside large arenas (first fit over a page bitmap); above, spans of whole arenas.
+ * Freed runs of 64 KiB or more and every freed span go back to the kernel at once. */
+#include "heap_internal.h"
+#include "region.h"
+
+#include <string.h>
+
+#define DISCARD_MIN_PAGES 16
+
+static inline bool page_used(const arena_meta *m, unsigned i)
+{
+    return (m->page_used[i >> 6] >> (i & 63)) & 1u;
+}
+
+static void mark_pages(arena_meta *m, unsigned first, unsigned count, bool used)
+{
+    for (unsigned i = first; i < first + count; i++) {
+        uint64_t bit = (uint64_t)1 << (i & 63);
+        if (used)
+            m->page_used[i >> 6] |= bit;
+        else
+            m->page_used[i >> 6] &= ~bit;
+    }
+}
+
+/* First run of `count` free pages, or -1. */
+static int find_run(const arena_meta *m, unsigned count)
+{
+    unsigned run = 0;
+    for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
+        if (page_used(m, i)) {
+            run = 0;
+            /* Skip over the whole allocated run. */
+            if (m->run_pages[i])
+                i += m->run_pages[i] - 1u;
+            continue;
+        }
+        if (++run == count)
+            return (int)(i + 1 - count);
+    }
+    return -1;
+}
+
+static arena_meta *new_large_arena(unsigned tier)
+{
+    bool zeroed;
+    size_t ai = region_take_arenas(tier, 1, &zeroed);
+    if (ai == (size_t)-1)
+        return NULL;
+    arena_meta *m = layout_meta(ai);
+    m->kind = ARENA_LARGE;
+    m->tier = (uint8_t)tier;
+    m->free_pages = PAGES_PER_ARENA;
+    tier_heap *h = &pypper_heap.tiers[tier];
+    m->prev = NULL;
+    m->next = h->large_arenas;
+    if (h->large_arenas)
+        h->large_arenas->prev = m;
+    h->large_arenas = m;
+    return m;
+}
+
+static void *run_alloc(unsigned tier, unsigned pages)
+{
+    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next) {
+        if (m->free_pages < pages)
+            continue;
+        int first = find_run(m, pages);
+        if (first < 0)
+            continue;
+        mark_pages(m, (unsigned)first, pages, true);
+        m->run_pages[first] = (uint16_t)pages;
+        m->free_pages = (uint16_t)(m->free_pages - pages);
+        return layout_arena_base(layout_meta_index(m)) + ((size_t)first << PAGE_SHIFT);
+    }
+    heap_update_default_tier();
+    arena_meta *m = new_large_arena(tier);
+    if (!m)
+        return NULL;
+    mark_pages(m, 0, pages, true);
+    m->run_pages[0] = (uint16_t)pages;
+    m->free_pages = (uint16_t)(m->free_pages - pages);
+    return layout_arena_base(layout_meta_index(m));
+}
+
+static void *span_alloc(unsigned tier, size_t n, bool *zeroed)
+{
+    size_t count = (n + ARENA_SIZE - 1) >> ARENA_SHIFT;
+    heap_update_default_tier();
+    size_t ai = region_take_arenas(tier, count, zeroed);
+    if (ai == (size_t)-1)
+        return NULL;
+    arena_meta *head = layout_meta(ai);
+    head->kind = ARENA_HUGE_HEAD;
+    head->tier = (uint8_t)tier;
+    head->span = (uint32_t)count;
+    head->huge_pages = (uint32_t)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
+    for (size_t a = 1; a < count; a++) {
+        arena_meta *tail = layout_meta(ai + a);
+        tail->kind = ARENA_HUGE_TAIL;
+        tail->tier = (uint8_t)tier;
+        tail->span = (uint32_t)a;      /* distance back to the head */
+    }
+    return layout_arena_base(ai);
+}
+
+void *large_alloc(unsigned tier, size_t n, bool *zeroed)
+{
+    *zeroed = false;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        void *p = n <= LARGE_MAX
+                      ? run_alloc(tier, (unsigned)((n + PAGE_SIZE - 1) >> PAGE_SHIFT))
+                      : span_alloc(tier, n, zeroed);
+        if (p)
+            return p;
+        tier ^= 1u;                     /* this tier cannot grow: try the other */
+        pypper_heap.tier_fallbacks++;
+    }
+    return NULL;
+}
+
+size_t large_usable(arena_meta *m, const void *p)
+{
+    if (m->kind == ARENA_HUGE_HEAD)
+        return (size_t)m->huge_pages << PAGE_SHIFT;
+    unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
+    return (size_t)m->run_pages[first] << PAGE_SHIFT;
+}
+
+static void release_large_arena(arena_meta *m)
+{
+    tier_heap *h = &pypper_heap.tiers[m->tier];
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        h->large_arenas = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    region_release_arenas(layout_meta_index(m), 1, true);
+    pypper_heap.arenas_released++;
+}
+
+void large_free(arena_meta *m, size_t arena_index, void *p)
+{
+    if (m->kind == ARENA_HUGE_HEAD) {
+        if (p != layout_arena_base(arena_index)) {
+            pypper_heap.invalid_frees++;
+            return;
+        }
+        region_release_arenas(arena_index, m->span, !pypper_heap.retain);
+        pypper_heap.arenas_released += m->span;
+        return;
+    }
+    unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
+    unsigned pages = m->run_pages[first];
+    if (((uintptr_t)p & (PAGE_SIZE - 1)) || pages == 0) {
+        pypper_heap.invalid_frees++;
+        return;
+    }
+    m->run_pages[first] = 0;
+    mark_pages(m, first, pages, false);
+    m->free_pages = (uint16_t)(m->free_pages + pages);
+    if (pages >= DISCARD_MIN_PAGES)
+        region_discard(p, (size_t)pages << PAGE_SHIFT);
+    tier_heap *h = &pypper_heap.tiers[m->tier];
+    if (m->free_pages == PAGES_PER_ARENA && !pypper_heap.retain
+        && (h->large_arenas != m || m->next != NULL))
+        release_large_arena(m);
+}
+
+int large_resize_in_place(arena_meta *m, void *p, size_t n)
+{
+    if (m->kind != ARENA_LARGE || n > LARGE_MAX)
+        return 0;
+    unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
+    unsigned have = m->run_pages[first];
+    unsigned want = (unsigned)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
+    if (want == have)
+        return 1;
+    if (want < have) {
+        mark_pages(m, first + want, have - want, false);
+        m->free_pages = (uint16_t)(m->free_pages + (have - want));
+        m->run_pages[first] = (uint16_t)want;
+        return 1;
+    }
+    if (first + want > PAGES_PER_ARENA)
+        return 0;
+    for (unsigned i = first + have; i < first + want; i++)
+        if (page_used(m, i))
+            return 0;
+    mark_pages(m, first + have, want - have, true);
+    m->free_pages = (uint16_t)(m->free_pages - (want - have));
+    m->run_pages[first] = (uint16_t)want;
+    return 1;
+}
+
+void large_release_empty(unsigned tier, bool keep_one)
+{
+    arena_meta *m = pypper_heap.tiers[tier].large_arenas;
+    bool kept = !keep_one;
+    while (m) {
+        arena_meta *next = m->next;
+        if (m->free_pages == PAGES_PER_ARENA) {
+            if (kept)
+                release_large_arena(m);
+            kept = true;
+        }
+        m = next;
+    }
+}

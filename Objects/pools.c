@@ -1,0 +1,135 @@
+/* Objects/pools.c: the slow paths of pooled (small and medium) blocks: a class with
+ * no pool that has room gets a free pool from one of its tier's pool arenas, or a new
+ * arena; a pool whose last block is freed returns to its arena; an arena whose pools
+ * are all free is returned to the kernel unless a session retains arenas. */
+#include "heap_internal.h"
+#include "region.h"
+
+static void arena_list_push(arena_meta **head, arena_meta *m)
+{
+    m->prev = NULL;
+    m->next = *head;
+    if (*head)
+        (*head)->prev = m;
+    *head = m;
+}
+
+static void arena_list_unlink(arena_meta **head, arena_meta *m)
+{
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        *head = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    m->next = m->prev = NULL;
+}
+
+static arena_meta *new_pool_arena(unsigned tier)
+{
+    bool zeroed;
+    size_t ai = region_take_arenas(tier, 1, &zeroed);
+    if (ai == (size_t)-1)
+        return NULL;
+    arena_meta *m = layout_meta(ai);
+    char *base = layout_arena_base(ai);
+    m->kind = ARENA_POOLS;
+    m->tier = (uint8_t)tier;
+    m->free_pools = POOLS_PER_ARENA;
+    m->free_pool_list = NULL;
+    /* Lowest address first, so a young arena fills from its start. */
+    for (int i = POOLS_PER_ARENA - 1; i >= 0; i--) {
+        pool_meta *p = &m->pools[i];
+        p->base = base + ((size_t)i << POOL_SHIFT);
+        p->size = 0;
+        p->tier = (uint8_t)tier;
+        p->next = m->free_pool_list;
+        m->free_pool_list = p;
+    }
+    arena_list_push(&pypper_heap.tiers[tier].pool_arenas, m);
+    return m;
+}
+
+static pool_meta *take_pool(unsigned tier)
+{
+    tier_heap *h = &pypper_heap.tiers[tier];
+    arena_meta *m = h->pool_arenas;
+    if (!m) {
+        heap_update_default_tier();
+        m = new_pool_arena(tier);
+        if (!m)
+            return NULL;
+    }
+    pool_meta *p = m->free_pool_list;
+    m->free_pool_list = p->next;
+    if (--m->free_pools == 0)
+        arena_list_unlink(&h->pool_arenas, m);
+    return p;
+}
+
+void *pools_alloc_slow(unsigned tier, unsigned sclass)
+{
+    pool_meta *p = take_pool(tier);
+    if (!p) {
+        /* This tier cannot grow: serve the request from the other one. */
+        unsigned other = tier ^ 1u;
+        pypper_heap.tier_fallbacks++;
+        if (pypper_heap.tiers[other].partial[sclass])
+            return pool_alloc_fast(other, sclass);
+        p = take_pool(other);
+        if (!p)
+            return NULL;
+        tier = other;
+    }
+    p->sclass = (uint8_t)sclass;
+    p->size = pypper_class_size[sclass];
+    p->capacity = pypper_class_capacity[sclass];
+    p->bump = 0;
+    p->nalloc = 0;
+    p->freelist = NULL;
+    partial_push(&pypper_heap.tiers[tier], p);
+    return pool_alloc_fast(tier, sclass);
+}
+
+static void release_pool_arena(unsigned tier, arena_meta *m)
+{
+    arena_list_unlink(&pypper_heap.tiers[tier].pool_arenas, m);
+    region_release_arenas(layout_meta_index(m), 1, true);
+    pypper_heap.arenas_released++;
+}
+
+void pools_pool_emptied(pool_meta *p)
+{
+    tier_heap *h = &pypper_heap.tiers[p->tier];
+    if (p->in_partial)
+        partial_unlink(h, p);
+    arena_meta *m = layout_meta(layout_arena_index(p->base));
+    p->size = 0;
+    p->freelist = NULL;
+    p->bump = 0;
+    p->next = m->free_pool_list;
+    m->free_pool_list = p;
+    if (m->free_pools++ == 0)
+        arena_list_push(&h->pool_arenas, m);
+    /* Return a wholly free arena, but keep one so alloc/free at a boundary does not
+     * map and discard an arena each time. */
+    if (m->free_pools == POOLS_PER_ARENA && !pypper_heap.retain
+        && (h->pool_arenas != m || m->next != NULL))
+        release_pool_arena(p->tier, m);
+}
+
+void pools_release_empty(unsigned tier, bool keep_one)
+{
+    tier_heap *h = &pypper_heap.tiers[tier];
+    arena_meta *m = h->pool_arenas;
+    bool kept = !keep_one;
+    while (m) {
+        arena_meta *next = m->next;
+        if (m->free_pools == POOLS_PER_ARENA) {
+            if (kept)
+                release_pool_arena(tier, m);
+            kept = true;
+        }
+        m = next;
+    }
+}

@@ -1,0 +1,65 @@
+/* Objects/pymem_glue.c: puts the heap behind PyMem_Malloc and PyObject_Malloc. The
+ * previous allocator of each domain is kept as the fallback that receives blocks the
+ * heap does not own (in an extension module: everything allocated before the import).
+ * An audit hook watches for the creation of another interpreter, which may have its
+ * own GIL, and switches the heap to locking from then on. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "pymem_glue.h"
+
+#include "../Pypper/log.h"
+#include "heap.h"
+
+#include <string.h>
+
+static pypper_heap_fallback previous[2];   /* [0] MEM, [1] OBJ */
+static const char *installed_mode = "none";
+
+static int audit_hook(const char *event, PyObject *args, void *data)
+{
+    (void)args;
+    (void)data;
+    if (!pypper_heap_locking() && strcmp(event, "cpython.PyInterpreterState_New") == 0) {
+        pypper_heap_enable_locking();
+        pypper_log(PYPPER_LOG_INFO, "another interpreter was created: the heap now locks");
+    }
+    return 0;
+}
+
+static void install_domain(PyMemAllocatorDomain domain, pypper_heap_fallback *prev)
+{
+    PyMemAllocatorEx old, mine;
+    PyMem_GetAllocator(domain, &old);
+    memcpy(prev, &old, sizeof(*prev));
+    mine.ctx = prev;
+    mine.malloc = pypper_heap_domain_malloc;
+    mine.calloc = pypper_heap_domain_calloc;
+    mine.realloc = pypper_heap_domain_realloc;
+    mine.free = pypper_heap_domain_free;
+    PyMem_SetAllocator(domain, &mine);
+}
+
+int pypper_pymem_install(pypper_install_mode mode)
+{
+    if (strcmp(installed_mode, "none") != 0)
+        return 0;
+    if (pypper_heap_init() < 0) {
+        pypper_log(PYPPER_LOG_WARN, "cannot reserve address space for the tiered heap; "
+                                    "CPython's allocator stays in use");
+        return -1;
+    }
+    _Static_assert(sizeof(pypper_heap_fallback) == sizeof(PyMemAllocatorEx),
+                   "pypper_heap_fallback must mirror PyMemAllocatorEx");
+    install_domain(PYMEM_DOMAIN_MEM, &previous[0]);
+    install_domain(PYMEM_DOMAIN_OBJ, &previous[1]);
+    if (PySys_AddAuditHook(audit_hook, NULL) < 0) {
+        /* A hook refused ours: we cannot see new interpreters, so always lock. */
+        PyErr_Clear();
+        pypper_heap_enable_locking();
+    }
+    installed_mode = mode == PYPPER_INSTALL_REPLACE ? "replace" : "wrap";
+    return 0;
+}
+
+const char *pypper_pymem_mode(void) { return installed_mode; }

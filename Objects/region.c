@@ -1,0 +1,178 @@
+/* Objects/region.c: owns the heap's virtual address reservation. Arena slots of each
+ * tier are handed out from a bump index or from runs released earlier (first fit,
+ * split, never merged with the bump end). Committing an arena makes it and its
+ * metadata slice writable and binds it to its tier's nodes; releasing one discards
+ * its pages but keeps the mapping. Callers hold the heap's serialization (the GIL
+ * or the heap lock). */
+#include "region.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+heap_layout pypper_heap_layout;
+
+typedef struct free_run {
+    size_t first, count;
+    bool dirty;        /* released while retained: memory not yet given back */
+} free_run;
+
+#define MAX_FREE_RUNS 4096
+
+static struct {
+    size_t bump[HEAP_TIERS];                 /* next never-used slot, per tier */
+    free_run runs[HEAP_TIERS][MAX_FREE_RUNS];
+    size_t nruns[HEAP_TIERS];
+    region_bind_fn binder;
+    region_counters counters;
+} R;
+
+static void *reserve(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int region_init(void)
+{
+    if (pypper_heap_layout.base)
+        return 0;
+    size_t stride = (sizeof(arena_meta) + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
+    /* 64 GiB per tier first; smaller where RLIMIT_AS or strict overcommit says no. */
+    for (unsigned shift = 36; shift >= 30; shift--) {
+        size_t tier_bytes = (size_t)1 << shift;
+        size_t arenas = tier_bytes >> ARENA_SHIFT;
+        size_t total = tier_bytes * HEAP_TIERS;
+        char *raw = reserve(total + ARENA_SIZE);
+        if (!raw)
+            continue;
+        void *meta = reserve(stride * arenas * HEAP_TIERS);
+        if (!meta) {
+            munmap(raw, total + ARENA_SIZE);
+            continue;
+        }
+        /* Align the heap to an arena; give back the slack on both sides. */
+        char *base = (char *)(((uintptr_t)raw + ARENA_SIZE - 1) & ~(uintptr_t)(ARENA_SIZE - 1));
+        if (base > raw)
+            munmap(raw, (size_t)(base - raw));
+        size_t tail = (size_t)(raw + total + ARENA_SIZE - (base + total));
+        if (tail)
+            munmap(base + total, tail);
+        pypper_heap_layout.tier_shift = shift;
+        pypper_heap_layout.tier_bytes = tier_bytes;
+        pypper_heap_layout.arenas_per_tier = arenas;
+        pypper_heap_layout.meta = meta;
+        pypper_heap_layout.meta_stride = stride;
+        pypper_heap_layout.base = base;
+        return 0;
+    }
+    return -1;
+}
+
+void region_set_binder(region_bind_fn fn) { R.binder = fn; }
+
+static int commit(unsigned tier, size_t first, size_t count)
+{
+    char *addr = layout_arena_base(first);
+    size_t len = count << ARENA_SHIFT;
+    if (mprotect(addr, len, PROT_READ | PROT_WRITE) != 0)
+        return -1;
+    char *meta = (char *)layout_meta(first);
+    if (mprotect(meta, count * pypper_heap_layout.meta_stride, PROT_READ | PROT_WRITE) != 0)
+        return -1;
+    if (R.binder) {
+        int rc = R.binder(tier, addr, len);
+        if (rc < 0) {
+            R.counters.bind_failures++;
+            R.counters.last_bind_errno = -rc;
+        }
+    }
+    return 0;
+}
+
+size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed)
+{
+    /* Released runs first: first fit, split from the front. Their pages were
+     * discarded, so they read as zero; their metadata is stale and is reset. */
+    for (size_t i = 0; i < R.nruns[tier]; i++) {
+        free_run *run = &R.runs[tier][i];
+        if (run->count < count)
+            continue;
+        size_t first = run->first;
+        bool dirty = run->dirty;
+        run->first += count;
+        run->count -= count;
+        if (run->count == 0)
+            R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
+        for (size_t a = first; a < first + count; a++)
+            memset(layout_meta(a), 0, sizeof(arena_meta));
+        if (!dirty)
+            R.counters.arenas_committed[tier] += count;
+        *zeroed = !dirty;
+        return first;
+    }
+    size_t local = R.bump[tier];
+    if (local + count > pypper_heap_layout.arenas_per_tier) {
+        R.counters.commit_failures++;
+        return (size_t)-1;
+    }
+    size_t first = tier * pypper_heap_layout.arenas_per_tier + local;
+    if (commit(tier, first, count) < 0) {
+        R.counters.commit_failures++;
+        return (size_t)-1;
+    }
+    R.bump[tier] = local + count;
+    R.counters.arenas_committed[tier] += count;
+    R.counters.arenas_high[tier] = R.bump[tier];
+    *zeroed = true;        /* fresh anonymous memory (and zeroed metadata) */
+    return first;
+}
+
+void region_discard(void *addr, size_t len)
+{
+    madvise(addr, len, MADV_DONTNEED);
+}
+
+void region_release_arenas(size_t first, size_t count, bool discard)
+{
+    unsigned tier = (unsigned)(first / pypper_heap_layout.arenas_per_tier);
+    for (size_t a = first; a < first + count; a++)
+        layout_meta(a)->kind = ARENA_FREE;
+    if (discard) {
+        region_discard(layout_arena_base(first), count << ARENA_SHIFT);
+        R.counters.arenas_committed[tier] -= count;
+    }
+    /* Merge with a neighbouring released run of the same state when there is one. */
+    for (size_t i = 0; i < R.nruns[tier]; i++) {
+        free_run *run = &R.runs[tier][i];
+        if (run->dirty != !discard)
+            continue;
+        if (run->first + run->count == first) { run->count += count; return; }
+        if (first + count == run->first) { run->first = first; run->count += count; return; }
+    }
+    if (R.nruns[tier] < MAX_FREE_RUNS) {
+        R.runs[tier][R.nruns[tier]++] = (free_run){first, count, !discard};
+        return;
+    }
+    /* The run table is full: the slots stay unused; their memory goes back now. */
+    if (!discard) {
+        region_discard(layout_arena_base(first), count << ARENA_SHIFT);
+        R.counters.arenas_committed[tier] -= count;
+    }
+}
+
+void region_discard_released(void)
+{
+    for (unsigned t = 0; t < HEAP_TIERS; t++) {
+        for (size_t i = 0; i < R.nruns[t]; i++) {
+            free_run *run = &R.runs[t][i];
+            if (!run->dirty)
+                continue;
+            region_discard(layout_arena_base(run->first), run->count << ARENA_SHIFT);
+            R.counters.arenas_committed[t] -= run->count;
+            run->dirty = false;
+        }
+    }
+}
+
+void region_get_counters(region_counters *out) { *out = R.counters; }

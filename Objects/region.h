@@ -1,0 +1,37 @@
+/* Objects/region.h: the heap's reservation and its arena slots: reserve once, commit
+ * and release arenas (and spans of arenas) per tier, bind them to the tier's nodes. */
+#ifndef PYPPER_REGION_H
+#define PYPPER_REGION_H
+
+#include "heap_layout.h"
+
+/* Called for every newly committed range; returns 0 or -errno (counted, not fatal). */
+typedef int (*region_bind_fn)(unsigned tier, void *addr, size_t len);
+
+/* Reserve the address space (tries 64 GiB per tier, then smaller). 0 or -1. */
+int region_init(void);
+void region_set_binder(region_bind_fn fn);
+/* Commit `count` contiguous fresh or released arenas of `tier`; returns the global
+ * index of the first, or (size_t)-1 when the tier's reservation or memory is exhausted.
+ * *zeroed tells whether all its memory is known to be zero. */
+size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed);
+/* Give arenas back for reuse. With discard their memory returns to the kernel
+ * (MADV_DONTNEED) at once; without (a session retains memory) it stays until
+ * region_discard_released(). The mapping always stays, so a racing reader never
+ * faults. */
+void region_release_arenas(size_t first, size_t count, bool discard);
+void region_discard_released(void);
+/* Return the pages of [addr, addr+len) to the kernel; they read as zero afterwards. */
+void region_discard(void *addr, size_t len);
+
+typedef struct {
+    uint64_t arenas_committed[HEAP_TIERS];   /* now, including released ones not discarded */
+    uint64_t arenas_high[HEAP_TIERS];        /* slots ever used */
+    uint64_t commit_failures;
+    uint64_t bind_failures;
+    int last_bind_errno;
+} region_counters;
+
+void region_get_counters(region_counters *out);
+
+#endif

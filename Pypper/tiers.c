@@ -1,0 +1,82 @@
+/* Pypper/tiers.c: connects the topology to the heap. On a machine with a slower
+ * tier, each newly committed arena is bound with mbind(MPOL_PREFERRED_MANY) to its
+ * tier's nodes (MPOL_PREFERRED on kernels without it): preferred, not strict, so a
+ * full node makes the kernel fall back to another node instead of failing; a refused
+ * mbind is counted by the heap and the arena stays where the kernel puts it. On one
+ * tier nothing is bound and the tiers are logical (simulated). */
+#include "tiers.h"
+
+#include "../Objects/heap.h"
+#include "../Objects/region.h"
+#include "log.h"
+
+#include <errno.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef MPOL_PREFERRED_MANY
+#define MPOL_PREFERRED_MANY 5
+#endif
+
+static pypper_topology topo;
+static bool have_topo;
+static bool bound;
+static int many_unsupported;
+
+static int bind_arena(unsigned tier, void *addr, size_t len)
+{
+    const pypper_nodeset *set = tier == PYPPER_TIER_FAST ? &topo.fast : &topo.slow;
+    unsigned long mask[PYPPER_MAX_NODES / (8 * sizeof(unsigned long))];
+    memset(mask, 0, sizeof(mask));
+    int first = -1;
+    for (unsigned n = 0; n < PYPPER_MAX_NODES; n++) {
+        if (pypper_nodeset_has(set, n)) {
+            mask[n / (8 * sizeof(unsigned long))] |= 1ul << (n % (8 * sizeof(unsigned long)));
+            if (first < 0)
+                first = (int)n;
+        }
+    }
+    if (!many_unsupported) {
+        if (mbind(addr, len, MPOL_PREFERRED_MANY, mask, PYPPER_MAX_NODES + 1, 0) == 0)
+            return 0;
+        if (errno != EINVAL)
+            return -errno;
+        many_unsupported = 1;
+    }
+    memset(mask, 0, sizeof(mask));
+    mask[first / (8 * (int)sizeof(unsigned long))] |= 1ul << (first % (8 * (int)sizeof(unsigned long)));
+    if (mbind(addr, len, MPOL_PREFERRED, mask, PYPPER_MAX_NODES + 1, 0) == 0)
+        return 0;
+    return -errno;
+}
+
+int pypper_tiers_setup(const pypper_config *cfg, char *err, size_t errlen)
+{
+    pypper_topology t;
+    if (pypper_topology_discover("/sys", cfg, &t, err, errlen) < 0)
+        return -1;
+    topo = t;
+    have_topo = true;
+    bool want_bind = !topo.simulated && cfg->backend != PYPPER_BACKEND_SIM
+                     && cfg->backend != PYPPER_BACKEND_PAGEOUT;
+    region_set_binder(want_bind ? bind_arena : NULL);
+    if (want_bind != bound)
+        pypper_log(PYPPER_LOG_INFO, "arenas %s bound to NUMA nodes (topology: %s)",
+                   want_bind ? "are" : "are not", pypper_topology_source_name(topo.source));
+    bound = want_bind;
+    return 0;
+}
+
+const pypper_topology *pypper_tiers_topology(void) { return have_topo ? &topo : NULL; }
+
+bool pypper_tiers_bound(void) { return bound; }
+
+int pypper_tiers_page_node(const void *addr)
+{
+    void *page = (void *)((uintptr_t)addr & ~(uintptr_t)4095);
+    int status = -1;
+    if (move_pages(0, 1, &page, NULL, &status, 0) != 0)
+        return -errno;
+    return status;
+}

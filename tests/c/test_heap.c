@@ -1,0 +1,272 @@
+/* tests/c/test_heap.c: the tier-aware heap without Python. Size classes, lookups,
+ * tiers and placement scopes, the budget, retention and release of arenas, invalid
+ * frees, and a random stress of malloc/calloc/realloc/free over every size range with
+ * a content check of every live block. */
+#include "check.h"
+#include "heap.h"
+#include "heap_layout.h"
+#include "placement.h"
+#include "size_classes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_classes(void)
+{
+    CHECK(pypper_heap_init() == 0 && pypper_heap_ready());
+    CHECK(pypper_nclasses > 32 && pypper_nclasses <= MAX_CLASSES);
+    for (unsigned c = 0; c < pypper_nclasses; c++) {
+        CHECK(pypper_class_size[c] % GRANULE == 0);
+        CHECK(c == 0 || pypper_class_size[c] > pypper_class_size[c - 1]);
+        CHECK(pypper_class_capacity[c] >= 2);
+    }
+    for (size_t n = 0; n <= MEDIUM_MAX; n++) {
+        unsigned c = size_class_of(n);
+        CHECK(pypper_class_size[c] >= (n ? n : 1));
+        CHECK(c == 0 || pypper_class_size[c - 1] < n);
+    }
+    CHECK(pypper_class_size[size_class_of(512)] == 512);
+    CHECK(pypper_class_size[size_class_of(MEDIUM_MAX)] == MEDIUM_MAX);
+}
+
+static void test_lookup_and_tiers(void)
+{
+    pypper_block_info info;
+    int local;
+    pypper_heap_lookup(&local, &info);
+    CHECK(info.kind == PYPPER_BLOCK_NONE && !pypper_heap_owns(&local));
+
+    char *s = pypper_heap_malloc(24);
+    CHECK(s && ((uintptr_t)s % 16) == 0 && pypper_heap_owns(s));
+    pypper_heap_lookup(s + 5, &info);
+    CHECK(info.kind == PYPPER_BLOCK_SMALL && info.allocated && info.block == s);
+    CHECK(info.size == 32 && info.tier == PYPPER_TIER_FAST);
+    CHECK(info.page == (void *)((uintptr_t)s & ~(uintptr_t)4095));
+
+    int old = pypper_placement_set_scope(PYPPER_TIER_SLOW);
+    CHECK(old == -1);
+    char *cold = pypper_heap_malloc(24);
+    char *cold_large = pypper_heap_malloc(100000);
+    char *cold_huge = pypper_heap_malloc(3 << 20);
+    pypper_placement_set_scope(-1);
+    pypper_heap_lookup(cold, &info);
+    CHECK(info.tier == PYPPER_TIER_SLOW && info.allocated);
+    pypper_heap_lookup(cold_large + 99999, &info);
+    CHECK(info.kind == PYPPER_BLOCK_LARGE && info.tier == PYPPER_TIER_SLOW);
+    CHECK(info.block == cold_large && info.size == 102400);
+    CHECK(((uintptr_t)cold_large % PAGE_SIZE) == 0);
+    pypper_heap_lookup(cold_huge + (2 << 20) + 7, &info);
+    CHECK(info.kind == PYPPER_BLOCK_HUGE && info.block == cold_huge && info.allocated);
+    CHECK(info.size == (size_t)3 << 20 && info.tier == PYPPER_TIER_SLOW);
+
+    char *in_fast = pypper_heap_malloc_in(PYPPER_TIER_FAST, 64);
+    pypper_heap_lookup(in_fast, &info);
+    CHECK(info.tier == PYPPER_TIER_FAST);
+
+    pypper_heap_free(s);
+    pypper_heap_lookup(s, &info);
+    CHECK(info.kind == PYPPER_BLOCK_SMALL && !info.allocated);
+    pypper_heap_free(cold);
+    pypper_heap_free(cold_large);
+    pypper_heap_free(cold_huge);
+    pypper_heap_free(in_fast);
+}
+
+static void test_invalid_frees(void)
+{
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    uint64_t before = st.invalid_frees;
+    char *p = pypper_heap_malloc(40);
+    pypper_heap_free(p + 16);          /* interior pointer: another granule */
+    pypper_heap_free(p);
+    pypper_heap_free(p);               /* double free */
+    char *big = pypper_heap_malloc(20000);
+    pypper_heap_free(big + 4096);      /* inside a run */
+    pypper_heap_free(big);
+    pypper_heap_get_stats(&st);
+    CHECK(st.invalid_frees == before + 3);
+}
+
+static void test_calloc_realloc(void)
+{
+    for (size_t n = 1; n < (4u << 20); n = n * 3 + 7) {
+        unsigned char *p = pypper_heap_calloc(n, 1);
+        CHECK(p != NULL);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += p[i] != 0;
+        CHECK(bad == 0);
+        memset(p, 0xAB, n);
+        pypper_heap_free(p);
+    }
+    CHECK(pypper_heap_calloc(SIZE_MAX / 2, 4) == NULL);
+    /* Grow a block through every range, keeping its contents. */
+    unsigned char *p = pypper_heap_malloc(1);
+    p[0] = 1;
+    size_t n = 1;
+    while (n < (3u << 20)) {
+        size_t m = n + n / 2 + 1;
+        p = pypper_heap_realloc(p, m);
+        CHECK(p != NULL);
+        for (size_t i = n; i < m; i++)
+            p[i] = (unsigned char)(i * 7);
+        n = m;
+    }
+    size_t bad = p[0] != 1;
+    for (size_t i = 1; i < n; i++)
+        bad += p[i] != (unsigned char)(i * 7);
+    CHECK(bad == 0);
+    p = pypper_heap_realloc(p, 10);     /* shrink back to a pooled block */
+    pypper_block_info info;
+    pypper_heap_lookup(p, &info);
+    CHECK(info.kind == PYPPER_BLOCK_SMALL && p[0] == 1);
+    pypper_heap_free(p);
+}
+
+static void test_release_and_retain(void)
+{
+    enum { N = 20000 };
+    static void *ptrs[N];
+    pypper_heap_stats st0, st1, st2;
+    pypper_heap_get_stats(&st0);
+    for (int i = 0; i < N; i++)
+        ptrs[i] = pypper_heap_malloc(256);
+    pypper_heap_get_stats(&st1);
+    CHECK(st1.tier[0].arenas > st0.tier[0].arenas);
+    CHECK(st1.tier[0].blocks_in_use >= st0.tier[0].blocks_in_use + N);
+    /* Retained: freeing everything keeps the arenas. */
+    pypper_heap_set_retain(true);
+    for (int i = 0; i < N; i++)
+        pypper_heap_free(ptrs[i]);
+    pypper_heap_get_stats(&st2);
+    CHECK(st2.tier[0].arenas == st1.tier[0].arenas);
+    CHECK(st2.tier[0].blocks_in_use == st0.tier[0].blocks_in_use);
+    /* Retention off: empty arenas go back (one kept per kind). */
+    pypper_heap_set_retain(false);
+    pypper_heap_get_stats(&st2);
+    CHECK(st2.tier[0].arenas <= st0.tier[0].arenas + 1);
+    CHECK(st2.arenas_released > st1.arenas_released);
+}
+
+static void test_budget(void)
+{
+    pypper_heap_set_fast_budget(1, 0.0);          /* one byte: everything is over */
+    void *p = pypper_heap_malloc(600000);        /* a new arena re-evaluates */
+    void *q = pypper_heap_malloc(600000);
+    pypper_block_info info;
+    pypper_heap_lookup(q, &info);
+    CHECK(info.tier == PYPPER_TIER_SLOW);
+    pypper_heap_free(p);
+    pypper_heap_free(q);
+    pypper_heap_set_fast_budget(0, 100.0);
+    p = pypper_heap_malloc(600000);
+    pypper_heap_lookup(p, &info);
+    CHECK(info.tier == PYPPER_TIER_FAST);
+    pypper_heap_free(p);
+}
+
+/* xorshift: deterministic and fast. */
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static size_t random_size(void)
+{
+    uint64_t r = rnd() % 100;
+    if (r < 70) return rnd() % 513;
+    if (r < 90) return 513 + rnd() % (MEDIUM_MAX - 512);
+    if (r < 99) return MEDIUM_MAX + 1 + rnd() % (LARGE_MAX - MEDIUM_MAX);
+    return LARGE_MAX + 1 + rnd() % (3u << 20);
+}
+
+typedef struct { unsigned char *p; size_t n; unsigned char seed; } live_block;
+
+static void fill(live_block *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        b->p[i] = (unsigned char)(b->seed + i * 31);
+}
+
+static int intact(const live_block *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->p[i] != (unsigned char)(b->seed + i * 31))
+            return 0;
+    return 1;
+}
+
+static void test_stress(void)
+{
+    enum { SLOTS = 3000, OPS = 120000 };
+    static live_block live[SLOTS];
+    size_t corrupt = 0, failed = 0;
+    for (int op = 0; op < OPS; op++) {
+        live_block *b = &live[rnd() % SLOTS];
+        pypper_placement_set_scope((op / 1000) % 3 == 0 ? -1 : (int)((op / 1000) % 2));
+        unsigned kind = (unsigned)(rnd() % 4);
+        if (b->p) {
+            corrupt += !intact(b);
+            if (kind == 0) {
+                size_t n = random_size();
+                unsigned char *q = pypper_heap_realloc(b->p, n ? n : 1);
+                if (!q) { failed++; continue; }
+                b->p = q;
+                if (n < b->n) b->n = n;
+                corrupt += !intact(b);
+                b->n = n;
+                fill(b);
+            } else {
+                pypper_heap_free(b->p);
+                b->p = NULL;
+            }
+        } else {
+            b->n = random_size();
+            b->seed = (unsigned char)rnd();
+            b->p = kind == 1 ? pypper_heap_calloc(1, b->n) : pypper_heap_malloc(b->n);
+            if (!b->p) { failed++; continue; }
+            fill(b);
+        }
+        if (op % 20000 == 0)
+            pypper_heap_set_retain(op % 40000 == 0);
+    }
+    pypper_placement_set_scope(-1);
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    uint64_t live_count = 0;
+    for (int i = 0; i < SLOTS; i++) {
+        if (live[i].p) {
+            live_count++;
+            corrupt += !intact(&live[i]);
+            pypper_block_info info;
+            pypper_heap_lookup(live[i].p, &info);
+            CHECK(info.allocated && info.block == live[i].p && info.size >= live[i].n);
+            pypper_heap_free(live[i].p);
+        }
+    }
+    CHECK(st.tier[0].blocks_in_use + st.tier[1].blocks_in_use >= live_count);
+    CHECK(st.tier[1].blocks_in_use > 0);
+    CHECK(corrupt == 0);
+    CHECK(failed == 0);
+    pypper_heap_set_retain(false);
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[0].bytes_in_use + st.tier[1].bytes_in_use < (1u << 20));
+    CHECK(st.invalid_frees == 3);      /* only test_invalid_frees's */
+}
+
+int main(void)
+{
+    test_classes();
+    test_lookup_and_tiers();
+    test_invalid_frees();
+    test_calloc_realloc();
+    test_release_and_retain();
+    test_budget();
+    test_stress();
+    return check_report("test_heap");
+}

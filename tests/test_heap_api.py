@@ -1,0 +1,166 @@
+"""The tiered heap seen from Python: every object of the drop-in lives in it,
+placement scopes put objects in the chosen tier, where() and heap_stats() report real
+placement, topology() tells what the machine has."""
+
+import array
+import threading
+
+import pytest
+
+import pypper
+from conftest import run
+
+
+def test_objects_live_in_the_heap():
+    for obj in ([1, 2, 3], {"a": 1}, object(), "x" * 100, b"y" * 5000, bytearray(100000),
+                list(range(200000))):
+        w = pypper.where(obj)
+        assert w["kind"] in ("small", "large", "huge"), (type(obj), w)
+        assert w["allocated"] and w["block"] <= id(obj) < w["block"] + w["size"]
+        assert w["page"] == id(obj) & ~4095
+    assert pypper.where(None)["kind"] == "foreign"      # a static object of libpython
+    assert pypper.where(int)["tier"] is None
+
+
+def test_where_reports_sizes_and_kinds():
+    small, large, huge = bytes(100), bytes(50000), bytes(3 << 20)
+    assert pypper.where(small)["kind"] == "small"
+    w = pypper.where(large)
+    assert w["kind"] == "large" and w["size"] % 4096 == 0 and w["block"] % 4096 == 0
+    w = pypper.where(huge)
+    assert w["kind"] == "huge" and w["size"] >= 3 << 20
+
+
+def test_node_is_read_back_from_the_kernel():
+    obj = [0] * 10
+    w = pypper.where(obj)
+    nodes = [n["node"] for n in pypper.topology()["nodes"]]
+    assert w["node"] in nodes
+
+
+def test_placement_scope_selects_tier():
+    with pypper.placement("slow"):
+        cold = [object() for _ in range(100)]
+        cold_big = bytearray(200000)
+    hot = [object() for _ in range(100)]
+    assert all(pypper.where(o)["tier"] == "slow" for o in cold)
+    assert pypper.where(cold_big)["tier"] == "slow"
+    assert all(pypper.where(o)["tier"] == "fast" for o in hot)
+    with pypper.placement("slow"):
+        with pypper.placement("fast"):
+            inner = object()
+        outer = object()
+    assert pypper.where(inner)["tier"] == "fast" and pypper.where(outer)["tier"] == "slow"
+
+
+def test_placement_is_per_thread():
+    seen = {}
+    entered, release = threading.Event(), threading.Event()
+
+    def other():
+        entered.wait()
+        seen["other"] = pypper.where(object())["tier"]
+        release.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    with pypper.placement("slow"):
+        entered.set()
+        release.wait()
+        seen["mine"] = pypper.where(object())["tier"]
+    t.join()
+    assert seen == {"other": "fast", "mine": "slow"}
+
+
+def test_placement_rejects_bad_tier():
+    with pytest.raises(ValueError, match="'fast', 'slow' or None"):
+        with pypper.placement("cxl"):
+            pass
+    assert pypper.where(object())["tier"] == "fast"
+
+
+def test_heap_stats_counts_what_we_allocate():
+    before = pypper.heap_stats()
+    keep = [bytearray(300) for _ in range(10000)]
+    after = pypper.heap_stats()
+    grown = after["tiers"]["fast"]["blocks_in_use"] - before["tiers"]["fast"]["blocks_in_use"]
+    assert grown >= 10000
+    assert after["allocator"] == "replace"
+    assert after["tiers"]["fast"]["arenas"] >= 1 and after["tiers"]["fast"]["pages"] > 0
+    assert after["invalid_frees"] == 0 and after["fallback_allocs"] == 0
+    row = next(c for c in after["classes"] if c["size"] == 304)   # bytearray(300): 301 bytes
+    assert row["fast"]["blocks"] >= 10000
+    del keep
+
+
+def test_slow_tier_counts():
+    with pypper.placement("slow"):
+        keep = [str(i) * 3 for i in range(5000)]
+    stats = pypper.heap_stats()
+    assert stats["tiers"]["slow"]["blocks_in_use"] >= 5000
+    del keep
+
+
+def test_topology_on_this_machine():
+    t = pypper.topology()
+    assert t["nodes"] and t["fast_nodes"] and t["slow_nodes"]
+    if len(t["nodes"]) == 1:
+        assert t["simulated"] and t["source"] == "single-node" and not t["bound"]
+        assert pypper.heap_stats()["simulated"] is True
+
+
+def test_arenas_kept_while_tracing_and_returned_after():
+    def arenas():
+        s = pypper.heap_stats()["tiers"]
+        return s["fast"]["arenas"] + s["slow"]["arenas"]
+
+    with pypper.tracing():
+        base = arenas()
+        junk = [bytearray(64) for _ in range(200000)]
+        grown = arenas()
+        del junk
+        assert arenas() == grown > base           # retained while tracing
+    assert arenas() < grown                       # returned when it ended
+
+
+def test_fast_budget_sends_new_arenas_to_slow_tier():
+    code = ("import pypper; keep = [bytearray(2000) for _ in range(20000)]; "
+            "s = pypper.heap_stats(); print(s['default_tier'], s['tiers']['slow']['arenas'] > 0)")
+    r = run(["-c", code], env={"PYPPER_FAST_BUDGET": "4M"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "slow True\n"
+    r = run(["-c", code])
+    assert r.stdout == "fast False\n"
+
+
+def test_debug_hooks_and_malloc_env():
+    code = "import pypper; print(pypper.heap_stats()['allocator'], pypper.where([])['kind'])"
+    r = run(["-X", "dev", "-c", code])
+    assert r.returncode == 0 and r.stdout == "replace small\n", r.stderr
+    r = run(["-c", code], env={"PYTHONMALLOC": "malloc"})
+    assert r.stdout == "none foreign\n"
+    r = run(["-c", "import sys; sys.exit(0)"], env={"PYTHONMALLOC": "pymalloc_debug"})
+    assert r.returncode == 0
+
+
+def test_heap_in_stock_python_wraps(stock):
+    # Instances of a fresh class: no free list can hand back an object from before.
+    code = ("class C: pass\nearly = C(); import pypper; late = C(); "
+            "print(pypper.heap_stats()['allocator'], pypper.where(early)['kind'], "
+            "pypper.where(late)['kind']); del early; del late; print('ok')")
+    r = stock("-c", code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "wrap foreign small\nok\n"
+
+
+def test_array_and_containers_survive_churn():
+    a = array.array("d", range(100000))
+    d = {i: str(i) for i in range(50000)}
+    s = set(range(30000))
+    for i in range(5):
+        a.extend(range(1000))
+        for k in range(0, 50000, 7):
+            d[k] = d[k] + "x"
+        s ^= set(range(i, 30000, 3))
+    assert sum(a[:100000]) == sum(range(100000))
+    assert d[7].endswith("x" * 5) and d[1] == "1"
