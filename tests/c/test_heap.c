@@ -6,7 +6,10 @@
 #include "heap.h"
 #include "heap_layout.h"
 #include "placement.h"
+#include "region.h"
 #include "size_classes.h"
+
+#include <errno.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +262,28 @@ static void test_stress(void)
     CHECK(st.invalid_frees == 3);      /* only test_invalid_frees's */
 }
 
+static int refuse_bind(unsigned tier, void *addr, size_t len)
+{
+    (void)tier; (void)addr; (void)len;
+    return -EPERM;
+}
+
+/* A refused mbind (EPERM, a full node) is counted; the arena is used unbound. */
+static void test_bind_failure(void)
+{
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    uint64_t before = st.bind_failures;
+    region_set_binder(refuse_bind);
+    char *p = pypper_heap_malloc(64 << 20);      /* fresh arenas: bound, and refused */
+    region_set_binder(NULL);
+    CHECK(p != NULL);
+    memset(p, 7, 64 << 20);
+    pypper_heap_get_stats(&st);
+    CHECK(st.bind_failures == before + 1 && st.last_bind_errno == EPERM);
+    pypper_heap_free(p);
+}
+
 int main(void)
 {
     test_classes();
@@ -267,6 +292,7 @@ int main(void)
     test_calloc_realloc();
     test_release_and_retain();
     test_budget();
+    test_bind_failure();
     test_stress();
     return check_report("test_heap");
 }
