@@ -94,20 +94,11 @@ void *pypper_heap_calloc(size_t count, size_t size)
     return p;
 }
 
-static void free_locked(void *p)
+static void free_unpooled(void *p)
 {
     size_t ai = layout_arena_index(p);
     arena_meta *m = layout_meta(ai);
     switch (m->kind) {
-    case ARENA_POOLS: {
-        pool_meta *pool = &m->pools[((uintptr_t)p >> POOL_SHIFT) & (POOLS_PER_ARENA - 1)];
-        if (UNLIKELY(pool->size == 0 || !pool_is_marked(pool, p))) {
-            pypper_heap.invalid_frees++;
-            return;
-        }
-        pool_free_block(pool, p);
-        return;
-    }
     case ARENA_LARGE:
     case ARENA_HUGE_HEAD:
         large_free(m, ai, p);
@@ -116,6 +107,17 @@ static void free_locked(void *p)
         pypper_heap.invalid_frees++;
         return;
     }
+}
+
+static inline void free_locked(void *p)
+{
+    pool_meta *pool = layout_pool(p);
+    if (LIKELY(pool->size != 0)) {
+        if (UNLIKELY(!pool_free_block(pool, p)))
+            pypper_heap.invalid_frees++;
+        return;
+    }
+    free_unpooled(p);
 }
 
 void pypper_heap_free(void *p)
@@ -130,12 +132,10 @@ void pypper_heap_free(void *p)
 /* Usable size of an owned, allocated block; 0 when p is not one. */
 static size_t usable_size(void *p)
 {
-    size_t ai = layout_arena_index(p);
-    arena_meta *m = layout_meta(ai);
-    if (m->kind == ARENA_POOLS) {
-        pool_meta *pool = &m->pools[((uintptr_t)p >> POOL_SHIFT) & (POOLS_PER_ARENA - 1)];
-        return pool->size && pool_is_marked(pool, p) ? pool->size : 0;
-    }
+    pool_meta *pool = layout_pool(p);
+    if (pool->size)
+        return pool_is_marked(pool, p) ? pool->size : 0;
+    arena_meta *m = layout_meta(layout_arena_index(p));
     if (m->kind == ARENA_LARGE || m->kind == ARENA_HUGE_HEAD)
         return large_usable(m, p);
     return 0;
@@ -185,7 +185,7 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
     info->arena = layout_arena_base(ai);
     switch (m->kind) {
     case ARENA_POOLS: {
-        pool_meta *pool = &m->pools[((uintptr_t)p >> POOL_SHIFT) & (POOLS_PER_ARENA - 1)];
+        pool_meta *pool = layout_pool(p);
         info->kind = PYPPER_BLOCK_SMALL;
         info->pool = pool->base;
         if (pool->size == 0)
@@ -277,9 +277,10 @@ void pypper_heap_count_invalid_free(void) { pypper_heap.invalid_frees++; }
 static void stats_pools(arena_meta *m, pypper_heap_stats *out)
 {
     pypper_tier_stats *t = &out->tier[m->tier];
+    pool_meta *pools = layout_arena_pools(layout_meta_index(m));
     t->pool_arenas++;
     for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
-        pool_meta *p = &m->pools[i];
+        pool_meta *p = &pools[i];
         if (p->size == 0) {
             t->pools_free++;
             continue;
@@ -357,7 +358,8 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
 
 /* ---- CPython memory domains (see pypper_heap_fallback) ---- */
 
-void *pypper_heap_domain_malloc(void *ctx, size_t n)
+/* Everything but a pooled block taken from a class's current pool, unlocked. */
+static __attribute__((noinline)) void *domain_malloc_slow(void *ctx, size_t n)
 {
     bool zeroed;
     LOCK();
@@ -370,6 +372,31 @@ void *pypper_heap_domain_malloc(void *ctx, size_t n)
     if (p)
         pypper_heap.fallback_allocs++;
     return p;
+}
+
+/* The fast path is written out here (not through alloc_in) so that it compiles to a
+ * leaf: no spills, slow cases leave by tail call. */
+void *pypper_heap_domain_malloc(void *ctx, size_t n)
+{
+    if (LIKELY(n <= MEDIUM_MAX)
+        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
+        tier_heap *h = &pypper_heap.tiers[pypper_placement_choose(n)];
+        pool_meta *p = h->partial[size_class_of(n)];
+        if (LIKELY(p != NULL)) {
+            void *b = p->freelist;
+            if (b)
+                p->freelist = *(void **)b;
+            else {
+                b = p->base + p->bump;
+                p->bump += p->size;
+            }
+            pool_mark(p, b, true);
+            if (UNLIKELY(++p->nalloc == p->capacity))
+                partial_unlink(h, p);
+            return b;
+        }
+    }
+    return domain_malloc_slow(ctx, n);
 }
 
 void *pypper_heap_domain_calloc(void *ctx, size_t count, size_t size)
@@ -418,7 +445,7 @@ void *pypper_heap_domain_realloc(void *ctx, void *p, size_t n)
     return q;
 }
 
-void pypper_heap_domain_free(void *ctx, void *p)
+static __attribute__((noinline)) void domain_free_slow(void *ctx, void *p)
 {
     if (LIKELY(layout_owns(p))) {
         LOCK();
@@ -430,4 +457,18 @@ void pypper_heap_domain_free(void *ctx, void *p)
         const pypper_heap_fallback *fb = ctx;
         fb->free(fb->ctx, p);
     }
+}
+
+void pypper_heap_domain_free(void *ctx, void *p)
+{
+    if (LIKELY(layout_owns(p))
+        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
+        pool_meta *pool = layout_pool(p);
+        if (LIKELY(pool->size != 0)) {
+            if (UNLIKELY(!pool_free_block(pool, p)))
+                pypper_heap.invalid_frees++;
+            return;
+        }
+    }
+    domain_free_slow(ctx, p);
 }

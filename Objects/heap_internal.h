@@ -110,15 +110,23 @@ static inline void *pool_alloc_fast(unsigned tier, unsigned sclass)
     return b;
 }
 
-static inline void pool_free_block(pool_meta *p, void *b)
+/* Free an allocated block of pool p; false (nothing changed) when b is not the start
+ * of an allocated block: a double or interior free. */
+static inline bool pool_free_block(pool_meta *p, void *b)
 {
+    unsigned g = (unsigned)(((uintptr_t)b >> 4) & (GRANULES_PER_POOL - 1));
+    uint64_t bit = (uint64_t)1 << (g & 63);
+    uint64_t word = p->allocated[g >> 6];
+    if (UNLIKELY(!(word & bit)))
+        return false;
+    p->allocated[g >> 6] = word & ~bit;
     *(void **)b = p->freelist;
     p->freelist = b;
-    pool_mark(p, b, false);
     if (UNLIKELY(p->nalloc == p->capacity))
         partial_push(&pypper_heap.tiers[p->tier], p);
     if (UNLIKELY(--p->nalloc == 0))
         pools_pool_emptied(p);
+    return true;
 }
 
 #endif

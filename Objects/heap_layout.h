@@ -5,9 +5,11 @@
  * (R = 2^tier_shift), so the tier of any address is one subtraction and a shift. Each
  * tier is cut into 1 MiB arenas, committed on demand. An arena holds either 64 pools
  * of 16 KiB (small and medium size classes), page runs for large blocks, or is part
- * of a span of whole arenas for a huge block. All metadata lives out of band in a
- * parallel reservation (one arena_meta per arena), so it never sits in a slow tier and
- * the active-trace sampler can check a block's state without touching the block. */
+ * of a span of whole arenas for a huge block. All metadata lives out of band in two
+ * parallel reservations (one pool_meta per 16 KiB of heap, one arena_meta per arena),
+ * so it never sits in a slow tier and the active-trace sampler can check a block's
+ * state without touching the block. A pool's metadata is at a computed address:
+ * pools[(p - base) >> 14], 256 bytes each, so a free needs no other lookup. */
 #ifndef PYPPER_HEAP_LAYOUT_H
 #define PYPPER_HEAP_LAYOUT_H
 
@@ -53,7 +55,11 @@ typedef struct pool_meta {
     uint8_t in_partial;        /* on its class's partial list */
     uint8_t pad_[3];
     uint64_t allocated[GRANULES_PER_POOL / 64];   /* bit per granule: block start, allocated */
+    uint8_t pad_to_256_[80];
 } pool_meta;
+
+#define POOL_META_SHIFT 8u
+_Static_assert(sizeof(pool_meta) == (1u << POOL_META_SHIFT), "pool_meta must be 256 bytes");
 
 typedef struct arena_meta {
     uint8_t kind;              /* enum arena_kind */
@@ -69,7 +75,6 @@ typedef struct arena_meta {
     pool_meta *free_pool_list;
     uint64_t page_used[PAGES_PER_ARENA / 64];     /* ARENA_LARGE */
     uint16_t run_pages[PAGES_PER_ARENA];          /* ARENA_LARGE: length at a run's start */
-    pool_meta pools[POOLS_PER_ARENA];
 } arena_meta;
 
 /* The reservation; fixed once the heap is initialized. */
@@ -78,8 +83,8 @@ typedef struct heap_layout {
     unsigned tier_shift;       /* log2 of a tier's reservation */
     size_t tier_bytes;
     size_t arenas_per_tier;
-    arena_meta *meta;          /* HEAP_TIERS * arenas_per_tier slots */
-    size_t meta_stride;        /* sizeof(arena_meta) rounded up to pages */
+    arena_meta *meta;          /* HEAP_TIERS * arenas_per_tier entries */
+    pool_meta *pools;          /* HEAP_TIERS * arenas_per_tier * POOLS_PER_ARENA entries */
 } heap_layout;
 
 extern heap_layout pypper_heap_layout;
@@ -105,8 +110,13 @@ static inline size_t layout_arena_index(const void *p)
 
 static inline arena_meta *layout_meta(size_t arena_index)
 {
-    return (arena_meta *)((char *)pypper_heap_layout.meta
-                          + arena_index * pypper_heap_layout.meta_stride);
+    return &pypper_heap_layout.meta[arena_index];
+}
+
+/* The pools of an arena, POOLS_PER_ARENA of them. */
+static inline pool_meta *layout_arena_pools(size_t arena_index)
+{
+    return &pypper_heap_layout.pools[arena_index * POOLS_PER_ARENA];
 }
 
 static inline char *layout_arena_base(size_t arena_index)
@@ -116,14 +126,16 @@ static inline char *layout_arena_base(size_t arena_index)
 
 static inline size_t layout_meta_index(const arena_meta *m)
 {
-    return (size_t)((const char *)m - (const char *)pypper_heap_layout.meta)
-           / pypper_heap_layout.meta_stride;
+    return (size_t)(m - pypper_heap_layout.meta);
 }
 
+/* The pool metadata of an owned address (meaningful when its size is nonzero: the
+ * address is then in a pool of a pool arena). */
 static inline pool_meta *layout_pool(const void *p)
 {
-    arena_meta *m = layout_meta(layout_arena_index(p));
-    return &m->pools[((uintptr_t)p >> POOL_SHIFT) & (POOLS_PER_ARENA - 1)];
+    uintptr_t off = (uintptr_t)((const char *)p - pypper_heap_layout.base);
+    return (pool_meta *)((char *)pypper_heap_layout.pools
+                         + ((off >> POOL_SHIFT) << POOL_META_SHIFT));
 }
 
 #endif

@@ -39,7 +39,7 @@ static arena_meta *new_pool_arena(unsigned tier)
     m->free_pool_list = NULL;
     /* Lowest address first, so a young arena fills from its start. */
     for (int i = POOLS_PER_ARENA - 1; i >= 0; i--) {
-        pool_meta *p = &m->pools[i];
+        pool_meta *p = &layout_arena_pools(ai)[i];
         p->base = base + ((size_t)i << POOL_SHIFT);
         p->size = 0;
         p->tier = (uint8_t)tier;

@@ -37,18 +37,21 @@ int region_init(void)
 {
     if (pypper_heap_layout.base)
         return 0;
-    size_t stride = (sizeof(arena_meta) + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
     /* 64 GiB per tier first; smaller where RLIMIT_AS or strict overcommit says no. */
     for (unsigned shift = 36; shift >= 30; shift--) {
         size_t tier_bytes = (size_t)1 << shift;
         size_t arenas = tier_bytes >> ARENA_SHIFT;
         size_t total = tier_bytes * HEAP_TIERS;
+        size_t meta_len = arenas * HEAP_TIERS * sizeof(arena_meta);
+        size_t pools_len = arenas * HEAP_TIERS * POOLS_PER_ARENA * sizeof(pool_meta);
         char *raw = reserve(total + ARENA_SIZE);
-        if (!raw)
-            continue;
-        void *meta = reserve(stride * arenas * HEAP_TIERS);
-        if (!meta) {
-            munmap(raw, total + ARENA_SIZE);
+        void *meta = raw ? reserve(meta_len) : NULL;
+        void *pools = meta ? reserve(pools_len) : NULL;
+        if (!pools) {
+            if (meta)
+                munmap(meta, meta_len);
+            if (raw)
+                munmap(raw, total + ARENA_SIZE);
             continue;
         }
         /* Align the heap to an arena; give back the slack on both sides. */
@@ -62,7 +65,7 @@ int region_init(void)
         pypper_heap_layout.tier_bytes = tier_bytes;
         pypper_heap_layout.arenas_per_tier = arenas;
         pypper_heap_layout.meta = meta;
-        pypper_heap_layout.meta_stride = stride;
+        pypper_heap_layout.pools = pools;
         pypper_heap_layout.base = base;
         return 0;
     }
@@ -71,14 +74,23 @@ int region_init(void)
 
 void region_set_binder(region_bind_fn fn) { R.binder = fn; }
 
+/* Make [addr, addr+len) writable, widened to whole pages (metadata entries of
+ * neighbouring arenas may share a page; making them writable early is harmless). */
+static int protect_rw(void *addr, size_t len)
+{
+    uintptr_t lo = (uintptr_t)addr & ~(uintptr_t)(PAGE_SIZE - 1);
+    uintptr_t hi = ((uintptr_t)addr + len + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+    return mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE);
+}
+
 static int commit(unsigned tier, size_t first, size_t count)
 {
     char *addr = layout_arena_base(first);
     size_t len = count << ARENA_SHIFT;
     if (mprotect(addr, len, PROT_READ | PROT_WRITE) != 0)
         return -1;
-    char *meta = (char *)layout_meta(first);
-    if (mprotect(meta, count * pypper_heap_layout.meta_stride, PROT_READ | PROT_WRITE) != 0)
+    if (protect_rw(layout_meta(first), count * sizeof(arena_meta)) < 0
+        || protect_rw(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta)) < 0)
         return -1;
     if (R.binder) {
         int rc = R.binder(tier, addr, len);
@@ -104,8 +116,8 @@ size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed)
         run->count -= count;
         if (run->count == 0)
             R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
-        for (size_t a = first; a < first + count; a++)
-            memset(layout_meta(a), 0, sizeof(arena_meta));
+        memset(layout_meta(first), 0, count * sizeof(arena_meta));
+        memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
         if (!dirty)
             R.counters.arenas_committed[tier] += count;
         *zeroed = !dirty;
