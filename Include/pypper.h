@@ -18,6 +18,10 @@ PyMODINIT_FUNC PyInit__pypper(void);
  * running the Pypper interpreter rather than a stock one with the extension module. */
 void Pypper_MarkDropIn(void);
 
+/* Called by the drop-in's main(): the directory holding the `pypper` package, found
+ * through the _pypper module placed on sys.meta_path (sys.path is left alone). */
+int Pypper_SetPackageDir(const char *dir);
+
 /* 1 while a tracing session is running, else 0. Safe without the GIL. */
 int Pypper_IsRunning(void);
 

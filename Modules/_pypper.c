@@ -23,8 +23,17 @@
 extern char **environ;
 
 static bool is_dropin;
+static char package_dir[4096];        /* where the drop-in's `pypper` package is */
 
 void Pypper_MarkDropIn(void) { is_dropin = true; }
+
+int Pypper_SetPackageDir(const char *dir)
+{
+    if (strlen(dir) >= sizeof(package_dir))
+        return -1;
+    strcpy(package_dir, dir);
+    return 0;
+}
 
 int Pypper_IsRunning(void) { return pypper_lifecycle_state() == PYPPER_STATE_RUNNING; }
 
@@ -334,7 +343,30 @@ static PyObject *py_set_log_level(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* _pypper on sys.meta_path (drop-in only): finds the top-level `pypper` package in
+ * the drop-in's package directory, so sys.path stays exactly the stock one. */
+static PyObject *py_find_spec(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs < 1 || nargs > 3 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "find_spec(name, path=None, target=None)");
+        return NULL;
+    }
+    if (!package_dir[0] || PyUnicode_CompareWithASCIIString(args[0], "pypper") != 0)
+        Py_RETURN_NONE;
+    PyObject *machinery = PyImport_ImportModule("importlib.machinery");
+    PyObject *finder = machinery ? PyObject_GetAttrString(machinery, "PathFinder") : NULL;
+    Py_XDECREF(machinery);
+    PyObject *path = finder ? Py_BuildValue("[s]", package_dir) : NULL;
+    PyObject *spec = path ? PyObject_CallMethod(finder, "find_spec", "OO", args[0], path) : NULL;
+    Py_XDECREF(finder);
+    Py_XDECREF(path);
+    return spec;
+}
+
 static PyMethodDef methods[] = {
+    {"find_spec", (PyCFunction)(void (*)(void))py_find_spec, METH_FASTCALL,
+     "find_spec(name, path=None, target=None): the drop-in's finder of the pypper package"},
     {"resolve", py_resolve, METH_O,
      "resolve(args) -> (values, sources): defaults <- PYPPER_* env <- args {NAME: text}"},
     {"start", py_start, METH_O, "start(args) -> bool: start a session (False: one is running)"},

@@ -1,8 +1,8 @@
 /* Python/main.c: main() of the drop-in interpreter. The PEP 587 start-up sequence of
  * a stock python3.12, plus Pypper's steps: PYPPER_* options are validated before the
  * interpreter exists (a bad one exits with status 2 before any user code runs), the
- * built-in _pypper module is registered, the pypper package's directory is put on
- * sys.path, and PYPPER_ENABLE=1 starts tracing before the program runs. */
+ * built-in _pypper module is registered and made the finder of the pypper package
+ * (sys.path stays stock), and PYPPER_ENABLE=1 starts tracing before the program runs. */
 #define PY_SSIZE_T_CLEAN
 #define Py_BUILD_CORE 1        /* _PyRuntime.preconfig: the allocator asked for */
 #include <Python.h>
@@ -47,19 +47,23 @@ static int install_heap(const pypper_config *cfg)
     return 0;
 }
 
-static void add_pypper_libdir(void)
+/* Make `import pypper` find the package next to this interpreter: _pypper goes at
+ * the end of sys.meta_path as a finder for that one name; sys.path stays stock. */
+static void add_pypper_finder(void)
 {
     char dir[PATH_MAX];
-    if (pypper_find_libdir(dir, sizeof(dir)) < 0) {
+    if (pypper_find_libdir(dir, sizeof(dir)) < 0 || Pypper_SetPackageDir(dir) < 0) {
         pypper_log(PYPPER_LOG_WARN, "the pypper package was not found next to this "
                                     "interpreter; 'import pypper' will fail");
         return;
     }
-    PyObject *path = PySys_GetObject("path");    /* borrowed */
-    PyObject *entry = PyUnicode_DecodeFSDefault(dir);
-    if (!path || !entry || PyList_Append(path, entry) < 0)
+    PyObject *meta_path = PySys_GetObject("meta_path");    /* borrowed */
+    PyObject *finder = PyImport_ImportModule("_pypper");
+    if (!meta_path || !finder || PyList_Append(meta_path, finder) < 0) {
+        pypper_log(PYPPER_LOG_WARN, "cannot register the finder of the pypper package");
         PyErr_Clear();
-    Py_XDECREF(entry);
+    }
+    Py_XDECREF(finder);
 }
 
 /* Start tracing as pypper.start() would, with the options from the environment. */
@@ -112,7 +116,7 @@ int main(int argc, char **argv)
     if (PyStatus_Exception(status))
         Py_ExitStatusException(status);
 
-    add_pypper_libdir();
+    add_pypper_finder();
     if (cfg.enable && autostart() < 0) {
         Py_Finalize();
         return 2;

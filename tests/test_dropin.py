@@ -31,11 +31,14 @@ def test_sys_executable_is_the_dropin():
     assert r.stdout.strip() == DROPIN
 
 
-def test_sys_path_is_stock_plus_pypper_libdir():
+def test_sys_path_is_stock_and_pypper_found_by_meta_path():
     code = "import sys; print('\\n'.join(sys.path))"
     mine, theirs = both(["-c", code])
-    assert mine.stdout.splitlines()[:-1] == theirs.stdout.splitlines()
-    assert mine.stdout.splitlines()[-1].endswith(os.path.join("build", "lib"))
+    assert mine.stdout == theirs.stdout
+    r = run(["-I", "-S", "-c", "import sys, pypper; print(sys.meta_path[-1].__name__, pypper.__file__)"])
+    assert r.returncode == 0, r.stderr
+    name, location = r.stdout.split()
+    assert name == "_pypper" and location.endswith(os.path.join("build", "lib", "pypper", "__init__.py"))
 
 
 @pytest.mark.parametrize("code,status", [

@@ -119,7 +119,7 @@ def test_arenas_kept_while_tracing_and_returned_after():
         junk = [bytearray(64) for _ in range(200000)]
         grown = arenas()
         del junk
-        assert arenas() == grown > base           # retained while tracing
+        assert arenas() >= grown > base           # retained while tracing
     assert arenas() < grown                       # returned when it ended
 
 
