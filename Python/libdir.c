@@ -1,6 +1,7 @@
 /* Python/libdir.c: locates the pure-Python `pypper` package relative to the running
- * executable (resolved through /proc/self/exe, so venv symlinks work), for the build
- * tree and for an installed prefix. */
+ * executable (resolved through /proc/self/exe, so venv symlinks work; a venv made with
+ * --copies is resolved through sys._base_executable), for the build tree and for an
+ * installed prefix. */
 #include "libdir.h"
 
 #include <limits.h>
@@ -16,13 +17,18 @@ static int has_package(const char *dir)
     return access(path, R_OK) == 0;
 }
 
-int pypper_find_libdir(char *buf, size_t len)
+int pypper_find_libdir(const char *exe_path, char *buf, size_t len)
 {
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return -1;
-    exe[n] = '\0';
+    if (exe_path) {
+        if (!realpath(exe_path, exe))
+            return -1;
+    } else {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0)
+            return -1;
+        exe[n] = '\0';
+    }
     char *slash = strrchr(exe, '/');
     if (!slash)
         return -1;

@@ -52,9 +52,19 @@ static int install_heap(const pypper_config *cfg)
 static void add_pypper_finder(void)
 {
     char dir[PATH_MAX];
-    if (pypper_find_libdir(dir, sizeof(dir)) < 0 || Pypper_SetPackageDir(dir) < 0) {
-        pypper_log(PYPPER_LOG_WARN, "the pypper package was not found next to this "
-                                    "interpreter; 'import pypper' will fail");
+    int found = pypper_find_libdir(NULL, dir, sizeof(dir));
+    if (found < 0) {
+        /* A copied executable (venv --copies): look next to the base interpreter. */
+        PyObject *base = PySys_GetObject("_base_executable");     /* borrowed */
+        const char *path = base && PyUnicode_Check(base) ? PyUnicode_AsUTF8(base) : NULL;
+        if (path)
+            found = pypper_find_libdir(path, dir, sizeof(dir));
+        PyErr_Clear();
+    }
+    if (found < 0 || Pypper_SetPackageDir(dir) < 0) {
+        /* Said once `import pypper` is tried (ModuleNotFoundError), not at every start. */
+        pypper_log(PYPPER_LOG_DEBUG, "the pypper package was not found next to this "
+                                     "interpreter");
         return;
     }
     PyObject *meta_path = PySys_GetObject("meta_path");    /* borrowed */

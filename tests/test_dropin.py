@@ -179,3 +179,12 @@ def test_threads_running_at_exit_with_session():
     r = run(["-c", code])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "done\n"
+
+
+def test_venv_with_copies_finds_pypper(tmp_path):
+    env_dir = tmp_path / "venv"
+    r = run(["-m", "venv", "--copies", "--without-pip", str(env_dir)])
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    r = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import pypper; print(pypper.MODE)"],
+                       env=clean_env(), capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "drop-in\n" and r.stderr == "", r.stderr
