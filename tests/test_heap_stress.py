@@ -7,7 +7,13 @@ import resource
 import subprocess
 import textwrap
 
-from conftest import DROPIN, STOCK, clean_env, run
+import pytest
+
+from conftest import BUILDINFO, DROPIN, STOCK, clean_env, run
+
+# ASan reserves terabytes of shadow memory at start: it cannot run under RLIMIT_AS.
+needs_no_asan = pytest.mark.skipif(BUILDINFO["sanitizers"],
+                                   reason="AddressSanitizer cannot start under an RLIMIT_AS")
 
 STRESS = textwrap.dedent("""
     import array, hashlib, random, sys
@@ -101,6 +107,7 @@ def limit_address_space(limit):
     return apply
 
 
+@needs_no_asan
 def test_small_address_space_falls_back_and_counts():
     # 3 GiB of address space: the heap reserves 1 GiB per tier (not 64 GiB); filling
     # the fast tier spills into the slow one, and then into CPython's own allocator.
@@ -123,6 +130,7 @@ def test_small_address_space_falls_back_and_counts():
     assert r.stdout.split("\n") == ["1", "True True", "True True", "alive", ""]
 
 
+@needs_no_asan
 def test_no_address_space_keeps_cpython_allocator():
     r = subprocess.run([DROPIN, "-c", "import pypper; print(pypper.heap_stats()['allocator'])"],
                        env=clean_env(), capture_output=True, text=True,
