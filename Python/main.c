@@ -24,8 +24,9 @@ extern char **environ;
 
 /* After Py_PreInitialize (the last moment an allocator may be replaced): put the
  * tiered heap behind the MEM and OBJ domains, keeping CPython's debug hooks when
- * they were asked for (-X dev, PYTHONMALLOC=debug) and leaving PYTHONMALLOC=malloc
- * alone. Returns -1 on a bad node override (reported; the caller exits 2). */
+ * they were asked for (-X dev, PYTHONMALLOC=debug). PYTHONMALLOC naming an allocator
+ * (malloc, pymalloc, and their _debug forms) is obeyed: the heap stays off. Returns -1
+ * on a bad node override (reported; the caller exits 2). */
 static int install_heap(const pypper_config *cfg)
 {
     char err[PYPPER_ERR_MAX];
@@ -34,8 +35,9 @@ static int install_heap(const pypper_config *cfg)
         return -1;
     }
     int asked = _PyRuntime.preconfig.allocator;
-    if (asked == PYMEM_ALLOCATOR_MALLOC || asked == PYMEM_ALLOCATOR_MALLOC_DEBUG) {
-        pypper_log(PYPPER_LOG_INFO, "PYTHONMALLOC asks for malloc: the tiered heap is off");
+    if (asked == PYMEM_ALLOCATOR_MALLOC || asked == PYMEM_ALLOCATOR_MALLOC_DEBUG
+        || asked == PYMEM_ALLOCATOR_PYMALLOC || asked == PYMEM_ALLOCATOR_PYMALLOC_DEBUG) {
+        pypper_log(PYPPER_LOG_INFO, "PYTHONMALLOC names an allocator: the tiered heap is off");
         return 0;
     }
     if (pypper_pymem_install(PYPPER_INSTALL_REPLACE) < 0)

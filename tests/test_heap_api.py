@@ -137,10 +137,11 @@ def test_debug_hooks_and_malloc_env():
     code = "import pypper; print(pypper.heap_stats()['allocator'], pypper.where([])['kind'])"
     r = run(["-X", "dev", "-c", code])
     assert r.returncode == 0 and r.stdout == "replace small\n", r.stderr
-    r = run(["-c", code], env={"PYTHONMALLOC": "malloc"})
-    assert r.stdout == "none foreign\n"
-    r = run(["-c", "import sys; sys.exit(0)"], env={"PYTHONMALLOC": "pymalloc_debug"})
-    assert r.returncode == 0
+    for name in ("malloc", "pymalloc", "pymalloc_debug", "malloc_debug"):
+        r = run(["-c", code], env={"PYTHONMALLOC": name})
+        assert r.stdout == "none foreign\n", name
+    r = run(["-c", code], env={"PYTHONMALLOC": "debug"})
+    assert r.stdout == "replace small\n"
 
 
 def test_heap_in_stock_python_wraps(stock):
