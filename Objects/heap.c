@@ -99,6 +99,14 @@ static void free_unpooled(void *p)
     size_t ai = layout_arena_index(p);
     arena_meta *m = layout_meta(ai);
     switch (m->kind) {
+    case ARENA_POOLS: {
+        /* A later slot of a big pool (a free slot has no pool: invalid). */
+        pool_meta *slot = layout_pool(p);
+        pool_meta *pool = pool_of(slot);
+        if (!pool || !pool_free_block(pool, slot, p))
+            pypper_heap.invalid_frees++;
+        return;
+    }
     case ARENA_LARGE:
     case ARENA_HUGE_HEAD:
         large_free(m, ai, p);
@@ -113,7 +121,7 @@ static inline void free_locked(void *p)
 {
     pool_meta *pool = layout_pool(p);
     if (LIKELY(pool->size != 0)) {
-        if (UNLIKELY(!pool_free_block(pool, p)))
+        if (UNLIKELY(!pool_free_block(pool, pool, p)))
             pypper_heap.invalid_frees++;
         return;
     }
@@ -132,9 +140,9 @@ void pypper_heap_free(void *p)
 /* Usable size of an owned, allocated block; 0 when p is not one. */
 static size_t usable_size(void *p)
 {
-    pool_meta *pool = layout_pool(p);
-    if (pool->size)
-        return pool_is_marked(pool, p) ? pool->size : 0;
+    pool_meta *pool = pool_of(layout_pool(p));
+    if (pool)
+        return pool_is_marked(p) ? pool->size : 0;
     arena_meta *m = layout_meta(layout_arena_index(p));
     if (m->kind == ARENA_LARGE || m->kind == ARENA_HUGE_HEAD)
         return large_usable(m, p);
@@ -185,10 +193,11 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
     info->arena = layout_arena_base(ai);
     switch (m->kind) {
     case ARENA_POOLS: {
-        pool_meta *pool = layout_pool(p);
+        pool_meta *slot = layout_pool(p);
+        pool_meta *pool = pool_of(slot);
         info->kind = PYPPER_BLOCK_SMALL;
-        info->pool = pool->base;
-        if (pool->size == 0)
+        info->pool = (slot->head ? slot->head : slot)->base;
+        if (!pool)
             return;
         size_t index = (size_t)((const char *)p - pool->base) / pool->size;
         char *block = pool->base + index * pool->size;
@@ -197,7 +206,7 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
         info->block = block;
         info->size = pool->size;
         info->size_class = pool->sclass;
-        info->allocated = pool_is_marked(pool, block);
+        info->allocated = pool_is_marked(block);
         return;
     }
     case ARENA_LARGE: {
@@ -279,14 +288,14 @@ static void stats_pools(arena_meta *m, pypper_heap_stats *out)
     pypper_tier_stats *t = &out->tier[m->tier];
     pool_meta *pools = layout_arena_pools(layout_meta_index(m));
     t->pool_arenas++;
-    for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i += m->pool_slots) {
         pool_meta *p = &pools[i];
         if (p->size == 0) {
             t->pools_free++;
             continue;
         }
         pypper_class_stats *c = &out->classes[p->sclass];
-        uint64_t free_bytes = POOL_SIZE - (uint64_t)p->nalloc * p->size;
+        uint64_t free_bytes = p->bytes - (uint64_t)p->nalloc * p->size;
         t->pools_used++;
         if (p->nalloc == p->capacity)
             t->pools_full++;
@@ -379,8 +388,9 @@ static __attribute__((noinline)) void *domain_malloc_slow(void *ctx, size_t n)
 void *pypper_heap_domain_malloc(void *ctx, size_t n)
 {
     if (LIKELY(n <= MEDIUM_MAX)
-        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
-        tier_heap *h = &pypper_heap.tiers[pypper_placement_choose(n)];
+        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))
+        && LIKELY(pypper_placement_site_hook == NULL)) {
+        tier_heap *h = &pypper_heap.tiers[pypper_placement_choose_unhooked()];
         pool_meta *p = h->partial[size_class_of(n)];
         if (LIKELY(p != NULL)) {
             void *b = p->freelist;
@@ -390,7 +400,7 @@ void *pypper_heap_domain_malloc(void *ctx, size_t n)
                 b = p->base + p->bump;
                 p->bump += p->size;
             }
-            pool_mark(p, b, true);
+            pool_mark_allocated(b);
             if (UNLIKELY(++p->nalloc == p->capacity))
                 partial_unlink(h, p);
             return b;
@@ -465,7 +475,7 @@ void pypper_heap_domain_free(void *ctx, void *p)
         && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
         pool_meta *pool = layout_pool(p);
         if (LIKELY(pool->size != 0)) {
-            if (UNLIKELY(!pool_free_block(pool, p)))
+            if (UNLIKELY(!pool_free_block(pool, pool, p)))
                 pypper_heap.invalid_frees++;
             return;
         }

@@ -88,7 +88,7 @@ typedef struct {
     uint64_t reservation_per_tier;
     pypper_tier_stats tier[2];
     unsigned nclasses;
-    pypper_class_stats classes[64];
+    pypper_class_stats classes[96];
     uint64_t fallback_allocs;      /* served by the previous allocator: heap exhausted */
     uint64_t commit_failures;      /* arena commits refused by the kernel */
     uint64_t bind_failures;        /* mbind refused (memory left where the kernel put it) */

@@ -17,9 +17,11 @@
 
 typedef struct tier_heap {
     pool_meta *partial[MAX_CLASSES];   /* pools with room, per class; head is used */
-    arena_meta *pool_arenas;           /* pool arenas that have free pools */
+    arena_meta *pool_arenas[2];        /* arenas with free pools: [0] 16 KiB, [1] 64 KiB pools */
     arena_meta *large_arenas;          /* every large arena of the tier */
 } tier_heap;
+
+static inline unsigned pool_kind(unsigned slots) { return slots > 1; }
 
 typedef struct heap_state {
     tier_heap tiers[HEAP_TIERS];
@@ -51,20 +53,25 @@ void large_release_empty(unsigned tier, bool keep_one);
 /* heap.c: re-evaluate the default tier against the budget (slow paths call it). */
 void heap_update_default_tier(void);
 
-static inline void pool_mark(pool_meta *p, const void *block, bool allocated)
+/* Allocation bits live in the record of the 16 KiB slot holding the block. */
+static inline void pool_mark_allocated(const void *block)
 {
+    pool_meta *slot = layout_pool(block);
     unsigned g = (unsigned)(((uintptr_t)block >> 4) & (GRANULES_PER_POOL - 1));
-    uint64_t bit = (uint64_t)1 << (g & 63);
-    if (allocated)
-        p->allocated[g >> 6] |= bit;
-    else
-        p->allocated[g >> 6] &= ~bit;
+    slot->allocated[g >> 6] |= (uint64_t)1 << (g & 63);
 }
 
-static inline bool pool_is_marked(const pool_meta *p, const void *block)
+static inline bool pool_is_marked(const void *block)
 {
+    const pool_meta *slot = layout_pool(block);
     unsigned g = (unsigned)(((uintptr_t)block >> 4) & (GRANULES_PER_POOL - 1));
-    return (p->allocated[g >> 6] >> (g & 63)) & 1u;
+    return (slot->allocated[g >> 6] >> (g & 63)) & 1u;
+}
+
+/* The pool describing an owned address in a pool arena, or NULL (free slot). */
+static inline pool_meta *pool_of(pool_meta *slot)
+{
+    return slot->size ? slot : slot->head && slot->head->size ? slot->head : NULL;
 }
 
 static inline void partial_push(tier_heap *h, pool_meta *p)
@@ -104,22 +111,23 @@ static inline void *pool_alloc_fast(unsigned tier, unsigned sclass)
         b = p->base + p->bump;
         p->bump += p->size;
     }
-    pool_mark(p, b, true);
+    pool_mark_allocated(b);
     if (UNLIKELY(++p->nalloc == p->capacity))
         partial_unlink(h, p);
     return b;
 }
 
-/* Free an allocated block of pool p; false (nothing changed) when b is not the start
- * of an allocated block: a double or interior free. */
-static inline bool pool_free_block(pool_meta *p, void *b)
+/* Free an allocated block b of pool p, whose 16 KiB slot record is slot (p itself
+ * but for the later slots of a big pool); false (nothing changed) when b is not the
+ * start of an allocated block: a double or interior free. */
+static inline bool pool_free_block(pool_meta *p, pool_meta *slot, void *b)
 {
     unsigned g = (unsigned)(((uintptr_t)b >> 4) & (GRANULES_PER_POOL - 1));
     uint64_t bit = (uint64_t)1 << (g & 63);
-    uint64_t word = p->allocated[g >> 6];
+    uint64_t word = slot->allocated[g >> 6];
     if (UNLIKELY(!(word & bit)))
         return false;
-    p->allocated[g >> 6] = word & ~bit;
+    slot->allocated[g >> 6] = word & ~bit;
     *(void **)b = p->freelist;
     p->freelist = b;
     if (UNLIKELY(p->nalloc == p->capacity))

@@ -22,7 +22,9 @@
 #define SMALL_MAX 512u                    /* <= this: 16-byte spaced classes */
 #define MEDIUM_MAX 8192u                  /* <= this: pooled; above: page runs */
 #define POOL_SHIFT 14u
-#define POOL_SIZE (1u << POOL_SHIFT)      /* 16 KiB */
+#define POOL_SIZE (1u << POOL_SHIFT)      /* 16 KiB: one pool slot */
+#define BIG_POOL_SLOTS 4u                 /* classes above 2 KiB: 64 KiB pools */
+#define BIG_POOL_MIN 2049u
 #define ARENA_SHIFT 20u
 #define ARENA_SIZE (1u << ARENA_SHIFT)    /* 1 MiB */
 #define POOLS_PER_ARENA (ARENA_SIZE / POOL_SIZE)
@@ -31,7 +33,7 @@
 #define PAGES_PER_ARENA (ARENA_SIZE / PAGE_SIZE)
 #define LARGE_MAX (ARENA_SIZE / 2)        /* above: a span of whole arenas */
 #define GRANULES_PER_POOL (POOL_SIZE / GRANULE)
-#define MAX_CLASSES 64
+#define MAX_CLASSES 96
 
 enum arena_kind {
     ARENA_FREE = 0,     /* slot not in use (never committed, or released) */
@@ -41,21 +43,27 @@ enum arena_kind {
     ARENA_HUGE_TAIL,
 };
 
+/* One per 16 KiB slot. A pool is one slot, or BIG_POOL_SLOTS slots for the classes
+ * above 2 KiB: then the first slot's record describes the pool and the others point
+ * to it (head) and keep size 0, so only the first slot takes the free fast path. The
+ * allocation bitmap of every slot covers that slot's own 16 KiB. */
 typedef struct pool_meta {
     struct pool_meta *next;    /* partial list of its class, or free list of its arena */
     struct pool_meta *prev;
     char *base;                /* first byte of the pool */
     void *freelist;            /* freed blocks, linked through their first word */
+    struct pool_meta *head;    /* later slots of a big pool: its first slot; else NULL */
     uint32_t bump;             /* bytes of the pool handed out at least once */
+    uint32_t bytes;            /* the pool's size: POOL_SIZE or BIG_POOL_SLOTS * POOL_SIZE */
     uint16_t nalloc;           /* blocks allocated now */
     uint16_t capacity;         /* blocks that fit */
-    uint16_t size;             /* block size; 0 while the pool is unused */
+    uint16_t size;             /* block size; 0 while the pool is unused (and in later slots) */
     uint8_t sclass;
     uint8_t tier;
     uint8_t in_partial;        /* on its class's partial list */
-    uint8_t pad_[3];
+    uint8_t pad_[7];
     uint64_t allocated[GRANULES_PER_POOL / 64];   /* bit per granule: block start, allocated */
-    uint8_t pad_to_256_[80];
+    uint8_t pad_to_256_[64];
 } pool_meta;
 
 #define POOL_META_SHIFT 8u
@@ -64,6 +72,8 @@ _Static_assert(sizeof(pool_meta) == (1u << POOL_META_SHIFT), "pool_meta must be 
 typedef struct arena_meta {
     uint8_t kind;              /* enum arena_kind */
     uint8_t tier;
+    uint8_t pool_slots;        /* ARENA_POOLS: slots per pool (1 or BIG_POOL_SLOTS) */
+    uint8_t pad0_;
     uint16_t free_pools;       /* ARENA_POOLS: pools not in use */
     uint16_t free_pages;       /* ARENA_LARGE: pages not in use */
     uint16_t pad_;

@@ -34,6 +34,14 @@ static inline unsigned pypper_placement_choose(size_t size)
     return tier;
 }
 
+/* The choice without the site hook, for the allocation fast path (which leaves for
+ * the slow path, and pypper_placement_choose, while a hook is installed). */
+static inline unsigned pypper_placement_choose_unhooked(void)
+{
+    int scoped = pypper_placement_scope;
+    return scoped >= 0 ? (unsigned)scoped : pypper_placement_default;
+}
+
 /* Set this thread's scope (-1 clears it); returns the previous one. */
 int pypper_placement_set_scope(int tier);
 

@@ -25,58 +25,67 @@ static void arena_list_unlink(arena_meta **head, arena_meta *m)
     m->next = m->prev = NULL;
 }
 
-static arena_meta *new_pool_arena(unsigned tier)
+static arena_meta *new_pool_arena(unsigned tier, unsigned slots)
 {
     bool zeroed;
     size_t ai = region_take_arenas(tier, 1, &zeroed);
     if (ai == (size_t)-1)
         return NULL;
     arena_meta *m = layout_meta(ai);
+    pool_meta *records = layout_arena_pools(ai);
     char *base = layout_arena_base(ai);
     m->kind = ARENA_POOLS;
     m->tier = (uint8_t)tier;
-    m->free_pools = POOLS_PER_ARENA;
+    m->pool_slots = (uint8_t)slots;
+    m->free_pools = (uint16_t)(POOLS_PER_ARENA / slots);
     m->free_pool_list = NULL;
     /* Lowest address first, so a young arena fills from its start. */
-    for (int i = POOLS_PER_ARENA - 1; i >= 0; i--) {
-        pool_meta *p = &layout_arena_pools(ai)[i];
+    for (int i = POOLS_PER_ARENA - (int)slots; i >= 0; i -= (int)slots) {
+        pool_meta *p = &records[i];
         p->base = base + ((size_t)i << POOL_SHIFT);
+        p->bytes = slots * POOL_SIZE;
         p->size = 0;
         p->tier = (uint8_t)tier;
+        for (unsigned k = 1; k < slots; k++) {
+            records[i + (int)k].head = p;
+            records[i + (int)k].tier = (uint8_t)tier;
+        }
         p->next = m->free_pool_list;
         m->free_pool_list = p;
     }
-    arena_list_push(&pypper_heap.tiers[tier].pool_arenas, m);
+    arena_list_push(&pypper_heap.tiers[tier].pool_arenas[pool_kind(slots)], m);
     return m;
 }
 
-static pool_meta *take_pool(unsigned tier)
+static pool_meta *take_pool(unsigned tier, unsigned slots)
 {
     tier_heap *h = &pypper_heap.tiers[tier];
-    arena_meta *m = h->pool_arenas;
+    arena_meta **list = &h->pool_arenas[pool_kind(slots)];
+    arena_meta *m = *list;
     if (!m) {
         heap_update_default_tier();
-        m = new_pool_arena(tier);
+        m = new_pool_arena(tier, slots);
         if (!m)
             return NULL;
     }
     pool_meta *p = m->free_pool_list;
     m->free_pool_list = p->next;
     if (--m->free_pools == 0)
-        arena_list_unlink(&h->pool_arenas, m);
+        arena_list_unlink(list, m);
     return p;
 }
 
 void *pools_alloc_slow(unsigned tier, unsigned sclass)
 {
-    pool_meta *p = take_pool(tier);
+    unsigned slots = pypper_class_slots[sclass];
+    pool_meta *p = take_pool(tier, slots);
     if (!p) {
         /* This tier cannot grow: serve the request from the other one. */
         unsigned other = tier ^ 1u;
         pypper_heap.tier_fallbacks++;
         if (pypper_heap.tiers[other].partial[sclass])
             return pool_alloc_fast(other, sclass);
-        p = take_pool(other);
+        p = take_pool(other, slots);
         if (!p)
             return NULL;
         tier = other;
@@ -93,7 +102,7 @@ void *pools_alloc_slow(unsigned tier, unsigned sclass)
 
 static void release_pool_arena(unsigned tier, arena_meta *m)
 {
-    arena_list_unlink(&pypper_heap.tiers[tier].pool_arenas, m);
+    arena_list_unlink(&pypper_heap.tiers[tier].pool_arenas[pool_kind(m->pool_slots)], m);
     region_release_arenas(layout_meta_index(m), 1, true);
     pypper_heap.arenas_released++;
 }
@@ -104,32 +113,34 @@ void pools_pool_emptied(pool_meta *p)
     if (p->in_partial)
         partial_unlink(h, p);
     arena_meta *m = layout_meta(layout_arena_index(p->base));
+    arena_meta **list = &h->pool_arenas[pool_kind(m->pool_slots)];
     p->size = 0;
     p->freelist = NULL;
     p->bump = 0;
     p->next = m->free_pool_list;
     m->free_pool_list = p;
     if (m->free_pools++ == 0)
-        arena_list_push(&h->pool_arenas, m);
+        arena_list_push(list, m);
     /* Return a wholly free arena, but keep one so alloc/free at a boundary does not
      * map and discard an arena each time. */
-    if (m->free_pools == POOLS_PER_ARENA && !pypper_heap.retain
-        && (h->pool_arenas != m || m->next != NULL))
+    if (m->free_pools == POOLS_PER_ARENA / m->pool_slots && !pypper_heap.retain
+        && (*list != m || m->next != NULL))
         release_pool_arena(p->tier, m);
 }
 
 void pools_release_empty(unsigned tier, bool keep_one)
 {
-    tier_heap *h = &pypper_heap.tiers[tier];
-    arena_meta *m = h->pool_arenas;
-    bool kept = !keep_one;
-    while (m) {
-        arena_meta *next = m->next;
-        if (m->free_pools == POOLS_PER_ARENA) {
-            if (kept)
-                release_pool_arena(tier, m);
-            kept = true;
+    for (unsigned kind = 0; kind < 2; kind++) {
+        arena_meta *m = pypper_heap.tiers[tier].pool_arenas[kind];
+        bool kept = !keep_one;
+        while (m) {
+            arena_meta *next = m->next;
+            if (m->free_pools == POOLS_PER_ARENA / m->pool_slots) {
+                if (kept)
+                    release_pool_arena(tier, m);
+                kept = true;
+            }
+            m = next;
         }
-        m = next;
     }
 }

@@ -91,6 +91,38 @@ static void test_invalid_frees(void)
     CHECK(st.invalid_frees == before + 3);
 }
 
+/* Classes above 2 KiB use 64 KiB pools: blocks in every 16 KiB slot of such a pool
+ * resolve to their pool, and free (and double free) correctly from any slot. */
+static void test_big_pools(void)
+{
+    enum { N = 40 };
+    char *b[N];
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    uint64_t invalid = st.invalid_frees;
+    for (int i = 0; i < N; i++) {
+        b[i] = pypper_heap_malloc(4000);
+        memset(b[i], i, 4000);
+    }
+    for (int i = 0; i < N; i++) {
+        pypper_block_info info;
+        pypper_heap_lookup(b[i] + 3999, &info);
+        CHECK(info.kind == PYPPER_BLOCK_SMALL && info.block == b[i] && info.size == 4096);
+        CHECK(info.allocated && ((uintptr_t)info.pool % (4 * POOL_SIZE)) == 0);
+        CHECK((unsigned char)b[i][3999] == i);
+    }
+    for (int i = 0; i < N; i += 2)
+        pypper_heap_free(b[i]);
+    pypper_heap_free(b[N - 2]);                 /* double free, maybe in a later slot */
+    pypper_heap_free(b[N - 3] + 16);            /* interior */
+    for (int i = 1; i < N; i += 2)
+        CHECK((unsigned char)b[i][0] == i && (unsigned char)b[i][3999] == i);
+    for (int i = 1; i < N; i += 2)
+        pypper_heap_free(b[i]);
+    pypper_heap_get_stats(&st);
+    CHECK(st.invalid_frees == invalid + 2);
+}
+
 static void test_calloc_realloc(void)
 {
     for (size_t n = 1; n < (4u << 20); n = n * 3 + 7) {
@@ -259,7 +291,7 @@ static void test_stress(void)
     pypper_heap_set_retain(false);
     pypper_heap_get_stats(&st);
     CHECK(st.tier[0].bytes_in_use + st.tier[1].bytes_in_use < (1u << 20));
-    CHECK(st.invalid_frees == 3);      /* only test_invalid_frees's */
+    CHECK(st.invalid_frees == 5);      /* only those of test_invalid_frees and test_big_pools */
 }
 
 static int refuse_bind(unsigned tier, void *addr, size_t len)
@@ -289,6 +321,7 @@ int main(void)
     test_classes();
     test_lookup_and_tiers();
     test_invalid_frees();
+    test_big_pools();
     test_calloc_realloc();
     test_release_and_retain();
     test_budget();
