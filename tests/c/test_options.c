@@ -115,7 +115,9 @@ static void test_table(void)
         pypper_option_format(def, &cfg, text, sizeof(text));
         b = cfg;
         CHECK(pypper_option_parse(def, text, PYPPER_SRC_ARG, &b, err, sizeof(err)) == 0);
-        CHECK(memcmp((char *)&b + def->offset, (char *)&cfg + def->offset, 8) == 0);
+        char again[PYPPER_PATH_MAX + 32];
+        pypper_option_format(def, &b, again, sizeof(again));
+        CHECK(strcmp(text, again) == 0);
         CHECK(pypper_option_find(def->name) == def);
         CHECK(def->help && def->help[0]);
     }
