@@ -75,8 +75,8 @@ typedef struct arena_meta {
     uint8_t pool_slots;        /* ARENA_POOLS: slots per pool (1 or BIG_POOL_SLOTS) */
     uint8_t pad0_;
     uint16_t free_pools;       /* ARENA_POOLS: pools not in use */
+    uint16_t fresh_pools;      /* ARENA_POOLS: pools never used yet (at the arena's end) */
     uint16_t free_pages;       /* ARENA_LARGE: pages not in use */
-    uint16_t pad_;
     uint32_t span;             /* ARENA_HUGE_HEAD: arenas in the span; free slot runs too */
     uint32_t huge_pages;       /* ARENA_HUGE_HEAD: pages in use (the usable size) */
     uint32_t huge_zeroed;      /* ARENA_HUGE_HEAD: fresh from the kernel, all zero */

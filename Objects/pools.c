@@ -32,29 +32,35 @@ static arena_meta *new_pool_arena(unsigned tier, unsigned slots)
     if (ai == (size_t)-1)
         return NULL;
     arena_meta *m = layout_meta(ai);
-    pool_meta *records = layout_arena_pools(ai);
-    char *base = layout_arena_base(ai);
     m->kind = ARENA_POOLS;
     m->tier = (uint8_t)tier;
     m->pool_slots = (uint8_t)slots;
     m->free_pools = (uint16_t)(POOLS_PER_ARENA / slots);
+    m->fresh_pools = m->free_pools;
     m->free_pool_list = NULL;
-    /* Lowest address first, so a young arena fills from its start. */
-    for (int i = POOLS_PER_ARENA - (int)slots; i >= 0; i -= (int)slots) {
-        pool_meta *p = &records[i];
-        p->base = base + ((size_t)i << POOL_SHIFT);
-        p->bytes = slots * POOL_SIZE;
-        p->size = 0;
-        p->tier = (uint8_t)tier;
-        for (unsigned k = 1; k < slots; k++) {
-            records[i + (int)k].head = p;
-            records[i + (int)k].tier = (uint8_t)tier;
-        }
-        p->next = m->free_pool_list;
-        m->free_pool_list = p;
-    }
     arena_list_push(&pypper_heap.tiers[tier].pool_arenas[pool_kind(slots)], m);
     return m;
+}
+
+/* Set up the records of the arena's next never-used pool, lowest address first (its
+ * metadata pages are touched only when pools are needed). */
+static pool_meta *fresh_pool(arena_meta *m)
+{
+    size_t ai = layout_meta_index(m);
+    unsigned slots = m->pool_slots;
+    unsigned i = POOLS_PER_ARENA - m->fresh_pools * slots;
+    pool_meta *records = layout_arena_pools(ai);
+    pool_meta *p = &records[i];
+    p->base = layout_arena_base(ai) + ((size_t)i << POOL_SHIFT);
+    p->bytes = slots * POOL_SIZE;
+    p->size = 0;
+    p->tier = m->tier;
+    for (unsigned k = 1; k < slots; k++) {
+        records[i + k].head = p;
+        records[i + k].tier = m->tier;
+    }
+    m->fresh_pools--;
+    return p;
 }
 
 static pool_meta *take_pool(unsigned tier, unsigned slots)
@@ -69,7 +75,10 @@ static pool_meta *take_pool(unsigned tier, unsigned slots)
             return NULL;
     }
     pool_meta *p = m->free_pool_list;
-    m->free_pool_list = p->next;
+    if (p)
+        m->free_pool_list = p->next;
+    else
+        p = fresh_pool(m);
     if (--m->free_pools == 0)
         arena_list_unlink(list, m);
     return p;
