@@ -392,19 +392,8 @@ void *pypper_heap_domain_malloc(void *ctx, size_t n)
         && LIKELY(pypper_placement_site_hook == NULL)) {
         tier_heap *h = &pypper_heap.tiers[pypper_placement_choose_unhooked()];
         pool_meta *p = h->partial[size_class_of(n)];
-        if (LIKELY(p != NULL)) {
-            void *b = p->freelist;
-            if (b)
-                p->freelist = *(void **)b;
-            else {
-                b = p->base + p->bump;
-                p->bump += p->size;
-            }
-            pool_mark_allocated(b);
-            if (UNLIKELY(++p->nalloc == p->capacity))
-                partial_unlink(h, p);
-            return b;
-        }
+        if (LIKELY(p != NULL))
+            return pool_take_block(h, p);
     }
     return domain_malloc_slow(ctx, n);
 }
@@ -414,15 +403,9 @@ void *pypper_heap_domain_calloc(void *ctx, size_t count, size_t size)
     size_t n;
     if (__builtin_mul_overflow(count, size, &n))
         return NULL;
-    bool zeroed;
-    LOCK();
-    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
-    UNLOCK();
-    if (LIKELY(p != NULL)) {
-        if (!zeroed)
-            memset(p, 0, n);
+    void *p = pypper_heap_calloc(count, size);
+    if (LIKELY(p != NULL))
         return p;
-    }
     const pypper_heap_fallback *fb = ctx;
     p = fb->calloc(fb->ctx, count, size);
     if (p)

@@ -97,13 +97,10 @@ static inline void partial_unlink(tier_heap *h, pool_meta *p)
     p->in_partial = 0;
 }
 
-/* The fast paths: a pooled block from the head pool of the class, and its free. */
-static inline void *pool_alloc_fast(unsigned tier, unsigned sclass)
+/* The fast paths: a block from pool p (the head of its class's partial list in h),
+ * a pooled block of a class, and a free. */
+static inline void *pool_take_block(tier_heap *h, pool_meta *p)
 {
-    tier_heap *h = &pypper_heap.tiers[tier];
-    pool_meta *p = h->partial[sclass];
-    if (UNLIKELY(p == NULL))
-        return pools_alloc_slow(tier, sclass);
     void *b = p->freelist;
     if (b)
         p->freelist = *(void **)b;
@@ -115,6 +112,15 @@ static inline void *pool_alloc_fast(unsigned tier, unsigned sclass)
     if (UNLIKELY(++p->nalloc == p->capacity))
         partial_unlink(h, p);
     return b;
+}
+
+static inline void *pool_alloc_fast(unsigned tier, unsigned sclass)
+{
+    tier_heap *h = &pypper_heap.tiers[tier];
+    pool_meta *p = h->partial[sclass];
+    if (UNLIKELY(p == NULL))
+        return pools_alloc_slow(tier, sclass);
+    return pool_take_block(h, p);
 }
 
 /* Free an allocated block b of pool p, whose 16 KiB slot record is slot (p itself
