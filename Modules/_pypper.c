@@ -343,11 +343,12 @@ static PyObject *py_set_log_level(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-/* _pypper on sys.meta_path (drop-in only): finds the top-level `pypper` package in
- * the drop-in's package directory, so sys.path stays exactly the stock one. */
-static PyObject *py_find_spec(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* _pypper.PackageFinder on sys.meta_path (drop-in only): a finder class, like
+ * importlib's own, that finds the top-level `pypper` package in the drop-in's package
+ * directory, so sys.path stays exactly the stock one. */
+static PyObject *py_find_spec(PyObject *cls, PyObject *const *args, Py_ssize_t nargs)
 {
-    (void)module;
+    (void)cls;
     if (nargs < 1 || nargs > 3 || !PyUnicode_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, "find_spec(name, path=None, target=None)");
         return NULL;
@@ -364,9 +365,26 @@ static PyObject *py_find_spec(PyObject *module, PyObject *const *args, Py_ssize_
     return spec;
 }
 
+static PyMethodDef finder_methods[] = {
+    {"find_spec", (PyCFunction)(void (*)(void))py_find_spec, METH_FASTCALL | METH_CLASS,
+     "find_spec(name, path=None, target=None): the spec of the drop-in's pypper package"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot finder_slots[] = {
+    {Py_tp_doc, (void *)"Finds the pypper package next to the Pypper interpreter."},
+    {Py_tp_methods, finder_methods},
+    {0, NULL},
+};
+
+static PyType_Spec finder_spec = {
+    .name = "_pypper.PackageFinder",
+    .basicsize = sizeof(PyObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = finder_slots,
+};
+
 static PyMethodDef methods[] = {
-    {"find_spec", (PyCFunction)(void (*)(void))py_find_spec, METH_FASTCALL,
-     "find_spec(name, path=None, target=None): the drop-in's finder of the pypper package"},
     {"resolve", py_resolve, METH_O,
      "resolve(args) -> (values, sources): defaults <- PYPPER_* env <- args {NAME: text}"},
     {"start", py_start, METH_O, "start(args) -> bool: start a session (False: one is running)"},
@@ -408,6 +426,11 @@ static int module_exec(PyObject *module)
     module_state *st = get_state(module);
     install_heap_in_extension();
     if (PyModule_AddFunctions(module, pypper_heap_methods) < 0)
+        return -1;
+    PyObject *finder = PyType_FromModuleAndSpec(module, &finder_spec, NULL);
+    int added = finder ? PyModule_AddObjectRef(module, "PackageFinder", finder) : -1;
+    Py_XDECREF(finder);
+    if (added < 0)
         return -1;
     st->config_error = PyErr_NewExceptionWithDoc(
         "pypper.ConfigError", "A Pypper option has a bad name or value.", PyExc_ValueError, NULL);

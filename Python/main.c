@@ -49,8 +49,8 @@ static int install_heap(const pypper_config *cfg)
     return 0;
 }
 
-/* Make `import pypper` find the package next to this interpreter: _pypper goes at
- * the end of sys.meta_path as a finder for that one name; sys.path stays stock. */
+/* Make `import pypper` find the package next to this interpreter: the finder class
+ * _pypper.PackageFinder goes at the end of sys.meta_path; sys.path stays stock. */
 static void add_pypper_finder(void)
 {
     char dir[PATH_MAX];
@@ -70,12 +70,14 @@ static void add_pypper_finder(void)
         return;
     }
     PyObject *meta_path = PySys_GetObject("meta_path");    /* borrowed */
-    PyObject *finder = PyImport_ImportModule("_pypper");
+    PyObject *module = PyImport_ImportModule("_pypper");
+    PyObject *finder = module ? PyObject_GetAttrString(module, "PackageFinder") : NULL;
     if (!meta_path || !finder || PyList_Append(meta_path, finder) < 0) {
         pypper_log(PYPPER_LOG_WARN, "cannot register the finder of the pypper package");
         PyErr_Clear();
     }
     Py_XDECREF(finder);
+    Py_XDECREF(module);
 }
 
 /* Start tracing as pypper.start() would, with the options from the environment. */

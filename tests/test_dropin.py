@@ -35,10 +35,12 @@ def test_sys_path_is_stock_and_pypper_found_by_meta_path():
     code = "import sys; print('\\n'.join(sys.path))"
     mine, theirs = both(["-c", code])
     assert mine.stdout == theirs.stdout
-    r = run(["-I", "-S", "-c", "import sys, pypper; print(sys.meta_path[-1].__name__, pypper.__file__)"])
+    r = run(["-I", "-S", "-c", "import sys, pypper; f = sys.meta_path[-1]; "
+             "print(f.__module__, f.__name__, pypper.__file__)"])
     assert r.returncode == 0, r.stderr
-    name, location = r.stdout.split()
-    assert name == "_pypper" and location.endswith(os.path.join("build", "lib", "pypper", "__init__.py"))
+    module, name, location = r.stdout.split()
+    assert (module, name) == ("_pypper", "PackageFinder")
+    assert location.endswith(os.path.join("build", "lib", "pypper", "__init__.py"))
 
 
 @pytest.mark.parametrize("code,status", [
