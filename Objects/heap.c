@@ -16,14 +16,17 @@ static atomic_bool locking;
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void lock_prepare(void) { if (atomic_load(&locking)) pthread_mutex_lock(&heap_lock); }
-static void lock_parent(void) { if (atomic_load(&locking)) pthread_mutex_unlock(&heap_lock); }
-static void lock_child(void)
+static void fork_prepare(void) { if (atomic_load(&locking)) pthread_mutex_lock(&heap_lock); }
+static void fork_parent(void) { if (atomic_load(&locking)) pthread_mutex_unlock(&heap_lock); }
+static void fork_child(void)
 {
     if (atomic_load(&locking))
         pthread_mutex_init(&heap_lock, NULL);
+    /* No session survives fork (the child has no sampler): stop retaining arenas.
+     * Only the flag: empty arenas go back as they empty, or at the next session end. */
+    pypper_heap.retain = false;
 }
-static void register_atfork(void) { pthread_atfork(lock_prepare, lock_parent, lock_child); }
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
 void pypper_heap_enable_locking(void)
 {
@@ -45,6 +48,7 @@ int pypper_heap_init(void)
 {
     if (pypper_heap_layout.base)
         return 0;
+    pthread_once(&atfork_once, register_atfork);
     size_classes_init();
     return region_init();
 }

@@ -10,6 +10,8 @@
 #include "size_classes.h"
 
 #include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +318,29 @@ static void test_bind_failure(void)
     pypper_heap_free(p);
 }
 
+/* A forked child has no session: it stops retaining arenas. */
+static void test_fork_child_stops_retaining(void)
+{
+    pypper_heap_set_retain(true);
+    pid_t pid = fork();
+    if (pid == 0) {
+        enum { N = 30000 };
+        static void *ptrs[N];
+        pypper_heap_stats a, b;
+        for (int i = 0; i < N; i++)
+            ptrs[i] = pypper_heap_malloc(200);
+        pypper_heap_get_stats(&a);
+        for (int i = 0; i < N; i++)
+            pypper_heap_free(ptrs[i]);
+        pypper_heap_get_stats(&b);
+        _exit(b.arenas_released > a.arenas_released ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pypper_heap_set_retain(false);
+}
+
 int main(void)
 {
     test_classes();
@@ -326,6 +351,7 @@ int main(void)
     test_release_and_retain();
     test_budget();
     test_bind_failure();
+    test_fork_child_stops_retaining();
     test_stress();
     return check_report("test_heap");
 }
