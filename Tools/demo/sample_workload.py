@@ -1,8 +1,10 @@
 """The bundled sample workload of `make demo`: a key-value cache read under a skewed
 (Zipf-like) key distribution, with a cold archive alongside, run under Pypper.
 
-It prints what Pypper was configured to do and its counters. Run it under the drop-in
-with PYPPER_ENABLE=1 (make demo does), or it starts a session itself.
+It prints what Pypper was configured to do, where the heap put the hot cache and the
+cold archive (the archive is allocated under `pypper.placement("slow")`), and the
+session's counters. Run it under the drop-in with PYPPER_ENABLE=1 (make demo does), or
+it starts a session itself.
 """
 
 import bisect
@@ -31,7 +33,9 @@ def zipf_cdf(n, s):
 def build(rng):
     cache = {f"user:{i}": {"id": i, "name": f"name-{i}", "score": rng.random(), "tags": [i % 7, i % 11]}
              for i in range(N_KEYS)}
-    archive = [(i, f"old-record-{i}", bytes(32)) for i in range(N_COLD)]
+    # The archive is known to be cold: allocate it in the slow tier from the start.
+    with pypper.placement("slow"):
+        archive = [(i, f"old-record-{i}", bytes(32)) for i in range(N_COLD)]
     return cache, archive
 
 
@@ -67,8 +71,20 @@ def main():
     print(f"pypper {pypper.__version__} ({pypper.MODE}): session "
           f"{'running' if pypper.is_running() else 'not running'}, backend={cfg['backend']}, "
           f"fast_budget={cfg['fast_budget']}, sample_hz={cfg['sample_hz']}")
-    print("  this build runs the session lifecycle only: object temperatures and page "
-          "migration are not part of it yet, so none are reported")
+    topo = pypper.topology()
+    heap = pypper.heap_stats()
+    print(f"tiers: fast nodes {topo['fast_nodes']}, slow nodes {topo['slow_nodes']} "
+          f"({topo['source']}{', simulated: one tier of memory on this machine' if topo['simulated'] else ''})")
+    for tier in ("fast", "slow"):
+        t = heap["tiers"][tier]
+        print(f"  {tier}: {t['arenas']} arenas, {t['bytes_in_use'] / 2**20:.1f} MiB in "
+              f"{t['blocks_in_use']} blocks")
+    # Strings: no CPython free list hands them back from earlier allocations.
+    hot = pypper.where(cache["user:0"]["name"])
+    cold = pypper.where(archive[0][1])
+    print(f"  a cached record's name lives in the {hot['tier']} tier (page {hot['page']:#x}), "
+          f"an archived one's in the {cold['tier']} tier (page {cold['page']:#x})")
+    print("  object temperatures and page migration are not part of this build yet")
     if not cfg["stats"]:        # with PYPPER_STATS=1 the summary comes at exit
         for key, value in pypper.stats().items():
             print(f"  {key:<24} {value}")
