@@ -232,8 +232,7 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         /* With the GIL held (the heap is serialized by it): while a session runs,
          * arenas stay mapped, and the session's budget applies. */
         pypper_heap_set_retain(true);
-        pypper_heap_set_fast_budget(cfg.fast_budget.bytes,
-                                    cfg.fast_budget.is_percent ? cfg.fast_budget.percent : 0.0);
+        pypper_tiers_apply_budget(&cfg);
     }
     return PyBool_FromLong(rc);
 }
@@ -417,8 +416,7 @@ static void install_heap_in_extension(void)
         (void)pypper_tiers_setup(&cfg, err, sizeof(err));
     }
     if (pypper_pymem_install(PYPPER_INSTALL_WRAP) == 0)
-        pypper_heap_set_fast_budget(cfg.fast_budget.bytes,
-                                    cfg.fast_budget.is_percent ? cfg.fast_budget.percent : 0.0);
+        pypper_tiers_apply_budget(&cfg);
 }
 
 static int module_exec(PyObject *module)

@@ -70,6 +70,12 @@ int pypper_tiers_setup(const pypper_config *cfg, char *err, size_t errlen)
 
 const pypper_topology *pypper_tiers_topology(void) { return have_topo ? &topo : NULL; }
 
+void pypper_tiers_apply_budget(const pypper_config *cfg)
+{
+    const pypper_size *b = &cfg->fast_budget;
+    pypper_heap_set_fast_budget(b->is_percent ? 0 : b->bytes, b->is_percent ? b->percent : 0.0);
+}
+
 bool pypper_tiers_bound(void) { return bound; }
 
 int pypper_tiers_page_node(const void *addr)

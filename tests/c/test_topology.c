@@ -1,4 +1,4 @@
-/* tests/c/test_topology.c: tier discovery over fake sysfs trees (one node; two
+/* tests/c/test_topology.c: tier discovery over synthetic sysfs trees (one node; two
  * nodes in different memory tiers; a CPU-less node without tiering information; two
  * equal nodes) and the FAST_NODES / SLOW_NODES override with its errors. */
 #include "check.h"
