@@ -425,6 +425,8 @@ static int module_exec(PyObject *module)
     install_heap_in_extension();
     if (PyModule_AddFunctions(module, pypper_heap_methods) < 0)
         return -1;
+    if (pypper_install_sys_allocator_hooks(module) < 0)
+        return -1;
     PyObject *finder = PyType_FromModuleAndSpec(module, &finder_spec, NULL);
     int added = finder ? PyModule_AddObjectRef(module, "PackageFinder", finder) : -1;
     Py_XDECREF(finder);

@@ -11,6 +11,7 @@
 #include "../Objects/pymem_glue.h"
 #include "../Pypper/tiers.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const tier_names[] = {"fast", "slow"};
@@ -160,6 +161,104 @@ static PyObject *py_set_placement(PyObject *module, PyObject *arg)
     if (old < 0)
         Py_RETURN_NONE;
     return PyUnicode_FromString(tier_names[old & 1]);
+}
+
+/* ---- sys.getallocatedblocks() and sys._debugmallocstats() ---- */
+
+static PyObject *original_getallocatedblocks;   /* CPython's: pymalloc's blocks */
+static PyObject *original_debugmallocstats;     /* CPython's: free lists and pymalloc */
+
+static uint64_t heap_blocks(void)
+{
+    static pypper_heap_stats st;     /* the GIL serializes callers */
+    pypper_heap_get_stats(&st);
+    return st.tier[0].blocks_in_use + st.tier[1].blocks_in_use;
+}
+
+/* The interpreter's blocks: the tiered heap's plus those of the allocator it wraps
+ * or falls back to (pymalloc counts its own). */
+static PyObject *py_getallocatedblocks(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    PyObject *theirs = PyObject_CallNoArgs(original_getallocatedblocks);
+    if (!theirs)
+        return NULL;
+    long long other = PyLong_AsLongLong(theirs);
+    Py_DECREF(theirs);
+    if (other == -1 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromUnsignedLongLong(heap_blocks() + (uint64_t)other);
+}
+
+static PyObject *py_debugmallocstats(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    PyObject *r = PyObject_CallNoArgs(original_debugmallocstats);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    static pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    unsigned small = 0;
+    for (unsigned c = 0; c < st.nclasses && st.classes[c].size <= 512; c++)
+        small++;
+    fprintf(stderr, "Pypper tiered heap (%s%s)\n", pypper_pymem_mode(),
+            pypper_tiers_topology() && !pypper_tiers_topology()->simulated ? "" : ", simulated tiers");
+    fprintf(stderr, "Small block threshold = 512, in %u size classes; %u pooled classes up to 8192.\n\n",
+            small, st.nclasses);
+    fprintf(stderr, "class   size   tier   num pools   blocks in use   free bytes\n");
+    fprintf(stderr, "-----   ----   ----   ---------   -------------   ----------\n");
+    for (unsigned c = 0; c < st.nclasses; c++) {
+        for (unsigned t = 0; t < 2; t++) {
+            const pypper_class_stats *cs = &st.classes[c];
+            if (!cs->pools[t])
+                continue;
+            fprintf(stderr, "%5u %6u   %4s %11llu %15llu %12llu\n", c, cs->size, tier_names[t],
+                    (unsigned long long)cs->pools[t], (unsigned long long)cs->blocks_in_use[t],
+                    (unsigned long long)cs->free_bytes[t]);
+        }
+    }
+    for (unsigned t = 0; t < 2; t++) {
+        const pypper_tier_stats *ts = &st.tier[t];
+        fprintf(stderr, "\n%s tier: %llu arenas (%llu pool, %llu large, %llu huge), %llu bytes in "
+                        "%llu blocks, %llu large and %llu huge blocks\n",
+                tier_names[t], (unsigned long long)ts->arenas, (unsigned long long)ts->pool_arenas,
+                (unsigned long long)ts->large_arenas, (unsigned long long)ts->huge_arenas,
+                (unsigned long long)ts->bytes_in_use, (unsigned long long)ts->blocks_in_use,
+                (unsigned long long)ts->large_blocks, (unsigned long long)ts->huge_blocks);
+    }
+    fflush(stderr);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef sys_hook_methods[] = {
+    {"getallocatedblocks", py_getallocatedblocks, METH_NOARGS,
+     "Return the number of memory blocks currently allocated (Pypper's heap and CPython's)."},
+    {"_debugmallocstats", py_debugmallocstats, METH_NOARGS,
+     "Print summary info to stderr about the state of the allocators (free lists, Pypper's heap)."},
+    {NULL, NULL, 0, NULL},
+};
+
+int pypper_install_sys_allocator_hooks(PyObject *module)
+{
+    if (original_getallocatedblocks || strcmp(pypper_pymem_mode(), "none") == 0)
+        return 0;
+    PyObject *sys = PyImport_ImportModule("sys");
+    if (!sys)
+        return -1;
+    original_getallocatedblocks = PyObject_GetAttrString(sys, "getallocatedblocks");
+    original_debugmallocstats = PyObject_GetAttrString(sys, "_debugmallocstats");
+    int rc = original_getallocatedblocks && original_debugmallocstats ? 0 : -1;
+    for (PyMethodDef *def = sys_hook_methods; rc == 0 && def->ml_name; def++) {
+        PyObject *fn = PyCFunction_NewEx(def, module, NULL);
+        if (!fn || PyObject_SetAttrString(sys, def->ml_name, fn) < 0)
+            rc = -1;
+        Py_XDECREF(fn);
+    }
+    Py_DECREF(sys);
+    return rc;
 }
 
 PyMethodDef pypper_heap_methods[] = {

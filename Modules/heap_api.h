@@ -7,4 +7,8 @@
 
 extern PyMethodDef pypper_heap_methods[];
 
+/* Make sys.getallocatedblocks() and sys._debugmallocstats() describe the allocator in
+ * use (they only know pymalloc, which the tiered heap replaces or wraps). 0 or -1. */
+int pypper_install_sys_allocator_hooks(PyObject *module);
+
 #endif

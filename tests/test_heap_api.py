@@ -165,3 +165,25 @@ def test_array_and_containers_survive_churn():
         s ^= set(range(i, 30000, 3))
     assert sum(a[:100000]) == sum(range(100000))
     assert d[7].endswith("x" * 5) and d[1] == "1"
+
+
+def test_sys_allocator_introspection_reports_the_heap():
+    import sys
+    before = sys.getallocatedblocks()
+    keep = [object() for _ in range(20000)]
+    assert sys.getallocatedblocks() >= before + 20000
+    del keep
+    r = run(["-c", "import sys; sys._debugmallocstats()"])
+    assert r.returncode == 0
+    assert "free PyDictObjects" in r.stderr             # CPython's free lists, as before
+    assert "Pypper tiered heap (replace" in r.stderr
+    assert "Small block threshold = 512, in 32 size classes" in r.stderr
+    assert "fast tier:" in r.stderr and "slow tier:" in r.stderr
+
+
+def test_sys_allocator_introspection_in_stock_python(stock):
+    code = ("import sys; a = sys.getallocatedblocks(); import pypper; b = sys.getallocatedblocks(); "
+            "keep = [object() for _ in range(5000)]; print(b >= a, sys.getallocatedblocks() >= b + 5000)")
+    r = stock("-c", code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "True True\n"
