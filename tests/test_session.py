@@ -103,3 +103,13 @@ def test_run_command_module_and_errors():
     assert r.returncode == 2 and "NAME=VALUE" in r.stderr
     r = run(["-m", "pypper", "run"])
     assert r.returncode == 2
+
+
+def test_trace_file_accepts_path_and_bytes(tmp_path):
+    import pathlib
+    code = ("import pathlib, pypper; "
+            f"pypper.start(trace_file=pathlib.Path({str(tmp_path / 'p.jsonl')!r})); pypper.end(); "
+            f"pypper.start(trace_file={str(tmp_path / 'b.jsonl').encode()!r}); pypper.end()")
+    r = run(["-c", code])
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p.jsonl").exists() and (tmp_path / "b.jsonl").exists()

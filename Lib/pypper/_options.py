@@ -40,10 +40,8 @@ def to_text(name, value):
         return upper, ",".join(str(n) for n in sorted(value))
     if kind == "float" and isinstance(value, (int, float)):
         return upper, _number_text(value)
-    if kind == "path" and isinstance(value, os.PathLike):
-        value = os.fspath(value)
-        if isinstance(value, bytes):
-            value = os.fsdecode(value)
+    if kind == "path" and isinstance(value, (os.PathLike, bytes)):
+        value = os.fsdecode(os.fspath(value))
     if isinstance(value, int) and kind in ("int", "size", "nodes", "bool"):
         return upper, str(value)
     if isinstance(value, str):
