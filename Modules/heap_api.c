@@ -16,6 +16,15 @@
 
 static const char *const tier_names[] = {"fast", "slow"};
 
+/* The heap's counters, walked now, in one buffer (about 10 KiB: not on the stack)
+ * shared by every caller here; the GIL serializes them. */
+static pypper_heap_stats *current_stats(void)
+{
+    static pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    return &st;
+}
+
 static PyObject *nodes_list(const pypper_nodeset *set)
 {
     PyObject *list = PyList_New(0);
@@ -112,11 +121,10 @@ static PyObject *py_heap_stats(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    static pypper_heap_stats st;     /* large; the GIL serializes callers */
-    pypper_heap_get_stats(&st);
+    pypper_heap_stats *st = current_stats();
     PyObject *classes = PyList_New(0);
-    for (unsigned c = 0; classes && c < st.nclasses; c++) {
-        const pypper_class_stats *cs = &st.classes[c];
+    for (unsigned c = 0; classes && c < st->nclasses; c++) {
+        const pypper_class_stats *cs = &st->classes[c];
         if (!cs->pools[0] && !cs->pools[1])
             continue;
         PyObject *row = Py_BuildValue(
@@ -134,12 +142,12 @@ static PyObject *py_heap_stats(PyObject *module, PyObject *unused)
     return Py_BuildValue(
         "{s:s,s:O,s:O,s:s,s:K,s:{s:N,s:N},s:N,s:K,s:K,s:K,s:i,s:K,s:K,s:K}",
         "allocator", pypper_pymem_mode(), "simulated", (!t || t->simulated) ? Py_True : Py_False,
-        "locking", st.locking ? Py_True : Py_False, "default_tier", tier_names[st.default_tier & 1],
-        "reservation_per_tier", st.reservation_per_tier, "tiers", "fast", tier_dict(&st.tier[0]),
-        "slow", tier_dict(&st.tier[1]), "classes", classes, "fallback_allocs", st.fallback_allocs,
-        "commit_failures", st.commit_failures, "bind_failures", st.bind_failures,
-        "last_bind_errno", st.last_bind_errno, "tier_fallbacks", st.tier_fallbacks,
-        "arenas_released", st.arenas_released, "invalid_frees", st.invalid_frees);
+        "locking", st->locking ? Py_True : Py_False, "default_tier", tier_names[st->default_tier & 1],
+        "reservation_per_tier", st->reservation_per_tier, "tiers", "fast", tier_dict(&st->tier[0]),
+        "slow", tier_dict(&st->tier[1]), "classes", classes, "fallback_allocs", st->fallback_allocs,
+        "commit_failures", st->commit_failures, "bind_failures", st->bind_failures,
+        "last_bind_errno", st->last_bind_errno, "tier_fallbacks", st->tier_fallbacks,
+        "arenas_released", st->arenas_released, "invalid_frees", st->invalid_frees);
 }
 
 static PyObject *py_set_placement(PyObject *module, PyObject *arg)
@@ -170,9 +178,8 @@ static PyObject *original_debugmallocstats;     /* CPython's: free lists and pym
 
 static uint64_t heap_blocks(void)
 {
-    static pypper_heap_stats st;     /* the GIL serializes callers */
-    pypper_heap_get_stats(&st);
-    return st.tier[0].blocks_in_use + st.tier[1].blocks_in_use;
+    pypper_heap_stats *st = current_stats();
+    return st->tier[0].blocks_in_use + st->tier[1].blocks_in_use;
 }
 
 /* The interpreter's blocks: the tiered heap's plus those of the allocator it wraps
@@ -199,20 +206,19 @@ static PyObject *py_debugmallocstats(PyObject *module, PyObject *unused)
     if (!r)
         return NULL;
     Py_DECREF(r);
-    static pypper_heap_stats st;
-    pypper_heap_get_stats(&st);
+    pypper_heap_stats *st = current_stats();
     unsigned small = 0;
-    for (unsigned c = 0; c < st.nclasses && st.classes[c].size <= 512; c++)
+    for (unsigned c = 0; c < st->nclasses && st->classes[c].size <= 512; c++)
         small++;
     fprintf(stderr, "Pypper tiered heap (%s%s)\n", pypper_pymem_mode(),
             pypper_tiers_topology() && !pypper_tiers_topology()->simulated ? "" : ", simulated tiers");
     fprintf(stderr, "Small block threshold = 512, in %u size classes; %u pooled classes up to 8192.\n\n",
-            small, st.nclasses);
+            small, st->nclasses);
     fprintf(stderr, "class   size   tier   num pools   blocks in use   free bytes\n");
     fprintf(stderr, "-----   ----   ----   ---------   -------------   ----------\n");
-    for (unsigned c = 0; c < st.nclasses; c++) {
+    for (unsigned c = 0; c < st->nclasses; c++) {
         for (unsigned t = 0; t < 2; t++) {
-            const pypper_class_stats *cs = &st.classes[c];
+            const pypper_class_stats *cs = &st->classes[c];
             if (!cs->pools[t])
                 continue;
             fprintf(stderr, "%5u %6u   %4s %11llu %15llu %12llu\n", c, cs->size, tier_names[t],
@@ -221,7 +227,7 @@ static PyObject *py_debugmallocstats(PyObject *module, PyObject *unused)
         }
     }
     for (unsigned t = 0; t < 2; t++) {
-        const pypper_tier_stats *ts = &st.tier[t];
+        const pypper_tier_stats *ts = &st->tier[t];
         fprintf(stderr, "\n%s tier: %llu arenas (%llu pool, %llu large, %llu huge), %llu bytes in "
                         "%llu blocks, %llu large and %llu huge blocks\n",
                 tier_names[t], (unsigned long long)ts->arenas, (unsigned long long)ts->pool_arenas,

@@ -284,9 +284,6 @@ void heap_update_default_tier(void)
     pypper_placement_default = over ? PYPPER_TIER_SLOW : PYPPER_TIER_FAST;
 }
 
-void pypper_heap_count_fallback(void) { pypper_heap.fallback_allocs++; }
-void pypper_heap_count_invalid_free(void) { pypper_heap.invalid_frees++; }
-
 static void stats_pools(arena_meta *m, pypper_heap_stats *out)
 {
     pypper_tier_stats *t = &out->tier[m->tier];

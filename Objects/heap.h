@@ -101,10 +101,6 @@ typedef struct {
 /* Walks the metadata; O(arenas). */
 void pypper_heap_get_stats(pypper_heap_stats *out);
 
-/* Internal to the glue: count an allocation the fallback allocator served. */
-void pypper_heap_count_fallback(void);
-void pypper_heap_count_invalid_free(void);
-
 #endif
 
 /* The previous allocator of a CPython memory domain: same layout as

@@ -53,6 +53,28 @@ void large_release_empty(unsigned tier, bool keep_one);
 /* heap.c: re-evaluate the default tier against the budget (slow paths call it). */
 void heap_update_default_tier(void);
 
+/* Doubly linked lists of arenas (a tier's pool arenas with free pools, its large
+ * arenas). */
+static inline void arena_list_push(arena_meta **head, arena_meta *m)
+{
+    m->prev = NULL;
+    m->next = *head;
+    if (*head)
+        (*head)->prev = m;
+    *head = m;
+}
+
+static inline void arena_list_unlink(arena_meta **head, arena_meta *m)
+{
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        *head = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    m->next = m->prev = NULL;
+}
+
 /* Allocation bits live in the record of the 16 KiB slot holding the block. */
 static inline void pool_mark_allocated(const void *block)
 {
@@ -82,7 +104,6 @@ static inline void partial_push(tier_heap *h, pool_meta *p)
     if (head)
         head->prev = p;
     h->partial[p->sclass] = p;
-    p->in_partial = 1;
 }
 
 static inline void partial_unlink(tier_heap *h, pool_meta *p)
@@ -94,7 +115,6 @@ static inline void partial_unlink(tier_heap *h, pool_meta *p)
     if (p->next)
         p->next->prev = p->prev;
     p->next = p->prev = NULL;
-    p->in_partial = 0;
 }
 
 /* The fast paths: a block from pool p (the head of its class's partial list in h),

@@ -60,8 +60,7 @@ typedef struct pool_meta {
     uint16_t size;             /* block size; 0 while the pool is unused (and in later slots) */
     uint8_t sclass;
     uint8_t tier;
-    uint8_t in_partial;        /* on its class's partial list */
-    uint8_t pad_[7];
+    uint8_t pad_[8];
     uint64_t allocated[GRANULES_PER_POOL / 64];   /* bit per granule: block start, allocated */
     uint8_t pad_to_256_[64];
 } pool_meta;

@@ -53,12 +53,7 @@ static arena_meta *new_large_arena(unsigned tier)
     m->kind = ARENA_LARGE;
     m->tier = (uint8_t)tier;
     m->free_pages = PAGES_PER_ARENA;
-    tier_heap *h = &pypper_heap.tiers[tier];
-    m->prev = NULL;
-    m->next = h->large_arenas;
-    if (h->large_arenas)
-        h->large_arenas->prev = m;
-    h->large_arenas = m;
+    arena_list_push(&pypper_heap.tiers[tier].large_arenas, m);
     return m;
 }
 
@@ -131,13 +126,7 @@ size_t large_usable(arena_meta *m, const void *p)
 
 static void release_large_arena(arena_meta *m)
 {
-    tier_heap *h = &pypper_heap.tiers[m->tier];
-    if (m->prev)
-        m->prev->next = m->next;
-    else
-        h->large_arenas = m->next;
-    if (m->next)
-        m->next->prev = m->prev;
+    arena_list_unlink(&pypper_heap.tiers[m->tier].large_arenas, m);
     region_release_arenas(layout_meta_index(m), 1, true);
     pypper_heap.arenas_released++;
 }

@@ -5,26 +5,6 @@
 #include "heap_internal.h"
 #include "region.h"
 
-static void arena_list_push(arena_meta **head, arena_meta *m)
-{
-    m->prev = NULL;
-    m->next = *head;
-    if (*head)
-        (*head)->prev = m;
-    *head = m;
-}
-
-static void arena_list_unlink(arena_meta **head, arena_meta *m)
-{
-    if (m->prev)
-        m->prev->next = m->next;
-    else
-        *head = m->next;
-    if (m->next)
-        m->next->prev = m->prev;
-    m->next = m->prev = NULL;
-}
-
 static arena_meta *new_pool_arena(unsigned tier, unsigned slots)
 {
     bool zeroed;
@@ -119,8 +99,7 @@ static void release_pool_arena(unsigned tier, arena_meta *m)
 void pools_pool_emptied(pool_meta *p)
 {
     tier_heap *h = &pypper_heap.tiers[p->tier];
-    if (p->in_partial)
-        partial_unlink(h, p);
+    partial_unlink(h, p);      /* a pool with room is always on its class's list */
     arena_meta *m = layout_meta(layout_arena_index(p->base));
     arena_meta **list = &h->pool_arenas[pool_kind(m->pool_slots)];
     p->size = 0;
