@@ -85,7 +85,7 @@ static PyObject *py_where(PyObject *module, PyObject *obj)
     (void)module;
     pypper_block_info info;
     pypper_heap_lookup(obj, &info);
-    static const char *const kinds[] = {"foreign", "small", "large", "huge"};
+    static const char *const kinds[] = {"foreign", "small", "medium", "large", "huge"};
     if (info.kind == PYPPER_BLOCK_NONE) {
         return Py_BuildValue("{s:s,s:O,s:O,s:K,s:K}", "kind", "foreign", "tier", Py_None,
                              "node", Py_None, "address", (unsigned long long)(uintptr_t)obj,
@@ -107,8 +107,10 @@ static PyObject *py_where(PyObject *module, PyObject *obj)
 
 static PyObject *tier_dict(const pypper_tier_stats *s)
 {
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
                          "arenas", s->arenas, "pool_arenas", s->pool_arenas,
+                         "medium_arenas", s->medium_arenas, "medium_blocks", s->medium_blocks,
+                         "medium_free_bytes", s->medium_free_bytes,
                          "large_arenas", s->large_arenas, "huge_arenas", s->huge_arenas,
                          "pages", s->pages, "bytes_in_use", s->bytes_in_use,
                          "blocks_in_use", s->blocks_in_use, "pools_used", s->pools_used,
@@ -228,12 +230,12 @@ static PyObject *py_debugmallocstats(PyObject *module, PyObject *unused)
     }
     for (unsigned t = 0; t < 2; t++) {
         const pypper_tier_stats *ts = &st->tier[t];
-        fprintf(stderr, "\n%s tier: %llu arenas (%llu pool, %llu large, %llu huge), %llu bytes in "
-                        "%llu blocks, %llu large and %llu huge blocks\n",
+        fprintf(stderr, "\n%s tier: %llu arenas (%llu pool, %llu medium, %llu large, %llu huge), "
+                        "%llu bytes in %llu blocks, %llu medium, %llu large and %llu huge blocks\n",
                 tier_names[t], (unsigned long long)ts->arenas, (unsigned long long)ts->pool_arenas,
-                (unsigned long long)ts->large_arenas, (unsigned long long)ts->huge_arenas,
+                (unsigned long long)ts->medium_arenas, (unsigned long long)ts->large_arenas, (unsigned long long)ts->huge_arenas,
                 (unsigned long long)ts->bytes_in_use, (unsigned long long)ts->blocks_in_use,
-                (unsigned long long)ts->large_blocks, (unsigned long long)ts->huge_blocks);
+                (unsigned long long)ts->medium_blocks, (unsigned long long)ts->large_blocks, (unsigned long long)ts->huge_blocks);
     }
     fflush(stderr);
     Py_RETURN_NONE;

@@ -59,10 +59,12 @@ bool pypper_heap_owns(const void *p) { return pypper_heap_layout.base && layout_
 
 static void *alloc_in(unsigned tier, size_t n, bool *zeroed)
 {
-    if (LIKELY(n <= MEDIUM_MAX)) {
+    if (LIKELY(n <= SMALL_MAX)) {
         *zeroed = false;
         return pool_alloc_fast(tier, size_class_of(n));
     }
+    if (n <= MEDIUM_MAX)
+        return medium_alloc(tier, n, zeroed);
     return large_alloc(tier, n, zeroed);
 }
 
@@ -103,14 +105,10 @@ static void free_unpooled(void *p)
     size_t ai = layout_arena_index(p);
     arena_meta *m = layout_meta(ai);
     switch (m->kind) {
-    case ARENA_POOLS: {
-        /* A later slot of a big pool (a free slot has no pool: invalid). */
-        pool_meta *slot = layout_pool(p);
-        pool_meta *pool = pool_of(slot);
-        if (!pool || !pool_free_block(pool, slot, p))
+    case ARENA_MEDIUM:
+        if (!medium_free(m, p))
             pypper_heap.invalid_frees++;
         return;
-    }
     case ARENA_LARGE:
     case ARENA_HUGE_HEAD:
         large_free(m, ai, p);
@@ -125,7 +123,7 @@ static inline void free_locked(void *p)
 {
     pool_meta *pool = layout_pool(p);
     if (LIKELY(pool->size != 0)) {
-        if (UNLIKELY(!pool_free_block(pool, pool, p)))
+        if (UNLIKELY(!pool_free_block(pool, p)))
             pypper_heap.invalid_frees++;
         return;
     }
@@ -148,6 +146,8 @@ static size_t usable_size(void *p)
     if (pool)
         return pool_is_marked(p) ? pool->size : 0;
     arena_meta *m = layout_meta(layout_arena_index(p));
+    if (m->kind == ARENA_MEDIUM)
+        return medium_usable(m, p);
     if (m->kind == ARENA_LARGE || m->kind == ARENA_HUGE_HEAD)
         return large_usable(m, p);
     return 0;
@@ -169,8 +169,13 @@ void *pypper_heap_realloc(void *p, size_t n)
         UNLOCK();
         return p;
     }
-    if (n > MEDIUM_MAX && have > MEDIUM_MAX
-        && large_resize_in_place(layout_meta(layout_arena_index(p)), p, n)) {
+    arena_meta *m = layout_meta(layout_arena_index(p));
+    if (m->kind == ARENA_MEDIUM && n > SMALL_MAX && n <= MEDIUM_MAX
+        && medium_resize_in_place(m, p, n)) {
+        UNLOCK();
+        return p;
+    }
+    if (n > MEDIUM_MAX && have > MEDIUM_MAX && large_resize_in_place(m, p, n)) {
         UNLOCK();
         return p;
     }
@@ -200,7 +205,8 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
         pool_meta *slot = layout_pool(p);
         pool_meta *pool = pool_of(slot);
         info->kind = PYPPER_BLOCK_SMALL;
-        info->pool = (slot->head ? slot->head : slot)->base;
+        info->pool = layout_arena_base(ai) + ((((uintptr_t)p >> POOL_SHIFT)
+                                               & (POOLS_PER_ARENA - 1)) << POOL_SHIFT);
         if (!pool)
             return;
         size_t index = (size_t)((const char *)p - pool->base) / pool->size;
@@ -211,6 +217,17 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
         info->size = pool->size;
         info->size_class = pool->sclass;
         info->allocated = pool_is_marked(block);
+        return;
+    }
+    case ARENA_MEDIUM: {
+        char *block;
+        size_t size;
+        info->kind = PYPPER_BLOCK_MEDIUM;
+        if (medium_find_block(m, p, &block, &size)) {
+            info->block = block;
+            info->size = size;
+            info->allocated = true;
+        }
         return;
     }
     case ARENA_LARGE: {
@@ -253,6 +270,7 @@ void pypper_heap_set_retain(bool retain)
     if (!retain && pypper_heap_layout.base) {
         for (unsigned t = 0; t < HEAP_TIERS; t++) {
             pools_release_empty(t, true);
+            medium_release_empty(t, true);
             large_release_empty(t, true);
         }
         region_discard_released();
@@ -289,14 +307,14 @@ static void stats_pools(arena_meta *m, pypper_heap_stats *out)
     pypper_tier_stats *t = &out->tier[m->tier];
     pool_meta *pools = layout_arena_pools(layout_meta_index(m));
     t->pool_arenas++;
-    for (unsigned i = 0; i < POOLS_PER_ARENA; i += m->pool_slots) {
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
         pool_meta *p = &pools[i];
         if (p->size == 0) {
             t->pools_free++;
             continue;
         }
         pypper_class_stats *c = &out->classes[p->sclass];
-        uint64_t free_bytes = p->bytes - (uint64_t)p->nalloc * p->size;
+        uint64_t free_bytes = POOL_SIZE - (uint64_t)p->nalloc * p->size;
         t->pools_used++;
         if (p->nalloc == p->capacity)
             t->pools_full++;
@@ -331,6 +349,16 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
             case ARENA_POOLS:
                 stats_pools(m, out);
                 break;
+            case ARENA_MEDIUM: {
+                uint64_t blocks, bytes;
+                medium_stats(m, &blocks, &bytes);
+                ts->medium_arenas++;
+                ts->medium_blocks += blocks;
+                ts->medium_free_bytes += (uint64_t)m->free_units << MEDIUM_UNIT_SHIFT;
+                ts->blocks_in_use += blocks;
+                ts->bytes_in_use += bytes;
+                break;
+            }
             case ARENA_LARGE:
                 ts->large_arenas++;
                 for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
@@ -388,7 +416,7 @@ static __attribute__((noinline)) void *domain_malloc_slow(void *ctx, size_t n)
  * leaf: no spills, slow cases leave by tail call. */
 void *pypper_heap_domain_malloc(void *ctx, size_t n)
 {
-    if (LIKELY(n <= MEDIUM_MAX)
+    if (LIKELY(n <= SMALL_MAX)
         && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))
         && LIKELY(pypper_placement_site_hook == NULL)) {
         tier_heap *h = &pypper_heap.tiers[pypper_placement_choose_unhooked()];
@@ -459,7 +487,7 @@ void pypper_heap_domain_free(void *ctx, void *p)
         && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
         pool_meta *pool = layout_pool(p);
         if (LIKELY(pool->size != 0)) {
-            if (UNLIKELY(!pool_free_block(pool, pool, p)))
+            if (UNLIKELY(!pool_free_block(pool, p)))
                 pypper_heap.invalid_frees++;
             return;
         }

@@ -29,6 +29,7 @@ bool pypper_heap_owns(const void *p);
 typedef enum {
     PYPPER_BLOCK_NONE = 0,     /* not Pypper's memory */
     PYPPER_BLOCK_SMALL,        /* a pooled block (small or medium size class) */
+    PYPPER_BLOCK_MEDIUM,       /* a run of 64-byte units inside a medium arena */
     PYPPER_BLOCK_LARGE,        /* a run of pages inside a large arena */
     PYPPER_BLOCK_HUGE,         /* a span of whole arenas */
 } pypper_block_kind;
@@ -65,12 +66,14 @@ bool pypper_heap_locking(void);
 
 typedef struct {
     uint64_t arenas;           /* committed arenas (1 MiB) */
-    uint64_t pool_arenas, large_arenas, huge_arenas;
+    uint64_t pool_arenas, medium_arenas, large_arenas, huge_arenas;
     uint64_t pages;            /* committed pages */
     uint64_t bytes_in_use;     /* usable bytes of allocated blocks */
     uint64_t blocks_in_use;
     uint64_t pools_used, pools_full, pools_free;
     uint64_t pool_free_bytes;  /* free space inside used pools (fragmentation) */
+    uint64_t medium_blocks;
+    uint64_t medium_free_bytes;  /* free units inside medium arenas */
     uint64_t large_blocks, huge_blocks;
 } pypper_tier_stats;
 

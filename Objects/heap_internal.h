@@ -17,11 +17,10 @@
 
 typedef struct tier_heap {
     pool_meta *partial[MAX_CLASSES];   /* pools with room, per class; head is used */
-    arena_meta *pool_arenas[2];        /* arenas with free pools: [0] 16 KiB, [1] 64 KiB pools */
+    arena_meta *pool_arenas;           /* pool arenas with free pools */
     arena_meta *large_arenas;          /* every large arena of the tier */
+    arena_meta *medium_arenas;         /* every medium arena of the tier */
 } tier_heap;
-
-static inline unsigned pool_kind(unsigned slots) { return slots > 1; }
 
 typedef struct heap_state {
     tier_heap tiers[HEAP_TIERS];
@@ -50,6 +49,18 @@ size_t large_usable(arena_meta *m, const void *p);
 int large_resize_in_place(arena_meta *m, void *p, size_t n);
 void large_release_empty(unsigned tier, bool keep_one);
 
+/* medium.c: blocks above SMALL_MAX up to MEDIUM_MAX. The free, usable-size and
+ * resize calls take a block's arena; a free of what is not an allocated block start
+ * returns false and changes nothing. */
+void *medium_alloc(unsigned tier, size_t n, bool *zeroed);
+bool medium_free(arena_meta *m, void *p);
+size_t medium_usable(arena_meta *m, const void *p);
+int medium_resize_in_place(arena_meta *m, void *p, size_t n);
+/* The allocated block holding p (any address inside it); false when p is free. */
+bool medium_find_block(const arena_meta *m, const void *p, char **block, size_t *size);
+void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes);
+void medium_release_empty(unsigned tier, bool keep_one);
+
 /* heap.c: re-evaluate the default tier against the budget (slow paths call it). */
 void heap_update_default_tier(void);
 
@@ -62,6 +73,19 @@ static inline void arena_list_push(arena_meta **head, arena_meta *m)
     if (*head)
         (*head)->prev = m;
     *head = m;
+}
+
+static inline void arena_list_append(arena_meta **head, arena_meta *m)
+{
+    arena_meta **link = head;
+    arena_meta *prev = NULL;
+    while (*link) {
+        prev = *link;
+        link = &prev->next;
+    }
+    m->prev = prev;
+    m->next = NULL;
+    *link = m;
 }
 
 static inline void arena_list_unlink(arena_meta **head, arena_meta *m)
@@ -90,10 +114,10 @@ static inline bool pool_is_marked(const void *block)
     return (slot->allocated[g >> 6] >> (g & 63)) & 1u;
 }
 
-/* The pool describing an owned address in a pool arena, or NULL (free slot). */
+/* The pool of a slot record in a pool arena, or NULL (the slot is a free pool). */
 static inline pool_meta *pool_of(pool_meta *slot)
 {
-    return slot->size ? slot : slot->head && slot->head->size ? slot->head : NULL;
+    return slot->size ? slot : NULL;
 }
 
 static inline void partial_push(tier_heap *h, pool_meta *p)
@@ -143,17 +167,16 @@ static inline void *pool_alloc_fast(unsigned tier, unsigned sclass)
     return pool_take_block(h, p);
 }
 
-/* Free an allocated block b of pool p, whose 16 KiB slot record is slot (p itself
- * but for the later slots of a big pool); false (nothing changed) when b is not the
+/* Free an allocated block b of pool p; false (nothing changed) when b is not the
  * start of an allocated block: a double or interior free. */
-static inline bool pool_free_block(pool_meta *p, pool_meta *slot, void *b)
+static inline bool pool_free_block(pool_meta *p, void *b)
 {
     unsigned g = (unsigned)(((uintptr_t)b >> 4) & (GRANULES_PER_POOL - 1));
     uint64_t bit = (uint64_t)1 << (g & 63);
-    uint64_t word = slot->allocated[g >> 6];
+    uint64_t word = p->allocated[g >> 6];
     if (UNLIKELY(!(word & bit)))
         return false;
-    slot->allocated[g >> 6] = word & ~bit;
+    p->allocated[g >> 6] = word & ~bit;
     *(void **)b = p->freelist;
     p->freelist = b;
     if (UNLIKELY(p->nalloc == p->capacity))

@@ -4,8 +4,8 @@
  * One PROT_NONE reservation holds every tier: tier t owns [base + t*R, base + (t+1)*R)
  * (R = 2^tier_shift), so the tier of any address is one subtraction and a shift. Each
  * tier is cut into 1 MiB arenas, committed on demand. An arena holds either 64 pools
- * of 16 KiB (small and medium size classes), page runs for large blocks, or is part
- * of a span of whole arenas for a huge block. All metadata lives out of band in two
+ * of 16 KiB (small size classes), medium blocks (runs of 64-byte units), page runs
+ * for large blocks, or is part of a span of whole arenas for a huge block. All metadata lives out of band in two
  * parallel reservations (one pool_meta per 16 KiB of heap, one arena_meta per arena),
  * so it never sits in a slow tier and the active-trace sampler can check a block's
  * state without touching the block. A pool's metadata is at a computed address:
@@ -20,11 +20,9 @@
 #define HEAP_TIERS 2
 #define GRANULE 16u
 #define SMALL_MAX 512u                    /* <= this: 16-byte spaced classes */
-#define MEDIUM_MAX 8192u                  /* <= this: pooled; above: page runs */
+#define MEDIUM_MAX 32768u                 /* <= this: medium arenas; above: page runs */
 #define POOL_SHIFT 14u
 #define POOL_SIZE (1u << POOL_SHIFT)      /* 16 KiB: one pool slot */
-#define BIG_POOL_SLOTS 4u                 /* classes above 2 KiB: 64 KiB pools */
-#define BIG_POOL_MIN 2049u
 #define ARENA_SHIFT 20u
 #define ARENA_SIZE (1u << ARENA_SHIFT)    /* 1 MiB */
 #define POOLS_PER_ARENA (ARENA_SIZE / POOL_SIZE)
@@ -33,7 +31,11 @@
 #define PAGES_PER_ARENA (ARENA_SIZE / PAGE_SIZE)
 #define LARGE_MAX (ARENA_SIZE / 2)        /* above: a span of whole arenas */
 #define GRANULES_PER_POOL (POOL_SIZE / GRANULE)
-#define MAX_CLASSES 96
+#define MAX_CLASSES (SMALL_MAX / GRANULE)
+#define MEDIUM_UNIT_SHIFT 6u
+#define MEDIUM_UNIT (1u << MEDIUM_UNIT_SHIFT)            /* 64 bytes */
+#define MEDIUM_UNITS (ARENA_SIZE >> MEDIUM_UNIT_SHIFT)   /* per arena */
+#define MEDIUM_WORDS (MEDIUM_UNITS / 64)
 
 enum arena_kind {
     ARENA_FREE = 0,     /* slot not in use (never committed, or released) */
@@ -41,26 +43,25 @@ enum arena_kind {
     ARENA_LARGE,
     ARENA_HUGE_HEAD,
     ARENA_HUGE_TAIL,
+    ARENA_MEDIUM,       /* medium blocks: runs of 64-byte units, first fit */
 };
 
-/* One per 16 KiB slot. A pool is one slot, or BIG_POOL_SLOTS slots for the classes
- * above 2 KiB: then the first slot's record describes the pool and the others point
- * to it (head) and keep size 0, so only the first slot takes the free fast path. The
- * allocation bitmap of every slot covers that slot's own 16 KiB. */
+/* One per 16 KiB slot. In a pool arena the slot is a pool of one small class; in a
+ * medium arena only its allocation bitmap is used (size stays 0, so frees there leave
+ * the pooled fast path). The bitmap has a bit per 16-byte granule of the slot: set at
+ * the start of each allocated block. */
 typedef struct pool_meta {
     struct pool_meta *next;    /* partial list of its class, or free list of its arena */
     struct pool_meta *prev;
     char *base;                /* first byte of the pool */
     void *freelist;            /* freed blocks, linked through their first word */
-    struct pool_meta *head;    /* later slots of a big pool: its first slot; else NULL */
     uint32_t bump;             /* bytes of the pool handed out at least once */
-    uint32_t bytes;            /* the pool's size: POOL_SIZE or BIG_POOL_SLOTS * POOL_SIZE */
     uint16_t nalloc;           /* blocks allocated now */
     uint16_t capacity;         /* blocks that fit */
     uint16_t size;             /* block size; 0 while the pool is unused (and in later slots) */
     uint8_t sclass;
     uint8_t tier;
-    uint8_t pad_[8];
+    uint8_t pad_[20];
     uint64_t allocated[GRANULES_PER_POOL / 64];   /* bit per granule: block start, allocated */
     uint8_t pad_to_256_[64];
 } pool_meta;
@@ -71,8 +72,7 @@ _Static_assert(sizeof(pool_meta) == (1u << POOL_META_SHIFT), "pool_meta must be 
 typedef struct arena_meta {
     uint8_t kind;              /* enum arena_kind */
     uint8_t tier;
-    uint8_t pool_slots;        /* ARENA_POOLS: slots per pool (1 or BIG_POOL_SLOTS) */
-    uint8_t pad0_;
+    uint8_t pad0_[2];
     uint16_t free_pools;       /* ARENA_POOLS: pools not in use */
     uint16_t fresh_pools;      /* ARENA_POOLS: pools never used yet (at the arena's end) */
     uint16_t free_pages;       /* ARENA_LARGE: pages not in use */
@@ -82,8 +82,21 @@ typedef struct arena_meta {
     struct arena_meta *next;   /* tier list: pool arenas with free pools / large arenas */
     struct arena_meta *prev;
     pool_meta *free_pool_list;
-    uint64_t page_used[PAGES_PER_ARENA / 64];     /* ARENA_LARGE */
-    uint16_t run_pages[PAGES_PER_ARENA];          /* ARENA_LARGE: length at a run's start */
+    union {
+        struct {                                  /* ARENA_LARGE */
+            uint64_t page_used[PAGES_PER_ARENA / 64];
+            uint16_t run_pages[PAGES_PER_ARENA];  /* length at a run's start */
+        };
+        struct {                                  /* ARENA_MEDIUM */
+            uint64_t unit_used[MEDIUM_WORDS];     /* bit per 64-byte unit */
+            uint64_t unit_end[MEDIUM_WORDS];      /* last unit of each allocated block */
+            uint32_t free_units;
+            uint32_t fresh_unit;                  /* units from here on never handed out */
+            uint16_t first_word;                  /* no free unit in words below it */
+            uint16_t fail_units;                  /* a run this long was not found; 0: none */
+            bool zeroed;                          /* fresh from the kernel: fresh units are 0 */
+        };
+    };
 } arena_meta;
 
 /* The reservation; fixed once the heap is initialized. */

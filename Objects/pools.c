@@ -1,11 +1,11 @@
-/* Objects/pools.c: the slow paths of pooled (small and medium) blocks: a class with
+/* Objects/pools.c: the slow paths of pooled (small) blocks: a class with
  * no pool that has room gets a free pool from one of its tier's pool arenas, or a new
  * arena; a pool whose last block is freed returns to its arena; an arena whose pools
  * are all free is returned to the kernel unless a session retains arenas. */
 #include "heap_internal.h"
 #include "region.h"
 
-static arena_meta *new_pool_arena(unsigned tier, unsigned slots)
+static arena_meta *new_pool_arena(unsigned tier)
 {
     bool zeroed;
     size_t ai = region_take_arenas(tier, 1, &zeroed);
@@ -14,11 +14,10 @@ static arena_meta *new_pool_arena(unsigned tier, unsigned slots)
     arena_meta *m = layout_meta(ai);
     m->kind = ARENA_POOLS;
     m->tier = (uint8_t)tier;
-    m->pool_slots = (uint8_t)slots;
-    m->free_pools = (uint16_t)(POOLS_PER_ARENA / slots);
-    m->fresh_pools = m->free_pools;
+    m->free_pools = POOLS_PER_ARENA;
+    m->fresh_pools = POOLS_PER_ARENA;
     m->free_pool_list = NULL;
-    arena_list_push(&pypper_heap.tiers[tier].pool_arenas[pool_kind(slots)], m);
+    arena_list_push(&pypper_heap.tiers[tier].pool_arenas, m);
     return m;
 }
 
@@ -27,33 +26,30 @@ static arena_meta *new_pool_arena(unsigned tier, unsigned slots)
 static pool_meta *fresh_pool(arena_meta *m)
 {
     size_t ai = layout_meta_index(m);
-    unsigned slots = m->pool_slots;
-    unsigned i = POOLS_PER_ARENA - m->fresh_pools * slots;
-    pool_meta *records = layout_arena_pools(ai);
-    pool_meta *p = &records[i];
+    unsigned i = POOLS_PER_ARENA - m->fresh_pools;
+    pool_meta *p = &layout_arena_pools(ai)[i];
     p->base = layout_arena_base(ai) + ((size_t)i << POOL_SHIFT);
-    p->bytes = slots * POOL_SIZE;
     p->size = 0;
     p->tier = m->tier;
-    for (unsigned k = 1; k < slots; k++) {
-        records[i + k].head = p;
-        records[i + k].tier = m->tier;
-    }
     m->fresh_pools--;
     return p;
 }
 
-static pool_meta *take_pool(unsigned tier, unsigned slots)
+/* A free pool of the tier: one that was used before if any arena has one (its pages
+ * are resident already), else the next never-used pool of the first arena with room. */
+static pool_meta *take_pool(unsigned tier)
 {
-    tier_heap *h = &pypper_heap.tiers[tier];
-    arena_meta **list = &h->pool_arenas[pool_kind(slots)];
+    arena_meta **list = &pypper_heap.tiers[tier].pool_arenas;
     arena_meta *m = *list;
     if (!m) {
         heap_update_default_tier();
-        m = new_pool_arena(tier, slots);
+        m = new_pool_arena(tier);
         if (!m)
             return NULL;
     }
+    for (arena_meta *a = m; a && !m->free_pool_list; a = a->next)
+        if (a->free_pool_list)
+            m = a;
     pool_meta *p = m->free_pool_list;
     if (p)
         m->free_pool_list = p->next;
@@ -66,15 +62,14 @@ static pool_meta *take_pool(unsigned tier, unsigned slots)
 
 void *pools_alloc_slow(unsigned tier, unsigned sclass)
 {
-    unsigned slots = pypper_class_slots[sclass];
-    pool_meta *p = take_pool(tier, slots);
+    pool_meta *p = take_pool(tier);
     if (!p) {
         /* This tier cannot grow: serve the request from the other one. */
         unsigned other = tier ^ 1u;
         pypper_heap.tier_fallbacks++;
         if (pypper_heap.tiers[other].partial[sclass])
             return pool_alloc_fast(other, sclass);
-        p = take_pool(other, slots);
+        p = take_pool(other);
         if (!p)
             return NULL;
         tier = other;
@@ -91,7 +86,7 @@ void *pools_alloc_slow(unsigned tier, unsigned sclass)
 
 static void release_pool_arena(unsigned tier, arena_meta *m)
 {
-    arena_list_unlink(&pypper_heap.tiers[tier].pool_arenas[pool_kind(m->pool_slots)], m);
+    arena_list_unlink(&pypper_heap.tiers[tier].pool_arenas, m);
     region_release_arenas(layout_meta_index(m), 1, true);
     pypper_heap.arenas_released++;
 }
@@ -101,7 +96,7 @@ void pools_pool_emptied(pool_meta *p)
     tier_heap *h = &pypper_heap.tiers[p->tier];
     partial_unlink(h, p);      /* a pool with room is always on its class's list */
     arena_meta *m = layout_meta(layout_arena_index(p->base));
-    arena_meta **list = &h->pool_arenas[pool_kind(m->pool_slots)];
+    arena_meta **list = &h->pool_arenas;
     p->size = 0;
     p->freelist = NULL;
     p->bump = 0;
@@ -111,24 +106,22 @@ void pools_pool_emptied(pool_meta *p)
         arena_list_push(list, m);
     /* Return a wholly free arena, but keep one so alloc/free at a boundary does not
      * map and discard an arena each time. */
-    if (m->free_pools == POOLS_PER_ARENA / m->pool_slots && !pypper_heap.retain
+    if (m->free_pools == POOLS_PER_ARENA && !pypper_heap.retain
         && (*list != m || m->next != NULL))
         release_pool_arena(p->tier, m);
 }
 
 void pools_release_empty(unsigned tier, bool keep_one)
 {
-    for (unsigned kind = 0; kind < 2; kind++) {
-        arena_meta *m = pypper_heap.tiers[tier].pool_arenas[kind];
-        bool kept = !keep_one;
-        while (m) {
-            arena_meta *next = m->next;
-            if (m->free_pools == POOLS_PER_ARENA / m->pool_slots) {
-                if (kept)
-                    release_pool_arena(tier, m);
-                kept = true;
-            }
-            m = next;
+    arena_meta *m = pypper_heap.tiers[tier].pool_arenas;
+    bool kept = !keep_one;
+    while (m) {
+        arena_meta *next = m->next;
+        if (m->free_pools == POOLS_PER_ARENA) {
+            if (kept)
+                release_pool_arena(tier, m);
+            kept = true;
         }
+        m = next;
     }
 }

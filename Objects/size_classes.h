@@ -1,6 +1,5 @@
-/* Objects/size_classes.h: the pooled size classes: 16-byte steps up to 512 bytes,
- * then sizes that divide a pool with little waste: 16 KiB pools up to 2 KiB, 64 KiB
- * pools from there to 8 KiB. */
+/* Objects/size_classes.h: the pooled size classes: 16-byte steps up to SMALL_MAX,
+ * one 16 KiB pool per class at a time. */
 #ifndef PYPPER_SIZE_CLASSES_H
 #define PYPPER_SIZE_CLASSES_H
 
@@ -9,15 +8,13 @@
 extern unsigned pypper_nclasses;
 extern uint16_t pypper_class_size[MAX_CLASSES];
 extern uint16_t pypper_class_capacity[MAX_CLASSES];
-extern uint8_t pypper_class_slots[MAX_CLASSES];      /* pool slots per pool */
-/* Index (n + 15) >> 4 for n <= MEDIUM_MAX. */
-extern uint8_t pypper_size_to_class[MEDIUM_MAX / GRANULE + 1];
 
 void size_classes_init(void);
 
+/* The class of a request of n <= SMALL_MAX bytes (malloc(0) gets 16 bytes). */
 static inline unsigned size_class_of(size_t n)
 {
-    return pypper_size_to_class[(n + GRANULE - 1) / GRANULE];
+    return n ? (unsigned)((n - 1) / GRANULE) : 0;
 }
 
 #endif

@@ -9,15 +9,11 @@
 #include "../Objects/heap.h"
 #include "../Objects/region.h"
 #include "log.h"
+#include "numa_syscalls.h"
 
 #include <errno.h>
-#include <numaif.h>
 #include <stdio.h>
 #include <string.h>
-
-#ifndef MPOL_PREFERRED_MANY
-#define MPOL_PREFERRED_MANY 5
-#endif
 
 static pypper_topology topo;
 static bool have_topo;
@@ -38,7 +34,7 @@ static int bind_arena(unsigned tier, void *addr, size_t len)
         }
     }
     if (!many_unsupported) {
-        if (mbind(addr, len, MPOL_PREFERRED_MANY, mask, PYPPER_MAX_NODES + 1, 0) == 0)
+        if (pypper_mbind(addr, len, MPOL_PREFERRED_MANY, mask, PYPPER_MAX_NODES + 1, 0) == 0)
             return 0;
         if (errno != EINVAL)
             return -errno;
@@ -46,7 +42,7 @@ static int bind_arena(unsigned tier, void *addr, size_t len)
     }
     memset(mask, 0, sizeof(mask));
     mask[first / (8 * (int)sizeof(unsigned long))] |= 1ul << (first % (8 * (int)sizeof(unsigned long)));
-    if (mbind(addr, len, MPOL_PREFERRED, mask, PYPPER_MAX_NODES + 1, 0) == 0)
+    if (pypper_mbind(addr, len, MPOL_PREFERRED, mask, PYPPER_MAX_NODES + 1, 0) == 0)
         return 0;
     return -errno;
 }
@@ -82,7 +78,7 @@ int pypper_tiers_page_node(const void *addr)
 {
     void *page = (void *)((uintptr_t)addr & ~(uintptr_t)4095);
     int status = -1;
-    if (move_pages(0, 1, &page, NULL, &status, 0) != 0)
+    if (pypper_move_pages(0, 1, &page, NULL, &status, 0) != 0)
         return -errno;
     return status;
 }

@@ -15,7 +15,7 @@ def test_objects_live_in_the_heap():
     for obj in ([1, 2, 3], {"a": 1}, object(), "x" * 100, b"y" * 5000, bytearray(100000),
                 list(range(200000))):
         w = pypper.where(obj)
-        assert w["kind"] in ("small", "large", "huge"), (type(obj), w)
+        assert w["kind"] in ("small", "medium", "large", "huge"), (type(obj), w)
         assert w["allocated"] and w["block"] <= id(obj) < w["block"] + w["size"]
         assert w["page"] == id(obj) & ~4095
     assert pypper.where(None)["kind"] == "foreign"      # a static object of libpython
@@ -23,8 +23,11 @@ def test_objects_live_in_the_heap():
 
 
 def test_where_reports_sizes_and_kinds():
-    small, large, huge = bytes(100), bytes(50000), bytes(3 << 20)
+    small, medium, large, huge = bytes(100), bytes(5000), bytes(50000), bytes(3 << 20)
     assert pypper.where(small)["kind"] == "small"
+    w = pypper.where(medium)
+    assert w["kind"] == "medium" and w["block"] == id(medium) and w["block"] % 64 == 0
+    assert w["size"] % 64 == 0 and 5000 < w["size"] < 5000 + 128 and w["allocated"]
     w = pypper.where(large)
     assert w["kind"] == "large" and w["size"] % 4096 == 0 and w["block"] % 4096 == 0
     w = pypper.where(huge)
@@ -90,6 +93,15 @@ def test_heap_stats_counts_what_we_allocate():
     assert after["invalid_frees"] == 0 and after["fallback_allocs"] == 0
     row = next(c for c in after["classes"] if c["size"] == 304)   # bytearray(300): 301 bytes
     assert row["fast"]["blocks"] >= 10000
+    del keep
+
+
+def test_heap_stats_counts_medium_blocks():
+    before = pypper.heap_stats()["tiers"]["fast"]
+    keep = [bytearray(3000 + i) for i in range(1000)]
+    after = pypper.heap_stats()["tiers"]["fast"]
+    assert after["medium_blocks"] - before["medium_blocks"] >= 1000
+    assert after["medium_arenas"] >= 3           # 3 MiB of 3 KiB blocks
     del keep
 
 

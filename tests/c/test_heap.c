@@ -19,19 +19,16 @@
 static void test_classes(void)
 {
     CHECK(pypper_heap_init() == 0 && pypper_heap_ready());
-    CHECK(pypper_nclasses > 32 && pypper_nclasses <= MAX_CLASSES);
+    CHECK(pypper_nclasses == SMALL_MAX / GRANULE && pypper_nclasses <= MAX_CLASSES);
     for (unsigned c = 0; c < pypper_nclasses; c++) {
-        CHECK(pypper_class_size[c] % GRANULE == 0);
-        CHECK(c == 0 || pypper_class_size[c] > pypper_class_size[c - 1]);
-        CHECK(pypper_class_capacity[c] >= 2);
+        CHECK(pypper_class_size[c] == (c + 1) * GRANULE);
+        CHECK(pypper_class_capacity[c] == POOL_SIZE / pypper_class_size[c]);
     }
-    for (size_t n = 0; n <= MEDIUM_MAX; n++) {
+    for (size_t n = 0; n <= SMALL_MAX; n++) {
         unsigned c = size_class_of(n);
         CHECK(pypper_class_size[c] >= (n ? n : 1));
         CHECK(c == 0 || pypper_class_size[c - 1] < n);
     }
-    CHECK(pypper_class_size[size_class_of(512)] == 512);
-    CHECK(pypper_class_size[size_class_of(MEDIUM_MAX)] == MEDIUM_MAX);
 }
 
 static void test_lookup_and_tiers(void)
@@ -93,36 +90,64 @@ static void test_invalid_frees(void)
     CHECK(st.invalid_frees == before + 3);
 }
 
-/* Classes above 2 KiB use 64 KiB pools: blocks in every 16 KiB slot of such a pool
- * resolve to their pool, and free (and double free) correctly from any slot. */
-static void test_big_pools(void)
+/* Medium blocks: 64-byte units, lookups from any interior address, double and
+ * interior frees refused, freed runs merged and reused by other sizes (first fit), in-place
+ * resizing, and the arena returned once empty. */
+static void test_medium(void)
 {
-    enum { N = 40 };
+    enum { N = 64 };
     char *b[N];
     pypper_heap_stats st;
     pypper_heap_get_stats(&st);
     uint64_t invalid = st.invalid_frees;
     for (int i = 0; i < N; i++) {
-        b[i] = pypper_heap_malloc(4000);
-        memset(b[i], i, 4000);
-    }
-    for (int i = 0; i < N; i++) {
+        size_t n = 600 + (size_t)i * 400;          /* 600 B .. 25.8 KiB */
+        b[i] = pypper_heap_malloc(n);
+        CHECK(b[i] && ((uintptr_t)b[i] % MEDIUM_UNIT) == 0);
+        memset(b[i], i, n);
         pypper_block_info info;
-        pypper_heap_lookup(b[i] + 3999, &info);
-        CHECK(info.kind == PYPPER_BLOCK_SMALL && info.block == b[i] && info.size == 4096);
-        CHECK(info.allocated && ((uintptr_t)info.pool % (4 * POOL_SIZE)) == 0);
-        CHECK((unsigned char)b[i][3999] == i);
+        pypper_heap_lookup(b[i] + n - 1, &info);
+        CHECK(info.kind == PYPPER_BLOCK_MEDIUM && info.block == b[i] && info.allocated);
+        CHECK(info.size == (n + MEDIUM_UNIT - 1) / MEDIUM_UNIT * MEDIUM_UNIT);
     }
-    for (int i = 0; i < N; i += 2)
-        pypper_heap_free(b[i]);
-    pypper_heap_free(b[N - 2]);                 /* double free, maybe in a later slot */
-    pypper_heap_free(b[N - 3] + 16);            /* interior */
-    for (int i = 1; i < N; i += 2)
-        CHECK((unsigned char)b[i][0] == i && (unsigned char)b[i][3999] == i);
-    for (int i = 1; i < N; i += 2)
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[PYPPER_TIER_FAST].medium_blocks >= N);
+    /* Free two neighbours: the merged hole takes one block of their combined size. */
+    char *lo = b[10], *hi = b[11];
+    bool adjacent = hi == lo + (600 + 10 * 400 + MEDIUM_UNIT - 1) / MEDIUM_UNIT * MEDIUM_UNIT;
+    pypper_heap_free(lo);
+    pypper_heap_free(hi);
+    pypper_heap_free(hi);                              /* double free */
+    pypper_heap_free(b[12] + MEDIUM_UNIT);             /* interior, unit-aligned */
+    pypper_heap_free(b[12] + 16);                      /* interior, misaligned */
+    pypper_block_info info;
+    pypper_heap_lookup(lo + 100, &info);
+    CHECK(info.kind == PYPPER_BLOCK_MEDIUM && !info.allocated);
+    if (adjacent) {
+        char *merged = pypper_heap_malloc(600 + 10 * 400 + 600 + 11 * 400);
+        CHECK(merged == lo);
+        b[10] = merged;
+    } else {
+        b[10] = pypper_heap_malloc(1000);
+    }
+    b[11] = NULL;
+    for (int i = 12; i < N; i++)
+        CHECK((unsigned char)b[i][0] == i && (unsigned char)b[i][600 + i * 400 - 1] == i);
+    /* Grow in place into a freed neighbour, then shrink in place. */
+    pypper_heap_free(b[31]);
+    b[31] = NULL;
+    char *g = pypper_heap_realloc(b[30], 600 + 30 * 400 + 2000);
+    CHECK(g == b[30] && (unsigned char)g[600 + 30 * 400 - 1] == 30);
+    b[30] = pypper_heap_realloc(g, 1000);
+    CHECK(b[30] == g && (unsigned char)g[999] == 30);
+    pypper_heap_lookup(g, &info);
+    CHECK(info.size == 1024);
+    for (int i = 0; i < N; i++)
         pypper_heap_free(b[i]);
     pypper_heap_get_stats(&st);
-    CHECK(st.invalid_frees == invalid + 2);
+    CHECK(st.invalid_frees == invalid + 3);
+    CHECK(st.tier[PYPPER_TIER_FAST].medium_blocks == 0);
+    CHECK(st.tier[PYPPER_TIER_FAST].medium_arenas <= 1);
 }
 
 static void test_calloc_realloc(void)
@@ -293,7 +318,7 @@ static void test_stress(void)
     pypper_heap_set_retain(false);
     pypper_heap_get_stats(&st);
     CHECK(st.tier[0].bytes_in_use + st.tier[1].bytes_in_use < (1u << 20));
-    CHECK(st.invalid_frees == 5);      /* only those of test_invalid_frees and test_big_pools */
+    CHECK(st.invalid_frees == 6);      /* only those of test_invalid_frees and test_medium */
 }
 
 static int refuse_bind(unsigned tier, void *addr, size_t len)
@@ -346,7 +371,7 @@ int main(void)
     test_classes();
     test_lookup_and_tiers();
     test_invalid_frees();
-    test_big_pools();
+    test_medium();
     test_calloc_realloc();
     test_release_and_retain();
     test_budget();
