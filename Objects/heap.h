@@ -28,7 +28,7 @@ bool pypper_heap_owns(const void *p);
 
 typedef enum {
     PYPPER_BLOCK_NONE = 0,     /* not Pypper's memory */
-    PYPPER_BLOCK_SMALL,        /* a pooled block (small or medium size class) */
+    PYPPER_BLOCK_SMALL,        /* a pooled block of a small size class */
     PYPPER_BLOCK_MEDIUM,       /* a run of 64-byte units inside a medium arena */
     PYPPER_BLOCK_LARGE,        /* a run of pages inside a large arena */
     PYPPER_BLOCK_HUGE,         /* a span of whole arenas */
