@@ -75,19 +75,6 @@ static inline void arena_list_push(arena_meta **head, arena_meta *m)
     *head = m;
 }
 
-static inline void arena_list_append(arena_meta **head, arena_meta *m)
-{
-    arena_meta **link = head;
-    arena_meta *prev = NULL;
-    while (*link) {
-        prev = *link;
-        link = &prev->next;
-    }
-    m->prev = prev;
-    m->next = NULL;
-    *link = m;
-}
-
 static inline void arena_list_unlink(arena_meta **head, arena_meta *m)
 {
     if (m->prev)

@@ -36,6 +36,7 @@
 #define MEDIUM_UNIT (1u << MEDIUM_UNIT_SHIFT)            /* 64 bytes */
 #define MEDIUM_UNITS (ARENA_SIZE >> MEDIUM_UNIT_SHIFT)   /* per arena */
 #define MEDIUM_WORDS (MEDIUM_UNITS / 64)
+#define MEDIUM_BUCKETS 25u                               /* search hints, medium.c */
 
 enum arena_kind {
     ARENA_FREE = 0,     /* slot not in use (never committed, or released) */
@@ -92,9 +93,10 @@ typedef struct arena_meta {
             uint64_t unit_end[MEDIUM_WORDS];      /* last unit of each allocated block */
             uint32_t free_units;
             uint32_t fresh_unit;                  /* units from here on never handed out */
-            uint16_t first_word;                  /* no free unit in words below it */
             uint16_t fail_units;                  /* a run this long was not found; 0: none */
+            uint16_t hint[MEDIUM_BUCKETS];        /* per run length: where to start looking */
             bool zeroed;                          /* fresh from the kernel: fresh units are 0 */
+            bool closed;                          /* off the tier's list: no room for any block */
         };
     };
 } arena_meta;

@@ -48,41 +48,123 @@ static bool bits_clear(const uint64_t *bm, unsigned first, unsigned count)
     return true;
 }
 
-/* The lowest run of k clear bits starting in word `from` or later; -1 if none. */
+/* Bits of x that start a run of at least k (1..64) set bits inside x. */
+static inline uint64_t runs_of(uint64_t x, unsigned k)
+{
+    for (unsigned have = 1; have < k && x;) {
+        unsigned step = have < k - have ? have : k - have;
+        x &= x >> step;
+        have += step;
+    }
+    return x;
+}
+
+/* The lowest run of k clear bits starting in word `from` or later; -1 if none. A run
+ * is either inside one word (found with shifts and ands, O(log k) per word) or
+ * crosses words: then it is the high free bits carried from the words before plus
+ * the low free bits of this one. */
 static long find_run(const uint64_t *used, unsigned from, unsigned k)
 {
-    unsigned run = 0, start = 0;
+    unsigned carry = 0;          /* free bits at the top of the words scanned so far */
     for (unsigned w = from; w < MEDIUM_WORDS; w++) {
-        uint64_t free_bits = ~used[w];
-        if (free_bits == 0) {
-            run = 0;
+        uint64_t u = used[w];
+        if (u == 0) {
+            carry += 64;
+            if (carry >= k)
+                return (long)((w + 1) * 64 - carry);
             continue;
         }
-        unsigned pos = 0;
-        while (pos < 64) {
-            uint64_t f = free_bits >> pos;
-            if (f == 0) {
-                run = 0;
-                break;
-            }
-            unsigned skip = (unsigned)__builtin_ctzll(f);
-            if (skip) {
-                run = 0;
-                pos += skip;
-            }
-            uint64_t u = ~(free_bits >> pos);      /* ones from the next used bit up */
-            unsigned len = u ? (unsigned)__builtin_ctzll(u) : 64 - pos;
-            if (len > 64 - pos)
-                len = 64 - pos;
-            if (run == 0)
-                start = w * 64 + pos;
-            run += len;
-            pos += len;
-            if (run >= k)
-                return start;
+        unsigned low = (unsigned)__builtin_ctzll(u);      /* free bits at the bottom */
+        if (carry && carry + low >= k)
+            return (long)(w * 64 - carry);
+        if (k <= 64) {
+            uint64_t starts = runs_of(~u, k);
+            if (starts)
+                return (long)(w * 64 + (unsigned)__builtin_ctzll(starts));
         }
+        carry = (unsigned)__builtin_clzll(u);             /* free bits at the top */
     }
     return -1;
+}
+
+/* Search hints. Bucket b covers runs of at least bucket_lo[b] units, and hint[b] is a
+ * word before which no free run that long starts. A search for k units starts at the
+ * hint of the largest bucket with bucket_lo <= k; finding the first run of k at word
+ * w proves that no run of k or more starts before w, so it raises the hints of the
+ * buckets with bucket_lo >= k; a free lowers every hint to the start of the merged
+ * free run. Fragmented low words are then not rescanned by every request. */
+static const uint16_t bucket_lo[MEDIUM_BUCKETS] = {
+    9, 10, 11, 12, 14, 16, 18, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192,
+    256, 320, 384, 448, 512};
+
+static unsigned bucket_of(unsigned k)
+{
+    unsigned b = MEDIUM_BUCKETS - 1;
+    while (bucket_lo[b] > k)
+        b--;
+    return b;
+}
+
+static void hints_raise(arena_meta *m, unsigned k, unsigned word)
+{
+    for (unsigned b = MEDIUM_BUCKETS; b-- > 0 && bucket_lo[b] >= k;)
+        if (m->hint[b] < word)
+            m->hint[b] = (uint16_t)word;
+}
+
+static void hints_lower(arena_meta *m, unsigned word)
+{
+    for (unsigned b = 0; b < MEDIUM_BUCKETS; b++)
+        if (m->hint[b] > word)
+            m->hint[b] = (uint16_t)word;
+}
+
+/* The first unit of the free run that ends just below unit pos (pos if none). */
+static unsigned free_run_start(const arena_meta *m, unsigned pos)
+{
+    unsigned w = pos >> 6, b = pos & 63;
+    if (b) {
+        uint64_t below = m->unit_used[w] << (64 - b);     /* bits below pos, at the top */
+        if (below)
+            return pos - (unsigned)__builtin_clzll(below);
+    }
+    while (w > 0) {
+        uint64_t u = m->unit_used[--w];
+        if (u)
+            return (w + 1) * 64 - (unsigned)__builtin_clzll(u);
+    }
+    return 0;
+}
+
+/* A tier's list holds its medium arenas that may have room, in address order (first
+ * fit then fills resident holes of older arenas before fresh pages). An arena that
+ * cannot hold even the smallest medium block leaves the list, so a heap of many packed
+ * arenas is not walked by every request; any free brings it back. */
+#define MEDIUM_MIN_UNITS ((SMALL_MAX >> MEDIUM_UNIT_SHIFT) + 1)
+
+static void open_arena(arena_meta *m)
+{
+    arena_meta **link = &pypper_heap.tiers[m->tier].medium_arenas;
+    arena_meta *prev = NULL;
+    while (*link && *link < m) {
+        prev = *link;
+        link = &prev->next;
+    }
+    m->prev = prev;
+    m->next = *link;
+    if (*link)
+        (*link)->prev = m;
+    *link = m;
+    m->closed = false;
+}
+
+static void close_if_full(arena_meta *m)
+{
+    if (m->free_units < MEDIUM_MIN_UNITS
+        || (m->fail_units && m->fail_units <= MEDIUM_MIN_UNITS)) {
+        arena_list_unlink(&pypper_heap.tiers[m->tier].medium_arenas, m);
+        m->closed = true;
+    }
 }
 
 static arena_meta *new_medium_arena(unsigned tier)
@@ -97,8 +179,7 @@ static arena_meta *new_medium_arena(unsigned tier)
     m->free_units = MEDIUM_UNITS;
     m->fresh_unit = 0;
     m->zeroed = zeroed;
-    /* Oldest first, so first fit fills resident holes before fresh pages. */
-    arena_list_append(&pypper_heap.tiers[tier].medium_arenas, m);
+    open_arena(m);
     return m;
 }
 
@@ -112,21 +193,25 @@ static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
     *zeroed = m->zeroed && pos >= m->fresh_unit;
     if (pos + k > m->fresh_unit)
         m->fresh_unit = pos + k;
-    while (m->first_word < MEDIUM_WORDS && m->unit_used[m->first_word] == ~(uint64_t)0)
-        m->first_word++;
     pool_mark_allocated(block);
+    close_if_full(m);
     return block;
 }
 
 static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
 {
-    for (arena_meta *m = pypper_heap.tiers[tier].medium_arenas; m; m = m->next) {
+    arena_meta *next;
+    for (arena_meta *m = pypper_heap.tiers[tier].medium_arenas; m; m = next) {
+        next = m->next;
         if (m->free_units < k || (m->fail_units && k >= m->fail_units))
             continue;
-        long pos = find_run(m->unit_used, m->first_word, k);
-        if (pos >= 0)
+        long pos = find_run(m->unit_used, m->hint[bucket_of(k)], k);
+        if (pos >= 0) {
+            hints_raise(m, k, (unsigned)pos >> 6);
             return take_run(m, (unsigned)pos, k, zeroed);
+        }
         m->fail_units = (uint16_t)k;
+        close_if_full(m);
     }
     heap_update_default_tier();
     arena_meta *m = new_medium_arena(tier);
@@ -185,8 +270,9 @@ bool medium_free(arena_meta *m, void *p)
     slot->allocated[g >> 6] &= ~((uint64_t)1 << (g & 63));
     m->free_units += k;
     m->fail_units = 0;
-    if ((unsigned)pos >> 6 < m->first_word)
-        m->first_word = (uint16_t)(pos >> 6);
+    hints_lower(m, free_run_start(m, (unsigned)pos) >> 6);
+    if (m->closed)
+        open_arena(m);
     /* Return a wholly free arena, but keep one so a boundary does not thrash. */
     arena_meta **list = &pypper_heap.tiers[m->tier].medium_arenas;
     if (m->free_units == MEDIUM_UNITS && !pypper_heap.retain && (*list != m || m->next))
@@ -215,17 +301,17 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
         m->free_units -= want - have;
         if (m->zeroed && (unsigned)pos + want > m->fresh_unit)
             m->fresh_unit = (unsigned)pos + want;
+        close_if_full(m);
     } else {
         bits_assign(m->unit_used, (unsigned)pos + want, have - want, false);
         m->free_units += have - want;
         m->fail_units = 0;
-        if (((unsigned)pos + want) >> 6 < m->first_word)
-            m->first_word = (uint16_t)(((unsigned)pos + want) >> 6);
+        if (m->closed)
+            open_arena(m);
+        hints_lower(m, ((unsigned)pos + want) >> 6);
     }
     bits_assign(m->unit_end, end - 1, 1, false);
     bits_assign(m->unit_end, (unsigned)pos + want - 1, 1, true);
-    while (m->first_word < MEDIUM_WORDS && m->unit_used[m->first_word] == ~(uint64_t)0)
-        m->first_word++;
     return 1;
 }
 

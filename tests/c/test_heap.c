@@ -148,6 +148,32 @@ static void test_medium(void)
     CHECK(st.invalid_frees == invalid + 3);
     CHECK(st.tier[PYPPER_TIER_FAST].medium_blocks == 0);
     CHECK(st.tier[PYPPER_TIER_FAST].medium_arenas <= 1);
+
+    /* Address-ordered first fit across arenas, including one that was full (closed)
+     * and gets room again: a freed hole is reused unless a lower one exists. */
+    enum { M = 3000 };
+    char **many = malloc(M * sizeof(char *));
+    for (int i = 0; i < M; i++) {
+        many[i] = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 1024);
+        CHECK(many[i] != NULL);
+        many[i][0] = (char)i;
+    }
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[PYPPER_TIER_SLOW].medium_arenas >= 3);
+    for (int i = 100; i < M; i += 1000) {
+        char *hole = many[i];
+        pypper_heap_free(hole);
+        many[i] = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 1000);
+        CHECK(many[i] != NULL && many[i] <= hole);
+        many[i][0] = (char)i;
+    }
+    for (int i = 0; i < M; i++) {
+        CHECK(many[i][0] == (char)i);
+        pypper_heap_free(many[i]);
+    }
+    free(many);
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[PYPPER_TIER_SLOW].medium_blocks == 0);
 }
 
 static void test_calloc_realloc(void)
