@@ -19,7 +19,6 @@ typedef struct tier_heap {
     pool_meta *partial[MAX_CLASSES];   /* pools with room, per class; head is used */
     arena_meta *pool_arenas;           /* pool arenas with free pools */
     arena_meta *large_arenas;          /* every large arena of the tier */
-    arena_meta *medium_arenas;         /* every medium arena of the tier */
 } tier_heap;
 
 typedef struct heap_state {

@@ -23,6 +23,7 @@
 #define MEDIUM_MAX 32768u                 /* <= this: medium arenas; above: page runs */
 #define POOL_SHIFT 14u
 #define POOL_SIZE (1u << POOL_SHIFT)      /* 16 KiB: one pool slot */
+#define TIER_SHIFT_MAX 36u                /* a tier reserves at most 64 GiB */
 #define ARENA_SHIFT 20u
 #define ARENA_SIZE (1u << ARENA_SHIFT)    /* 1 MiB */
 #define POOLS_PER_ARENA (ARENA_SIZE / POOL_SIZE)
@@ -93,10 +94,8 @@ typedef struct arena_meta {
             uint64_t unit_end[MEDIUM_WORDS];      /* last unit of each allocated block */
             uint32_t free_units;
             uint32_t fresh_unit;                  /* units from here on never handed out */
-            uint16_t fail_units;                  /* a run this long was not found; 0: none */
             uint16_t hint[MEDIUM_BUCKETS];        /* per run length: where to start looking */
             bool zeroed;                          /* fresh from the kernel: fresh units are 0 */
-            bool closed;                          /* off the tier's list: no room for any block */
         };
     };
 } arena_meta;

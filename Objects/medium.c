@@ -1,101 +1,45 @@
 /* Objects/medium.c: medium blocks (SMALL_MAX < n <= MEDIUM_MAX). Each block is a run
- * of 64-byte units in a medium arena of its tier, found by address-ordered first fit
- * over the arena's unit bitmap; a freed run merges with its free neighbours simply
- * by clearing its bits. Unlike size-class pools, freed space serves requests of any
- * medium size, so a few long-lived blocks do not pin whole pools of one class (the
- * dominant cost of segregating 0.5-8 KiB blocks by class, measured on
+ * of 64-byte units in a medium arena of its tier, found by address-ordered first fit;
+ * a freed run merges with its free neighbours simply by clearing its bits (bitmaps in
+ * medium_bits.h). Unlike size-class pools, freed space serves requests of any medium
+ * size, so a few long-lived blocks do not pin whole pools of one class (the dominant
+ * cost of segregating 0.5-8 KiB blocks by class, measured on
  * Tools/bench/programs/containers.py). The last unit of each block is marked in a
  * second bitmap, which gives a block's length at free; its start is marked in the
- * 16 KiB slot's allocation bits like a pooled block's, so "is this an allocated
- * block start" is the same O(1) check everywhere. All of it is out of band. */
+ * 16 KiB slot's allocation bits like a pooled block's, so "is this an allocated block
+ * start" is the same O(1) check everywhere. All of it is out of band.
+ *
+ * Finding the first fit fast, in a heap of thousands of arenas:
+ * - run_bound[tier][arena]: every free run of the arena is shorter than this (0: not
+ *   a medium arena). A failed search for k sets it to k; a free that leaves a run of
+ *   L units raises it to L + 1. group_bound is an upper bound of 64 arenas' bounds.
+ *   A search skips arenas (and groups) that cannot hold k without touching them.
+ * - Hints per run length (buckets): arena_hint[b] is an arena index below which no
+ *   arena has a free run of bucket_lo[b] units; each arena's hint[b] is the same for
+ *   its words. A search for k starts at the hint of the largest bucket with
+ *   bucket_lo <= k; finding the first run of k proves no run of k or more lies
+ *   before it, which raises the hints of the buckets with bucket_lo >= k; a free
+ *   lowers the hints of the buckets its merged run satisfies. */
 #include "heap_internal.h"
+#include "medium_bits.h"
 #include "region.h"
 
 #include <string.h>
 
-static inline bool bit_get(const uint64_t *bm, unsigned i)
-{
-    return (bm[i >> 6] >> (i & 63)) & 1u;
-}
+#define TIER_ARENAS_MAX ((size_t)1 << (TIER_SHIFT_MAX - ARENA_SHIFT))
+#define NO_RUN_BOUND (MEDIUM_UNITS + 1)            /* bound of a wholly free arena */
 
-/* Set or clear bits [first, first + count) of bm. */
-static void bits_assign(uint64_t *bm, unsigned first, unsigned count, bool set)
-{
-    while (count) {
-        unsigned w = first >> 6, b = first & 63;
-        unsigned take = 64 - b < count ? 64 - b : count;
-        uint64_t mask = (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << b;
-        bm[w] = set ? bm[w] | mask : bm[w] & ~mask;
-        first += take;
-        count -= take;
-    }
-}
-
-/* Are bits [first, first + count) of bm all clear (and inside the arena)? */
-static bool bits_clear(const uint64_t *bm, unsigned first, unsigned count)
-{
-    if (first + count > MEDIUM_UNITS)
-        return false;
-    while (count) {
-        unsigned w = first >> 6, b = first & 63;
-        unsigned take = 64 - b < count ? 64 - b : count;
-        uint64_t mask = (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << b;
-        if (bm[w] & mask)
-            return false;
-        first += take;
-        count -= take;
-    }
-    return true;
-}
-
-/* Bits of x that start a run of at least k (1..64) set bits inside x. */
-static inline uint64_t runs_of(uint64_t x, unsigned k)
-{
-    for (unsigned have = 1; have < k && x;) {
-        unsigned step = have < k - have ? have : k - have;
-        x &= x >> step;
-        have += step;
-    }
-    return x;
-}
-
-/* The lowest run of k clear bits starting in word `from` or later; -1 if none. A run
- * is either inside one word (found with shifts and ands, O(log k) per word) or
- * crosses words: then it is the high free bits carried from the words before plus
- * the low free bits of this one. */
-static long find_run(const uint64_t *used, unsigned from, unsigned k)
-{
-    unsigned carry = 0;          /* free bits at the top of the words scanned so far */
-    for (unsigned w = from; w < MEDIUM_WORDS; w++) {
-        uint64_t u = used[w];
-        if (u == 0) {
-            carry += 64;
-            if (carry >= k)
-                return (long)((w + 1) * 64 - carry);
-            continue;
-        }
-        unsigned low = (unsigned)__builtin_ctzll(u);      /* free bits at the bottom */
-        if (carry && carry + low >= k)
-            return (long)(w * 64 - carry);
-        if (k <= 64) {
-            uint64_t starts = runs_of(~u, k);
-            if (starts)
-                return (long)(w * 64 + (unsigned)__builtin_ctzll(starts));
-        }
-        carry = (unsigned)__builtin_clzll(u);             /* free bits at the top */
-    }
-    return -1;
-}
-
-/* Search hints. Bucket b covers runs of at least bucket_lo[b] units, and hint[b] is a
- * word before which no free run that long starts. A search for k units starts at the
- * hint of the largest bucket with bucket_lo <= k; finding the first run of k at word
- * w proves that no run of k or more starts before w, so it raises the hints of the
- * buckets with bucket_lo >= k; a free lowers every hint to the start of the merged
- * free run. Fragmented low words are then not rescanned by every request. */
 static const uint16_t bucket_lo[MEDIUM_BUCKETS] = {
     9, 10, 11, 12, 14, 16, 18, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192,
     256, 320, 384, 448, 512};
+_Static_assert((SMALL_MAX >> MEDIUM_UNIT_SHIFT) + 1 == 9, "smallest medium block: 9 units");
+_Static_assert(MEDIUM_MAX >> MEDIUM_UNIT_SHIFT == 512, "largest medium block: 512 units");
+
+static uint16_t run_bound[HEAP_TIERS][TIER_ARENAS_MAX];
+static uint16_t group_bound[HEAP_TIERS][TIER_ARENAS_MAX / 64];
+static uint32_t arena_hint[HEAP_TIERS][MEDIUM_BUCKETS];
+static uint32_t arena_end[HEAP_TIERS];      /* 1 + the highest medium arena index */
+static uint32_t arena_count[HEAP_TIERS];    /* medium arenas now */
 
 static unsigned bucket_of(unsigned k)
 {
@@ -105,66 +49,56 @@ static unsigned bucket_of(unsigned k)
     return b;
 }
 
-static void hints_raise(arena_meta *m, unsigned k, unsigned word)
+/* The arena's index within its tier. */
+static uint32_t local_index(const arena_meta *m)
 {
-    for (unsigned b = MEDIUM_BUCKETS; b-- > 0 && bucket_lo[b] >= k;)
+    return (uint32_t)(layout_meta_index(m) - (size_t)m->tier * pypper_heap_layout.arenas_per_tier);
+}
+
+static arena_meta *arena_at(unsigned tier, uint32_t j)
+{
+    return layout_meta((size_t)tier * pypper_heap_layout.arenas_per_tier + j);
+}
+
+static void raise_bound(unsigned tier, uint32_t j, unsigned bound)
+{
+    if (run_bound[tier][j] < bound)
+        run_bound[tier][j] = (uint16_t)bound;
+    if (group_bound[tier][j >> 6] < bound)
+        group_bound[tier][j >> 6] = (uint16_t)bound;
+}
+
+/* A run of k units was found at word `word` of arena j (the first such run). */
+static void hints_raise(unsigned tier, uint32_t j, arena_meta *m, unsigned k, unsigned word)
+{
+    for (unsigned b = MEDIUM_BUCKETS; b-- > 0 && bucket_lo[b] >= k;) {
+        if (arena_hint[tier][b] < j)
+            arena_hint[tier][b] = j;
         if (m->hint[b] < word)
             m->hint[b] = (uint16_t)word;
+    }
 }
 
-static void hints_lower(arena_meta *m, unsigned word)
+/* A free run of len units now starts at word `word` of arena j. */
+static void hints_lower(unsigned tier, uint32_t j, arena_meta *m, unsigned len, unsigned word)
 {
-    for (unsigned b = 0; b < MEDIUM_BUCKETS; b++)
+    for (unsigned b = 0; b < MEDIUM_BUCKETS && bucket_lo[b] <= len; b++) {
+        if (arena_hint[tier][b] > j)
+            arena_hint[tier][b] = j;
         if (m->hint[b] > word)
             m->hint[b] = (uint16_t)word;
+    }
 }
 
-/* The first unit of the free run that ends just below unit pos (pos if none). */
-static unsigned free_run_start(const arena_meta *m, unsigned pos)
+/* Units [first, end) of arena j became free: merge, then update bounds and hints. */
+static void note_freed(arena_meta *m, unsigned first, unsigned end)
 {
-    unsigned w = pos >> 6, b = pos & 63;
-    if (b) {
-        uint64_t below = m->unit_used[w] << (64 - b);     /* bits below pos, at the top */
-        if (below)
-            return pos - (unsigned)__builtin_clzll(below);
-    }
-    while (w > 0) {
-        uint64_t u = m->unit_used[--w];
-        if (u)
-            return (w + 1) * 64 - (unsigned)__builtin_clzll(u);
-    }
-    return 0;
-}
-
-/* A tier's list holds its medium arenas that may have room, in address order (first
- * fit then fills resident holes of older arenas before fresh pages). An arena that
- * cannot hold even the smallest medium block leaves the list, so a heap of many packed
- * arenas is not walked by every request; any free brings it back. */
-#define MEDIUM_MIN_UNITS ((SMALL_MAX >> MEDIUM_UNIT_SHIFT) + 1)
-
-static void open_arena(arena_meta *m)
-{
-    arena_meta **link = &pypper_heap.tiers[m->tier].medium_arenas;
-    arena_meta *prev = NULL;
-    while (*link && *link < m) {
-        prev = *link;
-        link = &prev->next;
-    }
-    m->prev = prev;
-    m->next = *link;
-    if (*link)
-        (*link)->prev = m;
-    *link = m;
-    m->closed = false;
-}
-
-static void close_if_full(arena_meta *m)
-{
-    if (m->free_units < MEDIUM_MIN_UNITS
-        || (m->fail_units && m->fail_units <= MEDIUM_MIN_UNITS)) {
-        arena_list_unlink(&pypper_heap.tiers[m->tier].medium_arenas, m);
-        m->closed = true;
-    }
+    unsigned start = bits_run_start(m->unit_used, first);
+    unsigned stop = bits_run_end(m->unit_used, end, m->fresh_unit);
+    unsigned len = stop - start;
+    uint32_t j = local_index(m);
+    raise_bound(m->tier, j, len + 1);
+    hints_lower(m->tier, j, m, len, start >> 6);
 }
 
 static arena_meta *new_medium_arena(unsigned tier)
@@ -179,14 +113,18 @@ static arena_meta *new_medium_arena(unsigned tier)
     m->free_units = MEDIUM_UNITS;
     m->fresh_unit = 0;
     m->zeroed = zeroed;
-    open_arena(m);
+    uint32_t j = local_index(m);
+    if (j + 1 > arena_end[tier])
+        arena_end[tier] = j + 1;
+    arena_count[tier]++;
+    raise_bound(tier, j, NO_RUN_BOUND);
+    hints_lower(tier, j, m, MEDIUM_UNITS, 0);
     return m;
 }
 
 static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
 {
-    size_t ai = layout_meta_index(m);
-    char *block = layout_arena_base(ai) + ((size_t)pos << MEDIUM_UNIT_SHIFT);
+    char *block = layout_arena_base(layout_meta_index(m)) + ((size_t)pos << MEDIUM_UNIT_SHIFT);
     bits_assign(m->unit_used, pos, k, true);
     bits_assign(m->unit_end, pos + k - 1, 1, true);
     m->free_units -= k;
@@ -194,28 +132,45 @@ static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
     if (pos + k > m->fresh_unit)
         m->fresh_unit = pos + k;
     pool_mark_allocated(block);
-    close_if_full(m);
     return block;
 }
 
 static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
 {
-    arena_meta *next;
-    for (arena_meta *m = pypper_heap.tiers[tier].medium_arenas; m; m = next) {
-        next = m->next;
-        if (m->free_units < k || (m->fail_units && k >= m->fail_units))
+    unsigned bucket = bucket_of(k);
+    uint16_t *bound = run_bound[tier];
+    uint32_t end = arena_end[tier];
+    for (uint32_t j = arena_hint[tier][bucket]; j < end;) {
+        uint32_t g = j >> 6;
+        if (group_bound[tier][g] <= k) {
+            j = (g + 1) << 6;
             continue;
-        long pos = find_run(m->unit_used, m->hint[bucket_of(k)], k);
-        if (pos >= 0) {
-            hints_raise(m, k, (unsigned)pos >> 6);
-            return take_run(m, (unsigned)pos, k, zeroed);
         }
-        m->fail_units = (uint16_t)k;
-        close_if_full(m);
+        bool whole_group = (j & 63) == 0;
+        uint32_t gend = (g + 1) << 6 < end ? (g + 1) << 6 : end;
+        unsigned gmax = 0;
+        for (; j < gend; j++) {
+            if (bound[j] > k) {
+                arena_meta *m = arena_at(tier, j);
+                long pos = m->free_units >= k ? bits_find_run(m->unit_used, m->hint[bucket], k) : -1;
+                if (pos >= 0) {
+                    hints_raise(tier, j, m, k, (unsigned)pos >> 6);
+                    return take_run(m, (unsigned)pos, k, zeroed);
+                }
+                bound[j] = (uint16_t)k;
+            }
+            if (bound[j] > gmax)
+                gmax = bound[j];
+        }
+        if (whole_group)
+            group_bound[tier][g] = (uint16_t)gmax;
     }
     heap_update_default_tier();
     arena_meta *m = new_medium_arena(tier);
-    return m ? take_run(m, 0, k, zeroed) : NULL;
+    if (!m)
+        return NULL;
+    hints_raise(tier, local_index(m), m, k, 0);
+    return take_run(m, 0, k, zeroed);
 }
 
 void *medium_alloc(unsigned tier, size_t n, bool *zeroed)
@@ -250,9 +205,10 @@ static unsigned block_units(const arena_meta *m, unsigned pos)
     return w * 64 + (unsigned)__builtin_ctzll(bits) - pos + 1;
 }
 
-static void release_medium_arena(unsigned tier, arena_meta *m)
+static void release_medium_arena(arena_meta *m)
 {
-    arena_list_unlink(&pypper_heap.tiers[tier].medium_arenas, m);
+    run_bound[m->tier][local_index(m)] = 0;
+    arena_count[m->tier]--;
     region_release_arenas(layout_meta_index(m), 1, true);
     pypper_heap.arenas_released++;
 }
@@ -269,14 +225,11 @@ bool medium_free(arena_meta *m, void *p)
     unsigned g = (unsigned)(((uintptr_t)p >> 4) & (GRANULES_PER_POOL - 1));
     slot->allocated[g >> 6] &= ~((uint64_t)1 << (g & 63));
     m->free_units += k;
-    m->fail_units = 0;
-    hints_lower(m, free_run_start(m, (unsigned)pos) >> 6);
-    if (m->closed)
-        open_arena(m);
     /* Return a wholly free arena, but keep one so a boundary does not thrash. */
-    arena_meta **list = &pypper_heap.tiers[m->tier].medium_arenas;
-    if (m->free_units == MEDIUM_UNITS && !pypper_heap.retain && (*list != m || m->next))
-        release_medium_arena(m->tier, m);
+    if (m->free_units == MEDIUM_UNITS && !pypper_heap.retain && arena_count[m->tier] > 1)
+        release_medium_arena(m);
+    else
+        note_freed(m, (unsigned)pos, (unsigned)pos + k);
     return true;
 }
 
@@ -293,25 +246,21 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
         return 0;
     unsigned have = block_units(m, (unsigned)pos);
     unsigned want = (unsigned)((n + MEDIUM_UNIT - 1) >> MEDIUM_UNIT_SHIFT);
-    unsigned end = (unsigned)pos + have;
+    unsigned end = (unsigned)pos + have, new_end = (unsigned)pos + want;
+    if (want > have && !bits_clear(m->unit_used, end, want - have))
+        return 0;
+    bits_assign(m->unit_end, end - 1, 1, false);
+    bits_assign(m->unit_end, new_end - 1, 1, true);
     if (want > have) {
-        if (!bits_clear(m->unit_used, end, want - have))
-            return 0;
         bits_assign(m->unit_used, end, want - have, true);
         m->free_units -= want - have;
-        if (m->zeroed && (unsigned)pos + want > m->fresh_unit)
-            m->fresh_unit = (unsigned)pos + want;
-        close_if_full(m);
-    } else {
-        bits_assign(m->unit_used, (unsigned)pos + want, have - want, false);
+        if (new_end > m->fresh_unit)
+            m->fresh_unit = new_end;
+    } else if (want < have) {
+        bits_assign(m->unit_used, new_end, have - want, false);
         m->free_units += have - want;
-        m->fail_units = 0;
-        if (m->closed)
-            open_arena(m);
-        hints_lower(m, ((unsigned)pos + want) >> 6);
+        note_freed(m, new_end, end);
     }
-    bits_assign(m->unit_end, end - 1, 1, false);
-    bits_assign(m->unit_end, (unsigned)pos + want - 1, 1, true);
     return 1;
 }
 
@@ -340,15 +289,12 @@ void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes)
 
 void medium_release_empty(unsigned tier, bool keep_one)
 {
-    arena_meta *m = pypper_heap.tiers[tier].medium_arenas;
-    bool kept = !keep_one;
-    while (m) {
-        arena_meta *next = m->next;
-        if (m->free_units == MEDIUM_UNITS) {
-            if (kept)
-                release_medium_arena(tier, m);
-            kept = true;
-        }
-        m = next;
+    for (uint32_t j = 0; j < arena_end[tier]; j++) {
+        arena_meta *m = arena_at(tier, j);
+        if (m->kind != ARENA_MEDIUM || m->free_units != MEDIUM_UNITS)
+            continue;
+        if (keep_one && arena_count[tier] == 1)
+            return;
+        release_medium_arena(m);
     }
 }

@@ -38,7 +38,7 @@ int region_init(void)
     if (pypper_heap_layout.base)
         return 0;
     /* 64 GiB per tier first; smaller where RLIMIT_AS or strict overcommit says no. */
-    for (unsigned shift = 36; shift >= 30; shift--) {
+    for (unsigned shift = TIER_SHIFT_MAX; shift >= 30; shift--) {
         size_t tier_bytes = (size_t)1 << shift;
         size_t arenas = tier_bytes >> ARENA_SHIFT;
         size_t total = tier_bytes * HEAP_TIERS;
