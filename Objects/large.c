@@ -46,12 +46,9 @@ static int find_run(const arena_meta *m, unsigned count)
 static arena_meta *new_large_arena(unsigned tier)
 {
     bool zeroed;
-    size_t ai = region_take_arenas(tier, 1, &zeroed);
-    if (ai == (size_t)-1)
+    arena_meta *m = region_take_arena(tier, ARENA_LARGE, &zeroed);
+    if (!m)
         return NULL;
-    arena_meta *m = layout_meta(ai);
-    m->kind = ARENA_LARGE;
-    m->tier = (uint8_t)tier;
     m->free_pages = PAGES_PER_ARENA;
     arena_list_push(&pypper_heap.tiers[tier].large_arenas, m);
     return m;

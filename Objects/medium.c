@@ -104,12 +104,9 @@ static void note_freed(arena_meta *m, unsigned first, unsigned end)
 static arena_meta *new_medium_arena(unsigned tier)
 {
     bool zeroed;
-    size_t ai = region_take_arenas(tier, 1, &zeroed);
-    if (ai == (size_t)-1)
+    arena_meta *m = region_take_arena(tier, ARENA_MEDIUM, &zeroed);
+    if (!m)
         return NULL;
-    arena_meta *m = layout_meta(ai);    /* zeroed metadata */
-    m->kind = ARENA_MEDIUM;
-    m->tier = (uint8_t)tier;
     m->free_units = MEDIUM_UNITS;
     m->fresh_unit = 0;
     m->zeroed = zeroed;

@@ -8,12 +8,9 @@
 static arena_meta *new_pool_arena(unsigned tier)
 {
     bool zeroed;
-    size_t ai = region_take_arenas(tier, 1, &zeroed);
-    if (ai == (size_t)-1)
+    arena_meta *m = region_take_arena(tier, ARENA_POOLS, &zeroed);
+    if (!m)
         return NULL;
-    arena_meta *m = layout_meta(ai);
-    m->kind = ARENA_POOLS;
-    m->tier = (uint8_t)tier;
     m->free_pools = POOLS_PER_ARENA;
     m->fresh_pools = POOLS_PER_ARENA;
     m->free_pool_list = NULL;

@@ -140,6 +140,17 @@ size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed)
     return first;
 }
 
+arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
+{
+    size_t ai = region_take_arenas(tier, 1, zeroed);
+    if (ai == (size_t)-1)
+        return NULL;
+    arena_meta *m = layout_meta(ai);
+    m->kind = (uint8_t)kind;
+    m->tier = (uint8_t)tier;
+    return m;
+}
+
 void region_discard(void *addr, size_t len)
 {
     madvise(addr, len, MADV_DONTNEED);

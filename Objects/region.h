@@ -15,6 +15,9 @@ void region_set_binder(region_bind_fn fn);
  * index of the first, or (size_t)-1 when the tier's reservation or memory is exhausted.
  * *zeroed tells whether all its memory is known to be zero. */
 size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed);
+/* One arena of `tier` for a heap part: its metadata zeroed, then kind and tier set;
+ * NULL when none can be committed. */
+arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed);
 /* Give arenas back for reuse. With discard their memory returns to the kernel
  * (MADV_DONTNEED) at once; without (a session retains memory) it stays until
  * region_discard_released(). The mapping always stays, so a racing reader never
