@@ -209,13 +209,10 @@ static PyObject *py_debugmallocstats(PyObject *module, PyObject *unused)
         return NULL;
     Py_DECREF(r);
     pypper_heap_stats *st = current_stats();
-    unsigned small = 0;
-    for (unsigned c = 0; c < st->nclasses && st->classes[c].size <= 512; c++)
-        small++;
     fprintf(stderr, "Pypper tiered heap (%s%s)\n", pypper_pymem_mode(),
             pypper_tiers_topology() && !pypper_tiers_topology()->simulated ? "" : ", simulated tiers");
-    fprintf(stderr, "Small block threshold = 512, in %u size classes; %u pooled classes up to 8192.\n\n",
-            small, st->nclasses);
+    fprintf(stderr, "Small block threshold = 512, in %u size classes; medium blocks (513 bytes "
+                    "to 32 KiB) in runs of 64-byte units.\n\n", st->nclasses);
     fprintf(stderr, "class   size   tier   num pools   blocks in use   free bytes\n");
     fprintf(stderr, "-----   ----   ----   ---------   -------------   ----------\n");
     for (unsigned c = 0; c < st->nclasses; c++) {
