@@ -12,6 +12,7 @@
 #include "../Pypper/lifecycle.h"
 #include "../Pypper/tiers.h"
 #include "heap_api.h"
+#include "../Python/live_trace.h"
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
 #include "../Pypper/stats.h"
@@ -233,6 +234,14 @@ static PyObject *py_start(PyObject *module, PyObject *args)
          * arenas stay mapped, and the session's budget applies. */
         pypper_heap_set_retain(true);
         pypper_tiers_apply_budget(&cfg);
+        if (pypper_heap_ready() && pypper_live_trace_start() < 0) {
+            Py_BEGIN_ALLOW_THREADS
+            pypper_lifecycle_end();
+            Py_END_ALLOW_THREADS
+            pypper_heap_set_retain(false);
+            pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
+            return NULL;
+        }
     }
     return PyBool_FromLong(rc);
 }
@@ -245,8 +254,10 @@ static PyObject *py_end(PyObject *module, PyObject *unused)
     Py_BEGIN_ALLOW_THREADS
     rc = pypper_lifecycle_end();
     Py_END_ALLOW_THREADS
-    if (rc == 1)
+    if (rc == 1) {
+        pypper_live_trace_stop();
         pypper_heap_set_retain(false);
+    }
     return PyBool_FromLong(rc);
 }
 
@@ -273,6 +284,27 @@ static PyObject *py_uptime(PyObject *module, PyObject *unused)
     (void)module;
     (void)unused;
     return PyFloat_FromDouble(pypper_lifecycle_uptime());
+}
+
+static PyObject *py_live_trace_stats(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return pypper_live_trace_stats();
+}
+
+static PyObject *py_live_trace_knows(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    return PyBool_FromLong(pypper_live_trace_knows(obj));
+}
+
+static PyObject *py_after_fork_in_child(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    pypper_live_trace_forget_after_fork();
+    Py_RETURN_NONE;
 }
 
 static PyObject *py_stats(PyObject *module, PyObject *unused)
@@ -393,6 +425,12 @@ static PyMethodDef methods[] = {
      "session_config() -> (values, sources) of the running session, or None"},
     {"uptime", py_uptime, METH_NOARGS, "seconds since the running session started"},
     {"stats", py_stats, METH_NOARGS, "stats() -> dict of event counters"},
+    {"live_trace_stats", py_live_trace_stats, METH_NOARGS,
+     "live_trace_stats() -> dict: objects in the table, passes, pause figures"},
+    {"live_trace_knows", py_live_trace_knows, METH_O,
+     "live_trace_knows(obj) -> bool: is obj in the live trace's object table"},
+    {"after_fork_in_child", py_after_fork_in_child, METH_NOARGS,
+     "after_fork_in_child(): drop the live trace's state copied from the parent"},
     {"option_table", py_option_table, METH_NOARGS,
      "option_table() -> [(NAME, type, default, accepts, help)]"},
     {"log", py_log, METH_VARARGS, "log(level, message): report through Pypper's log"},

@@ -5,6 +5,7 @@
 #include "heap_internal.h"
 #include "placement.h"
 #include "region.h"
+#include "track_internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,6 +36,20 @@ void pypper_heap_enable_locking(void)
 }
 
 bool pypper_heap_locking(void) { return atomic_load_explicit(&locking, memory_order_relaxed); }
+
+bool pypper_heap_lock(void)
+{
+    bool locked = atomic_load_explicit(&locking, memory_order_relaxed);
+    if (locked)
+        pthread_mutex_lock(&heap_lock);
+    return locked;
+}
+
+void pypper_heap_unlock(bool locked)
+{
+    if (locked)
+        pthread_mutex_unlock(&heap_lock);
+}
 
 #define LOCK()                                                             \
     bool locked_ = atomic_load_explicit(&locking, memory_order_relaxed);   \
@@ -121,6 +136,7 @@ static void free_unpooled(void *p)
 
 static inline void free_locked(void *p)
 {
+    track_forget(p);
     pool_meta *pool = layout_pool(p);
     if (LIKELY(pool->size != 0)) {
         if (UNLIKELY(!pool_free_block(pool, p)))
@@ -484,7 +500,8 @@ static __attribute__((noinline)) void domain_free_slow(void *ctx, void *p)
 void pypper_heap_domain_free(void *ctx, void *p)
 {
     if (LIKELY(layout_owns(p))
-        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
+        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))
+        && LIKELY(pypper_track_hook == NULL)) {
         pool_meta *pool = layout_pool(p);
         if (LIKELY(pool->size != 0)) {
             if (UNLIKELY(!pool_free_block(pool, p)))

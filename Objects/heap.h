@@ -63,6 +63,10 @@ void pypper_heap_set_fast_budget(uint64_t bytes, double percent);
  * may allocate concurrently). One-way. */
 void pypper_heap_enable_locking(void);
 bool pypper_heap_locking(void);
+/* Hold the heap's serialization across several calls (a no-op until locking is on),
+ * for state that the free path also updates (the live trace's object table). */
+bool pypper_heap_lock(void);
+void pypper_heap_unlock(bool locked);
 
 typedef struct {
     uint64_t arenas;           /* committed arenas (1 MiB) */

@@ -108,6 +108,7 @@ typedef struct heap_layout {
     size_t arenas_per_tier;
     arena_meta *meta;          /* HEAP_TIERS * arenas_per_tier entries */
     pool_meta *pools;          /* HEAP_TIERS * arenas_per_tier * POOLS_PER_ARENA entries */
+    uint64_t *track;           /* a bit per granule: block start tracked by the live trace */
 } heap_layout;
 
 extern heap_layout pypper_heap_layout;
@@ -150,6 +151,20 @@ static inline char *layout_arena_base(size_t arena_index)
 static inline size_t layout_meta_index(const arena_meta *m)
 {
     return (size_t)(m - pypper_heap_layout.meta);
+}
+
+#define TRACK_BYTES_PER_ARENA (ARENA_SIZE / GRANULE / 8)    /* 8 KiB */
+
+/* The word of the tracked bitmap holding the bit of an owned address's granule. */
+static inline uint64_t *layout_track_word(const void *p)
+{
+    uintptr_t g = (uintptr_t)((const char *)p - pypper_heap_layout.base) / GRANULE;
+    return &pypper_heap_layout.track[g >> 6];
+}
+
+static inline uint64_t layout_track_bit(const void *p)
+{
+    return (uint64_t)1 << (((uintptr_t)p / GRANULE) & 63);
 }
 
 /* The pool metadata of an owned address (meaningful when its size is nonzero: the

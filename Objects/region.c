@@ -44,10 +44,14 @@ int region_init(void)
         size_t total = tier_bytes * HEAP_TIERS;
         size_t meta_len = arenas * HEAP_TIERS * sizeof(arena_meta);
         size_t pools_len = arenas * HEAP_TIERS * POOLS_PER_ARENA * sizeof(pool_meta);
+        size_t track_len = total / GRANULE / 8;
         char *raw = reserve(total + ARENA_SIZE);
         void *meta = raw ? reserve(meta_len) : NULL;
         void *pools = meta ? reserve(pools_len) : NULL;
-        if (!pools) {
+        void *track = pools ? reserve(track_len) : NULL;
+        if (!track) {
+            if (pools)
+                munmap(pools, pools_len);
             if (meta)
                 munmap(meta, meta_len);
             if (raw)
@@ -66,6 +70,7 @@ int region_init(void)
         pypper_heap_layout.arenas_per_tier = arenas;
         pypper_heap_layout.meta = meta;
         pypper_heap_layout.pools = pools;
+        pypper_heap_layout.track = track;
         pypper_heap_layout.base = base;
         return 0;
     }
@@ -90,7 +95,8 @@ static int commit(unsigned tier, size_t first, size_t count)
     if (mprotect(addr, len, PROT_READ | PROT_WRITE) != 0)
         return -1;
     if (protect_rw(layout_meta(first), count * sizeof(arena_meta)) < 0
-        || protect_rw(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta)) < 0)
+        || protect_rw(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta)) < 0
+        || protect_rw(layout_track_word(addr), count * TRACK_BYTES_PER_ARENA) < 0)
         return -1;
     if (R.binder) {
         int rc = R.binder(tier, addr, len);
@@ -163,6 +169,7 @@ void region_release_arenas(size_t first, size_t count, bool discard)
         layout_meta(a)->kind = ARENA_FREE;
     if (discard) {
         region_discard(layout_arena_base(first), count << ARENA_SHIFT);
+        region_discard(layout_track_word(layout_arena_base(first)), count * TRACK_BYTES_PER_ARENA);
         R.counters.arenas_committed[tier] -= count;
     }
     /* Merge with a neighbouring released run of the same state when there is one. */
@@ -192,6 +199,8 @@ void region_discard_released(void)
             if (!run->dirty)
                 continue;
             region_discard(layout_arena_base(run->first), run->count << ARENA_SHIFT);
+            region_discard(layout_track_word(layout_arena_base(run->first)),
+                           run->count * TRACK_BYTES_PER_ARENA);
             R.counters.arenas_committed[t] -= run->count;
             run->dirty = false;
         }

@@ -19,7 +19,8 @@ from . import _options, _session
 from ._options import Option
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
-           "config", "stats", "options", "placement", "topology", "where", "heap_stats",
+           "config", "stats", "live_trace_stats", "options", "placement", "topology", "where",
+           "heap_stats",
            "MODE", "__version__"]
 
 __version__ = _pypper.VERSION
@@ -104,6 +105,14 @@ def config():
 def stats():
     """Event counters of this process, as {name: int}."""
     return _pypper.stats()
+
+
+def live_trace_stats():
+    """The live trace of the current (or last) session: objects in the object table,
+    objects tracked and freed since start, collection passes, the full pass at start
+    (objects, milliseconds, nanoseconds per object) and the GIL pause per pass
+    (maximum, 99th percentile as a power-of-two bucket edge)."""
+    return _pypper.live_trace_stats()
 
 
 def options():

@@ -4,7 +4,7 @@ at exit (STATS), and what a forked child must forget."""
 import atexit
 import os
 import sys
-import threading
+import _thread
 
 import _pypper
 
@@ -16,7 +16,7 @@ _sessions = 0
 _traced_seconds = 0.0
 _owner_pid = os.getpid()
 #: Serializes start() and end() with this bookkeeping across threads.
-lock = threading.RLock()
+lock = _thread.RLock()
 
 
 def open_trace(values):
@@ -57,7 +57,8 @@ def ended(seconds):
 def _after_fork_in_child():
     # The C side has stopped the session in the child (no thread survives fork).
     global _writer, _summary_wanted, _sessions, _traced_seconds, lock
-    lock = threading.RLock()     # another thread may have held it at fork()
+    lock = _thread.RLock()       # another thread may have held it at fork()
+    _pypper.after_fork_in_child()
     if _writer is not None:
         _writer.abandon()
         _writer = None

@@ -8,6 +8,7 @@
 #include "placement.h"
 #include "region.h"
 #include "size_classes.h"
+#include "track.h"
 
 #include <errno.h>
 #include <sys/wait.h>
@@ -347,6 +348,42 @@ static void test_stress(void)
     CHECK(st.invalid_frees == 6);      /* only those of test_invalid_frees and test_medium */
 }
 
+static void *untracked[8];
+static int nuntracked;
+static void on_untrack(void *block)
+{
+    if (nuntracked < 8)
+        untracked[nuntracked] = block;
+    nuntracked++;
+}
+
+/* Tracked bits: set for the block holding an address (small, medium, large), refused
+ * twice and for free or foreign memory, cleared by the free path which calls the hook. */
+static void test_tracking(void)
+{
+    char *s = pypper_heap_malloc(48), *m = pypper_heap_malloc(3000);
+    char *l = pypper_heap_malloc(100000), *plain = pypper_heap_malloc(48);
+    int local;
+    pypper_heap_set_untrack_hook(on_untrack);
+    CHECK(pypper_heap_track_containing(s + 20) == s);
+    CHECK(pypper_heap_track_containing(s) == NULL);            /* already tracked */
+    CHECK(pypper_heap_track_containing(m + 2999) == m);
+    CHECK(pypper_heap_track_containing(l) == l);
+    CHECK(pypper_heap_track_containing(&local) == NULL);
+    CHECK(pypper_heap_is_tracked(s) && pypper_heap_is_tracked(m) && !pypper_heap_is_tracked(plain));
+    pypper_heap_free(plain);
+    CHECK(nuntracked == 0);
+    pypper_heap_free(s);
+    pypper_heap_free(m);
+    CHECK(nuntracked == 2 && untracked[0] == s && untracked[1] == m);
+    CHECK(!pypper_heap_is_tracked(s));
+    CHECK(pypper_heap_track_containing(s) == NULL);            /* freed */
+    pypper_heap_untrack(l);
+    pypper_heap_free(l);
+    CHECK(nuntracked == 2);
+    pypper_heap_set_untrack_hook(NULL);
+}
+
 static int refuse_bind(unsigned tier, void *addr, size_t len)
 {
     (void)tier; (void)addr; (void)len;
@@ -398,6 +435,7 @@ int main(void)
     test_lookup_and_tiers();
     test_invalid_frees();
     test_medium();
+    test_tracking();
     test_calloc_realloc();
     test_release_and_retain();
     test_budget();

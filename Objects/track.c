@@ -1,0 +1,44 @@
+/* Objects/track.c: the tracked-block bitmap (track.h) and the free path's check. */
+#include "track.h"
+
+#include "heap_internal.h"
+#include "track_internal.h"
+
+pypper_untrack_fn pypper_track_hook;
+
+void pypper_heap_set_untrack_hook(pypper_untrack_fn fn) { pypper_track_hook = fn; }
+
+void *pypper_heap_track_containing(const void *addr)
+{
+    pypper_block_info info;
+    pypper_heap_lookup(addr, &info);
+    if (!info.allocated)
+        return NULL;
+    uint64_t *word = layout_track_word(info.block);
+    uint64_t bit = layout_track_bit(info.block);
+    if (*word & bit)
+        return NULL;
+    *word |= bit;
+    return info.block;
+}
+
+void pypper_heap_untrack(void *block)
+{
+    if (pypper_heap_owns(block))
+        *layout_track_word(block) &= ~layout_track_bit(block);
+}
+
+bool pypper_heap_is_tracked(const void *block)
+{
+    return pypper_heap_owns(block) && (*layout_track_word(block) & layout_track_bit(block));
+}
+
+void track_forget_slow(void *block)
+{
+    uint64_t *word = layout_track_word(block);
+    uint64_t bit = layout_track_bit(block);
+    if (*word & bit) {
+        *word &= ~bit;
+        pypper_track_hook(block);
+    }
+}

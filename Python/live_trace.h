@@ -1,0 +1,19 @@
+/* Python/live_trace.h: the live trace (live_trace.c): start and stop with a session
+ * (GIL held), its figures for pypper.live_trace_stats(). */
+#ifndef PYPPER_LIVE_TRACE_H
+#define PYPPER_LIVE_TRACE_H
+
+#include <Python.h>
+
+/* Full pass and GC callback; 0, or -1 with a Python exception set. */
+int pypper_live_trace_start(void);
+/* Remove the callback, untrack everything, free the table. Idempotent. */
+void pypper_live_trace_stop(void);
+/* In a forked child (the parent's table is a stale copy). */
+void pypper_live_trace_forget_after_fork(void);
+/* Is op in the object table? */
+bool pypper_live_trace_knows(PyObject *op);
+/* A new dict of counters and pause figures. */
+PyObject *pypper_live_trace_stats(void);
+
+#endif
