@@ -247,9 +247,12 @@ bool pypper_live_trace_knows(PyObject *op)
     if (!LT.on)
         return false;
     pypper_block_info info;
+    bool locked = pypper_heap_lock();
     pypper_heap_lookup(op, &info);
-    return info.allocated && pypper_heap_is_tracked(info.block)
-           && pypper_objtable_contains(info.block);
+    bool known = info.allocated && pypper_heap_is_tracked(info.block)
+                 && pypper_objtable_contains(info.block);
+    pypper_heap_unlock(locked);
+    return known;
 }
 
 PyObject *pypper_live_trace_stats(void)
