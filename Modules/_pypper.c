@@ -12,6 +12,8 @@
 #include "../Pypper/lifecycle.h"
 #include "../Pypper/tiers.h"
 #include "heap_api.h"
+#include "temperature_api.h"
+#include "../Python/active_trace.h"
 #include "../Python/live_trace.h"
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
@@ -234,7 +236,9 @@ static PyObject *py_start(PyObject *module, PyObject *args)
          * arenas stay mapped, and the session's budget applies. */
         pypper_heap_set_retain(true);
         pypper_tiers_apply_budget(&cfg);
-        if (pypper_heap_ready() && pypper_live_trace_start() < 0) {
+        if (pypper_heap_ready()
+            && (pypper_live_trace_start() < 0 || pypper_active_trace_start(&cfg) < 0)) {
+            pypper_live_trace_stop();
             Py_BEGIN_ALLOW_THREADS
             pypper_lifecycle_end();
             Py_END_ALLOW_THREADS
@@ -255,6 +259,7 @@ static PyObject *py_end(PyObject *module, PyObject *unused)
     rc = pypper_lifecycle_end();
     Py_END_ALLOW_THREADS
     if (rc == 1) {
+        pypper_active_trace_stop();
         pypper_live_trace_stop();
         pypper_heap_set_retain(false);
     }
@@ -303,6 +308,7 @@ static PyObject *py_after_fork_in_child(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
+    pypper_active_trace_forget_after_fork();
     pypper_live_trace_forget_after_fork();
     Py_RETURN_NONE;
 }
@@ -461,7 +467,8 @@ static int module_exec(PyObject *module)
 {
     module_state *st = get_state(module);
     install_heap_in_extension();
-    if (PyModule_AddFunctions(module, pypper_heap_methods) < 0)
+    if (PyModule_AddFunctions(module, pypper_heap_methods) < 0
+        || PyModule_AddFunctions(module, pypper_temperature_methods) < 0)
         return -1;
     if (pypper_install_sys_allocator_hooks(module) < 0)
         return -1;

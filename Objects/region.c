@@ -139,7 +139,8 @@ size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed)
         R.counters.commit_failures++;
         return (size_t)-1;
     }
-    R.bump[tier] = local + count;
+    /* Release: a racing reader that sees the new bump sees the committed memory. */
+    __atomic_store_n(&R.bump[tier], local + count, __ATOMIC_RELEASE);
     R.counters.arenas_committed[tier] += count;
     R.counters.arenas_high[tier] = R.bump[tier];
     *zeroed = true;        /* fresh anonymous memory (and zeroed metadata) */
@@ -155,6 +156,14 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
     m->kind = (uint8_t)kind;
     m->tier = (uint8_t)tier;
     return m;
+}
+
+bool region_arena_committed(size_t ai)
+{
+    size_t per_tier = pypper_heap_layout.arenas_per_tier;
+    if (!per_tier || ai >= per_tier * HEAP_TIERS)
+        return false;
+    return ai % per_tier < __atomic_load_n(&R.bump[ai / per_tier], __ATOMIC_ACQUIRE);
 }
 
 void region_discard(void *addr, size_t len)

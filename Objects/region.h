@@ -24,6 +24,9 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
  * faults. */
 void region_release_arenas(size_t first, size_t count, bool discard);
 void region_discard_released(void);
+/* Whether arena `ai` (a global index) was ever committed: its memory and metadata are
+ * then readable for as long as the process lives. Safe from any thread. */
+bool region_arena_committed(size_t ai);
 /* Return the pages of [addr, addr+len) to the kernel; they read as zero afterwards. */
 void region_discard(void *addr, size_t len);
 

@@ -2,6 +2,7 @@
 #include "track.h"
 
 #include "heap_internal.h"
+#include "region.h"
 #include "track_internal.h"
 
 pypper_untrack_fn pypper_track_hook;
@@ -31,6 +32,18 @@ void pypper_heap_untrack(void *block)
 bool pypper_heap_is_tracked(const void *block)
 {
     return pypper_heap_owns(block) && (*layout_track_word(block) & layout_track_bit(block));
+}
+
+bool pypper_heap_probe_tracked(const void *p)
+{
+    if (!pypper_heap_owns(p) || !region_arena_committed(layout_arena_index(p)))
+        return false;
+    return (__atomic_load_n(layout_track_word(p), __ATOMIC_RELAXED) & layout_track_bit(p)) != 0;
+}
+
+bool pypper_heap_probe_mapped(const void *p)
+{
+    return pypper_heap_owns(p) && region_arena_committed(layout_arena_index(p));
 }
 
 void track_forget_slow(void *block)

@@ -20,5 +20,11 @@ void pypper_heap_set_untrack_hook(pypper_untrack_fn fn);
 void *pypper_heap_track_containing(const void *addr);
 void pypper_heap_untrack(void *block);
 bool pypper_heap_is_tracked(const void *block);
+/* For the sampler thread (no GIL, any address, even garbage): whether p is the start
+ * of a tracked block, read with relaxed loads from memory that is always mapped. A
+ * true answer may be stale by the time it is used; callers re-check under the GIL. */
+bool pypper_heap_probe_tracked(const void *p);
+/* Any thread, any address: whether p is in a committed arena (readable for good). */
+bool pypper_heap_probe_mapped(const void *p);
 
 #endif

@@ -75,7 +75,7 @@ int pypper_objtable_add(void *block, void *object)
         entries[index_[i] - 1].object = object;
         return 0;
     }
-    entries[count] = (pypper_obj_entry){block, object};
+    entries[count] = (pypper_obj_entry){.block = block, .object = object};
     index_[i] = (uint32_t)++count;
     return 0;
 }
@@ -123,6 +123,16 @@ bool pypper_objtable_contains(const void *block)
 {
     return count && index_[find(block)] != 0;
 }
+
+pypper_obj_entry *pypper_objtable_find(const void *block)
+{
+    if (!count)
+        return NULL;
+    uint32_t slot = index_[find(block)];
+    return slot ? &entries[slot - 1] : NULL;
+}
+
+pypper_obj_entry *pypper_objtable_at(size_t i) { return &entries[i]; }
 
 size_t pypper_objtable_count(void) { return count; }
 

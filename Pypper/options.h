@@ -63,10 +63,19 @@ typedef enum {
     PYPPER_OPTION_SLOW_NODES,
     PYPPER_OPTION_FAST_BUDGET,
     PYPPER_OPTION_SAMPLE_HZ,
+    PYPPER_OPTION_SAMPLE_DUTY,
+    PYPPER_OPTION_SAMPLE_DEPTH,
+    PYPPER_OPTION_HALF_LIFE_MS,
+    PYPPER_OPTION_COLD_THRESHOLD,
+    PYPPER_OPTION_HYSTERESIS,
+    PYPPER_OPTION_CALLER_WEIGHT,
+    PYPPER_OPTION_HOLD_WEIGHT,
+    PYPPER_OPTION_REFCOUNT_WEIGHT,
     PYPPER_OPTION_MIGRATE_INTERVAL_MS,
     PYPPER_OPTION_MIGRATE_MBPS,
     PYPPER_OPTION_HOT_THRESHOLD,
     PYPPER_OPTION_TRACE_FILE,
+    PYPPER_OPTION_HEAT_INTERVAL_MS,
     PYPPER_OPTION_LOG,
     PYPPER_OPTION_STATS,
     PYPPER_OPTION_COUNT
@@ -79,10 +88,19 @@ typedef struct pypper_config {
     pypper_nodeset slow_nodes;
     pypper_size fast_budget;
     int64_t sample_hz;
+    double sample_duty;          /* share of one core the sampler may use */
+    int64_t sample_depth;        /* frames per stack sample */
+    int64_t half_life_ms;
+    double cold_threshold;
+    double hysteresis;
+    double caller_weight;
+    double hold_weight;
+    double refcount_weight;
     int64_t migrate_interval_ms;
     int64_t migrate_mbps;        /* 0 = unlimited */
     double hot_threshold;
     char trace_file[PYPPER_PATH_MAX];
+    int64_t heat_interval_ms;    /* page-heat records in the trace file; 0 = none */
     int log_level;               /* pypper_log_level */
     bool stats;
     unsigned char source[PYPPER_OPTION_COUNT];   /* pypper_opt_source */

@@ -32,7 +32,31 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "fast-tier memory for the Python heap: bytes with K/M/G/T suffix or a % of the heap; 100% = no limit"},
     [PYPPER_OPTION_SAMPLE_HZ] = {
         "SAMPLE_HZ", PYPPER_OPT_INT, FIELD(sample_hz), "1000", 1, 100000, 0, 0, NULL,
-        "active-trace sampling rounds per second"},
+        "active-trace sampling bursts per second (each burst lasts SAMPLE_DUTY/SAMPLE_HZ s)"},
+    [PYPPER_OPTION_SAMPLE_DUTY] = {
+        "SAMPLE_DUTY", PYPPER_OPT_FLOAT, FIELD(sample_duty), "0.25", 0, 0, 0.01, 1.0, NULL,
+        "share of one CPU core the sampler thread may use (0.25 = 25%)"},
+    [PYPPER_OPTION_SAMPLE_DEPTH] = {
+        "SAMPLE_DEPTH", PYPPER_OPT_INT, FIELD(sample_depth), "8", 1, 64, 0, 0, NULL,
+        "Python frames read per stack sample, innermost first"},
+    [PYPPER_OPTION_HALF_LIFE_MS] = {
+        "HALF_LIFE_MS", PYPPER_OPT_INT, FIELD(half_life_ms), "1000", 10, 86400000, 0, 0, NULL,
+        "milliseconds in which an object's heat halves when it is not seen again"},
+    [PYPPER_OPTION_COLD_THRESHOLD] = {
+        "COLD_THRESHOLD", PYPPER_OPT_FLOAT, FIELD(cold_threshold), "0.2", 0, 0, 0.0, 1.0, NULL,
+        "temperature below which an object is cold (between it and HOT_THRESHOLD: warm)"},
+    [PYPPER_OPTION_HYSTERESIS] = {
+        "HYSTERESIS", PYPPER_OPT_FLOAT, FIELD(hysteresis), "0.05", 0, 0, 0.0, 0.5, NULL,
+        "how far past a threshold a temperature must go before an object changes class"},
+    [PYPPER_OPTION_CALLER_WEIGHT] = {
+        "CALLER_WEIGHT", PYPPER_OPT_FLOAT, FIELD(caller_weight), "0.5", 0, 0, 0.0, 1.0, NULL,
+        "evidence of an object newly seen in a calling frame (the innermost frame counts 1)"},
+    [PYPPER_OPTION_HOLD_WEIGHT] = {
+        "HOLD_WEIGHT", PYPPER_OPT_FLOAT, FIELD(hold_weight), "0.02", 0, 0, 0.0, 1.0, NULL,
+        "evidence of an object still held by the same frame slot as in the previous sample"},
+    [PYPPER_OPTION_REFCOUNT_WEIGHT] = {
+        "REFCOUNT_WEIGHT", PYPPER_OPT_FLOAT, FIELD(refcount_weight), "1.0", 0, 0, 0.0, 10.0, NULL,
+        "evidence of a reference count seen changing between two reads"},
     [PYPPER_OPTION_MIGRATE_INTERVAL_MS] = {
         "MIGRATE_INTERVAL_MS", PYPPER_OPT_INT, FIELD(migrate_interval_ms), "1000",
         1, 3600000, 0, 0, NULL,
@@ -46,6 +70,9 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_TRACE_FILE] = {
         "TRACE_FILE", PYPPER_OPT_PATH, FIELD(trace_file), "", 0, 0, 0, 0, NULL,
         "file that receives the trace of a tracing session; empty: no trace file"},
+    [PYPPER_OPTION_HEAT_INTERVAL_MS] = {
+        "HEAT_INTERVAL_MS", PYPPER_OPT_INT, FIELD(heat_interval_ms), "1000", 0, 3600000, 0, 0, NULL,
+        "with TRACE_FILE: milliseconds between two records of page heat in the trace; 0 = none"},
     [PYPPER_OPTION_LOG] = {
         "LOG", PYPPER_OPT_ENUM, FIELD(log_level), "warn", 0, 0, 0, 0, log_choices,
         "what Pypper reports on stderr: off, error, warn, info, debug"},

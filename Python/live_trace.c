@@ -242,6 +242,8 @@ void pypper_live_trace_forget_after_fork(void)
         pypper_live_trace_stop();
 }
 
+bool pypper_live_trace_running(void) { return LT.on; }
+
 bool pypper_live_trace_knows(PyObject *op)
 {
     if (!LT.on)

@@ -11,6 +11,8 @@ int pypper_live_trace_start(void);
 void pypper_live_trace_stop(void);
 /* In a forked child (the parent's table is a stale copy). */
 void pypper_live_trace_forget_after_fork(void);
+/* Is the live trace on (the object table is being kept)? */
+bool pypper_live_trace_running(void);
 /* Is op in the object table? */
 bool pypper_live_trace_knows(PyObject *op);
 /* A new dict of counters and pause figures. */

@@ -15,12 +15,14 @@ import os
 
 import _pypper
 
-from . import _options, _session
+from . import _options, _session, _snapshot
 from ._options import Option
+from ._snapshot import Snapshot, SnapshotError, ObjectInfo, PageInfo
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
            "config", "stats", "live_trace_stats", "options", "placement", "topology", "where",
-           "heap_stats",
+           "heap_stats", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
+           "Snapshot", "SnapshotError", "ObjectInfo", "PageInfo",
            "MODE", "__version__"]
 
 __version__ = _pypper.VERSION
@@ -69,6 +71,7 @@ def end():
     Returns True when a session ended, False when none was running."""
     with _session.lock:
         seconds = _pypper.uptime()
+        _session.stop_heat_recorder()
         stopped = _pypper.end()
         if stopped:
             _session.ended(seconds)
@@ -113,6 +116,41 @@ def live_trace_stats():
     (objects, milliseconds, nanoseconds per object) and the GIL pause per pass
     (maximum, 99th percentile as a power-of-two bucket edge)."""
     return _pypper.live_trace_stats()
+
+
+def active_trace_stats():
+    """The sampler of the current (or last) session: bursts, frame samples, evidence
+    of each kind (frame, caller, hold, refcount), reference counts read, evidence
+    applied to the model or dropped, idle sleeps and the thread's CPU seconds."""
+    return _pypper.active_trace_stats()
+
+
+def temperature(obj):
+    """obj's temperature, from 0.0 (no recent use seen) to 1.0 (as hot as the hottest
+    object), or None when obj is not traced (no session runs, or obj is immortal,
+    static, or outside Pypper's heap)."""
+    return _pypper.temperature(obj)
+
+
+def hot_objects(n=10):
+    """The n hottest traced objects as (object, temperature) pairs, hottest first."""
+    return _pypper.hot_objects(n)
+
+
+def snapshot(min_temperature=0.0):
+    """Temperatures of every traced object (those at or above min_temperature) and of
+    every page they occupy, now: a pypper.Snapshot with .objects (address, size, type,
+    tier, temperature, site, klass), .pages (address, tier, heat, hot_bytes,
+    cold_bytes), .by_type(), .by_site() and .save(path). RuntimeError when no session
+    runs."""
+    data = _pypper.snapshot_data(float(min_temperature))
+    return _snapshot.from_data(data, os.getpid())
+
+
+def load(path):
+    """Read a snapshot written by Snapshot.save(); SnapshotError (a ValueError) when
+    the file is not one or is truncated or corrupt."""
+    return _snapshot.load(path)
 
 
 def options():

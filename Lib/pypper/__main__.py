@@ -3,6 +3,11 @@
     options [--json]                 every option, its value and where it came from
     run [-o NAME=VALUE]... SCRIPT|-m MODULE [ARGS...]
                                      run a program under a tracing session
+    heatmap INPUT... -o OUT.png [--width W] [--height H] [--rows N] [--linear]
+            [--shared-scale] [--title T...]
+                                     draw page heat against time, one panel an input
+                                     (a heat trace, a snapshot, a directory or glob
+                                     of snapshots)
 """
 
 import argparse
@@ -11,6 +16,7 @@ import runpy
 import sys
 
 import pypper
+from pypper import _heatmap
 
 
 def cmd_options(args):
@@ -64,6 +70,26 @@ def cmd_run(args):
     return 0
 
 
+def cmd_heatmap(args):
+    try:
+        series_list = [_heatmap.load_series(path) for path in args.inputs]
+        size = _heatmap.render(series_list, args.output, width=args.width, height=args.height,
+                               log_scale=not args.linear, shared_scale=args.shared_scale,
+                               rows=args.rows, titles=args.title)
+    except ValueError as e:
+        print(f"pypper: heatmap: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"pypper: heatmap: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    panels = "; ".join(f"{s.name}: {len(s.columns)} columns x {len(s.pages())} pages"
+                       for s in series_list)
+    count = len(series_list)
+    print(f"wrote {args.output}: {count} panel{'s' * (count != 1)}, {size[0]}x{size[1]} "
+          f"({panels})")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m pypper", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +103,20 @@ def main(argv=None):
     p.add_argument("target", nargs="?", help="the script to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("heatmap", help="draw page heat against time as a PNG heatmap")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a heat trace, a snapshot file, or a directory or glob of snapshot "
+                        "files; each is one panel")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
+    p.add_argument("--width", type=int, help="image width (default 560 a panel)")
+    p.add_argument("--height", type=int, default=600, help="image height (default 600)")
+    p.add_argument("--rows", type=int, help="page rows a panel (default one a pixel row)")
+    p.add_argument("--linear", action="store_true", help="linear colour scale (default log)")
+    p.add_argument("--shared-scale", action="store_true",
+                   help="one colour scale for all panels (default one each)")
+    p.add_argument("--title", nargs="+", action="extend", metavar="T",
+                   help="panel titles, one an input (default: the input's name)")
+    p.set_defaults(func=cmd_heatmap)
     args = parser.parse_args(argv)
     if args.command == "run" and args.module and args.target is not None:
         args.args.insert(0, args.target)

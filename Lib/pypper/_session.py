@@ -15,6 +15,7 @@ _summary_wanted = False  # a session of this process asked for STATS
 _sessions = 0
 _traced_seconds = 0.0
 _owner_pid = os.getpid()
+_heat_stop = None        # held while the heat recorder thread should run
 #: Serializes start() and end() with this bookkeeping across threads.
 lock = _thread.RLock()
 
@@ -43,6 +44,39 @@ def began(values, sources, writer):
         writer.event("start", format=_trace.FORMAT, format_version=_trace.FORMAT_VERSION,
                      version=_pypper.VERSION, mode="drop-in" if _pypper.DROPIN else "extension",
                      argv=list(sys.argv), config=values, sources=sources)
+        if values["heat_interval_ms"] > 0:
+            _start_heat_recorder(values["heat_interval_ms"] / 1000.0)
+
+
+def _record_heat():
+    """One "heat" event: the heat of every page holding traced objects."""
+    data = _pypper.snapshot_data(2.0)           # above any temperature: pages only
+    pages = sorted([p[0], round(p[2], 6)] for p in data["pages"] if p[2] > 0)
+    _writer.event("heat", uptime=data["uptime"], page_size=data["page_size"], pages=pages)
+
+
+def _heat_loop(stop, interval):
+    while not stop.acquire(timeout=interval):
+        with lock:
+            if stop.locked() is False or _writer is None or _pypper.state() != "running":
+                return
+            _record_heat()
+
+
+def _start_heat_recorder(interval):
+    global _heat_stop
+    stop = _thread.allocate_lock()
+    stop.acquire()
+    _heat_stop = stop
+    _thread.start_new_thread(_heat_loop, (stop, interval))
+
+
+def stop_heat_recorder():
+    """Called with `lock` held, before the session ends."""
+    global _heat_stop
+    if _heat_stop is not None:
+        _heat_stop.release()
+        _heat_stop = None
 
 
 def ended(seconds):
@@ -57,7 +91,9 @@ def ended(seconds):
 def _after_fork_in_child():
     # The C side has stopped the session in the child (no thread survives fork).
     global _writer, _summary_wanted, _sessions, _traced_seconds, lock
+    global _heat_stop
     lock = _thread.RLock()       # another thread may have held it at fork()
+    _heat_stop = None            # the recorder thread did not survive fork()
     _pypper.after_fork_in_child()
     if _writer is not None:
         _writer.abandon()

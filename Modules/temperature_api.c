@@ -1,0 +1,347 @@
+/* Modules/temperature_api.c: the temperature functions of _pypper: one object's
+ * temperature, the hottest objects, and the data of a snapshot (every traced object
+ * and every page they occupy, aggregated bytes-weighted). All run with the GIL, after
+ * feeding the sampler's pending evidence to the model. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "temperature_api.h"
+
+#include "../Objects/heap.h"
+#include "../Pypper/objtable.h"
+#include "../Pypper/temperature.h"
+#include "../Python/active_trace.h"
+#include "../Python/live_trace.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The entry of a live traced object, or NULL. */
+static pypper_obj_entry *entry_of(PyObject *obj)
+{
+    pypper_block_info info;
+    pypper_heap_lookup(obj, &info);
+    if (!info.allocated)
+        return NULL;
+    pypper_obj_entry *e = pypper_objtable_find(info.block);
+    return e && e->object == (void *)obj ? e : NULL;
+}
+
+static PyObject *temperature_of(PyObject *obj, uint32_t now)
+{
+    bool locked = pypper_heap_lock();
+    pypper_obj_entry *e = entry_of(obj);
+    double t = e ? pypper_model_temperature(pypper_model_heat(e, now), now) : -1.0;
+    pypper_heap_unlock(locked);
+    if (t < 0)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(t);
+}
+
+static PyObject *py_temperature(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    if (!pypper_live_trace_running())
+        Py_RETURN_NONE;
+    pypper_active_trace_drain();
+    return temperature_of(obj, pypper_active_trace_now_ms());
+}
+
+static PyObject *py_temperatures(PyObject *module, PyObject *seq)
+{
+    (void)module;
+    PyObject *fast = PySequence_Fast(seq, "temperatures() takes a sequence of objects");
+    if (!fast)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject *out = PyList_New(n);
+    if (!out) {
+        Py_DECREF(fast);
+        return NULL;
+    }
+    bool running = pypper_live_trace_running();
+    if (running)
+        pypper_active_trace_drain();
+    uint32_t now = pypper_active_trace_now_ms();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = running ? temperature_of(PySequence_Fast_GET_ITEM(fast, i), now)
+                              : Py_NewRef(Py_None);
+        if (!t) {
+            Py_DECREF(out);
+            Py_DECREF(fast);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, t);
+    }
+    Py_DECREF(fast);
+    return out;
+}
+
+typedef struct {
+    double heat;
+    size_t index;
+} ranked;
+
+/* Sift down in a min-heap of the n hottest so far. */
+static void sift(ranked *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && h[l].heat < h[m].heat)
+            m = l;
+        if (l + 1 < n && h[l + 1].heat < h[m].heat)
+            m = l + 1;
+        if (m == i)
+            return;
+        ranked t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int by_heat_desc(const void *a, const void *b)
+{
+    double x = ((const ranked *)a)->heat, y = ((const ranked *)b)->heat;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static PyObject *py_hot_objects(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    Py_ssize_t want = PyLong_AsSsize_t(arg);
+    if (want == -1 && PyErr_Occurred())
+        return NULL;
+    if (want < 0) {
+        PyErr_SetString(PyExc_ValueError, "hot_objects(n): n must be >= 0");
+        return NULL;
+    }
+    if (!pypper_live_trace_running() || want == 0)
+        return PyList_New(0);
+    pypper_active_trace_drain();
+    uint32_t now = pypper_active_trace_now_ms();
+    bool locked = pypper_heap_lock();
+    size_t count = pypper_objtable_count(), n = 0, cap = (size_t)want < count ? (size_t)want : count;
+    ranked *heap = PyMem_RawMalloc((cap ? cap : 1) * sizeof(ranked));
+    if (!heap) {
+        pypper_heap_unlock(locked);
+        return PyErr_NoMemory();
+    }
+    for (size_t i = 0; i < count; i++) {
+        double h = pypper_model_heat(pypper_objtable_at(i), now);
+        if (h <= 0.0)
+            continue;
+        if (n < cap) {
+            heap[n++] = (ranked){h, i};
+            if (n == cap)
+                for (size_t k = n / 2; k-- > 0;)
+                    sift(heap, n, k);
+        } else if (h > heap[0].heat) {
+            heap[0] = (ranked){h, i};
+            sift(heap, n, 0);
+        }
+    }
+    qsort(heap, n, sizeof(ranked), by_heat_desc);
+    /* Objects are built after the heap lock is released (building allocates). */
+    for (size_t k = 0; k < n; k++)
+        heap[k].index = (size_t)(uintptr_t)pypper_objtable_at(heap[k].index)->object;
+    pypper_heap_unlock(locked);
+    PyObject *out = PyList_New(0);
+    for (size_t k = 0; out && k < n; k++) {
+        PyObject *obj = (PyObject *)(uintptr_t)heap[k].index;
+        if (Py_REFCNT(obj) <= 0)
+            continue;           /* being deallocated */
+        PyObject *pair = Py_BuildValue("(Od)", obj, pypper_model_temperature(heap[k].heat, now));
+        if (!pair || PyList_Append(out, pair) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(pair);
+    }
+    PyMem_RawFree(heap);
+    return out;
+}
+
+/* ---- pages of a snapshot: an open-addressing map from page to its aggregate ---- */
+
+typedef struct {
+    uintptr_t page;             /* 0: empty slot */
+    double heat;                /* sum of temperature * bytes on the page / page size */
+    uint64_t hot_bytes, cold_bytes;
+    unsigned tier;
+} page_agg;
+
+typedef struct {
+    page_agg *slots;
+    size_t cap, used;
+} page_map;
+
+static page_agg *page_slot(page_map *m, uintptr_t page)
+{
+    size_t mask = m->cap - 1;
+    size_t i = (size_t)((page >> 12) * 0x9E3779B97F4A7C15ull >> 20) & mask;
+    while (m->slots[i].page && m->slots[i].page != page)
+        i = (i + 1) & mask;
+    if (!m->slots[i].page) {
+        m->slots[i].page = page;
+        m->used++;
+    }
+    return &m->slots[i];
+}
+
+static void add_bytes(page_map *m, uintptr_t start, size_t size, unsigned tier, double t,
+                      int klass, size_t page_size)
+{
+    uintptr_t end = start + size;
+    for (uintptr_t a = start; a < end;) {
+        uintptr_t page = a & ~(uintptr_t)(page_size - 1);
+        uintptr_t stop = page + page_size < end ? page + page_size : end;
+        page_agg *p = page_slot(m, page);
+        p->tier = tier;
+        p->heat += t * (double)(stop - a) / (double)page_size;
+        if (klass == PYPPER_HOT)
+            p->hot_bytes += stop - a;
+        else if (klass == PYPPER_COLD)
+            p->cold_bytes += stop - a;
+        a = stop;
+    }
+}
+
+typedef struct {
+    PyObject *object;
+    size_t size;
+    double temperature;
+    unsigned tier;
+    int klass;
+} object_row;
+
+static PyObject *object_rows_to_list(const object_row *rows, size_t n)
+{
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list && i < n; i++) {
+        const object_row *r = &rows[i];
+        PyObject *row = Py_BuildValue("(KnsIdsO)", (unsigned long long)(uintptr_t)r->object,
+                                      (Py_ssize_t)r->size, Py_TYPE(r->object)->tp_name, r->tier,
+                                      r->temperature, pypper_model_class_name(r->klass), Py_None);
+        if (!row || PyList_Append(list, row) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(row);
+    }
+    return list;
+}
+
+static PyObject *page_map_to_list(const page_map *pages)
+{
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list && i < pages->cap; i++) {
+        const page_agg *p = &pages->slots[i];
+        if (!p->page)
+            continue;
+        PyObject *row = Py_BuildValue("(KIdKK)", (unsigned long long)p->page, p->tier, p->heat,
+                                      (unsigned long long)p->hot_bytes,
+                                      (unsigned long long)p->cold_bytes);
+        if (!row || PyList_Append(list, row) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(row);
+    }
+    return list;
+}
+
+static void *map_anon(size_t bytes)
+{
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
+{
+    (void)module;
+    double min_t = 0.0;
+    if (!PyArg_ParseTuple(args, "|d:snapshot_data", &min_t))
+        return NULL;
+    if (!pypper_live_trace_running()) {
+        PyErr_SetString(PyExc_RuntimeError, "no tracing session is running: call pypper.start() first");
+        return NULL;
+    }
+    pypper_active_trace_drain();
+    uint32_t now = pypper_active_trace_now_ms();
+    size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
+    bool locked = pypper_heap_lock();
+    size_t count = pypper_objtable_count(), nrows = 0;
+    /* Room for every page any object touches, at most half full. */
+    size_t need = 0;
+    for (size_t i = 0; i < count; i++) {
+        pypper_block_info info;
+        pypper_heap_lookup(pypper_objtable_at(i)->block, &info);
+        need += info.size / page_size + 2;
+    }
+    page_map pages = {NULL, 1024, 0};
+    while (pages.cap < need * 2)
+        pages.cap *= 2;
+    pages.slots = map_anon(pages.cap * sizeof(page_agg));
+    object_row *rows = map_anon(count * sizeof(object_row));
+    if (!pages.slots || !rows) {
+        pypper_heap_unlock(locked);
+        if (pages.slots)
+            munmap(pages.slots, pages.cap * sizeof(page_agg));
+        if (rows)
+            munmap(rows, count * sizeof(object_row));
+        return PyErr_NoMemory();
+    }
+    for (size_t i = 0; i < count; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        if (Py_REFCNT((PyObject *)e->object) <= 0)
+            continue;
+        pypper_block_info info;
+        pypper_heap_lookup(e->block, &info);
+        double t = pypper_model_temperature(pypper_model_heat(e, now), now);
+        int klass = pypper_model_classify(e, t);
+        /* The object's whole block counts for its pages (its header included). */
+        add_bytes(&pages, (uintptr_t)e->block, info.size, info.tier, t, klass, page_size);
+        if (t >= min_t)
+            rows[nrows++] = (object_row){e->object, info.size, t, info.tier, klass};
+    }
+    pypper_heap_unlock(locked);
+    /* Built without the heap lock (building allocates); the GIL keeps them alive. */
+    PyObject *objects = object_rows_to_list(rows, nrows);
+    PyObject *page_list = objects ? page_map_to_list(&pages) : NULL;
+    munmap(rows, count * sizeof(object_row));
+    munmap(pages.slots, pages.cap * sizeof(page_agg));
+    if (!page_list) {
+        Py_XDECREF(objects);
+        return NULL;
+    }
+    const pypper_model_params *mp = pypper_model_params_get();
+    return Py_BuildValue(
+        "{s:N,s:N,s:n,s:d,s:{s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d}}",
+        "objects", objects, "pages", page_list, "page_size", (Py_ssize_t)page_size,
+        "uptime", (double)now / 1e3,
+        "model",
+        "half_life_ms", mp->half_life_ms, "hot_threshold", mp->hot_threshold,
+        "cold_threshold", mp->cold_threshold, "hysteresis", mp->hysteresis,
+        "frame_weight", mp->weight[PYPPER_EVIDENCE_FRAME],
+        "caller_weight", mp->weight[PYPPER_EVIDENCE_CALLER],
+        "hold_weight", mp->weight[PYPPER_EVIDENCE_HOLD],
+        "refcount_weight", mp->weight[PYPPER_EVIDENCE_REFCOUNT],
+        "reference_heat", pypper_model_reference_heat(now));
+}
+
+static PyObject *py_active_trace_stats(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return pypper_active_trace_stats();
+}
+
+PyMethodDef pypper_temperature_methods[] = {
+    {"temperature", py_temperature, METH_O,
+     "temperature(obj) -> float in [0, 1], or None when obj is not traced"},
+    {"temperatures", py_temperatures, METH_O,
+     "temperatures(objects) -> [float or None]: temperature() of each, at one instant"},
+    {"hot_objects", py_hot_objects, METH_O,
+     "hot_objects(n) -> [(obj, temperature)]: the n hottest traced objects, hottest first"},
+    {"snapshot_data", py_snapshot_data, METH_VARARGS,
+     "snapshot_data([min_temperature]) -> dict: objects (address, size, type, tier, "
+     "temperature, class, site), pages (address, tier, heat, hot_bytes, cold_bytes), model"},
+    {"active_trace_stats", py_active_trace_stats, METH_NOARGS,
+     "active_trace_stats() -> dict: the sampler's counters and CPU time"},
+    {NULL, NULL, 0, NULL},
+};

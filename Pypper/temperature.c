@@ -1,0 +1,101 @@
+/* Pypper/temperature.c: the mapping model (temperature.h). Every object's heat is a
+ * sum of weighted evidence that halves every HALF_LIFE_MS without new evidence,
+ * stored as (heat, stamp) and decayed lazily when read or added to. Temperatures
+ * are heats on a log scale relative to the hottest object's heat (which decays the
+ * same way, so no object is ever above 1). Classes change only when a temperature
+ * goes HYSTERESIS past a threshold, so objects near a threshold do not flap. */
+#include "temperature.h"
+
+#include <math.h>
+
+static pypper_model_params P = {
+    .half_life_ms = 1000.0, .hot_threshold = 0.5, .cold_threshold = 0.2, .hysteresis = 0.05,
+    .weight = {1.0, 0.5, 0.02, 1.0},
+};
+static double reference_heat;
+static uint32_t reference_stamp;
+
+void pypper_model_reset(const pypper_config *cfg)
+{
+    P.half_life_ms = (double)cfg->half_life_ms;
+    P.hot_threshold = cfg->hot_threshold;
+    P.cold_threshold = cfg->cold_threshold < cfg->hot_threshold ? cfg->cold_threshold
+                                                                 : cfg->hot_threshold;
+    P.hysteresis = cfg->hysteresis;
+    P.weight[PYPPER_EVIDENCE_FRAME] = 1.0;
+    P.weight[PYPPER_EVIDENCE_CALLER] = cfg->caller_weight;
+    P.weight[PYPPER_EVIDENCE_HOLD] = cfg->hold_weight;
+    P.weight[PYPPER_EVIDENCE_REFCOUNT] = cfg->refcount_weight;
+    reference_heat = 0.0;
+    reference_stamp = 0;
+}
+
+const pypper_model_params *pypper_model_params_get(void) { return &P; }
+
+static double decay(double heat, uint32_t from_ms, uint32_t to_ms)
+{
+    if (heat == 0.0 || to_ms <= from_ms)
+        return heat;
+    return heat * exp2(-(double)(to_ms - from_ms) / P.half_life_ms);
+}
+
+double pypper_model_heat(const pypper_obj_entry *e, uint32_t now_ms)
+{
+    return decay(e->heat, e->stamp, now_ms);
+}
+
+double pypper_model_reference_heat(uint32_t now_ms)
+{
+    return decay(reference_heat, reference_stamp, now_ms);
+}
+
+void pypper_model_add(pypper_obj_entry *e, pypper_evidence kind, double count, uint32_t now_ms)
+{
+    double heat = pypper_model_heat(e, now_ms) + P.weight[kind] * count;
+    e->heat = (float)heat;
+    e->stamp = now_ms;
+    if (heat > pypper_model_reference_heat(now_ms)) {
+        reference_heat = heat;
+        reference_stamp = now_ms;
+    }
+}
+
+double pypper_model_temperature(double heat, uint32_t now_ms)
+{
+    double ref = pypper_model_reference_heat(now_ms);
+    if (heat <= 0.0 || ref <= 0.0)
+        return 0.0;
+    double t = log1p(heat) / log1p(ref);
+    return t > 1.0 ? 1.0 : t;
+}
+
+int pypper_model_classify(pypper_obj_entry *e, double t)
+{
+    double h = P.hysteresis;
+    int k = e->klass;
+    switch (k) {
+    case PYPPER_HOT:
+        if (t < P.hot_threshold - h)
+            k = t < P.cold_threshold ? PYPPER_COLD : PYPPER_WARM;
+        break;
+    case PYPPER_WARM:
+        if (t >= P.hot_threshold + h)
+            k = PYPPER_HOT;
+        else if (t < P.cold_threshold - h)
+            k = PYPPER_COLD;
+        break;
+    default:
+        if (t >= P.hot_threshold + h)
+            k = PYPPER_HOT;
+        else if (t >= P.cold_threshold + h)
+            k = PYPPER_WARM;
+        break;
+    }
+    e->klass = (uint8_t)k;
+    return k;
+}
+
+const char *pypper_model_class_name(int klass)
+{
+    return klass == PYPPER_HOT ? "hot" : klass == PYPPER_WARM ? "warm" : "cold";
+}

@@ -1,0 +1,45 @@
+/* Pypper/temperature.h: the mapping model: sampler evidence about an object -> its
+ * heat (decaying with time), its temperature in [0, 1] and its class (cold, warm,
+ * hot, with hysteresis). Pure C; its parameters come from the options. */
+#ifndef PYPPER_TEMPERATURE_H
+#define PYPPER_TEMPERATURE_H
+
+#include "objtable.h"
+#include "options.h"
+
+#include <stdint.h>
+
+enum { PYPPER_COLD = 0, PYPPER_WARM = 1, PYPPER_HOT = 2 };
+
+/* What the sampler saw, each with its own weight (options *_WEIGHT). */
+typedef enum {
+    PYPPER_EVIDENCE_FRAME = 0,   /* newly in a slot of the innermost frame */
+    PYPPER_EVIDENCE_CALLER,      /* newly in a slot of a calling frame */
+    PYPPER_EVIDENCE_HOLD,        /* still in the same slot as one sample before */
+    PYPPER_EVIDENCE_REFCOUNT,    /* its reference count moved between two reads */
+    PYPPER_EVIDENCE_KINDS
+} pypper_evidence;
+
+typedef struct {
+    double half_life_ms;
+    double hot_threshold, cold_threshold, hysteresis;
+    double weight[PYPPER_EVIDENCE_KINDS];
+} pypper_model_params;
+
+/* A session starts: take the parameters from cfg and forget the reference heat. */
+void pypper_model_reset(const pypper_config *cfg);
+const pypper_model_params *pypper_model_params_get(void);
+
+/* Add `count` pieces of evidence of a kind to e at model time now_ms. */
+void pypper_model_add(pypper_obj_entry *e, pypper_evidence kind, double count, uint32_t now_ms);
+/* e's heat decayed to now_ms. */
+double pypper_model_heat(const pypper_obj_entry *e, uint32_t now_ms);
+/* The hottest object's heat decayed to now_ms (the scale of temperatures). */
+double pypper_model_reference_heat(uint32_t now_ms);
+/* Temperature in [0, 1]: log(1 + heat) / log(1 + reference heat). Monotone in heat. */
+double pypper_model_temperature(double heat, uint32_t now_ms);
+/* e's class after seeing temperature t (updates e->klass with hysteresis). */
+int pypper_model_classify(pypper_obj_entry *e, double t);
+const char *pypper_model_class_name(int klass);
+
+#endif

@@ -1,0 +1,529 @@
+/* Python/active_trace.c: the active trace (active_trace.h): the sampler thread
+ * ("pypper-sampler") and the hand-over of its evidence to the temperature model.
+ *
+ * Why frames: an access to an object raises its reference count for a few
+ * nanoseconds, so polling reference counts sees a tiny share of accesses (DESIGN.md
+ * §9). But the object being used is, for the length of the bytecode that uses it,
+ * in a slot of the running frame (a local or the value stack of its caller), so a
+ * thread that reads the main thread's innermost frames every few hundred
+ * nanoseconds sees most accesses, whatever the number of live objects. An object
+ * newly in a slot counts as an access (FRAME, or CALLER in an outer frame); one still
+ * in the same slot as at the previous sample counts a little (HOLD). Reference
+ * counts of a rotating window of the object table are polled as well (REFCOUNT):
+ * they catch objects touched only by C code (container items, keys).
+ *
+ * Without the GIL the thread reads only memory that stays mapped for the session
+ * (stack_chunks.c, the heap's committed arenas), with relaxed loads; every pointer
+ * it keeps must be the start of an object the live trace tracks (the heap's
+ * tracked-block bitmap), and is checked again against the object table under the
+ * GIL before the model uses it. The thread works in bursts of SAMPLE_DUTY/SAMPLE_HZ
+ * seconds and sleeps so that its CPU time stays within SAMPLE_DUTY of one core; it
+ * sleeps longer while the rest of the process uses no CPU. Every APPLY_MS it takes
+ * the GIL to feed the model. */
+#define PY_SSIZE_T_CLEAN
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include "internal/pycore_frame.h"
+#include "internal/pycore_pystate.h"
+
+#include "active_trace.h"
+#include "stack_chunks.h"
+
+#include "../Objects/heap.h"
+#include "../Objects/track.h"
+#include "../Pypper/log.h"
+#include "../Pypper/objtable.h"
+#include "../Pypper/temperature.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#define HIT_CAP 65536u          /* evidence table slots (a power of two) */
+#define HIT_FILL (HIT_CAP / 4 * 3)
+#define MAX_DEPTH 64
+#define MAX_SLOTS 64            /* slots read per frame */
+#define POLL_WINDOW 16384       /* object-table entries polled between two applies */
+#define POLL_BATCH 32           /* reference counts read per burst iteration */
+#define APPLY_MS 100
+#define STILL_SAMPLES 256       /* samples without change that end a burst */
+#define IDLE_WINDOW_NS (20 * 1000 * 1000ull)
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+typedef struct {
+    void *object;
+    uint32_t n[PYPPER_EVIDENCE_KINDS];
+} hit_slot;
+
+typedef struct {
+    PyObject *object;
+    void *block;
+    Py_ssize_t last;            /* PY_SSIZE_T_MIN: not read yet */
+} poll_entry;
+
+static struct {
+    bool on;
+    pthread_t thread;
+    atomic_bool stop;
+    pthread_mutex_t mu;         /* the evidence table and the poll window */
+    pthread_mutex_t sleep_mu;
+    pthread_cond_t sleep_cv;    /* CLOCK_MONOTONIC; stop wakes the thread */
+    hit_slot *hits;
+    uint32_t *used;             /* indexes of the occupied slots */
+    size_t nused;
+    poll_entry *poll;
+    size_t npoll, poll_pos, table_cursor;
+    PyThreadState *target;      /* the main thread, or NULL: frames are not read */
+    double duty;
+    long burst_ns, period_ns;
+    int depth;
+    struct timespec t0;
+    /* Sampler-private: what each frame slot held at the previous sample. */
+    void *prev_frame[MAX_DEPTH];
+    PyObject *prev_slot[MAX_DEPTH][MAX_SLOTS];
+    int prev_n[MAX_DEPTH];
+    /* Counters (sampler side under mu, apply side under the GIL). */
+    uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
+    uint64_t still_bursts, poll_reads, applies, applied, unknown, dropped, idle_sleeps;
+    uint64_t cpu_ns_last;       /* the thread's CPU time when it ended */
+} AT = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint32_t pypper_active_trace_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ms = (int64_t)(ts.tv_sec - AT.t0.tv_sec) * 1000
+                 + (ts.tv_nsec - AT.t0.tv_nsec) / 1000000;
+    return ms > 0 ? (uint32_t)ms : 0;
+}
+
+/* ---- the evidence table (sampler side, under mu) ---- */
+
+static void record(void *object, pypper_evidence kind)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)object >> 4) * 0x9E3779B97F4A7C15ull;
+    uint32_t i = (uint32_t)(h >> 40) & (HIT_CAP - 1);
+    while (AT.hits[i].object && AT.hits[i].object != object)
+        i = (i + 1) & (HIT_CAP - 1);
+    if (!AT.hits[i].object) {
+        if (AT.nused >= HIT_FILL) {
+            AT.dropped++;
+            return;
+        }
+        AT.hits[i].object = object;
+        AT.used[AT.nused++] = i;
+    }
+    AT.hits[i].n[kind]++;
+    AT.evidence[kind]++;
+}
+
+/* Whether p may be a traced object: the start of a tracked block, or just after a
+ * GC header (16 bytes) or a GC header plus the managed dict/weakref pointers (32). */
+static bool traced_candidate(const void *p)
+{
+    const char *c = p;
+    return pypper_heap_probe_tracked(c) || pypper_heap_probe_tracked(c - 16)
+           || pypper_heap_probe_tracked(c - 32);
+}
+
+/* ---- sampling (no GIL) ---- */
+
+static int frame_slots(_PyInterpreterFrame *f)
+{
+    int top = LOAD(f->stacktop);
+    if (top >= 0)
+        return top < MAX_SLOTS ? top : MAX_SLOTS;
+    /* The running frame keeps its stack pointer in a register: read its locals. */
+    PyCodeObject *code = LOAD(f->f_code);
+    if (!pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
+        return 0;
+    int n = LOAD(code->co_nlocalsplus);
+    return n < 0 ? 0 : n < MAX_SLOTS ? n : MAX_SLOTS;
+}
+
+/* Returns whether anything in the innermost frame changed since the last sample. */
+static bool sample_frames(PyThreadState *ts)
+{
+    bool moved = false;
+    _PyCFrame *cf = LOAD(ts->cframe);
+    if (cf != &ts->root_cframe && !pypper_stack_chunks_readable(cf, sizeof(*cf)))
+        return false;
+    _PyInterpreterFrame *f = LOAD(cf->current_frame);
+    AT.frame_samples++;
+    int d = 0;
+    for (int hops = 0; f && d < AT.depth && hops < 4 * MAX_DEPTH; hops++) {
+        if (!pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus)))
+            break;
+        _PyInterpreterFrame *up = LOAD(f->previous);
+        if (LOAD(f->owner) == FRAME_OWNED_BY_CSTACK) {      /* an entry shim */
+            f = up;
+            continue;
+        }
+        int n = frame_slots(f);
+        if (n && !pypper_stack_chunks_readable(f->localsplus, (size_t)n * sizeof(PyObject *)))
+            n = 0;
+        bool same = AT.prev_frame[d] == f;
+        AT.prev_frame[d] = f;
+        PyObject **prev = AT.prev_slot[d];
+        for (int i = 0; i < n; i++) {
+            PyObject *p = LOAD(f->localsplus[i]);
+            PyObject *was = prev[i];
+            prev[i] = p;
+            if (!p || ((uintptr_t)p & 15) || !traced_candidate(p))
+                continue;
+            if (same && was == p) {
+                record(p, PYPPER_EVIDENCE_HOLD);
+            } else {
+                record(p, d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
+                moved |= d == 0;
+            }
+        }
+        for (int i = n; i < AT.prev_n[d]; i++)
+            prev[i] = NULL;
+        AT.prev_n[d] = n;
+        AT.slots_read += (uint64_t)n;
+        moved |= d == 0 && !same;
+        d++;
+        f = up;
+    }
+    return moved;
+}
+
+static void poll_refcounts(void)
+{
+    if (!AT.npoll)
+        return;
+    for (int k = 0; k < POLL_BATCH; k++) {
+        poll_entry *e = &AT.poll[AT.poll_pos];
+        if (++AT.poll_pos == AT.npoll)
+            AT.poll_pos = 0;
+        if (!e->object)
+            continue;
+        /* The block stays mapped for the session; what it holds now is checked
+         * below and again under the GIL. */
+        Py_ssize_t rc = LOAD(e->object->ob_refcnt);
+        AT.poll_reads++;
+        if (rc == e->last)
+            continue;
+        bool first = e->last == PY_SSIZE_T_MIN;
+        e->last = rc;
+        if (!pypper_heap_probe_tracked(e->block))
+            e->object = NULL;               /* freed: stop reading it */
+        else if (!first)
+            record(e->object, PYPPER_EVIDENCE_REFCOUNT);
+    }
+}
+
+static void burst(void)
+{
+    pthread_mutex_lock(&AT.mu);
+    uint64_t deadline = mono_ns() + (uint64_t)AT.burst_ns;
+    PyThreadState *ts = AT.target;
+    uint64_t i = 0, still = 0;
+    do {
+        /* A main thread that does not move (blocked, or not scheduled beside this
+         * one) has nothing more to show in this burst. */
+        if (ts && !sample_frames(ts) && ++still == STILL_SAMPLES) {
+            AT.still_bursts++;
+            i++;
+            break;
+        }
+        poll_refcounts();
+        i++;
+    } while ((i & 15) || mono_ns() < deadline);
+    AT.iterations += i;
+    AT.bursts++;
+    pthread_mutex_unlock(&AT.mu);
+}
+
+/* ---- feeding the model (GIL held, mu held) ---- */
+
+/* The next window of the object table to poll; the same entries get their class
+ * re-evaluated, so objects that cool without new evidence change class too. */
+static void refill_poll_window(uint32_t now)
+{
+    size_t count = pypper_objtable_count();
+    size_t n = count < POLL_WINDOW ? count : POLL_WINDOW;
+    if (AT.table_cursor >= count)
+        AT.table_cursor = 0;
+    for (size_t i = 0; i < n; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
+        AT.poll[i] = (poll_entry){(PyObject *)e->object, e->block, PY_SSIZE_T_MIN};
+        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
+        if (++AT.table_cursor == count)
+            AT.table_cursor = 0;
+    }
+    AT.npoll = n;
+    AT.poll_pos = 0;
+}
+
+static void apply_locked(bool refill)
+{
+    uint32_t now = pypper_active_trace_now_ms();
+    bool locked = pypper_heap_lock();
+    for (size_t u = 0; u < AT.nused; u++) {
+        hit_slot *h = &AT.hits[AT.used[u]];
+        pypper_block_info info;
+        pypper_heap_lookup(h->object, &info);
+        pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
+        if (e && e->object == h->object) {
+            for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
+                if (h->n[k])
+                    pypper_model_add(e, (pypper_evidence)k, h->n[k], now);
+            pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
+            AT.applied++;
+        } else {
+            AT.unknown++;
+        }
+        *h = (hit_slot){0};
+    }
+    AT.nused = 0;
+    if (refill)
+        refill_poll_window(now);
+    pypper_heap_unlock(locked);
+    AT.applies++;
+}
+
+void pypper_active_trace_drain(void)
+{
+    if (!AT.on)
+        return;
+    pthread_mutex_lock(&AT.mu);
+    apply_locked(false);
+    pthread_mutex_unlock(&AT.mu);
+}
+
+static void apply_with_gil(void)
+{
+    if (_Py_IsFinalizing())
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!atomic_load(&AT.stop)) {
+        pypper_stack_chunks_refresh();
+        pthread_mutex_lock(&AT.mu);
+        apply_locked(true);
+        pthread_mutex_unlock(&AT.mu);
+    }
+    PyGILState_Release(g);
+}
+
+/* ---- the thread ---- */
+
+static void sleep_ns(uint64_t ns)
+{
+    if (!ns)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(ns / 1000000000u);
+    until.tv_nsec += (long)(ns % 1000000000u);
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&AT.sleep_mu);
+    int rc = 0;
+    while (!atomic_load(&AT.stop) && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&AT.sleep_cv, &AT.sleep_mu, &until);
+    pthread_mutex_unlock(&AT.sleep_mu);
+}
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    prctl(PR_SET_TIMERSLACK, 1000UL);       /* 1 µs: short sleeps keep their length */
+    uint64_t next_apply = mono_ns() + APPLY_MS * 1000000ull;
+    uint64_t last_wall = mono_ns();
+    uint64_t last_other = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    bool idle = false;
+    while (!atomic_load(&AT.stop)) {
+        /* Idle: the rest of the process used under 5% of a core in the last window
+         * (process CPU clocks advance in scheduler ticks: windows must be long). */
+        uint64_t wall = mono_ns();
+        if (wall - last_wall >= IDLE_WINDOW_NS) {
+            uint64_t other = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
+            idle = (other - last_other) * 20 < wall - last_wall;
+            last_wall = wall;
+            last_other = other;
+        }
+        if (idle) {
+            AT.idle_sleeps++;
+            sleep_ns(IDLE_WINDOW_NS);
+            continue;
+        }
+        /* Bursts start at most SAMPLE_HZ times a second, and no sooner than keeps
+         * this thread's CPU time within SAMPLE_DUTY. */
+        uint64_t w0 = mono_ns(), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        burst();
+        if (mono_ns() >= next_apply) {
+            apply_with_gil();
+            next_apply = mono_ns() + APPLY_MS * 1000000ull;
+        }
+        uint64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+        uint64_t gap = (uint64_t)((double)used / AT.duty);
+        if (gap < (uint64_t)AT.period_ns)
+            gap = (uint64_t)AT.period_ns;
+        uint64_t spent = mono_ns() - w0;
+        sleep_ns(gap > spent ? gap - spent : 0);
+    }
+    AT.cpu_ns_last = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    return NULL;
+}
+
+static void *map_zeroed(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void release_memory(void)
+{
+    if (AT.hits)
+        munmap(AT.hits, HIT_CAP * sizeof(hit_slot));
+    if (AT.used)
+        munmap(AT.used, HIT_CAP * sizeof(uint32_t));
+    if (AT.poll)
+        munmap(AT.poll, POLL_WINDOW * sizeof(poll_entry));
+    AT.hits = NULL;
+    AT.used = NULL;
+    AT.poll = NULL;
+}
+
+int pypper_active_trace_start(const pypper_config *cfg)
+{
+    if (AT.on)
+        return 0;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    memset(&AT, 0, sizeof(AT));
+    AT.mu = mu;
+    AT.sleep_mu = mu;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&AT.sleep_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    AT.hits = map_zeroed(HIT_CAP * sizeof(hit_slot));
+    AT.used = map_zeroed(HIT_CAP * sizeof(uint32_t));
+    AT.poll = map_zeroed(POLL_WINDOW * sizeof(poll_entry));
+    if (!AT.hits || !AT.used || !AT.poll) {
+        release_memory();
+        PyErr_NoMemory();
+        return -1;
+    }
+    AT.duty = cfg->sample_duty;
+    AT.burst_ns = (long)(cfg->sample_duty * 1e9 / (double)cfg->sample_hz);
+    if (AT.burst_ns < 1000)
+        AT.burst_ns = 1000;
+    AT.period_ns = (long)(1e9 / (double)cfg->sample_hz);
+    AT.depth = (int)cfg->sample_depth;
+    clock_gettime(CLOCK_MONOTONIC, &AT.t0);
+    pypper_model_reset(cfg);
+    /* Frames are read from the main thread only: its thread state and C stack live
+     * as long as the interpreter (another thread's could vanish under the reader). */
+    if (_Py_IsMainThread()) {
+        AT.target = PyThreadState_Get();
+        pypper_stack_chunks_start(AT.target);
+    } else {
+        pypper_log(PYPPER_LOG_INFO, "active trace: started outside the main thread; "
+                                    "frames are not sampled, reference counts are");
+    }
+    refill_poll_window(0);
+
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&AT.thread, NULL, sampler_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pypper_stack_chunks_stop();
+        release_memory();
+        PyErr_Format(PyExc_RuntimeError, "cannot create the pypper sampler thread: %s",
+                     strerror(rc));
+        return -1;
+    }
+    pthread_setname_np(AT.thread, "pypper-sampler");
+    AT.on = true;
+    return 0;
+}
+
+void pypper_active_trace_stop(void)
+{
+    if (!AT.on)
+        return;
+    pthread_mutex_lock(&AT.sleep_mu);
+    atomic_store(&AT.stop, true);
+    pthread_cond_broadcast(&AT.sleep_cv);
+    pthread_mutex_unlock(&AT.sleep_mu);
+    /* The thread may be waiting for the GIL to apply its evidence. */
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(AT.thread, NULL);
+    Py_END_ALLOW_THREADS
+    AT.on = false;
+    pypper_stack_chunks_stop();
+    release_memory();
+    AT.nused = AT.npoll = 0;
+}
+
+void pypper_active_trace_forget_after_fork(void)
+{
+    if (!AT.on)
+        return;
+    /* The thread did not survive fork(); its locks may have been held. */
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    AT.mu = mu;
+    AT.sleep_mu = mu;
+    pthread_cond_init(&AT.sleep_cv, NULL);
+    AT.on = false;
+    pypper_stack_chunks_stop();
+    release_memory();
+    AT.nused = AT.npoll = 0;
+}
+
+PyObject *pypper_active_trace_stats(void)
+{
+    uint64_t cpu = AT.cpu_ns_last;
+    if (AT.on) {
+        clockid_t id;
+        if (pthread_getcpuclockid(AT.thread, &id) == 0)
+            cpu = clock_ns(id);
+    }
+    return Py_BuildValue(
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:O}",
+        "running", AT.on ? Py_True : Py_False,
+        "bursts", (unsigned long long)AT.bursts,
+        "iterations", (unsigned long long)AT.iterations,
+        "still_bursts", (unsigned long long)AT.still_bursts,
+        "frame_samples", (unsigned long long)AT.frame_samples,
+        "slots_read", (unsigned long long)AT.slots_read,
+        "frame_evidence", (unsigned long long)AT.evidence[PYPPER_EVIDENCE_FRAME],
+        "caller_evidence", (unsigned long long)AT.evidence[PYPPER_EVIDENCE_CALLER],
+        "hold_evidence", (unsigned long long)AT.evidence[PYPPER_EVIDENCE_HOLD],
+        "refcount_evidence", (unsigned long long)AT.evidence[PYPPER_EVIDENCE_REFCOUNT],
+        "refcount_reads", (unsigned long long)AT.poll_reads,
+        "applies", (unsigned long long)AT.applies,
+        "applied", (unsigned long long)AT.applied,
+        "unknown", (unsigned long long)AT.unknown,
+        "dropped", (unsigned long long)AT.dropped,
+        "idle_sleeps", (unsigned long long)AT.idle_sleeps,
+        "cpu_seconds", (double)cpu / 1e9,
+        "frames_sampled", AT.target ? Py_True : Py_False);
+}

@@ -1,0 +1,24 @@
+/* Python/active_trace.h: the active trace: a native thread that, without the GIL,
+ * samples which traced objects the program is using (frame slots of the main
+ * thread, reference counts of a rotating window of the object table) and feeds the
+ * evidence to the temperature model under the GIL. */
+#ifndef PYPPER_ACTIVE_TRACE_H
+#define PYPPER_ACTIVE_TRACE_H
+
+#include <Python.h>
+#include "../Pypper/options.h"
+
+/* With the GIL, after the live trace started. 0, or -1 with a Python exception. */
+int pypper_active_trace_start(const pypper_config *cfg);
+/* With the GIL (released while joining the thread), before the live trace stops. */
+void pypper_active_trace_stop(void);
+/* In a forked child: no thread exists; forget the state. */
+void pypper_active_trace_forget_after_fork(void);
+/* With the GIL: feed the evidence gathered so far to the model (the API calls it so
+ * temperatures are current). */
+void pypper_active_trace_drain(void);
+/* Model time now: milliseconds since the session started. */
+uint32_t pypper_active_trace_now_ms(void);
+PyObject *pypper_active_trace_stats(void);
+
+#endif
