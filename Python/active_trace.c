@@ -78,6 +78,8 @@ static struct {
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
+    clockid_t target_clock;     /* its CPU clock */
+    bool target_has_clock;
     double duty;
     long burst_ns, period_ns;
     int depth;
@@ -347,23 +349,35 @@ static void sleep_ns(uint64_t ns)
     pthread_mutex_unlock(&AT.sleep_mu);
 }
 
+/* CPU time of the rest of the process (advances in scheduler ticks, so only a large
+ * share of a window means something). */
+static uint64_t others_cpu_ns(void)
+{
+    return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
 static void *sampler_main(void *arg)
 {
     (void)arg;
     prctl(PR_SET_TIMERSLACK, 1000UL);       /* 1 µs: short sleeps keep their length */
     uint64_t next_apply = mono_ns() + APPLY_MS * 1000000ull;
     uint64_t last_wall = mono_ns();
-    uint64_t last_other = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t last_other = others_cpu_ns();
+    uint64_t last_main = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
     bool idle = false;
     while (!atomic_load(&AT.stop)) {
-        /* Idle: the rest of the process used under 5% of a core in the last window
-         * (process CPU clocks advance in scheduler ticks: windows must be long). */
+        /* Idle: the main thread used under 5% of a core in the last window (its clock
+         * is exact) and the rest of the process under half a core. */
         uint64_t wall = mono_ns();
         if (wall - last_wall >= IDLE_WINDOW_NS) {
-            uint64_t other = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
-            idle = (other - last_other) * 20 < wall - last_wall;
+            uint64_t other = others_cpu_ns();
+            uint64_t main_cpu = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
+            uint64_t span = wall - last_wall;
+            idle = (other - last_other) * 2 < span
+                   && (!AT.target_has_clock || (main_cpu - last_main) * 20 < span);
             last_wall = wall;
             last_other = other;
+            last_main = main_cpu;
         }
         if (idle) {
             AT.idle_sleeps++;
@@ -441,6 +455,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
      * as long as the interpreter (another thread's could vanish under the reader). */
     if (_Py_IsMainThread()) {
         AT.target = PyThreadState_Get();
+        AT.target_has_clock = pthread_getcpuclockid(pthread_self(), &AT.target_clock) == 0;
         pypper_stack_chunks_start(AT.target);
     } else {
         pypper_log(PYPPER_LOG_INFO, "active trace: started outside the main thread; "

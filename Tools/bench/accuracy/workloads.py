@@ -46,6 +46,7 @@ shorthands for run().
 
 import bisect
 import gc
+import json
 import random
 import sys
 import threading
@@ -559,14 +560,21 @@ class PypperProbe:
         t_read = time.perf_counter()
         temps = self._read(registry)
         read_seconds = time.perf_counter() - t_read
-        try:
-            config = self.pypper.config()
-        except Exception:           # informative only
-            config = None
+        config = self._optional("config")
+        sampler = self._optional("active_trace_stats")
         self.pypper.end()
         return {"temperatures": temps, "read_seconds": read_seconds,
                 "session_seconds": t_end, "pypper_config": config,
-                "timeline": self.snapshots}
+                "sampler_stats": sampler, "timeline": self.snapshots}
+
+    def _optional(self, fn):
+        """pypper.fn() when it exists and works (informative only), else None."""
+        try:
+            value = getattr(self.pypper, fn)()
+            json.dumps(value)
+            return value
+        except Exception:
+            return None
 
 
 class _State:
