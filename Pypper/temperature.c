@@ -1,12 +1,16 @@
 /* Pypper/temperature.c: the mapping model (temperature.h). Every object's heat is a
  * sum of weighted evidence that halves every HALF_LIFE_MS without new evidence,
  * stored as (heat, stamp) and decayed lazily when read or added to. Temperatures
- * are heats on a log scale relative to the hottest object's heat (which decays the
- * same way, so no object is ever above 1). Classes change only when a temperature
- * goes HYSTERESIS past a threshold, so objects near a threshold do not flap. */
+ * are heats on a log scale relative to a reference heat: the 95th percentile of
+ * the heats of objects with any heat, estimated from a histogram of the entries the
+ * sampler's window walks (one held container can be far hotter than everything it
+ * holds; a maximum would make every other object look lukewarm). The reference heat
+ * maps to 0.9, hotter objects approach 1 without reaching it. Classes change only when a temperature goes HYSTERESIS past a
+ * threshold, so objects near a threshold do not flap. */
 #include "temperature.h"
 
 #include <math.h>
+#include <string.h>
 
 static pypper_model_params P = {
     .half_life_ms = 1000.0, .hot_threshold = 0.5, .cold_threshold = 0.2, .hysteresis = 0.05,
@@ -14,6 +18,7 @@ static pypper_model_params P = {
 };
 static double reference_heat;
 static uint32_t reference_stamp;
+static bool reference_from_census;
 
 void pypper_model_reset(const pypper_config *cfg)
 {
@@ -28,6 +33,7 @@ void pypper_model_reset(const pypper_config *cfg)
     P.weight[PYPPER_EVIDENCE_REFCOUNT] = cfg->refcount_weight;
     reference_heat = 0.0;
     reference_stamp = 0;
+    reference_from_census = false;
 }
 
 const pypper_model_params *pypper_model_params_get(void) { return &P; }
@@ -54,9 +60,42 @@ void pypper_model_add(pypper_obj_entry *e, pypper_evidence kind, double count, u
     double heat = pypper_model_heat(e, now_ms) + P.weight[kind] * count;
     e->heat = (float)heat;
     e->stamp = now_ms;
-    if (heat > pypper_model_reference_heat(now_ms)) {
+    /* Until a percentile is known, the hottest heat seen is the reference. */
+    if (!reference_from_census && heat > pypper_model_reference_heat(now_ms)) {
         reference_heat = heat;
         reference_stamp = now_ms;
+    }
+}
+
+void pypper_model_census_begin(pypper_model_census *c)
+{
+    memset(c, 0, sizeof(*c));
+}
+
+void pypper_model_census_add(pypper_model_census *c, double heat)
+{
+    if (heat <= 0.0)
+        return;
+    /* Buckets of a quarter octave from 2^-16 up. */
+    int b = (int)floor(4.0 * (log2(heat) + 16.0));
+    b = b < 0 ? 0 : b >= PYPPER_CENSUS_BUCKETS ? PYPPER_CENSUS_BUCKETS - 1 : b;
+    c->bucket[b]++;
+    c->count++;
+}
+
+void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms)
+{
+    if (c->count < 16)
+        return;                 /* too few to say: keep the reference as it decays */
+    uint64_t want = c->count - c->count / 20, seen = 0;
+    for (int b = 0; b < PYPPER_CENSUS_BUCKETS; b++) {
+        seen += c->bucket[b];
+        if (seen >= want) {
+            reference_heat = exp2((double)(b + 1) / 4.0 - 16.0);
+            reference_stamp = now_ms;
+            reference_from_census = true;
+            return;
+        }
     }
 }
 
@@ -65,8 +104,10 @@ double pypper_model_temperature(double heat, uint32_t now_ms)
     double ref = pypper_model_reference_heat(now_ms);
     if (heat <= 0.0 || ref <= 0.0)
         return 0.0;
-    double t = log1p(heat) / log1p(ref);
-    return t > 1.0 ? 1.0 : t;
+    /* u: heat on a log scale, 1 at the reference; 1 - 10^-u keeps every heat apart
+     * (no clipping, so ranks survive) and puts the reference at 0.9. */
+    double u = log1p(heat) / log1p(ref);
+    return 1.0 - pow(10.0, -u);
 }
 
 int pypper_model_classify(pypper_obj_entry *e, double t)

@@ -32,11 +32,23 @@ const pypper_model_params *pypper_model_params_get(void);
 
 /* Add `count` pieces of evidence of a kind to e at model time now_ms. */
 void pypper_model_add(pypper_obj_entry *e, pypper_evidence kind, double count, uint32_t now_ms);
+/* A census of heats (a log histogram) that sets the reference heat to their 95th
+ * percentile; the sampler takes one over each window of the object table it walks. */
+#define PYPPER_CENSUS_BUCKETS 160
+typedef struct {
+    uint64_t count;
+    uint32_t bucket[PYPPER_CENSUS_BUCKETS];
+} pypper_model_census;
+void pypper_model_census_begin(pypper_model_census *c);
+void pypper_model_census_add(pypper_model_census *c, double heat);
+void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms);
+
 /* e's heat decayed to now_ms. */
 double pypper_model_heat(const pypper_obj_entry *e, uint32_t now_ms);
-/* The hottest object's heat decayed to now_ms (the scale of temperatures). */
+/* The reference heat (the scale of temperatures) decayed to now_ms. */
 double pypper_model_reference_heat(uint32_t now_ms);
-/* Temperature in [0, 1]: log(1 + heat) / log(1 + reference heat). Monotone in heat. */
+/* Temperature in [0, 1): with u = log(1 + heat) / log(1 + reference heat),
+ * 1 - 10^-u (0.9 at the reference). Strictly increasing in heat. */
 double pypper_model_temperature(double heat, uint32_t now_ms);
 /* e's class after seeing temperature t (updates e->klass with hysteresis). */
 int pypper_model_classify(pypper_obj_entry *e, double t);

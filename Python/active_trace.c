@@ -267,12 +267,22 @@ static void refill_poll_window(uint32_t now)
     size_t n = count < POLL_WINDOW ? count : POLL_WINDOW;
     if (AT.table_cursor >= count)
         AT.table_cursor = 0;
+    pypper_model_census census;
+    pypper_model_census_begin(&census);
+    size_t first = AT.table_cursor;
     for (size_t i = 0; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
         AT.poll[i] = (poll_entry){(PyObject *)e->object, e->block, PY_SSIZE_T_MIN};
-        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
+        pypper_model_census_add(&census, pypper_model_heat(e, now));
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
+    }
+    pypper_model_census_end(&census, now);
+    for (size_t i = 0, c = first; i < n; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(c);
+        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
+        if (++c == count)
+            c = 0;
     }
     AT.npoll = n;
     AT.poll_pos = 0;

@@ -269,9 +269,10 @@ class Bench:
                          "same_accesses_as_oracle": (sums == oracle_sums) if same_scale
                          else None,
                          "pypper_config": res.get("pypper_config")})
-            print("  native run %d: spearman %s recall %s traced %.1f%% %.2f s" % (
-                i + 1, fmt(fig["spearman"]), fmt(fig["recall"]),
-                100.0 * runs[-1]["traced"], res["measured_seconds"]), flush=True)
+            print("  native run %d: spearman %s recall %s traced %.1f%% nonzero %.1f%% "
+                  "%.2f s" % (i + 1, fmt(fig["spearman"]), fmt(fig["recall"]),
+                              100.0 * runs[-1]["traced"], 100.0 * runs[-1]["nonzero"],
+                              res["measured_seconds"]), flush=True)
 
         timeline = []
         if args.timeline:
@@ -282,9 +283,11 @@ class Bench:
                 # did not dump separately cannot happen (one dump per phase).
                 t_truth = [float(c) for c in counts_by_phase[phase]]
                 fig = judge(t_truth, scores_of(snap["temperatures"]))
+                temps = snap["temperatures"]
                 timeline.append({"at": snap["at"], "t": snap["t"], "phase": phase,
                                  "read_seconds": snap["read_seconds"],
-                                 "traced": sum(t is not None for t in snap["temperatures"]) / n,
+                                 "traced": sum(t is not None for t in temps) / n,
+                                 "nonzero": sum(1 for t in temps if t) / n,
                                  "spearman": fig["spearman"], "recall": fig["recall"]})
             done = {s["at"] for s in res["timeline"]}
             for at in TIMELINE:
@@ -311,6 +314,7 @@ class Bench:
             "runs": runs,
             "baselines": baselines,
             "traced": metrics.median([r["traced"] for r in runs]),
+            "nonzero": metrics.median([r["nonzero"] for r in runs]),
             "native_seconds": metrics.median(secs),
             "native_seconds_range": [min(secs), max(secs)] if secs else None,
             "oracle_seconds": truth_data["oracle_seconds"],
@@ -349,9 +353,10 @@ class Bench:
             lines.append("   %-26s %9s %11s" % (label, fmt(b[key]["spearman"]),
                                                  fmt(b[key]["recall"])))
         rng = r["native_seconds_range"]
-        lines.append("   traced %s   native %s s (measured phase, median; %s-%s)   "
-                     "oracle %s s (whole run%s; measured phase %s s)" % (
+        lines.append("   traced %s (temperature > 0: %s)   native %s s (measured phase, "
+                     "median; %s-%s)   oracle %s s (whole run%s; measured phase %s s)" % (
                          "n/a" if r["traced"] is None else "%.1f%%" % (100 * r["traced"]),
+                         "n/a" if r["nonzero"] is None else "%.1f%%" % (100 * r["nonzero"]),
                          fmt(r["native_seconds"], 2), fmt(rng and rng[0], 2),
                          fmt(rng and rng[1], 2), fmt(r["oracle_seconds"], 1),
                          ", cached" if r["oracle_cached"] else "",
@@ -369,9 +374,9 @@ class Bench:
                 lines.append("   timeline %.2f s: n/a (%s)" % (s["at"], s["note"]))
             else:
                 lines.append("   timeline %.2f s: spearman %s recall %s (phase %d, "
-                             "traced %.1f%%)" % (s["at"], fmt(s["spearman"]),
-                                                 fmt(s["recall"]), s["phase"],
-                                                 100 * s["traced"]))
+                             "traced %.1f%%, temperature > 0: %.1f%%)" % (
+                                 s["at"], fmt(s["spearman"]), fmt(s["recall"]), s["phase"],
+                                 100 * s["traced"], 100 * s["nonzero"]))
         print("\n".join(lines), flush=True)
 
     def summary(self, results):

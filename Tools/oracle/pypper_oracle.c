@@ -110,6 +110,7 @@ static Bool         clo_no_stack       = False;
 static Long         clo_dump_every     = 0;     /* million guest instructions */
 static const HChar* clo_dump_prefix    = "pyoracle.%p";
 static const HChar* clo_dump_at_exit   = NULL;
+static Bool         clo_inline         = True;
 
 /* Derived from the options. */
 static Addr  range_lo = 0, range_hi = ~(Addr)0;
@@ -134,6 +135,7 @@ static Chunk** l1[L1_SIZE];
 static Addr    cache_tag[CACHE_N];
 static Chunk*  cache_ptr[CACHE_N];
 static Chunk*  sink_chunk = NULL;               /* for addresses >= 2^48 */
+static Chunk*  dummy_chunk = NULL;              /* inline increments, slow path */
 static Chunk** chunk_list = NULL;               /* every allocated chunk */
 static UWord   chunk_list_used = 0, chunk_list_cap = 0;
 
@@ -307,6 +309,8 @@ static ULong walk(GranuleFn fn)
          if (!c) continue;
          for (g = 0; g < GPC; g++) {
             if ((c->c[g][0] | c->c[g][1]) == 0) continue;
+            if (c->c[g][0] == CNT_MAX || c->c[g][1] == CNT_MAX)
+               saturated = True;               /* inline code does not flag it */
             n++;
             if (fn) {
                Addr addr = (((Addr)i1 << (L2_BITS + CHUNK_SHIFT))
@@ -413,11 +417,10 @@ static Bool is_const_true(IRExpr* e)
               && e->Iex.Const.con->Ico.U1);
 }
 
-static void add_access(IRSB* sb, IRExpr* addr, Int size, Bool store, IRExpr* guard)
+static void add_access_helper(IRSB* sb, IRExpr* addr, Int size, Bool store,
+                              IRExpr* guard)
 {
    IRDirty* di;
-   tl_assert(isIRAtom(addr));
-   tl_assert(size > 0);
    di = unsafeIRDirty_0_N(2, store ? "po_store" : "po_load",
                           VG_(fnptr_to_fnentry)(store ? (void*)po_store
                                                       : (void*)po_load),
@@ -425,6 +428,83 @@ static void add_access(IRSB* sb, IRExpr* addr, Int size, Bool store, IRExpr* gua
    if (!is_const_true(guard))
       di->guard = guard;
    addStmtToIRSB(sb, IRStmt_Dirty(di));
+}
+
+static IRTemp assign(IRSB* sb, IRType ty, IRExpr* e)
+{
+   IRTemp t = newIRTemp(sb->tyenv, ty);
+   addStmtToIRSB(sb, IRStmt_WrTmp(t, e));
+   return t;
+}
+
+#define RD(t)    IRExpr_RdTmp(t)
+#define C64(v)   IRExpr_Const(IRConst_U64((ULong)(v)))
+#define C8(v)    IRExpr_Const(IRConst_U8((UChar)(v)))
+
+/* The common case inline, in flat IR: an unguarded access within one granule whose
+   chunk is in the cache.  Everything else goes to the helper, through a dirty call
+   guarded by the negation of that test; on that path the inline increment lands in
+   dummy_chunk, which is never dumped.
+
+     cn = a >> 16;  off = (cn & (CACHE_N-1)) << 3
+     fast = cache_tag[..] == cn  &&  (a & 15) <= 16 - size
+     c = fast ? cache_ptr[..] : dummy_chunk
+     slot = c + ((a >> 4) & (GPC-1)) * 8 + kind * 4
+     *slot += (*slot != 0xFFFFFFFF);  n_kind += fast
+     if (!fast) helper(a, size)                                              */
+static void add_access_inline(IRSB* sb, IRExpr* a, Int size, Bool store)
+{
+   IRTemp cn, off, tag, hit, single, fast, ptr, c, slot, v, v2, tot, tot2, slow;
+   IRDirty* di;
+   ULong* total = store ? &n_stores : &n_loads;
+
+   cn     = assign(sb, Ity_I64, IRExpr_Binop(Iop_Shr64, a, C8(CHUNK_SHIFT)));
+   off    = assign(sb, Ity_I64, IRExpr_Binop(Iop_And64, RD(cn), C64(CACHE_N - 1)));
+   off    = assign(sb, Ity_I64, IRExpr_Binop(Iop_Shl64, RD(off), C8(3)));
+   tag    = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(off), C64(&cache_tag[0])));
+   tag    = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, RD(tag)));
+   hit    = assign(sb, Ity_I1,  IRExpr_Binop(Iop_CmpEQ64, RD(tag), RD(cn)));
+   single = assign(sb, Ity_I64, IRExpr_Binop(Iop_And64, a, C64(GRAN_SIZE - 1)));
+   single = assign(sb, Ity_I1,  IRExpr_Binop(Iop_CmpLE64U, RD(single),
+                                             C64(GRAN_SIZE - (UWord)size)));
+   fast   = assign(sb, Ity_I1,  IRExpr_Binop(Iop_And1, RD(hit), RD(single)));
+   ptr    = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(off), C64(&cache_ptr[0])));
+   ptr    = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, RD(ptr)));
+   c      = assign(sb, Ity_I64, IRExpr_ITE(RD(fast), RD(ptr), C64(dummy_chunk)));
+   slot   = assign(sb, Ity_I64, IRExpr_Binop(Iop_Shr64, a, C8(GRAN_SHIFT)));
+   slot   = assign(sb, Ity_I64, IRExpr_Binop(Iop_And64, RD(slot), C64(GPC - 1)));
+   slot   = assign(sb, Ity_I64, IRExpr_Binop(Iop_Shl64, RD(slot), C8(3)));
+   slot   = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(slot), RD(c)));
+   if (store)
+      slot = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(slot), C64(4)));
+   v      = assign(sb, Ity_I32, IRExpr_Load(Iend_LE, Ity_I32, RD(slot)));
+   v2     = assign(sb, Ity_I1,  IRExpr_Binop(Iop_CmpNE32, RD(v),
+                                             IRExpr_Const(IRConst_U32(CNT_MAX))));
+   v2     = assign(sb, Ity_I32, IRExpr_Unop(Iop_1Uto32, RD(v2)));
+   v2     = assign(sb, Ity_I32, IRExpr_Binop(Iop_Add32, RD(v), RD(v2)));
+   addStmtToIRSB(sb, IRStmt_Store(Iend_LE, RD(slot), RD(v2)));
+   tot    = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, C64(total)));
+   tot2   = assign(sb, Ity_I64, IRExpr_Unop(Iop_1Uto64, RD(fast)));
+   tot2   = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(tot), RD(tot2)));
+   addStmtToIRSB(sb, IRStmt_Store(Iend_LE, C64(total), RD(tot2)));
+
+   slow   = assign(sb, Ity_I1,  IRExpr_Unop(Iop_Not1, RD(fast)));
+   di = unsafeIRDirty_0_N(2, store ? "po_store" : "po_load",
+                          VG_(fnptr_to_fnentry)(store ? (void*)po_store
+                                                      : (void*)po_load),
+                          mkIRExprVec_2(a, mkIRExpr_HWord((HWord)size)));
+   di->guard = RD(slow);
+   addStmtToIRSB(sb, IRStmt_Dirty(di));
+}
+
+static void add_access(IRSB* sb, IRExpr* addr, Int size, Bool store, IRExpr* guard)
+{
+   tl_assert(isIRAtom(addr));
+   tl_assert(size > 0);
+   if (clo_inline && !filtering && is_const_true(guard) && size <= (Int)GRAN_SIZE)
+      add_access_inline(sb, addr, size, store);
+   else
+      add_access_helper(sb, addr, size, store, guard);
 }
 
 /* guest_instrs += n, inline. */
@@ -677,6 +757,7 @@ static Bool po_process_cmd_line_option(const HChar* arg)
    const HChar* s;
    if VG_BOOL_CLO(arg, "--start-counting", clo_start_counting) {}
    else if VG_BOOL_CLO(arg, "--no-stack", clo_no_stack) {}
+   else if VG_BOOL_CLO(arg, "--inline", clo_inline) {}
    else if VG_STR_CLO(arg, "--range", clo_range) {
       const HChar* e;
       s = clo_range;
@@ -704,7 +785,9 @@ static void po_print_usage(void)
 "                              while counting, then zero the counters [0 = never]\n"
 "    --dump-prefix=P           file prefix for --dump-every: P.0, P.1, ...\n"
 "                              [pyoracle.%%p]\n"
-"    --dump-at-exit=PATH       write a dump at exit (%%p = pid) [none]\n");
+"    --dump-at-exit=PATH       write a dump at exit (%%p = pid) [none]\n"
+"    --inline=yes|no           count the common case in generated code instead of\n"
+"                              a helper call per access (same counts) [yes]\n");
 }
 
 static void po_print_debug_usage(void)
@@ -728,6 +811,7 @@ static void po_post_clo_init(void)
    next_auto_dump = dump_every_instrs ? dump_every_instrs : ~0ULL;
    dump_prefix = VG_(expand_file_name)("--dump-prefix", clo_dump_prefix);
    sink_chunk = VG_(calloc)("pyoracle.sink", 1, sizeof(Chunk));
+   dummy_chunk = VG_(calloc)("pyoracle.dummy", 1, sizeof(Chunk));
    cache_clear();
 }
 

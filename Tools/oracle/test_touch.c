@@ -1,8 +1,9 @@
 /* test_touch.c -- owns the C workload of test_oracle.py: touches known addresses a
  * known number of times, so the oracle's counts can be checked exactly.
  *
- * Usage: test_touch DUMP_PATH   (run under valgrind --tool=pyoracle)
- * Prints "base 0x..." (the 64 KiB-aligned buffer's address) on stdout.
+ * Usage: test_touch DUMP_PATH [ADDRESS]   (run under valgrind --tool=pyoracle)
+ * The 64 KiB buffer is mapped at ADDRESS (hex, 64 KiB-aligned) when given, else
+ * wherever aligned_alloc puts it.  Prints "base 0x..." (its address) on stdout.
  *
  * Layout of the buffer, in 16-byte granules G[k] (expected counts after the reset):
  *   G[k],       k = 0..63   k plain 8-byte loads           loads  = k
@@ -13,12 +14,13 @@
  *   G[400]                  3 loads while counting is stopped (not counted) and
  *                           1 load after it restarts       loads  = 1
  *   G[500]                  touched 1000 times before the reset only -> absent
- *   G[600..603]             one 64-byte memset-free copy of 8 stores  stores = 2 each
+ *   G[600..603]             8 consecutive 8-byte stores    stores = 2 each
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pypper_oracle.h"
 
@@ -34,9 +36,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s DUMP_PATH\n", argv[0]);
         return 2;
     }
-    buf = aligned_alloc(65536, 65536);
-    if (!buf)
-        return 1;
+    if (argc > 2) {
+        void *want = (void *)(uintptr_t)strtoull(argv[2], NULL, 16);
+        buf = mmap(want, 65536, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (buf == MAP_FAILED || buf != want) {
+            perror("mmap");
+            return 1;
+        }
+    } else {
+        buf = aligned_alloc(65536, 65536);
+        if (!buf)
+            return 1;
+    }
     memset(buf, 0, 65536);
 
     for (r = 0; r < 1000; r++)           /* noise, dropped by the reset */
@@ -67,6 +79,7 @@ int main(int argc, char **argv)
     v = (uint64_t)PYORACLE_DUMP(argv[1]);
     printf("base %p\nrecords %lld\nstatus %u\n", (void *)buf, (long long)v,
            PYORACLE_STATUS());
-    free(buf);
+    if (argc <= 2)
+        free(buf);
     return 0;
 }
