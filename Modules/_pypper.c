@@ -237,7 +237,7 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         pypper_heap_set_retain(true);
         pypper_tiers_apply_budget(&cfg);
         if (pypper_heap_ready()
-            && (pypper_live_trace_start() < 0 || pypper_active_trace_start(&cfg) < 0)) {
+            && (pypper_live_trace_start(&cfg) < 0 || pypper_active_trace_start(&cfg) < 0)) {
             pypper_live_trace_stop();
             Py_BEGIN_ALLOW_THREADS
             pypper_lifecycle_end();

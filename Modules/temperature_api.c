@@ -24,7 +24,8 @@ static pypper_obj_entry *entry_of(PyObject *obj)
     if (!info.allocated)
         return NULL;
     pypper_obj_entry *e = pypper_objtable_find(info.block);
-    return e && e->object == (void *)obj ? e : NULL;
+    /* A freed object's entry waits for a compaction: it is not current. */
+    return e && e->object == (void *)obj && pypper_objtable_current(e) ? e : NULL;
 }
 
 static PyObject *temperature_of(PyObject *obj, uint32_t now)
@@ -128,8 +129,9 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *arg)
         return PyErr_NoMemory();
     }
     for (size_t i = 0; i < count; i++) {
-        double h = pypper_model_heat(pypper_objtable_at(i), now);
-        if (h <= 0.0)
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        double h = pypper_model_heat(e, now);
+        if (h <= 0.0 || !pypper_objtable_current(e))
             continue;
         if (n < cap) {
             heap[n++] = (ranked){h, i};
@@ -288,7 +290,7 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
     }
     for (size_t i = 0; i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        if (Py_REFCNT((PyObject *)e->object) <= 0)
+        if (!pypper_objtable_current(e) || Py_REFCNT((PyObject *)e->object) <= 0)
             continue;
         pypper_block_info info;
         pypper_heap_lookup(e->block, &info);

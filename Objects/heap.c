@@ -500,10 +500,10 @@ static __attribute__((noinline)) void domain_free_slow(void *ctx, void *p)
 void pypper_heap_domain_free(void *ctx, void *p)
 {
     if (LIKELY(layout_owns(p))
-        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))
-        && LIKELY(pypper_track_hook == NULL)) {
+        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
         pool_meta *pool = layout_pool(p);
         if (LIKELY(pool->size != 0)) {
+            track_forget(p);
             if (UNLIKELY(!pool_free_block(pool, p)))
                 pypper_heap.invalid_frees++;
             return;

@@ -5,9 +5,12 @@
 #include "region.h"
 #include "track_internal.h"
 
-pypper_untrack_fn pypper_track_hook;
+bool pypper_track_on;
+uint64_t pypper_track_freed;
 
-void pypper_heap_set_untrack_hook(pypper_untrack_fn fn) { pypper_track_hook = fn; }
+void pypper_heap_set_tracking(bool on) { pypper_track_on = on; }
+
+uint64_t pypper_heap_tracked_frees(void) { return pypper_track_freed; }
 
 void *pypper_heap_track_containing(const void *addr)
 {
@@ -21,6 +24,28 @@ void *pypper_heap_track_containing(const void *addr)
         return NULL;
     *word |= bit;
     return info.block;
+}
+
+int pypper_heap_track_block(void *block)
+{
+    if (!pypper_heap_owns(block) || !region_arena_committed(layout_arena_index(block)))
+        return -1;
+    uint64_t *word = layout_track_word(block);
+    uint64_t bit = layout_track_bit(block);
+    if (*word & bit)
+        return 0;                       /* tracked (and not freed since) */
+    const pool_meta *slot = layout_pool(block);
+    if (slot->size) {
+        if (!pool_is_marked(block))     /* marks are set on allocated block starts */
+            return -1;
+    } else {
+        pypper_block_info info;
+        pypper_heap_lookup(block, &info);
+        if (!info.allocated || info.block != block)
+            return -1;
+    }
+    *word |= bit;
+    return 1;
 }
 
 void pypper_heap_untrack(void *block)
@@ -44,14 +69,4 @@ bool pypper_heap_probe_tracked(const void *p)
 bool pypper_heap_probe_mapped(const void *p)
 {
     return pypper_heap_owns(p) && region_arena_committed(layout_arena_index(p));
-}
-
-void track_forget_slow(void *block)
-{
-    uint64_t *word = layout_track_word(block);
-    uint64_t bit = layout_track_bit(block);
-    if (*word & bit) {
-        *word &= ~bit;
-        pypper_track_hook(block);
-    }
 }

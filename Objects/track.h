@@ -1,23 +1,29 @@
 /* Objects/track.h: which blocks the live trace knows (the object table's members), as
  * a bit per 16-byte granule in a bitmap beside the heap (8 KiB per 1 MiB arena, its
- * pages touched only while tracing). The heap's free path asks it, so a freed object
- * leaves the table without its memory being read. */
+ * pages touched only while tracing). While tracking is on, the heap's free path
+ * clears the freed block's bit and counts it: a freed object leaves the live set
+ * there, without its memory being read; the object table drops such entries later,
+ * in bulk (Pypper/objtable.c). */
 #ifndef PYPPER_TRACK_H
 #define PYPPER_TRACK_H
 
 #include <stdbool.h>
 
-/* Called with the block start of every tracked block that is freed (its bit already
- * cleared), under the heap's serialization. */
-typedef void (*pypper_untrack_fn)(void *block);
+#include <stdint.h>
 
-/* Install (non-NULL: tracking on) or remove the hook. Turning tracking off does not
- * clear bits: the caller untracks what it tracked first. */
-void pypper_heap_set_untrack_hook(pypper_untrack_fn fn);
+/* Turn the free path's clearing on or off. Turning it off does not clear bits: the
+ * caller untracks what it tracked first. */
+void pypper_heap_set_tracking(bool on);
+/* Tracked blocks freed since the process started (their bits cleared). */
+uint64_t pypper_heap_tracked_frees(void);
 
 /* Mark the allocated block holding addr as tracked and return its start; NULL when
  * addr is not in an allocated block of the heap or the block is tracked already. */
 void *pypper_heap_track_containing(const void *addr);
+/* The same for a block start the caller computed (an object minus its header): 1 when
+ * it is now tracked, 0 when it already was, -1 when it is not the start of an
+ * allocated block of the heap. Cheaper: no full lookup for pooled blocks. */
+int pypper_heap_track_block(void *block);
 void pypper_heap_untrack(void *block);
 bool pypper_heap_is_tracked(const void *block);
 /* For the sampler thread (no GIL, any address, even garbage): whether p is the start

@@ -1,22 +1,27 @@
-/* Pypper/objtable.c: the object table (objtable.h). Entries are kept dense (a removal
- * moves the last entry into the hole); the index is a power-of-two array of entry
- * numbers + 1 (0: empty), linear probing, deletion by backward shift, grown at 50%
- * load. Its memory comes from mmap, not from the heap it describes. */
+/* Pypper/objtable.c: the object table (objtable.h). Entries are appended; the index
+ * is a power-of-two array of entry numbers + 1 (0: empty) with linear probing, kept
+ * at most half full, covering the entries [0, synced). A sync hashes only the
+ * entries added since the previous one that are still alive; a compaction keeps
+ * the current entries in order and rebuilds the index. Memory comes from mmap, not
+ * from the heap the table describes. */
 #include "objtable.h"
 
 #include <string.h>
 #include <sys/mman.h>
 
 static pypper_obj_entry *entries;
-static size_t count, entries_cap;
+static size_t count, entries_cap, synced;
 static uint32_t *index_;
-static size_t index_cap;        /* a power of two, or 0 */
+static size_t index_cap, index_used;     /* index_cap: a power of two, or 0 */
+static pypper_objtable_alive_fn alive_fn;
 
 static void *map(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
+
+void pypper_objtable_set_alive(pypper_objtable_alive_fn alive) { alive_fn = alive; }
 
 static inline size_t slot_of(const void *block, size_t mask)
 {
@@ -25,7 +30,7 @@ static inline size_t slot_of(const void *block, size_t mask)
 }
 
 /* The index slot holding block, or the empty slot where it would go. */
-static size_t find(const void *block)
+static size_t find_slot(const void *block)
 {
     size_t mask = index_cap - 1;
     size_t i = slot_of(block, mask);
@@ -34,7 +39,8 @@ static size_t find(const void *block)
     return i;
 }
 
-static int resize_index(size_t cap)
+/* A fresh index of cap slots holding the non-retired entries of [0, synced). */
+static int rebuild_index(size_t cap)
 {
     uint32_t *fresh = map(cap * sizeof(uint32_t));
     if (!fresh)
@@ -43,8 +49,13 @@ static int resize_index(size_t cap)
         munmap(index_, index_cap * sizeof(uint32_t));
     index_ = fresh;
     index_cap = cap;
-    for (size_t e = 0; e < count; e++)
-        index_[find(entries[e].block)] = (uint32_t)(e + 1);
+    index_used = 0;
+    for (size_t e = 0; e < synced; e++) {
+        if (entries[e].object) {
+            index_[find_slot(entries[e].block)] = (uint32_t)(e + 1);
+            index_used++;
+        }
+    }
     return 0;
 }
 
@@ -66,77 +77,84 @@ int pypper_objtable_add(void *block, void *object)
 {
     if (count == UINT32_MAX - 1)
         return -1;
-    if ((count + 1) * 2 > index_cap && resize_index(index_cap ? index_cap * 2 : 1024) < 0)
-        return -1;
     if (count == entries_cap && resize_entries(entries_cap ? entries_cap * 2 : 512) < 0)
         return -1;
-    size_t i = find(block);
-    if (index_[i]) {
-        entries[index_[i] - 1].object = object;
-        return 0;
-    }
-    entries[count] = (pypper_obj_entry){.block = block, .object = object};
-    index_[i] = (uint32_t)++count;
+    entries[count++] = (pypper_obj_entry){.block = block, .object = object};
     return 0;
 }
 
 int pypper_objtable_reserve(size_t n)
 {
-    size_t cap = index_cap ? index_cap : 1024;
-    while (cap < n * 2)
-        cap *= 2;
-    if (cap > index_cap && resize_index(cap) < 0)
-        return -1;
-    if (n > entries_cap && resize_entries(n) < 0)
-        return -1;
-    return 0;
+    return n > entries_cap ? resize_entries(n) : 0;
 }
 
-bool pypper_objtable_remove(void *block)
+bool pypper_objtable_current(const pypper_obj_entry *e)
 {
-    if (!count)
-        return false;
-    size_t i = find(block);
-    if (!index_[i])
-        return false;
-    size_t e = index_[i] - 1;
-    /* Backward-shift deletion keeps every probe sequence unbroken. */
-    size_t mask = index_cap - 1, hole = i;
-    for (size_t j = (i + 1) & mask; index_[j]; j = (j + 1) & mask) {
-        size_t home = slot_of(entries[index_[j] - 1].block, mask);
-        if (((j - home) & mask) >= ((j - hole) & mask)) {
-            index_[hole] = index_[j];
-            hole = j;
+    return e->object && (!alive_fn || alive_fn(e->block));
+}
+
+int pypper_objtable_sync(void)
+{
+    size_t want = index_used + (count - synced);
+    if (want * 2 > index_cap) {
+        size_t cap = index_cap ? index_cap : 1024;
+        while (cap < want * 2)
+            cap *= 2;
+        if (rebuild_index(cap) < 0)
+            return -1;
+    }
+    for (size_t e = synced; e < count; e++) {
+        if (!pypper_objtable_current(&entries[e])) {
+            entries[e].object = NULL;         /* died before it was ever looked up */
+            continue;
         }
+        size_t i = find_slot(entries[e].block);
+        if (index_[i])
+            entries[index_[i] - 1].object = NULL;     /* the block's older object */
+        else
+            index_used++;
+        index_[i] = (uint32_t)(e + 1);
     }
-    index_[hole] = 0;
-    /* Keep the entries dense: the last one moves into the hole. */
-    size_t last = --count;
-    if (e != last) {
-        entries[e] = entries[last];
-        index_[find(entries[e].block)] = (uint32_t)(e + 1);
-    }
-    return true;
-}
-
-bool pypper_objtable_contains(const void *block)
-{
-    return count && index_[find(block)] != 0;
+    synced = count;
+    return 0;
 }
 
 pypper_obj_entry *pypper_objtable_find(const void *block)
 {
-    if (!count)
+    if (!index_used)
         return NULL;
-    uint32_t slot = index_[find(block)];
+    uint32_t slot = index_[find_slot(block)];
     return slot ? &entries[slot - 1] : NULL;
 }
 
-pypper_obj_entry *pypper_objtable_at(size_t i) { return &entries[i]; }
+bool pypper_objtable_contains(const void *block) { return pypper_objtable_find(block) != NULL; }
 
 size_t pypper_objtable_count(void) { return count; }
 
+pypper_obj_entry *pypper_objtable_at(size_t i) { return &entries[i]; }
+
 const pypper_obj_entry *pypper_objtable_entries(void) { return entries; }
+
+size_t pypper_objtable_compact(void)
+{
+    if (pypper_objtable_sync() < 0)
+        return 0;
+    size_t kept = 0;
+    for (size_t e = 0; e < count; e++)
+        if (pypper_objtable_current(&entries[e]))
+            entries[kept++] = entries[e];
+    size_t dropped = count - kept;
+    count = synced = kept;
+    if (dropped) {
+        memset(index_, 0, index_cap * sizeof(uint32_t));
+        index_used = 0;
+        for (size_t e = 0; e < count; e++) {
+            index_[find_slot(entries[e].block)] = (uint32_t)(e + 1);
+            index_used++;
+        }
+    }
+    return dropped;
+}
 
 void pypper_objtable_clear(void)
 {
@@ -146,5 +164,5 @@ void pypper_objtable_clear(void)
         munmap(index_, index_cap * sizeof(uint32_t));
     entries = NULL;
     index_ = NULL;
-    count = entries_cap = index_cap = 0;
+    count = entries_cap = synced = index_cap = index_used = 0;
 }

@@ -1,7 +1,11 @@
-/* Pypper/objtable.h: the object table: the live objects the live trace knows, as a
- * dense array of entries (what the temperature work iterates) plus an open-addressing
- * index from block address to entry, so a freed block leaves in O(1). Not thread-safe:
- * callers serialize (the GIL, or the heap's serialization on the free path). */
+/* Pypper/objtable.h: the object table: the objects the live trace knows, as a dense
+ * array of entries in the order they were added (what the temperature work
+ * iterates) plus an open-addressing index from block address to entry. Adding is an
+ * append; the index catches up at the next sync (the sampler's hand-over, an API
+ * call), by which time most young objects have died and are never hashed. Whether
+ * an entry's object is alive is the caller's to say (the heap's tracked bit, cleared
+ * when the block is freed); entries of dead objects stay until a compaction. Not
+ * thread-safe: callers serialize (the GIL, or the heap lock). */
 #ifndef PYPPER_OBJTABLE_H
 #define PYPPER_OBJTABLE_H
 
@@ -11,7 +15,7 @@
 
 typedef struct {
     void *block;        /* the allocator's block start (the key) */
-    void *object;       /* the PyObject inside it (after any GC or managed-dict header) */
+    void *object;       /* the PyObject inside it; NULL: a newer entry has the block */
     /* The temperature model's state of the object (Pypper/temperature.c). */
     float heat;         /* decayed sampler evidence, as of `stamp` */
     uint32_t stamp;     /* model time (ms since the session started) of heat */
@@ -19,21 +23,33 @@ typedef struct {
     uint8_t spare[7];
 } pypper_obj_entry;
 
-/* 0, or -1 when memory for the table could not be had (nothing changed). */
+/* Whether the object of a block is still alive (set once, before adding). */
+typedef bool (*pypper_objtable_alive_fn)(const void *block);
+void pypper_objtable_set_alive(pypper_objtable_alive_fn alive);
+
+/* Append an entry (the block may have an older one: the next sync retires it).
+ * 0, or -1 when memory for the table could not be had (nothing changed). */
 int pypper_objtable_add(void *block, void *object);
 /* Make room for n entries without growing; 0 or -1 (no memory: nothing changed). */
 int pypper_objtable_reserve(size_t n);
-/* Remove block's entry; false when it has none. */
-bool pypper_objtable_remove(void *block);
-bool pypper_objtable_contains(const void *block);
-/* block's entry (writable: the model's fields), or NULL; valid until the next add or
- * remove. */
+/* Index the entries added since the last sync: dead ones are skipped, an older entry
+ * of the same block is retired (object = NULL). 0, or -1 when the index could not
+ * grow (those entries stay unindexed until a later sync). */
+int pypper_objtable_sync(void);
+/* block's entry among the synced ones (writable: the model's fields), or NULL; valid
+ * until the next add, sync or compaction. */
 pypper_obj_entry *pypper_objtable_find(const void *block);
+bool pypper_objtable_contains(const void *block);
+/* Whether entry e describes a live object: not retired, and alive() says so. */
+bool pypper_objtable_current(const pypper_obj_entry *e);
+/* Entries in the array, including dead and unsynced ones. */
+size_t pypper_objtable_count(void);
 /* Entry i of the dense array (i < count), writable like find's. */
 pypper_obj_entry *pypper_objtable_at(size_t i);
-size_t pypper_objtable_count(void);
-/* The dense entries, valid until the next add or remove. */
 const pypper_obj_entry *pypper_objtable_entries(void);
+/* Sync, then drop every entry that is not current, keeping the order of the others;
+ * returns how many were dropped. O(entries). */
+size_t pypper_objtable_compact(void);
 /* Forget every entry and free the table's memory. */
 void pypper_objtable_clear(void);
 

@@ -30,6 +30,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_FAST_BUDGET] = {
         "FAST_BUDGET", PYPPER_OPT_SIZE, FIELD(fast_budget), "100%", 0, 0, 0, 0, NULL,
         "fast-tier memory for the Python heap: bytes with K/M/G/T suffix or a % of the heap; 100% = no limit"},
+    [PYPPER_OPTION_LIVE_GENERATION] = {
+        "LIVE_GENERATION", PYPPER_OPT_INT, FIELD(live_generation), "2", 1, 2, 0, 0, NULL,
+        "the live trace takes objects that survive into this GC generation (1: every "
+        "collection's survivors; 2: only those promoted to the oldest, cheaper)"},
     [PYPPER_OPTION_SAMPLE_HZ] = {
         "SAMPLE_HZ", PYPPER_OPT_INT, FIELD(sample_hz), "1000", 1, 100000, 0, 0, NULL,
         "active-trace sampling bursts per second (each burst lasts SAMPLE_DUTY/SAMPLE_HZ s)"},

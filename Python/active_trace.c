@@ -272,7 +272,8 @@ static void refill_poll_window(uint32_t now)
     size_t first = AT.table_cursor;
     for (size_t i = 0; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
-        AT.poll[i] = (poll_entry){(PyObject *)e->object, e->block, PY_SSIZE_T_MIN};
+        bool alive = pypper_objtable_current(e);
+        AT.poll[i] = (poll_entry){alive ? (PyObject *)e->object : NULL, e->block, PY_SSIZE_T_MIN};
         pypper_model_census_add(&census, pypper_model_heat(e, now));
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
@@ -292,12 +293,14 @@ static void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
     bool locked = pypper_heap_lock();
+    pypper_objtable_sync();
     for (size_t u = 0; u < AT.nused; u++) {
         hit_slot *h = &AT.hits[AT.used[u]];
         pypper_block_info info;
         pypper_heap_lookup(h->object, &info);
         pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
-        if (e && e->object == h->object) {
+        /* A freed object's entry waits for a compaction: it is not current. */
+        if (e && e->object == h->object && pypper_objtable_current(e)) {
             for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
                 if (h->n[k])
                     pypper_model_add(e, (pypper_evidence)k, h->n[k], now);

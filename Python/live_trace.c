@@ -5,12 +5,18 @@
  *   generation) tracks every container, and through tp_traverse its referents, so
  *   non-container objects (str, int, float, bytes, untracked tuples and dicts) are
  *   known too.
- * - Afterwards, at the "start" of every collection, the youngest generation is
- *   walked the same way: every object that can survive into an older generation
- *   passes through it, and what dies in the collection leaves the table again
- *   through the heap's free path (Objects/track.c), which never reads freed memory.
- *   This reads no list pointer across a collection (a tail recorded at "start" may
- *   be freed by then), at the price of visiting the young objects that die.
+ * - Afterwards only the survivors of each collection are walked: at "start" the
+ *   callback records the last object of the generation the survivors will join
+ *   (the next older one; for a full collection, the oldest, which the younger ones
+ *   are appended to), and at "stop" it walks from there to the end of that list.
+ *   The recorded object is used only if it is still alive (its tracked bit: the
+ *   free path clears it) and still in a GC list; otherwise, or if no "start" was
+ *   seen, that whole generation is walked. The walk also stops at any other list
+ *   head, so an object moved to another list by a finalizer cannot mislead it.
+ *   What dies leaves the live set in the heap's free path, which
+ *   clears the block's tracked bit without reading freed memory (Objects/track.c);
+ *   its entry is dropped from the table in bulk, by a compaction when dead entries
+ *   reach half of the table (amortized O(1) per free, no hashing in the free path).
  * - Immortal objects and objects outside Pypper's heap (static types, other
  *   allocators) are skipped.
  * Each pass runs with the GIL held; its duration is recorded (count, total, maximum,
@@ -19,6 +25,8 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include "internal/pycore_interp.h"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_object.h"
 
 #include "live_trace.h"
 
@@ -39,7 +47,17 @@ static struct {
     uint64_t pause_total_ns, pause_max_ns;
     uint64_t pause_hist[PAUSE_BUCKETS];
     uint64_t full_pass_ns, full_pass_objects;
-    uint64_t tracked_total, freed;
+    uint64_t tracked_total;
+    uint64_t freed_at_start;            /* the heap's tracked-free count at start */
+    uint64_t frees_at_compaction;       /* ... at the last compaction */
+    uint64_t compactions;
+    int min_generation;                 /* trace survivors joining this one or older */
+    PyObject *str_generation, *str_start, *str_stop;
+    PyGC_Head *pending_tail;            /* recorded at "start", followed at "stop" */
+    int pending_generation;
+    uint64_t start_ns;                  /* time spent at "start" of this collection */
+    uint64_t survivors_walked, fallback_walks;
+    uint64_t freed_final;               /* frees counted when the session ended */
     uint64_t table_failures;
 } LT;
 
@@ -75,10 +93,23 @@ static uint64_t pause_p99_us(void)
     return 0;
 }
 
-static void forget_block(void *block)
+static bool block_alive(const void *block) { return pypper_heap_is_tracked(block); }
+
+/* Entries of freed objects: one per tracked free since the last compaction. Compact
+ * when they are half of the table (amortized O(1) a free). */
+static uint64_t dead_entries(void) { return pypper_heap_tracked_frees() - LT.frees_at_compaction; }
+
+static void settle_dead(void)
 {
-    if (pypper_objtable_remove(block))
-        LT.freed++;
+    uint64_t dead = dead_entries();
+    if (dead >= 1024 && dead * 2 >= pypper_objtable_count()) {
+        bool locked = pypper_heap_lock();
+        uint64_t frees = pypper_heap_tracked_frees();
+        pypper_objtable_compact();
+        pypper_heap_unlock(locked);
+        LT.frees_at_compaction = frees;
+        LT.compactions++;
+    }
 }
 
 /* Add op to the table if it lives in an allocated block of the heap and is not
@@ -88,9 +119,13 @@ static int track_object(PyObject *op)
     if (_Py_IsImmortal(op))
         return 0;
     bool locked = pypper_heap_lock();
-    void *block = pypper_heap_track_containing(op);
+    /* The block starts where the object's headers do (GC links, managed dict). */
+    void *block = (char *)op - _PyType_PreHeaderSize(Py_TYPE(op));
+    int rc = pypper_heap_track_block(block);
+    if (rc < 0)                         /* not allocated like that: ask the heap */
+        block = pypper_heap_track_containing(op);
     int added = 0;
-    if (block) {
+    if (rc == 1 || (rc < 0 && block)) {
         if (pypper_objtable_add(block, op) == 0) {
             added = 1;
         } else {
@@ -135,23 +170,92 @@ static uint64_t walk_list(PyGC_Head *head)
     return n;
 }
 
+static bool is_list_head(PyInterpreterState *interp, PyGC_Head *g)
+{
+    for (int i = 0; i < NUM_GENERATIONS; i++)
+        if (g == &interp->gc.generations[i].head)
+            return true;
+    return g == &interp->gc.permanent_generation.head;
+}
+
+/* The generation that the survivors of a collection of `generation` end up in. */
+static int survivors_generation(int generation)
+{
+    return generation + 1 < NUM_GENERATIONS ? generation + 1 : NUM_GENERATIONS - 1;
+}
+
+static void on_gc_start(PyInterpreterState *interp, int generation)
+{
+    settle_dead();
+    PyGC_Head *head = &interp->gc.generations[survivors_generation(generation)].head;
+    LT.pending_tail = _PyGCHead_PREV(head);          /* the head itself when empty */
+    LT.pending_generation = generation;
+}
+
+/* Whether the object recorded at "start" can still be followed. */
+static bool tail_usable(PyInterpreterState *interp, PyGC_Head *tail)
+{
+    if (is_list_head(interp, tail))
+        return true;
+    PyObject *op = (PyObject *)(tail + 1);
+    if (!_Py_IsImmortal(op)) {
+        pypper_block_info info;
+        pypper_heap_lookup(tail, &info);
+        if (!info.allocated || !pypper_heap_is_tracked(info.block))
+            return false;                            /* freed in the collection */
+    }
+    return _PyObject_GC_IS_TRACKED(op);
+}
+
+static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
+{
+    PyGC_Head *head = &interp->gc.generations[survivors_generation(generation)].head;
+    PyGC_Head *tail = LT.pending_tail;
+    LT.pending_tail = NULL;
+    if (!tail || LT.pending_generation != generation || !tail_usable(interp, tail)) {
+        LT.fallback_walks++;
+        return walk_list(head);
+    }
+    uint64_t n = 0;
+    for (PyGC_Head *g = _PyGCHead_NEXT(tail); !is_list_head(interp, g); g = _PyGCHead_NEXT(g)) {
+        track_with_referents((PyObject *)(g + 1));
+        n++;
+    }
+    return n;
+}
+
 static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 2 || !PyUnicode_Check(args[0]))
+    if (!LT.on || nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
         Py_RETURN_NONE;
-    if (LT.on && PyUnicode_CompareWithASCIIString(args[0], "start") == 0) {
-        uint64_t t0 = now_ns();
-        PyInterpreterState *interp = PyInterpreterState_Get();
-        walk_list(&interp->gc.generations[0].head);
-        record_pause(now_ns() - t0);
+    PyObject *gen = PyDict_GetItemWithError(args[1], LT.str_generation);
+    long generation = gen && PyLong_Check(gen) ? PyLong_AsLong(gen) : -1;
+    if (generation < 0 || generation >= NUM_GENERATIONS) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
     }
+    /* Survivors that join a generation younger than the traced one are left for a
+     * later collection (most die before). */
+    if (survivors_generation((int)generation) < LT.min_generation)
+        Py_RETURN_NONE;
+    uint64_t t0 = now_ns();
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    if (PyUnicode_Compare(args[0], LT.str_start) == 0) {
+        on_gc_start(interp, (int)generation);
+    } else if (PyUnicode_Compare(args[0], LT.str_stop) == 0) {
+        LT.survivors_walked += on_gc_stop(interp, (int)generation);
+        record_pause(now_ns() - t0 + LT.start_ns);
+        LT.start_ns = 0;
+        return Py_NewRef(Py_None);
+    }
+    LT.start_ns = now_ns() - t0;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef callback_def = {
     "_pypper_live_trace", (PyCFunction)(void (*)(void))gc_callback, METH_FASTCALL,
-    "Pypper's live trace: walks the young generation before each collection."};
+    "Pypper's live trace: walks the survivors of each collection."};
 
 static PyObject *gc_callbacks_list(void)
 {
@@ -168,7 +272,7 @@ static PyObject *gc_callbacks_list(void)
     return list;
 }
 
-int pypper_live_trace_start(void)
+int pypper_live_trace_start(const pypper_config *cfg)
 {
     if (LT.on)
         return 0;
@@ -183,7 +287,17 @@ int pypper_live_trace_start(void)
     memset(&LT, 0, sizeof(LT));
     LT.callback = cb;
     LT.on = true;
-    pypper_heap_set_untrack_hook(forget_block);
+    LT.min_generation = (int)cfg->live_generation;
+    LT.str_generation = PyUnicode_InternFromString("generation");
+    LT.str_start = PyUnicode_InternFromString("start");
+    LT.str_stop = PyUnicode_InternFromString("stop");
+    if (!LT.str_generation || !LT.str_start || !LT.str_stop) {
+        pypper_live_trace_stop();
+        return -1;
+    }
+    LT.freed_at_start = LT.frees_at_compaction = pypper_heap_tracked_frees();
+    pypper_objtable_set_alive(block_alive);
+    pypper_heap_set_tracking(true);
 
     uint64_t t0 = now_ns();
     /* Room for every block of the heap at once: no rehashing during the pass. */
@@ -213,6 +327,7 @@ void pypper_live_trace_stop(void)
     if (!LT.on)
         return;
     LT.on = false;
+    LT.freed_final = pypper_heap_tracked_frees() - LT.freed_at_start;
     PyObject *list = gc_callbacks_list();
     if (list) {
         Py_ssize_t n = PyList_GET_SIZE(list);
@@ -226,8 +341,11 @@ void pypper_live_trace_stop(void)
     }
     PyErr_Clear();
     Py_CLEAR(LT.callback);
+    Py_CLEAR(LT.str_generation);
+    Py_CLEAR(LT.str_start);
+    Py_CLEAR(LT.str_stop);
     bool locked = pypper_heap_lock();
-    pypper_heap_set_untrack_hook(NULL);
+    pypper_heap_set_tracking(false);
     const pypper_obj_entry *e = pypper_objtable_entries();
     for (size_t i = 0, n = pypper_objtable_count(); i < n; i++)
         pypper_heap_untrack(e[i].block);
@@ -251,20 +369,35 @@ bool pypper_live_trace_knows(PyObject *op)
     pypper_block_info info;
     bool locked = pypper_heap_lock();
     pypper_heap_lookup(op, &info);
-    bool known = info.allocated && pypper_heap_is_tracked(info.block)
-                 && pypper_objtable_contains(info.block);
+    pypper_objtable_sync();
+    pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
+    bool known = e && e->object == (void *)op && pypper_objtable_current(e);
     pypper_heap_unlock(locked);
     return known;
+}
+
+/* Objects in the table whose block is still tracked. */
+static size_t live_objects(void)
+{
+    if (!LT.on)
+        return 0;
+    uint64_t dead = dead_entries();
+    size_t n = pypper_objtable_count();
+    return dead < n ? n - (size_t)dead : 0;
 }
 
 PyObject *pypper_live_trace_stats(void)
 {
     return Py_BuildValue(
-        "{s:O,s:n,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:d}",
+        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:d}",
         "running", LT.on ? Py_True : Py_False,
-        "objects", (Py_ssize_t)pypper_objtable_count(),
+        "objects", (Py_ssize_t)live_objects(),
         "tracked_total", (unsigned long long)LT.tracked_total,
-        "freed", (unsigned long long)LT.freed,
+        "freed", (unsigned long long)(LT.on ? pypper_heap_tracked_frees() - LT.freed_at_start
+                                            : LT.freed_final),
+        "compactions", (unsigned long long)LT.compactions,
+        "survivors_walked", (unsigned long long)LT.survivors_walked,
+        "fallback_walks", (unsigned long long)LT.fallback_walks,
         "passes", (unsigned long long)LT.passes,
         "full_pass_objects", (unsigned long long)LT.full_pass_objects,
         "full_pass_ms", (double)LT.full_pass_ns / 1e6,

@@ -4,9 +4,10 @@
 #define PYPPER_LIVE_TRACE_H
 
 #include <Python.h>
+#include "../Pypper/options.h"
 
 /* Full pass and GC callback; 0, or -1 with a Python exception set. */
-int pypper_live_trace_start(void);
+int pypper_live_trace_start(const pypper_config *cfg);
 /* Remove the callback, untrack everything, free the table. Idempotent. */
 void pypper_live_trace_stop(void);
 /* In a forked child (the parent's table is a stale copy). */

@@ -83,7 +83,9 @@ def ended(seconds):
     global _writer, _traced_seconds
     _traced_seconds += seconds
     if _writer is not None:
-        _writer.event("end", seconds=seconds, stats=_pypper.stats())
+        _writer.event("end", seconds=seconds, stats=_pypper.stats(),
+                      live_trace=_pypper.live_trace_stats(),
+                      active_trace=_pypper.active_trace_stats())
         _writer.close()
         _writer = None
 

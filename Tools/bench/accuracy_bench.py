@@ -22,8 +22,11 @@ whose temperature is None (not traced) ranks below every traced object.
         [--keep DIR] [--no-oracle-cache] [--json FILE]
 
 Oracle results are deterministic, so they are cached in build/accuracy-cache/, keyed by
-workload, oracle scale, seed and a hash of the workload code, the oracle's files and the
-interpreter binary; --no-oracle-cache runs the oracle anyway (and refreshes the cache).
+workload, oracle scale, seed and a hash of the workload code and the oracle's sources.
+The interpreter binary is not in the key (it is rebuilt often, and in oracle mode no
+session runs, so its Pypper parts do not touch the registry); the entry records its hash
+and the report says when the truth came from another build. --no-oracle-cache runs the
+oracle anyway (and refreshes the cache).
 --timeline adds one native run that snapshots the temperatures 0.25 s, 0.5 s and 1 s
 after pypper.start() (a separate run, because reading every temperature touches every
 object) and reports the figures at each point, judged against the counts of the phase
@@ -142,7 +145,7 @@ class Bench:
                 if fn.endswith((".py", ".c", ".h")) and not fn.startswith("test_"):
                     oracle_files.append(os.path.join(self.oracle_dir, fn))
         code = file_digest([os.path.join(ACC_DIR, "workloads.py"), RUN_WORKLOAD]
-                           + oracle_files + [self.python])
+                           + oracle_files)
         return "%s-scale%s-seed%d-%s.json" % (name, repr(float(scale)), seed, code)
 
     def truth(self, name, scale, seed):
@@ -153,6 +156,9 @@ class Bench:
                 data = json.load(f)
             if data.get("format") == CACHE_FORMAT:
                 data["cached"] = True
+                if data.get("python_digest") != file_digest([self.python]):
+                    print("  note: cached oracle counts come from another build of %s "
+                          "(--no-oracle-cache refreshes them)" % self.python)
                 return data
         data = self.run_oracle(name, scale, seed)
         os.makedirs(self.args.cache_dir, exist_ok=True)
@@ -173,10 +179,11 @@ class Bench:
                 "--dump-prefix", prefix]
         print("  oracle: running %s at scale %s under Valgrind ..." % (name, scale),
               flush=True)
-        t = time.perf_counter()
         # Counting starts at the first phase (oracle_client.start()): the start-up and
         # the registry's construction run uninstrumented, which is faster.
         tool_args = ["--start-counting=no"] + list(self.args.oracle_tool_arg)
+        python_digest = file_digest([self.python])
+        t = time.perf_counter()
         cp = self.oracle.run(argv, env=child_env(), tool_args=tool_args)
         seconds = time.perf_counter() - t
         if cp.returncode != 0:
@@ -195,6 +202,7 @@ class Bench:
             if not self.args.keep:
                 os.unlink(path)
         return {"format": CACHE_FORMAT, "workload": name, "scale": scale, "seed": seed,
+                "python_digest": python_digest,
                 "objects": n, "counts": counts, "judge_phase": res["judge_phase"],
                 "judge_note": res["judge_note"], "object_type": res["object_type"],
                 "oracle_seconds": seconds,
@@ -385,7 +393,8 @@ class Bench:
             "ideal rho", "native s", "oracle s", "result"))
         for name, r in results.items():
             if "error" in r:
-                print("%-12s %s" % (name, "ERROR: " + r["error"].splitlines()[0]))
+                lines = [l.strip() for l in r["error"].splitlines() if l.strip()]
+                print("%-12s ERROR: %s" % (name, lines[-1] if lines else "?"))
                 continue
             b = r["baselines"]
             print("%-12s %7d %8s %7s %9s %9s %9s %8s %9s  %s" % (

@@ -18,10 +18,19 @@
  * Not counted: instruction fetches, memory touched by the kernel on the guest's
  * behalf (read(2) into a buffer, ...), and Valgrind's own memory.
  *
+ * Counting: the accesses of a superblock are queued at instrumentation time; a load
+ * and a store of the same bytes by one instruction (x86 `add $1,(mem)`, CPython's
+ * Py_INCREF) merge into one "modify" event; the queue is emitted as calls to C
+ * helpers that take up to three accesses each, before every side exit and at the
+ * end of the superblock (--batch and --defer tune this; the counts do not change).
+ * VEX would delete loads whose result is dead before a tool sees them, so the tool
+ * asks for all guest registers to be kept up to date at every instruction, which
+ * keeps every load (see po_pre_clo_init).
+ *
  * Shadow table: address -> 64 KiB chunk -> 4096 granules x {loads, stores} (u32,
  * saturating).  Level 1 is indexed by address bits 47..32, level 2 by bits 31..16;
- * both levels and the chunks are allocated on first touch.  A small direct-mapped
- * cache of recently used chunks keeps the common case to one compare and two loads.
+ * both levels and the chunks are allocated on first touch.  A direct-mapped cache
+ * of 256 recently used chunks keeps the common case to one compare and two loads.
  *
  * How the instrumentation is shaped was learned from Valgrind's own tools (lackey's
  * lk_main.c: the per-statement cases and the guarded dirty calls; none/nl_main.c: the
@@ -110,7 +119,8 @@ static Bool         clo_no_stack       = False;
 static Long         clo_dump_every     = 0;     /* million guest instructions */
 static const HChar* clo_dump_prefix    = "pyoracle.%p";
 static const HChar* clo_dump_at_exit   = NULL;
-static Bool         clo_inline         = True;
+static Long         clo_batch          = 3;     /* accesses per helper call, 1..3 */
+static Bool         clo_defer          = True;  /* queue across instructions */
 
 /* Derived from the options. */
 static Addr  range_lo = 0, range_hi = ~(Addr)0;
@@ -135,7 +145,6 @@ static Chunk** l1[L1_SIZE];
 static Addr    cache_tag[CACHE_N];
 static Chunk*  cache_ptr[CACHE_N];
 static Chunk*  sink_chunk = NULL;               /* for addresses >= 2^48 */
-static Chunk*  dummy_chunk = NULL;              /* inline increments, slow path */
 static Chunk** chunk_list = NULL;               /* every allocated chunk */
 static UWord   chunk_list_used = 0, chunk_list_cap = 0;
 
@@ -190,16 +199,33 @@ static Chunk* chunk_lookup_slow(Addr cn)
    return c;
 }
 
-static inline void bump(Addr gran, UWord kind)
+/* Access kinds.  A modify is a load and a store of the same bytes (x86 `add $1,
+   (mem)`, CPython's Py_INCREF), merged at instrumentation time into one event. */
+#define K_LOAD   0
+#define K_STORE  1
+#define K_MODIFY 2
+
+static inline UInt* granule_slot(Addr gran)
 {
    Addr   cn = gran >> GPC_SHIFT;
    UWord  h  = cn & (CACHE_N - 1);
    Chunk* c  = LIKELY(cache_tag[h] == cn) ? cache_ptr[h] : chunk_lookup_slow(cn);
-   UInt*  p  = &c->c[gran & (GPC - 1)][kind];
+   return c->c[gran & (GPC - 1)];
+}
+
+static inline void inc(UInt* p)
+{
    if (LIKELY(*p != CNT_MAX))
       (*p)++;
    else
       saturated = True;
+}
+
+static inline void bump(Addr gran, UWord kind)
+{
+   UInt* slot = granule_slot(gran);
+   if (kind != K_STORE) inc(&slot[0]);
+   if (kind != K_LOAD)  inc(&slot[1]);
 }
 
 /* The general case: filters, and accesses spanning several granules. */
@@ -219,28 +245,40 @@ static void account(Addr a, UWord sz, UWord kind)
    ge = (hi - 1) >> GRAN_SHIFT;
    for (g = lo >> GRAN_SHIFT; g <= ge; g++)
       bump(g, kind);
-   if (kind == 0) n_loads++; else n_stores++;
+   if (kind != K_STORE) n_loads++;
+   if (kind != K_LOAD)  n_stores++;
 }
 
-/* Called from generated code, once per access. */
-static VG_REGPARM(2) void po_load(Addr a, UWord sz)
+static inline void access1(Addr a, UWord sz, UWord kind)
 {
    if (LIKELY(!filtering && (a >> GRAN_SHIFT) == ((a + sz - 1) >> GRAN_SHIFT))) {
-      bump(a >> GRAN_SHIFT, 0);
-      n_loads++;
+      bump(a >> GRAN_SHIFT, kind);
+      if (kind != K_STORE) n_loads++;
+      if (kind != K_LOAD)  n_stores++;
       return;
    }
-   account(a, sz, 0);
+   account(a, sz, kind);
 }
 
-static VG_REGPARM(2) void po_store(Addr a, UWord sz)
+/* Called from generated code.  One call serves up to three accesses, to share the
+   cost of the call; `info` packs, for access i, its size in bits 16i..16i+13 and
+   its kind in bits 16i+14..16i+15. */
+static VG_REGPARM(3) void po_access1(Addr a, UWord sz, UWord kind)
 {
-   if (LIKELY(!filtering && (a >> GRAN_SHIFT) == ((a + sz - 1) >> GRAN_SHIFT))) {
-      bump(a >> GRAN_SHIFT, 1);
-      n_stores++;
-      return;
-   }
-   account(a, sz, 1);
+   access1(a, sz, kind);
+}
+
+static VG_REGPARM(3) void po_access2(Addr a1, Addr a2, UWord info)
+{
+   access1(a1, info & 0x3FFF, (info >> 14) & 3);
+   access1(a2, (info >> 16) & 0x3FFF, (info >> 30) & 3);
+}
+
+static void po_access3(Addr a1, Addr a2, Addr a3, UWord info)
+{
+   access1(a1, info & 0x3FFF, (info >> 14) & 3);
+   access1(a2, (info >> 16) & 0x3FFF, (info >> 30) & 3);
+   access1(a3, (info >> 32) & 0x3FFF, (info >> 46) & 3);
 }
 
 static void reset_counters(void)
@@ -309,8 +347,6 @@ static ULong walk(GranuleFn fn)
          if (!c) continue;
          for (g = 0; g < GPC; g++) {
             if ((c->c[g][0] | c->c[g][1]) == 0) continue;
-            if (c->c[g][0] == CNT_MAX || c->c[g][1] == CNT_MAX)
-               saturated = True;               /* inline code does not flag it */
             n++;
             if (fn) {
                Addr addr = (((Addr)i1 << (L2_BITS + CHUNK_SHIFT))
@@ -417,94 +453,90 @@ static Bool is_const_true(IRExpr* e)
               && e->Iex.Const.con->Ico.U1);
 }
 
-static void add_access_helper(IRSB* sb, IRExpr* addr, Int size, Bool store,
-                              IRExpr* guard)
+/* Accesses seen in the current superblock and not yet given to a helper.  They
+   are emitted, three (or two, or one) to a call, at the end of the superblock,
+   before every side exit, and when the queue is full. */
+typedef struct {
+   IRExpr* addr;                                /* an IR atom */
+   Int     size;
+   UWord   kind;                                /* K_LOAD, K_STORE, K_MODIFY */
+} Event;
+
+#define N_EVENTS 16
+#define MAX_PACKED_SIZE 0x3FFF
+static Event events[N_EVENTS];
+static Int   events_used = 0;
+
+static void emit_call(IRSB* sb, const HChar* name, void* fn, Int regparms,
+                      IRExpr** args, IRExpr* guard)
 {
-   IRDirty* di;
-   di = unsafeIRDirty_0_N(2, store ? "po_store" : "po_load",
-                          VG_(fnptr_to_fnentry)(store ? (void*)po_store
-                                                      : (void*)po_load),
-                          mkIRExprVec_2(addr, mkIRExpr_HWord((HWord)size)));
+   IRDirty* di = unsafeIRDirty_0_N(regparms, name, VG_(fnptr_to_fnentry)(fn), args);
    if (!is_const_true(guard))
       di->guard = guard;
    addStmtToIRSB(sb, IRStmt_Dirty(di));
 }
 
-static IRTemp assign(IRSB* sb, IRType ty, IRExpr* e)
+static void emit_one(IRSB* sb, IRExpr* addr, Int size, UWord kind, IRExpr* guard)
 {
-   IRTemp t = newIRTemp(sb->tyenv, ty);
-   addStmtToIRSB(sb, IRStmt_WrTmp(t, e));
-   return t;
+   emit_call(sb, "po_access1", (void*)po_access1, 3,
+             mkIRExprVec_3(addr, mkIRExpr_HWord((HWord)size), mkIRExpr_HWord(kind)),
+             guard);
 }
 
-#define RD(t)    IRExpr_RdTmp(t)
-#define C64(v)   IRExpr_Const(IRConst_U64((ULong)(v)))
-#define C8(v)    IRExpr_Const(IRConst_U8((UChar)(v)))
-
-/* The common case inline, in flat IR: an unguarded access within one granule whose
-   chunk is in the cache.  Everything else goes to the helper, through a dirty call
-   guarded by the negation of that test; on that path the inline increment lands in
-   dummy_chunk, which is never dumped.
-
-     cn = a >> 16;  off = (cn & (CACHE_N-1)) << 3
-     fast = cache_tag[..] == cn  &&  (a & 15) <= 16 - size
-     c = fast ? cache_ptr[..] : dummy_chunk
-     slot = c + ((a >> 4) & (GPC-1)) * 8 + kind * 4
-     *slot += (*slot != 0xFFFFFFFF);  n_kind += fast
-     if (!fast) helper(a, size)                                              */
-static void add_access_inline(IRSB* sb, IRExpr* a, Int size, Bool store)
+static void flush_events(IRSB* sb)
 {
-   IRTemp cn, off, tag, hit, single, fast, ptr, c, slot, v, v2, tot, tot2, slow;
-   IRDirty* di;
-   ULong* total = store ? &n_stores : &n_loads;
-
-   cn     = assign(sb, Ity_I64, IRExpr_Binop(Iop_Shr64, a, C8(CHUNK_SHIFT)));
-   off    = assign(sb, Ity_I64, IRExpr_Binop(Iop_And64, RD(cn), C64(CACHE_N - 1)));
-   off    = assign(sb, Ity_I64, IRExpr_Binop(Iop_Shl64, RD(off), C8(3)));
-   tag    = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(off), C64(&cache_tag[0])));
-   tag    = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, RD(tag)));
-   hit    = assign(sb, Ity_I1,  IRExpr_Binop(Iop_CmpEQ64, RD(tag), RD(cn)));
-   single = assign(sb, Ity_I64, IRExpr_Binop(Iop_And64, a, C64(GRAN_SIZE - 1)));
-   single = assign(sb, Ity_I1,  IRExpr_Binop(Iop_CmpLE64U, RD(single),
-                                             C64(GRAN_SIZE - (UWord)size)));
-   fast   = assign(sb, Ity_I1,  IRExpr_Binop(Iop_And1, RD(hit), RD(single)));
-   ptr    = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(off), C64(&cache_ptr[0])));
-   ptr    = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, RD(ptr)));
-   c      = assign(sb, Ity_I64, IRExpr_ITE(RD(fast), RD(ptr), C64(dummy_chunk)));
-   slot   = assign(sb, Ity_I64, IRExpr_Binop(Iop_Shr64, a, C8(GRAN_SHIFT)));
-   slot   = assign(sb, Ity_I64, IRExpr_Binop(Iop_And64, RD(slot), C64(GPC - 1)));
-   slot   = assign(sb, Ity_I64, IRExpr_Binop(Iop_Shl64, RD(slot), C8(3)));
-   slot   = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(slot), RD(c)));
-   if (store)
-      slot = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(slot), C64(4)));
-   v      = assign(sb, Ity_I32, IRExpr_Load(Iend_LE, Ity_I32, RD(slot)));
-   v2     = assign(sb, Ity_I1,  IRExpr_Binop(Iop_CmpNE32, RD(v),
-                                             IRExpr_Const(IRConst_U32(CNT_MAX))));
-   v2     = assign(sb, Ity_I32, IRExpr_Unop(Iop_1Uto32, RD(v2)));
-   v2     = assign(sb, Ity_I32, IRExpr_Binop(Iop_Add32, RD(v), RD(v2)));
-   addStmtToIRSB(sb, IRStmt_Store(Iend_LE, RD(slot), RD(v2)));
-   tot    = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, C64(total)));
-   tot2   = assign(sb, Ity_I64, IRExpr_Unop(Iop_1Uto64, RD(fast)));
-   tot2   = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, RD(tot), RD(tot2)));
-   addStmtToIRSB(sb, IRStmt_Store(Iend_LE, C64(total), RD(tot2)));
-
-   slow   = assign(sb, Ity_I1,  IRExpr_Unop(Iop_Not1, RD(fast)));
-   di = unsafeIRDirty_0_N(2, store ? "po_store" : "po_load",
-                          VG_(fnptr_to_fnentry)(store ? (void*)po_store
-                                                      : (void*)po_load),
-                          mkIRExprVec_2(a, mkIRExpr_HWord((HWord)size)));
-   di->guard = RD(slow);
-   addStmtToIRSB(sb, IRStmt_Dirty(di));
+   Int i = 0;
+   while (i < events_used) {
+      Event* e = &events[i];
+      Int n = events_used - i;
+      if (clo_batch >= 3 && n >= 3 && e[0].size <= MAX_PACKED_SIZE
+          && e[1].size <= MAX_PACKED_SIZE && e[2].size <= MAX_PACKED_SIZE) {
+         ULong info = (ULong)e[0].size | ((ULong)e[0].kind << 14)
+                      | ((ULong)e[1].size << 16) | ((ULong)e[1].kind << 30)
+                      | ((ULong)e[2].size << 32) | ((ULong)e[2].kind << 46);
+         emit_call(sb, "po_access3", (void*)po_access3, 0,
+                   mkIRExprVec_4(e[0].addr, e[1].addr, e[2].addr,
+                                 mkIRExpr_HWord((HWord)info)), NULL);
+         i += 3;
+      } else if (clo_batch >= 2 && n >= 2 && e[0].size <= MAX_PACKED_SIZE
+                 && e[1].size <= MAX_PACKED_SIZE) {
+         ULong info = (ULong)e[0].size | ((ULong)e[0].kind << 14)
+                      | ((ULong)e[1].size << 16) | ((ULong)e[1].kind << 30);
+         emit_call(sb, "po_access2", (void*)po_access2, 3,
+                   mkIRExprVec_3(e[0].addr, e[1].addr, mkIRExpr_HWord((HWord)info)),
+                   NULL);
+         i += 2;
+      } else {
+         emit_one(sb, e[0].addr, e[0].size, e[0].kind, NULL);
+         i += 1;
+      }
+   }
+   events_used = 0;
 }
 
+/* Queue an access; a guarded one is emitted at once, under its guard. */
 static void add_access(IRSB* sb, IRExpr* addr, Int size, Bool store, IRExpr* guard)
 {
    tl_assert(isIRAtom(addr));
    tl_assert(size > 0);
-   if (clo_inline && !filtering && is_const_true(guard) && size <= (Int)GRAN_SIZE)
-      add_access_inline(sb, addr, size, store);
-   else
-      add_access_helper(sb, addr, size, store, guard);
+   if (!is_const_true(guard)) {
+      emit_one(sb, addr, size, store ? K_STORE : K_LOAD, guard);
+      return;
+   }
+   /* A store to the very bytes the previous queued event loaded: one modify. */
+   if (store && events_used > 0) {
+      Event* last = &events[events_used - 1];
+      if (last->kind == K_LOAD && last->size == size && eqIRAtom(last->addr, addr)) {
+         last->kind = K_MODIFY;
+         return;
+      }
+   }
+   if (events_used == N_EVENTS)
+      flush_events(sb);
+   events[events_used].addr = addr;
+   events[events_used].size = size;
+   events[events_used].kind = store ? K_STORE : K_LOAD;
+   events_used++;
 }
 
 /* guest_instrs += n, inline. */
@@ -579,6 +611,8 @@ static IRSB* po_instrument(VgCallbackClosure* closure, IRSB* sbIn,
 
       switch (st->tag) {
       case Ist_IMark:
+         if (!clo_defer)
+            flush_events(sbOut);
          pending++;
          break;
 
@@ -648,7 +682,9 @@ static IRSB* po_instrument(VgCallbackClosure* closure, IRSB* sbIn,
       }
 
       case Ist_Exit:
-         /* Instructions up to and including this one ran if the exit is taken. */
+         /* Accesses and instructions up to and including this one happened if
+            the exit is taken. */
+         flush_events(sbOut);
          if (count_instrs) {
             add_instr_count(sbOut, pending);
             pending = 0;
@@ -660,6 +696,7 @@ static IRSB* po_instrument(VgCallbackClosure* closure, IRSB* sbIn,
       }
       addStmtToIRSB(sbOut, st);
    }
+   flush_events(sbOut);
    if (count_instrs)
       add_instr_count(sbOut, pending);
    return sbOut;
@@ -757,7 +794,6 @@ static Bool po_process_cmd_line_option(const HChar* arg)
    const HChar* s;
    if VG_BOOL_CLO(arg, "--start-counting", clo_start_counting) {}
    else if VG_BOOL_CLO(arg, "--no-stack", clo_no_stack) {}
-   else if VG_BOOL_CLO(arg, "--inline", clo_inline) {}
    else if VG_STR_CLO(arg, "--range", clo_range) {
       const HChar* e;
       s = clo_range;
@@ -768,6 +804,8 @@ static Bool po_process_cmd_line_option(const HChar* arg)
    }
    else if VG_BINT_CLO(arg, "--dump-every", clo_dump_every, 0, 1000000000) {}
    else if VG_STR_CLO(arg, "--dump-prefix", clo_dump_prefix) {}
+   else if VG_BINT_CLO(arg, "--batch", clo_batch, 1, 3) {}
+   else if VG_BOOL_CLO(arg, "--defer", clo_defer) {}
    else if VG_STR_CLO(arg, "--dump-at-exit", clo_dump_at_exit) {}
    else
       return False;
@@ -785,14 +823,15 @@ static void po_print_usage(void)
 "                              while counting, then zero the counters [0 = never]\n"
 "    --dump-prefix=P           file prefix for --dump-every: P.0, P.1, ...\n"
 "                              [pyoracle.%%p]\n"
-"    --dump-at-exit=PATH       write a dump at exit (%%p = pid) [none]\n"
-"    --inline=yes|no           count the common case in generated code instead of\n"
-"                              a helper call per access (same counts) [yes]\n");
+"    --dump-at-exit=PATH       write a dump at exit (%%p = pid) [none]\n");
 }
 
 static void po_print_debug_usage(void)
 {
-   VG_(printf)("    (none)\n");
+   VG_(printf)(
+"    --batch=1|2|3             accesses per helper call [3]\n"
+"    --defer=yes|no            queue accesses across instructions of a superblock\n"
+"                              (no: emit them at every instruction) [yes]\n");
 }
 
 /*------------------------------------------------------------------*/
@@ -811,7 +850,6 @@ static void po_post_clo_init(void)
    next_auto_dump = dump_every_instrs ? dump_every_instrs : ~0ULL;
    dump_prefix = VG_(expand_file_name)("--dump-prefix", clo_dump_prefix);
    sink_chunk = VG_(calloc)("pyoracle.sink", 1, sizeof(Chunk));
-   dummy_chunk = VG_(calloc)("pyoracle.dummy", 1, sizeof(Chunk));
    cache_clear();
 }
 
@@ -838,7 +876,7 @@ static void po_pre_clo_init(void)
    VG_(details_name)("pyoracle");
    VG_(details_version)("0.1");
    VG_(details_description)("Pypper's exact memory-access oracle");
-   VG_(details_copyright_author)("Pypper project");
+   VG_(details_copyright_author)("Copyright (C) the Pypper project authors");
    VG_(details_bug_reports_to)("the Pypper project");
    VG_(details_avg_translation_sizeB)(400);
 

@@ -348,40 +348,39 @@ static void test_stress(void)
     CHECK(st.invalid_frees == 6);      /* only those of test_invalid_frees and test_medium */
 }
 
-static void *untracked[8];
-static int nuntracked;
-static void on_untrack(void *block)
-{
-    if (nuntracked < 8)
-        untracked[nuntracked] = block;
-    nuntracked++;
-}
-
 /* Tracked bits: set for the block holding an address (small, medium, large), refused
- * twice and for free or foreign memory, cleared by the free path which calls the hook. */
+ * twice and for free or foreign memory, cleared and counted by the free path while
+ * tracking is on (the pool fast path and the others alike). */
 static void test_tracking(void)
 {
     char *s = pypper_heap_malloc(48), *m = pypper_heap_malloc(3000);
     char *l = pypper_heap_malloc(100000), *plain = pypper_heap_malloc(48);
+    char *d = pypper_heap_domain_malloc(NULL, 64);
     int local;
-    pypper_heap_set_untrack_hook(on_untrack);
+    uint64_t freed = pypper_heap_tracked_frees();
+    pypper_heap_set_tracking(true);
     CHECK(pypper_heap_track_containing(s + 20) == s);
     CHECK(pypper_heap_track_containing(s) == NULL);            /* already tracked */
     CHECK(pypper_heap_track_containing(m + 2999) == m);
     CHECK(pypper_heap_track_containing(l) == l);
+    CHECK(pypper_heap_track_containing(d) == d);
     CHECK(pypper_heap_track_containing(&local) == NULL);
     CHECK(pypper_heap_is_tracked(s) && pypper_heap_is_tracked(m) && !pypper_heap_is_tracked(plain));
+    CHECK(pypper_heap_probe_tracked(s) && !pypper_heap_probe_tracked(s + 16));
+    CHECK(!pypper_heap_probe_tracked(&local) && !pypper_heap_probe_mapped(&local));
     pypper_heap_free(plain);
-    CHECK(nuntracked == 0);
+    CHECK(pypper_heap_tracked_frees() == freed);
     pypper_heap_free(s);
     pypper_heap_free(m);
-    CHECK(nuntracked == 2 && untracked[0] == s && untracked[1] == m);
-    CHECK(!pypper_heap_is_tracked(s));
+    pypper_heap_domain_free(NULL, d);                          /* the domain fast path */
+    CHECK(pypper_heap_tracked_frees() == freed + 3);
+    CHECK(!pypper_heap_is_tracked(s) && !pypper_heap_is_tracked(d) && !pypper_heap_probe_tracked(m));
+    CHECK(pypper_heap_probe_mapped(s));                        /* freed, still mapped */
     CHECK(pypper_heap_track_containing(s) == NULL);            /* freed */
     pypper_heap_untrack(l);
     pypper_heap_free(l);
-    CHECK(nuntracked == 2);
-    pypper_heap_set_untrack_hook(NULL);
+    CHECK(pypper_heap_tracked_frees() == freed + 3);
+    pypper_heap_set_tracking(false);
 }
 
 static int refuse_bind(unsigned tier, void *addr, size_t len)

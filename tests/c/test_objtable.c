@@ -1,6 +1,7 @@
-/* tests/c/test_objtable.c: the object table against a plain reference: random adds and
- * removes of 16-byte aligned keys (with probe chains crossing deletions), dense entries
- * that always name live keys, reserve, and clear. */
+/* tests/c/test_objtable.c: the object table against a plain reference model: random
+ * adds (re-adding a block whose object died, or replacing a live one) and deaths,
+ * syncs that index only what is alive, lookups, compaction that keeps exactly the
+ * current entries in order, reserve and clear. */
 #include "check.h"
 #include "objtable.h"
 
@@ -18,44 +19,99 @@ static unsigned long long rnd(void)
 }
 
 static void *key(size_t i) { return (void *)(uintptr_t)(0x100000 + i * 16); }
+static size_t key_index(const void *block) { return ((uintptr_t)block - 0x100000) / 16; }
 
-int main(void)
+/* The reference: is the block's object alive, and which object (a generation). */
+static bool live[KEYS];
+static unsigned gen[KEYS];
+
+static bool alive(const void *block) { return live[key_index(block)]; }
+static void *object_of(size_t i) { return (char *)key(i) + 16 * (gen[i] % 4); }
+
+/* After a sync every live key is found with its newest object, no dead one is. */
+static void check_lookups(void)
 {
-    static bool in[KEYS];
-    size_t live = 0;
-    CHECK(!pypper_objtable_remove(key(1)) && pypper_objtable_count() == 0);
+    size_t wrong = 0;
+    for (size_t i = 0; i < KEYS; i++) {
+        pypper_obj_entry *e = pypper_objtable_find(key(i));
+        bool found = e && pypper_objtable_current(e);
+        wrong += found != live[i];
+        wrong += found && e->object != object_of(i);
+    }
+    CHECK(wrong == 0);
+}
+
+static void test_random(void)
+{
+    pypper_objtable_set_alive(alive);
     for (int op = 0; op < 400000; op++) {
         size_t i = rnd() % KEYS;
         if (rnd() % 3) {
-            CHECK(pypper_objtable_add(key(i), (char *)key(i) + 16) == 0);
-            live += !in[i];
-            in[i] = true;
+            gen[i]++;
+            live[i] = true;
+            CHECK(pypper_objtable_add(key(i), object_of(i)) == 0);
         } else {
-            CHECK(pypper_objtable_remove(key(i)) == in[i]);
-            live -= in[i];
-            in[i] = false;
+            live[i] = false;
         }
+        if (op % 9973 == 0)
+            CHECK(pypper_objtable_sync() == 0);
         if (op % 50000 == 0) {
-            size_t n = pypper_objtable_count(), bad = 0;
-            const pypper_obj_entry *e = pypper_objtable_entries();
-            for (size_t k = 0; k < n; k++) {
-                size_t idx = ((uintptr_t)e[k].block - 0x100000) / 16;
-                bad += idx >= KEYS || !in[idx] || e[k].object != (char *)e[k].block + 16;
-            }
-            CHECK(bad == 0);
+            CHECK(pypper_objtable_sync() == 0);
+            check_lookups();
+        }
+        if (op % 120000 == 0) {
+            pypper_objtable_compact();
+            size_t current = 0, n = pypper_objtable_count();
+            for (size_t k = 0; k < n; k++)
+                current += pypper_objtable_current(pypper_objtable_at(k));
+            CHECK(current == n);
+            check_lookups();
         }
     }
-    CHECK(pypper_objtable_count() == live);
-    size_t wrong = 0;
+    pypper_objtable_compact();
+    size_t nlive = 0;
     for (size_t i = 0; i < KEYS; i++)
-        wrong += pypper_objtable_contains(key(i)) != in[i];
-    CHECK(wrong == 0);
+        nlive += live[i];
+    CHECK(pypper_objtable_count() == nlive);
+    check_lookups();
     pypper_objtable_clear();
     CHECK(pypper_objtable_count() == 0 && !pypper_objtable_contains(key(3)));
-    CHECK(pypper_objtable_reserve(100000) == 0);
-    for (size_t i = 0; i < 1000; i++)
-        CHECK(pypper_objtable_add(key(i), key(i)) == 0);
-    CHECK(pypper_objtable_count() == 1000);
+}
+
+/* Compaction keeps the order of what it keeps and the model state of each entry; an
+ * entry added for a block replaces the older one at the next sync, with a fresh state. */
+static void test_compact_and_replace(void)
+{
+    for (size_t i = 0; i < 20000; i++) {
+        gen[i] = 0;
+        live[i] = true;
+        CHECK(pypper_objtable_add(key(i), object_of(i)) == 0);
+    }
+    CHECK(pypper_objtable_sync() == 0);
+    pypper_objtable_find(key(5))->heat = 7.0f;
+    pypper_objtable_find(key(7))->heat = 3.0f;
+    gen[5]++;
+    CHECK(pypper_objtable_add(key(5), object_of(5)) == 0);
+    CHECK(pypper_objtable_find(key(5))->heat == 7.0f);           /* not synced yet */
+    CHECK(pypper_objtable_sync() == 0);
+    CHECK(pypper_objtable_find(key(5))->heat == 0.0f && pypper_objtable_find(key(5))->object == object_of(5));
+    for (size_t i = 0; i < 20000; i += 3)
+        live[i] = false;
+    CHECK(pypper_objtable_compact() == 6667 + 1);                 /* and key 5's old entry */
+    CHECK(pypper_objtable_count() == 13333);
+    const pypper_obj_entry *e = pypper_objtable_entries();
+    size_t wrong = 0;
+    for (size_t k = 1; k < pypper_objtable_count(); k++)
+        wrong += e[k].block <= e[k - 1].block && e[k].block != key(5);
+    CHECK(wrong == 0 && pypper_objtable_find(key(7))->heat == 3.0f);
+    CHECK(pypper_objtable_compact() == 0);
+    CHECK(pypper_objtable_reserve(100000) == 0 && pypper_objtable_count() == 13333);
     pypper_objtable_clear();
+}
+
+int main(void)
+{
+    test_random();
+    test_compact_and_replace();
     return check_report("test_objtable");
 }

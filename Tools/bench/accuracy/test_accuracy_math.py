@@ -443,12 +443,20 @@ def test_runner_plumbing_with_stand_ins(tmp_path):
         assert r["timeline"][-1]["spearman"] == pytest.approx(1.0)
     assert "PASS" in cp.stdout and "allocation order" in cp.stdout
     assert len(list(cache.iterdir())) == 4
-    # Second run: the oracle results come from the cache.
-    cp = subprocess.run(argv[:3] + ["zipf_kv"] + argv[4:], env=env,
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Second run, native at another scale: the oracle results (scale 0.002) come from
+    # the cache, and the access streams are not comparable.
+    argv2 = argv[:3] + ["zipf_kv"] + argv[4:5] + ["0.003", "--oracle-scale", "0.002"] \
+        + argv[6:]
+    cp = subprocess.run(argv2, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     doc = json.loads(out.read_text())
-    assert doc["workloads"]["zipf_kv"]["oracle_cached"] is True
+    r = doc["workloads"]["zipf_kv"]
+    assert r["oracle_cached"] is True
+    assert r["scale"] == 0.003 and r["oracle_scale"] == 0.002
+    assert r["same_accesses_as_oracle"] is None
+    assert r["spearman"] == pytest.approx(1.0)
+    assert "oracle scale 0.002 differs" in cp.stdout
 
 
 @needs_python

@@ -1,0 +1,134 @@
+"""Tracing overhead benchmark: the programs of Tools/bench/programs under the stock
+python3.12, the drop-in with tracing off, and the drop-in with tracing on at default
+settings (PYPPER_ENABLE=1: live trace + sampler thread), in alternating order.
+
+Reported per program: median wall times, the median (and quartiles) of the per-round
+ratio traced/stock and untraced/stock, the sampler's CPU seconds and its share of the
+traced run's wall time, the live trace's passes and its longest GIL pause. The target
+is a geometric mean of traced/stock <= 1.05. The sampler's figures come from the
+session's trace file (its "end" event); HEAT_INTERVAL_MS=0 keeps that file from
+adding work of its own.
+
+    ./python3 Tools/bench/trace_overhead.py [--runs 7] [--programs a,b] [--json out.json]
+                                            [--option NAME=VALUE]...
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from alloc_bench import (PEAKRSS, PROGRAMS, ROOT, checksum, clean_env,  # noqa: E402
+                         default_stock, geomean, run_measured)
+
+TARGET = 1.05
+
+
+def quartiles(values):
+    return statistics.quantiles(values, n=4) if len(values) >= 2 else [values[0]] * 3
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--programs", help="comma-separated names (default: all)")
+    ap.add_argument("--stock", default=default_stock())
+    ap.add_argument("--candidate", default=os.path.join(ROOT, "python3"))
+    ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                    help="a PYPPER_ option for the traced runs, e.g. sample_duty=0.1")
+    ap.add_argument("--json", metavar="FILE")
+    args = ap.parse_args()
+    if not os.access(PEAKRSS, os.X_OK):
+        ap.error(f"{PEAKRSS} is missing: run make first")
+    names = sorted(f[:-3] for f in os.listdir(PROGRAMS) if f.endswith(".py"))
+    if args.programs:
+        names = args.programs.split(",")
+    tmp = tempfile.mkdtemp(prefix="pypper-overhead-")
+    trace = os.path.join(tmp, "trace.%p")
+    opts = [f"PYPPER_{o.partition('=')[0].upper()}={o.partition('=')[2]}" for o in args.option]
+    envs = {
+        "stock": clean_env(),
+        "off": clean_env(),
+        "on": clean_env(["PYPPER_ENABLE=1", f"PYPPER_TRACE_FILE={trace}",
+                         "PYPPER_HEAT_INTERVAL_MS=0", *opts]),
+    }
+    pythons = {"stock": args.stock, "off": args.candidate, "on": args.candidate}
+    print(f"stock:     {args.stock}\ncandidate: {args.candidate} (off: no tracing; on: "
+          f"PYPPER_ENABLE=1 {' '.join(opts)})\nruns:      {args.runs} per variant, rotating order\n")
+    print(f"{'program':16} {'stock s':>8} {'off s':>7} {'on s':>7} {'off/st':>7} {'on/st':>7}"
+          f" {'on/st IQR':>13} {'sampler s':>9} {'cpu%':>5} {'passes':>6} {'pause ms':>8}")
+    results, failed = {}, False
+    for name in names:
+        program = os.path.join(PROGRAMS, name + ".py")
+        walls = {k: [] for k in envs}
+        ratio_on, ratio_off, sampler, shares, passes, pauses = [], [], [], [], [], []
+        sums = set()
+        try:
+            for i in range(args.runs):
+                order = ["stock", "off", "on"]
+                order = order[i % 3:] + order[:i % 3]
+                got = {}
+                for label in order:
+                    for f in os.listdir(tmp):
+                        os.unlink(os.path.join(tmp, f))
+                    wall, _, out = run_measured(pythons[label], program, envs[label])
+                    walls[label].append(wall)
+                    sums.add(checksum(out))
+                    got[label] = wall
+                    if label == "on":
+                        files = os.listdir(tmp)
+                        if len(files) != 1:
+                            raise RuntimeError(f"expected one trace file, found {files}")
+                        with open(os.path.join(tmp, files[0])) as f:
+                            end = [json.loads(line) for line in f][-1]
+                        if end.get("event") != "end":
+                            raise RuntimeError("the traced run wrote no end event")
+                        cpu = end["active_trace"]["cpu_seconds"]
+                        sampler.append(cpu)
+                        shares.append(cpu / wall)
+                        passes.append(end["live_trace"]["passes"])
+                        pauses.append(end["live_trace"]["pause_max_ms"])
+                ratio_on.append(got["on"] / got["stock"])
+                ratio_off.append(got["off"] / got["stock"])
+        except RuntimeError as e:
+            print(f"{name:16} FAILED: {e}")
+            failed = True
+            continue
+        if len(sums) != 1 or None in sums:
+            print(f"{name:16} CHECKSUM MISMATCH: {sorted(map(str, sums))}")
+            failed = True
+            continue
+        q = quartiles(ratio_on)
+        row = {"wall": walls, "ratio_on": ratio_on, "ratio_off": ratio_off,
+               "on_stock": statistics.median(ratio_on), "off_stock": statistics.median(ratio_off),
+               "sampler_cpu_s": statistics.median(sampler), "sampler_share": statistics.median(shares),
+               "passes": statistics.median(passes), "pause_max_ms": max(pauses)}
+        results[name] = row
+        print(f"{name:16} {statistics.median(walls['stock']):8.3f} {statistics.median(walls['off']):7.3f}"
+              f" {statistics.median(walls['on']):7.3f} {row['off_stock']:7.3f} {row['on_stock']:7.3f}"
+              f" {q[0]:6.3f}-{q[2]:6.3f} {row['sampler_cpu_s']:9.3f} {100 * row['sampler_share']:5.1f}"
+              f" {row['passes']:6.0f} {row['pause_max_ms']:8.2f}")
+    if results:
+        g_on = geomean([r["on_stock"] for r in results.values()])
+        g_off = geomean([r["off_stock"] for r in results.values()])
+        share = statistics.median([r["sampler_share"] for r in results.values()])
+        print(f"\ngeometric mean traced/stock {g_on:.3f} (target <= {TARGET}): "
+              f"{'PASS' if g_on <= TARGET else 'FAIL'}; untraced/stock {g_off:.3f}; "
+              f"sampler CPU median {100 * share:.1f}% of the traced wall time")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"stock": args.stock, "candidate": args.candidate, "runs": args.runs,
+                           "options": opts, "programs": results,
+                           "summary": {"traced_geomean": g_on, "untraced_geomean": g_off,
+                                       "sampler_share_median": share}}, f, indent=2)
+    for f in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, f))
+    os.rmdir(tmp)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
