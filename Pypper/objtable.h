@@ -50,6 +50,10 @@ const pypper_obj_entry *pypper_objtable_entries(void);
 /* Sync, then drop every entry that is not current, keeping the order of the others;
  * returns how many were dropped. O(entries). */
 size_t pypper_objtable_compact(void);
+/* Sync, then look at `budget` entries from *cursor on (wrapping), removing those
+ * that are not current (the last entry moves into each hole). Advances *cursor;
+ * returns how many were removed. Bounded work, for passes that must stay short. */
+size_t pypper_objtable_sweep(size_t *cursor, size_t budget);
 /* Forget every entry and free the table's memory. */
 void pypper_objtable_clear(void);
 

@@ -27,6 +27,7 @@
 #include "internal/pycore_pystate.h"
 
 #include "active_trace.h"
+#include "live_trace.h"
 #include "stack_chunks.h"
 
 #include "../Objects/heap.h"
@@ -292,6 +293,8 @@ static void refill_poll_window(uint32_t now)
 static void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
+    if (refill)
+        pypper_live_trace_settle();
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
     for (size_t u = 0; u < AT.nused; u++) {

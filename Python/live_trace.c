@@ -7,16 +7,18 @@
  *   known too.
  * - Afterwards only the survivors of each collection are walked: at "start" the
  *   callback records the last object of the generation the survivors will join
- *   (the next older one; for a full collection, the oldest, which the younger ones
- *   are appended to), and at "stop" it walks from there to the end of that list.
+ *   (the next older one), and at "stop" it walks from there to the end of that
+ *   list. A full collection reorders the oldest list, so for it the younger lists
+ *   (what is new to the oldest generation) are walked at "start" instead.
  *   The recorded object is used only if it is still alive (its tracked bit: the
  *   free path clears it) and still in a GC list; otherwise, or if no "start" was
  *   seen, that whole generation is walked. The walk also stops at any other list
  *   head, so an object moved to another list by a finalizer cannot mislead it.
  *   What dies leaves the live set in the heap's free path, which
  *   clears the block's tracked bit without reading freed memory (Objects/track.c);
- *   its entry is dropped from the table in bulk, by a compaction when dead entries
- *   reach half of the table (amortized O(1) per free, no hashing in the free path).
+ *   its entry is dropped later by a bounded sweep at the start of a collection
+ *   while dead entries are a quarter of the table or more (amortized O(1) per
+ *   free, no hashing in the free path).
  * - Immortal objects and objects outside Pypper's heap (static types, other
  *   allocators) are skipped.
  * Each pass runs with the GIL held; its duration is recorded (count, total, maximum,
@@ -49,8 +51,9 @@ static struct {
     uint64_t full_pass_ns, full_pass_objects;
     uint64_t tracked_total;
     uint64_t freed_at_start;            /* the heap's tracked-free count at start */
-    uint64_t frees_at_compaction;       /* ... at the last compaction */
-    uint64_t compactions;
+    uint64_t dead, dead_seen;           /* entries of freed objects; frees counted */
+    size_t sweep_cursor;
+    uint64_t swept;
     int min_generation;                 /* trace survivors joining this one or older */
     PyObject *str_generation, *str_start, *str_stop;
     PyGC_Head *pending_tail;            /* recorded at "start", followed at "stop" */
@@ -95,20 +98,23 @@ static uint64_t pause_p99_us(void)
 
 static bool block_alive(const void *block) { return pypper_heap_is_tracked(block); }
 
-/* Entries of freed objects: one per tracked free since the last compaction. Compact
- * when they are half of the table (amortized O(1) a free). */
-static uint64_t dead_entries(void) { return pypper_heap_tracked_frees() - LT.frees_at_compaction; }
+/* Entries of freed objects: one per tracked free not yet swept. Each traced
+ * collection and each hand-over of the sampler's evidence sweeps a bounded slice of
+ * the table while they are a quarter of it or more, so no pause pays for the whole
+ * table (amortized O(1) a free). */
+#define SWEEP_BUDGET 8192
 
-static void settle_dead(void)
+void pypper_live_trace_settle(void)
 {
-    uint64_t dead = dead_entries();
-    if (dead >= 1024 && dead * 2 >= pypper_objtable_count()) {
+    uint64_t frees = pypper_heap_tracked_frees();
+    LT.dead += frees - LT.dead_seen;
+    LT.dead_seen = frees;
+    if (LT.dead >= 1024 && LT.dead * 4 >= pypper_objtable_count()) {
         bool locked = pypper_heap_lock();
-        uint64_t frees = pypper_heap_tracked_frees();
-        pypper_objtable_compact();
+        size_t dropped = pypper_objtable_sweep(&LT.sweep_cursor, SWEEP_BUDGET);
         pypper_heap_unlock(locked);
-        LT.frees_at_compaction = frees;
-        LT.compactions++;
+        LT.dead = dropped < LT.dead ? LT.dead - dropped : 0;
+        LT.swept += dropped;
     }
 }
 
@@ -186,7 +192,16 @@ static int survivors_generation(int generation)
 
 static void on_gc_start(PyInterpreterState *interp, int generation)
 {
-    settle_dead();
+    pypper_live_trace_settle();
+    if (generation == NUM_GENERATIONS - 1) {
+        /* A full collection merges the younger lists into the oldest and reorders
+         * it (tentatively unreachable objects move back to its end), so no tail
+         * marks where the new ones are: take the younger lists now, before. */
+        for (int i = 0; i < NUM_GENERATIONS - 1; i++)
+            LT.survivors_walked += walk_list(&interp->gc.generations[i].head);
+        LT.pending_tail = NULL;
+        return;
+    }
     PyGC_Head *head = &interp->gc.generations[survivors_generation(generation)].head;
     LT.pending_tail = _PyGCHead_PREV(head);          /* the head itself when empty */
     LT.pending_generation = generation;
@@ -212,6 +227,8 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
     PyGC_Head *head = &interp->gc.generations[survivors_generation(generation)].head;
     PyGC_Head *tail = LT.pending_tail;
     LT.pending_tail = NULL;
+    if (generation == NUM_GENERATIONS - 1)
+        return 0;                       /* taken at "start" */
     if (!tail || LT.pending_generation != generation || !tail_usable(interp, tail)) {
         LT.fallback_walks++;
         return walk_list(head);
@@ -295,7 +312,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
         pypper_live_trace_stop();
         return -1;
     }
-    LT.freed_at_start = LT.frees_at_compaction = pypper_heap_tracked_frees();
+    LT.freed_at_start = LT.dead_seen = pypper_heap_tracked_frees();
     pypper_objtable_set_alive(block_alive);
     pypper_heap_set_tracking(true);
 
@@ -315,7 +332,6 @@ int pypper_live_trace_start(const pypper_config *cfg)
     uint64_t ns = now_ns() - t0;
     LT.full_pass_ns = ns;
     LT.full_pass_objects = pypper_objtable_count();
-    record_pause(ns);
     pypper_log(PYPPER_LOG_INFO, "live trace: %llu objects (%llu containers) in %.1f ms",
                (unsigned long long)LT.full_pass_objects, (unsigned long long)containers,
                (double)ns / 1e6);
@@ -381,7 +397,7 @@ static size_t live_objects(void)
 {
     if (!LT.on)
         return 0;
-    uint64_t dead = dead_entries();
+    uint64_t dead = LT.dead + (pypper_heap_tracked_frees() - LT.dead_seen);
     size_t n = pypper_objtable_count();
     return dead < n ? n - (size_t)dead : 0;
 }
@@ -395,7 +411,7 @@ PyObject *pypper_live_trace_stats(void)
         "tracked_total", (unsigned long long)LT.tracked_total,
         "freed", (unsigned long long)(LT.on ? pypper_heap_tracked_frees() - LT.freed_at_start
                                             : LT.freed_final),
-        "compactions", (unsigned long long)LT.compactions,
+        "swept", (unsigned long long)LT.swept,
         "survivors_walked", (unsigned long long)LT.survivors_walked,
         "fallback_walks", (unsigned long long)LT.fallback_walks,
         "passes", (unsigned long long)LT.passes,

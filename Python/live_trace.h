@@ -12,6 +12,9 @@ int pypper_live_trace_start(const pypper_config *cfg);
 void pypper_live_trace_stop(void);
 /* In a forked child (the parent's table is a stale copy). */
 void pypper_live_trace_forget_after_fork(void);
+/* With the GIL: drop a bounded slice of the object table's dead entries when there
+ * are many. */
+void pypper_live_trace_settle(void);
 /* Is the live trace on (the object table is being kept)? */
 bool pypper_live_trace_running(void);
 /* Is op in the object table? */

@@ -15,7 +15,8 @@ noise):
   * recall of the oracle's hottest 10% among the estimator's hottest 10% (ties broken
     by the lower registry index).
 Targets: Spearman >= 0.8 and recall >= 0.9 (PASS/FAIL on Pypper's medians). An object
-whose temperature is None (not traced) ranks below every traced object.
+whose temperature is None (not traced) ranks below every traced object; a run whose
+temperatures are all equal has no Spearman ("n/a", counted as 0 in the median).
 
     ./python3 Tools/bench/accuracy_bench.py [--workloads zipf_kv,lru_scan] [--scale 1]
         [--oracle-scale S] [--seed 1] [--runs 3] [--option NAME=VALUE]... [--timeline]
@@ -309,7 +310,7 @@ class Bench:
                              "phase": judge_phase, "spearman": fig["spearman"],
                              "recall": fig["recall"]})
 
-        sp = metrics.median([r["spearman"] for r in runs])
+        sp = metrics.median_spearman([r["spearman"] for r in runs])
         rc = metrics.median([r["recall"] for r in runs])
         secs = [r["measured_seconds"] for r in runs]
         ok = (sp is not None and rc is not None and sp >= TARGET_SPEARMAN

@@ -59,6 +59,11 @@ static void test_random(void)
             CHECK(pypper_objtable_sync() == 0);
             check_lookups();
         }
+        if (op % 7919 == 0) {
+            size_t cursor = rnd() % 1000;
+            pypper_objtable_sweep(&cursor, 3000);
+            check_lookups();
+        }
         if (op % 120000 == 0) {
             pypper_objtable_compact();
             size_t current = 0, n = pypper_objtable_count();
@@ -68,6 +73,10 @@ static void test_random(void)
             check_lookups();
         }
     }
+    size_t cursor = 0, before = pypper_objtable_count(), dropped = 0;
+    for (int k = 0; k < 100; k++)
+        dropped += pypper_objtable_sweep(&cursor, 5000);
+    CHECK(pypper_objtable_count() == before - dropped);
     pypper_objtable_compact();
     size_t nlive = 0;
     for (size_t i = 0; i < KEYS; i++)

@@ -82,3 +82,11 @@ def median(values):
         return None
     m = len(v) // 2
     return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2.0
+
+
+def median_spearman(values):
+    """Median of per-run Spearman figures where an undefined one (None: every
+    temperature equal, no ranking at all) counts as 0; None only when all are."""
+    if all(x is None for x in values):
+        return None
+    return median([0.0 if x is None else x for x in values])

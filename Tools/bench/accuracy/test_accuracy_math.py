@@ -104,6 +104,9 @@ def test_median():
     assert metrics.median([4, 1, 2, 3]) == 2.5
     assert metrics.median([None, 1.0]) == 1.0
     assert metrics.median([None]) is None
+    assert metrics.median_spearman([None, None, 0.9]) == 0.0
+    assert metrics.median_spearman([0.5, None, 0.9]) == 0.5
+    assert metrics.median_spearman([None, None]) is None
 
 
 # -- address ranges -------------------------------------------------------------------
