@@ -3,8 +3,9 @@
  *
  * Why frames: an access to an object raises its reference count for a few
  * nanoseconds, so polling reference counts sees a tiny share of accesses (DESIGN.md
- * §9). But the object being used is, for the length of the bytecode that uses it,
- * in a slot of the running frame (a local or the value stack of its caller), so a
+ * §9). But the object being used is, for the length of the bytecodes that use it,
+ * in a slot of the running frame (a local, or its value stack, whose slots keep the
+ * last value pushed there until the next push), or of a calling frame, so a
  * thread that reads the main thread's innermost frames every few hundred
  * nanoseconds sees most accesses, whatever the number of live objects. An object
  * newly in a slot counts as an access (FRAME, or CALLER in an outer frame); one still
@@ -155,11 +156,13 @@ static int frame_slots(_PyInterpreterFrame *f)
     int top = LOAD(f->stacktop);
     if (top >= 0)
         return top < MAX_SLOTS ? top : MAX_SLOTS;
-    /* The running frame keeps its stack pointer in a register: read its locals. */
+    /* The running frame keeps its stack pointer in a register: read its locals and
+     * its whole value stack. Slots above the live top still hold what was popped
+     * last (objects used a moment ago; a freed one fails the tracked check). */
     PyCodeObject *code = LOAD(f->f_code);
     if (!pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
         return 0;
-    int n = LOAD(code->co_nlocalsplus);
+    int n = LOAD(code->co_nlocalsplus) + LOAD(code->co_stacksize);
     return n < 0 ? 0 : n < MAX_SLOTS ? n : MAX_SLOTS;
 }
 
