@@ -160,10 +160,11 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
 
 bool region_arena_committed(size_t ai)
 {
-    size_t per_tier = pypper_heap_layout.arenas_per_tier;
+    size_t per_tier = pypper_heap_layout.arenas_per_tier;     /* a power of two */
     if (!per_tier || ai >= per_tier * HEAP_TIERS)
         return false;
-    return ai % per_tier < __atomic_load_n(&R.bump[ai / per_tier], __ATOMIC_ACQUIRE);
+    unsigned tier = (unsigned)(ai >> (pypper_heap_layout.tier_shift - ARENA_SHIFT));
+    return (ai & (per_tier - 1)) < __atomic_load_n(&R.bump[tier], __ATOMIC_ACQUIRE);
 }
 
 void region_discard(void *addr, size_t len)

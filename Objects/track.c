@@ -26,9 +26,14 @@ void *pypper_heap_track_containing(const void *addr)
     return info.block;
 }
 
-int pypper_heap_track_block(void *block)
+int pypper_heap_track_block(void *block, const void *object)
 {
-    if (!pypper_heap_owns(block) || !region_arena_committed(layout_arena_index(block)))
+    if (!pypper_heap_layout.base || !layout_owns(block))
+        return -1;
+    /* The object is live, so its own arena is committed; a block start computed
+     * into another arena is checked before its metadata is read. */
+    if (layout_arena_index(block) != layout_arena_index(object)
+        && !region_arena_committed(layout_arena_index(block)))
         return -1;
     uint64_t *word = layout_track_word(block);
     uint64_t bit = layout_track_bit(block);

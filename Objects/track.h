@@ -20,10 +20,11 @@ uint64_t pypper_heap_tracked_frees(void);
 /* Mark the allocated block holding addr as tracked and return its start; NULL when
  * addr is not in an allocated block of the heap or the block is tracked already. */
 void *pypper_heap_track_containing(const void *addr);
-/* The same for a block start the caller computed (an object minus its header): 1 when
- * it is now tracked, 0 when it already was, -1 when it is not the start of an
- * allocated block of the heap. Cheaper: no full lookup for pooled blocks. */
-int pypper_heap_track_block(void *block);
+/* The same for a block start the caller computed from a live object (the object
+ * minus its headers): 1 when it is now tracked, 0 when it already was, -1 when it is
+ * not the start of an allocated block of the heap. Cheaper: no full lookup for
+ * pooled blocks. */
+int pypper_heap_track_block(void *block, const void *object);
 void pypper_heap_untrack(void *block);
 bool pypper_heap_is_tracked(const void *block);
 /* For the sampler thread (no GIL, any address, even garbage): whether p is the start

@@ -144,9 +144,11 @@ static void record(void *object, pypper_evidence kind)
  * GC header (16 bytes) or a GC header plus the managed dict/weakref pointers (32). */
 static bool traced_candidate(const void *p)
 {
-    const char *c = p;
-    return pypper_heap_probe_tracked(c) || pypper_heap_probe_tracked(c - 16)
-           || pypper_heap_probe_tracked(c - 32);
+    uintptr_t a = (uintptr_t)p;         /* integers: p may be any bit pattern */
+    return a >= 32
+           && (pypper_heap_probe_tracked((const void *)a)
+               || pypper_heap_probe_tracked((const void *)(a - 16))
+               || pypper_heap_probe_tracked((const void *)(a - 32)));
 }
 
 /* ---- sampling (no GIL) ---- */
@@ -162,8 +164,13 @@ static int frame_slots(_PyInterpreterFrame *f)
     PyCodeObject *code = LOAD(f->f_code);
     if (!pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
         return 0;
-    int n = LOAD(code->co_nlocalsplus) + LOAD(code->co_stacksize);
-    return n < 0 ? 0 : n < MAX_SLOTS ? n : MAX_SLOTS;
+    /* Read racily: either may be garbage, so each is bounded before they are added. */
+    int locals = LOAD(code->co_nlocalsplus), stack = LOAD(code->co_stacksize);
+    if (locals < 0)
+        return 0;
+    if (locals >= MAX_SLOTS || stack <= 0)
+        return locals < MAX_SLOTS ? locals : MAX_SLOTS;
+    return stack < MAX_SLOTS - locals ? locals + stack : MAX_SLOTS;
 }
 
 /* Returns whether anything in the innermost frame changed since the last sample. */

@@ -124,32 +124,31 @@ static int track_object(PyObject *op)
 {
     if (_Py_IsImmortal(op))
         return 0;
-    bool locked = pypper_heap_lock();
     /* The block starts where the object's headers do (GC links, managed dict). */
     void *block = (char *)op - _PyType_PreHeaderSize(Py_TYPE(op));
-    int rc = pypper_heap_track_block(block);
+    int rc = pypper_heap_track_block(block, op);
     if (rc < 0)                         /* not allocated like that: ask the heap */
         block = pypper_heap_track_containing(op);
-    int added = 0;
-    if (rc == 1 || (rc < 0 && block)) {
-        if (pypper_objtable_add(block, op) == 0) {
-            added = 1;
-        } else {
-            pypper_heap_untrack(block);
-            LT.table_failures++;
-        }
+    if (rc == 0 || !block)
+        return 0;
+    if (pypper_objtable_add(block, op) < 0) {
+        pypper_heap_untrack(block);
+        LT.table_failures++;
+        return 0;
     }
-    pypper_heap_unlock(locked);
-    LT.tracked_total += (uint64_t)added;
-    return added;
+    LT.tracked_total++;
+    return 1;
 }
 
 static int visit_referent(PyObject *op, void *depth)
 {
     /* Containers the GC tracks are in its lists and get their own visit. */
-    if (op == NULL || (PyObject_IS_GC(op) && PyObject_GC_IsTracked(op)))
+    if (op == NULL)
         return 0;
-    if (track_object(op) && depth == NULL && PyObject_IS_GC(op)) {
+    int gc = _PyObject_IS_GC(op);
+    if (gc && _PyObject_GC_IS_TRACKED(op))
+        return 0;
+    if (track_object(op) && depth == NULL && gc) {
         /* An untracked container (a tuple or dict of atoms): its items, one level. */
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
         if (traverse)
@@ -166,13 +165,17 @@ static void track_with_referents(PyObject *op)
         traverse(op, visit_referent, NULL);
 }
 
+/* Walks hold the heap's serialization throughout (the free path updates the same
+ * bitmap); nothing they call allocates. */
 static uint64_t walk_list(PyGC_Head *head)
 {
     uint64_t n = 0;
+    bool locked = pypper_heap_lock();
     for (PyGC_Head *g = _PyGCHead_NEXT(head); g != head; g = _PyGCHead_NEXT(g)) {
         track_with_referents((PyObject *)(g + 1));
         n++;
     }
+    pypper_heap_unlock(locked);
     return n;
 }
 
@@ -234,10 +237,12 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
         return walk_list(head);
     }
     uint64_t n = 0;
+    bool locked = pypper_heap_lock();
     for (PyGC_Head *g = _PyGCHead_NEXT(tail); !is_list_head(interp, g); g = _PyGCHead_NEXT(g)) {
         track_with_referents((PyObject *)(g + 1));
         n++;
     }
+    pypper_heap_unlock(locked);
     return n;
 }
 
