@@ -14,6 +14,7 @@
 #include "heap_api.h"
 #include "temperature_api.h"
 #include "../Python/active_trace.h"
+#include "../Python/alloc_sites.h"
 #include "../Python/live_trace.h"
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
@@ -237,8 +238,10 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         pypper_heap_set_retain(true);
         pypper_tiers_apply_budget(&cfg);
         if (pypper_heap_ready()
-            && (pypper_live_trace_start(&cfg) < 0 || pypper_active_trace_start(&cfg) < 0)) {
+            && (pypper_alloc_sites_start((uint64_t)cfg.alloc_sample) < 0
+                || pypper_live_trace_start(&cfg) < 0 || pypper_active_trace_start(&cfg) < 0)) {
             pypper_live_trace_stop();
+            pypper_alloc_sites_stop();
             Py_BEGIN_ALLOW_THREADS
             pypper_lifecycle_end();
             Py_END_ALLOW_THREADS
@@ -261,6 +264,7 @@ static PyObject *py_end(PyObject *module, PyObject *unused)
     if (rc == 1) {
         pypper_active_trace_stop();
         pypper_live_trace_stop();
+        pypper_alloc_sites_stop();
         pypper_heap_set_retain(false);
     }
     return PyBool_FromLong(rc);
@@ -310,6 +314,7 @@ static PyObject *py_after_fork_in_child(PyObject *module, PyObject *unused)
     (void)unused;
     pypper_active_trace_forget_after_fork();
     pypper_live_trace_forget_after_fork();
+    pypper_alloc_sites_forget_after_fork();
     Py_RETURN_NONE;
 }
 

@@ -11,6 +11,7 @@
 #include "../Pypper/objtable.h"
 #include "../Pypper/temperature.h"
 #include "../Python/active_trace.h"
+#include "../Python/alloc_sites.h"
 #include "../Python/live_trace.h"
 
 #include <sys/mman.h>
@@ -213,20 +214,48 @@ typedef struct {
     double temperature;
     unsigned tier;
     int klass;
+    uint32_t site;
 } object_row;
+
+/* The description of a site, made once per snapshot (sites repeat a lot). */
+static PyObject *site_text(PyObject *memo, uint32_t site)
+{
+    if (!site)
+        return Py_NewRef(Py_None);
+    PyObject *key = PyLong_FromUnsignedLong(site);
+    if (!key)
+        return NULL;
+    PyObject *text = PyDict_GetItemWithError(memo, key);
+    if (text) {
+        Py_DECREF(key);
+        return Py_NewRef(text);
+    }
+    text = PyErr_Occurred() ? NULL : pypper_alloc_site_describe(site);
+    if (text && PyDict_SetItem(memo, key, text) < 0)
+        Py_CLEAR(text);
+    Py_DECREF(key);
+    return text;
+}
 
 static PyObject *object_rows_to_list(const object_row *rows, size_t n)
 {
     PyObject *list = PyList_New(0);
+    PyObject *memo = PyDict_New();
+    if (!memo)
+        Py_CLEAR(list);
     for (size_t i = 0; list && i < n; i++) {
         const object_row *r = &rows[i];
-        PyObject *row = Py_BuildValue("(KnsIdsO)", (unsigned long long)(uintptr_t)r->object,
-                                      (Py_ssize_t)r->size, Py_TYPE(r->object)->tp_name, r->tier,
-                                      r->temperature, pypper_model_class_name(r->klass), Py_None);
+        PyObject *site = site_text(memo, r->site);
+        PyObject *row = site ? Py_BuildValue("(KnsIdsN)", (unsigned long long)(uintptr_t)r->object,
+                                             (Py_ssize_t)r->size, Py_TYPE(r->object)->tp_name,
+                                             r->tier, r->temperature,
+                                             pypper_model_class_name(r->klass), site)
+                             : NULL;
         if (!row || PyList_Append(list, row) < 0)
             Py_CLEAR(list);
         Py_XDECREF(row);
     }
+    Py_XDECREF(memo);
     return list;
 }
 
@@ -299,7 +328,7 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
         /* The object's whole block counts for its pages (its header included). */
         add_bytes(&pages, (uintptr_t)e->block, info.size, info.tier, t, klass, page_size);
         if (t >= min_t)
-            rows[nrows++] = (object_row){e->object, info.size, t, info.tier, klass};
+            rows[nrows++] = (object_row){e->object, info.size, t, info.tier, klass, e->site};
     }
     pypper_heap_unlock(locked);
     /* Built without the heap lock (building allocates); the GIL keeps them alive. */

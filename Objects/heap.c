@@ -412,6 +412,26 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
 
 /* ---- CPython memory domains (see pypper_heap_fallback) ---- */
 
+/* Allocation sampling: one domain allocation in `sample_period` is shown to
+ * sample_fn (the allocation-site recorder). The countdown never reaches 0 while off. */
+static uint64_t sample_countdown = UINT64_MAX, sample_period;
+static pypper_alloc_sample_fn sample_fn;
+
+void pypper_heap_set_alloc_sampler(pypper_alloc_sample_fn fn, uint64_t period)
+{
+    sample_fn = fn && period ? fn : NULL;
+    sample_period = period;
+    sample_countdown = sample_fn ? period : UINT64_MAX;
+}
+
+static __attribute__((noinline)) void *sample_allocation(void *p, size_t n)
+{
+    sample_countdown = sample_fn ? sample_period : UINT64_MAX;
+    if (sample_fn)
+        sample_fn(p, n);
+    return p;
+}
+
 /* Everything but a pooled block taken from a class's current pool, unlocked. */
 static __attribute__((noinline)) void *domain_malloc_slow(void *ctx, size_t n)
 {
@@ -419,8 +439,11 @@ static __attribute__((noinline)) void *domain_malloc_slow(void *ctx, size_t n)
     LOCK();
     void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
     UNLOCK();
-    if (LIKELY(p != NULL))
+    if (LIKELY(p != NULL)) {
+        if (UNLIKELY(--sample_countdown == 0))
+            return sample_allocation(p, n);
         return p;
+    }
     const pypper_heap_fallback *fb = ctx;
     p = fb->malloc(fb->ctx, n);
     if (p)
@@ -437,8 +460,10 @@ void *pypper_heap_domain_malloc(void *ctx, size_t n)
         && LIKELY(pypper_placement_site_hook == NULL)) {
         tier_heap *h = &pypper_heap.tiers[pypper_placement_choose_unhooked()];
         pool_meta *p = h->partial[size_class_of(n)];
-        if (LIKELY(p != NULL))
+        if (LIKELY(p != NULL) && LIKELY(sample_countdown != 1)) {
+            sample_countdown--;
             return pool_take_block(h, p);
+        }
     }
     return domain_malloc_slow(ctx, n);
 }

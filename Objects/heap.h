@@ -51,6 +51,13 @@ typedef struct {
  * the sampler uses it with relaxed reads and re-checks what it finds. */
 void pypper_heap_lookup(const void *p, pypper_block_info *info);
 
+/* Show one allocation in `period` made through the CPython domain entry points to fn
+ * (block, requested size), right after it is made, in the allocating thread (which
+ * holds its interpreter's GIL); fn must not allocate from the heap. NULL or 0 turns
+ * sampling off. */
+typedef void (*pypper_alloc_sample_fn)(void *block, size_t size);
+void pypper_heap_set_alloc_sampler(pypper_alloc_sample_fn fn, uint64_t period);
+
 /* While retained (a tracing session runs) no arena is returned to the kernel;
  * turning retention off returns the arenas that are empty now. */
 void pypper_heap_set_retain(bool retain);

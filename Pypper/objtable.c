@@ -78,13 +78,13 @@ static int resize_entries(size_t cap)
     return 0;
 }
 
-int pypper_objtable_add(void *block, void *object)
+int pypper_objtable_add(void *block, void *object, uint32_t site)
 {
     if (count == UINT32_MAX - 1)
         return -1;
     if (count == entries_cap && resize_entries(entries_cap ? entries_cap * 2 : 512) < 0)
         return -1;
-    entries[count++] = (pypper_obj_entry){.block = block, .object = object};
+    entries[count++] = (pypper_obj_entry){.block = block, .object = object, .site = site};
     return 0;
 }
 

@@ -19,8 +19,9 @@ typedef struct {
     /* The temperature model's state of the object (Pypper/temperature.c). */
     float heat;         /* decayed sampler evidence, as of `stamp` */
     uint32_t stamp;     /* model time (ms since the session started) of heat */
+    uint32_t site;      /* allocation site id (Python/alloc_sites.c), 0: unknown */
     uint8_t klass;      /* cold, warm or hot, with hysteresis */
-    uint8_t spare[7];
+    uint8_t spare[3];
 } pypper_obj_entry;
 
 /* Whether the object of a block is still alive (set once, before adding). */
@@ -29,7 +30,7 @@ void pypper_objtable_set_alive(pypper_objtable_alive_fn alive);
 
 /* Append an entry (the block may have an older one: the next sync retires it).
  * 0, or -1 when memory for the table could not be had (nothing changed). */
-int pypper_objtable_add(void *block, void *object);
+int pypper_objtable_add(void *block, void *object, uint32_t site);
 /* Make room for n entries without growing; 0 or -1 (no memory: nothing changed). */
 int pypper_objtable_reserve(size_t n);
 /* Index the entries added since the last sync: dead ones are skipped, an older entry

@@ -67,6 +67,7 @@ typedef enum {
     PYPPER_OPTION_SAMPLE_DUTY,
     PYPPER_OPTION_SAMPLE_DEPTH,
     PYPPER_OPTION_HALF_LIFE_MS,
+    PYPPER_OPTION_ALLOC_SAMPLE,
     PYPPER_OPTION_COLD_THRESHOLD,
     PYPPER_OPTION_HYSTERESIS,
     PYPPER_OPTION_CALLER_WEIGHT,
@@ -93,6 +94,7 @@ typedef struct pypper_config {
     double sample_duty;          /* share of one core the sampler may use */
     int64_t sample_depth;        /* frames per stack sample */
     int64_t half_life_ms;
+    int64_t alloc_sample;        /* one allocation in N records its site; 0 = none */
     double cold_threshold;
     double hysteresis;
     double caller_weight;

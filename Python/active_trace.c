@@ -153,7 +153,22 @@ static bool traced_candidate(const void *p)
 
 /* ---- sampling (no GIL) ---- */
 
-static int frame_slots(_PyInterpreterFrame *f)
+/* The sampler reads memory another thread owns (its C stack, frames, objects)
+ * without synchronization: AddressSanitizer would report the poisoned redzones of
+ * that thread's stack, so these readers are not instrumented. Every pointer read is
+ * checked for alignment and for lying in memory that stays mapped before use. */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define FOREIGN_READER __attribute__((no_sanitize("address"), noinline))
+#endif
+#endif
+#ifndef FOREIGN_READER
+#define FOREIGN_READER
+#endif
+
+static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
+
+FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f)
 {
     int top = LOAD(f->stacktop);
     if (top >= 0)
@@ -162,7 +177,7 @@ static int frame_slots(_PyInterpreterFrame *f)
      * its whole value stack. Slots above the live top still hold what was popped
      * last (objects used a moment ago; a freed one fails the tracked check). */
     PyCodeObject *code = LOAD(f->f_code);
-    if (!pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
+    if (!aligned8(code) || !pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
         return 0;
     /* Read racily: either may be garbage, so each is bounded before they are added. */
     int locals = LOAD(code->co_nlocalsplus), stack = LOAD(code->co_stacksize);
@@ -174,17 +189,17 @@ static int frame_slots(_PyInterpreterFrame *f)
 }
 
 /* Returns whether anything in the innermost frame changed since the last sample. */
-static bool sample_frames(PyThreadState *ts)
+FOREIGN_READER static bool sample_frames(PyThreadState *ts)
 {
     bool moved = false;
     _PyCFrame *cf = LOAD(ts->cframe);
-    if (cf != &ts->root_cframe && !pypper_stack_chunks_readable(cf, sizeof(*cf)))
+    if (!aligned8(cf) || (cf != &ts->root_cframe && !pypper_stack_chunks_readable(cf, sizeof(*cf))))
         return false;
     _PyInterpreterFrame *f = LOAD(cf->current_frame);
     AT.frame_samples++;
     int d = 0;
     for (int hops = 0; f && d < AT.depth && hops < 4 * MAX_DEPTH; hops++) {
-        if (!pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus)))
+        if (!aligned8(f) || !pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus)))
             break;
         _PyInterpreterFrame *up = LOAD(f->previous);
         if (LOAD(f->owner) == FRAME_OWNED_BY_CSTACK) {      /* an entry shim */
@@ -221,7 +236,7 @@ static bool sample_frames(PyThreadState *ts)
     return moved;
 }
 
-static void poll_refcounts(void)
+FOREIGN_READER static void poll_refcounts(void)
 {
     if (!AT.npoll)
         return;

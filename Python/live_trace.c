@@ -31,6 +31,7 @@
 #include "internal/pycore_object.h"
 
 #include "live_trace.h"
+#include "alloc_sites.h"
 
 #include "../Objects/heap.h"
 #include "../Objects/track.h"
@@ -55,6 +56,7 @@ static struct {
     size_t sweep_cursor;
     uint64_t swept;
     int min_generation;                 /* trace survivors joining this one or older */
+    bool full_pass_done;
     PyObject *str_generation, *str_start, *str_stop;
     PyGC_Head *pending_tail;            /* recorded at "start", followed at "stop" */
     int pending_generation;
@@ -131,7 +133,9 @@ static int track_object(PyObject *op)
         block = pypper_heap_track_containing(op);
     if (rc == 0 || !block)
         return 0;
-    if (pypper_objtable_add(block, op) < 0) {
+    /* Objects allocated before the session have no recorded site. */
+    uint32_t site = LT.full_pass_done ? pypper_alloc_sites_take(block) : 0;
+    if (pypper_objtable_add(block, op, site) < 0) {
         pypper_heap_untrack(block);
         LT.table_failures++;
         return 0;
@@ -337,6 +341,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     uint64_t ns = now_ns() - t0;
     LT.full_pass_ns = ns;
     LT.full_pass_objects = pypper_objtable_count();
+    LT.full_pass_done = true;
     pypper_log(PYPPER_LOG_INFO, "live trace: %llu objects (%llu containers) in %.1f ms",
                (unsigned long long)LT.full_pass_objects, (unsigned long long)containers,
                (double)ns / 1e6);

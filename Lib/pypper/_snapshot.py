@@ -19,7 +19,9 @@ MAGIC = b"PYPPER-SNAPSHOT 1\n"
 FORMAT = "pypper-snapshot"
 VERSION = 1
 
-#: One traced object. ``site`` is None: allocation sites are not recorded yet.
+#: One traced object. ``site`` is "file:line (function)" of the Python code that
+#: allocated it, or None: allocated before the session, or not among the sampled
+#: allocations (one in ALLOC_SAMPLE).
 ObjectInfo = namedtuple("ObjectInfo", "address size type tier temperature site klass")
 #: One page the traced objects occupy: ``heat`` is the bytes-weighted mean temperature
 #: of the page (0..1); hot and cold bytes are those of hot and cold objects.

@@ -594,6 +594,7 @@ static IRSB* po_instrument(VgCallbackClosure* closure, IRSB* sbIn,
       return sbIn;                              /* stopped: run uninstrumented */
 
    sbOut = deepCopyIRSBExceptStmts(sbIn);
+   events_used = 0;
 
    /* The preamble before the first IMark goes through unchanged. */
    i = 0;

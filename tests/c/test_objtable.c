@@ -49,7 +49,7 @@ static void test_random(void)
         if (rnd() % 3) {
             gen[i]++;
             live[i] = true;
-            CHECK(pypper_objtable_add(key(i), object_of(i)) == 0);
+            CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
         } else {
             live[i] = false;
         }
@@ -94,13 +94,13 @@ static void test_compact_and_replace(void)
     for (size_t i = 0; i < 20000; i++) {
         gen[i] = 0;
         live[i] = true;
-        CHECK(pypper_objtable_add(key(i), object_of(i)) == 0);
+        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
     }
     CHECK(pypper_objtable_sync() == 0);
     pypper_objtable_find(key(5))->heat = 7.0f;
     pypper_objtable_find(key(7))->heat = 3.0f;
     gen[5]++;
-    CHECK(pypper_objtable_add(key(5), object_of(5)) == 0);
+    CHECK(pypper_objtable_add(key(5), object_of(5), 0) == 0);
     CHECK(pypper_objtable_find(key(5))->heat == 7.0f);           /* not synced yet */
     CHECK(pypper_objtable_sync() == 0);
     CHECK(pypper_objtable_find(key(5))->heat == 0.0f && pypper_objtable_find(key(5))->object == object_of(5));
