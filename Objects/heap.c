@@ -412,8 +412,11 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
 
 /* ---- CPython memory domains (see pypper_heap_fallback) ---- */
 
-/* Allocation sampling: one domain allocation in `sample_period` is shown to
- * sample_fn (the allocation-site recorder). The countdown never reaches 0 while off. */
+/* Allocation sampling: one in `sample_period` of the domain allocations that take the
+ * slow path (a small block that opens a pool or finds the class's pool full, every
+ * block above 512 bytes) is shown to sample_fn (the allocation-site recorder); the
+ * fast path pays nothing. Small blocks are so sampled about once per pool of their
+ * class, i.e. in proportion to bytes. The countdown never reaches 0 while off. */
 static uint64_t sample_countdown = UINT64_MAX, sample_period;
 static pypper_alloc_sample_fn sample_fn;
 
@@ -460,10 +463,8 @@ void *pypper_heap_domain_malloc(void *ctx, size_t n)
         && LIKELY(pypper_placement_site_hook == NULL)) {
         tier_heap *h = &pypper_heap.tiers[pypper_placement_choose_unhooked()];
         pool_meta *p = h->partial[size_class_of(n)];
-        if (LIKELY(p != NULL) && LIKELY(sample_countdown != 1)) {
-            sample_countdown--;
+        if (LIKELY(p != NULL))
             return pool_take_block(h, p);
-        }
     }
     return domain_malloc_slow(ctx, n);
 }

@@ -51,10 +51,11 @@ typedef struct {
  * the sampler uses it with relaxed reads and re-checks what it finds. */
 void pypper_heap_lookup(const void *p, pypper_block_info *info);
 
-/* Show one allocation in `period` made through the CPython domain entry points to fn
- * (block, requested size), right after it is made, in the allocating thread (which
- * holds its interpreter's GIL); fn must not allocate from the heap. NULL or 0 turns
- * sampling off. */
+/* Show fn (block, requested size) one in `period` of the allocations made through the
+ * CPython domain entry points that take the slow path (a small block when its pool
+ * is used up, any block above 512 bytes), right after it is made, in the allocating
+ * thread (which holds its interpreter's GIL); fn must not allocate from the heap.
+ * NULL or 0 turns sampling off. */
 typedef void (*pypper_alloc_sample_fn)(void *block, size_t size);
 void pypper_heap_set_alloc_sampler(pypper_alloc_sample_fn fn, uint64_t period);
 
