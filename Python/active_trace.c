@@ -52,6 +52,7 @@
 #define POLL_WINDOW 16384       /* object-table entries polled between two applies */
 #define POLL_BATCH 32           /* reference counts read per burst iteration */
 #define APPLY_MS 100
+#define RESCAN_BUDGET 4096      /* containers re-traversed per hand-over */
 #define STILL_SAMPLES 256       /* samples without change that end a burst */
 #define IDLE_WINDOW_NS (20 * 1000 * 1000ull)
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -318,8 +319,10 @@ static void refill_poll_window(uint32_t now)
 static void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
-    if (refill)
+    if (refill) {
         pypper_live_trace_settle();
+        pypper_live_trace_rescan(RESCAN_BUDGET);
+    }
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
     for (size_t u = 0; u < AT.nused; u++) {

@@ -38,6 +38,7 @@
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
 
+#include <sys/mman.h>
 #include <time.h>
 
 /* Pause histogram: bucket i counts passes of [2^(i-1), 2^i) microseconds. */
@@ -53,7 +54,10 @@ static struct {
     uint64_t tracked_total;
     uint64_t freed_at_start;            /* the heap's tracked-free count at start */
     uint64_t dead, dead_seen;           /* entries of freed objects; frees counted */
-    size_t sweep_cursor;
+    size_t sweep_cursor, rescan_cursor;
+    uint64_t rescan_found;
+    PyObject **rescan_buf;              /* RESCAN_FOUND_MAX slots, mmap'ed */
+    size_t rescan_nfound;
     uint64_t swept;
     int min_generation;                 /* trace survivors joining this one or older */
     bool full_pass_done;
@@ -167,6 +171,53 @@ static void track_with_referents(PyObject *op)
     traverseproc traverse = Py_TYPE(op)->tp_traverse;
     if (traverse)
         traverse(op, visit_referent, NULL);
+}
+
+/* The rescan first collects what it will track, then tracks it: tracking appends to
+ * the table and sets tracked bits, and an entry of a freed object whose block gets a
+ * new tracked object would look current until the next sync retires it. */
+#define RESCAN_FOUND_MAX 8192
+
+static int collect_untracked(PyObject *op, void *unused)
+{
+    (void)unused;
+    if (op == NULL || _Py_IsImmortal(op) || LT.rescan_nfound == RESCAN_FOUND_MAX)
+        return 0;
+    if (_PyObject_IS_GC(op) && _PyObject_GC_IS_TRACKED(op))
+        return 0;                       /* in a GC list: walked on its own */
+    const char *block = (const char *)op - _PyType_PreHeaderSize(Py_TYPE(op));
+    if (!pypper_heap_probe_tracked(block))
+        LT.rescan_buf[LT.rescan_nfound++] = op;
+    return 0;
+}
+
+/* With the GIL: re-traverse `budget` containers of the table (a rotating slice), so
+ * that objects stored into old containers after they were walked are found too. */
+void pypper_live_trace_rescan(size_t budget)
+{
+    if (!LT.on || !LT.rescan_buf)
+        return;
+    bool locked = pypper_heap_lock();
+    pypper_objtable_sync();             /* retires entries whose block was reused */
+    size_t n = pypper_objtable_count();
+    LT.rescan_nfound = 0;
+    for (size_t k = 0; k < budget && k < n && LT.rescan_nfound < RESCAN_FOUND_MAX; k++) {
+        if (LT.rescan_cursor >= n)
+            LT.rescan_cursor = 0;
+        pypper_obj_entry *e = pypper_objtable_at(LT.rescan_cursor++);
+        PyObject *op = e->object;
+        /* A dealloc'ed object kept on a CPython free list (dicts, lists, tuples,
+         * floats) keeps its block and tracked bit but has no references. */
+        if (!pypper_objtable_current(e) || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
+            continue;
+        traverseproc traverse = Py_TYPE(op)->tp_traverse;
+        if (traverse)
+            traverse(op, collect_untracked, NULL);
+    }
+    /* Nothing ran in between: the objects collected are alive. */
+    for (size_t k = 0; k < LT.rescan_nfound; k++)
+        LT.rescan_found += (uint64_t)track_object(LT.rescan_buf[k]);
+    pypper_heap_unlock(locked);
 }
 
 /* Walks hold the heap's serialization throughout (the free path updates the same
@@ -314,6 +365,10 @@ int pypper_live_trace_start(const pypper_config *cfg)
     LT.callback = cb;
     LT.on = true;
     LT.min_generation = (int)cfg->live_generation;
+    LT.rescan_buf = mmap(NULL, RESCAN_FOUND_MAX * sizeof(PyObject *), PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (LT.rescan_buf == MAP_FAILED)
+        LT.rescan_buf = NULL;           /* no rescans; the rest works */
     LT.str_generation = PyUnicode_InternFromString("generation");
     LT.str_start = PyUnicode_InternFromString("start");
     LT.str_stop = PyUnicode_InternFromString("stop");
@@ -367,6 +422,9 @@ void pypper_live_trace_stop(void)
     }
     PyErr_Clear();
     Py_CLEAR(LT.callback);
+    if (LT.rescan_buf)
+        munmap(LT.rescan_buf, RESCAN_FOUND_MAX * sizeof(PyObject *));
+    LT.rescan_buf = NULL;
     Py_CLEAR(LT.str_generation);
     Py_CLEAR(LT.str_start);
     Py_CLEAR(LT.str_stop);
@@ -415,7 +473,7 @@ static size_t live_objects(void)
 PyObject *pypper_live_trace_stats(void)
 {
     return Py_BuildValue(
-        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:d}",
+        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:d}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)live_objects(),
         "tracked_total", (unsigned long long)LT.tracked_total,
@@ -424,6 +482,7 @@ PyObject *pypper_live_trace_stats(void)
         "swept", (unsigned long long)LT.swept,
         "survivors_walked", (unsigned long long)LT.survivors_walked,
         "fallback_walks", (unsigned long long)LT.fallback_walks,
+        "rescan_found", (unsigned long long)LT.rescan_found,
         "passes", (unsigned long long)LT.passes,
         "full_pass_objects", (unsigned long long)LT.full_pass_objects,
         "full_pass_ms", (double)LT.full_pass_ns / 1e6,

@@ -15,6 +15,9 @@ void pypper_live_trace_forget_after_fork(void);
 /* With the GIL: drop a bounded slice of the object table's dead entries when there
  * are many. */
 void pypper_live_trace_settle(void);
+/* With the GIL: re-traverse a rotating slice of `budget` traced containers, taking
+ * objects stored into them since they were walked. */
+void pypper_live_trace_rescan(size_t budget);
 /* Is the live trace on (the object table is being kept)? */
 bool pypper_live_trace_running(void);
 /* Is op in the object table? */

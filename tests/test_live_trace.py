@@ -88,6 +88,27 @@ def test_pause_figures_are_reported():
     assert out == "ok\n"
 
 
+def test_objects_stored_into_old_containers_are_found_by_the_rescan():
+    out = check('''
+        import gc, time, pypper, _pypper
+        box = {}
+        pypper.start()
+        late = [str(i) + "late" for i in range(2000)]     # not containers: no GC list
+        for i, s in enumerate(late):
+            box[i] = s                                     # into an old container
+        del late
+        assert not _pypper.live_trace_knows(box[5])
+        deadline = time.monotonic() + 5
+        while not all(_pypper.live_trace_knows(box[i]) for i in (5, 1999)):
+            assert time.monotonic() < deadline, pypper.live_trace_stats()
+            time.sleep(0.05)
+        assert pypper.live_trace_stats()["rescan_found"] >= 2000
+        pypper.end()
+        print("ok")
+    ''')
+    assert out == "ok\n"
+
+
 def test_live_generation_chooses_which_survivors_are_taken():
     out = check('''
         import gc, pypper, _pypper
