@@ -1,7 +1,8 @@
 #!/bin/sh
 # Tools/setup.sh: installs what building and testing Pypper needs on Debian 12 or
 # Ubuntu 24.04, and only what is missing: a C compiler and make, the development files
-# of Linux (uapi headers), libpfm4 and zlib, Debian's pytest, and CPython 3.12 with its headers where
+# of Linux (uapi headers), libpfm4 and zlib, Debian's pytest, valgrind (the access
+# oracle is a Valgrind tool built against its headers), and CPython 3.12 with its headers where
 # the distribution has it (Ubuntu 24.04: python3.12-dev). Debian 12 has no CPython 3.12
 # package: there configure finds a pyenv or /usr/local build, or says what to do.
 # Runs as root, or through sudo.
@@ -13,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then
         echo "setup: run as root or install sudo" >&2; exit 1; fi
 fi
 
-want="gcc make libc6-dev linux-libc-dev libpfm4-dev zlib1g-dev python3-pytest"
+want="gcc make libc6-dev linux-libc-dev libpfm4-dev zlib1g-dev python3-pytest valgrind"
 
 have_python312() {
     command -v python3.12-config >/dev/null 2>&1 && python3.12-config --includes >/dev/null 2>&1 && return 0

@@ -1,13 +1,17 @@
-"""The heatmap feature: the PNG writer and canvas (pypper._png), reading heat traces and
-snapshots and drawing them (pypper._heatmap), and `python3 -m pypper heatmap`."""
+"""The heatmap feature: the PNG writer and canvas (pypper._png), reading heat traces,
+snapshots and the access oracle's dumps and drawing them (pypper._heatmap), and
+`python3 -m pypper heatmap`."""
 
+import importlib.util
 import json
+import os
+import random
 import struct
 import zlib
 
 import pytest
 
-from conftest import run
+from conftest import SRCDIR, run
 from pypper import _heatmap, _png
 
 BASE = 0x7F0000000000
@@ -81,6 +85,29 @@ def snapshot_bytes(time, heats, **extra):
            "model": {"name": "refcount"}}
     doc.update(extra)
     return _heatmap.SNAPSHOT_MAGIC + zlib.compress(json.dumps(doc).encode())
+
+
+def dump_bytes(records, seq=0, pid=4242, time_ms=1000, instrs=0, header_size=80,
+               granule=16, record_size=16, count=None, padding=b""):
+    """An oracle dump file's content (Tools/oracle/README.md, "Dump file format"), built
+    here independently of pypper._heatmap; records is [(granule address, loads, stores)]."""
+    header = struct.pack("<8sIIQQQQQIIIIQ", b"PYORACL1", header_size, granule,
+                         len(records) if count is None else count,
+                         sum(r[1] for r in records), sum(r[2] for r in records), instrs,
+                         time_ms, seq, pid, 1, record_size, 0)
+    assert len(header) == 80
+    body = b"".join(struct.pack("<QII", *r) for r in records)
+    return header + padding + body
+
+
+def band_dump(hot, npages=40, **header):
+    """A dump touching pages BASE.. (two granules each): `hot` pages 100 accesses a
+    granule, the others 1."""
+    records = []
+    for i in range(npages):
+        n = 100 if i in hot else 1
+        records += [(BASE + i * PAGE, n, 0), (BASE + i * PAGE + 2048, 0, n)]
+    return dump_bytes(records, **header)
 
 
 # ---------------------------------------------------------------- PNG and canvas
@@ -169,6 +196,8 @@ def _corrupt_inputs():
     good = snapshot_bytes(5.0, [[BASE, 0.5]])
     trace_head = json.dumps({"event": "start", "format": "pypper-trace"}) + "\n"
     heat = {"event": "heat", "time": 1.0, "page_size": PAGE, "pages": [[BASE, 1]]}
+    records = [(BASE, 1, 2), (BASE + 16, 3, 4), (BASE + PAGE, 5, 0)]
+    dump = dump_bytes(records)
     return {
         "empty": (b"", "empty file"),
         "binary": (bytes(range(256)), "neither"),
@@ -201,6 +230,17 @@ def _corrupt_inputs():
                               "pypper-snapshot"),
         "version.snap": (snapshot_bytes(1.0, [], version=7), "version 7"),
         "bad_pages.snap": (snapshot_bytes(1.0, [], pages=[[BASE, "fast", 1]]), "hot_bytes"),
+        "magic_only.dump": (b"PYORA", "truncated oracle dump .*inside its magic"),
+        "cut_header.dump": (dump[:50], "truncated oracle dump .*80-byte header"),
+        "cut_records.dump": (dump[:-5], "truncated oracle dump .*3 records"),
+        "count.dump": (dump_bytes(records, count=1000), "truncated oracle dump .*1000 records"),
+        "trailing.dump": (dump + b"\0", "corrupt oracle dump .*1 bytes after"),
+        "header_size.dump": (dump_bytes(records, header_size=40), "header_size 40"),
+        "record_size.dump": (dump_bytes(records, record_size=24), "record_size 24"),
+        "granule.dump": (dump_bytes(records, granule=24), "granule 24"),
+        "unsorted.dump": (dump_bytes(records[::-1]), "record 1: .*must ascend"),
+        "duplicate.dump": (dump_bytes(records[:2] + records[1:2]), "record 2: .*must ascend"),
+        "unaligned.dump": (dump_bytes([(BASE + 8, 1, 1)]), "not a multiple of the granule"),
     }
 
 
@@ -222,7 +262,7 @@ def test_missing_inputs(tmp_path):
     with pytest.raises(ValueError, match="no file matches"):
         _heatmap.load_series(str(tmp_path / "*.snap"))
     (tmp_path / "empty_dir").mkdir()
-    with pytest.raises(ValueError, match="no snapshot files"):
+    with pytest.raises(ValueError, match="no snapshot or oracle dump files"):
         _heatmap.load_series(tmp_path / "empty_dir")
     mixed = tmp_path / "mixed"
     mixed.mkdir()
@@ -230,6 +270,124 @@ def test_missing_inputs(tmp_path):
     (mixed / "notes.txt").write_text("hello\n")
     with pytest.raises(ValueError, match="notes.txt"):
         _heatmap.load_series(mixed)
+
+
+def test_load_oracle_dump(tmp_path):
+    records = [(BASE, 1, 2), (BASE + 16, 3, 0), (BASE + PAGE - 16, 0, 4),     # page 0: 10
+               (BASE + PAGE, 7, 0),                                           # page 1: 7
+               (BASE + 5 * PAGE + 4080, 2 ** 32 - 1, 2 ** 32 - 1)]            # saturated
+    path = tmp_path / "heat.jsonl"                 # recognised by content, not by name
+    path.write_bytes(dump_bytes(records, time_ms=2500, seq=3))
+    series = _heatmap.load_series(path)
+    assert (series.name, series.source, series.page_size) == ("heat.jsonl", "oracle", PAGE)
+    assert series.columns == [(2.5, {BASE: 10, BASE + PAGE: 7,
+                                     BASE + 5 * PAGE: 2 * (2 ** 32 - 1)})]
+    # Records start at header_size, whatever lies between the 80 bytes and there.
+    padded = tmp_path / "padded.dump"
+    padded.write_bytes(dump_bytes(records, header_size=96, padding=b"\xff" * 16, time_ms=2500))
+    assert _heatmap.load_series(padded).columns == series.columns
+    empty = tmp_path / "empty.dump"
+    empty.write_bytes(dump_bytes([]))
+    assert _heatmap.load_series(empty).columns == [(1.0, {})]
+
+
+def test_oracle_dump_series_order_and_exclusions(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    # Name order (10, 2, 9) is neither seq order (2, 9, 10) nor time order.
+    for seq in (10, 2, 9):
+        (folder / f"oracle.{seq}").write_bytes(
+            dump_bytes([(BASE, seq, 0)], seq=seq, time_ms=1000 + 100 * seq))
+    (folder / "oracle.11.tmp").write_bytes(b"PYORACL1 being written")   # skipped
+    (folder / ".hidden").write_text("ignored")
+    series = _heatmap.load_series(folder)
+    assert (series.name, series.source) == ("run", "oracle")
+    assert series.columns == [(1.2, {BASE: 2}), (1.9, {BASE: 9}), (2.0, {BASE: 10})]
+    globbed = _heatmap.load_series(str(folder / "oracle.*"))
+    assert (globbed.name, globbed.columns) == ("oracle.*", series.columns)
+    assert _heatmap.load_series(str(folder / "oracle.1[0-9]")).columns == [(2.0, {BASE: 10})]
+    # Equal seq: guest_instrs decides.
+    ties = tmp_path / "ties"
+    ties.mkdir()
+    for name, instrs in (("a", 900), ("b", 300)):
+        (ties / name).write_bytes(dump_bytes([(BASE, instrs, 0)], instrs=instrs, time_ms=instrs))
+    assert [c[BASE] for _, c in _heatmap.load_series(ties).columns] == [300, 900]
+
+
+def test_oracle_dump_series_errors(tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    for seq, pid in ((0, 11), (1, 11), (2, 12)):
+        (pids / f"d.{seq}").write_bytes(dump_bytes([(BASE, 1, 1)], seq=seq, pid=pid))
+    with pytest.raises(ValueError, match=r"pids: oracle dumps of 2 processes \(pids 11, 12\)"):
+        _heatmap.load_series(pids)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "a.snap").write_bytes(snapshot_bytes(1.0, [[BASE, 1]]))
+    (mixed / "b.dump").write_bytes(dump_bytes([(BASE, 1, 1)]))
+    with pytest.raises(ValueError, match="mixes snapshots .*a.snap.* and oracle dumps .*b.dump"):
+        _heatmap.load_series(mixed)
+    (mixed / "a.snap").unlink()
+    band_trace(mixed / "c.jsonl")
+    with pytest.raises(ValueError, match="c.jsonl: a heat trace"):
+        _heatmap.load_series(mixed)
+    (mixed / "c.jsonl").unlink()
+    (mixed / "d.dump").write_bytes(dump_bytes([(BASE, 1, 1)])[:-1])
+    with pytest.raises(ValueError, match="d.dump: truncated oracle dump"):
+        _heatmap.load_series(str(mixed / "*.dump"))
+
+
+def _oracle_harness():
+    """Tools/oracle/oracle.py (the oracle's own reader), imported from its file."""
+    path = os.path.join(SRCDIR, "Tools", "oracle", "oracle.py")
+    if not os.path.exists(path):
+        pytest.skip("no Tools/oracle/oracle.py in this source tree")
+    spec = importlib.util.spec_from_file_location("pypper_test_oracle_harness", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_oracle_dumps_read_like_the_oracle_harness(tmp_path):
+    """Reading dumps directly gives the series that the harness's heat-trace conversion
+    (time in seconds) gives, and its page_counts."""
+    oracle = _oracle_harness()
+    rng = random.Random("pypper-heatmap-oracle")
+    prefix = tmp_path / "dumps" / "pyoracle.77"
+    prefix.parent.mkdir()
+    for seq in range(12):
+        granules = sorted(rng.sample(range(0, 64 * PAGE, 16), 3000)
+                          + rng.sample(range(1 << 40, (1 << 40) + 8 * PAGE, 16), 200))
+        records = [(BASE + g, rng.randrange(0, 50), rng.randrange(0, 5)) for g in granules]
+        records = [r for r in records if r[1] or r[2]]
+        (tmp_path / "dumps" / f"pyoracle.77.{seq}").write_bytes(
+            dump_bytes(records, seq=seq, pid=77, time_ms=400 + 37 * seq, instrs=5 * 10 ** 6))
+    paths = oracle.series(str(prefix))
+    assert len(paths) == 12
+    trace = tmp_path / "converted.jsonl"
+    oracle.to_heat_trace(paths, str(trace), time="seconds")
+    converted = _heatmap.load_series(trace)
+    direct = _heatmap.load_series(str(prefix) + ".*")
+    assert direct.source == converted.source == "oracle"
+    assert direct.columns == converted.columns
+    assert direct.columns[4][1] == oracle.page_counts(paths[4])
+
+
+def test_render_oracle_dumps_hot_band(tmp_path):
+    folder = tmp_path / "o"
+    folder.mkdir()
+    for seq in range(6):
+        (folder / f"o.{seq}").write_bytes(band_dump(range(8, 16), seq=seq, time_ms=100 * seq))
+    _heatmap.render([_heatmap.load_series(folder)], tmp_path / "o.png", width=400, height=300)
+    width, height, rows = read_png(tmp_path / "o.png")
+    column = column_of(rows, width // 3)
+    plot = [y for y, c in enumerate(column) if c in (HOT, COLD)]
+    hot = [y for y in plot if column[y] == HOT]
+    span = plot[-1] - plot[0] + 1
+    # Pages 8-15 of 40, low addresses at the bottom: 20% to 40% from the bottom.
+    assert hot == list(range(hot[0], hot[-1] + 1))
+    assert (plot[-1] - hot[-1]) / span == pytest.approx(0.20, abs=0.02)
+    assert (plot[-1] - hot[0]) / span == pytest.approx(0.40, abs=0.02)
 
 
 # ---------------------------------------------------------------- layout and scale
@@ -373,6 +531,23 @@ def test_cli_heatmap(tmp_path):
     assert read_png(out)[:2] == (900, 320)
 
 
+def test_cli_heatmap_oracle_dumps(tmp_path):
+    estimate = band_trace(tmp_path / "estimate.jsonl")
+    for seq in range(5):
+        (tmp_path / f"oracle.{seq}").write_bytes(band_dump(range(3, 9), seq=seq,
+                                                           time_ms=1000 * seq))
+    out = tmp_path / "side.png"
+    r = run(["-m", "pypper", "heatmap", str(estimate), str(tmp_path / "oracle.*"),
+             "-o", str(out), "--width", "800", "--height", "300"])
+    assert r.returncode == 0, r.stderr
+    assert "estimate.jsonl: 20 columns x 100 pages; oracle.*: 5 columns x 40 pages" in r.stdout
+    assert read_png(out)[:2] == (800, 300)
+    (tmp_path / "oracle.5").write_bytes(band_dump(range(3, 9), seq=5)[:100])
+    r = run(["-m", "pypper", "heatmap", str(tmp_path / "oracle.*"), "-o", str(out)])
+    assert r.returncode == 2
+    assert r.stderr.startswith("pypper: heatmap: ") and "oracle.5: truncated oracle dump" in r.stderr
+
+
 def test_cli_heatmap_bad_input(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"format": "pypper-trace"}\n{"event": "heat", "ti')
@@ -392,3 +567,5 @@ def test_cli_other_commands_still_work():
     assert r.returncode == 0 and json.loads(r.stdout)
     r = run(["-m", "pypper", "--help"])
     assert r.returncode == 0 and "heatmap" in r.stdout
+    r = run(["-m", "pypper", "heatmap", "--help"])
+    assert r.returncode == 0 and "oracle dump" in r.stdout

@@ -6,8 +6,9 @@
     heatmap INPUT... -o OUT.png [--width W] [--height H] [--rows N] [--linear]
             [--shared-scale] [--title T...]
                                      draw page heat against time, one panel an input
-                                     (a heat trace, a snapshot, a directory or glob
-                                     of snapshots)
+                                     (a heat trace, a snapshot, an oracle dump, or a
+                                     directory or glob of snapshots or of one oracle
+                                     run's dumps)
 """
 
 import argparse
@@ -105,8 +106,9 @@ def main(argv=None):
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("heatmap", help="draw page heat against time as a PNG heatmap")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="a heat trace, a snapshot file, or a directory or glob of snapshot "
-                        "files; each is one panel")
+                   help="a heat trace, a snapshot file, an oracle dump file (Tools/oracle), "
+                        "or a directory or glob of snapshot files or of one oracle run's "
+                        "dumps (e.g. 'prefix.*' of --dump-every); each is one panel")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
     p.add_argument("--width", type=int, help="image width (default 560 a panel)")
     p.add_argument("--height", type=int, default=600, help="image height (default 600)")

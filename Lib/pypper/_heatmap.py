@@ -14,10 +14,23 @@ Inputs, recognised by their content:
 * a snapshot file: the line ``PYPPER-SNAPSHOT 1`` then a zlib stream of a JSON object
   (``"format": "pypper-snapshot"``, ``"version": 1``, ``"time"``, ``"page_size"``,
   ``"pages": [[address, tier, heat, hot_bytes, cold_bytes], ...]``, ...): one column;
-* a directory (each regular file in it whose name does not start with '.') or a glob
-  pattern of snapshot files: one column per file, in the order of their ``"time"``.
+* a dump file of the exact-access oracle (Tools/oracle: magic ``PYORACL1``, an 80-byte
+  little-endian header, then 16-byte records ``(granule address u64, loads u32, stores
+  u32)``): one column whose page heat is the loads + stores of the granules in that
+  4096-byte page (pages without a counted access are not in the column); its time is
+  the header's ``time_ms`` / 1000, when the dump was written: the end of the interval
+  it counts, in seconds since Valgrind started (so ~25 times a native run's);
+* a directory (each regular file in it whose name neither starts with '.' nor ends
+  in '.tmp', the name under which the oracle writes a dump before renaming it) or a
+  glob pattern (same exclusions) of snapshot files or of oracle dumps, not both: one
+  column per file, snapshots in the order of their ``"time"``, dumps in the order of
+  their header's ``seq`` (then ``guest_instrs``); the dumps must all come from one
+  process (one ``pid``: use ``%p`` in ``--dump-prefix`` to keep runs apart).
 
-Anything else, truncated or corrupt, raises ValueError naming the file (and line).
+The kind of a file is recognised by its first bytes, whatever its name. Series from
+the oracle (its dumps, or traces and snapshots marked ``"source": "oracle"``) are
+labelled "(oracle)", the others "(pypper)". Anything else, truncated or corrupt,
+raises ValueError naming the file (and line).
 
 Drawing: y is the sorted set of distinct pages of a panel, lowest address at the
 bottom, with the address space between them collapsed; a gap of more than 1 MiB is
@@ -32,16 +45,28 @@ blue (zero, cold) through purple and orange to pale yellow (hottest); grey is no
 per panel or shared by all panels.
 """
 
+import array
+import bisect
 import glob
 import json
 import math
+import operator
 import os
+import struct
+import sys
 import zlib
 from dataclasses import dataclass
 
 from ._png import ADVANCE, GLYPH_HEIGHT, Canvas, text_width
 
 SNAPSHOT_MAGIC = b"PYPPER-SNAPSHOT 1\n"
+# The oracle's dump files (Tools/oracle/README.md, "Dump file format"): magic,
+# header_size, granule, n_records, total_loads, total_stores, guest_instrs, time_ms,
+# seq, pid, flags, record_size, dropped; records start at header_size.
+ORACLE_MAGIC = b"PYORACL1"
+ORACLE_HEADER = struct.Struct("<8sIIQQQQQIIIIQ")
+ORACLE_RECORD_SIZE = 16
+ORACLE_PAGE_SIZE = 4096
 GAP_BYTES = 1 << 20
 LOG_DECADES = 4
 
@@ -75,27 +100,64 @@ def load_series(path):
     """Read one input (see the module docstring) as a Series; ValueError if it is none."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+        names = sorted(n for n in os.listdir(path) if _listed(n))
         files = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
         if not files:
-            raise ValueError(f"{path}: no snapshot files in this directory")
-        return _snapshot_series(files, os.path.basename(os.path.normpath(path)))
+            raise ValueError(f"{path}: no snapshot or oracle dump files in this directory")
+        return _file_series(files, os.path.basename(os.path.normpath(path)))
     if not os.path.exists(path) and any(c in path for c in "*?["):
-        files = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+        files = sorted(p for p in glob.glob(path)
+                       if os.path.isfile(p) and _listed(os.path.basename(p)))
         if not files:
             raise ValueError(f"{path}: no file matches this pattern")
-        return _snapshot_series(files, os.path.basename(path))
+        return _file_series(files, os.path.basename(path))
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such file or directory")
+    kind = _kind(path)
+    if kind == "trace":
+        return _load_trace(path)
+    if kind == "oracle":
+        return _oracle_series([path], os.path.basename(path))
+    return _snapshot_series([path], os.path.basename(path))
+
+
+def _listed(name):
+    """Whether a file of a directory or glob is an input (not hidden, not a dump the
+    oracle is still writing)."""
+    return not name.startswith(".") and not name.endswith(".tmp")
+
+
+def _kind(path):
+    """"trace", "snapshot" or "oracle", from the first bytes of a file; ValueError if
+    it is none of them."""
     with open(path, "rb") as f:
         head = f.read(len(SNAPSHOT_MAGIC))
     if not head:
         raise ValueError(f"{path}: an empty file")
     if head.startswith(b"PYPPER-SNAPSHOT") or SNAPSHOT_MAGIC.startswith(head):
-        return _snapshot_series([path], os.path.basename(path))
+        return "snapshot"            # (a file shorter than its magic: truncated)
+    if head.startswith(ORACLE_MAGIC) or ORACLE_MAGIC.startswith(head):
+        return "oracle"
     if head.lstrip().startswith(b"{"):
-        return _load_trace(path)
-    raise ValueError(f"{path}: neither a Pypper heat trace nor a snapshot")
+        return "trace"
+    raise ValueError(f"{path}: neither a Pypper heat trace, a snapshot nor an oracle dump")
+
+
+def _file_series(paths, name):
+    """One series of the files of a directory or glob: all snapshots or all dumps."""
+    kinds = {}
+    for path in paths:
+        kind = _kind(path)
+        if kind == "trace":
+            raise ValueError(f"{path}: a heat trace; a directory or glob must hold snapshot "
+                             f"files or oracle dumps (give a trace as an input of its own)")
+        kinds.setdefault(kind, path)
+    if len(kinds) > 1:
+        raise ValueError(f"{name}: mixes snapshots ({kinds['snapshot']}) and oracle dumps "
+                         f"({kinds['oracle']})")
+    if "oracle" in kinds:
+        return _oracle_series(paths, name)
+    return _snapshot_series(paths, name)
 
 
 def _load_trace(path):
@@ -199,6 +261,95 @@ def _read_snapshot(path):
     column = _column(doc.get("pages"), "[address, tier, heat, hot_bytes, cold_bytes]", 2, path)
     source = "oracle" if doc.get("source") == "oracle" else "pypper"
     return source, page_size, time, column
+
+
+@dataclass
+class _Dump:
+    """What the heatmap needs of one oracle dump file."""
+    path: str
+    seq: int
+    instrs: int
+    time_ms: int
+    pid: int
+    column: dict
+
+
+def _oracle_series(paths, name):
+    """One series of the oracle dump files `paths`, ordered by seq (then instrs)."""
+    dumps = [_read_dump(p) for p in paths]
+    pids = sorted({d.pid for d in dumps})
+    if len(pids) > 1:
+        shown = ", ".join(map(str, pids[:5])) + (", ..." if len(pids) > 5 else "")
+        raise ValueError(f"{name}: oracle dumps of {len(pids)} processes (pids {shown}); a "
+                         f"series must be the dumps of one process (put %p in --dump-prefix "
+                         f"to keep runs apart)")
+    dumps.sort(key=lambda d: (d.seq, d.instrs, d.path))
+    columns = [(d.time_ms / 1000.0, d.column) for d in dumps]
+    return Series(name, columns, "oracle", ORACLE_PAGE_SIZE)
+
+
+def _read_dump(path):
+    """One oracle dump file as a _Dump whose column is {page: loads + stores}."""
+    with open(path, "rb") as f:
+        data = f.read()
+    size = ORACLE_HEADER.size
+    if not data.startswith(ORACLE_MAGIC):
+        if ORACLE_MAGIC.startswith(data):
+            raise ValueError(f"{path}: truncated oracle dump ({len(data)} bytes: it ends "
+                             f"inside its magic)")
+        raise ValueError(f"{path}: not an oracle dump (no {ORACLE_MAGIC.decode()} magic)")
+    if len(data) < size:
+        raise ValueError(f"{path}: truncated oracle dump ({len(data)} bytes: it ends inside "
+                         f"its {size}-byte header)")
+    (_, header_size, granule, count, _loads, _stores, instrs, time_ms, seq, pid, _flags,
+     record_size, _dropped) = ORACLE_HEADER.unpack_from(data)
+    if header_size < size:
+        raise ValueError(f"{path}: corrupt oracle dump (header_size {header_size}, below "
+                         f"{size})")
+    if record_size != ORACLE_RECORD_SIZE:
+        raise ValueError(f"{path}: unsupported oracle dump (record_size {record_size}, not "
+                         f"{ORACLE_RECORD_SIZE})")
+    if granule == 0 or granule & (granule - 1) or ORACLE_PAGE_SIZE % granule:
+        raise ValueError(f"{path}: unsupported oracle dump (granule {granule}: not a power "
+                         f"of two dividing {ORACLE_PAGE_SIZE})")
+    end = header_size + count * record_size
+    if len(data) < end:
+        raise ValueError(f"{path}: truncated oracle dump ({len(data)} bytes; its header "
+                         f"says {count} records, ending at byte {end})")
+    if len(data) > end:
+        raise ValueError(f"{path}: corrupt oracle dump ({len(data) - end} bytes after the "
+                         f"last of its {count} records)")
+    column = _dump_pages(path, memoryview(data)[header_size:end], granule)
+    return _Dump(path, seq, instrs, time_ms, pid, column)
+
+
+def _dump_pages(path, records, granule):
+    """{page: loads + stores} of a dump's records (granule addresses strictly ascending,
+    each a multiple of the granule)."""
+    quads, words = array.array("Q"), array.array("I")
+    quads.frombytes(records)
+    words.frombytes(records)
+    if sys.byteorder != "little":
+        quads.byteswap()
+        words.byteswap()
+    addresses, loads, stores = quads[0::2], words[2::4], words[3::4]
+    if not all(map(operator.lt, addresses, addresses[1:])):
+        i = next(i for i in range(1, len(addresses)) if addresses[i] <= addresses[i - 1])
+        raise ValueError(f"{path}: corrupt oracle dump (record {i}: address "
+                         f"{addresses[i]:#x} after {addresses[i - 1]:#x}; addresses must "
+                         f"ascend)")
+    mask = granule - 1
+    if any(a & mask for a in addresses):
+        i = next(i for i, a in enumerate(addresses) if a & mask)
+        raise ValueError(f"{path}: corrupt oracle dump (record {i}: address "
+                         f"{addresses[i]:#x} is not a multiple of the granule {granule})")
+    column, i, n = {}, 0, len(addresses)
+    while i < n:
+        page = addresses[i] - addresses[i] % ORACLE_PAGE_SIZE
+        j = bisect.bisect_left(addresses, page + ORACLE_PAGE_SIZE, i)
+        column[page] = sum(loads[i:j]) + sum(stores[i:j])
+        i = j
+    return column
 
 
 def _number(value, what):
