@@ -81,6 +81,8 @@ static struct {
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
+    PyThreadState *tstate;      /* the sampler's own, made at its first hand-over */
+    PyGILState_STATE gilstate;
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
     double duty;
@@ -358,18 +360,37 @@ void pypper_active_trace_drain(void)
     pthread_mutex_unlock(&AT.mu);
 }
 
+/* The thread makes its Python thread state once and keeps it between hand-overs:
+ * no allocation in this thread afterwards (a fork() while another thread is inside
+ * malloc can leave the child's allocator locked, notably under ASan). */
 static void apply_with_gil(void)
 {
     if (_Py_IsFinalizing())
         return;
-    PyGILState_STATE g = PyGILState_Ensure();
+    if (AT.tstate) {
+        PyEval_RestoreThread(AT.tstate);
+    } else {
+        AT.gilstate = PyGILState_Ensure();
+        AT.tstate = PyThreadState_Get();
+    }
     if (!atomic_load(&AT.stop)) {
         pypper_stack_chunks_refresh();
         pthread_mutex_lock(&AT.mu);
         apply_locked(true);
         pthread_mutex_unlock(&AT.mu);
     }
-    PyGILState_Release(g);
+    PyEval_SaveThread();
+}
+
+/* At the thread's end (its session is ending, another thread waits in join with
+ * the GIL released): give the thread state back. */
+static void release_thread_state(void)
+{
+    if (!AT.tstate || _Py_IsFinalizing())
+        return;
+    PyEval_RestoreThread(AT.tstate);
+    PyGILState_Release(AT.gilstate);
+    AT.tstate = NULL;
 }
 
 /* ---- the thread ---- */
@@ -444,6 +465,7 @@ static void *sampler_main(void *arg)
         sleep_ns(gap > spent ? gap - spent : 0);
     }
     AT.cpu_ns_last = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    release_thread_state();
     return NULL;
 }
 
@@ -546,7 +568,9 @@ void pypper_active_trace_forget_after_fork(void)
 {
     if (!AT.on)
         return;
-    /* The thread did not survive fork(); its locks may have been held. */
+    /* The thread did not survive fork() (CPython deleted its thread state); its
+     * locks may have been held. */
+    AT.tstate = NULL;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     AT.mu = mu;
     AT.sleep_mu = mu;

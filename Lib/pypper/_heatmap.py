@@ -19,7 +19,8 @@ Inputs, recognised by their content:
   u32)``): one column whose page heat is the loads + stores of the granules in that
   4096-byte page (pages without a counted access are not in the column); its time is
   the header's ``time_ms`` / 1000, when the dump was written: the end of the interval
-  it counts, in seconds since Valgrind started (so ~25 times a native run's);
+  it counts, in seconds since Valgrind started (stretched by the oracle's slowdown,
+  16-38x a native run's per Tools/oracle/README.md);
 * a directory (each regular file in it whose name neither starts with '.' nor ends
   in '.tmp', the name under which the oracle writes a dump before renaming it) or a
   glob pattern (same exclusions) of snapshot files or of oracle dumps, not both: one
