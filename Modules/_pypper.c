@@ -308,6 +308,22 @@ static PyObject *py_live_trace_knows(PyObject *module, PyObject *obj)
     return PyBool_FromLong(pypper_live_trace_knows(obj));
 }
 
+static PyObject *py_before_fork(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    pypper_active_trace_before_fork();
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_after_fork_in_parent(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    pypper_active_trace_after_fork_in_parent();
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_after_fork_in_child(PyObject *module, PyObject *unused)
 {
     (void)module;
@@ -441,7 +457,11 @@ static PyMethodDef methods[] = {
     {"live_trace_knows", py_live_trace_knows, METH_O,
      "live_trace_knows(obj) -> bool: is obj in the live trace's object table"},
     {"after_fork_in_child", py_after_fork_in_child, METH_NOARGS,
-     "after_fork_in_child(): drop the live trace's state copied from the parent"},
+     "after_fork_in_child(): drop the tracing state copied from the parent"},
+    {"before_fork", py_before_fork, METH_NOARGS,
+     "before_fork(): park the sampler thread until after_fork_in_parent()"},
+    {"after_fork_in_parent", py_after_fork_in_parent, METH_NOARGS,
+     "after_fork_in_parent(): let the sampler thread go on"},
     {"option_table", py_option_table, METH_NOARGS,
      "option_table() -> [(NAME, type, default, accepts, help)]"},
     {"log", py_log, METH_VARARGS, "log(level, message): report through Pypper's log"},

@@ -66,6 +66,7 @@ typedef enum {
     PYPPER_OPTION_SAMPLE_HZ,
     PYPPER_OPTION_SAMPLE_DUTY,
     PYPPER_OPTION_SAMPLE_DEPTH,
+    PYPPER_OPTION_SAMPLE_GAP_NS,
     PYPPER_OPTION_HALF_LIFE_MS,
     PYPPER_OPTION_ALLOC_SAMPLE,
     PYPPER_OPTION_COLD_THRESHOLD,
@@ -93,6 +94,7 @@ typedef struct pypper_config {
     int64_t sample_hz;
     double sample_duty;          /* share of one core the sampler may use */
     int64_t sample_depth;        /* frames per stack sample */
+    int64_t sample_gap_ns;       /* pause between two samples of a burst */
     int64_t half_life_ms;
     int64_t alloc_sample;        /* one allocation in N records its site; 0 = none */
     double cold_threshold;

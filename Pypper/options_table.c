@@ -35,7 +35,7 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "the live trace takes objects that survive into this GC generation (1: every "
         "collection's survivors; 2: only those promoted to the oldest, cheaper)"},
     [PYPPER_OPTION_SAMPLE_HZ] = {
-        "SAMPLE_HZ", PYPPER_OPT_INT, FIELD(sample_hz), "1000", 1, 100000, 0, 0, NULL,
+        "SAMPLE_HZ", PYPPER_OPT_INT, FIELD(sample_hz), "100", 1, 100000, 0, 0, NULL,
         "active-trace sampling bursts per second (each burst lasts SAMPLE_DUTY/SAMPLE_HZ s)"},
     [PYPPER_OPTION_SAMPLE_DUTY] = {
         "SAMPLE_DUTY", PYPPER_OPT_FLOAT, FIELD(sample_duty), "0.25", 0, 0, 0.01, 1.0, NULL,
@@ -43,6 +43,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_SAMPLE_DEPTH] = {
         "SAMPLE_DEPTH", PYPPER_OPT_INT, FIELD(sample_depth), "8", 1, 64, 0, 0, NULL,
         "Python frames read per stack sample, innermost first"},
+    [PYPPER_OPTION_SAMPLE_GAP_NS] = {
+        "SAMPLE_GAP_NS", PYPPER_OPT_INT, FIELD(sample_gap_ns), "1000", 0, 1000000, 0, 0, NULL,
+        "nanoseconds between two samples of a burst, spent without touching the program's "
+        "memory; 0 = back to back"},
     [PYPPER_OPTION_HALF_LIFE_MS] = {
         "HALF_LIFE_MS", PYPPER_OPT_INT, FIELD(half_life_ms), "1000", 10, 86400000, 0, 0, NULL,
         "milliseconds in which an object's heat halves when it is not seen again"},

@@ -50,7 +50,7 @@
 #define MAX_DEPTH 64
 #define MAX_SLOTS 64            /* slots read per frame */
 #define POLL_WINDOW 16384       /* object-table entries polled between two applies */
-#define POLL_BATCH 32           /* reference counts read per burst iteration */
+#define POLL_BATCH 4           /* reference counts read per burst iteration */
 #define APPLY_MS 100
 #define RESCAN_BUDGET 4096      /* containers re-traversed per hand-over */
 #define STILL_SAMPLES 256       /* samples without change that end a burst */
@@ -75,6 +75,9 @@ static struct {
     pthread_mutex_t mu;         /* the evidence table and the poll window */
     pthread_mutex_t sleep_mu;
     pthread_cond_t sleep_cv;    /* CLOCK_MONOTONIC; stop wakes the thread */
+    atomic_bool pause;          /* a fork is being prepared */
+    bool parked;                /* the thread waits for the fork to be over */
+    pthread_cond_t parked_cv;   /* CLOCK_MONOTONIC */
     hit_slot *hits;
     uint32_t *used;             /* indexes of the occupied slots */
     size_t nused;
@@ -86,7 +89,7 @@ static struct {
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
     double duty;
-    long burst_ns, period_ns;
+    long burst_ns, period_ns, gap_ns;
     int depth;
     struct timespec t0;
     /* Sampler-private: what each frame slot held at the previous sample. */
@@ -264,12 +267,19 @@ FOREIGN_READER static void poll_refcounts(void)
     }
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void burst(void)
 {
     pthread_mutex_lock(&AT.mu);
     uint64_t deadline = mono_ns() + (uint64_t)AT.burst_ns;
     PyThreadState *ts = AT.target;
-    uint64_t i = 0, still = 0;
+    uint64_t i = 0, still = 0, next = mono_ns();
     do {
         /* A main thread that does not move (blocked, or not scheduled beside this
          * one) has nothing more to show in this burst. */
@@ -280,6 +290,13 @@ static void burst(void)
         }
         poll_refcounts();
         i++;
+        if (AT.gap_ns) {
+            /* Wait between samples without touching the program's memory: reading the
+             * lines it writes, back to back, slows it (they bounce between cores). */
+            next += (uint64_t)AT.gap_ns;
+            while (mono_ns() < next)
+                cpu_relax();
+        }
     } while ((i & 15) || mono_ns() < deadline);
     AT.iterations += i;
     AT.bursts++;
@@ -409,7 +426,7 @@ static void sleep_ns(uint64_t ns)
     }
     pthread_mutex_lock(&AT.sleep_mu);
     int rc = 0;
-    while (!atomic_load(&AT.stop) && rc != ETIMEDOUT)
+    while (!atomic_load(&AT.stop) && !atomic_load(&AT.pause) && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&AT.sleep_cv, &AT.sleep_mu, &until);
     pthread_mutex_unlock(&AT.sleep_mu);
 }
@@ -419,6 +436,50 @@ static void sleep_ns(uint64_t ns)
 static uint64_t others_cpu_ns(void)
 {
     return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* Park while a fork() is being prepared: the thread then sits in a condition wait,
+ * holding none of this file's locks nor any allocator's, when the process forks. */
+static void park_if_asked(void)
+{
+    if (!atomic_load(&AT.pause))
+        return;
+    pthread_mutex_lock(&AT.sleep_mu);
+    AT.parked = true;
+    pthread_cond_broadcast(&AT.parked_cv);
+    while (atomic_load(&AT.pause) && !atomic_load(&AT.stop))
+        pthread_cond_wait(&AT.sleep_cv, &AT.sleep_mu);
+    AT.parked = false;
+    pthread_mutex_unlock(&AT.sleep_mu);
+}
+
+void pypper_active_trace_before_fork(void)
+{
+    if (!AT.on)
+        return;
+    pthread_mutex_lock(&AT.sleep_mu);
+    atomic_store(&AT.pause, true);
+    pthread_cond_broadcast(&AT.sleep_cv);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 2;                  /* never wait forever: fork anyway */
+    int rc = 0;
+    /* The thread may be waiting for the GIL to hand its evidence over. */
+    Py_BEGIN_ALLOW_THREADS
+    while (!AT.parked && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&AT.parked_cv, &AT.sleep_mu, &until);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_unlock(&AT.sleep_mu);
+}
+
+void pypper_active_trace_after_fork_in_parent(void)
+{
+    if (!AT.on)
+        return;
+    pthread_mutex_lock(&AT.sleep_mu);
+    atomic_store(&AT.pause, false);
+    pthread_cond_broadcast(&AT.sleep_cv);
+    pthread_mutex_unlock(&AT.sleep_mu);
 }
 
 static void *sampler_main(void *arg)
@@ -431,6 +492,7 @@ static void *sampler_main(void *arg)
     uint64_t last_main = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
     bool idle = false;
     while (!atomic_load(&AT.stop)) {
+        park_if_asked();
         /* Idle: the main thread used under 5% of a core in the last window (its clock
          * is exact) and the rest of the process under half a core. */
         uint64_t wall = mono_ns();
@@ -500,6 +562,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&AT.sleep_cv, &attr);
+    pthread_cond_init(&AT.parked_cv, &attr);
     pthread_condattr_destroy(&attr);
     AT.hits = map_zeroed(HIT_CAP * sizeof(hit_slot));
     AT.used = map_zeroed(HIT_CAP * sizeof(uint32_t));
@@ -514,6 +577,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     if (AT.burst_ns < 1000)
         AT.burst_ns = 1000;
     AT.period_ns = (long)(1e9 / (double)cfg->sample_hz);
+    AT.gap_ns = (long)cfg->sample_gap_ns;
     AT.depth = (int)cfg->sample_depth;
     clock_gettime(CLOCK_MONOTONIC, &AT.t0);
     pypper_model_reset(cfg);
@@ -575,6 +639,9 @@ void pypper_active_trace_forget_after_fork(void)
     AT.mu = mu;
     AT.sleep_mu = mu;
     pthread_cond_init(&AT.sleep_cv, NULL);
+    pthread_cond_init(&AT.parked_cv, NULL);
+    atomic_store(&AT.pause, false);
+    AT.parked = false;
     AT.on = false;
     pypper_stack_chunks_stop();
     release_memory();

@@ -12,6 +12,10 @@
 int pypper_active_trace_start(const pypper_config *cfg);
 /* With the GIL (released while joining the thread), before the live trace stops. */
 void pypper_active_trace_stop(void);
+/* With the GIL, before fork(): wait (up to 2 s, GIL released) until the thread is
+ * parked in a condition wait; after_fork_in_parent lets it go on. */
+void pypper_active_trace_before_fork(void);
+void pypper_active_trace_after_fork_in_parent(void);
 /* In a forked child: no thread exists; forget the state. */
 void pypper_active_trace_forget_after_fork(void);
 /* With the GIL: feed the evidence gathered so far to the model (the API calls it so

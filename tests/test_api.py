@@ -174,7 +174,7 @@ def test_bad_environment_seen_by_start_raises(monkeypatch):
 def test_config_when_stopped_is_what_start_would_use(monkeypatch):
     monkeypatch.setenv("PYPPER_LOG", "info")
     assert pypper.config()["log"] == "info"
-    assert pypper.config()["sample_hz"] == 1000
+    assert pypper.config()["sample_hz"] == 100
 
 
 def test_options_rows():

@@ -111,7 +111,7 @@ def test_options_command_lists_every_option_with_source(dropin):
     line = next(l for l in r.stdout.splitlines() if l.startswith("PYPPER_MIGRATE_MBPS"))
     assert line.split()[1:] == ["0", "(env)"]
     line = next(l for l in r.stdout.splitlines() if l.startswith("PYPPER_SAMPLE_HZ"))
-    assert line.split()[1:] == ["1000", "(default)"]
+    assert line.split()[1:] == ["100", "(default)"]
 
 
 def test_options_command_json(dropin):
@@ -119,7 +119,7 @@ def test_options_command_json(dropin):
     assert r.returncode == 0, r.stderr
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert rows["log"]["value"] == "debug" and rows["log"]["source"] == "env"
-    assert rows["sample_hz"]["type"] == "int" and rows["sample_hz"]["default"] == "1000"
+    assert rows["sample_hz"]["type"] == "int" and rows["sample_hz"]["default"] == "100"
     assert all(row["help"] and row["accepts"] for row in rows.values())
 
 

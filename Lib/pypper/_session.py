@@ -123,5 +123,7 @@ def at_exit(end):
 
 
 def install(end):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    # The sampler parks in a condition wait around fork(): it holds no lock then.
+    os.register_at_fork(before=_pypper.before_fork, after_in_parent=_pypper.after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
     atexit.register(at_exit, end)

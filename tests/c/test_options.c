@@ -123,14 +123,14 @@ static void test_table(void)
     }
     CHECK(pypper_option_find("sample_hz") == NULL);     /* names are exact */
     CHECK(pypper_option_find("NOPE") == NULL);
-    CHECK(cfg.sample_hz == 1000 && cfg.backend == PYPPER_BACKEND_AUTO);
+    CHECK(cfg.sample_hz == 100 && cfg.backend == PYPPER_BACKEND_AUTO);
     CHECK(cfg.fast_budget.is_percent && cfg.fast_budget.percent == 100.0);
     CHECK(cfg.log_level == PYPPER_LOG_WARN && !cfg.enable && !cfg.stats);
 
     const pypper_option_def *hz = pypper_option_find("SAMPLE_HZ");
     CHECK(pypper_option_parse(hz, "abc", PYPPER_SRC_ENV, &cfg, err, sizeof(err)) < 0);
     CHECK(strstr(err, "an integer from 1 to 100000") != NULL);
-    CHECK(cfg.sample_hz == 1000);                        /* unchanged on error */
+    CHECK(cfg.sample_hz == 100);                         /* unchanged on error */
 
     const pypper_option_def *backend = pypper_option_find("BACKEND");
     CHECK(pypper_option_parse(backend, "NUMA", PYPPER_SRC_ARG, &cfg, err, sizeof(err)) == 0);
