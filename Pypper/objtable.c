@@ -1,7 +1,7 @@
 /* Pypper/objtable.c: the object table (objtable.h). Entries are appended; the index
  * is a power-of-two array of entry numbers + 1 (0: empty) with linear probing, kept
- * at most half full, covering the entries [0, synced). A sync hashes only the
- * entries added since the previous one that are still alive; a sweep removes dead
+ * at most half full, covering the entries [0, synced). A sync drops the dead among
+ * the entries added since the previous one and hashes the others; a sweep removes dead
  * entries of a bounded slice (the last entry fills each hole, deletion by backward
  * shift); a compaction keeps the current entries in order and rebuilds the index. Memory comes from mmap, not
  * from the heap the table describes. */
@@ -15,6 +15,7 @@ static size_t count, entries_cap, synced;
 static uint32_t *index_;
 static size_t index_cap, index_used;     /* index_cap: a power of two, or 0 */
 static pypper_objtable_alive_fn alive_fn;
+static uint64_t dropped_total;          /* entries dropped, ever */
 
 static void *map(size_t bytes)
 {
@@ -105,6 +106,14 @@ bool pypper_objtable_current(const pypper_obj_entry *e)
 
 int pypper_objtable_sync(void)
 {
+    /* The entries added since the last sync are in no index yet: drop the dead ones
+     * by compacting that tail in place (most young objects die before a sync). */
+    size_t kept = synced;
+    for (size_t e = synced; e < count; e++)
+        if (pypper_objtable_current(&entries[e]))
+            entries[kept++] = entries[e];
+    dropped_total += count - kept;
+    count = kept;
     size_t want = index_used + (count - synced);
     if (want * 2 > index_cap) {
         size_t cap = index_cap ? index_cap : 1024;
@@ -114,10 +123,6 @@ int pypper_objtable_sync(void)
             return -1;
     }
     for (size_t e = synced; e < count; e++) {
-        if (!pypper_objtable_current(&entries[e])) {
-            entries[e].object = NULL;         /* died before it was ever looked up */
-            continue;
-        }
         size_t i = find_slot(entries[e].block);
         if (index_[i])
             entries[index_[i] - 1].object = NULL;     /* the block's older object */
@@ -141,6 +146,8 @@ bool pypper_objtable_contains(const void *block) { return pypper_objtable_find(b
 
 size_t pypper_objtable_count(void) { return count; }
 
+uint64_t pypper_objtable_dropped(void) { return dropped_total; }
+
 pypper_obj_entry *pypper_objtable_at(size_t i) { return &entries[i]; }
 
 const pypper_obj_entry *pypper_objtable_entries(void) { return entries; }
@@ -154,6 +161,7 @@ size_t pypper_objtable_compact(void)
         if (pypper_objtable_current(&entries[e]))
             entries[kept++] = entries[e];
     size_t dropped = count - kept;
+    dropped_total += dropped;
     count = synced = kept;
     if (dropped) {
         memset(index_, 0, index_cap * sizeof(uint32_t));
@@ -171,8 +179,10 @@ size_t pypper_objtable_compact(void)
 static void remove_at(size_t i)
 {
     size_t mask = index_cap - 1;
-    size_t slot = find_slot(entries[i].block);
-    if (index_[slot] == i + 1) {
+    /* A retired entry (object NULL) is in no index slot: its block's slot names the
+     * newer entry. */
+    size_t slot = entries[i].object ? find_slot(entries[i].block) : 0;
+    if (entries[i].object && index_[slot] == i + 1) {
         /* Backward-shift deletion keeps every probe sequence unbroken. */
         size_t hole = slot;
         for (size_t j = (slot + 1) & mask; index_[j]; j = (j + 1) & mask) {
@@ -187,11 +197,14 @@ static void remove_at(size_t i)
     }
     size_t last = --count;
     synced = count;
+    dropped_total++;
     if (i != last) {
         entries[i] = entries[last];
-        size_t moved = find_slot(entries[i].block);
-        if (index_[moved] == last + 1)
-            index_[moved] = (uint32_t)(i + 1);
+        if (entries[i].object) {
+            size_t moved = find_slot(entries[i].block);
+            if (index_[moved] == last + 1)
+                index_[moved] = (uint32_t)(i + 1);
+        }
     }
 }
 

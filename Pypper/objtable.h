@@ -45,6 +45,8 @@ bool pypper_objtable_contains(const void *block);
 bool pypper_objtable_current(const pypper_obj_entry *e);
 /* Entries in the array, including dead and unsynced ones. */
 size_t pypper_objtable_count(void);
+/* Entries dropped since the process started (by syncs, sweeps and compactions). */
+uint64_t pypper_objtable_dropped(void);
 /* Entry i of the dense array (i < count), writable like find's. */
 pypper_obj_entry *pypper_objtable_at(size_t i);
 const pypper_obj_entry *pypper_objtable_entries(void);

@@ -35,6 +35,10 @@ static site_rec *sites;             /* indexed by id; the intern table is `index
 static uint32_t *site_index;        /* SITE_CAP slots of ids (0: empty) */
 static uint32_t nsites;
 static cache_slot *cache;
+/* A bit per cache slot, set while the slot holds a block: the live trace asks about
+ * every object it tracks, and almost none was sampled, so it reads this 8 KiB map
+ * instead of the 1 MiB cache. */
+static uint64_t *occupied;
 static uint64_t sampled;
 static PyInterpreterState *main_interp;
 
@@ -84,7 +88,9 @@ static void sample(void *block, size_t size)
     int offset = (int)(f->prev_instr - _PyCode_CODE(code));
     uint32_t id = intern_site(code, offset < 0 ? 0 : offset);
     if (id) {
-        cache[cache_slot_of(block)] = (cache_slot){block, id};
+        size_t slot = cache_slot_of(block);
+        cache[slot] = (cache_slot){block, id};
+        occupied[slot >> 6] |= (uint64_t)1 << (slot & 63);
         sampled++;
     }
 }
@@ -101,9 +107,12 @@ static void release(bool drop_references)
         munmap(site_index, SITE_CAP * sizeof(uint32_t));
     if (cache)
         munmap(cache, CACHE_CAP * sizeof(cache_slot));
+    if (occupied)
+        munmap(occupied, CACHE_CAP / 8);
     sites = NULL;
     site_index = NULL;
     cache = NULL;
+    occupied = NULL;
     nsites = 0;
 }
 
@@ -116,7 +125,8 @@ int pypper_alloc_sites_start(uint64_t period)
     sites = map(SITE_CAP * sizeof(site_rec));
     site_index = map(SITE_CAP * sizeof(uint32_t));
     cache = map(CACHE_CAP * sizeof(cache_slot));
-    if (!sites || !site_index || !cache) {
+    occupied = map(CACHE_CAP / 8);
+    if (!sites || !site_index || !cache || !occupied) {
         release(true);
         PyErr_NoMemory();
         return -1;
@@ -134,10 +144,15 @@ uint32_t pypper_alloc_sites_take(const void *block)
 {
     if (!cache)
         return 0;
-    cache_slot *c = &cache[cache_slot_of(block)];
+    size_t slot = cache_slot_of(block);
+    uint64_t bit = (uint64_t)1 << (slot & 63);
+    if (!(occupied[slot >> 6] & bit))
+        return 0;
+    cache_slot *c = &cache[slot];
     if (c->block != block)
         return 0;
     c->block = NULL;
+    occupied[slot >> 6] &= ~bit;
     return c->site;
 }
 

@@ -53,7 +53,7 @@ static struct {
     uint64_t full_pass_ns, full_pass_objects;
     uint64_t tracked_total;
     uint64_t freed_at_start;            /* the heap's tracked-free count at start */
-    uint64_t dead, dead_seen;           /* entries of freed objects; frees counted */
+    uint64_t dropped_at_start;          /* the table's drop count at start */
     size_t sweep_cursor, rescan_cursor;
     uint64_t rescan_found;
     PyObject **rescan_buf;              /* RESCAN_FOUND_MAX slots, mmap'ed */
@@ -109,18 +109,26 @@ static bool block_alive(const void *block) { return pypper_heap_is_tracked(block
  * the table while they are a quarter of it or more, so no pause pays for the whole
  * table (amortized O(1) a free). */
 #define SWEEP_BUDGET 8192
+#define SWEEP_MAX 65536
+
+/* Entries of freed objects still in the table: one per tracked free, less those the
+ * table dropped since the session started. */
+static uint64_t dead_entries(void)
+{
+    uint64_t frees = pypper_heap_tracked_frees() - LT.freed_at_start;
+    uint64_t dropped = pypper_objtable_dropped() - LT.dropped_at_start;
+    return frees > dropped ? frees - dropped : 0;
+}
 
 void pypper_live_trace_settle(void)
 {
-    uint64_t frees = pypper_heap_tracked_frees();
-    LT.dead += frees - LT.dead_seen;
-    LT.dead_seen = frees;
-    if (LT.dead >= 1024 && LT.dead * 4 >= pypper_objtable_count()) {
+    uint64_t dead = dead_entries();
+    if (dead >= 1024 && dead * 4 >= pypper_objtable_count()) {
+        /* Bounded, but enough to keep up with the frees since the last settle. */
+        uint64_t budget = dead < SWEEP_BUDGET ? SWEEP_BUDGET : dead < SWEEP_MAX ? dead : SWEEP_MAX;
         bool locked = pypper_heap_lock();
-        size_t dropped = pypper_objtable_sweep(&LT.sweep_cursor, SWEEP_BUDGET);
+        LT.swept += pypper_objtable_sweep(&LT.sweep_cursor, (size_t)budget);
         pypper_heap_unlock(locked);
-        LT.dead = dropped < LT.dead ? LT.dead - dropped : 0;
-        LT.swept += dropped;
     }
 }
 
@@ -376,7 +384,8 @@ int pypper_live_trace_start(const pypper_config *cfg)
         pypper_live_trace_stop();
         return -1;
     }
-    LT.freed_at_start = LT.dead_seen = pypper_heap_tracked_frees();
+    LT.freed_at_start = pypper_heap_tracked_frees();
+    LT.dropped_at_start = pypper_objtable_dropped();
     pypper_objtable_set_alive(block_alive);
     pypper_heap_set_tracking(true);
 
@@ -465,7 +474,7 @@ static size_t live_objects(void)
 {
     if (!LT.on)
         return 0;
-    uint64_t dead = LT.dead + (pypper_heap_tracked_frees() - LT.dead_seen);
+    uint64_t dead = dead_entries();
     size_t n = pypper_objtable_count();
     return dead < n ? n - (size_t)dead : 0;
 }
