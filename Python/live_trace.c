@@ -41,8 +41,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
-/* Pause histogram: bucket i counts passes of [2^(i-1), 2^i) microseconds. */
-#define PAUSE_BUCKETS 32
+/* Pause histogram: bucket i counts passes of [10 i, 10 (i + 1)) microseconds; the
+ * last one everything from 20 ms up. */
+#define PAUSE_BUCKET_US 10
+#define PAUSE_BUCKETS 2001
 
 static struct {
     bool on;
@@ -83,19 +85,19 @@ static void record_pause(uint64_t ns)
     LT.pause_total_ns += ns;
     if (ns > LT.pause_max_ns)
         LT.pause_max_ns = ns;
-    uint64_t us = ns / 1000;
-    unsigned b = us ? 64 - (unsigned)__builtin_clzll(us) : 0;
+    uint64_t b = ns / 1000 / PAUSE_BUCKET_US;
     LT.pause_hist[b < PAUSE_BUCKETS ? b : PAUSE_BUCKETS - 1]++;
 }
 
-/* Upper edge (microseconds) of the bucket holding the 99th percentile pass. */
+/* The 99th percentile pass, as the upper edge (microseconds) of its 10 us bucket
+ * (at most the longest pass). */
 static uint64_t pause_p99_us(void)
 {
     uint64_t want = LT.passes - LT.passes / 100, seen = 0;
-    for (unsigned b = 0; b < PAUSE_BUCKETS; b++) {
+    for (unsigned b = 0; b < PAUSE_BUCKETS && LT.passes; b++) {
         seen += LT.pause_hist[b];
-        if (seen >= want && LT.passes) {
-            uint64_t edge = (uint64_t)1 << b, max_us = LT.pause_max_ns / 1000 + 1;
+        if (seen >= want) {
+            uint64_t edge = (uint64_t)(b + 1) * PAUSE_BUCKET_US, max_us = LT.pause_max_ns / 1000 + 1;
             return edge < max_us ? edge : max_us;
         }
     }
@@ -109,7 +111,7 @@ static bool block_alive(const void *block) { return pypper_heap_is_tracked(block
  * the table while they are a quarter of it or more, so no pause pays for the whole
  * table (amortized O(1) a free). */
 #define SWEEP_BUDGET 8192
-#define SWEEP_MAX 65536
+#define SWEEP_MAX 16384
 
 /* Entries of freed objects still in the table: one per tracked free, less those the
  * table dropped since the session started. */
