@@ -320,7 +320,8 @@ static void refill_poll_window(uint32_t now)
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
         bool alive = pypper_objtable_current(e);
         AT.poll[i] = (poll_entry){alive ? (PyObject *)e->object : NULL, e->block, PY_SSIZE_T_MIN};
-        pypper_model_census_add(&census, pypper_model_heat(e, now));
+        if (alive)
+            pypper_model_census_add(&census, pypper_model_heat(e, now));
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
     }
@@ -382,7 +383,7 @@ void pypper_active_trace_drain(void)
  * malloc can leave the child's allocator locked, notably under ASan). */
 static void apply_with_gil(void)
 {
-    if (_Py_IsFinalizing())
+    if (_Py_IsFinalizing() || atomic_load(&AT.pause))
         return;
     if (AT.tstate) {
         PyEval_RestoreThread(AT.tstate);
@@ -460,15 +461,19 @@ void pypper_active_trace_before_fork(void)
     pthread_mutex_lock(&AT.sleep_mu);
     atomic_store(&AT.pause, true);
     pthread_cond_broadcast(&AT.sleep_cv);
+    /* A burst ends within a few milliseconds. The GIL stays held (releasing it here
+     * would let other threads run into the fork); a thread that waits for the GIL to
+     * hand over its evidence cannot park, but it holds no lock then: fork anyway. */
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += 2;                  /* never wait forever: fork anyway */
+    until.tv_nsec += 100 * 1000 * 1000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     int rc = 0;
-    /* The thread may be waiting for the GIL to hand its evidence over. */
-    Py_BEGIN_ALLOW_THREADS
     while (!AT.parked && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&AT.parked_cv, &AT.sleep_mu, &until);
-    Py_END_ALLOW_THREADS
     pthread_mutex_unlock(&AT.sleep_mu);
 }
 

@@ -12,8 +12,8 @@
 int pypper_active_trace_start(const pypper_config *cfg);
 /* With the GIL (released while joining the thread), before the live trace stops. */
 void pypper_active_trace_stop(void);
-/* With the GIL, before fork(): wait (up to 2 s, GIL released) until the thread is
- * parked in a condition wait; after_fork_in_parent lets it go on. */
+/* With the GIL, before fork(): wait (up to 100 ms) until the thread is parked in a
+ * condition wait; after_fork_in_parent lets it go on. */
 void pypper_active_trace_before_fork(void);
 void pypper_active_trace_after_fork_in_parent(void);
 /* In a forked child: no thread exists; forget the state. */
