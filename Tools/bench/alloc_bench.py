@@ -66,6 +66,14 @@ def checksum(output):
     return lines[-1] if lines else None
 
 
+def sums_agree(name, sums):
+    """True when every run printed the same checksum line; else says so and False."""
+    if len(sums) == 1 and None not in sums:
+        return True
+    print(f"{name:16} CHECKSUM MISMATCH: {sorted(map(str, sums))}")
+    return False
+
+
 def instructions(python, program, env, scale):
     env = dict(env, PYTHONHASHSEED="0")
     r = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
@@ -138,8 +146,7 @@ def main():
             print(f"{name:16} FAILED: {e}")
             failed = True
             continue
-        if len(sums) != 1 or None in sums:
-            print(f"{name:16} CHECKSUM MISMATCH: {sorted(map(str, sums))}")
+        if not sums_agree(name, sums):
             failed = True
             continue
         row = {
