@@ -330,7 +330,7 @@ static PyObject *py_after_fork_in_child(PyObject *module, PyObject *unused)
     (void)unused;
     pypper_active_trace_forget_after_fork();
     pypper_live_trace_forget_after_fork();
-    pypper_alloc_sites_forget_after_fork();
+    pypper_alloc_sites_stop();
     Py_RETURN_NONE;
 }
 

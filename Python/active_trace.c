@@ -91,7 +91,7 @@ static struct {
     double duty;
     long burst_ns, period_ns, gap_ns;
     int depth;
-    struct timespec t0;
+    uint64_t t0_ns;             /* model time 0: the session's start */
     /* Sampler-private: what each frame slot held at the previous sample. */
     void *prev_frame[MAX_DEPTH];
     PyObject *prev_slot[MAX_DEPTH][MAX_SLOTS];
@@ -102,13 +102,6 @@ static struct {
     uint64_t cpu_ns_last;       /* the thread's CPU time when it ended */
 } AT = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
@@ -117,13 +110,19 @@ static uint64_t clock_ns(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+/* The CLOCK_MONOTONIC time `ns` from now, for the condition waits. */
+static struct timespec monotonic_in(uint64_t ns)
+{
+    uint64_t t = mono_ns() + ns;
+    return (struct timespec){.tv_sec = (time_t)(t / 1000000000u), .tv_nsec = (long)(t % 1000000000u)};
+}
+
 uint32_t pypper_active_trace_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ms = (int64_t)(ts.tv_sec - AT.t0.tv_sec) * 1000
-                 + (ts.tv_nsec - AT.t0.tv_nsec) / 1000000;
-    return ms > 0 ? (uint32_t)ms : 0;
+    uint64_t now = mono_ns();
+    return now > AT.t0_ns ? (uint32_t)((now - AT.t0_ns) / 1000000u) : 0;
 }
 
 /* ---- the evidence table (sampler side, under mu) ---- */
@@ -417,14 +416,7 @@ static void sleep_ns(uint64_t ns)
 {
     if (!ns)
         return;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ns / 1000000000u);
-    until.tv_nsec += (long)(ns % 1000000000u);
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = monotonic_in(ns);
     pthread_mutex_lock(&AT.sleep_mu);
     int rc = 0;
     while (!atomic_load(&AT.stop) && !atomic_load(&AT.pause) && rc != ETIMEDOUT)
@@ -464,13 +456,7 @@ void pypper_active_trace_before_fork(void)
     /* A burst ends within a few milliseconds. The GIL stays held (releasing it here
      * would let other threads run into the fork); a thread that waits for the GIL to
      * hand over its evidence cannot park, but it holds no lock then: fork anyway. */
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += 100 * 1000 * 1000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = monotonic_in(100 * 1000 * 1000u);
     int rc = 0;
     while (!AT.parked && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&AT.parked_cv, &AT.sleep_mu, &until);
@@ -584,7 +570,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     AT.period_ns = (long)(1e9 / (double)cfg->sample_hz);
     AT.gap_ns = (long)cfg->sample_gap_ns;
     AT.depth = (int)cfg->sample_depth;
-    clock_gettime(CLOCK_MONOTONIC, &AT.t0);
+    AT.t0_ns = mono_ns();
     pypper_model_reset(cfg);
     /* Frames are read from the main thread only: its thread state and C stack live
      * as long as the interpreter (another thread's could vanish under the reader). */

@@ -39,7 +39,6 @@ static cache_slot *cache;
  * every object it tracks, and almost none was sampled, so it reads this 8 KiB map
  * instead of the 1 MiB cache. */
 static uint64_t *occupied;
-static uint64_t sampled;
 static PyInterpreterState *main_interp;
 
 static void *map(size_t bytes)
@@ -91,7 +90,6 @@ static void sample(void *block, size_t size)
         size_t slot = cache_slot_of(block);
         cache[slot] = (cache_slot){block, id};
         occupied[slot >> 6] |= (uint64_t)1 << (slot & 63);
-        sampled++;
     }
 }
 
@@ -119,7 +117,6 @@ static void release(bool drop_references)
 int pypper_alloc_sites_start(uint64_t period)
 {
     release(true);
-    sampled = 0;
     if (!period)
         return 0;
     sites = map(SITE_CAP * sizeof(site_rec));
@@ -137,8 +134,6 @@ int pypper_alloc_sites_start(uint64_t period)
 }
 
 void pypper_alloc_sites_stop(void) { release(true); }
-
-void pypper_alloc_sites_forget_after_fork(void) { release(true); }
 
 uint32_t pypper_alloc_sites_take(const void *block)
 {
@@ -164,7 +159,3 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
     int line = PyCode_Addr2Line(code, sites[site].offset * (int)sizeof(_Py_CODEUNIT));
     return PyUnicode_FromFormat("%U:%d (%U)", code->co_filename, line, code->co_qualname);
 }
-
-uint64_t pypper_alloc_sites_sampled(void) { return sampled; }
-
-uint32_t pypper_alloc_sites_count(void) { return nsites; }

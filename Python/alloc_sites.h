@@ -10,16 +10,12 @@
 /* With the GIL: start sampling one allocation in `period` (0: none). 0 or -1 with a
  * Python exception. */
 int pypper_alloc_sites_start(uint64_t period);
-/* With the GIL: stop sampling, drop the sites and the code objects they hold. */
+/* With the GIL: stop sampling, drop the sites and the code objects they hold (also
+ * in a forked child: the references are the child's copies). */
 void pypper_alloc_sites_stop(void);
-/* In a forked child: forget without touching the parent's objects' references. */
-void pypper_alloc_sites_forget_after_fork(void);
 /* The site recorded for the allocation of block (and forget it), or 0: unknown. */
 uint32_t pypper_alloc_sites_take(const void *block);
 /* "file:line (function)" of a site, or None for 0 / an unknown id. */
 PyObject *pypper_alloc_site_describe(uint32_t site);
-/* Sampled allocations, and sites known. */
-uint64_t pypper_alloc_sites_sampled(void);
-uint32_t pypper_alloc_sites_count(void);
 
 #endif
