@@ -8,6 +8,9 @@
 
 #include "../Pypper/stats.h"
 #include "../Python/migrate.h"
+#include "../Python/owned_buffers.h"
+
+#include <string.h>
 
 static PyObject *result_dict(const pypper_migrate_result *r)
 {
@@ -101,7 +104,42 @@ static PyObject *py_relocatable_report(PyObject *module, PyObject *unused)
     return pypper_migrate_relocatable_report();
 }
 
+/* relocate(obj, tier): move the buffer obj owns to tier's arenas now. */
+static PyObject *py_relocate(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *obj;
+    const char *tier;
+    if (!PyArg_ParseTuple(args, "Os:relocate", &obj, &tier))
+        return NULL;
+    unsigned t;
+    if (strcmp(tier, "fast") == 0)
+        t = 0;
+    else if (strcmp(tier, "slow") == 0)
+        t = 1;
+    else {
+        PyErr_Format(PyExc_ValueError, "tier must be 'fast' or 'slow', not %R", PyTuple_GET_ITEM(args, 1));
+        return NULL;
+    }
+    (void)pypper_owned_buffers_init();
+    size_t bytes;
+    int rc = pypper_relocate_buffer(obj, t, &bytes);
+    pypper_stat_add(PYPPER_STAT_RELOCATE_TRIED, 1);
+    if (rc < 0) {
+        pypper_stat_add(PYPPER_STAT_RELOCATE_FAILED, 1);
+        PyErr_Format(PyExc_MemoryError, "no memory in the %s tier for the buffer", tier);
+        return NULL;
+    }
+    if (rc > 0) {
+        pypper_stat_add(PYPPER_STAT_RELOCATE_DONE, 1);
+        pypper_stat_add(PYPPER_STAT_RELOCATE_BYTES, bytes);
+    }
+    return PyLong_FromSize_t(bytes);
+}
+
 PyMethodDef pypper_migration_methods[] = {
+    {"relocate", py_relocate, METH_VARARGS,
+     "relocate(obj, 'fast'|'slow') -> bytes moved (0: nothing movable now)"},
     {"migrate_now", py_migrate_now, METH_NOARGS,
      "migrate_now() -> dict: one migration round now (RuntimeError without a session)"},
     {"migration_stats", py_migration_stats, METH_NOARGS,

@@ -580,9 +580,14 @@ void pypper_migrate_execute(void)
     pthread_mutex_unlock(&M.mu);
 }
 
+bool pypper_migrate_due(void)
+{
+    return M.on && now_ns() - M.last_ns >= (uint64_t)M.cfg.migrate_interval_ms * 1000000ull;
+}
+
 bool pypper_migrate_collect_if_due(void)
 {
-    if (!M.on || now_ns() - M.last_ns < (uint64_t)M.cfg.migrate_interval_ms * 1000000ull)
+    if (!pypper_migrate_due())
         return false;
     if (pthread_mutex_trylock(&M.mu) != 0)
         return false;            /* a round runs in another thread */

@@ -33,6 +33,8 @@ bool pypper_migrate_running(void);
  * input (page heat, relocations) and return true; the caller then releases the GIL
  * and calls pypper_migrate_execute(), which moves the pages without it. */
 bool pypper_migrate_collect_if_due(void);
+/* Whether a round is due (any thread, no lock: a hint). */
+bool pypper_migrate_due(void);
 void pypper_migrate_execute(void);
 /* One round now, in the calling thread (which holds the GIL; released while pages
  * move). 0, or -1 with a Python exception when no session runs. */

@@ -22,7 +22,7 @@ from ._snapshot import Snapshot, SnapshotError, ObjectInfo, PageInfo
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
            "config", "stats", "live_trace_stats", "options", "placement", "topology", "where",
            "heap_stats", "migrate_now", "migration_stats", "placement_map",
-           "relocatable_report", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
+           "relocatable_report", "relocate", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
            "Snapshot", "SnapshotError", "ObjectInfo", "PageInfo",
            "MODE", "__version__"]
 
@@ -229,6 +229,17 @@ def relocatable_report():
     "by_kind": {"list", "dict", "set", "bytearray", "array"}}. RuntimeError when no
     session runs."""
     return _pypper.relocatable_report()
+
+
+def relocate(obj, tier):
+    """Move the out-of-line buffer obj owns (a list's items, a dict's combined table,
+    a set's table, a bytearray's or array.array's data) into the arenas of tier
+    ("fast" or "slow") now. The object itself, its address and its contents do not
+    change. Returns the bytes moved: 0 when obj owns no such buffer, it is already
+    there, or it may not move now (a list being sorted, a bytearray or array with an
+    exported buffer such as a live memoryview, a dict sharing its keys). MemoryError
+    when the tier has no memory left. Works with or without a session."""
+    return _pypper.relocate(obj, tier)
 
 
 def _autostart():
