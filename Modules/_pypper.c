@@ -15,6 +15,7 @@
 #include "temperature_api.h"
 #include "migration_api.h"
 #include "../Python/migrate.h"
+#include "../Pypper/backend.h"
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
 #include "../Python/live_trace.h"
@@ -221,7 +222,10 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         return NULL;
     }
     char err[PYPPER_ERR_MAX];
-    if (pypper_tiers_setup(&cfg, err, sizeof(err)) < 0) {
+    pypper_backend_choice backend;
+    if (pypper_tiers_setup(&cfg, err, sizeof(err)) < 0
+        || pypper_backend_select(&cfg, pypper_tiers_topology(), "/proc/swaps", &backend, err,
+                                 sizeof(err)) < 0) {
         pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
         PyErr_SetString(get_state(module)->config_error, err);
         return NULL;
@@ -243,6 +247,7 @@ static PyObject *py_start(PyObject *module, PyObject *args)
             && (pypper_alloc_sites_start((uint64_t)cfg.alloc_sample) < 0
                 || pypper_live_trace_start(&cfg) < 0 || pypper_migrate_start(&cfg) < 0
                 || pypper_active_trace_start(&cfg) < 0)) {
+            PyObject *exc = PyErr_GetRaisedException();
             pypper_migrate_stop();
             pypper_live_trace_stop();
             pypper_alloc_sites_stop();
@@ -251,6 +256,7 @@ static PyObject *py_start(PyObject *module, PyObject *args)
             Py_END_ALLOW_THREADS
             pypper_heap_set_retain(false);
             pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
+            PyErr_SetRaisedException(exc);
             return NULL;
         }
     }

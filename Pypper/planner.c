@@ -1,10 +1,11 @@
 /* Pypper/planner.c: the planner's decision (planner.h).
  *
- * temperature policy: rank pages by heat; the fast tier should hold the top
- * budget_pages (the cutoff is the heat at that rank). A slow page is promoted when its
- * heat clears the cutoff by the hysteresis margin; fast pages are demoted, coldest
- * first, only as far as the fast tier is over budget after the promotions (lazy
- * demotion), or, without lazy demotion, also every fast page colder than cold_heat.
+ * temperature policy: the fast tier should hold the hottest pages that fit in
+ * budget_pages. In order: (1) while the fast tier holds more than the budget, its
+ * coldest pages are demoted (lazy demotion: this pressure is the only reason to
+ * demote); (2) free room in the budget takes the hottest slow pages; (3) a slow page
+ * displaces the coldest fast page only when it is hotter by the hysteresis margin;
+ * (4) without lazy demotion, every fast page colder than cold_heat is demoted too.
  * Pages with no traced object (heat unknown) are never promoted and are demoted
  * after pages known to be cold. ratio / threshold policies: a page belongs to its
  * arena's tier (the allocator decided), and the planner only puts back pages that
@@ -92,68 +93,70 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
                 out->demote[nd++] = i;
         }
     } else {
-        /* The cutoff: heat of the page at rank budget_pages. */
+        /* The cutoff (reported): heat of the page at rank budget_pages. */
         size_t known = 0;
         for (size_t i = 0; i < n; i++)
             if (pages[i].heat >= 0)
                 order[known++] = i;
         qsort(order, known, sizeof(size_t), hotter_first);
-        if (p->budget_pages < n && p->budget_pages < known)
+        if (p->budget_pages < known)
             out->cutoff = pages[order[p->budget_pages]].heat;
-        double up = out->cutoff * (1.0 + out->margin);
-        double down = out->cutoff * (1.0 - out->margin);
-
-        /* Promotions, hottest first: slow pages with evidence, into free room of the
-         * budget, and beyond it (displacing colder pages) only when they clear the
-         * cutoff by the hysteresis margin. */
-        size_t room = p->budget_pages == SIZE_MAX ? SIZE_MAX
-                      : p->budget_pages > out->fast_pages ? p->budget_pages - out->fast_pages : 0;
+        /* Promotion candidates, hottest first, into out->promote (not yet taken). */
+        size_t nc = 0;
         for (size_t r = 0; r < known; r++) {
             const pypper_plan_page *pg = &pages[order[r]];
             if (pg->placed != PYPPER_PLACE_SLOW || pg->heat <= 0)
                 continue;
-            bool clears = pg->heat > up;
-            if (!clears && room == 0)
-                continue;
             if (cooling(pg, p, out->cooldown)) {
                 out->skipped_cooldown++;
                 continue;
             }
-            out->promote[np++] = order[r];
-            if (room && room != SIZE_MAX)
+            out->promote[nc++] = order[r];
+        }
+        /* Demotion victims, coldest first (known-cold, then unknown, then warmer). */
+        size_t nv = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (pages[i].placed != PYPPER_PLACE_FAST)
+                continue;
+            if (cooling(&pages[i], p, out->cooldown)) {
+                out->skipped_cooldown++;
+                continue;
+            }
+            order[nv++] = i;
+        }
+        qsort(order, nv, sizeof(size_t), colder_first);
+        size_t vi = 0, ci = 0;
+        bool limited = p->budget_pages != SIZE_MAX;
+        /* 1. Pressure: the fast tier holds more than the budget. */
+        size_t pressure = limited && out->fast_pages > p->budget_pages
+                          ? out->fast_pages - p->budget_pages : 0;
+        while (nd < pressure && vi < nv)
+            out->demote[nd++] = order[vi++];
+        /* 2. Free room in the budget: the hottest slow pages move up. */
+        size_t room = !limited ? SIZE_MAX
+                      : p->budget_pages > out->fast_pages ? p->budget_pages - out->fast_pages : 0;
+        while (ci < nc && room > 0) {
+            np++;
+            ci++;
+            if (room != SIZE_MAX)
                 room--;
         }
-        /* Demotion candidates, coldest first. */
-        size_t nf = 0;
-        for (size_t i = 0; i < n; i++)
-            if (pages[i].placed == PYPPER_PLACE_FAST)
-                order[nf++] = i;
-        qsort(order, nf, sizeof(size_t), colder_first);
-        size_t over = 0;
-        if (p->budget_pages != SIZE_MAX && out->fast_pages + np > p->budget_pages)
-            over = out->fast_pages + np - p->budget_pages;
-        for (size_t r = 0; r < nf; r++) {
-            const pypper_plan_page *pg = &pages[order[r]];
-            bool cold = pg->heat >= 0 && pg->heat < p->cold_heat;
-            bool below = pg->heat < 0 || pg->heat < down || out->cutoff <= 0;
-            bool needed = nd < over && below;
-            if (!needed && !(cold && !p->lazy_demotion))
-                continue;
-            if (cooling(pg, p, out->cooldown)) {
-                out->skipped_cooldown++;
-                continue;
-            }
-            out->demote[nd++] = order[r];
+        /* 3. Swaps: a slow page displaces the coldest fast one only when it is hotter
+         * by the hysteresis margin. */
+        while (ci < nc && vi < nv) {
+            const pypper_plan_page *c = &pages[out->promote[ci]], *v = &pages[order[vi]];
+            double vh = v->heat > 0 ? v->heat : 0.0;
+            if (!(c->heat > vh * (1.0 + out->margin)))
+                break;
+            np++;
+            ci++;
+            out->demote[nd++] = order[vi++];
         }
-        /* Promotions that find no room stay slow. */
-        if (p->budget_pages != SIZE_MAX) {
-            size_t room = out->fast_pages - (nd < out->fast_pages ? nd : out->fast_pages);
-            room = p->budget_pages > room ? p->budget_pages - room : 0;
-            if (np > room) {
-                out->held_by_cap += np - room;
-                np = room;
-            }
-        }
+        /* 4. Without lazy demotion every page known to be cold leaves too. */
+        if (!p->lazy_demotion)
+            for (; vi < nv; vi++)
+                if (pages[order[vi]].heat >= 0 && pages[order[vi]].heat < p->cold_heat)
+                    out->demote[nd++] = order[vi];
     }
 
     /* Share of candidates per pass, then the rate caps; demotions (room) first. */
