@@ -273,7 +273,7 @@ static void spread(const void *start, size_t size, double h)
     }
 }
 
-static bool body_readable(const void *block)
+static bool readable_without_fault(const void *block)
 {
     if (M.backend.kind != PYPPER_BACKEND_PAGEOUT)
         return true;
@@ -308,14 +308,16 @@ static void walk_objects(uint32_t now_ms)
             if (t < mp->cold_threshold)
                 M.site_cold[e->site] += (float)info.size;
         }
-        if (!body_readable(info.block))
+        if (!readable_without_fault(info.block))
             continue;
         pypper_owned_buffer b;
         pypper_owned_buffer_of((PyObject *)e->object, &b);
         if (b.kind == PYPPER_BUF_NONE)
             continue;
         spread(b.block, b.size, h);
-        if (!M.cfg.relocate || !b.movable || b.size < RELOC_MIN_BYTES || M.nreloc >= RELOC_MAX)
+        /* A buffer the pageout backend sent to swap would be faulted in by the copy. */
+        if (!M.cfg.relocate || !b.movable || b.size < RELOC_MIN_BYTES || M.nreloc >= RELOC_MAX
+            || !readable_without_fault(b.block))
             continue;
         unsigned want = t >= mp->hot_threshold ? PYPPER_TIER_FAST
                         : t < mp->cold_threshold ? PYPPER_TIER_SLOW : 2u;
@@ -770,7 +772,7 @@ PyObject *pypper_migrate_relocatable_report(void)
             continue;
         objects++;
         object_bytes += info.size;
-        if (!body_readable(info.block))
+        if (!readable_without_fault(info.block))
             continue;
         pypper_owned_buffer b;
         pypper_owned_buffer_of((PyObject *)e->object, &b);
