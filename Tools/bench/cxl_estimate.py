@@ -41,7 +41,8 @@ end-to-end slowdown. --memory-bound F reports (1-F) + F x ratio instead.
 
 Targets (per workload and L): Pypper within 5% of all-DRAM at DRAM = 25%; Pypper
 below the page oracle wherever segregation has something to work with (the
-object-level ideal is more than 1% below the page oracle at that budget).
+object-level ideal removes at least 10% of the page oracle's excess cost, and at
+least 0.002 of slowdown, at that budget and L).
 
     ./python3 Tools/bench/cxl_estimate.py [--quick] [--workloads a,b] [--json FILE]
         [--oracle-scale S] [--scale S] [--seed N] [--option NAME=VALUE]...
@@ -64,7 +65,11 @@ BUDGETS = (0.125, 0.25, 0.5)
 LATENCIES = (2.0, 3.0)
 TARGET_BUDGET = 0.25
 TARGET_SLOWDOWN = 1.05
-SEGREGATION_MARGIN = 0.01      # ideal this much (relative) below the page oracle
+# Segregation "has something to work with" at a (budget, L) when the object-level ideal
+# removes at least this share of the page oracle's excess cost (slowdown - 1) and at
+# least SEGREGATION_MIN_GAIN of slowdown in absolute terms.
+SEGREGATION_SHARE = 0.10
+SEGREGATION_MIN_GAIN = 0.002
 CACHE_FORMAT = 1
 
 sys.path.insert(0, HERE)
@@ -269,7 +274,7 @@ class CxlBench(ab.Bench):
                             "budget": c["budget"], "column": pcol, "value": p,
                             "met": p is not None and p <= TARGET_SLOWDOWN})
             ideal, po = c["object_ideal"], c["page_oracle"]
-            has_room = ideal < po * (1.0 - SEGREGATION_MARGIN)
+            has_room = segregation_helps(ideal, po)
             out.append({"target": "below_page_oracle", "latency": c["latency"],
                         "budget": c["budget"], "column": pcol, "value": p,
                         "page_oracle": po, "object_ideal": ideal,
@@ -306,8 +311,8 @@ class CxlBench(ab.Bench):
                         lab, LABELS[t["column"]], t["value"],
                         "MET" if t["met"] else "NOT MET"))
                 elif not t["applies"]:
-                    print("  %-32s below page-oracle: n/a (object-ideal %.4f is not "
-                          ">1%% below page-oracle %.4f: nothing for segregation)" % (
+                    print("  %-32s below page-oracle: n/a (object-ideal %.4f vs "
+                          "page-oracle %.4f: nothing for segregation)" % (
                               lab, t["object_ideal"], t["page_oracle"]))
                 else:
                     print("  %-32s %s %.4f below page-oracle %.4f (ideal %.4f): %s" % (
@@ -353,7 +358,8 @@ class CxlBench(ab.Bench):
                              if args.memory_bound is None else
                              "(1-F) + F x access-cost ratio"},
                    "targets": {"budget": TARGET_BUDGET, "slowdown": TARGET_SLOWDOWN,
-                               "segregation_margin": SEGREGATION_MARGIN},
+                               "segregation_share": SEGREGATION_SHARE,
+                               "segregation_min_gain": SEGREGATION_MIN_GAIN},
                    "config": {"python": self.python, "scale": args.scale,
                               "oracle_scale": args.oracle_scale, "seed": args.seed,
                               "options": args.option, "quick": args.quick},
@@ -362,6 +368,14 @@ class CxlBench(ab.Bench):
             with open(args.json, "w") as f:
                 json.dump(doc, f, indent=1)
         return 0 if all("error" not in r for r in results.values()) else 2
+
+
+def segregation_helps(ideal, page_oracle):
+    """Whether the object-level ideal beats the page oracle by enough to judge a
+    placement against the page oracle (see SEGREGATION_SHARE)."""
+    gain = page_oracle - ideal
+    return (gain >= SEGREGATION_MIN_GAIN
+            and gain >= SEGREGATION_SHARE * (page_oracle - 1.0))
 
 
 def floats(text):
