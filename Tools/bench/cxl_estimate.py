@@ -76,6 +76,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, CXL_DIR)
 import accuracy_bench as ab  # noqa: E402  (puts Tools/bench/accuracy on sys.path)
 import cxl_workloads  # noqa: E402
+import metrics  # noqa: E402  (Tools/bench/accuracy/metrics.py)
 import model  # noqa: E402
 
 COLUMNS = ("first_touch", "page_oracle", "pypper_temp", "pypper_place", "object_ideal")
@@ -220,6 +221,20 @@ class CxlBench(ab.Bench):
                   "" if not same else ", same accesses as the oracle run: %s" % (
                       o_sums == n_sums)), flush=True)
 
+        key_acc = {}
+        for c in chunks:
+            if c.key is not None:
+                key_acc[c.key] = key_acc.get(c.key, 0) + c.accesses
+        truth_k = [float(key_acc.get(k, 0)) for k in range(len(temps))]
+        score_k = ab.scores_of(temps)
+        ranking = {"spearman": metrics.spearman(score_k, truth_k),
+                   "recall_top10": metrics.recall(truth_k, score_k, 0.10),
+                   "zero_temperature": sum(1 for t in temps if not t) / max(1, len(temps))}
+        print("  Pypper's ranking of the registry against the oracle counts: spearman %s, "
+              "top-10%% recall %s, temperature 0 or untraced: %.1f%%" % (
+                  ab.fmt(ranking["spearman"]), ab.fmt(ranking["recall_top10"]),
+                  100 * ranking["zero_temperature"]), flush=True)
+
         cells = []
         for b in args.budgets:
             bp = budgets[b]
@@ -257,6 +272,7 @@ class CxlBench(ab.Bench):
                 "oracle_cached": truth["cached"],
                 "oracle_seconds": truth["oracle_seconds"],
                 "native_traced": traced, "keys_same_heap_offset": same_offset,
+                "pypper_ranking": ranking,
                 "placement_map": has_place,
                 "same_accesses_as_oracle": (o_sums == n_sums) if same else None,
                 "cells": cells}
