@@ -253,6 +253,17 @@ class CxlBench(ab.Bench):
                               "over_budget": over,
                               "fast_pages": len(fast_pages),
                               "migration_stats": nat.get("migration_stats")}
+                ms = nat.get("migration_stats") or {}
+                print("  Pypper placement at DRAM %.1f%% (FAST_BUDGET %d pages): %d of %d "
+                      "registry objects on fast pages%s; fast pages %d of %d mapped; "
+                      "passes %s, demoted %s, promoted %s, relocated %s, segregated %s" % (
+                          100 * b, bp, len(fast_keys), len(nat["pages"]),
+                          " (OVER the budget)" if over else "", len(fast_pages),
+                          len(nat["placement_map"]), ms.get("passes"),
+                          (ms.get("demote") or {}).get("done"),
+                          (ms.get("promote") or {}).get("done"),
+                          (ms.get("relocate") or {}).get("done"), ms.get("segregated")),
+                      flush=True)
             for L in args.latencies:
                 row = {"budget": b, "budget_pages": bp, "latency": L}
                 for col in COLUMNS:
