@@ -24,12 +24,15 @@ touched):
                 out arenas and pools: allocation order as a proxy for first touch)
   page-oracle   the pages with the most accesses fill DRAM: the best any page-granular
                 policy (TPP, DAMON, ...) can do on the stock layout
-  Pypper(temp)  [interim until placement_map()] the object-level ideal's DRAM, with the
-                registry objects in it chosen by Pypper's temperature ranking instead
-                of the oracle's: residual placed as the ideal places it
-  Pypper(place) [when placement_map() exists] a registry object is in DRAM iff Pypper
-                put its page in the fast tier; the budget it leaves goes to residual
-                chunks by accesses per byte (as the ideal would)
+  Pypper(temp)  the object-level ideal's DRAM, with the registry objects in it chosen
+                by Pypper's temperature ranking instead of the oracle's; residual placed
+                as the ideal places it (what segregation plus the planner aim at: it
+                judges the temperature ranking alone)
+  Pypper(place) [needs pypper.placement_map()] a registry object is in DRAM iff the
+                planner put its page in the fast tier at the end of the native run
+                (one run per budget, FAST_BUDGET = that many pages); the budget it
+                leaves goes to residual chunks by accesses per byte (as the ideal
+                would). The targets judge this column when it exists.
   object-ideal  all chunks by accesses per byte, packed into the budget: perfect
                 segregation of the registry objects (the residual stays in its pages)
 Both Pypper columns charge the residual as the oracle would place it: the benchmark
