@@ -29,6 +29,7 @@
 
 #include "active_trace.h"
 #include "live_trace.h"
+#include "migrate.h"
 #include "stack_chunks.h"
 
 #include "../Objects/heap.h"
@@ -390,13 +391,18 @@ static void apply_with_gil(void)
         AT.gilstate = PyGILState_Ensure();
         AT.tstate = PyThreadState_Get();
     }
+    bool migrate = false;
     if (!atomic_load(&AT.stop)) {
         pypper_stack_chunks_refresh();
         pthread_mutex_lock(&AT.mu);
         apply_locked(true);
         pthread_mutex_unlock(&AT.mu);
+        migrate = pypper_migrate_collect_if_due();
     }
     PyEval_SaveThread();
+    /* The pages move without the GIL. */
+    if (migrate)
+        pypper_migrate_execute();
 }
 
 /* At the thread's end (its session is ending, another thread waits in join with
