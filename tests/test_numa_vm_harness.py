@@ -19,6 +19,7 @@ done
 echo "cpus1=$(cat /sys/devices/system/node/node1/cpulist)"
 echo "cwd=$(pwd)"
 touch /tmp/scratch && echo "tmp=writable"
+grep -q '\[stack\]' /proc/self/maps && echo "proc=ok"
 exit 7
 """
 
@@ -42,4 +43,6 @@ def test_vm_boots_two_nodes_two_tiers():
     assert lines.get("cpus1") == "", f"node 1 must have no CPUs: {r.stdout}"
     assert lines.get("cwd") == BUILDDIR, r.stdout
     assert lines.get("tmp") == "writable", r.stdout
+    # /proc and /sys are different file systems in one 9p export (multidevs=remap).
+    assert lines.get("proc") == "ok", r.stdout
     assert time.monotonic() - t0 < 60, "the boot took more than a minute"

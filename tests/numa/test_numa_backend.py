@@ -292,7 +292,9 @@ def test_arenas_bound_to_tier_node(tier, with_session):
 def test_promote_hot_demote_cold(session):
     need_migration("fast_budget", "lazy_demotion")
     session(fast_budget="8M", lazy_demotion=0, migrate_mbps=0, relocate=0, segregate=0)
-    cold = [Item(i) for i in range(60000)]              # ~5 MB on node 0, never used again
+    # Explicitly fast: over FAST_BUDGET new objects go to the slow tier by themselves.
+    with pypper.placement("fast"):
+        cold = [Item(i) for i in range(60000)]          # ~5 MB on node 0, never used again
     with pypper.placement("slow"):
         hot = [Item(i) for i in range(1500)]            # ~120 kB on node 1, used a lot
     gc.collect()
@@ -312,7 +314,11 @@ def test_promote_hot_demote_cold(session):
         assert key in result, f"migrate_now() has no {key!r}: {result}"
     assert result["demoted_pages"] > 0, f"nothing demoted: {result}"
     assert result["promoted_pages"] > 0, f"nothing promoted: {result}"
-    assert result["failed"] == 0, result
+    # Real errors (full node, busy or forbidden page) there must be none of here.
+    assert all(after["errors"][k] == before["errors"][k] for k in ("ENOMEM", "EBUSY", "EACCES")), (before, after)
+    assert result["failed"] <= max(2, 0.01 * (result["promoted_pages"] + result["demoted_pages"])), result
+    sampled = pypper.active_trace_stats()["frame_samples"]
+    assert sampled > 0, "the sampler read no frame during the hot loop"
     assert after["demote"]["done"] - before["demote"]["done"] == result["demoted_pages"], (before, after, result)
     assert after["promote"]["done"] - before["promote"]["done"] == result["promoted_pages"], (before, after, result)
     assert after["passes"] > before["passes"]
