@@ -21,6 +21,13 @@ void *pypper_heap_page_at(size_t index)
     return pypper_heap_layout.base + (index << PAGE_SHIFT);
 }
 
+bool pypper_heap_page_tracked(size_t index)
+{
+    /* 4 KiB = 256 granules = 4 words of the tracked bitmap. */
+    const uint64_t *w = &pypper_heap_layout.track[(index << PAGE_SHIFT) / GRANULE / 64];
+    return (w[0] | w[1] | w[2] | w[3]) != 0;
+}
+
 static size_t emit_run(size_t first, size_t count, unsigned tier, pypper_page_fn fn, void *ctx)
 {
     for (size_t i = 0; i < count; i++)

@@ -3,12 +3,15 @@
 #ifndef PYPPER_HEAP_PAGES_H
 #define PYPPER_HEAP_PAGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Pages in the whole reservation (0 before the heap exists): the range of indexes. */
 size_t pypper_heap_page_slots(void);
 size_t pypper_heap_page_index(const void *p);     /* p owned by the heap */
 void *pypper_heap_page_at(size_t index);
+/* Whether a block the live trace tracks starts on the page (its bitmap, not the page). */
+bool pypper_heap_page_tracked(size_t index);
 
 /* fn(page index, tier of its arena, ctx) for every page holding allocated memory;
  * returns how many. O(committed arenas). */

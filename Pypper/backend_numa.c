@@ -32,18 +32,28 @@ static int numa_init(const pypper_topology *topo)
     return ntier_nodes[0] && ntier_nodes[1] ? 0 : -ENODEV;
 }
 
-/* One move_pages call for up to BATCH pages to one node; status per page. */
+/* One move_pages call for up to BATCH pages to one node; status per page (the node
+ * a page is on, or -errno). A call that fails as a whole (ENOMEM when the node fills
+ * up part way) leaves the status array unwritten although the pages before the
+ * failing one did move: ask where each page is then, and give the call's error to
+ * those not on the node. */
 static void move_batch(void **pages, size_t n, int node, int *status)
 {
     int nodes[BATCH];
     for (size_t i = 0; i < n; i++)
         nodes[i] = node;
     long rc = pypper_move_pages(0, n, pages, nodes, status, MPOL_MF_MOVE);
-    if (rc < 0) {
-        int e = errno;
+    if (rc >= 0)
+        return;
+    int e = errno;
+    if (pypper_move_pages(0, n, pages, NULL, status, 0) < 0) {
         for (size_t i = 0; i < n; i++)
             status[i] = -e;
+        return;
     }
+    for (size_t i = 0; i < n; i++)
+        if (status[i] != node)
+            status[i] = status[i] < 0 ? status[i] : -e;
 }
 
 static size_t numa_move(void *const *pages, size_t n, unsigned tier, int *status)

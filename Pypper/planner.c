@@ -10,7 +10,7 @@
  * after pages known to be cold. ratio / threshold policies: a page belongs to its
  * arena's tier (the allocator decided), and the planner only puts back pages that
  * are elsewhere. Every policy: a page moved within `cooldown` passes stays put (no
- * ping-pong), and each pass acts on at most a share of its candidates (0.25 + 0.75 *
+ * ping-pong), a page whose place is unknown is left alone, and each pass acts on at most a share of its candidates (0.25 + 0.75 *
  * aggressiveness) within the rate caps. */
 #include "planner.h"
 #include "backend.h"
@@ -52,7 +52,7 @@ static size_t share(size_t n, double aggressiveness)
 
 static bool cooling(const pypper_plan_page *pg, const pypper_plan_params *p, unsigned cooldown)
 {
-    return pg->moved_pass && p->pass - pg->moved_pass < cooldown;
+    return pg->unplaced || (pg->moved_pass && p->pass - pg->moved_pass < cooldown);
 }
 
 void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_plan_params *p,
@@ -155,7 +155,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
         /* 4. Without lazy demotion every page known to be cold leaves too. */
         if (!p->lazy_demotion)
             for (; vi < nv; vi++)
-                if (pages[order[vi]].heat >= 0 && pages[order[vi]].heat < p->cold_heat)
+                if (pages[order[vi]].heat >= 0 && pages[order[vi]].heat <= p->cold_heat)
                     out->demote[nd++] = order[vi];
     }
 

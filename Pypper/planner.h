@@ -16,6 +16,7 @@ typedef struct {
     float heat;                 /* >= 0, or PYPPER_HEAT_UNKNOWN */
     uint8_t placed;             /* PYPPER_PLACE_FAST / _SLOW: where it is now */
     uint8_t arena_tier;         /* the tier of the arena it belongs to */
+    uint8_t unplaced;           /* where it is could not be learnt: left alone */
     uint32_t moved_pass;        /* the pass that last moved it; 0: never */
 } pypper_plan_page;
 

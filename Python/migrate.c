@@ -53,6 +53,8 @@
 #define SITE_COLD_SHARE 0.9
 #define SITE_LEARN_AFTER_MS 2000
 #define LOCATE_ALL_EVERY 8       /* numa: re-read every page's node every N rounds */
+#define SLICE_ROUNDS 8           /* a background round looks closely at >= 1/8 of the table */
+#define SLICE_MIN 65536
 
 enum { PL_UNKNOWN = 0, PL_FAST = 1, PL_SLOW = 2 };
 
@@ -74,6 +76,7 @@ static struct {
     uint32_t pass;
     uint64_t last_ns;
     uint64_t calls;              /* backend calls (failure injection) */
+    uint64_t injected;           /* failures injected: their errno rotates */
     /* Per page slot of the reservation (sparse, NORESERVE). */
     size_t slots;
     uint8_t *placed;             /* PL_* */
@@ -97,7 +100,8 @@ static struct {
     cold_site *cold;             /* COLD_SLOTS */
     size_t ncold;
     size_t threshold;            /* MIGRATE_POLICY=threshold: blocks below go fast */
-    uint64_t segregated;         /* allocations the hook sent to the slow tier */
+    size_t slice_start;          /* the table's window looked at closely next round */
+    bool rotation_done;          /* the last round's window reached the table's end */
     PyInterpreterState *interp;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -148,7 +152,7 @@ static unsigned site_hook(size_t size, unsigned tier)
     int offset = (int)(f->prev_instr - _PyCode_CODE(f->f_code));
     const cold_site *c = &M.cold[cold_slot(f->f_code, offset)];
     if (c->code == f->f_code && c->offset == offset) {
-        M.segregated++;
+        pypper_stat_add(PYPPER_STAT_SEGREGATED, 1);
         return PYPPER_TIER_SLOW;
     }
     return tier;
@@ -240,10 +244,13 @@ static void add_page(size_t index, unsigned tier, void *ctx)
         return;
     uint8_t pl = M.placed[index];
     M.pos[index] = (uint32_t)M.npages;
+    /* Heat 0 (known, no evidence yet) where a traced object lives; the walk adds the
+     * heat of objects with evidence. Pages of untraced blocks stay unknown. */
     M.pages[M.npages++] = (pypper_plan_page){
-        (uintptr_t)pypper_heap_page_at(index), PYPPER_HEAT_UNKNOWN,
+        (uintptr_t)pypper_heap_page_at(index),
+        pypper_heap_page_tracked(index) ? 0.0f : PYPPER_HEAT_UNKNOWN,
         pl == PL_SLOW ? PYPPER_PLACE_SLOW : pl == PL_FAST ? PYPPER_PLACE_FAST : (uint8_t)tier,
-        (uint8_t)tier, M.moved[index]};
+        (uint8_t)tier, 0, M.moved[index]};
 }
 
 static pypper_plan_page *page_of(const void *addr)
@@ -281,53 +288,92 @@ static bool readable_without_fault(const void *block)
     return index < M.slots && M.placed[index] != PL_SLOW;
 }
 
-static void walk_objects(uint32_t now_ms)
+/* The buffer an entry's object owns. Whether its type can own one is learnt the
+ * first time and kept in the entry (spare[0]: 0 not known yet, 1 cannot, 2 can;
+ * the kinds of buffer owners do not change type), so other objects are not read
+ * again. */
+static pypper_buf_kind buffer_of(pypper_obj_entry *e, pypper_owned_buffer *b)
+{
+    b->kind = PYPPER_BUF_NONE;
+    if (e->spare[0] == 1)
+        return PYPPER_BUF_NONE;
+    pypper_owned_buffer_of((PyObject *)e->object, b);
+    if (!e->spare[0] && Py_REFCNT((PyObject *)e->object) > 0)
+        e->spare[0] = pypper_type_may_own_buffer(Py_TYPE((PyObject *)e->object)) ? 2 : 1;
+    return b->kind;
+}
+
+/* Per object: heat onto its pages and its buffer's; for objects in this round's
+ * slice of the table also the relocation decision and the site statistics. */
+static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
+                  const pypper_model_params *mp)
+{
+    if (!pypper_objtable_current(e))
+        return;
+    double h = e->heat > 0 ? pypper_model_heat(e, now_ms) : 0.0;
+    pypper_block_info info;
+    pypper_heap_lookup(e->block, &info);
+    if (!info.allocated)
+        return;
+    if (h > 0)
+        spread(info.block, info.size, h);
+    double t = h > 0 ? pypper_model_temperature(h, now_ms) : 0.0;
+    if (slice && learn && e->site && e->site < SITE_MAX) {
+        M.site_bytes[e->site] += (float)info.size;
+        M.site_objects[e->site]++;
+        if (t < mp->cold_threshold)
+            M.site_cold[e->site] += (float)info.size;
+    }
+    if (!readable_without_fault(info.block))
+        return;
+    pypper_owned_buffer b;
+    if (buffer_of(e, &b) == PYPPER_BUF_NONE)
+        return;
+    if (h > 0)
+        spread(b.block, b.size, h);
+    /* A buffer the pageout backend sent to swap would be faulted in by the copy. */
+    if (!slice || !M.cfg.relocate || !b.movable || b.size < RELOC_MIN_BYTES
+        || M.nreloc >= RELOC_MAX || !readable_without_fault(b.block))
+        return;
+    unsigned want = t >= mp->hot_threshold ? PYPPER_TIER_FAST
+                    : t < mp->cold_threshold ? PYPPER_TIER_SLOW : 2u;
+    pypper_block_info bi;
+    pypper_heap_lookup(b.block, &bi);
+    if (want < 2 && bi.tier != want && b.size <= M.reloc_budget) {
+        M.reloc[M.nreloc++] = (reloc_req){(PyObject *)e->object, want};
+        M.reloc_budget -= b.size;
+    }
+}
+
+/* One sequential pass over the table's entries: every object with evidence (heat)
+ * costs a lookup; the others only their entry's read, except in this round's slice
+ * (a window that rotates over the table, at least 1/SLICE_ROUNDS of it), where every
+ * object is looked at for relocation and for the site statistics. A full rotation
+ * ends with learning the cold sites. */
+static void walk_objects(uint32_t now_ms, bool whole)
 {
     const pypper_model_params *mp = pypper_model_params_get();
     bool learn = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE;
-    if (learn) {
+    size_t count = pypper_objtable_count();
+    size_t span = whole ? count : count / SLICE_ROUNDS + 1;
+    if (span < SLICE_MIN)
+        span = SLICE_MIN;
+    if (M.slice_start >= count || whole)
+        M.slice_start = 0;
+    if (M.slice_start == 0 && learn) {
         memset(M.site_bytes, 0, SITE_MAX * sizeof(float));
         memset(M.site_cold, 0, SITE_MAX * sizeof(float));
         memset(M.site_objects, 0, SITE_MAX * sizeof(uint32_t));
     }
-    size_t count = pypper_objtable_count();
+    size_t lo = M.slice_start, hi = lo + span < count ? lo + span : count;
     for (size_t i = 0; i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        if (!pypper_objtable_current(e))
-            continue;
-        double h = pypper_model_heat(e, now_ms);
-        double t = pypper_model_temperature(h, now_ms);
-        pypper_block_info info;
-        pypper_heap_lookup(e->block, &info);
-        if (!info.allocated)
-            continue;
-        spread(info.block, info.size, h);
-        if (learn && e->site && e->site < SITE_MAX) {
-            M.site_bytes[e->site] += (float)info.size;
-            M.site_objects[e->site]++;
-            if (t < mp->cold_threshold)
-                M.site_cold[e->site] += (float)info.size;
-        }
-        if (!readable_without_fault(info.block))
-            continue;
-        pypper_owned_buffer b;
-        pypper_owned_buffer_of((PyObject *)e->object, &b);
-        if (b.kind == PYPPER_BUF_NONE)
-            continue;
-        spread(b.block, b.size, h);
-        /* A buffer the pageout backend sent to swap would be faulted in by the copy. */
-        if (!M.cfg.relocate || !b.movable || b.size < RELOC_MIN_BYTES || M.nreloc >= RELOC_MAX
-            || !readable_without_fault(b.block))
-            continue;
-        unsigned want = t >= mp->hot_threshold ? PYPPER_TIER_FAST
-                        : t < mp->cold_threshold ? PYPPER_TIER_SLOW : 2u;
-        pypper_block_info bi;
-        pypper_heap_lookup(b.block, &bi);
-        if (want < 2 && bi.tier != want && b.size <= M.reloc_budget) {
-            M.reloc[M.nreloc++] = (reloc_req){(PyObject *)e->object, want};
-            M.reloc_budget -= b.size;
-        }
+        bool slice = i >= lo && i < hi;
+        if (e->heat > 0 || slice)
+            visit(e, now_ms, slice, learn, mp);
     }
+    M.slice_start = hi;
+    M.rotation_done = hi >= count;
 }
 
 static uint64_t cap_bytes(int64_t mbps)
@@ -352,7 +398,7 @@ static void adjust_threshold(void)
         M.threshold *= 2;
 }
 
-static void collect(void)
+static void collect(bool whole)
 {
     uint64_t t0 = now_ns();
     uint32_t now_ms = pypper_active_trace_now_ms();
@@ -367,7 +413,7 @@ static void collect(void)
     M.nreloc = 0;
     M.reloc_budget = cap_bytes(M.cfg.migrate_mbps);
     pypper_objtable_sync();
-    walk_objects(now_ms);
+    walk_objects(now_ms, whole);
     pypper_heap_unlock(locked);
 
     /* Relocations (the heap is entered again: outside the table's lock). */
@@ -385,13 +431,11 @@ static void collect(void)
             pypper_stat_add(PYPPER_STAT_RELOCATE_FAILED, 1);
         }
     }
-    if (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE)
+    if (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE && M.rotation_done)
         learn_sites(now_ms);
     if (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD)
         adjust_threshold();
     update_hook();
-    pypper_stat_add(PYPPER_STAT_SEGREGATED, M.segregated);
-    M.segregated = 0;
 
     /* The heat at COLD_THRESHOLD on today's scale (t = 1 - 10^-u). */
     const pypper_model_params *mp = pypper_model_params_get();
@@ -411,7 +455,7 @@ static bool inject(int *err)
     if (n % (uint64_t)M.cfg.test_fail_every)
         return false;
     static const int errs[] = {ENOMEM, EBUSY, EACCES};
-    *err = errs[(n / (uint64_t)M.cfg.test_fail_every) % 3];
+    *err = errs[M.injected++ % 3];
     pypper_stat_add(PYPPER_STAT_INJECTED, 1);
     return true;
 }
@@ -462,10 +506,15 @@ static void refresh_placement(void)
     for (size_t k = 0; k < n; k++) {
         pypper_plan_page *p = &M.pages[M.scratch[k]];
         int w = M.status[k];
-        if (w == PYPPER_PLACE_FAST || w == PYPPER_PLACE_SLOW)
+        size_t index = pypper_heap_page_index((void *)p->addr);
+        if (w == PYPPER_PLACE_FAST || w == PYPPER_PLACE_SLOW) {
             p->placed = (uint8_t)w;
-        /* else (not touched yet, unknown, a failed call): as before, or its arena's */
-        M.placed[pypper_heap_page_index((void *)p->addr)] = p->placed == PYPPER_PLACE_SLOW ? PL_SLOW : PL_FAST;
+            M.placed[index] = w == PYPPER_PLACE_SLOW ? PL_SLOW : PL_FAST;
+        } else if (M.placed[index] == PL_UNKNOWN) {
+            /* Not touched yet, or the query failed: asked again next round, and
+             * left out of this round's plan. */
+            p->unplaced = 1;
+        }
     }
 }
 
@@ -509,6 +558,12 @@ static void move_pages_to(const size_t *chosen, size_t n, unsigned tier)
                     M.cur.demoted_pages++;
                     M.cur.demoted_bytes += PAGE;
                 }
+                continue;
+            }
+            /* Not populated (never written, or discarded since the round began):
+             * nothing to move, and no failure. */
+            if (status[i] == -ENOENT || status[i] == -EFAULT) {
+                M.cur.absent++;
                 continue;
             }
             /* A failed page stays where it is; it waits out the cool-down. */
@@ -593,7 +648,7 @@ bool pypper_migrate_collect_if_due(void)
         return false;
     if (pthread_mutex_trylock(&M.mu) != 0)
         return false;            /* a round runs in another thread */
-    collect();
+    collect(false);
     return true;
 }
 
@@ -612,7 +667,7 @@ int pypper_migrate_now(pypper_migrate_result *out)
         PyErr_SetString(PyExc_RuntimeError, "the pypper session ended");
         return -1;
     }
-    collect();
+    collect(true);
     Py_BEGIN_ALLOW_THREADS
     pypper_migrate_execute();
     Py_END_ALLOW_THREADS
@@ -690,9 +745,9 @@ int pypper_migrate_start(const pypper_config *cfg)
     (void)pypper_owned_buffers_init();
     M.pass = 0;
     M.calls = 0;
+    M.injected = 0;
     M.ncold = 0;
     M.threshold = 4096;
-    M.segregated = 0;
     memset(&M.last, 0, sizeof(M.last));
     M.interp = PyInterpreterState_Get();
     M.last_ns = now_ns();
@@ -741,8 +796,10 @@ PyObject *pypper_migrate_placement_map(void)
         return list;
     pthread_mutex_lock(&M.mu);
     for (size_t i = 0; i < M.npages; i++) {
-        PyObject *row = Py_BuildValue("(Ks)", (unsigned long long)M.pages[i].addr,
-                                      M.pages[i].placed == PYPPER_PLACE_SLOW ? "slow" : "fast");
+        const pypper_plan_page *pg = &M.pages[i];
+        PyObject *row = Py_BuildValue("(Ks)", (unsigned long long)pg->addr,
+                                      pg->unplaced ? "unknown"
+                                      : pg->placed == PYPPER_PLACE_SLOW ? "slow" : "fast");
         if (!row || PyList_Append(list, row) < 0) {
             Py_XDECREF(row);
             Py_CLEAR(list);

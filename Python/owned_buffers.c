@@ -61,6 +61,14 @@ const char *pypper_buf_kind_name(pypper_buf_kind k)
     return k < PYPPER_BUF_KINDS ? names[k] : "?";
 }
 
+bool pypper_type_may_own_buffer(PyTypeObject *tp)
+{
+    return PyType_FastSubclass(tp, Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS)
+           || PyType_IsSubtype(tp, &PySet_Type) || PyType_IsSubtype(tp, &PyFrozenSet_Type)
+           || PyType_IsSubtype(tp, &PyByteArray_Type)
+           || (array_type && PyType_IsSubtype(tp, array_type));
+}
+
 void pypper_owned_buffer_of(PyObject *op, pypper_owned_buffer *out)
 {
     *out = (pypper_owned_buffer){PYPPER_BUF_NONE, NULL, 0, false};

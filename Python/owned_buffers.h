@@ -29,6 +29,8 @@ int pypper_owned_buffers_init(void);
 void pypper_owned_buffers_fini(void);
 const char *pypper_buf_kind_name(pypper_buf_kind k);
 
+/* Whether objects of tp can own one of these buffers (now or after growing). */
+bool pypper_type_may_own_buffer(PyTypeObject *tp);
 /* What buffer op owns; kind NONE when op has none or it is not in Pypper's heap.
  * Reads op's header and fields only. */
 void pypper_owned_buffer_of(PyObject *op, pypper_owned_buffer *out);

@@ -228,15 +228,15 @@ def test_cold_allocation_site_is_segregated():
     assert r["segregated"] > 0 and r["slow"] >= 0.5, r
 
 
-@pytest.mark.parametrize("backend", ["sim", "pageout"])
-def test_injected_failures_are_counted_never_fatal(backend):
+@pytest.mark.parametrize("backend,every", [("sim", 1), ("pageout", 2)])
+def test_injected_failures_are_counted_never_fatal(backend, every):
     out = check(f"""
         import gc, json, pypper
-        pypper.start(backend="{backend}", test_fail_every=2, fast_budget="10%",
+        pypper.start(backend="{backend}", test_fail_every={every}, fast_budget="10%",
                      lazy_demotion=False, aggressiveness=1, migrate_interval_ms=10)
         data = [bytearray(3000) for _ in range(3000)]
         gc.collect()
-        for _ in range(20):
+        for _ in range(40):
             pypper.migrate_now()
         m = pypper.migration_stats()
         s = pypper.stats()

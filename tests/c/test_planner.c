@@ -18,7 +18,7 @@ static void setup(unsigned fast_count)
     for (size_t i = 0; i < N; i++)
         pages[i] = (pypper_plan_page){0x100000 + i * 4096, (float)(N - i), /* 0 hottest */
                                       i < fast_count ? PYPPER_PLACE_FAST : PYPPER_PLACE_SLOW,
-                                      PYPPER_PLACE_FAST, 0};
+                                      PYPPER_PLACE_FAST, 0, 0};
 }
 
 static pypper_plan_params params(size_t budget)
@@ -48,7 +48,7 @@ static void test_budget_and_ranking(void)
     for (size_t i = 0; i < N; i++)
         pages[i] = (pypper_plan_page){0x100000 + i * 4096, (float)(N - i),
                                       i >= 50 ? PYPPER_PLACE_FAST : PYPPER_PLACE_SLOW,
-                                      PYPPER_PLACE_FAST, 0};
+                                      PYPPER_PLACE_FAST, 0, 0};
     pypper_plan_params p = params(50);
     pypper_plan r = plan(&p);
     CHECK(r.npromote == 50 && r.ndemote == 50);
@@ -122,6 +122,11 @@ static void test_caps_and_unknown(void)
     p = params(SIZE_MAX);
     r = plan(&p);
     CHECK(!contains(r.promote, r.npromote, 3) && r.npromote == N - 1);
+    /* A page whose place is unknown is never moved. */
+    setup(0);
+    pages[0].unplaced = 1;
+    r = plan(&p);
+    CHECK(!contains(r.promote, r.npromote, 0) && r.npromote == N - 1);
 }
 
 static void test_ratio_policy(void)
