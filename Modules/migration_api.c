@@ -62,7 +62,7 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
     pypper_migrate_result last;
     pypper_migrate_last(&last);
     return Py_BuildValue(
-        "{sssssbsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsN}",
+        "{sssssbsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsNsN}",
         "backend", pypper_migrate_backend_name(),
         "reason", pypper_migrate_backend_reason(),
         "running", pypper_migrate_running(),
@@ -84,7 +84,8 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
         "fast_pages", (unsigned long long)last.fast_pages,
         "slow_pages", (unsigned long long)last.slow_pages,
         "budget_pages", (unsigned long long)last.budget_pages,
-        "last", result_dict(&last));
+        "last", result_dict(&last),
+        "cold_sites", pypper_migrate_cold_sites());
 }
 
 static PyObject *py_placement_map(PyObject *module, PyObject *unused)

@@ -49,6 +49,7 @@
 #define RELOC_MIN_BYTES 64       /* smaller buffers are not worth a copy */
 #define SITE_MAX 32768           /* alloc_sites ids stay below this */
 #define COLD_SLOTS 4096          /* cold-site table (direct mapped, power of two) */
+#define COLD_REPORT 32           /* cold sites named in migration_stats() */
 #define SITE_MIN_OBJECTS 8
 #define SITE_COLD_SHARE 0.9
 #define SITE_LEARN_AFTER_MS 2000
@@ -99,6 +100,7 @@ static struct {
     uint32_t *site_objects;
     cold_site *cold;             /* COLD_SLOTS */
     size_t ncold;
+    uint32_t cold_ids[COLD_REPORT];  /* site ids of the first cold sites, for reports */
     size_t threshold;            /* MIGRATE_POLICY=threshold: blocks below go fast */
     size_t slice_start;          /* the table's window looked at closely next round */
     bool rotation_done;          /* the last round's window reached the table's end */
@@ -172,8 +174,11 @@ static void learn_sites(uint32_t now_ms)
             if (!pypper_alloc_site_key(s, &code, &offset))
                 continue;
             cold_site *c = &M.cold[cold_slot(code, offset)];
-            if (!c->code)
+            if (!c->code) {
+                if (n < COLD_REPORT)
+                    M.cold_ids[n] = s;
                 n++;
+            }
             *c = (cold_site){code, offset};     /* a collision keeps the later one */
         }
     }
@@ -788,6 +793,19 @@ const char *pypper_migrate_backend_name(void)
 const char *pypper_migrate_backend_reason(void) { return M.backend.reason; }
 
 void pypper_migrate_last(pypper_migrate_result *out) { *out = M.last; }
+
+PyObject *pypper_migrate_cold_sites(void)
+{
+    PyObject *list = PyList_New(0);
+    size_t n = M.on ? (M.ncold < COLD_REPORT ? M.ncold : COLD_REPORT) : 0;
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *d = pypper_alloc_site_describe(M.cold_ids[i]);
+        if (!d || PyList_Append(list, d) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(d);
+    }
+    return list;
+}
 
 PyObject *pypper_migrate_placement_map(void)
 {

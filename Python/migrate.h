@@ -45,6 +45,8 @@ int pypper_migrate_now(pypper_migrate_result *out);
 const char *pypper_migrate_backend_name(void);
 const char *pypper_migrate_backend_reason(void);
 void pypper_migrate_last(pypper_migrate_result *out);
+/* ["file:line (function)"] of the allocation sites now segregated as cold. */
+PyObject *pypper_migrate_cold_sites(void);
 /* [(page address, "fast"|"slow")] of the last round's pages; new reference. */
 PyObject *pypper_migrate_placement_map(void);
 /* Bytes of traced objects and of the buffers they own, by kind; new reference. */

@@ -210,7 +210,8 @@ def migration_stats():
     backend), "passes", "promote"/"demote"/"relocate": {"tried", "done", "failed",
     "bytes"}, "errors": {"ENOMEM", "EBUSY", "EACCES", "other"}, "fallbacks" (demotions
     left in the fast tier: slow tier full), "injected" (TEST_FAIL_EVERY),
-    "segregated" (allocations sent to the slow tier by a cold site), "fast_pages",
+    "segregated" (allocations sent to the slow tier by a cold site), "cold_sites"
+    (those sites, "file:line (function)"), "fast_pages",
     "slow_pages", "budget_pages", "last" (the last round)}. With the sim backend
     nothing moves: the counts are what it would have done."""
     return _pypper.migration_stats()

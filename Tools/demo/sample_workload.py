@@ -1,10 +1,16 @@
-"""The bundled sample workload of `make demo`: a key-value cache read under a skewed
-(Zipf-like) key distribution, with a cold archive alongside, run under Pypper.
+"""The bundled sample workload of `make demo`: a skewed key-value cache under Pypper.
 
-It prints what Pypper was configured to do, where the heap put the hot cache and the
-cold archive (the archive is allocated under `pypper.placement("slow")`), and the
-session's counters. Run it under the drop-in with PYPPER_ENABLE=1 (make demo does), or
-it starts a session itself.
+A cache of 40,000 records, each a small dict whose payload is a 1 KiB bytearray, is
+read and updated under a Zipf(1.1) key distribution (the hottest 1% of keys take most
+of the requests), while a request log is appended to and never read again. Pypper,
+with a fast tier of FAST_BUDGET (make demo: 25% of the heap), is expected to find the
+hot records, keep their payloads in fast memory and send the rest, and the log (a
+cold allocation site), to slow memory, on whatever backend this machine offers:
+numa (two tiers of memory), pageout (swap is on: far memory) or sim (one tier: the
+placement is only recorded). It prints what moved and why.
+
+Run it under the drop-in with PYPPER_ENABLE=1 (make demo does: it also writes a heat
+trace and turns it into a heatmap PNG), or it starts a session itself.
 """
 
 import bisect
@@ -14,9 +20,9 @@ import time
 
 import pypper
 
-N_KEYS = 50_000
-N_COLD = 100_000
-N_LOOKUPS = 400_000
+N_KEYS = 40_000
+PAYLOAD = 1024
+SECONDS = 6.0
 ZIPF_S = 1.1
 
 
@@ -30,64 +36,88 @@ def zipf_cdf(n, s):
     return cdf
 
 
-def build(rng):
-    cache = {f"user:{i}": {"id": i, "name": f"name-{i}", "score": rng.random(), "tags": [i % 7, i % 11]}
-             for i in range(N_KEYS)}
-    # The archive is known to be cold: allocate it in the slow tier from the start.
-    with pypper.placement("slow"):
-        archive = [(i, f"old-record-{i}", bytes(32)) for i in range(N_COLD)]
-    return cache, archive
+def make_record(i, rng):
+    return {"id": i, "hits": 0, "payload": bytearray(rng.randbytes(PAYLOAD))}
 
 
-def run(rng, cache, cdf):
-    keys = list(cache)
-    hits = [0] * len(keys)
-    total = 0.0
-    for _ in range(N_LOOKUPS):
-        rank = bisect.bisect_left(cdf, rng.random())
-        rank = min(rank, len(keys) - 1)
-        entry = cache[keys[rank]]
-        total += entry["score"]
-        hits[rank] += 1
-    return total, hits
+def log_request(log, key, t):
+    # The request log: written once, never read. Its allocation site turns cold.
+    log.append([key, t, f"GET /user/{key}"])
+
+
+def serve(rng, cache, cdf, log, seconds):
+    """Zipf requests for `seconds`: read and update the record, log the request."""
+    n = len(cache)
+    requests = 0
+    checksum = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for _ in range(1000):
+            key = min(bisect.bisect_left(cdf, rng.random()), n - 1)
+            rec = cache[key]
+            rec["hits"] += 1
+            payload = rec["payload"]
+            payload[rec["hits"] % PAYLOAD] ^= 1
+            checksum += payload[0]
+            log_request(log, key, requests)
+            requests += 1
+    return requests, checksum
+
+
+def mib(n):
+    return f"{n / 2**20:.1f} MiB"
 
 
 def main():
     started_here = pypper.start() if not pypper.is_running() else False
     rng = random.Random(1234)
-    t0 = time.perf_counter()
-    cache, archive = build(rng)
+    cache = [make_record(i, rng) for i in range(N_KEYS)]
     cdf = zipf_cdf(N_KEYS, ZIPF_S)
-    t1 = time.perf_counter()
-    total, hits = run(rng, cache, cdf)
-    t2 = time.perf_counter()
+    log = []
+    requests, checksum = serve(rng, cache, cdf, log, SECONDS)
+    pypper.migrate_now()            # one more round, so the figures below are current
 
-    top = sum(sorted(hits, reverse=True)[: N_KEYS // 100])
     cfg = pypper.config()
-    print(f"sample workload: {N_KEYS} cached records, {len(archive)} archived, "
-          f"{N_LOOKUPS} Zipf(s={ZIPF_S}) lookups")
-    print(f"  build {t1 - t0:.2f} s, lookups {t2 - t1:.2f} s; the hottest 1% of keys took "
-          f"{100.0 * top / N_LOOKUPS:.1f}% of lookups (checksum {total:.3f})")
-    print(f"pypper {pypper.__version__} ({pypper.MODE}): session "
-          f"{'running' if pypper.is_running() else 'not running'}, backend={cfg['backend']}, "
-          f"fast_budget={cfg['fast_budget']}, sample_hz={cfg['sample_hz']}")
+    m = pypper.migration_stats()
     topo = pypper.topology()
-    heap = pypper.heap_stats()
+    rep = pypper.relocatable_report()
+    hot_keys = range(0, 20)
+    cold_keys = range(N_KEYS - 2000, N_KEYS)
+
+    def payload_tiers(keys):
+        tiers = [pypper.where(cache[k]["payload"])["buffer"]["tier"] for k in keys]
+        return tiers.count("fast"), len(tiers)
+
+    print(f"sample workload: {N_KEYS} records with {PAYLOAD}-byte payloads, {requests} "
+          f"Zipf(s={ZIPF_S}) requests in {SECONDS:.0f} s, {len(log)} log entries "
+          f"(checksum {checksum})")
+    print(f"pypper {pypper.__version__} ({pypper.MODE}), fast_budget={cfg['fast_budget']}, "
+          f"policy={cfg['migrate_policy']}")
     print(f"tiers: fast nodes {topo['fast_nodes']}, slow nodes {topo['slow_nodes']} "
-          f"({topo['source']}{', simulated: one tier of memory on this machine' if topo['simulated'] else ''})")
-    for tier in ("fast", "slow"):
-        t = heap["tiers"][tier]
-        print(f"  {tier}: {t['arenas']} arenas, {t['bytes_in_use'] / 2**20:.1f} MiB in "
-              f"{t['blocks_in_use']} blocks")
-    # Strings: no CPython free list hands them back from earlier allocations.
-    hot = pypper.where(cache["user:0"]["name"])
-    cold = pypper.where(archive[0][1])
-    print(f"  a cached record's name lives in the {hot['tier']} tier (page {hot['page']:#x}), "
-          f"an archived one's in the {cold['tier']} tier (page {cold['page']:#x})")
-    print("  object temperatures and page migration are not part of this build yet")
-    if not cfg["stats"]:        # with PYPPER_STATS=1 the summary comes at exit
-        for key, value in pypper.stats().items():
-            print(f"  {key:<24} {value}")
+          f"({topo['source']}{'; one tier of memory: tiers are logical' if topo['simulated'] else ''})")
+    print(f"backend: {m['backend']}: {m['reason']}")
+    if m["backend"] == "sim":
+        print("  (sim: nothing below moved for real; these are the moves Pypper would make)")
+    print("what moved and why:")
+    print(f"  {m['passes']} planning rounds (every {cfg['migrate_interval_ms']} ms)")
+    r = m["relocate"]
+    print(f"  {r['done']} owned buffers relocated ({mib(r['bytes'])}): cold objects' payloads, "
+          f"item arrays and tables to slow-tier arenas, hot ones to fast-tier arenas")
+    f_hot, n_hot = payload_tiers(hot_keys)
+    f_cold, n_cold = payload_tiers(cold_keys)
+    print(f"    payloads of the {n_hot} hottest keys in fast memory: {f_hot}; "
+          f"of {n_cold} keys that were hardly ever read: {f_cold}")
+    print(f"  {m['demote']['done']} pages demoted, {m['promote']['done']} promoted "
+          f"(tried {m['demote']['tried']} / {m['promote']['tried']}): the fast tier holds "
+          f"{m['fast_pages']} of {m['fast_pages'] + m['slow_pages']} heap pages, budget "
+          f"{m['budget_pages']}")
+    print(f"  {m['segregated']} new objects sent straight to the slow tier by cold allocation sites:")
+    for site in m["cold_sites"][:5]:
+        print(f"    {site}")
+    errs = sum(m["errors"].values())
+    print(f"  failures: {errs} backend errors {m['errors']}, {m['fallbacks']} fallbacks")
+    print(f"relocatable: {mib(rep['movable_buffer_bytes'])} of {mib(rep['heap_bytes'])} heap "
+          f"in buffers that may move; object bodies {mib(rep['object_bytes'])} never move")
     if started_here:
         pypper.end()
     return 0

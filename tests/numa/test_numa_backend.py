@@ -201,11 +201,17 @@ def placement_by_page():
 
 
 def check_map_agrees(where_map, context=""):
-    """Every page the planner has placed is on its tier's node (or not populated)."""
+    """Every page the planner has placed is on its tier's node (or not populated).
+    Pages it reports as "unknown" (not populated when it last looked, or the query
+    failed) claim nothing; they must stay few."""
     pages = sorted(where_map)
     statuses = page_nodes(pages)
     wrong = []
+    unknown = sum(1 for t in where_map.values() if t == "unknown")
+    assert unknown <= max(16, len(pages) // 100), f"{context}: {unknown} pages unknown"
     for page, st in zip(pages, statuses):
+        if where_map[page] == "unknown":
+            continue
         want = 0 if where_map[page] == "fast" else 1
         if st >= 0 and st != want:
             wrong.append((hex(page), where_map[page], st))
@@ -466,3 +472,33 @@ def test_injected_failures_counted(session):
     assert [digest(b) for b in bufs] == want, "contents changed"
     check_map_agrees(placement_by_page(), "with injected failures")
     assert sum(o.a for o in hot) >= sum(range(2000))   # still there and usable
+
+
+STRESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tools",
+                      "stress", "migration_stress.py")
+
+
+def test_stress_checksums_with_numa_backend():
+    """The stress workload (random list/dict/set/bytearray/array operations, buffers
+    relocated between the tiers every few operations, rounds on top) gives the same
+    checksum with the numa backend moving real pages as ./python3 without Pypper."""
+    import json
+    import subprocess
+    import sys
+    need_migration()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYPPER_")}
+    ops = "300000"
+    ref = subprocess.run([sys.executable, STRESS, "--ops", ops], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert ref.returncode == 0, ref.stderr
+    env.update(PYPPER_BACKEND="numa", PYPPER_MIGRATE_INTERVAL_MS="1", PYPPER_SAMPLE_HZ="1000",
+               PYPPER_AGGRESSIVENESS="1", PYPPER_FAST_BUDGET="50%", PYPPER_MIGRATE_MBPS="0",
+               PYPPER_LAZY_DEMOTION="0")
+    got = subprocess.run([sys.executable, STRESS, "--ops", ops, "--pypper"], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert got.returncode == 0, got.stderr
+    a = json.loads(ref.stdout.strip().splitlines()[-1])
+    b = json.loads(got.stdout.strip().splitlines()[-1])
+    assert b["backend"] == "numa", b
+    assert b["checksum"] == a["checksum"], (a, b)
+    assert b["relocations"] > 1000 and b["demoted"] + b["promoted"] > 0, b
