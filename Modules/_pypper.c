@@ -242,7 +242,9 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         /* With the GIL held (the heap is serialized by it): while a session runs,
          * arenas stay mapped, and the session's budget applies. */
         pypper_heap_set_retain(true);
-        pypper_tiers_apply_budget(&cfg);
+        pypper_config session = cfg;
+        session.enable = true;
+        pypper_tiers_apply_budget(&session);
         if (pypper_heap_ready()
             && (pypper_alloc_sites_start((uint64_t)cfg.alloc_sample) < 0
                 || pypper_live_trace_start(&cfg) < 0 || pypper_migrate_start(&cfg) < 0

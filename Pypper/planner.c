@@ -14,19 +14,18 @@
  * aggressiveness) within the rate caps. */
 #include "planner.h"
 #include "backend.h"
+#include "heapsort.h"
 #include "options.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* qsort has no context argument in C11: the pages being sorted (callers serialize). */
-static const pypper_plan_page *sort_pages;
-
-static int hotter_first(const void *a, const void *b)
+static int hotter_first(size_t a, size_t b, const void *ctx)
 {
-    float x = sort_pages[*(const size_t *)a].heat, y = sort_pages[*(const size_t *)b].heat;
-    return x < y ? 1 : x > y ? -1 : 0;
+    const pypper_plan_page *pages = ctx;
+    float x = pages[a].heat, y = pages[b].heat;
+    return x < y ? 1 : x > y ? -1 : a < b ? -1 : a > b;
 }
 
 /* Known-cold pages before unknown ones, then by heat. */
@@ -35,11 +34,11 @@ static float demote_key(const pypper_plan_page *pg)
     return pg->heat < 0 ? 1e-30f : pg->heat;
 }
 
-static int colder_first(const void *a, const void *b)
+static int colder_first(size_t a, size_t b, const void *ctx)
 {
-    float x = demote_key(&sort_pages[*(const size_t *)a]);
-    float y = demote_key(&sort_pages[*(const size_t *)b]);
-    return x < y ? -1 : x > y ? 1 : 0;
+    const pypper_plan_page *pages = ctx;
+    float x = demote_key(&pages[a]), y = demote_key(&pages[b]);
+    return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b;
 }
 
 static size_t share(size_t n, double aggressiveness)
@@ -75,7 +74,6 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
     }
 
     size_t *order = scratch;
-    sort_pages = pages;
     size_t np = 0, nd = 0;
 
     if (p->policy != PYPPER_POLICY_TEMPERATURE) {
@@ -98,7 +96,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
         for (size_t i = 0; i < n; i++)
             if (pages[i].heat >= 0)
                 order[known++] = i;
-        qsort(order, known, sizeof(size_t), hotter_first);
+        pypper_heapsort(order, known, hotter_first, pages);
         if (p->budget_pages < known)
             out->cutoff = pages[order[p->budget_pages]].heat;
         /* Promotion candidates, hottest first, into out->promote (not yet taken). */
@@ -124,7 +122,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
             }
             order[nv++] = i;
         }
-        qsort(order, nv, sizeof(size_t), colder_first);
+        pypper_heapsort(order, nv, colder_first, pages);
         size_t vi = 0, ci = 0;
         bool limited = p->budget_pages != SIZE_MAX;
         /* 1. Pressure: the fast tier holds more than the budget. */

@@ -43,8 +43,8 @@ typedef struct {
 } pypper_plan;
 
 /* Decide. out->promote, out->demote and scratch must each have room for n indexes
- * (the caller provides all memory: this may run in a thread that must not call
- * malloc, see Python/migrate.c). Not reentrant (qsort has no context in C11). */
+ * (the caller provides all memory, and nothing here allocates: this may run in a
+ * thread that must not call malloc, see Python/migrate.c). */
 void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_plan_params *p,
                        pypper_plan *out, size_t *scratch);
 

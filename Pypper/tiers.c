@@ -69,6 +69,15 @@ const pypper_topology *pypper_tiers_topology(void) { return have_topo ? &topo : 
 void pypper_tiers_apply_budget(const pypper_config *cfg)
 {
     const pypper_size *b = &cfg->fast_budget;
+    /* With a session under the temperature policy the planner keeps the fast tier
+     * within the budget by moving pages, and new objects (young, mostly hot) start
+     * in the fast tier; otherwise (no session, or the ratio policy: memkind's static
+     * ratio) the budget is kept at allocation: new arenas come from the slow tier once
+     * the fast tier holds its share. */
+    if (cfg->enable && cfg->migrate_policy == PYPPER_POLICY_TEMPERATURE) {
+        pypper_heap_set_fast_budget(0, 100.0);
+        return;
+    }
     pypper_heap_set_fast_budget(b->is_percent ? 0 : b->bytes, b->is_percent ? b->percent : 0.0);
 }
 

@@ -12,7 +12,9 @@
  * the same nodes; arenas already committed keep their binding. */
 int pypper_tiers_setup(const pypper_config *cfg, char *err, size_t errlen);
 const pypper_topology *pypper_tiers_topology(void);   /* NULL before set-up */
-/* Give the heap cfg's FAST_BUDGET (bytes, or a percentage of the heap). */
+/* Give the heap cfg's FAST_BUDGET (bytes, or a percentage of the heap) as its
+ * allocation-time limit, unless a session's planner enforces it (cfg->enable with
+ * the temperature policy: then the heap has no allocation-time limit). */
 void pypper_tiers_apply_budget(const pypper_config *cfg);
 bool pypper_tiers_bound(void);
 /* The node holding the page at addr, from move_pages(2); -errno (e.g. -ENOENT: not

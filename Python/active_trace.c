@@ -319,7 +319,10 @@ static void refill_poll_window(uint32_t now)
     for (size_t i = 0; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
         bool alive = pypper_objtable_current(e);
-        AT.poll[i] = (poll_entry){alive ? (PyObject *)e->object : NULL, e->block, PY_SSIZE_T_MIN};
+        /* An object the pageout backend sent to swap is not polled: the read
+         * would bring its page back. */
+        bool poll = alive && pypper_migrate_may_touch(e->block);
+        AT.poll[i] = (poll_entry){poll ? (PyObject *)e->object : NULL, e->block, PY_SSIZE_T_MIN};
         if (alive)
             pypper_model_census_add(&census, pypper_model_heat(e, now));
         if (++AT.table_cursor == count)
@@ -391,7 +394,6 @@ static void apply_with_gil(bool full)
         AT.gilstate = PyGILState_Ensure();
         AT.tstate = PyThreadState_Get();
     }
-    bool migrate = false;
     if (!atomic_load(&AT.stop)) {
         if (full) {
             pypper_stack_chunks_refresh();
@@ -399,12 +401,9 @@ static void apply_with_gil(bool full)
             apply_locked(true);
             pthread_mutex_unlock(&AT.mu);
         }
-        migrate = pypper_migrate_collect_if_due();
+        pypper_migrate_collect_if_due();
     }
     PyEval_SaveThread();
-    /* The pages move without the GIL. */
-    if (migrate)
-        pypper_migrate_execute();
 }
 
 /* At the thread's end (its session is ending, another thread waits in join with

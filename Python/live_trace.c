@@ -31,6 +31,7 @@
 #include "internal/pycore_object.h"
 
 #include "live_trace.h"
+#include "migrate.h"
 #include "alloc_sites.h"
 
 #include "../Objects/heap.h"
@@ -218,7 +219,8 @@ void pypper_live_trace_rescan(size_t budget)
         PyObject *op = e->object;
         /* A dealloc'ed object kept on a CPython free list (dicts, lists, tuples,
          * floats) keeps its block and tracked bit but has no references. */
-        if (!pypper_objtable_current(e) || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
+        if (!pypper_objtable_current(e) || !pypper_migrate_may_touch(e->block)
+            || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
             continue;
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
         if (traverse)

@@ -11,8 +11,9 @@
  * body on a page the pageout backend has sent to swap is not read (that would fault
  * it back in): its buffer's heat waits until the page is back.
  *
- * execute may run in the sampler thread while another thread forks, so nothing in
- * it calls malloc: every array is mmap'ed during collect. */
+ * execute runs in the migration thread ("pypper-migrate", or the caller of
+ * migrate_now()), possibly while another thread forks, so nothing in it calls
+ * malloc: every array is mmap'ed during collect, and sorting is a heapsort. */
 #define PY_SSIZE_T_CLEAN
 #define Py_BUILD_CORE 1
 #include <Python.h>
@@ -29,6 +30,7 @@
 #include "../Objects/heap_pages.h"
 #include "../Objects/placement.h"
 #include "../Pypper/backend.h"
+#include "../Pypper/heapsort.h"
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/planner.h"
@@ -39,6 +41,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -57,7 +60,18 @@
 #define SLICE_ROUNDS 8           /* a background round looks closely at >= 1/8 of the table */
 #define SLICE_MIN 65536
 
-enum { PL_UNKNOWN = 0, PL_FAST = 1, PL_SLOW = 2 };
+/* Per page slot: where it is (PL_UNKNOWN / _FAST / _SLOW) in the low bits, and in
+ * the high bits how many more rounds it counts as known (heat 0 without evidence,
+ * rather than unknown): set when a traced object's buffer is seen on it, counted
+ * down each round it holds no traced object (the page may have been reused since),
+ * long enough to outlast a rotation of the table's slices. */
+/* A round's arrays belong to: nobody (IDLE), a thread collecting or executing
+ * (BUSY), or the migration thread, which will execute it (QUEUED). */
+enum { ROUND_IDLE = 0, ROUND_BUSY, ROUND_QUEUED };
+
+enum { PL_UNKNOWN = 0, PL_FAST = 1, PL_SLOW = 2, PL_WHERE = 3, PL_AGE_ONE = 4,
+       PL_AGE = 0xFC };
+
 
 typedef struct {
     PyObject *object;
@@ -73,7 +87,12 @@ static struct {
     bool on;
     pypper_config cfg;
     pypper_backend_choice backend;
-    pthread_mutex_t mu;          /* a round, from collect to the end of execute */
+    pthread_mutex_t mu;          /* guards round and stop */
+    pthread_cond_t cv;           /* round changed, or stop */
+    int round;                   /* ROUND_*: who owns the round's arrays */
+    bool stop;
+    pthread_t thread;            /* "pypper-migrate": executes collected rounds */
+    bool thread_on;
     uint32_t pass;
     uint64_t last_ns;
     uint64_t calls;              /* backend calls (failure injection) */
@@ -106,6 +125,13 @@ static struct {
     bool rotation_done;          /* the last round's window reached the table's end */
     PyInterpreterState *interp;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static inline unsigned where_of(size_t index) { return M.placed[index] & PL_WHERE; }
+
+static inline void set_where(size_t index, unsigned where)
+{
+    M.placed[index] = (uint8_t)((M.placed[index] & ~PL_WHERE) | where);
+}
 
 static uint64_t now_ns(void)
 {
@@ -247,13 +273,18 @@ static void add_page(size_t index, unsigned tier, void *ctx)
     (void)ctx;
     if (M.npages >= M.cap || index >= M.slots)
         return;
-    uint8_t pl = M.placed[index];
+    uint8_t pl = (uint8_t)where_of(index);
+    bool known = pypper_heap_page_tracked(index);
+    if (!known && (M.placed[index] & PL_AGE)) {
+        known = true;
+        M.placed[index] = (uint8_t)(M.placed[index] - PL_AGE_ONE);
+    }
     M.pos[index] = (uint32_t)M.npages;
     /* Heat 0 (known, no evidence yet) where a traced object lives; the walk adds the
      * heat of objects with evidence. Pages of untraced blocks stay unknown. */
     M.pages[M.npages++] = (pypper_plan_page){
         (uintptr_t)pypper_heap_page_at(index),
-        pypper_heap_page_tracked(index) ? 0.0f : PYPPER_HEAT_UNKNOWN,
+        known ? 0.0f : PYPPER_HEAT_UNKNOWN,
         pl == PL_SLOW ? PYPPER_PLACE_SLOW : pl == PL_FAST ? PYPPER_PLACE_FAST : (uint8_t)tier,
         (uint8_t)tier, 0, M.moved[index]};
 }
@@ -269,7 +300,8 @@ static pypper_plan_page *page_of(const void *addr)
     return &M.pages[i];
 }
 
-/* Spread heat h over the pages of [start, start+size), by the share of each. */
+/* Spread heat h over the pages of [start, start+size), by the share of each; the
+ * pages become known (heat 0 rather than unknown) even when h is 0. */
 static void spread(const void *start, size_t size, double h)
 {
     uintptr_t a = (uintptr_t)start, end = a + (size ? size : 1);
@@ -278,6 +310,7 @@ static void spread(const void *start, size_t size, double h)
         uintptr_t stop = pg + PAGE < end ? pg + PAGE : end;
         pypper_plan_page *p = page_of((void *)pg);
         if (p) {
+            M.placed[pypper_heap_page_index((void *)pg)] |= PL_AGE;
             double add = size > PAGE ? h * (double)(stop - a) / (double)size : h;
             p->heat = (float)((p->heat < 0 ? 0.0 : p->heat) + add);
         }
@@ -290,7 +323,7 @@ static bool readable_without_fault(const void *block)
     if (M.backend.kind != PYPPER_BACKEND_PAGEOUT)
         return true;
     size_t index = pypper_heap_page_index(block);
-    return index < M.slots && M.placed[index] != PL_SLOW;
+    return index < M.slots && where_of(index) != PL_SLOW;
 }
 
 /* The buffer an entry's object owns. Whether its type can own one is learnt the
@@ -308,8 +341,9 @@ static pypper_buf_kind buffer_of(pypper_obj_entry *e, pypper_owned_buffer *b)
     return b->kind;
 }
 
-/* Per object: heat onto its pages and its buffer's; for objects in this round's
- * slice of the table also the relocation decision and the site statistics. */
+/* Per object (one with evidence, or in this round's slice of the table): heat onto
+ * its pages and its buffer's, the buffer's relocation, and for the slice the site
+ * statistics. */
 static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
                   const pypper_model_params *mp)
 {
@@ -334,10 +368,9 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
     pypper_owned_buffer b;
     if (buffer_of(e, &b) == PYPPER_BUF_NONE)
         return;
-    if (h > 0)
-        spread(b.block, b.size, h);
+    spread(b.block, b.size, h);
     /* A buffer the pageout backend sent to swap would be faulted in by the copy. */
-    if (!slice || !M.cfg.relocate || !b.movable || b.size < RELOC_MIN_BYTES
+    if (!M.cfg.relocate || !b.movable || b.size < RELOC_MIN_BYTES
         || M.nreloc >= RELOC_MAX || !readable_without_fault(b.block))
         return;
     unsigned want = t >= mp->hot_threshold ? PYPPER_TIER_FAST
@@ -490,8 +523,8 @@ static void refresh_placement(void)
     if (M.backend.kind == PYPPER_BACKEND_SIM) {
         for (size_t i = 0; i < M.npages; i++) {
             size_t index = pypper_heap_page_index((void *)M.pages[i].addr);
-            if (M.placed[index] == PL_UNKNOWN)
-                M.placed[index] = M.pages[i].placed == PYPPER_PLACE_SLOW ? PL_SLOW : PL_FAST;
+            if (where_of(index) == PL_UNKNOWN)
+                set_where(index, M.pages[i].placed == PYPPER_PLACE_SLOW ? PL_SLOW : PL_FAST);
         }
         return;
     }
@@ -499,7 +532,7 @@ static void refresh_placement(void)
     size_t n = 0;
     for (size_t i = 0; i < M.npages; i++) {
         size_t index = pypper_heap_page_index((void *)M.pages[i].addr);
-        if (all || M.placed[index] == PL_UNKNOWN) {
+        if (all || where_of(index) == PL_UNKNOWN) {
             M.scratch[n] = i;
             M.addrs[n++] = (void *)M.pages[i].addr;
         }
@@ -514,8 +547,8 @@ static void refresh_placement(void)
         size_t index = pypper_heap_page_index((void *)p->addr);
         if (w == PYPPER_PLACE_FAST || w == PYPPER_PLACE_SLOW) {
             p->placed = (uint8_t)w;
-            M.placed[index] = w == PYPPER_PLACE_SLOW ? PL_SLOW : PL_FAST;
-        } else if (M.placed[index] == PL_UNKNOWN) {
+            set_where(index, w == PYPPER_PLACE_SLOW ? PL_SLOW : PL_FAST);
+        } else if (where_of(index) == PL_UNKNOWN) {
             /* Not touched yet, or the query failed: asked again next round, and
              * left out of this round's plan. */
             p->unplaced = 1;
@@ -523,10 +556,10 @@ static void refresh_placement(void)
     }
 }
 
-static int by_address(const void *a, const void *b)
+static int by_address(size_t a, size_t b, const void *ctx)
 {
-    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
-    return x < y ? -1 : x > y;
+    (void)ctx;
+    return a < b ? -1 : a > b;
 }
 
 /* Move the chosen pages (indexes into pages[]) to tier, in address order. */
@@ -535,7 +568,8 @@ static void move_pages_to(const size_t *chosen, size_t n, unsigned tier)
     bool promote = tier == PYPPER_TIER_FAST;
     for (size_t k = 0; k < n; k++)
         M.addrs[k] = (void *)M.pages[chosen[k]].addr;
-    qsort(M.addrs, n, sizeof(void *), by_address);
+    _Static_assert(sizeof(void *) == sizeof(size_t), "addresses sorted as size_t");
+    pypper_heapsort((size_t *)M.addrs, n, by_address, NULL);
     pypper_stat_add(promote ? PYPPER_STAT_PROMOTE_TRIED : PYPPER_STAT_DEMOTE_TRIED, n);
     for (size_t off = 0; off < n; off += MOVE_CHUNK) {
         size_t m = n - off < MOVE_CHUNK ? n - off : MOVE_CHUNK;
@@ -551,7 +585,7 @@ static void move_pages_to(const size_t *chosen, size_t n, unsigned tier)
             void *addr = M.addrs[off + i];
             size_t index = pypper_heap_page_index(addr);
             if (status[i] == 0) {
-                M.placed[index] = promote ? PL_FAST : PL_SLOW;
+                set_where(index, promote ? PL_FAST : PL_SLOW);
                 M.moved[index] = M.pass;
                 pypper_plan_page *p = page_of(addr);
                 if (p)
@@ -606,7 +640,7 @@ static size_t pages_of(uint64_t bytes)
     return bytes == UINT64_MAX ? SIZE_MAX : (size_t)(bytes / PAGE);
 }
 
-void pypper_migrate_execute(void)
+static void execute(void)
 {
     uint64_t t0 = now_ns();
     refresh_placement();
@@ -639,7 +673,36 @@ void pypper_migrate_execute(void)
     M.last = M.cur;
     pypper_stat_add(PYPPER_STAT_MIGRATE_PASSES, 1);
     M.last_ns = now_ns();
+}
+
+static void end_round(void)
+{
+    pthread_mutex_lock(&M.mu);
+    M.round = ROUND_IDLE;
+    pthread_cond_broadcast(&M.cv);
     pthread_mutex_unlock(&M.mu);
+}
+
+/* The migration thread: pages move here, so that neither the program (GIL) nor the
+ * sampler waits for move_pages or for swap-out. */
+static void *migrate_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&M.mu);
+    for (;;) {
+        while (!M.stop && M.round != ROUND_QUEUED)
+            pthread_cond_wait(&M.cv, &M.mu);
+        if (M.stop)
+            break;
+        M.round = ROUND_BUSY;
+        pthread_mutex_unlock(&M.mu);
+        execute();
+        pthread_mutex_lock(&M.mu);
+        M.round = ROUND_IDLE;
+        pthread_cond_broadcast(&M.cv);
+    }
+    pthread_mutex_unlock(&M.mu);
+    return NULL;
 }
 
 bool pypper_migrate_due(void)
@@ -647,14 +710,39 @@ bool pypper_migrate_due(void)
     return M.on && now_ns() - M.last_ns >= (uint64_t)M.cfg.migrate_interval_ms * 1000000ull;
 }
 
-bool pypper_migrate_collect_if_due(void)
+void pypper_migrate_collect_if_due(void)
 {
     if (!pypper_migrate_due())
-        return false;
-    if (pthread_mutex_trylock(&M.mu) != 0)
-        return false;            /* a round runs in another thread */
+        return;
+    pthread_mutex_lock(&M.mu);
+    bool mine = M.round == ROUND_IDLE && !M.stop;
+    if (mine)
+        M.round = ROUND_BUSY;
+    pthread_mutex_unlock(&M.mu);
+    if (!mine)
+        return;                  /* a round is still being collected or executed */
     collect(false);
-    return true;
+    pthread_mutex_lock(&M.mu);
+    M.round = ROUND_QUEUED;
+    pthread_cond_broadcast(&M.cv);
+    pthread_mutex_unlock(&M.mu);
+}
+
+/* Wait (GIL released) until no round is under way and take the arrays; false when
+ * the session ended meanwhile. */
+static bool take_round(void)
+{
+    bool ok;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&M.mu);
+    while (M.on && !M.stop && M.round != ROUND_IDLE)
+        pthread_cond_wait(&M.cv, &M.mu);
+    ok = M.on && !M.stop;
+    if (ok)
+        M.round = ROUND_BUSY;
+    pthread_mutex_unlock(&M.mu);
+    Py_END_ALLOW_THREADS
+    return ok;
 }
 
 int pypper_migrate_now(pypper_migrate_result *out)
@@ -664,19 +752,16 @@ int pypper_migrate_now(pypper_migrate_result *out)
         return -1;
     }
     pypper_active_trace_drain();
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(&M.mu);
-    Py_END_ALLOW_THREADS
-    if (!M.on) {                 /* the session ended while this thread waited */
-        pthread_mutex_unlock(&M.mu);
+    if (!take_round()) {
         PyErr_SetString(PyExc_RuntimeError, "the pypper session ended");
         return -1;
     }
     collect(true);
     Py_BEGIN_ALLOW_THREADS
-    pypper_migrate_execute();
+    execute();
     Py_END_ALLOW_THREADS
     *out = M.last;
+    end_round();
     return 0;
 }
 
@@ -730,6 +815,13 @@ int pypper_migrate_start(const pypper_config *cfg)
         return -1;
     }
     pthread_mutex_init(&M.mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&M.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    M.round = ROUND_IDLE;
+    M.stop = false;
     M.cfg = *cfg;
     M.backend = choice;
     M.slots = pypper_heap_page_slots();
@@ -756,6 +848,20 @@ int pypper_migrate_start(const pypper_config *cfg)
     memset(&M.last, 0, sizeof(M.last));
     M.interp = PyInterpreterState_Get();
     M.last_ns = now_ns();
+    /* The thread gets a full signal mask: the process's signals are not its. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&M.thread, NULL, migrate_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        release_arrays();
+        PyErr_Format(PyExc_RuntimeError, "cannot create the pypper migration thread: %s",
+                     strerror(rc));
+        return -1;
+    }
+    pthread_setname_np(M.thread, "pypper-migrate");
+    M.thread_on = true;
     M.on = true;
     update_hook();
     pypper_log(PYPPER_LOG_INFO, "migration backend: %s (%s)", choice.ops->name, choice.reason);
@@ -766,24 +872,51 @@ void pypper_migrate_stop(void)
 {
     if (!M.on)
         return;
+    /* The migration thread finishes a round it is executing (it needs no GIL). */
     pthread_mutex_lock(&M.mu);
+    M.stop = true;
+    pthread_cond_broadcast(&M.cv);
+    pthread_mutex_unlock(&M.mu);
+    if (M.thread_on) {
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(M.thread, NULL);
+        Py_END_ALLOW_THREADS
+        M.thread_on = false;
+    }
+    /* A migrate_now() in another thread may still hold the round: wait for it. */
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&M.mu);
+    while (M.round == ROUND_BUSY)
+        pthread_cond_wait(&M.cv, &M.mu);
     M.on = false;
+    pthread_mutex_unlock(&M.mu);
+    Py_END_ALLOW_THREADS
     update_hook();
     release_arrays();
-    pthread_mutex_unlock(&M.mu);
 }
 
 void pypper_migrate_after_fork_child(void)
 {
     if (!M.on)
         return;
+    /* Only the forking thread exists in the child: no migration thread. */
     M.on = false;
+    M.thread_on = false;
+    M.round = ROUND_IDLE;
     pypper_placement_site_hook = NULL;
     pthread_mutex_init(&M.mu, NULL);
+    pthread_cond_init(&M.cv, NULL);
     release_arrays();
 }
 
 bool pypper_migrate_running(void) { return M.on; }
+
+bool pypper_migrate_may_touch(const void *p)
+{
+    if (!M.on || M.backend.kind != PYPPER_BACKEND_PAGEOUT || !M.placed || !pypper_heap_owns(p))
+        return true;
+    return readable_without_fault(p);
+}
 
 const char *pypper_migrate_backend_name(void)
 {
@@ -812,7 +945,8 @@ PyObject *pypper_migrate_placement_map(void)
     PyObject *list = PyList_New(0);
     if (!list || !M.on)
         return list;
-    pthread_mutex_lock(&M.mu);
+    if (!take_round())
+        return list;
     for (size_t i = 0; i < M.npages; i++) {
         const pypper_plan_page *pg = &M.pages[i];
         PyObject *row = Py_BuildValue("(Ks)", (unsigned long long)pg->addr,
@@ -825,7 +959,7 @@ PyObject *pypper_migrate_placement_map(void)
         }
         Py_DECREF(row);
     }
-    pthread_mutex_unlock(&M.mu);
+    end_round();
     return list;
 }
 

@@ -24,19 +24,21 @@ typedef struct {
 /* With the GIL, when a session starts (after the live trace): pick the backend.
  * 0, or -1 with a Python exception (BACKEND=numa on one tier, no memory). */
 int pypper_migrate_start(const pypper_config *cfg);
-/* With the GIL, after the sampler thread has stopped. */
+/* With the GIL, after the sampler thread has stopped: joins the migration thread. */
 void pypper_migrate_stop(void);
 /* A forked child: forget the session without touching its locks. */
 void pypper_migrate_after_fork_child(void);
 bool pypper_migrate_running(void);
+/* With the GIL: false when p's page is in swap by the pageout backend's last look
+ * (reading it would fault it back in): tracing then leaves the object alone. */
+bool pypper_migrate_may_touch(const void *p);
 
-/* Called at the sampler's hand-over, with the GIL: when a round is due, gather its
- * input (page heat, relocations) and return true; the caller then releases the GIL
- * and calls pypper_migrate_execute(), which moves the pages without it. */
-bool pypper_migrate_collect_if_due(void);
+/* Called at the sampler's hand-over, with the GIL: when a round is due and none is
+ * under way, gather its input (page heat, relocations) and queue it for the
+ * migration thread ("pypper-migrate"), which moves the pages without the GIL. */
+void pypper_migrate_collect_if_due(void);
 /* Whether a round is due (any thread, no lock: a hint). */
 bool pypper_migrate_due(void);
-void pypper_migrate_execute(void);
 /* One round now, in the calling thread (which holds the GIL; released while pages
  * move). 0, or -1 with a Python exception when no session runs. */
 int pypper_migrate_now(pypper_migrate_result *out);
