@@ -49,9 +49,9 @@ TARGET_SPEEDUP = 1.3         # stock access time / Pypper access time
 
 # name -> (script, arguments at scale 1, skewed?)
 WORKLOADS = {
-    "kv-zipf": ("kvstore.py", {"--dist": "zipf", "--records": 150000, "--ops": 600000}, True),
+    "kv-zipf": ("kvstore.py", {"--dist": "zipf", "--records": 150000, "--ops": 300000}, True),
     "reqlog": ("reqlog.py", {"--users": 80000, "--history": 400000, "--ops": 250000}, True),
-    "kv-uniform": ("kvstore.py", {"--dist": "uniform", "--records": 150000, "--ops": 600000},
+    "kv-uniform": ("kvstore.py", {"--dist": "uniform", "--records": 150000, "--ops": 300000},
                    False),
 }
 INTERPRETERS = ("stock", "off", "pypper")

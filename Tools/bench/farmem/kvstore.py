@@ -9,7 +9,7 @@ uniform, the control: no skew, nothing to gain from placement); 95% reads that w
 the whole value, 5% in-place updates. Deterministic for a given seed; prints one
 JSON line (see _common.finish) with a checksum of everything read.
 
-    python3 kvstore.py [--records 150000] [--ops 600000] [--dist zipf] [--alpha 1.0]
+    python3 kvstore.py [--records 150000] [--ops 300000] [--dist zipf] [--alpha 1.0]
 """
 
 import argparse
@@ -57,7 +57,7 @@ def update_value(v, j):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=150000)
-    ap.add_argument("--ops", type=int, default=600000)
+    ap.add_argument("--ops", type=int, default=300000)
     ap.add_argument("--dist", choices=("zipf", "uniform"), default="zipf")
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--write-share", type=float, default=0.05)
