@@ -755,6 +755,9 @@ def run_bench(a, setup, log):
             cell["ratios"] = {i: compare(cell["interpreters"], i) for i in ("off", "pypper")}
             reports = [r["pypper"] for r in cell["runs"]["pypper"] if r.get("pypper")]
             cell["pypper_report"] = reports[-1] if reports else None
+            if a.json:      # a partial file after each cell: long runs keep what they have
+                with open(a.json, "w") as f:
+                    json.dump({"partial": True, "workloads": results}, f, indent=1, default=str)
         if len(sums) > 1:
             log(f"   CHECKSUM MISMATCH in {wname}: {sorted(sums)}")
             w["checksum_mismatch"] = sorted(sums)
