@@ -13,6 +13,9 @@
 #include "../Pypper/tiers.h"
 #include "heap_api.h"
 #include "temperature_api.h"
+#include "migration_api.h"
+#include "../Python/migrate.h"
+#include "../Pypper/backend.h"
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
 #include "../Python/live_trace.h"
@@ -219,7 +222,10 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         return NULL;
     }
     char err[PYPPER_ERR_MAX];
-    if (pypper_tiers_setup(&cfg, err, sizeof(err)) < 0) {
+    pypper_backend_choice backend;
+    if (pypper_tiers_setup(&cfg, err, sizeof(err)) < 0
+        || pypper_backend_select(&cfg, pypper_tiers_topology(), "/proc/swaps", &backend, err,
+                                 sizeof(err)) < 0) {
         pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
         PyErr_SetString(get_state(module)->config_error, err);
         return NULL;
@@ -239,7 +245,10 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         pypper_tiers_apply_budget(&cfg);
         if (pypper_heap_ready()
             && (pypper_alloc_sites_start((uint64_t)cfg.alloc_sample) < 0
-                || pypper_live_trace_start(&cfg) < 0 || pypper_active_trace_start(&cfg) < 0)) {
+                || pypper_live_trace_start(&cfg) < 0 || pypper_migrate_start(&cfg) < 0
+                || pypper_active_trace_start(&cfg) < 0)) {
+            PyObject *exc = PyErr_GetRaisedException();
+            pypper_migrate_stop();
             pypper_live_trace_stop();
             pypper_alloc_sites_stop();
             Py_BEGIN_ALLOW_THREADS
@@ -247,6 +256,7 @@ static PyObject *py_start(PyObject *module, PyObject *args)
             Py_END_ALLOW_THREADS
             pypper_heap_set_retain(false);
             pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
+            PyErr_SetRaisedException(exc);
             return NULL;
         }
     }
@@ -263,6 +273,7 @@ static PyObject *py_end(PyObject *module, PyObject *unused)
     Py_END_ALLOW_THREADS
     if (rc == 1) {
         pypper_active_trace_stop();
+        pypper_migrate_stop();
         pypper_live_trace_stop();
         pypper_alloc_sites_stop();
         pypper_heap_set_retain(false);
@@ -329,6 +340,7 @@ static PyObject *py_after_fork_in_child(PyObject *module, PyObject *unused)
     (void)module;
     (void)unused;
     pypper_active_trace_forget_after_fork();
+    pypper_migrate_after_fork_child();
     pypper_live_trace_forget_after_fork();
     pypper_alloc_sites_stop();
     Py_RETURN_NONE;
@@ -493,7 +505,8 @@ static int module_exec(PyObject *module)
     module_state *st = get_state(module);
     install_heap_in_extension();
     if (PyModule_AddFunctions(module, pypper_heap_methods) < 0
-        || PyModule_AddFunctions(module, pypper_temperature_methods) < 0)
+        || PyModule_AddFunctions(module, pypper_temperature_methods) < 0
+        || PyModule_AddFunctions(module, pypper_migration_methods) < 0)
         return -1;
     if (pypper_install_sys_allocator_hooks(module) < 0)
         return -1;

@@ -5,6 +5,7 @@
 #include <Python.h>
 
 #include "heap_api.h"
+#include "../Python/owned_buffers.h"
 
 #include "../Objects/heap.h"
 #include "../Objects/placement.h"
@@ -94,7 +95,28 @@ static PyObject *py_where(PyObject *module, PyObject *obj)
     int node = pypper_tiers_page_node(obj);
     PyObject *node_obj = node >= 0 ? PyLong_FromLong(node) : Py_NewRef(Py_None);
     const pypper_topology *t = pypper_tiers_topology();
-    return Py_BuildValue("{s:s,s:s,s:N,s:i,s:K,s:K,s:K,s:n,s:i,s:O,s:O}",
+    /* The out-of-line buffer the object owns, when one is in the heap. */
+    PyObject *buffer;
+    pypper_owned_buffer ob;
+    (void)pypper_owned_buffers_init();
+    pypper_owned_buffer_of(obj, &ob);
+    if (ob.kind != PYPPER_BUF_NONE) {
+        pypper_block_info bi;
+        pypper_heap_lookup(ob.block, &bi);
+        int bnode = pypper_tiers_page_node(ob.block);
+        buffer = Py_BuildValue("{s:s,s:s,s:K,s:n,s:O,s:N}", "kind", pypper_buf_kind_name(ob.kind),
+                               "tier", tier_names[bi.tier & 1],
+                               "address", (unsigned long long)(uintptr_t)ob.block,
+                               "size", (Py_ssize_t)ob.size, "movable", ob.movable ? Py_True : Py_False,
+                               "node", bnode >= 0 ? PyLong_FromLong(bnode) : Py_NewRef(Py_None));
+    } else {
+        buffer = Py_NewRef(Py_None);
+    }
+    if (!buffer) {
+        Py_DECREF(node_obj);
+        return NULL;
+    }
+    return Py_BuildValue("{s:s,s:s,s:N,s:i,s:K,s:K,s:K,s:n,s:i,s:O,s:O,s:N}",
                          "kind", kinds[info.kind], "tier", tier_names[info.tier & 1],
                          "node", node_obj, "node_status", node < 0 ? node : 0,
                          "address", (unsigned long long)(uintptr_t)obj,
@@ -102,7 +124,8 @@ static PyObject *py_where(PyObject *module, PyObject *obj)
                          "block", (unsigned long long)(uintptr_t)info.block,
                          "size", (Py_ssize_t)info.size, "size_class", info.size_class,
                          "allocated", info.allocated ? Py_True : Py_False,
-                         "simulated", (!t || t->simulated) ? Py_True : Py_False);
+                         "simulated", (!t || t->simulated) ? Py_True : Py_False,
+                         "buffer", buffer);
 }
 
 static PyObject *tier_dict(const pypper_tier_stats *s)

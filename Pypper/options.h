@@ -38,6 +38,12 @@ typedef enum {
 } pypper_backend_kind;
 
 typedef enum {
+    PYPPER_POLICY_TEMPERATURE = 0,  /* rank pages by heat, fill the fast tier from the top */
+    PYPPER_POLICY_RATIO,            /* static fast:slow split of new memory (FAST_BUDGET %) */
+    PYPPER_POLICY_THRESHOLD,        /* small blocks fast, a size threshold that follows the budget */
+} pypper_migrate_policy;
+
+typedef enum {
     PYPPER_LOG_OFF = 0,
     PYPPER_LOG_ERROR,
     PYPPER_LOG_WARN,
@@ -76,6 +82,13 @@ typedef enum {
     PYPPER_OPTION_REFCOUNT_WEIGHT,
     PYPPER_OPTION_MIGRATE_INTERVAL_MS,
     PYPPER_OPTION_MIGRATE_MBPS,
+    PYPPER_OPTION_PROMOTE_MBPS,
+    PYPPER_OPTION_MIGRATE_POLICY,
+    PYPPER_OPTION_AGGRESSIVENESS,
+    PYPPER_OPTION_LAZY_DEMOTION,
+    PYPPER_OPTION_SEGREGATE,
+    PYPPER_OPTION_RELOCATE,
+    PYPPER_OPTION_TEST_FAIL_EVERY,
     PYPPER_OPTION_HOT_THRESHOLD,
     PYPPER_OPTION_TRACE_FILE,
     PYPPER_OPTION_HEAT_INTERVAL_MS,
@@ -104,6 +117,13 @@ typedef struct pypper_config {
     double refcount_weight;
     int64_t migrate_interval_ms;
     int64_t migrate_mbps;        /* 0 = unlimited */
+    int64_t promote_mbps;        /* promotions only; 0 = as migrate_mbps */
+    int migrate_policy;          /* pypper_migrate_policy */
+    double aggressiveness;       /* 0 (move little, late) .. 1 (move all candidates at once) */
+    bool lazy_demotion;          /* demote only while the fast tier is over budget */
+    bool segregate;              /* new objects of cold allocation sites go to slow arenas */
+    bool relocate;               /* owned buffers follow their object's temperature */
+    int64_t test_fail_every;     /* test only: every Nth backend call fails; 0 = never */
     double hot_threshold;
     char trace_file[PYPPER_PATH_MAX];
     int64_t heat_interval_ms;    /* page-heat records in the trace file; 0 = none */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static const char *const backend_choices[] = {"auto", "numa", "pageout", "sim", NULL};
+static const char *const policy_choices[] = {"temperature", "ratio", "threshold", NULL};
 static const char *const log_choices[] = {"off", "error", "warn", "info", "debug", NULL};
 
 #define FIELD(f) offsetof(pypper_config, f)
@@ -76,6 +77,31 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_MIGRATE_MBPS] = {
         "MIGRATE_MBPS", PYPPER_OPT_INT, FIELD(migrate_mbps), "256", 0, 1000000, 0, 0, NULL,
         "cap on migrated MiB per second; 0 = no cap"},
+    [PYPPER_OPTION_PROMOTE_MBPS] = {
+        "PROMOTE_MBPS", PYPPER_OPT_INT, FIELD(promote_mbps), "64", 0, 1000000, 0, 0, NULL,
+        "cap on promoted (slow to fast) MiB per second, within MIGRATE_MBPS; 0 = MIGRATE_MBPS"},
+    [PYPPER_OPTION_MIGRATE_POLICY] = {
+        "MIGRATE_POLICY", PYPPER_OPT_ENUM, FIELD(migrate_policy), "temperature", 0, 0, 0, 0,
+        policy_choices,
+        "temperature (pages ranked by heat fill the fast budget), ratio (new memory split "
+        "FAST_BUDGET% fast, the rest slow), threshold (blocks under a size threshold fast; "
+        "the threshold follows FAST_BUDGET)"},
+    [PYPPER_OPTION_AGGRESSIVENESS] = {
+        "AGGRESSIVENESS", PYPPER_OPT_FLOAT, FIELD(aggressiveness), "0.5", 0, 0, 0.0, 1.0, NULL,
+        "0: move few pages, only clear cases, long cool-down; 1: act on every candidate at once"},
+    [PYPPER_OPTION_LAZY_DEMOTION] = {
+        "LAZY_DEMOTION", PYPPER_OPT_BOOL, FIELD(lazy_demotion), "1", 0, 0, 0, 0, NULL,
+        "demote only while the fast tier holds more than FAST_BUDGET (0: demote every cold page)"},
+    [PYPPER_OPTION_SEGREGATE] = {
+        "SEGREGATE", PYPPER_OPT_BOOL, FIELD(segregate), "1", 0, 0, 0, 0, NULL,
+        "put new objects of allocation sites learned to be cold in slow-tier arenas"},
+    [PYPPER_OPTION_RELOCATE] = {
+        "RELOCATE", PYPPER_OPT_BOOL, FIELD(relocate), "1", 0, 0, 0, 0, NULL,
+        "move owned buffers (list items, dict tables, set tables, bytearray and array data) "
+        "to the tier of their object's temperature"},
+    [PYPPER_OPTION_TEST_FAIL_EVERY] = {
+        "TEST_FAIL_EVERY", PYPPER_OPT_INT, FIELD(test_fail_every), "0", 0, 1000000, 0, 0, NULL,
+        "test only: every Nth backend call fails with an injected ENOMEM, EBUSY or EACCES; 0 = never"},
     [PYPPER_OPTION_HOT_THRESHOLD] = {
         "HOT_THRESHOLD", PYPPER_OPT_FLOAT, FIELD(hot_threshold), "0.5", 0, 0, 0.0, 1.0, NULL,
         "temperature (0 = coldest, 1 = hottest) at or above which an object is hot"},

@@ -13,6 +13,28 @@ typedef enum {
     PYPPER_STAT_WORKER_JOINED,       /* background threads joined */
     PYPPER_STAT_WORKER_TICKS,        /* housekeeping wake-ups of the background thread */
     PYPPER_STAT_FORK_CHILD_STOPS,    /* sessions stopped in a forked child */
+    /* Migration plane (Pypper/migrate.c): pages and buffers, like DAMON's nr_tried /
+     * nr_applied / sz_applied. */
+    PYPPER_STAT_MIGRATE_PASSES,      /* planning rounds */
+    PYPPER_STAT_PROMOTE_TRIED,       /* pages asked to move slow -> fast */
+    PYPPER_STAT_PROMOTE_DONE,
+    PYPPER_STAT_PROMOTE_FAILED,
+    PYPPER_STAT_PROMOTE_BYTES,       /* bytes of the pages promoted */
+    PYPPER_STAT_DEMOTE_TRIED,        /* pages asked to move fast -> slow */
+    PYPPER_STAT_DEMOTE_DONE,
+    PYPPER_STAT_DEMOTE_FAILED,
+    PYPPER_STAT_DEMOTE_BYTES,
+    PYPPER_STAT_RELOCATE_TRIED,      /* owned buffers considered for the other tier */
+    PYPPER_STAT_RELOCATE_DONE,
+    PYPPER_STAT_RELOCATE_FAILED,     /* no memory in the target tier: left in place */
+    PYPPER_STAT_RELOCATE_BYTES,
+    PYPPER_STAT_ERR_ENOMEM,          /* per page or call, from the backend */
+    PYPPER_STAT_ERR_EBUSY,
+    PYPPER_STAT_ERR_EACCES,
+    PYPPER_STAT_ERR_OTHER,
+    PYPPER_STAT_FALLBACKS,           /* demotions left in the fast tier: slow nodes full */
+    PYPPER_STAT_INJECTED,            /* failures injected by TEST_FAIL_EVERY */
+    PYPPER_STAT_SEGREGATED,          /* allocations sent to the slow tier by a cold site */
     PYPPER_STAT_COUNT
 } pypper_stat_id;
 

@@ -29,6 +29,7 @@
 
 #include "active_trace.h"
 #include "live_trace.h"
+#include "migrate.h"
 #include "stack_chunks.h"
 
 #include "../Objects/heap.h"
@@ -380,7 +381,7 @@ void pypper_active_trace_drain(void)
 /* The thread makes its Python thread state once and keeps it between hand-overs:
  * no allocation in this thread afterwards (a fork() while another thread is inside
  * malloc can leave the child's allocator locked, notably under ASan). */
-static void apply_with_gil(void)
+static void apply_with_gil(bool full)
 {
     if (_Py_IsFinalizing() || atomic_load(&AT.pause))
         return;
@@ -390,13 +391,20 @@ static void apply_with_gil(void)
         AT.gilstate = PyGILState_Ensure();
         AT.tstate = PyThreadState_Get();
     }
+    bool migrate = false;
     if (!atomic_load(&AT.stop)) {
-        pypper_stack_chunks_refresh();
-        pthread_mutex_lock(&AT.mu);
-        apply_locked(true);
-        pthread_mutex_unlock(&AT.mu);
+        if (full) {
+            pypper_stack_chunks_refresh();
+            pthread_mutex_lock(&AT.mu);
+            apply_locked(true);
+            pthread_mutex_unlock(&AT.mu);
+        }
+        migrate = pypper_migrate_collect_if_due();
     }
     PyEval_SaveThread();
+    /* The pages move without the GIL. */
+    if (migrate)
+        pypper_migrate_execute();
 }
 
 /* At the thread's end (its session is ending, another thread waits in join with
@@ -506,9 +514,13 @@ static void *sampler_main(void *arg)
          * this thread's CPU time within SAMPLE_DUTY. */
         uint64_t w0 = mono_ns(), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         burst();
-        if (mono_ns() >= next_apply) {
-            apply_with_gil();
-            next_apply = mono_ns() + APPLY_MS * 1000000ull;
+        /* The hand-over every APPLY_MS; a migration round (MIGRATE_INTERVAL_MS may be
+         * shorter) takes the GIL on its own when it is due in between. */
+        bool full = mono_ns() >= next_apply;
+        if (full || pypper_migrate_due()) {
+            apply_with_gil(full);
+            if (full)
+                next_apply = mono_ns() + APPLY_MS * 1000000ull;
         }
         uint64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
         uint64_t gap = (uint64_t)((double)used / AT.duty);

@@ -151,6 +151,15 @@ uint32_t pypper_alloc_sites_take(const void *block)
     return c->site;
 }
 
+int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
+{
+    if (!site || site > nsites || !sites)
+        return 0;
+    *code = sites[site].code;
+    *offset = sites[site].offset;
+    return 1;
+}
+
 PyObject *pypper_alloc_site_describe(uint32_t site)
 {
     if (!site || site > nsites || !sites)

@@ -15,6 +15,8 @@ int pypper_alloc_sites_start(uint64_t period);
 void pypper_alloc_sites_stop(void);
 /* The site recorded for the allocation of block (and forget it), or 0: unknown. */
 uint32_t pypper_alloc_sites_take(const void *block);
+/* The (code object, instruction index) of a site id: 1, or 0 for 0 / an unknown id. */
+int pypper_alloc_site_key(uint32_t site, const void **code, int *offset);
 /* "file:line (function)" of a site, or None for 0 / an unknown id. */
 PyObject *pypper_alloc_site_describe(uint32_t site);
 

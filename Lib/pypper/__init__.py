@@ -21,7 +21,8 @@ from ._snapshot import Snapshot, SnapshotError, ObjectInfo, PageInfo
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
            "config", "stats", "live_trace_stats", "options", "placement", "topology", "where",
-           "heap_stats", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
+           "heap_stats", "migrate_now", "migration_stats", "placement_map",
+           "relocatable_report", "relocate", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
            "Snapshot", "SnapshotError", "ObjectInfo", "PageInfo",
            "MODE", "__version__"]
 
@@ -191,6 +192,54 @@ def where(obj):
 def heap_stats():
     """Counters of the tiered heap, per tier and per size class."""
     return _pypper.heap_stats()
+
+
+def migrate_now():
+    """Run one migration round now, in this thread: page heat from the objects'
+    temperatures, owned buffers relocated between the tiers' arenas, pages promoted
+    and demoted by the backend. Returns what the round did ({"promoted_pages",
+    "demoted_pages", "promoted_bytes", "demoted_bytes", "relocated_buffers",
+    "relocated_bytes", "failed", "pages", "fast_pages", "slow_pages", ...}).
+    RuntimeError when no session runs. Rounds also run by themselves every
+    MIGRATE_INTERVAL_MS."""
+    return _pypper.migrate_now()
+
+
+def migration_stats():
+    """The migration plane: {"backend" ("numa", "pageout", "sim"), "reason" (why that
+    backend), "passes", "promote"/"demote"/"relocate": {"tried", "done", "failed",
+    "bytes"}, "errors": {"ENOMEM", "EBUSY", "EACCES", "other"}, "fallbacks" (demotions
+    left in the fast tier: slow tier full), "injected" (TEST_FAIL_EVERY),
+    "segregated" (allocations sent to the slow tier by a cold site), "fast_pages",
+    "slow_pages", "budget_pages", "last" (the last round)}. With the sim backend
+    nothing moves: the counts are what it would have done."""
+    return _pypper.migration_stats()
+
+
+def placement_map():
+    """[(page address, "fast" | "slow")]: where the last migration round left every
+    page of the heap in use (for sim: the placement it recorded)."""
+    return _pypper.placement_map()
+
+
+def relocatable_report():
+    """How much of the traced heap could move: {"heap_bytes", "objects",
+    "object_bytes" (object bodies: never move), "buffer_bytes" (out-of-line buffers
+    they own), "movable_buffer_bytes" (of those, what the relocation rules allow now),
+    "by_kind": {"list", "dict", "set", "bytearray", "array"}}. RuntimeError when no
+    session runs."""
+    return _pypper.relocatable_report()
+
+
+def relocate(obj, tier):
+    """Move the out-of-line buffer obj owns (a list's items, a dict's combined table,
+    a set's table, a bytearray's or array.array's data) into the arenas of tier
+    ("fast" or "slow") now. The object itself, its address and its contents do not
+    change. Returns the bytes moved: 0 when obj owns no such buffer, it is already
+    there, or it may not move now (a list being sorted, a bytearray or array with an
+    exported buffer such as a live memoryview, a dict sharing its keys). MemoryError
+    when the tier has no memory left. Works with or without a session."""
+    return _pypper.relocate(obj, tier)
 
 
 def _autostart():

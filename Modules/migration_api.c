@@ -1,0 +1,152 @@
+/* Modules/migration_api.c: the migration plane as _pypper shows it: one round now,
+ * the backend and its counters, the planner's placement of pages, and how much of
+ * the heap is in buffers that can move. The engine is Python/migrate.c. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "migration_api.h"
+
+#include "../Pypper/stats.h"
+#include "../Python/migrate.h"
+#include "../Python/owned_buffers.h"
+
+#include <string.h>
+
+static PyObject *result_dict(const pypper_migrate_result *r)
+{
+    return Py_BuildValue(
+        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsd}",
+        "promoted_pages", (unsigned long long)r->promoted_pages,
+        "demoted_pages", (unsigned long long)r->demoted_pages,
+        "promoted_bytes", (unsigned long long)r->promoted_bytes,
+        "demoted_bytes", (unsigned long long)r->demoted_bytes,
+        "relocated_buffers", (unsigned long long)r->relocated_buffers,
+        "relocated_bytes", (unsigned long long)r->relocated_bytes,
+        "failed", (unsigned long long)r->failed,
+        "pages", (unsigned long long)r->pages,
+        "fast_pages", (unsigned long long)r->fast_pages,
+        "slow_pages", (unsigned long long)r->slow_pages,
+        "unknown_pages", (unsigned long long)r->unknown_pages,
+        "budget_pages", (unsigned long long)r->budget_pages,
+        "held_by_cooldown", (unsigned long long)r->held_by_cooldown,
+        "held_by_cap", (unsigned long long)r->held_by_cap,
+        "cutoff_heat", r->cutoff_heat,
+        "collect_ms", r->collect_ms,
+        "execute_ms", r->execute_ms);
+}
+
+static PyObject *py_migrate_now(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    pypper_migrate_result r;
+    if (pypper_migrate_now(&r) < 0)
+        return NULL;
+    return result_dict(&r);
+}
+
+static PyObject *action(pypper_stat_id tried, pypper_stat_id done, pypper_stat_id failed,
+                        pypper_stat_id bytes)
+{
+    return Py_BuildValue("{sKsKsKsK}", "tried", (unsigned long long)pypper_stat_get(tried),
+                         "done", (unsigned long long)pypper_stat_get(done),
+                         "failed", (unsigned long long)pypper_stat_get(failed),
+                         "bytes", (unsigned long long)pypper_stat_get(bytes));
+}
+
+static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    pypper_migrate_result last;
+    pypper_migrate_last(&last);
+    return Py_BuildValue(
+        "{sssssbsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsN}",
+        "backend", pypper_migrate_backend_name(),
+        "reason", pypper_migrate_backend_reason(),
+        "running", pypper_migrate_running(),
+        "passes", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_PASSES),
+        "promote", action(PYPPER_STAT_PROMOTE_TRIED, PYPPER_STAT_PROMOTE_DONE,
+                          PYPPER_STAT_PROMOTE_FAILED, PYPPER_STAT_PROMOTE_BYTES),
+        "demote", action(PYPPER_STAT_DEMOTE_TRIED, PYPPER_STAT_DEMOTE_DONE,
+                         PYPPER_STAT_DEMOTE_FAILED, PYPPER_STAT_DEMOTE_BYTES),
+        "relocate", action(PYPPER_STAT_RELOCATE_TRIED, PYPPER_STAT_RELOCATE_DONE,
+                           PYPPER_STAT_RELOCATE_FAILED, PYPPER_STAT_RELOCATE_BYTES),
+        "errors",
+        "ENOMEM", (unsigned long long)pypper_stat_get(PYPPER_STAT_ERR_ENOMEM),
+        "EBUSY", (unsigned long long)pypper_stat_get(PYPPER_STAT_ERR_EBUSY),
+        "EACCES", (unsigned long long)pypper_stat_get(PYPPER_STAT_ERR_EACCES),
+        "other", (unsigned long long)pypper_stat_get(PYPPER_STAT_ERR_OTHER),
+        "fallbacks", (unsigned long long)pypper_stat_get(PYPPER_STAT_FALLBACKS),
+        "injected", (unsigned long long)pypper_stat_get(PYPPER_STAT_INJECTED),
+        "segregated", (unsigned long long)pypper_stat_get(PYPPER_STAT_SEGREGATED),
+        "fast_pages", (unsigned long long)last.fast_pages,
+        "slow_pages", (unsigned long long)last.slow_pages,
+        "budget_pages", (unsigned long long)last.budget_pages,
+        "last", result_dict(&last));
+}
+
+static PyObject *py_placement_map(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return pypper_migrate_placement_map();
+}
+
+static PyObject *py_relocatable_report(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    if (!pypper_migrate_running()) {
+        PyErr_SetString(PyExc_RuntimeError, "no pypper session is running: call pypper.start() first");
+        return NULL;
+    }
+    return pypper_migrate_relocatable_report();
+}
+
+/* relocate(obj, tier): move the buffer obj owns to tier's arenas now. */
+static PyObject *py_relocate(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *obj;
+    const char *tier;
+    if (!PyArg_ParseTuple(args, "Os:relocate", &obj, &tier))
+        return NULL;
+    unsigned t;
+    if (strcmp(tier, "fast") == 0)
+        t = 0;
+    else if (strcmp(tier, "slow") == 0)
+        t = 1;
+    else {
+        PyErr_Format(PyExc_ValueError, "tier must be 'fast' or 'slow', not %R", PyTuple_GET_ITEM(args, 1));
+        return NULL;
+    }
+    (void)pypper_owned_buffers_init();
+    size_t bytes;
+    int rc = pypper_relocate_buffer(obj, t, &bytes);
+    pypper_stat_add(PYPPER_STAT_RELOCATE_TRIED, 1);
+    if (rc < 0) {
+        pypper_stat_add(PYPPER_STAT_RELOCATE_FAILED, 1);
+        PyErr_Format(PyExc_MemoryError, "no memory in the %s tier for the buffer", tier);
+        return NULL;
+    }
+    if (rc > 0) {
+        pypper_stat_add(PYPPER_STAT_RELOCATE_DONE, 1);
+        pypper_stat_add(PYPPER_STAT_RELOCATE_BYTES, bytes);
+    }
+    return PyLong_FromSize_t(bytes);
+}
+
+PyMethodDef pypper_migration_methods[] = {
+    {"relocate", py_relocate, METH_VARARGS,
+     "relocate(obj, 'fast'|'slow') -> bytes moved (0: nothing movable now)"},
+    {"migrate_now", py_migrate_now, METH_NOARGS,
+     "migrate_now() -> dict: one migration round now (RuntimeError without a session)"},
+    {"migration_stats", py_migration_stats, METH_NOARGS,
+     "migration_stats() -> dict: backend, why, and counters of every action"},
+    {"placement_map", py_placement_map, METH_NOARGS,
+     "placement_map() -> [(page, 'fast'|'slow')] as of the last round"},
+    {"relocatable_report", py_relocatable_report, METH_NOARGS,
+     "relocatable_report() -> dict: bytes of traced objects and of their owned buffers"},
+    {NULL, NULL, 0, NULL},
+};

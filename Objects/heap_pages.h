@@ -1,0 +1,18 @@
+/* Objects/heap_pages.h: the heap's pages in use and their indexes in the reservation,
+ * for the migration planner (see heap_pages.c). */
+#ifndef PYPPER_HEAP_PAGES_H
+#define PYPPER_HEAP_PAGES_H
+
+#include <stddef.h>
+
+/* Pages in the whole reservation (0 before the heap exists): the range of indexes. */
+size_t pypper_heap_page_slots(void);
+size_t pypper_heap_page_index(const void *p);     /* p owned by the heap */
+void *pypper_heap_page_at(size_t index);
+
+/* fn(page index, tier of its arena, ctx) for every page holding allocated memory;
+ * returns how many. O(committed arenas). */
+typedef void (*pypper_page_fn)(size_t index, unsigned tier, void *ctx);
+size_t pypper_heap_for_each_used_page(pypper_page_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,40 @@
+/* Python/owned_buffers.h: the out-of-line buffers a Python object owns alone, and
+ * their relocation to another tier of the heap (DESIGN.md §5). GIL held. */
+#ifndef PYPPER_OWNED_BUFFERS_H
+#define PYPPER_OWNED_BUFFERS_H
+
+#include <Python.h>
+#include <stdbool.h>
+
+typedef enum {
+    PYPPER_BUF_NONE = 0,
+    PYPPER_BUF_LIST,            /* ob_item */
+    PYPPER_BUF_DICT,            /* combined-table keys (and values) */
+    PYPPER_BUF_SET,             /* the hash table when not the small table */
+    PYPPER_BUF_BYTEARRAY,       /* ob_bytes */
+    PYPPER_BUF_ARRAY,           /* array.array's ob_item */
+    PYPPER_BUF_KINDS
+} pypper_buf_kind;
+
+typedef struct {
+    pypper_buf_kind kind;
+    void *block;                /* the buffer (a heap block), NULL: none */
+    size_t size;                /* bytes of it in use by the object */
+    bool movable;               /* the rules of §5 allow moving it now */
+} pypper_owned_buffer;
+
+/* Look up array.array once per session; 0 or -1 (array could not be imported: its
+ * buffers are then not considered). */
+int pypper_owned_buffers_init(void);
+void pypper_owned_buffers_fini(void);
+const char *pypper_buf_kind_name(pypper_buf_kind k);
+
+/* What buffer op owns; kind NONE when op has none or it is not in Pypper's heap.
+ * Reads op's header and fields only. */
+void pypper_owned_buffer_of(PyObject *op, pypper_owned_buffer *out);
+/* Copy op's buffer into a new block of `tier`, point op at it, free the old one.
+ * 1 moved, 0 not movable now (or already there), -1 no memory in that tier (nothing
+ * changed). *bytes gets the size moved. */
+int pypper_relocate_buffer(PyObject *op, unsigned tier, size_t *bytes);
+
+#endif

@@ -1,0 +1,279 @@
+"""The migration plane: backend choice, buffer relocation (what moves, what must not),
+temperature-driven relocation and page placement, the ratio and threshold policies,
+segregation of cold allocation sites, failure injection, and the stress test that
+compares checksums with a run without Pypper."""
+
+import json
+import os
+import textwrap
+
+import pytest
+
+from conftest import DROPIN, SRCDIR, STOCK, run
+
+STRESS = os.path.join(SRCDIR, "Tools", "stress", "migration_stress.py")
+
+
+def check(code, env=None, timeout=180):
+    r = run(["-c", textwrap.dedent(code)], env=env, timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def swap_on():
+    with open("/proc/swaps") as f:
+        return len(f.read().splitlines()) > 1
+
+
+def two_tiers():
+    import pypper
+    return not pypper.topology()["simulated"]
+
+
+def test_auto_backend_says_which_and_why():
+    out = check("""
+        import pypper
+        pypper.start()
+        m = pypper.migration_stats()
+        pypper.end()
+        print(m["backend"], "|", m["reason"])
+    """)
+    name, reason = out.strip().split(" | ")
+    expected = "numa" if two_tiers() else "pageout" if swap_on() else "sim"
+    assert name == expected, out
+    assert reason.startswith("auto:"), reason
+
+
+@pytest.mark.skipif("two_tiers()")
+def test_numa_backend_on_one_node_is_a_clear_error():
+    out = check("""
+        import pypper
+        try:
+            pypper.start(backend="numa")
+        except pypper.ConfigError as e:
+            print("refused:", e)
+        print("running:", pypper.is_running())
+    """)
+    assert "refused: BACKEND=numa needs two tiers of memory" in out, out
+    assert "running: False" in out
+
+
+def test_api_misuse():
+    import pypper
+    with pytest.raises(RuntimeError, match="no pypper session"):
+        pypper.migrate_now()
+    with pytest.raises(RuntimeError, match="no pypper session"):
+        pypper.relocatable_report()
+    with pytest.raises(ValueError, match="'fast' or 'slow'"):
+        pypper.relocate([1, 2], "medium")
+    with pytest.raises(TypeError):
+        pypper.relocate([1, 2])
+    assert pypper.placement_map() == []
+    assert pypper.relocate(12345, "slow") == 0          # owns no buffer
+    assert pypper.relocate("text" * 100, "slow") == 0
+
+
+def test_relocation_keeps_identity_and_contents():
+    out = check("""
+        import array, pypper
+        objs = {
+            "list": list(range(1000)),
+            "dict": {i: str(i) for i in range(500)},
+            "set": set(range(700)),
+            "bytearray": bytearray(bytes(range(256)) * 20),
+            "array": array.array("d", (i / 3 for i in range(900))),
+        }
+        del objs["bytearray"][:100]              # ob_start != ob_bytes: must be rebased
+        before = {k: (id(v), repr(v)) for k, v in objs.items()}
+        for tier in ("slow", "fast", "slow"):
+            for k, v in objs.items():
+                moved = pypper.relocate(v, tier)
+                w = pypper.where(v)["buffer"]
+                assert moved > 0 and w["tier"] == tier and w["kind"] == k, (k, tier, moved, w)
+                assert pypper.relocate(v, tier) == 0            # already there
+                assert (id(v), repr(v)) == before[k], k
+        objs["list"].append(1); objs["dict"][-1] = 1; objs["set"].add(-1)
+        objs["bytearray"].extend(b"xyz"); objs["array"].append(1.5)
+        assert objs["dict"][499] == "499" and 699 in objs["set"]
+        assert objs["bytearray"][:2] == bytes([100, 101]) and objs["bytearray"][-3:] == b"xyz"
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_buffers_that_must_not_move():
+    out = check("""
+        import array, pypper
+        # A list being sorted (allocated < 0 while the sort runs).
+        l = list(range(200, 0, -1))
+        seen = []
+        l.sort(key=lambda x: (seen.append(pypper.relocate(l, "slow")), x)[1])
+        assert set(seen) == {0} and l == sorted(l), set(seen)
+        # Exported buffers.
+        b = bytearray(1000)
+        with memoryview(b):
+            assert pypper.relocate(b, "slow") == 0
+        assert pypper.relocate(b, "slow") > 0
+        a = array.array("i", range(100))
+        with memoryview(a):
+            assert pypper.relocate(a, "slow") == 0
+        # Dicts that share their keys (an instance's split table).
+        class C:
+            pass
+        objs = [C() for _ in range(3)]
+        for o in objs:
+            o.x = 1; o.y = 2
+        d = objs[0].__dict__
+        assert pypper.where(d)["buffer"] is None or not pypper.where(d)["buffer"]["movable"]
+        assert pypper.relocate(d, "slow") == 0
+        # Small tables inside the object: nothing out of line.
+        assert pypper.relocate(set(), "slow") == 0 and pypper.relocate([], "slow") == 0
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_cold_buffers_go_slow_and_hot_ones_stay_fast():
+    out = check("""
+        import gc, time, pypper
+        pypper.start(backend="sim", migrate_interval_ms=100, sample_hz=1000)
+        hot = [bytearray(2000) for _ in range(50)]
+        cold = [bytearray(2000) for _ in range(3000)]
+        gc.collect()
+        end = time.monotonic() + 2.5
+        while time.monotonic() < end:
+            for b in hot:
+                b[0] = (b[0] + 1) & 255
+        pypper.migrate_now()
+        tiers = lambda xs: [pypper.where(x)["buffer"]["tier"] for x in xs]
+        cold_slow = tiers(cold).count("slow") / len(cold)
+        hot_fast = tiers(hot).count("fast") / len(hot)
+        m = pypper.migration_stats()
+        rep = pypper.relocatable_report()
+        pypper.end()
+        print(json.dumps({"cold_slow": cold_slow, "hot_fast": hot_fast,
+                          "relocated": m["relocate"]["done"], "movable": rep["movable_buffer_bytes"],
+                          "by_kind": rep["by_kind"]}))
+    """.replace("import gc", "import json, gc"))
+    r = json.loads(out)
+    assert r["cold_slow"] >= 0.95, r
+    assert r["hot_fast"] >= 0.8, r
+    assert r["relocated"] >= 2850, r
+    assert r["by_kind"]["bytearray"] >= 3050 * 2000, r
+
+
+def test_planner_keeps_the_fast_tier_within_budget_sim():
+    out = check("""
+        import gc, json, time, pypper
+        pypper.start(backend="sim", fast_budget="25%", migrate_interval_ms=50, aggressiveness=1,
+                     migrate_mbps=0, promote_mbps=0)
+        data = [list(range(64)) for _ in range(20000)]
+        gc.collect()
+        hot = data[:500]
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            for l in hot:
+                l[0] += 1
+        r = pypper.migrate_now()
+        r = pypper.migrate_now()
+        pm = pypper.placement_map()
+        fast = sum(1 for _, t in pm if t == "fast")
+        m = pypper.migration_stats()
+        pypper.end()
+        print(json.dumps({"fast": fast, "pages": len(pm), "budget": r["budget_pages"],
+                          "demoted": m["demote"]["done"], "promoted": m["promote"]["done"],
+                          "backend": m["backend"]}))
+    """)
+    r = json.loads(out)
+    assert r["backend"] == "sim"
+    assert r["pages"] > 0 and abs(r["budget"] - r["pages"] * 0.25) <= 64, r
+    assert r["fast"] <= r["budget"] + 64, r
+    assert r["demoted"] > 0, r
+
+
+def test_threshold_policy_sends_large_blocks_slow():
+    out = check("""
+        import pypper
+        pypper.start(backend="sim", migrate_policy="threshold", fast_budget="50%")
+        pypper.migrate_now()
+        big = bytearray(200000)
+        small = [bytearray(100) for _ in range(100)]
+        print(pypper.where(big)["buffer"]["tier"], pypper.where(small[-1])["tier"])
+        pypper.end()
+    """)
+    assert out.split() == ["slow", "fast"], out
+
+
+def test_cold_allocation_site_is_segregated():
+    out = check("""
+        import gc, json, time, pypper
+        class Rec:
+            def __init__(self, i):
+                self.i = i
+                self.payload = [i] * 4
+        def make_cold(n):
+            return [Rec(i) for i in range(n)]
+        pypper.start(backend="sim", alloc_sample=1, migrate_interval_ms=100)
+        archive = make_cold(20000)
+        gc.collect()
+        time.sleep(2.3)
+        pypper.migrate_now()
+        later = make_cold(5000)
+        tiers = [pypper.where(r)["tier"] for r in later]
+        m = pypper.migration_stats()
+        pypper.end()
+        print(json.dumps({"slow": tiers.count("slow") / len(tiers), "segregated": m["segregated"]}))
+    """)
+    r = json.loads(out)
+    assert r["segregated"] > 0 and r["slow"] >= 0.5, r
+
+
+@pytest.mark.parametrize("backend", ["sim", "pageout"])
+def test_injected_failures_are_counted_never_fatal(backend):
+    out = check(f"""
+        import gc, json, pypper
+        pypper.start(backend="{backend}", test_fail_every=2, fast_budget="10%",
+                     lazy_demotion=False, aggressiveness=1, migrate_interval_ms=10)
+        data = [bytearray(3000) for _ in range(3000)]
+        gc.collect()
+        for _ in range(20):
+            pypper.migrate_now()
+        m = pypper.migration_stats()
+        s = pypper.stats()
+        pypper.end()
+        assert sum(len(bytes(b)) for b in data) == 3000 * 3000
+        print(json.dumps({{"m": m, "flat": s["injected_failures"]}}))
+    """)
+    r = json.loads(out)
+    m = r["m"]
+    assert m["injected"] > 0 and r["flat"] == m["injected"], m
+    assert sum(m["errors"].values()) >= m["injected"], m
+    for k in ("ENOMEM", "EBUSY", "EACCES"):
+        assert m["errors"][k] > 0, m
+    assert m["promote"]["failed"] + m["demote"]["failed"] > 0, m
+
+
+def stress(python, args, env=None, timeout=900):
+    r = run([STRESS, *args], python=python, env=env, timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+STRESS_ENV = {"PYPPER_MIGRATE_INTERVAL_MS": "1", "PYPPER_SAMPLE_HZ": "1000",
+              "PYPPER_AGGRESSIVENESS": "1", "PYPPER_FAST_BUDGET": "50%",
+              "PYPPER_MIGRATE_MBPS": "0", "PYPPER_LAZY_DEMOTION": "0"}
+
+
+def test_stress_checksums_match_a_run_without_pypper():
+    ops = os.environ.get("MIGRATION_STRESS_OPS", "2000000")
+    ref = stress(STOCK, ["--ops", ops])
+    plain = stress(DROPIN, ["--ops", ops])
+    moved = stress(DROPIN, ["--ops", ops, "--pypper"], env=STRESS_ENV)
+    injected = stress(DROPIN, ["--ops", str(int(ops) // 4), "--pypper"],
+                      env=dict(STRESS_ENV, PYPPER_TEST_FAIL_EVERY="3", PYPPER_BACKEND="pageout"))
+    ref_small = stress(STOCK, ["--ops", str(int(ops) // 4)])
+    assert plain["checksum"] == ref["checksum"]
+    assert moved["checksum"] == ref["checksum"], moved
+    assert moved["relocations"] > int(ops) // 20 and moved["passes"] > 50, moved
+    assert injected["checksum"] == ref_small["checksum"], injected
+    assert injected["injected"] > 0, injected
