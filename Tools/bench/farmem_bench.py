@@ -1,0 +1,882 @@
+"""Far-memory benchmark: skewed workloads under a memory limit with zram as swap,
+the stock python3.12 (kernel LRU alone) against ./python3 with tracing off (tiered
+allocator only) and ./python3 with Pypper placing the heap (pageout backend).
+
+Set-up (root, cgroup v1 memory controller, zram): one zram device (hot-added, or an
+unused one) becomes a high-priority swap device; each run gets its own memory cgroup
+with memory.limit_in_bytes (memsw left unlimited, so the cgroup swaps instead of being
+OOM-killed). Everything is torn down in finally blocks and on SIGINT/SIGTERM/SIGHUP;
+`--cleanup` undoes what a crashed run left (it reads the state file
+/run/pypper-farmem-bench.json and removes cgroups named pypper-farmem-*). The
+benchmark refuses to start when a swap area or a zram device it did not create is in
+use, and skips (exit 77, with the reason) when not root or zram / cgroup v1 are
+missing.
+
+Per workload (Tools/bench/farmem/): an unconstrained run of every interpreter gives
+the footprint (the cgroup's memory.max_usage_in_bytes; the stock one sets the limits)
+and the unconstrained timings; then, at each limit (default 25/50/75% of the
+footprint), N rounds in rotating order of the three interpreters. A workload times
+its own access phase (fixed operation count, fixed seed) and reports its major
+faults (getrusage) and swap-ins (/proc/vmstat pswpin) over that phase; checksums
+must agree across interpreters and limits.
+
+    ./python3 Tools/bench/farmem_bench.py [--quick] [--workloads kv-zipf,reqlog]
+        [--limits 25,50,75] [--repeats 3] [--json FILE] [--cleanup]
+Exit status: 0 done (targets print MET / NOT MET), 1 a run failed or checksums
+differ, 77 skipped (environment), 2 usage.
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+WORKDIR = os.path.join(HERE, "farmem")
+SKIP = 77
+PREFIX = "pypper-farmem-"
+STATE_FILE = "/run/pypper-farmem-bench.json"
+MIB = 1 << 20
+TARGET_LIMIT = 50            # the issue's target is stated at the 50% limit
+TARGET_FAULTS = 1.5          # stock major faults / Pypper major faults
+TARGET_SPEEDUP = 1.3         # stock access time / Pypper access time
+
+# name -> (script, arguments at scale 1, skewed?)
+WORKLOADS = {
+    "kv-zipf": ("kvstore.py", {"--dist": "zipf", "--records": 150000, "--ops": 300000}, True),
+    "reqlog": ("reqlog.py", {"--users": 80000, "--history": 400000, "--ops": 250000}, True),
+    "kv-uniform": ("kvstore.py", {"--dist": "uniform", "--records": 150000, "--ops": 300000},
+                   False),
+}
+INTERPRETERS = ("stock", "off", "pypper")
+
+
+class Skip(Exception):
+    """The environment cannot run the benchmark (exit 77)."""
+
+
+class Interrupted(Exception):
+    """SIGTERM / SIGHUP arrived."""
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def parse_limits(text):
+    """'25,50,75' -> [25, 50, 75] (percent of the footprint, 1..99)."""
+    out = []
+    for part in text.split(","):
+        part = part.strip().rstrip("%")
+        if not part:
+            continue
+        v = int(part)
+        if not 1 <= v <= 99:
+            raise ValueError(f"limit {v}% outside 1..99")
+        out.append(v)
+    if not out:
+        raise ValueError("no limits given")
+    return sorted(set(out))
+
+
+def workload_args(name, scale):
+    script, params, _ = WORKLOADS[name]
+    argv = [os.path.join(WORKDIR, script)]
+    for k, v in params.items():
+        if isinstance(v, int) and k != "--seed":
+            v = max(1, int(round(v * scale)))
+        argv += [k, str(v)]
+    return argv
+
+
+def limit_bytes(footprint, percent):
+    """percent of the footprint, rounded down to whole MiB (at least 8 MiB)."""
+    return max(8 * MIB, footprint * percent // 100 // MIB * MIB)
+
+
+def fast_budget(limit, reserve):
+    """Fast-tier budget for Pypper's heap under a cgroup limit: the limit minus what
+    stays resident outside the heap (interpreter, code, stacks, page tables), but at
+    least half the limit."""
+    return max(limit // 2, limit - reserve) // MIB * MIB
+
+
+def summarize(values):
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
+
+
+def ratio(num, den):
+    if num is None or den is None:
+        return None
+    if den == 0:
+        return float("inf") if num > 0 else 1.0
+    return num / den
+
+
+def cell_summary(runs):
+    """Per (workload, limit, interpreter): medians and spreads of the good runs."""
+    ok = [r for r in runs if r.get("ok")]
+    return {
+        "runs": len(runs), "ok": len(ok),
+        "wall_s": summarize([r["access"]["wall_s"] for r in ok]),
+        "majflt": summarize([r["access"]["majflt"] for r in ok]),
+        "pswpin": summarize([r["access"]["pswpin"] for r in ok]),
+        "majflt_total": summarize([r.get("ru_majflt") for r in ok]),
+        "cg_pgmajfault": summarize([r.get("cg_pgmajfault") for r in ok]),
+        "load1": summarize([r.get("load1") for r in runs]),
+        "oom_kills": sum(r.get("oom_kill") or 0 for r in runs),
+    }
+
+
+def compare(cells, candidate, base="stock"):
+    """Fault ratio (base faults / candidate faults: 'x fewer') and speed-up (base
+    time / candidate time) from the medians of two cell summaries."""
+    b, c = cells.get(base), cells.get(candidate)
+    if not b or not c or not b["ok"] or not c["ok"]:
+        return {"fault_ratio": None, "speedup": None}
+    return {"fault_ratio": ratio(b["majflt"]["median"], c["majflt"]["median"]),
+            "speedup": ratio(b["wall_s"]["median"], c["wall_s"]["median"])}
+
+
+def verdict(cmp, migration_available=True):
+    fr, sp = cmp.get("fault_ratio"), cmp.get("speedup")
+    if fr is None or sp is None:
+        return "NOT MET (no result)"
+    met = fr >= TARGET_FAULTS and sp >= TARGET_SPEEDUP
+    why = f"faults {fr:.2f}x fewer (>= {TARGET_FAULTS}), {sp:.2f}x faster (>= {TARGET_SPEEDUP})"
+    if not migration_available:
+        why += "; this build has no migration plane"
+    return ("MET: " if met else "NOT MET: ") + why
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def format_table(results, limits):
+    lines = [f"{'workload':11} {'limit':>9} {'interp':7} {'access s (min-max)':>24} "
+             f"{'majflt':>9} {'pswpin':>9} {'load':>5} {'flt x':>6} {'speed x':>7}"]
+    for wname, w in results.items():
+        for pct in limits:
+            cell = w["limits"].get(str(pct))
+            if not cell:
+                continue
+            for interp in INTERPRETERS:
+                s = cell["interpreters"].get(interp)
+                if not s:
+                    continue
+                wall = s["wall_s"]
+                spread = (f"{fmt(wall['median'], '.2f')} ({fmt(wall['min'], '.2f')}-"
+                          f"{fmt(wall['max'], '.2f')})")
+                cmp = cell["ratios"].get(interp, {}) if interp != "stock" else {}
+                tag = "" if s["ok"] == s["runs"] else f" [{s['runs'] - s['ok']} failed]"
+                lines.append(
+                    f"{wname:11} {str(pct) + '% ' + str(cell['limit_bytes'] // MIB) + 'M':>9} "
+                    f"{interp:7} {spread:>24} {fmt(s['majflt']['median'], '.0f'):>9} "
+                    f"{fmt(s['pswpin']['median'], '.0f'):>9} {fmt(s['load1']['median'], '.2f'):>5} "
+                    f"{fmt(cmp.get('fault_ratio'), '.2f'):>6} {fmt(cmp.get('speedup'), '.2f'):>7}"
+                    + tag)
+    return "\n".join(lines)
+
+
+def parse_memory_stat(text):
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def parse_proc_swaps(text):
+    """/proc/swaps -> list of device/file names."""
+    return [line.split()[0] for line in text.splitlines()[1:] if line.strip()]
+
+
+def last_json_line(text):
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+# ---------------------------------------------------------------- the machine
+
+class Host:
+    """Where the kernel interfaces are; tests point it at a fake tree."""
+
+    def __init__(self, sys_root="/sys", proc_root="/proc", dev_root="/dev",
+                 cgroup_root=None, state_file=STATE_FILE, run=None, rmdir=None, kill=None):
+        self.sys_root = sys_root
+        self.proc_root = proc_root
+        self.dev_root = dev_root
+        self.cgroup_root = cgroup_root or os.path.join(sys_root, "fs/cgroup/memory")
+        self.state_file = state_file
+        self.run = run or self._run
+        self.rmdir = rmdir or os.rmdir
+        self.kill = kill or os.kill
+
+    @staticmethod
+    def _run(argv):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
+        return r.stdout
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read()
+
+    def write(self, path, value):
+        with open(path, "w") as f:
+            f.write(str(value))
+
+    def zram_block(self, dev):
+        return os.path.join(self.sys_root, "block", dev)
+
+    def zram_control(self):
+        return os.path.join(self.sys_root, "class/zram-control")
+
+    def zram_devices(self):
+        d = os.path.join(self.sys_root, "block")
+        try:
+            return sorted((n for n in os.listdir(d) if n.startswith("zram")),
+                          key=lambda n: int(n[4:]) if n[4:].isdigit() else 0)
+        except OSError:
+            return []
+
+    def swaps(self):
+        try:
+            return parse_proc_swaps(self.read(os.path.join(self.proc_root, "swaps")))
+        except OSError:
+            return []
+
+    def loadavg(self):
+        try:
+            return [float(x) for x in self.read(os.path.join(self.proc_root, "loadavg")).split()[:3]]
+        except (OSError, ValueError):
+            return [None, None, None]
+
+    # state file: what this benchmark created, written before each step
+    def load_state(self):
+        try:
+            with open(self.state_file) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def save_state(self, state):
+        tmp = self.state_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, self.state_file)
+
+
+def environment_problem(host, is_root=None):
+    """Why this machine cannot run the benchmark, or None."""
+    if is_root is None:
+        is_root = os.geteuid() == 0
+    if not is_root:
+        return "not root: zram, swapon and memory cgroups need root"
+    if not os.path.isfile(os.path.join(host.cgroup_root, "memory.limit_in_bytes")):
+        return f"no cgroup v1 memory controller at {host.cgroup_root}"
+    if not host.zram_devices() and not os.path.isdir(host.zram_control()):
+        try:
+            host.run(["modprobe", "zram"])
+        except (OSError, RuntimeError) as e:
+            return f"zram is not available (modprobe zram: {e})"
+        if not host.zram_devices() and not os.path.isdir(host.zram_control()):
+            return "zram is not available (no /sys/block/zram* after modprobe)"
+    for tool in ("mkswap", "swapon", "swapoff"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK)
+                   for d in os.environ.get("PATH", "").split(":") + ["/sbin", "/usr/sbin"]):
+            return f"{tool} is missing (util-linux)"
+    return None
+
+
+def foreign_use(host, state=None):
+    """Swap areas and initialized zram devices this benchmark did not create."""
+    ours = set()
+    if state and state.get("zram"):
+        ours.add(state["zram"])
+    found = []
+    for name in host.swaps():
+        if os.path.basename(name) not in ours:
+            found.append(f"swap area {name} is active")
+    for dev in host.zram_devices():
+        if dev in ours:
+            continue
+        try:
+            init = host.read(os.path.join(host.zram_block(dev), "initstate")).strip()
+        except OSError:
+            continue
+        if init == "1":
+            found.append(f"zram device {dev} is initialized")
+    return found
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def our_cgroups(host):
+    try:
+        return sorted(n for n in os.listdir(host.cgroup_root)
+                      if n.startswith(PREFIX) and os.path.isdir(os.path.join(host.cgroup_root, n)))
+    except OSError:
+        return []
+
+
+def remove_cgroup(host, name, log):
+    path = os.path.join(host.cgroup_root, name)
+    try:
+        pids = [int(p) for p in host.read(os.path.join(path, "cgroup.procs")).split()]
+    except OSError:
+        pids = []
+    for pid in pids:            # processes this benchmark started, by their id
+        try:
+            host.kill(pid, signal.SIGKILL)
+            log(f"killed pid {pid} in {name}")
+        except ProcessLookupError:
+            pass
+    for attempt in range(50):
+        try:
+            host.rmdir(path)
+            log(f"removed cgroup {name}")
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError as e:
+            if attempt == 49:
+                log(f"could not remove cgroup {name}: {e}")
+                return False
+            time.sleep(0.1)
+    return False
+
+
+def cleanup(host, log=print):
+    """Undo whatever the state file says this benchmark set up, and remove its cgroups.
+    Safe to call any number of times; returns True when nothing is left."""
+    ok = True
+    state = host.load_state() or {}
+    for name in our_cgroups(host):
+        ok &= remove_cgroup(host, name, log)
+    dev = state.get("zram")
+    if dev:
+        node = os.path.join(host.dev_root, dev)
+        if any(os.path.basename(s) == dev for s in host.swaps()):
+            try:
+                host.run(["swapoff", node])
+                log(f"swapoff {node}")
+            except (OSError, RuntimeError) as e:
+                log(f"swapoff {node} failed: {e}")
+                ok = False
+        block = host.zram_block(dev)
+        if ok and os.path.isdir(block):
+            try:
+                host.write(os.path.join(block, "reset"), 1)
+                log(f"reset {dev}")
+            except OSError as e:
+                log(f"reset {dev} failed: {e}")
+                ok = False
+        if ok and state.get("mknod"):
+            try:
+                os.unlink(node)
+            except FileNotFoundError:
+                pass
+        if ok and state.get("hot_added") and os.path.isdir(block):
+            try:
+                host.write(os.path.join(host.zram_control(), "hot_remove"), dev[4:])
+                log(f"hot_remove {dev}")
+            except OSError as e:
+                log(f"hot_remove {dev} failed: {e}")
+                ok = False
+    if ok:
+        try:
+            os.unlink(host.state_file)
+        except FileNotFoundError:
+            pass
+    return ok
+
+
+class Setup:
+    """zram swap + per-run memory cgroups, recorded in the state file."""
+
+    def __init__(self, host, size, log=print):
+        self.host, self.size, self.log = host, size, log
+        self.state = None
+        self.serial = 0
+
+    def start(self):
+        h = self.host
+        old = h.load_state()
+        if old is not None:
+            pid = old.get("pid")
+            busy = pid and pid_alive(pid) and pid != os.getpid()
+            raise Skip(f"state file {h.state_file} exists ("
+                       + (f"run {pid} is active" if busy else "a crashed run?")
+                       + "): run with --cleanup first" + (" when it is gone" if busy else ""))
+        foreign = foreign_use(h)
+        if foreign:
+            raise Skip("refusing to touch the machine's set-up: " + "; ".join(foreign))
+        leftovers = our_cgroups(h)
+        if leftovers:
+            raise Skip(f"cgroups {leftovers} are left from an earlier run: run --cleanup")
+        self.state = {"pid": os.getpid(), "started": time.time(), "zram": None,
+                      "hot_added": False, "mknod": False}
+        h.save_state(self.state)
+        dev = self._pick_device()
+        block = h.zram_block(dev)
+        algos = h.read(os.path.join(block, "comp_algorithm")).replace("[", " ").replace("]", " ").split()
+        algo = next((a for a in ("lz4", "lzo-rle", "lzo") if a in algos), None)
+        if algo:
+            h.write(os.path.join(block, "comp_algorithm"), algo)
+        h.write(os.path.join(block, "disksize"), self.size)
+        node = os.path.join(h.dev_root, dev)
+        for _ in range(40):
+            if os.path.exists(node):
+                break
+            time.sleep(0.05)
+        else:
+            major, minor = h.read(os.path.join(block, "dev")).strip().split(":")
+            os.mknod(node, 0o600 | 0o060000, os.makedev(int(major), int(minor)))
+            self.state["mknod"] = True
+            h.save_state(self.state)
+        h.run(["mkswap", node])
+        h.run(["swapon", "-p", "32767", node])
+        self.info = {"device": dev, "comp_algorithm": algo, "disksize": self.size,
+                     "hot_added": self.state["hot_added"]}
+        self.log(f"zram: {node} {self.size // MIB} MiB {algo}, swap priority 32767"
+                 + (" (hot-added)" if self.state["hot_added"] else ""))
+        return self
+
+    def _pick_device(self):
+        h = self.host
+        ctl = h.zram_control()
+        if os.path.isdir(ctl):
+            n = int(h.read(os.path.join(ctl, "hot_add")).strip())
+            dev = f"zram{n}"
+            self.state.update(zram=dev, hot_added=True)
+            h.save_state(self.state)
+            return dev
+        for dev in h.zram_devices():
+            if h.read(os.path.join(h.zram_block(dev), "initstate")).strip() == "0":
+                self.state["zram"] = dev
+                h.save_state(self.state)
+                return dev
+        raise Skip("no free zram device and no zram-control to add one")
+
+    def cgroup(self, limit):
+        """A new memory cgroup with this limit (None: unlimited)."""
+        self.serial += 1
+        name = f"{PREFIX}{os.getpid()}-{self.serial}"
+        path = os.path.join(self.host.cgroup_root, name)
+        os.mkdir(path)
+        if limit is not None:
+            self.host.write(os.path.join(path, "memory.limit_in_bytes"), limit)
+        return name, path
+
+    def swappiness(self):
+        try:
+            return int(self.host.read(os.path.join(self.host.cgroup_root, "memory.swappiness")))
+        except (OSError, ValueError):
+            return None
+
+
+# ---------------------------------------------------------------- running
+
+RUNNING = {"pid": None}
+
+
+def run_in_cgroup(host, cgpath, argv, env, timeout):
+    """Run argv inside the cgroup; returns (status, rusage, stdout, stderr, seconds)."""
+    procs = os.path.join(cgpath, "cgroup.procs")
+
+    def enter():
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+
+    out = tempfile.TemporaryFile(mode="w+")
+    err = tempfile.TemporaryFile(mode="w+")
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, env=env, stdout=out, stderr=err, preexec_fn=enter)
+    RUNNING["pid"] = p.pid
+    try:
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                p.returncode = status  # reaped here; keep Popen from waiting again
+                break
+            if time.monotonic() - t0 > timeout:
+                os.kill(p.pid, signal.SIGKILL)
+                _, status, ru = os.wait4(p.pid, 0)
+                p.returncode = status
+                status = -1
+                break
+            time.sleep(0.02)
+    finally:
+        if p.returncode is None:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+                os.wait4(p.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            p.returncode = -9
+        RUNNING["pid"] = None
+    secs = time.monotonic() - t0
+    out.seek(0)
+    err.seek(0)
+    o, e = out.read(), err.read()
+    out.close()
+    err.close()
+    return status, ru, o, e, secs
+
+
+def describe_status(status, timeout, oom_kills):
+    if status == -1:
+        return f"timed out after {timeout} s"
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}" + (" (OOM killer)" if oom_kills else "")
+    if os.WIFEXITED(status):
+        return f"exit status {os.WEXITSTATUS(status)}"
+    return f"wait status {status}"
+
+
+def one_run(setup, argv, env, limit, timeout, report_path=None):
+    host = setup.host
+    load1 = host.loadavg()[0]
+    name, path = setup.cgroup(limit)
+    try:
+        status, ru, out, err, secs = run_in_cgroup(host, path, argv, env, timeout)
+        stat = parse_memory_stat(host.read(os.path.join(path, "memory.stat")))
+        oom = parse_memory_stat(host.read(os.path.join(path, "memory.oom_control")))
+        max_usage = int(host.read(os.path.join(path, "memory.max_usage_in_bytes")))
+        failcnt = int(host.read(os.path.join(path, "memory.failcnt")))
+    finally:
+        remove_cgroup(host, name, lambda m: None)
+    res = last_json_line(out)
+    ok = (status == 0 and res is not None)
+    run = {"ok": ok, "status": status, "seconds": secs, "load1": load1,
+           "ru_majflt": ru.ru_majflt, "ru_maxrss_kb": ru.ru_maxrss,
+           "cg_pgmajfault": stat.get("total_pgmajfault", stat.get("pgmajfault")),
+           "cg_max_usage": max_usage, "failcnt": failcnt, "oom_kill": oom.get("oom_kill", 0),
+           "limit": limit}
+    if res:
+        run.update(checksum=res["checksum"], access=res["access"], build=res["build"],
+                   vm_hwm_kb=res.get("vm_hwm_kb"))
+    if not ok:
+        run["stderr"] = err[-1500:]
+        run["error"] = describe_status(status, timeout, run["oom_kill"])
+    if report_path and os.path.exists(report_path):
+        try:
+            with open(report_path) as f:
+                run["pypper"] = json.load(f)
+        except ValueError:
+            pass
+        os.unlink(report_path)
+    return run
+
+
+def clean_env(extra=None):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYPPER_") and k != "FARMEM_REPORT"}
+    env.update(extra or {})
+    return env
+
+
+def default_stock():
+    try:
+        with open(os.path.join(ROOT, "build", "buildinfo.json")) as f:
+            return json.load(f)["python_stock"]
+    except (OSError, KeyError, ValueError):
+        return "python3.12"
+
+
+def parse_env_items(items):
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        k = k.upper()
+        out[k if k.startswith("PYPPER_") else "PYPPER_" + k] = v
+    return out
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+                    help=f"comma-separated, of {', '.join(WORKLOADS)}")
+    ap.add_argument("--limits", default="25,50,75", help="percent of the footprint")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: kv-zipf, 50%% limit, one repeat")
+    ap.add_argument("--scale", type=float, default=1.0, help="workload size factor")
+    ap.add_argument("--stock", default=default_stock())
+    ap.add_argument("--candidate", default=os.path.join(ROOT, "python3"))
+    ap.add_argument("--zram-size", type=int, default=4096, metavar="MiB")
+    ap.add_argument("--budget-reserve", type=int, default=24, metavar="MiB",
+                    help="PYPPER_FAST_BUDGET = limit - this (at least limit/2)")
+    ap.add_argument("--migrate-interval-ms", type=int, default=250)
+    ap.add_argument("--pypper-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra PYPPER_ option for the Pypper runs (overrides the defaults)")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per run")
+    ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--cleanup", action="store_true",
+                    help="undo what a crashed run left (swap, zram, cgroups) and exit")
+    return ap
+
+
+def resolve_args(argv=None):
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    try:
+        a.limits = parse_limits(a.limits)
+        a.pypper_extra = parse_env_items(a.pypper_env)
+    except ValueError as e:
+        ap.error(str(e))
+    a.workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
+    unknown = [w for w in a.workloads if w not in WORKLOADS]
+    if unknown:
+        ap.error(f"unknown workloads {unknown}; have {list(WORKLOADS)}")
+    if a.quick:
+        a.workloads, a.limits, a.repeats = ["kv-zipf"], [TARGET_LIMIT], 1
+    if a.repeats < 1:
+        ap.error("--repeats must be at least 1")
+    return a
+
+
+def pypper_env(a, limit, report_path):
+    env = {"PYPPER_ENABLE": "1", "PYPPER_BACKEND": "pageout",
+           "PYPPER_FAST_BUDGET": str(fast_budget(limit, a.budget_reserve * MIB))
+           if limit else "100%",
+           "PYPPER_MIGRATE_INTERVAL_MS": str(a.migrate_interval_ms)}
+    env.update(a.pypper_extra)
+    if report_path:
+        env["FARMEM_REPORT"] = report_path
+    return env
+
+
+def probe_migration(candidate):
+    r = subprocess.run([candidate, "-c", "import pypper, json; print(json.dumps("
+                        "[hasattr(pypper, 'migration_stats'), hasattr(pypper, 'relocatable_report')]))"],
+                       capture_output=True, text=True, env=clean_env())
+    try:
+        m, rr = json.loads(r.stdout)
+    except ValueError:
+        return {"migration_stats": False, "relocatable_report": False}
+    return {"migration_stats": m, "relocatable_report": rr}
+
+
+def run_bench(a, setup, log):
+    tmp = tempfile.mkdtemp(prefix="farmem-")
+    report_path = os.path.join(tmp, "report.json")
+    pythons = {"stock": a.stock, "off": a.candidate, "pypper": a.candidate}
+    results, failed = {}, False
+
+    def env_for(interp, limit):
+        if interp == "stock":
+            return clean_env()
+        if interp == "off":
+            return clean_env({"PYPPER_ENABLE": "0"})
+        return clean_env(pypper_env(a, limit, report_path))
+
+    def argv_for(interp, wname):
+        return [pythons[interp], *workload_args(wname, a.scale)]
+
+    for wname in a.workloads:
+        w = {"skewed": WORKLOADS[wname][2], "argv": workload_args(wname, a.scale)[1:],
+             "footprint": {}, "limits": {}}
+        results[wname] = w
+        sums = set()
+        log(f"\n== {wname}: footprint (no limit)")
+        for interp in INTERPRETERS:
+            run = one_run(setup, argv_for(interp, wname), env_for(interp, None), None,
+                          a.timeout, report_path if interp == "pypper" else None)
+            w["footprint"][interp] = run
+            if not run["ok"]:
+                log(f"   {interp}: FAILED {run.get('error')}\n{run.get('stderr', '')}")
+                failed = True
+                continue
+            sums.add(run["checksum"])
+            log(f"   {interp:7} peak {run['cg_max_usage'] / MIB:7.1f} MiB (VmHWM "
+                f"{(run.get('vm_hwm_kb') or 0) / 1024:.1f}), access {run['access']['wall_s']:.2f} s, "
+                f"build {run['build']['wall_s']:.2f} s, load {fmt(run['load1'], '.2f')}")
+        base = w["footprint"].get("stock", {})
+        if not base.get("ok"):
+            log(f"   no stock footprint for {wname}: skipped")
+            continue
+        footprint = base["cg_max_usage"]
+        w["footprint_bytes"] = footprint
+        for pct in a.limits:
+            limit = limit_bytes(footprint, pct)
+            cell = {"limit_bytes": limit, "percent": pct,
+                    "fast_budget": fast_budget(limit, a.budget_reserve * MIB),
+                    "runs": {i: [] for i in INTERPRETERS}}
+            w["limits"][str(pct)] = cell
+            log(f"== {wname}: limit {pct}% = {limit / MIB:.0f} MiB "
+                f"(Pypper FAST_BUDGET {cell['fast_budget'] / MIB:.0f} MiB)")
+            for rep in range(a.repeats):
+                k = rep % len(INTERPRETERS)
+                order = INTERPRETERS[k:] + INTERPRETERS[:k]
+                for interp in order:
+                    run = one_run(setup, argv_for(interp, wname), env_for(interp, limit), limit,
+                                  a.timeout, report_path if interp == "pypper" else None)
+                    cell["runs"][interp].append(run)
+                    if run["ok"]:
+                        sums.add(run["checksum"])
+                        acc = run["access"]
+                        log(f"   [{rep + 1}/{a.repeats}] {interp:7} access {acc['wall_s']:7.2f} s "
+                            f"majflt {acc['majflt']:8d} pswpin {fmt(acc['pswpin'], 'd'):>8} "
+                            f"(run total majflt {run['ru_majflt']}, {run['seconds']:.1f} s) "
+                            f"load {fmt(run['load1'], '.2f')}")
+                    else:
+                        failed = True
+                        log(f"   [{rep + 1}/{a.repeats}] {interp:7} FAILED: {run.get('error')}"
+                            f"\n{run.get('stderr', '')}")
+            cell["interpreters"] = {i: cell_summary(cell["runs"][i]) for i in INTERPRETERS}
+            cell["ratios"] = {i: compare(cell["interpreters"], i) for i in ("off", "pypper")}
+            reports = [r["pypper"] for r in cell["runs"]["pypper"] if r.get("pypper")]
+            cell["pypper_report"] = reports[-1] if reports else None
+            if a.json:      # a partial file after each cell: long runs keep what they have
+                with open(a.json, "w") as f:
+                    json.dump({"partial": True, "workloads": results}, f, indent=1, default=str)
+        if len(sums) > 1:
+            log(f"   CHECKSUM MISMATCH in {wname}: {sorted(sums)}")
+            w["checksum_mismatch"] = sorted(sums)
+            failed = True
+        elif sums:
+            w["checksum"] = sums.pop()
+    os.rmdir(tmp) if not os.listdir(tmp) else None
+    return results, failed
+
+
+def describe_report(rep):
+    """One or two lines from a Pypper run's FARMEM_REPORT file."""
+    if not rep:
+        return "no Pypper report (session not running or pypper not importable)"
+    parts = []
+    rr = rep.get("relocatable_report")
+    if isinstance(rr, dict) and rr.get("heap_bytes"):
+        hb = rr["heap_bytes"]
+        parts.append(f"heap {hb / MIB:.0f} MiB: object bodies {rr.get('object_bytes', 0) / MIB:.0f} MiB "
+                     f"(pinned), relocatable buffers {rr.get('buffer_bytes', 0) / MIB:.0f} MiB "
+                     f"({100 * rr.get('buffer_bytes', 0) / hb:.0f}%)")
+    else:
+        parts.append(f"relocatable_report: {rr}")
+    ms = rep.get("migration_stats")
+    if isinstance(ms, dict):
+        parts.append(f"backend {ms.get('backend')} ({ms.get('reason')}), passes {ms.get('passes')}, "
+                     f"promote {ms.get('promote')}, demote {ms.get('demote')}, "
+                     f"relocate {ms.get('relocate')}, errors {ms.get('errors')}")
+    else:
+        parts.append(f"migration_stats: {ms}")
+    return "\n      ".join(parts)
+
+
+def main(argv=None):
+    a = resolve_args(argv)
+    host = Host()
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    if a.cleanup:
+        if os.geteuid() != 0:
+            print("--cleanup needs root")
+            return SKIP
+        ok = cleanup(host, log)
+        print("cleanup: nothing left" if ok else "cleanup: something is left (see above)")
+        return 0 if ok else 1
+    problem = environment_problem(host)
+    if problem:
+        print(f"SKIP farmem_bench: {problem}")
+        return SKIP
+    for p in (a.stock, a.candidate):
+        if not os.access(p, os.X_OK) and not any(
+                os.access(os.path.join(d, p), os.X_OK) for d in os.environ.get("PATH", "").split(":")):
+            print(f"interpreter {p} not found (run make first)")
+            return 2
+
+    def on_signal(signum, frame):
+        raise Interrupted(f"signal {signum}")
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    setup = Setup(host, a.zram_size * MIB, log)
+    results, failed, interrupted = {}, False, None
+    load_start = host.loadavg()
+    api = probe_migration(a.candidate)
+    try:
+        try:
+            setup.start()
+        except Skip as e:
+            print(f"SKIP farmem_bench: {e}")
+            return SKIP
+        log(f"stock: {a.stock}\ncandidate: {a.candidate}\nmigration API in candidate: {api}\n"
+            f"load average at start: {load_start}\ncgroup swappiness: {setup.swappiness()}")
+        results, failed = run_bench(a, setup, log)
+    except (KeyboardInterrupt, Interrupted) as e:
+        interrupted = str(e) or "SIGINT"
+        log(f"\ninterrupted ({interrupted}): tearing down")
+    finally:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        if RUNNING["pid"]:
+            try:
+                os.kill(RUNNING["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if setup.state is not None:
+            if not cleanup(host, lambda m: None):
+                log("TEARDOWN INCOMPLETE: run farmem_bench.py --cleanup")
+            else:
+                log("teardown: swap off, zram reset, cgroups removed")
+        for s, h in old.items():
+            signal.signal(s, h)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    load_end = host.loadavg()
+    if interrupted:
+        return 130
+    print(f"\nload average: start {load_start}, end {load_end}; 2 cores shared with other jobs")
+    print("access phase: median (min-max) of the good runs; majflt, pswpin: medians over the "
+          "access phase;\nflt x = stock majflt / this; speed x = stock time / this\n")
+    print(format_table(results, a.limits))
+    verdicts = {}
+    for wname, w in results.items():
+        cell = w["limits"].get(str(TARGET_LIMIT))
+        if cell and w["skewed"]:
+            v = verdict(cell["ratios"]["pypper"], api["migration_stats"])
+            verdicts[wname] = v
+            print(f"\ntarget at the {TARGET_LIMIT}% limit, {wname}: {v}")
+        for pct, cell in w["limits"].items():
+            if cell.get("pypper_report"):
+                print(f"   Pypper report {wname} @{pct}%: {describe_report(cell['pypper_report'])}")
+    if a.json:
+        settings = {"limits": a.limits, "repeats": a.repeats, "scale": a.scale,
+                    "zram": getattr(setup, "info", None), "budget_reserve_mib": a.budget_reserve,
+                    "migrate_interval_ms": a.migrate_interval_ms, "pypper_extra": a.pypper_extra,
+                    "cgroup_swappiness": setup.swappiness()}
+        with open(a.json, "w") as f:
+            json.dump({"stock": a.stock, "candidate": a.candidate, "api": api,
+                       "settings": settings, "load_start": load_start, "load_end": load_end,
+                       "workloads": results, "verdicts": verdicts}, f, indent=1, default=str)
+        print(f"\nJSON: {a.json}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The far-memory benchmark's pure parts: argument parsing, limits and budgets, the
+table and ratio arithmetic, the environment checks and the clean-up logic against a
+fake sysfs/procfs tree under tmp_path (no zram, no cgroup, no swap touched), and the
+workloads' determinism at a tiny size."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SRCDIR, STOCK, clean_env
+
+BENCH = os.path.join(SRCDIR, "Tools", "bench", "farmem_bench.py")
+WORKDIR = os.path.join(SRCDIR, "Tools", "bench", "farmem")
+
+spec = importlib.util.spec_from_file_location("farmem_bench", BENCH)
+fb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fb)
+MIB = fb.MIB
+
+
+# -- arguments -------------------------------------------------------------------------
+
+def test_parse_limits():
+    assert fb.parse_limits("75,25,50") == [25, 50, 75]
+    assert fb.parse_limits("50%, 50") == [50]
+    for bad in ("0", "100", "", "x"):
+        with pytest.raises(ValueError):
+            fb.parse_limits(bad)
+
+
+def test_resolve_args_defaults_and_quick():
+    a = fb.resolve_args([])
+    assert a.workloads == list(fb.WORKLOADS) and a.limits == [25, 50, 75] and a.repeats == 3
+    q = fb.resolve_args(["--quick", "--repeats", "5"])
+    assert (q.workloads, q.limits, q.repeats) == (["kv-zipf"], [fb.TARGET_LIMIT], 1)
+
+
+def test_resolve_args_errors():
+    for argv in (["--workloads", "nope"], ["--limits", "120"], ["--repeats", "0"],
+                 ["--pypper-env", "novalue"]):
+        with pytest.raises(SystemExit):
+            fb.resolve_args(argv)
+
+
+def test_pypper_env_follows_limit():
+    a = fb.resolve_args(["--pypper-env", "sample_hz=50", "--pypper-env",
+                         "PYPPER_MIGRATE_INTERVAL_MS=100"])
+    env = fb.pypper_env(a, 200 * MIB, "/tmp/r.json")
+    assert env["PYPPER_ENABLE"] == "1" and env["PYPPER_BACKEND"] == "pageout"
+    assert env["PYPPER_FAST_BUDGET"] == str(176 * MIB)
+    assert env["PYPPER_SAMPLE_HZ"] == "50"
+    assert env["PYPPER_MIGRATE_INTERVAL_MS"] == "100"       # the user's value wins
+    assert env["FARMEM_REPORT"] == "/tmp/r.json"
+    assert fb.pypper_env(a, None, None)["PYPPER_FAST_BUDGET"] == "100%"
+
+
+def test_limits_and_budget():
+    assert fb.limit_bytes(300 * MIB, 50) == 150 * MIB
+    assert fb.limit_bytes(301 * MIB + 5, 25) == 75 * MIB       # whole MiB, rounded down
+    assert fb.limit_bytes(10 * MIB, 25) == 8 * MIB             # floor
+    assert fb.fast_budget(100 * MIB, 24 * MIB) == 76 * MIB
+    assert fb.fast_budget(30 * MIB, 24 * MIB) == 15 * MIB      # at least half the limit
+
+
+def test_workload_args_scale():
+    argv = fb.workload_args("kv-zipf", 0.5)
+    assert argv[0] == os.path.join(WORKDIR, "kvstore.py")
+    d = dict(zip(argv[1::2], argv[2::2]))
+    assert d["--dist"] == "zipf" and int(d["--records"]) == fb.WORKLOADS["kv-zipf"][1]["--records"] // 2
+
+
+# -- arithmetic and table --------------------------------------------------------------
+
+def run_record(wall, majflt, ok=True, load=1.0):
+    return {"ok": ok, "load1": load, "ru_majflt": majflt + 10, "cg_pgmajfault": majflt + 20,
+            "oom_kill": 0 if ok else 1,
+            "access": {"wall_s": wall, "majflt": majflt, "pswpin": majflt}}
+
+
+def test_summary_and_ratios():
+    stock = fb.cell_summary([run_record(10, 3000), run_record(12, 2000), run_record(11, 4000)])
+    assert stock["wall_s"] == {"median": 11, "min": 10, "max": 12, "n": 3}
+    assert stock["majflt"]["median"] == 3000
+    pyp = fb.cell_summary([run_record(5, 1000), run_record(9, 900, ok=False)])
+    assert pyp["ok"] == 1 and pyp["runs"] == 2 and pyp["oom_kills"] == 1
+    assert pyp["wall_s"]["median"] == 5 and pyp["load1"]["n"] == 2
+    cmp = fb.compare({"stock": stock, "pypper": pyp}, "pypper")
+    assert cmp == {"fault_ratio": 3.0, "speedup": 2.2}
+    assert fb.verdict(cmp).startswith("MET")
+    assert fb.verdict({"fault_ratio": 1.6, "speedup": 1.2}).startswith("NOT MET")
+    assert fb.verdict({"fault_ratio": None, "speedup": None}) == "NOT MET (no result)"
+    assert "no migration plane" in fb.verdict(cmp, migration_available=False)
+    failed = fb.cell_summary([run_record(5, 1, ok=False)])
+    assert fb.compare({"stock": stock, "pypper": failed}, "pypper")["speedup"] is None
+
+
+def test_ratio_edge_cases():
+    assert fb.ratio(10, 0) == float("inf")
+    assert fb.ratio(0, 0) == 1.0
+    assert fb.ratio(None, 3) is None
+    assert fb.summarize([None, None])["median"] is None
+
+
+def test_format_table():
+    cells = {i: fb.cell_summary([run_record(10 - 2 * n, 1000 // (n + 1))])
+             for n, i in enumerate(fb.INTERPRETERS)}
+    cell = {"limit_bytes": 150 * MIB, "interpreters": cells,
+            "ratios": {i: fb.compare(cells, i) for i in ("off", "pypper")}}
+    text = fb.format_table({"kv-zipf": {"limits": {"50": cell}}}, [25, 50])
+    lines = text.splitlines()
+    assert len(lines) == 4 and "50% 150M" in lines[1]
+    assert lines[3].split()[-2:] == ["3.00", "1.67"]       # 1000/333, 10/6
+
+
+def test_parsers():
+    st = fb.parse_memory_stat("cache 0\npgmajfault 42\ntotal_pgmajfault 43\nbogus x\n")
+    assert st == {"cache": 0, "pgmajfault": 42, "total_pgmajfault": 43}
+    swaps = "Filename Type Size Used Priority\n/dev/zram1 partition 4194300 0 32767\n"
+    assert fb.parse_proc_swaps(swaps) == ["/dev/zram1"]
+    assert fb.last_json_line('noise\n{"a": 1}\n\n') == {"a": 1}
+    assert fb.last_json_line("no json") is None
+
+
+# -- environment checks and clean-up against a fake tree --------------------------------
+
+class FakeMachine:
+    """sys/, proc/, dev/ and a state file under tmp_path; commands are recorded."""
+
+    def __init__(self, tmp_path):
+        self.root = tmp_path
+        self.sys = tmp_path / "sys"
+        self.proc = tmp_path / "proc"
+        self.dev = tmp_path / "dev"
+        for d in (self.sys / "block", self.sys / "class/zram-control",
+                  self.sys / "fs/cgroup/memory", self.proc, self.dev):
+            d.mkdir(parents=True)
+        (self.sys / "fs/cgroup/memory/memory.limit_in_bytes").write_text("9223372036854771712\n")
+        (self.sys / "class/zram-control/hot_remove").write_text("")
+        self.set_swaps([])
+        self.commands = []
+        self.killed = []
+        self.host = fb.Host(sys_root=str(self.sys), proc_root=str(self.proc),
+                            dev_root=str(self.dev), state_file=str(tmp_path / "state.json"),
+                            run=self.run, rmdir=shutil.rmtree, kill=self.kill)
+
+    def set_swaps(self, names):
+        text = "Filename\tType\tSize\tUsed\tPriority\n"
+        text += "".join(f"{n}\tpartition\t4194300\t0\t32767\n" for n in names)
+        (self.proc / "swaps").write_text(text)
+
+    def zram(self, n, init):
+        d = self.sys / "block" / f"zram{n}"
+        d.mkdir()
+        (d / "initstate").write_text(f"{init}\n")
+        (d / "reset").write_text("")
+        return d
+
+    def cgroup(self, name, pids=()):
+        d = self.sys / "fs/cgroup/memory" / name
+        d.mkdir()
+        (d / "cgroup.procs").write_text("".join(f"{p}\n" for p in pids))
+        return d
+
+    def run(self, argv):
+        self.commands.append(argv)
+        if argv[0] == "swapoff":
+            self.set_swaps([])
+        return ""
+
+    def kill(self, pid, sig):
+        self.killed.append((pid, sig))
+
+
+def test_environment_problem(tmp_path):
+    m = FakeMachine(tmp_path)
+    assert "not root" in fb.environment_problem(m.host, is_root=False)
+    m.zram(0, 0)
+    assert fb.environment_problem(m.host, is_root=True) in (None, "mkswap is missing (util-linux)")
+    os.unlink(m.sys / "fs/cgroup/memory/memory.limit_in_bytes")
+    assert "cgroup v1" in fb.environment_problem(m.host, is_root=True)
+
+
+def test_foreign_use(tmp_path):
+    m = FakeMachine(tmp_path)
+    m.zram(0, 0)
+    assert fb.foreign_use(m.host) == []
+    m.zram(1, 1)
+    m.set_swaps(["/swapfile"])
+    found = fb.foreign_use(m.host)
+    assert any("zram1" in f for f in found) and any("/swapfile" in f for f in found)
+    m.set_swaps(["/dev/zram1"])
+    assert fb.foreign_use(m.host, {"zram": "zram1"}) == []
+
+
+def test_setup_refuses_foreign_and_leftovers(tmp_path):
+    m = FakeMachine(tmp_path)
+    m.zram(0, 1)                                  # the machine's own zram, in use
+    with pytest.raises(fb.Skip, match="zram0"):
+        fb.Setup(m.host, 64 * MIB, log=lambda s: None).start()
+    assert not os.path.exists(m.host.state_file) and m.commands == []
+    (m.sys / "block/zram0/initstate").write_text("0\n")
+    m.cgroup(fb.PREFIX + "1-1")
+    with pytest.raises(fb.Skip, match="--cleanup"):
+        fb.Setup(m.host, 64 * MIB, log=lambda s: None).start()
+    m.host.save_state({"pid": 1, "zram": None})
+    with pytest.raises(fb.Skip, match="state file"):
+        fb.Setup(m.host, 64 * MIB, log=lambda s: None).start()
+
+
+def test_cleanup_undoes_a_crashed_run(tmp_path):
+    m = FakeMachine(tmp_path)
+    m.zram(0, 0)                                  # not ours: must stay untouched
+    ours = m.zram(3, 1)
+    m.set_swaps(["/dev/zram3"])
+    m.cgroup(fb.PREFIX + "77-1", pids=[4242])
+    m.cgroup(fb.PREFIX + "77-2")
+    other = m.cgroup("machine.slice")
+    m.host.save_state({"pid": 77, "zram": "zram3", "hot_added": True, "mknod": False})
+    log = []
+    assert fb.cleanup(m.host, log.append)
+    assert m.commands == [["swapoff", str(m.dev / "zram3")]]
+    assert (ours / "reset").read_text() == "1"
+    assert (m.sys / "class/zram-control/hot_remove").read_text() == "3"
+    assert (m.sys / "block/zram0/reset").read_text() == ""
+    assert m.killed == [(4242, fb.signal.SIGKILL)]
+    assert fb.our_cgroups(m.host) == [] and other.is_dir()
+    assert not os.path.exists(m.host.state_file)
+    # idempotent: nothing left to do, nothing done
+    m.commands.clear()
+    assert fb.cleanup(m.host, log.append) and m.commands == []
+
+
+def test_cleanup_keeps_state_when_swapoff_fails(tmp_path):
+    m = FakeMachine(tmp_path)
+    m.zram(2, 1)
+    m.set_swaps(["/dev/zram2"])
+    m.host.save_state({"pid": 5, "zram": "zram2", "hot_added": False})
+
+    def failing(argv):
+        raise RuntimeError("swapoff: Cannot allocate memory")
+
+    m.host.run = failing
+    assert not fb.cleanup(m.host, lambda s: None)
+    assert os.path.exists(m.host.state_file)           # --cleanup can try again
+    assert (m.sys / "block/zram2/reset").read_text() == ""
+
+
+# -- workloads: deterministic, same checksum on both interpreters ------------------------
+
+@pytest.mark.parametrize("script,args", [
+    ("kvstore.py", ["--records", "300", "--ops", "2000"]),
+    ("kvstore.py", ["--records", "300", "--ops", "2000", "--dist", "uniform"]),
+    ("reqlog.py", ["--users", "200", "--history", "1000", "--ops", "1000", "--audit-every", "100"]),
+])
+def test_workloads_deterministic(script, args, tmp_path):
+    sums = set()
+    for python in (sys.executable, STOCK):
+        env = clean_env({"FARMEM_REPORT": str(tmp_path / "report.json")})
+        r = subprocess.run([python, os.path.join(WORKDIR, script), *args], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        assert res["access"]["wall_s"] > 0 and res["access"]["majflt"] >= 0
+        sums.add(res["checksum"])
+    assert len(sums) == 1
+    # no session ran, so no Pypper report was written
+    assert not (tmp_path / "report.json").exists()
