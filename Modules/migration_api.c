@@ -15,7 +15,7 @@
 static PyObject *result_dict(const pypper_migrate_result *r)
 {
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsd}",
+        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsd}",
         "promoted_pages", (unsigned long long)r->promoted_pages,
         "demoted_pages", (unsigned long long)r->demoted_pages,
         "promoted_bytes", (unsigned long long)r->promoted_bytes,
@@ -24,6 +24,7 @@ static PyObject *result_dict(const pypper_migrate_result *r)
         "relocated_bytes", (unsigned long long)r->relocated_bytes,
         "failed", (unsigned long long)r->failed,
         "absent", (unsigned long long)r->absent,
+        "discarded_pages", (unsigned long long)r->discarded_pages,
         "pages", (unsigned long long)r->pages,
         "fast_pages", (unsigned long long)r->fast_pages,
         "slow_pages", (unsigned long long)r->slow_pages,

@@ -77,3 +77,60 @@ size_t pypper_heap_for_each_used_page(pypper_page_fn fn, void *ctx)
     }
     return total;
 }
+
+/* Runs of free pages inside committed arenas go back to the kernel (the mapping
+ * stays: a racing reader sees zeros, and all metadata is out of band, so nothing in a
+ * free page is needed). */
+static size_t discard_run(size_t first, size_t count)
+{
+    if (count)
+        region_discard(pypper_heap_page_at(first), count << PAGE_SHIFT);
+    return count;
+}
+
+size_t pypper_heap_discard_free_pages(void)
+{
+    if (!pypper_heap_layout.base)
+        return 0;
+    region_counters rc;
+    region_get_counters(&rc);
+    size_t total = 0;
+    for (unsigned t = 0; t < HEAP_TIERS; t++) {
+        size_t first = t * pypper_heap_layout.arenas_per_tier;
+        for (size_t a = first; a < first + rc.arenas_high[t]; a++) {
+            arena_meta *m = layout_meta(a);
+            size_t page0 = a * PAGES_PER_ARENA;
+            size_t run = 0, start = 0;
+            for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
+                bool used;
+                switch (m->kind) {
+                case ARENA_POOLS:
+                    /* Pools never handed out (fresh) were never touched. */
+                    used = layout_arena_pools(a)[i / (POOL_SIZE / PAGE_SIZE)].size != 0
+                           || i / (POOL_SIZE / PAGE_SIZE) >= POOLS_PER_ARENA - m->fresh_pools;
+                    break;
+                case ARENA_MEDIUM:
+                    used = m->unit_used[i] != 0 || (size_t)i * (PAGE_SIZE / MEDIUM_UNIT) >= m->fresh_unit;
+                    break;
+                case ARENA_LARGE:
+                    used = (m->page_used[i / 64] >> (i % 64)) & 1u;
+                    break;
+                default:
+                    used = true;        /* huge spans and free slots: not here */
+                    break;
+                }
+                if (!used) {
+                    if (!run)
+                        start = page0 + i;
+                    run++;
+                } else {
+                    total += discard_run(start, run);
+                    run = 0;
+                }
+            }
+            total += discard_run(start, run);
+        }
+    }
+    return total;
+}
+

@@ -18,4 +18,9 @@ bool pypper_heap_page_tracked(size_t index);
 typedef void (*pypper_page_fn)(size_t index, unsigned tier, void *ctx);
 size_t pypper_heap_for_each_used_page(pypper_page_fn fn, void *ctx);
 
+/* Return the free pages inside committed pool, medium and large arenas to the
+ * kernel (they read as zero afterwards; the arenas stay committed). Returns how
+ * many pages. Callers hold the heap's serialization. */
+size_t pypper_heap_discard_free_pages(void);
+
 #endif

@@ -55,10 +55,11 @@
 #define COLD_REPORT 32           /* cold sites named in migration_stats() */
 #define SITE_MIN_OBJECTS 8
 #define SITE_COLD_SHARE 0.9
-#define SITE_LEARN_AFTER_MS 2000
 #define LOCATE_ALL_EVERY 8       /* numa: re-read every page's node every N rounds */
 #define SLICE_ROUNDS 8           /* a background round looks closely at >= 1/8 of the table */
 #define SLICE_MIN 65536
+#define SETTLE_MS 2000
+#define DISCARD_EVERY (8u << 20) /* relocated bytes between two returns of free pages */
 
 /* Per page slot: where it is (PL_UNKNOWN / _FAST / _SLOW) in the low bits, and in
  * the high bits how many more rounds it counts as known (heat 0 without evidence,
@@ -123,6 +124,11 @@ static struct {
     size_t threshold;            /* MIGRATE_POLICY=threshold: blocks below go fast */
     size_t slice_start;          /* the table's window looked at closely next round */
     bool rotation_done;          /* the last round's window reached the table's end */
+    /* Cold data has somewhere to go: a fast-tier budget below 100%, or eager demotion,
+     * and the session is old enough (SETTLE_MS) for "no evidence" to mean cold. Only
+     * then are cold objects' buffers relocated and cold sites segregated: without it
+     * that work would buy nothing. */
+    bool separating;
     PyInterpreterState *interp;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -186,11 +192,11 @@ static unsigned site_hook(size_t size, unsigned tier)
     return tier;
 }
 
-static void learn_sites(uint32_t now_ms)
+static void learn_sites(void)
 {
     size_t n = 0;
     memset(M.cold, 0, COLD_SLOTS * sizeof(cold_site));
-    if (now_ms >= SITE_LEARN_AFTER_MS) {
+    if (M.separating) {
         for (uint32_t s = 1; s < SITE_MAX; s++) {
             if (M.site_objects[s] < SITE_MIN_OBJECTS
                 || M.site_cold[s] < SITE_COLD_SHARE * M.site_bytes[s])
@@ -215,7 +221,7 @@ static void update_hook(void)
 {
     bool want = M.on && (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD
                          || (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE
-                             && M.ncold));
+                             && M.separating && M.ncold));
     pypper_placement_site_hook = want ? site_hook : NULL;
 }
 
@@ -374,7 +380,7 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
         || M.nreloc >= RELOC_MAX || !readable_without_fault(b.block))
         return;
     unsigned want = t >= mp->hot_threshold ? PYPPER_TIER_FAST
-                    : t < mp->cold_threshold ? PYPPER_TIER_SLOW : 2u;
+                    : t < mp->cold_threshold && M.separating ? PYPPER_TIER_SLOW : 2u;
     pypper_block_info bi;
     pypper_heap_lookup(b.block, &bi);
     if (want < 2 && bi.tier != want && b.size <= M.reloc_budget) {
@@ -450,11 +456,17 @@ static void collect(bool whole)
         pypper_heap_for_each_used_page(add_page, NULL);
     M.nreloc = 0;
     M.reloc_budget = cap_bytes(M.cfg.migrate_mbps);
+    const pypper_size *fb = &M.cfg.fast_budget;
+    M.separating = (!fb->is_percent || fb->percent < 100.0 || !M.cfg.lazy_demotion)
+                   && now_ms >= SETTLE_MS;
     pypper_objtable_sync();
     walk_objects(now_ms, whole);
     pypper_heap_unlock(locked);
 
-    /* Relocations (the heap is entered again: outside the table's lock). */
+    /* Relocations (the heap is entered again: outside the table's lock). Each leaves
+     * the old buffer's space free in its arena: every DISCARD_EVERY bytes moved, and
+     * at the end, the free pages go back, or a session would hold both copies. */
+    uint64_t since_discard = 0;
     for (size_t i = 0; i < M.nreloc; i++) {
         size_t bytes;
         pypper_stat_add(PYPPER_STAT_RELOCATE_TRIED, 1);
@@ -462,15 +474,22 @@ static void collect(bool whole)
         if (rc > 0) {
             M.cur.relocated_buffers++;
             M.cur.relocated_bytes += bytes;
+            since_discard += bytes;
             pypper_stat_add(PYPPER_STAT_RELOCATE_DONE, 1);
             pypper_stat_add(PYPPER_STAT_RELOCATE_BYTES, bytes);
         } else if (rc < 0) {
             M.cur.failed++;
             pypper_stat_add(PYPPER_STAT_RELOCATE_FAILED, 1);
         }
+        if (since_discard >= DISCARD_EVERY || (i + 1 == M.nreloc && since_discard)) {
+            bool relock = pypper_heap_lock();
+            M.cur.discarded_pages += pypper_heap_discard_free_pages();
+            pypper_heap_unlock(relock);
+            since_discard = 0;
+        }
     }
     if (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE && M.rotation_done)
-        learn_sites(now_ms);
+        learn_sites();
     if (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD)
         adjust_threshold();
     update_hook();

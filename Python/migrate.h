@@ -15,6 +15,7 @@ typedef struct {
     uint64_t promoted_pages, demoted_pages, promoted_bytes, demoted_bytes;
     uint64_t relocated_buffers, relocated_bytes, failed;
     uint64_t absent;             /* pages asked to move that were not populated */
+    uint64_t discarded_pages;    /* free pages given back after the relocations */
     uint64_t pages, fast_pages, slow_pages, unknown_pages, budget_pages;
     uint64_t held_by_cooldown, held_by_cap;
     double cutoff_heat;

@@ -133,10 +133,27 @@ def test_buffers_that_must_not_move():
     assert out == "ok\n"
 
 
+def test_no_fast_budget_limit_means_no_cold_relocation():
+    # With FAST_BUDGET=100% and lazy demotion nothing would ever be demoted: cold
+    # buffers stay where they are (the work would buy nothing).
+    out = check("""
+        import gc, time, pypper
+        pypper.start(backend="sim", migrate_interval_ms=100)
+        cold = [bytearray(2000) for _ in range(2000)]
+        gc.collect()
+        time.sleep(2.5)
+        pypper.migrate_now()
+        print([pypper.where(b)["buffer"]["tier"] for b in cold].count("slow"),
+              pypper.migration_stats()["relocate"]["done"])
+        pypper.end()
+    """)
+    assert out.split() == ["0", "0"], out
+
+
 def test_cold_buffers_go_slow_and_hot_ones_stay_fast():
     out = check("""
         import gc, time, pypper
-        pypper.start(backend="sim", migrate_interval_ms=100, sample_hz=1000)
+        pypper.start(backend="sim", migrate_interval_ms=100, sample_hz=1000, fast_budget="50%")
         hot = [bytearray(2000) for _ in range(50)]
         cold = [bytearray(2000) for _ in range(3000)]
         gc.collect()
@@ -213,7 +230,7 @@ def test_cold_allocation_site_is_segregated():
                 self.payload = [i] * 4
         def make_cold(n):
             return [Rec(i) for i in range(n)]
-        pypper.start(backend="sim", alloc_sample=1, migrate_interval_ms=100)
+        pypper.start(backend="sim", alloc_sample=1, migrate_interval_ms=100, fast_budget="50%")
         archive = make_cold(20000)
         gc.collect()
         time.sleep(2.3)
