@@ -2,6 +2,7 @@
  * the backend choice (Pypper/backend_select.c) on synthetic inputs. */
 #include "backend.h"
 #include "check.h"
+#include "heapsort.h"
 #include "planner.h"
 
 #include <errno.h>
@@ -176,8 +177,32 @@ static void test_backend_select(void)
     CHECK(pypper_backend_numa.init(&one) == -ENODEV);
 }
 
+static int ascending(size_t a, size_t b, const void *ctx)
+{
+    (void)ctx;
+    return a < b ? -1 : a > b;
+}
+
+static void test_heapsort(void)
+{
+    size_t v[1000];
+    unsigned x = 12345;
+    for (size_t n = 0; n <= 1000; n += 37) {
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            v[i] = (x >> 8) % 97;              /* many equal keys */
+        }
+        pypper_heapsort(v, n, ascending, NULL);
+        bool sorted = true;
+        for (size_t i = 1; i < n; i++)
+            sorted = sorted && v[i - 1] <= v[i];
+        CHECK(sorted);
+    }
+}
+
 int main(void)
 {
+    test_heapsort();
     test_budget_and_ranking();
     test_lazy_demotion();
     test_hysteresis_and_cooldown();
