@@ -69,6 +69,7 @@ typedef enum {
     PYPPER_OPTION_SLOW_NODES,
     PYPPER_OPTION_FAST_BUDGET,
     PYPPER_OPTION_LIVE_GENERATION,
+    PYPPER_OPTION_LIVE_NUMBERS,
     PYPPER_OPTION_SAMPLE_HZ,
     PYPPER_OPTION_SAMPLE_DUTY,
     PYPPER_OPTION_SAMPLE_DEPTH,
@@ -104,6 +105,7 @@ typedef struct pypper_config {
     pypper_nodeset slow_nodes;
     pypper_size fast_budget;
     int64_t live_generation;     /* survivors are traced from this generation on */
+    bool live_numbers;           /* trace int and float objects found as referents */
     int64_t sample_hz;
     double sample_duty;          /* share of one core the sampler may use */
     int64_t sample_depth;        /* frames per stack sample */

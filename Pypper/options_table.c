@@ -35,6 +35,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "LIVE_GENERATION", PYPPER_OPT_INT, FIELD(live_generation), "2", 1, 2, 0, 0, NULL,
         "the live trace takes objects that survive into this GC generation (1: every "
         "collection's survivors; 2: only those promoted to the oldest, cheaper)"},
+    [PYPPER_OPTION_LIVE_NUMBERS] = {
+        "LIVE_NUMBERS", PYPPER_OPT_BOOL, FIELD(live_numbers), "0", 0, 0, 0, 0, NULL,
+        "also trace the int and float objects that containers hold (costs an object-table "
+        "entry each: about 40 bytes per number)"},
     [PYPPER_OPTION_SAMPLE_HZ] = {
         "SAMPLE_HZ", PYPPER_OPT_INT, FIELD(sample_hz), "100", 1, 100000, 0, 0, NULL,
         "active-trace sampling bursts per second (each burst lasts SAMPLE_DUTY/SAMPLE_HZ s)"},

@@ -63,6 +63,7 @@ static struct {
     size_t rescan_nfound;
     uint64_t swept;
     int min_generation;                 /* trace survivors joining this one or older */
+    bool numbers;                       /* LIVE_NUMBERS: trace ints and floats held by containers */
     bool full_pass_done;
     PyObject *str_generation, *str_start, *str_stop;
     PyGC_Head *pending_tail;            /* recorded at "start", followed at "stop" */
@@ -159,10 +160,17 @@ static int track_object(PyObject *op)
     return 1;
 }
 
+/* Numbers held by containers (often millions, each a small leaf object mixed with
+ * others in its pool) are left out unless LIVE_NUMBERS asks for them. */
+static inline bool skipped_number(PyObject *op)
+{
+    return !LT.numbers && (Py_IS_TYPE(op, &PyLong_Type) || Py_IS_TYPE(op, &PyFloat_Type));
+}
+
 static int visit_referent(PyObject *op, void *depth)
 {
     /* Containers the GC tracks are in its lists and get their own visit. */
-    if (op == NULL)
+    if (op == NULL || skipped_number(op))
         return 0;
     int gc = _PyObject_IS_GC(op);
     if (gc && _PyObject_GC_IS_TRACKED(op))
@@ -192,7 +200,8 @@ static void track_with_referents(PyObject *op)
 static int collect_untracked(PyObject *op, void *unused)
 {
     (void)unused;
-    if (op == NULL || _Py_IsImmortal(op) || LT.rescan_nfound == RESCAN_FOUND_MAX)
+    if (op == NULL || _Py_IsImmortal(op) || LT.rescan_nfound == RESCAN_FOUND_MAX
+        || skipped_number(op))
         return 0;
     if (_PyObject_IS_GC(op) && _PyObject_GC_IS_TRACKED(op))
         return 0;                       /* in a GC list: walked on its own */
@@ -377,6 +386,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     LT.callback = cb;
     LT.on = true;
     LT.min_generation = (int)cfg->live_generation;
+    LT.numbers = cfg->live_numbers;
     LT.rescan_buf = mmap(NULL, RESCAN_FOUND_MAX * sizeof(PyObject *), PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (LT.rescan_buf == MAP_FAILED)
