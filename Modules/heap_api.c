@@ -165,10 +165,11 @@ static PyObject *py_heap_stats(PyObject *module, PyObject *unused)
         return NULL;
     const pypper_topology *t = pypper_tiers_topology();
     return Py_BuildValue(
-        "{s:s,s:O,s:O,s:s,s:K,s:{s:N,s:N},s:N,s:K,s:K,s:K,s:i,s:K,s:K,s:K}",
+        "{s:s,s:O,s:O,s:s,s:K,s:K,s:{s:N,s:N},s:N,s:K,s:K,s:K,s:i,s:K,s:K,s:K}",
         "allocator", pypper_pymem_mode(), "simulated", (!t || t->simulated) ? Py_True : Py_False,
         "locking", st->locking ? Py_True : Py_False, "default_tier", tier_names[st->default_tier & 1],
-        "reservation_per_tier", st->reservation_per_tier, "tiers", "fast", tier_dict(&st->tier[0]),
+        "reservation_per_tier", st->reservation_per_tier,
+        "base", (unsigned long long)st->base, "tiers", "fast", tier_dict(&st->tier[0]),
         "slow", tier_dict(&st->tier[1]), "classes", classes, "fallback_allocs", st->fallback_allocs,
         "commit_failures", st->commit_failures, "bind_failures", st->bind_failures,
         "last_bind_errno", st->last_bind_errno, "tier_fallbacks", st->tier_fallbacks,

@@ -351,6 +351,7 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
     out->locking = pypper_heap_locking();
     out->default_tier = pypper_placement_default;
     out->reservation_per_tier = pypper_heap_layout.tier_bytes;
+    out->base = (uintptr_t)pypper_heap_layout.base;
     out->nclasses = pypper_nclasses;
     for (unsigned c = 0; c < pypper_nclasses; c++)
         out->classes[c].size = pypper_class_size[c];

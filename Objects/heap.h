@@ -101,6 +101,7 @@ typedef struct {
     bool locking;
     unsigned default_tier;
     uint64_t reservation_per_tier;
+    uintptr_t base;            /* the fast tier's first byte; the slow tier's is base + reservation_per_tier */
     pypper_tier_stats tier[2];
     unsigned nclasses;
     pypper_class_stats classes[96];

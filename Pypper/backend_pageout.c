@@ -1,8 +1,12 @@
 /* Pypper/backend_pageout.c: the pageout backend, for far memory behind swap (zram,
  * zswap, a swap device): the fast tier is memory, the slow tier is swap. Demotion is
  * madvise(MADV_PAGEOUT) (reclaim now; MADV_COLD on kernels before 5.4: reclaim
- * first under pressure), promotion madvise(MADV_POPULATE_READ) (swap in now; 5.14+,
- * else MADV_WILLNEED: swap-in read-ahead). Runs of adjacent pages go in one call.
+ * first under pressure), promotion madvise(MADV_WILLNEED) (swap-in read-ahead into the
+ * swap cache, best effort). Not MADV_POPULATE_READ: its faults are taken inside the
+ * kernel, and under a memory cgroup's limit such a charge that reclaim cannot satisfy
+ * invokes the OOM killer at once (seen here: the far-memory benchmark's Pypper runs
+ * were killed with it), where read-ahead gives up quietly. Runs of adjacent pages go
+ * in one call.
  * Where a page is comes from mincore(2): resident is fast, anything else slow (a
  * page in the swap cache counts as resident). */
 #include "backend.h"
@@ -18,20 +22,17 @@
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 
 #define PAGE 4096u
 
 static int demote_advice = MADV_PAGEOUT;
-static int promote_advice = MADV_POPULATE_READ;
+static int promote_advice = MADV_WILLNEED;
 
 static int pageout_init(const pypper_topology *topo)
 {
     (void)topo;
     demote_advice = MADV_PAGEOUT;
-    promote_advice = MADV_POPULATE_READ;
+    promote_advice = MADV_WILLNEED;
     return 0;
 }
 
@@ -47,16 +48,14 @@ static int advise(char *start, size_t len, unsigned tier)
             *advice = MADV_COLD;
             continue;
         }
-        if (e == EINVAL && *advice == MADV_POPULATE_READ) {
-            *advice = MADV_WILLNEED;
-            continue;
-        }
         return -e;
     }
 }
 
-/* After the advice, a page counts as moved only when mincore agrees (no swap, a
- * locked or shared page, and MADV_COLD all leave pages in memory): -EAGAIN else. */
+/* After a demotion, a page counts as moved only when mincore agrees (no swap, a
+ * locked or shared page, and MADV_COLD all leave pages in memory): -EAGAIN else.
+ * Read-ahead is asynchronous: a promotion counts when the advice is taken, and the
+ * next round's look says where the page is. */
 static size_t pageout_move(void *const *pages, size_t n, unsigned tier, int *status)
 {
     size_t done = 0;
@@ -67,7 +66,8 @@ static size_t pageout_move(void *const *pages, size_t n, unsigned tier, int *sta
             j++;
         int rc = advise(pages[i], (j - i) * PAGE, tier);
         unsigned char vec[4096];
-        bool seen = rc == 0 && mincore(pages[i], (j - i) * PAGE, vec) == 0;
+        bool seen = rc == 0 && tier == PYPPER_PLACE_SLOW
+                    && mincore(pages[i], (j - i) * PAGE, vec) == 0;
         for (size_t k = i; k < j; k++) {
             int want = tier == PYPPER_PLACE_FAST;
             status[k] = rc ? rc : !seen ? 0 : (vec[k - i] & 1) == want ? 0 : -EAGAIN;
