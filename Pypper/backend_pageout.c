@@ -2,11 +2,9 @@
  * zswap, a swap device): the fast tier is memory, the slow tier is swap. Demotion is
  * madvise(MADV_PAGEOUT) (reclaim now; MADV_COLD on kernels before 5.4: reclaim
  * first under pressure), promotion madvise(MADV_WILLNEED) (swap-in read-ahead into the
- * swap cache, best effort). Not MADV_POPULATE_READ: its faults are taken inside the
- * kernel, and under a memory cgroup's limit such a charge that reclaim cannot satisfy
- * invokes the OOM killer at once (seen here: the far-memory benchmark's Pypper runs
- * were killed with it), where read-ahead gives up quietly. Runs of adjacent pages go
- * in one call.
+ * swap cache: asynchronous and best effort, so the migration thread does not wait for
+ * each page, and under a memory limit the kernel may drop it rather than reclaim for
+ * it). Runs of adjacent pages go in one call.
  * Where a page is comes from mincore(2): resident is fast, anything else slow (a
  * page in the swap cache counts as resident). */
 #include "backend.h"
