@@ -259,10 +259,11 @@ class CxlBench(ab.Bench):
                 ms = nat.get("migration_stats") or {}
                 print("  Pypper placement at DRAM %.1f%% (FAST_BUDGET %d pages): %d of %d "
                       "registry objects on fast pages%s; fast pages %d of %d mapped; "
-                      "passes %s, demoted %s, promoted %s, relocated %s, segregated %s" % (
+                      "passes %s (%s settling at the end), demoted %s, promoted %s, relocated %s, "
+                      "segregated %s" % (
                           100 * b, bp, len(fast_keys), len(nat["pages"]),
                           " (OVER the budget)" if over else "", len(fast_pages),
-                          len(nat["placement_map"]), ms.get("passes"),
+                          len(nat["placement_map"]), ms.get("passes"), nat.get("settle_rounds"),
                           (ms.get("demote") or {}).get("done"),
                           (ms.get("promote") or {}).get("done"),
                           (ms.get("relocate") or {}).get("done"), ms.get("segregated")),

@@ -63,7 +63,17 @@ class CxlOracleProbe(workloads.OracleProbe):
 class CxlPypperProbe(workloads.PypperProbe):
     def finish(self, registry):
         p = self.pypper
-        extra = {"pages": key_pages(p, registry)}
+        # A run of a few seconds ends after 2-3 background rounds, before the planner
+        # has acted on all its candidates (it moves a share of them a round, within the
+        # rate caps): let it settle on the final temperatures, at most 8 rounds, and
+        # record how many it took. This is the placement it would keep.
+        settle = 0
+        if getattr(p, "migrate_now", None) is not None:
+            for settle in range(1, 9):
+                r = p.migrate_now()
+                if not (r["promoted_pages"] or r["demoted_pages"] or r["relocated_buffers"]):
+                    break
+        extra = {"pages": key_pages(p, registry), "settle_rounds": settle}
         snap = p.snapshot()
         extra["snapshot_pages"] = [[pg.address, pg.heat, pg.tier] for pg in snap.pages]
         extra["snapshot_objects"] = len(snap.objects)
