@@ -15,7 +15,7 @@
 static PyObject *result_dict(const pypper_migrate_result *r)
 {
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsd}",
+        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsd}",
         "promoted_pages", (unsigned long long)r->promoted_pages,
         "demoted_pages", (unsigned long long)r->demoted_pages,
         "promoted_bytes", (unsigned long long)r->promoted_bytes,
@@ -29,6 +29,7 @@ static PyObject *result_dict(const pypper_migrate_result *r)
         "fast_pages", (unsigned long long)r->fast_pages,
         "slow_pages", (unsigned long long)r->slow_pages,
         "unknown_pages", (unsigned long long)r->unknown_pages,
+        "unplaced_pages", (unsigned long long)r->unplaced_pages,
         "budget_pages", (unsigned long long)r->budget_pages,
         "held_by_cooldown", (unsigned long long)r->held_by_cooldown,
         "held_by_cap", (unsigned long long)r->held_by_cap,

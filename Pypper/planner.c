@@ -158,7 +158,8 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
     }
 
     /* Share of candidates per pass, then the rate caps; demotions (room) first. */
-    size_t kd = share(nd, a), kp = share(np, a);
+    double portion = p->all_candidates ? 1.0 : a;
+    size_t kd = share(nd, portion), kp = share(np, portion);
     if (kp > p->promote_cap)
         kp = p->promote_cap;
     if (kd > p->move_cap)

@@ -29,6 +29,8 @@ typedef struct {
     size_t promote_cap;         /* pages per pass; SIZE_MAX: none */
     size_t move_cap;            /* promotions + demotions per pass; SIZE_MAX: none */
     uint32_t pass;              /* this pass's number (>= 1) */
+    bool all_candidates;        /* act on every candidate (a round asked for by the
+                                 * program), not a share of them; caps still apply */
 } pypper_plan_params;
 
 typedef struct {

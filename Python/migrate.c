@@ -129,6 +129,7 @@ static struct {
      * then are cold objects' buffers relocated and cold sites segregated: without it
      * that work would buy nothing. */
     bool separating;
+    bool whole_round;            /* migrate_now(): the whole table, every candidate */
     PyInterpreterState *interp;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -444,6 +445,7 @@ static void adjust_threshold(void)
 
 static void collect(bool whole)
 {
+    M.whole_round = whole;
     uint64_t t0 = now_ns();
     uint32_t now_ms = pypper_active_trace_now_ms();
     M.pass++;
@@ -672,6 +674,7 @@ static void execute(void)
         .promote_cap = pages_of(cap_bytes(M.cfg.promote_mbps ? M.cfg.promote_mbps : M.cfg.migrate_mbps)),
         .move_cap = pages_of(cap_bytes(M.cfg.migrate_mbps)),
         .pass = M.pass,
+        .all_candidates = M.whole_round,
     };
     pypper_plan plan = {.promote = M.promote, .demote = M.demote};
     pypper_plan_pages(M.pages, M.npages, &p, &plan, M.scratch);
@@ -680,9 +683,17 @@ static void execute(void)
     move_pages_to(plan.promote, plan.npromote, PYPPER_TIER_FAST);
     (void)failed_demote;
 
+    /* As placement_map() shows them: pages whose place is unknown in neither count. */
     M.cur.pages = M.npages;
-    M.cur.fast_pages = plan.fast_pages - plan.ndemote + plan.npromote;
-    M.cur.slow_pages = M.npages - M.cur.fast_pages;
+    M.cur.fast_pages = M.cur.slow_pages = M.cur.unplaced_pages = 0;
+    for (size_t i = 0; i < M.npages; i++) {
+        if (M.pages[i].unplaced)
+            M.cur.unplaced_pages++;
+        else if (M.pages[i].placed == PYPPER_PLACE_SLOW)
+            M.cur.slow_pages++;
+        else
+            M.cur.fast_pages++;
+    }
     M.cur.unknown_pages = plan.unknown_pages;
     M.cur.budget_pages = p.budget_pages == SIZE_MAX ? M.npages : p.budget_pages;
     M.cur.held_by_cooldown = plan.skipped_cooldown;

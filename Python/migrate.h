@@ -17,6 +17,7 @@ typedef struct {
     uint64_t absent;             /* pages asked to move that were not populated */
     uint64_t discarded_pages;    /* free pages given back after the relocations */
     uint64_t pages, fast_pages, slow_pages, unknown_pages, budget_pages;
+    uint64_t unplaced_pages;     /* where they are could not be learnt this round */
     uint64_t held_by_cooldown, held_by_cap;
     double cutoff_heat;
     double collect_ms, execute_ms;

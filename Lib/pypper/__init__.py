@@ -195,7 +195,9 @@ def heap_stats():
 
 
 def migrate_now():
-    """Run one migration round now, in this thread: page heat from the objects'
+    """Run one migration round now, in this thread, over every traced object and
+    acting on every candidate the planner finds (background rounds act on a share
+    set by AGGRESSIVENESS; the rate caps apply to both): page heat from the objects'
     temperatures, owned buffers relocated between the tiers' arenas, pages promoted
     and demoted by the backend. Returns what the round did ({"promoted_pages",
     "demoted_pages", "promoted_bytes", "demoted_bytes", "relocated_buffers",
@@ -218,8 +220,10 @@ def migration_stats():
 
 
 def placement_map():
-    """[(page address, "fast" | "slow")]: where the last migration round left every
-    page of the heap in use (for sim: the placement it recorded)."""
+    """[(page address, "fast" | "slow" | "unknown")]: where the last migration round
+    left every page of the heap in use (for sim: the placement it recorded); "unknown":
+    the backend could not say (a page not populated yet, or a failed query), and the
+    round left it alone."""
     return _pypper.placement_map()
 
 

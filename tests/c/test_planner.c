@@ -25,7 +25,7 @@ static void setup(unsigned fast_count)
 static pypper_plan_params params(size_t budget)
 {
     return (pypper_plan_params){PYPPER_POLICY_TEMPERATURE, budget, 1.0, true, 0.0,
-                                SIZE_MAX, SIZE_MAX, 10};
+                                SIZE_MAX, SIZE_MAX, 10, false};
 }
 
 static pypper_plan plan(const pypper_plan_params *p)
@@ -110,6 +110,10 @@ static void test_caps_and_unknown(void)
     p.aggressiveness = 0.0;
     r = plan(&p);
     CHECK(r.npromote == 25);
+    p.all_candidates = true;                             /* a round the program asked for */
+    r = plan(&p);
+    CHECK(r.npromote == N);
+    p.all_candidates = false;
     /* Unknown heat: never promoted, demoted after known-cold pages. */
     setup(100);
     for (size_t i = 0; i < 10; i++)
