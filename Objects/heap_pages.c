@@ -28,109 +28,105 @@ bool pypper_heap_page_tracked(size_t index)
     return (w[0] | w[1] | w[2] | w[3]) != 0;
 }
 
-static size_t emit_run(size_t first, size_t count, unsigned tier, pypper_page_fn fn, void *ctx)
+/* What a page of a committed pool, medium or large arena holds. */
+enum page_state {
+    PAGE_USED,      /* allocated memory */
+    PAGE_FREE,      /* handed out before, free now */
+    PAGE_FRESH,     /* never handed out: never touched */
+};
+
+static enum page_state page_state(size_t a, const arena_meta *m, unsigned i)
 {
-    for (size_t i = 0; i < count; i++)
-        fn(first + i, tier, ctx);
-    return count;
+    switch (m->kind) {
+    case ARENA_POOLS: {
+        unsigned pool = i / (POOL_SIZE / PAGE_SIZE);
+        if (layout_arena_pools(a)[pool].size)
+            return PAGE_USED;
+        return pool >= POOLS_PER_ARENA - m->fresh_pools ? PAGE_FRESH : PAGE_FREE;
+    }
+    case ARENA_MEDIUM:
+        /* 64 units of 64 bytes: one bitmap word per page. */
+        if (m->unit_used[i])
+            return PAGE_USED;
+        return (size_t)i * (PAGE_SIZE / MEDIUM_UNIT) >= m->fresh_unit ? PAGE_FRESH : PAGE_FREE;
+    case ARENA_LARGE:
+        return (m->page_used[i / 64] >> (i % 64)) & 1u ? PAGE_USED : PAGE_FREE;
+    default:
+        return PAGE_FRESH;
+    }
+}
+
+/* fn(arena index, its metadata, its tier, ctx) for every arena slot ever committed. */
+typedef void (*arena_fn)(size_t a, arena_meta *m, unsigned tier, void *ctx);
+
+static void each_arena(arena_fn fn, void *ctx)
+{
+    if (!pypper_heap_layout.base)
+        return;
+    region_counters rc;
+    region_get_counters(&rc);
+    for (unsigned t = 0; t < HEAP_TIERS; t++) {
+        size_t first = t * pypper_heap_layout.arenas_per_tier;
+        for (size_t a = first; a < first + rc.arenas_high[t]; a++)
+            fn(a, layout_meta(a), t, ctx);
+    }
+}
+
+typedef struct {
+    pypper_page_fn fn;
+    void *ctx;
+    size_t count;
+} used_walk;
+
+static void used_in_arena(size_t a, arena_meta *m, unsigned tier, void *ctx)
+{
+    used_walk *w = ctx;
+    size_t page0 = a * PAGES_PER_ARENA;
+    if (m->kind == ARENA_HUGE_HEAD) {        /* its pages run on over the span's arenas */
+        for (size_t i = 0; i < m->huge_pages; i++)
+            w->fn(page0 + i, tier, w->ctx);
+        w->count += m->huge_pages;
+        return;
+    }
+    if (m->kind != ARENA_POOLS && m->kind != ARENA_MEDIUM && m->kind != ARENA_LARGE)
+        return;
+    for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
+        if (page_state(a, m, i) == PAGE_USED) {
+            w->fn(page0 + i, tier, w->ctx);
+            w->count++;
+        }
+    }
 }
 
 size_t pypper_heap_for_each_used_page(pypper_page_fn fn, void *ctx)
 {
-    if (!pypper_heap_layout.base)
-        return 0;
-    region_counters rc;
-    region_get_counters(&rc);
-    size_t total = 0;
-    for (unsigned t = 0; t < HEAP_TIERS; t++) {
-        size_t first = t * pypper_heap_layout.arenas_per_tier;
-        for (size_t a = first; a < first + rc.arenas_high[t]; a++) {
-            arena_meta *m = layout_meta(a);
-            size_t page0 = a * PAGES_PER_ARENA;
-            switch (m->kind) {
-            case ARENA_POOLS: {
-                pool_meta *pools = layout_arena_pools(a);
-                for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
-                    if (pools[i].size)
-                        total += emit_run(page0 + (size_t)i * (POOL_SIZE / PAGE_SIZE),
-                                          POOL_SIZE / PAGE_SIZE, t, fn, ctx);
-                break;
-            }
-            case ARENA_MEDIUM:
-                /* 64 units of 64 bytes: one bitmap word per page. */
-                for (unsigned w = 0; w < MEDIUM_WORDS; w++)
-                    if (m->unit_used[w])
-                        total += emit_run(page0 + w, 1, t, fn, ctx);
-                break;
-            case ARENA_LARGE:
-                for (unsigned i = 0; i < PAGES_PER_ARENA; i++)
-                    if (m->page_used[i / 64] & ((uint64_t)1 << (i % 64)))
-                        total += emit_run(page0 + i, 1, t, fn, ctx);
-                break;
-            case ARENA_HUGE_HEAD:
-                total += emit_run(page0, m->huge_pages, t, fn, ctx);
-                break;
-            default:
-                break;
-            }
-        }
-    }
-    return total;
+    used_walk w = {fn, ctx, 0};
+    each_arena(used_in_arena, &w);
+    return w.count;
 }
 
-/* Runs of free pages inside committed arenas go back to the kernel (the mapping
- * stays: a racing reader sees zeros, and all metadata is out of band, so nothing in a
- * free page is needed). */
-static size_t discard_run(size_t first, size_t count)
+/* Runs of free pages go back to the kernel (the mapping stays: a racing reader sees
+ * zeros, and all metadata is out of band, so nothing in a free page is needed). */
+static void discard_in_arena(size_t a, arena_meta *m, unsigned tier, void *ctx)
 {
-    if (count)
-        region_discard(pypper_heap_page_at(first), count << PAGE_SHIFT);
-    return count;
+    (void)tier;
+    size_t *total = ctx, page0 = a * PAGES_PER_ARENA, run = 0;
+    for (unsigned i = 0; i <= PAGES_PER_ARENA; i++) {
+        if (i < PAGES_PER_ARENA && page_state(a, m, i) == PAGE_FREE) {
+            run++;
+            continue;
+        }
+        if (run) {
+            region_discard(pypper_heap_page_at(page0 + i - run), run << PAGE_SHIFT);
+            *total += run;
+            run = 0;
+        }
+    }
 }
 
 size_t pypper_heap_discard_free_pages(void)
 {
-    if (!pypper_heap_layout.base)
-        return 0;
-    region_counters rc;
-    region_get_counters(&rc);
     size_t total = 0;
-    for (unsigned t = 0; t < HEAP_TIERS; t++) {
-        size_t first = t * pypper_heap_layout.arenas_per_tier;
-        for (size_t a = first; a < first + rc.arenas_high[t]; a++) {
-            arena_meta *m = layout_meta(a);
-            size_t page0 = a * PAGES_PER_ARENA;
-            size_t run = 0, start = 0;
-            for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
-                bool used;
-                switch (m->kind) {
-                case ARENA_POOLS:
-                    /* Pools never handed out (fresh) were never touched. */
-                    used = layout_arena_pools(a)[i / (POOL_SIZE / PAGE_SIZE)].size != 0
-                           || i / (POOL_SIZE / PAGE_SIZE) >= POOLS_PER_ARENA - m->fresh_pools;
-                    break;
-                case ARENA_MEDIUM:
-                    used = m->unit_used[i] != 0 || (size_t)i * (PAGE_SIZE / MEDIUM_UNIT) >= m->fresh_unit;
-                    break;
-                case ARENA_LARGE:
-                    used = (m->page_used[i / 64] >> (i % 64)) & 1u;
-                    break;
-                default:
-                    used = true;        /* huge spans and free slots: not here */
-                    break;
-                }
-                if (!used) {
-                    if (!run)
-                        start = page0 + i;
-                    run++;
-                } else {
-                    total += discard_run(start, run);
-                    run = 0;
-                }
-            }
-            total += discard_run(start, run);
-        }
-    }
+    each_arena(discard_in_arena, &total);
     return total;
 }
-

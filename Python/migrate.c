@@ -228,6 +228,18 @@ static void update_hook(void)
 
 /* ---- collect ---- */
 
+/* The arrays of a round, all of capacity cap. */
+static void unmap_round(pypper_plan_page *pages, size_t *promote, size_t *demote,
+                        size_t *scratch, void **addrs, int *status, size_t cap)
+{
+    unmap_array(pages, cap * sizeof(pypper_plan_page));
+    unmap_array(promote, cap * sizeof(size_t));
+    unmap_array(demote, cap * sizeof(size_t));
+    unmap_array(scratch, cap * sizeof(size_t));
+    unmap_array(addrs, cap * sizeof(void *));
+    unmap_array(status, cap * sizeof(int));
+}
+
 static int grow_pages(size_t need)
 {
     if (need <= M.cap)
@@ -242,22 +254,12 @@ static int grow_pages(size_t need)
     void **addrs = map_array(cap * sizeof(void *));
     int *status = map_array(cap * sizeof(int));
     if (!pages || !promote || !demote || !scratch || !addrs || !status) {
-        unmap_array(pages, cap * sizeof(pypper_plan_page));
-        unmap_array(promote, cap * sizeof(size_t));
-        unmap_array(demote, cap * sizeof(size_t));
-        unmap_array(scratch, cap * sizeof(size_t));
-        unmap_array(addrs, cap * sizeof(void *));
-        unmap_array(status, cap * sizeof(int));
+        unmap_round(pages, promote, demote, scratch, addrs, status, cap);
         return -1;
     }
     if (M.npages)
         memcpy(pages, M.pages, M.npages * sizeof(pypper_plan_page));
-    unmap_array(M.pages, M.cap * sizeof(pypper_plan_page));
-    unmap_array(M.promote, M.cap * sizeof(size_t));
-    unmap_array(M.demote, M.cap * sizeof(size_t));
-    unmap_array(M.scratch, M.cap * sizeof(size_t));
-    unmap_array(M.addrs, M.cap * sizeof(void *));
-    unmap_array(M.status, M.cap * sizeof(int));
+    unmap_round(M.pages, M.promote, M.demote, M.scratch, M.addrs, M.status, M.cap);
     M.pages = pages;
     M.promote = promote;
     M.demote = demote;
@@ -802,12 +804,7 @@ static void release_arrays(void)
     unmap_array(M.placed, M.slots);
     unmap_array(M.moved, M.slots * sizeof(uint32_t));
     unmap_array(M.pos, M.slots * sizeof(uint32_t));
-    unmap_array(M.pages, M.cap * sizeof(pypper_plan_page));
-    unmap_array(M.promote, M.cap * sizeof(size_t));
-    unmap_array(M.demote, M.cap * sizeof(size_t));
-    unmap_array(M.scratch, M.cap * sizeof(size_t));
-    unmap_array(M.addrs, M.cap * sizeof(void *));
-    unmap_array(M.status, M.cap * sizeof(int));
+    unmap_round(M.pages, M.promote, M.demote, M.scratch, M.addrs, M.status, M.cap);
     unmap_array(M.reloc, RELOC_MAX * sizeof(reloc_req));
     unmap_array(M.site_bytes, SITE_MAX * sizeof(float));
     unmap_array(M.site_cold, SITE_MAX * sizeof(float));
