@@ -193,29 +193,35 @@ static unsigned site_hook(size_t size, unsigned tier)
     return tier;
 }
 
-static void learn_sites(void)
+/* Cold sites from the site statistics of the table's rotation so far: each round adds
+ * the sites found cold; a completed rotation (replace) starts the set afresh from its
+ * full statistics, so a site that warmed up leaves it. */
+static void learn_sites(bool replace)
 {
-    size_t n = 0;
-    memset(M.cold, 0, COLD_SLOTS * sizeof(cold_site));
-    if (M.separating) {
-        for (uint32_t s = 1; s < SITE_MAX; s++) {
-            if (M.site_objects[s] < SITE_MIN_OBJECTS
-                || M.site_cold[s] < SITE_COLD_SHARE * M.site_bytes[s])
-                continue;
-            const void *code;
-            int offset;
-            if (!pypper_alloc_site_key(s, &code, &offset))
-                continue;
-            cold_site *c = &M.cold[cold_slot(code, offset)];
-            if (!c->code) {
-                if (n < COLD_REPORT)
-                    M.cold_ids[n] = s;
-                n++;
-            }
-            *c = (cold_site){code, offset};     /* a collision keeps the later one */
-        }
+    if (replace || !M.separating) {
+        memset(M.cold, 0, COLD_SLOTS * sizeof(cold_site));
+        M.ncold = 0;
     }
-    M.ncold = n;
+    if (!M.separating)
+        return;
+    for (uint32_t s = 1; s < SITE_MAX; s++) {
+        if (M.site_objects[s] < SITE_MIN_OBJECTS
+            || M.site_cold[s] < SITE_COLD_SHARE * M.site_bytes[s])
+            continue;
+        const void *code;
+        int offset;
+        if (!pypper_alloc_site_key(s, &code, &offset))
+            continue;
+        cold_site *c = &M.cold[cold_slot(code, offset)];
+        if (c->code == code && c->offset == offset)
+            continue;                           /* known already */
+        if (!c->code) {
+            if (M.ncold < COLD_REPORT)
+                M.cold_ids[M.ncold] = s;
+            M.ncold++;
+        }
+        *c = (cold_site){code, offset};         /* a collision keeps the later one */
+    }
 }
 
 static void update_hook(void)
@@ -492,8 +498,8 @@ static void collect(bool whole)
             since_discard = 0;
         }
     }
-    if (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE && M.rotation_done)
-        learn_sites();
+    if (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE)
+        learn_sites(M.rotation_done);
     if (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD)
         adjust_threshold();
     update_hook();
