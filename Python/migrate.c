@@ -600,6 +600,7 @@ static void move_pages_to(const size_t *chosen, size_t n, unsigned tier)
     _Static_assert(sizeof(void *) == sizeof(size_t), "addresses sorted as size_t");
     pypper_heapsort((size_t *)M.addrs, n, by_address, NULL);
     pypper_stat_add(promote ? PYPPER_STAT_PROMOTE_TRIED : PYPPER_STAT_DEMOTE_TRIED, n);
+    uint64_t failed = 0;
     for (size_t off = 0; off < n; off += MOVE_CHUNK) {
         size_t m = n - off < MOVE_CHUNK ? n - off : MOVE_CHUNK;
         int *status = M.status + off;
@@ -636,21 +637,23 @@ static void move_pages_to(const size_t *chosen, size_t n, unsigned tier)
             }
             /* A failed page stays where it is; it waits out the cool-down. */
             M.moved[index] = M.pass;
-            M.cur.failed++;
+            failed++;
             if (status[i] != -EAGAIN)
                 count_error(-status[i]);
             if (!promote && status[i] == -ENOMEM)
                 pypper_stat_add(PYPPER_STAT_FALLBACKS, 1);
         }
     }
+    /* Absent pages count as tried, neither done nor failed. */
+    M.cur.failed += failed;
     if (promote) {
         pypper_stat_add(PYPPER_STAT_PROMOTE_DONE, M.cur.promoted_pages);
         pypper_stat_add(PYPPER_STAT_PROMOTE_BYTES, M.cur.promoted_bytes);
-        pypper_stat_add(PYPPER_STAT_PROMOTE_FAILED, n - M.cur.promoted_pages);
+        pypper_stat_add(PYPPER_STAT_PROMOTE_FAILED, failed);
     } else {
         pypper_stat_add(PYPPER_STAT_DEMOTE_DONE, M.cur.demoted_pages);
         pypper_stat_add(PYPPER_STAT_DEMOTE_BYTES, M.cur.demoted_bytes);
-        pypper_stat_add(PYPPER_STAT_DEMOTE_FAILED, n - M.cur.demoted_pages);
+        pypper_stat_add(PYPPER_STAT_DEMOTE_FAILED, failed);
     }
 }
 
@@ -687,9 +690,7 @@ static void execute(void)
     pypper_plan plan = {.promote = M.promote, .demote = M.demote};
     pypper_plan_pages(M.pages, M.npages, &p, &plan, M.scratch);
     move_pages_to(plan.demote, plan.ndemote, PYPPER_TIER_SLOW);
-    uint64_t failed_demote = M.cur.failed;
     move_pages_to(plan.promote, plan.npromote, PYPPER_TIER_FAST);
-    (void)failed_demote;
 
     /* As placement_map() shows them: pages whose place is unknown in neither count. */
     M.cur.pages = M.npages;

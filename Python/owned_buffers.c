@@ -52,8 +52,6 @@ int pypper_owned_buffers_init(void)
     return 0;
 }
 
-void pypper_owned_buffers_fini(void) {}
-
 const char *pypper_buf_kind_name(pypper_buf_kind k)
 {
     static const char *const names[PYPPER_BUF_KINDS] = {"none", "list", "dict", "set",

@@ -26,7 +26,6 @@ typedef struct {
 /* Look up array.array once per session; 0 or -1 (array could not be imported: its
  * buffers are then not considered). */
 int pypper_owned_buffers_init(void);
-void pypper_owned_buffers_fini(void);
 const char *pypper_buf_kind_name(pypper_buf_kind k);
 
 /* Whether objects of tp can own one of these buffers (now or after growing). */
