@@ -34,6 +34,7 @@ object) and reports the figures at each point, judged against the counts of the 
 that was running at that moment.
 """
 import argparse
+import contextlib
 import hashlib
 import importlib
 import json
@@ -406,17 +407,23 @@ class Bench:
                 r["result"]))
         print("(* oracle seconds of the cached run)")
 
+    @contextlib.contextmanager
+    def workdir_scope(self, prefix):
+        """self.workdir for the runs' files: --keep's folder, else a temporary one
+        removed at the end."""
+        if self.args.keep:
+            os.makedirs(self.args.keep, exist_ok=True)
+            self.workdir = os.path.abspath(self.args.keep)
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix=prefix) as d:
+            self.workdir = d
+            yield
+
     def main(self):
         args = self.args
-        if args.keep:
-            os.makedirs(args.keep, exist_ok=True)
-            self.workdir = os.path.abspath(args.keep)
-            cleanup = None
-        else:
-            cleanup = tempfile.TemporaryDirectory(prefix="accuracy-")
-            self.workdir = cleanup.name
         results = {}
-        try:
+        with self.workdir_scope("accuracy-"):
             for name in args.workloads:
                 try:
                     r = self.workload(name)
@@ -427,9 +434,6 @@ class Bench:
                     continue
                 results[name] = r
                 self.report(r)
-        finally:
-            if cleanup is not None:
-                cleanup.cleanup()
         self.summary(results)
         doc = {"benchmark": "pypper-accuracy", "format": 1,
                "targets": {"spearman": TARGET_SPEARMAN, "recall": TARGET_RECALL,

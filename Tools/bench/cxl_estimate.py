@@ -56,7 +56,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -352,16 +351,9 @@ class CxlBench(ab.Bench):
 
     def main(self):
         args = self.args
-        if args.keep:
-            os.makedirs(args.keep, exist_ok=True)
-            self.workdir = os.path.abspath(args.keep)
-            cleanup = None
-        else:
-            cleanup = tempfile.TemporaryDirectory(prefix="cxl-")
-            self.workdir = cleanup.name
         results = {}
         t0 = time.perf_counter()
-        try:
+        with self.workdir_scope("cxl-"):
             for name in args.workloads:
                 try:
                     r = self.workload(name)
@@ -372,9 +364,6 @@ class CxlBench(ab.Bench):
                     results[name] = {"workload": name, "error": str(e)}
                     continue
                 results[name] = r
-        finally:
-            if cleanup is not None:
-                cleanup.cleanup()
         self.print_table(results)
         targets = [t for r in results.values() for t in r.get("targets", ())
                    if t["met"] is not None]

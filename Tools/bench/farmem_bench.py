@@ -38,6 +38,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+from alloc_bench import default_stock  # noqa: E402  (build/buildinfo.json's python_stock)
 WORKDIR = os.path.join(HERE, "farmem")
 SKIP = 77
 PREFIX = "pypper-farmem-"
@@ -599,14 +602,6 @@ def clean_env(extra=None):
            if not k.startswith("PYPPER_") and k != "FARMEM_REPORT"}
     env.update(extra or {})
     return env
-
-
-def default_stock():
-    try:
-        with open(os.path.join(ROOT, "build", "buildinfo.json")) as f:
-            return json.load(f)["python_stock"]
-    except (OSError, KeyError, ValueError):
-        return "python3.12"
 
 
 def parse_env_items(items):

@@ -50,6 +50,14 @@ def parse_times(text):
     return times
 
 
+def write_result(path, result):
+    """Write a run's result as compact JSON, atomically (a reader never sees half)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, separators=(",", ":"))
+    os.replace(tmp, path)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("workload", choices=sorted(workloads.WORKLOADS))
@@ -75,10 +83,7 @@ def main(argv=None):
     result["python"] = sys.version
     result["hash_seed"] = os.environ.get("PYTHONHASHSEED")
     result["options"] = dict(args.option)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, separators=(",", ":"))
-    os.replace(tmp, args.out)
+    write_result(args.out, result)
     if args.mode == "oracle" and not result.get("oracle_active"):
         print("run_workload: --mode oracle outside the oracle (oracle_client.active() "
               "is False): no counts were recorded", file=sys.stderr)

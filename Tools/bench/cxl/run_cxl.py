@@ -108,10 +108,7 @@ def main(argv=None):
     result = workloads.run(args.workload, args.mode, args.scale, args.seed,
                            probe=probe, workload=wl)
     result["options"] = dict(args.option)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, separators=(",", ":"))
-    os.replace(tmp, args.out)
+    run_workload.write_result(args.out, result)
     if args.mode == "oracle" and not result.get("oracle_active"):
         print("run_cxl: --mode oracle outside the oracle: no counts", file=sys.stderr)
         return 3
