@@ -242,6 +242,9 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         /* With the GIL held (the heap is serialized by it): while a session runs,
          * arenas stay mapped, and the session's budget applies. */
         pypper_heap_set_retain(true);
+        if (cfg.source[PYPPER_OPTION_RETAIN_MAX] == PYPPER_SRC_ARG
+            || cfg.source[PYPPER_OPTION_RETAIN_DELAY_MS] == PYPPER_SRC_ARG)
+            pypper_pymem_apply_retention(&cfg);
         pypper_config session = cfg;
         session.enable = true;
         pypper_tiers_apply_budget(&session);
@@ -498,8 +501,10 @@ static void install_heap_in_extension(void)
         pypper_config_defaults(&cfg);
         (void)pypper_tiers_setup(&cfg, err, sizeof(err));
     }
-    if (pypper_pymem_install(PYPPER_INSTALL_WRAP) == 0)
+    if (pypper_pymem_install(PYPPER_INSTALL_WRAP) == 0) {
+        pypper_pymem_apply_retention(&cfg);
         pypper_tiers_apply_budget(&cfg);
+    }
 }
 
 static int module_exec(PyObject *module)

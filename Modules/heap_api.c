@@ -164,16 +164,33 @@ static PyObject *py_heap_stats(PyObject *module, PyObject *unused)
     if (!classes)
         return NULL;
     const pypper_topology *t = pypper_tiers_topology();
+    PyObject *retention = Py_BuildValue(
+        "{s:K,s:K,s:K,s:I,s:K,s:K,s:K,s:K,s:K}", "idle_bytes", st->idle_bytes, "bound",
+        st->retain_bound, "bound_max", st->retain_bound_max, "delay_ms", st->retain_delay_ms,
+        "trims", st->trims, "trimmed_bytes", st->trimmed_bytes, "stale_trims", st->stale_trims,
+        "stale_trimmed_bytes", st->stale_trimmed_bytes, "mistakes", st->retain_mistakes);
+    if (!retention) {
+        Py_DECREF(classes);
+        return NULL;
+    }
     return Py_BuildValue(
-        "{s:s,s:O,s:O,s:s,s:K,s:K,s:{s:N,s:N},s:N,s:K,s:K,s:K,s:i,s:K,s:K,s:K}",
+        "{s:s,s:O,s:O,s:s,s:K,s:K,s:{s:N,s:N},s:N,s:N,s:K,s:K,s:K,s:i,s:K,s:K,s:K}",
         "allocator", pypper_pymem_mode(), "simulated", (!t || t->simulated) ? Py_True : Py_False,
         "locking", st->locking ? Py_True : Py_False, "default_tier", tier_names[st->default_tier & 1],
         "reservation_per_tier", st->reservation_per_tier,
         "base", (unsigned long long)st->base, "tiers", "fast", tier_dict(&st->tier[0]),
-        "slow", tier_dict(&st->tier[1]), "classes", classes, "fallback_allocs", st->fallback_allocs,
+        "slow", tier_dict(&st->tier[1]), "classes", classes, "retention", retention,
+        "fallback_allocs", st->fallback_allocs,
         "commit_failures", st->commit_failures, "bind_failures", st->bind_failures,
         "last_bind_errno", st->last_bind_errno, "tier_fallbacks", st->tier_fallbacks,
         "arenas_released", st->arenas_released, "invalid_frees", st->invalid_frees);
+}
+
+static PyObject *py_heap_trim(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(pypper_heap_trim());
 }
 
 static PyObject *py_set_placement(PyObject *module, PyObject *arg)
@@ -294,6 +311,8 @@ PyMethodDef pypper_heap_methods[] = {
     {"topology", py_topology, METH_NOARGS, "topology() -> dict of nodes and tiers"},
     {"where", py_where, METH_O, "where(obj) -> dict: tier, node, page, block of obj's memory"},
     {"heap_stats", py_heap_stats, METH_NOARGS, "heap_stats() -> dict of per-tier counters"},
+    {"heap_trim", py_heap_trim, METH_NOARGS,
+     "heap_trim() -> bytes: give every idle (freed, still committed) byte back now"},
     {"set_placement", py_set_placement, METH_O,
      "set_placement('fast' | 'slow' | None) -> previous: this thread's placement scope"},
     {NULL, NULL, 0, NULL},

@@ -5,7 +5,9 @@
 #include "heap_internal.h"
 #include "placement.h"
 #include "region.h"
+#include "retain.h"
 #include "track_internal.h"
+#include "trim.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -78,6 +80,7 @@ static void *alloc_in(unsigned tier, size_t n, bool *zeroed)
         *zeroed = false;
         return pool_alloc_fast(tier, size_class_of(n));
     }
+    heap_trim_tick();
     if (n <= MEDIUM_MAX)
         return medium_alloc(tier, n, zeroed);
     return large_alloc(tier, n, zeroed);
@@ -123,10 +126,12 @@ static void free_unpooled(void *p)
     case ARENA_MEDIUM:
         if (!medium_free(m, p))
             pypper_heap.invalid_frees++;
+        heap_trim();
         return;
     case ARENA_LARGE:
     case ARENA_HUGE_HEAD:
         large_free(m, ai, p);
+        heap_trim();
         return;
     default:
         pypper_heap.invalid_frees++;
@@ -287,11 +292,30 @@ void pypper_heap_set_retain(bool retain)
         for (unsigned t = 0; t < HEAP_TIERS; t++) {
             pools_release_empty(t, true);
             medium_release_empty(t, true);
-            large_release_empty(t, true);
+            large_release_empty(t);
         }
-        region_discard_released();
+        /* What the session kept is idle memory now: trimmed to the bound, the rest
+         * kept for reuse (and given back when stale), not discarded wholesale. */
+        heap_trim();
     }
     UNLOCK();
+}
+
+void pypper_heap_set_retention(uint64_t max_bytes, double max_percent, uint32_t delay_ms)
+{
+    LOCK();
+    retain_configure(max_bytes, max_percent, delay_ms);
+    if (pypper_heap_layout.base)
+        heap_trim();
+    UNLOCK();
+}
+
+uint64_t pypper_heap_trim(void)
+{
+    LOCK();
+    uint64_t bytes = pypper_heap_layout.base ? heap_trim_all() : 0;
+    UNLOCK();
+    return bytes;
 }
 
 void pypper_heap_set_fast_budget(uint64_t bytes, double percent)
@@ -408,6 +432,17 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
     out->tier_fallbacks = pypper_heap.tier_fallbacks;
     out->arenas_released = pypper_heap.arenas_released;
     out->invalid_frees = pypper_heap.invalid_frees;
+    retain_stats rs;
+    retain_get_stats(heap_trim_heap_bytes(), &rs);
+    out->idle_bytes = rs.idle_bytes;
+    out->retain_bound = rs.bound;
+    out->retain_bound_max = rs.bound_max;
+    out->retain_delay_ms = rs.delay_ms;
+    out->trims = rs.purges;
+    out->trimmed_bytes = rs.purged_bytes;
+    out->stale_trims = rs.stale_purges;
+    out->stale_trimmed_bytes = rs.stale_bytes;
+    out->retain_mistakes = rs.mistakes;
     UNLOCK();
 }
 

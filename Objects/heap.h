@@ -59,9 +59,17 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info);
 typedef void (*pypper_alloc_sample_fn)(void *block, size_t size);
 void pypper_heap_set_alloc_sampler(pypper_alloc_sample_fn fn, uint64_t period);
 
-/* While retained (a tracing session runs) no arena is returned to the kernel;
- * turning retention off returns the arenas that are empty now. */
+/* While retained (a tracing session runs) no arena is released to the region or
+ * trimmed as a whole; turning it off releases the arenas that are empty now, as idle
+ * memory under the retention policy. */
 void pypper_heap_set_retain(bool retain);
+
+/* Retention of freed memory (Objects/retain.c): idle memory up to a learnt bound
+ * whose ceiling is max_bytes (or, with max_bytes 0, max_percent of the heap; both 0:
+ * keep nothing), given back when not reused for delay_ms. */
+void pypper_heap_set_retention(uint64_t max_bytes, double max_percent, uint32_t delay_ms);
+/* Give every idle byte back now (like malloc_trim); the bytes. */
+uint64_t pypper_heap_trim(void);
 
 /* Fast-tier budget: bytes (percent == 0) or a percentage of the heap (bytes == 0).
  * 100% (the default) means no limit. */
@@ -112,6 +120,13 @@ typedef struct {
     uint64_t tier_fallbacks;       /* requests served by the other tier */
     uint64_t arenas_released;
     uint64_t invalid_frees;        /* frees of addresses that are not allocated blocks */
+    uint64_t idle_bytes;           /* freed, still committed: reused without page faults */
+    uint64_t retain_bound;         /* idle bytes kept now (learnt from reuse) */
+    uint64_t retain_bound_max;     /* its ceiling (RETAIN_MAX) */
+    uint32_t retain_delay_ms;      /* idle memory not reused this long is given back */
+    uint64_t trims, trimmed_bytes;             /* given back to respect the bound */
+    uint64_t stale_trims, stale_trimmed_bytes; /* given back as stale, or on request */
+    uint64_t retain_mistakes;      /* a trim followed by fresh memory: the bound grew */
 } pypper_heap_stats;
 
 /* Walks the metadata; O(arenas). */

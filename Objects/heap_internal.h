@@ -46,7 +46,13 @@ void large_free(arena_meta *m, size_t arena_index, void *p);
 size_t large_usable(arena_meta *m, const void *p);
 /* Grow or shrink a page run in place; 1 on success. */
 int large_resize_in_place(arena_meta *m, void *p, size_t n);
-void large_release_empty(unsigned tier, bool keep_one);
+/* Give m's idle pages back to the kernel (then m itself when it is wholly free and
+ * may go); the bytes given back. */
+uint64_t large_purge(arena_meta *m);
+/* The large arena whose idle pages were freed longest ago, or NULL. */
+arena_meta *large_oldest_idle(void);
+/* Release wholly free large arenas that hold no idle pages (after a session). */
+void large_release_empty(unsigned tier);
 
 /* medium.c: blocks above SMALL_MAX up to MEDIUM_MAX. The free, usable-size and
  * resize calls take a block's arena; a free of what is not an allocated block start

@@ -87,6 +87,9 @@ typedef struct arena_meta {
     union {
         struct {                                  /* ARENA_LARGE */
             uint64_t page_used[PAGES_PER_ARENA / 64];
+            uint64_t page_idle[PAGES_PER_ARENA / 64];  /* free, still committed */
+            uint64_t idle_since;                  /* retain_now() of the last free */
+            uint16_t idle_pages;
             uint16_t run_pages[PAGES_PER_ARENA];  /* length at a run's start */
         };
         struct {                                  /* ARENA_MEDIUM */

@@ -5,6 +5,7 @@
 #include "heap_pages.h"
 #include "heap_layout.h"
 #include "region.h"
+#include "trim.h"
 
 size_t pypper_heap_page_slots(void)
 {
@@ -106,10 +107,15 @@ size_t pypper_heap_for_each_used_page(pypper_page_fn fn, void *ctx)
 }
 
 /* Runs of free pages go back to the kernel (the mapping stays: a racing reader sees
- * zeros, and all metadata is out of band, so nothing in a free page is needed). */
+ * zeros, and all metadata is out of band, so nothing in a free page is needed). Free
+ * pages of large arenas and released arenas are idle memory under the retention
+ * policy (Objects/retain.c): trimmed to its bound, not discarded wholesale, so that
+ * relocation does not bring back the fault-in of reused temporaries. */
 static void discard_in_arena(size_t a, arena_meta *m, unsigned tier, void *ctx)
 {
     (void)tier;
+    if (m->kind == ARENA_LARGE)
+        return;
     size_t *total = ctx, page0 = a * PAGES_PER_ARENA, run = 0;
     for (unsigned i = 0; i <= PAGES_PER_ARENA; i++) {
         if (i < PAGES_PER_ARENA && page_state(a, m, i) == PAGE_FREE) {
@@ -128,5 +134,6 @@ size_t pypper_heap_discard_free_pages(void)
 {
     size_t total = 0;
     each_arena(discard_in_arena, &total);
+    heap_trim();
     return total;
 }

@@ -1,13 +1,14 @@
 /* Objects/large.c: blocks above the pooled sizes, each on pages of its own so that
  * one large object can move between tiers alone. Up to LARGE_MAX they are page runs
  * inside large arenas (first fit over a page bitmap); above, spans of whole arenas.
- * Freed runs of 64 KiB or more and every freed span go back to the kernel at once. */
+ * Freed pages and spans stay committed and idle (page_idle bits, counted in
+ * retain.c), so the next block of that size is served without faults; Objects/trim.c
+ * gives idle pages back (large_purge) when the retention policy says so. */
 #include "heap_internal.h"
 #include "region.h"
+#include "retain.h"
 
 #include <string.h>
-
-#define DISCARD_MIN_PAGES 16
 
 static inline bool page_used(const arena_meta *m, unsigned i)
 {
@@ -23,6 +24,47 @@ static void mark_pages(arena_meta *m, unsigned first, unsigned count, bool used)
         else
             m->page_used[i >> 6] &= ~bit;
     }
+}
+
+/* The bits of word i >> 6 from bit i up to (not including) `end`; *next: where the
+ * next word's bits start. */
+static uint64_t word_bits(unsigned i, unsigned end, unsigned *next)
+{
+    unsigned lo = i & 63, n = 64 - lo < end - i ? 64 - lo : end - i;
+    *next = i + n;
+    return (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << lo;
+}
+
+/* Pages [first, first + count) of m are handed out: those that were idle are
+ * resident (no fault); the others will be faulted in (told to the policy). */
+static void take_pages(arena_meta *m, unsigned first, unsigned count)
+{
+    unsigned idle = 0;
+    if (m->idle_pages) {
+        for (unsigned i = first, next; i < first + count; i = next) {
+            uint64_t bits = word_bits(i, first + count, &next);
+            idle += (unsigned)__builtin_popcountll(m->page_idle[i >> 6] & bits);
+            m->page_idle[i >> 6] &= ~bits;
+        }
+        m->idle_pages = (uint16_t)(m->idle_pages - idle);
+        retain_idle_sub((uint64_t)idle << PAGE_SHIFT);
+    }
+    if (idle < count)
+        retain_note_fresh((uint64_t)(count - idle) << PAGE_SHIFT);
+}
+
+/* Pages [first, first + count) of m were freed: they stay committed, idle. */
+static void keep_pages_idle(arena_meta *m, unsigned first, unsigned count)
+{
+    unsigned added = 0;
+    for (unsigned i = first, next; i < first + count; i = next) {
+        uint64_t bits = word_bits(i, first + count, &next);
+        added += (unsigned)__builtin_popcountll(~m->page_idle[i >> 6] & bits);
+        m->page_idle[i >> 6] |= bits;
+    }
+    m->idle_pages = (uint16_t)(m->idle_pages + added);
+    m->idle_since = retain_now();
+    retain_idle_add((uint64_t)added << PAGE_SHIFT);
 }
 
 /* First run of `count` free pages, or -1. */
@@ -50,6 +92,8 @@ static arena_meta *new_large_arena(unsigned tier)
     if (!m)
         return NULL;
     m->free_pages = PAGES_PER_ARENA;
+    if (!zeroed)       /* an idle released arena: its pages are resident */
+        keep_pages_idle(m, 0, PAGES_PER_ARENA);
     arena_list_push(&pypper_heap.tiers[tier].large_arenas, m);
     return m;
 }
@@ -63,6 +107,7 @@ static void *run_alloc(unsigned tier, unsigned pages)
         if (first < 0)
             continue;
         mark_pages(m, (unsigned)first, pages, true);
+        take_pages(m, (unsigned)first, pages);
         m->run_pages[first] = (uint16_t)pages;
         m->free_pages = (uint16_t)(m->free_pages - pages);
         return layout_arena_base(layout_meta_index(m)) + ((size_t)first << PAGE_SHIFT);
@@ -72,6 +117,7 @@ static void *run_alloc(unsigned tier, unsigned pages)
     if (!m)
         return NULL;
     mark_pages(m, 0, pages, true);
+    take_pages(m, 0, pages);
     m->run_pages[0] = (uint16_t)pages;
     m->free_pages = (uint16_t)(m->free_pages - pages);
     return layout_arena_base(layout_meta_index(m));
@@ -135,7 +181,7 @@ void large_free(arena_meta *m, size_t arena_index, void *p)
             pypper_heap.invalid_frees++;
             return;
         }
-        region_release_arenas(arena_index, m->span, !pypper_heap.retain);
+        region_release_arenas(arena_index, m->span, false);     /* idle */
         pypper_heap.arenas_released += m->span;
         return;
     }
@@ -148,12 +194,7 @@ void large_free(arena_meta *m, size_t arena_index, void *p)
     m->run_pages[first] = 0;
     mark_pages(m, first, pages, false);
     m->free_pages = (uint16_t)(m->free_pages + pages);
-    if (pages >= DISCARD_MIN_PAGES)
-        region_discard(p, (size_t)pages << PAGE_SHIFT);
-    tier_heap *h = &pypper_heap.tiers[m->tier];
-    if (m->free_pages == PAGES_PER_ARENA && !pypper_heap.retain
-        && (h->large_arenas != m || m->next != NULL))
-        release_large_arena(m);
+    keep_pages_idle(m, first, pages);
 }
 
 int large_resize_in_place(arena_meta *m, void *p, size_t n)
@@ -167,6 +208,7 @@ int large_resize_in_place(arena_meta *m, void *p, size_t n)
         return 1;
     if (want < have) {
         mark_pages(m, first + want, have - want, false);
+        keep_pages_idle(m, first + want, have - want);
         m->free_pages = (uint16_t)(m->free_pages + (have - want));
         m->run_pages[first] = (uint16_t)want;
         return 1;
@@ -177,22 +219,61 @@ int large_resize_in_place(arena_meta *m, void *p, size_t n)
         if (page_used(m, i))
             return 0;
     mark_pages(m, first + have, want - have, true);
+    take_pages(m, first + have, want - have);
     m->free_pages = (uint16_t)(m->free_pages - (want - have));
     m->run_pages[first] = (uint16_t)want;
     return 1;
 }
 
-void large_release_empty(unsigned tier, bool keep_one)
+/* Whether m is wholly free and may go back to the region: not while a session
+ * retains arenas, and not the tier's only large arena (so a block that comes and goes
+ * at an arena boundary does not map and release an arena each time). */
+static bool releasable(const arena_meta *m)
+{
+    const arena_meta *head = pypper_heap.tiers[m->tier].large_arenas;
+    return m->free_pages == PAGES_PER_ARENA && !pypper_heap.retain
+           && (head != m || m->next != NULL);
+}
+
+uint64_t large_purge(arena_meta *m)
+{
+    uint64_t pages = m->idle_pages;
+    char *base = layout_arena_base(layout_meta_index(m));
+    unsigned run = 0;
+    for (unsigned i = 0; i <= PAGES_PER_ARENA; i++) {
+        if (i < PAGES_PER_ARENA && ((m->page_idle[i >> 6] >> (i & 63)) & 1u)) {
+            run++;
+            continue;
+        }
+        if (run)
+            region_discard(base + ((size_t)(i - run) << PAGE_SHIFT), (size_t)run << PAGE_SHIFT);
+        run = 0;
+    }
+    memset(m->page_idle, 0, sizeof(m->page_idle));
+    m->idle_pages = 0;
+    retain_idle_sub(pages << PAGE_SHIFT);
+    if (releasable(m))
+        release_large_arena(m);
+    return pages << PAGE_SHIFT;
+}
+
+arena_meta *large_oldest_idle(void)
+{
+    arena_meta *best = NULL;
+    for (unsigned t = 0; t < HEAP_TIERS; t++)
+        for (arena_meta *m = pypper_heap.tiers[t].large_arenas; m; m = m->next)
+            if (m->idle_pages && (!best || m->idle_since < best->idle_since))
+                best = m;
+    return best;
+}
+
+void large_release_empty(unsigned tier)
 {
     arena_meta *m = pypper_heap.tiers[tier].large_arenas;
-    bool kept = !keep_one;
     while (m) {
         arena_meta *next = m->next;
-        if (m->free_pages == PAGES_PER_ARENA) {
-            if (kept)
-                release_large_arena(m);
-            kept = true;
-        }
+        if (!m->idle_pages && releasable(m))
+            release_large_arena(m);
         m = next;
     }
 }

@@ -206,7 +206,7 @@ static void release_medium_arena(arena_meta *m)
 {
     run_bound[m->tier][local_index(m)] = 0;
     arena_count[m->tier]--;
-    region_release_arenas(layout_meta_index(m), 1, true);
+    region_release_arenas(layout_meta_index(m), 1, false);     /* idle, then trimmed */
     pypper_heap.arenas_released++;
 }
 

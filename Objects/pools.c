@@ -1,9 +1,11 @@
 /* Objects/pools.c: the slow paths of pooled (small) blocks: a class with
  * no pool that has room gets a free pool from one of its tier's pool arenas, or a new
  * arena; a pool whose last block is freed returns to its arena; an arena whose pools
- * are all free is returned to the kernel unless a session retains arenas. */
+ * are all free is released (idle, then trimmed by the retention policy) unless a
+ * session retains arenas. */
 #include "heap_internal.h"
 #include "region.h"
+#include "trim.h"
 
 static arena_meta *new_pool_arena(unsigned tier)
 {
@@ -59,6 +61,7 @@ static pool_meta *take_pool(unsigned tier)
 
 void *pools_alloc_slow(unsigned tier, unsigned sclass)
 {
+    heap_trim_tick();
     pool_meta *p = take_pool(tier);
     if (!p) {
         /* This tier cannot grow: serve the request from the other one. */
@@ -81,10 +84,11 @@ void *pools_alloc_slow(unsigned tier, unsigned sclass)
     return pool_alloc_fast(tier, sclass);
 }
 
+/* The arena stays committed, idle, until reused or trimmed (Objects/retain.c). */
 static void release_pool_arena(unsigned tier, arena_meta *m)
 {
     arena_list_unlink(&pypper_heap.tiers[tier].pool_arenas, m);
-    region_release_arenas(layout_meta_index(m), 1, true);
+    region_release_arenas(layout_meta_index(m), 1, false);
     pypper_heap.arenas_released++;
 }
 
@@ -104,8 +108,10 @@ void pools_pool_emptied(pool_meta *p)
     /* Return a wholly free arena, but keep one so alloc/free at a boundary does not
      * map and discard an arena each time. */
     if (m->free_pools == POOLS_PER_ARENA && !pypper_heap.retain
-        && (*list != m || m->next != NULL))
+        && (*list != m || m->next != NULL)) {
         release_pool_arena(p->tier, m);
+        heap_trim();
+    }
 }
 
 void pools_release_empty(unsigned tier, bool keep_one)

@@ -9,6 +9,7 @@
 #include "pymem_glue.h"
 
 #include "../Pypper/log.h"
+#include "../Pypper/options.h"
 #include "heap.h"
 
 #include <string.h>
@@ -60,6 +61,13 @@ int pypper_pymem_install(pypper_install_mode mode)
     }
     installed_mode = mode == PYPPER_INSTALL_REPLACE ? "replace" : "wrap";
     return 0;
+}
+
+void pypper_pymem_apply_retention(const pypper_config *cfg)
+{
+    const pypper_size *max = &cfg->retain_max;
+    pypper_heap_set_retention(max->is_percent ? 0 : max->bytes, max->is_percent ? max->percent : 0.0,
+                              (uint32_t)cfg->retain_delay_ms);
 }
 
 const char *pypper_pymem_mode(void) { return installed_mode; }

@@ -11,6 +11,9 @@ typedef enum {
 /* 0 when installed (or already installed), -1 when the heap could not reserve its
  * address space (CPython's allocator stays; logged). */
 int pypper_pymem_install(pypper_install_mode mode);
+/* Give the heap cfg's retention options (RETAIN_MAX, RETAIN_DELAY_MS). */
+struct pypper_config;
+void pypper_pymem_apply_retention(const struct pypper_config *cfg);
 /* "replace", "wrap" or "none". */
 const char *pypper_pymem_mode(void);
 

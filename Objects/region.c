@@ -1,10 +1,12 @@
 /* Objects/region.c: owns the heap's virtual address reservation. Arena slots of each
- * tier are handed out from a bump index or from runs released earlier (first fit,
- * split, never merged with the bump end). Committing an arena makes it and its
- * metadata slice writable and binds it to its tier's nodes; releasing one discards
- * its pages but keeps the mapping. Callers hold the heap's serialization (the GIL
+ * tier are handed out from runs released earlier (idle ones, still resident, first;
+ * then purged ones; first fit, split, never merged with the bump end) or from a bump
+ * index. Committing an arena makes it and its metadata slice writable and binds it to
+ * its tier's nodes; releasing one keeps it idle (reported to retain.c) or discards its
+ * pages, and always keeps the mapping. Callers hold the heap's serialization (the GIL
  * or the heap lock). */
 #include "region.h"
+#include "retain.h"
 
 #include <errno.h>
 #include <string.h>
@@ -14,7 +16,8 @@ heap_layout pypper_heap_layout;
 
 typedef struct free_run {
     size_t first, count;
-    bool dirty;        /* released while retained: memory not yet given back */
+    bool dirty;        /* idle: released without discarding, memory not yet given back */
+    uint64_t since;    /* dirty: retain_now() when it was (last) released */
 } free_run;
 
 #define MAX_FREE_RUNS 4096
@@ -108,27 +111,36 @@ static int commit(unsigned tier, size_t first, size_t count)
     return 0;
 }
 
+/* Take `count` arenas from the front of released run i. */
+static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed)
+{
+    free_run *run = &R.runs[tier][i];
+    size_t first = run->first;
+    bool dirty = run->dirty;
+    run->first += count;
+    run->count -= count;
+    if (run->count == 0)
+        R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
+    memset(layout_meta(first), 0, count * sizeof(arena_meta));
+    memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
+    if (dirty)
+        retain_idle_sub((uint64_t)count << ARENA_SHIFT);
+    else {
+        R.counters.arenas_committed[tier] += count;
+        retain_note_fresh((uint64_t)count << ARENA_SHIFT);
+    }
+    *zeroed = !dirty;
+    return first;
+}
+
 size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed)
 {
-    /* Released runs first: first fit, split from the front. Their pages were
-     * discarded, so they read as zero; their metadata is stale and is reset. */
-    for (size_t i = 0; i < R.nruns[tier]; i++) {
-        free_run *run = &R.runs[tier][i];
-        if (run->count < count)
-            continue;
-        size_t first = run->first;
-        bool dirty = run->dirty;
-        run->first += count;
-        run->count -= count;
-        if (run->count == 0)
-            R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
-        memset(layout_meta(first), 0, count * sizeof(arena_meta));
-        memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
-        if (!dirty)
-            R.counters.arenas_committed[tier] += count;
-        *zeroed = !dirty;
-        return first;
-    }
+    /* Released runs first, idle (resident) ones before purged ones, first fit. Purged
+     * pages read as zero; the metadata of any released run is stale and is reset. */
+    for (int want_dirty = 1; want_dirty >= 0; want_dirty--)
+        for (size_t i = 0; i < R.nruns[tier]; i++)
+            if (R.runs[tier][i].dirty == want_dirty && R.runs[tier][i].count >= count)
+                return take_from_run(tier, i, count, zeroed);
     size_t local = R.bump[tier];
     if (local + count > pypper_heap_layout.arenas_per_tier) {
         R.counters.commit_failures++;
@@ -143,6 +155,7 @@ size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed)
     __atomic_store_n(&R.bump[tier], local + count, __ATOMIC_RELEASE);
     R.counters.arenas_committed[tier] += count;
     R.counters.arenas_high[tier] = R.bump[tier];
+    retain_note_fresh((uint64_t)count << ARENA_SHIFT);
     *zeroed = true;        /* fresh anonymous memory (and zeroed metadata) */
     return first;
 }
@@ -172,49 +185,103 @@ void region_discard(void *addr, size_t len)
     madvise(addr, len, MADV_DONTNEED);
 }
 
+static void discard_arenas(size_t first, size_t count)
+{
+    region_discard(layout_arena_base(first), count << ARENA_SHIFT);
+    region_discard(layout_track_word(layout_arena_base(first)), count * TRACK_BYTES_PER_ARENA);
+}
+
 void region_release_arenas(size_t first, size_t count, bool discard)
 {
     unsigned tier = (unsigned)(first / pypper_heap_layout.arenas_per_tier);
+    uint64_t now = discard ? 0 : retain_now();
     for (size_t a = first; a < first + count; a++)
         layout_meta(a)->kind = ARENA_FREE;
     if (discard) {
-        region_discard(layout_arena_base(first), count << ARENA_SHIFT);
-        region_discard(layout_track_word(layout_arena_base(first)), count * TRACK_BYTES_PER_ARENA);
+        discard_arenas(first, count);
         R.counters.arenas_committed[tier] -= count;
+    } else {
+        retain_idle_add((uint64_t)count << ARENA_SHIFT);
     }
     /* Merge with a neighbouring released run of the same state when there is one. */
     for (size_t i = 0; i < R.nruns[tier]; i++) {
         free_run *run = &R.runs[tier][i];
         if (run->dirty != !discard)
             continue;
-        if (run->first + run->count == first) { run->count += count; return; }
-        if (first + count == run->first) { run->first = first; run->count += count; return; }
+        if (run->first + run->count == first) { run->count += count; run->since = now; return; }
+        if (first + count == run->first) { run->first = first; run->count += count; run->since = now; return; }
     }
     if (R.nruns[tier] < MAX_FREE_RUNS) {
-        R.runs[tier][R.nruns[tier]++] = (free_run){first, count, !discard};
+        R.runs[tier][R.nruns[tier]++] = (free_run){first, count, !discard, now};
         return;
     }
     /* The run table is full: the slots stay unused; their memory goes back now. */
     if (!discard) {
-        region_discard(layout_arena_base(first), count << ARENA_SHIFT);
+        discard_arenas(first, count);
+        retain_idle_sub((uint64_t)count << ARENA_SHIFT);
         R.counters.arenas_committed[tier] -= count;
     }
 }
 
-void region_discard_released(void)
+/* Give the memory of idle run i of `tier` back; returns its bytes. */
+static uint64_t purge_run(unsigned tier, size_t i)
 {
-    for (unsigned t = 0; t < HEAP_TIERS; t++) {
-        for (size_t i = 0; i < R.nruns[t]; i++) {
-            free_run *run = &R.runs[t][i];
-            if (!run->dirty)
-                continue;
-            region_discard(layout_arena_base(run->first), run->count << ARENA_SHIFT);
-            region_discard(layout_track_word(layout_arena_base(run->first)),
-                           run->count * TRACK_BYTES_PER_ARENA);
-            R.counters.arenas_committed[t] -= run->count;
-            run->dirty = false;
+    free_run *run = &R.runs[tier][i];
+    discard_arenas(run->first, run->count);
+    R.counters.arenas_committed[tier] -= run->count;
+    run->dirty = false;
+    uint64_t bytes = (uint64_t)run->count << ARENA_SHIFT;
+    retain_idle_sub(bytes);
+    /* Merge it with a purged neighbour: long clean runs serve spans. */
+    for (size_t j = 0; j < R.nruns[tier]; j++) {
+        free_run *o = &R.runs[tier][j];
+        if (j == i || o->dirty)
+            continue;
+        if (o->first + o->count == run->first || run->first + run->count == o->first) {
+            if (run->first < o->first)
+                o->first = run->first;
+            o->count += run->count;
+            R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
+            break;
         }
     }
+    return bytes;
+}
+
+bool region_oldest_idle(uint64_t *since)
+{
+    bool found = false;
+    for (unsigned t = 0; t < HEAP_TIERS; t++)
+        for (size_t i = 0; i < R.nruns[t]; i++)
+            if (R.runs[t][i].dirty && (!found || R.runs[t][i].since < *since)) {
+                *since = R.runs[t][i].since;
+                found = true;
+            }
+    return found;
+}
+
+uint64_t region_purge_oldest_idle(void)
+{
+    unsigned best_t = 0;
+    size_t best_i = (size_t)-1;
+    for (unsigned t = 0; t < HEAP_TIERS; t++)
+        for (size_t i = 0; i < R.nruns[t]; i++)
+            if (R.runs[t][i].dirty
+                && (best_i == (size_t)-1 || R.runs[t][i].since < R.runs[best_t][best_i].since)) {
+                best_t = t;
+                best_i = i;
+            }
+    return best_i == (size_t)-1 ? 0 : purge_run(best_t, best_i);
+}
+
+uint64_t region_discard_released(void)
+{
+    uint64_t bytes = 0;
+    for (unsigned t = 0; t < HEAP_TIERS; t++)
+        for (size_t i = R.nruns[t]; i-- > 0;)
+            if (R.runs[t][i].dirty)
+                bytes += purge_run(t, i);
+    return bytes;
 }
 
 void region_get_counters(region_counters *out) { *out = R.counters; }

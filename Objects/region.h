@@ -19,11 +19,16 @@ size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed);
  * NULL when none can be committed. */
 arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed);
 /* Give arenas back for reuse. With discard their memory returns to the kernel
- * (MADV_DONTNEED) at once; without (a session retains memory) it stays until
- * region_discard_released(). The mapping always stays, so a racing reader never
- * faults. */
+ * (MADV_DONTNEED) at once; without, they stay committed and idle (counted in
+ * retain.c) until reused or purged. The mapping always stays, so a racing reader
+ * never faults. */
 void region_release_arenas(size_t first, size_t count, bool discard);
-void region_discard_released(void);
+/* The release time of the oldest idle run; false when there is none. */
+bool region_oldest_idle(uint64_t *since);
+/* Give the oldest idle run's memory back; its bytes (0: none). */
+uint64_t region_purge_oldest_idle(void);
+/* Give every idle run's memory back; the bytes. */
+uint64_t region_discard_released(void);
 /* Whether arena `ai` (a global index) was ever committed: its memory and metadata are
  * then readable for as long as the process lives. Safe from any thread. */
 bool region_arena_committed(size_t ai);

@@ -89,6 +89,8 @@ typedef enum {
     PYPPER_OPTION_LAZY_DEMOTION,
     PYPPER_OPTION_SEGREGATE,
     PYPPER_OPTION_RELOCATE,
+    PYPPER_OPTION_RETAIN_MAX,
+    PYPPER_OPTION_RETAIN_DELAY_MS,
     PYPPER_OPTION_TEST_FAIL_EVERY,
     PYPPER_OPTION_HOT_THRESHOLD,
     PYPPER_OPTION_TRACE_FILE,
@@ -125,6 +127,8 @@ typedef struct pypper_config {
     bool lazy_demotion;          /* demote only while the fast tier is over budget */
     bool segregate;              /* new objects of cold allocation sites go to slow arenas */
     bool relocate;               /* owned buffers follow their object's temperature */
+    pypper_size retain_max;      /* ceiling of the heap's idle (freed, committed) memory */
+    int64_t retain_delay_ms;     /* idle memory not reused this long goes back */
     int64_t test_fail_every;     /* test only: every Nth backend call fails; 0 = never */
     double hot_threshold;
     char trace_file[PYPPER_PATH_MAX];

@@ -103,6 +103,14 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "RELOCATE", PYPPER_OPT_BOOL, FIELD(relocate), "1", 0, 0, 0, 0, NULL,
         "move owned buffers (list items, dict tables, set tables, bytearray and array data) "
         "to the tier of their object's temperature"},
+    [PYPPER_OPTION_RETAIN_MAX] = {
+        "RETAIN_MAX", PYPPER_OPT_SIZE, FIELD(retain_max), "64M", 0, 0, 0, 0, NULL,
+        "most freed memory the heap keeps committed for reuse (bytes with K/M/G/T suffix, "
+        "or a % of the heap); the amount kept is learnt from reuse up to this; 0 = none"},
+    [PYPPER_OPTION_RETAIN_DELAY_MS] = {
+        "RETAIN_DELAY_MS", PYPPER_OPT_INT, FIELD(retain_delay_ms), "1000", 0, 3600000, 0, 0, NULL,
+        "milliseconds after which freed memory that was not reused goes back to the "
+        "kernel (checked on the allocator's slow paths); 0 = at once"},
     [PYPPER_OPTION_TEST_FAIL_EVERY] = {
         "TEST_FAIL_EVERY", PYPPER_OPT_INT, FIELD(test_fail_every), "0", 0, 1000000, 0, 0, NULL,
         "test only: every Nth backend call fails with an injected ENOMEM, EBUSY or EACCES; 0 = never"},

@@ -42,6 +42,7 @@ static int install_heap(const pypper_config *cfg)
     }
     if (pypper_pymem_install(PYPPER_INSTALL_REPLACE) < 0)
         return 0;
+    pypper_pymem_apply_retention(cfg);
     pypper_tiers_apply_budget(cfg);
     if (asked == PYMEM_ALLOCATOR_DEBUG || asked == PYMEM_ALLOCATOR_PYMALLOC_DEBUG)
         PyMem_SetupDebugHooks();

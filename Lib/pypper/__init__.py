@@ -21,7 +21,7 @@ from ._snapshot import Snapshot, SnapshotError, ObjectInfo, PageInfo
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
            "config", "stats", "live_trace_stats", "options", "placement", "topology", "where",
-           "heap_stats", "migrate_now", "migration_stats", "placement_map",
+           "heap_stats", "heap_trim", "migrate_now", "migration_stats", "placement_map",
            "relocatable_report", "relocate", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
            "Snapshot", "SnapshotError", "ObjectInfo", "PageInfo",
            "MODE", "__version__"]
@@ -190,8 +190,17 @@ def where(obj):
 
 
 def heap_stats():
-    """Counters of the tiered heap, per tier and per size class."""
+    """Counters of the tiered heap, per tier and per size class; "retention": the
+    freed memory kept committed for reuse ("idle_bytes"), the bound learnt for it and
+    its ceiling (RETAIN_MAX), the delay (RETAIN_DELAY_MS), and what was given back."""
     return _pypper.heap_stats()
+
+
+def heap_trim():
+    """Give every idle byte (freed memory the heap keeps committed for reuse) back to
+    the kernel now, as malloc_trim(3) does; returns the bytes given back. While a
+    session runs, emptied arenas stay (the session retains them); their pages do not."""
+    return _pypper.heap_trim()
 
 
 def migrate_now():

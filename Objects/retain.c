@@ -1,0 +1,156 @@
+/* Objects/retain.c: owns the retention policy of freed memory (see retain.h). Freed
+ * page runs and arenas stay committed ("idle") so that the next allocation of that
+ * size reuses resident pages instead of faulting fresh ones in; idle memory is given
+ * back when it exceeds a bound, or when it has not been reused for a delay.
+ *
+ * The bound is learnt, as glibc learns its mmap and trim thresholds from the blocks a
+ * program frees (mallopt(3): M_MMAP_THRESHOLD is dynamic) and as mimalloc delays its
+ * purges: it starts at RETAIN_BOUND_MIN and grows only on evidence that a purge was a
+ * mistake, i.e. memory was purged to respect the bound and, within a second, the
+ * program needed that much fresh memory again (a purge/fault-in cycle: the page-fault
+ * storm of temporaries above the bound). It grows to cover what was needed, up to
+ * RETAIN_MAX. So a program that frees a large structure and never reuses it keeps at
+ * most the bound; one that churns temporaries of N bytes keeps about N. Callers hold
+ * the heap's serialization. */
+#include "retain.h"
+
+#include <time.h>
+
+#define MISTAKE_WINDOW_MS 1000u
+#define TICK_EVERY 32u            /* slow-path calls between two clock reads */
+
+static uint64_t default_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct {
+    uint64_t max_bytes;
+    double max_percent;
+    uint32_t delay_ms;
+    uint64_t bound;
+    uint64_t idle;
+    uint64_t last_bound_purge;    /* clock of the last purge for the bound; 0: none */
+    uint64_t last_tick;
+    unsigned tick_countdown;
+    uint64_t (*now)(void);
+    uint64_t purges, purged_bytes, stale_purges, stale_bytes, mistakes;
+} S = {
+    .max_bytes = (uint64_t)64 << 20,
+    .delay_ms = 1000,
+    .bound = RETAIN_BOUND_MIN,
+    .tick_countdown = TICK_EVERY,
+    .now = default_now,
+};
+
+void retain_configure(uint64_t max_bytes, double max_percent, uint32_t delay_ms)
+{
+    S.max_bytes = max_bytes;
+    S.max_percent = max_bytes ? 0.0 : max_percent;
+    S.delay_ms = delay_ms;      /* the learnt bound stays; the ceiling clamps it */
+}
+
+uint64_t retain_now(void) { return S.now(); }
+
+void retain_set_clock(uint64_t (*now_ms)(void))
+{
+    S.now = now_ms ? now_ms : default_now;
+    S.last_tick = 0;
+    S.last_bound_purge = 0;
+}
+
+void retain_idle_add(uint64_t bytes) { S.idle += bytes; }
+
+void retain_idle_sub(uint64_t bytes) { S.idle = bytes < S.idle ? S.idle - bytes : 0; }
+
+uint64_t retain_idle(void) { return S.idle; }
+
+/* The ceiling of the bound against a heap of heap_bytes in use. */
+static uint64_t bound_max(uint64_t heap_bytes)
+{
+    if (S.max_bytes)
+        return S.max_bytes;
+    return (uint64_t)((double)heap_bytes * S.max_percent / 100.0);
+}
+
+/* The bound in force: the learnt one, within the ceiling (a ceiling below the
+ * minimum wins: RETAIN_MAX=0 keeps nothing). */
+static uint64_t bound_now(uint64_t heap_bytes)
+{
+    uint64_t max = bound_max(heap_bytes);
+    return S.bound < max ? S.bound : max;
+}
+
+void retain_note_fresh(uint64_t bytes)
+{
+    if (!S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS)
+        return;
+    uint64_t grown = S.bound + bytes > 2 * S.bound ? S.bound + bytes : 2 * S.bound;
+    /* Growth is capped at the byte ceiling here; a percentage ceiling is applied
+     * where the heap's size is known (bound_now). */
+    if (S.max_bytes && grown > S.max_bytes)
+        grown = S.max_bytes;
+    if (grown > S.bound) {
+        S.bound = grown;
+        S.mistakes++;
+    }
+    S.last_bound_purge = 0;     /* one purge, one lesson */
+}
+
+uint64_t retain_excess(uint64_t heap_bytes)
+{
+    uint64_t bound = bound_now(heap_bytes);
+    if (S.idle <= bound)
+        return 0;
+    return S.idle - bound / 4 * 3;
+}
+
+uint64_t retain_stale_before(uint64_t now)
+{
+    return now > S.delay_ms ? now - S.delay_ms : 0;
+}
+
+bool retain_tick_due(void)
+{
+    if (--S.tick_countdown)
+        return false;
+    S.tick_countdown = TICK_EVERY;
+    if (!S.idle)
+        return false;
+    uint64_t now = S.now();
+    /* Check a few times per delay, at most every millisecond. */
+    uint64_t every = S.delay_ms / 4 ? S.delay_ms / 4 : 1;
+    if (now - S.last_tick < every)
+        return false;
+    S.last_tick = now;
+    return true;
+}
+
+void retain_note_purged(uint64_t bytes, bool stale)
+{
+    if (stale) {
+        S.stale_purges++;
+        S.stale_bytes += bytes;
+        return;
+    }
+    S.purges++;
+    S.purged_bytes += bytes;
+    S.last_bound_purge = S.now();
+    if (!S.last_bound_purge)
+        S.last_bound_purge = 1;
+}
+
+void retain_get_stats(uint64_t heap_bytes, retain_stats *out)
+{
+    out->idle_bytes = S.idle;
+    out->bound = bound_now(heap_bytes);
+    out->bound_max = bound_max(heap_bytes);
+    out->delay_ms = S.delay_ms;
+    out->purges = S.purges;
+    out->purged_bytes = S.purged_bytes;
+    out->stale_purges = S.stale_purges;
+    out->stale_bytes = S.stale_bytes;
+    out->mistakes = S.mistakes;
+}

@@ -1,0 +1,61 @@
+/* Objects/retain.h: the retention policy of freed memory. Pure policy and counters:
+ * how many idle bytes (freed but still committed) the heap may keep, learnt from the
+ * program's own reuse, and when idle memory is stale. Objects/trim.c carries it out;
+ * region.c and large.c report the idle bytes they hold. Internal to Objects/. */
+#ifndef PYPPER_RETAIN_H
+#define PYPPER_RETAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The bound never learns below this: small temporaries (up to 1 MiB) are reused
+ * from the start, without a purge and fault-in per allocation. */
+#define RETAIN_BOUND_MIN ((uint64_t)1 << 20)
+
+/* max_bytes: ceiling of the learnt bound in bytes (0 with max_percent 0: keep
+ * nothing, every freed run and arena goes back at once); max_percent (when
+ * max_bytes is 0): ceiling as a share of the heap's committed memory in use;
+ * delay_ms: idle memory not reused for this long is given back (0: at once). */
+void retain_configure(uint64_t max_bytes, double max_percent, uint32_t delay_ms);
+
+/* Milliseconds of a monotonic coarse clock (a vDSO read); tests may replace it. */
+uint64_t retain_now(void);
+void retain_set_clock(uint64_t (*now_ms)(void));
+
+/* Idle bytes appeared (memory freed and kept committed) or went away (reused or
+ * purged). */
+void retain_idle_add(uint64_t bytes);
+void retain_idle_sub(uint64_t bytes);
+uint64_t retain_idle(void);
+
+/* `bytes` of memory that is not resident (fresh or purged) was handed out: if a purge
+ * for the bound happened within the delay window, that purge was a mistake (the
+ * program reuses that much) and the bound grows to cover it. */
+void retain_note_fresh(uint64_t bytes);
+
+/* Bytes to purge now so that the idle memory fits the bound (with hysteresis: down
+ * to three quarters of it); 0 when it fits. heap_bytes: committed bytes in use. */
+uint64_t retain_excess(uint64_t heap_bytes);
+/* Idle memory freed before this time is stale. */
+uint64_t retain_stale_before(uint64_t now);
+/* Whether the periodic stale check is due (called from allocation slow paths);
+ * cheap: a countdown, then a clock read. */
+bool retain_tick_due(void);
+
+/* A purge happened: for the bound (counts for learning) or of stale memory. */
+void retain_note_purged(uint64_t bytes, bool stale);
+
+typedef struct {
+    uint64_t idle_bytes;       /* freed, still committed, reusable without faults */
+    uint64_t bound;            /* idle bytes kept now (learnt) */
+    uint64_t bound_max;        /* its ceiling (RETAIN_MAX) against the current heap */
+    uint32_t delay_ms;
+    uint64_t purges, purged_bytes;        /* for the bound */
+    uint64_t stale_purges, stale_bytes;   /* idle longer than the delay */
+    uint64_t mistakes;                    /* purges followed by fresh memory: bound grew */
+} retain_stats;
+
+void retain_get_stats(uint64_t heap_bytes, retain_stats *out);
+
+#endif

@@ -1,0 +1,67 @@
+/* Objects/trim.c: owns the purges of idle memory. Idle memory sits in two places:
+ * released runs of whole arenas (region.c: spans and emptied pool, medium and large
+ * arenas) and free pages inside large arenas (large.c). A purge takes the oldest of
+ * either (by the time it became idle), gives its pages back with MADV_DONTNEED and
+ * tells retain.c; it goes on until the policy is satisfied. While a session retains
+ * arenas, released arenas are not purged (as before the retention policy), pages
+ * inside large arenas are. */
+#include "trim.h"
+
+#include "heap_internal.h"
+#include "region.h"
+#include "retain.h"
+
+uint64_t heap_trim_heap_bytes(void)
+{
+    region_counters rc;
+    region_get_counters(&rc);
+    uint64_t committed = (rc.arenas_committed[0] + rc.arenas_committed[1]) << ARENA_SHIFT;
+    uint64_t idle = retain_idle();
+    return committed > idle ? committed - idle : 0;
+}
+
+/* Purge the oldest idle memory freed before `before` (UINT64_MAX: any); its bytes,
+ * 0 when there is none. */
+static uint64_t purge_oldest(uint64_t before)
+{
+    uint64_t run_since = 0;
+    bool have_run = !pypper_heap.retain && region_oldest_idle(&run_since) && run_since < before;
+    arena_meta *m = large_oldest_idle();
+    if (m && m->idle_since >= before)
+        m = NULL;
+    if (m && (!have_run || m->idle_since <= run_since))
+        return large_purge(m);
+    return have_run ? region_purge_oldest_idle() : 0;
+}
+
+void heap_trim(void)
+{
+    uint64_t excess = retain_excess(heap_trim_heap_bytes());
+    while (excess) {
+        uint64_t bytes = purge_oldest(UINT64_MAX);
+        if (!bytes)
+            return;
+        retain_note_purged(bytes, false);
+        excess = bytes < excess ? excess - bytes : 0;
+    }
+}
+
+void heap_trim_tick(void)
+{
+    if (!retain_tick_due())
+        return;
+    uint64_t before = retain_stale_before(retain_now());
+    uint64_t bytes;
+    while ((bytes = purge_oldest(before)) != 0)
+        retain_note_purged(bytes, true);
+}
+
+uint64_t heap_trim_all(void)
+{
+    uint64_t total = 0, bytes;
+    while ((bytes = purge_oldest(UINT64_MAX)) != 0)
+        total += bytes;
+    if (total)
+        retain_note_purged(total, true);
+    return total;
+}

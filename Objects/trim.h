@@ -1,0 +1,18 @@
+/* Objects/trim.h: giving idle memory back to the kernel as the retention policy
+ * (retain.h) decides. Internal to Objects/; callers hold the heap's serialization. */
+#ifndef PYPPER_TRIM_H
+#define PYPPER_TRIM_H
+
+#include <stdint.h>
+
+/* After a free that left memory idle: purge, oldest first, what exceeds the bound. */
+void heap_trim(void);
+/* From allocation slow paths: now and then, purge idle memory older than the delay. */
+void heap_trim_tick(void);
+/* Purge every idle byte now (whole arenas only when no session retains them); the
+ * bytes given back. */
+uint64_t heap_trim_all(void);
+/* Committed bytes of the heap that are not idle. */
+uint64_t heap_trim_heap_bytes(void);
+
+#endif

@@ -1,0 +1,250 @@
+/* tests/c/test_retain.c: the retention policy of freed memory (Objects/retain.c,
+ * Objects/trim.c) on the heap without Python: freed runs and spans are reused without
+ * page faults, the bound is learnt from purge/fault-in cycles and respected, stale
+ * idle memory goes back after the delay (a test clock drives it), RETAIN_MAX=0 and a
+ * percentage ceiling, sessions that retain arenas, and the same under RLIMIT_AS (a
+ * re-executed child). Residency is read with mincore(2), which is exact. */
+#include "check.h"
+#include "heap.h"
+#include "heap_layout.h"
+#include "retain.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN 1
+#endif
+#endif
+
+static size_t resident_pages(const void *p, size_t len)
+{
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1);
+    size_t pages = ((uintptr_t)p + len - lo + PAGE_SIZE - 1) / PAGE_SIZE;
+    unsigned char *vec = malloc(pages);
+    size_t n = 0;
+    if (vec && mincore((void *)lo, pages * PAGE_SIZE, vec) == 0)
+        for (size_t i = 0; i < pages; i++)
+            n += vec[i] & 1u;
+    free(vec);
+    return n;
+}
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+static pypper_heap_stats stats(void)
+{
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    return st;
+}
+
+static uint64_t fake_ms = 1000000;
+static uint64_t fake_clock(void) { return fake_ms; }
+
+/* Enough allocator slow paths (medium blocks) for the periodic stale check to run. */
+static void slow_paths(int n)
+{
+    for (int i = 0; i < n; i++)
+        pypper_heap_free(pypper_heap_malloc(2000));
+}
+
+/* A freed page run stays resident and the next one of its size reuses it: the loop
+ * of issue 11 (bytes(100_000) in a loop) makes no page faults. */
+static void test_run_reuse(void)
+{
+    char *p = pypper_heap_malloc(100000);
+    memset(p, 1, 100000);
+    pypper_heap_free(p);
+    CHECK(resident_pages(p, 100000) == 25);
+    CHECK(stats().idle_bytes >= 25 * PAGE_SIZE);
+    long before = minor_faults();
+    for (int i = 0; i < 2000; i++) {
+        char *q = pypper_heap_malloc(100000);
+        CHECK(q == p);
+        memset(q, i, 100000);
+        pypper_heap_free(q);
+    }
+    CHECK(minor_faults() - before < 50);
+}
+
+/* Spans above the minimum bound: the first frees are purged, the refault that
+ * follows is a mistake, the bound grows to hold one span, and from then on the loop
+ * makes no page faults. */
+static void test_span_learning(void)
+{
+    const size_t n = 8u << 20;
+    pypper_heap_stats st0 = stats();
+    for (int i = 0; i < 4; i++) {
+        char *p = pypper_heap_malloc(n);
+        memset(p, i, n);
+        pypper_heap_free(p);
+    }
+    pypper_heap_stats st1 = stats();
+    CHECK(st1.retain_mistakes > st0.retain_mistakes);
+    CHECK(st1.retain_bound >= n);
+    CHECK(st1.trims > st0.trims);
+    long before = minor_faults();
+    for (int i = 0; i < 20; i++) {
+        char *p = pypper_heap_malloc(n);
+        memset(p, i, n);
+        pypper_heap_free(p);
+    }
+    CHECK(minor_faults() - before < 100);
+    CHECK(stats().trims == st1.trims);
+}
+
+/* Freeing far more than the bound leaves at most the bound idle and resident. */
+static void test_bound_respected(void)
+{
+    enum { N = 64 };
+    static char *blocks[N];
+    const size_t n = 3u << 20;
+    for (int i = 0; i < N; i++) {
+        blocks[i] = pypper_heap_malloc(n);
+        memset(blocks[i], 7, n);
+    }
+    for (int i = 0; i < N; i++)
+        pypper_heap_free(blocks[i]);
+    pypper_heap_stats st = stats();
+    CHECK(st.idle_bytes <= st.retain_bound);
+    CHECK(st.retain_bound <= st.retain_bound_max);
+    size_t resident = 0;
+    for (int i = 0; i < N; i++)
+        resident += resident_pages(blocks[i], n);
+    CHECK(resident * PAGE_SIZE <= st.retain_bound);
+    CHECK(resident * PAGE_SIZE < (size_t)N * n / 4);
+    /* Trimming gives back everything idle. */
+    CHECK(pypper_heap_trim() == st.idle_bytes);
+    CHECK(stats().idle_bytes == 0);
+    resident = 0;
+    for (int i = 0; i < N; i++)
+        resident += resident_pages(blocks[i], n);
+    CHECK(resident == 0);
+}
+
+/* Idle memory not reused for the delay goes back at the next slow paths. */
+static void test_delay(void)
+{
+    retain_set_clock(fake_clock);
+    char *p = pypper_heap_malloc(300000);
+    memset(p, 3, 300000);
+    pypper_heap_free(p);
+    CHECK(resident_pages(p, 300000) == 74);
+    pypper_heap_stats st0 = stats();
+    fake_ms += st0.retain_delay_ms / 2;
+    slow_paths(200);
+    CHECK(resident_pages(p, 300000) == 74);          /* not stale yet */
+    fake_ms += st0.retain_delay_ms;
+    slow_paths(200);
+    pypper_heap_stats st1 = stats();
+    CHECK(resident_pages(p, 300000) == 0);
+    CHECK(st1.stale_trims > st0.stale_trims);
+    CHECK(st1.idle_bytes == 0 || st1.idle_bytes < st0.idle_bytes);
+    retain_set_clock(NULL);
+}
+
+/* RETAIN_MAX=0: nothing is kept, every freed run goes back at once; a percentage
+ * ceiling follows the heap's size. */
+static void test_ceilings(void)
+{
+    pypper_heap_set_retention(0, 0.0, 1000);
+    char *p = pypper_heap_malloc(200000);
+    memset(p, 1, 200000);
+    pypper_heap_free(p);
+    CHECK(resident_pages(p, 200000) == 0);
+    CHECK(stats().idle_bytes == 0);
+    CHECK(stats().retain_bound_max == 0);
+
+    pypper_heap_set_retention(0, 50.0, 1000);
+    char *keep = pypper_heap_malloc(16u << 20);
+    memset(keep, 1, 16u << 20);
+    pypper_heap_stats st = stats();
+    CHECK(st.retain_bound_max >= (8u << 20) && st.retain_bound_max <= (st.tier[0].arenas << 19) + (1u << 20));
+    pypper_heap_free(keep);
+    pypper_heap_set_retention((uint64_t)64 << 20, 0.0, 1000);
+    CHECK(stats().retain_bound_max == (uint64_t)64 << 20);
+    pypper_heap_trim();
+}
+
+/* A session retains arenas: released spans stay idle past the bound; when it ends,
+ * the idle memory is trimmed to the bound, not discarded wholesale. */
+static void test_session_retain(void)
+{
+    enum { N = 16 };
+    static char *blocks[N];
+    const size_t n = 2u << 20;
+    pypper_heap_trim();
+    pypper_heap_set_retain(true);
+    for (int i = 0; i < N; i++) {
+        blocks[i] = pypper_heap_malloc(n);
+        memset(blocks[i], 1, n);
+    }
+    for (int i = 0; i < N; i++)
+        pypper_heap_free(blocks[i]);
+    pypper_heap_stats st = stats();
+    CHECK(st.idle_bytes >= (uint64_t)N * n);
+    pypper_heap_set_retain(false);
+    st = stats();
+    CHECK(st.idle_bytes <= st.retain_bound);
+}
+
+/* Under RLIMIT_AS the reservation is smaller; the policy works the same. Run in a
+ * re-executed child so that the limit applies before the heap reserves. */
+static int ulimit_child(void)
+{
+    struct rlimit rl = {(rlim_t)3 << 30, (rlim_t)3 << 30};
+    if (setrlimit(RLIMIT_AS, &rl) != 0 || pypper_heap_init() != 0)
+        return 3;
+    if (stats().reservation_per_tier >= ((uint64_t)1 << 36))
+        return 4;
+    test_run_reuse();
+    test_span_learning();
+    test_bound_respected();
+    return check_failed ? 1 : 0;
+}
+
+static void test_under_ulimit(const char *self)
+{
+#ifdef ASAN
+    (void)self;
+    printf("test_retain: RLIMIT_AS case skipped (AddressSanitizer reserves its shadow)\n");
+#else
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(self, self, "--ulimit-child", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--ulimit-child") == 0)
+        return ulimit_child();
+    CHECK(pypper_heap_init() == 0);
+    test_run_reuse();
+    test_span_learning();
+    test_bound_respected();
+    test_delay();
+    test_ceilings();
+    test_session_retain();
+    test_under_ulimit(argv[0]);
+    return check_report("test_retain");
+}
