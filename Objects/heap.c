@@ -81,9 +81,9 @@ static void *alloc_in(unsigned tier, size_t n, bool *zeroed)
         return pool_alloc_fast(tier, size_class_of(n));
     }
     heap_trim_tick();
-    if (n <= MEDIUM_MAX)
-        return medium_alloc(tier, n, zeroed);
-    return large_alloc(tier, n, zeroed);
+    void *p = n <= MEDIUM_MAX ? medium_alloc(tier, n, zeroed) : large_alloc(tier, n, zeroed);
+    heap_trim();           /* fresh memory faulted in while some was idle */
+    return p;
 }
 
 void *pypper_heap_malloc(size_t n)
@@ -202,7 +202,14 @@ void *pypper_heap_realloc(void *p, size_t n)
     }
     bool zeroed;
     void *q = alloc_in(pypper_placement_choose(n), n, &zeroed);
-    if (q) {
+    if (q && m->kind == ARENA_HUGE_HEAD && n > have
+        && layout_meta(layout_arena_index(q))->kind == ARENA_HUGE_HEAD
+        && large_move_span(p, q, have)) {
+        /* A growing huge block (a list's items, say) moves its pages, as glibc's
+         * realloc does with mremap: no copy, and no moment with both copies. */
+        track_forget(p);
+        large_free_moved_span(m, layout_arena_index(p));
+    } else if (q) {
         memcpy(q, p, have < n ? have : n);
         free_locked(p);
     }
@@ -432,6 +439,8 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
     out->tier_fallbacks = pypper_heap.tier_fallbacks;
     out->arenas_released = pypper_heap.arenas_released;
     out->invalid_frees = pypper_heap.invalid_frees;
+    out->span_moves = pypper_heap.span_moves;
+    out->span_move_failures = pypper_heap.span_move_failures;
     retain_stats rs;
     retain_get_stats(heap_trim_heap_bytes(), &rs);
     out->idle_bytes = rs.idle_bytes;

@@ -127,6 +127,8 @@ typedef struct {
     uint64_t trims, trimmed_bytes;             /* given back to respect the bound */
     uint64_t stale_trims, stale_trimmed_bytes; /* given back as stale, or on request */
     uint64_t retain_mistakes;      /* a trim followed by fresh memory: the bound grew */
+    uint64_t span_moves;           /* huge blocks grown by moving pages (mremap), not copying */
+    uint64_t span_move_failures;   /* mremap refused: copied instead */
 } pypper_heap_stats;
 
 /* Walks the metadata; O(arenas). */

@@ -31,6 +31,8 @@ typedef struct heap_state {
     uint64_t arenas_released;
     uint64_t fallback_allocs;
     uint64_t invalid_frees;
+    uint64_t span_moves;               /* huge reallocs that moved pages instead of copying */
+    uint64_t span_move_failures;       /* mremap refused: copied */
 } heap_state;
 
 extern heap_state pypper_heap;
@@ -44,11 +46,18 @@ void pools_release_empty(unsigned tier, bool keep_one);
 void *large_alloc(unsigned tier, size_t n, bool *zeroed);
 void large_free(arena_meta *m, size_t arena_index, void *p);
 size_t large_usable(arena_meta *m, const void *p);
-/* Grow or shrink a page run in place; 1 on success. */
+/* Grow or shrink a page run or a span in place; 1 on success. */
 int large_resize_in_place(arena_meta *m, void *p, size_t n);
-/* Give m's idle pages back to the kernel (then m itself when it is wholly free and
- * may go); the bytes given back. */
-uint64_t large_purge(arena_meta *m);
+/* Move `bytes` (whole pages) of a span's memory to another span's start without
+ * copying (mremap(2) with MREMAP_DONTUNMAP: the source stays mapped, empty). Only
+ * with no session (whose threads read the heap) and within one tier; false (copy
+ * instead) otherwise or when the kernel refuses. */
+bool large_move_span(void *from, void *to, size_t bytes);
+/* Free a span whose pages were moved away. */
+void large_free_moved_span(arena_meta *m, size_t arena_index);
+/* Give about `limit` bytes of m's idle pages back to the kernel, from its end (at
+ * least one page; then m itself when it is wholly free and may go); the bytes. */
+uint64_t large_purge(arena_meta *m, uint64_t limit);
 /* The large arena whose idle pages were freed longest ago, or NULL. */
 arena_meta *large_oldest_idle(void);
 /* Release wholly free large arenas that hold no idle pages (after a session). */

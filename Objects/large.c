@@ -9,6 +9,7 @@
 #include "retain.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 static inline bool page_used(const arena_meta *m, unsigned i)
 {
@@ -85,6 +86,8 @@ static int find_run(const arena_meta *m, unsigned count)
     return -1;
 }
 
+static void mark_span_tail(size_t head, size_t from, size_t to, unsigned tier);
+
 static arena_meta *new_large_arena(unsigned tier)
 {
     bool zeroed;
@@ -127,20 +130,18 @@ static void *span_alloc(unsigned tier, size_t n, bool *zeroed)
 {
     size_t count = (n + ARENA_SIZE - 1) >> ARENA_SHIFT;
     heap_update_default_tier();
-    size_t ai = region_take_arenas(tier, count, zeroed);
+    size_t fresh;
+    size_t ai = region_take_arenas(tier, count, zeroed, &fresh);
     if (ai == (size_t)-1)
         return NULL;
+    if (fresh)
+        retain_note_fresh((uint64_t)fresh << ARENA_SHIFT);
     arena_meta *head = layout_meta(ai);
     head->kind = ARENA_HUGE_HEAD;
     head->tier = (uint8_t)tier;
     head->span = (uint32_t)count;
     head->huge_pages = (uint32_t)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
-    for (size_t a = 1; a < count; a++) {
-        arena_meta *tail = layout_meta(ai + a);
-        tail->kind = ARENA_HUGE_TAIL;
-        tail->tier = (uint8_t)tier;
-        tail->span = (uint32_t)a;      /* distance back to the head */
-    }
+    mark_span_tail(ai, 1, count, tier);     /* span: the distance back to the head */
     return layout_arena_base(ai);
 }
 
@@ -197,8 +198,71 @@ void large_free(arena_meta *m, size_t arena_index, void *p)
     keep_pages_idle(m, first, pages);
 }
 
+/* A span's arenas from `from` on (its local arena index) take the span's tail marks. */
+static void mark_span_tail(size_t head, size_t from, size_t to, unsigned tier)
+{
+    for (size_t a = from; a < to; a++) {
+        arena_meta *tail = layout_meta(head + a);
+        tail->kind = ARENA_HUGE_TAIL;
+        tail->tier = (uint8_t)tier;
+        tail->span = (uint32_t)a;
+    }
+}
+
+/* Grow or shrink a span in place: within its arenas, into free arenas right after it,
+ * or by releasing its tail (idle). */
+static int span_resize_in_place(arena_meta *m, size_t n)
+{
+    size_t head = layout_meta_index(m);
+    size_t want = (n + ARENA_SIZE - 1) >> ARENA_SHIFT;
+    if (want < m->span) {
+        region_release_arenas(head + want, m->span - want, false);
+        m->span = (uint32_t)want;
+    } else if (want > m->span) {
+        size_t fresh;
+        if (!region_extend(head + m->span, want - m->span, &fresh))
+            return 0;
+        if (fresh)
+            retain_note_fresh((uint64_t)fresh << ARENA_SHIFT);
+        mark_span_tail(head, m->span, want, m->tier);
+        m->span = (uint32_t)want;
+    }
+    m->huge_pages = (uint32_t)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
+    return 1;
+}
+
+/* Moves of a span's pages by mremap(2) split the mapping into more VMAs (about four
+ * a move), and the process has vm.max_map_count of them in all: past this many
+ * moves, spans are copied. */
+#define SPAN_MOVES_MAX 4096u
+static unsigned span_moves;
+
+bool large_move_span(void *from, void *to, size_t bytes)
+{
+    if (pypper_heap.retain || span_moves >= SPAN_MOVES_MAX
+        || layout_tier(from) != layout_tier(to))
+        return false;
+    void *r = mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
+    if (r == MAP_FAILED) {
+        pypper_heap.span_move_failures++;
+        return false;
+    }
+    span_moves++;
+    pypper_heap.span_moves++;
+    return true;
+}
+
+void large_free_moved_span(arena_meta *m, size_t arena_index)
+{
+    /* Its pages are gone (moved): released as purged memory, nothing idle. */
+    region_release_arenas(arena_index, m->span, true);
+    pypper_heap.arenas_released += m->span;
+}
+
 int large_resize_in_place(arena_meta *m, void *p, size_t n)
 {
+    if (m->kind == ARENA_HUGE_HEAD)
+        return n > LARGE_MAX && span_resize_in_place(m, n);
     if (m->kind != ARENA_LARGE || n > LARGE_MAX)
         return 0;
     unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
@@ -235,24 +299,32 @@ static bool releasable(const arena_meta *m)
            && (head != m || m->next != NULL);
 }
 
-uint64_t large_purge(arena_meta *m)
+static bool page_idle(const arena_meta *m, int i)
 {
-    uint64_t pages = m->idle_pages;
+    return (m->page_idle[i >> 6] >> (i & 63)) & 1u;
+}
+
+uint64_t large_purge(arena_meta *m, uint64_t limit)
+{
+    /* From the arena's end down: first fit reuses the low pages first. */
+    uint64_t want = (limit >> PAGE_SHIFT) + ((limit & (PAGE_SIZE - 1)) != 0), pages = 0;
     char *base = layout_arena_base(layout_meta_index(m));
-    unsigned run = 0;
-    for (unsigned i = 0; i <= PAGES_PER_ARENA; i++) {
-        if (i < PAGES_PER_ARENA && ((m->page_idle[i >> 6] >> (i & 63)) & 1u)) {
-            run++;
+    if (!want)
+        want = 1;
+    int i = (int)PAGES_PER_ARENA - 1;
+    while (i >= 0 && pages < want) {
+        if (!page_idle(m, i)) {
+            i--;
             continue;
         }
-        if (run)
-            region_discard(base + ((size_t)(i - run) << PAGE_SHIFT), (size_t)run << PAGE_SHIFT);
-        run = 0;
+        int top = i;
+        for (; i >= 0 && page_idle(m, i) && pages < want; i--, pages++)
+            m->page_idle[i >> 6] &= ~((uint64_t)1 << (i & 63));
+        region_discard(base + ((size_t)(i + 1) << PAGE_SHIFT), (size_t)(top - i) << PAGE_SHIFT);
     }
-    memset(m->page_idle, 0, sizeof(m->page_idle));
-    m->idle_pages = 0;
+    m->idle_pages = (uint16_t)(m->idle_pages - pages);
     retain_idle_sub(pages << PAGE_SHIFT);
-    if (releasable(m))
+    if (!m->idle_pages && releasable(m))
         release_large_arena(m);
     return pages << PAGE_SHIFT;
 }

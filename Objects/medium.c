@@ -23,6 +23,7 @@
 #include "heap_internal.h"
 #include "medium_bits.h"
 #include "region.h"
+#include "retain.h"
 
 #include <string.h>
 
@@ -126,8 +127,13 @@ static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
     bits_assign(m->unit_end, pos + k - 1, 1, true);
     m->free_units -= k;
     *zeroed = m->zeroed && pos >= m->fresh_unit;
-    if (pos + k > m->fresh_unit)
+    if (pos + k > m->fresh_unit) {
+        /* Units never handed out of an arena fresh from the kernel fault in. */
+        if (m->zeroed)
+            retain_note_fresh((uint64_t)(pos + k - (pos > m->fresh_unit ? pos : m->fresh_unit))
+                              << MEDIUM_UNIT_SHIFT);
         m->fresh_unit = pos + k;
+    }
     pool_mark_allocated(block);
     return block;
 }

@@ -5,6 +5,7 @@
  * session retains arenas. */
 #include "heap_internal.h"
 #include "region.h"
+#include "retain.h"
 #include "trim.h"
 
 static arena_meta *new_pool_arena(unsigned tier)
@@ -15,6 +16,7 @@ static arena_meta *new_pool_arena(unsigned tier)
         return NULL;
     m->free_pools = POOLS_PER_ARENA;
     m->fresh_pools = POOLS_PER_ARENA;
+    m->clean = zeroed;
     m->free_pool_list = NULL;
     arena_list_push(&pypper_heap.tiers[tier].pool_arenas, m);
     return m;
@@ -31,6 +33,8 @@ static pool_meta *fresh_pool(arena_meta *m)
     p->size = 0;
     p->tier = m->tier;
     m->fresh_pools--;
+    if (m->clean)
+        retain_note_fresh(POOL_SIZE);
     return p;
 }
 
@@ -81,6 +85,7 @@ void *pools_alloc_slow(unsigned tier, unsigned sclass)
     p->nalloc = 0;
     p->freelist = NULL;
     partial_push(&pypper_heap.tiers[tier], p);
+    heap_trim();           /* a fresh arena faulted in while memory was idle */
     return pool_alloc_fast(tier, sclass);
 }
 

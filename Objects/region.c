@@ -112,7 +112,7 @@ static int commit(unsigned tier, size_t first, size_t count)
 }
 
 /* Take `count` arenas from the front of released run i. */
-static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed)
+static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed, size_t *fresh)
 {
     free_run *run = &R.runs[tier][i];
     size_t first = run->first;
@@ -125,22 +125,60 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed)
     memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
     if (dirty)
         retain_idle_sub((uint64_t)count << ARENA_SHIFT);
-    else {
+    else
         R.counters.arenas_committed[tier] += count;
-        retain_note_fresh((uint64_t)count << ARENA_SHIFT);
-    }
     *zeroed = !dirty;
+    *fresh = dirty ? 0 : count;
     return first;
 }
 
-size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed)
+/* An idle run too short for `count` arenas whose purged neighbour makes up the rest
+ * (a run that was partly purged): take both, the idle part first. -1 if none. */
+static size_t take_idle_and_purged(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
+{
+    for (size_t i = 0; i < R.nruns[tier]; i++) {
+        free_run *d = &R.runs[tier][i];
+        if (!d->dirty || d->count >= count)
+            continue;
+        for (size_t j = 0; j < R.nruns[tier]; j++) {
+            free_run *c = &R.runs[tier][j];
+            if (c->dirty || c->first != d->first + d->count || d->count + c->count < count)
+                continue;
+            size_t first = d->first, idle = d->count, rest = count - idle;
+            c->first += rest;
+            c->count -= rest;
+            /* Remove the emptied records, the higher index first. */
+            size_t hi = i > j ? i : j, lo = i > j ? j : i;
+            bool drop_hi = hi == i || c->count == 0, drop_lo = lo == i || c->count == 0;
+            if (drop_hi)
+                R.runs[tier][hi] = R.runs[tier][--R.nruns[tier]];
+            if (drop_lo)
+                R.runs[tier][lo] = R.runs[tier][--R.nruns[tier]];
+            memset(layout_meta(first), 0, count * sizeof(arena_meta));
+            memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
+            retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
+            R.counters.arenas_committed[tier] += rest;
+            *zeroed = false;
+            *fresh = rest;
+            return first;
+        }
+    }
+    return (size_t)-1;
+}
+
+size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
 {
     /* Released runs first, idle (resident) ones before purged ones, first fit. Purged
      * pages read as zero; the metadata of any released run is stale and is reset. */
-    for (int want_dirty = 1; want_dirty >= 0; want_dirty--)
-        for (size_t i = 0; i < R.nruns[tier]; i++)
-            if (R.runs[tier][i].dirty == want_dirty && R.runs[tier][i].count >= count)
-                return take_from_run(tier, i, count, zeroed);
+    for (size_t i = 0; i < R.nruns[tier]; i++)
+        if (R.runs[tier][i].dirty && R.runs[tier][i].count >= count)
+            return take_from_run(tier, i, count, zeroed, fresh);
+    size_t mixed = take_idle_and_purged(tier, count, zeroed, fresh);
+    if (mixed != (size_t)-1)
+        return mixed;
+    for (size_t i = 0; i < R.nruns[tier]; i++)
+        if (!R.runs[tier][i].dirty && R.runs[tier][i].count >= count)
+            return take_from_run(tier, i, count, zeroed, fresh);
     size_t local = R.bump[tier];
     if (local + count > pypper_heap_layout.arenas_per_tier) {
         R.counters.commit_failures++;
@@ -155,14 +193,35 @@ size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed)
     __atomic_store_n(&R.bump[tier], local + count, __ATOMIC_RELEASE);
     R.counters.arenas_committed[tier] += count;
     R.counters.arenas_high[tier] = R.bump[tier];
-    retain_note_fresh((uint64_t)count << ARENA_SHIFT);
-    *zeroed = true;        /* fresh anonymous memory (and zeroed metadata) */
+    *zeroed = true;
+    *fresh = count;        /* fresh anonymous memory (and zeroed metadata) */
     return first;
+}
+
+bool region_extend(size_t first, size_t count, size_t *fresh)
+{
+    unsigned tier = (unsigned)(first / pypper_heap_layout.arenas_per_tier);
+    size_t local = first - tier * pypper_heap_layout.arenas_per_tier;
+    bool zeroed;
+    for (size_t i = 0; i < R.nruns[tier]; i++)
+        if (R.runs[tier][i].first == first && R.runs[tier][i].count >= count) {
+            take_from_run(tier, i, count, &zeroed, fresh);
+            return true;
+        }
+    if (local != R.bump[tier] || local + count > pypper_heap_layout.arenas_per_tier
+        || commit(tier, first, count) < 0)
+        return false;
+    __atomic_store_n(&R.bump[tier], local + count, __ATOMIC_RELEASE);
+    R.counters.arenas_committed[tier] += count;
+    R.counters.arenas_high[tier] = R.bump[tier];
+    *fresh = count;
+    return true;
 }
 
 arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
 {
-    size_t ai = region_take_arenas(tier, 1, zeroed);
+    size_t fresh;
+    size_t ai = region_take_arenas(tier, 1, zeroed, &fresh);
     if (ai == (size_t)-1)
         return NULL;
     arena_meta *m = layout_meta(ai);
@@ -223,28 +282,38 @@ void region_release_arenas(size_t first, size_t count, bool discard)
     }
 }
 
-/* Give the memory of idle run i of `tier` back; returns its bytes. */
-static uint64_t purge_run(unsigned tier, size_t i)
+/* Add a purged run, merged with a purged neighbour when there is one (long clean
+ * runs serve spans). */
+static void add_clean_run(unsigned tier, size_t first, size_t count)
 {
-    free_run *run = &R.runs[tier][i];
-    discard_arenas(run->first, run->count);
-    R.counters.arenas_committed[tier] -= run->count;
-    run->dirty = false;
-    uint64_t bytes = (uint64_t)run->count << ARENA_SHIFT;
-    retain_idle_sub(bytes);
-    /* Merge it with a purged neighbour: long clean runs serve spans. */
     for (size_t j = 0; j < R.nruns[tier]; j++) {
         free_run *o = &R.runs[tier][j];
-        if (j == i || o->dirty)
+        if (o->dirty)
             continue;
-        if (o->first + o->count == run->first || run->first + run->count == o->first) {
-            if (run->first < o->first)
-                o->first = run->first;
-            o->count += run->count;
-            R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
-            break;
-        }
+        if (o->first + o->count == first) { o->count += count; return; }
+        if (first + count == o->first) { o->first = first; o->count += count; return; }
     }
+    if (R.nruns[tier] < MAX_FREE_RUNS)
+        R.runs[tier][R.nruns[tier]++] = (free_run){first, count, false, 0};
+    /* else: the slots stay unused (their memory is given back all the same) */
+}
+
+/* Give back the memory of the last `count` arenas of idle run i of `tier` (all of
+ * it when count >= its length); returns the bytes. */
+static uint64_t purge_run(unsigned tier, size_t i, size_t count)
+{
+    free_run *run = &R.runs[tier][i];
+    if (count > run->count)
+        count = run->count;
+    size_t first = run->first + run->count - count;
+    discard_arenas(first, count);
+    R.counters.arenas_committed[tier] -= count;
+    uint64_t bytes = (uint64_t)count << ARENA_SHIFT;
+    retain_idle_sub(bytes);
+    run->count -= count;
+    if (run->count == 0)
+        R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
+    add_clean_run(tier, first, count);
     return bytes;
 }
 
@@ -260,7 +329,7 @@ bool region_oldest_idle(uint64_t *since)
     return found;
 }
 
-uint64_t region_purge_oldest_idle(void)
+uint64_t region_purge_oldest_idle(uint64_t limit)
 {
     unsigned best_t = 0;
     size_t best_i = (size_t)-1;
@@ -271,7 +340,10 @@ uint64_t region_purge_oldest_idle(void)
                 best_t = t;
                 best_i = i;
             }
-    return best_i == (size_t)-1 ? 0 : purge_run(best_t, best_i);
+    if (best_i == (size_t)-1)
+        return 0;
+    size_t count = (size_t)(limit >> ARENA_SHIFT) + ((limit & (ARENA_SIZE - 1)) != 0);
+    return purge_run(best_t, best_i, count ? count : 1);
 }
 
 uint64_t region_discard_released(void)
@@ -279,8 +351,8 @@ uint64_t region_discard_released(void)
     uint64_t bytes = 0;
     for (unsigned t = 0; t < HEAP_TIERS; t++)
         for (size_t i = R.nruns[t]; i-- > 0;)
-            if (R.runs[t][i].dirty)
-                bytes += purge_run(t, i);
+            if (i < R.nruns[t] && R.runs[t][i].dirty)
+                bytes += purge_run(t, i, R.runs[t][i].count);
     return bytes;
 }
 

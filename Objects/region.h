@@ -13,10 +13,15 @@ int region_init(void);
 void region_set_binder(region_bind_fn fn);
 /* Commit `count` contiguous fresh or released arenas of `tier`; returns the global
  * index of the first, or (size_t)-1 when the tier's reservation or memory is exhausted.
- * *zeroed tells whether all its memory is known to be zero. */
-size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed);
+ * *zeroed tells whether all its memory is known to be zero, *fresh how many of the
+ * arenas are not resident (never used, or purged): the last ones. */
+size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fresh);
+/* Take the `count` arenas from global index `first` on, when they are free (released,
+ * or the tier's bump end): a span grows in place. *fresh: how many are not resident. */
+bool region_extend(size_t first, size_t count, size_t *fresh);
 /* One arena of `tier` for a heap part: its metadata zeroed, then kind and tier set;
- * NULL when none can be committed. */
+ * NULL when none can be committed. *zeroed: not resident, all zero. The caller tells
+ * retain.c about fresh memory as it hands it out. */
 arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed);
 /* Give arenas back for reuse. With discard their memory returns to the kernel
  * (MADV_DONTNEED) at once; without, they stay committed and idle (counted in
@@ -25,8 +30,9 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
 void region_release_arenas(size_t first, size_t count, bool discard);
 /* The release time of the oldest idle run; false when there is none. */
 bool region_oldest_idle(uint64_t *since);
-/* Give the oldest idle run's memory back; its bytes (0: none). */
-uint64_t region_purge_oldest_idle(void);
+/* Give back the memory of the oldest idle run, about `limit` bytes of it (whole
+ * arenas from its end, at least one; the rest stays idle); the bytes (0: none). */
+uint64_t region_purge_oldest_idle(uint64_t limit);
 /* Give every idle run's memory back; the bytes. */
 uint64_t region_discard_released(void);
 /* Whether arena `ai` (a global index) was ever committed: its memory and metadata are

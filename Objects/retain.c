@@ -10,8 +10,13 @@
  * program needed that much fresh memory again (a purge/fault-in cycle: the page-fault
  * storm of temporaries above the bound). It grows to cover what was needed, up to
  * RETAIN_MAX. So a program that frees a large structure and never reuses it keeps at
- * most the bound; one that churns temporaries of N bytes keeps about N. Callers hold
- * the heap's serialization. */
+ * most the bound; one that churns temporaries of N bytes keeps about N.
+ *
+ * Idle memory never adds to the program's peak: when fresh memory has to be faulted
+ * in while some is idle (it was of the wrong size or place to serve the request), as
+ * much idle memory goes back (the "debt"). The footprint then grows only when nothing
+ * is idle, i.e. it peaks where the live memory peaks. Callers hold the heap's
+ * serialization. */
 #include "retain.h"
 
 #include <time.h>
@@ -33,6 +38,8 @@ static struct {
     uint64_t bound;
     uint64_t idle;
     uint64_t last_bound_purge;    /* clock of the last purge for the bound; 0: none */
+    uint64_t last_bound_bytes;    /* its size */
+    uint64_t debt;                /* fresh bytes faulted in while memory was idle */
     uint64_t last_tick;
     unsigned tick_countdown;
     uint64_t (*now)(void);
@@ -85,7 +92,15 @@ static uint64_t bound_now(uint64_t heap_bytes)
 
 void retain_note_fresh(uint64_t bytes)
 {
-    if (!S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS)
+    /* Fresh memory while idle memory exists: as much idle memory goes back, so the
+     * heap's footprint does not grow while it holds memory it is not using (the
+     * program's peak stays that of its live memory). */
+    if (S.idle)
+        S.debt = S.debt + bytes < S.idle ? S.debt + bytes : S.idle;
+    /* A mistake only if the purge could have served this request: a cycle of the
+     * same size, not growth into something larger. */
+    if (!S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS
+        || bytes > S.last_bound_bytes)
         return;
     uint64_t grown = S.bound + bytes > 2 * S.bound ? S.bound + bytes : 2 * S.bound;
     /* Growth is capped at the byte ceiling here; a percentage ceiling is applied
@@ -99,12 +114,20 @@ void retain_note_fresh(uint64_t bytes)
     S.last_bound_purge = 0;     /* one purge, one lesson */
 }
 
+bool retain_may_owe(void)
+{
+    /* Without a percentage ceiling the bound in force is min(bound, max_bytes). */
+    uint64_t bound = S.max_bytes ? (S.bound < S.max_bytes ? S.bound : S.max_bytes) : 0;
+    return S.debt || S.idle > bound;
+}
+
 uint64_t retain_excess(uint64_t heap_bytes)
 {
     uint64_t bound = bound_now(heap_bytes);
-    if (S.idle <= bound)
-        return 0;
-    return S.idle - bound / 4 * 3;
+    uint64_t over = S.idle > bound ? S.idle - bound / 4 * 3 : 0;
+    uint64_t debt = S.debt < S.idle ? S.debt : S.idle;
+    S.debt = 0;
+    return over > debt ? over : debt;
 }
 
 uint64_t retain_stale_before(uint64_t now)
@@ -137,9 +160,12 @@ void retain_note_purged(uint64_t bytes, bool stale)
     }
     S.purges++;
     S.purged_bytes += bytes;
-    S.last_bound_purge = S.now();
-    if (!S.last_bound_purge)
-        S.last_bound_purge = 1;
+    uint64_t now = S.now();
+    if (S.last_bound_purge && now - S.last_bound_purge <= MISTAKE_WINDOW_MS)
+        S.last_bound_bytes += bytes;     /* one trim may take several victims */
+    else
+        S.last_bound_bytes = bytes;
+    S.last_bound_purge = now ? now : 1;
 }
 
 void retain_get_stats(uint64_t heap_bytes, retain_stats *out)

@@ -29,14 +29,18 @@ void retain_idle_add(uint64_t bytes);
 void retain_idle_sub(uint64_t bytes);
 uint64_t retain_idle(void);
 
-/* `bytes` of memory that is not resident (fresh or purged) was handed out: if a purge
- * for the bound happened within the delay window, that purge was a mistake (the
+/* `bytes` of memory that is not resident (fresh or purged) was handed out. While
+ * memory is idle, as much of it is owed back (see retain_excess). If a purge for the
+ * bound of at least that size happened within a second, that purge was a mistake (the
  * program reuses that much) and the bound grows to cover it. */
 void retain_note_fresh(uint64_t bytes);
 
-/* Bytes to purge now so that the idle memory fits the bound (with hysteresis: down
- * to three quarters of it); 0 when it fits. heap_bytes: committed bytes in use. */
+/* Bytes to purge now: what exceeds the bound (with hysteresis: down to three
+ * quarters of it) or, if more, the debt of fresh memory, which this settles; 0 when
+ * nothing is owed. heap_bytes: committed bytes in use. */
 uint64_t retain_excess(uint64_t heap_bytes);
+/* Cheap: false when retain_excess would certainly be 0 (nothing to compute). */
+bool retain_may_owe(void);
 /* Idle memory freed before this time is stale. */
 uint64_t retain_stale_before(uint64_t now);
 /* Whether the periodic stale check is due (called from allocation slow paths);

@@ -1,8 +1,9 @@
 /* Objects/trim.c: owns the purges of idle memory. Idle memory sits in two places:
  * released runs of whole arenas (region.c: spans and emptied pool, medium and large
  * arenas) and free pages inside large arenas (large.c). A purge takes the oldest of
- * either (by the time it became idle), gives its pages back with MADV_DONTNEED and
- * tells retain.c; it goes on until the policy is satisfied. While a session retains
+ * either (by the time it became idle), gives back as much of it as is owed (whole
+ * arenas or pages from its end) with MADV_DONTNEED and tells retain.c; it goes on
+ * until the policy is satisfied. While a session retains
  * arenas, released arenas are not purged (as before the retention policy), pages
  * inside large arenas are. */
 #include "trim.h"
@@ -20,9 +21,9 @@ uint64_t heap_trim_heap_bytes(void)
     return committed > idle ? committed - idle : 0;
 }
 
-/* Purge the oldest idle memory freed before `before` (UINT64_MAX: any); its bytes,
- * 0 when there is none. */
-static uint64_t purge_oldest(uint64_t before)
+/* Purge about `limit` bytes of the oldest idle memory freed before `before`
+ * (UINT64_MAX: any); the bytes, 0 when there is none. */
+static uint64_t purge_oldest(uint64_t before, uint64_t limit)
 {
     uint64_t run_since = 0;
     bool have_run = !pypper_heap.retain && region_oldest_idle(&run_since) && run_since < before;
@@ -30,15 +31,17 @@ static uint64_t purge_oldest(uint64_t before)
     if (m && m->idle_since >= before)
         m = NULL;
     if (m && (!have_run || m->idle_since <= run_since))
-        return large_purge(m);
-    return have_run ? region_purge_oldest_idle() : 0;
+        return large_purge(m, limit);
+    return have_run ? region_purge_oldest_idle(limit) : 0;
 }
 
 void heap_trim(void)
 {
+    if (!retain_may_owe())
+        return;
     uint64_t excess = retain_excess(heap_trim_heap_bytes());
     while (excess) {
-        uint64_t bytes = purge_oldest(UINT64_MAX);
+        uint64_t bytes = purge_oldest(UINT64_MAX, excess);
         if (!bytes)
             return;
         retain_note_purged(bytes, false);
@@ -52,14 +55,14 @@ void heap_trim_tick(void)
         return;
     uint64_t before = retain_stale_before(retain_now());
     uint64_t bytes;
-    while ((bytes = purge_oldest(before)) != 0)
+    while ((bytes = purge_oldest(before, UINT64_MAX)) != 0)
         retain_note_purged(bytes, true);
 }
 
 uint64_t heap_trim_all(void)
 {
     uint64_t total = 0, bytes;
-    while ((bytes = purge_oldest(UINT64_MAX)) != 0)
+    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX)) != 0)
         total += bytes;
     if (total)
         retain_note_purged(total, true);

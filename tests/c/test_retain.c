@@ -52,7 +52,7 @@ static pypper_heap_stats stats(void)
     return st;
 }
 
-static uint64_t fake_ms = 1000000;
+static uint64_t fake_ms;
 static uint64_t fake_clock(void) { return fake_ms; }
 
 /* Enough allocator slow paths (medium blocks) for the periodic stale check to run. */
@@ -139,7 +139,13 @@ static void test_bound_respected(void)
 /* Idle memory not reused for the delay goes back at the next slow paths. */
 static void test_delay(void)
 {
+    /* Warm the slow paths used below (no fresh memory in them later), then move to a
+     * test clock an hour ahead: everything idle so far is stale at the first check. */
+    slow_paths(200);
+    fake_ms = retain_now() + 3600000;
     retain_set_clock(fake_clock);
+    slow_paths(200);
+    CHECK(stats().idle_bytes == 0);
     char *p = pypper_heap_malloc(300000);
     memset(p, 3, 300000);
     pypper_heap_free(p);
