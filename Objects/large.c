@@ -51,7 +51,7 @@ static void take_pages(arena_meta *m, unsigned first, unsigned count)
         retain_idle_sub((uint64_t)idle << PAGE_SHIFT);
     }
     if (idle < count)
-        retain_note_fresh((uint64_t)(count - idle) << PAGE_SHIFT);
+        retain_note_fresh((uint64_t)(count - idle) << PAGE_SHIFT, true);
 }
 
 /* Pages [first, first + count) of m were freed: they stay committed, idle. */
@@ -135,7 +135,7 @@ static void *span_alloc(unsigned tier, size_t n, bool *zeroed)
     if (ai == (size_t)-1)
         return NULL;
     if (fresh)
-        retain_note_fresh((uint64_t)fresh << ARENA_SHIFT);
+        retain_note_fresh((uint64_t)fresh << ARENA_SHIFT, true);
     arena_meta *head = layout_meta(ai);
     head->kind = ARENA_HUGE_HEAD;
     head->tier = (uint8_t)tier;
@@ -182,7 +182,7 @@ void large_free(arena_meta *m, size_t arena_index, void *p)
             pypper_heap.invalid_frees++;
             return;
         }
-        region_release_arenas(arena_index, m->span, false);     /* idle */
+        region_release_span(arena_index, m->span);     /* idle */
         pypper_heap.arenas_released += m->span;
         return;
     }
@@ -216,14 +216,14 @@ static int span_resize_in_place(arena_meta *m, size_t n)
     size_t head = layout_meta_index(m);
     size_t want = (n + ARENA_SIZE - 1) >> ARENA_SHIFT;
     if (want < m->span) {
-        region_release_arenas(head + want, m->span - want, false);
+        region_release_span(head + want, m->span - want);
         m->span = (uint32_t)want;
     } else if (want > m->span) {
         size_t fresh;
         if (!region_extend(head + m->span, want - m->span, &fresh))
             return 0;
         if (fresh)
-            retain_note_fresh((uint64_t)fresh << ARENA_SHIFT);
+            retain_note_fresh((uint64_t)fresh << ARENA_SHIFT, true);
         mark_span_tail(head, m->span, want, m->tier);
         m->span = (uint32_t)want;
     }

@@ -131,7 +131,7 @@ static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
         /* Units never handed out of an arena fresh from the kernel fault in. */
         if (m->zeroed)
             retain_note_fresh((uint64_t)(pos + k - (pos > m->fresh_unit ? pos : m->fresh_unit))
-                              << MEDIUM_UNIT_SHIFT);
+                              << MEDIUM_UNIT_SHIFT, false);
         m->fresh_unit = pos + k;
     }
     pool_mark_allocated(block);

@@ -34,7 +34,7 @@ static pool_meta *fresh_pool(arena_meta *m)
     p->tier = m->tier;
     m->fresh_pools--;
     if (m->clean)
-        retain_note_fresh(POOL_SIZE);
+        retain_note_fresh(POOL_SIZE, false);
     return p;
 }
 

@@ -17,6 +17,7 @@ heap_layout pypper_heap_layout;
 typedef struct free_run {
     size_t first, count;
     bool dirty;        /* idle: released without discarding, memory not yet given back */
+    bool span;         /* dirty: holds memory of a freed span (its purge can teach) */
     uint64_t since;    /* dirty: retain_now() when it was (last) released */
 } free_run;
 
@@ -122,7 +123,8 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed,
     if (run->count == 0)
         R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
     memset(layout_meta(first), 0, count * sizeof(arena_meta));
-    memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
+    if (dirty)      /* a purged run's pool records were discarded: zero already */
+        memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
     if (dirty)
         retain_idle_sub((uint64_t)count << ARENA_SHIFT);
     else
@@ -244,13 +246,46 @@ void region_discard(void *addr, size_t len)
     madvise(addr, len, MADV_DONTNEED);
 }
 
+/* Whether every arena record sharing the page at `page` of the arena metadata is
+ * free (a free record is garbage, reset when its arena is taken). */
+static bool meta_page_free(uintptr_t page)
+{
+    uintptr_t base = (uintptr_t)pypper_heap_layout.meta;
+    size_t total = pypper_heap_layout.arenas_per_tier * HEAP_TIERS;
+    size_t lo = page < base ? 0 : (page - base) / sizeof(arena_meta);
+    size_t hi = (page + PAGE_SIZE - 1 - base) / sizeof(arena_meta);
+    for (size_t a = lo; a <= hi && a < total; a++)
+        if (layout_meta(a)->kind != ARENA_FREE)
+            return false;
+    return true;
+}
+
+/* The pages of the arena records of [first, first + count) go back, with the pages
+ * they share with neighbours when those are free too. */
+static void discard_meta(size_t first, size_t count)
+{
+    uintptr_t lo = (uintptr_t)layout_meta(first) & ~(uintptr_t)(PAGE_SIZE - 1);
+    uintptr_t hi = ((uintptr_t)layout_meta(first + count) + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+    if (!meta_page_free(lo))
+        lo += PAGE_SIZE;
+    if (hi > lo && !meta_page_free(hi - PAGE_SIZE))
+        hi -= PAGE_SIZE;
+    if (hi > lo)
+        region_discard((void *)lo, hi - lo);
+}
+
+/* The arenas' memory and their metadata go back: 1.6% of a pool arena's size is its
+ * pool records, which would otherwise stay resident after the arena is purged. Zero
+ * metadata reads as a free arena (ARENA_FREE is 0), so a racing reader stays safe. */
 static void discard_arenas(size_t first, size_t count)
 {
     region_discard(layout_arena_base(first), count << ARENA_SHIFT);
     region_discard(layout_track_word(layout_arena_base(first)), count * TRACK_BYTES_PER_ARENA);
+    region_discard(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta));
+    discard_meta(first, count);
 }
 
-void region_release_arenas(size_t first, size_t count, bool discard)
+static void release(size_t first, size_t count, bool discard, bool span)
 {
     unsigned tier = (unsigned)(first / pypper_heap_layout.arenas_per_tier);
     uint64_t now = discard ? 0 : retain_now();
@@ -267,11 +302,17 @@ void region_release_arenas(size_t first, size_t count, bool discard)
         free_run *run = &R.runs[tier][i];
         if (run->dirty != !discard)
             continue;
-        if (run->first + run->count == first) { run->count += count; run->since = now; return; }
-        if (first + count == run->first) { run->first = first; run->count += count; run->since = now; return; }
+        if (run->first + run->count == first || first + count == run->first) {
+            if (first < run->first)
+                run->first = first;
+            run->count += count;
+            run->since = now;
+            run->span = run->span || span;
+            return;
+        }
     }
     if (R.nruns[tier] < MAX_FREE_RUNS) {
-        R.runs[tier][R.nruns[tier]++] = (free_run){first, count, !discard, now};
+        R.runs[tier][R.nruns[tier]++] = (free_run){first, count, !discard, span && !discard, now};
         return;
     }
     /* The run table is full: the slots stay unused; their memory goes back now. */
@@ -294,8 +335,18 @@ static void add_clean_run(unsigned tier, size_t first, size_t count)
         if (first + count == o->first) { o->first = first; o->count += count; return; }
     }
     if (R.nruns[tier] < MAX_FREE_RUNS)
-        R.runs[tier][R.nruns[tier]++] = (free_run){first, count, false, 0};
+        R.runs[tier][R.nruns[tier]++] = (free_run){first, count, false, false, 0};
     /* else: the slots stay unused (their memory is given back all the same) */
+}
+
+void region_release_arenas(size_t first, size_t count, bool discard)
+{
+    release(first, count, discard, false);
+}
+
+void region_release_span(size_t first, size_t count)
+{
+    release(first, count, false, true);
 }
 
 /* Give back the memory of the last `count` arenas of idle run i of `tier` (all of
@@ -329,7 +380,7 @@ bool region_oldest_idle(uint64_t *since)
     return found;
 }
 
-uint64_t region_purge_oldest_idle(uint64_t limit)
+uint64_t region_purge_oldest_idle(uint64_t limit, bool *span)
 {
     unsigned best_t = 0;
     size_t best_i = (size_t)-1;
@@ -343,6 +394,7 @@ uint64_t region_purge_oldest_idle(uint64_t limit)
     if (best_i == (size_t)-1)
         return 0;
     size_t count = (size_t)(limit >> ARENA_SHIFT) + ((limit & (ARENA_SIZE - 1)) != 0);
+    *span = R.runs[best_t][best_i].span;
     return purge_run(best_t, best_i, count ? count : 1);
 }
 

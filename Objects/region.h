@@ -28,11 +28,14 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
  * retain.c) until reused or purged. The mapping always stays, so a racing reader
  * never faults. */
 void region_release_arenas(size_t first, size_t count, bool discard);
+/* Release a freed span's arenas, idle (its purge can teach the retention bound). */
+void region_release_span(size_t first, size_t count);
 /* The release time of the oldest idle run; false when there is none. */
 bool region_oldest_idle(uint64_t *since);
 /* Give back the memory of the oldest idle run, about `limit` bytes of it (whole
- * arenas from its end, at least one; the rest stays idle); the bytes (0: none). */
-uint64_t region_purge_oldest_idle(uint64_t limit);
+ * arenas from its end, at least one; the rest stays idle); the bytes (0: none).
+ * *span: the run held memory of a freed span. */
+uint64_t region_purge_oldest_idle(uint64_t limit, bool *span);
 /* Give every idle run's memory back; the bytes. */
 uint64_t region_discard_released(void);
 /* Whether arena `ai` (a global index) was ever committed: its memory and metadata are

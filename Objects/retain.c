@@ -90,16 +90,18 @@ static uint64_t bound_now(uint64_t heap_bytes)
     return S.bound < max ? S.bound : max;
 }
 
-void retain_note_fresh(uint64_t bytes)
+void retain_note_fresh(uint64_t bytes, bool large)
 {
     /* Fresh memory while idle memory exists: as much idle memory goes back, so the
      * heap's footprint does not grow while it holds memory it is not using (the
      * program's peak stays that of its live memory). */
     if (S.idle)
         S.debt = S.debt + bytes < S.idle ? S.debt + bytes : S.idle;
-    /* A mistake only if the purge could have served this request: a cycle of the
-     * same size, not growth into something larger. */
-    if (!S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS
+    /* A mistake only for large blocks (page runs, spans: the temporaries that glibc
+     * serves from its retained heap once its threshold has learnt them; pools and
+     * medium arenas are given back as pymalloc gives back arenas), and only if the
+     * purge could have served the request: a cycle of the same size, not growth. */
+    if (!large || !S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS
         || bytes > S.last_bound_bytes)
         return;
     uint64_t grown = S.bound + bytes > 2 * S.bound ? S.bound + bytes : 2 * S.bound;
@@ -151,7 +153,7 @@ bool retain_tick_due(void)
     return true;
 }
 
-void retain_note_purged(uint64_t bytes, bool stale)
+void retain_note_purged(uint64_t bytes, bool stale, bool large)
 {
     if (stale) {
         S.stale_purges++;
@@ -160,11 +162,12 @@ void retain_note_purged(uint64_t bytes, bool stale)
     }
     S.purges++;
     S.purged_bytes += bytes;
+    if (!large)
+        return;
     uint64_t now = S.now();
-    if (S.last_bound_purge && now - S.last_bound_purge <= MISTAKE_WINDOW_MS)
-        S.last_bound_bytes += bytes;     /* one trim may take several victims */
-    else
-        S.last_bound_bytes = bytes;
+    if (!S.last_bound_purge || now - S.last_bound_purge > MISTAKE_WINDOW_MS
+        || bytes > S.last_bound_bytes)
+        S.last_bound_bytes = bytes;      /* the largest recent one */
     S.last_bound_purge = now ? now : 1;
 }
 

@@ -30,10 +30,11 @@ void retain_idle_sub(uint64_t bytes);
 uint64_t retain_idle(void);
 
 /* `bytes` of memory that is not resident (fresh or purged) was handed out. While
- * memory is idle, as much of it is owed back (see retain_excess). If a purge for the
- * bound of at least that size happened within a second, that purge was a mistake (the
- * program reuses that much) and the bound grows to cover it. */
-void retain_note_fresh(uint64_t bytes);
+ * memory is idle, as much of it is owed back (see retain_excess). For a large block
+ * (large: a page run or span), if a purge of large-block memory of at least that
+ * size happened for the bound within a second, that purge was a mistake (the program
+ * reuses that much) and the bound grows to cover it. */
+void retain_note_fresh(uint64_t bytes, bool large);
 
 /* Bytes to purge now: what exceeds the bound (with hysteresis: down to three
  * quarters of it) or, if more, the debt of fresh memory, which this settles; 0 when
@@ -47,8 +48,9 @@ uint64_t retain_stale_before(uint64_t now);
  * cheap: a countdown, then a clock read. */
 bool retain_tick_due(void);
 
-/* A purge happened: for the bound (counts for learning) or of stale memory. */
-void retain_note_purged(uint64_t bytes, bool stale);
+/* A purge happened: for the bound or of stale memory; large: of memory that held
+ * large blocks (page runs, spans), whose purges teach the bound. */
+void retain_note_purged(uint64_t bytes, bool stale, bool large);
 
 typedef struct {
     uint64_t idle_bytes;       /* freed, still committed, reusable without faults */

@@ -23,8 +23,9 @@ uint64_t heap_trim_heap_bytes(void)
 
 /* Purge about `limit` bytes of the oldest idle memory freed before `before`
  * (UINT64_MAX: any); the bytes, 0 when there is none. */
-static uint64_t purge_oldest(uint64_t before, uint64_t limit)
+static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool *learnable)
 {
+    *learnable = true;
     uint64_t run_since = 0;
     bool have_run = !pypper_heap.retain && region_oldest_idle(&run_since) && run_since < before;
     arena_meta *m = large_oldest_idle();
@@ -32,7 +33,7 @@ static uint64_t purge_oldest(uint64_t before, uint64_t limit)
         m = NULL;
     if (m && (!have_run || m->idle_since <= run_since))
         return large_purge(m, limit);
-    return have_run ? region_purge_oldest_idle(limit) : 0;
+    return have_run ? region_purge_oldest_idle(limit, learnable) : 0;
 }
 
 void heap_trim(void)
@@ -41,10 +42,11 @@ void heap_trim(void)
         return;
     uint64_t excess = retain_excess(heap_trim_heap_bytes());
     while (excess) {
-        uint64_t bytes = purge_oldest(UINT64_MAX, excess);
+        bool learnable;
+        uint64_t bytes = purge_oldest(UINT64_MAX, excess, &learnable);
         if (!bytes)
             return;
-        retain_note_purged(bytes, false);
+        retain_note_purged(bytes, false, learnable);
         excess = bytes < excess ? excess - bytes : 0;
     }
 }
@@ -55,16 +57,18 @@ void heap_trim_tick(void)
         return;
     uint64_t before = retain_stale_before(retain_now());
     uint64_t bytes;
-    while ((bytes = purge_oldest(before, UINT64_MAX)) != 0)
-        retain_note_purged(bytes, true);
+    bool learnable;
+    while ((bytes = purge_oldest(before, UINT64_MAX, &learnable)) != 0)
+        retain_note_purged(bytes, true, false);
 }
 
 uint64_t heap_trim_all(void)
 {
     uint64_t total = 0, bytes;
-    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX)) != 0)
+    bool learnable;
+    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, &learnable)) != 0)
         total += bytes;
     if (total)
-        retain_note_purged(total, true);
+        retain_note_purged(total, true, false);
     return total;
 }
