@@ -15,6 +15,7 @@ Exit status 1 on a checksum mismatch or a crash; targets only print PASS/FAIL.
 """
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -50,15 +51,30 @@ def clean_env(extra=()):
 PEAKRSS = os.path.join(ROOT, "build", "tools", "peakrss")
 
 
+Run = collections.namedtuple("Run", "wall rss_kb minflt majflt stdout")
+
+
+def parse_peakrss(stderr):
+    """The launcher's last stderr line, `peakrss: WALL RSS_KIB STATUS MINFLT MAJFLT`:
+    (wall, rss_kb, status, minflt, majflt), or None when the last line is not that."""
+    lines = stderr.strip().splitlines()
+    m = re.match(r"peakrss: (\d+\.\d+) (\d+) (\d+) (\d+) (\d+)$", lines[-1] if lines else "")
+    if not m:
+        return None
+    return (float(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)),
+            int(m.group(5)))
+
+
 def run_measured(python, program, env, args=()):
-    """One run: (wall seconds, peak RSS KiB, stdout)."""
-    r = subprocess.run([PEAKRSS, python, program, *args], env=env, capture_output=True,
-                       text=True)
-    last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
-    m = re.match(r"peakrss: (\S+) (\d+) (\d+)$", last)
-    if r.returncode != 0 or not m:
+    """One run through the launcher: a Run (wall seconds, peak RSS KiB, minor and major
+    page faults of the child, its stdout)."""
+    r = subprocess.run([PEAKRSS, python, program, *map(str, args)], env=env,
+                       capture_output=True, text=True)
+    got = parse_peakrss(r.stderr)
+    if r.returncode != 0 or not got:
         raise RuntimeError(f"{python} {program} exited {r.returncode}:\n{r.stderr[-2000:]}")
-    return float(m.group(1)), int(m.group(2)), r.stdout
+    wall, rss_kb, _, minflt, majflt = got
+    return Run(wall, rss_kb, minflt, majflt, r.stdout)
 
 
 def checksum(output):
@@ -129,11 +145,11 @@ def main():
                     order.reverse()
                 pair = {}
                 for label, python, env in order:
-                    wall, peak, out = run_measured(python, program, env)
-                    walls[label].append(wall)
-                    rss[label].append(peak)
-                    sums.add(checksum(out))
-                    pair[label] = wall
+                    run = run_measured(python, program, env)
+                    walls[label].append(run.wall)
+                    rss[label].append(run.rss_kb)
+                    sums.add(checksum(run.stdout))
+                    pair[label] = run.wall
                 ratios.append(pair["ours"] / pair["stock"])
             instr = None
             if args.instructions:

@@ -74,7 +74,8 @@ def main():
                 for label in order:
                     for f in os.listdir(tmp):
                         os.unlink(os.path.join(tmp, f))
-                    wall, _, out = run_measured(pythons[label], program, envs[label])
+                    run = run_measured(pythons[label], program, envs[label])
+                    wall, out = run.wall, run.stdout
                     walls[label].append(wall)
                     sums.add(checksum(out))
                     got[label] = wall
