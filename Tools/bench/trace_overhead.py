@@ -22,7 +22,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from alloc_bench import (PEAKRSS, PROGRAMS, ROOT, checksum, clean_env,  # noqa: E402
-                         default_stock, geomean, run_measured, sums_agree)
+                         default_stock, geomean, program_names, run_measured,
+                         sums_agree)
 
 TARGET = 1.05
 
@@ -43,7 +44,7 @@ def main():
     args = ap.parse_args()
     if not os.access(PEAKRSS, os.X_OK):
         ap.error(f"{PEAKRSS} is missing: run make first")
-    names = sorted(f[:-3] for f in os.listdir(PROGRAMS) if f.endswith(".py"))
+    names = program_names()
     if args.programs:
         names = args.programs.split(",")
     tmp = tempfile.mkdtemp(prefix="pypper-overhead-")
