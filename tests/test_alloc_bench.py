@@ -122,6 +122,7 @@ def test_args_quick_and_programs():
 def test_rows():
     names = set(ab.program_names())
     assert ISSUE_11_ROWS | ORIGINAL_ROWS <= names
+    assert set(ab.ORIGINAL_PROGRAMS) == ORIGINAL_ROWS
     assert not any(n.startswith("_") for n in names)
 
 

@@ -81,6 +81,11 @@ def clean_env(extra=()):
     return env
 
 
+# The eight programs the suite started with (trace_overhead.py's default set).
+ORIGINAL_PROGRAMS = ("binary_trees", "buffers", "churn", "containers", "json_roundtrip",
+                     "nbody", "oo_sim", "strings")
+
+
 def program_names():
     """The rows: Tools/bench/programs/*.py, less helpers (names starting with "_")."""
     return sorted(f[:-3] for f in os.listdir(PROGRAMS)
@@ -126,7 +131,7 @@ def sums_agree(name, sums):
     """True when every run printed the same checksum line; else says so and False."""
     if len(sums) == 1 and None not in sums:
         return True
-    print(f"{name:16} CHECKSUM MISMATCH: {sorted(map(str, sums))}")
+    print(f"{name:15} CHECKSUM MISMATCH: {sorted(map(str, sums))}")
     return False
 
 
@@ -227,7 +232,7 @@ def verdict(ok):
 
 HEADER = (f"{'program':15} {'stock s':>8} {'ours s':>8} {'time':>7} {'pair IQR':>13} {'':4}"
           f" {'stock flt':>9} {'ours flt':>9} {'flt':>7} {'':4}"
-          f" {'stock MB':>8} {'ours MB':>8} {'rss':>6} {'':4}")
+          f" {'stock MB':>8} {'ours MB':>8} {'rss':>6}")
 
 
 def fmt_ratio(value, width):

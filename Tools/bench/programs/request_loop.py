@@ -33,7 +33,7 @@ def main():
     recent = deque(maxlen=WINDOW)
     total = 0
     with phase("requests"):
-        for i in range(count(8_000)):
+        for i in range(count(6_000)):
             req = handle(rng, i)
             recent.append(req)
             total += req["summary"][2] + req["response"][-1]
