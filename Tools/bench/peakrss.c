@@ -1,9 +1,12 @@
-/* Tools/bench/peakrss.c: runs a command and prints its wall time and peak RSS.
+/* Tools/bench/peakrss.c: runs a command and prints its wall time, peak RSS and page
+ * faults.
  * A child's ru_maxrss includes the memory of the process it was forked from (the
  * kernel carries the old mm's high-water mark across exec), so a benchmark runner
  * written in Python would add its own size; this small launcher adds ~1 MB at most,
- * the same for every interpreter measured. Output on stderr, last line:
- *   peakrss: <wall seconds> <peak RSS KiB> <exit status>                           */
+ * the same for every interpreter measured. The faults are the child's own (wait4's
+ * rusage: ru_minflt, ru_majflt), exec and interpreter start-up included. Output on
+ * stderr, last line (Tools/bench/alloc_bench.py's run_measured parses it):
+ *   peakrss: <wall seconds> <peak RSS KiB> <exit status> <minor faults> <major faults> */
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -37,6 +40,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    fprintf(stderr, "peakrss: %.6f %ld %d\n", wall, ru.ru_maxrss, code);
+    fprintf(stderr, "peakrss: %.6f %ld %d %ld %ld\n", wall, ru.ru_maxrss, code, ru.ru_minflt,
+            ru.ru_majflt);
     return code;
 }

@@ -1,6 +1,7 @@
-"""Tracing overhead benchmark: the programs of Tools/bench/programs under the stock
-python3.12, the drop-in with tracing off, and the drop-in with tracing on at default
-settings (PYPPER_ENABLE=1: live trace + sampler thread), in alternating order.
+"""Tracing overhead benchmark: the eight original programs of Tools/bench/programs
+(--programs: any of them) under the stock python3.12, the drop-in with tracing off,
+and the drop-in with tracing on at default settings (PYPPER_ENABLE=1: live trace +
+sampler thread), in alternating order.
 
 Reported per program: median wall times, the median (and quartiles) of the per-round
 ratio traced/stock and untraced/stock, the sampler's CPU seconds and its share of the
@@ -21,8 +22,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from alloc_bench import (PEAKRSS, PROGRAMS, ROOT, checksum, clean_env,  # noqa: E402
-                         default_stock, geomean, run_measured, sums_agree)
+from alloc_bench import (ORIGINAL_PROGRAMS, PEAKRSS, PROGRAMS, ROOT, checksum,  # noqa: E402
+                         clean_env, default_stock, geomean, program_names,
+                         run_measured, sums_agree)
 
 TARGET = 1.05
 
@@ -43,9 +45,12 @@ def main():
     args = ap.parse_args()
     if not os.access(PEAKRSS, os.X_OK):
         ap.error(f"{PEAKRSS} is missing: run make first")
-    names = sorted(f[:-3] for f in os.listdir(PROGRAMS) if f.endswith(".py"))
+    names = list(ORIGINAL_PROGRAMS)
     if args.programs:
         names = args.programs.split(",")
+        unknown = set(names) - set(program_names())
+        if unknown:
+            ap.error(f"unknown programs: {', '.join(sorted(unknown))}")
     tmp = tempfile.mkdtemp(prefix="pypper-overhead-")
     trace = os.path.join(tmp, "trace.%p")
     opts = [f"PYPPER_{o.partition('=')[0].upper()}={o.partition('=')[2]}" for o in args.option]
@@ -74,7 +79,8 @@ def main():
                 for label in order:
                     for f in os.listdir(tmp):
                         os.unlink(os.path.join(tmp, f))
-                    wall, _, out = run_measured(pythons[label], program, envs[label])
+                    run = run_measured(pythons[label], program, envs[label])
+                    wall, out = run.wall, run.stdout
                     walls[label].append(wall)
                     sums.add(checksum(out))
                     got[label] = wall
