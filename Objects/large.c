@@ -101,14 +101,47 @@ static arena_meta *new_large_arena(unsigned tier)
     return m;
 }
 
+/* First run of `count` idle pages (free and resident), or -1. */
+static int find_idle_run(const arena_meta *m, unsigned count)
+{
+    unsigned run = 0;
+    for (unsigned w = 0; w < PAGES_PER_ARENA / 64; w++) {
+        uint64_t bits = m->page_idle[w];
+        if (bits == ~(uint64_t)0) {
+            if ((run += 64) >= count)
+                return (int)(w * 64 + 64 - run);
+            continue;
+        }
+        if (!bits) {
+            run = 0;
+            continue;
+        }
+        for (unsigned b = 0; b < 64; b++) {
+            if (!((bits >> b) & 1u)) {
+                run = 0;
+                continue;
+            }
+            if (++run == count)
+                return (int)(w * 64 + b + 1 - count);
+        }
+    }
+    return -1;
+}
+
 static void *run_alloc(unsigned tier, unsigned pages)
 {
-    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next) {
-        if (m->free_pages < pages)
-            continue;
-        int first = find_run(m, pages);
-        if (first < 0)
-            continue;
+    /* Idle pages first: reusing resident memory makes no page faults, and leaves no
+     * idle memory to give back for fresh memory (Objects/retain.c). Then first fit. */
+    arena_meta *m;
+    int first = -1;
+    for (m = pypper_heap.tiers[tier].large_arenas; m && first < 0; m = first < 0 ? m->next : m)
+        if (m->idle_pages >= pages)
+            first = find_idle_run(m, pages);
+    for (m = first < 0 ? pypper_heap.tiers[tier].large_arenas : m; m && first < 0;
+         m = first < 0 ? m->next : m)
+        if (m->free_pages >= pages)
+            first = find_run(m, pages);
+    if (m && first >= 0) {
         mark_pages(m, (unsigned)first, pages, true);
         take_pages(m, (unsigned)first, pages);
         m->run_pages[first] = (uint16_t)pages;
@@ -116,7 +149,7 @@ static void *run_alloc(unsigned tier, unsigned pages)
         return layout_arena_base(layout_meta_index(m)) + ((size_t)first << PAGE_SHIFT);
     }
     heap_update_default_tier();
-    arena_meta *m = new_large_arena(tier);
+    m = new_large_arena(tier);
     if (!m)
         return NULL;
     mark_pages(m, 0, pages, true);

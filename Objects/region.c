@@ -131,6 +131,8 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed,
         R.counters.arenas_committed[tier] += count;
     *zeroed = !dirty;
     *fresh = dirty ? 0 : count;
+    if (!dirty)
+        retain_note_growth((uint64_t)count << ARENA_SHIFT);
     return first;
 }
 
@@ -162,6 +164,7 @@ static size_t take_idle_and_purged(unsigned tier, size_t count, bool *zeroed, si
             R.counters.arenas_committed[tier] += rest;
             *zeroed = false;
             *fresh = rest;
+            retain_note_growth((uint64_t)rest << ARENA_SHIFT);
             return first;
         }
     }
@@ -170,11 +173,15 @@ static size_t take_idle_and_purged(unsigned tier, size_t count, bool *zeroed, si
 
 size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
 {
-    /* Released runs first, idle (resident) ones before purged ones, first fit. Purged
+    /* Released runs first, idle (resident) ones before purged ones. Purged
      * pages read as zero; the metadata of any released run is stale and is reset. */
-    for (size_t i = 0; i < R.nruns[tier]; i++)
-        if (R.runs[tier][i].dirty && R.runs[tier][i].count >= count)
-            return take_from_run(tier, i, count, zeroed, fresh);
+    size_t best = (size_t)-1;
+    for (size_t i = 0; i < R.nruns[tier]; i++)     /* best fit: keeps larger runs whole */
+        if (R.runs[tier][i].dirty && R.runs[tier][i].count >= count
+            && (best == (size_t)-1 || R.runs[tier][i].count < R.runs[tier][best].count))
+            best = i;
+    if (best != (size_t)-1)
+        return take_from_run(tier, best, count, zeroed, fresh);
     size_t mixed = take_idle_and_purged(tier, count, zeroed, fresh);
     if (mixed != (size_t)-1)
         return mixed;
@@ -197,6 +204,7 @@ size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fre
     R.counters.arenas_high[tier] = R.bump[tier];
     *zeroed = true;
     *fresh = count;        /* fresh anonymous memory (and zeroed metadata) */
+    retain_note_growth((uint64_t)count << ARENA_SHIFT);
     return first;
 }
 
@@ -217,6 +225,7 @@ bool region_extend(size_t first, size_t count, size_t *fresh)
     R.counters.arenas_committed[tier] += count;
     R.counters.arenas_high[tier] = R.bump[tier];
     *fresh = count;
+    retain_note_growth((uint64_t)count << ARENA_SHIFT);
     return true;
 }
 

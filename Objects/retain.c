@@ -12,11 +12,13 @@
  * RETAIN_MAX. So a program that frees a large structure and never reuses it keeps at
  * most the bound; one that churns temporaries of N bytes keeps about N.
  *
- * Idle memory never adds to the program's peak: when fresh memory has to be faulted
- * in while some is idle (it was of the wrong size or place to serve the request), as
- * much idle memory goes back (the "debt"). The footprint then grows only when nothing
- * is idle, i.e. it peaks where the live memory peaks. Callers hold the heap's
- * serialization. */
+ * Idle memory does not add to the program's peak: when the heap commits fresh
+ * arenas while memory is idle (of the wrong size or place to serve the request), as
+ * much idle memory goes back (the "debt"), oldest first. The footprint then grows
+ * only when nothing is idle. Only whole-arena commits count: charging the reuse of
+ * pages inside an arena fed a cycle (a purge for the debt made the next allocation
+ * fault, which made more debt: 15 faults an iteration on lists of 64 KiB). Callers
+ * hold the heap's serialization. */
 #include "retain.h"
 
 #include <time.h>
@@ -90,13 +92,14 @@ static uint64_t bound_now(uint64_t heap_bytes)
     return S.bound < max ? S.bound : max;
 }
 
-void retain_note_fresh(uint64_t bytes, bool large)
+void retain_note_growth(uint64_t bytes)
 {
-    /* Fresh memory while idle memory exists: as much idle memory goes back, so the
-     * heap's footprint does not grow while it holds memory it is not using (the
-     * program's peak stays that of its live memory). */
     if (S.idle)
         S.debt = S.debt + bytes < S.idle ? S.debt + bytes : S.idle;
+}
+
+void retain_note_fresh(uint64_t bytes, bool large)
+{
     /* A mistake only for large blocks (page runs, spans: the temporaries that glibc
      * serves from its retained heap once its threshold has learnt them; pools and
      * medium arenas are given back as pymalloc gives back arenas), and only if the
@@ -104,6 +107,9 @@ void retain_note_fresh(uint64_t bytes, bool large)
     if (!large || !S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS
         || bytes > S.last_bound_bytes)
         return;
+    /* Doubling: a storm stops within a few lessons. (Growing by just what was needed
+     * converged slowly and left growth patterns faulting: 7x stock's faults on list
+     * growth in the allocation suite.) */
     uint64_t grown = S.bound + bytes > 2 * S.bound ? S.bound + bytes : 2 * S.bound;
     /* Growth is capped at the byte ceiling here; a percentage ceiling is applied
      * where the heap's size is known (bound_now). */

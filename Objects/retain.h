@@ -29,11 +29,14 @@ void retain_idle_add(uint64_t bytes);
 void retain_idle_sub(uint64_t bytes);
 uint64_t retain_idle(void);
 
-/* `bytes` of memory that is not resident (fresh or purged) was handed out. While
- * memory is idle, as much of it is owed back (see retain_excess). For a large block
- * (large: a page run or span), if a purge of large-block memory of at least that
- * size happened for the bound within a second, that purge was a mistake (the program
- * reuses that much) and the bound grows to cover it. */
+/* The heap committed `bytes` of fresh arenas: while memory is idle, as much of it is
+ * owed back (see retain_excess). */
+void retain_note_growth(uint64_t bytes);
+
+/* `bytes` of memory that is not resident (fresh or purged) was handed out. For a
+ * large block (large: a page run or span), if a purge of large-block memory of at
+ * least that size happened for the bound within a second, that purge was a mistake
+ * (the program reuses that much) and the bound grows to cover it. */
 void retain_note_fresh(uint64_t bytes, bool large);
 
 /* Bytes to purge now: what exceeds the bound (with hysteresis: down to three
