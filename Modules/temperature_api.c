@@ -362,6 +362,75 @@ static PyObject *py_active_trace_stats(PyObject *module, PyObject *unused)
     return pypper_active_trace_stats();
 }
 
+/* ---- test hooks (active_trace.h): the sampler's work on the caller's thread ---- */
+
+static PyObject *py_test_hold_sampler(PyObject *module, PyObject *args)
+{
+    (void)module;
+    int on;
+    double timeout = 30.0;
+    if (!PyArg_ParseTuple(args, "p|d:_test_hold_sampler", &on, &timeout))
+        return NULL;
+    if (!(timeout > 0)) {
+        PyErr_SetString(PyExc_ValueError, "_test_hold_sampler: timeout must be > 0");
+        return NULL;
+    }
+    if (pypper_active_trace_hold(on != 0, timeout) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_test_sample(PyObject *module, PyObject *args)
+{
+    (void)module;
+    long n = 1;
+    if (!PyArg_ParseTuple(args, "|l:_test_sample", &n))
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "_test_sample(n): n must be >= 0");
+        return NULL;
+    }
+    if (pypper_active_trace_sample_now(n) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_test_hand_over(PyObject *module, PyObject *args)
+{
+    (void)module;
+    long n = 1;
+    if (!PyArg_ParseTuple(args, "|l:_test_hand_over", &n))
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "_test_hand_over(n): n must be >= 0");
+        return NULL;
+    }
+    for (long i = 0; i < n; i++)
+        if (pypper_active_trace_hand_over() < 0)
+            return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_test_set_clock(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    long long ms = -1;
+    if (arg != Py_None) {
+        ms = PyLong_AsLongLong(arg);
+        if (ms == -1 && PyErr_Occurred())
+            return NULL;
+        if (ms < 0) {
+            PyErr_SetString(PyExc_ValueError, "_test_set_clock(ms): ms must be >= 0 or None");
+            return NULL;
+        }
+    }
+    if (!pypper_live_trace_running()) {
+        PyErr_SetString(PyExc_RuntimeError, "no pypper session is running: call pypper.start() first");
+        return NULL;
+    }
+    return PyLong_FromUnsignedLong(pypper_active_trace_set_clock(ms));
+}
+
 PyMethodDef pypper_temperature_methods[] = {
     {"temperature", py_temperature, METH_O,
      "temperature(obj) -> float in [0, 1], or None when obj is not traced"},
@@ -374,5 +443,16 @@ PyMethodDef pypper_temperature_methods[] = {
      "temperature, class, site), pages (address, tier, heat, hot_bytes, cold_bytes), model"},
     {"active_trace_stats", py_active_trace_stats, METH_NOARGS,
      "active_trace_stats() -> dict: the sampler's counters and CPU time"},
+    {"_test_hold_sampler", py_test_hold_sampler, METH_VARARGS,
+     "_test_hold_sampler(on, timeout=30.0): for tests: park the sampler thread (waiting "
+     "up to timeout seconds, TimeoutError then) or let it go on"},
+    {"_test_sample", py_test_sample, METH_VARARGS,
+     "_test_sample(n=1): for tests: n sampling iterations now, on this thread"},
+    {"_test_hand_over", py_test_hand_over, METH_VARARGS,
+     "_test_hand_over(n=1): for tests: n of the sampler's periodic hand-overs now "
+     "(evidence to the model, a rescan slice, the next polling window)"},
+    {"_test_set_clock", py_test_set_clock, METH_O,
+     "_test_set_clock(ms): for tests: freeze the model's time at ms since the session "
+     "started (None: back on the monotonic clock); returns the model time before"},
     {NULL, NULL, 0, NULL},
 };

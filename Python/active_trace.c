@@ -77,6 +77,7 @@ static struct {
     pthread_mutex_t sleep_mu;
     pthread_cond_t sleep_cv;    /* CLOCK_MONOTONIC; stop wakes the thread */
     atomic_bool pause;          /* a fork is being prepared */
+    atomic_bool hold;           /* tests: the thread stays parked; the test drives it */
     bool parked;                /* the thread waits for the fork to be over */
     pthread_cond_t parked_cv;   /* CLOCK_MONOTONIC */
     hit_slot *hits;
@@ -93,6 +94,10 @@ static struct {
     long burst_ns, period_ns, gap_ns;
     int depth;
     uint64_t t0_ns;             /* model time 0: the session's start */
+    /* Tests: model time frozen at clock_ms, or the monotonic clock moved by offset_ms. */
+    bool clock_frozen;
+    uint32_t clock_ms;
+    int64_t offset_ms;
     /* Sampler-private: what each frame slot held at the previous sample. */
     void *prev_frame[MAX_DEPTH];
     PyObject *prev_slot[MAX_DEPTH][MAX_SLOTS];
@@ -100,6 +105,7 @@ static struct {
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, unknown, dropped, idle_sleeps;
+    uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
     uint64_t cpu_ns_last;       /* the thread's CPU time when it ended */
 } AT = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -120,10 +126,18 @@ static struct timespec monotonic_in(uint64_t ns)
     return (struct timespec){.tv_sec = (time_t)(t / 1000000000u), .tv_nsec = (long)(t % 1000000000u)};
 }
 
-uint32_t pypper_active_trace_now_ms(void)
+static int64_t real_now_ms(void)
 {
     uint64_t now = mono_ns();
-    return now > AT.t0_ns ? (uint32_t)((now - AT.t0_ns) / 1000000u) : 0;
+    return now > AT.t0_ns ? (int64_t)((now - AT.t0_ns) / 1000000u) : 0;
+}
+
+uint32_t pypper_active_trace_now_ms(void)
+{
+    if (AT.clock_frozen)
+        return AT.clock_ms;
+    int64_t ms = real_now_ms() + AT.offset_ms;
+    return ms <= 0 ? 0 : ms >= (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
 /* ---- the evidence table (sampler side, under mu) ---- */
@@ -386,7 +400,7 @@ void pypper_active_trace_drain(void)
  * malloc can leave the child's allocator locked, notably under ASan). */
 static void apply_with_gil(bool full)
 {
-    if (_Py_IsFinalizing() || atomic_load(&AT.pause))
+    if (_Py_IsFinalizing() || atomic_load(&AT.pause) || atomic_load(&AT.hold))
         return;
     if (AT.tstate) {
         PyEval_RestoreThread(AT.tstate);
@@ -426,7 +440,8 @@ static void sleep_ns(uint64_t ns)
     struct timespec until = monotonic_in(ns);
     pthread_mutex_lock(&AT.sleep_mu);
     int rc = 0;
-    while (!atomic_load(&AT.stop) && !atomic_load(&AT.pause) && rc != ETIMEDOUT)
+    while (!atomic_load(&AT.stop) && !atomic_load(&AT.pause) && !atomic_load(&AT.hold)
+           && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&AT.sleep_cv, &AT.sleep_mu, &until);
     pthread_mutex_unlock(&AT.sleep_mu);
 }
@@ -438,16 +453,17 @@ static uint64_t others_cpu_ns(void)
     return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
-/* Park while a fork() is being prepared: the thread then sits in a condition wait,
- * holding none of this file's locks nor any allocator's, when the process forks. */
+/* Park while a fork() is being prepared (or while a test holds the thread): the
+ * thread then sits in a condition wait, holding none of this file's locks nor any
+ * allocator's, when the process forks. */
 static void park_if_asked(void)
 {
-    if (!atomic_load(&AT.pause))
+    if (!atomic_load(&AT.pause) && !atomic_load(&AT.hold))
         return;
     pthread_mutex_lock(&AT.sleep_mu);
     AT.parked = true;
     pthread_cond_broadcast(&AT.parked_cv);
-    while (atomic_load(&AT.pause) && !atomic_load(&AT.stop))
+    while ((atomic_load(&AT.pause) || atomic_load(&AT.hold)) && !atomic_load(&AT.stop))
         pthread_cond_wait(&AT.sleep_cv, &AT.sleep_mu);
     AT.parked = false;
     pthread_mutex_unlock(&AT.sleep_mu);
@@ -625,6 +641,7 @@ void pypper_active_trace_stop(void)
     pthread_join(AT.thread, NULL);
     Py_END_ALLOW_THREADS
     AT.on = false;
+    atomic_store(&AT.hold, false);
     pypper_stack_chunks_stop();
     release_memory();
     AT.nused = AT.npoll = 0;
@@ -643,11 +660,95 @@ void pypper_active_trace_forget_after_fork(void)
     pthread_cond_init(&AT.sleep_cv, NULL);
     pthread_cond_init(&AT.parked_cv, NULL);
     atomic_store(&AT.pause, false);
+    atomic_store(&AT.hold, false);
     AT.parked = false;
     AT.on = false;
     pypper_stack_chunks_stop();
     release_memory();
     AT.nused = AT.npoll = 0;
+}
+
+/* ---- test hooks: the sampler's work, driven by the caller (GIL held) ---- */
+
+static int need_session(void)
+{
+    if (AT.on)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError, "no pypper session is running: call pypper.start() first");
+    return -1;
+}
+
+int pypper_active_trace_hold(bool on, double timeout_s)
+{
+    if (need_session() < 0)
+        return -1;
+    bool parked = false;
+    /* The thread may be waiting for the GIL to hand over its evidence: the GIL is
+     * released while it finishes what it does and parks. */
+    Py_BEGIN_ALLOW_THREADS
+    struct timespec until = monotonic_in((uint64_t)(timeout_s * 1e9));
+    pthread_mutex_lock(&AT.sleep_mu);
+    atomic_store(&AT.hold, on);
+    pthread_cond_broadcast(&AT.sleep_cv);
+    int rc = 0;
+    while (on && !AT.parked && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&AT.parked_cv, &AT.sleep_mu, &until);
+    parked = AT.parked;
+    if (on && !parked) {
+        atomic_store(&AT.hold, false);
+        pthread_cond_broadcast(&AT.sleep_cv);
+    }
+    pthread_mutex_unlock(&AT.sleep_mu);
+    Py_END_ALLOW_THREADS
+    if (on && !parked) {
+        PyErr_Format(PyExc_TimeoutError, "the sampler thread did not park within %.1f s",
+                     timeout_s);
+        return -1;
+    }
+    return 0;
+}
+
+int pypper_active_trace_sample_now(long n)
+{
+    if (need_session() < 0)
+        return -1;
+    /* (The C stack's known extent is refreshed at hand-overs, as for the thread: it
+     * reads /proc/self/maps, far too slow for a sample at every object a test uses.) */
+    pthread_mutex_lock(&AT.mu);
+    for (long i = 0; i < n; i++) {
+        if (AT.target)
+            sample_frames(AT.target);
+        poll_refcounts();
+    }
+    AT.iterations += (uint64_t)n;
+    AT.test_samples += (uint64_t)n;
+    pthread_mutex_unlock(&AT.mu);
+    return 0;
+}
+
+int pypper_active_trace_hand_over(void)
+{
+    if (need_session() < 0)
+        return -1;
+    pypper_stack_chunks_refresh();
+    pthread_mutex_lock(&AT.mu);
+    apply_locked(true);
+    pthread_mutex_unlock(&AT.mu);
+    return 0;
+}
+
+uint32_t pypper_active_trace_set_clock(long long ms)
+{
+    uint32_t was = pypper_active_trace_now_ms();
+    if (ms >= 0) {
+        AT.clock_frozen = true;
+        AT.clock_ms = ms >= (long long)UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+    } else if (AT.clock_frozen) {
+        /* Back to the monotonic clock, going on from the frozen time. */
+        AT.offset_ms = (int64_t)AT.clock_ms - real_now_ms();
+        AT.clock_frozen = false;
+    }
+    return was;
 }
 
 PyObject *pypper_active_trace_stats(void)
@@ -659,7 +760,7 @@ PyObject *pypper_active_trace_stats(void)
             cpu = clock_ns(id);
     }
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:O}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:O}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -676,6 +777,8 @@ PyObject *pypper_active_trace_stats(void)
         "unknown", (unsigned long long)AT.unknown,
         "dropped", (unsigned long long)AT.dropped,
         "idle_sleeps", (unsigned long long)AT.idle_sleeps,
+        "test_samples", (unsigned long long)AT.test_samples,
+        "held", atomic_load(&AT.hold) ? Py_True : Py_False,
         "cpu_seconds", (double)cpu / 1e9,
         "frames_sampled", AT.target ? Py_True : Py_False);
 }

@@ -6,6 +6,7 @@
 #define PYPPER_ACTIVE_TRACE_H
 
 #include <Python.h>
+#include <stdbool.h>
 #include "../Pypper/options.h"
 
 /* With the GIL, after the live trace started. 0, or -1 with a Python exception. */
@@ -24,5 +25,21 @@ void pypper_active_trace_drain(void);
 /* Model time now: milliseconds since the session started. */
 uint32_t pypper_active_trace_now_ms(void);
 PyObject *pypper_active_trace_stats(void);
+
+/* Test hooks (tests/), with the GIL, while a session runs; -1 with a Python exception
+ * when none does. They make the sampler's work happen when a test needs it to have
+ * happened, whatever the load of the machine:
+ * hold: park the sampler thread (waits, GIL released, up to timeout_s for it to
+ *   park; TimeoutError then) or let it go on; held, it neither samples nor hands over.
+ * sample_now: n sampling iterations on the calling thread (the main thread's frames,
+ *   a batch of the reference-count window), as the thread's bursts make them.
+ * hand_over: the thread's periodic hand-over (evidence to the model, a slice of the
+ *   live trace's rescan, the next reference-count window and its census).
+ * set_clock: model time frozen at ms (>= 0), or back on the monotonic clock (< 0),
+ *   going on from the frozen time; returns the model time before the call. */
+int pypper_active_trace_hold(bool on, double timeout_s);
+int pypper_active_trace_sample_now(long n);
+int pypper_active_trace_hand_over(void);
+uint32_t pypper_active_trace_set_clock(long long ms);
 
 #endif

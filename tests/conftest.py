@@ -56,13 +56,23 @@ def no_session_left():
         pytest.fail("test left a pypper session running")
 
 
-def wait_for_worker_tick(timeout=3.0):
-    """Return once the background thread has slept and woken at least once. Tests that
+def wait_for(what, cond, timeout=60.0, interval=0.01):
+    """Wait until cond() is true, polling every `interval` seconds; fail the test when
+    it is not after `timeout` seconds. For what a background thread does by itself;
+    work a test needs done is driven through the _pypper._test_* hooks instead."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout} s: {what}")
+        time.sleep(interval)
+
+
+def wait_for_worker_ticks(n=1, timeout=60.0):
+    """Return once the background thread has slept and woken n more times. Tests that
     fork call this first: under ASan a fork while the new thread is still inside the
     sanitizer's allocator can hang the child (a sanitizer limitation, not Pypper's)."""
-    import time
     import pypper
     start = pypper.stats()["worker_ticks"]
-    deadline = time.monotonic() + timeout
-    while pypper.stats()["worker_ticks"] == start and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(f"{n} worker tick(s)", lambda: pypper.stats()["worker_ticks"] >= start + n,
+             timeout=timeout)

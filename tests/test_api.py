@@ -8,7 +8,7 @@ import time
 import pytest
 
 import pypper
-from conftest import wait_for_worker_tick
+from conftest import wait_for_worker_ticks
 
 
 def worker_threads():
@@ -70,9 +70,7 @@ def test_start_twice_with_other_options_raises():
 def test_worker_ticks_while_running():
     pypper.start()
     try:
-        t0 = pypper.stats()["worker_ticks"]
-        time.sleep(0.35)
-        assert pypper.stats()["worker_ticks"] >= t0 + 2
+        wait_for_worker_ticks(2)
     finally:
         pypper.end()
     t1 = pypper.stats()["worker_ticks"]
@@ -196,11 +194,12 @@ def test_start_end_from_many_threads():
         except Exception as e:     # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=churn) for _ in range(4)]
+    threads = [threading.Thread(target=churn, daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "start()/end() threads did not finish"
     assert not errors
     assert not pypper.is_running()
     assert worker_threads() == 0
@@ -213,7 +212,7 @@ def test_start_end_from_many_threads():
 def test_fork_child_has_stopped_session():
     pypper.start()
     try:
-        wait_for_worker_tick()
+        wait_for_worker_ticks()
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:

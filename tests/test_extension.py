@@ -17,7 +17,9 @@ def test_lifecycle_in_stock_python(stock):
     code = textwrap.dedent("""
         import json, time, pypper
         out = [pypper.start(sample_hz=5), pypper.is_running(), pypper.start()]
-        time.sleep(0.25)
+        deadline = time.monotonic() + 30
+        while pypper.stats()["worker_ticks"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
         out += [pypper.end(), pypper.end(), pypper.is_running()]
         with pypper.tracing():
             out.append(pypper.is_running())

@@ -90,18 +90,23 @@ def test_pause_figures_are_reported():
 
 def test_objects_stored_into_old_containers_are_found_by_the_rescan():
     out = check('''
-        import gc, time, pypper, _pypper
+        import gc, pypper, _pypper
         box = {}
         pypper.start()
+        _pypper._test_hold_sampler(True)       # the hand-overs below are the only ones
         late = [str(i) + "late" for i in range(2000)]     # not containers: no GC list
         for i, s in enumerate(late):
             box[i] = s                                     # into an old container
         del late
         assert not _pypper.live_trace_knows(box[5])
-        deadline = time.monotonic() + 5
+        # Each hand-over of the sampler re-traverses a slice of the traced containers;
+        # a rotation over all of them takes a few.
+        hand_overs = 0
         while not all(_pypper.live_trace_knows(box[i]) for i in (5, 1999)):
-            assert time.monotonic() < deadline, pypper.live_trace_stats()
-            time.sleep(0.05)
+            assert hand_overs < 1000, (hand_overs, pypper.live_trace_stats())
+            _pypper._test_hand_over()
+            hand_overs += 1
+        assert hand_overs > 0
         assert pypper.live_trace_stats()["rescan_found"] >= 2000
         pypper.end()
         print("ok")
@@ -135,14 +140,17 @@ def test_start_end_loop_with_threads_running():
             while not stop.is_set():
                 x = [{"a": [i]} for i in range(300)]
                 gc.collect(0)
-        threads = [threading.Thread(target=churn) for _ in range(3)]
+        threads = [threading.Thread(target=churn, daemon=True) for _ in range(3)]
         for t in threads: t.start()
-        for _ in range(25):
-            pypper.start()
-            data = [str(i) for i in range(2000)]
-            pypper.end()
-        stop.set()
-        for t in threads: t.join()
+        try:
+            for _ in range(25):
+                pypper.start()
+                data = [str(i) for i in range(2000)]
+                pypper.end()
+        finally:
+            stop.set()
+            for t in threads: t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads), "churn threads did not stop"
         s = pypper.live_trace_stats()
         assert s["objects"] == 0 and not s["running"], s
         print("ok")

@@ -14,8 +14,31 @@ from conftest import DROPIN, SRCDIR, STOCK, run
 STRESS = os.path.join(SRCDIR, "Tools", "stress", "migration_stress.py")
 
 
+# Sessions of these tests are driven: the sampler thread is parked (so no background
+# round runs), the test samples what it touches itself and moves the model's clock past
+# the settling time instead of sleeping, then asks for rounds with migrate_now().
+DRIVEN = """
+import pypper, _pypper
+
+def drive(**options):
+    pypper.start(**options)
+    _pypper._test_hold_sampler(True)
+
+def settle(ms=2500):
+    # Model time `ms` since start: old enough for "no evidence" to mean cold.
+    _pypper._test_set_clock(ms)
+
+def touch(objs, rounds=5):
+    # Use each object `rounds` times, sampled as the sampler thread would see it.
+    for _ in range(rounds):
+        for o in objs:
+            o[0] = (o[0] + 1) & 255
+            _pypper._test_sample()
+"""
+
+
 def check(code, env=None, timeout=180):
-    r = run(["-c", textwrap.dedent(code)], env=env, timeout=timeout)
+    r = run(["-c", DRIVEN + textwrap.dedent(code)], env=env, timeout=timeout)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
@@ -137,11 +160,11 @@ def test_no_fast_budget_limit_means_no_cold_relocation():
     # With FAST_BUDGET=100% and lazy demotion nothing would ever be demoted: cold
     # buffers stay where they are (the work would buy nothing).
     out = check("""
-        import gc, time, pypper
-        pypper.start(backend="sim", migrate_interval_ms=100)
+        import gc, pypper
+        drive(backend="sim", migrate_interval_ms=100)
         cold = [bytearray(2000) for _ in range(2000)]
         gc.collect()
-        time.sleep(2.5)
+        settle()
         pypper.migrate_now()
         print([pypper.where(b)["buffer"]["tier"] for b in cold].count("slow"),
               pypper.migration_stats()["relocate"]["done"])
@@ -152,15 +175,13 @@ def test_no_fast_budget_limit_means_no_cold_relocation():
 
 def test_cold_buffers_go_slow_and_hot_ones_stay_fast():
     out = check("""
-        import gc, time, pypper
-        pypper.start(backend="sim", migrate_interval_ms=100, sample_hz=1000, fast_budget="50%")
+        import gc, pypper
+        drive(backend="sim", migrate_interval_ms=100, sample_hz=1000, fast_budget="50%")
         hot = [bytearray(2000) for _ in range(50)]
         cold = [bytearray(2000) for _ in range(3000)]
         gc.collect()
-        end = time.monotonic() + 2.5
-        while time.monotonic() < end:
-            for b in hot:
-                b[0] = (b[0] + 1) & 255
+        settle()
+        touch(hot)
         pypper.migrate_now()
         tiers = lambda xs: [pypper.where(x)["buffer"]["tier"] for x in xs]
         cold_slow = tiers(cold).count("slow") / len(cold)
@@ -181,16 +202,14 @@ def test_cold_buffers_go_slow_and_hot_ones_stay_fast():
 
 def test_planner_keeps_the_fast_tier_within_budget_sim():
     out = check("""
-        import gc, json, time, pypper
-        pypper.start(backend="sim", fast_budget="25%", migrate_interval_ms=50, aggressiveness=1,
-                     migrate_mbps=0, promote_mbps=0)
+        import gc, json, pypper
+        drive(backend="sim", fast_budget="25%", migrate_interval_ms=50, aggressiveness=1,
+              migrate_mbps=0, promote_mbps=0)
         data = [list(range(64)) for _ in range(20000)]
         gc.collect()
         hot = data[:500]
-        end = time.monotonic() + 2
-        while time.monotonic() < end:
-            for l in hot:
-                l[0] += 1
+        settle()
+        touch(hot)
         r = pypper.migrate_now()
         r = pypper.migrate_now()
         pm = pypper.placement_map()
@@ -223,17 +242,17 @@ def test_threshold_policy_sends_large_blocks_slow():
 
 def test_cold_allocation_site_is_segregated():
     out = check("""
-        import gc, json, time, pypper
+        import gc, json, pypper
         class Rec:
             def __init__(self, i):
                 self.i = i
                 self.payload = [i] * 4
         def make_cold(n):
             return [Rec(i) for i in range(n)]
-        pypper.start(backend="sim", alloc_sample=1, migrate_interval_ms=100, fast_budget="50%")
+        drive(backend="sim", alloc_sample=1, migrate_interval_ms=100, fast_budget="50%")
         archive = make_cold(20000)
         gc.collect()
-        time.sleep(2.3)
+        settle()
         pypper.migrate_now()
         later = make_cold(5000)
         tiers = [pypper.where(r)["tier"] for r in later]

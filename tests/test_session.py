@@ -11,8 +11,17 @@ from conftest import run
 
 def test_trace_file_records_start_and_end(tmp_path):
     path = tmp_path / "trace.jsonl"
-    code = "import pypper, time; pypper.start(trace_file=%r, sample_hz=42); time.sleep(0.15); pypper.end()"
-    r = run(["-c", code % str(path)])
+    code = textwrap.dedent("""
+        import pypper, time
+        pypper.start(trace_file=%r, sample_hz=42)
+        time.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while pypper.stats()["worker_ticks"] == 0:
+            assert time.monotonic() < deadline, "the worker thread never ticked"
+            time.sleep(0.01)
+        pypper.end()
+    """)
+    r = run(["-c", code % str(path)], timeout=60)
     assert r.returncode == 0, r.stderr
     events = [json.loads(l) for l in path.read_text().splitlines()]
     assert [e["event"] for e in events] == ["start", "end"]
@@ -68,7 +77,9 @@ def test_forked_child_does_not_write_parent_trace_or_summary(tmp_path):
         warnings.simplefilter("ignore", DeprecationWarning)
         pypper.start(trace_file={str(path)!r}, stats=True)
         import time
+        deadline = time.monotonic() + 30
         while pypper.stats()["worker_ticks"] == 0:   # fork once the worker sleeps (ASan)
+            assert time.monotonic() < deadline, "the worker thread never ticked"
             time.sleep(0.01)
         pid = os.fork()
         if pid == 0:

@@ -5,15 +5,15 @@
 #     xz-utils (the kernel's modules are xz-compressed);
 #   - a Linux 6.12 kernel (Debian's linux-image-6.12-amd64, bookworm-security): 6.12
 #     forms memory tiers from the firmware's HMAT, 6.1 puts both nodes in one tier.
-#     The package is downloaded and unpacked into the cache directory, NOT installed:
-#     the host's own kernel and boot set-up are left alone. Only vmlinuz and the four
-#     9p modules are kept (a few MB).
-# Cache directory: $NUMAVM_DIR, default ./build/numa-vm (run from the build tree).
+#     The package (about 100 MB, from the Debian mirror apt uses) is downloaded and
+#     unpacked once, NOT installed: the host's own kernel and boot set-up are left
+#     alone. Only vmlinuz and the four 9p modules are kept (13 MB), in
+#     $NUMAVM_KERNEL_DIR, default ${XDG_CACHE_HOME:-$HOME/.cache}/pypper/numa-vm/kernel:
+#     outside the tree, so make clean and fresh clones reuse it.
 # Exit 0 when everything is in place; otherwise 1 with "numa-vm setup: MISSING: ..." lines.
 set -u
 
-DIR=${NUMAVM_DIR:-$PWD/build/numa-vm}
-KDIR=$DIR/kernel
+KDIR=${NUMAVM_KERNEL_DIR:-${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/pypper/numa-vm/kernel}
 KPKG_META=linux-image-6.12-amd64
 MODULES="fs/netfs/netfs net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p"
 
@@ -57,13 +57,13 @@ for c in qemu-system-x86_64 busybox xz; do
 done
 
 # 2. The guest kernel, unpacked into the cache.
-if [ -f "$KDIR/vmlinuz" ] && [ -f "$KDIR/release" ]; then
-    ok=yes
-    for m in $MODULES; do [ -f "$KDIR/modules/$(basename "$m").ko" ] || ok=no; done
-    if [ "$ok" = yes ]; then
-        say "ready: kernel $(cat "$KDIR/release") in $KDIR"
-        exit 0
-    fi
+kernel_ready() {
+    [ -f "$KDIR/vmlinuz" ] && [ -f "$KDIR/release" ] || return 1
+    for m in $MODULES; do [ -f "$KDIR/modules/$(basename "$m").ko" ] || return 1; done
+}
+if kernel_ready; then
+    say "ready: kernel $(cat "$KDIR/release") in $KDIR (cached)"
+    exit 0
 fi
 
 kpkg() {
@@ -80,9 +80,10 @@ if [ -z "$pkg" ]; then
     exit 1
 fi
 
-tmp=$DIR/kernel.tmp.$$
+# Unpacked next to KDIR (the same file system: the result is renamed into place).
+tmp=$KDIR.tmp.$$
 rm -rf "$tmp"
-mkdir -p "$tmp/deb" "$tmp/x" || { missing "cannot create $tmp"; exit 1; }
+mkdir -p "$tmp/deb" "$tmp/x" || { missing "cannot create $tmp (set NUMAVM_KERNEL_DIR)"; exit 1; }
 trap 'rm -rf "$tmp"' EXIT
 say "downloading $pkg (about 100 MB; unpacked into $KDIR, not installed)"
 # apt-get download drops privileges to _apt when it can write the directory.
@@ -109,7 +110,12 @@ for m in $MODULES; do
     fi
 done
 echo "$release" > "$tmp/k/release"
-rm -rf "$KDIR"
-mv "$tmp/k" "$KDIR"
+if kernel_ready; then
+    say "another setup has unpacked a kernel into $KDIR meanwhile: using it"
+    release=$(cat "$KDIR/release")
+else
+    rm -rf "$KDIR"
+    mv -T "$tmp/k" "$KDIR" || { missing "cannot move the kernel into $KDIR"; exit 1; }
+fi
 say "ready: kernel $release in $KDIR"
 exit 0
