@@ -268,11 +268,10 @@ static int span_resize_in_place(arena_meta *m, size_t n)
  * a move), and the process has vm.max_map_count of them in all: past this many
  * moves, spans are copied. */
 #define SPAN_MOVES_MAX 4096u
-static unsigned span_moves;
 
 bool large_move_span(void *from, void *to, size_t bytes)
 {
-    if (pypper_heap.retain || span_moves >= SPAN_MOVES_MAX
+    if (pypper_heap.retain || pypper_heap.span_moves >= SPAN_MOVES_MAX
         || layout_tier(from) != layout_tier(to))
         return false;
     void *r = mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
@@ -280,7 +279,6 @@ bool large_move_span(void *from, void *to, size_t bytes)
         pypper_heap.span_move_failures++;
         return false;
     }
-    span_moves++;
     pypper_heap.span_moves++;
     return true;
 }

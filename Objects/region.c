@@ -112,6 +112,23 @@ static int commit(unsigned tier, size_t first, size_t count)
     return 0;
 }
 
+/* Arenas [first, first + idle + purged) leave the released runs: the first `idle`
+ * were idle (resident), the rest purged. Their records are reset (a purged arena's
+ * pool records were discarded: zero already) and the memory accounted for. */
+static size_t hand_out(unsigned tier, size_t first, size_t idle, size_t purged, bool *zeroed,
+                       size_t *fresh)
+{
+    memset(layout_meta(first), 0, (idle + purged) * sizeof(arena_meta));
+    memset(layout_arena_pools(first), 0, idle * POOLS_PER_ARENA * sizeof(pool_meta));
+    retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
+    R.counters.arenas_committed[tier] += purged;
+    if (purged)
+        retain_note_growth((uint64_t)purged << ARENA_SHIFT);
+    *zeroed = idle == 0;
+    *fresh = purged;
+    return first;
+}
+
 /* Take `count` arenas from the front of released run i. */
 static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed, size_t *fresh)
 {
@@ -122,18 +139,7 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed,
     run->count -= count;
     if (run->count == 0)
         R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
-    memset(layout_meta(first), 0, count * sizeof(arena_meta));
-    if (dirty)      /* a purged run's pool records were discarded: zero already */
-        memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
-    if (dirty)
-        retain_idle_sub((uint64_t)count << ARENA_SHIFT);
-    else
-        R.counters.arenas_committed[tier] += count;
-    *zeroed = !dirty;
-    *fresh = dirty ? 0 : count;
-    if (!dirty)
-        retain_note_growth((uint64_t)count << ARENA_SHIFT);
-    return first;
+    return hand_out(tier, first, dirty ? count : 0, dirty ? 0 : count, zeroed, fresh);
 }
 
 /* An idle run too short for `count` arenas whose purged neighbour makes up the rest
@@ -158,14 +164,7 @@ static size_t take_idle_and_purged(unsigned tier, size_t count, bool *zeroed, si
                 R.runs[tier][hi] = R.runs[tier][--R.nruns[tier]];
             if (drop_lo)
                 R.runs[tier][lo] = R.runs[tier][--R.nruns[tier]];
-            memset(layout_meta(first), 0, count * sizeof(arena_meta));
-            memset(layout_arena_pools(first), 0, count * POOLS_PER_ARENA * sizeof(pool_meta));
-            retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
-            R.counters.arenas_committed[tier] += rest;
-            *zeroed = false;
-            *fresh = rest;
-            retain_note_growth((uint64_t)rest << ARENA_SHIFT);
-            return first;
+            return hand_out(tier, first, idle, rest, zeroed, fresh);
         }
     }
     return (size_t)-1;
@@ -405,16 +404,6 @@ uint64_t region_purge_oldest_idle(uint64_t limit, bool *span)
     size_t count = (size_t)(limit >> ARENA_SHIFT) + ((limit & (ARENA_SIZE - 1)) != 0);
     *span = R.runs[best_t][best_i].span;
     return purge_run(best_t, best_i, count ? count : 1);
-}
-
-uint64_t region_discard_released(void)
-{
-    uint64_t bytes = 0;
-    for (unsigned t = 0; t < HEAP_TIERS; t++)
-        for (size_t i = R.nruns[t]; i-- > 0;)
-            if (i < R.nruns[t] && R.runs[t][i].dirty)
-                bytes += purge_run(t, i, R.runs[t][i].count);
-    return bytes;
 }
 
 void region_get_counters(region_counters *out) { *out = R.counters; }

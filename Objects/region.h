@@ -36,8 +36,6 @@ bool region_oldest_idle(uint64_t *since);
  * arenas from its end, at least one; the rest stays idle); the bytes (0: none).
  * *span: the run held memory of a freed span. */
 uint64_t region_purge_oldest_idle(uint64_t limit, bool *span);
-/* Give every idle run's memory back; the bytes. */
-uint64_t region_discard_released(void);
 /* Whether arena `ai` (a global index) was ever committed: its memory and metadata are
  * then readable for as long as the process lives. Safe from any thread. */
 bool region_arena_committed(size_t ai);

@@ -38,6 +38,26 @@ static size_t resident_pages(const void *p, size_t len)
     return n;
 }
 
+/* Resident pages of `count` blocks of n bytes. */
+static size_t resident_in(char *const *blocks, int count, size_t n)
+{
+    size_t total = 0;
+    for (int i = 0; i < count; i++)
+        total += resident_pages(blocks[i], n);
+    return total;
+}
+
+/* Allocate `count` blocks of n bytes, write them all, then free them all. */
+static void use_and_free(char **blocks, int count, size_t n)
+{
+    for (int i = 0; i < count; i++) {
+        blocks[i] = pypper_heap_malloc(n);
+        memset(blocks[i], 7, n);
+    }
+    for (int i = 0; i < count; i++)
+        pypper_heap_free(blocks[i]);
+}
+
 static long minor_faults(void)
 {
     struct rusage ru;
@@ -52,6 +72,7 @@ static pypper_heap_stats stats(void)
     return st;
 }
 
+/* The retention policy's clock in test_delay: set and advanced by the test. */
 static uint64_t fake_ms;
 static uint64_t fake_clock(void) { return fake_ms; }
 
@@ -113,27 +134,17 @@ static void test_bound_respected(void)
     enum { N = 64 };
     static char *blocks[N];
     const size_t n = 3u << 20;
-    for (int i = 0; i < N; i++) {
-        blocks[i] = pypper_heap_malloc(n);
-        memset(blocks[i], 7, n);
-    }
-    for (int i = 0; i < N; i++)
-        pypper_heap_free(blocks[i]);
+    use_and_free(blocks, N, n);
     pypper_heap_stats st = stats();
     CHECK(st.idle_bytes <= st.retain_bound);
     CHECK(st.retain_bound <= st.retain_bound_max);
-    size_t resident = 0;
-    for (int i = 0; i < N; i++)
-        resident += resident_pages(blocks[i], n);
+    size_t resident = resident_in(blocks, N, n);
     CHECK(resident * PAGE_SIZE <= st.retain_bound);
     CHECK(resident * PAGE_SIZE < (size_t)N * n / 4);
     /* Trimming gives back everything idle. */
     CHECK(pypper_heap_trim() == st.idle_bytes);
     CHECK(stats().idle_bytes == 0);
-    resident = 0;
-    for (int i = 0; i < N; i++)
-        resident += resident_pages(blocks[i], n);
-    CHECK(resident == 0);
+    CHECK(resident_in(blocks, N, n) == 0);
 }
 
 /* Idle memory not reused for the delay goes back at the next slow paths. */
@@ -195,12 +206,7 @@ static void test_session_retain(void)
     const size_t n = 2u << 20;
     pypper_heap_trim();
     pypper_heap_set_retain(true);
-    for (int i = 0; i < N; i++) {
-        blocks[i] = pypper_heap_malloc(n);
-        memset(blocks[i], 1, n);
-    }
-    for (int i = 0; i < N; i++)
-        pypper_heap_free(blocks[i]);
+    use_and_free(blocks, N, n);
     pypper_heap_stats st = stats();
     CHECK(st.idle_bytes >= (uint64_t)N * n);
     pypper_heap_set_retain(false);
