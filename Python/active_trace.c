@@ -2,7 +2,7 @@
  * ("pypper-sampler") and the hand-over of its evidence to the temperature model.
  *
  * Why frames: an access to an object raises its reference count for a few
- * nanoseconds, so polling reference counts sees a tiny share of accesses (DESIGN.md
+ * nanoseconds, so polling reference counts sees a tiny share of accesses (Doc/design.md
  * §9). But the object being used is, for the length of the bytecodes that use it,
  * in a slot of the running frame (a local, or its value stack, whose slots keep the
  * last value pushed there until the next push), or of a calling frame, so a

@@ -4,7 +4,7 @@
  * pypper.migrate_now()): list the heap's pages in use (from the allocator's
  * metadata), spread each traced object's heat over the pages of its block and of
  * the buffer it owns, relocate owned buffers of hot objects into fast-tier arenas
- * and of cold ones into slow-tier arenas (DESIGN.md §5; owned_buffers.c), and learn
+ * and of cold ones into slow-tier arenas (Doc/design.md §5; owned_buffers.c), and learn
  * allocation sites whose objects are cold (their new objects then go to slow-tier
  * arenas: segregation). execute (GIL released): ask the backend where the pages are,
  * let the planner decide (planner.c), have the backend move the pages, count. A

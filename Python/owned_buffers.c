@@ -1,5 +1,5 @@
 /* Python/owned_buffers.c: owned out-of-line buffers and their relocation
- * (owned_buffers.h). What may move, from DESIGN.md §5: a list's ob_item unless a sort
+ * (owned_buffers.h). What may move, from Doc/design.md §5: a list's ob_item unless a sort
  * runs (allocated < 0); a dict's keys object when the table is combined (no values
  * array), not the shared empty keys and referenced by this dict alone (dk_refcnt 1),
  * copied whole so dk_version and the entries stay as they are; a set's table when it

@@ -1,5 +1,5 @@
 /* Python/owned_buffers.h: the out-of-line buffers a Python object owns alone, and
- * their relocation to another tier of the heap (DESIGN.md §5). GIL held. */
+ * their relocation to another tier of the heap (Doc/design.md §5). GIL held. */
 #ifndef PYPPER_OWNED_BUFFERS_H
 #define PYPPER_OWNED_BUFFERS_H
 

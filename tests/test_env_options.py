@@ -123,11 +123,11 @@ def test_options_command_json(dropin):
     assert all(row["help"] and row["accepts"] for row in rows.values())
 
 
-def test_readme_documents_every_option():
+def test_docs_document_every_option():
     import os
     import pypper
     from conftest import SRCDIR
-    with open(os.path.join(SRCDIR, "README.md")) as f:
+    with open(os.path.join(SRCDIR, "Doc", "options.md")) as f:
         readme = f.read()
     for row in pypper.options():
         assert f"| `{row.env}` |" in readme, row.env

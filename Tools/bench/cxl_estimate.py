@@ -1,6 +1,6 @@
 """CXL estimate: the slowdown against all-DRAM that a placement of the heap would cost
 with CXL memory 2x and 3x as slow as DRAM, at DRAM = 12.5%, 25% and 50% of the
-footprint, from the exact access counts of the access oracle (DESIGN.md section 8).
+footprint, from the exact access counts of the access oracle (Doc/design.md §8).
 
 For each workload (the accuracy benchmark's workloads, Tools/bench/accuracy/, plus
 site_mix from Tools/bench/cxl/cxl_workloads.py: hot and cold records from two

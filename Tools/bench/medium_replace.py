@@ -1,4 +1,4 @@
-"""A known slow case of the tiered heap (README, "Fast paths"): random replacement of
+"""A known slow case of the tiered heap (Doc/heap.md, "Fast paths"): random replacement of
 medium blocks (0.6-6.6 KB) in a heap of 400,000 of them (about 0.5 GB). Prints the
 seconds of the build phase and of the replacement phase, and the peak RSS in KiB, so
 the stock interpreter and ./python3 can be compared:
