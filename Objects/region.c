@@ -293,6 +293,42 @@ static void discard_arenas(size_t first, size_t count)
     discard_meta(first, count);
 }
 
+/* Joins [first, first + count) to the runs of state `dirty` that end at `first` and
+ * that start at its end (each at most one: runs of one state never touch). Whether it
+ * joined any. */
+static bool merge_neighbours(unsigned tier, size_t first, size_t count, bool dirty, bool span,
+                             uint64_t since)
+{
+    size_t left = (size_t)-1, right = (size_t)-1;
+    for (size_t i = 0; i < R.nruns[tier]; i++) {
+        free_run *run = &R.runs[tier][i];
+        if (run->dirty != dirty)
+            continue;
+        if (run->first + run->count == first)
+            left = i;
+        else if (first + count == run->first)
+            right = i;
+    }
+    if (left == (size_t)-1 && right == (size_t)-1)
+        return false;
+    if (left != (size_t)-1 && right != (size_t)-1) {
+        free_run *l = &R.runs[tier][left], *r = &R.runs[tier][right];
+        l->count += count + r->count;
+        l->span = l->span || r->span || span;
+        l->since = dirty ? since : 0;
+        R.runs[tier][right] = R.runs[tier][--R.nruns[tier]];
+        return true;
+    }
+    free_run *run = &R.runs[tier][left != (size_t)-1 ? left : right];
+    if (right != (size_t)-1)
+        run->first = first;
+    run->count += count;
+    run->span = run->span || span;
+    if (dirty)
+        run->since = since;
+    return true;
+}
+
 static void release(size_t first, size_t count, bool discard, bool span)
 {
     unsigned tier = (unsigned)(first / pypper_heap_layout.arenas_per_tier);
@@ -305,20 +341,11 @@ static void release(size_t first, size_t count, bool discard, bool span)
     } else {
         retain_idle_add((uint64_t)count << ARENA_SHIFT);
     }
-    /* Merge with a neighbouring released run of the same state when there is one. */
-    for (size_t i = 0; i < R.nruns[tier]; i++) {
-        free_run *run = &R.runs[tier][i];
-        if (run->dirty != !discard)
-            continue;
-        if (run->first + run->count == first || first + count == run->first) {
-            if (first < run->first)
-                run->first = first;
-            run->count += count;
-            run->since = now;
-            run->span = run->span || span;
-            return;
-        }
-    }
+    /* Merge with the released runs of the same state on either side (both: a run
+     * freed between two idle runs joins them into one that can serve a longer
+     * request). */
+    if (merge_neighbours(tier, first, count, !discard, span && !discard, now))
+        return;
     if (R.nruns[tier] < MAX_FREE_RUNS) {
         R.runs[tier][R.nruns[tier]++] = (free_run){first, count, !discard, span && !discard, now};
         return;
@@ -335,13 +362,8 @@ static void release(size_t first, size_t count, bool discard, bool span)
  * runs serve spans). */
 static void add_clean_run(unsigned tier, size_t first, size_t count)
 {
-    for (size_t j = 0; j < R.nruns[tier]; j++) {
-        free_run *o = &R.runs[tier][j];
-        if (o->dirty)
-            continue;
-        if (o->first + o->count == first) { o->count += count; return; }
-        if (first + count == o->first) { o->first = first; o->count += count; return; }
-    }
+    if (merge_neighbours(tier, first, count, false, false, 0))
+        return;
     if (R.nruns[tier] < MAX_FREE_RUNS)
         R.runs[tier][R.nruns[tier]++] = (free_run){first, count, false, false, 0};
     /* else: the slots stay unused (their memory is given back all the same) */
