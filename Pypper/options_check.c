@@ -8,44 +8,51 @@
 #include <stdio.h>
 #include <string.h>
 
-void pypper_quote_text(const char *text, char *buf, size_t len)
+/* The escaped form of one byte into piece (at most 4 bytes); returns its length. */
+static size_t escape_byte(unsigned char c, char *piece)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t used = 0;
-    if (len < 8) {                    /* room for at least '...' */
+    if (c == '\\' || c == '\'') {
+        piece[0] = '\\';
+        piece[1] = (char)c;
+        return 2;
+    }
+    if (c < 0x20 || c >= 0x7f) {
+        piece[0] = '\\';
+        piece[1] = 'x';
+        piece[2] = hex[c >> 4];
+        piece[3] = hex[c & 15];
+        return 4;
+    }
+    piece[0] = (char)c;
+    return 1;
+}
+
+void pypper_quote_text(const char *text, char *buf, size_t len)
+{
+    if (len < 8) {                    /* too small for a quoted "..." */
         if (len)
             buf[0] = '\0';
         return;
     }
+    char piece[4];
+    size_t whole = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        whole += escape_byte(*p, piece);
+    /* Everything when it fits with its quotes; else as much as fits before "...'". */
+    size_t room = whole + 3 <= len ? whole : len - 6;
+    size_t used = 0;
     buf[used++] = '\'';
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        char piece[5];
-        size_t n;
-        if (*p < 0x20 || *p >= 0x7f || *p == '\\' || *p == '\'') {
-            if (*p == '\\' || *p == '\'') {
-                piece[0] = '\\';
-                piece[1] = (char)*p;
-                n = 2;
-            } else {
-                piece[0] = '\\';
-                piece[1] = 'x';
-                piece[2] = hex[*p >> 4];
-                piece[3] = hex[*p & 15];
-                n = 4;
-            }
-        } else {
-            piece[0] = (char)*p;
-            n = 1;
-        }
-        /* Keep room for the closing quote, or for "...'" when more follows. */
-        size_t reserve = p[1] ? 5 : 2;
-        if (used + n + reserve > len) {
-            memcpy(buf + used, "...", 3);
-            used += 3;
+        size_t n = escape_byte(*p, piece);
+        if (used - 1 + n > room)
             break;
-        }
         memcpy(buf + used, piece, n);
         used += n;
+    }
+    if (room < whole) {
+        memcpy(buf + used, "...", 3);
+        used += 3;
     }
     buf[used++] = '\'';
     buf[used] = '\0';
