@@ -424,6 +424,8 @@ MISUSE = textwrap.dedent("""
     case("relocatable-report-without-session", pypper.relocatable_report)
     case("hot-objects-without-session", pypper.hot_objects)
     case("hot-objects-negative", lambda: pypper.hot_objects(-1))
+    case("hot-objects-not-int", lambda: pypper.hot_objects("x"))
+    case("start-odd-keyword", lambda: pypper.start(**{"a\\nb": 1}))
     case("relocate-int", lambda: pypper.relocate(5, "fast"))
     case("relocate-bad-tier", lambda: pypper.relocate([1, 2], "warm"))
     case("relocate-tier-not-str", lambda: pypper.relocate([1, 2], 1))
@@ -442,6 +444,7 @@ MISUSE = textwrap.dedent("""
     case("start-same-options-while-running", lambda: pypper.start(sample_hz=50))
     case("heap-trim-during-session", lambda: isinstance(pypper.heap_trim(), int))
     case("snapshot-bad-min", lambda: pypper.snapshot("hot"))
+    case("hot-objects-huge", lambda: isinstance(pypper.hot_objects(10**30), list))
     pypper.end()
     print(json.dumps(out))
 """)
@@ -465,6 +468,10 @@ def test_api_misuse_gives_clear_exceptions_or_documented_results():
                                                                "call pypper.start() first"],
         "hot-objects-without-session": ["ok", "[]"],
         "hot-objects-negative": ["ValueError", "hot_objects(n): n must be >= 0"],
+        "hot-objects-not-int": ["TypeError", "'str' object cannot be interpreted as an "
+                                             "integer"],
+        "hot-objects-huge": ["ok", "True"],
+        "start-odd-keyword": ["ConfigError", "unknown option 'a\\nb'"],
         "relocate-int": ["ok", "0"],
         "relocate-bad-tier": ["ValueError", "tier must be 'fast' or 'slow', not 'warm'"],
         "relocate-tier-not-str": ["TypeError", "relocate() argument 2 must be str, not int"],

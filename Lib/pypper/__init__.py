@@ -11,6 +11,7 @@ arguments of start() override them. ``python3 -m pypper options`` lists them.
 """
 
 import contextlib
+import operator
 import os
 import sys
 
@@ -135,8 +136,9 @@ def temperature(obj):
 
 
 def hot_objects(n=10):
-    """The n hottest traced objects as (object, temperature) pairs, hottest first."""
-    return _pypper.hot_objects(n)
+    """The n hottest traced objects as (object, temperature) pairs, hottest first
+    (all of them when n is larger than their number)."""
+    return _pypper.hot_objects(min(operator.index(n), sys.maxsize))
 
 
 def snapshot(min_temperature=0.0):

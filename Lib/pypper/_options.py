@@ -77,6 +77,8 @@ def to_args(options):
     must be lower case."""
     args = {}
     for name, value in options.items():
+        if not name.isidentifier() or not name.isascii():
+            raise _pypper.ConfigError(f"unknown option {_shown(name)}")
         if name != name.lower():
             raise _pypper.ConfigError(
                 f"unknown option {name}: options are keyword arguments in lower case "
