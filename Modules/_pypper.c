@@ -150,7 +150,9 @@ fail:
     return NULL;
 }
 
-/* defaults <- PYPPER_* environment <- args ({"NAME": "text"}, may be None). */
+/* defaults <- PYPPER_* environment <- args ({"NAME": "text"} or {"NAME": ("text",
+ * value as given)}: messages show the value as given; may be None), then the checks
+ * between options. Messages name environment variables PYPPER_NAME and keywords name. */
 static int resolve_config(PyObject *module, PyObject *args, pypper_config *cfg)
 {
     char err[PYPPER_ERR_MAX];
@@ -160,8 +162,13 @@ static int resolve_config(PyObject *module, PyObject *args, pypper_config *cfg)
         PyErr_SetString(get_state(module)->config_error, msg);
         return -1;
     }
-    if (args == NULL || args == Py_None)
+    if (args == NULL || args == Py_None) {
+        if (pypper_config_check(cfg, err, sizeof(err)) < 0) {
+            PyErr_SetString(get_state(module)->config_error, err);
+            return -1;
+        }
         return 0;
+    }
     if (!PyDict_Check(args)) {
         PyErr_SetString(PyExc_TypeError, "options must be a dict of option name to text");
         return -1;
@@ -169,15 +176,34 @@ static int resolve_config(PyObject *module, PyObject *args, pypper_config *cfg)
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(args, &pos, &key, &value)) {
-        Py_ssize_t text_len = 0;
+        PyObject *shown = value;
+        if (PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 2) {
+            shown = PyTuple_GET_ITEM(value, 1);
+            value = PyTuple_GET_ITEM(value, 0);
+        }
         const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
-        const char *text = PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &text_len)
-                                                  : NULL;
-        if (!name || !text) {
+        if (!name || !PyUnicode_Check(value)) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_TypeError, "option names and values must be str");
             return -1;
         }
+        /* The file system's encoding: a path given as bytes comes back unchanged. */
+        PyObject *encoded = PyUnicode_EncodeFSDefault(value);
+        if (!encoded) {
+            PyErr_Clear();
+            char lname[64];
+            lower_copy(name, lname, sizeof(lname));
+            PyErr_Format(get_state(module)->config_error,
+                         "bad value %R for %s: not encodable in the file system's encoding",
+                         shown, lname);
+            return -1;
+        }
+        Py_ssize_t text_len = PyBytes_GET_SIZE(encoded);
+        char text[PYPPER_PATH_MAX + 1];
+        bool too_long = text_len > PYPPER_PATH_MAX;
+        memcpy(text, PyBytes_AS_STRING(encoded), too_long ? PYPPER_PATH_MAX : (size_t)text_len);
+        text[too_long ? PYPPER_PATH_MAX : text_len] = '\0';
+        Py_DECREF(encoded);
         const pypper_option_def *def = pypper_option_find(name);
         char lname[64];
         lower_copy(name, lname, sizeof(lname));
@@ -193,15 +219,37 @@ static int resolve_config(PyObject *module, PyObject *args, pypper_config *cfg)
             }
             return -1;
         }
-        if (strlen(text) != (size_t)text_len) {
-            PyErr_Format(get_state(module)->config_error, "bad value for %s: embedded NUL", lname);
+        if (!too_long && strlen(text) != (size_t)text_len) {
+            PyErr_Format(get_state(module)->config_error, "bad value %R for %s: embedded NUL",
+                         shown, lname);
             return -1;
         }
-        if (pypper_option_parse(def, text, PYPPER_SRC_ARG, cfg, err, sizeof(err)) < 0) {
-            PyErr_Format(get_state(module)->config_error, "bad value %R for %s: %s", value,
+        if (too_long || pypper_option_parse(def, text, PYPPER_SRC_ARG, cfg, err, sizeof(err)) < 0) {
+            if (too_long) {
+                char accepts[PYPPER_ERR_MAX / 2];
+                pypper_option_accepts(def, accepts, sizeof(accepts));
+                snprintf(err, sizeof(err), "expected %s", accepts);
+            }
+            PyObject *r = PyObject_Repr(shown);
+            if (!r)
+                return -1;
+            /* A long value is cut: the message stays one readable line. */
+            if (PyUnicode_GET_LENGTH(r) > 80) {
+                PyObject *cut = PyUnicode_Substring(r, 0, 72);
+                Py_SETREF(r, cut ? PyUnicode_FromFormat("%U...", cut) : NULL);
+                Py_XDECREF(cut);
+                if (!r)
+                    return -1;
+            }
+            PyErr_Format(get_state(module)->config_error, "bad value %U for %s: %s", r,
                          lname, err);
+            Py_DECREF(r);
             return -1;
         }
+    }
+    if (pypper_config_check(cfg, err, sizeof(err)) < 0) {
+        PyErr_SetString(get_state(module)->config_error, err);
+        return -1;
     }
     return 0;
 }

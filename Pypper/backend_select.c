@@ -26,9 +26,15 @@ int pypper_backend_select(const pypper_config *cfg, const pypper_topology *topo,
     switch (cfg->backend) {
     case PYPPER_BACKEND_NUMA:
         if (!two_tiers) {
-            snprintf(err, errlen, "BACKEND=numa needs two tiers of memory, and this machine "
-                     "has one (%d NUMA node%s); use BACKEND=pageout (far memory: swap) or sim",
-                     topo ? topo->nnodes : 0, topo && topo->nnodes == 1 ? "" : "s");
+            /* Named as given: PYPPER_BACKEND=numa, or backend='numa' from start(). */
+            bool keyword = cfg->source[PYPPER_OPTION_BACKEND] == PYPPER_SRC_ARG;
+            char name[64];
+            pypper_option_label(cfg, PYPPER_OPTION_BACKEND, keyword, name, sizeof(name));
+            snprintf(err, errlen, "%s=%snuma%s needs two tiers of memory, and this machine "
+                     "has one (%d NUMA node%s); use %s=%spageout%s (far memory: swap) or %s",
+                     name, keyword ? "'" : "", keyword ? "'" : "",
+                     topo ? topo->nnodes : 0, topo && topo->nnodes == 1 ? "" : "s",
+                     name, keyword ? "'" : "", keyword ? "'" : "", keyword ? "'sim'" : "sim");
             return -1;
         }
         out->ops = &pypper_backend_numa;

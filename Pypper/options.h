@@ -175,6 +175,21 @@ int pypper_config_apply_env(pypper_config *cfg, char *const *envp, char *err, si
 
 const char *pypper_source_name(pypper_opt_source src);
 
+/* Options_check.c. Checks between parsed options (COLD_THRESHOLD below HOT_THRESHOLD);
+ * -1 with a one-line message that names both options as their sources do. */
+int pypper_config_check(const pypper_config *cfg, char *err, size_t errlen);
+/* How a message names an option: "PYPPER_NAME" when it came from the environment,
+ * "name" (the keyword of pypper.start()) when it came from an argument; a default is
+ * named as a keyword when `keywords` (the message is about keyword arguments). */
+void pypper_option_label(const pypper_config *cfg, pypper_option_id id, bool keywords,
+                         char *buf, size_t len);
+/* "PYPPER_BACKEND=numa", "backend='numa'", "hot_threshold=0.5 (the default)". */
+void pypper_option_setting(const pypper_config *cfg, pypper_option_id id, bool keywords,
+                           char *buf, size_t len);
+/* text in single quotes on one line: control bytes, non-ASCII bytes, quotes and
+ * backslashes escaped (\xNN, \', \\), cut with "..." to fit len (at least 8). */
+void pypper_quote_text(const char *text, char *buf, size_t len);
+
 /* Value parsers, exposed for the unit tests. All return 0 on success, -1 on error. */
 int pypper_parse_bool(const char *text, bool *out);
 int pypper_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);

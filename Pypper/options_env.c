@@ -1,20 +1,11 @@
 /* Pypper/options_env.c: applies the PYPPER_* environment variables to a
  * configuration, rejecting unknown names (with did-you-mean) and bad values with a
- * one-line message that names the variable, the value and what is accepted. */
+ * one-line message that names the variable, the value (escaped: no control or binary
+ * bytes) and what is accepted. Checks between options are pypper_config_check()'s. */
 #include "options.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Keep quoted values short in messages; the variable's name always shows. */
-static void quote_value(const char *value, char *buf, size_t len)
-{
-    size_t n = strlen(value);
-    if (n + 3 <= len)
-        snprintf(buf, len, "'%s'", value);
-    else
-        snprintf(buf, len, "'%.*s...'", (int)(len > 8 ? len - 8 : 0), value);
-}
 
 int pypper_config_apply_env(pypper_config *cfg, char *const *envp, char *err, size_t errlen)
 {
@@ -32,6 +23,11 @@ int pypper_config_apply_env(pypper_config *cfg, char *const *envp, char *err, si
             nlen = sizeof(name) - 1;
         memcpy(name, entry + plen, nlen);
         name[nlen] = '\0';
+        char shown[160];             /* the name escaped as in a message, unquoted */
+        pypper_quote_text(name, shown, sizeof(shown));
+        size_t slen = strlen(shown);
+        memmove(shown, shown + 1, slen - 2);
+        shown[slen - 2] = '\0';
         const char *value = eq + 1;
 
         const pypper_option_def *def = pypper_option_find(name);
@@ -41,18 +37,18 @@ int pypper_config_apply_env(pypper_config *cfg, char *const *envp, char *err, si
                 snprintf(err, errlen,
                          "pypper: unknown variable %s%s (did you mean %s%s?); "
                          "'python3 -m pypper options' lists them all",
-                         PYPPER_ENV_PREFIX, name, PYPPER_ENV_PREFIX, guess);
+                         PYPPER_ENV_PREFIX, shown, PYPPER_ENV_PREFIX, guess);
             else
                 snprintf(err, errlen,
                          "pypper: unknown variable %s%s; "
                          "'python3 -m pypper options' lists them all",
-                         PYPPER_ENV_PREFIX, name);
+                         PYPPER_ENV_PREFIX, shown);
             return -1;
         }
         char why[PYPPER_ERR_MAX];
         if (pypper_option_parse(def, value, PYPPER_SRC_ENV, cfg, why, sizeof(why)) < 0) {
             char quoted[80];
-            quote_value(value, quoted, sizeof(quoted));
+            pypper_quote_text(value, quoted, sizeof(quoted));
             snprintf(err, errlen, "pypper: bad value %s for %s%s: %s", quoted,
                      PYPPER_ENV_PREFIX, name, why);
             return -1;

@@ -61,7 +61,8 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "allocator's slow path (about one a pool of small blocks, every larger block); 0 = none"},
     [PYPPER_OPTION_COLD_THRESHOLD] = {
         "COLD_THRESHOLD", PYPPER_OPT_FLOAT, FIELD(cold_threshold), "0.2", 0, 0, 0.0, 1.0, NULL,
-        "temperature below which an object is cold (between it and HOT_THRESHOLD: warm)"},
+        "temperature below which an object is cold (between it and HOT_THRESHOLD: warm); "
+        "must be below HOT_THRESHOLD"},
     [PYPPER_OPTION_HYSTERESIS] = {
         "HYSTERESIS", PYPPER_OPT_FLOAT, FIELD(hysteresis), "0.05", 0, 0, 0.0, 0.5, NULL,
         "how far past a threshold a temperature must go before an object changes class"},

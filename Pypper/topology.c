@@ -151,12 +151,18 @@ int pypper_topology_discover(const char *root, const pypper_config *cfg,
     bool slow_given = !pypper_nodeset_empty(&cfg->slow_nodes);
 
     if (fast_given || slow_given) {
-        if (check_override(t, &cfg->fast_nodes, "PYPPER_FAST_NODES", err, errlen) < 0
-            || check_override(t, &cfg->slow_nodes, "PYPPER_SLOW_NODES", err, errlen) < 0)
+        /* Named as given: PYPPER_FAST_NODES from the environment, fast_nodes from start(). */
+        bool keywords = cfg->source[PYPPER_OPTION_FAST_NODES] == PYPPER_SRC_ARG
+                        || cfg->source[PYPPER_OPTION_SLOW_NODES] == PYPPER_SRC_ARG;
+        char fast_name[64], slow_name[64];
+        pypper_option_label(cfg, PYPPER_OPTION_FAST_NODES, keywords, fast_name, sizeof(fast_name));
+        pypper_option_label(cfg, PYPPER_OPTION_SLOW_NODES, keywords, slow_name, sizeof(slow_name));
+        if (check_override(t, &cfg->fast_nodes, fast_name, err, errlen) < 0
+            || check_override(t, &cfg->slow_nodes, slow_name, err, errlen) < 0)
             return -1;
         for (unsigned w = 0; w < PYPPER_MAX_NODES / 64; w++) {
             if (cfg->fast_nodes.bits[w] & cfg->slow_nodes.bits[w]) {
-                snprintf(err, errlen, "PYPPER_FAST_NODES and PYPPER_SLOW_NODES share a node");
+                snprintf(err, errlen, "%s and %s share a node", fast_name, slow_name);
                 return -1;
             }
         }

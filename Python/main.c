@@ -2,7 +2,8 @@
  * a stock python3.12, plus Pypper's steps: PYPPER_* options are validated before the
  * interpreter exists (a bad one exits with status 2 before any user code runs), the
  * built-in _pypper module is registered and made the finder of the pypper package
- * (sys.path stays stock), and PYPPER_ENABLE=1 starts tracing before the program runs. */
+ * (sys.path stays stock), and PYPPER_ENABLE=1 starts tracing before the program runs.
+ * Start-up failures are one line on stderr, never a traceback (Doc/errors.md). */
 #define PY_SSIZE_T_CLEAN
 #define Py_BUILD_CORE 1        /* _PyRuntime.preconfig: the allocator asked for */
 #include <Python.h>
@@ -80,19 +81,44 @@ static void add_pypper_finder(void)
     Py_XDECREF(module);
 }
 
-/* Start tracing as pypper.start() would, with the options from the environment. */
+/* The pending exception as one line on stderr after `what` (type: message, control
+ * characters shown as '?'); no traceback. */
+static void report_exception_line(const char *what)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *text = exc ? PyObject_Str(exc) : NULL;
+    const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
+    PyErr_Clear();
+    fprintf(stderr, "pypper: %s: %s", what, exc ? Py_TYPE(exc)->tp_name : "unknown error");
+    if (msg && *msg) {
+        fputs(": ", stderr);
+        for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+            fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+    }
+    fputc('\n', stderr);
+    Py_XDECREF(text);
+    Py_XDECREF(exc);
+}
+
+/* Start tracing as pypper.start() would, with the options from the environment.
+ * Returns 0, or the exit status when tracing cannot start: pypper._autostart() has
+ * printed the one-line reason (status 2 for a configuration error). */
 static int autostart(void)
 {
     PyObject *mod = PyImport_ImportModule("pypper");
     PyObject *res = mod ? PyObject_CallMethod(mod, "_autostart", NULL) : NULL;
     Py_XDECREF(mod);
     if (!res) {
-        fprintf(stderr, "pypper: PYPPER_ENABLE=1 but tracing could not start:\n");
-        PyErr_Print();
-        return -1;
+        report_exception_line("PYPPER_ENABLE=1 but the pypper package cannot be loaded");
+        return 1;
     }
+    long status = PyLong_AsLong(res);
     Py_DECREF(res);
-    return 0;
+    if (status == -1 && PyErr_Occurred()) {
+        report_exception_line("PYPPER_ENABLE=1 but tracing could not start");
+        return 1;
+    }
+    return (int)status;
 }
 
 int main(int argc, char **argv)
@@ -102,6 +128,10 @@ int main(int argc, char **argv)
     pypper_config_defaults(&cfg);
     if (pypper_config_apply_env(&cfg, environ, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (pypper_config_check(&cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "pypper: %s\n", err);
         return 2;
     }
     pypper_log_set_level(cfg.log_level);
@@ -131,9 +161,11 @@ int main(int argc, char **argv)
         Py_ExitStatusException(status);
 
     add_pypper_finder();
-    if (cfg.enable && autostart() < 0) {
+    int exit_status = cfg.enable ? autostart() : 0;
+    if (exit_status != 0) {
+        /* The program does not run untraced: PYPPER_ENABLE=1 asked for tracing. */
         Py_Finalize();
-        return 2;
+        return exit_status;
     }
     return Py_RunMain();
 }

@@ -238,6 +238,6 @@ def test_node_keyword_values_and_missing_nodes():
     values, _ = _pypper.resolve(_options.to_args({"fast_nodes": range(2), "slow_nodes": {3}}))
     assert values["fast_nodes"] == [0, 1] and values["slow_nodes"] == [3]
     missing = max(n["node"] for n in pypper.topology()["nodes"]) + 1
-    with pytest.raises(pypper.ConfigError, match=f"PYPPER_FAST_NODES names node {missing}"):
+    with pytest.raises(pypper.ConfigError, match=f"^fast_nodes names node {missing}"):
         pypper.start(fast_nodes=[missing])
     assert not pypper.is_running()

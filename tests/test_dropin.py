@@ -152,7 +152,7 @@ def test_enable_with_unwritable_trace_file_exits_2(tmp_path):
     r = run(["-c", "print('ran')"], env={"PYPPER_ENABLE": "1", "PYPPER_TRACE_FILE": str(bad)})
     assert r.returncode == 2
     assert r.stdout == ""
-    assert "cannot write trace_file" in r.stderr and "No such file" in r.stderr
+    assert r.stderr == f"pypper: cannot write PYPPER_TRACE_FILE '{bad}': No such file or directory\n"
 
 
 def test_log_info_reports_session():

@@ -77,7 +77,7 @@ def test_numa_backend_on_one_node_is_a_clear_error():
             print("refused:", e)
         print("running:", pypper.is_running())
     """)
-    assert "refused: BACKEND=numa needs two tiers of memory" in out, out
+    assert "refused: backend='numa' needs two tiers of memory" in out, out
     assert "running: False" in out
 
 

@@ -11,7 +11,9 @@ arguments of start() override them. ``python3 -m pypper options`` lists them.
 """
 
 import contextlib
+import operator
 import os
+import sys
 
 import _pypper
 
@@ -52,7 +54,7 @@ def _start_locked(args):
             raise RuntimeError("pypper is already running with other options "
                                f"({', '.join(changed)}); call pypper.end() first")
         return False
-    writer = _session.open_trace(values)
+    writer = _session.open_trace(values, sources)
     try:
         started = _pypper.start(args)
     except BaseException:
@@ -134,8 +136,9 @@ def temperature(obj):
 
 
 def hot_objects(n=10):
-    """The n hottest traced objects as (object, temperature) pairs, hottest first."""
-    return _pypper.hot_objects(n)
+    """The n hottest traced objects as (object, temperature) pairs, hottest first
+    (all of them when n is larger than their number)."""
+    return _pypper.hot_objects(min(operator.index(n), sys.maxsize))
 
 
 def snapshot(min_temperature=0.0):
@@ -257,14 +260,36 @@ def relocate(obj, tier):
 
 
 def _autostart():
-    """PYPPER_ENABLE=1: start with the environment's options."""
-    if _pypper.resolve(None)[0]["enable"]:
-        start()
+    """PYPPER_ENABLE=1: start with the environment's options. Returns 0, or when
+    tracing cannot start the exit status, after one line on stderr: 2 for a
+    configuration error (ConfigError), 1 for anything else (the program then does not
+    run untraced: it asked for tracing)."""
+    try:
+        if _pypper.resolve(None)[0]["enable"]:
+            start()
+        return 0
+    except ConfigError as e:
+        _startup_error(str(e))
+        return 2
+    except Exception as e:
+        _startup_error(f"tracing could not start: {type(e).__name__}: {e}")
+        return 1
+
+
+def _startup_error(text):
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    try:
+        print(f"pypper: {line}", file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass                    # no usable stderr: the exit status says it
 
 
 _session.install(end)
 
 # In a stock python3.12 nothing runs before the program, so `import pypper` is where
-# PYPPER_ENABLE=1 takes effect; the drop-in starts it before the program instead.
+# PYPPER_ENABLE=1 takes effect; the drop-in starts it before the program instead. A
+# failure ends the program there, as the drop-in would before it: SystemExit(status).
 if not _pypper.DROPIN and os.environ.get("PYPPER_ENABLE") is not None:
-    _autostart()
+    _status = _autostart()
+    if _status:
+        raise SystemExit(_status)

@@ -17,10 +17,22 @@ Option = namedtuple("Option", "name env value source default type accepts help")
 
 
 def _number_text(value):
-    text = repr(float(value))
-    if "e" in text or "E" in text:
-        text = format(value, ".20f").rstrip("0").rstrip(".")
-    return text
+    """Plain decimal text of a number, exactly (1e-30 -> '0.000...001'): the C parser
+    takes no exponent, and must see the value given, not a rounded one."""
+    if isinstance(value, int):
+        return str(value)
+    import decimal              # only here: start() with a float keyword
+    return format(decimal.Decimal(repr(float(value))), "f")
+
+
+def _shown(value):
+    """repr(value) for a message, cut to one short line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:72] + "..."
+
+
+def _bad(name, value, upper):
+    return _pypper.ConfigError(f"bad value {_shown(value)} for {name}: expected {_accepts(upper)}")
 
 
 def to_text(name, value):
@@ -32,21 +44,24 @@ def to_text(name, value):
         return upper, str(value)
     if isinstance(value, bool):
         if kind != "bool":
-            raise _pypper.ConfigError(f"bad value {value!r} for {name}: expected {_accepts(upper)}")
+            raise _bad(name, value, upper)
         return upper, "1" if value else "0"
     if kind == "nodes" and isinstance(value, (list, tuple, set, frozenset, range)):
         if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
-            raise _pypper.ConfigError(f"bad value {value!r} for {name}: expected {_accepts(upper)}")
+            raise _bad(name, value, upper)
         return upper, ",".join(str(n) for n in sorted(value))
     if kind == "float" and isinstance(value, (int, float)):
         return upper, _number_text(value)
     if kind == "path" and isinstance(value, (os.PathLike, bytes)):
-        value = os.fsdecode(os.fspath(value))
+        try:
+            value = os.fsdecode(os.fspath(value))
+        except TypeError:           # a PathLike whose __fspath__ returns neither
+            raise _bad(name, value, upper) from None
     if isinstance(value, int) and kind in ("int", "size", "nodes", "bool"):
         return upper, str(value)
     if isinstance(value, str):
         return upper, value
-    raise _pypper.ConfigError(f"bad value {value!r} for {name}: expected {_accepts(upper)}")
+    raise _bad(name, value, upper)
 
 
 def _accepts(upper):
@@ -57,15 +72,20 @@ def _accepts(upper):
 
 
 def to_args(options):
-    """{'sample_hz': 100} -> {'SAMPLE_HZ': '100'} (names must be lower case)."""
+    """{'sample_hz': 100} -> {'SAMPLE_HZ': ('100', 100)}: the text and, for the C
+    side's messages, the value as given; a str value maps to its text alone. Names
+    must be lower case."""
     args = {}
     for name, value in options.items():
+        if not name.isidentifier() or not name.isascii():
+            raise _pypper.ConfigError(f"unknown option {_shown(name)}")
         if name != name.lower():
             raise _pypper.ConfigError(
                 f"unknown option {name}: options are keyword arguments in lower case "
                 f"({name.lower()}=...)")
         upper, text = to_text(name, value)
-        args[upper] = text
+        # Messages about the value show it as given (2, not '2').
+        args[upper] = text if isinstance(value, str) else (text, value)
     return args
 
 

@@ -20,17 +20,19 @@ _heat_stop = None        # held while the heat recorder thread should run
 lock = _thread.RLock()
 
 
-def open_trace(values):
+def open_trace(values, sources=None):
     """Open the session's trace file before the session starts, so a bad path stops
-    start() with a clear error instead of a session without its trace."""
+    start() with a clear error instead of a session without its trace. The error names
+    PYPPER_TRACE_FILE when the path came from the environment, trace_file otherwise."""
     path = values["trace_file"]
     if not path:
         return None
     try:
         return _trace.TraceWriter(path)
     except OSError as e:
+        name = "PYPPER_TRACE_FILE" if (sources or {}).get("trace_file") == "env" else "trace_file"
         raise _pypper.ConfigError(
-            f"cannot write trace_file {_trace.expand_path(path)!r}: {e.strerror}") from None
+            f"cannot write {name} {_trace.expand_path(path)!r}: {e.strerror}") from None
 
 
 def began(values, sources, writer):

@@ -9,6 +9,7 @@ type, tier, temperature, site, class]``), ``pages`` (rows ``[address, tier, heat
 hot_bytes, cold_bytes]``) and ``model`` (the model's parameters).
 """
 
+import contextlib
 import json
 import os
 import time
@@ -86,13 +87,22 @@ class Snapshot:
                 "pages": [list(p) for p in self.pages]}
 
     def save(self, path):
-        """Write the snapshot to path (zlib-compressed JSON after a magic line)."""
+        """Write the snapshot to path (zlib-compressed JSON after a magic line), through
+        a temporary file next to it: a failed save leaves no partial file. OSError
+        naming path (not the temporary file) when it cannot be written."""
         body = zlib.compress(json.dumps(self.to_dict(), separators=(",", ":")).encode(), 6)
-        tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(MAGIC)
-            f.write(body)
-        os.replace(tmp, path)
+        target = os.fspath(path)
+        tmp = f"{target}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(MAGIC)
+                f.write(body)
+            os.replace(tmp, target)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            # OSError(errno, ...) is the errno's subclass (FileNotFoundError, ...).
+            raise OSError(e.errno, e.strerror or str(e), os.fsdecode(target)) from None
 
 
 def from_data(data, pid):
@@ -105,29 +115,59 @@ def from_data(data, pid):
 
 
 def _fail(path, what):
-    raise SnapshotError(f"{os.fspath(path)}: {what}")
+    raise SnapshotError(f"{os.fsdecode(os.fspath(path))!r}: {what}")
+
+
+def _header_error(raw):
+    """Why raw does not start with MAGIC, in words (never its bytes)."""
+    line = raw[:64].split(b"\n", 1)[0]
+    if line.startswith(b"PYPPER-SNAPSHOT "):
+        version = line[len(b"PYPPER-SNAPSHOT "):]
+        if version.isdigit() and len(version) <= 6:
+            return (f"snapshot format {int(version)}, written by another version of Pypper "
+                    f"(this one reads format {VERSION})")
+        return "not a pypper snapshot (bad version in its header)"
+    if not raw:
+        return "empty file, not a pypper snapshot"
+    if MAGIC.startswith(raw):
+        return "truncated snapshot (the file ends inside its header)"
+    if raw.startswith(b"\x1f\x8b"):
+        return "a gzip file, not a pypper snapshot (no 'PYPPER-SNAPSHOT 1' header)"
+    return "not a pypper snapshot (no 'PYPPER-SNAPSHOT 1' header)"
+
+
+def _short(e):
+    """An exception's text for a message: one line, at most 100 characters."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def load(path):
     """Read a snapshot file written by Snapshot.save(); SnapshotError when the file is
-    not a snapshot, or is truncated or corrupt."""
-    with open(path, "rb") as f:
+    not a snapshot, or is truncated or corrupt (the message names the file and says
+    why, never quoting its bytes); OSError when it cannot be read."""
+    with open(os.fspath(path), "rb") as f:      # fspath: a number is no file descriptor here
         raw = f.read()
     if not raw.startswith(MAGIC):
-        if raw.startswith(b"PYPPER-SNAPSHOT "):
-            _fail(path, f"unsupported snapshot version {raw.split(b'\\n', 1)[0][16:]!r}")
-        _fail(path, "not a pypper snapshot (no 'PYPPER-SNAPSHOT 1' header)")
+        _fail(path, _header_error(raw))
     decomp = zlib.decompressobj()
     try:
         text = decomp.decompress(raw[len(MAGIC):]) + decomp.flush()
-    except zlib.error as e:
-        _fail(path, f"corrupt snapshot data ({e})")
+    except zlib.error:
+        _fail(path, "corrupt snapshot (its compressed data does not decompress)")
     if not decomp.eof:
         _fail(path, "truncated snapshot (the compressed data ends early)")
+    if decomp.unused_data:
+        _fail(path, "corrupt snapshot (data after the end of its compressed data)")
     try:
         d = json.loads(text)
-        if d.get("format") != FORMAT or d.get("version") != VERSION:
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
             _fail(path, "not a pypper snapshot (wrong format field)")
+        if d.get("version") != VERSION:
+            version = d.get("version")
+            shown = version if isinstance(version, int) else "unknown"
+            _fail(path, f"snapshot format {shown}, written by another version of Pypper "
+                        f"(this one reads format {VERSION})")
         objects = [ObjectInfo(int(a), int(s), str(t), int(tier), float(temp), site, str(k))
                    for a, s, t, tier, temp, site, k in d["objects"]]
         pages = [PageInfo(int(a), int(tier), float(h), int(hb), int(cb))
@@ -136,5 +176,11 @@ def load(path):
                         uptime=float(d["uptime"]), pid=int(d["pid"]), model=dict(d["model"]))
     except SnapshotError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        _fail(path, f"corrupt snapshot contents ({type(e).__name__}: {e})")
+    except UnicodeDecodeError:
+        _fail(path, "corrupt snapshot contents (not UTF-8 text)")
+    except RecursionError:
+        _fail(path, "corrupt snapshot contents (nested too deeply)")
+    except KeyError as e:
+        _fail(path, f"corrupt snapshot contents (no {_short(e)} field)")
+    except (ValueError, TypeError, AttributeError) as e:
+        _fail(path, f"corrupt snapshot contents ({type(e).__name__}: {_short(e)})")

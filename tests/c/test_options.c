@@ -1,5 +1,6 @@
 /* tests/c/test_options.c: unit tests of the options table and its strict parsers,
- * the environment scanner and did-you-mean, without Python. */
+ * the environment scanner and did-you-mean, the checks between options and how
+ * messages name options and quote values, without Python. */
 #include "check.h"
 #include "options.h"
 
@@ -209,6 +210,110 @@ static void test_env(void)
     CHECK(strstr(err, "...'") && strlen(err) < PYPPER_ERR_MAX);
 }
 
+/* Every byte of a message is printable ASCII: no control or binary bytes. */
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            return false;
+    return true;
+}
+
+static void test_quote(void)
+{
+    char buf[64];
+    pypper_quote_text("abc", buf, sizeof(buf));
+    CHECK(strcmp(buf, "'abc'") == 0);
+    pypper_quote_text("", buf, sizeof(buf));
+    CHECK(strcmp(buf, "''") == 0);
+    pypper_quote_text("a\nb\x01\xff'\\", buf, sizeof(buf));
+    CHECK(strcmp(buf, "'a\\x0ab\\x01\\xff\\'\\\\'") == 0);
+    /* Cut to fit, always closed, never more than the buffer. */
+    char longtext[300];
+    memset(longtext, '\x80', sizeof(longtext) - 1);
+    longtext[sizeof(longtext) - 1] = '\0';
+    for (size_t len = 8; len <= sizeof(buf); len++) {
+        memset(buf, 'Z', sizeof(buf));
+        pypper_quote_text(longtext, buf, len);
+        size_t n = strlen(buf);
+        CHECK(n < len && buf[0] == '\'' && buf[n - 1] == '\'' && printable_ascii(buf));
+        CHECK(n >= 4 && strcmp(buf + n - 4, "...'") == 0);
+    }
+    pypper_quote_text("abcd", buf, 8);     /* fits exactly: 'abcd' + NUL */
+    CHECK(strcmp(buf, "'abcd'") == 0);
+}
+
+static void test_labels(void)
+{
+    pypper_config cfg;
+    char buf[128];
+    pypper_config_defaults(&cfg);
+    pypper_option_label(&cfg, PYPPER_OPTION_HOT_THRESHOLD, false, buf, sizeof(buf));
+    CHECK(strcmp(buf, "PYPPER_HOT_THRESHOLD") == 0);
+    pypper_option_label(&cfg, PYPPER_OPTION_HOT_THRESHOLD, true, buf, sizeof(buf));
+    CHECK(strcmp(buf, "hot_threshold") == 0);
+    char err[PYPPER_ERR_MAX];
+    CHECK(pypper_option_parse(pypper_option_at(PYPPER_OPTION_BACKEND), "numa", PYPPER_SRC_ARG,
+                              &cfg, err, sizeof(err)) == 0);
+    pypper_option_setting(&cfg, PYPPER_OPTION_BACKEND, false, buf, sizeof(buf));
+    CHECK(strcmp(buf, "backend='numa'") == 0);          /* from an argument: its keyword */
+    CHECK(pypper_option_parse(pypper_option_at(PYPPER_OPTION_BACKEND), "sim", PYPPER_SRC_ENV,
+                              &cfg, err, sizeof(err)) == 0);
+    pypper_option_setting(&cfg, PYPPER_OPTION_BACKEND, true, buf, sizeof(buf));
+    CHECK(strcmp(buf, "PYPPER_BACKEND=sim") == 0);      /* from the environment: the variable */
+    pypper_option_setting(&cfg, PYPPER_OPTION_HOT_THRESHOLD, false, buf, sizeof(buf));
+    CHECK(strcmp(buf, "PYPPER_HOT_THRESHOLD=0.5 (the default)") == 0);
+}
+
+static void test_check(void)
+{
+    pypper_config cfg;
+    char err[PYPPER_ERR_MAX];
+    const pypper_option_def *hot = pypper_option_at(PYPPER_OPTION_HOT_THRESHOLD);
+    const pypper_option_def *cold = pypper_option_at(PYPPER_OPTION_COLD_THRESHOLD);
+
+    pypper_config_defaults(&cfg);
+    CHECK(pypper_config_check(&cfg, err, sizeof(err)) == 0);
+
+    /* Environment: both named as variables. */
+    char *env[] = {"PYPPER_HOT_THRESHOLD=0.1", "PYPPER_COLD_THRESHOLD=0.9", NULL};
+    CHECK(pypper_config_apply_env(&cfg, env, err, sizeof(err)) == 0);  /* each value is fine */
+    CHECK(pypper_config_check(&cfg, err, sizeof(err)) < 0);
+    CHECK(strcmp(err, "PYPPER_COLD_THRESHOLD=0.9 is not below PYPPER_HOT_THRESHOLD=0.1: the "
+                      "cold threshold must be lower than the hot one") == 0);
+
+    /* Keywords: named as keywords; a default one says so. */
+    pypper_config_defaults(&cfg);
+    CHECK(pypper_option_parse(cold, "0.6", PYPPER_SRC_ARG, &cfg, err, sizeof(err)) == 0);
+    CHECK(pypper_config_check(&cfg, err, sizeof(err)) < 0);
+    CHECK(strcmp(err, "cold_threshold=0.6 is not below hot_threshold=0.5 (the default): the "
+                      "cold threshold must be lower than the hot one") == 0);
+
+    /* Equal is contradictory too; a keyword can fix what the environment set. */
+    pypper_config_defaults(&cfg);
+    CHECK(pypper_option_parse(cold, "0.5", PYPPER_SRC_ENV, &cfg, err, sizeof(err)) == 0);
+    CHECK(pypper_config_check(&cfg, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "PYPPER_COLD_THRESHOLD=0.5 is not below PYPPER_HOT_THRESHOLD=0.5 (the default)"));
+    CHECK(pypper_option_parse(hot, "0.8", PYPPER_SRC_ARG, &cfg, err, sizeof(err)) == 0);
+    CHECK(pypper_config_check(&cfg, err, sizeof(err)) == 0);
+    CHECK(pypper_option_parse(hot, "0.3", PYPPER_SRC_ARG, &cfg, err, sizeof(err)) == 0);
+    CHECK(pypper_config_check(&cfg, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "PYPPER_COLD_THRESHOLD=0.5 is not below hot_threshold=0.3:"));
+}
+
+static void test_env_messages_are_one_clean_line(void)
+{
+    pypper_config cfg;
+    char err[PYPPER_ERR_MAX];
+    char *binary_value[] = {"PYPPER_LOG=\x1b[31m\n\xff\xfe", NULL};
+    pypper_config_defaults(&cfg);
+    CHECK(pypper_config_apply_env(&cfg, binary_value, err, sizeof(err)) < 0);
+    CHECK(printable_ascii(err) && strstr(err, "'\\x1b[31m\\x0a\\xff\\xfe'"));
+    char *binary_name[] = {"PYPPER_\x01\xff=1", NULL};
+    CHECK(pypper_config_apply_env(&cfg, binary_name, err, sizeof(err)) < 0);
+    CHECK(printable_ascii(err) && strstr(err, "unknown variable PYPPER_\\x01\\xff;"));
+}
+
 int main(void)
 {
     test_bool();
@@ -219,5 +324,9 @@ int main(void)
     test_table();
     test_suggest();
     test_env();
+    test_quote();
+    test_labels();
+    test_check();
+    test_env_messages_are_one_clean_line();
     return check_report("test_options");
 }
