@@ -79,9 +79,10 @@ def _parse_options(items):
 
 def _trim_traceback(exc):
     """The user's traceback without the frames of runpy and of this module."""
-    skip = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
+    skip = {os.path.abspath(__file__), os.path.abspath(runpy.__file__), "<frozen runpy>"}
     tb = exc.__traceback__
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in skip:
+    while tb is not None and (tb.tb_frame.f_code.co_filename in skip
+                              or os.path.abspath(tb.tb_frame.f_code.co_filename) in skip):
         tb = tb.tb_next
     return exc.with_traceback(tb)
 
