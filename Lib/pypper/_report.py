@@ -48,7 +48,10 @@ def is_internal(site, internal_paths, cwd=None):
     path, line, _ = split_site(site)
     if line is None or path.startswith("<"):
         return True
-    ap = os.path.abspath(path) if not os.path.isabs(path) else path
+    ap = os.path.normpath(os.path.join(cwd or "", path))
+    if any(ap.startswith(p.rstrip("/") + "/") for p in internal_paths
+           if os.path.basename(p.rstrip("/")) == "pypper"):
+        return True             # Pypper's own code (the capture's recorder)
     if cwd and ap.startswith(cwd.rstrip("/") + "/") and "site-packages" not in ap:
         return False
     return any(ap == p or ap.startswith(p.rstrip("/") + "/") for p in internal_paths)
