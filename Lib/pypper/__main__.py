@@ -18,6 +18,7 @@
 import argparse
 import json
 import os
+import re
 import runpy
 import shlex
 import sys
@@ -25,7 +26,7 @@ import time
 import traceback
 
 import pypper
-from pypper import _capture, _heatmap, _options, _report, _session
+from pypper import _capture, _heatmap, _report, _session
 
 
 def cmd_options(args):
@@ -54,11 +55,12 @@ def cmd_options(args):
 def _split_outputs(items):
     """`-o` is the capture file; the old `-o NAME=VALUE` (an option of the session)
     still works when NAME is an option's name. Returns (options, output, error)."""
-    names = {row[0].lower() for row in _options.TABLE}
     opts, outputs = [], []
     for item in items:
         name, sep, _ = item.partition("=")
-        if sep and name.strip().lower() in names:
+        # NAME=VALUE with NAME a word (an option's name, or a misspelt one that the
+        # option parser then names): an option; anything else: the capture file.
+        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
             opts.append(item)
         else:
             outputs.append(item)
@@ -163,7 +165,10 @@ def cmd_run(args):
         if trace_text:
             sys.stderr.write(trace_text)
         return status
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass                    # the program closed or broke its stdout
     if trace_text:
         sys.stderr.write(trace_text)
     if writer is not None:
@@ -279,7 +284,7 @@ def main(argv=None):
                                    "recording a capture")
     p.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                    help="the capture file (default pypper-SCRIPT-PID.capture here); "
-                        "-o NAME=VALUE with an option's NAME is still read as -O")
+                        "-o NAME=VALUE (NAME a word) is still read as -O NAME=VALUE")
     p.add_argument("-O", "--option", action="append", default=[], metavar="NAME=VALUE",
                    help="an option for this session, e.g. -O sample_hz=100")
     p.add_argument("--no-capture", action="store_true", help="record no capture")
@@ -331,7 +336,8 @@ def main(argv=None):
 def _main():
     try:
         status = main()
-        sys.stdout.flush()
+        if not sys.stdout.closed:
+            sys.stdout.flush()
     except BrokenPipeError:
         # `pypper options | head`: the reader left; exit quietly as a filter does.
         devnull = os.open(os.devnull, os.O_WRONLY)
