@@ -5,6 +5,9 @@
 # oracle is a Valgrind tool built against its headers), and CPython 3.12 with its headers where
 # the distribution has it (Ubuntu 24.04: python3.12-dev). Debian 12 has no CPython 3.12
 # package: there configure finds a pyenv or /usr/local build, or says what to do.
+# Also chromium, for the test that opens `pypper report`'s HTML in a headless browser
+# (tests/test_report.py; about 100 MB; when apt cannot install it, setup says so and
+# that one test skips, saying why).
 # Runs as root, or through sudo.
 set -eu
 
@@ -51,5 +54,16 @@ if [ -n "$missing" ] || [ "$need_py" = yes ]; then
             echo "setup: ./configure --with-python-config=/path/to/python3.12-config" >&2
             exit 1
         fi
+    fi
+fi
+
+# The browser of the report test: optional, installed apart so its absence does not
+# stop the build (Debian: chromium; Ubuntu: chromium-browser, a snap shim).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    echo "setup: installing chromium (the report test's headless browser)"
+    if ! { $SUDO apt-get install -y -qq chromium >/dev/null 2>&1 ||
+           { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; }; }; then
+        echo "setup: could not install chromium: tests/test_report.py's browser test will skip" >&2
     fi
 fi

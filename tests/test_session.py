@@ -100,19 +100,20 @@ def test_forked_child_does_not_write_parent_trace_or_summary(tmp_path):
 def test_run_command_traces_a_script(tmp_path):
     script = tmp_path / "prog.py"
     script.write_text("import pypper, sys\nprint(pypper.is_running(), pypper.config()['sample_hz'], sys.argv)\n")
-    r = run(["-m", "pypper", "run", "-o", "sample_hz=33", str(script), "a", "-b"])
+    r = run(["-m", "pypper", "run", "-o", "sample_hz=33", str(script), "a", "-b"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"True 33 [{str(script)!r}, 'a', '-b']\n"
 
 
-def test_run_command_module_and_errors():
-    r = run(["-m", "pypper", "run", "-m", "json.tool"], input="[1]")
-    assert r.returncode == 0 and r.stdout.split() == ["[", "1", "]"]
-    r = run(["-m", "pypper", "run", "-o", "sampl_hz=3", "-m", "json.tool"])
+def test_run_command_module_and_errors(tmp_path):
+    # pypper run records a capture in the current directory by default.
+    r = run(["-m", "pypper", "run", "-m", "json.tool"], input="[1]", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.split() == ["[", "1", "]"], r.stderr
+    r = run(["-m", "pypper", "run", "-o", "sampl_hz=3", "-m", "json.tool"], cwd=tmp_path)
     assert r.returncode == 2 and "did you mean sample_hz" in r.stderr
-    r = run(["-m", "pypper", "run", "-o", "novalue", "x.py"])
+    r = run(["-m", "pypper", "run", "-O", "novalue", "x.py"], cwd=tmp_path)
     assert r.returncode == 2 and "NAME=VALUE" in r.stderr
-    r = run(["-m", "pypper", "run"])
+    r = run(["-m", "pypper", "run"], cwd=tmp_path)
     assert r.returncode == 2
 
 

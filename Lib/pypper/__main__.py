@@ -1,8 +1,12 @@
 """Command line of Pypper: ``python3 -m pypper COMMAND``.
 
     options [--json]                 every option, its value and where it came from
-    run [-o NAME=VALUE]... SCRIPT|-m MODULE [ARGS...]
-                                     run a program under a tracing session
+    run [-o CAPTURE] [-O NAME=VALUE]... SCRIPT|-m MODULE [ARGS...]
+                                     run a program under a tracing session, recording
+                                     a capture; prints a summary at exit
+    report CAPTURE [-o REPORT.html]  one self-contained HTML report of a capture
+    stats CAPTURE                    a text summary of a capture
+    diff A B                         what changed between two captures
     heatmap INPUT... -o OUT.png [--width W] [--height H] [--rows N] [--linear]
             [--shared-scale] [--title T...]
                                      draw page heat against time, one panel an input
@@ -13,11 +17,16 @@
 
 import argparse
 import json
+import os
+import re
 import runpy
+import shlex
 import sys
+import time
+import traceback
 
 import pypper
-from pypper import _heatmap
+from pypper import _capture, _heatmap, _report, _session
 
 
 def cmd_options(args):
@@ -43,31 +52,205 @@ def cmd_options(args):
     return 0
 
 
-def cmd_run(args):
+def _split_outputs(items):
+    """`-o` is the capture file; the old `-o NAME=VALUE` (an option of the session)
+    still works when NAME is an option's name. Returns (options, output, error)."""
+    opts, outputs = [], []
+    for item in items:
+        name, sep, _ = item.partition("=")
+        # NAME=VALUE with NAME a word (an option's name, or a misspelt one that the
+        # option parser then names): an option; anything else: the capture file.
+        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
+            opts.append(item)
+        else:
+            outputs.append(item)
+    if len(outputs) > 1:
+        return opts, None, f"run: one capture file (-o), not {len(outputs)}: {outputs!r}"
+    return opts, (outputs[0] if outputs else None), None
+
+
+def _parse_options(items):
     opts = {}
-    for item in args.option:
+    for item in items:
         name, sep, value = item.partition("=")
         if not sep:
-            print(f"pypper: -o takes NAME=VALUE, not {item!r}", file=sys.stderr)
-            return 2
+            return None, f"-O takes NAME=VALUE, not {item!r}"
         opts[name.strip().lower()] = value
+    return opts, None
+
+
+def _trim_traceback(exc):
+    """The user's traceback without the frames of runpy and of this module."""
+    skip = {os.path.abspath(__file__), os.path.abspath(runpy.__file__), "<frozen runpy>"}
+    tb = exc.__traceback__
+    while tb is not None and (tb.tb_frame.f_code.co_filename in skip
+                              or os.path.abspath(tb.tb_frame.f_code.co_filename) in skip):
+        tb = tb.tb_next
+    return exc.with_traceback(tb)
+
+
+def _run_program(args):
+    """Runs the script or module as python would; returns its exit status, printing
+    an uncaught exception's traceback (without Pypper's frames) as python does."""
+    try:
+        if args.module:
+            sys.argv = [args.module] + args.args
+            sys.path.insert(0, os.getcwd())
+            runpy.run_module(args.module, run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = [args.target] + args.args
+            sys.path.insert(0, os.path.dirname(os.path.abspath(args.target)))
+            runpy.run_path(args.target, run_name="__main__")
+        return 0, None
+    except SystemExit as e:
+        code = e.code
+        if code is None:
+            return 0, None
+        if isinstance(code, int):
+            return code, None
+        return 1, str(code)
+    except KeyboardInterrupt as e:
+        return 130, "".join(traceback.format_exception(_trim_traceback(e)))
+    except BaseException as e:
+        return 1, "".join(traceback.format_exception(_trim_traceback(e)))
+
+
+def cmd_run(args):
+    legacy, output, err = _split_outputs(args.output)
+    if err:
+        print(f"pypper: {err}", file=sys.stderr)
+        return 2
+    opts, err = _parse_options(legacy + args.option)
+    if err:
+        print(f"pypper: run: {err}", file=sys.stderr)
+        return 2
     if not args.module and not args.target:
         print("pypper: run needs a script or -m MODULE", file=sys.stderr)
+        return 2
+    if args.target and not os.path.isfile(args.target):
+        why = "no such file" if not os.path.exists(args.target) else "not a file"
+        print(f"pypper: run: cannot run {args.target!r}: {why}", file=sys.stderr)
         return 2
     try:
         pypper.start(**opts)
     except (pypper.ConfigError, RuntimeError) as e:
         print(f"pypper: {e}", file=sys.stderr)
         return 2
+    pid = os.getpid()
+    writer = recorder = None
+    if not args.no_capture:
+        stem = os.path.splitext(os.path.basename(args.target or args.module))[0] or "program"
+        path = output or f"pypper-{stem}-{pid}.capture"
+        cfg = pypper.config()
+        interval = max(0.05, (args.interval if args.interval else
+                              (cfg["heat_interval_ms"] or 1000) / 1000.0))
+        try:
+            writer = _capture.CaptureWriter(
+                path, _capture.header_record(
+                    [args.target or f"-m {args.module}"] + args.args,
+                    args.target or args.module, cfg, interval),
+                max_bytes=args.max_size)
+        except OSError as e:
+            pypper.end()
+            print(f"pypper: run: cannot write the capture {path!r}: {e.strerror}",
+                  file=sys.stderr)
+            return 2
+        recorder = _capture.Recorder(writer, interval, _session.lock, args.overhead)
+    t0 = time.monotonic()
+    status, trace_text = _run_program(args)
+    if os.getpid() != pid:
+        # A forked child of the program returned here: it owns nothing of this.
+        if writer is not None:
+            writer.abandon()
+        if trace_text:
+            sys.stderr.write(trace_text)
+        return status
     try:
-        if args.module:
-            sys.argv = [args.module] + args.args
-            runpy.run_module(args.module, run_name="__main__", alter_sys=True)
-        else:
-            sys.argv = [args.target] + args.args
-            runpy.run_path(args.target, run_name="__main__")
-    finally:
-        pypper.end()
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass                    # the program closed or broke its stdout
+    if trace_text:
+        sys.stderr.write(trace_text)
+    if writer is not None:
+        recorder.stop()
+        try:
+            with _session.lock:
+                if pypper.is_running():
+                    end = _capture.end_record(status, time.monotonic() - t0)
+                    end["recorder"] = {"seconds": round(recorder.cost, 3),
+                                       "errors": recorder.errors,
+                                       "last_error": recorder.last_error,
+                                       "thinned": writer.thinned,
+                                       "interval": recorder.interval}
+                    writer.write(end)
+        except OSError as e:
+            print(f"pypper: the capture {writer.path!r} is incomplete: {e.strerror}",
+                  file=sys.stderr)
+        writer.close()
+    pypper.end()
+    if writer is not None:
+        _print_run_summary(writer.path)
+    return status
+
+
+def _print_run_summary(path):
+    try:
+        cap = _capture.load(path)
+    except _capture.CaptureError as e:
+        print(f"pypper: {e}", file=sys.stderr)
+        return
+    a = _report.analyze(cap)
+    out = ["", "pypper: " + _report.summary_lines(a)[0]]
+    out += ["pypper: " + line for line in _report.summary_lines(a)[1:]]
+    rel = os.path.relpath(path)
+    shown = rel if not rel.startswith("..") else path
+    out.append(f"pypper: capture written to {shown}")
+    out.append(f"pypper: open the report with: python3 -m pypper report {shlex.quote(shown)}")
+    print("\n".join(out), file=sys.stderr, flush=True)
+
+
+def _load_capture(path, cmd):
+    try:
+        return _capture.load(path), None
+    except _capture.CaptureError as e:
+        print(f"pypper: {cmd}: {e}", file=sys.stderr)
+        return None, 2
+
+
+def cmd_report(args):
+    cap, err = _load_capture(args.capture, "report")
+    if cap is None:
+        return err
+    out = args.output or (os.path.splitext(args.capture)[0] + ".html")
+    text = _report.render_html(_report.analyze(cap))
+    try:
+        tmp = f"{out}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    except OSError as e:
+        print(f"pypper: report: cannot write {out!r}: {e.strerror}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({len(text.encode()) // 1024} KiB): open it in a browser")
+    return 0
+
+
+def cmd_stats(args):
+    cap, err = _load_capture(args.capture, "stats")
+    if cap is None:
+        return err
+    print(_report.stats_text(_report.analyze(cap)))
+    return 0
+
+
+def cmd_diff(args):
+    a, err = _load_capture(args.a, "diff")
+    if a is None:
+        return err
+    b, err = _load_capture(args.b, "diff")
+    if b is None:
+        return err
+    print(_report.diff_text(_report.analyze(a), _report.analyze(b)))
     return 0
 
 
@@ -97,9 +280,21 @@ def main(argv=None):
     p = sub.add_parser("options", help="list every option with its value and source")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_options)
-    p = sub.add_parser("run", help="run a script or module under a tracing session")
-    p.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
-                   help="an option for this session, e.g. -o sample_hz=100")
+    p = sub.add_parser("run", help="run a script or module under a tracing session, "
+                                   "recording a capture")
+    p.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
+                   help="the capture file (default pypper-SCRIPT-PID.capture here); "
+                        "-o NAME=VALUE (NAME a word) is still read as -O NAME=VALUE")
+    p.add_argument("-O", "--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="an option for this session, e.g. -O sample_hz=100")
+    p.add_argument("--no-capture", action="store_true", help="record no capture")
+    p.add_argument("--interval", type=float, metavar="SECONDS",
+                   help="seconds between heat frames (default HEAT_INTERVAL_MS, or 1)")
+    p.add_argument("--max-size", type=int, default=_capture.DEFAULT_MAX_BYTES, metavar="BYTES",
+                   help="thin the capture's frames past this size (default 32 MiB)")
+    p.add_argument("--overhead", type=float, default=_capture.COST_SHARE, metavar="FRACTION",
+                   help="the recorder waits long enough between frames to spend at most "
+                        "this share of the run reading the heap (default 0.05)")
     p.add_argument("-m", dest="module", metavar="MODULE", help="run a library module")
     p.add_argument("target", nargs="?", help="the script to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
@@ -119,6 +314,18 @@ def main(argv=None):
     p.add_argument("--title", nargs="+", action="extend", metavar="T",
                    help="panel titles, one an input (default: the input's name)")
     p.set_defaults(func=cmd_heatmap)
+    p = sub.add_parser("report", help="write the HTML report of a capture")
+    p.add_argument("capture", help="a capture of `pypper run`")
+    p.add_argument("-o", "--output", metavar="REPORT.html",
+                   help="the HTML file (default: the capture's name with .html)")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("stats", help="a text summary of a capture")
+    p.add_argument("capture")
+    p.set_defaults(func=cmd_stats)
+    p = sub.add_parser("diff", help="what changed between two captures")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.set_defaults(func=cmd_diff)
     args = parser.parse_args(argv)
     if args.command == "run" and args.module and args.target is not None:
         args.args.insert(0, args.target)
@@ -126,5 +333,18 @@ def main(argv=None):
     return args.func(args)
 
 
+def _main():
+    try:
+        status = main()
+        if not sys.stdout.closed:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # `pypper options | head`: the reader left; exit quietly as a filter does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        status = 1
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

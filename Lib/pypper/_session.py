@@ -51,9 +51,20 @@ def began(values, sources, writer):
 
 
 def _record_heat():
-    """One "heat" event: the heat of every page holding traced objects."""
+    """One "heat" event: the heat of EVERY page of the heap, cold ones (heat 0)
+    included: the pages the last migration round saw in use and those holding
+    traced objects. A page's heat is sum(temperature x bytes) of the traced objects
+    on it over the page size (0..1)."""
     data = _pypper.snapshot_data(2.0)           # above any temperature: pages only
-    pages = sorted([p[0], round(p[2], 6)] for p in data["pages"] if p[2] > 0)
+    heat = {}
+    try:
+        for page, _tier in _pypper.placement_map():
+            heat[page] = 0.0
+    except RuntimeError:
+        pass
+    for p in data["pages"]:
+        heat[p[0]] = heat.get(p[0], 0.0) + p[2]
+    pages = sorted([page, round(h, 6)] for page, h in heat.items())
     _writer.event("heat", uptime=data["uptime"], page_size=data["page_size"], pages=pages)
 
 

@@ -15,7 +15,7 @@ allocation sites, interleaved) it runs, with PYTHONHASHSEED=0 and the same seed:
       pypper.placement_map() when the interpreter has it.
 The native run's heap layout is NOT the oracle run's (measured: under Valgrind the
 objects land on other pages), so Pypper's placement reaches the oracle's counts only
-through the registry keys. The model (Tools/bench/cxl/model.py) cuts the oracle's
+through the registry keys. The model (Lib/pypper/_advisor.py, shared with the report's advisor) cuts the oracle's
 heap into chunks: each registry object's part on a page, and per page the residual
 (all accesses and bytes not attributable to a registry object). Placements at the
 same DRAM budget (whole pages of the footprint = heap pages the judged phase
@@ -79,7 +79,7 @@ sys.path.insert(0, CXL_DIR)
 import accuracy_bench as ab  # noqa: E402  (puts Tools/bench/accuracy on sys.path)
 import cxl_workloads  # noqa: E402
 import metrics  # noqa: E402  (Tools/bench/accuracy/metrics.py)
-import model  # noqa: E402
+from pypper import _advisor as model  # noqa: E402  (the model, Lib/pypper/_advisor.py)
 
 COLUMNS = ("first_touch", "page_oracle", "pypper_temp", "pypper_place", "object_ideal")
 LABELS = {"first_touch": "first-touch", "page_oracle": "page-oracle",

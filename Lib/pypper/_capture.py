@@ -1,0 +1,495 @@
+"""Captures: what ``python3 -m pypper run`` records while a program runs, for
+``pypper report`` / ``stats`` / ``diff``.
+
+File format (text, one record a line, each line complete in itself):
+
+    PYPPER-CAPTURE 1
+    {"k": "header", ...}        the program, the options, the machine's tiers
+    {"k": "frame", ...}         every FRAME interval: the heat of every heap page
+    {"k": "groups", ...}        now and then: bytes and temperatures per (site, type)
+    {"k": "end", ...}           at exit: the final groups and the session's counters
+
+Records are appended and flushed to the kernel as they are made, so a program that
+crashes or is killed (even SIGKILL) leaves every record but the one being written;
+the reader ignores an incomplete last line. The file is bounded: when it passes
+``max_bytes`` or ``max_frames`` frames it is rewritten (to a temporary file, then
+renamed over it, so it is readable at every instant) keeping every other frame and
+the last ``groups`` record, and the frame interval doubles.
+
+A frame's page heat is the bytes-weighted temperature of the traced objects on the
+page (and of the buffers the hottest objects own): sum of temperature x bytes over
+the page size, from 0 (nothing on it was used recently, or nothing on it is traced)
+to 1 (the page is full of objects as hot as the hottest object of the run).
+Pages are every page of the heap in use as of the last migration round, plus the
+pages the traced objects occupy: cold ones (heat 0) included.
+"""
+
+import base64
+import gc
+import json
+import os
+import sys
+import time
+import zlib
+
+import _pypper
+
+MAGIC = "PYPPER-CAPTURE 1"
+FORMAT_VERSION = 1
+HEAT_SCALE = 10000              # a page's heat is stored as round(heat * HEAT_SCALE)
+DEFAULT_MAX_BYTES = 32 << 20
+DEFAULT_MAX_FRAMES = 400
+HOT_BUFFER_OBJECTS = 512        # the hottest objects whose owned buffers heat their pages
+COST_SHARE = 0.05              # default: at most this share of the run spent recording
+BINS = 10                       # temperature histogram bins (bytes per tenth of 0..1)
+OWNING_TYPES = (list, dict, set, frozenset, bytearray)
+
+
+class CaptureError(ValueError):
+    """A capture file that cannot be read: one line, no traceback."""
+
+
+# ------------------------------------------------------------------ owned buffers
+
+def _owned_of(obj):
+    """Bytes of the out-of-line buffer obj owns (a list's item array, a dict's or
+    set's table, a bytearray's data), from __sizeof__ minus the object's fixed part."""
+    try:
+        return max(0, obj.__sizeof__() - type(obj).__basicsize__)
+    except Exception:           # a broken __sizeof__ of a user subclass
+        return 0
+
+
+def owned_buffer_map():
+    """{address: owned bytes} of the container objects reachable from the collector's
+    objects: those it tracks, and untracked dicts/lists/tuples and bytearrays they
+    refer to (a dict of ints is not tracked, a bytearray never is)."""
+    out = {}
+    seen = set()
+    try:
+        import array
+        owning = OWNING_TYPES + (array.array,)
+    except ImportError:
+        owning = OWNING_TYPES
+    walk = {dict, list, tuple, set, frozenset}
+    walk.update(owning)
+    stack = gc.get_objects()
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, owning):
+            n = _owned_of(obj)
+            if n:
+                out[id(obj)] = n
+        refs = gc.get_referents(obj)
+        # Most referents are ints, floats and strings: skip those at C speed.
+        if len(refs) > 8 and walk.isdisjoint(map(type, refs)):
+            continue
+        for ref in refs:
+            if type(ref) in walk and not gc.is_tracked(ref):
+                i = id(ref)
+                if i not in seen:
+                    seen.add(i)
+                    stack.append(ref)
+    return out
+
+
+# ------------------------------------------------------------------ recording
+
+def _encode(values):
+    return base64.b64encode(zlib.compress(json.dumps(values, separators=(",", ":")).encode(),
+                                          6)).decode("ascii")
+
+
+def _decode(text):
+    return json.loads(zlib.decompress(base64.b64decode(text)))
+
+
+def _site_of(site):
+    return site if site else None
+
+
+def page_heat_now(hot_n=HOT_BUFFER_OBJECTS):
+    """(page size, uptime, {page: heat}, {page: tier}, rows of warm and hot objects):
+    every heap page, cold ones at 0. A session must be running."""
+    data = _pypper.snapshot_data(_pypper.session_config()[0]["cold_threshold"])
+    ps = data["page_size"]
+    heat = {}
+    tiers = {}
+    try:
+        for page, tier in _pypper.placement_map():
+            heat[page] = 0.0
+            tiers[page] = tier
+    except RuntimeError:
+        pass
+    for page, tier, h, _hot, _cold in data["pages"]:
+        heat[page] = heat.get(page, 0.0) + h
+        tiers.setdefault(page, "fast" if tier == 0 else "slow")
+    # The hottest objects' owned buffers (list items, tables, bytearray data) are
+    # used when their owner is: their pages get the owner's temperature.
+    owned_hot = {}
+    for obj, t in _pypper.hot_objects(hot_n):
+        try:
+            buf = _pypper.where(obj).get("buffer")
+        except (TypeError, ValueError, RuntimeError):
+            buf = None
+        if not buf or not buf.get("size"):
+            continue
+        owned_hot[id(obj)] = buf["size"]
+        start, end = buf["address"], buf["address"] + buf["size"]
+        a = start
+        while a < end:
+            page = a - a % ps
+            stop = min(end, page + ps)
+            heat[page] = min(1.0, heat.get(page, 0.0) + t * (stop - a) / ps)
+            tiers.setdefault(page, buf.get("tier") or "fast")
+            a = stop
+    return ps, data["uptime"], heat, tiers, data["objects"], owned_hot
+
+
+def frame_record(hot_n=HOT_BUFFER_OBJECTS):
+    ps, uptime, heat, tiers, rows, owned_hot = page_heat_now(hot_n)
+    pages = sorted(heat)
+    base = pages[0] if pages else 0
+    idx = [(p - base) // ps for p in pages]
+    deltas = [idx[0]] + [b - a for a, b in zip(idx, idx[1:])] if idx else []
+    q = [int(round(heat[p] * HEAT_SCALE)) for p in pages]
+    slow = [i for i, p in enumerate(pages) if tiers.get(p) == "slow"]
+    sites = {}
+    for addr, size, _type, _tier, _t, klass, site in (r[:7] for r in rows):
+        size += owned_hot.get(addr, 0)
+        s = sites.setdefault(site or "", [0, 0])
+        s[0 if klass == "hot" else 1] += size
+    top = sorted(sites.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:40]
+    return {"k": "frame", "t": round(uptime, 3), "ps": ps, "base": base,
+            "pages": _encode([deltas, q, slow]), "sites": dict(top)}
+
+
+def groups_record(owned=None):
+    """Bytes, owned bytes, hot/warm/cold bytes and a temperature histogram per
+    (allocation site, type) of every traced object, and the heap's size."""
+    data = _pypper.snapshot_data(0.0)
+    if owned is None:
+        owned = owned_buffer_map()
+    groups = {}
+    for row in data["objects"]:
+        addr, size, tname, tier, t, klass, site = row[:7]
+        own = row[7] if len(row) > 7 and row[7] is not None else owned.get(addr, 0)
+        key = (site or "", tname)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = {"site": site or "", "type": tname, "objects": 0, "bytes": 0,
+                               "owned": 0, "hot": 0, "warm": 0, "cold": 0, "tsum": 0.0,
+                               "slow": 0, "hist": [0] * BINS}
+        total = size + own
+        g["objects"] += 1
+        g["bytes"] += size
+        g["owned"] += own
+        g[klass if klass in ("hot", "warm", "cold") else "cold"] += total
+        g["tsum"] += t * total
+        if tier in (1, "slow"):
+            g["slow"] += total
+        g["hist"][min(BINS - 1, int(t * BINS))] += total
+    heap = heap_bytes()
+    return {"k": "groups", "t": round(data["uptime"], 3), "heap": heap,
+            "model": data["model"],
+            "groups": [dict(g, tsum=round(g["tsum"], 3)) for g in groups.values()]}
+
+
+def heap_bytes():
+    try:
+        tiers = _pypper.heap_stats()["tiers"]
+        return sum(t.get("bytes_in_use", 0) for t in tiers.values())
+    except (RuntimeError, KeyError, TypeError):
+        return 0
+
+
+def _counters():
+    out = {}
+    for name, fn in (("migration", _pypper.migration_stats), ("stats", _pypper.stats),
+                     ("live_trace", _pypper.live_trace_stats),
+                     ("active_trace", _pypper.active_trace_stats),
+                     ("topology", _pypper.topology)):
+        try:
+            out[name] = fn()
+        except RuntimeError:
+            out[name] = None
+    try:
+        hs = _pypper.heap_stats()
+        out["heap_stats"] = {"tiers": hs.get("tiers"), "retention": hs.get("retention"),
+                             "simulated": hs.get("simulated"),
+                             "tier_fallbacks": hs.get("tier_fallbacks")}
+    except RuntimeError:
+        out["heap_stats"] = None
+    try:
+        out["relocatable"] = _pypper.relocatable_report()
+    except RuntimeError:
+        out["relocatable"] = None
+    return out
+
+
+class CaptureWriter:
+    """Appends records to a capture file; bounded (see the module docstring)."""
+
+    def __init__(self, path, header, *, max_bytes=DEFAULT_MAX_BYTES,
+                 max_frames=DEFAULT_MAX_FRAMES):
+        self.path = os.path.abspath(path)
+        self.max_bytes = max_bytes
+        self.max_frames = max_frames
+        self.frames = 0
+        self.thinned = 0
+        self._file = open(self.path, "w", encoding="utf-8")
+        self._write_line(MAGIC)
+        self.write(dict({"k": "header", "format_version": FORMAT_VERSION}, **header))
+
+    def _write_line(self, text):
+        self._file.write(text + "\n")
+        self._file.flush()
+
+    def write(self, record):
+        if self._file is None:
+            return
+        self._write_line(json.dumps(record, separators=(",", ":")))
+        if record.get("k") == "frame":
+            self.frames += 1
+        if self.frames > self.max_frames or self._file.tell() > self.max_bytes:
+            self.thin()
+
+    def thin(self):
+        """Keep every other frame and the last groups record; the caller doubles its
+        interval (the `thinned` count says how often this happened)."""
+        self._file.close()
+        with open(self.path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        # Records are written with "k" first: the kind is the line's prefix.
+        groups = [i for i, ln in enumerate(lines) if ln.startswith('{"k":"groups"')]
+        keep_groups = set(groups[-1:])
+        if groups:
+            keep_groups.add(max(groups, key=lambda i: json.loads(lines[i]).get("heap", 0)))
+        keep = []
+        frames = 0
+        for i, line in enumerate(lines):
+            if line.startswith('{"k":"frame"'):
+                if frames % 2 == 0:
+                    keep.append(line)
+                frames += 1
+            elif not line.startswith('{"k":"groups"') or i in keep_groups:
+                keep.append(line)
+        tmp = f"{self.path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("\n".join(keep) + "\n")
+        os.replace(tmp, self.path)
+        self._file = open(self.path, "a", encoding="utf-8")
+        self.frames = (frames + 1) // 2
+        self.thinned += 1
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def abandon(self):
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+
+
+class Recorder:
+    """A thread that writes a frame and a groups record every `interval` seconds
+    (doubling when the file is thinned, and longer when reading the heap costs more
+    than cost_share of the time). The report shows the groups record of the heap's
+    peak (at exit, the program's data is mostly freed already)."""
+
+    def __init__(self, writer, interval, lock, cost_share=COST_SHARE):
+        self.cost_share = cost_share
+        import _thread
+        self.writer = writer
+        self.interval = interval
+        self.lock = lock
+        self._stop = _thread.allocate_lock()
+        self._stop.acquire()
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        self.errors = 0
+        self.last_error = None
+        self.cost = 0.0
+        _thread.start_new_thread(self._loop, ())
+
+    def _loop(self):
+        wait = self.interval
+        next_groups = 0.0
+        try:
+            while not self._stop.acquire(timeout=wait):
+                with self.lock:
+                    if _pypper.state() != "running":
+                        break
+                    try:
+                        thinned = self.writer.thinned
+                        # CPU time of this thread: what it takes from the program
+                        # (it holds the GIL while it reads the heap).
+                        t0 = time.thread_time()
+                        self.writer.write(frame_record())
+                        cost = frame_cost = time.thread_time() - t0
+                        if time.monotonic() >= next_groups:
+                            t1 = time.thread_time()
+                            self.writer.write(groups_record())
+                            g = time.thread_time() - t1
+                            cost += g
+                            next_groups = time.monotonic() + g / self.cost_share
+                        self.cost += cost
+                        if self.writer.thinned != thinned:
+                            self.interval *= 2
+                        wait = max(self.interval, frame_cost / self.cost_share)
+                    except (OSError, RuntimeError, MemoryError) as e:
+                        self.errors += 1
+                        self.last_error = str(e)
+                        if isinstance(e, OSError):
+                            break       # the file is gone or the disk is full
+        finally:
+            self._done.release()
+
+    def stop(self, timeout=30.0):
+        """Stop the thread and wait for it (bounded: it may be inside a frame)."""
+        if self._stop.locked():
+            self._stop.release()
+        got = self._done.acquire(timeout=timeout)
+        if got:
+            self._done.release()
+        return got
+
+
+def header_record(argv, target, config, interval):
+    try:
+        topo = _pypper.topology()
+    except RuntimeError:
+        topo = None
+    import sysconfig
+    return {"version": _pypper.VERSION, "mode": "drop-in" if _pypper.DROPIN else "extension",
+            "pid": os.getpid(), "argv": list(argv), "target": target, "cwd": os.getcwd(),
+            "time": time.time(), "config": config, "interval": interval,
+            "python": sys.version.split()[0], "topology": topo,
+            "internal_paths": sorted({p for p in (sysconfig.get_paths().get("stdlib"),
+                                                  sysconfig.get_paths().get("platstdlib"),
+                                                  sysconfig.get_paths().get("purelib"),
+                                                  sys.prefix, sys.base_prefix,
+                                                  os.path.dirname(os.path.abspath(__file__)))
+                                      if p})}
+
+
+def end_record(status, seconds, owned=None):
+    rec = groups_record(owned)
+    rec["k"] = "end"
+    rec["status"] = status
+    rec["seconds"] = round(seconds, 3)
+    rec.update(_counters())
+    return rec
+
+
+# ------------------------------------------------------------------ reading
+
+class Frame:
+    __slots__ = ("t", "pages", "heat", "slow", "sites")
+
+    def __init__(self, t, pages, heat, slow, sites):
+        self.t, self.pages, self.heat, self.slow, self.sites = t, pages, heat, slow, sites
+
+
+class Capture:
+    """A capture read back: header, frames (decoded), the latest groups, the end
+    record (None when the program was killed before its end), and whether the last
+    line was incomplete."""
+
+    def __init__(self, path, header, frames, groups, end, truncated):
+        self.path = path
+        self.header = header
+        self.frames = frames
+        self.groups_record = groups or end
+        self.end = end
+        self.truncated = truncated
+
+    @property
+    def finished(self):
+        return self.end is not None
+
+    @property
+    def groups(self):
+        return (self.groups_record or {}).get("groups", [])
+
+    @property
+    def heap(self):
+        if self.groups_record and self.groups_record.get("heap"):
+            return self.groups_record["heap"]
+        return 0
+
+
+def _one_line(text, limit=120):
+    """Printable, one line, bounded: for error messages about file contents."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def load(path):
+    """Read a capture file; CaptureError (one line) when it is not one."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise CaptureError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CaptureError(f"{path}: is a directory, not a capture file") from None
+    except OSError as e:
+        raise CaptureError(f"{path}: cannot read: {e.strerror}") from None
+    first = raw.split(b"\n", 1)[0]
+    if not first.startswith(b"PYPPER-CAPTURE "):
+        what = "empty file" if not raw else "no 'PYPPER-CAPTURE 1' first line"
+        if raw.startswith(b"PYPPER-SNAPSHOT"):
+            what = "a snapshot (pypper.snapshot().save()), not a capture of `pypper run`"
+        elif raw[:1] == b"{":
+            what = "looks like a trace file (TRACE_FILE), not a capture of `pypper run`"
+        raise CaptureError(f"{path}: not a pypper capture ({what})")
+    if first.rstrip() != MAGIC.encode():
+        version = _one_line(first[15:40].decode("utf-8", "replace"))
+        raise CaptureError(f"{path}: unsupported capture version {version!r} "
+                           f"(this pypper reads version {FORMAT_VERSION})")
+    lines = raw.split(b"\n")[1:]
+    truncated = bool(lines) and lines[-1] != b""
+    header = None
+    frames = []
+    groups = None
+    end = None
+    for no, line in enumerate(lines, 2):
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+            kind = rec["k"]
+            if kind == "header":
+                header = rec
+            elif kind == "frame":
+                deltas, q, slow = _decode(rec["pages"])
+                idx = []
+                acc = 0
+                for d in deltas:
+                    acc += d
+                    idx.append(acc)
+                ps = rec["ps"]
+                frames.append(Frame(rec["t"], [rec["base"] + i * ps for i in idx],
+                                    [v / HEAT_SCALE for v in q], set(slow),
+                                    rec.get("sites", {})))
+            elif kind == "groups":
+                # The report shows the heap at its peak (at exit most is freed).
+                if groups is None or rec.get("heap", 0) >= groups.get("heap", 0):
+                    groups = rec
+            elif kind == "end":
+                end = rec
+        except (ValueError, KeyError, TypeError, zlib.error) as e:
+            if no == len(lines) + 1 and truncated:
+                break       # the record being written when the program died
+            raise CaptureError(f"{path}: line {no}: corrupt record "
+                               f"({type(e).__name__})") from None
+    if header is None:
+        raise CaptureError(f"{path}: capture has no header record (the program died "
+                           f"before its first record was written)")
+    return Capture(os.fspath(path), header, frames, groups, end, truncated)

@@ -1,0 +1,580 @@
+"""What a capture says, for people: the analysis behind ``pypper report`` (one
+self-contained HTML file), ``pypper stats`` (text) and ``pypper diff`` (two captures),
+and the summary ``pypper run`` prints at exit. Standard library only."""
+
+import html
+import json
+import linecache
+import os
+import re
+
+from . import _advisor
+
+SITE_RE = re.compile(r"^(?P<file>.*):(?P<line>\d+)(?: \((?P<func>.*)\))?$")
+HEATMAP_ROWS = 240
+HEATMAP_COLUMNS = 400
+TOP_SITES_OVER_TIME = 6
+
+
+# ------------------------------------------------------------------ analysis
+
+def fmt_bytes(n):
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def fmt_delta(n):
+    return ("+" if n > 0 else "-" if n < 0 else "±") + fmt_bytes(abs(n))
+
+
+def split_site(site):
+    """(file, line, function) of "file:line (function)", or (site, None, None)."""
+    m = SITE_RE.match(site or "")
+    if not m:
+        return site, None, None
+    return m.group("file"), int(m.group("line")), m.group("func")
+
+
+def is_internal(site, internal_paths, cwd=None):
+    """Interpreter and library internals: no site, <frozen ...>, or a file under the
+    standard library / site-packages / the pypper package (but not under the program's
+    own directory)."""
+    if not site:
+        return True
+    path, line, _ = split_site(site)
+    if line is None or path.startswith("<"):
+        return True
+    ap = os.path.normpath(os.path.join(cwd or "", path))
+    if any(ap.startswith(p.rstrip("/") + "/") for p in internal_paths
+           if os.path.basename(p.rstrip("/")) == "pypper"):
+        return True             # Pypper's own code (the capture's recorder)
+    if cwd and ap.startswith(cwd.rstrip("/") + "/") and "site-packages" not in ap:
+        return False
+    return any(ap == p or ap.startswith(p.rstrip("/") + "/") for p in internal_paths)
+
+
+def source_line(site, cwd=None):
+    path, line, _ = split_site(site)
+    if line is None:
+        return ""
+    if cwd and not os.path.isabs(path):
+        path = os.path.join(cwd, path)
+    return linecache.getline(path, line).strip()
+
+
+def _group_table(groups, key):
+    out = {}
+    for g in groups:
+        k = key(g)
+        a = out.get(k)
+        if a is None:
+            a = out[k] = {"name": k, "objects": 0, "bytes": 0, "owned": 0, "hot": 0,
+                          "warm": 0, "cold": 0, "tsum": 0.0, "slow": 0,
+                          "hist": [0] * len(g["hist"]), "types": {}}
+        for f in ("objects", "bytes", "owned", "hot", "warm", "cold", "tsum", "slow"):
+            a[f] += g.get(f, 0)
+        a["hist"] = [x + y for x, y in zip(a["hist"], g["hist"])]
+        a["types"][g["type"]] = a["types"].get(g["type"], 0) + g["bytes"] + g["owned"]
+    for a in out.values():
+        a["total"] = a["bytes"] + a["owned"]
+        a["mean_t"] = a["tsum"] / a["total"] if a["total"] else 0.0
+    return sorted(out.values(), key=lambda a: -a["total"])
+
+
+def analyze(cap):
+    """Everything the report, stats and diff show, as plain data."""
+    h = cap.header
+    internal_paths = h.get("internal_paths", [])
+    cwd = h.get("cwd")
+    groups = cap.groups
+    totals = {k: sum(g.get(k, 0) for g in groups) for k in ("bytes", "owned", "hot", "warm",
+                                                             "cold", "objects", "slow")}
+    traced = totals["bytes"] + totals["owned"]
+    heap = cap.heap
+    sites = _group_table(groups, lambda g: g["site"])
+    for s in sites:
+        s["internal"] = is_internal(s["name"], internal_paths, cwd)
+        s["source"] = "" if s["internal"] else source_line(s["name"], cwd)
+    types = _group_table(groups, lambda g: g["type"])
+    # Types with user-code bytes first: a type's user bytes decide its order.
+    user_types = {}
+    for g in groups:
+        if not is_internal(g["site"], internal_paths, cwd):
+            user_types[g["type"]] = user_types.get(g["type"], 0) + g["bytes"] + g["owned"]
+    for t in types:
+        t["user"] = user_types.get(t["name"], 0)
+    types.sort(key=lambda t: (-t["user"], -t["total"]))
+
+    # Heat over time: the union of every frame's pages, each frame's heat per page.
+    frames = cap.frames
+    all_pages = sorted({p for f in frames for p in f.pages})
+    mean_heat = {p: 0.0 for p in all_pages}
+    for f in frames:
+        for p, v in zip(f.pages, f.heat):
+            mean_heat[p] += v
+    if frames:
+        for p in mean_heat:
+            mean_heat[p] /= len(frames)
+    ps = _page_size(cap)
+    advice = _advisor.advise(mean_heat, ps) if mean_heat else None
+    heat_cols = _heatmap_matrix(frames, all_pages)
+
+    last = frames[-1] if frames else None
+    end = cap.end or {}
+    mig = end.get("migration") or {}
+    site_series = _site_series(frames, internal_paths, cwd)
+    return {"path": cap.path, "header": h, "finished": cap.finished, "status": end.get("status"),
+            "truncated": cap.truncated, "seconds": end.get("seconds"),
+            "uptime": frames[-1].t if frames else None,
+            "heap": heap, "traced": traced, "untraced": max(0, heap - traced),
+            "totals": totals, "sites": sites, "types": types, "advice": advice,
+            "pages": len(all_pages), "page_size": ps, "frames": len(frames),
+            "cold_pages": sum(1 for v in mean_heat.values() if v == 0),
+            "slow_pages_last": len(last.slow) if last else 0,
+            "heatmap": heat_cols, "site_series": site_series,
+            "migration": mig, "end": end,
+            "model": (cap.groups_record or {}).get("model", {})}
+
+
+def _page_size(cap):
+    return 4096 if not cap.frames else _frame_ps(cap)
+
+
+def _frame_ps(cap):
+    ps = [b - a for f in cap.frames[:1] for a, b in zip(f.pages, f.pages[1:])]
+    return min(ps) if ps and min(ps) > 0 else 4096
+
+
+def _heatmap_matrix(frames, all_pages):
+    """Rows of page ranges (every page, in address order, gaps closed) x frames:
+    mean heat x 1000 of the range's pages in the heap at that frame, -1 where none."""
+    n = len(all_pages)
+    if not n or not frames:
+        return {"rows": 0, "cols": 0, "cells": [], "times": [], "pages_per_row": 0}
+    rows = min(HEATMAP_ROWS, n)
+    step = max(1, (len(frames) + HEATMAP_COLUMNS - 1) // HEATMAP_COLUMNS)
+    picked = frames[::step]
+    index = {p: i * rows // n for i, p in enumerate(all_pages)}
+    cells = []
+    for f in picked:
+        sums = [0.0] * rows
+        counts = [0] * rows
+        for p, v in zip(f.pages, f.heat):
+            r = index[p]
+            sums[r] += v
+            counts[r] += 1
+        cells.append([round(1000 * s / c) if c else -1 for s, c in zip(sums, counts)])
+    labels = [hex(all_pages[r * n // rows]) for r in range(rows)]
+    return {"rows": rows, "cols": len(picked), "cells": cells,
+            "times": [f.t for f in picked], "pages_per_row": n / rows, "labels": labels}
+
+
+def _site_series(frames, internal_paths, cwd):
+    totals = {}
+    for f in frames:
+        for s, (hot, warm) in f.sites.items():
+            totals[s] = totals.get(s, 0) + hot + warm
+    ranked = sorted(totals, key=lambda s: (is_internal(s, internal_paths, cwd), -totals[s]))
+    top = [s for s in ranked if totals[s] > 0][:TOP_SITES_OVER_TIME]
+    return {"times": [f.t for f in frames],
+            "sites": [{"site": s or "(no site)", "hot": [f.sites.get(s, [0, 0])[0] for f in frames],
+                       "warm": [f.sites.get(s, [0, 0])[1] for f in frames]} for s in top]}
+
+
+# ------------------------------------------------------------------ text
+
+def moved_text(mig):
+    if not mig:
+        return "nothing (no migration counters: the program did not reach its end)"
+    r, d, p = mig.get("relocate", {}), mig.get("demote", {}), mig.get("promote", {})
+    sim = " (sim backend: recorded, nothing moved for real)" if mig.get("backend") == "sim" else ""
+    return (f"{r.get('done', 0)} buffers relocated ({fmt_bytes(r.get('bytes', 0))}), "
+            f"{d.get('done', 0)} pages demoted, {p.get('done', 0)} promoted, "
+            f"{mig.get('segregated', 0)} allocations sent to the slow tier by cold sites, "
+            f"{mig.get('passes', 0)} rounds{sim}")
+
+
+def _pct(a, b):
+    return f"{100.0 * a / b:.0f}%" if b else "-"
+
+
+def summary_lines(a, *, top=3):
+    t = a["totals"]
+    heap = a["heap"]
+    lines = [f"heap {fmt_bytes(heap)}; traced {fmt_bytes(a['traced'])} "
+             f"(object bodies {fmt_bytes(t['bytes'])} + owned buffers {fmt_bytes(t['owned'])}): "
+             f"hot {fmt_bytes(t['hot'])}, warm {fmt_bytes(t['warm'])}, "
+             f"cold {fmt_bytes(t['cold'])} ({_pct(t['cold'], a['traced'])} of traced); "
+             f"untraced {fmt_bytes(a['untraced'])}"]
+    user = [s for s in a["sites"] if not s["internal"]]
+    for label, key in (("hottest", "hot"), ("coldest", "cold")):
+        ranked = sorted((s for s in user if s[key] > 0), key=lambda s: -s[key])[:top]
+        for s in ranked:
+            src = f"  {s['source'][:60]}" if s["source"] else ""
+            lines.append(f"  {label}: {fmt_bytes(s[key])} {key} at {s['name']}{src}")
+    if not user:
+        lines.append("  (no allocation site in the program's own code was recorded)")
+    mig = a["migration"]
+    if mig:
+        lines.append(f"backend {mig.get('backend')}; moved: {moved_text(mig)}")
+    adv = a["advice"]
+    if adv:
+        row = next((r for r in adv["rows"] if r["slow_share"] == 0.25 and r["latency"] == 2.0),
+                   adv["rows"][0])
+        lines.append(f"advisor: {100 * row['slow_share']:g}% of the heap on a "
+                     f"{row['latency']:g}x-latency tier: est. slowdown x{row['pypper']:.3f} with "
+                     f"hottest-first placement, x{row['first_touch']:.3f} first-touch "
+                     f"(memory accesses only; an upper bound)")
+    if not a["finished"]:
+        lines.append("the program did not reach its end (killed or crashed): figures are "
+                     "from its last records")
+    return lines
+
+
+def stats_text(a):
+    h = a["header"]
+    out = [f"capture {a['path']}",
+           f"program: {' '.join(h.get('argv', []))} (pid {h.get('pid')}, pypper "
+           f"{h.get('version')}, {h.get('mode')}); "
+           + (f"exit status {a['status']}, {a['seconds']} s" if a["finished"]
+              else "DID NOT FINISH")
+           + f"; {a['frames']} heat frames, {a['pages']} pages"]
+    out += summary_lines(a, top=5)
+    out.append("")
+    out.append("by allocation site (program's code first; bytes include owned buffers):")
+    out.append(f"  {'bytes':>10} {'hot':>10} {'cold':>10} {'temp':>5}  site")
+    shown = [s for s in a["sites"] if not s["internal"]][:15]
+    internal = [s for s in a["sites"] if s["internal"]]
+    for s in shown:
+        out.append(f"  {fmt_bytes(s['total']):>10} {fmt_bytes(s['hot']):>10} "
+                   f"{fmt_bytes(s['cold']):>10} {s['mean_t']:5.2f}  {s['name']}")
+        if s["source"]:
+            out.append(f"  {'':>10} {'':>10} {'':>10} {'':>5}    {s['source'][:80]}")
+    if internal:
+        ib = sum(s["total"] for s in internal)
+        out.append(f"  {fmt_bytes(ib):>10} in {len(internal)} interpreter/library sites "
+                   f"or without a site (pypper report shows them)")
+    out.append("")
+    out.append("by type:")
+    for t in a["types"][:10]:
+        out.append(f"  {fmt_bytes(t['total']):>10} {t['objects']:>9} objects  "
+                   f"hot {fmt_bytes(t['hot']):>10} cold {fmt_bytes(t['cold']):>10}  {t['name']}")
+    adv = a["advice"]
+    if adv:
+        out.append("")
+        out.append("tiering advisor (estimated slowdown of memory accesses vs all-DRAM):")
+        out.append(f"  {'slow share':>10} {'latency':>7} {'pypper':>8} {'first-touch':>11}")
+        for r in adv["rows"]:
+            out.append(f"  {100 * r['slow_share']:>9.1f}% {r['latency']:>6g}x "
+                       f"{r['pypper']:>8.3f} {r['first_touch']:>11.3f}")
+    return "\n".join(out)
+
+
+def diff_text(a, b):
+    def line(label, x, y):
+        return f"  {label:<22} {fmt_bytes(x):>10} -> {fmt_bytes(y):>10}  ({fmt_delta(y - x)})"
+    out = [f"A: {a['path']} ({' '.join(a['header'].get('argv', []))})",
+           f"B: {b['path']} ({' '.join(b['header'].get('argv', []))})",
+           line("heap", a["heap"], b["heap"]),
+           line("traced", a["traced"], b["traced"])]
+    for k in ("hot", "warm", "cold"):
+        out.append(line(k, a["totals"][k], b["totals"][k]))
+    out.append(line("owned buffers", a["totals"]["owned"], b["totals"]["owned"]))
+    for title, key in (("by allocation site", "sites"), ("by type", "types")):
+        da = {s["name"]: s for s in a[key]}
+        db = {s["name"]: s for s in b[key]}
+        names = set(da) | set(db)
+        empty = {"total": 0, "hot": 0, "cold": 0}
+        ch = sorted(names, key=lambda n: -abs(db.get(n, empty)["total"] - da.get(n, empty)["total"]))
+        out.append(f"{title} (largest changes):")
+        shown = 0
+        for n in ch:
+            x, y = da.get(n, empty), db.get(n, empty)
+            if x["total"] == y["total"] and x["hot"] == y["hot"]:
+                continue
+            tag = "new " if n not in da else "gone" if n not in db else "    "
+            out.append(f"  {tag} {fmt_delta(y['total'] - x['total']):>11} (hot "
+                       f"{fmt_delta(y['hot'] - x['hot'])}, cold {fmt_delta(y['cold'] - x['cold'])})"
+                       f"  {n or '(no site)'}")
+            shown += 1
+            if shown == 12:
+                break
+        if not shown:
+            out.append("  no change")
+    out.append(f"moved A: {moved_text(a['migration'])}")
+    out.append(f"moved B: {moved_text(b['migration'])}")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ HTML
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
+ color:#1d2430;background:#f6f7f9}
+main{max-width:1180px;margin:0 auto;padding:18px 24px 60px}
+h1{font-size:22px;margin:8px 0 2px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d5d9e0;
+ padding-bottom:4px}
+.sub{color:#5b6473}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0}
+.card{background:#fff;border:1px solid #d5d9e0;border-radius:8px;padding:10px 14px;min-width:130px}
+.card b{display:block;font-size:20px}.card span{color:#5b6473;font-size:12px}
+.hot{color:#c0392b}.warm{color:#d68910}.cold{color:#2e86c1}
+table{border-collapse:collapse;background:#fff;width:100%;margin:6px 0}
+th,td{border-bottom:1px solid #e3e6eb;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#eef1f5;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;
+ white-space:nowrap}
+code{font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}.src{color:#444;display:block;margin-top:2px}
+.bar{display:flex;height:12px;width:160px;border-radius:3px;overflow:hidden;background:#e9ecf0}
+.bar i{display:block;height:100%}details{margin:10px 0;background:#fff;border:1px solid #d5d9e0;
+ border-radius:6px;padding:6px 10px}summary{cursor:pointer;font-weight:600}
+.note{color:#5b6473;font-size:13px;max-width:900px}.warn{background:#fff4e5;border:1px solid #f0c36d;
+ padding:8px 12px;border-radius:6px}
+canvas{background:#fff;border:1px solid #d5d9e0}#legend span{display:inline-block;width:18px;height:10px}
+"""
+
+JS = r"""
+(function(){
+var D=JSON.parse(document.getElementById('pypper-data').textContent);
+function colour(v){ // v: heat x1000, -1: page not in the heap then
+  if(v<0) return [232,234,238];
+  if(v===0) return [22,38,92];
+  var x=Math.min(1,Math.log10(1+v)/3); // log scale: 1 (0.001) .. 1000 (1.0)
+  var stops=[[40,60,160],[40,160,170],[240,200,40],[220,40,30]];
+  var s=x*(stops.length-1),i=Math.min(stops.length-2,Math.floor(s)),f=s-i;
+  return [0,1,2].map(function(k){return Math.round(stops[i][k]+(stops[i+1][k]-stops[i][k])*f);});
+}
+function heatmap(){
+  var H=D.heatmap,c=document.getElementById('heatmap');
+  if(!H.cols){c.replaceWith(document.createTextNode('No heat frames were recorded (the run was shorter than one frame interval).'));return;}
+  var cw=Math.max(2,Math.floor(900/H.cols)),rh=Math.max(1,Math.floor(480/H.rows));
+  c.width=H.cols*cw;c.height=H.rows*rh;var g=c.getContext('2d');
+  var img=g.createImageData(c.width,c.height);
+  for(var x=0;x<H.cols;x++)for(var y=0;y<H.rows;y++){
+    var col=colour(H.cells[x][y]);
+    for(var dy=0;dy<rh;dy++)for(var dx=0;dx<cw;dx++){
+      var o=((y*rh+dy)*c.width+(x*cw+dx))*4;img.data[o]=col[0];img.data[o+1]=col[1];img.data[o+2]=col[2];img.data[o+3]=255;}}
+  g.putImageData(img,0,0);
+  c.title='x: time, '+H.cols+' frames; y: '+H.rows+' rows of '+H.pages_per_row.toFixed(1)+' pages each';
+  var leg=document.getElementById('legend');
+  [[-1,'not in the heap'],[0,'0 (cold)'],[1,'0.001'],[10,'0.01'],[100,'0.1'],[1000,'1.0 (hottest)']].forEach(function(p){
+    var s=document.createElement('span');var k=colour(p[0]);s.style.background='rgb('+k+')';
+    leg.appendChild(s);leg.appendChild(document.createTextNode(' '+p[1]+'  '));});
+  c.setAttribute('data-drawn',String(H.cols*H.rows));
+}
+function series(){
+  var S=D.site_series,el=document.getElementById('site-series');
+  if(!S.sites.length||S.times.length<1){el.textContent='No warm or hot objects with an allocation site were seen in the heat frames.';el.setAttribute('data-drawn','0');return;}
+  var W=900,Hh=260,L=70,B=30,max=1;
+  S.sites.forEach(function(s){s.hot.forEach(function(v,i){max=Math.max(max,v+s.warm[i]);});});
+  var t0=S.times[0],t1=S.times[S.times.length-1]||1;if(t1<=t0)t1=t0+1;
+  var ns='http://www.w3.org/2000/svg',svg=document.createElementNS(ns,'svg');
+  svg.setAttribute('width',W);svg.setAttribute('height',Hh);svg.setAttribute('id','site-series-svg');
+  var colours=['#c0392b','#2471a3','#229954','#d68910','#7d3c98','#5d6d7e'];
+  function X(t){return L+(W-L-10)*(t-t0)/(t1-t0);}function Y(v){return Hh-B-(Hh-B-10)*v/max;}
+  var ax=document.createElementNS(ns,'path');ax.setAttribute('d','M'+L+' 10V'+(Hh-B)+'H'+(W-10));ax.setAttribute('stroke','#888');ax.setAttribute('fill','none');svg.appendChild(ax);
+  [[0,'0'],[max,fmt(max)]].forEach(function(p){var t=document.createElementNS(ns,'text');t.setAttribute('x',4);t.setAttribute('y',Y(p[0])+4);t.setAttribute('font-size','11');t.textContent=p[1];svg.appendChild(t);});
+  var tt=document.createElementNS(ns,'text');tt.setAttribute('x',W-140);tt.setAttribute('y',Hh-8);tt.setAttribute('font-size','11');tt.textContent='run time (s) '+t0.toFixed(1)+'..'+t1.toFixed(1);svg.appendChild(tt);
+  var list=document.getElementById('site-series-legend');
+  S.sites.forEach(function(s,k){
+    var d='';s.hot.forEach(function(v,i){d+=(i?'L':'M')+X(S.times[i]).toFixed(1)+' '+Y(v+s.warm[i]).toFixed(1);});
+    if(s.hot.length===1)d+='h3';
+    var p=document.createElementNS(ns,'path');p.setAttribute('d',d);p.setAttribute('stroke',colours[k%6]);p.setAttribute('stroke-width','2');p.setAttribute('fill','none');svg.appendChild(p);
+    var li=document.createElement('li');li.innerHTML='<span style="color:'+colours[k%6]+'">&#9632;</span> <code></code>';li.querySelector('code').textContent=s.site;list.appendChild(li);});
+  el.appendChild(svg);el.setAttribute('data-drawn',String(S.sites.length));
+}
+function fmt(n){var u=['B','KiB','MiB','GiB'],i=0;while(n>=1024&&i<3){n/=1024;i++;}return n.toFixed(i?1:0)+' '+u[i];}
+heatmap();series();
+document.body.setAttribute('data-pypper-report','rendered');
+})();
+"""
+
+
+def _e(text):
+    return html.escape(str(text), quote=True)
+
+
+def _bar(g):
+    total = g["hot"] + g["warm"] + g["cold"]
+    if not total:
+        return '<div class="bar"></div>'
+    parts = "".join(f'<i style="width:{100 * g[k] / total:.1f}%;background:{c}" title="{k} '
+                    f'{_e(fmt_bytes(g[k]))}"></i>'
+                    for k, c in (("hot", "#c0392b"), ("warm", "#f0b429"), ("cold", "#2e86c1")) if g[k])
+    return f'<div class="bar">{parts}</div>'
+
+
+def _hist(g):
+    tot = sum(g["hist"]) or 1
+    return " ".join(f"{100 * v / tot:.0f}" for v in g["hist"])
+
+
+def _site_rows(sites):
+    rows = []
+    for s in sites:
+        name = s["name"] or "(no site recorded)"
+        src = f'<code class="src">{_e(s["source"])}</code>' if s.get("source") else ""
+        types = ", ".join(f"{_e(t)}" for t, _ in sorted(s["types"].items(), key=lambda kv: -kv[1])[:3])
+        rows.append(f'<tr><td><code>{_e(name)}</code>{src}<div class="sub">{types}</div></td>'
+                    f'<td class="n">{_e(fmt_bytes(s["total"]))}</td>'
+                    f'<td class="n">{_e(fmt_bytes(s["owned"]))}</td>'
+                    f'<td class="n hot">{_e(fmt_bytes(s["hot"]))}</td>'
+                    f'<td class="n warm">{_e(fmt_bytes(s["warm"]))}</td>'
+                    f'<td class="n cold">{_e(fmt_bytes(s["cold"]))}</td>'
+                    f'<td class="n">{s["mean_t"]:.3f}</td><td>{_bar(s)}</td>'
+                    f'<td class="n" title="share of bytes per tenth of temperature 0..1">'
+                    f'<code>{_hist(s)}</code></td></tr>')
+    return "\n".join(rows)
+
+
+TABLE_HEAD = ('<tr><th>{0}</th><th>bytes</th><th>of which owned buffers</th><th>hot</th>'
+              '<th>warm</th><th>cold</th><th>mean temp.</th><th>hot / warm / cold</th>'
+              '<th>bytes by temperature tenth (%)</th></tr>')
+
+
+def render_html(a):
+    h = a["header"]
+    t = a["totals"]
+    heap = a["heap"]
+    prog = " ".join(h.get("argv", [])) or h.get("target", "?")
+    cards = "".join(
+        f'<div class="card"><b class="{cls}">{_e(v)}</b><span>{_e(lbl)}</span></div>'
+        for v, lbl, cls in (
+            (fmt_bytes(heap), "heap in use (Pypper's allocator)", ""),
+            (fmt_bytes(a["traced"]), "traced: object bodies + owned buffers", ""),
+            (fmt_bytes(t["hot"]), f"hot ({_pct(t['hot'], a['traced'])} of traced)", "hot"),
+            (fmt_bytes(t["warm"]), f"warm ({_pct(t['warm'], a['traced'])})", "warm"),
+            (fmt_bytes(t["cold"]), f"cold ({_pct(t['cold'], a['traced'])})", "cold"),
+            (fmt_bytes(a["untraced"]), "untraced (no temperature)", ""),
+            (fmt_bytes(t["owned"]), "owned buffers (list items, tables, bytearray data)", "")))
+    warn = ""
+    if not a["finished"]:
+        warn = ('<p class="warn">The program did not reach its end (it crashed or was killed): '
+                'the figures are from its last records'
+                + (' (the last line was incomplete and was skipped)' if a["truncated"] else "")
+                + '.</p>')
+    user = [s for s in a["sites"] if not s["internal"]]
+    internal = [s for s in a["sites"] if s["internal"]]
+    ib = sum(s["total"] for s in internal)
+    user_html = (f'<table>{TABLE_HEAD.format("allocation site (file:line) and source line")}'
+                 f'{_site_rows(user[:60])}</table>' if user else
+                 '<p>No allocation in the program\'s own files was recorded with a site '
+                 '(sites are sampled: one allocation in ALLOC_SAMPLE).</p>')
+    internal_html = (f'<details id="internal-sites"><summary>Interpreter and library internals, '
+                     f'and objects without a recorded site: {len(internal)} sites, '
+                     f'{_e(fmt_bytes(ib))}</summary><table>'
+                     f'{TABLE_HEAD.format("site")}{_site_rows(internal[:80])}</table></details>')
+    type_rows = []
+    for ty in a["types"][:40]:
+        type_rows.append(f'<tr><td><code>{_e(ty["name"])}</code>'
+                         f'{" <span class=sub>(program)</span>" if ty["user"] else ""}</td>'
+                         f'<td class="n">{ty["objects"]}</td><td class="n">{_e(fmt_bytes(ty["total"]))}</td>'
+                         f'<td class="n">{_e(fmt_bytes(ty["owned"]))}</td>'
+                         f'<td class="n hot">{_e(fmt_bytes(ty["hot"]))}</td>'
+                         f'<td class="n warm">{_e(fmt_bytes(ty["warm"]))}</td>'
+                         f'<td class="n cold">{_e(fmt_bytes(ty["cold"]))}</td>'
+                         f'<td class="n">{ty["mean_t"]:.3f}</td><td>{_bar(ty)}</td></tr>')
+    adv = a["advice"]
+    if adv:
+        adv_rows = "".join(
+            f'<tr><td class="n">{100 * r["slow_share"]:g}%</td><td class="n">{r["latency"]:g}x</td>'
+            f'<td class="n">{r["dram_pages"]}</td><td class="n"><b>x{r["pypper"]:.3f}</b></td>'
+            f'<td class="n">x{r["first_touch"]:.3f}</td></tr>' for r in adv["rows"])
+        adv_html = (f'<table id="advisor"><tr><th>heap on the slow tier</th><th>slow-tier latency '
+                    f'(x DRAM)</th><th>pages kept in DRAM</th><th>Pypper placement (hottest pages '
+                    f'in DRAM)</th><th>first-touch placement (address order)</th></tr>{adv_rows}'
+                    f'</table>')
+    else:
+        adv_html = '<p id="advisor">No page had any heat: nothing to estimate from.</p>'
+    mig = a["migration"]
+    end = a["end"]
+    topo = end.get("topology") or h.get("topology") or {}
+    ret = ((end.get("heap_stats") or {}).get("retention") or {})
+    mistakes = []
+    if mig:
+        errs = mig.get("errors") or {}
+        mistakes.append(f"backend errors: {sum(errs.values())} ({_e(errs)})")
+        mistakes.append(f"fallbacks (demotions left in fast memory, slow tier full): {mig.get('fallbacks', 0)}")
+        for k in ("promote", "demote", "relocate"):
+            v = mig.get(k) or {}
+            mistakes.append(f"{k}: tried {v.get('tried', 0)}, done {v.get('done', 0)}, failed {v.get('failed', 0)}")
+    if ret:
+        mistakes.append(f"retention mistakes (freed memory trimmed then needed again): {ret.get('mistakes', 0)}")
+    cold_sites = "".join(f"<li><code>{_e(s)}</code></li>" for s in (mig.get("cold_sites") or [])[:10])
+    moved_html = (f'<p><b>Backend:</b> {_e(mig.get("backend", "?"))}: {_e(mig.get("reason", ""))}</p>'
+                  f'<p><b>Tiers:</b> fast nodes {_e(topo.get("fast_nodes"))}, slow nodes '
+                  f'{_e(topo.get("slow_nodes"))} ({_e(topo.get("source"))}'
+                  f'{"; one tier of memory: the tiers are logical" if topo.get("simulated") else ""})</p>'
+                  f'<p><b>Moved:</b> {_e(moved_text(mig))}</p>'
+                  f'<p>Fast tier at the end: {mig.get("fast_pages", "?")} pages, slow tier '
+                  f'{mig.get("slow_pages", "?")} pages, budget {mig.get("budget_pages", "?")} pages.</p>'
+                  + (f'<p>Cold allocation sites (new objects from them go straight to the slow tier):</p>'
+                     f'<ul>{cold_sites}</ul>' if cold_sites else "")
+                  + f'<p><b>Mistakes and failures:</b></p><ul>'
+                  + "".join(f"<li>{m}</li>" for m in mistakes) + '</ul>'
+                  if mig else '<p>No migration counters: the program did not reach its end.</p>')
+    model = a["model"]
+    hm = a["heatmap"]
+    data = {"heatmap": hm, "site_series": a["site_series"]}
+    data_json = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    status = (f"exit status {a['status']}, {a['seconds']} s" if a["finished"] else "did not finish")
+    ps = a["page_size"]
+    body = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Pypper report: {_e(prog)}</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head>
+<body><main>
+<h1>Pypper report: <code>{_e(prog)}</code></h1>
+<div class="sub">pid {_e(h.get("pid"))}, pypper {_e(h.get("version"))} ({_e(h.get("mode"))}), Python
+{_e(h.get("python"))}; {status}; {a["frames"]} heat frames of {a["pages"]} pages
+({_e(fmt_bytes(a["pages"] * ps))}); capture <code>{_e(os.path.basename(a["path"]))}</code></div>
+{warn}
+<section id="headline"><h2>Headline</h2><div class="cards">{cards}</div>
+<p class="note">Bytes include the buffers objects own (a list's item array, a dict's or set's
+table, a bytearray's data). Hot, warm and cold are Pypper's classes: temperature (0..1, relative to
+the hottest object of the run, decaying with a half-life of {_e(model.get("half_life_ms", "?"))} ms)
+at least {_e(model.get("hot_threshold", "?"))} is hot, below {_e(model.get("cold_threshold", "?"))}
+is cold. Untraced memory is heap the live trace has not taken (objects the collector does not track,
+such as floats and strings, and objects allocated after its last pass): it has no temperature.</p>
+</section>
+<section id="advisor-section"><h2>Tiering advisor: what a slow tier would cost</h2>
+{adv_html}
+<p class="note">Estimated slowdown of the program's memory accesses against all-DRAM if that share of the
+heap's {adv["pages"] if adv else 0} pages were on a slow tier (CXL, far memory) with that latency: each
+access costs 1 in DRAM and L on the slow tier, so the figure is 1 + (L-1) x (share of accesses that land on
+the slow tier). What it rests on: a page's accesses are estimated by its heat averaged over the run's
+{a["frames"]} frames (heat = the temperature of the traced objects on it, weighted by their bytes; the
+temperature comes from sampled evidence of use: frames, callers, reference counts). Untraced memory counts
+as no accesses, so memory that is hot but untraced makes these figures optimistic. It is an upper bound on the
+end-to-end slowdown (a program that computes between accesses, or overlaps them, slows less). Pypper's column
+puts the hottest pages in DRAM; first-touch fills DRAM in allocation (address) order, as an OS placing pages
+where they are first touched would. See Doc/report.md for the estimate's error against the exact access
+oracle.</p></section>
+<section id="sites"><h2>By allocation site: the program's code</h2>
+{user_html}
+{internal_html}
+<p class="note">A site is the line of Python code that allocated the object; sites are sampled
+(one allocation in ALLOC_SAMPLE), so a site's bytes are those of the sampled objects and objects without a
+recorded site are in the folded section.</p></section>
+<section id="types"><h2>By type</h2><table><tr><th>type</th><th>objects</th><th>bytes</th>
+<th>of which owned buffers</th><th>hot</th><th>warm</th><th>cold</th><th>mean temp.</th><th>hot / warm / cold</th></tr>
+{"".join(type_rows)}</table></section>
+<section id="moved"><h2>What Pypper moved, and why</h2>{moved_html}</section>
+<section id="heat"><h2>Heat over time</h2>
+<canvas id="heatmap" width="10" height="10"></canvas><div id="legend"></div>
+<p class="note">Every page of the heap ({a["pages"]} pages of {ps} bytes, {a["cold_pages"]} of them with no heat
+over the whole run), in address order with the gaps between the heap's arenas closed, top to bottom
+({_e(f"{hm.get('pages_per_row', 0):.1f}")} pages a row); time left to right ({hm.get("cols", 0)} frames).
+A page's heat is the bytes-weighted temperature of the traced objects on it (and of the buffers the
+hottest objects own): sum of temperature x bytes over the page size, from 0 (nothing on it used recently,
+or nothing on it traced) to 1 (full of objects as hot as the hottest). Colour scale: logarithmic.</p>
+<h3>Hot and warm bytes of the top allocation sites over time</h3>
+<div id="site-series"></div><ul id="site-series-legend"></ul>
+</section>
+</main>
+<script type="application/json" id="pypper-data">{data_json}</script>
+<script>{JS}</script>
+</body></html>
+"""
+    return body

@@ -1,0 +1,206 @@
+"""`python3 -m pypper run`: the capture it records (streamed, bounded, readable after a
+crash or SIGKILL), the summary it prints, the program's exit status and traceback, the
+old `-o NAME=VALUE` spelling, and the one-line errors of run/report/stats/diff."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import DROPIN, SRCDIR, clean_env
+
+from pypper import _capture
+
+PROGRAMS = os.path.join(SRCDIR, "tests", "programs")
+
+
+def pypper(*args, cwd=None, timeout=180, env=None):
+    return subprocess.run([DROPIN, "-m", "pypper", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=clean_env(env))
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_run_writes_a_capture_by_default_and_says_where(tmp_path):
+    prog = write(tmp_path, "app.py", "data = [bytearray(100) for _ in range(2000)]\nprint('ok')\n")
+    cp = pypper("run", "--interval", "0.1", prog, cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == "ok\n"
+    names = [n for n in os.listdir(tmp_path) if n.endswith(".capture")]
+    assert len(names) == 1 and names[0].startswith("pypper-app-"), names
+    assert f"capture written to {names[0]}" in cp.stderr
+    assert f"python3 -m pypper report {names[0]}" in cp.stderr
+    assert "heap " in cp.stderr and "hot " in cp.stderr and "cold " in cp.stderr
+    cap = _capture.load(str(tmp_path / names[0]))
+    assert cap.finished and cap.end["status"] == 0
+    assert cap.header["argv"][0] == prog
+
+
+def test_run_output_file_and_legacy_option_spelling(tmp_path):
+    prog = write(tmp_path, "cfg.py", "import pypper\nprint(pypper.config()['sample_hz'], "
+                                     "pypper.config()['half_life_ms'])\n")
+    out = str(tmp_path / "x.capture")
+    cp = pypper("run", "-o", out, "-o", "sample_hz=50", "-O", "half_life_ms=700", prog)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == ["50", "700"]
+    assert os.path.exists(out)
+    cp = pypper("run", "-o", "a.capture", "-o", "b.capture", prog, cwd=tmp_path)
+    assert cp.returncode == 2 and "one capture file" in cp.stderr
+
+
+def test_script_exception_traceback_has_no_pypper_frames(tmp_path):
+    prog = write(tmp_path, "boom.py", "def f():\n    raise ValueError('boom')\nf()\n")
+    cp = pypper("run", "--no-capture", prog)
+    assert cp.returncode == 1
+    tb = cp.stderr
+    assert tb.startswith("Traceback (most recent call last):\n"), tb
+    frames = [ln for ln in tb.splitlines() if ln.startswith('  File "')]
+    assert [f.split('"')[1] for f in frames] == [prog, prog], tb
+    assert "runpy" not in tb and "pypper" not in tb.split("ValueError")[0]
+    assert tb.rstrip().endswith("ValueError: boom")
+
+
+def test_exit_status_as_python_gives_it(tmp_path):
+    prog = write(tmp_path, "ex.py", "import sys\nsys.exit(3)\n")
+    assert pypper("run", "--no-capture", prog).returncode == 3
+    prog = write(tmp_path, "ex2.py", "import sys\nsys.exit('bad input')\n")
+    cp = pypper("run", "--no-capture", prog)
+    assert cp.returncode == 1 and cp.stderr.strip() == "bad input"
+
+
+def test_run_module(tmp_path):
+    write(tmp_path, "mymod.py", "import sys\nprint('mod', sys.argv[1:])\n")
+    cp = pypper("run", "-o", "m.capture", "-m", "mymod", "a", "b", cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == "mod ['a', 'b']\n"
+    assert _capture.load(str(tmp_path / "m.capture")).finished
+
+
+def test_killed_program_leaves_a_readable_capture(tmp_path):
+    prog = write(tmp_path, "forever.py", "import time\nx = [{'k': i} for i in range(20000)]\n"
+                                        "end = time.monotonic() + 120\n"
+                                        "while time.monotonic() < end:\n    sum(range(1000))\n")
+    out = tmp_path / "k.capture"
+    p = subprocess.Popen([DROPIN, "-m", "pypper", "run", "-o", str(out), "--interval", "0.1",
+                          "--overhead", "0.5", prog], env=clean_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if out.exists() and out.read_text().count('{"k":"groups"') >= 1:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("no groups record within 90 s")
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=30)
+    assert p.returncode == -signal.SIGKILL
+    cap = _capture.load(str(out))
+    assert not cap.finished
+    assert cap.frames and cap.groups
+    cp = pypper("stats", str(out))
+    assert cp.returncode == 0 and "DID NOT FINISH" in cp.stdout, cp.stdout + cp.stderr
+    # A record cut in the middle (the program died while writing it) is skipped.
+    text = out.read_bytes()
+    cut = tmp_path / "cut.capture"
+    cut.write_bytes(text + b'{"k":"frame","t":1.0,"ps":40')
+    assert _capture.load(str(cut)).truncated
+    assert pypper("report", str(cut), "-o", str(tmp_path / "cut.html")).returncode == 0
+
+
+def _fake_frame(i):
+    pages = list(range(2000))
+    return {"k": "frame", "t": float(i), "ps": 4096, "base": 1 << 30,
+            "pages": _capture._encode([[0] + [1] * 1999, [(i * p) % 9999 for p in pages], []]),
+            "sites": {}}
+
+
+def test_capture_is_bounded_and_readable_while_thinned(tmp_path):
+    path = str(tmp_path / "b.capture")
+    w = _capture.CaptureWriter(path, {"argv": ["x"]}, max_bytes=200_000, max_frames=1000)
+    w.write({"k": "groups", "t": 0.0, "heap": 10, "groups": []})
+    w.write({"k": "groups", "t": 0.5, "heap": 99, "groups": []})      # the peak
+    sizes = []
+    for i in range(300):
+        w.write(_fake_frame(i))
+        if i % 7 == 0:
+            w.write({"k": "groups", "t": float(i), "heap": 50, "groups": []})
+        sizes.append(os.path.getsize(path))
+        if i % 50 == 0:
+            _capture.load(path)            # readable at every instant
+    w.close()
+    assert w.thinned >= 2
+    assert max(sizes) <= 200_000 + 20_000    # the cap plus at most one record
+    cap = _capture.load(path)
+    assert cap.groups_record["heap"] == 99   # the peak survives thinning
+    ts = [f.t for f in cap.frames]
+    assert ts == sorted(ts) and ts[-1] >= 250 and len(ts) < 300
+    assert cap.frames[0].pages[:3] == [1 << 30, (1 << 30) + 4096, (1 << 30) + 8192]
+
+
+def test_options_into_a_closed_pipe_is_quiet():
+    cp = subprocess.run(f"{DROPIN} -m pypper options | head -1", shell=True,
+                        capture_output=True, text=True, timeout=60, env=clean_env())
+    assert cp.returncode == 0
+    assert cp.stdout.startswith("PYPPER_")
+    assert "Error" not in cp.stderr and "Traceback" not in cp.stderr, cp.stderr
+
+
+@pytest.mark.parametrize("cmd", ["report", "stats", "diff"])
+def test_bad_captures_one_line_exit_2(tmp_path, cmd):
+    binary = tmp_path / "bin.capture"
+    binary.write_bytes(bytes(range(256)) * 4)
+    snap = tmp_path / "snap.capture"
+    snap.write_bytes(b"PYPPER-SNAPSHOT 1\n" + bytes(range(200)))
+    future = tmp_path / "v9.capture"
+    future.write_bytes(b"PYPPER-CAPTURE 9\n\x00\xff")
+    corrupt = tmp_path / "corrupt.capture"
+    corrupt.write_text('PYPPER-CAPTURE 1\n{"k":"header"}\n\x01garbage\n{"k":"end"}\n')
+    unreadable = tmp_path / "dir.capture"
+    unreadable.mkdir()
+    cases = {str(tmp_path / "missing.capture"): "no such file", str(binary): "not a pypper capture",
+             str(snap): "a snapshot", str(future): "unsupported capture version",
+             str(corrupt): "line 3: corrupt record", str(unreadable): "is a directory"}
+    for path, words in cases.items():
+        args = [cmd, path] + ([path] if cmd == "diff" else [])
+        cp = pypper(*args)
+        assert cp.returncode == 2, (path, cp.stderr)
+        lines = cp.stderr.splitlines()
+        assert len(lines) == 1 and words in lines[0], (path, cp.stderr)
+        assert lines[0].isprintable() and "Traceback" not in cp.stderr
+
+
+def test_run_errors_one_line_exit_2(tmp_path):
+    for args, words in ((["run", str(tmp_path / "nope.py")], "no such file"),
+                        (["run", "-O", "sample_hz", "x.py"], "NAME=VALUE"),
+                        (["run", "-O", "no_such_option=1", str(tmp_path)], "not a file"),
+                        (["run", "-o", str(tmp_path / "no" / "dir.capture"),
+                          write(tmp_path, "ok.py", "")], "cannot write the capture")):
+        cp = pypper(*args)
+        assert cp.returncode == 2, (args, cp.stderr)
+        assert len(cp.stderr.splitlines()) == 1 and words in cp.stderr, (args, cp.stderr)
+
+
+def test_diff_of_two_runs(tmp_path):
+    a = write(tmp_path, "a.py", "import time\nx = [bytearray(1000) for _ in range(3000)]\n"
+                                "time.sleep(0.6)\n")
+    b = write(tmp_path, "b.py", "import time\nx = [bytearray(1000) for _ in range(9000)]\n"
+                                "time.sleep(0.6)\n")
+    for name in ("a", "b"):
+        cp = pypper("run", "-o", f"{name}.capture", "--interval", "0.1", "--overhead", "0.9",
+                    f"{name}.py", cwd=tmp_path)
+        assert cp.returncode == 0, cp.stderr
+    cp = pypper("diff", "a.capture", "b.capture", cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    heap = next(ln for ln in cp.stdout.splitlines() if ln.strip().startswith("heap"))
+    assert "(+" in heap, cp.stdout
+    assert "by allocation site" in cp.stdout and "by type" in cp.stdout
