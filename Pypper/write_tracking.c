@@ -511,7 +511,7 @@ int wt_history(const wt_tracker *t, const void *addr)
     return -1;
 }
 
-void wt_tracker_fini(wt_tracker *t)
+void wt_tracker_disarm(wt_tracker *t)
 {
     for (int ai = 0; ai < t->nareas; ai++) {
         wt_area *a = &t->areas[ai];
@@ -520,10 +520,16 @@ void wt_tracker_fini(wt_tracker *t)
             if (ioctl(t->k.uffd, UFFDIO_UNREGISTER, &r) != 0)
                 t->c.last_errno = errno;
         }
-        area_free(a);
     }
-    t->nareas = 0;
     wt_kernel_close(&t->k);
+}
+
+void wt_tracker_fini(wt_tracker *t)
+{
+    wt_tracker_disarm(t);
+    for (int ai = 0; ai < t->nareas; ai++)
+        area_free(&t->areas[ai]);
+    t->nareas = 0;
 }
 
 void wt_tracker_forget(wt_tracker *t)

@@ -98,8 +98,10 @@ void wt_note_discard(wt_tracker *t, const void *addr, size_t len);
 /* addr's page history (bit 0: written before the last scan), or -1 when the page is
  * not tracked. Any thread. */
 int wt_history(const wt_tracker *t, const void *addr);
-/* Unregister every area (this disarms its pages) and free the tracker's memory; the
- * kernel side is closed too. */
+/* Unregister every area (this disarms its pages) and close the kernel side; the
+ * histories stay readable. */
+void wt_tracker_disarm(wt_tracker *t);
+/* Disarm, and free the tracker's memory. */
 void wt_tracker_fini(wt_tracker *t);
 /* In a forked child: the userfaultfd and pagemap belong to the parent's memory:
  * close them without a call on them, free the memory. */
