@@ -16,12 +16,13 @@ static PyObject *py_write_tracking_stats(PyObject *module, PyObject *unused)
     pypper_wt_stats s;
     pypper_wt_get_stats(&s);
     return Py_BuildValue(
-        "{s:s,s:O,s:s,s:K,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:i}",
+        "{s:s,s:O,s:s,s:K,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:i}",
         "signal", pypper_wt_signal(),
         "active", s.active ? Py_True : Py_False,
         "route", s.route,
         "interval_ms", (unsigned long long)s.interval_ms,
         "budget", s.budget,
+        "fault_ns", (unsigned long long)s.fault_ns,
         "scans", (unsigned long long)s.c.scans,
         "ioctls", (unsigned long long)s.c.ioctls,
         "registered_pages", (unsigned long long)s.c.registered_pages,

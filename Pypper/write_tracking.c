@@ -21,13 +21,12 @@
 
 #define PAGE 4096u
 #define PAGE_BITS 12u
-#define VEC_LEN 1024
 #define WORDS(pages) (((pages) + 63) / 64)
 
-static uint64_t mono_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -139,6 +138,31 @@ int wt_kernel_open(wt_kernel *k, int simulate_errno, char *why, size_t len)
     k->uffd = fd;
     k->pagemap = pm;
     return 0;
+}
+
+uint64_t wt_measure_fault_ns(const wt_kernel *k)
+{
+    enum { PAGES = 64 };
+    char *m = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return 0;
+    uint64_t ns = 0;
+    memset(m, 1, PAGES * PAGE);
+    struct uffdio_register reg = {.range = {(uintptr_t)m, PAGES * PAGE}, .mode = UFFDIO_REGISTER_MODE_WP};
+    struct uffdio_writeprotect wp = {.range = {(uintptr_t)m, PAGES * PAGE},
+                                     .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+    if (ioctl(k->uffd, UFFDIO_REGISTER, &reg) == 0) {
+        if (ioctl(k->uffd, UFFDIO_WRITEPROTECT, &wp) == 0) {
+            uint64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+            for (int i = 0; i < PAGES; i++)
+                ((volatile char *)m)[i * PAGE] = 2;
+            ns = (clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / PAGES;
+        }
+        struct uffdio_range r = {(uintptr_t)m, PAGES * PAGE};
+        ioctl(k->uffd, UFFDIO_UNREGISTER, &r);
+    }
+    munmap(m, PAGES * PAGE);
+    return ns;
 }
 
 void wt_kernel_close(wt_kernel *k)
@@ -308,14 +332,15 @@ void wt_note_discard(wt_tracker *t, const void *addr, size_t len)
  * marks the written pages. 0 or -errno. */
 static int scan_run(wt_tracker *t, wt_area *a, size_t from, size_t to)
 {
-    static __thread struct page_region vec[VEC_LEN];
+    struct page_region *vec = (struct page_region *)t->vec;
+    _Static_assert(sizeof(t->vec) == WT_VEC_LEN * sizeof(struct page_region), "vec layout");
     struct pm_scan_arg arg = {
         .size = sizeof(arg),
         .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
         .start = (uintptr_t)a->base + ((uint64_t)from << PAGE_BITS),
         .end = (uintptr_t)a->base + ((uint64_t)to << PAGE_BITS),
         .vec = (uintptr_t)vec,
-        .vec_len = VEC_LEN,
+        .vec_len = WT_VEC_LEN,
         .category_mask = PAGE_IS_WRITTEN,
         .return_mask = PAGE_IS_WRITTEN | PAGE_IS_PFNZERO | PAGE_IS_SWAPPED | PAGE_IS_HUGE,
     };
@@ -456,7 +481,7 @@ static long fold_area(wt_tracker *t, wt_area *a)
 
 long wt_scan(wt_tracker *t)
 {
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     /* Discards noted before the scan are applied after it: a page written and then
      * given back in this interval gets no heat. */
     unsigned discards_until = __atomic_load_n(&t->ring_head, __ATOMIC_ACQUIRE);
@@ -478,20 +503,22 @@ long wt_scan(wt_tracker *t)
     t->c.scans++;
     t->c.written_pages += (uint64_t)seen;
     t->c.last_written = (uint64_t)seen;
-    t->c.last_scan_ns = mono_ns() - t0;
+    t->c.last_scan_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
     t->c.scan_ns += t->c.last_scan_ns;
     t->c.next_interval_ns = wt_next_interval_ns(t);
     return seen;
 }
 
-/* The program pays about fault_ns per armed page it writes, once per interval:
+/* Each interval costs the program about fault_ns per armed page it writes, and a
+ * scan's CPU time (a core the program may need; its re-arming also flushes TLBs):
  * the interval is the shortest that keeps that within the budget, between a tenth
  * of the usual interval and four times it. Pages parked are not paid for. */
 uint64_t wt_next_interval_ns(const wt_tracker *t)
 {
     uint64_t base = t->p.interval_ns, lo = base / 10, hi = base * 4;
     uint64_t paid = t->c.last_written > t->c.parked_now ? t->c.last_written - t->c.parked_now : 0;
-    double want = t->p.budget > 0 ? (double)paid * (double)t->p.fault_ns / t->p.budget : (double)hi;
+    double cost = (double)paid * (double)t->p.fault_ns + (double)t->c.last_scan_ns;
+    double want = t->p.budget > 0 ? cost / t->p.budget : (double)hi;
     uint64_t ns = want >= (double)hi ? hi : (uint64_t)want;
     return ns < lo ? lo : ns;
 }

@@ -17,6 +17,7 @@
 #define WT_HISTORY_BITS 8          /* scans a page's history covers */
 #define WT_PARK_GROUPS 8           /* a parked page is re-armed every this many scans */
 #define WT_DISCARD_RING 256        /* discards noted between two scans (more: all reset) */
+#define WT_VEC_LEN 1024            /* page runs one PAGEMAP_SCAN call returns */
 
 /* The kernel side: a userfaultfd with asynchronous write-protection and the
  * process's pagemap. */
@@ -30,6 +31,9 @@ typedef struct {
  * simulate_errno (tests): fail as if the kernel had returned it. */
 int wt_kernel_open(wt_kernel *k, int simulate_errno, char *why, size_t len);
 void wt_kernel_close(wt_kernel *k);
+/* The CPU time one first write to an armed page costs the writing thread here (64
+ * pages of a scratch mapping, timed); 0 when it cannot be measured. */
+uint64_t wt_measure_fault_ns(const wt_kernel *k);
 
 typedef struct {
     char *base;
@@ -43,14 +47,14 @@ typedef struct {
 } wt_area;
 
 typedef struct {
-    uint64_t interval_ns;          /* the usual interval (WT_INTERVAL_MS) */
+    uint64_t interval_ns;          /* the usual interval (WT_INTERVAL_MS), of the program's CPU time */
     double budget;                 /* share of the program's time its write faults may take */
     uint64_t fault_ns;             /* estimated cost of one write fault to the program */
     bool park;                     /* re-arm pages written in every recent scan rarely */
 } wt_params;
 
 typedef struct {
-    uint64_t scans, ioctls, scan_ns;
+    uint64_t scans, ioctls, scan_ns;   /* scan_ns: the scanning thread's CPU time */
     uint64_t written_pages;        /* reported written (all scans) */
     uint64_t faulted_pages;        /* of these, armed before: a fault the program paid */
     uint64_t zero_pages;           /* the zero page mapped by a read: not a write */
@@ -58,7 +62,7 @@ typedef struct {
     uint64_t parked_now, parks, unparks;
     uint64_t discards, discard_overflows;
     uint64_t registered_pages;
-    uint64_t last_written, last_scan_ns, next_interval_ns;
+    uint64_t last_written, last_scan_ns, next_interval_ns;   /* last_scan_ns: CPU */
     int last_errno;                /* of a failed scan or registration */
     uint64_t scan_errors;
 } wt_counters;
@@ -74,6 +78,8 @@ typedef struct {
     struct { uintptr_t start, end; } ring[WT_DISCARD_RING];
     unsigned ring_head, ring_tail;   /* atomics: producer / consumer */
     bool ring_overflow;              /* atomic */
+    /* The scan's result buffer: struct page_region (3 x u64) x WT_VEC_LEN. */
+    uint64_t vec[3 * WT_VEC_LEN];
 } wt_tracker;
 
 void wt_params_default(wt_params *p);

@@ -5,7 +5,9 @@
  * purges, released arenas given back) are noted so that MADV_DONTNEED, which the
  * kernel reports as a write, gives no heat. The scan runs in the sampler thread on
  * the interval the budget allows; a mutex keeps it apart from the end and the
- * test hook. */
+ * test hook. Intervals are counted in the program's CPU time (the process's, less
+ * the scanning thread's): a program that waits for a core writes nothing meanwhile,
+ * and scanning it on the wall clock would make it pay faults for nothing. */
 #include "write_tracking_heap.h"
 
 #include "../Objects/region.h"
@@ -24,17 +26,38 @@ static struct {
     pthread_mutex_t mu;            /* the tracker (scan, stop) */
     bool on;                       /* atomic reads: scans run, histories are current */
     bool held;                     /* the tracker's memory is mapped (until the end) */
-    uint64_t next_ns;              /* atomic: when the next scan is due */
+    uint64_t next_cpu_ns;          /* the program's CPU time when the next scan is due */
+    uint64_t deadline_ns;          /* wall clock: a scan then anyway (histories age) */
+    uint64_t next_look_ns;         /* atomic: wall clock of the next look at the clocks */
     int errors_in_a_row;
     wt_tracker t;
     char signal[320];
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER, .signal = "frames (reason: no session has run)"};
 
-static uint64_t mono_ns(void)
+#define LOOK_NS (10 * 1000 * 1000ull)   /* the clocks are read at most every 10 ms */
+#define WALL_FACTOR 8                   /* a scan at least every 8 intervals of wall time */
+
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+/* CPU time of the process but the calling (scanning) thread. */
+static uint64_t program_cpu_ns(void)
+{
+    uint64_t all = clock_ns(CLOCK_PROCESS_CPUTIME_ID), mine = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    return all > mine ? all - mine : 0;
+}
+
+static void schedule(uint64_t now_wall, uint64_t now_cpu)
+{
+    uint64_t iv = W.t.c.next_interval_ns;
+    W.next_cpu_ns = now_cpu + iv;
+    W.deadline_ns = now_wall + WALL_FACTOR * iv;
 }
 
 static void fall_back(bool warn, const char *reason)
@@ -82,6 +105,9 @@ bool pypper_wt_start(const pypper_config *cfg)
         wt_params_default(&p);
         p.interval_ns = (uint64_t)cfg->wt_interval_ms * 1000000u;
         p.budget = cfg->wt_budget;
+        uint64_t fault_ns = wt_measure_fault_ns(&k);
+        if (fault_ns)
+            p.fault_ns = fault_ns;
         wt_tracker_init(&W.t, &k, &p);
         int rc = 0;
         for (unsigned tier = 0; tier < HEAP_TIERS && rc == 0; tier++)
@@ -100,13 +126,15 @@ bool pypper_wt_start(const pypper_config *cfg)
             ok = true;
             W.held = true;
             W.errors_in_a_row = 0;
-            __atomic_store_n(&W.next_ns, mono_ns() + wt_next_interval_ns(&W.t), __ATOMIC_RELAXED);
+            schedule(mono_ns(), program_cpu_ns());
+            __atomic_store_n(&W.next_look_ns, mono_ns() + LOOK_NS, __ATOMIC_RELAXED);
             __atomic_store_n(&W.on, true, __ATOMIC_RELEASE);
             region_set_discard_observer(note_discard);
             snprintf(W.signal, sizeof(W.signal), "write-tracking");
             pypper_stat_add(PYPPER_STAT_WT_SESSIONS, 1);
-            pypper_log(PYPPER_LOG_INFO, "signal: write-tracking (%s, %llu pages armed)", k.route,
-                       (unsigned long long)W.t.c.registered_pages);
+            pypper_log(PYPPER_LOG_INFO, "signal: write-tracking (%s, %llu pages armed, "
+                       "first-write fault %.1f us)", k.route,
+                       (unsigned long long)W.t.c.registered_pages, (double)p.fault_ns / 1000);
         }
     }
     pthread_mutex_unlock(&W.mu);
@@ -151,19 +179,23 @@ static long scan_locked(void)
     W.errors_in_a_row = 0;
     pypper_stat_add(PYPPER_STAT_WT_SCANS, 1);
     pypper_stat_add(PYPPER_STAT_WT_WRITTEN_PAGES, (uint64_t)n);
-    __atomic_store_n(&W.next_ns, mono_ns() + W.t.c.next_interval_ns, __ATOMIC_RELAXED);
     return n;
 }
 
 void pypper_wt_tick(void)
 {
+    uint64_t now = mono_ns();
     if (!__atomic_load_n(&W.on, __ATOMIC_ACQUIRE)
-        || mono_ns() < __atomic_load_n(&W.next_ns, __ATOMIC_RELAXED))
+        || now < __atomic_load_n(&W.next_look_ns, __ATOMIC_RELAXED))
         return;
     if (pthread_mutex_trylock(&W.mu) != 0)
         return;
-    if (W.on)
+    __atomic_store_n(&W.next_look_ns, now + LOOK_NS, __ATOMIC_RELAXED);
+    uint64_t cpu = program_cpu_ns();
+    if (W.on && (cpu >= W.next_cpu_ns || now >= W.deadline_ns)) {
         scan_locked();
+        schedule(mono_ns(), program_cpu_ns());
+    }
     pthread_mutex_unlock(&W.mu);
 }
 
@@ -211,6 +243,7 @@ void pypper_wt_get_stats(pypper_wt_stats *out)
         .route = W.t.k.route ? W.t.k.route : "none",
         .interval_ms = W.t.c.next_interval_ns / 1000000u,
         .budget = W.t.p.budget,
+        .fault_ns = W.t.p.fault_ns,
         .est_fault_seconds = (double)W.t.c.faulted_pages * (double)W.t.p.fault_ns / 1e9,
         .scan_seconds = (double)W.t.c.scan_ns / 1e9,
         .c = W.t.c,

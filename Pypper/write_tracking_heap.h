@@ -1,6 +1,7 @@
 /* Pypper/write_tracking_heap.h: write tracking of Pypper's heap for a session: the
  * signal the session uses (write tracking, or the frame sampler alone and why), a
- * scan on the schedule the CPU budget allows (called by the sampler thread), page
+ * scan on the schedule the CPU budget allows, in the program's CPU time (called by
+ * the sampler thread), page
  * heat for the temperature model, and the session's start, end and fork. Pure C. */
 #ifndef PYPPER_WRITE_TRACKING_HEAP_H
 #define PYPPER_WRITE_TRACKING_HEAP_H
@@ -42,8 +43,9 @@ typedef struct {
     const char *route;
     uint64_t interval_ms;          /* the next interval */
     double budget;
+    uint64_t fault_ns;             /* one first-write fault, measured at the start */
     double est_fault_seconds;      /* the program's time the scans' re-arming cost it (estimate) */
-    double scan_seconds;           /* the scanning thread's time in scans */
+    double scan_seconds;           /* the scanning thread's CPU time in scans */
     wt_counters c;
 } pypper_wt_stats;
 
