@@ -131,10 +131,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "STATS", PYPPER_OPT_BOOL, FIELD(stats), "0", 0, 0, 0, 0, NULL,
         "print a summary of the counters at exit"},
     [PYPPER_OPTION_WRITE_TRACKING] = {
-        "WRITE_TRACKING", PYPPER_OPT_ENUM, FIELD(write_tracking), "auto", 0, 0, 0, 0, wt_choices,
+        "WRITE_TRACKING", PYPPER_OPT_ENUM, FIELD(write_tracking), "off", 0, 0, 0, 0, wt_choices,
         "temperature signal from the pages the program writes (userfaultfd + PAGEMAP_SCAN, "
         "Linux >= 6.7): auto (where the kernel allows it), on (warn when it does not), off "
-        "(frame sampler only)"},
+        "(frame sampler only; the default until the model uses page heat)"},
     [PYPPER_OPTION_WT_INTERVAL_MS] = {
         "WT_INTERVAL_MS", PYPPER_OPT_INT, FIELD(wt_interval_ms), "1000", 10, 60000, 0, 0, NULL,
         "usual milliseconds between two write-tracking scans (shortened down to a tenth where "

@@ -429,8 +429,8 @@ static int scan_area(wt_tracker *t, wt_area *a)
     return 0;
 }
 
-/* Fold the scan into the histories; park pages written in every scan of the history
- * that were armed before this one. Returns the pages seen written. */
+/* Fold the scan into the histories; park pages written in the last WT_PARK_AFTER
+ * scans that were armed before this one. Returns the pages seen written. */
 static long fold_area(wt_tracker *t, wt_area *a)
 {
     long seen = 0;
@@ -463,7 +463,8 @@ static long fold_area(wt_tracker *t, wt_area *a)
                 if (!fresh)
                     t->c.faulted_pages++;
             }
-            if (t->p.park && written && !fresh && !parked && nh == 0xFF) {
+            uint8_t run = (uint8_t)((1u << WT_PARK_AFTER) - 1);
+            if (t->p.park && written && !fresh && !parked && (nh & run) == run) {
                 a->parked[w] |= (uint64_t)1 << b;
                 t->c.parked_now++;
                 t->c.parks++;

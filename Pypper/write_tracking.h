@@ -15,6 +15,7 @@
 
 #define WT_MAX_AREAS 4
 #define WT_HISTORY_BITS 8          /* scans a page's history covers */
+#define WT_PARK_AFTER 4            /* written in this many scans in a row: parked */
 #define WT_PARK_GROUPS 8           /* a parked page is re-armed every this many scans */
 #define WT_DISCARD_RING 256        /* discards noted between two scans (more: all reset) */
 #define WT_VEC_LEN 1024            /* page runs one PAGEMAP_SCAN call returns */

@@ -38,6 +38,7 @@ def tracking_or_skip():
 
 
 def check(code, env=None, timeout=120):
+    env = env or {"PYPPER_WRITE_TRACKING": "auto"}   # off by default
     r = run(["-c", PRELUDE + textwrap.dedent(code)], env=env, timeout=timeout)
     assert r.returncode == 0, r.stdout + r.stderr
     if r.stdout.startswith("SKIP"):
@@ -82,9 +83,12 @@ def test_written_pages_have_heat_untouched_ones_none():
         assert sum(1 for h in cold if h != 0b100) <= 2, cold
         heat_hot = {_pypper.page_heat(os_[0]) for os_ in touched}
         assert heat_hot == {3 / 8}, heat_hot
-        # (The checks wrote them again.) Nine scans later without writes, no heat is left.
-        for _ in range(9):
+        # (The checks wrote them again.) Pages written in 4 scans in a row are parked
+        # (left unarmed, assumed written) until their turn in the rotation of 8 shows
+        # them unwritten; 8 scans later no heat is left.
+        for _ in range(8 + 1 + 9):
             _pypper._test_wt_scan()
+        assert _pypper.write_tracking_stats()["parks"] >= len(touched)
         left = [_pypper.page_history(os_[0]) for os_ in touched]
         assert all(h == 0 for h in left), left
         assert _pypper.page_heat(None) is None         # static: not in Pypper's heap
@@ -143,6 +147,10 @@ def test_refused_falls_back_to_frames():
         assert pypper.is_running()
         pypper.end()
         pypper.start(write_tracking="off")
+        assert pypper.stats()["signal"] == "frames (reason: WRITE_TRACKING=off)"
+        pypper.end()
+        os.environ.pop("PYPPER_WRITE_TRACKING")
+        pypper.start()                          # the default
         assert pypper.stats()["signal"] == "frames (reason: WRITE_TRACKING=off)"
         pypper.end()
         print("ok")

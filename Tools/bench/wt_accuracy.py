@@ -74,7 +74,7 @@ def main():
     ap.add_argument("--option", action="append", default=[])
     ap.add_argument("--json")
     args = ap.parse_args()
-    opts = dict(o.split("=", 1) for o in args.option)
+    opts = {"write_tracking": "on", **dict(o.split("=", 1) for o in args.option)}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYPPER_")}
     env["PYTHONHASHSEED"] = "0"
     report = {}

@@ -194,13 +194,14 @@ static void test_parking(void)
     static wt_tracker t;
     start(&t, base, true);
     wt_scan(&t);
-    /* Page 50 is written in every interval: after WT_HISTORY_BITS scans it is parked. */
-    for (int i = 0; i < WT_HISTORY_BITS; i++) {
+    /* Page 50 is written in every interval: after WT_PARK_AFTER scans it is parked. */
+    for (int i = 0; i < WT_PARK_AFTER; i++) {
         touch(base, 50);
         touch(base, 51 + (unsigned)i);        /* others once each */
+        CHECK(t.c.parked_now == 0);
         wt_scan(&t);
     }
-    CHECK(hist(&t, base, 50) == 0xFF);
+    CHECK(hist(&t, base, 50) == (1 << WT_PARK_AFTER) - 1);
     CHECK(t.c.parked_now == 1 && t.c.parks == 1);
     /* The scan that parked it armed it: one more fault, then none while parked. */
     touch(base, 50);
@@ -211,11 +212,11 @@ static void test_parking(void)
     CHECK(f1 - f0 == 0);                           /* parked: left unarmed, no fault */
     /* It stops being written: within one rotation plus a scan, its history shows it. */
     int scans = 0;
-    while (hist(&t, base, 50) == 0xFF && scans < 2 * WT_PARK_GROUPS + 2) {
+    while ((hist(&t, base, 50) & 1) && scans < 2 * WT_PARK_GROUPS + 2) {
         wt_scan(&t);
         scans++;
     }
-    CHECK(hist(&t, base, 50) != 0xFF);
+    CHECK(!(hist(&t, base, 50) & 1));
     CHECK(scans <= WT_PARK_GROUPS + 2);
     CHECK(t.c.parked_now == 0 && t.c.unparks == 1);
     /* Written again: it is armed (a fault) and reported. */
