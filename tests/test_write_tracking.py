@@ -198,3 +198,23 @@ def test_fork_child_runs_no_tracking():
         print("ok")
     """)
     assert r.stdout == "ok\n", r.stdout + r.stderr
+
+
+def test_exec_inherits_no_tracking_files():
+    r = check("""
+        import subprocess
+        pypper.start()
+        tracking_or_skip()
+        links = lambda: [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                         if os.path.exists(f"/proc/self/fd/{fd}")]
+        mine = links()
+        assert any("userfaultfd" in l for l in mine), mine
+        code = ("import os; print([os.readlink('/proc/self/fd/' + f) "
+                "for f in os.listdir('/proc/self/fd') if os.path.exists('/proc/self/fd/' + f)])")
+        out = subprocess.run([sys.executable, "-S", "-c", code], close_fds=False,
+                             capture_output=True, text=True).stdout
+        assert "userfaultfd" not in out and "pagemap" not in out, out
+        pypper.end()
+        print("ok")
+    """)
+    assert r.stdout == "ok\n", r.stdout + r.stderr
