@@ -22,6 +22,8 @@
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
 #include "../Pypper/stats.h"
+#include "../Pypper/write_tracking_heap.h"
+#include "write_tracking_api.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -413,6 +415,11 @@ static PyObject *py_stats(PyObject *module, PyObject *unused)
         }
         Py_DECREF(v);
     }
+    /* The temperature signal of the current or last session, and why. */
+    PyObject *sig = d ? PyUnicode_FromString(pypper_wt_signal()) : NULL;
+    if (d && (!sig || PyDict_SetItemString(d, "signal", sig) < 0))
+        Py_CLEAR(d);
+    Py_XDECREF(sig);
     return d;
 }
 
@@ -561,7 +568,8 @@ static int module_exec(PyObject *module)
     install_heap_in_extension();
     if (PyModule_AddFunctions(module, pypper_heap_methods) < 0
         || PyModule_AddFunctions(module, pypper_temperature_methods) < 0
-        || PyModule_AddFunctions(module, pypper_migration_methods) < 0)
+        || PyModule_AddFunctions(module, pypper_migration_methods) < 0
+        || PyModule_AddFunctions(module, pypper_write_tracking_methods) < 0)
         return -1;
     if (pypper_install_sys_allocator_hooks(module) < 0)
         return -1;

@@ -249,9 +249,24 @@ bool region_arena_committed(size_t ai)
     return (ai & (per_tier - 1)) < __atomic_load_n(&R.bump[tier], __ATOMIC_ACQUIRE);
 }
 
+static void (*discard_observer)(void *addr, size_t len);
+
+void region_set_discard_observer(void (*fn)(void *addr, size_t len))
+{
+    __atomic_store_n(&discard_observer, fn, __ATOMIC_RELEASE);
+}
+
+size_t region_committed_extent(unsigned tier)
+{
+    return __atomic_load_n(&R.bump[tier], __ATOMIC_ACQUIRE) << ARENA_SHIFT;
+}
+
 void region_discard(void *addr, size_t len)
 {
     madvise(addr, len, MADV_DONTNEED);
+    void (*fn)(void *, size_t) = __atomic_load_n(&discard_observer, __ATOMIC_ACQUIRE);
+    if (fn && layout_owns(addr))
+        fn(addr, len);
 }
 
 /* Whether every arena record sharing the page at `page` of the arena metadata is

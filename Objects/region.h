@@ -41,6 +41,12 @@ uint64_t region_purge_oldest_idle(uint64_t limit, bool *span);
 bool region_arena_committed(size_t ai);
 /* Return the pages of [addr, addr+len) to the kernel; they read as zero afterwards. */
 void region_discard(void *addr, size_t len);
+/* Write tracking (Pypper/write_tracking_heap.c): fn sees every discard of heap memory
+ * (MADV_DONTNEED reads as a write to the kernel's tracking); NULL: none. And the
+ * bytes of `tier` from its start that were ever committed (the bump end; released
+ * arenas inside it stay mapped). Safe from any thread. */
+void region_set_discard_observer(void (*fn)(void *addr, size_t len));
+size_t region_committed_extent(unsigned tier);
 
 typedef struct {
     uint64_t arenas_committed[HEAP_TIERS];   /* now, including released ones not discarded */

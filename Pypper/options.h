@@ -44,6 +44,12 @@ typedef enum {
 } pypper_migrate_policy;
 
 typedef enum {
+    PYPPER_WT_AUTO = 0,             /* write tracking where the kernel allows it, else frames */
+    PYPPER_WT_ON,                   /* the same, but a refusal is a warning */
+    PYPPER_WT_OFF,                  /* frames only */
+} pypper_wt_mode;
+
+typedef enum {
     PYPPER_LOG_OFF = 0,
     PYPPER_LOG_ERROR,
     PYPPER_LOG_WARN,
@@ -97,6 +103,10 @@ typedef enum {
     PYPPER_OPTION_HEAT_INTERVAL_MS,
     PYPPER_OPTION_LOG,
     PYPPER_OPTION_STATS,
+    PYPPER_OPTION_WRITE_TRACKING,
+    PYPPER_OPTION_WT_INTERVAL_MS,
+    PYPPER_OPTION_WT_BUDGET,
+    PYPPER_OPTION_TEST_WT_ERRNO,
     PYPPER_OPTION_COUNT
 } pypper_option_id;
 
@@ -135,6 +145,10 @@ typedef struct pypper_config {
     int64_t heat_interval_ms;    /* page-heat records in the trace file; 0 = none */
     int log_level;               /* pypper_log_level */
     bool stats;
+    int write_tracking;          /* pypper_wt_mode: auto, on, off */
+    int64_t wt_interval_ms;      /* usual interval between two write-tracking scans */
+    double wt_budget;            /* share of the program's time its write faults may take */
+    int64_t test_wt_errno;       /* test only: write tracking fails to open with this errno */
     unsigned char source[PYPPER_OPTION_COUNT];   /* pypper_opt_source */
 } pypper_config;
 

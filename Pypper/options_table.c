@@ -10,6 +10,7 @@
 
 static const char *const backend_choices[] = {"auto", "numa", "pageout", "sim", NULL};
 static const char *const policy_choices[] = {"temperature", "ratio", "threshold", NULL};
+static const char *const wt_choices[] = {"auto", "on", "off", NULL};
 static const char *const log_choices[] = {"off", "error", "warn", "info", "debug", NULL};
 
 #define FIELD(f) offsetof(pypper_config, f)
@@ -130,6 +131,22 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_STATS] = {
         "STATS", PYPPER_OPT_BOOL, FIELD(stats), "0", 0, 0, 0, 0, NULL,
         "print a summary of the counters at exit"},
+    [PYPPER_OPTION_WRITE_TRACKING] = {
+        "WRITE_TRACKING", PYPPER_OPT_ENUM, FIELD(write_tracking), "off", 0, 0, 0, 0, wt_choices,
+        "temperature signal from the pages the program writes (userfaultfd + PAGEMAP_SCAN, "
+        "Linux >= 6.7): auto (where the kernel allows it), on (warn when it does not), off "
+        "(frame sampler only; the default until the model uses page heat)"},
+    [PYPPER_OPTION_WT_INTERVAL_MS] = {
+        "WT_INTERVAL_MS", PYPPER_OPT_INT, FIELD(wt_interval_ms), "1000", 10, 60000, 0, 0, NULL,
+        "usual milliseconds between two write-tracking scans (shortened down to a tenth where "
+        "few pages are written, lengthened up to 4x to keep WT_BUDGET)"},
+    [PYPPER_OPTION_WT_BUDGET] = {
+        "WT_BUDGET", PYPPER_OPT_FLOAT, FIELD(wt_budget), "0.01", 0, 0, 0.001, 0.5, NULL,
+        "share of the program's time its first-write faults may take (0.01 = 1%)"},
+    [PYPPER_OPTION_TEST_WT_ERRNO] = {
+        "TEST_WT_ERRNO", PYPPER_OPT_INT, FIELD(test_wt_errno), "0", 0, 4095, 0, 0, NULL,
+        "test only: write tracking fails to start as if the kernel returned this errno "
+        "(1 = EPERM, 38 = ENOSYS); 0 = never"},
 };
 
 size_t pypper_option_count(void) { return PYPPER_OPTION_COUNT; }

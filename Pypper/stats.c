@@ -34,6 +34,10 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_FALLBACKS] = "migrate_fallbacks",
     [PYPPER_STAT_INJECTED] = "injected_failures",
     [PYPPER_STAT_SEGREGATED] = "segregated_allocations",
+    [PYPPER_STAT_WT_SESSIONS] = "write_tracking_sessions",
+    [PYPPER_STAT_WT_FALLBACKS] = "write_tracking_fallbacks",
+    [PYPPER_STAT_WT_SCANS] = "write_tracking_scans",
+    [PYPPER_STAT_WT_WRITTEN_PAGES] = "write_tracking_written_pages",
 };
 
 void pypper_stat_add(pypper_stat_id id, uint64_t n)

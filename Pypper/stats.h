@@ -35,6 +35,11 @@ typedef enum {
     PYPPER_STAT_FALLBACKS,           /* demotions left in the fast tier: slow nodes full */
     PYPPER_STAT_INJECTED,            /* failures injected by TEST_FAIL_EVERY */
     PYPPER_STAT_SEGREGATED,          /* allocations sent to the slow tier by a cold site */
+    /* Write tracking (Pypper/write_tracking_heap.c). */
+    PYPPER_STAT_WT_SESSIONS,         /* sessions whose signal was write tracking */
+    PYPPER_STAT_WT_FALLBACKS,        /* sessions left to the frame sampler: refused or failed */
+    PYPPER_STAT_WT_SCANS,            /* scans of the heap's pages */
+    PYPPER_STAT_WT_WRITTEN_PAGES,    /* pages the scans found written */
     PYPPER_STAT_COUNT
 } pypper_stat_id;
 

@@ -37,6 +37,7 @@
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/temperature.h"
+#include "../Pypper/write_tracking_heap.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -507,6 +508,7 @@ static void *sampler_main(void *arg)
     bool idle = false;
     while (!atomic_load(&AT.stop)) {
         park_if_asked();
+        pypper_wt_tick();       /* a write-tracking scan when one is due */
         /* Idle: the main thread used under 5% of a core in the last window (its clock
          * is exact) and the rest of the process under half a core. */
         uint64_t wall = mono_ns();
@@ -611,12 +613,14 @@ int pypper_active_trace_start(const pypper_config *cfg)
     }
     refill_poll_window(0);
 
+    pypper_wt_start(cfg);      /* or the frames alone, and why (logged, counted) */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&AT.thread, NULL, sampler_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
+        pypper_wt_stop();
         pypper_stack_chunks_stop();
         release_memory();
         PyErr_Format(PyExc_RuntimeError, "cannot create the pypper sampler thread: %s",
@@ -642,6 +646,7 @@ void pypper_active_trace_stop(void)
     Py_END_ALLOW_THREADS
     AT.on = false;
     atomic_store(&AT.hold, false);
+    pypper_wt_stop();          /* the scanning thread is gone: unregister everything */
     pypper_stack_chunks_stop();
     release_memory();
     AT.nused = AT.npoll = 0;
@@ -663,6 +668,7 @@ void pypper_active_trace_forget_after_fork(void)
     atomic_store(&AT.hold, false);
     AT.parked = false;
     AT.on = false;
+    pypper_wt_after_fork_child();
     pypper_stack_chunks_stop();
     release_memory();
     AT.nused = AT.npoll = 0;
