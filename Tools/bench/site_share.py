@@ -1,0 +1,96 @@
+"""Share of a snapshot's bytes whose allocation site is known, per program.
+
+Each program runs in a child interpreter with a session started before it (as
+`pypper run` does); snapshots are taken every 0.25 s while it runs and once when it returns (its
+module's data still alive); the largest one counts. Bytes are object bodies plus the buffers they own (owned_bytes, when the
+snapshot has it). Prints one row per program: objects, bytes, and the share of bytes
+with a recorded site, and how the rest splits ("before session", "not sampled").
+
+    ./python3 Tools/bench/site_share.py [--scale S] [--json out.json] [program.py ...]
+Default programs: tests/programs/sites_*.py and Tools/bench/programs/*.py."""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+CHILD = r"""
+import gc, json, os, runpy, sys, threading
+import pypper
+path, scale = sys.argv[1], sys.argv[2]
+
+
+def measure():
+    snap = pypper.snapshot()
+    out = {"objects": len(snap.objects), "bytes": 0, "known": 0, "kinds": {}}
+    for o in snap.objects:
+        b = o.size + getattr(o, "owned_bytes", 0)
+        out["bytes"] += b
+        kind = getattr(o, "site_kind", None) or ("sampled" if o.site else "unknown")
+        out["kinds"][kind] = out["kinds"].get(kind, 0) + b
+        if o.site:
+            out["known"] += b
+    return out
+
+
+best = {"bytes": -1}
+done = threading.Event()
+
+
+def watch():
+    global best
+    while not done.wait(0.25):
+        m = measure()
+        if m["bytes"] > best["bytes"]:
+            best = m
+
+
+pypper.start()
+sys.argv = [path, scale]
+sys.path.insert(0, os.path.dirname(path))
+t = threading.Thread(target=watch, daemon=True)
+t.start()
+import io, contextlib
+with contextlib.redirect_stdout(io.StringIO()):
+    g = runpy.run_path(path, run_name="__main__")
+done.set()
+t.join()
+gc.collect()
+m = measure()
+print(json.dumps(m if m["bytes"] > best["bytes"] else best))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("programs", nargs="*")
+    ap.add_argument("--scale", default="1")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    programs = args.programs or (sorted(glob.glob(os.path.join(ROOT, "tests/programs/sites_*.py")))
+                                 + sorted(p for p in glob.glob(os.path.join(HERE, "programs/*.py"))
+                                          if not os.path.basename(p).startswith("_")))
+    rows = {}
+    for p in programs:
+        r = subprocess.run([sys.executable, "-c", CHILD, p, args.scale], capture_output=True,
+                           text=True, timeout=600)
+        name = os.path.basename(p)[:-3]
+        if r.returncode:
+            print(f"{name:16} failed: {r.stderr.strip().splitlines()[-1:]}")
+            continue
+        d = json.loads(r.stdout.strip().splitlines()[-1])
+        rows[name] = d
+        share = d["known"] / d["bytes"] if d["bytes"] else 0.0
+        kinds = ", ".join(f"{k} {v / d['bytes']:.1%}" for k, v in sorted(d["kinds"].items()))
+        print(f"{name:16} {d['objects']:>8} objects {d['bytes'] / 1e6:>8.2f} MB  known {share:6.1%}  ({kinds})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
