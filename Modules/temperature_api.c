@@ -178,14 +178,15 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
         heap[k].index = (size_t)(uintptr_t)e->object;
         if (sites && Py_REFCNT((PyObject *)e->object) > 0) {
             const void *buffer = NULL;
-            uint32_t site = e->site;
+            bool before = e->site == PYPPER_SITE_BEFORE_SESSION;
+            uint32_t site = before ? 0 : e->site;
             if (!site)
                 (void)pypper_owned_bytes(e->object, &buffer);
             if (!site && buffer)
                 site = pypper_alloc_site_of_block(buffer);
-            if (!site)
+            if (!site && !before)
                 site = pypper_site_infer(near, e->block, Py_TYPE((PyObject *)e->object));
-            sites[k] = site;
+            sites[k] = site ? site : e->site;
         }
     }
     pypper_site_infer_free(near);
@@ -429,16 +430,13 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
 /* The site of entry e's object and how it was found. */
 static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t *kind)
 {
-    if (e->site == PYPPER_SITE_BEFORE_SESSION) {
-        *kind = SITE_BEFORE;
-        return 0;
-    }
-    if (e->site) {
+    if (e->site && e->site != PYPPER_SITE_BEFORE_SESSION) {
         *kind = SITE_SAMPLED;
         return e->site;
     }
+    /* An object from before the session whose buffer grew since has that site. */
     uint32_t site = buffer ? pypper_alloc_site_of_block(buffer) : 0;
-    *kind = site ? SITE_BUFFER : SITE_NOT_SAMPLED;
+    *kind = site ? SITE_BUFFER : e->site ? SITE_BEFORE : SITE_NOT_SAMPLED;
     return site;
 }
 

@@ -459,11 +459,9 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
 
 /* Allocation sampling: one in `sample_period` of the domain allocations that take the
  * slow path (a small block that opens a pool or finds the class's pool full, every
- * block above 512 bytes) is shown to sample_fn (the allocation-site recorder), and
- * every calloc or realloc above 512 bytes or that opens a pool; the fast path pays
- * nothing. Small blocks
- * are so sampled about once per pool of their class, i.e. in proportion to bytes.
- * The countdown never reaches 0 while off. */
+ * block above 512 bytes) is shown to sample_fn (the allocation-site recorder); the
+ * fast path pays nothing. Small blocks are so sampled about once per pool of their
+ * class, i.e. in proportion to bytes. The countdown never reaches 0 while off. */
 static uint64_t sample_countdown = UINT64_MAX, sample_period;
 static pypper_alloc_sample_fn sample_fn;
 
@@ -472,14 +470,6 @@ void pypper_heap_set_alloc_sampler(pypper_alloc_sample_fn fn, uint64_t period)
     sample_fn = fn && period ? fn : NULL;
     sample_period = period;
     sample_countdown = sample_fn ? period : UINT64_MAX;
-}
-
-/* For calloc and realloc, which reach the pools without the slow path's countdown:
- * a block above 512 bytes, or the first block of a pool (what a fresh pool hands
- * out first). */
-static inline bool opens_pool_or_large(const void *p, size_t n)
-{
-    return n > SMALL_MAX || ((uintptr_t)p & (POOL_SIZE - 1)) == 0;
 }
 
 static __attribute__((noinline)) void *sample_allocation(void *p, size_t n)
@@ -530,11 +520,8 @@ void *pypper_heap_domain_calloc(void *ctx, size_t count, size_t size)
     if (__builtin_mul_overflow(count, size, &n))
         return NULL;
     void *p = pypper_heap_calloc(count, size);
-    if (LIKELY(p != NULL)) {
-        if (UNLIKELY(sample_fn != NULL) && opens_pool_or_large(p, n))
-            sample_fn(p, n);
+    if (LIKELY(p != NULL))
         return p;
-    }
     const pypper_heap_fallback *fb = ctx;
     p = fb->calloc(fb->ctx, count, size);
     if (p)
@@ -550,8 +537,6 @@ void *pypper_heap_domain_realloc(void *ctx, void *p, size_t n)
     if (!layout_owns(p))
         return fb->realloc(fb->ctx, p, n);
     void *q = pypper_heap_realloc(p, n);
-    if (UNLIKELY(sample_fn != NULL) && q && opens_pool_or_large(q, n))
-        sample_fn(q, n);
     if (q || n == 0)
         return q;
     /* The heap could not grow it: move it to the fallback allocator. */

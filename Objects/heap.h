@@ -53,9 +53,7 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info);
 
 /* Show fn (block, requested size) one in `period` of the allocations made through the
  * CPython domain entry points that take the slow path (a small block when its pool
- * is used up, any block above 512 bytes) and every calloc and realloc above 512 bytes
- * or whose block is the first of its pool,
- * right after it is made, in the allocating
+ * is used up, any block above 512 bytes), right after it is made, in the allocating
  * thread (which holds its interpreter's GIL); fn must not allocate from the heap.
  * NULL or 0 turns sampling off. */
 typedef void (*pypper_alloc_sample_fn)(void *block, size_t size);

@@ -1,21 +1,22 @@
-/* Python/alloc_sites.c: allocation sites (alloc_sites.h). The heap shows sample()
- * every allocation that takes its slow path (a small block that opens a pool, any
- * block above 512 bytes) and every calloc or realloc above 512 bytes, inside the
- * allocator. sample() reads the allocating thread's innermost Python frame and
- * interns (code object, instruction) as a site id (an open-addressing table; the
- * code object is kept alive by a reference; a one-entry memo catches loops), then
- * notes it:
+/* Python/alloc_sites.c: allocation sites (alloc_sites.h). While a session records
+ * sites, the MEM and OBJ allocator domains are wrapped (as tracemalloc does): the
+ * wrapper passes every call on to the heap and looks at what came back. It records
+ * the site of a block above 512 bytes (at malloc, calloc and realloc), of a block
+ * that is the first of its pool (a pool being opened), and of the allocation that
+ * crosses each boundary of ALLOC_SAMPLE x 16 KiB allocated bytes (so blocks taken
+ * from partly free pools, which no pool opening shows, are sampled too, in
+ * proportion to bytes). Recording reads the allocating thread's innermost Python
+ * frame and interns (code object, instruction) as a site id (an open-addressing
+ * table; the code object is kept alive by a reference; a one-entry memo catches
+ * loops), then notes it:
  * - for a block above 512 bytes, in `large`, a map block -> site (open addressing,
  *   rebuilt twice as large when half full, dropping blocks no longer allocated);
  * - for a small block, in the record of its pool (a direct array, one 8-byte record
  *   per 16 KiB pool of the reservation, touched only where pools are used): the
- *   site and which block of the pool it was. Only one pool opening in ALLOC_SAMPLE is
- *   recorded; the others clear the record, so a record always describes the latest
- *   run of allocations into its pool.
- * Nothing here allocates from the heap (the tables are mmap'ed), so sample() is safe
- * inside malloc. The per-allocation cost is on slow paths only: about one in a
- * pool's capacity of small allocations, and allocations above 512 bytes, which copy
- * or clear more than this costs. */
+ *   site and which block of the pool it was, the latest recorded one.
+ * Nothing here allocates from the heap (the tables are mmap'ed), so recording is
+ * safe inside malloc. With no session the domains are not wrapped: no cost. With
+ * one, each call pays the wrapper (an indirect call and a compare or two). */
 #define Py_BUILD_CORE 1
 #include "alloc_sites.h"
 
@@ -24,6 +25,7 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_layout.h"   /* the reservation and pool geometry (read only) */
+#include "../Pypper/log.h"
 
 #include <sys/mman.h>
 
@@ -58,11 +60,18 @@ static struct {
     uintptr_t base;
     large_slot *large;
     size_t large_cap, large_used;
-    uint64_t period, countdown;
+    int64_t period_bytes, countdown;
     PyInterpreterState *main_interp;
-    uint64_t recorded_small, recorded_large, unsampled_pools, no_frame, table_full;
+    uint64_t recorded_small, recorded_large, recorded_by_bytes, no_frame, table_full;
     uint64_t large_rebuilds;
+    /* The wrapped domains (MEM, OBJ): the allocators called on, whether installed. */
+    PyMemAllocatorEx inner[2];
+    bool wrapped[2];
 } S;
+
+/* Set once a wrapper could not be taken out (another hook was installed over it):
+ * it then passes calls on without looking. */
+static bool wrapper_active;
 
 static void *map(size_t bytes)
 {
@@ -93,12 +102,11 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
     return 0;
 }
 
-/* The site of the allocation being made now, or 0 (no Python frame: interpreter
- * start-up, another interpreter, a thread with no Python code running). */
-static uint32_t current_site(void)
+/* The site of the allocation being made now by ts (of the main interpreter), or 0
+ * (no Python frame: a thread with no Python code running). */
+static uint32_t current_site(PyThreadState *ts)
 {
-    PyThreadState *ts = _PyThreadState_UncheckedGet();
-    if (!ts || ts->interp != S.main_interp || !ts->cframe) {
+    if (!ts->cframe) {
         S.no_frame++;
         return 0;
     }
@@ -211,31 +219,113 @@ static pool_rec *pool_rec_of(const void *block, uint32_t *granule)
     return &S.pools[i];
 }
 
-static void sample(void *block, size_t size)
+static void record(void *block, size_t size)
 {
+    if ((uintptr_t)block - S.base >= (uintptr_t)S.npools << POOL_SHIFT)
+        return;                     /* not the heap's (the fallback allocator's) */
+    /* Only the main interpreter's threads (its GIL serializes them) touch the tables;
+     * another interpreter with its own GIL may allocate at the same time. */
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    if (!ts || ts->interp != S.main_interp) {
+        S.no_frame++;
+        return;
+    }
     if (size > SMALL_MAX) {
         S.recorded_large++;
-        large_put((uintptr_t)block, current_site());
+        large_put((uintptr_t)block, current_site(ts));
         return;
     }
     uint32_t granule;
     pool_rec *r = pool_rec_of(block, &granule);
     if (!r)
         return;
-    if (--S.countdown) {
-        *r = (pool_rec){0, 0};
-        S.unsampled_pools++;
-        return;
-    }
-    S.countdown = S.period;
-    uint32_t id = current_site();
+    uint32_t id = current_site(ts);
     *r = (pool_rec){id, id ? granule : 0};
     S.recorded_small++;
 }
 
+static inline void seen(void *block, size_t size)
+{
+    if (size > SMALL_MAX || ((uintptr_t)block & (POOL_SIZE - 1)) == 0)
+        record(block, size);
+    else if ((S.countdown -= (int64_t)size) < 0) {
+        S.countdown += S.period_bytes;
+        S.recorded_by_bytes++;
+        record(block, size);
+    }
+}
+
+static void *wrap_malloc(void *ctx, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->malloc(a->ctx, n);
+    if (p && wrapper_active)
+        seen(p, n);
+    return p;
+}
+
+static void *wrap_calloc(void *ctx, size_t count, size_t size)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->calloc(a->ctx, count, size);
+    if (p && wrapper_active)
+        seen(p, count * size);
+    return p;
+}
+
+static void *wrap_realloc(void *ctx, void *old, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->realloc(a->ctx, old, n);
+    if (p && wrapper_active)
+        seen(p, n);
+    return p;
+}
+
+static void wrap_free(void *ctx, void *p)
+{
+    PyMemAllocatorEx *a = ctx;
+    a->free(a->ctx, p);
+}
+
+static const PyMemAllocatorDomain wrapped_domains[2] = {PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ};
+
+static void wrap_domains(void)
+{
+    for (int d = 0; d < 2; d++) {
+        PyMem_GetAllocator(wrapped_domains[d], &S.inner[d]);
+        PyMemAllocatorEx w = {&S.inner[d], wrap_malloc, wrap_calloc, wrap_realloc, wrap_free};
+        PyMem_SetAllocator(wrapped_domains[d], &w);
+        S.wrapped[d] = true;
+    }
+    wrapper_active = true;
+}
+
+/* Put the domains back as they were, unless something wrapped them after us (then
+ * our wrapper stays, passing calls on, and its inner allocators with it). */
+static bool unwrap_domains(void)
+{
+    bool all = true;
+    wrapper_active = false;
+    for (int d = 0; d < 2; d++) {
+        if (!S.wrapped[d])
+            continue;
+        PyMemAllocatorEx now;
+        PyMem_GetAllocator(wrapped_domains[d], &now);
+        if (now.malloc == wrap_malloc && now.ctx == &S.inner[d]) {
+            PyMem_SetAllocator(wrapped_domains[d], &S.inner[d]);
+            S.wrapped[d] = false;
+        } else {
+            all = false;
+        }
+    }
+    return all;
+}
+
 static void release(bool drop_references)
 {
-    pypper_heap_set_alloc_sampler(NULL, 0);
+    /* The inner allocators stay where they are (in S) while a wrapper is left in. */
+    bool unwrapped = unwrap_domains();
     if (S.sites && drop_references)
         for (uint32_t id = 1; id <= S.nsites; id++)
             Py_CLEAR(S.sites[id].code);
@@ -247,7 +337,15 @@ static void release(bool drop_references)
         munmap(S.pools, S.npools * sizeof(pool_rec));
     if (S.large)
         munmap(S.large, S.large_cap * sizeof(large_slot));
+    PyMemAllocatorEx inner[2] = {S.inner[0], S.inner[1]};
+    bool wrapped[2] = {S.wrapped[0], S.wrapped[1]};
     memset(&S, 0, sizeof(S));
+    if (!unwrapped) {
+        S.inner[0] = inner[0];
+        S.inner[1] = inner[1];
+        S.wrapped[0] = wrapped[0];
+        S.wrapped[1] = wrapped[1];
+    }
 }
 
 int pypper_alloc_sites_start(uint64_t period)
@@ -255,6 +353,13 @@ int pypper_alloc_sites_start(uint64_t period)
     release(true);
     if (!period || !pypper_heap_ready())
         return 0;
+    if (S.wrapped[0] || S.wrapped[1]) {
+        /* A wrapper of an earlier session could not be taken out (another hook went
+         * over it): wrapping again could loop through it. No sites this session. */
+        pypper_log(PYPPER_LOG_WARN, "allocation sites off: the allocator is hooked over "
+                   "Pypper's (tracemalloc?); stop that hook to record sites");
+        return 0;
+    }
     S.npools = (pypper_heap_layout.tier_bytes * HEAP_TIERS) >> POOL_SHIFT;
     S.base = (uintptr_t)pypper_heap_layout.base;
     S.sites = map(SITE_CAP * sizeof(site_rec));
@@ -267,11 +372,10 @@ int pypper_alloc_sites_start(uint64_t period)
         PyErr_NoMemory();
         return -1;
     }
-    S.period = S.countdown = period;
+    S.period_bytes = S.countdown = (int64_t)(period * POOL_SIZE);
     S.main_interp = PyInterpreterState_Get();
     S.on = true;
-    /* Every slow-path allocation: the one-in-period choice is made here, per pool. */
-    pypper_heap_set_alloc_sampler(sample, 1);
+    wrap_domains();
     return 0;
 }
 
@@ -343,7 +447,7 @@ PyObject *pypper_alloc_sites_stats(void)
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
                          "recorded_small", (unsigned long long)S.recorded_small,
                          "recorded_large", (unsigned long long)S.recorded_large,
-                         "unsampled_pools", (unsigned long long)S.unsampled_pools,
+                         "recorded_by_bytes", (unsigned long long)S.recorded_by_bytes,
                          "no_frame", (unsigned long long)S.no_frame,
                          "table_full", (unsigned long long)S.table_full,
                          "large_map_entries", (Py_ssize_t)S.large_used,

@@ -1,11 +1,10 @@
 /* Python/alloc_sites.h: allocation sites: the Python code location (code object,
- * instruction) that allocated a block of the heap, recorded on the allocator's slow
- * path while a session runs. Every block above 512 bytes gets its site, at malloc,
- * calloc and realloc (so a list's item array carries the line that last grew it);
- * a pool of small blocks gets the site of the allocation that opened it (one opening
- * in ALLOC_SAMPLE), which is exact for that block and, for the objects of the same
- * type allocated after it into the same pool, an inference (see
- * Modules/temperature_api.c). */
+ * instruction) that allocated a block of the heap, recorded while a session runs.
+ * Every block above 512 bytes gets its site, at malloc, calloc and realloc (so a
+ * list's item array carries the line that last grew it); a pool of small blocks
+ * gets the site of the latest recorded allocation in it: the one that opened it,
+ * and one per ALLOC_SAMPLE x 16 KiB allocated. That is exact for that block; the
+ * objects of the same type near it get its site by inference (site_infer.h). */
 #ifndef PYPPER_ALLOC_SITES_H
 #define PYPPER_ALLOC_SITES_H
 
@@ -17,8 +16,9 @@
  * object that existed before the session started (it can have no site). */
 #define PYPPER_SITE_BEFORE_SESSION UINT32_MAX
 
-/* With the GIL: start recording; `period`: one pool opening in period records its
- * site (0: no sites at all). 0 or -1 with a Python exception. */
+/* With the GIL: start recording; besides large blocks and pool openings, one
+ * allocation per `period` x 16 KiB allocated (0: no sites at all). 0 or -1 with a
+ * Python exception. */
 int pypper_alloc_sites_start(uint64_t period);
 /* With the GIL: stop, drop the sites and the code objects they hold (also in a
  * forked child: the references are the child's copies). */
@@ -38,7 +38,7 @@ void pypper_alloc_sites_moved(const void *from, const void *to);
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset);
 /* "file:line (function)" of a site, or None for 0 / an unknown id. */
 PyObject *pypper_alloc_site_describe(uint32_t site);
-/* Counters: {"sites", "recorded_small", "recorded_large", "unsampled_pools",
+/* Counters: {"sites", "recorded_small", "recorded_large", "recorded_by_bytes",
  * "no_frame", "table_full", "large_map_entries", "large_map_rebuilds"}. */
 PyObject *pypper_alloc_sites_stats(void);
 

@@ -3,8 +3,9 @@
 Each program runs in a child interpreter with a session started before it (as
 `pypper run` does); snapshots are taken every 0.25 s while it runs and once when it returns (its
 module's data still alive); the largest one counts. Bytes are object bodies plus the buffers they own (owned_bytes, when the
-snapshot has it). Prints one row per program: objects, bytes, and the share of bytes
-with a recorded site, and how the rest splits ("before session", "not sampled").
+snapshot has it). Prints one row per program: objects, bytes, the share of bytes with
+a site (of all, and of those allocated in the session, i.e. not "before session"),
+and the bytes per site kind (sampled, buffer, inferred, before session, not sampled).
 
     ./python3 Tools/bench/site_share.py [--scale S] [--json out.json] [program.py ...]
 Default programs: tests/programs/sites_*.py and Tools/bench/programs/*.py."""
@@ -85,8 +86,11 @@ def main():
         d = json.loads(r.stdout.strip().splitlines()[-1])
         rows[name] = d
         share = d["known"] / d["bytes"] if d["bytes"] else 0.0
+        session = d["bytes"] - d["kinds"].get("before session", 0)
+        in_session = d["known"] / session if session > 0 else 0.0
         kinds = ", ".join(f"{k} {v / d['bytes']:.1%}" for k, v in sorted(d["kinds"].items()))
-        print(f"{name:16} {d['objects']:>8} objects {d['bytes'] / 1e6:>8.2f} MB  known {share:6.1%}  ({kinds})")
+        print(f"{name:16} {d['objects']:>8} objects {d['bytes'] / 1e6:>7.2f} MB  known {share:6.1%}"
+              f"  of session bytes {in_session:6.1%}  ({kinds})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
