@@ -300,7 +300,7 @@ static void infer_sites(object_row *rows, size_t n)
     if (!t)
         return;
     for (size_t i = 0; i < n; i++)
-        if (rows[i].site_kind == SITE_SAMPLED || rows[i].site_kind == SITE_BUFFER)
+        if (rows[i].site_kind == SITE_SAMPLED)   /* bodies: a buffer's site is its own */
             pypper_site_infer_seed(t, rows[i].block, Py_TYPE(rows[i].object), rows[i].site);
     for (size_t i = 0; i < n; i++) {
         object_row *r = &rows[i];
@@ -624,8 +624,8 @@ PyMethodDef pypper_temperature_methods[] = {
      "snapshot_data([min_temperature]) -> dict: objects (address, size, type, tier, "
      "temperature, class, site, owned_bytes, site_kind), pages (address, tier, heat, hot_bytes, cold_bytes), model"},
     {"alloc_sites_stats", py_alloc_sites_stats, METH_NOARGS,
-     "alloc_sites_stats() -> dict: allocation sites recorded (small pools, large blocks), "
-     "pool openings not sampled, allocations without a Python frame, map sizes"},
+     "alloc_sites_stats() -> dict: allocation sites recorded (small blocks by bytes, large "
+     "blocks), allocations without a Python frame, map sizes"},
     {"active_trace_stats", py_active_trace_stats, METH_NOARGS,
      "active_trace_stats() -> dict: the sampler's counters and CPU time"},
     {"_test_hold_sampler", py_test_hold_sampler, METH_VARARGS,

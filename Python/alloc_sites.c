@@ -1,11 +1,10 @@
 /* Python/alloc_sites.c: allocation sites (alloc_sites.h). While a session records
  * sites, the MEM and OBJ allocator domains are wrapped (as tracemalloc does): the
  * wrapper passes every call on to the heap and looks at what came back. It records
- * the site of a block above 512 bytes (at malloc, calloc and realloc), of a block
- * that is the first of its pool (a pool being opened), and of the allocation that
- * crosses each boundary of ALLOC_SAMPLE x 16 KiB allocated bytes (so blocks taken
- * from partly free pools, which no pool opening shows, are sampled too, in
- * proportion to bytes). Recording reads the allocating thread's innermost Python
+ * the site of every block above 512 bytes (at malloc, calloc and realloc) and of the
+ * allocation that crosses each boundary of ALLOC_SAMPLE x 4 KiB allocated bytes (so
+ * small blocks are sampled in proportion to bytes, wherever they come from: fresh
+ * pools or freed slots). Recording reads the allocating thread's innermost Python
  * frame and interns (code object, instruction) as a site id (an open-addressing
  * table; the code object is kept alive by a reference; a one-entry memo catches
  * loops), then notes it:
@@ -13,10 +12,13 @@
  *   rebuilt twice as large when half full, dropping blocks no longer allocated);
  * - for a small block, in the record of its pool (a direct array, one 8-byte record
  *   per 16 KiB pool of the reservation, touched only where pools are used): the
- *   site and which block of the pool it was, the latest recorded one.
+ *   site and which block of the pool it was, the latest recorded one (forgotten
+ *   when that block is freed: the wrapper sees frees too, so a later object at that
+ *   address does not inherit the site).
  * Nothing here allocates from the heap (the tables are mmap'ed), so recording is
  * safe inside malloc. With no session the domains are not wrapped: no cost. With
- * one, each call pays the wrapper (an indirect call and a compare or two). */
+ * one, each call pays the wrapper (an indirect call, a counter, a compare; a free
+ * one pool-record compare), and recording happens about once per 4 KiB allocated. */
 #define Py_BUILD_CORE 1
 #include "alloc_sites.h"
 
@@ -31,6 +33,7 @@
 
 #define SITE_CAP 65536u             /* sites (ids 1..SITE_CAP/2), power of two */
 #define LARGE_MIN_CAP 65536u        /* initial slots of the large-block map */
+#define SAMPLE_BYTES 4096           /* ALLOC_SAMPLE 1: one allocation per 4 KiB allocated */
 
 typedef struct {
     PyCodeObject *code;             /* NULL: empty */
@@ -38,7 +41,7 @@ typedef struct {
 } site_rec;
 
 typedef struct {
-    uint32_t site;                  /* of the latest recorded opening; 0: none */
+    uint32_t site;                  /* of the latest recorded block; 0: none */
     uint32_t opener;                /* 1 + granule of the block that opened it; 0: taken */
 } pool_rec;
 
@@ -244,23 +247,44 @@ static void record(void *block, size_t size)
     S.recorded_small++;
 }
 
-static inline void seen(void *block, size_t size)
+/* Whether an allocation the wrapper sees is recorded: a block above 512 bytes, the
+ * first block of a pool, or the one crossing the next byte boundary: one branch on
+ * the common path (seen_slow sorts it out). */
+static inline bool worth_recording(const void *block, size_t size)
 {
-    if (size > SMALL_MAX || ((uintptr_t)block & (POOL_SIZE - 1)) == 0)
-        record(block, size);
-    else if ((S.countdown -= (int64_t)size) < 0) {
+    (void)block;
+    S.countdown -= (int64_t)size;
+    return (S.countdown < 0) | (size > SMALL_MAX);
+}
+
+static __attribute__((noinline)) void seen_slow(void *block, size_t size)
+{
+    bool by_bytes = S.countdown < 0;
+    if (by_bytes)
         S.countdown += S.period_bytes;
+    if (!wrapper_active || !block)
+        return;
+    if (by_bytes && size <= SMALL_MAX)
         S.recorded_by_bytes++;
-        record(block, size);
-    }
+    record(block, size);
+}
+
+/* A freed small block is no longer its pool's recorded one: a later block at that
+ * address is another allocation (often of another site). */
+static inline void forget(const void *block)
+{
+    uintptr_t off = (uintptr_t)block - S.base;
+    size_t i = (size_t)(off >> POOL_SHIFT);
+    if (i < S.npools && S.pools[i].opener == 1 + (uint32_t)((off & (POOL_SIZE - 1)) / GRANULE))
+        S.pools[i].opener = 0;
 }
 
 static void *wrap_malloc(void *ctx, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
     void *p = a->malloc(a->ctx, n);
-    if (p && wrapper_active)
-        seen(p, n);
+    if (__builtin_expect(worth_recording(p, n), 0))
+        seen_slow(p, n);
     return p;
 }
 
@@ -268,8 +292,8 @@ static void *wrap_calloc(void *ctx, size_t count, size_t size)
 {
     PyMemAllocatorEx *a = ctx;
     void *p = a->calloc(a->ctx, count, size);
-    if (p && wrapper_active)
-        seen(p, count * size);
+    if (__builtin_expect(worth_recording(p, count * size), 0))
+        seen_slow(p, count * size);
     return p;
 }
 
@@ -277,14 +301,17 @@ static void *wrap_realloc(void *ctx, void *old, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
     void *p = a->realloc(a->ctx, old, n);
-    if (p && wrapper_active)
-        seen(p, n);
+    if (p != old && p && old)
+        forget(old);
+    if (__builtin_expect(worth_recording(p, n), 0))
+        seen_slow(p, n);
     return p;
 }
 
 static void wrap_free(void *ctx, void *p)
 {
     PyMemAllocatorEx *a = ctx;
+    forget(p);
     a->free(a->ctx, p);
 }
 
@@ -340,6 +367,7 @@ static void release(bool drop_references)
     PyMemAllocatorEx inner[2] = {S.inner[0], S.inner[1]};
     bool wrapped[2] = {S.wrapped[0], S.wrapped[1]};
     memset(&S, 0, sizeof(S));
+    S.countdown = INT64_MAX;            /* a wrapper left in passes calls on */
     if (!unwrapped) {
         S.inner[0] = inner[0];
         S.inner[1] = inner[1];
@@ -372,7 +400,7 @@ int pypper_alloc_sites_start(uint64_t period)
         PyErr_NoMemory();
         return -1;
     }
-    S.period_bytes = S.countdown = (int64_t)(period * POOL_SIZE);
+    S.period_bytes = S.countdown = (int64_t)(period * SAMPLE_BYTES);
     S.main_interp = PyInterpreterState_Get();
     S.on = true;
     wrap_domains();

@@ -1,10 +1,10 @@
 /* Python/alloc_sites.h: allocation sites: the Python code location (code object,
  * instruction) that allocated a block of the heap, recorded while a session runs.
  * Every block above 512 bytes gets its site, at malloc, calloc and realloc (so a
- * list's item array carries the line that last grew it); a pool of small blocks
- * gets the site of the latest recorded allocation in it: the one that opened it,
- * and one per ALLOC_SAMPLE x 16 KiB allocated. That is exact for that block; the
- * objects of the same type near it get its site by inference (site_infer.h). */
+ * list's item array carries the line that last grew it); small blocks are sampled,
+ * one allocation per ALLOC_SAMPLE x 4 KiB allocated, and a pool remembers its latest
+ * sampled block while it lives. That is exact for that block; the objects of the
+ * same type near it get its site by inference (site_infer.h). */
 #ifndef PYPPER_ALLOC_SITES_H
 #define PYPPER_ALLOC_SITES_H
 
@@ -16,9 +16,8 @@
  * object that existed before the session started (it can have no site). */
 #define PYPPER_SITE_BEFORE_SESSION UINT32_MAX
 
-/* With the GIL: start recording; besides large blocks and pool openings, one
- * allocation per `period` x 16 KiB allocated (0: no sites at all). 0 or -1 with a
- * Python exception. */
+/* With the GIL: start recording; besides blocks above 512 bytes, one allocation per
+ * `period` x 4 KiB allocated (0: no sites at all). 0 or -1 with a Python exception. */
 int pypper_alloc_sites_start(uint64_t period);
 /* With the GIL: stop, drop the sites and the code objects they hold (also in a
  * forked child: the references are the child's copies). */
@@ -30,7 +29,7 @@ uint32_t pypper_alloc_sites_take(const void *block);
 /* The same, without consuming: for owned buffers (a block above 512 bytes keeps its
  * site until it is freed and its address reallocated). */
 uint32_t pypper_alloc_site_of_block(const void *block);
-/* The site of the allocation that last opened the pool holding a small block, or 0. */
+/* The site of the latest sampled allocation in the pool holding a small block, or 0. */
 uint32_t pypper_alloc_site_of_pool(const void *block);
 /* A buffer was copied from `from` to `to` (relocation): `to` gets from's site. */
 void pypper_alloc_sites_moved(const void *from, const void *to);
