@@ -198,6 +198,12 @@ def _library_dirs():
 
 
 LIBRARY_DIRS = _library_dirs()
+PYPPER_DIR = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(__file__))), "")
+
+
+def _site_path(site):
+    path = site.rsplit(":", 1)[0] if ":" in site else site
+    return os.path.realpath(path) if os.path.isabs(path) else path
 
 
 def is_library_site(site):
@@ -205,11 +211,10 @@ def is_library_site(site):
     itself or in frozen interpreter code, not in the user's program."""
     if not site:
         return False
-    path = site.rsplit(":", 1)[0] if ":" in site else site
+    path = _site_path(site)
     if path.startswith("<frozen ") or path.startswith("<built-in"):
         return True
-    real = os.path.realpath(path) if os.path.isabs(path) else path
-    return real.startswith(LIBRARY_DIRS)
+    return path.startswith(LIBRARY_DIRS)
 
 
 def _library_type(tp):
@@ -231,25 +236,45 @@ _DATA_CLASSES = frozenset({"collections.OrderedDict", "collections.defaultdict",
                            "decimal.Decimal", "datetime.datetime", "datetime.date"})
 
 
+#: Builtin types of plain data, kept when library code made them.
+_DATA_TYPES = (dict, list, set, frozenset, tuple, str, bytes, bytearray, int, float, complex)
+_DATA_TYPE_NAMES = frozenset(t.__name__ for t in _DATA_TYPES)
+
+
+def _is_data_class(tp):
+    return any(f"{c.__module__}.{c.__qualname__}" in _DATA_CLASSES for c in tp.__mro__)
+
+
 def is_user_object(type_name, site, site_kind, obj=None):
     """Whether an object is the user's data rather than an interpreter or standard
-    library internal: its site is in the user's code, or it has none and it is not
+    library internal: its site is in the user's code; or its site is in library code
+    and it is plain data (an object of a builtin data type exactly, or of a data
+    class: json.loads' dicts and lists); or it has no site and it is not
     of an interpreter machinery type (functions, descriptors, code, modules, types,
     ...), not an object from before the session of a builtin type (module
     dictionaries, interned strings, constants), and (when obj is given) not an
     instance of a class of the standard library or Pypper other than the data
     classes of _DATA_CLASSES (so os._Environ and random.Random are internal,
     OrderedDict and deque are not)."""
+    if site and not is_library_site(site):
+        return True
+    if site and _site_path(site).startswith(PYPPER_DIR):
+        return False            # Pypper's own (a snapshot's rows and aggregates)
     if site:
-        return not is_library_site(site)
+        # Made by library code: its own machinery, unless plain data (what json.loads
+        # or csv build is the program's data).
+        if obj is not None:
+            tp = type(obj)
+            return tp in _DATA_TYPES or _is_data_class(tp)
+        return type_name in _DATA_TYPE_NAMES or any(
+            type_name == c.rsplit(".", 1)[1] for c in _DATA_CLASSES)
     if type_name in INTERNAL_TYPES:
         return False
     if obj is not None:
         tp = type(obj)
         if isinstance(obj, type):
             return False
-        if _library_type(tp) and not any(f"{c.__module__}.{c.__qualname__}" in _DATA_CLASSES
-                                         for c in tp.__mro__):
+        if _library_type(tp) and not _is_data_class(tp):
             return False
         if site_kind == "before session" and not tp.__flags__ & (1 << 9):
             return False        # a builtin (static) type's object from before the session
