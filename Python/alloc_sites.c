@@ -72,8 +72,9 @@ static struct {
     bool wrapped[2];
 } S;
 
-/* Set once a wrapper could not be taken out (another hook was installed over it):
- * it then passes calls on without looking. */
+/* True while a session records sites. A wrapper that could not be taken out (another
+ * hook was installed over it) stays in, inactive: it then passes calls on without
+ * looking. */
 static bool wrapper_active;
 
 static void *map(size_t bytes)

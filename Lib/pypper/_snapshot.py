@@ -15,7 +15,6 @@ import builtins
 import json
 import os
 import sys
-import sysconfig
 import time
 import types
 import zlib
@@ -192,7 +191,9 @@ INTERNAL_TYPES = frozenset(t.__name__ for t in (
 
 
 def _library_dirs():
-    dirs = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"),
+    # The standard library is where os.py is (its extension modules in lib-dynload
+    # below it); not sysconfig, which imports threading.
+    dirs = {os.path.dirname(os.path.abspath(os.__file__)),
             os.path.dirname(os.path.abspath(__file__))}
     return tuple(os.path.join(os.path.realpath(d), "") for d in dirs if d)
 
