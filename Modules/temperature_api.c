@@ -13,6 +13,8 @@
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
 #include "../Python/live_trace.h"
+#include "../Python/owned_buffers.h"
+#include "../Python/site_infer.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -108,11 +110,34 @@ static int by_heat_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static PyObject *py_hot_objects(PyObject *module, PyObject *arg)
+static PyObject *hot_pair(PyObject *obj, double t, uint32_t site, int detail);
+
+/* Objects of the table whose own allocation was recorded, as seeds for inference;
+ * NULL when there is no memory (no inference then). */
+static site_infer *seed_recorded_sites(size_t count)
+{
+    size_t seeds = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t site = pypper_objtable_at(i)->site;
+        seeds += site && site != PYPPER_SITE_BEFORE_SESSION;
+    }
+    site_infer *t = pypper_site_infer_new(seeds);
+    for (size_t i = 0; t && i < count; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        if (!e->site || e->site == PYPPER_SITE_BEFORE_SESSION || !pypper_objtable_current(e)
+            || Py_REFCNT((PyObject *)e->object) <= 0)
+            continue;
+        pypper_site_infer_seed(t, e->block, Py_TYPE((PyObject *)e->object), e->site);
+    }
+    return t;
+}
+
+static PyObject *py_hot_objects(PyObject *module, PyObject *args)
 {
     (void)module;
-    Py_ssize_t want = PyLong_AsSsize_t(arg);
-    if (want == -1 && PyErr_Occurred())
+    Py_ssize_t want;
+    int detail = 0;
+    if (!PyArg_ParseTuple(args, "n|p:hot_objects", &want, &detail))
         return NULL;
     if (want < 0) {
         PyErr_SetString(PyExc_ValueError, "hot_objects(n): n must be >= 0");
@@ -146,21 +171,58 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *arg)
     }
     qsort(heap, n, sizeof(ranked), by_heat_desc);
     /* Objects are built after the heap lock is released (building allocates). */
-    for (size_t k = 0; k < n; k++)
-        heap[k].index = (size_t)(uintptr_t)pypper_objtable_at(heap[k].index)->object;
+    uint32_t *sites = detail ? PyMem_RawCalloc(n ? n : 1, sizeof(uint32_t)) : NULL;
+    site_infer *near = sites ? seed_recorded_sites(count) : NULL;
+    for (size_t k = 0; k < n; k++) {
+        pypper_obj_entry *e = pypper_objtable_at(heap[k].index);
+        heap[k].index = (size_t)(uintptr_t)e->object;
+        if (sites && Py_REFCNT((PyObject *)e->object) > 0) {
+            const void *buffer = NULL;
+            bool before = e->site == PYPPER_SITE_BEFORE_SESSION;
+            uint32_t site = before ? 0 : e->site;
+            if (!site)
+                (void)pypper_owned_bytes(e->object, &buffer);
+            if (!site && buffer)
+                site = pypper_alloc_site_of_block(buffer);
+            if (!site && !before)
+                site = pypper_site_infer(near, e->block, Py_TYPE((PyObject *)e->object));
+            sites[k] = site ? site : e->site;
+        }
+    }
+    pypper_site_infer_free(near);
     pypper_heap_unlock(locked);
+    if (detail && !sites) {
+        PyMem_RawFree(heap);
+        return PyErr_NoMemory();
+    }
     PyObject *out = PyList_New(0);
     for (size_t k = 0; out && k < n; k++) {
         PyObject *obj = (PyObject *)(uintptr_t)heap[k].index;
         if (Py_REFCNT(obj) <= 0)
             continue;           /* being deallocated */
-        PyObject *pair = Py_BuildValue("(Od)", obj, pypper_model_temperature(heap[k].heat, now));
+        PyObject *pair = hot_pair(obj, pypper_model_temperature(heap[k].heat, now),
+                                  sites ? sites[k] : 0, detail);
         if (!pair || PyList_Append(out, pair) < 0)
             Py_CLEAR(out);
         Py_XDECREF(pair);
     }
     PyMem_RawFree(heap);
+    PyMem_RawFree(sites);
     return out;
+}
+
+/* (obj, temperature), or with detail (obj, temperature, site text or None, site kind:
+ * "known" (its own, its buffer's or inferred), "before session", "not sampled"). */
+static PyObject *hot_pair(PyObject *obj, double t, uint32_t site, int detail)
+{
+    if (!detail)
+        return Py_BuildValue("(Od)", obj, t);
+    bool before = site == PYPPER_SITE_BEFORE_SESSION;
+    PyObject *text = pypper_alloc_site_describe(before ? 0 : site);
+    if (!text)
+        return NULL;
+    const char *kind = before ? "before session" : Py_IsNone(text) ? "not sampled" : "known";
+    return Py_BuildValue("(OdNs)", obj, t, text, kind);
 }
 
 /* ---- pages of a snapshot: an open-addressing map from page to its aggregate ---- */
@@ -208,14 +270,48 @@ static void add_bytes(page_map *m, uintptr_t start, size_t size, unsigned tier, 
     }
 }
 
+/* How an object's site was found (the `site_kind` of a row). */
+enum {
+    SITE_NOT_SAMPLED,       /* allocated in the session, its allocation not recorded */
+    SITE_SAMPLED,           /* its own allocation was recorded */
+    SITE_BUFFER,            /* the recorded (re)allocation of the buffer it owns */
+    SITE_INFERRED,          /* a recorded object of its type in the same pool */
+    SITE_BEFORE,            /* allocated before the session started */
+};
+static const char *const site_kind_names[] = {"not sampled", "sampled", "buffer", "inferred",
+                                              "before session"};
+
 typedef struct {
     PyObject *object;
-    size_t size;
+    size_t size, owned;
     double temperature;
     unsigned tier;
     int klass;
     uint32_t site;
+    uint8_t site_kind;
+    const void *block;
 } object_row;
+
+/* Give rows without a site the site of a recorded object of the same type allocated
+ * near them (Python/site_infer.h). */
+static void infer_sites(object_row *rows, size_t n)
+{
+    site_infer *t = pypper_site_infer_new(n);
+    if (!t)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].site_kind == SITE_SAMPLED)   /* bodies: a buffer's site is its own */
+            pypper_site_infer_seed(t, rows[i].block, Py_TYPE(rows[i].object), rows[i].site);
+    for (size_t i = 0; i < n; i++) {
+        object_row *r = &rows[i];
+        if (r->site_kind == SITE_NOT_SAMPLED) {
+            r->site = pypper_site_infer(t, r->block, Py_TYPE(r->object));
+            if (r->site)
+                r->site_kind = SITE_INFERRED;
+        }
+    }
+    pypper_site_infer_free(t);
+}
 
 /* The description of a site, made once per snapshot (sites repeat a lot). */
 static PyObject *site_text(PyObject *memo, uint32_t site)
@@ -237,25 +333,56 @@ static PyObject *site_text(PyObject *memo, uint32_t site)
     return text;
 }
 
+static const char *tier_name(unsigned tier) { return tier == PYPPER_TIER_SLOW ? "slow" : "fast"; }
+
+/* A str made once per snapshot for each distinct C string (type names, tiers,
+ * classes, site kinds), instead of one per row. */
+static PyObject *name_text(PyObject *memo, const char *name)
+{
+    PyObject *key = PyLong_FromVoidPtr((void *)name);
+    if (!key)
+        return NULL;
+    PyObject *text = PyDict_GetItemWithError(memo, key);
+    if (text) {
+        Py_DECREF(key);
+        return Py_NewRef(text);
+    }
+    text = PyErr_Occurred() ? NULL : PyUnicode_InternFromString(name);
+    if (text && PyDict_SetItem(memo, key, text) < 0)
+        Py_CLEAR(text);
+    Py_DECREF(key);
+    return text;
+}
+
 static PyObject *object_rows_to_list(const object_row *rows, size_t n)
 {
     PyObject *list = PyList_New(0);
-    PyObject *memo = PyDict_New();
-    if (!memo)
+    PyObject *memo = PyDict_New(), *names = PyDict_New();
+    if (!memo || !names)
         Py_CLEAR(list);
     for (size_t i = 0; list && i < n; i++) {
         const object_row *r = &rows[i];
         PyObject *site = site_text(memo, r->site);
-        PyObject *row = site ? Py_BuildValue("(KnsIdsN)", (unsigned long long)(uintptr_t)r->object,
-                                             (Py_ssize_t)r->size, Py_TYPE(r->object)->tp_name,
-                                             r->tier, r->temperature,
-                                             pypper_model_class_name(r->klass), site)
+        PyObject *type = site ? name_text(names, Py_TYPE(r->object)->tp_name) : NULL;
+        PyObject *tier = type ? name_text(names, tier_name(r->tier)) : NULL;
+        PyObject *klass = tier ? name_text(names, pypper_model_class_name(r->klass)) : NULL;
+        PyObject *kind = klass ? name_text(names, site_kind_names[r->site_kind]) : NULL;
+        PyObject *row = kind ? Py_BuildValue("(KnNNdNNnN)", (unsigned long long)(uintptr_t)r->object,
+                                             (Py_ssize_t)r->size, type, tier, r->temperature,
+                                             klass, site, (Py_ssize_t)r->owned, kind)
                              : NULL;
+        if (!kind) {
+            Py_XDECREF(site);
+            Py_XDECREF(type);
+            Py_XDECREF(tier);
+            Py_XDECREF(klass);
+        }
         if (!row || PyList_Append(list, row) < 0)
             Py_CLEAR(list);
         Py_XDECREF(row);
     }
     Py_XDECREF(memo);
+    Py_XDECREF(names);
     return list;
 }
 
@@ -266,8 +393,8 @@ static PyObject *page_map_to_list(const page_map *pages)
         const page_agg *p = &pages->slots[i];
         if (!p->page)
             continue;
-        PyObject *row = Py_BuildValue("(KIdKK)", (unsigned long long)p->page, p->tier, p->heat,
-                                      (unsigned long long)p->hot_bytes,
+        PyObject *row = Py_BuildValue("(KsdKK)", (unsigned long long)p->page, tier_name(p->tier),
+                                      p->heat, (unsigned long long)p->hot_bytes,
                                       (unsigned long long)p->cold_bytes);
         if (!row || PyList_Append(list, row) < 0)
             Py_CLEAR(list);
@@ -282,6 +409,37 @@ static void *map_anon(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
+static void unmap_anon(void *p, size_t bytes) { munmap(p, bytes ? bytes : 1); }
+
+/* Owned buffers count on their own pages, with their owner's temperature. */
+typedef struct {
+    page_map *pages;
+    double t;
+    int klass;
+    size_t page_size;
+} buffer_pages;
+
+static void add_buffer_pages(const void *block, size_t size, void *arg)
+{
+    buffer_pages *b = arg;
+    pypper_block_info info;
+    pypper_heap_lookup(block, &info);
+    add_bytes(b->pages, (uintptr_t)block, size, info.tier, b->t, b->klass, b->page_size);
+}
+
+/* The site of entry e's object and how it was found. */
+static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t *kind)
+{
+    if (e->site && e->site != PYPPER_SITE_BEFORE_SESSION) {
+        *kind = SITE_SAMPLED;
+        return e->site;
+    }
+    /* An object from before the session whose buffer grew since has that site. */
+    uint32_t site = buffer ? pypper_alloc_site_of_block(buffer) : 0;
+    *kind = site ? SITE_BUFFER : e->site ? SITE_BEFORE : SITE_NOT_SAMPLED;
+    return site;
+}
+
 static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
 {
     (void)module;
@@ -292,17 +450,24 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "no tracing session is running: call pypper.start() first");
         return NULL;
     }
+    (void)pypper_owned_buffers_init();      /* array.array's layout, once (imports) */
     pypper_active_trace_drain();
     uint32_t now = pypper_active_trace_now_ms();
     size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
     bool locked = pypper_heap_lock();
     size_t count = pypper_objtable_count(), nrows = 0;
-    /* Room for every page any object touches, at most half full. */
+    /* Room for every page any object or buffer touches, at most half full. */
     size_t need = 0;
     for (size_t i = 0; i < count; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
         pypper_block_info info;
-        pypper_heap_lookup(pypper_objtable_at(i)->block, &info);
+        pypper_heap_lookup(e->block, &info);
         need += info.size / page_size + 2;
+        if (pypper_objtable_current(e) && Py_REFCNT((PyObject *)e->object) > 0) {
+            const void *buffer;
+            size_t owned = pypper_owned_bytes(e->object, &buffer);
+            need += owned ? owned / page_size + 2 : 0;
+        }
     }
     page_map pages = {NULL, 1024, 0};
     while (pages.cap < need * 2)
@@ -314,7 +479,7 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
         if (pages.slots)
             munmap(pages.slots, pages.cap * sizeof(page_agg));
         if (rows)
-            munmap(rows, count * sizeof(object_row));
+            unmap_anon(rows, count * sizeof(object_row));
         return PyErr_NoMemory();
     }
     for (size_t i = 0; i < count; i++) {
@@ -325,16 +490,25 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
         pypper_heap_lookup(e->block, &info);
         double t = pypper_model_temperature(pypper_model_heat(e, now), now);
         int klass = pypper_model_classify(e, t);
-        /* The object's whole block counts for its pages (its header included). */
+        /* The object's whole block counts for its pages (its header included), and
+         * each buffer it owns for the buffer's pages. */
         add_bytes(&pages, (uintptr_t)e->block, info.size, info.tier, t, klass, page_size);
-        if (t >= min_t)
-            rows[nrows++] = (object_row){e->object, info.size, t, info.tier, klass, e->site};
+        buffer_pages bp = {&pages, t, klass, page_size};
+        const void *buffer;
+        size_t owned = pypper_owned_blocks(e->object, &buffer, add_buffer_pages, &bp);
+        if (t >= min_t) {
+            uint8_t kind;
+            uint32_t site = row_site(e, buffer, &kind);
+            rows[nrows++] = (object_row){e->object, info.size, owned, t, info.tier, klass, site,
+                                         kind, e->block};
+        }
     }
     pypper_heap_unlock(locked);
+    infer_sites(rows, nrows);
     /* Built without the heap lock (building allocates); the GIL keeps them alive. */
     PyObject *objects = object_rows_to_list(rows, nrows);
     PyObject *page_list = objects ? page_map_to_list(&pages) : NULL;
-    munmap(rows, count * sizeof(object_row));
+    unmap_anon(rows, count * sizeof(object_row));
     munmap(pages.slots, pages.cap * sizeof(page_agg));
     if (!page_list) {
         Py_XDECREF(objects);
@@ -353,6 +527,13 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
         "hold_weight", mp->weight[PYPPER_EVIDENCE_HOLD],
         "refcount_weight", mp->weight[PYPPER_EVIDENCE_REFCOUNT],
         "reference_heat", pypper_model_reference_heat(now));
+}
+
+static PyObject *py_alloc_sites_stats(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return pypper_alloc_sites_stats();
 }
 
 static PyObject *py_active_trace_stats(PyObject *module, PyObject *unused)
@@ -436,11 +617,15 @@ PyMethodDef pypper_temperature_methods[] = {
      "temperature(obj) -> float in [0, 1], or None when obj is not traced"},
     {"temperatures", py_temperatures, METH_O,
      "temperatures(objects) -> [float or None]: temperature() of each, at one instant"},
-    {"hot_objects", py_hot_objects, METH_O,
-     "hot_objects(n) -> [(obj, temperature)]: the n hottest traced objects, hottest first"},
+    {"hot_objects", py_hot_objects, METH_VARARGS,
+     "hot_objects(n, detail=False) -> [(obj, temperature)]: the n hottest traced objects, "
+     "hottest first; with detail (obj, temperature, site or None, site kind)"},
     {"snapshot_data", py_snapshot_data, METH_VARARGS,
      "snapshot_data([min_temperature]) -> dict: objects (address, size, type, tier, "
-     "temperature, class, site), pages (address, tier, heat, hot_bytes, cold_bytes), model"},
+     "temperature, class, site, owned_bytes, site_kind), pages (address, tier, heat, hot_bytes, cold_bytes), model"},
+    {"alloc_sites_stats", py_alloc_sites_stats, METH_NOARGS,
+     "alloc_sites_stats() -> dict: allocation sites recorded (small blocks by bytes, large "
+     "blocks), allocations without a Python frame, map sizes"},
     {"active_trace_stats", py_active_trace_stats, METH_NOARGS,
      "active_trace_stats() -> dict: the sampler's counters and CPU time"},
     {"_test_hold_sampler", py_test_hold_sampler, METH_VARARGS,

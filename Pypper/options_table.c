@@ -57,9 +57,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "HALF_LIFE_MS", PYPPER_OPT_INT, FIELD(half_life_ms), "1000", 10, 86400000, 0, 0, NULL,
         "milliseconds in which an object's heat halves when it is not seen again"},
     [PYPPER_OPTION_ALLOC_SAMPLE] = {
-        "ALLOC_SAMPLE", PYPPER_OPT_INT, FIELD(alloc_sample), "4", 0, 1000000, 0, 0, NULL,
-        "record the allocation site (code, line) of one in N allocations that take the "
-        "allocator's slow path (about one a pool of small blocks, every larger block); 0 = none"},
+        "ALLOC_SAMPLE", PYPPER_OPT_INT, FIELD(alloc_sample), "1", 0, 1000000, 0, 0, NULL,
+        "record allocation sites (code, line): every block above 512 bytes (at malloc, "
+        "calloc and realloc) and one allocation per N x 4 KiB allocated (objects of the "
+        "same type near a recorded one get its site by inference); 0 = none"},
     [PYPPER_OPTION_COLD_THRESHOLD] = {
         "COLD_THRESHOLD", PYPPER_OPT_FLOAT, FIELD(cold_threshold), "0.2", 0, 0, 0.0, 1.0, NULL,
         "temperature below which an object is cold (between it and HOT_THRESHOLD: warm); "

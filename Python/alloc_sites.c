@@ -1,13 +1,24 @@
-/* Python/alloc_sites.c: allocation sites (alloc_sites.h). The heap calls sample()
- * for one allocation in ALLOC_SAMPLE, inside the allocator: it reads the allocating
- * thread's innermost Python frame, interns (code object, instruction) as a site id
- * (a small open-addressing table; the code object is kept alive by a reference) and
- * notes block -> site in a direct-mapped cache. When the live trace first tracks a
- * block it takes the site from the cache. Nothing here allocates from the heap (the
- * tables are mmap'ed), so sample() is safe inside malloc. A cache slot may be
- * overwritten by a later sample, and a sampled block freed and reused before it was
- * tracked passes its site to the next object there: sites are a sample, good for
- * aggregates. */
+/* Python/alloc_sites.c: allocation sites (alloc_sites.h). While a session records
+ * sites, the MEM and OBJ allocator domains are wrapped (as tracemalloc does): the
+ * wrapper passes every call on to the heap and looks at what came back. It records
+ * the site of every block above 512 bytes (at malloc, calloc and realloc) and of the
+ * allocation that crosses each boundary of ALLOC_SAMPLE x 4 KiB allocated bytes (so
+ * small blocks are sampled in proportion to bytes, wherever they come from: fresh
+ * pools or freed slots). Recording reads the allocating thread's innermost Python
+ * frame and interns (code object, instruction) as a site id (an open-addressing
+ * table; the code object is kept alive by a reference; a one-entry memo catches
+ * loops), then notes it:
+ * - for a block above 512 bytes, in `large`, a map block -> site (open addressing,
+ *   rebuilt twice as large when half full, dropping blocks no longer allocated);
+ * - for a small block, in the record of its pool (a direct array, one 8-byte record
+ *   per 16 KiB pool of the reservation, touched only where pools are used): the
+ *   site and which block of the pool it was, the latest recorded one (forgotten
+ *   when that block is freed: the wrapper sees frees too, so a later object at that
+ *   address does not inherit the site).
+ * Nothing here allocates from the heap (the tables are mmap'ed), so recording is
+ * safe inside malloc. With no session the domains are not wrapped: no cost. With
+ * one, each call pays the wrapper (an indirect call, a counter, a compare; a free
+ * one pool-record compare), and recording happens about once per 4 KiB allocated. */
 #define Py_BUILD_CORE 1
 #include "alloc_sites.h"
 
@@ -15,11 +26,14 @@
 #include "internal/pycore_frame.h"
 
 #include "../Objects/heap.h"
+#include "../Objects/heap_layout.h"   /* the reservation and pool geometry (read only) */
+#include "../Pypper/log.h"
 
 #include <sys/mman.h>
 
-#define SITE_CAP 65536u             /* sites (ids 1..SITE_CAP-1), power of two */
-#define CACHE_CAP 65536u            /* block -> site cache slots, power of two */
+#define SITE_CAP 65536u             /* sites (ids 1..SITE_CAP/2), power of two */
+#define LARGE_MIN_CAP 65536u        /* initial slots of the large-block map */
+#define SAMPLE_BYTES 4096           /* ALLOC_SAMPLE 1: one allocation per 4 KiB allocated */
 
 typedef struct {
     PyCodeObject *code;             /* NULL: empty */
@@ -27,23 +41,46 @@ typedef struct {
 } site_rec;
 
 typedef struct {
-    const void *block;
-    uint32_t site;
-} cache_slot;
+    uint32_t site;                  /* of the latest recorded block; 0: none */
+    uint32_t opener;                /* 1 + granule of the block that opened it; 0: taken */
+} pool_rec;
 
-static site_rec *sites;             /* indexed by id; the intern table is `index` */
-static uint32_t *site_index;        /* SITE_CAP slots of ids (0: empty) */
-static uint32_t nsites;
-static cache_slot *cache;
-/* A bit per cache slot, set while the slot holds a block: the live trace asks about
- * every object it tracks, and almost none was sampled, so it reads this 8 KiB map
- * instead of the 1 MiB cache. */
-static uint64_t *occupied;
-static PyInterpreterState *main_interp;
+typedef struct {
+    uintptr_t block;                /* 0: empty */
+    uint32_t site;
+} large_slot;
+
+static struct {
+    bool on;
+    site_rec *sites;                /* indexed by id */
+    uint32_t *site_index;           /* SITE_CAP slots of ids (0: empty) */
+    uint32_t nsites;
+    PyCodeObject *memo_code;        /* the last site interned */
+    int memo_offset;
+    uint32_t memo_id;
+    pool_rec *pools;
+    size_t npools;
+    uintptr_t base;
+    large_slot *large;
+    size_t large_cap, large_used;
+    int64_t period_bytes, countdown;
+    PyInterpreterState *main_interp;
+    uint64_t recorded_small, recorded_large, recorded_by_bytes, no_frame, table_full;
+    uint64_t large_rebuilds;
+    /* The wrapped domains (MEM, OBJ): the allocators called on, whether installed. */
+    PyMemAllocatorEx inner[2];
+    bool wrapped[2];
+} S;
+
+/* True while a session records sites. A wrapper that could not be taken out (another
+ * hook was installed over it) stays in, inactive: it then passes calls on without
+ * looking. */
+static bool wrapper_active;
 
 static void *map(size_t bytes)
 {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -52,119 +89,396 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
     uint64_t h = ((uint64_t)(uintptr_t)code * 31 + (uint64_t)offset) * 0x9E3779B97F4A7C15ull;
     uint32_t i = (uint32_t)(h >> 40) & (SITE_CAP - 1);
     for (uint32_t probes = 0; probes < SITE_CAP; probes++, i = (i + 1) & (SITE_CAP - 1)) {
-        uint32_t id = site_index[i];
+        uint32_t id = S.site_index[i];
         if (!id) {
-            if (nsites + 1 >= SITE_CAP / 2)
+            if (S.nsites + 1 >= SITE_CAP / 2) {
+                S.table_full++;
                 return 0;           /* full: unknown */
-            id = ++nsites;
-            sites[id] = (site_rec){(PyCodeObject *)Py_NewRef(code), offset};
-            site_index[i] = id;
+            }
+            id = ++S.nsites;
+            S.sites[id] = (site_rec){(PyCodeObject *)Py_NewRef(code), offset};
+            S.site_index[i] = id;
             return id;
         }
-        if (sites[id].code == code && sites[id].offset == offset)
+        if (S.sites[id].code == code && S.sites[id].offset == offset)
             return id;
     }
     return 0;
 }
 
-static inline size_t cache_slot_of(const void *block)
+/* The site of the allocation being made now by ts (of the main interpreter), or 0
+ * (no Python frame: a thread with no Python code running). */
+static uint32_t current_site(PyThreadState *ts)
 {
-    return (size_t)(((uint64_t)(uintptr_t)block >> 4) * 0x9E3779B97F4A7C15ull >> 48) & (CACHE_CAP - 1);
-}
-
-static void sample(void *block, size_t size)
-{
-    (void)size;
-    PyThreadState *ts = _PyThreadState_UncheckedGet();
-    if (!ts || ts->interp != main_interp || !ts->cframe)
-        return;
+    if (!ts->cframe) {
+        S.no_frame++;
+        return 0;
+    }
     _PyInterpreterFrame *f = ts->cframe->current_frame;
     while (f && f->owner == FRAME_OWNED_BY_CSTACK)
         f = f->previous;
-    if (!f || !f->prev_instr)
-        return;
+    if (!f || !f->prev_instr) {
+        S.no_frame++;
+        return 0;
+    }
     PyCodeObject *code = f->f_code;
     int offset = (int)(f->prev_instr - _PyCode_CODE(code));
-    uint32_t id = intern_site(code, offset < 0 ? 0 : offset);
+    if (offset < 0)
+        offset = 0;
+    if (code == S.memo_code && offset == S.memo_offset)
+        return S.memo_id;
+    uint32_t id = intern_site(code, offset);
     if (id) {
-        size_t slot = cache_slot_of(block);
-        cache[slot] = (cache_slot){block, id};
-        occupied[slot >> 6] |= (uint64_t)1 << (slot & 63);
+        S.memo_code = code;
+        S.memo_offset = offset;
+        S.memo_id = id;
     }
+    return id;
+}
+
+/* ---- the large-block map ---- */
+
+static inline size_t large_hash(uintptr_t block, size_t cap)
+{
+    return (size_t)(((uint64_t)block >> 6) * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
+}
+
+static large_slot *large_find(uintptr_t block)
+{
+    size_t mask = S.large_cap - 1;
+    for (size_t i = large_hash(block, S.large_cap);; i = (i + 1) & mask)
+        if (S.large[i].block == block || !S.large[i].block)
+            return &S.large[i];
+}
+
+/* Whether a block of the map is still an allocated block starting there. */
+static bool large_current(uintptr_t block)
+{
+    pypper_block_info info;
+    pypper_heap_lookup((const void *)block, &info);
+    return info.allocated && (uintptr_t)info.block == block && info.kind != PYPPER_BLOCK_SMALL;
+}
+
+/* Rebuild into a table with room for twice the live entries (at least the current
+ * size), dropping freed ones. false: no memory (the old table stays). */
+static bool large_rebuild(void)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < S.large_cap; i++)
+        if (S.large[i].block && large_current(S.large[i].block))
+            live++;
+    size_t cap = LARGE_MIN_CAP;
+    while (cap < live * 4)
+        cap *= 2;
+    large_slot *t = map(cap * sizeof(large_slot));
+    if (!t)
+        return false;
+    large_slot *old = S.large;
+    size_t old_cap = S.large_cap;
+    S.large = t;
+    S.large_cap = cap;
+    S.large_used = 0;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].block && large_current(old[i].block)) {
+            *large_find(old[i].block) = old[i];
+            S.large_used++;
+        }
+    }
+    munmap(old, old_cap * sizeof(large_slot));
+    S.large_rebuilds++;
+    return true;
+}
+
+static void large_put(uintptr_t block, uint32_t site)
+{
+    large_slot *s = large_find(block);
+    if (!s->block) {
+        if ((S.large_used + 1) * 2 > S.large_cap) {
+            if (!large_rebuild()) {
+                S.table_full++;
+                return;
+            }
+            s = large_find(block);
+        }
+        s->block = block;
+        S.large_used++;
+    }
+    s->site = site;
+}
+
+static uint32_t large_get(uintptr_t block)
+{
+    return S.large ? large_find(block)->site : 0;
+}
+
+/* ---- pools ---- */
+
+static pool_rec *pool_rec_of(const void *block, uint32_t *granule)
+{
+    uintptr_t off = (uintptr_t)block - S.base;
+    size_t i = (size_t)(off >> POOL_SHIFT);
+    if (!S.pools || i >= S.npools)
+        return NULL;
+    *granule = 1 + (uint32_t)((off & (POOL_SIZE - 1)) / GRANULE);
+    return &S.pools[i];
+}
+
+static void record(void *block, size_t size)
+{
+    if ((uintptr_t)block - S.base >= (uintptr_t)S.npools << POOL_SHIFT)
+        return;                     /* not the heap's (the fallback allocator's) */
+    /* Only the main interpreter's threads (its GIL serializes them) touch the tables;
+     * another interpreter with its own GIL may allocate at the same time. */
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    if (!ts || ts->interp != S.main_interp) {
+        S.no_frame++;
+        return;
+    }
+    if (size > SMALL_MAX) {
+        S.recorded_large++;
+        large_put((uintptr_t)block, current_site(ts));
+        return;
+    }
+    uint32_t granule;
+    pool_rec *r = pool_rec_of(block, &granule);
+    if (!r)
+        return;
+    uint32_t id = current_site(ts);
+    *r = (pool_rec){id, id ? granule : 0};
+    S.recorded_small++;
+}
+
+/* Whether an allocation the wrapper sees is recorded: a block above 512 bytes, the
+ * first block of a pool, or the one crossing the next byte boundary: one branch on
+ * the common path (seen_slow sorts it out). */
+static inline bool worth_recording(const void *block, size_t size)
+{
+    (void)block;
+    S.countdown -= (int64_t)size;
+    return (S.countdown < 0) | (size > SMALL_MAX);
+}
+
+static __attribute__((noinline)) void seen_slow(void *block, size_t size)
+{
+    bool by_bytes = S.countdown < 0;
+    if (by_bytes)
+        S.countdown += S.period_bytes;
+    if (!wrapper_active || !block)
+        return;
+    if (by_bytes && size <= SMALL_MAX)
+        S.recorded_by_bytes++;
+    record(block, size);
+}
+
+/* A freed small block is no longer its pool's recorded one: a later block at that
+ * address is another allocation (often of another site). */
+static inline void forget(const void *block)
+{
+    uintptr_t off = (uintptr_t)block - S.base;
+    size_t i = (size_t)(off >> POOL_SHIFT);
+    if (i < S.npools && S.pools[i].opener == 1 + (uint32_t)((off & (POOL_SIZE - 1)) / GRANULE))
+        S.pools[i].opener = 0;
+}
+
+static void *wrap_malloc(void *ctx, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->malloc(a->ctx, n);
+    if (__builtin_expect(worth_recording(p, n), 0))
+        seen_slow(p, n);
+    return p;
+}
+
+static void *wrap_calloc(void *ctx, size_t count, size_t size)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->calloc(a->ctx, count, size);
+    if (__builtin_expect(worth_recording(p, count * size), 0))
+        seen_slow(p, count * size);
+    return p;
+}
+
+static void *wrap_realloc(void *ctx, void *old, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->realloc(a->ctx, old, n);
+    if (p != old && p && old)
+        forget(old);
+    if (__builtin_expect(worth_recording(p, n), 0))
+        seen_slow(p, n);
+    return p;
+}
+
+static void wrap_free(void *ctx, void *p)
+{
+    PyMemAllocatorEx *a = ctx;
+    forget(p);
+    a->free(a->ctx, p);
+}
+
+static const PyMemAllocatorDomain wrapped_domains[2] = {PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ};
+
+static void wrap_domains(void)
+{
+    for (int d = 0; d < 2; d++) {
+        PyMem_GetAllocator(wrapped_domains[d], &S.inner[d]);
+        PyMemAllocatorEx w = {&S.inner[d], wrap_malloc, wrap_calloc, wrap_realloc, wrap_free};
+        PyMem_SetAllocator(wrapped_domains[d], &w);
+        S.wrapped[d] = true;
+    }
+    wrapper_active = true;
+}
+
+/* Put the domains back as they were, unless something wrapped them after us (then
+ * our wrapper stays, passing calls on, and its inner allocators with it). */
+static bool unwrap_domains(void)
+{
+    bool all = true;
+    wrapper_active = false;
+    for (int d = 0; d < 2; d++) {
+        if (!S.wrapped[d])
+            continue;
+        PyMemAllocatorEx now;
+        PyMem_GetAllocator(wrapped_domains[d], &now);
+        if (now.malloc == wrap_malloc && now.ctx == &S.inner[d]) {
+            PyMem_SetAllocator(wrapped_domains[d], &S.inner[d]);
+            S.wrapped[d] = false;
+        } else {
+            all = false;
+        }
+    }
+    return all;
 }
 
 static void release(bool drop_references)
 {
-    pypper_heap_set_alloc_sampler(NULL, 0);
-    if (sites && drop_references)
-        for (uint32_t id = 1; id <= nsites; id++)
-            Py_CLEAR(sites[id].code);
-    if (sites)
-        munmap(sites, SITE_CAP * sizeof(site_rec));
-    if (site_index)
-        munmap(site_index, SITE_CAP * sizeof(uint32_t));
-    if (cache)
-        munmap(cache, CACHE_CAP * sizeof(cache_slot));
-    if (occupied)
-        munmap(occupied, CACHE_CAP / 8);
-    sites = NULL;
-    site_index = NULL;
-    cache = NULL;
-    occupied = NULL;
-    nsites = 0;
+    /* The inner allocators stay where they are (in S) while a wrapper is left in. */
+    bool unwrapped = unwrap_domains();
+    if (S.sites && drop_references)
+        for (uint32_t id = 1; id <= S.nsites; id++)
+            Py_CLEAR(S.sites[id].code);
+    if (S.sites)
+        munmap(S.sites, SITE_CAP * sizeof(site_rec));
+    if (S.site_index)
+        munmap(S.site_index, SITE_CAP * sizeof(uint32_t));
+    if (S.pools)
+        munmap(S.pools, S.npools * sizeof(pool_rec));
+    if (S.large)
+        munmap(S.large, S.large_cap * sizeof(large_slot));
+    PyMemAllocatorEx inner[2] = {S.inner[0], S.inner[1]};
+    bool wrapped[2] = {S.wrapped[0], S.wrapped[1]};
+    memset(&S, 0, sizeof(S));
+    S.countdown = INT64_MAX;            /* a wrapper left in passes calls on */
+    if (!unwrapped) {
+        S.inner[0] = inner[0];
+        S.inner[1] = inner[1];
+        S.wrapped[0] = wrapped[0];
+        S.wrapped[1] = wrapped[1];
+    }
 }
 
 int pypper_alloc_sites_start(uint64_t period)
 {
     release(true);
-    if (!period)
+    if (!period || !pypper_heap_ready())
         return 0;
-    sites = map(SITE_CAP * sizeof(site_rec));
-    site_index = map(SITE_CAP * sizeof(uint32_t));
-    cache = map(CACHE_CAP * sizeof(cache_slot));
-    occupied = map(CACHE_CAP / 8);
-    if (!sites || !site_index || !cache || !occupied) {
+    if (S.wrapped[0] || S.wrapped[1]) {
+        /* A wrapper of an earlier session could not be taken out (another hook went
+         * over it): wrapping again could loop through it. No sites this session. */
+        pypper_log(PYPPER_LOG_WARN, "allocation sites off: the allocator is hooked over "
+                   "Pypper's (tracemalloc?); stop that hook to record sites");
+        return 0;
+    }
+    S.npools = (pypper_heap_layout.tier_bytes * HEAP_TIERS) >> POOL_SHIFT;
+    S.base = (uintptr_t)pypper_heap_layout.base;
+    S.sites = map(SITE_CAP * sizeof(site_rec));
+    S.site_index = map(SITE_CAP * sizeof(uint32_t));
+    S.pools = map(S.npools * sizeof(pool_rec));
+    S.large_cap = LARGE_MIN_CAP;
+    S.large = map(S.large_cap * sizeof(large_slot));
+    if (!S.sites || !S.site_index || !S.pools || !S.large) {
         release(true);
         PyErr_NoMemory();
         return -1;
     }
-    main_interp = PyInterpreterState_Get();
-    pypper_heap_set_alloc_sampler(sample, period);
+    S.period_bytes = S.countdown = (int64_t)(period * SAMPLE_BYTES);
+    S.main_interp = PyInterpreterState_Get();
+    S.on = true;
+    wrap_domains();
     return 0;
 }
 
 void pypper_alloc_sites_stop(void) { release(true); }
 
-uint32_t pypper_alloc_sites_take(const void *block)
+bool pypper_alloc_sites_running(void) { return S.on; }
+
+static uint32_t site_of(const void *block, bool take)
 {
-    if (!cache)
+    if (!S.on || !block)
         return 0;
-    size_t slot = cache_slot_of(block);
-    uint64_t bit = (uint64_t)1 << (slot & 63);
-    if (!(occupied[slot >> 6] & bit))
+    pypper_block_info info;
+    pypper_heap_lookup(block, &info);
+    if (!info.allocated || info.block != block)
         return 0;
-    cache_slot *c = &cache[slot];
-    if (c->block != block)
+    if (info.kind != PYPPER_BLOCK_SMALL)
+        return large_get((uintptr_t)block);
+    uint32_t granule;
+    pool_rec *r = pool_rec_of(block, &granule);
+    if (!r || r->opener != granule)
         return 0;
-    c->block = NULL;
-    occupied[slot >> 6] &= ~bit;
-    return c->site;
+    if (take)
+        r->opener = 0;
+    return r->site;
+}
+
+uint32_t pypper_alloc_sites_take(const void *block) { return site_of(block, true); }
+
+uint32_t pypper_alloc_site_of_block(const void *block) { return site_of(block, false); }
+
+uint32_t pypper_alloc_site_of_pool(const void *block)
+{
+    uint32_t granule;
+    pool_rec *r = S.on ? pool_rec_of(block, &granule) : NULL;
+    return r ? r->site : 0;
+}
+
+void pypper_alloc_sites_moved(const void *from, const void *to)
+{
+    if (!S.on)
+        return;
+    pypper_block_info info;
+    pypper_heap_lookup(to, &info);
+    if (info.allocated && info.block == to && info.kind != PYPPER_BLOCK_SMALL)
+        large_put((uintptr_t)to, site_of(from, false));
 }
 
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
 {
-    if (!site || site > nsites || !sites)
+    if (!site || site > S.nsites || !S.sites)
         return 0;
-    *code = sites[site].code;
-    *offset = sites[site].offset;
+    *code = S.sites[site].code;
+    *offset = S.sites[site].offset;
     return 1;
 }
 
 PyObject *pypper_alloc_site_describe(uint32_t site)
 {
-    if (!site || site > nsites || !sites)
+    if (!site || site > S.nsites || !S.sites)
         Py_RETURN_NONE;
-    PyCodeObject *code = sites[site].code;
-    int line = PyCode_Addr2Line(code, sites[site].offset * (int)sizeof(_Py_CODEUNIT));
+    PyCodeObject *code = S.sites[site].code;
+    int line = PyCode_Addr2Line(code, S.sites[site].offset * (int)sizeof(_Py_CODEUNIT));
     return PyUnicode_FromFormat("%U:%d (%U)", code->co_filename, line, code->co_qualname);
+}
+
+PyObject *pypper_alloc_sites_stats(void)
+{
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:K,s:K,s:K,s:n,s:K}",
+                         "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
+                         "recorded_small", (unsigned long long)S.recorded_small,
+                         "recorded_large", (unsigned long long)S.recorded_large,
+                         "recorded_by_bytes", (unsigned long long)S.recorded_by_bytes,
+                         "no_frame", (unsigned long long)S.no_frame,
+                         "table_full", (unsigned long long)S.table_full,
+                         "large_map_entries", (Py_ssize_t)S.large_used,
+                         "large_map_rebuilds", (unsigned long long)S.large_rebuilds);
 }

@@ -1,23 +1,44 @@
-/* Python/alloc_sites.h: allocation sites of traced objects, sampled: one allocation
- * in ALLOC_SAMPLE records the Python code location (code object, instruction) that
- * made it; the live trace gives that site to the object when it tracks the block. */
+/* Python/alloc_sites.h: allocation sites: the Python code location (code object,
+ * instruction) that allocated a block of the heap, recorded while a session runs.
+ * Every block above 512 bytes gets its site, at malloc, calloc and realloc (so a
+ * list's item array carries the line that last grew it); small blocks are sampled,
+ * one allocation per ALLOC_SAMPLE x 4 KiB allocated, and a pool remembers its latest
+ * sampled block while it lives. That is exact for that block; the objects of the
+ * same type near it get its site by inference (site_infer.h). */
 #ifndef PYPPER_ALLOC_SITES_H
 #define PYPPER_ALLOC_SITES_H
 
 #include <Python.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-/* With the GIL: start sampling one allocation in `period` (0: none). 0 or -1 with a
- * Python exception. */
+/* Site ids: 1..PYPPER_SITE_MAX name a code location; 0 is unknown; this one marks an
+ * object that existed before the session started (it can have no site). */
+#define PYPPER_SITE_BEFORE_SESSION UINT32_MAX
+
+/* With the GIL: start recording; besides blocks above 512 bytes, one allocation per
+ * `period` x 4 KiB allocated (0: no sites at all). 0 or -1 with a Python exception. */
 int pypper_alloc_sites_start(uint64_t period);
-/* With the GIL: stop sampling, drop the sites and the code objects they hold (also
- * in a forked child: the references are the child's copies). */
+/* With the GIL: stop, drop the sites and the code objects they hold (also in a
+ * forked child: the references are the child's copies). */
 void pypper_alloc_sites_stop(void);
-/* The site recorded for the allocation of block (and forget it), or 0: unknown. */
+bool pypper_alloc_sites_running(void);
+/* The site recorded for the allocation of block itself, or 0. For a small block the
+ * pool's record is consumed (a later block at that address is another object). */
 uint32_t pypper_alloc_sites_take(const void *block);
+/* The same, without consuming: for owned buffers (a block above 512 bytes keeps its
+ * site until it is freed and its address reallocated). */
+uint32_t pypper_alloc_site_of_block(const void *block);
+/* The site of the latest sampled allocation in the pool holding a small block, or 0. */
+uint32_t pypper_alloc_site_of_pool(const void *block);
+/* A buffer was copied from `from` to `to` (relocation): `to` gets from's site. */
+void pypper_alloc_sites_moved(const void *from, const void *to);
 /* The (code object, instruction index) of a site id: 1, or 0 for 0 / an unknown id. */
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset);
 /* "file:line (function)" of a site, or None for 0 / an unknown id. */
 PyObject *pypper_alloc_site_describe(uint32_t site);
+/* Counters: {"sites", "recorded_small", "recorded_large", "recorded_by_bytes",
+ * "no_frame", "table_full", "large_map_entries", "large_map_rebuilds"}. */
+PyObject *pypper_alloc_sites_stats(void);
 
 #endif

@@ -149,8 +149,9 @@ static int track_object(PyObject *op)
         block = pypper_heap_track_containing(op);
     if (rc == 0 || !block)
         return 0;
-    /* Objects allocated before the session have no recorded site. */
-    uint32_t site = LT.full_pass_done ? pypper_alloc_sites_take(block) : 0;
+    /* Objects allocated before the session (those of the first pass) have no site:
+     * marked so, apart from the later objects whose allocation was not recorded. */
+    uint32_t site = LT.full_pass_done ? pypper_alloc_sites_take(block) : PYPPER_SITE_BEFORE_SESSION;
     if (pypper_objtable_add(block, op, site) < 0) {
         pypper_heap_untrack(block);
         LT.table_failures++;

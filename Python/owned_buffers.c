@@ -13,7 +13,9 @@
 #include "owned_buffers.h"
 
 #include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
 
+#include "alloc_sites.h"
 #include "../Objects/heap.h"
 
 #include <string.h>
@@ -127,6 +129,102 @@ void pypper_owned_buffer_of(PyObject *op, pypper_owned_buffer *out)
         out->size = info.size;          /* the keys object's whole block */
 }
 
+/* OrderedDict's object, as Objects/odictobject.c lays it out in 3.12 (private there);
+ * checked against the type's basic size. Its nodes are PyMem blocks of 4 words. */
+typedef struct {
+    PyDictObject od_dict;
+    void *od_first, *od_last;
+    void **od_fast_nodes;
+    Py_ssize_t od_fast_nodes_size;
+    void *od_resize_sentinel;
+    size_t od_state;
+    PyObject *od_inst_dict, *od_weakreflist;
+} odict_layout;
+
+/* The usable size of the heap block holding p (any address in it), 0 when p is not
+ * in an allocated block of the heap. */
+static size_t block_bytes(const void *p, const void **block)
+{
+    if (!p || !pypper_heap_owns(p))
+        return 0;
+    pypper_block_info info;
+    pypper_heap_lookup(p, &info);
+    if (!info.allocated)
+        return 0;
+    if (block)
+        *block = info.block;
+    return info.size;
+}
+
+typedef struct {
+    size_t total, main_size;
+    const void **main;
+    pypper_owned_visit_fn visit;
+    void *arg;
+} owned_walk;
+
+static void add_block(const void *p, owned_walk *w)
+{
+    const void *block = NULL;
+    size_t n = block_bytes(p, &block);
+    if (!n)
+        return;
+    w->total += n;
+    if (n > w->main_size) {
+        w->main_size = n;
+        *w->main = block;
+    }
+    if (w->visit)
+        w->visit(block, n, w->arg);
+}
+
+size_t pypper_owned_bytes(PyObject *op, const void **main)
+{
+    return pypper_owned_blocks(op, main, NULL, NULL);
+}
+
+size_t pypper_owned_blocks(PyObject *op, const void **main, pypper_owned_visit_fn visit, void *arg)
+{
+    owned_walk w = {0, 0, main, visit, arg};
+    *main = NULL;
+    if (Py_REFCNT(op) <= 0)
+        return 0;
+    PyTypeObject *tp = Py_TYPE(op);
+    if (PyType_FastSubclass(tp, Py_TPFLAGS_LIST_SUBCLASS)) {
+        add_block(((PyListObject *)op)->ob_item, &w);
+    } else if (PyType_FastSubclass(tp, Py_TPFLAGS_DICT_SUBCLASS)) {
+        PyDictObject *d = (PyDictObject *)op;
+        if (d->ma_values)
+            add_block(d->ma_values, &w);
+        if (d->ma_keys && d->ma_keys->dk_refcnt == 1)
+            add_block(d->ma_keys, &w);
+        if (PyType_IsSubtype(tp, &PyODict_Type) && PyODict_Type.tp_basicsize == sizeof(odict_layout)) {
+            odict_layout *od = (odict_layout *)op;
+            add_block(od->od_fast_nodes, &w);
+            /* The nodes: a linked list {key, hash, next, prev}, one per key. */
+            void **node = od->od_first;
+            for (Py_ssize_t i = 0, n = PyDict_GET_SIZE(op); node && i < n; i++) {
+                add_block(node, &w);
+                node = (void **)node[2];
+            }
+        }
+    } else if (PyType_IsSubtype(tp, &PySet_Type) || PyType_IsSubtype(tp, &PyFrozenSet_Type)) {
+        PySetObject *so = (PySetObject *)op;
+        if (so->table != so->smalltable)
+            add_block(so->table, &w);
+    } else if (PyByteArray_Check(op)) {
+        add_block(((PyByteArrayObject *)op)->ob_bytes, &w);
+    } else if (array_type && PyObject_TypeCheck(op, array_type)) {
+        add_block(((array_layout *)op)->ob_item, &w);
+    }
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(op);
+        if (_PyDictOrValues_IsValues(dorv))
+            add_block(_PyDictOrValues_GetValues(dorv), &w);
+    }
+    return w.total;
+}
+
 int pypper_relocate_buffer(PyObject *op, unsigned tier, size_t *bytes)
 {
     *bytes = 0;
@@ -179,6 +277,7 @@ int pypper_relocate_buffer(PyObject *op, unsigned tier, size_t *bytes)
         pypper_heap_free(nb);
         return 0;
     }
+    pypper_alloc_sites_moved(b.block, nb);
     pypper_heap_free(b.block);
     *bytes = b.size;
     return 1;

@@ -33,6 +33,17 @@ bool pypper_type_may_own_buffer(PyTypeObject *tp);
 /* What buffer op owns; kind NONE when op has none or it is not in Pypper's heap.
  * Reads op's header and fields only. */
 void pypper_owned_buffer_of(PyObject *op, pypper_owned_buffer *out);
+/* Bytes of the heap blocks op owns alone, beyond its own block (usable sizes, as the
+ * heap gives them): a list's item array; a dict's keys table when no other dict shares
+ * it, or its values array (split tables); a set's table; a bytearray's or array's
+ * data; an OrderedDict's node index and its nodes; an instance's attribute values
+ * array (managed dict not materialized). *main gets the largest such block (its
+ * allocation site stands for the buffer), or NULL. Reads op's fields and the heap's
+ * metadata only; 0 for anything else. GIL held. */
+size_t pypper_owned_bytes(PyObject *op, const void **main);
+/* The same, showing each block to visit(block, usable size, arg) as well. */
+typedef void (*pypper_owned_visit_fn)(const void *block, size_t size, void *arg);
+size_t pypper_owned_blocks(PyObject *op, const void **main, pypper_owned_visit_fn visit, void *arg);
 /* Copy op's buffer into a new block of `tier`, point op at it, free the old one.
  * 1 moved, 0 not movable now (or already there), -1 no memory in that tier (nothing
  * changed). *bytes gets the size moved. */

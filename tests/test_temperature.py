@@ -215,15 +215,16 @@ def test_snapshot_save_load_and_bad_files(tmp_path):
         snap = pypper.snapshot()
         assert len(snap.objects) >= 3000 and snap.pages
         o = next(o for o in snap.objects if o.address == id(registry[0]))
-        assert o.type == "Item" and o.size >= 32 and o.tier in (0, 1)
-        assert o.site is None               # allocated before the session: no site
+        assert o.type == "Item" and o.size >= 32 and o.tier in ("fast", "slow")
+        assert o.tier == pypper.where(registry[0])["tier"]
+        assert o.site is None and o.site_kind == "before session"   # no site possible
         assert o.klass in ("hot", "warm", "cold") and 0.0 <= o.temperature <= 1.0
         for p in snap.pages:
             assert p.address % snap.page_size == 0 and 0.0 <= p.heat <= 1.0 + 1e-9
             assert p.hot_bytes + p.cold_bytes <= snap.page_size * 2
         types = snap.by_type()
         assert types["Item"]["objects"] == sum(o.type == "Item" for o in snap.objects)
-        assert snap.by_site()["unknown"]["objects"] <= len(snap.objects)
+        assert snap.by_site()["before session"]["objects"] <= len(snap.objects)
         snap.save({str(path)!r})
         back = pypper.load({str(path)!r})
         assert back.objects == snap.objects and back.pages == snap.pages
@@ -368,14 +369,23 @@ def test_allocation_sites_are_sampled():
         sites = snap.by_site()
         mine = [s for s in sites if "make_items" in s]
         assert mine and all(s.startswith("<string>:") for s in mine), list(sites)[:5]
-        # About one sample a 16 KiB pool: 20000 items of 48 bytes fill about 60.
-        items = sum(sites[s]["objects"] for s in mine)
-        assert 20 <= items <= 400, items
+        # One allocation per 4 KiB allocated is recorded (20000 items of 48 bytes and
+        # their list: about 270); the items near a recorded one get its site by
+        # inference.
+        ids = {id(x) for x in made}
+        kinds = [o.site_kind for o in snap.objects if o.address in ids]
+        assert len(kinds) == 20000, len(kinds)
+        assert 50 <= kinds.count("sampled") <= 1000, kinds.count("sampled")
+        assert kinds.count("sampled") + kinds.count("inferred") >= 19800, set(kinds)
+        assert sum(sites[s]["objects"] for s in mine) >= 19800
         pypper.end()
         pypper.start(alloc_sample=0)
         more = make_items(5000)
         gc.collect()
-        assert all(o.site is None for o in pypper.snapshot().objects)
+        snap = pypper.snapshot()
+        assert all(o.site is None for o in snap.objects)
+        ids = {id(x) for x in more}
+        assert {o.site_kind for o in snap.objects if o.address in ids} == {"not sampled"}
         pypper.end()
         print("ok")
     """)

@@ -135,10 +135,19 @@ def temperature(obj):
     return _pypper.temperature(obj)
 
 
-def hot_objects(n=10):
+def hot_objects(n=10, user=True):
     """The n hottest traced objects as (object, temperature) pairs, hottest first
-    (all of them when n is larger than their number)."""
-    return _pypper.hot_objects(min(operator.index(n), sys.maxsize))
+    (all of them when n is larger than their number).
+    With user=True (the default) only the program's own data: objects allocated by
+    the user's code (not the standard library's or Pypper's), less interpreter
+    machinery (functions, descriptors, code, modules, classes), module dictionaries,
+    builtin-typed objects from before the session and instances of standard-library
+    classes that are not containers (Doc/snapshots.md). user=False: every object."""
+    n = min(operator.index(n), sys.maxsize)
+    if not user or n <= 0:
+        return _pypper.hot_objects(n)   # (and its errors for a bad n)
+    return _snapshot.hot_user_objects(lambda k: _pypper.hot_objects(k, True), n,
+                                      _pypper.live_trace_stats()["objects"] + 1)
 
 
 def snapshot(min_temperature=0.0):

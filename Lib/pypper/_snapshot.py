@@ -1,32 +1,65 @@
 """Snapshots of object temperatures: what ``pypper.snapshot()`` returns, its file
 format (``Snapshot.save`` / ``pypper.load``) and its aggregates per type and per
-allocation site.
+allocation site. Doc/snapshots.md explains what the fields mean.
 
 File format: the line ``PYPPER-SNAPSHOT 1`` then a zlib stream of one UTF-8 JSON
-object: ``format``, ``version``, ``time`` (Unix seconds), ``uptime`` (seconds since
-the session started), ``pid``, ``page_size``, ``objects`` (rows ``[address, size,
-type, tier, temperature, site, class]``), ``pages`` (rows ``[address, tier, heat,
-hot_bytes, cold_bytes]``) and ``model`` (the model's parameters).
+object: ``format``, ``version`` (2; version 1 files still load), ``time`` (Unix
+seconds), ``uptime`` (seconds since the session started), ``pid``, ``page_size``,
+``objects`` (rows ``[address, size, type, tier, temperature, site, class,
+owned_bytes, site_kind]``; version 1 rows stop at class and have a numeric tier),
+``pages`` (rows ``[address, tier, heat, hot_bytes, cold_bytes]``) and ``model`` (the
+model's parameters).
 """
 
+import builtins
 import contextlib
 import json
 import os
+import sys
 import time
+import types
 import zlib
 from collections import namedtuple
 
 MAGIC = b"PYPPER-SNAPSHOT 1\n"
 FORMAT = "pypper-snapshot"
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)          # versions load() reads
+TIERS = ("fast", "slow")   # numeric tiers of version 1 files, by index
 
-#: One traced object. ``site`` is "file:line (function)" of the Python code that
-#: allocated it, or None: allocated before the session, or not among the sampled
-#: allocations (one in ALLOC_SAMPLE).
-ObjectInfo = namedtuple("ObjectInfo", "address size type tier temperature site klass")
-#: One page the traced objects occupy: ``heat`` is the bytes-weighted mean temperature
-#: of the page (0..1); hot and cold bytes are those of hot and cold objects.
+#: One traced object. ``size``: bytes of the object's own heap block (its GC header
+#: included); ``owned_bytes``: bytes of the heap buffers it owns alone (a list's item
+#: array, a dict's table, a set's table, a bytearray's data, ...), so that
+#: ``size + owned_bytes`` is what the object costs. ``tier``: "fast" or "slow", as
+#: ``pypper.where()`` says, of the object's own block. ``site``: "file:line
+#: (function)" of the Python code that allocated it, or None; ``site_kind`` says how
+#: it was found: "sampled" (its own allocation was recorded), "buffer" (the latest
+#: (re)allocation of the buffer it owns), "inferred" (a recorded object of the same
+#: type in the same 16 KiB pool), or why there is none: "before session" (it existed
+#: before the session started), "not sampled" (its allocation was not recorded);
+#: None in version 1 files.
+ObjectInfo = namedtuple("ObjectInfo",
+                        "address size type tier temperature site klass owned_bytes site_kind",
+                        defaults=(0, None))
+#: One page the traced objects and their buffers occupy: ``heat`` is the
+#: bytes-weighted mean temperature of the page (0..1); hot and cold bytes are those
+#: of hot and cold objects there. An owned buffer counts on its own pages (where its
+#: bytes are), with its owner's temperature and class.
 PageInfo = namedtuple("PageInfo", "address tier heat hot_bytes cold_bytes")
+
+
+def _tier_name(tier):
+    """A tier as load() and the rows give it: "fast" or "slow"."""
+    if isinstance(tier, str):
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}")
+        return tier
+    return TIERS[int(tier)]
+
+
+def site_label(o):
+    """by_site()'s key for an object: its site, or why it has none."""
+    return o.site or o.site_kind or "unknown"
 
 
 class SnapshotError(ValueError):
@@ -56,34 +89,59 @@ class Snapshot:
     def _aggregate(self, key):
         groups = {}
         for o in self.objects:
-            g = groups.setdefault(key(o), {"objects": 0, "bytes": 0, "hot_bytes": 0,
-                                           "cold_bytes": 0, "temperature_sum": 0.0})
+            g = groups.setdefault(key(o), {"objects": 0, "bytes": 0, "body_bytes": 0,
+                                           "owned_bytes": 0, "hot_bytes": 0, "cold_bytes": 0,
+                                           "temperature_sum": 0.0})
+            size = o.size + o.owned_bytes
             g["objects"] += 1
-            g["bytes"] += o.size
-            g["temperature_sum"] += o.temperature * o.size
+            g["bytes"] += size
+            g["body_bytes"] += o.size
+            g["owned_bytes"] += o.owned_bytes
+            g["temperature_sum"] += o.temperature * size
             if o.klass == "hot":
-                g["hot_bytes"] += o.size
+                g["hot_bytes"] += size
             elif o.klass == "cold":
-                g["cold_bytes"] += o.size
+                g["cold_bytes"] += size
         for g in groups.values():
             total = g.pop("temperature_sum")
             g["mean_temperature"] = total / g["bytes"] if g["bytes"] else 0.0
         return dict(sorted(groups.items(), key=lambda kv: -kv[1]["mean_temperature"]))
 
     def by_type(self):
-        """{type name: objects, bytes, hot_bytes, cold_bytes, mean_temperature
-        (bytes-weighted)}, hottest first."""
+        """{type name: objects, bytes, body_bytes, owned_bytes, hot_bytes, cold_bytes,
+        mean_temperature}, hottest first. ``bytes`` = body_bytes + owned_bytes (the
+        objects' own blocks and the buffers they own); hot/cold bytes and the mean
+        temperature are weighted by it."""
         return self._aggregate(lambda o: o.type)
 
     def by_site(self):
-        """The same aggregates per allocation site ("unknown" where none was recorded)."""
-        return self._aggregate(lambda o: o.site or "unknown")
+        """The same aggregates per allocation site; objects without one are grouped
+        under "before session" or "not sampled" ("unknown" in version 1 files)."""
+        return self._aggregate(site_label)
+
+    def site_coverage(self):
+        """{site_kind: bytes (body + owned)}, and "known_share": the share of the
+        bytes whose site is known (sampled, buffer or inferred)."""
+        out = {}
+        for o in self.objects:
+            k = o.site_kind or ("sampled" if o.site else "unknown")
+            out[k] = out.get(k, 0) + o.size + o.owned_bytes
+        total = sum(out.values())
+        known = sum(b for o_kind, b in out.items() if o_kind in ("sampled", "buffer", "inferred"))
+        out["known_share"] = known / total if total else 0.0
+        return out
+
+    def user_objects(self):
+        """The objects a user most likely cares about (see is_user_object): those
+        whose site is in the user's code or unknown, less the interpreter's and the
+        standard library's."""
+        return [o for o in self.objects if is_user_object(o.type, o.site, o.site_kind)]
 
     def to_dict(self):
         return {"format": FORMAT, "version": VERSION, "time": self.time, "uptime": self.uptime,
                 "pid": self.pid, "page_size": self.page_size, "model": self.model,
-                "objects": [[o.address, o.size, o.type, o.tier, o.temperature, o.site, o.klass]
-                            for o in self.objects],
+                "objects": [[o.address, o.size, o.type, o.tier, o.temperature, o.site, o.klass,
+                             o.owned_bytes, o.site_kind] for o in self.objects],
                 "pages": [list(p) for p in self.pages]}
 
     def save(self, path):
@@ -107,11 +165,153 @@ class Snapshot:
 
 def from_data(data, pid):
     """A Snapshot from _pypper.snapshot_data()."""
-    objects = [ObjectInfo(a, s, t, tier, temp, site, klass)
-               for a, s, t, tier, temp, klass, site in data["objects"]]
+    objects = [ObjectInfo(a, s, t, tier, temp, site, klass, owned, kind)
+               for a, s, t, tier, temp, klass, site, owned, kind in data["objects"]]
     pages = sorted(PageInfo(*p) for p in data["pages"])
     return Snapshot(objects, pages, page_size=data["page_size"], time=time.time(),
                     uptime=data["uptime"], pid=pid, model=data["model"])
+
+
+def _object_row(row, version):
+    """An ObjectInfo from a row of a version 1 or 2 file."""
+    if version == 1:
+        a, s, t, tier, temp, site, k = row
+        owned, kind = 0, None
+    else:
+        a, s, t, tier, temp, site, k, owned, kind = row
+        kind = None if kind is None else str(kind)
+    return ObjectInfo(int(a), int(s), str(t), _tier_name(tier), float(temp),
+                      None if site is None else str(site), str(k), int(owned), kind)
+
+
+# ---- user objects and interpreter internals ----
+
+#: Types whose objects are the interpreter's machinery rather than a program's data.
+INTERNAL_TYPES = frozenset(t.__name__ for t in (
+    types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
+    types.WrapperDescriptorType, types.GetSetDescriptorType, types.MemberDescriptorType,
+    types.ClassMethodDescriptorType, types.MethodWrapperType, types.CodeType, types.FrameType,
+    types.CellType, types.ModuleType, types.MappingProxyType, types.MethodType, type, property,
+    staticmethod, classmethod, types.TracebackType, types.SimpleNamespace.__class__)) | {
+    "weakref", "weakref.ReferenceType", "weakcallableproxy", "weakproxy", "moduledef",
+    "builtin_function_or_method", "method-wrapper", "classmethod_descriptor", "module",
+    "code", "frame", "cell", "function", "_abc_data", "ModuleSpec", "SourceFileLoader",
+    "FileFinder", "mappingproxy", "getset_descriptor", "member_descriptor",
+    "wrapper_descriptor", "method_descriptor"}
+
+
+def _library_dirs():
+    # The standard library is where os.py is (its extension modules in lib-dynload
+    # below it); not sysconfig, which imports threading.
+    dirs = {os.path.dirname(os.path.abspath(os.__file__)),
+            os.path.dirname(os.path.abspath(__file__))}
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs if d)
+
+
+LIBRARY_DIRS = _library_dirs()
+PYPPER_DIR = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(__file__))), "")
+
+
+def _site_path(site):
+    path = site.rsplit(":", 1)[0] if ":" in site else site
+    return os.path.realpath(path) if os.path.isabs(path) else path
+
+
+def is_library_site(site):
+    """Whether a site ("file:line (function)") is in the standard library, in Pypper
+    itself or in frozen interpreter code, not in the user's program."""
+    if not site:
+        return False
+    path = _site_path(site)
+    if path.startswith("<frozen ") or path.startswith("<built-in"):
+        return True
+    return path.startswith(LIBRARY_DIRS)
+
+
+def _library_type(tp):
+    """A class defined by the standard library or Pypper (not a builtin container)."""
+    if not isinstance(tp, type):
+        return False
+    mod = sys.modules.get(getattr(tp, "__module__", None) or "")
+    if mod is None or tp.__module__ in ("builtins", "__main__"):
+        return False
+    f = getattr(mod, "__file__", None)
+    return f is None or is_library_site(f)
+
+
+#: Standard-library classes that hold a program's data (kept by is_user_object).
+_DATA_CLASSES = frozenset({"collections.OrderedDict", "collections.defaultdict",
+                           "collections.deque", "collections.Counter", "collections.ChainMap",
+                           "collections.UserDict", "collections.UserList",
+                           "collections.UserString", "array.array", "fractions.Fraction",
+                           "decimal.Decimal", "datetime.datetime", "datetime.date"})
+
+
+#: Builtin types of plain data, kept when library code made them.
+_DATA_TYPES = (dict, list, set, frozenset, tuple, str, bytes, bytearray, int, float, complex)
+_DATA_TYPE_NAMES = frozenset(t.__name__ for t in _DATA_TYPES)
+
+
+def _is_data_class(tp):
+    return any(f"{c.__module__}.{c.__qualname__}" in _DATA_CLASSES for c in tp.__mro__)
+
+
+def is_user_object(type_name, site, site_kind, obj=None):
+    """Whether an object is the user's data rather than an interpreter or standard
+    library internal: its site is in the user's code; or its site is in library code
+    and it is plain data (an object of a builtin data type exactly, or of a data
+    class: json.loads' dicts and lists); or it has no site and it is not
+    of an interpreter machinery type (functions, descriptors, code, modules, types,
+    ...), not an object from before the session of a builtin type (module
+    dictionaries, interned strings, constants), and (when obj is given) not an
+    instance of a class of the standard library or Pypper other than the data
+    classes of _DATA_CLASSES (so os._Environ and random.Random are internal,
+    OrderedDict and deque are not)."""
+    if site and not is_library_site(site):
+        return True
+    if site and _site_path(site).startswith(PYPPER_DIR):
+        return False            # Pypper's own (a snapshot's rows and aggregates)
+    if site:
+        # Made by library code: its own machinery, unless plain data (what json.loads
+        # or csv build is the program's data).
+        if obj is not None:
+            tp = type(obj)
+            return tp in _DATA_TYPES or _is_data_class(tp)
+        return type_name in _DATA_TYPE_NAMES or any(
+            type_name == c.rsplit(".", 1)[1] for c in _DATA_CLASSES)
+    if type_name in INTERNAL_TYPES:
+        return False
+    if obj is not None:
+        tp = type(obj)
+        if isinstance(obj, type):
+            return False
+        if _library_type(tp) and not _is_data_class(tp):
+            return False
+        if site_kind == "before session" and not tp.__flags__ & (1 << 9):
+            return False        # a builtin (static) type's object from before the session
+    elif site_kind == "before session" and "." not in type_name and type_name in _BUILTIN_NAMES:
+        return False
+    return True
+
+
+_BUILTIN_NAMES = frozenset(n for n, v in vars(builtins).items() if isinstance(v, type))
+
+
+def hot_user_objects(hot, n, total):
+    """The n hottest user objects (is_user_object), hottest first, as (object,
+    temperature) pairs; hot(k) gives the k hottest with details, total bounds k."""
+    if n <= 0:
+        return []
+    module_dicts = {id(vars(m)) for m in list(sys.modules.values()) if hasattr(m, "__dict__")}
+    k = max(4 * n, 64)
+    while True:
+        rows = hot(k)
+        out = [(obj, t) for obj, t, site, kind in rows
+               if id(obj) not in module_dicts
+               and is_user_object(type(obj).__name__, site, kind, obj)]
+        if len(out) >= n or len(rows) < k or k >= total:
+            return out[:n]
+        k *= 4
 
 
 def _fail(path, what):
@@ -125,7 +325,7 @@ def _header_error(raw):
         version = line[len(b"PYPPER-SNAPSHOT "):]
         if version.isdigit() and len(version) <= 6:
             return (f"snapshot format {int(version)}, written by another version of Pypper "
-                    f"(this one reads format {VERSION})")
+                    f"(this one reads format {int(MAGIC.split()[1])})")
         return "not a pypper snapshot (bad version in its header)"
     if not raw:
         return "empty file, not a pypper snapshot"
@@ -163,14 +363,13 @@ def load(path):
         d = json.loads(text)
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             _fail(path, "not a pypper snapshot (wrong format field)")
-        if d.get("version") != VERSION:
+        if d.get("version") not in VERSIONS:
             version = d.get("version")
             shown = version if isinstance(version, int) else "unknown"
             _fail(path, f"snapshot format {shown}, written by another version of Pypper "
-                        f"(this one reads format {VERSION})")
-        objects = [ObjectInfo(int(a), int(s), str(t), int(tier), float(temp), site, str(k))
-                   for a, s, t, tier, temp, site, k in d["objects"]]
-        pages = [PageInfo(int(a), int(tier), float(h), int(hb), int(cb))
+                        f"(this one reads formats {', '.join(map(str, VERSIONS))})")
+        objects = [_object_row(row, d["version"]) for row in d["objects"]]
+        pages = [PageInfo(int(a), _tier_name(tier), float(h), int(hb), int(cb))
                  for a, tier, h, hb, cb in d["pages"]]
         return Snapshot(objects, pages, page_size=int(d["page_size"]), time=float(d["time"]),
                         uptime=float(d["uptime"]), pid=int(d["pid"]), model=dict(d["model"]))

@@ -1,0 +1,80 @@
+/* Python/site_infer.c: inferred allocation sites (site_infer.h). One open-addressing
+ * table keyed by (level, region, type): level 0 regions are pools (16 KiB), level 1
+ * arenas (1 MiB); the first seed of a key keeps it. */
+#include "site_infer.h"
+
+#include <stdbool.h>
+#include <sys/mman.h>
+
+#define POOL_SHIFT 14
+#define ARENA_SHIFT 20
+
+typedef struct {
+    uintptr_t key;              /* region << 1 | level, + 1; 0: empty */
+    const void *type;
+    uint32_t site;
+} slot;
+
+struct site_infer {
+    size_t cap;
+    slot slots[];
+};
+
+site_infer *pypper_site_infer_new(size_t seeds)
+{
+    size_t cap = 1024;
+    while (cap < seeds * 4)
+        cap *= 2;
+    size_t bytes = sizeof(site_infer) + cap * sizeof(slot);
+    site_infer *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (t == MAP_FAILED)
+        return NULL;
+    t->cap = cap;
+    return t;
+}
+
+void pypper_site_infer_free(site_infer *t)
+{
+    if (t)
+        munmap(t, sizeof(site_infer) + t->cap * sizeof(slot));
+}
+
+static uintptr_t key_of(const void *block, int level)
+{
+    uintptr_t region = (uintptr_t)block >> (level ? ARENA_SHIFT : POOL_SHIFT);
+    return ((region << 1) | (uintptr_t)level) + 1;
+}
+
+static slot *find(const site_infer *t, uintptr_t key, const void *type)
+{
+    uint64_t h = ((uint64_t)key * 31 + (uint64_t)(uintptr_t)type) * 0x9E3779B97F4A7C15ull;
+    size_t mask = t->cap - 1;
+    slot *s = (slot *)t->slots;
+    for (size_t i = (size_t)(h >> 24) & mask;; i = (i + 1) & mask)
+        if (!s[i].key || (s[i].key == key && s[i].type == type))
+            return &s[i];
+}
+
+void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, uint32_t site)
+{
+    if (!t || !site)
+        return;
+    for (int level = 0; level < 2; level++) {
+        uintptr_t key = key_of(block, level);
+        slot *s = find(t, key, type);
+        if (!s->key)
+            *s = (slot){key, type, site};
+    }
+}
+
+uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *type)
+{
+    if (!t)
+        return 0;
+    for (int level = 0; level < 2; level++) {
+        const slot *s = find(t, key_of(block, level), type);
+        if (s->key)
+            return s->site;
+    }
+    return 0;
+}

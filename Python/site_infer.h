@@ -1,0 +1,23 @@
+/* Python/site_infer.h: allocation sites inferred for objects whose own allocation was
+ * not recorded, from recorded objects of the same type allocated near them: first
+ * in the same 16 KiB pool (a pool is filled by consecutive allocations of its size
+ * class, so mostly by one loop), else in the same 1 MiB arena. A scratch table,
+ * built for one snapshot or one hot_objects() call: seed it with every object whose
+ * site is known, then ask about the others. Nothing here reads an object. */
+#ifndef PYPPER_SITE_INFER_H
+#define PYPPER_SITE_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct site_infer site_infer;
+
+/* A table for up to `seeds` seeds (mmap'ed), or NULL when there is no memory. */
+site_infer *pypper_site_infer_new(size_t seeds);
+void pypper_site_infer_free(site_infer *t);
+/* A recorded object: its block, its type (any pointer that identifies it) and site. */
+void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, uint32_t site);
+/* The site of a seed of that type in the same pool, else in the same arena; 0: none. */
+uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *type);
+
+#endif

@@ -1,0 +1,57 @@
+/* tests/c/test_site_infer.c: inferred allocation sites: a seed's site for objects of
+ * its type in its pool, then in its arena; nothing across types, arenas or for an
+ * unseeded type; the first seed of a pool keeps it; a zero site or a NULL table is
+ * no seed; many seeds (the table's load) all found. */
+#include "check.h"
+#include "../../Python/site_infer.h"
+
+#include <stdint.h>
+
+#define POOL ((uintptr_t)1 << 14)
+#define ARENA ((uintptr_t)1 << 20)
+
+static const void *at(uintptr_t a) { return (const void *)a; }
+
+int main(void)
+{
+    static const int type_a = 0, type_b = 0, type_c = 0;
+    const void *A = &type_a, *B = &type_b, *C = &type_c;
+    uintptr_t base = 64 * ARENA;
+    site_infer *t = pypper_site_infer_new(16);
+    CHECK(t != NULL);
+
+    pypper_site_infer_seed(t, at(base + 3 * POOL + 48), A, 7);
+    pypper_site_infer_seed(t, at(base + 3 * POOL + 96), A, 9);      /* same pool: first kept */
+    pypper_site_infer_seed(t, at(base + 5 * POOL), B, 11);
+    pypper_site_infer_seed(t, at(base + 6 * POOL), A, 0);           /* no site: no seed */
+
+    CHECK(pypper_site_infer(t, at(base + 3 * POOL + 1024), A) == 7);   /* same pool */
+    CHECK(pypper_site_infer(t, at(base + 9 * POOL + 16), A) == 7);     /* same arena */
+    CHECK(pypper_site_infer(t, at(base + 6 * POOL + 16), A) == 7);
+    CHECK(pypper_site_infer(t, at(base + 3 * POOL + 16), B) == 11);    /* B's arena seed */
+    CHECK(pypper_site_infer(t, at(base + 5 * POOL + 16), B) == 11);
+    CHECK(pypper_site_infer(t, at(base + 3 * POOL + 16), C) == 0);     /* unseeded type */
+    CHECK(pypper_site_infer(t, at(base + ARENA + 16), A) == 0);        /* another arena */
+    CHECK(pypper_site_infer(NULL, at(base), A) == 0);
+    pypper_site_infer_seed(NULL, at(base), A, 1);                     /* no crash */
+
+    /* A pool's own seed wins over the arena's first one. */
+    pypper_site_infer_seed(t, at(base + 9 * POOL + 32), A, 13);
+    CHECK(pypper_site_infer(t, at(base + 9 * POOL + 64), A) == 13);
+    CHECK(pypper_site_infer(t, at(base + 8 * POOL + 64), A) == 7);
+    pypper_site_infer_free(t);
+    pypper_site_infer_free(NULL);
+
+    /* As many seeds as announced, one per pool over many arenas: all found. */
+    enum { N = 20000 };
+    t = pypper_site_infer_new(N);
+    CHECK(t != NULL);
+    for (uint32_t i = 0; i < N; i++)
+        pypper_site_infer_seed(t, at(base + i * POOL + 16), i % 2 ? A : B, i + 1);
+    int found = 0;
+    for (uint32_t i = 0; i < N; i++)
+        found += pypper_site_infer(t, at(base + i * POOL + 4096), i % 2 ? A : B) == i + 1;
+    CHECK(found == N);
+    pypper_site_infer_free(t);
+    return check_report("site_infer");
+}
