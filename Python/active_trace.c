@@ -19,11 +19,19 @@
  * tracked-block bitmap), and is checked again against the object table under the
  * GIL before the model uses it. The thread works in bursts of SAMPLE_DUTY/SAMPLE_HZ
  * seconds and sleeps so that its CPU time stays within SAMPLE_DUTY of one core; it
- * sleeps longer while the rest of the process uses no CPU. Every APPLY_MS it takes
- * the GIL to feed the model. */
+ * sleeps longer while the rest of the process uses no CPU.
+ *
+ * The thread never takes the GIL and has no Python thread state, so the program
+ * cannot see it (faulthandler's and sys._current_frames()'s lists of threads): every
+ * APPLY_MS it queues a pending call (_PyEval_AddPendingCall, for any thread of the
+ * interpreter), and the next thread that runs Python code feeds the model at its next
+ * eval-breaker check, where it would otherwise have handed the GIL over. Around a
+ * fork() the thread is joined and started again in the parent (CPython 3.12 warns
+ * about forking a process that has threads). */
 #define PY_SSIZE_T_CLEAN
 #define Py_BUILD_CORE 1
 #include <Python.h>
+#include "internal/pycore_ceval.h"
 #include "internal/pycore_frame.h"
 #include "internal/pycore_pystate.h"
 
@@ -37,6 +45,7 @@
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/temperature.h"
+#include "../Pypper/threads.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -71,23 +80,28 @@ typedef struct {
 
 static struct {
     bool on;
-    pthread_t thread;
-    atomic_bool stop;
+    pypper_thread thread;
+    bool thread_on;             /* started, and no one has taken its join yet */
+    bool fork_joined;           /* joined for a fork: started again after it */
+    atomic_bool stop;           /* the session ends */
+    atomic_bool quit;           /* a fork is being prepared: the thread returns */
     pthread_mutex_t mu;         /* the evidence table and the poll window */
     pthread_mutex_t sleep_mu;
-    pthread_cond_t sleep_cv;    /* CLOCK_MONOTONIC; stop wakes the thread */
-    atomic_bool pause;          /* a fork is being prepared */
+    pthread_cond_t sleep_cv;    /* CLOCK_MONOTONIC; stop and quit wake the thread */
     atomic_bool hold;           /* tests: the thread stays parked; the test drives it */
-    bool parked;                /* the thread waits for the fork to be over */
+    bool parked;                /* the thread waits while held */
     pthread_cond_t parked_cv;   /* CLOCK_MONOTONIC */
+    PyInterpreterState *interp; /* where hand-overs run (the main interpreter) */
+    uintptr_t generation;       /* of the session: a call queued by an older one is void */
+    atomic_bool queued;         /* a hand-over call is queued */
+    atomic_bool want_full;      /* it should feed the model (not only collect a round) */
+    atomic_bool handing_over;   /* a thread waits for mu to hand over: bursts end */
     hit_slot *hits;
     uint32_t *used;             /* indexes of the occupied slots */
     size_t nused;
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
-    PyThreadState *tstate;      /* the sampler's own, made at its first hand-over */
-    PyGILState_STATE gilstate;
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
     double duty;
@@ -106,7 +120,8 @@ static struct {
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, unknown, dropped, idle_sleeps;
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
-    uint64_t cpu_ns_last;       /* the thread's CPU time when it ended */
+    uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
+    uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
 } AT = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t clock_ns(clockid_t id)
@@ -311,6 +326,9 @@ static void burst(void)
             while (mono_ns() < next)
                 cpu_relax();
         }
+        if (!(i & 15) && (atomic_load(&AT.quit) || atomic_load(&AT.stop)
+                          || atomic_load(&AT.handing_over)))
+            break;
     } while ((i & 15) || mono_ns() < deadline);
     AT.iterations += i;
     AT.bursts++;
@@ -395,40 +413,40 @@ void pypper_active_trace_drain(void)
     pthread_mutex_unlock(&AT.mu);
 }
 
-/* The thread makes its Python thread state once and keeps it between hand-overs:
- * no allocation in this thread afterwards (a fork() while another thread is inside
- * malloc can leave the child's allocator locked, notably under ASan). */
-static void apply_with_gil(bool full)
+/* The hand-over, a pending call: it runs with the GIL in whichever thread of the
+ * interpreter next checks the eval breaker. No Python code runs in it. */
+static int hand_over_call(void *arg)
 {
-    if (_Py_IsFinalizing() || atomic_load(&AT.pause) || atomic_load(&AT.hold))
-        return;
-    if (AT.tstate) {
-        PyEval_RestoreThread(AT.tstate);
-    } else {
-        AT.gilstate = PyGILState_Ensure();
-        AT.tstate = PyThreadState_Get();
+    if ((uintptr_t)arg != AT.generation || !AT.on)
+        return 0;                       /* queued by a session that has ended */
+    atomic_store(&AT.queued, false);
+    if (_Py_IsFinalizing() || atomic_load(&AT.hold))
+        return 0;
+    uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    if (atomic_exchange(&AT.want_full, false)) {
+        pypper_stack_chunks_refresh();
+        atomic_store(&AT.handing_over, true);
+        pthread_mutex_lock(&AT.mu);
+        atomic_store(&AT.handing_over, false);
+        apply_locked(true);
+        pthread_mutex_unlock(&AT.mu);
     }
-    if (!atomic_load(&AT.stop)) {
-        if (full) {
-            pypper_stack_chunks_refresh();
-            pthread_mutex_lock(&AT.mu);
-            apply_locked(true);
-            pthread_mutex_unlock(&AT.mu);
-        }
-        pypper_migrate_collect_if_due();
-    }
-    PyEval_SaveThread();
+    pypper_migrate_collect_if_due();
+    AT.hand_overs++;
+    AT.hand_over_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    return 0;
 }
 
-/* At the thread's end (its session is ending, another thread waits in join with
- * the GIL released): give the thread state back. */
-static void release_thread_state(void)
+/* Sampler side: queue a hand-over, unless one is queued already. A full queue
+ * (CPython's holds 32 calls) drops this one: the next APPLY_MS asks again. */
+static void request_hand_over(bool full)
 {
-    if (!AT.tstate || _Py_IsFinalizing())
+    if (full)
+        atomic_store(&AT.want_full, true);
+    if (atomic_exchange(&AT.queued, true))
         return;
-    PyEval_RestoreThread(AT.tstate);
-    PyGILState_Release(AT.gilstate);
-    AT.tstate = NULL;
+    if (_PyEval_AddPendingCall(AT.interp, hand_over_call, (void *)AT.generation, 0) < 0)
+        atomic_store(&AT.queued, false);
 }
 
 /* ---- the thread ---- */
@@ -440,7 +458,7 @@ static void sleep_ns(uint64_t ns)
     struct timespec until = monotonic_in(ns);
     pthread_mutex_lock(&AT.sleep_mu);
     int rc = 0;
-    while (!atomic_load(&AT.stop) && !atomic_load(&AT.pause) && !atomic_load(&AT.hold)
+    while (!atomic_load(&AT.stop) && !atomic_load(&AT.quit) && !atomic_load(&AT.hold)
            && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&AT.sleep_cv, &AT.sleep_mu, &until);
     pthread_mutex_unlock(&AT.sleep_mu);
@@ -453,47 +471,53 @@ static uint64_t others_cpu_ns(void)
     return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
-/* Park while a fork() is being prepared (or while a test holds the thread): the
- * thread then sits in a condition wait, holding none of this file's locks nor any
- * allocator's, when the process forks. */
+/* Park while a test holds the thread: the test drives the sampling itself. */
 static void park_if_asked(void)
 {
-    if (!atomic_load(&AT.pause) && !atomic_load(&AT.hold))
+    if (!atomic_load(&AT.hold))
         return;
     pthread_mutex_lock(&AT.sleep_mu);
     AT.parked = true;
     pthread_cond_broadcast(&AT.parked_cv);
-    while ((atomic_load(&AT.pause) || atomic_load(&AT.hold)) && !atomic_load(&AT.stop))
+    while (atomic_load(&AT.hold) && !atomic_load(&AT.stop) && !atomic_load(&AT.quit))
         pthread_cond_wait(&AT.sleep_cv, &AT.sleep_mu);
     AT.parked = false;
     pthread_mutex_unlock(&AT.sleep_mu);
 }
 
+static void *sampler_main(void *arg);
+
+/* With the GIL held (other threads stay out of the fork): the thread ends its burst
+ * within 16 samples and returns; it never waits for the GIL, so the join is short. */
 void pypper_active_trace_before_fork(void)
 {
-    if (!AT.on)
+    if (!AT.on || !AT.thread_on)
         return;
     pthread_mutex_lock(&AT.sleep_mu);
-    atomic_store(&AT.pause, true);
+    atomic_store(&AT.quit, true);
     pthread_cond_broadcast(&AT.sleep_cv);
-    /* A burst ends within a few milliseconds. The GIL stays held (releasing it here
-     * would let other threads run into the fork); a thread that waits for the GIL to
-     * hand over its evidence cannot park, but it holds no lock then: fork anyway. */
-    struct timespec until = monotonic_in(100 * 1000 * 1000u);
-    int rc = 0;
-    while (!AT.parked && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&AT.parked_cv, &AT.sleep_mu, &until);
     pthread_mutex_unlock(&AT.sleep_mu);
+    AT.thread_on = false;
+    pypper_thread_join(&AT.thread, PYPPER_FORK_GONE_MS);
+    atomic_store(&AT.quit, false);
+    AT.fork_joined = true;
 }
 
 void pypper_active_trace_after_fork_in_parent(void)
 {
+    if (!AT.fork_joined)
+        return;
+    AT.fork_joined = false;
     if (!AT.on)
         return;
-    pthread_mutex_lock(&AT.sleep_mu);
-    atomic_store(&AT.pause, false);
-    pthread_cond_broadcast(&AT.sleep_cv);
-    pthread_mutex_unlock(&AT.sleep_mu);
+    int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
+    if (rc == 0) {
+        AT.thread_on = true;
+        return;
+    }
+    /* The model keeps what it has; temperatures stop changing. */
+    pypper_log(PYPPER_LOG_WARN, "cannot restart the pypper sampler thread after fork: %s; "
+                                "temperatures stop changing", strerror(rc));
 }
 
 static void *sampler_main(void *arg)
@@ -505,7 +529,7 @@ static void *sampler_main(void *arg)
     uint64_t last_other = others_cpu_ns();
     uint64_t last_main = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
     bool idle = false;
-    while (!atomic_load(&AT.stop)) {
+    while (!atomic_load(&AT.stop) && !atomic_load(&AT.quit)) {
         park_if_asked();
         /* Idle: the main thread used under 5% of a core in the last window (its clock
          * is exact) and the rest of the process under half a core. */
@@ -533,7 +557,7 @@ static void *sampler_main(void *arg)
          * shorter) takes the GIL on its own when it is due in between. */
         bool full = mono_ns() >= next_apply;
         if (full || pypper_migrate_due()) {
-            apply_with_gil(full);
+            request_hand_over(full);
             if (full)
                 next_apply = mono_ns() + APPLY_MS * 1000000ull;
         }
@@ -544,8 +568,9 @@ static void *sampler_main(void *arg)
         uint64_t spent = mono_ns() - w0;
         sleep_ns(gap > spent ? gap - spent : 0);
     }
-    AT.cpu_ns_last = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    release_thread_state();
+    pthread_mutex_lock(&AT.mu);
+    AT.cpu_ns_done += clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    pthread_mutex_unlock(&AT.mu);
     return NULL;
 }
 
@@ -598,6 +623,9 @@ int pypper_active_trace_start(const pypper_config *cfg)
     AT.gap_ns = (long)cfg->sample_gap_ns;
     AT.depth = (int)cfg->sample_depth;
     AT.t0_ns = mono_ns();
+    AT.interp = PyInterpreterState_Main();
+    static uintptr_t sessions;
+    AT.generation = ++sessions;
     pypper_model_reset(cfg);
     /* Frames are read from the main thread only: its thread state and C stack live
      * as long as the interpreter (another thread's could vanish under the reader). */
@@ -611,11 +639,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     }
     refill_poll_window(0);
 
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&AT.thread, NULL, sampler_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
     if (rc != 0) {
         pypper_stack_chunks_stop();
         release_memory();
@@ -623,7 +647,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
                      strerror(rc));
         return -1;
     }
-    pthread_setname_np(AT.thread, "pypper-sampler");
+    AT.thread_on = true;
     AT.on = true;
     return 0;
 }
@@ -636,10 +660,10 @@ void pypper_active_trace_stop(void)
     atomic_store(&AT.stop, true);
     pthread_cond_broadcast(&AT.sleep_cv);
     pthread_mutex_unlock(&AT.sleep_mu);
-    /* The thread may be waiting for the GIL to apply its evidence. */
-    Py_BEGIN_ALLOW_THREADS
-    pthread_join(AT.thread, NULL);
-    Py_END_ALLOW_THREADS
+    /* The thread never waits for the GIL: it is joined with the GIL held. */
+    if (AT.thread_on)
+        pypper_thread_join(&AT.thread, 0);
+    AT.thread_on = AT.fork_joined = false;
     AT.on = false;
     atomic_store(&AT.hold, false);
     pypper_stack_chunks_stop();
@@ -651,17 +675,17 @@ void pypper_active_trace_forget_after_fork(void)
 {
     if (!AT.on)
         return;
-    /* The thread did not survive fork() (CPython deleted its thread state); its
-     * locks may have been held. */
-    AT.tstate = NULL;
+    /* No thread was running at fork() (before_fork joined it); a fork that did not
+     * run the hooks may have left the locks held. */
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     AT.mu = mu;
     AT.sleep_mu = mu;
     pthread_cond_init(&AT.sleep_cv, NULL);
     pthread_cond_init(&AT.parked_cv, NULL);
-    atomic_store(&AT.pause, false);
+    atomic_store(&AT.quit, false);
     atomic_store(&AT.hold, false);
     AT.parked = false;
+    AT.thread_on = AT.fork_joined = false;
     AT.on = false;
     pypper_stack_chunks_stop();
     release_memory();
@@ -753,14 +777,16 @@ uint32_t pypper_active_trace_set_clock(long long ms)
 
 PyObject *pypper_active_trace_stats(void)
 {
-    uint64_t cpu = AT.cpu_ns_last;
-    if (AT.on) {
+    pthread_mutex_lock(&AT.mu);
+    uint64_t cpu = AT.cpu_ns_done;
+    if (AT.thread_on) {
         clockid_t id;
-        if (pthread_getcpuclockid(AT.thread, &id) == 0)
-            cpu = clock_ns(id);
+        if (pthread_getcpuclockid(AT.thread.thread, &id) == 0)
+            cpu += clock_ns(id);
     }
+    pthread_mutex_unlock(&AT.mu);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:O}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -780,5 +806,7 @@ PyObject *pypper_active_trace_stats(void)
         "test_samples", (unsigned long long)AT.test_samples,
         "held", atomic_load(&AT.hold) ? Py_True : Py_False,
         "cpu_seconds", (double)cpu / 1e9,
+        "hand_overs", (unsigned long long)AT.hand_overs,
+        "hand_over_seconds", (double)AT.hand_over_ns / 1e9,
         "frames_sampled", AT.target ? Py_True : Py_False);
 }

@@ -80,19 +80,56 @@ static void add_pypper_finder(void)
     Py_XDECREF(module);
 }
 
-/* Start tracing as pypper.start() would, with the options from the environment. */
-static int autostart(void)
+/* PYPPER_ENABLE=1 with a trace file or the exit summary: they are the Python
+ * package's work, so it is imported. When it cannot be (a ._pth file or PYTHONPATH
+ * hiding what it imports), one line says so and the program runs untraced. */
+static int autostart_package(void)
 {
     PyObject *mod = PyImport_ImportModule("pypper");
+    if (!mod && PyErr_ExceptionMatches(PyExc_ImportError)) {
+        PyObject *exc = PyErr_GetRaisedException();
+        PyObject *text = PyObject_Str(exc);
+        const char *why = text ? PyUnicode_AsUTF8(text) : NULL;
+        PyErr_Clear();
+        fprintf(stderr, "pypper: PYPPER_ENABLE=1: tracing is off: the pypper package cannot be "
+                        "imported (%s)\n", why ? why : "ImportError");
+        Py_XDECREF(text);
+        Py_DECREF(exc);
+        return 0;
+    }
     PyObject *res = mod ? PyObject_CallMethod(mod, "_autostart", NULL) : NULL;
     Py_XDECREF(mod);
-    if (!res) {
-        fprintf(stderr, "pypper: PYPPER_ENABLE=1 but tracing could not start:\n");
-        PyErr_Print();
+    if (!res)
         return -1;
-    }
     Py_DECREF(res);
     return 0;
+}
+
+/* Start tracing as pypper.start() would, with the options from the environment,
+ * from the built-in _pypper module alone: nothing is imported, so sys.modules,
+ * sys.path and -X importtime look as they do without tracing (-S, -I and ._pth
+ * files change nothing). */
+static int autostart(const pypper_config *cfg)
+{
+    int rc;
+    if (cfg->trace_file[0] || cfg->stats) {
+        rc = autostart_package();
+    } else {
+        PyObject *mod = PyImport_ImportModule("_pypper");
+        PyObject *res = mod ? PyObject_CallMethod(mod, "start", "O", Py_None) : NULL;
+        if (res) {
+            Py_DECREF(res);
+            res = PyObject_CallMethod(mod, "_install_hooks", NULL);
+        }
+        Py_XDECREF(mod);
+        rc = res ? 0 : -1;
+        Py_XDECREF(res);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "pypper: PYPPER_ENABLE=1 but tracing could not start:\n");
+        PyErr_Print();
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -131,7 +168,7 @@ int main(int argc, char **argv)
         Py_ExitStatusException(status);
 
     add_pypper_finder();
-    if (cfg.enable && autostart() < 0) {
+    if (cfg.enable && autostart(&cfg) < 0) {
         Py_Finalize();
         return 2;
     }
