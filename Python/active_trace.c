@@ -707,8 +707,8 @@ int pypper_active_trace_hold(bool on, double timeout_s)
     if (need_session() < 0)
         return -1;
     bool parked = false;
-    /* The thread may be waiting for the GIL to hand over its evidence: the GIL is
-     * released while it finishes what it does and parks. */
+    /* (The thread never takes the GIL; it is released here only so that other
+     * program threads go on while this one waits for the thread to park.) */
     Py_BEGIN_ALLOW_THREADS
     struct timespec until = monotonic_in((uint64_t)(timeout_s * 1e9));
     pthread_mutex_lock(&AT.sleep_mu);
