@@ -96,9 +96,9 @@ def main():
         if found is None:
             print(f"cpython-tests: the {name} run printed no result (exit {rc}); see {log}")
             return 2
+        counts = [f"{k} {len(v)}" for k, v in found.items() if v and k != "test methods"]
         print(f"cpython-tests: {name}: {result} in {seconds:.0f} s, exit {rc}; "
-              + ", ".join(f"{k} {len(v)}" for k, v in found.items() if v and k != "test methods")
-              + "".join(f"; {t}" for t in found["test methods"]), flush=True)
+              + "; ".join([", ".join(counts), *found["test methods"]]).lstrip("; "), flush=True)
         runs[name] = found
     differ = False
     for category in [*CATEGORIES.values(), "test methods"]:
