@@ -78,6 +78,13 @@ typedef struct {
     Py_ssize_t last;            /* PY_SSIZE_T_MIN: not read yet */
 } poll_entry;
 
+/* The sampler's schedule, kept across the thread's restarts around fork(). */
+typedef struct {
+    bool started;
+    bool idle;                  /* the program used (almost) no CPU in the last window */
+    uint64_t next_apply, last_wall, last_other, last_main;
+} sampler_loop;
+
 static struct {
     bool on;
     pypper_thread thread;
@@ -122,6 +129,7 @@ static struct {
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
     uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
     uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
+    sampler_loop loop;
 } AT = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t clock_ns(clockid_t id)
@@ -468,7 +476,10 @@ static void sleep_ns(uint64_t ns)
  * share of a window means something). */
 static uint64_t others_cpu_ns(void)
 {
-    return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    /* The process clock keeps the time of this session's earlier sampler threads
+     * (one per fork): not the program's either. */
+    return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID)
+           - AT.cpu_ns_done;
 }
 
 /* Park while a test holds the thread: the test drives the sampling itself. */
@@ -524,27 +535,33 @@ static void *sampler_main(void *arg)
 {
     (void)arg;
     prctl(PR_SET_TIMERSLACK, 1000UL);       /* 1 µs: short sleeps keep their length */
-    uint64_t next_apply = mono_ns() + APPLY_MS * 1000000ull;
-    uint64_t last_wall = mono_ns();
-    uint64_t last_other = others_cpu_ns();
-    uint64_t last_main = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
-    bool idle = false;
+    /* A thread started again after a fork goes on where the last one stopped: an idle
+     * program forking does not get a burst of sampling per fork. */
+    sampler_loop *l = &AT.loop;
+    if (!l->started) {
+        l->next_apply = mono_ns() + APPLY_MS * 1000000ull;
+        l->last_wall = mono_ns();
+        l->last_other = others_cpu_ns();
+        l->last_main = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
+        l->idle = false;
+        l->started = true;
+    }
     while (!atomic_load(&AT.stop) && !atomic_load(&AT.quit)) {
         park_if_asked();
         /* Idle: the main thread used under 5% of a core in the last window (its clock
          * is exact) and the rest of the process under half a core. */
         uint64_t wall = mono_ns();
-        if (wall - last_wall >= IDLE_WINDOW_NS) {
+        if (wall - l->last_wall >= IDLE_WINDOW_NS) {
             uint64_t other = others_cpu_ns();
             uint64_t main_cpu = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
-            uint64_t span = wall - last_wall;
-            idle = (other - last_other) * 2 < span
-                   && (!AT.target_has_clock || (main_cpu - last_main) * 20 < span);
-            last_wall = wall;
-            last_other = other;
-            last_main = main_cpu;
+            uint64_t span = wall - l->last_wall;
+            l->idle = (other - l->last_other) * 2 < span
+                      && (!AT.target_has_clock || (main_cpu - l->last_main) * 20 < span);
+            l->last_wall = wall;
+            l->last_other = other;
+            l->last_main = main_cpu;
         }
-        if (idle) {
+        if (l->idle) {
             AT.idle_sleeps++;
             sleep_ns(IDLE_WINDOW_NS);
             continue;
@@ -555,11 +572,11 @@ static void *sampler_main(void *arg)
         burst();
         /* The hand-over every APPLY_MS; a migration round (MIGRATE_INTERVAL_MS may be
          * shorter) takes the GIL on its own when it is due in between. */
-        bool full = mono_ns() >= next_apply;
+        bool full = mono_ns() >= l->next_apply;
         if (full || pypper_migrate_due()) {
             request_hand_over(full);
             if (full)
-                next_apply = mono_ns() + APPLY_MS * 1000000ull;
+                l->next_apply = mono_ns() + APPLY_MS * 1000000ull;
         }
         uint64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
         uint64_t gap = (uint64_t)((double)used / AT.duty);
