@@ -12,6 +12,7 @@
 #include "../Pypper/lifecycle.h"
 #include "../Pypper/tiers.h"
 #include "heap_api.h"
+#include "process_hooks.h"
 #include "temperature_api.h"
 #include "migration_api.h"
 #include "../Python/migrate.h"
@@ -378,7 +379,12 @@ static PyObject *py_before_fork(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
+    /* Every thread of the session is joined: CPython 3.12 warns about a fork in a
+     * process that has other threads (it counts them in /proc/self/stat), and a
+     * thread inside an allocator at fork() could leave the child's locked. */
     pypper_active_trace_before_fork();
+    pypper_migrate_before_fork();
+    pypper_lifecycle_before_fork();
     Py_RETURN_NONE;
 }
 
@@ -386,6 +392,8 @@ static PyObject *py_after_fork_in_parent(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
+    pypper_lifecycle_after_fork_in_parent();
+    pypper_migrate_after_fork_in_parent();
     pypper_active_trace_after_fork_in_parent();
     Py_RETURN_NONE;
 }
@@ -398,6 +406,14 @@ static PyObject *py_after_fork_in_child(PyObject *module, PyObject *unused)
     pypper_migrate_after_fork_child();
     pypper_live_trace_forget_after_fork();
     pypper_alloc_sites_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_install_hooks(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+    if (pypper_process_hooks_install(module) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -530,10 +546,12 @@ static PyMethodDef methods[] = {
      "live_trace_knows(obj) -> bool: is obj in the live trace's object table"},
     {"after_fork_in_child", py_after_fork_in_child, METH_NOARGS,
      "after_fork_in_child(): drop the tracing state copied from the parent"},
+    {"_install_hooks", py_install_hooks, METH_NOARGS,
+     "_install_hooks(): register this module's fork hooks and end() at exit, once"},
     {"before_fork", py_before_fork, METH_NOARGS,
-     "before_fork(): park the sampler thread until after_fork_in_parent()"},
+     "before_fork(): join the session's threads until after_fork_in_parent()"},
     {"after_fork_in_parent", py_after_fork_in_parent, METH_NOARGS,
-     "after_fork_in_parent(): let the sampler thread go on"},
+     "after_fork_in_parent(): start the session's threads again"},
     {"option_table", py_option_table, METH_NOARGS,
      "option_table() -> [(NAME, type, default, accepts, help)]"},
     {"log", py_log, METH_VARARGS, "log(level, message): report through Pypper's log"},

@@ -1,12 +1,14 @@
 /* Pypper/lifecycle.c: owns the tracing session: its state, configuration and
  * background thread ("pypper-worker", which never touches the GIL). The thread wakes
- * periodically for housekeeping and exits promptly when the session ends. After
- * fork() the child has no thread: its session is marked stopped and counted, and the
- * child may call start() again. */
+ * periodically for housekeeping and exits promptly when the session ends. Around a
+ * fork() the thread is joined (before) and started again (after, in the parent), so
+ * that the process forks with none of Pypper's threads; the child has no thread: its
+ * session is marked stopped and counted, and the child may call start() again. */
 #include "lifecycle.h"
 
 #include "log.h"
 #include "stats.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -23,7 +25,10 @@ static pthread_cond_t stopped = PTHREAD_COND_INITIALIZER;   /* STOPPING -> STOPP
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pypper_state state = PYPPER_STATE_STOPPED;
 static bool stop_requested;
-static pthread_t worker;
+static pypper_thread worker;
+static bool worker_alive;       /* started, and nobody has taken its join yet */
+static bool fork_joining;       /* before_fork is joining it (lock released) */
+static bool fork_paused;        /* joined for a fork: after_fork_in_parent restarts it */
 static pypper_config session_cfg;
 static struct timespec session_start;
 
@@ -45,6 +50,7 @@ static void atfork_child(void)
     /* Only the forking thread exists now; the worker is gone. */
     init_cond();
     pthread_cond_init(&stopped, NULL);
+    worker_alive = fork_joining = fork_paused = false;
     if (state != PYPPER_STATE_STOPPED) {
         state = PYPPER_STATE_STOPPED;
         stop_requested = false;
@@ -94,21 +100,16 @@ int pypper_lifecycle_start(const pypper_config *cfg, char *err, size_t errlen)
     }
     session_cfg = *cfg;
     stop_requested = false;
+    fork_paused = false;
 
-    /* The worker must not receive the process's signals: block them all while it is
-     * created so it inherits a full mask. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&worker, NULL, worker_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = pypper_thread_start(&worker, worker_main, NULL, "pypper-worker");
     if (rc != 0) {
         pthread_mutex_unlock(&lock);
         snprintf(err, errlen, "cannot create the pypper background thread: %s", strerror(rc));
         pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
         return -1;
     }
-    pthread_setname_np(worker, "pypper-worker");
+    worker_alive = true;
     pypper_stat_add(PYPPER_STAT_WORKER_STARTED, 1);
     clock_gettime(CLOCK_MONOTONIC, &session_start);
     state = PYPPER_STATE_RUNNING;
@@ -130,20 +131,70 @@ int pypper_lifecycle_end(void)
     state = PYPPER_STATE_STOPPING;
     stop_requested = true;
     pthread_cond_broadcast(&wake);
-    pthread_t t = worker;
+    /* A fork in another thread may be joining the worker: it is then joined. */
+    while (fork_joining)
+        pthread_cond_wait(&stopped, &lock);
+    bool join = worker_alive;
+    worker_alive = false;
     pthread_mutex_unlock(&lock);
 
-    pthread_join(t, NULL);
-    pypper_stat_add(PYPPER_STAT_WORKER_JOINED, 1);
+    if (join) {
+        pypper_thread_join(&worker, 0);
+        pypper_stat_add(PYPPER_STAT_WORKER_JOINED, 1);
+    }
 
     pthread_mutex_lock(&lock);
     state = PYPPER_STATE_STOPPED;
     stop_requested = false;
+    fork_paused = false;
     pypper_stat_add(PYPPER_STAT_ENDS, 1);
     pthread_cond_broadcast(&stopped);
     pthread_mutex_unlock(&lock);
     pypper_log(PYPPER_LOG_INFO, "tracing session ended");
     return 1;
+}
+
+void pypper_lifecycle_before_fork(void)
+{
+    pthread_once(&once, init_once);
+    pthread_mutex_lock(&lock);
+    if (state != PYPPER_STATE_RUNNING || !worker_alive) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    stop_requested = true;
+    pthread_cond_broadcast(&wake);
+    fork_joining = true;
+    worker_alive = false;
+    pthread_mutex_unlock(&lock);
+
+    pypper_thread_join(&worker, PYPPER_FORK_GONE_MS);
+    pypper_stat_add(PYPPER_STAT_WORKER_JOINED, 1);
+
+    pthread_mutex_lock(&lock);
+    fork_joining = false;
+    fork_paused = true;
+    pthread_cond_broadcast(&stopped);
+    pthread_mutex_unlock(&lock);
+}
+
+void pypper_lifecycle_after_fork_in_parent(void)
+{
+    pthread_once(&once, init_once);
+    pthread_mutex_lock(&lock);
+    if (fork_paused && state == PYPPER_STATE_RUNNING) {
+        stop_requested = false;
+        int rc = pypper_thread_start(&worker, worker_main, NULL, "pypper-worker");
+        if (rc == 0) {
+            worker_alive = true;
+            pypper_stat_add(PYPPER_STAT_WORKER_STARTED, 1);
+        } else {
+            pypper_log(PYPPER_LOG_WARN, "cannot restart the pypper background thread after "
+                                        "fork: %s; the session goes on without it", strerror(rc));
+        }
+    }
+    fork_paused = false;
+    pthread_mutex_unlock(&lock);
 }
 
 pypper_state pypper_lifecycle_state(void)

@@ -19,6 +19,10 @@ int pypper_lifecycle_start(const pypper_config *cfg, char *err, size_t errlen);
  * session was ended, 0 when none was running. Must not be called from the worker. */
 int pypper_lifecycle_end(void);
 pypper_state pypper_lifecycle_state(void);
+/* Around fork(): join the worker before (the process then forks without it) and start
+ * it again after, in the parent. No-ops without a running session. */
+void pypper_lifecycle_before_fork(void);
+void pypper_lifecycle_after_fork_in_parent(void);
 /* Copy the running session's configuration; returns 0 (and leaves out alone) when
  * no session is running. */
 int pypper_lifecycle_config(pypper_config *out);

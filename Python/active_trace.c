@@ -19,11 +19,19 @@
  * tracked-block bitmap), and is checked again against the object table under the
  * GIL before the model uses it. The thread works in bursts of SAMPLE_DUTY/SAMPLE_HZ
  * seconds and sleeps so that its CPU time stays within SAMPLE_DUTY of one core; it
- * sleeps longer while the rest of the process uses no CPU. Every APPLY_MS it takes
- * the GIL to feed the model. */
+ * sleeps longer while the rest of the process uses no CPU.
+ *
+ * The thread never takes the GIL and has no Python thread state, so the program
+ * cannot see it (faulthandler's and sys._current_frames()'s lists of threads): every
+ * APPLY_MS it queues a pending call (_PyEval_AddPendingCall, for any thread of the
+ * interpreter), and the next thread that runs Python code feeds the model at its next
+ * eval-breaker check, where it would otherwise have handed the GIL over. Around a
+ * fork() the thread is joined and started again in the parent (CPython 3.12 warns
+ * about forking a process that has threads). */
 #define PY_SSIZE_T_CLEAN
 #define Py_BUILD_CORE 1
 #include <Python.h>
+#include "internal/pycore_ceval.h"
 #include "internal/pycore_frame.h"
 #include "internal/pycore_pystate.h"
 
@@ -37,6 +45,7 @@
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/temperature.h"
+#include "../Pypper/threads.h"
 #include "../Pypper/write_tracking_heap.h"
 
 #include <errno.h>
@@ -70,25 +79,37 @@ typedef struct {
     Py_ssize_t last;            /* PY_SSIZE_T_MIN: not read yet */
 } poll_entry;
 
+/* The sampler's schedule, kept across the thread's restarts around fork(). */
+typedef struct {
+    bool started;
+    bool idle;                  /* the program used (almost) no CPU in the last window */
+    uint64_t next_apply, last_wall, last_other, last_main;
+} sampler_loop;
+
 static struct {
     bool on;
-    pthread_t thread;
-    atomic_bool stop;
+    pypper_thread thread;
+    bool thread_on;             /* started, and no one has taken its join yet */
+    bool fork_joined;           /* joined for a fork: started again after it */
+    atomic_bool stop;           /* the session ends */
+    atomic_bool quit;           /* a fork is being prepared: the thread returns */
     pthread_mutex_t mu;         /* the evidence table and the poll window */
     pthread_mutex_t sleep_mu;
-    pthread_cond_t sleep_cv;    /* CLOCK_MONOTONIC; stop wakes the thread */
-    atomic_bool pause;          /* a fork is being prepared */
+    pthread_cond_t sleep_cv;    /* CLOCK_MONOTONIC; stop and quit wake the thread */
     atomic_bool hold;           /* tests: the thread stays parked; the test drives it */
-    bool parked;                /* the thread waits for the fork to be over */
+    bool parked;                /* the thread waits while held */
     pthread_cond_t parked_cv;   /* CLOCK_MONOTONIC */
+    PyInterpreterState *interp; /* where hand-overs run (the main interpreter) */
+    uintptr_t generation;       /* of the session: a call queued by an older one is void */
+    atomic_bool queued;         /* a hand-over call is queued */
+    atomic_bool want_full;      /* it should feed the model (not only collect a round) */
+    atomic_bool handing_over;   /* a thread waits for mu to hand over: bursts end */
     hit_slot *hits;
     uint32_t *used;             /* indexes of the occupied slots */
     size_t nused;
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
-    PyThreadState *tstate;      /* the sampler's own, made at its first hand-over */
-    PyGILState_STATE gilstate;
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
     double duty;
@@ -107,7 +128,9 @@ static struct {
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, unknown, dropped, idle_sleeps;
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
-    uint64_t cpu_ns_last;       /* the thread's CPU time when it ended */
+    uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
+    uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
+    sampler_loop loop;
 } AT = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t clock_ns(clockid_t id)
@@ -312,6 +335,9 @@ static void burst(void)
             while (mono_ns() < next)
                 cpu_relax();
         }
+        if (!(i & 15) && (atomic_load(&AT.quit) || atomic_load(&AT.stop)
+                          || atomic_load(&AT.handing_over)))
+            break;
     } while ((i & 15) || mono_ns() < deadline);
     AT.iterations += i;
     AT.bursts++;
@@ -396,40 +422,40 @@ void pypper_active_trace_drain(void)
     pthread_mutex_unlock(&AT.mu);
 }
 
-/* The thread makes its Python thread state once and keeps it between hand-overs:
- * no allocation in this thread afterwards (a fork() while another thread is inside
- * malloc can leave the child's allocator locked, notably under ASan). */
-static void apply_with_gil(bool full)
+/* The hand-over, a pending call: it runs with the GIL in whichever thread of the
+ * interpreter next checks the eval breaker. No Python code runs in it. */
+static int hand_over_call(void *arg)
 {
-    if (_Py_IsFinalizing() || atomic_load(&AT.pause) || atomic_load(&AT.hold))
-        return;
-    if (AT.tstate) {
-        PyEval_RestoreThread(AT.tstate);
-    } else {
-        AT.gilstate = PyGILState_Ensure();
-        AT.tstate = PyThreadState_Get();
+    if ((uintptr_t)arg != AT.generation || !AT.on)
+        return 0;                       /* queued by a session that has ended */
+    atomic_store(&AT.queued, false);
+    if (_Py_IsFinalizing() || atomic_load(&AT.hold))
+        return 0;
+    uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    if (atomic_exchange(&AT.want_full, false)) {
+        pypper_stack_chunks_refresh();
+        atomic_store(&AT.handing_over, true);
+        pthread_mutex_lock(&AT.mu);
+        atomic_store(&AT.handing_over, false);
+        apply_locked(true);
+        pthread_mutex_unlock(&AT.mu);
     }
-    if (!atomic_load(&AT.stop)) {
-        if (full) {
-            pypper_stack_chunks_refresh();
-            pthread_mutex_lock(&AT.mu);
-            apply_locked(true);
-            pthread_mutex_unlock(&AT.mu);
-        }
-        pypper_migrate_collect_if_due();
-    }
-    PyEval_SaveThread();
+    pypper_migrate_collect_if_due();
+    AT.hand_overs++;
+    AT.hand_over_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    return 0;
 }
 
-/* At the thread's end (its session is ending, another thread waits in join with
- * the GIL released): give the thread state back. */
-static void release_thread_state(void)
+/* Sampler side: queue a hand-over, unless one is queued already. A full queue
+ * (CPython's holds 32 calls) drops this one: the next APPLY_MS asks again. */
+static void request_hand_over(bool full)
 {
-    if (!AT.tstate || _Py_IsFinalizing())
+    if (full)
+        atomic_store(&AT.want_full, true);
+    if (atomic_exchange(&AT.queued, true))
         return;
-    PyEval_RestoreThread(AT.tstate);
-    PyGILState_Release(AT.gilstate);
-    AT.tstate = NULL;
+    if (_PyEval_AddPendingCall(AT.interp, hand_over_call, (void *)AT.generation, 0) < 0)
+        atomic_store(&AT.queued, false);
 }
 
 /* ---- the thread ---- */
@@ -441,7 +467,7 @@ static void sleep_ns(uint64_t ns)
     struct timespec until = monotonic_in(ns);
     pthread_mutex_lock(&AT.sleep_mu);
     int rc = 0;
-    while (!atomic_load(&AT.stop) && !atomic_load(&AT.pause) && !atomic_load(&AT.hold)
+    while (!atomic_load(&AT.stop) && !atomic_load(&AT.quit) && !atomic_load(&AT.hold)
            && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&AT.sleep_cv, &AT.sleep_mu, &until);
     pthread_mutex_unlock(&AT.sleep_mu);
@@ -451,78 +477,93 @@ static void sleep_ns(uint64_t ns)
  * share of a window means something). */
 static uint64_t others_cpu_ns(void)
 {
-    return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    /* The process clock keeps the time of this session's earlier sampler threads
+     * (one per fork): not the program's either. */
+    return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID)
+           - AT.cpu_ns_done;
 }
 
-/* Park while a fork() is being prepared (or while a test holds the thread): the
- * thread then sits in a condition wait, holding none of this file's locks nor any
- * allocator's, when the process forks. */
+/* Park while a test holds the thread: the test drives the sampling itself. */
 static void park_if_asked(void)
 {
-    if (!atomic_load(&AT.pause) && !atomic_load(&AT.hold))
+    if (!atomic_load(&AT.hold))
         return;
     pthread_mutex_lock(&AT.sleep_mu);
     AT.parked = true;
     pthread_cond_broadcast(&AT.parked_cv);
-    while ((atomic_load(&AT.pause) || atomic_load(&AT.hold)) && !atomic_load(&AT.stop))
+    while (atomic_load(&AT.hold) && !atomic_load(&AT.stop) && !atomic_load(&AT.quit))
         pthread_cond_wait(&AT.sleep_cv, &AT.sleep_mu);
     AT.parked = false;
     pthread_mutex_unlock(&AT.sleep_mu);
 }
 
+static void *sampler_main(void *arg);
+
+/* With the GIL held (other threads stay out of the fork): the thread ends its burst
+ * within 16 samples and returns; it never waits for the GIL, so the join is short. */
 void pypper_active_trace_before_fork(void)
 {
-    if (!AT.on)
+    if (!AT.on || !AT.thread_on)
         return;
     pthread_mutex_lock(&AT.sleep_mu);
-    atomic_store(&AT.pause, true);
+    atomic_store(&AT.quit, true);
     pthread_cond_broadcast(&AT.sleep_cv);
-    /* A burst ends within a few milliseconds. The GIL stays held (releasing it here
-     * would let other threads run into the fork); a thread that waits for the GIL to
-     * hand over its evidence cannot park, but it holds no lock then: fork anyway. */
-    struct timespec until = monotonic_in(100 * 1000 * 1000u);
-    int rc = 0;
-    while (!AT.parked && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&AT.parked_cv, &AT.sleep_mu, &until);
     pthread_mutex_unlock(&AT.sleep_mu);
+    AT.thread_on = false;
+    pypper_thread_join(&AT.thread, PYPPER_FORK_GONE_MS);
+    atomic_store(&AT.quit, false);
+    AT.fork_joined = true;
 }
 
 void pypper_active_trace_after_fork_in_parent(void)
 {
+    if (!AT.fork_joined)
+        return;
+    AT.fork_joined = false;
     if (!AT.on)
         return;
-    pthread_mutex_lock(&AT.sleep_mu);
-    atomic_store(&AT.pause, false);
-    pthread_cond_broadcast(&AT.sleep_cv);
-    pthread_mutex_unlock(&AT.sleep_mu);
+    int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
+    if (rc == 0) {
+        AT.thread_on = true;
+        return;
+    }
+    /* The model keeps what it has; temperatures stop changing. */
+    pypper_log(PYPPER_LOG_WARN, "cannot restart the pypper sampler thread after fork: %s; "
+                                "temperatures stop changing", strerror(rc));
 }
 
 static void *sampler_main(void *arg)
 {
     (void)arg;
     prctl(PR_SET_TIMERSLACK, 1000UL);       /* 1 µs: short sleeps keep their length */
-    uint64_t next_apply = mono_ns() + APPLY_MS * 1000000ull;
-    uint64_t last_wall = mono_ns();
-    uint64_t last_other = others_cpu_ns();
-    uint64_t last_main = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
-    bool idle = false;
-    while (!atomic_load(&AT.stop)) {
+    /* A thread started again after a fork goes on where the last one stopped: an idle
+     * program forking does not get a burst of sampling per fork. */
+    sampler_loop *l = &AT.loop;
+    if (!l->started) {
+        l->next_apply = mono_ns() + APPLY_MS * 1000000ull;
+        l->last_wall = mono_ns();
+        l->last_other = others_cpu_ns();
+        l->last_main = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
+        l->idle = false;
+        l->started = true;
+    }
+    while (!atomic_load(&AT.stop) && !atomic_load(&AT.quit)) {
         park_if_asked();
         pypper_wt_tick();       /* a write-tracking scan when one is due */
         /* Idle: the main thread used under 5% of a core in the last window (its clock
          * is exact) and the rest of the process under half a core. */
         uint64_t wall = mono_ns();
-        if (wall - last_wall >= IDLE_WINDOW_NS) {
+        if (wall - l->last_wall >= IDLE_WINDOW_NS) {
             uint64_t other = others_cpu_ns();
             uint64_t main_cpu = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
-            uint64_t span = wall - last_wall;
-            idle = (other - last_other) * 2 < span
-                   && (!AT.target_has_clock || (main_cpu - last_main) * 20 < span);
-            last_wall = wall;
-            last_other = other;
-            last_main = main_cpu;
+            uint64_t span = wall - l->last_wall;
+            l->idle = (other - l->last_other) * 2 < span
+                      && (!AT.target_has_clock || (main_cpu - l->last_main) * 20 < span);
+            l->last_wall = wall;
+            l->last_other = other;
+            l->last_main = main_cpu;
         }
-        if (idle) {
+        if (l->idle) {
             AT.idle_sleeps++;
             sleep_ns(IDLE_WINDOW_NS);
             continue;
@@ -533,11 +574,11 @@ static void *sampler_main(void *arg)
         burst();
         /* The hand-over every APPLY_MS; a migration round (MIGRATE_INTERVAL_MS may be
          * shorter) takes the GIL on its own when it is due in between. */
-        bool full = mono_ns() >= next_apply;
+        bool full = mono_ns() >= l->next_apply;
         if (full || pypper_migrate_due()) {
-            apply_with_gil(full);
+            request_hand_over(full);
             if (full)
-                next_apply = mono_ns() + APPLY_MS * 1000000ull;
+                l->next_apply = mono_ns() + APPLY_MS * 1000000ull;
         }
         uint64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
         uint64_t gap = (uint64_t)((double)used / AT.duty);
@@ -546,8 +587,9 @@ static void *sampler_main(void *arg)
         uint64_t spent = mono_ns() - w0;
         sleep_ns(gap > spent ? gap - spent : 0);
     }
-    AT.cpu_ns_last = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    release_thread_state();
+    pthread_mutex_lock(&AT.mu);
+    AT.cpu_ns_done += clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    pthread_mutex_unlock(&AT.mu);
     return NULL;
 }
 
@@ -600,6 +642,9 @@ int pypper_active_trace_start(const pypper_config *cfg)
     AT.gap_ns = (long)cfg->sample_gap_ns;
     AT.depth = (int)cfg->sample_depth;
     AT.t0_ns = mono_ns();
+    AT.interp = PyInterpreterState_Main();
+    static uintptr_t sessions;
+    AT.generation = ++sessions;
     pypper_model_reset(cfg);
     /* Frames are read from the main thread only: its thread state and C stack live
      * as long as the interpreter (another thread's could vanish under the reader). */
@@ -614,11 +659,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     refill_poll_window(0);
 
     pypper_wt_start(cfg);      /* or the frames alone, and why (logged, counted) */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&AT.thread, NULL, sampler_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
     if (rc != 0) {
         pypper_wt_stop();
         pypper_stack_chunks_stop();
@@ -627,7 +668,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
                      strerror(rc));
         return -1;
     }
-    pthread_setname_np(AT.thread, "pypper-sampler");
+    AT.thread_on = true;
     AT.on = true;
     return 0;
 }
@@ -640,10 +681,10 @@ void pypper_active_trace_stop(void)
     atomic_store(&AT.stop, true);
     pthread_cond_broadcast(&AT.sleep_cv);
     pthread_mutex_unlock(&AT.sleep_mu);
-    /* The thread may be waiting for the GIL to apply its evidence. */
-    Py_BEGIN_ALLOW_THREADS
-    pthread_join(AT.thread, NULL);
-    Py_END_ALLOW_THREADS
+    /* The thread never waits for the GIL: it is joined with the GIL held. */
+    if (AT.thread_on)
+        pypper_thread_join(&AT.thread, 0);
+    AT.thread_on = AT.fork_joined = false;
     AT.on = false;
     atomic_store(&AT.hold, false);
     pypper_wt_stop();          /* the scanning thread is gone: unregister everything */
@@ -656,17 +697,17 @@ void pypper_active_trace_forget_after_fork(void)
 {
     if (!AT.on)
         return;
-    /* The thread did not survive fork() (CPython deleted its thread state); its
-     * locks may have been held. */
-    AT.tstate = NULL;
+    /* No thread was running at fork() (before_fork joined it); a fork that did not
+     * run the hooks may have left the locks held. */
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     AT.mu = mu;
     AT.sleep_mu = mu;
     pthread_cond_init(&AT.sleep_cv, NULL);
     pthread_cond_init(&AT.parked_cv, NULL);
-    atomic_store(&AT.pause, false);
+    atomic_store(&AT.quit, false);
     atomic_store(&AT.hold, false);
     AT.parked = false;
+    AT.thread_on = AT.fork_joined = false;
     AT.on = false;
     pypper_wt_after_fork_child();
     pypper_stack_chunks_stop();
@@ -689,8 +730,8 @@ int pypper_active_trace_hold(bool on, double timeout_s)
     if (need_session() < 0)
         return -1;
     bool parked = false;
-    /* The thread may be waiting for the GIL to hand over its evidence: the GIL is
-     * released while it finishes what it does and parks. */
+    /* (The thread never takes the GIL; it is released here only so that other
+     * program threads go on while this one waits for the thread to park.) */
     Py_BEGIN_ALLOW_THREADS
     struct timespec until = monotonic_in((uint64_t)(timeout_s * 1e9));
     pthread_mutex_lock(&AT.sleep_mu);
@@ -759,14 +800,16 @@ uint32_t pypper_active_trace_set_clock(long long ms)
 
 PyObject *pypper_active_trace_stats(void)
 {
-    uint64_t cpu = AT.cpu_ns_last;
-    if (AT.on) {
+    pthread_mutex_lock(&AT.mu);
+    uint64_t cpu = AT.cpu_ns_done;
+    if (AT.thread_on) {
         clockid_t id;
-        if (pthread_getcpuclockid(AT.thread, &id) == 0)
-            cpu = clock_ns(id);
+        if (pthread_getcpuclockid(AT.thread.thread, &id) == 0)
+            cpu += clock_ns(id);
     }
+    pthread_mutex_unlock(&AT.mu);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:O}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -786,5 +829,7 @@ PyObject *pypper_active_trace_stats(void)
         "test_samples", (unsigned long long)AT.test_samples,
         "held", atomic_load(&AT.hold) ? Py_True : Py_False,
         "cpu_seconds", (double)cpu / 1e9,
+        "hand_overs", (unsigned long long)AT.hand_overs,
+        "hand_over_seconds", (double)AT.hand_over_ns / 1e9,
         "frames_sampled", AT.target ? Py_True : Py_False);
 }

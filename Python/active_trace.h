@@ -1,7 +1,7 @@
 /* Python/active_trace.h: the active trace: a native thread that, without the GIL,
  * samples which traced objects the program is using (frame slots of the main
- * thread, reference counts of a rotating window of the object table) and feeds the
- * evidence to the temperature model under the GIL. */
+ * thread, reference counts of a rotating window of the object table); a pending call
+ * run by a program thread under the GIL feeds the evidence to the temperature model. */
 #ifndef PYPPER_ACTIVE_TRACE_H
 #define PYPPER_ACTIVE_TRACE_H
 
@@ -11,10 +11,10 @@
 
 /* With the GIL, after the live trace started. 0, or -1 with a Python exception. */
 int pypper_active_trace_start(const pypper_config *cfg);
-/* With the GIL (released while joining the thread), before the live trace stops. */
+/* With the GIL (kept: the thread never takes it), before the live trace stops. */
 void pypper_active_trace_stop(void);
-/* With the GIL, before fork(): wait (up to 100 ms) until the thread is parked in a
- * condition wait; after_fork_in_parent lets it go on. */
+/* With the GIL, before fork(): the thread ends its burst and is joined (the process
+ * forks without it); after_fork_in_parent starts it again. */
 void pypper_active_trace_before_fork(void);
 void pypper_active_trace_after_fork_in_parent(void);
 /* In a forked child: no thread exists; forget the state. */

@@ -31,6 +31,7 @@
 #include "internal/pycore_object.h"
 
 #include "live_trace.h"
+#include "../Modules/process_hooks.h"
 #include "migrate.h"
 #include "alloc_sites.h"
 
@@ -358,7 +359,7 @@ static PyMethodDef callback_def = {
 
 static PyObject *gc_callbacks_list(void)
 {
-    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *gc = pypper_quiet_builtin("gc");     /* gc.callbacks: the interpreter's list */
     if (!gc)
         return NULL;
     PyObject *list = PyObject_GetAttrString(gc, "callbacks");

@@ -19,6 +19,7 @@
 #include "libdir.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 extern char **environ;
@@ -81,15 +82,19 @@ static void add_pypper_finder(void)
     Py_XDECREF(module);
 }
 
-/* The pending exception as one line on stderr after `what` (type: message, control
- * characters shown as '?'); no traceback. */
+/* The pending exception as one line on stderr: "pypper: " + what + ": " + its type
+ * and message (what NULL: the message alone, as for a configuration error), control
+ * characters shown as '?'; no traceback. */
 static void report_exception_line(const char *what)
 {
     PyObject *exc = PyErr_GetRaisedException();
     PyObject *text = exc ? PyObject_Str(exc) : NULL;
     const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
     PyErr_Clear();
-    fprintf(stderr, "pypper: %s: %s", what, exc ? Py_TYPE(exc)->tp_name : "unknown error");
+    if (what)
+        fprintf(stderr, "pypper: %s: %s", what, exc ? Py_TYPE(exc)->tp_name : "unknown error");
+    else
+        fputs("pypper", stderr);
     if (msg && *msg) {
         fputs(": ", stderr);
         for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
@@ -100,12 +105,25 @@ static void report_exception_line(const char *what)
     Py_XDECREF(exc);
 }
 
-/* Start tracing as pypper.start() would, with the options from the environment.
- * Returns 0, or the exit status when tracing cannot start: pypper._autostart() has
- * printed the one-line reason (status 2 for a configuration error). */
-static int autostart(void)
+/* PYPPER_ENABLE=1 with a trace file or the exit summary: they are the Python
+ * package's work, so it is imported. When it cannot be (a ._pth file or PYTHONPATH
+ * hiding what it imports), one line says so and the program runs untraced. Otherwise
+ * pypper._autostart() starts the session: 0, or the exit status after its one-line
+ * reason (2 for a configuration error). */
+static int autostart_package(void)
 {
     PyObject *mod = PyImport_ImportModule("pypper");
+    if (!mod && PyErr_ExceptionMatches(PyExc_ImportError)) {
+        PyObject *exc = PyErr_GetRaisedException();
+        PyObject *text = PyObject_Str(exc);
+        const char *why = text ? PyUnicode_AsUTF8(text) : NULL;
+        PyErr_Clear();
+        fprintf(stderr, "pypper: PYPPER_ENABLE=1: tracing is off: the pypper package cannot be "
+                        "imported (%s)\n", why ? why : "ImportError");
+        Py_XDECREF(text);
+        Py_DECREF(exc);
+        return 0;
+    }
     PyObject *res = mod ? PyObject_CallMethod(mod, "_autostart", NULL) : NULL;
     Py_XDECREF(mod);
     if (!res) {
@@ -119,6 +137,37 @@ static int autostart(void)
         return 1;
     }
     return (int)status;
+}
+
+/* Start tracing as pypper.start() would, with the options from the environment,
+ * from the built-in _pypper module alone: nothing is imported, so sys.modules,
+ * sys.path and -X importtime look as they do without tracing (-S, -I and ._pth
+ * files change nothing). Returns 0, or the exit status after one line on stderr: 2
+ * for a configuration error (ConfigError: e.g. BACKEND=numa on one node), 1 for
+ * anything else; the program then does not run untraced (it asked for tracing). */
+static int autostart(const pypper_config *cfg)
+{
+    if (cfg->trace_file[0] || cfg->stats)
+        return autostart_package();
+    PyObject *mod = PyImport_ImportModule("_pypper");
+    PyObject *res = mod ? PyObject_CallMethod(mod, "start", "O", Py_None) : NULL;
+    if (res) {
+        Py_DECREF(res);
+        res = PyObject_CallMethod(mod, "_install_hooks", NULL);
+    }
+    int rc = 0;
+    if (!res) {
+        PyObject *config_error = mod ? PyObject_GetAttrString(mod, "ConfigError") : NULL;
+        if (!config_error)
+            PyErr_Clear();      /* (then the pending start error stays) */
+        bool is_config = config_error && PyErr_ExceptionMatches(config_error);
+        Py_XDECREF(config_error);
+        report_exception_line(is_config ? NULL : "PYPPER_ENABLE=1 but tracing could not start");
+        rc = is_config ? 2 : 1;
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(mod);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -161,7 +210,7 @@ int main(int argc, char **argv)
         Py_ExitStatusException(status);
 
     add_pypper_finder();
-    int exit_status = cfg.enable ? autostart() : 0;
+    int exit_status = cfg.enable ? autostart(&cfg) : 0;
     if (exit_status != 0) {
         /* The program does not run untraced: PYPPER_ENABLE=1 asked for tracing. */
         Py_Finalize();

@@ -36,6 +36,7 @@
 #include "../Pypper/planner.h"
 #include "../Pypper/stats.h"
 #include "../Pypper/temperature.h"
+#include "../Pypper/threads.h"
 #include "../Pypper/tiers.h"
 
 #include <errno.h>
@@ -92,7 +93,9 @@ static struct {
     pthread_cond_t cv;           /* round changed, or stop */
     int round;                   /* ROUND_*: who owns the round's arrays */
     bool stop;
-    pthread_t thread;            /* "pypper-migrate": executes collected rounds */
+    bool fork_quit;              /* the thread returns: a fork is being prepared */
+    bool fork_joined;            /* joined for a fork: started again after it */
+    pypper_thread thread;        /* "pypper-migrate": executes collected rounds */
     bool thread_on;
     uint32_t pass;
     uint64_t last_ns;
@@ -453,6 +456,7 @@ static void adjust_threshold(void)
 
 static void collect(bool whole)
 {
+    (void)pypper_owned_buffers_init();      /* array.array: once the program imports it */
     M.whole_round = whole;
     uint64_t t0 = now_ns();
     uint32_t now_ms = pypper_active_trace_now_ms();
@@ -729,9 +733,9 @@ static void *migrate_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&M.mu);
     for (;;) {
-        while (!M.stop && M.round != ROUND_QUEUED)
+        while (!M.stop && !M.fork_quit && M.round != ROUND_QUEUED)
             pthread_cond_wait(&M.cv, &M.mu);
-        if (M.stop)
+        if (M.stop || M.fork_quit)
             break;
         M.round = ROUND_BUSY;
         pthread_mutex_unlock(&M.mu);
@@ -754,7 +758,7 @@ void pypper_migrate_collect_if_due(void)
     if (!pypper_migrate_due())
         return;
     pthread_mutex_lock(&M.mu);
-    bool mine = M.round == ROUND_IDLE && !M.stop;
+    bool mine = M.round == ROUND_IDLE && !M.stop && M.thread_on;
     if (mine)
         M.round = ROUND_BUSY;
     pthread_mutex_unlock(&M.mu);
@@ -882,19 +886,14 @@ int pypper_migrate_start(const pypper_config *cfg)
     memset(&M.last, 0, sizeof(M.last));
     M.interp = PyInterpreterState_Get();
     M.last_ns = now_ns();
-    /* The thread gets a full signal mask: the process's signals are not its. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&M.thread, NULL, migrate_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    M.fork_quit = false;
+    rc = pypper_thread_start(&M.thread, migrate_main, NULL, "pypper-migrate");
     if (rc != 0) {
         release_arrays();
         PyErr_Format(PyExc_RuntimeError, "cannot create the pypper migration thread: %s",
                      strerror(rc));
         return -1;
     }
-    pthread_setname_np(M.thread, "pypper-migrate");
     M.thread_on = true;
     M.on = true;
     update_hook();
@@ -912,10 +911,10 @@ void pypper_migrate_stop(void)
     pthread_cond_broadcast(&M.cv);
     pthread_mutex_unlock(&M.mu);
     if (M.thread_on) {
+        M.thread_on = false;         /* this call joins it (a fork meanwhile does not) */
         Py_BEGIN_ALLOW_THREADS
-        pthread_join(M.thread, NULL);
+        pypper_thread_join(&M.thread, 0);
         Py_END_ALLOW_THREADS
-        M.thread_on = false;
     }
     /* A migrate_now() in another thread may still hold the round: wait for it. */
     Py_BEGIN_ALLOW_THREADS
@@ -929,6 +928,45 @@ void pypper_migrate_stop(void)
     release_arrays();
 }
 
+void pypper_migrate_before_fork(void)
+{
+    if (!M.on || !M.thread_on)
+        return;
+    /* The thread finishes a round it is executing, then returns; a queued round waits
+     * for the thread started again after the fork. The GIL stays held: the thread
+     * never takes it. */
+    pthread_mutex_lock(&M.mu);
+    M.fork_quit = true;
+    pthread_cond_broadcast(&M.cv);
+    pthread_mutex_unlock(&M.mu);
+    M.thread_on = false;
+    pypper_thread_join(&M.thread, PYPPER_FORK_GONE_MS);
+    M.fork_quit = false;
+    M.fork_joined = true;
+}
+
+void pypper_migrate_after_fork_in_parent(void)
+{
+    if (!M.fork_joined)
+        return;
+    M.fork_joined = false;
+    if (!M.on)
+        return;
+    int rc = pypper_thread_start(&M.thread, migrate_main, NULL, "pypper-migrate");
+    if (rc == 0) {
+        M.thread_on = true;
+        return;
+    }
+    /* Rounds then run only through migrate_now(). */
+    pypper_log(PYPPER_LOG_WARN, "cannot restart the pypper migration thread after fork: %s; "
+                                "background migration rounds stop", strerror(rc));
+    pthread_mutex_lock(&M.mu);
+    if (M.round == ROUND_QUEUED)
+        M.round = ROUND_IDLE;
+    pthread_cond_broadcast(&M.cv);
+    pthread_mutex_unlock(&M.mu);
+}
+
 void pypper_migrate_after_fork_child(void)
 {
     if (!M.on)
@@ -936,6 +974,7 @@ void pypper_migrate_after_fork_child(void)
     /* Only the forking thread exists in the child: no migration thread. */
     M.on = false;
     M.thread_on = false;
+    M.fork_quit = M.fork_joined = false;
     M.round = ROUND_IDLE;
     pypper_placement_site_hook = NULL;
     pthread_mutex_init(&M.mu, NULL);

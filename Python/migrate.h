@@ -28,6 +28,10 @@ typedef struct {
 int pypper_migrate_start(const pypper_config *cfg);
 /* With the GIL, after the sampler thread has stopped: joins the migration thread. */
 void pypper_migrate_stop(void);
+/* With the GIL, around fork(): join the migration thread (after the round it is
+ * executing) and start it again in the parent; the process forks without it. */
+void pypper_migrate_before_fork(void);
+void pypper_migrate_after_fork_in_parent(void);
 /* A forked child: forget the session without touching its locks. */
 void pypper_migrate_after_fork_child(void);
 bool pypper_migrate_running(void);

@@ -42,7 +42,12 @@ int pypper_owned_buffers_init(void)
 {
     if (array_type)
         return 0;
-    PyObject *mod = PyImport_ImportModule("array");
+    /* Not imported here (the program would see it, and array imports collections):
+     * the type is looked for again at each migration round until the program has
+     * imported the module. */
+    PyObject *name = PyUnicode_FromString("array");
+    PyObject *mod = name ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
     PyObject *t = mod ? PyObject_GetAttrString(mod, "array") : NULL;
     Py_XDECREF(mod);
     if (!t || !PyType_Check(t) || ((PyTypeObject *)t)->tp_basicsize != (Py_ssize_t)sizeof(array_layout)) {

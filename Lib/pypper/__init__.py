@@ -17,9 +17,19 @@ import sys
 
 import _pypper
 
-from . import _options, _session, _snapshot
+from . import _options, _session
 from ._options import Option
-from ._snapshot import Snapshot, SnapshotError, ObjectInfo, PageInfo
+
+# The snapshot module (it needs zlib and json) is imported when first used: importing
+# pypper adds as little as it can to what the program sees.
+_SNAPSHOT_NAMES = ("Snapshot", "SnapshotError", "ObjectInfo", "PageInfo")
+
+
+def __getattr__(name):
+    if name in _SNAPSHOT_NAMES:
+        from . import _snapshot
+        return getattr(_snapshot, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
            "config", "stats", "live_trace_stats", "options", "placement", "topology", "where",
@@ -157,12 +167,14 @@ def snapshot(min_temperature=0.0):
     cold_bytes), .by_type(), .by_site() and .save(path). RuntimeError when no session
     runs."""
     data = _pypper.snapshot_data(float(min_temperature))
+    from . import _snapshot
     return _snapshot.from_data(data, os.getpid())
 
 
 def load(path):
     """Read a snapshot written by Snapshot.save(); SnapshotError (a ValueError) when
     the file is not one or is truncated or corrupt."""
+    from . import _snapshot
     return _snapshot.load(path)
 
 

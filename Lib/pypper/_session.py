@@ -8,8 +8,6 @@ import _thread
 
 import _pypper
 
-from . import _trace
-
 _writer = None          # TraceWriter of the running session, if it has a trace file
 _summary_wanted = False  # a session of this process asked for STATS
 _sessions = 0
@@ -27,6 +25,7 @@ def open_trace(values, sources=None):
     path = values["trace_file"]
     if not path:
         return None
+    from . import _trace        # json: only with a trace file
     try:
         return _trace.TraceWriter(path)
     except OSError as e:
@@ -43,6 +42,7 @@ def began(values, sources, writer):
     if values["stats"]:
         _summary_wanted = True
     if writer is not None:
+        from . import _trace
         writer.event("start", format=_trace.FORMAT, format_version=_trace.FORMAT_VERSION,
                      version=_pypper.VERSION, mode="drop-in" if _pypper.DROPIN else "extension",
                      argv=list(sys.argv), config=values, sources=sources)
@@ -104,12 +104,12 @@ def ended(seconds):
 
 
 def _after_fork_in_child():
-    # The C side has stopped the session in the child (no thread survives fork).
+    # The C side's own hook (registered first, so run first) has stopped the session
+    # in the child: no thread survives fork().
     global _writer, _summary_wanted, _sessions, _traced_seconds, lock
     global _heat_stop
     lock = _thread.RLock()       # another thread may have held it at fork()
     _heat_stop = None            # the recorder thread did not survive fork()
-    _pypper.after_fork_in_child()
     if _writer is not None:
         _writer.abandon()
         _writer = None
@@ -136,7 +136,10 @@ def at_exit(end):
 
 
 def install(end):
-    # The sampler parks in a condition wait around fork(): it holds no lock then.
-    os.register_at_fork(before=_pypper.before_fork, after_in_parent=_pypper.after_fork_in_parent,
-                        after_in_child=_after_fork_in_child)
+    # The C side's hooks (once per process; PYPPER_ENABLE=1 in the drop-in registers
+    # them before the program runs): its threads are joined before fork() and started
+    # again after it in the parent, and the session ends at exit. Then this module's
+    # bookkeeping: the child's, and the summary at exit (run first: last registered).
+    _pypper._install_hooks()
+    os.register_at_fork(after_in_child=_after_fork_in_child)
     atexit.register(at_exit, end)

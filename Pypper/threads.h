@@ -1,0 +1,35 @@
+/* Pypper/threads.h: Pypper's own native threads (worker, sampler, migration). Each is
+ * started with every signal blocked and a name, and records its kernel thread id, so
+ * that a join can wait until the kernel no longer counts the thread: CPython 3.12's
+ * os.fork() warns when /proc/self/stat counts more than one thread, and Pypper's
+ * threads are joined before a fork and started again after it (the program must not
+ * see them). Process-wide; no Python. */
+#ifndef PYPPER_THREADS_H
+#define PYPPER_THREADS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct {
+    pthread_t thread;
+    void *(*main)(void *);
+    void *arg;
+    pid_t tid;              /* the kernel's id, set by the thread itself; 0 before */
+    bool running;           /* started and not joined yet */
+} pypper_thread;
+
+/* How long a join before a fork waits for the kernel to stop counting the thread. */
+#define PYPPER_FORK_GONE_MS 200
+
+/* Start t running main(arg) under `name` (at most 15 characters), with every signal
+ * blocked. Returns 0, or the error number of pthread_create (t is left not running). */
+int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, const char *name);
+/* Join t (the caller has asked it to return) and wait until the kernel has removed
+ * it from the process's thread count, at most wait_gone_ms. Returns whether it is
+ * gone from the count (true also when /proc cannot tell). No-op when t is not running. */
+bool pypper_thread_join(pypper_thread *t, unsigned wait_gone_ms);
+/* Threads of this process as the kernel counts them (/proc/self/stat), or -1. */
+long pypper_thread_count(void);
+
+#endif
