@@ -156,6 +156,7 @@ def hot_objects(n=10, user=True):
     n = min(operator.index(n), sys.maxsize)
     if not user or n <= 0:
         return _pypper.hot_objects(n)   # (and its errors for a bad n)
+    from . import _snapshot
     return _snapshot.hot_user_objects(lambda k: _pypper.hot_objects(k, True), n,
                                       _pypper.live_trace_stats()["objects"] + 1)
 

@@ -303,7 +303,7 @@ def hot_user_objects(hot, n, total):
     if n <= 0:
         return []
     module_dicts = {id(vars(m)) for m in list(sys.modules.values()) if hasattr(m, "__dict__")}
-    k = max(4 * n, 64)
+    k = min(max(4 * n, 64), total)     # (total bounds it: n may be sys.maxsize)
     while True:
         rows = hot(k)
         out = [(obj, t) for obj, t, site, kind in rows
@@ -311,7 +311,7 @@ def hot_user_objects(hot, n, total):
                and is_user_object(type(obj).__name__, site, kind, obj)]
         if len(out) >= n or len(rows) < k or k >= total:
             return out[:n]
-        k *= 4
+        k = min(k * 4, total)
 
 
 def _fail(path, what):
