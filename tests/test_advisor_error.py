@@ -112,6 +112,10 @@ def test_statement_quotes_the_figures():
     m["first_touch"]["max_abs_error"] = 0.05
     assert "rough" not in _advisor.error_statement(m)
     assert "not been measured" in _advisor.error_statement({})
+    short = _advisor.short_error_statement(m)
+    assert "on 2 workloads" in short and "hottest-first within 0.020 (0.250 at 75% slow)" in short
+    assert "first-touch within 0.050" in short and "rough" not in short
+    assert "not measured" in _advisor.short_error_statement({})
 
 
 def synthetic_capture(path):
@@ -144,6 +148,11 @@ def test_report_stats_and_run_summary_state_the_error(tmp_path):
     assert shown.replace("'", "&#x27;") in html
     if _advisor.MEASURED_ERROR:
         assert "%.3f" % _advisor.MEASURED_ERROR["first_touch"]["max_abs_error"] in html
+    short = _advisor.short_error_statement()
     summary = _report.summary_lines(a)
-    assert any(line == "advisor: " + statement for line in summary)
-    assert ("advisor: " + statement) in _report.stats_text(a)
+    assert any(line == "advisor: " + short for line in summary)
+    assert ("advisor: " + short) in _report.stats_text(a)
+    if _advisor.MEASURED_ERROR:
+        m = _advisor.MEASURED_ERROR
+        assert "hottest-first within %.3f" % m["pypper"]["max_abs_error"] in short
+        assert "first-touch within %.3f" % m["first_touch"]["max_abs_error"] in short

@@ -331,6 +331,21 @@ MEASURED_ERROR = {'command': './python3 Tools/bench/advisor_error.py --update-ad
 # END MEASURED_ERROR
 
 
+def short_error_statement(measured=None):
+    """error_statement() in one short line (the `pypper run` summary)."""
+    m = MEASURED_ERROR if measured is None else measured
+    if not m:
+        return "estimated from Pypper's temperatures; error vs the exact oracle not measured"
+    hf, ft, st = m["pypper"], m["first_touch"], m.get("stress_pypper")
+    return ("estimated from Pypper's temperatures; vs the exact oracle on %d workloads: "
+            "hottest-first within %.3f%s, first-touch within %.3f%s" % (
+                len(m.get("workloads", ())), hf["max_abs_error"],
+                " (%.3f at %s slow)" % (st["max_abs_error"], "-".join(
+                    "%g%%" % (100 * x) for x in st["shares"])) if st else "",
+                ft["max_abs_error"],
+                " (rough)" if ft["max_abs_error"] > ROUGH_ERROR else ""))
+
+
 def error_statement(measured=None):
     """One sentence on what the estimate rests on and how far it was from the exact
     oracle, from MEASURED_ERROR (or `measured`); says so when it was not measured."""

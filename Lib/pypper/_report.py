@@ -224,7 +224,7 @@ def summary_lines(a, *, top=3):
                      f"{row['latency']:g}x-latency tier: est. slowdown x{row['pypper']:.3f} with "
                      f"hottest-first placement, x{row['first_touch']:.3f} first-touch "
                      f"(memory accesses only; an upper bound)")
-        lines.append(f"advisor: {_advisor.error_statement()}")
+        lines.append(f"advisor: {_advisor.short_error_statement()}")
     if not a["finished"]:
         lines.append("the program did not reach its end (killed or crashed): figures are "
                      "from its last records")
