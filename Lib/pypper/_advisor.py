@@ -254,6 +254,18 @@ SLOW_SHARES = (0.125, 0.25, 0.5)
 SLOW_LATENCIES = (2.0, 3.0)
 
 
+def mean_page_heat(frames):
+    """{page: heat averaged over the frames} of every page any frame has (a page
+    missing from a frame counts 0 there). frames: iterable of (pages, heats)."""
+    total = {}
+    n = 0
+    for pages, heats in frames:
+        n += 1
+        for p, v in zip(pages, heats):
+            total[p] = total.get(p, 0.0) + v
+    return {p: v / n for p, v in total.items()} if n else {}
+
+
 def advise(page_heat, page_size=PAGE_SIZE, shares=SLOW_SHARES, latencies=SLOW_LATENCIES):
     """The tiering advisor of `pypper report`, from one run's own access estimates.
 
@@ -281,3 +293,80 @@ def advise(page_heat, page_size=PAGE_SIZE, shares=SLOW_SHARES, latencies=SLOW_LA
                          "pypper": slowdown(chunks, hottest, L),
                          "first_touch": slowdown(chunks, by_address, L)})
     return {"pages": len(chunks), "accesses": total, "rows": rows}
+
+
+# ------------------------------------------------------------------ its measured error
+# The advisor's error against the exact access oracle on the accuracy workloads
+# (Tools/bench/advisor_error.py: estimate = advise() on a `pypper run` capture of the
+# workload, truth = advise() on the oracle's exact per-page counts; error = estimate -
+# truth, in units of slowdown). Written by that command (the "command" entry), never by
+# hand; Doc/report.md explains it.
+# BEGIN MEASURED_ERROR (generated: ./python3 Tools/bench/advisor_error.py --update-advisor)
+MEASURED_ERROR = {'command': './python3 Tools/bench/advisor_error.py --update-advisor --scale 1.0 '
+            '--oracle-scale 0.05 --seed 1 --interval 0.5',
+ 'workloads': ['zipf_kv', 'graph_walk', 'phase_shift', 'lru_scan', 'site_mix'],
+ 'all': {'cells': 60,
+         'median_abs_error': 0.0043,
+         'max_abs_error': 1.1529,
+         'optimistic': 16},
+ 'pypper': {'cells': 30,
+            'median_abs_error': 0.0,
+            'max_abs_error': 0.0,
+            'optimistic': 0},
+ 'first_touch': {'cells': 30,
+                 'median_abs_error': 0.2549,
+                 'max_abs_error': 1.1529,
+                 'optimistic': 16},
+ 'stress_pypper': {'shares': [0.75, 0.875],
+                   'cells': 20,
+                   'median_abs_error': 0.0309,
+                   'max_abs_error': 0.3002,
+                   'optimistic': 14},
+ 'worst': {'workload': 'zipf_kv',
+           'slow_share': 0.25,
+           'latency': 3.0,
+           'placement': 'first_touch',
+           'estimate': 2.2849,
+           'truth': 1.1321}}
+# END MEASURED_ERROR
+
+
+def short_error_statement(measured=None):
+    """error_statement() in one short line (the `pypper run` summary)."""
+    m = MEASURED_ERROR if measured is None else measured
+    if not m:
+        return "estimated from Pypper's temperatures; error vs the exact oracle not measured"
+    hf, ft, st = m["pypper"], m["first_touch"], m.get("stress_pypper")
+    return ("estimated from Pypper's temperatures; vs the exact oracle on %d workloads: "
+            "hottest-first within %.3f%s, first-touch within %.3f%s" % (
+                len(m.get("workloads", ())), hf["max_abs_error"],
+                " (%.3f at %s slow)" % (st["max_abs_error"], "-".join(
+                    "%g%%" % (100 * x) for x in st["shares"])) if st else "",
+                ft["max_abs_error"],
+                " (rough)" if ft["max_abs_error"] > ROUGH_ERROR else ""))
+
+
+def error_statement(measured=None):
+    """One sentence on what the estimate rests on and how far it was from the exact
+    oracle, from MEASURED_ERROR (or `measured`); says so when it was not measured."""
+    m = MEASURED_ERROR if measured is None else measured
+    base = "estimated from Pypper's own temperatures (page heat)"
+    if not m:
+        return base + "; its error against the exact access oracle has not been measured"
+    hf, ft = m["pypper"], m["first_touch"]
+    st = m.get("stress_pypper")
+    stress = ""
+    if st:
+        stress = " at the shares shown (up to %.3f with %s of the heap slow)" % (
+            st["max_abs_error"], "-".join("%g%%" % (100 * x) for x in st["shares"]))
+    rough = ft["max_abs_error"] > ROUGH_ERROR
+    return ("%s; against the exact access oracle on %d accuracy workloads, the "
+            "hottest-first slowdowns were off by at most %.3f%s, the first-touch ones "
+            "by up to %.3f (median %.3f)%s" % (
+                base, len(m.get("workloads", ())), hf["max_abs_error"], stress,
+                ft["max_abs_error"], ft["median_abs_error"],
+                ": take first-touch as a rough guess" if rough else ""))
+
+
+#: A column whose measured error exceeds this (in slowdown) is called rough.
+ROUGH_ERROR = 0.1

@@ -112,13 +112,7 @@ def analyze(cap):
     # Heat over time: the union of every frame's pages, each frame's heat per page.
     frames = cap.frames
     all_pages = sorted({p for f in frames for p in f.pages})
-    mean_heat = {p: 0.0 for p in all_pages}
-    for f in frames:
-        for p, v in zip(f.pages, f.heat):
-            mean_heat[p] += v
-    if frames:
-        for p in mean_heat:
-            mean_heat[p] /= len(frames)
+    mean_heat = _advisor.mean_page_heat((f.pages, f.heat) for f in frames)
     ps = _page_size(cap)
     advice = _advisor.advise(mean_heat, ps) if mean_heat else None
     heat_cols = _heatmap_matrix(frames, all_pages)
@@ -132,6 +126,7 @@ def analyze(cap):
             "uptime": frames[-1].t if frames else None,
             "heap": heap, "traced": traced, "untraced": max(0, heap - traced),
             "totals": totals, "sites": sites, "types": types, "advice": advice,
+            "mean_heat": mean_heat,
             "pages": len(all_pages), "page_size": ps, "frames": len(frames),
             "cold_pages": sum(1 for v in mean_heat.values() if v == 0),
             "slow_pages_last": len(last.slow) if last else 0,
@@ -229,6 +224,7 @@ def summary_lines(a, *, top=3):
                      f"{row['latency']:g}x-latency tier: est. slowdown x{row['pypper']:.3f} with "
                      f"hottest-first placement, x{row['first_touch']:.3f} first-touch "
                      f"(memory accesses only; an upper bound)")
+        lines.append(f"advisor: {_advisor.short_error_statement()}")
     if not a["finished"]:
         lines.append("the program did not reach its end (killed or crashed): figures are "
                      "from its last records")
@@ -549,8 +545,10 @@ temperature comes from sampled evidence of use: frames, callers, reference count
 as no accesses, so memory that is hot but untraced makes these figures optimistic. It is an upper bound on the
 end-to-end slowdown (a program that computes between accesses, or overlaps them, slows less). Pypper's column
 puts the hottest pages in DRAM; first-touch fills DRAM in allocation (address) order, as an OS placing pages
-where they are first touched would. See Doc/report.md for the estimate's error against the exact access
-oracle.</p></section>
+where they are first touched would.</p>
+<p class="note" id="advisor-error"><b>Its error:</b> {_e(_advisor.error_statement()[0].upper() + _advisor.error_statement()[1:])}.
+Measured by <code>Tools/bench/advisor_error.py</code> (estimate from a <code>pypper run</code> capture, truth from the
+same workload's exact counts under Valgrind); Doc/report.md has the figures and when to distrust them.</p></section>
 <section id="sites"><h2>By allocation site: the program's code</h2>
 {user_html}
 {internal_html}
