@@ -157,11 +157,13 @@ static int autostart(const pypper_config *cfg)
     }
     int rc = 0;
     if (!res) {
+        PyObject *exc = PyErr_GetRaisedException();
         PyObject *config_error = mod ? PyObject_GetAttrString(mod, "ConfigError") : NULL;
         if (!config_error)
-            PyErr_Clear();      /* (then the pending start error stays) */
-        bool is_config = config_error && PyErr_ExceptionMatches(config_error);
+            PyErr_Clear();
+        bool is_config = config_error && exc && PyErr_GivenExceptionMatches(exc, config_error);
         Py_XDECREF(config_error);
+        PyErr_SetRaisedException(exc);
         report_exception_line(is_config ? NULL : "PYPPER_ENABLE=1 but tracing could not start");
         rc = is_config ? 2 : 1;
     }
