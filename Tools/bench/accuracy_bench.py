@@ -131,6 +131,15 @@ def judge(truth, scores):
 
 
 class Bench:
+    # The oracle's cache: the script run under the oracle, the files (besides the
+    # oracle's own sources) a cached result depends on, the cache file's name prefix
+    # and the format of the data stored. A benchmark built on this class sets its own
+    # and overrides run_oracle().
+    oracle_script = RUN_WORKLOAD
+    cache_sources = (os.path.join(ACC_DIR, "workloads.py"), RUN_WORKLOAD)
+    cache_prefix = ""
+    cache_format = CACHE_FORMAT
+
     def __init__(self, args):
         self.args = args
         self.python = os.path.abspath(args.python)
@@ -146,17 +155,18 @@ class Bench:
             for fn in sorted(os.listdir(self.oracle_dir)):
                 if fn.endswith((".py", ".c", ".h")) and not fn.startswith("test_"):
                     oracle_files.append(os.path.join(self.oracle_dir, fn))
-        code = file_digest([os.path.join(ACC_DIR, "workloads.py"), RUN_WORKLOAD]
-                           + oracle_files)
-        return "%s-scale%s-seed%d-%s.json" % (name, repr(float(scale)), seed, code)
+        code = file_digest(list(self.cache_sources) + oracle_files)
+        return "%s%s-scale%s-seed%d-%s.json" % (self.cache_prefix, name,
+                                                repr(float(scale)), seed, code)
 
     def truth(self, name, scale, seed):
-        """{'counts': [[count per key] per phase], ...} from the cache or the oracle."""
+        """run_oracle()'s result, from the cache when it holds one (and
+        --no-oracle-cache is not given), else run and cached; "cached" says which."""
         cache_path = os.path.join(self.args.cache_dir, self.cache_key(name, scale, seed))
         if not self.args.no_oracle_cache and os.path.exists(cache_path):
             with open(cache_path) as f:
                 data = json.load(f)
-            if data.get("format") == CACHE_FORMAT:
+            if data.get("format") == self.cache_format:
                 data["cached"] = True
                 if data.get("python_digest") != file_digest([self.python]):
                     print("  note: cached oracle counts come from another build of %s "
@@ -171,22 +181,25 @@ class Bench:
         data["cached"] = False
         return data
 
-    def run_oracle(self, name, scale, seed):
+    def oracle_child(self, name, scale, seed, tool_args=(), timeout=None):
+        """Runs oracle_script NAME --mode oracle under the oracle, counting from the
+        first phase (oracle_client.start()): the start-up and the registry's
+        construction run uninstrumented, which is faster. Returns (the script's JSON
+        result, seconds); the dumps it names are the caller's to read and remove."""
         if self.oracle is None:
             self.oracle = load_oracle(self.oracle_dir)
         out = os.path.join(self.workdir, "%s.oracle.json" % name)
         prefix = os.path.join(self.workdir, "%s.oracle" % name)
-        argv = [self.python, RUN_WORKLOAD, name, "--mode", "oracle", "--scale",
+        argv = [self.python, self.oracle_script, name, "--mode", "oracle", "--scale",
                 repr(float(scale)), "--seed", str(seed), "--out", out,
                 "--dump-prefix", prefix]
         print("  oracle: running %s at scale %s under Valgrind ..." % (name, scale),
               flush=True)
-        # Counting starts at the first phase (oracle_client.start()): the start-up and
-        # the registry's construction run uninstrumented, which is faster.
-        tool_args = ["--start-counting=no"] + list(self.args.oracle_tool_arg)
-        python_digest = file_digest([self.python])
+        # (timeout only when given: stand-in oracles in the tests take none)
+        kw = {} if timeout is None else {"timeout": timeout}
         t = time.perf_counter()
-        cp = self.oracle.run(argv, env=child_env(), tool_args=tool_args)
+        cp = self.oracle.run(argv, env=child_env(),
+                             tool_args=["--start-counting=no"] + list(tool_args), **kw)
         seconds = time.perf_counter() - t
         if cp.returncode != 0:
             raise BenchError("oracle run of %s failed (exit %s):\n%s" % (
@@ -194,7 +207,13 @@ class Bench:
         with open(out) as f:
             res = json.load(f)
         if not res.get("oracle_active"):
-            raise BenchError("oracle run of %s: oracle_client.active() was False" % name)
+            raise BenchError("oracle run of %s: the oracle was not active "
+                             "(oracle_client.active() was False)" % name)
+        return res, seconds
+
+    def run_oracle(self, name, scale, seed):
+        python_digest = file_digest([self.python])
+        res, seconds = self.oracle_child(name, scale, seed, self.args.oracle_tool_arg)
         ranges = [tuple(r) for r in res["ranges"]]
         n = len(ranges)
         counts = []

@@ -15,8 +15,6 @@ Started with PYTHONHASHSEED=0, in one of two ways:
     python3 advisor_child.py NAME --mode native|oracle --scale S --seed N --out FILE
         [--dump-prefix PATH]
 """
-import argparse
-import json
 import os
 import sys
 
@@ -51,28 +49,9 @@ class OraclePagesProbe(workloads.OracleProbe):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("workload", choices=sorted(cxl_workloads.WORKLOADS))
-    ap.add_argument("--mode", required=True, choices=("native", "oracle"))
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--dump-prefix", default=None)
+    ap = cxl_workloads.child_parser(__doc__.split("\n\n")[0], ("native", "oracle"))
     args = ap.parse_args(argv)
-    wl = cxl_workloads.WORKLOADS[args.workload](args.seed)
-    if args.mode == "oracle":
-        prefix = args.dump_prefix or os.path.splitext(os.path.abspath(args.out))[0]
-        probe = OraclePagesProbe(prefix)
-    else:
-        probe = NoProbe()
-    result = workloads.run(args.workload, args.mode, args.scale, args.seed,
-                           probe=probe, workload=wl)
-    with open(args.out, "w") as f:
-        json.dump(result, f)
-    if args.mode == "oracle" and not result.get("oracle_active"):
-        print("advisor_child: --mode oracle outside the oracle: no counts", file=sys.stderr)
-        return 3
-    return 0
+    return cxl_workloads.run_child(args, OraclePagesProbe, NoProbe, "advisor_child")
 
 
 if __name__ == "__main__":

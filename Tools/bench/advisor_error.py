@@ -142,55 +142,17 @@ ESTIMATORS = {"report": est_report}
 
 class AdvisorBench(ab.Bench):
 
-    def cache_key(self, name, scale, seed):
-        files = [CHILD, os.path.join(HERE, "cxl", "cxl_workloads.py"),
-                 os.path.join(ab.ACC_DIR, "workloads.py")]
-        for fn in sorted(os.listdir(self.oracle_dir)):
-            if fn.endswith((".py", ".c", ".h")) and not fn.startswith("test_"):
-                files.append(os.path.join(self.oracle_dir, fn))
-        return "advisor-%s-scale%r-seed%d-%s.json" % (name, float(scale), seed,
-                                                      ab.file_digest(files))
-
-    def truth_counts(self, name, scale, seed):
-        """{page: exact accesses over the measured phases} of every heap page in use
-        or touched; cached."""
-        path = os.path.join(self.args.cache_dir, self.cache_key(name, scale, seed))
-        if not self.args.no_oracle_cache and os.path.exists(path):
-            with open(path) as f:
-                data = json.load(f)
-            if data.get("format") == CACHE_FORMAT:
-                data["cached"] = True
-                return data
-        data = self.run_oracle(name, scale, seed)
-        os.makedirs(self.args.cache_dir, exist_ok=True)
-        with open(path + ".tmp", "w") as f:
-            json.dump(data, f, separators=(",", ":"))
-        os.replace(path + ".tmp", path)
-        data["cached"] = False
-        return data
+    oracle_script = CHILD
+    cache_sources = (CHILD, os.path.join(HERE, "cxl", "cxl_workloads.py"),
+                     os.path.join(ab.ACC_DIR, "workloads.py"))
+    cache_prefix = "advisor-"
+    cache_format = CACHE_FORMAT
 
     def run_oracle(self, name, scale, seed):
-        if self.oracle is None:
-            self.oracle = ab.load_oracle(self.oracle_dir)
+        """{page: exact accesses over the measured phases} of every heap page in use
+        or touched (truth() caches it)."""
+        res, seconds = self.oracle_child(name, scale, seed, timeout=self.args.timeout)
         orc = self.oracle
-        out = os.path.join(self.workdir, "%s.oracle.json" % name)
-        prefix = os.path.join(self.workdir, "%s.oracle" % name)
-        argv = [self.python, CHILD, name, "--mode", "oracle", "--scale",
-                repr(float(scale)), "--seed", str(seed), "--out", out,
-                "--dump-prefix", prefix]
-        print("  oracle: running %s at scale %s under Valgrind ..." % (name, scale),
-              flush=True)
-        t = time.perf_counter()
-        cp = orc.run(argv, env=ab.child_env(), tool_args=["--start-counting=no"],
-                     timeout=self.args.timeout)
-        seconds = time.perf_counter() - t
-        if cp.returncode != 0:
-            raise ab.BenchError("oracle run of %s failed (exit %s):\n%s" % (
-                name, cp.returncode, ab.tail(cp.stderr)))
-        with open(out) as f:
-            res = json.load(f)
-        if not res.get("oracle_active"):
-            raise ab.BenchError("oracle run of %s: the oracle was not active" % name)
         lo = res["heap_base"]
         hi = lo + res["heap_span"]
         pages = {}
@@ -239,7 +201,7 @@ class AdvisorBench(ab.Bench):
     def workload(self, name):
         args = self.args
         print("%s:" % name, flush=True)
-        tr = self.truth_counts(name, args.oracle_scale, args.seed)
+        tr = self.truth(name, args.oracle_scale, args.seed)
         counts = {p: c for p, c in tr["pages"]}
         shares = tuple(_advisor.SLOW_SHARES) + tuple(args.stress_shares)
         truth = _advisor.advise(counts, shares=shares)

@@ -88,55 +88,17 @@ LABELS = {"first_touch": "first-touch", "page_oracle": "page-oracle",
 
 
 class CxlBench(ab.Bench):
-    """Reuses the accuracy benchmark's oracle loading, environment and error
+    """Reuses the accuracy benchmark's oracle run and cache, environment and error
     handling; the oracle and native processes are run_cxl.py's."""
 
-    def cache_key(self, name, scale, seed):
-        files = [os.path.join(CXL_DIR, f) for f in ("cxl_workloads.py", "run_cxl.py")]
-        files += [os.path.join(ab.ACC_DIR, "workloads.py")]
-        for fn in sorted(os.listdir(self.oracle_dir)):
-            if fn.endswith((".py", ".c", ".h")) and not fn.startswith("test_"):
-                files.append(os.path.join(self.oracle_dir, fn))
-        return "%s-scale%r-seed%d-%s.json" % (name, float(scale), seed,
-                                              ab.file_digest(files))
-
-    def truth(self, name, scale, seed):
-        path = os.path.join(self.args.cache_dir, self.cache_key(name, scale, seed))
-        if not self.args.no_oracle_cache and os.path.exists(path):
-            with open(path) as f:
-                data = json.load(f)
-            if data.get("format") == CACHE_FORMAT:
-                data["cached"] = True
-                return data
-        data = self.run_oracle(name, scale, seed)
-        os.makedirs(self.args.cache_dir, exist_ok=True)
-        with open(path + ".tmp", "w") as f:
-            json.dump(data, f, separators=(",", ":"))
-        os.replace(path + ".tmp", path)
-        data["cached"] = False
-        return data
+    oracle_script = RUN_CXL
+    cache_sources = (os.path.join(CXL_DIR, "cxl_workloads.py"), RUN_CXL,
+                     os.path.join(ab.ACC_DIR, "workloads.py"))
+    cache_format = CACHE_FORMAT
 
     def run_oracle(self, name, scale, seed):
-        if self.oracle is None:
-            self.oracle = ab.load_oracle(self.oracle_dir)
+        res, seconds = self.oracle_child(name, scale, seed)
         orc = self.oracle
-        out = os.path.join(self.workdir, "%s.oracle.json" % name)
-        prefix = os.path.join(self.workdir, "%s.oracle" % name)
-        argv = [self.python, RUN_CXL, name, "--mode", "oracle", "--scale",
-                repr(float(scale)), "--seed", str(seed), "--out", out,
-                "--dump-prefix", prefix]
-        print("  oracle: running %s at scale %s under Valgrind ..." % (name, scale),
-              flush=True)
-        t = time.perf_counter()
-        cp = orc.run(argv, env=ab.child_env(), tool_args=["--start-counting=no"])
-        seconds = time.perf_counter() - t
-        if cp.returncode != 0:
-            raise ab.BenchError("oracle run of %s failed (exit %s):\n%s" % (
-                name, cp.returncode, ab.tail(cp.stderr)))
-        with open(out) as f:
-            res = json.load(f)
-        if not res.get("oracle_active"):
-            raise ab.BenchError("oracle run of %s: the oracle was not active" % name)
         dump = orc.read_dump(res["dumps"][res["judge_phase"]])
         lo = res["heap_base"]
         hi = lo + res["heap_span"]

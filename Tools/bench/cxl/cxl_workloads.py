@@ -12,6 +12,7 @@ phase 1, so a session started before phase 0 sees the sites' temperatures while 
 of the registry is re-allocated; phase 1 (judged) only reads: 90% of the reads go to
 the hot 10% (uniformly), 10% to the cold 90% (uniformly).
 """
+import argparse
 import os
 import sys
 
@@ -105,3 +106,42 @@ class SiteMix(acc.Workload):
 
 WORKLOADS = dict(acc.WORKLOADS)
 WORKLOADS[SiteMix.name] = SiteMix
+
+
+# ---------------------------------------------------------------- one workload's process
+# The command line and main() of the processes that run one of these workloads and write
+# its result as JSON (run_cxl.py for the CXL estimate, ../advisor_child.py for the
+# advisor error).
+
+def child_parser(description, modes):
+    """NAME --mode MODE --scale S --seed N --out FILE [--dump-prefix PATH]."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("workload", choices=sorted(WORKLOADS))
+    ap.add_argument("--mode", required=True, choices=modes)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--dump-prefix", default=None)
+    return ap
+
+
+def run_child(args, oracle_probe, other_probe, who, **extra):
+    """Builds args.workload, then its probe (oracle_probe(dump prefix) in --mode oracle,
+    the dumps next to --out unless --dump-prefix says; other_probe() otherwise), runs
+    it, and writes its result plus extra to --out. Returns the exit status: 3 when
+    --mode oracle ran outside the oracle (no counts), else 0."""
+    import run_workload     # (Tools/bench/accuracy) its result writer
+    wl = WORKLOADS[args.workload](args.seed)
+    if args.mode == "oracle":
+        prefix = args.dump_prefix or os.path.splitext(os.path.abspath(args.out))[0]
+        probe = oracle_probe(prefix)
+    else:
+        probe = other_probe()
+    result = acc.run(args.workload, args.mode, args.scale, args.seed,
+                     probe=probe, workload=wl)
+    result.update(extra)
+    run_workload.write_result(args.out, result)
+    if args.mode == "oracle" and not result.get("oracle_active"):
+        print("%s: --mode oracle outside the oracle: no counts" % who, file=sys.stderr)
+        return 3
+    return 0

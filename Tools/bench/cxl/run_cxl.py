@@ -17,9 +17,7 @@ Both modes add to the accuracy probes' results:
   placement_map          pypper.placement_map() when it exists, else null
   migration_stats        pypper.migration_stats() when it exists, else null
 """
-import argparse
 import gc
-import json
 import os
 import sys
 
@@ -89,30 +87,13 @@ class CxlPypperProbe(workloads.PypperProbe):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("workload", choices=sorted(cxl_workloads.WORKLOADS))
-    ap.add_argument("--mode", required=True, choices=("oracle", "pypper"))
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", required=True)
+    ap = cxl_workloads.child_parser(__doc__.split("\n\n")[0], ("oracle", "pypper"))
     ap.add_argument("--option", action="append", type=run_workload.parse_option,
                     default=[], metavar="NAME=VALUE")
-    ap.add_argument("--dump-prefix", default=None)
     args = ap.parse_args(argv)
-    wl = cxl_workloads.WORKLOADS[args.workload](args.seed)
-    if args.mode == "oracle":
-        prefix = args.dump_prefix or os.path.splitext(os.path.abspath(args.out))[0]
-        probe = CxlOracleProbe(prefix)
-    else:
-        probe = CxlPypperProbe(dict(args.option))
-    result = workloads.run(args.workload, args.mode, args.scale, args.seed,
-                           probe=probe, workload=wl)
-    result["options"] = dict(args.option)
-    run_workload.write_result(args.out, result)
-    if args.mode == "oracle" and not result.get("oracle_active"):
-        print("run_cxl: --mode oracle outside the oracle: no counts", file=sys.stderr)
-        return 3
-    return 0
+    return cxl_workloads.run_child(args, CxlOracleProbe,
+                                   lambda: CxlPypperProbe(dict(args.option)), "run_cxl",
+                                   options=dict(args.option))
 
 
 if __name__ == "__main__":
