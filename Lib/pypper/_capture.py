@@ -34,6 +34,8 @@ import zlib
 
 import _pypper
 
+from . import _trace     # LineFile: close() and abandon() of the writer
+
 MAGIC = "PYPPER-CAPTURE 1"
 FORMAT_VERSION = 1
 HEAT_SCALE = 10000              # a page's heat is stored as round(heat * HEAT_SCALE)
@@ -227,7 +229,7 @@ def _counters():
     return out
 
 
-class CaptureWriter:
+class CaptureWriter(_trace.LineFile):
     """Appends records to a capture file; bounded (see the module docstring)."""
 
     def __init__(self, path, header, *, max_bytes=DEFAULT_MAX_BYTES,
@@ -281,19 +283,6 @@ class CaptureWriter:
         self._file = open(self.path, "a", encoding="utf-8")
         self.frames = (frames + 1) // 2
         self.thinned += 1
-
-    def close(self):
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def abandon(self):
-        if self._file is not None:
-            try:
-                self._file.close()
-            except OSError:
-                pass
-            self._file = None
 
 
 class Recorder:

@@ -17,19 +17,10 @@ def expand_path(path):
     return path.replace("%p", str(os.getpid()))
 
 
-class TraceWriter:
-    def __init__(self, path):
-        self.path = expand_path(path)
-        # Line-buffered text: each event reaches the file when it is written.
-        self._file = open(self.path, "w", encoding="utf-8", buffering=1)
-        self.pid = os.getpid()
-
-    def event(self, kind, **fields):
-        if self._file is None:
-            return
-        record = {"event": kind, "time": time.time(), "pid": os.getpid()}
-        record.update(fields)
-        self._file.write(json.dumps(record, sort_keys=True) + "\n")
+class LineFile:
+    """The file of a writer of one JSON record a line (the trace file here, the
+    capture of `pypper run` in _capture.py): self._file, None once closed."""
+    _file = None
 
     def close(self):
         if self._file is not None:
@@ -44,6 +35,21 @@ class TraceWriter:
             except OSError:
                 pass
             self._file = None
+
+
+class TraceWriter(LineFile):
+    def __init__(self, path):
+        self.path = expand_path(path)
+        # Line-buffered text: each event reaches the file when it is written.
+        self._file = open(self.path, "w", encoding="utf-8", buffering=1)
+        self.pid = os.getpid()
+
+    def event(self, kind, **fields):
+        if self._file is None:
+            return
+        record = {"event": kind, "time": time.time(), "pid": os.getpid()}
+        record.update(fields)
+        self._file.write(json.dumps(record, sort_keys=True) + "\n")
 
 
 def read(path):
