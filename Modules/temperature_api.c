@@ -313,12 +313,12 @@ static void infer_sites(object_row *rows, size_t n)
     pypper_site_infer_free(t);
 }
 
-/* The description of a site, made once per snapshot (sites repeat a lot). */
-static PyObject *site_text(PyObject *memo, uint32_t site)
+/* memo[key], made by make(arg) and kept there the first time it is asked for; key is
+ * a new reference (NULL: its creation failed), consumed. A snapshot's rows repeat a
+ * few sites and names many times: each becomes one Python object per snapshot. */
+static PyObject *memo_text(PyObject *memo, PyObject *key, PyObject *(*make)(const void *),
+                           const void *arg)
 {
-    if (!site)
-        return Py_NewRef(Py_None);
-    PyObject *key = PyLong_FromUnsignedLong(site);
     if (!key)
         return NULL;
     PyObject *text = PyDict_GetItemWithError(memo, key);
@@ -326,11 +326,26 @@ static PyObject *site_text(PyObject *memo, uint32_t site)
         Py_DECREF(key);
         return Py_NewRef(text);
     }
-    text = PyErr_Occurred() ? NULL : pypper_alloc_site_describe(site);
+    text = PyErr_Occurred() ? NULL : make(arg);
     if (text && PyDict_SetItem(memo, key, text) < 0)
         Py_CLEAR(text);
     Py_DECREF(key);
     return text;
+}
+
+static PyObject *describe_site(const void *site)
+{
+    return pypper_alloc_site_describe(*(const uint32_t *)site);
+}
+
+static PyObject *intern_name(const void *name) { return PyUnicode_InternFromString(name); }
+
+/* The description of a site, made once per snapshot (sites repeat a lot). */
+static PyObject *site_text(PyObject *memo, uint32_t site)
+{
+    if (!site)
+        return Py_NewRef(Py_None);
+    return memo_text(memo, PyLong_FromUnsignedLong(site), describe_site, &site);
 }
 
 static const char *tier_name(unsigned tier) { return tier == PYPPER_TIER_SLOW ? "slow" : "fast"; }
@@ -339,19 +354,7 @@ static const char *tier_name(unsigned tier) { return tier == PYPPER_TIER_SLOW ? 
  * classes, site kinds), instead of one per row. */
 static PyObject *name_text(PyObject *memo, const char *name)
 {
-    PyObject *key = PyLong_FromVoidPtr((void *)name);
-    if (!key)
-        return NULL;
-    PyObject *text = PyDict_GetItemWithError(memo, key);
-    if (text) {
-        Py_DECREF(key);
-        return Py_NewRef(text);
-    }
-    text = PyErr_Occurred() ? NULL : PyUnicode_InternFromString(name);
-    if (text && PyDict_SetItem(memo, key, text) < 0)
-        Py_CLEAR(text);
-    Py_DECREF(key);
-    return text;
+    return memo_text(memo, PyLong_FromVoidPtr((void *)name), intern_name, name);
 }
 
 static PyObject *object_rows_to_list(const object_row *rows, size_t n)
