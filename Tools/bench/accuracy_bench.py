@@ -130,6 +130,21 @@ def judge(truth, scores):
             "recall": metrics.recall(truth, scores, TOP_FRACTION)}
 
 
+def add_bench_arguments(ap, cache_dir, timeout, timeout_help=None):
+    """The options of a benchmark built on Bench: its runs (--python, --oracle-dir,
+    --timeout), the oracle's cache (--cache-dir, --no-oracle-cache) and its outputs
+    (--keep, --json)."""
+    ap.add_argument("--keep", metavar="DIR", help="keep dumps and run outputs in DIR")
+    ap.add_argument("--no-oracle-cache", action="store_true")
+    ap.add_argument("--cache-dir", default=cache_dir)
+    ap.add_argument("--json", metavar="FILE", help="write machine-readable results")
+    ap.add_argument("--python", default=DEFAULT_PYTHON,
+                    help="interpreter of both runs (default: the built ./python3)")
+    ap.add_argument("--oracle-dir", default=DEFAULT_ORACLE_DIR,
+                    help="folder of oracle.py and oracle_client.py")
+    ap.add_argument("--timeout", type=float, default=timeout, help=timeout_help)
+
+
 class Bench:
     # The oracle's cache: the script run under the oracle, the files (besides the
     # oracle's own sources) a cached result depends on, the cache file's name prefix
@@ -486,18 +501,9 @@ def main(argv=None):
                     metavar="NAME=VALUE", help="passed to pypper.start() (repeatable)")
     ap.add_argument("--timeline", action="store_true",
                     help="one more native run with snapshots at 0.25, 0.5, 1 s")
-    ap.add_argument("--keep", metavar="DIR", help="keep dumps and run outputs in DIR")
-    ap.add_argument("--no-oracle-cache", action="store_true")
-    ap.add_argument("--cache-dir", default=DEFAULT_CACHE)
-    ap.add_argument("--json", metavar="FILE", help="write machine-readable results")
-    ap.add_argument("--python", default=DEFAULT_PYTHON,
-                    help="interpreter of both runs (default: the built ./python3)")
-    ap.add_argument("--oracle-dir", default=DEFAULT_ORACLE_DIR,
-                    help="folder of oracle.py and oracle_client.py")
+    add_bench_arguments(ap, DEFAULT_CACHE, 1800.0, "seconds allowed for one native run")
     ap.add_argument("--oracle-tool-arg", action="append", default=[], metavar="ARG",
                     help="another option for the Valgrind tool (repeatable)")
-    ap.add_argument("--timeout", type=float, default=1800.0,
-                    help="seconds allowed for one native run")
     args = ap.parse_args(argv)
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [w for w in names if w not in workloads.WORKLOADS]

@@ -396,13 +396,7 @@ def main(argv=None):
                     metavar="NAME=VALUE", help="session options of the native runs (-O)")
     ap.add_argument("--update-advisor", action="store_true",
                     help="write the report estimator's summary into Lib/pypper/_advisor.py")
-    ap.add_argument("--keep", metavar="DIR")
-    ap.add_argument("--no-oracle-cache", action="store_true")
-    ap.add_argument("--cache-dir", default=DEFAULT_CACHE)
-    ap.add_argument("--json", metavar="FILE")
-    ap.add_argument("--python", default=ab.DEFAULT_PYTHON)
-    ap.add_argument("--oracle-dir", default=ab.DEFAULT_ORACLE_DIR)
-    ap.add_argument("--timeout", type=float, default=900.0)
+    ab.add_bench_arguments(ap, DEFAULT_CACHE, 900.0, "seconds allowed for one run (native or oracle)")
     args = ap.parse_args(argv)
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     for w in args.workloads:

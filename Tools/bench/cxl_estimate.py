@@ -385,13 +385,7 @@ def main(argv=None):
                     help="report (1-F) + F x the access-cost ratio")
     ap.add_argument("--option", action="append", type=ab.parse_option, default=[],
                     metavar="NAME=VALUE", help="more pypper.start() options")
-    ap.add_argument("--keep", metavar="DIR")
-    ap.add_argument("--no-oracle-cache", action="store_true")
-    ap.add_argument("--cache-dir", default=DEFAULT_CACHE)
-    ap.add_argument("--json", metavar="FILE")
-    ap.add_argument("--python", default=ab.DEFAULT_PYTHON)
-    ap.add_argument("--oracle-dir", default=ab.DEFAULT_ORACLE_DIR)
-    ap.add_argument("--timeout", type=float, default=900.0)
+    ab.add_bench_arguments(ap, DEFAULT_CACHE, 900.0, "seconds allowed for one native run")
     args = ap.parse_args(argv)
     if args.workloads is None:
         args.workloads = "zipf_kv,site_mix" if args.quick else ",".join(names)
