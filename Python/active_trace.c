@@ -42,6 +42,7 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/track.h"
+#include "alloc_sites.h"
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/temperature.h"
@@ -432,6 +433,9 @@ static int hand_over_call(void *arg)
     if (_Py_IsFinalizing() || atomic_load(&AT.hold))
         return 0;
     uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    /* It runs on a program thread, in the middle of the program's code: what it
+     * allocates is not the program's (no site, no share of the byte sampling). */
+    pypper_alloc_sites_quiet_begin();
     if (atomic_exchange(&AT.want_full, false)) {
         pypper_stack_chunks_refresh();
         atomic_store(&AT.handing_over, true);
@@ -441,6 +445,7 @@ static int hand_over_call(void *arg)
         pthread_mutex_unlock(&AT.mu);
     }
     pypper_migrate_collect_if_due();
+    pypper_alloc_sites_quiet_end();
     AT.hand_overs++;
     AT.hand_over_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
     return 0;
@@ -777,10 +782,12 @@ int pypper_active_trace_hand_over(void)
 {
     if (need_session() < 0)
         return -1;
+    pypper_alloc_sites_quiet_begin();           /* as in hand_over_call() */
     pypper_stack_chunks_refresh();
     pthread_mutex_lock(&AT.mu);
     apply_locked(true);
     pthread_mutex_unlock(&AT.mu);
+    pypper_alloc_sites_quiet_end();
     return 0;
 }
 

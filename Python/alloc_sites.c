@@ -67,6 +67,11 @@ static struct {
     PyInterpreterState *main_interp;
     uint64_t recorded_small, recorded_large, recorded_by_bytes, no_frame, table_full;
     uint64_t large_rebuilds;
+    /* Pypper's own work on a program thread (quiet_begin/end): depth, and the
+     * countdown to give back at its end. */
+    int quiet;
+    int64_t quiet_countdown;
+    uint64_t quiet_sections, quiet_bytes, quiet_large;
     /* The wrapped domains (MEM, OBJ): the allocators called on, whether installed. */
     PyMemAllocatorEx inner[2];
     bool wrapped[2];
@@ -258,8 +263,26 @@ static inline bool worth_recording(const void *block, size_t size)
     return (S.countdown < 0) | (size > SMALL_MAX);
 }
 
+/* A block above 512 bytes allocated by Pypper's own work: not recorded, and it does
+ * not keep the site of a freed block that was at its address. */
+static void forget_large(void *block)
+{
+    if (!block || (uintptr_t)block - S.base >= (uintptr_t)S.npools << POOL_SHIFT || !S.large)
+        return;
+    large_slot *s = large_find((uintptr_t)block);
+    if (s->block)
+        s->site = 0;
+    S.quiet_large++;
+}
+
 static __attribute__((noinline)) void seen_slow(void *block, size_t size)
 {
+    if (S.quiet) {
+        /* The countdown was put out of reach: only a block above 512 bytes gets here. */
+        if (wrapper_active && size > SMALL_MAX)
+            forget_large(block);
+        return;
+    }
     bool by_bytes = S.countdown < 0;
     if (by_bytes)
         S.countdown += S.period_bytes;
@@ -410,6 +433,26 @@ int pypper_alloc_sites_start(uint64_t period)
 
 void pypper_alloc_sites_stop(void) { release(true); }
 
+/* The countdown is parked out of reach for the section, so the wrapper's common path
+ * stays one compare: Pypper's small blocks neither count toward the next sample nor
+ * take it; its large ones are seen by seen_slow, which records none of them. */
+void pypper_alloc_sites_quiet_begin(void)
+{
+    if (!S.on || S.quiet++)
+        return;
+    S.quiet_countdown = S.countdown;
+    S.countdown = INT64_MAX;
+    S.quiet_sections++;
+}
+
+void pypper_alloc_sites_quiet_end(void)
+{
+    if (!S.on || !S.quiet || --S.quiet)
+        return;
+    S.quiet_bytes += (uint64_t)(INT64_MAX - S.countdown);   /* what the section allocated */
+    S.countdown = S.quiet_countdown;
+}
+
 bool pypper_alloc_sites_running(void) { return S.on; }
 
 static uint32_t site_of(const void *block, bool take)
@@ -472,7 +515,7 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
 
 PyObject *pypper_alloc_sites_stats(void)
 {
-    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:K,s:K,s:K,s:n,s:K}",
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K}",
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
                          "recorded_small", (unsigned long long)S.recorded_small,
                          "recorded_large", (unsigned long long)S.recorded_large,
@@ -480,5 +523,8 @@ PyObject *pypper_alloc_sites_stats(void)
                          "no_frame", (unsigned long long)S.no_frame,
                          "table_full", (unsigned long long)S.table_full,
                          "large_map_entries", (Py_ssize_t)S.large_used,
-                         "large_map_rebuilds", (unsigned long long)S.large_rebuilds);
+                         "large_map_rebuilds", (unsigned long long)S.large_rebuilds,
+                         "quiet_sections", (unsigned long long)S.quiet_sections,
+                         "quiet_bytes", (unsigned long long)S.quiet_bytes,
+                         "quiet_large", (unsigned long long)S.quiet_large);
 }

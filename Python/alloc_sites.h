@@ -23,6 +23,12 @@ int pypper_alloc_sites_start(uint64_t period);
  * forked child: the references are the child's copies). */
 void pypper_alloc_sites_stop(void);
 bool pypper_alloc_sites_running(void);
+/* With the GIL, on a program thread: Pypper's own work (the sampler's hand-over)
+ * begins / ends. Allocations in between are not the program's: none is recorded
+ * (it would get the line the program is at) and none counts toward the next sample
+ * (the program's sampling does not depend on Pypper's activity). Sections nest. */
+void pypper_alloc_sites_quiet_begin(void);
+void pypper_alloc_sites_quiet_end(void);
 /* The site recorded for the allocation of block itself, or 0. For a small block the
  * pool's record is consumed (a later block at that address is another object). */
 uint32_t pypper_alloc_sites_take(const void *block);
@@ -38,7 +44,9 @@ int pypper_alloc_site_key(uint32_t site, const void **code, int *offset);
 /* "file:line (function)" of a site, or None for 0 / an unknown id. */
 PyObject *pypper_alloc_site_describe(uint32_t site);
 /* Counters: {"sites", "recorded_small", "recorded_large", "recorded_by_bytes",
- * "no_frame", "table_full", "large_map_entries", "large_map_rebuilds"}. */
+ * "no_frame", "table_full", "large_map_entries", "large_map_rebuilds",
+ * "quiet_sections", "quiet_bytes" (allocated in them), "quiet_large" (blocks above
+ * 512 bytes among them)}. */
 PyObject *pypper_alloc_sites_stats(void);
 
 #endif
