@@ -65,6 +65,13 @@ def parse(text):
     return found, result
 
 
+def skipped_only(plain, traced):
+    """Whether two "test methods" totals differ, and only in their skipped= count."""
+    def strip(totals):     # {"run=2,207 (filtered) skipped=167"}: its words but skipped=
+        return {w for t in totals for w in t.split() if not w.startswith("skipped=")}
+    return plain != traced and strip(plain) == strip(traced)
+
+
 def run(python, args, env, log):
     t0 = time.monotonic()
     with open(log, "w") as out:
@@ -103,6 +110,13 @@ def main():
     differ = False
     for category in [*CATEGORIES.values(), "test methods"]:
         plain, traced = runs["plain"][category], runs["traced"][category]
+        if category == "test methods" and skipped_only(plain, traced):
+            # A few test methods skip themselves depending on the machine's load or
+            # timing (seen: 167 against 169 skips of 2,207 on a loaded 2-core VM,
+            # not reproduced file by file); the files' results above still must agree.
+            print(f"cpython-tests: note: skipped test methods differ: traced "
+                  f"{' '.join(sorted(traced - plain))}; plain {' '.join(sorted(plain - traced))}")
+            continue
         if plain != traced:
             differ = True
             print(f"cpython-tests: DIFFERENT {category}: only traced: "
