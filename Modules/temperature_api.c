@@ -15,6 +15,7 @@
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_infer.h"
+#include "../Python/untraced_sites.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -414,12 +415,14 @@ static void *map_anon(size_t bytes)
 
 static void unmap_anon(void *p, size_t bytes) { munmap(p, bytes ? bytes : 1); }
 
-/* Owned buffers count on their own pages, with their owner's temperature. */
+/* Owned buffers count on their own pages, with their owner's temperature (and, when
+ * untraced bytes are asked for, as traced). */
 typedef struct {
     page_map *pages;
     double t;
     int klass;
     size_t page_size;
+    pypper_untraced *traced;
 } buffer_pages;
 
 static void add_buffer_pages(const void *block, size_t size, void *arg)
@@ -428,6 +431,47 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
     pypper_block_info info;
     pypper_heap_lookup(block, &info);
     add_bytes(b->pages, (uintptr_t)block, size, info.tier, b->t, b->klass, b->page_size);
+    if (b->traced)
+        (void)pypper_untraced_mark(b->traced, info.allocated ? info.block : block,
+                                   info.allocated ? info.size : size);
+}
+
+/* Untraced bytes by site, gathered under the heap's serialization (no Python object
+ * can be made there) and turned into a list after it. */
+typedef struct {
+    uint32_t site;
+    uint64_t bytes;
+} untraced_row;
+
+typedef struct {
+    untraced_row *rows;
+    size_t n, cap;
+} untraced_rows;
+
+static void keep_untraced(uint32_t site, uint64_t bytes, void *arg)
+{
+    untraced_rows *r = arg;
+    if (r->n < r->cap)
+        r->rows[r->n++] = (untraced_row){site, bytes};
+    else if (r->n)
+        r->rows[0].bytes += bytes;  /* no room (sites interned meanwhile): no site */
+}
+
+/* [(site or None, bytes)], largest first is the caller's business. */
+static PyObject *untraced_list(const untraced_rows *r)
+{
+    PyObject *list = PyList_New(0), *memo = PyDict_New();
+    if (!memo)
+        Py_CLEAR(list);
+    for (size_t i = 0; list && i < r->n; i++) {
+        PyObject *site = site_text(memo, r->rows[i].site);
+        PyObject *row = site ? Py_BuildValue("(NK)", site, (unsigned long long)r->rows[i].bytes) : NULL;
+        if (!row || PyList_Append(list, row) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(row);
+    }
+    Py_XDECREF(memo);
+    return list;
 }
 
 /* The site of entry e's object and how it was found. */
@@ -447,7 +491,8 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
 {
     (void)module;
     double min_t = 0.0;
-    if (!PyArg_ParseTuple(args, "|d:snapshot_data", &min_t))
+    int want_untraced = 0;
+    if (!PyArg_ParseTuple(args, "|dp:snapshot_data", &min_t, &want_untraced))
         return NULL;
     if (!pypper_live_trace_running()) {
         PyErr_SetString(PyExc_RuntimeError, "no tracing session is running: call pypper.start() first");
@@ -477,8 +522,15 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
         pages.cap *= 2;
     pages.slots = map_anon(pages.cap * sizeof(page_agg));
     object_row *rows = map_anon(count * sizeof(object_row));
-    if (!pages.slots || !rows) {
+    /* Untraced bytes: one row per site (and one for none) at most. */
+    pypper_untraced *traced = want_untraced ? pypper_untraced_new() : NULL;
+    untraced_rows urows = {NULL, 0, want_untraced ? (size_t)pypper_alloc_sites_count() + 1 : 0};
+    urows.rows = want_untraced ? map_anon(urows.cap * sizeof(untraced_row)) : NULL;
+    if (!pages.slots || !rows || (want_untraced && (!traced || !urows.rows))) {
         pypper_heap_unlock(locked);
+        pypper_untraced_free(traced);
+        if (urows.rows)
+            unmap_anon(urows.rows, urows.cap * sizeof(untraced_row));
         if (pages.slots)
             munmap(pages.slots, pages.cap * sizeof(page_agg));
         if (rows)
@@ -496,7 +548,9 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
         /* The object's whole block counts for its pages (its header included), and
          * each buffer it owns for the buffer's pages. */
         add_bytes(&pages, (uintptr_t)e->block, info.size, info.tier, t, klass, page_size);
-        buffer_pages bp = {&pages, t, klass, page_size};
+        if (traced)
+            (void)pypper_untraced_mark(traced, e->block, info.size);
+        buffer_pages bp = {&pages, t, klass, page_size, traced};
         const void *buffer;
         size_t owned = pypper_owned_blocks(e->object, &buffer, add_buffer_pages, &bp);
         if (t >= min_t) {
@@ -506,19 +560,25 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
                                          kind, e->block};
         }
     }
+    uint64_t untraced_total = traced ? pypper_untraced_walk(traced, keep_untraced, &urows) : 0;
     pypper_heap_unlock(locked);
+    pypper_untraced_free(traced);
     infer_sites(rows, nrows);
     /* Built without the heap lock (building allocates); the GIL keeps them alive. */
     PyObject *objects = object_rows_to_list(rows, nrows);
     PyObject *page_list = objects ? page_map_to_list(&pages) : NULL;
+    PyObject *untraced = page_list && want_untraced ? untraced_list(&urows) : NULL;
     unmap_anon(rows, count * sizeof(object_row));
     munmap(pages.slots, pages.cap * sizeof(page_agg));
-    if (!page_list) {
+    if (urows.rows)
+        unmap_anon(urows.rows, urows.cap * sizeof(untraced_row));
+    if (!page_list || (want_untraced && !untraced)) {
         Py_XDECREF(objects);
+        Py_XDECREF(page_list);
         return NULL;
     }
     const pypper_model_params *mp = pypper_model_params_get();
-    return Py_BuildValue(
+    PyObject *out = Py_BuildValue(
         "{s:N,s:N,s:n,s:d,s:{s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d}}",
         "objects", objects, "pages", page_list, "page_size", (Py_ssize_t)page_size,
         "uptime", (double)now / 1e3,
@@ -530,6 +590,15 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
         "hold_weight", mp->weight[PYPPER_EVIDENCE_HOLD],
         "refcount_weight", mp->weight[PYPPER_EVIDENCE_REFCOUNT],
         "reference_heat", pypper_model_reference_heat(now));
+    if (out && untraced) {
+        PyObject *total = PyLong_FromUnsignedLongLong(untraced_total);
+        if (!total || PyDict_SetItemString(out, "untraced", untraced) < 0
+            || PyDict_SetItemString(out, "untraced_bytes", total) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(total);
+    }
+    Py_XDECREF(untraced);
+    return out;
 }
 
 static PyObject *py_alloc_sites_stats(PyObject *module, PyObject *unused)
@@ -624,8 +693,11 @@ PyMethodDef pypper_temperature_methods[] = {
      "hot_objects(n, detail=False) -> [(obj, temperature)]: the n hottest traced objects, "
      "hottest first; with detail (obj, temperature, site or None, site kind)"},
     {"snapshot_data", py_snapshot_data, METH_VARARGS,
-     "snapshot_data([min_temperature]) -> dict: objects (address, size, type, tier, "
-     "temperature, class, site, owned_bytes, site_kind), pages (address, tier, heat, hot_bytes, cold_bytes), model"},
+     "snapshot_data([min_temperature[, untraced]]) -> dict: objects (address, size, type, tier, "
+     "temperature, class, site, owned_bytes, site_kind), pages (address, tier, heat, hot_bytes, "
+     "cold_bytes), model; with untraced true also untraced: [(site or None, bytes)] (heap bytes "
+     "that are no traced object's block nor a buffer one owns, by allocation site) and "
+     "untraced_bytes"},
     {"alloc_sites_stats", py_alloc_sites_stats, METH_NOARGS,
      "alloc_sites_stats() -> dict: allocation sites recorded (small blocks by bytes, large "
      "blocks), allocations without a Python frame, map sizes"},

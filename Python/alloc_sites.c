@@ -485,6 +485,13 @@ uint32_t pypper_alloc_site_of_pool(const void *block)
     return r ? r->site : 0;
 }
 
+uint32_t pypper_alloc_site_of_large(const void *block)
+{
+    return S.on ? large_get((uintptr_t)block) : 0;
+}
+
+uint32_t pypper_alloc_sites_count(void) { return S.on ? S.nsites : 0; }
+
 void pypper_alloc_sites_moved(const void *from, const void *to)
 {
     if (!S.on)

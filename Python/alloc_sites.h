@@ -37,6 +37,11 @@ uint32_t pypper_alloc_sites_take(const void *block);
 uint32_t pypper_alloc_site_of_block(const void *block);
 /* The site of the latest sampled allocation in the pool holding a small block, or 0. */
 uint32_t pypper_alloc_site_of_pool(const void *block);
+/* The site recorded for a block above 512 bytes starting at block (the caller knows
+ * it is one), or 0. */
+uint32_t pypper_alloc_site_of_large(const void *block);
+/* Sites interned so far: ids are 1..this. */
+uint32_t pypper_alloc_sites_count(void);
 /* A buffer was copied from `from` to `to` (relocation): `to` gets from's site. */
 void pypper_alloc_sites_moved(const void *from, const void *to);
 /* The (code object, instruction index) of a site id: 1, or 0 for 0 / an unknown id. */

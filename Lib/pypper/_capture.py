@@ -7,6 +7,7 @@ File format (text, one record a line, each line complete in itself):
     {"k": "header", ...}        the program, the options, the machine's tiers
     {"k": "frame", ...}         every FRAME interval: the heat of every heap page
     {"k": "groups", ...}        now and then: bytes and temperatures per (site, type)
+                                of traced objects, untraced bytes per site
     {"k": "end", ...}           at exit: the final groups and the session's counters
 
 Records are appended and flushed to the kernel as they are made, so a program that
@@ -168,8 +169,12 @@ def frame_record(hot_n=HOT_BUFFER_OBJECTS):
 
 def groups_record(owned=None):
     """Bytes, owned bytes, hot/warm/cold bytes and a temperature histogram per
-    (allocation site, type) of every traced object, and the heap's size."""
-    data = _pypper.snapshot_data(0.0)
+    (allocation site, type) of every traced object, the heap's size, and the heap's
+    untraced bytes (no traced object's block nor a buffer one owns) per allocation
+    site: a pool's untraced bytes go to the site of its latest recorded block, a
+    block above 512 bytes to its own (Doc/report.md: how exact that is)."""
+    heap = heap_bytes()         # before the snapshot's own rows exist
+    data = _pypper.snapshot_data(0.0, True)
     if owned is None:
         owned = owned_buffer_map()
     groups = {}
@@ -191,10 +196,14 @@ def groups_record(owned=None):
         if tier in (1, "slow"):
             g["slow"] += total
         g["hist"][min(BINS - 1, int(t * BINS))] += total
-    heap = heap_bytes()
+    untraced = {}
+    for site, size in data.get("untraced", ()):
+        untraced[site or ""] = untraced.get(site or "", 0) + size
     return {"k": "groups", "t": round(data["uptime"], 3), "heap": heap,
             "model": data["model"],
-            "groups": [dict(g, tsum=round(g["tsum"], 3)) for g in groups.values()]}
+            "groups": [dict(g, tsum=round(g["tsum"], 3)) for g in groups.values()],
+            "untraced": [{"site": k, "bytes": v}
+                         for k, v in sorted(untraced.items(), key=lambda kv: -kv[1])]}
 
 
 def heap_bytes():
@@ -405,6 +414,12 @@ class Capture:
     @property
     def groups(self):
         return (self.groups_record or {}).get("groups", [])
+
+    @property
+    def untraced(self):
+        """[{"site", "bytes"}]: the heap's untraced bytes per allocation site ("" for
+        none) in the same groups record (absent in captures of older versions)."""
+        return (self.groups_record or {}).get("untraced", [])
 
     @property
     def heap(self):

@@ -9,6 +9,7 @@ import os
 import re
 
 from . import _advisor
+from ._snapshot import INTERNAL_TYPES
 
 SITE_RE = re.compile(r"^(?P<file>.*):(?P<line>\d+)(?: \((?P<func>.*)\))?$")
 HEATMAP_ROWS = 240
@@ -85,6 +86,27 @@ def _group_table(groups, key):
     return sorted(out.values(), key=lambda a: -a["total"])
 
 
+def _add_untraced(sites, untraced):
+    """Each site's untraced bytes (heap bytes no traced object or owned buffer holds,
+    attributed by the heap walk), sites with only untraced bytes included; then the
+    sites in order of all their bytes (traced + untraced)."""
+    by_name = {s["name"]: s for s in sites}
+    for u in untraced:
+        name = u.get("site") or ""
+        s = by_name.get(name)
+        if s is None:
+            s = by_name[name] = {"name": name, "objects": 0, "bytes": 0, "owned": 0, "hot": 0,
+                                 "warm": 0, "cold": 0, "tsum": 0.0, "slow": 0,
+                                 "hist": [0] * (len(sites[0]["hist"]) if sites else 10),
+                                 "types": {}, "total": 0, "mean_t": 0.0}
+            sites.append(s)
+        s["untraced"] = s.get("untraced", 0) + int(u.get("bytes", 0))
+    for s in sites:
+        s.setdefault("untraced", 0)
+        s["all"] = s["total"] + s["untraced"]
+    sites.sort(key=lambda s: -s["all"])
+
+
 def analyze(cap):
     """Everything the report, stats and diff show, as plain data."""
     h = cap.header
@@ -96,6 +118,7 @@ def analyze(cap):
     traced = totals["bytes"] + totals["owned"]
     heap = cap.heap
     sites = _group_table(groups, lambda g: g["site"])
+    _add_untraced(sites, cap.untraced)
     for s in sites:
         s["internal"] = is_internal(s["name"], internal_paths, cwd)
         s["source"] = "" if s["internal"] else source_line(s["name"], cwd)
@@ -108,6 +131,8 @@ def analyze(cap):
     for t in types:
         t["user"] = user_types.get(t["name"], 0)
     types.sort(key=lambda t: (-t["user"], -t["total"]))
+    for t in types:
+        t["internal"] = t["name"] in INTERNAL_TYPES and not t["user"]
 
     # Heat over time: the union of every frame's pages, each frame's heat per page.
     frames = cap.frames
@@ -241,24 +266,34 @@ def stats_text(a):
            + f"; {a['frames']} heat frames, {a['pages']} pages"]
     out += summary_lines(a, top=5)
     out.append("")
-    out.append("by allocation site (program's code first; bytes include owned buffers):")
-    out.append(f"  {'bytes':>10} {'hot':>10} {'cold':>10} {'temp':>5}  site")
+    out.append("by allocation site (program's code first; bytes: traced objects with their "
+               "owned buffers; untraced: heap the live trace has not taken, no temperature):")
+    out.append(f"  {'bytes':>10} {'untraced':>10} {'hot':>10} {'cold':>10} {'temp':>5}  site")
     shown = [s for s in a["sites"] if not s["internal"]][:15]
     internal = [s for s in a["sites"] if s["internal"]]
     for s in shown:
-        out.append(f"  {fmt_bytes(s['total']):>10} {fmt_bytes(s['hot']):>10} "
-                   f"{fmt_bytes(s['cold']):>10} {s['mean_t']:5.2f}  {s['name']}")
+        out.append(f"  {fmt_bytes(s['total']):>10} {fmt_bytes(s['untraced']):>10} "
+                   f"{fmt_bytes(s['hot']):>10} {fmt_bytes(s['cold']):>10} {s['mean_t']:5.2f}  "
+                   f"{s['name']}")
         if s["source"]:
-            out.append(f"  {'':>10} {'':>10} {'':>10} {'':>5}    {s['source'][:80]}")
+            out.append(f"  {'':>10} {'':>10} {'':>10} {'':>10} {'':>5}    {s['source'][:80]}")
     if internal:
         ib = sum(s["total"] for s in internal)
-        out.append(f"  {fmt_bytes(ib):>10} in {len(internal)} interpreter/library sites "
-                   f"or without a site (pypper report shows them)")
+        iu = sum(s["untraced"] for s in internal)
+        out.append(f"  {fmt_bytes(ib):>10} {fmt_bytes(iu):>10} in {len(internal)} "
+                   f"interpreter/library sites or without a site (pypper report shows them)")
     out.append("")
-    out.append("by type:")
-    for t in a["types"][:10]:
+    out.append("by type (traced objects; interpreter internals folded):")
+    user_types = [t for t in a["types"] if not t["internal"]]
+    internal_types = [t for t in a["types"] if t["internal"]]
+    for t in user_types[:10]:
         out.append(f"  {fmt_bytes(t['total']):>10} {t['objects']:>9} objects  "
                    f"hot {fmt_bytes(t['hot']):>10} cold {fmt_bytes(t['cold']):>10}  {t['name']}")
+    if internal_types:
+        out.append(f"  {fmt_bytes(sum(t['total'] for t in internal_types)):>10} "
+                   f"{sum(t['objects'] for t in internal_types):>9} objects of "
+                   f"{len(internal_types)} interpreter types (code, function, type, descriptors, "
+                   f"modules, ...)")
     adv = a["advice"]
     if adv:
         out.append("")
@@ -416,6 +451,7 @@ def _site_rows(sites):
         rows.append(f'<tr><td><code>{_e(name)}</code>{src}<div class="sub">{types}</div></td>'
                     f'<td class="n">{_e(fmt_bytes(s["total"]))}</td>'
                     f'<td class="n">{_e(fmt_bytes(s["owned"]))}</td>'
+                    f'<td class="n untraced">{_e(fmt_bytes(s.get("untraced", 0)))}</td>'
                     f'<td class="n hot">{_e(fmt_bytes(s["hot"]))}</td>'
                     f'<td class="n warm">{_e(fmt_bytes(s["warm"]))}</td>'
                     f'<td class="n cold">{_e(fmt_bytes(s["cold"]))}</td>'
@@ -425,9 +461,15 @@ def _site_rows(sites):
     return "\n".join(rows)
 
 
-TABLE_HEAD = ('<tr><th>{0}</th><th>bytes</th><th>of which owned buffers</th><th>hot</th>'
+TABLE_HEAD = ('<tr><th>{0}</th><th>bytes (traced)</th><th>of which owned buffers</th>'
+              '<th title="heap bytes the live trace has not taken, attributed by the heap walk; '
+              'no temperature">untraced</th><th>hot</th>'
               '<th>warm</th><th>cold</th><th>mean temp.</th><th>hot / warm / cold</th>'
               '<th>bytes by temperature tenth (%)</th></tr>')
+
+
+TYPE_HEAD = ('<tr><th>type</th><th>objects</th><th>bytes</th><th>of which owned buffers</th>'
+             '<th>hot</th><th>warm</th><th>cold</th><th>mean temp.</th><th>hot / warm / cold</th></tr>')
 
 
 def render_html(a):
@@ -463,7 +505,15 @@ def render_html(a):
                      f'{_e(fmt_bytes(ib))}</summary><table>'
                      f'{TABLE_HEAD.format("site")}{_site_rows(internal[:80])}</table></details>')
     type_rows = []
-    for ty in a["types"][:40]:
+    internal_types = [ty for ty in a["types"] if ty["internal"]]
+    for ty in [ty for ty in a["types"] if not ty["internal"]][:40] + [None] + internal_types[:40]:
+        if ty is None:
+            type_rows.append('</table><details id="internal-types"><summary>Interpreter '
+                             f'internals (code, functions, types, descriptors, modules, ...): '
+                             f'{len(internal_types)} types, '
+                             f'{_e(fmt_bytes(sum(t["total"] for t in internal_types)))}'
+                             f'</summary><table>{TYPE_HEAD}')
+            continue
         type_rows.append(f'<tr><td><code>{_e(ty["name"])}</code>'
                          f'{" <span class=sub>(program)</span>" if ty["user"] else ""}</td>'
                          f'<td class="n">{ty["objects"]}</td><td class="n">{_e(fmt_bytes(ty["total"]))}</td>'
@@ -554,10 +604,13 @@ same workload's exact counts under Valgrind); Doc/report.md has the figures and 
 {internal_html}
 <p class="note">A site is the line of Python code that allocated the object; sites are sampled
 (one allocation in ALLOC_SAMPLE), so a site's bytes are those of the sampled objects and objects without a
-recorded site are in the folded section.</p></section>
-<section id="types"><h2>By type</h2><table><tr><th>type</th><th>objects</th><th>bytes</th>
-<th>of which owned buffers</th><th>hot</th><th>warm</th><th>cold</th><th>mean temp.</th><th>hot / warm / cold</th></tr>
-{"".join(type_rows)}</table></section>
+recorded site are in the folded section. <b>Untraced</b> is heap the live trace has not taken (floats, strings,
+objects newer than the collector's last pass), attributed by a walk over the heap: a 16 KiB pool's untraced bytes go
+to the site of the latest recorded allocation in it, a block above 512 bytes to its own site; it has no
+temperature. Sites are ordered by bytes + untraced.</p></section>
+<section id="types"><h2>By type</h2><table>{TYPE_HEAD}
+{"".join(type_rows)}</table></details>
+<p class="note">Traced objects only (untraced memory has no type: the by-site table attributes it).</p></section>
 <section id="moved"><h2>What Pypper moved, and why</h2>{moved_html}</section>
 <section id="heat"><h2>Heat over time</h2>
 <canvas id="heatmap" width="10" height="10"></canvas><div id="legend"></div>
