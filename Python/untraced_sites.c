@@ -36,11 +36,11 @@ static void *map(size_t bytes)
 
 pypper_untraced *pypper_untraced_new(void)
 {
-    if (!pypper_heap_ready() || !pypper_heap_layout.base)
-        return NULL;
     pypper_untraced *u = map(sizeof(*u));
     if (!u)
         return NULL;
+    if (!pypper_heap_ready() || !pypper_heap_layout.base)
+        return u;                   /* no heap (the fallback allocator): nothing to walk */
     u->npools = (pypper_heap_layout.tier_bytes * HEAP_TIERS) >> POOL_SHIFT;
     u->pool_traced = map(u->npools * sizeof(uint32_t));
     u->set_cap = SET_MIN_CAP;
@@ -98,7 +98,7 @@ static bool set_has(const pypper_untraced *u, uintptr_t block)
 
 int pypper_untraced_mark(pypper_untraced *u, const void *block, size_t size)
 {
-    if (!u || !block || !layout_owns(block))
+    if (!u || !u->pool_traced || !block || !layout_owns(block))
         return 0;
     if (size <= SMALL_MAX) {
         size_t i = (size_t)(((uintptr_t)block - (uintptr_t)pypper_heap_layout.base) >> POOL_SHIFT);
@@ -191,7 +191,7 @@ static void walk_large(const pypper_untraced *u, size_t arena, const arena_meta 
 uint64_t pypper_untraced_walk(pypper_untraced *u, void (*emit)(uint32_t, uint64_t, void *),
                               void *arg)
 {
-    if (!u)
+    if (!u || !u->pool_traced)
         return 0;
     tally t = {NULL, pypper_alloc_sites_count(), 0};
     size_t bytes = ((size_t)t.nsites + 1) * sizeof(uint64_t);

@@ -12,7 +12,8 @@
 
 typedef struct pypper_untraced pypper_untraced;
 
-/* NULL when there is no heap or no memory. */
+/* NULL when there is no memory. Without a heap (the fallback allocator serves
+ * everything) the walk finds nothing. */
 pypper_untraced *pypper_untraced_new(void);
 /* block (a heap block's first byte, usable size `size`) is traced, or owned by a
  * traced object. Other addresses are ignored. 0, or -1 on no memory (the block then
