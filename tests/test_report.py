@@ -101,6 +101,49 @@ print(sum(up(sys.getsizeof(c)) + sum(up(sys.getsizeof(x)) for x in c) for c in c
     assert untraced_all <= a["heap"] and untraced_all + a["traced"] >= 0.9 * a["heap"]
 
 
+def test_untraced_bytes_by_site(tmp_path):
+    """snapshot_data(min_t, True): a bytearray's data (a large block, never traced),
+    floats (never traced) and a list's item array each land on their own line, once:
+    a traced list's buffer is not also untraced, and traced + untraced is the heap."""
+    prog = tmp_path / "untraced.py"
+    prog.write_text(r'''
+import gc, json, sys, pypper, _pypper
+from pypper import _capture
+pypper.start()
+blob = bytearray(3_000_000)                           # line 5
+floats = [float(i) + 0.5 for i in range(100_000)]     # line 6
+holder = [None] * 200_000                             # line 7
+gc.collect()
+heap = _capture.heap_bytes()
+d = _pypper.snapshot_data(0.0, True)
+rows = {r[0]: r for r in d["objects"]}
+by_line = {}
+for site, size in d["untraced"]:
+    line = int(site.split(":")[1].split()[0]) if site and site.startswith(sys.argv[1]) else 0
+    by_line[line] = by_line.get(line, 0) + size
+traced = sum(r[1] + (r[7] or 0) for r in d["objects"])
+holder_row = rows.get(id(holder))
+print(json.dumps({"by_line": by_line, "total": d["untraced_bytes"], "traced": traced,
+                  "heap": heap, "holder_traced": holder_row[1] + holder_row[7] if holder_row else 0}))
+pypper.stop()
+''')
+    cp = subprocess.run([DROPIN, str(prog), str(prog)], capture_output=True, text=True,
+                        timeout=120, env=clean_env())
+    assert cp.returncode == 0, cp.stderr
+    r = json.loads(cp.stdout.strip().splitlines()[-1])
+    by_line = {int(k): v for k, v in r["by_line"].items()}
+    assert 3_000_000 <= by_line.get(5, 0) <= 3_000_000 + 8192, by_line
+    # 100,000 floats of 32 bytes each (the list itself is on the same line: its
+    # item array is traced or untraced, never both).
+    assert 0.9 * 3_200_000 <= by_line.get(6, 0) <= 3_200_000 + 900_000, by_line
+    # The 1.6 MB item array: counted once, traced (as the list's owned buffer) or
+    # untraced (the list not yet taken by the live trace).
+    assert 1_600_000 <= by_line.get(7, 0) + r["holder_traced"] <= 1_600_000 + 16384, \
+        (by_line, r["holder_traced"])
+    assert r["total"] == sum(by_line.values()), r
+    assert 0.95 * r["heap"] <= r["traced"] + r["total"] <= 1.01 * r["heap"], r
+
+
 def test_sizes_match_getsizeof_plus_owned_buffers(tmp_path):
     """Each object's bytes in a capture are its block (the object with its GC header,
     rounded up to the allocator's size class) plus the buffer it owns: within size-class
