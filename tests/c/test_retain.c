@@ -17,14 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN 1
-#endif
-#endif
-
 static size_t resident_pages(const void *p, size_t len)
 {
     uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1);

@@ -20,13 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN 1
-#endif
-#endif
 #ifdef ASAN
 #define ASAN_SLACK 2       /* faults of the sanitizer's own (shadow memory) */
 #else
