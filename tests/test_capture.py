@@ -117,7 +117,7 @@ def test_killed_program_leaves_a_readable_capture(tmp_path):
     assert pypper("report", str(cut), "-o", str(tmp_path / "cut.html")).returncode == 0
 
 
-def _fake_frame(i):
+def _synthetic_frame(i):
     pages = list(range(2000))
     return {"k": "frame", "t": float(i), "ps": 4096, "base": 1 << 30,
             "pages": _capture._encode([[0] + [1] * 1999, [(i * p) % 9999 for p in pages], []]),
@@ -131,7 +131,7 @@ def test_capture_is_bounded_and_readable_while_thinned(tmp_path):
     w.write({"k": "groups", "t": 0.5, "heap": 99, "groups": []})      # the peak
     sizes = []
     for i in range(300):
-        w.write(_fake_frame(i))
+        w.write(_synthetic_frame(i))
         if i % 7 == 0:
             w.write({"k": "groups", "t": float(i), "heap": 50, "groups": []})
         sizes.append(os.path.getsize(path))

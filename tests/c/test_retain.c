@@ -65,8 +65,8 @@ static pypper_heap_stats stats(void)
 }
 
 /* The retention policy's clock in test_delay: set and advanced by the test. */
-static uint64_t fake_ms;
-static uint64_t fake_clock(void) { return fake_ms; }
+static uint64_t test_clock_ms;
+static uint64_t test_clock(void) { return test_clock_ms; }
 
 /* Enough allocator slow paths (medium blocks) for the periodic stale check to run. */
 static void slow_paths(int n)
@@ -145,8 +145,8 @@ static void test_delay(void)
     /* Warm the slow paths used below (no fresh memory in them later), then move to a
      * test clock an hour ahead: everything idle so far is stale at the first check. */
     slow_paths(200);
-    fake_ms = retain_now() + 3600000;
-    retain_set_clock(fake_clock);
+    test_clock_ms = retain_now() + 3600000;
+    retain_set_clock(test_clock);
     slow_paths(200);
     CHECK(stats().idle_bytes == 0);
     char *p = pypper_heap_malloc(300000);
@@ -154,10 +154,10 @@ static void test_delay(void)
     pypper_heap_free(p);
     CHECK(resident_pages(p, 300000) == 74);
     pypper_heap_stats st0 = stats();
-    fake_ms += st0.retain_delay_ms / 2;
+    test_clock_ms += st0.retain_delay_ms / 2;
     slow_paths(200);
     CHECK(resident_pages(p, 300000) == 74);          /* not stale yet */
-    fake_ms += st0.retain_delay_ms;
+    test_clock_ms += st0.retain_delay_ms;
     slow_paths(200);
     pypper_heap_stats st1 = stats();
     CHECK(resident_pages(p, 300000) == 0);
