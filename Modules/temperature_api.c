@@ -8,7 +8,9 @@
 #include "temperature_api.h"
 
 #include "../Objects/heap.h"
+#include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
+#include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
@@ -20,23 +22,27 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* The entry of a live traced object, or NULL. */
-static pypper_obj_entry *entry_of(PyObject *obj)
+/* An object with an entry has its own evidence; any other object in an allocated
+ * block of the heap has its page's (page_heat.h); objects outside the heap (static
+ * and immortal ones among them) have none: -1. */
+static double temperature_in_heap(PyObject *obj, uint32_t now)
 {
     pypper_block_info info;
     pypper_heap_lookup(obj, &info);
     if (!info.allocated)
-        return NULL;
+        return -1.0;
     pypper_obj_entry *e = pypper_objtable_find(info.block);
-    /* A freed object's entry waits for a compaction: it is not current. */
-    return e && e->object == (void *)obj && pypper_objtable_current(e) ? e : NULL;
+    if (e && e->object == (void *)obj && pypper_objtable_current(e))
+        return pypper_model_temperature(pypper_model_heat(e, now), now);
+    if (_Py_IsImmortal(obj))
+        return -1.0;
+    return pypper_page_heat_temperature(obj, pypper_heap_page_index(obj), info.size, now);
 }
 
 static PyObject *temperature_of(PyObject *obj, uint32_t now)
 {
     bool locked = pypper_heap_lock();
-    pypper_obj_entry *e = entry_of(obj);
-    double t = e ? pypper_model_temperature(pypper_model_heat(e, now), now) : -1.0;
+    double t = temperature_in_heap(obj, now);
     pypper_heap_unlock(locked);
     if (t < 0)
         Py_RETURN_NONE;

@@ -38,21 +38,29 @@ void pypper_model_reset(const pypper_config *cfg)
 
 const pypper_model_params *pypper_model_params_get(void) { return &P; }
 
-static double decay(double heat, uint32_t from_ms, uint32_t to_ms)
+double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms)
 {
     if (heat == 0.0 || to_ms <= from_ms)
         return heat;
     return heat * exp2(-(double)(to_ms - from_ms) / P.half_life_ms);
 }
 
+double pypper_model_weigh(const uint32_t count[PYPPER_EVIDENCE_KINDS])
+{
+    double heat = 0.0;
+    for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
+        heat += P.weight[k] * count[k];
+    return heat;
+}
+
 double pypper_model_heat(const pypper_obj_entry *e, uint32_t now_ms)
 {
-    return decay(e->heat, e->stamp, now_ms);
+    return pypper_model_decay(e->heat, e->stamp, now_ms);
 }
 
 double pypper_model_reference_heat(uint32_t now_ms)
 {
-    return decay(reference_heat, reference_stamp, now_ms);
+    return pypper_model_decay(reference_heat, reference_stamp, now_ms);
 }
 
 void pypper_model_add(pypper_obj_entry *e, pypper_evidence kind, double count, uint32_t now_ms)

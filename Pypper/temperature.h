@@ -43,6 +43,10 @@ void pypper_model_census_begin(pypper_model_census *c);
 void pypper_model_census_add(pypper_model_census *c, double heat);
 void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms);
 
+/* A heat stamped from_ms decayed to to_ms (HALF_LIFE_MS). */
+double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms);
+/* The heat that counts of each kind of evidence are worth (the options' weights). */
+double pypper_model_weigh(const uint32_t count[PYPPER_EVIDENCE_KINDS]);
 /* e's heat decayed to now_ms. */
 double pypper_model_heat(const pypper_obj_entry *e, uint32_t now_ms);
 /* The reference heat (the scale of temperatures) decayed to now_ms. */

@@ -44,7 +44,9 @@
 #include "../Objects/track.h"
 #include "alloc_sites.h"
 #include "../Pypper/log.h"
+#include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
+#include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
 #include "../Pypper/threads.h"
 #include "../Pypper/write_tracking_heap.h"
@@ -65,6 +67,7 @@
 #define POLL_BATCH 4           /* reference counts read per burst iteration */
 #define APPLY_MS 100
 #define RESCAN_BUDGET 4096      /* containers re-traversed per hand-over */
+#define YOUNG_BUDGET 4096       /* young containers walked per hand-over */
 #define STILL_SAMPLES 256       /* samples without change that end a burst */
 #define IDLE_WINDOW_NS (20 * 1000 * 1000ull)
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -127,7 +130,7 @@ static struct {
     int prev_n[MAX_DEPTH];
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
-    uint64_t still_bursts, poll_reads, applies, applied, unknown, dropped, idle_sleeps;
+    uint64_t still_bursts, poll_reads, applies, applied, to_pages, unknown, dropped, idle_sleeps;
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
     uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
     uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
@@ -185,15 +188,15 @@ static void record(void *object, pypper_evidence kind)
     AT.evidence[kind]++;
 }
 
-/* Whether p may be a traced object: the start of a tracked block, or just after a
- * GC header (16 bytes) or a GC header plus the managed dict/weakref pointers (32). */
-static bool traced_candidate(const void *p)
+/* Whether p is worth recording: a pointer into the heap's committed memory. A traced
+ * object is the start of a tracked block, or just after a GC header (16 bytes) or a
+ * GC header plus the managed dict/weakref pointers (32); anything else there may be
+ * an object without an entry, whose evidence goes to its page (page_heat.h). The
+ * pointer is only compared and mapped to a page, never read through, here or later. */
+static bool heap_candidate(const void *p)
 {
     uintptr_t a = (uintptr_t)p;         /* integers: p may be any bit pattern */
-    return a >= 32
-           && (pypper_heap_probe_tracked((const void *)a)
-               || pypper_heap_probe_tracked((const void *)(a - 16))
-               || pypper_heap_probe_tracked((const void *)(a - 32)));
+    return a >= 32 && pypper_heap_probe_mapped((const void *)a);
 }
 
 /* ---- sampling (no GIL) ---- */
@@ -261,7 +264,7 @@ FOREIGN_READER static bool sample_frames(PyThreadState *ts)
             PyObject *p = LOAD(f->localsplus[i]);
             PyObject *was = prev[i];
             prev[i] = p;
-            if (!p || ((uintptr_t)p & 15) || !traced_candidate(p))
+            if (!p || ((uintptr_t)p & 15) || !heap_candidate(p))
                 continue;
             if (same && was == p) {
                 record(p, PYPPER_EVIDENCE_HOLD);
@@ -387,6 +390,7 @@ static void apply_locked(bool refill)
     if (refill) {
         pypper_live_trace_settle();
         pypper_live_trace_rescan(RESCAN_BUDGET);
+        pypper_live_trace_young(YOUNG_BUDGET);
     }
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
@@ -402,6 +406,11 @@ static void apply_locked(bool refill)
                     pypper_model_add(e, (pypper_evidence)k, h->n[k], now);
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
             AT.applied++;
+        } else if (info.allocated && (!e || e->object != h->object)) {
+            /* No entry (a number, or an object the live trace has not reached): its
+             * page takes the evidence. */
+            pypper_page_heat_add(pypper_heap_page_index(h->object), pypper_model_weigh(h->n), now);
+            AT.to_pages++;
         } else {
             AT.unknown++;
         }
@@ -651,6 +660,9 @@ int pypper_active_trace_start(const pypper_config *cfg)
     static uintptr_t sessions;
     AT.generation = ++sessions;
     pypper_model_reset(cfg);
+    if (pypper_page_heat_start(pypper_heap_page_slots()) < 0)
+        pypper_log(PYPPER_LOG_INFO, "active trace: no page heat (no heap, or its map was "
+                                    "refused): objects without an entry have no temperature");
     /* Frames are read from the main thread only: its thread state and C stack live
      * as long as the interpreter (another thread's could vanish under the reader). */
     if (_Py_IsMainThread()) {
@@ -668,6 +680,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     if (rc != 0) {
         pypper_wt_stop();
         pypper_stack_chunks_stop();
+        pypper_page_heat_stop();
         release_memory();
         PyErr_Format(PyExc_RuntimeError, "cannot create the pypper sampler thread: %s",
                      strerror(rc));
@@ -694,6 +707,7 @@ void pypper_active_trace_stop(void)
     atomic_store(&AT.hold, false);
     pypper_wt_stop();          /* the scanning thread is gone: unregister everything */
     pypper_stack_chunks_stop();
+    pypper_page_heat_stop();
     release_memory();
     AT.nused = AT.npoll = 0;
 }
@@ -716,6 +730,7 @@ void pypper_active_trace_forget_after_fork(void)
     AT.on = false;
     pypper_wt_after_fork_child();
     pypper_stack_chunks_stop();
+    pypper_page_heat_stop();
     release_memory();
     AT.nused = AT.npoll = 0;
 }
@@ -816,7 +831,7 @@ PyObject *pypper_active_trace_stats(void)
     }
     pthread_mutex_unlock(&AT.mu);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -830,6 +845,8 @@ PyObject *pypper_active_trace_stats(void)
         "refcount_reads", (unsigned long long)AT.poll_reads,
         "applies", (unsigned long long)AT.applies,
         "applied", (unsigned long long)AT.applied,
+        "to_pages", (unsigned long long)AT.to_pages,
+        "page_heat_pages", (unsigned long long)pypper_page_heat_pages(),
         "unknown", (unsigned long long)AT.unknown,
         "dropped", (unsigned long long)AT.dropped,
         "idle_sleeps", (unsigned long long)AT.idle_sleeps,

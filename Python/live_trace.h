@@ -18,6 +18,9 @@ void pypper_live_trace_settle(void);
 /* With the GIL: re-traverse a rotating slice of `budget` traced containers, taking
  * objects stored into them since they were walked. */
 void pypper_live_trace_rescan(size_t budget);
+/* With the GIL: track up to `budget` containers (and their referents) of the GC
+ * generations younger than the traced one, continuing where the last call stopped. */
+void pypper_live_trace_young(size_t budget);
 /* Is the live trace on (the object table is being kept)? */
 bool pypper_live_trace_running(void);
 /* Is op in the object table? */

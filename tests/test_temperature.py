@@ -179,7 +179,8 @@ def test_no_session_and_untraced_objects():
         assert pypper.temperature(None) is None                  # immortal
         assert pypper.temperature(5) is None                     # static small int
         assert pypper.temperature(int) is None                   # static type
-        assert pypper.temperature(object()) is None              # born after start, no collection yet
+        fresh = object()                                         # born after start, no collection yet:
+        assert pypper.temperature(fresh) == 0.0                  # in the heap, no evidence: its page's
         for bad in (-1, "3"):
             try:
                 pypper.hot_objects(bad)
@@ -187,6 +188,68 @@ def test_no_session_and_untraced_objects():
                 pass
             else:
                 raise AssertionError(bad)
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_objects_without_an_entry_take_their_pages_heat():
+    # Floats that containers hold have no object-table entry (LIVE_NUMBERS=0): the
+    # sampler's evidence about them goes to their pages. Those used have a temperature
+    # above 0, those never used 0, and both have one (not None).
+    out = check("""
+        import random
+        hot = [random.random() for _ in range(3000)]
+        cold = [random.random() for _ in range(3000)]
+        driven()
+        def add(numbers):
+            acc = 0.0
+            for x in numbers:               # x: a slot of this frame
+                acc += x
+                _pypper._test_sample()
+            return acc
+        add(hot)
+        _pypper._test_hand_over()
+        hot_t = _pypper.temperatures(hot)
+        cold_t = _pypper.temperatures(cold)
+        assert None not in hot_t and None not in cold_t
+        assert sum(t > 0 for t in hot_t) >= 0.9 * len(hot), sorted(hot_t)[:10]
+        # (a few cold ones share pages with hot ones)
+        assert sum(t > 0 for t in cold_t) <= 0.1 * len(cold), sum(t > 0 for t in cold_t)
+        s = pypper.active_trace_stats()
+        assert s["to_pages"] > 0 and s["page_heat_pages"] > 0, s
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_young_objects_are_traced_without_a_collection():
+    # With the collector off nothing reaches an older generation: the young walk of
+    # each hand-over takes a bounded slice of the young lists, so objects built after
+    # start() get an entry (and their own evidence) within a few hand-overs.
+    out = check("""
+        import gc
+        gc.disable()
+        driven()
+        rows = [[i, str(i)] for i in range(10000)]
+        # (a list's block reused from CPython's free list keeps an old entry)
+        assert sum(_pypper.live_trace_knows(r) for r in rows) < 10
+        for _ in range(5):
+            _pypper._test_hand_over()
+        known = sum(_pypper.live_trace_knows(r) for r in rows)
+        assert known == len(rows), known
+        s = pypper.live_trace_stats()
+        assert s["young_found"] >= len(rows) - 10 and s["young_walked"] <= 5 * 4096, s
+        def bump(rows):
+            for r in rows:
+                r[0] += 1
+                _pypper._test_sample()
+        hot = rows[:200]
+        bump(hot)
+        _pypper._test_hand_over()
+        assert all(t > 0 for t in _pypper.temperatures(hot))
         pypper.end()
         print("ok")
     """)

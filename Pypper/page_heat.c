@@ -1,0 +1,72 @@
+/* Pypper/page_heat.c: per-page heat (page_heat.h), stored as (heat, stamp) per page
+ * slot in one anonymous NORESERVE mapping over the heap reservation's page indexes,
+ * decayed lazily with the temperature model's half-life. */
+#include "page_heat.h"
+
+#include "temperature.h"
+#include "write_tracking_heap.h"
+
+#include <sys/mman.h>
+
+typedef struct {
+    float heat;
+    uint32_t stamp;
+} page_slot;
+
+static page_slot *slot;
+static size_t nslots, touched;
+
+int pypper_page_heat_start(size_t slots)
+{
+    pypper_page_heat_stop();
+    if (!slots)
+        return -1;
+    void *p = mmap(NULL, slots * sizeof(page_slot), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    slot = p;
+    nslots = slots;
+    return 0;
+}
+
+void pypper_page_heat_stop(void)
+{
+    if (slot)
+        munmap(slot, nslots * sizeof(page_slot));
+    slot = NULL;
+    nslots = touched = 0;
+}
+
+bool pypper_page_heat_on(void) { return slot != NULL; }
+
+void pypper_page_heat_add(size_t index, double heat, uint32_t now_ms)
+{
+    if (!slot || index >= nslots || !(heat > 0.0))
+        return;
+    page_slot *s = &slot[index];
+    if (s->heat == 0.0f && s->stamp == 0)
+        touched++;
+    s->heat = (float)(pypper_model_decay(s->heat, s->stamp, now_ms) + heat);
+    s->stamp = now_ms ? now_ms : 1;     /* stamp 0 marks a page never touched */
+}
+
+double pypper_page_heat_get(size_t index, uint32_t now_ms)
+{
+    if (!slot || index >= nslots)
+        return 0.0;
+    const page_slot *s = &slot[index];
+    return pypper_model_decay(s->heat, s->stamp, now_ms);
+}
+
+double pypper_page_heat_temperature(const void *addr, size_t index, size_t size, uint32_t now_ms)
+{
+    double share = size >= 4096 ? 1.0 : (double)size / 4096.0;
+    double heat = pypper_page_heat_get(index, now_ms) * share;
+    double t = heat > 0.0 ? pypper_model_temperature(heat, now_ms) : 0.0;
+    double written = pypper_wt_page_heat(addr);
+    double floor = written > 0.0 ? written * pypper_model_params_get()->hot_threshold : 0.0;
+    return t > floor ? t : floor;
+}
+
+size_t pypper_page_heat_pages(void) { return touched; }
