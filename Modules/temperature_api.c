@@ -442,11 +442,11 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
                                    info.allocated ? info.size : size);
 }
 
-/* Untraced bytes by site, gathered under the heap's serialization (no Python object
- * can be made there) and turned into a list after it. */
+/* Untraced bytes by site and class, gathered under the heap's serialization (no
+ * Python object can be made there) and turned into a list after it. */
 typedef struct {
     uint32_t site;
-    uint64_t bytes;
+    uint64_t bytes[3];              /* cold, warm, hot */
 } untraced_row;
 
 typedef struct {
@@ -454,24 +454,45 @@ typedef struct {
     size_t n, cap;
 } untraced_rows;
 
-static void keep_untraced(uint32_t site, uint64_t bytes, void *arg)
+static void keep_untraced(uint32_t site, const uint64_t bytes[3], void *arg)
 {
     untraced_rows *r = arg;
-    if (r->n < r->cap)
-        r->rows[r->n++] = (untraced_row){site, bytes};
-    else if (r->n)
-        r->rows[0].bytes += bytes;  /* no room (sites interned meanwhile): no site */
+    untraced_row *row;
+    if (r->n < r->cap) {
+        row = &r->rows[r->n++];     /* mmap'ed: zero */
+        row->site = site;
+    } else if (r->n) {
+        row = &r->rows[0];          /* no room (sites interned meanwhile): no site */
+    } else {
+        return;
+    }
+    for (int c = 0; c < 3; c++)
+        row->bytes[c] += bytes[c];
 }
 
-/* [(site or None, bytes)], largest first is the caller's business. */
+/* The class of an untraced page's bytes from its page heat (page_heat.h), by the
+ * thresholds alone (no hysteresis: nothing remembers a page's class). */
+static int untraced_class(const void *page, size_t block_size, void *arg)
+{
+    uint32_t now = *(const uint32_t *)arg;
+    const pypper_model_params *mp = pypper_model_params_get();
+    double t = pypper_page_heat_temperature(page, pypper_heap_page_index(page), block_size, now);
+    return t >= mp->hot_threshold ? PYPPER_HOT : t < mp->cold_threshold ? PYPPER_COLD : PYPPER_WARM;
+}
+
+/* [(site or None, bytes, cold, warm, hot)], largest first is the caller's business. */
 static PyObject *untraced_list(const untraced_rows *r)
 {
     PyObject *list = PyList_New(0), *memo = PyDict_New();
     if (!memo)
         Py_CLEAR(list);
     for (size_t i = 0; list && i < r->n; i++) {
+        const uint64_t *b = r->rows[i].bytes;
         PyObject *site = site_text(memo, r->rows[i].site);
-        PyObject *row = site ? Py_BuildValue("(NK)", site, (unsigned long long)r->rows[i].bytes) : NULL;
+        PyObject *row = site ? Py_BuildValue("(NKKKK)", site, (unsigned long long)(b[0] + b[1] + b[2]),
+                                             (unsigned long long)b[0], (unsigned long long)b[1],
+                                             (unsigned long long)b[2])
+                             : NULL;
         if (!row || PyList_Append(list, row) < 0)
             Py_CLEAR(list);
         Py_XDECREF(row);
@@ -566,7 +587,7 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
                                          kind, e->block};
         }
     }
-    uint64_t untraced_total = traced ? pypper_untraced_walk(traced, keep_untraced, &urows) : 0;
+    uint64_t untraced_total = traced ? pypper_untraced_walk(traced, untraced_class, &now, keep_untraced, &urows) : 0;
     pypper_heap_unlock(locked);
     pypper_untraced_free(traced);
     infer_sites(rows, nrows);

@@ -130,7 +130,7 @@ static struct {
     int prev_n[MAX_DEPTH];
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
-    uint64_t still_bursts, poll_reads, applies, applied, to_pages, unknown, dropped, idle_sleeps;
+    uint64_t still_bursts, poll_reads, applies, applied, to_pages, number_heat, unknown, dropped, idle_sleeps;
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
     uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
     uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
@@ -384,6 +384,51 @@ static void refill_poll_window(uint32_t now)
     AT.poll_pos = 0;
 }
 
+/* Numbers that a list or tuple holds have no entry (LIVE_NUMBERS=0) and are read by C
+ * code (sum(), slicing, sorting) that the frames never show: they take the heat of
+ * the container that holds them, as owned buffers do. `heat` of evidence about the
+ * container stands for `heat` on each of its n items; NUMBER_SAMPLES items spread
+ * evenly (from a rotating start) each carry n / NUMBER_SAMPLES of them to their page.
+ * Bounded per hand-over; nothing the pageout backend sent to swap is read. */
+#define NUMBER_SAMPLES 32
+#define NUMBER_BUDGET 8192      /* items looked at per hand-over */
+
+static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *budget)
+{
+    PyObject **items;
+    Py_ssize_t n;
+    /* A dead list or tuple on CPython's free list keeps its block, its tracked bit and
+     * its size, but its items (and a list's item array) are gone. */
+    if (Py_REFCNT(op) <= 0)
+        return;
+    if (PyList_CheckExact(op)) {
+        items = ((PyListObject *)op)->ob_item;
+        n = PyList_GET_SIZE(op);
+        if (n && !pypper_migrate_may_touch(items))
+            return;
+    } else if (PyTuple_CheckExact(op)) {
+        items = ((PyTupleObject *)op)->ob_item;
+        n = PyTuple_GET_SIZE(op);
+    } else {
+        return;
+    }
+    if (n <= 0 || !(heat > 0.0) || !*budget)
+        return;
+    Py_ssize_t k = n < NUMBER_SAMPLES ? n : NUMBER_SAMPLES, stride = n / k;
+    /* One item per stride, at an offset that moves through the stride pseudo-randomly
+     * from one hand-over to the next (so every page of a long list takes its turn). */
+    Py_ssize_t offset = (Py_ssize_t)((AT.applies * 2654435761u) % (uint64_t)stride);
+    double share = heat * (double)n / (double)k;
+    for (Py_ssize_t j = 0; j < k && *budget; j++, (*budget)--) {
+        PyObject *item = items[offset + j * stride];
+        if (!item || _Py_IsImmortal(item) || !pypper_migrate_may_touch(item)
+            || !(PyFloat_CheckExact(item) || PyLong_CheckExact(item)) || !pypper_heap_owns(item))
+            continue;
+        pypper_page_heat_add(pypper_heap_page_index(item), share, now);
+        AT.number_heat++;
+    }
+}
+
 static void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
@@ -394,6 +439,7 @@ static void apply_locked(bool refill)
     }
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
+    size_t budget = NUMBER_BUDGET;
     for (size_t u = 0; u < AT.nused; u++) {
         hit_slot *h = &AT.hits[AT.used[u]];
         pypper_block_info info;
@@ -404,6 +450,8 @@ static void apply_locked(bool refill)
             for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
                 if (h->n[k])
                     pypper_model_add(e, (pypper_evidence)k, h->n[k], now);
+            if (pypper_migrate_may_touch(e->block))
+                heat_held_numbers((PyObject *)e->object, pypper_model_weigh(h->n), now, &budget);
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
             AT.applied++;
         } else if (info.allocated && (!e || e->object != h->object)) {
@@ -831,7 +879,7 @@ PyObject *pypper_active_trace_stats(void)
     }
     pthread_mutex_unlock(&AT.mu);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -846,6 +894,7 @@ PyObject *pypper_active_trace_stats(void)
         "applies", (unsigned long long)AT.applies,
         "applied", (unsigned long long)AT.applied,
         "to_pages", (unsigned long long)AT.to_pages,
+        "number_heat", (unsigned long long)AT.number_heat,
         "page_heat_pages", (unsigned long long)pypper_page_heat_pages(),
         "unknown", (unsigned long long)AT.unknown,
         "dropped", (unsigned long long)AT.dropped,

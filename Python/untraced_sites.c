@@ -116,17 +116,30 @@ int pypper_untraced_mark(pypper_untraced *u, const void *block, size_t size)
 }
 
 typedef struct {
-    uint64_t *by_site;              /* [0..nsites]: untraced bytes */
+    uint64_t *by_site;              /* [site * 3 + class], site 0..nsites: untraced bytes */
     uint32_t nsites;
     uint64_t total;
+    pypper_untraced_class_fn klass; /* NULL: every byte counts as warm (class 1) */
+    void *klass_arg;
 } tally;
 
-static void add(tally *t, uint32_t site, uint64_t bytes)
+/* `bytes` of the page at `page` (blocks of block_size bytes) to `site`, in the class
+ * the classifier gives the page. */
+static void add_page_bytes(tally *t, uint32_t site, const void *page, size_t block_size,
+                           uint64_t bytes)
 {
     if (site > t->nsites)
         site = 0;
-    t->by_site[site] += bytes;
+    int c = t->klass ? t->klass(page, block_size, t->klass_arg) : 1;
+    t->by_site[(size_t)site * 3 + (c < 0 ? 0 : c > 2 ? 2 : c)] += bytes;
     t->total += bytes;
+}
+
+/* A block above 512 bytes: the class of its first page (where its header, and so its
+ * evidence, is), for all of it. */
+static void add(tally *t, uint32_t site, const void *block, uint64_t bytes)
+{
+    add_page_bytes(t, site, block, (size_t)bytes, bytes);
 }
 
 static void walk_pools(const pypper_untraced *u, size_t arena, tally *t)
@@ -138,15 +151,24 @@ static void walk_pools(const pypper_untraced *u, size_t arena, tally *t)
             continue;
         uint64_t used = (uint64_t)p->nalloc * p->size;
         uint64_t traced = u->pool_traced[arena * POOLS_PER_ARENA + i];
-        if (traced < used)
-            add(t, pypper_alloc_site_of_pool(p->base), used - traced);
+        if (traced >= used)
+            continue;
+        /* Spread evenly over the pool's pages (which blocks are untraced is not known
+         * without reading them), each page's share in its own class. */
+        uint32_t site = pypper_alloc_site_of_pool(p->base);
+        uint64_t left = used - traced, per_page = left >> (POOL_SHIFT - PAGE_SHIFT);
+        for (unsigned k = 0; k < (1u << (POOL_SHIFT - PAGE_SHIFT)); k++) {
+            uint64_t part = k + 1 == (1u << (POOL_SHIFT - PAGE_SHIFT)) ? left : per_page;
+            add_page_bytes(t, site, (const char *)p->base + ((size_t)k << PAGE_SHIFT), p->size, part);
+            left -= part;
+        }
     }
 }
 
 static void block_untraced(const pypper_untraced *u, const char *block, uint64_t size, tally *t)
 {
     if (!set_has(u, (uintptr_t)block))
-        add(t, pypper_alloc_site_of_large(block), size);
+        add(t, pypper_alloc_site_of_large(block), block, size);
 }
 
 /* The first set bit of bm at or after `from`, below `limit`; limit when none. */
@@ -188,19 +210,19 @@ static void walk_large(const pypper_untraced *u, size_t arena, const arena_meta 
     }
 }
 
-uint64_t pypper_untraced_walk(pypper_untraced *u, void (*emit)(uint32_t, uint64_t, void *),
-                              void *arg)
+uint64_t pypper_untraced_walk(pypper_untraced *u, pypper_untraced_class_fn klass, void *klass_arg,
+                              pypper_untraced_emit_fn emit, void *arg)
 {
     if (!u || !u->pool_traced)
         return 0;
-    tally t = {NULL, pypper_alloc_sites_count(), 0};
-    size_t bytes = ((size_t)t.nsites + 1) * sizeof(uint64_t);
-    uint64_t no_room = 0;
+    tally t = {NULL, pypper_alloc_sites_count(), 0, klass, klass_arg};
+    size_t bytes = ((size_t)t.nsites + 1) * 3 * sizeof(uint64_t);
+    uint64_t no_room[3] = {0};
     t.by_site = map(bytes);
     bool mapped = t.by_site != NULL;
     if (!mapped) {
         t.nsites = 0;               /* no memory for the tally: everything to "no site" */
-        t.by_site = &no_room;
+        t.by_site = no_room;
     }
     region_counters rc;
     region_get_counters(&rc);
@@ -226,9 +248,11 @@ uint64_t pypper_untraced_walk(pypper_untraced *u, void (*emit)(uint32_t, uint64_
             }
         }
     }
-    for (uint32_t s = 0; s <= t.nsites; s++)
-        if (t.by_site[s])
-            emit(s, t.by_site[s], arg);
+    for (uint32_t s = 0; s <= t.nsites; s++) {
+        const uint64_t *c = &t.by_site[(size_t)s * 3];
+        if (c[0] || c[1] || c[2])
+            emit(s, c, arg);
+    }
     if (mapped)
         munmap(t.by_site, bytes);
     return t.total;

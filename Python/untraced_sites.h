@@ -3,7 +3,9 @@
  * caller marks the traced blocks, then one walk over the heap's metadata (per pool,
  * per medium or large block, per huge span) sums the rest: a pool's untraced bytes go
  * to the site of its latest recorded block, a block above 512 bytes to its own
- * recorded site (alloc_sites.h); bytes with no record go to site 0. GIL held. */
+ * recorded site (alloc_sites.h); bytes with no record go to site 0. Each page's
+ * untraced bytes are classed cold, warm or hot by the caller (from page heat). GIL
+ * held. */
 #ifndef PYPPER_UNTRACED_SITES_H
 #define PYPPER_UNTRACED_SITES_H
 
@@ -19,11 +21,17 @@ pypper_untraced *pypper_untraced_new(void);
  * traced object. Other addresses are ignored. 0, or -1 on no memory (the block then
  * counts as untraced). */
 int pypper_untraced_mark(pypper_untraced *u, const void *block, size_t size);
+/* The class (0 cold, 1 warm, 2 hot) of untraced bytes on the page at `page`, held in
+ * blocks of block_size bytes (a block above 512 bytes: its first page, its size). */
+typedef int (*pypper_untraced_class_fn)(const void *page, size_t block_size, void *arg);
+/* bytes[0..2]: a site's untraced bytes that are cold, warm, hot. */
+typedef void (*pypper_untraced_emit_fn)(uint32_t site, const uint64_t bytes[3], void *arg);
 /* Walk the heap (with its serialization held by the caller): emit(site, bytes, arg)
- * once per site with untraced bytes (site 0: no record), in site order. Returns the
- * untraced bytes in all. */
-uint64_t pypper_untraced_walk(pypper_untraced *u, void (*emit)(uint32_t site, uint64_t bytes,
-                                                               void *arg), void *arg);
+ * once per site with untraced bytes (site 0: no record), in site order; a pool's
+ * untraced bytes are spread evenly over its pages, each page's share classed by
+ * klass (NULL: all warm). Returns the untraced bytes in all. */
+uint64_t pypper_untraced_walk(pypper_untraced *u, pypper_untraced_class_fn klass, void *klass_arg,
+                              pypper_untraced_emit_fn emit, void *arg);
 void pypper_untraced_free(pypper_untraced *u);
 
 #endif

@@ -225,6 +225,37 @@ def test_objects_without_an_entry_take_their_pages_heat():
     assert out == "ok\n"
 
 
+def test_numbers_take_the_heat_of_the_list_that_holds_them():
+    # sum() reads a list's floats in C: the frames show the list, never a float. The
+    # list's evidence reaches its numbers' pages (sampled items, each standing for
+    # its share), so the floats of a used list are about as warm as the list, those of
+    # an unused one stay cold.
+    out = check("""
+        import random
+        rng = random.Random(5)
+        cols = [[rng.random() for _ in range(20000)] for _ in range(4)]
+        driven()
+        def scan(col):
+            for _ in range(20):
+                _pypper._test_sample()
+            return sum(col)
+        for _ in range(40):              # hand-overs: the sampled items rotate
+            scan(cols[1])
+            _pypper._test_hand_over()
+        hot = _pypper.temperatures(cols[1])
+        cold = _pypper.temperatures(cols[3])
+        t_list = pypper.temperature(cols[1])
+        assert t_list > 0.5, t_list
+        assert statistics.median(hot) > 0.5 * t_list, (statistics.median(hot), t_list)
+        assert sum(t >= 0.2 for t in hot) >= 0.9 * len(hot)
+        assert sum(t > 0 for t in cold) <= 0.02 * len(cold)
+        assert pypper.active_trace_stats()["number_heat"] > 0
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_young_objects_are_traced_without_a_collection():
     # With the collector off nothing reaches an older generation: the young walk of
     # each hand-over takes a bounded slice of the young lists, so objects built after

@@ -172,7 +172,8 @@ def groups_record(owned=None):
     (allocation site, type) of every traced object, the heap's size, and the heap's
     untraced bytes (no traced object's block nor a buffer one owns) per allocation
     site: a pool's untraced bytes go to the site of its latest recorded block, a
-    block above 512 bytes to its own (Doc/report.md: how exact that is)."""
+    block above 512 bytes to its own (Doc/report.md: how exact that is), split into
+    cold / warm / hot by the heat of their pages."""
     heap = heap_bytes()         # before the snapshot's own rows exist
     data = _pypper.snapshot_data(0.0, True)
     if owned is None:
@@ -197,13 +198,17 @@ def groups_record(owned=None):
             g["slow"] += total
         g["hist"][min(BINS - 1, int(t * BINS))] += total
     untraced = {}
-    for site, size in data.get("untraced", ()):
-        untraced[site or ""] = untraced.get(site or "", 0) + size
+    for site, size, cold, warm, hot in data.get("untraced", ()):
+        u = untraced.setdefault(site or "", {"site": site or "", "bytes": 0, "cold": 0,
+                                             "warm": 0, "hot": 0})
+        u["bytes"] += size
+        u["cold"] += cold
+        u["warm"] += warm
+        u["hot"] += hot
     return {"k": "groups", "t": round(data["uptime"], 3), "heap": heap,
             "model": data["model"],
             "groups": [dict(g, tsum=round(g["tsum"], 3)) for g in groups.values()],
-            "untraced": [{"site": k, "bytes": v}
-                         for k, v in sorted(untraced.items(), key=lambda kv: -kv[1])]}
+            "untraced": sorted(untraced.values(), key=lambda u: -u["bytes"])}
 
 
 def heap_bytes():
@@ -417,8 +422,10 @@ class Capture:
 
     @property
     def untraced(self):
-        """[{"site", "bytes"}]: the heap's untraced bytes per allocation site ("" for
-        none) in the same groups record (absent in captures of older versions)."""
+        """[{"site", "bytes", "cold", "warm", "hot"}]: the heap's untraced bytes per
+        allocation site ("" for none) in the same groups record, and how many of them
+        are cold, warm, hot by their pages' heat (absent in captures of older versions:
+        bytes only)."""
         return (self.groups_record or {}).get("untraced", [])
 
     @property

@@ -101,10 +101,33 @@ def _add_untraced(sites, untraced):
                                  "types": {}, "total": 0, "mean_t": 0.0}
             sites.append(s)
         s["untraced"] = s.get("untraced", 0) + int(u.get("bytes", 0))
+        for k in ("cold", "warm", "hot"):
+            s["untraced_" + k] = s.get("untraced_" + k, 0) + int(u.get(k, 0))
     for s in sites:
         s.setdefault("untraced", 0)
         s["all"] = s["total"] + s["untraced"]
+        # Traced bytes by their objects' temperatures, untraced bytes by their pages'
+        # heat (captures older than page heat have no split: those count as neither).
+        for k in ("cold", "warm", "hot"):
+            s.setdefault("untraced_" + k, 0)
+            s[k + "_all"] = s[k] + s["untraced_" + k]
     sites.sort(key=lambda s: -s["all"])
+
+
+def _untraced_classes(untraced):
+    """Cold / warm / hot untraced bytes by their pages' heat, or None for a capture made
+    before untraced bytes had one."""
+    if not untraced or "cold" not in untraced[0]:
+        return None
+    return {k: sum(int(u.get(k, 0)) for u in untraced) for k in ("cold", "warm", "hot")}
+
+
+def _untraced_text(a):
+    uc = a.get("untraced_classes")
+    if not uc:
+        return f"untraced {fmt_bytes(a['untraced'])}"
+    return (f"untraced {fmt_bytes(a['untraced'])} (by page heat: hot {fmt_bytes(uc['hot'])}, "
+            f"warm {fmt_bytes(uc['warm'])}, cold {fmt_bytes(uc['cold'])})")
 
 
 def analyze(cap):
@@ -150,6 +173,7 @@ def analyze(cap):
             "truncated": cap.truncated, "seconds": end.get("seconds"),
             "uptime": frames[-1].t if frames else None,
             "heap": heap, "traced": traced, "untraced": max(0, heap - traced),
+            "untraced_classes": _untraced_classes(cap.untraced),
             "totals": totals, "sites": sites, "types": types, "advice": advice,
             "mean_heat": mean_heat,
             "pages": len(all_pages), "page_size": ps, "frames": len(frames),
@@ -229,13 +253,14 @@ def summary_lines(a, *, top=3):
              f"(object bodies {fmt_bytes(t['bytes'])} + owned buffers {fmt_bytes(t['owned'])}): "
              f"hot {fmt_bytes(t['hot'])}, warm {fmt_bytes(t['warm'])}, "
              f"cold {fmt_bytes(t['cold'])} ({_pct(t['cold'], a['traced'])} of traced); "
-             f"untraced {fmt_bytes(a['untraced'])}"]
+             + _untraced_text(a)]
     user = [s for s in a["sites"] if not s["internal"]]
     for label, key in (("hottest", "hot"), ("coldest", "cold")):
-        ranked = sorted((s for s in user if s[key] > 0), key=lambda s: -s[key])[:top]
+        # Traced and untraced bytes of the class together (untraced by page heat).
+        ranked = sorted((s for s in user if s[key + "_all"] > 0), key=lambda s: -s[key + "_all"])[:top]
         for s in ranked:
             src = f"  {s['source'][:60]}" if s["source"] else ""
-            lines.append(f"  {label}: {fmt_bytes(s[key])} {key} at {s['name']}{src}")
+            lines.append(f"  {label}: {fmt_bytes(s[key + '_all'])} {key} at {s['name']}{src}")
     if not user:
         lines.append("  (no allocation site in the program's own code was recorded)")
     mig = a["migration"]
@@ -267,13 +292,14 @@ def stats_text(a):
     out += summary_lines(a, top=5)
     out.append("")
     out.append("by allocation site (program's code first; bytes: traced objects with their "
-               "owned buffers; untraced: heap the live trace has not taken, no temperature):")
+               "owned buffers; untraced: heap the live trace has not taken; hot and cold: "
+               "traced bytes by their objects' temperature + untraced bytes by their pages' heat):")
     out.append(f"  {'bytes':>10} {'untraced':>10} {'hot':>10} {'cold':>10} {'temp':>5}  site")
     shown = [s for s in a["sites"] if not s["internal"]][:15]
     internal = [s for s in a["sites"] if s["internal"]]
     for s in shown:
         out.append(f"  {fmt_bytes(s['total']):>10} {fmt_bytes(s['untraced']):>10} "
-                   f"{fmt_bytes(s['hot']):>10} {fmt_bytes(s['cold']):>10} {s['mean_t']:5.2f}  "
+                   f"{fmt_bytes(s['hot_all']):>10} {fmt_bytes(s['cold_all']):>10} {s['mean_t']:5.2f}  "
                    f"{s['name']}")
         if s["source"]:
             out.append(f"  {'':>10} {'':>10} {'':>10} {'':>10} {'':>5}    {s['source'][:80]}")
@@ -452,9 +478,9 @@ def _site_rows(sites):
                     f'<td class="n">{_e(fmt_bytes(s["total"]))}</td>'
                     f'<td class="n">{_e(fmt_bytes(s["owned"]))}</td>'
                     f'<td class="n untraced">{_e(fmt_bytes(s.get("untraced", 0)))}</td>'
-                    f'<td class="n hot">{_e(fmt_bytes(s["hot"]))}</td>'
-                    f'<td class="n warm">{_e(fmt_bytes(s["warm"]))}</td>'
-                    f'<td class="n cold">{_e(fmt_bytes(s["cold"]))}</td>'
+                    f'<td class="n hot">{_e(fmt_bytes(s.get("hot_all", s["hot"])))}</td>'
+                    f'<td class="n warm">{_e(fmt_bytes(s.get("warm_all", s["warm"])))}</td>'
+                    f'<td class="n cold">{_e(fmt_bytes(s.get("cold_all", s["cold"])))}</td>'
                     f'<td class="n">{s["mean_t"]:.3f}</td><td>{_bar(s)}</td>'
                     f'<td class="n" title="share of bytes per tenth of temperature 0..1">'
                     f'<code>{_hist(s)}</code></td></tr>')
@@ -463,8 +489,9 @@ def _site_rows(sites):
 
 TABLE_HEAD = ('<tr><th>{0}</th><th>bytes (traced)</th><th>of which owned buffers</th>'
               '<th title="heap bytes the live trace has not taken, attributed by the heap walk; '
-              'no temperature">untraced</th><th>hot</th>'
-              '<th>warm</th><th>cold</th><th>mean temp.</th><th>hot / warm / cold</th>'
+              'classed hot, warm or cold by the heat of their pages">untraced</th>'
+              '<th title="traced bytes by temperature + untraced bytes by page heat">hot</th>'
+              '<th>warm</th><th>cold</th><th>mean temp. (traced)</th><th>hot / warm / cold</th>'
               '<th>bytes by temperature tenth (%)</th></tr>')
 
 
@@ -485,7 +512,10 @@ def render_html(a):
             (fmt_bytes(t["hot"]), f"hot ({_pct(t['hot'], a['traced'])} of traced)", "hot"),
             (fmt_bytes(t["warm"]), f"warm ({_pct(t['warm'], a['traced'])})", "warm"),
             (fmt_bytes(t["cold"]), f"cold ({_pct(t['cold'], a['traced'])})", "cold"),
-            (fmt_bytes(a["untraced"]), "untraced (no temperature)", ""),
+            (fmt_bytes(a["untraced"]),
+             ("untraced: by page heat " + ", ".join(f"{k} {fmt_bytes(a['untraced_classes'][k])}"
+                                                    for k in ("hot", "warm", "cold"))
+              if a.get("untraced_classes") else "untraced (no temperature in this capture)"), ""),
             (fmt_bytes(t["owned"]), "owned buffers (list items, tables, bytearray data)", "")))
     warn = ""
     if not a["finished"]:
@@ -605,9 +635,11 @@ same workload's exact counts under Valgrind); Doc/report.md has the figures and 
 <p class="note">A site is the line of Python code that allocated the object; sites are sampled
 (one allocation in ALLOC_SAMPLE), so a site's bytes are those of the sampled objects and objects without a
 recorded site are in the folded section. <b>Untraced</b> is heap the live trace has not taken (floats, strings,
-objects newer than the collector's last pass), attributed by a walk over the heap: a 16 KiB pool's untraced bytes go
-to the site of the latest recorded allocation in it, a block above 512 bytes to its own site; it has no
-temperature. Sites are ordered by bytes + untraced.</p></section>
+objects the live trace has not reached), attributed by a walk over the heap: a 16 KiB pool's untraced bytes go
+to the site of the latest recorded allocation in it, a block above 512 bytes to its own site. Untraced bytes
+have no temperature of their own: they are classed hot, warm or cold by the heat of their pages (the sampler's
+evidence about objects without an entry, shared by the bytes of their page; with write tracking, the page's write
+history), and counted so in the hot, warm and cold columns. Sites are ordered by bytes + untraced.</p></section>
 <section id="types"><h2>By type</h2><table>{TYPE_HEAD}
 {"".join(type_rows)}</table></details>
 <p class="note">Traced objects only (untraced memory has no type: the by-site table attributes it).</p></section>
