@@ -140,8 +140,9 @@ def active_trace_stats():
 
 def temperature(obj):
     """obj's temperature, from 0.0 (no recent use seen) to 1.0 (as hot as the hottest
-    object), or None when obj is not traced (no session runs, or obj is immortal,
-    static, or outside Pypper's heap)."""
+    object): its own evidence when the live trace holds it, else its page's heat. None
+    when no session runs and for objects that are immortal, static or outside Pypper's
+    heap."""
     return _pypper.temperature(obj)
 
 
