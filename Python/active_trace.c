@@ -36,6 +36,7 @@
 #include "internal/pycore_pystate.h"
 
 #include "active_trace.h"
+#include "frame_reader.h"
 #include "live_trace.h"
 #include "migrate.h"
 #include "stack_chunks.h"
@@ -61,8 +62,6 @@
 
 #define HIT_CAP 65536u          /* evidence table slots (a power of two) */
 #define HIT_FILL (HIT_CAP / 4 * 3)
-#define MAX_DEPTH 64
-#define MAX_SLOTS 64            /* slots read per frame */
 #define POLL_WINDOW 16384       /* object-table entries polled between two applies */
 #define POLL_BATCH 4           /* reference counts read per burst iteration */
 #define APPLY_MS 100
@@ -125,9 +124,7 @@ static struct {
     uint32_t clock_ms;
     int64_t offset_ms;
     /* Sampler-private: what each frame slot held at the previous sample. */
-    void *prev_frame[MAX_DEPTH];
-    PyObject *prev_slot[MAX_DEPTH][MAX_SLOTS];
-    int prev_n[MAX_DEPTH];
+    pypper_frame_memory frames;
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, to_pages, number_heat, unknown, dropped, idle_sleeps;
@@ -188,23 +185,11 @@ static void record(void *object, pypper_evidence kind)
     AT.evidence[kind]++;
 }
 
-/* Whether p is worth recording: a pointer into the heap's committed memory. A traced
- * object is the start of a tracked block, or just after a GC header (16 bytes) or a
- * GC header plus the managed dict/weakref pointers (32); anything else there may be
- * an object without an entry, whose evidence goes to its page (page_heat.h). The
- * pointer is only compared and mapped to a page, never read through, here or later. */
-static bool heap_candidate(const void *p)
-{
-    uintptr_t a = (uintptr_t)p;         /* integers: p may be any bit pattern */
-    return a >= 32 && pypper_heap_probe_mapped((const void *)a);
-}
-
 /* ---- sampling (no GIL) ---- */
 
-/* The sampler reads memory another thread owns (its C stack, frames, objects)
+/* The sampler reads memory another thread owns (its objects' reference counts)
  * without synchronization: AddressSanitizer would report the poisoned redzones of
- * that thread's stack, so these readers are not instrumented. Every pointer read is
- * checked for alignment and for lying in memory that stays mapped before use. */
+ * that thread's stack, so these readers are not instrumented. */
 #if defined(__has_attribute)
 #if __has_attribute(no_sanitize)
 #define FOREIGN_READER __attribute__((no_sanitize("address"), noinline))
@@ -214,73 +199,19 @@ static bool heap_candidate(const void *p)
 #define FOREIGN_READER
 #endif
 
-static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
-
-FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f)
+static void record_sink(void *ctx, PyObject *object, pypper_evidence kind)
 {
-    int top = LOAD(f->stacktop);
-    if (top >= 0)
-        return top < MAX_SLOTS ? top : MAX_SLOTS;
-    /* The running frame keeps its stack pointer in a register: read its locals and
-     * its whole value stack. Slots above the live top still hold what was popped
-     * last (objects used a moment ago; a freed one fails the tracked check). */
-    PyCodeObject *code = LOAD(f->f_code);
-    if (!aligned8(code) || !pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
-        return 0;
-    /* Read racily: either may be garbage, so each is bounded before they are added. */
-    int locals = LOAD(code->co_nlocalsplus), stack = LOAD(code->co_stacksize);
-    if (locals < 0)
-        return 0;
-    if (locals >= MAX_SLOTS || stack <= 0)
-        return locals < MAX_SLOTS ? locals : MAX_SLOTS;
-    return stack < MAX_SLOTS - locals ? locals + stack : MAX_SLOTS;
+    (void)ctx;
+    record(object, kind);
 }
 
 /* Returns whether anything in the innermost frame changed since the last sample. */
-FOREIGN_READER static bool sample_frames(PyThreadState *ts)
+static bool sample_frames(PyThreadState *ts)
 {
-    bool moved = false;
-    _PyCFrame *cf = LOAD(ts->cframe);
-    if (!aligned8(cf) || (cf != &ts->root_cframe && !pypper_stack_chunks_readable(cf, sizeof(*cf))))
-        return false;
-    _PyInterpreterFrame *f = LOAD(cf->current_frame);
-    AT.frame_samples++;
-    int d = 0;
-    for (int hops = 0; f && d < AT.depth && hops < 4 * MAX_DEPTH; hops++) {
-        if (!aligned8(f) || !pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus)))
-            break;
-        _PyInterpreterFrame *up = LOAD(f->previous);
-        if (LOAD(f->owner) == FRAME_OWNED_BY_CSTACK) {      /* an entry shim */
-            f = up;
-            continue;
-        }
-        int n = frame_slots(f);
-        if (n && !pypper_stack_chunks_readable(f->localsplus, (size_t)n * sizeof(PyObject *)))
-            n = 0;
-        bool same = AT.prev_frame[d] == f;
-        AT.prev_frame[d] = f;
-        PyObject **prev = AT.prev_slot[d];
-        for (int i = 0; i < n; i++) {
-            PyObject *p = LOAD(f->localsplus[i]);
-            PyObject *was = prev[i];
-            prev[i] = p;
-            if (!p || ((uintptr_t)p & 15) || !heap_candidate(p))
-                continue;
-            if (same && was == p) {
-                record(p, PYPPER_EVIDENCE_HOLD);
-            } else {
-                record(p, d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
-                moved |= d == 0;
-            }
-        }
-        for (int i = n; i < AT.prev_n[d]; i++)
-            prev[i] = NULL;
-        AT.prev_n[d] = n;
-        AT.slots_read += (uint64_t)n;
-        moved |= d == 0 && !same;
-        d++;
-        f = up;
-    }
+    pypper_frame_counts c = {0, 0};
+    bool moved = pypper_frames_read(ts, AT.depth, &AT.frames, record_sink, NULL, &c);
+    AT.frame_samples += c.frame_samples;
+    AT.slots_read += c.slots_read;
     return moved;
 }
 

@@ -1,0 +1,113 @@
+/* Python/frame_reader.c: reading a thread's Python frames without the GIL
+ * (frame_reader.h). The frames of CPython 3.12 live in the thread's data-stack chunks
+ * and, for entry calls, on its C stack; every pointer is checked for alignment and for
+ * lying in memory that stays mapped for the session (stack_chunks.h) before it is read,
+ * and every read is relaxed: the thread may be changing what is read. */
+#define PY_SSIZE_T_CLEAN
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include "internal/pycore_frame.h"
+
+#include "frame_reader.h"
+#include "stack_chunks.h"
+
+#include "../Objects/track.h"
+
+#define MAX_DEPTH PYPPER_FRAME_MAX_DEPTH
+#define MAX_SLOTS PYPPER_FRAME_MAX_SLOTS
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* The reader reads memory another thread (or the interrupted code of its own) owns:
+ * AddressSanitizer would report the poisoned redzones of a stack, so these readers are
+ * not instrumented. */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define FOREIGN_READER __attribute__((no_sanitize("address"), noinline))
+#endif
+#endif
+#ifndef FOREIGN_READER
+#define FOREIGN_READER
+#endif
+
+static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
+
+/* Whether p is worth reporting: a pointer into the heap's committed memory. A traced
+ * object is the start of a tracked block, or just after a GC header (16 bytes) or a
+ * GC header plus the managed dict/weakref pointers (32); anything else there may be
+ * an object without an entry, whose evidence goes to its page (page_heat.h). */
+static bool heap_candidate(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;         /* integers: p may be any bit pattern */
+    return a >= 32 && !(a & 15) && pypper_heap_probe_mapped((const void *)a);
+}
+
+FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f)
+{
+    int top = LOAD(f->stacktop);
+    if (top >= 0)
+        return top < MAX_SLOTS ? top : MAX_SLOTS;
+    /* The running frame keeps its stack pointer in a register: read its locals and
+     * its whole value stack. Slots above the live top still hold what was popped
+     * last (objects used a moment ago; a freed one fails the receiver's checks). */
+    PyCodeObject *code = LOAD(f->f_code);
+    if (!aligned8(code) || !pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
+        return 0;
+    /* Read racily: either may be garbage, so each is bounded before they are added. */
+    int locals = LOAD(code->co_nlocalsplus), stack = LOAD(code->co_stacksize);
+    if (locals < 0)
+        return 0;
+    if (locals >= MAX_SLOTS || stack <= 0)
+        return locals < MAX_SLOTS ? locals : MAX_SLOTS;
+    return stack < MAX_SLOTS - locals ? locals + stack : MAX_SLOTS;
+}
+
+FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_frame_memory *mem,
+                                       pypper_frame_sink sink, void *ctx,
+                                       pypper_frame_counts *counts)
+{
+    bool moved = false;
+    _PyCFrame *cf = LOAD(ts->cframe);
+    if (!aligned8(cf) || (cf != &ts->root_cframe && !pypper_stack_chunks_readable(cf, sizeof(*cf))))
+        return false;
+    _PyInterpreterFrame *f = LOAD(cf->current_frame);
+    counts->frame_samples++;
+    if (depth > MAX_DEPTH)
+        depth = MAX_DEPTH;
+    int d = 0;
+    for (int hops = 0; f && d < depth && hops < 4 * MAX_DEPTH; hops++) {
+        if (!aligned8(f) || !pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus)))
+            break;
+        _PyInterpreterFrame *up = LOAD(f->previous);
+        if (LOAD(f->owner) == FRAME_OWNED_BY_CSTACK) {      /* an entry shim */
+            f = up;
+            continue;
+        }
+        int n = frame_slots(f);
+        if (n && !pypper_stack_chunks_readable(f->localsplus, (size_t)n * sizeof(PyObject *)))
+            n = 0;
+        bool same = mem->frame[d] == f;
+        mem->frame[d] = f;
+        PyObject **prev = mem->slot[d];
+        for (int i = 0; i < n; i++) {
+            PyObject *p = LOAD(f->localsplus[i]);
+            PyObject *was = prev[i];
+            prev[i] = p;
+            if (!p || !heap_candidate(p))
+                continue;
+            if (same && was == p) {
+                sink(ctx, p, PYPPER_EVIDENCE_HOLD);
+            } else {
+                sink(ctx, p, d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
+                moved |= d == 0;
+            }
+        }
+        for (int i = n; i < mem->n[d]; i++)
+            prev[i] = NULL;
+        mem->n[d] = n;
+        counts->slots_read += (uint64_t)n;
+        moved |= d == 0 && !same;
+        d++;
+        f = up;
+    }
+    return moved;
+}

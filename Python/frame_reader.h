@@ -1,0 +1,38 @@
+/* Python/frame_reader.h: reads the Python frames of a thread (innermost first) without
+ * the GIL and turns what their slots hold into evidence: an object newly in a slot of
+ * the innermost frame (FRAME) or of a calling frame (CALLER), or still in the same slot
+ * as at the previous read (HOLD). Used by the sampler thread and by the signal sampler
+ * (frame_reader.c). Async-signal-safe: no lock, no allocation. */
+#ifndef PYPPER_FRAME_READER_H
+#define PYPPER_FRAME_READER_H
+
+#include <Python.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../Pypper/temperature.h"
+
+#define PYPPER_FRAME_MAX_DEPTH 64
+#define PYPPER_FRAME_MAX_SLOTS 64
+
+/* What each frame slot held at the previous read (one per reader). */
+typedef struct {
+    void *frame[PYPPER_FRAME_MAX_DEPTH];
+    PyObject *slot[PYPPER_FRAME_MAX_DEPTH][PYPPER_FRAME_MAX_SLOTS];
+    int n[PYPPER_FRAME_MAX_DEPTH];
+} pypper_frame_memory;
+
+/* Called for each slot that holds a pointer into the heap's committed memory (never
+ * read through here: the receiver decides what it is). */
+typedef void (*pypper_frame_sink)(void *ctx, PyObject *object, pypper_evidence kind);
+
+typedef struct {
+    uint64_t frame_samples, slots_read;
+} pypper_frame_counts;
+
+/* Read up to `depth` frames of ts. Returns whether anything in the innermost frame
+ * changed since the previous read with the same memory. */
+bool pypper_frames_read(PyThreadState *ts, int depth, pypper_frame_memory *mem,
+                        pypper_frame_sink sink, void *ctx, pypper_frame_counts *counts);
+
+#endif
