@@ -53,6 +53,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "SAMPLE_GAP_NS", PYPPER_OPT_INT, FIELD(sample_gap_ns), "1000", 0, 1000000, 0, 0, NULL,
         "nanoseconds between two samples of a burst, spent without touching the program's "
         "memory; 0 = back to back"},
+    [PYPPER_OPTION_SIGNAL_HZ] = {
+        "SIGNAL_HZ", PYPPER_OPT_INT, FIELD(signal_hz), "0", 0, 10000, 0, 0, NULL,
+        "samples per second of the main thread's CPU time taken by the main thread itself "
+        "in a signal handler (needs no free core; costs a signal each); 0 = none"},
     [PYPPER_OPTION_HALF_LIFE_MS] = {
         "HALF_LIFE_MS", PYPPER_OPT_INT, FIELD(half_life_ms), "1000", 10, 86400000, 0, 0, NULL,
         "milliseconds in which an object's heat halves when it is not seen again"},

@@ -39,6 +39,7 @@
 #include "frame_reader.h"
 #include "live_trace.h"
 #include "migrate.h"
+#include "signal_sampler.h"
 #include "stack_chunks.h"
 
 #include "../Objects/heap.h"
@@ -129,6 +130,7 @@ static struct {
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, to_pages, number_heat, unknown, dropped, idle_sleeps;
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
+    uint64_t signal_evidence;   /* drained from the signal sampler */
     uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
     uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
     sampler_loop loop;
@@ -364,6 +366,7 @@ static void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
     if (refill) {
+        (void)pypper_signal_sampler_check();  /* the program may have taken the signal */
         pypper_live_trace_settle();
         pypper_live_trace_rescan(RESCAN_BUDGET);
         pypper_live_trace_young(YOUNG_BUDGET);
@@ -371,6 +374,8 @@ static void apply_locked(bool refill)
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
     size_t budget = NUMBER_BUDGET;
+    /* What the main thread's own signal handler saw joins the thread's evidence. */
+    AT.signal_evidence += pypper_signal_sampler_drain(record_sink, NULL);
     for (size_t u = 0; u < AT.nused; u++) {
         hit_slot *h = &AT.hits[AT.used[u]];
         pypper_block_info info;
@@ -653,11 +658,16 @@ int pypper_active_trace_start(const pypper_config *cfg)
                                     "frames are not sampled, reference counts are");
     }
     refill_poll_window(0);
+    if (AT.target && cfg->signal_hz > 0
+        && pypper_signal_sampler_start(AT.target, cfg->signal_hz, AT.depth) < 0)
+        pypper_log(PYPPER_LOG_INFO, "active trace: no signal sampler (SIGNAL_HZ=%lld): "
+                                    "the sampler thread alone", (long long)cfg->signal_hz);
 
     pypper_wt_start(cfg);      /* or the frames alone, and why (logged, counted) */
     int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
     if (rc != 0) {
         pypper_wt_stop();
+        pypper_signal_sampler_stop();
         pypper_stack_chunks_stop();
         pypper_page_heat_stop();
         release_memory();
@@ -685,6 +695,7 @@ void pypper_active_trace_stop(void)
     AT.on = false;
     atomic_store(&AT.hold, false);
     pypper_wt_stop();          /* the scanning thread is gone: unregister everything */
+    pypper_signal_sampler_stop();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();
     release_memory();
@@ -708,6 +719,7 @@ void pypper_active_trace_forget_after_fork(void)
     AT.thread_on = AT.fork_joined = false;
     AT.on = false;
     pypper_wt_after_fork_child();
+    pypper_signal_sampler_after_fork_child();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();
     release_memory();
@@ -740,6 +752,8 @@ int pypper_active_trace_hold(bool on, double timeout_s)
     while (on && !AT.parked && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&AT.parked_cv, &AT.sleep_mu, &until);
     parked = AT.parked;
+    if (!on || parked)
+        pypper_signal_sampler_pause(on);    /* a held session samples only when told */
     if (on && !parked) {
         atomic_store(&AT.hold, false);
         pthread_cond_broadcast(&AT.sleep_cv);
@@ -809,8 +823,10 @@ PyObject *pypper_active_trace_stats(void)
             cpu += clock_ns(id);
     }
     pthread_mutex_unlock(&AT.mu);
+    pypper_signal_sampler_stats sig;
+    pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -835,5 +851,9 @@ PyObject *pypper_active_trace_stats(void)
         "cpu_seconds", (double)cpu / 1e9,
         "hand_overs", (unsigned long long)AT.hand_overs,
         "hand_over_seconds", (double)AT.hand_over_ns / 1e9,
-        "frames_sampled", AT.target ? Py_True : Py_False);
+        "frames_sampled", AT.target ? Py_True : Py_False,
+        "signal_samples", (unsigned long long)sig.signals,
+        "signal_evidence", (unsigned long long)AT.signal_evidence,
+        "signal_dropped", (unsigned long long)sig.dropped,
+        "signal", sig.signo);
 }

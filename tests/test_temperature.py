@@ -256,6 +256,46 @@ def test_numbers_take_the_heat_of_the_list_that_holds_them():
     assert out == "ok\n"
 
 
+def test_signal_sampler_samples_the_main_threads_own_frames():
+    # SIGNAL_HZ: a timer on the main thread's CPU time; its handler reads the thread's
+    # own frames. It fires per CPU second the thread uses, whatever the machine's load.
+    out = check("""
+        import signal
+        registry = [Item(i) for i in range(6000)]
+        hot = registry[:200]
+        pypper.start(signal_hz=250, sample_hz=1, sample_duty=0.01)
+        def cpu_spin(items, cpu_s):
+            t = 0
+            end = time.process_time() + cpu_s
+            while time.process_time() < end:
+                for it in items:
+                    t += it.value
+            _pypper.temperatures([])          # hands the evidence over
+        wait_for("signal evidence", lambda: pypper.active_trace_stats()["signal_evidence"] >= 50,
+                 step=lambda: cpu_spin(hot, 0.2))
+        s = pypper.active_trace_stats()
+        assert s["signal"] > 0 and s["signal_samples"] > 0 and s["signal_dropped"] == 0, s
+        assert sum(t > 0 for t in _pypper.temperatures(hot)) > 0
+        # Held for a test: no signal sample either.
+        _pypper._test_hold_sampler(True)
+        before = pypper.active_trace_stats()["signal_samples"]
+        cpu_spin(hot, 0.3)
+        assert pypper.active_trace_stats()["signal_samples"] == before
+        _pypper._test_hold_sampler(False)
+        # The program takes the signal: the next hand-over lets go of it.
+        signal.signal(s["signal"], lambda *a: None)
+        _pypper._test_hand_over()
+        assert pypper.active_trace_stats()["signal"] == 0
+        pypper.end()
+        # A new session does not take a signal the program handles.
+        pypper.start(signal_hz=250)
+        assert pypper.active_trace_stats()["signal"] == 0
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_young_objects_are_traced_without_a_collection():
     # With the collector off nothing reaches an older generation: the young walk of
     # each hand-over takes a bounded slice of the young lists, so objects built after
