@@ -29,7 +29,7 @@ static pypper_obj_entry *entry_of(PyObject *obj)
         return NULL;
     pypper_obj_entry *e = pypper_objtable_find(info.block);
     /* A freed object's entry waits for a compaction: it is not current. */
-    return e && e->object == (void *)obj && pypper_objtable_current(e) ? e : NULL;
+    return e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e) ? e : NULL;
 }
 
 static PyObject *temperature_of(PyObject *obj, uint32_t now)
@@ -119,16 +119,16 @@ static site_infer *seed_recorded_sites(size_t count)
 {
     size_t seeds = 0;
     for (size_t i = 0; i < count; i++) {
-        uint32_t site = pypper_objtable_at(i)->site;
+        uint32_t site = pypper_entry_site(pypper_objtable_at(i));
         seeds += site && site != PYPPER_SITE_BEFORE_SESSION;
     }
     site_infer *t = pypper_site_infer_new(seeds);
     for (size_t i = 0; t && i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        if (!e->site || e->site == PYPPER_SITE_BEFORE_SESSION || !pypper_objtable_current(e)
-            || Py_REFCNT((PyObject *)e->object) <= 0)
+        if (!pypper_entry_site(e) || pypper_entry_site(e) == PYPPER_SITE_BEFORE_SESSION || !pypper_objtable_current(e)
+            || Py_REFCNT((PyObject *)pypper_entry_object(e)) <= 0)
             continue;
-        pypper_site_infer_seed(t, e->block, Py_TYPE((PyObject *)e->object), e->site);
+        pypper_site_infer_seed(t, pypper_entry_block(e), Py_TYPE((PyObject *)pypper_entry_object(e)), pypper_entry_site(e));
     }
     return t;
 }
@@ -176,18 +176,18 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     site_infer *near = sites ? seed_recorded_sites(count) : NULL;
     for (size_t k = 0; k < n; k++) {
         pypper_obj_entry *e = pypper_objtable_at(heap[k].index);
-        heap[k].index = (size_t)(uintptr_t)e->object;
-        if (sites && Py_REFCNT((PyObject *)e->object) > 0) {
+        heap[k].index = (size_t)(uintptr_t)pypper_entry_object(e);
+        if (sites && Py_REFCNT((PyObject *)pypper_entry_object(e)) > 0) {
             const void *buffer = NULL;
-            bool before = e->site == PYPPER_SITE_BEFORE_SESSION;
-            uint32_t site = before ? 0 : e->site;
+            bool before = pypper_entry_site(e) == PYPPER_SITE_BEFORE_SESSION;
+            uint32_t site = before ? 0 : pypper_entry_site(e);
             if (!site)
-                (void)pypper_owned_bytes(e->object, &buffer);
+                (void)pypper_owned_bytes(pypper_entry_object(e), &buffer);
             if (!site && buffer)
                 site = pypper_alloc_site_of_block(buffer);
             if (!site && !before)
-                site = pypper_site_infer(near, e->block, Py_TYPE((PyObject *)e->object));
-            sites[k] = site ? site : e->site;
+                site = pypper_site_infer(near, pypper_entry_block(e), Py_TYPE((PyObject *)pypper_entry_object(e)));
+            sites[k] = site ? site : pypper_entry_site(e);
         }
     }
     pypper_site_infer_free(near);
@@ -477,13 +477,13 @@ static PyObject *untraced_list(const untraced_rows *r)
 /* The site of entry e's object and how it was found. */
 static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t *kind)
 {
-    if (e->site && e->site != PYPPER_SITE_BEFORE_SESSION) {
+    if (pypper_entry_site(e) && pypper_entry_site(e) != PYPPER_SITE_BEFORE_SESSION) {
         *kind = SITE_SAMPLED;
-        return e->site;
+        return pypper_entry_site(e);
     }
     /* An object from before the session whose buffer grew since has that site. */
     uint32_t site = buffer ? pypper_alloc_site_of_block(buffer) : 0;
-    *kind = site ? SITE_BUFFER : e->site ? SITE_BEFORE : SITE_NOT_SAMPLED;
+    *kind = site ? SITE_BUFFER : pypper_entry_site(e) ? SITE_BEFORE : SITE_NOT_SAMPLED;
     return site;
 }
 
@@ -509,11 +509,11 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
     for (size_t i = 0; i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
         pypper_block_info info;
-        pypper_heap_lookup(e->block, &info);
+        pypper_heap_lookup(pypper_entry_block(e), &info);
         need += info.size / page_size + 2;
-        if (pypper_objtable_current(e) && Py_REFCNT((PyObject *)e->object) > 0) {
+        if (pypper_objtable_current(e) && Py_REFCNT((PyObject *)pypper_entry_object(e)) > 0) {
             const void *buffer;
-            size_t owned = pypper_owned_bytes(e->object, &buffer);
+            size_t owned = pypper_owned_bytes(pypper_entry_object(e), &buffer);
             need += owned ? owned / page_size + 2 : 0;
         }
     }
@@ -539,25 +539,25 @@ static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
     }
     for (size_t i = 0; i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        if (!pypper_objtable_current(e) || Py_REFCNT((PyObject *)e->object) <= 0)
+        if (!pypper_objtable_current(e) || Py_REFCNT((PyObject *)pypper_entry_object(e)) <= 0)
             continue;
         pypper_block_info info;
-        pypper_heap_lookup(e->block, &info);
+        pypper_heap_lookup(pypper_entry_block(e), &info);
         double t = pypper_model_temperature(pypper_model_heat(e, now), now);
         int klass = pypper_model_classify(e, t);
         /* The object's whole block counts for its pages (its header included), and
          * each buffer it owns for the buffer's pages. */
-        add_bytes(&pages, (uintptr_t)e->block, info.size, info.tier, t, klass, page_size);
+        add_bytes(&pages, (uintptr_t)pypper_entry_block(e), info.size, info.tier, t, klass, page_size);
         if (traced)
-            (void)pypper_untraced_mark(traced, e->block, info.size);
+            (void)pypper_untraced_mark(traced, pypper_entry_block(e), info.size);
         buffer_pages bp = {&pages, t, klass, page_size, traced};
         const void *buffer;
-        size_t owned = pypper_owned_blocks(e->object, &buffer, add_buffer_pages, &bp);
+        size_t owned = pypper_owned_blocks(pypper_entry_object(e), &buffer, add_buffer_pages, &bp);
         if (t >= min_t) {
             uint8_t kind;
             uint32_t site = row_site(e, buffer, &kind);
-            rows[nrows++] = (object_row){e->object, info.size, owned, t, info.tier, klass, site,
-                                         kind, e->block};
+            rows[nrows++] = (object_row){pypper_entry_object(e), info.size, owned, t, info.tier, klass, site,
+                                         kind, pypper_entry_block(e)};
         }
     }
     uint64_t untraced_total = traced ? pypper_untraced_walk(traced, keep_untraced, &urows) : 0;

@@ -32,7 +32,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
-           "config", "stats", "live_trace_stats", "options", "placement", "topology", "where",
+           "config", "stats", "own_memory", "live_trace_stats", "options", "placement", "topology", "where",
            "heap_stats", "heap_trim", "migrate_now", "migration_stats", "placement_map",
            "relocatable_report", "relocate", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
            "Snapshot", "SnapshotError", "ObjectInfo", "PageInfo",
@@ -121,6 +121,14 @@ def config():
 def stats():
     """Event counters of this process, as {name: int}."""
     return _pypper.stats()
+
+
+def own_memory():
+    """Pypper's own resident bytes (its tables beside the heap, counted page by page),
+    by part, next to the heap's bytes in use: {"parts": {name: bytes}, "own_bytes",
+    "heap_bytes_in_use", "own_per_heap", "at_session_end": the same figures taken as
+    the last session ended (None before), "uncounted_mappings"}. See Doc/api.md."""
+    return _pypper.own_memory()
 
 
 def live_trace_stats():
