@@ -1,6 +1,6 @@
-/* Pypper/objtable.c: the object table (objtable.h). Entries are appended; the index
- * is a power-of-two array of entry numbers + 1 (0: empty) with linear probing, kept
- * at most half full, covering the entries [0, synced). A sync drops the dead among
+/* Pypper/objtable.c: the object table (objtable.h). Entries (16 bytes) are appended;
+ * the index is an array of entry numbers + 1 (0: empty) with linear probing, sized to
+ * the entries (rebuilt 2/3 full, at most 3/4 full: about 6 bytes an entry), covering the entries [0, synced). A sync drops the dead among
  * the entries added since the previous one and hashes the others; a sweep removes dead
  * entries of a bounded slice (the last entry fills each hole, deletion by backward
  * shift); a compaction keeps the current entries in order and rebuilds the index. Memory comes from mmap, not
@@ -14,7 +14,7 @@
 static pypper_obj_entry *entries;
 static size_t count, entries_cap, synced;
 static uint32_t *index_;
-static size_t index_cap, index_used;     /* index_cap: a power of two, or 0 */
+static size_t index_cap, index_used;     /* slots (any number), and those in use */
 static pypper_objtable_alive_fn alive_fn;
 static uint64_t dropped_total;          /* entries dropped, ever */
 char *pypper_objtable_base;
@@ -42,19 +42,33 @@ static inline void retire(pypper_obj_entry *e) { e->where |= PYPPER_OBJTABLE_RET
 
 void pypper_objtable_set_alive(pypper_objtable_alive_fn alive) { alive_fn = alive; }
 
-static inline size_t slot_of(uint64_t key, size_t mask)
+/* The home slot of key among cap: the hash scaled to [0, cap) by a multiply (cap
+ * need not be a power of two, so the index can be sized to the entries). */
+static inline size_t slot_of(uint64_t key, size_t cap)
 {
     uint64_t h = key * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & mask;
+    return (size_t)(((unsigned __int128)h * cap) >> 64);
+}
+
+static inline size_t next_slot(size_t i) { return i + 1 == index_cap ? 0 : i + 1; }
+
+/* Probe distance from slot a forward to slot b. */
+static inline size_t distance(size_t a, size_t b) { return b >= a ? b - a : b + index_cap - a; }
+
+/* The index is kept at most 3/4 full and rebuilt at 2/3 (about 6 bytes an entry). */
+static inline bool index_too_full(size_t used, size_t cap) { return used * 4 > cap * 3; }
+static inline size_t index_cap_for(size_t used)
+{
+    size_t cap = used + used / 2;
+    return cap < 1024 ? 1024 : cap;
 }
 
 /* The index slot holding the block of granule key, or the empty slot where it would go. */
 static size_t find_slot(uint64_t key)
 {
-    size_t mask = index_cap - 1;
-    size_t i = slot_of(key, mask);
+    size_t i = slot_of(key, index_cap);
     while (index_[i] && key_of(&entries[index_[i] - 1]) != key)
-        i = (i + 1) & mask;
+        i = next_slot(i);
     return i;
 }
 
@@ -118,12 +132,9 @@ int pypper_objtable_add(void *block, void *object, uint32_t site)
 
 int pypper_objtable_reserve(size_t n)
 {
-    if (n > entries_cap && resize_entries(n) < 0)
-        return -1;
-    size_t cap = index_cap ? index_cap : 1024;
-    while (cap < n * 2)
-        cap *= 2;
-    return cap > index_cap ? rebuild_index(cap) : 0;
+    /* Only the entries: pages not written cost nothing. The index is sized at the
+     * next sync from what is then alive (a hashed index touches all its pages). */
+    return n > entries_cap && resize_entries(n) < 0 ? -1 : 0;
 }
 
 bool pypper_objtable_current(const pypper_obj_entry *e)
@@ -142,11 +153,8 @@ int pypper_objtable_sync(void)
     dropped_total += count - kept;
     count = kept;
     size_t want = index_used + (count - synced);
-    if (want * 2 > index_cap) {
-        size_t cap = index_cap ? index_cap : 1024;
-        while (cap < want * 2)
-            cap *= 2;
-        if (rebuild_index(cap) < 0)
+    if (!index_cap || index_too_full(want, index_cap)) {
+        if (rebuild_index(index_cap_for(want)) < 0)
             return -1;
     }
     for (size_t e = synced; e < count; e++) {
@@ -193,6 +201,9 @@ size_t pypper_objtable_compact(void)
     size_t dropped = count - kept;
     dropped_total += dropped;
     count = synced = kept;
+    /* A much smaller table gets a smaller index (its pages go back to the kernel). */
+    if (dropped && index_cap > 2 * index_cap_for(count) && rebuild_index(index_cap_for(count)) == 0)
+        return dropped;
     if (dropped) {
         memset(index_, 0, index_cap * sizeof(uint32_t));
         index_used = 0;
@@ -208,16 +219,15 @@ size_t pypper_objtable_compact(void)
  * into its place. */
 static void remove_at(size_t i)
 {
-    size_t mask = index_cap - 1;
     /* A retired entry is in no index slot: its block's slot names the newer entry. */
     bool indexed = !retired(&entries[i]);
     size_t slot = indexed ? find_slot(key_of(&entries[i])) : 0;
     if (indexed && index_[slot] == i + 1) {
         /* Backward-shift deletion keeps every probe sequence unbroken. */
         size_t hole = slot;
-        for (size_t j = (slot + 1) & mask; index_[j]; j = (j + 1) & mask) {
-            size_t home = slot_of(key_of(&entries[index_[j] - 1]), mask);
-            if (((j - home) & mask) >= ((j - hole) & mask)) {
+        for (size_t j = next_slot(slot); index_[j]; j = next_slot(j)) {
+            size_t home = slot_of(key_of(&entries[index_[j] - 1]), index_cap);
+            if (distance(home, j) >= distance(hole, j)) {
                 index_[hole] = index_[j];
                 hole = j;
             }
