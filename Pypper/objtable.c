@@ -72,12 +72,25 @@ static size_t find_slot(uint64_t key)
     return i;
 }
 
+/* Large arrays ask for transparent huge pages: a full pass appends hundreds of
+ * thousands of entries, and a 4 KiB page fault every 256 of them was most of the
+ * pass's time in a VM; a sync's hashing touches every index page at random. Below
+ * HUGE_MIN the tail of a huge page would be too much waste for a small table. */
+#define HUGE_MIN ((size_t)8 << 20)
+
+static void prefer_huge(void *p, size_t bytes)
+{
+    if (bytes >= HUGE_MIN)
+        (void)madvise(p, bytes, MADV_HUGEPAGE);     /* advice: refused is fine */
+}
+
 /* A fresh index of cap slots holding the non-retired entries of [0, synced). */
 static int rebuild_index(size_t cap)
 {
     uint32_t *fresh = pypper_own_mmap(PYPPER_OWN_OBJTABLE_INDEX, cap * sizeof(uint32_t), 0);
     if (!fresh)
         return -1;
+    prefer_huge(fresh, cap * sizeof(uint32_t));
     if (index_)
         pypper_own_munmap(index_, index_cap * sizeof(uint32_t));
     index_ = fresh;
@@ -104,6 +117,7 @@ static int resize_entries(size_t cap)
         fresh = pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES, cap * sizeof(pypper_obj_entry), 0);
     if (!fresh)
         return -1;
+    prefer_huge(fresh, cap * sizeof(pypper_obj_entry));
     entries = fresh;
     entries_cap = cap;
     return 0;
