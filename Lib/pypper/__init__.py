@@ -175,7 +175,7 @@ def snapshot(min_temperature=0.0):
     tier, temperature, site, klass), .pages (address, tier, heat, hot_bytes,
     cold_bytes), .by_type(), .by_site() and .save(path). RuntimeError when no session
     runs."""
-    data = _pypper.snapshot_data(float(min_temperature))
+    data = _pypper.snapshot_data(float(min_temperature), False, True)    # columns
     from . import _snapshot
     return _snapshot.from_data(data, os.getpid())
 
