@@ -609,6 +609,13 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
         return PyErr_NoMemory();
     }
     bool locked = pypper_heap_lock();
+    if (s.traced) {
+        /* The columns' own block is the snapshot's, not the program's untraced bytes. */
+        pypper_block_info info;
+        pypper_heap_lookup(buf, &info);
+        if (info.allocated)
+            (void)pypper_untraced_mark(s.traced, info.block, info.size);
+    }
     size_t n = fill(&s, min_t, now, page_size);
     uint64_t untraced_total = s.traced ? pypper_untraced_walk(s.traced, keep_untraced, &s.urows) : 0;
     pypper_heap_unlock(locked);

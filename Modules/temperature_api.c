@@ -1,7 +1,7 @@
 /* Modules/temperature_api.c: the temperature functions of _pypper: one object's
- * temperature, the hottest objects, and the data of a snapshot (every traced object
- * and every page they occupy, aggregated bytes-weighted). All run with the GIL, after
- * feeding the sampler's pending evidence to the model. */
+ * temperature, the hottest objects, the sampler's figures and its test hooks; the
+ * data of a snapshot is Modules/snapshot_data.c's (listed here). All run with the
+ * GIL, after feeding the sampler's pending evidence to the model. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -16,10 +16,7 @@
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_infer.h"
-#include "../Python/untraced_sites.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
 
 /* The entry of a live traced object, or NULL. */
 static pypper_obj_entry *entry_of(PyObject *obj)

@@ -127,13 +127,21 @@ class ObjectRows(Sequence):
 
     def aggregate_by_type(self):
         """[(type name, objects, body bytes, owned bytes, hot bytes, cold bytes,
-        temperature * bytes)] per type seen, from the columns."""
-        ntypes = len(self._types)
+        temperature * bytes)] per type name seen (types of the same name, such as
+        builtins.property and enum.property, are one group), from the columns."""
+        group_of, names = {}, []
+        for name in self._types:
+            if name not in group_of:
+                group_of[name] = len(names)
+                names.append(name)
+        group = [group_of[name] for name in self._types]
+        ntypes = len(names)
         objects, body, owned, hot, cold, tsum = ([0] * ntypes for _ in range(6))
         hot_class = self._classes.index("hot")
         cold_class = self._classes.index("cold")
         _, s, o, t, ty, _, _, k, _ = self._cols
         for size, own, temp, typ, klass in zip(s, o, t, ty, k):
+            typ = group[typ]
             objects[typ] += 1
             body[typ] += size
             owned[typ] += own
@@ -143,7 +151,7 @@ class ObjectRows(Sequence):
                 hot[typ] += total
             elif klass == cold_class:
                 cold[typ] += total
-        return [(self._types[i], objects[i], body[i], owned[i], hot[i], cold[i], tsum[i])
+        return [(names[i], objects[i], body[i], owned[i], hot[i], cold[i], tsum[i])
                 for i in range(ntypes) if objects[i]]
 
     def __eq__(self, other):
