@@ -13,6 +13,7 @@ model's parameters).
 
 import builtins
 import contextlib
+import gc
 import heapq
 import json
 import os
@@ -344,16 +345,21 @@ def from_data(data, pid):
                     uptime=data["uptime"], pid=pid, model=data["model"])
 
 
-def _object_row(row, version):
-    """An ObjectInfo from a row of a version 1 or 2 file."""
+def _object_row(row, version, names=None):
+    """An ObjectInfo from a row of a version 1 or 2 file; names (a dict) makes equal
+    strings one object across rows."""
     if version == 1:
         a, s, t, tier, temp, site, k = row
         owned, kind = 0, None
     else:
         a, s, t, tier, temp, site, k, owned, kind = row
         kind = None if kind is None else str(kind)
-    return ObjectInfo(int(a), int(s), str(t), _tier_name(tier), float(temp),
-                      None if site is None else str(site), str(k), int(owned), kind)
+    t, site, k = str(t), None if site is None else str(site), str(k)
+    if names is not None:
+        t, k = names.setdefault(t, t), names.setdefault(k, k)
+        site = site if site is None else names.setdefault(site, site)
+        kind = kind if kind is None else names.setdefault(kind, kind)
+    return ObjectInfo(int(a), int(s), t, _tier_name(tier), float(temp), site, k, int(owned), kind)
 
 
 # ---- user objects and interpreter internals ----
@@ -531,8 +537,22 @@ def load(path):
         _fail(path, "truncated snapshot (the compressed data ends early)")
     if decomp.unused_data:
         _fail(path, "corrupt snapshot (data after the end of its compressed data)")
+    # A million rows are a million containers: no collection while they are made (the
+    # program's setting is restored after).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    box = [text]            # the text is dropped once parsed
+    del text
     try:
-        d = json.loads(text)
+        return _snapshot_from_text(path, box)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _snapshot_from_text(path, box):
+    try:
+        d = json.loads(box.pop())
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             _fail(path, "not a pypper snapshot (wrong format field)")
         if d.get("version") not in VERSIONS:
@@ -540,7 +560,14 @@ def load(path):
             shown = version if isinstance(version, int) else "unknown"
             _fail(path, f"snapshot format {shown}, written by another version of Pypper "
                         f"(this one reads formats {', '.join(map(str, VERSIONS))})")
-        objects = [_object_row(row, d["version"]) for row in d["objects"]]
+        # Each row's list is replaced by its ObjectInfo as it goes (the lists are freed
+        # one by one, not all at the end), equal strings shared.
+        objects = d["objects"]
+        if not isinstance(objects, list):
+            objects = list(objects)
+        names = {}
+        for i, row in enumerate(objects):
+            objects[i] = _object_row(row, d["version"], names)
         pages = [PageInfo(int(a), _tier_name(tier), float(h), int(hb), int(cb))
                  for a, tier, h, hb, cb in d["pages"]]
         return Snapshot(objects, pages, page_size=int(d["page_size"]), time=float(d["time"]),
