@@ -12,6 +12,8 @@
 #include "../Pypper/lifecycle.h"
 #include "../Pypper/tiers.h"
 #include "heap_api.h"
+#include "own_memory_api.h"
+#include "../Pypper/own_memory.h"
 #include "process_hooks.h"
 #include "temperature_api.h"
 #include "migration_api.h"
@@ -328,6 +330,7 @@ static PyObject *py_end(PyObject *module, PyObject *unused)
     rc = pypper_lifecycle_end();
     Py_END_ALLOW_THREADS
     if (rc == 1) {
+        pypper_own_memory_note_end();           /* before the tables are freed */
         pypper_active_trace_stop();
         pypper_migrate_stop();
         pypper_live_trace_stop();
@@ -436,6 +439,14 @@ static PyObject *py_stats(PyObject *module, PyObject *unused)
     if (d && (!sig || PyDict_SetItemString(d, "signal", sig) < 0))
         Py_CLEAR(d);
     Py_XDECREF(sig);
+    /* Pypper's own resident bytes next to the heap's bytes in use (own_memory()). */
+    PyObject *own = d ? PyLong_FromUnsignedLongLong(pypper_own_resident_total()) : NULL;
+    PyObject *heap = own ? PyLong_FromUnsignedLongLong(pypper_own_memory_heap_bytes()) : NULL;
+    if (d && (!heap || PyDict_SetItemString(d, "own_bytes", own) < 0
+              || PyDict_SetItemString(d, "heap_bytes_in_use", heap) < 0))
+        Py_CLEAR(d);
+    Py_XDECREF(own);
+    Py_XDECREF(heap);
     return d;
 }
 
@@ -587,7 +598,8 @@ static int module_exec(PyObject *module)
     if (PyModule_AddFunctions(module, pypper_heap_methods) < 0
         || PyModule_AddFunctions(module, pypper_temperature_methods) < 0
         || PyModule_AddFunctions(module, pypper_migration_methods) < 0
-        || PyModule_AddFunctions(module, pypper_write_tracking_methods) < 0)
+        || PyModule_AddFunctions(module, pypper_write_tracking_methods) < 0
+        || PyModule_AddFunctions(module, pypper_own_memory_methods) < 0)
         return -1;
     if (pypper_install_sys_allocator_hooks(module) < 0)
         return -1;

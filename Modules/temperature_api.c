@@ -1,11 +1,12 @@
 /* Modules/temperature_api.c: the temperature functions of _pypper: one object's
- * temperature, the hottest objects, and the data of a snapshot (every traced object
- * and every page they occupy, aggregated bytes-weighted). All run with the GIL, after
- * feeding the sampler's pending evidence to the model. */
+ * temperature, the hottest objects, the sampler's figures and its test hooks; the
+ * data of a snapshot is Modules/snapshot_data.c's (listed here). All run with the
+ * GIL, after feeding the sampler's pending evidence to the model. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "temperature_api.h"
+#include "snapshot_data.h"
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
@@ -17,10 +18,7 @@
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_infer.h"
-#include "../Python/untraced_sites.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
 
 /* An object with an entry has its own evidence; any other object in an allocated
  * block of the heap has its page's (page_heat.h); objects outside the heap (static
@@ -32,7 +30,7 @@ static double temperature_in_heap(PyObject *obj, uint32_t now)
     if (!info.allocated)
         return -1.0;
     pypper_obj_entry *e = pypper_objtable_find(info.block);
-    if (e && e->object == (void *)obj && pypper_objtable_current(e))
+    if (e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e))
         return pypper_model_temperature(pypper_model_heat(e, now), now);
     if (_Py_IsImmortal(obj))
         return -1.0;
@@ -125,16 +123,16 @@ static site_infer *seed_recorded_sites(size_t count)
 {
     size_t seeds = 0;
     for (size_t i = 0; i < count; i++) {
-        uint32_t site = pypper_objtable_at(i)->site;
+        uint32_t site = pypper_entry_site(pypper_objtable_at(i));
         seeds += site && site != PYPPER_SITE_BEFORE_SESSION;
     }
     site_infer *t = pypper_site_infer_new(seeds);
     for (size_t i = 0; t && i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        if (!e->site || e->site == PYPPER_SITE_BEFORE_SESSION || !pypper_objtable_current(e)
-            || Py_REFCNT((PyObject *)e->object) <= 0)
+        if (!pypper_entry_site(e) || pypper_entry_site(e) == PYPPER_SITE_BEFORE_SESSION || !pypper_objtable_current(e)
+            || Py_REFCNT((PyObject *)pypper_entry_object(e)) <= 0)
             continue;
-        pypper_site_infer_seed(t, e->block, Py_TYPE((PyObject *)e->object), e->site);
+        pypper_site_infer_seed(t, pypper_entry_block(e), Py_TYPE((PyObject *)pypper_entry_object(e)), pypper_entry_site(e));
     }
     return t;
 }
@@ -182,18 +180,18 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     site_infer *near = sites ? seed_recorded_sites(count) : NULL;
     for (size_t k = 0; k < n; k++) {
         pypper_obj_entry *e = pypper_objtable_at(heap[k].index);
-        heap[k].index = (size_t)(uintptr_t)e->object;
-        if (sites && Py_REFCNT((PyObject *)e->object) > 0) {
+        heap[k].index = (size_t)(uintptr_t)pypper_entry_object(e);
+        if (sites && Py_REFCNT((PyObject *)pypper_entry_object(e)) > 0) {
             const void *buffer = NULL;
-            bool before = e->site == PYPPER_SITE_BEFORE_SESSION;
-            uint32_t site = before ? 0 : e->site;
+            bool before = pypper_entry_site(e) == PYPPER_SITE_BEFORE_SESSION;
+            uint32_t site = before ? 0 : pypper_entry_site(e);
             if (!site)
-                (void)pypper_owned_bytes(e->object, &buffer);
+                (void)pypper_owned_bytes(pypper_entry_object(e), &buffer);
             if (!site && buffer)
                 site = pypper_alloc_site_of_block(buffer);
             if (!site && !before)
-                site = pypper_site_infer(near, e->block, Py_TYPE((PyObject *)e->object));
-            sites[k] = site ? site : e->site;
+                site = pypper_site_infer(near, pypper_entry_block(e), Py_TYPE((PyObject *)pypper_entry_object(e)));
+            sites[k] = site ? site : pypper_entry_site(e);
         }
     }
     pypper_site_infer_free(near);
@@ -232,401 +230,6 @@ static PyObject *hot_pair(PyObject *obj, double t, uint32_t site, int detail)
     return Py_BuildValue("(OdNs)", obj, t, text, kind);
 }
 
-/* ---- pages of a snapshot: an open-addressing map from page to its aggregate ---- */
-
-typedef struct {
-    uintptr_t page;             /* 0: empty slot */
-    double heat;                /* sum of temperature * bytes on the page / page size */
-    uint64_t hot_bytes, cold_bytes;
-    unsigned tier;
-} page_agg;
-
-typedef struct {
-    page_agg *slots;
-    size_t cap, used;
-} page_map;
-
-static page_agg *page_slot(page_map *m, uintptr_t page)
-{
-    size_t mask = m->cap - 1;
-    size_t i = (size_t)((page >> 12) * 0x9E3779B97F4A7C15ull >> 20) & mask;
-    while (m->slots[i].page && m->slots[i].page != page)
-        i = (i + 1) & mask;
-    if (!m->slots[i].page) {
-        m->slots[i].page = page;
-        m->used++;
-    }
-    return &m->slots[i];
-}
-
-static void add_bytes(page_map *m, uintptr_t start, size_t size, unsigned tier, double t,
-                      int klass, size_t page_size)
-{
-    uintptr_t end = start + size;
-    for (uintptr_t a = start; a < end;) {
-        uintptr_t page = a & ~(uintptr_t)(page_size - 1);
-        uintptr_t stop = page + page_size < end ? page + page_size : end;
-        page_agg *p = page_slot(m, page);
-        p->tier = tier;
-        p->heat += t * (double)(stop - a) / (double)page_size;
-        if (klass == PYPPER_HOT)
-            p->hot_bytes += stop - a;
-        else if (klass == PYPPER_COLD)
-            p->cold_bytes += stop - a;
-        a = stop;
-    }
-}
-
-/* How an object's site was found (the `site_kind` of a row). */
-enum {
-    SITE_NOT_SAMPLED,       /* allocated in the session, its allocation not recorded */
-    SITE_SAMPLED,           /* its own allocation was recorded */
-    SITE_BUFFER,            /* the recorded (re)allocation of the buffer it owns */
-    SITE_INFERRED,          /* a recorded object of its type in the same pool */
-    SITE_BEFORE,            /* allocated before the session started */
-};
-static const char *const site_kind_names[] = {"not sampled", "sampled", "buffer", "inferred",
-                                              "before session"};
-
-typedef struct {
-    PyObject *object;
-    size_t size, owned;
-    double temperature;
-    unsigned tier;
-    int klass;
-    uint32_t site;
-    uint8_t site_kind;
-    const void *block;
-} object_row;
-
-/* Give rows without a site the site of a recorded object of the same type allocated
- * near them (Python/site_infer.h). */
-static void infer_sites(object_row *rows, size_t n)
-{
-    site_infer *t = pypper_site_infer_new(n);
-    if (!t)
-        return;
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].site_kind == SITE_SAMPLED)   /* bodies: a buffer's site is its own */
-            pypper_site_infer_seed(t, rows[i].block, Py_TYPE(rows[i].object), rows[i].site);
-    for (size_t i = 0; i < n; i++) {
-        object_row *r = &rows[i];
-        if (r->site_kind == SITE_NOT_SAMPLED) {
-            r->site = pypper_site_infer(t, r->block, Py_TYPE(r->object));
-            if (r->site)
-                r->site_kind = SITE_INFERRED;
-        }
-    }
-    pypper_site_infer_free(t);
-}
-
-/* memo[key], made by make(arg) and kept there the first time it is asked for; key is
- * a new reference (NULL: its creation failed), consumed. A snapshot's rows repeat a
- * few sites and names many times: each becomes one Python object per snapshot. */
-static PyObject *memo_text(PyObject *memo, PyObject *key, PyObject *(*make)(const void *),
-                           const void *arg)
-{
-    if (!key)
-        return NULL;
-    PyObject *text = PyDict_GetItemWithError(memo, key);
-    if (text) {
-        Py_DECREF(key);
-        return Py_NewRef(text);
-    }
-    text = PyErr_Occurred() ? NULL : make(arg);
-    if (text && PyDict_SetItem(memo, key, text) < 0)
-        Py_CLEAR(text);
-    Py_DECREF(key);
-    return text;
-}
-
-static PyObject *describe_site(const void *site)
-{
-    return pypper_alloc_site_describe(*(const uint32_t *)site);
-}
-
-static PyObject *intern_name(const void *name) { return PyUnicode_InternFromString(name); }
-
-/* The description of a site, made once per snapshot (sites repeat a lot). */
-static PyObject *site_text(PyObject *memo, uint32_t site)
-{
-    if (!site)
-        return Py_NewRef(Py_None);
-    return memo_text(memo, PyLong_FromUnsignedLong(site), describe_site, &site);
-}
-
-static const char *tier_name(unsigned tier) { return tier == PYPPER_TIER_SLOW ? "slow" : "fast"; }
-
-/* A str made once per snapshot for each distinct C string (type names, tiers,
- * classes, site kinds), instead of one per row. */
-static PyObject *name_text(PyObject *memo, const char *name)
-{
-    return memo_text(memo, PyLong_FromVoidPtr((void *)name), intern_name, name);
-}
-
-static PyObject *object_rows_to_list(const object_row *rows, size_t n)
-{
-    PyObject *list = PyList_New(0);
-    PyObject *memo = PyDict_New(), *names = PyDict_New();
-    if (!memo || !names)
-        Py_CLEAR(list);
-    for (size_t i = 0; list && i < n; i++) {
-        const object_row *r = &rows[i];
-        PyObject *site = site_text(memo, r->site);
-        PyObject *type = site ? name_text(names, Py_TYPE(r->object)->tp_name) : NULL;
-        PyObject *tier = type ? name_text(names, tier_name(r->tier)) : NULL;
-        PyObject *klass = tier ? name_text(names, pypper_model_class_name(r->klass)) : NULL;
-        PyObject *kind = klass ? name_text(names, site_kind_names[r->site_kind]) : NULL;
-        PyObject *row = kind ? Py_BuildValue("(KnNNdNNnN)", (unsigned long long)(uintptr_t)r->object,
-                                             (Py_ssize_t)r->size, type, tier, r->temperature,
-                                             klass, site, (Py_ssize_t)r->owned, kind)
-                             : NULL;
-        if (!kind) {
-            Py_XDECREF(site);
-            Py_XDECREF(type);
-            Py_XDECREF(tier);
-            Py_XDECREF(klass);
-        }
-        if (!row || PyList_Append(list, row) < 0)
-            Py_CLEAR(list);
-        Py_XDECREF(row);
-    }
-    Py_XDECREF(memo);
-    Py_XDECREF(names);
-    return list;
-}
-
-static PyObject *page_map_to_list(const page_map *pages)
-{
-    PyObject *list = PyList_New(0);
-    for (size_t i = 0; list && i < pages->cap; i++) {
-        const page_agg *p = &pages->slots[i];
-        if (!p->page)
-            continue;
-        PyObject *row = Py_BuildValue("(KsdKK)", (unsigned long long)p->page, tier_name(p->tier),
-                                      p->heat, (unsigned long long)p->hot_bytes,
-                                      (unsigned long long)p->cold_bytes);
-        if (!row || PyList_Append(list, row) < 0)
-            Py_CLEAR(list);
-        Py_XDECREF(row);
-    }
-    return list;
-}
-
-static void *map_anon(size_t bytes)
-{
-    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static void unmap_anon(void *p, size_t bytes) { munmap(p, bytes ? bytes : 1); }
-
-/* Owned buffers count on their own pages, with their owner's temperature (and, when
- * untraced bytes are asked for, as traced). */
-typedef struct {
-    page_map *pages;
-    double t;
-    int klass;
-    size_t page_size;
-    pypper_untraced *traced;
-} buffer_pages;
-
-static void add_buffer_pages(const void *block, size_t size, void *arg)
-{
-    buffer_pages *b = arg;
-    pypper_block_info info;
-    pypper_heap_lookup(block, &info);
-    add_bytes(b->pages, (uintptr_t)block, size, info.tier, b->t, b->klass, b->page_size);
-    if (b->traced)
-        (void)pypper_untraced_mark(b->traced, info.allocated ? info.block : block,
-                                   info.allocated ? info.size : size);
-}
-
-/* Untraced bytes by site and class, gathered under the heap's serialization (no
- * Python object can be made there) and turned into a list after it. */
-typedef struct {
-    uint32_t site;
-    uint64_t bytes[3];              /* cold, warm, hot */
-} untraced_row;
-
-typedef struct {
-    untraced_row *rows;
-    size_t n, cap;
-} untraced_rows;
-
-static void keep_untraced(uint32_t site, const uint64_t bytes[3], void *arg)
-{
-    untraced_rows *r = arg;
-    untraced_row *row;
-    if (r->n < r->cap) {
-        row = &r->rows[r->n++];     /* mmap'ed: zero */
-        row->site = site;
-    } else if (r->n) {
-        row = &r->rows[0];          /* no room (sites interned meanwhile): no site */
-    } else {
-        return;
-    }
-    for (int c = 0; c < 3; c++)
-        row->bytes[c] += bytes[c];
-}
-
-/* The class of an untraced page's bytes from its page heat (page_heat.h), by the
- * thresholds alone (no hysteresis: nothing remembers a page's class). */
-static int untraced_class(const void *page, size_t block_size, void *arg)
-{
-    uint32_t now = *(const uint32_t *)arg;
-    const pypper_model_params *mp = pypper_model_params_get();
-    double t = pypper_page_heat_temperature(page, pypper_heap_page_index(page), block_size, now);
-    return t >= mp->hot_threshold ? PYPPER_HOT : t < mp->cold_threshold ? PYPPER_COLD : PYPPER_WARM;
-}
-
-/* [(site or None, bytes, cold, warm, hot)], largest first is the caller's business. */
-static PyObject *untraced_list(const untraced_rows *r)
-{
-    PyObject *list = PyList_New(0), *memo = PyDict_New();
-    if (!memo)
-        Py_CLEAR(list);
-    for (size_t i = 0; list && i < r->n; i++) {
-        const uint64_t *b = r->rows[i].bytes;
-        PyObject *site = site_text(memo, r->rows[i].site);
-        PyObject *row = site ? Py_BuildValue("(NKKKK)", site, (unsigned long long)(b[0] + b[1] + b[2]),
-                                             (unsigned long long)b[0], (unsigned long long)b[1],
-                                             (unsigned long long)b[2])
-                             : NULL;
-        if (!row || PyList_Append(list, row) < 0)
-            Py_CLEAR(list);
-        Py_XDECREF(row);
-    }
-    Py_XDECREF(memo);
-    return list;
-}
-
-/* The site of entry e's object and how it was found. */
-static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t *kind)
-{
-    if (e->site && e->site != PYPPER_SITE_BEFORE_SESSION) {
-        *kind = SITE_SAMPLED;
-        return e->site;
-    }
-    /* An object from before the session whose buffer grew since has that site. */
-    uint32_t site = buffer ? pypper_alloc_site_of_block(buffer) : 0;
-    *kind = site ? SITE_BUFFER : e->site ? SITE_BEFORE : SITE_NOT_SAMPLED;
-    return site;
-}
-
-static PyObject *py_snapshot_data(PyObject *module, PyObject *args)
-{
-    (void)module;
-    double min_t = 0.0;
-    int want_untraced = 0;
-    if (!PyArg_ParseTuple(args, "|dp:snapshot_data", &min_t, &want_untraced))
-        return NULL;
-    if (!pypper_live_trace_running()) {
-        PyErr_SetString(PyExc_RuntimeError, "no tracing session is running: call pypper.start() first");
-        return NULL;
-    }
-    (void)pypper_owned_buffers_init();      /* array.array's layout, once (imports) */
-    pypper_active_trace_drain();
-    uint32_t now = pypper_active_trace_now_ms();
-    size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
-    bool locked = pypper_heap_lock();
-    size_t count = pypper_objtable_count(), nrows = 0;
-    /* Room for every page any object or buffer touches, at most half full. */
-    size_t need = 0;
-    for (size_t i = 0; i < count; i++) {
-        pypper_obj_entry *e = pypper_objtable_at(i);
-        pypper_block_info info;
-        pypper_heap_lookup(e->block, &info);
-        need += info.size / page_size + 2;
-        if (pypper_objtable_current(e) && Py_REFCNT((PyObject *)e->object) > 0) {
-            const void *buffer;
-            size_t owned = pypper_owned_bytes(e->object, &buffer);
-            need += owned ? owned / page_size + 2 : 0;
-        }
-    }
-    page_map pages = {NULL, 1024, 0};
-    while (pages.cap < need * 2)
-        pages.cap *= 2;
-    pages.slots = map_anon(pages.cap * sizeof(page_agg));
-    object_row *rows = map_anon(count * sizeof(object_row));
-    /* Untraced bytes: one row per site (and one for none) at most. */
-    pypper_untraced *traced = want_untraced ? pypper_untraced_new() : NULL;
-    untraced_rows urows = {NULL, 0, want_untraced ? (size_t)pypper_alloc_sites_count() + 1 : 0};
-    urows.rows = want_untraced ? map_anon(urows.cap * sizeof(untraced_row)) : NULL;
-    if (!pages.slots || !rows || (want_untraced && (!traced || !urows.rows))) {
-        pypper_heap_unlock(locked);
-        pypper_untraced_free(traced);
-        if (urows.rows)
-            unmap_anon(urows.rows, urows.cap * sizeof(untraced_row));
-        if (pages.slots)
-            munmap(pages.slots, pages.cap * sizeof(page_agg));
-        if (rows)
-            unmap_anon(rows, count * sizeof(object_row));
-        return PyErr_NoMemory();
-    }
-    for (size_t i = 0; i < count; i++) {
-        pypper_obj_entry *e = pypper_objtable_at(i);
-        if (!pypper_objtable_current(e) || Py_REFCNT((PyObject *)e->object) <= 0)
-            continue;
-        pypper_block_info info;
-        pypper_heap_lookup(e->block, &info);
-        double t = pypper_model_temperature(pypper_model_heat(e, now), now);
-        int klass = pypper_model_classify(e, t);
-        /* The object's whole block counts for its pages (its header included), and
-         * each buffer it owns for the buffer's pages. */
-        add_bytes(&pages, (uintptr_t)e->block, info.size, info.tier, t, klass, page_size);
-        if (traced)
-            (void)pypper_untraced_mark(traced, e->block, info.size);
-        buffer_pages bp = {&pages, t, klass, page_size, traced};
-        const void *buffer;
-        size_t owned = pypper_owned_blocks(e->object, &buffer, add_buffer_pages, &bp);
-        if (t >= min_t) {
-            uint8_t kind;
-            uint32_t site = row_site(e, buffer, &kind);
-            rows[nrows++] = (object_row){e->object, info.size, owned, t, info.tier, klass, site,
-                                         kind, e->block};
-        }
-    }
-    uint64_t untraced_total = traced ? pypper_untraced_walk(traced, untraced_class, &now, keep_untraced, &urows) : 0;
-    pypper_heap_unlock(locked);
-    pypper_untraced_free(traced);
-    infer_sites(rows, nrows);
-    /* Built without the heap lock (building allocates); the GIL keeps them alive. */
-    PyObject *objects = object_rows_to_list(rows, nrows);
-    PyObject *page_list = objects ? page_map_to_list(&pages) : NULL;
-    PyObject *untraced = page_list && want_untraced ? untraced_list(&urows) : NULL;
-    unmap_anon(rows, count * sizeof(object_row));
-    munmap(pages.slots, pages.cap * sizeof(page_agg));
-    if (urows.rows)
-        unmap_anon(urows.rows, urows.cap * sizeof(untraced_row));
-    if (!page_list || (want_untraced && !untraced)) {
-        Py_XDECREF(objects);
-        Py_XDECREF(page_list);
-        return NULL;
-    }
-    const pypper_model_params *mp = pypper_model_params_get();
-    PyObject *out = Py_BuildValue(
-        "{s:N,s:N,s:n,s:d,s:{s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d}}",
-        "objects", objects, "pages", page_list, "page_size", (Py_ssize_t)page_size,
-        "uptime", (double)now / 1e3,
-        "model",
-        "half_life_ms", mp->half_life_ms, "hot_threshold", mp->hot_threshold,
-        "cold_threshold", mp->cold_threshold, "hysteresis", mp->hysteresis,
-        "frame_weight", mp->weight[PYPPER_EVIDENCE_FRAME],
-        "caller_weight", mp->weight[PYPPER_EVIDENCE_CALLER],
-        "hold_weight", mp->weight[PYPPER_EVIDENCE_HOLD],
-        "refcount_weight", mp->weight[PYPPER_EVIDENCE_REFCOUNT],
-        "reference_heat", pypper_model_reference_heat(now));
-    if (out && untraced) {
-        PyObject *total = PyLong_FromUnsignedLongLong(untraced_total);
-        if (!total || PyDict_SetItemString(out, "untraced", untraced) < 0
-            || PyDict_SetItemString(out, "untraced_bytes", total) < 0)
-            Py_CLEAR(out);
-        Py_XDECREF(total);
-    }
-    Py_XDECREF(untraced);
-    return out;
-}
 
 static PyObject *py_alloc_sites_stats(PyObject *module, PyObject *unused)
 {
@@ -719,12 +322,15 @@ PyMethodDef pypper_temperature_methods[] = {
     {"hot_objects", py_hot_objects, METH_VARARGS,
      "hot_objects(n, detail=False) -> [(obj, temperature)]: the n hottest traced objects, "
      "hottest first; with detail (obj, temperature, site or None, site kind)"},
-    {"snapshot_data", py_snapshot_data, METH_VARARGS,
-     "snapshot_data([min_temperature[, untraced]]) -> dict: objects (address, size, type, tier, "
+    {"snapshot_rows_json", pypper_snapshot_rows_json, METH_VARARGS,
+     "snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes, kinds) "
+     "-> bytes: object rows of snapshot_data(columns=True) as a snapshot file's JSON"},
+    {"snapshot_data", pypper_snapshot_data, METH_VARARGS,
+     "snapshot_data([min_temperature[, untraced[, columns]]]) -> dict: objects (address, size, type, tier, "
      "temperature, class, site, owned_bytes, site_kind), pages (address, tier, heat, hot_bytes, "
      "cold_bytes), model; with untraced true also untraced: [(site or None, bytes)] (heap bytes "
      "that are no traced object's block nor a buffer one owns, by allocation site) and "
-     "untraced_bytes"},
+     "untraced_bytes; with columns true the objects and pages as columns (Lib/pypper/_snapshot.py)"},
     {"alloc_sites_stats", py_alloc_sites_stats, METH_NOARGS,
      "alloc_sites_stats() -> dict: allocation sites recorded (small blocks by bytes, large "
      "blocks), allocations without a Python frame, map sizes"},

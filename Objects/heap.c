@@ -74,6 +74,8 @@ bool pypper_heap_ready(void) { return pypper_heap_layout.base != NULL; }
 
 bool pypper_heap_owns(const void *p) { return pypper_heap_layout.base && layout_owns(p); }
 
+void *pypper_heap_base(void) { return pypper_heap_layout.base; }
+
 static void *alloc_in(unsigned tier, size_t n, bool *zeroed)
 {
     if (LIKELY(n <= SMALL_MAX)) {

@@ -25,6 +25,8 @@ void pypper_heap_free(void *p);
 void *pypper_heap_malloc_in(unsigned tier, size_t n);
 
 bool pypper_heap_owns(const void *p);
+/* The reservation's first byte (NULL before the heap is initialized). */
+void *pypper_heap_base(void);
 
 typedef enum {
     PYPPER_BLOCK_NONE = 0,     /* not Pypper's memory */

@@ -13,23 +13,69 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 16 bytes an object. The block is kept as its granule number (16-byte units) from
+ * the table's base (pypper_objtable_set_base: the heap's reservation), 36 bits (1 TiB
+ * of reservation); the object as its distance from the block start in granules (its
+ * pre-headers: 0, 1 or 2). Read them (and the site, the migration walk's note)
+ * through the accessors below. */
 typedef struct {
-    void *block;        /* the allocator's block start (the key) */
-    void *object;       /* the PyObject inside it; NULL: a newer entry has the block */
+    uint32_t granule;   /* block start - base, in granules: low 32 bits */
+    uint8_t where;      /* bits 0-3: granule bits 32-35; 4-5: object offset in granules,
+                           3: retired (a newer entry has the block); 6-7: the note */
+    uint8_t klass;      /* cold, warm or hot, with hysteresis (Pypper/temperature.c) */
+    uint16_t site16;    /* allocation site id (Python/alloc_sites.c), 0: unknown,
+                           0xFFFF: allocated before the session */
     /* The temperature model's state of the object (Pypper/temperature.c). */
     float heat;         /* decayed sampler evidence, as of `stamp` */
     uint32_t stamp;     /* model time (ms since the session started) of heat */
-    uint32_t site;      /* allocation site id (Python/alloc_sites.c), 0: unknown */
-    uint8_t klass;      /* cold, warm or hot, with hysteresis */
-    uint8_t spare[3];   /* spare[0]: the migration walk's note (Python/migrate.c) */
 } pypper_obj_entry;
+
+#define PYPPER_OBJTABLE_GRANULE 16u
+#define PYPPER_OBJTABLE_SPAN ((uint64_t)1 << 40)   /* bytes a base can cover */
+#define PYPPER_OBJTABLE_RETIRED 3u
+
+extern char *pypper_objtable_base;
+
+static inline void *pypper_entry_block(const pypper_obj_entry *e)
+{
+    uint64_t g = (uint64_t)e->granule | (uint64_t)(e->where & 15u) << 32;
+    return pypper_objtable_base + g * PYPPER_OBJTABLE_GRANULE;
+}
+
+/* The object, or NULL when the entry is retired. */
+static inline void *pypper_entry_object(const pypper_obj_entry *e)
+{
+    unsigned off = (e->where >> 4) & 3u;
+    return off == PYPPER_OBJTABLE_RETIRED ? NULL
+                                          : (char *)pypper_entry_block(e) + off * PYPPER_OBJTABLE_GRANULE;
+}
+
+/* The site as Python/alloc_sites.h numbers it (UINT32_MAX: before the session). */
+static inline uint32_t pypper_entry_site(const pypper_obj_entry *e)
+{
+    return e->site16 == 0xFFFFu ? UINT32_MAX : e->site16;
+}
+
+/* The migration walk's note (Python/migrate.c), 0 to 3. */
+static inline unsigned pypper_entry_note(const pypper_obj_entry *e) { return e->where >> 6; }
+static inline void pypper_entry_set_note(pypper_obj_entry *e, unsigned note)
+{
+    e->where = (uint8_t)((e->where & 0x3Fu) | (note & 3u) << 6);
+}
 
 /* Whether the object of a block is still alive (set once, before adding). */
 typedef bool (*pypper_objtable_alive_fn)(const void *block);
 void pypper_objtable_set_alive(pypper_objtable_alive_fn alive);
 
+/* Where blocks can be: [base, base + PYPPER_OBJTABLE_SPAN). Set before adding (an
+ * empty table); NULL (the default) works for a table whose blocks are below 1 TiB. */
+void pypper_objtable_set_base(void *base);
+
 /* Append an entry (the block may have an older one: the next sync retires it).
- * 0, or -1 when memory for the table could not be had (nothing changed). */
+ * 0, or -1 when memory for the table could not be had or the entry cannot be
+ * encoded (the block outside the base's span or not 16-aligned, the object not 0, 16
+ * or 32 bytes into it): nothing changed. Sites above 0xFFFE other than UINT32_MAX
+ * are kept as 0 (unknown). */
 int pypper_objtable_add(void *block, void *object, uint32_t site);
 /* Make room for n entries without growing; 0 or -1 (no memory: nothing changed). */
 int pypper_objtable_reserve(size_t n);

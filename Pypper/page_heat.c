@@ -3,6 +3,7 @@
  * decayed lazily with the temperature model's half-life. */
 #include "page_heat.h"
 
+#include "own_memory.h"
 #include "temperature.h"
 #include "write_tracking_heap.h"
 
@@ -21,9 +22,8 @@ int pypper_page_heat_start(size_t slots)
     pypper_page_heat_stop();
     if (!slots)
         return -1;
-    void *p = mmap(NULL, slots * sizeof(page_slot), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = pypper_own_mmap(PYPPER_OWN_PAGE_HEAT, slots * sizeof(page_slot), MAP_NORESERVE);
+    if (!p)
         return -1;
     slot = p;
     nslots = slots;
@@ -33,7 +33,7 @@ int pypper_page_heat_start(size_t slots)
 void pypper_page_heat_stop(void)
 {
     if (slot)
-        munmap(slot, nslots * sizeof(page_slot));
+        pypper_own_munmap(slot, nslots * sizeof(page_slot));
     slot = NULL;
     nslots = touched = 0;
 }

@@ -8,6 +8,7 @@
  * the protection of the range; MADV_DONTNEED leaves an anonymous page unpopulated. */
 #include "write_tracking.h"
 #include "pagemap_scan.h"
+#include "own_memory.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,22 +193,21 @@ void wt_tracker_init(wt_tracker *t, const wt_kernel *k, const wt_params *p)
 /* Zeroed memory that costs nothing until written. */
 static void *reserve(size_t bytes)
 {
-    void *m = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *m = pypper_own_mmap(PYPPER_OWN_WRITE_TRACKING, bytes ? bytes : 1, MAP_NORESERVE);
     return m == MAP_FAILED ? NULL : m;
 }
 
 static void area_free(wt_area *a)
 {
     if (a->history)
-        munmap(a->history, a->max_pages);
+        pypper_own_munmap(a->history, a->max_pages);
     size_t bits = WORDS(a->max_pages) * 8;
     if (a->parked)
-        munmap(a->parked, bits);
+        pypper_own_munmap(a->parked, bits);
     if (a->probation)
-        munmap(a->probation, bits);
+        pypper_own_munmap(a->probation, bits);
     if (a->written)
-        munmap(a->written, bits);
+        pypper_own_munmap(a->written, bits);
     memset(a, 0, sizeof(*a));
 }
 

@@ -52,6 +52,7 @@
 #include "../Pypper/temperature.h"
 #include "../Pypper/threads.h"
 #include "../Pypper/write_tracking_heap.h"
+#include "../Pypper/own_memory.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -299,8 +300,8 @@ static void refill_poll_window(uint32_t now)
         bool alive = pypper_objtable_current(e);
         /* An object the pageout backend sent to swap is not polled: the read
          * would bring its page back. */
-        bool poll = alive && pypper_migrate_may_touch(e->block);
-        AT.poll[i] = (poll_entry){poll ? (PyObject *)e->object : NULL, e->block, PY_SSIZE_T_MIN};
+        bool poll = alive && pypper_migrate_may_touch(pypper_entry_block(e));
+        AT.poll[i] = (poll_entry){poll ? (PyObject *)pypper_entry_object(e) : NULL, pypper_entry_block(e), PY_SSIZE_T_MIN};
         if (alive)
             pypper_model_census_add(&census, pypper_model_heat(e, now));
         if (++AT.table_cursor == count)
@@ -382,15 +383,16 @@ static void apply_locked(bool refill)
         pypper_heap_lookup(h->object, &info);
         pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
         /* A freed object's entry waits for a compaction: it is not current. */
-        if (e && e->object == h->object && pypper_objtable_current(e)) {
+        if (e && pypper_entry_object(e) == h->object && pypper_objtable_current(e)) {
             for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
                 if (h->n[k])
                     pypper_model_add(e, (pypper_evidence)k, h->n[k], now);
-            if (pypper_migrate_may_touch(e->block))
-                heat_held_numbers((PyObject *)e->object, pypper_model_weigh(h->n), now, &budget);
+            if (pypper_migrate_may_touch(pypper_entry_block(e)))
+                heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(h->n), now,
+                                  &budget);
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
             AT.applied++;
-        } else if (info.allocated && (!e || e->object != h->object)) {
+        } else if (info.allocated && (!e || pypper_entry_object(e) != h->object)) {
             /* No entry (a number, or an object the live trace has not reached): its
              * page takes the evidence. */
             pypper_page_heat_add(pypper_heap_page_index(h->object), pypper_model_weigh(h->n), now);
@@ -593,18 +595,18 @@ static void *sampler_main(void *arg)
 
 static void *map_zeroed(size_t bytes)
 {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = pypper_own_mmap(PYPPER_OWN_EVIDENCE, bytes, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
 static void release_memory(void)
 {
     if (AT.hits)
-        munmap(AT.hits, HIT_CAP * sizeof(hit_slot));
+        pypper_own_munmap(AT.hits, HIT_CAP * sizeof(hit_slot));
     if (AT.used)
-        munmap(AT.used, HIT_CAP * sizeof(uint32_t));
+        pypper_own_munmap(AT.used, HIT_CAP * sizeof(uint32_t));
     if (AT.poll)
-        munmap(AT.poll, POLL_WINDOW * sizeof(poll_entry));
+        pypper_own_munmap(AT.poll, POLL_WINDOW * sizeof(poll_entry));
     AT.hits = NULL;
     AT.used = NULL;
     AT.poll = NULL;

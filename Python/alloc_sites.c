@@ -28,6 +28,7 @@
 #include "../Objects/heap.h"
 #include "../Objects/heap_layout.h"   /* the reservation and pool geometry (read only) */
 #include "../Pypper/log.h"
+#include "../Pypper/own_memory.h"
 
 #include <sys/mman.h>
 
@@ -84,8 +85,7 @@ static bool wrapper_active;
 
 static void *map(size_t bytes)
 {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p = pypper_own_mmap(PYPPER_OWN_ALLOC_SITES, bytes, MAP_NORESERVE);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -189,7 +189,7 @@ static bool large_rebuild(void)
             S.large_used++;
         }
     }
-    munmap(old, old_cap * sizeof(large_slot));
+    pypper_own_munmap(old, old_cap * sizeof(large_slot));
     S.large_rebuilds++;
     return true;
 }
@@ -381,13 +381,13 @@ static void release(bool drop_references)
         for (uint32_t id = 1; id <= S.nsites; id++)
             Py_CLEAR(S.sites[id].code);
     if (S.sites)
-        munmap(S.sites, SITE_CAP * sizeof(site_rec));
+        pypper_own_munmap(S.sites, SITE_CAP * sizeof(site_rec));
     if (S.site_index)
-        munmap(S.site_index, SITE_CAP * sizeof(uint32_t));
+        pypper_own_munmap(S.site_index, SITE_CAP * sizeof(uint32_t));
     if (S.pools)
-        munmap(S.pools, S.npools * sizeof(pool_rec));
+        pypper_own_munmap(S.pools, S.npools * sizeof(pool_rec));
     if (S.large)
-        munmap(S.large, S.large_cap * sizeof(large_slot));
+        pypper_own_munmap(S.large, S.large_cap * sizeof(large_slot));
     PyMemAllocatorEx inner[2] = {S.inner[0], S.inner[1]};
     bool wrapped[2] = {S.wrapped[0], S.wrapped[1]};
     memset(&S, 0, sizeof(S));

@@ -44,6 +44,7 @@
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
+#include "../Pypper/own_memory.h"
 
 #include <sys/mman.h>
 #include <time.h>
@@ -236,10 +237,10 @@ void pypper_live_trace_rescan(size_t budget)
         if (LT.rescan_cursor >= n)
             LT.rescan_cursor = 0;
         pypper_obj_entry *e = pypper_objtable_at(LT.rescan_cursor++);
-        PyObject *op = e->object;
+        PyObject *op = pypper_entry_object(e);
         /* A dealloc'ed object kept on a CPython free list (dicts, lists, tuples,
          * floats) keeps its block and tracked bit but has no references. */
-        if (!pypper_objtable_current(e) || !pypper_migrate_may_touch(e->block)
+        if (!pypper_objtable_current(e) || !pypper_migrate_may_touch(pypper_entry_block(e))
             || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
             continue;
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
@@ -285,7 +286,7 @@ static bool young_cursor_usable(PyGC_Head *g)
     if (!info.allocated)
         return false;
     pypper_obj_entry *e = pypper_objtable_find(info.block);
-    return e && e->object == (void *)(g + 1) && pypper_objtable_current(e)
+    return e && pypper_entry_object(e) == (void *)(g + 1) && pypper_objtable_current(e)
            && _PyObject_GC_IS_TRACKED((PyObject *)(g + 1));
 }
 
@@ -451,10 +452,8 @@ int pypper_live_trace_start(const pypper_config *cfg)
     LT.on = true;
     LT.min_generation = (int)cfg->live_generation;
     LT.numbers = cfg->live_numbers;
-    LT.rescan_buf = mmap(NULL, RESCAN_FOUND_MAX * sizeof(PyObject *), PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (LT.rescan_buf == MAP_FAILED)
-        LT.rescan_buf = NULL;           /* no rescans; the rest works */
+    /* NULL: no rescans; the rest works. */
+    LT.rescan_buf = pypper_own_mmap(PYPPER_OWN_LIVE_TRACE, RESCAN_FOUND_MAX * sizeof(PyObject *), 0);
     LT.str_generation = PyUnicode_InternFromString("generation");
     LT.str_start = PyUnicode_InternFromString("start");
     LT.str_stop = PyUnicode_InternFromString("stop");
@@ -465,6 +464,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     LT.freed_at_start = pypper_heap_tracked_frees();
     LT.dropped_at_start = pypper_objtable_dropped();
     pypper_objtable_set_alive(block_alive);
+    pypper_objtable_set_base(pypper_heap_base());      /* entries count from it */
     pypper_heap_set_tracking(true);
 
     uint64_t t0 = now_ns();
@@ -510,7 +510,7 @@ void pypper_live_trace_stop(void)
     PyErr_Clear();
     Py_CLEAR(LT.callback);
     if (LT.rescan_buf)
-        munmap(LT.rescan_buf, RESCAN_FOUND_MAX * sizeof(PyObject *));
+        pypper_own_munmap(LT.rescan_buf, RESCAN_FOUND_MAX * sizeof(PyObject *));
     LT.rescan_buf = NULL;
     Py_CLEAR(LT.str_generation);
     Py_CLEAR(LT.str_start);
@@ -519,7 +519,7 @@ void pypper_live_trace_stop(void)
     pypper_heap_set_tracking(false);
     const pypper_obj_entry *e = pypper_objtable_entries();
     for (size_t i = 0, n = pypper_objtable_count(); i < n; i++)
-        pypper_heap_untrack(e[i].block);
+        pypper_heap_untrack(pypper_entry_block(&e[i]));
     pypper_objtable_clear();
     pypper_heap_unlock(locked);
 }
@@ -542,7 +542,7 @@ bool pypper_live_trace_knows(PyObject *op)
     pypper_heap_lookup(op, &info);
     pypper_objtable_sync();
     pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
-    bool known = e && e->object == (void *)op && pypper_objtable_current(e);
+    bool known = e && pypper_entry_object(e) == (void *)op && pypper_objtable_current(e);
     pypper_heap_unlock(locked);
     return known;
 }

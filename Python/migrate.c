@@ -38,6 +38,7 @@
 #include "../Pypper/temperature.h"
 #include "../Pypper/threads.h"
 #include "../Pypper/tiers.h"
+#include "../Pypper/own_memory.h"
 
 #include <errno.h>
 #include <math.h>
@@ -152,15 +153,14 @@ static uint64_t now_ns(void)
 
 static void *map_array(size_t bytes)
 {
-    void *p = mmap(NULL, bytes ? bytes : PAGE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = pypper_own_mmap(PYPPER_OWN_MIGRATE, bytes ? bytes : PAGE, MAP_NORESERVE);
     return p == MAP_FAILED ? NULL : p;
 }
 
 static void unmap_array(void *p, size_t bytes)
 {
     if (p)
-        munmap(p, bytes ? bytes : PAGE);
+        pypper_own_munmap(p, bytes ? bytes : PAGE);
 }
 
 /* ---- segregation: the placement hook ---- */
@@ -351,11 +351,11 @@ static bool readable_without_fault(const void *block)
 static pypper_buf_kind buffer_of(pypper_obj_entry *e, pypper_owned_buffer *b)
 {
     b->kind = PYPPER_BUF_NONE;
-    if (e->spare[0] == 1)
+    if (pypper_entry_note(e) == 1)
         return PYPPER_BUF_NONE;
-    pypper_owned_buffer_of((PyObject *)e->object, b);
-    if (!e->spare[0] && Py_REFCNT((PyObject *)e->object) > 0)
-        e->spare[0] = pypper_type_may_own_buffer(Py_TYPE((PyObject *)e->object)) ? 2 : 1;
+    pypper_owned_buffer_of((PyObject *)pypper_entry_object(e), b);
+    if (!pypper_entry_note(e) && Py_REFCNT((PyObject *)pypper_entry_object(e)) > 0)
+        pypper_entry_set_note(e, pypper_type_may_own_buffer(Py_TYPE((PyObject *)pypper_entry_object(e))) ? 2 : 1);
     return b->kind;
 }
 
@@ -369,17 +369,17 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
         return;
     double h = e->heat > 0 ? pypper_model_heat(e, now_ms) : 0.0;
     pypper_block_info info;
-    pypper_heap_lookup(e->block, &info);
+    pypper_heap_lookup(pypper_entry_block(e), &info);
     if (!info.allocated)
         return;
     if (h > 0)
         spread(info.block, info.size, h);
     double t = h > 0 ? pypper_model_temperature(h, now_ms) : 0.0;
-    if (slice && learn && e->site && e->site < SITE_MAX) {
-        M.site_bytes[e->site] += (float)info.size;
-        M.site_objects[e->site]++;
+    if (slice && learn && pypper_entry_site(e) && pypper_entry_site(e) < SITE_MAX) {
+        M.site_bytes[pypper_entry_site(e)] += (float)info.size;
+        M.site_objects[pypper_entry_site(e)]++;
         if (t < mp->cold_threshold)
-            M.site_cold[e->site] += (float)info.size;
+            M.site_cold[pypper_entry_site(e)] += (float)info.size;
     }
     if (!readable_without_fault(info.block))
         return;
@@ -396,7 +396,7 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
     pypper_block_info bi;
     pypper_heap_lookup(b.block, &bi);
     if (want < 2 && bi.tier != want && b.size <= M.reloc_budget) {
-        M.reloc[M.nreloc++] = (reloc_req){(PyObject *)e->object, want};
+        M.reloc[M.nreloc++] = (reloc_req){(PyObject *)pypper_entry_object(e), want};
         M.reloc_budget -= b.size;
     }
 }
@@ -1049,7 +1049,7 @@ PyObject *pypper_migrate_relocatable_report(void)
         if (!pypper_objtable_current(e))
             continue;
         pypper_block_info info;
-        pypper_heap_lookup(e->block, &info);
+        pypper_heap_lookup(pypper_entry_block(e), &info);
         if (!info.allocated)
             continue;
         objects++;
@@ -1057,7 +1057,7 @@ PyObject *pypper_migrate_relocatable_report(void)
         if (!readable_without_fault(info.block))
             continue;
         pypper_owned_buffer b;
-        pypper_owned_buffer_of((PyObject *)e->object, &b);
+        pypper_owned_buffer_of((PyObject *)pypper_entry_object(e), &b);
         by_kind[b.kind] += b.size;
         if (b.movable)
             movable[b.kind] += b.size;

@@ -2,6 +2,7 @@
  * table keyed by (level, region, type): level 0 regions are pools (16 KiB), level 1
  * arenas (1 MiB); the first seed of a key keeps it. */
 #include "site_infer.h"
+#include "../Pypper/own_memory.h"
 
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -26,8 +27,8 @@ site_infer *pypper_site_infer_new(size_t seeds)
     while (cap < seeds * 4)
         cap *= 2;
     size_t bytes = sizeof(site_infer) + cap * sizeof(slot);
-    site_infer *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (t == MAP_FAILED)
+    site_infer *t = pypper_own_mmap(PYPPER_OWN_SITE_INFER, bytes, 0);
+    if (!t)
         return NULL;
     t->cap = cap;
     return t;
@@ -36,7 +37,7 @@ site_infer *pypper_site_infer_new(size_t seeds)
 void pypper_site_infer_free(site_infer *t)
 {
     if (t)
-        munmap(t, sizeof(site_infer) + t->cap * sizeof(slot));
+        pypper_own_munmap(t, sizeof(site_infer) + t->cap * sizeof(slot));
 }
 
 static uintptr_t key_of(const void *block, int level)

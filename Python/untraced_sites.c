@@ -14,6 +14,7 @@
 #include "../Objects/heap.h"
 #include "../Objects/heap_layout.h"   /* the reservation and its metadata (read only) */
 #include "../Objects/region.h"
+#include "../Pypper/own_memory.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -29,8 +30,7 @@ struct pypper_untraced {
 
 static void *map(size_t bytes)
 {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p = pypper_own_mmap(PYPPER_OWN_UNTRACED_SITES, bytes, MAP_NORESERVE);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -57,10 +57,10 @@ void pypper_untraced_free(pypper_untraced *u)
     if (!u)
         return;
     if (u->pool_traced)
-        munmap(u->pool_traced, u->npools * sizeof(uint32_t));
+        pypper_own_munmap(u->pool_traced, u->npools * sizeof(uint32_t));
     if (u->set)
-        munmap(u->set, u->set_cap * sizeof(uintptr_t));
-    munmap(u, sizeof(*u));
+        pypper_own_munmap(u->set, u->set_cap * sizeof(uintptr_t));
+    pypper_own_munmap(u, sizeof(*u));
 }
 
 static inline size_t slot_of(uintptr_t block, size_t cap)
@@ -85,7 +85,7 @@ static bool set_grow(pypper_untraced *u)
     for (size_t i = 0; i < u->set_cap; i++)
         if (u->set[i])
             *set_find(t, cap, u->set[i]) = u->set[i];
-    munmap(u->set, u->set_cap * sizeof(uintptr_t));
+    pypper_own_munmap(u->set, u->set_cap * sizeof(uintptr_t));
     u->set = t;
     u->set_cap = cap;
     return true;
@@ -254,6 +254,6 @@ uint64_t pypper_untraced_walk(pypper_untraced *u, pypper_untraced_class_fn klass
             emit(s, c, arg);
     }
     if (mapped)
-        munmap(t.by_site, bytes);
+        pypper_own_munmap(t.by_site, bytes);
     return t.total;
 }

@@ -32,7 +32,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
-           "config", "stats", "live_trace_stats", "options", "placement", "topology", "where",
+           "config", "stats", "own_memory", "live_trace_stats", "options", "placement", "topology", "where",
            "heap_stats", "heap_trim", "migrate_now", "migration_stats", "placement_map",
            "relocatable_report", "relocate", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
            "Snapshot", "SnapshotError", "ObjectInfo", "PageInfo",
@@ -123,6 +123,14 @@ def stats():
     return _pypper.stats()
 
 
+def own_memory():
+    """Pypper's own resident bytes (its tables beside the heap, counted page by page),
+    by part, next to the heap's bytes in use: {"parts": {name: bytes}, "own_bytes",
+    "heap_bytes_in_use", "own_per_heap", "at_session_end": the same figures taken as
+    the last session ended (None before), "uncounted_mappings"}. See Doc/api.md."""
+    return _pypper.own_memory()
+
+
 def live_trace_stats():
     """The live trace of the current (or last) session: objects in the object table,
     objects tracked and freed since start, collection passes, the full pass at start
@@ -168,7 +176,7 @@ def snapshot(min_temperature=0.0):
     tier, temperature, site, klass), .pages (address, tier, heat, hot_bytes,
     cold_bytes), .by_type(), .by_site() and .save(path). RuntimeError when no session
     runs."""
-    data = _pypper.snapshot_data(float(min_temperature))
+    data = _pypper.snapshot_data(float(min_temperature), False, True)    # columns
     from . import _snapshot
     return _snapshot.from_data(data, os.getpid())
 

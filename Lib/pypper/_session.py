@@ -98,7 +98,8 @@ def ended(seconds):
     if _writer is not None:
         _writer.event("end", seconds=seconds, stats=_pypper.stats(),
                       live_trace=_pypper.live_trace_stats(),
-                      active_trace=_pypper.active_trace_stats())
+                      active_trace=_pypper.active_trace_stats(),
+                      own_memory=_pypper.own_memory()["at_session_end"])
         _writer.close()
         _writer = None
 

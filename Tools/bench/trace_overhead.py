@@ -5,8 +5,14 @@ sampler thread), in alternating order.
 
 Reported per program: median wall times, the median (and quartiles) of the per-round
 ratio traced/stock and untraced/stock, the sampler's CPU seconds and its share of the
-traced run's wall time, the live trace's passes and its longest GIL pause. The target
-is a geometric mean of traced/stock <= 1.05. The sampler's figures come from the
+traced run's wall time, the live trace's passes and its longest GIL pause, the peak
+RSS traced/stock (median of the rounds; Tools/bench/peakrss.c) and Pypper's own
+resident bytes over the heap's bytes in use as the session ended (pypper.own_memory()
+at session end, from the trace file; "own/heap": the heap in use then, usually
+little as the programs have dropped their data; "own/st rss": over the stock run's
+peak RSS, a stand-in for the heap at its largest since Pypper's pages are not given
+back during a session, so own bytes at the end are about their peak). The targets are a geometric mean of traced/stock
+<= 1.05 for time, and per program peak RSS traced/stock <= 1.05 and own/heap <= 3%. The sampler's figures come from the
 session's trace file (its "end" event); HEAT_INTERVAL_MS=0 keeps that file from
 adding work of its own.
 
@@ -64,12 +70,15 @@ def main():
     print(f"stock:     {args.stock}\ncandidate: {args.candidate} (off: no tracing; on: "
           f"PYPPER_ENABLE=1 {' '.join(opts)})\nruns:      {args.runs} per variant, rotating order\n")
     print(f"{'program':16} {'stock s':>8} {'off s':>7} {'on s':>7} {'off/st':>7} {'on/st':>7}"
-          f" {'on/st IQR':>13} {'sampler s':>9} {'cpu%':>5} {'passes':>6} {'pause ms':>8}")
+          f" {'on/st IQR':>13} {'sampler s':>9} {'cpu%':>5} {'passes':>6} {'pause ms':>8}"
+          f" {'stock MiB':>9} {'rss off/st':>10} {'rss on/st':>9} {'own MiB':>7} {'own/heap':>8}"
+          f" {'own/st rss':>10}")
     results, failed = {}, False
     for name in names:
         program = os.path.join(PROGRAMS, name + ".py")
         walls = {k: [] for k in envs}
         ratio_on, ratio_off, sampler, shares, passes, pauses = [], [], [], [], [], []
+        rss_ratio, rss_off, rss_stock, own_share, own_bytes = [], [], [], [], []
         sums = set()
         try:
             for i in range(args.runs):
@@ -83,7 +92,7 @@ def main():
                     wall, out = run.wall, run.stdout
                     walls[label].append(wall)
                     sums.add(checksum(out))
-                    got[label] = wall
+                    got[label] = run
                     if label == "on":
                         files = os.listdir(tmp)
                         if len(files) != 1:
@@ -97,8 +106,14 @@ def main():
                         shares.append(cpu / wall)
                         passes.append(end["live_trace"]["passes"])
                         pauses.append(end["live_trace"]["pause_max_ms"])
-                ratio_on.append(got["on"] / got["stock"])
-                ratio_off.append(got["off"] / got["stock"])
+                        own = end.get("own_memory") or {}
+                        own_share.append(own.get("own_per_heap", 0.0))
+                        own_bytes.append(own.get("own_bytes", 0))
+                ratio_on.append(got["on"].wall / got["stock"].wall)
+                ratio_off.append(got["off"].wall / got["stock"].wall)
+                rss_ratio.append(got["on"].rss_kb / got["stock"].rss_kb)
+                rss_off.append(got["off"].rss_kb / got["stock"].rss_kb)
+                rss_stock.append(got["stock"].rss_kb * 1024)
         except RuntimeError as e:
             print(f"{name:16} FAILED: {e}")
             failed = True
@@ -110,12 +125,18 @@ def main():
         row = {"wall": walls, "ratio_on": ratio_on, "ratio_off": ratio_off,
                "on_stock": statistics.median(ratio_on), "off_stock": statistics.median(ratio_off),
                "sampler_cpu_s": statistics.median(sampler), "sampler_share": statistics.median(shares),
-               "passes": statistics.median(passes), "pause_max_ms": max(pauses)}
+               "passes": statistics.median(passes), "pause_max_ms": max(pauses),
+               "rss_on_stock": statistics.median(rss_ratio), "own_per_heap": statistics.median(own_share),
+               "own_bytes": statistics.median(own_bytes), "rss_off_stock": statistics.median(rss_off),
+               "stock_peak_rss": statistics.median(rss_stock)}
+        row["own_per_stock_rss"] = row["own_bytes"] / row["stock_peak_rss"]
         results[name] = row
         print(f"{name:16} {statistics.median(walls['stock']):8.3f} {statistics.median(walls['off']):7.3f}"
               f" {statistics.median(walls['on']):7.3f} {row['off_stock']:7.3f} {row['on_stock']:7.3f}"
               f" {q[0]:6.3f}-{q[2]:6.3f} {row['sampler_cpu_s']:9.3f} {100 * row['sampler_share']:5.1f}"
-              f" {row['passes']:6.0f} {row['pause_max_ms']:8.2f}")
+              f" {row['passes']:6.0f} {row['pause_max_ms']:8.2f} {row['stock_peak_rss'] / 2**20:9.1f}"
+              f" {row['rss_off_stock']:10.3f} {row['rss_on_stock']:9.3f} {row['own_bytes'] / 2**20:7.2f}"
+              f" {100 * row['own_per_heap']:7.1f}% {100 * row['own_per_stock_rss']:9.2f}%")
     if results:
         g_on = geomean([r["on_stock"] for r in results.values()])
         g_off = geomean([r["off_stock"] for r in results.values()])
@@ -123,6 +144,10 @@ def main():
         print(f"\ngeometric mean traced/stock {g_on:.3f} (target <= {TARGET}): "
               f"{'PASS' if g_on <= TARGET else 'FAIL'}; untraced/stock {g_off:.3f}; "
               f"sampler CPU median {100 * share:.1f}% of the traced wall time")
+        worst_rss = max(r["rss_on_stock"] for r in results.values())
+        worst_own = max(r["own_per_stock_rss"] for r in results.values())
+        print(f"peak RSS traced/stock: worst {worst_rss:.3f} (target <= {TARGET} each); "
+              f"Pypper's own bytes / stock peak RSS: worst {100 * worst_own:.2f}% (target <= 3%)")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"stock": args.stock, "candidate": args.candidate, "runs": args.runs,

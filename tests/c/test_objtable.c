@@ -1,7 +1,9 @@
 /* tests/c/test_objtable.c: the object table against a plain reference model: random
  * adds (re-adding a block whose object died, or replacing a live one) and deaths,
  * syncs that index only what is alive, lookups, compaction that keeps exactly the
- * current entries in order, reserve and clear. */
+ * current entries in order, reserve and clear; the 16-byte entry's encoding (blocks
+ * at both ends of the base's span, each object offset, sites, the note) and what it
+ * refuses. */
 #include "check.h"
 #include "objtable.h"
 
@@ -26,7 +28,7 @@ static bool live[KEYS];
 static unsigned gen[KEYS];
 
 static bool alive(const void *block) { return live[key_index(block)]; }
-static void *object_of(size_t i) { return (char *)key(i) + 16 * (gen[i] % 4); }
+static void *object_of(size_t i) { return (char *)key(i) + 16 * (gen[i] % 3); }
 
 /* After a sync every live key is found with its newest object, no dead one is. */
 static void check_lookups(void)
@@ -36,7 +38,7 @@ static void check_lookups(void)
         pypper_obj_entry *e = pypper_objtable_find(key(i));
         bool found = e && pypper_objtable_current(e);
         wrong += found != live[i];
-        wrong += found && e->object != object_of(i);
+        wrong += found && pypper_entry_object(e) != object_of(i);
     }
     CHECK(wrong == 0);
 }
@@ -104,7 +106,7 @@ static void test_compact_and_replace(void)
     CHECK(pypper_objtable_add(key(5), object_of(5), 0) == 0);
     CHECK(pypper_objtable_find(key(5))->heat == 7.0f);           /* not synced yet */
     CHECK(pypper_objtable_sync() == 0);
-    CHECK(pypper_objtable_find(key(5))->heat == 0.0f && pypper_objtable_find(key(5))->object == object_of(5));
+    CHECK(pypper_objtable_find(key(5))->heat == 0.0f && pypper_entry_object(pypper_objtable_find(key(5))) == object_of(5));
     for (size_t i = 0; i < 20000; i += 3)
         live[i] = false;
     CHECK(pypper_objtable_compact() == 6667 + 1);                 /* and key 5's old entry */
@@ -112,15 +114,69 @@ static void test_compact_and_replace(void)
     const pypper_obj_entry *e = pypper_objtable_entries();
     size_t wrong = 0;
     for (size_t k = 1; k < pypper_objtable_count(); k++)
-        wrong += e[k].block <= e[k - 1].block && e[k].block != key(5);
+        wrong += pypper_entry_block(&e[k]) <= pypper_entry_block(&e[k - 1])
+                 && pypper_entry_block(&e[k]) != key(5);
     CHECK(wrong == 0 && pypper_objtable_find(key(7))->heat == 3.0f);
     CHECK(pypper_objtable_compact() == 0);
     CHECK(pypper_objtable_reserve(100000) == 0 && pypper_objtable_count() == 13333);
     pypper_objtable_clear();
 }
 
+/* The encoding, relative to a base like the heap's reservation: blocks at its first
+ * and last granules and across the 4 GiB granule boundary, each object offset, the
+ * site's special values, the note beside the class; refused: blocks outside the span
+ * or unaligned, objects at other offsets. Nothing is dereferenced. */
+static void test_encoding(void)
+{
+    char *base = (char *)(uintptr_t)0x7f0000000000ull;
+    pypper_objtable_set_alive(NULL);
+    pypper_objtable_set_base(base);
+    CHECK(sizeof(pypper_obj_entry) == 16);
+    char *blocks[] = {base, base + 16, base + ((uint64_t)1 << 36) - 16, base + ((uint64_t)1 << 36),
+                      base + ((uint64_t)1 << 37) + 48, base + PYPPER_OBJTABLE_SPAN - 16};
+    enum { NB = sizeof(blocks) / sizeof(blocks[0]) };
+    uint32_t sites[] = {0, 1, 32767, UINT32_MAX, 0xFFFEu, 0x12345u};
+    uint32_t sites_kept[] = {0, 1, 32767, UINT32_MAX, 0xFFFEu, 0};
+    for (size_t b = 0; b < NB; b++)
+        for (unsigned off = 0; off < 3; off++)
+            CHECK(pypper_objtable_add(blocks[b], blocks[b] + 16 * off, sites[b]) == 0);
+    CHECK(pypper_objtable_sync() == 0);
+    CHECK(pypper_objtable_count() == NB * 3);
+    for (size_t b = 0; b < NB; b++) {
+        pypper_obj_entry *e = pypper_objtable_find(blocks[b]);
+        /* The block's last entry is the one indexed; the older two are retired. */
+        CHECK(e && pypper_entry_block(e) == blocks[b] && pypper_entry_object(e) == blocks[b] + 32);
+        CHECK(e && pypper_entry_site(e) == sites_kept[b]);
+        for (unsigned off = 0; off < 2; off++) {
+            const pypper_obj_entry *old = pypper_objtable_at(b * 3 + off);
+            CHECK(pypper_entry_block(old) == blocks[b] && pypper_entry_object(old) == NULL);
+            CHECK(!pypper_objtable_current(old));
+        }
+        for (unsigned note = 0; e && note < 4; note++) {
+            e->klass = 2;
+            pypper_entry_set_note(e, note);
+            CHECK(pypper_entry_note(e) == note && e->klass == 2 && pypper_entry_block(e) == blocks[b]
+                  && pypper_entry_object(e) == blocks[b] + 32);
+        }
+    }
+    CHECK(pypper_objtable_find(blocks[0] + 8) == NULL && pypper_objtable_find(base - 16) == NULL);
+    CHECK(pypper_objtable_add(base - 16, base - 16, 0) == -1);                      /* below */
+    CHECK(pypper_objtable_add(base + PYPPER_OBJTABLE_SPAN, base + PYPPER_OBJTABLE_SPAN, 0) == -1);
+    CHECK(pypper_objtable_add(base + 8, base + 8, 0) == -1);                        /* unaligned */
+    CHECK(pypper_objtable_add(base + 64, base + 64 + 48, 0) == -1);                 /* offset 48 */
+    CHECK(pypper_objtable_add(base + 64, base + 64 + 8, 0) == -1);                  /* offset 8 */
+    CHECK(pypper_objtable_add(base + 64, base, 0) == -1);                           /* before it */
+    CHECK(pypper_objtable_count() == NB * 3);
+    CHECK(pypper_objtable_compact() == NB * 2 && pypper_objtable_count() == NB);
+    for (size_t b = 0; b < NB; b++)
+        CHECK(pypper_entry_block(pypper_objtable_at(b)) == blocks[b]);
+    pypper_objtable_clear();
+    pypper_objtable_set_base(NULL);
+}
+
 int main(void)
 {
+    test_encoding();
     test_random();
     test_compact_and_replace();
     return check_report("test_objtable");

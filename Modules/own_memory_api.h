@@ -1,0 +1,16 @@
+/* Modules/own_memory_api.h: pypper.own_memory(): Pypper's own resident bytes by part
+ * next to the heap's bytes in use (Modules/own_memory_api.c). */
+#ifndef PYPPER_MODULES_OWN_MEMORY_API_H
+#define PYPPER_MODULES_OWN_MEMORY_API_H
+
+#include <Python.h>
+#include <stdint.h>
+
+extern PyMethodDef pypper_own_memory_methods[];
+
+/* Usable bytes of the heap's allocated blocks, both tiers. */
+uint64_t pypper_own_memory_heap_bytes(void);
+/* With the GIL, at the end of a session before its tables are freed: keep the figures. */
+void pypper_own_memory_note_end(void);
+
+#endif

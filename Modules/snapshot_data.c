@@ -1,0 +1,826 @@
+/* Modules/snapshot_data.c: _pypper.snapshot_data(): every traced object (address,
+ * size, type, tier, temperature, class, site, owned bytes, how the site was found)
+ * and every page they and their buffers occupy (bytes-weighted heat, hot and cold
+ * bytes), with the model's parameters; optionally the heap bytes no traced object
+ * accounts for, by allocation site.
+ *
+ * The objects are written as columns of fixed-size numbers into one bytes object
+ * made before the heap's lock is taken (no Python object can be made under it),
+ * with a table of type names and one of site texts that the columns index: a
+ * million objects cost 44 bytes each, not a tuple of nine objects each. With
+ * columns=False (the trace recorder's and older callers' form) the rows are turned
+ * into a list of tuples from those columns. Pages are aggregated in a map that
+ * grows with the pages seen, and come sorted by address. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "snapshot_data.h"
+
+#include "../Objects/heap.h"
+#include "../Objects/heap_pages.h"
+#include "../Pypper/objtable.h"
+#include "../Pypper/own_memory.h"
+#include "../Pypper/page_heat.h"
+#include "../Pypper/temperature.h"
+#include "../Python/active_trace.h"
+#include "../Python/alloc_sites.h"
+#include "../Python/live_trace.h"
+#include "../Python/owned_buffers.h"
+#include "../Python/site_infer.h"
+#include "../Python/untraced_sites.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *map_anon(size_t bytes) { return pypper_own_mmap(PYPPER_OWN_SNAPSHOT, bytes ? bytes : 1, 0); }
+static void unmap_anon(void *p, size_t bytes) { pypper_own_munmap(p, bytes ? bytes : 1); }
+
+static const char *tier_name(unsigned tier) { return tier == PYPPER_TIER_SLOW ? "slow" : "fast"; }
+
+/* ---- pages: an open-addressing map from page to its aggregate, growing ---- */
+
+typedef struct {
+    uintptr_t page;             /* 0: empty slot */
+    double heat;                /* sum of temperature * bytes on the page / page size */
+    uint64_t hot_bytes, cold_bytes;
+    unsigned tier;
+} page_agg;
+
+typedef struct {
+    page_agg *slots;
+    size_t cap, used;           /* cap: a power of two; kept at most half full */
+    bool failed;                /* a page could not be added (no memory to grow) */
+} page_map;
+
+static size_t page_home(uintptr_t page, size_t mask)
+{
+    return (size_t)((page >> 12) * 0x9E3779B97F4A7C15ull >> 20) & mask;
+}
+
+static int page_map_grow(page_map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    page_agg *fresh = map_anon(cap * sizeof(page_agg));
+    if (!fresh)
+        return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].page)
+            continue;
+        size_t j = page_home(m->slots[i].page, cap - 1);
+        while (fresh[j].page)
+            j = (j + 1) & (cap - 1);
+        fresh[j] = m->slots[i];
+    }
+    if (m->slots)
+        unmap_anon(m->slots, m->cap * sizeof(page_agg));
+    m->slots = fresh;
+    m->cap = cap;
+    return 0;
+}
+
+/* The page's aggregate, added if new; NULL when the map is full and cannot grow. */
+static page_agg *page_slot(page_map *m, uintptr_t page)
+{
+    if ((m->used + 1) * 2 > m->cap && page_map_grow(m) < 0 && m->used + 1 >= m->cap) {
+        m->failed = true;
+        return NULL;
+    }
+    size_t mask = m->cap - 1;
+    size_t i = page_home(page, mask);
+    while (m->slots[i].page && m->slots[i].page != page)
+        i = (i + 1) & mask;
+    if (!m->slots[i].page) {
+        m->slots[i].page = page;
+        m->used++;
+    }
+    return &m->slots[i];
+}
+
+static void add_bytes(page_map *m, uintptr_t start, size_t size, unsigned tier, double t,
+                      int klass, size_t page_size)
+{
+    uintptr_t end = start + size;
+    for (uintptr_t a = start; a < end;) {
+        uintptr_t page = a & ~(uintptr_t)(page_size - 1);
+        uintptr_t stop = page + page_size < end ? page + page_size : end;
+        page_agg *p = page_slot(m, page);
+        if (!p)
+            return;
+        p->tier = tier;
+        p->heat += t * (double)(stop - a) / (double)page_size;
+        if (klass == PYPPER_HOT)
+            p->hot_bytes += stop - a;
+        else if (klass == PYPPER_COLD)
+            p->cold_bytes += stop - a;
+        a = stop;
+    }
+}
+
+/* Owned buffers count on their own pages, with their owner's temperature (and, when
+ * untraced bytes are asked for, as traced). */
+typedef struct {
+    page_map *pages;
+    double t;
+    int klass;
+    size_t page_size;
+    pypper_untraced *traced;
+} buffer_pages;
+
+static void add_buffer_pages(const void *block, size_t size, void *arg)
+{
+    buffer_pages *b = arg;
+    pypper_block_info info;
+    pypper_heap_lookup(block, &info);
+    add_bytes(b->pages, (uintptr_t)block, size, info.tier, b->t, b->klass, b->page_size);
+    if (b->traced)
+        (void)pypper_untraced_mark(b->traced, info.allocated ? info.block : block,
+                                   info.allocated ? info.size : size);
+}
+
+static int by_page(const void *a, const void *b)
+{
+    uintptr_t x = ((const page_agg *)a)->page, y = ((const page_agg *)b)->page;
+    return x < y ? -1 : x > y;
+}
+
+/* The used slots moved to the front, sorted by address; returns how many. */
+static size_t page_map_sorted(page_map *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].page)
+            m->slots[n++] = m->slots[i];
+    qsort(m->slots, n, sizeof(page_agg), by_page);
+    return n;
+}
+
+/* ---- object columns ---- */
+
+/* How an object's site was found (the `site_kind` of a row). */
+enum {
+    SITE_NOT_SAMPLED,       /* allocated in the session, its allocation not recorded */
+    SITE_SAMPLED,           /* its own allocation was recorded */
+    SITE_BUFFER,            /* the recorded (re)allocation of the buffer it owns */
+    SITE_INFERRED,          /* a recorded object of its type in the same pool */
+    SITE_BEFORE,            /* allocated before the session started */
+    SITE_KINDS
+};
+static const char *const site_kind_names[SITE_KINDS] = {"not sampled", "sampled", "buffer",
+                                                        "inferred", "before session"};
+
+/* Room for cap rows, column after column, in one buffer: address, size, owned bytes
+ * (uint64), temperature (double), type and site (uint32: indexes of the type and
+ * site tables; sites are alloc_sites ids until they are numbered), tier, class and
+ * site kind (uint8). entry (scratch, not in the buffer): each row's table entry. */
+#define ROW_BYTES 44u
+typedef struct {
+    size_t cap;
+    uint64_t *address, *size, *owned;
+    double *temperature;
+    uint32_t *type, *site;
+    uint8_t *tier, *klass, *kind;
+    uint32_t *entry;
+} columns;
+
+static void columns_place(columns *c, char *buf, size_t cap)
+{
+    c->cap = cap;
+    c->address = (uint64_t *)buf;
+    c->size = c->address + cap;
+    c->owned = c->size + cap;
+    c->temperature = (double *)(c->owned + cap);
+    c->type = (uint32_t *)(c->temperature + cap);
+    c->site = c->type + cap;
+    c->tier = (uint8_t *)(c->site + cap);
+    c->klass = c->tier + cap;
+    c->kind = c->klass + cap;
+}
+
+/* Types seen, numbered in order: an open-addressing map from the type pointer. */
+typedef struct {
+    PyTypeObject **slots;       /* cap slots */
+    uint32_t *index;            /* the number of slots[i] */
+    PyTypeObject **types;       /* by number, n of them (room: cap / 2) */
+    size_t cap, n;
+} type_map;
+
+static void type_map_free(type_map *m)
+{
+    if (m->slots) {
+        unmap_anon(m->slots, m->cap * sizeof(PyTypeObject *));
+        unmap_anon(m->index, m->cap * sizeof(uint32_t));
+        unmap_anon(m->types, m->cap / 2 * sizeof(PyTypeObject *));
+    }
+    memset(m, 0, sizeof(*m));
+}
+
+static int type_map_init(type_map *m, size_t cap)
+{
+    m->cap = cap;
+    m->n = 0;
+    m->slots = map_anon(cap * sizeof(PyTypeObject *));
+    m->index = map_anon(cap * sizeof(uint32_t));
+    m->types = map_anon(cap / 2 * sizeof(PyTypeObject *));
+    if (m->slots && m->index && m->types)
+        return 0;
+    if (m->slots)
+        unmap_anon(m->slots, cap * sizeof(PyTypeObject *));
+    if (m->index)
+        unmap_anon(m->index, cap * sizeof(uint32_t));
+    if (m->types)
+        unmap_anon(m->types, cap / 2 * sizeof(PyTypeObject *));
+    memset(m, 0, sizeof(*m));
+    return -1;
+}
+
+static size_t type_home(const PyTypeObject *t, size_t mask)
+{
+    return (size_t)(((uint64_t)(uintptr_t)t >> 4) * 0x9E3779B97F4A7C15ull >> 24) & mask;
+}
+
+/* The number of type t, added if new; UINT32_MAX when there is no memory. */
+static uint32_t type_number(type_map *m, PyTypeObject *t)
+{
+    size_t i = type_home(t, m->cap - 1);
+    while (m->slots[i] && m->slots[i] != t)
+        i = (i + 1) & (m->cap - 1);
+    if (m->slots[i])
+        return m->index[i];
+    if ((m->n + 1) * 2 > m->cap) {
+        type_map bigger;
+        if (type_map_init(&bigger, m->cap * 2) < 0)
+            return UINT32_MAX;
+        for (size_t k = 0; k < m->n; k++)
+            (void)type_number(&bigger, m->types[k]);
+        type_map_free(m);
+        *m = bigger;
+        return type_number(m, t);
+    }
+    m->slots[i] = t;
+    m->index[i] = (uint32_t)m->n;
+    m->types[m->n] = t;
+    return (uint32_t)m->n++;
+}
+
+/* The site of entry e's object and how it was found. */
+static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t *kind)
+{
+    uint32_t own = pypper_entry_site(e);
+    if (own && own != PYPPER_SITE_BEFORE_SESSION) {
+        *kind = SITE_SAMPLED;
+        return own;
+    }
+    /* An object from before the session whose buffer grew since has that site. */
+    uint32_t site = buffer ? pypper_alloc_site_of_block(buffer) : 0;
+    *kind = site ? SITE_BUFFER : own ? SITE_BEFORE : SITE_NOT_SAMPLED;
+    return site;
+}
+
+/* Give rows without a site the site of a recorded object of the same type allocated
+ * near them (Python/site_infer.h). */
+static void infer_sites(columns *c, size_t n, const type_map *types)
+{
+    size_t seeds = 0;
+    for (size_t i = 0; i < n; i++)
+        seeds += c->kind[i] == SITE_SAMPLED;
+    site_infer *t = seeds ? pypper_site_infer_new(seeds) : NULL;
+    if (!t)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (c->kind[i] == SITE_SAMPLED)   /* bodies: a buffer's site is its own */
+            pypper_site_infer_seed(t, pypper_entry_block(pypper_objtable_at(c->entry[i])),
+                                   types->types[c->type[i]], c->site[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (c->kind[i] == SITE_NOT_SAMPLED) {
+            c->site[i] = pypper_site_infer(t, pypper_entry_block(pypper_objtable_at(c->entry[i])),
+                                           types->types[c->type[i]]);
+            if (c->site[i])
+                c->kind[i] = SITE_INFERRED;
+        }
+    }
+    pypper_site_infer_free(t);
+}
+
+/* Sites are alloc_sites ids below 2^16 (objtable.h keeps 16 bits): renumber the
+ * site column 1.. in order of first appearance (0: none) and return the ids by
+ * number (ids[0] = 0) in *ids (n_ids of them), or -1 when there is no memory. */
+#define SITE_IDS 65536u
+static int number_sites(columns *c, size_t n, uint32_t **ids, size_t *n_ids)
+{
+    uint32_t *number = map_anon(SITE_IDS * sizeof(uint32_t));
+    uint32_t *by_number = map_anon(SITE_IDS * sizeof(uint32_t));
+    if (!number || !by_number) {
+        if (number)
+            unmap_anon(number, SITE_IDS * sizeof(uint32_t));
+        if (by_number)
+            unmap_anon(by_number, SITE_IDS * sizeof(uint32_t));
+        return -1;
+    }
+    size_t next = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = c->site[i] < SITE_IDS ? c->site[i] : 0;
+        if (id && !number[id]) {
+            number[id] = (uint32_t)next;
+            by_number[next++] = id;
+        }
+        c->site[i] = id ? number[id] : 0;
+    }
+    unmap_anon(number, SITE_IDS * sizeof(uint32_t));
+    *ids = by_number;
+    *n_ids = next;
+    return 0;
+}
+
+/* ---- untraced bytes by site ---- */
+
+/* Untraced bytes by site and class, gathered under the heap's serialization (no
+ * Python object can be made there) and turned into a list after it. */
+typedef struct {
+    uint32_t site;
+    uint64_t bytes[3];              /* cold, warm, hot */
+} untraced_row;
+
+typedef struct {
+    untraced_row *rows;
+    size_t n, cap;
+} untraced_rows;
+
+static void keep_untraced(uint32_t site, const uint64_t bytes[3], void *arg)
+{
+    untraced_rows *r = arg;
+    untraced_row *row;
+    if (r->n < r->cap) {
+        row = &r->rows[r->n++];     /* mmap'ed: zero */
+        row->site = site;
+    } else if (r->n) {
+        row = &r->rows[0];          /* no room (sites interned meanwhile): no site */
+    } else {
+        return;
+    }
+    for (int c = 0; c < 3; c++)
+        row->bytes[c] += bytes[c];
+}
+
+/* The class of an untraced page's bytes from its page heat (page_heat.h), by the
+ * thresholds alone (no hysteresis: nothing remembers a page's class). */
+static int untraced_class(const void *page, size_t block_size, void *arg)
+{
+    uint32_t now = *(const uint32_t *)arg;
+    const pypper_model_params *mp = pypper_model_params_get();
+    double t = pypper_page_heat_temperature(page, pypper_heap_page_index(page), block_size, now);
+    return t >= mp->hot_threshold ? PYPPER_HOT : t < mp->cold_threshold ? PYPPER_COLD : PYPPER_WARM;
+}
+
+/* The description of a site (None for 0), made once per snapshot through memo. */
+static PyObject *site_text(PyObject *memo, uint32_t site)
+{
+    if (!site)
+        return Py_NewRef(Py_None);
+    PyObject *key = PyLong_FromUnsignedLong(site);
+    if (!key)
+        return NULL;
+    PyObject *text = PyDict_GetItemWithError(memo, key);
+    if (text) {
+        Py_DECREF(key);
+        return Py_NewRef(text);
+    }
+    text = PyErr_Occurred() ? NULL : pypper_alloc_site_describe(site);
+    if (text && PyDict_SetItem(memo, key, text) < 0)
+        Py_CLEAR(text);
+    Py_DECREF(key);
+    return text;
+}
+
+/* [(site or None, bytes, cold, warm, hot)], largest first is the caller's business. */
+static PyObject *untraced_list(const untraced_rows *r, PyObject *memo)
+{
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list && i < r->n; i++) {
+        const uint64_t *b = r->rows[i].bytes;
+        PyObject *site = site_text(memo, r->rows[i].site);
+        PyObject *row = site ? Py_BuildValue("(NKKKK)", site, (unsigned long long)(b[0] + b[1] + b[2]),
+                                             (unsigned long long)b[0], (unsigned long long)b[1],
+                                             (unsigned long long)b[2])
+                             : NULL;
+        if (!row || PyList_Append(list, row) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(row);
+    }
+    return list;
+}
+
+/* ---- Python results ---- */
+
+/* A list of str (or None) for a table of C strings / ids. */
+static PyObject *type_names(const type_map *types)
+{
+    PyObject *list = PyList_New((Py_ssize_t)types->n);
+    for (size_t k = 0; list && k < types->n; k++) {
+        PyObject *name = PyUnicode_InternFromString(types->types[k]->tp_name);
+        if (!name)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)k, name);
+    }
+    return list;
+}
+
+static PyObject *site_texts(const uint32_t *ids, size_t n_ids, PyObject *memo)
+{
+    PyObject *list = PyList_New((Py_ssize_t)n_ids);
+    for (size_t k = 0; list && k < n_ids; k++) {
+        PyObject *text = site_text(memo, ids[k]);
+        if (!text)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)k, text);
+    }
+    return list;
+}
+
+static PyObject *names_of(const char *const *names, size_t n)
+{
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t k = 0; list && k < n; k++) {
+        PyObject *s = PyUnicode_InternFromString(names[k]);
+        if (!s)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)k, s);
+    }
+    return list;
+}
+
+/* The rows as tuples (address, size, type, tier, temperature, class, site,
+ * owned_bytes, site_kind), the form before columns. */
+static PyObject *rows_as_tuples(const columns *c, size_t n, PyObject *types, PyObject *sites,
+                                PyObject *tiers, PyObject *classes, PyObject *kinds)
+{
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *row = Py_BuildValue(
+            "(KKOOdOOKO)", (unsigned long long)c->address[i], (unsigned long long)c->size[i],
+            PyList_GET_ITEM(types, c->type[i]), PyList_GET_ITEM(tiers, c->tier[i]),
+            c->temperature[i], PyList_GET_ITEM(classes, c->klass[i]),
+            PyList_GET_ITEM(sites, c->site[i]), (unsigned long long)c->owned[i],
+            PyList_GET_ITEM(kinds, c->kind[i]));
+        if (!row)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+    }
+    return list;
+}
+
+/* Pages as columns: address, hot bytes, cold bytes (uint64), heat (double), tier
+ * (uint8); or as tuples (address, tier, heat, hot_bytes, cold_bytes). */
+#define PAGE_ROW_BYTES 33u
+static PyObject *pages_out(const page_agg *p, size_t n, bool as_columns, PyObject *tiers)
+{
+    if (!as_columns) {
+        PyObject *list = PyList_New((Py_ssize_t)n);
+        for (size_t i = 0; list && i < n; i++) {
+            PyObject *row = Py_BuildValue("(KOdKK)", (unsigned long long)p[i].page,
+                                          PyList_GET_ITEM(tiers, p[i].tier ? 1 : 0), p[i].heat,
+                                          (unsigned long long)p[i].hot_bytes,
+                                          (unsigned long long)p[i].cold_bytes);
+            if (!row)
+                Py_CLEAR(list);
+            else
+                PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+        }
+        return list;
+    }
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * PAGE_ROW_BYTES));
+    if (!buf)
+        return NULL;
+    uint64_t *address = (uint64_t *)PyBytes_AS_STRING(buf), *hot = address + n, *cold = hot + n;
+    double *heat = (double *)(cold + n);
+    uint8_t *tier = (uint8_t *)(heat + n);
+    for (size_t i = 0; i < n; i++) {
+        address[i] = p[i].page;
+        hot[i] = p[i].hot_bytes;
+        cold[i] = p[i].cold_bytes;
+        heat[i] = p[i].heat;
+        tier[i] = p[i].tier ? 1 : 0;
+    }
+    return Py_BuildValue("{s:n,s:N}", "n", (Py_ssize_t)n, "columns", buf);
+}
+
+/* ---- the call ---- */
+
+typedef struct {
+    columns cols;
+    type_map types;
+    page_map pages;
+    pypper_untraced *traced;
+    untraced_rows urows;
+    uint32_t *site_ids;
+} scratch;
+
+static void scratch_free(scratch *s)
+{
+    if (s->cols.entry)
+        unmap_anon(s->cols.entry, s->cols.cap * sizeof(uint32_t));
+    type_map_free(&s->types);
+    if (s->pages.slots)
+        unmap_anon(s->pages.slots, s->pages.cap * sizeof(page_agg));
+    pypper_untraced_free(s->traced);
+    if (s->urows.rows)
+        unmap_anon(s->urows.rows, s->urows.cap * sizeof(untraced_row));
+    if (s->site_ids)
+        unmap_anon(s->site_ids, SITE_IDS * sizeof(uint32_t));
+}
+
+/* Fill the columns (and pages, untraced marks) from the table, under the heap's
+ * serialization; returns the number of rows. */
+static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
+{
+    columns *c = &s->cols;
+    size_t nrows = 0, count = pypper_objtable_count();
+    for (size_t i = 0; i < count && nrows < c->cap; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        PyObject *op = pypper_entry_object(e);
+        if (!pypper_objtable_current(e) || Py_REFCNT(op) <= 0)
+            continue;
+        pypper_block_info info;
+        pypper_heap_lookup(pypper_entry_block(e), &info);
+        double t = pypper_model_temperature(pypper_model_heat(e, now), now);
+        int klass = pypper_model_classify(e, t);
+        /* The object's whole block counts for its pages (its header included), and
+         * each buffer it owns for the buffer's pages. */
+        add_bytes(&s->pages, (uintptr_t)pypper_entry_block(e), info.size, info.tier, t, klass, page_size);
+        if (s->traced)
+            (void)pypper_untraced_mark(s->traced, pypper_entry_block(e), info.size);
+        buffer_pages bp = {&s->pages, t, klass, page_size, s->traced};
+        const void *buffer;
+        size_t owned = pypper_owned_blocks(op, &buffer, add_buffer_pages, &bp);
+        if (t < min_t)
+            continue;
+        uint32_t type = type_number(&s->types, Py_TYPE(op));
+        if (type == UINT32_MAX) {
+            s->pages.failed = true;     /* no memory: the call fails */
+            break;
+        }
+        uint8_t kind;
+        uint32_t site = row_site(e, buffer, &kind);
+        c->address[nrows] = (uint64_t)(uintptr_t)op;
+        c->size[nrows] = info.size;
+        c->owned[nrows] = owned;
+        c->temperature[nrows] = t;
+        c->type[nrows] = type;
+        c->site[nrows] = site;
+        c->tier[nrows] = info.tier == PYPPER_TIER_SLOW ? 1 : 0;
+        c->klass[nrows] = (uint8_t)klass;
+        c->kind[nrows] = kind;
+        c->entry[nrows] = (uint32_t)i;
+        nrows++;
+    }
+    return nrows;
+}
+
+static PyObject *model_dict(uint32_t now)
+{
+    const pypper_model_params *mp = pypper_model_params_get();
+    return Py_BuildValue(
+        "{s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d}",
+        "half_life_ms", mp->half_life_ms, "hot_threshold", mp->hot_threshold,
+        "cold_threshold", mp->cold_threshold, "hysteresis", mp->hysteresis,
+        "frame_weight", mp->weight[PYPPER_EVIDENCE_FRAME],
+        "caller_weight", mp->weight[PYPPER_EVIDENCE_CALLER],
+        "hold_weight", mp->weight[PYPPER_EVIDENCE_HOLD],
+        "refcount_weight", mp->weight[PYPPER_EVIDENCE_REFCOUNT],
+        "reference_heat", pypper_model_reference_heat(now));
+}
+
+PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
+{
+    (void)module;
+    double min_t = 0.0;
+    int want_untraced = 0, as_columns = 0;
+    if (!PyArg_ParseTuple(args, "|dpp:snapshot_data", &min_t, &want_untraced, &as_columns))
+        return NULL;
+    if (!pypper_live_trace_running()) {
+        PyErr_SetString(PyExc_RuntimeError, "no tracing session is running: call pypper.start() first");
+        return NULL;
+    }
+    (void)pypper_owned_buffers_init();      /* array.array's layout, once (imports) */
+    pypper_active_trace_drain();
+    uint32_t now = pypper_active_trace_now_ms();
+    size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
+
+    /* Everything that needs memory is had before the heap's lock: the columns (a
+     * bytes object, room for every entry of the table), the scratch maps. Nothing
+     * allocates from Python until the lock is released, so the table cannot change. */
+    size_t cap = pypper_objtable_count();
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(cap * ROW_BYTES));
+    if (!buf)
+        return NULL;
+    scratch s;
+    memset(&s, 0, sizeof(s));
+    columns_place(&s.cols, PyBytes_AS_STRING(buf), cap);
+    s.cols.entry = map_anon(cap * sizeof(uint32_t));
+    s.traced = want_untraced ? pypper_untraced_new() : NULL;
+    s.urows.cap = want_untraced ? (size_t)pypper_alloc_sites_count() + 1 : 0;
+    s.urows.rows = want_untraced ? map_anon(s.urows.cap * sizeof(untraced_row)) : NULL;
+    if (!s.cols.entry || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0
+        || (want_untraced && (!s.traced || !s.urows.rows))) {
+        scratch_free(&s);
+        Py_DECREF(buf);
+        return PyErr_NoMemory();
+    }
+    bool locked = pypper_heap_lock();
+    if (s.traced) {
+        /* The columns' own block is the snapshot's, not the program's untraced bytes. */
+        pypper_block_info info;
+        pypper_heap_lookup(buf, &info);
+        if (info.allocated)
+            (void)pypper_untraced_mark(s.traced, info.block, info.size);
+    }
+    size_t n = fill(&s, min_t, now, page_size);
+    uint64_t untraced_total = s.traced ? pypper_untraced_walk(s.traced, untraced_class, &now, keep_untraced, &s.urows) : 0;
+    pypper_heap_unlock(locked);
+    infer_sites(&s.cols, n, &s.types);
+    size_t n_ids = 0, npages = s.pages.failed ? 0 : page_map_sorted(&s.pages);
+    if (s.pages.failed || number_sites(&s.cols, n, &s.site_ids, &n_ids) < 0) {
+        scratch_free(&s);
+        Py_DECREF(buf);
+        return PyErr_NoMemory();
+    }
+
+    PyObject *memo = PyDict_New();
+    PyObject *types = memo ? type_names(&s.types) : NULL;
+    PyObject *sites = types ? site_texts(s.site_ids, n_ids, memo) : NULL;
+    PyObject *tiers = sites ? names_of((const char *const[]){tier_name(0), tier_name(1)}, 2) : NULL;
+    const char *class_names[] = {pypper_model_class_name(PYPPER_COLD), pypper_model_class_name(PYPPER_WARM),
+                                 pypper_model_class_name(PYPPER_HOT)};
+    PyObject *classes = tiers ? names_of(class_names, 3) : NULL;
+    PyObject *kinds = classes ? names_of(site_kind_names, SITE_KINDS) : NULL;
+    PyObject *objects = NULL;
+    if (kinds && as_columns)
+        objects = Py_BuildValue("{s:n,s:n,s:O,s:O,s:O,s:O,s:O,s:O}", "n", (Py_ssize_t)n,
+                                "capacity", (Py_ssize_t)cap, "columns", buf, "types", types,
+                                "sites", sites, "tiers", tiers, "classes", classes,
+                                "site_kinds", kinds);
+    else if (kinds)
+        objects = rows_as_tuples(&s.cols, n, types, sites, tiers, classes, kinds);
+    Py_DECREF(buf);
+    PyObject *page_list = objects ? pages_out(s.pages.slots, npages, as_columns, tiers) : NULL;
+    PyObject *untraced = page_list && want_untraced ? untraced_list(&s.urows, memo) : NULL;
+    PyObject *model = page_list && (!want_untraced || untraced) ? model_dict(now) : NULL;
+    scratch_free(&s);
+    Py_XDECREF(types);
+    Py_XDECREF(sites);
+    Py_XDECREF(tiers);
+    Py_XDECREF(classes);
+    Py_XDECREF(kinds);
+    Py_XDECREF(memo);
+    PyObject *out = model ? Py_BuildValue("{s:N,s:N,s:n,s:d,s:N}", "objects", objects, "pages", page_list,
+                                          "page_size", (Py_ssize_t)page_size, "uptime",
+                                          (double)now / 1e3, "model", model)
+                          : NULL;
+    if (!model) {
+        Py_XDECREF(objects);
+        Py_XDECREF(page_list);
+    }
+    if (out && untraced) {
+        PyObject *total = PyLong_FromUnsignedLongLong(untraced_total);
+        if (!total || PyDict_SetItemString(out, "untraced", untraced) < 0
+            || PyDict_SetItemString(out, "untraced_bytes", total) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(total);
+    }
+    Py_XDECREF(untraced);
+    return out;
+}
+
+/* ---- the file format's object rows, as JSON text ---- */
+
+/* Appends to a growing buffer; false once it could not grow. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+    bool failed;
+} text;
+
+static bool text_room(text *t, size_t more)
+{
+    if (t->n + more <= t->cap)
+        return true;
+    size_t cap = t->cap ? t->cap : 1 << 16;
+    while (cap < t->n + more)
+        cap *= 2;
+    char *p = PyMem_RawRealloc(t->p, cap);
+    if (!p) {
+        t->failed = true;
+        return false;
+    }
+    t->p = p;
+    t->cap = cap;
+    return true;
+}
+
+static void put(text *t, const char *s, size_t len)
+{
+    if (!t->failed && text_room(t, len)) {
+        memcpy(t->p + t->n, s, len);
+        t->n += len;
+    }
+}
+
+static void put_u64(text *t, uint64_t v)
+{
+    char digits[20];
+    size_t k = sizeof(digits);
+    do {
+        digits[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(t, digits + k, sizeof(digits) - k);
+}
+
+/* As Python's repr() writes it (what json.dumps writes for a finite float). */
+static void put_double(text *t, double v)
+{
+    if (v == 0.0) {
+        put(t, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 4 : 3);
+        return;
+    }
+    char *s = PyOS_double_to_string(v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (!s) {
+        t->failed = true;
+        return;
+    }
+    put(t, s, strlen(s));
+    PyMem_Free(s);
+}
+
+/* table[k] as bytes (the JSON text of a name, made by the caller). */
+static bool put_item(text *t, PyObject *table, uint32_t k)
+{
+    if ((Py_ssize_t)k >= PyList_GET_SIZE(table) || !PyBytes_Check(PyList_GET_ITEM(table, k))) {
+        PyErr_SetString(PyExc_ValueError, "snapshot_rows_json: a name table is too short");
+        return false;
+    }
+    PyObject *b = PyList_GET_ITEM(table, k);
+    put(t, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    return true;
+}
+
+/* snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes,
+ * kinds) -> bytes: rows start..stop of snapshot_data(columns=True)'s objects as the
+ * file format writes them, "[address,size,type,tier,temperature,site,class,
+ * owned_bytes,site_kind]" joined by commas; the tables are lists of the JSON text
+ * (bytes) of each name. */
+PyObject *pypper_snapshot_rows_json(PyObject *module, PyObject *args)
+{
+    (void)module;
+    Py_buffer buf;
+    Py_ssize_t n, cap, start, stop;
+    PyObject *tables[5];
+    if (!PyArg_ParseTuple(args, "y*nnnnO!O!O!O!O!:snapshot_rows_json", &buf, &n, &cap, &start, &stop,
+                          &PyList_Type, &tables[0], &PyList_Type, &tables[1], &PyList_Type,
+                          &tables[2], &PyList_Type, &tables[3], &PyList_Type, &tables[4]))
+        return NULL;
+    if (n < 0 || cap < n || (size_t)buf.len < (size_t)cap * ROW_BYTES || start < 0 || stop > n
+        || start > stop) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "snapshot_rows_json: rows or columns out of range");
+        return NULL;
+    }
+    columns c;
+    columns_place(&c, buf.buf, (size_t)cap);
+    text t = {NULL, 0, 0, false};
+    bool ok = true;
+    for (Py_ssize_t i = start; ok && !t.failed && i < stop; i++) {
+        put(&t, i > start ? ",[" : "[", i > start ? 2 : 1);
+        put_u64(&t, c.address[i]);
+        put(&t, ",", 1);
+        put_u64(&t, c.size[i]);
+        put(&t, ",", 1);
+        ok = put_item(&t, tables[0], c.type[i]);
+        put(&t, ",", 1);
+        ok = ok && put_item(&t, tables[2], c.tier[i]);
+        put(&t, ",", 1);
+        put_double(&t, c.temperature[i]);
+        put(&t, ",", 1);
+        ok = ok && put_item(&t, tables[1], c.site[i]);
+        put(&t, ",", 1);
+        ok = ok && put_item(&t, tables[3], c.klass[i]);
+        put(&t, ",", 1);
+        put_u64(&t, c.owned[i]);
+        put(&t, ",", 1);
+        ok = ok && put_item(&t, tables[4], c.kind[i]);
+        put(&t, "]", 1);
+    }
+    PyBuffer_Release(&buf);
+    PyObject *out = NULL;
+    if (t.failed)
+        PyErr_NoMemory();
+    else if (ok)
+        out = PyBytes_FromStringAndSize(t.p ? t.p : "", (Py_ssize_t)t.n);
+    PyMem_RawFree(t.p);
+    return out;
+}

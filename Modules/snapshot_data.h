@@ -1,0 +1,16 @@
+/* Modules/snapshot_data.h: _pypper.snapshot_data(), the data of a snapshot (every
+ * traced object and every page they occupy), defined in Modules/snapshot_data.c and
+ * listed among the temperature functions (Modules/temperature_api.c). */
+#ifndef PYPPER_MODULES_SNAPSHOT_DATA_H
+#define PYPPER_MODULES_SNAPSHOT_DATA_H
+
+#include <Python.h>
+
+/* snapshot_data([min_temperature[, untraced[, columns]]]) */
+PyObject *pypper_snapshot_data(PyObject *module, PyObject *args);
+
+/* snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes,
+ * kinds) -> bytes: the file format's JSON text of those object rows. */
+PyObject *pypper_snapshot_rows_json(PyObject *module, PyObject *args);
+
+#endif

@@ -1,0 +1,169 @@
+/* Pypper/own_memory.c: the registry of Pypper's own mappings by part and their
+ * resident bytes (own_memory.h). A fixed list of regions (Pypper keeps a few dozen
+ * mappings at most); residency comes from mincore over each region, in slices so the
+ * vector stays on the stack. */
+#include "own_memory.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define REGIONS_MAX 256
+#define MINCORE_PAGES 4096             /* pages asked per mincore call */
+
+typedef struct {
+    void *start;                        /* NULL: a free slot */
+    size_t bytes;
+    pypper_own_part part;
+} region;
+
+static region regions[REGIONS_MAX];
+static uint64_t uncounted;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const part_names[PYPPER_OWN_PARTS] = {
+    [PYPPER_OWN_OBJTABLE_ENTRIES] = "objtable_entries",
+    [PYPPER_OWN_OBJTABLE_INDEX] = "objtable_index",
+    [PYPPER_OWN_LIVE_TRACE] = "live_trace",
+    [PYPPER_OWN_EVIDENCE] = "evidence",
+    [PYPPER_OWN_MIGRATE] = "migrate",
+    [PYPPER_OWN_ALLOC_SITES] = "alloc_sites",
+    [PYPPER_OWN_SITE_INFER] = "site_infer",
+    [PYPPER_OWN_UNTRACED_SITES] = "untraced_sites",
+    [PYPPER_OWN_WRITE_TRACKING] = "write_tracking",
+    [PYPPER_OWN_SNAPSHOT] = "snapshot",
+    [PYPPER_OWN_PAGE_HEAT] = "page_heat",
+};
+
+const char *pypper_own_part_name(pypper_own_part part)
+{
+    return (unsigned)part < PYPPER_OWN_PARTS ? part_names[part] : "unknown";
+}
+
+static void remember(void *p, size_t bytes, pypper_own_part part)
+{
+    pthread_mutex_lock(&mu);
+    size_t i = 0;
+    while (i < REGIONS_MAX && regions[i].start)
+        i++;
+    if (i < REGIONS_MAX)
+        regions[i] = (region){p, bytes, part};
+    else
+        uncounted++;
+    pthread_mutex_unlock(&mu);
+}
+
+/* The slot of the region starting at p, or REGIONS_MAX; with mu held. */
+static size_t slot_of(const void *p)
+{
+    for (size_t i = 0; i < REGIONS_MAX; i++)
+        if (regions[i].start == p)
+            return i;
+    return REGIONS_MAX;
+}
+
+void *pypper_own_mmap(pypper_own_part part, size_t bytes, int extra_flags)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    remember(p, bytes, part);
+    return p;
+}
+
+void *pypper_own_mremap(void *old, size_t old_bytes, size_t new_bytes)
+{
+    void *p = mremap(old, old_bytes, new_bytes, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED)
+        return NULL;
+    pthread_mutex_lock(&mu);
+    size_t i = slot_of(old);
+    if (i < REGIONS_MAX)
+        regions[i].start = p, regions[i].bytes = new_bytes;
+    pthread_mutex_unlock(&mu);
+    return p;
+}
+
+void pypper_own_munmap(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&mu);
+    size_t i = slot_of(p);
+    if (i < REGIONS_MAX)
+        regions[i] = (region){0};
+    pthread_mutex_unlock(&mu);
+    munmap(p, bytes);
+}
+
+static uint64_t resident_of(const region *r)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char vec[MINCORE_PAGES];
+    uint64_t pages = 0;
+    size_t total = (r->bytes + page - 1) / page;
+    for (size_t done = 0; done < total;) {
+        size_t n = total - done < MINCORE_PAGES ? total - done : MINCORE_PAGES;
+        if (mincore((char *)r->start + done * page, n * page, vec) < 0)
+            break;                      /* not counted: the region is not ours any more */
+        for (size_t k = 0; k < n; k++)
+            pages += vec[k] & 1;
+        done += n;
+    }
+    return pages * page;
+}
+
+static uint64_t sum(int part, bool resident)
+{
+    uint64_t total = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < REGIONS_MAX; i++)
+        if (regions[i].start && (part < 0 || regions[i].part == (pypper_own_part)part))
+            total += resident ? resident_of(&regions[i]) : regions[i].bytes;
+    pthread_mutex_unlock(&mu);
+    return total;
+}
+
+uint64_t pypper_own_resident(pypper_own_part part) { return sum((int)part, true); }
+uint64_t pypper_own_resident_total(void) { return sum(-1, true); }
+uint64_t pypper_own_mapped(pypper_own_part part) { return sum((int)part, false); }
+
+uint64_t pypper_own_uncounted(void)
+{
+    pthread_mutex_lock(&mu);
+    uint64_t n = uncounted;
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
+static struct {
+    bool taken;
+    uint64_t resident[PYPPER_OWN_PARTS];
+    uint64_t heap_bytes;
+} at_end;
+
+void pypper_own_note_end(uint64_t heap_bytes_in_use)
+{
+    uint64_t r[PYPPER_OWN_PARTS];
+    for (int p = 0; p < PYPPER_OWN_PARTS; p++)
+        r[p] = pypper_own_resident((pypper_own_part)p);
+    pthread_mutex_lock(&mu);
+    memcpy(at_end.resident, r, sizeof(r));
+    at_end.heap_bytes = heap_bytes_in_use;
+    at_end.taken = true;
+    pthread_mutex_unlock(&mu);
+}
+
+bool pypper_own_end_record(uint64_t resident[PYPPER_OWN_PARTS], uint64_t *heap_bytes_in_use)
+{
+    pthread_mutex_lock(&mu);
+    bool taken = at_end.taken;
+    memcpy(resident, at_end.resident, sizeof(at_end.resident));
+    *heap_bytes_in_use = at_end.heap_bytes;
+    pthread_mutex_unlock(&mu);
+    return taken;
+}

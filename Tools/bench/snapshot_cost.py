@@ -1,0 +1,91 @@
+"""What a snapshot costs (issue 12 target: 1 million traced objects -> pypper.snapshot()
+and Snapshot.save() each in <= 1 s and <= 100 MB of peak RSS above the RSS before
+the call). Builds about --objects objects of mixed types (instances, dicts, lists,
+tuples, str, bytes), starts a session (its full pass traces them), then for
+snapshot(), by_type() + hottest(), save() and load() prints the wall time and the
+peak RSS above the RSS just before (the kernel's high-water mark, reset through
+/proc/self/clear_refs before each step). Wall times on a shared machine are noisy:
+repeat and take the best.
+
+    ./python3 Tools/bench/snapshot_cost.py [--objects 1000000] [--json]
+"""
+import argparse
+import gc
+import json
+import os
+import tempfile
+import time
+
+import pypper
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+
+def build(n):
+    data = []
+    for i in range(n // 8):              # about 8 traced objects a group
+        data.append((Point(i, None), {"k": "v%d" % i, "b": b"x" * (i % 24)},
+                     ["s%d" % (i % 1000), (i, "t")]))
+    return data
+
+
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def reset_peak():
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def measure(label, fn, out):
+    gc.collect()
+    reset_peak()
+    before = status_kb("VmRSS")
+    t0 = time.perf_counter()
+    value = fn()
+    seconds = time.perf_counter() - t0
+    peak = status_kb("VmHWM")
+    out[label] = {"seconds": round(seconds, 3), "peak_extra_mb": round((peak - before) / 1024, 1)}
+    return value
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--objects", type=int, default=1_000_000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    data = build(args.objects)
+    pypper.start()
+    out = {"traced_objects": pypper.live_trace_stats()["objects"]}
+    snap = measure("snapshot", pypper.snapshot, out)
+    out["snapshot_objects"] = len(snap.objects)
+    measure("by_type+hottest", lambda: (snap.by_type(), snap.hottest(10)), out)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "snap.pypper")
+        measure("save", lambda: snap.save(path), out)
+        out["file_mb"] = round(os.path.getsize(path) / 2**20, 1)
+        del snap
+        back = measure("load", lambda: pypper.load(path), out)
+        out["loaded_objects"] = len(back.objects)
+        del back
+    pypper.end()
+    del data
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return
+    print(f"traced objects: {out['traced_objects']}, in the snapshot: {out['snapshot_objects']}, "
+          f"file {out['file_mb']} MiB")
+    for k in ("snapshot", "by_type+hottest", "save", "load"):
+        print(f"{k:16} {out[k]['seconds']:7.3f} s  peak +{out[k]['peak_extra_mb']:7.1f} MB")
+
+
+main()

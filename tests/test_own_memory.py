@@ -1,0 +1,64 @@
+"""Pypper's own memory (pypper.own_memory(), stats own_bytes/heap_bytes_in_use): the
+parts' resident bytes, the object table's 16 bytes an entry, the figures kept at a
+session's end, and the trace file's end event."""
+
+import json
+import os
+import textwrap
+
+from conftest import run
+
+
+def check(code, **kw):
+    r = run(["-c", textwrap.dedent(code)], **kw)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_parts_sum_and_table_size():
+    out = check("""
+        import pypper, _pypper
+        m = pypper.own_memory()
+        assert m["at_session_end"] is None and m["uncounted_mappings"] == 0, m
+        assert m["parts"]["objtable_entries"] == 0 and m["own_bytes"] == sum(m["parts"].values())
+        words = [str(i) * 3 for i in range(200000)]
+        pypper.start()
+        _pypper.live_trace_knows(words)            # a sync: the index is built
+        m = pypper.own_memory()
+        n = pypper.live_trace_stats()["objects"]
+        parts = m["parts"]
+        assert m["own_bytes"] == sum(parts.values()) and m["heap_bytes_in_use"] > 200000 * 50
+        # 16 bytes an entry, rounded up to pages (a huge page at most at the tail).
+        assert 16 * n <= parts["objtable_entries"] <= 16 * n + (2 << 20), (n, parts)
+        # The index: 2/3 to 3/4 full after its build, 4-byte slots.
+        assert 4 * n <= parts["objtable_index"] <= 8 * n + (2 << 20), (n, parts)
+        assert parts["live_trace"] <= 65536        # the rescan buffer, touched as used
+        assert abs(m["own_per_heap"] - m["own_bytes"] / m["heap_bytes_in_use"]) < 1e-9
+        s = pypper.stats()
+        assert s["own_bytes"] > 16 * n and s["heap_bytes_in_use"] > 0
+        pypper.end()
+        end = pypper.own_memory()["at_session_end"]
+        assert end["parts"]["objtable_entries"] >= 16 * n and end["own_bytes"] >= 20 * n, end
+        now = pypper.own_memory()
+        assert now["parts"]["objtable_entries"] == 0 and now["parts"]["objtable_index"] == 0, now
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_end_event_carries_own_memory(tmp_path):
+    trace = tmp_path / "t.%p"
+    check("""
+        import pypper
+        keep = [[i] for i in range(50000)]
+        pypper.start()
+        pypper.end()
+    """, env={"PYPPER_TRACE_FILE": str(trace)})
+    files = os.listdir(tmp_path)
+    assert len(files) == 1
+    with open(tmp_path / files[0]) as f:
+        end = [json.loads(line) for line in f][-1]
+    assert end["event"] == "end"
+    own = end["own_memory"]
+    assert own["parts"]["objtable_entries"] >= 16 * 50000 and own["heap_bytes_in_use"] > 0
+    assert own["own_bytes"] == sum(own["parts"].values())
