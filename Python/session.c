@@ -67,24 +67,17 @@ static pypper_components session = {table, sizeof(table) / sizeof(table[0]), 0, 
 
 int pypper_session_start(const pypper_config *cfg)
 {
-    char err[PYPPER_ERR_MAX];
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = pypper_lifecycle_start(cfg, err, sizeof(err));
+    rc = pypper_lifecycle_start(cfg);
     Py_END_ALLOW_THREADS
-    if (rc < 0) {
-        PyErr_SetString(PyExc_RuntimeError, err);
-        return -1;
-    }
     if (rc == 0)
         return 0;
     size_t wanted = pypper_heap_ready() ? session.count : WITHOUT_HEAP;
     if (pypper_components_start(&session, wanted, cfg) < 0) {
         /* The components' stops may run Python's C API: the reason waits aside. */
         PyObject *exc = PyErr_GetRaisedException();
-        Py_BEGIN_ALLOW_THREADS
         pypper_lifecycle_end();
-        Py_END_ALLOW_THREADS
         pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
         PyErr_SetRaisedException(exc);
         return -1;
@@ -94,29 +87,20 @@ int pypper_session_start(const pypper_config *cfg)
 
 int pypper_session_end(void)
 {
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = pypper_lifecycle_end();
-    Py_END_ALLOW_THREADS
-    if (rc == 1)
-        pypper_components_stop(&session);
-    return rc;
+    if (!pypper_lifecycle_begin_end())
+        return 0;
+    /* Stopping: a start() in another thread waits until the components are stopped. */
+    pypper_components_stop(&session);
+    pypper_lifecycle_finish_end();
+    return 1;
 }
 
 /* Every thread of the session is joined: CPython 3.12 warns about a fork in a process
  * that has other threads (it counts them in /proc/self/stat), and a thread inside an
  * allocator at fork() could leave the child's locked. */
-void pypper_session_before_fork(void)
-{
-    pypper_components_before_fork(&session);
-    pypper_lifecycle_before_fork();
-}
+void pypper_session_before_fork(void) { pypper_components_before_fork(&session); }
 
-void pypper_session_after_fork_in_parent(void)
-{
-    pypper_lifecycle_after_fork_in_parent();
-    pypper_components_after_fork_parent(&session);
-}
+void pypper_session_after_fork_in_parent(void) { pypper_components_after_fork_parent(&session); }
 
 /* (The lifecycle's own state is reset by its pthread_atfork handler.) */
 void pypper_session_after_fork_in_child(void) { pypper_components_after_fork_child(&session); }
