@@ -7,6 +7,7 @@
 #include "migration_api.h"
 
 #include "../Pypper/stats.h"
+#include "../Python/engine.h"
 #include "../Python/migrate.h"
 #include "../Python/owned_buffers.h"
 
@@ -43,7 +44,7 @@ static PyObject *py_migrate_now(PyObject *module, PyObject *unused)
     (void)module;
     (void)unused;
     pypper_migrate_result r;
-    if (pypper_migrate_now(&r) < 0)
+    if (pypper_engine_migrate_now(&r) < 0)
         return NULL;
     return result_dict(&r);
 }

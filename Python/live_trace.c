@@ -32,10 +32,10 @@
 
 #include "live_trace.h"
 #include "../Modules/process_hooks.h"
-#include "migrate.h"
 #include "alloc_sites.h"
 
 #include "../Objects/heap.h"
+#include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
@@ -230,7 +230,7 @@ void pypper_live_trace_rescan(size_t budget)
         PyObject *op = e->object;
         /* A dealloc'ed object kept on a CPython free list (dicts, lists, tuples,
          * floats) keeps its block and tracked bit but has no references. */
-        if (!pypper_objtable_current(e) || !pypper_migrate_may_touch(e->block)
+        if (!pypper_objtable_current(e) || !pypper_residency_may_touch(e->block)
             || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
             continue;
         traverseproc traverse = Py_TYPE(op)->tp_traverse;

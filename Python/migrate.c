@@ -1,6 +1,6 @@
-/* Python/migrate.c: the migration plane's engine (migrate.h).
+/* Python/migrate.c: the migration plane (migrate.h), driven by the engine (engine.c).
  *
- * A round has two halves. collect (GIL held, at the sampler's hand-over or in
+ * A round has two halves. collect (GIL held, in the engine's step or in
  * pypper.migrate_now()): list the heap's pages in use (from the allocator's
  * metadata), spread each traced object's heat over the pages of its block and of
  * the buffer it owns, relocate owned buffers of hot objects into fast-tier arenas
@@ -22,7 +22,6 @@
 
 #include "migrate.h"
 
-#include "active_trace.h"
 #include "alloc_sites.h"
 #include "owned_buffers.h"
 
@@ -454,12 +453,11 @@ static void adjust_threshold(void)
         M.threshold *= 2;
 }
 
-static void collect(bool whole)
+static void collect(bool whole, uint32_t now_ms)
 {
     (void)pypper_owned_buffers_init();      /* array.array: once the program imports it */
     M.whole_round = whole;
     uint64_t t0 = now_ns();
-    uint32_t now_ms = pypper_active_trace_now_ms();
     M.pass++;
     memset(&M.cur, 0, sizeof(M.cur));
     bool locked = pypper_heap_lock();
@@ -753,7 +751,7 @@ bool pypper_migrate_due(void)
     return M.on && now_ns() - M.last_ns >= (uint64_t)M.cfg.migrate_interval_ms * 1000000ull;
 }
 
-void pypper_migrate_collect_if_due(void)
+void pypper_migrate_collect_if_due(uint32_t now_ms)
 {
     if (!pypper_migrate_due())
         return;
@@ -764,7 +762,7 @@ void pypper_migrate_collect_if_due(void)
     pthread_mutex_unlock(&M.mu);
     if (!mine)
         return;                  /* a round is still being collected or executed */
-    collect(false);
+    collect(false, now_ms);
     pthread_mutex_lock(&M.mu);
     M.round = ROUND_QUEUED;
     pthread_cond_broadcast(&M.cv);
@@ -788,18 +786,17 @@ static bool take_round(void)
     return ok;
 }
 
-int pypper_migrate_now(pypper_migrate_result *out)
+int pypper_migrate_now(pypper_migrate_result *out, uint32_t (*model_now_ms)(void))
 {
     if (!M.on) {
         PyErr_SetString(PyExc_RuntimeError, "no pypper session is running: call pypper.start() first");
         return -1;
     }
-    pypper_active_trace_drain();
     if (!take_round()) {
         PyErr_SetString(PyExc_RuntimeError, "the pypper session ended");
         return -1;
     }
-    collect(true);
+    collect(true, model_now_ms());
     Py_BEGIN_ALLOW_THREADS
     execute();
     Py_END_ALLOW_THREADS

@@ -8,7 +8,8 @@
  *   heap retention   arenas stay mapped while sampler threads read them; the budget
  *   alloc_sites      allocation-site sampling, before anything is traced
  *   live_trace       the object table (sources below read it)
- *   migrate          the migration engine and its backend
+ *   migrate          the migration plane (planner, relocation) and its backend
+ *   engine           connects the stages: the sampler's hand-over runs its step
  *   active_trace     the sampler thread, last: it feeds everything above it.
  * Without Pypper's heap (a stock python3.12 on another allocator) only the first
  * runs. All with the GIL held. */
@@ -16,6 +17,7 @@
 
 #include "active_trace.h"
 #include "alloc_sites.h"
+#include "engine.h"
 #include "live_trace.h"
 #include "migrate.h"
 
@@ -57,6 +59,7 @@ static const pypper_component table[] = {
      pypper_live_trace_forget_after_fork},
     {"migrate", pypper_migrate_start, pypper_migrate_stop, pypper_migrate_before_fork,
      pypper_migrate_after_fork_in_parent, pypper_migrate_after_fork_child},
+    {"engine", pypper_engine_start, pypper_engine_stop, NULL, NULL, pypper_engine_stop},
     {"active_trace", pypper_active_trace_start, pypper_active_trace_stop,
      pypper_active_trace_before_fork, pypper_active_trace_after_fork_in_parent,
      pypper_active_trace_forget_after_fork},
