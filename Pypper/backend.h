@@ -8,12 +8,12 @@
 
 #include "options.h"
 #include "topology.h"
+#include "../Objects/tier.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PYPPER_PLACE_FAST 0
-#define PYPPER_PLACE_SLOW 1
+/* Where a page is: a pypper_tier, or this when the backend keeps no placement. */
 #define PYPPER_PLACE_UNKNOWN (-ENODATA)
 
 typedef struct pypper_backend_ops {
@@ -24,7 +24,7 @@ typedef struct pypper_backend_ops {
      * page i is there now, else -errno (-ENOMEM: the target tier is full). Returns
      * how many are there. */
     size_t (*move)(void *const *pages, size_t n, unsigned tier, int *status);
-    /* Where each page is: PYPPER_PLACE_FAST / _SLOW, or -errno (-ENOENT: never
+    /* Where each page is: PYPPER_TIER_FAST / _SLOW, or -errno (-ENOENT: never
      * touched; PYPPER_PLACE_UNKNOWN: the backend keeps no placement, as sim). */
     void (*locate)(void *const *pages, size_t n, int *where);
 } pypper_backend_ops;

@@ -9,13 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../Objects/tier.h"
+
 #define PYPPER_HEAT_UNKNOWN (-1.0f)     /* no traced object on the page */
 
 typedef struct {
     uintptr_t addr;
     float heat;                 /* >= 0, or PYPPER_HEAT_UNKNOWN */
-    uint8_t placed;             /* PYPPER_PLACE_FAST / _SLOW: where it is now */
-    uint8_t arena_tier;         /* the tier of the arena it belongs to */
+    uint8_t placed;             /* a pypper_tier: where it is now */
+    uint8_t arena_tier;         /* a pypper_tier: the tier of the arena it belongs to */
     uint8_t unplaced;           /* where it is could not be learnt: left alone */
     uint32_t moved_pass;        /* the pass that last moved it; 0: never */
 } pypper_plan_page;

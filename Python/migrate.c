@@ -70,8 +70,9 @@
  * (BUSY), or the migration thread, which will execute it (QUEUED). */
 enum { ROUND_IDLE = 0, ROUND_BUSY, ROUND_QUEUED };
 
-enum { PL_UNKNOWN = 0, PL_FAST = 1, PL_SLOW = 2, PL_WHERE = 3, PL_AGE_ONE = 4,
-       PL_AGE = 0xFC };
+/* (A tier plus one: an mmap'ed array starts all zero, that is unknown.) */
+enum { PL_UNKNOWN = 0, PL_FAST = 1 + PYPPER_TIER_FAST, PL_SLOW = 1 + PYPPER_TIER_SLOW,
+       PL_WHERE = 3, PL_AGE_ONE = 4, PL_AGE = 0xFC };
 
 
 typedef struct {
@@ -302,7 +303,7 @@ static void add_page(size_t index, unsigned tier, void *ctx)
     M.pages[M.npages++] = (pypper_plan_page){
         (uintptr_t)pypper_heap_page_at(index),
         known ? 0.0f : PYPPER_HEAT_UNKNOWN,
-        pl == PL_SLOW ? PYPPER_PLACE_SLOW : pl == PL_FAST ? PYPPER_PLACE_FAST : (uint8_t)tier,
+        pl == PL_SLOW ? PYPPER_TIER_SLOW : pl == PL_FAST ? PYPPER_TIER_FAST : (uint8_t)tier,
         (uint8_t)tier, 0, M.moved[index]};
 }
 
@@ -555,7 +556,7 @@ static void refresh_placement(void)
         for (size_t i = 0; i < M.npages; i++) {
             size_t index = pypper_heap_page_index((void *)M.pages[i].addr);
             if (where_of(index) == PL_UNKNOWN)
-                set_where(index, M.pages[i].placed == PYPPER_PLACE_SLOW ? PL_SLOW : PL_FAST);
+                set_where(index, M.pages[i].placed == PYPPER_TIER_SLOW ? PL_SLOW : PL_FAST);
         }
         return;
     }
@@ -576,9 +577,9 @@ static void refresh_placement(void)
         pypper_plan_page *p = &M.pages[M.scratch[k]];
         int w = M.status[k];
         size_t index = pypper_heap_page_index((void *)p->addr);
-        if (w == PYPPER_PLACE_FAST || w == PYPPER_PLACE_SLOW) {
+        if (w == PYPPER_TIER_FAST || w == PYPPER_TIER_SLOW) {
             p->placed = (uint8_t)w;
-            set_where(index, w == PYPPER_PLACE_SLOW ? PL_SLOW : PL_FAST);
+            set_where(index, w == PYPPER_TIER_SLOW ? PL_SLOW : PL_FAST);
         } else if (where_of(index) == PL_UNKNOWN) {
             /* Not touched yet, or the query failed: asked again next round, and
              * left out of this round's plan. */
@@ -700,7 +701,7 @@ static void execute(void)
     for (size_t i = 0; i < M.npages; i++) {
         if (M.pages[i].unplaced)
             M.cur.unplaced_pages++;
-        else if (M.pages[i].placed == PYPPER_PLACE_SLOW)
+        else if (M.pages[i].placed == PYPPER_TIER_SLOW)
             M.cur.slow_pages++;
         else
             M.cur.fast_pages++;
@@ -1021,7 +1022,7 @@ PyObject *pypper_migrate_placement_map(void)
         const pypper_plan_page *pg = &M.pages[i];
         PyObject *row = Py_BuildValue("(Ks)", (unsigned long long)pg->addr,
                                       pg->unplaced ? "unknown"
-                                      : pg->placed == PYPPER_PLACE_SLOW ? "slow" : "fast");
+                                      : pg->placed == PYPPER_TIER_SLOW ? "slow" : "fast");
         if (!row || PyList_Append(list, row) < 0) {
             Py_XDECREF(row);
             Py_CLEAR(list);

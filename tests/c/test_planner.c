@@ -18,8 +18,8 @@ static void setup(unsigned fast_count)
 {
     for (size_t i = 0; i < N; i++)
         pages[i] = (pypper_plan_page){0x100000 + i * 4096, (float)(N - i), /* 0 hottest */
-                                      i < fast_count ? PYPPER_PLACE_FAST : PYPPER_PLACE_SLOW,
-                                      PYPPER_PLACE_FAST, 0, 0};
+                                      i < fast_count ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW,
+                                      PYPPER_TIER_FAST, 0, 0};
 }
 
 static pypper_plan_params params(size_t budget)
@@ -48,8 +48,8 @@ static void test_budget_and_ranking(void)
     /* Cold pages (50..99) are fast, hot ones (0..49) slow; budget 50. */
     for (size_t i = 0; i < N; i++)
         pages[i] = (pypper_plan_page){0x100000 + i * 4096, (float)(N - i),
-                                      i >= 50 ? PYPPER_PLACE_FAST : PYPPER_PLACE_SLOW,
-                                      PYPPER_PLACE_FAST, 0, 0};
+                                      i >= 50 ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW,
+                                      PYPPER_TIER_FAST, 0, 0};
     pypper_plan_params p = params(50);
     pypper_plan r = plan(&p);
     CHECK(r.npromote == 50 && r.ndemote == 50);
@@ -138,8 +138,8 @@ static void test_ratio_policy(void)
 {
     setup(0);
     for (size_t i = 0; i < N; i++)
-        pages[i].arena_tier = i % 2 ? PYPPER_PLACE_SLOW : PYPPER_PLACE_FAST;
-    pages[1].placed = PYPPER_PLACE_FAST;                 /* a slow-arena page in fast memory */
+        pages[i].arena_tier = i % 2 ? PYPPER_TIER_SLOW : PYPPER_TIER_FAST;
+    pages[1].placed = PYPPER_TIER_FAST;                 /* a slow-arena page in fast memory */
     pypper_plan_params p = params(SIZE_MAX);
     p.policy = PYPPER_POLICY_RATIO;
     pypper_plan r = plan(&p);
@@ -174,7 +174,7 @@ static void test_backend_select(void)
     /* The sim backend moves nothing and reports no placement of its own. */
     void *pg[2] = {(void *)0x1000, (void *)0x2000};
     int st[2] = {1, 1};
-    CHECK(pypper_backend_sim.move(pg, 2, PYPPER_PLACE_SLOW, st) == 2 && st[0] == 0 && st[1] == 0);
+    CHECK(pypper_backend_sim.move(pg, 2, PYPPER_TIER_SLOW, st) == 2 && st[0] == 0 && st[1] == 0);
     pypper_backend_sim.locate(pg, 2, st);
     CHECK(st[0] == PYPPER_PLACE_UNKNOWN);
     /* numa needs a fast and a slow node. */
