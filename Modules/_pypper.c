@@ -279,7 +279,7 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         PyErr_SetString(get_state(module)->config_error, err);
         return NULL;
     }
-    int rc = pypper_session_start(&cfg);
+    int rc = pypper_session_start(&cfg, &backend);
     if (rc < 0)
         return NULL;
     return PyBool_FromLong(rc);

@@ -96,5 +96,7 @@ static void pageout_locate(void *const *pages, size_t n, int *where)
     }
 }
 
-const pypper_backend_ops pypper_backend_pageout = {"pageout", pageout_init, pageout_move,
-                                                   pageout_locate};
+const pypper_backend_ops pypper_backend_pageout = {
+    "pageout",
+    PYPPER_BACKEND_REPORTS_PLACEMENT | PYPPER_BACKEND_CHEAP_LOCATE | PYPPER_BACKEND_FAR_MEMORY,
+    pageout_init, NULL, pageout_move, pageout_locate};

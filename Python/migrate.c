@@ -338,7 +338,7 @@ static void spread(const void *start, size_t size, double h)
 
 static bool readable_without_fault(const void *block)
 {
-    if (M.backend.kind != PYPPER_BACKEND_PAGEOUT)
+    if (!(M.backend.ops->caps & PYPPER_BACKEND_FAR_MEMORY))
         return true;
     size_t index = pypper_heap_page_index(block);
     return index < M.slots && where_of(index) != PL_SLOW;
@@ -552,7 +552,7 @@ static void locate(size_t first, size_t n, int *where)
  * seen before and every LOCATE_ALL_EVERY rounds, sim never (its record is all). */
 static void refresh_placement(void)
 {
-    if (M.backend.kind == PYPPER_BACKEND_SIM) {
+    if (!(M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT)) {
         for (size_t i = 0; i < M.npages; i++) {
             size_t index = pypper_heap_page_index((void *)M.pages[i].addr);
             if (where_of(index) == PL_UNKNOWN)
@@ -560,7 +560,8 @@ static void refresh_placement(void)
         }
         return;
     }
-    bool all = M.backend.kind == PYPPER_BACKEND_PAGEOUT || M.pass % LOCATE_ALL_EVERY == 1;
+    bool all = (M.backend.ops->caps & PYPPER_BACKEND_CHEAP_LOCATE)
+               || M.pass % LOCATE_ALL_EVERY == 1;
     size_t n = 0;
     for (size_t i = 0; i < M.npages; i++) {
         size_t index = pypper_heap_page_index((void *)M.pages[i].addr);
@@ -832,17 +833,17 @@ static void release_arrays(void)
     M.cap = M.npages = M.slots = 0;
 }
 
-int pypper_migrate_start(const pypper_config *cfg)
+static void fini_backend(const pypper_backend_choice *c)
+{
+    if (c->ops && c->ops->fini)
+        c->ops->fini();
+}
+
+int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *backend)
 {
     if (M.on)
         return 0;
-    char err[PYPPER_ERR_MAX];
-    pypper_backend_choice choice;
-    if (pypper_backend_select(cfg, pypper_tiers_topology(), "/proc/swaps", &choice, err,
-                              sizeof(err)) < 0) {
-        PyErr_SetString(PyExc_RuntimeError, err);
-        return -1;
-    }
+    pypper_backend_choice choice = *backend;
     const pypper_topology *topo = pypper_tiers_topology();
     int rc = choice.ops->init(topo);
     if (rc < 0) {
@@ -872,6 +873,7 @@ int pypper_migrate_start(const pypper_config *cfg)
     if (!M.placed || !M.moved || !M.pos || !M.reloc || !M.site_bytes || !M.site_cold
         || !M.site_objects || !M.cold) {
         release_arrays();
+        fini_backend(&choice);
         PyErr_NoMemory();
         return -1;
     }
@@ -888,6 +890,7 @@ int pypper_migrate_start(const pypper_config *cfg)
     rc = pypper_thread_start(&M.thread, migrate_main, NULL, "pypper-migrate");
     if (rc != 0) {
         release_arrays();
+        fini_backend(&choice);
         PyErr_Format(PyExc_RuntimeError, "cannot create the pypper migration thread: %s",
                      strerror(rc));
         return -1;
@@ -924,6 +927,7 @@ void pypper_migrate_stop(void)
     Py_END_ALLOW_THREADS
     update_hook();
     release_arrays();
+    fini_backend(&M.backend);
 }
 
 void pypper_migrate_before_fork(void)
@@ -978,13 +982,15 @@ void pypper_migrate_after_fork_child(void)
     pthread_mutex_init(&M.mu, NULL);
     pthread_cond_init(&M.cv, NULL);
     release_arrays();
+    fini_backend(&M.backend);
 }
 
 bool pypper_migrate_running(void) { return M.on; }
 
 bool pypper_migrate_may_touch(const void *p)
 {
-    if (!M.on || M.backend.kind != PYPPER_BACKEND_PAGEOUT || !M.placed || !pypper_heap_owns(p))
+    if (!M.on || !(M.backend.ops->caps & PYPPER_BACKEND_FAR_MEMORY) || !M.placed
+        || !pypper_heap_owns(p))
         return true;
     return readable_without_fault(p);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../Pypper/backend.h"
 #include "../Pypper/options.h"
 
 typedef struct {
@@ -23,9 +24,10 @@ typedef struct {
     double collect_ms, execute_ms;
 } pypper_migrate_result;
 
-/* With the GIL, when a session starts (after the live trace): pick the backend.
- * 0, or -1 with a Python exception (BACKEND=numa on one tier, no memory). */
-int pypper_migrate_start(const pypper_config *cfg);
+/* With the GIL, when a session starts (after the live trace), with the backend the
+ * session chose: start it (its fini runs at stop). 0, or -1 with a Python exception
+ * (the backend cannot start, no memory, no thread). */
+int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *backend);
 /* With the GIL, after the sampler thread has stopped: joins the migration thread. */
 void pypper_migrate_stop(void);
 /* With the GIL, around fork(): join the migration thread (after the round it is

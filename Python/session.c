@@ -46,6 +46,11 @@ static int retention_start(const pypper_config *cfg)
 
 static void retention_stop(void) { pypper_heap_set_retain(false); }
 
+/* The backend start() chose, for the migration plane. */
+static pypper_backend_choice backend;
+
+static int migrate_start(const pypper_config *cfg) { return pypper_migrate_start(cfg, &backend); }
+
 static int alloc_sites_start(const pypper_config *cfg)
 {
     return pypper_alloc_sites_start((uint64_t)cfg->alloc_sample);
@@ -57,7 +62,7 @@ static const pypper_component table[] = {
      pypper_alloc_sites_stop},
     {"live_trace", pypper_live_trace_start, pypper_live_trace_stop, NULL, NULL,
      pypper_live_trace_forget_after_fork},
-    {"migrate", pypper_migrate_start, pypper_migrate_stop, pypper_migrate_before_fork,
+    {"migrate", migrate_start, pypper_migrate_stop, pypper_migrate_before_fork,
      pypper_migrate_after_fork_in_parent, pypper_migrate_after_fork_child},
     {"engine", pypper_engine_start, pypper_engine_stop, NULL, NULL, pypper_engine_stop},
     {"active_trace", pypper_active_trace_start, pypper_active_trace_stop,
@@ -68,7 +73,7 @@ static const pypper_component table[] = {
 
 static pypper_components session = {table, sizeof(table) / sizeof(table[0]), 0, NULL};
 
-int pypper_session_start(const pypper_config *cfg)
+int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *chosen)
 {
     int rc;
     Py_BEGIN_ALLOW_THREADS
@@ -76,6 +81,7 @@ int pypper_session_start(const pypper_config *cfg)
     Py_END_ALLOW_THREADS
     if (rc == 0)
         return 0;
+    backend = *chosen;
     size_t wanted = pypper_heap_ready() ? session.count : WITHOUT_HEAP;
     if (pypper_components_start(&session, wanted, cfg) < 0) {
         /* The components' stops may run Python's C API: the reason waits aside. */

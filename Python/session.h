@@ -6,11 +6,13 @@
 #define PYPPER_SESSION_H
 
 #include <Python.h>
+#include "../Pypper/backend.h"
 #include "../Pypper/options.h"
 
 /* 1 when started, 0 when a session is already running, -1 with a Python exception
- * (a component could not start: the ones started are stopped, in reverse). */
-int pypper_session_start(const pypper_config *cfg);
+ * (a component could not start: the ones started are stopped, in reverse). backend:
+ * the session's backend, chosen once by the caller (pypper_backend_select). */
+int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *backend);
 /* 1 when the running session was ended (components stopped in reverse), 0 when none
  * was running. */
 int pypper_session_end(void);

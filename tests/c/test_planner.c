@@ -171,6 +171,21 @@ static void test_backend_select(void)
     CHECK(pypper_backend_select(&cfg, &two, swaps, &c, err, sizeof(err)) == 0
           && c.kind == PYPPER_BACKEND_SIM);
     remove(swaps);
+    /* Arenas are bound only for a backend that needs two tiers, on two tiers. */
+    cfg.backend = PYPPER_BACKEND_AUTO;
+    CHECK(pypper_backend_binds_arenas(&cfg, &two) && !pypper_backend_binds_arenas(&cfg, &one));
+    cfg.backend = PYPPER_BACKEND_PAGEOUT;
+    CHECK(!pypper_backend_binds_arenas(&cfg, &two));
+    cfg.backend = PYPPER_BACKEND_NUMA;
+    CHECK(pypper_backend_binds_arenas(&cfg, &two) && !pypper_backend_binds_arenas(&cfg, NULL));
+    /* What each can do: the engine asks these, not the names. */
+    CHECK(pypper_backend_sim.caps == PYPPER_BACKEND_SIMULATED);
+    CHECK((pypper_backend_numa.caps & PYPPER_BACKEND_NEEDS_TWO_TIERS)
+          && (pypper_backend_numa.caps & PYPPER_BACKEND_REPORTS_PLACEMENT)
+          && !(pypper_backend_numa.caps & (PYPPER_BACKEND_FAR_MEMORY | PYPPER_BACKEND_SIMULATED)));
+    CHECK((pypper_backend_pageout.caps & PYPPER_BACKEND_FAR_MEMORY)
+          && (pypper_backend_pageout.caps & PYPPER_BACKEND_CHEAP_LOCATE)
+          && !(pypper_backend_pageout.caps & PYPPER_BACKEND_NEEDS_TWO_TIERS));
     /* The sim backend moves nothing and reports no placement of its own. */
     void *pg[2] = {(void *)0x1000, (void *)0x2000};
     int st[2] = {1, 1};
