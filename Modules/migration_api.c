@@ -1,6 +1,7 @@
 /* Modules/migration_api.c: the migration plane as _pypper shows it: one round now,
  * the backend and its counters, the planner's placement of pages, and how much of
- * the heap is in buffers that can move. The engine is Python/migrate.c. */
+ * the heap is in buffers that can move. The plane is Python/migrate*.c, driven by
+ * Python/engine.c. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 

@@ -21,7 +21,7 @@ typedef struct {
     uint32_t stamp;     /* model time (ms since the session started) of heat */
     uint32_t site;      /* allocation site id (Python/alloc_sites.c), 0: unknown */
     uint8_t klass;      /* cold, warm or hot, with hysteresis */
-    uint8_t spare[3];   /* spare[0]: the migration walk's note (Python/migrate.c) */
+    uint8_t spare[3];   /* spare[0]: the migration walk's note (Python/migrate_collect.c) */
 } pypper_obj_entry;
 
 /* Whether the object of a block is still alive (set once, before adding). */

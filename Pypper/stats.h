@@ -12,7 +12,7 @@ typedef enum {
     PYPPER_STAT_WORKER_STARTED,      /* Pypper's native threads created (threads.c) */
     PYPPER_STAT_WORKER_JOINED,       /* Pypper's native threads joined */
     PYPPER_STAT_FORK_CHILD_STOPS,    /* sessions stopped in a forked child */
-    /* Migration plane (Pypper/migrate.c): pages and buffers, like DAMON's nr_tried /
+    /* Migration plane (Python/migrate*.c): pages and buffers, like DAMON's nr_tried /
      * nr_applied / sz_applied. */
     PYPPER_STAT_MIGRATE_PASSES,      /* planning rounds */
     PYPPER_STAT_PROMOTE_TRIED,       /* pages asked to move slow -> fast */

@@ -1,7 +1,8 @@
-/* Python/migrate.h: the migration plane: every MIGRATE_INTERVAL_MS (when the engine asks) it
- * turns object heat into page heat, relocates owned buffers of hot and cold objects
- * between the tiers' arenas, learns cold allocation sites (segregation), asks the
- * planner which pages to promote and demote and has the backend move them. */
+/* Python/migrate.h: the migration plane: every MIGRATE_INTERVAL_MS (when the engine
+ * asks) it turns object heat into page heat, relocates owned buffers of hot and cold
+ * objects between the tiers' arenas, learns cold allocation sites (segregation), asks
+ * the planner which pages to promote and demote and has the backend move them. Its
+ * files: migrate.c and migrate_*.c (see migrate_internal.h). */
 #ifndef PYPPER_MIGRATE_H
 #define PYPPER_MIGRATE_H
 
