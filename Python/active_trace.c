@@ -419,7 +419,9 @@ void pypper_active_trace_drain(void)
     pthread_mutex_unlock(&AT.mu);
 }
 
-/* The stage hooks the engine installs (kept apart from AT, which a start clears). */
+/* The stage hooks the engine installs (kept apart from AT, which a start clears). The
+ * sampler thread reads them: they change only while it is not running (the session
+ * starts the engine before the active trace and stops it after). */
 static pypper_engine_hooks stages;
 
 void pypper_active_trace_connect(const pypper_engine_hooks *hooks)
