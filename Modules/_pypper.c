@@ -17,11 +17,9 @@
 #include "process_hooks.h"
 #include "temperature_api.h"
 #include "migration_api.h"
-#include "../Python/migrate.h"
 #include "../Pypper/backend.h"
-#include "../Python/active_trace.h"
-#include "../Python/alloc_sites.h"
 #include "../Python/live_trace.h"
+#include "../Python/session.h"
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
 #include "../Pypper/stats.h"
@@ -283,41 +281,9 @@ static PyObject *py_start(PyObject *module, PyObject *args)
         PyErr_SetString(get_state(module)->config_error, err);
         return NULL;
     }
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = pypper_lifecycle_start(&cfg, err, sizeof(err));
-    Py_END_ALLOW_THREADS
-    if (rc < 0) {
-        PyErr_SetString(PyExc_RuntimeError, err);
+    int rc = pypper_session_start(&cfg, &backend);
+    if (rc < 0)
         return NULL;
-    }
-    if (rc == 1) {
-        /* With the GIL held (the heap is serialized by it): while a session runs,
-         * arenas stay mapped, and the session's budget applies. */
-        pypper_heap_set_retain(true);
-        if (cfg.source[PYPPER_OPTION_RETAIN_MAX] == PYPPER_SRC_ARG
-            || cfg.source[PYPPER_OPTION_RETAIN_DELAY_MS] == PYPPER_SRC_ARG)
-            pypper_pymem_apply_retention(&cfg);
-        pypper_config session = cfg;
-        session.enable = true;
-        pypper_tiers_apply_budget(&session);
-        if (pypper_heap_ready()
-            && (pypper_alloc_sites_start((uint64_t)cfg.alloc_sample) < 0
-                || pypper_live_trace_start(&cfg) < 0 || pypper_migrate_start(&cfg) < 0
-                || pypper_active_trace_start(&cfg) < 0)) {
-            PyObject *exc = PyErr_GetRaisedException();
-            pypper_migrate_stop();
-            pypper_live_trace_stop();
-            pypper_alloc_sites_stop();
-            Py_BEGIN_ALLOW_THREADS
-            pypper_lifecycle_end();
-            Py_END_ALLOW_THREADS
-            pypper_heap_set_retain(false);
-            pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
-            PyErr_SetRaisedException(exc);
-            return NULL;
-        }
-    }
     return PyBool_FromLong(rc);
 }
 
@@ -325,18 +291,7 @@ static PyObject *py_end(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = pypper_lifecycle_end();
-    Py_END_ALLOW_THREADS
-    if (rc == 1) {
-        pypper_own_memory_note_end();           /* before the tables are freed */
-        pypper_active_trace_stop();
-        pypper_migrate_stop();
-        pypper_live_trace_stop();
-        pypper_alloc_sites_stop();
-        pypper_heap_set_retain(false);
-    }
+    int rc = pypper_session_end();
     return PyBool_FromLong(rc);
 }
 
@@ -382,12 +337,7 @@ static PyObject *py_before_fork(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    /* Every thread of the session is joined: CPython 3.12 warns about a fork in a
-     * process that has other threads (it counts them in /proc/self/stat), and a
-     * thread inside an allocator at fork() could leave the child's locked. */
-    pypper_active_trace_before_fork();
-    pypper_migrate_before_fork();
-    pypper_lifecycle_before_fork();
+    pypper_session_before_fork();
     Py_RETURN_NONE;
 }
 
@@ -395,9 +345,7 @@ static PyObject *py_after_fork_in_parent(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    pypper_lifecycle_after_fork_in_parent();
-    pypper_migrate_after_fork_in_parent();
-    pypper_active_trace_after_fork_in_parent();
+    pypper_session_after_fork_in_parent();
     Py_RETURN_NONE;
 }
 
@@ -405,10 +353,7 @@ static PyObject *py_after_fork_in_child(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    pypper_active_trace_forget_after_fork();
-    pypper_migrate_after_fork_child();
-    pypper_live_trace_forget_after_fork();
-    pypper_alloc_sites_stop();
+    pypper_session_after_fork_in_child();
     Py_RETURN_NONE;
 }
 

@@ -1,12 +1,14 @@
 /* Modules/migration_api.c: the migration plane as _pypper shows it: one round now,
  * the backend and its counters, the planner's placement of pages, and how much of
- * the heap is in buffers that can move. The engine is Python/migrate.c. */
+ * the heap is in buffers that can move. The plane is Python/migrate*.c, driven by
+ * Python/engine.c. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "migration_api.h"
 
 #include "../Pypper/stats.h"
+#include "../Python/engine.h"
 #include "../Python/migrate.h"
 #include "../Python/owned_buffers.h"
 
@@ -43,7 +45,7 @@ static PyObject *py_migrate_now(PyObject *module, PyObject *unused)
     (void)module;
     (void)unused;
     pypper_migrate_result r;
-    if (pypper_migrate_now(&r) < 0)
+    if (pypper_engine_migrate_now(&r) < 0)
         return NULL;
     return result_dict(&r);
 }

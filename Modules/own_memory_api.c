@@ -20,11 +20,6 @@ uint64_t pypper_own_memory_heap_bytes(void)
     return bytes;
 }
 
-void pypper_own_memory_note_end(void)
-{
-    pypper_own_note_end(pypper_own_memory_heap_bytes());
-}
-
 /* {"parts": {name: bytes}, "own_bytes", "heap_bytes_in_use", "own_per_heap"}. */
 static PyObject *figures(const uint64_t resident[PYPPER_OWN_PARTS], uint64_t heap_bytes)
 {

@@ -10,7 +10,5 @@ extern PyMethodDef pypper_own_memory_methods[];
 
 /* Usable bytes of the heap's allocated blocks, both tiers. */
 uint64_t pypper_own_memory_heap_bytes(void);
-/* With the GIL, at the end of a session before its tables are freed: keep the figures. */
-void pypper_own_memory_note_end(void);
 
 #endif

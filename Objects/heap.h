@@ -8,8 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PYPPER_TIER_FAST 0u
-#define PYPPER_TIER_SLOW 1u
+#include "tier.h"
 
 /* Reserve the heap's address space. 0, or -1 when no reservation could be made
  * (then every request goes to the fallback allocator). Idempotent. */
@@ -112,7 +111,7 @@ typedef struct {
     unsigned default_tier;
     uint64_t reservation_per_tier;
     uintptr_t base;            /* the fast tier's first byte; the slow tier's is base + reservation_per_tier */
-    pypper_tier_stats tier[2];
+    pypper_tier_stats tier[PYPPER_TIERS];
     unsigned nclasses;
     pypper_class_stats classes[96];
     uint64_t fallback_allocs;      /* served by the previous allocator: heap exhausted */

@@ -17,7 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HEAP_TIERS 2
+#include "tier.h"
+
+#define HEAP_TIERS PYPPER_TIERS
 #define GRANULE 16u
 #define SMALL_MAX 512u                    /* <= this: 16-byte spaced classes */
 #define MEDIUM_MAX 32768u                 /* <= this: medium arenas; above: page runs */

@@ -117,4 +117,13 @@ static void numa_locate(void *const *pages, size_t n, int *where)
     }
 }
 
-const pypper_backend_ops pypper_backend_numa = {"numa", numa_init, numa_move, numa_locate};
+/* The node tables are the session's: a stale one must not place pages later. */
+static void numa_fini(void)
+{
+    memset(ntier_nodes, 0, sizeof(ntier_nodes));
+    memset(node_tier, -1, sizeof(node_tier));
+}
+
+const pypper_backend_ops pypper_backend_numa = {
+    "numa", PYPPER_BACKEND_REPORTS_PLACEMENT | PYPPER_BACKEND_NEEDS_TWO_TIERS,
+    numa_init, numa_fini, numa_move, numa_locate};

@@ -37,7 +37,7 @@ static int pageout_init(const pypper_topology *topo)
 /* madvise a run; on EINVAL step down to the older advice once. */
 static int advise(char *start, size_t len, unsigned tier)
 {
-    int *advice = tier == PYPPER_PLACE_SLOW ? &demote_advice : &promote_advice;
+    int *advice = tier == PYPPER_TIER_SLOW ? &demote_advice : &promote_advice;
     for (;;) {
         if (madvise(start, len, *advice) == 0)
             return 0;
@@ -64,10 +64,10 @@ static size_t pageout_move(void *const *pages, size_t n, unsigned tier, int *sta
             j++;
         int rc = advise(pages[i], (j - i) * PAGE, tier);
         unsigned char vec[4096];
-        bool seen = rc == 0 && tier == PYPPER_PLACE_SLOW
+        bool seen = rc == 0 && tier == PYPPER_TIER_SLOW
                     && mincore(pages[i], (j - i) * PAGE, vec) == 0;
         for (size_t k = i; k < j; k++) {
-            int want = tier == PYPPER_PLACE_FAST;
+            int want = tier == PYPPER_TIER_FAST;
             status[k] = rc ? rc : !seen ? 0 : (vec[k - i] & 1) == want ? 0 : -EAGAIN;
             done += status[k] == 0;
         }
@@ -90,11 +90,13 @@ static void pageout_locate(void *const *pages, size_t n, int *where)
                 where[k] = -e;
         } else {
             for (size_t k = i; k < j; k++)
-                where[k] = (vec[k - i] & 1) ? PYPPER_PLACE_FAST : PYPPER_PLACE_SLOW;
+                where[k] = (vec[k - i] & 1) ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW;
         }
         i = j;
     }
 }
 
-const pypper_backend_ops pypper_backend_pageout = {"pageout", pageout_init, pageout_move,
-                                                   pageout_locate};
+const pypper_backend_ops pypper_backend_pageout = {
+    "pageout",
+    PYPPER_BACKEND_REPORTS_PLACEMENT | PYPPER_BACKEND_CHEAP_LOCATE | PYPPER_BACKEND_FAR_MEMORY,
+    pageout_init, NULL, pageout_move, pageout_locate};

@@ -27,4 +27,5 @@ static void sim_locate(void *const *pages, size_t n, int *where)
         where[i] = PYPPER_PLACE_UNKNOWN;
 }
 
-const pypper_backend_ops pypper_backend_sim = {"sim", sim_init, sim_move, sim_locate};
+const pypper_backend_ops pypper_backend_sim = {"sim", PYPPER_BACKEND_SIMULATED, sim_init, NULL,
+                                               sim_move, sim_locate};

@@ -13,7 +13,6 @@
  * ping-pong), a page whose place is unknown is left alone, and each pass acts on at most a share of its candidates (0.25 + 0.75 *
  * aggressiveness) within the rate caps. */
 #include "planner.h"
-#include "backend.h"
 #include "heapsort.h"
 #include "options.h"
 
@@ -65,7 +64,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
     out->cooldown = 1u + (unsigned)((1.0 - a) * 4.0 + 0.5);
     out->cutoff = 0.0;
     for (size_t i = 0; i < n; i++) {
-        if (pages[i].placed == PYPPER_PLACE_FAST)
+        if (pages[i].placed == PYPPER_TIER_FAST)
             out->fast_pages++;
         else
             out->slow_pages++;
@@ -85,7 +84,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
                 out->skipped_cooldown++;
                 continue;
             }
-            if (pg->arena_tier == PYPPER_PLACE_FAST)
+            if (pg->arena_tier == PYPPER_TIER_FAST)
                 out->promote[np++] = i;
             else
                 out->demote[nd++] = i;
@@ -103,7 +102,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
         size_t nc = 0;
         for (size_t r = 0; r < known; r++) {
             const pypper_plan_page *pg = &pages[order[r]];
-            if (pg->placed != PYPPER_PLACE_SLOW || pg->heat <= 0)
+            if (pg->placed != PYPPER_TIER_SLOW || pg->heat <= 0)
                 continue;
             if (cooling(pg, p, out->cooldown)) {
                 out->skipped_cooldown++;
@@ -114,7 +113,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
         /* Demotion victims, coldest first (known-cold, then unknown, then warmer). */
         size_t nv = 0;
         for (size_t i = 0; i < n; i++) {
-            if (pages[i].placed != PYPPER_PLACE_FAST)
+            if (pages[i].placed != PYPPER_TIER_FAST)
                 continue;
             if (cooling(&pages[i], p, out->cooldown)) {
                 out->skipped_cooldown++;

@@ -1,7 +1,7 @@
 /* Pypper/planner.h: the migration planner's decision, as a pure function over the
  * heap's pages: given each page's heat and where it is, which pages to promote to the
  * fast tier and which to demote, under the fast-tier budget, with hysteresis,
- * cool-down, rate caps and lazy demotion. Pure C; Python/migrate.c feeds it. */
+ * cool-down, rate caps and lazy demotion. Pure C; Python/migrate_execute.c feeds it. */
 #ifndef PYPPER_PLANNER_H
 #define PYPPER_PLANNER_H
 
@@ -9,13 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../Objects/tier.h"
+
 #define PYPPER_HEAT_UNKNOWN (-1.0f)     /* no traced object on the page */
 
 typedef struct {
     uintptr_t addr;
     float heat;                 /* >= 0, or PYPPER_HEAT_UNKNOWN */
-    uint8_t placed;             /* PYPPER_PLACE_FAST / _SLOW: where it is now */
-    uint8_t arena_tier;         /* the tier of the arena it belongs to */
+    uint8_t placed;             /* a pypper_tier: where it is now */
+    uint8_t arena_tier;         /* a pypper_tier: the tier of the arena it belongs to */
     uint8_t unplaced;           /* where it is could not be learnt: left alone */
     uint32_t moved_pass;        /* the pass that last moved it; 0: never */
 } pypper_plan_page;
@@ -46,7 +48,7 @@ typedef struct {
 
 /* Decide. out->promote, out->demote and scratch must each have room for n indexes
  * (the caller provides all memory, and nothing here allocates: this may run in a
- * thread that must not call malloc, see Python/migrate.c). */
+ * thread that must not call malloc, see Python/migrate_execute.c). */
 void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_plan_params *p,
                        pypper_plan *out, size_t *scratch);
 

@@ -8,12 +8,11 @@
 typedef enum {
     PYPPER_STAT_STARTS,              /* tracing sessions started */
     PYPPER_STAT_ENDS,                /* tracing sessions ended */
-    PYPPER_STAT_START_ERRORS,        /* start() refused: bad option, thread creation failed */
-    PYPPER_STAT_WORKER_STARTED,      /* background threads created */
-    PYPPER_STAT_WORKER_JOINED,       /* background threads joined */
-    PYPPER_STAT_WORKER_TICKS,        /* housekeeping wake-ups of the background thread */
+    PYPPER_STAT_START_ERRORS,        /* start() refused: bad option, a component that cannot start */
+    PYPPER_STAT_WORKER_STARTED,      /* Pypper's native threads created (threads.c) */
+    PYPPER_STAT_WORKER_JOINED,       /* Pypper's native threads joined */
     PYPPER_STAT_FORK_CHILD_STOPS,    /* sessions stopped in a forked child */
-    /* Migration plane (Pypper/migrate.c): pages and buffers, like DAMON's nr_tried /
+    /* Migration plane (Python/migrate*.c): pages and buffers, like DAMON's nr_tried /
      * nr_applied / sz_applied. */
     PYPPER_STAT_MIGRATE_PASSES,      /* planning rounds */
     PYPPER_STAT_PROMOTE_TRIED,       /* pages asked to move slow -> fast */

@@ -5,6 +5,8 @@
  * /proc/self/task/<tid> is gone, which the kernel removes together with the count. */
 #include "threads.h"
 
+#include "stats.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@ int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, cons
         return rc;
     pthread_setname_np(t->thread, name);
     t->running = true;
+    pypper_stat_add(PYPPER_STAT_WORKER_STARTED, 1);
     return 0;
 }
 
@@ -53,6 +56,7 @@ bool pypper_thread_join(pypper_thread *t, unsigned wait_gone_ms)
         return true;
     pthread_join(t->thread, NULL);
     t->running = false;
+    pypper_stat_add(PYPPER_STAT_WORKER_JOINED, 1);
     pid_t tid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE);
     if (tid <= 0)
         return true;

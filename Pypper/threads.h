@@ -1,5 +1,6 @@
-/* Pypper/threads.h: Pypper's own native threads (worker, sampler, migration). Each is
- * started with every signal blocked and a name, and records its kernel thread id, so
+/* Pypper/threads.h: Pypper's own native threads (sampler, migration). Each is
+ * started with every signal blocked and a name, counted (worker_threads_started and
+ * _joined in pypper.stats()), and records its kernel thread id, so
  * that a join can wait until the kernel no longer counts the thread: CPython 3.12's
  * os.fork() warns when /proc/self/stat counts more than one thread, and Pypper's
  * threads are joined before a fork and started again after it (the program must not

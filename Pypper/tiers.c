@@ -8,6 +8,7 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/region.h"
+#include "backend.h"
 #include "log.h"
 #include "numa_syscalls.h"
 
@@ -54,8 +55,7 @@ int pypper_tiers_setup(const pypper_config *cfg, char *err, size_t errlen)
         return -1;
     topo = t;
     have_topo = true;
-    bool want_bind = !topo.simulated && cfg->backend != PYPPER_BACKEND_SIM
-                     && cfg->backend != PYPPER_BACKEND_PAGEOUT;
+    bool want_bind = pypper_backend_binds_arenas(cfg, &topo);
     region_set_binder(want_bind ? bind_arena : NULL);
     if (want_bind != bound)
         pypper_log(PYPPER_LOG_INFO, "arenas %s bound to NUMA nodes (topology: %s)",

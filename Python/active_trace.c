@@ -24,8 +24,11 @@
  * The thread never takes the GIL and has no Python thread state, so the program
  * cannot see it (faulthandler's and sys._current_frames()'s lists of threads): every
  * APPLY_MS it queues a pending call (_PyEval_AddPendingCall, for any thread of the
- * interpreter), and the next thread that runs Python code feeds the model at its next
- * eval-breaker check, where it would otherwise have handed the GIL over. Around a
+ * interpreter), and the next thread that runs Python code runs the engine's step
+ * (Python/engine.c, installed with pypper_active_trace_connect) at its next
+ * eval-breaker check, where it would otherwise have handed the GIL over. This file
+ * calls no later stage: the engine calls pypper_active_trace_apply() to feed the
+ * evidence to the model. Around a
  * fork() the thread is joined and started again in the parent (CPython 3.12 warns
  * about forking a process that has threads). */
 #define PY_SSIZE_T_CLEAN
@@ -37,14 +40,12 @@
 
 #include "active_trace.h"
 #include "frame_reader.h"
-#include "live_trace.h"
-#include "migrate.h"
 #include "signal_sampler.h"
 #include "stack_chunks.h"
 
 #include "../Objects/heap.h"
+#include "../Objects/residency.h"
 #include "../Objects/track.h"
-#include "alloc_sites.h"
 #include "../Pypper/log.h"
 #include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
@@ -67,8 +68,6 @@
 #define POLL_WINDOW 16384       /* object-table entries polled between two applies */
 #define POLL_BATCH 4           /* reference counts read per burst iteration */
 #define APPLY_MS 100
-#define RESCAN_BUDGET 4096      /* containers re-traversed per hand-over */
-#define YOUNG_BUDGET 4096       /* young containers walked per hand-over */
 #define STILL_SAMPLES 256       /* samples without change that end a burst */
 #define IDLE_WINDOW_NS (20 * 1000 * 1000ull)
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -300,7 +299,7 @@ static void refill_poll_window(uint32_t now)
         bool alive = pypper_objtable_current(e);
         /* An object the pageout backend sent to swap is not polled: the read
          * would bring its page back. */
-        bool poll = alive && pypper_migrate_may_touch(pypper_entry_block(e));
+        bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
         AT.poll[i] = (poll_entry){poll ? (PyObject *)pypper_entry_object(e) : NULL, pypper_entry_block(e), PY_SSIZE_T_MIN};
         if (alive)
             pypper_model_census_add(&census, pypper_model_heat(e, now));
@@ -338,7 +337,7 @@ static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *b
     if (PyList_CheckExact(op)) {
         items = ((PyListObject *)op)->ob_item;
         n = PyList_GET_SIZE(op);
-        if (n && !pypper_migrate_may_touch(items))
+        if (n && !pypper_residency_may_touch(items))
             return;
     } else if (PyTuple_CheckExact(op)) {
         items = ((PyTupleObject *)op)->ob_item;
@@ -355,7 +354,7 @@ static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *b
     double share = heat * (double)n / (double)k;
     for (Py_ssize_t j = 0; j < k && *budget; j++, (*budget)--) {
         PyObject *item = items[offset + j * stride];
-        if (!item || _Py_IsImmortal(item) || !pypper_migrate_may_touch(item)
+        if (!item || _Py_IsImmortal(item) || !pypper_residency_may_touch(item)
             || !(PyFloat_CheckExact(item) || PyLong_CheckExact(item)) || !pypper_heap_owns(item))
             continue;
         pypper_page_heat_add(pypper_heap_page_index(item), share, now);
@@ -366,12 +365,8 @@ static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *b
 static void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
-    if (refill) {
+    if (refill)
         (void)pypper_signal_sampler_check();  /* the program may have taken the signal */
-        pypper_live_trace_settle();
-        pypper_live_trace_rescan(RESCAN_BUDGET);
-        pypper_live_trace_young(YOUNG_BUDGET);
-    }
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
     size_t budget = NUMBER_BUDGET;
@@ -387,7 +382,7 @@ static void apply_locked(bool refill)
             for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
                 if (h->n[k])
                     pypper_model_add(e, (pypper_evidence)k, h->n[k], now);
-            if (pypper_migrate_may_touch(pypper_entry_block(e)))
+            if (pypper_residency_may_touch(pypper_entry_block(e)))
                 heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(h->n), now,
                                   &budget);
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
@@ -418,8 +413,33 @@ void pypper_active_trace_drain(void)
     pthread_mutex_unlock(&AT.mu);
 }
 
+/* The stage hooks the engine installs (kept apart from AT, which a start clears). The
+ * sampler thread reads them: they change only while it is not running (the session
+ * starts the engine before the active trace and stops it after). */
+static pypper_engine_hooks stages;
+
+void pypper_active_trace_connect(const pypper_engine_hooks *hooks)
+{
+    stages = hooks ? *hooks : (pypper_engine_hooks){0};
+}
+
+static bool step_due(void) { return stages.due && stages.due(); }
+
+void pypper_active_trace_apply(void)
+{
+    if (!AT.on)
+        return;
+    pypper_stack_chunks_refresh();
+    atomic_store(&AT.handing_over, true);
+    pthread_mutex_lock(&AT.mu);
+    atomic_store(&AT.handing_over, false);
+    apply_locked(true);
+    pthread_mutex_unlock(&AT.mu);
+}
+
 /* The hand-over, a pending call: it runs with the GIL in whichever thread of the
- * interpreter next checks the eval breaker. No Python code runs in it. */
+ * interpreter next checks the eval breaker, and runs the engine's step (Python/
+ * engine.c). No Python code runs in it. */
 static int hand_over_call(void *arg)
 {
     if ((uintptr_t)arg != AT.generation || !AT.on)
@@ -428,19 +448,9 @@ static int hand_over_call(void *arg)
     if (_Py_IsFinalizing() || atomic_load(&AT.hold))
         return 0;
     uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    /* It runs on a program thread, in the middle of the program's code: what it
-     * allocates is not the program's (no site, no share of the byte sampling). */
-    pypper_alloc_sites_quiet_begin();
-    if (atomic_exchange(&AT.want_full, false)) {
-        pypper_stack_chunks_refresh();
-        atomic_store(&AT.handing_over, true);
-        pthread_mutex_lock(&AT.mu);
-        atomic_store(&AT.handing_over, false);
-        apply_locked(true);
-        pthread_mutex_unlock(&AT.mu);
-    }
-    pypper_migrate_collect_if_due();
-    pypper_alloc_sites_quiet_end();
+    bool feed = atomic_exchange(&AT.want_full, false);
+    if (stages.step)
+        stages.step(feed, true);
     AT.hand_overs++;
     AT.hand_over_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
     return 0;
@@ -575,7 +585,7 @@ static void *sampler_main(void *arg)
         /* The hand-over every APPLY_MS; a migration round (MIGRATE_INTERVAL_MS may be
          * shorter) takes the GIL on its own when it is due in between. */
         bool full = mono_ns() >= l->next_apply;
-        if (full || pypper_migrate_due()) {
+        if (full || step_due()) {
             request_hand_over(full);
             if (full)
                 l->next_apply = mono_ns() + APPLY_MS * 1000000ull;
@@ -792,12 +802,8 @@ int pypper_active_trace_hand_over(void)
 {
     if (need_session() < 0)
         return -1;
-    pypper_alloc_sites_quiet_begin();           /* as in hand_over_call() */
-    pypper_stack_chunks_refresh();
-    pthread_mutex_lock(&AT.mu);
-    apply_locked(true);
-    pthread_mutex_unlock(&AT.mu);
-    pypper_alloc_sites_quiet_end();
+    if (stages.step)
+        stages.step(true, false);               /* as in hand_over_call(), no round */
     return 0;
 }
 

@@ -22,6 +22,22 @@ void pypper_active_trace_forget_after_fork(void);
 /* With the GIL: feed the evidence gathered so far to the model (the API calls it so
  * temperatures are current). */
 void pypper_active_trace_drain(void);
+/* With the GIL: the hand-over's feed: the evidence to the model, the next window of
+ * the object table to poll (its objects' classes re-evaluated, and their census). */
+void pypper_active_trace_apply(void);
+
+/* What the sampler asks of the engine (Python/engine.c installs them; a NULL member
+ * does nothing). The sampler calls no later stage itself. */
+typedef struct {
+    /* With the GIL, in the hand-over: one step of the pipeline; feed: the sources'
+     * evidence to the model; collect: a migration round when one is due. */
+    void (*step)(bool feed, bool collect);
+    /* Any thread, no lock (a hint): does a later stage want a step now? */
+    bool (*due)(void);
+} pypper_engine_hooks;
+
+/* With the GIL: install hooks (NULL: remove them). */
+void pypper_active_trace_connect(const pypper_engine_hooks *hooks);
 /* Model time now: milliseconds since the session started. */
 uint32_t pypper_active_trace_now_ms(void);
 PyObject *pypper_active_trace_stats(void);
@@ -33,8 +49,9 @@ PyObject *pypper_active_trace_stats(void);
  *   park; TimeoutError then) or let it go on; held, it neither samples nor hands over.
  * sample_now: n sampling iterations on the calling thread (the main thread's frames,
  *   a batch of the reference-count window), as the thread's bursts make them.
- * hand_over: the thread's periodic hand-over (evidence to the model, a slice of the
- *   live trace's rescan, the next reference-count window and its census).
+ * hand_over: the thread's periodic hand-over without a migration round (the
+ *   engine's feed: a slice of the live trace's rescan, evidence to the model, the
+ *   next reference-count window and its census).
  * set_clock: model time frozen at ms (>= 0), or back on the monotonic clock (< 0),
  *   going on from the frozen time; returns the model time before the call. */
 int pypper_active_trace_hold(bool on, double timeout_s);

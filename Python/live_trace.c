@@ -37,10 +37,10 @@
 
 #include "live_trace.h"
 #include "../Modules/process_hooks.h"
-#include "migrate.h"
 #include "alloc_sites.h"
 
 #include "../Objects/heap.h"
+#include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
 #include "../Pypper/objtable.h"
@@ -240,7 +240,7 @@ void pypper_live_trace_rescan(size_t budget)
         PyObject *op = pypper_entry_object(e);
         /* A dealloc'ed object kept on a CPython free list (dicts, lists, tuples,
          * floats) keeps its block and tracked bit but has no references. */
-        if (!pypper_objtable_current(e) || !pypper_migrate_may_touch(pypper_entry_block(e))
+        if (!pypper_objtable_current(e) || !pypper_residency_may_touch(pypper_entry_block(e))
             || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
             continue;
         traverseproc traverse = Py_TYPE(op)->tp_traverse;

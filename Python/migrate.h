@@ -1,7 +1,8 @@
-/* Python/migrate.h: the migration plane's engine: every MIGRATE_INTERVAL_MS it turns
- * object heat into page heat, relocates owned buffers of hot and cold objects
- * between the tiers' arenas, learns cold allocation sites (segregation), asks the
- * planner which pages to promote and demote and has the backend move them. */
+/* Python/migrate.h: the migration plane: every MIGRATE_INTERVAL_MS (when the engine
+ * asks) it turns object heat into page heat, relocates owned buffers of hot and cold
+ * objects between the tiers' arenas, learns cold allocation sites (segregation), asks
+ * the planner which pages to promote and demote and has the backend move them. Its
+ * files: migrate.c and migrate_*.c (see migrate_internal.h). */
 #ifndef PYPPER_MIGRATE_H
 #define PYPPER_MIGRATE_H
 
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../Pypper/backend.h"
 #include "../Pypper/options.h"
 
 typedef struct {
@@ -23,9 +25,10 @@ typedef struct {
     double collect_ms, execute_ms;
 } pypper_migrate_result;
 
-/* With the GIL, when a session starts (after the live trace): pick the backend.
- * 0, or -1 with a Python exception (BACKEND=numa on one tier, no memory). */
-int pypper_migrate_start(const pypper_config *cfg);
+/* With the GIL, when a session starts (after the live trace), with the backend the
+ * session chose: start it (its fini runs at stop). 0, or -1 with a Python exception
+ * (the backend cannot start, no memory, no thread). */
+int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *backend);
 /* With the GIL, after the sampler thread has stopped: joins the migration thread. */
 void pypper_migrate_stop(void);
 /* With the GIL, around fork(): join the migration thread (after the round it is
@@ -36,18 +39,22 @@ void pypper_migrate_after_fork_in_parent(void);
 void pypper_migrate_after_fork_child(void);
 bool pypper_migrate_running(void);
 /* With the GIL: false when p's page is in swap by the pageout backend's last look
- * (reading it would fault it back in): tracing then leaves the object alone. */
+ * (reading it would fault it back in): the engine installs it as the sources'
+ * residency check (Objects/residency.h), and tracing then leaves the object alone. */
 bool pypper_migrate_may_touch(const void *p);
 
-/* Called at the sampler's hand-over, with the GIL: when a round is due and none is
- * under way, gather its input (page heat, relocations) and queue it for the
- * migration thread ("pypper-migrate"), which moves the pages without the GIL. */
-void pypper_migrate_collect_if_due(void);
+/* The engine's step (Python/engine.c), with the GIL: when a round is due and none is
+ * under way, gather its input (page heat at model time now_ms, relocations) and
+ * queue it for the migration thread ("pypper-migrate"), which moves the pages
+ * without the GIL. */
+void pypper_migrate_collect_if_due(uint32_t now_ms);
 /* Whether a round is due (any thread, no lock: a hint). */
 bool pypper_migrate_due(void);
 /* One round now, in the calling thread (which holds the GIL; released while pages
- * move). 0, or -1 with a Python exception when no session runs. */
-int pypper_migrate_now(pypper_migrate_result *out);
+ * move), its heat read at model_now_ms() once the round is its own (the engine's
+ * pypper_engine_migrate_now feeds the model first). 0, or -1 with a Python exception
+ * when no session runs. */
+int pypper_migrate_now(pypper_migrate_result *out, uint32_t (*model_now_ms)(void));
 
 /* For pypper.migration_stats() and friends (GIL held). */
 const char *pypper_migrate_backend_name(void);

@@ -68,11 +68,17 @@ def wait_for(what, cond, timeout=60.0, interval=0.01):
         time.sleep(interval)
 
 
-def wait_for_worker_ticks(n=1, timeout=60.0):
-    """Return once the background thread has slept and woken n more times. Tests that
+def sampler_turns():
+    """How many times the session's sampler thread has gone round its loop (a burst
+    of sampling, or a sleep while the process is idle)."""
+    import pypper
+    s = pypper.active_trace_stats()
+    return s["bursts"] + s["idle_sleeps"]
+
+
+def wait_for_sampler(n=1, timeout=60.0):
+    """Return once the sampler thread has gone round its loop n more times. Tests that
     fork call this first: under ASan a fork while the new thread is still inside the
     sanitizer's allocator can hang the child (a sanitizer limitation, not Pypper's)."""
-    import pypper
-    start = pypper.stats()["worker_ticks"]
-    wait_for(f"{n} worker tick(s)", lambda: pypper.stats()["worker_ticks"] >= start + n,
-             timeout=timeout)
+    start = sampler_turns()
+    wait_for(f"{n} sampler turn(s)", lambda: sampler_turns() >= start + n, timeout=timeout)

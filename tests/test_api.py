@@ -8,10 +8,12 @@ import time
 import pytest
 
 import pypper
-from conftest import wait_for_worker_ticks
+from conftest import sampler_turns, wait_for_sampler
 
 
-def worker_threads():
+def session_threads():
+    """Pypper's native threads in this process (a session has a sampler and a
+    migration thread)."""
     names = []
     for tid in os.listdir("/proc/self/task"):
         try:
@@ -19,7 +21,7 @@ def worker_threads():
                 names.append(f.read().strip())
         except FileNotFoundError:
             pass
-    return names.count("pypper-worker")
+    return sum(1 for n in names if n in ("pypper-sampler", "pypper-migrate"))
 
 
 def test_module_surface():
@@ -32,15 +34,15 @@ def test_module_surface():
 def test_start_end_lifecycle():
     before = pypper.stats()
     assert not pypper.is_running()
-    assert worker_threads() == 0
+    assert session_threads() == 0
     assert pypper.start() is True
     assert pypper.is_running()
-    assert worker_threads() == 1
+    assert session_threads() == 2
     assert pypper.start() is False            # second start: no-op
-    assert worker_threads() == 1
+    assert session_threads() == 2
     assert pypper.end() is True
     assert not pypper.is_running()
-    assert worker_threads() == 0
+    assert session_threads() == 0
     assert pypper.end() is False              # end without a session
     assert pypper.start(sample_hz=10) is True # start after end
     assert pypper.config()["sample_hz"] == 10
@@ -67,15 +69,15 @@ def test_start_twice_with_other_options_raises():
         pypper.end()
 
 
-def test_worker_ticks_while_running():
+def test_sampler_turns_while_running():
     pypper.start()
     try:
-        wait_for_worker_ticks(2)
+        wait_for_sampler(2)
     finally:
         pypper.end()
-    t1 = pypper.stats()["worker_ticks"]
+    t1 = sampler_turns()
     time.sleep(0.25)
-    assert pypper.stats()["worker_ticks"] == t1     # no thread, no ticks
+    assert sampler_turns() == t1     # no thread, no turns
 
 
 def test_tracing_context_manager():
@@ -202,23 +204,23 @@ def test_start_end_from_many_threads():
     assert not any(t.is_alive() for t in threads), "start()/end() threads did not finish"
     assert not errors
     assert not pypper.is_running()
-    assert worker_threads() == 0
+    assert session_threads() == 0
     s = pypper.stats()
     assert s["worker_threads_started"] == s["worker_threads_joined"]
 
 
-# Python 3.12 warns about fork() in a process with threads; the worker is one.
+# Python 3.12 warns about fork() in a process with threads (a test's own, if any).
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_fork_child_has_stopped_session():
     pypper.start()
     try:
-        wait_for_worker_ticks()
+        wait_for_sampler()
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            ok = (not pypper.is_running() and worker_threads() == 0
+            ok = (not pypper.is_running() and session_threads() == 0
                   and pypper.stats()["fork_child_stops"] >= 1
-                  and pypper.start() and pypper.is_running() and worker_threads() == 1
+                  and pypper.start() and pypper.is_running() and session_threads() == 2
                   and pypper.end())
             os.write(w, b"1" if ok else b"0")
             os._exit(0)
@@ -227,7 +229,7 @@ def test_fork_child_has_stopped_session():
         os.close(r)
         os.waitpid(pid, 0)
         assert answer == b"1"
-        assert pypper.is_running() and worker_threads() == 1
+        assert pypper.is_running() and session_threads() == 2
     finally:
         pypper.end()
 

@@ -139,7 +139,9 @@ def test_enable_session_ends_cleanly_at_exit():
     r = run(["-c", code], env={"PYPPER_ENABLE": "1", "PYPPER_STATS": "1"})
     assert r.returncode == 0, r.stderr
     assert "pypper: summary for pid" in r.stderr
-    assert re.search(r"worker_threads_joined +1\n", r.stderr)
+    # Both of the session's threads (sampler, migration) were started and joined.
+    assert re.search(r"worker_threads_started +2\n", r.stderr), r.stderr
+    assert re.search(r"worker_threads_joined +2\n", r.stderr), r.stderr
 
 
 def test_enable_off_starts_nothing():

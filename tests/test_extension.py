@@ -18,18 +18,19 @@ def test_lifecycle_in_stock_python(stock):
         import json, time, pypper
         out = [pypper.start(sample_hz=5), pypper.is_running(), pypper.start()]
         deadline = time.monotonic() + 30
-        while pypper.stats()["worker_ticks"] == 0 and time.monotonic() < deadline:
+        while pypper.active_trace_stats()["bursts"] == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
+        out.append(pypper.active_trace_stats()["bursts"] >= 1)
         out += [pypper.end(), pypper.end(), pypper.is_running()]
         with pypper.tracing():
             out.append(pypper.is_running())
         s = pypper.stats()
-        out += [s["starts"], s["ends"], s["worker_ticks"] >= 1]
+        out += [s["starts"], s["ends"], s["worker_threads_started"] == s["worker_threads_joined"]]
         print(json.dumps(out))
     """)
     r = stock("-c", code)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == [True, True, False, True, False, False, True, 2, 2, True]
+    assert json.loads(r.stdout) == [True, True, False, True, True, False, False, True, 2, 2, True]
 
 
 def test_enable_starts_at_import_in_stock_python(stock):

@@ -48,7 +48,7 @@ def test_fork_sees_no_pypper_thread():
     """)
     r = run(["-W", "always::DeprecationWarning", "-c", code], env=ENABLE)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == ("True ['pypper-migrate', 'pypper-sampler', 'pypper-worker'] running\n"), r.stdout
+    assert r.stdout == ("True ['pypper-migrate', 'pypper-sampler'] running\n"), r.stdout
     assert r.stderr.count("is multi-threaded, use of fork()") == 1, r.stderr
 
 

@@ -16,8 +16,8 @@ def test_trace_file_records_start_and_end(tmp_path):
         pypper.start(trace_file=%r, sample_hz=42)
         time.sleep(0.1)
         deadline = time.monotonic() + 30
-        while pypper.stats()["worker_ticks"] == 0:
-            assert time.monotonic() < deadline, "the worker thread never ticked"
+        while pypper.active_trace_stats()["bursts"] == 0:
+            assert time.monotonic() < deadline, "the sampler thread never ran"
             time.sleep(0.01)
         pypper.end()
     """)
@@ -28,7 +28,7 @@ def test_trace_file_records_start_and_end(tmp_path):
     assert events[0]["format"] == "pypper-trace" and events[0]["config"]["sample_hz"] == 42
     assert events[0]["sources"]["sample_hz"] == "argument"
     assert events[1]["seconds"] >= 0.1
-    assert events[1]["stats"]["ends"] == 1 and events[1]["stats"]["worker_ticks"] >= 1
+    assert events[1]["stats"]["ends"] == 1 and events[1]["stats"]["worker_threads_started"] >= 1
 
 
 def test_trace_file_pid_pattern_and_reader(tmp_path):
@@ -78,8 +78,8 @@ def test_forked_child_does_not_write_parent_trace_or_summary(tmp_path):
         pypper.start(trace_file={str(path)!r}, stats=True)
         import time
         deadline = time.monotonic() + 30
-        while pypper.stats()["worker_ticks"] == 0:   # fork once the worker sleeps (ASan)
-            assert time.monotonic() < deadline, "the worker thread never ticked"
+        while pypper.active_trace_stats()["bursts"] == 0:   # fork once the sampler sleeps (ASan)
+            assert time.monotonic() < deadline, "the sampler thread never ran"
             time.sleep(0.01)
         pid = os.fork()
         if pid == 0:

@@ -80,7 +80,7 @@ def _start_locked(args):
 
 
 def end():
-    """End the tracing session: stop the background thread and free tracing state.
+    """End the tracing session: stop its threads and free tracing state.
     Returns True when a session ended, False when none was running."""
     with _session.lock:
         seconds = _pypper.uptime()

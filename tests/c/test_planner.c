@@ -18,8 +18,8 @@ static void setup(unsigned fast_count)
 {
     for (size_t i = 0; i < N; i++)
         pages[i] = (pypper_plan_page){0x100000 + i * 4096, (float)(N - i), /* 0 hottest */
-                                      i < fast_count ? PYPPER_PLACE_FAST : PYPPER_PLACE_SLOW,
-                                      PYPPER_PLACE_FAST, 0, 0};
+                                      i < fast_count ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW,
+                                      PYPPER_TIER_FAST, 0, 0};
 }
 
 static pypper_plan_params params(size_t budget)
@@ -48,8 +48,8 @@ static void test_budget_and_ranking(void)
     /* Cold pages (50..99) are fast, hot ones (0..49) slow; budget 50. */
     for (size_t i = 0; i < N; i++)
         pages[i] = (pypper_plan_page){0x100000 + i * 4096, (float)(N - i),
-                                      i >= 50 ? PYPPER_PLACE_FAST : PYPPER_PLACE_SLOW,
-                                      PYPPER_PLACE_FAST, 0, 0};
+                                      i >= 50 ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW,
+                                      PYPPER_TIER_FAST, 0, 0};
     pypper_plan_params p = params(50);
     pypper_plan r = plan(&p);
     CHECK(r.npromote == 50 && r.ndemote == 50);
@@ -138,8 +138,8 @@ static void test_ratio_policy(void)
 {
     setup(0);
     for (size_t i = 0; i < N; i++)
-        pages[i].arena_tier = i % 2 ? PYPPER_PLACE_SLOW : PYPPER_PLACE_FAST;
-    pages[1].placed = PYPPER_PLACE_FAST;                 /* a slow-arena page in fast memory */
+        pages[i].arena_tier = i % 2 ? PYPPER_TIER_SLOW : PYPPER_TIER_FAST;
+    pages[1].placed = PYPPER_TIER_FAST;                 /* a slow-arena page in fast memory */
     pypper_plan_params p = params(SIZE_MAX);
     p.policy = PYPPER_POLICY_RATIO;
     pypper_plan r = plan(&p);
@@ -171,10 +171,25 @@ static void test_backend_select(void)
     CHECK(pypper_backend_select(&cfg, &two, swaps, &c, err, sizeof(err)) == 0
           && c.kind == PYPPER_BACKEND_SIM);
     remove(swaps);
+    /* Arenas are bound only for a backend that needs two tiers, on two tiers. */
+    cfg.backend = PYPPER_BACKEND_AUTO;
+    CHECK(pypper_backend_binds_arenas(&cfg, &two) && !pypper_backend_binds_arenas(&cfg, &one));
+    cfg.backend = PYPPER_BACKEND_PAGEOUT;
+    CHECK(!pypper_backend_binds_arenas(&cfg, &two));
+    cfg.backend = PYPPER_BACKEND_NUMA;
+    CHECK(pypper_backend_binds_arenas(&cfg, &two) && !pypper_backend_binds_arenas(&cfg, NULL));
+    /* What each can do: the engine asks these, not the names. */
+    CHECK(pypper_backend_sim.caps == PYPPER_BACKEND_SIMULATED);
+    CHECK((pypper_backend_numa.caps & PYPPER_BACKEND_NEEDS_TWO_TIERS)
+          && (pypper_backend_numa.caps & PYPPER_BACKEND_REPORTS_PLACEMENT)
+          && !(pypper_backend_numa.caps & (PYPPER_BACKEND_FAR_MEMORY | PYPPER_BACKEND_SIMULATED)));
+    CHECK((pypper_backend_pageout.caps & PYPPER_BACKEND_FAR_MEMORY)
+          && (pypper_backend_pageout.caps & PYPPER_BACKEND_CHEAP_LOCATE)
+          && !(pypper_backend_pageout.caps & PYPPER_BACKEND_NEEDS_TWO_TIERS));
     /* The sim backend moves nothing and reports no placement of its own. */
     void *pg[2] = {(void *)0x1000, (void *)0x2000};
     int st[2] = {1, 1};
-    CHECK(pypper_backend_sim.move(pg, 2, PYPPER_PLACE_SLOW, st) == 2 && st[0] == 0 && st[1] == 0);
+    CHECK(pypper_backend_sim.move(pg, 2, PYPPER_TIER_SLOW, st) == 2 && st[0] == 0 && st[1] == 0);
     pypper_backend_sim.locate(pg, 2, st);
     CHECK(st[0] == PYPPER_PLACE_UNKNOWN);
     /* numa needs a fast and a slow node. */

@@ -1,15 +1,15 @@
 /* tests/c/test_threads.c: Pypper's thread helper. A joined thread is gone from the
  * kernel's thread count (what CPython's fork() warning reads) when the join returns,
- * every time; start and join of the lifecycle's worker around a fork leave the
- * process with one thread at fork() and the worker running again after it. */
+ * every time; a thread joined before a fork and started again after it leaves the
+ * process with one thread at fork(), and the threads are counted. */
 #include "check.h"
-#include "lifecycle.h"
 #include "stats.h"
 #include "threads.h"
 
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_int ran;
@@ -57,46 +57,54 @@ static void test_signals_blocked(void)
     CHECK(!sigismember(&mine, SIGINT));
 }
 
-static void test_worker_around_fork(void)
+/* A thread that waits until told to return, as the session's threads do. */
+static atomic_bool quit;
+
+static void *waiter(void *arg)
 {
-    pypper_config cfg;
-    char err[PYPPER_ERR_MAX];
-    pypper_config_defaults(&cfg);
-    cfg.log_level = PYPPER_LOG_OFF;
-    CHECK(pypper_lifecycle_start(&cfg, err, sizeof(err)) == 1);
-    CHECK(pypper_thread_count() == 2);
+    (void)arg;
+    struct timespec pause = {0, 100 * 1000};
+    while (!atomic_load(&quit))
+        nanosleep(&pause, NULL);
+    return NULL;
+}
+
+/* Joined before each fork and started again after it, as the session's threads are:
+ * the process forks with one thread, and the counters of threads started and joined
+ * agree once it is joined for good. */
+static void test_thread_around_fork(void)
+{
+    pypper_thread t = {0};
     uint64_t started = pypper_stat_get(PYPPER_STAT_WORKER_STARTED);
+    uint64_t joined = pypper_stat_get(PYPPER_STAT_WORKER_JOINED);
+    atomic_store(&quit, false);
+    CHECK(pypper_thread_start(&t, waiter, NULL, "pypper-test") == 0);
     for (int i = 0; i < 50; i++) {
-        pypper_lifecycle_before_fork();
+        CHECK(pypper_thread_count() == 2);
+        atomic_store(&quit, true);
+        pypper_thread_join(&t, PYPPER_FORK_GONE_MS);
         long at_fork = pypper_thread_count();
         pid_t pid = fork();
         if (pid == 0)
-            _exit(pypper_lifecycle_state() == PYPPER_STATE_STOPPED ? 0 : 1);
-        pypper_lifecycle_after_fork_in_parent();
+            _exit(pypper_thread_count() == 1 ? 0 : 1);
+        atomic_store(&quit, false);
+        CHECK(pypper_thread_start(&t, waiter, NULL, "pypper-test") == 0);
         int status = 0;
         CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
               && WEXITSTATUS(status) == 0);
         CHECK(at_fork == 1);
-        CHECK(pypper_thread_count() == 2);
-        CHECK(pypper_lifecycle_state() == PYPPER_STATE_RUNNING);
     }
-    CHECK(pypper_stat_get(PYPPER_STAT_WORKER_STARTED) == started + 50);
-    /* Ending the session after a fork's join and before the restart joins nothing. */
-    pypper_lifecycle_before_fork();
-    CHECK(pypper_lifecycle_end() == 1);
-    pypper_lifecycle_after_fork_in_parent();
+    atomic_store(&quit, true);
+    pypper_thread_join(&t, 0);
     CHECK(pypper_thread_count() == 1);
-    CHECK(pypper_stat_get(PYPPER_STAT_WORKER_STARTED) == pypper_stat_get(PYPPER_STAT_WORKER_JOINED));
-    /* Without a session the hooks do nothing. */
-    pypper_lifecycle_before_fork();
-    pypper_lifecycle_after_fork_in_parent();
-    CHECK(pypper_thread_count() == 1);
+    CHECK(pypper_stat_get(PYPPER_STAT_WORKER_STARTED) == started + 51);
+    CHECK(pypper_stat_get(PYPPER_STAT_WORKER_JOINED) == joined + 51);
 }
 
 int main(void)
 {
     test_join_leaves_one_thread();
     test_signals_blocked();
-    test_worker_around_fork();
+    test_thread_around_fork();
     return check_report("test_threads");
 }

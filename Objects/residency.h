@@ -1,0 +1,17 @@
+/* Objects/residency.h: may a heap block be read without faulting its page back in
+ * from far memory? The tracing sources (live trace, sampler) ask before reading an
+ * object; the answer comes from a predicate the engine installs while a session runs
+ * (Python/engine.c: the migration plane's record of pages the pageout backend sent
+ * to swap). Without one, every block may be read. With the GIL held. */
+#ifndef PYPPER_RESIDENCY_H
+#define PYPPER_RESIDENCY_H
+
+#include <stdbool.h>
+
+typedef bool (*pypper_residency_fn)(const void *block);
+
+/* Install the predicate (NULL: none). */
+void pypper_residency_set(pypper_residency_fn may_touch);
+bool pypper_residency_may_touch(const void *block);
+
+#endif

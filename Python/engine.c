@@ -1,0 +1,58 @@
+/* Python/engine.c: the engine (engine.h). One step calls the stages in order:
+ *   sources    live trace: drop dead entries, re-traverse a slice of containers,
+ *              take a slice of the young GC lists
+ *   evidence   the sampler's hits (frame slots, reference counts) ...
+ *   model      ... added to the objects' heat, their classes re-evaluated
+ *              (pypper_active_trace_apply)
+ *   planner    a migration round when due: page heat, relocations, the plan
+ *   actuators  queued for the migration thread (relocation, the backend's moves).
+ * It runs in the sampler's hand-over (a pending call on a program thread) and in
+ * pypper.migrate_now(). No stage calls a later one: the sampler reaches the engine
+ * through the hooks installed here, and the sources ask whether a page may be read
+ * through Objects/residency.h, answered by the migration plane. */
+#include "engine.h"
+
+#include "active_trace.h"
+#include "alloc_sites.h"
+#include "live_trace.h"
+
+#include "../Objects/residency.h"
+
+#define RESCAN_BUDGET 4096      /* containers re-traversed per step */
+#define YOUNG_BUDGET 4096       /* young containers walked per step */
+
+void pypper_engine_step(bool feed, bool collect)
+{
+    /* It runs on a program thread, in the middle of the program's code: what it
+     * allocates is not the program's (no site, no share of the byte sampling). */
+    pypper_alloc_sites_quiet_begin();
+    if (feed) {
+        pypper_live_trace_settle();
+        pypper_live_trace_rescan(RESCAN_BUDGET);
+        pypper_live_trace_young(YOUNG_BUDGET);
+        pypper_active_trace_apply();
+    }
+    if (collect)
+        pypper_migrate_collect_if_due(pypper_active_trace_now_ms());
+    pypper_alloc_sites_quiet_end();
+}
+
+int pypper_engine_migrate_now(pypper_migrate_result *out)
+{
+    pypper_active_trace_drain();
+    return pypper_migrate_now(out, pypper_active_trace_now_ms);
+}
+
+int pypper_engine_start(const pypper_config *cfg)
+{
+    (void)cfg;
+    pypper_active_trace_connect(&(pypper_engine_hooks){pypper_engine_step, pypper_migrate_due});
+    pypper_residency_set(pypper_migrate_may_touch);
+    return 0;
+}
+
+void pypper_engine_stop(void)
+{
+    pypper_residency_set(NULL);
+    pypper_active_trace_connect(NULL);
+}

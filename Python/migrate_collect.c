@@ -1,0 +1,131 @@
+/* Python/migrate_collect.c: a round's collect half (GIL held): the page list, one
+ * pass over the object table spreading heat over pages and choosing the owned
+ * buffers to relocate, the site statistics, then the relocations, the cold sites and
+ * the placement hook, and the heat that counts as cold for the plan. */
+#include "migrate_internal.h"
+
+#include "../Pypper/stats.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The buffer an entry's object owns. Whether its type can own one is learnt the
+ * first time and kept in the entry (spare[0]: 0 not known yet, 1 cannot, 2 can;
+ * the kinds of buffer owners do not change type), so other objects are not read
+ * again. */
+static pypper_buf_kind buffer_of(pypper_obj_entry *e, pypper_owned_buffer *b)
+{
+    b->kind = PYPPER_BUF_NONE;
+    if (pypper_entry_note(e) == 1)
+        return PYPPER_BUF_NONE;
+    pypper_owned_buffer_of((PyObject *)pypper_entry_object(e), b);
+    if (!pypper_entry_note(e) && Py_REFCNT((PyObject *)pypper_entry_object(e)) > 0)
+        pypper_entry_set_note(e, pypper_type_may_own_buffer(Py_TYPE((PyObject *)pypper_entry_object(e))) ? 2 : 1);
+    return b->kind;
+}
+
+/* Per object (one with evidence, or in this round's slice of the table): heat onto
+ * its pages and its buffer's, the buffer's relocation, and for the slice the site
+ * statistics. */
+static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
+                  const pypper_model_params *mp)
+{
+    if (!pypper_objtable_current(e))
+        return;
+    double h = e->heat > 0 ? pypper_model_heat(e, now_ms) : 0.0;
+    pypper_block_info info;
+    pypper_heap_lookup(pypper_entry_block(e), &info);
+    if (!info.allocated)
+        return;
+    if (h > 0)
+        pypper_mig_spread(info.block, info.size, h);
+    double t = h > 0 ? pypper_model_temperature(h, now_ms) : 0.0;
+    if (slice && learn && pypper_entry_site(e) && pypper_entry_site(e) < SITE_MAX) {
+        M.site_bytes[pypper_entry_site(e)] += (float)info.size;
+        M.site_objects[pypper_entry_site(e)]++;
+        if (t < mp->cold_threshold)
+            M.site_cold[pypper_entry_site(e)] += (float)info.size;
+    }
+    if (!pypper_mig_readable_without_fault(info.block))
+        return;
+    pypper_owned_buffer b;
+    if (buffer_of(e, &b) == PYPPER_BUF_NONE)
+        return;
+    pypper_mig_spread(b.block, b.size, h);
+    /* A buffer the pageout backend sent to swap would be faulted in by the copy. */
+    if (!M.cfg.relocate || !b.movable || b.size < RELOC_MIN_BYTES
+        || M.nreloc >= RELOC_MAX || !pypper_mig_readable_without_fault(b.block))
+        return;
+    unsigned want = t >= mp->hot_threshold ? PYPPER_TIER_FAST
+                    : t < mp->cold_threshold && M.separating ? PYPPER_TIER_SLOW : 2u;
+    pypper_block_info bi;
+    pypper_heap_lookup(b.block, &bi);
+    if (want < 2 && bi.tier != want && b.size <= M.reloc_budget) {
+        M.reloc[M.nreloc++] = (reloc_req){(PyObject *)pypper_entry_object(e), want};
+        M.reloc_budget -= b.size;
+    }
+}
+
+/* One sequential pass over the table's entries: every object with evidence (heat)
+ * costs a lookup; the others only their entry's read, except in this round's slice
+ * (a window that rotates over the table, at least 1/SLICE_ROUNDS of it), where every
+ * object is looked at for relocation and for the site statistics. A full rotation
+ * ends with learning the cold sites. */
+static void walk_objects(uint32_t now_ms, bool whole)
+{
+    const pypper_model_params *mp = pypper_model_params_get();
+    bool learn = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE;
+    size_t count = pypper_objtable_count();
+    size_t span = whole ? count : count / SLICE_ROUNDS + 1;
+    if (span < SLICE_MIN)
+        span = SLICE_MIN;
+    if (M.slice_start >= count || whole)
+        M.slice_start = 0;
+    if (M.slice_start == 0 && learn) {
+        memset(M.site_bytes, 0, SITE_MAX * sizeof(float));
+        memset(M.site_cold, 0, SITE_MAX * sizeof(float));
+        memset(M.site_objects, 0, SITE_MAX * sizeof(uint32_t));
+    }
+    size_t lo = M.slice_start, hi = lo + span < count ? lo + span : count;
+    for (size_t i = 0; i < count; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        bool slice = i >= lo && i < hi;
+        if (e->heat > 0 || slice)
+            visit(e, now_ms, slice, learn, mp);
+    }
+    M.slice_start = hi;
+    M.rotation_done = hi >= count;
+}
+
+void pypper_mig_collect(bool whole, uint32_t now_ms)
+{
+    (void)pypper_owned_buffers_init();      /* array.array: once the program imports it */
+    M.whole_round = whole;
+    uint64_t t0 = now_ns();
+    M.pass++;
+    memset(&M.cur, 0, sizeof(M.cur));
+    bool locked = pypper_heap_lock();
+    (void)pypper_mig_list_pages(now_ms);
+    M.nreloc = 0;
+    M.reloc_budget = pypper_mig_cap_bytes(M.cfg.migrate_mbps);
+    const pypper_size *fb = &M.cfg.fast_budget;
+    M.separating = (!fb->is_percent || fb->percent < 100.0 || !M.cfg.lazy_demotion)
+                   && now_ms >= SETTLE_MS;
+    pypper_objtable_sync();
+    walk_objects(now_ms, whole);
+    pypper_heap_unlock(locked);
+
+    pypper_mig_relocate_queued();      /* outside the table's lock */
+    if (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE)
+        pypper_mig_learn_sites(M.rotation_done);
+    if (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD)
+        pypper_mig_adjust_threshold();
+    pypper_mig_update_hook();
+
+    /* The heat at COLD_THRESHOLD on today's scale (t = 1 - 10^-u). */
+    const pypper_model_params *mp = pypper_model_params_get();
+    double ref = pypper_model_reference_heat(now_ms);
+    double u = -log10(1.0 - mp->cold_threshold);
+    M.cold_heat = ref > 0 ? pow(1.0 + ref, u) - 1.0 : 0.0;
+    M.cur.collect_ms = (double)(now_ns() - t0) / 1e6;
+}

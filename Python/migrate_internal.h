@@ -1,0 +1,175 @@
+/* Python/migrate_internal.h: the migration plane's shared state and the calls
+ * between its files (not for use outside them): migrate.c (session, thread, rounds),
+ * migrate_pages.c (page list, heat spread), migrate_collect.c (the walk over the
+ * objects), migrate_relocate.c (owned-buffer relocation), migrate_sites.c (the
+ * placement hook: cold sites, the threshold policy), migrate_execute.c (placement,
+ * plan, moves). With the GIL unless a function says otherwise. */
+#ifndef PYPPER_MIGRATE_INTERNAL_H
+#define PYPPER_MIGRATE_INTERNAL_H
+
+#include <Python.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "migrate.h"
+#include "owned_buffers.h"
+#include "../Objects/heap.h"
+#include "../Objects/heap_pages.h"
+#include "../Pypper/backend.h"
+#include "../Pypper/objtable.h"
+#include "../Pypper/options.h"
+#include "../Pypper/own_memory.h"
+#include "../Pypper/planner.h"
+#include "../Pypper/temperature.h"
+#include "../Pypper/threads.h"
+
+#define PAGE 4096u
+#define MOVE_CHUNK 1024          /* pages per backend call */
+#define RELOC_MAX 65536          /* relocations per round */
+#define RELOC_MIN_BYTES 64       /* smaller buffers are not worth a copy */
+#define SITE_MAX 32768           /* alloc_sites ids stay below this */
+#define COLD_SLOTS 4096          /* cold-site table (direct mapped, power of two) */
+#define COLD_REPORT 32           /* cold sites named in migration_stats() */
+#define SITE_MIN_OBJECTS 8
+#define SITE_COLD_SHARE 0.9
+#define LOCATE_ALL_EVERY 8       /* numa: re-read every page's node every N rounds */
+#define SLICE_ROUNDS 8           /* a background round looks closely at >= 1/8 of the table */
+#define SLICE_MIN 65536
+#define SETTLE_MS 2000
+#define DISCARD_EVERY (8u << 20) /* relocated bytes between two returns of free pages */
+
+/* A round's arrays belong to: nobody (IDLE), a thread collecting or executing
+ * (BUSY), or the migration thread, which will execute it (QUEUED). */
+enum { ROUND_IDLE = 0, ROUND_BUSY, ROUND_QUEUED };
+
+/* Per page slot: where it is (PL_UNKNOWN / _FAST / _SLOW) in the low bits, and in
+ * the high bits how many more rounds it counts as known (heat 0 without evidence,
+ * rather than unknown): set when a traced object's buffer is seen on it, counted
+ * down each round it holds no traced object (the page may have been reused since),
+ * long enough to outlast a rotation of the table's slices. A place is its tier plus
+ * one: an mmap'ed array starts all zero, that is unknown. */
+enum { PL_UNKNOWN = 0, PL_FAST = 1 + PYPPER_TIER_FAST, PL_SLOW = 1 + PYPPER_TIER_SLOW,
+       PL_WHERE = 3, PL_AGE_ONE = 4, PL_AGE = 0xFC };
+
+typedef struct {
+    PyObject *object;
+    unsigned tier;
+} reloc_req;
+
+typedef struct {
+    const void *code;
+    int offset;
+} cold_site;
+
+typedef struct {
+    bool on;
+    pypper_config cfg;
+    pypper_backend_choice backend;
+    pthread_mutex_t mu;          /* guards round and stop */
+    pthread_cond_t cv;           /* round changed, or stop */
+    int round;                   /* ROUND_*: who owns the round's arrays */
+    bool stop;
+    bool fork_quit;              /* the thread returns: a fork is being prepared */
+    bool fork_joined;            /* joined for a fork: started again after it */
+    pypper_thread thread;        /* "pypper-migrate": executes collected rounds */
+    bool thread_on;
+    uint32_t pass;
+    uint64_t last_ns;
+    uint64_t calls;              /* backend calls (failure injection) */
+    uint64_t injected;           /* failures injected: their errno rotates */
+    /* Per page slot of the reservation (sparse, NORESERVE). */
+    size_t slots;
+    uint8_t *placed;             /* PL_* */
+    uint32_t *moved;             /* round that last moved it */
+    uint32_t *pos;               /* its index in pages[] this round */
+    /* This round's pages and the planner's and backend's working arrays. */
+    pypper_plan_page *pages;
+    size_t npages, cap;
+    size_t *promote, *demote, *scratch;
+    void **addrs;
+    int *status;
+    reloc_req *reloc;
+    size_t nreloc;
+    uint64_t reloc_budget;
+    double cold_heat;
+    pypper_migrate_result cur, last;
+    uint64_t t_collect;
+    /* Segregation. */
+    float *site_bytes, *site_cold;
+    uint32_t *site_objects;
+    cold_site *cold;             /* COLD_SLOTS */
+    size_t ncold;
+    uint32_t cold_ids[COLD_REPORT];  /* site ids of the first cold sites, for reports */
+    size_t threshold;            /* MIGRATE_POLICY=threshold: blocks below go fast */
+    size_t slice_start;          /* the table's window looked at closely next round */
+    bool rotation_done;          /* the last round's window reached the table's end */
+    /* Cold data has somewhere to go: a fast-tier budget below 100%, or eager demotion,
+     * and the session is old enough (SETTLE_MS) for "no evidence" to mean cold. Only
+     * then are cold objects' buffers relocated and cold sites segregated: without it
+     * that work would buy nothing. */
+    bool separating;
+    bool whole_round;            /* migrate_now(): the whole table, every candidate */
+    PyInterpreterState *interp;
+} pypper_mig_state;
+
+/* The one instance (migrate.c); M in these files. */
+extern pypper_mig_state pypper_mig;
+#define M pypper_mig
+
+static inline unsigned where_of(size_t index) { return M.placed[index] & PL_WHERE; }
+
+static inline void set_where(size_t index, unsigned where)
+{
+    M.placed[index] = (uint8_t)((M.placed[index] & ~PL_WHERE) | where);
+}
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void *map_array(size_t bytes)
+{
+    return pypper_own_mmap(PYPPER_OWN_MIGRATE, bytes ? bytes : PAGE, MAP_NORESERVE);
+}
+
+static inline void unmap_array(void *p, size_t bytes)
+{
+    if (p)
+        pypper_own_munmap(p, bytes ? bytes : PAGE);
+}
+
+/* Bytes per round at a rate of mbps (<= 0: no limit). */
+static inline uint64_t pypper_mig_cap_bytes(int64_t mbps)
+{
+    if (mbps <= 0)
+        return UINT64_MAX;
+    return (uint64_t)mbps * 1024 * 1024 * (uint64_t)M.cfg.migrate_interval_ms / 1000;
+}
+
+/* migrate_pages.c */
+/* List the heap's pages in use as this round's pages (heap lock held); -1 when the
+ * arrays cannot grow (the round then has no pages). */
+int pypper_mig_list_pages(uint32_t now_ms);
+pypper_plan_page *pypper_mig_page_of(const void *addr);
+void pypper_mig_spread(const void *start, size_t size, double h);
+bool pypper_mig_readable_without_fault(const void *block);
+void pypper_mig_unmap_round(pypper_plan_page *pages, size_t *promote, size_t *demote,
+                            size_t *scratch, void **addrs, int *status, size_t cap);
+/* migrate_collect.c */
+void pypper_mig_collect(bool whole, uint32_t now_ms);
+/* migrate_relocate.c */
+void pypper_mig_relocate_queued(void);
+/* migrate_sites.c */
+void pypper_mig_learn_sites(bool replace);
+void pypper_mig_update_hook(void);
+void pypper_mig_adjust_threshold(void);
+/* migrate_execute.c (without the GIL, no malloc) */
+void pypper_mig_execute(void);
+
+#endif

@@ -1,0 +1,89 @@
+/* Python/migrate_relocate.c: the relocation pass (GIL held): copies the owned buffers
+ * the walk chose to the other tier's arenas (owned_buffers.c; Doc/design.md §5) and
+ * gives the freed pages back; and the report of what could be relocated. */
+#include "migrate_internal.h"
+
+#include "../Pypper/stats.h"
+
+/* Relocations (the heap is entered again: outside the table's lock). Each leaves the
+ * old buffer's space free in its arena: every DISCARD_EVERY bytes moved, and at the
+ * end, the free pages go back, or a session would hold both copies. */
+void pypper_mig_relocate_queued(void)
+{
+    uint64_t since_discard = 0;
+    for (size_t i = 0; i < M.nreloc; i++) {
+        size_t bytes;
+        pypper_stat_add(PYPPER_STAT_RELOCATE_TRIED, 1);
+        int rc = pypper_relocate_buffer(M.reloc[i].object, M.reloc[i].tier, &bytes);
+        if (rc > 0) {
+            M.cur.relocated_buffers++;
+            M.cur.relocated_bytes += bytes;
+            since_discard += bytes;
+            pypper_stat_add(PYPPER_STAT_RELOCATE_DONE, 1);
+            pypper_stat_add(PYPPER_STAT_RELOCATE_BYTES, bytes);
+        } else if (rc < 0) {
+            M.cur.failed++;
+            pypper_stat_add(PYPPER_STAT_RELOCATE_FAILED, 1);
+        }
+        if (since_discard >= DISCARD_EVERY || (i + 1 == M.nreloc && since_discard)) {
+            bool relock = pypper_heap_lock();
+            M.cur.discarded_pages += pypper_heap_discard_free_pages();
+            pypper_heap_unlock(relock);
+            since_discard = 0;
+        }
+    }
+}
+
+PyObject *pypper_migrate_relocatable_report(void)
+{
+    uint64_t by_kind[PYPPER_BUF_KINDS] = {0}, movable[PYPPER_BUF_KINDS] = {0};
+    uint64_t objects = 0, object_bytes = 0;
+    (void)pypper_owned_buffers_init();
+    bool locked = pypper_heap_lock();
+    pypper_objtable_sync();
+    size_t count = pypper_objtable_count();
+    for (size_t i = 0; i < count; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        if (!pypper_objtable_current(e))
+            continue;
+        pypper_block_info info;
+        pypper_heap_lookup(pypper_entry_block(e), &info);
+        if (!info.allocated)
+            continue;
+        objects++;
+        object_bytes += info.size;
+        if (!pypper_mig_readable_without_fault(info.block))
+            continue;
+        pypper_owned_buffer b;
+        pypper_owned_buffer_of((PyObject *)pypper_entry_object(e), &b);
+        by_kind[b.kind] += b.size;
+        if (b.movable)
+            movable[b.kind] += b.size;
+    }
+    pypper_heap_unlock(locked);
+    pypper_heap_stats hs;
+    pypper_heap_get_stats(&hs);
+    uint64_t buffers = 0, movable_total = 0;
+    PyObject *kinds = PyDict_New();
+    for (int k = PYPPER_BUF_LIST; kinds && k < PYPPER_BUF_KINDS; k++) {
+        buffers += by_kind[k];
+        movable_total += movable[k];
+        PyObject *v = PyLong_FromUnsignedLongLong(by_kind[k]);
+        if (!v || PyDict_SetItemString(kinds, pypper_buf_kind_name((pypper_buf_kind)k), v) < 0) {
+            Py_XDECREF(v);
+            Py_CLEAR(kinds);
+            break;
+        }
+        Py_DECREF(v);
+    }
+    if (!kinds)
+        return NULL;
+    return Py_BuildValue("{sKsKsKsKsKsN}",
+                         "heap_bytes", (unsigned long long)(hs.tier[0].bytes_in_use + hs.tier[1].bytes_in_use),
+                         "objects", (unsigned long long)objects,
+                         "object_bytes", (unsigned long long)object_bytes,
+                         "buffer_bytes", (unsigned long long)buffers,
+                         "movable_buffer_bytes", (unsigned long long)movable_total,
+                         "by_kind", kinds);
+}
+

@@ -1,0 +1,123 @@
+/* Python/session.c: the tracing session (session.h). It owns the ordered table of the
+ * session's components, each with its start, stop and fork hooks; the table runner
+ * (Pypper/components.c) starts them in this order, rolls a failed start back in
+ * reverse, stops them in reverse and calls the fork hooks in the order each needs.
+ * The lifecycle (Pypper/lifecycle.c: stopped -> running -> stopping) is the gate:
+ * only the caller that moved it to running starts the components, and only the one
+ * that ended it stops them. Order, and why:
+ *   heap retention   arenas stay mapped while sampler threads read them; the budget
+ *   alloc_sites      allocation-site sampling, before anything is traced
+ *   live_trace       the object table (sources below read it)
+ *   migrate          the migration plane (planner, relocation) and its backend
+ *   engine           connects the stages: the sampler's hand-over runs its step
+ *   active_trace     the sampler thread, last: it feeds everything above it.
+ * Without Pypper's heap (a stock python3.12 on another allocator) only the first
+ * runs. All with the GIL held. */
+#include "session.h"
+
+#include "active_trace.h"
+#include "alloc_sites.h"
+#include "engine.h"
+#include "live_trace.h"
+#include "migrate.h"
+
+#include "../Objects/heap.h"
+#include "../Objects/pymem_glue.h"
+#include "../Pypper/components.h"
+#include "../Pypper/lifecycle.h"
+#include "../Pypper/own_memory.h"
+#include "../Pypper/stats.h"
+#include "../Pypper/tiers.h"
+
+/* ---- the components' entry points, where a signature differs ---- */
+
+/* While a session runs, arenas stay mapped, and the session's budget applies (the
+ * heap is serialized by the GIL). */
+static int retention_start(const pypper_config *cfg)
+{
+    pypper_heap_set_retain(true);
+    if (cfg->source[PYPPER_OPTION_RETAIN_MAX] == PYPPER_SRC_ARG
+        || cfg->source[PYPPER_OPTION_RETAIN_DELAY_MS] == PYPPER_SRC_ARG)
+        pypper_pymem_apply_retention(cfg);
+    pypper_config session = *cfg;
+    session.enable = true;
+    pypper_tiers_apply_budget(&session);
+    return 0;
+}
+
+static void retention_stop(void) { pypper_heap_set_retain(false); }
+
+/* The backend start() chose, for the migration plane. */
+static pypper_backend_choice backend;
+
+static int migrate_start(const pypper_config *cfg) { return pypper_migrate_start(cfg, &backend); }
+
+static int alloc_sites_start(const pypper_config *cfg)
+{
+    return pypper_alloc_sites_start((uint64_t)cfg->alloc_sample);
+}
+
+static const pypper_component table[] = {
+    {"heap retention", retention_start, retention_stop, NULL, NULL, NULL},
+    {"alloc_sites", alloc_sites_start, pypper_alloc_sites_stop, NULL, NULL,
+     pypper_alloc_sites_stop},
+    {"live_trace", pypper_live_trace_start, pypper_live_trace_stop, NULL, NULL,
+     pypper_live_trace_forget_after_fork},
+    {"migrate", migrate_start, pypper_migrate_stop, pypper_migrate_before_fork,
+     pypper_migrate_after_fork_in_parent, pypper_migrate_after_fork_child},
+    {"engine", pypper_engine_start, pypper_engine_stop, NULL, NULL, pypper_engine_stop},
+    {"active_trace", pypper_active_trace_start, pypper_active_trace_stop,
+     pypper_active_trace_before_fork, pypper_active_trace_after_fork_in_parent,
+     pypper_active_trace_forget_after_fork},
+};
+#define WITHOUT_HEAP 1            /* the components that run without Pypper's heap */
+
+static pypper_components session = {table, sizeof(table) / sizeof(table[0]), 0, NULL};
+
+int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *chosen)
+{
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = pypper_lifecycle_start(cfg);
+    Py_END_ALLOW_THREADS
+    if (rc == 0)
+        return 0;
+    backend = *chosen;
+    size_t wanted = pypper_heap_ready() ? session.count : WITHOUT_HEAP;
+    if (pypper_components_start(&session, wanted, cfg) < 0) {
+        /* The components' stops may run Python's C API: the reason waits aside. */
+        PyObject *exc = PyErr_GetRaisedException();
+        pypper_lifecycle_end();
+        pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
+        PyErr_SetRaisedException(exc);
+        return -1;
+    }
+    return 1;
+}
+
+int pypper_session_end(void)
+{
+    if (!pypper_lifecycle_begin_end())
+        return 0;
+    /* Pypper's own memory as the session ends, before its tables are freed. */
+    pypper_heap_stats *st = PyMem_RawMalloc(sizeof(*st));
+    if (st) {
+        pypper_heap_get_stats(st);
+        pypper_own_note_end(st->tier[0].bytes_in_use + st->tier[1].bytes_in_use);
+        PyMem_RawFree(st);
+    }
+    /* Stopping: a start() in another thread waits until the components are stopped. */
+    pypper_components_stop(&session);
+    pypper_lifecycle_finish_end();
+    return 1;
+}
+
+/* Every thread of the session is joined: CPython 3.12 warns about a fork in a process
+ * that has other threads (it counts them in /proc/self/stat), and a thread inside an
+ * allocator at fork() could leave the child's locked. */
+void pypper_session_before_fork(void) { pypper_components_before_fork(&session); }
+
+void pypper_session_after_fork_in_parent(void) { pypper_components_after_fork_parent(&session); }
+
+/* (The lifecycle's own state is reset by its pthread_atfork handler.) */
+void pypper_session_after_fork_in_child(void) { pypper_components_after_fork_child(&session); }

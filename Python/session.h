@@ -1,0 +1,25 @@
+/* Python/session.h: the tracing session as one object: the lifecycle's state (the
+ * gate: one session at a time) and the ordered table of components it starts, stops
+ * and carries through fork() (Python/session.c). The _pypper module and the process
+ * hooks call these, never a component. All with the GIL held. */
+#ifndef PYPPER_SESSION_H
+#define PYPPER_SESSION_H
+
+#include <Python.h>
+#include "../Pypper/backend.h"
+#include "../Pypper/options.h"
+
+/* 1 when started, 0 when a session is already running, -1 with a Python exception
+ * (a component could not start: the ones started are stopped, in reverse). backend:
+ * the session's backend, chosen once by the caller (pypper_backend_select). */
+int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *backend);
+/* 1 when the running session was ended (components stopped in reverse), 0 when none
+ * was running. */
+int pypper_session_end(void);
+/* Around fork(): the session's threads are joined before (the process forks with
+ * none) and started again after, in the parent; the child forgets the session. */
+void pypper_session_before_fork(void);
+void pypper_session_after_fork_in_parent(void);
+void pypper_session_after_fork_in_child(void);
+
+#endif
