@@ -517,6 +517,8 @@ STANDIN_PYPPER = STANDIN_KEY + textwrap.dedent("""
     def key_of(obj):
         if isinstance(obj, list):
             return obj[0]
+        if isinstance(obj, bytes):          # young's blobs: b"blob:<idx>:..."
+            return int(obj[5:11])
         if hasattr(obj, "idx"):
             return obj.idx
         return int(obj.key.split(":")[1])
@@ -548,6 +550,8 @@ STANDIN_ORACLE = STANDIN_KEY + textwrap.dedent("""
     def object_counts(dump, ranges):
         assert dump == "stand-in dump\\n"
         return {key: int(weight(key)) for key, start, length in ranges}
+    def page_counts(dump, page_size=4096):
+        return {}
     """)
 
 
@@ -562,10 +566,10 @@ def test_runner_plumbing_with_stand_ins(tmp_path):
     (fake_oracle / "oracle.py").write_text(STANDIN_ORACLE)
     cache = tmp_path / "cache"
     out = tmp_path / "result.json"
-    argv = [PYTHON, RUNNER, "--workloads", "zipf_kv,graph_walk,phase_shift,lru_scan",
+    argv = [PYTHON, RUNNER, "--workloads", ",".join(workloads.WORKLOADS),
             "--scale", "0.002", "--runs", "2", "--timeline", "--oracle-dir",
             str(fake_oracle), "--cache-dir", str(cache), "--json", str(out),
-            "--option", "sample_hz=10"]
+            "--option", "sample_hz=10", "--both", "--timeline-at", "0.2"]
     env = clean_env({"PYTHONPATH": str(fake_pkg)})
     cp = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         text=True)
@@ -573,24 +577,40 @@ def test_runner_plumbing_with_stand_ins(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["all_pass"] is True
     assert doc["config"]["options"] == ["sample_hz=10"]
+    assert doc["config"]["conditions"] == ["quiet", "loaded"]
+    assert set(doc["workloads"]) == set(workloads.WORKLOADS)
     for name, r in doc["workloads"].items():
-        assert r["spearman"] == pytest.approx(1.0), name
-        assert r["recall"] == 1.0
         assert r["result"] == "PASS"
-        assert r["traced"] == 1.0
-        assert r["same_accesses_as_oracle"] is True
-        assert len(r["runs"]) == 2
         assert abs(r["baselines"]["allocation_order"]["spearman"]) < 0.05
+        # (the stand-in weights are spread evenly: a random pick captures about 0.53)
+        assert r["baselines"]["allocation_order"]["capture"] < 0.6
+        # The stand-in oracle gives no page counts: every page score is 0, a tie
+        # broken by the lower key, like allocation order reversed.
+        assert r["baselines"]["page_oracle"]["spearman"] is None
         assert r["oracle_cached"] is False
-        # Too short a run for 0.25 s: the points are reported as missing.
-        assert [s["at"] for s in r["timeline"]] == [0.25, 0.5, 1.0, "end"]
-        assert r["timeline"][-1]["spearman"] == pytest.approx(1.0)
+        for cond in ("quiet", "loaded"):
+            c = r["conditions"][cond]
+            assert c["spearman"] == pytest.approx(1.0), name
+            assert c["recall"] == 1.0 and c["capture"] == 1.0
+            assert c["result"] == "PASS"
+            assert c["traced"] == 1.0
+            assert c["same_accesses_as_oracle"] is True
+            assert len(c["runs"]) == 2
+            # A run of a few milliseconds: the judged phase is repeated until 0.2 s.
+            assert c["timeline_run"]["repeats"] >= 1
+            assert c["timeline_run"]["repeats_same_checksum"] is True
+            assert [s["at"] for s in c["timeline"]] == [0.2, "end"]
+            assert c["timeline"][0]["phase"] == r["judge_phase"]
+            assert c["timeline"][0]["spearman"] == pytest.approx(1.0)
+            assert c["timeline"][-1]["spearman"] == pytest.approx(1.0)
     assert "PASS" in cp.stdout and "allocation order" in cp.stdout
-    assert len(list(cache.iterdir())) == 4
+    assert "| workload |" in cp.stdout and "loaded:" in cp.stdout
+    assert len(list(cache.iterdir())) == len(workloads.WORKLOADS)
     # Second run, native at another scale: the oracle results (scale 0.002) come from
     # the cache, and the access streams are not comparable.
-    argv2 = argv[:3] + ["zipf_kv"] + argv[4:5] + ["0.003", "--oracle-scale", "0.002"] \
-        + argv[6:]
+    argv2 = [PYTHON, RUNNER, "--workloads", "zipf_kv", "--scale", "0.003",
+             "--oracle-scale", "0.002", "--runs", "1", "--oracle-dir", str(fake_oracle),
+             "--cache-dir", str(cache), "--json", str(out)]
     cp = subprocess.run(argv2, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         text=True)
     assert cp.returncode == 0, cp.stdout + cp.stderr
@@ -598,9 +618,25 @@ def test_runner_plumbing_with_stand_ins(tmp_path):
     r = doc["workloads"]["zipf_kv"]
     assert r["oracle_cached"] is True
     assert r["scale"] == 0.003 and r["oracle_scale"] == 0.002
-    assert r["same_accesses_as_oracle"] is None
-    assert r["spearman"] == pytest.approx(1.0)
+    c = r["conditions"]["quiet"]
+    assert c["same_accesses_as_oracle"] is None
+    assert c["spearman"] == pytest.approx(1.0)
     assert "oracle scale 0.002 differs" in cp.stdout
+
+
+def test_busy_core_is_killed_on_error():
+    sys.path.insert(0, os.path.dirname(RUNNER))
+    import accuracy_bench
+    with pytest.raises(KeyboardInterrupt):
+        with accuracy_bench.busy_core(True) as proc:
+            pid = proc.pid
+            assert proc.poll() is None
+            raise KeyboardInterrupt
+    assert proc.returncode is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with accuracy_bench.busy_core(False) as none:
+        assert none is None
 
 
 @needs_python
