@@ -464,7 +464,8 @@ class CPassing(Workload):
     Python; the rows are fetched by C: map(list.__getitem__, ...)), then, in turn:
       0  sum(r.v for r in batch)                      (a generator's frame holds r)
       1  sorted(keys, key=lambda k: table[k].w)[0]    (a lambda's frame, for a moment)
-      2  getv(max(batch, key=getv))                   (attrgetter: C only)
+      2  getv(max(batch, key=getv))                   (attrgetter; only the winner
+                                                      passes through the frame)
       3  sum(map(getv, map(table.get, keys)))         (dict.get in map: C only)
     where table maps int keys (KEY_BASE + idx) to the rows and getv is
     operator.attrgetter("v"). Every drawn row is read about once per operation, so the
@@ -551,8 +552,10 @@ class Young(Workload):
     Phase 1 (judged) does two lookups an operation, each Zipf(1.1) over a random
     permutation of its cache: recs[k].v and len(blobs[k]). No container is allocated
     during phase 1, so after the one young collection that gc.enable() triggers at
-    the first allocation, the records sit in generation 1 (young_check() in the result
-    counts how many reached generation 2)."""
+    the first allocation, the records sit in generation 1 ("young_check" in the result,
+    taken after the probe's finish(), counts how many are in generation 2 then: none
+    in the pypper and plain modes; the oracle probe's finish() allocates a list per
+    object first, which promotes them)."""
     name = "young"
     objects = 20000
     RECORDS = 10000
