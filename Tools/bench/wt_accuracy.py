@@ -57,15 +57,8 @@ json.dump(res, sys.stdout)
 """
 
 
-def capture(truth, scores, fraction=0.10):
-    k = metrics.top_count(len(truth), fraction)
-    best = sum(sorted(truth, reverse=True)[:k])
-    chosen = metrics.top_keys(scores, k)
-    return sum(truth[i] for i in chosen) / best if best else 0.0
-
-
 def judge(truth, scores):
-    return {"capture": round(capture(truth, scores), 3),
+    return {"capture": round(metrics.capture(truth, scores) or 0.0, 3),
             "recall": round(metrics.recall(truth, scores), 3),
             "spearman": round(metrics.spearman(truth, scores) or 0.0, 3)}
 

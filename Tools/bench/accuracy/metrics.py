@@ -1,6 +1,7 @@
-"""Accuracy figures: Spearman rank correlation and top-fraction recall.
+"""Accuracy figures: Spearman rank correlation, top-fraction recall and capture, and
+the page-level scores of the page oracle baseline.
 
-Both take two equally long sequences indexed by object key (registry index).
+The figures take two equally long sequences indexed by object key (registry index).
 """
 
 import math
@@ -73,6 +74,39 @@ def recall(truth, scores, fraction=0.10):
         return None
     k = top_count(len(truth), fraction)
     return len(top_keys(truth, k) & top_keys(scores, k)) / k
+
+
+def capture(truth, scores, fraction=0.10):
+    """Truth mass of the scores' hottest `fraction` of keys over the truth mass of the
+    truth's own hottest `fraction` (both k = top_count() keys, ties broken by the
+    lower key): 1.0 when the estimator's pick holds as many accesses as the best pick.
+    None when the truth is empty or its top holds no mass (nothing to capture)."""
+    if len(truth) != len(scores):
+        raise ValueError("length mismatch: %d != %d" % (len(truth), len(scores)))
+    if not truth:
+        return None
+    k = top_count(len(truth), fraction)
+    best = math.fsum(truth[i] for i in top_keys(truth, k))
+    if best <= 0:
+        return None
+    return math.fsum(truth[i] for i in top_keys(scores, k)) / best
+
+
+def page_scores(ranges, page_counts, page_size=4096):
+    """Each object's score under the page oracle: the sum of page_counts (a mapping
+    {page start address: accesses}) over the pages its block [start, start + length)
+    overlaps. ranges: (start, length) per object, in key order."""
+    out = []
+    for start, length in ranges:
+        first = start - start % page_size
+        last = start + max(1, length) - 1
+        total = 0
+        page = first
+        while page <= last:
+            total += page_counts.get(page, 0)
+            page += page_size
+        out.append(total)
+    return out
 
 
 def median(values):

@@ -4,13 +4,14 @@ PYTHONHASHSEED=0 and /work/main/python3, natively for --mode pypper and under th
 access oracle (Tools/oracle/oracle.py run()) for --mode oracle.
 
     python3 run_workload.py NAME --mode oracle|pypper|plain --scale S --seed N \\
-        --out FILE.json [--option NAME=VALUE]... [--timeline 0.25,0.5,1] \\
+        --out FILE.json [--option NAME=VALUE]... [--timeline 0.25,0.5,1,5] \\
         [--dump-prefix PATH]
 
 --mode pypper   pypper.start(**options) right before the measured phase, temperatures
                 of the registry (pypper.temperature(obj), None = not traced) right after
                 it, then pypper.end(). --timeline T1,T2,...: also snapshots of all
-                temperatures T seconds after start() (taken by a second thread).
+                temperatures T seconds after start() (taken by a second thread); the
+                judged phase is run again until the last one is taken.
 --mode oracle   oracle_client reset()/start() before and stop()/dump() after each
                 phase; dumps go to PATH.phase<i>.dump (default: next to --out); the
                 JSON lists them and the registry's address ranges [key, start, length].

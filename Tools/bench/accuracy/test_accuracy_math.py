@@ -1,4 +1,4 @@
-"""Tests of the accuracy benchmark's figures (Spearman, recall), of its workloads'
+"""Tests of the accuracy benchmark's figures (Spearman, recall, capture, page scores), of its workloads'
 determinism and skew (access counts taken by instrumenting the registry objects in
 pure Python, no oracle), and of the runner's plumbing with test-only stand-ins for the
 oracle and for pypper.temperature (written to tmp_path here; never part of the
@@ -99,6 +99,51 @@ def test_recall_ties_broken_by_lower_key():
     assert metrics.recall(truth2, truth2) == 1.0
 
 
+# -- capture --------------------------------------------------------------------------
+
+def test_capture_known_values():
+    truth = [float(i) for i in range(100)]     # top 10%: keys 90..99, mass 945
+    assert metrics.capture(truth, truth) == 1.0
+    # Reversed ranking picks keys 0..9: mass 45.
+    assert metrics.capture(truth, [-t for t in truth]) == pytest.approx(45 / 945)
+    # Keeps 90..94 (mass 460), swaps 95..99 for 0..4 (mass 10).
+    half = [t if t < 95 else -t for t in truth]
+    half = [1000.0 if i < 5 else h for i, h in enumerate(half)]
+    assert metrics.capture(truth, half) == pytest.approx(470 / 945)
+    # Capture counts mass, recall counts keys: one swap of a tiny key costs little.
+    skew = [0.0] * 100
+    for i in range(10):
+        skew[i] = 100.0 if i else 1.0       # key 0 is the weakest of the top 10
+    scores = [0.0] * 100
+    for i in range(1, 11):
+        scores[i] = 1.0                     # keys 1..10: misses key 0, picks key 10
+    assert metrics.recall(skew, scores) == pytest.approx(0.9)
+    assert metrics.capture(skew, scores) == pytest.approx(900 / 901)
+
+
+def test_capture_ties_and_undefined():
+    # Ties in the scores are broken by the lower key: all equal picks keys 0, 1.
+    truth = [0.0] * 20
+    truth[0], truth[19] = 3.0, 5.0
+    assert metrics.capture(truth, [0.0] * 20) == pytest.approx(3 / 8)
+    # Same again, deterministically.
+    assert metrics.capture(truth, [0.0] * 20) == metrics.capture(truth, [0.0] * 20)
+    assert metrics.capture([0.0] * 20, list(range(20))) is None
+    assert metrics.capture([], []) is None
+    with pytest.raises(ValueError):
+        metrics.capture([1.0, 2.0], [1.0])
+
+
+def test_page_scores():
+    counts = {0x1000: 5, 0x2000: 7, 0x5000: 1}
+    ranges = [(0x1010, 56),        # inside page 0x1000
+              (0x1fe0, 64),        # straddles 0x1000 and 0x2000
+              (0x3000, 16),        # a page with no accesses
+              (0x5ff0, 16)]        # last granule of 0x5000
+    assert metrics.page_scores(ranges, counts) == [5, 12, 0, 1]
+    assert metrics.page_scores([(0x1010, 56)], {0: 9}, page_size=0x10000) == [9]
+
+
 def test_median():
     assert metrics.median([3, 1, 2]) == 2
     assert metrics.median([4, 1, 2, 3]) == 2.5
@@ -182,6 +227,36 @@ class CountingList(list):
         return list.__getitem__(self, i)
 
 
+class CountingRow(workloads.Row):
+    __slots__ = ()
+    counts = {}
+
+    def __getattribute__(self, name):
+        c = CountingRow.counts
+        c[id(self)] = c.get(id(self), 0) + 1
+        return object.__getattribute__(self, name)
+
+
+class CountingRec(workloads.Rec):
+    __slots__ = ()
+    counts = {}
+
+    def __getattribute__(self, name):
+        c = CountingRec.counts
+        c[id(self)] = c.get(id(self), 0) + 1
+        return object.__getattribute__(self, name)
+
+
+class CountingBytes(bytes):
+    """Counts len() (young's access to a blob); shares the records' counter."""
+    __slots__ = ()
+
+    def __len__(self):
+        c = CountingRec.counts
+        c[id(self)] = c.get(id(self), 0) + 1
+        return bytes.__len__(self)
+
+
 class CZipf(workloads.ZipfKV):
     Item = CountingKV
 
@@ -199,9 +274,20 @@ class CLRU(workloads.LRUScan):
         return CountingList([i, (i * 31) % 1009])
 
 
+class CPassingC(workloads.CPassing):
+    Item = CountingRow
+
+
+class CYoung(workloads.Young):
+    Item = CountingRec
+    Blob = CountingBytes
+
+
 COUNTING = {"zipf_kv": (CZipf, CountingKV), "graph_walk": (CGraph, CountingNode),
-            "phase_shift": (CPhase, CountingCell), "lru_scan": (CLRU, CountingList)}
-SMALL = {"zipf_kv": 0.02, "graph_walk": 0.02, "phase_shift": 0.05, "lru_scan": 0.05}
+            "phase_shift": (CPhase, CountingCell), "lru_scan": (CLRU, CountingList),
+            "c_passing": (CPassingC, CountingRow), "young": (CYoung, CountingRec)}
+SMALL = {"zipf_kv": 0.02, "graph_walk": 0.02, "phase_shift": 0.05, "lru_scan": 0.05,
+         "c_passing": 0.05, "young": 0.04}
 
 
 class PhaseCounts(workloads.PlainProbe):
@@ -291,10 +377,65 @@ def test_lru_scan_hot_set_is_truth_top():
     assert len(metrics.top_keys(counts, k) & set(wl.hot_by_rank)) > 0.9 * k
 
 
+def test_c_passing_every_kind_reads_the_drawn_rows():
+    """Each of the four C-driven kinds reads each drawn row; the per-row counts follow
+    the Zipf weights (checked above); here: all four kinds run and read BATCH rows."""
+    wl = CPassingC(1)
+    wl.build()
+    for ops in (1, 2, 3, 4):
+        CountingRow.counts.clear()
+        wl.run_phase(0, ops)
+        reads = sum(CountingRow.counts.values())
+        # kind 0: BATCH reads; 1: BATCH (key function); 2: BATCH + the winner;
+        # 3: BATCH.
+        assert reads == [8, 16, 25, 33][ops - 1], (ops, reads)
+
+
+def test_young_builds_after_start_and_is_not_promoted():
+    events = []
+
+    class Probe(workloads.PlainProbe):
+        def before_phase(self, phase):
+            events.append(("start" if phase == 0 else "phase", len(wl.registry)))
+
+    wl = workloads.Young(1)
+    res = workloads.run("young", "plain", 0.01, 1, probe=Probe(), workload=wl)
+    # The registry is empty when the first phase (the session's start) begins.
+    assert events == [("start", 0), ("phase", wl.objects)]
+    assert len(wl.registry) == wl.objects == res["objects"]
+    recs = wl.registry[:wl.RECORDS]
+    blobs = wl.registry[wl.RECORDS:]
+    assert all(type(r) is workloads.Rec for r in recs)
+    assert all(type(b) is bytes and len(b) == 23 for b in blobs)
+    import gc
+    assert not gc.is_tracked(wl.blobs)          # str -> bytes: never tracked
+    chk = res["young_check"]
+    assert chk["gc_tracked"] == wl.RECORDS
+    assert chk["in_generation_2"] == 0
+    assert res["gc_collections_by_generation"][2] == 0
+
+
+def test_timeline_repeats_the_judged_phase():
+    """A probe that wants more gets the judged phase again, same checksum."""
+    class Probe(workloads.PlainProbe):
+        left = 2
+
+        def wants_more(self):
+            self.left -= 1
+            return self.left >= 0
+
+    res = workloads.run("phase_shift", "plain", 0.002, 1, probe=Probe())
+    assert res["repeats"] == 2 and res["repeats_same_checksum"] is True
+    res = workloads.run("zipf_kv", "plain", 0.001, 1)
+    assert res["repeats"] == 0
+
+
 def test_scale_changes_only_operation_counts():
     a = workloads.ZipfKV(1)
     assert a.phase_ops(0.5) == [a.base_ops[0] // 2]
     assert workloads.PhaseShift(1).phase_ops(0.1) == [270_000] * 4
+    # young's build phase builds every object at any scale.
+    assert workloads.Young(1).phase_ops(0.1) == [20000, 450_000]
 
 
 # -- processes: run_workload.py and the runner ------------------------------------------
@@ -376,6 +517,8 @@ STANDIN_PYPPER = STANDIN_KEY + textwrap.dedent("""
     def key_of(obj):
         if isinstance(obj, list):
             return obj[0]
+        if isinstance(obj, bytes):          # young's blobs: b"blob:<idx>:..."
+            return int(obj[5:11])
         if hasattr(obj, "idx"):
             return obj.idx
         return int(obj.key.split(":")[1])
@@ -407,6 +550,8 @@ STANDIN_ORACLE = STANDIN_KEY + textwrap.dedent("""
     def object_counts(dump, ranges):
         assert dump == "stand-in dump\\n"
         return {key: int(weight(key)) for key, start, length in ranges}
+    def page_counts(dump, page_size=4096):
+        return {}
     """)
 
 
@@ -421,10 +566,10 @@ def test_runner_plumbing_with_stand_ins(tmp_path):
     (fake_oracle / "oracle.py").write_text(STANDIN_ORACLE)
     cache = tmp_path / "cache"
     out = tmp_path / "result.json"
-    argv = [PYTHON, RUNNER, "--workloads", "zipf_kv,graph_walk,phase_shift,lru_scan",
+    argv = [PYTHON, RUNNER, "--workloads", ",".join(workloads.WORKLOADS),
             "--scale", "0.002", "--runs", "2", "--timeline", "--oracle-dir",
             str(fake_oracle), "--cache-dir", str(cache), "--json", str(out),
-            "--option", "sample_hz=10"]
+            "--option", "sample_hz=10", "--both", "--timeline-at", "0.2"]
     env = clean_env({"PYTHONPATH": str(fake_pkg)})
     cp = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         text=True)
@@ -432,24 +577,40 @@ def test_runner_plumbing_with_stand_ins(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["all_pass"] is True
     assert doc["config"]["options"] == ["sample_hz=10"]
+    assert doc["config"]["conditions"] == ["quiet", "loaded"]
+    assert set(doc["workloads"]) == set(workloads.WORKLOADS)
     for name, r in doc["workloads"].items():
-        assert r["spearman"] == pytest.approx(1.0), name
-        assert r["recall"] == 1.0
         assert r["result"] == "PASS"
-        assert r["traced"] == 1.0
-        assert r["same_accesses_as_oracle"] is True
-        assert len(r["runs"]) == 2
         assert abs(r["baselines"]["allocation_order"]["spearman"]) < 0.05
+        # (the stand-in weights are spread evenly: a random pick captures about 0.53)
+        assert r["baselines"]["allocation_order"]["capture"] < 0.6
+        # The stand-in oracle gives no page counts: every page score is 0, a tie
+        # broken by the lower key, like allocation order reversed.
+        assert r["baselines"]["page_oracle"]["spearman"] is None
         assert r["oracle_cached"] is False
-        # Too short a run for 0.25 s: the points are reported as missing.
-        assert [s["at"] for s in r["timeline"]] == [0.25, 0.5, 1.0, "end"]
-        assert r["timeline"][-1]["spearman"] == pytest.approx(1.0)
+        for cond in ("quiet", "loaded"):
+            c = r["conditions"][cond]
+            assert c["spearman"] == pytest.approx(1.0), name
+            assert c["recall"] == 1.0 and c["capture"] == 1.0
+            assert c["result"] == "PASS"
+            assert c["traced"] == 1.0
+            assert c["same_accesses_as_oracle"] is True
+            assert len(c["runs"]) == 2
+            # A run of a few milliseconds: the judged phase is repeated until 0.2 s.
+            assert c["timeline_run"]["repeats"] >= 1
+            assert c["timeline_run"]["repeats_same_checksum"] is True
+            assert [s["at"] for s in c["timeline"]] == [0.2, "end"]
+            assert c["timeline"][0]["phase"] == r["judge_phase"]
+            assert c["timeline"][0]["spearman"] == pytest.approx(1.0)
+            assert c["timeline"][-1]["spearman"] == pytest.approx(1.0)
     assert "PASS" in cp.stdout and "allocation order" in cp.stdout
-    assert len(list(cache.iterdir())) == 4
+    assert "| workload |" in cp.stdout and "loaded:" in cp.stdout
+    assert len(list(cache.iterdir())) == len(workloads.WORKLOADS)
     # Second run, native at another scale: the oracle results (scale 0.002) come from
     # the cache, and the access streams are not comparable.
-    argv2 = argv[:3] + ["zipf_kv"] + argv[4:5] + ["0.003", "--oracle-scale", "0.002"] \
-        + argv[6:]
+    argv2 = [PYTHON, RUNNER, "--workloads", "zipf_kv", "--scale", "0.003",
+             "--oracle-scale", "0.002", "--runs", "1", "--oracle-dir", str(fake_oracle),
+             "--cache-dir", str(cache), "--json", str(out)]
     cp = subprocess.run(argv2, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         text=True)
     assert cp.returncode == 0, cp.stdout + cp.stderr
@@ -457,9 +618,25 @@ def test_runner_plumbing_with_stand_ins(tmp_path):
     r = doc["workloads"]["zipf_kv"]
     assert r["oracle_cached"] is True
     assert r["scale"] == 0.003 and r["oracle_scale"] == 0.002
-    assert r["same_accesses_as_oracle"] is None
-    assert r["spearman"] == pytest.approx(1.0)
+    c = r["conditions"]["quiet"]
+    assert c["same_accesses_as_oracle"] is None
+    assert c["spearman"] == pytest.approx(1.0)
     assert "oracle scale 0.002 differs" in cp.stdout
+
+
+def test_busy_core_is_killed_on_error():
+    sys.path.insert(0, os.path.dirname(RUNNER))
+    import accuracy_bench
+    with pytest.raises(KeyboardInterrupt):
+        with accuracy_bench.busy_core(True) as proc:
+            pid = proc.pid
+            assert proc.poll() is None
+            raise KeyboardInterrupt
+    assert proc.returncode is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with accuracy_bench.busy_core(False) as none:
+        assert none is None
 
 
 @needs_python
