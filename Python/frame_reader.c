@@ -41,6 +41,15 @@ static bool heap_candidate(const void *p)
     return a >= 32 && !(a & 15) && pypper_heap_probe_mapped((const void *)a);
 }
 
+/* Whether p may be a traced object: the start of a tracked block, or just after a GC
+ * header (16 bytes) or a GC header plus the managed dict/weakref pointers (32). */
+static bool traced_candidate(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    return pypper_heap_probe_tracked((const void *)a) || pypper_heap_probe_tracked((const void *)(a - 16))
+           || pypper_heap_probe_tracked((const void *)(a - 32));
+}
+
 FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f)
 {
     int top = LOAD(f->stacktop);
@@ -98,7 +107,11 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 sink(ctx, p, PYPPER_EVIDENCE_HOLD);
             } else {
                 sink(ctx, p, d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
-                moved |= d == 0;
+                /* Only a traced object counts as movement: a loop that only makes new
+                 * numbers (untraced) looks still, and the sampler's burst ends early
+                 * as it did before untraced pointers were recorded (measured: 3% of a
+                 * core instead of 23% on nbody.py, and the program's time with it). */
+                moved |= d == 0 && traced_candidate(p);
             }
         }
         for (int i = n; i < mem->n[d]; i++)

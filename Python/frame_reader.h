@@ -30,8 +30,9 @@ typedef struct {
     uint64_t frame_samples, slots_read;
 } pypper_frame_counts;
 
-/* Read up to `depth` frames of ts. Returns whether anything in the innermost frame
- * changed since the previous read with the same memory. */
+/* Read up to `depth` frames of ts. Returns whether the innermost frame changed since
+ * the previous read with the same memory: another frame, or a traced object newly in
+ * one of its slots. */
 bool pypper_frames_read(PyThreadState *ts, int depth, pypper_frame_memory *mem,
                         pypper_frame_sink sink, void *ctx, pypper_frame_counts *counts);
 
