@@ -189,17 +189,9 @@ static void record(void *object, pypper_evidence kind)
 
 /* ---- sampling (no GIL) ---- */
 
-/* The sampler reads memory another thread owns (its objects' reference counts)
- * without synchronization: AddressSanitizer would report the poisoned redzones of
- * that thread's stack, so these readers are not instrumented. */
-#if defined(__has_attribute)
-#if __has_attribute(no_sanitize)
-#define FOREIGN_READER __attribute__((no_sanitize("address"), noinline))
-#endif
-#endif
-#ifndef FOREIGN_READER
-#define FOREIGN_READER
-#endif
+/* The sampler reads memory another thread owns (its objects' reference counts):
+ * frame_reader.h's PYPPER_FOREIGN_READER. */
+#define FOREIGN_READER PYPPER_FOREIGN_READER
 
 static void record_sink(void *ctx, PyObject *object, pypper_evidence kind)
 {

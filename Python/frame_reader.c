@@ -17,17 +17,7 @@
 #define MAX_SLOTS PYPPER_FRAME_MAX_SLOTS
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-/* The reader reads memory another thread (or the interrupted code of its own) owns:
- * AddressSanitizer would report the poisoned redzones of a stack, so these readers are
- * not instrumented. */
-#if defined(__has_attribute)
-#if __has_attribute(no_sanitize)
-#define FOREIGN_READER __attribute__((no_sanitize("address"), noinline))
-#endif
-#endif
-#ifndef FOREIGN_READER
-#define FOREIGN_READER
-#endif
+#define FOREIGN_READER PYPPER_FOREIGN_READER
 
 static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
 

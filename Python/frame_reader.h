@@ -12,6 +12,18 @@
 
 #include "../Pypper/temperature.h"
 
+/* For functions that read memory another thread (or the code a signal interrupted)
+ * owns, without synchronization: AddressSanitizer would report the poisoned redzones of
+ * a stack, so they are not instrumented. */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define PYPPER_FOREIGN_READER __attribute__((no_sanitize("address"), noinline))
+#endif
+#endif
+#ifndef PYPPER_FOREIGN_READER
+#define PYPPER_FOREIGN_READER
+#endif
+
 #define PYPPER_FRAME_MAX_DEPTH 64
 #define PYPPER_FRAME_MAX_SLOTS 64
 

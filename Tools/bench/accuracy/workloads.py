@@ -177,16 +177,10 @@ class Workload:
                 "judge_note": self.judge_note}
 
 
-class ZipfKV(Workload):
-    """A str key -> KVEntry dict; each operation looks up a key drawn from Zipf(1.1)
-    over a random permutation of the registry and reads the entry's value field."""
-    name = "zipf_kv"
-    objects = 20000
-    object_type = "KVEntry: class instance with __slots__ (key, value, stamp)"
-    description = "dict cache, Zipf(1.1) key popularity over a random permutation"
-    base_ops = (9_000_000,)
+class ZipfPermutation(Workload):
+    """Zipf(S) popularity over a random permutation of the registry: rank r is object
+    rank_to_idx[r]; expected() is each object's probability."""
     S = 1.1
-    Item = KVEntry
 
     def __init__(self, seed):
         super().__init__(seed)
@@ -200,6 +194,19 @@ class ZipfKV(Workload):
         for rank, idx in enumerate(self.rank_to_idx):
             exp[idx] = self.weights[rank]
         return exp
+
+
+class ZipfKV(ZipfPermutation):
+    """A str key -> KVEntry dict; each operation looks up a key drawn from Zipf(1.1)
+    over a random permutation of the registry and reads the entry's value field."""
+    name = "zipf_kv"
+    objects = 20000
+    object_type = "KVEntry: class instance with __slots__ (key, value, stamp)"
+    description = "dict cache, Zipf(1.1) key popularity over a random permutation"
+    base_ops = (9_000_000,)
+    S = 1.1
+    Item = KVEntry
+
 
     def build(self):
         Item = self.Item
@@ -458,7 +465,7 @@ class Row:
         self.w = w
 
 
-class CPassing(Workload):
+class CPassing(ZipfPermutation):
     """Hot objects used only in passing by C code. Each operation draws a batch of
     BATCH row ranks from Zipf(1.1) over a random permutation (plain ints, drawn in
     Python; the rows are fetched by C: map(list.__getitem__, ...)), then, in turn:
@@ -480,18 +487,6 @@ class CPassing(Workload):
     KEY_BASE = 1_000_000
     Item = Row
 
-    def __init__(self, seed):
-        super().__init__(seed)
-        rng = _rng(self.name, seed, "plan")
-        self.rank_to_idx = list(range(self.objects))
-        rng.shuffle(self.rank_to_idx)
-        self.cdf, self.weights = zipf_cdf(self.objects, self.S)
-
-    def expected(self):
-        exp = [0.0] * self.objects
-        for rank, idx in enumerate(self.rank_to_idx):
-            exp[idx] = self.weights[rank]
-        return exp
 
     def build(self):
         Item = self.Item
