@@ -180,7 +180,8 @@ def test_no_session_and_untraced_objects():
         assert pypper.temperature(5) is None                     # static small int
         assert pypper.temperature(int) is None                   # static type
         fresh = object()                                         # born after start, no collection yet:
-        assert pypper.temperature(fresh) == 0.0                  # in the heap, no evidence: its page's
+        t = pypper.temperature(fresh)                            # in the heap: its page's heat (others
+        assert t is not None and 0.0 <= t < 1.0, t              # on the page may have been seen)
         for bad in (-1, "3"):
             try:
                 pypper.hot_objects(bad)
