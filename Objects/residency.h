@@ -2,7 +2,9 @@
  * from far memory? The tracing sources (live trace, sampler) ask before reading an
  * object; the answer comes from a predicate the engine installs while a session runs
  * (Python/engine.c: the migration plane's record of pages the pageout backend sent
- * to swap). Without one, every block may be read. With the GIL held. */
+ * to swap). Without one, every block may be read. Also asked by the sampler thread
+ * without the GIL: the migration plane's record is a byte per page, mapped for the
+ * whole session, and the session stops the sampler before the migration plane. */
 #ifndef PYPPER_RESIDENCY_H
 #define PYPPER_RESIDENCY_H
 

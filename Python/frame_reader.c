@@ -7,10 +7,13 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include "internal/pycore_frame.h"
+#include "internal/pycore_list.h"
+#include "internal/pycore_tuple.h"
 
 #include "frame_reader.h"
 #include "stack_chunks.h"
 
+#include "../Objects/residency.h"
 #include "../Objects/track.h"
 
 #define MAX_DEPTH PYPPER_FRAME_MAX_DEPTH
@@ -38,6 +41,31 @@ static bool traced_candidate(const void *p)
     uintptr_t a = (uintptr_t)p;
     return pypper_heap_probe_tracked((const void *)a) || pypper_heap_probe_tracked((const void *)(a - 16))
            || pypper_heap_probe_tracked((const void *)(a - 32));
+}
+
+/* The container a for loop walks: `for x in seq` keeps an iterator in the frame, not
+ * seq, so the frames would show a list, tuple or dict only for the bytecode that
+ * fetches it. For an iterator of those types, the container it holds (NULL when the
+ * iterator is exhausted or p is not one). p is a pointer into the heap's committed
+ * memory, read only where the pageout backend has not sent the page to swap; what it
+ * holds may be stale (the receiver checks any pointer against the object table). The
+ * dict iterators' first field is their dict (dictiterobject in Objects/dictobject.c). */
+FOREIGN_READER static PyObject *iterated(PyObject *p)
+{
+    if (!pypper_residency_may_touch(p))
+        return NULL;
+    PyTypeObject *type = LOAD(p->ob_type);
+    PyObject *seq;
+    if (type == &PyListIter_Type)
+        seq = (PyObject *)LOAD(((_PyListIterObject *)p)->it_seq);
+    else if (type == &PyTupleIter_Type)
+        seq = (PyObject *)LOAD(((_PyTupleIterObject *)p)->it_seq);
+    else if (type == &PyDictIterKey_Type || type == &PyDictIterValue_Type
+             || type == &PyDictIterItem_Type)
+        seq = LOAD(*(PyObject **)((char *)p + sizeof(PyObject)));
+    else
+        return NULL;
+    return seq && heap_candidate(seq) ? seq : NULL;
 }
 
 FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f)
@@ -93,6 +121,12 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             prev[i] = p;
             if (!p || !heap_candidate(p))
                 continue;
+            /* A loop's iterator stands for the container it walks: the container gets
+             * the same evidence (a later item of it is being used). */
+            PyObject *seq = iterated(p);
+            if (seq)
+                sink(ctx, seq, same && was == p ? PYPPER_EVIDENCE_HOLD
+                                                : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
             if (same && was == p) {
                 sink(ctx, p, PYPPER_EVIDENCE_HOLD);
             } else {

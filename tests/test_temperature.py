@@ -257,6 +257,36 @@ def test_numbers_take_the_heat_of_the_list_that_holds_them():
     assert out == "ok\n"
 
 
+def test_a_loops_container_gets_the_evidence_of_its_iterator():
+    # `for x in table[k]` keeps an iterator in the frame, never the list: the frame
+    # reader passes the iterator's evidence on to the list, tuple or dict it walks.
+    out = check("""
+        table = {k: [k, k + 1, k + 2] for k in range(3000)}
+        tuples = {k: (k, str(k)) for k in range(3000)}
+        dicts = {k: {"a": k, "b": k} for k in range(3000)}
+        driven()
+        def walk(keys):
+            for k in keys:
+                for x in table[k]:
+                    _pypper._test_sample()
+                for x in tuples[k]:
+                    _pypper._test_sample()
+                for x in dicts[k].values():
+                    _pypper._test_sample()
+        used = list(range(0, 3000, 10))
+        walk(used)
+        _pypper._test_hand_over()
+        for name, d in (("list", table), ("tuple", tuples), ("dict", dicts)):
+            hot = _pypper.temperatures([d[k] for k in used])
+            cold = _pypper.temperatures([d[k] for k in range(5, 3000, 10)])
+            assert sum(t > 0 for t in hot) >= 0.9 * len(hot), (name, sorted(hot)[:5])
+            assert sum(t > 0 for t in cold) <= 0.05 * len(cold), (name, sum(t > 0 for t in cold))
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_signal_sampler_samples_the_main_threads_own_frames():
     # SIGNAL_HZ: a timer on the main thread's CPU time; its handler reads the thread's
     # own frames. It fires per CPU second the thread uses, whatever the machine's load.
