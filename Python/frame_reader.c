@@ -52,7 +52,8 @@ static bool traced_candidate(const void *p)
  * dict iterators' first field is their dict (dictiterobject in Objects/dictobject.c). */
 FOREIGN_READER static PyObject *iterated(PyObject *p)
 {
-    if (!pypper_residency_may_touch(p))
+    /* (Its last field read ends 32 bytes in: that must be committed too.) */
+    if (!pypper_heap_probe_mapped((char *)p + 31) || !pypper_residency_may_touch(p))
         return NULL;
     PyTypeObject *type = LOAD(p->ob_type);
     PyObject *seq;
