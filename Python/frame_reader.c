@@ -16,6 +16,7 @@
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 
+#define FOLLOW_EVERY 8u         /* a power of two */
 #define MAX_DEPTH PYPPER_FRAME_MAX_DEPTH
 #define MAX_SLOTS PYPPER_FRAME_MAX_SLOTS
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -99,6 +100,10 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
         return false;
     _PyInterpreterFrame *f = LOAD(cf->current_frame);
     counts->frame_samples++;
+    /* Following an iterator reads the header of the object in the slot, a line the
+     * program writes (its reference count): in one read of 8 only (measured: following
+     * at every read took the tracing overhead's geometric mean from 1.14 to 1.19). */
+    bool follow = (mem->reads++ & (FOLLOW_EVERY - 1)) == 0;
     if (depth > MAX_DEPTH)
         depth = MAX_DEPTH;
     int d = 0;
@@ -124,7 +129,7 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 continue;
             /* A loop's iterator stands for the container it walks: the container gets
              * the same evidence (a later item of it is being used). */
-            PyObject *seq = iterated(p);
+            PyObject *seq = follow ? iterated(p) : NULL;
             if (seq)
                 sink(ctx, seq, same && was == p ? PYPPER_EVIDENCE_HOLD
                                                 : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);

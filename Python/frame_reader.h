@@ -32,6 +32,7 @@ typedef struct {
     void *frame[PYPPER_FRAME_MAX_DEPTH];
     PyObject *slot[PYPPER_FRAME_MAX_DEPTH][PYPPER_FRAME_MAX_SLOTS];
     int n[PYPPER_FRAME_MAX_DEPTH];
+    unsigned reads;         /* reads so far: iterators are followed in one of 8 */
 } pypper_frame_memory;
 
 /* Called for each slot that holds a pointer into the heap's committed memory (never

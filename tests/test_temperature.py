@@ -266,13 +266,14 @@ def test_a_loops_container_gets_the_evidence_of_its_iterator():
         dicts = {k: {"a": k, "b": k} for k in range(3000)}
         driven()
         def walk(keys):
+            # (8 samples an item: the reader follows iterators in one read of 8)
             for k in keys:
                 for x in table[k]:
-                    _pypper._test_sample()
+                    _pypper._test_sample(8)
                 for x in tuples[k]:
-                    _pypper._test_sample()
+                    _pypper._test_sample(8)
                 for x in dicts[k].values():
-                    _pypper._test_sample()
+                    _pypper._test_sample(8)
         used = list(range(0, 3000, 10))
         walk(used)
         _pypper._test_hand_over()
