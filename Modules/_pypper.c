@@ -386,7 +386,7 @@ static PyObject *py_stats(PyObject *module, PyObject *unused)
     Py_XDECREF(sig);
     /* Pypper's own resident bytes next to the heap's bytes in use (own_memory()). */
     PyObject *own = d ? PyLong_FromUnsignedLongLong(pypper_own_resident_total()) : NULL;
-    PyObject *heap = own ? PyLong_FromUnsignedLongLong(pypper_own_memory_heap_bytes()) : NULL;
+    PyObject *heap = own ? PyLong_FromUnsignedLongLong(pypper_heap_bytes_in_use()) : NULL;
     if (d && (!heap || PyDict_SetItemString(d, "own_bytes", own) < 0
               || PyDict_SetItemString(d, "heap_bytes_in_use", heap) < 0))
         Py_CLEAR(d);

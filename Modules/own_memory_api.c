@@ -9,17 +9,6 @@
 #include "../Objects/heap.h"
 #include "../Pypper/own_memory.h"
 
-uint64_t pypper_own_memory_heap_bytes(void)
-{
-    pypper_heap_stats *st = PyMem_RawMalloc(sizeof(*st));
-    if (!st)
-        return 0;
-    pypper_heap_get_stats(st);
-    uint64_t bytes = st->tier[0].bytes_in_use + st->tier[1].bytes_in_use;
-    PyMem_RawFree(st);
-    return bytes;
-}
-
 /* {"parts": {name: bytes}, "own_bytes", "heap_bytes_in_use", "own_per_heap"}. */
 static PyObject *figures(const uint64_t resident[PYPPER_OWN_PARTS], uint64_t heap_bytes)
 {
@@ -46,7 +35,7 @@ static PyObject *py_own_memory(PyObject *module, PyObject *unused)
     uint64_t resident[PYPPER_OWN_PARTS];
     for (int p = 0; p < PYPPER_OWN_PARTS; p++)
         resident[p] = pypper_own_resident((pypper_own_part)p);
-    PyObject *d = figures(resident, pypper_own_memory_heap_bytes());
+    PyObject *d = figures(resident, pypper_heap_bytes_in_use());
     uint64_t heap_end;
     PyObject *end = NULL;
     if (d && pypper_own_end_record(resident, &heap_end))

@@ -8,7 +8,4 @@
 
 extern PyMethodDef pypper_own_memory_methods[];
 
-/* Usable bytes of the heap's allocated blocks, both tiers. */
-uint64_t pypper_own_memory_heap_bytes(void);
-
 #endif

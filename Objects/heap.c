@@ -457,6 +457,13 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
     UNLOCK();
 }
 
+uint64_t pypper_heap_bytes_in_use(void)
+{
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    return st.tier[0].bytes_in_use + st.tier[1].bytes_in_use;
+}
+
 /* ---- CPython memory domains (see pypper_heap_fallback) ---- */
 
 /* Allocation sampling: one in `sample_period` of the domain allocations that take the

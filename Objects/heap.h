@@ -134,6 +134,8 @@ typedef struct {
 
 /* Walks the metadata; O(arenas). */
 void pypper_heap_get_stats(pypper_heap_stats *out);
+/* Usable bytes of allocated blocks, both tiers (get_stats' bytes_in_use summed). */
+uint64_t pypper_heap_bytes_in_use(void);
 
 #endif
 

@@ -100,12 +100,7 @@ int pypper_session_end(void)
     if (!pypper_lifecycle_begin_end())
         return 0;
     /* Pypper's own memory as the session ends, before its tables are freed. */
-    pypper_heap_stats *st = PyMem_RawMalloc(sizeof(*st));
-    if (st) {
-        pypper_heap_get_stats(st);
-        pypper_own_note_end(st->tier[0].bytes_in_use + st->tier[1].bytes_in_use);
-        PyMem_RawFree(st);
-    }
+    pypper_own_note_end(pypper_heap_bytes_in_use());
     /* Stopping: a start() in another thread waits until the components are stopped. */
     pypper_components_stop(&session);
     pypper_lifecycle_finish_end();
