@@ -148,6 +148,14 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_WT_BUDGET] = {
         "WT_BUDGET", PYPPER_OPT_FLOAT, FIELD(wt_budget), "0.01", 0, 0, 0.001, 0.5, NULL,
         "share of the program's time its first-write faults may take (0.01 = 1%)"},
+    [PYPPER_OPTION_PRESSURE_MAJFLT] = {
+        "PRESSURE_MAJFLT", PYPPER_OPT_INT, FIELD(pressure_majflt), "200", 0, 10000000, 0, 0, NULL,
+        "major page faults per second of the process at or above which Pypper pauses (no "
+        "sampling, walks or migration rounds) until the process is calm again; 0 = never"},
+    [PYPPER_OPTION_PRESSURE_PSI] = {
+        "PRESSURE_PSI", PYPPER_OPT_FLOAT, FIELD(pressure_psi), "10", 0, 0, 0.0, 100.0, NULL,
+        "memory stall percentage (/proc/pressure/memory, some avg10) at or above which Pypper "
+        "pauses likewise; 0 = ignore it"},
     [PYPPER_OPTION_TEST_WT_ERRNO] = {
         "TEST_WT_ERRNO", PYPPER_OPT_INT, FIELD(test_wt_errno), "0", 0, 4095, 0, 0, NULL,
         "test only: write tracking fails to start as if the kernel returned this errno "

@@ -37,6 +37,8 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_WT_FALLBACKS] = "write_tracking_fallbacks",
     [PYPPER_STAT_WT_SCANS] = "write_tracking_scans",
     [PYPPER_STAT_WT_WRITTEN_PAGES] = "write_tracking_written_pages",
+    [PYPPER_STAT_PRESSURE_PAUSES] = "pressure_pauses",
+    [PYPPER_STAT_PRESSURE_PAUSED_MS] = "pressure_paused_ms",
 };
 
 void pypper_stat_add(pypper_stat_id id, uint64_t n)

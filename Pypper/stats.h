@@ -39,6 +39,9 @@ typedef enum {
     PYPPER_STAT_WT_FALLBACKS,        /* sessions left to the frame sampler: refused or failed */
     PYPPER_STAT_WT_SCANS,            /* scans of the heap's pages */
     PYPPER_STAT_WT_WRITTEN_PAGES,    /* pages the scans found written */
+    /* Memory-pressure guard (Pypper/pressure_probe.c). */
+    PYPPER_STAT_PRESSURE_PAUSES,     /* times Pypper paused: the process was short of memory */
+    PYPPER_STAT_PRESSURE_PAUSED_MS,  /* milliseconds paused (ended pauses) */
     PYPPER_STAT_COUNT
 } pypper_stat_id;
 

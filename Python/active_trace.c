@@ -44,6 +44,7 @@
 #include "stack_chunks.h"
 
 #include "../Objects/heap.h"
+#include "../Pypper/pressure.h"
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
@@ -129,6 +130,7 @@ static struct {
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, to_pages, number_heat, unknown, dropped, idle_sleeps;
+    uint64_t pressure_sleeps;   /* windows slept because the process was short of memory */
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
     uint64_t signal_evidence;   /* drained from the signal sampler */
     uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
@@ -551,6 +553,12 @@ static void *sampler_main(void *arg)
     }
     while (!atomic_load(&AT.stop) && !atomic_load(&AT.quit)) {
         park_if_asked();
+        /* Short of memory (Pypper/pressure.h): touch nothing, not even the tables. */
+        if (pypper_pressure_check()) {
+            AT.pressure_sleeps++;
+            sleep_ns(PYPPER_PRESSURE_WINDOW_MS * 1000000ull);
+            continue;
+        }
         pypper_wt_tick();       /* a write-tracking scan when one is due */
         /* Idle: the main thread used under 5% of a core in the last window (its clock
          * is exact) and the rest of the process under half a core. */
@@ -667,10 +675,13 @@ int pypper_active_trace_start(const pypper_config *cfg)
         pypper_log(PYPPER_LOG_INFO, "active trace: no signal sampler (SIGNAL_HZ=%lld): "
                                     "the sampler thread alone", (long long)cfg->signal_hz);
 
+    pypper_pressure_start(&(pypper_pressure_params){(uint32_t)cfg->pressure_majflt,
+                                                    cfg->pressure_psi});
     pypper_wt_start(cfg);      /* or the frames alone, and why (logged, counted) */
     int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
     if (rc != 0) {
         pypper_wt_stop();
+        pypper_pressure_stop();
         pypper_signal_sampler_stop();
         pypper_stack_chunks_stop();
         pypper_page_heat_stop();
@@ -699,6 +710,7 @@ void pypper_active_trace_stop(void)
     AT.on = false;
     atomic_store(&AT.hold, false);
     pypper_wt_stop();          /* the scanning thread is gone: unregister everything */
+    pypper_pressure_stop();
     pypper_signal_sampler_stop();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();
@@ -723,6 +735,7 @@ void pypper_active_trace_forget_after_fork(void)
     AT.thread_on = AT.fork_joined = false;
     AT.on = false;
     pypper_wt_after_fork_child();
+    pypper_pressure_forget_after_fork();
     pypper_signal_sampler_after_fork_child();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();
@@ -826,7 +839,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -846,6 +859,7 @@ PyObject *pypper_active_trace_stats(void)
         "unknown", (unsigned long long)AT.unknown,
         "dropped", (unsigned long long)AT.dropped,
         "idle_sleeps", (unsigned long long)AT.idle_sleeps,
+        "pressure_sleeps", (unsigned long long)AT.pressure_sleeps,
         "test_samples", (unsigned long long)AT.test_samples,
         "held", atomic_load(&AT.hold) ? Py_True : Py_False,
         "cpu_seconds", (double)cpu / 1e9,

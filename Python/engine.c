@@ -9,7 +9,8 @@
  * It runs in the sampler's hand-over (a pending call on a program thread) and in
  * pypper.migrate_now(). No stage calls a later one: the sampler reaches the engine
  * through the hooks installed here, and the sources ask whether a page may be read
- * through Objects/residency.h, answered by the migration plane. */
+ * through Objects/residency.h, answered by the migration plane. While the process
+ * is short of memory (Pypper/pressure.h) a step does nothing. */
 #include "engine.h"
 
 #include "active_trace.h"
@@ -17,12 +18,16 @@
 #include "live_trace.h"
 
 #include "../Objects/residency.h"
+#include "../Pypper/pressure.h"
 
 #define RESCAN_BUDGET 4096      /* containers re-traversed per step */
 #define YOUNG_BUDGET 4096       /* young containers walked per step */
 
 void pypper_engine_step(bool feed, bool collect)
 {
+    /* A hand-over queued before a pause: short of memory, nothing is touched. */
+    if (pypper_pressure_paused())
+        return;
     /* It runs on a program thread, in the middle of the program's code: what it
      * allocates is not the program's (no site, no share of the byte sampling). */
     pypper_alloc_sites_quiet_begin();

@@ -40,6 +40,7 @@
 #include "alloc_sites.h"
 
 #include "../Objects/heap.h"
+#include "../Pypper/pressure.h"
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
@@ -77,6 +78,8 @@ static struct {
     int pending_generation;
     uint64_t start_ns;                  /* time spent at "start" of this collection */
     uint64_t survivors_walked, fallback_walks;
+    bool skipping;                      /* this collection is left alone: short of memory */
+    uint64_t pressure_skips;            /* collections left alone so */
     uint64_t freed_final;               /* frees counted when the session ended */
     uint64_t table_failures;
     /* The young walk: per young generation, the last object walked (NULL: from the
@@ -402,9 +405,23 @@ static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t n
      * later collection (most die before). */
     if (survivors_generation((int)generation) < LT.min_generation)
         Py_RETURN_NONE;
+    /* Short of memory (Pypper/pressure.h): a collection that starts then is left
+     * alone, start to stop (its survivors are found later by rescans, or stay
+     * untraced: their pages' heat still answers for them). */
+    bool starting = PyUnicode_Compare(args[0], LT.str_start) == 0;
+    if (starting)
+        LT.skipping = pypper_pressure_paused();
+    if (LT.skipping) {
+        if (starting)
+            LT.pressure_skips++;
+        else
+            LT.skipping = false;
+        LT.pending_tail = NULL;
+        Py_RETURN_NONE;
+    }
     uint64_t t0 = now_ns();
     PyInterpreterState *interp = PyInterpreterState_Get();
-    if (PyUnicode_Compare(args[0], LT.str_start) == 0) {
+    if (starting) {
         on_gc_start(interp, (int)generation);
     } else if (PyUnicode_Compare(args[0], LT.str_stop) == 0) {
         LT.survivors_walked += on_gc_stop(interp, (int)generation);
@@ -560,7 +577,7 @@ static size_t live_objects(void)
 PyObject *pypper_live_trace_stats(void)
 {
     return Py_BuildValue(
-        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:d}",
+        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)live_objects(),
         "tracked_total", (unsigned long long)LT.tracked_total,
@@ -579,5 +596,6 @@ PyObject *pypper_live_trace_stats(void)
         "table_failures", (unsigned long long)LT.table_failures,
         "young_walked", (unsigned long long)LT.young_walked,
         "young_found", (unsigned long long)LT.young_found,
+        "pressure_skips", (unsigned long long)LT.pressure_skips,
         "pause_p99_ms", (double)pause_p99_us() / 1e3);
 }

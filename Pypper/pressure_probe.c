@@ -1,0 +1,144 @@
+/* Pypper/pressure_probe.c: the process's instance of the memory-pressure guard
+ * (pressure.h) and what feeds it from the kernel: the process's major faults
+ * (getrusage, every thread's) and the memory line of /proc/pressure/memory ("some
+ * avg10", the share of the last ten seconds in which some task stalled on memory;
+ * kernels without PSI give none, and the faults alone decide). */
+#include "pressure.h"
+
+#include "stats.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pypper_pressure guard;
+static atomic_bool paused;
+static bool on;
+static int psi_fd = -1;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A pause that ends adds its length to the counters. */
+static void count_end(uint64_t now_ns)
+{
+    if (now_ns > guard.paused_at_ns)
+        pypper_stat_add(PYPPER_STAT_PRESSURE_PAUSED_MS, (now_ns - guard.paused_at_ns) / 1000000u);
+}
+
+void pypper_pressure_start(const pypper_pressure_params *p)
+{
+    pthread_mutex_lock(&mu);
+    pypper_pressure_init(&guard, p);
+    atomic_store(&paused, false);
+    if (psi_fd < 0 && p->psi_pct > 0)
+        psi_fd = open("/proc/pressure/memory", O_RDONLY | O_CLOEXEC);
+    on = true;
+    pthread_mutex_unlock(&mu);
+}
+
+void pypper_pressure_stop(void)
+{
+    pthread_mutex_lock(&mu);
+    if (on && guard.paused)
+        count_end(mono_ns());
+    on = false;
+    atomic_store(&paused, false);
+    if (psi_fd >= 0)
+        close(psi_fd);
+    psi_fd = -1;
+    pthread_mutex_unlock(&mu);
+}
+
+void pypper_pressure_forget_after_fork(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    mu = fresh;
+    on = false;
+    atomic_store(&paused, false);
+    if (psi_fd >= 0)
+        close(psi_fd);
+    psi_fd = -1;
+}
+
+/* "some avg10=1.23 ..." -> 1.23; -1 when there is no such figure. */
+static double read_psi(void)
+{
+    if (psi_fd < 0)
+        return -1.0;
+    char buf[256];
+    ssize_t n = pread(psi_fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return -1.0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "some avg10=");
+    if (!p)
+        return -1.0;
+    char *end;
+    double v = strtod(p + 11, &end);
+    return end == p + 11 ? -1.0 : v;
+}
+
+static bool feed_locked(uint64_t now_ns, uint64_t majflt, double psi)
+{
+    if (!on)
+        return false;
+    bool before = guard.paused;
+    bool p = pypper_pressure_feed(&guard, now_ns, majflt, psi);
+    if (p && !before)
+        pypper_stat_add(PYPPER_STAT_PRESSURE_PAUSES, 1);
+    else if (!p && before)
+        count_end(now_ns);
+    atomic_store_explicit(&paused, p, memory_order_relaxed);
+    return p;
+}
+
+bool pypper_pressure_check(void)
+{
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&mu);
+    bool p;
+    struct rusage ru;
+    if (!on)
+        p = false;
+    else if (guard.started && now < guard.window_ns + PYPPER_PRESSURE_WINDOW_MS * 1000000ull)
+        p = guard.paused;           /* inside the window: no reading */
+    else if (getrusage(RUSAGE_SELF, &ru) != 0)
+        p = guard.paused;
+    else
+        p = feed_locked(now, (uint64_t)ru.ru_majflt, read_psi());
+    pthread_mutex_unlock(&mu);
+    return p;
+}
+
+bool pypper_pressure_feed_now(uint64_t now_ns, uint64_t majflt, double psi)
+{
+    pthread_mutex_lock(&mu);
+    bool p = feed_locked(now_ns, majflt, psi);
+    pthread_mutex_unlock(&mu);
+    return p;
+}
+
+bool pypper_pressure_paused(void)
+{
+    return atomic_load_explicit(&paused, memory_order_relaxed);
+}
+
+void pypper_pressure_snapshot(pypper_pressure *out, uint64_t *now_ns)
+{
+    pthread_mutex_lock(&mu);
+    *out = guard;
+    pthread_mutex_unlock(&mu);
+    *now_ns = mono_ns();
+}
