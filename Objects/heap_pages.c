@@ -106,6 +106,25 @@ size_t pypper_heap_for_each_used_page(pypper_page_fn fn, void *ctx)
     return w.count;
 }
 
+typedef struct {
+    pypper_arena_fn fn;
+    void *ctx;
+} arena_walk;
+
+static void arena_in_use(size_t a, arena_meta *m, unsigned tier, void *ctx)
+{
+    (void)tier;
+    arena_walk *w = ctx;
+    if (m->kind != ARENA_FREE)
+        w->fn(a * PAGES_PER_ARENA, layout_arena_base(a), w->ctx);
+}
+
+void pypper_heap_for_each_arena(pypper_arena_fn fn, void *ctx)
+{
+    arena_walk w = {fn, ctx};
+    each_arena(arena_in_use, &w);
+}
+
 /* Runs of free pages go back to the kernel (the mapping stays: a racing reader sees
  * zeros, and all metadata is out of band, so nothing in a free page is needed). Free
  * pages of large arenas and released arenas are idle memory under the retention

@@ -18,6 +18,11 @@ bool pypper_heap_page_tracked(size_t index);
 typedef void (*pypper_page_fn)(size_t index, unsigned tier, void *ctx);
 size_t pypper_heap_for_each_used_page(pypper_page_fn fn, void *ctx);
 
+/* fn(first page index, arena's first byte, ctx) for every arena of the heap in use
+ * (pools, medium, large, the arenas of a span); O(arenas ever committed). */
+typedef void (*pypper_arena_fn)(size_t first_page, void *base, void *ctx);
+void pypper_heap_for_each_arena(pypper_arena_fn fn, void *ctx);
+
 /* Return the free pages inside committed pool, medium and large arenas to the
  * kernel (they read as zero afterwards; the arenas stay committed). Returns how
  * many pages. Callers hold the heap's serialization. */

@@ -71,7 +71,10 @@ bool pypper_pressure_check(void);
 bool pypper_pressure_paused(void);
 /* A copy of the instance, for stats (under its lock). */
 void pypper_pressure_snapshot(pypper_pressure *out, uint64_t *now_ns);
-/* Tests: feed the instance a reading with a given time and counts. */
+/* Tests: start the instance over (its thresholds kept), then feed it readings with
+ * given times and counts. */
+void pypper_pressure_reset_now(void);
+/* Tests: a reading with a given time and counts. */
 bool pypper_pressure_feed_now(uint64_t now_ns, uint64_t majflt, double psi);
 
 #endif

@@ -122,6 +122,15 @@ bool pypper_pressure_check(void)
     return p;
 }
 
+void pypper_pressure_reset_now(void)
+{
+    pthread_mutex_lock(&mu);
+    pypper_pressure_params p = guard.p;
+    pypper_pressure_init(&guard, &p);
+    atomic_store(&paused, false);
+    pthread_mutex_unlock(&mu);
+}
+
 bool pypper_pressure_feed_now(uint64_t now_ns, uint64_t majflt, double psi)
 {
     pthread_mutex_lock(&mu);

@@ -9,7 +9,8 @@
  * It runs in the sampler's hand-over (a pending call on a program thread) and in
  * pypper.migrate_now(). No stage calls a later one: the sampler reaches the engine
  * through the hooks installed here, and the sources ask whether a page may be read
- * through Objects/residency.h, answered by the migration plane. While the process
+ * through Objects/residency.h, answered by the kernel's residency of the heap's pages
+ * (Objects/swap_map.h, refreshed here) and the migration plane. While the process
  * is short of memory (Pypper/pressure.h) a step does nothing. */
 #include "engine.h"
 
@@ -18,7 +19,10 @@
 #include "live_trace.h"
 
 #include "../Objects/residency.h"
+#include "../Objects/swap_map.h"
 #include "../Pypper/pressure.h"
+
+#include <time.h>
 
 #define RESCAN_BUDGET 4096      /* containers re-traversed per step */
 #define YOUNG_BUDGET 4096       /* young containers walked per step */
@@ -28,6 +32,9 @@ void pypper_engine_step(bool feed, bool collect)
     /* A hand-over queued before a pause: short of memory, nothing is touched. */
     if (pypper_pressure_paused())
         return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    pypper_swap_map_refresh((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
     /* It runs on a program thread, in the middle of the program's code: what it
      * allocates is not the program's (no site, no share of the byte sampling). */
     pypper_alloc_sites_quiet_begin();
@@ -48,16 +55,25 @@ int pypper_engine_migrate_now(pypper_migrate_result *out)
     return pypper_migrate_now(out, pypper_active_trace_now_ms);
 }
 
+/* A block may be read when the kernel has it in memory (Objects/swap_map.h) and the
+ * pageout backend has not sent it to swap (the migration plane's record). */
+static bool may_touch(const void *block)
+{
+    return pypper_swap_map_may_touch(block) && pypper_migrate_may_touch(block);
+}
+
 int pypper_engine_start(const pypper_config *cfg)
 {
     (void)cfg;
     pypper_active_trace_connect(&(pypper_engine_hooks){pypper_engine_step, pypper_migrate_due});
-    pypper_residency_set(pypper_migrate_may_touch);
+    (void)pypper_swap_map_start();      /* refused: every block may be read, as before */
+    pypper_residency_set(may_touch);
     return 0;
 }
 
 void pypper_engine_stop(void)
 {
     pypper_residency_set(NULL);
+    pypper_swap_map_stop();
     pypper_active_trace_connect(NULL);
 }

@@ -184,8 +184,9 @@ static inline bool skipped_number(PyObject *op)
 
 static int visit_referent(PyObject *op, void *depth)
 {
-    /* Containers the GC tracks are in its lists and get their own visit. */
-    if (op == NULL || skipped_number(op))
+    /* Containers the GC tracks are in its lists and get their own visit; an object
+     * in swap is not read (Objects/residency.h). */
+    if (op == NULL || !pypper_residency_may_touch(op) || skipped_number(op))
         return 0;
     int gc = _PyObject_IS_GC(op);
     if (gc && _PyObject_GC_IS_TRACKED(op))
@@ -215,8 +216,8 @@ static void track_with_referents(PyObject *op)
 static int collect_untracked(PyObject *op, void *unused)
 {
     (void)unused;
-    if (op == NULL || _Py_IsImmortal(op) || LT.rescan_nfound == RESCAN_FOUND_MAX
-        || skipped_number(op))
+    if (op == NULL || LT.rescan_nfound == RESCAN_FOUND_MAX || !pypper_residency_may_touch(op)
+        || _Py_IsImmortal(op) || skipped_number(op))
         return 0;
     if (_PyObject_IS_GC(op) && _PyObject_GC_IS_TRACKED(op))
         return 0;                       /* in a GC list: walked on its own */
@@ -310,6 +311,9 @@ void pypper_live_trace_young(size_t budget)
         PyGC_Head *cursor = g == head ? NULL : g;
         for (PyGC_Head *next = _PyGCHead_NEXT(g); budget && !is_list_head(interp, next);
              next = _PyGCHead_NEXT(next)) {
+            /* An object in swap is not read: the walk goes on from here next time. */
+            if (!pypper_residency_may_touch(next))
+                break;
             PyObject *op = (PyObject *)(next + 1);
             /* A container tracked already had its referents taken when it was. */
             if (track_object(op)) {

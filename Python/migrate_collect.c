@@ -4,6 +4,7 @@
  * the placement hook, and the heat that counts as cold for the plan. */
 #include "migrate_internal.h"
 
+#include "../Objects/residency.h"
 #include "../Pypper/stats.h"
 
 #include <math.h>
@@ -46,7 +47,7 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
         if (t < mp->cold_threshold)
             M.site_cold[pypper_entry_site(e)] += (float)info.size;
     }
-    if (!pypper_mig_readable_without_fault(info.block))
+    if (!pypper_residency_may_touch(info.block))     /* in swap: not read */
         return;
     pypper_owned_buffer b;
     if (buffer_of(e, &b) == PYPPER_BUF_NONE)
@@ -54,7 +55,7 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
     pypper_mig_spread(b.block, b.size, h);
     /* A buffer the pageout backend sent to swap would be faulted in by the copy. */
     if (!M.cfg.relocate || !b.movable || b.size < RELOC_MIN_BYTES
-        || M.nreloc >= RELOC_MAX || !pypper_mig_readable_without_fault(b.block))
+        || M.nreloc >= RELOC_MAX || !pypper_residency_may_touch(b.block))
         return;
     unsigned want = t >= mp->hot_threshold ? PYPPER_TIER_FAST
                     : t < mp->cold_threshold && M.separating ? PYPPER_TIER_SLOW : 2u;

@@ -52,7 +52,9 @@ def test_survivors_of_collections_join_and_frees_leave():
         assert _pypper.live_trace_knows(late[5][0])         # its referent too
         mid = pypper.live_trace_stats()
         assert mid["passes"] > before["passes"], (before, mid)
-        assert mid["objects"] >= before["objects"] + 5900, (before, mid)
+        # 6,000 new objects; the collection also frees some garbage of start().
+        assert mid["tracked_total"] >= before["tracked_total"] + 6000, (before, mid)
+        assert mid["objects"] >= before["objects"] + 5800, (before, mid)
         del late
         after = pypper.live_trace_stats()
         assert after["freed"] - mid["freed"] >= 5900, (mid, after)

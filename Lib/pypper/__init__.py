@@ -32,7 +32,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
-           "config", "stats", "own_memory", "live_trace_stats", "options", "placement", "topology", "where",
+           "config", "stats", "own_memory", "pressure", "live_trace_stats", "options", "placement", "topology", "where",
            "heap_stats", "heap_trim", "migrate_now", "migration_stats", "placement_map",
            "relocatable_report", "relocate", "temperature", "hot_objects", "snapshot", "load", "active_trace_stats",
            "Snapshot", "SnapshotError", "ObjectInfo", "PageInfo",
@@ -129,6 +129,16 @@ def own_memory():
     "heap_bytes_in_use", "own_per_heap", "at_session_end": the same figures taken as
     the last session ended (None before), "uncounted_mappings"}. See Doc/api.md."""
     return _pypper.own_memory()
+
+
+def pressure():
+    """The memory-pressure guard of the current (or last) session: whether Pypper is
+    paused because the process is short of memory ("paused", "reason": "major_faults",
+    "psi" or "none"), how often and how long ("pauses", "paused_seconds"), the calm
+    time a resume needs now ("hold_seconds"), the last reading ("majflt_per_s", "psi":
+    None where the kernel has no pressure stall information) and the thresholds
+    (PRESSURE_MAJFLT, PRESSURE_PSI). See Doc/pressure.md."""
+    return _pypper.pressure()
 
 
 def live_trace_stats():

@@ -1,0 +1,137 @@
+/* Objects/swap_map.c: the heap's pages out of memory (swap_map.h): VmSwap decides
+ * whether to look, mincore over each arena in use fills a bit per page. Readers test
+ * a bit with a relaxed load; the refresher (one thread at a time, with the GIL)
+ * stores whole words. */
+#include "swap_map.h"
+
+#include "heap_pages.h"
+#include "../Pypper/own_memory.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGES_PER_ARENA_MAX 256u            /* 1 MiB arenas of 4 KiB pages */
+
+static struct {
+    uint64_t *bits;             /* a bit per page slot: 1 = not in memory */
+    size_t slots, bytes;
+    atomic_bool active;
+    int forced;                 /* -1: VmSwap decides */
+    uint64_t next_ns;
+    pypper_swap_map_stats st;
+} S = {.forced = -1};
+
+int pypper_swap_map_start(void)
+{
+    size_t slots = pypper_heap_page_slots();
+    if (!slots)
+        return -1;
+    if (S.bits && S.slots == slots)
+        return 0;
+    pypper_swap_map_stop();
+    size_t bytes = (slots + 63) / 64 * sizeof(uint64_t);
+    /* Sparse: only the words of arenas in use are ever touched. */
+    uint64_t *bits = pypper_own_mmap(PYPPER_OWN_SWAP_MAP, bytes, MAP_NORESERVE);
+    if (!bits)
+        return -1;
+    S.bits = bits;
+    S.slots = slots;
+    S.bytes = bytes;
+    S.next_ns = 0;
+    atomic_store(&S.active, false);
+    memset(&S.st, 0, sizeof(S.st));
+    return 0;
+}
+
+void pypper_swap_map_stop(void)
+{
+    atomic_store(&S.active, false);
+    if (S.bits)
+        pypper_own_munmap(S.bits, S.bytes);
+    S.bits = NULL;
+    S.slots = S.bytes = 0;
+}
+
+/* VmSwap of /proc/self/status in KiB; 0 when it cannot be read. */
+static uint64_t vm_swap_kb(void)
+{
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nVmSwap:");
+    return p ? strtoull(p + 8, NULL, 10) : 0;
+}
+
+static void read_arena(size_t first_page, void *base, void *ctx)
+{
+    (void)ctx;
+    if (first_page + PAGES_PER_ARENA_MAX > S.slots)
+        return;
+    unsigned char vec[PAGES_PER_ARENA_MAX];
+    if (mincore(base, (size_t)PAGES_PER_ARENA_MAX * 4096u, vec) != 0)
+        return;             /* leave the arena's bits as they were */
+    S.st.arenas_read++;
+    /* Arenas start on a 256-page boundary: four whole words. */
+    for (unsigned w = 0; w < PAGES_PER_ARENA_MAX / 64; w++) {
+        uint64_t out = 0;
+        for (unsigned b = 0; b < 64; b++)
+            out |= (uint64_t)!(vec[w * 64 + b] & 1u) << b;
+        S.st.pages_out += (uint64_t)__builtin_popcountll(out);
+        __atomic_store_n(&S.bits[first_page / 64 + w], out, __ATOMIC_RELAXED);
+    }
+}
+
+void pypper_swap_map_refresh(uint64_t now_ns)
+{
+    if (!S.bits || now_ns < S.next_ns)
+        return;
+    S.next_ns = now_ns + PYPPER_SWAP_MAP_REFRESH_MS * 1000000ull;
+    S.st.swap_kb = vm_swap_kb();
+    bool swapping = S.forced >= 0 ? S.forced > 0 : S.st.swap_kb > 0;
+    if (!swapping) {
+        atomic_store(&S.active, false);
+        return;
+    }
+    S.st.refreshes++;
+    S.st.pages_out = 0;
+    pypper_heap_for_each_arena(read_arena, NULL);
+    atomic_store(&S.active, true);
+}
+
+bool pypper_swap_map_may_touch(const void *p)
+{
+    if (!atomic_load_explicit(&S.active, memory_order_relaxed))
+        return true;
+    size_t slots = pypper_heap_page_slots();
+    size_t i = pypper_heap_page_index(p);
+    if (i >= slots || i >= S.slots)
+        return true;
+    if (!((__atomic_load_n(&S.bits[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1u))
+        return true;
+    __atomic_fetch_add(&S.st.skipped_reads, 1, __ATOMIC_RELAXED);
+    return false;
+}
+
+void pypper_swap_map_get_stats(pypper_swap_map_stats *out)
+{
+    *out = S.st;
+    out->active = atomic_load(&S.active);
+    out->skipped_reads = __atomic_load_n(&S.st.skipped_reads, __ATOMIC_RELAXED);
+}
+
+void pypper_swap_map_test_force(int swapping)
+{
+    S.forced = swapping < 0 ? -1 : swapping > 0;
+    S.next_ns = 0;
+}

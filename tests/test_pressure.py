@@ -1,0 +1,167 @@
+"""The memory-pressure guard (Pypper/pressure.h, Doc/pressure.md): while the process
+is short of memory, Pypper touches nothing. Made-up readings drive it through a
+pause and a resume with the sampler held; real major faults (a file's pages read
+after the page cache dropped them) pause it; bad thresholds are one line."""
+
+import os
+import textwrap
+
+from conftest import BUILDDIR, run
+
+
+def check(code, env=None):
+    r = run(["-c", textwrap.dedent(code)], env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_a_pause_leaves_collections_and_hand_overs_alone_until_calm():
+    out = check('''
+        import gc, pypper, _pypper
+        gc.disable()                            # collections: only the test's
+        pypper.start(pressure_majflt=400)
+        _pypper._test_hold_sampler(True)    # no readings but the test's
+        _pypper._test_pressure_reset()
+        feed = _pypper._test_pressure_feed
+        t, f = 10_000, 0
+        assert not feed(t, f)                   # the first reading: a baseline
+        t += 250; f += 99                       # 396 faults/s: calm
+        assert not feed(t, f)
+        t += 250; f += 100                      # 400/s: paused
+        assert feed(t, f)
+        p = pypper.pressure()
+        assert p["paused"] and p["reason"] == "major_faults" and p["pauses"] == 1, p
+        assert p["majflt_per_s"] == 400.0 and p["majflt_threshold"] == 400, p
+
+        # Paused: a collection's survivors are left alone, a hand-over does nothing.
+        lt0 = pypper.live_trace_stats()
+        young = [[str(i) + "p"] for i in range(3000)]
+        gc.collect(1)                           # survivors join the traced generation
+        lt1 = pypper.live_trace_stats()
+        assert lt1["pressure_skips"] > lt0["pressure_skips"], (lt0, lt1)
+        assert lt1["survivors_walked"] == lt0["survivors_walked"], (lt0, lt1)
+        assert not _pypper.live_trace_knows(young[5])
+        later = [[str(i) + "q"] for i in range(3000)]
+        _pypper._test_hand_over()
+        lt2 = pypper.live_trace_stats()
+        assert lt2["young_walked"] == lt1["young_walked"], (lt1, lt2)
+        assert not _pypper.live_trace_knows(later[5])
+
+        # Calm is under half the threshold, for the hold (2 s = 8 windows).
+        t += 250; f += 50                       # 200/s: not calm yet
+        assert feed(t, f)
+        n = 0
+        while feed(t + 250, f + 49):
+            t += 250; f += 49; n += 1
+            assert n < 100
+        assert n == 7, n
+        p = pypper.pressure()
+        assert not p["paused"] and p["reason"] == "none", p
+        s = pypper.stats()
+        assert s["pressure_pauses"] >= 1 and s["pressure_paused_ms"] >= 2250, s
+
+        # Resumed: hand-overs walk the young lists again, collections take their
+        # survivors.
+        _pypper._test_hand_over()
+        assert _pypper.live_trace_knows(later[5])
+        lt3 = pypper.live_trace_stats()
+        newer = [[str(i) + "r"] for i in range(3000)]
+        gc.collect(1)
+        lt4 = pypper.live_trace_stats()
+        assert lt4["survivors_walked"] > lt3["survivors_walked"], (lt3, lt4)
+        assert lt4["pressure_skips"] == lt3["pressure_skips"], (lt3, lt4)
+        assert _pypper.live_trace_knows(newer[5])
+        pypper.end()
+        print("ok")
+    ''')
+    assert out == "ok\n"
+
+
+def test_major_faults_of_the_process_pause_it(tmp_path):
+    # A file on disk (not tmpfs: its pages must be droppable), read page by page
+    # after the page cache dropped them: one major fault per page.
+    where = os.path.join(BUILDDIR, "build")
+    out = check(f'''
+        import mmap, os, resource, tempfile, time, pypper, _pypper
+        size = 64 << 20
+        fd, path = tempfile.mkstemp(dir={where!r}, prefix="pressure-test-")
+        try:
+            os.write(fd, b"\\x01" * size)
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            m = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+            m.madvise(mmap.MADV_RANDOM)             # no read-ahead: a fault per page
+            pypper.start(pressure_majflt=50, pressure_psi=0)
+            _pypper._test_hold_sampler(True)
+            _pypper._test_pressure_reset()
+            assert not _pypper._test_pressure_check()   # the baseline
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
+            total = sum(m[i] for i in range(0, size, 4096))
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt - f0
+            time.sleep(0.3)                         # at least one window since the baseline
+            paused = _pypper._test_pressure_check()
+            p = pypper.pressure()
+            pypper.end()
+            m.close()
+        finally:
+            os.close(fd)
+            os.unlink(path)
+        assert total == size // 4096
+        if faults < 4096:
+            print("cached", faults)
+        else:
+            assert paused and p["reason"] == "major_faults" and p["majflt_per_s"] >= 50, (faults, p)
+            assert p["psi"] is None and p["psi_threshold"] == 0.0, p
+            print("ok")
+    ''')
+    assert out in ("ok\n",) or out.startswith("cached"), out
+    if out.startswith("cached"):
+        import pytest
+        pytest.skip("the kernel kept the file's pages cached: " + out.strip())
+
+
+def test_bad_thresholds_are_one_line():
+    for name, value in (("PYPPER_PRESSURE_MAJFLT", "-1"), ("PYPPER_PRESSURE_PSI", "101"),
+                        ("PYPPER_PRESSURE_PSI", "x")):
+        r = run(["-c", "pass"], env={name: value})
+        assert r.returncode == 2, (name, value, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("pypper: bad value"), r.stderr
+    r = run(["-c", "import pypper; print(pypper.pressure()['majflt_threshold'])"],
+            env={"PYPPER_ENABLE": "1", "PYPPER_PRESSURE_MAJFLT": "0"})
+    assert r.returncode == 0 and r.stdout == "0\n", r.stderr
+
+
+def test_pages_out_of_memory_are_not_read():
+    # The map of the heap's pages out of memory (Objects/swap_map.h), forced on as if
+    # the process swapped: a calloc'ed buffer's untouched pages are out of memory
+    # until read; live objects are in; forced off, everything may be read.
+    out = check('''
+        import ctypes, pypper, _pypper
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        may = _pypper._test_swap_map_may_touch
+        buf = bytes(8 << 20)                    # calloc: zero pages never touched
+        addr = ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value
+        middle = addr + (4 << 20)
+        live = [1, 2, 3]
+        assert may(middle) and not pypper.pressure()["swap_map"]["active"]
+        _pypper._test_swap_map_force(1)
+        _pypper._test_hand_over()               # the step refreshes the map
+        m = pypper.pressure()["swap_map"]
+        assert m["active"] and m["refreshes"] == 1 and m["pages_out"] > 0, m
+        assert not may(middle) and may(id(live))
+        assert buf[4 << 20] == 0                # read: now in memory
+        _pypper._test_swap_map_force(1)
+        _pypper._test_hand_over()
+        assert may(middle)
+        assert not may(middle + (1 << 20))
+        assert pypper.pressure()["swap_map"]["skipped_reads"] >= 2
+        _pypper._test_swap_map_force(0)
+        _pypper._test_hand_over()
+        assert may(middle + (1 << 20)) and not pypper.pressure()["swap_map"]["active"]
+        _pypper._test_swap_map_force(-1)
+        pypper.end()
+        print("ok")
+    ''')
+    assert out == "ok\n"
