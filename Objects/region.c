@@ -1,7 +1,7 @@
 /* Objects/region.c: owns the heap's virtual address reservation. Arena slots of each
- * tier are handed out from runs released earlier (idle ones, still resident, first;
- * then purged ones; first fit, split, never merged with the bump end) or from a bump
- * index. Committing an arena makes it and its metadata slice writable and binds it to
+ * tier are handed out from runs released earlier (idle ones, still resident, first,
+ * best fit; then an idle run joined with the purged run beside it; then purged ones,
+ * first fit; split, never merged with the bump end) or from a bump index. Committing an arena makes it and its metadata slice writable and binds it to
  * its tier's nodes; releasing one keeps it idle (reported to retain.c) or discards its
  * pages, and always keeps the mapping. Callers hold the heap's serialization (the GIL
  * or the heap lock). */
@@ -112,14 +112,16 @@ static int commit(unsigned tier, size_t first, size_t count)
     return 0;
 }
 
-/* Arenas [first, first + idle + purged) leave the released runs: the first `idle`
- * were idle (resident), the rest purged. Their records are reset (a purged arena's
- * pool records were discarded: zero already) and the memory accounted for. */
-static size_t hand_out(unsigned tier, size_t first, size_t idle, size_t purged, bool *zeroed,
-                       size_t *fresh)
+/* Arenas [first, first + count) leave the released runs: [idle_first, idle_first +
+ * idle) of them were idle (resident), the others purged. Their records are reset (a
+ * purged arena's pool records were discarded: zero already) and the memory accounted
+ * for. */
+static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_first, size_t idle,
+                       bool *zeroed, size_t *fresh)
 {
-    memset(layout_meta(first), 0, (idle + purged) * sizeof(arena_meta));
-    memset(layout_arena_pools(first), 0, idle * POOLS_PER_ARENA * sizeof(pool_meta));
+    size_t purged = count - idle;
+    memset(layout_meta(first), 0, count * sizeof(arena_meta));
+    memset(layout_arena_pools(idle_first), 0, idle * POOLS_PER_ARENA * sizeof(pool_meta));
     retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
     R.counters.arenas_committed[tier] += purged;
     if (purged)
@@ -139,35 +141,57 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed,
     run->count -= count;
     if (run->count == 0)
         R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
-    return hand_out(tier, first, dirty ? count : 0, dirty ? 0 : count, zeroed, fresh);
+    return hand_out(tier, first, count, first, dirty ? count : 0, zeroed, fresh);
 }
 
-/* An idle run too short for `count` arenas whose purged neighbour makes up the rest
- * (a run that was partly purged): take both, the idle part first. -1 if none. */
-static size_t take_idle_and_purged(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
+static void drop_run(unsigned tier, size_t i) { R.runs[tier][i] = R.runs[tier][--R.nruns[tier]]; }
+
+/* An idle run too short for `count` arenas, made up to `count` by the purged run
+ * right after it or right before it (a run that was partly purged, or an idle run
+ * freed next to purged arenas): a near-size request (8 MiB, then 8 MiB and 8 bytes)
+ * reuses the idle arenas and faults in only the difference. Of all such, the one with
+ * the most idle arenas (fewest faults). -1 if none. */
+static size_t take_idle_joined(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
 {
+    enum { NONE, RIGHT, LEFT } how = NONE;
+    size_t best_d = 0, best_c = 0, best_idle = 0;
     for (size_t i = 0; i < R.nruns[tier]; i++) {
         free_run *d = &R.runs[tier][i];
-        if (!d->dirty || d->count >= count)
+        if (!d->dirty || d->count >= count || d->count <= best_idle)
             continue;
+        size_t rest = count - d->count;
         for (size_t j = 0; j < R.nruns[tier]; j++) {
             free_run *c = &R.runs[tier][j];
-            if (c->dirty || c->first != d->first + d->count || d->count + c->count < count)
+            if (c->dirty || c->count < rest)
                 continue;
-            size_t first = d->first, idle = d->count, rest = count - idle;
-            c->first += rest;
-            c->count -= rest;
-            /* Remove the emptied records, the higher index first. */
-            size_t hi = i > j ? i : j, lo = i > j ? j : i;
-            bool drop_hi = hi == i || c->count == 0, drop_lo = lo == i || c->count == 0;
-            if (drop_hi)
-                R.runs[tier][hi] = R.runs[tier][--R.nruns[tier]];
-            if (drop_lo)
-                R.runs[tier][lo] = R.runs[tier][--R.nruns[tier]];
-            return hand_out(tier, first, idle, rest, zeroed, fresh);
+            if (c->first == d->first + d->count) {
+                how = RIGHT, best_d = i, best_c = j, best_idle = d->count;
+                break;
+            }
+            if (c->first + c->count == d->first) {
+                how = LEFT, best_d = i, best_c = j, best_idle = d->count;
+                break;
+            }
         }
     }
-    return (size_t)-1;
+    if (how == NONE)
+        return (size_t)-1;
+    free_run *d = &R.runs[tier][best_d];
+    size_t idle_first = d->first, idle = d->count, rest = count - idle, first = d->first;
+    free_run *c = &R.runs[tier][best_c];
+    if (how == RIGHT)
+        c->first += rest;
+    else
+        first = c->first + c->count - rest;
+    c->count -= rest;
+    /* Remove the emptied records, the higher index first. */
+    size_t hi = best_d > best_c ? best_d : best_c, lo = best_d > best_c ? best_c : best_d;
+    bool drop_hi = hi == best_d || c->count == 0, drop_lo = lo == best_d || c->count == 0;
+    if (drop_hi)
+        drop_run(tier, hi);
+    if (drop_lo)
+        drop_run(tier, lo);
+    return hand_out(tier, first, count, idle_first, idle, zeroed, fresh);
 }
 
 size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
@@ -181,7 +205,7 @@ size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fre
             best = i;
     if (best != (size_t)-1)
         return take_from_run(tier, best, count, zeroed, fresh);
-    size_t mixed = take_idle_and_purged(tier, count, zeroed, fresh);
+    size_t mixed = take_idle_joined(tier, count, zeroed, fresh);
     if (mixed != (size_t)-1)
         return mixed;
     for (size_t i = 0; i < R.nruns[tier]; i++)

@@ -120,6 +120,46 @@ static void test_span_learning(void)
     CHECK(stats().trims == st1.trims);
 }
 
+/* A near-size request reuses an idle run and faults in only the difference: an 8 MiB
+ * span freed right after purged arenas serves 8 MiB and 8 bytes (9 arenas) with one
+ * purged arena before it (issue 11: tmp_list alternates the two). The long span's
+ * last arena gives back what its block does not reach; a short span keeps its tail
+ * (after test_span_learning: the bound holds 8 MiB). */
+static void test_near_size_join(void)
+{
+    const size_t arena = (size_t)1 << ARENA_SHIFT, n = 8u << 20;
+    pypper_heap_trim();                 /* nothing idle: the runs below are the only ones */
+    /* Lay out [a: 2 arenas][b: 8][guard: 1] in one span's arenas. */
+    char *a = pypper_heap_malloc(11 * arena);
+    CHECK(pypper_heap_realloc(a, 2 * arena) == a);   /* shrunk in place: 9 idle after */
+    char *b = pypper_heap_malloc(n), *guard = pypper_heap_malloc(arena);
+    CHECK(b == a + 2 * arena && guard == b + n);
+    memset(a, 1, 2 * arena);
+    memset(b, 2, n);
+    pypper_heap_free(a);
+    pypper_heap_trim();                 /* a's arenas: a purged run */
+    pypper_heap_free(b);                /* b's: an idle run right after it */
+    CHECK(stats().idle_bytes >= n);
+    CHECK(resident_pages(b, n) == n / PAGE_SIZE);
+    long before = minor_faults();
+    char *p = pypper_heap_malloc(n + 8);
+    CHECK(p == b - arena);              /* a's last arena, then b's eight */
+    memset(p, 3, n + 8);
+    /* One fresh arena (256 pages) and the reset of its records; without the join,
+     * nine purged arenas: 2,049 faults. */
+    CHECK(minor_faults() - before < 400);
+    /* The span's last arena (b's last) keeps only the quarter its block reaches. */
+    CHECK(resident_pages(p + n + arena / 4, arena - arena / 4) == 0);
+    CHECK(resident_pages(p + n, arena / 4) == arena / 4 / PAGE_SIZE);
+    pypper_heap_free(p);
+    /* A short span keeps its tail: two arenas from the front of the idle run. */
+    char *q = pypper_heap_malloc(arena + PAGE_SIZE);
+    CHECK(q == p);
+    CHECK(resident_pages(q + arena + PAGE_SIZE, arena - PAGE_SIZE) == arena / PAGE_SIZE - 1);
+    pypper_heap_free(q);
+    pypper_heap_free(guard);
+}
+
 /* Freeing far more than the bound leaves at most the bound idle and resident. */
 static void test_bound_respected(void)
 {
@@ -244,6 +284,7 @@ static int ulimit_child(void)
     test_run_reuse();
     test_span_learning();
     test_runs_merge_both_sides();
+    test_near_size_join();
     test_bound_respected();
     return check_failed ? 1 : 0;
 }
@@ -273,6 +314,7 @@ int main(int argc, char **argv)
     test_run_reuse();
     test_span_learning();
     test_runs_merge_both_sides();
+    test_near_size_join();
     test_bound_respected();
     test_delay();
     test_ceilings();
