@@ -17,7 +17,7 @@
 static PyObject *result_dict(const pypper_migrate_result *r)
 {
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsd}",
+        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsd}",
         "promoted_pages", (unsigned long long)r->promoted_pages,
         "demoted_pages", (unsigned long long)r->demoted_pages,
         "promoted_bytes", (unsigned long long)r->promoted_bytes,
@@ -35,6 +35,7 @@ static PyObject *result_dict(const pypper_migrate_result *r)
         "budget_pages", (unsigned long long)r->budget_pages,
         "held_by_cooldown", (unsigned long long)r->held_by_cooldown,
         "held_by_cap", (unsigned long long)r->held_by_cap,
+        "held_unknown", (unsigned long long)r->held_unknown,
         "cutoff_heat", r->cutoff_heat,
         "collect_ms", r->collect_ms,
         "execute_ms", r->execute_ms);

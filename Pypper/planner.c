@@ -6,8 +6,8 @@
  * demote); (2) free room in the budget takes the hottest slow pages; (3) a slow page
  * displaces the coldest fast page only when it is hotter by the hysteresis margin;
  * (4) without lazy demotion, every fast page colder than cold_heat is demoted too.
- * Pages with no traced object (heat unknown) are never promoted and are demoted
- * after pages known to be cold. ratio / threshold policies: a page belongs to its
+ * Pages with no traced object and no heat of their own (heat unknown) are never
+ * moved: a demotion needs evidence (a page known to be cold), else nothing moves. ratio / threshold policies: a page belongs to its
  * arena's tier (the allocator decided), and the planner only puts back pages that
  * are elsewhere. Every policy: a page moved within `cooldown` passes stays put (no
  * ping-pong), a page whose place is unknown is left alone, and each pass acts on at most a share of its candidates (0.25 + 0.75 *
@@ -27,16 +27,10 @@ static int hotter_first(size_t a, size_t b, const void *ctx)
     return x < y ? 1 : x > y ? -1 : a < b ? -1 : a > b;
 }
 
-/* Known-cold pages before unknown ones, then by heat. */
-static float demote_key(const pypper_plan_page *pg)
-{
-    return pg->heat < 0 ? 1e-30f : pg->heat;
-}
-
 static int colder_first(size_t a, size_t b, const void *ctx)
 {
     const pypper_plan_page *pages = ctx;
-    float x = demote_key(&pages[a]), y = demote_key(&pages[b]);
+    float x = pages[a].heat, y = pages[b].heat;
     return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b;
 }
 
@@ -58,7 +52,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
 {
     out->npromote = out->ndemote = 0;
     out->fast_pages = out->slow_pages = out->unknown_pages = 0;
-    out->skipped_cooldown = out->held_by_cap = 0;
+    out->skipped_cooldown = out->held_by_cap = out->held_unknown = 0;
     double a = p->aggressiveness < 0 ? 0 : p->aggressiveness > 1 ? 1 : p->aggressiveness;
     out->margin = 0.5 * (1.0 - a);
     out->cooldown = 1u + (unsigned)((1.0 - a) * 4.0 + 0.5);
@@ -110,11 +104,15 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
             }
             out->promote[nc++] = order[r];
         }
-        /* Demotion victims, coldest first (known-cold, then unknown, then warmer). */
+        /* Demotion victims, coldest first; never a page without evidence. */
         size_t nv = 0;
         for (size_t i = 0; i < n; i++) {
             if (pages[i].placed != PYPPER_TIER_FAST)
                 continue;
+            if (pages[i].heat < 0) {
+                out->held_unknown++;
+                continue;
+            }
             if (cooling(&pages[i], p, out->cooldown)) {
                 out->skipped_cooldown++;
                 continue;

@@ -43,6 +43,7 @@ typedef struct {
     unsigned cooldown;          /* passes a moved page stays put */
     size_t fast_pages, slow_pages, unknown_pages;
     size_t skipped_cooldown;    /* candidates held back by the cool-down */
+    size_t held_unknown;        /* fast pages without evidence: never demoted */
     size_t held_by_cap;         /* candidates held back by the rate caps */
 } pypper_plan;
 

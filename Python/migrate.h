@@ -20,7 +20,7 @@ typedef struct {
     uint64_t discarded_pages;    /* free pages given back after the relocations */
     uint64_t pages, fast_pages, slow_pages, unknown_pages, budget_pages;
     uint64_t unplaced_pages;     /* where they are could not be learnt this round */
-    uint64_t held_by_cooldown, held_by_cap;
+    uint64_t held_by_cooldown, held_by_cap, held_unknown;
     double cutoff_heat;
     double collect_ms, execute_ms;
 } pypper_migrate_result;

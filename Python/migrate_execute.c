@@ -203,6 +203,7 @@ void pypper_mig_execute(void)
     M.cur.budget_pages = p.budget_pages == SIZE_MAX ? M.npages : p.budget_pages;
     M.cur.held_by_cooldown = plan.skipped_cooldown;
     M.cur.held_by_cap = plan.held_by_cap;
+    M.cur.held_unknown = plan.held_unknown;
     M.cur.cutoff_heat = plan.cutoff;
     M.cur.execute_ms = (double)(now_ns() - t0) / 1e6;
     M.last = M.cur;

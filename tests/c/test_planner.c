@@ -114,14 +114,18 @@ static void test_caps_and_unknown(void)
     r = plan(&p);
     CHECK(r.npromote == N);
     p.all_candidates = false;
-    /* Unknown heat: never promoted, demoted after known-cold pages. */
+    /* Unknown heat: never promoted, never demoted (no evidence: nothing moves), even
+     * when the fast tier is over budget. */
     setup(100);
     for (size_t i = 0; i < 10; i++)
         pages[i].heat = PYPPER_HEAT_UNKNOWN;
     pages[99].heat = 0.0f;
     p = params(5);
     r = plan(&p);
-    CHECK(r.unknown_pages == 10 && r.ndemote == 95 && r.demote[0] == 99);
+    CHECK(r.unknown_pages == 10 && r.ndemote == 90 && r.demote[0] == 99);
+    CHECK(r.held_unknown == 10);
+    for (size_t i = 0; i < r.ndemote; i++)
+        CHECK(r.demote[i] >= 10);
     setup(0);
     pages[3].heat = PYPPER_HEAT_UNKNOWN;
     p = params(SIZE_MAX);
