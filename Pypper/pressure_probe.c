@@ -5,6 +5,7 @@
  * kernels without PSI give none, and the faults alone decide). */
 #include "pressure.h"
 
+#include "log.h"
 #include "stats.h"
 
 #include <fcntl.h>
@@ -96,10 +97,16 @@ static bool feed_locked(uint64_t now_ns, uint64_t majflt, double psi)
         return false;
     bool before = guard.paused;
     bool p = pypper_pressure_feed(&guard, now_ns, majflt, psi);
-    if (p && !before)
+    if (p && !before) {
         pypper_stat_add(PYPPER_STAT_PRESSURE_PAUSES, 1);
-    else if (!p && before)
+        pypper_log(PYPPER_LOG_INFO, "short of memory (%.0f major faults/s, memory stall %.1f%%): "
+                                    "pausing for at least %u ms", guard.last_rate,
+                   guard.last_psi, guard.hold_ms);
+    } else if (!p && before) {
         count_end(now_ns);
+        pypper_log(PYPPER_LOG_INFO, "calm again after %llu ms: resuming",
+                   (unsigned long long)((now_ns - guard.paused_at_ns) / 1000000u));
+    }
     atomic_store_explicit(&paused, p, memory_order_relaxed);
     return p;
 }

@@ -7,13 +7,14 @@ without a limit; then the harness puts a memory cgroup limit of --limit (a share
 the cgroup's usage after the build) on it, with zram as swap, and lets the Zipf access
 phase run. Interpreters, in rotating order each round: the stock python3.12, ./python3
 with Pypper on (pageout backend, FAST_BUDGET --budget, the memory-pressure guard on:
-the defaults) and ./python3 with the guard off (PRESSURE_MAJFLT=0, PRESSURE_PSI=0).
+the defaults) and ./python3 with the guard off (PRESSURE_MAJFLT=0, PRESSURE_PSI=0); `--only` may add "off" (the
+drop-in's heap with tracing off).
 Per interpreter: median access seconds and major faults, their ratios to stock, and
 every run that did not end well (signal, OOM kill, checksum). Set-up and teardown are
 farmem_bench.py's (root, cgroup v1 memory controller, zram; exit 77 without them).
 
     ./python3 Tools/bench/pressure_bench.py [--rounds 3] [--limit 0.6] [--records 400000]
-        [--budget 50%] [--only stock,pypper,unguarded] [--json FILE] [--cleanup]
+        [--budget 50%] [--only stock,pypper,unguarded,off] [--json FILE] [--cleanup]
 Exit status: 0 done, 1 a run crashed or checksums differ, 77 skipped, 2 usage.
 """
 import argparse
@@ -31,12 +32,15 @@ sys.path.insert(0, HERE)
 import farmem_bench as fb  # noqa: E402
 
 WORKLOAD = os.path.join(HERE, "farmem", "kv_slots.py")
-KINDS = ("stock", "pypper", "unguarded")
+KINDS = ("stock", "pypper", "unguarded", "off")
+DEFAULT_KINDS = ("stock", "pypper", "unguarded")
 
 
 def env_for(kind, budget):
     if kind == "stock":
         return fb.clean_env()
+    if kind == "off":                   # the drop-in's heap alone, no tracing
+        return fb.clean_env({"PYPPER_ENABLE": "0"})
     env = {"PYPPER_ENABLE": "1", "PYPPER_BACKEND": "pageout", "PYPPER_FAST_BUDGET": budget,
            "PYPPER_STATS": "1", "PYTHONFAULTHANDLER": "1"}
     if kind == "unguarded":
@@ -110,7 +114,7 @@ def main(argv=None):
     ap.add_argument("--records", type=int, default=400000)
     ap.add_argument("--ops", type=int, default=600000)
     ap.add_argument("--budget", default="50%")
-    ap.add_argument("--only", default=",".join(KINDS))
+    ap.add_argument("--only", default=",".join(DEFAULT_KINDS))
     ap.add_argument("--stock", default=fb.default_stock())
     ap.add_argument("--candidate", default=os.path.join(ROOT, "python3"))
     ap.add_argument("--timeout", type=float, default=900)
