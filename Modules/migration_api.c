@@ -17,7 +17,7 @@
 static PyObject *result_dict(const pypper_migrate_result *r)
 {
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsd}",
+        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsdsdsdsdsd}",
         "promoted_pages", (unsigned long long)r->promoted_pages,
         "demoted_pages", (unsigned long long)r->demoted_pages,
         "promoted_bytes", (unsigned long long)r->promoted_bytes,
@@ -36,6 +36,9 @@ static PyObject *result_dict(const pypper_migrate_result *r)
         "held_by_cooldown", (unsigned long long)r->held_by_cooldown,
         "held_by_cap", (unsigned long long)r->held_by_cap,
         "held_unknown", (unsigned long long)r->held_unknown,
+        "mistakes", (unsigned long long)r->mistakes,
+        "mistake_rate", r->mistake_rate,
+        "demote_scale", r->demote_scale,
         "cutoff_heat", r->cutoff_heat,
         "collect_ms", r->collect_ms,
         "execute_ms", r->execute_ms);

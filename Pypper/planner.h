@@ -33,6 +33,8 @@ typedef struct {
     uint32_t pass;              /* this pass's number (>= 1) */
     bool all_candidates;        /* act on every candidate (a round asked for by the
                                  * program), not a share of them; caps still apply */
+    double demote_scale;        /* share of the demotions acted on (Pypper/mistakes.h);
+                                 * 0 or 1: all */
 } pypper_plan_params;
 
 typedef struct {

@@ -33,6 +33,7 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_FALLBACKS] = "migrate_fallbacks",
     [PYPPER_STAT_INJECTED] = "injected_failures",
     [PYPPER_STAT_SEGREGATED] = "segregated_allocations",
+    [PYPPER_STAT_MISTAKES] = "mistakes",
     [PYPPER_STAT_WT_SESSIONS] = "write_tracking_sessions",
     [PYPPER_STAT_WT_FALLBACKS] = "write_tracking_fallbacks",
     [PYPPER_STAT_WT_SCANS] = "write_tracking_scans",

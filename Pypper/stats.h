@@ -33,7 +33,8 @@ typedef enum {
     PYPPER_STAT_ERR_OTHER,
     PYPPER_STAT_FALLBACKS,           /* demotions left in the fast tier: slow nodes full */
     PYPPER_STAT_INJECTED,            /* failures injected by TEST_FAIL_EVERY */
-    PYPPER_STAT_SEGREGATED,          /* allocations sent to the slow tier by a cold site */
+    PYPPER_STAT_SEGREGATED,
+    PYPPER_STAT_MISTAKES,            /* demoted pages back within a few rounds (mistakes.h) */          /* allocations sent to the slow tier by a cold site */
     /* Write tracking (Pypper/write_tracking_heap.c). */
     PYPPER_STAT_WT_SESSIONS,         /* sessions whose signal was write tracking */
     PYPPER_STAT_WT_FALLBACKS,        /* sessions left to the frame sampler: refused or failed */

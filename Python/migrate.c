@@ -189,6 +189,7 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     }
     (void)pypper_owned_buffers_init();
     M.pass = 0;
+    pypper_mistakes_init(&M.mistakes);
     M.calls = 0;
     M.injected = 0;
     M.ncold = 0;

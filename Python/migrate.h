@@ -21,6 +21,9 @@ typedef struct {
     uint64_t pages, fast_pages, slow_pages, unknown_pages, budget_pages;
     uint64_t unplaced_pages;     /* where they are could not be learnt this round */
     uint64_t held_by_cooldown, held_by_cap, held_unknown;
+    uint64_t mistakes;           /* demoted pages back within PYPPER_MISTAKE_ROUNDS rounds */
+    double mistake_rate;         /* smoothed mistakes per demoted page */
+    double demote_scale;         /* share of demotion candidates acted on (mistakes.h) */
     double cutoff_heat;
     double collect_ms, execute_ms;
 } pypper_migrate_result;

@@ -71,6 +71,11 @@ static void refresh_placement(void)
         int w = M.status[k];
         size_t index = pypper_heap_page_index((void *)p->addr);
         if (w == PYPPER_TIER_FAST || w == PYPPER_TIER_SLOW) {
+            /* A page demoted lately is back in the fast tier: the program used it
+             * (Pypper reads no page in swap), or the kernel brought it back. */
+            if (w == PYPPER_TIER_FAST && where_of(index) == PL_SLOW
+                && pypper_mistake_recent(M.moved[index], M.pass))
+                M.cur.mistakes++;
             p->placed = (uint8_t)w;
             set_where(index, w == PYPPER_TIER_SLOW ? PL_SLOW : PL_FAST);
         } else if (where_of(index) == PL_UNKNOWN) {
@@ -111,6 +116,10 @@ static void move_pages_to(const size_t *chosen, size_t n, unsigned tier)
             void *addr = M.addrs[off + i];
             size_t index = pypper_heap_page_index(addr);
             if (status[i] == 0) {
+                /* Promoted again soon after its demotion: a mistake. */
+                if (promote && where_of(index) == PL_SLOW
+                    && pypper_mistake_recent(M.moved[index], M.pass))
+                    M.cur.mistakes++;
                 set_where(index, promote ? PL_FAST : PL_SLOW);
                 M.moved[index] = M.pass;
                 pypper_plan_page *p = pypper_mig_page_of(addr);
@@ -182,6 +191,7 @@ void pypper_mig_execute(void)
         .move_cap = pages_of(pypper_mig_cap_bytes(M.cfg.migrate_mbps)),
         .pass = M.pass,
         .all_candidates = M.whole_round,
+        .demote_scale = M.mistakes.scale,
     };
     pypper_plan plan = {.promote = M.promote, .demote = M.demote};
     pypper_plan_pages(M.pages, M.npages, &p, &plan, M.scratch);
@@ -204,6 +214,10 @@ void pypper_mig_execute(void)
     M.cur.held_by_cooldown = plan.skipped_cooldown;
     M.cur.held_by_cap = plan.held_by_cap;
     M.cur.held_unknown = plan.held_unknown;
+    pypper_mistakes_round(&M.mistakes, M.cur.demoted_pages, M.cur.mistakes);
+    pypper_stat_add(PYPPER_STAT_MISTAKES, M.cur.mistakes);
+    M.cur.mistake_rate = M.mistakes.rate;
+    M.cur.demote_scale = M.mistakes.scale;
     M.cur.cutoff_heat = plan.cutoff;
     M.cur.execute_ms = (double)(now_ns() - t0) / 1e6;
     M.last = M.cur;

@@ -21,6 +21,7 @@
 #include "../Pypper/backend.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/options.h"
+#include "../Pypper/mistakes.h"
 #include "../Pypper/own_memory.h"
 #include "../Pypper/planner.h"
 #include "../Pypper/temperature.h"
@@ -96,6 +97,7 @@ typedef struct {
     uint64_t reloc_budget;
     double cold_heat;
     pypper_migrate_result cur, last;
+    pypper_mistakes mistakes;    /* demotions that came back, and the pace they set */
     uint64_t t_collect;
     /* Segregation. */
     float *site_bytes, *site_cold;

@@ -342,3 +342,37 @@ pypper.end()
 print("ok")
 """)
     assert out == "ok\n"
+
+
+def test_demoted_pages_promoted_again_are_mistakes_that_slow_demotion():
+    # Round 1 demotes untouched pages; then objects on demoted pages become hot and
+    # the next rounds bring their pages back: mistakes (Pypper/mistakes.h). Pages that
+    # were slow from their allocation (the budget was full) are not mistakes. How the
+    # rate sets the pace is tests/c/test_mistakes.c.
+    out = check("""
+        import gc, json, pypper
+        drive(backend="sim", fast_budget="25%", migrate_interval_ms=50, aggressiveness=1,
+              migrate_mbps=0, promote_mbps=0)
+        data = [list(range(64)) for _ in range(20000)]
+        gc.collect()
+        settle()
+        touch(data[:500])
+        r1 = pypper.migrate_now()
+        rounds = [r1]
+        for k in range(4):
+            part = data[10000 + 500 * k: 10500 + 500 * k]
+            touch(part, rounds=20)
+            rounds.append(pypper.migrate_now())
+        s = pypper.stats()
+        pypper.end()
+        print(json.dumps({"r1_demoted": r1["demoted_pages"], "r1_mistakes": r1["mistakes"],
+                          "mistakes": [r["mistakes"] for r in rounds[1:]],
+                          "promoted": [r["promoted_pages"] for r in rounds[1:]],
+                          "rate": rounds[-1]["mistake_rate"], "scale": rounds[-1]["demote_scale"],
+                          "total": s["mistakes"]}))
+    """)
+    r = json.loads(out)
+    assert r["r1_demoted"] > 0 and r["r1_mistakes"] == 0, r
+    assert sum(r["mistakes"]) > 0 and r["total"] == sum(r["mistakes"]), r
+    assert all(m <= p for m, p in zip(r["mistakes"], r["promoted"])), r
+    assert 0 < r["rate"] <= 1.0 and 0 < r["scale"] <= 1.0, r

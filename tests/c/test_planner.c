@@ -25,7 +25,7 @@ static void setup(unsigned fast_count)
 static pypper_plan_params params(size_t budget)
 {
     return (pypper_plan_params){PYPPER_POLICY_TEMPERATURE, budget, 1.0, true, 0.0,
-                                SIZE_MAX, SIZE_MAX, 10, false};
+                                SIZE_MAX, SIZE_MAX, 10, false, 1.0};
 }
 
 static pypper_plan plan(const pypper_plan_params *p)
