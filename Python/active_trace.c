@@ -44,10 +44,10 @@
 #include "stack_chunks.h"
 
 #include "../Objects/heap.h"
-#include "../Pypper/pressure.h"
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
+#include "../Pypper/pressure.h"
 #include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/page_heat.h"

@@ -40,10 +40,10 @@
 #include "alloc_sites.h"
 
 #include "../Objects/heap.h"
-#include "../Pypper/pressure.h"
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
+#include "../Pypper/pressure.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/own_memory.h"
 
