@@ -70,7 +70,7 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
     pypper_migrate_result last;
     pypper_migrate_last(&last);
     return Py_BuildValue(
-        "{sssssbsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsNsN}",
+        "{sssssbsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsN}",
         "backend", pypper_migrate_backend_name(),
         "reason", pypper_migrate_backend_reason(),
         "running", pypper_migrate_running(),
@@ -92,6 +92,9 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
         "fast_pages", (unsigned long long)last.fast_pages,
         "slow_pages", (unsigned long long)last.slow_pages,
         "budget_pages", (unsigned long long)last.budget_pages,
+        "mistakes", (unsigned long long)pypper_stat_get(PYPPER_STAT_MISTAKES),
+        "mistake_rate", last.mistake_rate,
+        "demote_scale", last.demote_scale,
         "last", result_dict(&last),
         "cold_sites", pypper_migrate_cold_sites());
 }

@@ -22,7 +22,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pypper_pressure guard;
 static atomic_bool paused;
 static bool on;
-static int psi_fd = -1;
+static bool psi_wanted;
 
 static uint64_t mono_ns(void)
 {
@@ -43,8 +43,7 @@ void pypper_pressure_start(const pypper_pressure_params *p)
     pthread_mutex_lock(&mu);
     pypper_pressure_init(&guard, p);
     atomic_store(&paused, false);
-    if (psi_fd < 0 && p->psi_pct > 0)
-        psi_fd = open("/proc/pressure/memory", O_RDONLY | O_CLOEXEC);
+    psi_wanted = p->psi_pct > 0;
     on = true;
     pthread_mutex_unlock(&mu);
 }
@@ -56,9 +55,6 @@ void pypper_pressure_stop(void)
         count_end(mono_ns());
     on = false;
     atomic_store(&paused, false);
-    if (psi_fd >= 0)
-        close(psi_fd);
-    psi_fd = -1;
     pthread_mutex_unlock(&mu);
 }
 
@@ -68,18 +64,21 @@ void pypper_pressure_forget_after_fork(void)
     mu = fresh;
     on = false;
     atomic_store(&paused, false);
-    if (psi_fd >= 0)
-        close(psi_fd);
-    psi_fd = -1;
 }
 
-/* "some avg10=1.23 ..." -> 1.23; -1 when there is no such figure. */
+/* "some avg10=1.23 ..." -> 1.23; -1 when there is no such figure. The file is
+ * opened for each reading and closed at once: a descriptor kept open would show in
+ * the program's /proc/self/fd (and in a child's, through fork). */
 static double read_psi(void)
 {
-    if (psi_fd < 0)
+    if (!psi_wanted)
+        return -1.0;
+    int fd = open("/proc/pressure/memory", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return -1.0;
     char buf[256];
-    ssize_t n = pread(psi_fd, buf, sizeof(buf) - 1, 0);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
     if (n <= 0)
         return -1.0;
     buf[n] = '\0';

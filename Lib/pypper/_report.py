@@ -241,7 +241,8 @@ def moved_text(mig):
     return (f"{r.get('done', 0)} buffers relocated ({fmt_bytes(r.get('bytes', 0))}), "
             f"{d.get('done', 0)} pages demoted, {p.get('done', 0)} promoted, "
             f"{mig.get('segregated', 0)} allocations sent to the slow tier by cold sites, "
-            f"{mig.get('passes', 0)} rounds{sim}")
+            f"{mig.get('passes', 0)} rounds{sim}"
+            + (f", {mig['mistakes']} demoted pages came back (mistakes)" if mig.get("mistakes") else ""))
 
 
 def _pct(a, b):
@@ -578,6 +579,14 @@ def render_html(a):
         for k in ("promote", "demote", "relocate"):
             v = mig.get(k) or {}
             mistakes.append(f"{k}: tried {v.get('tried', 0)}, done {v.get('done', 0)}, failed {v.get('failed', 0)}")
+        if "mistakes" in mig:
+            mistakes.append(f"demoted pages that came back within 8 rounds: {mig['mistakes']} "
+                            f"(smoothed rate {100.0 * mig.get('mistake_rate', 0.0):.0f}%; share of "
+                            f"demotions acted on now {100.0 * mig.get('demote_scale', 1.0):.0f}%)")
+    st = end.get("stats") or {}
+    if st.get("pressure_pauses"):
+        mistakes.append(f"paused while the process was short of memory: {st['pressure_pauses']} "
+                        f"times, {st.get('pressure_paused_ms', 0) / 1000.0:.1f} s")
     if ret:
         mistakes.append(f"retention mistakes (freed memory trimmed then needed again): {ret.get('mistakes', 0)}")
     cold_sites = "".join(f"<li><code>{_e(s)}</code></li>" for s in (mig.get("cold_sites") or [])[:10])
