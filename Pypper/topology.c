@@ -5,7 +5,7 @@
  * with one node the two tiers are logical and marked simulated. The files are read
  * with read(2) and parsed by hand, not with stdio and sscanf: this runs at every
  * start of the drop-in, and scanf's code alone is 64 KiB of libc the stock
- * interpreter never maps. */
+ * interpreter never maps (so is the end of libc's text, where strcspn lives). */
 #include "topology.h"
 
 #include <ctype.h>
@@ -43,7 +43,9 @@ static int read_line(const char *path, char *buf, size_t len)
 {
     if (read_head(path, buf, len) < 0)
         return -1;
-    buf[strcspn(buf, "\n")] = '\0';
+    char *newline = strchr(buf, '\n');    /* (not strcspn: see the top comment) */
+    if (newline)
+        *newline = '\0';
     return 0;
 }
 
