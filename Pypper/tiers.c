@@ -27,7 +27,8 @@ static int many_unsupported;
 
 static int bind_arena(unsigned tier, void *addr, size_t len)
 {
-    const pypper_nodeset *set = tier == PYPPER_TIER_FAST ? &slots[current].fast : &slots[current].slow;
+    const pypper_topology *topo = &slots[current];
+    const pypper_nodeset *set = tier == PYPPER_TIER_FAST ? &topo->fast : &topo->slow;
     unsigned long mask[PYPPER_MAX_NODES / (8 * sizeof(unsigned long))];
     memset(mask, 0, sizeof(mask));
     int first = -1;
@@ -63,7 +64,8 @@ int pypper_tiers_setup(const pypper_config *cfg, char *err, size_t errlen)
     region_set_binder(want_bind ? bind_arena : NULL);
     if (want_bind != bound)
         pypper_log(PYPPER_LOG_INFO, "arenas %s bound to NUMA nodes (topology: %s)",
-                   want_bind ? "are" : "are not", pypper_topology_source_name(slots[current].source));
+                   want_bind ? "are" : "are not",
+                   pypper_topology_source_name(slots[current].source));
     bound = want_bind;
     return 0;
 }
