@@ -16,14 +16,19 @@
 #include <stdio.h>
 #include <string.h>
 
-static pypper_topology topo;
+/* Two slots: setup discovers into the one not in use and switches only on success
+ * (a rejected override keeps the topology in force). Not on the stack: 18 KiB there
+ * put pages in every process that the stock interpreter leaves untouched. */
+static pypper_topology slots[2];
+static int current;
 static bool have_topo;
 static bool bound;
 static int many_unsupported;
 
 static int bind_arena(unsigned tier, void *addr, size_t len)
 {
-    const pypper_nodeset *set = tier == PYPPER_TIER_FAST ? &topo.fast : &topo.slow;
+    const pypper_topology *topo = &slots[current];
+    const pypper_nodeset *set = tier == PYPPER_TIER_FAST ? &topo->fast : &topo->slow;
     unsigned long mask[PYPPER_MAX_NODES / (8 * sizeof(unsigned long))];
     memset(mask, 0, sizeof(mask));
     int first = -1;
@@ -50,21 +55,22 @@ static int bind_arena(unsigned tier, void *addr, size_t len)
 
 int pypper_tiers_setup(const pypper_config *cfg, char *err, size_t errlen)
 {
-    pypper_topology t;
-    if (pypper_topology_discover("/sys", cfg, &t, err, errlen) < 0)
+    int next = have_topo ? 1 - current : current;
+    if (pypper_topology_discover("/sys", cfg, &slots[next], err, errlen) < 0)
         return -1;
-    topo = t;
+    current = next;
     have_topo = true;
-    bool want_bind = pypper_backend_binds_arenas(cfg, &topo);
+    bool want_bind = pypper_backend_binds_arenas(cfg, &slots[current]);
     region_set_binder(want_bind ? bind_arena : NULL);
     if (want_bind != bound)
         pypper_log(PYPPER_LOG_INFO, "arenas %s bound to NUMA nodes (topology: %s)",
-                   want_bind ? "are" : "are not", pypper_topology_source_name(topo.source));
+                   want_bind ? "are" : "are not",
+                   pypper_topology_source_name(slots[current].source));
     bound = want_bind;
     return 0;
 }
 
-const pypper_topology *pypper_tiers_topology(void) { return have_topo ? &topo : NULL; }
+const pypper_topology *pypper_tiers_topology(void) { return have_topo ? &slots[current] : NULL; }
 
 void pypper_tiers_apply_budget(const pypper_config *cfg)
 {

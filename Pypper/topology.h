@@ -34,7 +34,8 @@ typedef struct {
 
 /* Discover the nodes under sysfs_root (normally "/sys") and split them into tiers,
  * honouring cfg's FAST_NODES / SLOW_NODES. Returns 0, or -1 with a one-line reason in
- * err when the override names nodes that do not exist or overlap. */
+ * err when the override names nodes that do not exist or overlap. Entries of
+ * out->nodes past out->nnodes are not written. */
 int pypper_topology_discover(const char *sysfs_root, const pypper_config *cfg,
                              pypper_topology *out, char *err, size_t errlen);
 const char *pypper_topology_source_name(pypper_topology_source s);

@@ -5,18 +5,15 @@
 #include "libdir.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static int has_package(const char *dir)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/pypper/__init__.py", dir);
-    return access(path, R_OK) == 0;
-}
-
+/* Stack use is kept small (two path buffers; realpath allocates its result): this
+ * runs at every start of the drop-in, below frames the stock interpreter leaves
+ * mostly untouched, so every page written here is a page more resident. */
 int pypper_find_libdir(const char *exe_path, char *buf, size_t len)
 {
     char exe[PATH_MAX];
@@ -35,13 +32,19 @@ int pypper_find_libdir(const char *exe_path, char *buf, size_t len)
     *slash = '\0';
     static const char *const relative[] = {"/build/lib", "/../lib/pypper"};
     for (size_t i = 0; i < sizeof(relative) / sizeof(relative[0]); i++) {
-        char cand[PATH_MAX + 32];
-        snprintf(cand, sizeof(cand), "%s%s", exe, relative[i]);
-        char real[PATH_MAX];
-        if (realpath(cand, real) && has_package(real) && strlen(real) < len) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof(path), "%s%s", exe, relative[i]);
+        char *real = realpath(path, NULL);
+        if (!real)
+            continue;
+        /* Has the package: <real>/pypper/__init__.py is readable. */
+        snprintf(path, sizeof(path), "%s/pypper/__init__.py", real);
+        bool found = access(path, R_OK) == 0 && strlen(real) < len;
+        if (found)
             strcpy(buf, real);
+        free(real);
+        if (found)
             return 0;
-        }
     }
     return -1;
 }

@@ -53,7 +53,7 @@ static int install_heap(const pypper_config *cfg)
 
 /* Make `import pypper` find the package next to this interpreter: the finder class
  * _pypper.PackageFinder goes at the end of sys.meta_path; sys.path stays stock. */
-static void add_pypper_finder(void)
+static __attribute__((noinline)) void add_pypper_finder(void)
 {
     char dir[PATH_MAX];
     int found = pypper_find_libdir(NULL, dir, sizeof(dir));
@@ -145,9 +145,9 @@ static int autostart_package(void)
  * files change nothing). Returns 0, or the exit status after one line on stderr: 2
  * for a configuration error (ConfigError: e.g. BACKEND=numa on one node), 1 for
  * anything else; the program then does not run untraced (it asked for tracing). */
-static int autostart(const pypper_config *cfg)
+static int autostart(bool package)
 {
-    if (cfg->trace_file[0] || cfg->stats)
+    if (package)
         return autostart_package();
     PyObject *mod = PyImport_ImportModule("_pypper");
     PyObject *res = mod ? PyObject_CallMethod(mod, "start", "O", Py_None) : NULL;
@@ -172,7 +172,17 @@ static int autostart(const pypper_config *cfg)
     return rc;
 }
 
-int main(int argc, char **argv)
+/* What start-up needs of the options once the interpreter exists. */
+typedef struct {
+    bool enable;        /* PYPPER_ENABLE=1 */
+    bool package;       /* a trace file or the exit summary: the package autostarts */
+} start_flags;
+
+/* Options from the environment, pre-initialization, the heap. Returns -1 to go on,
+ * else the exit status. Not inlined: its frame (the options: about 5 KiB) is gone
+ * before the interpreter initializes, so the interpreter's stack is as deep as under
+ * the stock one (deeper, it put pages in every process that stock leaves untouched). */
+static __attribute__((noinline)) int configure(int argc, char **argv, start_flags *flags)
 {
     pypper_config cfg;
     char err[PYPPER_ERR_MAX];
@@ -196,6 +206,17 @@ int main(int argc, char **argv)
 
     if (install_heap(&cfg) < 0)
         return 2;
+    flags->enable = cfg.enable;
+    flags->package = cfg.trace_file[0] || cfg.stats;
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    start_flags flags;
+    int exit_status = configure(argc, argv, &flags);
+    if (exit_status >= 0)
+        return exit_status;
 
     if (PyImport_AppendInittab("_pypper", PyInit__pypper) < 0) {
         fprintf(stderr, "pypper: cannot register the _pypper module\n");
@@ -204,7 +225,7 @@ int main(int argc, char **argv)
 
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
-    status = PyConfig_SetBytesArgv(&config, argc, argv);
+    PyStatus status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (!PyStatus_Exception(status))
         status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
@@ -212,7 +233,7 @@ int main(int argc, char **argv)
         Py_ExitStatusException(status);
 
     add_pypper_finder();
-    int exit_status = cfg.enable ? autostart(&cfg) : 0;
+    exit_status = flags.enable ? autostart(flags.package) : 0;
     if (exit_status != 0) {
         /* The program does not run untraced: PYPPER_ENABLE=1 asked for tracing. */
         Py_Finalize();

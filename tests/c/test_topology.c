@@ -70,6 +70,7 @@ int main(void)
     CHECK(t.nnodes == 1 && t.simulated && t.source == PYPPER_TOPO_SINGLE_NODE);
     CHECK(pypper_nodeset_has(&t.fast, 0) && pypper_nodeset_has(&t.slow, 0));
     CHECK(t.nodes[0].mem_total_kb == 1048576 && t.nodes[0].memory_tier == 4);
+    CHECK(t.nodes[0].mem_free_kb == 524288);
 
     fresh_root("cxl");
     node(0, "0-3\n", "10 20\n");
