@@ -74,6 +74,16 @@ static PyObject *test_swap_force(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *test_swap_mark(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    void *p = PyLong_AsVoidPtr(arg);
+    if (!p && PyErr_Occurred())
+        return NULL;
+    pypper_swap_map_test_mark(p);
+    Py_RETURN_NONE;
+}
+
 static PyObject *test_swap_may_touch(PyObject *module, PyObject *arg)
 {
     (void)module;
@@ -93,6 +103,8 @@ PyMethodDef pypper_pressure_methods[] = {
     {"_test_swap_map_force", test_swap_force, METH_O,
      "_test_swap_map_force(n): 1 = read the heap's residency as if the process swapped, "
      "0 = as if not, -1 = as VmSwap says; the next hand-over refreshes the map"},
+    {"_test_swap_map_mark", test_swap_mark, METH_O,
+     "_test_swap_map_mark(address): the map says that page is out of memory (until a refresh)"},
     {"_test_swap_map_may_touch", test_swap_may_touch, METH_O,
      "_test_swap_map_may_touch(address) -> bool: the map's answer for that address"},
     {"_test_pressure_check", test_check, METH_NOARGS,

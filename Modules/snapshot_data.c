@@ -18,6 +18,7 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
+#include "../Objects/residency.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/own_memory.h"
 #include "../Pypper/page_heat.h"
@@ -534,6 +535,10 @@ static void scratch_free(scratch *s)
         unmap_anon(s->site_ids, SITE_IDS * sizeof(uint32_t));
 }
 
+/* The type of a row whose object is in swap: a snapshot does not read it (its page
+ * would come back from far memory), so its type and owned buffers are unknown. */
+static PyTypeObject in_swap_type = {PyVarObject_HEAD_INIT(NULL, 0).tp_name = "(in swap: not read)"};
+
 /* Fill the columns (and pages, untraced marks) from the table, under the heap's
  * serialization; returns the number of rows. */
 static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
@@ -543,7 +548,8 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
     for (size_t i = 0; i < count && nrows < c->cap; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
         PyObject *op = pypper_entry_object(e);
-        if (!pypper_objtable_current(e) || Py_REFCNT(op) <= 0)
+        bool readable = pypper_residency_may_touch(pypper_entry_block(e));
+        if (!pypper_objtable_current(e) || (readable && Py_REFCNT(op) <= 0))
             continue;
         pypper_block_info info;
         pypper_heap_lookup(pypper_entry_block(e), &info);
@@ -555,11 +561,11 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
         if (s->traced)
             (void)pypper_untraced_mark(s->traced, pypper_entry_block(e), info.size);
         buffer_pages bp = {&s->pages, t, klass, page_size, s->traced};
-        const void *buffer;
-        size_t owned = pypper_owned_blocks(op, &buffer, add_buffer_pages, &bp);
+        const void *buffer = NULL;
+        size_t owned = readable ? pypper_owned_blocks(op, &buffer, add_buffer_pages, &bp) : 0;
         if (t < min_t)
             continue;
-        uint32_t type = type_number(&s->types, Py_TYPE(op));
+        uint32_t type = type_number(&s->types, readable ? Py_TYPE(op) : &in_swap_type);
         if (type == UINT32_MAX) {
             s->pages.failed = true;     /* no memory: the call fails */
             break;

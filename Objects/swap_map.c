@@ -130,6 +130,15 @@ void pypper_swap_map_get_stats(pypper_swap_map_stats *out)
     out->skipped_reads = __atomic_load_n(&S.st.skipped_reads, __ATOMIC_RELAXED);
 }
 
+void pypper_swap_map_test_mark(const void *p)
+{
+    size_t i = pypper_heap_page_index(p);
+    if (!S.bits || i >= S.slots)
+        return;
+    __atomic_fetch_or(&S.bits[i / 64], (uint64_t)1 << (i % 64), __ATOMIC_RELAXED);
+    atomic_store(&S.active, true);
+}
+
 void pypper_swap_map_test_force(int swapping)
 {
     S.forced = swapping < 0 ? -1 : swapping > 0;

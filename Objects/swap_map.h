@@ -30,5 +30,7 @@ typedef struct {
 void pypper_swap_map_get_stats(pypper_swap_map_stats *out);
 /* Tests: treat the process as swapping (or not) whatever VmSwap says; -1: VmSwap. */
 void pypper_swap_map_test_force(int swapping);
+/* Tests: mark p's page out of memory until the next refresh (the map turns active). */
+void pypper_swap_map_test_mark(const void *p);
 
 #endif

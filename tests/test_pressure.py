@@ -165,3 +165,34 @@ def test_pages_out_of_memory_are_not_read():
         print("ok")
     ''')
     assert out == "ok\n"
+
+
+def test_a_snapshot_does_not_read_objects_in_swap():
+    # A traced object whose page the map says is out of memory: its snapshot row has
+    # its size from the heap's metadata, no type and no owned buffer (reading them would
+    # fault the page back in).
+    out = check('''
+        import gc, pypper, _pypper
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        table = [list(range(100)) for _ in range(2000)]
+        gc.collect()
+        victim = table[1000]
+        assert _pypper.live_trace_knows(victim)
+        before = {r.address: r for r in pypper.snapshot().objects if r.address == id(victim)}
+        _pypper._test_swap_map_mark(id(victim))
+        rows = [r for r in pypper.snapshot().objects if r.address == id(victim)]
+        assert len(rows) == 1 and before[id(victim)].type == "list", (rows, before)
+        r = rows[0]
+        assert r.type == "(in swap: not read)" and r.owned_bytes == 0, r
+        assert r.size == before[id(victim)].size
+        assert pypper.pressure()["swap_map"]["skipped_reads"] >= 1
+        _pypper._test_swap_map_force(0)
+        _pypper._test_hand_over()               # a refresh: the mark is gone
+        rows = [r for r in pypper.snapshot().objects if r.address == id(victim)]
+        assert rows[0].type == "list" and rows[0].owned_bytes > 0, rows
+        _pypper._test_swap_map_force(-1)
+        pypper.end()
+        print("ok")
+    ''')
+    assert out == "ok\n"
