@@ -51,8 +51,12 @@ void pypper_pressure_start(const pypper_pressure_params *p)
 void pypper_pressure_stop(void)
 {
     pthread_mutex_lock(&mu);
-    if (on && guard.paused)
-        count_end(mono_ns());
+    if (on && guard.paused) {           /* the pause ends with the session */
+        uint64_t now = mono_ns();
+        count_end(now);
+        guard.paused_ns = pypper_pressure_paused_ns(&guard, now);
+        guard.paused = false;
+    }
     on = false;
     atomic_store(&paused, false);
     pthread_mutex_unlock(&mu);
