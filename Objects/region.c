@@ -1,8 +1,8 @@
 /* Objects/region.c: owns the heap's virtual address reservation. Arena slots of each
  * tier are handed out from runs released earlier (idle ones, still resident, first,
  * best fit; then an idle run joined with the purged run beside it; then purged ones,
- * first fit; split, never merged with the bump end) or from a bump index. Committing an arena makes it and its metadata slice writable and binds it to
- * its tier's nodes; releasing one keeps it idle (reported to retain.c) or discards its
+ * first fit; split, never merged with the bump end) or from a bump index. Committing
+ * an arena makes it and its metadata slice writable and binds it to its tier's nodes; releasing one keeps it idle (reported to retain.c) or discards its
  * pages, and always keeps the mapping. Callers hold the heap's serialization (the GIL
  * or the heap lock). */
 #include "region.h"
@@ -131,6 +131,9 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
     return first;
 }
 
+/* Forget released run i (the last record takes its place). */
+static void drop_run(unsigned tier, size_t i) { R.runs[tier][i] = R.runs[tier][--R.nruns[tier]]; }
+
 /* Take `count` arenas from the front of released run i. */
 static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed, size_t *fresh)
 {
@@ -140,11 +143,9 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed,
     run->first += count;
     run->count -= count;
     if (run->count == 0)
-        R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
+        drop_run(tier, i);
     return hand_out(tier, first, count, first, dirty ? count : 0, zeroed, fresh);
 }
-
-static void drop_run(unsigned tier, size_t i) { R.runs[tier][i] = R.runs[tier][--R.nruns[tier]]; }
 
 /* An idle run too short for `count` arenas, made up to `count` by the purged run
  * right after it or right before it (a run that was partly purged, or an idle run
@@ -355,7 +356,7 @@ static bool merge_neighbours(unsigned tier, size_t first, size_t count, bool dir
         l->count += count + r->count;
         l->span = l->span || r->span || span;
         l->since = dirty ? since : 0;
-        R.runs[tier][right] = R.runs[tier][--R.nruns[tier]];
+        drop_run(tier, right);
         return true;
     }
     free_run *run = &R.runs[tier][left != (size_t)-1 ? left : right];
@@ -432,7 +433,7 @@ static uint64_t purge_run(unsigned tier, size_t i, size_t count)
     retain_idle_sub(bytes);
     run->count -= count;
     if (run->count == 0)
-        R.runs[tier][i] = R.runs[tier][--R.nruns[tier]];
+        drop_run(tier, i);
     add_clean_run(tier, first, count);
     return bytes;
 }

@@ -4,6 +4,7 @@
  * stores whole words. */
 #include "swap_map.h"
 
+#include "heap_layout.h"
 #include "heap_pages.h"
 #include "../Pypper/own_memory.h"
 
@@ -13,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
-
-#define PAGES_PER_ARENA_MAX 256u            /* 1 MiB arenas of 4 KiB pages */
 
 static struct {
     uint64_t *bits;             /* a bit per page slot: 1 = not in memory */
@@ -31,8 +31,6 @@ int pypper_swap_map_start(void)
     size_t slots = pypper_heap_page_slots();
     if (!slots)
         return -1;
-    if (S.bits && S.slots == slots)
-        return 0;
     pypper_swap_map_stop();
     size_t bytes = (slots + 63) / 64 * sizeof(uint64_t);
     /* Sparse: only the words of arenas in use are ever touched. */
@@ -76,14 +74,14 @@ static uint64_t vm_swap_kb(void)
 static void read_arena(size_t first_page, void *base, void *ctx)
 {
     (void)ctx;
-    if (first_page + PAGES_PER_ARENA_MAX > S.slots)
+    if (first_page + PAGES_PER_ARENA > S.slots)
         return;
-    unsigned char vec[PAGES_PER_ARENA_MAX];
-    if (mincore(base, (size_t)PAGES_PER_ARENA_MAX * 4096u, vec) != 0)
+    unsigned char vec[PAGES_PER_ARENA];
+    if (mincore(base, ARENA_SIZE, vec) != 0)
         return;             /* leave the arena's bits as they were */
     S.st.arenas_read++;
     /* Arenas start on a 256-page boundary: four whole words. */
-    for (unsigned w = 0; w < PAGES_PER_ARENA_MAX / 64; w++) {
+    for (unsigned w = 0; w < PAGES_PER_ARENA / 64; w++) {
         uint64_t out = 0;
         for (unsigned b = 0; b < 64; b++)
             out |= (uint64_t)!(vec[w * 64 + b] & 1u) << b;
@@ -92,8 +90,11 @@ static void read_arena(size_t first_page, void *base, void *ctx)
     }
 }
 
-void pypper_swap_map_refresh(uint64_t now_ns)
+void pypper_swap_map_refresh(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     if (!S.bits || now_ns < S.next_ns)
         return;
     S.next_ns = now_ns + PYPPER_SWAP_MAP_REFRESH_MS * 1000000ull;
@@ -113,9 +114,8 @@ bool pypper_swap_map_may_touch(const void *p)
 {
     if (!atomic_load_explicit(&S.active, memory_order_relaxed))
         return true;
-    size_t slots = pypper_heap_page_slots();
-    size_t i = pypper_heap_page_index(p);
-    if (i >= slots || i >= S.slots)
+    size_t i = pypper_heap_page_index(p);     /* outside the heap: past the slots */
+    if (i >= S.slots)
         return true;
     if (!((__atomic_load_n(&S.bits[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1u))
         return true;

@@ -18,7 +18,7 @@
 int pypper_swap_map_start(void);            /* -1: no heap, or the map was refused */
 void pypper_swap_map_stop(void);
 /* With the heap's serialization (the GIL): a refresh if one is due. */
-void pypper_swap_map_refresh(uint64_t now_ns);
+void pypper_swap_map_refresh(void);
 /* Any thread: may the page of p be read without a fault? True outside the heap, and
  * while the process has nothing in swap. */
 bool pypper_swap_map_may_touch(const void *p);

@@ -22,8 +22,6 @@
 #include "../Objects/swap_map.h"
 #include "../Pypper/pressure.h"
 
-#include <time.h>
-
 #define RESCAN_BUDGET 4096      /* containers re-traversed per step */
 #define YOUNG_BUDGET 4096       /* young containers walked per step */
 
@@ -32,9 +30,7 @@ void pypper_engine_step(bool feed, bool collect)
     /* A hand-over queued before a pause: short of memory, nothing is touched. */
     if (pypper_pressure_paused())
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    pypper_swap_map_refresh((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+    pypper_swap_map_refresh();
     /* It runs on a program thread, in the middle of the program's code: what it
      * allocates is not the program's (no site, no share of the byte sampling). */
     pypper_alloc_sites_quiet_begin();

@@ -37,8 +37,10 @@ static long minflt(void)
     return ru.ru_minflt;
 }
 
-/* Whether the page at p is write-protected for the userfaultfd (armed): bit 57 of its
- * /proc/self/pagemap entry (PM_UFFD_WP). Unlike a fault count, it cannot be disturbed
+#define PM_UFFD_WP 57      /* /proc/self/pagemap entry: the page is uffd write-protected */
+
+/* Whether the page at p is write-protected for the userfaultfd (armed): PM_UFFD_WP of
+ * its /proc/self/pagemap entry. Unlike a fault count, it cannot be disturbed
  * by the kernel migrating the page meanwhile (compaction: a fault on a migration
  * entry). */
 static int armed(const void *p)
@@ -50,7 +52,7 @@ static int armed(const void *p)
             e = 0;
         close(fd);
     }
-    return (int)((e >> 57) & 1u);
+    return (int)((e >> PM_UFFD_WP) & 1u);
 }
 
 static size_t resident(const void *p, size_t pages)
