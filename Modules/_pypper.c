@@ -14,6 +14,7 @@
 #include "heap_api.h"
 #include "own_memory_api.h"
 #include "pressure_api.h"
+#include "profile_api.h"
 #include "../Pypper/own_memory.h"
 #include "process_hooks.h"
 #include "temperature_api.h"
@@ -546,7 +547,8 @@ static int module_exec(PyObject *module)
         || PyModule_AddFunctions(module, pypper_migration_methods) < 0
         || PyModule_AddFunctions(module, pypper_write_tracking_methods) < 0
         || PyModule_AddFunctions(module, pypper_own_memory_methods) < 0
-        || PyModule_AddFunctions(module, pypper_pressure_methods) < 0)
+        || PyModule_AddFunctions(module, pypper_pressure_methods) < 0
+        || PyModule_AddFunctions(module, pypper_profile_methods) < 0)
         return -1;
     if (pypper_install_sys_allocator_hooks(module) < 0)
         return -1;

@@ -11,6 +11,7 @@
 #include "../Python/engine.h"
 #include "../Python/migrate.h"
 #include "../Python/owned_buffers.h"
+#include "../Python/site_profile.h"
 
 #include <string.h>
 
@@ -70,7 +71,7 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
     pypper_migrate_result last;
     pypper_migrate_last(&last);
     return Py_BuildValue(
-        "{sssssbsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsN}",
+        "{sssssbsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsNsN}",
         "backend", pypper_migrate_backend_name(),
         "reason", pypper_migrate_backend_reason(),
         "running", pypper_migrate_running(),
@@ -96,7 +97,8 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
         "mistake_rate", last.mistake_rate,
         "demote_scale", last.demote_scale,
         "last", result_dict(&last),
-        "cold_sites", pypper_migrate_cold_sites());
+        "cold_sites", pypper_migrate_cold_sites(),
+        "profile", pypper_site_profile_stats());
 }
 
 static PyObject *py_placement_map(PyObject *module, PyObject *unused)

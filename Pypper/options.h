@@ -101,6 +101,7 @@ typedef enum {
     PYPPER_OPTION_TEST_FAIL_EVERY,
     PYPPER_OPTION_HOT_THRESHOLD,
     PYPPER_OPTION_TRACE_FILE,
+    PYPPER_OPTION_PROFILE,
     PYPPER_OPTION_HEAT_INTERVAL_MS,
     PYPPER_OPTION_LOG,
     PYPPER_OPTION_STATS,
@@ -146,6 +147,7 @@ typedef struct pypper_config {
     int64_t test_fail_every;     /* test only: every Nth backend call fails; 0 = never */
     double hot_threshold;
     char trace_file[PYPPER_PATH_MAX];
+    char profile[PYPPER_PATH_MAX];   /* allocation-site profile: loaded at start, saved at end */
     int64_t heat_interval_ms;    /* page-heat records in the trace file; 0 = none */
     int log_level;               /* pypper_log_level */
     bool stats;

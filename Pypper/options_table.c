@@ -127,6 +127,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_TRACE_FILE] = {
         "TRACE_FILE", PYPPER_OPT_PATH, FIELD(trace_file), "", 0, 0, 0, 0, NULL,
         "file that receives the trace of a tracing session; empty: no trace file"},
+    [PYPPER_OPTION_PROFILE] = {
+        "PROFILE", PYPPER_OPT_PATH, FIELD(profile), "", 0, 0, 0, 0, NULL,
+        "allocation-site profile: the cold sites it names go to slow-tier arenas from the "
+        "first allocation; merged with this run's and saved at the end; empty: none"},
     [PYPPER_OPTION_HEAT_INTERVAL_MS] = {
         "HEAT_INTERVAL_MS", PYPPER_OPT_INT, FIELD(heat_interval_ms), "1000", 0, 3600000, 0, 0, NULL,
         "with TRACE_FILE: milliseconds between two records of page heat in the trace; 0 = none"},

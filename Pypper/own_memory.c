@@ -35,6 +35,7 @@ static const char *const part_names[PYPPER_OWN_PARTS] = {
     [PYPPER_OWN_SNAPSHOT] = "snapshot",
     [PYPPER_OWN_PAGE_HEAT] = "page_heat",
     [PYPPER_OWN_SWAP_MAP] = "swap_map",
+    [PYPPER_OWN_SITE_PROFILE] = "site_profile",
 };
 
 const char *pypper_own_part_name(pypper_own_part part)

@@ -23,6 +23,7 @@ typedef enum {
     PYPPER_OWN_SNAPSHOT,           /* Modules/snapshot_data.c: a snapshot being built */
     PYPPER_OWN_PAGE_HEAT,          /* Pypper/page_heat.c: heat per page with evidence */
     PYPPER_OWN_SWAP_MAP,           /* Objects/swap_map.c: a bit per heap page in swap */
+    PYPPER_OWN_SITE_PROFILE,       /* Python/site_profile.c: a loaded profile's cold sites */
     PYPPER_OWN_PARTS
 } pypper_own_part;
 

@@ -175,7 +175,7 @@ static int autostart(bool package)
 /* What start-up needs of the options once the interpreter exists. */
 typedef struct {
     bool enable;        /* PYPPER_ENABLE=1 */
-    bool package;       /* a trace file or the exit summary: the package autostarts */
+    bool package;       /* a trace file, a profile or the exit summary: the package autostarts */
 } start_flags;
 
 /* Options from the environment, pre-initialization, the heap. Returns -1 to go on,
@@ -207,7 +207,7 @@ static __attribute__((noinline)) int configure(int argc, char **argv, start_flag
     if (install_heap(&cfg) < 0)
         return 2;
     flags->enable = cfg.enable;
-    flags->package = cfg.trace_file[0] || cfg.stats;
+    flags->package = cfg.trace_file[0] || cfg.profile[0] || cfg.stats;
     return -1;
 }
 

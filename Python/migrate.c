@@ -19,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #include "migrate_internal.h"
 
+#include "site_profile.h"
 #include "../Objects/placement.h"
 #include "../Pypper/log.h"
 #include "../Pypper/tiers.h"
@@ -129,6 +130,9 @@ static void release_arrays(void)
     unmap_array(M.site_bytes, SITE_MAX * sizeof(float));
     unmap_array(M.site_cold, SITE_MAX * sizeof(float));
     unmap_array(M.site_objects, SITE_MAX * sizeof(uint32_t));
+    unmap_array(M.sess_bytes, SITE_MAX * sizeof(double));
+    unmap_array(M.sess_cold, SITE_MAX * sizeof(double));
+    unmap_array(M.sess_objects, SITE_MAX * sizeof(uint32_t));
     unmap_array(M.cold, COLD_SLOTS * sizeof(cold_site));
     M.placed = NULL;
     M.moved = M.pos = NULL;
@@ -139,6 +143,8 @@ static void release_arrays(void)
     M.reloc = NULL;
     M.site_bytes = M.site_cold = NULL;
     M.site_objects = NULL;
+    M.sess_bytes = M.sess_cold = NULL;
+    M.sess_objects = NULL;
     M.cold = NULL;
     M.cap = M.npages = M.slots = 0;
 }
@@ -179,9 +185,12 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.site_bytes = map_array(SITE_MAX * sizeof(float));
     M.site_cold = map_array(SITE_MAX * sizeof(float));
     M.site_objects = map_array(SITE_MAX * sizeof(uint32_t));
+    M.sess_bytes = map_array(SITE_MAX * sizeof(double));
+    M.sess_cold = map_array(SITE_MAX * sizeof(double));
+    M.sess_objects = map_array(SITE_MAX * sizeof(uint32_t));
     M.cold = map_array(COLD_SLOTS * sizeof(cold_site));
     if (!M.placed || !M.moved || !M.pos || !M.reloc || !M.site_bytes || !M.site_cold
-        || !M.site_objects || !M.cold) {
+        || !M.site_objects || !M.sess_bytes || !M.sess_cold || !M.sess_objects || !M.cold) {
         release_arrays();
         fini_backend(&choice);
         PyErr_NoMemory();
@@ -237,6 +246,7 @@ void pypper_migrate_stop(void)
     pthread_mutex_unlock(&M.mu);
     Py_END_ALLOW_THREADS
     pypper_mig_update_hook();
+    pypper_site_profile_clear();
     release_arrays();
     fini_backend(&M.backend);
 }
@@ -290,6 +300,7 @@ void pypper_migrate_after_fork_child(void)
     M.fork_quit = M.fork_joined = false;
     M.round = ROUND_IDLE;
     pypper_placement_site_hook = NULL;
+    pypper_site_profile_clear();     /* the parent's profile is the parent's to save */
     pthread_mutex_init(&M.mu, NULL);
     pthread_cond_init(&M.cv, NULL);
     release_arrays();

@@ -65,6 +65,14 @@ const char *pypper_migrate_backend_reason(void);
 void pypper_migrate_last(pypper_migrate_result *out);
 /* ["file:line (function)"] of the allocation sites now segregated as cold. */
 PyObject *pypper_migrate_cold_sites(void);
+/* Per allocation site, the whole object table now (the profile is saved from it):
+ * [(fingerprint, instruction, file, qualname, first line, line, objects, bytes,
+ * cold bytes)]; RuntimeError without a session. */
+PyObject *pypper_migrate_site_totals(uint32_t now_ms);
+/* The placement hook again, after a profile was loaded. */
+void pypper_migrate_update_placement(void);
+/* Whether the session is old enough (model time) for "no evidence" to mean cold. */
+bool pypper_migrate_settled(uint32_t now_ms);
 /* [(page address, "fast"|"slow")] of the last round's pages; new reference. */
 PyObject *pypper_migrate_placement_map(void);
 /* Bytes of traced objects and of the buffers they own, by kind; new reference. */

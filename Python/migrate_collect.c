@@ -41,11 +41,18 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
     if (h > 0)
         pypper_mig_spread(info.block, info.size, h);
     double t = h > 0 ? pypper_model_temperature(h, now_ms) : 0.0;
-    if (slice && learn && pypper_entry_site(e) && pypper_entry_site(e) < SITE_MAX) {
-        M.site_bytes[pypper_entry_site(e)] += (float)info.size;
-        M.site_objects[pypper_entry_site(e)]++;
+    uint32_t s = pypper_entry_site(e);
+    if (slice && learn && s && s < SITE_MAX) {
+        M.site_bytes[s] += (float)info.size;
+        M.site_objects[s]++;
         if (t < mp->cold_threshold)
-            M.site_cold[pypper_entry_site(e)] += (float)info.size;
+            M.site_cold[s] += (float)info.size;
+        if (now_ms >= SETTLE_MS) {
+            M.sess_bytes[s] += (double)info.size;
+            M.sess_objects[s]++;
+            if (t < mp->cold_threshold)
+                M.sess_cold[s] += (double)info.size;
+        }
     }
     if (!pypper_residency_may_touch(info.block))     /* in swap: not read */
         return;

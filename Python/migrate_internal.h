@@ -36,6 +36,7 @@
 #define COLD_REPORT 32           /* cold sites named in migration_stats() */
 #define SITE_MIN_OBJECTS 8
 #define SITE_COLD_SHARE 0.9
+#define SITE_WARM_SHARE 0.5      /* below this cold share a profile's cold site is overruled */
 #define LOCATE_ALL_EVERY 8       /* numa: re-read every page's node every N rounds */
 #define SLICE_ROUNDS 8           /* a background round looks closely at >= 1/8 of the table */
 #define SLICE_MIN 65536
@@ -102,6 +103,11 @@ typedef struct {
     /* Segregation. */
     float *site_bytes, *site_cold;
     uint32_t *site_objects;
+    /* The same summed over every slice since the session settled (SETTLE_MS): what a
+     * profile is saved from (with a last pass at the end), so one late moment of
+     * thin evidence does not make a site cold. */
+    double *sess_bytes, *sess_cold;
+    uint32_t *sess_objects;
     cold_site *cold;             /* COLD_SLOTS */
     size_t ncold;
     uint32_t cold_ids[COLD_REPORT];  /* site ids of the first cold sites, for reports */

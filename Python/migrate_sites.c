@@ -1,7 +1,8 @@
 /* Python/migrate_sites.c: where new objects go (the placement hook the migration
  * plane installs in the allocator, Objects/placement.h): cold allocation sites learnt
- * from the walk's statistics (segregation), or the threshold policy's size cut, which
- * follows the fast-tier budget. */
+ * from the walk's statistics (segregation) or named by a previous run's profile
+ * (site_profile.h), or the threshold policy's size cut, which follows the fast-tier
+ * budget; and the per-site statistics a profile is saved from. */
 #define PY_SSIZE_T_CLEAN
 #define Py_BUILD_CORE 1
 #include <Python.h>
@@ -9,6 +10,7 @@
 #include "internal/pycore_pystate.h"
 
 #include "alloc_sites.h"
+#include "site_profile.h"
 #include "../Objects/placement.h"
 #include "../Pypper/stats.h"
 #include "migrate_internal.h"
@@ -27,7 +29,7 @@ static unsigned site_hook(size_t size, unsigned tier)
 {
     if (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD)
         return size < M.threshold ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW;
-    if (tier == PYPPER_TIER_SLOW || !M.ncold)
+    if (tier == PYPPER_TIER_SLOW || (!M.ncold && !pypper_site_profile_active()))
         return tier;
     PyThreadState *ts = _PyThreadState_UncheckedGet();
     if (!ts || ts->interp != M.interp || !ts->cframe)
@@ -39,7 +41,8 @@ static unsigned site_hook(size_t size, unsigned tier)
         return tier;
     int offset = (int)(f->prev_instr - _PyCode_CODE(f->f_code));
     const cold_site *c = &M.cold[cold_slot(f->f_code, offset)];
-    if (c->code == f->f_code && c->offset == offset) {
+    if ((c->code == f->f_code && c->offset == offset)
+        || pypper_site_profile_cold(f->f_code, offset)) {
         pypper_stat_add(PYPPER_STAT_SEGREGATED, 1);
         return PYPPER_TIER_SLOW;
     }
@@ -58,13 +61,18 @@ void pypper_mig_learn_sites(bool replace)
     if (!M.separating)
         return;
     for (uint32_t s = 1; s < SITE_MAX; s++) {
-        if (M.site_objects[s] < SITE_MIN_OBJECTS
-            || M.site_cold[s] < SITE_COLD_SHARE * M.site_bytes[s])
+        if (M.site_objects[s] < SITE_MIN_OBJECTS)
             continue;
         const void *code;
         int offset;
         if (!pypper_alloc_site_key(s, &code, &offset))
             continue;
+        if (M.site_cold[s] < SITE_COLD_SHARE * M.site_bytes[s]) {
+            /* This run's evidence outweighs a profile's: a site seen warm is not. */
+            if (M.site_cold[s] < SITE_WARM_SHARE * M.site_bytes[s])
+                pypper_site_profile_overrule(code, offset);
+            continue;
+        }
         cold_site *c = &M.cold[cold_slot(code, offset)];
         if (c->code == code && c->offset == offset)
             continue;                           /* known already */
@@ -77,11 +85,20 @@ void pypper_mig_learn_sites(bool replace)
     }
 }
 
+/* Cold data has somewhere to go (as M.separating, without its settling time: a
+ * profile's evidence is from a run that had it). */
+static bool slow_tier_wanted(void)
+{
+    const pypper_size *fb = &M.cfg.fast_budget;
+    return !fb->is_percent || fb->percent < 100.0 || !M.cfg.lazy_demotion;
+}
+
 void pypper_mig_update_hook(void)
 {
-    bool want = M.on && (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD
-                         || (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE
-                             && M.separating && M.ncold));
+    bool segregating = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE
+                       && ((M.separating && M.ncold)
+                           || (pypper_site_profile_active() && slow_tier_wanted()));
+    bool want = M.on && (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD || segregating);
     pypper_placement_site_hook = want ? site_hook : NULL;
 }
 
@@ -111,4 +128,83 @@ PyObject *pypper_migrate_cold_sites(void)
         Py_XDECREF(d);
     }
     return list;
+}
+
+/* Per allocation site: objects, bytes and the bytes of cold objects (temperature
+ * below COLD_THRESHOLD), summed over the slices looked at since the session settled
+ * and one last pass over the whole object table now, with the site's identity across
+ * runs: a list of (fingerprint, instruction, file, qualified name, first line, line,
+ * objects, bytes, cold bytes). Object bodies, as the online statistics count them. */
+PyObject *pypper_migrate_site_totals(uint32_t now_ms)
+{
+    if (!M.on) {
+        PyErr_SetString(PyExc_RuntimeError, "no pypper session is running: call pypper.start() first");
+        return NULL;
+    }
+    uint32_t nsites = pypper_alloc_sites_count();
+    if (nsites >= SITE_MAX)
+        nsites = SITE_MAX - 1;
+    size_t n = (size_t)nsites + 1;
+    double *bytes = map_array(n * sizeof(double)), *cold = map_array(n * sizeof(double));
+    uint32_t *objects = map_array(n * sizeof(uint32_t));
+    if (!bytes || !cold || !objects) {
+        unmap_array(bytes, n * sizeof(double));
+        unmap_array(cold, n * sizeof(double));
+        unmap_array(objects, n * sizeof(uint32_t));
+        return PyErr_NoMemory();
+    }
+    memcpy(bytes, M.sess_bytes, n * sizeof(double));
+    memcpy(cold, M.sess_cold, n * sizeof(double));
+    memcpy(objects, M.sess_objects, n * sizeof(uint32_t));
+    const pypper_model_params *mp = pypper_model_params_get();
+    bool locked = pypper_heap_lock();
+    (void)pypper_objtable_sync();
+    size_t count = pypper_objtable_count();
+    for (size_t i = 0; i < count; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        uint32_t s = pypper_entry_site(e);
+        if (!s || s > nsites || !pypper_objtable_current(e))
+            continue;
+        pypper_block_info info;
+        pypper_heap_lookup(pypper_entry_block(e), &info);
+        if (!info.allocated)
+            continue;
+        double h = e->heat > 0 ? pypper_model_heat(e, now_ms) : 0.0;
+        double t = h > 0 ? pypper_model_temperature(h, now_ms) : 0.0;
+        objects[s]++;
+        bytes[s] += (double)info.size;
+        if (t < mp->cold_threshold)
+            cold[s] += (double)info.size;
+    }
+    pypper_heap_unlock(locked);
+
+    PyObject *list = PyList_New(0);
+    for (uint32_t s = 1; list && s <= nsites; s++) {
+        const void *code;
+        int offset;
+        if (!objects[s] || !pypper_alloc_site_key(s, &code, &offset))
+            continue;
+        PyCodeObject *co = (PyCodeObject *)code;
+        PyObject *row = Py_BuildValue(
+            "(KiOOiiIdd)", (unsigned long long)pypper_code_fingerprint(co), offset,
+            co->co_filename, co->co_qualname, co->co_firstlineno,
+            PyCode_Addr2Line(co, offset * (int)sizeof(_Py_CODEUNIT)), objects[s], bytes[s], cold[s]);
+        if (!row || PyList_Append(list, row) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(row);
+    }
+    unmap_array(bytes, n * sizeof(double));
+    unmap_array(cold, n * sizeof(double));
+    unmap_array(objects, n * sizeof(uint32_t));
+    return list;
+}
+
+bool pypper_migrate_settled(uint32_t now_ms)
+{
+    return now_ms >= SETTLE_MS;
+}
+
+void pypper_migrate_update_placement(void)
+{
+    pypper_mig_update_hook();
 }

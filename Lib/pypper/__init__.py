@@ -65,7 +65,11 @@ def _start_locked(args):
                                f"({', '.join(changed)}); call pypper.end() first")
         return False
     writer = _session.open_trace(values, sources)
+    profile = None
     try:
+        if values["profile"]:
+            from . import _profile      # json: only with a profile
+            profile = _profile.check(values, sources)
         started = _pypper.start(args)
     except BaseException:
         if writer is not None:
@@ -76,6 +80,8 @@ def _start_locked(args):
             writer.close()
         return False
     _session.began(values, sources, writer)
+    if profile is not None:
+        _profile.apply(profile)
     return True
 
 
@@ -85,6 +91,7 @@ def end():
     with _session.lock:
         seconds = _pypper.uptime()
         _session.stop_heat_recorder()
+        _session.save_profile()
         stopped = _pypper.end()
         if stopped:
             _session.ended(seconds)

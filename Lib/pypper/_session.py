@@ -104,6 +104,18 @@ def ended(seconds):
         _writer = None
 
 
+def save_profile():
+    """Called with `lock` held, before the session ends: the allocation-site profile
+    (PYPPER_PROFILE) takes this run's statistics. Never raises: a failure is one line."""
+    profile = sys.modules.get("pypper._profile")
+    if profile is None or _pypper.state() != "running":
+        return
+    try:
+        profile.save()
+    except Exception as e:
+        _pypper.log(2, f"the profile was not saved: {type(e).__name__}: {e}")
+
+
 def _after_fork_in_child():
     # The C side's own hook (registered first, so run first) has stopped the session
     # in the child: no thread survives fork().
@@ -111,6 +123,9 @@ def _after_fork_in_child():
     global _heat_stop
     lock = _thread.RLock()       # another thread may have held it at fork()
     _heat_stop = None            # the recorder thread did not survive fork()
+    profile = sys.modules.get("pypper._profile")
+    if profile is not None:
+        profile.forget()         # the parent saves it
     if _writer is not None:
         _writer.abandon()
         _writer = None
