@@ -256,6 +256,7 @@ def test_cleanup_keeps_state_when_swapoff_fails(tmp_path):
     ("kvstore.py", ["--records", "300", "--ops", "2000"]),
     ("kvstore.py", ["--records", "300", "--ops", "2000", "--dist", "uniform"]),
     ("reqlog.py", ["--users", "200", "--history", "1000", "--ops", "1000", "--audit-every", "100"]),
+    ("graph.py", ["--vertices", "500", "--walks", "300"]),
 ])
 def test_workloads_deterministic(script, args, tmp_path):
     sums = set()

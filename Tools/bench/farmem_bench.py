@@ -56,6 +56,8 @@ WORKLOADS = {
     "reqlog": ("reqlog.py", {"--users": 80000, "--history": 400000, "--ops": 250000}, True),
     "kv-uniform": ("kvstore.py", {"--dist": "uniform", "--records": 150000, "--ops": 300000},
                    False),
+    # Hot data in relocatable buffers (array data) scattered among cold ones.
+    "graph": ("graph.py", {"--vertices": 400000, "--walks": 30000}, True),
 }
 INTERPRETERS = ("stock", "off", "pypper")
 
