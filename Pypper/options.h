@@ -110,6 +110,7 @@ typedef enum {
     PYPPER_OPTION_WT_BUDGET,
     PYPPER_OPTION_PRESSURE_MAJFLT,
     PYPPER_OPTION_PRESSURE_PSI,
+    PYPPER_OPTION_PRESSURE_CPU,
     PYPPER_OPTION_TEST_WT_ERRNO,
     PYPPER_OPTION_COUNT
 } pypper_option_id;
@@ -156,6 +157,7 @@ typedef struct pypper_config {
     double wt_budget;            /* share of the program's time its write faults may take */
     int64_t pressure_majflt;     /* major faults per second that pause Pypper; 0 = never */
     double pressure_psi;         /* memory stall % (some avg10) that pauses it; 0 = ignore */
+    double pressure_cpu;         /* main thread's run-queue wait % that backs the sampler off */
     int64_t test_wt_errno;       /* test only: write tracking fails to open with this errno */
     unsigned char source[PYPPER_OPTION_COUNT];   /* pypper_opt_source */
 } pypper_config;

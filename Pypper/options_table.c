@@ -160,6 +160,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "PRESSURE_PSI", PYPPER_OPT_FLOAT, FIELD(pressure_psi), "10", 0, 0, 0.0, 100.0, NULL,
         "memory stall percentage (/proc/pressure/memory, some avg10) at or above which Pypper "
         "pauses likewise; 0 = ignore it"},
+    [PYPPER_OPTION_PRESSURE_CPU] = {
+        "PRESSURE_CPU", PYPPER_OPT_FLOAT, FIELD(pressure_cpu), "25", 0, 0, 0.0, 100.0, NULL,
+        "share of its runnable time (%) the main thread waits for a CPU at or above which "
+        "the sampler cuts its duty to a quarter (the machine is short of CPU); 0 = never"},
     [PYPPER_OPTION_TEST_WT_ERRNO] = {
         "TEST_WT_ERRNO", PYPPER_OPT_INT, FIELD(test_wt_errno), "0", 0, 4095, 0, 0, NULL,
         "test only: write tracking fails to start as if the kernel returned this errno "

@@ -40,6 +40,8 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_WT_WRITTEN_PAGES] = "write_tracking_written_pages",
     [PYPPER_STAT_PRESSURE_PAUSES] = "pressure_pauses",
     [PYPPER_STAT_PRESSURE_PAUSED_MS] = "pressure_paused_ms",
+    [PYPPER_STAT_CPU_SHORTAGES] = "cpu_shortages",
+    [PYPPER_STAT_CPU_SHORT_MS] = "cpu_short_ms",
 };
 
 void pypper_stat_add(pypper_stat_id id, uint64_t n)

@@ -47,6 +47,7 @@
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
+#include "../Pypper/cpu_guard.h"
 #include "../Pypper/pressure.h"
 #include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
@@ -591,7 +592,9 @@ static void *sampler_main(void *arg)
                 l->next_apply = mono_ns() + APPLY_MS * 1000000ull;
         }
         uint64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
-        uint64_t gap = (uint64_t)((double)used / AT.duty);
+        /* Short of CPU (Pypper/cpu_guard.h): a quarter of the duty. */
+        double duty = AT.duty * pypper_cpu_guard_check();
+        uint64_t gap = (uint64_t)((double)used / duty);
         if (gap < (uint64_t)AT.period_ns)
             gap = (uint64_t)AT.period_ns;
         uint64_t spent = mono_ns() - w0;
@@ -677,11 +680,14 @@ int pypper_active_trace_start(const pypper_config *cfg)
 
     pypper_pressure_start(&(pypper_pressure_params){(uint32_t)cfg->pressure_majflt,
                                                     cfg->pressure_psi});
+    pypper_cpu_guard_start(&(pypper_cpu_guard_params){AT.target ? cfg->pressure_cpu : 0.0},
+                           AT.target ? (pid_t)AT.target->native_thread_id : 0);
     pypper_wt_start(cfg);      /* or the frames alone, and why (logged, counted) */
     int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
     if (rc != 0) {
         pypper_wt_stop();
         pypper_pressure_stop();
+        pypper_cpu_guard_stop();
         pypper_signal_sampler_stop();
         pypper_stack_chunks_stop();
         pypper_page_heat_stop();
@@ -711,6 +717,7 @@ void pypper_active_trace_stop(void)
     atomic_store(&AT.hold, false);
     pypper_wt_stop();          /* the scanning thread is gone: unregister everything */
     pypper_pressure_stop();
+    pypper_cpu_guard_stop();
     pypper_signal_sampler_stop();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();
@@ -736,6 +743,7 @@ void pypper_active_trace_forget_after_fork(void)
     AT.on = false;
     pypper_wt_after_fork_child();
     pypper_pressure_forget_after_fork();
+    pypper_cpu_guard_forget_after_fork();
     pypper_signal_sampler_after_fork_child();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();

@@ -196,3 +196,61 @@ def test_a_snapshot_does_not_read_objects_in_swap():
         print("ok")
     ''')
     assert out == "ok\n"
+
+
+def test_short_of_cpu_the_sampler_backs_off_until_calm():
+    # The CPU-shortage guard (Pypper/cpu_guard.h): made-up readings of the main
+    # thread's run-queue wait, with the sampler held so that no real reading comes in.
+    out = check('''
+        import pypper, _pypper
+        pypper.start(pressure_cpu=30)
+        _pypper._test_hold_sampler(True)
+        _pypper._test_cpu_reset()
+        feed = _pypper._test_cpu_feed
+        t, run, wait = 10_000, 0, 0
+        assert not feed(t, run, wait)           # a baseline
+        t += 250; run += 180; wait += 70        # 28%: calm
+        assert not feed(t, run, wait)
+        c = pypper.pressure()["cpu"]
+        assert c["wait_pct"] == 28.0 and not c["short"] and c["sampler_duty_factor"] == 1.0, c
+        for _ in range(2):                      # 40% twice: short
+            t += 250; run += 150; wait += 100
+            short = feed(t, run, wait)
+        c = pypper.pressure()["cpu"]
+        assert short and c["short"] and c["shortages"] == 1 and c["sampler_duty_factor"] == 0.25, c
+        assert c["wait_threshold"] == 30.0, c
+        n = 0
+        while feed(t + 250, run + 250, wait):   # calm: the hold is 2 s = 8 windows
+            t += 250; run += 250; n += 1
+            assert n < 100
+        assert n == 7, n
+        c = pypper.pressure()["cpu"]
+        assert not c["short"] and 1.9 < c["short_seconds"] < 2.6, c
+        s = pypper.stats()
+        assert s["cpu_shortages"] == 1 and s["cpu_short_ms"] >= 2000, s
+        # A reading from the kernel: this thread's schedstat.
+        _pypper._test_cpu_reset()
+        assert _pypper._test_cpu_check() == 1.0
+        assert pypper.pressure()["cpu"]["available"] is True
+        pypper.end()
+        print("ok")
+    ''')
+    assert out == "ok\n"
+
+
+def test_pressure_cpu_zero_never_backs_off():
+    out = check('''
+        import pypper, _pypper
+        pypper.start(pressure_cpu=0)
+        _pypper._test_hold_sampler(True)
+        _pypper._test_cpu_reset()
+        t = 0
+        assert not _pypper._test_cpu_feed(t, 0, 0)
+        for i in range(1, 20):
+            assert not _pypper._test_cpu_feed(t + 250 * i, 10 * i, 240 * i)
+        c = pypper.pressure()["cpu"]
+        assert c["shortages"] == 0 and c["wait_pct"] == 96.0, c
+        pypper.end()
+        print("ok")
+    ''')
+    assert out == "ok\n"
