@@ -508,13 +508,28 @@ static __attribute__((noinline)) void *domain_malloc_slow(void *ctx, size_t n)
     return p;
 }
 
+/* A small block while a placement hook is installed (unlocked, as the fast path):
+ * the hook picks the tier, then the class's current pool as on the fast path. Not the
+ * slow path: its cost per block (about 50 instructions) and its sampling countdown
+ * (allocation sites, which would then sample every allocation instead of the slow
+ * path's) are not the hook's to add. */
+static __attribute__((noinline)) void *domain_malloc_hooked(void *ctx, size_t n)
+{
+    tier_heap *h = &pypper_heap.tiers[pypper_placement_choose(n)];
+    pool_meta *p = h->partial[size_class_of(n)];
+    if (LIKELY(p != NULL))
+        return pool_take_block(h, p);
+    return domain_malloc_slow(ctx, n);
+}
+
 /* The fast path is written out here (not through alloc_in) so that it compiles to a
- * leaf: no spills, slow cases leave by tail call. */
+ * leaf: no spills, other cases leave by tail call. */
 void *pypper_heap_domain_malloc(void *ctx, size_t n)
 {
     if (LIKELY(n <= SMALL_MAX)
-        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))
-        && LIKELY(pypper_placement_site_hook == NULL)) {
+        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
+        if (UNLIKELY(pypper_placement_site_hook != NULL))
+            return domain_malloc_hooked(ctx, n);
         tier_heap *h = &pypper_heap.tiers[pypper_placement_choose_unhooked()];
         pool_meta *p = h->partial[size_class_of(n)];
         if (LIKELY(p != NULL))

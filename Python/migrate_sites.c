@@ -23,26 +23,32 @@ static inline size_t cold_slot(const void *code, int offset)
     return (size_t)(h >> 52) & (COLD_SLOTS - 1);
 }
 
-/* Runs inside the allocator on its slow path, in the allocating thread (its GIL
- * held): no allocation, no Python calls. */
+/* The threshold policy's hook. */
+static unsigned size_hook(size_t size, unsigned tier)
+{
+    (void)tier;
+    return size < M.threshold ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW;
+}
+
+/* Segregation's hook: at every allocation while installed (Objects/heap.c), in the
+ * allocating thread (its GIL held): no allocation, no Python calls, few loads. */
 static unsigned site_hook(size_t size, unsigned tier)
 {
-    if (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD)
-        return size < M.threshold ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW;
-    if (tier == PYPPER_TIER_SLOW || (!M.ncold && !pypper_site_profile_active()))
+    (void)size;
+    if (tier == PYPPER_TIER_SLOW)
         return tier;
     PyThreadState *ts = _PyThreadState_UncheckedGet();
-    if (!ts || ts->interp != M.interp || !ts->cframe)
+    if (!ts || !ts->cframe)
         return tier;
     _PyInterpreterFrame *f = ts->cframe->current_frame;
     while (f && f->owner == FRAME_OWNED_BY_CSTACK)
         f = f->previous;
-    if (!f || !f->prev_instr)
+    if (!f || !f->prev_instr || ts->interp != M.interp)
         return tier;
-    int offset = (int)(f->prev_instr - _PyCode_CODE(f->f_code));
-    const cold_site *c = &M.cold[cold_slot(f->f_code, offset)];
-    if ((c->code == f->f_code && c->offset == offset)
-        || pypper_site_profile_cold(f->f_code, offset)) {
+    PyCodeObject *code = f->f_code;
+    int offset = (int)(f->prev_instr - _PyCode_CODE(code));
+    const cold_site *c = &M.cold[cold_slot(code, offset)];
+    if ((c->code == code && c->offset == offset) || pypper_site_profile_cold(code, offset)) {
         pypper_stat_add(PYPPER_STAT_SEGREGATED, 1);
         return PYPPER_TIER_SLOW;
     }
@@ -98,8 +104,9 @@ void pypper_mig_update_hook(void)
     bool segregating = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE
                        && ((M.separating && M.ncold)
                            || (pypper_site_profile_active() && slow_tier_wanted()));
-    bool want = M.on && (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD || segregating);
-    pypper_placement_site_hook = want ? site_hook : NULL;
+    pypper_placement_site_hook = !M.on ? NULL
+                                 : M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD ? size_hook
+                                 : segregating ? site_hook : NULL;
 }
 
 /* The threshold policy's size threshold follows the budget: halve it while the fast

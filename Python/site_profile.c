@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 
 #define PROFILE_MAX 65536        /* sites a profile may name */
-#define MATCH_SLOTS 4096         /* matched pairs (power of two) */
+#define MATCH_SLOTS PYPPER_PROFILE_SLOTS   /* matched pairs */
 #define CODE_SLOTS 4096          /* matched code objects (power of two) */
 #define CODE_TOMB ((const void *)1)
 
@@ -23,10 +23,10 @@ typedef struct {
     int32_t offset;
 } prof_site;
 
-typedef struct {
-    const void *code;
-    int offset;
-} match_slot;
+typedef pypper_profile_slot match_slot;
+
+/* The table the placement hook reads: P.match while a profile is loaded. */
+pypper_profile_slot *pypper_site_profile_match;
 
 static struct {
     prof_site *sites;            /* sorted by (fp, offset) */
@@ -76,8 +76,7 @@ uint64_t pypper_code_fingerprint(PyCodeObject *co)
 
 static inline size_t match_slot_of(const void *code, int offset)
 {
-    uint64_t h = ((uint64_t)(uintptr_t)code * 31 + (uint64_t)offset) * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 40) & (MATCH_SLOTS - 1);
+    return pypper_site_profile_slot(code, offset);
 }
 
 static inline size_t code_slot_of(const void *code)
@@ -186,6 +185,7 @@ void pypper_site_profile_clear(void)
         PyErr_SetRaisedException(exc);
         P.watcher = -1;
     }
+    pypper_site_profile_match = NULL;
     if (P.sites)
         pypper_own_munmap(P.sites, P.sites_bytes);
     if (P.match)
@@ -244,6 +244,7 @@ int pypper_site_profile_load(const uint64_t *fingerprints, const int *offsets, s
         pypper_site_profile_clear();
         return -1;
     }
+    pypper_site_profile_match = P.match;
     pypper_log(PYPPER_LOG_INFO, "profile: %zu cold sites loaded, %llu matched in %llu code objects",
                n, (unsigned long long)P.matched_sites, (unsigned long long)P.matched_codes);
     return 0;
@@ -252,14 +253,6 @@ int pypper_site_profile_load(const uint64_t *fingerprints, const int *offsets, s
 bool pypper_site_profile_active(void)
 {
     return P.nsites > 0;
-}
-
-bool pypper_site_profile_cold(const void *code, int offset)
-{
-    if (!P.match)
-        return false;
-    const match_slot *m = &P.match[match_slot_of(code, offset)];
-    return m->code == code && m->offset == offset;
 }
 
 void pypper_site_profile_overrule(const void *code, int offset)

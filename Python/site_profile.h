@@ -30,8 +30,30 @@ int pypper_site_profile_load(const uint64_t *fingerprints, const int *offsets, s
 void pypper_site_profile_clear(void);
 /* Whether a profile with sites is loaded. */
 bool pypper_site_profile_active(void);
-/* Whether (code, offset) is a cold site of the profile matched in this process. */
-bool pypper_site_profile_cold(const void *code, int offset);
+/* Whether (code, offset) is a cold site of the profile matched in this process: one
+ * slot of a direct-mapped table (NULL while no profile is loaded), inline because the
+ * placement hook asks at every allocation. */
+typedef struct {
+    const void *code;
+    int offset;
+} pypper_profile_slot;
+#define PYPPER_PROFILE_SLOTS 4096
+extern pypper_profile_slot *pypper_site_profile_match;
+
+static inline size_t pypper_site_profile_slot(const void *code, int offset)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)code * 31 + (uint64_t)offset) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 40) & (PYPPER_PROFILE_SLOTS - 1);
+}
+
+static inline bool pypper_site_profile_cold(const void *code, int offset)
+{
+    const pypper_profile_slot *t = pypper_site_profile_match;
+    if (!t)
+        return false;
+    const pypper_profile_slot *m = &t[pypper_site_profile_slot(code, offset)];
+    return m->code == code && m->offset == offset;
+}
 /* This run's own statistics say the site is not cold: it leaves the set. */
 void pypper_site_profile_overrule(const void *code, int offset);
 /* {"sites" (loaded), "code_objects" (matched), "matched_sites", "collisions",
