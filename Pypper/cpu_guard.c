@@ -3,6 +3,8 @@
  * and no kernel file. */
 #include "cpu_guard.h"
 
+#include "hold.h"
+
 #include <string.h>
 
 #define MS 1000000ull
@@ -43,12 +45,8 @@ bool pypper_cpu_guard_feed(pypper_cpu_guard *s, uint64_t now_ns, uint64_t run_ns
         s->over = pct >= s->p.wait_pct ? s->over + 1 : 0;
         if (s->over < PYPPER_CPU_SHORT_WINDOWS)
             return false;
-        uint64_t since = s->recovered_at_ns ? now_ns - s->recovered_at_ns : UINT64_MAX;
-        if (since >= PYPPER_CPU_CALM_RESET_MS * MS)
-            s->hold_ms = PYPPER_CPU_HOLD_MS;
-        else if (since < 4ull * s->hold_ms * MS)
-            s->hold_ms = s->hold_ms * 2 > PYPPER_CPU_HOLD_MAX_MS ? PYPPER_CPU_HOLD_MAX_MS
-                                                                 : s->hold_ms * 2;
+        s->hold_ms = pypper_hold_next(s->hold_ms, now_ns, s->recovered_at_ns, PYPPER_CPU_HOLD_MS,
+                                      PYPPER_CPU_HOLD_MAX_MS, PYPPER_CPU_CALM_RESET_MS);
         s->short_of_cpu = true;
         s->shortages++;
         s->short_at_ns = now_ns;
@@ -61,9 +59,7 @@ bool pypper_cpu_guard_feed(pypper_cpu_guard *s, uint64_t now_ns, uint64_t run_ns
         s->calm_since_ns = 0;
         return true;
     }
-    if (!s->calm_since_ns)
-        s->calm_since_ns = window_start;
-    if (now_ns - s->calm_since_ns < (uint64_t)s->hold_ms * MS)
+    if (!pypper_hold_calm_enough(&s->calm_since_ns, window_start, now_ns, s->hold_ms))
         return true;
     s->short_of_cpu = false;
     s->short_ns += now_ns - s->short_at_ns;

@@ -3,6 +3,8 @@
  * reads no clock and no kernel file. */
 #include "pressure.h"
 
+#include "hold.h"
+
 #include <string.h>
 
 #define MS 1000000ull
@@ -55,12 +57,8 @@ bool pypper_pressure_feed(pypper_pressure *s, uint64_t now_ns, uint64_t majflt, 
             return false;
         /* A pause soon after a resume: the hold doubles; after a calm minute it is
          * back at its base. */
-        uint64_t since = s->resumed_at_ns ? now_ns - s->resumed_at_ns : UINT64_MAX;
-        if (since >= PYPPER_PRESSURE_CALM_RESET_MS * MS)
-            s->hold_ms = PYPPER_PRESSURE_HOLD_MS;
-        else if (since < 4ull * s->hold_ms * MS)
-            s->hold_ms = s->hold_ms * 2 > PYPPER_PRESSURE_HOLD_MAX_MS
-                             ? PYPPER_PRESSURE_HOLD_MAX_MS : s->hold_ms * 2;
+        s->hold_ms = pypper_hold_next(s->hold_ms, now_ns, s->resumed_at_ns, PYPPER_PRESSURE_HOLD_MS,
+                                      PYPPER_PRESSURE_HOLD_MAX_MS, PYPPER_PRESSURE_CALM_RESET_MS);
         s->paused = true;
         s->reason = why;
         s->pauses++;
@@ -74,9 +72,7 @@ bool pypper_pressure_feed(pypper_pressure *s, uint64_t now_ns, uint64_t majflt, 
         s->reason = why;
         return true;
     }
-    if (!s->calm_since_ns)
-        s->calm_since_ns = window_start;
-    if (now_ns - s->calm_since_ns < (uint64_t)s->hold_ms * MS)
+    if (!pypper_hold_calm_enough(&s->calm_since_ns, window_start, now_ns, s->hold_ms))
         return true;
     s->paused = false;
     s->paused_ns += now_ns - s->paused_at_ns;
