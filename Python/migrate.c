@@ -193,6 +193,7 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.calls = 0;
     M.injected = 0;
     M.ncold = 0;
+    M.site_hi = 0;
     M.threshold = 4096;
     memset(&M.last, 0, sizeof(M.last));
     M.interp = PyInterpreterState_Get();
