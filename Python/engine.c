@@ -63,7 +63,9 @@ int pypper_engine_start(const pypper_config *cfg)
     (void)cfg;
     pypper_active_trace_connect(&(pypper_engine_hooks){pypper_engine_step, pypper_migrate_due});
     (void)pypper_swap_map_start();      /* refused: every block may be read, as before */
-    pypper_residency_set(may_touch);
+    /* Asked for every object the sources read: without a far-memory backend only the
+     * kernel's residency can say no, and the migration plane is not asked. */
+    pypper_residency_set(pypper_migrate_far_memory() ? may_touch : pypper_swap_map_may_touch);
     return 0;
 }
 

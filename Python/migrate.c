@@ -299,6 +299,11 @@ void pypper_migrate_after_fork_child(void)
 
 bool pypper_migrate_running(void) { return M.on; }
 
+bool pypper_migrate_far_memory(void)
+{
+    return M.on && (M.backend.ops->caps & PYPPER_BACKEND_FAR_MEMORY);
+}
+
 bool pypper_migrate_may_touch(const void *p)
 {
     if (!M.on || !(M.backend.ops->caps & PYPPER_BACKEND_FAR_MEMORY) || !M.placed
