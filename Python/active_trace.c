@@ -69,7 +69,8 @@
  * when 3/4 full, up to HIT_CAP; a full table at HIT_CAP drops new objects. */
 #define HIT_MIN 1024u           /* evidence table slots at the start (a power of two) */
 #define HIT_CAP 65536u          /* and at most */
-#define POLL_WINDOW 16384       /* object-table entries polled between two applies */
+#define POLL_WINDOW 16384       /* object-table entries re-classified per apply */
+#define POLL_MIN 256            /* entries polled between two applies, at least */
 #define POLL_BATCH 4           /* reference counts read per burst iteration */
 #define APPLY_MS 100
 #define STILL_SAMPLES 256       /* samples without change that end a burst */
@@ -121,6 +122,7 @@ static struct {
     uint64_t hit_grows;
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
+    uint64_t poll_reads_at_refill;
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
@@ -328,12 +330,24 @@ static void burst(void)
 
 /* ---- feeding the model (GIL held, mu held) ---- */
 
-/* The next window of the object table to poll; the same entries get their class
- * re-evaluated, so objects that cool without new evidence change class too. */
+/* The next window of the object table: POLL_WINDOW entries get their class
+ * re-evaluated (so objects that cool without new evidence change class too), and the
+ * first of them are polled. A change is seen between two reads of a count, so the
+ * polled part is about half the reads of the last interval (each entry is read about
+ * twice before the next refill; a window read once would never show one). An entry
+ * without heat and cold already is left as it is: it has nothing to count or change,
+ * and most of a large table is such entries (not even their block is looked at). */
 static void refill_poll_window(uint32_t now)
 {
     size_t count = pypper_objtable_count();
     size_t n = count < POLL_WINDOW ? count : POLL_WINDOW;
+    uint64_t reads = AT.poll_reads - AT.poll_reads_at_refill;
+    AT.poll_reads_at_refill = AT.poll_reads;
+    size_t m = AT.applies ? (size_t)(reads / 2) : POLL_WINDOW / 4;
+    if (m < POLL_MIN)
+        m = POLL_MIN;
+    if (m > n)
+        m = n;
     if (AT.table_cursor >= count)
         AT.table_cursor = 0;
     pypper_model_census census;
@@ -341,27 +355,34 @@ static void refill_poll_window(uint32_t now)
     size_t first = AT.table_cursor;
     for (size_t i = 0; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
-        bool alive = pypper_objtable_current(e);
-        /* An object the pageout backend sent to swap is not polled: the read
-         * would bring its page back. */
-        bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
-        char *object = pypper_entry_object(e);
-        AT.poll[i] = (poll_entry){poll ? (PyObject *)object : NULL, 0,
-                                  poll ? (uint8_t)((object - (char *)pypper_entry_block(e))
-                                                   / PYPPER_OBJTABLE_GRANULE) : 0, false};
-        if (alive)
-            pypper_model_census_add(&census, pypper_model_heat(e, now));
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
+        bool idle = e->heat <= 0.0f && e->klass == PYPPER_COLD;
+        if (idle && i >= m)
+            continue;
+        bool alive = pypper_objtable_current(e);
+        if (i < m) {
+            /* An object the pageout backend sent to swap is not polled: the read
+             * would bring its page back. */
+            bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
+            char *object = pypper_entry_object(e);
+            AT.poll[i] = (poll_entry){poll ? (PyObject *)object : NULL, 0,
+                                      poll ? (uint8_t)((object - (char *)pypper_entry_block(e))
+                                                       / PYPPER_OBJTABLE_GRANULE) : 0, false};
+        }
+        if (alive && !idle)
+            pypper_model_census_add(&census, pypper_model_heat(e, now));
     }
     pypper_model_census_end(&census, now);
     for (size_t i = 0, c = first; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(c);
-        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
         if (++c == count)
             c = 0;
+        if (e->heat <= 0.0f && e->klass == PYPPER_COLD)
+            continue;                   /* it would stay cold */
+        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
     }
-    AT.npoll = n;
+    AT.npoll = m;
     AT.poll_pos = 0;
 }
 
