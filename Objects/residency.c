@@ -4,8 +4,9 @@
 
 #include <stddef.h>
 
-static pypper_residency_fn check;
+pypper_residency_fn pypper_residency_check;
 
-void pypper_residency_set(pypper_residency_fn may_touch) { check = may_touch; }
-
-bool pypper_residency_may_touch(const void *block) { return check == NULL || check(block); }
+void pypper_residency_set(pypper_residency_fn may_touch)
+{
+    __atomic_store_n(&pypper_residency_check, may_touch, __ATOMIC_RELAXED);
+}

@@ -9,11 +9,19 @@
 #define PYPPER_RESIDENCY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef bool (*pypper_residency_fn)(const void *block);
 
 /* Install the predicate (NULL: none). */
 void pypper_residency_set(pypper_residency_fn may_touch);
-bool pypper_residency_may_touch(const void *block);
+
+/* Inline: the live trace asks for every referent it visits. */
+extern pypper_residency_fn pypper_residency_check;
+static inline bool pypper_residency_may_touch(const void *block)
+{
+    pypper_residency_fn check = __atomic_load_n(&pypper_residency_check, __ATOMIC_RELAXED);
+    return check == NULL || check(block);
+}
 
 #endif

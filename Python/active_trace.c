@@ -65,9 +65,13 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-#define HIT_CAP 65536u          /* evidence table slots (a power of two) */
-#define HIT_FILL (HIT_CAP / 4 * 3)
-#define POLL_WINDOW 16384       /* object-table entries polled between two applies */
+/* The evidence table holds the distinct objects seen since the last hand-over: a
+ * few hundred in most programs, so it starts small and doubles (under mu, rehashing)
+ * when 3/4 full, up to HIT_CAP; a full table at HIT_CAP drops new objects. */
+#define HIT_MIN 1024u           /* evidence table slots at the start (a power of two) */
+#define HIT_CAP 65536u          /* and at most */
+#define POLL_WINDOW 16384       /* object-table entries re-classified per apply */
+#define POLL_MIN 256            /* entries polled between two applies, at least */
 #define POLL_BATCH 4           /* reference counts read per burst iteration */
 #define APPLY_MS 100
 #define STILL_SAMPLES 256       /* samples without change that end a burst */
@@ -79,10 +83,12 @@ typedef struct {
     uint32_t n[PYPPER_EVIDENCE_KINDS];
 } hit_slot;
 
+/* 16 bytes: the window is read a few entries at a time by the sampler. */
 typedef struct {
     PyObject *object;
-    void *block;
-    Py_ssize_t last;            /* PY_SSIZE_T_MIN: not read yet */
+    uint32_t last;              /* low bits of the reference count at the last read */
+    uint8_t offset;             /* object - block start, in 16-byte granules */
+    bool read;                  /* last holds a value */
 } poll_entry;
 
 /* The sampler's schedule, kept across the thread's restarts around fork(). */
@@ -113,8 +119,11 @@ static struct {
     hit_slot *hits;
     uint32_t *used;             /* indexes of the occupied slots */
     size_t nused;
+    uint32_t hit_cap;           /* slots of hits and used (a power of two) */
+    uint64_t hit_grows;
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
+    uint64_t poll_reads_at_refill;
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
@@ -172,15 +181,58 @@ uint32_t pypper_active_trace_now_ms(void)
 
 /* ---- the evidence table (sampler side, under mu) ---- */
 
-static void record(void *object, pypper_evidence kind)
+static inline uint32_t hit_home(const void *object, uint32_t cap)
 {
     uint64_t h = ((uint64_t)(uintptr_t)object >> 4) * 0x9E3779B97F4A7C15ull;
-    uint32_t i = (uint32_t)(h >> 40) & (HIT_CAP - 1);
+    return (uint32_t)(h >> 40) & (cap - 1);
+}
+
+static void *map_zeroed(size_t bytes);
+
+/* Double the evidence table, rehashing what it holds; false when there is no memory
+ * (the table stays as it was). */
+static bool grow_hits(void)
+{
+    uint32_t cap = AT.hit_cap * 2;
+    hit_slot *hits = map_zeroed(cap * sizeof(hit_slot));
+    uint32_t *used = map_zeroed(cap * sizeof(uint32_t));
+    if (!hits || !used) {
+        if (hits)
+            pypper_own_munmap(hits, cap * sizeof(hit_slot));
+        if (used)
+            pypper_own_munmap(used, cap * sizeof(uint32_t));
+        return false;
+    }
+    for (size_t u = 0; u < AT.nused; u++) {
+        const hit_slot *h = &AT.hits[AT.used[u]];
+        uint32_t i = hit_home(h->object, cap);
+        while (hits[i].object)
+            i = (i + 1) & (cap - 1);
+        hits[i] = *h;
+        used[u] = i;
+    }
+    pypper_own_munmap(AT.hits, AT.hit_cap * sizeof(hit_slot));
+    pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint32_t));
+    AT.hits = hits;
+    AT.used = used;
+    AT.hit_cap = cap;
+    AT.hit_grows++;
+    return true;
+}
+
+static void record(void *object, pypper_evidence kind)
+{
+    uint32_t mask = AT.hit_cap - 1;
+    uint32_t i = hit_home(object, AT.hit_cap);
     while (AT.hits[i].object && AT.hits[i].object != object)
-        i = (i + 1) & (HIT_CAP - 1);
+        i = (i + 1) & mask;
     if (!AT.hits[i].object) {
-        if (AT.nused >= HIT_FILL) {
-            AT.dropped++;
+        if (AT.nused >= AT.hit_cap / 4 * 3) {
+            if (AT.hit_cap >= HIT_CAP || !grow_hits()) {
+                AT.dropped++;
+                return;
+            }
+            record(object, kind);           /* once: the new table is half full */
             return;
         }
         AT.hits[i].object = object;
@@ -224,13 +276,14 @@ FOREIGN_READER static void poll_refcounts(void)
             continue;
         /* The block stays mapped for the session; what it holds now is checked
          * below and again under the GIL. */
-        Py_ssize_t rc = LOAD(e->object->ob_refcnt);
+        uint32_t rc = (uint32_t)LOAD(e->object->ob_refcnt);
         AT.poll_reads++;
-        if (rc == e->last)
+        if (e->read && rc == e->last)
             continue;
-        bool first = e->last == PY_SSIZE_T_MIN;
+        bool first = !e->read;
         e->last = rc;
-        if (!pypper_heap_probe_tracked(e->block))
+        e->read = true;
+        if (!pypper_heap_probe_tracked((char *)e->object - e->offset * PYPPER_OBJTABLE_GRANULE))
             e->object = NULL;               /* freed: stop reading it */
         else if (!first)
             record(e->object, PYPPER_EVIDENCE_REFCOUNT);
@@ -278,12 +331,24 @@ static void burst(void)
 
 /* ---- feeding the model (GIL held, mu held) ---- */
 
-/* The next window of the object table to poll; the same entries get their class
- * re-evaluated, so objects that cool without new evidence change class too. */
+/* The next window of the object table: POLL_WINDOW entries get their class
+ * re-evaluated (so objects that cool without new evidence change class too), and the
+ * first of them are polled. A change is seen between two reads of a count, so the
+ * polled part is about half the reads of the last interval (each entry is read about
+ * twice before the next refill; a window read once would never show one). An entry
+ * without heat and cold already is left as it is: it has nothing to count or change,
+ * and most of a large table is such entries (not even their block is looked at). */
 static void refill_poll_window(uint32_t now)
 {
     size_t count = pypper_objtable_count();
     size_t n = count < POLL_WINDOW ? count : POLL_WINDOW;
+    uint64_t reads = AT.poll_reads - AT.poll_reads_at_refill;
+    AT.poll_reads_at_refill = AT.poll_reads;
+    size_t m = AT.applies ? (size_t)(reads / 2) : POLL_WINDOW / 4;
+    if (m < POLL_MIN)
+        m = POLL_MIN;
+    if (m > n)
+        m = n;
     if (AT.table_cursor >= count)
         AT.table_cursor = 0;
     pypper_model_census census;
@@ -291,24 +356,34 @@ static void refill_poll_window(uint32_t now)
     size_t first = AT.table_cursor;
     for (size_t i = 0; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
-        bool alive = pypper_objtable_current(e);
-        /* An object the pageout backend sent to swap is not polled: the read
-         * would bring its page back. */
-        bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
-        AT.poll[i] = (poll_entry){poll ? (PyObject *)pypper_entry_object(e) : NULL, pypper_entry_block(e), PY_SSIZE_T_MIN};
-        if (alive)
-            pypper_model_census_add(&census, pypper_model_heat(e, now));
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
+        bool idle = e->heat <= 0.0f && e->klass == PYPPER_COLD;
+        if (idle && i >= m)
+            continue;
+        bool alive = pypper_objtable_current(e);
+        if (i < m) {
+            /* An object the pageout backend sent to swap is not polled: the read
+             * would bring its page back. */
+            bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
+            char *object = pypper_entry_object(e);
+            AT.poll[i] = (poll_entry){poll ? (PyObject *)object : NULL, 0,
+                                      poll ? (uint8_t)((object - (char *)pypper_entry_block(e))
+                                                       / PYPPER_OBJTABLE_GRANULE) : 0, false};
+        }
+        if (alive && !idle)
+            pypper_model_census_add(&census, pypper_model_heat(e, now));
     }
     pypper_model_census_end(&census, now);
     for (size_t i = 0, c = first; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(c);
-        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
         if (++c == count)
             c = 0;
+        if (e->heat <= 0.0f && e->klass == PYPPER_COLD)
+            continue;                   /* it would stay cold */
+        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
     }
-    AT.npoll = n;
+    AT.npoll = m;
     AT.poll_pos = 0;
 }
 
@@ -615,9 +690,9 @@ static void *map_zeroed(size_t bytes)
 static void release_memory(void)
 {
     if (AT.hits)
-        pypper_own_munmap(AT.hits, HIT_CAP * sizeof(hit_slot));
+        pypper_own_munmap(AT.hits, AT.hit_cap * sizeof(hit_slot));
     if (AT.used)
-        pypper_own_munmap(AT.used, HIT_CAP * sizeof(uint32_t));
+        pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint32_t));
     if (AT.poll)
         pypper_own_munmap(AT.poll, POLL_WINDOW * sizeof(poll_entry));
     AT.hits = NULL;
@@ -639,8 +714,9 @@ int pypper_active_trace_start(const pypper_config *cfg)
     pthread_cond_init(&AT.sleep_cv, &attr);
     pthread_cond_init(&AT.parked_cv, &attr);
     pthread_condattr_destroy(&attr);
-    AT.hits = map_zeroed(HIT_CAP * sizeof(hit_slot));
-    AT.used = map_zeroed(HIT_CAP * sizeof(uint32_t));
+    AT.hit_cap = HIT_MIN;
+    AT.hits = map_zeroed(HIT_MIN * sizeof(hit_slot));
+    AT.used = map_zeroed(HIT_MIN * sizeof(uint32_t));
     AT.poll = map_zeroed(POLL_WINDOW * sizeof(poll_entry));
     if (!AT.hits || !AT.used || !AT.poll) {
         release_memory();
@@ -847,7 +923,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -877,5 +953,7 @@ PyObject *pypper_active_trace_stats(void)
         "signal_samples", (unsigned long long)sig.signals,
         "signal_evidence", (unsigned long long)AT.signal_evidence,
         "signal_dropped", (unsigned long long)sig.dropped,
-        "signal", sig.signo);
+        "signal", sig.signo,
+        "evidence_slots", (unsigned int)AT.hit_cap,
+        "evidence_grows", (unsigned long long)AT.hit_grows);
 }

@@ -229,10 +229,10 @@ static int collect_untracked(PyObject *op, void *unused)
 
 /* With the GIL: re-traverse `budget` containers of the table (a rotating slice), so
  * that objects stored into old containers after they were walked are found too. */
-void pypper_live_trace_rescan(size_t budget)
+size_t pypper_live_trace_rescan(size_t budget)
 {
     if (!LT.on || !LT.rescan_buf)
-        return;
+        return 0;
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();             /* retires entries whose block was reused */
     size_t n = pypper_objtable_count();
@@ -252,9 +252,12 @@ void pypper_live_trace_rescan(size_t budget)
             traverse(op, collect_untracked, NULL);
     }
     /* Nothing ran in between: the objects collected are alive. */
+    size_t found = 0;
     for (size_t k = 0; k < LT.rescan_nfound; k++)
-        LT.rescan_found += (uint64_t)track_object(LT.rescan_buf[k]);
+        found += (size_t)track_object(LT.rescan_buf[k]);
+    LT.rescan_found += found;
     pypper_heap_unlock(locked);
+    return found;
 }
 
 /* Walks hold the heap's serialization throughout (the free path updates the same

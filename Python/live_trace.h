@@ -17,7 +17,7 @@ void pypper_live_trace_forget_after_fork(void);
 void pypper_live_trace_settle(void);
 /* With the GIL: re-traverse a rotating slice of `budget` traced containers, taking
  * objects stored into them since they were walked. */
-void pypper_live_trace_rescan(size_t budget);
+size_t pypper_live_trace_rescan(size_t budget);   /* objects it added */
 /* With the GIL: track up to `budget` containers (and their referents) of the GC
  * generations younger than the traced one, continuing where the last call stopped. */
 void pypper_live_trace_young(size_t budget);

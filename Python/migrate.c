@@ -202,6 +202,7 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.calls = 0;
     M.injected = 0;
     M.ncold = 0;
+    M.site_hi = 0;
     M.threshold = 4096;
     memset(&M.last, 0, sizeof(M.last));
     M.interp = PyInterpreterState_Get();
@@ -308,6 +309,11 @@ void pypper_migrate_after_fork_child(void)
 }
 
 bool pypper_migrate_running(void) { return M.on; }
+
+bool pypper_migrate_far_memory(void)
+{
+    return M.on && (M.backend.ops->caps & PYPPER_BACKEND_FAR_MEMORY);
+}
 
 bool pypper_migrate_may_touch(const void *p)
 {

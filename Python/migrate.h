@@ -45,6 +45,9 @@ bool pypper_migrate_running(void);
  * (reading it would fault it back in): the engine installs it as the sources'
  * residency check (Objects/residency.h), and tracing then leaves the object alone. */
 bool pypper_migrate_may_touch(const void *p);
+/* Whether the backend of the running migration plane sends pages out of memory (so
+ * that pypper_migrate_may_touch can say no). */
+bool pypper_migrate_far_memory(void);
 
 /* The engine's step (Python/engine.c), with the GIL: when a round is due and none is
  * under way, gather its input (page heat at model time now_ms, relocations) and

@@ -41,17 +41,19 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
     if (h > 0)
         pypper_mig_spread(info.block, info.size, h);
     double t = h > 0 ? pypper_model_temperature(h, now_ms) : 0.0;
-    uint32_t s = pypper_entry_site(e);
-    if (slice && learn && s && s < SITE_MAX) {
-        M.site_bytes[s] += (float)info.size;
-        M.site_objects[s]++;
+    uint32_t site = pypper_entry_site(e);
+    if (slice && learn && site && site < SITE_MAX) {
+        M.site_bytes[site] += (float)info.size;
+        M.site_objects[site]++;
         if (t < mp->cold_threshold)
-            M.site_cold[s] += (float)info.size;
+            M.site_cold[site] += (float)info.size;
+        if (site >= M.site_hi)
+            M.site_hi = site + 1;
         if (now_ms >= SETTLE_MS) {
-            M.sess_bytes[s] += (double)info.size;
-            M.sess_objects[s]++;
+            M.sess_bytes[site] += (double)info.size;
+            M.sess_objects[site]++;
             if (t < mp->cold_threshold)
-                M.sess_cold[s] += (double)info.size;
+                M.sess_cold[site] += (double)info.size;
         }
     }
     if (!pypper_residency_may_touch(info.block))     /* in swap: not read */
@@ -90,9 +92,11 @@ static void walk_objects(uint32_t now_ms, bool whole)
     if (M.slice_start >= count || whole)
         M.slice_start = 0;
     if (M.slice_start == 0 && learn) {
-        memset(M.site_bytes, 0, SITE_MAX * sizeof(float));
-        memset(M.site_cold, 0, SITE_MAX * sizeof(float));
-        memset(M.site_objects, 0, SITE_MAX * sizeof(uint32_t));
+        /* Only the sites seen: the arrays' pages above them stay untouched. */
+        memset(M.site_bytes, 0, M.site_hi * sizeof(float));
+        memset(M.site_cold, 0, M.site_hi * sizeof(float));
+        memset(M.site_objects, 0, M.site_hi * sizeof(uint32_t));
+        M.site_hi = 0;
     }
     size_t lo = M.slice_start, hi = lo + span < count ? lo + span : count;
     for (size_t i = 0; i < count; i++) {

@@ -108,6 +108,8 @@ typedef struct {
      * thin evidence does not make a site cold. */
     double *sess_bytes, *sess_cold;
     uint32_t *sess_objects;
+    uint32_t site_hi;            /* site ids below this may have statistics (the arrays
+                                    are zero above: clearing and reading stop here) */
     cold_site *cold;             /* COLD_SLOTS */
     size_t ncold;
     uint32_t cold_ids[COLD_REPORT];  /* site ids of the first cold sites, for reports */

@@ -60,13 +60,14 @@ static unsigned site_hook(size_t size, unsigned tier)
  * full statistics, so a site that warmed up leaves it. */
 void pypper_mig_learn_sites(bool replace)
 {
-    if (replace || !M.separating) {
+    /* (An empty set is all zero already: its pages stay untouched.) */
+    if ((replace || !M.separating) && M.ncold) {
         memset(M.cold, 0, COLD_SLOTS * sizeof(cold_site));
         M.ncold = 0;
     }
     if (!M.separating)
         return;
-    for (uint32_t s = 1; s < SITE_MAX; s++) {
+    for (uint32_t s = 1; s < M.site_hi; s++) {
         if (M.site_objects[s] < SITE_MIN_OBJECTS)
             continue;
         const void *code;

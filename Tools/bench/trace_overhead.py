@@ -11,8 +11,9 @@ resident bytes over the heap's bytes in use as the session ended (pypper.own_mem
 at session end, from the trace file; "own/heap": the heap in use then, usually
 little as the programs have dropped their data; "own/st rss": over the stock run's
 peak RSS, a stand-in for the heap at its largest since Pypper's pages are not given
-back during a session, so own bytes at the end are about their peak). The targets are a geometric mean of traced/stock
-<= 1.05 for time, and per program peak RSS traced/stock <= 1.05 and own/heap <= 3%. The sampler's figures come from the
+back during a session, so own bytes at the end are about their peak). The targets (issue
+12) are a geometric mean of traced/stock <= 1.03 for time with no program above 1.08,
+and per program peak RSS traced/stock <= 1.05 and own/heap <= 3%. The sampler's figures come from the
 session's trace file (its "end" event); HEAT_INTERVAL_MS=0 keeps that file from
 adding work of its own.
 
@@ -32,7 +33,9 @@ from alloc_bench import (ORIGINAL_PROGRAMS, PEAKRSS, PROGRAMS, ROOT, checksum,  
                          clean_env, default_stock, geomean, program_names,
                          run_measured, sums_agree)
 
-TARGET = 1.05
+TARGET = 1.03          # geometric mean of traced/stock time
+TARGET_WORST = 1.08    # traced/stock time of any program
+TARGET_RSS = 1.05      # peak RSS traced/stock of each program
 
 
 def quartiles(values):
@@ -141,12 +144,14 @@ def main():
         g_on = geomean([r["on_stock"] for r in results.values()])
         g_off = geomean([r["off_stock"] for r in results.values()])
         share = statistics.median([r["sampler_share"] for r in results.values()])
+        worst_on = max(r["on_stock"] for r in results.values())
         print(f"\ngeometric mean traced/stock {g_on:.3f} (target <= {TARGET}): "
-              f"{'PASS' if g_on <= TARGET else 'FAIL'}; untraced/stock {g_off:.3f}; "
-              f"sampler CPU median {100 * share:.1f}% of the traced wall time")
+              f"{'PASS' if g_on <= TARGET else 'FAIL'}; worst {worst_on:.3f} (target <= "
+              f"{TARGET_WORST}): {'PASS' if worst_on <= TARGET_WORST else 'FAIL'}; untraced/stock "
+              f"{g_off:.3f}; sampler CPU median {100 * share:.1f}% of the traced wall time")
         worst_rss = max(r["rss_on_stock"] for r in results.values())
         worst_own = max(r["own_per_stock_rss"] for r in results.values())
-        print(f"peak RSS traced/stock: worst {worst_rss:.3f} (target <= {TARGET} each); "
+        print(f"peak RSS traced/stock: worst {worst_rss:.3f} (target <= {TARGET_RSS} each); "
               f"Pypper's own bytes / stock peak RSS: worst {100 * worst_own:.2f}% (target <= 3%)")
         if args.json:
             with open(args.json, "w") as f:
