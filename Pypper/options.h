@@ -80,6 +80,7 @@ typedef enum {
     PYPPER_OPTION_SAMPLE_DUTY,
     PYPPER_OPTION_SAMPLE_DEPTH,
     PYPPER_OPTION_SAMPLE_GAP_NS,
+    PYPPER_OPTION_SAMPLE_AWAY,
     PYPPER_OPTION_SIGNAL_HZ,
     PYPPER_OPTION_HALF_LIFE_MS,
     PYPPER_OPTION_ALLOC_SAMPLE,
@@ -127,6 +128,7 @@ typedef struct pypper_config {
     double sample_duty;          /* share of one core the sampler may use */
     int64_t sample_depth;        /* frames per stack sample */
     int64_t sample_gap_ns;       /* pause between two samples of a burst */
+    bool sample_away;            /* keep the sampler off the main thread's CPU */
     int64_t signal_hz;           /* main-thread self-samples per CPU second; 0 = none */
     int64_t half_life_ms;
     int64_t alloc_sample;        /* one allocation in N records its site; 0 = none */

@@ -53,6 +53,10 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "SAMPLE_GAP_NS", PYPPER_OPT_INT, FIELD(sample_gap_ns), "1000", 0, 1000000, 0, 0, NULL,
         "nanoseconds between two samples of a burst, spent without touching the program's "
         "memory; 0 = back to back"},
+    [PYPPER_OPTION_SAMPLE_AWAY] = {
+        "SAMPLE_AWAY", PYPPER_OPT_BOOL, FIELD(sample_away), "1", 0, 0, 0, 0, NULL,
+        "keep the sampler thread off the CPU the main thread runs on (when more than one "
+        "is allowed): sharing it, it sees the main thread only while that one waits"},
     [PYPPER_OPTION_SIGNAL_HZ] = {
         "SIGNAL_HZ", PYPPER_OPT_INT, FIELD(signal_hz), "0", 0, 10000, 0, 0, NULL,
         "samples per second of the main thread's CPU time taken by the main thread itself "

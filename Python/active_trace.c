@@ -19,7 +19,9 @@
  * tracked-block bitmap), and is checked again against the object table under the
  * GIL before the model uses it. The thread works in bursts of SAMPLE_DUTY/SAMPLE_HZ
  * seconds and sleeps so that its CPU time stays within SAMPLE_DUTY of one core; it
- * sleeps longer while the rest of the process uses no CPU.
+ * sleeps longer while the rest of the process uses no CPU. After a burst that saw the
+ * main thread still it moves off the main thread's CPU if it is there
+ * (Pypper/sampler_placement.h, SAMPLE_AWAY).
  *
  * The thread never takes the GIL and has no Python thread state, so the program
  * cannot see it (faulthandler's and sys._current_frames()'s lists of threads): every
@@ -49,6 +51,7 @@
 #include "../Pypper/log.h"
 #include "../Pypper/cpu_guard.h"
 #include "../Pypper/pressure.h"
+#include "../Pypper/sampler_placement.h"
 #include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/page_heat.h"
@@ -63,7 +66,9 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The evidence table holds the distinct objects seen since the last hand-over: a
  * few hundred in most programs, so it starts small and doubles (under mu, rehashing)
@@ -127,6 +132,9 @@ static struct {
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
+    pid_t target_tid;           /* its kernel thread id (where it runs: /proc) */
+    bool away;                  /* SAMPLE_AWAY: keep off the target's CPU */
+    pypper_sampler_placement place;     /* sampler-side */
     double duty;
     long burst_ns, period_ns, gap_ns;
     int depth;
@@ -297,17 +305,20 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void burst(void)
+/* Returns whether the burst ended because the main thread did not move. */
+static bool burst(void)
 {
     pthread_mutex_lock(&AT.mu);
     uint64_t deadline = mono_ns() + (uint64_t)AT.burst_ns;
     PyThreadState *ts = AT.target;
     uint64_t i = 0, still = 0, next = mono_ns();
+    bool ended_still = false;
     do {
         /* A main thread that does not move (blocked, or not scheduled beside this
          * one) has nothing more to show in this burst. */
         if (ts && !sample_frames(ts) && ++still == STILL_SAMPLES) {
             AT.still_bursts++;
+            ended_still = true;
             i++;
             break;
         }
@@ -327,6 +338,7 @@ static void burst(void)
     AT.iterations += i;
     AT.bursts++;
     pthread_mutex_unlock(&AT.mu);
+    return ended_still;
 }
 
 /* ---- feeding the model (GIL held, mu held) ---- */
@@ -616,6 +628,8 @@ static void *sampler_main(void *arg)
 {
     (void)arg;
     prctl(PR_SET_TIMERSLACK, 1000UL);       /* 1 µs: short sleeps keep their length */
+    /* Its CPUs are those of the thread that started it (the main thread's). */
+    pypper_placement_begin(&AT.place, AT.target_tid);
     /* A thread started again after a fork goes on where the last one stopped: an idle
      * program forking does not get a burst of sampling per fork. */
     sampler_loop *l = &AT.loop;
@@ -657,7 +671,12 @@ static void *sampler_main(void *arg)
         /* Bursts start at most SAMPLE_HZ times a second, and no sooner than keeps
          * this thread's CPU time within SAMPLE_DUTY. */
         uint64_t w0 = mono_ns(), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-        burst();
+        /* A burst that saw the main thread still: it may be waiting for the CPU this
+         * thread runs on (the kernel wakes a thread where it last ran, and its wakeup
+         * preempts the main thread there). Then this thread moves to another CPU
+         * (sampler_placement.h); the next burst sees the main thread run. */
+        if (burst() && AT.away)
+            pypper_placement_check(&AT.place);
         /* The hand-over every APPLY_MS; a migration round (MIGRATE_INTERVAL_MS may be
          * shorter) takes the GIL on its own when it is due in between. */
         bool full = mono_ns() >= l->next_apply;
@@ -730,6 +749,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     AT.period_ns = (long)(1e9 / (double)cfg->sample_hz);
     AT.gap_ns = (long)cfg->sample_gap_ns;
     AT.depth = (int)cfg->sample_depth;
+    AT.away = cfg->sample_away;
     AT.t0_ns = mono_ns();
     AT.interp = PyInterpreterState_Main();
     static uintptr_t sessions;
@@ -743,6 +763,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     if (_Py_IsMainThread()) {
         AT.target = PyThreadState_Get();
         AT.target_has_clock = pthread_getcpuclockid(pthread_self(), &AT.target_clock) == 0;
+        AT.target_tid = (pid_t)syscall(SYS_gettid);
         pypper_stack_chunks_start(AT.target);
     } else {
         pypper_log(PYPPER_LOG_INFO, "active trace: started outside the main thread; "
@@ -923,7 +944,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -955,5 +976,8 @@ PyObject *pypper_active_trace_stats(void)
         "signal_dropped", (unsigned long long)sig.dropped,
         "signal", sig.signo,
         "evidence_slots", (unsigned int)AT.hit_cap,
-        "evidence_grows", (unsigned long long)AT.hit_grows);
+        "evidence_grows", (unsigned long long)AT.hit_grows,
+        "placement_checks", (unsigned long long)AT.place.checks,
+        "placement_moves", (unsigned long long)AT.place.moves,
+        "placement_failures", (unsigned long long)AT.place.failures);
 }
