@@ -124,8 +124,8 @@ def test_an_edited_function_does_not_match(folder):
         f.write(SITES.replace("bytes(600) for _ in range(n)", "bytes(600) for _ in range(n) if n"))
     r = run_in(folder, PLACE.format(before=""), profile)
     out = json.loads(r.stdout)
-    assert out["cold"] == 0.0 and out["profile"]["matched_sites"] == 0, out
-    assert out["profile"]["sites"] >= 1, out
+    # (Other cold sites of the profile, in the standard library's code, may match.)
+    assert out["cold"] == 0.0 and out["profile"]["sites"] >= 1, out
 
 
 def test_merge_weighs_runs_and_drops_stale_sites():
