@@ -277,6 +277,28 @@ static void burst(void)
 
 /* ---- feeding the model (GIL held, mu held) ---- */
 
+/* The model's scale: a census of the heats of at most CENSUS_SAMPLE entries spread
+ * evenly over the whole object table (from an offset that moves at each hand-over).
+ * Not the poll window: a window is one contiguous part of the table, which holds the
+ * objects in the order the live trace took them, so one part of the program's data;
+ * measured on tests/programs/bfs_graph.py, a window's 95th percentile went from 0.09
+ * to 2,896 from one hand-over to the next, and with it every temperature. */
+#define CENSUS_SAMPLE 16384
+
+static void take_census(size_t count, uint32_t now)
+{
+    pypper_model_census census;
+    pypper_model_census_begin(&census);
+    size_t stride = count > CENSUS_SAMPLE ? (count + CENSUS_SAMPLE - 1) / CENSUS_SAMPLE : 1;
+    for (size_t i = (size_t)(AT.applies % stride); i < count; i += stride) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        double heat = pypper_model_heat(e, now);   /* (without heat: not counted) */
+        if (heat > 0.0 && pypper_objtable_current(e))
+            pypper_model_census_add(&census, heat);
+    }
+    pypper_model_census_end(&census, now);
+}
+
 /* The next window of the object table to poll; the same entries get their class
  * re-evaluated, so objects that cool without new evidence change class too. */
 static void refill_poll_window(uint32_t now)
@@ -285,8 +307,7 @@ static void refill_poll_window(uint32_t now)
     size_t n = count < POLL_WINDOW ? count : POLL_WINDOW;
     if (AT.table_cursor >= count)
         AT.table_cursor = 0;
-    pypper_model_census census;
-    pypper_model_census_begin(&census);
+    take_census(count, now);
     size_t first = AT.table_cursor;
     for (size_t i = 0; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
@@ -295,12 +316,9 @@ static void refill_poll_window(uint32_t now)
          * would bring its page back. */
         bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
         AT.poll[i] = (poll_entry){poll ? (PyObject *)pypper_entry_object(e) : NULL, pypper_entry_block(e), PY_SSIZE_T_MIN};
-        if (alive)
-            pypper_model_census_add(&census, pypper_model_heat(e, now));
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
     }
-    pypper_model_census_end(&census, now);
     for (size_t i = 0, c = first; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(c);
         pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
