@@ -131,19 +131,25 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 walked[i] = NULL;
             if (!p || !heap_candidate(p))
                 continue;
-            /* A loop's iterator stands for the container it walks: the container gets
-             * evidence of its own, new when it is not the container this slot's
+            /* A loop's iterator stands for the container it walks: a traced container
+             * gets evidence of its own, new when it is not the container this slot's
              * iterator walked at the last read that followed it. (Not when the
              * iterator is new: a loop's iterator is often allocated in the block the
              * previous loop's iterator just freed, so the slot holds the same pointer
-             * over another container.) A new container is movement: a loop over
-             * containers of numbers shows no other traced object in its frame. */
+             * over another container.) A new traced container is movement: a loop over
+             * containers of numbers shows no other traced object in its frame. A
+             * container without an entry (a temporary, such as a list built for one
+             * loop; its evidence goes to its page) counts as new only when its
+             * iterator is: measured on the accuracy benchmark's c_passing, new
+             * evidence for its fresh 8-row lists took Pypper's capture from 0.76-0.91
+             * to 0.28-0.83 (medians of 3 runs, loaded machine). */
             PyObject *seq = follow ? iterated(p) : NULL;
             if (seq) {
-                bool again = walked_before == seq;
+                bool traced = traced_candidate(seq);
+                bool again = traced ? walked_before == seq : same && was == p;
                 sink(ctx, seq, again ? PYPPER_EVIDENCE_HOLD
                                : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
-                moved |= d == 0 && !again && traced_candidate(seq);
+                moved |= d == 0 && !again && traced;
                 walked[i] = seq;
             }
             if (same && was == p) {
