@@ -142,7 +142,7 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
              * loop; its evidence goes to its page) counts as new only when its
              * iterator is: measured on the accuracy benchmark's c_passing, new
              * evidence for its fresh 8-row lists took Pypper's capture from 0.76-0.91
-             * to 0.28-0.83 (medians of 3 runs, loaded machine). */
+             * to 0.28-0.83 (medians of 2-3 runs, loaded machine). */
             PyObject *seq = follow ? iterated(p) : NULL;
             if (seq) {
                 bool traced = traced_candidate(seq);
