@@ -2,10 +2,11 @@
  * sum of weighted evidence that halves every HALF_LIFE_MS without new evidence,
  * stored as (heat, stamp) and decayed lazily when read or added to. Temperatures
  * are heats on a log scale relative to a reference heat: the 95th percentile of
- * the heats of objects with any heat, estimated from a histogram of the entries the
- * sampler's window walks (one held container can be far hotter than everything it
- * holds; a maximum would make every other object look lukewarm). The reference heat
- * maps to 0.9, hotter objects approach 1 without reaching it. Classes change only when a temperature goes HYSTERESIS past a
+ * the heats of objects with any heat, estimated from a histogram of a sample spread
+ * over the whole object table at each hand-over (one held container can be far
+ * hotter than everything it holds; a maximum would make every other object look
+ * lukewarm). The reference heat maps to 0.9, hotter objects approach 1 without
+ * reaching it. Classes change only when a temperature goes HYSTERESIS past a
  * threshold, so objects near a threshold do not flap. */
 #include "temperature.h"
 

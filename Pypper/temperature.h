@@ -33,7 +33,8 @@ const pypper_model_params *pypper_model_params_get(void);
 /* Add `count` pieces of evidence of a kind to e at model time now_ms. */
 void pypper_model_add(pypper_obj_entry *e, pypper_evidence kind, double count, uint32_t now_ms);
 /* A census of heats (a log histogram) that sets the reference heat to their 95th
- * percentile; the sampler takes one over each window of the object table it walks. */
+ * percentile; the sampler takes one at each hand-over, over a sample spread evenly over
+ * the whole object table (not the window it polls: one part of the program's data). */
 #define PYPPER_CENSUS_BUCKETS 160
 typedef struct {
     uint64_t count;

@@ -120,19 +120,38 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             n = 0;
         bool same = mem->frame[d] == f;
         mem->frame[d] = f;
-        PyObject **prev = mem->slot[d];
+        PyObject **prev = mem->slot[d], **walked = mem->walked[d];
+        for (int i = 0; !same && i < mem->n[d]; i++)
+            walked[i] = NULL;   /* another frame: what the last one walked says nothing */
         for (int i = 0; i < n; i++) {
             PyObject *p = LOAD(f->localsplus[i]);
-            PyObject *was = prev[i];
+            PyObject *was = prev[i], *walked_before = walked[i];
             prev[i] = p;
+            if (follow)
+                walked[i] = NULL;
             if (!p || !heap_candidate(p))
                 continue;
-            /* A loop's iterator stands for the container it walks: the container gets
-             * the same evidence (a later item of it is being used). */
+            /* A loop's iterator stands for the container it walks: a traced container
+             * gets evidence of its own, new when it is not the container this slot's
+             * iterator walked at the last read that followed it. (Not when the
+             * iterator is new: a loop's iterator is often allocated in the block the
+             * previous loop's iterator just freed, so the slot holds the same pointer
+             * over another container.) A new traced container is movement: a loop over
+             * containers of numbers shows no other traced object in its frame. A
+             * container without an entry (a temporary, such as a list built for one
+             * loop; its evidence goes to its page) counts as new only when its
+             * iterator is: measured on the accuracy benchmark's c_passing, new
+             * evidence for its fresh 8-row lists took Pypper's capture from 0.76-0.91
+             * to 0.28-0.83 (medians of 2-3 runs, loaded machine). */
             PyObject *seq = follow ? iterated(p) : NULL;
-            if (seq)
-                sink(ctx, seq, same && was == p ? PYPPER_EVIDENCE_HOLD
-                                                : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
+            if (seq) {
+                bool traced = traced_candidate(seq);
+                bool again = traced ? walked_before == seq : same && was == p;
+                sink(ctx, seq, again ? PYPPER_EVIDENCE_HOLD
+                               : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
+                moved |= d == 0 && !again && traced;
+                walked[i] = seq;
+            }
             if (same && was == p) {
                 sink(ctx, p, PYPPER_EVIDENCE_HOLD);
             } else {
@@ -145,7 +164,7 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             }
         }
         for (int i = n; i < mem->n[d]; i++)
-            prev[i] = NULL;
+            prev[i] = walked[i] = NULL;
         mem->n[d] = n;
         counts->slots_read += (uint64_t)n;
         moved |= d == 0 && !same;

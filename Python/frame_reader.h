@@ -27,10 +27,12 @@
 #define PYPPER_FRAME_MAX_DEPTH 64
 #define PYPPER_FRAME_MAX_SLOTS 64
 
-/* What each frame slot held at the previous read (one per reader). */
+/* What each frame slot held at the previous read (one per reader), and the container
+ * an iterator in it walked at the last read that followed it. */
 typedef struct {
     void *frame[PYPPER_FRAME_MAX_DEPTH];
     PyObject *slot[PYPPER_FRAME_MAX_DEPTH][PYPPER_FRAME_MAX_SLOTS];
+    PyObject *walked[PYPPER_FRAME_MAX_DEPTH][PYPPER_FRAME_MAX_SLOTS];
     int n[PYPPER_FRAME_MAX_DEPTH];
     unsigned reads;         /* reads so far: iterators are followed in one of 8 */
 } pypper_frame_memory;
