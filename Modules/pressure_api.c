@@ -8,6 +8,7 @@
 
 #include "../Objects/swap_map.h"
 #include "../Pypper/cpu_guard.h"
+#include "../Pypper/main_readings.h"
 #include "../Pypper/pressure.h"
 
 static PyObject *state(PyObject *module, PyObject *unused)
@@ -81,6 +82,7 @@ static PyObject *test_cpu_check(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
+    pypper_main_readings_take(false);      /* (at most one per 200 ms) */
     return PyFloat_FromDouble(pypper_cpu_guard_check());
 }
 
@@ -153,7 +155,7 @@ PyMethodDef pypper_pressure_methods[] = {
     {"_test_cpu_feed", test_cpu_feed, METH_VARARGS,
      "_test_cpu_feed(now_ms, run_ms, wait_ms) -> short of CPU: a made-up reading"},
     {"_test_cpu_check", test_cpu_check, METH_NOARGS,
-     "_test_cpu_check() -> the sampler's duty factor after a reading from the kernel now"},
+     "_test_cpu_check() -> the sampler's duty factor after a reading of the main thread"},
     {"_test_cpu_reset", test_cpu_reset, METH_NOARGS, "_test_cpu_reset(): start the CPU guard over"},
     {"_test_pressure_check", test_check, METH_NOARGS,
      "_test_pressure_check() -> paused: a reading from the kernel now"},

@@ -10,14 +10,13 @@
  * A main thread that is not runnable (blocked, sleeping) waits for nothing: a window
  * in which it was on a CPU or in the run queue for under a tenth of the window
  * changes nothing. Pure (times and counts come in as arguments);
- * Pypper/cpu_guard_probe.c reads the kernel's figures and holds the process's
- * instance. */
+ * Pypper/cpu_guard_probe.c feeds it the main thread's readings (main_readings.h) and
+ * holds the process's instance. */
 #ifndef PYPPER_CPU_GUARD_H
 #define PYPPER_CPU_GUARD_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #define PYPPER_CPU_WINDOW_MS 250u
 #define PYPPER_CPU_SHORT_WINDOWS 2u      /* windows in a row at the threshold */
@@ -52,11 +51,11 @@ bool pypper_cpu_guard_feed(pypper_cpu_guard *s, uint64_t now_ns, uint64_t run_ns
 uint64_t pypper_cpu_guard_short_ns(const pypper_cpu_guard *s, uint64_t now_ns);
 
 /* The process's instance (cpu_guard_probe.c), fed by the sampler thread. */
-void pypper_cpu_guard_start(const pypper_cpu_guard_params *p, pid_t main_tid);
+void pypper_cpu_guard_start(const pypper_cpu_guard_params *p);
 void pypper_cpu_guard_stop(void);
 void pypper_cpu_guard_forget_after_fork(void);
-/* A reading now (once a window; otherwise only the state): the factor for the
- * sampler's duty, 1 or PYPPER_CPU_BACKOFF. */
+/* The latest reading of the main thread's schedstat (main_readings.h), fed when it
+ * is new: the factor for the sampler's duty, 1 or PYPPER_CPU_BACKOFF. */
 double pypper_cpu_guard_check(void);
 void pypper_cpu_guard_snapshot(pypper_cpu_guard *out, uint64_t *now_ns, bool *available);
 /* Tests: start over (the threshold kept), then readings with given values. */

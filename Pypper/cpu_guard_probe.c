@@ -1,26 +1,22 @@
 /* Pypper/cpu_guard_probe.c: the process's instance of the CPU-shortage guard
- * (cpu_guard.h) and what feeds it: the main thread's schedstat line
- * (/proc/self/task/<tid>/schedstat: nanoseconds on a CPU, nanoseconds waiting in the
- * run queue, timeslices). The file is opened for each reading and closed at once (a
- * descriptor kept open would show in the program's /proc/self/fd and in a child's).
- * Kernels without it (no CONFIG_SCHED_INFO) give no readings: the guard never acts. */
+ * (cpu_guard.h) and what feeds it: the main thread's schedstat line (nanoseconds on a
+ * CPU, nanoseconds waiting in the run queue), as the engine's step last read it on a
+ * program thread (main_readings.h: no Pypper thread opens a file). Kernels without it
+ * (no CONFIG_SCHED_INFO) give no readings: the guard never acts. */
 #include "cpu_guard.h"
 
 #include "log.h"
+#include "main_readings.h"
 #include "stats.h"
 
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pypper_cpu_guard guard;
 static bool on;
 static bool available;           /* the last reading worked */
-static pid_t tid;
+static uint64_t fed_stamp;       /* the reading fed last */
 
 static uint64_t mono_ns(void)
 {
@@ -29,11 +25,11 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void pypper_cpu_guard_start(const pypper_cpu_guard_params *p, pid_t main_tid)
+void pypper_cpu_guard_start(const pypper_cpu_guard_params *p)
 {
     pthread_mutex_lock(&mu);
     pypper_cpu_guard_init(&guard, p);
-    tid = main_tid;
+    fed_stamp = 0;
     available = false;
     on = true;
     pthread_mutex_unlock(&mu);
@@ -65,33 +61,6 @@ void pypper_cpu_guard_forget_after_fork(void)
     on = false;
 }
 
-/* "<run ns> <wait ns> <slices>" -> 0, or -1. */
-static int read_schedstat(uint64_t *run_ns, uint64_t *wait_ns)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char buf[128];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    char *end;
-    unsigned long long run = strtoull(buf, &end, 10);
-    if (end == buf)
-        return -1;
-    char *p = end;
-    unsigned long long wait = strtoull(p, &end, 10);
-    if (end == p)
-        return -1;
-    *run_ns = run;
-    *wait_ns = wait;
-    return 0;
-}
-
 static bool feed_locked(uint64_t now_ns, uint64_t run_ns, uint64_t wait_ns)
 {
     if (!on)
@@ -113,15 +82,15 @@ static bool feed_locked(uint64_t now_ns, uint64_t run_ns, uint64_t wait_ns)
 
 double pypper_cpu_guard_check(void)
 {
-    uint64_t now = mono_ns();
+    pypper_main_reading r;
+    pypper_main_readings_get(&r);
     pthread_mutex_lock(&mu);
     bool s = guard.short_of_cpu;
-    uint64_t run, wait;
-    if (on && !(guard.started && now < guard.window_ns + PYPPER_CPU_WINDOW_MS * 1000000ull)
-        && guard.p.wait_pct > 0) {
-        available = read_schedstat(&run, &wait) == 0;
+    if (on && guard.p.wait_pct > 0 && r.stamp_ns && r.stamp_ns != fed_stamp) {
+        fed_stamp = r.stamp_ns;
+        available = r.sched_ok;
         if (available)
-            s = feed_locked(now, run, wait);
+            s = feed_locked(r.stamp_ns, r.run_ns, r.wait_ns);
     }
     pthread_mutex_unlock(&mu);
     return s ? PYPPER_CPU_BACKOFF : 1.0;
@@ -141,6 +110,7 @@ void pypper_cpu_guard_reset_now(void)
     pthread_mutex_lock(&mu);
     pypper_cpu_guard_params p = guard.p;
     pypper_cpu_guard_init(&guard, &p);
+    fed_stamp = 0;
     pthread_mutex_unlock(&mu);
 }
 

@@ -65,6 +65,9 @@ void pypper_pressure_start(const pypper_pressure_params *p);
 void pypper_pressure_stop(void);
 /* In a forked child (the sampler thread did not come along): off, lock renewed. */
 void pypper_pressure_forget_after_fork(void);
+/* Whether the memory stall figure is wanted (the main thread reads it:
+ * main_readings.h). */
+bool pypper_pressure_wants_psi(void);
 /* A reading now, from the kernel (pressure_probe.c); returns whether paused. */
 bool pypper_pressure_check(void);
 /* Any thread: is Pypper paused? Cheap (one relaxed load). */

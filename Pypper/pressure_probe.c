@@ -1,14 +1,15 @@
 /* Pypper/pressure_probe.c: the process's instance of the memory-pressure guard
  * (pressure.h) and what feeds it from the kernel: the process's major faults
  * (getrusage, every thread's) and the memory line of /proc/pressure/memory ("some
- * avg10", the share of the last ten seconds in which some task stalled on memory;
- * kernels without PSI give none, and the faults alone decide). */
+ * avg10", the share of the last ten seconds in which some task stalled on memory,
+ * as the main thread last read it: main_readings.h; kernels without PSI give none, and
+ * the faults alone decide). */
 #include "pressure.h"
 
 #include "log.h"
+#include "main_readings.h"
 #include "stats.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,7 +17,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pypper_pressure guard;
@@ -70,28 +70,20 @@ void pypper_pressure_forget_after_fork(void)
     atomic_store(&paused, false);
 }
 
-/* "some avg10=1.23 ..." -> 1.23; -1 when there is no such figure. The file is
- * opened for each reading and closed at once: a descriptor kept open would show in
- * the program's /proc/self/fd (and in a child's, through fork). */
+/* The memory stall figure the main thread read last (main_readings.h: no Pypper
+ * thread opens a file), when it is at most a second old; -1 otherwise. */
 static double read_psi(void)
 {
     if (!psi_wanted)
         return -1.0;
-    int fd = open("/proc/pressure/memory", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1.0;
-    char buf[256];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1.0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "some avg10=");
-    if (!p)
-        return -1.0;
-    char *end;
-    double v = strtod(p + 11, &end);
-    return end == p + 11 ? -1.0 : v;
+    pypper_main_reading r;
+    pypper_main_readings_get(&r);
+    return r.stamp_ns && mono_ns() - r.stamp_ns <= 1000000000ull ? r.psi : -1.0;
+}
+
+bool pypper_pressure_wants_psi(void)
+{
+    return on && psi_wanted;
 }
 
 static bool feed_locked(uint64_t now_ns, uint64_t majflt, double psi)

@@ -5,27 +5,26 @@
  * can only run while the main thread waits, sees a frame that does not move and ends
  * every burst early (measured: about half the runs of a loaded two-core machine, the
  * kernel waking the sampler where it last ran, beside the main thread). After a burst
- * that ended so, the sampler reads the main thread's CPU (/proc/self/task/<tid>/stat)
- * and, when its own affinity mask holds that CPU, narrows the mask to the CPUs it was
- * allowed at its start but that one. Nothing is done when it was allowed a single
- * CPU. */
+ * that ended so, the sampler takes the main thread's CPU (as the main thread last
+ * read it, sched_getcpu() in the engine's step: main_readings.h; no Pypper thread
+ * opens a file) and, when its own affinity mask holds that CPU, narrows the mask to
+ * the CPUs it was allowed at its start but that one. Nothing is done when it was
+ * allowed a single CPU. */
 #ifndef PYPPER_SAMPLER_PLACEMENT_H
 #define PYPPER_SAMPLER_PLACEMENT_H
 
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 typedef struct {
-    pid_t main_tid;             /* the thread to keep away from; 0: none */
     cpu_set_t allowed;          /* the sampler's mask at its start */
     cpu_set_t current;          /* its mask now */
-    bool on;                    /* main_tid known and more than one CPU allowed */
-    uint64_t checks;            /* times the main thread's CPU was read */
+    bool on;                    /* more than one CPU allowed */
+    uint64_t checks;            /* times the main thread's CPU was looked at */
     uint64_t shared;            /* ... and found in the sampler's mask */
     uint64_t moves;             /* masks set */
-    uint64_t failures;          /* unreadable CPU, or a mask refused */
+    uint64_t failures;          /* the main thread's CPU unknown, or a mask refused */
 } pypper_sampler_placement;
 
 /* The decision, pure: the mask the sampler should take when the main thread is on
@@ -35,15 +34,10 @@ typedef struct {
 bool pypper_placement_choose(const cpu_set_t *allowed, const cpu_set_t *current, int main_cpu,
                              cpu_set_t *out);
 
-/* The CPU a /proc/<pid>/task/<tid>/stat text says the thread last ran on (its 39th
- * field, counted after the command name, which may hold spaces and parentheses);
- * -1 when the text has no such field. */
-int pypper_placement_parse_stat_cpu(const char *text);
-
 /* In the sampler thread, at its start: its own mask is the allowed set. */
-void pypper_placement_begin(pypper_sampler_placement *p, pid_t main_tid);
-/* In the sampler thread: read where the main thread is and move off its CPU if this
- * thread may run there. Returns whether the mask was changed. */
-bool pypper_placement_check(pypper_sampler_placement *p);
+void pypper_placement_begin(pypper_sampler_placement *p);
+/* In the sampler thread: move off main_cpu (the main thread's CPU; -1: unknown, a
+ * failure counted) if this thread may run there. Returns whether the mask changed. */
+bool pypper_placement_check(pypper_sampler_placement *p, int main_cpu);
 
 #endif

@@ -50,6 +50,7 @@
 #include "../Objects/track.h"
 #include "../Pypper/log.h"
 #include "../Pypper/cpu_guard.h"
+#include "../Pypper/main_readings.h"
 #include "../Pypper/pressure.h"
 #include "../Pypper/sampler_placement.h"
 #include "../Objects/heap_pages.h"
@@ -607,6 +608,14 @@ static void park_if_asked(void)
     pthread_mutex_unlock(&AT.sleep_mu);
 }
 
+/* The main thread's CPU as it last read it (main_readings.h), or -1. */
+static int main_cpu_now(void)
+{
+    pypper_main_reading r;
+    pypper_main_readings_get(&r);
+    return r.cpu;
+}
+
 static void *sampler_main(void *arg);
 
 /* With the GIL held (other threads stay out of the fork): the thread ends its burst
@@ -647,7 +656,7 @@ static void *sampler_main(void *arg)
     (void)arg;
     prctl(PR_SET_TIMERSLACK, 1000UL);       /* 1 µs: short sleeps keep their length */
     /* Its CPUs are those of the thread that started it (the main thread's). */
-    pypper_placement_begin(&AT.place, AT.target_tid);
+    pypper_placement_begin(&AT.place);
     /* A thread started again after a fork goes on where the last one stopped: an idle
      * program forking does not get a burst of sampling per fork. */
     sampler_loop *l = &AT.loop;
@@ -664,6 +673,9 @@ static void *sampler_main(void *arg)
         /* Short of memory (Pypper/pressure.h): touch nothing, not even the tables. */
         if (pypper_pressure_check()) {
             AT.pressure_sleeps++;
+            /* The step does nothing but the readings (main_readings.h) the guard
+             * needs to see the calm. */
+            request_hand_over(false);
             sleep_ns(PYPPER_PRESSURE_WINDOW_MS * 1000000ull);
             continue;
         }
@@ -694,7 +706,7 @@ static void *sampler_main(void *arg)
          * preempts the main thread there). Then this thread moves to another CPU
          * (sampler_placement.h); the next burst sees the main thread run. */
         if (burst() && AT.away)
-            pypper_placement_check(&AT.place);
+            pypper_placement_check(&AT.place, main_cpu_now());
         /* The hand-over every APPLY_MS; a migration round (MIGRATE_INTERVAL_MS may be
          * shorter) takes the GIL on its own when it is due in between. */
         bool full = mono_ns() >= l->next_apply;
@@ -795,8 +807,9 @@ int pypper_active_trace_start(const pypper_config *cfg)
 
     pypper_pressure_start(&(pypper_pressure_params){(uint32_t)cfg->pressure_majflt,
                                                     cfg->pressure_psi});
-    pypper_cpu_guard_start(&(pypper_cpu_guard_params){AT.target ? cfg->pressure_cpu : 0.0},
-                           AT.target ? (pid_t)AT.target->native_thread_id : 0);
+    pypper_main_readings_reset(AT.target ? (int)AT.target_tid : 0);
+    pypper_main_readings_take(cfg->pressure_psi > 0);
+    pypper_cpu_guard_start(&(pypper_cpu_guard_params){AT.target ? cfg->pressure_cpu : 0.0});
     pypper_wt_start(cfg);      /* or the frames alone, and why (logged, counted) */
     int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
     if (rc != 0) {
@@ -859,6 +872,7 @@ void pypper_active_trace_forget_after_fork(void)
     pypper_wt_after_fork_child();
     pypper_pressure_forget_after_fork();
     pypper_cpu_guard_forget_after_fork();
+    pypper_main_readings_reset(0);
     pypper_signal_sampler_after_fork_child();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();

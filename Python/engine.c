@@ -20,6 +20,7 @@
 
 #include "../Objects/residency.h"
 #include "../Objects/swap_map.h"
+#include "../Pypper/main_readings.h"
 #include "../Pypper/pressure.h"
 
 /* Containers re-traversed per step: RESCAN_BUDGET after a slice that found an object
@@ -35,6 +36,9 @@ static size_t rescan_budget = RESCAN_BUDGET;
 
 void pypper_engine_step(bool feed, bool collect)
 {
+    /* The guards' and the sampler placement's readings of /proc, here on a program
+     * thread between two bytecodes: Pypper's own threads open no file. */
+    pypper_main_readings_take(pypper_pressure_wants_psi());
     /* A hand-over queued before a pause: short of memory, nothing is touched. */
     if (pypper_pressure_paused())
         return;

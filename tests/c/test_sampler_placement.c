@@ -47,76 +47,38 @@ static void test_choose(void)
     CHECK(!pypper_placement_choose(&all, &all, CPU_SETSIZE, &out));
 }
 
-static void test_parse(void)
-{
-    /* Field 39 (the CPU) is 7 here; the command name holds ") (" and spaces. */
-    const char *line = "4242 (a) (b c) R 1 4242 4242 0 -1 4194304 100 0 0 0 5 6 0 0 20 0 2 0 "
-                       "123 4567 89 18446744073709551615 1 1 0 0 0 0 0 16781312 17642 0 0 0 "
-                       "17 7 0 0 0 0 0 1 2 3 4 5 6 7 0\n";
-    CHECK(pypper_placement_parse_stat_cpu(line) == 7);
-    /* Fields 3-22, 23-37 (zeros), 38 (exit signal), 39. */
-    const char *cpu12 = "1 (python3) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 "
-                        "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 12 0 0";
-    CHECK(pypper_placement_parse_stat_cpu(cpu12) == 12);
-    CHECK(pypper_placement_parse_stat_cpu("1 (x) S 1 2 3") == -1);         /* short */
-    CHECK(pypper_placement_parse_stat_cpu("no parenthesis") == -1);
-    CHECK(pypper_placement_parse_stat_cpu("1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 "
-                                          "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 x7 0") == -1);
-    CHECK(pypper_placement_parse_stat_cpu("1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 "
-                                          "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 ") == -1);
-}
-
 /* This thread plays both parts: each check reads the CPU it runs on, finds it in its
  * mask and moves off it, so the CPU differs after each check. */
 static void test_moves_off(void)
 {
     cpu_set_t saved;
     CHECK(sched_getaffinity(0, sizeof(saved), &saved) == 0);
-    pid_t self = (pid_t)syscall(SYS_gettid);
     pypper_sampler_placement p;
     memset(&p, 0, sizeof(p));
-    pypper_placement_begin(&p, self);
+    pypper_placement_begin(&p);
     if (CPU_COUNT(&saved) < 2) {
         CHECK(!p.on);
-        CHECK(!pypper_placement_check(&p) && p.checks == 0);
+        CHECK(!pypper_placement_check(&p, sched_getcpu()) && p.checks == 0);
         printf("one CPU allowed: moving not tested\n");
         return;
     }
     CHECK(p.on);
-    /* Pinned to its lowest CPU, the stat line names that CPU. */
-    int lowest = 0;
-    while (!CPU_ISSET(lowest, &saved))
-        lowest++;
-    cpu_set_t pin;
-    CPU_ZERO(&pin);
-    CPU_SET(lowest, &pin);
-    CHECK(sched_setaffinity(0, sizeof(pin), &pin) == 0);
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)self);
-    FILE *f = fopen(path, "r");
-    CHECK(f && fgets(buf, sizeof(buf), f));
-    if (f)
-        fclose(f);
-    CHECK(pypper_placement_parse_stat_cpu(buf) == lowest);
-    CHECK(sched_setaffinity(0, sizeof(saved), &saved) == 0);
     for (int round = 0; round < 3; round++) {
-        /* The CPU read is the one this thread runs on, always in its mask. */
-        CHECK(pypper_placement_check(&p));
+        /* The CPU given is the one this thread runs on, always in its mask. */
+        CHECK(pypper_placement_check(&p, sched_getcpu()));
         CHECK(p.moves == (uint64_t)round + 1 && p.failures == 0);
         CHECK(CPU_COUNT(&p.current) == CPU_COUNT(&saved) - 1);
         /* (The mask is set for the calling thread before the call returns.) */
         CHECK(CPU_ISSET(sched_getcpu(), &p.current));
     }
-    /* A thread that cannot be read: counted, nothing moves. */
-    p.main_tid = 0x7ffffff0;
-    CHECK(!pypper_placement_check(&p) && p.failures == 1);
+    /* The main thread's CPU unknown: counted, nothing moves. */
+    CHECK(!pypper_placement_check(&p, -1) && p.failures == 1);
     CHECK(sched_setaffinity(0, sizeof(saved), &saved) == 0);
 }
 
 int main(void)
 {
     test_choose();
-    test_parse();
     test_moves_off();
     return check_report("sampler_placement");
 }
