@@ -120,9 +120,7 @@ void pypper_mig_collect(bool whole, uint32_t now_ms)
     (void)pypper_mig_list_pages(now_ms);
     M.nreloc = 0;
     M.reloc_budget = pypper_mig_cap_bytes(M.cfg.migrate_mbps);
-    const pypper_size *fb = &M.cfg.fast_budget;
-    M.separating = (!fb->is_percent || fb->percent < 100.0 || !M.cfg.lazy_demotion)
-                   && now_ms >= SETTLE_MS;
+    M.separating = pypper_mig_slow_tier_wanted() && pypper_migrate_settled(now_ms);
     pypper_objtable_sync();
     walk_objects(now_ms, whole);
     pypper_heap_unlock(locked);

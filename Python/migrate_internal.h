@@ -178,6 +178,7 @@ void pypper_mig_relocate_queued(void);
 /* migrate_sites.c */
 void pypper_mig_learn_sites(bool replace);
 void pypper_mig_update_hook(void);
+bool pypper_mig_slow_tier_wanted(void);
 void pypper_mig_adjust_threshold(void);
 /* migrate_execute.c (without the GIL, no malloc) */
 void pypper_mig_execute(void);

@@ -92,9 +92,10 @@ void pypper_mig_learn_sites(bool replace)
     }
 }
 
-/* Cold data has somewhere to go (as M.separating, without its settling time: a
- * profile's evidence is from a run that had it). */
-static bool slow_tier_wanted(void)
+/* Cold data has somewhere to go: a fast-tier budget below 100%, or eager demotion
+ * (M.separating adds the settling time; a profile's evidence is from a run that had
+ * it). */
+bool pypper_mig_slow_tier_wanted(void)
 {
     const pypper_size *fb = &M.cfg.fast_budget;
     return !fb->is_percent || fb->percent < 100.0 || !M.cfg.lazy_demotion;
@@ -104,7 +105,7 @@ void pypper_mig_update_hook(void)
 {
     bool segregating = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE
                        && ((M.separating && M.ncold)
-                           || (pypper_site_profile_active() && slow_tier_wanted()));
+                           || (pypper_site_profile_active() && pypper_mig_slow_tier_wanted()));
     pypper_placement_site_hook = !M.on ? NULL
                                  : M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD ? size_hook
                                  : segregating ? site_hook : NULL;

@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 
 #define PROFILE_MAX 65536        /* sites a profile may name */
-#define MATCH_SLOTS PYPPER_PROFILE_SLOTS   /* matched pairs */
 #define CODE_SLOTS 4096          /* matched code objects (power of two) */
 #define CODE_TOMB ((const void *)1)
 
@@ -23,15 +22,13 @@ typedef struct {
     int32_t offset;
 } prof_site;
 
-typedef pypper_profile_slot match_slot;
-
 /* The table the placement hook reads: P.match while a profile is loaded. */
 pypper_profile_slot *pypper_site_profile_match;
 
 static struct {
     prof_site *sites;            /* sorted by (fp, offset) */
     size_t nsites, sites_bytes;
-    match_slot *match;           /* MATCH_SLOTS */
+    pypper_profile_slot *match;           /* PYPPER_PROFILE_SLOTS */
     const void **codes;          /* CODE_SLOTS: open addressing, CODE_TOMB removed */
     size_t ncodes;               /* live + tombstones */
     int watcher;                 /* -1: none */
@@ -73,11 +70,6 @@ uint64_t pypper_code_fingerprint(PyCodeObject *co)
 }
 
 /* ---- tables ---- */
-
-static inline size_t match_slot_of(const void *code, int offset)
-{
-    return pypper_site_profile_slot(code, offset);
-}
 
 static inline size_t code_slot_of(const void *code)
 {
@@ -135,10 +127,10 @@ static void match_code(PyCodeObject *co)
         int offset = P.sites[i].offset;
         if (offset >= Py_SIZE(co))
             continue;
-        match_slot *m = &P.match[match_slot_of(co, offset)];
+        pypper_profile_slot *m = &P.match[pypper_site_profile_slot(co, offset)];
         if (m->code)
             P.collisions++;          /* the later code keeps the slot */
-        *m = (match_slot){co, offset};
+        *m = (pypper_profile_slot){co, offset};
         P.matched_sites++;
     }
 }
@@ -151,9 +143,9 @@ static void unmatch_code(PyCodeObject *co)
     *slot = CODE_TOMB;
     size_t i = first_site(pypper_code_fingerprint(co));
     for (uint64_t fp = i < P.nsites ? P.sites[i].fp : 0; i < P.nsites && P.sites[i].fp == fp; i++) {
-        match_slot *m = &P.match[match_slot_of(co, P.sites[i].offset)];
+        pypper_profile_slot *m = &P.match[pypper_site_profile_slot(co, P.sites[i].offset)];
         if (m->code == co)
-            *m = (match_slot){NULL, 0};
+            *m = (pypper_profile_slot){NULL, 0};
     }
 }
 
@@ -189,7 +181,7 @@ void pypper_site_profile_clear(void)
     if (P.sites)
         pypper_own_munmap(P.sites, P.sites_bytes);
     if (P.match)
-        pypper_own_munmap(P.match, MATCH_SLOTS * sizeof(match_slot));
+        pypper_own_munmap(P.match, PYPPER_PROFILE_SLOTS * sizeof(pypper_profile_slot));
     if (P.codes)
         pypper_own_munmap(P.codes, CODE_SLOTS * sizeof(void *));
     memset(&P, 0, sizeof(P));
@@ -215,7 +207,7 @@ int pypper_site_profile_load(const uint64_t *fingerprints, const int *offsets, s
     }
     P.sites_bytes = n * sizeof(prof_site);
     P.sites = map_part(P.sites_bytes);
-    P.match = map_part(MATCH_SLOTS * sizeof(match_slot));
+    P.match = map_part(PYPPER_PROFILE_SLOTS * sizeof(pypper_profile_slot));
     P.codes = map_part(CODE_SLOTS * sizeof(void *));
     if (!P.sites || !P.match || !P.codes) {
         pypper_site_profile_clear();
@@ -259,9 +251,9 @@ void pypper_site_profile_overrule(const void *code, int offset)
 {
     if (!P.match)
         return;
-    match_slot *m = &P.match[match_slot_of(code, offset)];
+    pypper_profile_slot *m = &P.match[pypper_site_profile_slot(code, offset)];
     if (m->code == code && m->offset == offset) {
-        *m = (match_slot){NULL, 0};
+        *m = (pypper_profile_slot){NULL, 0};
         P.overruled++;
     }
 }
