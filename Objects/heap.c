@@ -267,9 +267,11 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
         for (int i = (int)page; i >= 0; i--) {
             unsigned len = m->run_pages[i];
             if (len) {
-                if ((unsigned)i + len > page) {
-                    info->block = (char *)info->arena + ((size_t)i << PAGE_SHIFT);
-                    info->size = (size_t)len << PAGE_SHIFT;
+                size_t color = (size_t)m->run_color[i] << RUN_COLOR_SHIFT;
+                char *block = (char *)info->arena + ((size_t)i << PAGE_SHIFT) + color;
+                if ((unsigned)i + len > page && (const char *)p >= block) {
+                    info->block = block;
+                    info->size = ((size_t)len << PAGE_SHIFT) - color;
                     info->allocated = true;
                 }
                 return;

@@ -33,6 +33,8 @@
 #define PAGE_SIZE (1u << PAGE_SHIFT)
 #define PAGES_PER_ARENA (ARENA_SIZE / PAGE_SIZE)
 #define LARGE_MAX (ARENA_SIZE / 2)        /* above: a span of whole arenas */
+#define RUN_COLOR_SHIFT 6u                /* a page run's block starts 64*k bytes in */
+#define RUN_COLORS 64u                    /* k < RUN_COLORS, within the run's slack */
 #define GRANULES_PER_POOL (POOL_SIZE / GRANULE)
 #define MAX_CLASSES (SMALL_MAX / GRANULE)
 #define MEDIUM_UNIT_SHIFT 6u
@@ -94,6 +96,8 @@ typedef struct arena_meta {
             uint64_t idle_since;                  /* retain_now() of the last free */
             uint16_t idle_pages;
             uint16_t run_pages[PAGES_PER_ARENA];  /* length at a run's start */
+            uint8_t run_color[PAGES_PER_ARENA];   /* at a run's start: the block's
+                                                     offset in RUN_COLOR units */
         };
         struct {                                  /* ARENA_MEDIUM */
             uint64_t unit_used[MEDIUM_WORDS];     /* bit per 64-byte unit */

@@ -23,7 +23,7 @@ spec = importlib.util.spec_from_file_location("alloc_bench", BENCH)
 ab = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ab)
 
-ISSUE_11_ROWS = {"tmp_bytes", "tmp_str", "tmp_list", "tmp_bytearray", "list_growth",
+ISSUE_11_ROWS = {"tmp_bytes", "tmp_str", "tmp_list", "tmp_bytearray", "list_growth", "copy_join",
                  "dict_growth", "set_build", "json_large", "request_loop", "resident_heap"}
 ORIGINAL_ROWS = {"binary_trees", "buffers", "churn", "containers", "json_roundtrip",
                  "nbody", "oo_sim", "strings"}

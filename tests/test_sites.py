@@ -192,7 +192,10 @@ def test_relocated_buffer_keeps_its_site():
         assert "(fill)" in before.site, before
         assert pypper.relocate(lst, "slow") > 0
         after = rows(pypper.snapshot(), [lst])[0]
-        assert after.site == before.site and after.owned_bytes == before.owned_bytes, after
+        # The same buffer size; a page run's block offset in its first page may differ
+        # (runs are colored, Objects/large.c), so its usable size may, by under a page.
+        assert after.site == before.site, after
+        assert abs(after.owned_bytes - before.owned_bytes) < 4096, (before, after)
         pypper.end()
         print("ok")
     """)

@@ -6,7 +6,8 @@ Rows: the eight original programs (object churn, containers, JSON round trips, a
 simulation, strings, binary trees, buffers, n-body) and the allocation patterns of
 issue 11: temporaries of 4 KiB to 8 MiB (tmp_bytes, tmp_str, tmp_list, tmp_bytearray,
 a size per phase), list growth, dict growth, set construction, json dumps/loads of a
-large document, a request loop with a rolling window, a large resident heap.
+large document, a request loop with a rolling window, a large resident heap, copies
+between blocks of 16 KiB to 1 MiB (copy_join).
 
 Each program runs --runs times per interpreter in alternating order (stock, ours,
 ours, stock, ...) in fresh processes with no PYPPER_* variables, through

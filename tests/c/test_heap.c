@@ -56,8 +56,11 @@ static void test_lookup_and_tiers(void)
     CHECK(info.tier == PYPPER_TIER_SLOW && info.allocated);
     pypper_heap_lookup(cold_large + 99999, &info);
     CHECK(info.kind == PYPPER_BLOCK_LARGE && info.tier == PYPPER_TIER_SLOW);
-    CHECK(info.block == cold_large && info.size == 102400);
-    CHECK(((uintptr_t)cold_large % PAGE_SIZE) == 0);
+    /* A page run's block starts 64*k bytes into its first page (k within the run's
+     * slack: 102400 - 100000 bytes), and ends where the run ends. */
+    size_t color = (uintptr_t)cold_large % PAGE_SIZE;
+    CHECK(color % 64 == 0 && color <= 102400 - 100000);
+    CHECK(info.block == cold_large && info.size == 102400 - color);
     pypper_heap_lookup(cold_huge + (2 << 20) + 7, &info);
     CHECK(info.kind == PYPPER_BLOCK_HUGE && info.block == cold_huge && info.allocated);
     CHECK(info.size == (size_t)3 << 20 && info.tier == PYPPER_TIER_SLOW);
@@ -89,6 +92,43 @@ static void test_invalid_frees(void)
     pypper_heap_free(big);
     pypper_heap_get_stats(&st);
     CHECK(st.invalid_frees == before + 3);
+}
+
+/* Page runs are colored: a block starts 64*k bytes into its first page, k rotating
+ * within the run's slack, so that copies between two blocks do not sit at the same
+ * offset in every page (4K aliasing; Objects/large.c). The offset is the block's:
+ * its page base is an interior pointer, the usable size ends with the run, an
+ * in-place resize keeps it, and a run with no slack has none. */
+static uint64_t run_color_invalid;      /* frees test_run_colors refused on purpose */
+
+static void test_run_colors(void)
+{
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    uint64_t before = st.invalid_frees;
+    char *a = pypper_heap_malloc(100000), *b = pypper_heap_malloc(100000);
+    uintptr_t ca = (uintptr_t)a % PAGE_SIZE, cb = (uintptr_t)b % PAGE_SIZE;
+    CHECK(ca % 64 == 0 && cb % 64 == 0 && ca <= 2400 && cb <= 2400);
+    CHECK(ca != cb);                            /* consecutive blocks: 23 colors apart */
+    pypper_block_info info;
+    pypper_heap_lookup(a + 99999, &info);
+    CHECK(info.block == a && info.size == 102400 - ca && info.allocated);
+    if (ca) {
+        pypper_heap_lookup(a - ca, &info);     /* before the block, in its run */
+        CHECK(!info.allocated);
+        pypper_heap_free(a - ca);               /* refused: not the block's start */
+    }
+    char *a2 = pypper_heap_realloc(a, 102400 - ca);     /* fits: same block */
+    CHECK(a2 == a);
+    char *exact = pypper_heap_malloc(65536);    /* no slack: page-aligned */
+    CHECK((uintptr_t)exact % PAGE_SIZE == 0);
+    memset(a2, 7, 102400 - ca);
+    pypper_heap_free(a2);
+    pypper_heap_free(b);
+    pypper_heap_free(exact);
+    pypper_heap_get_stats(&st);
+    run_color_invalid = ca ? 1u : 0u;
+    CHECK(st.invalid_frees == before + run_color_invalid);
 }
 
 /* Medium blocks: 64-byte units, lookups from any interior address, double and
@@ -352,7 +392,7 @@ static void test_stress(void)
     pypper_heap_set_retain(false);
     pypper_heap_get_stats(&st);
     CHECK(st.tier[0].bytes_in_use + st.tier[1].bytes_in_use < (1u << 20));
-    CHECK(st.invalid_frees == 6);      /* only those of test_invalid_frees and test_medium */
+    CHECK(st.invalid_frees == 6 + run_color_invalid);   /* those of the tests before only */
 }
 
 /* Tracked bits: set for the block holding an address (small, medium, large), refused
@@ -440,6 +480,7 @@ int main(void)
     test_classes();
     test_lookup_and_tiers();
     test_invalid_frees();
+    test_run_colors();
     test_medium();
     test_tracking();
     test_calloc_realloc();

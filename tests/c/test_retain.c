@@ -87,7 +87,8 @@ static void test_run_reuse(void)
     long before = minor_faults();
     for (int i = 0; i < 2000; i++) {
         char *q = pypper_heap_malloc(100000);
-        CHECK(q == p);
+        /* The same pages; the block's offset in them rotates (Objects/large.c). */
+        CHECK(((uintptr_t)q & ~(uintptr_t)(PAGE_SIZE - 1)) == ((uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1)));
         memset(q, i, 100000);
         pypper_heap_free(q);
     }
