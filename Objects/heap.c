@@ -76,14 +76,15 @@ bool pypper_heap_owns(const void *p) { return pypper_heap_layout.base && layout_
 
 void *pypper_heap_base(void) { return pypper_heap_layout.base; }
 
-static void *alloc_in(unsigned tier, size_t n, bool *zeroed)
+/* growing: the block replaces a smaller one (realloc), and may grow again. */
+static void *alloc_in(unsigned tier, size_t n, bool *zeroed, bool growing)
 {
     if (LIKELY(n <= SMALL_MAX)) {
         *zeroed = false;
         return pool_alloc_fast(tier, size_class_of(n));
     }
     heap_trim_tick();
-    void *p = n <= MEDIUM_MAX ? medium_alloc(tier, n, zeroed) : large_alloc(tier, n, zeroed);
+    void *p = n <= MEDIUM_MAX ? medium_alloc(tier, n, zeroed) : large_alloc(tier, n, zeroed, growing);
     heap_trim();           /* fresh memory faulted in while some was idle */
     return p;
 }
@@ -92,7 +93,7 @@ void *pypper_heap_malloc(size_t n)
 {
     bool zeroed;
     LOCK();
-    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed, false);
     UNLOCK();
     return p;
 }
@@ -101,7 +102,7 @@ void *pypper_heap_malloc_in(unsigned tier, size_t n)
 {
     bool zeroed;
     LOCK();
-    void *p = alloc_in(tier & 1u, n, &zeroed);
+    void *p = alloc_in(tier & 1u, n, &zeroed, false);
     UNLOCK();
     return p;
 }
@@ -113,7 +114,7 @@ void *pypper_heap_calloc(size_t count, size_t size)
         return NULL;
     bool zeroed;
     LOCK();
-    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed, false);
     UNLOCK();
     if (p && !zeroed)
         memset(p, 0, n);
@@ -203,7 +204,7 @@ void *pypper_heap_realloc(void *p, size_t n)
         return p;
     }
     bool zeroed;
-    void *q = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    void *q = alloc_in(pypper_placement_choose(n), n, &zeroed, n > have);
     if (q && m->kind == ARENA_HUGE_HEAD && n > have
         && layout_meta(layout_arena_index(q))->kind == ARENA_HUGE_HEAD
         && large_move_span(p, q, have)) {
@@ -496,7 +497,7 @@ static __attribute__((noinline)) void *domain_malloc_slow(void *ctx, size_t n)
 {
     bool zeroed;
     LOCK();
-    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed);
+    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed, false);
     UNLOCK();
     if (LIKELY(p != NULL)) {
         if (UNLIKELY(--sample_countdown == 0))

@@ -43,7 +43,8 @@ void pools_pool_emptied(pool_meta *p);
 void pools_release_empty(unsigned tier, bool keep_one);
 
 /* large.c: page runs (<= LARGE_MAX) and spans of arenas (above). */
-void *large_alloc(unsigned tier, size_t n, bool *zeroed);
+/* growing: the block replaces a smaller one (realloc) and may grow on. */
+void *large_alloc(unsigned tier, size_t n, bool *zeroed, bool growing);
 void large_free(arena_meta *m, size_t arena_index, void *p);
 size_t large_usable(arena_meta *m, const void *p);
 /* Grow or shrink a page run or a span in place; 1 on success. */

@@ -38,7 +38,7 @@ static uint64_t word_bits(unsigned i, unsigned end, unsigned *next)
 
 /* Pages [first, first + count) of m are handed out: those that were idle are
  * resident (no fault); the others will be faulted in (told to the policy). */
-static void take_pages(arena_meta *m, unsigned first, unsigned count)
+static void take_pages(arena_meta *m, unsigned first, unsigned count, bool growing)
 {
     unsigned idle = 0;
     if (m->idle_pages) {
@@ -50,8 +50,11 @@ static void take_pages(arena_meta *m, unsigned first, unsigned count)
         m->idle_pages = (uint16_t)(m->idle_pages - idle);
         retain_idle_sub((uint64_t)idle << PAGE_SHIFT);
     }
-    if (idle < count)
+    if (idle < count) {
         retain_note_fresh((uint64_t)(count - idle) << PAGE_SHIFT, true);
+        if (!growing)
+            retain_note_page_growth((uint64_t)(count - idle) << PAGE_SHIFT);
+    }
 }
 
 /* Pages [first, first + count) of m were freed: they stay committed, idle. */
@@ -128,7 +131,7 @@ static int find_idle_run(const arena_meta *m, unsigned count)
     return -1;
 }
 
-static void *run_alloc(unsigned tier, unsigned pages)
+static void *run_alloc(unsigned tier, unsigned pages, bool growing)
 {
     /* Idle pages first: reusing resident memory makes no page faults, and leaves no
      * idle memory to give back for fresh memory (Objects/retain.c). Then first fit. */
@@ -143,7 +146,7 @@ static void *run_alloc(unsigned tier, unsigned pages)
             first = find_run(m, pages);
     if (m && first >= 0) {
         mark_pages(m, (unsigned)first, pages, true);
-        take_pages(m, (unsigned)first, pages);
+        take_pages(m, (unsigned)first, pages, growing);
         m->run_pages[first] = (uint16_t)pages;
         m->free_pages = (uint16_t)(m->free_pages - pages);
         return layout_arena_base(layout_meta_index(m)) + ((size_t)first << PAGE_SHIFT);
@@ -153,33 +156,35 @@ static void *run_alloc(unsigned tier, unsigned pages)
     if (!m)
         return NULL;
     mark_pages(m, 0, pages, true);
-    take_pages(m, 0, pages);
+    take_pages(m, 0, pages, growing);
     m->run_pages[0] = (uint16_t)pages;
     m->free_pages = (uint16_t)(m->free_pages - pages);
     return layout_arena_base(layout_meta_index(m));
 }
 
-/* A long span (at least this many arenas) served from idle memory gives back the
- * part of its last arena that its block does not reach, in quarters of an arena.
- * Those pages were resident for an earlier, longer block; kept, they would stay
- * resident unused as long as this block lives, and spans of alternating near sizes
- * (8 MiB, 8 MiB and 8 bytes: 8 and 9 arenas) would make every arena of the cycle
- * fully resident (a whole arena more than glibc's peak on `tmp_list`). A short span
- * keeps its tail: there a block's size varies by up to an arena from one use to the
- * next, and the refaults cost more than the memory (1.5x the faults on the request
- * loop of the allocation suite). */
+/* A span served from idle memory gives back the part of its last arena that its
+ * block does not reach: those pages were resident for an earlier, longer block and,
+ * kept, would stay resident unused as long as this block lives. On the request loop
+ * of the allocation suite (bodies of 0.25-2 MiB in a rolling window) such tails were
+ * 4-5.5 MB of its peak. A block that replaces a smaller one (realloc: a list's items
+ * growing) may grow into its tail next: it keeps a tail shorter than
+ * SPAN_TAIL_TRIM_MIN arenas whole, and gives back only whole quarters of a longer
+ * one's last arena (spans of alternating near sizes, 8 MiB and 8 MiB and 8 bytes,
+ * would otherwise make every arena of the cycle fully resident). */
 #define SPAN_TAIL_TRIM_MIN 4u
 
-static void trim_span_tail(size_t ai, size_t count, size_t n)
+static void trim_span_tail(size_t ai, size_t count, size_t n, bool growing)
 {
-    size_t quarter = ARENA_SIZE / 4;
-    size_t used = (n + quarter - 1) & ~(quarter - 1);
+    if (growing && count < SPAN_TAIL_TRIM_MIN)
+        return;
+    size_t unit = growing ? ARENA_SIZE / 4 : PAGE_SIZE;
+    size_t used = (n + unit - 1) & ~(unit - 1);
     size_t end = count << ARENA_SHIFT;
     if (end > used)
         region_discard(layout_arena_base(ai) + used, end - used);
 }
 
-static void *span_alloc(unsigned tier, size_t n, bool *zeroed)
+static void *span_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
 {
     size_t count = (n + ARENA_SIZE - 1) >> ARENA_SHIFT;
     heap_update_default_tier();
@@ -195,8 +200,8 @@ static void *span_alloc(unsigned tier, size_t n, bool *zeroed)
     head->span = (uint32_t)count;
     head->huge_pages = (uint32_t)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
     mark_span_tail(ai, 1, count, tier);     /* span: the distance back to the head */
-    if (!*zeroed && count >= SPAN_TAIL_TRIM_MIN)
-        trim_span_tail(ai, count, n);
+    if (!*zeroed)
+        trim_span_tail(ai, count, n, growing);
     return layout_arena_base(ai);
 }
 
@@ -219,10 +224,10 @@ static unsigned run_color(size_t n, unsigned pages)
     return k;
 }
 
-static void *colored_run_alloc(unsigned tier, size_t n)
+static void *colored_run_alloc(unsigned tier, size_t n, bool growing)
 {
     unsigned pages = (unsigned)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
-    char *p = run_alloc(tier, pages);
+    char *p = run_alloc(tier, pages, growing);
     if (!p)
         return NULL;
     unsigned k = run_color(n, pages);
@@ -231,11 +236,11 @@ static void *colored_run_alloc(unsigned tier, size_t n)
     return p + ((size_t)k << RUN_COLOR_SHIFT);
 }
 
-void *large_alloc(unsigned tier, size_t n, bool *zeroed)
+void *large_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
 {
     *zeroed = false;
     for (int attempt = 0; attempt < 2; attempt++) {
-        void *p = n <= LARGE_MAX ? colored_run_alloc(tier, n) : span_alloc(tier, n, zeroed);
+        void *p = n <= LARGE_MAX ? colored_run_alloc(tier, n, growing) : span_alloc(tier, n, zeroed, growing);
         if (p)
             return p;
         tier ^= 1u;                     /* this tier cannot grow: try the other */
@@ -370,7 +375,7 @@ int large_resize_in_place(arena_meta *m, void *p, size_t n)
         if (page_used(m, i))
             return 0;
     mark_pages(m, first + have, want - have, true);
-    take_pages(m, first + have, want - have);
+    take_pages(m, first + have, want - have, true);
     m->free_pages = (uint16_t)(m->free_pages - (want - have));
     m->run_pages[first] = (uint16_t)want;
     return 1;

@@ -32,6 +32,11 @@ uint64_t retain_idle(void);
 /* The heap committed `bytes` of fresh arenas: while memory is idle, as much of it is
  * owed back (see retain_excess). */
 void retain_note_growth(uint64_t bytes);
+/* `bytes` of fresh pages were faulted into a large arena for a new page run: while
+ * memory is idle, as much is owed back from released arenas (the page debt; trim.c
+ * pays it in whole arenas, at least one). take returns the debt and clears it. */
+void retain_note_page_growth(uint64_t bytes);
+uint64_t retain_take_page_debt(void);
 
 /* `bytes` of memory that is not resident (fresh or purged) was handed out. For a
  * large block (large: a page run or span), if a purge of large-block memory of at

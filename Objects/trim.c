@@ -39,6 +39,17 @@ void heap_trim(void)
 {
     if (!retain_may_owe())
         return;
+    /* The page debt: released arenas go back, whole ones, at least one (the oldest
+     * idle run first), not the large arenas' own idle pages (retain.c). */
+    uint64_t page_debt = retain_take_page_debt();
+    while (page_debt && !pypper_heap.retain) {
+        bool learnable;
+        uint64_t bytes = region_purge_oldest_idle(page_debt, &learnable);
+        if (!bytes)
+            break;
+        retain_note_purged(bytes, false, learnable);
+        page_debt = bytes < page_debt ? page_debt - bytes : 0;
+    }
     uint64_t excess = retain_excess(heap_trim_heap_bytes());
     while (excess) {
         bool learnable;
