@@ -162,29 +162,28 @@ static void *run_alloc(unsigned tier, unsigned pages, bool growing)
     return layout_arena_base(layout_meta_index(m));
 }
 
-/* A span served from idle memory gives back the part of its last arena that its
- * block does not reach: those pages were resident for an earlier, longer block and,
- * kept, would stay resident unused as long as this block lives. On the request loop
- * of the allocation suite (bodies of 0.25-2 MiB in a rolling window) such tails were
- * 4-5.5 MB of its peak. A block that replaces a smaller one (realloc: a list's items
- * growing) may grow into its tail next: it keeps a tail shorter than
- * SPAN_TAIL_TRIM_MIN arenas whole, and gives back only whole quarters of a longer
- * one's last arena (spans of alternating near sizes, 8 MiB and 8 MiB and 8 bytes,
- * would otherwise make every arena of the cycle fully resident). */
+/* A long span (at least this many arenas) served from idle memory gives back the
+ * part of its last arena that its block does not reach, in quarters of an arena.
+ * Those pages were resident for an earlier, longer block; kept, they would stay
+ * resident unused as long as this block lives, and spans of alternating near sizes
+ * (8 MiB, 8 MiB and 8 bytes: 8 and 9 arenas) would make every arena of the cycle
+ * fully resident (a whole arena more than glibc's peak on `tmp_list`). A short span
+ * keeps its tail: its block's size varies by up to an arena from one use to the next,
+ * and a tail given back to the page on every allocation (measured: request_loop's
+ * peak 27.7 -> 26.8 MB) cost a madvise call per 1 MiB string of tmp_str (1.18x
+ * stock's time in that phase). */
 #define SPAN_TAIL_TRIM_MIN 4u
 
-static void trim_span_tail(size_t ai, size_t count, size_t n, bool growing)
+static void trim_span_tail(size_t ai, size_t count, size_t n)
 {
-    if (growing && count < SPAN_TAIL_TRIM_MIN)
-        return;
-    size_t unit = growing ? ARENA_SIZE / 4 : PAGE_SIZE;
-    size_t used = (n + unit - 1) & ~(unit - 1);
+    size_t quarter = ARENA_SIZE / 4;
+    size_t used = (n + quarter - 1) & ~(quarter - 1);
     size_t end = count << ARENA_SHIFT;
     if (end > used)
         region_discard(layout_arena_base(ai) + used, end - used);
 }
 
-static void *span_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
+static void *span_alloc(unsigned tier, size_t n, bool *zeroed)
 {
     size_t count = (n + ARENA_SIZE - 1) >> ARENA_SHIFT;
     heap_update_default_tier();
@@ -200,26 +199,29 @@ static void *span_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
     head->span = (uint32_t)count;
     head->huge_pages = (uint32_t)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
     mark_span_tail(ai, 1, count, tier);     /* span: the distance back to the head */
-    if (!*zeroed)
-        trim_span_tail(ai, count, n, growing);
+    if (!*zeroed && count >= SPAN_TAIL_TRIM_MIN)
+        trim_span_tail(ai, count, n);
     return layout_arena_base(ai);
 }
 
-/* Where a page run's block starts: 64*k bytes into its first page, k taken from a
- * rotating sequence, within the slack the run has past the block (no page is added
- * for it). Page-aligned blocks put every copy between two of them at the same offset
- * in a page: a copy whose destination is a few bytes ahead of its source modulo 4 KiB
- * stalls on false store-to-load dependencies (4K aliasing). "".join((h, str(i), h))
- * with h of 32 KiB ran 6.9x as long as under glibc, whose chunks sit at varied
- * offsets. Consecutive blocks (a copy's source and destination, often) get colors 23
- * apart. Spans stay page-aligned: colored spans were measured and not kept (the
- * same join at 1 and 4 MiB ran as fast as stock's either way), and a growing span's
- * pages move with mremap, which keeps offsets in a page. */
-static unsigned run_color(size_t n, unsigned pages)
+/* Where a page run's block starts: 64*k bytes into its first page, k a function of
+ * where the run is, (first page * 23) mod 64, within the slack the run has past the
+ * block (no page is added for it). Page-aligned blocks put every copy between two of
+ * them at the same offset in a page: a copy whose destination is a few bytes ahead of
+ * its source modulo 4 KiB stalls on false store-to-load dependencies (4K aliasing).
+ * "".join((h, str(i), h)) with h of 32 KiB ran 6.9x as long as under glibc, whose
+ * chunks sit at varied offsets. Runs that start less than 64 pages apart (a copy's
+ * source and destination, often allocated together) never share a color, and a run
+ * reused in place keeps its color, so a loop's copies keep their relation to their
+ * sources, as in glibc: a color taken from a rotating sequence instead put one
+ * iteration in 64 of such a loop on the slow path (1.1-1.16x stock's time on the
+ * 64 KiB phase of tmp_str). Spans stay page-aligned: colored spans were measured and
+ * not kept (the same join at 1 and 4 MiB ran as fast as stock's either way), and a
+ * growing span's pages move with mremap, which keeps offsets in a page. */
+static unsigned run_color(const void *run, size_t n, unsigned pages)
 {
-    static unsigned sequence;
     size_t slack_units = (((size_t)pages << PAGE_SHIFT) - n) >> RUN_COLOR_SHIFT;
-    unsigned k = (sequence += 23u) & (RUN_COLORS - 1u);
+    unsigned k = (unsigned)(((uintptr_t)run >> PAGE_SHIFT) * 23u) & (RUN_COLORS - 1u);
     if (slack_units < RUN_COLORS - 1u)
         k %= (unsigned)slack_units + 1u;
     return k;
@@ -231,7 +233,7 @@ static void *colored_run_alloc(unsigned tier, size_t n, bool growing)
     char *p = run_alloc(tier, pages, growing);
     if (!p)
         return NULL;
-    unsigned k = run_color(n, pages);
+    unsigned k = run_color(p, n, pages);
     arena_meta *m = layout_meta(layout_arena_index(p));
     m->run_color[((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)] = (uint8_t)k;
     return p + ((size_t)k << RUN_COLOR_SHIFT);
@@ -241,7 +243,7 @@ void *large_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
 {
     *zeroed = false;
     for (int attempt = 0; attempt < 2; attempt++) {
-        void *p = n <= LARGE_MAX ? colored_run_alloc(tier, n, growing) : span_alloc(tier, n, zeroed, growing);
+        void *p = n <= LARGE_MAX ? colored_run_alloc(tier, n, growing) : span_alloc(tier, n, zeroed);
         if (p)
             return p;
         tier ^= 1u;                     /* this tier cannot grow: try the other */

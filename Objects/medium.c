@@ -42,12 +42,22 @@ static uint32_t arena_hint[HEAP_TIERS][MEDIUM_BUCKETS];
 static uint32_t arena_end[HEAP_TIERS];      /* 1 + the highest medium arena index */
 static uint32_t arena_count[HEAP_TIERS];    /* medium arenas now */
 
+/* bucket_at[k]: the largest bucket with bucket_lo <= k (k >= 9, up to 512 units). */
+static uint8_t bucket_at[(MEDIUM_MAX >> MEDIUM_UNIT_SHIFT) + 1];
+
 static unsigned bucket_of(unsigned k)
 {
-    unsigned b = MEDIUM_BUCKETS - 1;
-    while (bucket_lo[b] > k)
-        b--;
-    return b;
+    if (k > MEDIUM_MAX >> MEDIUM_UNIT_SHIFT)
+        return MEDIUM_BUCKETS - 1;
+    if (!bucket_at[MEDIUM_MAX >> MEDIUM_UNIT_SHIFT]) {     /* filled on first use */
+        unsigned b = 0;
+        for (unsigned n = 0; n <= MEDIUM_MAX >> MEDIUM_UNIT_SHIFT; n++) {
+            while (b + 1 < MEDIUM_BUCKETS && bucket_lo[b + 1] <= n)
+                b++;
+            bucket_at[n] = (uint8_t)b;
+        }
+    }
+    return bucket_at[k];
 }
 
 /* The arena's index within its tier. */
@@ -69,10 +79,20 @@ static void raise_bound(unsigned tier, uint32_t j, unsigned bound)
         group_bound[tier][j >> 6] = (uint16_t)bound;
 }
 
+/* Both hint arrays (the tier's per arena, the arena's per word) are non-decreasing
+ * in the bucket: a raise moves up the buckets from some length on, a lower moves
+ * down those up to some length, so neither breaks the order. Each loop below stops
+ * at the first bucket that needs no change: none further along would. */
+
 /* A run of k units was found at word `word` of arena j (the first such run). */
 static void hints_raise(unsigned tier, uint32_t j, arena_meta *m, unsigned k, unsigned word)
 {
-    for (unsigned b = MEDIUM_BUCKETS; b-- > 0 && bucket_lo[b] >= k;) {
+    unsigned b = bucket_of(k);
+    if (bucket_lo[b] < k)
+        b++;                                    /* the first bucket with bucket_lo >= k */
+    for (; b < MEDIUM_BUCKETS; b++) {
+        if (arena_hint[tier][b] >= j && m->hint[b] >= word)
+            break;
         if (arena_hint[tier][b] < j)
             arena_hint[tier][b] = j;
         if (m->hint[b] < word)
@@ -83,7 +103,11 @@ static void hints_raise(unsigned tier, uint32_t j, arena_meta *m, unsigned k, un
 /* A free run of len units now starts at word `word` of arena j. */
 static void hints_lower(unsigned tier, uint32_t j, arena_meta *m, unsigned len, unsigned word)
 {
-    for (unsigned b = 0; b < MEDIUM_BUCKETS && bucket_lo[b] <= len; b++) {
+    if (len < bucket_lo[0])
+        return;
+    for (unsigned b = bucket_of(len) + 1; b-- > 0;) {
+        if (arena_hint[tier][b] <= j && m->hint[b] <= word)
+            break;
         if (arena_hint[tier][b] > j)
             arena_hint[tier][b] = j;
         if (m->hint[b] > word)

@@ -94,8 +94,8 @@ static void test_invalid_frees(void)
     CHECK(st.invalid_frees == before + 3);
 }
 
-/* Page runs are colored: a block starts 64*k bytes into its first page, k rotating
- * within the run's slack, so that copies between two blocks do not sit at the same
+/* Page runs are colored: a block starts 64*k bytes into its first page, k a function
+ * of the run's first page (runs under 64 pages apart differ) within the run's slack, so that copies between two blocks do not sit at the same
  * offset in every page (4K aliasing; Objects/large.c). The offset is the block's:
  * its page base is an interior pointer, the usable size ends with the run, an
  * in-place resize keeps it, and a run with no slack has none. */
@@ -109,7 +109,7 @@ static void test_run_colors(void)
     char *a = pypper_heap_malloc(100000), *b = pypper_heap_malloc(100000);
     uintptr_t ca = (uintptr_t)a % PAGE_SIZE, cb = (uintptr_t)b % PAGE_SIZE;
     CHECK(ca % 64 == 0 && cb % 64 == 0 && ca <= 2400 && cb <= 2400);
-    CHECK(ca != cb);                            /* consecutive blocks: 23 colors apart */
+    CHECK(ca != cb);                            /* 25 pages apart: different colors */
     pypper_block_info info;
     pypper_heap_lookup(a + 99999, &info);
     CHECK(info.block == a && info.size == 102400 - ca && info.allocated);
