@@ -1,7 +1,8 @@
 /* Objects/large.c: blocks above the pooled sizes, each on pages of its own so that
  * one large object can move between tiers alone. Up to LARGE_MAX they are page runs
- * inside large arenas (first fit over a page bitmap), their blocks at rotating
- * offsets in their first page (colors); above, spans of whole arenas. Freed pages and spans stay committed and idle (page_idle bits, counted in
+ * inside large arenas (first fit over a page bitmap), each block at an offset in its
+ * first page that depends on where the run is (its color); above, spans of whole
+ * arenas. Freed pages and spans stay committed and idle (page_idle bits, counted in
  * retain.c), so the next block of that size is served without faults; Objects/trim.c
  * gives idle pages back (large_purge) when the retention policy says so. */
 #include "heap_internal.h"

@@ -3,8 +3,9 @@
  * arenas) and free pages inside large arenas (large.c). A purge takes the oldest of
  * either (by the time it became idle), gives back as much of it as is owed (whole
  * arenas or pages from its end) with MADV_DONTNEED and tells retain.c; it goes on
- * until the policy is satisfied. While a session retains arenas, released arenas
- * are not purged (as before the retention policy); pages inside large arenas are. */
+ * until the policy is satisfied; the page debt (retain.c) is paid from released
+ * arenas only. While a session retains arenas, released arenas are not purged (as
+ * before the retention policy); pages inside large arenas are. */
 #include "trim.h"
 
 #include "heap_internal.h"
