@@ -131,6 +131,43 @@ static void test_run_colors(void)
     CHECK(st.invalid_frees == before + run_color_invalid);
 }
 
+/* An arena's 16 KiB of pool records are zeroed when it is handed out again only if a
+ * pool or medium arena wrote them (Objects/region.c): a released pool arena's come
+ * back zero; a released span's were never written and are not zeroed again. */
+static void test_pool_records_reset(void)
+{
+    pypper_heap_trim();                 /* no idle run: the arena below is the only one */
+    bool zeroed;
+    arena_meta *m = region_take_arena(0, ARENA_POOLS, &zeroed);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    size_t ai = layout_meta_index(m);
+    pool_meta *pools = layout_arena_pools(ai);
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
+        pools[i].size = 48;
+        pools[i].allocated[0] = 1;
+    }
+    region_release_arenas(ai, 1, false);                 /* idle, records written */
+    size_t fresh;
+    size_t again = region_take_arenas(0, 1, &zeroed, &fresh);
+    CHECK(again == ai && !zeroed && fresh == 0);         /* the idle arena, best fit */
+    bool clean = true;
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
+        clean = clean && pools[i].size == 0 && pools[i].allocated[0] == 0;
+    CHECK(clean);
+    layout_meta(ai)->kind = ARENA_HUGE_HEAD;
+    layout_meta(ai)->span = 1;
+    region_release_span(ai, 1);
+    again = region_take_arenas(0, 1, &zeroed, &fresh);
+    CHECK(again == ai);
+    clean = true;
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
+        clean = clean && pools[i].size == 0 && pools[i].allocated[0] == 0;
+    CHECK(clean);
+    region_release_arenas(ai, 1, true);
+}
+
 /* Medium blocks: 64-byte units, lookups from any interior address, double and
  * interior frees refused, freed runs merged and reused by other sizes (first fit), in-place
  * resizing, and the arena returned once empty. */
@@ -481,6 +518,7 @@ int main(void)
     test_lookup_and_tiers();
     test_invalid_frees();
     test_run_colors();
+    test_pool_records_reset();
     test_medium();
     test_tracking();
     test_calloc_realloc();
