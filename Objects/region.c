@@ -5,8 +5,8 @@
  * an arena makes it and its metadata slice writable and binds it to its tier's nodes;
  * releasing one keeps it idle (reported to retain.c) or discards its pages, and
  * always keeps the mapping. Handing an arena out again resets its records (its pool
- * records only where a pool or medium arena wrote them). Callers hold the heap's serialization (the GIL
- * or the heap lock). */
+ * records only where a pool or medium arena wrote them). Callers hold the heap's
+ * serialization (the GIL or the heap lock). */
 #include "region.h"
 #include "retain.h"
 
