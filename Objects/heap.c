@@ -67,6 +67,7 @@ int pypper_heap_init(void)
         return 0;
     pthread_once(&atfork_once, register_atfork);
     size_classes_init();
+    medium_init();
     return region_init();
 }
 
@@ -268,7 +269,7 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
         for (int i = (int)page; i >= 0; i--) {
             unsigned len = m->run_pages[i];
             if (len) {
-                size_t color = (size_t)m->run_color[i] << RUN_COLOR_SHIFT;
+                size_t color = layout_run_offset(m, (unsigned)i);
                 char *block = (char *)info->arena + ((size_t)i << PAGE_SHIFT) + color;
                 if ((unsigned)i + len > page && (const char *)p >= block) {
                     info->block = block;

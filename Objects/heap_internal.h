@@ -67,6 +67,7 @@ void large_release_empty(unsigned tier);
 /* medium.c: blocks above SMALL_MAX up to MEDIUM_MAX. The free, usable-size and
  * resize calls take a block's arena; a free of what is not an allocated block start
  * returns false and changes nothing. */
+void medium_init(void);          /* once, before the first medium block */
 void *medium_alloc(unsigned tier, size_t n, bool *zeroed);
 bool medium_free(arena_meta *m, void *p);
 size_t medium_usable(arena_meta *m, const void *p);

@@ -163,6 +163,13 @@ static inline size_t layout_meta_index(const arena_meta *m)
     return (size_t)(m - pypper_heap_layout.meta);
 }
 
+/* The offset of a page run's block in its first page (ARENA_LARGE; `page` is the
+ * run's first page in the arena): its color, Objects/large.c. */
+static inline size_t layout_run_offset(const arena_meta *m, unsigned page)
+{
+    return (size_t)m->run_color[page] << RUN_COLOR_SHIFT;
+}
+
 #define TRACK_BYTES_PER_ARENA (ARENA_SIZE / GRANULE / 8)    /* 8 KiB */
 
 /* The word of the tracked bitmap holding the bit of an owned address's granule. */

@@ -258,8 +258,7 @@ size_t large_usable(arena_meta *m, const void *p)
     if (m->kind == ARENA_HUGE_HEAD)
         return (size_t)m->huge_pages << PAGE_SHIFT;
     unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
-    return ((size_t)m->run_pages[first] << PAGE_SHIFT)
-           - ((size_t)m->run_color[first] << RUN_COLOR_SHIFT);
+    return ((size_t)m->run_pages[first] << PAGE_SHIFT) - layout_run_offset(m, first);
 }
 
 static void release_large_arena(arena_meta *m)
@@ -282,8 +281,7 @@ void large_free(arena_meta *m, size_t arena_index, void *p)
     }
     unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
     unsigned pages = m->run_pages[first];
-    if (((uintptr_t)p & (PAGE_SIZE - 1)) != ((uintptr_t)m->run_color[first] << RUN_COLOR_SHIFT)
-        || pages == 0) {
+    if (((uintptr_t)p & (PAGE_SIZE - 1)) != layout_run_offset(m, first) || pages == 0) {
         pypper_heap.invalid_frees++;
         return;
     }
@@ -360,7 +358,7 @@ int large_resize_in_place(arena_meta *m, void *p, size_t n)
         return 0;
     unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
     unsigned have = m->run_pages[first];
-    n += (size_t)m->run_color[first] << RUN_COLOR_SHIFT;     /* the block keeps its offset */
+    n += layout_run_offset(m, first);                         /* the block keeps its offset */
     if (n > ARENA_SIZE)
         return 0;
     unsigned want = (unsigned)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);

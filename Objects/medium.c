@@ -42,22 +42,23 @@ static uint32_t arena_hint[HEAP_TIERS][MEDIUM_BUCKETS];
 static uint32_t arena_end[HEAP_TIERS];      /* 1 + the highest medium arena index */
 static uint32_t arena_count[HEAP_TIERS];    /* medium arenas now */
 
-/* bucket_at[k]: the largest bucket with bucket_lo <= k (k >= 9, up to 512 units). */
+/* bucket_at[k]: the largest bucket with bucket_lo <= k (k up to 512 units; filled by
+ * medium_init). */
 static uint8_t bucket_at[(MEDIUM_MAX >> MEDIUM_UNIT_SHIFT) + 1];
+
+void medium_init(void)
+{
+    unsigned b = 0;
+    for (unsigned n = 0; n <= MEDIUM_MAX >> MEDIUM_UNIT_SHIFT; n++) {
+        while (b + 1 < MEDIUM_BUCKETS && bucket_lo[b + 1] <= n)
+            b++;
+        bucket_at[n] = (uint8_t)b;
+    }
+}
 
 static unsigned bucket_of(unsigned k)
 {
-    if (k > MEDIUM_MAX >> MEDIUM_UNIT_SHIFT)
-        return MEDIUM_BUCKETS - 1;
-    if (!bucket_at[MEDIUM_MAX >> MEDIUM_UNIT_SHIFT]) {     /* filled on first use */
-        unsigned b = 0;
-        for (unsigned n = 0; n <= MEDIUM_MAX >> MEDIUM_UNIT_SHIFT; n++) {
-            while (b + 1 < MEDIUM_BUCKETS && bucket_lo[b + 1] <= n)
-                b++;
-            bucket_at[n] = (uint8_t)b;
-        }
-    }
-    return bucket_at[k];
+    return k > MEDIUM_MAX >> MEDIUM_UNIT_SHIFT ? MEDIUM_BUCKETS - 1 : bucket_at[k];
 }
 
 /* The arena's index within its tier. */

@@ -22,13 +22,15 @@ uint64_t heap_trim_heap_bytes(void)
 }
 
 /* Purge about `limit` bytes of the oldest idle memory freed before `before`
- * (UINT64_MAX: any); the bytes, 0 when there is none. */
-static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool *learnable)
+ * (UINT64_MAX: any), of released arenas only when released_only; the bytes, 0 when
+ * there is none. */
+static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool released_only,
+                             bool *learnable)
 {
     *learnable = true;
     uint64_t run_since = 0;
     bool have_run = !pypper_heap.retain && region_oldest_idle(&run_since) && run_since < before;
-    arena_meta *m = large_oldest_idle();
+    arena_meta *m = released_only ? NULL : large_oldest_idle();
     if (m && m->idle_since >= before)
         m = NULL;
     if (m && (!have_run || m->idle_since <= run_since))
@@ -36,30 +38,27 @@ static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool *learnable)
     return have_run ? region_purge_oldest_idle(limit, learnable) : 0;
 }
 
+/* Purge, oldest first, until `owed` bytes went back or nothing idle is left. */
+static void pay(uint64_t owed, bool released_only)
+{
+    while (owed) {
+        bool learnable;
+        uint64_t bytes = purge_oldest(UINT64_MAX, owed, released_only, &learnable);
+        if (!bytes)
+            return;
+        retain_note_purged(bytes, false, learnable);
+        owed = bytes < owed ? owed - bytes : 0;
+    }
+}
+
 void heap_trim(void)
 {
     if (!retain_may_owe())
         return;
-    /* The page debt: released arenas go back, whole ones, at least one (the oldest
-     * idle run first), not the large arenas' own idle pages (retain.c). */
-    uint64_t page_debt = retain_take_page_debt();
-    while (page_debt && !pypper_heap.retain) {
-        bool learnable;
-        uint64_t bytes = region_purge_oldest_idle(page_debt, &learnable);
-        if (!bytes)
-            break;
-        retain_note_purged(bytes, false, learnable);
-        page_debt = bytes < page_debt ? page_debt - bytes : 0;
-    }
-    uint64_t excess = retain_excess(heap_trim_heap_bytes());
-    while (excess) {
-        bool learnable;
-        uint64_t bytes = purge_oldest(UINT64_MAX, excess, &learnable);
-        if (!bytes)
-            return;
-        retain_note_purged(bytes, false, learnable);
-        excess = bytes < excess ? excess - bytes : 0;
-    }
+    /* The page debt: released arenas go back, whole ones, at least one, not the large
+     * arenas' own idle pages (retain.c). Then the bound and the arena debt. */
+    pay(retain_take_page_debt(), true);
+    pay(retain_excess(heap_trim_heap_bytes()), false);
 }
 
 void heap_trim_tick(void)
@@ -69,7 +68,7 @@ void heap_trim_tick(void)
     uint64_t before = retain_stale_before(retain_now());
     uint64_t bytes;
     bool learnable;
-    while ((bytes = purge_oldest(before, UINT64_MAX, &learnable)) != 0)
+    while ((bytes = purge_oldest(before, UINT64_MAX, false, &learnable)) != 0)
         retain_note_purged(bytes, true, false);
 }
 
@@ -77,7 +76,7 @@ uint64_t heap_trim_all(void)
 {
     uint64_t total = 0, bytes;
     bool learnable;
-    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, &learnable)) != 0)
+    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, false, &learnable)) != 0)
         total += bytes;
     if (total)
         retain_note_purged(total, true, false);

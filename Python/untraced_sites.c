@@ -205,7 +205,7 @@ static void walk_large(const pypper_untraced *u, size_t arena, const arena_meta 
     for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
         if (!m->run_pages[i])
             continue;
-        size_t color = (size_t)m->run_color[i] << RUN_COLOR_SHIFT;
+        size_t color = layout_run_offset(m, i);
         block_untraced(u, base + ((size_t)i << PAGE_SHIFT) + color,
                        ((uint64_t)m->run_pages[i] << PAGE_SHIFT) - color, t);
         i += m->run_pages[i] - 1u;
