@@ -3,6 +3,7 @@ table and ratio arithmetic, the environment checks and the clean-up logic agains
 fake sysfs/procfs tree under tmp_path (no zram, no cgroup, no swap touched), and the
 workloads' determinism at a tiny size."""
 
+import errno
 import importlib.util
 import json
 import os
@@ -91,12 +92,39 @@ def test_summary_and_ratios():
     assert pyp["wall_s"]["median"] == 5 and pyp["load1"]["n"] == 2
     cmp = fb.compare({"stock": stock, "pypper": pyp}, "pypper")
     assert cmp == {"fault_ratio": 3.0, "speedup": 2.2}
-    assert fb.verdict(cmp).startswith("MET")
-    assert fb.verdict({"fault_ratio": 1.6, "speedup": 1.2}).startswith("NOT MET")
-    assert fb.verdict({"fault_ratio": None, "speedup": None}) == "NOT MET (no result)"
-    assert "no migration plane" in fb.verdict(cmp, migration_available=False)
+    assert fb.verdict(cmp, 2.0, 1.5).startswith("MET")
+    assert fb.verdict({"fault_ratio": 1.6, "speedup": 1.2}, 0.97, 1.5).startswith("NOT MET")
+    assert fb.verdict({"fault_ratio": 0.96, "speedup": 1.2}, 0.97, 0.97).startswith("NOT MET")
+    assert fb.verdict({"fault_ratio": None, "speedup": None}, 1, 1) == "NOT MET (no result)"
+    assert "no migration plane" in fb.verdict(cmp, 1, 1, migration_available=False)
     failed = fb.cell_summary([run_record(5, 1, ok=False)])
     assert fb.compare({"stock": stock, "pypper": failed}, "pypper")["speedup"] is None
+
+
+def test_target_verdicts():
+    def fp(mib):
+        return {"ok": True, "cg_max_usage": mib * MIB}
+
+    def cell(fr, sp):
+        return {"ratios": {"pypper": {"fault_ratio": fr, "speedup": sp}}}
+
+    results = {
+        "kv-zipf": {"footprint": {"stock": fp(100), "pypper": fp(104)},
+                    "limits": {"75": cell(1.0, 0.99), "25": cell(0.95, 1.2)}},
+        "graph": {"footprint": {"stock": fp(100), "pypper": fp(107)},
+                  "limits": {"50": cell(2.5, 1.4)}},
+    }
+    v = fb.target_verdicts(results)
+    assert list(v) == ["kv-zipf footprint", "kv-zipf @25% no harm", "kv-zipf @75% no harm",
+                       "graph footprint", "graph @50% no harm", "graph @50% buffers"]
+    assert v["kv-zipf footprint"].startswith("MET") and "1.040x" in v["kv-zipf footprint"]
+    assert v["graph footprint"].startswith("NOT MET")
+    assert v["kv-zipf @25% no harm"].startswith("NOT MET")      # 0.95x the faults
+    assert v["kv-zipf @75% no harm"].startswith("MET")
+    assert v["graph @50% no harm"].startswith("MET")
+    assert v["graph @50% buffers"].startswith("NOT MET")        # 1.4x < 1.5x faster
+    results["graph"]["footprint"]["pypper"]["ok"] = False
+    assert fb.target_verdicts(results)["graph footprint"] == "NOT MET (no result)"
 
 
 def test_ratio_edge_cases():
@@ -248,6 +276,86 @@ def test_cleanup_keeps_state_when_swapoff_fails(tmp_path):
     assert not fb.cleanup(m.host, lambda s: None)
     assert os.path.exists(m.host.state_file)           # --cleanup can try again
     assert (m.sys / "block/zram2/reset").read_text() == ""
+
+
+# -- the limit after the build, the OOM watchdog -----------------------------------------
+
+def fake_group(tmp_path, usage=12345):
+    cg = tmp_path / "cg"
+    cg.mkdir()
+    for name, text in {"cgroup.procs": "", "memory.usage_in_bytes": f"{usage}\n",
+                       "memory.limit_in_bytes": "9223372036854771712\n",
+                       "memory.oom_control": "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n"
+                       }.items():
+        (cg / name).write_text(text)
+    return cg
+
+
+def test_apply_limit_retries_ebusy(tmp_path):
+    cg = fake_group(tmp_path)
+    host, calls, fail = fb.Host(), [], {"n": 2, "errno": errno.EBUSY}
+
+    def write(path, value):
+        calls.append(value)
+        if len(calls) <= fail["n"]:
+            raise OSError(fail["errno"], os.strerror(fail["errno"]))
+        (cg / "memory.limit_in_bytes").write_text(str(value))
+
+    host.write = write
+    secs, tries = fb.apply_limit(host, str(cg), 64 * MIB, tries=5, pause=0)
+    assert tries == 3 and secs >= 0
+    assert (cg / "memory.limit_in_bytes").read_text() == str(64 * MIB)
+    calls.clear()
+    with pytest.raises(OSError):                      # reclaim kept falling short
+        fb.apply_limit(host, str(cg), 64 * MIB, tries=2, pause=0)
+    assert len(calls) == 2
+    calls.clear()
+    fail["errno"] = errno.EINVAL                      # not EBUSY: no second try
+    with pytest.raises(OSError):
+        fb.apply_limit(host, str(cg), 64 * MIB, tries=5, pause=0)
+    assert len(calls) == 1
+
+
+def test_limit_watchdog_lifts_while_under_oom(tmp_path):
+    cg = fake_group(tmp_path)
+    limit_file, oom_file = cg / "memory.limit_in_bytes", cg / "memory.oom_control"
+    w = fb.LimitWatchdog(fb.Host(), str(cg), 100 * MIB)
+    w.check()
+    assert w.lifts == 0 and limit_file.read_text().startswith("9223")
+    oom_file.write_text("oom_kill_disable 1\nunder_oom 1\noom_kill 0\n")
+    w.check()
+    w.check()
+    assert w.lifts == 2 and int(limit_file.read_text()) == 102 * MIB
+    while not w.gave_up:                               # never past 1.5x the limit
+        w.check()
+    assert w.lifts == 50 and w.current == 150 * MIB
+    assert oom_file.read_text() == "0"                 # the OOM killer is back
+    w.check()
+    assert w.lifts == 50
+
+
+def test_run_in_cgroup_limits_between_build_and_access(tmp_path):
+    """The workload's access phase starts only after the limit is written."""
+    cg = fake_group(tmp_path)
+    script = tmp_path / "w.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {WORKDIR!r})\n"
+                      "from _common import ready\nready()\n"
+                      "print(open(sys.argv[1]).read().strip())\n")
+    argv = [sys.executable, str(script), str(cg / "memory.limit_in_bytes")]
+    status, ru, out, err, secs, info = fb.run_in_cgroup(fb.Host(), str(cg), argv, clean_env(),
+                                                        timeout=120, limit=64 * MIB)
+    assert status == 0, err
+    assert out.strip() == str(64 * MIB)
+    assert info["limit_tries"] == 1 and info["usage_at_ready"] == 12345
+    assert info["oom_lifts"] == 0 and info["final_limit"] == 64 * MIB
+    assert (cg / "cgroup.procs").read_text().strip().isdigit()
+    # a program that never says ready runs to its end; nothing is applied
+    script.write_text("print('no handshake')\n")
+    status, ru, out, err, secs, info = fb.run_in_cgroup(fb.Host(), str(cg), argv, clean_env(),
+                                                        timeout=120, limit=32 * MIB)
+    assert status == 0 and out.strip() == "no handshake"
+    assert info["limit_apply_s"] is None and info["ready_s"] is None
+    assert fb.describe_status(-3, 120, 0).startswith("the workload never said ready")
 
 
 # -- workloads: deterministic, same checksum on both interpreters ------------------------

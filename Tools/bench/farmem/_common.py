@@ -6,6 +6,11 @@ variables. Each prints one JSON object on its last stdout line. With FARMEM_REPO
 and a running Pypper session (pypper importable, session on), it also writes what
 Pypper says about the heap (relocatable_report, migration_stats, stats) to that path;
 on any other interpreter that variable is ignored.
+
+Run by Tools/bench/farmem_bench.py, a workload calls ready() between its build and its
+access phase: the harness then applies the memory limit (the kernel reclaims the built
+data down to it) and only then lets the access phase start. Run alone, ready() does
+nothing.
 """
 
 import json
@@ -63,6 +68,21 @@ class Phase:
             "pswpin": None if sw1 is None or self.sw0 is None else sw1 - self.sw0,
         }
         return self.result
+
+
+def ready():
+    """Say the build is done (FARMEM_READY_FD) and wait for the harness's go
+    (FARMEM_GO_FD); a no-op without them. The harness bounds the wait: it kills a
+    workload that does not finish in time."""
+    rfd, gfd = os.environ.get("FARMEM_READY_FD"), os.environ.get("FARMEM_GO_FD")
+    if not rfd or not gfd:
+        return
+    os.write(int(rfd), b"ready\n")
+    os.close(int(rfd))
+    word = os.read(int(gfd), 16)
+    os.close(int(gfd))
+    if not word.startswith(b"go"):
+        sys.exit("farmem workload: the harness went away before saying go")
 
 
 def pypper_report():

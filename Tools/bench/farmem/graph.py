@@ -25,7 +25,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Phase, finish  # noqa: E402
+from _common import Phase, finish, ready  # noqa: E402
 
 MASK = (1 << 61) - 1
 
@@ -56,6 +56,7 @@ def main():
 
     cum = list(itertools.accumulate(1.0 / (r + 1) ** a.alpha for r in range(v)))
     total = cum[-1]
+    ready()
     access = Phase().start()
     acc = 0
     done = 0

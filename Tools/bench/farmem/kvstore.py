@@ -21,7 +21,7 @@ import sys
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Phase, finish  # noqa: E402
+from _common import Phase, finish, ready  # noqa: E402
 
 FIELDS = [f"field_{i}" for i in range(12)]
 MASK = (1 << 61) - 1
@@ -79,6 +79,7 @@ def main():
     if a.dist == "zipf":
         cum = list(itertools.accumulate(1.0 / (r + 1) ** a.alpha for r in range(a.records)))
         total = cum[-1]
+    ready()
     access = Phase().start()
     acc = 0
     batch = 10000

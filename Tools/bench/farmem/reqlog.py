@@ -22,7 +22,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Phase, finish  # noqa: E402
+from _common import Phase, finish, ready  # noqa: E402
 
 PATHS = ["/", "/login", "/search", "/cart", "/item", "/checkout", "/api/v1/feed",
          "/api/v1/profile", "/static/app.js", "/help"]
@@ -98,6 +98,7 @@ def main():
         done += k
     build = build.stop()
 
+    ready()
     access = Phase().start()
     acc = 0
     done = 0
