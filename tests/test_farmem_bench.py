@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -36,14 +35,20 @@ def test_parse_limits():
 
 def test_resolve_args_defaults_and_quick():
     a = fb.resolve_args([])
-    assert a.workloads == list(fb.WORKLOADS) and a.limits == [25, 50, 75] and a.repeats == 3
+    assert a.workloads == list(fb.DEFAULT_WORKLOADS) and a.limits == [25, 50, 75]
+    assert a.repeats == 3 and a.stress == 0
     q = fb.resolve_args(["--quick", "--repeats", "5"])
     assert (q.workloads, q.limits, q.repeats) == (["kv-zipf"], [fb.TARGET_LIMIT], 1)
+    st = fb.resolve_args(["--stress", "20"])
+    assert (st.workloads, st.limits, st.stress) == ([fb.STRESS_WORKLOAD], [fb.TARGET_LIMIT], 20)
+    assert fb.resolve_args(["--stress", "2", "--workloads", "graph", "--limits", "25"]).limits == [25]
 
 
 def test_resolve_args_errors():
     for argv in (["--workloads", "nope"], ["--limits", "120"], ["--repeats", "0"],
-                 ["--pypper-env", "novalue"]):
+                 ["--pypper-env", "novalue"], ["--stress", "-1"],
+                 ["--stress", "3", "--workloads", "graph,reqlog"],
+                 ["--stress", "3", "--limits", "25,50"]):
         with pytest.raises(SystemExit):
             fb.resolve_args(argv)
 
@@ -365,16 +370,22 @@ def test_run_in_cgroup_limits_between_build_and_access(tmp_path):
     ("kvstore.py", ["--records", "300", "--ops", "2000", "--dist", "uniform"]),
     ("reqlog.py", ["--users", "200", "--history", "1000", "--ops", "1000", "--audit-every", "100"]),
     ("graph.py", ["--vertices", "500", "--walks", "300"]),
+    ("kv_slots.py", ["--records", "300", "--ops", "20000"]),
 ])
 def test_workloads_deterministic(script, args, tmp_path):
+    """Run as the harness runs them (a fake cgroup): each says ready between build and
+    access, and both interpreters agree on the checksum."""
     sums = set()
+    cg = fake_group(tmp_path)
     for python in (sys.executable, STOCK):
         env = clean_env({"FARMEM_REPORT": str(tmp_path / "report.json")})
-        r = subprocess.run([python, os.path.join(WORKDIR, script), *args], env=env,
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        res = json.loads(r.stdout.strip().splitlines()[-1])
+        status, ru, out, err, secs, info = fb.run_in_cgroup(
+            fb.Host(), str(cg), [python, os.path.join(WORKDIR, script), *args], env, 120)
+        assert status == 0, err
+        assert info["ready_s"] is not None and info["limit_apply_s"] is None
+        res = json.loads(out.strip().splitlines()[-1])
         assert res["access"]["wall_s"] > 0 and res["access"]["majflt"] >= 0
+        assert res["build"]["wall_s"] > 0
         sums.add(res["checksum"])
     assert len(sums) == 1
     # no session ran, so no Pypper report was written

@@ -28,6 +28,11 @@ must agree across interpreters and limits.
 
     ./python3 Tools/bench/farmem_bench.py [--quick] [--workloads kv-zipf,reqlog]
         [--limits 25,50,75] [--repeats 3] [--json FILE] [--cleanup]
+    ./python3 Tools/bench/farmem_bench.py --stress 20 [--workloads kv-slots] [--limits 50]
+
+--stress N runs one workload (default kv-slots) at one limit (default 50%) N times with
+stock and Pypper alternating (PYTHONFAULTHANDLER=1) and reports every run that did not
+end well: the scenario of a crash once seen under a limit with the pageout backend.
 Exit status: 0 done (targets print MET / NOT MET), 1 a run failed or checksums
 differ, 77 skipped (environment), 2 usage.
 """
@@ -73,7 +78,12 @@ WORKLOADS = {
                    False),
     # Hot data in relocatable buffers (array data) scattered among cold ones.
     "graph": ("graph.py", {"--vertices": 400000, "--walks": 30000}, True),
+    # Small slotted records under Zipf requests (where a SIGSEGV was once seen under a
+    # limit with the pageout backend): --stress's default, not in the default list.
+    "kv-slots": ("kv_slots.py", {"--records": 400000, "--ops": 600000}, True),
 }
+DEFAULT_WORKLOADS = ("kv-zipf", "reqlog", "kv-uniform", "graph")
+STRESS_WORKLOAD = "kv-slots"
 INTERPRETERS = ("stock", "off", "pypper")
 
 
@@ -662,7 +672,10 @@ def run_in_cgroup(host, cgpath, argv, env, timeout, limit=None):
                     info["limit_error"] = str(e)
                     status = -2
                     break
-            os.write(go_w, b"go\n")
+            try:
+                os.write(go_w, b"go\n")
+            except BrokenPipeError:
+                pass                          # it died meanwhile: wait4 reports how
         if status in (-1, -2):
             os.kill(p.pid, signal.SIGKILL)
             _, _, ru = os.wait4(p.pid, 0)
@@ -761,10 +774,14 @@ def parse_env_items(items):
 
 def build_parser():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+    ap.add_argument("--workloads", default=None,
                     help=f"comma-separated, of {', '.join(WORKLOADS)}")
-    ap.add_argument("--limits", default="25,50,75", help="percent of the footprint")
+    ap.add_argument("--limits", default=None,
+                    help="percent of the footprint (default 25,50,75; --stress: 50)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--stress", type=int, default=0, metavar="N",
+                    help="repeat one workload at one limit N times, stock and Pypper "
+                         "alternating, and report crashes")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: kv-zipf, 50%% limit, one repeat")
     ap.add_argument("--scale", type=float, default=1.0, help="workload size factor")
@@ -786,11 +803,15 @@ def build_parser():
 def resolve_args(argv=None):
     ap = build_parser()
     a = ap.parse_args(argv)
+    if a.limits is None:
+        a.limits = str(TARGET_LIMIT) if a.stress else "25,50,75"
     try:
         a.limits = parse_limits(a.limits)
         a.pypper_extra = parse_env_items(a.pypper_env)
     except ValueError as e:
         ap.error(str(e))
+    if a.workloads is None:
+        a.workloads = STRESS_WORKLOAD if a.stress else ",".join(DEFAULT_WORKLOADS)
     a.workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
     unknown = [w for w in a.workloads if w not in WORKLOADS]
     if unknown:
@@ -799,6 +820,10 @@ def resolve_args(argv=None):
         a.workloads, a.limits, a.repeats = ["kv-zipf"], [TARGET_LIMIT], 1
     if a.repeats < 1:
         ap.error("--repeats must be at least 1")
+    if a.stress < 0:
+        ap.error("--stress must be at least 1")
+    if a.stress and (len(a.workloads) != 1 or len(a.limits) != 1):
+        ap.error("--stress takes one workload and one limit")
     return a
 
 
@@ -822,6 +847,47 @@ def probe_migration(candidate):
     except ValueError:
         return {"migration_stats": False, "relocatable_report": False}
     return {"migration_stats": m, "relocatable_report": rr}
+
+
+def run_stress(a, setup, log):
+    """--stress: one workload at one limit, a.stress rounds of stock and Pypper in
+    alternating order; every run that did not end well is kept whole."""
+    wname, pct = a.workloads[0], a.limits[0]
+    tmp = tempfile.mkdtemp(prefix="farmem-")
+    report_path = os.path.join(tmp, "report.json")
+    argv = workload_args(wname, a.scale)
+    log(f"\n== stress {wname}: footprint (no limit, stock)")
+    base = one_run(setup, [a.stock, *argv], clean_env(), None, a.timeout)
+    if not base["ok"]:
+        log(f"   stock FAILED without a limit: {base.get('error')}\n{base.get('stderr', '')}")
+        return {"workload": wname, "footprint": base}, True
+    limit = limit_bytes(base["cg_max_usage"], pct)
+    log(f"   footprint {base['cg_max_usage'] / MIB:.0f} MiB; limit {pct}% = {limit / MIB:.0f} MiB")
+    out = {"workload": wname, "percent": pct, "limit_bytes": limit, "rounds": a.stress,
+           "runs": {"stock": [], "pypper": []}}
+    crashed = False
+    for n in range(a.stress):
+        for interp in (("stock", "pypper") if n % 2 == 0 else ("pypper", "stock")):
+            env = clean_env({"PYTHONFAULTHANDLER": "1"})
+            if interp == "pypper":
+                env.update(pypper_env(a, limit, report_path))
+            python = a.stock if interp == "stock" else a.candidate
+            run = one_run(setup, [python, *argv], env, limit, a.timeout,
+                          report_path if interp == "pypper" else None)
+            run.pop("pypper", None)
+            out["runs"][interp].append(run)
+            if run["ok"]:
+                log(f"   [{n + 1}/{a.stress}] {interp:7} ok, access {run['access']['wall_s']:.2f} s, "
+                    f"majflt {run['access']['majflt']}, OOM lifts {run['oom_lifts']}")
+            else:
+                crashed = True
+                log(f"   [{n + 1}/{a.stress}] {interp:7} FAILED: {run.get('error')}\n"
+                    f"{run.get('stderr', '')}")
+    out["failed"] = {i: sum(not r["ok"] for r in rs) for i, rs in out["runs"].items()}
+    log(f"\nstress {wname} at {pct}%: failed runs stock {out['failed']['stock']}/{a.stress}, "
+        f"Pypper {out['failed']['pypper']}/{a.stress}")
+    os.rmdir(tmp) if not os.listdir(tmp) else None
+    return out, crashed
 
 
 def run_bench(a, setup, log):
@@ -970,7 +1036,10 @@ def main(argv=None):
             return SKIP
         log(f"stock: {a.stock}\ncandidate: {a.candidate}\nmigration API in candidate: {api}\n"
             f"load average at start: {load_start}\ncgroup swappiness: {setup.swappiness()}")
-        results, failed = run_bench(a, setup, log)
+        if a.stress:
+            results, failed = run_stress(a, setup, log)
+        else:
+            results, failed = run_bench(a, setup, log)
     except (KeyboardInterrupt, Interrupted) as e:
         interrupted = str(e) or "SIGINT"
         log(f"\ninterrupted ({interrupted}): tearing down")
@@ -993,6 +1062,13 @@ def main(argv=None):
     load_end = host.loadavg()
     if interrupted:
         return 130
+    if a.stress:
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"stock": a.stock, "candidate": a.candidate, "stress": results,
+                           "load_start": load_start, "load_end": load_end}, f, indent=1,
+                          default=str)
+        return 1 if failed else 0
     print(f"\nload average: start {load_start}, end {load_end}; 2 cores shared with other jobs")
     print("access phase: median (min-max) of the good runs; majflt, pswpin: medians over the "
           "access phase;\nflt x = stock majflt / this; speed x = stock time / this\n")

@@ -2,7 +2,9 @@
 its build and its access phase: it prints "BUILT" and waits for a line on stdin, so
 that a harness can put the memory limit on after the build (as a server's memory
 limit meets a heap that is already built). Deterministic for a given seed; prints one
-JSON line with a checksum and the access phase's major faults and seconds.
+JSON line with a checksum and the access phase's major faults and seconds. Under
+Tools/bench/farmem_bench.py (workload `kv-slots`) the pause is _common.ready() instead
+and the line also has the harness's build/access phase figures.
 
     python3 kv_slots.py [--records 400000] [--ops 600000] [--seed 3] [--no-wait]
 """
@@ -10,10 +12,14 @@ import argparse
 import bisect
 import itertools
 import json
+import os
 import random
 import resource
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import Phase, finish, ready  # noqa: E402
 
 
 class Record:
@@ -35,6 +41,7 @@ def main():
     ap.add_argument("--no-wait", action="store_true")
     a = ap.parse_args()
     rng = random.Random(a.seed)
+    build = Phase().start()
     store, keys = {}, []
     for i in range(a.records):
         k = f"k{i:08d}"
@@ -44,9 +51,15 @@ def main():
     rng.shuffle(order)
     cum = list(itertools.accumulate(1.0 / (r + 1) for r in range(a.records)))
     total = cum[-1]
-    print("BUILT", flush=True)
-    if not a.no_wait:
-        sys.stdin.readline()
+    build = build.stop()
+    harness = "FARMEM_READY_FD" in os.environ
+    if harness:
+        ready()
+    else:
+        print("BUILT", flush=True)
+        if not a.no_wait:
+            sys.stdin.readline()
+    access = Phase().start()
     ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     acc, mask = 0, (1 << 61) - 1
     for _ in range(a.ops // 10000):
@@ -56,8 +69,12 @@ def main():
             rec.visits += 1
             acc = (acc * 31 + rec.uid + len(rec.name) + rec.tags[0] + int(rec.score * 1000)) & mask
     ru1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    print(json.dumps({"checksum": acc, "access_s": t1 - t0,
-                      "access_majflt": ru1.ru_majflt - ru0.ru_majflt}), flush=True)
+    access = access.stop()
+    if harness:
+        finish("kv-slots", vars(a), acc, build, access)
+    else:
+        print(json.dumps({"checksum": acc, "access_s": t1 - t0,
+                          "access_majflt": ru1.ru_majflt - ru0.ru_majflt}), flush=True)
 
 
 if __name__ == "__main__":
