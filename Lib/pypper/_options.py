@@ -5,7 +5,6 @@ variable would hold, so one strict parser (in C) judges both.
 """
 
 import os
-from collections import namedtuple
 
 import _pypper
 
@@ -13,7 +12,22 @@ import _pypper
 TABLE = _pypper.option_table()
 TYPES = {row[0]: row[1] for row in TABLE}
 
-Option = namedtuple("Option", "name env value source default type accepts help")
+
+
+def _option_type():
+    """The Option named tuple, made when first asked for: collections (about 0.5 MiB
+    resident) is imported only by a program that lists the options."""
+    global Option
+    if "Option" not in globals():
+        from collections import namedtuple
+        Option = namedtuple("Option", "name env value source default type accepts help")
+    return Option
+
+
+def __getattr__(name):
+    if name == "Option":
+        return _option_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _number_text(value):
@@ -91,9 +105,9 @@ def to_args(options):
 
 def listing(values, sources):
     """Option rows for `pypper.options()` and `python3 -m pypper options`."""
-    rows = []
+    rows, option = [], _option_type()
     for name, kind, default, accepts, help_text in TABLE:
         key = name.lower()
-        rows.append(Option(key, "PYPPER_" + name, values[key], sources[key], default, kind,
+        rows.append(option(key, "PYPPER_" + name, values[key], sources[key], default, kind,
                            accepts, help_text))
     return rows
