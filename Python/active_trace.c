@@ -144,8 +144,10 @@ static struct {
     bool clock_frozen;
     uint32_t clock_ms;
     int64_t offset_ms;
-    /* Sampler-private: what each frame slot held at the previous sample. */
-    pypper_frame_memory frames;
+    /* Sampler-private: what each frame slot held at the previous sample. Mapped
+     * (64 KiB, of which SAMPLE_DEPTH rows are touched: 8 KiB at the default), not
+     * inside AT, whose memset at start would make all of it resident. */
+    pypper_frame_memory *frames;
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, to_pages, number_heat, unknown, dropped, idle_sleeps;
@@ -267,7 +269,7 @@ static void record_sink(void *ctx, PyObject *object, pypper_evidence kind)
 static bool sample_frames(PyThreadState *ts)
 {
     pypper_frame_counts c = {0, 0};
-    bool moved = pypper_frames_read(ts, AT.depth, &AT.frames, record_sink, NULL, &c);
+    bool moved = pypper_frames_read(ts, AT.depth, AT.frames, record_sink, NULL, &c);
     AT.frame_samples += c.frame_samples;
     AT.slots_read += c.slots_read;
     return moved;
@@ -744,9 +746,12 @@ static void release_memory(void)
         pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint32_t));
     if (AT.poll)
         pypper_own_munmap(AT.poll, POLL_WINDOW * sizeof(poll_entry));
+    if (AT.frames)
+        pypper_own_munmap(AT.frames, sizeof(pypper_frame_memory));
     AT.hits = NULL;
     AT.used = NULL;
     AT.poll = NULL;
+    AT.frames = NULL;
 }
 
 int pypper_active_trace_start(const pypper_config *cfg)
@@ -767,7 +772,8 @@ int pypper_active_trace_start(const pypper_config *cfg)
     AT.hits = map_zeroed(HIT_MIN * sizeof(hit_slot));
     AT.used = map_zeroed(HIT_MIN * sizeof(uint32_t));
     AT.poll = map_zeroed(POLL_WINDOW * sizeof(poll_entry));
-    if (!AT.hits || !AT.used || !AT.poll) {
+    AT.frames = map_zeroed(sizeof(pypper_frame_memory));
+    if (!AT.hits || !AT.used || !AT.poll || !AT.frames) {
         release_memory();
         PyErr_NoMemory();
         return -1;
