@@ -361,7 +361,7 @@ static void take_census(size_t count, uint32_t now)
     size_t stride = count > CENSUS_SAMPLE ? (count + CENSUS_SAMPLE - 1) / CENSUS_SAMPLE : 1;
     for (size_t i = (size_t)(AT.applies % stride); i < count; i += stride) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        double heat = pypper_model_heat(e, now);   /* (without heat: not counted) */
+        double heat = pypper_model_heat(pypper_entry_state(e), now);  /* 0: not counted */
         if (heat > 0.0 && pypper_objtable_current(e))
             pypper_model_census_add(&census, heat);
     }
@@ -394,7 +394,7 @@ static void refill_poll_window(uint32_t now)
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
-        bool idle = e->heat <= 0.0f && e->klass == PYPPER_COLD;
+        bool idle = pypper_entry_state(e)->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD;
         if (idle && i >= m)
             continue;
         bool alive = pypper_objtable_current(e);
@@ -412,9 +412,10 @@ static void refill_poll_window(uint32_t now)
         pypper_obj_entry *e = pypper_objtable_at(c);
         if (++c == count)
             c = 0;
-        if (e->heat <= 0.0f && e->klass == PYPPER_COLD)
+        if (pypper_entry_state(e)->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD)
             continue;                   /* it would stay cold */
-        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
+        double heat = pypper_model_heat(pypper_entry_state(e), now);
+        pypper_model_classify(e, pypper_model_temperature(heat, now));
     }
     AT.npoll = m;
     AT.poll_pos = 0;
@@ -482,13 +483,14 @@ static void apply_locked(bool refill)
         pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
         /* A freed object's entry waits for a compaction: it is not current. */
         if (e && pypper_entry_object(e) == h->object && pypper_objtable_current(e)) {
+            pypper_obj_state *st = pypper_entry_state_mut(e);
             for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
                 if (h->n[k])
-                    pypper_model_add(e, (pypper_evidence)k, h->n[k], now);
+                    pypper_model_add(st, (pypper_evidence)k, h->n[k], now);
             if (pypper_residency_may_touch(pypper_entry_block(e)))
                 heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(h->n), now,
                                   &budget);
-            pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
+            pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(st, now), now));
             AT.applied++;
         } else if (info.allocated && (!e || pypper_entry_object(e) != h->object)) {
             /* No entry (a number, or an object the live trace has not reached): its
