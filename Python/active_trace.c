@@ -89,13 +89,18 @@ typedef struct {
     uint32_t n[PYPPER_EVIDENCE_KINDS];
 } hit_slot;
 
-/* 16 bytes: the window is read a few entries at a time by the sampler. */
-typedef struct {
-    PyObject *object;
-    uint32_t last;              /* low bits of the reference count at the last read */
-    uint8_t offset;             /* object - block start, in 16-byte granules */
-    bool read;                  /* last holds a value */
-} poll_entry;
+/* An entry of the poll window, 8 bytes (the window follows the reads: up to 16,384
+ * entries): the object as its granule from the object table's base (36 bits), its
+ * distance from its block start in granules (2 bits), whether it is polled and
+ * whether `last` holds a read, and the low 24 bits of its reference count at the last
+ * read (a change by a multiple of 2^24 between two reads goes unseen). */
+typedef uint64_t poll_entry;
+#define POLL_GRANULES ((1ull << 36) - 1)
+#define POLL_OFFSET_SHIFT 36
+#define POLL_READ (1ull << 38)
+#define POLL_ON (1ull << 39)
+#define POLL_LAST_SHIFT 40
+#define POLL_LAST ((1u << 24) - 1)
 
 /* The sampler's schedule, kept across the thread's restarts around fork(). */
 typedef struct {
@@ -283,21 +288,24 @@ FOREIGN_READER static void poll_refcounts(void)
         poll_entry *e = &AT.poll[AT.poll_pos];
         if (++AT.poll_pos == AT.npoll)
             AT.poll_pos = 0;
-        if (!e->object)
+        poll_entry p = *e;
+        if (!(p & POLL_ON))
             continue;
+        char *object = pypper_objtable_base + (p & POLL_GRANULES) * PYPPER_OBJTABLE_GRANULE;
         /* The block stays mapped for the session; what it holds now is checked
          * below and again under the GIL. */
-        uint32_t rc = (uint32_t)LOAD(e->object->ob_refcnt);
+        uint32_t rc = (uint32_t)LOAD(((PyObject *)object)->ob_refcnt) & POLL_LAST;
         AT.poll_reads++;
-        if (e->read && rc == e->last)
+        if ((p & POLL_READ) && rc == (uint32_t)(p >> POLL_LAST_SHIFT))
             continue;
-        bool first = !e->read;
-        e->last = rc;
-        e->read = true;
-        if (!pypper_heap_probe_tracked((char *)e->object - e->offset * PYPPER_OBJTABLE_GRANULE))
-            e->object = NULL;               /* freed: stop reading it */
+        bool first = !(p & POLL_READ);
+        p = (p & ((1ull << POLL_LAST_SHIFT) - 1)) | (uint64_t)rc << POLL_LAST_SHIFT | POLL_READ;
+        unsigned offset = (unsigned)(p >> POLL_OFFSET_SHIFT) & 3u;
+        if (!pypper_heap_probe_tracked(object - offset * PYPPER_OBJTABLE_GRANULE))
+            p &= ~POLL_ON;                  /* freed: stop reading it */
         else if (!first)
-            record(e->object, PYPPER_EVIDENCE_REFCOUNT);
+            record(object, PYPPER_EVIDENCE_REFCOUNT);
+        *e = p;
     }
 }
 
@@ -402,10 +410,12 @@ static void refill_poll_window(uint32_t now)
             /* An object the pageout backend sent to swap is not polled: the read
              * would bring its page back. */
             bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
-            char *object = pypper_entry_object(e);
-            AT.poll[i] = (poll_entry){poll ? (PyObject *)object : NULL, 0,
-                                      poll ? (uint8_t)((object - (char *)pypper_entry_block(e))
-                                                       / PYPPER_OBJTABLE_GRANULE) : 0, false};
+            char *object = pypper_entry_object(e), *block = pypper_entry_block(e);
+            AT.poll[i] = poll ? POLL_ON
+                                    | (uint64_t)(object - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE
+                                    | (uint64_t)((object - block) / PYPPER_OBJTABLE_GRANULE)
+                                          << POLL_OFFSET_SHIFT
+                              : 0;
         }
     }
     for (size_t i = 0, c = first; i < n; i++) {
