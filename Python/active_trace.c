@@ -84,9 +84,13 @@
 #define IDLE_WINDOW_NS (20 * 1000 * 1000ull)
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* 16 bytes (18 with its `used` index): the table can reach tens of thousands of
+ * slots in programs that make many objects. A count stops at 65,535 pieces of one
+ * kind for one object between two hand-overs (about 4,000 samples fit in one
+ * 100 ms hand-over interval here; more only when a long C call delays it). */
 typedef struct {
     void *object;
-    uint32_t n[PYPPER_EVIDENCE_KINDS];
+    uint16_t n[PYPPER_EVIDENCE_KINDS];
 } hit_slot;
 
 /* An entry of the poll window, 8 bytes (the window follows the reads: up to 16,384
@@ -128,7 +132,7 @@ static struct {
     atomic_bool want_full;      /* it should feed the model (not only collect a round) */
     atomic_bool handing_over;   /* a thread waits for mu to hand over: bursts end */
     hit_slot *hits;
-    uint32_t *used;             /* indexes of the occupied slots */
+    uint16_t *used;             /* indexes of the occupied slots (HIT_CAP <= 65536) */
     size_t nused;
     uint32_t hit_cap;           /* slots of hits and used (a power of two) */
     uint64_t hit_grows;
@@ -211,12 +215,12 @@ static bool grow_hits(void)
 {
     uint32_t cap = AT.hit_cap * 2;
     hit_slot *hits = map_zeroed(cap * sizeof(hit_slot));
-    uint32_t *used = map_zeroed(cap * sizeof(uint32_t));
+    uint16_t *used = map_zeroed(cap * sizeof(uint16_t));
     if (!hits || !used) {
         if (hits)
             pypper_own_munmap(hits, cap * sizeof(hit_slot));
         if (used)
-            pypper_own_munmap(used, cap * sizeof(uint32_t));
+            pypper_own_munmap(used, cap * sizeof(uint16_t));
         return false;
     }
     for (size_t u = 0; u < AT.nused; u++) {
@@ -225,10 +229,10 @@ static bool grow_hits(void)
         while (hits[i].object)
             i = (i + 1) & (cap - 1);
         hits[i] = *h;
-        used[u] = i;
+        used[u] = (uint16_t)i;
     }
     pypper_own_munmap(AT.hits, AT.hit_cap * sizeof(hit_slot));
-    pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint32_t));
+    pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint16_t));
     AT.hits = hits;
     AT.used = used;
     AT.hit_cap = cap;
@@ -252,9 +256,9 @@ static void record(void *object, pypper_evidence kind)
             return;
         }
         AT.hits[i].object = object;
-        AT.used[AT.nused++] = i;
+        AT.used[AT.nused++] = (uint16_t)i;
     }
-    AT.hits[i].n[kind]++;
+    AT.hits[i].n[kind] += AT.hits[i].n[kind] != UINT16_MAX;
     AT.evidence[kind]++;
 }
 
@@ -488,6 +492,9 @@ static void apply_locked(bool refill)
     AT.signal_evidence += pypper_signal_sampler_drain(record_sink, NULL);
     for (size_t u = 0; u < AT.nused; u++) {
         hit_slot *h = &AT.hits[AT.used[u]];
+        uint32_t n[PYPPER_EVIDENCE_KINDS];
+        for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
+            n[k] = h->n[k];
         pypper_block_info info;
         pypper_heap_lookup(h->object, &info);
         pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
@@ -495,17 +502,17 @@ static void apply_locked(bool refill)
         if (e && pypper_entry_object(e) == h->object && pypper_objtable_current(e)) {
             pypper_obj_state *st = pypper_entry_state_mut(e);
             for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
-                if (h->n[k])
-                    pypper_model_add(st, (pypper_evidence)k, h->n[k], now);
+                if (n[k])
+                    pypper_model_add(st, (pypper_evidence)k, n[k], now);
             if (pypper_residency_may_touch(pypper_entry_block(e)))
-                heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(h->n), now,
+                heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(n), now,
                                   &budget);
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(st, now), now));
             AT.applied++;
         } else if (info.allocated && (!e || pypper_entry_object(e) != h->object)) {
             /* No entry (a number, or an object the live trace has not reached): its
              * page takes the evidence. */
-            pypper_page_heat_add(pypper_heap_page_index(h->object), pypper_model_weigh(h->n), now);
+            pypper_page_heat_add(pypper_heap_page_index(h->object), pypper_model_weigh(n), now);
             AT.to_pages++;
         } else {
             AT.unknown++;
@@ -755,7 +762,7 @@ static void release_memory(void)
     if (AT.hits)
         pypper_own_munmap(AT.hits, AT.hit_cap * sizeof(hit_slot));
     if (AT.used)
-        pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint32_t));
+        pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint16_t));
     if (AT.poll)
         pypper_own_munmap(AT.poll, POLL_WINDOW * sizeof(poll_entry));
     if (AT.frames)
@@ -782,7 +789,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     pthread_condattr_destroy(&attr);
     AT.hit_cap = HIT_MIN;
     AT.hits = map_zeroed(HIT_MIN * sizeof(hit_slot));
-    AT.used = map_zeroed(HIT_MIN * sizeof(uint32_t));
+    AT.used = map_zeroed(HIT_MIN * sizeof(uint16_t));
     AT.poll = map_zeroed(POLL_WINDOW * sizeof(poll_entry));
     AT.frames = map_zeroed(sizeof(pypper_frame_memory));
     if (!AT.hits || !AT.used || !AT.poll || !AT.frames) {
