@@ -8,10 +8,17 @@ import os
 
 import _pypper
 
-# (NAME, type, default, accepts, help) rows of the C table, in table order.
-TABLE = _pypper.option_table()
-TYPES = {row[0]: row[1] for row in TABLE}
+_table = None
 
+
+def table():
+    """(NAME, type, default, accepts, help) rows of the C table, in table order; made
+    when first needed (23 KiB of strings a session started without keyword options
+    never reads)."""
+    global _table
+    if _table is None:
+        _table = _pypper.option_table()
+    return _table
 
 
 def _option_type():
@@ -52,7 +59,7 @@ def _bad(name, value, upper):
 def to_text(name, value):
     """The PYPPER_* text for a keyword value, or raise ConfigError."""
     upper = name.upper()
-    kind = TYPES.get(upper)
+    kind = next((row[1] for row in table() if row[0] == upper), None)
     if kind is None:
         # Let the C side word the error (with its did-you-mean).
         return upper, str(value)
@@ -79,7 +86,7 @@ def to_text(name, value):
 
 
 def _accepts(upper):
-    for row in TABLE:
+    for row in table():
         if row[0] == upper:
             return row[3]
     return "a known option"
@@ -106,7 +113,7 @@ def to_args(options):
 def listing(values, sources):
     """Option rows for `pypper.options()` and `python3 -m pypper options`."""
     rows, option = [], _option_type()
-    for name, kind, default, accepts, help_text in TABLE:
+    for name, kind, default, accepts, help_text in table():
         key = name.lower()
         rows.append(option(key, "PYPPER_" + name, values[key], sources[key], default, kind,
                            accepts, help_text))
