@@ -459,7 +459,9 @@ static PyObject *py_find_spec(PyObject *cls, PyObject *const *args, Py_ssize_t n
     }
     if (!package_dir[0] || PyUnicode_CompareWithASCIIString(args[0], "pypper") != 0)
         Py_RETURN_NONE;
-    PyObject *machinery = PyImport_ImportModule("importlib.machinery");
+    /* importlib.machinery.PathFinder is this class: the module importlib itself loads
+     * at start-up (importing importlib.machinery would add importlib and warnings). */
+    PyObject *machinery = PyImport_ImportModule("_frozen_importlib_external");
     PyObject *finder = machinery ? PyObject_GetAttrString(machinery, "PathFinder") : NULL;
     Py_XDECREF(machinery);
     PyObject *path = finder ? Py_BuildValue("[s]", package_dir) : NULL;

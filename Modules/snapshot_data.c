@@ -553,7 +553,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
             continue;
         pypper_block_info info;
         pypper_heap_lookup(pypper_entry_block(e), &info);
-        double t = pypper_model_temperature(pypper_model_heat(e, now), now);
+        double t = pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now);
         int klass = pypper_model_classify(e, t);
         /* The object's whole block counts for its pages (its header included), and
          * each buffer it owns for the buffer's pages. */

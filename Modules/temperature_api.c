@@ -31,7 +31,7 @@ static double temperature_in_heap(PyObject *obj, uint32_t now)
         return -1.0;
     pypper_obj_entry *e = pypper_objtable_find(info.block);
     if (e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e))
-        return pypper_model_temperature(pypper_model_heat(e, now), now);
+        return pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now);
     if (_Py_IsImmortal(obj))
         return -1.0;
     return pypper_page_heat_temperature(obj, pypper_heap_page_index(obj), info.size, now);
@@ -161,7 +161,7 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     }
     for (size_t i = 0; i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        double h = pypper_model_heat(e, now);
+        double h = pypper_model_heat(pypper_entry_state(e), now);
         if (h <= 0.0 || !pypper_objtable_current(e))
             continue;
         if (n < cap) {

@@ -1,4 +1,7 @@
-/* Pypper/objtable.c: the object table (objtable.h). Entries (16 bytes) are appended;
+/* Pypper/objtable.c: the object table (objtable.h). Entries (8 bytes) are appended,
+ * with their model state (8 bytes) in a parallel array whose pages are read and
+ * written only for objects with evidence (a state moves with its entry only when
+ * the entry is PYPPER_ENTRY_STATEFUL);
  * the index is an array of entry numbers + 1 (0: empty) with linear probing, sized to
  * the entries (rebuilt 2/3 full, at most 3/4 full: about 6 bytes an entry), covering the entries [0, synced). A sync drops the dead among
  * the entries added since the previous one and hashes the others; a sweep removes dead
@@ -12,12 +15,24 @@
 #include <sys/mman.h>
 
 static pypper_obj_entry *entries;
-static size_t count, entries_cap, synced;
+static pypper_obj_state *states;        /* parallel to entries: states_cap >= entries_cap */
+static size_t count, entries_cap, states_cap, synced;
 static uint32_t *index_;
 static size_t index_cap, index_used;     /* slots (any number), and those in use */
 static pypper_objtable_alive_fn alive_fn;
 static uint64_t dropped_total;          /* entries dropped, ever */
 char *pypper_objtable_base;
+pypper_obj_entry *pypper_objtable_entry0;
+pypper_obj_state *pypper_objtable_state0;
+
+const pypper_obj_state pypper_obj_state_zero;
+
+/* Entry `from` moves to `to`: its state too, when it has one. */
+static inline void move_state(size_t to, size_t from)
+{
+    if (entries[from].klass & PYPPER_ENTRY_STATEFUL)
+        states[to] = states[from];
+}
 
 void pypper_objtable_set_base(void *base) { pypper_objtable_base = base; }
 
@@ -109,6 +124,21 @@ static int rebuild_index(size_t cap)
  * faults for what is already there; a copy of a million entries took 50 ms here). */
 static int resize_entries(size_t cap)
 {
+    /* The states first: when the entries then fail, a larger state array is harmless.
+     * No huge pages for them: their pages are meant to stay sparse. */
+    if (cap > states_cap) {
+        void *st;
+        if (states)
+            st = pypper_own_mremap(states, states_cap * sizeof(pypper_obj_state),
+                                   cap * sizeof(pypper_obj_state));
+        else
+            st = pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES, cap * sizeof(pypper_obj_state),
+                                 MAP_NORESERVE);
+        if (!st)
+            return -1;
+        states = pypper_objtable_state0 = st;
+        states_cap = cap;
+    }
     void *fresh;
     if (entries)
         fresh = pypper_own_mremap(entries, entries_cap * sizeof(pypper_obj_entry),
@@ -116,9 +146,9 @@ static int resize_entries(size_t cap)
     else
         fresh = pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES, cap * sizeof(pypper_obj_entry), 0);
     if (!fresh)
-        return -1;
+        return -1;                      /* the states stay larger: harmless */
     prefer_huge(fresh, cap * sizeof(pypper_obj_entry));
-    entries = fresh;
+    entries = pypper_objtable_entry0 = fresh;
     entries_cap = cap;
     return 0;
 }
@@ -161,9 +191,12 @@ int pypper_objtable_sync(void)
     /* The entries added since the last sync are in no index yet: drop the dead ones
      * by compacting that tail in place (most young objects die before a sync). */
     size_t kept = synced;
-    for (size_t e = synced; e < count; e++)
-        if (pypper_objtable_current(&entries[e]))
+    for (size_t e = synced; e < count; e++) {
+        if (pypper_objtable_current(&entries[e])) {
+            move_state(kept, e);
             entries[kept++] = entries[e];
+        }
+    }
     dropped_total += count - kept;
     count = kept;
     size_t want = index_used + (count - synced);
@@ -209,9 +242,12 @@ size_t pypper_objtable_compact(void)
     if (pypper_objtable_sync() < 0)
         return 0;
     size_t kept = 0;
-    for (size_t e = 0; e < count; e++)
-        if (pypper_objtable_current(&entries[e]))
+    for (size_t e = 0; e < count; e++) {
+        if (pypper_objtable_current(&entries[e])) {
+            move_state(kept, e);
             entries[kept++] = entries[e];
+        }
+    }
     size_t dropped = count - kept;
     dropped_total += dropped;
     count = synced = kept;
@@ -253,6 +289,7 @@ static void remove_at(size_t i)
     synced = count;
     dropped_total++;
     if (i != last) {
+        move_state(i, last);
         entries[i] = entries[last];
         if (!retired(&entries[i])) {
             size_t moved = find_slot(key_of(&entries[i]));
@@ -285,9 +322,12 @@ void pypper_objtable_clear(void)
 {
     if (entries)
         pypper_own_munmap(entries, entries_cap * sizeof(pypper_obj_entry));
+    if (states)
+        pypper_own_munmap(states, states_cap * sizeof(pypper_obj_state));
     if (index_)
         pypper_own_munmap(index_, index_cap * sizeof(uint32_t));
-    entries = NULL;
+    entries = pypper_objtable_entry0 = NULL;
+    states = pypper_objtable_state0 = NULL;
     index_ = NULL;
-    count = entries_cap = synced = index_cap = index_used = 0;
+    count = entries_cap = states_cap = synced = index_cap = index_used = 0;
 }

@@ -13,28 +13,63 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 16 bytes an object. The block is kept as its granule number (16-byte units) from
+/* 8 bytes an object. The block is kept as its granule number (16-byte units) from
  * the table's base (pypper_objtable_set_base: the heap's reservation), 36 bits (1 TiB
  * of reservation); the object as its distance from the block start in granules (its
  * pre-headers: 0, 1 or 2). Read them (and the site, the migration walk's note)
- * through the accessors below. */
+ * through the accessors below. The temperature model's state is not in the entry:
+ * see pypper_obj_state. */
 typedef struct {
     uint32_t granule;   /* block start - base, in granules: low 32 bits */
     uint8_t where;      /* bits 0-3: granule bits 32-35; 4-5: object offset in granules,
                            3: retired (a newer entry has the block); 6-7: the note */
-    uint8_t klass;      /* cold, warm or hot, with hysteresis (Pypper/temperature.c) */
+    uint8_t klass;      /* bits 0-1: cold, warm or hot, with hysteresis
+                           (Pypper/temperature.c: pypper_entry_class); bit 7:
+                           PYPPER_ENTRY_STATEFUL */
     uint16_t site16;    /* allocation site id (Python/alloc_sites.c), 0: unknown,
                            0xFFFF: allocated before the session */
-    /* The temperature model's state of the object (Pypper/temperature.c). */
+} pypper_obj_entry;
+
+/* The temperature model's state of an object (Pypper/temperature.c), 8 bytes, in an
+ * array parallel to the entries. Most objects never get evidence: an entry whose
+ * state was never written (PYPPER_ENTRY_STATEFUL clear) reads as zero without its
+ * slot being read, so the array's pages are touched only where objects got some. */
+typedef struct {
     float heat;         /* decayed sampler evidence, as of `stamp` */
     uint32_t stamp;     /* model time (ms since the session started) of heat */
-} pypper_obj_entry;
+} pypper_obj_state;
 
 #define PYPPER_OBJTABLE_GRANULE 16u
 #define PYPPER_OBJTABLE_SPAN ((uint64_t)1 << 40)   /* bytes a base can cover */
 #define PYPPER_OBJTABLE_RETIRED 3u
 
 extern char *pypper_objtable_base;
+/* The entry array and its parallel state array (for pypper_entry_state). */
+extern pypper_obj_entry *pypper_objtable_entry0;
+extern pypper_obj_state *pypper_objtable_state0;
+
+extern const pypper_obj_state pypper_obj_state_zero;
+#define PYPPER_ENTRY_STATEFUL 0x80u     /* in klass: the entry's state slot is in use */
+
+static inline int pypper_entry_class(const pypper_obj_entry *e) { return e->klass & 3u; }
+
+/* The model state of e, an entry of the table (from find, at or entries), to read. */
+static inline const pypper_obj_state *pypper_entry_state(const pypper_obj_entry *e)
+{
+    return e->klass & PYPPER_ENTRY_STATEFUL ? pypper_objtable_state0 + (e - pypper_objtable_entry0)
+                                            : &pypper_obj_state_zero;
+}
+
+/* The same, to write: a zero state the first time. */
+static inline pypper_obj_state *pypper_entry_state_mut(pypper_obj_entry *e)
+{
+    pypper_obj_state *s = pypper_objtable_state0 + (e - pypper_objtable_entry0);
+    if (!(e->klass & PYPPER_ENTRY_STATEFUL)) {
+        *s = pypper_obj_state_zero;
+        e->klass |= PYPPER_ENTRY_STATEFUL;
+    }
+    return s;
+}
 
 static inline void *pypper_entry_block(const pypper_obj_entry *e)
 {

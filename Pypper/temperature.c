@@ -54,9 +54,9 @@ double pypper_model_weigh(const uint32_t count[PYPPER_EVIDENCE_KINDS])
     return heat;
 }
 
-double pypper_model_heat(const pypper_obj_entry *e, uint32_t now_ms)
+double pypper_model_heat(const pypper_obj_state *s, uint32_t now_ms)
 {
-    return pypper_model_decay(e->heat, e->stamp, now_ms);
+    return pypper_model_decay(s->heat, s->stamp, now_ms);
 }
 
 double pypper_model_reference_heat(uint32_t now_ms)
@@ -64,11 +64,11 @@ double pypper_model_reference_heat(uint32_t now_ms)
     return pypper_model_decay(reference_heat, reference_stamp, now_ms);
 }
 
-void pypper_model_add(pypper_obj_entry *e, pypper_evidence kind, double count, uint32_t now_ms)
+void pypper_model_add(pypper_obj_state *s, pypper_evidence kind, double count, uint32_t now_ms)
 {
-    double heat = pypper_model_heat(e, now_ms) + P.weight[kind] * count;
-    e->heat = (float)heat;
-    e->stamp = now_ms;
+    double heat = pypper_model_heat(s, now_ms) + P.weight[kind] * count;
+    s->heat = (float)heat;
+    s->stamp = now_ms;
     /* Until a percentile is known, the hottest heat seen is the reference. */
     if (!reference_from_census && heat > pypper_model_reference_heat(now_ms)) {
         reference_heat = heat;
@@ -122,7 +122,7 @@ double pypper_model_temperature(double heat, uint32_t now_ms)
 int pypper_model_classify(pypper_obj_entry *e, double t)
 {
     double h = P.hysteresis;
-    int k = e->klass;
+    int k = pypper_entry_class(e);
     switch (k) {
     case PYPPER_HOT:
         if (t < P.hot_threshold - h)
@@ -141,7 +141,7 @@ int pypper_model_classify(pypper_obj_entry *e, double t)
             k = PYPPER_WARM;
         break;
     }
-    e->klass = (uint8_t)k;
+    e->klass = (uint8_t)((e->klass & PYPPER_ENTRY_STATEFUL) | (unsigned)k);
     return k;
 }
 

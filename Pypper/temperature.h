@@ -30,8 +30,9 @@ typedef struct {
 void pypper_model_reset(const pypper_config *cfg);
 const pypper_model_params *pypper_model_params_get(void);
 
-/* Add `count` pieces of evidence of a kind to e at model time now_ms. */
-void pypper_model_add(pypper_obj_entry *e, pypper_evidence kind, double count, uint32_t now_ms);
+/* Add `count` pieces of evidence of a kind to an object's state (pypper_entry_state)
+ * at model time now_ms. */
+void pypper_model_add(pypper_obj_state *s, pypper_evidence kind, double count, uint32_t now_ms);
 /* A census of heats (a log histogram) that sets the reference heat to their 95th
  * percentile; the sampler takes one at each hand-over, over a sample spread evenly over
  * the whole object table (not the window it polls: one part of the program's data). */
@@ -48,14 +49,14 @@ void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms);
 double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms);
 /* The heat that counts of each kind of evidence are worth (the options' weights). */
 double pypper_model_weigh(const uint32_t count[PYPPER_EVIDENCE_KINDS]);
-/* e's heat decayed to now_ms. */
-double pypper_model_heat(const pypper_obj_entry *e, uint32_t now_ms);
+/* The heat of an object's state decayed to now_ms. */
+double pypper_model_heat(const pypper_obj_state *s, uint32_t now_ms);
 /* The reference heat (the scale of temperatures) decayed to now_ms. */
 double pypper_model_reference_heat(uint32_t now_ms);
 /* Temperature in [0, 1): with u = log(1 + heat) / log(1 + reference heat),
  * 1 - 10^-u (0.9 at the reference). Strictly increasing in heat. */
 double pypper_model_temperature(double heat, uint32_t now_ms);
-/* e's class after seeing temperature t (updates e->klass with hysteresis). */
+/* e's class after seeing temperature t (updates its class with hysteresis). */
 int pypper_model_classify(pypper_obj_entry *e, double t);
 const char *pypper_model_class_name(int klass);
 

@@ -84,18 +84,27 @@
 #define IDLE_WINDOW_NS (20 * 1000 * 1000ull)
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* 16 bytes (18 with its `used` index): the table can reach tens of thousands of
+ * slots in programs that make many objects. A count stops at 65,535 pieces of one
+ * kind for one object between two hand-overs (about 4,000 samples fit in one
+ * 100 ms hand-over interval here; more only when a long C call delays it). */
 typedef struct {
     void *object;
-    uint32_t n[PYPPER_EVIDENCE_KINDS];
+    uint16_t n[PYPPER_EVIDENCE_KINDS];
 } hit_slot;
 
-/* 16 bytes: the window is read a few entries at a time by the sampler. */
-typedef struct {
-    PyObject *object;
-    uint32_t last;              /* low bits of the reference count at the last read */
-    uint8_t offset;             /* object - block start, in 16-byte granules */
-    bool read;                  /* last holds a value */
-} poll_entry;
+/* An entry of the poll window, 8 bytes (the window follows the reads: up to 16,384
+ * entries): the object as its granule from the object table's base (36 bits), its
+ * distance from its block start in granules (2 bits), whether it is polled and
+ * whether `last` holds a read, and the low 24 bits of its reference count at the last
+ * read (a change by a multiple of 2^24 between two reads goes unseen). */
+typedef uint64_t poll_entry;
+#define POLL_GRANULES ((1ull << 36) - 1)
+#define POLL_OFFSET_SHIFT 36
+#define POLL_READ (1ull << 38)
+#define POLL_ON (1ull << 39)
+#define POLL_LAST_SHIFT 40
+#define POLL_LAST ((1u << 24) - 1)
 
 /* The sampler's schedule, kept across the thread's restarts around fork(). */
 typedef struct {
@@ -123,7 +132,7 @@ static struct {
     atomic_bool want_full;      /* it should feed the model (not only collect a round) */
     atomic_bool handing_over;   /* a thread waits for mu to hand over: bursts end */
     hit_slot *hits;
-    uint32_t *used;             /* indexes of the occupied slots */
+    uint16_t *used;             /* indexes of the occupied slots (HIT_CAP <= 65536) */
     size_t nused;
     uint32_t hit_cap;           /* slots of hits and used (a power of two) */
     uint64_t hit_grows;
@@ -144,8 +153,10 @@ static struct {
     bool clock_frozen;
     uint32_t clock_ms;
     int64_t offset_ms;
-    /* Sampler-private: what each frame slot held at the previous sample. */
-    pypper_frame_memory frames;
+    /* Sampler-private: what each frame slot held at the previous sample. Mapped
+     * (64 KiB, of which SAMPLE_DEPTH rows are touched: 8 KiB at the default), not
+     * inside AT, whose memset at start would make all of it resident. */
+    pypper_frame_memory *frames;
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, to_pages, number_heat, unknown, dropped, idle_sleeps;
@@ -204,12 +215,12 @@ static bool grow_hits(void)
 {
     uint32_t cap = AT.hit_cap * 2;
     hit_slot *hits = map_zeroed(cap * sizeof(hit_slot));
-    uint32_t *used = map_zeroed(cap * sizeof(uint32_t));
+    uint16_t *used = map_zeroed(cap * sizeof(uint16_t));
     if (!hits || !used) {
         if (hits)
             pypper_own_munmap(hits, cap * sizeof(hit_slot));
         if (used)
-            pypper_own_munmap(used, cap * sizeof(uint32_t));
+            pypper_own_munmap(used, cap * sizeof(uint16_t));
         return false;
     }
     for (size_t u = 0; u < AT.nused; u++) {
@@ -218,10 +229,10 @@ static bool grow_hits(void)
         while (hits[i].object)
             i = (i + 1) & (cap - 1);
         hits[i] = *h;
-        used[u] = i;
+        used[u] = (uint16_t)i;
     }
     pypper_own_munmap(AT.hits, AT.hit_cap * sizeof(hit_slot));
-    pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint32_t));
+    pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint16_t));
     AT.hits = hits;
     AT.used = used;
     AT.hit_cap = cap;
@@ -245,9 +256,9 @@ static void record(void *object, pypper_evidence kind)
             return;
         }
         AT.hits[i].object = object;
-        AT.used[AT.nused++] = i;
+        AT.used[AT.nused++] = (uint16_t)i;
     }
-    AT.hits[i].n[kind]++;
+    AT.hits[i].n[kind] += AT.hits[i].n[kind] != UINT16_MAX;
     AT.evidence[kind]++;
 }
 
@@ -267,7 +278,7 @@ static void record_sink(void *ctx, PyObject *object, pypper_evidence kind)
 static bool sample_frames(PyThreadState *ts)
 {
     pypper_frame_counts c = {0, 0};
-    bool moved = pypper_frames_read(ts, AT.depth, &AT.frames, record_sink, NULL, &c);
+    bool moved = pypper_frames_read(ts, AT.depth, AT.frames, record_sink, NULL, &c);
     AT.frame_samples += c.frame_samples;
     AT.slots_read += c.slots_read;
     return moved;
@@ -281,21 +292,24 @@ FOREIGN_READER static void poll_refcounts(void)
         poll_entry *e = &AT.poll[AT.poll_pos];
         if (++AT.poll_pos == AT.npoll)
             AT.poll_pos = 0;
-        if (!e->object)
+        poll_entry p = *e;
+        if (!(p & POLL_ON))
             continue;
+        char *object = pypper_objtable_base + (p & POLL_GRANULES) * PYPPER_OBJTABLE_GRANULE;
         /* The block stays mapped for the session; what it holds now is checked
          * below and again under the GIL. */
-        uint32_t rc = (uint32_t)LOAD(e->object->ob_refcnt);
+        uint32_t rc = (uint32_t)LOAD(((PyObject *)object)->ob_refcnt) & POLL_LAST;
         AT.poll_reads++;
-        if (e->read && rc == e->last)
+        if ((p & POLL_READ) && rc == (uint32_t)(p >> POLL_LAST_SHIFT))
             continue;
-        bool first = !e->read;
-        e->last = rc;
-        e->read = true;
-        if (!pypper_heap_probe_tracked((char *)e->object - e->offset * PYPPER_OBJTABLE_GRANULE))
-            e->object = NULL;               /* freed: stop reading it */
+        bool first = !(p & POLL_READ);
+        p = (p & ((1ull << POLL_LAST_SHIFT) - 1)) | (uint64_t)rc << POLL_LAST_SHIFT | POLL_READ;
+        unsigned offset = (unsigned)(p >> POLL_OFFSET_SHIFT) & 3u;
+        if (!pypper_heap_probe_tracked(object - offset * PYPPER_OBJTABLE_GRANULE))
+            p &= ~POLL_ON;                  /* freed: stop reading it */
         else if (!first)
-            record(e->object, PYPPER_EVIDENCE_REFCOUNT);
+            record(object, PYPPER_EVIDENCE_REFCOUNT);
+        *e = p;
     }
 }
 
@@ -359,7 +373,7 @@ static void take_census(size_t count, uint32_t now)
     size_t stride = count > CENSUS_SAMPLE ? (count + CENSUS_SAMPLE - 1) / CENSUS_SAMPLE : 1;
     for (size_t i = (size_t)(AT.applies % stride); i < count; i += stride) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        double heat = pypper_model_heat(e, now);   /* (without heat: not counted) */
+        double heat = pypper_model_heat(pypper_entry_state(e), now);  /* 0: not counted */
         if (heat > 0.0 && pypper_objtable_current(e))
             pypper_model_census_add(&census, heat);
     }
@@ -392,7 +406,7 @@ static void refill_poll_window(uint32_t now)
         pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
-        bool idle = e->heat <= 0.0f && e->klass == PYPPER_COLD;
+        bool idle = pypper_entry_state(e)->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD;
         if (idle && i >= m)
             continue;
         bool alive = pypper_objtable_current(e);
@@ -400,19 +414,22 @@ static void refill_poll_window(uint32_t now)
             /* An object the pageout backend sent to swap is not polled: the read
              * would bring its page back. */
             bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
-            char *object = pypper_entry_object(e);
-            AT.poll[i] = (poll_entry){poll ? (PyObject *)object : NULL, 0,
-                                      poll ? (uint8_t)((object - (char *)pypper_entry_block(e))
-                                                       / PYPPER_OBJTABLE_GRANULE) : 0, false};
+            char *object = pypper_entry_object(e), *block = pypper_entry_block(e);
+            AT.poll[i] = poll ? POLL_ON
+                                    | (uint64_t)(object - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE
+                                    | (uint64_t)((object - block) / PYPPER_OBJTABLE_GRANULE)
+                                          << POLL_OFFSET_SHIFT
+                              : 0;
         }
     }
     for (size_t i = 0, c = first; i < n; i++) {
         pypper_obj_entry *e = pypper_objtable_at(c);
         if (++c == count)
             c = 0;
-        if (e->heat <= 0.0f && e->klass == PYPPER_COLD)
+        if (pypper_entry_state(e)->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD)
             continue;                   /* it would stay cold */
-        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
+        double heat = pypper_model_heat(pypper_entry_state(e), now);
+        pypper_model_classify(e, pypper_model_temperature(heat, now));
     }
     AT.npoll = m;
     AT.poll_pos = 0;
@@ -475,23 +492,27 @@ static void apply_locked(bool refill)
     AT.signal_evidence += pypper_signal_sampler_drain(record_sink, NULL);
     for (size_t u = 0; u < AT.nused; u++) {
         hit_slot *h = &AT.hits[AT.used[u]];
+        uint32_t n[PYPPER_EVIDENCE_KINDS];
+        for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
+            n[k] = h->n[k];
         pypper_block_info info;
         pypper_heap_lookup(h->object, &info);
         pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
         /* A freed object's entry waits for a compaction: it is not current. */
         if (e && pypper_entry_object(e) == h->object && pypper_objtable_current(e)) {
+            pypper_obj_state *st = pypper_entry_state_mut(e);
             for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
-                if (h->n[k])
-                    pypper_model_add(e, (pypper_evidence)k, h->n[k], now);
+                if (n[k])
+                    pypper_model_add(st, (pypper_evidence)k, n[k], now);
             if (pypper_residency_may_touch(pypper_entry_block(e)))
-                heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(h->n), now,
+                heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(n), now,
                                   &budget);
-            pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
+            pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(st, now), now));
             AT.applied++;
         } else if (info.allocated && (!e || pypper_entry_object(e) != h->object)) {
             /* No entry (a number, or an object the live trace has not reached): its
              * page takes the evidence. */
-            pypper_page_heat_add(pypper_heap_page_index(h->object), pypper_model_weigh(h->n), now);
+            pypper_page_heat_add(pypper_heap_page_index(h->object), pypper_model_weigh(n), now);
             AT.to_pages++;
         } else {
             AT.unknown++;
@@ -741,12 +762,15 @@ static void release_memory(void)
     if (AT.hits)
         pypper_own_munmap(AT.hits, AT.hit_cap * sizeof(hit_slot));
     if (AT.used)
-        pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint32_t));
+        pypper_own_munmap(AT.used, AT.hit_cap * sizeof(uint16_t));
     if (AT.poll)
         pypper_own_munmap(AT.poll, POLL_WINDOW * sizeof(poll_entry));
+    if (AT.frames)
+        pypper_own_munmap(AT.frames, sizeof(pypper_frame_memory));
     AT.hits = NULL;
     AT.used = NULL;
     AT.poll = NULL;
+    AT.frames = NULL;
 }
 
 int pypper_active_trace_start(const pypper_config *cfg)
@@ -765,9 +789,10 @@ int pypper_active_trace_start(const pypper_config *cfg)
     pthread_condattr_destroy(&attr);
     AT.hit_cap = HIT_MIN;
     AT.hits = map_zeroed(HIT_MIN * sizeof(hit_slot));
-    AT.used = map_zeroed(HIT_MIN * sizeof(uint32_t));
+    AT.used = map_zeroed(HIT_MIN * sizeof(uint16_t));
     AT.poll = map_zeroed(POLL_WINDOW * sizeof(poll_entry));
-    if (!AT.hits || !AT.used || !AT.poll) {
+    AT.frames = map_zeroed(sizeof(pypper_frame_memory));
+    if (!AT.hits || !AT.used || !AT.poll || !AT.frames) {
         release_memory();
         PyErr_NoMemory();
         return -1;

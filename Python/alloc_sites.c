@@ -9,7 +9,9 @@
  * table; the code object is kept alive by a reference; a one-entry memo catches
  * loops), then notes it:
  * - for a block above 512 bytes, in `large`, a map block -> site (open addressing,
- *   rebuilt twice as large when half full, dropping blocks no longer allocated);
+ *   8-byte slots: the block's granule in the reservation and the site; 512 slots at
+ *   first, rebuilt when half full with room for four times the blocks still
+ *   allocated, so it is as large as the program's large blocks need);
  * - for a small block, in the record of its pool (a direct array, one 8-byte record
  *   per 16 KiB pool of the reservation, touched only where pools are used): the
  *   site and which block of the pool it was, the latest recorded one (forgotten
@@ -33,7 +35,9 @@
 #include <sys/mman.h>
 
 #define SITE_CAP 65536u             /* sites (ids 1..SITE_CAP/2), power of two */
-#define LARGE_MIN_CAP 65536u        /* initial slots of the large-block map */
+#define INDEX_MIN_CAP 1024u         /* initial slots of the site index (4 KiB) */
+#define LARGE_MIN_CAP 512u          /* initial slots of the large-block map (4 KiB) */
+#define LARGE_SITE_BITS 24          /* a large slot: granule + 1 above, site below */
 #define SAMPLE_BYTES 4096           /* ALLOC_SAMPLE 1: one allocation per 4 KiB allocated */
 
 typedef struct {
@@ -46,15 +50,16 @@ typedef struct {
     uint32_t opener;                /* 1 + granule of the block that opened it; 0: taken */
 } pool_rec;
 
-typedef struct {
-    uintptr_t block;                /* 0: empty */
-    uint32_t site;
-} large_slot;
+/* A slot of the large-block map: (1 + the block's granule in the reservation) <<
+ * LARGE_SITE_BITS | site; 0: empty. Granules fit in 40 bits (the reservation is at
+ * most 2 x 64 GiB), sites in 24 (ids stay below SITE_CAP / 2). */
+typedef uint64_t large_slot;
 
 static struct {
     bool on;
     site_rec *sites;                /* indexed by id */
-    uint32_t *site_index;           /* SITE_CAP slots of ids (0: empty) */
+    uint32_t *site_index;           /* index_cap slots of ids (0: empty), at most half full */
+    uint32_t index_cap;
     uint32_t nsites;
     PyCodeObject *memo_code;        /* the last site interned */
     int memo_offset;
@@ -89,26 +94,57 @@ static void *map(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
-static uint32_t intern_site(PyCodeObject *code, int offset)
+static inline uint32_t site_hash(const PyCodeObject *code, int offset, uint32_t cap)
 {
     uint64_t h = ((uint64_t)(uintptr_t)code * 31 + (uint64_t)offset) * 0x9E3779B97F4A7C15ull;
-    uint32_t i = (uint32_t)(h >> 40) & (SITE_CAP - 1);
-    for (uint32_t probes = 0; probes < SITE_CAP; probes++, i = (i + 1) & (SITE_CAP - 1)) {
-        uint32_t id = S.site_index[i];
-        if (!id) {
-            if (S.nsites + 1 >= SITE_CAP / 2) {
-                S.table_full++;
-                return 0;           /* full: unknown */
-            }
-            id = ++S.nsites;
-            S.sites[id] = (site_rec){(PyCodeObject *)Py_NewRef(code), offset};
-            S.site_index[i] = id;
-            return id;
-        }
-        if (S.sites[id].code == code && S.sites[id].offset == offset)
-            return id;
+    return (uint32_t)(h >> 40) & (cap - 1);
+}
+
+/* The index's slot of (code, offset): its id's, or the empty one it would take. */
+static uint32_t *index_slot(uint32_t *index, uint32_t cap, const PyCodeObject *code, int offset)
+{
+    for (uint32_t i = site_hash(code, offset, cap);; i = (i + 1) & (cap - 1)) {
+        uint32_t id = index[i];
+        if (!id || (S.sites[id].code == code && S.sites[id].offset == offset))
+            return &index[i];
     }
-    return 0;
+}
+
+/* Twice the slots, the ids put back. false: no memory (the old index stays). */
+static bool index_grow(void)
+{
+    uint32_t cap = S.index_cap * 2;
+    uint32_t *t = map(cap * sizeof(uint32_t));
+    if (!t)
+        return false;
+    for (uint32_t id = 1; id <= S.nsites; id++)
+        *index_slot(t, cap, S.sites[id].code, S.sites[id].offset) = id;
+    pypper_own_munmap(S.site_index, S.index_cap * sizeof(uint32_t));
+    S.site_index = t;
+    S.index_cap = cap;
+    return true;
+}
+
+static uint32_t intern_site(PyCodeObject *code, int offset)
+{
+    uint32_t *slot = index_slot(S.site_index, S.index_cap, code, offset);
+    if (*slot)
+        return *slot;
+    if (S.nsites + 1 >= SITE_CAP / 2) {
+        S.table_full++;
+        return 0;                   /* full: unknown */
+    }
+    if ((S.nsites + 1) * 2 > S.index_cap) {
+        if (!index_grow()) {
+            S.table_full++;
+            return 0;
+        }
+        slot = index_slot(S.site_index, S.index_cap, code, offset);
+    }
+    uint32_t id = ++S.nsites;
+    S.sites[id] = (site_rec){(PyCodeObject *)Py_NewRef(code), offset};
+    *slot = id;
+    return id;
 }
 
 /* The site of the allocation being made now by ts (of the main interpreter), or 0
@@ -143,17 +179,37 @@ static uint32_t current_site(PyThreadState *ts)
 
 /* ---- the large-block map ---- */
 
-static inline size_t large_hash(uintptr_t block, size_t cap)
+/* The map's key of a block: 1 + its granule in the reservation. */
+static inline uint64_t large_key(uintptr_t block)
 {
-    return (size_t)(((uint64_t)block >> 6) * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
+    return 1 + (((uint64_t)block - S.base) >> 4);
+}
+
+static inline uintptr_t large_block(large_slot s)
+{
+    return (uintptr_t)(S.base + (((s >> LARGE_SITE_BITS) - 1) << 4));
+}
+
+static inline uint32_t large_site(large_slot s)
+{
+    return (uint32_t)(s & ((1u << LARGE_SITE_BITS) - 1));
+}
+
+static inline size_t large_hash(uint64_t key, size_t cap)
+{
+    return (size_t)((key >> 2) * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
+}
+
+static large_slot *large_find_in(large_slot *t, size_t cap, uint64_t key)
+{
+    for (size_t i = large_hash(key, cap);; i = (i + 1) & (cap - 1))
+        if (!t[i] || t[i] >> LARGE_SITE_BITS == key)
+            return &t[i];
 }
 
 static large_slot *large_find(uintptr_t block)
 {
-    size_t mask = S.large_cap - 1;
-    for (size_t i = large_hash(block, S.large_cap);; i = (i + 1) & mask)
-        if (S.large[i].block == block || !S.large[i].block)
-            return &S.large[i];
+    return large_find_in(S.large, S.large_cap, large_key(block));
 }
 
 /* Whether a block of the map is still an allocated block starting there. */
@@ -164,13 +220,13 @@ static bool large_current(uintptr_t block)
     return info.allocated && (uintptr_t)info.block == block && info.kind != PYPPER_BLOCK_SMALL;
 }
 
-/* Rebuild into a table with room for twice the live entries (at least the current
- * size), dropping freed ones. false: no memory (the old table stays). */
+/* Rebuild into a table with room for four times the live entries (at least
+ * LARGE_MIN_CAP), dropping freed ones. false: no memory (the old table stays). */
 static bool large_rebuild(void)
 {
     size_t live = 0;
     for (size_t i = 0; i < S.large_cap; i++)
-        if (S.large[i].block && large_current(S.large[i].block))
+        if (S.large[i] && large_current(large_block(S.large[i])))
             live++;
     size_t cap = LARGE_MIN_CAP;
     while (cap < live * 4)
@@ -184,8 +240,8 @@ static bool large_rebuild(void)
     S.large_cap = cap;
     S.large_used = 0;
     for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].block && large_current(old[i].block)) {
-            *large_find(old[i].block) = old[i];
+        if (old[i] && large_current(large_block(old[i]))) {
+            *large_find_in(t, cap, old[i] >> LARGE_SITE_BITS) = old[i];
             S.large_used++;
         }
     }
@@ -196,8 +252,10 @@ static bool large_rebuild(void)
 
 static void large_put(uintptr_t block, uint32_t site)
 {
+    if (block & 15)
+        return;                     /* not a heap block start (they are 16-aligned) */
     large_slot *s = large_find(block);
-    if (!s->block) {
+    if (!*s) {
         if ((S.large_used + 1) * 2 > S.large_cap) {
             if (!large_rebuild()) {
                 S.table_full++;
@@ -205,15 +263,14 @@ static void large_put(uintptr_t block, uint32_t site)
             }
             s = large_find(block);
         }
-        s->block = block;
         S.large_used++;
     }
-    s->site = site;
+    *s = large_key(block) << LARGE_SITE_BITS | site;
 }
 
 static uint32_t large_get(uintptr_t block)
 {
-    return S.large ? large_find(block)->site : 0;
+    return S.large && !(block & 15) ? large_site(*large_find(block)) : 0;
 }
 
 /* ---- pools ---- */
@@ -267,11 +324,12 @@ static inline bool worth_recording(const void *block, size_t size)
  * not keep the site of a freed block that was at its address. */
 static void forget_large(void *block)
 {
-    if (!block || (uintptr_t)block - S.base >= (uintptr_t)S.npools << POOL_SHIFT || !S.large)
+    if (!block || (uintptr_t)block - S.base >= (uintptr_t)S.npools << POOL_SHIFT || !S.large
+        || ((uintptr_t)block & 15))
         return;
     large_slot *s = large_find((uintptr_t)block);
-    if (s->block)
-        s->site = 0;
+    if (*s)
+        *s &= ~(large_slot)((1u << LARGE_SITE_BITS) - 1);
     S.quiet_large++;
 }
 
@@ -383,7 +441,7 @@ static void release(bool drop_references)
     if (S.sites)
         pypper_own_munmap(S.sites, SITE_CAP * sizeof(site_rec));
     if (S.site_index)
-        pypper_own_munmap(S.site_index, SITE_CAP * sizeof(uint32_t));
+        pypper_own_munmap(S.site_index, S.index_cap * sizeof(uint32_t));
     if (S.pools)
         pypper_own_munmap(S.pools, S.npools * sizeof(pool_rec));
     if (S.large)
@@ -415,7 +473,8 @@ int pypper_alloc_sites_start(uint64_t period)
     S.npools = (pypper_heap_layout.tier_bytes * HEAP_TIERS) >> POOL_SHIFT;
     S.base = (uintptr_t)pypper_heap_layout.base;
     S.sites = map(SITE_CAP * sizeof(site_rec));
-    S.site_index = map(SITE_CAP * sizeof(uint32_t));
+    S.index_cap = INDEX_MIN_CAP;
+    S.site_index = map(S.index_cap * sizeof(uint32_t));
     S.pools = map(S.npools * sizeof(pool_rec));
     S.large_cap = LARGE_MIN_CAP;
     S.large = map(S.large_cap * sizeof(large_slot));

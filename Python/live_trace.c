@@ -60,7 +60,6 @@ static struct {
     PyObject *callback;                 /* our entry in gc.callbacks */
     uint64_t passes;
     uint64_t pause_total_ns, pause_max_ns;
-    uint64_t pause_hist[PAUSE_BUCKETS];
     uint64_t full_pass_ns, full_pass_objects;
     uint64_t tracked_total;
     uint64_t freed_at_start;            /* the heap's tracked-free count at start */
@@ -88,6 +87,12 @@ static struct {
     uint64_t young_walked, young_found;
 } LT;
 
+/* Passes by pause, in PAUSE_BUCKET_US buckets: outside LT (16 KiB, of which the first
+ * few buckets are used), so a session's start zeroes only the buckets used before
+ * (pause_hist_top) instead of making all of it resident. */
+static uint64_t pause_hist[PAUSE_BUCKETS];
+static unsigned pause_hist_top;         /* buckets [0, top) may be non-zero */
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -102,7 +107,10 @@ static void record_pause(uint64_t ns)
     if (ns > LT.pause_max_ns)
         LT.pause_max_ns = ns;
     uint64_t b = ns / 1000 / PAUSE_BUCKET_US;
-    LT.pause_hist[b < PAUSE_BUCKETS ? b : PAUSE_BUCKETS - 1]++;
+    unsigned bucket = b < PAUSE_BUCKETS ? (unsigned)b : PAUSE_BUCKETS - 1;
+    pause_hist[bucket]++;
+    if (bucket >= pause_hist_top)
+        pause_hist_top = bucket + 1;
 }
 
 /* The 99th percentile pass, as the upper edge (microseconds) of its 10 us bucket
@@ -111,7 +119,7 @@ static uint64_t pause_p99_us(void)
 {
     uint64_t want = LT.passes - LT.passes / 100, seen = 0;
     for (unsigned b = 0; b < PAUSE_BUCKETS && LT.passes; b++) {
-        seen += LT.pause_hist[b];
+        seen += pause_hist[b];
         if (seen >= want) {
             uint64_t edge = (uint64_t)(b + 1) * PAUSE_BUCKET_US, max_us = LT.pause_max_ns / 1000 + 1;
             return edge < max_us ? edge : max_us;
@@ -472,6 +480,8 @@ int pypper_live_trace_start(const pypper_config *cfg)
     }
     Py_DECREF(list);
     memset(&LT, 0, sizeof(LT));
+    memset(pause_hist, 0, pause_hist_top * sizeof(pause_hist[0]));
+    pause_hist_top = 0;
     LT.callback = cb;
     LT.on = true;
     LT.min_generation = (int)cfg->live_generation;

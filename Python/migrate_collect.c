@@ -33,7 +33,8 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
 {
     if (!pypper_objtable_current(e))
         return;
-    double h = e->heat > 0 ? pypper_model_heat(e, now_ms) : 0.0;
+    const pypper_obj_state *st = pypper_entry_state(e);
+    double h = st->heat > 0 ? pypper_model_heat(st, now_ms) : 0.0;
     pypper_block_info info;
     pypper_heap_lookup(pypper_entry_block(e), &info);
     if (!info.allocated)
@@ -102,7 +103,7 @@ static void walk_objects(uint32_t now_ms, bool whole)
     for (size_t i = 0; i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
         bool slice = i >= lo && i < hi;
-        if (e->heat > 0 || slice)
+        if (pypper_entry_state(e)->heat > 0 || slice)
             visit(e, now_ms, slice, learn, mp);
     }
     M.slice_start = hi;

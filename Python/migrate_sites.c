@@ -178,7 +178,8 @@ PyObject *pypper_migrate_site_totals(uint32_t now_ms)
         pypper_heap_lookup(pypper_entry_block(e), &info);
         if (!info.allocated)
             continue;
-        double h = e->heat > 0 ? pypper_model_heat(e, now_ms) : 0.0;
+        const pypper_obj_state *st = pypper_entry_state(e);
+        double h = st->heat > 0 ? pypper_model_heat(st, now_ms) : 0.0;
         double t = h > 0 ? pypper_model_temperature(h, now_ms) : 0.0;
         objects[s]++;
         bytes[s] += (double)info.size;

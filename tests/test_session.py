@@ -51,6 +51,35 @@ def test_trace_file_pid_pattern_and_reader(tmp_path):
     assert r3.returncode == 1 and "not a pypper trace line" in r3.stderr
 
 
+def test_trace_file_session_imports_little(tmp_path):
+    """PYPPER_ENABLE=1 with a trace file imports the package, but nothing a plain run
+    does not import beyond it (collections, contextlib, _json and importlib were
+    about 1 MiB resident: Doc/live-trace.md)."""
+    code = "import sys; print(' '.join(sorted(sys.modules)))"
+    plain = set(run(["-c", code]).stdout.split())
+    r = run(["-c", code], env={"PYPPER_ENABLE": "1",
+                               "PYPPER_TRACE_FILE": str(tmp_path / "t.jsonl")})
+    assert r.returncode == 0, r.stderr
+    added = set(r.stdout.split()) - plain
+    assert added == {"atexit", "pypper", "pypper._options", "pypper._session",
+                     "pypper._trace"}, sorted(added)
+
+
+def test_trace_lines_are_json_dumps_sorted():
+    code = textwrap.dedent(r"""
+        import json
+        from pypper import _trace
+        values = ['plain', 'a"b\\c\n\t\x7f\x00\x1f\b\f\r', '\u00e9\u20ac\U0001f600\ud800', '',
+                  {'k\u2028': [1.5, float('inf'), float('nan'), -0.0, True, None, 2**70, (1, 2)],
+                   'a': {'z': 1, 'b': False}}, {1: 2, 3: 'x'}, {True: 1}, {None: 0}, {0.5: 1}]
+        for v in values:
+            assert _trace.dumps(v) == json.dumps(v, sort_keys=True), v
+        print("ok")
+    """)
+    r = run(["-c", code])
+    assert r.stdout == "ok\n", r.stderr
+
+
 def test_unwritable_trace_file_raises_configerror(tmp_path):
     code = f"import pypper\ntry:\n pypper.start(trace_file={str(tmp_path)!r})\nexcept pypper.ConfigError as e:\n print('E', e, pypper.is_running())"
     r = run(["-c", code])

@@ -10,18 +10,16 @@ Every option can also come from a ``PYPPER_<NAME>`` environment variable; keywor
 arguments of start() override them. ``python3 -m pypper options`` lists them.
 """
 
-import contextlib
-import operator
 import os
 import sys
 
 import _pypper
 
 from . import _options, _session
-from ._options import Option
 
-# The snapshot module (it needs zlib and json) is imported when first used: importing
-# pypper adds as little as it can to what the program sees.
+# The snapshot module (it needs zlib and json) is imported when first used, and so is
+# Option (a named tuple: collections): importing pypper adds as little as it can to
+# what the program sees (PYPPER_ENABLE=1 with a trace file imports it at start).
 _SNAPSHOT_NAMES = ("Snapshot", "SnapshotError", "ObjectInfo", "PageInfo")
 
 
@@ -29,6 +27,8 @@ def __getattr__(name):
     if name in _SNAPSHOT_NAMES:
         from . import _snapshot
         return getattr(_snapshot, name)
+    if name == "Option":
+        return _options.Option
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "tracing",
@@ -106,15 +106,21 @@ def is_running():
     return _pypper.state() == "running"
 
 
-@contextlib.contextmanager
-def tracing(**options):
+class tracing:
     """``with pypper.tracing(**options):`` traces the block. Inside a running session
-    with the same options it leaves that session running at the end of the block."""
-    started = start(**options)
-    try:
-        yield
-    finally:
-        if started:
+    with the same options it leaves that session running at the end of the block.
+    (A class, not a contextlib generator: importing pypper imports no contextlib.)"""
+
+    def __init__(self, **options):
+        self._options = options
+        self._started = False
+
+    def __enter__(self):
+        self._started = start(**self._options)
+
+    def __exit__(self, *exc):
+        if self._started:
+            self._started = False
             end()
 
 
@@ -179,6 +185,7 @@ def hot_objects(n=10, user=True):
     machinery (functions, descriptors, code, modules, classes), module dictionaries,
     builtin-typed objects from before the session and instances of standard-library
     classes that are not containers (Doc/snapshots.md). user=False: every object."""
+    import operator
     n = min(operator.index(n), sys.maxsize)
     if not user or n <= 0:
         return _pypper.hot_objects(n)   # (and its errors for a bad n)
@@ -212,17 +219,21 @@ def options():
     return _options.listing(values, sources)
 
 
-@contextlib.contextmanager
-def placement(tier):
+class placement:
     """``with pypper.placement("slow"):`` puts the objects this thread allocates in the
     block into the slow tier (or "fast"); scopes nest, and other threads are not
     affected. Objects never move when the block ends: placement is decided when an
     object is allocated."""
-    previous = _pypper.set_placement(tier)
-    try:
-        yield
-    finally:
-        _pypper.set_placement(previous)
+
+    def __init__(self, tier):
+        self._tier = tier
+        self._previous = []
+
+    def __enter__(self):
+        self._previous.append(_pypper.set_placement(self._tier))
+
+    def __exit__(self, *exc):
+        _pypper.set_placement(self._previous.pop())
 
 
 def topology():

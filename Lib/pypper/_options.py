@@ -5,15 +5,36 @@ variable would hold, so one strict parser (in C) judges both.
 """
 
 import os
-from collections import namedtuple
 
 import _pypper
 
-# (NAME, type, default, accepts, help) rows of the C table, in table order.
-TABLE = _pypper.option_table()
-TYPES = {row[0]: row[1] for row in TABLE}
+_table = None
 
-Option = namedtuple("Option", "name env value source default type accepts help")
+
+def table():
+    """(NAME, type, default, accepts, help) rows of the C table, in table order; made
+    when first needed (23 KiB of strings a session started without keyword options
+    never reads)."""
+    global _table
+    if _table is None:
+        _table = _pypper.option_table()
+    return _table
+
+
+def _option_type():
+    """The Option named tuple, made when first asked for: collections (about 0.5 MiB
+    resident) is imported only by a program that lists the options."""
+    global Option
+    if "Option" not in globals():
+        from collections import namedtuple
+        Option = namedtuple("Option", "name env value source default type accepts help")
+    return Option
+
+
+def __getattr__(name):
+    if name == "Option":
+        return _option_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _number_text(value):
@@ -38,7 +59,7 @@ def _bad(name, value, upper):
 def to_text(name, value):
     """The PYPPER_* text for a keyword value, or raise ConfigError."""
     upper = name.upper()
-    kind = TYPES.get(upper)
+    kind = next((row[1] for row in table() if row[0] == upper), None)
     if kind is None:
         # Let the C side word the error (with its did-you-mean).
         return upper, str(value)
@@ -65,7 +86,7 @@ def to_text(name, value):
 
 
 def _accepts(upper):
-    for row in TABLE:
+    for row in table():
         if row[0] == upper:
             return row[3]
     return "a known option"
@@ -91,9 +112,9 @@ def to_args(options):
 
 def listing(values, sources):
     """Option rows for `pypper.options()` and `python3 -m pypper options`."""
-    rows = []
-    for name, kind, default, accepts, help_text in TABLE:
+    rows, option = [], _option_type()
+    for name, kind, default, accepts, help_text in table():
         key = name.lower()
-        rows.append(Option(key, "PYPPER_" + name, values[key], sources[key], default, kind,
+        rows.append(option(key, "PYPPER_" + name, values[key], sources[key], default, kind,
                            accepts, help_text))
     return rows

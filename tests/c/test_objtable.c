@@ -1,7 +1,7 @@
 /* tests/c/test_objtable.c: the object table against a plain reference model: random
  * adds (re-adding a block whose object died, or replacing a live one) and deaths,
  * syncs that index only what is alive, lookups, compaction that keeps exactly the
- * current entries in order, reserve and clear; the 16-byte entry's encoding (blocks
+ * current entries in order (their model states with them), reserve and clear; the 8-byte entry's encoding (blocks
  * at both ends of the base's span, each object offset, sites, the note) and what it
  * refuses. */
 #include "check.h"
@@ -26,11 +26,14 @@ static size_t key_index(const void *block) { return ((uintptr_t)block - 0x100000
 /* The reference: is the block's object alive, and which object (a generation). */
 static bool live[KEYS];
 static unsigned gen[KEYS];
+static float heat[KEYS];        /* the model state's heat the key's entry must have */
 
 static bool alive(const void *block) { return live[key_index(block)]; }
 static void *object_of(size_t i) { return (char *)key(i) + 16 * (gen[i] % 3); }
 
-/* After a sync every live key is found with its newest object, no dead one is. */
+/* After a sync every live key is found with its newest object and that entry's
+ * model state (moved with it by syncs, sweeps and compactions; fresh for a new
+ * entry), no dead one is. Then a quarter of them get a new heat. */
 static void check_lookups(void)
 {
     size_t wrong = 0;
@@ -39,6 +42,9 @@ static void check_lookups(void)
         bool found = e && pypper_objtable_current(e);
         wrong += found != live[i];
         wrong += found && pypper_entry_object(e) != object_of(i);
+        wrong += found && pypper_entry_state(e)->heat != heat[i];
+        if (found && rnd() % 4 == 0)
+            pypper_entry_state_mut(e)->heat = heat[i] = (float)(rnd() % 1000 + 1);
     }
     CHECK(wrong == 0);
 }
@@ -51,6 +57,7 @@ static void test_random(void)
         if (rnd() % 3) {
             gen[i]++;
             live[i] = true;
+            heat[i] = 0.0f;             /* a new entry starts cold */
             CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
         } else {
             live[i] = false;
@@ -100,13 +107,13 @@ static void test_compact_and_replace(void)
         CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
     }
     CHECK(pypper_objtable_sync() == 0);
-    pypper_objtable_find(key(5))->heat = 7.0f;
-    pypper_objtable_find(key(7))->heat = 3.0f;
+    pypper_entry_state_mut(pypper_objtable_find(key(5)))->heat = 7.0f;
+    pypper_entry_state_mut(pypper_objtable_find(key(7)))->heat = 3.0f;
     gen[5]++;
     CHECK(pypper_objtable_add(key(5), object_of(5), 0) == 0);
-    CHECK(pypper_objtable_find(key(5))->heat == 7.0f);           /* not synced yet */
+    CHECK(pypper_entry_state(pypper_objtable_find(key(5)))->heat == 7.0f);           /* not synced yet */
     CHECK(pypper_objtable_sync() == 0);
-    CHECK(pypper_objtable_find(key(5))->heat == 0.0f && pypper_entry_object(pypper_objtable_find(key(5))) == object_of(5));
+    CHECK(pypper_entry_state(pypper_objtable_find(key(5)))->heat == 0.0f && pypper_entry_object(pypper_objtable_find(key(5))) == object_of(5));
     for (size_t i = 0; i < 20000; i += 3)
         live[i] = false;
     CHECK(pypper_objtable_compact() == 6667 + 1);                 /* and key 5's old entry */
@@ -116,7 +123,7 @@ static void test_compact_and_replace(void)
     for (size_t k = 1; k < pypper_objtable_count(); k++)
         wrong += pypper_entry_block(&e[k]) <= pypper_entry_block(&e[k - 1])
                  && pypper_entry_block(&e[k]) != key(5);
-    CHECK(wrong == 0 && pypper_objtable_find(key(7))->heat == 3.0f);
+    CHECK(wrong == 0 && pypper_entry_state(pypper_objtable_find(key(7)))->heat == 3.0f);
     CHECK(pypper_objtable_compact() == 0);
     CHECK(pypper_objtable_reserve(100000) == 0 && pypper_objtable_count() == 13333);
     pypper_objtable_clear();
@@ -131,7 +138,7 @@ static void test_encoding(void)
     char *base = (char *)(uintptr_t)0x7f0000000000ull;
     pypper_objtable_set_alive(NULL);
     pypper_objtable_set_base(base);
-    CHECK(sizeof(pypper_obj_entry) == 16);
+    CHECK(sizeof(pypper_obj_entry) == 8 && sizeof(pypper_obj_state) == 8);
     char *blocks[] = {base, base + 16, base + ((uint64_t)1 << 36) - 16, base + ((uint64_t)1 << 36),
                       base + ((uint64_t)1 << 37) + 48, base + PYPPER_OBJTABLE_SPAN - 16};
     enum { NB = sizeof(blocks) / sizeof(blocks[0]) };

@@ -40,8 +40,8 @@ int main(void)
 
     /* An object's temperature: its share of the page, on the model's scale (the
      * reference heat is the hottest heat the model has seen: none yet, so feed one). */
-    pypper_obj_entry e = {0};
-    pypper_model_add(&e, PYPPER_EVIDENCE_FRAME, 2.0, 3100);
+    pypper_obj_state s = {0};
+    pypper_model_add(&s, PYPPER_EVIDENCE_FRAME, 2.0, 3100);
     char page[8192];
     double small = pypper_page_heat_temperature(page, 7, 64, 3100);
     double big = pypper_page_heat_temperature(page, 7, 4096, 3100);
