@@ -480,12 +480,10 @@ static void apply_locked(bool refill)
         pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
         /* A freed object's entry waits for a compaction: it is not current. */
         if (e && pypper_entry_object(e) == h->object && pypper_objtable_current(e)) {
-            for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
-                if (h->n[k])
-                    pypper_model_add(e, (pypper_evidence)k, h->n[k], now);
+            double weighed = pypper_model_weigh(h->n);
+            pypper_model_add_heat(e, weighed, now);
             if (pypper_residency_may_touch(pypper_entry_block(e)))
-                heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(h->n), now,
-                                  &budget);
+                heat_held_numbers((PyObject *)pypper_entry_object(e), weighed, now, &budget);
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
             AT.applied++;
         } else if (info.allocated && (!e || pypper_entry_object(e) != h->object)) {
