@@ -155,3 +155,30 @@ void *pypper_heap_domain_malloc(void *ctx, size_t n);
 void *pypper_heap_domain_calloc(void *ctx, size_t count, size_t size);
 void *pypper_heap_domain_realloc(void *ctx, void *p, size_t n);
 void pypper_heap_domain_free(void *ctx, void *p);
+
+/* An observer of the domain calls (the allocation sites, Python/alloc_sites.c): the
+ * _observed entry points below are the ones above plus two checks, and the observer
+ * puts them in the domains while it records. After each malloc, calloc or realloc
+ * the requested size is taken from `countdown`; `seen` (block, size) is called when
+ * the countdown is below 0 or the size above 512 bytes (the block may be NULL), in
+ * the allocating thread, and must not allocate from the heap. Before a free (and a
+ * realloc that moves), a block of the heap whose pool mark names it (`opener`: 1 +
+ * its 16-byte granule within the pool) clears that mark. `marks`: one per 16 KiB pool
+ * of the reservation from its base, or NULL. */
+typedef struct {
+    uint32_t site;              /* the observer's */
+    uint32_t opener;            /* 1 + granule of the marked block; 0: none */
+} pypper_pool_mark;
+
+typedef struct {
+    int64_t countdown;
+    void (*seen)(void *block, size_t size);
+    pypper_pool_mark *marks;
+} pypper_heap_observer;
+
+extern pypper_heap_observer pypper_heap_obs;
+
+void *pypper_heap_domain_malloc_observed(void *ctx, size_t n);
+void *pypper_heap_domain_calloc_observed(void *ctx, size_t count, size_t size);
+void *pypper_heap_domain_realloc_observed(void *ctx, void *p, size_t n);
+void pypper_heap_domain_free_observed(void *ctx, void *p);

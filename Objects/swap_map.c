@@ -6,6 +6,7 @@
 
 #include "heap_layout.h"
 #include "heap_pages.h"
+#include "residency.h"
 #include "../Pypper/own_memory.h"
 
 #include <fcntl.h>
@@ -26,6 +27,14 @@ static struct {
     pypper_swap_map_stats st;
 } S = {.forced = -1};
 
+/* The residency gate (residency.h) follows: while nothing is in swap, the sources'
+ * checks do not call pypper_swap_map_may_touch. */
+static void set_active(bool on)
+{
+    atomic_store(&S.active, on);
+    pypper_residency_swap_active(on);
+}
+
 int pypper_swap_map_start(void)
 {
     size_t slots = pypper_heap_page_slots();
@@ -41,14 +50,14 @@ int pypper_swap_map_start(void)
     S.slots = slots;
     S.bytes = bytes;
     S.next_ns = 0;
-    atomic_store(&S.active, false);
+    set_active(false);
     memset(&S.st, 0, sizeof(S.st));
     return 0;
 }
 
 void pypper_swap_map_stop(void)
 {
-    atomic_store(&S.active, false);
+    set_active(false);
     if (S.bits)
         pypper_own_munmap(S.bits, S.bytes);
     S.bits = NULL;
@@ -101,13 +110,13 @@ void pypper_swap_map_refresh(void)
     S.st.swap_kb = vm_swap_kb();
     bool swapping = S.forced >= 0 ? S.forced > 0 : S.st.swap_kb > 0;
     if (!swapping) {
-        atomic_store(&S.active, false);
+        set_active(false);
         return;
     }
     S.st.refreshes++;
     S.st.pages_out = 0;
     pypper_heap_for_each_arena(read_arena, NULL);
-    atomic_store(&S.active, true);
+    set_active(true);
 }
 
 bool pypper_swap_map_may_touch(const void *p)
@@ -136,7 +145,7 @@ void pypper_swap_map_test_mark(const void *p)
     if (!S.bits || i >= S.slots)
         return;
     __atomic_fetch_or(&S.bits[i / 64], (uint64_t)1 << (i % 64), __ATOMIC_RELAXED);
-    atomic_store(&S.active, true);
+    set_active(true);
 }
 
 void pypper_swap_map_test_force(int swapping)

@@ -20,6 +20,15 @@ static pypper_model_params P = {
 static double reference_heat;
 static uint32_t reference_stamp;
 static bool reference_from_census;
+/* log1p of the reference heat at a model time, kept while neither changes: a
+ * hand-over asks for thousands of temperatures at one time (each was an exp2 and a
+ * log1p more). */
+typedef struct {
+    bool valid;
+    uint32_t now_ms, stamp;
+    double heat, ref, log_ref;
+} reference_memo;
+static reference_memo ref_memo;   /* (a session start voids it: the half-life may change) */
 
 void pypper_model_reset(const pypper_config *cfg)
 {
@@ -35,6 +44,7 @@ void pypper_model_reset(const pypper_config *cfg)
     reference_heat = 0.0;
     reference_stamp = 0;
     reference_from_census = false;
+    ref_memo.valid = false;
 }
 
 const pypper_model_params *pypper_model_params_get(void) { return &P; }
@@ -66,7 +76,12 @@ double pypper_model_reference_heat(uint32_t now_ms)
 
 void pypper_model_add(pypper_obj_state *s, pypper_evidence kind, double count, uint32_t now_ms)
 {
-    double heat = pypper_model_heat(s, now_ms) + P.weight[kind] * count;
+    pypper_model_add_heat(s, P.weight[kind] * count, now_ms);
+}
+
+void pypper_model_add_heat(pypper_obj_state *s, double add, uint32_t now_ms)
+{
+    double heat = pypper_model_heat(s, now_ms) + add;
     s->heat = (float)heat;
     s->stamp = now_ms;
     /* Until a percentile is known, the hottest heat seen is the reference. */
@@ -110,12 +125,18 @@ void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms)
 
 double pypper_model_temperature(double heat, uint32_t now_ms)
 {
-    double ref = pypper_model_reference_heat(now_ms);
+    if (!ref_memo.valid || ref_memo.now_ms != now_ms || ref_memo.stamp != reference_stamp
+        || ref_memo.heat != reference_heat) {
+        double r = pypper_model_reference_heat(now_ms);
+        ref_memo = (reference_memo){true, now_ms, reference_stamp, reference_heat, r,
+                                   r > 0.0 ? log1p(r) : 0.0};
+    }
+    double ref = ref_memo.ref;
     if (heat <= 0.0 || ref <= 0.0)
         return 0.0;
     /* u: heat on a log scale, 1 at the reference; 1 - 10^-u keeps every heat apart
      * (no clipping, so ranks survive) and puts the reference at 0.9. */
-    double u = log1p(heat) / log1p(ref);
+    double u = log1p(heat) / ref_memo.log_ref;
     return 1.0 - pow(10.0, -u);
 }
 

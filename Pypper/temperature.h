@@ -30,9 +30,11 @@ typedef struct {
 void pypper_model_reset(const pypper_config *cfg);
 const pypper_model_params *pypper_model_params_get(void);
 
-/* Add `count` pieces of evidence of a kind to an object's state (pypper_entry_state)
- * at model time now_ms. */
+/* Add `count` pieces of evidence of a kind to an object's state (pypper_entry_state) at model time now_ms. */
 void pypper_model_add(pypper_obj_state *s, pypper_evidence kind, double count, uint32_t now_ms);
+/* Add weighed evidence (pypper_model_weigh) to an object's state at model time now_ms:
+ * the same as pypper_model_add for each kind, with one decay instead of one per kind. */
+void pypper_model_add_heat(pypper_obj_state *s, double heat, uint32_t now_ms);
 /* A census of heats (a log histogram) that sets the reference heat to their 95th
  * percentile; the sampler takes one at each hand-over, over a sample spread evenly over
  * the whole object table (not the window it polls: one part of the program's data). */

@@ -371,10 +371,13 @@ static void take_census(size_t count, uint32_t now)
     pypper_model_census census;
     pypper_model_census_begin(&census);
     size_t stride = count > CENSUS_SAMPLE ? (count + CENSUS_SAMPLE - 1) / CENSUS_SAMPLE : 1;
+    const pypper_obj_entry *entries = pypper_objtable_entries();
     for (size_t i = (size_t)(AT.applies % stride); i < count; i += stride) {
-        pypper_obj_entry *e = pypper_objtable_at(i);
-        double heat = pypper_model_heat(pypper_entry_state(e), now);  /* 0: not counted */
-        if (heat > 0.0 && pypper_objtable_current(e))
+        const pypper_obj_state *st = pypper_entry_state(&entries[i]);
+        if (!(st->heat > 0.0f))
+            continue;                               /* without heat: not counted */
+        double heat = pypper_model_heat(st, now);
+        if (heat > 0.0 && pypper_objtable_current(&entries[i]))
             pypper_model_census_add(&census, heat);
     }
     pypper_model_census_end(&census, now);
@@ -386,7 +389,10 @@ static void take_census(size_t count, uint32_t now)
  * polled part is about half the reads of the last interval (each entry is read about
  * twice before the next refill; a window read once would never show one). An entry
  * without heat and cold already is left as it is: it has nothing to count or change,
- * and most of a large table is such entries (not even their block is looked at). */
+ * and most of a large table is such entries (not even their block is looked at).
+ * One pass over the window, through the entry array (the table does not change under
+ * the GIL): two passes with a call per entry cost the hand-over about 1 M instructions
+ * (churn.py, containers.py under callgrind), a third of the hand-over there. */
 static void refill_poll_window(uint32_t now)
 {
     size_t count = pypper_objtable_count();
@@ -401,19 +407,17 @@ static void refill_poll_window(uint32_t now)
     if (AT.table_cursor >= count)
         AT.table_cursor = 0;
     take_census(count, now);
-    size_t first = AT.table_cursor;
+    pypper_obj_entry *entries = n ? pypper_objtable_at(0) : NULL;   /* contiguous */
+    size_t c = AT.table_cursor;
     for (size_t i = 0; i < n; i++) {
-        pypper_obj_entry *e = pypper_objtable_at(AT.table_cursor);
-        if (++AT.table_cursor == count)
-            AT.table_cursor = 0;
+        pypper_obj_entry *e = &entries[c];
+        if (++c == count)
+            c = 0;
         bool idle = pypper_entry_state(e)->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD;
-        if (idle && i >= m)
-            continue;
-        bool alive = pypper_objtable_current(e);
         if (i < m) {
             /* An object the pageout backend sent to swap is not polled: the read
              * would bring its page back. */
-            bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
+            bool poll = pypper_objtable_current(e) && pypper_residency_may_touch(pypper_entry_block(e));
             char *object = pypper_entry_object(e), *block = pypper_entry_block(e);
             AT.poll[i] = poll ? POLL_ON
                                     | (uint64_t)(object - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE
@@ -421,16 +425,12 @@ static void refill_poll_window(uint32_t now)
                                           << POLL_OFFSET_SHIFT
                               : 0;
         }
-    }
-    for (size_t i = 0, c = first; i < n; i++) {
-        pypper_obj_entry *e = pypper_objtable_at(c);
-        if (++c == count)
-            c = 0;
-        if (pypper_entry_state(e)->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD)
+        if (idle)
             continue;                   /* it would stay cold */
         double heat = pypper_model_heat(pypper_entry_state(e), now);
         pypper_model_classify(e, pypper_model_temperature(heat, now));
     }
+    AT.table_cursor = c;
     AT.npoll = m;
     AT.poll_pos = 0;
 }
@@ -501,12 +501,10 @@ static void apply_locked(bool refill)
         /* A freed object's entry waits for a compaction: it is not current. */
         if (e && pypper_entry_object(e) == h->object && pypper_objtable_current(e)) {
             pypper_obj_state *st = pypper_entry_state_mut(e);
-            for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
-                if (n[k])
-                    pypper_model_add(st, (pypper_evidence)k, n[k], now);
+            double weighed = pypper_model_weigh(n);
+            pypper_model_add_heat(st, weighed, now);
             if (pypper_residency_may_touch(pypper_entry_block(e)))
-                heat_held_numbers((PyObject *)pypper_entry_object(e), pypper_model_weigh(n), now,
-                                  &budget);
+                heat_held_numbers((PyObject *)pypper_entry_object(e), weighed, now, &budget);
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(st, now), now));
             AT.applied++;
         } else if (info.allocated && (!e || pypper_entry_object(e) != h->object)) {

@@ -1,6 +1,9 @@
 /* Python/alloc_sites.c: allocation sites (alloc_sites.h). While a session records
- * sites, the MEM and OBJ allocator domains are wrapped (as tracemalloc does): the
- * wrapper passes every call on to the heap and looks at what came back. It records
+ * sites, the MEM and OBJ allocator domains get the heap's observed entry points
+ * (Objects/heap.h: the plain ones plus a byte countdown and a pool-mark check, which
+ * call back here), or, when another hook is installed there (tracemalloc), they are
+ * wrapped as tracemalloc does: the wrapper passes every call on and looks at what
+ * came back. It records
  * the site of every block above 512 bytes (at malloc, calloc and realloc) and of the
  * allocation that crosses each boundary of ALLOC_SAMPLE x 4 KiB allocated bytes (so
  * small blocks are sampled in proportion to bytes, wherever they come from: fresh
@@ -18,9 +21,9 @@
  *   when that block is freed: the wrapper sees frees too, so a later object at that
  *   address does not inherit the site).
  * Nothing here allocates from the heap (the tables are mmap'ed), so recording is
- * safe inside malloc. With no session the domains are not wrapped: no cost. With
- * one, each call pays the wrapper (an indirect call, a counter, a compare; a free
- * one pool-record compare), and recording happens about once per 4 KiB allocated. */
+ * safe inside malloc. With no session the domains are not observed: no cost. With
+ * one, each call pays a counter and a compare (a free: one pool-record compare), and
+ * recording happens about once per 4 KiB allocated. */
 #define Py_BUILD_CORE 1
 #include "alloc_sites.h"
 
@@ -45,10 +48,10 @@ typedef struct {
     int offset;                     /* instruction (code unit) index */
 } site_rec;
 
-typedef struct {
-    uint32_t site;                  /* of the latest recorded block; 0: none */
-    uint32_t opener;                /* 1 + granule of the block that opened it; 0: taken */
-} pool_rec;
+/* The heap's pool mark (Objects/heap.h): the site of the latest recorded block (0:
+ * none) and 1 + granule of that block (0: taken, or freed: the heap's observed free
+ * clears it). */
+typedef pypper_pool_mark pool_rec;
 
 /* A slot of the large-block map: (1 + the block's granule in the reservation) <<
  * LARGE_SITE_BITS | site; 0: empty. Granules fit in 40 bits (the reservation is at
@@ -69,7 +72,7 @@ static struct {
     uintptr_t base;
     large_slot *large;
     size_t large_cap, large_used;
-    int64_t period_bytes, countdown;
+    int64_t period_bytes;           /* the countdown is the heap's: COUNTDOWN */
     PyInterpreterState *main_interp;
     uint64_t recorded_small, recorded_large, recorded_by_bytes, no_frame, table_full;
     uint64_t large_rebuilds;
@@ -81,12 +84,17 @@ static struct {
     /* The wrapped domains (MEM, OBJ): the allocators called on, whether installed. */
     PyMemAllocatorEx inner[2];
     bool wrapped[2];
+    bool observed;                  /* installed: the heap's observed entry points */
 } S;
 
 /* True while a session records sites. A wrapper that could not be taken out (another
  * hook was installed over it) stays in, inactive: it then passes calls on without
  * looking. */
 static bool wrapper_active;
+
+/* Bytes to the next recorded allocation: the heap's observer's, which both the
+ * observed entry points and the wrapper take sizes from. */
+#define COUNTDOWN pypper_heap_obs.countdown
 
 static void *map(size_t bytes)
 {
@@ -316,8 +324,8 @@ static void record(void *block, size_t size)
 static inline bool worth_recording(const void *block, size_t size)
 {
     (void)block;
-    S.countdown -= (int64_t)size;
-    return (S.countdown < 0) | (size > SMALL_MAX);
+    COUNTDOWN -= (int64_t)size;
+    return (COUNTDOWN < 0) | (size > SMALL_MAX);
 }
 
 /* A block above 512 bytes allocated by Pypper's own work: not recorded, and it does
@@ -341,9 +349,9 @@ static __attribute__((noinline)) void seen_slow(void *block, size_t size)
             forget_large(block);
         return;
     }
-    bool by_bytes = S.countdown < 0;
+    bool by_bytes = COUNTDOWN < 0;
     if (by_bytes)
-        S.countdown += S.period_bytes;
+        COUNTDOWN += S.period_bytes;
     if (!wrapper_active || !block)
         return;
     if (by_bytes && size <= SMALL_MAX)
@@ -399,11 +407,34 @@ static void wrap_free(void *ctx, void *p)
 
 static const PyMemAllocatorDomain wrapped_domains[2] = {PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ};
 
+static bool is_heap(const PyMemAllocatorEx *a)
+{
+    return a->malloc == pypper_heap_domain_malloc && a->calloc == pypper_heap_domain_calloc
+           && a->realloc == pypper_heap_domain_realloc && a->free == pypper_heap_domain_free;
+}
+
+/* The domain as installed while recording: the heap's observed entry points in place
+ * of its plain ones (same ctx), or, when something else is installed in a domain
+ * (tracemalloc's hook), this file's wrapper around it. */
+static PyMemAllocatorEx recording(int d)
+{
+    if (S.observed)
+        return (PyMemAllocatorEx){S.inner[d].ctx, pypper_heap_domain_malloc_observed,
+                                  pypper_heap_domain_calloc_observed,
+                                  pypper_heap_domain_realloc_observed,
+                                  pypper_heap_domain_free_observed};
+    return (PyMemAllocatorEx){&S.inner[d], wrap_malloc, wrap_calloc, wrap_realloc, wrap_free};
+}
+
 static void wrap_domains(void)
 {
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < 2; d++)
         PyMem_GetAllocator(wrapped_domains[d], &S.inner[d]);
-        PyMemAllocatorEx w = {&S.inner[d], wrap_malloc, wrap_calloc, wrap_realloc, wrap_free};
+    S.observed = is_heap(&S.inner[0]) && is_heap(&S.inner[1]);
+    pypper_heap_obs.seen = seen_slow;
+    pypper_heap_obs.marks = S.pools;
+    for (int d = 0; d < 2; d++) {
+        PyMemAllocatorEx w = recording(d);
         PyMem_SetAllocator(wrapped_domains[d], &w);
         S.wrapped[d] = true;
     }
@@ -419,9 +450,9 @@ static bool unwrap_domains(void)
     for (int d = 0; d < 2; d++) {
         if (!S.wrapped[d])
             continue;
-        PyMemAllocatorEx now;
+        PyMemAllocatorEx now, mine = recording(d);
         PyMem_GetAllocator(wrapped_domains[d], &now);
-        if (now.malloc == wrap_malloc && now.ctx == &S.inner[d]) {
+        if (now.malloc == mine.malloc && now.ctx == mine.ctx) {
             PyMem_SetAllocator(wrapped_domains[d], &S.inner[d]);
             S.wrapped[d] = false;
         } else {
@@ -435,6 +466,7 @@ static void release(bool drop_references)
 {
     /* The inner allocators stay where they are (in S) while a wrapper is left in. */
     bool unwrapped = unwrap_domains();
+    pypper_heap_obs.marks = NULL;       /* observed entry points left in: no marks */
     if (S.sites && drop_references)
         for (uint32_t id = 1; id <= S.nsites; id++)
             Py_CLEAR(S.sites[id].code);
@@ -447,14 +479,15 @@ static void release(bool drop_references)
     if (S.large)
         pypper_own_munmap(S.large, S.large_cap * sizeof(large_slot));
     PyMemAllocatorEx inner[2] = {S.inner[0], S.inner[1]};
-    bool wrapped[2] = {S.wrapped[0], S.wrapped[1]};
+    bool wrapped[2] = {S.wrapped[0], S.wrapped[1]}, observed = S.observed;
     memset(&S, 0, sizeof(S));
-    S.countdown = INT64_MAX;            /* a wrapper left in passes calls on */
+    COUNTDOWN = INT64_MAX;            /* a wrapper left in passes calls on */
     if (!unwrapped) {
         S.inner[0] = inner[0];
         S.inner[1] = inner[1];
         S.wrapped[0] = wrapped[0];
         S.wrapped[1] = wrapped[1];
+        S.observed = observed;
     }
 }
 
@@ -483,7 +516,7 @@ int pypper_alloc_sites_start(uint64_t period)
         PyErr_NoMemory();
         return -1;
     }
-    S.period_bytes = S.countdown = (int64_t)(period * SAMPLE_BYTES);
+    S.period_bytes = COUNTDOWN = (int64_t)(period * SAMPLE_BYTES);
     S.main_interp = PyInterpreterState_Get();
     S.on = true;
     wrap_domains();
@@ -499,8 +532,8 @@ void pypper_alloc_sites_quiet_begin(void)
 {
     if (!S.on || S.quiet++)
         return;
-    S.quiet_countdown = S.countdown;
-    S.countdown = INT64_MAX;
+    S.quiet_countdown = COUNTDOWN;
+    COUNTDOWN = INT64_MAX;
     S.quiet_sections++;
 }
 
@@ -508,8 +541,8 @@ void pypper_alloc_sites_quiet_end(void)
 {
     if (!S.on || !S.quiet || --S.quiet)
         return;
-    S.quiet_bytes += (uint64_t)(INT64_MAX - S.countdown);   /* what the section allocated */
-    S.countdown = S.quiet_countdown;
+    S.quiet_bytes += (uint64_t)(INT64_MAX - COUNTDOWN);   /* what the section allocated */
+    COUNTDOWN = S.quiet_countdown;
 }
 
 bool pypper_alloc_sites_running(void) { return S.on; }

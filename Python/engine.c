@@ -81,13 +81,14 @@ int pypper_engine_start(const pypper_config *cfg)
     (void)pypper_swap_map_start();      /* refused: every block may be read, as before */
     /* Asked for every object the sources read: without a far-memory backend only the
      * kernel's residency can say no, and the migration plane is not asked. */
-    pypper_residency_set(pypper_migrate_far_memory() ? may_touch : pypper_swap_map_may_touch);
+    bool far = pypper_migrate_far_memory();
+    pypper_residency_set(far ? may_touch : pypper_swap_map_may_touch, far);
     return 0;
 }
 
 void pypper_engine_stop(void)
 {
-    pypper_residency_set(NULL);
+    pypper_residency_set(NULL, false);
     pypper_swap_map_stop();
     pypper_active_trace_connect(NULL);
 }

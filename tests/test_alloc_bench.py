@@ -40,6 +40,8 @@ def test_peakrss_reports_faults_and_status():
     assert status == 3 and wall > 0 and majflt >= 0
     assert minflt >= 10 << 10                    # every page of 40 MiB written once
     assert rss_kb >= 40 << 10
+    user, sys_s = ab.parse_peakrss_cpu(r.stderr)
+    assert user + sys_s > 0                      # writing 40 MiB takes CPU time
 
 
 def test_parse_peakrss():
@@ -47,6 +49,10 @@ def test_parse_peakrss():
     assert ab.parse_peakrss("peakrss: 1.250000 2048 0\n") is None     # the old format
     assert ab.parse_peakrss("peakrss: 1.25 2048 0 1 2\ntrailing\n") is None
     assert ab.parse_peakrss("") is None
+    line = "peakrss: 1.250000 2048 0 1500 2 0.900000 0.050000\n"
+    assert ab.parse_peakrss(line) == (1.25, 2048, 0, 1500, 2)
+    assert ab.parse_peakrss_cpu(line) == (0.9, 0.05)
+    assert ab.parse_peakrss_cpu("peakrss: 1.250000 2048 0 1500 2\n") == (0.0, 0.0)
 
 
 # -- parsers and arithmetic ------------------------------------------------------------

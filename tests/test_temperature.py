@@ -612,3 +612,31 @@ def test_allocation_sites_are_sampled():
         print("ok")
     """)
     assert out == "ok\n"
+
+
+def test_frames_behind_c_calls_deeper_than_the_known_stack_are_read():
+    # Entry frames of calls from C live on the C stack. The known extent of that stack
+    # is read again (/proc/self/maps) at the hand-over after the reader was asked about
+    # memory just below it: then an object held by a frame behind such an entry is seen.
+    out = check("""
+        registry = [Item(i) for i in range(3000)]
+        target = registry[500]
+        driven()
+        seen = []
+        def inner():
+            for _ in range(2):
+                _pypper._test_sample()
+                _pypper._test_hand_over()
+                seen.append(_pypper.temperatures([target])[0])
+        def holder(o):                  # o only here, behind the entry frame of map's call
+            return list(map(lambda _: inner(), [0]))
+        def grow(n):                    # the C stack grows below its extent at start()
+            if n:
+                return list(map(lambda _: grow(n - 1), [0]))
+            return holder(target)
+        grow(400)
+        assert seen[-1] > 0, (seen, pypper.active_trace_stats())
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"

@@ -97,30 +97,40 @@ def program_names():
 # go through build/tools/peakrss, a small C launcher that reports the child's own peak.
 PEAKRSS = os.path.join(ROOT, "build", "tools", "peakrss")
 
-Run = collections.namedtuple("Run", "wall rss_kb minflt majflt stdout")
+# user and sys: the child's CPU seconds (all its threads).
+Run = collections.namedtuple("Run", "wall rss_kb minflt majflt stdout user sys", defaults=(0.0, 0.0))
 
 
 def parse_peakrss(stderr):
-    """The launcher's last stderr line, `peakrss: WALL RSS_KIB STATUS MINFLT MAJFLT`:
-    (wall, rss_kb, status, minflt, majflt), or None when the last line is not that."""
+    """The launcher's last stderr line, `peakrss: WALL RSS_KIB STATUS MINFLT MAJFLT
+    [USER_S SYS_S]`: (wall, rss_kb, status, minflt, majflt), or None when the last line
+    is not that (parse_peakrss_cpu: the CPU seconds)."""
     lines = stderr.strip().splitlines()
-    m = re.match(r"peakrss: (\d+\.\d+) (\d+) (\d+) (\d+) (\d+)$", lines[-1] if lines else "")
+    m = re.match(r"peakrss: (\d+\.\d+) (\d+) (\d+) (\d+) (\d+)(?: \d+\.\d+ \d+\.\d+)?$",
+                 lines[-1] if lines else "")
     if not m:
         return None
     return (float(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)),
             int(m.group(5)))
 
 
+def parse_peakrss_cpu(stderr):
+    """The child's (user, sys) CPU seconds from the launcher's last line, or (0.0, 0.0)."""
+    lines = stderr.strip().splitlines()
+    m = re.search(r" (\d+\.\d+) (\d+\.\d+)$", lines[-1] if lines else "")
+    return (float(m.group(1)), float(m.group(2))) if m and parse_peakrss(stderr) else (0.0, 0.0)
+
+
 def run_measured(python, program, env, args=()):
     """One run through the launcher: a Run (wall seconds, peak RSS KiB, minor and major
-    page faults of the child, its stdout)."""
+    page faults of the child, its stdout, its user and system CPU seconds)."""
     r = subprocess.run([PEAKRSS, python, program, *map(str, args)], env=env,
                        capture_output=True, text=True)
     got = parse_peakrss(r.stderr)
     if r.returncode != 0 or not got:
         raise RuntimeError(f"{python} {program} exited {r.returncode}:\n{r.stderr[-2000:]}")
     wall, rss_kb, _, minflt, majflt = got
-    return Run(wall, rss_kb, minflt, majflt, r.stdout)
+    return Run(wall, rss_kb, minflt, majflt, r.stdout, *parse_peakrss_cpu(r.stderr))
 
 
 def checksum(output):

@@ -40,7 +40,9 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    fprintf(stderr, "peakrss: %.6f %ld %d %ld %ld\n", wall, ru.ru_maxrss, code, ru.ru_minflt,
-            ru.ru_majflt);
+    fprintf(stderr, "peakrss: %.6f %ld %d %ld %ld %.6f %.6f\n", wall, ru.ru_maxrss, code,
+            ru.ru_minflt, ru.ru_majflt,
+            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     return code;
 }
