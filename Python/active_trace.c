@@ -55,6 +55,7 @@
 #include "../Pypper/sampler_placement.h"
 #include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
+#include "../Pypper/attribution.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
 #include "../Pypper/threads.h"
@@ -129,7 +130,9 @@ static struct {
     uint64_t hit_grows;
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
+    size_t poll_cursor;         /* with write tracking: where the choice of polls goes on */
     uint64_t poll_reads_at_refill;
+    uint64_t poll_written, poll_unwritten;  /* entries chosen / passed over by page writes */
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
@@ -373,8 +376,42 @@ static void take_census(size_t count, uint32_t now)
  * twice before the next refill; a window read once would never show one). An entry
  * without heat and cold already is left as it is: it has nothing to count or change,
  * and most of a large table is such entries (not even their block is looked at). */
+/* With write tracking, the polled part is chosen by page writes (Pypper/
+ * attribution.h): from a cursor of its own, among at most POLL_LOOK entries, the
+ * first m whose page was written in the last interval scanned (or not known to be
+ * unwritten). An object on a page not written since that scan was not used since: it
+ * needs no poll, and the reads go to objects that may have been used. */
+#define POLL_LOOK (2 * POLL_WINDOW)
+
+static size_t choose_polls_by_writes(size_t count, size_t m)
+{
+    size_t k = 0;
+    if (AT.poll_cursor >= count)
+        AT.poll_cursor = 0;
+    for (size_t looked = 0; looked < count && looked < POLL_LOOK && k < m; looked++) {
+        pypper_obj_entry *e = pypper_objtable_at(AT.poll_cursor);
+        if (++AT.poll_cursor == count)
+            AT.poll_cursor = 0;
+        if (!pypper_objtable_current(e))
+            continue;
+        char *object = pypper_entry_object(e);
+        if (!pypper_attr_poll_wanted(pypper_wt_written_last(object))) {
+            AT.poll_unwritten++;
+            continue;
+        }
+        if (!pypper_residency_may_touch(pypper_entry_block(e)))
+            continue;
+        AT.poll[k++] = (poll_entry){(PyObject *)object, 0,
+                                    (uint8_t)((object - (char *)pypper_entry_block(e))
+                                              / PYPPER_OBJTABLE_GRANULE), false};
+    }
+    AT.poll_written += k;
+    return k;
+}
+
 static void refill_poll_window(uint32_t now)
 {
+    bool by_writes = pypper_wt_active();
     size_t count = pypper_objtable_count();
     size_t n = count < POLL_WINDOW ? count : POLL_WINDOW;
     uint64_t reads = AT.poll_reads - AT.poll_reads_at_refill;
@@ -393,10 +430,10 @@ static void refill_poll_window(uint32_t now)
         if (++AT.table_cursor == count)
             AT.table_cursor = 0;
         bool idle = e->heat <= 0.0f && e->klass == PYPPER_COLD;
-        if (idle && i >= m)
+        if (idle && (i >= m || by_writes))
             continue;
         bool alive = pypper_objtable_current(e);
-        if (i < m) {
+        if (i < m && !by_writes) {
             /* An object the pageout backend sent to swap is not polled: the read
              * would bring its page back. */
             bool poll = alive && pypper_residency_may_touch(pypper_entry_block(e));
@@ -414,7 +451,7 @@ static void refill_poll_window(uint32_t now)
             continue;                   /* it would stay cold */
         pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(e, now), now));
     }
-    AT.npoll = m;
+    AT.npoll = by_writes ? choose_polls_by_writes(count, m) : m;
     AT.poll_pos = 0;
 }
 
@@ -976,7 +1013,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1011,5 +1048,7 @@ PyObject *pypper_active_trace_stats(void)
         "evidence_grows", (unsigned long long)AT.hit_grows,
         "placement_checks", (unsigned long long)AT.place.checks,
         "placement_moves", (unsigned long long)AT.place.moves,
-        "placement_failures", (unsigned long long)AT.place.failures);
+        "placement_failures", (unsigned long long)AT.place.failures,
+        "poll_written", (unsigned long long)AT.poll_written,
+        "poll_unwritten", (unsigned long long)AT.poll_unwritten);
 }

@@ -53,6 +53,7 @@ shorthands for run().
 
 import bisect
 import gc
+import importlib
 import json
 import random
 import sys
@@ -760,15 +761,18 @@ class PypperProbe:
         read_seconds = time.perf_counter() - t_read
         config = self._optional("config")
         sampler = self._optional("active_trace_stats")
+        wt = self._optional("write_tracking_stats", "_pypper")
         self.pypper.end()
         return {"temperatures": temps, "read_seconds": read_seconds,
                 "session_seconds": t_end, "pypper_config": config,
-                "sampler_stats": sampler, "timeline": self.snapshots}
+                "sampler_stats": sampler, "write_tracking_stats": wt,
+                "timeline": self.snapshots}
 
-    def _optional(self, fn):
-        """pypper.fn() when it exists and works (informative only), else None."""
+    def _optional(self, fn, module=None):
+        """pypper.fn() (or module.fn()) when it exists and works (informative only),
+        else None."""
         try:
-            value = getattr(self.pypper, fn)()
+            value = getattr(importlib.import_module(module) if module else self.pypper, fn)()
             json.dumps(value)
             return value
         except Exception:
