@@ -556,9 +556,8 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
         pypper_block_info info;
         pypper_heap_lookup(pypper_entry_block(e), &info);
         /* Its own evidence and its share of its page's writes (attribution.h). */
-        double heat = pypper_attr_object_heat(pypper_model_heat(e, now),
-                                              pypper_wt_page_history(op), info.size);
-        double t = pypper_model_temperature(heat, now);
+        double t = pypper_attr_temperature(pypper_model_temperature(pypper_model_heat(e, now), now),
+                                           pypper_wt_page_history(op), info.size);
         int klass = pypper_model_classify(e, t);
         /* The object's whole block counts for its pages (its header included), and
          * each buffer it owns for the buffer's pages. */

@@ -34,9 +34,8 @@ static double temperature_in_heap(PyObject *obj, uint32_t now)
         return -1.0;
     pypper_obj_entry *e = pypper_objtable_find(info.block);
     if (e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e)) {
-        double heat = pypper_attr_object_heat(pypper_model_heat(e, now),
-                                              pypper_wt_page_history(obj), info.size);
-        return pypper_model_temperature(heat, now);
+        return pypper_attr_temperature(pypper_model_temperature(pypper_model_heat(e, now), now),
+                                       pypper_wt_page_history(obj), info.size);
     }
     if (_Py_IsImmortal(obj))
         return -1.0;

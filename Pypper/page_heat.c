@@ -63,9 +63,9 @@ double pypper_page_heat_get(size_t index, uint32_t now_ms)
 double pypper_page_heat_temperature(const void *addr, size_t index, size_t size, uint32_t now_ms)
 {
     double share = size >= 4096 ? 1.0 : (double)size / 4096.0;
-    double heat = pypper_attr_object_heat(pypper_page_heat_get(index, now_ms) * share,
-                                          pypper_wt_page_history(addr), size);
-    return heat > 0.0 ? pypper_model_temperature(heat, now_ms) : 0.0;
+    double heat = pypper_page_heat_get(index, now_ms) * share;
+    return pypper_attr_temperature(heat > 0.0 ? pypper_model_temperature(heat, now_ms) : 0.0,
+                                   pypper_wt_page_history(addr), size);
 }
 
 size_t pypper_page_heat_pages(void) { return touched; }

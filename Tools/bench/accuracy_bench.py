@@ -459,6 +459,8 @@ class Bench:
                         "young_check": res.get("young_check"),
                         "pypper_config": res.get("pypper_config")})
             run.update(cost_of(res))
+            if res.get("own_temperatures") is not None:
+                run["own"] = judge(truth, scores_of(res["own_temperatures"]))
             runs.append(run)
             print("  %s run %d: capture %s recall %s spearman %s traced %.1f%% "
                   "nonzero %.1f%% %.2f s; %s" % (cond, i + 1, fmt(fig["capture"]),
@@ -466,6 +468,10 @@ class Bench:
                                                  100.0 * run["traced"], 100.0 * run["nonzero"],
                                                  res["measured_seconds"], cost_text(run)),
                   flush=True)
+            if "own" in run:
+                print("    own evidence only (no page share), same run: capture %s recall %s "
+                      "spearman %s" % (fmt(run["own"]["capture"]), fmt(run["own"]["recall"]),
+                                       fmt(run["own"]["spearman"])), flush=True)
 
         timeline = []
         timeline_run = None
@@ -509,6 +515,10 @@ class Bench:
             "traced": metrics.median([r["traced"] for r in runs]),
             "nonzero": metrics.median([r["nonzero"] for r in runs]),
             "native_seconds": metrics.median(secs),
+            "own": ({"capture": metrics.median([r["own"]["capture"] for r in runs]),
+                     "recall": metrics.median([r["own"]["recall"] for r in runs]),
+                     "spearman": metrics.median_spearman([r["own"]["spearman"] for r in runs])}
+                    if runs and all("own" in r for r in runs) else None),
             "cost": {k: metrics.median([r[k] for r in runs if r.get(k) is not None])
                      if any(r.get(k) is not None for r in runs) else None
                      for k in COST_KEYS},
@@ -568,6 +578,9 @@ class Bench:
             rng = c["native_seconds_range"]
             same = c["same_accesses_as_oracle"]
             la = c["loadavg_before"]
+            if c.get("own"):
+                lines.append(self.fig_row("%s, own evidence only" % cond, c["own"],
+                                          "   (same runs, without the page share)"))
             lines.append("   %s cost (medians): %s" % (cond, cost_text(c["cost"])))
             lines.append("   %s: traced %s (temperature > 0: %s); native %s s (measured "
                          "phase, median; %s-%s); same access stream as the oracle run: %s; "
