@@ -23,6 +23,8 @@
 #include "../Pypper/own_memory.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
+#include "../Pypper/attribution.h"
+#include "../Pypper/write_tracking_heap.h"
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
 #include "../Python/live_trace.h"
@@ -553,7 +555,10 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
             continue;
         pypper_block_info info;
         pypper_heap_lookup(pypper_entry_block(e), &info);
-        double t = pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now);
+        /* Its own evidence and its share of its page's writes (attribution.h). */
+        double t = pypper_attr_temperature(
+            pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now),
+            pypper_wt_page_history(op), info.size);
         int klass = pypper_model_classify(e, t);
         /* The object's whole block counts for its pages (its header included), and
          * each buffer it owns for the buffer's pages. */

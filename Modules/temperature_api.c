@@ -10,9 +10,11 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
+#include "../Pypper/attribution.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
+#include "../Pypper/write_tracking_heap.h"
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
 #include "../Python/live_trace.h"
@@ -20,9 +22,10 @@
 #include "../Python/site_infer.h"
 
 
-/* An object with an entry has its own evidence; any other object in an allocated
- * block of the heap has its page's (page_heat.h); objects outside the heap (static
- * and immortal ones among them) have none: -1. */
+/* An object with an entry has its own evidence, plus its share of its page's writes
+ * when write tracking runs (attribution.h); any other object in an allocated block of
+ * the heap has its page's heat (page_heat.h); objects outside the heap (static and
+ * immortal ones among them) have none: -1. */
 static double temperature_in_heap(PyObject *obj, uint32_t now)
 {
     pypper_block_info info;
@@ -30,8 +33,10 @@ static double temperature_in_heap(PyObject *obj, uint32_t now)
     if (!info.allocated)
         return -1.0;
     pypper_obj_entry *e = pypper_objtable_find(info.block);
-    if (e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e))
-        return pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now);
+    if (e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e)) {
+        double own = pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now);
+        return pypper_attr_temperature(own, pypper_wt_page_history(obj), info.size);
+    }
     if (_Py_IsImmortal(obj))
         return -1.0;
     return pypper_page_heat_temperature(obj, pypper_heap_page_index(obj), info.size, now);

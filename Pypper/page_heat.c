@@ -3,6 +3,7 @@
  * decayed lazily with the temperature model's half-life. */
 #include "page_heat.h"
 
+#include "attribution.h"
 #include "own_memory.h"
 #include "temperature.h"
 #include "write_tracking_heap.h"
@@ -63,10 +64,8 @@ double pypper_page_heat_temperature(const void *addr, size_t index, size_t size,
 {
     double share = size >= 4096 ? 1.0 : (double)size / 4096.0;
     double heat = pypper_page_heat_get(index, now_ms) * share;
-    double t = heat > 0.0 ? pypper_model_temperature(heat, now_ms) : 0.0;
-    double written = pypper_wt_page_heat(addr);
-    double floor = written > 0.0 ? written * pypper_model_params_get()->hot_threshold : 0.0;
-    return t > floor ? t : floor;
+    return pypper_attr_temperature(heat > 0.0 ? pypper_model_temperature(heat, now_ms) : 0.0,
+                                   pypper_wt_page_history(addr), size);
 }
 
 size_t pypper_page_heat_pages(void) { return touched; }

@@ -24,10 +24,8 @@ void pypper_page_heat_add(size_t index, double heat, uint32_t now_ms);
 double pypper_page_heat_get(size_t index, uint32_t now_ms);
 /* The temperature of an object without an entry, its header at addr (page `index`),
  * its block `size` bytes: its page's heat times the object's share of the page
- * (size / 4096, at most 1), on the model's scale; with write tracking, at least the
- * page's write history (written in k of the last 8 scans: k/8) times HOT_THRESHOLD,
- * so a page written in every scan makes its objects hot, one never written leaves
- * them to the sampler's evidence. */
+ * (size / 4096, at most 1), on the model's scale, with, under write tracking, its
+ * share of the page's writes added (attribution.h). */
 double pypper_page_heat_temperature(const void *addr, size_t index, size_t size, uint32_t now_ms);
 /* Pages that have had evidence in this session (each costs 8 bytes of the map). */
 size_t pypper_page_heat_pages(void);

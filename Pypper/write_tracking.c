@@ -476,6 +476,7 @@ static long fold_area(wt_tracker *t, wt_area *a)
     /* Newly armed pages: what they held before says nothing; their next scan does. */
     for (size_t w = limit / 64; w < WORDS(a->registered); w++)
         a->written[w] = 0;
+    __atomic_store_n(&a->known, limit, __ATOMIC_RELAXED);
     __atomic_store_n(&a->armed, a->registered, __ATOMIC_RELAXED);
     return seen;
 }
@@ -535,6 +536,21 @@ int wt_history(const wt_tracker *t, const void *addr)
         size_t i = (p - lo) >> PAGE_BITS;
         if (i < __atomic_load_n(&a->armed, __ATOMIC_RELAXED))
             return __atomic_load_n(&a->history[i], __ATOMIC_RELAXED);
+    }
+    return -1;
+}
+
+int wt_written_last(const wt_tracker *t, const void *addr)
+{
+    uintptr_t p = (uintptr_t)addr;
+    for (int ai = 0; ai < t->nareas; ai++) {
+        const wt_area *a = &t->areas[ai];
+        uintptr_t lo = (uintptr_t)a->base;
+        if (p < lo)
+            continue;
+        size_t i = (p - lo) >> PAGE_BITS;
+        if (i < __atomic_load_n(&a->known, __ATOMIC_RELAXED))
+            return __atomic_load_n(&a->history[i], __ATOMIC_RELAXED) & 1;
     }
     return -1;
 }

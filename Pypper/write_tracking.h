@@ -41,6 +41,8 @@ typedef struct {
     size_t max_pages;              /* the area's extent: pages that may ever be tracked */
     size_t registered;             /* pages [0, registered) registered with the userfaultfd */
     size_t armed;                  /* pages [0, armed) went through one scan (armed) */
+    size_t known;                  /* pages [0, known) were armed before the last scan:
+                                    * bit 0 of their history is an observation */
     uint8_t *history;              /* per page: bit 0 the last scan, bit 7 eight scans ago */
     uint64_t *parked;              /* per page: hot, left unarmed (assumed written) */
     uint64_t *probation;           /* per page: unparked this scan: its report says nothing */
@@ -105,6 +107,9 @@ void wt_note_discard(wt_tracker *t, const void *addr, size_t len);
 /* addr's page history (bit 0: written before the last scan), or -1 when the page is
  * not tracked. Any thread. */
 int wt_history(const wt_tracker *t, const void *addr);
+/* Whether addr's page was written in the last interval scanned: 1 or 0, or -1 when
+ * that is not known (not tracked, or first armed by the last scan). Any thread. */
+int wt_written_last(const wt_tracker *t, const void *addr);
 /* Unregister every area (this disarms its pages) and close the kernel side; the
  * histories stay readable. */
 void wt_tracker_disarm(wt_tracker *t);

@@ -229,6 +229,11 @@ int pypper_wt_page_history(const void *addr)
     return pypper_wt_active() ? wt_history(&W.t, addr) : -1;
 }
 
+int pypper_wt_written_last(const void *addr)
+{
+    return pypper_wt_active() ? wt_written_last(&W.t, addr) : -1;
+}
+
 double pypper_wt_page_heat(const void *addr)
 {
     int h = pypper_wt_page_history(addr);

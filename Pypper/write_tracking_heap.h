@@ -32,6 +32,9 @@ bool pypper_wt_active(void);
 /* The page history of addr (bit 0: written in the last interval scanned), or -1 when
  * addr's page is not tracked. With the GIL. */
 int pypper_wt_page_history(const void *addr);
+/* Whether addr's page was written in the last interval scanned: 1, 0, or -1 when
+ * not known (no tracking, not tracked, or first armed by the last scan). Any thread. */
+int pypper_wt_written_last(const void *addr);
 /* addr's page heat: written in how many of the last WT_HISTORY_BITS scans, over
  * WT_HISTORY_BITS (0..1), or -1 when not tracked. With the GIL. */
 double pypper_wt_page_heat(const void *addr);

@@ -55,6 +55,7 @@
 #include "../Pypper/sampler_placement.h"
 #include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
+#include "../Pypper/attribution.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
 #include "../Pypper/threads.h"
@@ -138,7 +139,9 @@ static struct {
     uint64_t hit_grows;
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
+    size_t poll_cursor;         /* with write tracking: where the choice of polls goes on */
     uint64_t poll_reads_at_refill;
+    uint64_t poll_written, poll_unwritten;  /* entries chosen / passed over by page writes */
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
     clockid_t target_clock;     /* its CPU clock */
     bool target_has_clock;
@@ -393,8 +396,46 @@ static void take_census(size_t count, uint32_t now)
  * One pass over the window, through the entry array (the table does not change under
  * the GIL): two passes with a call per entry cost the hand-over about 1 M instructions
  * (churn.py, containers.py under callgrind), a third of the hand-over there. */
+/* With write tracking, the polled part is chosen by page writes (Pypper/
+ * attribution.h): from a cursor of its own, among at most POLL_LOOK entries, the
+ * first m whose page was written in the last interval scanned (or not known to be
+ * unwritten). An object on a page not written since that scan was not used since: it
+ * needs no poll, and the reads go to objects that may have been used. */
+#define POLL_LOOK (2 * POLL_WINDOW)
+
+static poll_entry poll_entry_of(const pypper_obj_entry *e)
+{
+    char *object = pypper_entry_object(e), *block = pypper_entry_block(e);
+    return POLL_ON | (uint64_t)(object - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE
+           | (uint64_t)((object - block) / PYPPER_OBJTABLE_GRANULE) << POLL_OFFSET_SHIFT;
+}
+
+static size_t choose_polls_by_writes(size_t count, size_t m)
+{
+    size_t k = 0;
+    if (AT.poll_cursor >= count)
+        AT.poll_cursor = 0;
+    for (size_t looked = 0; looked < count && looked < POLL_LOOK && k < m; looked++) {
+        pypper_obj_entry *e = pypper_objtable_at(AT.poll_cursor);
+        if (++AT.poll_cursor == count)
+            AT.poll_cursor = 0;
+        if (!pypper_objtable_current(e))
+            continue;
+        if (!pypper_attr_poll_wanted(pypper_wt_written_last(pypper_entry_object(e)))) {
+            AT.poll_unwritten++;
+            continue;
+        }
+        if (!pypper_residency_may_touch(pypper_entry_block(e)))
+            continue;
+        AT.poll[k++] = poll_entry_of(e);
+    }
+    AT.poll_written += k;
+    return k;
+}
+
 static void refill_poll_window(uint32_t now)
 {
+    bool by_writes = pypper_wt_active();
     size_t count = pypper_objtable_count();
     size_t n = count < POLL_WINDOW ? count : POLL_WINDOW;
     uint64_t reads = AT.poll_reads - AT.poll_reads_at_refill;
@@ -414,16 +455,11 @@ static void refill_poll_window(uint32_t now)
         if (++c == count)
             c = 0;
         bool idle = pypper_entry_state(e)->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD;
-        if (i < m) {
+        if (i < m && !by_writes) {
             /* An object the pageout backend sent to swap is not polled: the read
              * would bring its page back. */
             bool poll = pypper_objtable_current(e) && pypper_residency_may_touch(pypper_entry_block(e));
-            char *object = pypper_entry_object(e), *block = pypper_entry_block(e);
-            AT.poll[i] = poll ? POLL_ON
-                                    | (uint64_t)(object - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE
-                                    | (uint64_t)((object - block) / PYPPER_OBJTABLE_GRANULE)
-                                          << POLL_OFFSET_SHIFT
-                              : 0;
+            AT.poll[i] = poll ? poll_entry_of(e) : 0;
         }
         if (idle)
             continue;                   /* it would stay cold */
@@ -431,7 +467,7 @@ static void refill_poll_window(uint32_t now)
         pypper_model_classify(e, pypper_model_temperature(heat, now));
     }
     AT.table_cursor = c;
-    AT.npoll = m;
+    AT.npoll = by_writes ? choose_polls_by_writes(count, m) : m;
     AT.poll_pos = 0;
 }
 
@@ -999,7 +1035,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1034,5 +1070,7 @@ PyObject *pypper_active_trace_stats(void)
         "evidence_grows", (unsigned long long)AT.hit_grows,
         "placement_checks", (unsigned long long)AT.place.checks,
         "placement_moves", (unsigned long long)AT.place.moves,
-        "placement_failures", (unsigned long long)AT.place.failures);
+        "placement_failures", (unsigned long long)AT.place.failures,
+        "poll_written", (unsigned long long)AT.poll_written,
+        "poll_unwritten", (unsigned long long)AT.poll_unwritten);
 }

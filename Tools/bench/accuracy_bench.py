@@ -190,6 +190,39 @@ def busy_core(loaded):
         proc.wait()
 
 
+# What tracing cost in a native run (from the session's counters at the end): the
+# sampler thread's CPU seconds, the hand-overs' CPU seconds in the program's threads,
+# write tracking's scan CPU seconds and its estimate of the program's write-fault
+# seconds, its scans, and the polls chosen on written pages / passed over.
+COST_KEYS = ("sampler_cpu_s", "hand_over_s", "wt_scan_s", "wt_fault_s", "wt_scans",
+             "poll_written", "poll_unwritten", "refcount_evidence")
+
+
+def cost_of(res):
+    st = res.get("sampler_stats") or {}
+    wt = res.get("write_tracking_stats") or {}
+    active = bool(wt.get("active"))
+    return {"sampler_cpu_s": st.get("cpu_seconds"),
+            "hand_over_s": st.get("hand_over_seconds"),
+            "wt_scan_s": wt.get("scan_seconds") if active else None,
+            "wt_fault_s": wt.get("est_fault_seconds") if active else None,
+            "wt_scans": wt.get("scans") if active else None,
+            "poll_written": st.get("poll_written"),
+            "poll_unwritten": st.get("poll_unwritten"),
+            "refcount_evidence": st.get("refcount_evidence")}
+
+
+def cost_text(c):
+    def f(k, d=3):
+        return "n/a" if c.get(k) is None else ("%.*f" % (d, c[k]) if isinstance(c[k], float)
+                                               else str(c[k]))
+    return ("sampler CPU %s s, hand-overs %s s, write tracking %s (scans %s s, faults ~%s s), "
+            "polls on written pages %s / passed over %s, refcount evidence %s" % (
+                f("sampler_cpu_s"), f("hand_over_s"), f("wt_scans"), f("wt_scan_s"),
+                f("wt_fault_s"), f("poll_written"), f("poll_unwritten"),
+                f("refcount_evidence")))
+
+
 def loadavg():
     try:
         return list(os.getloadavg())
@@ -425,12 +458,20 @@ class Bench:
                         if oracle_sums is not None else None,
                         "young_check": res.get("young_check"),
                         "pypper_config": res.get("pypper_config")})
+            run.update(cost_of(res))
+            if res.get("own_temperatures") is not None:
+                run["own"] = judge(truth, scores_of(res["own_temperatures"]))
             runs.append(run)
             print("  %s run %d: capture %s recall %s spearman %s traced %.1f%% "
-                  "nonzero %.1f%% %.2f s" % (cond, i + 1, fmt(fig["capture"]),
-                                             fmt(fig["recall"]), fmt(fig["spearman"]),
-                                             100.0 * run["traced"], 100.0 * run["nonzero"],
-                                             res["measured_seconds"]), flush=True)
+                  "nonzero %.1f%% %.2f s; %s" % (cond, i + 1, fmt(fig["capture"]),
+                                                 fmt(fig["recall"]), fmt(fig["spearman"]),
+                                                 100.0 * run["traced"], 100.0 * run["nonzero"],
+                                                 res["measured_seconds"], cost_text(run)),
+                  flush=True)
+            if "own" in run:
+                print("    own evidence only (no page share), same run: capture %s recall %s "
+                      "spearman %s" % (fmt(run["own"]["capture"]), fmt(run["own"]["recall"]),
+                                       fmt(run["own"]["spearman"])), flush=True)
 
         timeline = []
         timeline_run = None
@@ -474,6 +515,13 @@ class Bench:
             "traced": metrics.median([r["traced"] for r in runs]),
             "nonzero": metrics.median([r["nonzero"] for r in runs]),
             "native_seconds": metrics.median(secs),
+            "own": ({"capture": metrics.median([r["own"]["capture"] for r in runs]),
+                     "recall": metrics.median([r["own"]["recall"] for r in runs]),
+                     "spearman": metrics.median_spearman([r["own"]["spearman"] for r in runs])}
+                    if runs and all("own" in r for r in runs) else None),
+            "cost": {k: metrics.median([r[k] for r in runs if r.get(k) is not None])
+                     if any(r.get(k) is not None for r in runs) else None
+                     for k in COST_KEYS},
             "native_seconds_range": [min(secs), max(secs)] if secs else None,
             "same_accesses_as_oracle": (all(r["same_accesses_as_oracle"] for r in runs)
                                         if oracle_sums is not None and runs else None),
@@ -530,6 +578,10 @@ class Bench:
             rng = c["native_seconds_range"]
             same = c["same_accesses_as_oracle"]
             la = c["loadavg_before"]
+            if c.get("own"):
+                lines.append(self.fig_row("%s, own evidence only" % cond, c["own"],
+                                          "   (same runs, without the page share)"))
+            lines.append("   %s cost (medians): %s" % (cond, cost_text(c["cost"])))
             lines.append("   %s: traced %s (temperature > 0: %s); native %s s (measured "
                          "phase, median; %s-%s); same access stream as the oracle run: %s; "
                          "load average before %s" % (

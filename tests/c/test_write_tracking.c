@@ -109,8 +109,11 @@ static void test_scan_and_rearm(void)
     static wt_tracker t;
     start(&t, base, false);
     CHECK(hist(&t, base, 3) == -1);                /* not armed yet */
+    CHECK(wt_written_last(&t, base + 3 * PG) == -1);
     CHECK(wt_scan(&t) == 0);                       /* arms: reports nothing as heat */
     CHECK(hist(&t, base, 3) == 0 && hist(&t, base, 100) == 0);
+    /* The arming scan observed no interval: whether a page was written is not known. */
+    CHECK(wt_written_last(&t, base + 3 * PG) == -1);
     CHECK(hist(&t, base, COMMITTED) == -1);        /* beyond what is registered */
     CHECK(resident(base, RESERVED) == 64);         /* arming populated nothing */
 
@@ -130,7 +133,10 @@ static void test_scan_and_rearm(void)
     CHECK(wt_scan(&t) == 3);
     CHECK(hist(&t, base, 3) == 1 && hist(&t, base, 10) == 1 && hist(&t, base, 40) == 1);
     CHECK(hist(&t, base, 20) == 0 && hist(&t, base, 4) == 0);
+    CHECK(wt_written_last(&t, base + 3 * PG + 100) == 1 && wt_written_last(&t, base + 20 * PG) == 0);
+    CHECK(wt_written_last(&t, base + COMMITTED * PG) == -1);
     CHECK(wt_scan(&t) == 0);                       /* re-armed: nothing written since */
+    CHECK(wt_written_last(&t, base + 3 * PG) == 0);
     CHECK(hist(&t, base, 3) == 2);                 /* 0b10: written one scan before */
     CHECK(wt_heat(hist(&t, base, 3)) == 1);
 
@@ -179,8 +185,11 @@ static void test_scan_and_rearm(void)
     CHECK(hist(&t, base, 200) == -1);
     wt_scan(&t);
     CHECK(hist(&t, base, 200) == 0);
+    CHECK(wt_written_last(&t, base + 200 * PG) == -1);   /* armed by that scan */
+    CHECK(wt_written_last(&t, base + 3 * PG) == 0);
     touch(base, 200);
     CHECK(wt_scan(&t) == 1 && hist(&t, base, 200) == 1);
+    CHECK(wt_written_last(&t, base + 200 * PG) == 1);
 
     /* Fork: the child's mappings are not registered (no UFFD_FEATURE_EVENT_FORK) and
      * its writes do not show in the parent; the child forgets the parent's files. */

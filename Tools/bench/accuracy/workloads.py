@@ -53,6 +53,7 @@ shorthands for run().
 
 import bisect
 import gc
+import importlib
 import json
 import random
 import sys
@@ -758,17 +759,37 @@ class PypperProbe:
         t_read = time.perf_counter()
         temps = self._read(registry)
         read_seconds = time.perf_counter() - t_read
+        own = self._own_temperatures(registry, temps)
         config = self._optional("config")
         sampler = self._optional("active_trace_stats")
+        wt = self._optional("write_tracking_stats", "_pypper")
         self.pypper.end()
         return {"temperatures": temps, "read_seconds": read_seconds,
                 "session_seconds": t_end, "pypper_config": config,
-                "sampler_stats": sampler, "timeline": self.snapshots}
+                "own_temperatures": own,
+                "sampler_stats": sampler, "write_tracking_stats": wt,
+                "timeline": self.snapshots}
 
-    def _optional(self, fn):
-        """pypper.fn() when it exists and works (informative only), else None."""
+    @staticmethod
+    def _own_temperatures(registry, temps):
+        """The same moment's temperatures from each object's own evidence only (frames,
+        reference-count polls), without the share of its page's writes that
+        temperature() adds with write tracking: _pypper.hot_objects() lists every
+        object with evidence of its own; the others have 0.0 (None where temperature()
+        said None). None when that cannot be read."""
         try:
-            value = getattr(self.pypper, fn)()
+            import _pypper
+            pairs = _pypper.hot_objects(_pypper.live_trace_stats()["objects"] + 1)
+        except Exception:
+            return None
+        by_id = {id(o): t for o, t in pairs}
+        return [None if t is None else by_id.get(id(o), 0.0) for o, t in zip(registry, temps)]
+
+    def _optional(self, fn, module=None):
+        """pypper.fn() (or module.fn()) when it exists and works (informative only),
+        else None."""
+        try:
+            value = getattr(importlib.import_module(module) if module else self.pypper, fn)()
             json.dumps(value)
             return value
         except Exception:
