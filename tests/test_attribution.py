@@ -41,8 +41,15 @@ def two_groups(objs):
     pages = {}
     for o in objs:
         pages.setdefault(id(o) >> 12, []).append(o)
+    def only_objs(p, os_):
+        # Every block on the page is one of objs (48-byte blocks, 16 bytes of GC
+        # header before the object): no other object shares it, whose use would
+        # write it.
+        starts = sorted(id(o) - 16 for o in os_)
+        return (all(y - x == 48 for x, y in zip(starts, starts[1:]))
+                and starts[0] - (p << 12) < 48 and ((p + 1) << 12) - starts[-1] <= 48)
     quiet = [os_ for p, os_ in sorted(pages.items())[1:-1]
-             if _pypper.page_history(os_[0]) == 0]
+             if only_objs(p, os_) and _pypper.page_history(os_[0]) == 0]
     a = [o for os_ in quiet[0::2] for o in os_ if (id(o) + 31) >> 12 == id(o) >> 12]
     b = [o for os_ in quiet[1::2] for o in os_ if (id(o) + 31) >> 12 == id(o) >> 12]
     return a, b
