@@ -4,7 +4,7 @@ The workloads are ordinary Python programs (stdlib only) that run unchanged on t
 stock python3.12 and on ./python3; Pypper is switched on only through PYPPER_*
 variables. Each prints one JSON object on its last stdout line. With FARMEM_REPORT=path
 and a running Pypper session (pypper importable, session on), it also writes what
-Pypper says about the heap (relocatable_report, migration_stats, stats) to that path;
+Pypper says about the heap (relocatable_report, migration_stats, stats, own_memory) to that path;
 on any other interpreter that variable is ignored.
 
 Run by Tools/bench/farmem_bench.py, a workload calls ready() between its build and its
@@ -97,7 +97,7 @@ def pypper_report():
     except Exception:
         return None
     out = {}
-    for name in ("relocatable_report", "migration_stats", "stats"):
+    for name in ("relocatable_report", "migration_stats", "stats", "own_memory"):
         fn = getattr(pypper, name, None)
         if fn is None:
             out[name] = "missing"
