@@ -18,6 +18,16 @@
 static void *trampoline(void *arg)
 {
     pypper_thread *t = arg;
+    /* Created with every signal blocked (pypper_thread_start), but not the ones a
+     * fault of this thread raises: blocked, the kernel kills the process without
+     * running any handler, so a crash here would leave no trace (no faulthandler
+     * dump, no sanitizer report). Unblocked, they are delivered to this thread. */
+    sigset_t faults;
+    sigemptyset(&faults);
+    static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
+        sigaddset(&faults, fault_signals[i]);
+    pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
     __atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
     return t->main(t->arg);
 }

@@ -25,7 +25,12 @@ static void *check_mask(void *arg)
 {
     sigset_t mask;
     pthread_sigmask(SIG_SETMASK, NULL, &mask);
-    *(int *)arg = sigismember(&mask, SIGINT) && sigismember(&mask, SIGTERM);
+    /* The process's signals are blocked, the ones its own faults raise are not (else
+     * a crash here would kill the process with no handler run, no report). */
+    *(int *)arg = sigismember(&mask, SIGINT) && sigismember(&mask, SIGTERM)
+                  && sigismember(&mask, SIGRTMIN) && !sigismember(&mask, SIGSEGV)
+                  && !sigismember(&mask, SIGBUS) && !sigismember(&mask, SIGFPE)
+                  && !sigismember(&mask, SIGILL);
     return NULL;
 }
 
