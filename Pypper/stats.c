@@ -12,6 +12,7 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_START_ERRORS] = "start_errors",
     [PYPPER_STAT_WORKER_STARTED] = "worker_threads_started",
     [PYPPER_STAT_WORKER_JOINED] = "worker_threads_joined",
+    [PYPPER_STAT_PIN_FAILURES] = "pin_failures",
     [PYPPER_STAT_FORK_CHILD_STOPS] = "fork_child_stops",
     [PYPPER_STAT_MIGRATE_PASSES] = "migrate_passes",
     [PYPPER_STAT_PROMOTE_TRIED] = "promote_tried",

@@ -11,6 +11,7 @@ typedef enum {
     PYPPER_STAT_START_ERRORS,        /* start() refused: bad option, a component that cannot start */
     PYPPER_STAT_WORKER_STARTED,      /* Pypper's native threads created (threads.c) */
     PYPPER_STAT_WORKER_JOINED,       /* Pypper's native threads joined */
+    PYPPER_STAT_PIN_FAILURES,        /* a thread's stack or a wait's words could not be locked in memory */
     PYPPER_STAT_FORK_CHILD_STOPS,    /* sessions stopped in a forked child */
     /* Migration plane (Python/migrate*.c): pages and buffers, like DAMON's nr_tried /
      * nr_applied / sz_applied. */

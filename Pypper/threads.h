@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct {
@@ -23,8 +24,15 @@ typedef struct {
 /* How long a join before a fork waits for the kernel to stop counting the thread. */
 #define PYPPER_FORK_GONE_MS 200
 
+/* Keep [p, p + len) in memory for the life of the process (mlock): for what the
+ * kernel reads or writes for a thread from kernel mode (its futex words), which must
+ * not be swapped out (threads.c says why). Returns whether it could; a failure
+ * (RLIMIT_MEMLOCK) is counted in pypper.stats() as pin_failures. */
+bool pypper_pin_memory(const void *p, size_t len);
+
 /* Start t running main(arg) under `name` (at most 15 characters), with every signal
- * blocked. Returns 0, or the error number of pthread_create (t is left not running). */
+ * blocked but the fault signals; the thread pins the top of its stack (its control
+ * block, TLS and rseq area) before it runs main. Returns 0, or the error number of pthread_create (t is left not running). */
 int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, const char *name);
 /* Join t (the caller has asked it to return) and wait until the kernel has removed
  * it from the process's thread count, at most wait_gone_ms. Returns whether it is

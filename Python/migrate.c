@@ -208,6 +208,10 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.interp = PyInterpreterState_Get();
     M.last_ns = now_ns();
     M.fork_quit = false;
+    /* The words the thread waits on stay in memory (threads.h: pypper_pin_memory). */
+    static bool pinned;
+    if (!pinned)
+        pinned = pypper_pin_memory(&M.mu, (size_t)((char *)(&M.cv + 1) - (char *)&M.mu));
     rc = pypper_thread_start(&M.thread, migrate_main, NULL, "pypper-migrate");
     if (rc != 0) {
         release_arrays();

@@ -1,13 +1,19 @@
 /* tests/c/test_threads.c: Pypper's thread helper. A joined thread is gone from the
  * kernel's thread count (what CPython's fork() warning reads) when the join returns,
  * every time; a thread joined before a fork and started again after it leaves the
- * process with one thread at fork(), and the threads are counted. */
+ * process with one thread at fork(), and the threads are counted; a thread's stack top
+ * (its control block, TLS, rseq area) is locked in memory, and a range that cannot be
+ * locked is counted, not fatal. */
 #include "check.h"
 #include "stats.h"
 #include "threads.h"
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +68,45 @@ static void test_signals_blocked(void)
     CHECK(!sigismember(&mine, SIGINT));
 }
 
+/* Locked kB of the process (VmLck), -1 when unknown. */
+static long locked_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmLck:", 6) == 0)
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static void *report_locked(void *arg)
+{
+    *(long *)arg = locked_kb();
+    return NULL;
+}
+
+static void test_stack_top_pinned(void)
+{
+    long inside = -1;
+    uint64_t failures = pypper_stat_get(PYPPER_STAT_PIN_FAILURES);
+    pypper_thread t = {0};
+    CHECK(pypper_thread_start(&t, report_locked, &inside, "pypper-test") == 0);
+    CHECK(pypper_thread_join(&t, 1000));
+    if (pypper_stat_get(PYPPER_STAT_PIN_FAILURES) == failures)
+        CHECK(inside >= 4);     /* its pages are locked (nothing else here locks any) */
+    /* A range that is not mapped cannot be locked: false and counted. */
+    long page = sysconf(_SC_PAGESIZE);
+    char *gone = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(gone != MAP_FAILED);
+    munmap(gone, (size_t)page);
+    failures = pypper_stat_get(PYPPER_STAT_PIN_FAILURES);
+    CHECK(!pypper_pin_memory(gone, 8));
+    CHECK(pypper_stat_get(PYPPER_STAT_PIN_FAILURES) == failures + 1);
+}
+
 /* A thread that waits until told to return, as the session's threads do. */
 static atomic_bool quit;
 
@@ -110,6 +155,7 @@ int main(void)
 {
     test_join_leaves_one_thread();
     test_signals_blocked();
+    test_stack_top_pinned();
     test_thread_around_fork();
     return check_report("test_threads");
 }
