@@ -3,6 +3,7 @@
  * serialized by the GIL; once another interpreter with its own GIL may exist, every
  * call also takes the heap lock (pypper_heap_enable_locking). */
 #include "heap_internal.h"
+#include "../Pypper/threads.h"
 #include "placement.h"
 #include "region.h"
 #include "retain.h"
@@ -16,7 +17,7 @@
 heap_state pypper_heap = {.budget_percent = 100.0};
 
 static atomic_bool locking;
-static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t heap_lock PYPPER_PINNED = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void) { if (atomic_load(&locking)) pthread_mutex_lock(&heap_lock); }

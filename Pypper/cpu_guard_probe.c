@@ -4,6 +4,7 @@
  * program thread (main_readings.h: no Pypper thread opens a file). Kernels without it
  * (no CONFIG_SCHED_INFO) give no readings: the guard never acts. */
 #include "cpu_guard.h"
+#include "threads.h"
 
 #include "log.h"
 #include "main_readings.h"
@@ -12,7 +13,7 @@
 #include <pthread.h>
 #include <time.h>
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mu PYPPER_PINNED = PTHREAD_MUTEX_INITIALIZER;
 static pypper_cpu_guard guard;
 static bool on;
 static bool available;           /* the last reading worked */

@@ -1,6 +1,7 @@
 /* Pypper/main_readings.c: the main thread's readings of /proc for the guards and the
  * sampler's placement (main_readings.h), under a lock the sampler thread shares. */
 #include "main_readings.h"
+#include "threads.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mu PYPPER_PINNED = PTHREAD_MUTEX_INITIALIZER;
 static pypper_main_reading latest = {.psi = -1.0, .cpu = -1};
 static int main_tid;
 

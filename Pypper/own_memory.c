@@ -3,6 +3,7 @@
  * mappings at most); residency comes from mincore over each region, in slices so the
  * vector stays on the stack. */
 #include "own_memory.h"
+#include "threads.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -20,7 +21,7 @@ typedef struct {
 
 static region regions[REGIONS_MAX];
 static uint64_t uncounted;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mu PYPPER_PINNED = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const part_names[PYPPER_OWN_PARTS] = {
     [PYPPER_OWN_OBJTABLE_ENTRIES] = "objtable_entries",

@@ -5,6 +5,7 @@
  * as the main thread last read it: main_readings.h; kernels without PSI give none, and
  * the faults alone decide). */
 #include "pressure.h"
+#include "threads.h"
 
 #include "log.h"
 #include "main_readings.h"
@@ -18,7 +19,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mu PYPPER_PINNED = PTHREAD_MUTEX_INITIALIZER;
 static pypper_pressure guard;
 static atomic_bool paused;
 static bool on;

@@ -15,25 +15,33 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/rseq.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 /* The top of each thread's stack that stays in memory: the thread control block and
  * static TLS (glibc keeps them at the top of the stack block, the rseq area among
  * them) and the frames Pypper's threads use, which stay shallow. */
-#define PIN_STACK_BYTES ((uintptr_t)64 << 10)
+#define PIN_STACK_BYTES ((uintptr_t)32 << 10)
 
-static bool lock_pages(uintptr_t lo, uintptr_t hi)
+/* The words Pypper's threads wait on (PYPPER_PINNED); weak: a program without any. */
+extern char __start_pypper_pinned[] __attribute__((weak, visibility("hidden")));
+extern char __stop_pypper_pinned[] __attribute__((weak, visibility("hidden")));
+
+/* The system calls themselves: a sanitizer's mlock interceptor does nothing. */
+static int lock_pages(uintptr_t lo, uintptr_t hi, bool lock)
 {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     lo &= ~(page - 1);
     hi = (hi + page - 1) & ~(page - 1);
-    return hi > lo && mlock((void *)lo, hi - lo) == 0;
+    if (hi <= lo)
+        return -1;
+    return (int)syscall(lock ? SYS_mlock : SYS_munlock, (void *)lo, (size_t)(hi - lo));
 }
 
 bool pypper_pin_memory(const void *p, size_t len)
 {
-    bool ok = lock_pages((uintptr_t)p, (uintptr_t)p + len);
+    bool ok = lock_pages((uintptr_t)p, (uintptr_t)p + len, true) == 0;
     if (!ok)
         pypper_stat_add(PYPPER_STAT_PIN_FAILURES, 1);
     return ok;
@@ -46,27 +54,40 @@ bool pypper_pin_memory(const void *p, size_t len)
  * kernel kills the thread's process with SIGSEGV (rseq), or the wait fails with
  * EFAULT (glibc aborts). A thread that sleeps most of the time is what reclaim takes
  * first. Measured under Tools/bench/farmem_bench.py (graph at 50%, memcg v1 with its
- * OOM killer off): 2 of 24 runs died of SIGSEGV, delivered to the sleeping sampler
- * thread (Doc/migration.md). */
-static void pin_own_stack(void)
+ * OOM killer off): 3 of 30 runs died of SIGSEGV, forced on the sleeping sampler
+ * thread (Doc/pressure.md). Pinned at every start (mlock is not inherited by a fork
+ * child, and is idempotent): the wait words first (a small RLIMIT_MEMLOCK may allow
+ * no more), then the stack top. Returns the stack range locked, [*lo, *hi). */
+static void pin_thread(uintptr_t *lo, uintptr_t *hi)
 {
+    *lo = *hi = 0;
     bool ok = true;
-    if (__rseq_size) {
-        uintptr_t area = (uintptr_t)__builtin_thread_pointer() + (uintptr_t)__rseq_offset;
-        ok = lock_pages(area, area + __rseq_size);
-    }
+    uintptr_t first = (uintptr_t)__start_pypper_pinned, end = (uintptr_t)__stop_pypper_pinned;
+    if (first && end > first)
+        ok = lock_pages(first, end, true) == 0;
     pthread_attr_t attr;
     void *addr;
     size_t size;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
             uintptr_t top = (uintptr_t)addr + size;
-            uintptr_t lo = size > PIN_STACK_BYTES ? top - PIN_STACK_BYTES : (uintptr_t)addr;
-            ok = lock_pages(lo, top) && ok;
+            uintptr_t low = size > PIN_STACK_BYTES ? top - PIN_STACK_BYTES : (uintptr_t)addr;
+            if (lock_pages(low, top, true) == 0) {
+                *lo = low;
+                *hi = top;
+            } else {
+                ok = false;
+            }
         }
         pthread_attr_destroy(&attr);
     } else {
         ok = false;
+    }
+    /* The rseq area is inside that range with glibc's own stacks; not if it is not. */
+    if (__rseq_size) {
+        uintptr_t area = (uintptr_t)__builtin_thread_pointer() + (uintptr_t)__rseq_offset;
+        if (area < *lo || area + __rseq_size > *hi)
+            ok = lock_pages(area, area + __rseq_size, true) == 0 && ok;
     }
     if (!ok)
         pypper_stat_add(PYPPER_STAT_PIN_FAILURES, 1);
@@ -85,9 +106,14 @@ static void *trampoline(void *arg)
     for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
         sigaddset(&faults, fault_signals[i]);
     pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
-    pin_own_stack();
+    uintptr_t lo, hi;
+    pin_thread(&lo, &hi);
     __atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
-    return t->main(t->arg);
+    void *result = t->main(t->arg);
+    /* glibc caches the stack for the next thread (the program's too): unlocked. */
+    if (hi > lo)
+        (void)lock_pages(lo, hi, false);
+    return result;
 }
 
 int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, const char *name)

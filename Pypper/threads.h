@@ -24,15 +24,19 @@ typedef struct {
 /* How long a join before a fork waits for the kernel to stop counting the thread. */
 #define PYPPER_FORK_GONE_MS 200
 
-/* Keep [p, p + len) in memory for the life of the process (mlock): for what the
- * kernel reads or writes for a thread from kernel mode (its futex words), which must
- * not be swapped out (threads.c says why). Returns whether it could; a failure
+/* Static data that Pypper's threads wait on (mutexes, condition variables: the kernel
+ * reads their futex words from kernel mode, threads.c says why they must not be
+ * swapped out) goes in one section, which each thread locks in memory as it starts. */
+#define PYPPER_PINNED __attribute__((section("pypper_pinned")))
+
+/* Keep [p, p + len) in memory (mlock). Returns whether it could; a failure
  * (RLIMIT_MEMLOCK) is counted in pypper.stats() as pin_failures. */
 bool pypper_pin_memory(const void *p, size_t len);
 
 /* Start t running main(arg) under `name` (at most 15 characters), with every signal
- * blocked but the fault signals; the thread pins the top of its stack (its control
- * block, TLS and rseq area) before it runs main. Returns 0, or the error number of pthread_create (t is left not running). */
+ * blocked but the fault signals; the thread locks the PYPPER_PINNED section and the top
+ * of its stack (its control block, TLS and rseq area) before it runs main, and unlocks
+ * its stack after. Returns 0, or the error number of pthread_create (t is left not running). */
 int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, const char *name);
 /* Join t (the caller has asked it to return) and wait until the kernel has removed
  * it from the process's thread count, at most wait_gone_ms. Returns whether it is

@@ -169,7 +169,7 @@ static struct {
     uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
     uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
     sampler_loop loop;
-} AT = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
+} AT PYPPER_PINNED = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -870,10 +870,6 @@ int pypper_active_trace_start(const pypper_config *cfg)
     pypper_main_readings_take(cfg->pressure_psi > 0);
     pypper_cpu_guard_start(&(pypper_cpu_guard_params){AT.target ? cfg->pressure_cpu : 0.0});
     pypper_wt_start(cfg);      /* or the frames alone, and why (logged, counted) */
-    /* The words the thread waits on stay in memory (threads.h: pypper_pin_memory). */
-    static bool pinned;
-    if (!pinned)
-        pinned = pypper_pin_memory(&AT.mu, (size_t)((char *)(&AT.parked_cv + 1) - (char *)&AT.mu));
     int rc = pypper_thread_start(&AT.thread, sampler_main, NULL, "pypper-sampler");
     if (rc != 0) {
         pypper_wt_stop();

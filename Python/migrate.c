@@ -18,6 +18,7 @@
  * malloc: every array is mmap'ed during collect, and sorting is a heapsort. */
 #define PY_SSIZE_T_CLEAN
 #include "migrate_internal.h"
+#include "../Pypper/threads.h"
 
 #include "site_profile.h"
 #include "../Objects/placement.h"
@@ -27,7 +28,7 @@
 #include <errno.h>
 #include <string.h>
 
-pypper_mig_state pypper_mig = {.mu = PTHREAD_MUTEX_INITIALIZER};
+pypper_mig_state pypper_mig PYPPER_PINNED = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void end_round(void)
 {
@@ -208,10 +209,6 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.interp = PyInterpreterState_Get();
     M.last_ns = now_ns();
     M.fork_quit = false;
-    /* The words the thread waits on stay in memory (threads.h: pypper_pin_memory). */
-    static bool pinned;
-    if (!pinned)
-        pinned = pypper_pin_memory(&M.mu, (size_t)((char *)(&M.cv + 1) - (char *)&M.mu));
     rc = pypper_thread_start(&M.thread, migrate_main, NULL, "pypper-migrate");
     if (rc != 0) {
         release_arrays();
