@@ -30,7 +30,8 @@ typedef struct {
 void pypper_model_reset(const pypper_config *cfg);
 const pypper_model_params *pypper_model_params_get(void);
 
-/* Add `count` pieces of evidence of a kind to an object's state (pypper_entry_state) at model time now_ms. */
+/* Add `count` pieces of evidence of a kind to an object's state (pypper_entry_state)
+ * at model time now_ms. */
 void pypper_model_add(pypper_obj_state *s, pypper_evidence kind, double count, uint32_t now_ms);
 /* Add weighed evidence (pypper_model_weigh) to an object's state at model time now_ms:
  * the same as pypper_model_add for each kind, with one decay instead of one per kind. */
