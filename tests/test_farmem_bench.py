@@ -339,6 +339,36 @@ def test_limit_watchdog_lifts_while_under_oom(tmp_path):
     assert w.lifts == 50
 
 
+def test_stress_counts_crashes_apart_from_oom_kills(monkeypatch):
+    # run_stress over scripted runs: an OOM kill at the watchdog's cap is reported and
+    # counted, not a crash (stock has them too); a SIGSEGV is a crash (exit status 1).
+    def scripted(results):
+        it = iter(results)
+
+        def one_run(setup, argv, env, limit, timeout, report_path=None):
+            if limit is None:                   # the footprint run, without a limit
+                return {"ok": True, "cg_max_usage": 200 * MIB}
+            assert env.get("PYTHONFAULTHANDLER") == "1"
+            return dict(next(it))
+        return one_run
+
+    ok = {"ok": True, "access": {"wall_s": 1.0, "majflt": 10}, "oom_lifts": 0}
+    oom = {"ok": False, "oom_kill": 1, "error": "killed by signal 9 (OOM killer)"}
+    segv = {"ok": False, "oom_kill": 0, "error": "killed by signal 11", "stderr": "Fatal"}
+    a = fb.resolve_args(["--stress", "2"])
+    lines = []
+    monkeypatch.setattr(fb, "one_run", scripted([ok, oom, ok, ok]))
+    out, crashed = fb.run_stress(a, None, lines.append)
+    assert not crashed and out["failed"] == {"stock": 0, "pypper": 1}
+    assert out["oom_killed"] == {"stock": 0, "pypper": 1}
+    assert "OOM-killed: stock 0, Pypper 1" in lines[-1]
+    monkeypatch.setattr(fb, "one_run", scripted([ok, ok, segv, ok]))
+    out, crashed = fb.run_stress(a, None, lines.append)
+    assert crashed and out["failed"] == {"stock": 0, "pypper": 1}
+    assert out["oom_killed"] == {"stock": 0, "pypper": 0}
+    assert any("killed by signal 11" in ln and "Fatal" in ln for ln in lines)
+
+
 def test_run_in_cgroup_limits_between_build_and_access(tmp_path):
     """The workload's access phase starts only after the limit is written."""
     cg = fake_group(tmp_path)

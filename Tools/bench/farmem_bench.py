@@ -32,7 +32,8 @@ must agree across interpreters and limits.
 
 --stress N runs one workload (default kv-slots) at one limit (default 50%) N times with
 stock and Pypper alternating (PYTHONFAULTHANDLER=1) and reports every run that did not
-end well: the scenario of a crash once seen under a limit with the pageout backend.
+end well: the scenario of a crash once seen under a limit with the pageout backend. An
+OOM kill (the watchdog at its cap) is reported; any other failure makes the exit status 1.
 Exit status: 0 done (targets print MET / NOT MET), 1 a run failed or checksums
 differ, 77 skipped (environment), 2 usage.
 """
@@ -42,6 +43,7 @@ import errno
 import json
 import os
 import select
+import shutil
 import signal
 import statistics
 import subprocess
@@ -880,13 +882,18 @@ def run_stress(a, setup, log):
                 log(f"   [{n + 1}/{a.stress}] {interp:7} ok, access {run['access']['wall_s']:.2f} s, "
                     f"majflt {run['access']['majflt']}, OOM lifts {run['oom_lifts']}")
             else:
-                crashed = True
+                # An OOM kill (the watchdog reached its cap) happens to stock too: reported,
+                # not a crash. Anything else (a signal, an exit status) is one.
+                crashed |= not run.get("oom_kill")
                 log(f"   [{n + 1}/{a.stress}] {interp:7} FAILED: {run.get('error')}\n"
                     f"{run.get('stderr', '')}")
     out["failed"] = {i: sum(not r["ok"] for r in rs) for i, rs in out["runs"].items()}
+    out["oom_killed"] = {i: sum(not r["ok"] and bool(r.get("oom_kill")) for r in rs)
+                         for i, rs in out["runs"].items()}
     log(f"\nstress {wname} at {pct}%: failed runs stock {out['failed']['stock']}/{a.stress}, "
-        f"Pypper {out['failed']['pypper']}/{a.stress}")
-    os.rmdir(tmp) if not os.listdir(tmp) else None
+        f"Pypper {out['failed']['pypper']}/{a.stress} (of which OOM-killed: stock "
+        f"{out['oom_killed']['stock']}, Pypper {out['oom_killed']['pypper']})")
+    shutil.rmtree(tmp, ignore_errors=True)
     return out, crashed
 
 
@@ -972,7 +979,7 @@ def run_bench(a, setup, log):
             failed = True
         elif sums:
             w["checksum"] = sums.pop()
-    os.rmdir(tmp) if not os.listdir(tmp) else None
+    shutil.rmtree(tmp, ignore_errors=True)
     return results, failed
 
 
