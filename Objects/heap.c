@@ -684,17 +684,7 @@ void *pypper_heap_domain_realloc_observed(void *ctx, void *p, size_t n)
 
 void pypper_heap_domain_free_observed(void *ctx, void *p)
 {
-    if (LIKELY(layout_owns(p))) {
+    if (LIKELY(layout_owns(p)))
         unmark((uintptr_t)((char *)p - pypper_heap_layout.base));
-        if (LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
-            pool_meta *pool = layout_pool(p);
-            if (LIKELY(pool->size != 0)) {
-                track_forget(p);
-                if (UNLIKELY(!pool_free_block(pool, p)))
-                    pypper_heap.invalid_frees++;
-                return;
-            }
-        }
-    }
-    domain_free_slow(ctx, p);
+    domain_free(ctx, p);        /* inlined: its ownership test again, then the pool */
 }

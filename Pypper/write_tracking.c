@@ -525,7 +525,9 @@ uint64_t wt_next_interval_ns(const wt_tracker *t)
     return ns < lo ? lo : ns;
 }
 
-int wt_history(const wt_tracker *t, const void *addr)
+/* The history byte of addr's page, -1 where none is kept: among the pages armed
+ * (`known` false) or the pages scanned at least once (`known` true). */
+static int history_of(const wt_tracker *t, const void *addr, bool known)
 {
     uintptr_t p = (uintptr_t)addr;
     for (int ai = 0; ai < t->nareas; ai++) {
@@ -534,25 +536,18 @@ int wt_history(const wt_tracker *t, const void *addr)
         if (p < lo)
             continue;
         size_t i = (p - lo) >> PAGE_BITS;
-        if (i < __atomic_load_n(&a->armed, __ATOMIC_RELAXED))
+        if (i < __atomic_load_n(known ? &a->known : &a->armed, __ATOMIC_RELAXED))
             return __atomic_load_n(&a->history[i], __ATOMIC_RELAXED);
     }
     return -1;
 }
 
+int wt_history(const wt_tracker *t, const void *addr) { return history_of(t, addr, false); }
+
 int wt_written_last(const wt_tracker *t, const void *addr)
 {
-    uintptr_t p = (uintptr_t)addr;
-    for (int ai = 0; ai < t->nareas; ai++) {
-        const wt_area *a = &t->areas[ai];
-        uintptr_t lo = (uintptr_t)a->base;
-        if (p < lo)
-            continue;
-        size_t i = (p - lo) >> PAGE_BITS;
-        if (i < __atomic_load_n(&a->known, __ATOMIC_RELAXED))
-            return __atomic_load_n(&a->history[i], __ATOMIC_RELAXED) & 1;
-    }
-    return -1;
+    int h = history_of(t, addr, true);
+    return h < 0 ? h : h & 1;
 }
 
 void wt_tracker_disarm(wt_tracker *t)

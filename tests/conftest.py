@@ -46,6 +46,18 @@ def run(args, env=None, python=DROPIN, stock=False, input=None, cwd=None, timeou
                           capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
+def run_script(prelude, code, env=None, timeout=120):
+    """Run prelude + code (dedented) in a fresh drop-in process; the process must exit
+    0. A script that prints SKIP first (what it needs is missing here, e.g. write
+    tracking) skips the test with that line."""
+    import textwrap
+    r = run(["-c", prelude + textwrap.dedent(code)], env=env, timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    if r.stdout.startswith("SKIP"):
+        pytest.skip(r.stdout.strip())
+    return r
+
+
 @pytest.fixture
 def dropin():
     return lambda *args, env=None, **kw: run(list(args), env=env, **kw)

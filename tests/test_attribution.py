@@ -7,9 +7,7 @@ its share of its page's writes (nothing from a page not written in the last 8
 intervals); None only outside the heap. Each test runs in a fresh drop-in process."""
 import textwrap
 
-import pytest
-
-from conftest import run
+from conftest import run, run_script
 
 PRELUDE = """
 import gc, sys
@@ -70,11 +68,7 @@ def start_held(**options):
 
 
 def check(code, timeout=120):
-    r = run(["-c", PRELUDE + textwrap.dedent(code)], timeout=timeout)
-    assert r.returncode == 0, r.stdout + r.stderr
-    if r.stdout.startswith("SKIP"):
-        pytest.skip(r.stdout.strip())
-    return r
+    return run_script(PRELUDE, code, timeout=timeout)
 
 
 def test_polls_go_to_objects_on_written_pages_only():

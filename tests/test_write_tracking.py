@@ -3,11 +3,10 @@ untouched ones none, scans driven synchronously (_pypper._test_wt_scan, the samp
 held); the signal named in stats(); the fallback to the frame sampler when the kernel
 refuses (simulated with TEST_WT_ERRNO), off, fork, and the end (no write protection
 left: writes no longer fault). Each test runs in a fresh drop-in process."""
-import textwrap
 
 import pytest
 
-from conftest import run
+from conftest import run_script
 
 PRELUDE = """
 import gc, os, resource, sys
@@ -39,11 +38,7 @@ def tracking_or_skip():
 
 def check(code, env=None, timeout=120):
     env = env or {"PYPPER_WRITE_TRACKING": "auto"}   # off by default
-    r = run(["-c", PRELUDE + textwrap.dedent(code)], env=env, timeout=timeout)
-    assert r.returncode == 0, r.stdout + r.stderr
-    if r.stdout.startswith("SKIP"):
-        pytest.skip(r.stdout.strip())
-    return r
+    return run_script(PRELUDE, code, env=env, timeout=timeout)
 
 
 def test_written_pages_have_heat_untouched_ones_none():
