@@ -339,6 +339,42 @@ def test_limit_watchdog_lifts_while_under_oom(tmp_path):
     assert w.lifts == 50
 
 
+def test_limit_watchdog_lowers_back_once_calm(tmp_path):
+    # A lift is for the moment reclaim lags: after OOM_CALM_CHECKS calm checks the limit
+    # goes back a step towards the set one, never below it; EBUSY (reclaim fell short)
+    # leaves it where it is; OOM again restarts the count.
+    cg = fake_group(tmp_path)
+    limit_file, oom_file = cg / "memory.limit_in_bytes", cg / "memory.oom_control"
+    host = fb.Host()
+    w = fb.LimitWatchdog(host, str(cg), 100 * MIB, calm_checks=3)
+    oom_file.write_text("oom_kill_disable 1\nunder_oom 1\noom_kill 0\n")
+    for _ in range(3):
+        w.check()
+    assert w.current == 103 * MIB and w.highest == 103 * MIB
+    oom_file.write_text("oom_kill_disable 1\nunder_oom 0\noom_kill 0\n")
+    w.check()
+    w.check()
+    assert w.lowers == 0 and int(limit_file.read_text()) == 103 * MIB
+    w.check()                                          # the third calm check
+    assert w.lowers == 1 and int(limit_file.read_text()) == 102 * MIB
+    real_write = host.write
+
+    def busy(path, value):
+        if path.endswith("memory.limit_in_bytes"):
+            raise OSError(errno.EBUSY, "busy")
+        real_write(path, value)
+    host.write = busy
+    for _ in range(3):
+        w.check()
+    assert w.lowers == 1 and w.current == 102 * MIB    # reclaim fell short: kept
+    host.write = real_write
+    for _ in range(3 * 5):
+        w.check()
+    assert w.current == 100 * MIB and w.lowers == 3    # never below the set limit
+    assert int(limit_file.read_text()) == 100 * MIB and w.highest == 103 * MIB
+    assert w.lifts == 3 and not w.gave_up
+
+
 def test_stress_counts_crashes_apart_from_oom_kills(monkeypatch):
     # run_stress over scripted runs: an OOM kill at the watchdog's cap is reported and
     # counted, not a crash (stock has them too); a SIGSEGV is a crash (exit status 1).

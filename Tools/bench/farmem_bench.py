@@ -11,7 +11,9 @@ phase start, as a server's memory limit meets a heap that is already built. The
 group's OOM killer is off (memory.oom_control = 1): memcg v1 on this kernel OOM-kills
 at random when reclaim into zram lags, even stock against stock. A watchdog lifts the
 limit by 1% while the group reports under_oom 1 (up to 1.5x the limit, then the OOM
-killer is put back); the lifts are counted and printed, not hidden. Everything is torn down in finally blocks and on SIGINT/SIGTERM/SIGHUP;
+killer is put back) and lowers it back a step once the group has been calm for half a
+second, so that runs compared at a limit run at it; lifts and lowerings are counted and
+printed, not hidden. Everything is torn down in finally blocks and on SIGINT/SIGTERM/SIGHUP;
 `--cleanup` undoes what a crashed run left (it reads the state file
 /run/pypper-farmem-bench.json and removes cgroups named pypper-farmem-*). The
 benchmark refuses to start when a swap area or a zram device it did not create is in
@@ -70,6 +72,7 @@ TARGET_BUFFER_SPEEDUP = 1.5  # ... and this much faster
 TARGET_FOOTPRINT = 1.05      # peak usage without a limit, Pypper / stock
 OOM_LIFT_STEP = 0.01         # the watchdog lifts the limit by this share of it
 OOM_LIFT_CAP = 1.5           # ... up to this many times the limit
+OOM_CALM_CHECKS = 25         # and lowers it back a step after this many calm checks
 LIMIT_WRITE_TRIES = 10       # EBUSY from memory.limit_in_bytes: reclaim fell short
 
 # name -> (script, arguments at scale 1, skewed?)
@@ -593,26 +596,53 @@ def apply_limit(host, cgpath, limit, tries=LIMIT_WRITE_TRIES, pause=0.2):
 class LimitWatchdog:
     """While the group reports under_oom 1 (its OOM killer is off, so its tasks wait),
     lift the limit by OOM_LIFT_STEP of the set limit; past OOM_LIFT_CAP times it, put
-    the OOM killer back (the run then fails as an OOM kill, and says so)."""
+    the OOM killer back (the run then fails as an OOM kill, and says so). Once the
+    group has been out of OOM for OOM_CALM_CHECKS checks in a row, lower the limit
+    back by a step towards the set one (the kernel reclaims down to it; EBUSY, reclaim
+    fell short, leaves it where it is): a lift is for the moment reclaim lags, and
+    runs compared at one limit should run at that limit."""
 
-    def __init__(self, host, cgpath, limit, step=OOM_LIFT_STEP, cap=OOM_LIFT_CAP):
+    def __init__(self, host, cgpath, limit, step=OOM_LIFT_STEP, cap=OOM_LIFT_CAP,
+                 calm_checks=OOM_CALM_CHECKS):
         self.host, self.cgpath, self.limit = host, cgpath, limit
-        self.current = limit
+        self.current = self.highest = limit
         self.step = max(MIB, int(limit * step)) // MIB * MIB
         self.cap = int(limit * cap)
-        self.lifts = 0
+        self.calm_checks = calm_checks
+        self.calm = 0
+        self.lifts = self.lowers = 0
         self.gave_up = False
 
     def check(self):
-        if self.gave_up or not under_oom(self.host, self.cgpath):
+        if self.gave_up:
             return
+        if not under_oom(self.host, self.cgpath):
+            if self.current > self.limit:
+                self.calm += 1
+                if self.calm >= self.calm_checks:
+                    self.calm = 0
+                    self.lower()
+            return
+        self.calm = 0
         if self.current + self.step > self.cap:
             self.host.write(os.path.join(self.cgpath, "memory.oom_control"), 0)
             self.gave_up = True
             return
         self.current += self.step
+        self.highest = max(self.highest, self.current)
         self.host.write(os.path.join(self.cgpath, "memory.limit_in_bytes"), self.current)
         self.lifts += 1
+
+    def lower(self):
+        target = max(self.limit, self.current - self.step)
+        try:
+            self.host.write(os.path.join(self.cgpath, "memory.limit_in_bytes"), target)
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                raise
+            return
+        self.current = target
+        self.lowers += 1
 
 
 def run_in_cgroup(host, cgpath, argv, env, timeout, limit=None):
@@ -632,7 +662,8 @@ def run_in_cgroup(host, cgpath, argv, env, timeout, limit=None):
     go_r, go_w = os.pipe()
     env = dict(env, FARMEM_READY_FD=str(ready_w), FARMEM_GO_FD=str(go_r))
     info = {"ready_s": None, "usage_at_ready": None, "limit_apply_s": None,
-            "limit_tries": None, "oom_lifts": 0, "final_limit": limit, "oom_gave_up": False}
+            "limit_tries": None, "oom_lifts": 0, "oom_lowers": 0, "final_limit": limit,
+            "highest_limit": limit, "oom_gave_up": False}
     watchdog = None
     t0 = time.monotonic()
     try:
@@ -694,7 +725,8 @@ def run_in_cgroup(host, cgpath, argv, env, timeout, limit=None):
         os.close(ready_r)
         os.close(go_w)
     if watchdog:
-        info.update(oom_lifts=watchdog.lifts, final_limit=watchdog.current,
+        info.update(oom_lifts=watchdog.lifts, oom_lowers=watchdog.lowers,
+                    final_limit=watchdog.current, highest_limit=watchdog.highest,
                     oom_gave_up=watchdog.gave_up)
     secs = time.monotonic() - t0
     out.seek(0)
@@ -955,8 +987,10 @@ def run_bench(a, setup, log):
                     if run["ok"]:
                         sums.add(run["checksum"])
                         acc = run["access"]
-                        lifts = (f", OOM watchdog lifted the limit {run['oom_lifts']}x to "
-                                 f"{run['final_limit'] / MIB:.0f} MiB" if run["oom_lifts"] else "")
+                        lifts = (f", OOM watchdog lifted the limit {run['oom_lifts']}x, up to "
+                                 f"{run['highest_limit'] / MIB:.0f} MiB, and lowered it back "
+                                 f"{run['oom_lowers']}x to {run['final_limit'] / MIB:.0f} MiB"
+                                 if run["oom_lifts"] else "")
                         log(f"   [{rep + 1}/{a.repeats}] {interp:7} access {acc['wall_s']:7.2f} s "
                             f"majflt {acc['majflt']:8d} pswpin {fmt(acc['pswpin'], 'd'):>8} "
                             f"(run total majflt {run['ru_majflt']}, {run['seconds']:.1f} s; "
