@@ -623,13 +623,14 @@ void pypper_heap_domain_free(void *ctx, void *p) { domain_free(ctx, p); }
  * replace a wrapper domain around the plain entry points (an extra call of about 13
  * instructions per malloc and 16 per free). */
 pypper_heap_observer pypper_heap_obs = {.countdown = INT64_MAX};
+_Static_assert(PYPPER_HEAP_OBS_ALL_ABOVE == SMALL_MAX, "the observer sees every block the pools do not hold");
 
 /* A block the observer sees, or any allocation but the fast path's (the size is
  * taken from the countdown already). */
 static __attribute__((noinline)) void *malloc_seen(void *ctx, size_t n)
 {
     void *p = domain_malloc(ctx, n);
-    if ((pypper_heap_obs.countdown < 0) | (n > SMALL_MAX))
+    if (pypper_heap_obs_wants(n))
         pypper_heap_obs.seen(p, n);
     return p;
 }
@@ -637,7 +638,7 @@ static __attribute__((noinline)) void *malloc_seen(void *ctx, size_t n)
 static inline void *observe(void *p, size_t n)
 {
     pypper_heap_obs.countdown -= (int64_t)n;
-    if (UNLIKELY((pypper_heap_obs.countdown < 0) | (n > SMALL_MAX)))
+    if (UNLIKELY(pypper_heap_obs_wants(n)))
         pypper_heap_obs.seen(p, n);
     return p;
 }
@@ -658,14 +659,8 @@ void *pypper_heap_domain_malloc_observed(void *ctx, size_t n)
 {
     int64_t left = pypper_heap_obs.countdown - (int64_t)n;
     pypper_heap_obs.countdown = left;
-    if (LIKELY(left >= 0) && LIKELY(n <= SMALL_MAX)
-        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))
-        && LIKELY(pypper_placement_site_hook == NULL)) {
-        tier_heap *h = &pypper_heap.tiers[pypper_placement_choose_unhooked()];
-        pool_meta *p = h->partial[size_class_of(n)];
-        if (LIKELY(p != NULL))
-            return pool_take_block(h, p);
-    }
+    if (LIKELY(left >= 0) && LIKELY(n <= SMALL_MAX))
+        return domain_malloc(ctx, n);   /* nothing to see: the plain path, inlined */
     return malloc_seen(ctx, n);
 }
 

@@ -178,6 +178,15 @@ typedef struct {
 
 extern pypper_heap_observer pypper_heap_obs;
 
+/* Above this size every block is seen: the small blocks' limit (SMALL_MAX). */
+#define PYPPER_HEAP_OBS_ALL_ABOVE 512u
+
+/* Whether the observer wants to see a block of n bytes just taken from the countdown. */
+static inline bool pypper_heap_obs_wants(size_t n)
+{
+    return (pypper_heap_obs.countdown < 0) | (n > PYPPER_HEAP_OBS_ALL_ABOVE);
+}
+
 void *pypper_heap_domain_malloc_observed(void *ctx, size_t n);
 void *pypper_heap_domain_calloc_observed(void *ctx, size_t count, size_t size);
 void *pypper_heap_domain_realloc_observed(void *ctx, void *p, size_t n);

@@ -56,7 +56,7 @@ double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms)
     return heat * exp2(-(double)(to_ms - from_ms) / P.half_life_ms);
 }
 
-double pypper_model_weigh(const uint32_t count[PYPPER_EVIDENCE_KINDS])
+double pypper_model_weigh(const uint16_t count[PYPPER_EVIDENCE_KINDS])
 {
     double heat = 0.0;
     for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
@@ -72,11 +72,6 @@ double pypper_model_heat(const pypper_obj_state *s, uint32_t now_ms)
 double pypper_model_reference_heat(uint32_t now_ms)
 {
     return pypper_model_decay(reference_heat, reference_stamp, now_ms);
-}
-
-void pypper_model_add(pypper_obj_state *s, pypper_evidence kind, double count, uint32_t now_ms)
-{
-    pypper_model_add_heat(s, P.weight[kind] * count, now_ms);
 }
 
 void pypper_model_add_heat(pypper_obj_state *s, double add, uint32_t now_ms)

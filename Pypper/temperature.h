@@ -30,11 +30,9 @@ typedef struct {
 void pypper_model_reset(const pypper_config *cfg);
 const pypper_model_params *pypper_model_params_get(void);
 
-/* Add `count` pieces of evidence of a kind to an object's state (pypper_entry_state)
- * at model time now_ms. */
-void pypper_model_add(pypper_obj_state *s, pypper_evidence kind, double count, uint32_t now_ms);
-/* Add weighed evidence (pypper_model_weigh) to an object's state at model time now_ms:
- * the same as pypper_model_add for each kind, with one decay instead of one per kind. */
+/* Add weighed evidence (pypper_model_weigh: the pieces of each kind by their weights)
+ * to an object's state (pypper_entry_state_mut) at model time now_ms, one decay for
+ * all of it. */
 void pypper_model_add_heat(pypper_obj_state *s, double heat, uint32_t now_ms);
 /* A census of heats (a log histogram) that sets the reference heat to their 95th
  * percentile; the sampler takes one at each hand-over, over a sample spread evenly over
@@ -51,7 +49,7 @@ void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms);
 /* A heat stamped from_ms decayed to to_ms (HALF_LIFE_MS). */
 double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms);
 /* The heat that counts of each kind of evidence are worth (the options' weights). */
-double pypper_model_weigh(const uint32_t count[PYPPER_EVIDENCE_KINDS]);
+double pypper_model_weigh(const uint16_t count[PYPPER_EVIDENCE_KINDS]);
 /* The heat of an object's state decayed to now_ms. */
 double pypper_model_heat(const pypper_obj_state *s, uint32_t now_ms);
 /* The reference heat (the scale of temperatures) decayed to now_ms. */

@@ -57,40 +57,36 @@ bool pypper_pin_memory(const void *p, size_t len)
  * OOM killer off): 3 of 30 runs died of SIGSEGV, forced on the sleeping sampler
  * thread (Doc/pressure.md). Pinned at every start (mlock is not inherited by a fork
  * child, and is idempotent): the wait words first (a small RLIMIT_MEMLOCK may allow
- * no more), then the stack top. Returns the stack range locked, [*lo, *hi). */
+ * no more), then the stack top; each range refused is counted. Returns the stack
+ * range locked, [*lo, *hi). */
 static void pin_thread(uintptr_t *lo, uintptr_t *hi)
 {
     *lo = *hi = 0;
-    bool ok = true;
-    uintptr_t first = (uintptr_t)__start_pypper_pinned, end = (uintptr_t)__stop_pypper_pinned;
+    char *first = __start_pypper_pinned, *end = __stop_pypper_pinned;
     if (first && end > first)
-        ok = lock_pages(first, end, true) == 0;
+        (void)pypper_pin_memory(first, (size_t)(end - first));
     pthread_attr_t attr;
     void *addr;
     size_t size;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) {
+        pypper_stat_add(PYPPER_STAT_PIN_FAILURES, 1);
+    } else {
         if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
             uintptr_t top = (uintptr_t)addr + size;
             uintptr_t low = size > PIN_STACK_BYTES ? top - PIN_STACK_BYTES : (uintptr_t)addr;
-            if (lock_pages(low, top, true) == 0) {
+            if (pypper_pin_memory((void *)low, (size_t)(top - low))) {
                 *lo = low;
                 *hi = top;
-            } else {
-                ok = false;
             }
         }
         pthread_attr_destroy(&attr);
-    } else {
-        ok = false;
     }
     /* The rseq area is inside that range with glibc's own stacks; not if it is not. */
     if (__rseq_size) {
         uintptr_t area = (uintptr_t)__builtin_thread_pointer() + (uintptr_t)__rseq_offset;
         if (area < *lo || area + __rseq_size > *hi)
-            ok = lock_pages(area, area + __rseq_size, true) == 0 && ok;
+            (void)pypper_pin_memory((void *)area, __rseq_size);
     }
-    if (!ok)
-        pypper_stat_add(PYPPER_STAT_PIN_FAILURES, 1);
 }
 
 static void *trampoline(void *arg)

@@ -29,7 +29,8 @@ typedef struct {
  * swapped out) goes in one section, which each thread locks in memory as it starts. */
 #define PYPPER_PINNED __attribute__((section("pypper_pinned")))
 
-/* Keep [p, p + len) in memory (mlock). Returns whether it could; a failure
+/* Keep [p, p + len) in memory (mlock; each thread does it for the PYPPER_PINNED
+ * section and its stack top as it starts). Returns whether it could; a failure
  * (RLIMIT_MEMLOCK) is counted in pypper.stats() as pin_failures. */
 bool pypper_pin_memory(const void *p, size_t len);
 

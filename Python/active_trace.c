@@ -448,13 +448,14 @@ static void refill_poll_window(uint32_t now)
     if (AT.table_cursor >= count)
         AT.table_cursor = 0;
     take_census(count, now);
-    pypper_obj_entry *entries = n ? pypper_objtable_at(0) : NULL;   /* contiguous */
+    pypper_obj_entry *entries = pypper_objtable_entry0;
     size_t c = AT.table_cursor;
     for (size_t i = 0; i < n; i++) {
         pypper_obj_entry *e = &entries[c];
         if (++c == count)
             c = 0;
-        bool idle = pypper_entry_state(e)->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD;
+        const pypper_obj_state *st = pypper_entry_state(e);
+        bool idle = st->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD;
         if (i < m && !by_writes) {
             /* An object the pageout backend sent to swap is not polled: the read
              * would bring its page back. */
@@ -463,8 +464,7 @@ static void refill_poll_window(uint32_t now)
         }
         if (idle)
             continue;                   /* it would stay cold */
-        double heat = pypper_model_heat(pypper_entry_state(e), now);
-        pypper_model_classify(e, pypper_model_temperature(heat, now));
+        pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(st, now), now));
     }
     AT.table_cursor = c;
     AT.npoll = by_writes ? choose_polls_by_writes(count, m) : m;
@@ -528,16 +528,13 @@ static void apply_locked(bool refill)
     AT.signal_evidence += pypper_signal_sampler_drain(record_sink, NULL);
     for (size_t u = 0; u < AT.nused; u++) {
         hit_slot *h = &AT.hits[AT.used[u]];
-        uint32_t n[PYPPER_EVIDENCE_KINDS];
-        for (int k = 0; k < PYPPER_EVIDENCE_KINDS; k++)
-            n[k] = h->n[k];
+        double weighed = pypper_model_weigh(h->n);
         pypper_block_info info;
         pypper_heap_lookup(h->object, &info);
         pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
         /* A freed object's entry waits for a compaction: it is not current. */
         if (e && pypper_entry_object(e) == h->object && pypper_objtable_current(e)) {
             pypper_obj_state *st = pypper_entry_state_mut(e);
-            double weighed = pypper_model_weigh(n);
             pypper_model_add_heat(st, weighed, now);
             if (pypper_residency_may_touch(pypper_entry_block(e)))
                 heat_held_numbers((PyObject *)pypper_entry_object(e), weighed, now, &budget);
@@ -546,7 +543,7 @@ static void apply_locked(bool refill)
         } else if (info.allocated && (!e || pypper_entry_object(e) != h->object)) {
             /* No entry (a number, or an object the live trace has not reached): its
              * page takes the evidence. */
-            pypper_page_heat_add(pypper_heap_page_index(h->object), pypper_model_weigh(n), now);
+            pypper_page_heat_add(pypper_heap_page_index(h->object), weighed, now);
             AT.to_pages++;
         } else {
             AT.unknown++;

@@ -325,7 +325,7 @@ static inline bool worth_recording(const void *block, size_t size)
 {
     (void)block;
     COUNTDOWN -= (int64_t)size;
-    return (COUNTDOWN < 0) | (size > SMALL_MAX);
+    return pypper_heap_obs_wants(size);
 }
 
 /* A block above 512 bytes allocated by Pypper's own work: not recorded, and it does

@@ -56,10 +56,16 @@ def _bad(name, value, upper):
     return _pypper.ConfigError(f"bad value {_shown(value)} for {name}: expected {_accepts(upper)}")
 
 
+def _row(upper):
+    """The table's row of an option (its NAME), or None."""
+    return next((row for row in table() if row[0] == upper), None)
+
+
 def to_text(name, value):
     """The PYPPER_* text for a keyword value, or raise ConfigError."""
     upper = name.upper()
-    kind = next((row[1] for row in table() if row[0] == upper), None)
+    row = _row(upper)
+    kind = row[1] if row else None
     if kind is None:
         # Let the C side word the error (with its did-you-mean).
         return upper, str(value)
@@ -86,10 +92,8 @@ def to_text(name, value):
 
 
 def _accepts(upper):
-    for row in table():
-        if row[0] == upper:
-            return row[3]
-    return "a known option"
+    row = _row(upper)
+    return row[3] if row else "a known option"
 
 
 def to_args(options):

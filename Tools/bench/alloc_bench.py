@@ -101,13 +101,18 @@ PEAKRSS = os.path.join(ROOT, "build", "tools", "peakrss")
 Run = collections.namedtuple("Run", "wall rss_kb minflt majflt stdout user sys", defaults=(0.0, 0.0))
 
 
-def parse_peakrss(stderr):
-    """The launcher's last stderr line, `peakrss: WALL RSS_KIB STATUS MINFLT MAJFLT
-    [USER_S SYS_S]`: (wall, rss_kb, status, minflt, majflt), or None when the last line
-    is not that (parse_peakrss_cpu: the CPU seconds)."""
+def _peakrss_line(stderr):
+    """The match of the launcher's last stderr line, `peakrss: WALL RSS_KIB STATUS
+    MINFLT MAJFLT [USER_S SYS_S]`, or None."""
     lines = stderr.strip().splitlines()
-    m = re.match(r"peakrss: (\d+\.\d+) (\d+) (\d+) (\d+) (\d+)(?: \d+\.\d+ \d+\.\d+)?$",
-                 lines[-1] if lines else "")
+    return re.match(r"peakrss: (\d+\.\d+) (\d+) (\d+) (\d+) (\d+)(?: (\d+\.\d+) (\d+\.\d+))?$",
+                    lines[-1] if lines else "")
+
+
+def parse_peakrss(stderr):
+    """(wall, rss_kb, status, minflt, majflt) from the launcher's last stderr line, or
+    None when the last line is not that (parse_peakrss_cpu: the CPU seconds)."""
+    m = _peakrss_line(stderr)
     if not m:
         return None
     return (float(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)),
@@ -116,9 +121,8 @@ def parse_peakrss(stderr):
 
 def parse_peakrss_cpu(stderr):
     """The child's (user, sys) CPU seconds from the launcher's last line, or (0.0, 0.0)."""
-    lines = stderr.strip().splitlines()
-    m = re.search(r" (\d+\.\d+) (\d+\.\d+)$", lines[-1] if lines else "")
-    return (float(m.group(1)), float(m.group(2))) if m and parse_peakrss(stderr) else (0.0, 0.0)
+    m = _peakrss_line(stderr)
+    return (float(m.group(6)), float(m.group(7))) if m and m.group(6) else (0.0, 0.0)
 
 
 def run_measured(python, program, env, args=()):

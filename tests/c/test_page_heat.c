@@ -41,7 +41,8 @@ int main(void)
     /* An object's temperature: its share of the page, on the model's scale (the
      * reference heat is the hottest heat the model has seen: none yet, so feed one). */
     pypper_obj_state s = {0};
-    pypper_model_add(&s, PYPPER_EVIDENCE_FRAME, 2.0, 3100);
+    uint16_t frames[PYPPER_EVIDENCE_KINDS] = {[PYPPER_EVIDENCE_FRAME] = 2};
+    pypper_model_add_heat(&s, pypper_model_weigh(frames), 3100);
     char page[8192];
     double small = pypper_page_heat_temperature(page, 7, 64, 3100);
     double big = pypper_page_heat_temperature(page, 7, 4096, 3100);
