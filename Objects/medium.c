@@ -5,9 +5,11 @@
  * size, so a few long-lived blocks do not pin whole pools of one class (the dominant
  * cost of segregating 0.5-8 KiB blocks by class, measured on
  * Tools/bench/programs/containers.py). The last unit of each block is marked in a
- * second bitmap, which gives a block's length at free; its start is marked in the
- * 16 KiB slot's allocation bits like a pooled block's, so "is this an allocated block
- * start" is the same O(1) check everywhere. All of it is out of band.
+ * second bitmap, which gives a block's length at free; a unit starts an allocated
+ * block when it is used and the unit before it is free or ends a block (O(1), three
+ * bits of the arena's record). The 16 KiB slots' pool records (heap_layout.h) are
+ * never written in a medium arena: they would cost 1.2% of its memory for bits the
+ * unit bitmaps already hold. All of it is out of band.
  *
  * Finding the first fit fast, in a heap of thousands of arenas:
  * - run_bound[tier][arena]: every free run of the arena is shorter than this (0: not
@@ -159,7 +161,6 @@ static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
                               << MEDIUM_UNIT_SHIFT, false);
         m->fresh_unit = pos + k;
     }
-    pool_mark_allocated(block);
     return block;
 }
 
@@ -218,9 +219,13 @@ void *medium_alloc(unsigned tier, size_t n, bool *zeroed)
 static long block_unit(arena_meta *m, const void *p)
 {
     uintptr_t off = (uintptr_t)p - (uintptr_t)layout_arena_base(layout_meta_index(m));
-    if (off & (MEDIUM_UNIT - 1) || !pool_is_marked(p))
+    if (off & (MEDIUM_UNIT - 1))
         return -1;
-    return (long)(off >> MEDIUM_UNIT_SHIFT);
+    unsigned u = (unsigned)(off >> MEDIUM_UNIT_SHIFT);
+    if (!bit_get(m->unit_used, u)
+        || (u > 0 && bit_get(m->unit_used, u - 1) && !bit_get(m->unit_end, u - 1)))
+        return -1;
+    return (long)u;
 }
 
 /* Units in the block starting at unit pos: up to and including the next end bit. */
@@ -249,9 +254,6 @@ bool medium_free(arena_meta *m, void *p)
     unsigned k = block_units(m, (unsigned)pos);
     bits_assign(m->unit_used, (unsigned)pos, k, false);
     bits_assign(m->unit_end, (unsigned)pos + k - 1, 1, false);
-    pool_meta *slot = layout_pool(p);
-    unsigned g = (unsigned)(((uintptr_t)p >> 4) & (GRANULES_PER_POOL - 1));
-    slot->allocated[g >> 6] &= ~((uint64_t)1 << (g & 63));
     m->free_units += k;
     /* Return a wholly free arena, but keep one so a boundary does not thrash. */
     if (m->free_units == MEDIUM_UNITS && !pypper_heap.retain && arena_count[m->tier] > 1)

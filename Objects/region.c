@@ -5,7 +5,7 @@
  * an arena makes it and its metadata slice writable and binds it to its tier's nodes;
  * releasing one keeps it idle (reported to retain.c) or discards its pages, and
  * always keeps the mapping. Handing an arena out again resets its records (its pool
- * records only where a pool or medium arena wrote them). Callers hold the heap's
+ * records only where a pool arena wrote them). Callers hold the heap's
  * serialization (the GIL or the heap lock). */
 #include "region.h"
 #include "retain.h"
@@ -20,8 +20,8 @@ typedef struct free_run {
     size_t first, count;
     bool dirty;        /* idle: released without discarding, memory not yet given back */
     bool span;         /* dirty: holds memory of a freed span (its purge can teach) */
-    bool pools_dirty;  /* dirty: some arena's pool records were written (a pool or
-                          medium arena's); the others' are zero already */
+    bool pools_dirty;  /* dirty: some arena's pool records were written (a pool
+                          arena's); the others' are zero already */
     uint64_t since;    /* dirty: retain_now() when it was (last) released */
 } free_run;
 
@@ -125,7 +125,7 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
 {
     size_t purged = count - idle;
     memset(layout_meta(first), 0, count * sizeof(arena_meta));
-    /* 16 KiB of records an arena: only where a pool or medium arena wrote them (a
+    /* 12 KiB of records an arena: only where a pool arena wrote them (a
      * span of 1 MiB taken from idle memory spent 4% of bytes(1 << 20) zeroing them). */
     if (pools_dirty)
         memset(layout_arena_pools(idle_first), 0, idle * POOLS_PER_ARENA * sizeof(pool_meta));
@@ -386,7 +386,7 @@ static void release(size_t first, size_t count, bool discard, bool span)
     bool pools_dirty = false;
     for (size_t a = first; a < first + count; a++) {
         arena_meta *m = layout_meta(a);
-        pools_dirty = pools_dirty || m->kind == ARENA_POOLS || m->kind == ARENA_MEDIUM;
+        pools_dirty = pools_dirty || m->kind == ARENA_POOLS;   /* medium.c writes none */
         m->kind = ARENA_FREE;
     }
     pools_dirty = pools_dirty && !discard;      /* discarded records read as zero */

@@ -13,14 +13,16 @@
 
 #define PYPPER_HEAT_UNKNOWN (-1.0f)     /* no traced object on the page */
 
+/* 16 bytes a page of the heap (a round lists every page in use). */
 typedef struct {
-    uintptr_t addr;
+    uint32_t page;              /* the heap's page index (Objects/heap_pages.h; < 2^25) */
     float heat;                 /* >= 0, or PYPPER_HEAT_UNKNOWN */
     uint8_t placed;             /* a pypper_tier: where it is now */
     uint8_t arena_tier;         /* a pypper_tier: the tier of the arena it belongs to */
     uint8_t unplaced;           /* where it is could not be learnt: left alone */
     uint32_t moved_pass;        /* the pass that last moved it; 0: never */
 } pypper_plan_page;
+_Static_assert(sizeof(pypper_plan_page) == 16, "a round's page record is 16 bytes");
 
 typedef struct {
     int policy;                 /* pypper_migrate_policy */

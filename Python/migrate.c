@@ -126,7 +126,10 @@ static void release_arrays(void)
     unmap_array(M.placed, M.slots);
     unmap_array(M.moved, M.slots * sizeof(uint32_t));
     unmap_array(M.pos, M.slots * sizeof(uint32_t));
-    pypper_mig_unmap_round(M.pages, M.promote, M.demote, M.scratch, M.addrs, M.status, M.cap);
+    pypper_mig_unmap_round(M.pages, M.promote, M.demote, M.scratch, M.cap);
+    unmap_array(M.addrs, MOVE_CHUNK * sizeof(void *));
+    unmap_array(M.status, MOVE_CHUNK * sizeof(int));
+    unmap_array(M.chunk, MOVE_CHUNK * sizeof(size_t));
     unmap_array(M.reloc, RELOC_MAX * sizeof(reloc_req));
     unmap_array(M.site_bytes, SITE_MAX * sizeof(float));
     unmap_array(M.site_cold, SITE_MAX * sizeof(float));
@@ -141,6 +144,7 @@ static void release_arrays(void)
     M.promote = M.demote = M.scratch = NULL;
     M.addrs = NULL;
     M.status = NULL;
+    M.chunk = NULL;
     M.reloc = NULL;
     M.site_bytes = M.site_cold = NULL;
     M.site_objects = NULL;
@@ -182,6 +186,9 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.placed = map_array(M.slots);
     M.moved = map_array(M.slots * sizeof(uint32_t));
     M.pos = map_array(M.slots * sizeof(uint32_t));
+    M.addrs = map_array(MOVE_CHUNK * sizeof(void *));
+    M.status = map_array(MOVE_CHUNK * sizeof(int));
+    M.chunk = map_array(MOVE_CHUNK * sizeof(size_t));
     M.reloc = map_array(RELOC_MAX * sizeof(reloc_req));
     M.site_bytes = map_array(SITE_MAX * sizeof(float));
     M.site_cold = map_array(SITE_MAX * sizeof(float));
@@ -190,7 +197,7 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.sess_cold = map_array(SITE_MAX * sizeof(double));
     M.sess_objects = map_array(SITE_MAX * sizeof(uint32_t));
     M.cold = map_array(COLD_SLOTS * sizeof(cold_site));
-    if (!M.placed || !M.moved || !M.pos || !M.reloc || !M.site_bytes || !M.site_cold
+    if (!M.placed || !M.moved || !M.pos || !M.addrs || !M.status || !M.chunk || !M.reloc || !M.site_bytes || !M.site_cold
         || !M.site_objects || !M.sess_bytes || !M.sess_cold || !M.sess_objects || !M.cold) {
         release_arrays();
         fini_backend(&choice);
@@ -342,7 +349,8 @@ PyObject *pypper_migrate_placement_map(void)
         return list;
     for (size_t i = 0; i < M.npages; i++) {
         const pypper_plan_page *pg = &M.pages[i];
-        PyObject *row = Py_BuildValue("(Ks)", (unsigned long long)pg->addr,
+        PyObject *row = Py_BuildValue("(Ks)",
+                                      (unsigned long long)(uintptr_t)pypper_heap_page_at(pg->page),
                                       pg->unplaced ? "unknown"
                                       : pg->placed == PYPPER_TIER_SLOW ? "slow" : "fast");
         if (!row || PyList_Append(list, row) < 0) {

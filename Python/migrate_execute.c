@@ -28,48 +28,26 @@ static void count_error(int e)
                     : e == EACCES ? PYPPER_STAT_ERR_EACCES : PYPPER_STAT_ERR_OTHER, 1);
 }
 
-static void locate(size_t first, size_t n, int *where)
+/* Where the n pages of M.addrs are, into M.status. */
+static void locate(size_t n)
 {
     int e;
     if (inject(&e)) {
         for (size_t i = 0; i < n; i++)
-            where[i] = -e;
+            M.status[i] = -e;
         count_error(e);
         return;
     }
-    M.backend.ops->locate(M.addrs + first, n, where);
+    M.backend.ops->locate(M.addrs, n, M.status);
 }
 
-/* Where the pages are: pageout every round (mincore is cheap), numa for pages not
- * seen before and every LOCATE_ALL_EVERY rounds, sim never (its record is all). */
-static void refresh_placement(void)
+/* The answers for the n pages of M.addrs (pages[] indexes in M.chunk). */
+static void note_located(size_t n)
 {
-    if (!(M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT)) {
-        for (size_t i = 0; i < M.npages; i++) {
-            size_t index = pypper_heap_page_index((void *)M.pages[i].addr);
-            if (where_of(index) == PL_UNKNOWN)
-                set_where(index, M.pages[i].placed == PYPPER_TIER_SLOW ? PL_SLOW : PL_FAST);
-        }
-        return;
-    }
-    bool all = (M.backend.ops->caps & PYPPER_BACKEND_CHEAP_LOCATE)
-               || M.pass % LOCATE_ALL_EVERY == 1;
-    size_t n = 0;
-    for (size_t i = 0; i < M.npages; i++) {
-        size_t index = pypper_heap_page_index((void *)M.pages[i].addr);
-        if (all || where_of(index) == PL_UNKNOWN) {
-            M.scratch[n] = i;
-            M.addrs[n++] = (void *)M.pages[i].addr;
-        }
-    }
-    for (size_t off = 0; off < n; off += MOVE_CHUNK) {
-        size_t m = n - off < MOVE_CHUNK ? n - off : MOVE_CHUNK;
-        locate(off, m, M.status + off);
-    }
     for (size_t k = 0; k < n; k++) {
-        pypper_plan_page *p = &M.pages[M.scratch[k]];
+        pypper_plan_page *p = &M.pages[M.chunk[k]];
         int w = M.status[k];
-        size_t index = pypper_heap_page_index((void *)p->addr);
+        size_t index = p->page;
         if (w == PYPPER_TIER_FAST || w == PYPPER_TIER_SLOW) {
             /* A page demoted lately is back in the fast tier: the program used it
              * (Pypper reads no page in swap), or the kernel brought it back. */
@@ -86,35 +64,63 @@ static void refresh_placement(void)
     }
 }
 
-static int by_address(size_t a, size_t b, const void *ctx)
+/* Where the pages are: pageout every round (mincore is cheap), numa for pages not
+ * seen before and every LOCATE_ALL_EVERY rounds, sim never (its record is all). */
+static void refresh_placement(void)
+{
+    if (!(M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT)) {
+        for (size_t i = 0; i < M.npages; i++) {
+            size_t index = M.pages[i].page;
+            if (where_of(index) == PL_UNKNOWN)
+                set_where(index, M.pages[i].placed == PYPPER_TIER_SLOW ? PL_SLOW : PL_FAST);
+        }
+        return;
+    }
+    bool all = (M.backend.ops->caps & PYPPER_BACKEND_CHEAP_LOCATE)
+               || M.pass % LOCATE_ALL_EVERY == 1;
+    size_t n = 0;
+    for (size_t i = 0; i < M.npages; i++) {
+        if (all || where_of(M.pages[i].page) == PL_UNKNOWN) {
+            M.chunk[n] = i;
+            M.addrs[n++] = pypper_heap_page_at(M.pages[i].page);
+        }
+        if (n == MOVE_CHUNK || (n && i + 1 == M.npages)) {
+            locate(n);
+            note_located(n);
+            n = 0;
+        }
+    }
+}
+
+static int ascending(size_t a, size_t b, const void *ctx)
 {
     (void)ctx;
     return a < b ? -1 : a > b;
 }
 
-/* Move the chosen pages (indexes into pages[]) to tier, in address order. */
-static void move_pages_to(const size_t *chosen, size_t n, unsigned tier)
+/* Move the chosen pages (indexes into pages[], which is in address order; sorted
+ * here) to tier, in address order, MOVE_CHUNK pages a call. */
+static void move_pages_to(size_t *chosen, size_t n, unsigned tier)
 {
     bool promote = tier == PYPPER_TIER_FAST;
-    for (size_t k = 0; k < n; k++)
-        M.addrs[k] = (void *)M.pages[chosen[k]].addr;
-    _Static_assert(sizeof(void *) == sizeof(size_t), "addresses sorted as size_t");
-    pypper_heapsort((size_t *)M.addrs, n, by_address, NULL);
+    pypper_heapsort(chosen, n, ascending, NULL);
     pypper_stat_add(promote ? PYPPER_STAT_PROMOTE_TRIED : PYPPER_STAT_DEMOTE_TRIED, n);
     uint64_t failed = 0;
     for (size_t off = 0; off < n; off += MOVE_CHUNK) {
         size_t m = n - off < MOVE_CHUNK ? n - off : MOVE_CHUNK;
-        int *status = M.status + off;
+        for (size_t i = 0; i < m; i++)
+            M.addrs[i] = pypper_heap_page_at(M.pages[chosen[off + i]].page);
+        int *status = M.status;
         int e;
         if (inject(&e)) {
             for (size_t i = 0; i < m; i++)
                 status[i] = -e;
         } else {
-            M.backend.ops->move(M.addrs + off, m, tier, status);
+            M.backend.ops->move(M.addrs, m, tier, status);
         }
         for (size_t i = 0; i < m; i++) {
-            void *addr = M.addrs[off + i];
-            size_t index = pypper_heap_page_index(addr);
+            pypper_plan_page *p = &M.pages[chosen[off + i]];
+            size_t index = p->page;
             if (status[i] == 0) {
                 /* Promoted again soon after its demotion: a mistake. */
                 if (promote && where_of(index) == PL_SLOW
@@ -122,9 +128,7 @@ static void move_pages_to(const size_t *chosen, size_t n, unsigned tier)
                     M.cur.mistakes++;
                 set_where(index, promote ? PL_FAST : PL_SLOW);
                 M.moved[index] = M.pass;
-                pypper_plan_page *p = pypper_mig_page_of(addr);
-                if (p)
-                    p->placed = (uint8_t)tier;
+                p->placed = (uint8_t)tier;
                 if (promote) {
                     M.cur.promoted_pages++;
                     M.cur.promoted_bytes += PAGE;

@@ -87,12 +87,14 @@ typedef struct {
     uint8_t *placed;             /* PL_* */
     uint32_t *moved;             /* round that last moved it */
     uint32_t *pos;               /* its index in pages[] this round */
-    /* This round's pages and the planner's and backend's working arrays. */
+    /* This round's pages (in address order) and the planner's working arrays, of
+     * capacity cap; the backend's, of MOVE_CHUNK (a call's pages). */
     pypper_plan_page *pages;
     size_t npages, cap;
     size_t *promote, *demote, *scratch;
     void **addrs;
     int *status;
+    size_t *chunk;               /* the pages[] index of each addrs[] entry */
     reloc_req *reloc;
     size_t nreloc;
     uint64_t reloc_budget;
@@ -170,7 +172,7 @@ pypper_plan_page *pypper_mig_page_of(const void *addr);
 void pypper_mig_spread(const void *start, size_t size, double h);
 bool pypper_mig_readable_without_fault(const void *block);
 void pypper_mig_unmap_round(pypper_plan_page *pages, size_t *promote, size_t *demote,
-                            size_t *scratch, void **addrs, int *status, size_t cap);
+                            size_t *scratch, size_t cap);
 /* migrate_collect.c */
 void pypper_mig_collect(bool whole, uint32_t now_ms);
 /* migrate_relocate.c */

@@ -7,16 +7,15 @@
 
 #include <string.h>
 
-/* The arrays of a round, all of capacity cap. */
+/* The arrays of a round that grow with the heap, all of capacity cap: 40 bytes a
+ * page (the backend's arrays are MOVE_CHUNK long: a call's worth). */
 void pypper_mig_unmap_round(pypper_plan_page *pages, size_t *promote, size_t *demote,
-                        size_t *scratch, void **addrs, int *status, size_t cap)
+                            size_t *scratch, size_t cap)
 {
     unmap_array(pages, cap * sizeof(pypper_plan_page));
     unmap_array(promote, cap * sizeof(size_t));
     unmap_array(demote, cap * sizeof(size_t));
     unmap_array(scratch, cap * sizeof(size_t));
-    unmap_array(addrs, cap * sizeof(void *));
-    unmap_array(status, cap * sizeof(int));
 }
 
 static int grow_pages(size_t need)
@@ -30,21 +29,17 @@ static int grow_pages(size_t need)
     size_t *promote = map_array(cap * sizeof(size_t));
     size_t *demote = map_array(cap * sizeof(size_t));
     size_t *scratch = map_array(cap * sizeof(size_t));
-    void **addrs = map_array(cap * sizeof(void *));
-    int *status = map_array(cap * sizeof(int));
-    if (!pages || !promote || !demote || !scratch || !addrs || !status) {
-        pypper_mig_unmap_round(pages, promote, demote, scratch, addrs, status, cap);
+    if (!pages || !promote || !demote || !scratch) {
+        pypper_mig_unmap_round(pages, promote, demote, scratch, cap);
         return -1;
     }
     if (M.npages)
         memcpy(pages, M.pages, M.npages * sizeof(pypper_plan_page));
-    pypper_mig_unmap_round(M.pages, M.promote, M.demote, M.scratch, M.addrs, M.status, M.cap);
+    pypper_mig_unmap_round(M.pages, M.promote, M.demote, M.scratch, M.cap);
     M.pages = pages;
     M.promote = promote;
     M.demote = demote;
     M.scratch = scratch;
-    M.addrs = addrs;
-    M.status = status;
     M.cap = cap;
     return 0;
 }
@@ -74,7 +69,7 @@ static void add_page(size_t index, unsigned tier, void *ctx)
      * untraced blocks stay unknown (nothing is demoted without evidence). */
     double untraced = pypper_page_heat_get(index, now_ms);
     M.pages[M.npages++] = (pypper_plan_page){
-        (uintptr_t)pypper_heap_page_at(index),
+        (uint32_t)index,
         untraced > 0 ? (float)untraced : known ? 0.0f : PYPPER_HEAT_UNKNOWN,
         pl == PL_SLOW ? PYPPER_TIER_SLOW : pl == PL_FAST ? PYPPER_TIER_FAST : (uint8_t)tier,
         (uint8_t)tier, 0, M.moved[index]};
@@ -97,7 +92,7 @@ pypper_plan_page *pypper_mig_page_of(const void *addr)
     if (index >= M.slots)
         return NULL;
     uint32_t i = M.pos[index];
-    if (i >= M.npages || M.pages[i].addr != ((uintptr_t)addr & ~(uintptr_t)(PAGE - 1)))
+    if (i >= M.npages || M.pages[i].page != index)
         return NULL;
     return &M.pages[i];
 }

@@ -131,8 +131,8 @@ static void test_run_colors(void)
     CHECK(st.invalid_frees == before + run_color_invalid);
 }
 
-/* An arena's 16 KiB of pool records are zeroed when it is handed out again only if a
- * pool or medium arena wrote them (Objects/region.c): a released pool arena's come
+/* An arena's 12 KiB of pool records are zeroed when it is handed out again only if a
+ * pool arena wrote them (Objects/region.c): a released pool arena's come
  * back zero; a released span's were never written and are not zeroed again. */
 static void test_pool_records_reset(void)
 {
@@ -190,6 +190,15 @@ static void test_medium(void)
     }
     pypper_heap_get_stats(&st);
     CHECK(st.tier[PYPPER_TIER_FAST].medium_blocks >= N);
+    /* A medium arena never writes its slots' pool records (Objects/medium.c). */
+    const pool_meta *records = layout_arena_pools(layout_arena_index(b[0]));
+    bool untouched = true;
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
+        untouched = untouched && records[i].size == 0;
+        for (unsigned w = 0; w < GRANULES_PER_POOL / 64; w++)
+            untouched = untouched && records[i].allocated[w] == 0;
+    }
+    CHECK(untouched);
     /* Free two neighbours: the merged hole takes one block of their combined size. */
     char *lo = b[10], *hi = b[11];
     bool adjacent = hi == lo + (600 + 10 * 400 + MEDIUM_UNIT - 1) / MEDIUM_UNIT * MEDIUM_UNIT;

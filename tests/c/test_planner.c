@@ -17,7 +17,7 @@ static size_t promote[N], demote[N], scratch[N];
 static void setup(unsigned fast_count)
 {
     for (size_t i = 0; i < N; i++)
-        pages[i] = (pypper_plan_page){0x100000 + i * 4096, (float)(N - i), /* 0 hottest */
+        pages[i] = (pypper_plan_page){(uint32_t)i, (float)(N - i), /* 0 hottest */
                                       i < fast_count ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW,
                                       PYPPER_TIER_FAST, 0, 0};
 }
@@ -47,7 +47,7 @@ static void test_budget_and_ranking(void)
 {
     /* Cold pages (50..99) are fast, hot ones (0..49) slow; budget 50. */
     for (size_t i = 0; i < N; i++)
-        pages[i] = (pypper_plan_page){0x100000 + i * 4096, (float)(N - i),
+        pages[i] = (pypper_plan_page){(uint32_t)i, (float)(N - i),
                                       i >= 50 ? PYPPER_TIER_FAST : PYPPER_TIER_SLOW,
                                       PYPPER_TIER_FAST, 0, 0};
     pypper_plan_params p = params(50);
