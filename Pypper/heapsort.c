@@ -1,7 +1,7 @@
 /* Pypper/heapsort.c: heapsort (heapsort.h): O(n log n), no memory but the array. */
 #include "heapsort.h"
 
-static void sift_down(size_t *v, size_t root, size_t n, pypper_cmp_fn cmp, const void *ctx)
+static void sift_down(uint32_t *v, size_t root, size_t n, pypper_cmp_fn cmp, const void *ctx)
 {
     for (;;) {
         size_t child = 2 * root + 1;
@@ -11,21 +11,21 @@ static void sift_down(size_t *v, size_t root, size_t n, pypper_cmp_fn cmp, const
             child++;
         if (cmp(v[root], v[child], ctx) >= 0)
             return;
-        size_t t = v[root];
+        uint32_t t = v[root];
         v[root] = v[child];
         v[child] = t;
         root = child;
     }
 }
 
-void pypper_heapsort(size_t *v, size_t n, pypper_cmp_fn cmp, const void *ctx)
+void pypper_heapsort(uint32_t *v, size_t n, pypper_cmp_fn cmp, const void *ctx)
 {
     if (n < 2)
         return;
     for (size_t i = n / 2; i-- > 0;)
         sift_down(v, i, n, cmp, ctx);
     for (size_t end = n - 1; end > 0; end--) {
-        size_t t = v[0];
+        uint32_t t = v[0];
         v[0] = v[end];
         v[end] = t;
         sift_down(v, 0, end, cmp, ctx);

@@ -20,14 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hotter_first(size_t a, size_t b, const void *ctx)
+static int hotter_first(uint32_t a, uint32_t b, const void *ctx)
 {
     const pypper_plan_page *pages = ctx;
     float x = pages[a].heat, y = pages[b].heat;
     return x < y ? 1 : x > y ? -1 : a < b ? -1 : a > b;
 }
 
-static int colder_first(size_t a, size_t b, const void *ctx)
+static int colder_first(uint32_t a, uint32_t b, const void *ctx)
 {
     const pypper_plan_page *pages = ctx;
     float x = pages[a].heat, y = pages[b].heat;
@@ -48,7 +48,7 @@ static bool cooling(const pypper_plan_page *pg, const pypper_plan_params *p, uns
 }
 
 void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_plan_params *p,
-                       pypper_plan *out, size_t *scratch)
+                       pypper_plan *out, uint32_t *scratch)
 {
     out->npromote = out->ndemote = 0;
     out->fast_pages = out->slow_pages = out->unknown_pages = 0;
@@ -66,7 +66,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
             out->unknown_pages++;
     }
 
-    size_t *order = scratch;
+    uint32_t *order = scratch;
     size_t np = 0, nd = 0;
 
     if (p->policy != PYPPER_POLICY_TEMPERATURE) {
@@ -79,16 +79,16 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
                 continue;
             }
             if (pg->arena_tier == PYPPER_TIER_FAST)
-                out->promote[np++] = i;
+                out->promote[np++] = (uint32_t)i;
             else
-                out->demote[nd++] = i;
+                out->demote[nd++] = (uint32_t)i;
         }
     } else {
         /* The cutoff (reported): heat of the page at rank budget_pages. */
         size_t known = 0;
         for (size_t i = 0; i < n; i++)
             if (pages[i].heat >= 0)
-                order[known++] = i;
+                order[known++] = (uint32_t)i;
         pypper_heapsort(order, known, hotter_first, pages);
         if (p->budget_pages < known)
             out->cutoff = pages[order[p->budget_pages]].heat;
@@ -117,7 +117,7 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
                 out->skipped_cooldown++;
                 continue;
             }
-            order[nv++] = i;
+            order[nv++] = (uint32_t)i;
         }
         pypper_heapsort(order, nv, colder_first, pages);
         size_t vi = 0, ci = 0;

@@ -40,8 +40,10 @@ typedef struct {
 } pypper_plan_params;
 
 typedef struct {
-    size_t *promote, npromote;  /* indexes into the pages, hottest first */
-    size_t *demote, ndemote;    /* coldest first */
+    uint32_t *promote;          /* indexes into the pages, hottest first */
+    size_t npromote;
+    uint32_t *demote;           /* coldest first */
+    size_t ndemote;
     double cutoff;              /* heat at the budget's rank (0: everything fits) */
     double margin;              /* hysteresis: promote above cutoff*(1+m), demote below cutoff*(1-m) */
     unsigned cooldown;          /* passes a moved page stays put */
@@ -51,10 +53,11 @@ typedef struct {
     size_t held_by_cap;         /* candidates held back by the rate caps */
 } pypper_plan;
 
-/* Decide. out->promote, out->demote and scratch must each have room for n indexes
+/* Decide, for n < 2^32 pages. out->promote, out->demote and scratch must each have
+ * room for n indexes
  * (the caller provides all memory, and nothing here allocates: this may run in a
  * thread that must not call malloc, see Python/migrate_execute.c). */
 void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_plan_params *p,
-                       pypper_plan *out, size_t *scratch);
+                       pypper_plan *out, uint32_t *scratch);
 
 #endif

@@ -129,7 +129,7 @@ static void release_arrays(void)
     pypper_mig_unmap_round(M.pages, M.promote, M.demote, M.scratch, M.cap);
     unmap_array(M.addrs, MOVE_CHUNK * sizeof(void *));
     unmap_array(M.status, MOVE_CHUNK * sizeof(int));
-    unmap_array(M.chunk, MOVE_CHUNK * sizeof(size_t));
+    unmap_array(M.chunk, MOVE_CHUNK * sizeof(uint32_t));
     unmap_array(M.reloc, RELOC_MAX * sizeof(reloc_req));
     unmap_array(M.site_bytes, SITE_MAX * sizeof(float));
     unmap_array(M.site_cold, SITE_MAX * sizeof(float));
@@ -188,7 +188,7 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.pos = map_array(M.slots * sizeof(uint32_t));
     M.addrs = map_array(MOVE_CHUNK * sizeof(void *));
     M.status = map_array(MOVE_CHUNK * sizeof(int));
-    M.chunk = map_array(MOVE_CHUNK * sizeof(size_t));
+    M.chunk = map_array(MOVE_CHUNK * sizeof(uint32_t));
     M.reloc = map_array(RELOC_MAX * sizeof(reloc_req));
     M.site_bytes = map_array(SITE_MAX * sizeof(float));
     M.site_cold = map_array(SITE_MAX * sizeof(float));

@@ -81,7 +81,7 @@ static void refresh_placement(void)
     size_t n = 0;
     for (size_t i = 0; i < M.npages; i++) {
         if (all || where_of(M.pages[i].page) == PL_UNKNOWN) {
-            M.chunk[n] = i;
+            M.chunk[n] = (uint32_t)i;
             M.addrs[n++] = pypper_heap_page_at(M.pages[i].page);
         }
         if (n == MOVE_CHUNK || (n && i + 1 == M.npages)) {
@@ -92,7 +92,7 @@ static void refresh_placement(void)
     }
 }
 
-static int ascending(size_t a, size_t b, const void *ctx)
+static int ascending(uint32_t a, uint32_t b, const void *ctx)
 {
     (void)ctx;
     return a < b ? -1 : a > b;
@@ -100,7 +100,7 @@ static int ascending(size_t a, size_t b, const void *ctx)
 
 /* Move the chosen pages (indexes into pages[], which is in address order; sorted
  * here) to tier, in address order, MOVE_CHUNK pages a call. */
-static void move_pages_to(size_t *chosen, size_t n, unsigned tier)
+static void move_pages_to(uint32_t *chosen, size_t n, unsigned tier)
 {
     bool promote = tier == PYPPER_TIER_FAST;
     pypper_heapsort(chosen, n, ascending, NULL);

@@ -91,10 +91,10 @@ typedef struct {
      * capacity cap; the backend's, of MOVE_CHUNK (a call's pages). */
     pypper_plan_page *pages;
     size_t npages, cap;
-    size_t *promote, *demote, *scratch;
+    uint32_t *promote, *demote, *scratch;
     void **addrs;
     int *status;
-    size_t *chunk;               /* the pages[] index of each addrs[] entry */
+    uint32_t *chunk;             /* the pages[] index of each addrs[] entry */
     reloc_req *reloc;
     size_t nreloc;
     uint64_t reloc_budget;
@@ -171,8 +171,8 @@ int pypper_mig_list_pages(uint32_t now_ms);
 pypper_plan_page *pypper_mig_page_of(const void *addr);
 void pypper_mig_spread(const void *start, size_t size, double h);
 bool pypper_mig_readable_without_fault(const void *block);
-void pypper_mig_unmap_round(pypper_plan_page *pages, size_t *promote, size_t *demote,
-                            size_t *scratch, size_t cap);
+void pypper_mig_unmap_round(pypper_plan_page *pages, uint32_t *promote, uint32_t *demote,
+                            uint32_t *scratch, size_t cap);
 /* migrate_collect.c */
 void pypper_mig_collect(bool whole, uint32_t now_ms);
 /* migrate_relocate.c */

@@ -7,15 +7,15 @@
 
 #include <string.h>
 
-/* The arrays of a round that grow with the heap, all of capacity cap: 40 bytes a
+/* The arrays of a round that grow with the heap, all of capacity cap: 28 bytes a
  * page (the backend's arrays are MOVE_CHUNK long: a call's worth). */
-void pypper_mig_unmap_round(pypper_plan_page *pages, size_t *promote, size_t *demote,
-                            size_t *scratch, size_t cap)
+void pypper_mig_unmap_round(pypper_plan_page *pages, uint32_t *promote, uint32_t *demote,
+                            uint32_t *scratch, size_t cap)
 {
     unmap_array(pages, cap * sizeof(pypper_plan_page));
-    unmap_array(promote, cap * sizeof(size_t));
-    unmap_array(demote, cap * sizeof(size_t));
-    unmap_array(scratch, cap * sizeof(size_t));
+    unmap_array(promote, cap * sizeof(uint32_t));
+    unmap_array(demote, cap * sizeof(uint32_t));
+    unmap_array(scratch, cap * sizeof(uint32_t));
 }
 
 static int grow_pages(size_t need)
@@ -26,9 +26,9 @@ static int grow_pages(size_t need)
     while (cap < need)
         cap *= 2;
     pypper_plan_page *pages = map_array(cap * sizeof(pypper_plan_page));
-    size_t *promote = map_array(cap * sizeof(size_t));
-    size_t *demote = map_array(cap * sizeof(size_t));
-    size_t *scratch = map_array(cap * sizeof(size_t));
+    uint32_t *promote = map_array(cap * sizeof(uint32_t));
+    uint32_t *demote = map_array(cap * sizeof(uint32_t));
+    uint32_t *scratch = map_array(cap * sizeof(uint32_t));
     if (!pages || !promote || !demote || !scratch) {
         pypper_mig_unmap_round(pages, promote, demote, scratch, cap);
         return -1;

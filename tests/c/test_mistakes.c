@@ -50,8 +50,8 @@ int main(void)
     /* The planner: all fast, budget 10 of 100 pages, demotions scaled to a quarter. */
     enum { N = 100 };
     pypper_plan_page *pages = calloc(N, sizeof(*pages));
-    size_t *promote = calloc(N, sizeof(size_t)), *demote = calloc(N, sizeof(size_t)),
-           *scratch = calloc(N, sizeof(size_t));
+    uint32_t *promote = calloc(N, sizeof(uint32_t)), *demote = calloc(N, sizeof(uint32_t)),
+             *scratch = calloc(N, sizeof(uint32_t));
     for (size_t i = 0; i < N; i++)
         pages[i] = (pypper_plan_page){.heat = (float)i, .placed = PYPPER_TIER_FAST};
     pypper_plan_params p = {.policy = PYPPER_POLICY_TEMPERATURE, .budget_pages = 10,

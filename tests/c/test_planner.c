@@ -12,7 +12,7 @@
 #define N 100
 
 static pypper_plan_page pages[N];
-static size_t promote[N], demote[N], scratch[N];
+static uint32_t promote[N], demote[N], scratch[N];
 
 static void setup(unsigned fast_count)
 {
@@ -35,7 +35,7 @@ static pypper_plan plan(const pypper_plan_params *p)
     return out;
 }
 
-static bool contains(const size_t *v, size_t n, size_t x)
+static bool contains(const uint32_t *v, size_t n, size_t x)
 {
     for (size_t i = 0; i < n; i++)
         if (v[i] == x)
@@ -200,7 +200,7 @@ static void test_backend_select(void)
     CHECK(pypper_backend_numa.init(&one) == -ENODEV);
 }
 
-static int ascending(size_t a, size_t b, const void *ctx)
+static int ascending(uint32_t a, uint32_t b, const void *ctx)
 {
     (void)ctx;
     return a < b ? -1 : a > b;
@@ -208,7 +208,7 @@ static int ascending(size_t a, size_t b, const void *ctx)
 
 static void test_heapsort(void)
 {
-    size_t v[1000];
+    uint32_t v[1000];
     unsigned x = 12345;
     for (size_t n = 0; n <= 1000; n += 37) {
         for (size_t i = 0; i < n; i++) {
