@@ -102,19 +102,19 @@ static inline void arena_list_unlink(arena_meta **head, arena_meta *m)
     m->next = m->prev = NULL;
 }
 
-/* Allocation bits live in the record of the 16 KiB slot holding the block. */
+/* Allocation bits live in the bitmap of the 16 KiB slot holding the block. */
 static inline void pool_mark_allocated(const void *block)
 {
-    pool_meta *slot = layout_pool(block);
+    uint64_t *bits = layout_slot_bits(block);
     unsigned g = (unsigned)(((uintptr_t)block >> 4) & (GRANULES_PER_POOL - 1));
-    slot->allocated[g >> 6] |= (uint64_t)1 << (g & 63);
+    bits[g >> 6] |= (uint64_t)1 << (g & 63);
 }
 
 static inline bool pool_is_marked(const void *block)
 {
-    const pool_meta *slot = layout_pool(block);
+    const uint64_t *bits = layout_slot_bits(block);
     unsigned g = (unsigned)(((uintptr_t)block >> 4) & (GRANULES_PER_POOL - 1));
-    return (slot->allocated[g >> 6] >> (g & 63)) & 1u;
+    return (bits[g >> 6] >> (g & 63)) & 1u;
 }
 
 /* The pool of a slot record in a pool arena, or NULL (the slot is a free pool). */
@@ -176,10 +176,11 @@ static inline bool pool_free_block(pool_meta *p, void *b)
 {
     unsigned g = (unsigned)(((uintptr_t)b >> 4) & (GRANULES_PER_POOL - 1));
     uint64_t bit = (uint64_t)1 << (g & 63);
-    uint64_t word = p->allocated[g >> 6];
+    uint64_t *bits = layout_slot_bits(b);
+    uint64_t word = bits[g >> 6];
     if (UNLIKELY(!(word & bit)))
         return false;
-    p->allocated[g >> 6] = word & ~bit;
+    bits[g >> 6] = word & ~bit;
     *(void **)b = p->freelist;
     p->freelist = b;
     if (UNLIKELY(p->nalloc == p->capacity))

@@ -4,14 +4,16 @@
  * One PROT_NONE reservation holds every tier: tier t owns [base + t*R, base + (t+1)*R)
  * (R = 2^tier_shift), so the tier of any address is one subtraction and a shift. Each
  * tier is cut into 1 MiB arenas, committed on demand. An arena holds either 64 pools
- * of 16 KiB (small size classes), medium blocks (runs of 64-byte units), page runs
- * for large blocks, or is part of a span of whole arenas for a huge block. All metadata lives out of band in two
- * parallel reservations (one pool_meta per 16 KiB of heap, one arena_meta per arena),
- * so it never sits in a slow tier and the active-trace sampler can check a block's
- * state without touching the block. A pool's metadata is at a computed address:
- * pools[(p - base) >> 14], 192 bytes each (three cache lines; an arena's 64 records are
- * three whole pages, so they are committed and discarded with it), so a free needs no
- * other lookup. */
+ * of 16 KiB (small size classes), medium blocks (runs of 32-byte units), page runs
+ * for large blocks, or is part of a span of whole arenas for a huge block. All
+ * metadata lives out of band in parallel reservations: one pool_meta (64 bytes) and
+ * one allocation bitmap (128 bytes: a bit per 16-byte granule) per 16 KiB of heap, one
+ * arena_meta per arena. So it never sits in a slow tier, and the active-trace sampler
+ * can check a block's state without touching the block. Both per-slot records are at
+ * computed addresses (slot (p - base) >> 14, times 64 or 128 bytes: shifts), so a
+ * free needs no other lookup; an arena's records are whole pages (4 and 8 KiB),
+ * committed and discarded with it. A medium arena keeps its unit bitmaps in its
+ * slots' allocation bitmaps (8 KiB) and leaves their pool_meta zero. */
 #ifndef PYPPER_HEAP_LAYOUT_H
 #define PYPPER_HEAP_LAYOUT_H
 
@@ -39,8 +41,8 @@
 #define RUN_COLORS 64u                    /* k < RUN_COLORS, within the run's slack */
 #define GRANULES_PER_POOL (POOL_SIZE / GRANULE)
 #define MAX_CLASSES (SMALL_MAX / GRANULE)
-#define MEDIUM_UNIT_SHIFT 6u
-#define MEDIUM_UNIT (1u << MEDIUM_UNIT_SHIFT)            /* 64 bytes */
+#define MEDIUM_UNIT_SHIFT 5u
+#define MEDIUM_UNIT (1u << MEDIUM_UNIT_SHIFT)            /* 32 bytes */
 #define MEDIUM_UNITS (ARENA_SIZE >> MEDIUM_UNIT_SHIFT)   /* per arena */
 #define MEDIUM_WORDS (MEDIUM_UNITS / 64)
 #define MEDIUM_BUCKETS 25u                               /* search hints, medium.c */
@@ -51,13 +53,13 @@ enum arena_kind {
     ARENA_LARGE,
     ARENA_HUGE_HEAD,
     ARENA_HUGE_TAIL,
-    ARENA_MEDIUM,       /* medium blocks: runs of 64-byte units, first fit */
+    ARENA_MEDIUM,       /* medium blocks: runs of 32-byte units, first fit */
 };
 
 /* One per 16 KiB slot. In a pool arena the slot is a pool of one small class; in any
- * other arena the record stays zero (size 0: frees there leave the pooled fast path,
- * and its page is never written). The bitmap has a bit per 16-byte granule of the
- * slot: set at the start of each allocated block. */
+ * other arena the record stays zero (size 0: frees there leave the pooled fast path).
+ * Its allocation bitmap is apart (layout_slot_bits): in a pool arena a bit per 16-byte
+ * granule, set at the start of each allocated block. */
 typedef struct pool_meta {
     struct pool_meta *next;    /* partial list of its class, or free list of its arena */
     struct pool_meta *prev;
@@ -70,14 +72,20 @@ typedef struct pool_meta {
     uint8_t sclass;
     uint8_t tier;
     uint8_t pad_[20];
-    uint64_t allocated[GRANULES_PER_POOL / 64];   /* bit per granule: block start, allocated */
 } pool_meta;
 
-/* 192 bytes, not padded to 256 for a shift: the records are 1.2% of the heap instead
- * of 1.6% (a multiply by 3 and a shift find one). */
-_Static_assert(sizeof(pool_meta) == 192, "pool_meta must be 192 bytes");
-_Static_assert((POOLS_PER_ARENA * sizeof(pool_meta)) % PAGE_SIZE == 0,
-               "an arena's pool records must be whole pages");
+#define POOL_META_SHIFT 6u
+_Static_assert(sizeof(pool_meta) == (1u << POOL_META_SHIFT), "pool_meta must be 64 bytes");
+#define POOL_BITS_WORDS (GRANULES_PER_POOL / 64)         /* 16 words, 128 bytes a slot */
+#define POOL_BITS_SHIFT 7u
+#define ARENA_BITS_BYTES (POOLS_PER_ARENA << POOL_BITS_SHIFT)   /* 8 KiB */
+_Static_assert(POOL_BITS_WORDS * 8 == (1u << POOL_BITS_SHIFT), "a slot's bitmap is 128 bytes");
+_Static_assert((POOLS_PER_ARENA << POOL_META_SHIFT) % PAGE_SIZE == 0
+               && (POOLS_PER_ARENA << POOL_BITS_SHIFT) % PAGE_SIZE == 0,
+               "an arena's records must be whole pages");
+/* A medium arena's two unit bitmaps fill its slots' allocation bitmaps exactly. */
+_Static_assert(2 * MEDIUM_WORDS == POOLS_PER_ARENA * POOL_BITS_WORDS,
+               "medium unit bitmaps must fill an arena's slot bitmaps");
 
 typedef struct arena_meta {
     uint8_t kind;              /* enum arena_kind */
@@ -103,9 +111,8 @@ typedef struct arena_meta {
             uint8_t run_color[PAGES_PER_ARENA];   /* at a run's start: the block's
                                                      offset in RUN_COLOR units */
         };
-        struct {                                  /* ARENA_MEDIUM */
-            uint64_t unit_used[MEDIUM_WORDS];     /* bit per 64-byte unit */
-            uint64_t unit_end[MEDIUM_WORDS];      /* last unit of each allocated block */
+        struct {                                  /* ARENA_MEDIUM (its unit bitmaps:
+                                                     medium_used_bits, medium_end_bits) */
             uint32_t free_units;
             uint32_t fresh_unit;                  /* units from here on never handed out */
             uint16_t hint[MEDIUM_BUCKETS];        /* per run length: where to start looking */
@@ -122,6 +129,7 @@ typedef struct heap_layout {
     size_t arenas_per_tier;
     arena_meta *meta;          /* HEAP_TIERS * arenas_per_tier entries */
     pool_meta *pools;          /* HEAP_TIERS * arenas_per_tier * POOLS_PER_ARENA entries */
+    uint64_t *pool_bits;       /* POOL_BITS_WORDS for each of those */
     uint64_t *track;           /* a bit per granule: block start tracked by the live trace */
 } heap_layout;
 
@@ -193,7 +201,34 @@ static inline uint64_t layout_track_bit(const void *p)
 static inline pool_meta *layout_pool(const void *p)
 {
     uintptr_t off = (uintptr_t)((const char *)p - pypper_heap_layout.base);
-    return &pypper_heap_layout.pools[off >> POOL_SHIFT];
+    return (pool_meta *)((char *)pypper_heap_layout.pools
+                         + ((off >> POOL_SHIFT) << POOL_META_SHIFT));
+}
+
+/* The allocation bitmap of the 16 KiB slot holding an owned address. */
+static inline uint64_t *layout_slot_bits(const void *p)
+{
+    uintptr_t off = (uintptr_t)((const char *)p - pypper_heap_layout.base);
+    return (uint64_t *)((char *)pypper_heap_layout.pool_bits
+                        + ((off >> POOL_SHIFT) << POOL_BITS_SHIFT));
+}
+
+/* An arena's slot bitmaps, POOLS_PER_ARENA * POOL_BITS_WORDS words. */
+static inline uint64_t *layout_arena_bits(size_t arena_index)
+{
+    return pypper_heap_layout.pool_bits + arena_index * POOLS_PER_ARENA * POOL_BITS_WORDS;
+}
+
+/* A medium arena's unit bitmaps: a bit per 32-byte unit, set while the unit belongs
+ * to an allocated block; and a bit at the last unit of each allocated block. */
+static inline uint64_t *medium_used_bits(const arena_meta *m)
+{
+    return layout_arena_bits(layout_meta_index(m));
+}
+
+static inline uint64_t *medium_end_bits(const arena_meta *m)
+{
+    return layout_arena_bits(layout_meta_index(m)) + MEDIUM_WORDS;
 }
 
 #endif

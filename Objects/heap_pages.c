@@ -45,11 +45,15 @@ static enum page_state page_state(size_t a, const arena_meta *m, unsigned i)
             return PAGE_USED;
         return pool >= POOLS_PER_ARENA - m->fresh_pools ? PAGE_FRESH : PAGE_FREE;
     }
-    case ARENA_MEDIUM:
-        /* 64 units of 64 bytes: one bitmap word per page. */
-        if (m->unit_used[i])
-            return PAGE_USED;
+    case ARENA_MEDIUM: {
+        /* 128 units of 32 bytes: two bitmap words a page. */
+        enum { WORDS = PAGE_SIZE / MEDIUM_UNIT / 64 };
+        const uint64_t *used = medium_used_bits(m) + (size_t)i * WORDS;
+        for (unsigned w = 0; w < WORDS; w++)
+            if (used[w])
+                return PAGE_USED;
         return (size_t)i * (PAGE_SIZE / MEDIUM_UNIT) >= m->fresh_unit ? PAGE_FRESH : PAGE_FREE;
+    }
     case ARENA_LARGE:
         return (m->page_used[i / 64] >> (i % 64)) & 1u ? PAGE_USED : PAGE_FREE;
     default:

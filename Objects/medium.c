@@ -1,16 +1,16 @@
 /* Objects/medium.c: medium blocks (SMALL_MAX < n <= MEDIUM_MAX). Each block is a run
- * of 64-byte units in a medium arena of its tier, found by address-ordered first fit;
+ * of 32-byte units in a medium arena of its tier, found by address-ordered first fit;
  * a freed run merges with its free neighbours simply by clearing its bits (bitmaps in
  * medium_bits.h). Unlike size-class pools, freed space serves requests of any medium
  * size, so a few long-lived blocks do not pin whole pools of one class (the dominant
  * cost of segregating 0.5-8 KiB blocks by class, measured on
  * Tools/bench/programs/containers.py). The last unit of each block is marked in a
  * second bitmap, which gives a block's length at free; a unit starts an allocated
- * block when it is used and the unit before it is free or ends a block (O(1), three
- * bits of the arena's record). The 16 KiB slots' pool records (heap_layout.h) are
- * never written in a medium arena: they would cost 1.2% of its memory for bits the
- * unit bitmaps already hold. All of it is out of band.
- *
+ * block when it is used and the unit before it is free or ends a block (O(1)). The
+ * two bitmaps (4 KiB each) are the arena's slot allocation bitmaps (heap_layout.h:
+ * medium_used_bits, medium_end_bits); its pool records stay zero. 32-byte units waste
+ * 16 bytes a block on average (a bytearray of 2 KiB asks for 2049 bytes: 2080 here,
+ * 2112 with 64-byte units, 2064 under glibc). All of it is out of band. *
  * Finding the first fit fast, in a heap of thousands of arenas:
  * - run_bound[tier][arena]: every free run of the arena is shorter than this (0: not
  *   a medium arena). A failed search for k sets it to k; a free that leaves a run of
@@ -33,10 +33,10 @@
 #define NO_RUN_BOUND (MEDIUM_UNITS + 1)            /* bound of a wholly free arena */
 
 static const uint16_t bucket_lo[MEDIUM_BUCKETS] = {
-    9, 10, 11, 12, 14, 16, 18, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192,
-    256, 320, 384, 448, 512};
-_Static_assert((SMALL_MAX >> MEDIUM_UNIT_SHIFT) + 1 == 9, "smallest medium block: 9 units");
-_Static_assert(MEDIUM_MAX >> MEDIUM_UNIT_SHIFT == 512, "largest medium block: 512 units");
+    17, 20, 22, 24, 28, 32, 36, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 256, 320, 384,
+    512, 640, 768, 896, 1024};
+_Static_assert((SMALL_MAX >> MEDIUM_UNIT_SHIFT) + 1 == 17, "smallest medium block: 17 units");
+_Static_assert(MEDIUM_MAX >> MEDIUM_UNIT_SHIFT == 1024, "largest medium block: 1024 units");
 
 static uint16_t run_bound[HEAP_TIERS][TIER_ARENAS_MAX];
 static uint16_t group_bound[HEAP_TIERS][TIER_ARENAS_MAX / 64];
@@ -44,7 +44,7 @@ static uint32_t arena_hint[HEAP_TIERS][MEDIUM_BUCKETS];
 static uint32_t arena_end[HEAP_TIERS];      /* 1 + the highest medium arena index */
 static uint32_t arena_count[HEAP_TIERS];    /* medium arenas now */
 
-/* bucket_at[k]: the largest bucket with bucket_lo <= k (k up to 512 units; filled by
+/* bucket_at[k]: the largest bucket with bucket_lo <= k (k up to 1024 units; filled by
  * medium_init). */
 static uint8_t bucket_at[(MEDIUM_MAX >> MEDIUM_UNIT_SHIFT) + 1];
 
@@ -121,8 +121,8 @@ static void hints_lower(unsigned tier, uint32_t j, arena_meta *m, unsigned len, 
 /* Units [first, end) of arena j became free: merge, then update bounds and hints. */
 static void note_freed(arena_meta *m, unsigned first, unsigned end)
 {
-    unsigned start = bits_run_start(m->unit_used, first);
-    unsigned stop = bits_run_end(m->unit_used, end, m->fresh_unit);
+    unsigned start = bits_run_start(medium_used_bits(m), first);
+    unsigned stop = bits_run_end(medium_used_bits(m), end, m->fresh_unit);
     unsigned len = stop - start;
     uint32_t j = local_index(m);
     raise_bound(m->tier, j, len + 1);
@@ -150,8 +150,8 @@ static arena_meta *new_medium_arena(unsigned tier)
 static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
 {
     char *block = layout_arena_base(layout_meta_index(m)) + ((size_t)pos << MEDIUM_UNIT_SHIFT);
-    bits_assign(m->unit_used, pos, k, true);
-    bits_assign(m->unit_end, pos + k - 1, 1, true);
+    bits_assign(medium_used_bits(m), pos, k, true);
+    bits_assign(medium_end_bits(m), pos + k - 1, 1, true);
     m->free_units -= k;
     *zeroed = m->zeroed && pos >= m->fresh_unit;
     if (pos + k > m->fresh_unit) {
@@ -181,7 +181,7 @@ static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
         for (; j < gend; j++) {
             if (bound[j] > k) {
                 arena_meta *m = arena_at(tier, j);
-                long pos = m->free_units >= k ? bits_find_run(m->unit_used, m->hint[bucket], k) : -1;
+                long pos = m->free_units >= k ? bits_find_run(medium_used_bits(m), m->hint[bucket], k) : -1;
                 if (pos >= 0) {
                     hints_raise(tier, j, m, k, (unsigned)pos >> 6);
                     return take_run(m, (unsigned)pos, k, zeroed);
@@ -222,8 +222,8 @@ static long block_unit(arena_meta *m, const void *p)
     if (off & (MEDIUM_UNIT - 1))
         return -1;
     unsigned u = (unsigned)(off >> MEDIUM_UNIT_SHIFT);
-    if (!bit_get(m->unit_used, u)
-        || (u > 0 && bit_get(m->unit_used, u - 1) && !bit_get(m->unit_end, u - 1)))
+    if (!bit_get(medium_used_bits(m), u)
+        || (u > 0 && bit_get(medium_used_bits(m), u - 1) && !bit_get(medium_end_bits(m), u - 1)))
         return -1;
     return (long)u;
 }
@@ -232,9 +232,9 @@ static long block_unit(arena_meta *m, const void *p)
 static unsigned block_units(const arena_meta *m, unsigned pos)
 {
     unsigned w = pos >> 6;
-    uint64_t bits = m->unit_end[w] & (~(uint64_t)0 << (pos & 63));
+    uint64_t bits = medium_end_bits(m)[w] & (~(uint64_t)0 << (pos & 63));
     while (!bits)
-        bits = m->unit_end[++w];
+        bits = medium_end_bits(m)[++w];
     return w * 64 + (unsigned)__builtin_ctzll(bits) - pos + 1;
 }
 
@@ -252,8 +252,8 @@ bool medium_free(arena_meta *m, void *p)
     if (pos < 0)
         return false;
     unsigned k = block_units(m, (unsigned)pos);
-    bits_assign(m->unit_used, (unsigned)pos, k, false);
-    bits_assign(m->unit_end, (unsigned)pos + k - 1, 1, false);
+    bits_assign(medium_used_bits(m), (unsigned)pos, k, false);
+    bits_assign(medium_end_bits(m), (unsigned)pos + k - 1, 1, false);
     m->free_units += k;
     /* Return a wholly free arena, but keep one so a boundary does not thrash. */
     if (m->free_units == MEDIUM_UNITS && !pypper_heap.retain && arena_count[m->tier] > 1)
@@ -277,17 +277,17 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
     unsigned have = block_units(m, (unsigned)pos);
     unsigned want = (unsigned)((n + MEDIUM_UNIT - 1) >> MEDIUM_UNIT_SHIFT);
     unsigned end = (unsigned)pos + have, new_end = (unsigned)pos + want;
-    if (want > have && !bits_clear(m->unit_used, end, want - have))
+    if (want > have && !bits_clear(medium_used_bits(m), end, want - have))
         return 0;
-    bits_assign(m->unit_end, end - 1, 1, false);
-    bits_assign(m->unit_end, new_end - 1, 1, true);
+    bits_assign(medium_end_bits(m), end - 1, 1, false);
+    bits_assign(medium_end_bits(m), new_end - 1, 1, true);
     if (want > have) {
-        bits_assign(m->unit_used, end, want - have, true);
+        bits_assign(medium_used_bits(m), end, want - have, true);
         m->free_units -= want - have;
         if (new_end > m->fresh_unit)
             m->fresh_unit = new_end;
     } else if (want < have) {
-        bits_assign(m->unit_used, new_end, have - want, false);
+        bits_assign(medium_used_bits(m), new_end, have - want, false);
         m->free_units += have - want;
         note_freed(m, new_end, end);
     }
@@ -297,11 +297,11 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
 bool medium_find_block(const arena_meta *m, const void *p, char **block, size_t *size)
 {
     unsigned u = (unsigned)(((uintptr_t)p >> MEDIUM_UNIT_SHIFT) & (MEDIUM_UNITS - 1));
-    if (!bit_get(m->unit_used, u))
+    if (!bit_get(medium_used_bits(m), u))
         return false;
     /* Back to the unit after the previous block's end or a free unit. */
     unsigned s = u;
-    while (s > 0 && bit_get(m->unit_used, s - 1) && !bit_get(m->unit_end, s - 1))
+    while (s > 0 && bit_get(medium_used_bits(m), s - 1) && !bit_get(medium_end_bits(m), s - 1))
         s--;
     *block = layout_arena_base(layout_meta_index(m)) + ((size_t)s << MEDIUM_UNIT_SHIFT);
     *size = (size_t)block_units(m, s) << MEDIUM_UNIT_SHIFT;
@@ -312,7 +312,7 @@ void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes)
 {
     uint64_t ends = 0;
     for (unsigned w = 0; w < MEDIUM_WORDS; w++)
-        ends += (uint64_t)__builtin_popcountll(m->unit_end[w]);
+        ends += (uint64_t)__builtin_popcountll(medium_end_bits(m)[w]);
     *blocks = ends;
     *bytes = (uint64_t)(MEDIUM_UNITS - m->free_units) << MEDIUM_UNIT_SHIFT;
 }

@@ -1,5 +1,5 @@
 /* Objects/medium_bits.h: the bitmap operations of medium arenas (medium.c): a bit per
- * 64-byte unit, set while the unit belongs to an allocated block. Finding the lowest
+ * 32-byte unit, set while the unit belongs to an allocated block. Finding the lowest
  * run of k free units, and the free run around a unit. Internal to Objects/. */
 #ifndef PYPPER_MEDIUM_BITS_H
 #define PYPPER_MEDIUM_BITS_H

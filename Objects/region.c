@@ -5,7 +5,7 @@
  * an arena makes it and its metadata slice writable and binds it to its tier's nodes;
  * releasing one keeps it idle (reported to retain.c) or discards its pages, and
  * always keeps the mapping. Handing an arena out again resets its records (its pool
- * records only where a pool arena wrote them). Callers hold the heap's
+ * records only where a pool or medium arena wrote them). Callers hold the heap's
  * serialization (the GIL or the heap lock). */
 #include "region.h"
 #include "retain.h"
@@ -20,8 +20,8 @@ typedef struct free_run {
     size_t first, count;
     bool dirty;        /* idle: released without discarding, memory not yet given back */
     bool span;         /* dirty: holds memory of a freed span (its purge can teach) */
-    bool pools_dirty;  /* dirty: some arena's pool records were written (a pool
-                          arena's); the others' are zero already */
+    bool pools_dirty;  /* dirty: some arena's pool records or slot bitmaps were
+                          written (a pool or medium arena's); the others' are zero */
     uint64_t since;    /* dirty: retain_now() when it was (last) released */
 } free_run;
 
@@ -52,12 +52,16 @@ int region_init(void)
         size_t total = tier_bytes * HEAP_TIERS;
         size_t meta_len = arenas * HEAP_TIERS * sizeof(arena_meta);
         size_t pools_len = arenas * HEAP_TIERS * POOLS_PER_ARENA * sizeof(pool_meta);
+        size_t bits_len = arenas * HEAP_TIERS * POOLS_PER_ARENA * POOL_BITS_WORDS * 8;
         size_t track_len = total / GRANULE / 8;
         char *raw = reserve(total + ARENA_SIZE);
         void *meta = raw ? reserve(meta_len) : NULL;
         void *pools = meta ? reserve(pools_len) : NULL;
-        void *track = pools ? reserve(track_len) : NULL;
+        void *bits = pools ? reserve(bits_len) : NULL;
+        void *track = bits ? reserve(track_len) : NULL;
         if (!track) {
+            if (bits)
+                munmap(bits, bits_len);
             if (pools)
                 munmap(pools, pools_len);
             if (meta)
@@ -78,6 +82,7 @@ int region_init(void)
         pypper_heap_layout.arenas_per_tier = arenas;
         pypper_heap_layout.meta = meta;
         pypper_heap_layout.pools = pools;
+        pypper_heap_layout.pool_bits = bits;
         pypper_heap_layout.track = track;
         pypper_heap_layout.base = base;
         return 0;
@@ -104,6 +109,7 @@ static int commit(unsigned tier, size_t first, size_t count)
         return -1;
     if (protect_rw(layout_meta(first), count * sizeof(arena_meta)) < 0
         || protect_rw(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta)) < 0
+        || protect_rw(layout_arena_bits(first), count * ARENA_BITS_BYTES) < 0
         || protect_rw(layout_track_word(addr), count * TRACK_BYTES_PER_ARENA) < 0)
         return -1;
     if (R.binder) {
@@ -125,10 +131,12 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
 {
     size_t purged = count - idle;
     memset(layout_meta(first), 0, count * sizeof(arena_meta));
-    /* 12 KiB of records an arena: only where a pool arena wrote them (a
+    /* 12 KiB of records an arena: only where a pool or medium arena wrote them (a
      * span of 1 MiB taken from idle memory spent 4% of bytes(1 << 20) zeroing them). */
-    if (pools_dirty)
+    if (pools_dirty) {
         memset(layout_arena_pools(idle_first), 0, idle * POOLS_PER_ARENA * sizeof(pool_meta));
+        memset(layout_arena_bits(idle_first), 0, idle * ARENA_BITS_BYTES);
+    }
     retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
     R.counters.arenas_committed[tier] += purged;
     if (purged)
@@ -330,7 +338,7 @@ static void discard_meta(size_t first, size_t count)
         region_discard((void *)lo, hi - lo);
 }
 
-/* The arenas' memory and their metadata go back: 1.6% of a pool arena's size is its
+/* The arenas' memory and their metadata go back: 1.2% of a pool arena's size is its
  * pool records, which would otherwise stay resident after the arena is purged. Zero
  * metadata reads as a free arena (ARENA_FREE is 0), so a racing reader stays safe. */
 static void discard_arenas(size_t first, size_t count)
@@ -338,6 +346,7 @@ static void discard_arenas(size_t first, size_t count)
     region_discard(layout_arena_base(first), count << ARENA_SHIFT);
     region_discard(layout_track_word(layout_arena_base(first)), count * TRACK_BYTES_PER_ARENA);
     region_discard(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta));
+    region_discard(layout_arena_bits(first), count * ARENA_BITS_BYTES);
     discard_meta(first, count);
 }
 
@@ -386,7 +395,7 @@ static void release(size_t first, size_t count, bool discard, bool span)
     bool pools_dirty = false;
     for (size_t a = first; a < first + count; a++) {
         arena_meta *m = layout_meta(a);
-        pools_dirty = pools_dirty || m->kind == ARENA_POOLS;   /* medium.c writes none */
+        pools_dirty = pools_dirty || m->kind == ARENA_POOLS || m->kind == ARENA_MEDIUM;
         m->kind = ARENA_FREE;
     }
     pools_dirty = pools_dirty && !discard;      /* discarded records read as zero */

@@ -131,8 +131,8 @@ static void test_run_colors(void)
     CHECK(st.invalid_frees == before + run_color_invalid);
 }
 
-/* An arena's 12 KiB of pool records are zeroed when it is handed out again only if a
- * pool arena wrote them (Objects/region.c): a released pool arena's come
+/* An arena's 12 KiB of pool records and slot bitmaps are zeroed when it is handed out
+ * again only if a pool or medium arena wrote them (Objects/region.c): a released pool arena's come
  * back zero; a released span's were never written and are not zeroed again. */
 static void test_pool_records_reset(void)
 {
@@ -144,9 +144,10 @@ static void test_pool_records_reset(void)
         return;
     size_t ai = layout_meta_index(m);
     pool_meta *pools = layout_arena_pools(ai);
+    uint64_t *bits = layout_arena_bits(ai);
     for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
         pools[i].size = 48;
-        pools[i].allocated[0] = 1;
+        bits[i * POOL_BITS_WORDS] = 1;
     }
     region_release_arenas(ai, 1, false);                 /* idle, records written */
     size_t fresh;
@@ -154,7 +155,7 @@ static void test_pool_records_reset(void)
     CHECK(again == ai && !zeroed && fresh == 0);         /* the idle arena, best fit */
     bool clean = true;
     for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
-        clean = clean && pools[i].size == 0 && pools[i].allocated[0] == 0;
+        clean = clean && pools[i].size == 0 && bits[i * POOL_BITS_WORDS] == 0;
     CHECK(clean);
     layout_meta(ai)->kind = ARENA_HUGE_HEAD;
     layout_meta(ai)->span = 1;
@@ -163,12 +164,12 @@ static void test_pool_records_reset(void)
     CHECK(again == ai);
     clean = true;
     for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
-        clean = clean && pools[i].size == 0 && pools[i].allocated[0] == 0;
+        clean = clean && pools[i].size == 0 && bits[i * POOL_BITS_WORDS] == 0;
     CHECK(clean);
     region_release_arenas(ai, 1, true);
 }
 
-/* Medium blocks: 64-byte units, lookups from any interior address, double and
+/* Medium blocks: 32-byte units, lookups from any interior address, double and
  * interior frees refused, freed runs merged and reused by other sizes (first fit), in-place
  * resizing, and the arena returned once empty. */
 static void test_medium(void)
@@ -190,15 +191,15 @@ static void test_medium(void)
     }
     pypper_heap_get_stats(&st);
     CHECK(st.tier[PYPPER_TIER_FAST].medium_blocks >= N);
-    /* A medium arena never writes its slots' pool records (Objects/medium.c). */
+    /* A medium arena's pool records stay zero (its unit bitmaps are its slots'
+     * allocation bitmaps, Objects/medium.c): frees there never take the pooled path. */
     const pool_meta *records = layout_arena_pools(layout_arena_index(b[0]));
     bool untouched = true;
-    for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
-        untouched = untouched && records[i].size == 0;
-        for (unsigned w = 0; w < GRANULES_PER_POOL / 64; w++)
-            untouched = untouched && records[i].allocated[w] == 0;
-    }
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
+        untouched = untouched && records[i].size == 0 && records[i].base == NULL
+                    && records[i].freelist == NULL && records[i].nalloc == 0;
     CHECK(untouched);
+    CHECK(medium_used_bits(layout_meta(layout_arena_index(b[0])))[0] != 0);
     /* Free two neighbours: the merged hole takes one block of their combined size. */
     char *lo = b[10], *hi = b[11];
     bool adjacent = hi == lo + (600 + 10 * 400 + MEDIUM_UNIT - 1) / MEDIUM_UNIT * MEDIUM_UNIT;
