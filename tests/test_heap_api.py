@@ -26,8 +26,9 @@ def test_where_reports_sizes_and_kinds():
     small, medium, large, huge = bytes(100), bytes(5000), bytes(50000), bytes(3 << 20)
     assert pypper.where(small)["kind"] == "small"
     w = pypper.where(medium)
-    assert w["kind"] == "medium" and w["block"] == id(medium) and w["block"] % 64 == 0
-    assert w["size"] % 64 == 0 and 5000 < w["size"] < 5000 + 128 and w["allocated"]
+    # Medium blocks are runs of 32-byte units (Objects/medium.c).
+    assert w["kind"] == "medium" and w["block"] == id(medium) and w["block"] % 32 == 0
+    assert w["size"] % 32 == 0 and 5000 < w["size"] < 5000 + 33 + 32 and w["allocated"]
     w = pypper.where(large)
     # A page run's block starts 64*k bytes into its page (k within the run's slack:
     # Objects/large.c) and ends with the run.
