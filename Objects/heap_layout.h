@@ -113,6 +113,8 @@ typedef struct arena_meta {
         };
         struct {                                  /* ARENA_MEDIUM (its unit bitmaps:
                                                      medium_used_bits, medium_end_bits) */
+            uint64_t full_words[MEDIUM_WORDS / 64];   /* bit per word of the used
+                                                     bitmap: all its units used */
             uint32_t free_units;
             uint32_t fresh_unit;                  /* units from here on never handed out */
             uint16_t hint[MEDIUM_BUCKETS];        /* per run length: where to start looking */

@@ -150,7 +150,7 @@ static arena_meta *new_medium_arena(unsigned tier)
 static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
 {
     char *block = layout_arena_base(layout_meta_index(m)) + ((size_t)pos << MEDIUM_UNIT_SHIFT);
-    bits_assign(medium_used_bits(m), pos, k, true);
+    used_assign(medium_used_bits(m), m->full_words, pos, k, true);
     bits_assign(medium_end_bits(m), pos + k - 1, 1, true);
     m->free_units -= k;
     *zeroed = m->zeroed && pos >= m->fresh_unit;
@@ -181,7 +181,8 @@ static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
         for (; j < gend; j++) {
             if (bound[j] > k) {
                 arena_meta *m = arena_at(tier, j);
-                long pos = m->free_units >= k ? bits_find_run(medium_used_bits(m), m->hint[bucket], k) : -1;
+                long pos = m->free_units < k ? -1
+                           : bits_find_run(medium_used_bits(m), m->full_words, m->hint[bucket], k);
                 if (pos >= 0) {
                     hints_raise(tier, j, m, k, (unsigned)pos >> 6);
                     return take_run(m, (unsigned)pos, k, zeroed);
@@ -252,7 +253,7 @@ bool medium_free(arena_meta *m, void *p)
     if (pos < 0)
         return false;
     unsigned k = block_units(m, (unsigned)pos);
-    bits_assign(medium_used_bits(m), (unsigned)pos, k, false);
+    used_assign(medium_used_bits(m), m->full_words, (unsigned)pos, k, false);
     bits_assign(medium_end_bits(m), (unsigned)pos + k - 1, 1, false);
     m->free_units += k;
     /* Return a wholly free arena, but keep one so a boundary does not thrash. */
@@ -282,12 +283,12 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
     bits_assign(medium_end_bits(m), end - 1, 1, false);
     bits_assign(medium_end_bits(m), new_end - 1, 1, true);
     if (want > have) {
-        bits_assign(medium_used_bits(m), end, want - have, true);
+        used_assign(medium_used_bits(m), m->full_words, end, want - have, true);
         m->free_units -= want - have;
         if (new_end > m->fresh_unit)
             m->fresh_unit = new_end;
     } else if (want < have) {
-        bits_assign(medium_used_bits(m), new_end, have - want, false);
+        used_assign(medium_used_bits(m), m->full_words, new_end, have - want, false);
         m->free_units += have - want;
         note_freed(m, new_end, end);
     }

@@ -56,14 +56,40 @@ static inline uint64_t runs_of(uint64_t x, unsigned k)
     return x;
 }
 
+/* Set or clear bits [first, first + count) of a medium arena's used bitmap, keeping
+ * full (a bit per word of used: all 64 set) up to date. */
+static inline void used_assign(uint64_t *used, uint64_t *full, unsigned first, unsigned count,
+                               bool set)
+{
+    if (!count)
+        return;
+    bits_assign(used, first, count, set);
+    for (unsigned w = first >> 6; w <= (first + count - 1) >> 6; w++) {
+        uint64_t bit = (uint64_t)1 << (w & 63);
+        if (used[w] == ~(uint64_t)0)
+            full[w >> 6] |= bit;
+        else
+            full[w >> 6] &= ~bit;
+    }
+}
+
 /* The lowest run of k clear bits starting in word `from` or later; -1 if none. A run
  * either lies inside one word (found with shifts and ands, O(log k) per word) or
  * crosses words: the free bits carried from the top of the words before plus the free
- * bits at the bottom of this one. */
-static inline long bits_find_run(const uint64_t *used, unsigned from, unsigned k)
+ * bits at the bottom of this one. Runs of full words (most of a packed arena) are
+ * skipped by the summary `full` without reading them. */
+static inline long bits_find_run(const uint64_t *used, const uint64_t *full, unsigned from,
+                                 unsigned k)
 {
     unsigned carry = 0;
     for (unsigned w = from; w < MEDIUM_WORDS; w++) {
+        uint64_t f = full[w >> 6] >> (w & 63);
+        if (f & 1) {
+            /* The top (w & 63) bits of f are 0: the full run stops in this word. */
+            w += (unsigned)__builtin_ctzll(~f) - 1;
+            carry = 0;
+            continue;
+        }
         uint64_t u = used[w];
         if (u == 0) {
             carry += 64;

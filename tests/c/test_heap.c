@@ -255,6 +255,16 @@ static void test_medium(void)
         CHECK(many[i] != NULL && many[i] <= hole);
         many[i][0] = (char)i;
     }
+    /* The summary the search skips full words by matches the used bitmap. */
+    bool summary_ok = true;
+    for (int i = 0; i < M; i += 97) {
+        const arena_meta *am = layout_meta(layout_arena_index(many[i]));
+        const uint64_t *used = medium_used_bits(am);
+        for (unsigned w = 0; w < MEDIUM_WORDS; w++)
+            summary_ok = summary_ok && ((am->full_words[w / 64] >> (w % 64)) & 1u)
+                                           == (used[w] == ~(uint64_t)0);
+    }
+    CHECK(summary_ok);
     for (int i = 0; i < M; i++) {
         CHECK(many[i][0] == (char)i);
         pypper_heap_free(many[i]);
