@@ -1,7 +1,6 @@
-/* Pypper/objtable.c: the object table (objtable.h). Entries (8 bytes) are appended,
- * with their model state (8 bytes) in a parallel array whose pages are read and
- * written only for objects with evidence (a state moves with its entry only when
- * the entry is PYPPER_ENTRY_STATEFUL);
+/* Pypper/objtable.c: the object table (objtable.h). Entries (8 bytes) are appended;
+ * the model states of the entries that have one (PYPPER_ENTRY_STATEFUL) are in a map
+ * by entry number (objtable_states.c), moved and dropped here with their entries;
  * the index is an array of entry numbers + 1 (0: empty) with linear probing, sized to
  * the entries (rebuilt 2/3 full, at most 3/4 full: about 6 bytes an entry), covering the entries [0, synced). A sync drops the dead among
  * the entries added since the previous one and hashes the others; a sweep removes dead
@@ -9,21 +8,20 @@
  * shift); a compaction keeps the current entries in order and rebuilds the index. Memory comes from mmap, not
  * from the heap the table describes. */
 #include "objtable.h"
+#include "objtable_states.h"
 #include "own_memory.h"
 
 #include <string.h>
 #include <sys/mman.h>
 
 static pypper_obj_entry *entries;
-static pypper_obj_state *states;        /* parallel to entries: states_cap >= entries_cap */
-static size_t count, entries_cap, states_cap, synced;
+static size_t count, entries_cap, synced;
 static uint32_t *index_;
 static size_t index_cap, index_used;     /* slots (any number), and those in use */
 static pypper_objtable_alive_fn alive_fn;
 static uint64_t dropped_total;          /* entries dropped, ever */
 char *pypper_objtable_base;
 pypper_obj_entry *pypper_objtable_entry0;
-pypper_obj_state *pypper_objtable_state0;
 
 const pypper_obj_state pypper_obj_state_zero;
 
@@ -31,7 +29,14 @@ const pypper_obj_state pypper_obj_state_zero;
 static inline void move_state(size_t to, size_t from)
 {
     if (entries[from].klass & PYPPER_ENTRY_STATEFUL)
-        states[to] = states[from];
+        pypper_states_move((uint32_t)to, (uint32_t)from);
+}
+
+/* Entry i is dropped: its state too. */
+static inline void drop_state(size_t i)
+{
+    if (entries[i].klass & PYPPER_ENTRY_STATEFUL)
+        pypper_states_drop((uint32_t)i);
 }
 
 void pypper_objtable_set_base(void *base) { pypper_objtable_base = base; }
@@ -124,21 +129,6 @@ static int rebuild_index(size_t cap)
  * faults for what is already there; a copy of a million entries took 50 ms here). */
 static int resize_entries(size_t cap)
 {
-    /* The states first: when the entries then fail, a larger state array is harmless.
-     * No huge pages for them: their pages are meant to stay sparse. */
-    if (cap > states_cap) {
-        void *st;
-        if (states)
-            st = pypper_own_mremap(states, states_cap * sizeof(pypper_obj_state),
-                                   cap * sizeof(pypper_obj_state));
-        else
-            st = pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES, cap * sizeof(pypper_obj_state),
-                                 MAP_NORESERVE);
-        if (!st)
-            return -1;
-        states = pypper_objtable_state0 = st;
-        states_cap = cap;
-    }
     void *fresh;
     if (entries)
         fresh = pypper_own_mremap(entries, entries_cap * sizeof(pypper_obj_entry),
@@ -146,7 +136,7 @@ static int resize_entries(size_t cap)
     else
         fresh = pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES, cap * sizeof(pypper_obj_entry), 0);
     if (!fresh)
-        return -1;                      /* the states stay larger: harmless */
+        return -1;
     prefer_huge(fresh, cap * sizeof(pypper_obj_entry));
     entries = pypper_objtable_entry0 = fresh;
     entries_cap = cap;
@@ -195,6 +185,8 @@ int pypper_objtable_sync(void)
         if (pypper_objtable_current(&entries[e])) {
             move_state(kept, e);
             entries[kept++] = entries[e];
+        } else {
+            drop_state(e);
         }
     }
     dropped_total += count - kept;
@@ -246,6 +238,8 @@ size_t pypper_objtable_compact(void)
         if (pypper_objtable_current(&entries[e])) {
             move_state(kept, e);
             entries[kept++] = entries[e];
+        } else {
+            drop_state(e);
         }
     }
     size_t dropped = count - kept;
@@ -285,6 +279,7 @@ static void remove_at(size_t i)
         index_[hole] = 0;
         index_used--;
     }
+    drop_state(i);
     size_t last = --count;
     synced = count;
     dropped_total++;
@@ -322,12 +317,10 @@ void pypper_objtable_clear(void)
 {
     if (entries)
         pypper_own_munmap(entries, entries_cap * sizeof(pypper_obj_entry));
-    if (states)
-        pypper_own_munmap(states, states_cap * sizeof(pypper_obj_state));
     if (index_)
         pypper_own_munmap(index_, index_cap * sizeof(uint32_t));
     entries = pypper_objtable_entry0 = NULL;
-    states = pypper_objtable_state0 = NULL;
     index_ = NULL;
-    count = entries_cap = states_cap = synced = index_cap = index_used = 0;
+    count = entries_cap = synced = index_cap = index_used = 0;
+    pypper_states_clear();
 }

@@ -30,10 +30,10 @@ typedef struct {
                            0xFFFF: allocated before the session */
 } pypper_obj_entry;
 
-/* The temperature model's state of an object (Pypper/temperature.c), 8 bytes, in an
- * array parallel to the entries. Most objects never get evidence: an entry whose
- * state was never written (PYPPER_ENTRY_STATEFUL clear) reads as zero without its
- * slot being read, so the array's pages are touched only where objects got some. */
+/* The temperature model's state of an object (Pypper/temperature.c), 8 bytes, kept
+ * only for the entries that got evidence (PYPPER_ENTRY_STATEFUL), in a map by entry
+ * number (Pypper/objtable_states.c); any other entry's state reads as zero without a
+ * lookup. */
 typedef struct {
     float heat;         /* decayed sampler evidence, as of `stamp` */
     uint32_t stamp;     /* model time (ms since the session started) of heat */
@@ -44,31 +44,34 @@ typedef struct {
 #define PYPPER_OBJTABLE_RETIRED 3u
 
 extern char *pypper_objtable_base;
-/* The entry array and its parallel state array (for pypper_entry_state). */
+/* The entry array (entry numbers for pypper_entry_state). */
 extern pypper_obj_entry *pypper_objtable_entry0;
-extern pypper_obj_state *pypper_objtable_state0;
 
 extern const pypper_obj_state pypper_obj_state_zero;
-#define PYPPER_ENTRY_STATEFUL 0x80u     /* in klass: the entry's state slot is in use */
+#define PYPPER_ENTRY_STATEFUL 0x80u     /* in klass: the entry has a stored state */
+
+/* Entry i's stored state (zero when it has none); objtable_states.c. */
+const pypper_obj_state *pypper_objtable_state_of(size_t i);
+/* e's state, to write: stored (zero) the first time. Valid until the next call here
+ * or the table's next sync, sweep or compaction. When the map cannot grow, a scratch
+ * state that nothing reads (counted in stats()["objtable_states_refused"]). */
+pypper_obj_state *pypper_objtable_state_mut(pypper_obj_entry *e);
 
 static inline int pypper_entry_class(const pypper_obj_entry *e) { return e->klass & 3u; }
 
-/* The model state of e, an entry of the table (from find, at or entries), to read. */
+/* The model state of e, an entry of the table (from find, at or entries), to read;
+ * valid like pypper_objtable_state_mut's. */
 static inline const pypper_obj_state *pypper_entry_state(const pypper_obj_entry *e)
 {
-    return e->klass & PYPPER_ENTRY_STATEFUL ? pypper_objtable_state0 + (e - pypper_objtable_entry0)
-                                            : &pypper_obj_state_zero;
+    return e->klass & PYPPER_ENTRY_STATEFUL
+           ? pypper_objtable_state_of((size_t)(e - pypper_objtable_entry0))
+           : &pypper_obj_state_zero;
 }
 
 /* The same, to write: a zero state the first time. */
 static inline pypper_obj_state *pypper_entry_state_mut(pypper_obj_entry *e)
 {
-    pypper_obj_state *s = pypper_objtable_state0 + (e - pypper_objtable_entry0);
-    if (!(e->klass & PYPPER_ENTRY_STATEFUL)) {
-        *s = pypper_obj_state_zero;
-        e->klass |= PYPPER_ENTRY_STATEFUL;
-    }
-    return s;
+    return pypper_objtable_state_mut(e);
 }
 
 static inline void *pypper_entry_block(const pypper_obj_entry *e)

@@ -43,6 +43,7 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_PRESSURE_PAUSED_MS] = "pressure_paused_ms",
     [PYPPER_STAT_CPU_SHORTAGES] = "cpu_shortages",
     [PYPPER_STAT_CPU_SHORT_MS] = "cpu_short_ms",
+    [PYPPER_STAT_STATES_REFUSED] = "objtable_states_refused",
 };
 
 void pypper_stat_add(pypper_stat_id id, uint64_t n)

@@ -46,6 +46,7 @@ typedef enum {
     PYPPER_STAT_PRESSURE_PAUSED_MS,  /* milliseconds paused (ended pauses) */
     PYPPER_STAT_CPU_SHORTAGES,       /* times the sampler backed off: the machine was short of CPU */
     PYPPER_STAT_CPU_SHORT_MS,        /* milliseconds backed off (ended shortages) */
+    PYPPER_STAT_STATES_REFUSED,      /* model states not kept: the state map could not grow */
     PYPPER_STAT_COUNT
 } pypper_stat_id;
 
