@@ -298,12 +298,18 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
 bool medium_find_block(const arena_meta *m, const void *p, char **block, size_t *size)
 {
     unsigned u = (unsigned)(((uintptr_t)p >> MEDIUM_UNIT_SHIFT) & (MEDIUM_UNITS - 1));
-    if (!bit_get(medium_used_bits(m), u))
+    const uint64_t *used = medium_used_bits(m), *ends = medium_end_bits(m);
+    if (!bit_get(used, u))
         return false;
-    /* Back to the unit after the previous block's end or a free unit. */
-    unsigned s = u;
-    while (s > 0 && bit_get(medium_used_bits(m), s - 1) && !bit_get(medium_end_bits(m), s - 1))
-        s--;
+    /* Back to the unit after the previous block's end or a free unit below u, a word
+     * at a time. */
+    unsigned w = u >> 6, b = u & 63;
+    uint64_t stop = b ? (ends[w] | ~used[w]) & (~(uint64_t)0 >> (64 - b)) : 0;
+    while (!stop && w > 0) {
+        w--;
+        stop = ends[w] | ~used[w];
+    }
+    unsigned s = stop ? w * 64 + 64 - (unsigned)__builtin_clzll(stop) : 0;
     *block = layout_arena_base(layout_meta_index(m)) + ((size_t)s << MEDIUM_UNIT_SHIFT);
     *size = (size_t)block_units(m, s) << MEDIUM_UNIT_SHIFT;
     return true;
