@@ -61,15 +61,20 @@ static inline uint64_t runs_of(uint64_t x, unsigned k)
 static inline void used_assign(uint64_t *used, uint64_t *full, unsigned first, unsigned count,
                                bool set)
 {
-    if (!count)
-        return;
-    bits_assign(used, first, count, set);
-    for (unsigned w = first >> 6; w <= (first + count - 1) >> 6; w++) {
-        uint64_t bit = (uint64_t)1 << (w & 63);
-        if (used[w] == ~(uint64_t)0)
-            full[w >> 6] |= bit;
-        else
+    while (count) {
+        unsigned w = first >> 6, b = first & 63;
+        unsigned take = 64 - b < count ? 64 - b : count;
+        uint64_t mask = bits_mask(b, take), bit = (uint64_t)1 << (w & 63);
+        if (set) {
+            used[w] |= mask;
+            if (used[w] == ~(uint64_t)0)
+                full[w >> 6] |= bit;
+        } else {
+            used[w] &= ~mask;
             full[w >> 6] &= ~bit;
+        }
+        first += take;
+        count -= take;
     }
 }
 
