@@ -90,8 +90,9 @@ static inline long bits_find_run(const uint64_t *used, const uint64_t *full, uns
     for (unsigned w = from; w < MEDIUM_WORDS; w++) {
         uint64_t f = full[w >> 6] >> (w & 63);
         if (f & 1) {
-            /* The top (w & 63) bits of f are 0: the full run stops in this word. */
-            w += (unsigned)__builtin_ctzll(~f) - 1;
+            /* Skip the run of full words that starts at w, up to the end of this
+             * summary word (all 64 full when ~f is 0: ctz is undefined there). */
+            w += (~f ? (unsigned)__builtin_ctzll(~f) : 64u) - 1;
             carry = 0;
             continue;
         }

@@ -255,6 +255,15 @@ static void test_medium(void)
         CHECK(many[i] != NULL && many[i] <= hole);
         many[i][0] = (char)i;
     }
+    /* A hole past whole summary words of full bitmap words (64 of them: 2,048 units)
+     * is still found first. */
+    {
+        char *hole = many[1024 + 500];
+        pypper_heap_free(hole);
+        many[1024 + 500] = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 1000);
+        CHECK(many[1024 + 500] == hole);
+        many[1024 + 500][0] = (char)(1024 + 500);
+    }
     /* The summary the search skips full words by matches the used bitmap. */
     bool summary_ok = true;
     for (int i = 0; i < M; i += 97) {
