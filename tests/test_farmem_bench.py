@@ -128,6 +128,10 @@ def test_target_verdicts():
     assert v["kv-zipf @75% no harm"].startswith("MET")
     assert v["graph @50% no harm"].startswith("MET")
     assert v["graph @50% buffers"].startswith("NOT MET")        # 1.4x < 1.5x faster
+    assert "paused" not in v["kv-zipf footprint"]
+    # A footprint taken while the pressure guard paused Pypper is flagged.
+    results["kv-zipf"]["footprint"]["pypper"]["pypper"] = {"stats": {"pressure_pauses": 1}}
+    assert "paused by its pressure guard" in fb.target_verdicts(results)["kv-zipf footprint"]
     results["graph"]["footprint"]["pypper"]["ok"] = False
     assert fb.target_verdicts(results)["graph footprint"] == "NOT MET (no result)"
 
@@ -403,6 +407,26 @@ def test_stress_counts_crashes_apart_from_oom_kills(monkeypatch):
     assert crashed and out["failed"] == {"stock": 0, "pypper": 1}
     assert out["oom_killed"] == {"stock": 0, "pypper": 0}
     assert any("killed by signal 11" in ln and "Fatal" in ln for ln in lines)
+
+
+def test_run_bench_takes_every_footprint_before_any_limit(monkeypatch, tmp_path):
+    # A limited run can leave the machine short of memory, which pauses Pypper (its
+    # pressure guard) in a footprint run after it: all footprints come first.
+    calls = []
+
+    def one_run(setup, argv, env, limit, timeout, report_path=None):
+        calls.append((argv[1], limit))
+        return {"ok": True, "cg_max_usage": 200 * MIB, "checksum": 7, "vm_hwm_kb": 1,
+                "access": {"wall_s": 1.0, "majflt": 10, "pswpin": 0},
+                "build": {"wall_s": 1.0}, "load1": 0.5, "seconds": 2.0, "ru_majflt": 10,
+                "limit_apply_s": 0.1, "oom_lifts": 0}
+    monkeypatch.setattr(fb, "one_run", one_run)
+    a = fb.resolve_args(["--workloads", "kv-zipf,graph", "--limits", "50", "--repeats", "1",
+                         "--json", str(tmp_path / "out.json")])
+    results, failed = fb.run_bench(a, None, lambda line: None)
+    assert not failed and set(results) == {"kv-zipf", "graph"}
+    limits = [limit for _, limit in calls]
+    assert limits[:6] == [None] * 6 and None not in limits[6:] and len(limits) == 12
 
 
 def test_run_in_cgroup_limits_between_build_and_access(tmp_path):

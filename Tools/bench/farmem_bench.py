@@ -22,7 +22,10 @@ missing.
 
 Per workload (Tools/bench/farmem/): an unconstrained run of every interpreter gives
 the footprint (the cgroup's memory.max_usage_in_bytes; the stock one sets the limits)
-and the unconstrained timings; then, at each limit (default 25/50/75% of the
+and the unconstrained timings, all workloads' footprints before any limited run (after
+one, the machine can still be short of memory: Pypper's pressure guard would pause it,
+its tables would stay small and its footprint read low; a footprint taken while paused
+is flagged); then, at each limit (default 25/50/75% of the
 footprint), N rounds in rotating order of the three interpreters. A workload times
 its own access phase (fixed operation count, fixed seed) and reports its major
 faults (getrusage) and swap-ins (/proc/vmstat pswpin) over that phase; checksums
@@ -208,9 +211,12 @@ def target_verdicts(results, migration_available=True):
     out = {}
     for wname, w in results.items():
         fr = footprint_ratio(w)
+        stats = ((w.get("footprint", {}).get("pypper") or {}).get("pypper") or {}).get("stats") or {}
+        paused = (" (Pypper was paused by its pressure guard: its tables may be incomplete)"
+                  if stats.get("pressure_pauses") else "")
         out[f"{wname} footprint"] = ("NOT MET (no result)" if fr is None else
                                      ("MET: " if fr <= TARGET_FOOTPRINT else "NOT MET: ")
-                                     + f"{fr:.3f}x stock (<= {TARGET_FOOTPRINT})")
+                                     + f"{fr:.3f}x stock (<= {TARGET_FOOTPRINT}){paused}")
         for pct, cell in sorted(w["limits"].items(), key=lambda kv: int(kv[0])):
             cmp = cell.get("ratios", {}).get("pypper", {})
             out[f"{wname} @{pct}% no harm"] = verdict(cmp, TARGET_NO_HARM, TARGET_NO_HARM,
@@ -945,11 +951,15 @@ def run_bench(a, setup, log):
     def argv_for(interp, wname):
         return [pythons[interp], *workload_args(wname, a.scale)]
 
+    # Every footprint first: a run after a limited one can find the machine short of
+    # memory (PSI), and then Pypper's pressure guard pauses it and its tables stay
+    # small, so its footprint would read low.
+    sums_of = {}
     for wname in a.workloads:
         w = {"skewed": WORKLOADS[wname][2], "argv": workload_args(wname, a.scale)[1:],
              "footprint": {}, "limits": {}}
         results[wname] = w
-        sums = set()
+        sums = sums_of[wname] = set()
         log(f"\n== {wname}: footprint (no limit)")
         for interp in INTERPRETERS:
             run = one_run(setup, argv_for(interp, wname), env_for(interp, None), None,
@@ -960,9 +970,15 @@ def run_bench(a, setup, log):
                 failed = True
                 continue
             sums.add(run["checksum"])
+            stats = (run.get("pypper") or {}).get("stats") or {}
+            paused = (f", paused {stats['pressure_pauses']}x by the pressure guard"
+                      if stats.get("pressure_pauses") else "")
             log(f"   {interp:7} peak {run['cg_max_usage'] / MIB:7.1f} MiB (VmHWM "
                 f"{(run.get('vm_hwm_kb') or 0) / 1024:.1f}), access {run['access']['wall_s']:.2f} s, "
-                f"build {run['build']['wall_s']:.2f} s, load {fmt(run['load1'], '.2f')}")
+                f"build {run['build']['wall_s']:.2f} s, load {fmt(run['load1'], '.2f')}{paused}")
+
+    for wname in a.workloads:
+        w, sums = results[wname], sums_of[wname]
         base = w["footprint"].get("stock", {})
         if not base.get("ok"):
             log(f"   no stock footprint for {wname}: skipped")
