@@ -230,7 +230,7 @@ static inline uint64_t *medium_used_bits(const arena_meta *m)
 
 static inline uint64_t *medium_end_bits(const arena_meta *m)
 {
-    return layout_arena_bits(layout_meta_index(m)) + MEDIUM_WORDS;
+    return medium_used_bits(m) + MEDIUM_WORDS;
 }
 
 #endif

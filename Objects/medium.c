@@ -10,7 +10,8 @@
  * two bitmaps (4 KiB each) are the arena's slot allocation bitmaps (heap_layout.h:
  * medium_used_bits, medium_end_bits); its pool records stay zero. 32-byte units waste
  * 16 bytes a block on average (a bytearray of 2 KiB asks for 2049 bytes: 2080 here,
- * 2112 with 64-byte units, 2064 under glibc). All of it is out of band. *
+ * 2112 with 64-byte units, 2064 under glibc). All of it is out of band.
+ *
  * Finding the first fit fast, in a heap of thousands of arenas:
  * - run_bound[tier][arena]: every free run of the arena is shorter than this (0: not
  *   a medium arena). A failed search for k sets it to k; a free that leaves a run of
@@ -121,8 +122,9 @@ static void hints_lower(unsigned tier, uint32_t j, arena_meta *m, unsigned len, 
 /* Units [first, end) of arena j became free: merge, then update bounds and hints. */
 static void note_freed(arena_meta *m, unsigned first, unsigned end)
 {
-    unsigned start = bits_run_start(medium_used_bits(m), first);
-    unsigned stop = bits_run_end(medium_used_bits(m), end, m->fresh_unit);
+    const uint64_t *used = medium_used_bits(m);
+    unsigned start = bits_run_start(used, first);
+    unsigned stop = bits_run_end(used, end, m->fresh_unit);
     unsigned len = stop - start;
     uint32_t j = local_index(m);
     raise_bound(m->tier, j, len + 1);
@@ -150,8 +152,9 @@ static arena_meta *new_medium_arena(unsigned tier)
 static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
 {
     char *block = layout_arena_base(layout_meta_index(m)) + ((size_t)pos << MEDIUM_UNIT_SHIFT);
-    used_assign(medium_used_bits(m), m->full_words, pos, k, true);
-    bits_assign(medium_end_bits(m), pos + k - 1, 1, true);
+    uint64_t *used = medium_used_bits(m);
+    used_assign(used, m->full_words, pos, k, true);
+    bits_assign(used + MEDIUM_WORDS, pos + k - 1, 1, true);
     m->free_units -= k;
     *zeroed = m->zeroed && pos >= m->fresh_unit;
     if (pos + k > m->fresh_unit) {
@@ -223,8 +226,8 @@ static long block_unit(arena_meta *m, const void *p)
     if (off & (MEDIUM_UNIT - 1))
         return -1;
     unsigned u = (unsigned)(off >> MEDIUM_UNIT_SHIFT);
-    if (!bit_get(medium_used_bits(m), u)
-        || (u > 0 && bit_get(medium_used_bits(m), u - 1) && !bit_get(medium_end_bits(m), u - 1)))
+    const uint64_t *used = medium_used_bits(m), *ends = used + MEDIUM_WORDS;
+    if (!bit_get(used, u) || (u > 0 && bit_get(used, u - 1) && !bit_get(ends, u - 1)))
         return -1;
     return (long)u;
 }
@@ -232,10 +235,11 @@ static long block_unit(arena_meta *m, const void *p)
 /* Units in the block starting at unit pos: up to and including the next end bit. */
 static unsigned block_units(const arena_meta *m, unsigned pos)
 {
+    const uint64_t *ends = medium_end_bits(m);
     unsigned w = pos >> 6;
-    uint64_t bits = medium_end_bits(m)[w] & (~(uint64_t)0 << (pos & 63));
+    uint64_t bits = ends[w] & (~(uint64_t)0 << (pos & 63));
     while (!bits)
-        bits = medium_end_bits(m)[++w];
+        bits = ends[++w];
     return w * 64 + (unsigned)__builtin_ctzll(bits) - pos + 1;
 }
 
@@ -253,8 +257,9 @@ bool medium_free(arena_meta *m, void *p)
     if (pos < 0)
         return false;
     unsigned k = block_units(m, (unsigned)pos);
-    used_assign(medium_used_bits(m), m->full_words, (unsigned)pos, k, false);
-    bits_assign(medium_end_bits(m), (unsigned)pos + k - 1, 1, false);
+    uint64_t *used = medium_used_bits(m);
+    used_assign(used, m->full_words, (unsigned)pos, k, false);
+    bits_assign(used + MEDIUM_WORDS, (unsigned)pos + k - 1, 1, false);
     m->free_units += k;
     /* Return a wholly free arena, but keep one so a boundary does not thrash. */
     if (m->free_units == MEDIUM_UNITS && !pypper_heap.retain && arena_count[m->tier] > 1)
@@ -278,17 +283,18 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
     unsigned have = block_units(m, (unsigned)pos);
     unsigned want = (unsigned)((n + MEDIUM_UNIT - 1) >> MEDIUM_UNIT_SHIFT);
     unsigned end = (unsigned)pos + have, new_end = (unsigned)pos + want;
-    if (want > have && !bits_clear(medium_used_bits(m), end, want - have))
+    uint64_t *used = medium_used_bits(m), *ends = used + MEDIUM_WORDS;
+    if (want > have && !bits_clear(used, end, want - have))
         return 0;
-    bits_assign(medium_end_bits(m), end - 1, 1, false);
-    bits_assign(medium_end_bits(m), new_end - 1, 1, true);
+    bits_assign(ends, end - 1, 1, false);
+    bits_assign(ends, new_end - 1, 1, true);
     if (want > have) {
-        used_assign(medium_used_bits(m), m->full_words, end, want - have, true);
+        used_assign(used, m->full_words, end, want - have, true);
         m->free_units -= want - have;
         if (new_end > m->fresh_unit)
             m->fresh_unit = new_end;
     } else if (want < have) {
-        used_assign(medium_used_bits(m), m->full_words, new_end, have - want, false);
+        used_assign(used, m->full_words, new_end, have - want, false);
         m->free_units += have - want;
         note_freed(m, new_end, end);
     }
@@ -298,7 +304,7 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
 bool medium_find_block(const arena_meta *m, const void *p, char **block, size_t *size)
 {
     unsigned u = (unsigned)(((uintptr_t)p >> MEDIUM_UNIT_SHIFT) & (MEDIUM_UNITS - 1));
-    const uint64_t *used = medium_used_bits(m), *ends = medium_end_bits(m);
+    const uint64_t *used = medium_used_bits(m), *ends = used + MEDIUM_WORDS;
     if (!bit_get(used, u))
         return false;
     /* Back to the unit after the previous block's end or a free unit below u, a word
@@ -317,10 +323,11 @@ bool medium_find_block(const arena_meta *m, const void *p, char **block, size_t 
 
 void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes)
 {
-    uint64_t ends = 0;
+    const uint64_t *ends = medium_end_bits(m);
+    uint64_t count = 0;
     for (unsigned w = 0; w < MEDIUM_WORDS; w++)
-        ends += (uint64_t)__builtin_popcountll(medium_end_bits(m)[w]);
-    *blocks = ends;
+        count += (uint64_t)__builtin_popcountll(ends[w]);
+    *blocks = count;
     *bytes = (uint64_t)(MEDIUM_UNITS - m->free_units) << MEDIUM_UNIT_SHIFT;
 }
 

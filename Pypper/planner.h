@@ -54,9 +54,8 @@ typedef struct {
 } pypper_plan;
 
 /* Decide, for n < 2^32 pages. out->promote, out->demote and scratch must each have
- * room for n indexes
- * (the caller provides all memory, and nothing here allocates: this may run in a
- * thread that must not call malloc, see Python/migrate_execute.c). */
+ * room for n indexes (the caller provides all memory, and nothing here allocates: this
+ * may run in a thread that must not call malloc, see Python/migrate_execute.c). */
 void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_plan_params *p,
                        pypper_plan *out, uint32_t *scratch);
 

@@ -197,8 +197,8 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.sess_cold = map_array(SITE_MAX * sizeof(double));
     M.sess_objects = map_array(SITE_MAX * sizeof(uint32_t));
     M.cold = map_array(COLD_SLOTS * sizeof(cold_site));
-    if (!M.placed || !M.moved || !M.pos || !M.addrs || !M.status || !M.chunk || !M.reloc || !M.site_bytes || !M.site_cold
-        || !M.site_objects || !M.sess_bytes || !M.sess_cold || !M.sess_objects || !M.cold) {
+    if (!M.placed || !M.moved || !M.pos || !M.addrs || !M.status || !M.chunk || !M.reloc
+        || !M.site_bytes || !M.site_cold || !M.site_objects || !M.sess_bytes || !M.sess_cold || !M.sess_objects || !M.cold) {
         release_arrays();
         fini_backend(&choice);
         PyErr_NoMemory();

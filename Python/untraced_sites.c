@@ -189,13 +189,14 @@ static unsigned next_set(const uint64_t *bm, unsigned from, unsigned limit)
 static void walk_medium(const pypper_untraced *u, size_t arena, const arena_meta *m, tally *t)
 {
     const char *base = layout_arena_base(arena);
-    for (unsigned unit = next_set(medium_used_bits(m), 0, MEDIUM_UNITS); unit < MEDIUM_UNITS;) {
-        unsigned end = next_set(medium_end_bits(m), unit, MEDIUM_UNITS);
+    const uint64_t *used = medium_used_bits(m), *ends = medium_end_bits(m);
+    for (unsigned unit = next_set(used, 0, MEDIUM_UNITS); unit < MEDIUM_UNITS;) {
+        unsigned end = next_set(ends, unit, MEDIUM_UNITS);
         if (end == MEDIUM_UNITS)
             break;                  /* inconsistent bitmaps: stop rather than guess */
         block_untraced(u, base + ((size_t)unit << MEDIUM_UNIT_SHIFT),
                        (uint64_t)(end - unit + 1) << MEDIUM_UNIT_SHIFT, t);
-        unit = next_set(medium_used_bits(m), end + 1, MEDIUM_UNITS);
+        unit = next_set(used, end + 1, MEDIUM_UNITS);
     }
 }
 

@@ -206,14 +206,19 @@ def footprint_ratio(w, interp="pypper"):
     return c["cg_max_usage"] / s["cg_max_usage"]
 
 
+def pressure_pauses(run):
+    """Times Pypper's pressure guard paused it in a run (its FARMEM_REPORT stats; 0
+    without a report)."""
+    return (((run or {}).get("pypper") or {}).get("stats") or {}).get("pressure_pauses") or 0
+
+
 def target_verdicts(results, migration_available=True):
     """The issue's targets, one line each: {name: verdict}."""
     out = {}
     for wname, w in results.items():
         fr = footprint_ratio(w)
-        stats = ((w.get("footprint", {}).get("pypper") or {}).get("pypper") or {}).get("stats") or {}
         paused = (" (Pypper was paused by its pressure guard: its tables may be incomplete)"
-                  if stats.get("pressure_pauses") else "")
+                  if pressure_pauses(w.get("footprint", {}).get("pypper")) else "")
         out[f"{wname} footprint"] = ("NOT MET (no result)" if fr is None else
                                      ("MET: " if fr <= TARGET_FOOTPRINT else "NOT MET: ")
                                      + f"{fr:.3f}x stock (<= {TARGET_FOOTPRINT}){paused}")
@@ -970,9 +975,8 @@ def run_bench(a, setup, log):
                 failed = True
                 continue
             sums.add(run["checksum"])
-            stats = (run.get("pypper") or {}).get("stats") or {}
-            paused = (f", paused {stats['pressure_pauses']}x by the pressure guard"
-                      if stats.get("pressure_pauses") else "")
+            pauses = pressure_pauses(run)
+            paused = f", paused {pauses}x by the pressure guard" if pauses else ""
             log(f"   {interp:7} peak {run['cg_max_usage'] / MIB:7.1f} MiB (VmHWM "
                 f"{(run.get('vm_hwm_kb') or 0) / 1024:.1f}), access {run['access']['wall_s']:.2f} s, "
                 f"build {run['build']['wall_s']:.2f} s, load {fmt(run['load1'], '.2f')}{paused}")
