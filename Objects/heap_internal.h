@@ -50,9 +50,12 @@ size_t large_usable(arena_meta *m, const void *p);
 /* Grow or shrink a page run or a span in place; 1 on success. */
 int large_resize_in_place(arena_meta *m, void *p, size_t n);
 /* Move `bytes` (whole pages) of a span's memory to another span's start without
- * copying (mremap(2) with MREMAP_DONTUNMAP: the source stays mapped, empty). Only
- * with no session (whose threads read the heap) and within one tier; false (copy
- * instead) otherwise or when the kernel refuses. */
+ * copying (mremap(2) with MREMAP_DONTUNMAP: the source stays mapped, empty). Within
+ * one tier, and not while the heap is registered with a userfaultfd
+ * (region_remap_allowed); false (copy instead) otherwise or when the kernel refuses.
+ * A session's threads may read either span meanwhile: both stay mapped (a read of
+ * the source finds zeros; one of the destination waits for the move in the kernel's
+ * fault path), and what they read is checked again under the heap's lock. */
 bool large_move_span(void *from, void *to, size_t bytes);
 /* Free a span whose pages were moved away. */
 void large_free_moved_span(arena_meta *m, size_t arena_index);

@@ -331,7 +331,7 @@ static int span_resize_in_place(arena_meta *m, size_t n)
 
 bool large_move_span(void *from, void *to, size_t bytes)
 {
-    if (pypper_heap.retain || pypper_heap.span_moves >= SPAN_MOVES_MAX
+    if (!region_remap_allowed() || pypper_heap.span_moves >= SPAN_MOVES_MAX
         || layout_tier(from) != layout_tier(to))
         return false;
     void *r = mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);

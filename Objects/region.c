@@ -297,6 +297,15 @@ void region_set_discard_observer(void (*fn)(void *addr, size_t len))
     __atomic_store_n(&discard_observer, fn, __ATOMIC_RELEASE);
 }
 
+static bool remap_forbidden;
+
+void region_set_remap_allowed(bool allowed)
+{
+    __atomic_store_n(&remap_forbidden, !allowed, __ATOMIC_RELEASE);
+}
+
+bool region_remap_allowed(void) { return !__atomic_load_n(&remap_forbidden, __ATOMIC_ACQUIRE); }
+
 size_t region_committed_extent(unsigned tier)
 {
     return __atomic_load_n(&R.bump[tier], __ATOMIC_ACQUIRE) << ARENA_SHIFT;

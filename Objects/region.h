@@ -47,6 +47,13 @@ void region_discard(void *addr, size_t len);
  * arenas inside it stay mapped). Safe from any thread. */
 void region_set_discard_observer(void (*fn)(void *addr, size_t len));
 size_t region_committed_extent(unsigned tier);
+/* Whether heap pages may move with mremap (large_move_span). Not while a userfaultfd
+ * has the heap registered (write tracking): the kernel drops the registration of a
+ * moved range that has no UFFD_FEATURE_EVENT_REMAP. Allowed by default; the write
+ * tracker forbids it before it registers and allows it after it unregisters. Safe
+ * from any thread. */
+void region_set_remap_allowed(bool allowed);
+bool region_remap_allowed(void);
 
 typedef struct {
     uint64_t arenas_committed[HEAP_TIERS];   /* now, including released ones not discarded */

@@ -111,6 +111,7 @@ bool pypper_wt_start(const pypper_config *cfg)
         if (fault_ns)
             p.fault_ns = fault_ns;
         wt_tracker_init(&W.t, &k, &p);
+        region_set_remap_allowed(false);   /* registered ranges must not move */
         int rc = 0;
         for (unsigned tier = 0; tier < HEAP_TIERS && rc == 0; tier++)
             if (wt_add_area(&W.t, pypper_heap_layout.base + tier * pypper_heap_layout.tier_bytes,
@@ -123,6 +124,7 @@ bool pypper_wt_start(const pypper_config *cfg)
         if (rc < 0) {
             snprintf(why, sizeof(why), "registering the heap failed (%s)", strerror(-rc));
             wt_tracker_fini(&W.t);
+            region_set_remap_allowed(true);
             fall_back(cfg->write_tracking == PYPPER_WT_ON, why);
         } else {
             ok = true;
@@ -152,6 +154,7 @@ static void disarm_locked(void)
     region_set_discard_observer(NULL);
     __atomic_store_n(&W.on, false, __ATOMIC_RELEASE);
     wt_tracker_disarm(&W.t);
+    region_set_remap_allowed(true);
 }
 
 void pypper_wt_stop(void)
@@ -216,6 +219,7 @@ void pypper_wt_after_fork_child(void)
     if (!W.held)
         return;
     region_set_discard_observer(NULL);
+    region_set_remap_allowed(true);    /* the child's mappings are not registered */
     __atomic_store_n(&W.on, false, __ATOMIC_RELEASE);
     wt_tracker_forget(&W.t);
     W.held = false;

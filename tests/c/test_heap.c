@@ -518,6 +518,57 @@ static void test_bind_failure(void)
     pypper_heap_free(p);
 }
 
+/* Grow a huge block from 2 MiB by half each time, `times` times, with another huge
+ * block allocated after it each time (so that it cannot grow in place); whether it
+ * kept its contents. */
+static bool grow_huge(unsigned times)
+{
+    enum { MAX_TIMES = 8 };
+    void *blockers[MAX_TIMES] = {0};
+    size_t n = 2u << 20;
+    unsigned char *p = pypper_heap_malloc(n);
+    CHECK(p != NULL && times <= MAX_TIMES);
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = (unsigned char)(i >> 12);
+    for (unsigned t = 0; t < times && p; t++) {
+        size_t m = n + n / 2;
+        blockers[t] = pypper_heap_malloc(LARGE_MAX + 1);
+        p = pypper_heap_realloc(p, m);
+        CHECK(p != NULL);
+        for (size_t i = n; p && i < m; i += 4096)
+            p[i] = (unsigned char)(i >> 12);
+        n = m;
+    }
+    size_t bad = 0;
+    for (size_t i = 0; p && i < n; i += 4096)
+        bad += p[i] != (unsigned char)(i >> 12);
+    pypper_heap_free(p);
+    for (unsigned t = 0; t < times; t++)
+        pypper_heap_free(blockers[t]);
+    return p && bad == 0;
+}
+
+/* A growing huge block moves its pages (mremap) also while a session retains arenas
+ * (its threads read the heap: both spans stay mapped), but not while the heap is
+ * registered with a userfaultfd (region_remap_allowed): then it is copied. */
+static void test_span_moves(void)
+{
+    pypper_heap_stats a, b;
+    pypper_heap_set_retain(true);
+    pypper_heap_get_stats(&a);
+    CHECK(grow_huge(4));
+    pypper_heap_get_stats(&b);
+    CHECK(b.span_moves > a.span_moves);
+    region_set_remap_allowed(false);
+    CHECK(!region_remap_allowed());
+    pypper_heap_get_stats(&a);
+    CHECK(grow_huge(4));
+    pypper_heap_get_stats(&b);
+    CHECK(b.span_moves == a.span_moves);
+    region_set_remap_allowed(true);
+    pypper_heap_set_retain(false);
+}
+
 /* A forked child has no session: it stops retaining arenas. */
 static void test_fork_child_stops_retaining(void)
 {
@@ -555,6 +606,7 @@ int main(void)
     test_budget();
     test_bind_failure();
     test_fork_child_stops_retaining();
+    test_span_moves();
     test_stress();
     return check_report("test_heap");
 }
