@@ -96,7 +96,8 @@ def test_summary_and_ratios():
     assert pyp["ok"] == 1 and pyp["runs"] == 2 and pyp["oom_kills"] == 1
     assert pyp["wall_s"]["median"] == 5 and pyp["load1"]["n"] == 2
     cmp = fb.compare({"stock": stock, "pypper": pyp}, "pypper")
-    assert cmp == {"fault_ratio": 3.0, "speedup": 2.2}
+    assert cmp == {"fault_ratio": 3.0, "speedup": 2.2,
+                   "limit_excess": {"stock": 0.0, "pypper": 0.0}}
     assert fb.verdict(cmp, 2.0, 1.5).startswith("MET")
     assert fb.verdict({"fault_ratio": 1.6, "speedup": 1.2}, 0.97, 1.5).startswith("NOT MET")
     assert fb.verdict({"fault_ratio": 0.96, "speedup": 1.2}, 0.97, 0.97).startswith("NOT MET")
@@ -104,6 +105,29 @@ def test_summary_and_ratios():
     assert "no migration plane" in fb.verdict(cmp, 1, 1, migration_available=False)
     failed = fb.cell_summary([run_record(5, 1, ok=False)])
     assert fb.compare({"stock": stock, "pypper": failed}, "pypper")["speedup"] is None
+
+
+def test_unequal_limits_are_inconclusive():
+    # Runs whose OOM watchdog held the limit higher on average compare different limits:
+    # past LIMIT_GAP_MAX apart (medians of the good runs) the verdict says so instead of
+    # MET or NOT MET; within it, the verdict stands.
+    def runs(wall, majflt, excesses):
+        return fb.cell_summary([dict(run_record(wall, majflt), limit_excess=x) for x in excesses])
+    stock = runs(10, 3000, [0.20, 0.25, 0.0])
+    pyp = runs(12, 4000, [0.0, 0.0, 0.005])
+    assert stock["limit_excess"]["median"] == 0.20
+    cmp = fb.compare({"stock": stock, "pypper": pyp}, "pypper")
+    assert cmp["limit_excess"] == {"stock": 0.20, "pypper": 0.0}
+    v = fb.verdict(cmp, 0.97, 0.97)
+    assert v.startswith("INCONCLUSIVE (limits unequal: stock +20.0%, pypper +0.0% on average)"), v
+    assert "faults 0.75x fewer" in v
+    near = runs(10, 3000, [0.0, 0.008, 0.009])
+    cmp = fb.compare({"stock": near, "pypper": pyp}, "pypper")
+    assert fb.verdict(cmp, 0.97, 0.97).startswith("NOT MET: faults 0.75x")
+    table = fb.format_table({"kv": {"limits": {"50": {
+        "limit_bytes": 64 * MIB, "interpreters": {"stock": stock, "pypper": pyp},
+        "ratios": {"pypper": cmp}}}}}, [50])
+    assert "[limit +20.0%]" in table.splitlines()[1] and "[limit" not in table.splitlines()[2]
 
 
 def test_target_verdicts():
@@ -379,6 +403,27 @@ def test_limit_watchdog_lowers_back_once_calm(tmp_path):
     assert w.lifts == 3 and not w.gave_up
 
 
+def test_limit_watchdog_averages_its_excess(tmp_path):
+    # excess(): the limit over the set one, weighted by the time it was in force.
+    cg = fake_group(tmp_path)
+    oom_file = cg / "memory.oom_control"
+    now = [0.0]
+    w = fb.LimitWatchdog(fb.Host(), str(cg), 100 * MIB, calm_checks=1, clock=lambda: now[0])
+    assert w.excess() == 0.0
+    oom_file.write_text("oom_kill_disable 1\nunder_oom 1\noom_kill 0\n")
+    now[0] = 1.0
+    w.check()                                          # 1 s at the limit, then +1%
+    now[0] = 2.0
+    w.check()                                          # 1 s at +1%, then +2%
+    oom_file.write_text("oom_kill_disable 1\nunder_oom 0\noom_kill 0\n")
+    now[0] = 3.0
+    w.check()                                          # 1 s at +2%, then back to +1%
+    now[0] = 4.0
+    w.tick()                                           # 1 s at +1%
+    assert w.current == 101 * MIB
+    assert w.excess() == pytest.approx((0 + 1 + 2 + 1) / 4 / 100)
+
+
 def test_stress_counts_crashes_apart_from_oom_kills(monkeypatch):
     # run_stress over scripted runs: an OOM kill at the watchdog's cap is reported and
     # counted, not a crash (stock has them too); a SIGSEGV is a crash (exit status 1).
@@ -427,6 +472,42 @@ def test_run_bench_takes_every_footprint_before_any_limit(monkeypatch, tmp_path)
     assert not failed and set(results) == {"kv-zipf", "graph"}
     limits = [limit for _, limit in calls]
     assert limits[:6] == [None] * 6 and None not in limits[6:] and len(limits) == 12
+
+
+def test_run_bench_runs_a_lifted_run_again(monkeypatch, tmp_path):
+    # A limited run the OOM watchdog held more than 1% above its limit (on average) is
+    # run again, up to --lift-retries times; the earlier one stays in the JSON, out of
+    # the medians; the last attempt is kept whatever its excess.
+    excess = {"stock": iter([0.30, 0.0]), "pypper": iter([0.30, 0.20, 0.25])}
+    lines = []
+
+    def one_run(setup, argv, env, limit, timeout, report_path=None):
+        interp = "stock" if argv[0] == "stock" else "pypper"
+        run = {"ok": True, "cg_max_usage": 200 * MIB, "checksum": 7, "vm_hwm_kb": 1,
+               "access": {"wall_s": 1.0, "majflt": 10, "pswpin": 0},
+               "build": {"wall_s": 1.0}, "load1": 0.5, "seconds": 2.0, "ru_majflt": 10,
+               "limit_apply_s": 0.1, "oom_lifts": 0, "oom_lowers": 0,
+               "highest_limit": limit, "final_limit": limit, "limit_excess": 0.0}
+        if limit is not None and env.get("PYPPER_ENABLE") != "0":
+            run["limit_excess"] = next(excess[interp])
+            run["oom_lifts"] = 5 if run["limit_excess"] else 0
+            run["access"]["wall_s"] = 2.0 if run["limit_excess"] == 0.25 else 1.0
+        return run
+    monkeypatch.setattr(fb, "one_run", one_run)
+    a = fb.resolve_args(["--workloads", "kv-zipf", "--limits", "50", "--repeats", "1",
+                         "--stock", "stock", "--lift-retries", "2"])
+    results, failed = fb.run_bench(a, None, lines.append)
+    cell = results["kv-zipf"]["limits"]["50"]
+    assert [r["limit_excess"] for r in cell["runs"]["stock"]] == [0.30, 0.0]
+    assert [r.get("superseded", False) for r in cell["runs"]["pypper"]] == [True, True, False]
+    s = cell["interpreters"]
+    assert s["stock"]["superseded"] == 1 and s["stock"]["runs"] == 1
+    assert s["stock"]["limit_excess"]["median"] == 0.0
+    assert s["pypper"]["superseded"] == 2 and s["pypper"]["wall_s"]["median"] == 2.0
+    assert fb.verdict(cell["ratios"]["pypper"], 0.97, 0.97).startswith("INCONCLUSIVE")
+    assert sum("run again, this one left out of the medians" in line for line in lines) == 3
+    a = fb.resolve_args(["--workloads", "kv-zipf", "--limits", "50", "--lift-retries", "0"])
+    assert a.lift_retries == 0
 
 
 def test_run_in_cgroup_limits_between_build_and_access(tmp_path):
