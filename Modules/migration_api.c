@@ -71,11 +71,12 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
     pypper_migrate_result last;
     pypper_migrate_last(&last);
     return Py_BuildValue(
-        "{sssssbsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsNsN}",
+        "{sssssbsKsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsNsN}",
         "backend", pypper_migrate_backend_name(),
         "reason", pypper_migrate_backend_reason(),
         "running", pypper_migrate_running(),
         "passes", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_PASSES),
+        "idle_rounds", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_IDLE),
         "promote", action(PYPPER_STAT_PROMOTE_TRIED, PYPPER_STAT_PROMOTE_DONE,
                           PYPPER_STAT_PROMOTE_FAILED, PYPPER_STAT_PROMOTE_BYTES),
         "demote", action(PYPPER_STAT_DEMOTE_TRIED, PYPPER_STAT_DEMOTE_DONE,
@@ -105,7 +106,7 @@ static PyObject *py_placement_map(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    return pypper_migrate_placement_map();
+    return pypper_engine_placement_map();
 }
 
 static PyObject *py_relocatable_report(PyObject *module, PyObject *unused)

@@ -287,14 +287,15 @@ static PyObject *py_test_hand_over(PyObject *module, PyObject *args)
 {
     (void)module;
     long n = 1;
-    if (!PyArg_ParseTuple(args, "|l:_test_hand_over", &n))
+    int round = 0;
+    if (!PyArg_ParseTuple(args, "|lp:_test_hand_over", &n, &round))
         return NULL;
     if (n < 0) {
         PyErr_SetString(PyExc_ValueError, "_test_hand_over(n): n must be >= 0");
         return NULL;
     }
     for (long i = 0; i < n; i++)
-        if (pypper_active_trace_hand_over() < 0)
+        if (pypper_active_trace_hand_over(round) < 0)
             return NULL;
     Py_RETURN_NONE;
 }
@@ -347,8 +348,9 @@ PyMethodDef pypper_temperature_methods[] = {
     {"_test_sample", py_test_sample, METH_VARARGS,
      "_test_sample(n=1): for tests: n sampling iterations now, on this thread"},
     {"_test_hand_over", py_test_hand_over, METH_VARARGS,
-     "_test_hand_over(n=1): for tests: n of the sampler's periodic hand-overs now "
-     "(evidence to the model, a rescan slice, the next polling window)"},
+     "_test_hand_over(n=1, round=False): for tests: n of the sampler's periodic hand-overs "
+     "now (evidence to the model, a rescan slice, the next polling window; with round, "
+     "the migration round too when one is due)"},
     {"_test_set_clock", py_test_set_clock, METH_O,
      "_test_set_clock(ms): for tests: freeze the model's time at ms since the session "
      "started (None: back on the monotonic clock); returns the model time before"},

@@ -462,6 +462,11 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
     UNLOCK();
 }
 
+bool pypper_heap_tier_used(unsigned tier)
+{
+    return tier < HEAP_TIERS && region_committed_extent(tier) > 0;
+}
+
 uint64_t pypper_heap_bytes_in_use(void)
 {
     pypper_heap_stats st;

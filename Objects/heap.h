@@ -136,8 +136,9 @@ typedef struct {
 void pypper_heap_get_stats(pypper_heap_stats *out);
 /* Usable bytes of allocated blocks, both tiers (get_stats' bytes_in_use summed). */
 uint64_t pypper_heap_bytes_in_use(void);
-
-#endif
+/* Whether the tier has ever had an arena in this process (a placement scope, a cold
+ * site, a relocation or a budget sent memory there). One atomic load; any thread. */
+bool pypper_heap_tier_used(unsigned tier);
 
 /* The previous allocator of a CPython memory domain: same layout as
  * PyMemAllocatorEx. Blocks the heap does not own go back to it, and it serves
@@ -191,3 +192,5 @@ void *pypper_heap_domain_malloc_observed(void *ctx, size_t n);
 void *pypper_heap_domain_calloc_observed(void *ctx, size_t count, size_t size);
 void *pypper_heap_domain_realloc_observed(void *ctx, void *p, size_t n);
 void pypper_heap_domain_free_observed(void *ctx, void *p);
+
+#endif

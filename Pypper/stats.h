@@ -16,6 +16,7 @@ typedef enum {
     /* Migration plane (Python/migrate*.c): pages and buffers, like DAMON's nr_tried /
      * nr_applied / sz_applied. */
     PYPPER_STAT_MIGRATE_PASSES,      /* planning rounds */
+    PYPPER_STAT_MIGRATE_IDLE,        /* rounds with nothing to place: pages not listed */
     PYPPER_STAT_PROMOTE_TRIED,       /* pages asked to move slow -> fast */
     PYPPER_STAT_PROMOTE_DONE,
     PYPPER_STAT_PROMOTE_FAILED,
@@ -34,8 +35,8 @@ typedef enum {
     PYPPER_STAT_ERR_OTHER,
     PYPPER_STAT_FALLBACKS,           /* demotions left in the fast tier: slow nodes full */
     PYPPER_STAT_INJECTED,            /* failures injected by TEST_FAIL_EVERY */
-    PYPPER_STAT_SEGREGATED,
-    PYPPER_STAT_MISTAKES,            /* demoted pages back within a few rounds (mistakes.h) */          /* allocations sent to the slow tier by a cold site */
+    PYPPER_STAT_SEGREGATED,          /* allocations sent to the slow tier by a cold site */
+    PYPPER_STAT_MISTAKES,            /* demoted pages back within a few rounds (mistakes.h) */
     /* Write tracking (Pypper/write_tracking_heap.c). */
     PYPPER_STAT_WT_SESSIONS,         /* sessions whose signal was write tracking */
     PYPPER_STAT_WT_FALLBACKS,        /* sessions left to the frame sampler: refused or failed */

@@ -996,12 +996,12 @@ int pypper_active_trace_sample_now(long n)
     return 0;
 }
 
-int pypper_active_trace_hand_over(void)
+int pypper_active_trace_hand_over(bool round)
 {
     if (need_session() < 0)
         return -1;
     if (stages.step)
-        stages.step(true, false);               /* as in hand_over_call(), no round */
+        stages.step(true, round);       /* as in hand_over_call(); a round when asked and due */
     return 0;
 }
 

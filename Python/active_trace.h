@@ -49,14 +49,14 @@ PyObject *pypper_active_trace_stats(void);
  *   park; TimeoutError then) or let it go on; held, it neither samples nor hands over.
  * sample_now: n sampling iterations on the calling thread (the main thread's frames,
  *   a batch of the reference-count window), as the thread's bursts make them.
- * hand_over: the thread's periodic hand-over without a migration round (the
- *   engine's feed: a slice of the live trace's rescan, evidence to the model, the
- *   next reference-count window and its census).
+ * hand_over: the thread's periodic hand-over (the engine's feed: a slice of the
+ *   live trace's rescan, evidence to the model, the next reference-count window and
+ *   its census); with round, also the migration round when one is due.
  * set_clock: model time frozen at ms (>= 0), or back on the monotonic clock (< 0),
  *   going on from the frozen time; returns the model time before the call. */
 int pypper_active_trace_hold(bool on, double timeout_s);
 int pypper_active_trace_sample_now(long n);
-int pypper_active_trace_hand_over(void);
+int pypper_active_trace_hand_over(bool round);
 uint32_t pypper_active_trace_set_clock(long long ms);
 
 #endif

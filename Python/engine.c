@@ -66,6 +66,11 @@ int pypper_engine_migrate_now(pypper_migrate_result *out)
     return pypper_migrate_now(out, pypper_active_trace_now_ms);
 }
 
+PyObject *pypper_engine_placement_map(void)
+{
+    return pypper_migrate_placement_map(pypper_active_trace_now_ms());
+}
+
 /* A block may be read when the kernel has it in memory (Objects/swap_map.h) and the
  * pageout backend has not sent it to swap (the migration plane's record). */
 static bool may_touch(const void *block)

@@ -21,5 +21,7 @@ void pypper_engine_step(bool feed, bool collect);
 /* pypper.migrate_now(): the evidence so far to the model, then one whole round.
  * 0, or -1 with a Python exception when no session runs. */
 int pypper_engine_migrate_now(pypper_migrate_result *out);
+/* pypper.placement_map(), with the model's time; new reference. */
+PyObject *pypper_engine_placement_map(void);
 
 #endif

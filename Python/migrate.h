@@ -76,8 +76,10 @@ PyObject *pypper_migrate_site_totals(uint32_t now_ms);
 void pypper_migrate_update_placement(void);
 /* Whether the session is old enough (model time) for "no evidence" to mean cold. */
 bool pypper_migrate_settled(uint32_t now_ms);
-/* [(page address, "fast"|"slow")] of the last round's pages; new reference. */
-PyObject *pypper_migrate_placement_map(void);
+/* [(page address, "fast"|"slow"|"unknown")] of the last round's pages (listed and
+ * located now, with page heat at model time now_ms, when the last round was idle);
+ * new reference. */
+PyObject *pypper_migrate_placement_map(uint32_t now_ms);
 /* Bytes of traced objects and of the buffers they own, by kind; new reference. */
 PyObject *pypper_migrate_relocatable_report(void);
 

@@ -110,7 +110,7 @@ static void walk_objects(uint32_t now_ms, bool whole)
     M.rotation_done = hi >= count;
 }
 
-void pypper_mig_collect(bool whole, uint32_t now_ms)
+void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
 {
     (void)pypper_owned_buffers_init();      /* array.array: once the program imports it */
     M.whole_round = whole;
@@ -118,7 +118,11 @@ void pypper_mig_collect(bool whole, uint32_t now_ms)
     M.pass++;
     memset(&M.cur, 0, sizeof(M.cur));
     bool locked = pypper_heap_lock();
-    (void)pypper_mig_list_pages(now_ms);
+    M.pages_listed = list_pages;
+    if (list_pages)
+        (void)pypper_mig_list_pages(now_ms);
+    else
+        M.npages = 0;            /* heat has no page to go to; the walk learns sites */
     M.nreloc = 0;
     M.reloc_budget = pypper_mig_cap_bytes(M.cfg.migrate_mbps);
     M.separating = pypper_mig_slow_tier_wanted() && pypper_migrate_settled(now_ms);

@@ -66,7 +66,7 @@ static void note_located(size_t n)
 
 /* Where the pages are: pageout every round (mincore is cheap), numa for pages not
  * seen before and every LOCATE_ALL_EVERY rounds, sim never (its record is all). */
-static void refresh_placement(void)
+void pypper_mig_refresh_placement(void)
 {
     if (!(M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT)) {
         for (size_t i = 0; i < M.npages; i++) {
@@ -184,7 +184,7 @@ static size_t pages_of(uint64_t bytes)
 void pypper_mig_execute(void)
 {
     uint64_t t0 = now_ns();
-    refresh_placement();
+    pypper_mig_refresh_placement();
     pypper_plan_params p = {
         .policy = M.cfg.migrate_policy,
         .budget_pages = budget_pages(),

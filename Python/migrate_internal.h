@@ -124,6 +124,7 @@ typedef struct {
      * that work would buy nothing. */
     bool separating;
     bool whole_round;            /* migrate_now(): the whole table, every candidate */
+    bool pages_listed;           /* the last round listed the pages (not an idle one) */
     PyInterpreterState *interp;
 } pypper_mig_state;
 
@@ -174,15 +175,22 @@ bool pypper_mig_readable_without_fault(const void *block);
 void pypper_mig_unmap_round(pypper_plan_page *pages, uint32_t *promote, uint32_t *demote,
                             uint32_t *scratch, size_t cap);
 /* migrate_collect.c */
-void pypper_mig_collect(bool whole, uint32_t now_ms);
+/* The collect half; with list_pages false the round lists no pages (an idle round:
+ * pypper_mig_round_idle), and only its walk (site statistics) runs. */
+void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages);
 /* migrate_relocate.c */
 void pypper_mig_relocate_queued(void);
 /* migrate_sites.c */
 void pypper_mig_learn_sites(bool replace);
 void pypper_mig_update_hook(void);
 bool pypper_mig_slow_tier_wanted(void);
+/* Whether a background round has nothing to place: the temperature policy, no slow
+ * tier wanted (pypper_mig_slow_tier_wanted) and no slow-tier memory ever. */
+bool pypper_mig_round_idle(void);
 void pypper_mig_adjust_threshold(void);
 /* migrate_execute.c (without the GIL, no malloc) */
 void pypper_mig_execute(void);
+/* Where this round's pages are, from the backend (the first step of execute). */
+void pypper_mig_refresh_placement(void);
 
 #endif

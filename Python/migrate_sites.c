@@ -101,6 +101,12 @@ bool pypper_mig_slow_tier_wanted(void)
     return !fb->is_percent || fb->percent < 100.0 || !M.cfg.lazy_demotion;
 }
 
+bool pypper_mig_round_idle(void)
+{
+    return M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE && !pypper_mig_slow_tier_wanted()
+           && !pypper_heap_tier_used(PYPPER_TIER_SLOW);
+}
+
 void pypper_mig_update_hook(void)
 {
     bool segregating = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE

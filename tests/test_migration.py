@@ -200,6 +200,44 @@ def test_cold_buffers_go_slow_and_hot_ones_stay_fast():
     assert r["by_kind"]["bytearray"] >= 3050 * 2000, r
 
 
+IDLE_ROUNDS = textwrap.dedent("""
+    import json
+    data = [list(range(64)) for _ in range(20000)]
+    for _ in range(2000):                       # bounded: rounds are due every 1 ms
+        _pypper._test_hand_over(1, True)
+        m = pypper.migration_stats()
+        if m["idle_rounds"] + m["passes"] >= 3:
+            break
+    pm = pypper.placement_map()
+    out = {"idle": m["idle_rounds"], "passes": m["passes"], "pages": len(pm),
+           "tiers": sorted({t for _, t in pm})}
+    out["now"] = pypper.migrate_now()["pages"]
+    out["passes_after"] = pypper.migration_stats()["passes"]
+    pypper.end()
+    print(json.dumps(out))
+""")
+
+
+def test_rounds_with_nothing_to_place_list_no_pages():
+    # An unlimited fast-tier budget with nothing in the slow tier: a background round
+    # only learns sites (no page list, no backend query); placement_map() lists and
+    # locates the pages itself, and migrate_now() is a whole round.
+    r = json.loads(check('drive(backend="sim", migrate_interval_ms=1)\n' + IDLE_ROUNDS))
+    assert r["idle"] >= 3 and r["passes"] == 0, r
+    assert r["pages"] > 2000 and r["tiers"] == ["fast"], r
+    assert r["now"] >= r["pages"] - 64 and r["passes_after"] == 1, r
+
+
+@pytest.mark.parametrize("setup", [
+    'drive(backend="sim", migrate_interval_ms=1, fast_budget="50%")',
+    'drive(backend="sim", migrate_interval_ms=1)\n'
+    'with pypper.placement("slow"):\n    slow = [0] * 1000',
+], ids=["budget", "slow-tier-used"])
+def test_rounds_with_something_to_place_are_not_idle(setup):
+    r = json.loads(check(setup + "\n" + IDLE_ROUNDS))
+    assert r["idle"] == 0 and r["pages"] > 2000, r
+
+
 def test_planner_keeps_the_fast_tier_within_budget_sim():
     out = check("""
         import gc, json, pypper

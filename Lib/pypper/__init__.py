@@ -280,7 +280,9 @@ def migrate_now():
 
 def migration_stats():
     """The migration plane: {"backend" ("numa", "pageout", "sim"), "reason" (why that
-    backend), "passes", "promote"/"demote"/"relocate": {"tried", "done", "failed",
+    backend), "passes", "idle_rounds" (rounds with nothing to place: an unlimited
+    budget and nothing slow; they list no pages), "promote"/"demote"/"relocate":
+    {"tried", "done", "failed",
     "bytes"}, "errors": {"ENOMEM", "EBUSY", "EACCES", "other"}, "fallbacks" (demotions
     left in the fast tier: slow tier full), "injected" (TEST_FAIL_EVERY),
     "segregated" (allocations sent to the slow tier by a cold site), "cold_sites"

@@ -242,6 +242,8 @@ def moved_text(mig):
             f"{d.get('done', 0)} pages demoted, {p.get('done', 0)} promoted, "
             f"{mig.get('segregated', 0)} allocations sent to the slow tier by cold sites, "
             f"{mig.get('passes', 0)} rounds{sim}"
+            + (f" ({mig['idle_rounds']} more with nothing to place: the fast tier's budget held "
+               "the heap and nothing was slow)" if mig.get("idle_rounds") else "")
             + (f", {mig['mistakes']} demoted pages came back (mistakes)" if mig.get("mistakes") else ""))
 
 
@@ -595,8 +597,11 @@ def render_html(a):
                   f'{_e(topo.get("slow_nodes"))} ({_e(topo.get("source"))}'
                   f'{"; one tier of memory: the tiers are logical" if topo.get("simulated") else ""})</p>'
                   f'<p><b>Moved:</b> {_e(moved_text(mig))}</p>'
-                  f'<p>Fast tier at the end: {mig.get("fast_pages", "?")} pages, slow tier '
-                  f'{mig.get("slow_pages", "?")} pages, budget {mig.get("budget_pages", "?")} pages.</p>'
+                  + (f'<p>Fast tier at the end: {mig.get("fast_pages", "?")} pages, slow tier '
+                     f'{mig.get("slow_pages", "?")} pages, budget {mig.get("budget_pages", "?")} pages.</p>'
+                     if mig.get("passes") or not mig.get("idle_rounds") else
+                     '<p>No round had anything to place: the fast tier\'s budget held the whole '
+                     'heap and nothing was in the slow tier.</p>')
                   + (f'<p>Cold allocation sites (new objects from them go straight to the slow tier):</p>'
                      f'<ul>{cold_sites}</ul>' if cold_sites else "")
                   + f'<p><b>Mistakes and failures:</b></p><ul>'
