@@ -60,8 +60,9 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info);
 typedef void (*pypper_alloc_sample_fn)(void *block, size_t size);
 void pypper_heap_set_alloc_sampler(pypper_alloc_sample_fn fn, uint64_t period);
 
-/* While retained (a tracing session runs) no arena is released to the region or
- * trimmed as a whole; turning it off releases the arenas that are empty now, as idle
+/* While retained (a tracing session runs) no emptied arena is released to the region
+ * or trimmed as a whole (a huge block's span whose pages moved away is released, with
+ * nothing in it); turning it off releases the arenas that are empty now, as idle
  * memory under the retention policy. */
 void pypper_heap_set_retain(bool retain);
 

@@ -55,7 +55,8 @@ int large_resize_in_place(arena_meta *m, void *p, size_t n);
  * (region_remap_allowed); false (copy instead) otherwise or when the kernel refuses.
  * A session's threads may read either span meanwhile: both stay mapped (a read of
  * the source finds zeros; one of the destination waits for the move in the kernel's
- * fault path), and what they read is checked again under the heap's lock. */
+ * fault path), and what they read is checked again under the GIL (and the heap's
+ * lock, once locking is on). */
 bool large_move_span(void *from, void *to, size_t bytes);
 /* Free a span whose pages were moved away. */
 void large_free_moved_span(arena_meta *m, size_t arena_index);

@@ -10,6 +10,7 @@
  * and scanning it on the wall clock would make it pay faults for nothing. */
 #include "write_tracking_heap.h"
 
+#include "../Objects/heap.h"
 #include "../Objects/region.h"
 #include "log.h"
 #include "stats.h"
@@ -111,7 +112,11 @@ bool pypper_wt_start(const pypper_config *cfg)
         if (fault_ns)
             p.fault_ns = fault_ns;
         wt_tracker_init(&W.t, &k, &p);
-        region_set_remap_allowed(false);   /* registered ranges must not move */
+        /* Registered ranges must not move: no span move may be under way (one
+         * started by another interpreter, whose GIL this is not) once this returns. */
+        bool locked = pypper_heap_lock();
+        region_set_remap_allowed(false);
+        pypper_heap_unlock(locked);
         int rc = 0;
         for (unsigned tier = 0; tier < HEAP_TIERS && rc == 0; tier++)
             if (wt_add_area(&W.t, pypper_heap_layout.base + tier * pypper_heap_layout.tier_bytes,
@@ -216,10 +221,10 @@ void pypper_wt_after_fork_child(void)
 {
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     W.mu = mu;
+    region_set_remap_allowed(true);    /* the child's mappings are not registered */
     if (!W.held)
         return;
     region_set_discard_observer(NULL);
-    region_set_remap_allowed(true);    /* the child's mappings are not registered */
     __atomic_store_n(&W.on, false, __ATOMIC_RELEASE);
     wt_tracker_forget(&W.t);
     W.held = false;

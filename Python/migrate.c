@@ -364,13 +364,14 @@ PyObject *pypper_migrate_placement_map(uint32_t now_ms)
         return list;
     if (!M.pages_listed) {
         /* The last round was idle (or none ran yet): list and locate the pages now,
-         * as a round would, without planning anything. */
+         * for this answer only (the GIL released while the backend is asked). */
         bool locked = pypper_heap_lock();
         int rc = pypper_mig_list_pages(now_ms);
         pypper_heap_unlock(locked);
         if (rc == 0) {
-            pypper_mig_refresh_placement();
-            M.pages_listed = true;
+            Py_BEGIN_ALLOW_THREADS
+            pypper_mig_locate_for_report();
+            Py_END_ALLOW_THREADS
         }
     }
     for (size_t i = 0; i < M.npages; i++) {

@@ -66,7 +66,7 @@ static void note_located(size_t n)
 
 /* Where the pages are: pageout every round (mincore is cheap), numa for pages not
  * seen before and every LOCATE_ALL_EVERY rounds, sim never (its record is all). */
-void pypper_mig_refresh_placement(void)
+static void refresh_placement(void)
 {
     if (!(M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT)) {
         for (size_t i = 0; i < M.npages; i++) {
@@ -89,6 +89,29 @@ void pypper_mig_refresh_placement(void)
             note_located(n);
             n = 0;
         }
+    }
+}
+
+void pypper_mig_locate_for_report(void)
+{
+    if (!(M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT))
+        return;                     /* the arenas' tiers, as listed */
+    size_t n = 0;
+    for (size_t i = 0; i < M.npages; i++) {
+        M.chunk[n] = (uint32_t)i;
+        M.addrs[n++] = pypper_heap_page_at(M.pages[i].page);
+        if (n < MOVE_CHUNK && i + 1 < M.npages)
+            continue;
+        M.backend.ops->locate(M.addrs, n, M.status);
+        for (size_t k = 0; k < n; k++) {
+            pypper_plan_page *p = &M.pages[M.chunk[k]];
+            int w = M.status[k];
+            if (w == PYPPER_TIER_FAST || w == PYPPER_TIER_SLOW)
+                p->placed = (uint8_t)w;
+            else
+                p->unplaced = 1;
+        }
+        n = 0;
     }
 }
 
@@ -184,7 +207,7 @@ static size_t pages_of(uint64_t bytes)
 void pypper_mig_execute(void)
 {
     uint64_t t0 = now_ns();
-    pypper_mig_refresh_placement();
+    refresh_placement();
     pypper_plan_params p = {
         .policy = M.cfg.migrate_policy,
         .budget_pages = budget_pages(),

@@ -190,7 +190,10 @@ bool pypper_mig_round_idle(void);
 void pypper_mig_adjust_threshold(void);
 /* migrate_execute.c (without the GIL, no malloc) */
 void pypper_mig_execute(void);
-/* Where this round's pages are, from the backend (the first step of execute). */
-void pypper_mig_refresh_placement(void);
+/* Where this round's pages are, from the backend, into the page list only, for
+ * placement_map() after idle rounds: unlike a round's look (execute), the per-slot
+ * record (what Pypper's readers trust to avoid pages in swap), the mistakes and the
+ * injected failures are left as they are. */
+void pypper_mig_locate_for_report(void);
 
 #endif

@@ -407,8 +407,10 @@ def test_limit_watchdog_averages_its_excess(tmp_path):
     # excess(): the limit over the set one, weighted by the time it was in force.
     cg = fake_group(tmp_path)
     oom_file = cg / "memory.oom_control"
-    now = [0.0]
+    now = [-5.0]                                       # made while the limit is applied
     w = fb.LimitWatchdog(fb.Host(), str(cg), 100 * MIB, calm_checks=1, clock=lambda: now[0])
+    now[0] = 0.0
+    w.start()                                          # the limit in force: watched from here
     assert w.excess() == 0.0
     oom_file.write_text("oom_kill_disable 1\nunder_oom 1\noom_kill 0\n")
     now[0] = 1.0

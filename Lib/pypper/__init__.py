@@ -296,7 +296,8 @@ def placement_map():
     """[(page address, "fast" | "slow" | "unknown")]: where the last migration round
     left every page of the heap in use (for sim: the placement it recorded); "unknown":
     the backend could not say (a page not populated yet, or a failed query), and the
-    round left it alone."""
+    round left it alone. After rounds with nothing to place (idle_rounds in
+    migration_stats()), the pages in use now, located now."""
     return _pypper.placement_map()
 
 

@@ -243,7 +243,7 @@ def moved_text(mig):
             f"{mig.get('segregated', 0)} allocations sent to the slow tier by cold sites, "
             f"{mig.get('passes', 0)} rounds{sim}"
             + (f" ({mig['idle_rounds']} more with nothing to place: the fast tier's budget held "
-               "the heap and nothing was slow)" if mig.get("idle_rounds") else "")
+               "the heap and no slow-tier arena was used)" if mig.get("idle_rounds") else "")
             + (f", {mig['mistakes']} demoted pages came back (mistakes)" if mig.get("mistakes") else ""))
 
 
@@ -601,7 +601,8 @@ def render_html(a):
                      f'{mig.get("slow_pages", "?")} pages, budget {mig.get("budget_pages", "?")} pages.</p>'
                      if mig.get("passes") or not mig.get("idle_rounds") else
                      '<p>No round had anything to place: the fast tier\'s budget held the whole '
-                     'heap and nothing was in the slow tier.</p>')
+                     'heap and no slow-tier arena was used (where the kernel itself put pages, '
+                     'in swap or on a slower node, was not looked at).</p>')
                   + (f'<p>Cold allocation sites (new objects from them go straight to the slow tier):</p>'
                      f'<ul>{cold_sites}</ul>' if cold_sites else "")
                   + f'<p><b>Mistakes and failures:</b></p><ul>'

@@ -52,8 +52,8 @@ def began(values, sources, writer):
 
 def _record_heat():
     """One "heat" event: the heat of EVERY page of the heap, cold ones (heat 0)
-    included: the pages the last migration round saw in use and those holding
-    traced objects. A page's heat is sum(temperature x bytes) of the traced objects
+    included: the pages placement_map() lists (the last migration round's, or the
+    pages in use now after idle rounds) and those holding traced objects. A page's heat is sum(temperature x bytes) of the traced objects
     on it over the page size (0..1)."""
     data = _pypper.snapshot_data(2.0)           # above any temperature: pages only
     heat = {}

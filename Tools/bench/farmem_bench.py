@@ -13,7 +13,8 @@ at random when reclaim into zram lags, even stock against stock. A watchdog lift
 limit by 1% while the group reports under_oom 1 (up to 1.5x the limit, then the OOM
 killer is put back) and lowers it back a step whenever the group has been calm for two
 checks (40 ms), so that runs compared at a limit run at it. Lifts, lowerings and each
-run's limit excess (the limit over the set one, averaged over the access phase) are
+run's limit excess (the limit over the set one, averaged from the moment the limit is in
+force to the workload's exit) are
 printed; a ratio between two interpreters whose median excesses differ by more than
 1% of the limit compares different limits and is reported as INCONCLUSIVE, not as a
 verdict. Everything is torn down in finally blocks and on SIGINT/SIGTERM/SIGHUP;
@@ -42,7 +43,7 @@ must agree across interpreters and limits.
 stock and Pypper alternating (PYTHONFAULTHANDLER=1) and reports every run that did not
 end well: the scenario of a crash once seen under a limit with the pageout backend. An
 OOM kill (the watchdog at its cap) is reported; any other failure makes the exit status 1.
-Exit status: 0 done (targets print MET / NOT MET), 1 a run failed or checksums
+Exit status: 0 done (targets print MET / NOT MET / INCONCLUSIVE), 1 a run failed or checksums
 differ, 77 skipped (environment), 2 usage.
 """
 
@@ -632,7 +633,8 @@ class LimitWatchdog:
     back by a step towards the set one (the kernel reclaims down to it; EBUSY, reclaim
     fell short, leaves it where it is): a lift is for the moment reclaim lags, and
     runs compared at one limit should run at that limit. excess() is how far above
-    the set limit the group ran, averaged over time since the watchdog was made."""
+    the set limit the group ran, averaged over the time watched: from start() (the
+    limit in force) to the last tick (the workload's exit)."""
 
     def __init__(self, host, cgpath, limit, step=OOM_LIFT_STEP, cap=OOM_LIFT_CAP,
                  calm_checks=OOM_CALM_CHECKS, clock=time.monotonic):
@@ -647,6 +649,11 @@ class LimitWatchdog:
         self.calm = 0
         self.lifts = self.lowers = 0
         self.gave_up = False
+
+    def start(self):
+        """The set limit is in force from now: the time watched starts."""
+        self.since = self.last = self.clock()
+        self.excess_area = 0.0
 
     def tick(self):
         """Account the time since the last tick at the limit in force."""
@@ -728,6 +735,8 @@ def run_in_cgroup(host, cgpath, argv, env, timeout, limit=None):
             pid, status, ru = os.wait4(p.pid, os.WNOHANG)
             if pid:
                 p.returncode = status  # reaped here; keep Popen from waiting again
+                if watchdog:
+                    watchdog.tick()    # the excess up to the exit, not the teardown
                 break
             if time.monotonic() - t0 > timeout:
                 status = -1
@@ -749,6 +758,7 @@ def run_in_cgroup(host, cgpath, argv, env, timeout, limit=None):
                 watchdog = LimitWatchdog(host, cgpath, limit)
                 try:
                     info["limit_apply_s"], info["limit_tries"] = apply_limit(host, cgpath, limit)
+                    watchdog.start()
                 except OSError as e:
                     info["limit_error"] = str(e)
                     status = -2
@@ -773,7 +783,8 @@ def run_in_cgroup(host, cgpath, argv, env, timeout, limit=None):
         os.close(ready_r)
         os.close(go_w)
     if watchdog:
-        watchdog.tick()                       # the excess up to the end
+        if status in (-1, -2):
+            watchdog.tick()                   # killed: the excess up to now
         info.update(oom_lifts=watchdog.lifts, oom_lowers=watchdog.lowers,
                     final_limit=watchdog.current, highest_limit=watchdog.highest,
                     limit_excess=watchdog.excess(),
@@ -1082,7 +1093,8 @@ def run_bench(a, setup, log):
                             break
             cell["interpreters"] = {i: cell_summary(cell["runs"][i]) for i in INTERPRETERS}
             cell["ratios"] = {i: compare(cell["interpreters"], i) for i in ("off", "pypper")}
-            reports = [r["pypper"] for r in cell["runs"]["pypper"] if r.get("pypper")]
+            reports = [r["pypper"] for r in cell["runs"]["pypper"]
+                       if r.get("pypper") and not r.get("superseded")]
             cell["pypper_report"] = reports[-1] if reports else None
             if a.json:      # a partial file after each cell: long runs keep what they have
                 with open(a.json, "w") as f:
