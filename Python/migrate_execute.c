@@ -41,7 +41,8 @@ static void locate(size_t n)
     M.backend.ops->locate(M.addrs, n, M.status);
 }
 
-/* The answers for the n pages of M.addrs (pages[] indexes in M.chunk). */
+/* A round's answers for the n pages of M.addrs (pages[] indexes in M.chunk): into the
+ * pages and Pypper's per-slot record, with the mistakes they reveal. */
 static void note_located(size_t n)
 {
     for (size_t k = 0; k < n; k++) {
@@ -64,6 +65,43 @@ static void note_located(size_t n)
     }
 }
 
+/* placement_map()'s answers: into the pages only. */
+static void note_for_report(size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        pypper_plan_page *p = &M.pages[M.chunk[k]];
+        int w = M.status[k];
+        if (w == PYPPER_TIER_FAST || w == PYPPER_TIER_SLOW)
+            p->placed = (uint8_t)w;
+        else
+            p->unplaced = 1;
+    }
+}
+
+/* Ask the backend where the listed pages are (all of them, or those whose place is
+ * unknown), MOVE_CHUNK a call; each call's answers go to note. A round's calls may
+ * have failures injected (TEST_FAIL_EVERY); a report's do not. */
+static void locate_pages(bool all, bool for_report)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < M.npages; i++) {
+        if (all || where_of(M.pages[i].page) == PL_UNKNOWN) {
+            M.chunk[n] = (uint32_t)i;
+            M.addrs[n++] = pypper_heap_page_at(M.pages[i].page);
+        }
+        if (n == MOVE_CHUNK || (n && i + 1 == M.npages)) {
+            if (for_report) {
+                M.backend.ops->locate(M.addrs, n, M.status);
+                note_for_report(n);
+            } else {
+                locate(n);
+                note_located(n);
+            }
+            n = 0;
+        }
+    }
+}
+
 /* Where the pages are: pageout every round (mincore is cheap), numa for pages not
  * seen before and every LOCATE_ALL_EVERY rounds, sim never (its record is all). */
 static void refresh_placement(void)
@@ -76,43 +114,15 @@ static void refresh_placement(void)
         }
         return;
     }
-    bool all = (M.backend.ops->caps & PYPPER_BACKEND_CHEAP_LOCATE)
-               || M.pass % LOCATE_ALL_EVERY == 1;
-    size_t n = 0;
-    for (size_t i = 0; i < M.npages; i++) {
-        if (all || where_of(M.pages[i].page) == PL_UNKNOWN) {
-            M.chunk[n] = (uint32_t)i;
-            M.addrs[n++] = pypper_heap_page_at(M.pages[i].page);
-        }
-        if (n == MOVE_CHUNK || (n && i + 1 == M.npages)) {
-            locate(n);
-            note_located(n);
-            n = 0;
-        }
-    }
+    locate_pages((M.backend.ops->caps & PYPPER_BACKEND_CHEAP_LOCATE)
+                 || M.pass % LOCATE_ALL_EVERY == 1, false);
 }
 
 void pypper_mig_locate_for_report(void)
 {
-    if (!(M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT))
-        return;                     /* the arenas' tiers, as listed */
-    size_t n = 0;
-    for (size_t i = 0; i < M.npages; i++) {
-        M.chunk[n] = (uint32_t)i;
-        M.addrs[n++] = pypper_heap_page_at(M.pages[i].page);
-        if (n < MOVE_CHUNK && i + 1 < M.npages)
-            continue;
-        M.backend.ops->locate(M.addrs, n, M.status);
-        for (size_t k = 0; k < n; k++) {
-            pypper_plan_page *p = &M.pages[M.chunk[k]];
-            int w = M.status[k];
-            if (w == PYPPER_TIER_FAST || w == PYPPER_TIER_SLOW)
-                p->placed = (uint8_t)w;
-            else
-                p->unplaced = 1;
-        }
-        n = 0;
-    }
+    if (M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT)
+        locate_pages(true, true);
+    /* else: the arenas' tiers, as listed */
 }
 
 static int ascending(uint32_t a, uint32_t b, const void *ctx)

@@ -640,8 +640,7 @@ class LimitWatchdog:
                  calm_checks=OOM_CALM_CHECKS, clock=time.monotonic):
         self.host, self.cgpath, self.limit = host, cgpath, limit
         self.clock = clock
-        self.since = self.last = clock()
-        self.excess_area = 0.0               # (limit over the set one) x seconds
+        self.start()                         # watched from now; start() again once the limit applies
         self.current = self.highest = limit
         self.step = max(MIB, int(limit * step)) // MIB * MIB
         self.cap = int(limit * cap)
@@ -653,7 +652,7 @@ class LimitWatchdog:
     def start(self):
         """The set limit is in force from now: the time watched starts."""
         self.since = self.last = self.clock()
-        self.excess_area = 0.0
+        self.excess_area = 0.0               # (limit over the set one) x seconds
 
     def tick(self):
         """Account the time since the last tick at the limit in force."""
