@@ -9,8 +9,7 @@
  * small blocks are sampled in proportion to bytes, wherever they come from: fresh
  * pools or freed slots). Recording reads the allocating thread's innermost Python
  * frame and interns (code object, instruction) as a site id (an open-addressing
- * table; the code object is kept alive by a reference; a one-entry memo catches
- * loops), then notes it:
+ * table; a one-entry memo catches loops), then notes it:
  * - for a block above 512 bytes, in `large`, a map block -> site (open addressing,
  *   8-byte slots: the block's granule in the reservation and the site; 512 slots at
  *   first, rebuilt when half full with room for four times the blocks still
@@ -20,6 +19,11 @@
  *   site and which block of the pool it was, the latest recorded one (forgotten
  *   when that block is freed: the wrapper sees frees too, so a later object at that
  *   address does not inherit the site).
+ * A site does not keep its code object alive (that would keep a program's
+ * discarded code, a module's body or exec'ed source, and all it holds): a code
+ * watcher sees a code object with sites die, and its sites keep what describes them
+ * (file, function, line, fingerprint) without it. Only when no code watcher is free
+ * do sites hold references (logged).
  * Nothing here allocates from the heap (the tables are mmap'ed), so recording is
  * safe inside malloc. With no session the domains are not observed: no cost. With
  * one, each call pays a counter and a compare (a free: one pool-record compare), and
@@ -34,6 +38,7 @@
 #include "../Objects/heap_layout.h"   /* the reservation and pool geometry (read only) */
 #include "../Pypper/log.h"
 #include "../Pypper/own_memory.h"
+#include "site_profile.h"       /* pypper_code_fingerprint */
 
 #include <sys/mman.h>
 
@@ -44,9 +49,23 @@
 #define SAMPLE_BYTES 4096           /* ALLOC_SAMPLE 1: one allocation per 4 KiB allocated */
 
 typedef struct {
-    PyCodeObject *code;             /* NULL: empty */
+    PyCodeObject *code;             /* borrowed (see `strong`); SITE_GONE once it died */
     int offset;                     /* instruction (code unit) index */
+    uint32_t next;                  /* the next site of the same code object, 0: none */
 } site_rec;
+
+/* The code object of a site that died: the site is described by its `gone` record. */
+#define SITE_GONE ((PyCodeObject *)(uintptr_t)1)
+
+/* What describes a site whose code object died (taken as it died). */
+typedef struct {
+    PyObject *filename, *qualname;  /* references */
+    uint64_t fingerprint;
+    int firstlineno, line;
+} gone_rec;
+
+#define CODE_MIN_CAP 1024u          /* initial slots of the code map (4 KiB) */
+#define CODE_TOMB UINT32_MAX        /* a code map slot whose code died */
 
 /* The heap's pool mark (Objects/heap.h): the site of the latest recorded block (0:
  * none) and 1 + granule of that block (0: taken, or freed: the heap's observed free
@@ -64,6 +83,14 @@ static struct {
     uint32_t *site_index;           /* index_cap slots of ids (0: empty), at most half full */
     uint32_t index_cap;
     uint32_t nsites;
+    gone_rec *gone;                 /* indexed by id, written when a site's code dies */
+    /* The code map: code object -> its latest site (the head of its `next` chain),
+     * open addressing keyed by the head's code, at most half full with tombstones. */
+    uint32_t *code_heads;
+    uint32_t code_cap, code_used, code_tombs;
+    int watcher;                    /* the code watcher's id, -1: none */
+    bool strong;                    /* no watcher: sites hold references to their code */
+    uint64_t sites_gone, codes_gone;
     PyCodeObject *memo_code;        /* the last site interned */
     int memo_offset;
     uint32_t memo_id;
@@ -85,7 +112,7 @@ static struct {
     PyMemAllocatorEx inner[2];
     bool wrapped[2];
     bool observed;                  /* installed: the heap's observed entry points */
-} S;
+} S = {.watcher = -1};
 
 /* True while a session records sites. A wrapper that could not be taken out (another
  * hook was installed over it) stays in, inactive: it then passes calls on without
@@ -126,11 +153,83 @@ static bool index_grow(void)
     if (!t)
         return false;
     for (uint32_t id = 1; id <= S.nsites; id++)
-        *index_slot(t, cap, S.sites[id].code, S.sites[id].offset) = id;
+        if (S.sites[id].code != SITE_GONE)
+            *index_slot(t, cap, S.sites[id].code, S.sites[id].offset) = id;
     pypper_own_munmap(S.site_index, S.index_cap * sizeof(uint32_t));
     S.site_index = t;
     S.index_cap = cap;
     return true;
+}
+
+/* ---- the code map ---- */
+
+static inline uint32_t code_hash(const PyCodeObject *code, uint32_t cap)
+{
+    return (uint32_t)((((uint64_t)(uintptr_t)code >> 4) * 0x9E3779B97F4A7C15ull) >> 40) & (cap - 1);
+}
+
+/* The map's slot of code: the one holding its head, or the empty one it would take. */
+static uint32_t *code_slot(uint32_t *t, uint32_t cap, const PyCodeObject *code)
+{
+    for (uint32_t i = code_hash(code, cap);; i = (i + 1) & (cap - 1)) {
+        uint32_t id = t[i];
+        if (!id || (id != CODE_TOMB && S.sites[id].code == code))
+            return &t[i];
+    }
+}
+
+/* Room for one more code: a table (re)built with room for four times the codes in
+ * it, tombstones dropped. false: no memory (the old table stays). */
+static bool code_room(void)
+{
+    if ((S.code_used + S.code_tombs + 1) * 2 <= S.code_cap)
+        return true;
+    uint32_t cap = CODE_MIN_CAP;
+    while (cap < (S.code_used + 1) * 4)
+        cap *= 2;
+    uint32_t *t = map(cap * sizeof(uint32_t));
+    if (!t)
+        return false;
+    for (uint32_t i = 0; i < S.code_cap; i++) {
+        uint32_t id = S.code_heads[i];
+        if (id && id != CODE_TOMB)
+            *code_slot(t, cap, S.sites[id].code) = id;
+    }
+    pypper_own_munmap(S.code_heads, S.code_cap * sizeof(uint32_t));
+    S.code_heads = t;
+    S.code_cap = cap;
+    S.code_tombs = 0;
+    return true;
+}
+
+/* A code object with sites is being destroyed (the watcher, with the GIL): its sites
+ * keep what describes them and stop matching it (its address may be reused). */
+static void code_gone(PyCodeObject *co)
+{
+    uint32_t *slot = code_slot(S.code_heads, S.code_cap, co);
+    if (!*slot)
+        return;
+    uint64_t fingerprint = pypper_code_fingerprint(co);
+    for (uint32_t id = *slot; id; id = S.sites[id].next) {
+        S.gone[id] = (gone_rec){Py_NewRef(co->co_filename), Py_NewRef(co->co_qualname),
+                                fingerprint, co->co_firstlineno,
+                                PyCode_Addr2Line(co, S.sites[id].offset * (int)sizeof(_Py_CODEUNIT))};
+        S.sites[id].code = SITE_GONE;
+        S.sites_gone++;
+    }
+    *slot = CODE_TOMB;
+    S.code_used--;
+    S.code_tombs++;
+    S.codes_gone++;
+    if (S.memo_code == co)
+        S.memo_code = NULL;
+}
+
+static int on_code(PyCodeEvent event, PyCodeObject *co)
+{
+    if (event == PY_CODE_EVENT_DESTROY && S.on && !S.strong)
+        code_gone(co);
+    return 0;
 }
 
 static uint32_t intern_site(PyCodeObject *code, int offset)
@@ -149,9 +248,24 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
         }
         slot = index_slot(S.site_index, S.index_cap, code, offset);
     }
+    uint32_t *head = NULL;
+    if (!S.strong) {
+        if (!code_room()) {
+            S.table_full++;
+            return 0;
+        }
+        head = code_slot(S.code_heads, S.code_cap, code);
+    }
     uint32_t id = ++S.nsites;
-    S.sites[id] = (site_rec){(PyCodeObject *)Py_NewRef(code), offset};
+    S.sites[id] = (site_rec){S.strong ? (PyCodeObject *)Py_NewRef(code) : code, offset, 0};
     *slot = id;
+    if (head) {
+        if (*head)
+            S.sites[id].next = *head;
+        else
+            S.code_used++;
+        *head = id;
+    }
     return id;
 }
 
@@ -467,11 +581,27 @@ static void release(bool drop_references)
     /* The inner allocators stay where they are (in S) while a wrapper is left in. */
     bool unwrapped = unwrap_domains();
     pypper_heap_obs.marks = NULL;       /* observed entry points left in: no marks */
+    if (S.watcher >= 0) {
+        PyObject *exc = PyErr_GetRaisedException();
+        if (PyCode_ClearWatcher(S.watcher) < 0)
+            PyErr_Clear();
+        PyErr_SetRaisedException(exc);
+    }
     if (S.sites && drop_references)
-        for (uint32_t id = 1; id <= S.nsites; id++)
-            Py_CLEAR(S.sites[id].code);
+        for (uint32_t id = 1; id <= S.nsites; id++) {
+            if (S.strong)
+                Py_CLEAR(S.sites[id].code);
+            else if (S.sites[id].code == SITE_GONE) {
+                Py_CLEAR(S.gone[id].filename);
+                Py_CLEAR(S.gone[id].qualname);
+            }
+        }
     if (S.sites)
         pypper_own_munmap(S.sites, SITE_CAP * sizeof(site_rec));
+    if (S.gone)
+        pypper_own_munmap(S.gone, SITE_CAP * sizeof(gone_rec));
+    if (S.code_heads)
+        pypper_own_munmap(S.code_heads, S.code_cap * sizeof(uint32_t));
     if (S.site_index)
         pypper_own_munmap(S.site_index, S.index_cap * sizeof(uint32_t));
     if (S.pools)
@@ -481,6 +611,7 @@ static void release(bool drop_references)
     PyMemAllocatorEx inner[2] = {S.inner[0], S.inner[1]};
     bool wrapped[2] = {S.wrapped[0], S.wrapped[1]}, observed = S.observed;
     memset(&S, 0, sizeof(S));
+    S.watcher = -1;
     COUNTDOWN = INT64_MAX;            /* a wrapper left in passes calls on */
     if (!unwrapped) {
         S.inner[0] = inner[0];
@@ -506,15 +637,26 @@ int pypper_alloc_sites_start(uint64_t period)
     S.npools = (pypper_heap_layout.tier_bytes * HEAP_TIERS) >> POOL_SHIFT;
     S.base = (uintptr_t)pypper_heap_layout.base;
     S.sites = map(SITE_CAP * sizeof(site_rec));
+    S.gone = map(SITE_CAP * sizeof(gone_rec));
     S.index_cap = INDEX_MIN_CAP;
     S.site_index = map(S.index_cap * sizeof(uint32_t));
+    S.code_cap = CODE_MIN_CAP;
+    S.code_heads = map(S.code_cap * sizeof(uint32_t));
     S.pools = map(S.npools * sizeof(pool_rec));
     S.large_cap = LARGE_MIN_CAP;
     S.large = map(S.large_cap * sizeof(large_slot));
-    if (!S.sites || !S.site_index || !S.pools || !S.large) {
+    if (!S.sites || !S.gone || !S.site_index || !S.code_heads || !S.pools || !S.large) {
         release(true);
         PyErr_NoMemory();
         return -1;
+    }
+    S.watcher = PyCode_AddWatcher(on_code);
+    if (S.watcher < 0) {
+        /* "no more code watcher IDs available": sites keep their code alive. */
+        PyErr_Clear();
+        S.strong = true;
+        pypper_log(PYPPER_LOG_WARN, "allocation sites keep their code objects alive this "
+                   "session: no code watcher is free (8 in use)");
     }
     S.period_bytes = COUNTDOWN = (int64_t)(period * SAMPLE_BYTES);
     S.main_interp = PyInterpreterState_Get();
@@ -596,26 +738,57 @@ void pypper_alloc_sites_moved(const void *from, const void *to)
 
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
 {
-    if (!site || site > S.nsites || !S.sites)
+    if (!site || site > S.nsites || !S.sites || S.sites[site].code == SITE_GONE)
         return 0;
     *code = S.sites[site].code;
     *offset = S.sites[site].offset;
     return 1;
 }
 
-PyObject *pypper_alloc_site_describe(uint32_t site)
+const void *pypper_alloc_site_code(uint32_t site)
+{
+    return site && site <= S.nsites && S.sites && S.sites[site].code != SITE_GONE
+           ? S.sites[site].code : NULL;
+}
+
+int pypper_alloc_site_identity(uint32_t site, pypper_site_identity *out)
 {
     if (!site || site > S.nsites || !S.sites)
-        Py_RETURN_NONE;
+        return 0;
     PyCodeObject *code = S.sites[site].code;
-    int line = PyCode_Addr2Line(code, S.sites[site].offset * (int)sizeof(_Py_CODEUNIT));
-    return PyUnicode_FromFormat("%U:%d (%U)", code->co_filename, line, code->co_qualname);
+    out->offset = S.sites[site].offset;
+    if (code == SITE_GONE) {
+        const gone_rec *g = &S.gone[site];
+        out->fingerprint = g->fingerprint;
+        out->filename = g->filename;
+        out->qualname = g->qualname;
+        out->firstlineno = g->firstlineno;
+        out->line = g->line;
+    } else {
+        out->fingerprint = pypper_code_fingerprint(code);
+        out->filename = code->co_filename;
+        out->qualname = code->co_qualname;
+        out->firstlineno = code->co_firstlineno;
+        out->line = PyCode_Addr2Line(code, out->offset * (int)sizeof(_Py_CODEUNIT));
+    }
+    return 1;
+}
+
+PyObject *pypper_alloc_site_describe(uint32_t site)
+{
+    pypper_site_identity id;
+    if (!pypper_alloc_site_identity(site, &id))
+        Py_RETURN_NONE;
+    return PyUnicode_FromFormat("%U:%d (%U)", id.filename, id.line, id.qualname);
 }
 
 PyObject *pypper_alloc_sites_stats(void)
 {
-    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K}",
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K}",
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
+                         "sites_gone", (unsigned long long)S.sites_gone,
+                         "codes_gone", (unsigned long long)S.codes_gone,
+                         "hold_code", S.strong ? Py_True : Py_False,
                          "recorded_small", (unsigned long long)S.recorded_small,
                          "recorded_large", (unsigned long long)S.recorded_large,
                          "recorded_by_bytes", (unsigned long long)S.recorded_by_bytes,

@@ -19,7 +19,7 @@
 /* With the GIL: start recording; besides blocks above 512 bytes, one allocation per
  * `period` x 4 KiB allocated (0: no sites at all). 0 or -1 with a Python exception. */
 int pypper_alloc_sites_start(uint64_t period);
-/* With the GIL: stop, drop the sites and the code objects they hold (also in a
+/* With the GIL: stop, drop the sites and the references they hold (also in a
  * forked child: the references are the child's copies). */
 void pypper_alloc_sites_stop(void);
 bool pypper_alloc_sites_running(void);
@@ -44,11 +44,26 @@ uint32_t pypper_alloc_site_of_large(const void *block);
 uint32_t pypper_alloc_sites_count(void);
 /* A buffer was copied from `from` to `to` (relocation): `to` gets from's site. */
 void pypper_alloc_sites_moved(const void *from, const void *to);
-/* The (code object, instruction index) of a site id: 1, or 0 for 0 / an unknown id. */
+/* The (code object, instruction index) of a site id: 1, or 0 for 0, an unknown id or
+ * a site whose code object died (it allocates no more). */
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset);
+/* A site's code object while it lives (to tell a reused address), else NULL. */
+const void *pypper_alloc_site_code(uint32_t site);
+/* What names a site across runs and in reports, also after its code object died;
+ * filename and qualname are borrowed (valid until the session stops). */
+typedef struct {
+    uint64_t fingerprint;           /* pypper_code_fingerprint (site_profile.h) */
+    int offset;                     /* instruction index */
+    PyObject *filename, *qualname;
+    int firstlineno, line;
+} pypper_site_identity;
+/* 1 and *out for a site id, or 0 for 0 / an unknown id. */
+int pypper_alloc_site_identity(uint32_t site, pypper_site_identity *out);
 /* "file:line (function)" of a site, or None for 0 / an unknown id. */
 PyObject *pypper_alloc_site_describe(uint32_t site);
-/* Counters: {"sites", "recorded_small", "recorded_large", "recorded_by_bytes",
+/* Counters: {"sites", "sites_gone" (their code object died), "codes_gone",
+ * "hold_code" (True: no code watcher was free, sites keep their code alive),
+ * "recorded_small", "recorded_large", "recorded_by_bytes",
  * "no_frame", "table_full", "large_map_entries", "large_map_rebuilds",
  * "quiet_sections", "quiet_bytes" (allocated in them), "quiet_large" (blocks above
  * 512 bytes among them)}. */

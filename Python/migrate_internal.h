@@ -64,6 +64,7 @@ typedef struct {
 typedef struct {
     const void *code;
     int offset;
+    uint32_t site;               /* its id: the code must still be that site's */
 } cold_site;
 
 typedef struct {

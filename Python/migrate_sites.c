@@ -48,7 +48,8 @@ static unsigned site_hook(size_t size, unsigned tier)
     PyCodeObject *code = f->f_code;
     int offset = (int)(f->prev_instr - _PyCode_CODE(code));
     const cold_site *c = &M.cold[cold_slot(code, offset)];
-    if ((c->code == code && c->offset == offset) || pypper_site_profile_cold(code, offset)) {
+    if ((c->code == code && c->offset == offset && pypper_alloc_site_code(c->site) == code)
+        || pypper_site_profile_cold(code, offset)) {
         pypper_stat_add(PYPPER_STAT_SEGREGATED, 1);
         return PYPPER_TIER_SLOW;
     }
@@ -88,7 +89,7 @@ void pypper_mig_learn_sites(bool replace)
                 M.cold_ids[M.ncold] = s;
             M.ncold++;
         }
-        *c = (cold_site){code, offset};         /* a collision keeps the later one */
+        *c = (cold_site){code, offset, s};      /* a collision keeps the later one */
     }
 }
 
@@ -196,15 +197,12 @@ PyObject *pypper_migrate_site_totals(uint32_t now_ms)
 
     PyObject *list = PyList_New(0);
     for (uint32_t s = 1; list && s <= nsites; s++) {
-        const void *code;
-        int offset;
-        if (!objects[s] || !pypper_alloc_site_key(s, &code, &offset))
+        pypper_site_identity id;
+        if (!objects[s] || !pypper_alloc_site_identity(s, &id))
             continue;
-        PyCodeObject *co = (PyCodeObject *)code;
         PyObject *row = Py_BuildValue(
-            "(KiOOiiIdd)", (unsigned long long)pypper_code_fingerprint(co), offset,
-            co->co_filename, co->co_qualname, co->co_firstlineno,
-            PyCode_Addr2Line(co, offset * (int)sizeof(_Py_CODEUNIT)), objects[s], bytes[s], cold[s]);
+            "(KiOOiiIdd)", (unsigned long long)id.fingerprint, id.offset, id.filename,
+            id.qualname, id.firstlineno, id.line, objects[s], bytes[s], cold[s]);
         if (!row || PyList_Append(list, row) < 0)
             Py_CLEAR(list);
         Py_XDECREF(row);

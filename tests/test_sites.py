@@ -150,6 +150,50 @@ def test_sites_of_large_blocks_grown_buffers_and_neighbours():
     assert out == "ok\n"
 
 
+def test_sites_do_not_keep_their_code_alive():
+    # A site used to hold a reference to its code object: a program that compiles
+    # and drops code (exec'ed source, module bodies) kept all of it while traced.
+    out = check("""
+        import weakref
+        pypper.start()
+        blobs, refs, prints = [], [], {}
+        for i in range(40):
+            code = compile(f"def make{i}():\\n    return bytes(4000 + {i})\\nblob = make{i}()\\n",
+                           f"<gen{i}>", "exec")
+            ns = {}
+            exec(code, ns)
+            blobs.append(ns["blob"])
+            inner = ns[f"make{i}"].__code__
+            prints[f"<gen{i}>"] = _pypper.profile_fingerprint(inner)
+            refs += [weakref.ref(code), weakref.ref(inner)]
+            del code, ns, inner
+        gc.collect()
+        assert all(r() is None for r in refs), sum(r() is not None for r in refs)
+        stats = _pypper.alloc_sites_stats()
+        assert stats["sites_gone"] >= 40 and stats["codes_gone"] >= 40, stats
+        assert not stats["hold_code"], stats
+        # Their sites still name them, in snapshots and in what a profile saves.
+        snap = pypper.snapshot()
+        for i, o in enumerate(rows(snap, blobs)):
+            assert o.site_kind == "sampled" and o.site == f"<gen{i}>:2 (make{i})", o
+        settled, site_rows = _pypper.profile_sites()
+        saved = {r[2]: r for r in site_rows if r[2].startswith("<gen")}
+        assert len(saved) == 40, sorted(saved)
+        for name, row in saved.items():
+            assert row[0] == prints[name] and row[3].startswith("make") and row[5] == 2, row
+        # A live code object's site is unchanged.
+        def keep():
+            return bytes(5000)
+        kept = [keep()]
+        gc.collect()
+        o = rows(pypper.snapshot(), kept)[0]
+        assert o.site_kind == "sampled" and "(keep)" in o.site, o
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_alloc_sample_n_and_zero():
     out = check("""
         class Item:
