@@ -5,6 +5,8 @@
 #include "region.h"
 #include "track_internal.h"
 
+#include <sys/mman.h>
+
 bool pypper_track_on;
 uint64_t pypper_track_freed;
 
@@ -57,6 +59,14 @@ void pypper_heap_untrack(void *block)
 {
     if (pypper_heap_owns(block))
         *layout_track_word(block) &= ~layout_track_bit(block);
+}
+
+void pypper_heap_untrack_all(void)
+{
+    if (!pypper_heap_layout.track)
+        return;
+    size_t len = pypper_heap_layout.tier_bytes * HEAP_TIERS / GRANULE / 8;
+    (void)madvise(pypper_heap_layout.track, len, MADV_DONTNEED);
 }
 
 bool pypper_heap_is_tracked(const void *block)

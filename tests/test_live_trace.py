@@ -171,9 +171,12 @@ def test_fork_while_tracing():
             ok = not s["running"] and s["objects"] == 0 and not _pypper.live_trace_knows(data[1])
             more = [[i] for i in range(20000)]
             gc.collect()
-            del data, more
             pypper.start()                  # a new session in the child traces afresh
             ok = ok and pypper.live_trace_stats()["running"]
+            # The parent's tracked bits were cleared in the child (a bit left set
+            # reads as "in the table already" and the object would be left out).
+            ok = ok and _pypper.live_trace_knows(data[1]) and _pypper.live_trace_knows(more[7])
+            del data, more
             pypper.end()
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)

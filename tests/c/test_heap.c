@@ -493,6 +493,18 @@ static void test_tracking(void)
     pypper_heap_untrack(l);
     pypper_heap_free(l);
     CHECK(pypper_heap_tracked_frees() == freed + 3);
+    /* Clearing every bit at once (a session's end, a forked child). */
+    char *a = pypper_heap_malloc(32), *b = pypper_heap_malloc(5000), *c = pypper_heap_malloc(200000);
+    CHECK(pypper_heap_track_containing(a) == a && pypper_heap_track_containing(b) == b
+          && pypper_heap_track_containing(c) == c);
+    pypper_heap_untrack_all();
+    CHECK(!pypper_heap_is_tracked(a) && !pypper_heap_is_tracked(b) && !pypper_heap_is_tracked(c));
+    CHECK(!pypper_heap_probe_tracked(a) && pypper_heap_probe_mapped(a));
+    CHECK(pypper_heap_track_containing(b + 10) == b && pypper_heap_is_tracked(b));  /* again */
+    pypper_heap_free(a);
+    pypper_heap_free(b);
+    pypper_heap_free(c);
+    CHECK(pypper_heap_tracked_frees() == freed + 4);
     pypper_heap_set_tracking(false);
 }
 
