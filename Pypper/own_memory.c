@@ -143,6 +143,17 @@ uint64_t pypper_own_uncounted(void)
     return n;
 }
 
+uint64_t pypper_own_advise_cold(void)
+{
+    uint64_t advised = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < REGIONS_MAX; i++)
+        if (regions[i].start && madvise(regions[i].start, regions[i].bytes, MADV_COLD) == 0)
+            advised += regions[i].bytes;
+    pthread_mutex_unlock(&mu);
+    return advised;
+}
+
 static struct {
     bool taken;
     uint64_t resident[PYPPER_OWN_PARTS];

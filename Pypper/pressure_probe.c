@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "main_readings.h"
+#include "own_memory.h"
 #include "stats.h"
 
 #include <pthread.h>
@@ -95,6 +96,10 @@ static bool feed_locked(uint64_t now_ns, uint64_t majflt, double psi)
     bool p = pypper_pressure_feed(&guard, now_ns, majflt, psi);
     if (p && !before) {
         pypper_stat_add(PYPPER_STAT_PRESSURE_PAUSES, 1);
+        /* Paused, Pypper touches none of its tables: let reclaim take them before
+         * the program's pages (they count against the same memory limit). */
+        if (pypper_own_advise_cold())
+            pypper_stat_add(PYPPER_STAT_PRESSURE_OWN_COLD, 1);
         pypper_log(PYPPER_LOG_INFO, "short of memory (%.0f major faults/s, memory stall %.1f%%): "
                                     "pausing for at least %u ms", guard.last_rate,
                    guard.last_psi, guard.hold_ms);

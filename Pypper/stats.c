@@ -41,6 +41,7 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_WT_SCANS] = "write_tracking_scans",
     [PYPPER_STAT_WT_WRITTEN_PAGES] = "write_tracking_written_pages",
     [PYPPER_STAT_PRESSURE_PAUSES] = "pressure_pauses",
+    [PYPPER_STAT_PRESSURE_OWN_COLD] = "pressure_own_cold",
     [PYPPER_STAT_PRESSURE_PAUSED_MS] = "pressure_paused_ms",
     [PYPPER_STAT_CPU_SHORTAGES] = "cpu_shortages",
     [PYPPER_STAT_CPU_SHORT_MS] = "cpu_short_ms",

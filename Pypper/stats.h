@@ -45,6 +45,7 @@ typedef enum {
     /* Memory-pressure guard (Pypper/pressure_probe.c). */
     PYPPER_STAT_PRESSURE_PAUSES,     /* times Pypper paused: the process was short of memory */
     PYPPER_STAT_PRESSURE_PAUSED_MS,  /* milliseconds paused (ended pauses) */
+    PYPPER_STAT_PRESSURE_OWN_COLD,   /* pauses that advised Pypper's own tables cold */
     PYPPER_STAT_CPU_SHORTAGES,       /* times the sampler backed off: the machine was short of CPU */
     PYPPER_STAT_CPU_SHORT_MS,        /* milliseconds backed off (ended shortages) */
     PYPPER_STAT_STATES_REFUSED,      /* model states not kept: the state map could not grow */

@@ -32,6 +32,8 @@ def test_a_pause_leaves_collections_and_hand_overs_alone_until_calm():
         p = pypper.pressure()
         assert p["paused"] and p["reason"] == "major_faults" and p["pauses"] == 1, p
         assert p["majflt_per_s"] == 400.0 and p["majflt_threshold"] == 400, p
+        # Pypper's own tables were advised cold (MADV_COLD): reclaim takes them first.
+        assert pypper.stats()["pressure_own_cold"] == 1, pypper.stats()
 
         # Paused: a collection's survivors are left alone, a hand-over does nothing.
         lt0 = pypper.live_trace_stats()
