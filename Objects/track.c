@@ -61,12 +61,12 @@ void pypper_heap_untrack(void *block)
         *layout_track_word(block) &= ~layout_track_bit(block);
 }
 
-void pypper_heap_untrack_all(void)
+bool pypper_heap_untrack_all(void)
 {
     if (!pypper_heap_layout.track)
-        return;
+        return true;
     size_t len = pypper_heap_layout.tier_bytes * HEAP_TIERS / GRANULE / 8;
-    (void)madvise(pypper_heap_layout.track, len, MADV_DONTNEED);
+    return madvise(pypper_heap_layout.track, len, MADV_DONTNEED) == 0;
 }
 
 bool pypper_heap_is_tracked(const void *block)

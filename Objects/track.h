@@ -28,8 +28,10 @@ int pypper_heap_track_block(void *block, const void *object);
 void pypper_heap_untrack(void *block);
 /* Clear every bit at once: the bitmap's pages are dropped (they read as zero), none
  * is written. In a forked child that copies nothing: its bits are the parent's pages,
- * which clearing them block by block would copy (as many as the heap has objects). */
-void pypper_heap_untrack_all(void);
+ * which clearing them block by block would copy (every bitmap page holding a tracked
+ * block's bit). false when the kernel refused (locked memory: mlockall): nothing was
+ * cleared, and the caller untracks block by block. */
+bool pypper_heap_untrack_all(void);
 bool pypper_heap_is_tracked(const void *block);
 /* For the sampler thread (no GIL, any address, even garbage): whether p is the start
  * of a tracked block, read with relaxed loads from memory that is always mapped. A

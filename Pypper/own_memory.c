@@ -10,6 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MADV_COLD
+#define MADV_COLD 20             /* Linux 5.4 */
+#endif
+
 #define REGIONS_MAX 256
 #define MINCORE_PAGES 4096             /* pages asked per mincore call */
 
@@ -143,14 +147,22 @@ uint64_t pypper_own_uncounted(void)
     return n;
 }
 
-uint64_t pypper_own_advise_cold(void)
+uint64_t pypper_own_advise_cold(uint32_t parts)
 {
-    uint64_t advised = 0;
+    /* Copied out under the lock, advised without it: a program thread may be mapping
+     * (alloc_sites grows its tables inside malloc) meanwhile. A range unmapped in
+     * between gets advice that is refused or lands on nothing of ours: harmless. */
+    region todo[REGIONS_MAX];
+    size_t n = 0;
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < REGIONS_MAX; i++)
-        if (regions[i].start && madvise(regions[i].start, regions[i].bytes, MADV_COLD) == 0)
-            advised += regions[i].bytes;
+        if (regions[i].start && (parts >> regions[i].part & 1u))
+            todo[n++] = regions[i];
     pthread_mutex_unlock(&mu);
+    uint64_t advised = 0;
+    for (size_t i = 0; i < n; i++)
+        if (madvise(todo[i].start, todo[i].bytes, MADV_COLD) == 0)
+            advised += todo[i].bytes;
     return advised;
 }
 

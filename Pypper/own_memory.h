@@ -47,11 +47,12 @@ uint64_t pypper_own_mapped(pypper_own_part part);
 /* Mappings made but not counted (the region list was full). */
 uint64_t pypper_own_uncounted(void);
 
-/* Tell the kernel that every own mapping is cold (MADV_COLD: its pages move to the
- * inactive lists, so reclaim takes them before the program's recently used ones;
- * nothing is freed or read). Returns the bytes advised (mapped, not resident); 0 when
- * the kernel refuses the advice (before Linux 5.4). */
-uint64_t pypper_own_advise_cold(void);
+/* Tell the kernel that the mappings of the parts in `parts` (a mask of 1 << part) are
+ * cold (MADV_COLD: their pages move to the inactive lists, so reclaim takes them
+ * before the program's recently used ones; nothing is freed or read). Returns the
+ * bytes advised (mapped, not resident); 0 when the kernel refuses the advice (before
+ * Linux 5.4). The advice is given outside the registry's lock. */
+uint64_t pypper_own_advise_cold(uint32_t parts);
 /* The figures at the end of the last session (taken before its tables are freed):
  * record them, and read them back (false: no session has ended yet). */
 void pypper_own_note_end(uint64_t heap_bytes_in_use);

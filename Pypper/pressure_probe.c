@@ -20,6 +20,17 @@
 #include <sys/resource.h>
 #include <time.h>
 
+/* Own memory that nothing touches during a pause, advised cold when one starts. Not
+ * the parts the program's own calls read while paused: allocation sites (the observed
+ * malloc and free paths), the migration plane (its placement hook's cold-site set) and
+ * a loaded profile (the same hook). */
+#define PART(p) (1u << (p))
+#define PAUSED_PARTS (PART(PYPPER_OWN_OBJTABLE_ENTRIES) | PART(PYPPER_OWN_OBJTABLE_INDEX) \
+                      | PART(PYPPER_OWN_LIVE_TRACE) | PART(PYPPER_OWN_EVIDENCE) \
+                      | PART(PYPPER_OWN_SITE_INFER) | PART(PYPPER_OWN_UNTRACED_SITES) \
+                      | PART(PYPPER_OWN_WRITE_TRACKING) | PART(PYPPER_OWN_SNAPSHOT) \
+                      | PART(PYPPER_OWN_PAGE_HEAT))
+
 static pthread_mutex_t mu PYPPER_PINNED = PTHREAD_MUTEX_INITIALIZER;
 static pypper_pressure guard;
 static atomic_bool paused;
@@ -96,9 +107,9 @@ static bool feed_locked(uint64_t now_ns, uint64_t majflt, double psi)
     bool p = pypper_pressure_feed(&guard, now_ns, majflt, psi);
     if (p && !before) {
         pypper_stat_add(PYPPER_STAT_PRESSURE_PAUSES, 1);
-        /* Paused, Pypper touches none of its tables: let reclaim take them before
+        /* Paused, the session's tables are left alone: let reclaim take them before
          * the program's pages (they count against the same memory limit). */
-        if (pypper_own_advise_cold())
+        if (pypper_own_advise_cold(PAUSED_PARTS))
             pypper_stat_add(PYPPER_STAT_PRESSURE_OWN_COLD, 1);
         pypper_log(PYPPER_LOG_INFO, "short of memory (%.0f major faults/s, memory stall %.1f%%): "
                                     "pausing for at least %u ms", guard.last_rate,

@@ -225,6 +225,9 @@ static void code_gone(PyCodeObject *co)
         S.memo_code = NULL;
 }
 
+/* CPython calls the watchers of the interpreter current at the code object's
+ * destruction. Pypper runs in the main interpreter only (the module refuses
+ * sub-interpreters), where every code object with a site was made and dies. */
 static int on_code(PyCodeEvent event, PyCodeObject *co)
 {
     if (event == PY_CODE_EVENT_DESTROY && S.on && !S.strong)
@@ -250,11 +253,14 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
     }
     uint32_t *head = NULL;
     if (!S.strong) {
-        if (!code_room()) {
-            S.table_full++;
-            return 0;
-        }
         head = code_slot(S.code_heads, S.code_cap, code);
+        if (!*head) {                   /* the code's first site: a slot of the map */
+            if (!code_room()) {
+                S.table_full++;
+                return 0;
+            }
+            head = code_slot(S.code_heads, S.code_cap, code);
+        }
     }
     uint32_t id = ++S.nsites;
     S.sites[id] = (site_rec){S.strong ? (PyCodeObject *)Py_NewRef(code) : code, offset, 0};

@@ -50,7 +50,9 @@ int pypper_alloc_site_key(uint32_t site, const void **code, int *offset);
 /* A site's code object while it lives (to tell a reused address), else NULL. */
 const void *pypper_alloc_site_code(uint32_t site);
 /* What names a site across runs and in reports, also after its code object died;
- * filename and qualname are borrowed (valid until the session stops). */
+ * filename and qualname are borrowed: from the live code object, or, once it died,
+ * from the site's own references (valid until the session stops). Use them before
+ * anything that may run Python code or a collection. */
 typedef struct {
     uint64_t fingerprint;           /* pypper_code_fingerprint (site_profile.h) */
     int offset;                     /* instruction index */

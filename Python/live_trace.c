@@ -552,8 +552,13 @@ void pypper_live_trace_stop(void)
     bool locked = pypper_heap_lock();
     pypper_heap_set_tracking(false);
     /* All bits at once, without reading the table or writing the bitmap: in a forked
-     * child both are the parent's pages (a block-by-block clear copied the bitmap). */
-    pypper_heap_untrack_all();
+     * child both are the parent's pages (a block-by-block clear copied the bitmap).
+     * Refused (memory locked by mlockall): block by block. */
+    if (!pypper_heap_untrack_all()) {
+        const pypper_obj_entry *e = pypper_objtable_entries();
+        for (size_t i = 0, n = pypper_objtable_count(); i < n; i++)
+            pypper_heap_untrack(pypper_entry_block(&e[i]));
+    }
     pypper_objtable_clear();
     pypper_heap_unlock(locked);
 }

@@ -82,8 +82,9 @@ void pypper_mig_learn_sites(bool replace)
             continue;
         }
         cold_site *c = &M.cold[cold_slot(code, offset)];
-        if (c->code == code && c->offset == offset)
-            continue;                           /* known already */
+        if (c->code == code && c->offset == offset && c->site == s)
+            continue;                           /* known already (a dead code's site at
+                                                   the same address is replaced) */
         if (!c->code) {
             if (M.ncold < COLD_REPORT)
                 M.cold_ids[M.ncold] = s;

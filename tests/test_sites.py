@@ -194,6 +194,57 @@ def test_sites_do_not_keep_their_code_alive():
     assert out == "ok\n"
 
 
+def test_sites_hold_their_code_only_when_no_code_watcher_is_free():
+    # The interpreter has 8 code watchers. Sessions give theirs back (ten sessions in
+    # a row each get one); with all 8 taken by the program, sites hold references to
+    # their code (said once) and drop them at the end.
+    out = """
+        import ctypes, weakref
+        for _ in range(10):
+            pypper.start()
+            assert not _pypper.alloc_sites_stats()["hold_code"]
+            pypper.end()
+        CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+        noop = CB(lambda event, co: 0)
+        add = ctypes.pythonapi.PyCode_AddWatcher
+        add.argtypes, add.restype = [CB], ctypes.c_int
+        ids = []
+        try:
+            while len(ids) < 64:
+                ids.append(add(noop))
+        except RuntimeError as e:               # "no more code watcher IDs available"
+            assert "watcher" in str(e), e
+        assert len(ids) == 8, ids
+        pypper.start()
+        assert _pypper.alloc_sites_stats()["hold_code"]
+        code = compile("blob = bytes(6000)\\n", "<held>", "exec")
+        ns = {}
+        exec(code, ns)
+        ref = weakref.ref(code)
+        keep = [ns["blob"]]
+        del code, ns
+        gc.collect()
+        assert ref() is not None                # held by its site
+        o = rows(pypper.snapshot(), keep)[0]
+        assert o.site == "<held>:1 (<module>)", o
+        pypper.end()
+        gc.collect()
+        assert ref() is None                    # given back at the end
+        clear = ctypes.pythonapi.PyCode_ClearWatcher
+        clear.argtypes, clear.restype = [ctypes.c_int], ctypes.c_int
+        for i in ids:
+            assert clear(i) == 0
+        pypper.start()
+        assert not _pypper.alloc_sites_stats()["hold_code"]
+        pypper.end()
+        print("ok")
+    """
+    r = run(["-c", PRELUDE + textwrap.dedent(out)], env={"PYPPER_LOG": "warn"}, timeout=180)
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stdout + r.stderr
+    warned = [l for l in r.stderr.splitlines() if "keep their code objects alive" in l]
+    assert len(warned) == 1, r.stderr
+
+
 def test_alloc_sample_n_and_zero():
     out = check("""
         class Item:

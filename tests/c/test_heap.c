@@ -497,7 +497,7 @@ static void test_tracking(void)
     char *a = pypper_heap_malloc(32), *b = pypper_heap_malloc(5000), *c = pypper_heap_malloc(200000);
     CHECK(pypper_heap_track_containing(a) == a && pypper_heap_track_containing(b) == b
           && pypper_heap_track_containing(c) == c);
-    pypper_heap_untrack_all();
+    CHECK(pypper_heap_untrack_all());
     CHECK(!pypper_heap_is_tracked(a) && !pypper_heap_is_tracked(b) && !pypper_heap_is_tracked(c));
     CHECK(!pypper_heap_probe_tracked(a) && pypper_heap_probe_mapped(a));
     CHECK(pypper_heap_track_containing(b + 10) == b && pypper_heap_is_tracked(b));  /* again */
