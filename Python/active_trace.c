@@ -362,11 +362,12 @@ static bool burst(void)
 /* ---- feeding the model (GIL held, mu held) ---- */
 
 /* The model's scale: a census of the heats of at most CENSUS_SAMPLE entries spread
- * evenly over the whole object table (from an offset that moves at each hand-over).
- * Not the poll window: a window is one contiguous part of the table, which holds the
- * objects in the order the live trace took them, so one part of the program's data;
- * measured on tests/programs/bfs_graph.py, a window's 95th percentile went from 0.09
- * to 2,896 from one hand-over to the next, and with it every temperature. */
+ * evenly over the whole object table (from an offset that moves at each hand-over;
+ * empty slots have no heat and are not counted). Not the poll window: when the table
+ * kept the objects in the order the live trace took them, a window was one part of
+ * the program's data, and on tests/programs/bfs_graph.py its 95th percentile went from
+ * 0.09 to 2,896 from one hand-over to the next, and with it every temperature (the
+ * table is in hash order now, but a window is still a small sample). */
 #define CENSUS_SAMPLE 16384
 
 static void take_census(size_t count, uint32_t now)
