@@ -424,14 +424,15 @@ static size_t choose_polls_by_writes(size_t count, size_t m)
     return k;
 }
 
-/* The next window of the object table: POLL_WINDOW entries get their class
+/* The next window of the object table: POLL_WINDOW entry numbers (empty slots among
+ * them read as idle and are never polled) get their class
  * re-evaluated (so objects that cool without new evidence change class too), and the
  * first of them are polled. A change is seen between two reads of a count, so the
  * polled part is about half the reads of the last interval (each entry is read about
  * twice before the next refill; a window read once would never show one). An entry
  * without heat and cold already is left as it is: it has nothing to count or change,
  * and most of a large table is such entries (not even their block is looked at).
- * One pass over the window, through the entry array (the table does not change under
+ * One pass over the window, through the table's slots (the table does not change under
  * the GIL): two passes with a call per entry cost the hand-over about 1 M instructions
  * (churn.py, containers.py under callgrind), a third of the hand-over there. */
 static void refill_poll_window(uint32_t now)

@@ -218,7 +218,7 @@ static void track_with_referents(PyObject *op)
 
 /* The rescan first collects what it will track, then tracks it: tracking appends to
  * the table and sets tracked bits, and an entry of a freed object whose block gets a
- * new tracked object would look current until the next sync retires it. */
+ * new tracked object would look current until the next sync replaces it. */
 #define RESCAN_FOUND_MAX 8192
 
 static int collect_untracked(PyObject *op, void *unused)
@@ -242,7 +242,7 @@ size_t pypper_live_trace_rescan(size_t budget)
     if (!LT.on || !LT.rescan_buf)
         return 0;
     bool locked = pypper_heap_lock();
-    pypper_objtable_sync();             /* retires entries whose block was reused */
+    pypper_objtable_sync();             /* replaces entries whose block was reused */
     size_t n = pypper_objtable_count();
     LT.rescan_nfound = 0;
     for (size_t k = 0; k < budget && k < n && LT.rescan_nfound < RESCAN_FOUND_MAX; k++) {
@@ -311,7 +311,7 @@ void pypper_live_trace_young(size_t budget)
         return;
     PyInterpreterState *interp = PyInterpreterState_Get();
     bool locked = pypper_heap_lock();
-    pypper_objtable_sync();             /* retires entries whose block was reused */
+    pypper_objtable_sync();             /* replaces entries whose block was reused */
     /* The generations younger than the traced one, older first (generation 1 has
      * survived a collection). */
     for (int gen = LT.min_generation - 1; gen >= 0 && budget; gen--) {
