@@ -549,9 +549,11 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
     size_t nrows = 0, count = pypper_objtable_count();
     for (size_t i = 0; i < count && nrows < c->cap; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
+        if (!pypper_objtable_current(e))
+            continue;
         PyObject *op = pypper_entry_object(e);
         bool readable = pypper_residency_may_touch(pypper_entry_block(e));
-        if (!pypper_objtable_current(e) || (readable && Py_REFCNT(op) <= 0))
+        if (readable && Py_REFCNT(op) <= 0)
             continue;
         pypper_block_info info;
         pypper_heap_lookup(pypper_entry_block(e), &info);
@@ -625,7 +627,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     /* Everything that needs memory is had before the heap's lock: the columns (a
      * bytes object, room for every entry of the table), the scratch maps. Nothing
      * allocates from Python until the lock is released, so the table cannot change. */
-    size_t cap = pypper_objtable_count();
+    size_t cap = pypper_objtable_used();
     PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(cap * ROW_BYTES));
     if (!buf)
         return NULL;

@@ -158,7 +158,8 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     pypper_active_trace_drain();
     uint32_t now = pypper_active_trace_now_ms();
     bool locked = pypper_heap_lock();
-    size_t count = pypper_objtable_count(), n = 0, cap = (size_t)want < count ? (size_t)want : count;
+    size_t count = pypper_objtable_count(), held = pypper_objtable_used(), n = 0;
+    size_t cap = (size_t)want < held ? (size_t)want : held;
     ranked *heap = PyMem_RawMalloc((cap ? cap : 1) * sizeof(ranked));
     if (!heap) {
         pypper_heap_unlock(locked);

@@ -1,12 +1,17 @@
-/* Pypper/objtable.c: the object table (objtable.h). Entries (8 bytes) are appended;
- * the model states of the entries that have one (PYPPER_ENTRY_STATEFUL) are in a map
- * by entry number (objtable_states.c), moved and dropped here with their entries;
- * the index is an array of entry numbers + 1 (0: empty) with linear probing, sized to
- * the entries (rebuilt 2/3 full, at most 3/4 full: about 6 bytes an entry), covering the entries [0, synced). A sync drops the dead among
- * the entries added since the previous one and hashes the others; a sweep removes dead
- * entries of a bounded slice (the last entry fills each hole, deletion by backward
- * shift); a compaction keeps the current entries in order and rebuilds the index. Memory comes from mmap, not
- * from the heap the table describes. */
+/* Pypper/objtable.c: the object table (objtable.h). One mapping holds the hash table's
+ * slots (8-byte entries keyed by the block's granule; an empty slot is all zero bytes)
+ * and after them up to PENDING_MAX pending entries, appended by adds and hashed by the
+ * next sync (an add that finds the pending part full syncs first), which drops the
+ * dead ones and lets an entry replace its block's older one. The slots: linear probing
+ * from a home scaled to the capacity (any number of slots, so the table is sized to its
+ * entries), at most 85% full: a sync that would pass that grows the mapping (mremap:
+ * no copy) to 70% full and rehashes in place (no second table resident); deletion by
+ * backward shift (sweeps, compactions); a compaction that leaves it under 35% full
+ * rehashes it smaller. About 10 bytes an entry, 8 + 8 / 0.85 to 8 / 0.7 plus the
+ * pending part. The model states of the entries that have one (PYPPER_ENTRY_STATEFUL)
+ * are in a map by entry number (objtable_states.c): every move of an entry (a sync's
+ * hashing, a shift, a rehash) moves its state, a dropped entry drops it. Memory comes
+ * from mmap, not from the heap the table describes. */
 #include "objtable.h"
 #include "objtable_states.h"
 #include "own_memory.h"
@@ -14,10 +19,21 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static pypper_obj_entry *entries;
-static size_t count, entries_cap, synced;
-static uint32_t *index_;
-static size_t index_cap, index_used;     /* slots (any number), and those in use */
+/* Pending entries at most (128 KiB, touched once and reused): a full pass adds
+ * hundreds of thousands of entries between two hand-overs, and keeping them all
+ * pending beside the table they will be hashed into would raise the peak. */
+#define PENDING_MAX ((size_t)16384)
+#define MIN_CAP ((size_t)1024)
+/* Entries held at most: the slots for them and the pending part keep entry numbers
+ * (the states map's keys, + 1) below UINT32_MAX. */
+#define MAX_USED ((size_t)UINT32_MAX / 2)
+/* In klass, during a rehash only: the entry was settled ahead of the scan. */
+#define SETTLED 0x40u
+
+static pypper_obj_entry *slots;         /* cap slots, then the pending entries */
+static size_t cap, used;                /* slots, and those occupied */
+static size_t npending;                 /* pending entries, at slots[cap ...] */
+static size_t mapped;                   /* entries the mapping holds (cap + PENDING_MAX) */
 static pypper_objtable_alive_fn alive_fn;
 static uint64_t dropped_total;          /* entries dropped, ever */
 char *pypper_objtable_base;
@@ -25,26 +41,21 @@ pypper_obj_entry *pypper_objtable_entry0;
 
 const pypper_obj_state pypper_obj_state_zero;
 
-/* Entry `from` moves to `to`: its state too, when it has one. */
-static inline void move_state(size_t to, size_t from)
-{
-    if (entries[from].klass & PYPPER_ENTRY_STATEFUL)
-        pypper_states_move((uint32_t)to, (uint32_t)from);
-}
-
-/* Entry i is dropped: its state too. */
-static inline void drop_state(size_t i)
-{
-    if (entries[i].klass & PYPPER_ENTRY_STATEFUL)
-        pypper_states_drop((uint32_t)i);
-}
-
 void pypper_objtable_set_base(void *base) { pypper_objtable_base = base; }
 
-/* The key the index compares: the block's granule number from the base. */
+void pypper_objtable_set_alive(pypper_objtable_alive_fn alive) { alive_fn = alive; }
+
+/* The key the table compares: the block's granule number from the base (one 8-byte
+ * load where the entry's layout allows: granule, then where's low bits). */
 static inline uint64_t key_of(const pypper_obj_entry *e)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+    memcpy(&w, e, sizeof w);
+    return w & (((uint64_t)1 << 36) - 1);
+#else
     return (uint64_t)e->granule | (uint64_t)(e->where & 15u) << 32;
+#endif
 }
 
 static inline uint64_t granule_of(const void *block)
@@ -52,50 +63,64 @@ static inline uint64_t granule_of(const void *block)
     return (uint64_t)((const char *)block - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE;
 }
 
-static inline bool retired(const pypper_obj_entry *e)
-{
-    return ((e->where >> 4) & 3u) == PYPPER_OBJTABLE_RETIRED;
-}
-
-static inline void retire(pypper_obj_entry *e) { e->where |= PYPPER_OBJTABLE_RETIRED << 4; }
-
-
-void pypper_objtable_set_alive(pypper_objtable_alive_fn alive) { alive_fn = alive; }
-
-/* The home slot of key among cap: the hash scaled to [0, cap) by a multiply (cap
- * need not be a power of two, so the index can be sized to the entries). */
-static inline size_t slot_of(uint64_t key, size_t cap)
+/* The home slot of key: the hash scaled to [0, cap) by a multiply (cap need not be a
+ * power of two). Monotonic in the hash, so a slot's entries move to about the same
+ * fraction of a grown table. */
+static inline size_t home_in(uint64_t key, size_t slots_)
 {
     uint64_t h = key * 0x9E3779B97F4A7C15ull;
-    return (size_t)(((unsigned __int128)h * cap) >> 64);
+    return (size_t)(((unsigned __int128)h * slots_) >> 64);
 }
 
-static inline size_t next_slot(size_t i) { return i + 1 == index_cap ? 0 : i + 1; }
+static inline size_t home_of(uint64_t key) { return home_in(key, cap); }
+
+static inline size_t next_slot(size_t i) { return i + 1 == cap ? 0 : i + 1; }
 
 /* Probe distance from slot a forward to slot b. */
-static inline size_t distance(size_t a, size_t b) { return b >= a ? b - a : b + index_cap - a; }
+static inline size_t distance(size_t a, size_t b) { return b >= a ? b - a : b + cap - a; }
 
-/* The index is kept at most 3/4 full and rebuilt at 2/3 (about 6 bytes an entry). */
-static inline bool index_too_full(size_t used, size_t cap) { return used * 4 > cap * 3; }
-static inline size_t index_cap_for(size_t used)
+static inline bool too_full(size_t n, size_t slots_) { return n * 20 > slots_ * 17; }
+
+/* Slots for n entries after a growth or a shrink: 70% full. */
+static inline size_t cap_for(size_t n)
 {
-    size_t cap = used + used / 2;
-    return cap < 1024 ? 1024 : cap;
+    size_t c = n / 7 * 10 + n % 7 * 10 / 7 + 1;
+    return c < MIN_CAP ? MIN_CAP : c;
 }
 
-/* The index slot holding the block of granule key, or the empty slot where it would go. */
-static size_t find_slot(uint64_t key)
+/* Entry i is dropped: its state too. */
+static inline void drop_state(size_t i)
 {
-    size_t i = slot_of(key, index_cap);
-    while (index_[i] && key_of(&entries[index_[i] - 1]) != key)
-        i = next_slot(i);
-    return i;
+    if (slots[i].klass & PYPPER_ENTRY_STATEFUL)
+        pypper_states_drop((uint32_t)i);
 }
 
-/* Large arrays ask for transparent huge pages: a full pass appends hundreds of
- * thousands of entries, and a 4 KiB page fault every 256 of them was most of the
- * pass's time in a VM; a sync's hashing touches every index page at random. Below
- * HUGE_MIN the tail of a huge page would be too much waste for a small table. */
+static inline void clear_slot(size_t i) { slots[i] = (pypper_obj_entry){0}; }
+
+/* Entry `from` moves to `to` (empty, or its entry dropped), its state with it;
+ * `from` is left empty. */
+static inline void move_entry(size_t to, size_t from)
+{
+    pypper_obj_entry *s = slots, e = s[from];
+    if (e.klass & PYPPER_ENTRY_STATEFUL)
+        pypper_states_move((uint32_t)to, (uint32_t)from);
+    s[to] = e;
+    s[from] = (pypper_obj_entry){0};
+}
+
+static inline void swap_entries(size_t a, size_t b)
+{
+    if ((slots[a].klass | slots[b].klass) & PYPPER_ENTRY_STATEFUL)
+        pypper_states_swap((uint32_t)a, (uint32_t)b);
+    pypper_obj_entry t = slots[a];
+    slots[a] = slots[b];
+    slots[b] = t;
+}
+
+/* Large mappings ask for transparent huge pages: a full pass hashes hundreds of
+ * thousands of entries into slots at random, and a 4 KiB page fault every 512 of them
+ * was most of the pass's time in a VM. Below HUGE_MIN the tail of a huge page would be
+ * too much waste for a small table. */
 #define HUGE_MIN ((size_t)8 << 20)
 
 static void prefer_huge(void *p, size_t bytes)
@@ -104,194 +129,278 @@ static void prefer_huge(void *p, size_t bytes)
         (void)madvise(p, bytes, MADV_HUGEPAGE);     /* advice: refused is fine */
 }
 
-/* A fresh index of cap slots holding the non-retired entries of [0, synced). */
-static int rebuild_index(size_t cap)
+/* The mapping resized to n entries, in place or by moving its pages (mremap: no copy,
+ * no page faults for what is already there); what it gains reads as zero. */
+static int map_entries(size_t n)
 {
-    uint32_t *fresh = pypper_own_mmap(PYPPER_OWN_OBJTABLE_INDEX, cap * sizeof(uint32_t), 0);
+    size_t bytes = n * sizeof(pypper_obj_entry);
+    void *fresh = slots ? pypper_own_mremap(slots, mapped * sizeof(pypper_obj_entry), bytes)
+                        : pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES, bytes, 0);
     if (!fresh)
         return -1;
-    prefer_huge(fresh, cap * sizeof(uint32_t));
-    if (index_)
-        pypper_own_munmap(index_, index_cap * sizeof(uint32_t));
-    index_ = fresh;
-    index_cap = cap;
-    index_used = 0;
-    for (size_t e = 0; e < synced; e++) {
-        if (!retired(&entries[e])) {
-            index_[find_slot(key_of(&entries[e]))] = (uint32_t)(e + 1);
-            index_used++;
-        }
-    }
+    prefer_huge(fresh, bytes);
+    slots = pypper_objtable_entry0 = fresh;
+    mapped = n;
     return 0;
 }
 
-/* Grow the entry array in place or by moving its pages (mremap: no copy, no page
- * faults for what is already there; a copy of a million entries took 50 ms here). */
-static int resize_entries(size_t cap)
+/* A rehash in progress: the table's slots and new capacity, the slot being settled and
+ * the way the scan goes. The slots the scan has not reached yet hold entries still in
+ * their old places (or are empty), except those marked SETTLED, put there ahead of
+ * the scan (a few: entries displaced far from home near the start, probe runs that
+ * wrap); the scan clears the mark when it reaches them. Kept in locals: the entries'
+ * byte stores would make the compiler reload globals. */
+typedef struct {
+    pypper_obj_entry *slots;
+    size_t cap, scan;
+    bool down;
+} rehash_scan;
+
+static inline bool ahead_of_scan(const rehash_scan *r, size_t t)
 {
-    void *fresh;
-    if (entries)
-        fresh = pypper_own_mremap(entries, entries_cap * sizeof(pypper_obj_entry),
-                                  cap * sizeof(pypper_obj_entry));
+    return r->down ? t < r->scan : t > r->scan;
+}
+
+/* Whether slot t may take the entry being settled: empty, or holding an entry not
+ * settled yet (ahead of the scan, unmarked), which then trades places with it. */
+static inline bool takes(const rehash_scan *r, size_t t)
+{
+    const pypper_obj_entry *e = &r->slots[t];
+    return pypper_entry_empty(e) || (ahead_of_scan(r, t) && !(e->klass & SETTLED));
+}
+
+/* Settle the entry of the scan's slot (and each entry a swap brings there after it):
+ * it goes to the first slot of its probe run that takes it, or stays. Settled entries
+ * never move again, so every probe run stays unbroken whatever the order. */
+__attribute__((always_inline)) static inline void settle(const rehash_scan *r)
+{
+    size_t i = r->scan;
+    for (;;) {
+        size_t t = home_in(key_of(&r->slots[i]), r->cap);
+        while (t != i && !takes(r, t))
+            t = t + 1 == r->cap ? 0 : t + 1;
+        if (t == i)
+            return;
+        bool was_empty = pypper_entry_empty(&r->slots[t]);
+        if (was_empty)
+            move_entry(t, i);
+        else
+            swap_entries(t, i);         /* i now holds the entry that was at t */
+        if (ahead_of_scan(r, t))
+            r->slots[t].klass |= SETTLED;
+        if (was_empty)
+            return;
+    }
+}
+
+/* Settle the entry of slot r->scan unless it is empty or was settled ahead of the
+ * scan (its mark cleared). */
+__attribute__((always_inline)) static inline void visit(rehash_scan *r)
+{
+    pypper_obj_entry *e = &r->slots[r->scan];
+    if (pypper_entry_empty(e))
+        return;
+    if (e->klass & SETTLED)
+        e->klass &= (uint8_t)~SETTLED;
     else
-        fresh = pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES, cap * sizeof(pypper_obj_entry), 0);
-    if (!fresh)
+        settle(r);
+}
+
+/* Rehash slots [0, old_cap) in place for cap = new_cap: the mapping holds both, and
+ * slots from old_cap on are empty. Growing scans from the top down (entries move up,
+ * into slots settled or empty), shrinking from the bottom up (entries move down): each
+ * entry moves about once, and few land ahead of the scan. */
+static void rehash(size_t old_cap, size_t new_cap)
+{
+    cap = new_cap;
+    rehash_scan r = {slots, new_cap, 0, new_cap > old_cap};
+    if (r.down) {
+        for (r.scan = old_cap; r.scan-- > 0;)
+            visit(&r);
+    } else {
+        for (r.scan = 0; r.scan < old_cap; r.scan++)
+            visit(&r);
+    }
+}
+
+/* Grow the table to new_cap slots (more than cap): the pending entries move up to
+ * follow them (from the last, so none is overwritten), then the slots are rehashed. */
+static int grow(size_t new_cap)
+{
+    size_t old_cap = cap;
+    if (map_entries(new_cap + PENDING_MAX) < 0)
         return -1;
-    prefer_huge(fresh, cap * sizeof(pypper_obj_entry));
-    entries = pypper_objtable_entry0 = fresh;
-    entries_cap = cap;
+    for (size_t k = npending; k-- > 0;)
+        move_entry(new_cap + k, old_cap + k);
+    rehash(old_cap, new_cap);
     return 0;
+}
+
+/* Shrink the table to new_cap slots (fewer than cap, enough for the entries; nothing
+ * pending). */
+static void shrink(size_t new_cap)
+{
+    rehash(cap, new_cap);
+    (void)map_entries(new_cap + PENDING_MAX);   /* refused: the tail stays mapped, empty */
 }
 
 int pypper_objtable_add(void *block, void *object, uint32_t site)
 {
-    if (count == UINT32_MAX - 1)
-        return -1;
     uintptr_t from_base = (uintptr_t)((char *)block - pypper_objtable_base);
     uintptr_t off = (uintptr_t)((char *)object - (char *)block);
     if ((uintptr_t)block < (uintptr_t)pypper_objtable_base || from_base >= PYPPER_OBJTABLE_SPAN
         || from_base % PYPPER_OBJTABLE_GRANULE || off % PYPPER_OBJTABLE_GRANULE
-        || off / PYPPER_OBJTABLE_GRANULE >= PYPPER_OBJTABLE_RETIRED)
+        || off / PYPPER_OBJTABLE_GRANULE > 2)
         return -1;
-    if (count == entries_cap && resize_entries(entries_cap ? entries_cap * 2 : 512) < 0)
+    if (!slots && grow(MIN_CAP) < 0)
+        return -1;
+    if (npending == PENDING_MAX && pypper_objtable_sync() < 0)
+        return -1;
+    if (used + npending >= MAX_USED)
         return -1;
     uint64_t g = from_base / PYPPER_OBJTABLE_GRANULE;
     uint16_t site16 = site == UINT32_MAX ? 0xFFFFu : site < 0xFFFFu ? (uint16_t)site : 0;
-    entries[count++] = (pypper_obj_entry){
+    slots[cap + npending++] = (pypper_obj_entry){
         .granule = (uint32_t)g,
-        .where = (uint8_t)((g >> 32) | (off / PYPPER_OBJTABLE_GRANULE) << 4),
+        .where = (uint8_t)((g >> 32) | (1 + off / PYPPER_OBJTABLE_GRANULE) << 4),
         .site16 = site16};
     return 0;
 }
 
 int pypper_objtable_reserve(size_t n)
 {
-    /* Only the entries: pages not written cost nothing. The index is sized at the
-     * next sync from what is then alive (a hashed index touches all its pages). */
-    return n > entries_cap && resize_entries(n) < 0 ? -1 : 0;
+    if (n >= MAX_USED)
+        return -1;
+    if (!too_full(n, cap))
+        return 0;
+    size_t want = n / 17 * 20 + n % 17 * 20 / 17 + 1;      /* 85% full with n */
+    return grow(want < MIN_CAP ? MIN_CAP : want);
 }
 
 bool pypper_objtable_current(const pypper_obj_entry *e)
 {
-    return !retired(e) && (!alive_fn || alive_fn(pypper_entry_block(e)));
+    return !pypper_entry_empty(e) && (!alive_fn || alive_fn(pypper_entry_block(e)));
+}
+
+/* Drop the pending entries of dead objects (most young objects die before a sync),
+ * keeping the others in order. */
+static void drop_dead_pending(void)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < npending; k++) {
+        size_t from = cap + k;
+        if (pypper_objtable_current(&slots[from])) {
+            if (k != kept)
+                move_entry(cap + kept, from);
+            kept++;
+        } else {
+            drop_state(from);
+            clear_slot(from);
+        }
+    }
+    dropped_total += npending - kept;
+    npending = kept;
+}
+
+/* Hash pending entry `from`: into its block's slot (the older entry there is dropped:
+ * its object died, the block was reused) or the empty slot ending the probe run. */
+static void hash_pending(size_t from)
+{
+    uint64_t key = key_of(&slots[from]);
+    size_t i = home_of(key);
+    for (; !pypper_entry_empty(&slots[i]); i = next_slot(i)) {
+        if (key_of(&slots[i]) == key) {
+            drop_state(i);
+            dropped_total++;
+            used--;
+            break;
+        }
+    }
+    move_entry(i, from);
+    used++;
 }
 
 int pypper_objtable_sync(void)
 {
-    /* The entries added since the last sync are in no index yet: drop the dead ones
-     * by compacting that tail in place (most young objects die before a sync). */
-    size_t kept = synced;
-    for (size_t e = synced; e < count; e++) {
-        if (pypper_objtable_current(&entries[e])) {
-            move_state(kept, e);
-            entries[kept++] = entries[e];
-        } else {
-            drop_state(e);
-        }
-    }
-    dropped_total += count - kept;
-    count = kept;
-    size_t want = index_used + (count - synced);
-    if (!index_cap || index_too_full(want, index_cap)) {
-        if (rebuild_index(index_cap_for(want)) < 0)
-            return -1;
-    }
-    for (size_t e = synced; e < count; e++) {
-        size_t i = find_slot(key_of(&entries[e]));
-        if (index_[i])
-            retire(&entries[index_[i] - 1]);          /* the block's older object */
-        else
-            index_used++;
-        index_[i] = (uint32_t)(e + 1);
-    }
-    synced = count;
+    drop_dead_pending();
+    if (!npending)
+        return 0;
+    /* Room for all of them, as if none replaced an older entry. */
+    size_t need = used + npending;
+    if (too_full(need, cap) && grow(cap_for(need)) < 0)
+        return -1;
+    for (size_t k = 0; k < npending; k++)
+        hash_pending(cap + k);
+    npending = 0;
     return 0;
 }
 
 pypper_obj_entry *pypper_objtable_find(const void *block)
 {
-    if (!index_used)
+    if (!used)
         return NULL;
     uintptr_t from_base = (uintptr_t)((const char *)block - pypper_objtable_base);
     if (from_base >= PYPPER_OBJTABLE_SPAN || from_base % PYPPER_OBJTABLE_GRANULE)
         return NULL;
-    uint32_t slot = index_[find_slot(granule_of(block))];
-    return slot ? &entries[slot - 1] : NULL;
+    uint64_t key = granule_of(block);
+    for (size_t i = home_of(key); !pypper_entry_empty(&slots[i]); i = next_slot(i))
+        if (key_of(&slots[i]) == key)
+            return &slots[i];
+    return NULL;
 }
 
 bool pypper_objtable_contains(const void *block) { return pypper_objtable_find(block) != NULL; }
 
-size_t pypper_objtable_count(void) { return count; }
+size_t pypper_objtable_count(void) { return cap + npending; }
+
+size_t pypper_objtable_used(void) { return used + npending; }
 
 uint64_t pypper_objtable_dropped(void) { return dropped_total; }
 
-pypper_obj_entry *pypper_objtable_at(size_t i) { return &entries[i]; }
+pypper_obj_entry *pypper_objtable_at(size_t i) { return &slots[i]; }
 
-const pypper_obj_entry *pypper_objtable_entries(void) { return entries; }
+const pypper_obj_entry *pypper_objtable_entries(void) { return slots; }
+
+/* Remove the entry of slot i: backward-shift deletion moves each later entry of the
+ * probe run that may fill the hole into it, so no probe run is broken. */
+static void remove_slot(size_t i)
+{
+    drop_state(i);
+    clear_slot(i);
+    used--;
+    dropped_total++;
+    size_t hole = i;
+    for (size_t j = next_slot(i); !pypper_entry_empty(&slots[j]); j = next_slot(j)) {
+        if (distance(home_of(key_of(&slots[j])), j) >= distance(hole, j)) {
+            move_entry(hole, j);
+            hole = j;
+        }
+    }
+}
+
+/* Whether slot i holds an entry whose object is not alive. */
+static inline bool stale(size_t i)
+{
+    return !pypper_entry_empty(&slots[i]) && !pypper_objtable_current(&slots[i]);
+}
 
 size_t pypper_objtable_compact(void)
 {
     if (pypper_objtable_sync() < 0)
         return 0;
-    size_t kept = 0;
-    for (size_t e = 0; e < count; e++) {
-        if (pypper_objtable_current(&entries[e])) {
-            move_state(kept, e);
-            entries[kept++] = entries[e];
-        } else {
-            drop_state(e);
-        }
+    uint64_t before = dropped_total;
+    /* A removal may shift a later entry into slot i: it is looked at again. Entries
+     * shift only down to a hole at or after i (across the end, from the first slots
+     * already looked at, which are current), so none is missed. */
+    for (size_t i = 0; i < cap;) {
+        if (stale(i))
+            remove_slot(i);
+        else
+            i++;
     }
-    size_t dropped = count - kept;
-    dropped_total += dropped;
-    count = synced = kept;
-    /* A much smaller table gets a smaller index (its pages go back to the kernel). */
-    if (dropped && index_cap > 2 * index_cap_for(count) && rebuild_index(index_cap_for(count)) == 0)
-        return dropped;
-    if (dropped) {
-        memset(index_, 0, index_cap * sizeof(uint32_t));
-        index_used = 0;
-        for (size_t e = 0; e < count; e++) {
-            index_[find_slot(key_of(&entries[e]))] = (uint32_t)(e + 1);
-            index_used++;
-        }
-    }
-    return dropped;
-}
-
-/* Remove entry i (synced): its index slot if it has one, then the last entry moves
- * into its place. */
-static void remove_at(size_t i)
-{
-    /* A retired entry is in no index slot: its block's slot names the newer entry. */
-    bool indexed = !retired(&entries[i]);
-    size_t slot = indexed ? find_slot(key_of(&entries[i])) : 0;
-    if (indexed && index_[slot] == i + 1) {
-        /* Backward-shift deletion keeps every probe sequence unbroken. */
-        size_t hole = slot;
-        for (size_t j = next_slot(slot); index_[j]; j = next_slot(j)) {
-            size_t home = slot_of(key_of(&entries[index_[j] - 1]), index_cap);
-            if (distance(home, j) >= distance(hole, j)) {
-                index_[hole] = index_[j];
-                hole = j;
-            }
-        }
-        index_[hole] = 0;
-        index_used--;
-    }
-    drop_state(i);
-    size_t last = --count;
-    synced = count;
-    dropped_total++;
-    if (i != last) {
-        move_state(i, last);
-        entries[i] = entries[last];
-        if (!retired(&entries[i])) {
-            size_t moved = find_slot(key_of(&entries[i]));
-            if (index_[moved] == last + 1)
-                index_[moved] = (uint32_t)(i + 1);
-        }
-    }
+    if (cap > MIN_CAP && cap_for(used) * 2 <= cap)
+        shrink(cap_for(used));
+    return (size_t)(dropped_total - before);
 }
 
 size_t pypper_objtable_sweep(size_t *cursor, size_t budget)
@@ -299,14 +408,14 @@ size_t pypper_objtable_sweep(size_t *cursor, size_t budget)
     if (pypper_objtable_sync() < 0)
         return 0;
     size_t dropped = 0, i = *cursor;
-    for (; budget && count; budget--) {
-        if (i >= count)
+    for (; budget && used; budget--) {
+        if (i >= cap)
             i = 0;
-        if (pypper_objtable_current(&entries[i])) {
-            i++;
-        } else {
-            remove_at(i);
+        if (stale(i)) {
+            remove_slot(i);             /* slot i may hold a shifted entry: again */
             dropped++;
+        } else {
+            i++;
         }
     }
     *cursor = i;
@@ -315,12 +424,9 @@ size_t pypper_objtable_sweep(size_t *cursor, size_t budget)
 
 void pypper_objtable_clear(void)
 {
-    if (entries)
-        pypper_own_munmap(entries, entries_cap * sizeof(pypper_obj_entry));
-    if (index_)
-        pypper_own_munmap(index_, index_cap * sizeof(uint32_t));
-    entries = pypper_objtable_entry0 = NULL;
-    index_ = NULL;
-    count = entries_cap = synced = index_cap = index_used = 0;
+    if (slots)
+        pypper_own_munmap(slots, mapped * sizeof(pypper_obj_entry));
+    slots = pypper_objtable_entry0 = NULL;
+    cap = used = npending = mapped = 0;
     pypper_states_clear();
 }

@@ -1,10 +1,12 @@
-/* Pypper/objtable.h: the object table: the objects the live trace knows, as a dense
- * array of entries in the order they were added (what the temperature work
- * iterates) plus an open-addressing index from block address to entry. Adding is an
- * append; the index catches up at the next sync (the sampler's hand-over, an API
- * call), by which time most young objects have died and are never hashed. Whether
- * an entry's object is alive is the caller's to say (the heap's tracked bit, cleared
- * when the block is freed); entries of dead objects stay until a compaction. Not
+/* Pypper/objtable.h: the object table: the objects the live trace knows, as an
+ * open-addressing hash table of entries keyed by block, followed in the same array by
+ * the entries added since the last sync (pending). Adding is an append; the pending
+ * entries are hashed at the next sync (the sampler's hand-over, an API call, or an add
+ * that finds the pending part full), by which time most young objects have died and
+ * are never hashed. Whether an entry's object is alive is the caller's to say (the
+ * heap's tracked bit, cleared when the block is freed); entries of dead objects stay
+ * until a sweep or compaction. Callers iterate entry numbers [0, count): a number is a
+ * slot (or a pending entry), and an empty slot is an entry that is not current. Not
  * thread-safe: callers serialize (the GIL, or the heap lock). */
 #ifndef PYPPER_OBJTABLE_H
 #define PYPPER_OBJTABLE_H
@@ -17,23 +19,23 @@
  * the table's base (pypper_objtable_set_base: the heap's reservation), 36 bits (1 TiB
  * of reservation); the object as its distance from the block start in granules (its
  * pre-headers: 0, 1 or 2). Read them (and the site, the migration walk's note)
- * through the accessors below. The temperature model's state is not in the entry:
- * see pypper_obj_state. */
+ * through the accessors below. An empty slot is all zero bytes (pypper_entry_empty).
+ * The temperature model's state is not in the entry: see pypper_obj_state. */
 typedef struct {
     uint32_t granule;   /* block start - base, in granules: low 32 bits */
-    uint8_t where;      /* bits 0-3: granule bits 32-35; 4-5: object offset in granules,
-                           3: retired (a newer entry has the block); 6-7: the note */
+    uint8_t where;      /* bits 0-3: granule bits 32-35; 4-5: 1 + the object's offset
+                           in granules, 0: an empty slot; 6-7: the note */
     uint8_t klass;      /* bits 0-1: cold, warm or hot, with hysteresis
-                           (Pypper/temperature.c: pypper_entry_class); bit 7:
-                           PYPPER_ENTRY_STATEFUL */
+                           (Pypper/temperature.c: pypper_entry_class); bit 6: objtable.c's
+                           own during a rehash (0 otherwise); bit 7: PYPPER_ENTRY_STATEFUL */
     uint16_t site16;    /* allocation site id (Python/alloc_sites.c), 0: unknown,
                            0xFFFF: allocated before the session */
 } pypper_obj_entry;
 
 /* The temperature model's state of an object (Pypper/temperature.c), 8 bytes, kept
  * only for the entries that got evidence (PYPPER_ENTRY_STATEFUL), in a map by entry
- * number (Pypper/objtable_states.c); any other entry's state reads as zero without a
- * lookup. */
+ * number (Pypper/objtable_states.c); any other entry's state (an empty slot's too)
+ * reads as zero without a lookup. */
 typedef struct {
     float heat;         /* decayed sampler evidence, as of `stamp` */
     uint32_t stamp;     /* model time (ms since the session started) of heat */
@@ -41,10 +43,10 @@ typedef struct {
 
 #define PYPPER_OBJTABLE_GRANULE 16u
 #define PYPPER_OBJTABLE_SPAN ((uint64_t)1 << 40)   /* bytes a base can cover */
-#define PYPPER_OBJTABLE_RETIRED 3u
 
 extern char *pypper_objtable_base;
-/* The entry array (entry numbers for pypper_entry_state). */
+/* Entry 0 (entry numbers for pypper_entry_state count from it); moves when the table
+ * grows or shrinks. */
 extern pypper_obj_entry *pypper_objtable_entry0;
 
 extern const pypper_obj_state pypper_obj_state_zero;
@@ -53,11 +55,14 @@ extern const pypper_obj_state pypper_obj_state_zero;
 /* Entry i's stored state (zero when it has none); objtable_states.c. */
 const pypper_obj_state *pypper_objtable_state_of(size_t i);
 /* e's state, to write: stored (zero) the first time. Valid until the next call here
- * or the table's next sync, sweep or compaction. When the map cannot grow, a scratch
+ * or the table's next add, sync, sweep or compaction. When the map cannot grow, a scratch
  * state that nothing reads (counted in stats()["objtable_states_refused"]). */
 pypper_obj_state *pypper_objtable_state_mut(pypper_obj_entry *e);
 
 static inline int pypper_entry_class(const pypper_obj_entry *e) { return e->klass & 3u; }
+
+/* Whether e is an empty slot (no object: never current, its state zero). */
+static inline bool pypper_entry_empty(const pypper_obj_entry *e) { return !(e->where & 0x30u); }
 
 /* The model state of e, an entry of the table (from find, at or entries), to read;
  * valid like pypper_objtable_state_mut's. */
@@ -80,12 +85,11 @@ static inline void *pypper_entry_block(const pypper_obj_entry *e)
     return pypper_objtable_base + g * PYPPER_OBJTABLE_GRANULE;
 }
 
-/* The object, or NULL when the entry is retired. */
+/* The object, or NULL for an empty slot. */
 static inline void *pypper_entry_object(const pypper_obj_entry *e)
 {
-    unsigned off = (e->where >> 4) & 3u;
-    return off == PYPPER_OBJTABLE_RETIRED ? NULL
-                                          : (char *)pypper_entry_block(e) + off * PYPPER_OBJTABLE_GRANULE;
+    unsigned where = (e->where >> 4) & 3u;
+    return where ? (char *)pypper_entry_block(e) + (where - 1) * PYPPER_OBJTABLE_GRANULE : NULL;
 }
 
 /* The site as Python/alloc_sites.h numbers it (UINT32_MAX: before the session). */
@@ -109,37 +113,45 @@ void pypper_objtable_set_alive(pypper_objtable_alive_fn alive);
  * empty table); NULL (the default) works for a table whose blocks are below 1 TiB. */
 void pypper_objtable_set_base(void *base);
 
-/* Append an entry (the block may have an older one: the next sync retires it).
- * 0, or -1 when memory for the table could not be had or the entry cannot be
- * encoded (the block outside the base's span or not 16-aligned, the object not 0, 16
- * or 32 bytes into it): nothing changed. Sites above 0xFFFE other than UINT32_MAX
- * are kept as 0 (unknown). */
+/* Append a pending entry (the block may have an older one: the next sync replaces
+ * it). An add that finds the pending part full syncs first. 0, or -1 when memory for
+ * the table could not be had or the entry cannot be encoded (the block outside the
+ * base's span or not 16-aligned, the object not 0, 16 or 32 bytes into it): nothing
+ * changed. Sites above 0xFFFE other than UINT32_MAX are kept as 0 (unknown). */
 int pypper_objtable_add(void *block, void *object, uint32_t site);
-/* Make room for n entries without growing; 0 or -1 (no memory: nothing changed). */
+/* Make room for n entries in the hash table (slots for them at its greatest load),
+ * so that syncs do not grow it until it holds more; 0 or -1 (no memory: nothing
+ * changed). Every slot's page is touched as entries land at random: a room much
+ * larger than what gets added costs that memory. */
 int pypper_objtable_reserve(size_t n);
-/* Index the entries added since the last sync: dead ones are skipped, an older entry
- * of the same block is retired (object = NULL). 0, or -1 when the index could not
- * grow (those entries stay unindexed until a later sync). */
+/* Hash the pending entries: dead ones are dropped, an older entry of the same block
+ * is replaced (dropped, its state with it). 0, or -1 when the table could not grow
+ * (the pending entries stay pending until a later sync). */
 int pypper_objtable_sync(void);
 /* block's entry among the synced ones (writable: the model's fields), or NULL; valid
- * until the next add, sync or compaction. */
+ * until the next add, sync, sweep or compaction. */
 pypper_obj_entry *pypper_objtable_find(const void *block);
 bool pypper_objtable_contains(const void *block);
-/* Whether entry e describes a live object: not retired, and alive() says so. */
+/* Whether entry e describes a live object: not an empty slot, and alive() says so. */
 bool pypper_objtable_current(const pypper_obj_entry *e);
-/* Entries in the array, including dead and unsynced ones. */
+/* Entry numbers: the hash table's slots, then the pending entries; empty slots and
+ * the entries of dead objects included. */
 size_t pypper_objtable_count(void);
+/* Entries held: occupied slots and pending entries (dead ones included). */
+size_t pypper_objtable_used(void);
 /* Entries dropped since the process started (by syncs, sweeps and compactions). */
 uint64_t pypper_objtable_dropped(void);
-/* Entry i of the dense array (i < count), writable like find's. */
+/* Entry i (i < count), writable like find's; an empty slot reads as not current. */
 pypper_obj_entry *pypper_objtable_at(size_t i);
 const pypper_obj_entry *pypper_objtable_entries(void);
-/* Sync, then drop every entry that is not current, keeping the order of the others;
- * returns how many were dropped. O(entries). */
+/* Sync, then drop every entry that is not current (the others stay where the hash
+ * puts them); a table left much emptier is rehashed smaller (its pages go back to the
+ * kernel). Returns how many were dropped. O(slots). */
 size_t pypper_objtable_compact(void);
-/* Sync, then look at `budget` entries from *cursor on (wrapping), removing those
- * that are not current (the last entry moves into each hole). Advances *cursor;
- * returns how many were removed. Bounded work, for passes that must stay short. */
+/* Sync, then look at `budget` slots from *cursor on (wrapping), removing the entries
+ * that are not current (a later entry of the probe run may shift into the hole).
+ * Advances *cursor; returns how many were removed. Bounded work, for passes that must
+ * stay short. */
 size_t pypper_objtable_sweep(size_t *cursor, size_t budget);
 /* Forget every entry and free the table's memory. */
 void pypper_objtable_clear(void);

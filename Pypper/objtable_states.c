@@ -65,7 +65,7 @@ static bool room(void)
     if (cap && (used + 1) * 4 <= cap * 3)
         return true;
     size_t fresh_cap = cap ? cap * 2 : MIN_CAP;
-    state_slot *fresh = pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES,
+    state_slot *fresh = pypper_own_mmap(PYPPER_OWN_OBJTABLE_STATES,
                                         fresh_cap * sizeof(state_slot), 0);
     if (!fresh)
         return false;
@@ -129,6 +129,20 @@ void pypper_states_move(uint32_t to, uint32_t from)
     pypper_obj_state st = s->state;
     remove_slot(s);
     take(to + 1)->state = st;             /* the removal left the room */
+}
+
+void pypper_states_swap(uint32_t a, uint32_t b)
+{
+    state_slot *sa = find(a + 1), *sb = find(b + 1);
+    if (sa && sb) {
+        pypper_obj_state t = sa->state;
+        sa->state = sb->state;
+        sb->state = t;
+    } else if (sa) {
+        pypper_states_move(b, a);
+    } else if (sb) {
+        pypper_states_move(a, b);
+    }
 }
 
 void pypper_states_drop(uint32_t i)

@@ -8,8 +8,10 @@
 #include "objtable.h"
 
 /* Entry `from`'s state becomes entry `to`'s (to has none: objtable.c moves entries
- * down over ones it dropped or moved already). */
+ * only into empty slots, or over ones it dropped or moved already). */
 void pypper_states_move(uint32_t to, uint32_t from);
+/* Entries a and b trade places: so do their states (either may have none). */
+void pypper_states_swap(uint32_t a, uint32_t b);
 /* Forget entry i's state (its entry is dropped). */
 void pypper_states_drop(uint32_t i);
 /* Forget every state and free the map. */

@@ -29,7 +29,7 @@ static pthread_mutex_t mu PYPPER_PINNED = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const part_names[PYPPER_OWN_PARTS] = {
     [PYPPER_OWN_OBJTABLE_ENTRIES] = "objtable_entries",
-    [PYPPER_OWN_OBJTABLE_INDEX] = "objtable_index",
+    [PYPPER_OWN_OBJTABLE_STATES] = "objtable_states",
     [PYPPER_OWN_LIVE_TRACE] = "live_trace",
     [PYPPER_OWN_EVIDENCE] = "evidence",
     [PYPPER_OWN_MIGRATE] = "migrate",

@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 typedef enum {
-    PYPPER_OWN_OBJTABLE_ENTRIES,   /* Pypper/objtable.c: the dense entry array */
-    PYPPER_OWN_OBJTABLE_INDEX,     /* Pypper/objtable.c: the block -> entry index */
+    PYPPER_OWN_OBJTABLE_ENTRIES,   /* Pypper/objtable.c: the hash table of entries */
+    PYPPER_OWN_OBJTABLE_STATES,    /* Pypper/objtable_states.c: the model states */
     PYPPER_OWN_LIVE_TRACE,         /* Python/live_trace.c: the rescan buffer */
     PYPPER_OWN_EVIDENCE,           /* Python/active_trace.c: evidence table, poll window */
     PYPPER_OWN_MIGRATE,            /* Python/migrate.c: per-page and per-site arrays */

@@ -362,11 +362,12 @@ static bool burst(void)
 /* ---- feeding the model (GIL held, mu held) ---- */
 
 /* The model's scale: a census of the heats of at most CENSUS_SAMPLE entries spread
- * evenly over the whole object table (from an offset that moves at each hand-over).
- * Not the poll window: a window is one contiguous part of the table, which holds the
- * objects in the order the live trace took them, so one part of the program's data;
- * measured on tests/programs/bfs_graph.py, a window's 95th percentile went from 0.09
- * to 2,896 from one hand-over to the next, and with it every temperature. */
+ * evenly over the whole object table (from an offset that moves at each hand-over;
+ * empty slots have no heat and are not counted). Not the poll window: when the table
+ * kept the objects in the order the live trace took them, a window was one part of
+ * the program's data, and on tests/programs/bfs_graph.py its 95th percentile went from
+ * 0.09 to 2,896 from one hand-over to the next, and with it every temperature (the
+ * table is in hash order now, but a window is still a small sample). */
 #define CENSUS_SAMPLE 16384
 
 static void take_census(size_t count, uint32_t now)
@@ -423,14 +424,15 @@ static size_t choose_polls_by_writes(size_t count, size_t m)
     return k;
 }
 
-/* The next window of the object table: POLL_WINDOW entries get their class
+/* The next window of the object table: POLL_WINDOW entry numbers (empty slots among
+ * them read as idle and are never polled) get their class
  * re-evaluated (so objects that cool without new evidence change class too), and the
  * first of them are polled. A change is seen between two reads of a count, so the
  * polled part is about half the reads of the last interval (each entry is read about
  * twice before the next refill; a window read once would never show one). An entry
  * without heat and cold already is left as it is: it has nothing to count or change,
  * and most of a large table is such entries (not even their block is looked at).
- * One pass over the window, through the entry array (the table does not change under
+ * One pass over the window, through the table's slots (the table does not change under
  * the GIL): two passes with a call per entry cost the hand-over about 1 M instructions
  * (churn.py, containers.py under callgrind), a third of the hand-over there. */
 static void refill_poll_window(uint32_t now)

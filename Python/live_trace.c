@@ -149,7 +149,7 @@ static uint64_t dead_entries(void)
 void pypper_live_trace_settle(void)
 {
     uint64_t dead = dead_entries();
-    if (dead >= 1024 && dead * 4 >= pypper_objtable_count()) {
+    if (dead >= 1024 && dead * 4 >= pypper_objtable_used()) {
         /* Bounded, but enough to keep up with the frees since the last settle. */
         uint64_t budget = dead < SWEEP_BUDGET ? SWEEP_BUDGET : dead < SWEEP_MAX ? dead : SWEEP_MAX;
         bool locked = pypper_heap_lock();
@@ -218,7 +218,7 @@ static void track_with_referents(PyObject *op)
 
 /* The rescan first collects what it will track, then tracks it: tracking appends to
  * the table and sets tracked bits, and an entry of a freed object whose block gets a
- * new tracked object would look current until the next sync retires it. */
+ * new tracked object would look current until the next sync replaces it. */
 #define RESCAN_FOUND_MAX 8192
 
 static int collect_untracked(PyObject *op, void *unused)
@@ -242,7 +242,7 @@ size_t pypper_live_trace_rescan(size_t budget)
     if (!LT.on || !LT.rescan_buf)
         return 0;
     bool locked = pypper_heap_lock();
-    pypper_objtable_sync();             /* retires entries whose block was reused */
+    pypper_objtable_sync();             /* replaces entries whose block was reused */
     size_t n = pypper_objtable_count();
     LT.rescan_nfound = 0;
     for (size_t k = 0; k < budget && k < n && LT.rescan_nfound < RESCAN_FOUND_MAX; k++) {
@@ -311,7 +311,7 @@ void pypper_live_trace_young(size_t budget)
         return;
     PyInterpreterState *interp = PyInterpreterState_Get();
     bool locked = pypper_heap_lock();
-    pypper_objtable_sync();             /* retires entries whose block was reused */
+    pypper_objtable_sync();             /* replaces entries whose block was reused */
     /* The generations younger than the traced one, older first (generation 1 has
      * survived a collection). */
     for (int gen = LT.min_generation - 1; gen >= 0 && budget; gen--) {
@@ -502,13 +502,10 @@ int pypper_live_trace_start(const pypper_config *cfg)
     pypper_heap_set_tracking(true);
 
     uint64_t t0 = now_ns();
-    /* Room for every block of the heap at once: no rehashing during the pass. */
-    pypper_heap_stats *hs = PyMem_RawMalloc(sizeof(*hs));
-    if (hs) {
-        pypper_heap_get_stats(hs);
-        pypper_objtable_reserve(hs->tier[0].blocks_in_use + hs->tier[1].blocks_in_use);
-        PyMem_RawFree(hs);
-    }
+    /* No room reserved for the heap's blocks: the table is a hash whose every page the
+     * entries touch, and many blocks are not traced (numbers, item arrays, dict
+     * tables): reserving for all took 75 MB of table for 4 M objects where growing as
+     * they come (in place, 70% full after each growth) takes 45 MB. */
     PyInterpreterState *interp = PyInterpreterState_Get();
     uint64_t containers = 0;
     for (int i = 0; i < NUM_GENERATIONS; i++)
@@ -516,7 +513,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     containers += walk_list(&interp->gc.permanent_generation.head);
     uint64_t ns = now_ns() - t0;
     LT.full_pass_ns = ns;
-    LT.full_pass_objects = pypper_objtable_count();
+    LT.full_pass_objects = pypper_objtable_used();
     LT.full_pass_done = true;
     pypper_log(PYPPER_LOG_INFO, "live trace: %llu objects (%llu containers) in %.1f ms",
                (unsigned long long)LT.full_pass_objects, (unsigned long long)containers,
@@ -592,7 +589,7 @@ static size_t live_objects(void)
     if (!LT.on)
         return 0;
     uint64_t dead = dead_entries();
-    size_t n = pypper_objtable_count();
+    size_t n = pypper_objtable_used();
     return dead < n ? n - (size_t)dead : 0;
 }
 
