@@ -25,7 +25,7 @@
  * malloc and free paths), the migration plane (its placement hook's cold-site set) and
  * a loaded profile (the same hook). */
 #define PART(p) (1u << (p))
-#define PAUSED_PARTS (PART(PYPPER_OWN_OBJTABLE_ENTRIES) | PART(PYPPER_OWN_OBJTABLE_INDEX) \
+#define PAUSED_PARTS (PART(PYPPER_OWN_OBJTABLE_ENTRIES) | PART(PYPPER_OWN_OBJTABLE_STATES) \
                       | PART(PYPPER_OWN_LIVE_TRACE) | PART(PYPPER_OWN_EVIDENCE) \
                       | PART(PYPPER_OWN_SITE_INFER) | PART(PYPPER_OWN_UNTRACED_SITES) \
                       | PART(PYPPER_OWN_WRITE_TRACKING) | PART(PYPPER_OWN_SNAPSHOT) \

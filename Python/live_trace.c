@@ -554,7 +554,8 @@ void pypper_live_trace_stop(void)
     if (!pypper_heap_untrack_all()) {
         const pypper_obj_entry *e = pypper_objtable_entries();
         for (size_t i = 0, n = pypper_objtable_count(); i < n; i++)
-            pypper_heap_untrack(pypper_entry_block(&e[i]));
+            if (!pypper_entry_empty(&e[i]))
+                pypper_heap_untrack(pypper_entry_block(&e[i]));
     }
     pypper_objtable_clear();
     pypper_heap_unlock(locked);
