@@ -1,6 +1,8 @@
 /* Python/site_infer.c: inferred allocation sites (site_infer.h). One open-addressing
  * table keyed by (level, region, type): level 0 regions are pools (16 KiB), level 1
- * arenas (1 MiB); the first seed of a key keeps it. */
+ * arenas (1 MiB); of the seeds of a key, the one at the lowest address keeps it (the
+ * first allocated there, as pools and arenas fill upwards), whatever order the seeds
+ * come in. */
 #include "site_infer.h"
 #include "../Pypper/own_memory.h"
 
@@ -13,6 +15,7 @@
 typedef struct {
     uintptr_t key;              /* region << 1 | level, + 1; 0: empty */
     const void *type;
+    const void *block;          /* the seed's */
     uint32_t site;
 } slot;
 
@@ -63,8 +66,8 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
     for (int level = 0; level < 2; level++) {
         uintptr_t key = key_of(block, level);
         slot *s = find(t, key, type);
-        if (!s->key)
-            *s = (slot){key, type, site};
+        if (!s->key || (uintptr_t)block < (uintptr_t)s->block)
+            *s = (slot){key, type, block, site};
     }
 }
 

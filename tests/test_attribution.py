@@ -63,6 +63,11 @@ def start_held(**options):
     a, b = two_groups(objs)
     scans(9)                     # the look at them above wrote their pages: forgotten
     assert len(a) > 1000 and len(b) > 1000, (len(a), len(b))
+    # A poll window chosen by page writes. The one chosen as the session started
+    # (before any scan: every page may have been used) is the table's first slots, in
+    # hash order: objects of B among them would see the counts that building A and B
+    # changed.
+    _pypper._test_hand_over()
     return objs, a, b
 """
 

@@ -1,6 +1,7 @@
 /* tests/c/test_site_infer.c: inferred allocation sites: a seed's site for objects of
  * its type in its pool, then in its arena; nothing across types, arenas or for an
- * unseeded type; the first seed of a pool keeps it; a zero site or a NULL table is
+ * unseeded type; the lowest seed of a pool or arena keeps it, in whatever order
+ * seeds come (a snapshot seeds in object-table order, a hash order); a zero site or a NULL table is
  * no seed; many seeds (the table's load) all found. */
 #include "check.h"
 #include "../../Python/site_infer.h"
@@ -21,7 +22,7 @@ int main(void)
     CHECK(t != NULL);
 
     pypper_site_infer_seed(t, at(base + 3 * POOL + 48), A, 7);
-    pypper_site_infer_seed(t, at(base + 3 * POOL + 96), A, 9);      /* same pool: first kept */
+    pypper_site_infer_seed(t, at(base + 3 * POOL + 96), A, 9);      /* same pool: lowest kept */
     pypper_site_infer_seed(t, at(base + 5 * POOL), B, 11);
     pypper_site_infer_seed(t, at(base + 6 * POOL), A, 0);           /* no site: no seed */
 
@@ -39,6 +40,11 @@ int main(void)
     pypper_site_infer_seed(t, at(base + 9 * POOL + 32), A, 13);
     CHECK(pypper_site_infer(t, at(base + 9 * POOL + 64), A) == 13);
     CHECK(pypper_site_infer(t, at(base + 8 * POOL + 64), A) == 7);
+    /* Seeded later at a lower address: it keeps the pool and the arena. */
+    pypper_site_infer_seed(t, at(base + 3 * POOL + 16), A, 5);
+    CHECK(pypper_site_infer(t, at(base + 3 * POOL + 1024), A) == 5);
+    CHECK(pypper_site_infer(t, at(base + 8 * POOL + 64), A) == 5);
+    CHECK(pypper_site_infer(t, at(base + 9 * POOL + 64), A) == 13);   /* its own pool's */
     pypper_site_infer_free(t);
     pypper_site_infer_free(NULL);
 
