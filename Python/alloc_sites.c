@@ -742,19 +742,20 @@ void pypper_alloc_sites_moved(const void *from, const void *to)
         large_put((uintptr_t)to, site_of(from, false));
 }
 
-int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
-{
-    if (!site || site > S.nsites || !S.sites || S.sites[site].code == SITE_GONE)
-        return 0;
-    *code = S.sites[site].code;
-    *offset = S.sites[site].offset;
-    return 1;
-}
-
 const void *pypper_alloc_site_code(uint32_t site)
 {
     return site && site <= S.nsites && S.sites && S.sites[site].code != SITE_GONE
            ? S.sites[site].code : NULL;
+}
+
+int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
+{
+    const void *c = pypper_alloc_site_code(site);
+    if (!c)
+        return 0;
+    *code = c;
+    *offset = S.sites[site].offset;
+    return 1;
 }
 
 int pypper_alloc_site_identity(uint32_t site, pypper_site_identity *out)
@@ -765,19 +766,25 @@ int pypper_alloc_site_identity(uint32_t site, pypper_site_identity *out)
     out->offset = S.sites[site].offset;
     if (code == SITE_GONE) {
         const gone_rec *g = &S.gone[site];
-        out->fingerprint = g->fingerprint;
         out->filename = g->filename;
         out->qualname = g->qualname;
         out->firstlineno = g->firstlineno;
         out->line = g->line;
     } else {
-        out->fingerprint = pypper_code_fingerprint(code);
         out->filename = code->co_filename;
         out->qualname = code->co_qualname;
         out->firstlineno = code->co_firstlineno;
         out->line = PyCode_Addr2Line(code, out->offset * (int)sizeof(_Py_CODEUNIT));
     }
     return 1;
+}
+
+uint64_t pypper_alloc_site_fingerprint(uint32_t site)
+{
+    if (!site || site > S.nsites || !S.sites)
+        return 0;
+    PyCodeObject *code = S.sites[site].code;
+    return code == SITE_GONE ? S.gone[site].fingerprint : pypper_code_fingerprint(code);
 }
 
 PyObject *pypper_alloc_site_describe(uint32_t site)

@@ -49,18 +49,20 @@ void pypper_alloc_sites_moved(const void *from, const void *to);
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset);
 /* A site's code object while it lives (to tell a reused address), else NULL. */
 const void *pypper_alloc_site_code(uint32_t site);
-/* What names a site across runs and in reports, also after its code object died;
+/* Where a site is, for reports and profiles, also after its code object died;
  * filename and qualname are borrowed: from the live code object, or, once it died,
  * from the site's own references (valid until the session stops). Use them before
  * anything that may run Python code or a collection. */
 typedef struct {
-    uint64_t fingerprint;           /* pypper_code_fingerprint (site_profile.h) */
     int offset;                     /* instruction index */
     PyObject *filename, *qualname;
     int firstlineno, line;
 } pypper_site_identity;
 /* 1 and *out for a site id, or 0 for 0 / an unknown id. */
 int pypper_alloc_site_identity(uint32_t site, pypper_site_identity *out);
+/* Its code's fingerprint (pypper_code_fingerprint, site_profile.h: what names it
+ * across runs), also after the code died; 0 for 0 / an unknown id. */
+uint64_t pypper_alloc_site_fingerprint(uint32_t site);
 /* "file:line (function)" of a site, or None for 0 / an unknown id. */
 PyObject *pypper_alloc_site_describe(uint32_t site);
 /* Counters: {"sites", "sites_gone" (their code object died), "codes_gone",

@@ -202,8 +202,8 @@ PyObject *pypper_migrate_site_totals(uint32_t now_ms)
         if (!objects[s] || !pypper_alloc_site_identity(s, &id))
             continue;
         PyObject *row = Py_BuildValue(
-            "(KiOOiiIdd)", (unsigned long long)id.fingerprint, id.offset, id.filename,
-            id.qualname, id.firstlineno, id.line, objects[s], bytes[s], cold[s]);
+            "(KiOOiiIdd)", (unsigned long long)pypper_alloc_site_fingerprint(s), id.offset,
+            id.filename, id.qualname, id.firstlineno, id.line, objects[s], bytes[s], cold[s]);
         if (!row || PyList_Append(list, row) < 0)
             Py_CLEAR(list);
         Py_XDECREF(row);
