@@ -71,12 +71,14 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
     pypper_migrate_result last;
     pypper_migrate_last(&last);
     return Py_BuildValue(
-        "{sssssbsKsKsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsNsN}",
+        "{sssssbsKsKsKsdsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsNsN}",
         "backend", pypper_migrate_backend_name(),
         "reason", pypper_migrate_backend_reason(),
         "running", pypper_migrate_running(),
         "passes", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_PASSES),
         "idle_rounds", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_IDLE),
+        "spaced_rounds", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_SPACED),
+        "collect_cpu_ms", (double)pypper_migrate_collect_cpu_ns() / 1e6,
         "promote", action(PYPPER_STAT_PROMOTE_TRIED, PYPPER_STAT_PROMOTE_DONE,
                           PYPPER_STAT_PROMOTE_FAILED, PYPPER_STAT_PROMOTE_BYTES),
         "demote", action(PYPPER_STAT_DEMOTE_TRIED, PYPPER_STAT_DEMOTE_DONE,
@@ -153,7 +155,27 @@ static PyObject *py_relocate(PyObject *module, PyObject *args)
     return PyLong_FromSize_t(bytes);
 }
 
+static PyObject *py_test_collect_cost(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    double ms = PyFloat_AsDouble(arg);
+    if (ms == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!(ms >= 0.0 && ms <= 3.6e6)) {
+        PyErr_SetString(PyExc_ValueError, "_test_collect_cost(ms): ms must be in [0, 3600000]");
+        return NULL;
+    }
+    if (!pypper_migrate_running()) {
+        PyErr_SetString(PyExc_RuntimeError, "no pypper session is running: call pypper.start() first");
+        return NULL;
+    }
+    return PyFloat_FromDouble((double)pypper_migrate_test_set_collect_cpu_ns((uint64_t)(ms * 1e6)) / 1e6);
+}
+
 PyMethodDef pypper_migration_methods[] = {
+    {"_test_collect_cost", py_test_collect_cost, METH_O,
+     "_test_collect_cost(ms) -> float: for tests: take the last round's collection as "
+     "having cost ms of CPU time (it spaces the next round); returns the value before"},
     {"relocate", py_relocate, METH_VARARGS,
      "relocate(obj, 'fast'|'slow') -> bytes moved (0: nothing movable now)"},
     {"migrate_now", py_migrate_now, METH_NOARGS,

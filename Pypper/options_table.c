@@ -88,7 +88,8 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_MIGRATE_INTERVAL_MS] = {
         "MIGRATE_INTERVAL_MS", PYPPER_OPT_INT, FIELD(migrate_interval_ms), "1000",
         1, 3600000, 0, 0, NULL,
-        "milliseconds between two migration planning rounds"},
+        "milliseconds between two migration planning rounds (at least: a round also waits "
+        "20 times the last one's collection CPU time)"},
     [PYPPER_OPTION_MIGRATE_MBPS] = {
         "MIGRATE_MBPS", PYPPER_OPT_INT, FIELD(migrate_mbps), "256", 0, 1000000, 0, 0, NULL,
         "cap on migrated MiB per second; 0 = no cap"},

@@ -61,9 +61,44 @@ static void *migrate_main(void *arg)
     return NULL;
 }
 
+/* A round's collection runs on a program thread (the engine's step, GIL held) and
+ * costs about the object table's size, whatever MIGRATE_INTERVAL_MS asks. The next
+ * round therefore waits COLLECT_SPACING times the last collection's CPU time as well
+ * (from the end of that round): collections take at most about 1/COLLECT_SPACING of
+ * the program's thread on any machine. Without it, a slow CPU (an emulated one:
+ * TCG ran migration_stress's 1 ms rounds 3x slower than the same rounds natively)
+ * or a large heap with a short interval spends most of the program's time in
+ * collections. */
+#define COLLECT_SPACING 20u
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 bool pypper_migrate_due(void)
 {
-    return M.on && now_ns() - M.last_ns >= (uint64_t)M.cfg.migrate_interval_ms * 1000000ull;
+    if (!M.on)
+        return false;
+    uint64_t since = now_ns() - M.last_ns;
+    if (since < (uint64_t)M.cfg.migrate_interval_ms * 1000000ull)
+        return false;
+    if (since < M.collect_cpu_ns * COLLECT_SPACING) {
+        M.spaced = true;
+        return false;
+    }
+    return true;
+}
+
+uint64_t pypper_migrate_collect_cpu_ns(void) { return M.collect_cpu_ns; }
+
+uint64_t pypper_migrate_test_set_collect_cpu_ns(uint64_t ns)
+{
+    uint64_t old = M.collect_cpu_ns;
+    M.collect_cpu_ns = ns;
+    return old;
 }
 
 void pypper_migrate_collect_if_due(uint32_t now_ms)
@@ -81,8 +116,14 @@ void pypper_migrate_collect_if_due(uint32_t now_ms)
      * lists no pages and asks the backend nothing: only the sites are learnt. That
      * listing and locating cost 17 + 24 ms a round on a heap of 48,000 pages (graph
      * under farmem_bench), and 28 bytes a page. */
+    if (M.spaced) {
+        M.spaced = false;
+        pypper_stat_add(PYPPER_STAT_MIGRATE_SPACED, 1);
+    }
     bool idle = pypper_mig_round_idle();
+    uint64_t c0 = thread_cpu_ns();
     pypper_mig_collect(false, now_ms, !idle);
+    M.collect_cpu_ns = thread_cpu_ns() - c0;
     if (idle)
         pypper_stat_add(PYPPER_STAT_MIGRATE_IDLE, 1);
     pthread_mutex_lock(&M.mu);
@@ -230,6 +271,8 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     memset(&M.last, 0, sizeof(M.last));
     M.interp = PyInterpreterState_Get();
     M.last_ns = now_ns();
+    M.collect_cpu_ns = 0;
+    M.spaced = false;
     M.fork_quit = false;
     rc = pypper_thread_start(&M.thread, migrate_main, NULL, "pypper-migrate");
     if (rc != 0) {

@@ -54,8 +54,13 @@ bool pypper_migrate_far_memory(void);
  * queue it for the migration thread ("pypper-migrate"), which moves the pages
  * without the GIL. */
 void pypper_migrate_collect_if_due(uint32_t now_ms);
-/* Whether a round is due (any thread, no lock: a hint). */
+/* Whether a round is due (any thread, no lock: a hint): MIGRATE_INTERVAL_MS since the
+ * last one ended, and COLLECT_SPACING (migrate.c) times its collection's CPU time. */
 bool pypper_migrate_due(void);
+/* The last background round's collection: CPU time on the program's thread. Tests
+ * set it (the old value returned) to see the spacing without a slow machine. */
+uint64_t pypper_migrate_collect_cpu_ns(void);
+uint64_t pypper_migrate_test_set_collect_cpu_ns(uint64_t ns);
 /* One round now, in the calling thread (which holds the GIL; released while pages
  * move), its heat read at model_now_ms() once the round is its own (the engine's
  * pypper_engine_migrate_now feeds the model first). 0, or -1 with a Python exception

@@ -81,6 +81,8 @@ typedef struct {
     bool thread_on;
     uint32_t pass;
     uint64_t last_ns;
+    uint64_t collect_cpu_ns;     /* the last collection's CPU time on the program's thread */
+    bool spaced;                 /* the interval has passed, the cost spacing not yet */
     uint64_t calls;              /* backend calls (failure injection) */
     uint64_t injected;           /* failures injected: their errno rotates */
     /* Per page slot of the reservation (sparse, NORESERVE). */

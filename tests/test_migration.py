@@ -201,9 +201,10 @@ def test_cold_buffers_go_slow_and_hot_ones_stay_fast():
 
 
 IDLE_ROUNDS = textwrap.dedent("""
-    import json
+    import json, time
     data = [list(range(64)) for _ in range(20000)]
-    for _ in range(2000):                       # bounded: rounds are due every 1 ms
+    deadline = time.monotonic() + 60            # rounds are due every 1 ms, spaced by their cost
+    while time.monotonic() < deadline:
         _pypper._test_hand_over(1, True)
         m = pypper.migration_stats()
         if m["idle_rounds"] + m["passes"] >= 3:
@@ -226,6 +227,59 @@ def test_rounds_with_nothing_to_place_list_no_pages():
     assert r["idle"] >= 3 and r["passes"] == 0, r
     assert r["pages"] > 2000 and r["tiers"] == ["fast"], r
     assert r["now"] >= r["pages"] - 64 and r["passes_after"] == 1, r
+
+
+SPACED_ROUNDS = textwrap.dedent("""
+    import json, time
+    data = [list(range(64)) for _ in range(20000)]
+    def rounds():
+        m = pypper.migration_stats()
+        return m["idle_rounds"] + m["passes"], m["spaced_rounds"]
+    def round_after(n):
+        deadline = time.monotonic() + 60
+        while rounds()[0] <= n and time.monotonic() < deadline:
+            _pypper._test_hand_over(1, True)
+        return rounds()
+    first, _ = round_after(0)
+    cost = pypper.migration_stats()["collect_cpu_ms"]
+    _pypper._test_collect_cost(3600e3)          # an hour: the next round waits 20 hours
+    time.sleep(0.01)                            # MIGRATE_INTERVAL_MS (1 ms) has passed
+    _pypper._test_hand_over(20, True)
+    held, spaced = rounds()
+    _pypper._test_collect_cost(0)
+    after, spaced_after = round_after(held)
+    pypper.end()
+    print(json.dumps({"first": first, "cost": cost, "held": held, "after": after,
+                      "spaced": spaced_after - spaced}))
+""")
+
+
+def test_rounds_are_spaced_by_their_collection_cost():
+    # A round's collection runs on the program's thread: the next one waits 20 times
+    # its CPU time even when MIGRATE_INTERVAL_MS is shorter, so a slow machine or a
+    # large table does not spend the program's time in collections.
+    r = json.loads(check('drive(backend="sim", migrate_interval_ms=1)\n' + SPACED_ROUNDS))
+    assert r["first"] >= 1 and r["cost"] > 0, r
+    assert r["held"] == r["first"], r                   # an hour's cost: no round
+    assert r["after"] == r["held"] + 1 and r["spaced"] == 1, r
+
+
+def test_collect_cost_hook_checks_its_argument():
+    out = check("""
+        drive(backend="sim")
+        for bad in (-1, float("nan"), 1e12, "x"):
+            try:
+                _pypper._test_collect_cost(bad)
+            except (ValueError, TypeError) as e:
+                print(type(e).__name__)
+        pypper.end()
+        try:
+            _pypper._test_collect_cost(1)
+        except RuntimeError as e:
+            print("RuntimeError", "no pypper session" in str(e))
+    """)
+    assert out.split() == ["ValueError", "ValueError", "ValueError", "TypeError",
+                           "RuntimeError", "True"], out
 
 
 @pytest.mark.parametrize("setup", [

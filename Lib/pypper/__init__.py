@@ -281,7 +281,9 @@ def migrate_now():
 def migration_stats():
     """The migration plane: {"backend" ("numa", "pageout", "sim"), "reason" (why that
     backend), "passes", "idle_rounds" (rounds with nothing to place: an unlimited
-    budget and nothing slow; they list no pages), "promote"/"demote"/"relocate":
+    budget and nothing slow; they list no pages), "spaced_rounds" (rounds started
+    later than MIGRATE_INTERVAL_MS: each waits 20 times the last collection's CPU
+    time), "collect_cpu_ms" (that time), "promote"/"demote"/"relocate":
     {"tried", "done", "failed",
     "bytes"}, "errors": {"ENOMEM", "EBUSY", "EACCES", "other"}, "fallbacks" (demotions
     left in the fast tier: slow tier full), "injected" (TEST_FAIL_EVERY),
