@@ -57,6 +57,12 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
                 M.sess_cold[site] += (double)info.size;
         }
     }
+    /* Without heat, a buffer matters only to a round that places pages (its pages
+     * become known as cold) or that sends cold buffers to the slow tier: an idle
+     * round (nothing to place) reads no object. Its walk then costs the metadata
+     * only: the objects are at random addresses in the table's hash order. */
+    if (h == 0 && !M.pages_listed && !M.separating)
+        return;
     if (!pypper_residency_may_touch(info.block))     /* in swap: not read */
         return;
     pypper_owned_buffer b;
