@@ -327,10 +327,10 @@ static void sort_by_hash(pypper_obj_entry *a, size_t n, unsigned shift)
         return;
     }
 #define DIGIT(e) ((size_t)(hash_of(e) >> shift) & 255u)
-    size_t count[256] = {0}, start[256], next[256];
+    uint32_t count[256] = {0}, start[256], next[256];   /* n < 2^32: 3 KiB of stack a level */
     for (size_t i = 0; i < n; i++)
         count[DIGIT(&a[i])]++;
-    for (size_t d = 0, sum = 0; d < 256; d++) {
+    for (uint32_t d = 0, sum = 0; d < 256; d++) {
         start[d] = next[d] = sum;
         sum += count[d];
     }
