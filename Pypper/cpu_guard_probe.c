@@ -4,6 +4,7 @@
  * program thread (main_readings.h: no Pypper thread opens a file). Kernels without it
  * (no CONFIG_SCHED_INFO) give no readings: the guard never acts. */
 #include "cpu_guard.h"
+#include "clock.h"
 #include "threads.h"
 
 #include "log.h"
@@ -18,13 +19,6 @@ static pypper_cpu_guard guard;
 static bool on;
 static bool available;           /* the last reading worked */
 static uint64_t fed_stamp;       /* the reading fed last */
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void pypper_cpu_guard_start(const pypper_cpu_guard_params *p)
 {
@@ -46,7 +40,7 @@ void pypper_cpu_guard_stop(void)
 {
     pthread_mutex_lock(&mu);
     if (on && guard.short_of_cpu) {         /* the shortage ends with the session */
-        uint64_t now = mono_ns();
+        uint64_t now = pypper_mono_ns();
         count_end(now);
         guard.short_ns = pypper_cpu_guard_short_ns(&guard, now);
         guard.short_of_cpu = false;
@@ -103,7 +97,7 @@ void pypper_cpu_guard_snapshot(pypper_cpu_guard *out, uint64_t *now_ns, bool *av
     *out = guard;
     *avail = available;
     pthread_mutex_unlock(&mu);
-    *now_ns = mono_ns();
+    *now_ns = pypper_mono_ns();
 }
 
 void pypper_cpu_guard_reset_now(void)

@@ -1,6 +1,7 @@
 /* Pypper/main_readings.c: the main thread's readings of /proc for the guards and the
  * sampler's placement (main_readings.h), under a lock the sampler thread shares. */
 #include "main_readings.h"
+#include "clock.h"
 #include "threads.h"
 
 #include <fcntl.h>
@@ -16,13 +17,6 @@
 static pthread_mutex_t mu PYPPER_PINNED = PTHREAD_MUTEX_INITIALIZER;
 static pypper_main_reading latest = {.psi = -1.0, .cpu = -1};
 static int main_tid;
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The file's first bytes as a string; 0, or -1. Opened and closed at once. */
 static int read_small(const char *path, char *buf, size_t len)
@@ -76,7 +70,7 @@ static int read_schedstat(int tid, uint64_t *run_ns, uint64_t *wait_ns)
 
 void pypper_main_readings_take(bool want_psi)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = pypper_mono_ns();
     pthread_mutex_lock(&mu);
     uint64_t last = latest.stamp_ns;
     int cpu = latest.cpu, tid = main_tid;

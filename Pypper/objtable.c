@@ -67,13 +67,15 @@ static inline uint64_t granule_of(const void *block)
     return (uint64_t)((const char *)block - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE;
 }
 
+/* Fibonacci hashing: consecutive granules spread over the whole 64-bit range. */
+static inline uint64_t hash_key(uint64_t key) { return key * 0x9E3779B97F4A7C15ull; }
+
 /* The home slot of key: the hash scaled to [0, cap) by a multiply (cap need not be a
  * power of two). Monotonic in the hash, so a slot's entries move to about the same
  * fraction of a grown table. */
 static inline size_t home_in(uint64_t key, size_t slots_)
 {
-    uint64_t h = key * 0x9E3779B97F4A7C15ull;
-    return (size_t)(((unsigned __int128)h * slots_) >> 64);
+    return (size_t)(((unsigned __int128)hash_key(key) * slots_) >> 64);
 }
 
 static inline size_t home_of(uint64_t key) { return home_in(key, cap); }
@@ -306,8 +308,8 @@ bool pypper_objtable_bulk_begin(void)
 
 static void hash_pending(size_t from);
 
-/* The hash whose top bits home_in scales to a slot: homes follow its order. */
-static inline uint64_t hash_of(const pypper_obj_entry *e) { return key_of(e) * 0x9E3779B97F4A7C15ull; }
+/* The hash home_in scales to a slot: homes follow its order. */
+static inline uint64_t hash_of(const pypper_obj_entry *e) { return hash_key(key_of(e)); }
 
 /* Sort a[0, n) in place by hash (so by home slot, in a table of any size), all of
  * them alike above bit shift + 8: an MSD radix sort (American flag: each entry swapped

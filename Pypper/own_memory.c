@@ -149,20 +149,23 @@ uint64_t pypper_own_uncounted(void)
 
 uint64_t pypper_own_advise_cold(uint32_t parts)
 {
-    /* Copied out under the lock, advised without it: a program thread may be mapping
-     * (alloc_sites grows its tables inside malloc) meanwhile. A range unmapped in
-     * between gets advice that is refused or lands on nothing of ours: harmless. */
-    region todo[REGIONS_MAX];
+    /* The ranges are copied under the lock and advised without it: a program thread
+     * may be mapping meanwhile (alloc_sites grows its tables inside malloc). A range
+     * unmapped in between gets advice that is refused or lands on nothing of ours:
+     * harmless. 4 KiB of the caller's stack (the pressure guard's, pinned 32 KiB). */
+    struct { void *start; size_t bytes; } cold[REGIONS_MAX];
     size_t n = 0;
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < REGIONS_MAX; i++)
-        if (regions[i].start && (parts >> regions[i].part & 1u))
-            todo[n++] = regions[i];
+        if (regions[i].start && (parts >> regions[i].part & 1u)) {
+            cold[n].start = regions[i].start;
+            cold[n++].bytes = regions[i].bytes;
+        }
     pthread_mutex_unlock(&mu);
     uint64_t advised = 0;
     for (size_t i = 0; i < n; i++)
-        if (madvise(todo[i].start, todo[i].bytes, MADV_COLD) == 0)
-            advised += todo[i].bytes;
+        if (madvise(cold[i].start, cold[i].bytes, MADV_COLD) == 0)
+            advised += cold[i].bytes;
     return advised;
 }
 

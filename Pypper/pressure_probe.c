@@ -5,6 +5,7 @@
  * as the main thread last read it: main_readings.h; kernels without PSI give none, and
  * the faults alone decide). */
 #include "pressure.h"
+#include "clock.h"
 #include "threads.h"
 
 #include "log.h"
@@ -37,13 +38,6 @@ static atomic_bool paused;
 static bool on;
 static bool psi_wanted;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* A pause that ends adds its length to the counters. */
 static void count_end(uint64_t now_ns)
 {
@@ -65,7 +59,7 @@ void pypper_pressure_stop(void)
 {
     pthread_mutex_lock(&mu);
     if (on && guard.paused) {           /* the pause ends with the session */
-        uint64_t now = mono_ns();
+        uint64_t now = pypper_mono_ns();
         count_end(now);
         guard.paused_ns = pypper_pressure_paused_ns(&guard, now);
         guard.paused = false;
@@ -91,7 +85,7 @@ static double read_psi(void)
         return -1.0;
     pypper_main_reading r;
     pypper_main_readings_get(&r);
-    return r.stamp_ns && mono_ns() - r.stamp_ns <= 1000000000ull ? r.psi : -1.0;
+    return r.stamp_ns && pypper_mono_ns() - r.stamp_ns <= 1000000000ull ? r.psi : -1.0;
 }
 
 bool pypper_pressure_wants_psi(void)
@@ -125,7 +119,7 @@ static bool feed_locked(uint64_t now_ns, uint64_t majflt, double psi)
 
 bool pypper_pressure_check(void)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = pypper_mono_ns();
     pthread_mutex_lock(&mu);
     bool p;
     struct rusage ru;
@@ -168,5 +162,5 @@ void pypper_pressure_snapshot(pypper_pressure *out, uint64_t *now_ns)
     pthread_mutex_lock(&mu);
     *out = guard;
     pthread_mutex_unlock(&mu);
-    *now_ns = mono_ns();
+    *now_ns = pypper_mono_ns();
 }

@@ -7,6 +7,7 @@
  * PM_SCAN_WP_MATCHING arms exactly the pages it reports; UFFDIO_UNREGISTER removes
  * the protection of the range; MADV_DONTNEED leaves an anonymous page unpopulated. */
 #include "write_tracking.h"
+#include "clock.h"
 #include "pagemap_scan.h"
 #include "own_memory.h"
 
@@ -23,13 +24,6 @@
 #define PAGE 4096u
 #define PAGE_BITS 12u
 #define WORDS(pages) (((pages) + 63) / 64)
-
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the kernel side ---- */
 
@@ -154,10 +148,10 @@ uint64_t wt_measure_fault_ns(const wt_kernel *k)
                                      .mode = UFFDIO_WRITEPROTECT_MODE_WP};
     if (ioctl(k->uffd, UFFDIO_REGISTER, &reg) == 0) {
         if (ioctl(k->uffd, UFFDIO_WRITEPROTECT, &wp) == 0) {
-            uint64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+            uint64_t t0 = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID);
             for (int i = 0; i < PAGES; i++)
                 ((volatile char *)m)[i * PAGE] = 2;
-            ns = (clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / PAGES;
+            ns = (pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / PAGES;
         }
         struct uffdio_range r = {(uintptr_t)m, PAGES * PAGE};
         ioctl(k->uffd, UFFDIO_UNREGISTER, &r);
@@ -483,7 +477,7 @@ static long fold_area(wt_tracker *t, wt_area *a)
 
 long wt_scan(wt_tracker *t)
 {
-    uint64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t t0 = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     /* Discards noted before the scan are applied after it: a page written and then
      * given back in this interval gets no heat. */
     unsigned discards_until = __atomic_load_n(&t->ring_head, __ATOMIC_ACQUIRE);
@@ -505,7 +499,7 @@ long wt_scan(wt_tracker *t)
     t->c.scans++;
     t->c.written_pages += (uint64_t)seen;
     t->c.last_written = (uint64_t)seen;
-    t->c.last_scan_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+    t->c.last_scan_ns = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
     t->c.scan_ns += t->c.last_scan_ns;
     t->c.next_interval_ns = wt_next_interval_ns(t);
     return seen;

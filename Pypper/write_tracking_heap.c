@@ -9,6 +9,7 @@
  * the scanning thread's): a program that waits for a core writes nothing meanwhile,
  * and scanning it on the wall clock would make it pay faults for nothing. */
 #include "write_tracking_heap.h"
+#include "clock.h"
 
 #include "../Objects/heap.h"
 #include "../Objects/region.h"
@@ -40,19 +41,11 @@ static struct {
 #define LOOK_NS (10 * 1000 * 1000ull)   /* the clocks are read at most every 10 ms */
 #define WALL_FACTOR 8                   /* a scan at least every 8 intervals of wall time */
 
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 /* CPU time of the process but the calling (scanning) thread. */
 static uint64_t program_cpu_ns(void)
 {
-    uint64_t all = clock_ns(CLOCK_PROCESS_CPUTIME_ID), mine = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t all = pypper_clock_ns(CLOCK_PROCESS_CPUTIME_ID), mine = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     return all > mine ? all - mine : 0;
 }
 
@@ -135,8 +128,8 @@ bool pypper_wt_start(const pypper_config *cfg)
             ok = true;
             W.held = true;
             W.errors_in_a_row = 0;
-            schedule(mono_ns(), program_cpu_ns());
-            __atomic_store_n(&W.next_look_ns, mono_ns() + LOOK_NS, __ATOMIC_RELAXED);
+            schedule(pypper_mono_ns(), program_cpu_ns());
+            __atomic_store_n(&W.next_look_ns, pypper_mono_ns() + LOOK_NS, __ATOMIC_RELAXED);
             __atomic_store_n(&W.on, true, __ATOMIC_RELEASE);
             region_set_discard_observer(note_discard);
             snprintf(W.signal, sizeof(W.signal), "write-tracking");
@@ -194,7 +187,7 @@ static long scan_locked(void)
 
 void pypper_wt_tick(void)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = pypper_mono_ns();
     if (!__atomic_load_n(&W.on, __ATOMIC_ACQUIRE)
         || now < __atomic_load_n(&W.next_look_ns, __ATOMIC_RELAXED))
         return;
@@ -204,7 +197,7 @@ void pypper_wt_tick(void)
     uint64_t cpu = program_cpu_ns();
     if (W.on && (cpu >= W.next_cpu_ns || now >= W.deadline_ns)) {
         scan_locked();
-        schedule(mono_ns(), program_cpu_ns());
+        schedule(pypper_mono_ns(), program_cpu_ns());
     }
     pthread_mutex_unlock(&W.mu);
 }

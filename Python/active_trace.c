@@ -37,6 +37,7 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include "internal/pycore_ceval.h"
+#include "../Pypper/clock.h"
 #include "internal/pycore_frame.h"
 #include "internal/pycore_pystate.h"
 
@@ -171,26 +172,16 @@ static struct {
     sampler_loop loop;
 } AT PYPPER_PINNED = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
 
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    if (clock_gettime(id, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
-
 /* The CLOCK_MONOTONIC time `ns` from now, for the condition waits. */
 static struct timespec monotonic_in(uint64_t ns)
 {
-    uint64_t t = mono_ns() + ns;
+    uint64_t t = pypper_mono_ns() + ns;
     return (struct timespec){.tv_sec = (time_t)(t / 1000000000u), .tv_nsec = (long)(t % 1000000000u)};
 }
 
 static int64_t real_now_ms(void)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = pypper_mono_ns();
     return now > AT.t0_ns ? (int64_t)((now - AT.t0_ns) / 1000000u) : 0;
 }
 
@@ -327,9 +318,9 @@ static inline void cpu_relax(void)
 static bool burst(void)
 {
     pthread_mutex_lock(&AT.mu);
-    uint64_t deadline = mono_ns() + (uint64_t)AT.burst_ns;
+    uint64_t deadline = pypper_mono_ns() + (uint64_t)AT.burst_ns;
     PyThreadState *ts = AT.target;
-    uint64_t i = 0, still = 0, next = mono_ns();
+    uint64_t i = 0, still = 0, next = pypper_mono_ns();
     bool ended_still = false;
     do {
         /* A main thread that does not move (blocked, or not scheduled beside this
@@ -346,13 +337,13 @@ static bool burst(void)
             /* Wait between samples without touching the program's memory: reading the
              * lines it writes, back to back, slows it (they bounce between cores). */
             next += (uint64_t)AT.gap_ns;
-            while (mono_ns() < next)
+            while (pypper_mono_ns() < next)
                 cpu_relax();
         }
         if (!(i & 15) && (atomic_load(&AT.quit) || atomic_load(&AT.stop)
                           || atomic_load(&AT.handing_over)))
             break;
-    } while ((i & 15) || mono_ns() < deadline);
+    } while ((i & 15) || pypper_mono_ns() < deadline);
     AT.iterations += i;
     AT.bursts++;
     pthread_mutex_unlock(&AT.mu);
@@ -602,12 +593,12 @@ static int hand_over_call(void *arg)
     atomic_store(&AT.queued, false);
     if (_Py_IsFinalizing() || atomic_load(&AT.hold))
         return 0;
-    uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t c0 = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     bool feed = atomic_exchange(&AT.want_full, false);
     if (stages.step)
         stages.step(feed, true);
     AT.hand_overs++;
-    AT.hand_over_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    AT.hand_over_ns += pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
     return 0;
 }
 
@@ -644,7 +635,7 @@ static uint64_t others_cpu_ns(void)
 {
     /* The process clock keeps the time of this session's earlier sampler threads
      * (one per fork): not the program's either. */
-    return clock_ns(CLOCK_PROCESS_CPUTIME_ID) - clock_ns(CLOCK_THREAD_CPUTIME_ID)
+    return pypper_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID)
            - AT.cpu_ns_done;
 }
 
@@ -715,10 +706,10 @@ static void *sampler_main(void *arg)
      * program forking does not get a burst of sampling per fork. */
     sampler_loop *l = &AT.loop;
     if (!l->started) {
-        l->next_apply = mono_ns() + APPLY_MS * 1000000ull;
-        l->last_wall = mono_ns();
+        l->next_apply = pypper_mono_ns() + APPLY_MS * 1000000ull;
+        l->last_wall = pypper_mono_ns();
         l->last_other = others_cpu_ns();
-        l->last_main = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
+        l->last_main = AT.target_has_clock ? pypper_clock_ns(AT.target_clock) : 0;
         l->idle = false;
         l->started = true;
     }
@@ -736,10 +727,10 @@ static void *sampler_main(void *arg)
         pypper_wt_tick();       /* a write-tracking scan when one is due */
         /* Idle: the main thread used under 5% of a core in the last window (its clock
          * is exact) and the rest of the process under half a core. */
-        uint64_t wall = mono_ns();
+        uint64_t wall = pypper_mono_ns();
         if (wall - l->last_wall >= IDLE_WINDOW_NS) {
             uint64_t other = others_cpu_ns();
-            uint64_t main_cpu = AT.target_has_clock ? clock_ns(AT.target_clock) : 0;
+            uint64_t main_cpu = AT.target_has_clock ? pypper_clock_ns(AT.target_clock) : 0;
             uint64_t span = wall - l->last_wall;
             l->idle = (other - l->last_other) * 2 < span
                       && (!AT.target_has_clock || (main_cpu - l->last_main) * 20 < span);
@@ -754,7 +745,7 @@ static void *sampler_main(void *arg)
         }
         /* Bursts start at most SAMPLE_HZ times a second, and no sooner than keeps
          * this thread's CPU time within SAMPLE_DUTY. */
-        uint64_t w0 = mono_ns(), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        uint64_t w0 = pypper_mono_ns(), c0 = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID);
         /* A burst that saw the main thread still: it may be waiting for the CPU this
          * thread runs on (the kernel wakes a thread where it last ran, and its wakeup
          * preempts the main thread there). Then this thread moves to another CPU
@@ -763,23 +754,23 @@ static void *sampler_main(void *arg)
             pypper_placement_check(&AT.place, main_cpu_now());
         /* The hand-over every APPLY_MS; a migration round (MIGRATE_INTERVAL_MS may be
          * shorter) takes the GIL on its own when it is due in between. */
-        bool full = mono_ns() >= l->next_apply;
+        bool full = pypper_mono_ns() >= l->next_apply;
         if (full || step_due()) {
             request_hand_over(full);
             if (full)
-                l->next_apply = mono_ns() + APPLY_MS * 1000000ull;
+                l->next_apply = pypper_mono_ns() + APPLY_MS * 1000000ull;
         }
-        uint64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+        uint64_t used = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
         /* Short of CPU (Pypper/cpu_guard.h): a quarter of the duty. */
         double duty = AT.duty * pypper_cpu_guard_check();
         uint64_t gap = (uint64_t)((double)used / duty);
         if (gap < (uint64_t)AT.period_ns)
             gap = (uint64_t)AT.period_ns;
-        uint64_t spent = mono_ns() - w0;
+        uint64_t spent = pypper_mono_ns() - w0;
         sleep_ns(gap > spent ? gap - spent : 0);
     }
     pthread_mutex_lock(&AT.mu);
-    AT.cpu_ns_done += clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    AT.cpu_ns_done += pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     pthread_mutex_unlock(&AT.mu);
     return NULL;
 }
@@ -838,7 +829,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     AT.gap_ns = (long)cfg->sample_gap_ns;
     AT.depth = (int)cfg->sample_depth;
     AT.away = cfg->sample_away;
-    AT.t0_ns = mono_ns();
+    AT.t0_ns = pypper_mono_ns();
     AT.interp = PyInterpreterState_Main();
     static uintptr_t sessions;
     AT.generation = ++sessions;
@@ -1028,7 +1019,7 @@ PyObject *pypper_active_trace_stats(void)
     if (AT.thread_on) {
         clockid_t id;
         if (pthread_getcpuclockid(AT.thread.thread, &id) == 0)
-            cpu += clock_ns(id);
+            cpu += pypper_clock_ns(id);
     }
     pthread_mutex_unlock(&AT.mu);
     pypper_signal_sampler_stats sig;

@@ -742,10 +742,12 @@ void pypper_alloc_sites_moved(const void *from, const void *to)
         large_put((uintptr_t)to, site_of(from, false));
 }
 
+/* Whether site is the id of a recorded site (live or gone). */
+static inline bool known_site(uint32_t site) { return site && site <= S.nsites && S.sites; }
+
 const void *pypper_alloc_site_code(uint32_t site)
 {
-    return site && site <= S.nsites && S.sites && S.sites[site].code != SITE_GONE
-           ? S.sites[site].code : NULL;
+    return known_site(site) && S.sites[site].code != SITE_GONE ? S.sites[site].code : NULL;
 }
 
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
@@ -760,7 +762,7 @@ int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
 
 int pypper_alloc_site_identity(uint32_t site, pypper_site_identity *out)
 {
-    if (!site || site > S.nsites || !S.sites)
+    if (!known_site(site))
         return 0;
     PyCodeObject *code = S.sites[site].code;
     out->offset = S.sites[site].offset;
@@ -781,7 +783,7 @@ int pypper_alloc_site_identity(uint32_t site, pypper_site_identity *out)
 
 uint64_t pypper_alloc_site_fingerprint(uint32_t site)
 {
-    if (!site || site > S.nsites || !S.sites)
+    if (!known_site(site))
         return 0;
     PyCodeObject *code = S.sites[site].code;
     return code == SITE_GONE ? S.gone[site].fingerprint : pypper_code_fingerprint(code);

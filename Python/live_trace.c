@@ -32,6 +32,7 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include "internal/pycore_interp.h"
+#include "../Pypper/clock.h"
 #include "internal/pycore_gc.h"
 #include "internal/pycore_object.h"
 
@@ -92,13 +93,6 @@ static struct {
  * (pause_hist_top) instead of making all of it resident. */
 static uint64_t pause_hist[PAUSE_BUCKETS];
 static unsigned pause_hist_top;         /* buckets [0, top) may be non-zero */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void record_pause(uint64_t ns)
 {
@@ -434,17 +428,17 @@ static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t n
         LT.pending_tail = NULL;
         Py_RETURN_NONE;
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = pypper_mono_ns();
     PyInterpreterState *interp = PyInterpreterState_Get();
     if (starting) {
         on_gc_start(interp, (int)generation);
     } else if (PyUnicode_Compare(args[0], LT.str_stop) == 0) {
         LT.survivors_walked += on_gc_stop(interp, (int)generation);
-        record_pause(now_ns() - t0 + LT.start_ns);
+        record_pause(pypper_mono_ns() - t0 + LT.start_ns);
         LT.start_ns = 0;
         return Py_NewRef(Py_None);
     }
-    LT.start_ns = now_ns() - t0;
+    LT.start_ns = pypper_mono_ns() - t0;
     Py_RETURN_NONE;
 }
 
@@ -501,7 +495,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     pypper_objtable_set_base(pypper_heap_base());      /* entries count from it */
     pypper_heap_set_tracking(true);
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = pypper_mono_ns();
     /* No room reserved for the heap's blocks: the table is a hash whose every page the
      * entries touch, and many blocks are not traced (numbers, item arrays, dict
      * tables): reserving for all took 75 MB of table for 4 M objects where growing as
@@ -515,7 +509,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
         containers += walk_list(&interp->gc.generations[i].head);
     containers += walk_list(&interp->gc.permanent_generation.head);
     pypper_objtable_bulk_end();
-    uint64_t ns = now_ns() - t0;
+    uint64_t ns = pypper_mono_ns() - t0;
     LT.full_pass_ns = ns;
     LT.full_pass_objects = pypper_objtable_used();
     LT.full_pass_done = true;

@@ -71,18 +71,11 @@ static void *migrate_main(void *arg)
  * spaced; Doc/migration.md). */
 #define COLLECT_SPACING 20u
 
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 bool pypper_migrate_due(void)
 {
     if (!M.on)
         return false;
-    uint64_t since = now_ns() - M.last_ns;
+    uint64_t since = pypper_mono_ns() - M.last_ns;
     if (since < (uint64_t)M.cfg.migrate_interval_ms * 1000000ull)
         return false;
     if (since < M.collect_cpu_ns * COLLECT_SPACING) {
@@ -121,14 +114,14 @@ void pypper_migrate_collect_if_due(uint32_t now_ms)
         pypper_stat_add(PYPPER_STAT_MIGRATE_SPACED, 1);
     }
     bool idle = pypper_mig_round_idle();
-    uint64_t c0 = thread_cpu_ns();
+    uint64_t c0 = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     pypper_mig_collect(false, now_ms, !idle);
-    M.collect_cpu_ns = thread_cpu_ns() - c0;
+    M.collect_cpu_ns = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
     if (idle)
         pypper_stat_add(PYPPER_STAT_MIGRATE_IDLE, 1);
     pthread_mutex_lock(&M.mu);
     if (idle) {
-        M.last_ns = now_ns();
+        M.last_ns = pypper_mono_ns();
         M.round = ROUND_IDLE;
     } else {
         M.round = ROUND_QUEUED;
@@ -270,7 +263,7 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.threshold = 4096;
     memset(&M.last, 0, sizeof(M.last));
     M.interp = PyInterpreterState_Get();
-    M.last_ns = now_ns();
+    M.last_ns = pypper_mono_ns();
     M.collect_cpu_ns = 0;
     M.spaced = false;
     M.fork_quit = false;

@@ -120,7 +120,7 @@ void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
 {
     (void)pypper_owned_buffers_init();      /* array.array: once the program imports it */
     M.whole_round = whole;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = pypper_mono_ns();
     M.pass++;
     memset(&M.cur, 0, sizeof(M.cur));
     bool locked = pypper_heap_lock();
@@ -148,5 +148,5 @@ void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
     double ref = pypper_model_reference_heat(now_ms);
     double u = -log10(1.0 - mp->cold_threshold);
     M.cold_heat = ref > 0 ? pow(1.0 + ref, u) - 1.0 : 0.0;
-    M.cur.collect_ms = (double)(now_ns() - t0) / 1e6;
+    M.cur.collect_ms = (double)(pypper_mono_ns() - t0) / 1e6;
 }

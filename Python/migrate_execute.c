@@ -216,7 +216,7 @@ static size_t pages_of(uint64_t bytes)
 
 void pypper_mig_execute(void)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = pypper_mono_ns();
     refresh_placement();
     pypper_plan_params p = {
         .policy = M.cfg.migrate_policy,
@@ -256,8 +256,8 @@ void pypper_mig_execute(void)
     M.cur.mistake_rate = M.mistakes.rate;
     M.cur.demote_scale = M.mistakes.scale;
     M.cur.cutoff_heat = plan.cutoff;
-    M.cur.execute_ms = (double)(now_ns() - t0) / 1e6;
+    M.cur.execute_ms = (double)(pypper_mono_ns() - t0) / 1e6;
     M.last = M.cur;
     pypper_stat_add(PYPPER_STAT_MIGRATE_PASSES, 1);
-    M.last_ns = now_ns();
+    M.last_ns = pypper_mono_ns();
 }

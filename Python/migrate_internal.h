@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "migrate.h"
+#include "../Pypper/clock.h"
 #include "owned_buffers.h"
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
@@ -142,12 +143,6 @@ static inline void set_where(size_t index, unsigned where)
     M.placed[index] = (uint8_t)((M.placed[index] & ~PL_WHERE) | where);
 }
 
-static inline uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static inline void *map_array(size_t bytes)
 {
