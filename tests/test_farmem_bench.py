@@ -456,6 +456,28 @@ def test_stress_counts_crashes_apart_from_oom_kills(monkeypatch):
     assert any("killed by signal 11" in ln and "Fatal" in ln for ln in lines)
 
 
+def test_stress_reports_round_by_round_ratios(monkeypatch):
+    # Each round's stock and Pypper runs pair up (base / candidate); a round where
+    # either failed is left out of the pairs, not paired with another round's run.
+    runs = iter([run_record(10, 300), run_record(8, 200),      # round 1: stock, Pypper
+                 run_record(6, 100), run_record(12, 200),      # round 2: Pypper, stock
+                 run_record(9, 100), run_record(5, 1, ok=False)])
+
+    def one_run(setup, argv, env, limit, timeout, report_path=None):
+        if limit is None:
+            return {"ok": True, "cg_max_usage": 200 * MIB}
+        return dict(next(runs), oom_lifts=0)
+    monkeypatch.setattr(fb, "one_run", one_run)
+    lines = []
+    out, crashed = fb.run_stress(fb.resolve_args(["--stress", "3"]), None, lines.append)
+    assert out["paired"]["wall_s"] == {"median": 1.625, "min": 1.25, "max": 2.0, "n": 2}
+    assert out["paired"]["majflt"] == {"median": 1.75, "min": 1.5, "max": 2.0, "n": 2}
+    assert any("time, round by round: median 1.62 (range 1.25-2.00, 2 rounds)" in ln
+               and "stock 10, Pypper 7" in ln for ln in lines)
+    assert fb.paired_ratios([run_record(4, 1)], [run_record(0, 0)], "majflt") == [float("inf")]
+    assert fb.paired_ratios([], [run_record(4, 1)], "wall_s") == []
+
+
 def test_run_bench_takes_every_footprint_before_any_limit(monkeypatch, tmp_path):
     # A limited run can leave the machine short of memory, which pauses Pypper (its
     # pressure guard) in a footprint run after it: all footprints come first.

@@ -198,6 +198,21 @@ def compare(cells, candidate, base="stock"):
             "limit_excess": {base: excess[0], candidate: excess[1]}}
 
 
+def paired_ratios(base_runs, cand_runs, key):
+    """Round by round, base / candidate of one access-phase figure ('wall_s' or
+    'majflt'), over the rounds in which both ended well. --stress alternates the two
+    in every round, so a round's pair ran side by side: under a memory limit the
+    machine's own swings between minutes (Doc/pressure.md, "Noise under a memory
+    limit") cancel out of a pair's ratio, not out of a ratio of medians."""
+    out = []
+    for b, c in zip(base_runs, cand_runs):
+        if b.get("ok") and c.get("ok"):
+            r = ratio(b["access"][key], c["access"][key])
+            if r is not None:
+                out.append(r)
+    return out
+
+
 def verdict(cmp, min_faults, min_speedup, migration_available=True):
     """MET / NOT MET for one cell's ratios against the two minimums; INCONCLUSIVE when
     the two interpreters ran at limits further apart than LIMIT_GAP_MAX (the OOM
@@ -988,6 +1003,17 @@ def run_stress(a, setup, log):
     out["failed"] = {i: sum(not r["ok"] for r in rs) for i, rs in out["runs"].items()}
     out["oom_killed"] = {i: sum(not r["ok"] and bool(r.get("oom_kill")) for r in rs)
                          for i, rs in out["runs"].items()}
+    out["paired"] = {}
+    for key, what in (("wall_s", "time"), ("majflt", "major faults")):
+        pairs = paired_ratios(out["runs"]["stock"], out["runs"]["pypper"], key)
+        out["paired"][key] = summarize(pairs)
+        if pairs:
+            each = {i: summarize([r["access"][key] for r in rs if r["ok"]])["median"]
+                    for i, rs in out["runs"].items()}
+            p = out["paired"][key]
+            log(f"   stock/Pypper {what}, round by round: median {p['median']:.2f} "
+                f"(range {p['min']:.2f}-{p['max']:.2f}, {p['n']} rounds); medians: stock "
+                f"{each['stock']:.6g}, Pypper {each['pypper']:.6g}")
     log(f"\nstress {wname} at {pct}%: failed runs stock {out['failed']['stock']}/{a.stress}, "
         f"Pypper {out['failed']['pypper']}/{a.stress} (of which OOM-killed: stock "
         f"{out['oom_killed']['stock']}, Pypper {out['oom_killed']['pypper']})")
