@@ -102,6 +102,11 @@ def test_summary_and_ratios():
     assert fb.verdict({"fault_ratio": 1.6, "speedup": 1.2}, 0.97, 1.5).startswith("NOT MET")
     assert fb.verdict({"fault_ratio": 0.96, "speedup": 1.2}, 0.97, 0.97).startswith("NOT MET")
     assert fb.verdict({"fault_ratio": None, "speedup": None}, 1, 1) == "NOT MET (no result)"
+    paired = {"wall_s": {"median": 0.96, "min": 0.8, "max": 1.1, "n": 3},
+              "majflt": {"median": 1.02, "min": 0.99, "max": 1.2, "n": 3}}
+    assert fb.verdict({"fault_ratio": 1.0, "speedup": 0.9, "paired": paired}, 0.97, 0.97) == (
+        "NOT MET: faults 1.00x fewer (>= 0.97), 0.90x faster (>= 0.97); round by round "
+        "0.96x faster (0.80-1.10), 1.02x fewer faults (0.99-1.20), 3 rounds")
     assert "no migration plane" in fb.verdict(cmp, 1, 1, migration_available=False)
     failed = fb.cell_summary([run_record(5, 1, ok=False)])
     assert fb.compare({"stock": stock, "pypper": failed}, "pypper")["speedup"] is None
@@ -529,6 +534,10 @@ def test_run_bench_runs_a_lifted_run_again(monkeypatch, tmp_path):
     assert s["stock"]["limit_excess"]["median"] == 0.0
     assert s["pypper"]["superseded"] == 2 and s["pypper"]["wall_s"]["median"] == 2.0
     assert fb.verdict(cell["ratios"]["pypper"], 0.97, 0.97).startswith("INCONCLUSIVE")
+    # Round by round, only the kept runs pair up: stock's second (1.0 s), Pypper's third
+    # (2.0 s), not the superseded ones (1.0 s each).
+    assert cell["ratios"]["pypper"]["paired"]["wall_s"] == {"median": 0.5, "min": 0.5,
+                                                            "max": 0.5, "n": 1}
     assert sum("run again, this one left out of the medians" in line for line in lines) == 3
     a = fb.resolve_args(["--workloads", "kv-zipf", "--limits", "50", "--lift-retries", "0"])
     assert a.lift_retries == 0

@@ -222,6 +222,11 @@ def verdict(cmp, min_faults, min_speedup, migration_available=True):
         return "NOT MET (no result)"
     met = fr >= min_faults and sp >= min_speedup
     why = f"faults {fr:.2f}x fewer (>= {min_faults}), {sp:.2f}x faster (>= {min_speedup})"
+    paired = cmp.get("paired") or {}
+    t, f = paired.get("wall_s") or {}, paired.get("majflt") or {}
+    if t.get("n") and f.get("n"):
+        why += (f"; round by round {t['median']:.2f}x faster ({t['min']:.2f}-{t['max']:.2f}), "
+                f"{f['median']:.2f}x fewer faults ({f['min']:.2f}-{f['max']:.2f}), {t['n']} rounds")
     if not migration_available:
         why += "; this build has no migration plane"
     excess = cmp.get("limit_excess") or {}
@@ -1118,6 +1123,10 @@ def run_bench(a, setup, log):
                             break
             cell["interpreters"] = {i: cell_summary(cell["runs"][i]) for i in INTERPRETERS}
             cell["ratios"] = {i: compare(cell["interpreters"], i) for i in ("off", "pypper")}
+            kept = {i: [r for r in cell["runs"][i] if not r.get("superseded")] for i in INTERPRETERS}
+            for i in ("off", "pypper"):     # one kept run per interpreter and round
+                cell["ratios"][i]["paired"] = {
+                    k: summarize(paired_ratios(kept["stock"], kept[i], k)) for k in ("wall_s", "majflt")}
             reports = [r["pypper"] for r in cell["runs"]["pypper"]
                        if r.get("pypper") and not r.get("superseded")]
             cell["pypper_report"] = reports[-1] if reports else None
