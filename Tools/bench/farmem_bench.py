@@ -200,8 +200,9 @@ def compare(cells, candidate, base="stock"):
 
 def paired_ratios(base_runs, cand_runs, key):
     """Round by round, base / candidate of one access-phase figure ('wall_s' or
-    'majflt'), over the rounds in which both ended well. --stress alternates the two
-    in every round, so a round's pair ran side by side: under a memory limit the
+    'majflt'), over the rounds in which both ended well. --stress and the full
+    benchmark run each interpreter once a round (a rerun superseding a run: the caller
+    passes the kept ones), so a round's pair ran side by side: under a memory limit the
     machine's own swings between minutes (Doc/pressure.md, "Noise under a memory
     limit") cancel out of a pair's ratio, not out of a ratio of medians."""
     out = []
