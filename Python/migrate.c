@@ -71,18 +71,24 @@ static void *migrate_main(void *arg)
  * spaced; Doc/migration.md). */
 #define COLLECT_SPACING 20u
 
-bool pypper_migrate_due(void)
+/* Whether a round is due; *held: the interval has passed but the spacing has not. */
+static bool round_due(bool *held)
 {
+    *held = false;
     if (!M.on)
         return false;
     uint64_t since = pypper_mono_ns() - M.last_ns;
     if (since < (uint64_t)M.cfg.migrate_interval_ms * 1000000ull)
         return false;
-    if (since < M.collect_cpu_ns * COLLECT_SPACING) {
-        M.spaced = true;
-        return false;
-    }
-    return true;
+    *held = since < M.collect_cpu_ns * COLLECT_SPACING;
+    return !*held;
+}
+
+/* A hint for the sampler thread too: it writes nothing. */
+bool pypper_migrate_due(void)
+{
+    bool held;
+    return round_due(&held);
 }
 
 uint64_t pypper_migrate_collect_cpu_ns(void) { return M.collect_cpu_ns; }
@@ -96,8 +102,11 @@ uint64_t pypper_migrate_test_set_collect_cpu_ns(uint64_t ns)
 
 void pypper_migrate_collect_if_due(uint32_t now_ms)
 {
-    if (!pypper_migrate_due())
+    bool held;
+    if (!round_due(&held)) {
+        M.spaced |= held;       /* the next round that starts counts as spaced */
         return;
+    }
     pthread_mutex_lock(&M.mu);
     bool mine = M.round == ROUND_IDLE && !M.stop && M.thread_on;
     if (mine)

@@ -83,7 +83,7 @@ typedef struct {
     uint32_t pass;
     uint64_t last_ns;
     uint64_t collect_cpu_ns;     /* the last collection's CPU time on the program's thread */
-    bool spaced;                 /* the interval has passed, the cost spacing not yet */
+    bool spaced;                 /* a round was held by the cost spacing (program thread only) */
     uint64_t calls;              /* backend calls (failure injection) */
     uint64_t injected;           /* failures injected: their errno rotates */
     /* Per page slot of the reservation (sparse, NORESERVE). */
@@ -142,7 +142,6 @@ static inline void set_where(size_t index, unsigned where)
 {
     M.placed[index] = (uint8_t)((M.placed[index] & ~PL_WHERE) | where);
 }
-
 
 static inline void *map_array(size_t bytes)
 {
