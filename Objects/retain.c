@@ -27,17 +27,14 @@
  * footprint then grows only when nothing usable is idle. Callers hold the heap's
  * serialization. */
 #include "retain.h"
-
-#include <time.h>
+#include "../Pypper/clock.h"
 
 #define MISTAKE_WINDOW_MS 1000u
 #define TICK_EVERY 32u            /* slow-path calls between two clock reads */
 
 static uint64_t default_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return pypper_clock_ns(CLOCK_MONOTONIC_COARSE) / 1000000u;
 }
 
 static struct {

@@ -7,6 +7,7 @@
 #include "heap_layout.h"
 #include "heap_pages.h"
 #include "residency.h"
+#include "../Pypper/clock.h"
 #include "../Pypper/own_memory.h"
 
 #include <fcntl.h>
@@ -101,9 +102,7 @@ static void read_arena(size_t first_page, void *base, void *ctx)
 
 void pypper_swap_map_refresh(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t now_ns = pypper_mono_ns();
     if (!S.bits || now_ns < S.next_ns)
         return;
     S.next_ns = now_ns + PYPPER_SWAP_MAP_REFRESH_MS * 1000000ull;

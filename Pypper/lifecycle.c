@@ -5,6 +5,7 @@
  * is marked stopped and counted (pthread_atfork), and the child may start again. */
 #include "lifecycle.h"
 
+#include "clock.h"
 #include "log.h"
 #include "stats.h"
 
@@ -16,7 +17,7 @@ static pthread_cond_t stopped = PTHREAD_COND_INITIALIZER;   /* STOPPING -> STOPP
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pypper_state state = PYPPER_STATE_STOPPED;
 static pypper_config session_cfg;
-static struct timespec session_start;
+static uint64_t session_start_ns;
 
 static void atfork_prepare(void) { pthread_mutex_lock(&lock); }
 
@@ -47,7 +48,7 @@ int pypper_lifecycle_start(const pypper_config *cfg)
         return 0;
     }
     session_cfg = *cfg;
-    clock_gettime(CLOCK_MONOTONIC, &session_start);
+    session_start_ns = pypper_mono_ns();
     state = PYPPER_STATE_RUNNING;
     pypper_log_set_level(cfg->log_level);
     pypper_stat_add(PYPPER_STAT_STARTS, 1);
@@ -109,13 +110,10 @@ int pypper_lifecycle_config(pypper_config *out)
 
 double pypper_lifecycle_uptime(void)
 {
-    struct timespec now;
     double up = 0.0;
     pthread_mutex_lock(&lock);
     if (state == PYPPER_STATE_RUNNING) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        up = (double)(now.tv_sec - session_start.tv_sec)
-             + (double)(now.tv_nsec - session_start.tv_nsec) / 1e9;
+        up = (double)(pypper_mono_ns() - session_start_ns) / 1e9;
     }
     pthread_mutex_unlock(&lock);
     return up;

@@ -6,6 +6,7 @@
  * /proc/self/task/<tid> is gone, which the kernel removes together with the count. */
 #include "threads.h"
 
+#include "clock.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -150,12 +151,9 @@ bool pypper_thread_join(pypper_thread *t, unsigned wait_gone_ms)
     pid_t tid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE);
     if (tid <= 0)
         return true;
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    uint64_t start = pypper_mono_ns();
     while (task_listed(tid)) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long ms = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (ms >= (long long)wait_gone_ms)
+        if (pypper_mono_ns() - start >= (uint64_t)wait_gone_ms * 1000000u)
             return false;
         struct timespec pause = {0, 20 * 1000};
         nanosleep(&pause, NULL);

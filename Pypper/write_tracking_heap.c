@@ -41,7 +41,6 @@ static struct {
 #define LOOK_NS (10 * 1000 * 1000ull)   /* the clocks are read at most every 10 ms */
 #define WALL_FACTOR 8                   /* a scan at least every 8 intervals of wall time */
 
-
 /* CPU time of the process but the calling (scanning) thread. */
 static uint64_t program_cpu_ns(void)
 {
