@@ -122,7 +122,8 @@ int pypper_objtable_add(void *block, void *object, uint32_t site);
 /* A bulk load, for a pass that adds many entries at once with nothing else using
  * the table meanwhile (the live trace's first pass): begin (an empty table only,
  * else false and adds go the usual way) makes adds fill a plain array, unhashed; end
- * hashes them in place into a table sized for them, once. Without it, growing step by
+ * builds a table sized for them once (sorted by hash in place, then placed in home
+ * order: objtable.c). Without it, growing step by
  * step (to 70% full each time) moved each entry about 5.7 times. The caller adds no
  * block twice; the table reads as empty until end. */
 bool pypper_objtable_bulk_begin(void);
