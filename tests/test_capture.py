@@ -145,6 +145,7 @@ def test_capture_is_bounded_and_readable_while_thinned(tmp_path):
     assert max(sizes) <= 200_000 + 20_000    # the cap plus at most one record
     cap = _capture.load(path)
     assert cap.groups_record["heap"] == 99   # the peak survives thinning
+    assert cap.groups_record["t"] == 0.5     # (the later ones are far below it)
     ts = [f.t for f in cap.frames]
     assert ts == sorted(ts) and ts[-1] >= 250 and len(ts) < 300
     assert cap.frames[0].pages[:3] == [1 << 30, (1 << 30) + 4096, (1 << 30) + 8192]
@@ -207,3 +208,48 @@ def test_diff_of_two_runs(tmp_path):
     heap = next(ln for ln in cp.stdout.splitlines() if ln.strip().startswith("heap"))
     assert "(+" in heap, cp.stdout
     assert "by allocation site" in cp.stdout and "by type" in cp.stdout
+
+
+def test_chosen_groups_is_the_last_near_the_peak():
+    assert _capture.chosen_groups([]) is None
+    assert _capture.chosen_groups([5]) == 0
+    assert _capture.chosen_groups([10, 100, 95, 20]) == 2     # 95 >= 0.9 x 100
+    assert _capture.chosen_groups([10, 100, 89, 20]) == 1
+    assert _capture.chosen_groups([100, 100, 100]) == 2
+
+
+def _groups(t, heap):
+    return {"k": "groups", "t": t, "heap": heap, "groups": [], "untraced": []}
+
+
+@pytest.mark.parametrize("end_heap, shown_t", [(70, 2.0), (960, 3.0), (None, 2.0)])
+def test_report_shows_the_latest_state_near_the_peak(tmp_path, end_heap, shown_t):
+    """A program that loads its data, then works on it, then returns (freeing it):
+    the figures shown are the last ones taken while the data was all there, not
+    those of the end of its loading (the largest heap by a little) nor those at exit
+    (most of it freed); the end record when it still had the data."""
+    path = str(tmp_path / "c.capture")
+    w = _capture.CaptureWriter(path, {"argv": ["x"]})
+    w.write(_synthetic_frame(0))
+    w.write(_groups(1.0, 1000))         # loading just ended
+    w.write(_groups(2.0, 980))          # working on it
+    if end_heap is not None:
+        w.write(dict(_groups(3.0, end_heap), k="end", status=0, seconds=3.0))
+    w.close()
+    cap = _capture.load(path)
+    assert cap.groups_record["t"] == shown_t
+    assert cap.finished == (end_heap is not None)
+
+
+def test_thinning_keeps_the_record_shown(tmp_path):
+    path = str(tmp_path / "t.capture")
+    w = _capture.CaptureWriter(path, {"argv": ["x"]}, max_bytes=10 ** 9, max_frames=8)
+    w.write(_groups(0.5, 1000))         # the peak
+    w.write(_groups(1.5, 950))          # the record shown
+    for i in range(20):                 # then the data is dropped: far below the peak
+        w.write(_synthetic_frame(i))
+        w.write(_groups(2.0 + i, 100))
+    w.close()
+    assert w.thinned >= 1
+    cap = _capture.load(path)
+    assert cap.groups_record["t"] == 1.5

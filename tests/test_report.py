@@ -77,7 +77,7 @@ def test_column_store_line_counts_its_real_size(tmp_path):
     within 20% of what its 40 columns take in memory, measured in a stock
     interpreter: sys.getsizeof of each list and each float, rounded up to the
     allocator's 16-byte granule (as pymalloc and Pypper's heap both lay them out).
-    The report shows the groups record taken at the heap's peak; the recorder spaces
+    The report shows the last groups record taken near the heap's peak; the recorder spaces
     those by their cost (--overhead), so the run goes on long enough after loading for
     one to be taken at the peak even on a loaded machine under ASan, where one second
     was not (a record from the middle of the loading: 51-78% of the bytes)."""

@@ -46,6 +46,8 @@ HOT_BUFFER_OBJECTS = 512        # the hottest objects whose owned buffers heat t
 COST_SHARE = 0.05              # default: at most this share of the run spent recording
 BINS = 10                       # temperature histogram bins (bytes per tenth of 0..1)
 OWNING_TYPES = (list, dict, set, frozenset, bytearray)
+NEAR_PEAK = 0.9                 # the report's groups record: the last one with a heap
+                                # at least this share of the largest recorded
 
 
 class CaptureError(ValueError):
@@ -176,12 +178,17 @@ def groups_record(owned=None):
     cold / warm / hot by the heat of their pages."""
     heap = heap_bytes()         # before the snapshot's own rows exist
     data = _pypper.snapshot_data(0.0, True)
-    if owned is None:
-        owned = owned_buffer_map()
     groups = {}
     for row in data["objects"]:
         addr, size, tname, tier, t, klass, site = row[:7]
-        own = row[7] if len(row) > 7 and row[7] is not None else owned.get(addr, 0)
+        if len(row) > 7 and row[7] is not None:
+            own = row[7]
+        else:
+            # Rows without their owned bytes (an older _pypper): walk the collector's
+            # objects for them, once (a walk of every container: tens of ms).
+            if owned is None:
+                owned = owned_buffer_map()
+            own = owned.get(addr, 0)
         key = (site or "", tname)
         g = groups.get(key)
         if g is None:
@@ -209,6 +216,20 @@ def groups_record(owned=None):
             "model": data["model"],
             "groups": [dict(g, tsum=round(g["tsum"], 3)) for g in groups.values()],
             "untraced": sorted(untraced.values(), key=lambda u: -u["bytes"])}
+
+
+def chosen_groups(heaps):
+    """The index of the groups record the report shows, given the heap of each record
+    in the order they were taken (None when there is none): the last one taken while
+    the heap was within NEAR_PEAK of its largest. At exit the program's data is mostly
+    freed, so the last record is not it; the largest heap alone is often the end of a
+    loading phase, where what was just built still looks used (a column store loaded
+    in 0.5 s showed 4x its hot bytes at 1 s into a 3 s run); the last record near the
+    peak is the latest state of the data at (about) its full size."""
+    if not heaps:
+        return None
+    floor = NEAR_PEAK * max(heaps)
+    return max(i for i, h in enumerate(heaps) if h >= floor)
 
 
 def heap_bytes():
@@ -271,7 +292,8 @@ class CaptureWriter(_trace.LineFile):
             self.thin()
 
     def thin(self):
-        """Keep every other frame and the last groups record; the caller doubles its
+        """Keep every other frame, the last groups record, the one the report shows
+        (chosen_groups) and the one of the heap's peak; the caller doubles its
         interval (the `thinned` count says how often this happened)."""
         self._file.close()
         with open(self.path, encoding="utf-8") as f:
@@ -280,7 +302,11 @@ class CaptureWriter(_trace.LineFile):
         groups = [i for i, ln in enumerate(lines) if ln.startswith('{"k":"groups"')]
         keep_groups = set(groups[-1:])
         if groups:
-            keep_groups.add(max(groups, key=lambda i: json.loads(lines[i]).get("heap", 0)))
+            heaps = [json.loads(lines[i]).get("heap", 0) for i in groups]
+            # The record shown now, and the peak's (a later record near a higher peak
+            # may replace the one shown).
+            keep_groups.add(groups[chosen_groups(heaps)])
+            keep_groups.add(groups[heaps.index(max(heaps))])
         keep = []
         frames = 0
         for i, line in enumerate(lines):
@@ -302,8 +328,8 @@ class CaptureWriter(_trace.LineFile):
 class Recorder:
     """A thread that writes a frame and a groups record every `interval` seconds
     (doubling when the file is thinned, and longer when reading the heap costs more
-    than cost_share of the time). The report shows the groups record of the heap's
-    peak (at exit, the program's data is mostly freed already)."""
+    than cost_share of the time). The report shows the last groups record taken near
+    the heap's peak (chosen_groups: at exit the program's data is mostly freed)."""
 
     def __init__(self, writer, interval, lock, cost_share=COST_SHARE):
         self.cost_share = cost_share
@@ -400,7 +426,8 @@ class Frame:
 
 
 class Capture:
-    """A capture read back: header, frames (decoded), the latest groups, the end
+    """A capture read back: header, frames (decoded), the groups record shown
+    (chosen_groups, the end record among them), the end
     record (None when the program was killed before its end), and whether the last
     line was incomplete."""
 
@@ -468,7 +495,7 @@ def load(path):
     truncated = bool(lines) and lines[-1] != b""
     header = None
     frames = []
-    groups = None
+    groups = []
     end = None
     for no, line in enumerate(lines, 2):
         if not line:
@@ -490,9 +517,7 @@ def load(path):
                                     [v / HEAT_SCALE for v in q], set(slow),
                                     rec.get("sites", {})))
             elif kind == "groups":
-                # The report shows the heap at its peak (at exit most is freed).
-                if groups is None or rec.get("heap", 0) >= groups.get("heap", 0):
-                    groups = rec
+                groups.append(rec)
             elif kind == "end":
                 end = rec
         except (ValueError, KeyError, TypeError, zlib.error) as e:
@@ -503,4 +528,9 @@ def load(path):
     if header is None:
         raise CaptureError(f"{path}: capture has no header record (the program died "
                            f"before its first record was written)")
-    return Capture(os.fspath(path), header, frames, groups, end, truncated)
+    # The end record has the same figures, taken at exit: shown when the program's
+    # data was still there (a program that keeps it in globals, or exits from inside).
+    candidates = groups + ([end] if end is not None else [])
+    shown = chosen_groups([g.get("heap", 0) for g in candidates])
+    return Capture(os.fspath(path), header, frames,
+                   candidates[shown] if shown is not None else None, end, truncated)

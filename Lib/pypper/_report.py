@@ -183,7 +183,9 @@ def analyze(cap):
             "slow_pages_last": len(last.slow) if last else 0,
             "heatmap": heat_cols, "site_series": site_series,
             "migration": mig, "end": end,
-            "model": (cap.groups_record or {}).get("model", {})}
+            "model": (cap.groups_record or {}).get("model", {}),
+            # When the figures by site and type were taken (s since the session began).
+            "as_of": (cap.groups_record or {}).get("t")}
 
 
 def _page_size(cap):
@@ -254,7 +256,8 @@ def _pct(a, b):
 def summary_lines(a, *, top=3):
     t = a["totals"]
     heap = a["heap"]
-    lines = [f"heap {fmt_bytes(heap)}; traced {fmt_bytes(a['traced'])} "
+    when = f" at {a['as_of']:.1f} s" if a.get("as_of") is not None else ""
+    lines = [f"heap {fmt_bytes(heap)}{when}; traced {fmt_bytes(a['traced'])} "
              f"(object bodies {fmt_bytes(t['bytes'])} + owned buffers {fmt_bytes(t['owned'])}): "
              f"hot {fmt_bytes(t['hot'])}, warm {fmt_bytes(t['warm'])}, "
              f"cold {fmt_bytes(t['cold'])} ({_pct(t['cold'], a['traced'])} of traced); "
@@ -512,7 +515,8 @@ def render_html(a):
     cards = "".join(
         f'<div class="card"><b class="{cls}">{_e(v)}</b><span>{_e(lbl)}</span></div>'
         for v, lbl, cls in (
-            (fmt_bytes(heap), "heap in use (Pypper's allocator)", ""),
+            (fmt_bytes(heap), "heap in use (Pypper's allocator)"
+             + (f" at {a['as_of']:.1f} s" if a.get("as_of") is not None else ""), ""),
             (fmt_bytes(a["traced"]), "traced: object bodies + owned buffers", ""),
             (fmt_bytes(t["hot"]), f"hot ({_pct(t['hot'], a['traced'])} of traced)", "hot"),
             (fmt_bytes(t["warm"]), f"warm ({_pct(t['warm'], a['traced'])})", "warm"),
