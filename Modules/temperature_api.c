@@ -122,6 +122,96 @@ static int by_heat_desc(const void *a, const void *b)
 
 static PyObject *hot_pair(PyObject *obj, double t, uint32_t site, int detail);
 
+/* The table's `want` hottest current entries (entry numbers), hottest first, in a
+ * PyMem_RawMalloc'd array of *n; NULL when there is no memory. Heap lock held. */
+static ranked *rank_hottest(size_t want, size_t *n_out, uint32_t now)
+{
+    size_t count = pypper_objtable_count(), held = pypper_objtable_used(), n = 0;
+    size_t cap = want < held ? want : held;
+    ranked *heap = PyMem_RawMalloc((cap ? cap : 1) * sizeof(ranked));
+    if (!heap)
+        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        pypper_obj_entry *e = pypper_objtable_at(i);
+        double h = pypper_model_heat(pypper_entry_state(e), now);
+        if (h <= 0.0 || !pypper_objtable_current(e))
+            continue;
+        if (n < cap) {
+            heap[n++] = (ranked){h, i};
+            if (n == cap)
+                for (size_t k = n / 2; k-- > 0;)
+                    sift(heap, n, k);
+        } else if (h > heap[0].heat) {
+            heap[0] = (ranked){h, i};
+            sift(heap, n, 0);
+        }
+    }
+    qsort(heap, n, sizeof(ranked), by_heat_desc);
+    *n_out = n;
+    return heap;
+}
+
+/* hot_buffers(n): the buffers owned by the n hottest traced objects, as numbers only.
+ * Unlike hot_objects() it hands out no reference to the objects, so their reference
+ * counts do not move: a caller on another thread (pypper run's recorder) would
+ * otherwise give the sampler's reference-count polls evidence of a use that the
+ * program did not make, and heat what it reports as hot. */
+static PyObject *py_hot_buffers(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    Py_ssize_t want = PyLong_AsSsize_t(arg);
+    if (want == -1 && PyErr_Occurred())
+        return NULL;
+    if (want < 0) {
+        PyErr_SetString(PyExc_ValueError, "hot_buffers(n): n must be >= 0");
+        return NULL;
+    }
+    if (!pypper_live_trace_running() || want == 0)
+        return PyList_New(0);
+    pypper_active_trace_drain();
+    uint32_t now = pypper_active_trace_now_ms();
+    (void)pypper_owned_buffers_init();
+    bool locked = pypper_heap_lock();
+    size_t n;
+    ranked *heap = rank_hottest((size_t)want, &n, now);
+    if (!heap) {
+        pypper_heap_unlock(locked);
+        return PyErr_NoMemory();
+    }
+    /* Read under the lock (the buffers cannot move meanwhile), built after it. */
+    typedef struct { uintptr_t obj, block; size_t size; double t; int tier; } hot_buffer;
+    hot_buffer *bufs = PyMem_RawMalloc((n ? n : 1) * sizeof(hot_buffer));
+    size_t nb = 0;
+    for (size_t k = 0; bufs && k < n; k++) {
+        PyObject *obj = (PyObject *)pypper_entry_object(pypper_objtable_at(heap[k].index));
+        if (Py_REFCNT(obj) <= 0)
+            continue;           /* being deallocated */
+        pypper_owned_buffer ob;
+        pypper_owned_buffer_of(obj, &ob);
+        if (ob.kind == PYPPER_BUF_NONE || !ob.size)
+            continue;
+        pypper_block_info bi;
+        pypper_heap_lookup(ob.block, &bi);
+        bufs[nb++] = (hot_buffer){(uintptr_t)obj, (uintptr_t)ob.block, ob.size,
+                                  pypper_model_temperature(heap[k].heat, now), bi.tier & 1};
+    }
+    pypper_heap_unlock(locked);
+    PyMem_RawFree(heap);
+    if (!bufs)
+        return PyErr_NoMemory();
+    PyObject *out = PyList_New(0);
+    for (size_t k = 0; out && k < nb; k++) {
+        PyObject *row = Py_BuildValue("(KdKns)", (unsigned long long)bufs[k].obj, bufs[k].t,
+                                      (unsigned long long)bufs[k].block, (Py_ssize_t)bufs[k].size,
+                                      bufs[k].tier ? "slow" : "fast");
+        if (!row || PyList_Append(out, row) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(row);
+    }
+    PyMem_RawFree(bufs);
+    return out;
+}
+
 /* Objects of the table whose own allocation was recorded, as seeds for inference;
  * NULL when there is no memory (no inference then). */
 static site_infer *seed_recorded_sites(size_t count)
@@ -158,29 +248,12 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     pypper_active_trace_drain();
     uint32_t now = pypper_active_trace_now_ms();
     bool locked = pypper_heap_lock();
-    size_t count = pypper_objtable_count(), held = pypper_objtable_used(), n = 0;
-    size_t cap = (size_t)want < held ? (size_t)want : held;
-    ranked *heap = PyMem_RawMalloc((cap ? cap : 1) * sizeof(ranked));
+    size_t count = pypper_objtable_count(), n;
+    ranked *heap = rank_hottest((size_t)want, &n, now);
     if (!heap) {
         pypper_heap_unlock(locked);
         return PyErr_NoMemory();
     }
-    for (size_t i = 0; i < count; i++) {
-        pypper_obj_entry *e = pypper_objtable_at(i);
-        double h = pypper_model_heat(pypper_entry_state(e), now);
-        if (h <= 0.0 || !pypper_objtable_current(e))
-            continue;
-        if (n < cap) {
-            heap[n++] = (ranked){h, i};
-            if (n == cap)
-                for (size_t k = n / 2; k-- > 0;)
-                    sift(heap, n, k);
-        } else if (h > heap[0].heat) {
-            heap[0] = (ranked){h, i};
-            sift(heap, n, 0);
-        }
-    }
-    qsort(heap, n, sizeof(ranked), by_heat_desc);
     /* Objects are built after the heap lock is released (building allocates). */
     uint32_t *sites = detail ? PyMem_RawCalloc(n ? n : 1, sizeof(uint32_t)) : NULL;
     site_infer *near = sites ? seed_recorded_sites(count) : NULL;
@@ -329,6 +402,10 @@ PyMethodDef pypper_temperature_methods[] = {
     {"hot_objects", py_hot_objects, METH_VARARGS,
      "hot_objects(n, detail=False) -> [(obj, temperature)]: the n hottest traced objects, "
      "hottest first; with detail (obj, temperature, site or None, site kind)"},
+    {"hot_buffers", py_hot_buffers, METH_O,
+     "hot_buffers(n) -> [(object address, temperature, buffer address, buffer bytes, tier)]: "
+     "the out-of-line buffers of the n hottest traced objects, hottest first; unlike "
+     "hot_objects() it makes no reference to the objects (their reference counts do not move)"},
     {"snapshot_rows_json", pypper_snapshot_rows_json, METH_VARARGS,
      "snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes, kinds) "
      "-> bytes: object rows of snapshot_data(columns=True) as a snapshot file's JSON"},

@@ -357,6 +357,52 @@ def test_hot_objects_user_first():
     assert out == "ok\n"
 
 
+def test_hot_buffers_name_the_hottest_buffers_without_touching_their_owners():
+    """pypper run's recorder heats the pages of the hottest objects' buffers. It must
+    get them without holding the objects: a reference-count change on another thread
+    is what the sampler's polls take for a use by the program."""
+    out = check("""
+        import sys
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        _pypper._test_set_clock(_pypper._test_set_clock(None))
+        cols = [[float(i) for i in range(1000 + 100 * j)] for j in range(6)]
+        gc.collect()                            # the live trace takes them
+        def scan(col):
+            total = 0.0
+            for _ in range(40):
+                for x in col[:50]:
+                    total += x
+                _pypper._test_sample()
+            return total
+        scan(cols[1]); scan(cols[4])
+        counts = [sys.getrefcount(c) for c in cols]
+        rows = _pypper.hot_buffers(50)
+        assert [sys.getrefcount(c) for c in cols] == counts
+        assert all(type(r[0]) is int and type(r[2]) is int for r in rows), rows
+        mine = {id(c): c for c in cols}
+        got = [(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[0] in mine]
+        assert {a for a, *_ in got} >= {id(cols[1]), id(cols[4])}, got
+        for a, t, buf, size, tier in got:
+            w = pypper.where(mine[a])["buffer"]
+            assert (buf, size, tier) == (w["address"], w["size"], w["tier"]), (w, buf, size, tier)
+            assert 0 < t <= 1
+        ts = [r[1] for r in rows]
+        assert ts == sorted(ts, reverse=True)
+        assert _pypper.hot_buffers(0) == []
+        try:
+            _pypper.hot_buffers(-1)
+        except ValueError as e:
+            assert "n must be >= 0" in str(e)
+        else:
+            raise AssertionError("no ValueError")
+        pypper.end()
+        assert _pypper.hot_buffers(5) == []
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_user_object_rules():
     from pypper import _snapshot as S
     import random

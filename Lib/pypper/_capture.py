@@ -130,23 +130,19 @@ def page_heat_now(hot_n=HOT_BUFFER_OBJECTS):
         heat[page] = heat.get(page, 0.0) + h
         tiers.setdefault(page, "fast" if tier == 0 else "slow")
     # The hottest objects' owned buffers (list items, tables, bytearray data) are
-    # used when their owner is: their pages get the owner's temperature.
+    # used when their owner is: their pages get the owner's temperature. (As numbers:
+    # holding the objects would move their reference counts, which the sampler's
+    # polls would take for the program's use of them.)
     owned_hot = {}
-    for obj, t in _pypper.hot_objects(hot_n):
-        try:
-            buf = _pypper.where(obj).get("buffer")
-        except (TypeError, ValueError, RuntimeError):
-            buf = None
-        if not buf or not buf.get("size"):
-            continue
-        owned_hot[id(obj)] = buf["size"]
-        start, end = buf["address"], buf["address"] + buf["size"]
+    for addr, t, start, size, tier in _pypper.hot_buffers(hot_n):
+        owned_hot[addr] = size
+        end = start + size
         a = start
         while a < end:
             page = a - a % ps
             stop = min(end, page + ps)
             heat[page] = min(1.0, heat.get(page, 0.0) + t * (stop - a) / ps)
-            tiers.setdefault(page, buf.get("tier") or "fast")
+            tiers.setdefault(page, tier)
             a = stop
     return ps, data["uptime"], heat, tiers, data["objects"], owned_hot
 
