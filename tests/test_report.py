@@ -170,19 +170,16 @@ def test_sizes_match_getsizeof_plus_owned_buffers(tmp_path):
     prog = tmp_path / "sizes.py"
     prog.write_text(r'''
 import gc, json, sys, pypper
-from pypper import _capture
 pypper.start()
 lists = [[float(i) for i in range(1000 + j)] for j in range(50)]
 dicts = [{i: str(i) for i in range(300 + j)} for j in range(50)]
 blobs = [bytearray(5000 + 7 * j) for j in range(50)]
 gc.collect()
 rows = {r[0]: r for r in pypper._pypper.snapshot_data(0.0)["objects"]}
-owned = _capture.owned_buffer_map()
 out = {}
 for name, objs in (("list", lists), ("dict", dicts), ("bytearray", blobs)):
     seen = [o for o in objs if id(o) in rows]
-    got = sum(rows[id(o)][1] + (rows[id(o)][7] if len(rows[id(o)]) > 7 and rows[id(o)][7]
-              is not None else owned.get(id(o), 0)) for o in seen)
+    got = sum(rows[id(o)][1] + rows[id(o)][7] for o in seen)    # block + owned buffer
     out[name] = {"traced": len(seen), "getsizeof": sum(sys.getsizeof(o) for o in seen),
                  "capture": got}
 print(json.dumps(out))

@@ -26,7 +26,6 @@ pages the traced objects occupy: cold ones (heat 0) included.
 """
 
 import base64
-import gc
 import json
 import os
 import sys
@@ -45,57 +44,12 @@ DEFAULT_MAX_FRAMES = 400
 HOT_BUFFER_OBJECTS = 512        # the hottest objects whose owned buffers heat their pages
 COST_SHARE = 0.05              # default: at most this share of the run spent recording
 BINS = 10                       # temperature histogram bins (bytes per tenth of 0..1)
-OWNING_TYPES = (list, dict, set, frozenset, bytearray)
 NEAR_PEAK = 0.9                 # the report's groups record: the last one with a heap
                                 # at least this share of the largest recorded
 
 
 class CaptureError(ValueError):
     """A capture file that cannot be read: one line, no traceback."""
-
-
-# ------------------------------------------------------------------ owned buffers
-
-def _owned_of(obj):
-    """Bytes of the out-of-line buffer obj owns (a list's item array, a dict's or
-    set's table, a bytearray's data), from __sizeof__ minus the object's fixed part."""
-    try:
-        return max(0, obj.__sizeof__() - type(obj).__basicsize__)
-    except Exception:           # a broken __sizeof__ of a user subclass
-        return 0
-
-
-def owned_buffer_map():
-    """{address: owned bytes} of the container objects reachable from the collector's
-    objects: those it tracks, and untracked dicts/lists/tuples and bytearrays they
-    refer to (a dict of ints is not tracked, a bytearray never is)."""
-    out = {}
-    seen = set()
-    try:
-        import array
-        owning = OWNING_TYPES + (array.array,)
-    except ImportError:
-        owning = OWNING_TYPES
-    walk = {dict, list, tuple, set, frozenset}
-    walk.update(owning)
-    stack = gc.get_objects()
-    while stack:
-        obj = stack.pop()
-        if isinstance(obj, owning):
-            n = _owned_of(obj)
-            if n:
-                out[id(obj)] = n
-        refs = gc.get_referents(obj)
-        # Most referents are ints, floats and strings: skip those at C speed.
-        if len(refs) > 8 and walk.isdisjoint(map(type, refs)):
-            continue
-        for ref in refs:
-            if type(ref) in walk and not gc.is_tracked(ref):
-                i = id(ref)
-                if i not in seen:
-                    seen.add(i)
-                    stack.append(ref)
-    return out
 
 
 # ------------------------------------------------------------------ recording
@@ -165,7 +119,7 @@ def frame_record(hot_n=HOT_BUFFER_OBJECTS):
             "pages": _encode([deltas, q, slow]), "sites": dict(top)}
 
 
-def groups_record(owned=None):
+def groups_record():
     """Bytes, owned bytes, hot/warm/cold bytes and a temperature histogram per
     (allocation site, type) of every traced object, the heap's size, and the heap's
     untraced bytes (no traced object's block nor a buffer one owns) per allocation
@@ -176,15 +130,7 @@ def groups_record(owned=None):
     data = _pypper.snapshot_data(0.0, True)
     groups = {}
     for row in data["objects"]:
-        addr, size, tname, tier, t, klass, site = row[:7]
-        if len(row) > 7 and row[7] is not None:
-            own = row[7]
-        else:
-            # Rows without their owned bytes (an older _pypper): walk the collector's
-            # objects for them, once (a walk of every container: tens of ms).
-            if owned is None:
-                owned = owned_buffer_map()
-            own = owned.get(addr, 0)
+        _addr, size, tname, tier, t, klass, site, own = row[:8]  # own: its buffer's bytes
         key = (site or "", tname)
         g = groups.get(key)
         if g is None:
@@ -403,8 +349,8 @@ def header_record(argv, target, config, interval):
                                       if p})}
 
 
-def end_record(status, seconds, owned=None):
-    rec = groups_record(owned)
+def end_record(status, seconds):
+    rec = groups_record()
     rec["k"] = "end"
     rec["status"] = status
     rec["seconds"] = round(seconds, 3)
