@@ -15,7 +15,7 @@ enum { PYPPER_COLD = 0, PYPPER_WARM = 1, PYPPER_HOT = 2 };
 typedef enum {
     PYPPER_EVIDENCE_FRAME = 0,   /* newly in a slot of the innermost frame */
     PYPPER_EVIDENCE_CALLER,      /* newly in a slot of a calling frame */
-    PYPPER_EVIDENCE_HOLD,        /* still in the same slot as one sample before */
+    PYPPER_EVIDENCE_HOLD,        /* still in the same value-stack slot as one sample before */
     PYPPER_EVIDENCE_REFCOUNT,    /* its reference count moved between two reads */
     PYPPER_EVIDENCE_KINDS
 } pypper_evidence;

@@ -9,7 +9,8 @@
  * thread that reads the main thread's innermost frames every few hundred
  * nanoseconds sees most accesses, whatever the number of live objects. An object
  * newly in a slot counts as an access (FRAME, or CALLER in an outer frame); one still
- * in the same slot as at the previous sample counts a little (HOLD). Reference
+ * in the same value-stack slot of the same frame as at the previous sample counts a
+ * little (HOLD; frame_reader.c says which slots). Reference
  * counts of a rotating window of the object table are polled as well (REFCOUNT):
  * they catch objects touched only by C code (container items, keys).
  *

@@ -70,19 +70,26 @@ FOREIGN_READER static PyObject *iterated(PyObject *p)
     return seq && heap_candidate(seq) ? seq : NULL;
 }
 
-FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f)
+/* The number of f's slots to read, and in *nlocals how many of them are its locals
+ * (with cells and free variables; the value stack follows them). */
+FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f, int *nlocals)
 {
+    *nlocals = 0;
     int top = LOAD(f->stacktop);
+    PyCodeObject *code = LOAD(f->f_code);
+    bool readable = aligned8(code) && pypper_stack_chunks_readable(code, sizeof(PyCodeObject));
+    /* Read racily: either may be garbage, so each is bounded before they are added. */
+    int locals = readable ? LOAD(code->co_nlocalsplus) : 0;
+    if (locals > 0)
+        *nlocals = locals < MAX_SLOTS ? locals : MAX_SLOTS;
     if (top >= 0)
         return top < MAX_SLOTS ? top : MAX_SLOTS;
     /* The running frame keeps its stack pointer in a register: read its locals and
      * its whole value stack. Slots above the live top still hold what was popped
      * last (objects used a moment ago; a freed one fails the receiver's checks). */
-    PyCodeObject *code = LOAD(f->f_code);
-    if (!aligned8(code) || !pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
+    if (!readable)
         return 0;
-    /* Read racily: either may be garbage, so each is bounded before they are added. */
-    int locals = LOAD(code->co_nlocalsplus), stack = LOAD(code->co_stacksize);
+    int stack = LOAD(code->co_stacksize);
     if (locals < 0)
         return 0;
     if (locals >= MAX_SLOTS || stack <= 0)
@@ -106,6 +113,8 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
     bool follow = (mem->reads++ & (FOLLOW_EVERY - 1)) == 0;
     if (depth > MAX_DEPTH)
         depth = MAX_DEPTH;
+    const pypper_frame_read *old = &mem->buf[mem->last];
+    pypper_frame_read *now = &mem->buf[mem->last ^ 1u];
     int d = 0;
     for (int hops = 0; f && d < depth && hops < 4 * MAX_DEPTH; hops++) {
         if (!aligned8(f) || !pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus)))
@@ -115,20 +124,45 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             f = up;
             continue;
         }
-        int n = frame_slots(f);
+        int nlocals;
+        int n = frame_slots(f, &nlocals);
         if (n && !pypper_stack_chunks_readable(f->localsplus, (size_t)n * sizeof(PyObject *)))
             n = 0;
-        bool same = mem->frame[d] == f;
-        mem->frame[d] = f;
-        PyObject **prev = mem->slot[d], **walked = mem->walked[d];
-        for (int i = 0; !same && i < mem->n[d]; i++)
-            walked[i] = NULL;   /* another frame: what the last one walked says nothing */
+        /* This frame in the previous read, at whatever depth it was (calls and
+         * returns since move it). Another frame's slots say nothing of this one's:
+         * comparing a frame with the one at its depth before made every local of a
+         * caller new evidence at each call and return (a table main() built at
+         * start-up and kept, never used again, looked as hot as what the program
+         * works on, in tests/programs/lru_zipf.py). */
+        int k = -1;
+        for (int j = 0; j < old->depth; j++)
+            if (old->frame[j] == f) {
+                k = j;
+                break;
+            }
+        bool same = k >= 0;
+        int known = same ? old->n[k] : 0;
+        const PyObject *const *prev = same ? (const PyObject *const *)old->slot[k] : NULL;
+        PyObject *const *walked_last = same ? old->walked[k] : NULL;
+        now->frame[d] = f;
+        PyObject **slots = now->slot[d], **walked = now->walked[d];
+        bool pushed_below = false;      /* a value-stack slot below this one changed */
         for (int i = 0; i < n; i++) {
             PyObject *p = LOAD(f->localsplus[i]);
-            PyObject *was = prev[i], *walked_before = walked[i];
-            prev[i] = p;
-            if (follow)
-                walked[i] = NULL;
+            const PyObject *was = i < known ? prev[i] : NULL;
+            PyObject *walked_before = i < known ? walked_last[i] : NULL;
+            slots[i] = p;
+            walked[i] = follow ? NULL : walked_before;
+            bool still = same && was == p;
+            /* Still there, and in use: on the value stack (in a local it says nothing:
+             * a table main() built at start-up and keeps is there at every sample),
+             * and with no slot below it pushed since (that push found the stack's top
+             * below this slot, so it holds what was popped last: a list that an inlined
+             * comprehension built at start-up stayed there, held evidence at every
+             * sample, and looked hottest of all in tests/programs/lru_zipf.py). */
+            bool held = still && i >= nlocals && !pushed_below;
+            if (!still && i >= nlocals)
+                pushed_below = true;
             if (!p || !heap_candidate(p))
                 continue;
             /* A loop's iterator stands for the container it walks: a traced container
@@ -152,8 +186,9 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 moved |= d == 0 && !again && traced;
                 walked[i] = seq;
             }
-            if (same && was == p) {
-                sink(ctx, p, PYPPER_EVIDENCE_HOLD);
+            if (still) {
+                if (held)
+                    sink(ctx, p, PYPPER_EVIDENCE_HOLD);
             } else {
                 sink(ctx, p, d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
                 /* Only a traced object counts as movement: a loop that only makes new
@@ -163,13 +198,13 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 moved |= d == 0 && traced_candidate(p);
             }
         }
-        for (int i = n; i < mem->n[d]; i++)
-            prev[i] = walked[i] = NULL;
-        mem->n[d] = n;
+        now->n[d] = n;
         counts->slots_read += (uint64_t)n;
-        moved |= d == 0 && !same;
+        moved |= d == 0 && !(same && k == 0);
         d++;
         f = up;
     }
+    now->depth = d;
+    mem->last ^= 1u;
     return moved;
 }

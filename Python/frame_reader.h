@@ -1,7 +1,8 @@
 /* Python/frame_reader.h: reads the Python frames of a thread (innermost first) without
  * the GIL and turns what their slots hold into evidence: an object newly in a slot of
- * the innermost frame (FRAME) or of a calling frame (CALLER), or still in the same slot
- * as at the previous read (HOLD). Used by the sampler thread and by the signal sampler
+ * the innermost frame (FRAME) or of a calling frame (CALLER), or still in the same
+ * value-stack slot of the same frame as at the previous read, with no slot below it
+ * pushed since (HOLD). Used by the sampler thread and by the signal sampler
  * (frame_reader.c). Async-signal-safe: no lock, no allocation. */
 #ifndef PYPPER_FRAME_READER_H
 #define PYPPER_FRAME_READER_H
@@ -27,13 +28,23 @@
 #define PYPPER_FRAME_MAX_DEPTH 64
 #define PYPPER_FRAME_MAX_SLOTS 64
 
-/* What each frame slot held at the previous read (one per reader), and the container
- * an iterator in it walked at the last read that followed it. */
+/* One read of a thread's frames: each frame read, what each of its slots held, and
+ * the container an iterator in a slot walked at the last read that followed it. */
 typedef struct {
     void *frame[PYPPER_FRAME_MAX_DEPTH];
     PyObject *slot[PYPPER_FRAME_MAX_DEPTH][PYPPER_FRAME_MAX_SLOTS];
     PyObject *walked[PYPPER_FRAME_MAX_DEPTH][PYPPER_FRAME_MAX_SLOTS];
     int n[PYPPER_FRAME_MAX_DEPTH];
+    int depth;              /* frames read */
+} pypper_frame_read;
+
+/* A reader's memory (one per reader): the previous read and the one being made, in
+ * turn. A frame is matched with the previous read's by its address, at any depth
+ * (calls and returns in between move it), so that its slots are compared with its
+ * own and not with those of the frame that was at its depth. */
+typedef struct {
+    pypper_frame_read buf[2];
+    unsigned last;          /* the previous read: buf[last] */
     unsigned reads;         /* reads so far: iterators are followed in one of 8 */
 } pypper_frame_memory;
 
