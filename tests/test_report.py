@@ -163,6 +163,32 @@ pypper.stop()
     assert 0.95 * r["heap"] <= r["traced"] + r["total"] <= 1.01 * r["heap"], r
 
 
+def test_summary_says_what_a_sites_hot_bytes_are():
+    """A line can make the program's hot table and its cold lists (a dict's site is the
+    line that last grew its table: bfs_graph's cold-node line). The summary's hottest
+    and coldest lines say which types, and the untraced bytes, make up their bytes."""
+    groups = [
+        {"site": "app.py:20 (build)", "type": "dict", "objects": 1, "bytes": 64,
+         "owned": 1_300_000, "hot": 1_300_064, "warm": 0, "cold": 0, "tsum": 1_200_000.0,
+         "slow": 0, "hist": [0] * 9 + [1_300_064]},
+        {"site": "app.py:20 (build)", "type": "list", "objects": 30000, "bytes": 2_000_000,
+         "owned": 900_000, "hot": 60_000, "warm": 0, "cold": 2_840_000, "tsum": 50_000.0,
+         "slow": 0, "hist": [2_840_000] + [0] * 8 + [60_000]},
+        {"site": "app.py:18 (build)", "type": "list", "objects": 2000, "bytes": 150_000,
+         "owned": 100_000, "hot": 250_000, "warm": 0, "cold": 0, "tsum": 220_000.0,
+         "slow": 0, "hist": [0] * 9 + [250_000]}]
+    untraced = [{"site": "app.py:20 (build)", "bytes": 1_400_000, "cold": 1_350_000,
+                 "warm": 0, "hot": 50_000}]
+    sites = _report._group_table(groups, lambda g: g["site"])
+    _report._add_untraced(sites, untraced)
+    by = {s["name"]: s for s in sites}
+    assert _report._class_parts(by["app.py:20 (build)"], "hot") == \
+        " (dict 1.2 MiB, list 58.6 KiB, untraced 48.8 KiB)"
+    assert _report._class_parts(by["app.py:20 (build)"], "cold") == \
+        " (list 2.7 MiB, untraced 1.3 MiB)"
+    assert _report._class_parts(by["app.py:18 (build)"], "hot") == ""     # one kind only
+
+
 def test_sizes_match_getsizeof_plus_owned_buffers(tmp_path):
     """Each object's bytes in a capture are its block (the object with its GC header,
     rounded up to the allocator's size class) plus the buffer it owns: within size-class

@@ -75,11 +75,15 @@ def _group_table(groups, key):
         if a is None:
             a = out[k] = {"name": k, "objects": 0, "bytes": 0, "owned": 0, "hot": 0,
                           "warm": 0, "cold": 0, "tsum": 0.0, "slow": 0,
-                          "hist": [0] * len(g["hist"]), "types": {}}
+                          "hist": [0] * len(g["hist"]), "types": {},
+                          "types_hot": {}, "types_cold": {}}
         for f in ("objects", "bytes", "owned", "hot", "warm", "cold", "tsum", "slow"):
             a[f] += g.get(f, 0)
         a["hist"] = [x + y for x, y in zip(a["hist"], g["hist"])]
         a["types"][g["type"]] = a["types"].get(g["type"], 0) + g["bytes"] + g["owned"]
+        for c in ("hot", "cold"):
+            by = a["types_" + c]
+            by[g["type"]] = by.get(g["type"], 0) + g.get(c, 0)
     for a in out.values():
         a["total"] = a["bytes"] + a["owned"]
         a["mean_t"] = a["tsum"] / a["total"] if a["total"] else 0.0
@@ -253,6 +257,21 @@ def _pct(a, b):
     return f"{100.0 * a / b:.0f}%" if b else "-"
 
 
+def _class_parts(site, key):
+    """What a site's hot (or cold) bytes are, when more than one kind: " (dict 1.3 MiB,
+    list 48.0 KiB)", the untraced bytes by their pages' heat as "untraced"; a line of
+    code can make the program's hot table and its cold lists (the site of a table is
+    the line that last grew it)."""
+    parts = [(n, b) for n, b in (site.get("types_" + key) or {}).items() if b > 0]
+    if site.get("untraced_" + key):
+        parts.append(("untraced", site["untraced_" + key]))
+    if len(parts) < 2:
+        return ""
+    parts.sort(key=lambda p: -p[1])
+    shown = ", ".join(f"{n} {fmt_bytes(b)}" for n, b in parts[:3])
+    return f" ({shown}{', ...' if len(parts) > 3 else ''})"
+
+
 def summary_lines(a, *, top=3):
     t = a["totals"]
     heap = a["heap"]
@@ -268,7 +287,8 @@ def summary_lines(a, *, top=3):
         ranked = sorted((s for s in user if s[key + "_all"] > 0), key=lambda s: -s[key + "_all"])[:top]
         for s in ranked:
             src = f"  {s['source'][:60]}" if s["source"] else ""
-            lines.append(f"  {label}: {fmt_bytes(s[key + '_all'])} {key} at {s['name']}{src}")
+            lines.append(f"  {label}: {fmt_bytes(s[key + '_all'])} {key} at {s['name']}"
+                         f"{_class_parts(s, key)}{src}")
     if not user:
         lines.append("  (no allocation site in the program's own code was recorded)")
     mig = a["migration"]
