@@ -35,6 +35,7 @@ import zlib
 import _pypper
 
 from . import _trace     # LineFile: close() and abandon() of the writer
+from ._snapshot import INTERNAL_TYPES
 
 MAGIC = "PYPPER-CAPTURE 1"
 FORMAT_VERSION = 1
@@ -130,7 +131,14 @@ def groups_record():
     data = _pypper.snapshot_data(0.0, True)
     groups = {}
     for row in data["objects"]:
-        _addr, size, tname, tier, t, klass, site, own = row[:8]  # own: its buffer's bytes
+        _addr, size, tname, tier, t, klass, site, own, kind = row[:9]  # own: its buffer's bytes
+        if kind == "inferred" and tname in INTERNAL_TYPES:
+            # A site inferred from a neighbour of the same type says little of
+            # interpreter machinery: a pool of functions holds those of every module
+            # imported (column_store.py's one recorded def lent its line to 335
+            # functions of the modules it imported, and `function` looked like the
+            # program's own). Counted without a site.
+            site = None
         key = (site or "", tname)
         g = groups.get(key)
         if g is None:
