@@ -262,13 +262,25 @@ def test_numbers_take_the_heat_of_the_list_that_holds_them():
     assert out == "ok\n"
 
 
+def idle_and_work(program):
+    # Run `program` (a driven session that leaves objects `idle` and `work`), hand its
+    # evidence over, and return idle's temperature and the median of work's.
+    tail = """
+        _pypper._test_hand_over()
+        print(json.dumps([pypper.temperature(idle),
+                          statistics.median(_pypper.temperatures(work))]))
+        pypper.end()
+    """
+    return json.loads(check("import json\n" + textwrap.dedent(program) + textwrap.dedent(tail)))
+
+
 def test_a_table_kept_in_a_callers_frame_and_not_used_stays_cold():
     # main() keeps a table in a local and works on other objects, calling functions
     # two frames deep. Its frame is at depth 0 or 2 from one read to the next: it is
     # the same frame, so its kept table is neither new (evidence of use) at each call
     # and return, nor held (a local that stays says nothing).
-    code = """
-        kept = [Item(i) for i in range(300)]
+    t_idle, t_work = idle_and_work("""
+        idle = [Item(i) for i in range(300)]
         work = [Item(i) for i in range(300)]
         driven()
         def inner(it):
@@ -284,18 +296,12 @@ def test_a_table_kept_in_a_callers_frame_and_not_used_stays_cold():
                     total += middle(it)
                     _pypper._test_sample()
             return total + len(table)
-        main(kept, work)
-        _pypper._test_hand_over()
-        t_kept = pypper.temperature(kept)
-        t_work = statistics.median(_pypper.temperatures(work))
-        print(json.dumps([t_kept, t_work]))
-        pypper.end()
-    """
-    t_kept, t_work = json.loads(check("import json\n" + textwrap.dedent(code)))
+        main(idle, work)
+    """)
     # (Seen new once, when main() first shows in a read: warm at most. The reader that
     # compared a frame with the one at its depth before gave 0.99 here, work 0.90.)
-    assert t_work >= 0.5, (t_kept, t_work)
-    assert t_kept < min(0.5, t_work / 2), (t_kept, t_work)
+    assert t_work >= 0.5, (t_idle, t_work)
+    assert t_idle < min(0.5, t_work / 2), (t_idle, t_work)
 
 
 def test_what_a_stack_slot_kept_from_an_earlier_call_is_not_held():
@@ -303,14 +309,14 @@ def test_what_a_stack_slot_kept_from_an_earlier_call_is_not_held():
     # slot keeps the last value pushed there, here a table passed as the seventh
     # argument of a call made once, while the loop after it only uses shallower slots.
     # Pushes below it show the top is under it: it is not an operation in progress.
-    code = """
-        big = [Item(i) for i in range(300)]
+    t_idle, t_work = idle_and_work("""
+        idle = [Item(i) for i in range(300)]
         work = [Item(i) for i in range(300)]
         driven()
         def setup(a, b, c, d, e, f, table):
             return len(table)
         def main(work):
-            n = setup(1, 2, 3, 4, 5, 6, big)
+            n = setup(1, 2, 3, 4, 5, 6, idle)
             total = 0
             for _ in range(30):
                 for it in work:
@@ -320,17 +326,11 @@ def test_what_a_stack_slot_kept_from_an_earlier_call_is_not_held():
                     _pypper._test_sample()
             return total + n
         main(work)
-        _pypper._test_hand_over()
-        t_big = pypper.temperature(big)
-        t_work = statistics.median(_pypper.temperatures(work))
-        print(json.dumps([t_big, t_work]))
-        pypper.end()
-    """
-    t_big, t_work = json.loads(check("import json\n" + textwrap.dedent(code)))
+    """)
     # (Seen new once, at the first read after the call: warm at most. Held evidence
     # at each of the 18,000 samples made it 0.98 here, work 0.90.)
-    assert t_work >= 0.5, (t_big, t_work)
-    assert t_big < min(0.5, t_work / 2), (t_big, t_work)
+    assert t_work >= 0.5, (t_idle, t_work)
+    assert t_idle < min(0.5, t_work / 2), (t_idle, t_work)
 
 
 def test_a_loops_container_gets_the_evidence_of_its_iterator():
