@@ -151,6 +151,24 @@ static ranked *rank_hottest(size_t want, size_t *n_out, uint32_t now)
     return heap;
 }
 
+/* The start that hot_objects() and hot_buffers() share: 1 with the sampler's evidence
+ * handed over and *now the model's time; 0 with *out an empty list (no session, or
+ * n == 0); -1 with ValueError set (n < 0). */
+static int hottest_begin(const char *name, Py_ssize_t want, uint32_t *now, PyObject **out)
+{
+    if (want < 0) {
+        PyErr_Format(PyExc_ValueError, "%s(n): n must be >= 0", name);
+        return -1;
+    }
+    if (!pypper_live_trace_running() || want == 0) {
+        *out = PyList_New(0);
+        return 0;
+    }
+    pypper_active_trace_drain();
+    *now = pypper_active_trace_now_ms();
+    return 1;
+}
+
 /* hot_buffers(n): the buffers owned by the n hottest traced objects, as numbers only.
  * Unlike hot_objects() it hands out no reference to the objects, so their reference
  * counts do not move: a caller on another thread (pypper run's recorder) would
@@ -162,14 +180,11 @@ static PyObject *py_hot_buffers(PyObject *module, PyObject *arg)
     Py_ssize_t want = PyLong_AsSsize_t(arg);
     if (want == -1 && PyErr_Occurred())
         return NULL;
-    if (want < 0) {
-        PyErr_SetString(PyExc_ValueError, "hot_buffers(n): n must be >= 0");
-        return NULL;
-    }
-    if (!pypper_live_trace_running() || want == 0)
-        return PyList_New(0);
-    pypper_active_trace_drain();
-    uint32_t now = pypper_active_trace_now_ms();
+    uint32_t now;
+    PyObject *empty = NULL;
+    int go = hottest_begin("hot_buffers", want, &now, &empty);
+    if (go <= 0)
+        return go < 0 ? NULL : empty;
     (void)pypper_owned_buffers_init();
     bool locked = pypper_heap_lock();
     size_t n;
@@ -239,14 +254,11 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     int detail = 0;
     if (!PyArg_ParseTuple(args, "n|p:hot_objects", &want, &detail))
         return NULL;
-    if (want < 0) {
-        PyErr_SetString(PyExc_ValueError, "hot_objects(n): n must be >= 0");
-        return NULL;
-    }
-    if (!pypper_live_trace_running() || want == 0)
-        return PyList_New(0);
-    pypper_active_trace_drain();
-    uint32_t now = pypper_active_trace_now_ms();
+    uint32_t now;
+    PyObject *empty = NULL;
+    int go = hottest_begin("hot_objects", want, &now, &empty);
+    if (go <= 0)
+        return go < 0 ? NULL : empty;
     bool locked = pypper_heap_lock();
     size_t count = pypper_objtable_count(), n;
     ranked *heap = rank_hottest((size_t)want, &n, now);

@@ -381,7 +381,7 @@ def test_hot_buffers_name_the_hottest_buffers_without_touching_their_owners():
         assert [sys.getrefcount(c) for c in cols] == counts
         assert all(type(r[0]) is int and type(r[2]) is int for r in rows), rows
         mine = {id(c): c for c in cols}
-        got = [(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[0] in mine]
+        got = [r for r in rows if r[0] in mine]
         assert {a for a, *_ in got} >= {id(cols[1]), id(cols[4])}, got
         for a, t, buf, size, tier in got:
             w = pypper.where(mine[a])["buffer"]
