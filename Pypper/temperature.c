@@ -17,16 +17,20 @@ static pypper_model_params P = {
     .half_life_ms = 1000.0, .hot_threshold = 0.5, .cold_threshold = 0.2, .hysteresis = 0.05,
     .weight = {1.0, 0.5, 0.02, 1.0},
 };
+/* The reference heat in the units temperatures are computed in (see
+ * pypper_model_temperature); LOG1P_REFERENCE_SCALE = log1p(REFERENCE_SCALE). */
+#define REFERENCE_SCALE 8.0
+#define LOG1P_REFERENCE_SCALE 2.1972245773362196
+#define REFERENCE_FLOOR 1.0
 static double reference_heat;
 static uint32_t reference_stamp;
 static bool reference_from_census;
-/* log1p of the reference heat at a model time, kept while neither changes: a
- * hand-over asks for thousands of temperatures at one time (each was an exp2 and a
- * log1p more). */
+/* The reference heat decayed to a model time, kept while neither changes: a
+ * hand-over asks for thousands of temperatures at one time (each was an exp2 more). */
 typedef struct {
     bool valid;
     uint32_t now_ms, stamp;
-    double heat, ref, log_ref;
+    double heat, ref;
 } reference_memo;
 static reference_memo ref_memo;   /* (a session start voids it: the half-life may change) */
 
@@ -123,15 +127,18 @@ double pypper_model_temperature(double heat, uint32_t now_ms)
     if (!ref_memo.valid || ref_memo.now_ms != now_ms || ref_memo.stamp != reference_stamp
         || ref_memo.heat != reference_heat) {
         double r = pypper_model_reference_heat(now_ms);
-        ref_memo = (reference_memo){true, now_ms, reference_stamp, reference_heat, r,
-                                   r > 0.0 ? log1p(r) : 0.0};
+        ref_memo = (reference_memo){true, now_ms, reference_stamp, reference_heat, r};
     }
-    double ref = ref_memo.ref;
-    if (heat <= 0.0 || ref <= 0.0)
+    double ref = ref_memo.ref > REFERENCE_FLOOR ? ref_memo.ref : REFERENCE_FLOOR;
+    if (heat <= 0.0)
         return 0.0;
     /* u: heat on a log scale, 1 at the reference; 1 - 10^-u keeps every heat apart
-     * (no clipping, so ranks survive) and puts the reference at 0.9. */
-    double u = log1p(heat) / ref_memo.log_ref;
+     * (no clipping, so ranks survive) and puts the reference at 0.9. Heat is counted
+     * in REFERENCE_SCALE-ths of the reference, so the scale does not depend on how
+     * many samples a second the sampler took (a loaded machine, a program whose hot
+     * objects stay on the frame): hot from about 1/8.6 of the reference, cold below
+     * about 1/34 of it (2 and 5 half-lives without use after being as hot). */
+    double u = log1p(heat * REFERENCE_SCALE / ref) / LOG1P_REFERENCE_SCALE;
     return 1.0 - pow(10.0, -u);
 }
 

@@ -469,10 +469,42 @@ static void refill_poll_window(uint32_t now)
  * code (sum(), slicing, sorting) that the frames never show: they take the heat of
  * the container that holds them, as owned buffers do. `heat` of evidence about the
  * container stands for `heat` on each of its n items; NUMBER_SAMPLES items spread
- * evenly (from a rotating start) each carry n / NUMBER_SAMPLES of them to their page.
- * Bounded per hand-over; nothing the pageout backend sent to swap is read. */
+ * evenly (from a rotating start) each carry the stride of n / NUMBER_SAMPLES items
+ * that follows them. Where the next sample (the last item, after the last sample)
+ * lies a plausible distance after it (the stride's items packed, with room for as
+ * much again), the stride's items are taken to lie between the two and their heat
+ * is spread evenly over those bytes, each page taking its part: a column of floats
+ * built in one go heats its pages evenly, as its items are. Otherwise (items
+ * scattered) the sample's page alone takes at most a page full of items at the
+ * container's heat: a sampled page is never hotter than the container that holds
+ * it. Bounded per hand-over (items read plus pages heated); nothing the pageout
+ * backend sent to swap is read. */
 #define NUMBER_SAMPLES 32
-#define NUMBER_BUDGET 8192      /* items looked at per hand-over */
+#define NUMBER_BUDGET 8192      /* items looked at and pages heated per hand-over */
+#define NUMBER_BLOCK_BYTES 32u  /* a float's block, an int's below 2^60 */
+#define PAGE_BYTES 4096u
+
+/* The address of a number worth heating, or 0. */
+static uintptr_t number_at(PyObject *item)
+{
+    if (!item || _Py_IsImmortal(item) || !pypper_residency_may_touch(item)
+        || !(PyFloat_CheckExact(item) || PyLong_CheckExact(item)) || !pypper_heap_owns(item))
+        return 0;
+    return (uintptr_t)item;
+}
+
+/* `share` of heat spread over the bytes [from, to), each page taking its part. */
+static void spread(uintptr_t from, uintptr_t to, double share, uint32_t now, size_t *budget)
+{
+    double per_byte = share / (double)(to - from);
+    for (uintptr_t a = from; a < to && *budget; (*budget)--) {
+        uintptr_t stop = (a & ~(uintptr_t)(PAGE_BYTES - 1)) + PAGE_BYTES;
+        if (stop > to)
+            stop = to;
+        pypper_page_heat_add(pypper_heap_page_index((const void *)a), per_byte * (double)(stop - a), now);
+        a = stop;
+    }
+}
 
 static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *budget)
 {
@@ -493,19 +525,31 @@ static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *b
     } else {
         return;
     }
-    if (n <= 0 || !(heat > 0.0) || !*budget)
+    if (n <= 0 || !(heat > 0.0) || *budget <= NUMBER_SAMPLES + 1)
         return;
     Py_ssize_t k = n < NUMBER_SAMPLES ? n : NUMBER_SAMPLES, stride = n / k;
     /* One item per stride, at an offset that moves through the stride pseudo-randomly
      * from one hand-over to the next (so every page of a long list takes its turn). */
     Py_ssize_t offset = (Py_ssize_t)((AT.applies * 2654435761u) % (uint64_t)stride);
-    double share = heat * (double)n / (double)k;
-    for (Py_ssize_t j = 0; j < k && *budget; j++, (*budget)--) {
-        PyObject *item = items[offset + j * stride];
-        if (!item || _Py_IsImmortal(item) || !pypper_residency_may_touch(item)
-            || !(PyFloat_CheckExact(item) || PyLong_CheckExact(item)) || !pypper_heap_owns(item))
+    uintptr_t at[NUMBER_SAMPLES + 1];
+    for (Py_ssize_t j = 0; j < k; j++)
+        at[j] = number_at(items[offset + j * stride]);
+    at[k] = number_at(items[n - 1]);
+    *budget -= (size_t)k + 1;
+    double share = heat * (double)stride;
+    /* The stride's items packed, and as much again for what lies between. */
+    uintptr_t reach = 2 * (uintptr_t)stride * NUMBER_BLOCK_BYTES;
+    for (Py_ssize_t j = 0; j < k && *budget; j++) {
+        if (!at[j])
             continue;
-        pypper_page_heat_add(pypper_heap_page_index(item), share, now);
+        uintptr_t next = at[j + 1];
+        if (next > at[j] && next - at[j] <= reach) {
+            spread(at[j], next, share, now, budget);
+        } else {
+            double cap = heat * (PAGE_BYTES / NUMBER_BLOCK_BYTES);
+            pypper_page_heat_add(pypper_heap_page_index((const void *)at[j]), share < cap ? share : cap, now);
+            (*budget)--;
+        }
         AT.number_heat++;
     }
 }
@@ -1026,7 +1070,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1063,5 +1107,6 @@ PyObject *pypper_active_trace_stats(void)
         "placement_moves", (unsigned long long)AT.place.moves,
         "placement_failures", (unsigned long long)AT.place.failures,
         "poll_written", (unsigned long long)AT.poll_written,
-        "poll_unwritten", (unsigned long long)AT.poll_unwritten);
+        "poll_unwritten", (unsigned long long)AT.poll_unwritten,
+        "reference_heat", pypper_model_reference_heat(pypper_active_trace_now_ms()));
 }

@@ -262,6 +262,66 @@ def test_numbers_take_the_heat_of_the_list_that_holds_them():
     assert out == "ok\n"
 
 
+def test_a_lists_numbers_are_heated_evenly_and_never_above_it():
+    # One hand-over of evidence about a list of floats built in one go: the floats
+    # between two sampled items lie on the pages between theirs, so every page of the
+    # list takes its share at once (not only the sampled items' pages, each then
+    # standing for six pages' worth of items and hotter than the list itself, which
+    # kept unscanned columns "hot" for seconds after they were loaded).
+    out = check("""
+        import random
+        rng = random.Random(5)
+        cols = [[rng.random() for _ in range(20000)] for _ in range(3)]
+        driven()
+        calls = [0]
+        def key(x):
+            calls[0] += 1
+            if calls[0] % 1000 == 0:
+                _pypper._test_sample()
+            return x
+        max(cols[1], key=key)
+        _pypper._test_hand_over()
+        hot = _pypper.temperatures(cols[1])
+        t_list = pypper.temperature(cols[1])
+        assert t_list > 0.5, t_list
+        assert sum(t > 0 for t in hot) >= 0.95 * len(hot), sum(t > 0 for t in hot)
+        # (The floats key() had in its frame at a sample were used themselves.)
+        top = sorted(hot)[int(0.95 * len(hot))]
+        assert top <= t_list + 0.02, (top, t_list)
+        assert statistics.median(hot) > 0.5 * t_list, (statistics.median(hot), t_list)
+        for other in (cols[0], cols[2]):            # (a page shared at each end)
+            assert sum(t > 0 for t in _pypper.temperatures(other)) <= 0.02 * len(other)
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_temperatures_do_not_depend_on_how_often_the_sampler_samples():
+    # The same program seen with ten times the samples (an idle core, a hot object
+    # always on the frame) or a tenth of them (a loaded machine) gets the same
+    # temperatures: they are heats relative to the reference heat, whatever its size.
+    out = check("""
+        registry = [Item(i) for i in range(3000)]
+        hot, warm, rare = registry[:200], registry[1000:1200], registry[2000:2200]
+        def run(scale):
+            driven()
+            use(hot, 8 * scale)
+            use(warm, scale)
+            _pypper._test_hand_over()
+            advance(1500)
+            use(rare, scale)
+            ts = [statistics.median(_pypper.temperatures(g)) for g in (hot, warm, rare)]
+            pypper.end()
+            return ts
+        a, b = run(2), run(20)
+        assert all(abs(x - y) < 0.02 for x, y in zip(a, b)), (a, b)
+        assert a[0] > 0.5 and a[1] < a[2], a
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def idle_and_work(program):
     # Run `program` (a driven session that leaves objects `idle` and `work`), hand its
     # evidence over, and return idle's temperature and the median of work's.
