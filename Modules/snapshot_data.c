@@ -27,6 +27,7 @@
 #include "../Pypper/write_tracking_heap.h"
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
+#include "../Python/buffer_heat.h"
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_infer.h"
@@ -121,26 +122,65 @@ static void add_bytes(page_map *m, uintptr_t start, size_t size, unsigned tier, 
     }
 }
 
-/* Owned buffers count on their own pages, with their owner's temperature (and, when
- * untraced bytes are asked for, as traced). */
+/* Owned buffers count on their own pages, each page with its owner's temperature or,
+ * when lower, that of the objects the page refers to (Python/buffer_heat.h: the part
+ * of a hot log's item array that holds cold records is cold), and, when untraced bytes
+ * are asked for, as traced. by_class: the buffer's bytes in each class. */
 typedef struct {
     page_map *pages;
+    PyObject *owner;
     double t;
     int klass;
+    uint32_t now;
     size_t page_size;
     pypper_untraced *traced;
+    uint64_t by_class[3];           /* cold, warm, hot */
 } buffer_pages;
+
+static int class_of(double t, double owner_t, int owner_class)
+{
+    if (t >= owner_t)
+        return owner_class;
+    const pypper_model_params *mp = pypper_model_params_get();
+    return t >= mp->hot_threshold ? PYPPER_HOT : t < mp->cold_threshold ? PYPPER_COLD : PYPPER_WARM;
+}
+
+static int class_index(int klass)
+{
+    return klass == PYPPER_HOT ? 2 : klass == PYPPER_COLD ? 0 : 1;
+}
 
 static void add_buffer_pages(const void *block, size_t size, void *arg)
 {
     buffer_pages *b = arg;
     pypper_block_info info;
     pypper_heap_lookup(block, &info);
-    add_bytes(b->pages, (uintptr_t)block, size, info.tier, b->t, b->klass, b->page_size);
+    const char *end = (const char *)block + size;
+    for (const char *a = block; a < end;) {
+        const char *stop = (const char *)(((uintptr_t)a & ~(uintptr_t)(b->page_size - 1)) + b->page_size);
+        if (stop > end)
+            stop = end;
+        double items = b->t > 0.0 ? pypper_buffer_part_temperature(b->owner, block, size, a, stop, b->now) : -1.0;
+        double t = items >= 0.0 && items < b->t ? items : b->t;
+        int klass = class_of(t, b->t, b->klass);
+        add_bytes(b->pages, (uintptr_t)a, (size_t)(stop - a), info.tier, t, klass, b->page_size);
+        b->by_class[class_index(klass)] += (uint64_t)(stop - a);
+        a = stop;
+    }
     if (b->traced)
         (void)pypper_untraced_mark(b->traced, info.allocated ? info.block : block,
                                    info.allocated ? info.size : size);
 }
+
+/* Rows whose owned bytes are not all in their owner's class: (address, cold, warm, hot). */
+typedef struct {
+    uint64_t address, bytes[3];
+} owned_split;
+
+typedef struct {
+    owned_split *rows;
+    size_t n, cap;
+} owned_splits;
 
 static int by_page(const void *a, const void *b)
 {
@@ -520,6 +560,7 @@ typedef struct {
     page_map pages;
     pypper_untraced *traced;
     untraced_rows urows;
+    owned_splits splits;
     uint32_t *site_ids;
 } scratch;
 
@@ -533,8 +574,28 @@ static void scratch_free(scratch *s)
     pypper_untraced_free(s->traced);
     if (s->urows.rows)
         unmap_anon(s->urows.rows, s->urows.cap * sizeof(untraced_row));
+    if (s->splits.rows)
+        unmap_anon(s->splits.rows, s->splits.cap * sizeof(owned_split));
     if (s->site_ids)
         unmap_anon(s->site_ids, SITE_IDS * sizeof(uint32_t));
+}
+
+/* [(address, cold, warm, hot)]: the owned bytes of each row whose buffer is not all
+ * in its owner's class. */
+static PyObject *splits_list(const scratch *s)
+{
+    PyObject *list = PyList_New((Py_ssize_t)s->splits.n);
+    for (size_t i = 0; list && i < s->splits.n; i++) {
+        const owned_split *r = &s->splits.rows[i];
+        PyObject *row = Py_BuildValue("(KKKK)", (unsigned long long)r->address,
+                                      (unsigned long long)r->bytes[0], (unsigned long long)r->bytes[1],
+                                      (unsigned long long)r->bytes[2]);
+        if (!row)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+    }
+    return list;
 }
 
 /* The type of a row whose object is in swap: a snapshot does not read it (its page
@@ -567,11 +628,21 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
         add_bytes(&s->pages, (uintptr_t)pypper_entry_block(e), info.size, info.tier, t, klass, page_size);
         if (s->traced)
             (void)pypper_untraced_mark(s->traced, pypper_entry_block(e), info.size);
-        buffer_pages bp = {&s->pages, t, klass, page_size, s->traced};
+        buffer_pages bp = {&s->pages, op, t, klass, now, page_size, s->traced, {0, 0, 0}};
         const void *buffer = NULL;
         size_t owned = readable ? pypper_owned_blocks(op, &buffer, add_buffer_pages, &bp) : 0;
         if (t < min_t)
             continue;
+        if (owned && bp.by_class[class_index(klass)] != owned) {
+            if (!s->splits.rows) {
+                s->splits.cap = c->cap;
+                s->splits.rows = map_anon(s->splits.cap * sizeof(owned_split));
+                if (!s->splits.rows)
+                    s->splits.cap = 0;  /* no memory: the owner's class for all of it */
+            }
+            if (s->splits.n < s->splits.cap)
+                s->splits.rows[s->splits.n++] = (owned_split){(uint64_t)(uintptr_t)op, {bp.by_class[0], bp.by_class[1], bp.by_class[2]}};
+        }
         uint32_t type = type_number(&s->types, readable ? Py_TYPE(op) : &in_swap_type);
         if (type == UINT32_MAX) {
             s->pages.failed = true;     /* no memory: the call fails */
@@ -682,7 +753,8 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     Py_DECREF(buf);
     PyObject *page_list = objects ? pages_out(s.pages.slots, npages, as_columns, tiers) : NULL;
     PyObject *untraced = page_list && want_untraced ? untraced_list(&s.urows, memo) : NULL;
-    PyObject *model = page_list && (!want_untraced || untraced) ? model_dict(now) : NULL;
+    PyObject *splits = page_list && (!want_untraced || untraced) ? splits_list(&s) : NULL;
+    PyObject *model = splits ? model_dict(now) : NULL;
     scratch_free(&s);
     Py_XDECREF(types);
     Py_XDECREF(sites);
@@ -698,6 +770,9 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
         Py_XDECREF(objects);
         Py_XDECREF(page_list);
     }
+    if (out && PyDict_SetItemString(out, "owned_classes", splits) < 0)
+        Py_CLEAR(out);
+    Py_XDECREF(splits);
     if (out && untraced) {
         PyObject *total = PyLong_FromUnsignedLongLong(untraced_total);
         if (!total || PyDict_SetItemString(out, "untraced", untraced) < 0

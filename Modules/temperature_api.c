@@ -10,42 +10,20 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
-#include "../Pypper/attribution.h"
 #include "../Pypper/objtable.h"
-#include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
-#include "../Pypper/write_tracking_heap.h"
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
+#include "../Python/buffer_heat.h"
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_infer.h"
 
 
-/* An object with an entry has its own evidence, plus its share of its page's writes
- * when write tracking runs (attribution.h); any other object in an allocated block of
- * the heap has its page's heat (page_heat.h); objects outside the heap (static and
- * immortal ones among them) have none: -1. */
-static double temperature_in_heap(PyObject *obj, uint32_t now)
-{
-    pypper_block_info info;
-    pypper_heap_lookup(obj, &info);
-    if (!info.allocated)
-        return -1.0;
-    pypper_obj_entry *e = pypper_objtable_find(info.block);
-    if (e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e)) {
-        double own = pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now);
-        return pypper_attr_temperature(own, pypper_wt_page_history(obj), info.size);
-    }
-    if (_Py_IsImmortal(obj))
-        return -1.0;
-    return pypper_page_heat_temperature(obj, pypper_heap_page_index(obj), info.size, now);
-}
-
 static PyObject *temperature_of(PyObject *obj, uint32_t now)
 {
     bool locked = pypper_heap_lock();
-    double t = temperature_in_heap(obj, now);
+    double t = pypper_object_temperature(obj, now, 0);
     pypper_heap_unlock(locked);
     if (t < 0)
         Py_RETURN_NONE;
@@ -151,7 +129,7 @@ static ranked *rank_hottest(size_t want, size_t *n_out, uint32_t now)
     return heap;
 }
 
-/* The start that hot_objects() and hot_buffers() share: 1 with the sampler's evidence
+/* The start of hot_objects(): 1 with the sampler's evidence
  * handed over and *now the model's time; 0 with *out an empty list (no session, or
  * n == 0); -1 with ValueError set (n < 0). */
 static int hottest_begin(const char *name, Py_ssize_t want, uint32_t *now, PyObject **out)
@@ -167,64 +145,6 @@ static int hottest_begin(const char *name, Py_ssize_t want, uint32_t *now, PyObj
     pypper_active_trace_drain();
     *now = pypper_active_trace_now_ms();
     return 1;
-}
-
-/* hot_buffers(n): the buffers owned by the n hottest traced objects, as numbers only.
- * Unlike hot_objects() it hands out no reference to the objects, so their reference
- * counts do not move: a caller on another thread (pypper run's recorder) would
- * otherwise give the sampler's reference-count polls evidence of a use that the
- * program did not make, and heat what it reports as hot. */
-static PyObject *py_hot_buffers(PyObject *module, PyObject *arg)
-{
-    (void)module;
-    Py_ssize_t want = PyLong_AsSsize_t(arg);
-    if (want == -1 && PyErr_Occurred())
-        return NULL;
-    uint32_t now;
-    PyObject *empty = NULL;
-    int go = hottest_begin("hot_buffers", want, &now, &empty);
-    if (go <= 0)
-        return go < 0 ? NULL : empty;
-    (void)pypper_owned_buffers_init();
-    bool locked = pypper_heap_lock();
-    size_t n;
-    ranked *heap = rank_hottest((size_t)want, &n, now);
-    if (!heap) {
-        pypper_heap_unlock(locked);
-        return PyErr_NoMemory();
-    }
-    /* Read under the lock (the buffers cannot move meanwhile), built after it. */
-    typedef struct { uintptr_t obj, block; size_t size; double t; int tier; } hot_buffer;
-    hot_buffer *bufs = PyMem_RawMalloc((n ? n : 1) * sizeof(hot_buffer));
-    size_t nb = 0;
-    for (size_t k = 0; bufs && k < n; k++) {
-        PyObject *obj = (PyObject *)pypper_entry_object(pypper_objtable_at(heap[k].index));
-        if (Py_REFCNT(obj) <= 0)
-            continue;           /* being deallocated */
-        pypper_owned_buffer ob;
-        pypper_owned_buffer_of(obj, &ob);
-        if (ob.kind == PYPPER_BUF_NONE || !ob.size)
-            continue;
-        pypper_block_info bi;
-        pypper_heap_lookup(ob.block, &bi);
-        bufs[nb++] = (hot_buffer){(uintptr_t)obj, (uintptr_t)ob.block, ob.size,
-                                  pypper_model_temperature(heap[k].heat, now), bi.tier & 1};
-    }
-    pypper_heap_unlock(locked);
-    PyMem_RawFree(heap);
-    if (!bufs)
-        return PyErr_NoMemory();
-    PyObject *out = PyList_New(0);
-    for (size_t k = 0; out && k < nb; k++) {
-        PyObject *row = Py_BuildValue("(KdKns)", (unsigned long long)bufs[k].obj, bufs[k].t,
-                                      (unsigned long long)bufs[k].block, (Py_ssize_t)bufs[k].size,
-                                      bufs[k].tier ? "slow" : "fast");
-        if (!row || PyList_Append(out, row) < 0)
-            Py_CLEAR(out);
-        Py_XDECREF(row);
-    }
-    PyMem_RawFree(bufs);
-    return out;
 }
 
 /* Objects of the table whose own allocation was recorded, as seeds for inference;
@@ -414,10 +334,6 @@ PyMethodDef pypper_temperature_methods[] = {
     {"hot_objects", py_hot_objects, METH_VARARGS,
      "hot_objects(n, detail=False) -> [(obj, temperature)]: the n hottest traced objects, "
      "hottest first; with detail (obj, temperature, site or None, site kind)"},
-    {"hot_buffers", py_hot_buffers, METH_O,
-     "hot_buffers(n) -> [(object address, temperature, buffer address, buffer bytes, tier)]: "
-     "the out-of-line buffers of the n hottest traced objects, hottest first; unlike "
-     "hot_objects() it makes no reference to the objects (their reference counts do not move)"},
     {"snapshot_rows_json", pypper_snapshot_rows_json, METH_VARARGS,
      "snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes, kinds) "
      "-> bytes: object rows of snapshot_data(columns=True) as a snapshot file's JSON"},

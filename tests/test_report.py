@@ -98,6 +98,11 @@ print(sum(up(sys.getsizeof(c)) + sum(up(sys.getsizeof(x)) for x in c) for c in c
     assert len(line) == 1, [s["name"] for s in a["sites"][:5]]
     got = line[0]["all"]
     assert 0.8 * real <= got <= 1.2 * real, (got, real, line[0]["total"], line[0]["untraced"])
+    # Its hot bytes are the 3 scanned columns (lists and floats, 3/40 of it): the
+    # floats heated evenly with their list, the columns loaded before and never read
+    # again cold by the time of the record.
+    hot = line[0]["hot_all"]
+    assert 0.6 * real * 3 / 40 <= hot <= 1.5 * real * 3 / 40, (hot, real * 3 / 40)
     # The untraced part is most of it (floats are never traced), and the heap's
     # untraced bytes are all attributed somewhere (a site or "no site").
     assert line[0]["untraced"] > line[0]["total"]

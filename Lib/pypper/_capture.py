@@ -42,7 +42,6 @@ FORMAT_VERSION = 1
 HEAT_SCALE = 10000              # a page's heat is stored as round(heat * HEAT_SCALE)
 DEFAULT_MAX_BYTES = 32 << 20
 DEFAULT_MAX_FRAMES = 400
-HOT_BUFFER_OBJECTS = 512        # the hottest objects whose owned buffers heat their pages
 COST_SHARE = 0.05              # default: at most this share of the run spent recording
 BINS = 10                       # temperature histogram bins (bytes per tenth of 0..1)
 NEAR_PEAK = 0.9                 # the report's groups record: the last one with a heap
@@ -68,9 +67,10 @@ def _site_of(site):
     return site if site else None
 
 
-def page_heat_now(hot_n=HOT_BUFFER_OBJECTS):
-    """(page size, uptime, {page: heat}, {page: tier}, rows of warm and hot objects):
-    every heap page, cold ones at 0. A session must be running."""
+def page_heat_now():
+    """(page size, uptime, {page: heat}, {page: tier}, rows of warm and hot objects,
+    {address: (cold, warm, hot) owned bytes} of the rows whose buffer is not all in
+    their class): every heap page, cold ones at 0. A session must be running."""
     data = _pypper.snapshot_data(_pypper.session_config()[0]["cold_threshold"])
     ps = data["page_size"]
     heat = {}
@@ -81,29 +81,21 @@ def page_heat_now(hot_n=HOT_BUFFER_OBJECTS):
             tiers[page] = tier
     except RuntimeError:
         pass
+    # The snapshot's pages include the buffers objects own (list items, tables,
+    # bytearray data), each page at its owner's temperature or, when lower, that of
+    # the objects it refers to (Python/buffer_heat.h).
     for page, tier, h, _hot, _cold in data["pages"]:
         heat[page] = heat.get(page, 0.0) + h
         tiers.setdefault(page, "fast" if tier == 0 else "slow")
-    # The hottest objects' owned buffers (list items, tables, bytearray data) are
-    # used when their owner is: their pages get the owner's temperature. (As numbers:
-    # holding the objects would move their reference counts, which the sampler's
-    # polls would take for the program's use of them.)
-    owned_hot = {}
-    for addr, t, start, size, tier in _pypper.hot_buffers(hot_n):
-        owned_hot[addr] = size
-        end = start + size
-        a = start
-        while a < end:
-            page = a - a % ps
-            stop = min(end, page + ps)
-            heat[page] = min(1.0, heat.get(page, 0.0) + t * (stop - a) / ps)
-            tiers.setdefault(page, tier)
-            a = stop
-    return ps, data["uptime"], heat, tiers, data["objects"], owned_hot
+    return ps, data["uptime"], heat, tiers, data["objects"], owned_splits(data)
 
 
-def frame_record(hot_n=HOT_BUFFER_OBJECTS):
-    ps, uptime, heat, tiers, rows, owned_hot = page_heat_now(hot_n)
+def owned_splits(data):
+    return {addr: (cold, warm, hot) for addr, cold, warm, hot in data.get("owned_classes", ())}
+
+
+def frame_record():
+    ps, uptime, heat, tiers, rows, splits = page_heat_now()
     pages = sorted(heat)
     base = pages[0] if pages else 0
     idx = [(p - base) // ps for p in pages]
@@ -111,10 +103,14 @@ def frame_record(hot_n=HOT_BUFFER_OBJECTS):
     q = [int(round(heat[p] * HEAT_SCALE)) for p in pages]
     slow = [i for i, p in enumerate(pages) if tiers.get(p) == "slow"]
     sites = {}
-    for addr, size, _type, _tier, _t, klass, site in (r[:7] for r in rows):
-        size += owned_hot.get(addr, 0)
+    for addr, size, _type, _tier, _t, klass, site, own in (r[:8] for r in rows):
         s = sites.setdefault(site or "", [0, 0])
-        s[0 if klass == "hot" else 1] += size
+        parts = splits.get(addr)
+        if parts:
+            s[0] += parts[2] + (size if klass == "hot" else 0)
+            s[1] += parts[0] + parts[1] + (0 if klass == "hot" else size)
+        else:
+            s[0 if klass == "hot" else 1] += size + own
     top = sorted(sites.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:40]
     return {"k": "frame", "t": round(uptime, 3), "ps": ps, "base": base,
             "pages": _encode([deltas, q, slow]), "sites": dict(top)}
@@ -129,6 +125,7 @@ def groups_record():
     cold / warm / hot by the heat of their pages."""
     heap = heap_bytes()         # before the snapshot's own rows exist
     data = _pypper.snapshot_data(0.0, True)
+    splits = owned_splits(data)
     groups = {}
     for row in data["objects"]:
         _addr, size, tname, tier, t, klass, site, own, kind = row[:9]  # own: its buffer's bytes
@@ -149,7 +146,17 @@ def groups_record():
         g["objects"] += 1
         g["bytes"] += size
         g["owned"] += own
-        g[klass if klass in ("hot", "warm", "cold") else "cold"] += total
+        klass = klass if klass in ("hot", "warm", "cold") else "cold"
+        parts = splits.get(_addr)
+        if parts:
+            # Its buffer's pages in the classes of what they hold (a log's item array
+            # is cold where its records are).
+            g[klass] += size
+            g["cold"] += parts[0]
+            g["warm"] += parts[1]
+            g["hot"] += parts[2]
+        else:
+            g[klass] += total
         g["tsum"] += t * total
         if tier in (1, "slow"):
             g["slow"] += total

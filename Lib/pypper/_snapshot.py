@@ -7,8 +7,9 @@ object: ``format``, ``version`` (2; version 1 files still load), ``time`` (Unix
 seconds), ``uptime`` (seconds since the session started), ``pid``, ``page_size``,
 ``objects`` (rows ``[address, size, type, tier, temperature, site, class,
 owned_bytes, site_kind]``; version 1 rows stop at class and have a numeric tier),
-``pages`` (rows ``[address, tier, heat, hot_bytes, cold_bytes]``) and ``model`` (the
-model's parameters).
+``pages`` (rows ``[address, tier, heat, hot_bytes, cold_bytes]``), ``model`` (the
+model's parameters) and ``owned_classes`` (rows ``[address, cold, warm, hot]``: owned
+bytes not in their owner's class; absent in older files, read as none).
 """
 
 import builtins
@@ -126,10 +127,12 @@ class ObjectRows(Sequence):
         temps = self._cols[3]
         return [self._row(i) for i in heapq.nlargest(n, range(self._n), key=temps.__getitem__)]
 
-    def aggregate_by_type(self):
+    def aggregate_by_type(self, owned_classes=None):
         """[(type name, objects, body bytes, owned bytes, hot bytes, cold bytes,
         temperature * bytes)] per type name seen (types of the same name, such as
-        builtins.property and enum.property, are one group), from the columns."""
+        builtins.property and enum.property, are one group), from the columns;
+        owned_classes: Snapshot.owned_classes."""
+        split = owned_classes or {}
         group_of, names = {}, []
         for name in self._types:
             if name not in group_of:
@@ -140,15 +143,19 @@ class ObjectRows(Sequence):
         objects, body, owned, hot, cold, tsum = ([0] * ntypes for _ in range(6))
         hot_class = self._classes.index("hot")
         cold_class = self._classes.index("cold")
-        _, s, o, t, ty, _, _, k, _ = self._cols
-        for size, own, temp, typ, klass in zip(s, o, t, ty, k):
+        a, s, o, t, ty, _, _, k, _ = self._cols
+        for addr, size, own, temp, typ, klass in zip(a, s, o, t, ty, k):
             typ = group[typ]
             objects[typ] += 1
             body[typ] += size
             owned[typ] += own
             total = size + own
             tsum[typ] += temp * total
-            if klass == hot_class:
+            parts = split.get(addr) if split else None
+            if parts:
+                hot[typ] += parts[2] + (size if klass == hot_class else 0)
+                cold[typ] += parts[0] + (size if klass == cold_class else 0)
+            elif klass == hot_class:
                 hot[typ] += total
             elif klass == cold_class:
                 cold[typ] += total
@@ -200,9 +207,15 @@ class SnapshotError(ValueError):
 
 
 class Snapshot:
-    """Object and page temperatures at one instant of a tracing session."""
+    """Object and page temperatures at one instant of a tracing session.
+    ``owned_classes``: {address: (cold, warm, hot) bytes} of the objects whose owned
+    buffer is not all in their own class (each page of a buffer has its owner's
+    temperature or, when lower, that of the objects it refers to: a hot list that is
+    only appended to has cold items, and so a cold item array but for its end). The
+    aggregates (by_type, by_site) and the pages count those bytes in those classes."""
 
-    def __init__(self, objects, pages, *, page_size, time, uptime, pid, model):
+    def __init__(self, objects, pages, *, page_size, time, uptime, pid, model, owned_classes=None):
+        self.owned_classes = owned_classes or {}
         self.objects = objects
         self.pages = pages
         self.page_size = page_size
@@ -233,7 +246,11 @@ class Snapshot:
             g["body_bytes"] += o.size
             g["owned_bytes"] += o.owned_bytes
             g["temperature_sum"] += o.temperature * size
-            if o.klass == "hot":
+            parts = self.owned_classes.get(o.address)
+            if parts:
+                g["hot_bytes"] += parts[2] + (o.size if o.klass == "hot" else 0)
+                g["cold_bytes"] += parts[0] + (o.size if o.klass == "cold" else 0)
+            elif o.klass == "hot":
                 g["hot_bytes"] += size
             elif o.klass == "cold":
                 g["cold_bytes"] += size
@@ -249,7 +266,7 @@ class Snapshot:
         temperature are weighted by it."""
         if isinstance(self.objects, ObjectRows):
             groups = {}
-            for name, objects, body, owned, hot, cold, tsum in self.objects.aggregate_by_type():
+            for name, objects, body, owned, hot, cold, tsum in self.objects.aggregate_by_type(self.owned_classes):
                 total = body + owned
                 groups[name] = {"objects": objects, "bytes": total, "body_bytes": body,
                                 "owned_bytes": owned, "hot_bytes": hot, "cold_bytes": cold,
@@ -285,7 +302,8 @@ class Snapshot:
                 "pid": self.pid, "page_size": self.page_size, "model": self.model,
                 "objects": [[o.address, o.size, o.type, o.tier, o.temperature, o.site, o.klass,
                              o.owned_bytes, o.site_kind] for o in self.objects],
-                "pages": [list(p) for p in self.pages]}
+                "pages": [list(p) for p in self.pages],
+                "owned_classes": [[a, *parts] for a, parts in self.owned_classes.items()]}
 
     def _json_chunks(self, rows_per_chunk=20000):
         """The text of to_dict() as compact JSON (bytes), in pieces: the objects a chunk
@@ -305,7 +323,9 @@ class Snapshot:
                 rows = dumps([[o.address, o.size, o.type, o.tier, o.temperature, o.site, o.klass,
                                o.owned_bytes, o.site_kind] for o in objs[start:stop]])[1:-1].encode()
             yield (b"," if start else b"") + rows
-        yield ('],"pages":' + dumps([list(p) for p in self.pages]) + "}").encode()
+        yield ('],"pages":' + dumps([list(p) for p in self.pages])
+               + ',"owned_classes":' + dumps([[a, *parts] for a, parts in self.owned_classes.items()])
+               + "}").encode()
 
     def save(self, path):
         """Write the snapshot to path (zlib-compressed JSON after a magic line), through
@@ -342,7 +362,12 @@ def from_data(data, pid):
     else:
         pages = sorted(PageInfo(*p) for p in data["pages"])
     return Snapshot(objects, pages, page_size=data["page_size"], time=time.time(),
-                    uptime=data["uptime"], pid=pid, model=data["model"])
+                    uptime=data["uptime"], pid=pid, model=data["model"],
+                    owned_classes=_owned_classes(data.get("owned_classes", ())))
+
+
+def _owned_classes(rows):
+    return {int(a): (int(c), int(w), int(h)) for a, c, w, h in rows}
 
 
 def _object_row(row, version, names=None):
@@ -571,7 +596,8 @@ def _snapshot_from_text(path, box):
         pages = [PageInfo(int(a), _tier_name(tier), float(h), int(hb), int(cb))
                  for a, tier, h, hb, cb in d["pages"]]
         return Snapshot(objects, pages, page_size=int(d["page_size"]), time=float(d["time"]),
-                        uptime=float(d["uptime"]), pid=int(d["pid"]), model=dict(d["model"]))
+                        uptime=float(d["uptime"]), pid=int(d["pid"]), model=dict(d["model"]),
+                        owned_classes=_owned_classes(d.get("owned_classes", ())))
     except SnapshotError:
         raise
     except UnicodeDecodeError:
