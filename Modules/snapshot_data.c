@@ -406,14 +406,74 @@ static void keep_untraced(uint32_t site, const uint64_t bytes[3], void *arg)
         row->bytes[c] += bytes[c];
 }
 
-/* The class of an untraced page's bytes from its page heat (page_heat.h), by the
- * thresholds alone (no hysteresis: nothing remembers a page's class). */
-static int untraced_class(const void *page, size_t block_size, void *arg)
+/* The heat of untraced bytes, page by page (their bytes on the page x their
+ * temperature / the page size), in address order: what a capture's frames add to the
+ * traced objects' heat, so that floats and objects the live trace has not taken are
+ * on the heatmap with their pages' heat. */
+typedef struct {
+    uintptr_t page;
+    double heat;
+} untraced_heat;
+
+typedef struct {
+    uint32_t now;
+    size_t page_size;
+    untraced_heat *rows;
+    size_t n, cap;
+} untraced_pages;
+
+static void add_untraced_heat(untraced_pages *u, uintptr_t page, double heat)
 {
-    uint32_t now = *(const uint32_t *)arg;
+    if (u->n && u->rows[u->n - 1].page == page) {
+        u->rows[u->n - 1].heat += heat;
+        return;
+    }
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? 2 * u->cap : 4096;
+        untraced_heat *rows = map_anon(cap * sizeof(untraced_heat));
+        if (!rows)
+            return;                     /* no memory: the page's untraced heat is left out */
+        if (u->rows) {
+            memcpy(rows, u->rows, u->n * sizeof(untraced_heat));
+            unmap_anon(u->rows, u->cap * sizeof(untraced_heat));
+        }
+        u->rows = rows;
+        u->cap = cap;
+    }
+    u->rows[u->n++] = (untraced_heat){page, heat};
+}
+
+/* The class of untraced bytes from their page heat (page_heat.h), by the thresholds
+ * alone (no hysteresis: nothing remembers a page's class); their heat goes to the
+ * pages they are on. */
+static int untraced_class(const void *start, size_t block_size, uint64_t bytes, void *arg)
+{
+    untraced_pages *u = arg;
     const pypper_model_params *mp = pypper_model_params_get();
-    double t = pypper_page_heat_temperature(page, pypper_heap_page_index(page), block_size, now);
+    double t = pypper_page_heat_temperature(start, pypper_heap_page_index(start), block_size, u->now);
+    if (t > 0.0) {
+        uintptr_t a = (uintptr_t)start, end = a + bytes;
+        while (a < end) {
+            uintptr_t page = a & ~(uintptr_t)(u->page_size - 1), stop = page + u->page_size;
+            stop = stop < end ? stop : end;
+            add_untraced_heat(u, page, t * (double)(stop - a) / (double)u->page_size);
+            a = stop;
+        }
+    }
     return t >= mp->hot_threshold ? PYPPER_HOT : t < mp->cold_threshold ? PYPPER_COLD : PYPPER_WARM;
+}
+
+static PyObject *untraced_heat_list(const untraced_pages *u)
+{
+    PyObject *list = PyList_New((Py_ssize_t)u->n);
+    for (size_t i = 0; list && i < u->n; i++) {
+        PyObject *row = Py_BuildValue("(Kd)", (unsigned long long)u->rows[i].page, u->rows[i].heat);
+        if (!row)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+    }
+    return list;
 }
 
 /* The description of a site (None for 0), made once per snapshot through memo. */
@@ -560,6 +620,7 @@ typedef struct {
     page_map pages;
     pypper_untraced *traced;
     untraced_rows urows;
+    untraced_pages upages;
     owned_splits splits;
     uint32_t *site_ids;
 } scratch;
@@ -576,6 +637,8 @@ static void scratch_free(scratch *s)
         unmap_anon(s->urows.rows, s->urows.cap * sizeof(untraced_row));
     if (s->splits.rows)
         unmap_anon(s->splits.rows, s->splits.cap * sizeof(owned_split));
+    if (s->upages.rows)
+        unmap_anon(s->upages.rows, s->upages.cap * sizeof(untraced_heat));
     if (s->site_ids)
         unmap_anon(s->site_ids, SITE_IDS * sizeof(uint32_t));
 }
@@ -724,7 +787,8 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
             (void)pypper_untraced_mark(s.traced, info.block, info.size);
     }
     size_t n = fill(&s, min_t, now, page_size);
-    uint64_t untraced_total = s.traced ? pypper_untraced_walk(s.traced, untraced_class, &now, keep_untraced, &s.urows) : 0;
+    s.upages = (untraced_pages){now, page_size, NULL, 0, 0};
+    uint64_t untraced_total = s.traced ? pypper_untraced_walk(s.traced, untraced_class, &s.upages, keep_untraced, &s.urows) : 0;
     pypper_heap_unlock(locked);
     infer_sites(&s.cols, n, &s.types);
     size_t n_ids = 0, npages = s.pages.failed ? 0 : page_map_sorted(&s.pages);
@@ -753,7 +817,8 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     Py_DECREF(buf);
     PyObject *page_list = objects ? pages_out(s.pages.slots, npages, as_columns, tiers) : NULL;
     PyObject *untraced = page_list && want_untraced ? untraced_list(&s.urows, memo) : NULL;
-    PyObject *splits = page_list && (!want_untraced || untraced) ? splits_list(&s) : NULL;
+    PyObject *uheat = untraced ? untraced_heat_list(&s.upages) : NULL;
+    PyObject *splits = page_list && (!want_untraced || uheat) ? splits_list(&s) : NULL;
     PyObject *model = splits ? model_dict(now) : NULL;
     scratch_free(&s);
     Py_XDECREF(types);
@@ -776,11 +841,13 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     if (out && untraced) {
         PyObject *total = PyLong_FromUnsignedLongLong(untraced_total);
         if (!total || PyDict_SetItemString(out, "untraced", untraced) < 0
-            || PyDict_SetItemString(out, "untraced_bytes", total) < 0)
+            || PyDict_SetItemString(out, "untraced_bytes", total) < 0
+            || PyDict_SetItemString(out, "untraced_heat", uheat) < 0)
             Py_CLEAR(out);
         Py_XDECREF(total);
     }
     Py_XDECREF(untraced);
+    Py_XDECREF(uheat);
     return out;
 }
 

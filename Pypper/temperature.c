@@ -5,9 +5,10 @@
  * the heats of objects with any heat, estimated from a histogram of a sample spread
  * over the whole object table at each hand-over (one held container can be far
  * hotter than everything it holds; a maximum would make every other object look
- * lukewarm). The reference heat maps to 0.9, hotter objects approach 1 without
- * reaching it. Classes change only when a temperature goes HYSTERESIS past a
- * threshold, so objects near a threshold do not flap. */
+ * lukewarm), held as it decays when a census finds less. The reference heat maps
+ * to 0.9, hotter objects approach 1 without reaching it. Classes change only when a
+ * temperature goes HYSTERESIS past a threshold, so objects near a threshold do not
+ * flap. */
 #include "temperature.h"
 
 #include <math.h>
@@ -114,7 +115,12 @@ void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms)
     for (int b = 0; b < PYPPER_CENSUS_BUCKETS; b++) {
         seen += c->bucket[b];
         if (seen >= want) {
-            reference_heat = exp2((double)(b + 1) / 4.0 - 16.0);
+            /* It rises at once, and falls no faster than the heats decay: one census
+             * that met a crowd of objects barely used (a burst of new objects with a
+             * sample each) must not make everything else look hot. */
+            double census = exp2((double)(b + 1) / 4.0 - 16.0);
+            double held = reference_from_census ? pypper_model_reference_heat(now_ms) : 0.0;
+            reference_heat = census > held ? census : held;
             reference_stamp = now_ms;
             reference_from_census = true;
             return;

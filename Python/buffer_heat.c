@@ -46,6 +46,8 @@ typedef struct {
 
 static void take(mean *m, PyObject *obj)
 {
+    if (!obj)
+        return;                         /* an empty slot (a deleted entry's value) */
     m->slots++;
     double t = pypper_object_temperature(obj, m->now, 1);
     if (t >= 0.0) {

@@ -130,7 +130,7 @@ static void add_page_bytes(tally *t, uint32_t site, const void *page, size_t blo
 {
     if (site > t->nsites)
         site = 0;
-    int c = t->klass ? t->klass(page, block_size, t->klass_arg) : 1;
+    int c = t->klass ? t->klass(page, block_size, bytes, t->klass_arg) : 1;
     t->by_site[(size_t)site * 3 + (c < 0 ? 0 : c > 2 ? 2 : c)] += bytes;
     t->total += bytes;
 }

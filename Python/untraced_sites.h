@@ -21,9 +21,11 @@ pypper_untraced *pypper_untraced_new(void);
  * traced object. Other addresses are ignored. 0, or -1 on no memory (the block then
  * counts as untraced). */
 int pypper_untraced_mark(pypper_untraced *u, const void *block, size_t size);
-/* The class (0 cold, 1 warm, 2 hot) of untraced bytes on the page at `page`, held in
- * blocks of block_size bytes (a block above 512 bytes: its first page, its size). */
-typedef int (*pypper_untraced_class_fn)(const void *page, size_t block_size, void *arg);
+/* The class (0 cold, 1 warm, 2 hot) of `bytes` untraced bytes from `start`: a pool
+ * page's share (start: the page; held in blocks of block_size bytes), or a block
+ * above 512 bytes (start: the block, block_size = bytes; classed by its first page). */
+typedef int (*pypper_untraced_class_fn)(const void *start, size_t block_size, uint64_t bytes,
+                                        void *arg);
 /* bytes[0..2]: a site's untraced bytes that are cold, warm, hot. */
 typedef void (*pypper_untraced_emit_fn)(uint32_t site, const uint64_t bytes[3], void *arg);
 /* Walk the heap (with its serialization held by the caller): emit(site, bytes, arg)

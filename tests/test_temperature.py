@@ -322,6 +322,32 @@ def test_temperatures_do_not_depend_on_how_often_the_sampler_samples():
     assert out == "ok\n"
 
 
+def test_a_crowd_of_objects_used_once_does_not_make_the_rest_hot():
+    # The reference heat is the 95th percentile of the heats a census finds. A burst of
+    # new objects with one sample each (a report built on the main thread, a batch of
+    # temporaries) drops that percentile at once; the reference falls no faster than
+    # heats decay, so what was warm stays warm.
+    out = check("""
+        registry = [Item(i) for i in range(12000)]
+        hot, warm, crowd = registry[:300], registry[1000:1300], registry[4000:12000]
+        driven()
+        use(hot, 20)
+        use(warm, 1)
+        _pypper._test_hand_over()
+        before = statistics.median(_pypper.temperatures(warm))
+        ref = pypper.active_trace_stats()["reference_heat"]
+        use(crowd, 1)
+        _pypper._test_hand_over()
+        _pypper._test_hand_over()
+        after = statistics.median(_pypper.temperatures(warm))
+        assert pypper.active_trace_stats()["reference_heat"] >= ref, ref
+        assert before < 0.5 and abs(after - before) < 0.02, (before, after)
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def idle_and_work(program):
     # Run `program` (a driven session that leaves objects `idle` and `work`), hand its
     # evidence over, and return idle's temperature and the median of work's.

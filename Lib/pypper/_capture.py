@@ -71,7 +71,7 @@ def page_heat_now():
     """(page size, uptime, {page: heat}, {page: tier}, rows of warm and hot objects,
     {address: (cold, warm, hot) owned bytes} of the rows whose buffer is not all in
     their class): every heap page, cold ones at 0. A session must be running."""
-    data = _pypper.snapshot_data(_pypper.session_config()[0]["cold_threshold"])
+    data = _pypper.snapshot_data(_pypper.session_config()[0]["cold_threshold"], True)
     ps = data["page_size"]
     heat = {}
     tiers = {}
@@ -87,6 +87,10 @@ def page_heat_now():
     for page, tier, h, _hot, _cold in data["pages"]:
         heat[page] = heat.get(page, 0.0) + h
         tiers.setdefault(page, "fast" if tier == 0 else "slow")
+    # Untraced bytes (floats, objects the live trace has not taken) at the temperature
+    # of their pages' heat.
+    for page, h in data.get("untraced_heat", ()):
+        heat[page] = heat.get(page, 0.0) + h
     return ps, data["uptime"], heat, tiers, data["objects"], owned_splits(data)
 
 

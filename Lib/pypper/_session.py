@@ -53,9 +53,10 @@ def began(values, sources, writer):
 def _record_heat():
     """One "heat" event: the heat of EVERY page of the heap, cold ones (heat 0)
     included: the pages placement_map() lists (the last migration round's, or the
-    pages in use now after idle rounds) and those holding traced objects. A page's heat is sum(temperature x bytes) of the traced objects
-    on it over the page size (0..1)."""
-    data = _pypper.snapshot_data(2.0)           # above any temperature: pages only
+    pages in use now after idle rounds) and those holding traced objects. A page's heat
+    is sum(temperature x bytes) of the traced objects and buffers on it, and of its
+    untraced bytes at their page's temperature, over the page size (0..1)."""
+    data = _pypper.snapshot_data(2.0, True)     # above any temperature: pages only
     heat = {}
     try:
         for page, _tier in _pypper.placement_map():
@@ -64,6 +65,8 @@ def _record_heat():
         pass
     for p in data["pages"]:
         heat[p[0]] = heat.get(p[0], 0.0) + p[2]
+    for page, h in data.get("untraced_heat", ()):
+        heat[page] = heat.get(page, 0.0) + h
     pages = sorted([page, round(h, 6)] for page, h in heat.items())
     _writer.event("heat", uptime=data["uptime"], page_size=data["page_size"], pages=pages)
 
