@@ -16,6 +16,13 @@ import gc, os, sys, pypper, _pypper
 def rows(snap, objs):
     by_addr = {o.address: o for o in snap.objects}
     return [by_addr.get(id(x)) for x in objs]
+
+def driven():
+    # A session whose sampler thread is parked and whose clock stands still: the test
+    # samples (_pypper._test_sample) itself.
+    pypper.start()
+    _pypper._test_hold_sampler(True)
+    _pypper._test_set_clock(_pypper._test_set_clock(None))
 """
 
 
@@ -99,9 +106,7 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
         class Item:
             def __init__(self, v):
                 self.v = v
-        pypper.start()
-        _pypper._test_hold_sampler(True)
-        _pypper._test_set_clock(_pypper._test_set_clock(None))
+        driven()
         log = [Item(i) for i in range(60000)]
         table = {i: Item(i) for i in range(20000)}
         whole = [Item(i) for i in range(3000)]
@@ -385,9 +390,7 @@ def test_hot_objects_user_first():
         class Row:
             def __init__(self, i):
                 self.i = i
-        pypper.start()
-        _pypper._test_hold_sampler(True)
-        _pypper._test_set_clock(_pypper._test_set_clock(None))
+        driven()
         rng = random.Random(1)
         env = os.environ
         table = [Row(i) for i in range(2000)]

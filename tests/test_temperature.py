@@ -54,6 +54,17 @@ def driven(**options):
 def advance(ms):
     # Model time goes on by `ms` (it stands still otherwise in a driven session).
     _pypper._test_set_clock(_pypper._test_set_clock(None) + ms)
+
+def scan_in_c(col):
+    # max() reads col's items in C: the frames show col (on the value stack while the
+    # call runs), never an item. A sample every 1,000 items, taken while max() works.
+    calls = [0]
+    def key(x):
+        calls[0] += 1
+        if calls[0] % 1000 == 0:
+            _pypper._test_sample()
+        return x
+    return max(col, key=key)
 """
 
 
@@ -236,17 +247,8 @@ def test_numbers_take_the_heat_of_the_list_that_holds_them():
         rng = random.Random(5)
         cols = [[rng.random() for _ in range(20000)] for _ in range(4)]
         driven()
-        calls = [0]
-        def key(x):
-            # 20 samples a scan, taken while max() works on the list
-            calls[0] += 1
-            if calls[0] % 1000 == 0:
-                _pypper._test_sample()
-            return x
-        def scan(col):
-            return max(col, key=key)
         for _ in range(40):              # hand-overs: the sampled items rotate
-            scan(cols[1])
+            scan_in_c(cols[1])
             _pypper._test_hand_over()
         hot = _pypper.temperatures(cols[1])
         cold = _pypper.temperatures(cols[3])
@@ -273,13 +275,7 @@ def test_a_lists_numbers_are_heated_evenly_and_never_above_it():
         rng = random.Random(5)
         cols = [[rng.random() for _ in range(20000)] for _ in range(3)]
         driven()
-        calls = [0]
-        def key(x):
-            calls[0] += 1
-            if calls[0] % 1000 == 0:
-                _pypper._test_sample()
-            return x
-        max(cols[1], key=key)
+        scan_in_c(cols[1])
         _pypper._test_hand_over()
         hot = _pypper.temperatures(cols[1])
         t_list = pypper.temperature(cols[1])
