@@ -80,9 +80,12 @@ static void sample_pointers(PyObject *const *items, Py_ssize_t count, const char
         take(m, items[i]);
 }
 
+/* The value of entry ix; NULL when its page is not resident (an index slot's entry
+ * may be on another page of the table than the slot). */
 static PyObject *entry_value(PyDictKeysObject *k, Py_ssize_t ix)
 {
-    return DK_IS_UNICODE(k) ? DK_UNICODE_ENTRIES(k)[ix].me_value : DK_ENTRIES(k)[ix].me_value;
+    PyObject **value = DK_IS_UNICODE(k) ? &DK_UNICODE_ENTRIES(k)[ix].me_value : &DK_ENTRIES(k)[ix].me_value;
+    return pypper_residency_may_touch(value) ? *value : NULL;
 }
 
 static Py_ssize_t index_at(PyDictKeysObject *k, Py_ssize_t slot)
@@ -159,7 +162,9 @@ double pypper_buffer_part_temperature(PyObject *owner, const void *block, size_t
     } else if (PyType_FastSubclass(tp, Py_TPFLAGS_DICT_SUBCLASS)) {
         PyDictObject *d = (PyDictObject *)owner;
         const char *values = (const char *)d->ma_values;
-        if ((known = in_block(d->ma_keys, start, end) && d->ma_keys->dk_kind != DICT_KEYS_SPLIT))
+        /* (The keys object's header is on its first page: read only when resident.) */
+        if ((known = in_block(d->ma_keys, start, end) && pypper_residency_may_touch(d->ma_keys)
+                     && d->ma_keys->dk_kind != DICT_KEYS_SPLIT))
             sample_dict_keys(d->ma_keys, a, b, &m);
         else if ((known = in_block(values, start, end) && d->ma_keys))
             /* the values array's block: a prefix (its insertion order), then the values */

@@ -202,6 +202,33 @@ def test_a_snapshot_does_not_read_objects_in_swap():
     assert out == "ok\n"
 
 
+def test_a_snapshot_does_not_read_what_a_buffer_refers_to_in_swap():
+    # Each page of an owned buffer is classed by the objects it refers to
+    # (Python/buffer_heat.c); an item whose page the map says is out of memory is not
+    # read (its reference count would fault the page back in): the snapshot skips it.
+    out = check('''
+        import gc, pypper, _pypper
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        col = [float(i) + 0.5 for i in range(5000)]
+        gc.collect()
+        assert _pypper.live_trace_knows(col)
+        def use(c):                             # c: new in this frame (a use of col)
+            _pypper._test_sample()
+        use(col)
+        assert pypper.temperature(col) > 0
+        _pypper._test_swap_map_mark(id(col[0]))
+        before = pypper.pressure()["swap_map"]["skipped_reads"]
+        snap = pypper.snapshot()
+        assert pypper.pressure()["swap_map"]["skipped_reads"] > before
+        assert any(o.address == id(col) for o in snap.objects)
+        _pypper._test_swap_map_force(-1)
+        pypper.end()
+        print("ok")
+    ''')
+    assert out == "ok\n"
+
+
 def test_short_of_cpu_the_sampler_backs_off_until_calm():
     # The CPU-shortage guard (Pypper/cpu_guard.h): made-up readings of the main
     # thread's run-queue wait, with the sampler held so that no real reading comes in.
