@@ -44,6 +44,69 @@ def test_run_writes_a_capture_by_default_and_says_where(tmp_path):
     assert cap.header["argv"][0] == prog
 
 
+MAIN_BUILDS_AND_RETURNS = """
+import sys
+def main():
+    columns = [[float(i) for i in range(50_000)] for _ in range(12)]   # ~24 MB
+    print(sum(len(c) for c in columns))
+def helper(x):
+    return x + 1
+if __name__ == "__main__":
+    total = 0
+    for i in range(5000):          # a module-level loop: its returns are spaced out
+        total = helper(total)
+    main()
+"""
+
+
+def test_a_groups_record_is_taken_when_main_returns(tmp_path):
+    """The recorder spaces its records by their cost (here: none within 100 s); the
+    return of main() to the module level takes one while main's data are still
+    there, so the report shows them, not the heap left at exit."""
+    prog = write(tmp_path, "m.py", MAIN_BUILDS_AND_RETURNS)
+    out = str(tmp_path / "m.capture")
+    cp = pypper("run", "--interval", "100", "-o", out, prog)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == "600000\n"
+    recs = [json.loads(line) for line in open(out).read().splitlines()[1:]]
+    groups = [r for r in recs if r["k"] == "groups"]
+    # One at helper's first return (the loop's later ones within MIN_SPACING), one at
+    # main's.
+    assert 1 <= len(groups) <= 3, [(g["t"], g["heap"]) for g in groups]
+    cap = _capture.load(out)
+    assert cap.groups_record["heap"] >= 20_000_000 > cap.end["heap"], \
+        (cap.groups_record["heap"], cap.end["heap"])
+    assert "recording took" in cp.stderr
+
+
+def test_main_return_takes_a_free_tool_id_or_none():
+    """MainReturn uses sys.monitoring tool 5 (else 4, else 3) and gives it back; with
+    none free it does nothing (no record, no error)."""
+    cp = subprocess.run([DROPIN, "-c", """
+import sys
+from pypper import _capture
+class Recorder:
+    last_groups = 0.0
+    last_groups_heap = 0
+    calls = 0
+    def groups_now(self):
+        self.calls += 1
+mon = sys.monitoring
+r = Recorder()
+m = _capture.MainReturn(r)
+assert m.tool == 5 and mon.get_tool(5) == "pypper run", m.tool
+m.stop()
+assert mon.get_tool(5) is None
+for t in (5, 4, 3):
+    mon.use_tool_id(t, "the program's")
+m = _capture.MainReturn(r)
+assert m.tool is None
+m.stop()
+print("ok")
+"""], capture_output=True, text=True, timeout=60, env=clean_env())
+    assert cp.returncode == 0 and cp.stdout == "ok\n", cp.stderr
+
+
 def test_run_output_file_and_legacy_option_spelling(tmp_path):
     prog = write(tmp_path, "cfg.py", "import pypper\nprint(pypper.config()['sample_hz'], "
                                      "pypper.config()['half_life_ms'])\n")

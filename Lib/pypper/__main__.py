@@ -137,7 +137,7 @@ def cmd_run(args):
         print(f"pypper: {e}", file=sys.stderr)
         return 2
     pid = os.getpid()
-    writer = recorder = None
+    writer = recorder = main_return = None
     if not args.no_capture:
         stem = os.path.splitext(os.path.basename(args.target or args.module))[0] or "program"
         path = output or f"pypper-{stem}-{pid}.capture"
@@ -156,8 +156,11 @@ def cmd_run(args):
                   file=sys.stderr)
             return 2
         recorder = _capture.Recorder(writer, interval, _session.lock, args.overhead)
+        main_return = _capture.MainReturn(recorder)
     t0 = time.monotonic()
     status, trace_text = _run_program(args)
+    if main_return is not None:
+        main_return.stop()
     if os.getpid() != pid:
         # A forked child of the program returned here: it owns nothing of this.
         if writer is not None:
@@ -204,7 +207,11 @@ def _print_run_summary(path):
     out += ["pypper: " + line for line in _report.summary_lines(a)[1:]]
     rel = os.path.relpath(path)
     shown = rel if not rel.startswith("..") else path
-    out.append(f"pypper: capture written to {shown}")
+    cost = ""
+    if cap.end and cap.end.get("recorder") and cap.end.get("seconds"):
+        took, run = cap.end["recorder"]["seconds"], cap.end["seconds"]
+        cost = f" (recording took {took:.2f} s of CPU, {100 * took / run:.0f}% of the run's {run:.1f} s)"
+    out.append(f"pypper: capture written to {shown}{cost}")
     out.append(f"pypper: open the report with: python3 -m pypper report {shlex.quote(shown)}")
     print("\n".join(out), file=sys.stderr, flush=True)
 
