@@ -484,9 +484,13 @@ static void refill_poll_window(uint32_t now)
 #define NUMBER_BLOCK_BYTES 32u  /* a float's block, an int's below 2^60 */
 #define PAGE_BYTES 4096u
 
-/* The address of a number worth heating, or 0. */
-static uintptr_t number_at(PyObject *item)
+/* The address of the number in slot i of items (a slot whose page the pageout backend
+ * sent to swap is not read), or 0 when it is none worth heating. */
+static uintptr_t number_at(PyObject *const *items, Py_ssize_t i)
 {
+    if (!pypper_residency_may_touch(&items[i]))
+        return 0;
+    PyObject *item = items[i];
     if (!item || _Py_IsImmortal(item) || !pypper_residency_may_touch(item)
         || !(PyFloat_CheckExact(item) || PyLong_CheckExact(item)) || !pypper_heap_owns(item))
         return 0;
@@ -533,8 +537,8 @@ static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *b
     Py_ssize_t offset = (Py_ssize_t)((AT.applies * 2654435761u) % (uint64_t)stride);
     uintptr_t at[NUMBER_SAMPLES + 1];
     for (Py_ssize_t j = 0; j < k; j++)
-        at[j] = number_at(items[offset + j * stride]);
-    at[k] = number_at(items[n - 1]);
+        at[j] = number_at(items, offset + j * stride);
+    at[k] = number_at(items, n - 1);
     *budget -= (size_t)k + 1;
     double share = heat * (double)stride;
     /* The stride's items packed, and as much again for what lies between. */
