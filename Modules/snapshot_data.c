@@ -137,14 +137,6 @@ typedef struct {
     uint64_t by_class[3];           /* cold, warm, hot */
 } buffer_pages;
 
-static int class_of(double t, double owner_t, int owner_class)
-{
-    if (t >= owner_t)
-        return owner_class;
-    const pypper_model_params *mp = pypper_model_params_get();
-    return t >= mp->hot_threshold ? PYPPER_HOT : t < mp->cold_threshold ? PYPPER_COLD : PYPPER_WARM;
-}
-
 static int class_index(int klass)
 {
     return klass == PYPPER_HOT ? 2 : klass == PYPPER_COLD ? 0 : 1;
@@ -162,7 +154,7 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
             stop = end;
         double items = b->t > 0.0 ? pypper_buffer_part_temperature(b->owner, block, size, a, stop, b->now) : -1.0;
         double t = items >= 0.0 && items < b->t ? items : b->t;
-        int klass = class_of(t, b->t, b->klass);
+        int klass = t >= b->t ? b->klass : pypper_model_class_of(t);
         add_bytes(b->pages, (uintptr_t)a, (size_t)(stop - a), info.tier, t, klass, b->page_size);
         b->by_class[class_index(klass)] += (uint64_t)(stop - a);
         a = stop;
@@ -449,7 +441,6 @@ static void add_untraced_heat(untraced_pages *u, uintptr_t page, double heat)
 static int untraced_class(const void *start, size_t block_size, uint64_t bytes, void *arg)
 {
     untraced_pages *u = arg;
-    const pypper_model_params *mp = pypper_model_params_get();
     double t = pypper_page_heat_temperature(start, pypper_heap_page_index(start), block_size, u->now);
     if (t > 0.0) {
         uintptr_t a = (uintptr_t)start, end = a + bytes;
@@ -460,7 +451,7 @@ static int untraced_class(const void *start, size_t block_size, uint64_t bytes, 
             a = stop;
         }
     }
-    return t >= mp->hot_threshold ? PYPPER_HOT : t < mp->cold_threshold ? PYPPER_COLD : PYPPER_WARM;
+    return pypper_model_class_of(t);
 }
 
 static PyObject *untraced_heat_list(const untraced_pages *u)

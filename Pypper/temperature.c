@@ -143,7 +143,7 @@ double pypper_model_temperature(double heat, uint32_t now_ms)
      * in REFERENCE_SCALE-ths of the reference, so the scale does not depend on how
      * many samples a second the sampler took (a loaded machine, a program whose hot
      * objects stay on the frame): hot from about 1/8.6 of the reference, cold below
-     * about 1/34 of it (2 and 5 half-lives without use after being as hot). */
+     * about 1/34 of it (3 and 5 half-lives without use after being as hot). */
     double u = log1p(heat * REFERENCE_SCALE / ref) / LOG1P_REFERENCE_SCALE;
     return 1.0 - pow(10.0, -u);
 }
@@ -172,6 +172,11 @@ int pypper_model_classify(pypper_obj_entry *e, double t)
     }
     e->klass = (uint8_t)((e->klass & PYPPER_ENTRY_STATEFUL) | (unsigned)k);
     return k;
+}
+
+int pypper_model_class_of(double t)
+{
+    return t >= P.hot_threshold ? PYPPER_HOT : t < P.cold_threshold ? PYPPER_COLD : PYPPER_WARM;
 }
 
 const char *pypper_model_class_name(int klass)

@@ -54,11 +54,14 @@ double pypper_model_weigh(const uint16_t count[PYPPER_EVIDENCE_KINDS]);
 double pypper_model_heat(const pypper_obj_state *s, uint32_t now_ms);
 /* The reference heat (the scale of temperatures) decayed to now_ms. */
 double pypper_model_reference_heat(uint32_t now_ms);
-/* Temperature in [0, 1): with u = log(1 + heat) / log(1 + reference heat),
- * 1 - 10^-u (0.9 at the reference). Strictly increasing in heat. */
+/* Temperature in [0, 1): with u = log(1 + 8 heat / reference) / log(9) (reference at
+ * least 1), 1 - 10^-u (0.9 at the reference). Strictly increasing in heat. */
 double pypper_model_temperature(double heat, uint32_t now_ms);
 /* e's class after seeing temperature t (updates its class with hysteresis). */
 int pypper_model_classify(pypper_obj_entry *e, double t);
+/* The class of temperature t by the thresholds alone, for what keeps no class (a
+ * page's untraced bytes, a part of an owned buffer). */
+int pypper_model_class_of(double t);
 const char *pypper_model_class_name(int klass);
 
 #endif

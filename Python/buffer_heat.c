@@ -67,6 +67,12 @@ static void slots_in(const void *base, Py_ssize_t count, size_t width, const cha
     *hi = last < count ? last : count;
 }
 
+/* The stride that looks at up to BUFFER_HEAT_SAMPLES of the slots [lo, hi). */
+static Py_ssize_t sample_step(Py_ssize_t lo, Py_ssize_t hi)
+{
+    return (hi - lo + BUFFER_HEAT_SAMPLES - 1) / BUFFER_HEAT_SAMPLES;
+}
+
 /* A list's items (or a split dict's values): pointers, some NULL. */
 static void sample_pointers(PyObject *const *items, Py_ssize_t count, const char *from,
                             const char *to, mean *m)
@@ -75,7 +81,7 @@ static void sample_pointers(PyObject *const *items, Py_ssize_t count, const char
     slots_in(items, count, sizeof(PyObject *), from, to, &lo, &hi);
     if (hi <= lo)
         return;
-    Py_ssize_t step = (hi - lo + BUFFER_HEAT_SAMPLES - 1) / BUFFER_HEAT_SAMPLES;
+    Py_ssize_t step = sample_step(lo, hi);
     for (Py_ssize_t i = lo; i < hi; i += step)
         take(m, items[i]);
 }
@@ -106,7 +112,7 @@ static void sample_dict_keys(PyDictKeysObject *k, const char *from, const char *
     size_t width = (size_t)1 << (k->dk_log2_index_bytes - k->dk_log2_size);
     slots_in(k->dk_indices, (Py_ssize_t)1 << k->dk_log2_size, width, from, to, &lo, &hi);
     if (hi > lo) {
-        Py_ssize_t step = (hi - lo + BUFFER_HEAT_SAMPLES - 1) / BUFFER_HEAT_SAMPLES;
+        Py_ssize_t step = sample_step(lo, hi);
         for (Py_ssize_t i = lo; i < hi; i += step) {
             /* The first used slot at or after i, within the part. */
             Py_ssize_t j = i, ix = -1;
@@ -119,7 +125,7 @@ static void sample_dict_keys(PyDictKeysObject *k, const char *from, const char *
     size_t esize = DK_IS_UNICODE(k) ? sizeof(PyDictUnicodeEntry) : sizeof(PyDictKeyEntry);
     slots_in(_DK_ENTRIES(k), nentries, esize, from, to, &lo, &hi);
     if (hi > lo) {
-        Py_ssize_t step = (hi - lo + BUFFER_HEAT_SAMPLES - 1) / BUFFER_HEAT_SAMPLES;
+        Py_ssize_t step = sample_step(lo, hi);
         for (Py_ssize_t i = lo; i < hi; i += step)
             take(m, entry_value(k, i));
     }
@@ -131,7 +137,7 @@ static void sample_set(PySetObject *so, const char *from, const char *to, mean *
     slots_in(so->table, so->mask + 1, sizeof(setentry), from, to, &lo, &hi);
     if (hi <= lo)
         return;
-    Py_ssize_t step = (hi - lo + BUFFER_HEAT_SAMPLES - 1) / BUFFER_HEAT_SAMPLES;
+    Py_ssize_t step = sample_step(lo, hi);
     for (Py_ssize_t i = lo; i < hi; i += step) {
         PyObject *key = so->table[i].key;
         if (key && key != _PySet_Dummy)

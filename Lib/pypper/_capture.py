@@ -35,7 +35,7 @@ import zlib
 import _pypper
 
 from . import _trace     # LineFile: close() and abandon() of the writer
-from ._snapshot import INTERNAL_TYPES
+from ._snapshot import INTERNAL_TYPES, class_bytes, owned_classes_of
 
 MAGIC = "PYPPER-CAPTURE 1"
 FORMAT_VERSION = 1
@@ -92,11 +92,7 @@ def page_heat_now():
     # of their pages' heat.
     for page, h in data.get("untraced_heat", ()):
         heat[page] = heat.get(page, 0.0) + h
-    return ps, data["uptime"], heat, tiers, data["objects"], owned_splits(data)
-
-
-def owned_splits(data):
-    return {addr: (cold, warm, hot) for addr, cold, warm, hot in data.get("owned_classes", ())}
+    return ps, data["uptime"], heat, tiers, data["objects"], owned_classes_of(data["owned_classes"])
 
 
 def frame_record():
@@ -112,8 +108,9 @@ def frame_record():
         s = sites.setdefault(site or "", [0, 0])
         parts = splits.get(addr)
         if parts:
-            s[0] += parts[2] + (size if klass == "hot" else 0)
-            s[1] += parts[0] + parts[1] + (0 if klass == "hot" else size)
+            cold, warm, hot = class_bytes(klass, size, parts)
+            s[0] += hot
+            s[1] += cold + warm
         else:
             s[0 if klass == "hot" else 1] += size + own
     top = sorted(sites.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:40]
@@ -130,7 +127,7 @@ def groups_record():
     cold / warm / hot by the heat of their pages."""
     heap = heap_bytes()         # before the snapshot's own rows exist
     data = _pypper.snapshot_data(0.0, True)
-    splits = owned_splits(data)
+    splits = owned_classes_of(data["owned_classes"])
     # Per (site, type): [objects, bytes, owned, hot, warm, cold, tsum, slow, hist]
     # (lists in the loop, dicts at the end: a groups record reads every traced object,
     # 100,000 rows on lru_zipf.py's heap at 3 s).
@@ -158,10 +155,10 @@ def groups_record():
         if parts:
             # Its buffer's pages in the classes of what they hold (a log's item array
             # is cold where its records are).
-            g[slot.get(klass, 5)] += size
-            g[5] += parts[0]
-            g[4] += parts[1]
-            g[3] += parts[2]
+            cold, warm, hot = class_bytes(klass, size, parts)
+            g[5] += cold
+            g[4] += warm
+            g[3] += hot
         else:
             g[slot.get(klass, 5)] += total
         g[6] += t * total
@@ -386,9 +383,9 @@ class MainReturn:
     1 s in, with half of the heap its data reached (tests/programs/lru_zipf.py), and
     at exit main()'s data are freed. Through sys.monitoring's PY_RETURN event (a tool
     id of its own: 5, OPTIMIZER_ID, unused by CPython 3.12's own tools; else 4, else 3;
-    none free: nothing is done; a program that asks for the id held gets ValueError): a return to anything but
-    the __main__ module's code disables the event at that return (each such return
-    costs one call, once); a return to module level takes a record unless one was
+    none free: nothing is done; a program that asks for the id held gets ValueError):
+    a return to anything but the __main__ module's code disables the event at that
+    return (each such return costs one call, once); a return to module level takes a record unless one was
     taken in the last MIN_SPACING seconds with a heap at least 1/GROWN of today's, and
     after MAX_FIRES of them at one return (a module-level loop calling a function)
     that return is disabled too."""

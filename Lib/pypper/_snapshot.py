@@ -153,8 +153,9 @@ class ObjectRows(Sequence):
             tsum[typ] += temp * total
             parts = split.get(addr) if split else None
             if parts:
-                hot[typ] += parts[2] + (size if klass == hot_class else 0)
-                cold[typ] += parts[0] + (size if klass == cold_class else 0)
+                c, _w, h = class_bytes(self._classes[klass], size, parts)
+                hot[typ] += h
+                cold[typ] += c
             elif klass == hot_class:
                 hot[typ] += total
             elif klass == cold_class:
@@ -248,8 +249,9 @@ class Snapshot:
             g["temperature_sum"] += o.temperature * size
             parts = self.owned_classes.get(o.address)
             if parts:
-                g["hot_bytes"] += parts[2] + (o.size if o.klass == "hot" else 0)
-                g["cold_bytes"] += parts[0] + (o.size if o.klass == "cold" else 0)
+                c, _w, h = class_bytes(o.klass, o.size, parts)
+                g["hot_bytes"] += h
+                g["cold_bytes"] += c
             elif o.klass == "hot":
                 g["hot_bytes"] += size
             elif o.klass == "cold":
@@ -363,11 +365,24 @@ def from_data(data, pid):
         pages = sorted(PageInfo(*p) for p in data["pages"])
     return Snapshot(objects, pages, page_size=data["page_size"], time=time.time(),
                     uptime=data["uptime"], pid=pid, model=data["model"],
-                    owned_classes=_owned_classes(data.get("owned_classes", ())))
+                    owned_classes=owned_classes_of(data.get("owned_classes", ())))
 
 
-def _owned_classes(rows):
+def owned_classes_of(rows):
+    """{address: (cold, warm, hot)} from owned_classes rows [address, cold, warm, hot]."""
     return {int(a): (int(c), int(w), int(h)) for a, c, w, h in rows}
+
+
+def class_bytes(klass, size, parts):
+    """(cold, warm, hot) bytes of an object whose owned buffer's bytes are split by
+    class (parts: its owned_classes entry): its body of `size` bytes in its own class
+    ("hot", "warm" or "cold"), its buffer's bytes in theirs."""
+    cold, warm, hot = parts
+    if klass == "hot":
+        return cold, warm, hot + size
+    if klass == "warm":
+        return cold, warm + size, hot
+    return cold + size, warm, hot
 
 
 def _object_row(row, version, names=None):
@@ -597,7 +612,7 @@ def _snapshot_from_text(path, box):
                  for a, tier, h, hb, cb in d["pages"]]
         return Snapshot(objects, pages, page_size=int(d["page_size"]), time=float(d["time"]),
                         uptime=float(d["uptime"]), pid=int(d["pid"]), model=dict(d["model"]),
-                        owned_classes=_owned_classes(d.get("owned_classes", ())))
+                        owned_classes=owned_classes_of(d.get("owned_classes", ())))
     except SnapshotError:
         raise
     except UnicodeDecodeError:
