@@ -150,6 +150,9 @@ size_t pypper_objtable_count(void);
 size_t pypper_objtable_used(void);
 /* Entries dropped since the process started (by syncs, sweeps and compactions). */
 uint64_t pypper_objtable_dropped(void);
+/* Entries hashed by syncs since the process started; *probed: the occupied slots
+ * they probed (their mean is the table's probe length). */
+uint64_t pypper_objtable_hashed(uint64_t *probed);
 /* Entry i (i < count), writable like find's; an empty slot reads as not current. */
 pypper_obj_entry *pypper_objtable_at(size_t i);
 const pypper_obj_entry *pypper_objtable_entries(void);
@@ -157,9 +160,10 @@ const pypper_obj_entry *pypper_objtable_entries(void);
  * puts them); a table left much emptier is rehashed smaller (its pages go back to the
  * kernel). Returns how many were dropped. O(slots). */
 size_t pypper_objtable_compact(void);
-/* Sync, then look at `budget` slots from *cursor on (wrapping), removing the entries
- * that are not current (a later entry of the probe run may shift into the hole).
- * Advances *cursor; returns how many were removed. Bounded work, for passes that must
+/* Sync, then look at about `budget` slots from *cursor on (wrapping; whole probe runs,
+ * so the last may pass the budget by its length), removing the entries that are not
+ * current (the kept entries of a run move back towards their home slots). Advances
+ * *cursor; returns how many were removed. O(slots looked at), for passes that must
  * stay short. */
 size_t pypper_objtable_sweep(size_t *cursor, size_t budget);
 /* Forget every entry and free the table's memory. */

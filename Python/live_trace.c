@@ -82,6 +82,7 @@ static struct {
     uint64_t pressure_skips;            /* collections left alone so */
     uint64_t freed_final;               /* frees counted when the session ended */
     uint64_t table_failures;
+    uint64_t hashed_at_start, probed_at_start;  /* the table's counts at start */
     /* The young walk: per young generation, the last object walked (NULL: from the
      * list's head); void after any collection, which moves objects between lists. */
     PyGC_Head *young_cursor[NUM_GENERATIONS - 1];
@@ -125,11 +126,16 @@ static uint64_t pause_p99_us(void)
 static bool block_alive(const void *block) { return pypper_heap_is_tracked(block); }
 
 /* Entries of freed objects: one per tracked free not yet swept. Each traced
- * collection and each hand-over of the sampler's evidence sweeps a bounded slice of
- * the table while they are a quarter of it or more, so no pause pays for the whole
- * table (amortized O(1) a free). */
+ * collection and each hand-over of the sampler's evidence sweeps a slice of the table
+ * while they are a quarter of it or more: 4 slots a dead entry (the dead are spread
+ * over the table by the hash: a slice of 4 x dead slots holds about 3/4 of them when
+ * they are a quarter), at least SWEEP_BUDGET. O(frees since the last settle), so
+ * amortized O(1) a free and no pause pays for the whole of a big table; a fixed
+ * 16,384 slots fell behind a program that frees 80,000 traced objects at a time (the
+ * slices not reached filled up with dead entries, and the next adds probed runs of
+ * 60,000 slots). */
 #define SWEEP_BUDGET 8192
-#define SWEEP_MAX 16384
+#define SWEEP_PER_DEAD 4
 
 /* Entries of freed objects still in the table: one per tracked free, less those the
  * table dropped since the session started. */
@@ -144,8 +150,8 @@ void pypper_live_trace_settle(void)
 {
     uint64_t dead = dead_entries();
     if (dead >= 1024 && dead * 4 >= pypper_objtable_used()) {
-        /* Bounded, but enough to keep up with the frees since the last settle. */
-        uint64_t budget = dead < SWEEP_BUDGET ? SWEEP_BUDGET : dead < SWEEP_MAX ? dead : SWEEP_MAX;
+        uint64_t budget = dead * SWEEP_PER_DEAD, slots = pypper_objtable_count();
+        budget = budget < SWEEP_BUDGET ? SWEEP_BUDGET : budget < slots ? budget : slots;
         bool locked = pypper_heap_lock();
         LT.swept += pypper_objtable_sweep(&LT.sweep_cursor, (size_t)budget);
         pypper_heap_unlock(locked);
@@ -491,6 +497,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     }
     LT.freed_at_start = pypper_heap_tracked_frees();
     LT.dropped_at_start = pypper_objtable_dropped();
+    LT.hashed_at_start = pypper_objtable_hashed(&LT.probed_at_start);
     pypper_objtable_set_alive(block_alive);
     pypper_objtable_set_base(pypper_heap_base());      /* entries count from it */
     pypper_heap_set_tracking(true);
@@ -592,10 +599,20 @@ static size_t live_objects(void)
     return dead < n ? n - (size_t)dead : 0;
 }
 
+/* Occupied slots a sync probed per entry it hashed since the session started (about
+ * 2 when the table is healthy; runs of dead entries make it thousands). */
+static double probes_per_add(void)
+{
+    uint64_t probed, hashed = pypper_objtable_hashed(&probed);
+    hashed -= LT.hashed_at_start;
+    probed -= LT.probed_at_start;
+    return hashed ? (double)probed / (double)hashed : 0.0;
+}
+
 PyObject *pypper_live_trace_stats(void)
 {
     return Py_BuildValue(
-        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)live_objects(),
         "tracked_total", (unsigned long long)LT.tracked_total,
@@ -615,5 +632,6 @@ PyObject *pypper_live_trace_stats(void)
         "young_walked", (unsigned long long)LT.young_walked,
         "young_found", (unsigned long long)LT.young_found,
         "pressure_skips", (unsigned long long)LT.pressure_skips,
-        "pause_p99_ms", (double)pause_p99_us() / 1e3);
+        "pause_p99_ms", (double)pause_p99_us() / 1e3,
+        "probes_per_add", probes_per_add());
 }

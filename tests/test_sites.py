@@ -72,7 +72,7 @@ def test_sizes_are_getsizeof_plus_owned_buffers():
 def test_column_lists_count_their_item_arrays():
     # The issue's case: 40 columns of 14 MB showed as 13.7 KB.
     out = check("""
-        pypper.start()
+        driven()        # no evidence: every object hot or cold, none warm, whatever the timing
         columns = [[float(i) for i in range(44000)] for _ in range(40)]
         gc.collect()
         snap = pypper.snapshot()

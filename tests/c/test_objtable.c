@@ -2,7 +2,7 @@
  * adds (re-adding a block whose object died, or replacing a live one) and deaths over
  * blocks laid out like pools of 48-byte blocks, syncs that hash only what is alive,
  * lookups, sweeps and compactions that keep exactly the current entries (their model
- * states with them through every move: hashing, backward shifts, in-place growth and
+ * states with them through every move: hashing, sweeps' moves back towards home, in-place growth and
  * shrinking), the table's shape after each (every entry found at its slot, empty slots
  * harmless); growth during a long run of adds without a sync (the pending part stays
  * bounded, the table about 10 bytes an entry), pending entries' states, reserve and
@@ -335,8 +335,8 @@ static void test_bulk(void)
     pypper_objtable_clear();
 }
 
-/* A sweep removes exactly the dead entries of the slots it looks at, whatever a
- * backward shift brings into a hole; every slot of the table gets looked at. */
+/* A sweep removes exactly the dead entries of the slots it looks at, whatever moves
+ * into a hole; every slot of the table gets looked at. */
 static void test_sweep(void)
 {
     reset_reference();
@@ -432,6 +432,57 @@ static void test_encoding(void)
     pypper_objtable_set_base(NULL);
 }
 
+/* Blocks laid out at a stride spread over the table like any others: 20,000 blocks
+ * 288 granules apart (an object and a 4.5 KiB buffer in turn), into a table 85% full,
+ * probed about 60 occupied slots an add when the home was a golden-ratio multiply of
+ * the granule; about 3 now. */
+static void test_strided_blocks_spread(void)
+{
+    reset_reference();
+    pypper_objtable_set_alive(NULL);
+    uint64_t probed0, hashed0 = pypper_objtable_hashed(&probed0);
+    CHECK(pypper_objtable_reserve(20000) == 0);     /* no rehash on the way: every
+                                                     * entry hashed by a sync */
+    for (size_t i = 0; i < 20000; i++)
+        CHECK(pypper_objtable_add((char *)(uintptr_t)0x100000 + i * 288 * 16,
+                                  (char *)(uintptr_t)0x100000 + i * 288 * 16, 0) == 0);
+    CHECK(pypper_objtable_sync() == 0 && pypper_objtable_used() == 20000);
+    uint64_t probed, hashed = pypper_objtable_hashed(&probed);
+    CHECK(hashed - hashed0 == 20000);
+    CHECK((probed - probed0) < 4 * (hashed - hashed0));
+    pypper_objtable_clear();
+    pypper_objtable_set_alive(alive);
+}
+
+/* A sync that would pass 85% full drops the dead entries before it grows the table:
+ * a program that builds and frees crowds of objects does not grow it for the dead. */
+static void test_sync_drops_dead_before_growing(void)
+{
+    reset_reference();
+    for (size_t i = 0; i < 20000; i++) {
+        gen[i] = 1;
+        live[i] = true;
+        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
+    }
+    CHECK(pypper_objtable_sync() == 0);
+    size_t slots = pypper_objtable_count();
+    for (int round = 0; round < 5; round++) {
+        size_t from = round % 2 ? 0 : 20000, to = from + 20000;
+        for (size_t i = 0; i < KEYS; i++)
+            live[i] = false;
+        for (size_t i = from; i < to; i++) {
+            gen[i]++;
+            live[i] = true;
+            CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
+        }
+        CHECK(pypper_objtable_sync() == 0);
+        CHECK(pypper_objtable_count() == slots && pypper_objtable_used() <= 2 * 20000);
+    }
+    CHECK(check_shape() == 0);
+    check_lookups();
+    pypper_objtable_clear();
+}
+
 int main(void)
 {
     test_encoding();
@@ -441,5 +492,7 @@ int main(void)
     test_growth_and_pending();
     test_sweep();
     test_bulk();
+    test_strided_blocks_spread();
+    test_sync_drops_dead_before_growing();
     return check_report("test_objtable");
 }
