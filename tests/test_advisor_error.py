@@ -156,3 +156,27 @@ def test_report_stats_and_run_summary_state_the_error(tmp_path):
         m = _advisor.MEASURED_ERROR
         assert "hottest-first within %.3f" % m["pypper"]["max_abs_error"] in short
         assert "first-touch within %.3f" % m["first_touch"]["max_abs_error"] in short
+
+
+def test_advise_is_the_page_placements_costs():
+    # advise() computes its cells from sorted sums; they are the costs of the
+    # page-level placements it names (page_oracle: hottest pages in DRAM;
+    # first_touch: address order), on a random heap with ties and cold pages.
+    import random
+    rng = random.Random(5)
+    heat = {i * PS: (rng.choice((0.0, 0.0, 1.0, 2.5)) if i % 3 else rng.random())
+            for i in range(997)}
+    got = _advisor.advise(heat)
+    chunks = [_advisor.Chunk(p, PS, float(a)) for p, a in sorted(heat.items())]
+    assert got["pages"] == 997 and got["accesses"] == pytest.approx(sum(heat.values()))
+    assert len(got["rows"]) == len(_advisor.SLOW_SHARES) * len(_advisor.SLOW_LATENCIES)
+    for row in got["rows"]:
+        dram = row["dram_pages"]
+        assert dram == 997 - _advisor.budget_pages(997, row["slow_share"])
+        L = row["latency"]
+        assert row["pypper"] == pytest.approx(
+            _advisor.slowdown(chunks, _advisor.page_oracle(chunks, dram), L), rel=1e-12)
+        assert row["first_touch"] == pytest.approx(
+            _advisor.slowdown(chunks, _advisor.first_touch(chunks, dram), L), rel=1e-12)
+        assert 1.0 <= row["pypper"] <= row["first_touch"] + 1e-12
+    assert _advisor.advise({0: 0.0, PS: 0.0}) is None and _advisor.advise({}) is None
