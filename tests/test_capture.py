@@ -61,8 +61,8 @@ if __name__ == "__main__":
 
 def test_a_groups_record_is_taken_when_main_returns(tmp_path):
     """The recorder spaces its records by their cost (here: none within 100 s); the
-    return of main() to the module level takes one while main's data are still
-    there, so the report shows them, not the heap left at exit."""
+    return of main() to the module level takes one (and a frame) while main's data
+    are still there, so the report shows them, not the heap left at exit."""
     prog = write(tmp_path, "m.py", MAIN_BUILDS_AND_RETURNS)
     out = str(tmp_path / "m.capture")
     cp = pypper("run", "--interval", "100", "-o", out, prog)
@@ -76,6 +76,12 @@ def test_a_groups_record_is_taken_when_main_returns(tmp_path):
     cap = _capture.load(out)
     assert cap.groups_record["heap"] >= 20_000_000 > cap.end["heap"], \
         (cap.groups_record["heap"], cap.end["heap"])
+    # Each of those records comes with a frame of the heat of every page, from the
+    # same snapshot (the heatmap has a column while main's data are there).
+    frames = [r for r in recs if r["k"] == "frame"]
+    assert [f["t"] for f in frames] == [g["t"] for g in groups], (frames, groups)
+    shown = next(f for f in cap.frames if f.t == cap.groups_record["t"])
+    assert len(shown.pages) * 4096 >= 20_000_000, len(shown.pages)
     assert "recording took" in cp.stderr
 
 

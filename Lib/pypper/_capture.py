@@ -68,11 +68,18 @@ def _site_of(site):
     return site if site else None
 
 
-def page_heat_now():
+def page_heat_now(data=None):
     """(page size, uptime, {page: heat}, {page: tier}, rows of warm and hot objects,
     {address: (cold, warm, hot) owned bytes} of the rows whose buffer is not all in
-    their class): every heap page, cold ones at 0. A session must be running."""
-    data = _pypper.snapshot_data(_pypper.session_config()[0]["cold_threshold"], True)
+    their class): every heap page, cold ones at 0. A session must be running. data: a
+    snapshot_data(0.0, True) to use (a groups record's) instead of a new one."""
+    cold = _pypper.session_config()[0]["cold_threshold"]
+    if data is None:
+        data = _pypper.snapshot_data(cold, True)
+        rows = data["objects"]
+    else:
+        # The rows snapshot_data(cold, True) would give: temperature >= cold.
+        rows = [r for r in data["objects"] if r[4] >= cold]
     ps = data["page_size"]
     heat = {}
     tiers = {}
@@ -92,11 +99,11 @@ def page_heat_now():
     # of their pages' heat.
     for page, h in data.get("untraced_heat", ()):
         heat[page] = heat.get(page, 0.0) + h
-    return ps, data["uptime"], heat, tiers, data["objects"], owned_classes_of(data["owned_classes"])
+    return ps, data["uptime"], heat, tiers, rows, owned_classes_of(data["owned_classes"])
 
 
-def frame_record():
-    ps, uptime, heat, tiers, rows, splits = page_heat_now()
+def frame_record(data=None):
+    ps, uptime, heat, tiers, rows, splits = page_heat_now(data)
     pages = sorted(heat)
     base = pages[0] if pages else 0
     idx = [(p - base) // ps for p in pages]
@@ -118,15 +125,17 @@ def frame_record():
             "pages": _encode([deltas, q, slow]), "sites": dict(top)}
 
 
-def groups_record():
+def groups_record(data=None, heap=None):
     """Bytes, owned bytes, hot/warm/cold bytes and a temperature histogram per
     (allocation site, type) of every traced object, the heap's size, and the heap's
     untraced bytes (no traced object's block nor a buffer one owns) per allocation
     site: a pool's untraced bytes go to the site of its latest recorded block, a
     block above 512 bytes to its own (Doc/report.md: how exact that is), split into
-    cold / warm / hot by the heat of their pages."""
-    heap = heap_bytes()         # before the snapshot's own rows exist
-    data = _pypper.snapshot_data(0.0, True)
+    cold / warm / hot by the heat of their pages. data, heap: a snapshot_data(0.0,
+    True) to use and the heap's bytes taken before it (frame_and_groups)."""
+    if data is None:
+        heap = heap_bytes()     # before the snapshot's own rows exist
+        data = _pypper.snapshot_data(0.0, True)
     splits = owned_classes_of(data["owned_classes"])
     # Per (site, type): [objects, bytes, owned, hot, warm, cold, tsum, slow, hist]
     # (lists in the loop, dicts at the end: a groups record reads every traced object,
@@ -182,6 +191,14 @@ def groups_record():
             "model": data["model"],
             "groups": [dict(g, tsum=round(g["tsum"], 3)) for g in groups.values()],
             "untraced": sorted(untraced.values(), key=lambda u: -u["bytes"])}
+
+
+def frame_and_groups():
+    """A frame and a groups record from one snapshot (a snapshot is most of the cost
+    of each: 0.05-0.12 s on tests/programs/lru_zipf.py's heap of 100-200 MiB)."""
+    heap = heap_bytes()
+    data = _pypper.snapshot_data(0.0, True)
+    return frame_record(data), groups_record(data, heap)
 
 
 def chosen_groups(heaps):
@@ -315,14 +332,16 @@ class Recorder:
         _thread.start_new_thread(self._loop, ())
 
     def groups_now(self):
-        """A groups record now, on the calling thread (MainReturn: the program's main
-        function returns, its data still there)."""
+        """A frame and a groups record now, on the calling thread (MainReturn: the
+        program's main function returns, its data still there)."""
         with self.lock:
             if _pypper.state() != "running":
                 return
             t0 = time.thread_time()
             try:
-                self.writer.write(groups_record())
+                frame, groups = frame_and_groups()
+                self.writer.write(frame)
+                self.writer.write(groups)
             except (OSError, RuntimeError, MemoryError) as e:
                 self.errors += 1
                 self.last_error = str(e)
@@ -334,6 +353,7 @@ class Recorder:
     def _loop(self):
         wait = self.interval
         next_groups = 0.0
+        frame_cost = 0.0
         try:
             while not self._stop.acquire(timeout=wait):
                 with self.lock:
@@ -344,16 +364,21 @@ class Recorder:
                         # CPU time of this thread: what it takes from the program
                         # (it holds the GIL while it reads the heap).
                         t0 = time.thread_time()
-                        self.writer.write(frame_record())
-                        cost = frame_cost = time.thread_time() - t0
                         if time.monotonic() >= next_groups:
-                            t1 = time.thread_time()
-                            self.writer.write(groups_record())
-                            g = time.thread_time() - t1
-                            cost += g
+                            # Both from one snapshot; the frames' spacing keeps the
+                            # cost of the last frame taken alone (half of both when
+                            # there is none yet).
+                            frame, groups = frame_and_groups()
+                            self.writer.write(frame)
+                            self.writer.write(groups)
+                            cost = time.thread_time() - t0
+                            frame_cost = frame_cost or cost / 2
                             self.last_groups = time.monotonic()
                             self.last_groups_heap = heap_bytes()
-                            next_groups = self.last_groups + g / self.cost_share
+                            next_groups = self.last_groups + cost / self.cost_share
+                        else:
+                            self.writer.write(frame_record())
+                            cost = frame_cost = time.thread_time() - t0
                         self.cost += cost
                         if self.writer.thinned != thinned:
                             self.interval *= 2
@@ -377,18 +402,19 @@ class Recorder:
 
 
 class MainReturn:
-    """A groups record when a function returns to the program's module level (the
-    main() of `if __name__ == "__main__": main()`), while the data it built are still
-    in its frame: the recorder spaces its records by their cost, so a 3 s run had one,
-    1 s in, with half of the heap its data reached (tests/programs/lru_zipf.py), and
-    at exit main()'s data are freed. Through sys.monitoring's PY_RETURN event (a tool
-    id of its own: 5, OPTIMIZER_ID, unused by CPython 3.12's own tools; else 4, else 3;
-    none free: nothing is done; a program that asks for the id held gets ValueError):
-    a return to anything but the __main__ module's code disables the event at that
-    return (each such return costs one call, once); a return to module level takes a record unless one was
-    taken in the last MIN_SPACING seconds with a heap at least 1/GROWN of today's, and
-    after MAX_FIRES of them at one return (a module-level loop calling a function)
-    that return is disabled too."""
+    """A frame and a groups record (one snapshot) when a function returns to the
+    program's module level (the main() of `if __name__ == "__main__": main()`), while
+    the data it built are still in its frame: the recorder spaces its records by their
+    cost, so a 3 s run had one, 1 s in, with half of the heap its data reached
+    (tests/programs/lru_zipf.py), and at exit main()'s data are freed. Through
+    sys.monitoring's PY_RETURN event (a tool id of its own: 5, OPTIMIZER_ID, unused by
+    CPython 3.12's own tools; else 4, else 3; none free: nothing is done; a program
+    that asks for the id held gets ValueError): a return to anything but the __main__
+    module's code disables the event at that return (each such return costs one call,
+    once); a return to module level takes the records unless some were taken in the
+    last MIN_SPACING seconds with a heap at least 1/GROWN of today's, and after
+    MAX_FIRES of them at one return (a module-level loop calling a function) that
+    return is disabled too."""
 
     MIN_SPACING = 0.5
     MAX_FIRES = 1000
