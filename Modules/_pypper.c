@@ -14,6 +14,7 @@
 #include "heap_api.h"
 #include "own_memory_api.h"
 #include "pressure_api.h"
+#include "../Pypper/pressure.h"
 #include "profile_api.h"
 #include "../Pypper/own_memory.h"
 #include "process_hooks.h"
@@ -371,6 +372,7 @@ static PyObject *py_stats(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
+    pypper_pressure_count_so_far();
     PyObject *d = PyDict_New();
     for (int i = 0; d && i < PYPPER_STAT_COUNT; i++) {
         PyObject *v = PyLong_FromUnsignedLongLong(pypper_stat_get((pypper_stat_id)i));

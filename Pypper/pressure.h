@@ -63,6 +63,10 @@ const char *pypper_pressure_reason_name(pypper_pressure_reason r);
 /* The process's instance, fed by the sampler thread (Python/active_trace.c). */
 void pypper_pressure_start(const pypper_pressure_params *p);
 void pypper_pressure_stop(void);
+/* The pause in progress, if any, added to stats' pressure_paused_ms up to the last
+ * reading (a capture's end record is written while the program may still be
+ * paused: it showed 0 ms for a run paused to its end). */
+void pypper_pressure_count_so_far(void);
 /* In a forked child (the sampler thread did not come along): off, lock renewed. */
 void pypper_pressure_forget_after_fork(void);
 /* Whether the memory stall figure is wanted (the main thread reads it:

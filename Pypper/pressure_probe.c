@@ -38,17 +38,38 @@ static atomic_bool paused;
 static bool on;
 static bool psi_wanted;
 
-/* A pause that ends adds its length to the counters. */
+static uint64_t counted_to_ns;           /* the current pause is in the counters up to here */
+
+/* The current pause's length up to now, not counted yet, added to the counters. */
+static void count_to(uint64_t now_ns)
+{
+    uint64_t from = guard.paused_at_ns > counted_to_ns ? guard.paused_at_ns : counted_to_ns;
+    if (now_ns > from) {
+        pypper_stat_add(PYPPER_STAT_PRESSURE_PAUSED_MS, (now_ns - from) / 1000000u);
+        counted_to_ns = now_ns - (now_ns - from) % 1000000u;    /* whole ms counted */
+    }
+}
+
+/* A pause that ends adds the rest of its length to the counters. */
 static void count_end(uint64_t now_ns)
 {
-    if (now_ns > guard.paused_at_ns)
-        pypper_stat_add(PYPPER_STAT_PRESSURE_PAUSED_MS, (now_ns - guard.paused_at_ns) / 1000000u);
+    count_to(now_ns);
+    counted_to_ns = 0;
+}
+
+void pypper_pressure_count_so_far(void)
+{
+    pthread_mutex_lock(&mu);
+    if (on && guard.paused)
+        count_to(guard.window_ns);      /* up to the last reading (at most a window ago) */
+    pthread_mutex_unlock(&mu);
 }
 
 void pypper_pressure_start(const pypper_pressure_params *p)
 {
     pthread_mutex_lock(&mu);
     pypper_pressure_init(&guard, p);
+    counted_to_ns = 0;
     atomic_store(&paused, false);
     psi_wanted = p->psi_pct > 0;
     on = true;

@@ -54,6 +54,9 @@ def test_a_pause_leaves_collections_and_hand_overs_alone_until_calm():
         # Calm is under half the threshold, for the hold (2 s = 8 windows).
         t += 250; f += 50                       # 200/s: not calm yet
         assert feed(t, f)
+        # The pause in progress counts up to the last reading (a capture's end record
+        # is written while the program may still be paused).
+        assert pypper.stats()["pressure_paused_ms"] == 250, pypper.stats()
         n = 0
         while feed(t + 250, f + 49):
             t += 250; f += 49; n += 1

@@ -327,3 +327,23 @@ def test_report_renders_in_headless_chromium(tmp_path):
                 ink += 1
     assert len(colours) > 20, "the screenshot has almost no colours: blank page?"
     assert ink > (w // 4) * (h // 4) // 20, "almost nothing drawn"
+
+
+def test_a_run_paused_for_memory_says_so(tmp_path):
+    """A session paused for lack of memory (Doc/pressure.md) takes no evidence and
+    traces no new object: the summary, stats and the report carry a caution with the
+    pauses and their time (a capture without pauses carries none)."""
+    from test_advisor_error import synthetic_capture
+    path = str(tmp_path / "p.capture")
+    synthetic_capture(path)
+    plain = _report.analyze(_capture.load(path))
+    assert not any("paused" in line for line in _report.summary_lines(plain))
+    with open(path, "a") as f:
+        f.write(json.dumps({"k": "end", "t": 3.0, "heap": 8 * 4096, "model": {}, "groups": [],
+                             "status": 0, "seconds": 3.0,
+                             "stats": {"pressure_pauses": 2, "pressure_paused_ms": 1500}}) + "\n")
+    a = _report.analyze(_capture.load(path))
+    line = "caution: Pypper paused 2 times (1.5 s, 50% of the run) because the machine was short of memory"
+    assert any(s.startswith(line) for s in _report.summary_lines(a)), _report.summary_lines(a)
+    assert line in _report.stats_text(a)
+    assert "Caution: Pypper paused 2 times (1.5 s, 50% of the run)" in _report.render_html(a)

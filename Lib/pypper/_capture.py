@@ -17,10 +17,10 @@ the reader ignores an incomplete last line. The file is bounded: when it passes
 renamed over it, so it is readable at every instant) keeping every other frame and
 the last ``groups`` record, and the frame interval doubles.
 
-A frame's page heat is the bytes-weighted temperature of the traced objects on the
-page (and of the buffers the hottest objects own): sum of temperature x bytes over
-the page size, from 0 (nothing on it was used recently, or nothing on it is traced)
-to 1 (the page is full of objects as hot as the hottest object of the run).
+A frame's page heat is the bytes-weighted temperature of what is on the page: traced
+objects, the buffers they own, and untraced bytes at their page's own heat: sum of
+temperature x bytes over the page size, from 0 (nothing on it was used recently) to
+1 (the page is full of objects as hot as the hottest object of the run).
 Pages are every page of the heap in use as of the last migration round, plus the
 pages the traced objects occupy: cold ones (heat 0) included.
 """

@@ -301,12 +301,32 @@ def summary_lines(a, *, top=3):
         lines.append(f"advisor: {100 * row['slow_share']:g}% of the heap on a "
                      f"{row['latency']:g}x-latency tier: est. slowdown x{row['pypper']:.3f} with "
                      f"hottest-first placement, x{row['first_touch']:.3f} first-touch "
-                     f"(memory accesses only; an upper bound)")
+                     f"(memory accesses only, from Pypper's temperatures: see its error)")
         lines.append(f"advisor: {_advisor.short_error_statement()}")
+    paused = pause_text(a)
+    if paused:
+        lines.append(paused)
     if not a["finished"]:
         lines.append("the program did not reach its end (killed or crashed): figures are "
                      "from its last records")
     return lines
+
+
+def pause_text(a):
+    """A caution when Pypper paused for lack of memory (Doc/pressure.md): while paused it
+    takes no evidence and traces no new object, so hot data can look cold and traced
+    bytes fall short. None when it did not pause."""
+    st = ((a.get("end") or {}).get("stats")) or {}
+    n = st.get("pressure_pauses") or 0
+    if not n:
+        return None
+    secs = (st.get("pressure_paused_ms") or 0) / 1000.0
+    run = a.get("seconds")
+    share = f", {100.0 * secs / run:.0f}% of the run" if run else ""
+    return (f"caution: Pypper paused {n} time{'s' if n != 1 else ''} ({secs:.1f} s{share}) "
+            f"because the machine was short of memory; while paused it takes no evidence "
+            f"and traces no new object, so hot data may show as cold and traced bytes "
+            f"fall short")
 
 
 def stats_text(a):
@@ -552,6 +572,9 @@ def render_html(a):
                 'the figures are from its last records'
                 + (' (the last line was incomplete and was skipped)' if a["truncated"] else "")
                 + '.</p>')
+    paused = pause_text(a)
+    if paused:
+        warn += f'<p class="warn">{_e(paused[0].upper() + paused[1:])}.</p>'
     user = [s for s in a["sites"] if not s["internal"]]
     internal = [s for s in a["sites"] if s["internal"]]
     ib = sum(s["total"] for s in internal)
@@ -662,9 +685,10 @@ heap's {adv["pages"] if adv else 0} pages were on a slow tier (CXL, far memory) 
 access costs 1 in DRAM and L on the slow tier, so the figure is 1 + (L-1) x (share of accesses that land on
 the slow tier). What it rests on: a page's accesses are estimated by its heat averaged over the run's
 {a["frames"]} frames (heat = the temperature of the traced objects on it, weighted by their bytes; the
-temperature comes from sampled evidence of use: frames, callers, reference counts). Untraced memory counts
-as no accesses, so memory that is hot but untraced makes these figures optimistic. It is an upper bound on the
-end-to-end slowdown (a program that computes between accesses, or overlaps them, slows less). Pypper's column
+temperature comes from sampled evidence of use: frames, callers, reference counts; untraced bytes, such
+as floats and strings, count at their page's heat). The estimates can be off either way (below). As a
+slowdown of the whole program it is a ceiling for these estimates: a program that computes between
+accesses, or overlaps them, slows less. Pypper's column
 puts the hottest pages in DRAM; first-touch fills DRAM in allocation (address) order, as an OS placing pages
 where they are first touched would.</p>
 <p class="note" id="advisor-error"><b>Its error:</b> {_e(_advisor.error_statement()[0].upper() + _advisor.error_statement()[1:])}.
@@ -690,9 +714,11 @@ history), and counted so in the hot, warm and cold columns. Sites are ordered by
 <p class="note">Every page of the heap ({a["pages"]} pages of {ps} bytes, {a["cold_pages"]} of them with no heat
 over the whole run), in address order with the gaps between the heap's arenas closed, top to bottom
 ({_e(f"{hm.get('pages_per_row', 0):.1f}")} pages a row); time left to right ({hm.get("cols", 0)} frames).
-A page's heat is the bytes-weighted temperature of the traced objects on it (and of the buffers the
-hottest objects own): sum of temperature x bytes over the page size, from 0 (nothing on it used recently,
-or nothing on it traced) to 1 (full of objects as hot as the hottest). Colour scale: logarithmic.</p>
+A page's heat is the bytes-weighted temperature of what is on it: traced objects, the buffers they own
+(each buffer page at its owner's temperature or, when lower, that of what it holds) and untraced bytes
+(floats, strings, objects not taken yet) at the temperature their page's own evidence gives: sum of
+temperature x bytes over the page size, from 0 (nothing on it used recently) to 1 (full of objects as hot
+as the hottest). Colour scale: logarithmic.</p>
 <h3>Hot and warm bytes of the top allocation sites over time</h3>
 <div id="site-series"></div><ul id="site-series-legend"></ul>
 </section>
