@@ -255,7 +255,8 @@ def _read_snapshot(path):
         raise ValueError(f"{path}: corrupt snapshot (its content is not JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != "pypper-snapshot":
         raise ValueError(f'{path}: corrupt snapshot (no "format": "pypper-snapshot")')
-    if doc.get("version") != 1:
+    # Version 2 (today's Snapshot.save) changed the object rows; page rows are the same.
+    if doc.get("version") not in (1, 2):
         raise ValueError(f"{path}: unsupported snapshot version {doc.get('version')!r}")
     time = _number(doc.get("time"), f'{path}: "time"')
     page_size = _page_size(doc.get("page_size"), path)
