@@ -184,6 +184,7 @@ def cmd_run(args):
                                        "errors": recorder.errors,
                                        "last_error": recorder.last_error,
                                        "thinned": writer.thinned,
+                                       "skipped": recorder.skipped,
                                        "interval": recorder.interval}
                     writer.write(end)
         except OSError as e:
@@ -211,6 +212,13 @@ def _print_run_summary(path):
     if cap.end and cap.end.get("recorder") and cap.end.get("seconds"):
         took, run = cap.end["recorder"]["seconds"], cap.end["seconds"]
         cost = f" (recording took {took:.2f} s of CPU, {100 * took / run:.0f}% of the run's {run:.1f} s)"
+        skipped = cap.end["recorder"].get("skipped") or 0
+        if skipped:
+            cost += (f"; {skipped} record{'s' if skipped != 1 else ''} skipped to stay within "
+                     f"the --overhead budget (the heap grew: the figures are from "
+                     f"{a['as_of']:.1f} s; a larger --overhead, e.g. 1, allows more)"
+                     if a.get("as_of") is not None else
+                     f"; {skipped} record(s) skipped to stay within the --overhead budget")
     out.append(f"pypper: capture written to {shown}{cost}")
     out.append(f"pypper: open the report with: python3 -m pypper report {shlex.quote(shown)}")
     print("\n".join(out), file=sys.stderr, flush=True)
@@ -301,7 +309,9 @@ def main(argv=None):
                    help="thin the capture's frames past this size (default 32 MiB)")
     p.add_argument("--overhead", type=float, default=_capture.COST_SHARE, metavar="FRACTION",
                    help="the recorder waits long enough between frames to spend at most "
-                        "this share of the run reading the heap (default 0.05)")
+                        "this share of the run reading the heap (default 0.05), and skips a "
+                        "record whose cost, estimated from the last one, would pass it (the "
+                        "record when main() returns: 0.25 or this share, the larger, plus 1 s)")
     p.add_argument("-m", dest="module", metavar="MODULE", help="run a library module")
     p.add_argument("target", nargs="?", help="the script to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")

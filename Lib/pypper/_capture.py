@@ -45,6 +45,10 @@ DEFAULT_MAX_FRAMES = 400
 COST_SHARE = 0.05              # default: at most this share of the run spent recording
 BINS = 10                       # temperature histogram bins (bytes per tenth of 0..1)
 GROWN = 1.1                     # MainReturn: a heap this much larger is worth a record
+FIRST_ALLOWANCE = 0.1           # CPU seconds of recording allowed beyond the share
+MAIN_RETURN_SHARE = 0.25        # MainReturn's record: skipped when its estimated cost
+MAIN_RETURN_ALLOWANCE = 1.0     # would take the recording past this share of the run
+                                # plus this many CPU seconds
 NEAR_PEAK = 0.9                 # the report's groups record: the last one with a heap
                                 # at least this share of the largest recorded
 
@@ -215,6 +219,11 @@ def chosen_groups(heaps):
     return max(i for i, h in enumerate(heaps) if h >= floor)
 
 
+def size_now():
+    """(heap bytes in use, traced objects): what a record's cost grows with."""
+    return heap_bytes(), _pypper.live_trace_stats()["objects"]
+
+
 def heap_bytes():
     try:
         tiers = _pypper.heap_stats()["tiers"]
@@ -329,13 +338,46 @@ class Recorder:
         self.cost = 0.0
         self.last_groups = 0.0          # time.monotonic() of the last groups record
         self.last_groups_heap = 0       # and the heap's bytes in use then
+        # CPU seconds a heap byte and a traced object cost the last time (a frame; a
+        # frame and a groups record together): a record's cost grows with them, so
+        # the next one is estimated from them now and skipped when it would pass the
+        # budget
+        # (Tools/demo/sample_workload.py: a pair that cost 0.46 s at 2.4 s took 11 s
+        # at 7.9 s, 53% of the run).
+        self.frame_cost_per = None
+        self.pair_cost = None
+        self.skipped = 0                # records skipped for their estimated cost
+        self.started = time.monotonic()
         _thread.start_new_thread(self._loop, ())
+
+    def _affordable(self, per_unit, size, share, allowance=None):
+        """Whether a record estimated from per_unit (CPU seconds per heap byte and per
+        traced object, the last time) and size (the heap's bytes and traced objects
+        now) keeps the recording within `share` of the run so far plus `allowance`
+        CPU seconds (FIRST_ALLOWANCE by default). The larger estimate counts: a snapshot reads every traced object, and
+        early in a run few are traced yet (a record's cost per heap byte at 0.5 s was
+        a twentieth of what it was at 7.6 s)."""
+        if per_unit is None:
+            return True
+        est = max(per_unit[0] * size[0], per_unit[1] * size[1])
+        budget = (share * (time.monotonic() - self.started)
+                  + (FIRST_ALLOWANCE if allowance is None else allowance))
+        return self.cost + est <= budget
+
+    def _learn(self, kind, cost, size):
+        if size[0] > 0 and size[1] > 0:
+            setattr(self, kind, (cost / size[0], cost / size[1]))
 
     def groups_now(self):
         """A frame and a groups record now, on the calling thread (MainReturn: the
         program's main function returns, its data still there)."""
         with self.lock:
             if _pypper.state() != "running":
+                return
+            heap = size_now()
+            if not self._affordable(self.pair_cost, heap, max(MAIN_RETURN_SHARE, self.cost_share),
+                                    MAIN_RETURN_ALLOWANCE):
+                self.skipped += 1
                 return
             t0 = time.thread_time()
             try:
@@ -346,7 +388,9 @@ class Recorder:
                 self.errors += 1
                 self.last_error = str(e)
                 return
-            self.cost += time.thread_time() - t0
+            cost = time.thread_time() - t0
+            self.cost += cost
+            self._learn("pair_cost", cost, heap)
             self.last_groups = time.monotonic()
             self.last_groups_heap = heap_bytes()
 
@@ -363,8 +407,10 @@ class Recorder:
                         thinned = self.writer.thinned
                         # CPU time of this thread: what it takes from the program
                         # (it holds the GIL while it reads the heap).
+                        heap = size_now()
                         t0 = time.thread_time()
-                        if time.monotonic() >= next_groups:
+                        if (time.monotonic() >= next_groups
+                                and self._affordable(self.pair_cost, heap, self.cost_share)):
                             # Both from one snapshot; the frames' spacing keeps the
                             # cost of the last frame taken alone (half of both when
                             # there is none yet).
@@ -372,13 +418,18 @@ class Recorder:
                             self.writer.write(frame)
                             self.writer.write(groups)
                             cost = time.thread_time() - t0
+                            self._learn("pair_cost", cost, heap)
                             frame_cost = frame_cost or cost / 2
                             self.last_groups = time.monotonic()
                             self.last_groups_heap = heap_bytes()
                             next_groups = self.last_groups + cost / self.cost_share
-                        else:
+                        elif self._affordable(self.frame_cost_per, heap, self.cost_share):
                             self.writer.write(frame_record())
                             cost = frame_cost = time.thread_time() - t0
+                            self._learn("frame_cost_per", cost, heap)
+                        else:
+                            self.skipped += 1
+                            cost = 0.0
                         self.cost += cost
                         if self.writer.thinned != thinned:
                             self.interval *= 2
