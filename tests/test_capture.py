@@ -332,12 +332,12 @@ def test_a_record_whose_estimated_cost_passes_the_budget_is_skipped():
     r = object.__new__(_capture.Recorder)
     r.cost, r.started = 0.5, _time.monotonic() - 10.0       # 10 s into the run
     assert r._affordable(None, (1, 1), 0.05)                # nothing learned: take it
-    r._learn("pair_cost", 0.1, (10 << 20, 1000))            # 0.1 s for 10 MiB, 1000 objects
-    assert r.pair_cost == (0.1 / (10 << 20), 0.1 / 1000)
+    r._learn("pair_unit_cost", 0.1, (10 << 20, 1000))            # 0.1 s for 10 MiB, 1000 objects
+    assert r.pair_unit_cost == (0.1 / (10 << 20), 0.1 / 1000)
     # 0.05 x 10 s + 0.1 = 0.6 s of budget, 0.5 s spent.
-    assert r._affordable(r.pair_cost, (10 << 20, 1000), 0.05)          # +0.1 s
-    assert not r._affordable(r.pair_cost, (10 << 20, 5000), 0.05)      # objects: +0.5 s
-    assert not r._affordable(r.pair_cost, (50 << 20, 1000), 0.05)      # bytes: +0.5 s
+    assert r._affordable(r.pair_unit_cost, (10 << 20, 1000), 0.05)          # +0.1 s
+    assert not r._affordable(r.pair_unit_cost, (10 << 20, 5000), 0.05)      # objects: +0.5 s
+    assert not r._affordable(r.pair_unit_cost, (50 << 20, 1000), 0.05)      # bytes: +0.5 s
     # main()'s return: 0.25 of the run plus 1 s.
-    assert r._affordable(r.pair_cost, (10 << 20, 20000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
-    assert not r._affordable(r.pair_cost, (10 << 20, 40000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+    assert r._affordable(r.pair_unit_cost, (10 << 20, 20000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+    assert not r._affordable(r.pair_unit_cost, (10 << 20, 40000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)

@@ -341,11 +341,10 @@ class Recorder:
         # CPU seconds a heap byte and a traced object cost the last time (a frame; a
         # frame and a groups record together): a record's cost grows with them, so
         # the next one is estimated from them now and skipped when it would pass the
-        # budget
-        # (Tools/demo/sample_workload.py: a pair that cost 0.46 s at 2.4 s took 11 s
-        # at 7.9 s, 53% of the run).
-        self.frame_cost_per = None
-        self.pair_cost = None
+        # budget (Tools/demo/sample_workload.py: a pair that cost 0.46 s at 2.4 s took
+        # 11 s at 7.6 s, 53% of the run).
+        self.frame_unit_cost = None
+        self.pair_unit_cost = None
         self.skipped = 0                # records skipped for their estimated cost
         self.started = time.monotonic()
         _thread.start_new_thread(self._loop, ())
@@ -354,9 +353,9 @@ class Recorder:
         """Whether a record estimated from per_unit (CPU seconds per heap byte and per
         traced object, the last time) and size (the heap's bytes and traced objects
         now) keeps the recording within `share` of the run so far plus `allowance`
-        CPU seconds (FIRST_ALLOWANCE by default). The larger estimate counts: a snapshot reads every traced object, and
-        early in a run few are traced yet (a record's cost per heap byte at 0.5 s was
-        a twentieth of what it was at 7.6 s)."""
+        CPU seconds (FIRST_ALLOWANCE by default). The larger estimate counts: a
+        snapshot reads every traced object, and early in a run few are traced yet, so
+        the cost per heap byte then says little of the cost later."""
         if per_unit is None:
             return True
         est = max(per_unit[0] * size[0], per_unit[1] * size[1])
@@ -374,9 +373,9 @@ class Recorder:
         with self.lock:
             if _pypper.state() != "running":
                 return
-            heap = size_now()
-            if not self._affordable(self.pair_cost, heap, max(MAIN_RETURN_SHARE, self.cost_share),
-                                    MAIN_RETURN_ALLOWANCE):
+            size = size_now()
+            if not self._affordable(self.pair_unit_cost, size,
+                                    max(MAIN_RETURN_SHARE, self.cost_share), MAIN_RETURN_ALLOWANCE):
                 self.skipped += 1
                 return
             t0 = time.thread_time()
@@ -390,7 +389,7 @@ class Recorder:
                 return
             cost = time.thread_time() - t0
             self.cost += cost
-            self._learn("pair_cost", cost, heap)
+            self._learn("pair_unit_cost", cost, size)
             self.last_groups = time.monotonic()
             self.last_groups_heap = heap_bytes()
 
@@ -407,10 +406,10 @@ class Recorder:
                         thinned = self.writer.thinned
                         # CPU time of this thread: what it takes from the program
                         # (it holds the GIL while it reads the heap).
-                        heap = size_now()
+                        size = size_now()
                         t0 = time.thread_time()
                         if (time.monotonic() >= next_groups
-                                and self._affordable(self.pair_cost, heap, self.cost_share)):
+                                and self._affordable(self.pair_unit_cost, size, self.cost_share)):
                             # Both from one snapshot; the frames' spacing keeps the
                             # cost of the last frame taken alone (half of both when
                             # there is none yet).
@@ -418,15 +417,15 @@ class Recorder:
                             self.writer.write(frame)
                             self.writer.write(groups)
                             cost = time.thread_time() - t0
-                            self._learn("pair_cost", cost, heap)
+                            self._learn("pair_unit_cost", cost, size)
                             frame_cost = frame_cost or cost / 2
                             self.last_groups = time.monotonic()
                             self.last_groups_heap = heap_bytes()
                             next_groups = self.last_groups + cost / self.cost_share
-                        elif self._affordable(self.frame_cost_per, heap, self.cost_share):
+                        elif self._affordable(self.frame_unit_cost, size, self.cost_share):
                             self.writer.write(frame_record())
                             cost = frame_cost = time.thread_time() - t0
-                            self._learn("frame_cost_per", cost, heap)
+                            self._learn("frame_unit_cost", cost, size)
                         else:
                             self.skipped += 1
                             cost = 0.0
