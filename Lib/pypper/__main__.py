@@ -214,11 +214,11 @@ def _print_run_summary(path):
         cost = f" (recording took {took:.2f} s of CPU, {100 * took / run:.0f}% of the run's {run:.1f} s)"
         skipped = cap.end["recorder"].get("skipped") or 0
         if skipped:
+            since = (f"the figures are from {a['as_of']:.1f} s; "
+                     if a.get("as_of") is not None else "")
             cost += (f"; {skipped} record{'s' if skipped != 1 else ''} skipped to stay within "
-                     f"the --overhead budget (the heap grew: the figures are from "
-                     f"{a['as_of']:.1f} s; a larger --overhead, e.g. 1, allows more)"
-                     if a.get("as_of") is not None else
-                     f"; {skipped} record(s) skipped to stay within the --overhead budget")
+                     f"the --overhead budget (the heap grew: {since}a larger --overhead, "
+                     f"e.g. 1, allows more)")
     out.append(f"pypper: capture written to {shown}{cost}")
     out.append(f"pypper: open the report with: python3 -m pypper report {shlex.quote(shown)}")
     print("\n".join(out), file=sys.stderr, flush=True)

@@ -404,9 +404,9 @@ class Recorder:
                         break
                     try:
                         thinned = self.writer.thinned
+                        size = size_now()
                         # CPU time of this thread: what it takes from the program
                         # (it holds the GIL while it reads the heap).
-                        size = size_now()
                         t0 = time.thread_time()
                         if (time.monotonic() >= next_groups
                                 and self._affordable(self.pair_unit_cost, size, self.cost_share)):

@@ -59,6 +59,7 @@ import zlib
 from dataclasses import dataclass
 
 from ._png import ADVANCE, GLYPH_HEIGHT, Canvas, text_width
+from ._snapshot import VERSIONS as SNAPSHOT_VERSIONS
 
 SNAPSHOT_MAGIC = b"PYPPER-SNAPSHOT 1\n"
 # The oracle's dump files (Tools/oracle/README.md, "Dump file format"): magic,
@@ -255,8 +256,8 @@ def _read_snapshot(path):
         raise ValueError(f"{path}: corrupt snapshot (its content is not JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != "pypper-snapshot":
         raise ValueError(f'{path}: corrupt snapshot (no "format": "pypper-snapshot")')
-    # Version 2 (today's Snapshot.save) changed the object rows; page rows are the same.
-    if doc.get("version") not in (1, 2):
+    # The versions Snapshot.load reads: their page rows are alike (2 changed the objects').
+    if doc.get("version") not in SNAPSHOT_VERSIONS:
         raise ValueError(f"{path}: unsupported snapshot version {doc.get('version')!r}")
     time = _number(doc.get("time"), f'{path}: "time"')
     page_size = _page_size(doc.get("page_size"), path)
