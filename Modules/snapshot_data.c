@@ -2,19 +2,23 @@
  * size, type, tier, temperature, class, site, owned bytes, how the site was found)
  * and every page they and their buffers occupy (bytes-weighted heat, hot and cold
  * bytes), with the model's parameters; optionally the heap bytes no traced object
- * accounts for, by allocation site.
+ * accounts for, by allocation site. _pypper.snapshot_sums(): the same walk, the
+ * objects summed per (site, type) and per site (Pypper/group_sums.h) instead of
+ * listed, for a capture's records.
  *
- * The objects are written as columns of fixed-size numbers into one bytes object
- * made before the heap's lock is taken (no Python object can be made under it),
- * with a table of type names and one of site texts that the columns index: a
- * million objects cost 44 bytes each, not a tuple of nine objects each. With
- * columns=False (the trace recorder's and older callers' form) the rows are turned
- * into a list of tuples from those columns. Pages are aggregated in a map that
- * grows with the pages seen, and come sorted by address. */
+ * The objects are written as columns of fixed-size numbers (Pypper/snapshot_columns.h)
+ * into one bytes object made before the heap's lock is taken (no Python object can
+ * be made under it), with a table of type names and one of site texts that the
+ * columns index: a million objects cost 44 bytes each, not a tuple of nine objects
+ * each. With columns=False (the trace recorder's and older callers' form) the rows
+ * are turned into a list of tuples from those columns. snapshot_sums() fills small
+ * scratch columns chunk after chunk and sums each. Pages are aggregated in a map
+ * that grows with the pages seen, and come sorted by address. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "snapshot_data.h"
+#include "../Pypper/snapshot_columns.h"
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
@@ -24,6 +28,7 @@
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
 #include "../Pypper/attribution.h"
+#include "../Pypper/group_sums.h"
 #include "../Pypper/write_tracking_heap.h"
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
@@ -193,45 +198,8 @@ static size_t page_map_sorted(page_map *m)
 
 /* ---- object columns ---- */
 
-/* How an object's site was found (the `site_kind` of a row). */
-enum {
-    SITE_NOT_SAMPLED,       /* allocated in the session, its allocation not recorded */
-    SITE_SAMPLED,           /* its own allocation was recorded */
-    SITE_BUFFER,            /* the recorded (re)allocation of the buffer it owns */
-    SITE_INFERRED,          /* a recorded object of its type in the same pool */
-    SITE_BEFORE,            /* allocated before the session started */
-    SITE_KINDS
-};
-static const char *const site_kind_names[SITE_KINDS] = {"not sampled", "sampled", "buffer",
+static const char *const site_kind_names[SITE_KIND_COUNT] = {"not sampled", "sampled", "buffer",
                                                         "inferred", "before session"};
-
-/* Room for cap rows, column after column, in one buffer: address, size, owned bytes
- * (uint64), temperature (double), type and site (uint32: indexes of the type and
- * site tables; sites are alloc_sites ids until they are numbered), tier, class and
- * site kind (uint8). entry (scratch, not in the buffer): each row's table entry. */
-#define ROW_BYTES 44u
-typedef struct {
-    size_t cap;
-    uint64_t *address, *size, *owned;
-    double *temperature;
-    uint32_t *type, *site;
-    uint8_t *tier, *klass, *kind;
-    uint32_t *entry;
-} columns;
-
-static void columns_place(columns *c, char *buf, size_t cap)
-{
-    c->cap = cap;
-    c->address = (uint64_t *)buf;
-    c->size = c->address + cap;
-    c->owned = c->size + cap;
-    c->temperature = (double *)(c->owned + cap);
-    c->type = (uint32_t *)(c->temperature + cap);
-    c->site = c->type + cap;
-    c->tier = (uint8_t *)(c->site + cap);
-    c->klass = c->tier + cap;
-    c->kind = c->klass + cap;
-}
 
 /* Types seen, numbered in order: an open-addressing map from the type pointer. */
 typedef struct {
@@ -304,45 +272,67 @@ static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t 
 {
     uint32_t own = pypper_entry_site(e);
     if (own && own != PYPPER_SITE_BEFORE_SESSION) {
-        *kind = SITE_SAMPLED;
+        *kind = SITE_KIND_SAMPLED;
         return own;
     }
     /* An object from before the session whose buffer grew since has that site. */
     uint32_t site = buffer ? pypper_alloc_site_of_block(buffer) : 0;
-    *kind = site ? SITE_BUFFER : own ? SITE_BEFORE : SITE_NOT_SAMPLED;
+    *kind = site ? SITE_KIND_BUFFER : own ? SITE_KIND_BEFORE : SITE_KIND_NOT_SAMPLED;
     return site;
 }
 
-/* Give rows without a site the site of a recorded object of the same type allocated
- * near them (Python/site_infer.h). */
-static void infer_sites(columns *c, size_t n, const type_map *types)
+/* Seed the site inference (Python/site_infer.h) with every object in the table whose
+ * own allocation was recorded, at most `room` of them; under the heap's
+ * serialization (it reads their types). */
+static void seed_sites(site_infer *t, size_t room)
 {
-    size_t seeds = 0;
-    for (size_t i = 0; i < n; i++)
-        seeds += c->kind[i] == SITE_SAMPLED;
-    site_infer *t = seeds ? pypper_site_infer_new(seeds) : NULL;
+    size_t seeded = 0, count = pypper_objtable_count();
+    for (size_t i = 0; i < count && seeded < room; i++) {
+        const pypper_obj_entry *e = pypper_objtable_at(i);
+        uint32_t own = pypper_entry_site(e);
+        if (!own || own == PYPPER_SITE_BEFORE_SESSION || !pypper_objtable_current(e)
+            || !pypper_residency_may_touch(pypper_entry_block(e)))
+            continue;
+        PyObject *op = pypper_entry_object(e);
+        if (Py_REFCNT(op) <= 0)
+            continue;
+        pypper_site_infer_seed(t, pypper_entry_block(e), Py_TYPE(op), own);
+        seeded++;
+    }
+}
+
+/* How many objects seed_sites() may seed (the entries with a recorded site). */
+static size_t seeds_wanted(void)
+{
+    size_t n = 0, count = pypper_objtable_count();
+    for (size_t i = 0; i < count; i++) {
+        uint32_t own = pypper_entry_site(pypper_objtable_at(i));
+        n += own && own != PYPPER_SITE_BEFORE_SESSION;
+    }
+    return n;
+}
+
+/* Give rows [0, n) without a site the site of a recorded object of the same type
+ * allocated near them (seed_sites). */
+static void infer_sites(pypper_snapshot_columns *c, size_t n, const type_map *types, const site_infer *t)
+{
     if (!t)
         return;
-    for (size_t i = 0; i < n; i++)
-        if (c->kind[i] == SITE_SAMPLED)   /* bodies: a buffer's site is its own */
-            pypper_site_infer_seed(t, pypper_entry_block(pypper_objtable_at(c->entry[i])),
-                                   types->types[c->type[i]], c->site[i]);
     for (size_t i = 0; i < n; i++) {
-        if (c->kind[i] == SITE_NOT_SAMPLED) {
+        if (c->kind[i] == SITE_KIND_NOT_SAMPLED) {
             c->site[i] = pypper_site_infer(t, pypper_entry_block(pypper_objtable_at(c->entry[i])),
                                            types->types[c->type[i]]);
             if (c->site[i])
-                c->kind[i] = SITE_INFERRED;
+                c->kind[i] = SITE_KIND_INFERRED;
         }
     }
-    pypper_site_infer_free(t);
 }
 
 /* Sites are alloc_sites ids below 2^16 (objtable.h keeps 16 bits): renumber the
  * site column 1.. in order of first appearance (0: none) and return the ids by
  * number (ids[0] = 0) in *ids (n_ids of them), or -1 when there is no memory. */
 #define SITE_IDS 65536u
-static int number_sites(columns *c, size_t n, uint32_t **ids, size_t *n_ids)
+static int number_sites(pypper_snapshot_columns *c, size_t n, uint32_t **ids, size_t *n_ids)
 {
     uint32_t *number = map_anon(SITE_IDS * sizeof(uint32_t));
     uint32_t *by_number = map_anon(SITE_IDS * sizeof(uint32_t));
@@ -549,7 +539,7 @@ static PyObject *names_of(const char *const *names, size_t n)
 
 /* The rows as tuples (address, size, type, tier, temperature, class, site,
  * owned_bytes, site_kind), the form before columns. */
-static PyObject *rows_as_tuples(const columns *c, size_t n, PyObject *types, PyObject *sites,
+static PyObject *rows_as_tuples(const pypper_snapshot_columns *c, size_t n, PyObject *types, PyObject *sites,
                                 PyObject *tiers, PyObject *classes, PyObject *kinds)
 {
     PyObject *list = PyList_New((Py_ssize_t)n);
@@ -606,7 +596,7 @@ static PyObject *pages_out(const page_agg *p, size_t n, bool as_columns, PyObjec
 /* ---- the call ---- */
 
 typedef struct {
-    columns cols;
+    pypper_snapshot_columns cols;
     type_map types;
     page_map pages;
     pypper_untraced *traced;
@@ -614,7 +604,13 @@ typedef struct {
     untraced_pages upages;
     owned_splits splits;
     uint32_t *site_ids;
+    site_infer *infer;              /* seeded before the rows are made */
+    uint64_t (*by_class)[3];        /* sums mode: each row's owned bytes by class */
+    bool *machinery;                /* sums mode: by type number (MACHINERY_TYPES) */
+    pypper_group_sums *sums;        /* sums mode */
 } scratch;
+
+#define MACHINERY_TYPES 65536u
 
 static void scratch_free(scratch *s)
 {
@@ -632,6 +628,12 @@ static void scratch_free(scratch *s)
         unmap_anon(s->upages.rows, s->upages.cap * sizeof(untraced_heat));
     if (s->site_ids)
         unmap_anon(s->site_ids, SITE_IDS * sizeof(uint32_t));
+    pypper_site_infer_free(s->infer);
+    if (s->by_class)
+        unmap_anon(s->by_class, s->cols.cap * sizeof(*s->by_class));
+    if (s->machinery)
+        unmap_anon(s->machinery, MACHINERY_TYPES * sizeof(bool));
+    pypper_group_sums_free(s->sums);
 }
 
 /* [(address, cold, warm, hot)]: the owned bytes of each row whose buffer is not all
@@ -656,13 +658,25 @@ static PyObject *splits_list(const scratch *s)
  * would come back from far memory), so its type and owned buffers are unknown. */
 static PyTypeObject in_swap_type = {PyVarObject_HEAD_INIT(NULL, 0).tp_name = "(in swap: not read)"};
 
-/* Fill the columns (and pages, untraced marks) from the table, under the heap's
- * serialization; returns the number of rows. */
-static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
+#define PREFETCH_AHEAD 16
+
+/* Fill the columns (and pages, untraced marks) from the table from entry *next on,
+ * under the heap's serialization, until the columns are full or the table ends;
+ * returns the number of rows and sets *next to the entry after the last one read. */
+static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, size_t *next)
 {
-    columns *c = &s->cols;
-    size_t nrows = 0, count = pypper_objtable_count();
-    for (size_t i = 0; i < count && nrows < c->cap; i++) {
+    pypper_snapshot_columns *c = &s->cols;
+    size_t nrows = 0, count = pypper_objtable_count(), i = *next;
+    for (; i < count && nrows < c->cap; i++) {
+        if (i + PREFETCH_AHEAD < count) {
+            /* The table is in hash order: each object's header is a cache (and TLB)
+             * miss, 90% of the walk's time on a heap of 3 million objects. Asking for
+             * the header of the entry PREFETCH_AHEAD on overlaps the misses. A
+             * prefetch never faults: a page in swap is not brought back. */
+            const pypper_obj_entry *ahead = pypper_objtable_at(i + PREFETCH_AHEAD);
+            if (!pypper_entry_empty(ahead))
+                __builtin_prefetch(pypper_entry_object(ahead), 0, 3);
+        }
         pypper_obj_entry *e = pypper_objtable_at(i);
         if (!pypper_objtable_current(e))
             continue;
@@ -687,7 +701,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
         size_t owned = readable ? pypper_owned_blocks(op, &buffer, add_buffer_pages, &bp) : 0;
         if (t < min_t)
             continue;
-        if (owned && bp.by_class[class_index(klass)] != owned) {
+        if (owned && !s->by_class && bp.by_class[class_index(klass)] != owned) {
             if (!s->splits.rows) {
                 s->splits.cap = c->cap;
                 s->splits.rows = map_anon(s->splits.cap * sizeof(owned_split));
@@ -714,8 +728,11 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size)
         c->klass[nrows] = (uint8_t)klass;
         c->kind[nrows] = kind;
         c->entry[nrows] = (uint32_t)i;
+        if (s->by_class)
+            memcpy(s->by_class[nrows], bp.by_class, sizeof(bp.by_class));
         nrows++;
     }
+    *next = i;
     return nrows;
 }
 
@@ -753,13 +770,15 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
      * bytes object, room for every entry of the table), the scratch maps. Nothing
      * allocates from Python until the lock is released, so the table cannot change. */
     size_t cap = pypper_objtable_used();
-    PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(cap * ROW_BYTES));
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(cap * PYPPER_SNAPSHOT_ROW_BYTES));
     if (!buf)
         return NULL;
     scratch s;
     memset(&s, 0, sizeof(s));
-    columns_place(&s.cols, PyBytes_AS_STRING(buf), cap);
+    pypper_snapshot_columns_place(&s.cols, PyBytes_AS_STRING(buf), cap);
     s.cols.entry = map_anon(cap * sizeof(uint32_t));
+    size_t seeds = seeds_wanted();
+    s.infer = seeds ? pypper_site_infer_new(seeds) : NULL;     /* NULL: no inference */
     s.traced = want_untraced ? pypper_untraced_new() : NULL;
     s.urows.cap = want_untraced ? (size_t)pypper_alloc_sites_count() + 1 : 0;
     s.urows.rows = want_untraced ? map_anon(s.urows.cap * sizeof(untraced_row)) : NULL;
@@ -777,11 +796,13 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
         if (info.allocated)
             (void)pypper_untraced_mark(s.traced, info.block, info.size);
     }
-    size_t n = fill(&s, min_t, now, page_size);
+    if (s.infer)
+        seed_sites(s.infer, seeds);
+    size_t next = 0, n = fill(&s, min_t, now, page_size, &next);
     s.upages = (untraced_pages){now, page_size, NULL, 0, 0};
     uint64_t untraced_total = s.traced ? pypper_untraced_walk(s.traced, untraced_class, &s.upages, keep_untraced, &s.urows) : 0;
     pypper_heap_unlock(locked);
-    infer_sites(&s.cols, n, &s.types);
+    infer_sites(&s.cols, n, &s.types, s.infer);
     size_t n_ids = 0, npages = s.pages.failed ? 0 : page_map_sorted(&s.pages);
     if (s.pages.failed || number_sites(&s.cols, n, &s.site_ids, &n_ids) < 0) {
         scratch_free(&s);
@@ -796,7 +817,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     const char *class_names[] = {pypper_model_class_name(PYPPER_COLD), pypper_model_class_name(PYPPER_WARM),
                                  pypper_model_class_name(PYPPER_HOT)};
     PyObject *classes = tiers ? names_of(class_names, 3) : NULL;
-    PyObject *kinds = classes ? names_of(site_kind_names, SITE_KINDS) : NULL;
+    PyObject *kinds = classes ? names_of(site_kind_names, SITE_KIND_COUNT) : NULL;
     PyObject *objects = NULL;
     if (kinds && as_columns)
         objects = Py_BuildValue("{s:n,s:n,s:O,s:O,s:O,s:O,s:O,s:O}", "n", (Py_ssize_t)n,
@@ -839,6 +860,182 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     }
     Py_XDECREF(untraced);
     Py_XDECREF(uheat);
+    return out;
+}
+
+/* ---- sums per (site, type) without the rows ---- */
+
+/* A capture's groups and frame records need the rows' sums, not the rows: a snapshot
+ * of three million objects as columns is 130 MiB more of memory while it is made.
+ * The rows are made SUMS_CHUNK at a time into scratch columns, their sites inferred
+ * and their sums added (Pypper/group_sums.h), all under the heap's serialization. */
+#define SUMS_CHUNK 16384u
+
+/* machinery[k] for the types numbered from *done on: true when the type's name is
+ * one of `names` (UTF-8 texts, n of them). */
+static void mark_machinery(scratch *s, const char *const *names, size_t n, size_t *done)
+{
+    for (; *done < s->types.n && *done < MACHINERY_TYPES; (*done)++) {
+        const char *name = s->types.types[*done]->tp_name;
+        for (size_t k = 0; k < n && !s->machinery[*done]; k++)
+            s->machinery[*done] = strcmp(name, names[k]) == 0;
+    }
+}
+
+static PyObject *sums_groups(const scratch *s, PyObject *types, PyObject *memo)
+{
+    PyObject *list = PyList_New(0);
+    size_t cursor = 0;
+    for (const pypper_group_sum *g; list && (g = pypper_group_sums_next(s->sums, &cursor));) {
+        PyObject *hist = PyList_New(PYPPER_GROUP_BINS);
+        for (Py_ssize_t b = 0; hist && b < PYPPER_GROUP_BINS; b++) {
+            PyObject *v = PyLong_FromUnsignedLongLong(g->hist[b]);
+            if (!v)
+                Py_CLEAR(hist);
+            else
+                PyList_SET_ITEM(hist, b, v);
+        }
+        PyObject *site = hist ? site_text(memo, g->site) : NULL;
+        PyObject *row = site ? Py_BuildValue("(NOKKKKKKdKN)", site, PyList_GET_ITEM(types, g->type),
+                                             (unsigned long long)g->objects, (unsigned long long)g->bytes,
+                                             (unsigned long long)g->owned, (unsigned long long)g->by_class[2],
+                                             (unsigned long long)g->by_class[1],
+                                             (unsigned long long)g->by_class[0], g->tsum,
+                                             (unsigned long long)g->slow, hist)
+                             : NULL;
+        if (!site)
+            Py_XDECREF(hist);
+        if (!row || PyList_Append(list, row) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(row);
+    }
+    return list;
+}
+
+static PyObject *sums_sites(const scratch *s, PyObject *memo)
+{
+    PyObject *list = PyList_New(0);
+    for (uint32_t site = 0; list && site < PYPPER_GROUP_SITES; site++) {
+        const pypper_site_sum *f = pypper_group_sums_site(s->sums, site);
+        if (!f->hot && !f->other)
+            continue;
+        PyObject *text = site_text(memo, site);
+        PyObject *row = text ? Py_BuildValue("(NKK)", text, (unsigned long long)f->hot,
+                                             (unsigned long long)f->other)
+                             : NULL;
+        if (!row || PyList_Append(list, row) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(row);
+    }
+    return list;
+}
+
+PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
+{
+    (void)module;
+    double frame_min_t;
+    PyObject *names_in;
+    if (!PyArg_ParseTuple(args, "dO!:snapshot_sums", &frame_min_t, &PyTuple_Type, &names_in))
+        return NULL;
+    Py_ssize_t n_names = PyTuple_GET_SIZE(names_in);
+    const char **names = PyMem_Calloc((size_t)n_names + 1, sizeof(char *));
+    if (!names)
+        return PyErr_NoMemory();
+    for (Py_ssize_t k = 0; k < n_names; k++) {
+        PyObject *name = PyTuple_GET_ITEM(names_in, k);
+        names[k] = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+        if (!names[k]) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "snapshot_sums: machinery type names must be str");
+            PyMem_Free(names);
+            return NULL;
+        }
+    }
+    if (!pypper_live_trace_running()) {
+        PyMem_Free(names);
+        PyErr_SetString(PyExc_RuntimeError, "no tracing session is running: call pypper.start() first");
+        return NULL;
+    }
+    (void)pypper_owned_buffers_init();
+    pypper_active_trace_drain();
+    uint32_t now = pypper_active_trace_now_ms();
+    size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
+
+    /* As in snapshot_data: all memory before the heap's lock (own memory, mmap'ed:
+     * the scratch columns, the maps, the sums, which grow there without the heap). */
+    scratch s;
+    memset(&s, 0, sizeof(s));
+    char *cols = map_anon(SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
+    if (cols)
+        pypper_snapshot_columns_place(&s.cols, cols, SUMS_CHUNK);
+    s.cols.cap = SUMS_CHUNK;        /* (what scratch_free unmaps the row arrays by) */
+    s.cols.entry = map_anon(SUMS_CHUNK * sizeof(uint32_t));
+    s.by_class = map_anon(SUMS_CHUNK * sizeof(*s.by_class));
+    s.machinery = map_anon(MACHINERY_TYPES * sizeof(bool));
+    s.sums = pypper_group_sums_new(frame_min_t);
+    size_t seeds = seeds_wanted();
+    s.infer = seeds ? pypper_site_infer_new(seeds) : NULL;
+    s.traced = pypper_untraced_new();
+    s.urows.cap = (size_t)pypper_alloc_sites_count() + 1;
+    s.urows.rows = map_anon(s.urows.cap * sizeof(untraced_row));
+    if (!cols || !s.cols.entry || !s.by_class || !s.machinery || !s.sums || !s.traced || !s.urows.rows
+        || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0) {
+        if (cols)
+            unmap_anon(cols, SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
+        scratch_free(&s);
+        PyMem_Free(names);
+        return PyErr_NoMemory();
+    }
+    bool locked = pypper_heap_lock();
+    if (s.infer)
+        seed_sites(s.infer, seeds);
+    size_t next = 0, rows = 0, typed = 0, count = pypper_objtable_count();
+    bool summed = true;
+    while (summed && next < count && !s.pages.failed) {
+        size_t n = fill(&s, 0.0, now, page_size, &next);
+        infer_sites(&s.cols, n, &s.types, s.infer);
+        mark_machinery(&s, names, (size_t)n_names, &typed);
+        summed = pypper_group_sums_add(s.sums, &s.cols, n, s.by_class, s.machinery,
+                                       s.types.n < MACHINERY_TYPES ? s.types.n : MACHINERY_TYPES);
+        rows += n;
+    }
+    s.upages = (untraced_pages){now, page_size, NULL, 0, 0};
+    uint64_t untraced_total = pypper_untraced_walk(s.traced, untraced_class, &s.upages, keep_untraced, &s.urows);
+    pypper_heap_unlock(locked);
+    PyMem_Free(names);
+    unmap_anon(cols, SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
+    if (!summed || s.pages.failed) {
+        scratch_free(&s);
+        return PyErr_NoMemory();
+    }
+    size_t npages = page_map_sorted(&s.pages);
+
+    PyObject *memo = PyDict_New();
+    PyObject *types = memo ? type_names(&s.types) : NULL;
+    PyObject *tiers = types ? names_of((const char *const[]){tier_name(0), tier_name(1)}, 2) : NULL;
+    PyObject *groups = tiers ? sums_groups(&s, types, memo) : NULL;
+    PyObject *sites = groups ? sums_sites(&s, memo) : NULL;
+    PyObject *pages = sites ? pages_out(s.pages.slots, npages, true, tiers) : NULL;
+    PyObject *untraced = pages ? untraced_list(&s.urows, memo) : NULL;
+    PyObject *uheat = untraced ? untraced_heat_list(&s.upages) : NULL;
+    PyObject *model = uheat ? model_dict(now) : NULL;
+    PyObject *out = model ? Py_BuildValue("{s:N,s:N,s:N,s:n,s:n,s:d,s:N,s:N,s:K,s:N}", "groups", groups,
+                                          "sites", sites, "pages", pages, "objects", (Py_ssize_t)rows,
+                                          "page_size", (Py_ssize_t)page_size, "uptime", (double)now / 1e3,
+                                          "model", model, "untraced", untraced, "untraced_bytes",
+                                          (unsigned long long)untraced_total, "untraced_heat", uheat)
+                          : NULL;
+    if (!model) {
+        Py_XDECREF(groups);
+        Py_XDECREF(sites);
+        Py_XDECREF(pages);
+        Py_XDECREF(untraced);
+        Py_XDECREF(uheat);
+    }
+    scratch_free(&s);
+    Py_XDECREF(types);
+    Py_XDECREF(tiers);
+    Py_XDECREF(memo);
     return out;
 }
 
@@ -930,14 +1127,14 @@ PyObject *pypper_snapshot_rows_json(PyObject *module, PyObject *args)
                           &PyList_Type, &tables[0], &PyList_Type, &tables[1], &PyList_Type,
                           &tables[2], &PyList_Type, &tables[3], &PyList_Type, &tables[4]))
         return NULL;
-    if (n < 0 || cap < n || (size_t)buf.len < (size_t)cap * ROW_BYTES || start < 0 || stop > n
+    if (n < 0 || cap < n || (size_t)buf.len < (size_t)cap * PYPPER_SNAPSHOT_ROW_BYTES || start < 0 || stop > n
         || start > stop) {
         PyBuffer_Release(&buf);
         PyErr_SetString(PyExc_ValueError, "snapshot_rows_json: rows or columns out of range");
         return NULL;
     }
-    columns c;
-    columns_place(&c, buf.buf, (size_t)cap);
+    pypper_snapshot_columns c;
+    pypper_snapshot_columns_place(&c, buf.buf, (size_t)cap);
     text t = {NULL, 0, 0, false};
     bool ok = true;
     for (Py_ssize_t i = start; ok && !t.failed && i < stop; i++) {

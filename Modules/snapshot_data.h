@@ -9,6 +9,10 @@
 /* snapshot_data([min_temperature[, untraced[, columns]]]) */
 PyObject *pypper_snapshot_data(PyObject *module, PyObject *args);
 
+/* snapshot_sums(frame_min_t, machinery): the objects summed per (site, type) and per
+ * site instead of listed (a capture's groups and frame records). */
+PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args);
+
 /* snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes,
  * kinds) -> bytes: the file format's JSON text of those object rows. */
 PyObject *pypper_snapshot_rows_json(PyObject *module, PyObject *args);

@@ -1,6 +1,6 @@
 /* Modules/temperature_api.c: the temperature functions of _pypper: one object's
  * temperature, the hottest objects, the sampler's figures and its test hooks; the
- * data of a snapshot is Modules/snapshot_data.c's (listed here). All run with the
+ * data of a snapshot and its sums are Modules/snapshot_data.c's (listed here). All run with the
  * GIL, after feeding the sampler's pending evidence to the model. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -337,6 +337,12 @@ PyMethodDef pypper_temperature_methods[] = {
     {"snapshot_rows_json", pypper_snapshot_rows_json, METH_VARARGS,
      "snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes, kinds) "
      "-> bytes: object rows of snapshot_data(columns=True) as a snapshot file's JSON"},
+    {"snapshot_sums", pypper_snapshot_sums, METH_VARARGS,
+     "snapshot_sums(frame_min_t, machinery) -> dict: snapshot_data(0.0, True, True) with the objects "
+     "summed instead of listed: groups [(site or None, type, objects, bytes, owned, hot, warm, cold, "
+     "tsum, slow, hist)] per (site, type) (an inferred site of a type named in the tuple machinery "
+     "counts as None), sites [(site or None, hot, other)] over the objects at or above frame_min_t, "
+     "objects (how many), pages, page_size, uptime, model, untraced, untraced_bytes, untraced_heat"},
     {"snapshot_data", pypper_snapshot_data, METH_VARARGS,
      "snapshot_data([min_temperature[, untraced[, columns]]]) -> dict: objects (address, size, type, tier, "
      "temperature, class, site, owned_bytes, site_kind), pages (address, tier, heat, hot_bytes, "

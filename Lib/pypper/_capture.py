@@ -35,7 +35,7 @@ import zlib
 import _pypper
 
 from . import _trace     # LineFile: close() and abandon() of the writer
-from ._snapshot import INTERNAL_TYPES, class_bytes, owned_classes_of
+from ._snapshot import INTERNAL_TYPES
 
 MAGIC = "PYPPER-CAPTURE 1"
 FORMAT_VERSION = 1
@@ -43,7 +43,6 @@ HEAT_SCALE = 10000              # a page's heat is stored as round(heat * HEAT_S
 DEFAULT_MAX_BYTES = 32 << 20
 DEFAULT_MAX_FRAMES = 400
 COST_SHARE = 0.05              # default: at most this share of the run spent recording
-BINS = 10                       # temperature histogram bins (bytes per tenth of 0..1)
 GROWN = 1.1                     # MainReturn: a heap this much larger is worth a record
 FIRST_ALLOWANCE = 0.1           # CPU seconds of recording allowed beyond the share
 MAIN_RETURN_SHARE = 0.25        # MainReturn's record: skipped when its estimated cost
@@ -68,22 +67,24 @@ def _decode(text):
     return json.loads(zlib.decompress(base64.b64decode(text)))
 
 
-def _site_of(site):
-    return site if site else None
+def sums_now(frame_min_t):
+    """_pypper.snapshot_sums(): the traced objects summed per (site, type), and per
+    site over those at or above frame_min_t, with every page's heat, made in C without
+    a row per object (three million objects: 0.8 s and a few MiB, where their rows
+    would take 130 MiB and, as Python tuples, 10 s)."""
+    return _pypper.snapshot_sums(frame_min_t, MACHINERY)
 
 
-def page_heat_now(data=None):
-    """(page size, uptime, {page: heat}, {page: tier}, rows of warm and hot objects,
-    {address: (cold, warm, hot) owned bytes} of the rows whose buffer is not all in
-    their class): every heap page, cold ones at 0. A session must be running. data: a
-    snapshot_data(0.0, True) to use (a groups record's) instead of a new one."""
-    cold = _pypper.session_config()[0]["cold_threshold"]
-    if data is None:
-        data = _pypper.snapshot_data(cold, True)
-        rows = data["objects"]
-    else:
-        # The rows snapshot_data(cold, True) would give: temperature >= cold.
-        rows = [r for r in data["objects"] if r[4] >= cold]
+# A site inferred from a neighbour of the same type says little of interpreter
+# machinery: a pool of functions holds those of every module imported (column_store.py's
+# one recorded def lent its line to 335 functions of the modules it imported, and
+# `function` looked like the program's own). Those count without a site.
+MACHINERY = tuple(sorted(INTERNAL_TYPES))
+
+
+def page_heat_now(data):
+    """(page size, uptime, {page: heat}, {page: tier}): every heap page, cold ones at
+    0. data: a sums_now()."""
     ps = data["page_size"]
     heat = {}
     tiers = {}
@@ -96,34 +97,38 @@ def page_heat_now(data=None):
     # The snapshot's pages include the buffers objects own (list items, tables,
     # bytearray data), each page at its owner's temperature or, when lower, that of
     # the objects it refers to (Python/buffer_heat.h).
-    for page, tier, h, _hot, _cold in data["pages"]:
+    n = data["pages"]["n"]
+    mv = memoryview(data["pages"]["columns"])
+    address, h_col = mv[:8 * n].cast("Q"), mv[24 * n:32 * n].cast("d")
+    slow_col = mv[32 * n:33 * n].cast("B")
+    for page, slow, h in zip(address, slow_col, h_col):
         heat[page] = heat.get(page, 0.0) + h
-        tiers.setdefault(page, "fast" if tier == 0 else "slow")
+        tiers.setdefault(page, "slow" if slow else "fast")
     # Untraced bytes (floats, objects the live trace has not taken) at the temperature
     # of their pages' heat.
     for page, h in data.get("untraced_heat", ()):
         heat[page] = heat.get(page, 0.0) + h
-    return ps, data["uptime"], heat, tiers, rows, owned_classes_of(data["owned_classes"])
+    return ps, data["uptime"], heat, tiers
 
 
 def frame_record(data=None):
-    ps, uptime, heat, tiers, rows, splits = page_heat_now(data)
+    """A frame: every page's heat and the 40 sites of the most warm and hot bytes.
+    data: a sums_now(the cold threshold) (frame_and_groups)."""
+    if data is None:
+        data = sums_now(_pypper.session_config()[0]["cold_threshold"])
+    ps, uptime, heat, tiers = page_heat_now(data)
     pages = sorted(heat)
     base = pages[0] if pages else 0
     idx = [(p - base) // ps for p in pages]
     deltas = [idx[0]] + [b - a for a, b in zip(idx, idx[1:])] if idx else []
     q = [int(round(heat[p] * HEAT_SCALE)) for p in pages]
     slow = [i for i, p in enumerate(pages) if tiers.get(p) == "slow"]
+    # Merged by text (two site ids of one description are one site).
     sites = {}
-    for addr, size, _type, _tier, _t, klass, site, own in (r[:8] for r in rows):
+    for site, hot, other in data["sites"]:
         s = sites.setdefault(site or "", [0, 0])
-        parts = splits.get(addr)
-        if parts:
-            cold, warm, hot = class_bytes(klass, size, parts)
-            s[0] += hot
-            s[1] += cold + warm
-        else:
-            s[0 if klass == "hot" else 1] += size + own
+        s[0] += hot
+        s[1] += other
     top = sorted(sites.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:40]
     return {"k": "frame", "t": round(uptime, 3), "ps": ps, "base": base,
             "pages": _encode([deltas, q, slow]), "sites": dict(top)}
@@ -135,54 +140,27 @@ def groups_record(data=None, heap=None):
     untraced bytes (no traced object's block nor a buffer one owns) per allocation
     site: a pool's untraced bytes go to the site of its latest recorded block, a
     block above 512 bytes to its own (Doc/report.md: how exact that is), split into
-    cold / warm / hot by the heat of their pages. data, heap: a snapshot_data(0.0,
-    True) to use and the heap's bytes taken before it (frame_and_groups)."""
+    cold / warm / hot by the heat of their pages. An owned buffer's bytes count in the
+    classes of its pages (a log's item array is cold where its records are). data,
+    heap: a sums_now() and the heap's bytes taken before it (frame_and_groups)."""
     if data is None:
-        heap = heap_bytes()     # before the snapshot's own rows exist
-        data = _pypper.snapshot_data(0.0, True)
-    splits = owned_classes_of(data["owned_classes"])
-    # Per (site, type): [objects, bytes, owned, hot, warm, cold, tsum, slow, hist]
-    # (lists in the loop, dicts at the end: a groups record reads every traced object,
-    # 100,000 rows on lru_zipf.py's heap at 3 s).
-    acc = {}
-    slot = {"hot": 3, "warm": 4}        # anything else: cold (5)
-    internal = INTERNAL_TYPES
-    top = BINS - 1
-    for addr, size, tname, tier, t, klass, site, own, kind in data["objects"]:
-        if kind == "inferred" and tname in internal:
-            # A site inferred from a neighbour of the same type says little of
-            # interpreter machinery: a pool of functions holds those of every module
-            # imported (column_store.py's one recorded def lent its line to 335
-            # functions of the modules it imported, and `function` looked like the
-            # program's own). Counted without a site.
-            site = None
+        heap = heap_bytes()
+        data = sums_now(2.0)            # (no frame sites)
+    # Merged by text: two types of one name (or two site ids of one description) are
+    # one group, as the report names them.
+    merged = {}
+    for site, tname, objects, size, owned, hot, warm, cold, tsum, slow, hist in data["groups"]:
         key = (site or "", tname)
-        g = acc.get(key)
+        g = merged.get(key)
         if g is None:
-            g = acc[key] = [0, 0, 0, 0, 0, 0, 0.0, 0, [0] * BINS]
-        total = size + own
-        g[0] += 1
-        g[1] += size
-        g[2] += own
-        parts = splits.get(addr) if splits else None
-        if parts:
-            # Its buffer's pages in the classes of what they hold (a log's item array
-            # is cold where its records are).
-            cold, warm, hot = class_bytes(klass, size, parts)
-            g[5] += cold
-            g[4] += warm
-            g[3] += hot
-        else:
-            g[slot.get(klass, 5)] += total
-        g[6] += t * total
-        if tier == "slow" or tier == 1:
-            g[7] += total
-        b = int(t * BINS)
-        g[8][b if b < top else top] += total
-    groups = {(site, tname): {"site": site, "type": tname, "objects": g[0], "bytes": g[1],
-                              "owned": g[2], "hot": g[3], "warm": g[4], "cold": g[5],
-                              "tsum": g[6], "slow": g[7], "hist": g[8]}
-              for (site, tname), g in acc.items()}
+            merged[key] = {"site": key[0], "type": tname, "objects": objects, "bytes": size,
+                           "owned": owned, "hot": hot, "warm": warm, "cold": cold,
+                           "tsum": tsum, "slow": slow, "hist": hist}
+            continue
+        for name, v in (("objects", objects), ("bytes", size), ("owned", owned), ("hot", hot),
+                        ("warm", warm), ("cold", cold), ("tsum", tsum), ("slow", slow)):
+            g[name] += v
+        g["hist"] = [a + b for a, b in zip(g["hist"], hist)]
     untraced = {}
     for site, size, cold, warm, hot in data.get("untraced", ()):
         u = untraced.setdefault(site or "", {"site": site or "", "bytes": 0, "cold": 0,
@@ -193,15 +171,15 @@ def groups_record(data=None, heap=None):
         u["hot"] += hot
     return {"k": "groups", "t": round(data["uptime"], 3), "heap": heap,
             "model": data["model"],
-            "groups": [dict(g, tsum=round(g["tsum"], 3)) for g in groups.values()],
+            "groups": [dict(g, tsum=round(g["tsum"], 3)) for g in merged.values()],
             "untraced": sorted(untraced.values(), key=lambda u: -u["bytes"])}
 
 
 def frame_and_groups():
-    """A frame and a groups record from one snapshot (a snapshot is most of the cost
-    of each: 0.05-0.12 s on tests/programs/lru_zipf.py's heap of 100-200 MiB)."""
+    """A frame and a groups record from one walk of the traced objects (the walk is
+    most of the cost of each)."""
     heap = heap_bytes()
-    data = _pypper.snapshot_data(0.0, True)
+    data = sums_now(_pypper.session_config()[0]["cold_threshold"])
     return frame_record(data), groups_record(data, heap)
 
 

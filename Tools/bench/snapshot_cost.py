@@ -4,7 +4,11 @@ the call). Builds about --objects objects of mixed types (instances, dicts, list
 tuples, str, bytes), starts a session (its full pass traces them), then for
 snapshot(), by_type() + hottest(), save() and load() prints the wall time and the
 peak RSS above the RSS just before (the kernel's high-water mark, reset through
-/proc/self/clear_refs before each step). Wall times on a shared machine are noisy:
+/proc/self/clear_refs before each step). Then what a capture's records cost
+(`pypper run`, Lib/pypper/_capture.py): "record sums" is the walk a frame and a
+groups record share (_pypper.snapshot_sums: the objects summed in C, no row each),
+"frame+groups" the pair as the recorder makes it; "columns" is snapshot_data's walk
+with a row per object, for comparison. Wall times on a shared machine are noisy:
 repeat and take the best.
 
     ./python3 Tools/bench/snapshot_cost.py [--objects 1000000] [--json]
@@ -16,7 +20,9 @@ import os
 import tempfile
 import time
 
+import _pypper
 import pypper
+from pypper import _capture
 
 
 class Point:
@@ -66,6 +72,11 @@ def main():
     data = build(args.objects)
     pypper.start()
     out = {"traced_objects": pypper.live_trace_stats()["objects"]}
+    # The records first: what the steps below free stays idle and would hide their peak.
+    cold = _pypper.session_config()[0]["cold_threshold"]
+    measure("record sums", lambda: _capture.sums_now(cold), out)
+    measure("frame+groups", _capture.frame_and_groups, out)
+    measure("columns", lambda: _pypper.snapshot_data(0.0, True, True), out)
     snap = measure("snapshot", pypper.snapshot, out)
     out["snapshot_objects"] = len(snap.objects)
     measure("by_type+hottest", lambda: (snap.by_type(), snap.hottest(10)), out)
@@ -84,7 +95,7 @@ def main():
         return
     print(f"traced objects: {out['traced_objects']}, in the snapshot: {out['snapshot_objects']}, "
           f"file {out['file_mb']} MiB")
-    for k in ("snapshot", "by_type+hottest", "save", "load"):
+    for k in ("record sums", "frame+groups", "columns", "snapshot", "by_type+hottest", "save", "load"):
         print(f"{k:16} {out[k]['seconds']:7.3f} s  peak +{out[k]['peak_extra_mb']:7.1f} MB")
 
 
