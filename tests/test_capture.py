@@ -4,6 +4,7 @@ old `-o NAME=VALUE` spelling, and the one-line errors of run/report/stats/diff."
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -264,19 +265,35 @@ def test_run_errors_one_line_exit_2(tmp_path):
 
 
 def test_diff_of_two_runs(tmp_path):
-    a = write(tmp_path, "a.py", "import time\nx = [bytearray(1000) for _ in range(3000)]\n"
-                                "time.sleep(0.6)\n")
-    b = write(tmp_path, "b.py", "import time\nx = [bytearray(1000) for _ in range(9000)]\n"
-                                "time.sleep(0.6)\n")
-    for name in ("a", "b"):
+    """The program's own sites first, untraced bytes counted (a dict of bytearrays is
+    not tracked by the collector: the live trace does not take it), library sites
+    folded into one line."""
+    write(tmp_path, "app.py", "import sys, time\nn = int(sys.argv[1])\n"
+                              "x = [bytearray(1000) for _ in range(n)]\n"
+                              "d = {i: bytearray(100) for i in range(n)}\n"
+                              "time.sleep(0.6)\n")
+    for name, n in (("a", "3000"), ("b", "9000")):
         cp = pypper("run", "-o", f"{name}.capture", "--interval", "0.1", "--overhead", "0.9",
-                    f"{name}.py", cwd=tmp_path)
+                    "app.py", n, cwd=tmp_path)
         assert cp.returncode == 0, cp.stderr
     cp = pypper("diff", "a.capture", "b.capture", cwd=tmp_path)
     assert cp.returncode == 0, cp.stderr
-    heap = next(ln for ln in cp.stdout.splitlines() if ln.strip().startswith("heap"))
+    lines = cp.stdout.splitlines()
+    heap = next(ln for ln in lines if ln.strip().startswith("heap"))
     assert "(+" in heap, cp.stdout
-    assert "by allocation site" in cp.stdout and "by type" in cp.stdout
+    start = lines.index("by allocation site (largest changes, the program's first):")
+    end = lines.index("by type (largest changes, the program's first):")
+    sites = lines[start + 1:end]
+    assert sites[0].split()[0].startswith("+") and sites[0].endswith("app.py:3 (<module>)"), cp.stdout
+    dict_site = next(ln for ln in sites if ln.endswith("app.py:4 (<module>)"))
+    # 6,000 more bytearrays of 100 bytes and the dict's entries: at least 600 KB.
+    grown = re.search(r"\+([\d.]+) (B|KiB|MiB|GiB) \(hot", dict_site)
+    assert grown and _report_bytes(*grown.groups()) >= 600_000, dict_site
+    assert not any("python3.12/" in ln or "<frozen" in ln for ln in sites), cp.stdout
+
+
+def _report_bytes(number, unit):
+    return float(number) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
 
 
 def test_chosen_groups_is_the_last_near_the_peak():

@@ -380,35 +380,53 @@ def stats_text(a):
 
 
 def diff_text(a, b):
+    """What changed between two analyses: totals, then the sites and types whose bytes
+    changed most, the program's own first (a site's bytes: traced with their owned
+    buffers plus untraced, as `stats` counts them); interpreter and library sites and
+    types are one line each (their changes are mostly import-time noise)."""
     def line(label, x, y):
         return f"  {label:<22} {fmt_bytes(x):>10} -> {fmt_bytes(y):>10}  ({fmt_delta(y - x)})"
     out = [f"A: {a['path']} ({' '.join(a['header'].get('argv', []))})",
            f"B: {b['path']} ({' '.join(b['header'].get('argv', []))})",
            line("heap", a["heap"], b["heap"]),
-           line("traced", a["traced"], b["traced"])]
+           line("traced", a["traced"], b["traced"]),
+           line("untraced", a["untraced"], b["untraced"])]
     for k in ("hot", "warm", "cold"):
-        out.append(line(k, a["totals"][k], b["totals"][k]))
+        out.append(line(f"{k} (traced)", a["totals"][k], b["totals"][k]))
     out.append(line("owned buffers", a["totals"]["owned"], b["totals"]["owned"]))
-    for title, key in (("by allocation site", "sites"), ("by type", "types")):
+
+    def figures(entry):
+        # Sites: traced + untraced (captures before untraced bytes: traced only).
+        return (entry.get("all", entry["total"]), entry.get("hot_all", entry["hot"]),
+                entry.get("cold_all", entry["cold"]))
+    for title, key, folded in (("by allocation site", "sites", "interpreter/library sites"),
+                               ("by type", "types", "interpreter types")):
         da = {s["name"]: s for s in a[key]}
         db = {s["name"]: s for s in b[key]}
-        names = set(da) | set(db)
-        empty = {"total": 0, "hot": 0, "cold": 0}
-        ch = sorted(names, key=lambda n: -abs(db.get(n, empty)["total"] - da.get(n, empty)["total"]))
-        out.append(f"{title} (largest changes):")
-        shown = 0
-        for n in ch:
-            x, y = da.get(n, empty), db.get(n, empty)
-            if x["total"] == y["total"] and x["hot"] == y["hot"]:
+        empty = (0, 0, 0)
+        changes, internal = [], [0, 0]
+        for n in set(da) | set(db):
+            x = figures(da[n]) if n in da else empty
+            y = figures(db[n]) if n in db else empty
+            if x == y:
                 continue
+            if (db.get(n) or da.get(n)).get("internal"):
+                internal[0] += y[0] - x[0]
+                internal[1] += 1
+                continue
+            changes.append((n, x, y))
+        changes.sort(key=lambda c: -abs(c[2][0] - c[1][0]))
+        out.append(f"{title} (largest changes, the program's first):")
+        for n, x, y in changes[:12]:
             tag = "new " if n not in da else "gone" if n not in db else "    "
-            out.append(f"  {tag} {fmt_delta(y['total'] - x['total']):>11} (hot "
-                       f"{fmt_delta(y['hot'] - x['hot'])}, cold {fmt_delta(y['cold'] - x['cold'])})"
-                       f"  {n or '(no site)'}")
-            shown += 1
-            if shown == 12:
-                break
-        if not shown:
+            out.append(f"  {tag} {fmt_delta(y[0] - x[0]):>11} (hot {fmt_delta(y[1] - x[1])}, "
+                       f"cold {fmt_delta(y[2] - x[2])})  {n or '(no site)'}")
+        if len(changes) > 12:
+            out.append(f"       {len(changes) - 12} more changed")
+        if internal[1]:
+            out.append(f"       {fmt_delta(internal[0]):>11} in {internal[1]} {folded} "
+                       "(pypper report shows them)")
+        if not changes and not internal[1]:
             out.append("  no change")
     out.append(f"moved A: {moved_text(a['migration'])}")
     out.append(f"moved B: {moved_text(b['migration'])}")
