@@ -358,3 +358,13 @@ def test_a_record_whose_estimated_cost_passes_the_budget_is_skipped():
     # main()'s return: 0.25 of the run plus 1 s.
     assert r._affordable(r.pair_unit_cost, (10 << 20, 20000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
     assert not r._affordable(r.pair_unit_cost, (10 << 20, 40000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+
+
+def test_help_is_plain_text_and_says_how_to_start():
+    """No reStructuredText markup in any --help (it showed ``python3 -m pypper``)."""
+    top = pypper("--help")
+    assert top.returncode == 0 and "python3 -m pypper run app.py" in top.stdout
+    for cmd in ((), ("options",), ("run",), ("heatmap",), ("report",), ("stats",), ("diff",)):
+        cp = pypper(*cmd, "--help")
+        assert cp.returncode == 0, (cmd, cp.stderr)
+        assert "`" not in cp.stdout, (cmd, cp.stdout)

@@ -290,7 +290,12 @@ def cmd_heatmap(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python3 -m pypper", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python3 -m pypper",
+        description="Pypper's command line. Start with: python3 -m pypper run app.py "
+                    "[args] (runs it, records a capture, prints a summary), then "
+                    "python3 -m pypper report CAPTURE (writes an HTML report); "
+                    "python3 -m pypper COMMAND --help says more.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("options", help="list every option with its value and source")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -332,7 +337,7 @@ def main(argv=None):
                    help="panel titles, one an input (default: the input's name)")
     p.set_defaults(func=cmd_heatmap)
     p = sub.add_parser("report", help="write the HTML report of a capture")
-    p.add_argument("capture", help="a capture of `pypper run`")
+    p.add_argument("capture", help="a capture written by pypper run")
     p.add_argument("-o", "--output", metavar="REPORT.html",
                    help="the HTML file (default: the capture's name with .html)")
     p.set_defaults(func=cmd_report)
