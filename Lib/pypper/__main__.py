@@ -21,7 +21,9 @@ import os
 import re
 import runpy
 import shlex
+import shutil
 import sys
+import textwrap
 import time
 import traceback
 
@@ -221,7 +223,28 @@ def _print_run_summary(path):
                      f"e.g. 1, allows more)")
     out.append(f"pypper: capture written to {shown}{cost}")
     out.append(f"pypper: open the report with: python3 -m pypper report {shlex.quote(shown)}")
+    if sys.stderr.isatty():
+        out = wrap_summary(out, shutil.get_terminal_size((100, 24)).columns)
     print("\n".join(out), file=sys.stderr, flush=True)
+
+
+def wrap_summary(lines, columns):
+    """The summary's lines ("pypper: ...") folded to the terminal's width (at most
+    120 columns, at least 60), each continuation under the text of its line and
+    marked "pypper:" too; words are not broken (a path or a source line longer than
+    the width stays whole). Only for a terminal: a log or a pipe gets one line per
+    item."""
+    width = max(60, min(120, columns - 1))
+    out = []
+    for line in lines:
+        if len(line) <= width or not line.startswith("pypper: "):
+            out.append(line)
+            continue
+        body = line[len("pypper: "):]
+        lead = len(body) - len(body.lstrip(" "))
+        out.extend(textwrap.wrap(line, width, subsequent_indent="pypper: " + " " * (lead + 2),
+                                 break_long_words=False, break_on_hyphens=False))
+    return out
 
 
 def _load_capture(path, cmd):
