@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -384,3 +385,48 @@ def test_summary_folds_to_the_terminal_only_between_words():
     assert " ".join(ln[len("pypper: "):].strip() for ln in folded) == long[len("pypper: "):].strip()
     assert out[-1].startswith("pypper:     y")                # under the text of its line
     assert wrap_summary([long], 300) == wrap_summary([long], 121)  # at most 120 columns
+
+
+@pytest.mark.parametrize("flag, value", [("--overhead", "0"), ("--overhead", "-1"),
+                                         ("--overhead", "nan"), ("--overhead", "1.5"),
+                                         ("--interval", "0"), ("--interval", "-1"),
+                                         ("--interval", "inf"), ("--max-size", "0"),
+                                         ("--max-size", "-5")])
+def test_bad_recorder_arguments_are_one_line(tmp_path, flag, value):
+    prog = write(tmp_path, "app.py", "print('ran')\n")
+    cp = pypper("run", flag, value, prog, cwd=tmp_path)
+    assert cp.returncode == 2 and cp.stdout == "", (cp.stdout, cp.stderr)
+    assert cp.stderr.count("\n") == 1 and cp.stderr.startswith(f"pypper: run: {flag} "), cp.stderr
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".capture")]
+
+
+def test_a_missing_module_is_one_line_and_no_capture(tmp_path):
+    cp = pypper("run", "-m", "no_such_module_xyz", cwd=tmp_path)
+    assert cp.returncode == 2 and cp.stdout == "", cp.stdout
+    assert cp.stderr == ("pypper: run: cannot run -m no_such_module_xyz: no module named "
+                         "'no_such_module_xyz'\n"), cp.stderr
+    assert not os.listdir(tmp_path)
+
+
+def test_a_script_runs_as_python_runs_it(tmp_path):
+    """__file__ absolute (a program that changes directory finds its files), argv[0] as
+    typed, __builtins__ the module, and __main__ in sys.modules (pickle finds the
+    script's classes), as under python3 itself."""
+    (tmp_path / "data.txt").write_text("data\n")
+    write(tmp_path, "prog.py", textwrap.dedent("""
+        import builtins, os, pickle, sys
+        class Point:
+            pass
+        here = os.path.dirname(__file__)
+        os.chdir("/")
+        print(os.path.isabs(__file__), sys.argv[0], __builtins__ is builtins,
+              sys.modules["__main__"].Point is Point, type(__spec__).__name__)
+        print(open(os.path.join(here, "data.txt")).read().strip(),
+              type(pickle.loads(pickle.dumps(Point()))).__name__)
+    """))
+    want = subprocess.run([sys.executable, "prog.py"], cwd=tmp_path, capture_output=True,
+                          text=True, env=clean_env(stock=True))
+    assert want.stdout == "True prog.py True True NoneType\ndata Point\n", want
+    cp = pypper("run", "--no-capture", "prog.py", cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == want.stdout

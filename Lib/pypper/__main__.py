@@ -17,6 +17,7 @@
 
 import argparse
 import json
+import math
 import os
 import re
 import runpy
@@ -26,6 +27,7 @@ import sys
 import textwrap
 import time
 import traceback
+import zipfile
 
 import pypper
 from pypper import _capture, _heatmap, _report, _session
@@ -102,7 +104,10 @@ def _run_program(args):
         else:
             sys.argv = [args.target] + args.args
             sys.path.insert(0, os.path.dirname(os.path.abspath(args.target)))
-            runpy.run_path(args.target, run_name="__main__")
+            if zipfile.is_zipfile(args.target):
+                runpy.run_path(args.target, run_name="__main__")     # a zip application
+            else:
+                _run_script(args.target)
         return 0, None
     except SystemExit as e:
         code = e.code
@@ -117,6 +122,54 @@ def _run_program(args):
         return 1, "".join(traceback.format_exception(_trim_traceback(e)))
 
 
+def _run_script(path):
+    """Run the script at path as `python3 path` does: in a fresh __main__ module (put in
+    sys.modules, so that pickle and multiprocessing find what it defines), its
+    __file__ absolute (a program that changes directory still finds its files),
+    __builtins__ the builtins module, a SourceFileLoader, no __spec__; sys.argv[0]
+    stays as typed. (runpy.run_path would give a relative __file__, a dict for
+    __builtins__ and an absolute sys.argv[0].)"""
+    import builtins
+    import importlib.machinery
+    import types
+    full = os.path.abspath(path)
+    with open(full, "rb") as f:             # compile() reads an encoding declaration
+        source = f.read()
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=full, __cached__=None, __builtins__=builtins,
+                         __loader__=importlib.machinery.SourceFileLoader("__main__", full),
+                         __package__=None, __spec__=None, __annotations__={})
+    code = compile(source, full, "exec", dont_inherit=True)
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
+def _module_found(name):
+    """Whether -m NAME names a module runpy can find (its parent packages are imported,
+    as runpy would)."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _recorder_args_error(args):
+    """What is wrong with --interval, --max-size or --overhead, or None."""
+    if args.interval is not None and not (math.isfinite(args.interval) and args.interval > 0):
+        return f"--interval {args.interval}: seconds between frames must be a number above 0"
+    if args.max_size < MIN_CAPTURE_BYTES:
+        return (f"--max-size {args.max_size}: a capture needs at least {MIN_CAPTURE_BYTES} "
+                f"bytes (the default is {_capture.DEFAULT_MAX_BYTES})")
+    if not (math.isfinite(args.overhead) and 0 < args.overhead <= 1):
+        return (f"--overhead {args.overhead}: the share of the run the recorder may spend "
+                f"must be above 0 and at most 1 (the default is {_capture.COST_SHARE})")
+    return None
+
+
+MIN_CAPTURE_BYTES = 1 << 16
+
+
 def cmd_run(args):
     legacy, output, err = _split_outputs(args.output)
     if err:
@@ -128,6 +181,14 @@ def cmd_run(args):
         return 2
     if not args.module and not args.target:
         print("pypper: run needs a script or -m MODULE", file=sys.stderr)
+        return 2
+    if args.module and not _module_found(args.module):
+        print(f"pypper: run: cannot run -m {args.module}: no module named {args.module!r}",
+              file=sys.stderr)
+        return 2
+    err = _recorder_args_error(args)
+    if err:
+        print(f"pypper: run: {err}", file=sys.stderr)
         return 2
     if args.target and not os.path.isfile(args.target):
         why = "no such file" if not os.path.exists(args.target) else "not a file"
