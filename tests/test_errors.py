@@ -490,3 +490,18 @@ def test_api_misuse_gives_clear_exceptions_or_documented_results():
         "snapshot-bad-min": ["ValueError", "could not convert string to float: 'hot'"],
     }
     assert out == expected
+
+
+@pytest.mark.parametrize("call", ["pypper.start(hot_threshold=0.1, cold_threshold=0.9)",
+                                  "pypper.start(sampel_hz=3)",
+                                  "pypper.start(hot_threshold=True)"])
+def test_a_bad_start_shows_the_callers_line_not_pypper_internals(call):
+    """An uncaught ConfigError from start() is the caller's mistake: its traceback
+    names the caller's line and start() alone, none of Pypper's inner frames."""
+    r = run_bytes(["-c", f"import pypper\n{call}\n"])
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.startswith("Traceback"), err
+    files = re.findall(r'File "([^"]+)", line \d+, in (\S+)', err)
+    assert files[0] == ("<string>", "<module>") and len(files) == 2, files
+    assert files[1][0].endswith(os.path.join("pypper", "__init__.py")) and files[1][1] == "start"
+    assert err.strip().splitlines()[-1].startswith("pypper.ConfigError: ")

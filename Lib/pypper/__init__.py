@@ -50,9 +50,13 @@ def start(**options):
     Returns True when a session started, False when one was already running with the
     same options. Raises ConfigError for a bad option name or value, and RuntimeError
     when a session with other options is running."""
-    args = _options.to_args(options)
-    with _session.lock:
-        return _start_locked(args)
+    try:
+        args = _options.to_args(options)
+        with _session.lock:
+            return _start_locked(args)
+    except (ConfigError, RuntimeError) as e:
+        # The caller's mistake: its traceback ends here, not in Pypper's internals.
+        raise e.with_traceback(None) from None
 
 
 def _start_locked(args):
