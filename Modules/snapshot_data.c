@@ -139,7 +139,7 @@ typedef struct {
     uint32_t now;
     size_t page_size;
     pypper_untraced *traced;
-    uint64_t by_class[3];           /* cold, warm, hot */
+    pypper_owned_parts parts;       /* the buffer's bytes by class, by bin, their heat */
 } buffer_pages;
 
 static int class_index(int klass)
@@ -161,7 +161,9 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
         double t = items >= 0.0 && items < b->t ? items : b->t;
         int klass = t >= b->t ? b->klass : pypper_model_class_of(t);
         add_bytes(b->pages, (uintptr_t)a, (size_t)(stop - a), info.tier, t, klass, b->page_size);
-        b->by_class[class_index(klass)] += (uint64_t)(stop - a);
+        b->parts.by_class[class_index(klass)] += (uint64_t)(stop - a);
+        b->parts.by_bin[pypper_group_bin(t)] += (uint64_t)(stop - a);
+        b->parts.heat += t * (double)(stop - a);
         a = stop;
     }
     if (b->traced)
@@ -605,7 +607,7 @@ typedef struct {
     owned_splits splits;
     uint32_t *site_ids;
     site_infer *infer;              /* seeded before the rows are made */
-    uint64_t (*by_class)[3];        /* sums mode: each row's owned bytes by class */
+    pypper_owned_parts *owned;      /* sums mode: each row's owned bytes by temperature */
     bool *machinery;                /* sums mode: by type number (MACHINERY_TYPES) */
     pypper_group_sums *sums;        /* sums mode */
 } scratch;
@@ -629,8 +631,8 @@ static void scratch_free(scratch *s)
     if (s->site_ids)
         unmap_anon(s->site_ids, SITE_IDS * sizeof(uint32_t));
     pypper_site_infer_free(s->infer);
-    if (s->by_class)
-        unmap_anon(s->by_class, s->cols.cap * sizeof(*s->by_class));
+    if (s->owned)
+        unmap_anon(s->owned, s->cols.cap * sizeof(*s->owned));
     if (s->machinery)
         unmap_anon(s->machinery, MACHINERY_TYPES * sizeof(bool));
     pypper_group_sums_free(s->sums);
@@ -696,12 +698,12 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, siz
         add_bytes(&s->pages, (uintptr_t)pypper_entry_block(e), info.size, info.tier, t, klass, page_size);
         if (s->traced)
             (void)pypper_untraced_mark(s->traced, pypper_entry_block(e), info.size);
-        buffer_pages bp = {&s->pages, op, t, klass, now, page_size, s->traced, {0, 0, 0}};
+        buffer_pages bp = {&s->pages, op, t, klass, now, page_size, s->traced, {{0}, {0}, 0.0}};
         const void *buffer = NULL;
         size_t owned = readable ? pypper_owned_blocks(op, &buffer, add_buffer_pages, &bp) : 0;
         if (t < min_t)
             continue;
-        if (owned && !s->by_class && bp.by_class[class_index(klass)] != owned) {
+        if (owned && !s->owned && bp.parts.by_class[class_index(klass)] != owned) {
             if (!s->splits.rows) {
                 s->splits.cap = c->cap;
                 s->splits.rows = map_anon(s->splits.cap * sizeof(owned_split));
@@ -709,7 +711,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, siz
                     s->splits.cap = 0;  /* no memory: the owner's class for all of it */
             }
             if (s->splits.n < s->splits.cap)
-                s->splits.rows[s->splits.n++] = (owned_split){(uint64_t)(uintptr_t)op, {bp.by_class[0], bp.by_class[1], bp.by_class[2]}};
+                s->splits.rows[s->splits.n++] = (owned_split){(uint64_t)(uintptr_t)op, {bp.parts.by_class[0], bp.parts.by_class[1], bp.parts.by_class[2]}};
         }
         uint32_t type = type_number(&s->types, readable ? Py_TYPE(op) : &in_swap_type);
         if (type == UINT32_MAX) {
@@ -728,8 +730,8 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, siz
         c->klass[nrows] = (uint8_t)klass;
         c->kind[nrows] = kind;
         c->entry[nrows] = (uint32_t)i;
-        if (s->by_class)
-            memcpy(s->by_class[nrows], bp.by_class, sizeof(bp.by_class));
+        if (s->owned)
+            s->owned[nrows] = bp.parts;
         nrows++;
     }
     *next = i;
@@ -917,11 +919,11 @@ static PyObject *sums_sites(const scratch *s, PyObject *memo)
     PyObject *list = PyList_New(0);
     for (uint32_t site = 0; list && site < PYPPER_GROUP_SITES; site++) {
         const pypper_site_sum *f = pypper_group_sums_site(s->sums, site);
-        if (!f->hot && !f->other)
+        if (!f->hot && !f->warm)
             continue;
         PyObject *text = site_text(memo, site);
         PyObject *row = text ? Py_BuildValue("(NKK)", text, (unsigned long long)f->hot,
-                                             (unsigned long long)f->other)
+                                             (unsigned long long)f->warm)
                              : NULL;
         if (!row || PyList_Append(list, row) < 0)
             Py_CLEAR(list);
@@ -970,7 +972,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
         pypper_snapshot_columns_place(&s.cols, cols, SUMS_CHUNK);
     s.cols.cap = SUMS_CHUNK;        /* (what scratch_free unmaps the row arrays by) */
     s.cols.entry = map_anon(SUMS_CHUNK * sizeof(uint32_t));
-    s.by_class = map_anon(SUMS_CHUNK * sizeof(*s.by_class));
+    s.owned = map_anon(SUMS_CHUNK * sizeof(*s.owned));
     s.machinery = map_anon(MACHINERY_TYPES * sizeof(bool));
     s.sums = pypper_group_sums_new(frame_min_t);
     size_t seeds = seeds_wanted();
@@ -978,7 +980,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     s.traced = pypper_untraced_new();
     s.urows.cap = (size_t)pypper_alloc_sites_count() + 1;
     s.urows.rows = map_anon(s.urows.cap * sizeof(untraced_row));
-    if (!cols || !s.cols.entry || !s.by_class || !s.machinery || !s.sums || !s.traced || !s.urows.rows
+    if (!cols || !s.cols.entry || !s.owned || !s.machinery || !s.sums || !s.traced || !s.urows.rows
         || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0) {
         if (cols)
             unmap_anon(cols, SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
@@ -995,7 +997,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
         size_t n = fill(&s, 0.0, now, page_size, &next);
         infer_sites(&s.cols, n, &s.types, s.infer);
         mark_machinery(&s, names, (size_t)n_names, &typed);
-        summed = pypper_group_sums_add(s.sums, &s.cols, n, s.by_class, s.machinery,
+        summed = pypper_group_sums_add(s.sums, &s.cols, n, s.owned, s.machinery,
                                        s.types.n < MACHINERY_TYPES ? s.types.n : MACHINERY_TYPES);
         rows += n;
     }

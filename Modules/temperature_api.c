@@ -341,7 +341,7 @@ PyMethodDef pypper_temperature_methods[] = {
      "snapshot_sums(frame_min_t, machinery) -> dict: snapshot_data(0.0, True, True) with the objects "
      "summed instead of listed: groups [(site or None, type, objects, bytes, owned, hot, warm, cold, "
      "tsum, slow, hist)] per (site, type) (an inferred site of a type named in the tuple machinery "
-     "counts as None), sites [(site or None, hot, other)] over the objects at or above frame_min_t, "
+     "counts as None), sites [(site or None, hot, warm)] over the objects at or above frame_min_t, "
      "objects (how many), pages, page_size, uptime, model, untraced, untraced_bytes, untraced_heat"},
     {"snapshot_data", pypper_snapshot_data, METH_VARARGS,
      "snapshot_data([min_temperature[, untraced[, columns]]]) -> dict: objects (address, size, type, tier, "

@@ -96,7 +96,7 @@ static int class_slot(uint8_t klass)
 }
 
 bool pypper_group_sums_add(pypper_group_sums *g, const pypper_snapshot_columns *c, size_t n,
-                           const uint64_t (*owned_by_class)[3], const bool *machinery, size_t n_types)
+                           const pypper_owned_parts *owned, const bool *machinery, size_t n_types)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t site = c->site[i] < PYPPER_GROUP_SITES ? c->site[i] : 0, type = c->type[i];
@@ -104,11 +104,11 @@ bool pypper_group_sums_add(pypper_group_sums *g, const pypper_snapshot_columns *
         uint64_t size = c->size[i], total = size + c->owned[i], parts[3];
         /* Its buffer's pages in the classes of what they hold (a log's item array is
          * cold where its records are), its body in its own. */
-        memcpy(parts, owned_by_class[i], sizeof(parts));
+        memcpy(parts, owned[i].by_class, sizeof(parts));
         parts[class_slot(c->klass[i])] += size;
         if (t >= g->frame_min_t) {
             g->sites[site].hot += parts[2];
-            g->sites[site].other += parts[0] + parts[1];
+            g->sites[site].warm += parts[1];
         }
         bool guess = c->kind[i] == SITE_KIND_INFERRED && type < n_types && machinery[type];
         pypper_group_sum *s = group_of(g, guess ? 0 : site, type);
@@ -119,12 +119,12 @@ bool pypper_group_sums_add(pypper_group_sums *g, const pypper_snapshot_columns *
         s->owned += c->owned[i];
         for (int k = 0; k < 3; k++)
             s->by_class[k] += parts[k];
-        s->tsum += t * (double)total;
+        s->tsum += t * (double)size + owned[i].heat;
         if (c->tier[i])
             s->slow += total;
-        double scaled = t * PYPPER_GROUP_BINS;
-        size_t b = scaled > 0.0 ? (size_t)scaled : 0;
-        s->hist[b < PYPPER_GROUP_BINS ? b : PYPPER_GROUP_BINS - 1] += total;
+        s->hist[pypper_group_bin(t)] += size;
+        for (size_t b = 0; b < PYPPER_GROUP_BINS; b++)
+            s->hist[b] += owned[i].by_bin[b];
     }
     return true;
 }

@@ -125,10 +125,10 @@ def frame_record(data=None):
     slow = [i for i, p in enumerate(pages) if tiers.get(p) == "slow"]
     # Merged by text (two site ids of one description are one site).
     sites = {}
-    for site, hot, other in data["sites"]:
+    for site, hot, warm in data["sites"]:
         s = sites.setdefault(site or "", [0, 0])
         s[0] += hot
-        s[1] += other
+        s[1] += warm
     top = sorted(sites.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:40]
     return {"k": "frame", "t": round(uptime, 3), "ps": ps, "base": base,
             "pages": _encode([deltas, q, slow]), "sites": dict(top)}

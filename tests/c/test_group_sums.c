@@ -16,7 +16,7 @@ enum { ROWS = 7 };
 
 /* The rows of the test as columns (room for 2000 rows: the growth check). */
 static char buf[2000 * PYPPER_SNAPSHOT_ROW_BYTES];
-static uint64_t owned_by_class[2000][3];
+static pypper_owned_parts owned[2000];
 
 static void row(pypper_snapshot_columns *c, size_t i, uint64_t size, uint64_t owned, double t,
                 uint32_t type, uint32_t site, uint8_t tier, uint8_t klass, uint8_t kind)
@@ -49,12 +49,13 @@ int main(void)
     const bool machinery[3] = {false, false, true};
     row(&c, 0, 64, 0, 0.95, 0, 1, 0, PYPPER_HOT, SITE_KIND_SAMPLED);
     row(&c, 1, 64, 4096, 0.9, 1, 1, 0, PYPPER_HOT, SITE_KIND_SAMPLED);      /* buffer split */
-    memcpy(owned_by_class[1], (uint64_t[3]){3000, 96, 1000}, sizeof(owned_by_class[1]));
+    /* Its buffer: 3000 bytes on pages at 0.0, 96 at 0.4, 1000 at 0.9. */
+    owned[1] = (pypper_owned_parts){{3000, 96, 1000}, {[0] = 3000, [4] = 96, [9] = 1000}, 0.4 * 96 + 0.9 * 1000};
     row(&c, 2, 32, 0, 0.0, 0, 2, 1, PYPPER_COLD, SITE_KIND_NOT_SAMPLED);    /* slow tier */
     row(&c, 3, 48, 0, 1.0, 2, 2, 0, PYPPER_HOT, SITE_KIND_INFERRED);        /* machinery */
     row(&c, 4, 48, 0, 0.4, 0, 2, 0, PYPPER_WARM, SITE_KIND_INFERRED);       /* kept */
     row(&c, 5, 16, 100, 0.05, 1, 70000, 1, PYPPER_COLD, SITE_KIND_BEFORE);  /* id past the table */
-    memcpy(owned_by_class[5], (uint64_t[3]){100, 0, 0}, sizeof(owned_by_class[5]));
+    owned[5] = (pypper_owned_parts){{100, 0, 0}, {[0] = 100}, 0.05 * 100};
     row(&c, 6, 16, 0, 0.99999, 0, 1, 0, PYPPER_HOT, SITE_KIND_BUFFER);
 
     pypper_group_sums *g = pypper_group_sums_new(0.3);
@@ -63,8 +64,8 @@ int main(void)
     pypper_snapshot_columns tail = c;
     tail.address += 3, tail.size += 3, tail.owned += 3, tail.temperature += 3;
     tail.type += 3, tail.site += 3, tail.tier += 3, tail.klass += 3, tail.kind += 3;
-    CHECK(pypper_group_sums_add(g, &c, 3, owned_by_class, machinery, 3));
-    CHECK(pypper_group_sums_add(g, &tail, 4, owned_by_class + 3, machinery, 3));
+    CHECK(pypper_group_sums_add(g, &c, 3, owned, machinery, 3));
+    CHECK(pypper_group_sums_add(g, &tail, 4, owned + 3, machinery, 3));
 
     CHECK(pypper_group_sums_count(g) == 5);
     const pypper_group_sum *items = find(g, 1, 0), *list = find(g, 1, 1), *fn = find(g, 0, 2);
@@ -73,25 +74,29 @@ int main(void)
     CHECK(items && items->hist[9] == 80 && items->tsum > 0.95 * 64 + 0.99 * 16);
     CHECK(list && list->objects == 1 && list->owned == 4096);
     CHECK(list && list->by_class[0] == 3000 && list->by_class[1] == 96 && list->by_class[2] == 1064);
-    CHECK(list && list->hist[9] == 4160);
+    /* The histogram and the temperature sum as the classes: the body at 0.9, the
+     * buffer at its pages' temperatures. */
+    CHECK(list && list->hist[9] == 1064 && list->hist[4] == 96 && list->hist[0] == 3000);
+    CHECK(list && list->tsum > 0.9 * 64 + 0.4 * 96 + 0.9 * 1000 - 1e-9
+          && list->tsum < 0.9 * 64 + 0.4 * 96 + 0.9 * 1000 + 1e-9);
     CHECK(fn && fn->objects == 1 && fn->hist[9] == 48 && find(g, 2, 2) == NULL);
     CHECK(near && near->objects == 2 && near->slow == 32 && near->hist[0] == 32 && near->hist[4] == 48);
     CHECK(near && near->by_class[0] == 32 && near->by_class[1] == 48);
     CHECK(before && before->objects == 1 && before->slow == 116 && before->by_class[0] == 116);
     /* The frame: rows at or above 0.3 by their own site (the function's inferred one). */
     CHECK(pypper_group_sums_site(g, 1)->hot == 64 + 1064 + 16);
-    CHECK(pypper_group_sums_site(g, 1)->other == 3096);
-    CHECK(pypper_group_sums_site(g, 2)->hot == 48 && pypper_group_sums_site(g, 2)->other == 48);
-    CHECK(pypper_group_sums_site(g, 0)->hot == 0 && pypper_group_sums_site(g, 0)->other == 0);
+    CHECK(pypper_group_sums_site(g, 1)->warm == 96);      /* the cold 3000: neither */
+    CHECK(pypper_group_sums_site(g, 2)->hot == 48 && pypper_group_sums_site(g, 2)->warm == 48);
+    CHECK(pypper_group_sums_site(g, 0)->hot == 0 && pypper_group_sums_site(g, 0)->warm == 0);
     CHECK(pypper_group_sums_site(g, 70000) == pypper_group_sums_site(g, 0));
     pypper_group_sums_free(g);
 
     /* A floor above 1: no frame sums. Many groups: the map grows, all found. */
     g = pypper_group_sums_new(2.0);
-    memset(owned_by_class, 0, sizeof(owned_by_class));
+    memset(owned, 0, sizeof(owned));
     for (size_t i = 0; i < 2000; i++)
         row(&c, i, 16, 0, 1.0, (uint32_t)(i % 40), (uint32_t)(i / 40 + 1), 0, PYPPER_HOT, SITE_KIND_SAMPLED);
-    CHECK(pypper_group_sums_add(g, &c, 2000, owned_by_class, machinery, 3));
+    CHECK(pypper_group_sums_add(g, &c, 2000, owned, machinery, 3));
     CHECK(pypper_group_sums_count(g) == 2000);
     size_t found = 0, cursor = 0;
     for (const pypper_group_sum *s; (s = pypper_group_sums_next(g, &cursor));)
