@@ -347,3 +347,17 @@ def test_a_run_paused_for_memory_says_so(tmp_path):
     assert any(s.startswith(line) for s in _report.summary_lines(a)), _report.summary_lines(a)
     assert line in _report.stats_text(a)
     assert "Caution: Pypper paused 2 times (1.5 s, 50% of the run)" in _report.render_html(a)
+
+
+def test_class_cards_count_untraced_bytes_by_their_page_heat():
+    """The headline's hot / warm / cold: traced plus untraced (a column store's hot
+    floats are untraced: the hot card showed 0.9 MiB of 4.7)."""
+    from pypper import _report
+    a = {"totals": {"hot": 1 << 20, "warm": 0, "cold": 3 << 20}, "traced": 4 << 20,
+         "untraced": 4 << 20, "untraced_classes": {"hot": 3 << 20, "warm": 0, "cold": 1 << 20}}
+    hot, warm, cold = _report._class_cards(a)
+    assert hot == ("4.0 MiB", "hot (50%): traced 1.0 MiB + untraced 3.0 MiB", "hot")
+    assert cold[0] == "4.0 MiB" and warm[0] == "0 B"
+    a["untraced_classes"] = None        # a capture from before untraced bytes had heat
+    assert _report._class_cards(a)[0][0] == "1.0 MiB"
+    assert "untraced bytes have no temperature" in _report._class_cards(a)[0][1]

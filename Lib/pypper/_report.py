@@ -565,6 +565,24 @@ TYPE_HEAD = ('<tr><th>type</th><th>objects</th><th>bytes</th><th>of which owned 
              '<th>hot</th><th>warm</th><th>cold</th><th>mean temp.</th><th>hot / warm / cold</th></tr>')
 
 
+def _class_cards(a):
+    """The hot / warm / cold cards: traced bytes by their objects' temperature plus
+    untraced bytes by their pages' heat (a column store's floats are untraced: its hot
+    data is mostly there), with the two parts in the label."""
+    t, u = a["totals"], a.get("untraced_classes")
+    cards = []
+    for k in ("hot", "warm", "cold"):
+        if u is None:
+            cards.append((fmt_bytes(t[k]), f"{k} ({_pct(t[k], a['traced'])} of traced; untraced "
+                                           "bytes have no temperature in this capture)", k))
+            continue
+        whole = t[k] + u[k]
+        cards.append((fmt_bytes(whole), f"{k} ({_pct(whole, a['traced'] + a['untraced'])}): "
+                                        f"traced {fmt_bytes(t[k])} + untraced {fmt_bytes(u[k])}",
+                      k))
+    return cards
+
+
 def render_html(a):
     h = a["header"]
     t = a["totals"]
@@ -576,9 +594,7 @@ def render_html(a):
             (fmt_bytes(heap), "heap in use (Pypper's allocator)"
              + (f" at {a['as_of']:.1f} s" if a.get("as_of") is not None else ""), ""),
             (fmt_bytes(a["traced"]), "traced: object bodies + owned buffers", ""),
-            (fmt_bytes(t["hot"]), f"hot ({_pct(t['hot'], a['traced'])} of traced)", "hot"),
-            (fmt_bytes(t["warm"]), f"warm ({_pct(t['warm'], a['traced'])})", "warm"),
-            (fmt_bytes(t["cold"]), f"cold ({_pct(t['cold'], a['traced'])})", "cold"),
+            *_class_cards(a),
             (fmt_bytes(a["untraced"]),
              ("untraced: by page heat " + ", ".join(f"{k} {fmt_bytes(a['untraced_classes'][k])}"
                                                     for k in ("hot", "warm", "cold"))
