@@ -288,7 +288,7 @@ def test_diff_of_two_runs(tmp_path):
     assert sites[0].split()[0].startswith("+") and sites[0].endswith("app.py:3 (<module>)"), cp.stdout
     dict_site = next(ln for ln in sites if ln.endswith("app.py:4 (<module>)"))
     # 6,000 more bytearrays of 100 bytes and the dict's entries: at least 600 KB.
-    grown = re.search(r"\+([\d.]+) (B|KiB|MiB|GiB) \(hot", dict_site)
+    grown = re.search(r"\+([\d.]+) (B|KiB|MiB|GiB) \(hot \S+ \S+, warm \S+ \S+, cold ", dict_site)
     assert grown and _report_bytes(*grown.groups()) >= 600_000, dict_site
     assert not any("python3.12/" in ln or "<frozen" in ln for ln in sites), cp.stdout
 

@@ -398,12 +398,12 @@ def diff_text(a, b):
     def figures(entry):
         # Sites: traced + untraced (captures before untraced bytes: traced only).
         return (entry.get("all", entry["total"]), entry.get("hot_all", entry["hot"]),
-                entry.get("cold_all", entry["cold"]))
+                entry.get("warm_all", entry.get("warm", 0)), entry.get("cold_all", entry["cold"]))
     for title, key, folded in (("by allocation site", "sites", "interpreter/library sites"),
                                ("by type", "types", "interpreter types")):
         da = {s["name"]: s for s in a[key]}
         db = {s["name"]: s for s in b[key]}
-        empty = (0, 0, 0)
+        empty = (0, 0, 0, 0)
         changes, internal = [], [0, 0]
         for n in set(da) | set(db):
             x = figures(da[n]) if n in da else empty
@@ -420,7 +420,8 @@ def diff_text(a, b):
         for n, x, y in changes[:12]:
             tag = "new " if n not in da else "gone" if n not in db else "    "
             out.append(f"  {tag} {fmt_delta(y[0] - x[0]):>11} (hot {fmt_delta(y[1] - x[1])}, "
-                       f"cold {fmt_delta(y[2] - x[2])})  {n or '(no site)'}")
+                       f"warm {fmt_delta(y[2] - x[2])}, cold {fmt_delta(y[3] - x[3])})  "
+                       f"{n or '(no site)'}")
         if len(changes) > 12:
             out.append(f"       {len(changes) - 12} more changed")
         if internal[1]:
