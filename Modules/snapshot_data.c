@@ -301,6 +301,7 @@ static void seed_sites(site_infer *t, size_t room)
         pypper_site_infer_seed(t, pypper_entry_block(e), Py_TYPE(op), own);
         seeded++;
     }
+    pypper_site_infer_settle(t);
 }
 
 /* How many objects seed_sites() may seed (the entries with a recorded site). */

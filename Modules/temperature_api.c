@@ -164,6 +164,7 @@ static site_infer *seed_recorded_sites(size_t count)
             continue;
         pypper_site_infer_seed(t, pypper_entry_block(e), Py_TYPE((PyObject *)pypper_entry_object(e)), pypper_entry_site(e));
     }
+    pypper_site_infer_settle(t);
     return t;
 }
 

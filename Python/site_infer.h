@@ -17,7 +17,12 @@ site_infer *pypper_site_infer_new(size_t seeds);
 void pypper_site_infer_free(site_infer *t);
 /* A recorded object: its block, its type (any pointer that identifies it) and site. */
 void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, uint32_t site);
-/* The site of a seed of that type in the same pool, else in the same arena; 0: none. */
+/* After the last seed: mark the arenas whose pools of a type were filled by lines in
+ * turn (a pool's seed has another site than its seeded neighbours'): no site is
+ * inferred there (a neighbour's site would name the wrong line for many objects). */
+void pypper_site_infer_settle(site_infer *t);
+/* The site of a seed of that type in the same pool, else in the same arena; 0: none,
+ * or the arena's pools of that type were filled by lines in turn. */
 uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *type);
 
 #endif

@@ -2,7 +2,9 @@
  * its type in its pool, then in its arena; nothing across types, arenas or for an
  * unseeded type; the lowest seed of a pool or arena keeps it, in whatever order
  * seeds come (a snapshot seeds in object-table order, a hash order); a zero site or a NULL table is
- * no seed; many seeds (the table's load) all found. */
+ * no seed; an arena whose pools were filled by two lines in turn infers nothing after
+ * settle, nor do those lines' seeds of that type anywhere; one filled by runs of each
+ * does; many seeds (the table's load) all found. */
 #include "check.h"
 #include "../../Python/site_infer.h"
 
@@ -47,6 +49,51 @@ int main(void)
     CHECK(pypper_site_infer(t, at(base + 9 * POOL + 64), A) == 13);   /* its own pool's */
     pypper_site_infer_free(t);
     pypper_site_infer_free(NULL);
+
+    /* Lines in turn (a hot list every 25th node, a cold one otherwise): pools 0-19 of
+     * an arena seeded by site 20, but pools 7 and 13 by site 18, islands; after settle,
+     * no pool of that arena infers a site for that type (its seeds name the wrong line
+     * for most objects), another type's pools still do. */
+    t = pypper_site_infer_new(64);
+    uintptr_t mixed = base + 4 * ARENA, blocky = base + 5 * ARENA;
+    for (uintptr_t p = 0; p < 20; p++)
+        pypper_site_infer_seed(t, at(mixed + p * POOL + 64), A, p == 7 || p == 13 ? 18 : 20);
+    pypper_site_infer_seed(t, at(mixed + 3 * POOL + 32), B, 30);
+    /* Runs (a loop, then another): pools 0-9 site 40, 10-19 site 41; no island. */
+    for (uintptr_t p = 0; p < 20; p++)
+        pypper_site_infer_seed(t, at(blocky + p * POOL + 64), A, p < 10 ? 40 : 41);
+    /* Another arena whose pools of A were all seeded by site 20 (no island there),
+     * and one whose pools of B were. */
+    uintptr_t quiet = base + 6 * ARENA;
+    pypper_site_infer_seed(t, at(quiet + 1 * POOL + 64), A, 20);
+    pypper_site_infer_seed(t, at(quiet + 2 * POOL + 64), A, 20);
+    pypper_site_infer_seed(t, at(quiet + 1 * POOL + 4096), B, 20);
+    CHECK(pypper_site_infer(t, at(quiet + 2 * POOL + 512), A) == 20);     /* before settle */
+    CHECK(pypper_site_infer(t, at(mixed + 7 * POOL + 512), A) == 18);
+    pypper_site_infer_settle(t);
+    CHECK(pypper_site_infer(t, at(mixed + 7 * POOL + 512), A) == 0);
+    CHECK(pypper_site_infer(t, at(mixed + 2 * POOL + 512), A) == 0);
+    CHECK(pypper_site_infer(t, at(mixed + 40 * POOL + 512), A) == 0);     /* unseeded pool */
+    CHECK(pypper_site_infer(t, at(mixed + 3 * POOL + 512), B) == 30);     /* another type */
+    CHECK(pypper_site_infer(t, at(blocky + 2 * POOL + 512), A) == 40);
+    CHECK(pypper_site_infer(t, at(blocky + 12 * POOL + 512), A) == 41);
+    CHECK(pypper_site_infer(t, at(blocky + 40 * POOL + 512), A) == 40);   /* the arena's first */
+    /* Site 20 was seen in turn with 18 for type A: its seeds say nothing anywhere. */
+    CHECK(pypper_site_infer(t, at(quiet + 2 * POOL + 512), A) == 0);
+    CHECK(pypper_site_infer(t, at(quiet + 1 * POOL + 8192), B) == 20);    /* for B they do */
+    pypper_site_infer_free(t);
+
+    /* One island alone (a short loop between two others, a reused slot): its arena
+     * infers nothing, the line around it still does elsewhere. */
+    t = pypper_site_infer_new(64);
+    for (uintptr_t p = 0; p < 10; p++)
+        pypper_site_infer_seed(t, at(mixed + p * POOL + 64), A, p == 4 ? 50 : 51);
+    pypper_site_infer_seed(t, at(quiet + 1 * POOL + 64), A, 51);
+    pypper_site_infer_settle(t);
+    CHECK(pypper_site_infer(t, at(mixed + 2 * POOL + 512), A) == 0);
+    CHECK(pypper_site_infer(t, at(quiet + 1 * POOL + 512), A) == 51);
+    pypper_site_infer_settle(NULL);                                    /* no crash */
+    pypper_site_infer_free(t);
 
     /* As many seeds as announced, one per pool over many arenas: all found. */
     enum { N = 20000 };
