@@ -525,3 +525,38 @@ def test_freed_recorded_block_passes_no_site_on():
         print("ok")
     """)
     assert out == "ok\n"
+
+
+def test_lines_that_alternate_are_not_guessed():
+    """A loop that makes a list on one line every 25th turn and on another otherwise
+    (a BFS graph's hot community and its cold rest): each pool holds both, and a
+    neighbour's site would name the wrong line for most of them (the hot lists were
+    all given the cold line). Such objects get no inferred site; none gets the other
+    line's."""
+    out = check("""
+        import random
+        pypper.start()
+        rnd = random.Random(3)
+        line_a = sys._getframe().f_lineno + 4
+        g = {}
+        for v in range(50000):
+            if v % 25 == 0:
+                g[v] = [rnd.random() for _ in range(8)]     # line A
+            else:
+                g[v] = [rnd.random() for _ in range(8)]     # line B
+        gc.collect()
+        snap = pypper.snapshot()
+        by_addr = {o.address: o for o in snap.objects if o.type == "list"}
+        wrong = sizes = 0
+        for v, lst in g.items():
+            o = by_addr.get(id(lst))
+            if o is None or not o.site:
+                continue
+            sizes += 1
+            line = int(o.site.split(":")[1].split()[0])
+            want = line_a if v % 25 == 0 else line_a + 2
+            wrong += line != want
+        pypper.end()
+        print(wrong, sizes > 0)
+    """)
+    assert out == "0 True\n", out
