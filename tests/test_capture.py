@@ -412,21 +412,40 @@ def test_a_script_runs_as_python_runs_it(tmp_path):
     """__file__ absolute (a program that changes directory finds its files), argv[0] as
     typed, __builtins__ the module, and __main__ in sys.modules (pickle finds the
     script's classes), as under python3 itself."""
-    (tmp_path / "data.txt").write_text("data\n")
-    write(tmp_path, "prog.py", textwrap.dedent("""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "data.txt").write_text("data\n")
+    write(tmp_path / "src", "prog.py", textwrap.dedent("""
         import builtins, os, pickle, sys
         class Point:
             pass
-        here = os.path.dirname(__file__)
+        here = os.path.dirname(os.path.realpath(__file__))
+        # sys.path[0]: the script's directory, symlinks resolved; the working directory
+        # (where `python3 -m pypper` was started) not on the path.
+        print(sys.path[0] == os.path.dirname(os.path.realpath(__file__)),
+              os.getcwd() in sys.path)
         os.chdir("/")
         print(os.path.isabs(__file__), sys.argv[0], __builtins__ is builtins,
               sys.modules["__main__"].Point is Point, type(__spec__).__name__)
         print(open(os.path.join(here, "data.txt")).read().strip(),
               type(pickle.loads(pickle.dumps(Point()))).__name__)
     """))
-    want = subprocess.run([sys.executable, "prog.py"], cwd=tmp_path, capture_output=True,
-                          text=True, env=clean_env(stock=True))
-    assert want.stdout == "True prog.py True True NoneType\ndata Point\n", want
-    cp = pypper("run", "--no-capture", "prog.py", cwd=tmp_path)
-    assert cp.returncode == 0, cp.stderr
-    assert cp.stdout == want.stdout
+    os.symlink(tmp_path / "src" / "prog.py", tmp_path / "link.py")
+    for script in ("src/prog.py", "link.py"):
+        want = subprocess.run([sys.executable, script], cwd=tmp_path, capture_output=True,
+                              text=True, env=clean_env(stock=True))
+        assert want.stdout == (f"True False\nTrue {script} True True NoneType\n"
+                               "data Point\n"), want
+        cp = pypper("run", "--no-capture", script, cwd=tmp_path)
+        assert cp.returncode == 0, cp.stderr
+        assert cp.stdout == want.stdout
+
+
+def test_compiled_scripts_run_and_report_goes_to_stdout(tmp_path):
+    write(tmp_path, "app.py", "print('compiled ran')\n")
+    subprocess.run([sys.executable, "-c", "import py_compile; "
+                    "py_compile.compile('app.py', cfile='app.pyc')"], cwd=tmp_path, check=True)
+    cp = pypper("run", "-o", "c.capture", "app.pyc", cwd=tmp_path)
+    assert cp.returncode == 0 and cp.stdout == "compiled ran\n", cp.stderr
+    cp = pypper("report", "c.capture", "-o", "-", cwd=tmp_path)
+    assert cp.returncode == 0 and cp.stdout.startswith("<!DOCTYPE html>"), cp.stdout[:80]
+    assert not (tmp_path / "-").exists()

@@ -48,15 +48,15 @@ def start(**options):
     """Start a tracing session with the environment's options overridden by these.
 
     Returns True when a session started, False when one was already running with the
-    same options. Raises ConfigError for a bad option name or value, and RuntimeError
-    when a session with other options is running."""
+    same options. Raises ConfigError for a bad option name or value (its traceback
+    ends here), and RuntimeError when a session with other options is running."""
     try:
         args = _options.to_args(options)
         with _session.lock:
             return _start_locked(args)
-    except (ConfigError, RuntimeError) as e:
+    except ConfigError as e:
         # The caller's mistake: its traceback ends here, not in Pypper's internals.
-        raise e.with_traceback(None) from None
+        raise e.with_traceback(None)
 
 
 def _start_locked(args):

@@ -98,14 +98,15 @@ def _run_program(args):
     an uncaught exception's traceback (without Pypper's frames) as python does."""
     try:
         if args.module:
+            # sys.path[0] is already what `python3 -m MODULE` gives (the working
+            # directory, or nothing under -P): `python3 -m pypper` set it so.
             sys.argv = [args.module] + args.args
-            sys.path.insert(0, os.getcwd())
             runpy.run_module(args.module, run_name="__main__", alter_sys=True)
         else:
             sys.argv = [args.target] + args.args
-            sys.path.insert(0, os.path.dirname(os.path.abspath(args.target)))
-            if zipfile.is_zipfile(args.target):
-                runpy.run_path(args.target, run_name="__main__")     # a zip application
+            _set_path0(os.path.dirname(os.path.realpath(args.target)))
+            if zipfile.is_zipfile(args.target) or _is_pyc(args.target):
+                runpy.run_path(args.target, run_name="__main__")     # a zip app, a .pyc
             else:
                 _run_script(args.target)
         return 0, None
@@ -120,6 +121,27 @@ def _run_program(args):
         return 130, "".join(traceback.format_exception(_trim_traceback(e)))
     except BaseException as e:
         return 1, "".join(traceback.format_exception(_trim_traceback(e)))
+
+
+def _set_path0(directory):
+    """sys.path[0] as `python3 script.py` sets it: the script's directory (symlinks
+    resolved), unless -P / PYTHONSAFEPATH; in place of the working directory that
+    `python3 -m pypper` put there."""
+    cwd_entry = not sys.flags.safe_path and sys.path and sys.path[0] in ("", os.getcwd())
+    if cwd_entry:
+        del sys.path[0]
+    if not sys.flags.safe_path:
+        sys.path.insert(0, directory)
+
+
+def _is_pyc(path):
+    """Whether path is compiled bytecode (as python3 itself decides: the extension or
+    the magic number)."""
+    import importlib.util
+    if path.endswith(".pyc"):
+        return True
+    with open(path, "rb") as f:
+        return f.read(len(importlib.util.MAGIC_NUMBER)) == importlib.util.MAGIC_NUMBER
 
 
 def _run_script(path):
@@ -145,11 +167,13 @@ def _run_script(path):
 
 
 def _module_found(name):
-    """Whether -m NAME names a module runpy can find (its parent packages are imported,
-    as runpy would)."""
+    """Whether -m NAME's top-level package or module can be found (nothing is imported
+    before the session starts; a missing submodule, or a package that fails to
+    import, is the program's error, reported as python3 reports it)."""
     import importlib.util
+    top = name.split(".")[0]
     try:
-        return importlib.util.find_spec(name) is not None
+        return bool(top) and importlib.util.find_spec(top) is not None
     except (ImportError, ValueError):
         return False
 
@@ -322,6 +346,9 @@ def cmd_report(args):
         return err
     out = args.output or (os.path.splitext(args.capture)[0] + ".html")
     text = _report.render_html(_report.analyze(cap))
+    if out == "-":                          # -o -: the page on stdout
+        sys.stdout.write(text)
+        return 0
     try:
         tmp = f"{out}.tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -423,7 +450,7 @@ def main(argv=None):
     p = sub.add_parser("report", help="write the HTML report of a capture")
     p.add_argument("capture", help="a capture written by pypper run")
     p.add_argument("-o", "--output", metavar="REPORT.html",
-                   help="the HTML file (default: the capture's name with .html)")
+                   help="the HTML file (default: the capture's name with .html; - for stdout)")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("stats", help="a text summary of a capture")
     p.add_argument("capture")
