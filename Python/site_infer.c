@@ -22,53 +22,61 @@ typedef struct {
                                    lines in turn (pypper_site_infer_settle) */
 } slot;
 
-/* A (type, site) seen in turn with another site of the type (settle): its seeds say
- * nothing of their neighbours anywhere. */
-#define MIXED_PAIRS 64
+/* One (type, site) of the seeds: how many pools it seeded, how many of those are
+ * islands, the sites next to its islands, and whether its seeds say nothing of their
+ * neighbours (settle). A second open-addressing table of `cap` entries after the
+ * slots: there are at most as many (type, site) as seeds, a quarter of cap. */
 typedef struct {
-    const void *type;
-    uint32_t site;
-} mixed_pair;
+    const void *type;           /* NULL: empty */
+    uint32_t site, seeds, islands;
+    uint32_t around[2];         /* sites next to its islands (the first two seen) */
+    bool mixed;
+} pair;
 
 struct site_infer {
     size_t cap;
-    size_t n_mixed;
-    mixed_pair mixed[MIXED_PAIRS];
+    pair *pairs;                /* cap of them, after the slots */
     slot slots[];
 };
 
-static bool is_mixed(const site_infer *t, const void *type, uint32_t site)
-{
-    for (size_t k = 0; k < t->n_mixed; k++)
-        if (t->mixed[k].type == type && t->mixed[k].site == site)
-            return true;
-    return false;
-}
-
-/* Remember (type, site) as mixed; when the list is full, the arena's flag alone. */
-static void add_mixed(site_infer *t, const void *type, uint32_t site)
-{
-    if (!is_mixed(t, type, site) && t->n_mixed < MIXED_PAIRS)
-        t->mixed[t->n_mixed++] = (mixed_pair){type, site};
-}
+static size_t bytes_for(size_t cap) { return sizeof(site_infer) + cap * (sizeof(slot) + sizeof(pair)); }
 
 site_infer *pypper_site_infer_new(size_t seeds)
 {
     size_t cap = 1024;
     while (cap < seeds * 4)
         cap *= 2;
-    size_t bytes = sizeof(site_infer) + cap * sizeof(slot);
-    site_infer *t = pypper_own_mmap(PYPPER_OWN_SITE_INFER, bytes, 0);
+    site_infer *t = pypper_own_mmap(PYPPER_OWN_SITE_INFER, bytes_for(cap), 0);
     if (!t)
         return NULL;
     t->cap = cap;
+    t->pairs = (pair *)(t->slots + cap);
     return t;
 }
 
 void pypper_site_infer_free(site_infer *t)
 {
     if (t)
-        pypper_own_munmap(t, sizeof(site_infer) + t->cap * sizeof(slot));
+        pypper_own_munmap(t, bytes_for(t->cap));
+}
+
+/* The entry of (type, site): added if new when `add` (there is always room: see
+ * pair), else NULL when there is none. */
+static pair *pair_at(const site_infer *t, const void *type, uint32_t site, bool add)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)type * 31 + site) * 0x9E3779B97F4A7C15ull;
+    size_t mask = t->cap - 1;
+    for (size_t i = (size_t)(h >> 24) & mask;; i = (i + 1) & mask) {
+        pair *p = &t->pairs[i];
+        if (!p->type) {
+            if (!add)
+                return NULL;
+            *p = (pair){type, site, 0, 0, {0, 0}, false};
+            return p;
+        }
+        if (p->type == type && p->site == site)
+            return p;
+    }
 }
 
 static uintptr_t key_of(const void *block, int level)
@@ -106,33 +114,15 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
  * cold one otherwise: each pool holds both, and its seed names one), so no pool of it
  * says which line made its objects; and when most of a line's seeds are islands
  * (at least two), no pool seeded by it or by the lines around its islands says so, in
- * any arena (seeds are sparse: most arenas of such a loop show no island). Runs of
- * pools from one line (a loop, then another) have no island. */
-/* Seeds and islands of one (type, site), with the sites around its islands. */
-#define SETTLE_PAIRS 256
-typedef struct {
-    const void *type;
-    uint32_t site, seeds, islands;
-    uint32_t around[2];         /* sites next to its islands (the first two seen) */
-} pair_count;
-
-static pair_count *count_of(pair_count *pairs, size_t *n, const void *type, uint32_t site)
-{
-    for (size_t k = 0; k < *n; k++)
-        if (pairs[k].type == type && pairs[k].site == site)
-            return &pairs[k];
-    if (*n == SETTLE_PAIRS)
-        return NULL;
-    pairs[*n] = (pair_count){type, site, 0, 0, {0, 0}};
-    return &pairs[(*n)++];
-}
-
+ * any arena (seeds are sparse: most arenas of such a loop show no island). A pool
+ * with one seeded neighbour only is judged by that one. Runs of pools from one line
+ * (a loop, then another) have no island while each run has two seeded pools or more;
+ * a run with one (a short loop) is an island, and its arena infers nothing for that
+ * type: wrongly cautious, never wrong. */
 void pypper_site_infer_settle(site_infer *t)
 {
     if (!t)
         return;
-    pair_count pairs[SETTLE_PAIRS];
-    size_t n_pairs = 0;
     slot *s = (slot *)t->slots;
     for (size_t i = 0; i < t->cap; i++) {
         if (!s[i].key || (s[i].key - 1) & 1)
@@ -152,34 +142,31 @@ void pypper_site_infer_settle(site_infer *t)
                 }
             }
         }
-        pair_count *c = count_of(pairs, &n_pairs, s[i].type, s[i].site);
-        if (c)
-            c->seeds++;
+        pair *c = pair_at(t, s[i].type, s[i].site, true);
+        c->seeds++;
         if (seeded && !same) {
             slot *arena_slot = find(t, key_of(s[i].block, 1), s[i].type);
             if (arena_slot->key)
                 arena_slot->mixed = true;
-            if (c) {
-                c->islands++;
-                for (int k = 0; k < seeded; k++)
-                    if (!c->around[0] || c->around[0] == other[k])
-                        c->around[0] = other[k];
-                    else if (!c->around[1])
-                        c->around[1] = other[k];
-            }
+            c->islands++;
+            for (int k = 0; k < seeded; k++)
+                if (!c->around[0] || c->around[0] == other[k])
+                    c->around[0] = other[k];
+                else if (!c->around[1])
+                    c->around[1] = other[k];
         }
     }
     /* A line whose seeds are mostly islands (at least two) was made in turn with the
      * lines around them: neither's seeds say anything of their neighbours, anywhere
      * (one island alone: a short loop between two others, or a freed slot reused). */
-    for (size_t k = 0; k < n_pairs; k++) {
-        const pair_count *c = &pairs[k];
-        if (c->islands < 2 || 2 * c->islands < c->seeds)
+    for (size_t k = 0; k < t->cap; k++) {
+        const pair *c = &t->pairs[k];
+        if (!c->type || c->islands < 2 || 2 * c->islands < c->seeds)
             continue;
-        add_mixed(t, c->type, c->site);
+        pair_at(t, c->type, c->site, true)->mixed = true;
         for (int j = 0; j < 2; j++)
             if (c->around[j])
-                add_mixed(t, c->type, c->around[j]);
+                pair_at(t, c->type, c->around[j], true)->mixed = true;
     }
 }
 
@@ -192,8 +179,10 @@ uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *t
         return 0;
     for (int level = 0; level < 2; level++) {
         const slot *s = find(t, key_of(block, level), type);
-        if (s->key)
-            return is_mixed(t, type, s->site) ? 0 : s->site;
+        if (s->key) {
+            const pair *p = pair_at(t, type, s->site, false);
+            return p && p->mixed ? 0 : s->site;
+        }
     }
     return 0;
 }

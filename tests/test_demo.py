@@ -25,7 +25,7 @@ def test_pageout_helps_only_when_every_round_has_fewer_faults_and_something_is_o
     helped = w.verdict("pageout", first, [(0.13, 40), (0.14, 60), (0.13, 50)],
                        [(0.14, 400), (0.14, 90), (0.15, 300)], 204800, 128 << 20)
     assert helped.endswith("in every round)") and "helped" in helped
-    assert "kept 128.0 MiB of the program in swap" in helped
+    assert "128.0 MiB of the program was in swap (VmSwap" in helped
     assert "first pass after its placement took 0.140 s with 700 major faults" in helped
     assert "0.130 s (50 major faults) with Pypper's placement" in helped
     assert "0.140 s (300 major faults) with the 200 hottest payloads (0.2 MiB)" in helped

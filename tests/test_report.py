@@ -353,8 +353,10 @@ def test_class_cards_count_untraced_bytes_by_their_page_heat():
     """The headline's hot / warm / cold: traced plus untraced (a column store's hot
     floats are untraced: the hot card showed 0.9 MiB of 4.7)."""
     from pypper import _report
+    # (heap - traced need not equal the walk's untraced bytes by class: the shares are
+    # of the three classes' sum, so that they add up to 100%.)
     a = {"totals": {"hot": 1 << 20, "warm": 0, "cold": 3 << 20}, "traced": 4 << 20,
-         "untraced": 4 << 20, "untraced_classes": {"hot": 3 << 20, "warm": 0, "cold": 1 << 20}}
+         "untraced": 5 << 20, "untraced_classes": {"hot": 3 << 20, "warm": 0, "cold": 1 << 20}}
     hot, warm, cold = _report._class_cards(a)
     assert hot == ("4.0 MiB", "hot (50%): traced 1.0 MiB + untraced 3.0 MiB", "hot")
     assert cold[0] == "4.0 MiB" and warm[0] == "0 B"

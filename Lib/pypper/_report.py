@@ -572,13 +572,15 @@ def _class_cards(a):
     data is mostly there), with the two parts in the label."""
     t, u = a["totals"], a.get("untraced_classes")
     cards = []
+    # The three add up to 100% (the walk's untraced bytes by class, not heap - traced).
+    whole_sum = sum(t[k] + (u[k] if u else 0) for k in ("hot", "warm", "cold"))
     for k in ("hot", "warm", "cold"):
         if u is None:
             cards.append((fmt_bytes(t[k]), f"{k} ({_pct(t[k], a['traced'])} of traced; untraced "
                                            "bytes have no temperature in this capture)", k))
             continue
         whole = t[k] + u[k]
-        cards.append((fmt_bytes(whole), f"{k} ({_pct(whole, a['traced'] + a['untraced'])}): "
+        cards.append((fmt_bytes(whole), f"{k} ({_pct(whole, whole_sum)}): "
                                         f"traced {fmt_bytes(t[k])} + untraced {fmt_bytes(u[k])}",
                       k))
     return cards

@@ -12,12 +12,13 @@ placement is only recorded). `make demo` runs it as any program is run,
 writes the HTML report; the workload itself adds whether the placement helped,
 measured: the same requests timed (and their major faults counted) with Pypper's
 placement and with the hottest payloads moved to the slow tier, in the same run, the
-two alternated (two passes each: a pass also warms what the next one reads). A first
-pass alone, right after Pypper's placement, shows what its mistakes cost (on
-pageout: pages it sent to swap that the requests still use), and on pageout the
-line says how much of the program Pypper kept in swap (VmSwap): far memory does not
-make a resident page slower, it makes a page that is out cost a fault, so there the
-verdict rests on the faults, on numa on the times (the slow node's latency).
+two alternated (three rounds: a pass also warms what the next one reads), a verdict
+only when every round agrees. A first pass alone, right after Pypper's placement,
+shows what its mistakes cost (on pageout: pages in swap that the requests still use),
+and on pageout the line says how much of the program was in swap (VmSwap, the
+kernel's own swapping included): far memory does not make a resident page slower, it
+makes a page that is out cost a fault, so there the verdict rests on the faults, on
+numa on the times (the slow node's latency).
 """
 
 import bisect
@@ -127,9 +128,10 @@ def verdict(backend, first, placed, moved, hot_bytes, swapped):
             f"to the slow tier")
     pairs = list(zip(placed, moved))
     if backend == "pageout":
-        line += (f"; Pypper kept {mib(swapped)} of the program in swap, and the first pass "
+        line += (f"; {mib(swapped)} of the program was in swap (VmSwap: what Pypper's "
+                 f"slow tier sent there, and whatever the kernel swapped), and the first pass "
                  f"after its placement took {first[0]:.3f} s with {first[1]} major faults "
-                 f"(pages it had sent out that the requests still used)")
+                 f"(pages in swap that the requests still used)")
         if swapped > 0 and all(m[1] > p[1] for p, m in pairs):
             return line + (": its placement helped (memory out of RAM, fewer faults than "
                            "with the hot data out, in every round)")
