@@ -123,12 +123,12 @@ def test_the_sums_are_a_snapshots_rows_summed():
                                           if have_sites.get(k) != want_sites.get(k)][:3]
         assert sums["objects"] == len([o for o in objs if o.address not in fresh]) > 37000
         # Pages and untraced bytes as snapshot_data's, which also has the sums' own
-        # result (its tuples and numbers are untraced: 80 KiB here).
+        # result (its tuples and numbers are untraced: 80 KiB here). (Untraced bytes go
+        # to the site of their pool's latest recorded block, which the calls' own
+        # allocations change: their sites are not compared.)
         assert 0 <= data["pages"]["n"] - sums["pages"]["n"] <= 8, (data["pages"]["n"], sums["pages"]["n"])
         assert 0 <= data["untraced_bytes"] - sums["untraced_bytes"] <= 256 << 10, \
             (sums["untraced_bytes"], data["untraced_bytes"])
-        assert {u[0] for u in sums["untraced"]} <= {u[0] for u in data["untraced"]} | {None}, \
-            ({u[0] for u in sums["untraced"]}, {u[0] for u in data["untraced"]})
         gc.enable()
         pypper.end()
         print("ok")
