@@ -449,3 +449,17 @@ def test_compiled_scripts_run_and_report_goes_to_stdout(tmp_path):
     cp = pypper("report", "c.capture", "-o", "-", cwd=tmp_path)
     assert cp.returncode == 0 and cp.stdout.startswith("<!DOCTYPE html>"), cp.stdout[:80]
     assert not (tmp_path / "-").exists()
+
+
+def test_sites_show_paths_relative_to_where_the_run_started(tmp_path):
+    """A script's code carries its absolute path (as under python3); the summary and
+    stats show the program's lines relative to the run's working directory."""
+    (tmp_path / "pkg").mkdir()
+    write(tmp_path / "pkg", "app.py", "import time\nkeep = [[i] for i in range(20000)]\n"
+                                      "time.sleep(0.3)\n")
+    cp = pypper("run", "-o", "r.capture", "--interval", "0.1", "pkg/app.py", cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    assert " at pkg/app.py:2 (<module>)" in cp.stderr, cp.stderr
+    assert str(tmp_path) not in cp.stderr.replace(f"{tmp_path}/r.capture", "")
+    st = pypper("stats", "r.capture", cwd=tmp_path)
+    assert "pkg/app.py:2 (<module>)" in st.stdout and str(tmp_path / "pkg") not in st.stdout

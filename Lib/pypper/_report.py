@@ -58,6 +58,19 @@ def is_internal(site, internal_paths, cwd=None):
     return any(ap == p or ap.startswith(p.rstrip("/") + "/") for p in internal_paths)
 
 
+def shown_site(site, cwd):
+    """A site as the report shows it: its file relative to the run's working directory
+    when it is under it (a script's code objects carry its absolute path, as under
+    python3 itself), else as recorded."""
+    path, line, func = split_site(site)
+    if line is None or not cwd or not os.path.isabs(path):
+        return site
+    rel = os.path.relpath(path, cwd)
+    if rel.startswith(".."):
+        return site
+    return f"{rel}:{line}" + (f" ({func})" if func else "")
+
+
 def source_line(site, cwd=None):
     path, line, _ = split_site(site)
     if line is None:
@@ -149,6 +162,7 @@ def analyze(cap):
     for s in sites:
         s["internal"] = is_internal(s["name"], internal_paths, cwd)
         s["source"] = "" if s["internal"] else source_line(s["name"], cwd)
+        s["name"] = shown_site(s["name"], cwd)
     types = _group_table(groups, lambda g: g["type"])
     # Types with user-code bytes first: a type's user bytes decide its order.
     user_types = {}
@@ -233,7 +247,8 @@ def _site_series(frames, internal_paths, cwd):
     ranked = sorted(totals, key=lambda s: (is_internal(s, internal_paths, cwd), -totals[s]))
     top = [s for s in ranked if totals[s] > 0][:TOP_SITES_OVER_TIME]
     return {"times": [f.t for f in frames],
-            "sites": [{"site": s or "(no site)", "hot": [f.sites.get(s, [0, 0])[0] for f in frames],
+            "sites": [{"site": shown_site(s, cwd) if s else "(no site)",
+                       "hot": [f.sites.get(s, [0, 0])[0] for f in frames],
                        "warm": [f.sites.get(s, [0, 0])[1] for f in frames]} for s in top]}
 
 
