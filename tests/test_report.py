@@ -190,7 +190,9 @@ def test_summary_says_what_a_sites_hot_bytes_are():
          "owned": 100_000, "hot": 250_000, "warm": 0, "cold": 0, "tsum": 220_000.0,
          "slow": 0, "hist": [0] * 9 + [250_000]}]
     untraced = [{"site": "app.py:20 (build)", "bytes": 1_400_000, "cold": 1_350_000,
-                 "warm": 0, "hot": 50_000}]
+                 "warm": 0, "hot": 50_000},
+                {"site": "app.py:14 (build)", "bytes": 1_200_000, "cold": 0,
+                 "warm": 0, "hot": 1_200_000}]
     sites = _report._group_table(groups, lambda g: g["site"])
     _report._add_untraced(sites, untraced)
     by = {s["name"]: s for s in sites}
@@ -199,6 +201,10 @@ def test_summary_says_what_a_sites_hot_bytes_are():
     assert _report._class_parts(by["app.py:20 (build)"], "cold") == \
         " (list 2.7 MiB, untraced 1.3 MiB)"
     assert _report._class_parts(by["app.py:18 (build)"], "hot") == ""     # one kind only
+    # Untraced bytes alone: classed by their pages' heat, which what shares the pages
+    # (a hot loop's short-lived numbers, a hot dict's keys) gives them; said so.
+    assert _report._class_parts(by["app.py:14 (build)"], "hot") == \
+        " (untraced: by the heat of its pages)"
 
 
 def test_sizes_match_getsizeof_plus_owned_buffers(tmp_path):

@@ -276,10 +276,15 @@ def _class_parts(site, key):
     """What a site's hot (or cold) bytes are, when more than one kind: " (dict 1.3 MiB,
     list 48.0 KiB)", the untraced bytes by their pages' heat as "untraced"; a line of
     code can make the program's hot table and its cold lists (the site of a table is
-    the line that last grew it)."""
+    the line that last grew it). Untraced bytes alone say so."""
     parts = [(n, b) for n, b in (site.get("types_" + key) or {}).items() if b > 0]
     if site.get("untraced_" + key):
         parts.append(("untraced", site["untraced_" + key]))
+    if len(parts) == 1 and parts[0][0] == "untraced":
+        # All of it classed by page heat, not by its objects' own evidence: what
+        # shares its pages (numbers a hot loop makes and frees there, a hot dict's
+        # keys) heats it too.
+        return " (untraced: by the heat of its pages)"
     if len(parts) < 2:
         return ""
     parts.sort(key=lambda p: -p[1])
