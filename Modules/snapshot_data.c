@@ -283,10 +283,7 @@ static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t 
     return site;
 }
 
-/* Seed the site inference (Python/site_infer.h) with every object in the table whose
- * own allocation was recorded, at most `room` of them; under the heap's
- * serialization (it reads their types). */
-static void seed_sites(site_infer *t, size_t room)
+void pypper_seed_recorded_sites(site_infer *t, size_t room)
 {
     size_t seeded = 0, count = pypper_objtable_count();
     for (size_t i = 0; i < count && seeded < room; i++) {
@@ -304,8 +301,7 @@ static void seed_sites(site_infer *t, size_t room)
     pypper_site_infer_settle(t);
 }
 
-/* How many objects seed_sites() may seed (the entries with a recorded site). */
-static size_t seeds_wanted(void)
+size_t pypper_recorded_site_count(void)
 {
     size_t n = 0, count = pypper_objtable_count();
     for (size_t i = 0; i < count; i++) {
@@ -316,7 +312,7 @@ static size_t seeds_wanted(void)
 }
 
 /* Give rows [0, n) without a site the site of a recorded object of the same type
- * allocated near them (seed_sites). */
+ * allocated near them (pypper_seed_recorded_sites). */
 static void infer_sites(pypper_snapshot_columns *c, size_t n, const type_map *types, const site_infer *t)
 {
     if (!t)
@@ -780,7 +776,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     memset(&s, 0, sizeof(s));
     pypper_snapshot_columns_place(&s.cols, PyBytes_AS_STRING(buf), cap);
     s.cols.entry = map_anon(cap * sizeof(uint32_t));
-    size_t seeds = seeds_wanted();
+    size_t seeds = pypper_recorded_site_count();
     s.infer = seeds ? pypper_site_infer_new(seeds) : NULL;     /* NULL: no inference */
     s.traced = want_untraced ? pypper_untraced_new() : NULL;
     s.urows.cap = want_untraced ? (size_t)pypper_alloc_sites_count() + 1 : 0;
@@ -800,7 +796,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
             (void)pypper_untraced_mark(s.traced, info.block, info.size);
     }
     if (s.infer)
-        seed_sites(s.infer, seeds);
+        pypper_seed_recorded_sites(s.infer, seeds);
     size_t next = 0, n = fill(&s, min_t, now, page_size, &next);
     s.upages = (untraced_pages){now, page_size, NULL, 0, 0};
     uint64_t untraced_total = s.traced ? pypper_untraced_walk(s.traced, untraced_class, &s.upages, keep_untraced, &s.urows) : 0;
@@ -976,7 +972,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     s.owned = map_anon(SUMS_CHUNK * sizeof(*s.owned));
     s.machinery = map_anon(MACHINERY_TYPES * sizeof(bool));
     s.sums = pypper_group_sums_new(frame_min_t);
-    size_t seeds = seeds_wanted();
+    size_t seeds = pypper_recorded_site_count();
     s.infer = seeds ? pypper_site_infer_new(seeds) : NULL;
     s.traced = pypper_untraced_new();
     s.urows.cap = (size_t)pypper_alloc_sites_count() + 1;
@@ -991,7 +987,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     }
     bool locked = pypper_heap_lock();
     if (s.infer)
-        seed_sites(s.infer, seeds);
+        pypper_seed_recorded_sites(s.infer, seeds);
     size_t next = 0, rows = 0, typed = 0, count = pypper_objtable_count();
     bool summed = true;
     while (summed && next < count && !s.pages.failed) {

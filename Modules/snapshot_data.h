@@ -6,8 +6,17 @@
 
 #include <Python.h>
 
+#include "../Python/site_infer.h"
+
 /* snapshot_data([min_temperature[, untraced[, columns]]]) */
 PyObject *pypper_snapshot_data(PyObject *module, PyObject *args);
+
+/* Entries of the object table whose own allocation was recorded (the seeds of site
+ * inference), and seeding t with at most `room` of them, settled: the objects'
+ * types are read (resident ones only), so under the heap's serialization where the
+ * table must not change (snapshots) or with the GIL (hot_objects). */
+size_t pypper_recorded_site_count(void);
+void pypper_seed_recorded_sites(site_infer *t, size_t room);
 
 /* snapshot_sums(frame_min_t, machinery): the objects summed per (site, type) and per
  * site instead of listed (a capture's groups and frame records). */

@@ -149,22 +149,12 @@ static int hottest_begin(const char *name, Py_ssize_t want, uint32_t *now, PyObj
 
 /* Objects of the table whose own allocation was recorded, as seeds for inference;
  * NULL when there is no memory (no inference then). */
-static site_infer *seed_recorded_sites(size_t count)
+static site_infer *seed_recorded_sites(void)
 {
-    size_t seeds = 0;
-    for (size_t i = 0; i < count; i++) {
-        uint32_t site = pypper_entry_site(pypper_objtable_at(i));
-        seeds += site && site != PYPPER_SITE_BEFORE_SESSION;
-    }
+    size_t seeds = pypper_recorded_site_count();
     site_infer *t = pypper_site_infer_new(seeds);
-    for (size_t i = 0; t && i < count; i++) {
-        pypper_obj_entry *e = pypper_objtable_at(i);
-        if (!pypper_entry_site(e) || pypper_entry_site(e) == PYPPER_SITE_BEFORE_SESSION || !pypper_objtable_current(e)
-            || Py_REFCNT((PyObject *)pypper_entry_object(e)) <= 0)
-            continue;
-        pypper_site_infer_seed(t, pypper_entry_block(e), Py_TYPE((PyObject *)pypper_entry_object(e)), pypper_entry_site(e));
-    }
-    pypper_site_infer_settle(t);
+    if (t)
+        pypper_seed_recorded_sites(t, seeds);
     return t;
 }
 
@@ -181,7 +171,7 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     if (go <= 0)
         return go < 0 ? NULL : empty;
     bool locked = pypper_heap_lock();
-    size_t count = pypper_objtable_count(), n;
+    size_t n;
     ranked *heap = rank_hottest((size_t)want, &n, now);
     if (!heap) {
         pypper_heap_unlock(locked);
@@ -189,7 +179,7 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     }
     /* Objects are built after the heap lock is released (building allocates). */
     uint32_t *sites = detail ? PyMem_RawCalloc(n ? n : 1, sizeof(uint32_t)) : NULL;
-    site_infer *near = sites ? seed_recorded_sites(count) : NULL;
+    site_infer *near = sites ? seed_recorded_sites() : NULL;
     for (size_t k = 0; k < n; k++) {
         pypper_obj_entry *e = pypper_objtable_at(heap[k].index);
         heap[k].index = (size_t)(uintptr_t)pypper_entry_object(e);

@@ -178,6 +178,9 @@ def _module_found(name):
         return False
 
 
+MIN_CAPTURE_BYTES = 1 << 16        # --max-size below this: refused
+
+
 def _recorder_args_error(args):
     """What is wrong with --interval, --max-size or --overhead, or None."""
     if args.interval is not None and not (math.isfinite(args.interval) and args.interval > 0):
@@ -190,8 +193,6 @@ def _recorder_args_error(args):
                 f"must be above 0 and at most 1 (the default is {_capture.COST_SHARE})")
     return None
 
-
-MIN_CAPTURE_BYTES = 1 << 16
 
 
 def cmd_run(args):
@@ -291,8 +292,7 @@ def _print_run_summary(path):
         print(f"pypper: {e}", file=sys.stderr)
         return
     a = _report.analyze(cap)
-    out = ["", "pypper: " + _report.summary_lines(a)[0]]
-    out += ["pypper: " + line for line in _report.summary_lines(a)[1:]]
+    out = [""] + ["pypper: " + line for line in _report.summary_lines(a)]
     rel = os.path.relpath(path)
     shown = rel if not rel.startswith("..") else path
     cost = ""

@@ -35,7 +35,7 @@ import zlib
 import _pypper
 
 from . import _trace     # LineFile: close() and abandon() of the writer
-from ._snapshot import INTERNAL_TYPES
+from ._snapshot import INTERNAL_TYPES, page_columns
 
 MAGIC = "PYPPER-CAPTURE 1"
 FORMAT_VERSION = 1
@@ -98,10 +98,7 @@ def page_heat_now(data):
     # The snapshot's pages include the buffers objects own (list items, tables,
     # bytearray data), each page at its owner's temperature or, when lower, that of
     # the objects it refers to (Python/buffer_heat.h).
-    n = data["pages"]["n"]
-    mv = memoryview(data["pages"]["columns"])
-    address, h_col = mv[:8 * n].cast("Q"), mv[24 * n:32 * n].cast("d")
-    slow_col = mv[32 * n:33 * n].cast("B")
+    address, _hot, _cold, h_col, slow_col = page_columns(data["pages"])
     for page, slow, h in zip(address, slow_col, h_col):
         heat[page] = heat.get(page, 0.0) + h
         tiers.setdefault(page, "slow" if slow else "fast")

@@ -178,14 +178,17 @@ class ObjectRows(Sequence):
         return f"<pypper snapshot objects: {self._n}>"
 
 
-def _pages_from_columns(data):
+def page_columns(data):
+    """(address, hot bytes, cold bytes, heat, tier number) of snapshot_data's pages as
+    columns (memoryviews over its one bytes object)."""
     n = data["n"]
     mv = memoryview(data["columns"])
-    address = mv[:8 * n].cast("Q")
-    hot = mv[8 * n:16 * n].cast("Q")
-    cold = mv[16 * n:24 * n].cast("Q")
-    heat = mv[24 * n:32 * n].cast("d")
-    tier = mv[32 * n:33 * n].cast("B")
+    return (mv[:8 * n].cast("Q"), mv[8 * n:16 * n].cast("Q"), mv[16 * n:24 * n].cast("Q"),
+            mv[24 * n:32 * n].cast("d"), mv[32 * n:33 * n].cast("B"))
+
+
+def _pages_from_columns(data):
+    address, hot, cold, heat, tier = page_columns(data)
     return [PageInfo(a, TIERS[t], h, hb, cb) for a, t, h, hb, cb in zip(address, tier, heat, hot, cold)]
 
 
