@@ -20,10 +20,12 @@ double pypper_object_temperature(PyObject *obj, uint32_t now_ms, int resident_on
 /* The temperature of the bytes [from, to) of the heap block [block, block + size) that
  * `owner` owns (a dict's keys object or values array, a list's item array: the block
  * holds it, from its start or after a few bytes of colour or prefix), from up to
- * 8 references held there (a list's items, a dict's values reached
- * from its entries or from its index slots, a set's keys): their mean temperature.
- * -1 when that part holds no reference with a temperature (a bytearray's data, a
- * header, items outside the heap), or when the buffer is not resident. */
+ * 64 references held there (a list's items, a dict's values reached from its entries
+ * or from its index slots, a set's keys): a part is read whenever any of them is
+ * reached through it, so it is as hot as the hottest of those with their own
+ * evidence; when none has any, the mean temperature of those known by their pages'
+ * heat. -1 when that part holds no reference with a temperature (a bytearray's data,
+ * a header, items outside the heap), or when the buffer is not resident. */
 double pypper_buffer_part_temperature(PyObject *owner, const void *block, size_t size,
                                       const void *from, const void *to, uint32_t now_ms);
 

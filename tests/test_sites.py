@@ -100,8 +100,10 @@ def test_column_lists_count_their_item_arrays():
 def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
     """A hot list that is only appended to (an access log) and a hot dict of which a
     few keys are looked up are used through a small part of their buffers: each page
-    of a buffer takes its owner's temperature or, when lower, that of the objects it
-    refers to (snapshot.owned_classes, counted so by the pages and by_type)."""
+    of a buffer takes its owner's temperature or, when lower, that of the hottest
+    objects it refers to (snapshot.owned_classes, counted so by the pages and
+    by_type). A dict whose looked-up keys are spread over its table (one in 25) is
+    read on every page of it."""
     out = check("""
         class Item:
             def __init__(self, v):
@@ -109,6 +111,7 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
         driven()
         log = [Item(i) for i in range(60000)]
         table = {i: Item(i) for i in range(20000)}
+        spread = {i: Item(i) for i in range(20000)}
         whole = [Item(i) for i in range(3000)]
         gc.collect()                            # the live trace takes them
         def append(lst):                        # lst: new in this frame at each call
@@ -125,11 +128,12 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
             for _ in range(200):
                 append(log)
             look(table, range(500))
+            look(spread, range(0, 20000, 25))
             walk(whole)
         _pypper._test_hand_over()
         snap = pypper.snapshot()
         row = {o.address: o for o in snap.objects}
-        for obj in (log, table, whole):
+        for obj in (log, table, spread, whole):
             assert row[id(obj)].klass == "hot", (type(obj), row[id(obj)])
         cold, warm, hot = snap.owned_classes[id(log)]
         assert cold >= 0.95 * row[id(log)].owned_bytes, (cold, warm, hot, row[id(log)].owned_bytes)
@@ -137,6 +141,11 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
         cold, warm, hot = snap.owned_classes[id(table)]
         owned = row[id(table)].owned_bytes
         assert 0 < hot <= 0.1 * owned and cold >= 0.8 * owned, (cold, warm, hot, owned)
+        # Every page of its entries and index slots holds looked-up keys (its room for
+        # 1,845 more entries, 11 pages, is read by nothing).
+        cold, warm, hot = snap.owned_classes[id(spread)]
+        owned = row[id(spread)].owned_bytes
+        assert hot >= 0.8 * owned and cold <= 0.15 * owned, (cold, warm, hot, owned)
         # A list whose every item is used: its buffer is as hot as it is.
         assert id(whole) not in snap.owned_classes or snap.owned_classes[id(whole)][2] >= 0.9 * row[id(whole)].owned_bytes
         # The aggregates and the pages count the buffers' bytes in those classes.
