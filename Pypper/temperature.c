@@ -96,8 +96,14 @@ void pypper_model_census_begin(pypper_model_census *c)
     memset(c, 0, sizeof(*c));
 }
 
-void pypper_model_census_add(pypper_model_census *c, double heat)
+void pypper_model_census_add(pypper_model_census *c, const pypper_obj_state *s, uint32_t now_ms)
 {
+    if (!(s->heat > 0.0f))
+        return;                                     /* without heat: not counted */
+    uint32_t age = now_ms > s->stamp ? now_ms - s->stamp : 0;
+    if ((double)age > PYPPER_CENSUS_WINDOW * P.half_life_ms)
+        return;                                     /* not used lately: not counted */
+    double heat = pypper_model_heat(s, now_ms);
     if (heat <= 0.0)
         return;
     /* Buckets of a quarter octave from 2^-16 up. */

@@ -36,14 +36,19 @@ const pypper_model_params *pypper_model_params_get(void);
 void pypper_model_add_heat(pypper_obj_state *s, double heat, uint32_t now_ms);
 /* A census of heats (a log histogram) that sets the reference heat to their 95th
  * percentile; the sampler takes one at each hand-over, over a sample spread evenly over
- * the whole object table (not the window it polls: one part of the program's data). */
+ * the whole object table (not the window it polls: one part of the program's data).
+ * An object counts while its last evidence is at most PYPPER_CENSUS_WINDOW half-lives
+ * old: every object once seen keeps a heat above 0 as it decays, and counting them all
+ * let a long run's crowd of objects used once (an access log's records) pull the
+ * percentile down, and so every temperature up, the longer the program ran. */
+#define PYPPER_CENSUS_WINDOW 4
 #define PYPPER_CENSUS_BUCKETS 160
 typedef struct {
     uint64_t count;
     uint32_t bucket[PYPPER_CENSUS_BUCKETS];
 } pypper_model_census;
 void pypper_model_census_begin(pypper_model_census *c);
-void pypper_model_census_add(pypper_model_census *c, double heat);
+void pypper_model_census_add(pypper_model_census *c, const pypper_obj_state *s, uint32_t now_ms);
 void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms);
 
 /* A heat stamped from_ms decayed to to_ms (HALF_LIFE_MS). */

@@ -370,11 +370,8 @@ static void take_census(size_t count, uint32_t now)
     const pypper_obj_entry *entries = pypper_objtable_entries();
     for (size_t i = (size_t)(AT.applies % stride); i < count; i += stride) {
         const pypper_obj_state *st = pypper_entry_state(&entries[i]);
-        if (!(st->heat > 0.0f))
-            continue;                               /* without heat: not counted */
-        double heat = pypper_model_heat(st, now);
-        if (heat > 0.0 && pypper_objtable_current(&entries[i]))
-            pypper_model_census_add(&census, heat);
+        if (st->heat > 0.0f && pypper_objtable_current(&entries[i]))
+            pypper_model_census_add(&census, st, now);
     }
     pypper_model_census_end(&census, now);
 }

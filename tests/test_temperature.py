@@ -344,6 +344,40 @@ def test_a_crowd_of_objects_used_once_does_not_make_the_rest_hot():
     assert out == "ok\n"
 
 
+def test_temperatures_do_not_drift_with_the_length_of_a_run():
+    # A steady program (the same objects used at the same rates, and a stream of new
+    # objects each used once: an access log's records) has the same temperatures after
+    # 10 s as after 30 s. Every object once seen keeps a heat above 0 as it decays; a
+    # census that counted them all had its 95th percentile pulled down by the growing
+    # crowd, and so every temperature up (an LRU cache's hot bytes grew 1.3 -> 4.5 MiB
+    # from a 2 s to a 16 s run): it counts objects used in the last 4 half-lives.
+    out = check("""
+        registry = [Item(i) for i in range(40000)]
+        hot, warm = registry[:100], registry[100:400]
+        stream = iter(registry[400:])
+        driven()
+        def step():
+            use(hot, 4)
+            use(warm[:30], 1)                     # each of warm once in 10 steps
+            warm[:] = warm[30:] + warm[:30]
+            use([next(stream) for _ in range(600)], 1)
+            advance(500)
+            _pypper._test_hand_over()
+        seen = []
+        for k in range(1, 61):
+            step()
+            if k in (20, 60):
+                seen.append([statistics.median(_pypper.temperatures(g)) for g in (hot, warm)]
+                            + [pypper.active_trace_stats()["reference_heat"]])
+        (h1, w1, r1), (h2, w2, r2) = seen
+        assert abs(h1 - h2) < 0.03 and abs(w1 - w2) < 0.03, seen
+        assert 0.8 < r2 / r1 < 1.25, seen
+        pypper.end()
+        print("ok")
+    """, timeout=180)
+    assert out == "ok\n"
+
+
 def idle_and_work(program):
     # Run `program` (a driven session that leaves objects `idle` and `work`), hand its
     # evidence over, and return idle's temperature and the median of work's.
