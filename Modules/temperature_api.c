@@ -7,6 +7,7 @@
 
 #include "temperature_api.h"
 #include "snapshot_data.h"
+#include "snapshot_rows_parse.h"
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
@@ -328,6 +329,9 @@ PyMethodDef pypper_temperature_methods[] = {
     {"snapshot_rows_json", pypper_snapshot_rows_json, METH_VARARGS,
      "snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes, kinds) "
      "-> bytes: object rows of snapshot_data(columns=True) as a snapshot file's JSON"},
+    {"snapshot_rows_parse", pypper_snapshot_rows_parse, METH_VARARGS,
+     "snapshot_rows_parse(text, pos, after_row, columns, tables) -> (pos, after_row, ended): "
+     "a snapshot file's object rows read into columns (Modules/snapshot_rows_parse.h)"},
     {"snapshot_sums", pypper_snapshot_sums, METH_VARARGS,
      "snapshot_sums(frame_min_t, machinery) -> dict: snapshot_data(0.0, True, True) with the objects "
      "summed instead of listed: groups [(site or None, type, objects, bytes, owned, hot, warm, cold, "

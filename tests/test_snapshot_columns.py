@@ -93,3 +93,142 @@ def test_rows_json_bad_arguments():
         print(_pypper.snapshot_rows_json(b"", 0, 0, 0, 0, [], [], [], [], []))
     """)
     assert out.splitlines() == ["snapshot_rows_json"] * 4 + ["TypeError", "b''"]
+
+
+LOADED = """
+import gc, json, random, sys, zlib, pypper, _pypper
+from pypper import _snapshot
+
+class Item:
+    def __init__(self, i):
+        self.i = i
+        self.name = "n%d" % i
+
+items = [Item(i) for i in range(2000)]
+log = [[i] for i in range(500)]
+pypper.start()
+for _ in range(30):
+    for it in items[:100]:
+        it.name
+snap = pypper.snapshot()
+pypper.end()
+path = sys.argv[1]
+snap.save(path)
+raw = open(path, "rb").read()
+text = zlib.decompress(raw[len(_snapshot.MAGIC):])
+
+def slow(text):
+    return _snapshot._snapshot_from_text(path, [text])
+
+def same(a, b):
+    assert a.objects == b.objects and b.objects == a.objects
+    assert a.pages == b.pages and a.owned_classes == b.owned_classes
+    assert a.by_type() == b.by_type() and a.by_site() == b.by_site()
+    assert a.hottest(10) == b.hottest(10) and a.site_coverage() == b.site_coverage()
+    assert (a.time, a.uptime, a.pid, a.page_size, a.model) == (b.time, b.uptime, b.pid, b.page_size, b.model)
+"""
+
+
+def check_loaded(code, path, timeout=120):
+    r = run(["-c", LOADED + textwrap.dedent(code), str(path)], timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_load_reads_rows_into_columns(tmp_path):
+    """pypper.load reads a file as save() wrote it into columns (no object per row),
+    equal to what json makes of it, whatever the pieces the text is decompressed in;
+    a file laid out otherwise (json.dumps' own spacing) is read through json."""
+    out = check_loaded("""
+        back = pypper.load(path)
+        assert isinstance(back.objects, _snapshot.ObjectRows), type(back.objects)
+        same(back, slow(text))
+        same(back, snap)
+        # Rows cut at every place by the pieces of text.
+        for chunk in (5, 64, 1000):
+            _snapshot.LOAD_CHUNK = chunk
+            same(_snapshot._load_columns(raw), back)
+        _snapshot.LOAD_CHUNK = 1 << 22
+        # Spaced JSON: not the layout the columns path reads; json reads it.
+        spaced = json.dumps(snap.to_dict()).encode()
+        other = _snapshot.MAGIC + zlib.compress(spaced)
+        assert _snapshot._load_columns(other) is None
+        open(path, "wb").write(other)
+        loose = pypper.load(path)
+        assert isinstance(loose.objects, list)
+        same(loose, back)
+        print("ok", len(back.objects))
+    """, tmp_path / "s.snap")
+    assert out.startswith("ok ")
+
+
+def test_load_of_damaged_rows_never_crashes(tmp_path):
+    """Bytes of the JSON text changed, cut or duplicated at random: load() gives a
+    snapshot (the text still reads) or SnapshotError, and the columns path and json
+    agree on which."""
+    out = check_loaded("""
+        snap.objects = snap.objects[:300]           # (a small file: 400 loads of it)
+        snap.save(path)
+        raw = open(path, "rb").read()
+        text = zlib.decompress(raw[len(_snapshot.MAGIC):])
+        rng = random.Random(3)
+        start = text.index(b'"objects":[')
+        outcomes = {"loaded": 0, "error": 0}
+        for k in range(400):
+            t = bytearray(text)
+            at = rng.randrange(start, len(t))
+            what = k % 4
+            if what == 0:
+                t[at] = rng.choice(b'[]{},:"0123456789.-enul \\\\x')
+            elif what == 1:
+                del t[at:]
+            elif what == 2:
+                del t[at:at + rng.randrange(1, 40)]
+            else:
+                t[at:at] = t[at:at + rng.randrange(1, 40)]
+            open(path, "wb").write(_snapshot.MAGIC + zlib.compress(bytes(t)))
+            try:
+                got = pypper.load(path)
+            except _snapshot.SnapshotError:
+                try:
+                    slow(bytes(t))
+                except _snapshot.SnapshotError:
+                    outcomes["error"] += 1
+                    continue
+                raise AssertionError(("json read it, load did not", k))
+            fast = _snapshot._load_columns(open(path, "rb").read())
+            if fast is not None:
+                same(fast, slow(bytes(t)))
+            outcomes["loaded"] += 1
+        assert outcomes["error"] > 100 and outcomes["loaded"] > 10, outcomes
+        print("ok", outcomes)
+    """, tmp_path / "s.snap", timeout=300)
+    assert out.startswith("ok ")
+
+
+def test_rows_parse_bad_arguments():
+    out = check("""
+        import _pypper
+        cols = [bytearray() for _ in range(9)]
+        tables = [{} for _ in range(5)]
+        for args in [(b"]", 2, False, cols, tables),                     # pos past the end
+                     (b"]", 0, False, cols[:8], tables),                 # 8 columns
+                     (b"]", 0, False, cols, tables[:4]),                 # 4 tables
+                     (b"]", 0, False, [bytes()] * 9, tables),            # not bytearrays
+                     (b"[1,2]", 0, False, cols, tables),                 # not a row
+                     (b'[0,0,"t","fast",0.0,null,"cold",0,null]x', 0, False, cols, tables)]:
+            try:
+                print(_pypper.snapshot_rows_parse(*args))
+            except ValueError as e:
+                print(str(e).split(":")[0])
+        print(_pypper.snapshot_rows_parse(b' [0,0,"t","fast",0.5,null,"cold",0,null] ,', 0, False, cols, tables))
+        print(_pypper.snapshot_rows_parse(b'[0,0,"t","fast",0.5,null,"cold",0,null] ]', 0, False, cols, tables))
+        print([len(c) for c in cols])
+        print([sorted(t) for t in tables])
+    """)
+    assert out.splitlines() == [
+        "snapshot_rows_parse", "snapshot_rows_parse", "snapshot_rows_parse", "snapshot_rows_parse",
+        "snapshot rows", "snapshot rows",
+        "(40, True, False)", "(41, True, True)",
+        "[16, 16, 16, 16, 8, 8, 2, 2, 2]",
+        "[[b'\"t\"'], [b'null'], [b'\"fast\"'], [b'\"cold\"'], [b'null']]"], out

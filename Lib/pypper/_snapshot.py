@@ -566,11 +566,16 @@ def _short(e):
 def load(path):
     """Read a snapshot file written by Snapshot.save(); SnapshotError when the file is
     not a snapshot, or is truncated or corrupt (the message names the file and says
-    why, never quoting its bytes); OSError when it cannot be read."""
+    why, never quoting its bytes); OSError when it cannot be read. A file as save()
+    writes it is read a piece at a time into columns (_load_columns: no Python object
+    per row); any other (version 1, or JSON laid out otherwise) through json."""
     with open(os.fspath(path), "rb") as f:      # fspath: a number is no file descriptor here
         raw = f.read()
     if not raw.startswith(MAGIC):
         _fail(path, _header_error(raw))
+    snap = _load_columns(raw)
+    if snap is not None:
+        return snap
     decomp = zlib.decompressobj()
     try:
         text = decomp.decompress(raw[len(MAGIC):]) + decomp.flush()
@@ -591,6 +596,113 @@ def load(path):
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+LOAD_CHUNK = 1 << 22        # bytes of JSON text decompressed at a time
+_OBJECTS_KEY = b'"objects":['
+_HEAD_LIMIT = 1 << 20       # a head longer than this is not one save() wrote
+
+
+def _text_pieces(raw):
+    """The decompressed text of a snapshot file, LOAD_CHUNK bytes at a time; None as
+    the last piece when the compressed data is corrupt, truncated or followed by
+    more (load's slow path then says which)."""
+    decomp = zlib.decompressobj()
+    data = memoryview(raw)[len(MAGIC):]
+    try:
+        while True:
+            piece = decomp.decompress(data, LOAD_CHUNK)
+            data = decomp.unconsumed_tail
+            if piece:
+                yield piece
+            elif not data:
+                break
+        rest = decomp.flush()
+        if rest:
+            yield rest
+    except zlib.error:
+        yield None
+        return
+    if not decomp.eof or decomp.unused_data:
+        yield None
+
+
+def _load_columns(raw):
+    """A Snapshot from a version 2 file as Snapshot.save() writes it (the head's
+    fields, then the objects, then the pages and owned classes), its objects read
+    into ObjectRows columns by _pypper.snapshot_rows_parse; None for anything else."""
+    import _pypper
+    pieces = _text_pieces(raw)
+    text = b""
+    for piece in pieces:
+        if piece is None:
+            return None
+        text += piece
+        at = text.find(_OBJECTS_KEY)
+        if at >= 0 or len(text) > _HEAD_LIMIT:
+            break
+    at = text.find(_OBJECTS_KEY)
+    if at < 0 or at > _HEAD_LIMIT or not text.startswith(b"{"):
+        return None
+    try:
+        head = json.loads(text[:at] + b'"objects":[]}')
+    except (ValueError, RecursionError):
+        return None
+    if (not isinstance(head, dict) or head.get("format") != FORMAT or head.get("version") != 2
+            or any(k in head for k in ("pages", "owned_classes"))):
+        return None
+    cols = [bytearray() for _ in range(9)]
+    tables = [{} for _ in range(5)]
+    pos, after_row, ended = at + len(_OBJECTS_KEY), False, False
+    try:
+        while True:
+            pos, after_row, ended = _pypper.snapshot_rows_parse(text, pos, after_row, cols, tables)
+            if ended:
+                break
+            piece = next(pieces, b"")
+            if not piece:
+                return None         # the text ends inside the objects (or is corrupt)
+            text = text[pos:] + piece
+            pos = 0
+        tail = bytearray(text[pos:])
+        del text
+        for piece in pieces:
+            if piece is None:
+                return None
+            tail += piece
+        tail = tail.strip()
+        if tail[:1] == b",":
+            rest = json.loads(b"{" + tail[1:])
+        elif tail == b"}":
+            rest = {}
+        else:
+            return None
+        names = [[json.loads(tok) for tok in sorted(t, key=t.get)] for t in tables]
+    except (ValueError, RecursionError):
+        return None
+    types, sites, tiers, classes, kinds = names
+    if (not all(isinstance(x, str) for x in types + classes)
+            or not all(x is None or isinstance(x, str) for x in sites + kinds)
+            or not all(x in TIERS for x in tiers) or not isinstance(rest, dict)):
+        return None
+    for klass in ("cold", "warm", "hot"):       # (ObjectRows' sums look them up)
+        if klass not in classes:
+            classes.append(klass)
+    n = len(cols[0]) // 8
+    columns = b"".join(cols)
+    del cols
+    objects = ObjectRows({"n": n, "capacity": n, "columns": columns, "types": types,
+                          "sites": sites, "tiers": tiers, "classes": classes,
+                          "site_kinds": kinds})
+    try:
+        pages = [PageInfo(int(a), _tier_name(tier), float(h), int(hb), int(cb))
+                 for a, tier, h, hb, cb in rest.get("pages", ())]
+        return Snapshot(objects, pages, page_size=int(head["page_size"]),
+                        time=float(head["time"]), uptime=float(head["uptime"]),
+                        pid=int(head["pid"]), model=dict(head["model"]),
+                        owned_classes=owned_classes_of(rest.get("owned_classes", ())))
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
+        return None
 
 
 def _snapshot_from_text(path, box):
@@ -624,5 +736,5 @@ def _snapshot_from_text(path, box):
         _fail(path, "corrupt snapshot contents (nested too deeply)")
     except KeyError as e:
         _fail(path, f"corrupt snapshot contents (no {_short(e)} field)")
-    except (ValueError, TypeError, AttributeError) as e:
+    except (ValueError, TypeError, AttributeError, OverflowError) as e:
         _fail(path, f"corrupt snapshot contents ({type(e).__name__}: {_short(e)})")
