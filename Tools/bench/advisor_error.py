@@ -135,7 +135,29 @@ def est_report(cap):
     return _report.analyze(cap)["mean_heat"]
 
 
-ESTIMATORS = {"report": est_report}
+def _rate(t):
+    # The model's temperature mapped back to heat relative to the reference heat
+    # (Pypper/temperature.c: t = 1 - 10^-u, u = log(1 + 8 heat/ref) / log 9).
+    t = min(max(t, 0.0), 0.999999)
+    return ((1.0 - t) ** -0.9542425094393249 - 1.0) / 8.0
+
+
+def est_rate_mean(cap):
+    # Each frame's page heat as a rate, averaged over the run.
+    total, n = {}, 0
+    for f in cap.frames:
+        n += 1
+        for p, v in zip(f.pages, f.heat):
+            total[p] = total.get(p, 0.0) + _rate(v)
+    return {p: v / n for p, v in total.items()} if n else {}
+
+
+def est_mean_rate(cap):
+    # The report's mean page heat, then as a rate.
+    return {p: _rate(v) for p, v in est_report(cap).items()}
+
+
+ESTIMATORS = {"report": est_report, "rate_mean": est_rate_mean, "mean_rate": est_mean_rate}
 
 
 # ------------------------------------------------------------------ runs
