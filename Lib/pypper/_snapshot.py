@@ -610,16 +610,20 @@ def _text_pieces(raw):
     decomp = zlib.decompressobj()
     data = memoryview(raw)[len(MAGIC):]
     try:
-        while True:
+        # Until the stream ends (what follows it is then unused_data) or the input
+        # runs out; every turn either yields text or consumes input.
+        while not decomp.eof and data:
             piece = decomp.decompress(data, LOAD_CHUNK)
+            progressed = piece or len(decomp.unconsumed_tail) < len(data)
             data = decomp.unconsumed_tail
             if piece:
                 yield piece
-            elif not data:
+            if not progressed:
                 break
-        rest = decomp.flush()
-        if rest:
-            yield rest
+        if not decomp.eof:
+            rest = decomp.flush()
+            if rest:
+                yield rest
     except zlib.error:
         yield None
         return
