@@ -355,6 +355,53 @@ def test_a_run_paused_for_memory_says_so(tmp_path):
     assert "Caution: Pypper paused 2 times (1.5 s, 50% of the run)" in _report.render_html(a)
 
 
+def test_a_run_whose_work_is_in_other_threads_says_so(tmp_path):
+    """The sampler reads the main thread's frames only: a capture whose program spent
+    most of its CPU time in other threads carries a caution in the summary, stats and
+    the report (from the end record's CPU split), one with little there none."""
+    from test_advisor_error import synthetic_capture
+    path = str(tmp_path / "t.capture")
+    synthetic_capture(path)
+    assert _report.threads_text(_report.analyze(_capture.load(path))) is None  # no figures
+    base = open(path).read()
+    for cpu, said in (({"process": 3.0, "main": 0.4, "pypper": 0.2}, "86% of the program's CPU time (2.4 s)"),
+                      ({"process": 3.0, "main": 1.5, "pypper": 0.2}, None),      # main has more
+                      ({"process": 0.6, "main": 0.05, "pypper": 0.4}, None)):    # 0.15 s: little
+        with open(path, "w") as f:
+            f.write(base + json.dumps({"k": "end", "t": 3.0, "heap": 8 * 4096, "model": {},
+                                       "groups": [], "status": 0, "seconds": 3.0,
+                                       "cpu": cpu}) + "\n")
+        a = _report.analyze(_capture.load(path))
+        text = _report.threads_text(a)
+        if said is None:
+            assert text is None, text
+            continue
+        assert text.startswith("caution: " + said + " ran in threads other than the main one"), text
+        assert text in _report.summary_lines(a) and text in _report.stats_text(a)
+        assert _report._e("Caution: " + said) in _report.render_html(a)
+
+
+def test_pypper_run_measures_the_cpu_of_other_threads(tmp_path):
+    """The end record of `pypper run` splits the process's CPU time: the main thread,
+    Pypper's threads, and the rest (the program's other threads)."""
+    prog = tmp_path / "workers.py"
+    prog.write_text("import threading\n"
+                    "def work():\n"
+                    "    n = 0\n"
+                    "    for i in range(4_000_000):\n"
+                    "        n += i\n"
+                    "ts = [threading.Thread(target=work) for _ in range(3)]\n"
+                    "for t in ts: t.start()\n"
+                    "for t in ts: t.join()\n")
+    cap = str(tmp_path / "w.capture")
+    cp = pypper("run", "-o", cap, str(prog), cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    cpu = _capture.load(cap).end["cpu"]
+    other = cpu["process"] - cpu["main"] - cpu["pypper"]
+    assert other > cpu["main"] and other >= 0.2, cpu
+    assert "ran in threads other than the main one" in cp.stderr, cp.stderr
+
+
 def test_class_cards_count_untraced_bytes_by_their_page_heat():
     """The headline's hot / warm / cold: traced plus untraced (a column store's hot
     floats are untraced: the hot card showed 0.9 MiB of 4.7)."""

@@ -267,7 +267,9 @@ def cmd_run(args):
         try:
             with _session.lock:
                 if pypper.is_running():
+                    cpu = _capture.cpu_split(recorder.cost)    # (before the end record's walk)
                     end = _capture.end_record(status, time.monotonic() - t0)
+                    end["cpu"] = cpu
                     end["recorder"] = {"seconds": round(recorder.cost, 3),
                                        "errors": recorder.errors,
                                        "last_error": recorder.last_error,

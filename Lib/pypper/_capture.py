@@ -506,6 +506,31 @@ def header_record(argv, target, config, interval):
                                       if p})}
 
 
+def cpu_split(recorder_cost=0.0):
+    """CPU seconds of the process so far, called on the main thread: "process" (all
+    threads, those that ended too), "main" (the main thread's), "pypper" (Pypper's
+    native threads, pypper-sampler and pypper-migrate, as /proc/self/task shows them,
+    and the capture recorder's records: recorder_cost). What is left is the program's
+    other threads, whose frames the sampler does not read."""
+    out = {"process": time.process_time(), "main": time.thread_time(),
+           "pypper": float(recorder_cost)}
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue                # the thread ended meanwhile
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            if comm.startswith("pypper-"):
+                fields = stat[stat.rindex(")") + 2:].split()
+                out["pypper"] += (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError, IndexError):
+        pass                            # no /proc: Pypper's own threads not counted
+    return {k: round(v, 3) for k, v in out.items()}
+
+
 def end_record(status, seconds):
     rec = groups_record()
     rec["k"] = "end"

@@ -190,7 +190,7 @@ def analyze(cap):
     mig = end.get("migration") or {}
     site_series = _site_series(frames, internal_paths, cwd)
     return {"path": cap.path, "header": h, "finished": cap.finished, "status": end.get("status"),
-            "truncated": cap.truncated, "seconds": end.get("seconds"),
+            "truncated": cap.truncated, "seconds": end.get("seconds"), "cpu": end.get("cpu"),
             "uptime": frames[-1].t if frames else None,
             "heap": heap, "traced": traced, "untraced": max(0, heap - traced),
             "untraced_classes": _untraced_classes(cap.untraced),
@@ -326,6 +326,9 @@ def summary_lines(a, *, top=3):
     paused = pause_text(a)
     if paused:
         lines.append(paused)
+    threads = threads_text(a)
+    if threads:
+        lines.append(threads)
     if not a["finished"]:
         lines.append("the program did not reach its end (killed or crashed): figures are "
                      "from its last records")
@@ -347,6 +350,30 @@ def pause_text(a):
             f"because the machine was short of memory; while paused it takes no evidence "
             f"and traces no new object, so hot data may show as cold and traced bytes "
             f"fall short")
+
+
+#: Other threads' CPU seconds below which threads_text says nothing.
+OTHER_THREADS_MIN_S = 0.2
+
+
+def threads_text(a):
+    """A caution when most of the program's CPU time was spent in threads other than
+    the main one: the sampler reads the main thread's frames only, so objects that
+    only other threads use get no evidence of their own (their pages' heat and the
+    reference counts it polls only), and hot data there may show as cold. None
+    otherwise, and for captures without CPU figures."""
+    cpu = a.get("cpu") or {}
+    try:
+        main, other = cpu["main"], cpu["process"] - cpu["main"] - cpu["pypper"]
+    except (KeyError, TypeError):
+        return None
+    if other < OTHER_THREADS_MIN_S or other <= main:
+        return None
+    share = 100.0 * other / (other + main)
+    return (f"caution: {share:.0f}% of the program's CPU time ({other:.1f} s) ran in threads "
+            f"other than the main one; Pypper reads the main thread's frames only, so "
+            f"data used only by other threads gets no evidence of its own and may show "
+            f"as cold (the advisor's estimates too)")
 
 
 def stats_text(a):
@@ -629,9 +656,9 @@ def render_html(a):
                 'the figures are from its last records'
                 + (' (the last line was incomplete and was skipped)' if a["truncated"] else "")
                 + '.</p>')
-    paused = pause_text(a)
-    if paused:
-        warn += f'<p class="warn">{_e(paused[0].upper() + paused[1:])}.</p>'
+    for caution in (pause_text(a), threads_text(a)):
+        if caution:
+            warn += f'<p class="warn">{_e(caution[0].upper() + caution[1:])}.</p>'
     user = [s for s in a["sites"] if not s["internal"]]
     internal = [s for s in a["sites"] if s["internal"]]
     ib = sum(s["total"] for s in internal)
