@@ -95,6 +95,22 @@ int main(void)
     pypper_site_infer_settle(NULL);                                    /* no crash */
     pypper_site_infer_free(t);
 
+    /* A few objects of another line in the pools of a large one (slots reused later):
+     * site 61 seeds 2 pools, both islands, among 240 of site 60. Site 61 infers
+     * nothing and neither does that arena, but site 60 keeps its sites elsewhere:
+     * 61's seeds are far below 1/50 of 60's. */
+    t = pypper_site_infer_new(256);
+    for (uintptr_t a = 0; a < 4; a++)
+        for (uintptr_t p = 0; p < 60; p++)
+            pypper_site_infer_seed(t, at(base + (8 + a) * ARENA + p * POOL + 64), A,
+                                   a == 0 && (p == 10 || p == 30) ? 61 : 60);
+    pypper_site_infer_settle(t);
+    CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 10 * POOL + 512), A) == 0);
+    CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 20 * POOL + 512), A) == 0);
+    CHECK(pypper_site_infer(t, at(base + 9 * ARENA + 20 * POOL + 512), A) == 60);
+    CHECK(pypper_site_infer(t, at(base + 11 * ARENA + 59 * POOL + 512), A) == 60);
+    pypper_site_infer_free(t);
+
     /* As many seeds as announced, one per pool over many arenas: all found. */
     enum { N = 20000 };
     t = pypper_site_infer_new(N);
