@@ -345,11 +345,20 @@ def test_thinning_keeps_the_record_shown(tmp_path):
 def test_a_record_whose_estimated_cost_passes_the_budget_is_skipped():
     """The recorder estimates a record's CPU cost from the last one, per heap byte and
     per traced object (the larger), and skips it when it would take the recording past
-    its share of the run (Tools/demo: a pair that cost 0.46 s early took 11 s later)."""
+    its share of the run (Tools/demo: a pair that cost 0.46 s early took 11 s later);
+    before the first, from a prior cost per traced object (a 1 s program with 1.3
+    million objects spent 0.84 s recording: its first record was always taken)."""
     import time as _time
     r = object.__new__(_capture.Recorder)
     r.cost, r.started = 0.5, _time.monotonic() - 10.0       # 10 s into the run
-    assert r._affordable(None, (1, 1), 0.05)                # nothing learned: take it
+    # Nothing learned yet: the prior cost per traced object (0.3 us) stands for it.
+    assert r._affordable(None, (1, 1), 0.05)
+    assert r._affordable(None, (10 << 20, 300_000), 0.05)              # +0.09 s
+    assert not r._affordable(None, (10 << 20, 1_300_000), 0.05)        # +0.39 s
+    r.cost, r.started = 0.0, _time.monotonic() - 1.0        # a newcomer's 1 s program
+    assert not r._affordable(None, (170 << 20, 1_300_000), 0.05)
+    assert r._affordable(None, (170 << 20, 1_300_000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+    r.cost, r.started = 0.5, _time.monotonic() - 10.0
     r._learn("pair_unit_cost", 0.1, (10 << 20, 1000))            # 0.1 s for 10 MiB, 1000 objects
     assert r.pair_unit_cost == (0.1 / (10 << 20), 0.1 / 1000)
     # 0.05 x 10 s + 0.1 = 0.6 s of budget, 0.5 s spent.

@@ -45,6 +45,12 @@ DEFAULT_MAX_FRAMES = 400
 COST_SHARE = 0.05              # default: at most this share of the run spent recording
 GROWN = 1.1                     # MainReturn: a heap this much larger is worth a record
 FIRST_ALLOWANCE = 0.1           # CPU seconds of recording allowed beyond the share
+# CPU seconds a record costs per heap byte and per traced object before one has been
+# taken (a frame and a pair each walk every traced object: 0.20-0.27 us an object,
+# Tools/bench/snapshot_cost.py; 0.24 us on a newcomer's 1.3 million objects). Without
+# it the first record was always taken: on that heap a 1 s program spent 0.84 s
+# recording (a first pair at 1 s, then the one when main() returns).
+PRIOR_UNIT_COST = (0.0, 0.3e-6)
 MAIN_RETURN_SHARE = 0.25        # MainReturn's record: skipped when its estimated cost
 MAIN_RETURN_ALLOWANCE = 1.0     # would take the recording past this share of the run
                                 # plus this many CPU seconds
@@ -331,9 +337,10 @@ class Recorder:
         now) keeps the recording within `share` of the run so far plus `allowance`
         CPU seconds (FIRST_ALLOWANCE by default). The larger estimate counts: a
         snapshot reads every traced object, and early in a run few are traced yet, so
-        the cost per heap byte then says little of the cost later."""
+        the cost per heap byte then says little of the cost later. Before any record
+        of the kind, PRIOR_UNIT_COST stands for per_unit."""
         if per_unit is None:
-            return True
+            per_unit = PRIOR_UNIT_COST
         est = max(per_unit[0] * size[0], per_unit[1] * size[1])
         budget = (share * (time.monotonic() - self.started)
                   + (FIRST_ALLOWANCE if allowance is None else allowance))
