@@ -171,9 +171,11 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
                                    info.allocated ? info.size : size);
 }
 
-/* Rows whose owned bytes are not all in their owner's class: (address, cold, warm, hot). */
+/* Rows whose owned bytes are not all in their owner's class: (address, cold, warm, hot,
+ * and the sum of those bytes' temperatures). */
 typedef struct {
     uint64_t address, bytes[3];
+    double heat;
 } owned_split;
 
 typedef struct {
@@ -642,9 +644,9 @@ static PyObject *splits_list(const scratch *s)
     PyObject *list = PyList_New((Py_ssize_t)s->splits.n);
     for (size_t i = 0; list && i < s->splits.n; i++) {
         const owned_split *r = &s->splits.rows[i];
-        PyObject *row = Py_BuildValue("(KKKK)", (unsigned long long)r->address,
+        PyObject *row = Py_BuildValue("(KKKKd)", (unsigned long long)r->address,
                                       (unsigned long long)r->bytes[0], (unsigned long long)r->bytes[1],
-                                      (unsigned long long)r->bytes[2]);
+                                      (unsigned long long)r->bytes[2], r->heat);
         if (!row)
             Py_CLEAR(list);
         else
@@ -708,7 +710,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, siz
                     s->splits.cap = 0;  /* no memory: the owner's class for all of it */
             }
             if (s->splits.n < s->splits.cap)
-                s->splits.rows[s->splits.n++] = (owned_split){(uint64_t)(uintptr_t)op, {bp.parts.by_class[0], bp.parts.by_class[1], bp.parts.by_class[2]}};
+                s->splits.rows[s->splits.n++] = (owned_split){(uint64_t)(uintptr_t)op, {bp.parts.by_class[0], bp.parts.by_class[1], bp.parts.by_class[2]}, bp.parts.heat};
         }
         uint32_t type = type_number(&s->types, readable ? Py_TYPE(op) : &in_swap_type);
         if (type == UINT32_MAX) {

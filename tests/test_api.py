@@ -243,3 +243,22 @@ def test_node_keyword_values_and_missing_nodes():
     with pytest.raises(pypper.ConfigError, match=f"^fast_nodes names node {missing}"):
         pypper.start(fast_nodes=[missing])
     assert not pypper.is_running()
+
+
+def test_the_readmes_example_runs(tmp_path):
+    """README.md's Python example, its `...` a loop over some data, runs as written
+    (`snap.by_type()[:5]` was there: by_type() is a dict)."""
+    import re
+    import subprocess
+    from conftest import DROPIN, SRCDIR, clean_env
+    text = open(os.path.join(SRCDIR, "README.md")).read()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    example = [b for b in blocks if "pypper.start()" in b and "pypper.snapshot()" in b]
+    assert len(example) == 1, blocks
+    code = re.sub(r"^\.\.\.(.*)$", r"data = [[i] * 3 for i in range(20000)]\1", example[0],
+                  flags=re.M)
+    r = subprocess.run([DROPIN, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120, env=clean_env())
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert len(r.stdout.splitlines()) == 6, r.stdout
+    assert (tmp_path / "app.snapshot").exists()

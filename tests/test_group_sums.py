@@ -55,7 +55,7 @@ def test_the_sums_are_a_snapshots_rows_summed():
         sums = _pypper.snapshot_sums(cold, _capture.MACHINERY); line = sys._getframe().f_lineno
         data = _pypper.snapshot_data(0.0, True, True)
         objs = _snapshot.ObjectRows(data["objects"])
-        splits = {a: (c, w, h) for a, c, w, h in data["owned_classes"]}
+        splits = {a: (c, w, h) for a, c, w, h, _heat in data["owned_classes"]}
         assert splits, "no owned buffer split by class: that case is not exercised"
         assert any(o.site_kind == "inferred" and o.type == "function" for o in objs)
         # Inference is per type: the two calls' results (dicts, lists, tuples, numbers,

@@ -137,6 +137,15 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
             assert row[id(obj)].klass == "hot", (type(obj), row[id(obj)])
         cold, warm, hot = snap.owned_classes[id(log)]
         assert cold >= 0.95 * row[id(log)].owned_bytes, (cold, warm, hot, row[id(log)].owned_bytes)
+        # The mean temperatures count the buffer's bytes at theirs, not the owner's (a
+        # hot dict with a cold table had a mean of 0.65 and 64 hot bytes of 906,704).
+        heat, owned = snap.owned_heat[id(log)], row[id(log)].owned_bytes
+        assert heat < 0.3 * row[id(log)].temperature * owned, (heat, owned, row[id(log)])
+        mine = pypper.Snapshot([row[id(log)]], [], page_size=4096, time=0, uptime=0, pid=0,
+                               model={}, owned_classes={id(log): (cold, warm, hot)},
+                               owned_heat={id(log): heat})
+        mean = mine.by_type()["list"]["mean_temperature"]
+        assert abs(mean - (row[id(log)].temperature * row[id(log)].size + heat) / (row[id(log)].size + owned)) < 1e-9
         # 500 of 20,000 entries (24 bytes each) and their index slots: a few pages.
         cold, warm, hot = snap.owned_classes[id(table)]
         owned = row[id(table)].owned_bytes
@@ -156,6 +165,7 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
         snap.save(path)
         again = pypper.load(path)
         assert again.owned_classes == snap.owned_classes and again.by_type() == snap.by_type()
+        assert again.owned_heat == snap.owned_heat and again.by_site() == snap.by_site()
         pypper.end()
         print("ok")
     """, env={"SNAPSHOT_FILE": str(tmp_path / "s.snap")})

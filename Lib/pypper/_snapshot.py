@@ -8,8 +8,10 @@ seconds), ``uptime`` (seconds since the session started), ``pid``, ``page_size``
 ``objects`` (rows ``[address, size, type, tier, temperature, site, class,
 owned_bytes, site_kind]``; version 1 rows stop at class and have a numeric tier),
 ``pages`` (rows ``[address, tier, heat, hot_bytes, cold_bytes]``), ``model`` (the
-model's parameters) and ``owned_classes`` (rows ``[address, cold, warm, hot]``: owned
-bytes not in their owner's class; absent in older files, read as none).
+model's parameters), ``owned_classes`` (rows ``[address, cold, warm, hot]``: owned
+bytes not in their owner's class; absent in older files, read as none) and
+``owned_heat`` (rows ``[address, heat]``: the sum of those owned bytes' temperatures;
+absent in older files, read as the owner's temperature for each byte).
 """
 
 import builtins
@@ -127,12 +129,13 @@ class ObjectRows(Sequence):
         temps = self._cols[3]
         return [self._row(i) for i in heapq.nlargest(n, range(self._n), key=temps.__getitem__)]
 
-    def aggregate_by_type(self, owned_classes=None):
+    def aggregate_by_type(self, owned_classes=None, owned_heat=None):
         """[(type name, objects, body bytes, owned bytes, hot bytes, cold bytes,
         temperature * bytes)] per type name seen (types of the same name, such as
         builtins.property and enum.property, are one group), from the columns;
-        owned_classes: Snapshot.owned_classes."""
+        owned_classes, owned_heat: Snapshot's."""
         split = owned_classes or {}
+        heat_of = owned_heat or {}
         group_of, names = {}, []
         for name in self._types:
             if name not in group_of:
@@ -150,7 +153,7 @@ class ObjectRows(Sequence):
             body[typ] += size
             owned[typ] += own
             total = size + own
-            tsum[typ] += temp * total
+            tsum[typ] += temp * size + (heat_of.get(addr, temp * own) if heat_of else temp * own)
             parts = split.get(addr) if split else None
             if parts:
                 c, _w, h = class_bytes(self._classes[klass], size, parts)
@@ -216,10 +219,16 @@ class Snapshot:
     buffer is not all in their own class (each page of a buffer has its owner's
     temperature or, when lower, that of the objects it refers to: a hot list that is
     only appended to has cold items, and so a cold item array but for its end). The
-    aggregates (by_type, by_site) and the pages count those bytes in those classes."""
+    aggregates (by_type, by_site) and the pages count those bytes in those classes.
+    ``owned_heat``: {address: the sum of those buffer bytes' temperatures}, what the
+    aggregates' mean temperature counts for them (without it, the owner's
+    temperature for each byte: a hot dict with a cold table looked hot on average
+    while its bytes were all cold)."""
 
-    def __init__(self, objects, pages, *, page_size, time, uptime, pid, model, owned_classes=None):
+    def __init__(self, objects, pages, *, page_size, time, uptime, pid, model, owned_classes=None,
+                 owned_heat=None):
         self.owned_classes = owned_classes or {}
+        self.owned_heat = owned_heat or {}
         self.objects = objects
         self.pages = pages
         self.page_size = page_size
@@ -249,7 +258,8 @@ class Snapshot:
             g["bytes"] += size
             g["body_bytes"] += o.size
             g["owned_bytes"] += o.owned_bytes
-            g["temperature_sum"] += o.temperature * size
+            g["temperature_sum"] += o.temperature * o.size + self.owned_heat.get(
+                o.address, o.temperature * o.owned_bytes)
             parts = self.owned_classes.get(o.address)
             if parts:
                 c, _w, h = class_bytes(o.klass, o.size, parts)
@@ -271,7 +281,8 @@ class Snapshot:
         temperature are weighted by it."""
         if isinstance(self.objects, ObjectRows):
             groups = {}
-            for name, objects, body, owned, hot, cold, tsum in self.objects.aggregate_by_type(self.owned_classes):
+            for name, objects, body, owned, hot, cold, tsum in self.objects.aggregate_by_type(self.owned_classes,
+                                                                                              self.owned_heat):
                 total = body + owned
                 groups[name] = {"objects": objects, "bytes": total, "body_bytes": body,
                                 "owned_bytes": owned, "hot_bytes": hot, "cold_bytes": cold,
@@ -308,7 +319,8 @@ class Snapshot:
                 "objects": [[o.address, o.size, o.type, o.tier, o.temperature, o.site, o.klass,
                              o.owned_bytes, o.site_kind] for o in self.objects],
                 "pages": [list(p) for p in self.pages],
-                "owned_classes": [[a, *parts] for a, parts in self.owned_classes.items()]}
+                "owned_classes": [[a, *parts] for a, parts in self.owned_classes.items()],
+                "owned_heat": [[a, h] for a, h in self.owned_heat.items()]}
 
     def _json_chunks(self, rows_per_chunk=20000):
         """The text of to_dict() as compact JSON (bytes), in pieces: the objects a chunk
@@ -330,6 +342,7 @@ class Snapshot:
             yield (b"," if start else b"") + rows
         yield ('],"pages":' + dumps([list(p) for p in self.pages])
                + ',"owned_classes":' + dumps([[a, *parts] for a, parts in self.owned_classes.items()])
+               + ',"owned_heat":' + dumps([[a, h] for a, h in self.owned_heat.items()])
                + "}").encode()
 
     def save(self, path):
@@ -368,12 +381,24 @@ def from_data(data, pid):
         pages = sorted(PageInfo(*p) for p in data["pages"])
     return Snapshot(objects, pages, page_size=data["page_size"], time=time.time(),
                     uptime=data["uptime"], pid=pid, model=data["model"],
-                    owned_classes=owned_classes_of(data.get("owned_classes", ())))
+                    owned_classes=owned_classes_of(data.get("owned_classes", ())),
+                    owned_heat={int(r[0]): float(r[4]) for r in data.get("owned_classes", ())})
 
 
 def owned_classes_of(rows):
-    """{address: (cold, warm, hot)} from owned_classes rows [address, cold, warm, hot]."""
-    return {int(a): (int(c), int(w), int(h)) for a, c, w, h in rows}
+    """{address: (cold, warm, hot)} from owned_classes rows [address, cold, warm, hot]
+    (snapshot_data's have the sum of the bytes' temperatures after them)."""
+    out = {}
+    for row in rows:
+        if len(row) not in (4, 5):
+            raise ValueError(f"an owned_classes row of {len(row)} fields")
+        out[int(row[0])] = (int(row[1]), int(row[2]), int(row[3]))
+    return out
+
+
+def owned_heat_of(rows):
+    """{address: heat} from owned_heat rows [address, heat]."""
+    return {int(a): float(h) for a, h in rows}
 
 
 def class_bytes(klass, size, parts):
@@ -653,7 +678,7 @@ def _load_columns(raw):
     except (ValueError, RecursionError):
         return None
     if (not isinstance(head, dict) or head.get("format") != FORMAT or head.get("version") != 2
-            or any(k in head for k in ("pages", "owned_classes"))):
+            or any(k in head for k in ("pages", "owned_classes", "owned_heat"))):
         return None
     cols = [bytearray() for _ in range(9)]
     tables = [{} for _ in range(5)]
@@ -704,7 +729,8 @@ def _load_columns(raw):
         return Snapshot(objects, pages, page_size=int(head["page_size"]),
                         time=float(head["time"]), uptime=float(head["uptime"]),
                         pid=int(head["pid"]), model=dict(head["model"]),
-                        owned_classes=owned_classes_of(rest.get("owned_classes", ())))
+                        owned_classes=owned_classes_of(rest.get("owned_classes", ())),
+                        owned_heat=owned_heat_of(rest.get("owned_heat", ())))
     except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
         return None
 
@@ -731,7 +757,8 @@ def _snapshot_from_text(path, box):
                  for a, tier, h, hb, cb in d["pages"]]
         return Snapshot(objects, pages, page_size=int(d["page_size"]), time=float(d["time"]),
                         uptime=float(d["uptime"]), pid=int(d["pid"]), model=dict(d["model"]),
-                        owned_classes=owned_classes_of(d.get("owned_classes", ())))
+                        owned_classes=owned_classes_of(d.get("owned_classes", ())),
+                        owned_heat=owned_heat_of(d.get("owned_heat", ())))
     except SnapshotError:
         raise
     except UnicodeDecodeError:
