@@ -473,3 +473,32 @@ def test_sites_show_paths_relative_to_where_the_run_started(tmp_path):
     assert str(tmp_path) not in cp.stderr.replace(f"{tmp_path}/r.capture", "")
     st = pypper("stats", "r.capture", cwd=tmp_path)
     assert "pkg/app.py:2 (<module>)" in st.stdout and str(tmp_path / "pkg") not in st.stdout
+
+
+def test_fork_under_pypper_run_does_not_warn(tmp_path):
+    """The capture recorder is a Python thread the program did not start: it ends
+    before a fork() and starts again in the parent, so CPython 3.12's warning about
+    fork() in a multi-threaded process (counted after the fork, before the parent's
+    hooks) is not caused by it, and it goes on recording after."""
+    prog = tmp_path / "forker.py"
+    prog.write_text(textwrap.dedent("""
+        import os, time, warnings
+        warnings.simplefilter("always")
+        data = [[i] for i in range(50000)]
+        for k in range(3):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            time.sleep(0.3)
+        print("forked", k + 1)
+    """))
+    cap = tmp_path / "f.capture"
+    r = subprocess.run([DROPIN, "-m", "pypper", "run", "-o", str(cap), "--interval", "0.1",
+                        str(prog)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env=clean_env())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "forked 3\n" and "multi-threaded" not in r.stderr, r.stderr
+    from pypper import _capture
+    c = _capture.load(str(cap))
+    assert [f for f in c.frames if f.t > 0.4], [f.t for f in c.frames]   # after the forks too

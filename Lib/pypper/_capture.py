@@ -303,18 +303,19 @@ class Recorder:
     """A thread that writes a frame and a groups record every `interval` seconds
     (doubling when the file is thinned, and longer when reading the heap costs more
     than cost_share of the time). The report shows the last groups record taken near
-    the heap's peak (chosen_groups: at exit the program's data is mostly freed)."""
+    the heap's peak (chosen_groups: at exit the program's data is mostly freed).
+
+    Around a fork() the thread ends and is started again in the parent (hooks of
+    os.register_at_fork, as for Pypper's native threads: Doc/compatibility.md):
+    CPython 3.12 warns about fork() in a process with more than one thread, counted
+    after the fork and before the parent's after-fork hooks, and this thread was one
+    the program did not start."""
 
     def __init__(self, writer, interval, lock, cost_share=COST_SHARE):
         self.cost_share = cost_share
-        import _thread
         self.writer = writer
         self.interval = interval
         self.lock = lock
-        self._stop = _thread.allocate_lock()
-        self._stop.acquire()
-        self._done = _thread.allocate_lock()
-        self._done.acquire()
         self.errors = 0
         self.last_error = None
         self.cost = 0.0
@@ -329,7 +330,53 @@ class Recorder:
         self.pair_unit_cost = None
         self.skipped = 0                # records skipped for their estimated cost
         self.started = time.monotonic()
+        self.forks = 0                  # forks the thread was ended and restarted for
+        self._next_groups = 0.0
+        self._wait = interval
+        self._finished = False          # stopped for good (stop(), or it ended itself)
+        self._halted_for_fork = False
+        self._start()
+        os.register_at_fork(before=self._before_fork, after_in_parent=self._after_fork_parent,
+                            after_in_child=self._after_fork_child)
+
+    def _start(self):
+        import _thread
+        self._stop = _thread.allocate_lock()
+        self._stop.acquire()
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        self._tid = None
         _thread.start_new_thread(self._loop, ())
+
+    def _halt(self, timeout):
+        """Ask the thread to end and wait for it (bounded)."""
+        if self._stop.locked():
+            self._stop.release()
+        got = self._done.acquire(timeout=timeout)
+        if got:
+            self._done.release()
+        return got
+
+    def _before_fork(self):
+        if self._finished or self._halted_for_fork:
+            return
+        if not self._halt(30.0):
+            return                      # inside a long record: it stays (and counts)
+        self._halted_for_fork = not self._finished
+        # Until the kernel has removed the thread (what the fork warning counts).
+        tid, deadline = self._tid, time.monotonic() + 1.0
+        while tid and os.path.exists(f"/proc/self/task/{tid}") and time.monotonic() < deadline:
+            time.sleep(0.0005)
+
+    def _after_fork_parent(self):
+        if self._halted_for_fork:
+            self._halted_for_fork = False
+            self.forks += 1
+            self._start()
+
+    def _after_fork_child(self):
+        self._halted_for_fork = False
+        self._finished = True           # the child owns no recorder
 
     def _affordable(self, per_unit, size, share, allowance=None):
         """Whether a record estimated from per_unit (CPU seconds per heap byte and per
@@ -377,11 +424,17 @@ class Recorder:
             self.last_groups_heap = heap_bytes()
 
     def _loop(self):
-        wait = self.interval
-        next_groups = 0.0
+        import _thread
+        self._tid = _thread.get_native_id()
+        wait = self._wait
+        next_groups = self._next_groups
         frame_cost = 0.0
+        ended = True                    # by itself (not asked to)
         try:
-            while not self._stop.acquire(timeout=wait):
+            while True:
+                if self._stop.acquire(timeout=wait):
+                    ended = False
+                    break
                 with self.lock:
                     if _pypper.state() != "running":
                         break
@@ -422,16 +475,16 @@ class Recorder:
                         if isinstance(e, OSError):
                             break       # the file is gone or the disk is full
         finally:
+            self._wait, self._next_groups = wait, next_groups
+            if ended:
+                self._finished = True
             self._done.release()
 
     def stop(self, timeout=30.0):
-        """Stop the thread and wait for it (bounded: it may be inside a frame)."""
-        if self._stop.locked():
-            self._stop.release()
-        got = self._done.acquire(timeout=timeout)
-        if got:
-            self._done.release()
-        return got
+        """Stop the thread for good and wait for it (bounded: it may be inside a
+        frame)."""
+        self._finished = True
+        return self._halt(timeout)
 
 
 class MainReturn:
