@@ -293,6 +293,20 @@ def test_diff_of_two_runs(tmp_path):
     assert not any("python3.12/" in ln or "<frozen" in ln for ln in sites), cp.stdout
 
 
+def test_diff_says_when_runs_are_hardly_comparable():
+    """Captures of two programs, or runs of very different lengths, get a note."""
+    from pypper import _report
+    def a(argv, seconds):
+        return {"header": {"argv": argv}, "seconds": seconds}
+    assert _report.diff_notes(a(["/x/app.py", "1"], 4.0), a(["app.py", "2"], 5.0)) == []
+    notes = _report.diff_notes(a(["/x/app.py"], 4.0), a(["other.py"], 4.2))
+    assert notes == ["note: two different programs (app.py and other.py)"], notes
+    notes = _report.diff_notes(a(["app.py"], 2.0), a(["app.py"], 8.0))
+    assert len(notes) == 1 and notes[0].startswith("note: runs of 2 s and 8 s"), notes
+    assert _report.diff_notes(a(["app.py"], 20.0), a(["app.py"], 60.0)) == []   # both long
+    assert _report.diff_notes(a(["app.py"], None), a([], 60.0))[0].startswith("note: two")
+
+
 def _report_bytes(number, unit):
     return float(number) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
 

@@ -426,6 +426,21 @@ def stats_text(a):
     return "\n".join(out)
 
 
+def diff_notes(a, b):
+    """Lines that say when A and B are hardly comparable: captures of two programs,
+    or runs of very different lengths (temperatures build up over a run's first
+    seconds, Doc/report.md: "Hot bytes still grow")."""
+    notes = []
+    prog = [os.path.basename((x["header"].get("argv") or [""])[0]) for x in (a, b)]
+    if prog[0] != prog[1]:
+        notes.append(f"note: two different programs ({prog[0] or '?'} and {prog[1] or '?'})")
+    secs = [x.get("seconds") for x in (a, b)]
+    if all(secs) and max(secs) > 1.5 * min(secs) and min(secs) < 10:
+        notes.append(f"note: runs of {secs[0]:g} s and {secs[1]:g} s: hot bytes grow over a "
+                     f"run's first seconds, so part of a change in them may be the length")
+    return notes
+
+
 def diff_text(a, b):
     """What changed between two analyses: totals, then the sites and types whose bytes
     changed most, the program's own first (a site's bytes: traced with their owned
@@ -435,6 +450,7 @@ def diff_text(a, b):
         return f"  {label:<22} {fmt_bytes(x):>10} -> {fmt_bytes(y):>10}  ({fmt_delta(y - x)})"
     out = [f"A: {a['path']} ({' '.join(a['header'].get('argv', []))})",
            f"B: {b['path']} ({' '.join(b['header'].get('argv', []))})",
+           *diff_notes(a, b),
            line("heap", a["heap"], b["heap"]),
            line("traced", a["traced"], b["traced"]),
            line("untraced", a["untraced"], b["untraced"])]
