@@ -382,7 +382,8 @@ def from_data(data, pid):
     return Snapshot(objects, pages, page_size=data["page_size"], time=time.time(),
                     uptime=data["uptime"], pid=pid, model=data["model"],
                     owned_classes=owned_classes_of(data.get("owned_classes", ())),
-                    owned_heat={int(r[0]): float(r[4]) for r in data.get("owned_classes", ())})
+                    owned_heat={int(r[0]): float(r[4]) for r in data.get("owned_classes", ())
+                                if len(r) > 4})
 
 
 def owned_classes_of(rows):
