@@ -509,10 +509,11 @@ def test_fork_under_pypper_run_does_not_warn(tmp_path):
     """))
     cap = tmp_path / "f.capture"
     r = subprocess.run([DROPIN, "-m", "pypper", "run", "-o", str(cap), "--interval", "0.1",
-                        str(prog)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                       env=clean_env())
+                        "--overhead", "1", str(prog)], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120, env=clean_env())
     assert r.returncode == 0, r.stderr
     assert r.stdout == "forked 3\n" and "multi-threaded" not in r.stderr, r.stderr
     from pypper import _capture
     c = _capture.load(str(cap))
+    assert c.end["recorder"]["forks"] == 3, c.end["recorder"]
     assert [f for f in c.frames if f.t > 0.4], [f.t for f in c.frames]   # after the forks too

@@ -275,6 +275,7 @@ def cmd_run(args):
                                        "last_error": recorder.last_error,
                                        "thinned": writer.thinned,
                                        "skipped": recorder.skipped,
+                                       "forks": recorder.forks,
                                        "interval": recorder.interval}
                     writer.write(end)
         except OSError as e:
