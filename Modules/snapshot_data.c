@@ -719,15 +719,9 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, siz
         }
         uint8_t kind;
         uint32_t site = row_site(e, buffer, &kind);
-        c->address[nrows] = (uint64_t)(uintptr_t)op;
-        c->size[nrows] = info.size;
-        c->owned[nrows] = owned;
-        c->temperature[nrows] = t;
-        c->type[nrows] = type;
-        c->site[nrows] = site;
-        c->tier[nrows] = info.tier == PYPPER_TIER_SLOW ? 1 : 0;
-        c->klass[nrows] = (uint8_t)klass;
-        c->kind[nrows] = kind;
+        pypper_snapshot_columns_set(c, nrows, &(pypper_snapshot_row){
+            (uint64_t)(uintptr_t)op, info.size, owned, t, type, site,
+            info.tier == PYPPER_TIER_SLOW ? 1 : 0, (uint8_t)klass, kind});
         c->entry[nrows] = (uint32_t)i;
         if (s->owned)
             s->owned[nrows] = bp.parts;

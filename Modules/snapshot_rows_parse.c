@@ -6,54 +6,34 @@
  * general way (json), which also says what is wrong with it. */
 #include "snapshot_rows_parse.h"
 
+#include "../Pypper/snapshot_columns.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns of one call, appended to the caller's bytearrays at its end. */
+/* Columns of one call (Pypper/snapshot_columns.h, in one buffer of cap rows),
+ * appended to the caller's bytearrays at its end. */
 typedef struct {
-    size_t n, cap;
-    uint64_t *address, *size, *owned;
-    double *temperature;
-    uint32_t *type, *site;
-    uint8_t *tier, *klass, *kind;
+    size_t n;
+    char *buf;
+    pypper_snapshot_columns cols;
 } rows;
-
-static void rows_free(rows *r)
-{
-    PyMem_RawFree(r->address);
-    PyMem_RawFree(r->size);
-    PyMem_RawFree(r->owned);
-    PyMem_RawFree(r->temperature);
-    PyMem_RawFree(r->type);
-    PyMem_RawFree(r->site);
-    PyMem_RawFree(r->tier);
-    PyMem_RawFree(r->klass);
-    PyMem_RawFree(r->kind);
-    memset(r, 0, sizeof(*r));
-}
 
 static bool rows_init(rows *r, size_t cap)
 {
-    memset(r, 0, sizeof(*r));
-    cap = cap ? cap : 1;
-    r->cap = cap;
-    r->address = PyMem_RawMalloc(cap * sizeof(uint64_t));
-    r->size = PyMem_RawMalloc(cap * sizeof(uint64_t));
-    r->owned = PyMem_RawMalloc(cap * sizeof(uint64_t));
-    r->temperature = PyMem_RawMalloc(cap * sizeof(double));
-    r->type = PyMem_RawMalloc(cap * sizeof(uint32_t));
-    r->site = PyMem_RawMalloc(cap * sizeof(uint32_t));
-    r->tier = PyMem_RawMalloc(cap);
-    r->klass = PyMem_RawMalloc(cap);
-    r->kind = PyMem_RawMalloc(cap);
-    if (!r->address || !r->size || !r->owned || !r->temperature || !r->type || !r->site
-        || !r->tier || !r->klass || !r->kind) {
-        rows_free(r);
-        return false;
-    }
-    return true;
+    r->n = 0;
+    r->buf = PyMem_RawMalloc(cap * PYPPER_SNAPSHOT_ROW_BYTES);
+    if (r->buf)
+        pypper_snapshot_columns_place(&r->cols, r->buf, cap);
+    return r->buf != NULL;
+}
+
+static void rows_free(rows *r)
+{
+    PyMem_RawFree(r->buf);
+    r->buf = NULL;
 }
 
 /* The text, a position in it, and why parsing stopped. */
@@ -274,29 +254,22 @@ static bool name(cursor *c, names *t, bool nullable, uint32_t *out)
 /* One row "[address,size,type,tier,temperature,site,class,owned_bytes,site_kind]". */
 static bool row(cursor *c, names *tables, rows *r)
 {
-    uint64_t address, size, owned;
-    double temperature;
-    uint32_t type, site, tier, klass, kind;
-    if (!(expect(c, '[') && unsigned_int(c, &address) && expect(c, ',')
-          && unsigned_int(c, &size) && expect(c, ',') && name(c, &tables[0], false, &type)
+    pypper_snapshot_row v;
+    uint32_t tier, klass, kind;
+    if (!(expect(c, '[') && unsigned_int(c, &v.address) && expect(c, ',')
+          && unsigned_int(c, &v.size) && expect(c, ',') && name(c, &tables[0], false, &v.type)
           && expect(c, ',') && name(c, &tables[2], false, &tier) && expect(c, ',')
-          && number(c, &temperature) && expect(c, ',') && name(c, &tables[1], true, &site)
+          && number(c, &v.temperature) && expect(c, ',') && name(c, &tables[1], true, &v.site)
           && expect(c, ',') && name(c, &tables[3], false, &klass) && expect(c, ',')
-          && unsigned_int(c, &owned) && expect(c, ',') && name(c, &tables[4], true, &kind)
+          && unsigned_int(c, &v.owned) && expect(c, ',') && name(c, &tables[4], true, &kind)
           && expect(c, ']')))
         return false;
-    if (r->n >= r->cap)
+    if (r->n >= r->cols.cap)
         return fail(c, "more rows than the text can hold");
-    size_t i = r->n++;
-    r->address[i] = address;
-    r->size[i] = size;
-    r->owned[i] = owned;
-    r->temperature[i] = temperature;
-    r->type[i] = type;
-    r->site[i] = site;
-    r->tier[i] = (uint8_t)tier;
-    r->klass[i] = (uint8_t)klass;
-    r->kind[i] = (uint8_t)kind;
+    v.tier = (uint8_t)tier;
+    v.klass = (uint8_t)klass;
+    v.kind = (uint8_t)kind;
+    pypper_snapshot_columns_set(&r->cols, r->n++, &v);
     return true;
 }
 
@@ -316,8 +289,9 @@ static int append(PyObject *ba, const void *p, size_t bytes)
 
 static int append_rows(PyObject *cols, const rows *r)
 {
-    const void *src[9] = {r->address, r->size, r->owned, r->temperature, r->type, r->site,
-                          r->tier, r->klass, r->kind};
+    const pypper_snapshot_columns *c = &r->cols;
+    const void *src[9] = {c->address, c->size, c->owned, c->temperature, c->type, c->site,
+                          c->tier, c->klass, c->kind};
     static const size_t width[9] = {8, 8, 8, 8, 4, 4, 1, 1, 1};
     for (int k = 0; k < 9; k++)
         if (append(PyList_GET_ITEM(cols, k), src[k], r->n * width[k]) < 0)
@@ -351,9 +325,9 @@ PyObject *pypper_snapshot_rows_parse(PyObject *module, PyObject *args)
     for (int k = 0; k < 5; k++)
         tables[k] = (names){PyList_GET_ITEM(dicts, k), NULL, 0, 0, k < 2 ? UINT32_MAX - 1 : 254};
     cursor c = {(const char *)buf.buf + pos, (const char *)buf.buf + buf.len, false, NULL};
-    /* The shortest row, [0,0,"","",0,null,"",0,null], is 29 bytes. */
+    /* The shortest row, [0,0,"","",0,"","",0,""], is 24 bytes. */
     rows r;
-    if (!rows_init(&r, (size_t)(buf.len - pos) / 26 + 1)) {
+    if (!rows_init(&r, (size_t)(buf.len - pos) / 24 + 1)) {
         PyBuffer_Release(&buf);
         return PyErr_NoMemory();
     }

@@ -47,4 +47,26 @@ static inline void pypper_snapshot_columns_place(pypper_snapshot_columns *c, cha
     c->entry = NULL;
 }
 
+/* One row's values, and writing them at row i. */
+typedef struct {
+    uint64_t address, size, owned;
+    double temperature;
+    uint32_t type, site;
+    uint8_t tier, klass, kind;
+} pypper_snapshot_row;
+
+static inline void pypper_snapshot_columns_set(pypper_snapshot_columns *c, size_t i,
+                                               const pypper_snapshot_row *r)
+{
+    c->address[i] = r->address;
+    c->size[i] = r->size;
+    c->owned[i] = r->owned;
+    c->temperature[i] = r->temperature;
+    c->type[i] = r->type;
+    c->site[i] = r->site;
+    c->tier[i] = r->tier;
+    c->klass[i] = r->klass;
+    c->kind[i] = r->kind;
+}
+
 #endif

@@ -21,15 +21,8 @@ static pypper_owned_parts owned[2000];
 static void row(pypper_snapshot_columns *c, size_t i, uint64_t size, uint64_t owned, double t,
                 uint32_t type, uint32_t site, uint8_t tier, uint8_t klass, uint8_t kind)
 {
-    c->address[i] = 0x1000 * (i + 1);
-    c->size[i] = size;
-    c->owned[i] = owned;
-    c->temperature[i] = t;
-    c->type[i] = type;
-    c->site[i] = site;
-    c->tier[i] = tier;
-    c->klass[i] = klass;
-    c->kind[i] = kind;
+    pypper_snapshot_columns_set(c, i, &(pypper_snapshot_row){0x1000 * (i + 1), size, owned, t,
+                                                             type, site, tier, klass, kind});
 }
 
 static const pypper_group_sum *find(const pypper_group_sums *g, uint32_t site, uint32_t type)
