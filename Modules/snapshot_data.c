@@ -171,8 +171,8 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
                                    info.allocated ? info.size : size);
 }
 
-/* Rows whose owned bytes are not all in their owner's class: (address, cold, warm, hot,
- * and the sum of those bytes' temperatures). */
+/* Rows whose owned bytes are not all in their owner's class or at its temperature:
+ * (address, cold, warm, hot, and the sum of those bytes' temperatures). */
 typedef struct {
     uint64_t address, bytes[3];
     double heat;
@@ -702,7 +702,11 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, siz
         size_t owned = readable ? pypper_owned_blocks(op, &buffer, add_buffer_pages, &bp) : 0;
         if (t < min_t)
             continue;
-        if (owned && !s->owned && bp.parts.by_class[class_index(klass)] != owned) {
+        /* A row for a buffer not all in its owner's class, or not all at its owner's
+         * temperature (its bytes' heat is what means count: as the capture's groups). */
+        if (owned && !s->owned
+            && (bp.parts.by_class[class_index(klass)] != owned
+                || fabs(bp.parts.heat - t * (double)owned) > 1e-9 * t * (double)owned)) {
             if (!s->splits.rows) {
                 s->splits.cap = c->cap;
                 s->splits.rows = map_anon(s->splits.cap * sizeof(owned_split));

@@ -186,7 +186,12 @@ static bool name_index(cursor *c, names *t, const char *tok, size_t len, uint32_
     PyObject *v = PyDict_GetItemWithError(t->dict, key);
     uint32_t index;
     if (v) {
-        index = (uint32_t)PyLong_AsUnsignedLong(v);
+        unsigned long got = PyLong_AsUnsignedLong(v);
+        if ((got == (unsigned long)-1 && PyErr_Occurred()) || got > t->limit) {
+            PyErr_Clear();
+            return fail(c, "a name table holds a bad number");
+        }
+        index = (uint32_t)got;
     } else if (PyErr_Occurred()) {
         Py_DECREF(key);
         return fail(c, "out of memory");
@@ -235,6 +240,8 @@ static bool name(cursor *c, names *t, bool nullable, uint32_t *out)
         while (q < c->end && *q != '"') {
             if ((unsigned char)*q < 0x20)
                 return fail(c, "control character in a string");
+            if (*q == '\\' && c->end - q < 2)
+                break;                  /* the escaped character is in the next piece */
             q += *q == '\\' ? 2 : 1;
         }
         if (q >= c->end) {

@@ -517,3 +517,40 @@ def test_fork_under_pypper_run_does_not_warn(tmp_path):
     c = _capture.load(str(cap))
     assert c.end["recorder"]["forks"] == 3, c.end["recorder"]
     assert [f for f in c.frames if f.t > 0.4], [f.t for f in c.frames]   # after the forks too
+
+
+def test_recorder_fork_hooks_keep_its_schedule_and_its_stop(tmp_path):
+    """Around a fork the recorder's thread ends and starts again with its next
+    record's time unchanged (a program that forks more often than the interval
+    still gets records); a recorder stopped for good is not started again by a
+    fork, whatever the order of stop() and the hooks."""
+    code = textwrap.dedent(f"""
+        import os, threading, pypper
+        from pypper import _capture, _session
+        pypper.start()
+        w = _capture.CaptureWriter({str(tmp_path / "r.capture")!r}, {{"argv": ["x"]}})
+        r = _capture.Recorder(w, 60.0, _session.lock)
+        due = r._due
+        def threads():
+            return len(os.listdir("/proc/self/task"))
+        before = threads()
+        r._before_fork()
+        assert r._halted_for_fork and threads() == before - 1, (threads(), before)
+        r._after_fork_parent()
+        assert r.forks == 1 and r._due == due and threads() == before
+        # stop() between the hooks (a fork while `pypper run` ends): no restart.
+        r._before_fork()
+        r.stop()
+        r._after_fork_parent()
+        assert r.forks == 1 and r._finished and threads() == before - 1
+        # After stop(), a fork's hooks do nothing.
+        r._before_fork()
+        r._after_fork_parent()
+        assert r.forks == 1 and threads() == before - 1
+        w.close()
+        pypper.end()
+        print("ok")
+    """)
+    r = subprocess.run([DROPIN, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=clean_env())
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stdout + r.stderr

@@ -267,7 +267,9 @@ def cmd_run(args):
         try:
             with _session.lock:
                 if pypper.is_running():
-                    cpu = _capture.cpu_split(recorder.cost)    # (before the end record's walk)
+                    # (Before the end record's walk. The records taken on the main
+                    # thread are the main thread's time already.)
+                    cpu = _capture.cpu_split(recorder.cost - recorder.main_cost)
                     end = _capture.end_record(status, time.monotonic() - t0)
                     end["cpu"] = cpu
                     end["recorder"] = {"seconds": round(recorder.cost, 3),

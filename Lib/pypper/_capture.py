@@ -331,8 +331,10 @@ class Recorder:
         self.skipped = 0                # records skipped for their estimated cost
         self.started = time.monotonic()
         self.forks = 0                  # forks the thread was ended and restarted for
+        self.main_cost = 0.0            # of `cost`, spent on the main thread (groups_now)
         self._next_groups = 0.0
-        self._wait = interval
+        self._frame_cost = 0.0
+        self._due = time.monotonic() + interval     # the next record's time
         self._finished = False          # stopped for good (stop(), or it ended itself)
         self._halted_for_fork = False
         self._start()
@@ -340,29 +342,32 @@ class Recorder:
                             after_in_child=self._after_fork_child)
 
     def _start(self):
+        """A thread with its own stop and done locks (a thread still finishing a record
+        after a halt that timed out keeps its own)."""
         import _thread
-        self._stop = _thread.allocate_lock()
-        self._stop.acquire()
-        self._done = _thread.allocate_lock()
-        self._done.acquire()
-        self._tid = None
-        _thread.start_new_thread(self._loop, ())
+        stop, done = _thread.allocate_lock(), _thread.allocate_lock()
+        stop.acquire()
+        done.acquire()
+        self._stop, self._done, self._tid, self._ident = stop, done, None, None
+        self._ident = _thread.start_new_thread(self._loop, (stop, done))
 
     def _halt(self, timeout):
         """Ask the thread to end and wait for it (bounded)."""
-        if self._stop.locked():
-            self._stop.release()
-        got = self._done.acquire(timeout=timeout)
+        stop, done = self._stop, self._done
+        if stop.locked():
+            stop.release()
+        got = done.acquire(timeout=timeout)
         if got:
-            self._done.release()
+            done.release()
         return got
 
     def _before_fork(self):
-        if self._finished or self._halted_for_fork:
-            return
+        import _thread
+        if self._finished or self._halted_for_fork or _thread.get_ident() == self._ident:
+            return                      # (a fork from the recorder's own thread: it stays)
+        self._halted_for_fork = True
         if not self._halt(30.0):
-            return                      # inside a long record: it stays (and counts)
-        self._halted_for_fork = not self._finished
+            return                      # inside a long record: it ends after it (and counts)
         # Until the kernel has removed the thread (what the fork warning counts).
         tid, deadline = self._tid, time.monotonic() + 1.0
         while tid and os.path.exists(f"/proc/self/task/{tid}") and time.monotonic() < deadline:
@@ -371,8 +376,9 @@ class Recorder:
     def _after_fork_parent(self):
         if self._halted_for_fork:
             self._halted_for_fork = False
-            self.forks += 1
-            self._start()
+            if not self._finished:      # (stop() may have come in between)
+                self.forks += 1
+                self._start()
 
     def _after_fork_child(self):
         self._halted_for_fork = False
@@ -419,25 +425,27 @@ class Recorder:
                 return
             cost = time.thread_time() - t0
             self.cost += cost
+            self.main_cost += cost
             self._learn("pair_unit_cost", cost, size)
             self.last_groups = time.monotonic()
             self.last_groups_heap = heap_bytes()
 
-    def _loop(self):
+    def _loop(self, stop, done):
         import _thread
         self._tid = _thread.get_native_id()
-        wait = self._wait
-        next_groups = self._next_groups
-        frame_cost = 0.0
+        next_groups, frame_cost = self._next_groups, self._frame_cost
         ended = True                    # by itself (not asked to)
         try:
             while True:
-                if self._stop.acquire(timeout=wait):
+                # Until the next record is due (kept across a restart around a fork:
+                # a program that forks often still gets its records).
+                if stop.acquire(timeout=max(0.0, self._due - time.monotonic())):
                     ended = False
                     break
                 with self.lock:
                     if _pypper.state() != "running":
                         break
+                    self._due = time.monotonic() + self.interval   # (also after an error)
                     try:
                         thinned = self.writer.thinned
                         size = size_now()
@@ -468,17 +476,18 @@ class Recorder:
                         self.cost += cost
                         if self.writer.thinned != thinned:
                             self.interval *= 2
-                        wait = max(self.interval, frame_cost / self.cost_share)
+                        self._due = time.monotonic() + max(self.interval,
+                                                           frame_cost / self.cost_share)
                     except (OSError, RuntimeError, MemoryError) as e:
                         self.errors += 1
                         self.last_error = str(e)
                         if isinstance(e, OSError):
                             break       # the file is gone or the disk is full
         finally:
-            self._wait, self._next_groups = wait, next_groups
+            self._next_groups, self._frame_cost = next_groups, frame_cost
             if ended:
                 self._finished = True
-            self._done.release()
+            done.release()
 
     def stop(self, timeout=30.0):
         """Stop the thread for good and wait for it (bounded: it may be inside a
@@ -569,11 +578,16 @@ def header_record(argv, target, config, interval):
 def cpu_split(recorder_cost=0.0):
     """CPU seconds of the process so far, called on the main thread: "process" (all
     threads, those that ended too), "main" (the main thread's), "pypper" (Pypper's
-    native threads, pypper-sampler and pypper-migrate, as /proc/self/task shows them,
-    and the capture recorder's records: recorder_cost). What is left is the program's
-    other threads, whose frames the sampler does not read."""
+    own: the sampler's, over all its threads, restarted around forks included; the
+    migration thread's as /proc/self/task shows it now; and recorder_cost, the
+    capture recorder's records taken on its own thread). What is left is the
+    program's other threads, whose frames the sampler does not read."""
     out = {"process": time.process_time(), "main": time.thread_time(),
            "pypper": float(recorder_cost)}
+    try:
+        out["pypper"] += float(_pypper.active_trace_stats().get("cpu_seconds") or 0.0)
+    except RuntimeError:
+        pass
     try:
         tick = os.sysconf("SC_CLK_TCK")
         for tid in os.listdir("/proc/self/task"):
@@ -583,11 +597,11 @@ def cpu_split(recorder_cost=0.0):
             except OSError:
                 continue                # the thread ended meanwhile
             comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            if comm.startswith("pypper-"):
+            if comm == "pypper-migrate":
                 fields = stat[stat.rindex(")") + 2:].split()
                 out["pypper"] += (int(fields[11]) + int(fields[12])) / tick
     except (OSError, ValueError, IndexError):
-        pass                            # no /proc: Pypper's own threads not counted
+        pass                            # no /proc: the migration thread not counted
     return {k: round(v, 3) for k, v in out.items()}
 
 

@@ -201,6 +201,8 @@ def _tier_name(tier):
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}")
         return tier
+    if int(tier) not in range(len(TIERS)):
+        raise ValueError(f"unknown tier {tier!r}")
     return TIERS[int(tier)]
 
 
@@ -216,7 +218,8 @@ class SnapshotError(ValueError):
 class Snapshot:
     """Object and page temperatures at one instant of a tracing session.
     ``owned_classes``: {address: (cold, warm, hot) bytes} of the objects whose owned
-    buffer is not all in their own class (each page of a buffer has its owner's
+    buffer is not all in their own class or not all at their temperature (each page
+    of a buffer has its owner's
     temperature or, when lower, that of the objects it refers to: a hot list that is
     only appended to has cold items, and so a cold item array but for its end). The
     aggregates (by_type, by_site) and the pages count those bytes in those classes.
@@ -625,6 +628,7 @@ def load(path):
 
 
 LOAD_CHUNK = 1 << 22        # bytes of JSON text decompressed at a time
+_MAX_PENDING = 1 << 20      # text carried to the next piece: more is no row save() wrote
 _OBJECTS_KEY = b'"objects":['
 _HEAD_LIMIT = 1 << 20       # a head longer than this is not one save() wrote
 
@@ -690,8 +694,10 @@ def _load_columns(raw):
             if ended:
                 break
             piece = next(pieces, b"")
-            if not piece:
-                return None         # the text ends inside the objects (or is corrupt)
+            if not piece or len(text) - pos > _MAX_PENDING:
+                return None         # the text ends inside the objects, is corrupt, or
+                                    # has no row end for a megabyte (each piece would
+                                    # read it all again)
             text = text[pos:] + piece
             pos = 0
         tail = bytearray(text[pos:])
@@ -710,10 +716,16 @@ def _load_columns(raw):
         names = [[json.loads(tok) for tok in sorted(t, key=t.get)] for t in tables]
     except (ValueError, RecursionError):
         return None
+    # What json would read differently: a field after the objects that came before
+    # (the last one counts), no pages, or one name written two ways ("hot", "\u0068ot").
+    if (not isinstance(rest, dict) or "pages" not in rest
+            or set(rest) & (set(head) | {"objects"})
+            or any(len(set(map(repr, table))) != len(table) for table in names)):
+        return None
     types, sites, tiers, classes, kinds = names
     if (not all(isinstance(x, str) for x in types + classes)
             or not all(x is None or isinstance(x, str) for x in sites + kinds)
-            or not all(x in TIERS for x in tiers) or not isinstance(rest, dict)):
+            or not all(x in TIERS for x in tiers)):
         return None
     for klass in ("cold", "warm", "hot"):       # (ObjectRows' sums look them up)
         if klass not in classes:
@@ -726,13 +738,13 @@ def _load_columns(raw):
                           "site_kinds": kinds})
     try:
         pages = [PageInfo(int(a), _tier_name(tier), float(h), int(hb), int(cb))
-                 for a, tier, h, hb, cb in rest.get("pages", ())]
+                 for a, tier, h, hb, cb in rest["pages"]]
         return Snapshot(objects, pages, page_size=int(head["page_size"]),
                         time=float(head["time"]), uptime=float(head["uptime"]),
                         pid=int(head["pid"]), model=dict(head["model"]),
                         owned_classes=owned_classes_of(rest.get("owned_classes", ())),
                         owned_heat=owned_heat_of(rest.get("owned_heat", ())))
-    except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError, IndexError):
         return None
 
 
@@ -768,5 +780,5 @@ def _snapshot_from_text(path, box):
         _fail(path, "corrupt snapshot contents (nested too deeply)")
     except KeyError as e:
         _fail(path, f"corrupt snapshot contents (no {_short(e)} field)")
-    except (ValueError, TypeError, AttributeError, OverflowError) as e:
+    except (ValueError, TypeError, AttributeError, OverflowError, IndexError) as e:
         _fail(path, f"corrupt snapshot contents ({type(e).__name__}: {_short(e)})")
