@@ -165,7 +165,7 @@ void pypper_site_infer_settle(site_infer *t)
      * lines around them: neither's seeds say anything of their neighbours, anywhere
      * (one island alone: a short loop between two others, or a freed slot reused).
      * A line around them loses its inference only when the island line has at least
-     * AROUND_MIN_SHARE of its seeds: a few objects of another line in the pools of a
+     * 1/AROUND_MIN_SHARE_INVERSE of its seeds: a few objects of another line in the pools of a
      * large one (slots reused later) would otherwise cost all of its objects their
      * site for the sake of those few (a newcomer's 200,000 archive strings, 18 MiB,
      * lost theirs in 2 runs of 4). */
