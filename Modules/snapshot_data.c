@@ -142,11 +142,6 @@ typedef struct {
     pypper_owned_parts parts;       /* the buffer's bytes by class, by bin, their heat */
 } buffer_pages;
 
-static int class_index(int klass)
-{
-    return klass == PYPPER_HOT ? 2 : klass == PYPPER_COLD ? 0 : 1;
-}
-
 static void add_buffer_pages(const void *block, size_t size, void *arg)
 {
     buffer_pages *b = arg;
@@ -161,7 +156,7 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
         double t = items >= 0.0 && items < b->t ? items : b->t;
         int klass = t >= b->t ? b->klass : pypper_model_class_of(t);
         add_bytes(b->pages, (uintptr_t)a, (size_t)(stop - a), info.tier, t, klass, b->page_size);
-        b->parts.by_class[class_index(klass)] += (uint64_t)(stop - a);
+        b->parts.by_class[klass] += (uint64_t)(stop - a);
         b->parts.by_bin[pypper_group_bin(t)] += (uint64_t)(stop - a);
         b->parts.heat += t * (double)(stop - a);
         a = stop;
@@ -606,12 +601,14 @@ typedef struct {
     owned_splits splits;
     uint32_t *site_ids;
     site_infer *infer;              /* seeded before the rows are made */
+    char *sums_rows;                /* sums mode: the scratch columns' buffer */
     pypper_owned_parts *owned;      /* sums mode: each row's owned bytes by temperature */
     bool *machinery;                /* sums mode: by type number (MACHINERY_TYPES) */
     pypper_group_sums *sums;        /* sums mode */
 } scratch;
 
 #define MACHINERY_TYPES 65536u
+#define SUMS_CHUNK 16384u           /* sums mode: rows made at a time */
 
 static void scratch_free(scratch *s)
 {
@@ -635,6 +632,8 @@ static void scratch_free(scratch *s)
     if (s->machinery)
         unmap_anon(s->machinery, MACHINERY_TYPES * sizeof(bool));
     pypper_group_sums_free(s->sums);
+    if (s->sums_rows)
+        unmap_anon(s->sums_rows, SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
 }
 
 /* [(address, cold, warm, hot)]: the owned bytes of each row whose buffer is not all
@@ -705,7 +704,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, siz
         /* A row for a buffer not all in its owner's class, or not all at its owner's
          * temperature (its bytes' heat is what means count: as the capture's groups). */
         if (owned && !s->owned
-            && (bp.parts.by_class[class_index(klass)] != owned
+            && (bp.parts.by_class[klass] != owned
                 || fabs(bp.parts.heat - t * (double)owned) > 1e-9 * t * (double)owned)) {
             if (!s->splits.rows) {
                 s->splits.cap = c->cap;
@@ -868,7 +867,6 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
  * of three million objects as columns is 130 MiB more of memory while it is made.
  * The rows are made SUMS_CHUNK at a time into scratch columns, their sites inferred
  * and their sums added (Pypper/group_sums.h), all under the heap's serialization. */
-#define SUMS_CHUNK 16384u
 
 /* machinery[k] for the types numbered from *done on: true when the type's name is
  * one of `names` (UTF-8 texts, n of them). */
@@ -964,9 +962,9 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
      * the scratch columns, the maps, the sums, which grow there without the heap). */
     scratch s;
     memset(&s, 0, sizeof(s));
-    char *cols = map_anon(SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
-    if (cols)
-        pypper_snapshot_columns_place(&s.cols, cols, SUMS_CHUNK);
+    s.sums_rows = map_anon(SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
+    if (s.sums_rows)
+        pypper_snapshot_columns_place(&s.cols, s.sums_rows, SUMS_CHUNK);
     s.cols.cap = SUMS_CHUNK;        /* (what scratch_free unmaps the row arrays by) */
     s.cols.entry = map_anon(SUMS_CHUNK * sizeof(uint32_t));
     s.owned = map_anon(SUMS_CHUNK * sizeof(*s.owned));
@@ -977,10 +975,8 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     s.traced = pypper_untraced_new();
     s.urows.cap = (size_t)pypper_alloc_sites_count() + 1;
     s.urows.rows = map_anon(s.urows.cap * sizeof(untraced_row));
-    if (!cols || !s.cols.entry || !s.owned || !s.machinery || !s.sums || !s.traced || !s.urows.rows
-        || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0) {
-        if (cols)
-            unmap_anon(cols, SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
+    if (!s.sums_rows || !s.cols.entry || !s.owned || !s.machinery || !s.sums || !s.traced
+        || !s.urows.rows || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0) {
         scratch_free(&s);
         PyMem_Free(names);
         return PyErr_NoMemory();
@@ -1002,7 +998,6 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     uint64_t untraced_total = pypper_untraced_walk(s.traced, untraced_class, &s.upages, keep_untraced, &s.urows);
     pypper_heap_unlock(locked);
     PyMem_Free(names);
-    unmap_anon(cols, SUMS_CHUNK * PYPPER_SNAPSHOT_ROW_BYTES);
     if (!summed || s.pages.failed) {
         scratch_free(&s);
         return PyErr_NoMemory();

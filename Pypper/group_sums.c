@@ -4,7 +4,6 @@
 #include "group_sums.h"
 
 #include "own_memory.h"
-#include "temperature.h"
 
 #include <string.h>
 
@@ -90,11 +89,6 @@ static pypper_group_sum *group_of(pypper_group_sums *g, uint32_t site, uint32_t 
     }
 }
 
-static int class_slot(uint8_t klass)
-{
-    return klass == PYPPER_HOT ? 2 : klass == PYPPER_WARM ? 1 : 0;
-}
-
 bool pypper_group_sums_add(pypper_group_sums *g, const pypper_snapshot_columns *c, size_t n,
                            const pypper_owned_parts *owned, const bool *machinery, size_t n_types)
 {
@@ -105,7 +99,7 @@ bool pypper_group_sums_add(pypper_group_sums *g, const pypper_snapshot_columns *
         /* Its buffer's pages in the classes of what they hold (a log's item array is
          * cold where its records are), its body in its own. */
         memcpy(parts, owned[i].by_class, sizeof(parts));
-        parts[class_slot(c->klass[i])] += size;
+        parts[c->klass[i]] += size;
         if (t >= g->frame_min_t) {
             g->sites[site].hot += parts[2];
             g->sites[site].warm += parts[1];

@@ -15,6 +15,9 @@
 #define PYPPER_GROUP_BINS 10        /* the temperature histogram: bytes per tenth */
 #define PYPPER_GROUP_SITES 65536u   /* site ids below this (objtable.h keeps 16 bits) */
 
+/* by_class arrays here are indexed by class: PYPPER_COLD, PYPPER_WARM, PYPPER_HOT (0, 1,
+ * 2: Pypper/temperature.h), the values of a row's klass column. */
+
 /* One (site, type): the sums of its objects. Bytes: bodies (size) plus owned buffers;
  * by_class (cold, warm, hot), tsum (sum of temperature x bytes) and hist (bytes by
  * temperature, PYPPER_GROUP_BINS bins over [0, 1]): a body at its object's

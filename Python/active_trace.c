@@ -370,8 +370,8 @@ static void take_census(size_t count, uint32_t now)
     const pypper_obj_entry *entries = pypper_objtable_entries();
     for (size_t i = (size_t)(AT.applies % stride); i < count; i += stride) {
         const pypper_obj_state *st = pypper_entry_state(&entries[i]);
-        if (st->heat > 0.0f && pypper_objtable_current(&entries[i]))
-            pypper_model_census_add(&census, st, now);
+        if (pypper_objtable_current(&entries[i]))
+            pypper_model_census_add(&census, st, now);      /* (which counts what has heat) */
     }
     pypper_model_census_end(&census, now);
 }

@@ -323,16 +323,17 @@ def summary_lines(a, *, top=3):
                      f"hottest-first placement, x{row['first_touch']:.3f} first-touch "
                      f"(memory accesses only, from Pypper's temperatures: see its error)")
         lines.append(f"advisor: {_advisor.short_error_statement()}")
-    paused = pause_text(a)
-    if paused:
-        lines.append(paused)
-    threads = threads_text(a)
-    if threads:
-        lines.append(threads)
+    lines += cautions(a)
     if not a["finished"]:
         lines.append("the program did not reach its end (killed or crashed): figures are "
                      "from its last records")
     return lines
+
+
+def cautions(a):
+    """The cautions of the summary, stats and the report, in that order: Pypper
+    paused for memory, most of the CPU time in other threads."""
+    return [c for c in (pause_text(a), threads_text(a)) if c]
 
 
 def pause_text(a):
@@ -672,9 +673,8 @@ def render_html(a):
                 'the figures are from its last records'
                 + (' (the last line was incomplete and was skipped)' if a["truncated"] else "")
                 + '.</p>')
-    for caution in (pause_text(a), threads_text(a)):
-        if caution:
-            warn += f'<p class="warn">{_e(caution[0].upper() + caution[1:])}.</p>'
+    for caution in cautions(a):
+        warn += f'<p class="warn">{_e(caution[0].upper() + caution[1:])}.</p>'
     user = [s for s in a["sites"] if not s["internal"]]
     internal = [s for s in a["sites"] if s["internal"]]
     ib = sum(s["total"] for s in internal)
