@@ -46,6 +46,7 @@ void pypper_model_reset(const pypper_config *cfg)
     P.weight[PYPPER_EVIDENCE_CALLER] = cfg->caller_weight;
     P.weight[PYPPER_EVIDENCE_HOLD] = cfg->hold_weight;
     P.weight[PYPPER_EVIDENCE_REFCOUNT] = cfg->refcount_weight;
+    P.weight[PYPPER_EVIDENCE_SCAN] = 0.0;
     reference_heat = 0.0;
     reference_stamp = 0;
     reference_from_census = false;

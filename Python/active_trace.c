@@ -88,13 +88,25 @@
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 /* 16 bytes (18 with its `used` index): the table can reach tens of thousands of
- * slots in programs that make many objects. A count stops at 65,535 pieces of one
- * kind for one object between two hand-overs (about 4,000 samples fit in one
- * 100 ms hand-over interval here; more only when a long C call delays it). */
+ * slots in programs that make many objects. The object is kept as its address in
+ * 16-byte units, in 48 bits (every pointer recorded is 16-byte aligned; user addresses
+ * have 47 bits, 56 with 5-level page tables, where one beyond 2^52 is dropped). A
+ * count stops at 65,535 pieces of one kind for one object between two hand-overs
+ * (about 4,000 samples fit in one 100 ms hand-over interval here; more only when a
+ * long C call delays it). */
 typedef struct {
-    void *object;
+    uint32_t unit_lo;
+    uint16_t unit_hi;
     uint16_t n[PYPPER_EVIDENCE_KINDS];
 } hit_slot;
+_Static_assert(sizeof(hit_slot) == 16, "the evidence table's slot is 16 bytes");
+
+static inline void *hit_object(const hit_slot *h)
+{
+    return (void *)((((uintptr_t)h->unit_hi << 32) | h->unit_lo) << 4);
+}
+
+static inline bool hit_empty(const hit_slot *h) { return !h->unit_lo && !h->unit_hi; }
 
 /* An entry of the poll window, 8 bytes (the window follows the reads: up to 16,384
  * entries): the object as its granule from the object table's base (36 bits), its
@@ -220,8 +232,8 @@ static bool grow_hits(void)
     }
     for (size_t u = 0; u < AT.nused; u++) {
         const hit_slot *h = &AT.hits[AT.used[u]];
-        uint32_t i = hit_home(h->object, cap);
-        while (hits[i].object)
+        uint32_t i = hit_home(hit_object(h), cap);
+        while (!hit_empty(&hits[i]))
             i = (i + 1) & (cap - 1);
         hits[i] = *h;
         used[u] = (uint16_t)i;
@@ -237,11 +249,18 @@ static bool grow_hits(void)
 
 static void record(void *object, pypper_evidence kind)
 {
+    uintptr_t unit = (uintptr_t)object >> 4;
+    if (!unit || ((uintptr_t)object & 15) || unit >> 48) {
+        AT.dropped++;
+        return;
+    }
+    uint32_t lo = (uint32_t)unit;
+    uint16_t hi = (uint16_t)(unit >> 32);
     uint32_t mask = AT.hit_cap - 1;
     uint32_t i = hit_home(object, AT.hit_cap);
-    while (AT.hits[i].object && AT.hits[i].object != object)
+    while (!hit_empty(&AT.hits[i]) && (AT.hits[i].unit_lo != lo || AT.hits[i].unit_hi != hi))
         i = (i + 1) & mask;
-    if (!AT.hits[i].object) {
+    if (hit_empty(&AT.hits[i])) {
         if (AT.nused >= AT.hit_cap / 4 * 3) {
             if (AT.hit_cap >= HIT_CAP || !grow_hits()) {
                 AT.dropped++;
@@ -250,7 +269,8 @@ static void record(void *object, pypper_evidence kind)
             record(object, kind);           /* once: the new table is half full */
             return;
         }
-        AT.hits[i].object = object;
+        AT.hits[i].unit_lo = lo;
+        AT.hits[i].unit_hi = hi;
         AT.used[AT.nused++] = (uint16_t)i;
     }
     AT.hits[i].n[kind] += AT.hits[i].n[kind] != UINT16_MAX;
@@ -463,9 +483,16 @@ static void refill_poll_window(uint32_t now)
 }
 
 /* Numbers that a list or tuple holds have no entry (LIVE_NUMBERS=0) and are read by C
- * code (sum(), slicing, sorting) that the frames never show: they take the heat of
- * the container that holds them, as owned buffers do. `heat` of evidence about the
- * container stands for `heat` on each of its n items; NUMBER_SAMPLES items spread
+ * code (sum(), slicing, sorting) that the frames never show: they take heat from the
+ * container that holds them, as owned buffers do. The share of the container's
+ * sightings in frames that found it handed to such code (SCAN, frame_reader.h) of its
+ * heat stands for as much on each of its n items (`each`); the rest (len(seq), seq[i],
+ * a call of Python code, which shows in its own frames what it reads) stands for one
+ * item's worth, `once` / n on each. With only reference-count evidence, all of it
+ * stands for each item, as it all did before 2026-12-05: a newcomer's BFS built its
+ * graph with rnd.choice(rest), whose frames show `rest` 2,000-4,000 times per 100 ms,
+ * and the 48,000 numbers of rest, never read again, stayed hot for seconds after the
+ * build. NUMBER_SAMPLES items spread
  * evenly (from a rotating start) each carry the stride of n / NUMBER_SAMPLES items
  * that follows them. Where the next sample (the last item, after the last sample)
  * lies a plausible distance after it (the stride's items packed, with room for as
@@ -507,7 +534,7 @@ static void spread(uintptr_t from, uintptr_t to, double share, uint32_t now, siz
     }
 }
 
-static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *budget)
+static void heat_held_numbers(PyObject *op, double each, double once, uint32_t now, size_t *budget)
 {
     PyObject **items;
     Py_ssize_t n;
@@ -526,6 +553,7 @@ static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *b
     } else {
         return;
     }
+    double heat = n > 0 ? each + once / (double)n : 0.0;      /* on each item */
     if (n <= 0 || !(heat > 0.0) || *budget <= NUMBER_SAMPLES + 1)
         return;
     Py_ssize_t k = n < NUMBER_SAMPLES ? n : NUMBER_SAMPLES, stride = n / k;
@@ -555,6 +583,26 @@ static void heat_held_numbers(PyObject *op, double heat, uint32_t now, size_t *b
     }
 }
 
+/* The share of an object's sightings in frames (new or held) that found it handed
+ * to C code that may read all its items; 1 when it was not seen in a frame, 0 below
+ * SCAN_MIN_SHARE. A scan takes time in proportion to the items it reads, so a list
+ * that C code scans is found so a large part of the times it is seen: 0.4-0.7 for
+ * the hot columns of tests/programs/column_store.py, per hand-over. A list picked
+ * from is found so by chance (a call site not yet specialized, a frame's first
+ * read): 0.001-0.03 for tests/programs/bfs_choice.py's `rest`, which then made its
+ * 48,000 numbers hot (each of 7 such sightings in a hand-over stood for 0.6 of heat
+ * on every item). */
+#define SCAN_MIN_SHARE 0.1
+
+static double scan_share(const uint16_t n[PYPPER_EVIDENCE_KINDS])
+{
+    double seen = (double)n[PYPPER_EVIDENCE_FRAME] + n[PYPPER_EVIDENCE_CALLER] + n[PYPPER_EVIDENCE_HOLD];
+    if (!(seen > 0.0))
+        return 1.0;
+    double share = (double)n[PYPPER_EVIDENCE_SCAN] / seen;
+    return share < SCAN_MIN_SHARE ? 0.0 : share < 1.0 ? share : 1.0;
+}
+
 static void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
@@ -567,22 +615,26 @@ static void apply_locked(bool refill)
     AT.signal_evidence += pypper_signal_sampler_drain(record_sink, NULL);
     for (size_t u = 0; u < AT.nused; u++) {
         hit_slot *h = &AT.hits[AT.used[u]];
+        void *object = hit_object(h);
         double weighed = pypper_model_weigh(h->n);
         pypper_block_info info;
-        pypper_heap_lookup(h->object, &info);
+        pypper_heap_lookup(object, &info);
         pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
         /* A freed object's entry waits for a compaction: it is not current. */
-        if (e && pypper_entry_object(e) == h->object && pypper_objtable_current(e)) {
+        if (e && pypper_entry_object(e) == object && pypper_objtable_current(e)) {
             pypper_obj_state *st = pypper_entry_state_mut(e);
             pypper_model_add_heat(st, weighed, now);
-            if (pypper_residency_may_touch(pypper_entry_block(e)))
-                heat_held_numbers((PyObject *)pypper_entry_object(e), weighed, now, &budget);
+            if (pypper_residency_may_touch(pypper_entry_block(e))) {
+                double scanned = scan_share(h->n);
+                heat_held_numbers((PyObject *)pypper_entry_object(e), weighed * scanned,
+                                  weighed * (1.0 - scanned), now, &budget);
+            }
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(st, now), now));
             AT.applied++;
-        } else if (info.allocated && (!e || pypper_entry_object(e) != h->object)) {
+        } else if (info.allocated && (!e || pypper_entry_object(e) != object)) {
             /* No entry (a number, or an object the live trace has not reached): its
              * page takes the evidence. */
-            pypper_page_heat_add(pypper_heap_page_index(h->object), weighed, now);
+            pypper_page_heat_add(pypper_heap_page_index(object), weighed, now);
             AT.to_pages++;
         } else {
             AT.unknown++;
@@ -1071,7 +1123,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1082,6 +1134,7 @@ PyObject *pypper_active_trace_stats(void)
         "caller_evidence", (unsigned long long)AT.evidence[PYPPER_EVIDENCE_CALLER],
         "hold_evidence", (unsigned long long)AT.evidence[PYPPER_EVIDENCE_HOLD],
         "refcount_evidence", (unsigned long long)AT.evidence[PYPPER_EVIDENCE_REFCOUNT],
+        "scan_evidence", (unsigned long long)AT.evidence[PYPPER_EVIDENCE_SCAN],
         "refcount_reads", (unsigned long long)AT.poll_reads,
         "applies", (unsigned long long)AT.applies,
         "applied", (unsigned long long)AT.applied,

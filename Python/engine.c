@@ -16,6 +16,7 @@
 
 #include "active_trace.h"
 #include "alloc_sites.h"
+#include "frame_reader.h"
 #include "live_trace.h"
 
 #include "../Objects/residency.h"
@@ -42,6 +43,7 @@ void pypper_engine_step(bool feed, bool collect)
     /* A hand-over queued before a pause: short of memory, nothing is touched. */
     if (pypper_pressure_paused())
         return;
+    pypper_frames_step_begin();
     pypper_swap_map_refresh();
     /* It runs on a program thread, in the middle of the program's code: what it
      * allocates is not the program's (no site, no share of the byte sampling). */
@@ -58,6 +60,7 @@ void pypper_engine_step(bool feed, bool collect)
     if (collect)
         pypper_migrate_collect_if_due(pypper_active_trace_now_ms());
     pypper_alloc_sites_quiet_end();
+    pypper_frames_step_end();
 }
 
 int pypper_engine_migrate_now(pypper_migrate_result *out)

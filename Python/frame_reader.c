@@ -7,6 +7,8 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include "internal/pycore_frame.h"
+#include "internal/pycore_interp.h"
+#include "opcode.h"
 #include "internal/pycore_list.h"
 #include "internal/pycore_tuple.h"
 
@@ -24,6 +26,42 @@
 #define FOREIGN_READER PYPPER_FOREIGN_READER
 
 static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
+
+_Static_assert(MAX_SLOTS <= 64, "pypper_frame_read.fresh has a bit per slot");
+
+static int step_running;        /* pypper_frames_step_begin/end */
+
+void pypper_frames_step_begin(void) { __atomic_store_n(&step_running, 1, __ATOMIC_RELAXED); }
+void pypper_frames_step_end(void) { __atomic_store_n(&step_running, 0, __ATOMIC_RELAXED); }
+
+/* CPython 3.12's instructions (specialized ones included) that hand their operands to
+ * C code that may read every item of a list or tuple among them: calls of C functions
+ * and methods (sum(col), sorted(col), tuple(col), col.index(x)) and calls not yet
+ * specialized, slices, `in`, comparisons, concatenation, unpacking, extending. Not
+ * len(), subscripts by an index, list.append(), isinstance(), calls of Python
+ * functions (whose own frames show what they read): a program that picks items,
+ * as random.choice(seq) does, reads one item per use of the list. */
+static const bool scans_operands[256] = {
+    [CALL] = true, [CALL_FUNCTION_EX] = true, [INSTRUMENTED_CALL] = true,
+    [INSTRUMENTED_CALL_FUNCTION_EX] = true, [CALL_BUILTIN_CLASS] = true,
+    [CALL_BUILTIN_FAST_WITH_KEYWORDS] = true, [CALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS] = true,
+    [CALL_NO_KW_BUILTIN_FAST] = true, [CALL_NO_KW_BUILTIN_O] = true,
+    [CALL_NO_KW_METHOD_DESCRIPTOR_FAST] = true, [CALL_NO_KW_METHOD_DESCRIPTOR_NOARGS] = true,
+    [CALL_NO_KW_METHOD_DESCRIPTOR_O] = true, [CALL_NO_KW_STR_1] = true,
+    [CALL_NO_KW_TUPLE_1] = true, [CALL_INTRINSIC_1] = true, [BINARY_SUBSCR] = true,
+    [BINARY_SLICE] = true, [STORE_SLICE] = true, [CONTAINS_OP] = true, [COMPARE_OP] = true,
+    [BINARY_OP] = true, [LIST_EXTEND] = true, [SET_UPDATE] = true, [UNPACK_SEQUENCE] = true,
+    [UNPACK_SEQUENCE_LIST] = true, [UNPACK_SEQUENCE_TUPLE] = true, [UNPACK_EX] = true,
+};
+
+/* Whether instr, the instruction a frame runs (the last one started: 3.12 stores
+ * prev_instr as each one starts), is one of scans_operands. */
+FOREIGN_READER static bool runs_a_scan(const _Py_CODEUNIT *instr)
+{
+    if (((uintptr_t)instr & 1) || !pypper_stack_chunks_readable(instr, sizeof(*instr)))
+        return false;
+    return scans_operands[LOAD(instr->op.code)];
+}
 
 /* Whether p is worth reporting: a pointer into the heap's committed memory. A traced
  * object is the start of a tracked block, or just after a GC header (16 bytes) or a
@@ -97,6 +135,21 @@ FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f, int *nlocals)
     return stack < MAX_SLOTS - locals ? locals + stack : MAX_SLOTS;
 }
 
+/* Its locals and whole value stack (at least n slots, at most MAX_SLOTS). */
+FOREIGN_READER static int whole_frame_slots(_PyInterpreterFrame *f, int n)
+{
+    PyCodeObject *code = LOAD(f->f_code);
+    if (!aligned8(code) || !pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
+        return n;
+    int locals = LOAD(code->co_nlocalsplus), stack = LOAD(code->co_stacksize);
+    if (locals < 0 || stack < 0)        /* read racily: may be garbage */
+        return n;
+    long whole = (long)locals + stack;
+    if (whole > MAX_SLOTS)
+        whole = MAX_SLOTS;
+    return whole > n ? (int)whole : n;
+}
+
 FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_frame_memory *mem,
                                        pypper_frame_sink sink, void *ctx,
                                        pypper_frame_counts *counts)
@@ -107,6 +160,10 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
         return false;
     _PyInterpreterFrame *f = LOAD(cf->current_frame);
     counts->frame_samples++;
+    /* A collection or Pypper's own step stops the program's frames: what their value
+     * stacks hold is not held by the program meanwhile. */
+    PyInterpreterState *interp = LOAD(ts->interp);
+    bool paused = LOAD(step_running) || (interp && aligned8(interp) && LOAD(interp->gc.collecting));
     /* Following an iterator reads the header of the object in the slot, a line the
      * program writes (its reference count): in one read of 8 only (measured: following
      * at every read took the tracing overhead's geometric mean from 1.14 to 1.19). */
@@ -116,18 +173,26 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
     const pypper_frame_read *old = &mem->buf[mem->last];
     pypper_frame_read *now = &mem->buf[mem->last ^ 1u];
     int d = 0;
+    bool via_c = false;         /* an entry shim lies between this frame and the last */
     for (int hops = 0; f && d < depth && hops < 4 * MAX_DEPTH; hops++) {
         if (!aligned8(f) || !pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus)))
             break;
         _PyInterpreterFrame *up = LOAD(f->previous);
         if (LOAD(f->owner) == FRAME_OWNED_BY_CSTACK) {      /* an entry shim */
+            via_c = true;
             f = up;
             continue;
         }
         int nlocals;
         int n = frame_slots(f, &nlocals);
-        if (n && !pypper_stack_chunks_readable(f->localsplus, (size_t)n * sizeof(PyObject *)))
-            n = 0;
+        /* A calling frame's slots above the stack's top (what it popped last) are
+         * recorded too, without evidence, so that a read after the return tells what
+         * it pushes then from what was there before (SCAN needs a slot pushed for the
+         * instruction). Evidence compares the slots shown at the last read only (a
+         * slot not shown then is new, as before). */
+        int recorded = d > 0 ? whole_frame_slots(f, n) : n;
+        if (recorded && !pypper_stack_chunks_readable(f->localsplus, (size_t)recorded * sizeof(PyObject *)))
+            n = recorded = 0;
         /* This frame in the previous read, at whatever depth it was (calls and
          * returns since move it). Another frame's slots say nothing of this one's:
          * comparing a frame with the one at its depth before made every local of a
@@ -141,16 +206,39 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 break;
             }
         bool same = k >= 0;
-        int known = same ? old->n[k] : 0;
+        int known = same ? old->n[k] : 0, seen = same ? old->shown[k] : 0;
         const PyObject *const *prev = same ? (const PyObject *const *)old->slot[k] : NULL;
         PyObject *const *walked_last = same ? old->walked[k] : NULL;
         now->frame[d] = f;
         PyObject **slots = now->slot[d], **walked = now->walked[d];
         bool pushed_below = false;      /* a value-stack slot below this one changed */
+        /* SCAN: the frame runs an instruction that hands its operands to C code (the
+         * innermost frame, or one that called C code that called Python code back:
+         * max(col, key=f) runs f behind an entry shim), and the slot is one pushed for
+         * it (`fresh`): it changed between the last read at another instruction and
+         * the first at this one, or the frame was not seen before. Not a slot above
+         * the stack's top that still holds what was pushed long before, or that a
+         * slot below replaced: a list that random.choice() picked from, left there
+         * while the loop ran range(8), looked as if C code had read all of it. */
+        bool in_c = d == 0 || via_c, scan = false, stopped = false;
+        via_c = false;
+        now->instr[d] = NULL;
+        now->fresh[d] = 0;
+        if (in_c) {
+            const _Py_CODEUNIT *instr = LOAD(f->prev_instr);
+            stopped = same && instr == old->instr[k];
+            now->instr[d] = instr;
+            now->fresh[d] = stopped ? old->fresh[k] : same ? 0 : ~(uint64_t)0;
+            scan = !paused && runs_a_scan(instr);
+        }
+        for (int i = n; i < recorded; i++) {
+            slots[i] = LOAD(f->localsplus[i]);
+            walked[i] = NULL;
+        }
         for (int i = 0; i < n; i++) {
             PyObject *p = LOAD(f->localsplus[i]);
-            const PyObject *was = i < known ? prev[i] : NULL;
-            PyObject *walked_before = i < known ? walked_last[i] : NULL;
+            const PyObject *was = i < seen ? prev[i] : NULL;
+            PyObject *walked_before = i < seen ? walked_last[i] : NULL;
             slots[i] = p;
             walked[i] = follow ? NULL : walked_before;
             bool still = same && was == p;
@@ -160,7 +248,7 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
              * below this slot, so it holds what was popped last: a list that an inlined
              * comprehension built at start-up stayed there, held evidence at every
              * sample, and looked hottest of all in tests/programs/lru_zipf.py). */
-            bool held = still && i >= nlocals && !pushed_below;
+            bool held = still && i >= nlocals && !pushed_below && !paused;
             if (!still && i >= nlocals)
                 pushed_below = true;
             if (!p || !heap_candidate(p))
@@ -181,11 +269,18 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             if (seq) {
                 bool traced = traced_candidate(seq);
                 bool again = traced ? walked_before == seq : same && was == p;
-                sink(ctx, seq, again ? PYPPER_EVIDENCE_HOLD
-                               : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
+                if (!(again && paused))
+                    sink(ctx, seq, again ? PYPPER_EVIDENCE_HOLD
+                                   : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
                 moved |= d == 0 && !again && traced;
                 walked[i] = seq;
             }
+            /* Fresh: changed since the last read, which recorded all of the frame's
+             * slots (those above a calling frame's top too). */
+            if (in_c && same && !stopped && i < known && prev[i] != p)
+                now->fresh[d] |= (uint64_t)1 << i;
+            if (scan && i >= nlocals && (now->fresh[d] >> i & 1) && (held || !still))
+                sink(ctx, p, PYPPER_EVIDENCE_SCAN);
             if (still) {
                 if (held)
                     sink(ctx, p, PYPPER_EVIDENCE_HOLD);
@@ -198,8 +293,9 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 moved |= d == 0 && traced_candidate(p);
             }
         }
-        now->n[d] = n;
-        counts->slots_read += (uint64_t)n;
+        now->n[d] = recorded;
+        now->shown[d] = n;
+        counts->slots_read += (uint64_t)recorded;
         moved |= d == 0 && !(same && k == 0);
         d++;
         f = up;

@@ -2,7 +2,9 @@
  * the GIL and turns what their slots hold into evidence: an object newly in a slot of
  * the innermost frame (FRAME) or of a calling frame (CALLER), or still in the same
  * value-stack slot of the same frame as at the previous read, with no slot below it
- * pushed since (HOLD). Used by the sampler thread and by the signal sampler
+ * pushed since (HOLD); either in the innermost frame's value stack while it runs an
+ * instruction that hands its operands to C code that may read all their items (SCAN,
+ * said beside the other). Used by the sampler thread and by the signal sampler
  * (frame_reader.c). Async-signal-safe: no lock, no allocation. */
 #ifndef PYPPER_FRAME_READER_H
 #define PYPPER_FRAME_READER_H
@@ -34,8 +36,14 @@ typedef struct {
     void *frame[PYPPER_FRAME_MAX_DEPTH];
     PyObject *slot[PYPPER_FRAME_MAX_DEPTH][PYPPER_FRAME_MAX_SLOTS];
     PyObject *walked[PYPPER_FRAME_MAX_DEPTH][PYPPER_FRAME_MAX_SLOTS];
-    int n[PYPPER_FRAME_MAX_DEPTH];
+    int n[PYPPER_FRAME_MAX_DEPTH];      /* slots recorded */
+    int shown[PYPPER_FRAME_MAX_DEPTH];  /* of which given as evidence (up to the top) */
     int depth;              /* frames read */
+    /* For the innermost frame and those that called C code: the instruction each
+     * runs (prev_instr), and which of its slots changed between the last read at
+     * another instruction and the first at this one (all: a frame not seen before). */
+    const void *instr[PYPPER_FRAME_MAX_DEPTH];
+    uint64_t fresh[PYPPER_FRAME_MAX_DEPTH];
 } pypper_frame_read;
 
 /* A reader's memory (one per reader): the previous read and the one being made, in
@@ -55,6 +63,13 @@ typedef void (*pypper_frame_sink)(void *ctx, PyObject *object, pypper_evidence k
 typedef struct {
     uint64_t frame_samples, slots_read;
 } pypper_frame_counts;
+
+/* While a Pypper step runs on a program thread (Python/engine.c), between two of its
+ * bytecodes: the program's frames stand still for Pypper, and what their value stacks
+ * hold is not held for the program meanwhile (no HOLD or SCAN evidence). A cyclic
+ * collection is told by the interpreter's own flag. */
+void pypper_frames_step_begin(void);
+void pypper_frames_step_end(void);
 
 /* Read up to `depth` frames of ts. Returns whether the innermost frame changed since
  * the previous read with the same memory: another frame, or a traced object newly in

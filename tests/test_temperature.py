@@ -264,6 +264,94 @@ def test_numbers_take_the_heat_of_the_list_that_holds_them():
     assert out == "ok\n"
 
 
+def test_numbers_of_a_list_picked_from_take_one_item_per_use():
+    # random.choice(seq) reads one item of seq per call: Python code (choice's frame,
+    # its len() and subscript) has the list, no C code that reads all of it. The list
+    # is hot, its numbers are not; the list that max() scans in C heats all of its.
+    # (Its numbers each took the list's whole heat until 2026-12-05: a newcomer's BFS
+    # that built its graph with rnd.choice(rest) showed rest's 48,000 numbers, never
+    # read after the build, hot for seconds.)
+    out = check("""
+        import random
+        rng = random.Random(5)
+        cols = [[rng.random() for _ in range(20000)] for _ in range(3)]
+        def below(n):                   # random.Random._randbelow's place
+            _pypper._test_sample()
+            return n // 3
+        def choice(seq):                # random.Random.choice's code
+            return seq[below(len(seq))]
+        def sampled():
+            _pypper._test_sample()
+        def scan_after_a_call(col):
+            # The read before max() starts finds this frame calling sampled(), its
+            # stack's top below col's slot: what it pushes after the return is told
+            # from what was there before.
+            calls = [0]
+            def key(x):
+                calls[0] += 1
+                if calls[0] % 1000 == 0:
+                    _pypper._test_sample()
+                return x
+            sampled()
+            return max(col, key=key)
+        driven()
+        for _ in range(40):
+            for _ in range(200):
+                choice(cols[1])
+            scan_in_c(cols[2])
+            scan_after_a_call(cols[0])
+            _pypper._test_hand_over()
+        picked = cols[1]
+        t_picked = pypper.temperature(picked)
+        assert t_picked > 0.5, t_picked
+        for scanned in (cols[2], cols[0]):
+            t_scanned = pypper.temperature(scanned)
+            assert t_scanned > 0.5, t_scanned
+            hot = _pypper.temperatures(scanned)
+            assert statistics.median(hot) > 0.5 * t_scanned, (statistics.median(hot), t_scanned)
+        # (seq[n // 3], the item choice() reads, is new in its frame: its page is hot.)
+        items = _pypper.temperatures(picked)
+        assert sum(t >= 0.2 for t in items) <= 0.02 * len(items), statistics.median(items)
+        stats = pypper.active_trace_stats()
+        assert stats["scan_evidence"] > 0 and stats["number_heat"] > 0, stats
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_a_collection_holds_nothing_for_the_program():
+    # A cyclic collection stops the program's frames where it started: what their value
+    # stacks hold is not held for the program meanwhile (no HOLD, no SCAN evidence).
+    # The same three samples taken from Python code called there hold the list.
+    out = check("""
+        import gc
+        data = list(range(1000))
+        counts = {}
+        def three_samples(name):
+            before = pypper.active_trace_stats()
+            _pypper._test_sample(3)
+            after = pypper.active_trace_stats()
+            counts[name] = {k: after[k] - before[k] for k in ("hold_evidence", "frame_samples")}
+        def in_collection(phase, info):
+            if phase == "start":
+                three_samples("collection")
+        def holder(x, y):
+            return y
+        driven()
+        holder(data, three_samples("call"))
+        gc.callbacks.append(in_collection)
+        holder(data, gc.collect())
+        gc.callbacks.remove(in_collection)
+        assert counts["call"]["frame_samples"] == 3 and counts["collection"]["frame_samples"] == 3, counts
+        assert counts["call"]["hold_evidence"] > 0, counts
+        assert counts["collection"]["hold_evidence"] == 0, counts
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_a_lists_numbers_are_heated_evenly_and_never_above_it():
     # One hand-over of evidence about a list of floats built in one go: the floats
     # between two sampled items lie on the pages between theirs, so every page of the
