@@ -65,8 +65,8 @@ typedef struct {
 } pypper_frame_counts;
 
 /* While a Pypper step runs on a program thread (Python/engine.c), between two of its
- * bytecodes: the program's frames stand still for Pypper, and what their value stacks
- * hold is not held for the program meanwhile (no HOLD or SCAN evidence). A cyclic
+ * bytecodes: the program's frames stand still for Pypper, and no C code of the
+ * program reads what their value stacks hold meanwhile (no SCAN evidence). A cyclic
  * collection is told by the interpreter's own flag. */
 void pypper_frames_step_begin(void);
 void pypper_frames_step_end(void);

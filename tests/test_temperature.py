@@ -320,10 +320,10 @@ def test_numbers_of_a_list_picked_from_take_one_item_per_use():
     assert out == "ok\n"
 
 
-def test_a_collection_holds_nothing_for_the_program():
-    # A cyclic collection stops the program's frames where it started: what their value
-    # stacks hold is not held for the program meanwhile (no HOLD, no SCAN evidence).
-    # The same three samples taken from Python code called there hold the list.
+def test_no_scan_while_a_collection_runs():
+    # A cyclic collection stops the program's frames where it started: no C code of the
+    # program reads what their value stacks hold meanwhile (no SCAN evidence). The
+    # same samples taken while max() reads the list find it scanned.
     out = check("""
         import gc
         data = list(range(1000))
@@ -332,20 +332,24 @@ def test_a_collection_holds_nothing_for_the_program():
             before = pypper.active_trace_stats()
             _pypper._test_sample(3)
             after = pypper.active_trace_stats()
-            counts[name] = {k: after[k] - before[k] for k in ("hold_evidence", "frame_samples")}
+            counts[name] = {k: after[k] - before[k] for k in ("scan_evidence", "frame_samples")}
+        def key(name):
+            def k(x):
+                if x == 500:
+                    three_samples(name)
+                return x
+            return k
         def in_collection(phase, info):
             if phase == "start":
-                three_samples("collection")
-        def holder(x, y):
-            return y
+                max(data, key=key("collection"))        # in the callback's frame: scanned
         driven()
-        holder(data, three_samples("call"))
+        max(data, key=key("call"))
         gc.callbacks.append(in_collection)
-        holder(data, gc.collect())
+        gc.collect()
         gc.callbacks.remove(in_collection)
         assert counts["call"]["frame_samples"] == 3 and counts["collection"]["frame_samples"] == 3, counts
-        assert counts["call"]["hold_evidence"] > 0, counts
-        assert counts["collection"]["hold_evidence"] == 0, counts
+        assert counts["call"]["scan_evidence"] > 0, counts
+        assert counts["collection"]["scan_evidence"] == 0, counts
         pypper.end()
         print("ok")
     """)
