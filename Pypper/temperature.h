@@ -17,10 +17,11 @@ typedef enum {
     PYPPER_EVIDENCE_CALLER,      /* newly in a slot of a calling frame */
     PYPPER_EVIDENCE_HOLD,        /* still in the same value-stack slot as one sample before */
     PYPPER_EVIDENCE_REFCOUNT,    /* its reference count moved between two reads */
-    PYPPER_EVIDENCE_SCAN,        /* in the innermost frame's value stack (new or held) while
-                                  * it runs an instruction that hands it to C code that may
-                                  * read all its items (sum(), a slice, `in`); said beside
-                                  * FRAME or HOLD, it weighs nothing itself */
+    PYPPER_EVIDENCE_SCAN,        /* new or held in a value-stack slot pushed for an
+                                  * instruction that hands it to C code that may read all
+                                  * its items (sum(), a slice, `in`), in the innermost frame
+                                  * or one that called C code; said beside FRAME or HOLD, it
+                                  * weighs nothing itself (frame_reader.c) */
     PYPPER_EVIDENCE_KINDS
 } pypper_evidence;
 
