@@ -8,8 +8,10 @@
  * allocation that crosses each boundary of ALLOC_SAMPLE x 4 KiB allocated bytes (so
  * small blocks are sampled in proportion to bytes, wherever they come from: fresh
  * pools or freed slots). Recording reads the allocating thread's innermost Python
- * frame and interns (code object, instruction) as a site id (an open-addressing
- * table; a one-entry memo catches loops), then notes it:
+ * frame outside the standard library (library_code: the program's line that called
+ * random.choices() or json.loads() made what they return; only when no frame of the
+ * stack is the program's, the innermost one) and interns (code object, instruction) as
+ * a site id (an open-addressing table; a one-entry memo catches loops), then notes it:
  * - for a block above 512 bytes, in `large`, a map block -> site (open addressing,
  *   8-byte slots: the block's granule in the reservation and the site; 512 slots at
  *   first, rebuilt when half full with room for four times the blocks still
@@ -41,6 +43,7 @@
 #include "site_profile.h"       /* pypper_code_fingerprint */
 
 #include <sys/mman.h>
+#include <string.h>
 
 #define SITE_CAP 65536u             /* sites (ids 1..SITE_CAP/2), power of two */
 #define INDEX_MIN_CAP 1024u         /* initial slots of the site index (4 KiB) */
@@ -112,6 +115,9 @@ static struct {
     PyMemAllocatorEx inner[2];
     bool wrapped[2];
     bool observed;                  /* installed: the heap's observed entry points */
+    char stdlib_dir[1024];          /* sys._stdlib_dir, "" when unknown or too long */
+    size_t stdlib_len;
+    uint64_t via_library;           /* sites taken from a frame that called the library */
 } S = {.watcher = -1};
 
 /* True while a session records sites. A wrapper that could not be taken out (another
@@ -275,6 +281,24 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
     return id;
 }
 
+/* Whether code is the standard library's (under sys._stdlib_dir, site-packages
+ * included) or frozen (<frozen ...>). Reads the file name's characters in place (a
+ * compact ASCII string; any other is taken as the program's): nothing allocates. */
+static bool library_code(PyCodeObject *code)
+{
+    PyObject *name = code->co_filename;
+    if (!name || !PyUnicode_Check(name) || !PyUnicode_IS_COMPACT_ASCII(name))
+        return false;
+    const char *s = (const char *)PyUnicode_DATA(name);
+    size_t len = (size_t)PyUnicode_GET_LENGTH(name);
+    if (len > 8 && memcmp(s, "<frozen ", 8) == 0)
+        return true;
+    return S.stdlib_len && len > S.stdlib_len && s[S.stdlib_len] == '/'
+           && memcmp(s, S.stdlib_dir, S.stdlib_len) == 0;
+}
+
+#define LIBRARY_DEPTH 64            /* frames looked through for the program's */
+
 /* The site of the allocation being made now by ts (of the main interpreter), or 0
  * (no Python frame: a thread with no Python code running). */
 static uint32_t current_site(PyThreadState *ts)
@@ -289,6 +313,20 @@ static uint32_t current_site(PyThreadState *ts)
     if (!f || !f->prev_instr) {
         S.no_frame++;
         return 0;
+    }
+    if (library_code(f->f_code)) {
+        _PyInterpreterFrame *g = f->previous;
+        for (int hops = 0; g && hops < LIBRARY_DEPTH; hops++, g = g->previous) {
+            if (g->owner == FRAME_OWNED_BY_CSTACK)
+                continue;
+            if (!g->prev_instr)
+                break;
+            if (!library_code(g->f_code)) {
+                f = g;
+                S.via_library++;
+                break;
+            }
+        }
     }
     PyCodeObject *code = f->f_code;
     int offset = (int)(f->prev_instr - _PyCode_CODE(code));
@@ -666,6 +704,17 @@ int pypper_alloc_sites_start(uint64_t period)
     }
     S.period_bytes = COUNTDOWN = (int64_t)(period * SAMPLE_BYTES);
     S.main_interp = PyInterpreterState_Get();
+    S.stdlib_len = 0;
+    PyObject *dir = PySys_GetObject("_stdlib_dir");            /* borrowed */
+    const char *text = dir && PyUnicode_Check(dir) ? PyUnicode_AsUTF8(dir) : NULL;
+    if (!text)
+        PyErr_Clear();
+    else if (strlen(text) < sizeof S.stdlib_dir) {
+        S.stdlib_len = strlen(text);
+        memcpy(S.stdlib_dir, text, S.stdlib_len + 1);
+        while (S.stdlib_len > 1 && S.stdlib_dir[S.stdlib_len - 1] == '/')
+            S.stdlib_dir[--S.stdlib_len] = '\0';
+    }
     S.on = true;
     wrap_domains();
     return 0;
@@ -799,7 +848,7 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
 
 PyObject *pypper_alloc_sites_stats(void)
 {
-    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K}",
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K}",
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
                          "sites_gone", (unsigned long long)S.sites_gone,
                          "codes_gone", (unsigned long long)S.codes_gone,
@@ -808,6 +857,7 @@ PyObject *pypper_alloc_sites_stats(void)
                          "recorded_large", (unsigned long long)S.recorded_large,
                          "recorded_by_bytes", (unsigned long long)S.recorded_by_bytes,
                          "no_frame", (unsigned long long)S.no_frame,
+                         "via_library", (unsigned long long)S.via_library,
                          "table_full", (unsigned long long)S.table_full,
                          "large_map_entries", (Py_ssize_t)S.large_used,
                          "large_map_rebuilds", (unsigned long long)S.large_rebuilds,

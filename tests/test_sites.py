@@ -237,6 +237,35 @@ def test_sites_of_large_blocks_grown_buffers_and_neighbours():
     assert out == "ok\n"
 
 
+def test_what_the_library_makes_has_the_programs_line():
+    # random.choices() and json.loads() build what the program asked for: the site is
+    # the program's line that called them, not the library's (a newcomer's 200,000
+    # Zipf keys showed under random.py:488, folded away with the library's own data).
+    # With no frame of the program on the stack, the library's line stays.
+    out = check("""
+        import json, random
+        rng = random.Random(1)
+        def make_keys():
+            return rng.choices(range(1000), k=200000)
+        def load_doc(text):
+            return json.loads(text)
+        text = json.dumps([[i, str(i)] for i in range(20000)])
+        pypper.start()
+        keys = make_keys()
+        doc = load_doc(text)
+        gc.collect()
+        snap = pypper.snapshot()
+        k, d = rows(snap, [keys, doc])
+        assert "(make_keys)" in k.site, k
+        assert "(load_doc)" in d.site, d
+        assert "random.py" not in k.site and "json" not in d.site
+        assert _pypper.alloc_sites_stats()["via_library"] > 0
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_sites_do_not_keep_their_code_alive():
     # A site used to hold a reference to its code object: a program that compiles
     # and drops code (exec'ed source, module bodies) kept all of it while traced.

@@ -28,13 +28,22 @@ path, scale = sys.argv[1], sys.argv[2]
 ACCURACY = sys.argv[3] == "1"
 if ACCURACY:
     import ctypes, tracemalloc
-    tracemalloc.start(1)
+    tracemalloc.start(32)
+    LIBRARY = sys._stdlib_dir.rstrip("/") + "/"
 
 
 def truth(address):
-    # tracemalloc's record of the object's allocation, as "file:line", or None.
+    # tracemalloc's record of the object's allocation, as "file:line", or None: the
+    # innermost frame outside the standard library (as Pypper's sites), the innermost
+    # one when all are in it.
     tb = tracemalloc.get_object_traceback(ctypes.cast(address, ctypes.py_object).value)
-    return f"{tb[0].filename}:{tb[0].lineno}" if tb else None
+    if not tb:
+        return None
+    frames = list(tb)[::-1]             # innermost first
+    mine = [f for f in frames if not (f.filename.startswith(LIBRARY)
+                                      or f.filename.startswith("<frozen "))]
+    f = mine[0] if mine else frames[0]
+    return f"{f.filename}:{f.lineno}"
 
 
 def measure():
