@@ -505,3 +505,20 @@ def test_a_bad_start_shows_the_callers_line_not_pypper_internals(call):
     assert files[0] == ("<string>", "<module>") and len(files) == 2, files
     assert files[1][0].endswith(os.path.join("pypper", "__init__.py")) and files[1][1] == "start"
     assert err.strip().splitlines()[-1].startswith("pypper.ConfigError: ")
+
+
+# -- usage errors of the command line ----------------------------------------------
+
+@pytest.mark.parametrize("args, expected", [
+    (["rnu", "app.py"], "python3 -m pypper: argument command: invalid choice: 'rnu'"),
+    (["run", "--interval=abc", "app.py"],
+     "python3 -m pypper run: argument --interval: invalid float value: 'abc'"),
+    (["report"], "python3 -m pypper report: the following arguments are required: capture"),
+])
+def test_command_line_usage_errors_are_one_line(args, expected):
+    # One line, where to read more, exit status 2; not argparse's usage text above it.
+    r = run_bytes(["-m", "pypper", *args])
+    assert r.returncode == 2 and r.stdout == b"", r
+    lines = r.stderr.decode("ascii").splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
+    assert lines[0].endswith("--help)"), lines

@@ -405,8 +405,16 @@ def cmd_heatmap(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (and where to read more), exit status 2: not the
+    usage text above it."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python3 -m pypper",
         description="Pypper's command line. Start with: python3 -m pypper run app.py "
                     "[args] (runs it, records a capture, prints a summary), then "
