@@ -18,9 +18,10 @@
  *   allocated, so it is as large as the program's large blocks need);
  * - for a small block, in the record of its pool (a direct array, one 8-byte record
  *   per 16 KiB pool of the reservation, touched only where pools are used): the
- *   site and which block of the pool it was, the latest recorded one (forgotten
- *   when that block is freed: the wrapper sees frees too, so a later object at that
- *   address does not inherit the site).
+ *   site and which block of the pool it was, the first recorded one while it lives
+ *   (forgotten when that block is freed: the wrapper sees frees too, so a later
+ *   object at that address does not inherit the site, and the next one recorded in
+ *   the pool takes its place).
  * A site does not keep its code object alive (that would keep a program's
  * discarded code, a module's body or exec'ed source, and all it holds): a code
  * watcher sees a code object with sites die, and its sites keep what describes them
@@ -70,9 +71,9 @@ typedef struct {
 #define CODE_MIN_CAP 1024u          /* initial slots of the code map (4 KiB) */
 #define CODE_TOMB UINT32_MAX        /* a code map slot whose code died */
 
-/* The heap's pool mark (Objects/heap.h): the site of the latest recorded block (0:
- * none) and 1 + granule of that block (0: taken, or freed: the heap's observed free
- * clears it). */
+/* The heap's pool mark (Objects/heap.h): the site of the recorded block (0: none)
+ * and 1 + granule of that block (0: taken, or freed: the heap's observed free clears
+ * it; the next block recorded in the pool then takes the mark). */
 typedef pypper_pool_mark pool_rec;
 
 /* A slot of the large-block map: (1 + the block's granule in the reservation) <<
@@ -118,6 +119,7 @@ static struct {
     char stdlib_dir[1024];          /* sys._stdlib_dir, "" when unknown or too long */
     size_t stdlib_len;
     uint64_t via_library;           /* sites taken from a frame that called the library */
+    uint64_t kept_small;            /* samples dropped: their pool's recorded block lives */
 } S = {.watcher = -1};
 
 /* True while a session records sites. A wrapper that could not be taken out (another
@@ -472,6 +474,16 @@ static void record(void *block, size_t size)
     if (!r)
         return;
     uint32_t id = current_site(ts);
+    /* The pool's recorded block stays its record while it lives: a pool's untraced
+     * bytes take its record's site (Python/untraced_sites.c), and what lives on in a
+     * pool is what survived. (With the latest block recorded, a newcomer's LRU cache
+     * of 80,000 floats showed 0.12 MiB of untraced bytes at the line that made them
+     * and 2.2 MiB at the loop's lines, whose short-lived ints, in the same size class,
+     * took most samples; now 2.27 and 0.13 MiB.) */
+    if (r->opener && r->site && id != r->site) {
+        S.kept_small++;
+        return;
+    }
     *r = (pool_rec){id, id ? granule : 0};
     S.recorded_small++;
 }
@@ -848,12 +860,13 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
 
 PyObject *pypper_alloc_sites_stats(void)
 {
-    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K}",
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K}",
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
                          "sites_gone", (unsigned long long)S.sites_gone,
                          "codes_gone", (unsigned long long)S.codes_gone,
                          "hold_code", S.strong ? Py_True : Py_False,
                          "recorded_small", (unsigned long long)S.recorded_small,
+                         "kept_small", (unsigned long long)S.kept_small,
                          "recorded_large", (unsigned long long)S.recorded_large,
                          "recorded_by_bytes", (unsigned long long)S.recorded_by_bytes,
                          "no_frame", (unsigned long long)S.no_frame,

@@ -2,7 +2,7 @@
  * traced object's block, no buffer a traced object owns), by allocation site. A
  * caller marks the traced blocks, then one walk over the heap's metadata (per pool,
  * per medium or large block, per huge span) sums the rest: a pool's untraced bytes go
- * to the site of its latest recorded block, a block above 512 bytes to its own
+ * to the site of its recorded block (alloc_sites.c), a block above 512 bytes to its own
  * recorded site (alloc_sites.h); bytes with no record go to site 0. Each page's
  * untraced bytes are classed cold, warm or hot by the caller (from page heat). GIL
  * held. */

@@ -142,7 +142,8 @@ def groups_record(data=None, heap=None):
     """Bytes, owned bytes, hot/warm/cold bytes and a temperature histogram per
     (allocation site, type) of every traced object, the heap's size, and the heap's
     untraced bytes (no traced object's block nor a buffer one owns) per allocation
-    site: a pool's untraced bytes go to the site of its latest recorded block, a
+    site: a pool's untraced bytes go to the site of its recorded block (the first
+    recorded one while it lives, Python/alloc_sites.c), a
     block above 512 bytes to its own (Doc/report.md: how exact that is), split into
     cold / warm / hot by the heat of their pages. An owned buffer's bytes count in the
     classes of its pages (a log's item array is cold where its records are). data,

@@ -801,7 +801,7 @@ same workload's exact counts under Valgrind); Doc/report.md has the figures and 
 (one allocation in ALLOC_SAMPLE), so a site's bytes are those of the sampled objects and objects without a
 recorded site are in the folded section. <b>Untraced</b> is heap the live trace has not taken (floats, strings,
 objects the live trace has not reached), attributed by a walk over the heap: a 16 KiB pool's untraced bytes go
-to the site of the latest recorded allocation in it, a block above 512 bytes to its own site. Untraced bytes
+to the site of the recorded allocation in it (kept while it lives), a block above 512 bytes to its own site. Untraced bytes
 have no temperature of their own: they are classed hot, warm or cold by the heat of their pages (the sampler's
 evidence about objects without an entry, shared by the bytes of their page; with write tracking, the page's write
 history), and counted so in the hot, warm and cold columns. Sites are ordered by bytes + untraced.</p></section>
