@@ -55,15 +55,18 @@ def advance(ms):
     # Model time goes on by `ms` (it stands still otherwise in a driven session).
     _pypper._test_set_clock(_pypper._test_set_clock(None) + ms)
 
-def scan_in_c(col):
+def scan_in_c(col, first=None):
     # max() reads col's items in C: the frames show col (on the value stack while the
     # call runs), never an item. A sample every 1,000 items, taken while max() works.
+    # `first`, a Python function, is called from this frame just before.
     calls = [0]
     def key(x):
         calls[0] += 1
         if calls[0] % 1000 == 0:
             _pypper._test_sample()
         return x
+    if first:
+        first()
     return max(col, key=key)
 """
 
@@ -282,24 +285,15 @@ def test_numbers_of_a_list_picked_from_take_one_item_per_use():
             return seq[below(len(seq))]
         def sampled():
             _pypper._test_sample()
-        def scan_after_a_call(col):
-            # The read before max() starts finds this frame calling sampled(), its
-            # stack's top below col's slot: what it pushes after the return is told
-            # from what was there before.
-            calls = [0]
-            def key(x):
-                calls[0] += 1
-                if calls[0] % 1000 == 0:
-                    _pypper._test_sample()
-                return x
-            sampled()
-            return max(col, key=key)
         driven()
         for _ in range(40):
             for _ in range(200):
                 choice(cols[1])
             scan_in_c(cols[2])
-            scan_after_a_call(cols[0])
+            # The read before max() starts finds scan_in_c's frame calling sampled(),
+            # its stack's top below col's slot: what it pushes after the return is told
+            # from what was there before.
+            scan_in_c(cols[0], first=sampled)
             _pypper._test_hand_over()
         picked = cols[1]
         t_picked = pypper.temperature(picked)
