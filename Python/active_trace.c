@@ -1055,6 +1055,11 @@ int pypper_active_trace_hold(bool on, double timeout_s)
     parked = AT.parked;
     if (!on || parked)
         pypper_signal_sampler_pause(on);    /* a held session samples only when told */
+    /* A held session's first read compares with nothing: what the thread read last
+     * depends on when it parked (a frame at the same address then made a driven
+     * max() look as if its list had not been pushed for it, now and then). */
+    if (on && parked && AT.frames)
+        memset(AT.frames, 0, sizeof *AT.frames);
     if (on && !parked) {
         atomic_store(&AT.hold, false);
         pthread_cond_broadcast(&AT.sleep_cv);
