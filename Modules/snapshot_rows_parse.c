@@ -189,6 +189,7 @@ static bool name_index(cursor *c, names *t, const char *tok, size_t len, uint32_
         unsigned long got = PyLong_AsUnsignedLong(v);
         if ((got == (unsigned long)-1 && PyErr_Occurred()) || got > t->limit) {
             PyErr_Clear();
+            Py_DECREF(key);
             return fail(c, "a name table holds a bad number");
         }
         index = (uint32_t)got;

@@ -109,9 +109,10 @@ FOREIGN_READER static PyObject *iterated(PyObject *p)
     return seq && heap_candidate(seq) ? seq : NULL;
 }
 
-/* The number of f's slots to read, and in *nlocals how many of them are its locals
- * (with cells and free variables; the value stack follows them). */
-FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f, int *nlocals)
+/* The number of f's slots to read, in *nlocals how many of them are its locals (with
+ * cells and free variables; the value stack follows them), and in *whole how many its
+ * locals and whole value stack are (at least the slots to read, at most MAX_SLOTS). */
+FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f, int *nlocals, int *whole)
 {
     *nlocals = 0;
     int top = LOAD(f->stacktop);
@@ -119,36 +120,26 @@ FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f, int *nlocals)
     bool readable = aligned8(code) && pypper_stack_chunks_readable(code, sizeof(PyCodeObject));
     /* Read racily: either may be garbage, so each is bounded before they are added. */
     int locals = readable ? LOAD(code->co_nlocalsplus) : 0;
+    int stack = readable ? LOAD(code->co_stacksize) : 0;
     if (locals > 0)
         *nlocals = locals < MAX_SLOTS ? locals : MAX_SLOTS;
+    long all = locals >= 0 && stack >= 0 ? (long)locals + stack : 0;
+    if (all > MAX_SLOTS)
+        all = MAX_SLOTS;
+    int n;
     if (top >= 0)
-        return top < MAX_SLOTS ? top : MAX_SLOTS;
+        n = top < MAX_SLOTS ? top : MAX_SLOTS;
     /* The running frame keeps its stack pointer in a register: read its locals and
      * its whole value stack. Slots above the live top still hold what was popped
      * last (objects used a moment ago; a freed one fails the receiver's checks). */
-    if (!readable)
-        return 0;
-    int stack = LOAD(code->co_stacksize);
-    if (locals < 0)
-        return 0;
-    if (locals >= MAX_SLOTS || stack <= 0)
-        return locals < MAX_SLOTS ? locals : MAX_SLOTS;
-    return stack < MAX_SLOTS - locals ? locals + stack : MAX_SLOTS;
-}
-
-/* Its locals and whole value stack (at least n slots, at most MAX_SLOTS). */
-FOREIGN_READER static int whole_frame_slots(_PyInterpreterFrame *f, int n)
-{
-    PyCodeObject *code = LOAD(f->f_code);
-    if (!aligned8(code) || !pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
-        return n;
-    int locals = LOAD(code->co_nlocalsplus), stack = LOAD(code->co_stacksize);
-    if (locals < 0 || stack < 0)        /* read racily: may be garbage */
-        return n;
-    long whole = (long)locals + stack;
-    if (whole > MAX_SLOTS)
-        whole = MAX_SLOTS;
-    return whole > n ? (int)whole : n;
+    else if (!readable || locals < 0)
+        n = 0;
+    else if (locals >= MAX_SLOTS || stack <= 0)
+        n = locals < MAX_SLOTS ? locals : MAX_SLOTS;
+    else
+        n = (int)all;
+    *whole = all > n ? (int)all : n;
+    return n;
 }
 
 FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_frame_memory *mem,
@@ -187,14 +178,14 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             f = up;
             continue;
         }
-        int nlocals;
-        int n = frame_slots(f, &nlocals);
+        int nlocals, whole;
+        int n = frame_slots(f, &nlocals, &whole);
         /* A calling frame's slots above the stack's top (what it popped last) are
          * recorded too, without evidence, so that a read after the return tells what
          * it pushes then from what was there before (SCAN needs a slot pushed for the
          * instruction). Evidence compares the slots shown at the last read only (a
          * slot not shown then is new, as before). */
-        int recorded = d > 0 ? whole_frame_slots(f, n) : n;
+        int recorded = d > 0 ? whole : n;
         if (recorded && !pypper_stack_chunks_readable(f->localsplus, (size_t)recorded * sizeof(PyObject *)))
             n = recorded = 0;
         /* This frame in the previous read, at whatever depth it was (calls and

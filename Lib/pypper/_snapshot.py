@@ -737,15 +737,20 @@ def _load_columns(raw):
                           "sites": sites, "tiers": tiers, "classes": classes,
                           "site_kinds": kinds})
     try:
-        pages = [PageInfo(int(a), _tier_name(tier), float(h), int(hb), int(cb))
-                 for a, tier, h, hb, cb in rest["pages"]]
-        return Snapshot(objects, pages, page_size=int(head["page_size"]),
-                        time=float(head["time"]), uptime=float(head["uptime"]),
-                        pid=int(head["pid"]), model=dict(head["model"]),
-                        owned_classes=owned_classes_of(rest.get("owned_classes", ())),
-                        owned_heat=owned_heat_of(rest.get("owned_heat", ())))
+        return _snapshot_of_fields({**head, **rest}, objects)
     except (KeyError, ValueError, TypeError, AttributeError, OverflowError, IndexError):
         return None
+
+
+def _snapshot_of_fields(d, objects):
+    """The Snapshot of a file's fields d (a dict as json reads it) and its objects,
+    read by either path of load(); what a bad field raises is the caller's to say."""
+    pages = [PageInfo(int(a), _tier_name(tier), float(h), int(hb), int(cb))
+             for a, tier, h, hb, cb in d["pages"]]
+    return Snapshot(objects, pages, page_size=int(d["page_size"]), time=float(d["time"]),
+                    uptime=float(d["uptime"]), pid=int(d["pid"]), model=dict(d["model"]),
+                    owned_classes=owned_classes_of(d.get("owned_classes", ())),
+                    owned_heat=owned_heat_of(d.get("owned_heat", ())))
 
 
 def _snapshot_from_text(path, box):
@@ -766,12 +771,7 @@ def _snapshot_from_text(path, box):
         names = {}
         for i, row in enumerate(objects):
             objects[i] = _object_row(row, d["version"], names)
-        pages = [PageInfo(int(a), _tier_name(tier), float(h), int(hb), int(cb))
-                 for a, tier, h, hb, cb in d["pages"]]
-        return Snapshot(objects, pages, page_size=int(d["page_size"]), time=float(d["time"]),
-                        uptime=float(d["uptime"]), pid=int(d["pid"]), model=dict(d["model"]),
-                        owned_classes=owned_classes_of(d.get("owned_classes", ())),
-                        owned_heat=owned_heat_of(d.get("owned_heat", ())))
+        return _snapshot_of_fields(d, objects)
     except SnapshotError:
         raise
     except UnicodeDecodeError:
