@@ -39,7 +39,7 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_LIVE_NUMBERS] = {
         "LIVE_NUMBERS", PYPPER_OPT_BOOL, FIELD(live_numbers), "0", 0, 0, 0, 0, NULL,
         "also trace the int and float objects that containers hold (costs an object-table "
-        "entry each: about 40 bytes per number)"},
+        "entry each: about 10 bytes per number, more for those with evidence)"},
     [PYPPER_OPTION_SAMPLE_HZ] = {
         "SAMPLE_HZ", PYPPER_OPT_INT, FIELD(sample_hz), "100", 1, 100000, 0, 0, NULL,
         "active-trace sampling bursts per second (each burst lasts SAMPLE_DUTY/SAMPLE_HZ s)"},

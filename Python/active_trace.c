@@ -146,6 +146,7 @@ static struct {
     atomic_bool queued;         /* a hand-over call is queued */
     atomic_bool want_full;      /* it should feed the model (not only collect a round) */
     atomic_bool handing_over;   /* a thread waits for mu to hand over: bursts end */
+    bool numbers_traced;        /* LIVE_NUMBERS: ints and floats have entries */
     hit_slot *hits;
     uint16_t *used;             /* indexes of the occupied slots (HIT_CAP <= 65536) */
     size_t nused;
@@ -382,6 +383,23 @@ static bool burst(void)
  * table is in hash order now, but a window is still a small sample). */
 #define CENSUS_SAMPLE 16384
 
+/* Whether a traced entry with heat is an int or a float (LIVE_NUMBERS). They stay out
+ * of the census: a number in a hot list is read with it, and the frames show it on top
+ * (`for w in graph[v]` holds w in a slot), so hot numbers are hotter than the lists
+ * that hold them. Counted, they set the reference heat: a newcomer's BFS had its hot
+ * adjacency lists (297-300 KiB hot by default) 64 B hot with LIVE_NUMBERS=1. Their own
+ * temperature is still measured against the reference. (An object the pageout backend
+ * sent to swap is not read: it counts.) */
+static bool is_number(const pypper_obj_entry *e, const pypper_obj_state *st)
+{
+    if (!(st->heat > 0.0f))
+        return false;           /* not counted anyway: its header is not read */
+    PyObject *op = (PyObject *)pypper_entry_object(e);
+    if (!pypper_residency_may_touch(op))
+        return false;
+    return PyLong_CheckExact(op) || PyFloat_CheckExact(op);
+}
+
 static void take_census(size_t count, uint32_t now)
 {
     pypper_model_census census;
@@ -390,7 +408,7 @@ static void take_census(size_t count, uint32_t now)
     const pypper_obj_entry *entries = pypper_objtable_entries();
     for (size_t i = (size_t)(AT.applies % stride); i < count; i += stride) {
         const pypper_obj_state *st = pypper_entry_state(&entries[i]);
-        if (pypper_objtable_current(&entries[i]))
+        if (pypper_objtable_current(&entries[i]) && !(AT.numbers_traced && is_number(&entries[i], st)))
             pypper_model_census_add(&census, st, now);      /* (which counts what has heat) */
     }
     pypper_model_census_end(&census, now);
@@ -489,7 +507,7 @@ static void refill_poll_window(uint32_t now)
  * heat stands for as much on each of its n items (`each`); the rest (len(seq), seq[i],
  * a call of Python code, which shows in its own frames what it reads) stands for one
  * item's worth, `once` / n on each. With only reference-count evidence, all of it
- * stands for each item, as it all did before 2026-12-05: a newcomer's BFS built its
+ * stands for each item, as it all did before 2026-12-04: a newcomer's BFS built its
  * graph with rnd.choice(rest), whose frames show `rest` 2,000-4,000 times per 100 ms,
  * and the 48,000 numbers of rest, never read again, stayed hot for seconds after the
  * build. NUMBER_SAMPLES items spread
@@ -927,6 +945,7 @@ int pypper_active_trace_start(const pypper_config *cfg)
     AT.gap_ns = (long)cfg->sample_gap_ns;
     AT.depth = (int)cfg->sample_depth;
     AT.away = cfg->sample_away;
+    AT.numbers_traced = cfg->live_numbers;
     AT.t0_ns = pypper_mono_ns();
     AT.interp = PyInterpreterState_Main();
     static uintptr_t sessions;

@@ -266,6 +266,13 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 bool again = traced ? walked_before == seq : same && was == p;
                 sink(ctx, seq, again ? PYPPER_EVIDENCE_HOLD
                                : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
+                /* A loop walking it reads its items one by one, each once a pass, as
+                 * C code scanning it does: `for w in graph[v]` reads every number of
+                 * the list (a newcomer's BFS showed the node ids that every search
+                 * reads 0 B hot, each taking an eighth of its list's heat). At any
+                 * depth: the loop runs while the frames it calls do. */
+                if (traced && !paused)
+                    sink(ctx, seq, PYPPER_EVIDENCE_SCAN);
                 moved |= d == 0 && !again && traced;
                 walked[i] = seq;
             }

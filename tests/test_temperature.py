@@ -271,7 +271,7 @@ def test_numbers_of_a_list_picked_from_take_one_item_per_use():
     # random.choice(seq) reads one item of seq per call: Python code (choice's frame,
     # its len() and subscript) has the list, no C code that reads all of it. The list
     # is hot, its numbers are not; the list that max() scans in C heats all of its.
-    # (Its numbers each took the list's whole heat until 2026-12-05: a newcomer's BFS
+    # (Its numbers each took the list's whole heat until 2026-12-04: a newcomer's BFS
     # that built its graph with rnd.choice(rest) showed rest's 48,000 numbers, never
     # read after the build, hot for seconds.)
     out = check("""
@@ -308,6 +308,76 @@ def test_numbers_of_a_list_picked_from_take_one_item_per_use():
         assert sum(t >= 0.2 for t in items) <= 0.02 * len(items), statistics.median(items)
         stats = pypper.active_trace_stats()
         assert stats["scan_evidence"] > 0 and stats["number_heat"] > 0, stats
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_numbers_of_a_list_a_loop_walks_take_its_heat():
+    # `for x in col` reads every item of col, one per iteration, as C code scanning it
+    # does: col's numbers take its heat on each item. The frames show the loop's
+    # iterator (followed to col) and the number of the moment; a list picked from by
+    # Python code gives its numbers one item's worth per use.
+    out = check("""
+        import random
+        rng = random.Random(5)
+        cols = [[rng.random() for _ in range(20000)] for _ in range(2)]
+        def walk(col):
+            total, i = 0.0, 0
+            for x in col:
+                total += x
+                i += 1
+                if i % 1000 == 0:
+                    _pypper._test_sample(8)     # (iterators are followed in one read of 8)
+            return total
+        def below(n):                   # random.Random._randbelow's place
+            _pypper._test_sample(8)
+            return n // 3
+        def choice(seq):                # random.Random.choice's code
+            return seq[below(len(seq))]
+        driven()
+        for _ in range(40):
+            walk(cols[0])
+            for _ in range(20):
+                choice(cols[1])
+            _pypper._test_hand_over()
+        walked, picked = cols
+        t_walked = pypper.temperature(walked)
+        assert t_walked > 0.5 and pypper.temperature(picked) > 0.5
+        hot = _pypper.temperatures(walked)
+        assert statistics.median(hot) > 0.5 * t_walked, (statistics.median(hot), t_walked)
+        items = _pypper.temperatures(picked)
+        assert sum(t >= 0.2 for t in items) <= 0.02 * len(items), statistics.median(items)
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_traced_numbers_do_not_set_the_scale_of_temperatures():
+    # With LIVE_NUMBERS a loop's numbers have entries of their own, and are hotter than
+    # the lists that hold them (each number is in several lists, and the frames show it
+    # for every use). They are left out of the census whose 95th percentile is the
+    # reference heat: the lists a loop walks stay hot, as without the option.
+    out = check("""
+        nums = [10_000 + i for i in range(400)]
+        lists = [[nums[(7 * i + j) % 400] for j in range(8)] for i in range(2000)]
+        driven(live_numbers=True)
+        import gc; gc.collect()                 # (the live trace takes the numbers)
+        _pypper._test_hand_over()
+        assert pypper.temperature(nums[0]) is not None
+        used = lists[::2]
+        def walk():
+            for lst in used:
+                for x in lst:
+                    _pypper._test_sample()
+        for _ in range(8):
+            walk()
+            _pypper._test_hand_over()
+        temps = _pypper.temperatures(used)
+        assert sum(t >= 0.5 for t in temps) >= 0.9 * len(temps), statistics.median(temps)
+        assert statistics.median(_pypper.temperatures(nums)) >= 0.5
         pypper.end()
         print("ok")
     """)
