@@ -48,7 +48,7 @@ void pypper_page_heat_add(size_t index, double heat, uint32_t now_ms)
     page_slot *s = &slot[index];
     if (s->heat == 0.0f && s->stamp == 0)
         touched++;
-    s->heat = (float)(pypper_model_decay(s->heat, s->stamp, now_ms) + heat);
+    s->heat = (float)(pypper_model_decay_idle(s->heat, s->stamp, now_ms) + heat);
     s->stamp = now_ms ? now_ms : 1;     /* stamp 0 marks a page never touched */
 }
 
@@ -57,7 +57,7 @@ double pypper_page_heat_get(size_t index, uint32_t now_ms)
     if (!slot || index >= nslots)
         return 0.0;
     const page_slot *s = &slot[index];
-    return pypper_model_decay(s->heat, s->stamp, now_ms);
+    return pypper_model_decay_idle(s->heat, s->stamp, now_ms);
 }
 
 double pypper_page_heat_temperature(const void *addr, size_t index, size_t size, uint32_t now_ms)

@@ -62,6 +62,16 @@ double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms)
     return heat * exp2(-(double)(to_ms - from_ms) / P.half_life_ms);
 }
 
+double pypper_model_decay_idle(double heat, uint32_t from_ms, uint32_t to_ms)
+{
+    if (heat == 0.0 || to_ms <= from_ms)
+        return heat;
+    double halvings = (double)(to_ms - from_ms) / P.half_life_ms;
+    if (halvings > PYPPER_IDLE_AFTER)
+        halvings += (halvings - PYPPER_IDLE_AFTER) * (PYPPER_IDLE_RATE - 1.0);
+    return heat * exp2(-halvings);
+}
+
 double pypper_model_weigh(const uint16_t count[PYPPER_EVIDENCE_KINDS])
 {
     double heat = 0.0;
@@ -72,7 +82,7 @@ double pypper_model_weigh(const uint16_t count[PYPPER_EVIDENCE_KINDS])
 
 double pypper_model_heat(const pypper_obj_state *s, uint32_t now_ms)
 {
-    return pypper_model_decay(s->heat, s->stamp, now_ms);
+    return pypper_model_decay_idle(s->heat, s->stamp, now_ms);
 }
 
 double pypper_model_reference_heat(uint32_t now_ms)
@@ -150,7 +160,8 @@ double pypper_model_temperature(double heat, uint32_t now_ms)
      * in REFERENCE_SCALE-ths of the reference, so the scale does not depend on how
      * many samples a second the sampler took (a loaded machine, a program whose hot
      * objects stay on the frame): hot from about 1/8.6 of the reference, cold below
-     * about 1/34 of it (3 and 5 half-lives without use after being as hot). */
+     * about 1/34 of it (3 and 3.3 half-lives without use after being as hot: see
+     * PYPPER_IDLE_AFTER). */
     double u = log1p(heat * REFERENCE_SCALE / ref) / LOG1P_REFERENCE_SCALE;
     return 1.0 - pow(10.0, -u);
 }

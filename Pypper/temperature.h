@@ -58,6 +58,16 @@ void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms);
 
 /* A heat stamped from_ms decayed to to_ms (HALF_LIFE_MS). */
 double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms);
+/* The heat of something last seen at from_ms (an object, a page) decayed to to_ms:
+ * as pypper_model_decay for PYPPER_IDLE_AFTER half-lives, then PYPPER_IDLE_RATE times
+ * as fast. A burst of use builds a heat far above the reference (a list that 500,000
+ * calls of random.choice() read while a graph is built: about 1,000 times the
+ * reference), which plain halving keeps hot for about 13 half-lives after its last
+ * use (cold: 15). What is no longer used cools within a few half-lives, whatever its
+ * past; what is in use has evidence far more often than every 3 half-lives. */
+#define PYPPER_IDLE_AFTER 3.0
+#define PYPPER_IDLE_RATE 8.0
+double pypper_model_decay_idle(double heat, uint32_t from_ms, uint32_t to_ms);
 /* The heat that counts of each kind of evidence are worth (the options' weights). */
 double pypper_model_weigh(const uint16_t count[PYPPER_EVIDENCE_KINDS]);
 /* The heat of an object's state decayed to now_ms. */

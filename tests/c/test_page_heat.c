@@ -1,5 +1,6 @@
 /* tests/c/test_page_heat.c: page heat: evidence adds up on its page and nowhere else,
- * halves every HALF_LIFE_MS, pages out of range and before start are ignored; an
+ * halves every HALF_LIFE_MS (faster after PYPPER_IDLE_AFTER half-lives idle, objects'
+ * heat too), pages out of range and before start are ignored; an
  * object's share of its page's heat grows with its size; stop forgets everything. */
 #include "check.h"
 #include "../../Pypper/options.h"
@@ -35,6 +36,15 @@ int main(void)
     CHECK(near(pypper_page_heat_get(7, 3100), 1.0));
     pypper_page_heat_add(7, 1.0, 3100);
     CHECK(near(pypper_page_heat_get(7, 3100), 2.0));
+    /* Idle for more than PYPPER_IDLE_AFTER half-lives: PYPPER_IDLE_RATE times as fast
+     * beyond (4 half-lives idle: 3 + 1 x 8 = 11 halvings). */
+    CHECK(near(pypper_page_heat_get(7, 6100), 2.0 / 8));
+    CHECK(near(pypper_page_heat_get(7, 7100), 2.0 / 2048));
+    pypper_obj_state idle = {0};
+    pypper_model_add_heat(&idle, 1000.0, 100);
+    CHECK(near(pypper_model_heat(&idle, 2100), 250.0));
+    CHECK(near(pypper_model_heat(&idle, 5100), 1000.0 / exp2(3 + 2 * 8)));
+    CHECK(near(pypper_model_decay(1000.0, 100, 5100), 1000.0 / 32));  /* the reference's */
     pypper_page_heat_add(0, 1.0, 0);                /* model time 0 counts too */
     CHECK(near(pypper_page_heat_get(0, 0), 1.0) && pypper_page_heat_pages() == 2);
 
