@@ -165,11 +165,12 @@ static PyObject *py_heap_stats(PyObject *module, PyObject *unused)
         return NULL;
     const pypper_topology *t = pypper_tiers_topology();
     PyObject *retention = Py_BuildValue(
-        "{s:K,s:K,s:K,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "idle_bytes", st->idle_bytes, "bound",
+        "{s:K,s:K,s:K,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "idle_bytes", st->idle_bytes, "bound",
         st->retain_bound, "bound_max", st->retain_bound_max, "delay_ms", st->retain_delay_ms,
         "trims", st->trims, "trimmed_bytes", st->trimmed_bytes, "stale_trims", st->stale_trims,
         "stale_trimmed_bytes", st->stale_trimmed_bytes, "mistakes", st->retain_mistakes,
-        "span_moves", st->span_moves, "span_move_failures", st->span_move_failures);
+        "span_moves", st->span_moves, "span_move_failures", st->span_move_failures,
+        "calloc_discards", st->calloc_discards);
     if (!retention) {
         Py_DECREF(classes);
         return NULL;

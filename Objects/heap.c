@@ -109,6 +109,29 @@ void *pypper_heap_malloc_in(unsigned tier, size_t n)
     return p;
 }
 
+/* At least this many bytes asked of calloc are zeroed by giving their whole pages back
+ * (MADV_DONTNEED: the kernel's zero pages, faulted in only where the program touches
+ * them) rather than written. glibc serves a calloc from 32 MiB up (its largest mmap
+ * threshold on 64-bit) with fresh mappings every time; memory the heap kept or reused
+ * (retained, or a run only partly purged) was written whole: bytes(1 << 30) three times
+ * had a peak RSS of 1 GiB and ran 0.5 s against stock's 10 MB and 0.01 s. */
+#define CALLOC_DISCARD_MIN ((size_t)32 << 20)
+
+static void zero_block(void *p, size_t n)
+{
+    if (n < CALLOC_DISCARD_MIN) {
+        memset(p, 0, n);
+        return;
+    }
+    char *start = p, *end = start + n;
+    char *first = (char *)(((uintptr_t)start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
+    char *last = (char *)((uintptr_t)end & ~(uintptr_t)(PAGE_SIZE - 1));
+    memset(start, 0, (size_t)(first - start));
+    region_discard(first, (size_t)(last - first));
+    memset(last, 0, (size_t)(end - last));
+    pypper_heap.calloc_discards++;
+}
+
 void *pypper_heap_calloc(size_t count, size_t size)
 {
     size_t n;
@@ -119,7 +142,7 @@ void *pypper_heap_calloc(size_t count, size_t size)
     void *p = alloc_in(pypper_placement_choose(n), n, &zeroed, false);
     UNLOCK();
     if (p && !zeroed)
-        memset(p, 0, n);
+        zero_block(p, n);
     return p;
 }
 
@@ -440,6 +463,7 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
         out->tier[t].pages = rc.arenas_committed[t] * PAGES_PER_ARENA;
     }
     out->fallback_allocs = pypper_heap.fallback_allocs;
+    out->calloc_discards = pypper_heap.calloc_discards;
     out->commit_failures = rc.commit_failures;
     out->bind_failures = rc.bind_failures;
     out->last_bind_errno = rc.last_bind_errno;

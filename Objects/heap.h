@@ -60,10 +60,10 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info);
 typedef void (*pypper_alloc_sample_fn)(void *block, size_t size);
 void pypper_heap_set_alloc_sampler(pypper_alloc_sample_fn fn, uint64_t period);
 
-/* While retained (a tracing session runs) no emptied arena is released to the region
- * or trimmed as a whole (a huge block's span whose pages moved away is released, with
- * nothing in it); turning it off releases the arenas that are empty now, as idle
- * memory under the retention policy. */
+/* While retained (a tracing session runs) no emptied pool, medium or large arena is
+ * released to the region (a freed huge block's span is, and is trimmed under the
+ * retention policy as at any other time); turning it off releases the arenas that are
+ * empty now, as idle memory under the retention policy. */
 void pypper_heap_set_retain(bool retain);
 
 /* Retention of freed memory (Objects/retain.c): idle memory up to a learnt bound
@@ -131,6 +131,8 @@ typedef struct {
     uint64_t retain_mistakes;      /* a trim followed by fresh memory: the bound grew */
     uint64_t span_moves;           /* huge blocks grown by moving pages (mremap), not copying */
     uint64_t span_move_failures;   /* mremap refused: copied instead */
+    uint64_t calloc_discards;      /* large callocs of reused memory zeroed by discarding its
+                                      pages (fresh zero pages) instead of writing them */
 } pypper_heap_stats;
 
 /* Walks the metadata; O(arenas). */

@@ -33,6 +33,7 @@ typedef struct heap_state {
     uint64_t invalid_frees;
     uint64_t span_moves;               /* huge reallocs that moved pages instead of copying */
     uint64_t span_move_failures;       /* mremap refused: copied */
+    uint64_t calloc_discards;          /* calloc zeroed by discarding pages (heap.c) */
 } heap_state;
 
 extern heap_state pypper_heap;

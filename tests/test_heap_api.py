@@ -128,12 +128,13 @@ def test_topology_on_this_machine():
 def test_arenas_kept_while_tracing_and_returned_after():
     # In a fresh process: the retention bound is learnt from the process's history
     # (Objects/retain.c), and earlier tests in this one can have grown it to 64 MiB,
-    # which holds these 28 MiB after the session too.
+    # which holds these 28 MiB after the session too. Pool arenas: the list's item
+    # array is a span, trimmed under the bound while tracing too.
     code = """
 import pypper
 def arenas():
     s = pypper.heap_stats()["tiers"]
-    return s["fast"]["arenas"] + s["slow"]["arenas"]
+    return s["fast"]["pool_arenas"] + s["slow"]["pool_arenas"]
 with pypper.tracing():
     base = arenas()
     junk = [bytearray(64) for _ in range(200000)]
@@ -211,3 +212,37 @@ def test_sys_allocator_introspection_in_stock_python(stock):
     r = stock("-c", code)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "True True\n"
+
+
+def test_large_calloc_of_reused_memory_is_not_written():
+    # bytes(n) is a calloc: from 32 MiB up, memory the heap reuses is zeroed by giving
+    # its pages back (zero pages, resident only where touched), as glibc's fresh
+    # mappings are. Writing it made bytes(1 << 30) three times 1 GiB resident.
+    code = """
+import pypper
+for _ in range(3):
+    b = bytes(1 << 30); del b
+    b = bytes(200 << 20); del b
+hwm = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
+print(hwm < 100 * 1024, pypper.heap_stats()["retention"]["calloc_discards"] > 0, hwm)
+"""
+    r = run(["-c", code])
+    assert r.returncode == 0 and r.stdout.startswith("True True "), r.stdout + r.stderr
+
+
+def test_freed_large_buffers_go_back_while_tracing():
+    # A session keeps emptied arenas, not freed huge blocks: those are trimmed under the
+    # retention bound (64 MiB at most) as without a session.
+    code = """
+import pypper
+def rss():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) // 1024
+with pypper.tracing():
+    before = rss()
+    for r in range(6):
+        a = bytearray(b"z" * ((100 + 10 * r) << 20))
+        del a
+    print(rss() - before < 80, rss() - before)
+"""
+    r = run(["-c", code])
+    assert r.returncode == 0 and r.stdout.startswith("True "), r.stdout + r.stderr

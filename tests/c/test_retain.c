@@ -2,7 +2,8 @@
  * Objects/trim.c) on the heap without Python: freed runs and spans are reused without
  * page faults, the bound is learnt from purge/fault-in cycles and respected, stale
  * idle memory goes back after the delay (a test clock drives it), RETAIN_MAX=0 and a
- * percentage ceiling, sessions that retain arenas, and the same under RLIMIT_AS (a
+ * percentage ceiling, sessions that retain arenas, large callocs of reused memory
+ * (discarded pages, not written ones), and the same under RLIMIT_AS (a
  * re-executed child). Residency is read with mincore(2), which is exact. */
 #include "check.h"
 #include "heap.h"
@@ -265,21 +266,58 @@ static void test_ceilings(void)
     pypper_heap_trim();
 }
 
-/* A session retains arenas: released spans stay idle past the bound; when it ends,
- * the idle memory is trimmed to the bound, not discarded wholesale. */
+/* A session retains emptied arenas, not released spans: those are purged down to
+ * the bound as at any other time (until 2026-12-04 they stayed idle past it, and a
+ * traced program that freed its large buffers kept them all resident). */
 static void test_session_retain(void)
 {
     enum { N = 16 };
     static char *blocks[N];
     const size_t n = 2u << 20;
     pypper_heap_trim();
+    pypper_heap_set_retention((uint64_t)8 << 20, 0.0, 1000);
     pypper_heap_set_retain(true);
     use_and_free(blocks, N, n);
     pypper_heap_stats st = stats();
-    CHECK(st.idle_bytes >= (uint64_t)N * n);
+    CHECK(st.idle_bytes <= st.retain_bound && st.retain_bound <= ((uint64_t)8 << 20));
+    CHECK(resident_in(blocks, N, n) * PAGE_SIZE <= st.retain_bound);
     pypper_heap_set_retain(false);
     st = stats();
     CHECK(st.idle_bytes <= st.retain_bound);
+    pypper_heap_set_retention((uint64_t)64 << 20, 0.0, 1000);
+}
+
+/* A calloc of 32 MiB or more that reuses idle memory (written by the last block)
+ * zeroes it by discarding its pages: it comes back zero and not resident, as a fresh
+ * mapping would (bytes(1 << 30) in a loop was written whole each time, 1 GiB resident). */
+static void test_calloc_of_reused_memory(void)
+{
+    const size_t n = 40u << 20;
+    pypper_heap_set_retention((uint64_t)128 << 20, 0.0, 1000);
+    for (int i = 0; i < 4; i++) {       /* the bound learns to keep such a span */
+        char *p = pypper_heap_malloc(n);
+        memset(p, 7, n);
+        pypper_heap_free(p);
+    }
+    CHECK(stats().idle_bytes >= n);     /* the last one is idle, written */
+    uint64_t discards = stats().calloc_discards;
+    char *q = pypper_heap_calloc(1, n);
+    CHECK(q != NULL);
+    CHECK(stats().calloc_discards == discards + 1);
+    CHECK(resident_pages(q, n) <= 2);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < n; i += 997)
+        nonzero += q[i] != 0;
+    CHECK(nonzero == 0 && q[n - 1] == 0);
+    pypper_heap_free(q);
+    char *small = pypper_heap_malloc(1u << 20);     /* below the threshold: written */
+    memset(small, 9, 1u << 20);
+    pypper_heap_free(small);
+    char *r = pypper_heap_calloc(1, 1u << 20);
+    CHECK(r && r[0] == 0 && r[(1u << 20) - 1] == 0 && stats().calloc_discards == discards + 1);
+    pypper_heap_free(r);
+    pypper_heap_set_retention((uint64_t)64 << 20, 0.0, 1000);
+    pypper_heap_trim();
 }
 
 /* A span freed between two idle spans joins them: one idle run of all three serves
@@ -357,6 +395,7 @@ int main(int argc, char **argv)
     test_delay();
     test_ceilings();
     test_session_retain();
+    test_calloc_of_reused_memory();
     test_under_ulimit(argv[0]);
     return check_report("test_retain");
 }
