@@ -13,6 +13,7 @@
 #include "heap.h"
 
 #include <string.h>
+#include <sys/resource.h>
 
 static pypper_heap_fallback previous[2];   /* [0] MEM, [1] OBJ */
 static const char *installed_mode = "none";
@@ -41,10 +42,27 @@ static void install_domain(PyMemAllocatorDomain domain, pypper_heap_fallback *pr
     PyMem_SetAllocator(domain, &mine);
 }
 
+/* Under a finite RLIMIT_AS (`ulimit -v`) the heap is not installed: its reservation
+ * (PROT_NONE, but counted) would take address space that stock python3.12 leaves to
+ * the program, whose large allocations would then fail where stock's succeed (under a
+ * 6,000,000 KB limit a 2,500 MiB bytearray raised MemoryError; at 2,150,000 KB or less
+ * every process warned that it could not reserve the heap). CPython's allocator serves
+ * the program exactly as stock; a session runs without placement. */
+static bool address_space_limited(void)
+{
+    struct rlimit rl;
+    return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+}
+
 int pypper_pymem_install(pypper_install_mode mode)
 {
     if (strcmp(installed_mode, "none") != 0)
         return 0;
+    if (address_space_limited()) {
+        pypper_log(PYPPER_LOG_INFO, "the address space is limited (RLIMIT_AS, ulimit -v): "
+                                    "the tiered heap is off, CPython's allocator stays in use");
+        return -1;
+    }
     if (pypper_heap_init() < 0) {
         pypper_log(PYPPER_LOG_WARN, "cannot reserve address space for the tiered heap; "
                                     "CPython's allocator stays in use");

@@ -9,7 +9,8 @@ typedef enum {
 } pypper_install_mode;
 
 /* 0 when installed (or already installed), -1 when the heap could not reserve its
- * address space (CPython's allocator stays; logged). */
+ * address space or the address space is limited (RLIMIT_AS): CPython's allocator
+ * stays (logged). */
 int pypper_pymem_install(pypper_install_mode mode);
 /* Give the heap cfg's retention options (RETAIN_MAX, RETAIN_DELAY_MS). */
 struct pypper_config;

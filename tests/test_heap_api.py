@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import pypper
-from conftest import run
+from conftest import BUILDINFO, DROPIN, clean_env, run
 
 
 def test_objects_live_in_the_heap():
@@ -246,3 +246,23 @@ with pypper.tracing():
 """
     r = run(["-c", code])
     assert r.returncode == 0 and r.stdout.startswith("True "), r.stdout + r.stderr
+
+
+@pytest.mark.skipif(BUILDINFO["sanitizers"], reason="AddressSanitizer reserves its shadow: "
+                    "no process starts under a few GB of RLIMIT_AS")
+def test_a_limited_address_space_leaves_cpythons_allocator():
+    # Under RLIMIT_AS the heap's reservation (PROT_NONE, but counted) would take address
+    # space stock leaves to the program: the heap is off, and a bytearray that stock
+    # serves under the limit is served (it raised MemoryError before).
+    import resource
+    import subprocess
+    code = ("import pypper; b = bytearray(2500 << 20); "
+            "print(pypper.heap_stats()['allocator'], len(b) >> 20)")
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (6_000_000 << 10, resource.RLIM_INFINITY))
+    r = subprocess.run([DROPIN, "-c", code], preexec_fn=limit, capture_output=True, text=True,
+                       env=clean_env({"PYPPER_LOG": "info"}), timeout=120)
+    assert r.returncode == 0 and r.stdout == "none 2500\n", r.stdout + r.stderr
+    assert "the address space is limited (RLIMIT_AS" in r.stderr, r.stderr
+    r = run(["-c", code])
+    assert r.returncode == 0 and r.stdout == "replace 2500\n", r.stdout + r.stderr
