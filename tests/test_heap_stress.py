@@ -108,33 +108,30 @@ def limit_address_space(limit):
 
 
 @needs_no_asan
-def test_small_address_space_falls_back_and_counts():
-    # 3 GiB of address space: the heap reserves 1 GiB per tier (not 64 GiB); filling
-    # the fast tier spills into the slow one, and then into CPython's own allocator.
+def test_small_address_space_is_left_to_cpythons_allocator():
+    # 3 GiB of address space: the heap's reservation would count against it (it took 1
+    # GiB per tier, and spilled into CPython's allocator when full). It is not installed:
+    # the program gets the address space as under stock python3.12, 2 GiB of bytearrays
+    # included. (The heap under RLIMIT_AS is tested in C, tests/c/test_retain.c.)
     code = textwrap.dedent("""
         import pypper
-        s = pypper.heap_stats()
-        print(s["reservation_per_tier"] >> 30)
-        keep = [bytearray(8 << 20) for _ in range(128 + 64)]
-        s = pypper.heap_stats()
-        print(s["tier_fallbacks"] > 0, s["tiers"]["slow"]["huge_blocks"] > 0)
-        keep += [bytearray(8 << 20) for _ in range(64)]
-        s = pypper.heap_stats()
-        print(s["fallback_allocs"] > 0, s["commit_failures"] > 0)
+        print(pypper.heap_stats()["allocator"])
+        keep = [bytearray(8 << 20) for _ in range(256)]
         del keep
         print("alive")
     """)
     r = subprocess.run([DROPIN, "-c", code], env=clean_env(), capture_output=True, text=True,
                        preexec_fn=limit_address_space(3 << 30), timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split("\n") == ["1", "True True", "True True", "alive", ""]
+    assert r.stdout.split("\n") == ["none", "alive", ""]
+    assert r.stderr == ""                   # (the reason is an info line: PYPPER_LOG=info)
 
 
 @needs_no_asan
-def test_no_address_space_keeps_cpython_allocator():
+def test_no_address_space_keeps_cpython_allocator_quietly():
     r = subprocess.run([DROPIN, "-c", "import pypper; print(pypper.heap_stats()['allocator'])"],
                        env=clean_env(), capture_output=True, text=True,
                        preexec_fn=limit_address_space(1 << 30), timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "none\n"
-    assert "cannot reserve address space for the tiered heap" in r.stderr
+    assert r.stderr == "", r.stderr
