@@ -321,6 +321,14 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
     }
 }
 
+bool pypper_heap_small_block_start(const void *p)
+{
+    if (!pypper_heap_layout.base || !layout_owns(p) || !region_arena_committed(layout_arena_index(p)))
+        return false;
+    const pool_meta *pool = layout_pool(p);
+    return pool->size != 0 && pool_is_marked(p);
+}
+
 void pypper_heap_set_retain(bool retain)
 {
     LOCK();

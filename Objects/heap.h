@@ -51,6 +51,9 @@ typedef struct {
  * addresses resolve to their block. Safe to call with the heap serialized (GIL);
  * the sampler uses it with relaxed reads and re-checks what it finds. */
 void pypper_heap_lookup(const void *p, pypper_block_info *info);
+/* Whether p is the start of an allocated small (pooled) block: what pypper_heap_lookup
+ * would say with kind SMALL, allocated and block == p, in two metadata reads. */
+bool pypper_heap_small_block_start(const void *p);
 
 /* Show fn (block, requested size) one in `period` of the allocations made through the
  * CPython domain entry points that take the slow path (a small block when its pool

@@ -25,7 +25,7 @@
 /* Pending entries at most (128 KiB, touched once and reused): a full pass adds
  * hundreds of thousands of entries between two hand-overs, and keeping them all
  * pending beside the table they will be hashed into would raise the peak. */
-#define PENDING_MAX ((size_t)16384)
+#define PENDING_MAX ((size_t)65536)
 #define MIN_CAP ((size_t)1024)
 /* Entries held at most: the slots for them and the pending part keep entry numbers
  * (the states map's keys, + 1) below UINT32_MAX. */
@@ -619,10 +619,23 @@ size_t pypper_objtable_compact(void)
     return dropped;
 }
 
+size_t pypper_objtable_drop_dead_pending(void)
+{
+    drop_dead_pending();
+    return npending;
+}
+
+size_t pypper_objtable_pending(void) { return npending; }
+
 size_t pypper_objtable_sweep(size_t *cursor, size_t budget)
 {
     if (pypper_objtable_sync() < 0)
         return 0;
+    return pypper_objtable_sweep_slots(cursor, budget);
+}
+
+size_t pypper_objtable_sweep_slots(size_t *cursor, size_t budget)
+{
     size_t dropped = 0, looked = 0, i = *cursor;
     if (!used || !budget)
         return 0;

@@ -166,6 +166,14 @@ size_t pypper_objtable_compact(void);
  * *cursor; returns how many were removed. O(slots looked at), for passes that must
  * stay short. */
 size_t pypper_objtable_sweep(size_t *cursor, size_t budget);
+/* The same without the sync: the pending entries stay pending, unhashed (a churning
+ * program's mostly die before a sync; pypper_objtable_drop_dead_pending drops them). */
+size_t pypper_objtable_sweep_slots(size_t *cursor, size_t budget);
+/* Drop the pending entries of dead objects, keeping the others pending (no hashing);
+ * returns how many stay pending. O(pending). */
+size_t pypper_objtable_drop_dead_pending(void);
+/* Pending entries (added since the last sync). */
+size_t pypper_objtable_pending(void);
 /* Forget every entry and free the table's memory. */
 void pypper_objtable_clear(void);
 

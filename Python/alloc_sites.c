@@ -760,12 +760,16 @@ static uint32_t site_of(const void *block, bool take)
 {
     if (!S.on || !block)
         return 0;
-    pypper_block_info info;
-    pypper_heap_lookup(block, &info);
-    if (!info.allocated || info.block != block)
-        return 0;
-    if (info.kind != PYPPER_BLOCK_SMALL)
-        return large_get((uintptr_t)block);
+    /* (The live trace asks for every object it takes: most are small blocks, told in
+     * two metadata reads; the full lookup was 4.5% of a record-building loop's time.) */
+    if (!pypper_heap_small_block_start(block)) {
+        pypper_block_info info;
+        pypper_heap_lookup(block, &info);
+        if (!info.allocated || info.block != block)
+            return 0;
+        if (info.kind != PYPPER_BLOCK_SMALL)
+            return large_get((uintptr_t)block);
+    }
     uint32_t granule;
     pool_rec *r = pool_rec_of(block, &granule);
     if (!r || r->opener != granule)

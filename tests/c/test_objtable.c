@@ -14,7 +14,7 @@
 
 #include <stdlib.h>
 
-enum { KEYS = 50000, POOL_BLOCKS = 100, PENDING_MAX = 16384 };
+enum { KEYS = 150000, POOL_BLOCKS = 100, PENDING_MAX = 65536 };
 
 static unsigned long long rng = 88172645463325252ull;
 static unsigned long long rnd(void)
@@ -206,7 +206,7 @@ static void test_reserve(void)
 static void test_growth_and_pending(void)
 {
     reset_reference();
-    enum { N = 48000 };
+    enum { N = 2 * PENDING_MAX + 16000 };
     uint64_t dropped = pypper_objtable_dropped();
     size_t died = 0, stateful = 0;
     for (size_t i = 0; i < N; i++) {
@@ -363,6 +363,54 @@ static void test_sweep(void)
     pypper_objtable_clear();
 }
 
+/* The live trace's settle: slots swept without a sync leave the pending entries
+ * pending (unhashed, in order, their states with them); dropping the dead pending ones
+ * keeps the others pending, and a later sync hashes only those. */
+static void test_sweep_slots_and_pending(void)
+{
+    reset_reference();
+    for (size_t i = 0; i < 20000; i++) {
+        gen[i] = 1;
+        live[i] = true;
+        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
+    }
+    CHECK(pypper_objtable_sync() == 0);
+    for (size_t i = 0; i < 20000; i += 2)
+        live[i] = false;                /* half of the hashed ones die */
+    for (size_t i = 20000; i < 30000; i++) {
+        gen[i] = 1;
+        live[i] = true;
+        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
+        if (i % 5 == 0)
+            pypper_entry_state_mut(pypper_objtable_at(pypper_objtable_count() - 1))->heat
+                = heat[i] = (float)i;
+    }
+    CHECK(pypper_objtable_pending() == 10000);
+    size_t cursor = 0, slots = pypper_objtable_count() - pypper_objtable_pending(), removed = 0;
+    for (size_t looked = 0; looked < 2 * slots; looked += 1000)
+        removed += pypper_objtable_sweep_slots(&cursor, 1000);
+    CHECK(removed == 10000 && pypper_objtable_pending() == 10000);
+    for (size_t i = 20000; i < 30000; i += 3)
+        live[i] = false;                /* a third of the pending ones die */
+    uint64_t probed, hashed = pypper_objtable_hashed(&probed);
+    size_t kept = pypper_objtable_drop_dead_pending();
+    CHECK(kept == 10000 - 3334 && pypper_objtable_pending() == kept);
+    CHECK(pypper_objtable_hashed(&probed) == hashed);           /* none hashed */
+    size_t n = pypper_objtable_count(), order_ok = 1, prev = 0;
+    for (size_t k = n - kept; k < n; k++) {                     /* in order, states kept */
+        pypper_obj_entry *e = pypper_objtable_at(k);
+        size_t i = key_index(pypper_entry_block(e));
+        order_ok &= i > prev && live[i] && pypper_entry_state(e)->heat == heat[i];
+        prev = i;
+    }
+    CHECK(order_ok);
+    CHECK(pypper_objtable_sync() == 0);
+    CHECK(pypper_objtable_hashed(&probed) == hashed + kept && pypper_objtable_used() == 10000 + kept);
+    CHECK(check_shape() == 0);
+    check_lookups();
+    pypper_objtable_clear();
+}
+
 /* The encoding, relative to a base like the heap's reservation: blocks at its first
  * and last granules and across the 4 GiB granule boundary, each object offset, the
  * site's special values, the note beside the class; refused: blocks outside the span
@@ -491,6 +539,7 @@ int main(void)
     test_reserve();
     test_growth_and_pending();
     test_sweep();
+    test_sweep_slots_and_pending();
     test_bulk();
     test_strided_blocks_spread();
     test_sync_drops_dead_before_growing();
