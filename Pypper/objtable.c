@@ -483,6 +483,48 @@ static void hash_pending(size_t from)
     used++;
 }
 
+/* Hash the pending entries, in the order of their home slots when they are many: each
+ * then lands near the last, and the table is walked once from its start instead of at
+ * npending random places (a program that kept 2 million new dicts spent 11% of its
+ * time in the hashing, a cache miss an entry). Entries of one block keep their order
+ * (the newer replaces the older). A stable radix sort of (home, position) pairs in a
+ * scratch mapping; without one, the pending order. */
+#define SORTED_SYNC_MIN 4096
+_Static_assert(PENDING_MAX <= 65536, "a pending position fits in 16 bits");
+
+static void hash_all_pending(void)
+{
+    size_t n = npending;
+    size_t bytes = 2 * n * sizeof(uint64_t);
+    uint64_t *a = n >= SORTED_SYNC_MIN ? pypper_own_mmap(PYPPER_OWN_OBJTABLE_ENTRIES, bytes, 0) : NULL;
+    if (!a) {
+        for (size_t k = 0; k < n; k++)
+            hash_pending(cap + k);
+        return;
+    }
+    uint64_t *b = a + n;
+    for (size_t k = 0; k < n; k++)
+        a[k] = (uint64_t)home_of(key_of(&slots[cap + k])) << 16 | k;
+    unsigned bits = 16;
+    while (bits < 64 && (cap - 1) >> (bits - 16))
+        bits++;
+    for (unsigned shift = 16; shift < bits; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t k = 0; k < n; k++)
+            count[((a[k] >> shift) & 255u) + 1]++;
+        for (unsigned d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t k = 0; k < n; k++)
+            b[count[(a[k] >> shift) & 255u]++] = a[k];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t k = 0; k < n; k++)
+        hash_pending(cap + (size_t)(a[k] & 0xFFFFu));
+    pypper_own_munmap(a < b ? a : b, bytes);
+}
+
 int pypper_objtable_sync(void)
 {
     drop_dead_pending();
@@ -498,8 +540,7 @@ int pypper_objtable_sync(void)
     }
     if (too_full(need, cap) && grow(cap_for(need)) < 0)
         return -1;
-    for (size_t k = 0; k < npending; k++)
-        hash_pending(cap + k);
+    hash_all_pending();
     npending = 0;
     return 0;
 }
