@@ -117,9 +117,24 @@ void *pypper_heap_malloc_in(unsigned tier, size_t n)
  * had a peak RSS of 1 GiB and ran 0.5 s against stock's 10 MB and 0.01 s. */
 #define CALLOC_DISCARD_MIN ((size_t)32 << 20)
 
-static void zero_block(void *p, size_t n)
+/* Inside the heap's lock (the write-tracking observer's ring has one writer): the
+ * whole pages of a calloc'd block [p, p + n) of CALLOC_DISCARD_MIN bytes or more go
+ * back to the kernel. Whether they did (locked memory refuses). */
+static bool discard_whole_pages(void *p, size_t n)
 {
-    if (n < CALLOC_DISCARD_MIN) {
+    char *start = p, *end = start + n;
+    char *first = (char *)(((uintptr_t)start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
+    char *last = (char *)((uintptr_t)end & ~(uintptr_t)(PAGE_SIZE - 1));
+    if (first >= last || !region_discard(first, (size_t)(last - first)))
+        return false;
+    pypper_heap.calloc_discards++;
+    return true;
+}
+
+/* After the lock: what discard_whole_pages did not zero. */
+static void zero_rest(void *p, size_t n, bool discarded)
+{
+    if (!discarded) {
         memset(p, 0, n);
         return;
     }
@@ -127,9 +142,7 @@ static void zero_block(void *p, size_t n)
     char *first = (char *)(((uintptr_t)start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
     char *last = (char *)((uintptr_t)end & ~(uintptr_t)(PAGE_SIZE - 1));
     memset(start, 0, (size_t)(first - start));
-    region_discard(first, (size_t)(last - first));
     memset(last, 0, (size_t)(end - last));
-    pypper_heap.calloc_discards++;
 }
 
 void *pypper_heap_calloc(size_t count, size_t size)
@@ -140,9 +153,10 @@ void *pypper_heap_calloc(size_t count, size_t size)
     bool zeroed;
     LOCK();
     void *p = alloc_in(pypper_placement_choose(n), n, &zeroed, false);
+    bool discarded = p && !zeroed && n >= CALLOC_DISCARD_MIN && discard_whole_pages(p, n);
     UNLOCK();
     if (p && !zeroed)
-        zero_block(p, n);
+        zero_rest(p, n, discarded);
     return p;
 }
 
@@ -323,7 +337,8 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
 
 bool pypper_heap_small_block_start(const void *p)
 {
-    if (!pypper_heap_layout.base || !layout_owns(p) || !region_arena_committed(layout_arena_index(p)))
+    if (((uintptr_t)p & (GRANULE - 1)) || !pypper_heap_layout.base || !layout_owns(p)
+        || !region_arena_committed(layout_arena_index(p)))
         return false;
     const pool_meta *pool = layout_pool(p);
     return pool->size != 0 && pool_is_marked(p);

@@ -42,16 +42,19 @@ static void install_domain(PyMemAllocatorDomain domain, pypper_heap_fallback *pr
     PyMem_SetAllocator(domain, &mine);
 }
 
-/* Under a finite RLIMIT_AS (`ulimit -v`) the heap is not installed: its reservation
- * (PROT_NONE, but counted) would take address space that stock python3.12 leaves to
- * the program, whose large allocations would then fail where stock's succeed (under a
- * 6,000,000 KB limit a 2,500 MiB bytearray raised MemoryError; at 2,150,000 KB or less
- * every process warned that it could not reserve the heap). CPython's allocator serves
- * the program exactly as stock; a session runs without placement. */
+/* Under an RLIMIT_AS (`ulimit -v`) below AS_LIMIT_MIN the heap is not installed: its
+ * reservation (PROT_NONE, but counted; about 130 GiB at most) would take address space
+ * that stock python3.12 leaves to the program, whose large allocations would then fail
+ * where stock's succeed (under a 6,000,000 KB limit a 2,500 MiB bytearray raised
+ * MemoryError; at 2,150,000 KB or less every process warned that it could not reserve
+ * the heap). CPython's allocator serves the program exactly as stock; a session runs
+ * without placement. A limit of 1 TiB or more leaves the program 7/8 of it at least. */
+#define AS_LIMIT_MIN ((rlim_t)1 << 40)
+
 static bool address_space_limited(void)
 {
     struct rlimit rl;
-    return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+    return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < AS_LIMIT_MIN;
 }
 
 int pypper_pymem_install(pypper_install_mode mode)

@@ -311,12 +311,13 @@ size_t region_committed_extent(unsigned tier)
     return __atomic_load_n(&R.bump[tier], __ATOMIC_ACQUIRE) << ARENA_SHIFT;
 }
 
-void region_discard(void *addr, size_t len)
+bool region_discard(void *addr, size_t len)
 {
-    madvise(addr, len, MADV_DONTNEED);
+    bool done = madvise(addr, len, MADV_DONTNEED) == 0;
     void (*fn)(void *, size_t) = __atomic_load_n(&discard_observer, __ATOMIC_ACQUIRE);
     if (fn && layout_owns(addr))
         fn(addr, len);
+    return done;
 }
 
 /* Whether every arena record sharing the page at `page` of the arena metadata is

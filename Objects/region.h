@@ -39,8 +39,9 @@ uint64_t region_purge_oldest_idle(uint64_t limit, bool *span);
 /* Whether arena `ai` (a global index) was ever committed: its memory and metadata are
  * then readable for as long as the process lives. Safe from any thread. */
 bool region_arena_committed(size_t ai);
-/* Return the pages of [addr, addr+len) to the kernel; they read as zero afterwards. */
-void region_discard(void *addr, size_t len);
+/* Return the pages of [addr, addr+len) to the kernel; they read as zero afterwards.
+ * False when the kernel refused (locked memory, mlockall): the contents stay. */
+bool region_discard(void *addr, size_t len);
 /* Write tracking (Pypper/write_tracking_heap.c): fn sees every discard of heap memory
  * (MADV_DONTNEED reads as a write to the kernel's tracking); NULL: none. And the
  * bytes of `tier` from its start that were ever committed (the bump end; released

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Pending entries at most (128 KiB, touched once and reused): a full pass adds
- * hundreds of thousands of entries between two hand-overs, and keeping them all
+/* Pending entries at most (512 KiB, touched as far as they reach, and reused): a full
+ * pass adds hundreds of thousands of entries between two hand-overs, and keeping them all
  * pending beside the table they will be hashed into would raise the peak. */
 #define PENDING_MAX ((size_t)65536)
 #define MIN_CAP ((size_t)1024)
@@ -36,6 +36,7 @@
 static pypper_obj_entry *slots;         /* cap slots, then the pending entries */
 static size_t cap, used;                /* slots, and those occupied */
 static size_t npending;                 /* pending entries, at slots[cap ...] */
+static uint64_t syncs_total;           /* syncs that hashed pending entries */
 static size_t mapped;                   /* entries the mapping holds (cap + PENDING_MAX) */
 static bool bulk;                       /* a bulk load: adds fill slots[0, nbulk) */
 static size_t nbulk;
@@ -542,8 +543,11 @@ int pypper_objtable_sync(void)
         return -1;
     hash_all_pending();
     npending = 0;
+    syncs_total++;
     return 0;
 }
+
+uint64_t pypper_objtable_syncs(void) { return syncs_total; }
 
 pypper_obj_entry *pypper_objtable_find(const void *block)
 {

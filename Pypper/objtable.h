@@ -174,6 +174,8 @@ size_t pypper_objtable_sweep_slots(size_t *cursor, size_t budget);
 size_t pypper_objtable_drop_dead_pending(void);
 /* Pending entries (added since the last sync). */
 size_t pypper_objtable_pending(void);
+/* Syncs that hashed pending entries, since the process started. */
+uint64_t pypper_objtable_syncs(void);
 /* Forget every entry and free the table's memory. */
 void pypper_objtable_clear(void);
 

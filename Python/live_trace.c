@@ -72,6 +72,7 @@ static struct {
     uint64_t swept;
     uint64_t shrinks;                   /* tables rehashed smaller after a mass death */
     size_t pending_kept;                /* pending entries alive at the last drop */
+    uint64_t syncs_seen;                /* pypper_objtable_syncs() then */
     uint64_t sparse_since_ns;           /* the table an eighth full or less since then */
     int min_generation;                 /* trace survivors joining this one or older */
     bool numbers;                       /* LIVE_NUMBERS: trace ints and floats held by containers */
@@ -159,8 +160,10 @@ void pypper_live_trace_settle(void)
      * synced). Their dead are dropped here once they have doubled since the last drop
      * (amortized O(1) an entry); the slots are swept for the rest of the dead. */
     size_t pending = pypper_objtable_pending();
-    if (pending < LT.pending_kept)
+    if (pypper_objtable_syncs() != LT.syncs_seen) {
+        LT.syncs_seen = pypper_objtable_syncs();
         LT.pending_kept = 0;                    /* a sync hashed them since */
+    }
     if (pending >= 1024 && pending >= 2 * LT.pending_kept) {
         bool locked = pypper_heap_lock();
         LT.pending_kept = pypper_objtable_drop_dead_pending();
@@ -192,8 +195,8 @@ void pypper_live_trace_settle(void)
     } else if (pypper_mono_ns() - LT.sparse_since_ns >= SHRINK_AFTER_NS) {
         bool locked = pypper_heap_lock();
         LT.swept += pypper_objtable_compact();
+        LT.shrinks += pypper_objtable_count() < slots_now;
         pypper_heap_unlock(locked);
-        LT.shrinks++;
         LT.sparse_since_ns = 0;
     }
 }

@@ -310,6 +310,23 @@ static void test_calloc_of_reused_memory(void)
         nonzero += q[i] != 0;
     CHECK(nonzero == 0 && q[n - 1] == 0);
     pypper_heap_free(q);
+    /* Locked memory refuses MADV_DONTNEED: then the block is written with zeros. */
+    char *w = pypper_heap_malloc(n);
+    memset(w, 5, n);
+    pypper_heap_free(w);
+    if (mlock(w, n) == 0) {
+        uint64_t before = stats().calloc_discards;
+        char *z = pypper_heap_calloc(1, n);
+        CHECK(z == w && stats().calloc_discards == before);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i += 997)
+            bad += z[i] != 0;
+        CHECK(bad == 0 && z[n - 1] == 0);
+        munlock(w, n);
+        pypper_heap_free(z);
+    } else {
+        printf("test_retain: mlock refused (RLIMIT_MEMLOCK): the locked case is skipped\n");
+    }
     char *small = pypper_heap_malloc(1u << 20);     /* below the threshold: written */
     memset(small, 9, 1u << 20);
     pypper_heap_free(small);
