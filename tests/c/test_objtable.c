@@ -146,16 +146,22 @@ static void test_random(void)
     CHECK(pypper_own_mapped(PYPPER_OWN_OBJTABLE_ENTRIES) == 0);
 }
 
+/* Keys [from, to) alive with generation g, each added as a pending entry. */
+static void add_live(size_t from, size_t to, unsigned g)
+{
+    for (size_t i = from; i < to; i++) {
+        gen[i] = g;
+        live[i] = true;
+        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
+    }
+}
+
 /* A compaction keeps the model state of each entry it keeps; an entry added for a
  * block replaces the older one at the next sync (which drops it), with a fresh state. */
 static void test_compact_and_replace(void)
 {
     reset_reference();
-    for (size_t i = 0; i < 20000; i++) {
-        gen[i] = 0;
-        live[i] = true;
-        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
-    }
+    add_live(0, 20000, 0);
     CHECK(pypper_objtable_sync() == 0);
     pypper_entry_state_mut(pypper_objtable_find(key(5)))->heat = 7.0f;
     pypper_entry_state_mut(pypper_objtable_find(key(7)))->heat = 3.0f;
@@ -369,11 +375,7 @@ static void test_sweep(void)
 static void test_sweep_slots_and_pending(void)
 {
     reset_reference();
-    for (size_t i = 0; i < 20000; i++) {
-        gen[i] = 1;
-        live[i] = true;
-        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
-    }
+    add_live(0, 20000, 1);
     CHECK(pypper_objtable_sync() == 0);
     for (size_t i = 0; i < 20000; i += 2)
         live[i] = false;                /* half of the hashed ones die */
