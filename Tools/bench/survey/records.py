@@ -10,4 +10,5 @@ def work(seed):
     return acc
 
 
-print(sum(map(work, range(24))))
+if __name__ == "__main__":
+    print(sum(map(work, range(24))))
