@@ -117,15 +117,23 @@ void *pypper_heap_malloc_in(unsigned tier, size_t n)
  * had a peak RSS of 1 GiB and ran 0.5 s against stock's 10 MB and 0.01 s. */
 #define CALLOC_DISCARD_MIN ((size_t)32 << 20)
 
+/* The whole pages of [p, p + n): [*first, *last) (empty when there are none). */
+static void whole_pages(void *p, size_t n, char **first, char **last)
+{
+    *first = (char *)(((uintptr_t)p + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
+    *last = (char *)(((uintptr_t)p + n) & ~(uintptr_t)(PAGE_SIZE - 1));
+    if (*last < *first)
+        *last = *first;
+}
+
 /* Inside the heap's lock (the write-tracking observer's ring has one writer): the
  * whole pages of a calloc'd block [p, p + n) of CALLOC_DISCARD_MIN bytes or more go
  * back to the kernel. Whether they did (locked memory refuses). */
 static bool discard_whole_pages(void *p, size_t n)
 {
-    char *start = p, *end = start + n;
-    char *first = (char *)(((uintptr_t)start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
-    char *last = (char *)((uintptr_t)end & ~(uintptr_t)(PAGE_SIZE - 1));
-    if (first >= last || !region_discard(first, (size_t)(last - first)))
+    char *first, *last;
+    whole_pages(p, n, &first, &last);
+    if (first == last || !region_discard(first, (size_t)(last - first)))
         return false;
     pypper_heap.calloc_discards++;
     return true;
@@ -138,11 +146,10 @@ static void zero_rest(void *p, size_t n, bool discarded)
         memset(p, 0, n);
         return;
     }
-    char *start = p, *end = start + n;
-    char *first = (char *)(((uintptr_t)start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
-    char *last = (char *)((uintptr_t)end & ~(uintptr_t)(PAGE_SIZE - 1));
-    memset(start, 0, (size_t)(first - start));
-    memset(last, 0, (size_t)(end - last));
+    char *first, *last;
+    whole_pages(p, n, &first, &last);
+    memset(p, 0, (size_t)(first - (char *)p));
+    memset(last, 0, (size_t)((char *)p + n - last));
 }
 
 void *pypper_heap_calloc(size_t count, size_t size)

@@ -36,7 +36,7 @@
 static pypper_obj_entry *slots;         /* cap slots, then the pending entries */
 static size_t cap, used;                /* slots, and those occupied */
 static size_t npending;                 /* pending entries, at slots[cap ...] */
-static uint64_t syncs_total;           /* syncs that hashed pending entries */
+static size_t pending_kept;             /* alive at the last drop; 0 after a sync */
 static size_t mapped;                   /* entries the mapping holds (cap + PENDING_MAX) */
 static bool bulk;                       /* a bulk load: adds fill slots[0, nbulk) */
 static size_t nbulk;
@@ -484,12 +484,17 @@ static void hash_pending(size_t from)
     used++;
 }
 
+/* Pending entries at least before pypper_objtable_settle_pending looks at them. */
+#define SETTLE_PENDING_MIN 1024
+
 /* Hash the pending entries, in the order of their home slots when they are many: each
  * then lands near the last, and the table is walked once from its start instead of at
  * npending random places (a program that kept 2 million new dicts spent 11% of its
  * time in the hashing, a cache miss an entry). Entries of one block keep their order
  * (the newer replaces the older). A stable radix sort of (home, position) pairs in a
- * scratch mapping; without one, the pending order. */
+ * scratch mapping (not sort_by_hash: pending entries may have states, which are kept
+ * by entry number and must not move with a plain copy); without one, the pending
+ * order. */
 #define SORTED_SYNC_MIN 4096
 _Static_assert(PENDING_MAX <= 65536, "a pending position fits in 16 bits");
 
@@ -542,12 +547,9 @@ int pypper_objtable_sync(void)
     if (too_full(need, cap) && grow(cap_for(need)) < 0)
         return -1;
     hash_all_pending();
-    npending = 0;
-    syncs_total++;
+    npending = pending_kept = 0;
     return 0;
 }
-
-uint64_t pypper_objtable_syncs(void) { return syncs_total; }
 
 pypper_obj_entry *pypper_objtable_find(const void *block)
 {
@@ -664,9 +666,12 @@ size_t pypper_objtable_compact(void)
     return dropped;
 }
 
-size_t pypper_objtable_drop_dead_pending(void)
+size_t pypper_objtable_settle_pending(void)
 {
-    drop_dead_pending();
+    if (npending >= SETTLE_PENDING_MIN && npending >= 2 * pending_kept) {
+        drop_dead_pending();
+        pending_kept = npending;
+    }
     return npending;
 }
 
@@ -701,6 +706,6 @@ void pypper_objtable_clear(void)
     if (slots)
         pypper_own_munmap(slots, mapped * sizeof(pypper_obj_entry));
     slots = pypper_objtable_entry0 = NULL;
-    cap = used = npending = mapped = 0;
+    cap = used = npending = mapped = pending_kept = 0;
     pypper_states_clear();
 }

@@ -167,15 +167,16 @@ size_t pypper_objtable_compact(void);
  * stay short. */
 size_t pypper_objtable_sweep(size_t *cursor, size_t budget);
 /* The same without the sync: the pending entries stay pending, unhashed (a churning
- * program's mostly die before a sync; pypper_objtable_drop_dead_pending drops them). */
+ * program's mostly die before a sync; pypper_objtable_settle_pending drops them). */
 size_t pypper_objtable_sweep_slots(size_t *cursor, size_t budget);
-/* Drop the pending entries of dead objects, keeping the others pending (no hashing);
- * returns how many stay pending. O(pending). */
-size_t pypper_objtable_drop_dead_pending(void);
+/* Drop the pending entries of dead objects, keeping the others pending (no hashing),
+ * when there are 1,024 or more and twice as many as were kept at the last drop since
+ * the last sync (amortized O(1) an entry: a churning program's die before a sync, and
+ * a dead one costs nothing then, while one hashed costs a random slot and a sweep).
+ * Returns the pending entries (added since the last sync). */
+size_t pypper_objtable_settle_pending(void);
 /* Pending entries (added since the last sync). */
 size_t pypper_objtable_pending(void);
-/* Syncs that hashed pending entries, since the process started. */
-uint64_t pypper_objtable_syncs(void);
 /* Forget every entry and free the table's memory. */
 void pypper_objtable_clear(void);
 

@@ -71,8 +71,6 @@ static struct {
     size_t rescan_nfound;
     uint64_t swept;
     uint64_t shrinks;                   /* tables rehashed smaller after a mass death */
-    size_t pending_kept;                /* pending entries alive at the last drop */
-    uint64_t syncs_seen;                /* pypper_objtable_syncs() then */
     uint64_t sparse_since_ns;           /* the table an eighth full or less since then */
     int min_generation;                 /* trace survivors joining this one or older */
     bool numbers;                       /* LIVE_NUMBERS: trace ints and floats held by containers */
@@ -153,30 +151,20 @@ static uint64_t dead_entries(void)
 
 void pypper_live_trace_settle(void)
 {
-    /* The pending entries (objects taken since the last sync) wait to be hashed: most
-     * of a churning program's die first, and a dead one costs nothing then, while one
-     * hashed costs a random slot of the table and a sweep later (a loop building lists
-     * of 5,000 records paid 1.7x stock's time, most of it there, when every settle
-     * synced). Their dead are dropped here once they have doubled since the last drop
-     * (amortized O(1) an entry); the slots are swept for the rest of the dead. */
-    size_t pending = pypper_objtable_pending();
-    if (pypper_objtable_syncs() != LT.syncs_seen) {
-        LT.syncs_seen = pypper_objtable_syncs();
-        LT.pending_kept = 0;                    /* a sync hashed them since */
-    }
-    if (pending >= 1024 && pending >= 2 * LT.pending_kept) {
-        bool locked = pypper_heap_lock();
-        LT.pending_kept = pypper_objtable_drop_dead_pending();
-        pypper_heap_unlock(locked);
-        pending = LT.pending_kept;
-    }
+    /* The pending entries (objects taken since the last sync) wait to be hashed: their
+     * dead are dropped (objtable.h), the slots are swept for the rest of the dead. (A
+     * loop building lists of 5,000 records paid 1.7x stock's time, most of it in the
+     * hashing, when every settle synced.) */
+    bool locked = pypper_heap_lock();
+    size_t pending = pypper_objtable_settle_pending();
+    pypper_heap_unlock(locked);
     uint64_t all_dead = dead_entries();
     uint64_t dead = all_dead > pending ? all_dead - pending : 0;    /* in the slots, at least */
     size_t in_slots = pypper_objtable_used() - pending;
     if (dead >= 1024 && dead * 4 >= in_slots) {
         uint64_t budget = dead * SWEEP_PER_DEAD, slots = pypper_objtable_count() - pending;
         budget = budget < SWEEP_BUDGET ? SWEEP_BUDGET : budget < slots ? budget : slots;
-        bool locked = pypper_heap_lock();
+        locked = pypper_heap_lock();
         LT.swept += pypper_objtable_sweep_slots(&LT.sweep_cursor, (size_t)budget);
         pypper_heap_unlock(locked);
     }
@@ -193,7 +181,7 @@ void pypper_live_trace_settle(void)
     } else if (!LT.sparse_since_ns) {
         LT.sparse_since_ns = pypper_mono_ns();
     } else if (pypper_mono_ns() - LT.sparse_since_ns >= SHRINK_AFTER_NS) {
-        bool locked = pypper_heap_lock();
+        locked = pypper_heap_lock();
         LT.swept += pypper_objtable_compact();
         LT.shrinks += pypper_objtable_count() < slots_now;
         pypper_heap_unlock(locked);

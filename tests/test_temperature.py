@@ -68,6 +68,32 @@ def scan_in_c(col, first=None):
     if first:
         first()
     return max(col, key=key)
+
+def columns(k):
+    # k lists of 20,000 floats (seeded).
+    import random
+    rng = random.Random(5)
+    return [[rng.random() for _ in range(20000)] for _ in range(k)]
+
+def below(n, samples=1):            # random.Random._randbelow's place
+    _pypper._test_sample(samples)
+    return n // 3
+
+def choice(seq, samples=1):         # random.Random.choice's code: one item per call
+    return seq[below(len(seq), samples)]
+
+def numbers_follow(col):
+    # col is hot, and its numbers about as warm: their median above half its temperature.
+    t = pypper.temperature(col)
+    assert t > 0.5, t
+    items = _pypper.temperatures(col)
+    assert statistics.median(items) > 0.5 * t, (statistics.median(items), t)
+    return items
+
+def numbers_stay_cold(col):
+    # At most 2% of col's numbers warm or hot.
+    items = _pypper.temperatures(col)
+    assert sum(t >= 0.2 for t in items) <= 0.02 * len(items), statistics.median(items)
 """
 
 
@@ -280,18 +306,13 @@ def test_numbers_take_the_heat_of_the_list_that_holds_them():
     # pages (sampled items, each standing for its share), so the floats of a used
     # list are about as warm as the list, those of an unused one stay cold.
     out = check("""
-        import random
-        rng = random.Random(5)
-        cols = [[rng.random() for _ in range(20000)] for _ in range(4)]
+        cols = columns(4)
         driven()
         for _ in range(40):              # hand-overs: the sampled items rotate
             scan_in_c(cols[1])
             _pypper._test_hand_over()
-        hot = _pypper.temperatures(cols[1])
+        hot = numbers_follow(cols[1])
         cold = _pypper.temperatures(cols[3])
-        t_list = pypper.temperature(cols[1])
-        assert t_list > 0.5, t_list
-        assert statistics.median(hot) > 0.5 * t_list, (statistics.median(hot), t_list)
         assert sum(t >= 0.2 for t in hot) >= 0.9 * len(hot)
         assert sum(t > 0 for t in cold) <= 0.02 * len(cold)
         assert pypper.active_trace_stats()["number_heat"] > 0
@@ -309,14 +330,7 @@ def test_numbers_of_a_list_picked_from_take_one_item_per_use():
     # that built its graph with rnd.choice(rest) showed rest's 48,000 numbers, never
     # read after the build, hot for seconds.)
     out = check("""
-        import random
-        rng = random.Random(5)
-        cols = [[rng.random() for _ in range(20000)] for _ in range(3)]
-        def below(n):                   # random.Random._randbelow's place
-            _pypper._test_sample()
-            return n // 3
-        def choice(seq):                # random.Random.choice's code
-            return seq[below(len(seq))]
+        cols = columns(3)
         def sampled():
             _pypper._test_sample()
         driven()
@@ -333,13 +347,9 @@ def test_numbers_of_a_list_picked_from_take_one_item_per_use():
         t_picked = pypper.temperature(picked)
         assert t_picked > 0.5, t_picked
         for scanned in (cols[2], cols[0]):
-            t_scanned = pypper.temperature(scanned)
-            assert t_scanned > 0.5, t_scanned
-            hot = _pypper.temperatures(scanned)
-            assert statistics.median(hot) > 0.5 * t_scanned, (statistics.median(hot), t_scanned)
+            numbers_follow(scanned)
         # (seq[n // 3], the item choice() reads, is new in its frame: its page is hot.)
-        items = _pypper.temperatures(picked)
-        assert sum(t >= 0.2 for t in items) <= 0.02 * len(items), statistics.median(items)
+        numbers_stay_cold(picked)
         stats = pypper.active_trace_stats()
         assert stats["scan_evidence"] > 0 and stats["number_heat"] > 0, stats
         pypper.end()
@@ -354,9 +364,7 @@ def test_numbers_of_a_list_a_loop_walks_take_its_heat():
     # iterator (followed to col) and the number of the moment; a list picked from by
     # Python code gives its numbers one item's worth per use.
     out = check("""
-        import random
-        rng = random.Random(5)
-        cols = [[rng.random() for _ in range(20000)] for _ in range(2)]
+        cols = columns(2)
         def walk(col):
             total, i = 0.0, 0
             for x in col:
@@ -365,24 +373,16 @@ def test_numbers_of_a_list_a_loop_walks_take_its_heat():
                 if i % 1000 == 0:
                     _pypper._test_sample(8)     # (iterators are followed in one read of 8)
             return total
-        def below(n):                   # random.Random._randbelow's place
-            _pypper._test_sample(8)
-            return n // 3
-        def choice(seq):                # random.Random.choice's code
-            return seq[below(len(seq))]
         driven()
         for _ in range(40):
             walk(cols[0])
             for _ in range(20):
-                choice(cols[1])
+                choice(cols[1], 8)          # (iterators are followed in one read of 8)
             _pypper._test_hand_over()
         walked, picked = cols
-        t_walked = pypper.temperature(walked)
-        assert t_walked > 0.5 and pypper.temperature(picked) > 0.5
-        hot = _pypper.temperatures(walked)
-        assert statistics.median(hot) > 0.5 * t_walked, (statistics.median(hot), t_walked)
-        items = _pypper.temperatures(picked)
-        assert sum(t >= 0.2 for t in items) <= 0.02 * len(items), statistics.median(items)
+        numbers_follow(walked)
+        assert pypper.temperature(picked) > 0.5
+        numbers_stay_cold(picked)
         pypper.end()
         print("ok")
     """)
@@ -461,9 +461,7 @@ def test_a_lists_numbers_are_heated_evenly_and_never_above_it():
     # standing for six pages' worth of items and hotter than the list itself, which
     # kept unscanned columns "hot" for seconds after they were loaded).
     out = check("""
-        import random
-        rng = random.Random(5)
-        cols = [[rng.random() for _ in range(20000)] for _ in range(3)]
+        cols = columns(3)
         driven()
         scan_in_c(cols[1])
         _pypper._test_hand_over()

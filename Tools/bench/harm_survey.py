@@ -56,7 +56,8 @@ def limit_of(path):
 
 def run_one(python, path, env, timeout):
     """One run: wall time, and from os.wait4 the child's own CPU time, peak RSS (KiB)
-    and voluntary context switches; stdout, stderr, exit status."""
+    and voluntary context switches; stdout, exit status, and stderr split into METRIC
+    lines and the rest."""
     limit = limit_of(path)
 
     def apply_limit():
@@ -88,9 +89,10 @@ def run_one(python, path, env, timeout):
     p.returncode = os.waitstatus_to_exitcode(status)
     if timed_out:
         return {"failed": f"timed out after {timeout} s"}
+    found, rest = metrics(outs["err"].decode(errors="replace"))
     return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss": ru.ru_maxrss,
-            "nvcsw": ru.ru_nvcsw, "rc": p.returncode,
-            "out": outs["out"].decode(errors="replace"), "err": outs["err"].decode(errors="replace")}
+            "nvcsw": ru.ru_nvcsw, "rc": p.returncode, "out": outs["out"].decode(errors="replace"),
+            "metrics": found, "stderr": rest}
 
 
 def metrics(err):
@@ -102,6 +104,17 @@ def metrics(err):
         elif line.strip():
             rest.append(line)
     return found, rest
+
+
+def summary(xs):
+    """Medians of one configuration's runs of a program; its metrics and other stderr."""
+    keys = {k for x in xs for k in x["metrics"]}
+    return {"wall": statistics.median(x["wall"] for x in xs),
+            "cpu": statistics.median(x["cpu"] for x in xs),
+            "rss_kib": statistics.median(x["rss"] for x in xs),
+            "nvcsw": statistics.median(x["nvcsw"] for x in xs),
+            "metrics": {k: statistics.median(x["metrics"].get(k, 0.0) for x in xs) for k in keys},
+            "stderr": sorted({line for x in xs for line in x["stderr"]})}
 
 
 def fmt_ratio(values):
@@ -153,41 +166,28 @@ def main():
                 if x["rc"] != 0 or x["out"] != s["out"]:
                     bad.append(f"{name} {cfg}: exit {x['rc']}, output "
                                + ("differs from stock's" if x["out"] != s["out"] else "as stock's"))
+        row["stock"] = summary(st)
         for cfg in ("off", "on"):
             xs = runs[(name, cfg)]
-            row[cfg] = {
-                "time": [x["wall"] / s["wall"] for x, s in zip(xs, st)],
-                "cpu": [x["cpu"] / s["cpu"] if s["cpu"] > 0 else 1.0 for x, s in zip(xs, st)],
-                "rss": [x["rss"] / s["rss"] for x, s in zip(xs, st) if x["rss"] and s["rss"]],
-                "rss_kib": statistics.median(x["rss"] for x in xs if x["rss"]),
-                "nvcsw": statistics.median(x["nvcsw"] for x in xs),
-                "metrics": {}, "stderr": sorted({l for x in xs for l in metrics(x["err"])[1]}),
-            }
-            for key in {k for x in xs for k in metrics(x["err"])[0]}:
-                row[cfg]["metrics"][key] = statistics.median(metrics(x["err"])[0].get(key, 0.0) for x in xs)
+            row[cfg] = {**summary(xs),
+                        "time": [x["wall"] / s["wall"] for x, s in zip(xs, st)],
+                        "cpu": [x["cpu"] / s["cpu"] if s["cpu"] > 0 else 1.0 for x, s in zip(xs, st)],
+                        "rss": [x["rss"] / s["rss"] for x, s in zip(xs, st) if x["rss"] and s["rss"]]}
             t = statistics.median(row[cfg]["time"])
             c = statistics.median(row[cfg]["cpu"])
-            rss_extra = row[cfg]["rss_kib"] - statistics.median(s["rss"] for s in st)
-            stock_wall = statistics.median(s["wall"] for s in st)
-            stock_cpu = statistics.median(s["cpu"] for s in st)
-            if t > 1.05 and (t - 1.0) * stock_wall > MIN_SECONDS:
+            rss_extra = row[cfg]["rss_kib"] - row["stock"]["rss_kib"]
+            if t > 1.05 and (t - 1.0) * row["stock"]["wall"] > MIN_SECONDS:
                 flags.append(f"{cfg} time {t:.2f}x")
-            if c > 1.05 and (c - 1.0) * stock_cpu > MIN_SECONDS:
+            if c > 1.05 and (c - 1.0) * row["stock"]["cpu"] > MIN_SECONDS:
                 flags.append(f"{cfg} cpu {c:.2f}x")
             if row[cfg]["rss"] and statistics.median(row[cfg]["rss"]) > 1.05 and rss_extra > 2048:
                 flags.append(f"{cfg} rss +{rss_extra / 1024:.1f} MiB")
             for key, v in row[cfg]["metrics"].items():
-                sv = statistics.median(metrics(s["err"])[0].get(key, 0.0) for s in st)
+                sv = row["stock"]["metrics"].get(key, 0.0)
                 if v > 1.5 * sv and v - sv > 2:
                     flags.append(f"{cfg} {key} {v:g} (stock {sv:g})")
             if row[cfg]["stderr"]:
                 flags.append(f"{cfg} stderr: {row[cfg]['stderr'][0][:80]}")
-        row["stock"] = {"wall": statistics.median(s["wall"] for s in st),
-                        "cpu": statistics.median(s["cpu"] for s in st),
-                        "rss_kib": statistics.median(s["rss"] for s in st),
-                        "nvcsw": statistics.median(s["nvcsw"] for s in st),
-                        "metrics": {k: statistics.median(metrics(s["err"])[0].get(k, 0.0) for s in st)
-                                    for k in {k for s in st for k in metrics(s["err"])[0]}}}
         table[name] = row
         print(f"{name:18} {row['stock']['wall']:8.2f} {row['stock']['cpu']:6.2f} "
               f"{row['stock']['rss_kib'] / 1024:6.1f}  {fmt_ratio(row['off']['time']):>20} "

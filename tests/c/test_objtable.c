@@ -395,7 +395,7 @@ static void test_sweep_slots_and_pending(void)
     for (size_t i = 20000; i < 30000; i += 3)
         live[i] = false;                /* a third of the pending ones die */
     uint64_t probed, hashed = pypper_objtable_hashed(&probed);
-    size_t kept = pypper_objtable_drop_dead_pending();
+    size_t kept = pypper_objtable_settle_pending();
     CHECK(kept == 10000 - 3334 && pypper_objtable_pending() == kept);
     CHECK(pypper_objtable_hashed(&probed) == hashed);           /* none hashed */
     size_t n = pypper_objtable_count(), order_ok = 1, prev = 0;
