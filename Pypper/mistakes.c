@@ -2,9 +2,11 @@
  * (mistakes.h). */
 #include "mistakes.h"
 
-void pypper_mistakes_init(pypper_mistakes *m)
+void pypper_mistakes_init(pypper_mistakes *m, double start_scale)
 {
-    *m = (pypper_mistakes){.scale = 1.0};
+    double s = start_scale > 1.0 ? 1.0
+               : start_scale < PYPPER_MISTAKE_SCALE_MIN ? PYPPER_MISTAKE_SCALE_MIN : start_scale;
+    *m = (pypper_mistakes){.scale = s};
 }
 
 void pypper_mistakes_round(pypper_mistakes *m, uint64_t demoted, uint64_t mistakes)
@@ -30,7 +32,8 @@ void pypper_mistakes_round(pypper_mistakes *m, uint64_t demoted, uint64_t mistak
             m->slowdowns++;
         }
     } else if (m->rate < PYPPER_MISTAKE_GOAL / 2 && m->scale < 1.0) {
-        m->scale = m->scale * 1.25 > 1.0 ? 1.0 : m->scale * 1.25;
+        double up = m->scale * PYPPER_MISTAKE_GROWTH;
+        m->scale = up > 1.0 ? 1.0 : up;
         m->speedups++;
     }
 }

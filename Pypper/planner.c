@@ -157,8 +157,9 @@ void pypper_plan_pages(const pypper_plan_page *pages, size_t n, const pypper_pla
     /* Share of candidates per pass, then the rate caps; demotions (room) first. */
     double portion = p->all_candidates ? 1.0 : a;
     size_t kd = share(nd, portion), kp = share(np, portion);
-    /* Demotions that did not stick slow the demotions down (Pypper/mistakes.h). */
-    if (kd && p->demote_scale > 0 && p->demote_scale < 1) {
+    /* Demotions that did not stick slow the background rounds' demotions down
+     * (Pypper/mistakes.h); the program's own migrate_now() is not paced. */
+    if (kd && !p->all_candidates && p->demote_scale > 0 && p->demote_scale < 1) {
         size_t scaled = (size_t)((double)kd * p->demote_scale + 0.5);
         kd = scaled < 1 ? 1 : scaled;
     }

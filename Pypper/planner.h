@@ -35,8 +35,9 @@ typedef struct {
     uint32_t pass;              /* this pass's number (>= 1) */
     bool all_candidates;        /* act on every candidate (a round asked for by the
                                  * program), not a share of them; caps still apply */
-    double demote_scale;        /* share of the demotions acted on (Pypper/mistakes.h);
-                                 * 0 or 1: all */
+    double demote_scale;        /* share of the demotions a background round acts on
+                                 * (Pypper/mistakes.h); 0 or 1: all. A round the
+                                 * program asked for (all_candidates) ignores it. */
 } pypper_plan_params;
 
 typedef struct {

@@ -264,7 +264,10 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.pass = 0;
     M.npages = 0;
     M.pages_listed = false;
-    pypper_mistakes_init(&M.mistakes);
+    /* Where a demotion that does not stick is a major fault, demotions start slow
+     * and earn their pace (Pypper/mistakes.h). */
+    pypper_mistakes_init(&M.mistakes, (choice.ops->caps & PYPPER_BACKEND_FAR_MEMORY)
+                                      ? PYPPER_MISTAKE_SCALE_FAR : 1.0);
     M.calls = 0;
     M.injected = 0;
     M.ncold = 0;

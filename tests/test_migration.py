@@ -473,3 +473,39 @@ def test_demoted_pages_promoted_again_are_mistakes_that_slow_demotion():
     assert sum(r["mistakes"]) > 0 and r["total"] == sum(r["mistakes"]), r
     assert all(m <= p for m, p in zip(r["mistakes"], r["promoted"])), r
     assert 0 < r["rate"] <= 1.0 and 0 < r["scale"] <= 1.0, r
+
+
+FIRST_ROUNDS = textwrap.dedent("""
+    import gc, json, time
+    data = [bytearray(3000) for _ in range(4000)]
+    gc.collect()
+    settle()
+    deadline = time.monotonic() + 60
+    while pypper.migration_stats()["passes"] == 0 and time.monotonic() < deadline:
+        _pypper._test_hand_over(1, True)
+    bg = pypper.migration_stats()["last"]
+    now = pypper.migrate_now()
+    pypper.end()
+    print(json.dumps({"bg": bg, "now": now}))
+""")
+
+
+@pytest.mark.parametrize("backend", ["pageout", "sim"])
+def test_far_memory_demotions_start_slow_and_migrate_now_is_not_paced(backend):
+    # Under a far-memory backend a demotion that does not stick is a major fault: the
+    # first background rounds act on 1/16 of the demotion candidates and earn their
+    # pace (Pypper/mistakes.h); the sim backend starts at full pace. A round the
+    # program asks for acts on every candidate.
+    r = json.loads(check(f'drive(backend="{backend}", fast_budget="25%", migrate_interval_ms=1, '
+                         'aggressiveness=1, migrate_mbps=0, promote_mbps=0, relocate=False)\n' + FIRST_ROUNDS))
+    bg, now = r["bg"], r["now"]
+    # Asked of the backend: moved or refused (without swap, pageout leaves them).
+    tried = bg["demoted_pages"] + bg["failed"]
+    candidates = tried + bg["held_by_cap"]
+    assert candidates > 1000 and bg["promoted_pages"] == 0, r
+    assert now["held_by_cap"] == 0, r
+    if backend == "pageout":
+        assert candidates / 16 - 1 <= tried <= candidates / 16 + 1, r
+        assert now["demoted_pages"] + now["failed"] > candidates / 2, r
+    else:
+        assert tried == candidates, r

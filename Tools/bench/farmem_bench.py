@@ -93,6 +93,10 @@ WORKLOADS = {
                    False),
     # Hot data in relocatable buffers (array data) scattered among cold ones.
     "graph": ("graph.py", {"--vertices": 400000, "--walks": 30000}, True),
+    # The same with the hot arrays copied densely at the end of the build (objects and
+    # data): what gathering could give at best, on any interpreter. Not in the default list.
+    "graph-gathered": ("graph.py", {"--vertices": 400000, "--walks": 30000,
+                                    "--pregather": "1"}, True),
     # Small slotted records under Zipf requests (where a SIGSEGV was once seen under a
     # limit with the pageout backend): --stress's default, not in the default list.
     "kv-slots": ("kv_slots.py", {"--records": 400000, "--ops": 600000}, True),

@@ -1,7 +1,9 @@
-/* tests/c/test_mistakes.c: the mistake controller: no news leaves everything as it
- * is; a rate over the goal halves the demotion scale each round down to its floor;
- * a rate under half the goal lets it grow back to 1; the rate is capped at 1; the
- * recency window; and the planner acts on the scaled share of demotions only. */
+/* tests/c/test_mistakes.c: the mistake controller: the far-memory start and its
+ * growth; no news leaves everything as it is; a rate over the goal halves the
+ * demotion scale each round down to its floor; a rate under half the goal lets it
+ * grow back to 1; the rate is capped at 1; the
+ * recency window; and the planner acts on the scaled share of demotions only, but
+ * on all of them in a round the program asked for. */
 #include "check.h"
 #include "../../Pypper/mistakes.h"
 #include "../../Pypper/options.h"
@@ -13,7 +15,23 @@
 int main(void)
 {
     pypper_mistakes m;
-    pypper_mistakes_init(&m);
+    /* Far memory starts low and earns its pace; the start is clamped. */
+    pypper_mistakes_init(&m, PYPPER_MISTAKE_SCALE_FAR);
+    CHECK(m.scale == PYPPER_MISTAKE_SCALE_FAR);
+    pypper_mistakes_round(&m, 0, 0);
+    CHECK(m.scale == PYPPER_MISTAKE_SCALE_FAR);          /* no demotion: no news */
+    int far_rounds = 0;
+    while (m.scale < 1.0 && far_rounds < 100) {
+        pypper_mistakes_round(&m, 10, 0);
+        far_rounds++;
+    }
+    CHECK(far_rounds == 7 && m.speedups == 7);            /* 1/16 x 1.5^7 > 1 */
+    pypper_mistakes_init(&m, 5.0);
+    CHECK(m.scale == 1.0);
+    pypper_mistakes_init(&m, 0.0);
+    CHECK(m.scale == PYPPER_MISTAKE_SCALE_MIN);
+
+    pypper_mistakes_init(&m, 1.0);
     CHECK(m.scale == 1.0 && m.rate == 0);
     pypper_mistakes_round(&m, 0, 0);
     CHECK(m.scale == 1.0 && m.rate == 0 && m.slowdowns == 0);
@@ -33,13 +51,13 @@ int main(void)
     /* Mistakes with nothing demoted: capped at 1. */
     pypper_mistakes_round(&m, 0, 500);
     CHECK(m.rate == 1.0);
-    /* Calm rounds: back up by a quarter per round once under half the goal. */
+    /* Calm rounds: back up by half per round once under half the goal. */
     int rounds = 0;
     while (m.scale < 1.0 && rounds < 200) {
         pypper_mistakes_round(&m, 100, 0);
         rounds++;
     }
-    CHECK(m.scale == 1.0 && rounds > 18 && rounds < 60 && m.speedups > 0);
+    CHECK(m.scale == 1.0 && rounds > 12 && rounds < 40 && m.speedups > 0);
     CHECK(m.demoted == 100u * 42 + 100u * (uint64_t)rounds && m.mistakes == 5u * 20 + 30u * 22 + 500);
 
     CHECK(!pypper_mistake_recent(0, 5));             /* never moved */
@@ -67,6 +85,9 @@ int main(void)
     p.demote_scale = PYPPER_MISTAKE_SCALE_MIN;
     pypper_plan_pages(pages, N, &p, &r, scratch);
     CHECK(r.ndemote == 1);
+    p.all_candidates = true;                  /* migrate_now(): not paced */
+    pypper_plan_pages(pages, N, &p, &r, scratch);
+    CHECK(r.ndemote == 90);
     free(pages); free(promote); free(demote); free(scratch);
     return check_report("test_mistakes");
 }

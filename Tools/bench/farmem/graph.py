@@ -13,7 +13,14 @@ one of its entries (the rank e mod V/20: the walk stays in the top 5%, the hot
 community, which is what makes it skewed). Deterministic for a given seed;
 prints one JSON line (see _common.finish) with a checksum of everything read.
 
+--pregather 1 measures what gathering could give at best: at the end of the build it
+copies the hot community's arrays (object and data, both fresh, hottest rank first),
+so they lie densely on their own pages before the limit applies. Any interpreter runs
+it; Pypper can move only the data, never the objects, and only once it has seen them
+used (Doc/migration.md, "How far gathering can go").
+
     python3 graph.py [--vertices 400000] [--walks 30000] [--steps 8] [--alpha 1.0]
+                     [--pregather 0|1]
 """
 
 import argparse
@@ -39,6 +46,7 @@ def main():
     ap.add_argument("--max-degree", type=int, default=56)
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--pregather", type=int, choices=(0, 1), default=0)
     a = ap.parse_args()
 
     rng = random.Random(a.seed)
@@ -52,6 +60,9 @@ def main():
     for x in range(v):
         d = rng.randrange(a.min_degree, a.max_degree + 1)
         adj.append(array.array("q", rng.randbytes(8 * d)))
+    if a.pregather:
+        for r in range(hot_cut):
+            adj[by_rank[r]] = array.array("q", adj[by_rank[r]])
     build = build.stop()
 
     cum = list(itertools.accumulate(1.0 / (r + 1) ** a.alpha for r in range(v)))
