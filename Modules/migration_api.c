@@ -9,7 +9,6 @@
 
 #include "../Pypper/stats.h"
 #include "../Python/engine.h"
-#include "../Python/live_trace.h"
 #include "../Python/migrate.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_profile.h"
@@ -120,7 +119,6 @@ static PyObject *py_relocatable_report(PyObject *module, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "no pypper session is running: call pypper.start() first");
         return NULL;
     }
-    pypper_live_trace_flush();        /* the table's entries current before it is read */
     return pypper_migrate_relocatable_report();
 }
 

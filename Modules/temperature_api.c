@@ -36,7 +36,6 @@ static PyObject *py_temperature(PyObject *module, PyObject *obj)
     (void)module;
     if (!pypper_live_trace_running())
         Py_RETURN_NONE;
-    pypper_live_trace_flush();        /* survivors queued by collections (sources first) */
     pypper_active_trace_drain();
     return temperature_of(obj, pypper_active_trace_now_ms());
 }
@@ -54,10 +53,8 @@ static PyObject *py_temperatures(PyObject *module, PyObject *seq)
         return NULL;
     }
     bool running = pypper_live_trace_running();
-    if (running) {
-        pypper_live_trace_flush();        /* survivors queued by collections (sources first) */
+    if (running)
         pypper_active_trace_drain();
-    }
     uint32_t now = pypper_active_trace_now_ms();
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = running ? temperature_of(PySequence_Fast_GET_ITEM(fast, i), now)
@@ -146,7 +143,6 @@ static int hottest_begin(const char *name, Py_ssize_t want, uint32_t *now, PyObj
         *out = PyList_New(0);
         return 0;
     }
-    pypper_live_trace_flush();        /* survivors queued by collections (sources first) */
     pypper_active_trace_drain();
     *now = pypper_active_trace_now_ms();
     return 1;

@@ -1,7 +1,6 @@
 /* Python/engine.c: the engine (engine.h). One step calls the stages in order:
- *   sources    live trace: enter the survivors collections queued, drop dead
- *              entries, re-traverse a slice of containers, take a slice of the
- *              young GC lists
+ *   sources    live trace: drop dead entries, re-traverse a slice of containers,
+ *              take a slice of the young GC lists
  *   evidence   the sampler's hits (frame slots, reference counts) ...
  *   model      ... added to the objects' heat, their classes re-evaluated
  *              (pypper_active_trace_apply)
@@ -49,9 +48,6 @@ void pypper_engine_step(bool feed, bool collect)
     /* It runs on a program thread, in the middle of the program's code: what it
      * allocates is not the program's (no site, no share of the byte sampling). */
     pypper_alloc_sites_quiet_begin();
-    /* First, in every step: until the survivors collections queued have their
-     * entries, a dead entry of a block one of them holds looks current. */
-    pypper_live_trace_flush();
     if (feed) {
         pypper_live_trace_settle();
         if (pypper_live_trace_rescan(rescan_budget))
@@ -69,7 +65,6 @@ void pypper_engine_step(bool feed, bool collect)
 
 int pypper_engine_migrate_now(pypper_migrate_result *out)
 {
-    pypper_live_trace_flush();        /* survivors queued by collections (sources first) */
     pypper_active_trace_drain();
     return pypper_migrate_now(out, pypper_active_trace_now_ms);
 }

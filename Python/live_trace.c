@@ -8,11 +8,7 @@
  * - Afterwards only the survivors of each collection are walked: at "start" the
  *   callback records the last object of the generation the survivors will join
  *   (the next older one), and at "stop" it walks from there to the end of that
- *   list, marking each survivor tracked and queueing it (Pypper/survivor_queue.h):
- *   the queue is emptied at the next hand-over, when it is full or when its oldest
- *   entry is DEFER_MS old, and only the survivors still alive then get a table
- *   entry and their referents walked (most records built and dropped in a loop die
- *   in between). A full collection reorders the oldest list, so for it the younger lists
+ *   list. A full collection reorders the oldest list, so for it the younger lists
  *   (what is new to the oldest generation) are walked at "start" instead.
  *   The recorded object is used only if it is still alive (its tracked bit: the
  *   free path clears it) and still in a GC list; otherwise, or if no "start" was
@@ -51,10 +47,8 @@
 #include "../Pypper/pressure.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/own_memory.h"
-#include "../Pypper/survivor_queue.h"
 
 #include <sys/mman.h>
-
 #include <time.h>
 
 /* Pause histogram: bucket i counts passes of [10 i, 10 (i + 1)) microseconds; the
@@ -95,19 +89,7 @@ static struct {
      * list's head); void after any collection, which moves objects between lists. */
     PyGC_Head *young_cursor[NUM_GENERATIONS - 1];
     uint64_t young_walked, young_found;
-    /* The queued survivors (survivor_queue.h): queued, and those that died queued
-     * (their frees are counted by the heap as tracked frees, but they never had an
-     * entry: dead_entries() leaves them out). */
-    uint64_t deferred, deferred_died;
-    uint64_t deferred_freelisted;       /* died queued onto a CPython free list (no free) */
-    uint64_t queue_grown;               /* times the queue doubled */
-    uint64_t deferred_replaced;         /* found holding another object (untracked) */
-    bool flushing;                      /* the queue's entries are being entered */
 } LT;
-
-/* The queue is emptied when its oldest survivor has waited this long (a program
- * whose main thread waits runs no hand-over). */
-#define DEFER_MS 100
 
 /* Passes by pause, in PAUSE_BUCKET_US buckets: outside LT (16 KiB, of which the first
  * few buckets are used), so a session's start zeroes only the buckets used before
@@ -162,7 +144,7 @@ static bool block_alive(const void *block) { return pypper_heap_is_tracked(block
  * table dropped since the session started. */
 static uint64_t dead_entries(void)
 {
-    uint64_t frees = pypper_heap_tracked_frees() - LT.freed_at_start - LT.deferred_died;
+    uint64_t frees = pypper_heap_tracked_frees() - LT.freed_at_start;
     uint64_t dropped = pypper_objtable_dropped() - LT.dropped_at_start;
     return frees > dropped ? frees - dropped : 0;
 }
@@ -176,10 +158,8 @@ void pypper_live_trace_settle(void)
     bool locked = pypper_heap_lock();
     size_t pending = pypper_objtable_settle_pending();
     pypper_heap_unlock(locked);
-    /* Queued survivors that died are counted among the frees until the queue is
-     * emptied: left out as if all had (the sweep may then start a little late). */
-    uint64_t all_dead = dead_entries(), not_slots = pending + pypper_survivors_count();
-    uint64_t dead = all_dead > not_slots ? all_dead - not_slots : 0;    /* in the slots, at least */
+    uint64_t all_dead = dead_entries();
+    uint64_t dead = all_dead > pending ? all_dead - pending : 0;    /* in the slots, at least */
     size_t in_slots = pypper_objtable_used() - pending;
     if (dead >= 1024 && dead * 4 >= in_slots) {
         uint64_t budget = dead * SWEEP_PER_DEAD, slots = pypper_objtable_count() - pending;
@@ -211,16 +191,10 @@ void pypper_live_trace_settle(void)
 
 /* Add op to the table if it lives in an allocated block of the heap and is not
  * tracked yet. Returns 1 when it was added. */
-static void flush_survivors_locked(void);
-
 static int track_object(PyObject *op)
 {
     if (_Py_IsImmortal(op))
         return 0;
-    /* Queued survivors are entered first: one whose object died may name a block
-     * that op now holds (survivor_queue.h). */
-    if (__builtin_expect(pypper_survivors_count() != 0, 0) && !LT.flushing)
-        flush_survivors_locked();
     /* The block starts where the object's headers do (GC links, managed dict). */
     void *block = (char *)op - _PyType_PreHeaderSize(Py_TYPE(op));
     int rc = pypper_heap_track_block(block, op);
@@ -271,136 +245,6 @@ static void track_with_referents(PyObject *op)
     traverseproc traverse = Py_TYPE(op)->tp_traverse;
     if (traverse)
         traverse(op, visit_referent, NULL);
-}
-
-/* Empty the survivor queue (heap lock held). First the newest entry of each block
- * (older ones name objects that died: their blocks were reused since) decides: its
- * block's tracked bit is still set, or the free path cleared it (died queued). The
- * living get their entry; then their referents are walked (which may track blocks
- * again: after every decision, so that none is misread). */
-static void flush_survivors_locked(void)
-{
-    size_t n, freed_unentered;
-    uint64_t oldest = pypper_survivors_oldest_ns();
-    pypper_survivor *q = pypper_survivors_latest(&n, &freed_unentered);
-    LT.deferred_died += freed_unentered;
-    uint64_t died_before = LT.deferred_died + LT.deferred_freelisted;
-    for (size_t i = 0; i < n; i++) {
-        pypper_survivor *sv = &q[i];
-        if (!sv->type)
-            continue;
-        void *block = pypper_survivor_block(sv);
-        PyObject *op = pypper_survivor_object(sv);
-        bool in_table = pypper_survivor_in_table(sv);
-        if (!pypper_heap_is_tracked(block)) {
-            LT.deferred_died += !in_table;          /* freed (the heap counted it) */
-            sv->type = NULL;
-            continue;
-        }
-        /* An object that cannot be read without a fault (in swap) is not entered
-         * now, nor checked: without an entry its bit goes (a later walk or
-         * collection takes it again). */
-        if (!pypper_residency_may_touch(op)) {
-            if (!in_table)
-                pypper_heap_untrack(block);
-            sv->type = NULL;
-            continue;
-        }
-        /* Its block is allocated (its bit is set): reading is safe. Another type
-         * there: the object is gone and the block holds another one whose bit is
-         * set, which nothing here can vouch for (seen with weakref.finalize's
-         * objects under a busy core: a block of a queued weakref held a finalizer's
-         * record). The bit goes: an entry of the old object in the table then reads
-         * as dead rather than naming the new one's headers, and the new object is
-         * taken again when a walk or a collection meets it. No reference:
-         * dealloc'ed onto one of CPython's free lists (tuples, lists, dicts), the
-         * block still allocated, its bit set, the object holding stale pointers;
-         * without an entry it loses its bit, so that the block's next object is
-         * queued as new. */
-        if ((const void *)Py_TYPE(op) != sv->type) {
-            pypper_heap_untrack(block);
-            LT.deferred_replaced++;
-            sv->type = NULL;
-            continue;
-        }
-        if (Py_REFCNT(op) <= 0) {
-            if (!in_table) {
-                pypper_heap_untrack(block);
-                LT.deferred_freelisted++;
-            }
-            sv->type = NULL;
-            continue;
-        }
-        if (in_table)
-            continue;                   /* its referents only */
-        if (pypper_objtable_add(block, op, sv->site) < 0) {
-            pypper_heap_untrack(block);
-            LT.table_failures++;
-            sv->type = NULL;
-            continue;
-        }
-        LT.tracked_total++;
-    }
-    LT.flushing = true;
-    for (size_t i = 0; i < n; i++) {
-        if (!q[i].type)
-            continue;
-        PyObject *op = pypper_survivor_object(&q[i]);
-        if (!pypper_residency_may_touch(op))
-            continue;
-        traverseproc traverse = Py_TYPE(op)->tp_traverse;
-        if (traverse)
-            traverse(op, visit_referent, NULL);
-    }
-    LT.flushing = false;
-    /* A full queue half of whose survivors died in it, or an eighth when it filled
-     * in less than DEFER_MS: a larger one lets more die before they cost an entry
-     * (a loop building and dropping records; a program whose survivors all live
-     * keeps the small one). */
-    bool full = n == pypper_survivors_capacity();
-    bool quick = oldest && pypper_mono_ns() - oldest < (uint64_t)DEFER_MS * 1000000u;
-    uint64_t died = LT.deferred_died + LT.deferred_freelisted - died_before + freed_unentered;
-    pypper_survivors_clear();
-    if (full && (2 * died >= n || (quick && 8 * died >= n)))
-        LT.queue_grown += pypper_survivors_grow();
-}
-
-void pypper_live_trace_flush(void)
-{
-    if (!LT.on || !pypper_survivors_count())
-        return;
-    bool locked = pypper_heap_lock();
-    flush_survivors_locked();
-    pypper_heap_unlock(locked);
-}
-
-/* A survivor of a collection (heap lock held): marked tracked and queued, with
- * whether its bit was set already (in the table, or queued before: its referents
- * are walked again, as they may have changed since). Walked at once when it is not
- * a block start (ask the heap), or when there is no queue. */
-static void defer_survivor(PyObject *op, uint64_t now)
-{
-    if (_Py_IsImmortal(op) || !pypper_survivors_ready()) {
-        track_with_referents(op);
-        return;
-    }
-    size_t headers = _PyType_PreHeaderSize(Py_TYPE(op));
-    void *block = (char *)op - headers;
-    int rc = headers <= 48 ? pypper_heap_track_block(block, op) : -1;
-    if (rc < 0) {
-        track_with_referents(op);
-        return;
-    }
-    if (rc == 0 && pypper_survivors_queued(block))
-        return;                         /* its entry names this address already */
-    /* The site now: the pool's record may name a later sampled block by the flush. */
-    uint32_t site = rc == 0 ? 0 : LT.full_pass_done ? pypper_alloc_sites_take(block)
-                                                    : PYPPER_SITE_BEFORE_SESSION;
-    if (!pypper_survivors_push(block, op, Py_TYPE(op), site, rc == 0, now)) {
-        flush_survivors_locked();
-        (void)pypper_survivors_push(block, op, Py_TYPE(op), site, rc == 0, now);
-    }
-    LT.deferred += rc == 1;
 }
 
 /* The rescan first collects what it will track, then tracks it: tracking appends to
@@ -580,15 +424,12 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
         LT.fallback_walks++;
         return walk_list(head);
     }
-    uint64_t n = 0, now = pypper_mono_ns();
+    uint64_t n = 0;
     bool locked = pypper_heap_lock();
     for (PyGC_Head *g = _PyGCHead_NEXT(tail); !is_list_head(interp, g); g = _PyGCHead_NEXT(g)) {
-        defer_survivor((PyObject *)(g + 1), now);
+        track_with_referents((PyObject *)(g + 1));
         n++;
     }
-    uint64_t oldest = pypper_survivors_oldest_ns();
-    if (oldest && now - oldest >= (uint64_t)DEFER_MS * 1000000u)
-        flush_survivors_locked();
     pypper_heap_unlock(locked);
     return n;
 }
@@ -676,9 +517,8 @@ int pypper_live_trace_start(const pypper_config *cfg)
     LT.on = true;
     LT.min_generation = (int)cfg->live_generation;
     LT.numbers = cfg->live_numbers;
-    /* NULL: no rescans; the rest works. No queue: survivors are walked at once. */
+    /* NULL: no rescans; the rest works. */
     LT.rescan_buf = pypper_own_mmap(PYPPER_OWN_LIVE_TRACE, RESCAN_FOUND_MAX * sizeof(PyObject *), 0);
-    (void)pypper_survivors_init();
     LT.str_generation = PyUnicode_InternFromString("generation");
     LT.str_start = PyUnicode_InternFromString("start");
     LT.str_stop = PyUnicode_InternFromString("stop");
@@ -754,7 +594,6 @@ void pypper_live_trace_stop(void)
                 pypper_heap_untrack(pypper_entry_block(&e[i]));
     }
     pypper_objtable_clear();
-    pypper_survivors_fini();            /* their bits went with the others */
     pypper_heap_unlock(locked);
 }
 
@@ -773,7 +612,6 @@ bool pypper_live_trace_knows(PyObject *op)
         return false;
     pypper_block_info info;
     bool locked = pypper_heap_lock();
-    flush_survivors_locked();
     pypper_heap_lookup(op, &info);
     pypper_objtable_sync();
     pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
@@ -804,9 +642,8 @@ static double probes_per_add(void)
 
 PyObject *pypper_live_trace_stats(void)
 {
-    pypper_live_trace_flush();
     return Py_BuildValue(
-        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:K}",
+        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)live_objects(),
         "tracked_total", (unsigned long long)LT.tracked_total,
@@ -828,9 +665,5 @@ PyObject *pypper_live_trace_stats(void)
         "pressure_skips", (unsigned long long)LT.pressure_skips,
         "pause_p99_ms", (double)pause_p99_us() / 1e3,
         "probes_per_add", probes_per_add(),
-        "table_shrinks", (unsigned long long)LT.shrinks,
-        "survivors_deferred", (unsigned long long)LT.deferred,
-        "survivors_died_deferred", (unsigned long long)(LT.deferred_died + LT.deferred_freelisted),
-        "survivors_replaced", (unsigned long long)LT.deferred_replaced,
-        "survivor_queue_grown", (unsigned long long)LT.queue_grown);
+        "table_shrinks", (unsigned long long)LT.shrinks);
 }

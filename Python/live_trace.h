@@ -21,11 +21,6 @@ size_t pypper_live_trace_rescan(size_t budget);   /* objects it added */
 /* With the GIL: track up to `budget` containers (and their referents) of the GC
  * generations younger than the traced one, continuing where the last call stopped. */
 void pypper_live_trace_young(size_t budget);
-/* With the GIL: give the survivors queued by collections (live_trace.c) their table
- * entries (those still alive). Until then a dead entry of a block that a queued
- * survivor now holds looks current (its bit is set): whatever reads the objects of
- * the table's entries calls this first (the engine's step, the API's readers). */
-void pypper_live_trace_flush(void);
 /* Is the live trace on (the object table is being kept)? */
 bool pypper_live_trace_running(void);
 /* Is op in the object table? */

@@ -1,11 +1,9 @@
 """The live trace: the object table built at start from the GC's lists and their
 referents, kept up to date at each collection, emptied by frees and at end."""
 
-import json
-import os
 import textwrap
 
-from conftest import SRCDIR, run
+from conftest import run
 
 
 def check(code, **kw):
@@ -72,46 +70,6 @@ def test_survivors_of_collections_join_and_frees_leave():
         print("ok")
     """)
     assert out == "ok\n"
-
-
-def test_survivors_that_die_in_the_queue_cost_no_entry():
-    # Records built and dropped in a loop reach the oldest generation and die a few
-    # milliseconds later. Queued at their collection (Pypper/survivor_queue.h), most
-    # are gone when the queue is emptied (full, or its oldest entry 100 ms old; no
-    # hand-over here): they never get a table entry. Those alive then get one, with
-    # their referents; a full collection takes the young ones at once.
-    out = check("""
-        import gc, json, pypper, _pypper
-        pypper.start()
-        _pypper._test_hold_sampler(True)            # no hand-over empties the queue
-        for k in range(40):
-            rows = [(i, str(i) + "r", {"k": i}) for i in range(5000)]
-        s = pypper.live_trace_stats()                # empties it
-        gc.collect()
-        known = sum(_pypper.live_trace_knows(r) for r in rows)
-        known_str = sum(_pypper.live_trace_knows(r[1]) for r in rows)
-        own = pypper.own_memory()["parts"]["live_trace"]
-        pypper.end()
-        print(json.dumps(dict(s, known=known, known_str=known_str, own=own)))
-    """)
-    r = json.loads(out)
-    assert r["survivors_deferred"] >= 100000, r
-    assert r["survivors_died_deferred"] >= 0.3 * r["survivors_deferred"], r      # 53% measured
-    # Entries taken: each record alive when walked cost its tuple, str and dict before
-    # (2.6 per survivor walked); now the dead cost none.
-    assert r["tracked_total"] < 1.5 * r["survivors_walked"], r
-    assert r["known"] == 5000 and r["known_str"] == 5000, r
-    assert r["survivor_queue_grown"] >= 1 and r["own"] <= 2 << 20, r
-
-
-def test_finalizers_and_weakref_callbacks_while_survivors_wait():
-    # weakref.finalize and weakref callbacks reuse the blocks of queued survivors for
-    # objects of other types: a queued entry is checked against its object's type
-    # before it is read (a busy core once made 1 run in 10 crash without that check).
-    prog = os.path.join(SRCDIR, "Tools", "bench", "survey", "finalizers.py")
-    for _ in range(5):
-        r = run([prog], env={"PYPPER_ENABLE": "1"})
-        assert r.returncode == 0 and r.stdout == "True\n", r.stdout + r.stderr
 
 
 def test_a_table_emptied_by_a_mass_death_gives_its_memory_back():
