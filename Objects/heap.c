@@ -117,39 +117,19 @@ void *pypper_heap_malloc_in(unsigned tier, size_t n)
  * had a peak RSS of 1 GiB and ran 0.5 s against stock's 10 MB and 0.01 s. */
 #define CALLOC_DISCARD_MIN ((size_t)32 << 20)
 
-/* The whole pages of [p, p + n): [*first, *last) (empty when there are none). */
-static void whole_pages(void *p, size_t n, char **first, char **last)
-{
-    *first = (char *)(((uintptr_t)p + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
-    *last = (char *)(((uintptr_t)p + n) & ~(uintptr_t)(PAGE_SIZE - 1));
-    if (*last < *first)
-        *last = *first;
-}
-
 /* Inside the heap's lock (the write-tracking observer's ring has one writer): the
  * whole pages of a calloc'd block [p, p + n) of CALLOC_DISCARD_MIN bytes or more go
- * back to the kernel. Whether they did (locked memory refuses). */
-static bool discard_whole_pages(void *p, size_t n)
+ * back to the kernel, as [*first, *last); those stay as the caller set them (an
+ * empty range) when there are none or the kernel refuses (locked memory). */
+static void discard_whole_pages(char *p, size_t n, char **first, char **last)
 {
-    char *first, *last;
-    whole_pages(p, n, &first, &last);
-    if (first == last || !region_discard(first, (size_t)(last - first)))
-        return false;
-    pypper_heap.calloc_discards++;
-    return true;
-}
-
-/* After the lock: what discard_whole_pages did not zero. */
-static void zero_rest(void *p, size_t n, bool discarded)
-{
-    if (!discarded) {
-        memset(p, 0, n);
+    char *lo = (char *)(((uintptr_t)p + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
+    char *hi = (char *)(((uintptr_t)p + n) & ~(uintptr_t)(PAGE_SIZE - 1));
+    if (hi <= lo || !region_discard(lo, (size_t)(hi - lo)))
         return;
-    }
-    char *first, *last;
-    whole_pages(p, n, &first, &last);
-    memset(p, 0, (size_t)(first - (char *)p));
-    memset(last, 0, (size_t)((char *)p + n - last));
+    pypper_heap.calloc_discards++;
+    *first = lo;
+    *last = hi;
 }
 
 void *pypper_heap_calloc(size_t count, size_t size)
@@ -159,11 +139,18 @@ void *pypper_heap_calloc(size_t count, size_t size)
         return NULL;
     bool zeroed;
     LOCK();
-    void *p = alloc_in(pypper_placement_choose(n), n, &zeroed, false);
-    bool discarded = p && !zeroed && n >= CALLOC_DISCARD_MIN && discard_whole_pages(p, n);
+    char *p = alloc_in(pypper_placement_choose(n), n, &zeroed, false);
+    char *first = NULL, *last = NULL;       /* the pages discarded: zero already */
+    if (p && !zeroed) {
+        first = last = p + n;
+        if (n >= CALLOC_DISCARD_MIN)
+            discard_whole_pages(p, n, &first, &last);
+    }
     UNLOCK();
-    if (p && !zeroed)
-        zero_rest(p, n, discarded);
+    if (p && !zeroed) {                     /* after the lock: the rest is written */
+        memset(p, 0, (size_t)(first - p));
+        memset(last, 0, (size_t)(p + n - last));
+    }
     return p;
 }
 

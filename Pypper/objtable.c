@@ -677,13 +677,6 @@ size_t pypper_objtable_settle_pending(void)
 
 size_t pypper_objtable_pending(void) { return npending; }
 
-size_t pypper_objtable_sweep(size_t *cursor, size_t budget)
-{
-    if (pypper_objtable_sync() < 0)
-        return 0;
-    return pypper_objtable_sweep_slots(cursor, budget);
-}
-
 size_t pypper_objtable_sweep_slots(size_t *cursor, size_t budget)
 {
     size_t dropped = 0, looked = 0, i = *cursor;

@@ -160,14 +160,13 @@ const pypper_obj_entry *pypper_objtable_entries(void);
  * puts them); a table left much emptier is rehashed smaller (its pages go back to the
  * kernel). Returns how many were dropped. O(slots). */
 size_t pypper_objtable_compact(void);
-/* Sync, then look at about `budget` slots from *cursor on (wrapping; whole probe runs,
- * so the last may pass the budget by its length), removing the entries that are not
- * current (the kept entries of a run move back towards their home slots). Advances
- * *cursor; returns how many were removed. O(slots looked at), for passes that must
- * stay short. */
-size_t pypper_objtable_sweep(size_t *cursor, size_t budget);
-/* The same without the sync: the pending entries stay pending, unhashed (a churning
- * program's mostly die before a sync; pypper_objtable_settle_pending drops them). */
+/* Look at about `budget` of the hashed slots from *cursor on (wrapping; whole probe
+ * runs, so the last may pass the budget by its length), removing the entries that are
+ * not current (the kept entries of a run move back towards their home slots).
+ * Advances *cursor; returns how many were removed. O(slots looked at), for passes that
+ * must stay short. The pending entries stay pending, unhashed (a churning program's
+ * mostly die before a sync; pypper_objtable_settle_pending drops them): sync first
+ * to sweep them too. */
 size_t pypper_objtable_sweep_slots(size_t *cursor, size_t budget);
 /* Drop the pending entries of dead objects, keeping the others pending (no hashing),
  * when there are 1,024 or more and twice as many as were kept at the last drop since

@@ -30,9 +30,10 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from alloc_bench import ROOT, clean_env, default_stock  # noqa: E402
+
 SURVEY = os.path.join(HERE, "survey")
-STOCK = "/root/.pyenv/versions/3.12.1/bin/python3.12"
 CONFIGS = ("stock", "off", "on")
 MIN_SECONDS = 0.05          # a time flag needs this much more than stock, too
 
@@ -128,11 +129,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--programs", default="")
     ap.add_argument("--candidate", default=os.path.join(ROOT, "python3"))
-    ap.add_argument("--stock", default=STOCK)
+    ap.add_argument("--stock", default=default_stock())
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--json")
     opts = ap.parse_args()
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("PYPPER_")}
+    base_env = clean_env()
     envs = {"stock": base_env, "off": base_env, "on": {**base_env, "PYPPER_ENABLE": "1"}}
     pythons = {"stock": opts.stock, "off": opts.candidate, "on": opts.candidate}
     names = programs(opts.programs)

@@ -16,6 +16,14 @@
 
 enum { KEYS = 150000, POOL_BLOCKS = 100, PENDING_MAX = 65536 };
 
+/* A sweep of every entry: the pending ones hashed first. */
+static size_t sync_and_sweep(size_t *cursor, size_t budget)
+{
+    if (pypper_objtable_sync() < 0)
+        return 0;
+    return pypper_objtable_sweep_slots(cursor, budget);
+}
+
 static unsigned long long rng = 88172645463325252ull;
 static unsigned long long rnd(void)
 {
@@ -118,7 +126,7 @@ static void test_random(void)
         }
         if (op % 7919 == 0) {
             size_t cursor = rnd() % 1000;
-            pypper_objtable_sweep(&cursor, 3000);
+            sync_and_sweep(&cursor, 3000);
             check_shape();
             check_lookups();
         }
@@ -131,7 +139,7 @@ static void test_random(void)
     size_t cursor = 0, before = pypper_objtable_used();
     uint64_t dropped = pypper_objtable_dropped();
     for (int k = 0; k < 100; k++)
-        pypper_objtable_sweep(&cursor, 5000);
+        sync_and_sweep(&cursor, 5000);
     /* The sweeps' sync drops dead pending entries and replaced ones too. */
     CHECK(pypper_objtable_used() == before - (pypper_objtable_dropped() - dropped));
     CHECK(check_shape() == 0);          /* 500,000 slots looked at: every one */
@@ -359,7 +367,7 @@ static void test_sweep(void)
             live[i] = false;
     size_t cursor = 0, removed = 0, slots = pypper_objtable_count();
     for (size_t looked = 0; looked < 2 * slots; looked += 1000)
-        removed += pypper_objtable_sweep(&cursor, 1000);
+        removed += sync_and_sweep(&cursor, 1000);
     size_t nlive = 0;
     for (size_t i = 0; i < 30000; i++)
         nlive += live[i];
