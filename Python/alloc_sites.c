@@ -56,6 +56,8 @@ typedef struct {
     PyCodeObject *code;             /* borrowed (see `strong`); SITE_GONE once it died */
     int offset;                     /* instruction (code unit) index */
     uint32_t next;                  /* the next site of the same code object, 0: none */
+    uint32_t first, last;           /* ordinals (S.records) of its first and last sampled
+                                       block; 0: none yet (pypper_alloc_sites_in_turn) */
 } site_rec;
 
 /* The code object of a site that died: the site is described by its `gone` record. */
@@ -120,6 +122,8 @@ static struct {
     size_t stdlib_len;
     uint64_t via_library;           /* sites taken from a frame that called the library */
     uint64_t kept_small;            /* samples dropped: their pool's recorded block lives */
+    uint32_t records;               /* blocks sampled (small and large), saturating: the
+                                       clock of site_rec.first/last */
 } S = {.watcher = -1};
 
 /* True while a session records sites. A wrapper that could not be taken out (another
@@ -271,7 +275,7 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
         }
     }
     uint32_t id = ++S.nsites;
-    S.sites[id] = (site_rec){S.strong ? (PyCodeObject *)Py_NewRef(code) : code, offset, 0};
+    S.sites[id] = (site_rec){S.strong ? (PyCodeObject *)Py_NewRef(code) : code, offset, 0, 0, 0};
     *slot = id;
     if (head) {
         if (*head)
@@ -343,6 +347,18 @@ static uint32_t current_site(PyThreadState *ts)
         S.memo_id = id;
     }
     return id;
+}
+
+/* A block sampled with site id: the site's recording span grows to now. */
+static void note_record(uint32_t id)
+{
+    if (!id)
+        return;
+    if (S.records < UINT32_MAX)
+        S.records++;
+    if (!S.sites[id].first)
+        S.sites[id].first = S.records;
+    S.sites[id].last = S.records;
 }
 
 /* ---- the large-block map ---- */
@@ -466,7 +482,9 @@ static void record(void *block, size_t size)
     }
     if (size > SMALL_MAX) {
         S.recorded_large++;
-        large_put((uintptr_t)block, current_site(ts));
+        uint32_t id = current_site(ts);
+        note_record(id);
+        large_put((uintptr_t)block, id);
         return;
     }
     uint32_t granule;
@@ -474,6 +492,7 @@ static void record(void *block, size_t size)
     if (!r)
         return;
     uint32_t id = current_site(ts);
+    note_record(id);                /* (a kept pool's sample too: the line allocated now) */
     /* The pool's recorded block stays its record while it lives: a pool's untraced
      * bytes take its record's site (Python/untraced_sites.c), and what lives on in a
      * pool is what survived. (With the latest block recorded, a newcomer's LRU cache
@@ -796,6 +815,16 @@ uint32_t pypper_alloc_site_of_large(const void *block)
 }
 
 uint32_t pypper_alloc_sites_count(void) { return S.on ? S.nsites : 0; }
+
+bool pypper_alloc_sites_in_turn(uint32_t a, uint32_t b)
+{
+    if (!S.on || !a || !b || a > S.nsites || b > S.nsites)
+        return true;
+    const site_rec *x = &S.sites[a], *y = &S.sites[b];
+    if (!x->first || !y->first)
+        return true;
+    return x->first <= y->last && y->first <= x->last;
+}
 
 void pypper_alloc_sites_moved(const void *from, const void *to)
 {

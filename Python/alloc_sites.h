@@ -42,6 +42,11 @@ uint32_t pypper_alloc_site_of_pool(const void *block);
 uint32_t pypper_alloc_site_of_large(const void *block);
 /* Sites interned so far: ids are 1..this. */
 uint32_t pypper_alloc_sites_count(void);
+/* Whether sites a and b may have allocated in turn: the stretches between the first
+ * and the last block recorded for each overlap. False only when one line's recorded
+ * blocks all came before the other's first (a module's import-time objects, then a
+ * loop that filled the freed slots around the survivors); true for unknown ids. */
+bool pypper_alloc_sites_in_turn(uint32_t a, uint32_t b);
 /* A buffer was copied from `from` to `to` (relocation): `to` gets from's site. */
 void pypper_alloc_sites_moved(const void *from, const void *to);
 /* The (code object, instruction index) of a site id: 1, or 0 for 0, an unknown id or

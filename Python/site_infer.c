@@ -2,8 +2,8 @@
  * table keyed by (level, region, type): level 0 regions are pools (16 KiB), level 1
  * arenas (1 MiB); of the seeds of a key, the one at the lowest address keeps it (the
  * first allocated there, as pools and arenas fill upwards), whatever order the seeds
- * come in. An arena whose pools of a type were filled by lines in turn gives no site
- * (pypper_site_infer_settle). */
+ * come in. An arena whose pools of a type were filled by lines in turn gives no site,
+ * nor does a pool whose seed is an older line's survivor (pypper_site_infer_settle). */
 #include "site_infer.h"
 #include "../Pypper/own_memory.h"
 
@@ -20,6 +20,8 @@ typedef struct {
     uint32_t site;
     bool mixed;                 /* an arena's: its pools of this type were filled by
                                    lines in turn (pypper_site_infer_settle) */
+    bool stale;                 /* a pool's: its seed is an older line's survivor among
+                                   a later line's objects (settle): it names neither */
 } slot;
 
 /* The seeds of an island line, as a share of those of a line around its islands, from
@@ -108,7 +110,7 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
         uintptr_t key = key_of(block, level);
         slot *s = find(t, key, type);
         if (!s->key || (uintptr_t)block < (uintptr_t)s->block)
-            *s = (slot){key, type, block, site, s->mixed};
+            *s = (slot){key, type, block, site, s->mixed, false};
     }
 }
 
@@ -123,8 +125,14 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
  * with one seeded neighbour only is judged by that one. Runs of pools from one line
  * (a loop, then another) have no island while each run has two seeded pools or more;
  * a run with one (a short loop) is an island, and its arena infers nothing for that
- * type: wrongly cautious, never wrong. */
-void pypper_site_infer_settle(site_infer *t)
+ * type: wrongly cautious, never wrong.
+ * Lines can only have filled pools in turn if they allocated at the same time: a seed
+ * whose line's sampled blocks all came before its neighbours' lines' first (or after
+ * their last; `in_turn` says, NULL: always in turn) is no island but a survivor of an
+ * older line in a pool a later line refilled around it (a module's import-time
+ * strings, then a loop's names). Its pool infers nothing, the rest is untouched (as an
+ * island it cost a newcomer's 600 KB of names their site). */
+void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn)
 {
     if (!t)
         return;
@@ -133,7 +141,7 @@ void pypper_site_infer_settle(site_infer *t)
         if (!s[i].key || (s[i].key - 1) & 1)
             continue;                           /* empty, or an arena's */
         uintptr_t pool = (s[i].key - 1) >> 1, arena = pool >> (ARENA_SHIFT - POOL_SHIFT);
-        int seeded = 0, same = 0;
+        int seeded = 0, same = 0, turns = 0;
         uint32_t other[2] = {0, 0};
         for (int d = -1; d <= 1; d += 2) {
             /* The nearest seeded pool of the type on that side, in the same arena. */
@@ -141,20 +149,24 @@ void pypper_site_infer_settle(site_infer *t)
                  q += (uintptr_t)d) {
                 const slot *n = find(t, ((q << 1) | 0) + 1, s[i].type);
                 if (n->key) {
-                    other[seeded++] = n->site;
                     same += n->site == s[i].site;
+                    if (n->site == s[i].site || !in_turn || in_turn(s[i].site, n->site))
+                        other[turns++] = n->site;
+                    seeded++;
                     break;
                 }
             }
         }
         pair *c = pair_at(t, s[i].type, s[i].site, true);
         c->seeds++;
-        if (seeded && !same) {
+        if (seeded && !same && !turns) {
+            s[i].stale = true;
+        } else if (seeded && !same) {
             slot *arena_slot = find(t, key_of(s[i].block, 1), s[i].type);
             if (arena_slot->key)
                 arena_slot->mixed = true;
             c->islands++;
-            for (int k = 0; k < seeded; k++)
+            for (int k = 0; k < turns; k++)
                 if (!c->around[0] || c->around[0] == other[k])
                     c->around[0] = other[k];
                 else if (!c->around[1])
@@ -192,6 +204,9 @@ uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *t
     for (int level = 0; level < 2; level++) {
         const slot *s = find(t, key_of(block, level), type);
         if (s->key) {
+            /* An arena's seed speaks for it only if its own pool's does (not stale). */
+            if (s->stale || (level && find(t, key_of(s->block, 0), type)->stale))
+                return 0;
             const pair *p = pair_at(t, type, s->site, false);
             return p && p->mixed ? 0 : s->site;
         }

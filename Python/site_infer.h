@@ -7,6 +7,7 @@
 #ifndef PYPPER_SITE_INFER_H
 #define PYPPER_SITE_INFER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,10 +18,15 @@ site_infer *pypper_site_infer_new(size_t seeds);
 void pypper_site_infer_free(site_infer *t);
 /* A recorded object: its block, its type (any pointer that identifies it) and site. */
 void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, uint32_t site);
+/* Whether two lines may have allocated in turn (Python/alloc_sites.h:
+ * pypper_alloc_sites_in_turn); false means one's objects all came before the other's. */
+typedef bool (*pypper_site_infer_in_turn_fn)(uint32_t a, uint32_t b);
 /* After the last seed: mark the arenas whose pools of a type were filled by lines in
- * turn (a pool's seed has another site than its seeded neighbours'): no site is
- * inferred there (a neighbour's site would name the wrong line for many objects). */
-void pypper_site_infer_settle(site_infer *t);
+ * turn (a pool's seed has another site than its seeded neighbours', and its line
+ * allocated while theirs did): no site is inferred there (a neighbour's site would
+ * name the wrong line for many objects); a seed whose line did not is an older
+ * survivor, and its pool infers nothing. `in_turn` NULL: every pair in turn. */
+void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn);
 /* The site of a seed of that type in the same pool, else in the same arena; 0: none,
  * or the arena's pools of that type were filled by lines in turn. */
 uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *type);
