@@ -45,14 +45,24 @@ int pypper_heap_track_block(void *block, const void *object)
     if (slot->size) {
         if (!pool_is_marked(block))     /* marks are set on allocated block starts */
             return -1;
-    } else {
-        pypper_block_info info;
-        pypper_heap_lookup(block, &info);
-        if (!info.allocated || info.block != block)
-            return -1;
+        *word |= bit;
+        return 2;
     }
+    pypper_block_info info;
+    pypper_heap_lookup(block, &info);
+    if (!info.allocated || info.block != block)
+        return -1;
     *word |= bit;
     return 1;
+}
+
+const uint64_t *pypper_heap_track_bits(void)
+{
+    /* layout_track_bit counts bits from address 0: the same as from the base only when
+     * the base is aligned to 64 granules (it is arena-aligned). */
+    if (!pypper_heap_layout.base || ((uintptr_t)pypper_heap_layout.base & (64 * GRANULE - 1)))
+        return NULL;
+    return pypper_heap_layout.track;
 }
 
 void pypper_heap_untrack(void *block)

@@ -21,11 +21,15 @@ uint64_t pypper_heap_tracked_frees(void);
  * addr is not in an allocated block of the heap or the block is tracked already. */
 void *pypper_heap_track_containing(const void *addr);
 /* The same for a block start the caller computed from a live object (the object
- * minus its headers): 1 when it is now tracked, 0 when it already was, -1 when it is
- * not the start of an allocated block of the heap. Cheaper: no full lookup for
- * pooled blocks. */
+ * minus its headers): 2 when it is now tracked and is a pooled (small) block, 1 when
+ * it is now tracked and is not, 0 when it already was, -1 when it is not the start of
+ * an allocated block of the heap. Cheaper: no full lookup for pooled blocks. */
 int pypper_heap_track_block(void *block, const void *object);
 void pypper_heap_untrack(void *block);
+/* The bitmap itself, for a reader that knows its blocks are the heap's: bit g (word
+ * g / 64, bit g % 64) is the block at pypper_heap_base() + 16 g; readable for every
+ * arena ever committed (discarded pages read as zero). NULL without a heap. */
+const uint64_t *pypper_heap_track_bits(void);
 /* Clear every bit at once: the bitmap's pages are dropped (they read as zero), none
  * is written. In a forked child that copies nothing: its bits are the parent's pages,
  * which clearing them block by block would copy (every bitmap page holding a tracked

@@ -41,6 +41,7 @@ static size_t mapped;                   /* entries the mapping holds (cap + PEND
 static bool bulk;                       /* a bulk load: adds fill slots[0, nbulk) */
 static size_t nbulk;
 static pypper_objtable_alive_fn alive_fn;
+static const uint64_t *alive_bits;      /* instead of alive_fn when set */
 static uint64_t dropped_total;          /* entries dropped, ever */
 static uint64_t hashed_total, probed_total;     /* entries hashed by syncs, and the
                                                  * occupied slots they probed, ever */
@@ -52,6 +53,8 @@ const pypper_obj_state pypper_obj_state_zero;
 void pypper_objtable_set_base(void *base) { pypper_objtable_base = base; }
 
 void pypper_objtable_set_alive(pypper_objtable_alive_fn alive) { alive_fn = alive; }
+
+void pypper_objtable_set_alive_bits(const uint64_t *bits) { alive_bits = bits; }
 
 /* The key the table compares: the block's granule number from the base (one 8-byte
  * load where the entry's layout allows: granule, then where's low bits). */
@@ -439,10 +442,18 @@ int pypper_objtable_reserve(size_t n)
     return grow(want < MIN_CAP ? MIN_CAP : want);
 }
 
-bool pypper_objtable_current(const pypper_obj_entry *e)
+static inline bool entry_current(const pypper_obj_entry *e)
 {
-    return !pypper_entry_empty(e) && (!alive_fn || alive_fn(pypper_entry_block(e)));
+    if (pypper_entry_empty(e))
+        return false;
+    if (alive_bits) {
+        uint64_t g = (uint64_t)e->granule | (uint64_t)(e->where & 15u) << 32;
+        return (alive_bits[g >> 6] >> (g & 63)) & 1u;
+    }
+    return !alive_fn || alive_fn(pypper_entry_block(e));
 }
+
+bool pypper_objtable_current(const pypper_obj_entry *e) { return entry_current(e); }
 
 /* Drop the pending entries of dead objects (most young objects die before a sync),
  * keeping the others in order. */
@@ -451,7 +462,7 @@ static void drop_dead_pending(void)
     size_t kept = 0;
     for (size_t k = 0; k < npending; k++) {
         size_t from = cap + k;
-        if (pypper_objtable_current(&slots[from])) {
+        if (entry_current(&slots[from])) {
             if (k != kept)
                 move_entry(cap + kept, from);
             kept++;
@@ -599,7 +610,7 @@ static size_t sweep_run(size_t start, size_t *looked, size_t *dropped)
     size_t j = start, holes = 0;
     for (; !pypper_entry_empty(&slots[j]); j = next_slot(j)) {
         ++*looked;
-        if (!pypper_objtable_current(&slots[j])) {
+        if (!entry_current(&slots[j])) {
             drop_state(j);
             clear_slot(j);
             used--;

@@ -108,6 +108,11 @@ static inline void pypper_entry_set_note(pypper_obj_entry *e, unsigned note)
 /* Whether the object of a block is still alive (set once, before adding). */
 typedef bool (*pypper_objtable_alive_fn)(const void *block);
 void pypper_objtable_set_alive(pypper_objtable_alive_fn alive);
+/* Or, instead of a function: alive when bit g of `bits` is set, g being the block's
+ * granule number from the base (word g / 64, bit g % 64), a bitmap readable for every
+ * block an entry can name; NULL: the function decides. (An indirect call a check
+ * was a tenth of a record-building loop's tracing, in the pending entries' drops.) */
+void pypper_objtable_set_alive_bits(const uint64_t *bits);
 
 /* Where blocks can be: [base, base + PYPPER_OBJTABLE_SPAN). Set before adding (an
  * empty table); NULL (the default) works for a table whose blocks are below 1 TiB. */

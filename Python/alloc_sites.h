@@ -32,6 +32,9 @@ void pypper_alloc_sites_quiet_end(void);
 /* The site recorded for the allocation of block itself, or 0. For a small block the
  * pool's record is consumed (a later block at that address is another object). */
 uint32_t pypper_alloc_sites_take(const void *block);
+/* The same for a block the caller knows to be an allocated small (pooled) block's
+ * start (pypper_heap_track_block returned 2): no metadata read to tell it. */
+uint32_t pypper_alloc_sites_take_small(const void *block);
 /* The same, without consuming: for owned buffers (a block above 512 bytes keeps its
  * site until it is freed and its address reallocated). */
 uint32_t pypper_alloc_site_of_block(const void *block);

@@ -204,7 +204,9 @@ static int track_object(PyObject *op)
         return 0;
     /* Objects allocated before the session (those of the first pass) have no site:
      * marked so, apart from the later objects whose allocation was not recorded. */
-    uint32_t site = LT.full_pass_done ? pypper_alloc_sites_take(block) : PYPPER_SITE_BEFORE_SESSION;
+    uint32_t site = !LT.full_pass_done ? PYPPER_SITE_BEFORE_SESSION
+                    : rc == 2 ? pypper_alloc_sites_take_small(block)
+                    : pypper_alloc_sites_take(block);
     if (pypper_objtable_add(block, op, site) < 0) {
         pypper_heap_untrack(block);
         LT.table_failures++;
@@ -530,6 +532,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     LT.dropped_at_start = pypper_objtable_dropped();
     LT.hashed_at_start = pypper_objtable_hashed(&LT.probed_at_start);
     pypper_objtable_set_alive(block_alive);
+    pypper_objtable_set_alive_bits(pypper_heap_track_bits());   /* the same, inline */
     pypper_objtable_set_base(pypper_heap_base());      /* entries count from it */
     pypper_heap_set_tracking(true);
 

@@ -13,6 +13,7 @@
 #include "own_memory.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 enum { KEYS = 150000, POOL_BLOCKS = 100, PENDING_MAX = 65536 };
 
@@ -50,6 +51,7 @@ static unsigned gen[KEYS];
 static float heat[KEYS];        /* the model state's heat the key's entry must have */
 
 static bool alive(const void *block) { return live[key_index(block)]; }
+static bool alive_never(const void *block) { (void)block; return false; }
 
 /* A fresh reference for a test: no key alive. */
 static void reset_reference(void)
@@ -490,6 +492,53 @@ static void test_encoding(void)
     pypper_objtable_set_base(NULL);
 }
 
+/* Alive by a bitmap (the heap's tracked bits) instead of a function: bit g of the
+ * bitmap for the block at granule g from the base, across a word boundary and above
+ * 2^32 granules; pending and synced entries both read it, a sync drops the pending
+ * entries whose bit is clear, and clearing the bits is all it takes. */
+static void test_alive_bits(void)
+{
+    char *base = (char *)(uintptr_t)0x7e0000000000ull;
+    size_t bits_len = (((size_t)1 << 32) / 64 + 64) * sizeof(uint64_t);  /* 512 MiB, 3 pages used */
+    uint64_t *bits = mmap(NULL, bits_len, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);  /* zero: all dead */
+    CHECK(bits != MAP_FAILED);
+    if (bits == MAP_FAILED)
+        return;
+    const uint64_t g[] = {0, 63, 64, 130, ((uint64_t)1 << 32) + 5};
+    enum { NG = sizeof(g) / sizeof(g[0]) };
+    pypper_objtable_clear();
+    pypper_objtable_set_alive(alive_never);     /* the bitmap wins over a function */
+    pypper_objtable_set_base(base);
+    pypper_objtable_set_alive_bits(bits);
+    for (size_t k = 0; k < NG; k++)
+        CHECK(pypper_objtable_add(base + g[k] * 16, base + g[k] * 16, 0) == 0);
+    for (size_t k = 0; k < NG; k++) {
+        const pypper_obj_entry *p = pypper_objtable_at(pypper_objtable_count() - NG + k);
+        CHECK(!pypper_objtable_current(p));
+        bits[g[k] >> 6] |= (uint64_t)1 << (g[k] & 63);
+        CHECK(pypper_objtable_current(p));
+        if (k % 2)
+            bits[g[k] >> 6] &= ~((uint64_t)1 << (g[k] & 63));   /* 63 and 130 die */
+    }
+    CHECK(pypper_objtable_sync() == 0 && pypper_objtable_used() == NG - 2);
+    CHECK(pypper_objtable_contains(base) && !pypper_objtable_contains(base + 63 * 16)
+          && pypper_objtable_contains(base + 64 * 16) && !pypper_objtable_contains(base + 130 * 16)
+          && pypper_objtable_contains(base + g[4] * 16));
+    pypper_obj_entry *e = pypper_objtable_find(base + g[4] * 16);
+    CHECK(e && pypper_objtable_current(e));
+    bits[g[4] >> 6] = 0;
+    CHECK(e && !pypper_objtable_current(e));
+    pypper_objtable_set_alive_bits(NULL);       /* the function again */
+    CHECK(e && !pypper_objtable_current(e));
+    pypper_objtable_set_alive(NULL);
+    CHECK(e && pypper_objtable_current(e));
+    pypper_objtable_clear();
+    pypper_objtable_set_base(NULL);
+    pypper_objtable_set_alive(alive);
+    munmap(bits, bits_len);
+}
+
 /* Blocks laid out at a stride spread over the table like any others: 20,000 blocks
  * 288 granules apart (an object and a 4.5 KiB buffer in turn), into a table 85% full,
  * probed about 60 occupied slots an add when the home was a golden-ratio multiply of
@@ -544,6 +593,7 @@ static void test_sync_drops_dead_before_growing(void)
 int main(void)
 {
     test_encoding();
+    test_alive_bits();
     test_random();
     test_compact_and_replace();
     test_reserve();
