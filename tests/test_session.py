@@ -13,7 +13,7 @@ def test_trace_file_records_start_and_end(tmp_path):
     path = tmp_path / "trace.jsonl"
     code = textwrap.dedent("""
         import pypper, time
-        pypper.start(trace_file=%r, sample_hz=42)
+        pypper.start(trace_file=%r, sample_hz=42, heat_interval_ms=0)   # no heat events
         time.sleep(0.1)
         deadline = time.monotonic() + 30
         while pypper.active_trace_stats()["bursts"] == 0:
@@ -39,7 +39,7 @@ def test_trace_file_pid_pattern_and_reader(tmp_path):
         pypper.start()
         print(os.getpid())
     """)
-    r = run(["-c", code], env={"PYPPER_TRACE_FILE": pattern})
+    r = run(["-c", code], env={"PYPPER_TRACE_FILE": pattern, "PYPPER_HEAT_INTERVAL_MS": "0"})
     assert r.returncode == 0, r.stderr
     pid = int(r.stdout)
     path = tmp_path / f"t-{pid}.jsonl"
