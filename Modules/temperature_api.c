@@ -351,7 +351,8 @@ PyMethodDef pypper_temperature_methods[] = {
      "active_trace_stats() -> dict: the sampler's counters and CPU time"},
     {"_test_hold_sampler", py_test_hold_sampler, METH_VARARGS,
      "_test_hold_sampler(on, timeout=30.0): for tests: park the sampler thread (waiting "
-     "up to timeout seconds, TimeoutError then) or let it go on"},
+     "up to timeout seconds, TimeoutError then) or let it go on; without a session, "
+     "the next session's sampler starts parked (on) or not"},
     {"_test_sample", py_test_sample, METH_VARARGS,
      "_test_sample(n=1): for tests: n sampling iterations now, on this thread"},
     {"_test_hand_over", py_test_hand_over, METH_VARARGS,

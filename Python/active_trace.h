@@ -47,6 +47,8 @@ PyObject *pypper_active_trace_stats(void);
  * happened, whatever the load of the machine:
  * hold: park the sampler thread (waits, GIL released, up to timeout_s for it to
  *   park; TimeoutError then) or let it go on; held, it neither samples nor hands over.
+ *   Without a session (no error): the next session's thread starts parked, before
+ *   its first burst (True), or not (False).
  * sample_now: n sampling iterations on the calling thread (the main thread's frames,
  *   a batch of the reference-count window), as the thread's bursts make them.
  * hand_over: the thread's periodic hand-over (the engine's feed: a slice of the

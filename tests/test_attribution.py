@@ -56,6 +56,7 @@ def start_held(**options):
     objs = [Rec() for _ in range(20000)]
     gc.collect()
     gc.disable()
+    _pypper._test_hold_sampler(True)    # parked from its start: no burst first
     pypper.start(write_tracking="auto", **options)
     tracking_or_skip()
     _pypper._test_hold_sampler(True)
@@ -157,6 +158,7 @@ def test_without_write_tracking_objects_without_evidence_stay_at_zero():
     r = run(["-c", PRELUDE + textwrap.dedent("""
         objs = [Rec() for _ in range(20000)]
         gc.collect()
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start(write_tracking="off")
         _pypper._test_hold_sampler(True)
         in_a_frame(objs[0])

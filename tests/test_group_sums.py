@@ -28,6 +28,7 @@ def test_the_sums_are_a_snapshots_rows_summed():
                 pass
             return f
 
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         _pypper._test_hold_sampler(True)    # no evidence comes in, the clock stands still:
         _pypper._test_set_clock(_pypper._test_set_clock(None))     # the same temperatures twice

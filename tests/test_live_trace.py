@@ -122,6 +122,7 @@ def test_objects_stored_into_old_containers_are_found_by_the_rescan():
     out = check('''
         import gc, pypper, _pypper
         box = {}
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         _pypper._test_hold_sampler(True)       # the hand-overs below are the only ones
         late = [str(i) + "late" for i in range(2000)]     # not containers: no GC list

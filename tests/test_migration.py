@@ -21,6 +21,7 @@ DRIVEN = """
 import pypper, _pypper
 
 def drive(**options):
+    _pypper._test_hold_sampler(True)    # parked from its start: no burst first
     pypper.start(**options)
     _pypper._test_hold_sampler(True)
 

@@ -19,6 +19,7 @@ def test_a_pause_leaves_collections_and_hand_overs_alone_until_calm():
     out = check('''
         import gc, os, pypper, _pypper
         gc.disable()                            # collections: only the test's
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start(pressure_majflt=400)
         _pypper._test_hold_sampler(True)    # no readings but the test's
         _pypper._test_pressure_reset()
@@ -98,6 +99,7 @@ def test_major_faults_of_the_process_pause_it(tmp_path):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             m = mmap.mmap(fd, size, prot=mmap.PROT_READ)
             m.madvise(mmap.MADV_RANDOM)             # no read-ahead: a fault per page
+            _pypper._test_hold_sampler(True)    # parked from its start: no burst first
             pypper.start(pressure_majflt=50, pressure_psi=0)
             _pypper._test_hold_sampler(True)
             _pypper._test_pressure_reset()
@@ -145,6 +147,7 @@ def test_pages_out_of_memory_are_not_read():
     # until read; live objects are in; forced off, everything may be read.
     out = check('''
         import ctypes, pypper, _pypper
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         _pypper._test_hold_sampler(True)
         may = _pypper._test_swap_map_may_touch
@@ -180,6 +183,7 @@ def test_a_snapshot_does_not_read_objects_in_swap():
     # fault the page back in).
     out = check('''
         import gc, pypper, _pypper
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         _pypper._test_hold_sampler(True)
         table = [list(range(100)) for _ in range(2000)]
@@ -211,6 +215,7 @@ def test_a_snapshot_does_not_read_what_a_buffer_refers_to_in_swap():
     # read (its reference count would fault the page back in): the snapshot skips it.
     out = check('''
         import gc, pypper, _pypper
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         _pypper._test_hold_sampler(True)
         col = [float(i) + 0.5 for i in range(5000)]
@@ -237,6 +242,7 @@ def test_short_of_cpu_the_sampler_backs_off_until_calm():
     # thread's run-queue wait, with the sampler held so that no real reading comes in.
     out = check('''
         import pypper, _pypper
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start(pressure_cpu=30)
         _pypper._test_hold_sampler(True)
         _pypper._test_cpu_reset()
@@ -275,6 +281,7 @@ def test_short_of_cpu_the_sampler_backs_off_until_calm():
 def test_pressure_cpu_zero_never_backs_off():
     out = check('''
         import pypper, _pypper
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start(pressure_cpu=0)
         _pypper._test_hold_sampler(True)
         _pypper._test_cpu_reset()

@@ -25,6 +25,7 @@ def make_hot(n):
 # test samples what it touches, and the model's clock is moved past the settling time.
 LEARN = '''
 import gc, json, sys, pypper, _pypper
+_pypper._test_hold_sampler(True)    # parked from its start: no burst first
 pypper.start(backend="sim", fast_budget="50%", profile=sys.argv[1])
 _pypper._test_hold_sampler(True)
 import sites
@@ -44,6 +45,7 @@ pypper.end()
 PLACE = '''
 import json, sys, pypper, _pypper
 {before}
+_pypper._test_hold_sampler(True)    # parked from its start: no burst first
 pypper.start(backend="sim", fast_budget="50%", profile=sys.argv[1])
 _pypper._test_hold_sampler(True)
 import sites

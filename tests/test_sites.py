@@ -20,6 +20,7 @@ def rows(snap, objs):
 def driven():
     # A session whose sampler thread is parked and whose clock stands still: the test
     # samples (_pypper._test_sample) itself.
+    _pypper._test_hold_sampler(True)    # parked from its start: no burst first
     pypper.start()
     _pypper._test_hold_sampler(True)
     _pypper._test_set_clock(_pypper._test_set_clock(None))

@@ -27,6 +27,7 @@ def test_columns_match_rows_and_file(tmp_path):
 
         items = [Item(i) for i in range(3000)]
         blobs = [bytearray(100 + i) for i in range(200)]
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         _pypper._test_hold_sampler(True)   # no hand-over between the two reads below
         for _ in range(50):

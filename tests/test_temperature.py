@@ -47,6 +47,7 @@ def wait_for(what, cond, timeout=60.0, step=None):
 def driven(**options):
     # A session whose sampler thread is parked: the test samples (use) and moves the
     # model's clock (advance) itself.
+    _pypper._test_hold_sampler(True)    # parked from its start: no burst first
     pypper.start(**options)
     _pypper._test_hold_sampler(True)
     _pypper._test_set_clock(_pypper._test_set_clock(None))
@@ -153,6 +154,7 @@ def test_held_sampler_does_nothing_until_let_go():
     out = check("""
         registry = [Item(i) for i in range(3000)]
         hot = registry[:100]
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start(sample_duty=0.5)
         _pypper._test_hold_sampler(True)
         held = pypper.active_trace_stats()
@@ -166,7 +168,24 @@ def test_held_sampler_does_nothing_until_let_go():
         wait_for("bursts again", lambda: pypper.active_trace_stats()["bursts"] > held["bursts"],
                  step=lambda: spin(hot, 0.05))
         pypper.end()
-        for call in (lambda: _pypper._test_hold_sampler(True), _pypper._test_sample,
+        # Held without a session: the next session's thread parks before its first
+        # burst (held after start(), it could take one first); that session only.
+        _pypper._test_hold_sampler(True)
+        pypper.start(sample_duty=0.5)
+        s = pypper.active_trace_stats()
+        assert s["held"] and s["bursts"] == 0, s
+        _pypper._test_hold_sampler(True)            # waits for it to park
+        assert pypper.active_trace_stats()["bursts"] == 0
+        pypper.end()
+        _pypper._test_hold_sampler(True)
+        _pypper._test_hold_sampler(False)           # asked, then withdrawn
+        pypper.start(sample_duty=0.5)
+        assert not pypper.active_trace_stats()["held"]
+        pypper.end()
+        pypper.start(sample_duty=0.5)
+        assert not pypper.active_trace_stats()["held"]
+        pypper.end()
+        for call in (_pypper._test_sample,
                      _pypper._test_hand_over, lambda: _pypper._test_set_clock(5)):
             try:
                 call()

@@ -51,6 +51,7 @@ def test_written_pages_have_heat_untouched_ones_none():
         untouched = [os_ for i, (p, os_) in enumerate(pages) if i % 2 == 1]
         gc.collect()
         gc.disable()
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         tracking_or_skip()
         _pypper._test_hold_sampler(True)
@@ -102,6 +103,7 @@ def test_end_leaves_no_write_protection():
         objs = [Rec() for _ in range(20000)]
         gc.collect()
         gc.disable()
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         tracking_or_skip()
         pages = len(by_page(objs))
@@ -171,6 +173,7 @@ def test_fork_child_runs_no_tracking():
         import warnings
         warnings.simplefilter("ignore", DeprecationWarning)
         objs = [Rec() for _ in range(5000)]
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         tracking_or_skip()
         _pypper._test_hold_sampler(True)
