@@ -447,7 +447,7 @@ static inline bool entry_current(const pypper_obj_entry *e)
     if (pypper_entry_empty(e))
         return false;
     if (alive_bits) {
-        uint64_t g = (uint64_t)e->granule | (uint64_t)(e->where & 15u) << 32;
+        uint64_t g = key_of(e);         /* the block's granule number */
         return (alive_bits[g >> 6] >> (g & 63)) & 1u;
     }
     return !alive_fn || alive_fn(pypper_entry_block(e));

@@ -775,6 +775,19 @@ void pypper_alloc_sites_quiet_end(void)
 
 bool pypper_alloc_sites_running(void) { return S.on; }
 
+/* The site of a small block start: its pool's record, if the block is the one
+ * recorded (consumed when `take`). */
+static uint32_t pooled_site_of(const void *block, bool take)
+{
+    uint32_t granule;
+    pool_rec *r = pool_rec_of(block, &granule);
+    if (!r || r->opener != granule)
+        return 0;
+    if (take)
+        r->opener = 0;
+    return r->site;
+}
+
 static uint32_t site_of(const void *block, bool take)
 {
     if (!S.on || !block)
@@ -789,13 +802,7 @@ static uint32_t site_of(const void *block, bool take)
         if (info.kind != PYPPER_BLOCK_SMALL)
             return large_get((uintptr_t)block);
     }
-    uint32_t granule;
-    pool_rec *r = pool_rec_of(block, &granule);
-    if (!r || r->opener != granule)
-        return 0;
-    if (take)
-        r->opener = 0;
-    return r->site;
+    return pooled_site_of(block, take);
 }
 
 uint32_t pypper_alloc_sites_take(const void *block) { return site_of(block, true); }
@@ -804,12 +811,7 @@ uint32_t pypper_alloc_sites_take_small(const void *block)
 {
     /* (The two metadata reads that tell a small block start were a third of a
      * record-building loop's site lookups: the caller has just made them.) */
-    uint32_t granule;
-    pool_rec *r = S.on && block ? pool_rec_of(block, &granule) : NULL;
-    if (!r || r->opener != granule)
-        return 0;
-    r->opener = 0;
-    return r->site;
+    return S.on && block ? pooled_site_of(block, true) : 0;
 }
 
 uint32_t pypper_alloc_site_of_block(const void *block) { return site_of(block, false); }

@@ -5,7 +5,8 @@
  * pushed since (HOLD); either in the innermost frame's value stack while it runs an
  * instruction that hands its operands to C code that may read all their items, or a
  * list or tuple a loop's iterator walks in any frame (SCAN, said beside the other).
- * Used by the sampler thread and by the signal sampler (frame_reader.c). Async-signal-safe: no lock, no allocation. */
+ * Used by the sampler thread and by the signal sampler (frame_reader.c).
+ * Async-signal-safe: no lock, no allocation. */
 #ifndef PYPPER_FRAME_READER_H
 #define PYPPER_FRAME_READER_H
 

@@ -149,10 +149,11 @@ void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_tur
                  q += (uintptr_t)d) {
                 const slot *n = find(t, ((q << 1) | 0) + 1, s[i].type);
                 if (n->key) {
-                    same += n->site == s[i].site;
-                    if (n->site == s[i].site || !in_turn || in_turn(s[i].site, n->site))
-                        other[turns++] = n->site;
                     seeded++;
+                    if (n->site == s[i].site)
+                        same++;
+                    else if (!in_turn || in_turn(s[i].site, n->site))
+                        other[turns++] = n->site;       /* another line, made in turn */
                     break;
                 }
             }
