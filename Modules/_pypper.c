@@ -505,7 +505,7 @@ static PyMethodDef methods[] = {
     {"live_trace_stats", py_live_trace_stats, METH_NOARGS,
      "live_trace_stats() -> dict: objects in the table, passes, pause figures"},
     {"live_trace_knows", py_live_trace_knows, METH_O,
-     "live_trace_knows(obj) -> bool: is obj in the live trace's object table"},
+     "live_trace_knows(obj) -> bool: does the live trace track obj"},
     {"after_fork_in_child", py_after_fork_in_child, METH_NOARGS,
      "after_fork_in_child(): drop the tracing state copied from the parent"},
     {"_install_hooks", py_install_hooks, METH_NOARGS,

@@ -23,6 +23,7 @@
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
 #include "../Objects/residency.h"
+#include "../Objects/track.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/own_memory.h"
 #include "../Pypper/page_heat.h"
@@ -266,10 +267,10 @@ static uint32_t type_number(type_map *m, PyTypeObject *t)
     return (uint32_t)m->n++;
 }
 
-/* The site of entry e's object and how it was found. */
+/* The site of an object (e: its entry, or NULL) and how it was found. */
 static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t *kind)
 {
-    uint32_t own = pypper_entry_site(e);
+    uint32_t own = e ? pypper_entry_site(e) : 0;
     if (own && own != PYPPER_SITE_BEFORE_SESSION) {
         *kind = SITE_KIND_SAMPLED;
         return own;
@@ -316,8 +317,8 @@ static void infer_sites(pypper_snapshot_columns *c, size_t n, const type_map *ty
         return;
     for (size_t i = 0; i < n; i++) {
         if (c->kind[i] == SITE_KIND_NOT_SAMPLED) {
-            c->site[i] = pypper_site_infer(t, pypper_entry_block(pypper_objtable_at(c->entry[i])),
-                                           types->types[c->type[i]]);
+            const char *block = (const char *)(uintptr_t)c->address[i] - c->head[i] * 16u;
+            c->site[i] = pypper_site_infer(t, block, types->types[c->type[i]]);
             if (c->site[i])
                 c->kind[i] = SITE_KIND_INFERRED;
         }
@@ -612,8 +613,8 @@ typedef struct {
 
 static void scratch_free(scratch *s)
 {
-    if (s->cols.entry)
-        unmap_anon(s->cols.entry, s->cols.cap * sizeof(uint32_t));
+    if (s->cols.head)
+        unmap_anon(s->cols.head, s->cols.cap);
     type_map_free(&s->types);
     if (s->pages.slots)
         unmap_anon(s->pages.slots, s->pages.cap * sizeof(page_agg));
@@ -658,44 +659,52 @@ static PyObject *splits_list(const scratch *s)
  * would come back from far memory), so its type and owned buffers are unknown. */
 static PyTypeObject in_swap_type = {PyVarObject_HEAD_INIT(NULL, 0).tp_name = "(in swap: not read)"};
 
-#define PREFETCH_AHEAD 16
+/* An object's class as its entry has it (e, with hysteresis), or as a fresh entry's
+ * would be (an object without evidence has no entry). */
+static int row_class(pypper_obj_entry *e, double t)
+{
+    pypper_obj_entry fresh = {0};
+    return pypper_model_classify(e ? e : &fresh, t);
+}
 
-/* Fill the columns (and pages, untraced marks) from the table from entry *next on,
- * under the heap's serialization, until the columns are full or the table ends;
- * returns the number of rows and sets *next to the entry after the last one read. */
-static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, size_t *next)
+/* Fill the columns (and pages, untraced marks) from the tracked objects (Objects/
+ * track.h, in address order) from granule *next on, under the heap's serialization,
+ * until the columns are full or the walk ends (*done); returns the number of rows and
+ * sets *next to the granule after the last object read. */
+static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, uint64_t *next, bool *done)
 {
     pypper_snapshot_columns *c = &s->cols;
-    size_t nrows = 0, count = pypper_objtable_count(), i = *next;
-    for (; i < count && nrows < c->cap; i++) {
-        if (i + PREFETCH_AHEAD < count) {
-            /* The table is in hash order: each object's header is a cache (and TLB)
-             * miss, 90% of the walk's time on a heap of 3 million objects. Asking for
-             * the header of the entry PREFETCH_AHEAD on overlaps the misses. A
-             * prefetch never faults: a page in swap is not brought back. */
-            const pypper_obj_entry *ahead = pypper_objtable_at(i + PREFETCH_AHEAD);
-            if (!pypper_entry_empty(ahead))
-                __builtin_prefetch(pypper_entry_object(ahead), 0, 3);
+    size_t nrows = 0;
+    uint64_t end = pypper_heap_granule_end();
+    pypper_tracked_block tb;
+    *done = false;
+    while (nrows < c->cap) {
+        if (!pypper_heap_tracked_next(next, end, &tb)) {
+            *done = true;
+            break;
         }
-        pypper_obj_entry *e = pypper_objtable_at(i);
-        if (!pypper_objtable_current(e))
+        PyObject *op = tb.object;
+        if (!op)
             continue;
-        PyObject *op = pypper_entry_object(e);
-        bool readable = pypper_residency_may_touch(pypper_entry_block(e));
+        pypper_obj_entry *e = tb.noted ? pypper_objtable_find(tb.block) : NULL;
+        if (e && (pypper_entry_object(e) != (void *)op || !pypper_objtable_current(e)))
+            e = NULL;
+        bool readable = pypper_residency_may_touch(tb.block);
         if (readable && Py_REFCNT(op) <= 0)
             continue;
         pypper_block_info info;
-        pypper_heap_lookup(pypper_entry_block(e), &info);
+        pypper_heap_lookup(tb.block, &info);
         /* Its own evidence and its share of its page's writes (attribution.h). */
+        const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;
         double t = pypper_attr_temperature(
-            pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now),
+            pypper_model_temperature(pypper_model_heat(st, now), now),
             pypper_wt_page_history(op), info.size);
-        int klass = pypper_model_classify(e, t);
+        int klass = row_class(e, t);
         /* The object's whole block counts for its pages (its header included), and
          * each buffer it owns for the buffer's pages. */
-        add_bytes(&s->pages, (uintptr_t)pypper_entry_block(e), info.size, info.tier, t, klass, page_size);
+        add_bytes(&s->pages, (uintptr_t)tb.block, info.size, info.tier, t, klass, page_size);
         if (s->traced)
-            (void)pypper_untraced_mark(s->traced, pypper_entry_block(e), info.size);
+            (void)pypper_untraced_mark(s->traced, tb.block, info.size);
         buffer_pages bp = {&s->pages, op, t, klass, now, page_size, s->traced, {{0}, {0}, 0.0}};
         const void *buffer = NULL;
         size_t owned = readable ? pypper_owned_blocks(op, &buffer, add_buffer_pages, &bp) : 0;
@@ -725,12 +734,11 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, siz
         pypper_snapshot_columns_set(c, nrows, &(pypper_snapshot_row){
             (uint64_t)(uintptr_t)op, info.size, owned, t, type, site,
             info.tier == PYPPER_TIER_SLOW ? 1 : 0, (uint8_t)klass, kind});
-        c->entry[nrows] = (uint32_t)i;
+        c->head[nrows] = (uint8_t)(((char *)op - (char *)tb.block) / 16);
         if (s->owned)
             s->owned[nrows] = bp.parts;
         nrows++;
     }
-    *next = i;
     return nrows;
 }
 
@@ -767,20 +775,20 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     /* Everything that needs memory is had before the heap's lock: the columns (a
      * bytes object, room for every entry of the table), the scratch maps. Nothing
      * allocates from Python until the lock is released, so the table cannot change. */
-    size_t cap = pypper_objtable_used();
+    size_t cap = pypper_live_trace_objects();
     PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(cap * PYPPER_SNAPSHOT_ROW_BYTES));
     if (!buf)
         return NULL;
     scratch s;
     memset(&s, 0, sizeof(s));
     pypper_snapshot_columns_place(&s.cols, PyBytes_AS_STRING(buf), cap);
-    s.cols.entry = map_anon(cap * sizeof(uint32_t));
+    s.cols.head = map_anon(cap);
     size_t seeds = pypper_recorded_site_count();
     s.infer = seeds ? pypper_site_infer_new(seeds) : NULL;     /* NULL: no inference */
     s.traced = want_untraced ? pypper_untraced_new() : NULL;
     s.urows.cap = want_untraced ? (size_t)pypper_alloc_sites_count() + 1 : 0;
     s.urows.rows = want_untraced ? map_anon(s.urows.cap * sizeof(untraced_row)) : NULL;
-    if (!s.cols.entry || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0
+    if (!s.cols.head || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0
         || (want_untraced && (!s.traced || !s.urows.rows))) {
         scratch_free(&s);
         Py_DECREF(buf);
@@ -796,7 +804,9 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     }
     if (s.infer)
         pypper_seed_recorded_sites(s.infer, seeds);
-    size_t next = 0, n = fill(&s, min_t, now, page_size, &next);
+    uint64_t next = 0;
+    bool done;
+    size_t n = fill(&s, min_t, now, page_size, &next, &done);
     s.upages = (untraced_pages){now, page_size, NULL, 0, 0};
     uint64_t untraced_total = s.traced ? pypper_untraced_walk(s.traced, untraced_class, &s.upages, keep_untraced, &s.urows) : 0;
     pypper_heap_unlock(locked);
@@ -966,7 +976,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     if (s.sums_rows)
         pypper_snapshot_columns_place(&s.cols, s.sums_rows, SUMS_CHUNK);
     s.cols.cap = SUMS_CHUNK;        /* (what scratch_free unmaps the row arrays by) */
-    s.cols.entry = map_anon(SUMS_CHUNK * sizeof(uint32_t));
+    s.cols.head = map_anon(SUMS_CHUNK);
     s.owned = map_anon(SUMS_CHUNK * sizeof(*s.owned));
     s.machinery = map_anon(MACHINERY_TYPES * sizeof(bool));
     s.sums = pypper_group_sums_new(frame_min_t);
@@ -975,7 +985,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     s.traced = pypper_untraced_new();
     s.urows.cap = (size_t)pypper_alloc_sites_count() + 1;
     s.urows.rows = map_anon(s.urows.cap * sizeof(untraced_row));
-    if (!s.sums_rows || !s.cols.entry || !s.owned || !s.machinery || !s.sums || !s.traced
+    if (!s.sums_rows || !s.cols.head || !s.owned || !s.machinery || !s.sums || !s.traced
         || !s.urows.rows || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0) {
         scratch_free(&s);
         PyMem_Free(names);
@@ -984,10 +994,11 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     bool locked = pypper_heap_lock();
     if (s.infer)
         pypper_seed_recorded_sites(s.infer, seeds);
-    size_t next = 0, rows = 0, typed = 0, count = pypper_objtable_count();
-    bool summed = true;
-    while (summed && next < count && !s.pages.failed) {
-        size_t n = fill(&s, 0.0, now, page_size, &next);
+    uint64_t next = 0;
+    size_t rows = 0, typed = 0;
+    bool summed = true, done = false;
+    while (summed && !done && !s.pages.failed) {
+        size_t n = fill(&s, 0.0, now, page_size, &next, &done);
         infer_sites(&s.cols, n, &s.types, s.infer);
         mark_machinery(&s, names, (size_t)n_names, &typed);
         summed = pypper_group_sums_add(s.sums, &s.cols, n, s.owned, s.machinery,

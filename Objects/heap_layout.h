@@ -132,7 +132,7 @@ typedef struct heap_layout {
     arena_meta *meta;          /* HEAP_TIERS * arenas_per_tier entries */
     pool_meta *pools;          /* HEAP_TIERS * arenas_per_tier * POOLS_PER_ARENA entries */
     uint64_t *pool_bits;       /* POOL_BITS_WORDS for each of those */
-    uint64_t *track;           /* a bit per granule: block start tracked by the live trace */
+    uint64_t *track;           /* the live trace's bits, TRACK_WORDS words per 64 granules */
 } heap_layout;
 
 extern heap_layout pypper_heap_layout;
@@ -184,13 +184,24 @@ static inline size_t layout_run_offset(const arena_meta *m, unsigned page)
     return (size_t)m->run_color[page] << RUN_COLOR_SHIFT;
 }
 
-#define TRACK_BYTES_PER_ARENA (ARENA_SIZE / GRANULE / 8)    /* 8 KiB */
+/* The live trace's bitmaps (Objects/track.h), interleaved: for each 64 granules, a
+ * group of TRACK_WORDS words (bit g % 64 of each: granule g), so the free path's two
+ * checks read one cache line. */
+enum {
+    TRACK_TRACKED = 0,  /* a block start the live trace tracks */
+    TRACK_HEAD = 1,     /* where a tracked block's object starts (its first set bit at or
+                           after the block start, at most 2 granules on) */
+    TRACK_NOTED = 2,    /* a tracked block whose object has an object-table entry */
+    TRACK_WORDS = 3
+};
+#define TRACK_BYTES_PER_ARENA (ARENA_SIZE / GRANULE / 8 * TRACK_WORDS)    /* 24 KiB */
 
-/* The word of the tracked bitmap holding the bit of an owned address's granule. */
+/* The group of words holding the bits of an owned address's granule (its tracked word
+ * first: layout_track_word(p)[TRACK_HEAD] is its head word). */
 static inline uint64_t *layout_track_word(const void *p)
 {
     uintptr_t g = (uintptr_t)((const char *)p - pypper_heap_layout.base) / GRANULE;
-    return &pypper_heap_layout.track[g >> 6];
+    return &pypper_heap_layout.track[(g >> 6) * TRACK_WORDS];
 }
 
 static inline uint64_t layout_track_bit(const void *p)

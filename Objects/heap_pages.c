@@ -24,9 +24,10 @@ void *pypper_heap_page_at(size_t index)
 
 bool pypper_heap_page_tracked(size_t index)
 {
-    /* 4 KiB = 256 granules = 4 words of the tracked bitmap. */
-    const uint64_t *w = &pypper_heap_layout.track[(index << PAGE_SHIFT) / GRANULE / 64];
-    return (w[0] | w[1] | w[2] | w[3]) != 0;
+    /* 4 KiB = 256 granules = 4 groups of the tracked bitmaps (heap_layout.h). */
+    const uint64_t *w = &pypper_heap_layout.track[(index << PAGE_SHIFT) / GRANULE / 64 * TRACK_WORDS];
+    return (w[TRACK_TRACKED] | w[TRACK_TRACKED + TRACK_WORDS] | w[TRACK_TRACKED + 2 * TRACK_WORDS]
+            | w[TRACK_TRACKED + 3 * TRACK_WORDS]) != 0;
 }
 
 /* What a page of a committed pool, medium or large arena holds. */

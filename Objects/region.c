@@ -53,7 +53,7 @@ int region_init(void)
         size_t meta_len = arenas * HEAP_TIERS * sizeof(arena_meta);
         size_t pools_len = arenas * HEAP_TIERS * POOLS_PER_ARENA * sizeof(pool_meta);
         size_t bits_len = arenas * HEAP_TIERS * POOLS_PER_ARENA * POOL_BITS_WORDS * 8;
-        size_t track_len = total / GRANULE / 8;
+        size_t track_len = total / GRANULE / 8 * TRACK_WORDS;
         char *raw = reserve(total + ARENA_SIZE);
         void *meta = raw ? reserve(meta_len) : NULL;
         void *pools = meta ? reserve(pools_len) : NULL;

@@ -1,4 +1,5 @@
-/* Objects/track.c: the tracked-block bitmap (track.h) and the free path's check. */
+/* Objects/track.c: the live trace's bitmaps (track.h): tracking a block, its object's
+ * head, the noted bit, the walk over tracked blocks, and the free path's counters. */
 #include "track.h"
 
 #include "heap_internal.h"
@@ -9,28 +10,68 @@
 
 bool pypper_track_on;
 uint64_t pypper_track_freed;
+uint64_t pypper_track_noted_freed;
 
 void pypper_heap_set_tracking(bool on) { pypper_track_on = on; }
 
 uint64_t pypper_heap_tracked_frees(void) { return pypper_track_freed; }
 
-void *pypper_heap_track_containing(const void *addr)
+uint64_t pypper_heap_noted_frees(void) { return pypper_track_noted_freed; }
+
+#define GRANULES_PER_ARENA (ARENA_SIZE / GRANULE)
+#define HEAD_MAX 2u                     /* granules of pre-headers before an object */
+
+static inline uint64_t granule_of(const void *p)
+{
+    return (uintptr_t)((const char *)p - pypper_heap_layout.base) / GRANULE;
+}
+
+static inline uint64_t *group_of_granule(uint64_t g)
+{
+    return &pypper_heap_layout.track[(g >> 6) * TRACK_WORDS];
+}
+
+/* The object's offset in granules, or -1 when it cannot be one (track.h). */
+static inline int head_offset(const void *block, const void *object)
+{
+    uintptr_t off = (uintptr_t)((const char *)object - (const char *)block);
+    return off % GRANULE || off / GRANULE > HEAD_MAX ? -1 : (int)(off / GRANULE);
+}
+
+/* Mark block (granule gb) tracked with its object `off` granules in: the head bit
+ * there, none before it (what an earlier object of the block left). All within the
+ * block, so within its arena. */
+static inline void mark(uint64_t gb, int off)
+{
+    for (int k = 0; k < off; k++)
+        group_of_granule(gb + (uint64_t)k)[TRACK_HEAD] &= ~((uint64_t)1 << ((gb + (uint64_t)k) & 63));
+    uint64_t gh = gb + (uint64_t)off;
+    group_of_granule(gh)[TRACK_HEAD] |= (uint64_t)1 << (gh & 63);
+    uint64_t *group = group_of_granule(gb);
+    uint64_t bit = (uint64_t)1 << (gb & 63);
+    group[TRACK_NOTED] &= ~bit;
+    group[TRACK_TRACKED] |= bit;
+}
+
+void *pypper_heap_track_containing(const void *object)
 {
     pypper_block_info info;
-    pypper_heap_lookup(addr, &info);
+    pypper_heap_lookup(object, &info);
     if (!info.allocated)
         return NULL;
-    uint64_t *word = layout_track_word(info.block);
-    uint64_t bit = layout_track_bit(info.block);
-    if (*word & bit)
+    int off = head_offset(info.block, object);
+    if (off < 0 || (*layout_track_word(info.block) & layout_track_bit(info.block)))
         return NULL;
-    *word |= bit;
+    mark(granule_of(info.block), off);
     return info.block;
 }
 
 int pypper_heap_track_block(void *block, const void *object)
 {
     if (!pypper_heap_layout.base || !layout_owns(block))
+        return -1;
+    int off = head_offset(block, object);
+    if (off < 0)
         return -1;
     /* The object is live, so its own arena is committed; a block start computed
      * into another arena is checked before its metadata is read. */
@@ -45,37 +86,68 @@ int pypper_heap_track_block(void *block, const void *object)
     if (slot->size) {
         if (!pool_is_marked(block))     /* marks are set on allocated block starts */
             return -1;
-        *word |= bit;
+        mark(granule_of(block), off);
         return 2;
     }
     pypper_block_info info;
     pypper_heap_lookup(block, &info);
     if (!info.allocated || info.block != block)
         return -1;
-    *word |= bit;
+    mark(granule_of(block), off);
     return 1;
 }
 
-const uint64_t *pypper_heap_track_bits(void)
+void *pypper_heap_tracked_object(const void *block)
+{
+    uint64_t gb = granule_of(block);
+    /* The first head bit stops the search: it is inside the block. */
+    for (uint64_t k = 0; k <= HEAD_MAX; k++)
+        if (group_of_granule(gb + k)[TRACK_HEAD] & ((uint64_t)1 << ((gb + k) & 63)))
+            return (char *)block + k * GRANULE;
+    return NULL;
+}
+
+void pypper_heap_note(void *block)
+{
+    if (pypper_heap_owns(block))
+        layout_track_word(block)[TRACK_NOTED] |= layout_track_bit(block);
+}
+
+void pypper_heap_unnote(void *block)
+{
+    if (pypper_heap_owns(block))
+        layout_track_word(block)[TRACK_NOTED] &= ~layout_track_bit(block);
+}
+
+bool pypper_heap_is_noted(const void *block)
+{
+    return pypper_heap_owns(block) && (layout_track_word(block)[TRACK_NOTED] & layout_track_bit(block));
+}
+
+const uint64_t *pypper_heap_noted_bits(unsigned *stride)
 {
     /* layout_track_bit counts bits from address 0: the same as from the base only when
      * the base is aligned to 64 granules (it is arena-aligned). */
     if (!pypper_heap_layout.base || ((uintptr_t)pypper_heap_layout.base & (64 * GRANULE - 1)))
         return NULL;
-    return pypper_heap_layout.track;
+    *stride = TRACK_WORDS;
+    return pypper_heap_layout.track + TRACK_NOTED;
 }
 
 void pypper_heap_untrack(void *block)
 {
-    if (pypper_heap_owns(block))
-        *layout_track_word(block) &= ~layout_track_bit(block);
+    if (pypper_heap_owns(block)) {
+        uint64_t *group = layout_track_word(block);
+        group[TRACK_TRACKED] &= ~layout_track_bit(block);
+        group[TRACK_NOTED] &= ~layout_track_bit(block);
+    }
 }
 
 bool pypper_heap_untrack_all(void)
 {
     if (!pypper_heap_layout.track)
         return true;
-    size_t len = pypper_heap_layout.tier_bytes * HEAP_TIERS / GRANULE / 8;
+    size_t len = pypper_heap_layout.tier_bytes * HEAP_TIERS / GRANULE / 8 * TRACK_WORDS;
     return madvise(pypper_heap_layout.track, len, MADV_DONTNEED) == 0;
 }
 
@@ -94,4 +166,51 @@ bool pypper_heap_probe_tracked(const void *p)
 bool pypper_heap_probe_mapped(const void *p)
 {
     return pypper_heap_owns(p) && region_arena_committed(layout_arena_index(p));
+}
+
+uint64_t pypper_heap_granule_of(const void *p) { return granule_of(p); }
+
+uint64_t pypper_heap_granule_end(void)
+{
+    return pypper_heap_layout.base ? pypper_heap_layout.tier_bytes * HEAP_TIERS / GRANULE : 0;
+}
+
+bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_block *out)
+{
+    uint64_t g = *cursor, limit = pypper_heap_granule_end();
+    if (end > limit)
+        end = limit;
+    size_t per_tier = pypper_heap_layout.arenas_per_tier;
+    while (g < end) {
+        size_t ai = (size_t)(g / GRANULES_PER_ARENA);
+        if (!region_arena_committed(ai)) {
+            /* Past the tier's bump end (released arenas below it stay mapped and
+             * read as committed): none follows in this tier. */
+            g = (uint64_t)((ai / per_tier) + 1) * per_tier * GRANULES_PER_ARENA;
+            continue;
+        }
+        uint64_t arena_end = (uint64_t)(ai + 1) * GRANULES_PER_ARENA;
+        if (arena_end > end)
+            arena_end = end;
+        while (g < arena_end) {
+            uint64_t w = group_of_granule(g)[TRACK_TRACKED] & (~(uint64_t)0 << (g & 63));
+            if (!w) {
+                g = (g | 63) + 1;
+                continue;
+            }
+            uint64_t found = (g & ~(uint64_t)63) + (uint64_t)__builtin_ctzll(w);
+            if (found >= arena_end)
+                break;
+            char *block = pypper_heap_layout.base + found * GRANULE;
+            uint64_t *group = group_of_granule(found);
+            out->block = block;
+            out->object = pypper_heap_tracked_object(block);
+            out->noted = (group[TRACK_NOTED] >> (found & 63)) & 1u;
+            *cursor = found + 1;
+            return true;
+        }
+        g = arena_end;
+    }
+    *cursor = g < end ? g : end;
+    return false;
 }

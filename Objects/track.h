@@ -1,9 +1,12 @@
-/* Objects/track.h: which blocks the live trace knows (the object table's members), as
- * a bit per 16-byte granule in a bitmap beside the heap (8 KiB per 1 MiB arena, its
- * pages touched only while tracing). While tracking is on, the heap's free path
- * clears the freed block's bit and counts it: a freed object leaves the live set
+/* Objects/track.h: which blocks the live trace knows, as bits per 16-byte granule in
+ * bitmaps beside the heap (Objects/heap_layout.h: 24 KiB per 1 MiB arena, their pages
+ * touched only while tracing): tracked (a block start the live trace took), head
+ * (where a tracked block's object starts: 0, 16 or 32 bytes in, after its
+ * pre-headers) and noted (the object has an entry in the object table,
+ * Pypper/objtable.h). While tracking is on, the heap's free path clears the freed
+ * block's tracked and noted bits and counts them: a freed object leaves the live set
  * there, without its memory being read; the object table drops such entries later,
- * in bulk (Pypper/objtable.c). */
+ * in bulk. Readers walk the tracked objects in address order (pypper_heap_tracked_next). */
 #ifndef PYPPER_TRACK_H
 #define PYPPER_TRACK_H
 
@@ -16,21 +19,33 @@
 void pypper_heap_set_tracking(bool on);
 /* Tracked blocks freed since the process started (their bits cleared). */
 uint64_t pypper_heap_tracked_frees(void);
+/* Of those, the noted ones (an object-table entry of theirs is now dead). */
+uint64_t pypper_heap_noted_frees(void);
 
-/* Mark the allocated block holding addr as tracked and return its start; NULL when
- * addr is not in an allocated block of the heap or the block is tracked already. */
-void *pypper_heap_track_containing(const void *addr);
+/* Mark the allocated block holding `object` as tracked, its object at `object`, and
+ * return its start; NULL when the object is not in an allocated block of the heap, is
+ * not 0, 16 or 32 bytes into it, or the block is tracked already. */
+void *pypper_heap_track_containing(const void *object);
 /* The same for a block start the caller computed from a live object (the object
  * minus its headers): 2 when it is now tracked and is a pooled (small) block, 1 when
  * it is now tracked and is not, 0 when it already was, -1 when it is not the start of
- * an allocated block of the heap. Cheaper: no full lookup for pooled blocks. */
+ * an allocated block of the heap or the object not 0, 16 or 32 bytes into it. Cheaper:
+ * no full lookup for pooled blocks. */
 int pypper_heap_track_block(void *block, const void *object);
+/* Clear block's tracked and noted bits. */
 void pypper_heap_untrack(void *block);
-/* The bitmap itself, for a reader that knows its blocks are the heap's: bit g (word
- * g / 64, bit g % 64) is the block at pypper_heap_base() + 16 g; readable for every
- * arena ever committed (discarded pages read as zero). NULL without a heap. */
-const uint64_t *pypper_heap_track_bits(void);
-/* Clear every bit at once: the bitmap's pages are dropped (they read as zero), none
+/* The object of a tracked block (its head bit). */
+void *pypper_heap_tracked_object(const void *block);
+/* The tracked block's object got an object-table entry: reads as current until the
+ * block is freed or untracked. */
+void pypper_heap_note(void *block);
+void pypper_heap_unnote(void *block);
+bool pypper_heap_is_noted(const void *block);
+/* The noted bits, for a reader that knows its blocks are the heap's: bit g (word
+ * (g / 64) * *stride, bit g % 64) is the block at pypper_heap_base() + 16 g; readable
+ * for every arena ever committed (discarded pages read as zero). NULL without a heap. */
+const uint64_t *pypper_heap_noted_bits(unsigned *stride);
+/* Clear every bit at once: the bitmaps' pages are dropped (they read as zero), none
  * is written. In a forked child that copies nothing: its bits are the parent's pages,
  * which clearing them block by block would copy (every bitmap page holding a tracked
  * block's bit). false when the kernel refused (locked memory: mlockall): nothing was
@@ -43,5 +58,19 @@ bool pypper_heap_is_tracked(const void *block);
 bool pypper_heap_probe_tracked(const void *p);
 /* Any thread, any address: whether p is in a committed arena (readable for good). */
 bool pypper_heap_probe_mapped(const void *p);
+
+/* Walking the tracked blocks, in address order, by granule number from the heap's
+ * base (a cursor: 0 is the start; the heap's committed arenas only). */
+typedef struct {
+    void *block, *object;
+    bool noted;
+} pypper_tracked_block;
+/* The first tracked block at granule *cursor or after it and before `end`: true, with
+ * *cursor just after it; false at `end` or at the end of the heap's committed arenas,
+ * with *cursor there. Under the heap's serialization (the free path clears bits). */
+bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_block *out);
+/* A granule number for cursors (p owned by the heap), and where walks end. */
+uint64_t pypper_heap_granule_of(const void *p);
+uint64_t pypper_heap_granule_end(void);
 
 #endif

@@ -42,6 +42,7 @@ static bool bulk;                       /* a bulk load: adds fill slots[0, nbulk
 static size_t nbulk;
 static pypper_objtable_alive_fn alive_fn;
 static const uint64_t *alive_bits;      /* instead of alive_fn when set */
+static unsigned alive_stride = 1;       /* words from one 64 blocks' word to the next */
 static uint64_t dropped_total;          /* entries dropped, ever */
 static uint64_t hashed_total, probed_total;     /* entries hashed by syncs, and the
                                                  * occupied slots they probed, ever */
@@ -54,7 +55,11 @@ void pypper_objtable_set_base(void *base) { pypper_objtable_base = base; }
 
 void pypper_objtable_set_alive(pypper_objtable_alive_fn alive) { alive_fn = alive; }
 
-void pypper_objtable_set_alive_bits(const uint64_t *bits) { alive_bits = bits; }
+void pypper_objtable_set_alive_bits(const uint64_t *bits, unsigned stride)
+{
+    alive_bits = bits;
+    alive_stride = stride ? stride : 1;
+}
 
 /* The key the table compares: the block's granule number from the base (one 8-byte
  * load where the entry's layout allows: granule, then where's low bits). */
@@ -448,7 +453,7 @@ static inline bool entry_current(const pypper_obj_entry *e)
         return false;
     if (alive_bits) {
         uint64_t g = key_of(e);         /* the block's granule number */
-        return (alive_bits[g >> 6] >> (g & 63)) & 1u;
+        return (alive_bits[(g >> 6) * alive_stride] >> (g & 63)) & 1u;
     }
     return !alive_fn || alive_fn(pypper_entry_block(e));
 }
@@ -577,6 +582,14 @@ pypper_obj_entry *pypper_objtable_find(const void *block)
 }
 
 bool pypper_objtable_contains(const void *block) { return pypper_objtable_find(block) != NULL; }
+
+pypper_obj_entry *pypper_objtable_put(void *block, void *object, uint32_t site)
+{
+    if (pypper_objtable_add(block, object, site) < 0 || pypper_objtable_sync() < 0)
+        return NULL;
+    pypper_obj_entry *e = pypper_objtable_find(block);
+    return e && pypper_entry_object(e) == object ? e : NULL;
+}
 
 size_t pypper_objtable_count(void) { return cap + npending; }
 

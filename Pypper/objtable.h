@@ -109,10 +109,11 @@ static inline void pypper_entry_set_note(pypper_obj_entry *e, unsigned note)
 typedef bool (*pypper_objtable_alive_fn)(const void *block);
 void pypper_objtable_set_alive(pypper_objtable_alive_fn alive);
 /* Or, instead of a function: alive when bit g of `bits` is set, g being the block's
- * granule number from the base (word g / 64, bit g % 64), a bitmap readable for every
- * block an entry can name; NULL: the function decides. (An indirect call a check
- * was a tenth of a record-building loop's tracing, in the pending entries' drops.) */
-void pypper_objtable_set_alive_bits(const uint64_t *bits);
+ * granule number from the base (word (g / 64) * stride, bit g % 64), a bitmap readable
+ * for every block an entry can name; NULL: the function decides. (An indirect call a
+ * check was a tenth of a record-building loop's tracing, in the pending entries'
+ * drops.) */
+void pypper_objtable_set_alive_bits(const uint64_t *bits, unsigned stride);
 
 /* Where blocks can be: [base, base + PYPPER_OBJTABLE_SPAN). Set before adding (an
  * empty table); NULL (the default) works for a table whose blocks are below 1 TiB. */
@@ -146,6 +147,9 @@ int pypper_objtable_sync(void);
  * until the next add, sync, sweep or compaction. */
 pypper_obj_entry *pypper_objtable_find(const void *block);
 bool pypper_objtable_contains(const void *block);
+/* Add an entry and sync: the new entry (alive() must say so already), or NULL when
+ * the table could not take it. Invalidates other entry pointers, like a sync. */
+pypper_obj_entry *pypper_objtable_put(void *block, void *object, uint32_t site);
 /* Whether entry e describes a live object: not an empty slot, and alive() says so. */
 bool pypper_objtable_current(const pypper_obj_entry *e);
 /* Entry numbers: the hash table's slots, then the pending entries; empty slots and

@@ -20,8 +20,9 @@ enum {
 /* Room for cap rows, column after column, in one buffer: address, size, owned bytes
  * (uint64), temperature (double), type and site (uint32: indexes of the type and
  * site tables; sites are alloc_sites ids until they are numbered), tier (0 fast,
- * 1 slow), class (PYPPER_COLD / WARM / HOT) and site kind (uint8). entry (scratch of
- * the writer, not in the buffer): each row's table entry. */
+ * 1 slow), class (PYPPER_COLD / WARM / HOT) and site kind (uint8). head (scratch of
+ * the writer, not in the buffer): each row's object's distance from its block start,
+ * in 16-byte granules (its pre-headers). */
 #define PYPPER_SNAPSHOT_ROW_BYTES 44u
 typedef struct {
     size_t cap;
@@ -29,7 +30,7 @@ typedef struct {
     double *temperature;
     uint32_t *type, *site;
     uint8_t *tier, *klass, *kind;
-    uint32_t *entry;
+    uint8_t *head;
 } pypper_snapshot_columns;
 
 static inline void pypper_snapshot_columns_place(pypper_snapshot_columns *c, char *buf, size_t cap)
@@ -44,7 +45,7 @@ static inline void pypper_snapshot_columns_place(pypper_snapshot_columns *c, cha
     c->tier = (uint8_t *)(c->site + cap);
     c->klass = c->tier + cap;
     c->kind = c->klass + cap;
-    c->entry = NULL;
+    c->head = NULL;
 }
 
 /* One row's values, and writing them at row i. */

@@ -154,7 +154,9 @@ static struct {
     uint64_t hit_grows;
     poll_entry *poll;
     size_t npoll, poll_pos, table_cursor;
-    size_t poll_cursor;         /* with write tracking: where the choice of polls goes on */
+    uint64_t poll_cursor;       /* where the choice of polls without entries goes on: a
+                                   granule of the tracked bitmap (Objects/track.h) */
+    size_t entry_poll_cursor;   /* and of those with entries: a slot of the table */
     uint64_t poll_reads_at_refill;
     uint64_t poll_written, poll_unwritten;  /* entries chosen / passed over by page writes */
     PyThreadState *target;      /* the main thread, or NULL: frames are not read */
@@ -178,6 +180,7 @@ static struct {
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
     uint64_t still_bursts, poll_reads, applies, applied, to_pages, number_heat, unknown, dropped, idle_sleeps;
+    uint64_t entries_made, entries_refused;     /* object-table entries evidence made */
     uint64_t pressure_sleeps;   /* windows slept because the process was short of memory */
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
     uint64_t signal_evidence;   /* drained from the signal sampler */
@@ -417,53 +420,89 @@ static void take_census(size_t count, uint32_t now)
     pypper_model_census_end(&census, now);
 }
 
-/* With write tracking, the polled part is chosen by page writes (Pypper/
- * attribution.h): from a cursor of its own, among at most POLL_LOOK entries, the
- * first m whose page was written in the last interval scanned (or not known to be
- * unwritten). An object on a page not written since that scan was not used since: it
- * needs no poll, and the reads go to objects that may have been used. */
+/* The objects polled: half from the object table (the objects with evidence, from a
+ * cursor over its slots: hash order, so a group of related objects is not polled all
+ * at once and then not at all, which made a median of 300 objects' temperatures jump
+ * by 0.08 from one hand-over to another), the rest from the tracked objects without
+ * an entry (Objects/track.h, in address order from a cursor of their own), whose
+ * first use they show. With write tracking, chosen by page writes (Pypper/
+ * attribution.h): among at most POLL_LOOK looked at, those whose page was written in
+ * the last interval scanned (or not known to be unwritten). An object on a page not
+ * written since that scan was not used since: it needs no poll, and the reads go to
+ * objects that may have been used. An object the pageout backend sent to swap is not
+ * polled: the read would bring its page back. */
 #define POLL_LOOK (2 * POLL_WINDOW)
 
-static poll_entry poll_entry_of(const pypper_obj_entry *e)
+static poll_entry poll_entry_of(const void *block, const void *object)
 {
-    char *object = pypper_entry_object(e), *block = pypper_entry_block(e);
-    return POLL_ON | (uint64_t)(object - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE
-           | (uint64_t)((object - block) / PYPPER_OBJTABLE_GRANULE) << POLL_OFFSET_SHIFT;
+    const char *o = object, *b = block;
+    return POLL_ON | (uint64_t)(o - pypper_objtable_base) / PYPPER_OBJTABLE_GRANULE
+           | (uint64_t)((o - b) / PYPPER_OBJTABLE_GRANULE) << POLL_OFFSET_SHIFT;
 }
 
-static size_t choose_polls_by_writes(size_t count, size_t m)
+/* Whether an object is worth a poll now (see above); counts those skipped unwritten. */
+static bool poll_wanted(const void *block, const void *object, bool by_writes)
 {
-    size_t k = 0;
-    if (AT.poll_cursor >= count)
-        AT.poll_cursor = 0;
+    if (by_writes && !pypper_attr_poll_wanted(pypper_wt_written_last(object))) {
+        AT.poll_unwritten++;
+        return false;
+    }
+    return pypper_residency_may_touch(block);
+}
+
+static size_t choose_polls_with_entries(size_t m, bool by_writes)
+{
+    size_t k = 0, count = pypper_objtable_count();
+    if (AT.entry_poll_cursor >= count)
+        AT.entry_poll_cursor = 0;
     for (size_t looked = 0; looked < count && looked < POLL_LOOK && k < m; looked++) {
-        pypper_obj_entry *e = pypper_objtable_at(AT.poll_cursor);
-        if (++AT.poll_cursor == count)
+        pypper_obj_entry *e = pypper_objtable_at(AT.entry_poll_cursor);
+        if (++AT.entry_poll_cursor == count)
+            AT.entry_poll_cursor = 0;
+        if (pypper_objtable_current(e) && poll_wanted(pypper_entry_block(e), pypper_entry_object(e), by_writes))
+            AT.poll[k++] = poll_entry_of(pypper_entry_block(e), pypper_entry_object(e));
+    }
+    return k;
+}
+
+static size_t choose_polls_without_entries(size_t k, size_t m, bool by_writes)
+{
+    uint64_t end = pypper_heap_granule_end();
+    bool wrapped = false;
+    for (size_t looked = 0; looked < POLL_LOOK && k < m;) {
+        pypper_tracked_block t;
+        if (!pypper_heap_tracked_next(&AT.poll_cursor, end, &t)) {
+            if (wrapped)
+                break;                  /* fewer such objects than m */
             AT.poll_cursor = 0;
-        if (!pypper_objtable_current(e))
-            continue;
-        if (!pypper_attr_poll_wanted(pypper_wt_written_last(pypper_entry_object(e)))) {
-            AT.poll_unwritten++;
+            wrapped = true;
             continue;
         }
-        if (!pypper_residency_may_touch(pypper_entry_block(e)))
-            continue;
-        AT.poll[k++] = poll_entry_of(e);
+        looked++;
+        if (t.object && !t.noted && poll_wanted(t.block, t.object, by_writes))
+            AT.poll[k++] = poll_entry_of(t.block, t.object);
     }
-    AT.poll_written += k;
+    return k;
+}
+
+static size_t choose_polls(size_t m, bool by_writes)
+{
+    size_t k = choose_polls_with_entries(m / 2, by_writes);
+    k = choose_polls_without_entries(k, m, by_writes);
+    if (by_writes)
+        AT.poll_written += k;
     return k;
 }
 
 /* The next window of the object table: POLL_WINDOW entry numbers (empty slots among
- * them read as idle and are never polled) get their class
- * re-evaluated (so objects that cool without new evidence change class too), and the
- * first of them are polled. A change is seen between two reads of a count, so the
- * polled part is about half the reads of the last interval (each entry is read about
- * twice before the next refill; a window read once would never show one). An entry
- * without heat and cold already is left as it is: it has nothing to count or change,
- * and most of a large table is such entries (not even their block is looked at).
- * One pass over the window, through the table's slots (the table does not change under
- * the GIL): two passes with a call per entry cost the hand-over about 1 M instructions
+ * them read as idle) get their class re-evaluated (so objects that cool without new
+ * evidence change class too); then the next objects to poll are chosen. A change is
+ * seen between two reads of a count, so the polled part is about half the reads of
+ * the last interval (each object is read about twice before the next refill; one read
+ * once would never show one). An entry without heat and cold already is left as it
+ * is: it has nothing to count or change (not even its block is looked at). One pass
+ * over the window, through the table's slots (the table does not change under the
+ * GIL): two passes with a call per entry cost the hand-over about 1 M instructions
  * (churn.py, containers.py under callgrind), a third of the hand-over there. */
 static void refill_poll_window(uint32_t now)
 {
@@ -475,8 +514,8 @@ static void refill_poll_window(uint32_t now)
     size_t m = AT.applies ? (size_t)(reads / 2) : POLL_WINDOW / 4;
     if (m < POLL_MIN)
         m = POLL_MIN;
-    if (m > n)
-        m = n;
+    if (m > POLL_WINDOW)
+        m = POLL_WINDOW;
     if (AT.table_cursor >= count)
         AT.table_cursor = 0;
     take_census(count, now);
@@ -487,19 +526,12 @@ static void refill_poll_window(uint32_t now)
         if (++c == count)
             c = 0;
         const pypper_obj_state *st = pypper_entry_state(e);
-        bool idle = st->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD;
-        if (i < m && !by_writes) {
-            /* An object the pageout backend sent to swap is not polled: the read
-             * would bring its page back. */
-            bool poll = pypper_objtable_current(e) && pypper_residency_may_touch(pypper_entry_block(e));
-            AT.poll[i] = poll ? poll_entry_of(e) : 0;
-        }
-        if (idle)
+        if (st->heat <= 0.0f && pypper_entry_class(e) == PYPPER_COLD)
             continue;                   /* it would stay cold */
         pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(st, now), now));
     }
     AT.table_cursor = c;
-    AT.npoll = by_writes ? choose_polls_by_writes(count, m) : m;
+    AT.npoll = choose_polls(m, by_writes);
     AT.poll_pos = 0;
 }
 
@@ -640,8 +672,24 @@ static void apply_locked(bool refill)
         double weighed = pypper_model_weigh(h->n);
         pypper_block_info info;
         pypper_heap_lookup(object, &info);
-        pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
-        /* A freed object's entry waits for a compaction: it is not current. */
+        pypper_obj_entry *e = NULL;
+        if (info.allocated && pypper_heap_is_tracked(info.block)
+            && pypper_heap_tracked_object(info.block) == object) {
+            /* A tracked object: its entry, or a new one now that it has evidence (a
+             * freed object's entry waits for a sweep: not current, replaced). */
+            if (pypper_heap_is_noted(info.block)) {
+                e = pypper_objtable_find(info.block);
+            } else {
+                pypper_heap_note(info.block);
+                e = pypper_objtable_put(info.block, object, 0);
+                if (!e) {
+                    pypper_heap_unnote(info.block);     /* no room: its page takes it */
+                    AT.entries_refused++;
+                } else {
+                    AT.entries_made++;
+                }
+            }
+        }
         if (e && pypper_entry_object(e) == object && pypper_objtable_current(e)) {
             pypper_obj_state *st = pypper_entry_state_mut(e);
             pypper_model_add_heat(st, weighed, now);
@@ -1160,7 +1208,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1176,6 +1224,8 @@ PyObject *pypper_active_trace_stats(void)
         "applies", (unsigned long long)AT.applies,
         "applied", (unsigned long long)AT.applied,
         "to_pages", (unsigned long long)AT.to_pages,
+        "entries_made", (unsigned long long)AT.entries_made,
+        "entries_refused", (unsigned long long)AT.entries_refused,
         "number_heat", (unsigned long long)AT.number_heat,
         "page_heat_pages", (unsigned long long)pypper_page_heat_pages(),
         "unknown", (unsigned long long)AT.unknown,

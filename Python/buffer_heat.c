@@ -12,6 +12,7 @@
 #include "../Objects/heap_pages.h"
 #include "../Objects/residency.h"
 #include "../Pypper/attribution.h"
+#include "../Objects/track.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
@@ -34,9 +35,12 @@ static double temperature_of(PyObject *obj, uint32_t now, int resident_only, int
     pypper_heap_lookup(obj, &info);
     if (!info.allocated)
         return -1.0;
-    pypper_obj_entry *e = pypper_objtable_find(info.block);
-    if (e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e)) {
-        double t = pypper_model_temperature(pypper_model_heat(pypper_entry_state(e), now), now);
+    if (pypper_heap_is_tracked(info.block) && pypper_heap_tracked_object(info.block) == (void *)obj) {
+        /* A traced object: its entry's evidence, none without an entry. */
+        pypper_obj_entry *e = pypper_heap_is_noted(info.block) ? pypper_objtable_find(info.block) : NULL;
+        const pypper_obj_state *st = e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e)
+                                     ? pypper_entry_state(e) : &pypper_obj_state_zero;
+        double t = pypper_model_temperature(pypper_model_heat(st, now), now);
         *own = 1;
         return pypper_attr_temperature(t, pypper_wt_page_history(obj), info.size);
     }

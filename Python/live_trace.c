@@ -64,8 +64,10 @@ static struct {
     uint64_t full_pass_ns, full_pass_objects;
     uint64_t tracked_total;
     uint64_t freed_at_start;            /* the heap's tracked-free count at start */
+    uint64_t noted_freed_at_start;      /* and its noted-free count */
     uint64_t dropped_at_start;          /* the table's drop count at start */
-    size_t sweep_cursor, rescan_cursor;
+    size_t sweep_cursor;
+    uint64_t rescan_cursor;             /* a granule of the heap (Objects/track.h) */
     uint64_t rescan_found;
     PyObject **rescan_buf;              /* RESCAN_FOUND_MAX slots, mmap'ed */
     size_t rescan_nfound;
@@ -125,7 +127,7 @@ static uint64_t pause_p99_us(void)
     return 0;
 }
 
-static bool block_alive(const void *block) { return pypper_heap_is_tracked(block); }
+static bool block_alive(const void *block) { return pypper_heap_is_noted(block); }
 
 /* Entries of freed objects: one per tracked free not yet swept. Each traced
  * collection and each hand-over of the sampler's evidence sweeps a slice of the table
@@ -140,11 +142,11 @@ static bool block_alive(const void *block) { return pypper_heap_is_tracked(block
 #define SHRINK_MIN ((size_t)1 << 16)
 #define SHRINK_AFTER_NS 2000000000ull
 
-/* Entries of freed objects still in the table: one per tracked free, less those the
- * table dropped since the session started. */
+/* Entries of freed objects still in the table: one per noted free (a tracked block
+ * with an entry), less those the table dropped since the session started. */
 static uint64_t dead_entries(void)
 {
-    uint64_t frees = pypper_heap_tracked_frees() - LT.freed_at_start;
+    uint64_t frees = pypper_heap_noted_frees() - LT.noted_freed_at_start;
     uint64_t dropped = pypper_objtable_dropped() - LT.dropped_at_start;
     return frees > dropped ? frees - dropped : 0;
 }
@@ -202,17 +204,23 @@ static int track_object(PyObject *op)
         block = pypper_heap_track_containing(op);
     if (rc == 0 || !block)
         return 0;
-    /* Objects allocated before the session (those of the first pass) have no site:
-     * marked so, apart from the later objects whose allocation was not recorded. */
+    LT.tracked_total++;
+    /* An entry in the object table only for an object with something to keep: one
+     * from before the session (the first pass: marked so, it has no site) or one whose
+     * allocation site was recorded (sampled, or a block above 512 bytes). Evidence
+     * gives the others theirs when it comes (Python/active_trace.c); until then the
+     * tracked bits are all there is of them: no entry to append, hash or sweep (a
+     * loop building lists of 5,000 records paid most of its tracing beyond the
+     * sampler in entries, Doc/live-trace.md). */
     uint32_t site = !LT.full_pass_done ? PYPPER_SITE_BEFORE_SESSION
                     : rc == 2 ? pypper_alloc_sites_take_small(block)
                     : pypper_alloc_sites_take(block);
-    if (pypper_objtable_add(block, op, site) < 0) {
-        pypper_heap_untrack(block);
-        LT.table_failures++;
-        return 0;
-    }
-    LT.tracked_total++;
+    if (!site)
+        return 1;
+    if (pypper_objtable_add(block, op, site) < 0)
+        LT.table_failures++;            /* tracked without its site */
+    else
+        pypper_heap_note(block);
     return 1;
 }
 
@@ -275,18 +283,23 @@ size_t pypper_live_trace_rescan(size_t budget)
     if (!LT.on || !LT.rescan_buf)
         return 0;
     bool locked = pypper_heap_lock();
-    pypper_objtable_sync();             /* replaces entries whose block was reused */
-    size_t n = pypper_objtable_count();
     LT.rescan_nfound = 0;
-    for (size_t k = 0; k < budget && k < n && LT.rescan_nfound < RESCAN_FOUND_MAX; k++) {
-        if (LT.rescan_cursor >= n)
+    uint64_t end = pypper_heap_granule_end();
+    bool wrapped = false;
+    for (size_t k = 0; k < budget && LT.rescan_nfound < RESCAN_FOUND_MAX;) {
+        pypper_tracked_block t;
+        if (!pypper_heap_tracked_next(&LT.rescan_cursor, end, &t)) {
+            if (wrapped)
+                break;                  /* fewer tracked blocks than the budget */
             LT.rescan_cursor = 0;
-        pypper_obj_entry *e = pypper_objtable_at(LT.rescan_cursor++);
-        PyObject *op = pypper_entry_object(e);
+            wrapped = true;
+            continue;
+        }
+        k++;
+        PyObject *op = t.object;
         /* A dealloc'ed object kept on a CPython free list (dicts, lists, tuples,
          * floats) keeps its block and tracked bit but has no references. */
-        if (!pypper_objtable_current(e) || !pypper_residency_may_touch(pypper_entry_block(e))
-            || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
+        if (!op || !pypper_residency_may_touch(t.block) || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
             continue;
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
         if (traverse)
@@ -331,10 +344,9 @@ static bool young_cursor_usable(PyGC_Head *g)
 {
     pypper_block_info info;
     pypper_heap_lookup(g, &info);
-    if (!info.allocated)
+    if (!info.allocated || !pypper_heap_is_tracked(info.block))
         return false;
-    pypper_obj_entry *e = pypper_objtable_find(info.block);
-    return e && pypper_entry_object(e) == (void *)(g + 1) && pypper_objtable_current(e)
+    return pypper_heap_tracked_object(info.block) == (void *)(g + 1)
            && _PyObject_GC_IS_TRACKED((PyObject *)(g + 1));
 }
 
@@ -344,7 +356,6 @@ void pypper_live_trace_young(size_t budget)
         return;
     PyInterpreterState *interp = PyInterpreterState_Get();
     bool locked = pypper_heap_lock();
-    pypper_objtable_sync();             /* replaces entries whose block was reused */
     /* The generations younger than the traced one, older first (generation 1 has
      * survived a collection). */
     for (int gen = LT.min_generation - 1; gen >= 0 && budget; gen--) {
@@ -529,10 +540,13 @@ int pypper_live_trace_start(const pypper_config *cfg)
         return -1;
     }
     LT.freed_at_start = pypper_heap_tracked_frees();
+    LT.noted_freed_at_start = pypper_heap_noted_frees();
     LT.dropped_at_start = pypper_objtable_dropped();
     LT.hashed_at_start = pypper_objtable_hashed(&LT.probed_at_start);
     pypper_objtable_set_alive(block_alive);
-    pypper_objtable_set_alive_bits(pypper_heap_track_bits());   /* the same, inline */
+    unsigned stride;
+    const uint64_t *noted = pypper_heap_noted_bits(&stride);
+    pypper_objtable_set_alive_bits(noted, stride);     /* an entry lives while its block is noted */
     pypper_objtable_set_base(pypper_heap_base());      /* entries count from it */
     pypper_heap_set_tracking(true);
 
@@ -552,7 +566,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     pypper_objtable_bulk_end();
     uint64_t ns = pypper_mono_ns() - t0;
     LT.full_pass_ns = ns;
-    LT.full_pass_objects = pypper_objtable_used();
+    LT.full_pass_objects = LT.tracked_total;
     LT.full_pass_done = true;
     pypper_log(PYPPER_LOG_INFO, "live trace: %llu objects (%llu containers) in %.1f ms",
                (unsigned long long)LT.full_pass_objects, (unsigned long long)containers,
@@ -591,10 +605,10 @@ void pypper_live_trace_stop(void)
      * child both are the parent's pages (a block-by-block clear copied the bitmap).
      * Refused (memory locked by mlockall): block by block. */
     if (!pypper_heap_untrack_all()) {
-        const pypper_obj_entry *e = pypper_objtable_entries();
-        for (size_t i = 0, n = pypper_objtable_count(); i < n; i++)
-            if (!pypper_entry_empty(&e[i]))
-                pypper_heap_untrack(pypper_entry_block(&e[i]));
+        uint64_t cursor = 0;
+        pypper_tracked_block t;
+        while (pypper_heap_tracked_next(&cursor, UINT64_MAX, &t))
+            pypper_heap_untrack(t.block);
     }
     pypper_objtable_clear();
     pypper_heap_unlock(locked);
@@ -616,15 +630,25 @@ bool pypper_live_trace_knows(PyObject *op)
     pypper_block_info info;
     bool locked = pypper_heap_lock();
     pypper_heap_lookup(op, &info);
-    pypper_objtable_sync();
-    pypper_obj_entry *e = info.allocated ? pypper_objtable_find(info.block) : NULL;
-    bool known = e && pypper_entry_object(e) == (void *)op && pypper_objtable_current(e);
+    bool known = info.allocated && pypper_heap_is_tracked(info.block)
+                 && pypper_heap_tracked_object(info.block) == (void *)op;
     pypper_heap_unlock(locked);
     return known;
 }
 
-/* Objects in the table whose block is still tracked. */
+/* Tracked objects not freed since. */
 static size_t live_objects(void)
+{
+    if (!LT.on)
+        return 0;
+    uint64_t freed = pypper_heap_tracked_frees() - LT.freed_at_start;
+    return LT.tracked_total > freed ? (size_t)(LT.tracked_total - freed) : 0;
+}
+
+size_t pypper_live_trace_objects(void) { return live_objects(); }
+
+/* Of those, the ones with an entry in the object table. */
+static size_t live_entries(void)
 {
     if (!LT.on)
         return 0;
@@ -646,9 +670,10 @@ static double probes_per_add(void)
 PyObject *pypper_live_trace_stats(void)
 {
     return Py_BuildValue(
-        "{s:O,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K}",
+        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)live_objects(),
+        "entries", (Py_ssize_t)live_entries(),
         "tracked_total", (unsigned long long)LT.tracked_total,
         "freed", (unsigned long long)(LT.on ? pypper_heap_tracked_frees() - LT.freed_at_start
                                             : LT.freed_final),

@@ -25,6 +25,8 @@ void pypper_live_trace_young(size_t budget);
 bool pypper_live_trace_running(void);
 /* Is op in the object table? */
 bool pypper_live_trace_knows(PyObject *op);
+/* Tracked objects not freed since (Objects/track.h: what walks over them find). */
+size_t pypper_live_trace_objects(void);
 /* A new dict of counters and pause figures. */
 PyObject *pypper_live_trace_stats(void);
 

@@ -5,44 +5,44 @@
 #include "migrate_internal.h"
 
 #include "../Objects/residency.h"
+#include "../Objects/track.h"
+#include "live_trace.h"
 #include "../Pypper/stats.h"
 
 #include <math.h>
 #include <string.h>
 
-/* The buffer an entry's object owns. Whether its type can own one is learnt the
- * first time and kept in the entry (spare[0]: 0 not known yet, 1 cannot, 2 can;
- * the kinds of buffer owners do not change type), so other objects are not read
+/* The buffer an object owns. Whether its type can own one is learnt the first time
+ * and kept in its entry if it has one (the note: 0 not known yet, 1 cannot, 2 can;
+ * the kinds of buffer owners do not change type), so such objects are not read
  * again. */
-static pypper_buf_kind buffer_of(pypper_obj_entry *e, pypper_owned_buffer *b)
+static pypper_buf_kind buffer_of(pypper_obj_entry *e, PyObject *op, pypper_owned_buffer *b)
 {
     b->kind = PYPPER_BUF_NONE;
-    if (pypper_entry_note(e) == 1)
+    if (e && pypper_entry_note(e) == 1)
         return PYPPER_BUF_NONE;
-    pypper_owned_buffer_of((PyObject *)pypper_entry_object(e), b);
-    if (!pypper_entry_note(e) && Py_REFCNT((PyObject *)pypper_entry_object(e)) > 0)
-        pypper_entry_set_note(e, pypper_type_may_own_buffer(Py_TYPE((PyObject *)pypper_entry_object(e))) ? 2 : 1);
+    pypper_owned_buffer_of(op, b);
+    if (e && !pypper_entry_note(e) && Py_REFCNT(op) > 0)
+        pypper_entry_set_note(e, pypper_type_may_own_buffer(Py_TYPE(op)) ? 2 : 1);
     return b->kind;
 }
 
-/* Per object (one with evidence, or in this round's slice of the table): heat onto
- * its pages and its buffer's, the buffer's relocation, and for the slice the site
- * statistics. */
-static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
-                  const pypper_model_params *mp)
+/* Per object (one with evidence, or in this round's slice): heat onto its pages and
+ * its buffer's, the buffer's relocation, and for the slice the site statistics. e:
+ * its entry, or NULL (no evidence, no site). */
+static void visit(void *block, PyObject *op, pypper_obj_entry *e, uint32_t now_ms, bool slice,
+                  bool learn, const pypper_model_params *mp)
 {
-    if (!pypper_objtable_current(e))
-        return;
-    const pypper_obj_state *st = pypper_entry_state(e);
+    const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;
     double h = st->heat > 0 ? pypper_model_heat(st, now_ms) : 0.0;
     pypper_block_info info;
-    pypper_heap_lookup(pypper_entry_block(e), &info);
+    pypper_heap_lookup(block, &info);
     if (!info.allocated)
         return;
     if (h > 0)
         pypper_mig_spread(info.block, info.size, h);
     double t = h > 0 ? pypper_model_temperature(h, now_ms) : 0.0;
-    uint32_t site = pypper_entry_site(e);
+    uint32_t site = e ? pypper_entry_site(e) : 0;
     if (slice && learn && site && site < SITE_MAX) {
         M.site_bytes[site] += (float)info.size;
         M.site_objects[site]++;
@@ -59,14 +59,13 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
     }
     /* Without heat, a buffer matters only to a round that places pages (its pages
      * become known as cold) or that sends cold buffers to the slow tier: an idle
-     * round (nothing to place) reads no object. Its walk then costs the metadata
-     * only: the objects are at random addresses in the table's hash order. */
+     * round (nothing to place) reads no object. */
     if (h == 0 && !M.pages_listed && !M.separating)
         return;
     if (!pypper_residency_may_touch(info.block))     /* in swap: not read */
         return;
     pypper_owned_buffer b;
-    if (buffer_of(e, &b) == PYPPER_BUF_NONE)
+    if (buffer_of(e, op, &b) == PYPPER_BUF_NONE)
         return;
     pypper_mig_spread(b.block, b.size, h);
     /* A buffer the pageout backend sent to swap would be faulted in by the copy. */
@@ -78,25 +77,25 @@ static void visit(pypper_obj_entry *e, uint32_t now_ms, bool slice, bool learn,
     pypper_block_info bi;
     pypper_heap_lookup(b.block, &bi);
     if (want < 2 && bi.tier != want && b.size <= M.reloc_budget) {
-        M.reloc[M.nreloc++] = (reloc_req){(PyObject *)pypper_entry_object(e), want};
+        M.reloc[M.nreloc++] = (reloc_req){op, want};
         M.reloc_budget -= b.size;
     }
 }
 
-/* One sequential pass over the table's entries: every object with evidence (heat)
- * costs a lookup; the others only their entry's read, except in this round's slice
- * (a window that rotates over the table, at least 1/SLICE_ROUNDS of it), where every
- * object is looked at for relocation and for the site statistics. A full rotation
- * ends with learning the cold sites. */
+/* This round's slice: the next tracked objects in address order (Objects/track.h),
+ * at least 1/SLICE_ROUNDS of them, every one looked at for relocation and for the
+ * site statistics; then every object with evidence (heat) outside the slice, through
+ * its entry. A rotation that reaches the heap's end ends with learning the cold
+ * sites. */
 static void walk_objects(uint32_t now_ms, bool whole)
 {
     const pypper_model_params *mp = pypper_model_params_get();
     bool learn = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE;
-    size_t count = pypper_objtable_count();
-    size_t span = whole ? count : count / SLICE_ROUNDS + 1;
+    size_t objects = pypper_live_trace_objects();
+    size_t span = whole ? SIZE_MAX : objects / SLICE_ROUNDS + 1;
     if (span < SLICE_MIN)
         span = SLICE_MIN;
-    if (M.slice_start >= count || whole)
+    if (whole)
         M.slice_start = 0;
     if (M.slice_start == 0 && learn) {
         /* Only the sites seen: the arrays' pages above them stay untouched. */
@@ -105,15 +104,31 @@ static void walk_objects(uint32_t now_ms, bool whole)
         memset(M.site_objects, 0, M.site_hi * sizeof(uint32_t));
         M.site_hi = 0;
     }
-    size_t lo = M.slice_start, hi = lo + span < count ? lo + span : count;
+    uint64_t lo = M.slice_start, hi = lo, end = pypper_heap_granule_end();
+    bool more = true;
+    size_t k = 0;
+    pypper_tracked_block t;
+    while (k < span && (more = pypper_heap_tracked_next(&hi, end, &t))) {
+        k++;
+        if (!t.object)
+            continue;
+        pypper_obj_entry *e = t.noted ? pypper_objtable_find(t.block) : NULL;
+        if (e && (pypper_entry_object(e) != t.object || !pypper_objtable_current(e)))
+            e = NULL;
+        visit(t.block, t.object, e, now_ms, true, learn, mp);
+    }
+    size_t count = pypper_objtable_count();
     for (size_t i = 0; i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        bool slice = i >= lo && i < hi;
-        if (pypper_entry_state(e)->heat > 0 || slice)
-            visit(e, now_ms, slice, learn, mp);
+        if (!(pypper_entry_state(e)->heat > 0) || !pypper_objtable_current(e))
+            continue;
+        uint64_t g = pypper_heap_granule_of(pypper_entry_block(e));
+        if (g >= lo && g < hi)
+            continue;                   /* visited in the slice */
+        visit(pypper_entry_block(e), pypper_entry_object(e), e, now_ms, false, learn, mp);
     }
-    M.slice_start = hi;
-    M.rotation_done = hi >= count;
+    M.rotation_done = !more;
+    M.slice_start = more ? hi : 0;
 }
 
 void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)

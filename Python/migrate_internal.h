@@ -39,7 +39,7 @@
 #define SITE_COLD_SHARE 0.9
 #define SITE_WARM_SHARE 0.5      /* below this cold share a profile's cold site is overruled */
 #define LOCATE_ALL_EVERY 8       /* numa: re-read every page's node every N rounds */
-#define SLICE_ROUNDS 8           /* a background round looks closely at >= 1/8 of the table */
+#define SLICE_ROUNDS 8           /* a background round looks closely at >= 1/8 of the objects */
 #define SLICE_MIN 65536
 #define SETTLE_MS 2000
 #define DISCARD_EVERY (8u << 20) /* relocated bytes between two returns of free pages */
@@ -120,8 +120,9 @@ typedef struct {
     size_t ncold;
     uint32_t cold_ids[COLD_REPORT];  /* site ids of the first cold sites, for reports */
     size_t threshold;            /* MIGRATE_POLICY=threshold: blocks below go fast */
-    size_t slice_start;          /* the table's window looked at closely next round */
-    bool rotation_done;          /* the last round's window reached the table's end */
+    uint64_t slice_start;        /* where the objects looked at closely next round begin:
+                                    a granule of the tracked bitmap (Objects/track.h) */
+    bool rotation_done;          /* the last round's window reached the heap's end */
     /* Cold data has somewhere to go: a fast-tier budget below 100%, or eager demotion,
      * and the session is old enough (SETTLE_MS) for "no evidence" to mean cold. Only
      * then are cold objects' buffers relocated and cold sites segregated: without it

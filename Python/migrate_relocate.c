@@ -3,6 +3,8 @@
  * gives the freed pages back; and the report of what could be relocated. */
 #include "migrate_internal.h"
 
+#include "../Objects/track.h"
+
 #include "../Pypper/stats.h"
 
 /* Relocations (the heap is entered again: outside the table's lock). Each leaves the
@@ -40,22 +42,19 @@ PyObject *pypper_migrate_relocatable_report(void)
     uint64_t objects = 0, object_bytes = 0;
     (void)pypper_owned_buffers_init();
     bool locked = pypper_heap_lock();
-    pypper_objtable_sync();
-    size_t count = pypper_objtable_count();
-    for (size_t i = 0; i < count; i++) {
-        pypper_obj_entry *e = pypper_objtable_at(i);
-        if (!pypper_objtable_current(e))
-            continue;
+    uint64_t cursor = 0;
+    pypper_tracked_block t;
+    while (pypper_heap_tracked_next(&cursor, UINT64_MAX, &t)) {
         pypper_block_info info;
-        pypper_heap_lookup(pypper_entry_block(e), &info);
-        if (!info.allocated)
+        pypper_heap_lookup(t.block, &info);
+        if (!info.allocated || !t.object)
             continue;
         objects++;
         object_bytes += info.size;
         if (!pypper_mig_readable_without_fault(info.block))
             continue;
         pypper_owned_buffer b;
-        pypper_owned_buffer_of((PyObject *)pypper_entry_object(e), &b);
+        pypper_owned_buffer_of((PyObject *)t.object, &b);
         by_kind[b.kind] += b.size;
         if (b.movable)
             movable[b.kind] += b.size;

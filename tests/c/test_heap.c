@@ -461,9 +461,10 @@ static void test_stress(void)
     CHECK(st.invalid_frees == 6 + run_color_invalid);   /* those of the tests before only */
 }
 
-/* Tracked bits: set for the block holding an address (small, medium, large), refused
- * twice and for free or foreign memory, cleared and counted by the free path while
- * tracking is on (the pool fast path and the others alike). */
+/* Tracked bits: set for the block holding an object (small, medium, large) 0, 16 or
+ * 32 bytes in, refused twice, elsewhere in a block and for free or foreign memory,
+ * walked in address order, cleared and counted (noted ones too) by the free path
+ * while tracking is on (the pool fast path and the others alike). */
 static void test_tracking(void)
 {
     char *s = pypper_heap_malloc(48), *m = pypper_heap_malloc(3000);
@@ -472,27 +473,66 @@ static void test_tracking(void)
     int local;
     uint64_t freed = pypper_heap_tracked_frees();
     pypper_heap_set_tracking(true);
-    CHECK(pypper_heap_track_containing(s + 20) == s);
+    CHECK(pypper_heap_track_containing(s + 20) == NULL);       /* no object starts there */
+    CHECK(pypper_heap_track_containing(m + 2999) == NULL);
+    CHECK(pypper_heap_track_containing(s + 16) == s);          /* after a GC header */
     CHECK(pypper_heap_track_containing(s) == NULL);            /* already tracked */
-    CHECK(pypper_heap_track_containing(m + 2999) == m);
+    CHECK(pypper_heap_track_containing(m + 32) == m);
     CHECK(pypper_heap_track_containing(l) == l);
+    CHECK(pypper_heap_tracked_object(s) == s + 16 && pypper_heap_tracked_object(m) == m + 32
+          && pypper_heap_tracked_object(l) == l);
     CHECK(pypper_heap_track_containing(d) == d);
     CHECK(pypper_heap_track_containing(&local) == NULL);
     CHECK(pypper_heap_is_tracked(s) && pypper_heap_is_tracked(m) && !pypper_heap_is_tracked(plain));
     CHECK(pypper_heap_probe_tracked(s) && !pypper_heap_probe_tracked(s + 16));
     CHECK(!pypper_heap_probe_tracked(&local) && !pypper_heap_probe_mapped(&local));
+    /* The walk: every tracked block once, in address order, with its object. */
+    {
+        char *want[4] = {s, m, l, d};
+        for (int i = 0; i < 4; i++)
+            for (int j = i + 1; j < 4; j++)
+                if (want[j] < want[i]) {
+                    char *t = want[i];
+                    want[i] = want[j];
+                    want[j] = t;
+                }
+        pypper_heap_note(m);
+        uint64_t cursor = 0;
+        pypper_tracked_block t;
+        int n = 0;
+        while (pypper_heap_tracked_next(&cursor, UINT64_MAX, &t)) {
+            CHECK(n < 4 && t.block == want[n] && t.object == pypper_heap_tracked_object(t.block)
+                  && t.noted == (t.block == m));
+            n++;
+        }
+        CHECK(n == 4 && cursor <= pypper_heap_granule_end());
+        cursor = pypper_heap_granule_of(m);                    /* a window of one granule */
+        CHECK(pypper_heap_tracked_next(&cursor, pypper_heap_granule_of(m) + 1, &t) && t.block == m
+              && !pypper_heap_tracked_next(&cursor, pypper_heap_granule_of(m) + 1, &t)
+              && cursor == pypper_heap_granule_of(m) + 1);
+    }
+    uint64_t noted_freed = pypper_heap_noted_frees();
     pypper_heap_free(plain);
     CHECK(pypper_heap_tracked_frees() == freed);
+    /* A block's next object, at another offset, has its own head. */
     pypper_heap_free(s);
+    char *s2 = pypper_heap_malloc(48);
+    CHECK(s2 == s && pypper_heap_track_containing(s2) == s2 && pypper_heap_tracked_object(s2) == s2);
+    pypper_heap_free(s2);
+    char *s3 = pypper_heap_malloc(48);
+    CHECK(s3 == s && pypper_heap_track_containing(s3 + 32) == s3
+          && pypper_heap_tracked_object(s3) == s3 + 32 && !pypper_heap_is_noted(s3));
+    pypper_heap_free(s3);
     pypper_heap_free(m);
     pypper_heap_domain_free(NULL, d);                          /* the domain fast path */
-    CHECK(pypper_heap_tracked_frees() == freed + 3);
+    CHECK(pypper_heap_tracked_frees() == freed + 5 && pypper_heap_noted_frees() == noted_freed + 1);
+    CHECK(!pypper_heap_is_noted(m));
     CHECK(!pypper_heap_is_tracked(s) && !pypper_heap_is_tracked(d) && !pypper_heap_probe_tracked(m));
     CHECK(pypper_heap_probe_mapped(s));                        /* freed, still mapped */
     CHECK(pypper_heap_track_containing(s) == NULL);            /* freed */
     pypper_heap_untrack(l);
     pypper_heap_free(l);
-    CHECK(pypper_heap_tracked_frees() == freed + 3);
+    CHECK(pypper_heap_tracked_frees() == freed + 5);
     /* Clearing every bit at once (a session's end, a forked child). */
     char *a = pypper_heap_malloc(32), *b = pypper_heap_malloc(5000), *c = pypper_heap_malloc(200000);
     CHECK(pypper_heap_track_containing(a) == a && pypper_heap_track_containing(b) == b
@@ -500,11 +540,11 @@ static void test_tracking(void)
     CHECK(pypper_heap_untrack_all());
     CHECK(!pypper_heap_is_tracked(a) && !pypper_heap_is_tracked(b) && !pypper_heap_is_tracked(c));
     CHECK(!pypper_heap_probe_tracked(a) && pypper_heap_probe_mapped(a));
-    CHECK(pypper_heap_track_containing(b + 10) == b && pypper_heap_is_tracked(b));  /* again */
+    CHECK(pypper_heap_track_containing(b) == b && pypper_heap_is_tracked(b));  /* again */
     pypper_heap_free(a);
     pypper_heap_free(b);
     pypper_heap_free(c);
-    CHECK(pypper_heap_tracked_frees() == freed + 4);
+    CHECK(pypper_heap_tracked_frees() == freed + 6);
     pypper_heap_set_tracking(false);
 }
 

@@ -494,12 +494,12 @@ static void test_encoding(void)
 
 /* Alive by a bitmap (the heap's tracked bits) instead of a function: bit g of the
  * bitmap for the block at granule g from the base, across a word boundary and above
- * 2^32 granules; pending and synced entries both read it, a sync drops the pending
+ * 2^32 granules, one word in three; pending and synced entries both read it, a sync drops the pending
  * entries whose bit is clear, and clearing the bits is all it takes. */
 static void test_alive_bits(void)
 {
     char *base = (char *)(uintptr_t)0x7e0000000000ull;
-    size_t bits_len = (((size_t)1 << 32) / 64 + 64) * sizeof(uint64_t);  /* 512 MiB, 3 pages used */
+    size_t bits_len = (((size_t)1 << 32) / 64 + 64) * 3 * sizeof(uint64_t);  /* 1.5 GiB, 3 pages used */
     uint64_t *bits = mmap(NULL, bits_len, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);  /* zero: all dead */
     CHECK(bits != MAP_FAILED);
@@ -510,16 +510,16 @@ static void test_alive_bits(void)
     pypper_objtable_clear();
     pypper_objtable_set_alive(alive_never);     /* the bitmap wins over a function */
     pypper_objtable_set_base(base);
-    pypper_objtable_set_alive_bits(bits);
+    pypper_objtable_set_alive_bits(bits, 3);     /* every third word: interleaved bitmaps */
     for (size_t k = 0; k < NG; k++)
         CHECK(pypper_objtable_add(base + g[k] * 16, base + g[k] * 16, 0) == 0);
     for (size_t k = 0; k < NG; k++) {
         const pypper_obj_entry *p = pypper_objtable_at(pypper_objtable_count() - NG + k);
         CHECK(!pypper_objtable_current(p));
-        bits[g[k] >> 6] |= (uint64_t)1 << (g[k] & 63);
+        bits[(g[k] >> 6) * 3] |= (uint64_t)1 << (g[k] & 63);
         CHECK(pypper_objtable_current(p));
         if (k % 2)
-            bits[g[k] >> 6] &= ~((uint64_t)1 << (g[k] & 63));   /* 63 and 130 die */
+            bits[(g[k] >> 6) * 3] &= ~((uint64_t)1 << (g[k] & 63));   /* 63 and 130 die */
     }
     CHECK(pypper_objtable_sync() == 0 && pypper_objtable_used() == NG - 2);
     CHECK(pypper_objtable_contains(base) && !pypper_objtable_contains(base + 63 * 16)
@@ -527,9 +527,19 @@ static void test_alive_bits(void)
           && pypper_objtable_contains(base + g[4] * 16));
     pypper_obj_entry *e = pypper_objtable_find(base + g[4] * 16);
     CHECK(e && pypper_objtable_current(e));
-    bits[g[4] >> 6] = 0;
+    bits[(g[4] >> 6) * 3] = 0;
     CHECK(e && !pypper_objtable_current(e));
-    pypper_objtable_set_alive_bits(NULL);       /* the function again */
+    /* put: a new object of a block whose entry is dead replaces it, hashed at once. */
+    bits[(g[4] >> 6) * 3] |= (uint64_t)1 << (g[4] & 63);
+    size_t used_before = pypper_objtable_used();
+    e = pypper_objtable_put(base + g[4] * 16, base + g[4] * 16 + 32, 9);
+    CHECK(e && pypper_entry_object(e) == base + g[4] * 16 + 32 && pypper_entry_site(e) == 9
+          && pypper_objtable_current(e) && pypper_entry_state(e)->heat == 0.0f
+          && pypper_objtable_used() == used_before && pypper_objtable_pending() == 0);
+    CHECK(!pypper_objtable_put(base + 3, base + 3, 0));     /* not a granule: refused */
+    bits[(g[4] >> 6) * 3] = 0;
+    CHECK(e && !pypper_objtable_current(e));
+    pypper_objtable_set_alive_bits(NULL, 0);    /* the function again */
     CHECK(e && !pypper_objtable_current(e));
     pypper_objtable_set_alive(NULL);
     CHECK(e && pypper_objtable_current(e));
