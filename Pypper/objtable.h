@@ -1,4 +1,6 @@
-/* Pypper/objtable.h: the object table: the objects the live trace knows, as an
+/* Pypper/objtable.h: the object table: the objects the live trace knows that have
+ * something to keep (evidence, a site, a class, from before the session: the others
+ * are only the heap's tracked bits, Objects/track.h), as an
  * open-addressing hash table of entries keyed by block, followed in the same array by
  * the entries added since the last sync (pending). Adding is an append; the pending
  * entries are hashed at the next sync (the sampler's hand-over, an API call, or an add

@@ -450,9 +450,9 @@ static bool poll_wanted(const void *block, const void *object, bool by_writes)
     return pypper_residency_may_touch(block);
 }
 
-static size_t choose_polls_with_entries(size_t m, bool by_writes)
+static size_t choose_polls_with_entries(size_t k, size_t m, bool by_writes)
 {
-    size_t k = 0, count = pypper_objtable_count();
+    size_t count = pypper_objtable_count();
     if (AT.entry_poll_cursor >= count)
         AT.entry_poll_cursor = 0;
     for (size_t looked = 0; looked < count && looked < POLL_LOOK && k < m; looked++) {
@@ -487,8 +487,10 @@ static size_t choose_polls_without_entries(size_t k, size_t m, bool by_writes)
 
 static size_t choose_polls(size_t m, bool by_writes)
 {
-    size_t k = choose_polls_with_entries(m / 2, by_writes);
+    size_t k = choose_polls_with_entries(0, m / 2, by_writes);
     k = choose_polls_without_entries(k, m, by_writes);
+    if (k < m)                          /* few without: more with (a late start()'s heap) */
+        k = choose_polls_with_entries(k, m, by_writes);
     if (by_writes)
         AT.poll_written += k;
     return k;

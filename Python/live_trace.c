@@ -1,5 +1,8 @@
-/* Python/live_trace.c: the live trace: which Python objects are alive, kept in the
- * object table (Pypper/objtable.c) while a session runs.
+/* Python/live_trace.c: the live trace: which Python objects are alive, kept as the
+ * heap's tracked bits (Objects/track.h: the block, and where its object starts) while
+ * a session runs; an object with something to keep (from before the session, or a
+ * recorded allocation site) also gets an entry in the object table (Pypper/
+ * objtable.c), and the others get theirs when evidence comes (Python/active_trace.c).
  *
  * - At start, a full pass over the cyclic GC's generation lists (and the permanent
  *   generation) tracks every container, and through tp_traverse its referents, so
@@ -16,9 +19,9 @@
  *   head, so an object moved to another list by a finalizer cannot mislead it.
  *   What dies leaves the live set in the heap's free path, which
  *   clears the block's tracked bit without reading freed memory (Objects/track.c);
- *   its entry is dropped later by a bounded sweep at the start of a collection
- *   while dead entries are a quarter of the table or more (amortized O(1) per
- *   free, no hashing in the free path).
+ *   an entry it had is dropped later by a bounded sweep at the start of a
+ *   collection while dead entries are a quarter of the table or more (amortized
+ *   O(1) per free, no hashing in the free path).
  * - Objects that have not reached the traced generation yet (LIVE_GENERATION=2: up
  *   to ~7,000 containers between two collections of generation 1; every object
  *   while the program runs with gc.disable()) are taken by the young walk: at each

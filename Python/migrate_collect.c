@@ -1,7 +1,8 @@
-/* Python/migrate_collect.c: a round's collect half (GIL held): the page list, one
- * pass over the object table spreading heat over pages and choosing the owned
- * buffers to relocate, the site statistics, then the relocations, the cold sites and
- * the placement hook, and the heat that counts as cold for the plan. */
+/* Python/migrate_collect.c: a round's collect half (GIL held): the page list, a
+ * slice of the traced objects and every object with heat, spreading heat over pages
+ * and choosing the owned buffers to relocate, the site statistics, then the
+ * relocations, the cold sites and the placement hook, and the heat that counts as
+ * cold for the plan. */
 #include "migrate_internal.h"
 
 #include "../Objects/residency.h"
