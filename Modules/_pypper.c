@@ -336,6 +336,19 @@ static PyObject *py_live_trace_knows(PyObject *module, PyObject *obj)
     return PyBool_FromLong(pypper_live_trace_knows(obj));
 }
 
+static PyObject *py_test_give_entries(PyObject *module, PyObject *seq)
+{
+    (void)module;
+    PyObject *fast = PySequence_Fast(seq, "_test_give_entries(seq): seq must be a sequence");
+    if (!fast)
+        return NULL;
+    Py_ssize_t made = 0, n = PySequence_Fast_GET_SIZE(fast);
+    for (Py_ssize_t i = 0; i < n; i++)
+        made += pypper_live_trace_give_entry(PySequence_Fast_GET_ITEM(fast, i)) == 1;
+    Py_DECREF(fast);
+    return PyLong_FromSsize_t(made);
+}
+
 static PyObject *py_before_fork(PyObject *module, PyObject *unused)
 {
     (void)module;
@@ -504,6 +517,8 @@ static PyMethodDef methods[] = {
     {"stats", py_stats, METH_NOARGS, "stats() -> dict of event counters"},
     {"live_trace_stats", py_live_trace_stats, METH_NOARGS,
      "live_trace_stats() -> dict: objects in the table, passes, pause figures"},
+    {"_test_give_entries", py_test_give_entries, METH_O,
+     "_test_give_entries(seq) -> int: for tests: an object-table entry for each tracked object of seq, as evidence would give it; how many were made"},
     {"live_trace_knows", py_live_trace_knows, METH_O,
      "live_trace_knows(obj) -> bool: does the live trace track obj"},
     {"after_fork_in_child", py_after_fork_in_child, METH_NOARGS,

@@ -267,10 +267,11 @@ static uint32_t type_number(type_map *m, PyTypeObject *t)
     return (uint32_t)m->n++;
 }
 
-/* The site of an object (e: its entry, or NULL) and how it was found. */
-static uint32_t row_site(const pypper_obj_entry *e, const void *buffer, uint8_t *kind)
+/* The site of an object (e: its entry, or NULL; before: it existed before the
+ * session) and how it was found. */
+static uint32_t row_site(const pypper_obj_entry *e, bool before, const void *buffer, uint8_t *kind)
 {
-    uint32_t own = e ? pypper_entry_site(e) : 0;
+    uint32_t own = e ? pypper_entry_site(e) : before ? PYPPER_SITE_BEFORE_SESSION : 0;
     if (own && own != PYPPER_SITE_BEFORE_SESSION) {
         *kind = SITE_KIND_SAMPLED;
         return own;
@@ -730,7 +731,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, uin
             break;
         }
         uint8_t kind;
-        uint32_t site = row_site(e, buffer, &kind);
+        uint32_t site = row_site(e, tb.before, buffer, &kind);
         pypper_snapshot_columns_set(c, nrows, &(pypper_snapshot_row){
             (uint64_t)(uintptr_t)op, info.size, owned, t, type, site,
             info.tier == PYPPER_TIER_SLOW ? 1 : 0, (uint8_t)klass, kind});

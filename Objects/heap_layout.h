@@ -192,9 +192,10 @@ enum {
     TRACK_HEAD = 1,     /* where a tracked block's object starts (its first set bit at or
                            after the block start, at most 2 granules on) */
     TRACK_NOTED = 2,    /* a tracked block whose object has an object-table entry */
-    TRACK_WORDS = 3
+    TRACK_BEFORE = 3,   /* a tracked block whose object existed before the session */
+    TRACK_WORDS = 4
 };
-#define TRACK_BYTES_PER_ARENA (ARENA_SIZE / GRANULE / 8 * TRACK_WORDS)    /* 24 KiB */
+#define TRACK_BYTES_PER_ARENA (ARENA_SIZE / GRANULE / 8 * TRACK_WORDS)    /* 32 KiB */
 
 /* The group of words holding the bits of an owned address's granule (its tracked word
  * first: layout_track_word(p)[TRACK_HEAD] is its head word). */

@@ -50,6 +50,7 @@ static inline void mark(uint64_t gb, int off)
     uint64_t *group = group_of_granule(gb);
     uint64_t bit = (uint64_t)1 << (gb & 63);
     group[TRACK_NOTED] &= ~bit;
+    group[TRACK_BEFORE] &= ~bit;
     group[TRACK_TRACKED] |= bit;
 }
 
@@ -113,6 +114,17 @@ void pypper_heap_note(void *block)
         layout_track_word(block)[TRACK_NOTED] |= layout_track_bit(block);
 }
 
+void pypper_heap_mark_before(void *block)
+{
+    if (pypper_heap_owns(block))
+        layout_track_word(block)[TRACK_BEFORE] |= layout_track_bit(block);
+}
+
+bool pypper_heap_is_before(const void *block)
+{
+    return pypper_heap_owns(block) && (layout_track_word(block)[TRACK_BEFORE] & layout_track_bit(block));
+}
+
 void pypper_heap_unnote(void *block)
 {
     if (pypper_heap_owns(block))
@@ -168,6 +180,30 @@ bool pypper_heap_probe_mapped(const void *p)
     return pypper_heap_owns(p) && region_arena_committed(layout_arena_index(p));
 }
 
+uint64_t pypper_heap_track_resident(void)
+{
+    if (!pypper_heap_layout.base)
+        return 0;
+    unsigned char vec[256];
+    uint64_t pages = 0;
+    for (unsigned tier = 0; tier < HEAP_TIERS; tier++) {
+        /* The tier's arenas ever committed: their bitmap words are mapped (and page
+         * aligned: a tier's part starts at a multiple of 32 KiB). */
+        char *tier_base = pypper_heap_layout.base + (size_t)tier * pypper_heap_layout.tier_bytes;
+        char *start = (char *)layout_track_word(tier_base);
+        size_t total = (region_committed_extent(tier) / ARENA_SIZE) * TRACK_BYTES_PER_ARENA / PAGE_SIZE;
+        for (size_t done = 0; done < total;) {
+            size_t n = total - done < sizeof(vec) ? total - done : sizeof(vec);
+            if (mincore(start + done * PAGE_SIZE, n * PAGE_SIZE, vec) < 0)
+                break;
+            for (size_t k = 0; k < n; k++)
+                pages += vec[k] & 1u;
+            done += n;
+        }
+    }
+    return pages * PAGE_SIZE;
+}
+
 uint64_t pypper_heap_granule_of(const void *p) { return granule_of(p); }
 
 uint64_t pypper_heap_granule_end(void)
@@ -206,6 +242,7 @@ bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_blo
             out->block = block;
             out->object = pypper_heap_tracked_object(block);
             out->noted = (group[TRACK_NOTED] >> (found & 63)) & 1u;
+            out->before = (group[TRACK_BEFORE] >> (found & 63)) & 1u;
             *cursor = found + 1;
             return true;
         }

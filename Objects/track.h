@@ -1,9 +1,9 @@
 /* Objects/track.h: which blocks the live trace knows, as bits per 16-byte granule in
- * bitmaps beside the heap (Objects/heap_layout.h: 24 KiB per 1 MiB arena, their pages
+ * bitmaps beside the heap (Objects/heap_layout.h: 32 KiB per 1 MiB arena, their pages
  * touched only while tracing): tracked (a block start the live trace took), head
  * (where a tracked block's object starts: 0, 16 or 32 bytes in, after its
- * pre-headers) and noted (the object has an entry in the object table,
- * Pypper/objtable.h). While tracking is on, the heap's free path clears the freed
+ * pre-headers), noted (the object has an entry in the object table,
+ * Pypper/objtable.h) and before (the object existed before the session started). While tracking is on, the heap's free path clears the freed
  * block's tracked and noted bits and counts them: a freed object leaves the live set
  * there, without its memory being read; the object table drops such entries later,
  * in bulk. Readers walk the tracked objects in address order (pypper_heap_tracked_next). */
@@ -39,6 +39,10 @@ void *pypper_heap_tracked_object(const void *block);
 /* The tracked block's object got an object-table entry: reads as current until the
  * block is freed or untracked. */
 void pypper_heap_note(void *block);
+/* The tracked block's object existed before the session (its first pass): until the
+ * block is tracked again. */
+void pypper_heap_mark_before(void *block);
+bool pypper_heap_is_before(const void *block);
 void pypper_heap_unnote(void *block);
 bool pypper_heap_is_noted(const void *block);
 /* The noted bits, for a reader that knows its blocks are the heap's: bit g (word
@@ -59,11 +63,14 @@ bool pypper_heap_probe_tracked(const void *p);
 /* Any thread, any address: whether p is in a committed arena (readable for good). */
 bool pypper_heap_probe_mapped(const void *p);
 
+/* Resident bytes of the bitmaps (mincore over the committed arenas' part). */
+uint64_t pypper_heap_track_resident(void);
+
 /* Walking the tracked blocks, in address order, by granule number from the heap's
  * base (a cursor: 0 is the start; the heap's committed arenas only). */
 typedef struct {
     void *block, *object;
-    bool noted;
+    bool noted, before;
 } pypper_tracked_block;
 /* The first tracked block at granule *cursor or after it and before `end`: true, with
  * *cursor just after it; false at `end` or at the end of the heap's committed arenas,

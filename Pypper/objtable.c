@@ -9,8 +9,7 @@
  * (no second table resident). Deletion a probe run at a time (sweeps, compactions:
  * dead entries dropped, kept ones moved back towards home, O(run)); a compaction that
  * leaves it under 35% full rehashes it smaller. About 10 bytes an entry, 8 + 8 / 0.85
- * to 8 / 0.7 plus the pending part. A bulk load (an empty table's first pass) appends
- * unhashed and builds the table once: sorted by hash, placed in order. The model states
+ * to 8 / 0.7 plus the pending part. The model states
  * of the entries that have one (PYPPER_ENTRY_STATEFUL) are in a map by entry number
  * (objtable_states.c): every move of an entry (a sync's hashing, a sweep's move, a
  * rehash) moves its state, a dropped entry drops it. Memory comes from mmap, not from
@@ -38,8 +37,6 @@ static size_t cap, used;                /* slots, and those occupied */
 static size_t npending;                 /* pending entries, at slots[cap ...] */
 static size_t pending_kept;             /* alive at the last drop; 0 after a sync */
 static size_t mapped;                   /* entries the mapping holds (cap + PENDING_MAX) */
-static bool bulk;                       /* a bulk load: adds fill slots[0, nbulk) */
-static size_t nbulk;
 static pypper_objtable_alive_fn alive_fn;
 static const uint64_t *alive_bits;      /* instead of alive_fn when set */
 static unsigned alive_stride = 1;       /* words from one 64 blocks' word to the next */
@@ -272,22 +269,6 @@ static void shrink(size_t new_cap)
     (void)map_entries(new_cap + PENDING_MAX);   /* refused: the tail stays mapped, empty */
 }
 
-/* Room in a bulk load's mapping for one more entry: the mapping always holds,
- * virtually, the table its entries will need (grown for twice as many), so that
- * bulk_end only gives pages back. Untouched, the room costs nothing. */
-static size_t bulk_limit;               /* entries the bulk mapping has room for */
-
-static int bulk_room(void)
-{
-    if (nbulk < bulk_limit)
-        return 0;
-    if (map_entries(cap_for(2 * (nbulk + 1)) + PENDING_MAX) < 0)
-        return -1;
-    /* The most entries whose table fits: cap_for(n) <= n * 10 / 7 + 2. */
-    bulk_limit = (mapped - PENDING_MAX - 2) / 10 * 7;
-    return 0;
-}
-
 int pypper_objtable_add(void *block, void *object, uint32_t site)
 {
     uintptr_t from_base = (uintptr_t)((char *)block - pypper_objtable_base);
@@ -302,12 +283,6 @@ int pypper_objtable_add(void *block, void *object, uint32_t site)
         .granule = (uint32_t)g,
         .where = (uint8_t)((g >> 32) | (1 + off / PYPPER_OBJTABLE_GRANULE) << 4),
         .site16 = site16};
-    if (bulk) {
-        if (nbulk >= MAX_USED || bulk_room() < 0)
-            return -1;
-        slots[nbulk++] = entry;
-        return 0;
-    }
     if (!slots && grow(MIN_CAP) < 0)
         return -1;
     if (npending == PENDING_MAX && pypper_objtable_sync() < 0)
@@ -318,124 +293,8 @@ int pypper_objtable_add(void *block, void *object, uint32_t site)
     return 0;
 }
 
-bool pypper_objtable_bulk_begin(void)
-{
-    if (bulk || used || npending)
-        return false;
-    bulk = true;
-    nbulk = 0;
-    bulk_limit = 0;
-    return true;
-}
-
 static void hash_pending(size_t from);
 static size_t drop_stale_slots(void);
-
-/* The hash home_in scales to a slot: homes follow its order. */
-static inline uint64_t hash_of(const pypper_obj_entry *e) { return hash_key(key_of(e)); }
-
-/* Sort a[0, n) in place by hash (so by home slot, in a table of any size), all of
- * them alike above bit shift + 8: an MSD radix sort (American flag: each entry swapped
- * into the part of its next 8 bits), then each part on the next 8 bits, small parts
- * by insertion. Stateless entries only (a bulk load's): they move as plain values. */
-static void sort_by_hash(pypper_obj_entry *a, size_t n, unsigned shift)
-{
-    if (n <= 32) {
-        for (size_t i = 1; i < n; i++) {
-            pypper_obj_entry e = a[i];
-            uint64_t h = hash_of(&e);
-            size_t j = i;
-            for (; j > 0 && hash_of(&a[j - 1]) > h; j--)
-                a[j] = a[j - 1];
-            a[j] = e;
-        }
-        return;
-    }
-#define DIGIT(e) ((size_t)(hash_of(e) >> shift) & 255u)
-    uint32_t count[256] = {0}, start[256], next[256];   /* n < 2^32: 3 KiB of stack a level */
-    for (size_t i = 0; i < n; i++)
-        count[DIGIT(&a[i])]++;
-    for (uint32_t d = 0, sum = 0; d < 256; d++) {
-        start[d] = next[d] = sum;
-        sum += count[d];
-    }
-    for (size_t d = 0; d < 256; d++) {
-        while (next[d] < start[d] + count[d]) {
-            pypper_obj_entry e = a[next[d]];
-            size_t t = DIGIT(&e);
-            while (t != d) {            /* carry e to its part, take what was there */
-                pypper_obj_entry x = a[next[t]];
-                a[next[t]++] = e;
-                e = x;
-                t = DIGIT(&e);
-            }
-            a[next[d]++] = e;
-        }
-    }
-#undef DIGIT
-    if (shift == 0)
-        return;
-    for (size_t d = 0; d < 256; d++)
-        if (count[d] > 1)
-            sort_by_hash(a + start[d], count[d], shift - 8);
-}
-
-/* The bulk entries, slots [0, n), become a table of new_cap slots: moved to its last n
- * slots, sorted by home there, then placed from the first slot on, each at its home or
- * right after the one placed before (the layout linear probing builds when entries
- * come in home order): sequential, each entry written once. An entry whose place
- * would be a slot still holding an entry to place (or past the table's end) goes after
- * the pending part and is inserted the usual way at the end: a few, near the end. */
-static int bulk_place(size_t n, size_t new_cap)
-{
-    size_t spill_at = new_cap + PENDING_MAX;
-    if (spill_at + n > mapped && map_entries(spill_at + n) < 0)
-        return -1;
-    pypper_obj_entry *src = slots + (new_cap - n);
-    memmove(src, slots, n * sizeof(pypper_obj_entry));
-    memset(slots, 0, (new_cap - n) * sizeof(pypper_obj_entry));
-    sort_by_hash(src, n, 56);
-    cap = new_cap;
-    size_t spilled = 0, next_free = 0;
-    for (size_t k = 0; k < n; k++) {
-        pypper_obj_entry e = src[k];
-        src[k] = (pypper_obj_entry){0};
-        size_t h = home_in(key_of(&e), new_cap);
-        size_t at = h > next_free ? h : next_free;
-        if (at <= new_cap - n + k) {    /* at most the slot just read */
-            slots[at] = e;
-            next_free = at + 1;
-        } else {
-            slots[spill_at + spilled++] = e;
-        }
-    }
-    used = n - spilled;
-    for (size_t k = 0; k < spilled; k++)
-        hash_pending(spill_at + k);
-    return 0;
-}
-
-void pypper_objtable_bulk_end(void)
-{
-    if (!bulk)
-        return;
-    bulk = false;
-    size_t n = nbulk;
-    nbulk = 0;
-    if (!n)
-        return;
-    /* 80% full: about where growing step by step leaves a table (70% after a growth,
-     * 85% before the next), with room for a fifth more before the first growth. */
-    size_t new_cap = n / 4 * 5 + n % 4 * 5 / 4 + 1;
-    /* No room for a spill: hashed in place instead, as a growth from a table of n
-     * slots (each entry moves about once, but to a random slot: 4-5 times slower). */
-    if (bulk_place(n, new_cap) < 0) {
-        rehash(n, new_cap);
-        used = n;
-    }
-    if (new_cap + PENDING_MAX < mapped)
-        (void)map_entries(new_cap + PENDING_MAX);   /* refused: the tail stays mapped */
-}
 
 int pypper_objtable_reserve(size_t n)
 {
@@ -718,8 +577,6 @@ size_t pypper_objtable_sweep_slots(size_t *cursor, size_t budget)
 
 void pypper_objtable_clear(void)
 {
-    bulk = false;
-    nbulk = 0;
     if (slots)
         pypper_own_munmap(slots, mapped * sizeof(pypper_obj_entry));
     slots = pypper_objtable_entry0 = NULL;

@@ -127,15 +127,6 @@ void pypper_objtable_set_base(void *base);
  * base's span or not 16-aligned, the object not 0, 16 or 32 bytes into it): nothing
  * changed. Sites above 0xFFFE other than UINT32_MAX are kept as 0 (unknown). */
 int pypper_objtable_add(void *block, void *object, uint32_t site);
-/* A bulk load, for a pass that adds many entries at once with nothing else using
- * the table meanwhile (the live trace's first pass): begin (an empty table only,
- * else false and adds go the usual way) makes adds fill a plain array, unhashed; end
- * builds a table sized for them once (sorted by hash in place, then placed in home
- * order: objtable.c). Without it, growing step by
- * step (to 70% full each time) moved each entry about 5.7 times. The caller adds no
- * block twice; the table reads as empty until end. */
-bool pypper_objtable_bulk_begin(void);
-void pypper_objtable_bulk_end(void);
 /* Make room for n entries in the hash table (slots for them at its greatest load),
  * so that syncs do not grow it until it holds more; 0 or -1 (no memory: nothing
  * changed). Every slot's page is touched as entries land at random: a room much

@@ -41,7 +41,16 @@ static const char *const part_names[PYPPER_OWN_PARTS] = {
     [PYPPER_OWN_PAGE_HEAT] = "page_heat",
     [PYPPER_OWN_SWAP_MAP] = "swap_map",
     [PYPPER_OWN_SITE_PROFILE] = "site_profile",
+    [PYPPER_OWN_TRACKED_BITS] = "tracked_bits",
 };
+
+static uint64_t (*_Atomic resident_fns[PYPPER_OWN_PARTS])(void);
+
+void pypper_own_set_resident_fn(pypper_own_part part, uint64_t (*fn)(void))
+{
+    if ((unsigned)part < PYPPER_OWN_PARTS)
+        resident_fns[part] = fn;
+}
 
 const char *pypper_own_part_name(pypper_own_part part)
 {
@@ -132,6 +141,11 @@ static uint64_t sum(int part, bool resident)
         if (regions[i].start && (part < 0 || regions[i].part == (pypper_own_part)part))
             total += resident ? resident_of(&regions[i]) : regions[i].bytes;
     pthread_mutex_unlock(&mu);
+    for (int p = 0; resident && p < PYPPER_OWN_PARTS; p++) {
+        uint64_t (*fn)(void) = resident_fns[p];
+        if (fn && (part < 0 || part == p))
+            total += fn();
+    }
     return total;
 }
 

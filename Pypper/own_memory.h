@@ -24,6 +24,8 @@ typedef enum {
     PYPPER_OWN_PAGE_HEAT,          /* Pypper/page_heat.c: heat per page with evidence */
     PYPPER_OWN_SWAP_MAP,           /* Objects/swap_map.c: a bit per heap page in swap */
     PYPPER_OWN_SITE_PROFILE,       /* Python/site_profile.c: a loaded profile's cold sites */
+    PYPPER_OWN_TRACKED_BITS,       /* Objects/track.c: the live trace's bitmaps beside the
+                                      heap (mapped by the heap: counted through a function) */
     PYPPER_OWN_PARTS
 } pypper_own_part;
 
@@ -38,6 +40,10 @@ void *pypper_own_mmap(pypper_own_part part, size_t bytes, int extra_flags);
 void *pypper_own_mremap(void *old, size_t old_bytes, size_t new_bytes);
 /* munmap, forgetting the region; p may be NULL. */
 void pypper_own_munmap(void *p, size_t bytes);
+
+/* A part whose memory another module maps: its resident bytes are fn()'s (added to
+ * those of its own mappings, if any); NULL: none. */
+void pypper_own_set_resident_fn(pypper_own_part part, uint64_t (*fn)(void));
 
 /* Resident bytes of a part's mappings now (mincore), and of all parts. */
 uint64_t pypper_own_resident(pypper_own_part part);

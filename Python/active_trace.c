@@ -57,6 +57,7 @@
 #include "../Pypper/sampler_placement.h"
 #include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
+#include "traced_entry.h"
 #include "../Pypper/attribution.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
@@ -678,19 +679,12 @@ static void apply_locked(bool refill)
         if (info.allocated && pypper_heap_is_tracked(info.block)
             && pypper_heap_tracked_object(info.block) == object) {
             /* A tracked object: its entry, or a new one now that it has evidence (a
-             * freed object's entry waits for a sweep: not current, replaced). */
-            if (pypper_heap_is_noted(info.block)) {
-                e = pypper_objtable_find(info.block);
-            } else {
-                pypper_heap_note(info.block);
-                e = pypper_objtable_put(info.block, object, 0);
-                if (!e) {
-                    pypper_heap_unnote(info.block);     /* no room: its page takes it */
-                    AT.entries_refused++;
-                } else {
-                    AT.entries_made++;
-                }
-            }
+             * freed object's entry waits for a sweep: not current, replaced). No
+             * room: its page takes the evidence. */
+            bool made;
+            e = pypper_traced_entry(info.block, object, &made);
+            AT.entries_made += made;
+            AT.entries_refused += !e && !pypper_heap_is_noted(info.block);
         }
         if (e && pypper_entry_object(e) == object && pypper_objtable_current(e)) {
             pypper_obj_state *st = pypper_entry_state_mut(e);

@@ -49,6 +49,7 @@
 #include "../Pypper/log.h"
 #include "../Pypper/pressure.h"
 #include "../Pypper/objtable.h"
+#include "traced_entry.h"
 #include "../Pypper/own_memory.h"
 
 #include <sys/mman.h>
@@ -209,15 +210,18 @@ static int track_object(PyObject *op)
         return 0;
     LT.tracked_total++;
     /* An entry in the object table only for an object with something to keep: one
-     * from before the session (the first pass: marked so, it has no site) or one whose
-     * allocation site was recorded (sampled, or a block above 512 bytes). Evidence
-     * gives the others theirs when it comes (Python/active_trace.c); until then the
-     * tracked bits are all there is of them: no entry to append, hash or sweep (a
-     * loop building lists of 5,000 records paid most of its tracing beyond the
-     * sampler in entries, Doc/live-trace.md). */
-    uint32_t site = !LT.full_pass_done ? PYPPER_SITE_BEFORE_SESSION
-                    : rc == 2 ? pypper_alloc_sites_take_small(block)
-                    : pypper_alloc_sites_take(block);
+     * whose allocation site was recorded (sampled, or a block above 512 bytes).
+     * Evidence gives the others theirs when it comes (Python/active_trace.c); until
+     * then the tracked bits are all there is of them: no entry to append, hash or
+     * sweep (a loop building lists of 5,000 records paid most of its tracing beyond
+     * the sampler in entries; the first pass took 71 ns an object with them, 21
+     * without: Doc/live-trace.md). An object of the first pass existed before the
+     * session: it has no site, and its before bit says so. */
+    if (!LT.full_pass_done) {
+        pypper_heap_mark_before(block);
+        return 1;
+    }
+    uint32_t site = rc == 2 ? pypper_alloc_sites_take_small(block) : pypper_alloc_sites_take(block);
     if (!site)
         return 1;
     if (pypper_objtable_add(block, op, site) < 0)
@@ -552,6 +556,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     pypper_objtable_set_alive_bits(noted, stride);     /* an entry lives while its block is noted */
     pypper_objtable_set_base(pypper_heap_base());      /* entries count from it */
     pypper_heap_set_tracking(true);
+    pypper_own_set_resident_fn(PYPPER_OWN_TRACKED_BITS, pypper_heap_track_resident);
 
     uint64_t t0 = pypper_mono_ns();
     /* No room reserved for the heap's blocks: the table is a hash whose every page the
@@ -560,13 +565,10 @@ int pypper_live_trace_start(const pypper_config *cfg)
      * they come (in place, 70% full after each growth) takes 45 MB. */
     PyInterpreterState *interp = PyInterpreterState_Get();
     uint64_t containers = 0;
-    /* One bulk load: no object dies during the pass (no Python code runs) and the
-     * tracked bits let no block in twice. */
-    (void)pypper_objtable_bulk_begin();
+    /* Tracked bits only (track_object): nothing to add to the table. */
     for (int i = 0; i < NUM_GENERATIONS; i++)
         containers += walk_list(&interp->gc.generations[i].head);
     containers += walk_list(&interp->gc.permanent_generation.head);
-    pypper_objtable_bulk_end();
     uint64_t ns = pypper_mono_ns() - t0;
     LT.full_pass_ns = ns;
     LT.full_pass_objects = LT.tracked_total;
@@ -649,6 +651,26 @@ static size_t live_objects(void)
 }
 
 size_t pypper_live_trace_objects(void) { return live_objects(); }
+
+int pypper_live_trace_give_entry(PyObject *op)
+{
+    if (!LT.on)
+        return -1;
+    int made = 0;
+    pypper_block_info info;
+    bool locked = pypper_heap_lock();
+    pypper_heap_lookup(op, &info);
+    if (!info.allocated || !pypper_heap_is_tracked(info.block)
+        || pypper_heap_tracked_object(info.block) != (void *)op) {
+        made = -1;
+    } else if (pypper_objtable_sync() == 0) {
+        bool fresh;
+        (void)pypper_traced_entry(info.block, op, &fresh);
+        made = fresh;
+    }
+    pypper_heap_unlock(locked);
+    return made;
+}
 
 /* Of those, the ones with an entry in the object table. */
 static size_t live_entries(void)

@@ -27,6 +27,10 @@ bool pypper_live_trace_running(void);
 bool pypper_live_trace_knows(PyObject *op);
 /* Tracked objects not freed since (Objects/track.h: what walks over them find). */
 size_t pypper_live_trace_objects(void);
+/* Give a tracked object an entry in the object table now, as evidence would (its
+ * before-the-session mark kept as its site): 1 made, 0 it had one or the table could
+ * not take it, -1 not tracked (or no session). */
+int pypper_live_trace_give_entry(PyObject *op);
 /* A new dict of counters and pause figures. */
 PyObject *pypper_live_trace_stats(void);
 

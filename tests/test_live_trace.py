@@ -73,15 +73,19 @@ def test_survivors_of_collections_join_and_frees_leave():
 
 
 def test_a_table_emptied_by_a_mass_death_gives_its_memory_back():
-    # 600,000 objects with entries (from before the session: the first pass gives each
-    # one) die: the sweep that drops their entries leaves the table an eighth full or
-    # less, and once it has stayed so for 2 s it is rehashed smaller (its pages go
-    # back). Before, the table kept its size for the rest of the session.
+    # 600,000 objects with entries (given by the test hook, as evidence would) die:
+    # the sweep that drops their entries leaves the table an eighth full or less, and
+    # once it has stayed so for 2 s it is rehashed smaller (its pages go back).
+    # Before, the table kept its size for the rest of the session.
     out = check("""
         import gc, time, pypper, _pypper
-        data = [{"id": i, "tags": [i]} for i in range(300_000)]
         pypper.start()
+        data = [{"id": i, "tags": [i]} for i in range(300_000)]
         gc.collect()
+        # (those whose allocation site was sampled had theirs already)
+        assert _pypper._test_give_entries(data) > 290_000
+        assert _pypper._test_give_entries([d["tags"] for d in data]) > 290_000
+        assert _pypper._test_give_entries(data) == 0            # they have theirs
         assert pypper.live_trace_stats()["entries"] >= 600_000
         peak = pypper.own_memory()["parts"]["objtable_entries"]
         del data

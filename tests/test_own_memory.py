@@ -1,5 +1,5 @@
 """Pypper's own memory (pypper.own_memory(), stats own_bytes/heap_bytes_in_use): the
-parts' resident bytes, the object table's 16 bytes an entry, the figures kept at a
+parts' resident bytes, the object table's 8-byte slots, the tracked bitmaps, the figures kept at a
 session's end, and the trace file's end event."""
 
 import json
@@ -21,27 +21,38 @@ def test_parts_sum_and_table_size():
         m = pypper.own_memory()
         assert m["at_session_end"] is None and m["uncounted_mappings"] == 0, m
         assert m["parts"]["objtable_entries"] == 0 and m["own_bytes"] == sum(m["parts"].values())
+        assert m["parts"]["tracked_bits"] == 0, m
         words = [str(i) * 3 for i in range(200000)]
+        _pypper._test_hold_sampler(True)           # no evidence: no entry made by it
         pypper.start()
-        _pypper.live_trace_knows(words)            # a sync: the pending entries are hashed
         m = pypper.own_memory()
         n = pypper.live_trace_stats()["objects"]
         parts = m["parts"]
-        assert m["own_bytes"] == sum(parts.values()) and m["heap_bytes_in_use"] > 200000 * 50
-        # 8-byte slots, 70% to 85% full (the entries were hashed as they came, the table
-        # grown in place), and the pending part (128 KiB at most); a huge page at most
-        # at the tail. No model state: nothing has evidence.
-        assert 8 * n / 0.85 <= parts["objtable_entries"] <= 8 * n / 0.7 + (128 << 10) + (2 << 20), (n, parts)
+        assert n >= 200000 and m["own_bytes"] == sum(parts.values()), (n, m)
+        assert m["heap_bytes_in_use"] > 200000 * 50
+        # The first pass tracks them in the bitmaps beside the heap (32 bytes per KiB
+        # of the arenas holding them, 3.1%) and adds no entry.
+        assert parts["objtable_entries"] == 0 and parts["objtable_states"] == 0, parts
+        assert 0 < parts["tracked_bits"] <= m["heap_bytes_in_use"] * 0.05 + (1 << 20), m
+        # With an entry each: 8-byte slots, 70% to 85% full (hashed as they came, the
+        # table grown in place); a huge page at most at the tail. No model state.
+        assert _pypper._test_give_entries(words) == 200000
+        parts = pypper.own_memory()["parts"]
+        k = 200000
+        assert 8 * k / 0.85 <= parts["objtable_entries"] <= 8 * k / 0.7 + (128 << 10) + (2 << 20), parts
         assert parts["objtable_states"] == 0, parts
         assert parts["live_trace"] <= 65536        # the rescan buffer, touched as used
+        m = pypper.own_memory()
         assert abs(m["own_per_heap"] - m["own_bytes"] / m["heap_bytes_in_use"]) < 1e-9
         s = pypper.stats()
-        assert s["own_bytes"] > 9 * n and s["heap_bytes_in_use"] > 0
+        assert s["own_bytes"] > 9 * k and s["heap_bytes_in_use"] > 0
         pypper.end()
         end = pypper.own_memory()["at_session_end"]
-        assert end["parts"]["objtable_entries"] >= 8 * n / 0.85 and end["own_bytes"] >= 9 * n, end
+        assert end["parts"]["objtable_entries"] >= 8 * k / 0.85 and end["own_bytes"] >= 9 * k, end
+        assert end["parts"]["tracked_bits"] > 0, end
         now = pypper.own_memory()
         assert now["parts"]["objtable_entries"] == 0 and now["parts"]["objtable_states"] == 0, now
+        assert now["parts"]["tracked_bits"] == 0, now          # dropped at the end
         print("ok")
     """)
     assert out == "ok\n"
@@ -53,6 +64,8 @@ def test_end_event_carries_own_memory(tmp_path):
         import pypper
         keep = [[i] for i in range(50000)]
         pypper.start()
+        import _pypper
+        _pypper._test_give_entries(keep)
         pypper.end()
     """, env={"PYPPER_TRACE_FILE": str(trace)})
     files = os.listdir(tmp_path)

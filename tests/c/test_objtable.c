@@ -6,8 +6,9 @@
  * shrinking), the table's shape after each (every entry found at its slot, empty slots
  * harmless); growth during a long run of adds without a sync (the pending part stays
  * bounded, the table about 10 bytes an entry), pending entries' states, reserve and
- * clear; a bulk load (adds unhashed, then one in-place hashing); the 8-byte entry's encoding (blocks at both ends of the base's span, each
- * object offset, sites, the note) and what it refuses. */
+ * clear; the 8-byte entry's encoding (blocks at both ends of the base's span, each
+ * object offset, sites, the note) and what it refuses; liveness by interleaved bits,
+ * and put (add and sync at once). */
 #include "check.h"
 #include "objtable.h"
 #include "own_memory.h"
@@ -271,86 +272,6 @@ static void test_growth_and_pending(void)
     pypper_objtable_clear();
 }
 
-/* A bulk load: only an empty table takes one; the table reads as empty until its
- * end, which hashes every entry in place into a table (the mapping holds
- * exactly it and the pending part, 80% full); every entry is then found at its slot, and the
- * table works as any other afterwards (adds, syncs). A second begin while one runs, or
- * on a table with entries, is refused. */
-static void test_bulk(void)
-{
-    reset_reference();
-    enum { N = 45000 };
-    CHECK(pypper_objtable_bulk_begin());
-    CHECK(!pypper_objtable_bulk_begin());
-    for (size_t i = 0; i < N; i++) {
-        size_t k = (i * 7919) % N;             /* not in address order */
-        live[k] = true;
-        CHECK(pypper_objtable_add(key(k), object_of(k), (uint32_t)k) == 0);
-    }
-    CHECK(pypper_objtable_used() == 0 && pypper_objtable_find(key(0)) == NULL);
-    CHECK(pypper_objtable_add(key(0), (char *)key(0) + 8, 0) == -1);  /* still checked */
-    pypper_objtable_bulk_end();
-    size_t slots = pypper_objtable_count();
-    CHECK(pypper_objtable_used() == N && slots >= N * 5 / 4 && slots <= N * 5 / 4 + 2);
-    CHECK(pypper_own_mapped(PYPPER_OWN_OBJTABLE_ENTRIES) == (slots + PENDING_MAX) * sizeof(pypper_obj_entry));
-    CHECK(check_shape() == 0);
-    size_t wrong_site = 0;
-    for (size_t k = 0; k < N; k++) {
-        pypper_obj_entry *e = pypper_objtable_find(key(k));
-        wrong_site += !e || pypper_entry_site(e) != k;
-    }
-    CHECK(wrong_site == 0);
-    check_lookups();
-    CHECK(!pypper_objtable_bulk_begin());       /* not empty */
-    for (size_t i = N; i < KEYS; i++) {
-        live[i] = true;
-        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
-    }
-    CHECK(pypper_objtable_sync() == 0 && pypper_objtable_used() == KEYS && check_shape() == 0);
-    check_lookups();
-    pypper_objtable_clear();
-    /* Entries crowding the table's end: their runs pass it and wrap to its first
-     * slots (a bulk load places them last, the usual way). */
-    reset_reference();
-    enum { M = 20000, CROWD = 5000 };
-    size_t cap = M / 4 * 5 + M % 4 * 5 / 4 + 1, crowd = 0, rest = 0;
-    CHECK(pypper_objtable_bulk_begin());
-    for (size_t i = 0; i < KEYS && crowd + rest < M; i++) {
-        uint64_t h = ((uint64_t)(uintptr_t)key(i) / 16) * 0x9E3779B97F4A7C15ull;
-        size_t home = (size_t)(((unsigned __int128)h * cap) >> 64);
-        bool end = home >= cap - cap / 8;
-        if (end ? crowd == CROWD : rest == M - CROWD)
-            continue;
-        crowd += end;
-        rest += !end;
-        live[i] = true;
-        CHECK(pypper_objtable_add(key(i), object_of(i), 0) == 0);
-    }
-    pypper_objtable_bulk_end();
-    CHECK(crowd == CROWD && pypper_objtable_count() == cap && pypper_objtable_used() == M);
-    CHECK(check_shape() == 0);
-    check_lookups();
-    size_t wrapped = 0;
-    for (size_t i = 0; i < cap / 8; i++) {
-        pypper_obj_entry *e = pypper_objtable_at(i);
-        if (pypper_entry_empty(e))
-            continue;
-        uint64_t h = ((uint64_t)(uintptr_t)pypper_entry_block(e) / 16) * 0x9E3779B97F4A7C15ull;
-        wrapped += (size_t)(((unsigned __int128)h * cap) >> 64) >= cap - cap / 8;
-    }
-    CHECK(wrapped > CROWD / 8);
-    pypper_objtable_clear();
-    /* An empty bulk load leaves an empty table that works. */
-    reset_reference();
-    CHECK(pypper_objtable_bulk_begin());
-    pypper_objtable_bulk_end();
-    CHECK(pypper_objtable_used() == 0 && pypper_objtable_find(key(1)) == NULL);
-    live[1] = true;
-    CHECK(pypper_objtable_add(key(1), object_of(1), 0) == 0 && pypper_objtable_sync() == 0);
-    check_lookups();
-    pypper_objtable_clear();
-}
-
 /* A sweep removes exactly the dead entries of the slots it looks at, whatever moves
  * into a hole; every slot of the table gets looked at. */
 static void test_sweep(void)
@@ -610,7 +531,6 @@ int main(void)
     test_growth_and_pending();
     test_sweep();
     test_sweep_slots_and_pending();
-    test_bulk();
     test_strided_blocks_spread();
     test_sync_drops_dead_before_growing();
     return check_report("test_objtable");

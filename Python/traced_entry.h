@@ -1,0 +1,33 @@
+/* Python/traced_entry.h: the object-table entry of a tracked object (Objects/track.h):
+ * the one it has, or a new one, made when evidence comes for it (Python/
+ * active_trace.c) or a test asks (Python/live_trace.c). Most tracked objects have
+ * none (Doc/live-trace.md); an entry lives while its block is noted. */
+#ifndef PYPPER_TRACED_ENTRY_H
+#define PYPPER_TRACED_ENTRY_H
+
+#include <stdbool.h>
+
+#include "alloc_sites.h"
+#include "../Objects/track.h"
+#include "../Pypper/objtable.h"
+
+/* block: tracked, its object `object` (the caller checked both), under the heap's
+ * serialization, the table synced. Its entry (*made: new), or NULL when the table
+ * could not take a new one (the block stays without). A new entry of an object from
+ * before the session has that as its site. Invalidates other entry pointers when it
+ * makes one. */
+static inline pypper_obj_entry *pypper_traced_entry(void *block, void *object, bool *made)
+{
+    *made = false;
+    if (pypper_heap_is_noted(block))
+        return pypper_objtable_find(block);
+    uint32_t site = pypper_heap_is_before(block) ? PYPPER_SITE_BEFORE_SESSION : 0;
+    pypper_heap_note(block);            /* (put's sync keeps noted entries only) */
+    pypper_obj_entry *e = pypper_objtable_put(block, object, site);
+    if (!e)
+        pypper_heap_unnote(block);
+    *made = e != NULL;
+    return e;
+}
+
+#endif
