@@ -7,13 +7,9 @@
 pypper_residency_fn pypper_residency_check;
 unsigned pypper_residency_gate;
 
-void pypper_residency_set(pypper_residency_fn may_touch, bool always)
+void pypper_residency_set(pypper_residency_fn may_touch)
 {
     __atomic_store_n(&pypper_residency_check, may_touch, __ATOMIC_RELAXED);
-    if (always && may_touch)
-        __atomic_fetch_or(&pypper_residency_gate, PYPPER_RESIDENCY_ALWAYS, __ATOMIC_RELAXED);
-    else
-        __atomic_fetch_and(&pypper_residency_gate, ~PYPPER_RESIDENCY_ALWAYS, __ATOMIC_RELAXED);
 }
 
 void pypper_residency_swap_active(bool on)
@@ -22,4 +18,12 @@ void pypper_residency_swap_active(bool on)
         __atomic_fetch_or(&pypper_residency_gate, PYPPER_RESIDENCY_SWAP, __ATOMIC_RELAXED);
     else
         __atomic_fetch_and(&pypper_residency_gate, ~PYPPER_RESIDENCY_SWAP, __ATOMIC_RELAXED);
+}
+
+void pypper_residency_slow_pages(bool any)
+{
+    if (any)
+        __atomic_fetch_or(&pypper_residency_gate, PYPPER_RESIDENCY_SLOW, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(&pypper_residency_gate, ~PYPPER_RESIDENCY_SLOW, __ATOMIC_RELAXED);
 }

@@ -13,18 +13,24 @@
 
 typedef bool (*pypper_residency_fn)(const void *block);
 
-/* Install the predicate (NULL: none). It is asked only while the gate is open: always
- * when `always` (the migration plane's record: a far-memory backend), else only while
+/* Install the predicate (NULL: none). It is asked only while the gate is open: while
  * the swap map is active (the process has pages in swap: Objects/swap_map.c opens and
- * closes the gate). Without swap, the check is one load and branch: it was an
- * indirect call per referent the live trace visits (1.6% of the traced main thread's
- * instructions on containers.py, with 1.3% more around it). */
-void pypper_residency_set(pypper_residency_fn may_touch, bool always);
+ * closes the gate) or the migration plane has pages placed on the slow tier (far
+ * memory: pypper_residency_slow_pages). Otherwise the check is one load and branch: it
+ * was an indirect call per referent the live trace visits (1.6% of the traced main
+ * thread's instructions on containers.py, with 1.3% more around it). */
+void pypper_residency_set(pypper_residency_fn may_touch);
 /* The swap map is active (or not). */
 void pypper_residency_swap_active(bool on);
 
-#define PYPPER_RESIDENCY_ALWAYS 1u
+/* Pages were sent to the slow tier and are not back (the migration plane's count;
+ * with a far-memory backend the predicate is installed without `always`, and this
+ * opens the gate: until a first demotion, or after the last page came back, the
+ * check is one load and branch again). Set before the first such page is placed. */
+void pypper_residency_slow_pages(bool any);
+
 #define PYPPER_RESIDENCY_SWAP 2u
+#define PYPPER_RESIDENCY_SLOW 4u
 
 /* Inline: the live trace asks for every referent it visits. */
 extern pypper_residency_fn pypper_residency_check;

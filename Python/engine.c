@@ -87,16 +87,18 @@ int pypper_engine_start(const pypper_config *cfg)
     rescan_budget = RESCAN_BUDGET;
     pypper_active_trace_connect(&(pypper_engine_hooks){pypper_engine_step, pypper_migrate_due});
     (void)pypper_swap_map_start();      /* refused: every block may be read, as before */
-    /* Asked for every object the sources read: without a far-memory backend only the
-     * kernel's residency can say no, and the migration plane is not asked. */
+    /* Asked for every object the sources read while the process has pages in swap
+     * or the migration plane has placed pages slow (it opens the gate then): without
+     * a far-memory backend only the kernel's residency can say no, and the migration
+     * plane is not asked. */
     bool far = pypper_migrate_far_memory();
-    pypper_residency_set(far ? may_touch : pypper_swap_map_may_touch, far);
+    pypper_residency_set(far ? may_touch : pypper_swap_map_may_touch);
     return 0;
 }
 
 void pypper_engine_stop(void)
 {
-    pypper_residency_set(NULL, false);
+    pypper_residency_set(NULL);
     pypper_swap_map_stop();
     pypper_active_trace_connect(NULL);
 }

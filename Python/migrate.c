@@ -179,6 +179,9 @@ int pypper_migrate_now(pypper_migrate_result *out, uint32_t (*model_now_ms)(void
 
 static void release_arrays(void)
 {
+    if (M.slow_pages)
+        pypper_residency_slow_pages(false);
+    M.slow_pages = 0;
     unmap_array(M.placed, M.slots);
     unmap_array(M.moved, M.slots * sizeof(uint32_t));
     unmap_array(M.pos, M.slots * sizeof(uint32_t));

@@ -19,6 +19,7 @@
 #include "owned_buffers.h"
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
+#include "../Objects/residency.h"
 #include "../Pypper/backend.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/options.h"
@@ -89,6 +90,7 @@ typedef struct {
     /* Per page slot of the reservation (sparse, NORESERVE). */
     size_t slots;
     uint8_t *placed;             /* PL_* */
+    size_t slow_pages;           /* of them PL_SLOW, with a far-memory backend (set_where) */
     uint32_t *moved;             /* round that last moved it */
     uint32_t *pos;               /* its index in pages[] this round */
     /* This round's pages (in address order) and the planner's working arrays, of
@@ -139,8 +141,20 @@ extern pypper_mig_state pypper_mig;
 
 static inline unsigned where_of(size_t index) { return M.placed[index] & PL_WHERE; }
 
+/* (One writer at a time: the round's owner.) With a far-memory backend, the count of
+ * pages placed slow opens and closes the sources' residency check (Objects/residency.h): before the first,
+ * and after the last came back, they read without asking (the check of each
+ * referent was 5% of a record-building loop's instructions with the pageout backend,
+ * which a machine with swap gets by default, while nothing had been demoted). */
 static inline void set_where(size_t index, unsigned where)
 {
+    unsigned was = where_of(index);
+    if (was != where && (M.backend.ops->caps & PYPPER_BACKEND_FAR_MEMORY)) {
+        if (where == PL_SLOW && M.slow_pages++ == 0)
+            pypper_residency_slow_pages(true);
+        else if (was == PL_SLOW && --M.slow_pages == 0)
+            pypper_residency_slow_pages(false);
+    }
     M.placed[index] = (uint8_t)((M.placed[index] & ~PL_WHERE) | where);
 }
 
