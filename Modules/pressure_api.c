@@ -6,6 +6,7 @@
  * them over (_test_pressure_reset, _test_cpu_reset). */
 #include "pressure_api.h"
 
+#include "../Objects/residency.h"
 #include "../Objects/swap_map.h"
 #include "../Pypper/cpu_guard.h"
 #include "../Pypper/main_readings.h"
@@ -20,11 +21,14 @@ static PyObject *state(PyObject *module, PyObject *unused)
     pypper_pressure_snapshot(&s, &now);
     pypper_swap_map_stats m;
     pypper_swap_map_get_stats(&m);
+    unsigned gate = pypper_residency_gate_bits();
     PyObject *swap = Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K}", "active", m.active ? Py_True : Py_False,
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:O,s:O}", "active", m.active ? Py_True : Py_False,
         "refreshes", (unsigned long long)m.refreshes, "arenas_read", (unsigned long long)m.arenas_read,
         "pages_out", (unsigned long long)m.pages_out, "skipped_reads", (unsigned long long)m.skipped_reads,
-        "vm_swap_kb", (unsigned long long)m.swap_kb);
+        "vm_swap_kb", (unsigned long long)m.swap_kb,
+        "reads_checked_swap", gate & PYPPER_RESIDENCY_SWAP ? Py_True : Py_False,
+        "reads_checked_slow", gate & PYPPER_RESIDENCY_SLOW ? Py_True : Py_False);
     if (!swap)
         return NULL;
     pypper_cpu_guard c;

@@ -27,3 +27,5 @@ void pypper_residency_slow_pages(bool any)
     else
         __atomic_fetch_and(&pypper_residency_gate, ~PYPPER_RESIDENCY_SLOW, __ATOMIC_RELAXED);
 }
+
+unsigned pypper_residency_gate_bits(void) { return __atomic_load_n(&pypper_residency_gate, __ATOMIC_RELAXED); }

@@ -31,6 +31,8 @@ void pypper_residency_slow_pages(bool any);
 
 #define PYPPER_RESIDENCY_SWAP 2u
 #define PYPPER_RESIDENCY_SLOW 4u
+/* Why reads are checked now: PYPPER_RESIDENCY_* bits (0: they are not). */
+unsigned pypper_residency_gate_bits(void);
 
 /* Inline: the live trace asks for every referent it visits. */
 extern pypper_residency_fn pypper_residency_check;

@@ -510,3 +510,29 @@ def test_far_memory_demotions_start_slow_and_migrate_now_is_not_paced(backend):
         assert now["demoted_pages"] + now["failed"] > candidates / 2, r
     else:
         assert tried == candidates, r
+
+
+@pytest.mark.parametrize("backend", ["pageout", "sim"])
+def test_reads_are_checked_only_while_pages_are_placed_slow(backend):
+    # The sources ask whether a block may be read (not in far memory) only while the
+    # migration plane has pages on the slow tier of a far-memory backend: before the
+    # first, asking for every referent the live trace visits was 5% of a record-
+    # building loop's instructions. The sim backend's slow tier is not far memory.
+    r = json.loads(check(f'''
+        import gc, json
+        drive(backend="{backend}", fast_budget="25%", migrate_interval_ms=1, aggressiveness=1,
+              migrate_mbps=0, promote_mbps=0, relocate=False)
+        before = pypper.pressure()["swap_map"]["reads_checked_slow"]
+        data = [bytearray(3000) for _ in range(4000)]
+        gc.collect()
+        settle()
+        pypper.migrate_now()
+        during = pypper.pressure()["swap_map"]["reads_checked_slow"]
+        slow = pypper.migration_stats()["slow_pages"]
+        pypper.end()
+        after = pypper.pressure()["swap_map"]["reads_checked_slow"]
+        print(json.dumps([before, during, slow, after]))
+    '''))
+    before, during, slow, after = r
+    assert slow > 0 and before is False and after is False, r
+    assert during == (backend == "pageout"), r
