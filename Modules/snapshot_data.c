@@ -37,6 +37,7 @@
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_infer.h"
+#include "../Python/traced_entry.h"
 #include "../Python/untraced_sites.h"
 
 #include <math.h>
@@ -687,9 +688,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, uin
         PyObject *op = tb.object;
         if (!op)
             continue;
-        pypper_obj_entry *e = tb.noted ? pypper_objtable_find(tb.block) : NULL;
-        if (e && (pypper_entry_object(e) != (void *)op || !pypper_objtable_current(e)))
-            e = NULL;
+        pypper_obj_entry *e = tb.noted ? pypper_traced_entry_find(tb.block, op) : NULL;
         bool readable = pypper_residency_may_touch(tb.block);
         if (readable && Py_REFCNT(op) <= 0)
             continue;
@@ -796,6 +795,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
         return PyErr_NoMemory();
     }
     bool locked = pypper_heap_lock();
+    (void)pypper_objtable_sync();       /* a failed one: objects' entries read as none */
     if (s.traced) {
         /* The columns' own block is the snapshot's, not the program's untraced bytes. */
         pypper_block_info info;
@@ -993,6 +993,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
         return PyErr_NoMemory();
     }
     bool locked = pypper_heap_lock();
+    (void)pypper_objtable_sync();       /* a failed one: objects' entries read as none */
     if (s.infer)
         pypper_seed_recorded_sites(s.infer, seeds);
     uint64_t next = 0;

@@ -23,10 +23,14 @@ void pypper_residency_set(pypper_residency_fn may_touch);
 /* The swap map is active (or not). */
 void pypper_residency_swap_active(bool on);
 
-/* Pages were sent to the slow tier and are not back (the migration plane's count;
- * with a far-memory backend the predicate is installed without `always`, and this
- * opens the gate: until a first demotion, or after the last page came back, the
- * check is one load and branch again). Set before the first such page is placed. */
+/* Pages were sent to the slow tier and are not back (the migration plane's count,
+ * with a far-memory backend: this opens the gate; until a first demotion, or after
+ * the last page came back, the check is one load and branch again). Set when the
+ * migration plane records a page as placed slow, after the backend moved it (a read
+ * in between may bring it back: the same window as the record's own). A demoted page
+ * that is freed and whose arena is purged stays counted (it is never listed again):
+ * the gate then stays open until the session ends, as it always was before
+ * 2026-12-05. */
 void pypper_residency_slow_pages(bool any);
 
 #define PYPPER_RESIDENCY_SWAP 2u

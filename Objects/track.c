@@ -51,7 +51,8 @@ static inline void mark(uint64_t gb, int off)
     uint64_t bit = (uint64_t)1 << (gb & 63);
     group[TRACK_NOTED] &= ~bit;
     group[TRACK_BEFORE] &= ~bit;
-    group[TRACK_TRACKED] |= bit;
+    /* (The sampler thread reads the tracked word with relaxed atomic loads.) */
+    __atomic_store_n(&group[TRACK_TRACKED], group[TRACK_TRACKED] | bit, __ATOMIC_RELAXED);
 }
 
 void *pypper_heap_track_containing(const void *object)
@@ -110,7 +111,8 @@ void *pypper_heap_tracked_object(const void *block)
 
 void pypper_heap_note(void *block)
 {
-    if (pypper_heap_owns(block))
+    /* Only a tracked block: the free path clears the noted bit of tracked ones only. */
+    if (pypper_heap_owns(block) && (layout_track_word(block)[TRACK_TRACKED] & layout_track_bit(block)))
         layout_track_word(block)[TRACK_NOTED] |= layout_track_bit(block);
 }
 
@@ -150,7 +152,8 @@ void pypper_heap_untrack(void *block)
 {
     if (pypper_heap_owns(block)) {
         uint64_t *group = layout_track_word(block);
-        group[TRACK_TRACKED] &= ~layout_track_bit(block);
+        __atomic_store_n(&group[TRACK_TRACKED], group[TRACK_TRACKED] & ~layout_track_bit(block),
+                         __ATOMIC_RELAXED);
         group[TRACK_NOTED] &= ~layout_track_bit(block);
     }
 }

@@ -37,7 +37,7 @@ void pypper_heap_untrack(void *block);
 /* The object of a tracked block (its head bit). */
 void *pypper_heap_tracked_object(const void *block);
 /* The tracked block's object got an object-table entry: reads as current until the
- * block is freed or untracked. */
+ * block is freed or untracked. Nothing for a block that is not tracked. */
 void pypper_heap_note(void *block);
 /* The tracked block's object existed before the session (its first pass): until the
  * block is tracked again. */

@@ -444,8 +444,15 @@ bool pypper_objtable_contains(const void *block) { return pypper_objtable_find(b
 
 pypper_obj_entry *pypper_objtable_put(void *block, void *object, uint32_t site)
 {
-    if (pypper_objtable_add(block, object, site) < 0 || pypper_objtable_sync() < 0)
+    if (pypper_objtable_add(block, object, site) < 0)
         return NULL;
+    if (pypper_objtable_sync() < 0) {
+        /* Taken back: the last pending entry, without a state yet (a dead entry left
+         * to a later sync would count as a drop without a death). */
+        npending--;
+        clear_slot(cap + npending);
+        return NULL;
+    }
     pypper_obj_entry *e = pypper_objtable_find(block);
     return e && pypper_entry_object(e) == object ? e : NULL;
 }

@@ -141,7 +141,8 @@ int pypper_objtable_sync(void);
 pypper_obj_entry *pypper_objtable_find(const void *block);
 bool pypper_objtable_contains(const void *block);
 /* Add an entry and sync: the new entry (alive() must say so already), or NULL when
- * the table could not take it. Invalidates other entry pointers, like a sync. */
+ * the table could not take it (nothing added then; other pending entries may stay
+ * pending). Invalidates other entry pointers, like a sync. */
 pypper_obj_entry *pypper_objtable_put(void *block, void *object, uint32_t site);
 /* Whether entry e describes a live object: not an empty slot, and alive() says so. */
 bool pypper_objtable_current(const pypper_obj_entry *e);

@@ -468,11 +468,12 @@ static size_t choose_polls_with_entries(size_t k, size_t m, bool by_writes)
 
 static size_t choose_polls_without_entries(size_t k, size_t m, bool by_writes)
 {
-    uint64_t end = pypper_heap_granule_end();
+    /* Once round the heap at most: the second part ends where the walk began. */
+    uint64_t start = AT.poll_cursor, end = pypper_heap_granule_end();
     bool wrapped = false;
     for (size_t looked = 0; looked < POLL_LOOK && k < m;) {
         pypper_tracked_block t;
-        if (!pypper_heap_tracked_next(&AT.poll_cursor, end, &t)) {
+        if (!pypper_heap_tracked_next(&AT.poll_cursor, wrapped ? start : end, &t)) {
             if (wrapped)
                 break;                  /* fewer such objects than m */
             AT.poll_cursor = 0;

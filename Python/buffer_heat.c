@@ -14,6 +14,7 @@
 #include "../Pypper/attribution.h"
 #include "../Objects/track.h"
 #include "../Pypper/objtable.h"
+#include "traced_entry.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
 #include "../Pypper/write_tracking_heap.h"
@@ -37,9 +38,8 @@ static double temperature_of(PyObject *obj, uint32_t now, int resident_only, int
         return -1.0;
     if (pypper_heap_is_tracked(info.block) && pypper_heap_tracked_object(info.block) == (void *)obj) {
         /* A traced object: its entry's evidence, none without an entry. */
-        pypper_obj_entry *e = pypper_heap_is_noted(info.block) ? pypper_objtable_find(info.block) : NULL;
-        const pypper_obj_state *st = e && pypper_entry_object(e) == (void *)obj && pypper_objtable_current(e)
-                                     ? pypper_entry_state(e) : &pypper_obj_state_zero;
+        pypper_obj_entry *e = pypper_traced_entry_find(info.block, obj);
+        const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;
         double t = pypper_model_temperature(pypper_model_heat(st, now), now);
         *own = 1;
         return pypper_attr_temperature(t, pypper_wt_page_history(obj), info.size);

@@ -291,11 +291,12 @@ size_t pypper_live_trace_rescan(size_t budget)
         return 0;
     bool locked = pypper_heap_lock();
     LT.rescan_nfound = 0;
-    uint64_t end = pypper_heap_granule_end();
+    /* Once round the heap at most: the second part ends where the walk began. */
+    uint64_t start = LT.rescan_cursor, end = pypper_heap_granule_end();
     bool wrapped = false;
     for (size_t k = 0; k < budget && LT.rescan_nfound < RESCAN_FOUND_MAX;) {
         pypper_tracked_block t;
-        if (!pypper_heap_tracked_next(&LT.rescan_cursor, end, &t)) {
+        if (!pypper_heap_tracked_next(&LT.rescan_cursor, wrapped ? start : end, &t)) {
             if (wrapped)
                 break;                  /* fewer tracked blocks than the budget */
             LT.rescan_cursor = 0;
@@ -616,6 +617,7 @@ void pypper_live_trace_stop(void)
             pypper_heap_untrack(t.block);
     }
     pypper_objtable_clear();
+    pypper_own_set_resident_fn(PYPPER_OWN_TRACKED_BITS, NULL);     /* dropped above */
     pypper_heap_unlock(locked);
 }
 

@@ -8,6 +8,7 @@
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "live_trace.h"
+#include "traced_entry.h"
 #include "../Pypper/stats.h"
 
 #include <math.h>
@@ -113,9 +114,7 @@ static void walk_objects(uint32_t now_ms, bool whole)
         k++;
         if (!t.object)
             continue;
-        pypper_obj_entry *e = t.noted ? pypper_objtable_find(t.block) : NULL;
-        if (e && (pypper_entry_object(e) != t.object || !pypper_objtable_current(e)))
-            e = NULL;
+        pypper_obj_entry *e = t.noted ? pypper_traced_entry_find(t.block, t.object) : NULL;
         visit(t.block, t.object, e, now_ms, true, learn, mp);
     }
     size_t count = pypper_objtable_count();

@@ -102,7 +102,10 @@ def test_polls_go_to_objects_on_written_pages_only():
         s = _pypper.active_trace_stats()
         assert s["poll_written"] > 0 and s["poll_unwritten"] >= len(b), s
         ta, tb = _pypper.temperatures(a), _pypper.temperatures(b)
-        seen_a = sum(t > min(ta) for t in ta)
+        # Above what a written page alone gives (its share: at most PAGE_SHARE, 0.01).
+        # (Not "above the coldest of A": each of A is polled once a window since the
+        # polls walk the tracked bitmap once round, so all of A may be equally warm.)
+        seen_a = sum(t > 0.01 for t in ta)
         seen_b = sum(t > 0 for t in tb)
         # (A frame slot may hold one of B for a moment: at most a few.)
         assert seen_a > len(a) // 4 and seen_b <= 2, (seen_a, len(a), seen_b)

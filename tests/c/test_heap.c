@@ -497,6 +497,8 @@ static void test_tracking(void)
                     want[j] = t;
                 }
         pypper_heap_note(m);
+        pypper_heap_note(plain);                /* not tracked: nothing */
+        CHECK(pypper_heap_is_noted(m) && !pypper_heap_is_noted(plain));
         uint64_t cursor = 0;
         pypper_tracked_block t;
         int n = 0;
