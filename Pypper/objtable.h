@@ -1,12 +1,12 @@
 /* Pypper/objtable.h: the object table: the objects the live trace knows that have
- * something to keep (evidence, a site, a class, from before the session: the others
- * are only the heap's tracked bits, Objects/track.h), as an
+ * something to keep (evidence, a recorded site: the others are only the heap's
+ * tracked bits, Objects/track.h), as an
  * open-addressing hash table of entries keyed by block, followed in the same array by
  * the entries added since the last sync (pending). Adding is an append; the pending
  * entries are hashed at the next sync (the sampler's hand-over, an API call, or an add
  * that finds the pending part full), by which time most young objects have died and
  * are never hashed. Whether an entry's object is alive is the caller's to say (the
- * heap's tracked bit, cleared when the block is freed); entries of dead objects stay
+ * block's noted bit, cleared when the block is freed); entries of dead objects stay
  * until a sweep or compaction. Callers iterate entry numbers [0, count): a number is a
  * slot (or a pending entry), and an empty slot is an entry that is not current. Not
  * thread-safe: callers serialize (the GIL, or the heap lock). */
