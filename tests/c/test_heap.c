@@ -488,9 +488,12 @@ static void test_tracking(void)
     CHECK(!pypper_heap_probe_tracked(&local) && !pypper_heap_probe_mapped(&local));
     /* The walk: every tracked block once, in address order, with its object. */
     {
-        char *want[4] = {s, m, l, d};
-        for (int i = 0; i < 4; i++)
-            for (int j = i + 1; j < 4; j++)
+        /* One in the slow tier too: the walk passes the fast tier's uncommitted end. */
+        char *slow = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 48);
+        CHECK(slow && pypper_heap_track_containing(slow) == slow);
+        char *want[5] = {s, m, l, d, slow};
+        for (int i = 0; i < 5; i++)
+            for (int j = i + 1; j < 5; j++)
                 if (want[j] < want[i]) {
                     char *t = want[i];
                     want[i] = want[j];
@@ -503,19 +506,20 @@ static void test_tracking(void)
         pypper_tracked_block t;
         int n = 0;
         while (pypper_heap_tracked_next(&cursor, UINT64_MAX, &t)) {
-            CHECK(n < 4 && t.block == want[n] && t.object == pypper_heap_tracked_object(t.block)
+            CHECK(n < 5 && t.block == want[n] && t.object == pypper_heap_tracked_object(t.block)
                   && t.noted == (t.block == m));
             n++;
         }
-        CHECK(n == 4 && cursor <= pypper_heap_granule_end());
+        CHECK(n == 5 && cursor <= pypper_heap_granule_end() && want[4] == slow);
         cursor = pypper_heap_granule_of(m);                    /* a window of one granule */
         CHECK(pypper_heap_tracked_next(&cursor, pypper_heap_granule_of(m) + 1, &t) && t.block == m
               && !pypper_heap_tracked_next(&cursor, pypper_heap_granule_of(m) + 1, &t)
               && cursor == pypper_heap_granule_of(m) + 1);
+        pypper_heap_free(slow);
     }
     uint64_t noted_freed = pypper_heap_noted_frees();
     pypper_heap_free(plain);
-    CHECK(pypper_heap_tracked_frees() == freed);
+    CHECK(pypper_heap_tracked_frees() == freed + 1);            /* the slow one only */
     /* A block's next object, at another offset, has its own head. */
     pypper_heap_free(s);
     char *s2 = pypper_heap_malloc(48);
@@ -527,14 +531,14 @@ static void test_tracking(void)
     pypper_heap_free(s3);
     pypper_heap_free(m);
     pypper_heap_domain_free(NULL, d);                          /* the domain fast path */
-    CHECK(pypper_heap_tracked_frees() == freed + 5 && pypper_heap_noted_frees() == noted_freed + 1);
+    CHECK(pypper_heap_tracked_frees() == freed + 6 && pypper_heap_noted_frees() == noted_freed + 1);
     CHECK(!pypper_heap_is_noted(m));
     CHECK(!pypper_heap_is_tracked(s) && !pypper_heap_is_tracked(d) && !pypper_heap_probe_tracked(m));
     CHECK(pypper_heap_probe_mapped(s));                        /* freed, still mapped */
     CHECK(pypper_heap_track_containing(s) == NULL);            /* freed */
     pypper_heap_untrack(l);
     pypper_heap_free(l);
-    CHECK(pypper_heap_tracked_frees() == freed + 5);
+    CHECK(pypper_heap_tracked_frees() == freed + 6);
     /* Clearing every bit at once (a session's end, a forked child). */
     char *a = pypper_heap_malloc(32), *b = pypper_heap_malloc(5000), *c = pypper_heap_malloc(200000);
     CHECK(pypper_heap_track_containing(a) == a && pypper_heap_track_containing(b) == b
@@ -546,7 +550,7 @@ static void test_tracking(void)
     pypper_heap_free(a);
     pypper_heap_free(b);
     pypper_heap_free(c);
-    CHECK(pypper_heap_tracked_frees() == freed + 6);
+    CHECK(pypper_heap_tracked_frees() == freed + 7);
     pypper_heap_set_tracking(false);
 }
 
