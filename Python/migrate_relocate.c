@@ -7,6 +7,22 @@
 
 #include "../Pypper/stats.h"
 
+/* The pages of [block, block + size): where they are is not known any more (asked
+ * again this round). A relocation frees the old copy's pages (given back, then
+ * reused, the reuse placed by the arena's binding) and fills the new copy's: the
+ * record of either kept what they were (a page recorded slow, its buffer moved away,
+ * refilled on the fast node, was reported slow by placement_map() for rounds, until
+ * the numa backend located all pages again). */
+static void forget_where(const void *block, size_t size)
+{
+    if (!block || !size)
+        return;
+    size_t first = pypper_heap_page_index(block);
+    size_t last = pypper_heap_page_index((const char *)block + size - 1);
+    for (size_t index = first; index <= last && index < M.slots; index++)
+        set_where(index, PL_UNKNOWN);
+}
+
 /* Relocations (the heap is entered again: outside the table's lock). Each leaves the
  * old buffer's space free in its arena: every DISCARD_EVERY bytes moved, and at the
  * end, the free pages go back, or a session would hold both copies. */
@@ -15,9 +31,21 @@ void pypper_mig_relocate_queued(void)
     uint64_t since_discard = 0;
     for (size_t i = 0; i < M.nreloc; i++) {
         size_t bytes;
+        pypper_owned_buffer before, after;
+        pypper_block_info old_block = {0}, new_block = {0};
+        pypper_owned_buffer_of(M.reloc[i].object, &before);
+        if (before.block)
+            pypper_heap_lookup(before.block, &old_block);     /* (freed by the move) */
         pypper_stat_add(PYPPER_STAT_RELOCATE_TRIED, 1);
         int rc = pypper_relocate_buffer(M.reloc[i].object, M.reloc[i].tier, &bytes);
         if (rc > 0) {
+            pypper_owned_buffer_of(M.reloc[i].object, &after);
+            if (after.block)
+                pypper_heap_lookup(after.block, &new_block);
+            if (old_block.allocated)
+                forget_where(old_block.block, old_block.size);
+            if (new_block.allocated)
+                forget_where(new_block.block, new_block.size);
             M.cur.relocated_buffers++;
             M.cur.relocated_bytes += bytes;
             since_discard += bytes;
