@@ -109,6 +109,11 @@ void *pypper_heap_tracked_object(const void *block)
     return NULL;
 }
 
+bool pypper_heap_tracks(const void *block, const void *object)
+{
+    return pypper_heap_is_tracked(block) && pypper_heap_tracked_object(block) == object;
+}
+
 void pypper_heap_note(void *block)
 {
     /* Only a tracked block: the free path clears the noted bit of tracked ones only. */
@@ -253,4 +258,16 @@ bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_blo
     }
     *cursor = g < end ? g : end;
     return false;
+}
+
+bool pypper_heap_tracked_round(uint64_t *cursor, uint64_t start, bool *wrapped,
+                               pypper_tracked_block *out)
+{
+    if (pypper_heap_tracked_next(cursor, *wrapped ? start : UINT64_MAX, out))
+        return true;
+    if (*wrapped)
+        return false;
+    *wrapped = true;
+    *cursor = 0;
+    return pypper_heap_tracked_next(cursor, start, out);
 }

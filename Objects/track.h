@@ -36,6 +36,8 @@ int pypper_heap_track_block(void *block, const void *object);
 void pypper_heap_untrack(void *block);
 /* The object of a tracked block (its head bit). */
 void *pypper_heap_tracked_object(const void *block);
+/* Whether block is tracked with `object` as its object. */
+bool pypper_heap_tracks(const void *block, const void *object);
 /* The tracked block's object got an object-table entry: reads as current until the
  * block is freed or untracked. Nothing for a block that is not tracked. */
 void pypper_heap_note(void *block);
@@ -76,6 +78,11 @@ typedef struct {
  * *cursor just after it; false at `end` or at the end of the heap's committed arenas,
  * with *cursor there. Under the heap's serialization (the free path clears bits). */
 bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_block *out);
+/* The same, once round the heap from `start` (*cursor == start and *wrapped false
+ * the first time): to the heap's end, then from its start back to `start`; false when
+ * the round is done. For walks that go on from where the last stopped. */
+bool pypper_heap_tracked_round(uint64_t *cursor, uint64_t start, bool *wrapped,
+                               pypper_tracked_block *out);
 /* A granule number for cursors (p owned by the heap), and where walks end. */
 uint64_t pypper_heap_granule_of(const void *p);
 uint64_t pypper_heap_granule_end(void);

@@ -468,18 +468,12 @@ static size_t choose_polls_with_entries(size_t k, size_t m, bool by_writes)
 
 static size_t choose_polls_without_entries(size_t k, size_t m, bool by_writes)
 {
-    /* Once round the heap at most: the second part ends where the walk began. */
-    uint64_t start = AT.poll_cursor, end = pypper_heap_granule_end();
+    /* Once round the heap at most (fewer such objects than m: all of them). */
+    uint64_t start = AT.poll_cursor;
     bool wrapped = false;
-    for (size_t looked = 0; looked < POLL_LOOK && k < m;) {
-        pypper_tracked_block t;
-        if (!pypper_heap_tracked_next(&AT.poll_cursor, wrapped ? start : end, &t)) {
-            if (wrapped)
-                break;                  /* fewer such objects than m */
-            AT.poll_cursor = 0;
-            wrapped = true;
-            continue;
-        }
+    pypper_tracked_block t;
+    for (size_t looked = 0; looked < POLL_LOOK && k < m
+                            && pypper_heap_tracked_round(&AT.poll_cursor, start, &wrapped, &t);) {
         looked++;
         if (t.object && !t.noted && poll_wanted(t.block, t.object, by_writes))
             AT.poll[k++] = poll_entry_of(t.block, t.object);
@@ -677,8 +671,7 @@ static void apply_locked(bool refill)
         pypper_block_info info;
         pypper_heap_lookup(object, &info);
         pypper_obj_entry *e = NULL;
-        if (info.allocated && pypper_heap_is_tracked(info.block)
-            && pypper_heap_tracked_object(info.block) == object) {
+        if (info.allocated && pypper_heap_tracks(info.block, object)) {
             /* A tracked object: its entry, or a new one now that it has evidence (a
              * freed object's entry waits for a sweep: not current, replaced). No
              * room: its page takes the evidence. */

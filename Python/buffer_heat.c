@@ -36,7 +36,7 @@ static double temperature_of(PyObject *obj, uint32_t now, int resident_only, int
     pypper_heap_lookup(obj, &info);
     if (!info.allocated)
         return -1.0;
-    if (pypper_heap_is_tracked(info.block) && pypper_heap_tracked_object(info.block) == (void *)obj) {
+    if (pypper_heap_tracks(info.block, obj)) {
         /* A traced object: its entry's evidence, none without an entry. */
         pypper_obj_entry *e = pypper_traced_entry_find(info.block, obj);
         const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;

@@ -291,18 +291,12 @@ size_t pypper_live_trace_rescan(size_t budget)
         return 0;
     bool locked = pypper_heap_lock();
     LT.rescan_nfound = 0;
-    /* Once round the heap at most: the second part ends where the walk began. */
-    uint64_t start = LT.rescan_cursor, end = pypper_heap_granule_end();
+    /* Once round the heap at most (fewer tracked blocks than the budget: all). */
+    uint64_t start = LT.rescan_cursor;
     bool wrapped = false;
-    for (size_t k = 0; k < budget && LT.rescan_nfound < RESCAN_FOUND_MAX;) {
-        pypper_tracked_block t;
-        if (!pypper_heap_tracked_next(&LT.rescan_cursor, wrapped ? start : end, &t)) {
-            if (wrapped)
-                break;                  /* fewer tracked blocks than the budget */
-            LT.rescan_cursor = 0;
-            wrapped = true;
-            continue;
-        }
+    pypper_tracked_block t;
+    for (size_t k = 0; k < budget && LT.rescan_nfound < RESCAN_FOUND_MAX
+                       && pypper_heap_tracked_round(&LT.rescan_cursor, start, &wrapped, &t);) {
         k++;
         PyObject *op = t.object;
         /* A dealloc'ed object kept on a CPython free list (dicts, lists, tuples,
@@ -352,9 +346,7 @@ static bool young_cursor_usable(PyGC_Head *g)
 {
     pypper_block_info info;
     pypper_heap_lookup(g, &info);
-    if (!info.allocated || !pypper_heap_is_tracked(info.block))
-        return false;
-    return pypper_heap_tracked_object(info.block) == (void *)(g + 1)
+    return info.allocated && pypper_heap_tracks(info.block, g + 1)
            && _PyObject_GC_IS_TRACKED((PyObject *)(g + 1));
 }
 
@@ -637,22 +629,18 @@ bool pypper_live_trace_knows(PyObject *op)
     pypper_block_info info;
     bool locked = pypper_heap_lock();
     pypper_heap_lookup(op, &info);
-    bool known = info.allocated && pypper_heap_is_tracked(info.block)
-                 && pypper_heap_tracked_object(info.block) == (void *)op;
+    bool known = info.allocated && pypper_heap_tracks(info.block, op);
     pypper_heap_unlock(locked);
     return known;
 }
 
-/* Tracked objects not freed since. */
-static size_t live_objects(void)
+size_t pypper_live_trace_objects(void)
 {
     if (!LT.on)
         return 0;
     uint64_t freed = pypper_heap_tracked_frees() - LT.freed_at_start;
     return LT.tracked_total > freed ? (size_t)(LT.tracked_total - freed) : 0;
 }
-
-size_t pypper_live_trace_objects(void) { return live_objects(); }
 
 int pypper_live_trace_give_entry(PyObject *op)
 {
@@ -662,8 +650,7 @@ int pypper_live_trace_give_entry(PyObject *op)
     pypper_block_info info;
     bool locked = pypper_heap_lock();
     pypper_heap_lookup(op, &info);
-    if (!info.allocated || !pypper_heap_is_tracked(info.block)
-        || pypper_heap_tracked_object(info.block) != (void *)op) {
+    if (!info.allocated || !pypper_heap_tracks(info.block, op)) {
         made = -1;
     } else if (pypper_objtable_sync() == 0) {
         bool fresh;
@@ -699,7 +686,7 @@ PyObject *pypper_live_trace_stats(void)
     return Py_BuildValue(
         "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K}",
         "running", LT.on ? Py_True : Py_False,
-        "objects", (Py_ssize_t)live_objects(),
+        "objects", (Py_ssize_t)pypper_live_trace_objects(),
         "entries", (Py_ssize_t)live_entries(),
         "tracked_total", (unsigned long long)LT.tracked_total,
         "freed", (unsigned long long)(LT.on ? pypper_heap_tracked_frees() - LT.freed_at_start
