@@ -185,17 +185,21 @@ static inline size_t layout_run_offset(const arena_meta *m, unsigned page)
 }
 
 /* The live trace's bitmaps (Objects/track.h), interleaved: for each 64 granules, a
- * group of TRACK_WORDS words (bit g % 64 of each: granule g), so the free path's two
- * checks read one cache line. */
+ * group of TRACK_WORDS words (bit g % 64 of each: granule g), so the free path's
+ * checks read one cache line (two in one group of eight: 24-byte groups). A block's
+ * two state bits need no word each: the second is its second granule's (a 16-byte
+ * block has none: track.c gives such an object from before the session an entry). */
 enum {
     TRACK_TRACKED = 0,  /* a block start the live trace tracks */
-    TRACK_HEAD = 1,     /* where a tracked block's object starts (its first set bit at or
+    TRACK_STATE = 1,    /* of a tracked block starting at granule g: bit g, its object has
+                           an object-table entry (noted); bit g + 1 (the next group's bit 0
+                           after bit 63) when the block has 32 bytes or more, its object
+                           existed before the session (before) */
+    TRACK_HEAD = 2,     /* where a tracked block's object starts (its first set bit at or
                            after the block start, at most 2 granules on) */
-    TRACK_NOTED = 2,    /* a tracked block whose object has an object-table entry */
-    TRACK_BEFORE = 3,   /* a tracked block whose object existed before the session */
-    TRACK_WORDS = 4
+    TRACK_WORDS = 3
 };
-#define TRACK_BYTES_PER_ARENA (ARENA_SIZE / GRANULE / 8 * TRACK_WORDS)    /* 32 KiB */
+#define TRACK_BYTES_PER_ARENA (ARENA_SIZE / GRANULE / 8 * TRACK_WORDS)    /* 24 KiB */
 
 /* The group of words holding the bits of an owned address's granule (its tracked word
  * first: layout_track_word(p)[TRACK_HEAD] is its head word). */

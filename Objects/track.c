@@ -1,5 +1,6 @@
 /* Objects/track.c: the live trace's bitmaps (track.h): tracking a block, its object's
- * head, the noted bit, the walk over tracked blocks, and the free path's counters. */
+ * head, its state bits (noted, before), the walk over tracked blocks, and the free
+ * path's counters. */
 #include "track.h"
 
 #include "heap_internal.h"
@@ -31,6 +32,18 @@ static inline uint64_t *group_of_granule(uint64_t g)
     return &pypper_heap_layout.track[(g >> 6) * TRACK_WORDS];
 }
 
+static inline uint64_t bit_of_granule(uint64_t g) { return (uint64_t)1 << (g & 63); }
+
+/* A tracked block's state bits (heap_layout.h): noted at its granule g, before at
+ * g + 1 (in the next group after bit 63). */
+static inline bool state_bit(uint64_t g) { return (group_of_granule(g)[TRACK_STATE] & bit_of_granule(g)) != 0; }
+
+static inline void state_set(uint64_t g, bool on)
+{
+    uint64_t *w = &group_of_granule(g)[TRACK_STATE];
+    *w = on ? *w | bit_of_granule(g) : *w & ~bit_of_granule(g);
+}
+
 /* The object's offset in granules, or -1 when it cannot be one (track.h). */
 static inline int head_offset(const void *block, const void *object)
 {
@@ -39,18 +52,20 @@ static inline int head_offset(const void *block, const void *object)
 }
 
 /* Mark block (granule gb) tracked with its object `off` granules in: the head bit
- * there, none before it (what an earlier object of the block left). All within the
- * block, so within its arena. */
-static inline void mark(uint64_t gb, int off)
+ * there, none before it (what an earlier object of the block left), its state bits
+ * clear (the second only in its second granule). All within the block, so within its
+ * arena. */
+static inline void mark(uint64_t gb, int off, bool second)
 {
     for (int k = 0; k < off; k++)
-        group_of_granule(gb + (uint64_t)k)[TRACK_HEAD] &= ~((uint64_t)1 << ((gb + (uint64_t)k) & 63));
+        group_of_granule(gb + (uint64_t)k)[TRACK_HEAD] &= ~bit_of_granule(gb + (uint64_t)k);
     uint64_t gh = gb + (uint64_t)off;
-    group_of_granule(gh)[TRACK_HEAD] |= (uint64_t)1 << (gh & 63);
+    group_of_granule(gh)[TRACK_HEAD] |= bit_of_granule(gh);
+    state_set(gb, false);
+    if (second)
+        state_set(gb + 1, false);
     uint64_t *group = group_of_granule(gb);
-    uint64_t bit = (uint64_t)1 << (gb & 63);
-    group[TRACK_NOTED] &= ~bit;
-    group[TRACK_BEFORE] &= ~bit;
+    uint64_t bit = bit_of_granule(gb);
     /* (The sampler thread reads the tracked word with relaxed atomic loads.) */
     __atomic_store_n(&group[TRACK_TRACKED], group[TRACK_TRACKED] | bit, __ATOMIC_RELAXED);
 }
@@ -64,7 +79,7 @@ void *pypper_heap_track_containing(const void *object)
     int off = head_offset(info.block, object);
     if (off < 0 || (*layout_track_word(info.block) & layout_track_bit(info.block)))
         return NULL;
-    mark(granule_of(info.block), off);
+    mark(granule_of(info.block), off, info.size > GRANULE);
     return info.block;
 }
 
@@ -88,14 +103,14 @@ int pypper_heap_track_block(void *block, const void *object)
     if (slot->size) {
         if (!pool_is_marked(block))     /* marks are set on allocated block starts */
             return -1;
-        mark(granule_of(block), off);
+        mark(granule_of(block), off, slot->size != GRANULE);
         return 2;
     }
     pypper_block_info info;
     pypper_heap_lookup(block, &info);
     if (!info.allocated || info.block != block)
         return -1;
-    mark(granule_of(block), off);
+    mark(granule_of(block), off, true);
     return 1;
 }
 
@@ -104,7 +119,7 @@ void *pypper_heap_tracked_object(const void *block)
     uint64_t gb = granule_of(block);
     /* The first head bit stops the search: it is inside the block. */
     for (uint64_t k = 0; k <= HEAD_MAX; k++)
-        if (group_of_granule(gb + k)[TRACK_HEAD] & ((uint64_t)1 << ((gb + k) & 63)))
+        if (group_of_granule(gb + k)[TRACK_HEAD] & bit_of_granule(gb + k))
             return (char *)block + k * GRANULE;
     return NULL;
 }
@@ -116,31 +131,34 @@ bool pypper_heap_tracks(const void *block, const void *object)
 
 void pypper_heap_note(void *block)
 {
-    /* Only a tracked block: the free path clears the noted bit of tracked ones only. */
-    if (pypper_heap_owns(block) && (layout_track_word(block)[TRACK_TRACKED] & layout_track_bit(block)))
-        layout_track_word(block)[TRACK_NOTED] |= layout_track_bit(block);
+    /* Only a tracked block: the free path clears the state bits of tracked ones only. */
+    if (pypper_heap_is_tracked(block))
+        state_set(granule_of(block), true);
 }
 
-void pypper_heap_mark_before(void *block)
+bool pypper_heap_mark_before(void *block)
 {
-    if (pypper_heap_owns(block))
-        layout_track_word(block)[TRACK_BEFORE] |= layout_track_bit(block);
+    if (!pypper_heap_is_tracked(block) || !track_has_second(block))
+        return false;
+    state_set(granule_of(block) + 1, true);
+    return true;
 }
 
 bool pypper_heap_is_before(const void *block)
 {
-    return pypper_heap_owns(block) && (layout_track_word(block)[TRACK_BEFORE] & layout_track_bit(block));
+    return pypper_heap_is_tracked(block) && state_bit(granule_of(block) + 1)
+           && track_has_second(block);
 }
 
 void pypper_heap_unnote(void *block)
 {
-    if (pypper_heap_owns(block))
-        layout_track_word(block)[TRACK_NOTED] &= ~layout_track_bit(block);
+    if (pypper_heap_is_tracked(block))
+        state_set(granule_of(block), false);
 }
 
 bool pypper_heap_is_noted(const void *block)
 {
-    return pypper_heap_owns(block) && (layout_track_word(block)[TRACK_NOTED] & layout_track_bit(block));
+    return pypper_heap_is_tracked(block) && state_bit(granule_of(block));
 }
 
 const uint64_t *pypper_heap_noted_bits(unsigned *stride)
@@ -150,16 +168,18 @@ const uint64_t *pypper_heap_noted_bits(unsigned *stride)
     if (!pypper_heap_layout.base || ((uintptr_t)pypper_heap_layout.base & (64 * GRANULE - 1)))
         return NULL;
     *stride = TRACK_WORDS;
-    return pypper_heap_layout.track + TRACK_NOTED;
+    return pypper_heap_layout.track + TRACK_STATE;
 }
 
 void pypper_heap_untrack(void *block)
 {
-    if (pypper_heap_owns(block)) {
+    if (pypper_heap_is_tracked(block)) {
         uint64_t *group = layout_track_word(block);
         __atomic_store_n(&group[TRACK_TRACKED], group[TRACK_TRACKED] & ~layout_track_bit(block),
                          __ATOMIC_RELAXED);
-        group[TRACK_NOTED] &= ~layout_track_bit(block);
+        state_set(granule_of(block), false);
+        if (track_has_second(block))
+            state_set(granule_of(block) + 1, false);
     }
 }
 
@@ -246,11 +266,10 @@ bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_blo
             if (found >= arena_end)
                 break;
             char *block = pypper_heap_layout.base + found * GRANULE;
-            uint64_t *group = group_of_granule(found);
             out->block = block;
             out->object = pypper_heap_tracked_object(block);
-            out->noted = (group[TRACK_NOTED] >> (found & 63)) & 1u;
-            out->before = (group[TRACK_BEFORE] >> (found & 63)) & 1u;
+            out->noted = state_bit(found);
+            out->before = state_bit(found + 1) && track_has_second(block);
             *cursor = found + 1;
             return true;
         }

@@ -1,12 +1,15 @@
 /* Objects/track.h: which blocks the live trace knows, as bits per 16-byte granule in
- * bitmaps beside the heap (Objects/heap_layout.h: 32 KiB per 1 MiB arena, their pages
+ * bitmaps beside the heap (Objects/heap_layout.h: 24 KiB per 1 MiB arena, their pages
  * touched only while tracing): tracked (a block start the live trace took), head
  * (where a tracked block's object starts: 0, 16 or 32 bytes in, after its
  * pre-headers), noted (the object has an entry in the object table,
- * Pypper/objtable.h) and before (the object existed before the session started). While tracking is on, the heap's free path clears the freed
- * block's tracked and noted bits and counts them: a freed object leaves the live set
- * there, without its memory being read; the object table drops such entries later,
- * in bulk. Readers walk the tracked objects in address order (pypper_heap_tracked_next). */
+ * Pypper/objtable.h) and before (the object existed before the session started; the
+ * bit of the block's second granule, which 16-byte blocks do not have). While
+ * tracking is on, the heap's free path clears the
+ * freed block's tracked, noted and before bits and counts them: a freed object leaves
+ * the live set there, without its memory being read; the object table drops such
+ * entries later, in bulk. Readers walk the tracked objects in address order
+ * (pypper_heap_tracked_next). */
 #ifndef PYPPER_TRACK_H
 #define PYPPER_TRACK_H
 
@@ -32,23 +35,26 @@ void *pypper_heap_track_containing(const void *object);
  * an allocated block of the heap or the object not 0, 16 or 32 bytes into it. Cheaper:
  * no full lookup for pooled blocks. */
 int pypper_heap_track_block(void *block, const void *object);
-/* Clear block's tracked and noted bits. */
+/* Clear a tracked block's tracked, noted and before bits. */
 void pypper_heap_untrack(void *block);
 /* The object of a tracked block (its head bit). */
 void *pypper_heap_tracked_object(const void *block);
 /* Whether block is tracked with `object` as its object. */
 bool pypper_heap_tracks(const void *block, const void *object);
 /* The tracked block's object got an object-table entry: reads as current until the
- * block is freed or untracked. Nothing for a block that is not tracked. */
+ * block is freed or untracked. Nothing for a block that is not tracked (the noted,
+ * before and unnote calls alike; a block that is not tracked reads as neither). */
 void pypper_heap_note(void *block);
 /* The tracked block's object existed before the session (its first pass): until the
- * block is tracked again. */
-void pypper_heap_mark_before(void *block);
+ * block is tracked again. false for a 16-byte block (no second granule for the bit)
+ * or one that is not tracked. */
+bool pypper_heap_mark_before(void *block);
 bool pypper_heap_is_before(const void *block);
 void pypper_heap_unnote(void *block);
 bool pypper_heap_is_noted(const void *block);
-/* The noted bits, for a reader that knows its blocks are the heap's: bit g (word
- * (g / 64) * *stride, bit g % 64) is the block at pypper_heap_base() + 16 g; readable
+/* The noted bits, for a reader that knows its blocks are tracked blocks of the heap
+ * (bit g of a block that is not tracked may be another block's before bit): bit g
+ * (word (g / 64) * *stride, bit g % 64) is the block at pypper_heap_base() + 16 g; readable
  * for every arena ever committed (discarded pages read as zero). NULL without a heap. */
 const uint64_t *pypper_heap_noted_bits(unsigned *stride);
 /* Clear every bit at once: the bitmaps' pages are dropped (they read as zero), none

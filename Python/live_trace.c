@@ -216,9 +216,15 @@ static int track_object(PyObject *op)
      * sweep (a loop building lists of 5,000 records paid most of its tracing beyond
      * the sampler in entries; the first pass took 71 ns an object with them, 21
      * without: Doc/live-trace.md). An object of the first pass existed before the
-     * session: it has no site, and its before bit says so. */
+     * session: it has no site, and its before bit says so (a 16-byte block has no
+     * bit for it: an entry with that site). */
     if (!LT.full_pass_done) {
-        pypper_heap_mark_before(block);
+        if (!pypper_heap_mark_before(block)) {
+            if (pypper_objtable_add(block, op, PYPPER_SITE_BEFORE_SESSION) < 0)
+                LT.table_failures++;
+            else
+                pypper_heap_note(block);
+        }
         return 1;
     }
     uint32_t site = rc == 2 ? pypper_alloc_sites_take_small(block) : pypper_alloc_sites_take(block);

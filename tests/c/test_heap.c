@@ -554,6 +554,81 @@ static void test_tracking(void)
     pypper_heap_set_tracking(false);
 }
 
+/* State bits: noted and before are a tracked block's own (before sits in its second
+ * granule's bit, the next group's first after a block at bit 63), kept apart from its
+ * neighbours', cleared by the free path; a 16-byte block has no before bit (its
+ * second granule is the next block's). */
+static void test_tracking_state(void)
+{
+    pypper_heap_set_tracking(true);
+    char *t1 = pypper_heap_malloc(16), *t2 = pypper_heap_malloc(16);
+    CHECK(t1 && t2 == t1 + 16);
+    CHECK(!pypper_heap_mark_before(t1));                        /* not tracked */
+    CHECK(pypper_heap_track_block(t1, t1) == 2 && pypper_heap_track_containing(t2) == t2);
+    pypper_heap_note(t2);
+    CHECK(!pypper_heap_mark_before(t1) && !pypper_heap_is_before(t1) && pypper_heap_is_noted(t2)
+          && !pypper_heap_is_noted(t1));
+    pypper_heap_untrack(t1);
+    CHECK(pypper_heap_is_noted(t2) && !pypper_heap_is_tracked(t1));
+    CHECK(pypper_heap_track_block(t1, t1) == 2 && pypper_heap_is_noted(t2));
+    pypper_heap_free(t1);                                       /* the free path too */
+    CHECK(pypper_heap_is_noted(t2) && pypper_heap_is_tracked(t2));
+    pypper_heap_free(t2);
+    CHECK(!pypper_heap_is_noted(t2) && !pypper_heap_is_tracked(t2));
+    /* 48-byte blocks: one starts at bit 63 of its group (granules 0, 3, ..., 63). */
+    char *blocks[64] = {0}, *edge = NULL;
+    int n = 0;
+    for (; n < 64 && !edge; n++) {
+        blocks[n] = pypper_heap_malloc(48);
+        if (n > 0 && (pypper_heap_granule_of(blocks[n]) & 63) == 63
+            && blocks[n - 1] + 48 == blocks[n])
+            edge = blocks[n];
+    }
+    CHECK(edge != NULL);
+    if (edge) {
+        char *prev = edge - 48, *next = pypper_heap_malloc(48);
+        CHECK(next == edge + 48);
+        CHECK(pypper_heap_track_block(prev, prev + 16) == 2 && pypper_heap_track_block(edge, edge + 16) == 2
+              && pypper_heap_track_block(next, next + 16) == 2);
+        CHECK(pypper_heap_mark_before(edge));
+        CHECK(pypper_heap_is_before(edge) && !pypper_heap_is_noted(edge)
+              && !pypper_heap_is_before(prev) && !pypper_heap_is_before(next) && !pypper_heap_is_noted(next));
+        pypper_heap_note(edge);
+        pypper_heap_note(prev);
+        CHECK(pypper_heap_is_before(edge) && pypper_heap_is_noted(edge) && pypper_heap_is_noted(prev)
+              && !pypper_heap_is_before(prev) && !pypper_heap_is_noted(next));
+        pypper_heap_unnote(edge);
+        CHECK(pypper_heap_is_before(edge) && !pypper_heap_is_noted(edge) && pypper_heap_is_noted(prev));
+        pypper_heap_note(edge);
+        uint64_t cursor = pypper_heap_granule_of(prev);
+        pypper_tracked_block t;
+        CHECK(pypper_heap_tracked_next(&cursor, UINT64_MAX, &t) && t.block == prev && t.noted && !t.before);
+        CHECK(pypper_heap_tracked_next(&cursor, UINT64_MAX, &t) && t.block == edge && t.noted && t.before
+              && t.object == edge + 16);
+        CHECK(pypper_heap_tracked_next(&cursor, UINT64_MAX, &t) && t.block == next && !t.noted && !t.before);
+        /* The free path clears the freed block's state only. */
+        uint64_t noted_freed = pypper_heap_noted_frees();
+        pypper_heap_free(edge);
+        CHECK(pypper_heap_noted_frees() == noted_freed + 1 && !pypper_heap_is_tracked(edge)
+              && !pypper_heap_is_noted(edge) && !pypper_heap_is_before(edge));
+        CHECK(pypper_heap_is_noted(prev) && pypper_heap_is_tracked(next) && !pypper_heap_is_noted(next));
+        /* Its next object starts with a clean state. */
+        char *again = pypper_heap_malloc(48);
+        CHECK(again == edge && pypper_heap_track_block(again, again) == 2 && !pypper_heap_is_before(again)
+              && !pypper_heap_is_noted(again) && pypper_heap_tracked_object(again) == again);
+        CHECK(pypper_heap_mark_before(again));
+        pypper_heap_untrack(again);
+        CHECK(!pypper_heap_is_tracked(again) && !pypper_heap_is_before(again));
+        pypper_heap_free(again);
+        pypper_heap_free(next);
+        n--;                                                    /* edge was blocks[n - 1] */
+        blocks[n] = NULL;
+    }
+    for (int i = 0; i < n; i++)
+        pypper_heap_free(blocks[i]);
+    pypper_heap_set_tracking(false);
+}
+
 static int refuse_bind(unsigned tier, void *addr, size_t len)
 {
     (void)tier; (void)addr; (void)len;
@@ -659,6 +734,7 @@ int main(void)
     test_pool_records_reset();
     test_medium();
     test_tracking();
+    test_tracking_state();
     test_calloc_realloc();
     test_release_and_retain();
     test_budget();
