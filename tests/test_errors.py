@@ -79,6 +79,37 @@ def test_enable_with_unwritable_trace_file(stock, where, tmp_path):
 
 
 @pytest.mark.parametrize("stock", MODES)
+def test_enable_with_trace_file_that_fails_to_write(stock):
+    # Opened, but a write fails (a full disk): one warning, the program runs traced.
+    r = run_bytes(["-c", PROGRAM + "; import _pypper; print(_pypper.state())"],
+                  {"PYPPER_ENABLE": "1", "PYPPER_TRACE_FILE": "/dev/full"}, stock)
+    assert r.returncode == 0 and r.stdout == b"the program ran\nrunning\n", r
+    assert r.stderr == (b"pypper: warning: cannot write the trace file '/dev/full': No space "
+                        b"left on device; the trace stops here, the session goes on\n"), r.stderr
+
+
+def test_trace_file_full_during_the_session(tmp_path):
+    # The start event fits under the file size limit, the end event does not (EFBIG:
+    # Python ignores SIGXFSZ): the trace keeps its first line (and the part of the
+    # last that fitted, which reading leaves out), the session ends.
+    path = tmp_path / "t.trace"
+    code = textwrap.dedent(f'''
+        import resource, pypper
+        from pypper import _trace
+        pypper.start(trace_file={str(path)!r}, heat_interval_ms=0)
+        first = open({str(path)!r}).read()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(first) + 10, resource.RLIM_INFINITY))
+        pypper.end()
+        events = [e["event"] for e in _trace.read({str(path)!r})]
+        print(__import__("_pypper").state(), open({str(path)!r}).read().startswith(first), events)
+    ''')
+    r = run_bytes(["-c", code])
+    assert r.returncode == 0 and r.stdout == b"stopped True ['start']\n", r
+    assert r.stderr == (f"pypper: warning: cannot write the trace file '{path}': File too "
+                        "large; the trace stops here, the session goes on\n").encode(), r.stderr
+
+
+@pytest.mark.parametrize("stock", MODES)
 def test_enable_with_missing_node(stock):
     n = missing_node()
     r = run_bytes(["-c", PROGRAM], {"PYPPER_ENABLE": "1", "PYPPER_FAST_NODES": str(n)}, stock)

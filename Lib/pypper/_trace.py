@@ -134,11 +134,31 @@ class TraceWriter(LineFile):
             return
         record = {"event": kind, "time": time.time(), "pid": os.getpid()}
         record.update(fields)
-        self._file.write(dumps(record) + "\n")
+        try:
+            self._file.write(dumps(record) + "\n")
+        except (OSError, ValueError) as e:
+            self._failed(e)
+
+    def close(self):
+        try:
+            super().close()
+        except (OSError, ValueError) as e:
+            self._failed(e)
+
+    def _failed(self, e):
+        """A write failed (a full disk, a descriptor closed under it): the trace
+        stops there, said in one line of the log, and the session goes on."""
+        self.abandon()
+        import _pypper
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        _pypper.log(2, f"cannot write the trace file {self.path!r}: {reason}; "
+                       "the trace stops here, the session goes on")
 
 
 def read(path):
-    """The events of a trace file, as a list of dicts; ValueError when it is not one."""
+    """The events of a trace file, as a list of dicts; ValueError when it is not one. A
+    last line without its end (the write that failed, or the process died in) is left
+    out."""
     import json
     events = []
     with open(path, encoding="utf-8") as f:
@@ -146,6 +166,8 @@ def read(path):
             try:
                 events.append(json.loads(line))
             except ValueError as e:
+                if not line.endswith("\n") and events:
+                    break
                 raise ValueError(f"{path}:{lineno}: not a pypper trace line: {e}") from None
     if not events or events[0].get("format") != FORMAT:
         raise ValueError(f"{path}: not a pypper trace file")
