@@ -145,6 +145,11 @@ def test_exit_status_as_python_gives_it(tmp_path):
     prog = write(tmp_path, "ex2.py", "import sys\nsys.exit('bad input')\n")
     cp = pypper("run", "--no-capture", prog)
     assert cp.returncode == 1 and cp.stderr.strip() == "bad input"
+    # With a capture, the summary says how the program ended.
+    cp = pypper("run", "-o", str(tmp_path / "ex.capture"), write(tmp_path, "ex3.py", "exit(3)\n"))
+    assert cp.returncode == 3 and "pypper: the program exited with status 3" in cp.stderr, cp.stderr
+    cp = pypper("run", "-o", str(tmp_path / "ok.capture"), write(tmp_path, "ok.py", "pass\n"))
+    assert cp.returncode == 0 and "exited with status" not in cp.stderr, cp.stderr
 
 
 def test_run_module(tmp_path):
@@ -242,8 +247,11 @@ def test_bad_captures_one_line_exit_2(tmp_path, cmd):
     corrupt.write_text('PYPPER-CAPTURE 1\n{"k":"header"}\n\x01garbage\n{"k":"end"}\n')
     unreadable = tmp_path / "dir.capture"
     unreadable.mkdir()
+    future_header = tmp_path / "h99.capture"
+    future_header.write_text('PYPPER-CAPTURE 1\n{"k":"header","format_version":99}\n')
     cases = {str(tmp_path / "missing.capture"): "no such file", str(binary): "not a pypper capture",
              str(snap): "a snapshot", str(future): "unsupported capture version",
+             str(future_header): "unsupported capture version '99' in its header",
              str(corrupt): "line 3: corrupt record", str(unreadable): "is a directory"}
     for path, words in cases.items():
         args = [cmd, path] + ([path] if cmd == "diff" else [])

@@ -16,6 +16,7 @@
 """
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -219,6 +220,7 @@ def cmd_run(args):
         why = "no such file" if not os.path.exists(args.target) else "not a file"
         print(f"pypper: run: cannot run {args.target!r}: {why}", file=sys.stderr)
         return 2
+    gc.collect()                # the command line's parser (_parse), not the program's
     try:
         pypper.start(**opts)
     except (pypper.ConfigError, RuntimeError) as e:
@@ -286,11 +288,11 @@ def cmd_run(args):
         writer.close()
     pypper.end()
     if writer is not None:
-        _print_run_summary(writer.path)
+        _print_run_summary(writer.path, status)
     return status
 
 
-def _print_run_summary(path):
+def _print_run_summary(path, status=0):
     try:
         cap = _capture.load(path)
     except _capture.CaptureError as e:
@@ -311,6 +313,9 @@ def _print_run_summary(path):
             cost += (f"; {skipped} record{'s' if skipped != 1 else ''} skipped to stay within "
                      f"the --overhead budget (the heap grew: {since}a larger --overhead, "
                      f"e.g. 1, allows more)")
+    if status:
+        out.append(f"pypper: the program exited with status {status} (the figures are "
+                   f"up to then)")
     out.append(f"pypper: capture written to {shown}{cost}")
     out.append(f"pypper: open the report with: python3 -m pypper report {shlex.quote(shown)}")
     if sys.stderr.isatty():
@@ -414,6 +419,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv=None):
+    args = _parse(argv)
+    return args.func(args)
+
+
+def _parse(argv):
+    """The command line's namespace. The parser is dropped when this returns (it is a
+    graph of objects with cycles: `run` collects it before the program starts, so its
+    objects are not among the program's)."""
     parser = _Parser(
         prog="python3 -m pypper",
         description="Pypper's command line. Start with: python3 -m pypper run app.py "
@@ -476,7 +489,7 @@ def main(argv=None):
     if args.command == "run" and args.module and args.target is not None:
         args.args.insert(0, args.target)
         args.target = None
-    return args.func(args)
+    return args
 
 
 def _main():

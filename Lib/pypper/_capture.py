@@ -727,6 +727,10 @@ def load(path):
     if header is None:
         raise CaptureError(f"{path}: capture has no header record (the program died "
                            f"before its first record was written)")
+    if header.get("format_version") != FORMAT_VERSION:
+        version = _one_line(str(header.get("format_version"))[:24])
+        raise CaptureError(f"{path}: unsupported capture version {version!r} in its header "
+                           f"(this pypper reads version {FORMAT_VERSION})")
     # The end record has the same figures, taken at exit: shown when the program's
     # data was still there (a program that keeps it in globals, or exits from inside).
     candidates = groups + ([end] if end is not None else [])
