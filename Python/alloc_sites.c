@@ -106,7 +106,6 @@ static struct {
     large_slot *large;
     size_t large_cap, large_used;
     int64_t period_bytes;           /* the countdown is the heap's: COUNTDOWN */
-    uint64_t jitter;                /* xorshift64 state of next_interval() */
     PyInterpreterState *main_interp;
     uint64_t recorded_small, recorded_large, recorded_by_bytes, no_frame, table_full;
     uint64_t large_rebuilds;
@@ -531,23 +530,6 @@ static void forget_large(void *block)
     S.quiet_large++;
 }
 
-/* Bytes to the next sample by bytes: uniform in [period/2, 3 period/2), so a program
- * that allocates the same sizes in a loop is not sampled at the same point of its
- * cycle each time. (With a fixed period, a list of floats built by random.gauss(),
- * whose calls allocate 2 method objects and alternately 1 and 2 kept floats, had its
- * samples land on the method objects in half the float pools: 15.7 of its 32 MiB
- * showed without a site.) A fixed seed: the same program samples the same blocks. */
-static int64_t next_interval(void)
-{
-    uint64_t x = S.jitter;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    S.jitter = x;
-    int64_t p = S.period_bytes;
-    return p / 2 + (int64_t)((x >> 11) % (uint64_t)(p > 0 ? p : 1));
-}
-
 static __attribute__((noinline)) void seen_slow(void *block, size_t size)
 {
     if (S.quiet) {
@@ -558,7 +540,7 @@ static __attribute__((noinline)) void seen_slow(void *block, size_t size)
     }
     bool by_bytes = COUNTDOWN < 0;
     if (by_bytes)
-        COUNTDOWN += next_interval();
+        COUNTDOWN += S.period_bytes;
     if (!wrapper_active || !block)
         return;
     if (by_bytes && size <= SMALL_MAX)
@@ -752,7 +734,6 @@ int pypper_alloc_sites_start(uint64_t period)
                    "session: no code watcher is free (8 in use)");
     }
     S.period_bytes = COUNTDOWN = (int64_t)(period * SAMPLE_BYTES);
-    S.jitter = 0x9E3779B97F4A7C15ull;
     S.main_interp = PyInterpreterState_Get();
     S.stdlib_len = 0;
     PyObject *dir = PySys_GetObject("_stdlib_dir");            /* borrowed */

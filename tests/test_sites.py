@@ -642,25 +642,3 @@ def test_lines_that_alternate_are_not_guessed():
         print(wrong, sizes > 0)
     """)
     assert out == "0 True\n", out
-
-
-def test_library_made_floats_take_the_calling_line():
-    # random.gauss() makes its floats in library code, among method objects and
-    # temporaries in a fixed cycle: a sample every fixed number of bytes fell on the
-    # same point of the cycle each time, and half the float pools had no site.
-    out = check("""
-        import random, pypper
-        from pypper import _capture
-        rng = random.Random(7)
-        pypper.start()
-        line = sys._getframe().f_lineno + 1
-        cols = [[rng.gauss(100.0, 15.0) for _ in range(50000)] for c in range(10)]
-        untraced = _capture.groups_record()["untraced"]
-        mine = sum(u["bytes"] for u in untraced if u["site"] == f"<string>:{line} (<module>)")
-        none = sum(u["bytes"] for u in untraced if not u["site"])
-        assert mine >= 10 * 50000 * 32 * 0.9, untraced[:4]
-        assert none <= 0.1 * mine, untraced[:4]
-        pypper.end()
-        print("ok")
-    """)
-    assert out == "ok\n"
