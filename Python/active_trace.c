@@ -791,9 +791,21 @@ static void sleep_ns(uint64_t ns)
 static uint64_t others_cpu_ns(void)
 {
     /* The process clock keeps the time of this session's earlier sampler threads
-     * (one per fork): not the program's either. */
-    return pypper_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID)
-           - AT.cpu_ns_done;
+     * (one per fork): not the program's either. This thread's clock is read first:
+     * read after the process clock, it had run on, and the difference could go down
+     * from one window to the next (see cpu_since). */
+    uint64_t self = pypper_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    return pypper_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - self - AT.cpu_ns_done;
+}
+
+/* CPU time used between two readings of a clock that may read a little lower the
+ * second time (others_cpu_ns: two clocks read one after the other): 0 then. (A wrapped
+ * difference read as 18 million seconds made an idle program look busy at every other
+ * 20 ms window: the sampler then read its frames for 256 samples and moved itself,
+ * 1.5% of a core while the program slept.) */
+static uint64_t cpu_since(uint64_t now, uint64_t before)
+{
+    return now > before ? now - before : 0;
 }
 
 /* Park while a test holds the thread: the test drives the sampling itself. */
@@ -889,8 +901,8 @@ static void *sampler_main(void *arg)
             uint64_t other = others_cpu_ns();
             uint64_t main_cpu = AT.target_has_clock ? pypper_clock_ns(AT.target_clock) : 0;
             uint64_t span = wall - l->last_wall;
-            l->idle = (other - l->last_other) * 2 < span
-                      && (!AT.target_has_clock || (main_cpu - l->last_main) * 20 < span);
+            l->idle = cpu_since(other, l->last_other) * 2 < span
+                      && (!AT.target_has_clock || cpu_since(main_cpu, l->last_main) * 20 < span);
             l->last_wall = wall;
             l->last_other = other;
             l->last_main = main_cpu;
