@@ -55,14 +55,14 @@ static inline int head_offset(const void *block, const void *object)
  * there, none before it (what an earlier object of the block left), its state bits
  * clear (the second only in its second granule). All within the block, so within its
  * arena. */
-static inline void mark(uint64_t gb, int off, bool second)
+static inline void mark(uint64_t gb, int off)
 {
     for (int k = 0; k < off; k++)
         group_of_granule(gb + (uint64_t)k)[TRACK_HEAD] &= ~bit_of_granule(gb + (uint64_t)k);
     uint64_t gh = gb + (uint64_t)off;
     group_of_granule(gh)[TRACK_HEAD] |= bit_of_granule(gh);
     state_set(gb, false);
-    if (second)
+    if (track_has_second(pypper_heap_layout.base + gb * GRANULE))
         state_set(gb + 1, false);
     uint64_t *group = group_of_granule(gb);
     uint64_t bit = bit_of_granule(gb);
@@ -79,7 +79,7 @@ void *pypper_heap_track_containing(const void *object)
     int off = head_offset(info.block, object);
     if (off < 0 || (*layout_track_word(info.block) & layout_track_bit(info.block)))
         return NULL;
-    mark(granule_of(info.block), off, info.size > GRANULE);
+    mark(granule_of(info.block), off);
     return info.block;
 }
 
@@ -103,14 +103,14 @@ int pypper_heap_track_block(void *block, const void *object)
     if (slot->size) {
         if (!pool_is_marked(block))     /* marks are set on allocated block starts */
             return -1;
-        mark(granule_of(block), off, slot->size != GRANULE);
+        mark(granule_of(block), off);
         return 2;
     }
     pypper_block_info info;
     pypper_heap_lookup(block, &info);
     if (!info.allocated || info.block != block)
         return -1;
-    mark(granule_of(block), off, true);
+    mark(granule_of(block), off);
     return 1;
 }
 

@@ -882,6 +882,7 @@ static void *sampler_main(void *arg)
         l->last_other = others_cpu_ns();
         l->last_main = AT.target_has_clock ? pypper_clock_ns(AT.target_clock) : 0;
         l->idle = false;
+        l->idle_sleep_ns = IDLE_WINDOW_NS;
         l->started = true;
     }
     while (!atomic_load(&AT.stop) && !atomic_load(&AT.quit)) {
@@ -914,8 +915,6 @@ static void *sampler_main(void *arg)
          * this VM), which an idle server of many processes pays in each. */
         if (l->idle) {
             AT.idle_sleeps++;
-            if (l->idle_sleep_ns < IDLE_WINDOW_NS)
-                l->idle_sleep_ns = IDLE_WINDOW_NS;
             sleep_ns(l->idle_sleep_ns);
             if (l->idle_sleep_ns < IDLE_SLEEP_MAX_NS)
                 l->idle_sleep_ns *= 2;

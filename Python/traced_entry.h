@@ -15,12 +15,17 @@
  * table has entries not hashed yet (a sync failed: the block's noted bit may be a
  * pending entry's, and an older dead entry of the block would read as current; the
  * callers sync first, so the table has none in the normal case). */
-static inline pypper_obj_entry *pypper_traced_entry_find(void *block, void *object)
+static inline pypper_obj_entry *traced_entry_current(void *block, void *object)
 {
-    if (!pypper_heap_is_noted(block) || pypper_objtable_pending())
-        return NULL;
     pypper_obj_entry *e = pypper_objtable_find(block);
     return e && pypper_entry_object(e) == object && pypper_objtable_current(e) ? e : NULL;
+}
+
+static inline pypper_obj_entry *pypper_traced_entry_find(void *block, void *object)
+{
+    if (pypper_objtable_pending() || !pypper_heap_is_noted(block))
+        return NULL;
+    return traced_entry_current(block, object);
 }
 
 /* block: tracked, its object `object` (the caller checked both), under the heap's
@@ -34,7 +39,7 @@ static inline pypper_obj_entry *pypper_traced_entry(void *block, void *object, b
     if (pypper_objtable_pending())
         return NULL;
     if (pypper_heap_is_noted(block))
-        return pypper_traced_entry_find(block, object);
+        return traced_entry_current(block, object);
     uint32_t site = pypper_heap_is_before(block) ? PYPPER_SITE_BEFORE_SESSION : 0;
     pypper_heap_note(block);            /* (put's sync keeps noted entries only) */
     pypper_obj_entry *e = pypper_objtable_put(block, object, site);
