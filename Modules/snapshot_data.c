@@ -768,6 +768,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
         return NULL;
     }
     (void)pypper_owned_buffers_init();      /* array.array's layout, once (imports) */
+    pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
     pypper_active_trace_drain();
     uint32_t now = pypper_active_trace_now_ms();
     size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
@@ -965,6 +966,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
         return NULL;
     }
     (void)pypper_owned_buffers_init();
+    pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
     pypper_active_trace_drain();
     uint32_t now = pypper_active_trace_now_ms();
     size_t page_size = (size_t)sysconf(_SC_PAGESIZE);

@@ -36,6 +36,7 @@ static PyObject *py_temperature(PyObject *module, PyObject *obj)
     (void)module;
     if (!pypper_live_trace_running())
         Py_RETURN_NONE;
+    pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
     pypper_active_trace_drain();
     return temperature_of(obj, pypper_active_trace_now_ms());
 }
@@ -53,8 +54,10 @@ static PyObject *py_temperatures(PyObject *module, PyObject *seq)
         return NULL;
     }
     bool running = pypper_live_trace_running();
-    if (running)
+    if (running) {
+        pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
         pypper_active_trace_drain();
+    }
     uint32_t now = pypper_active_trace_now_ms();
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = running ? temperature_of(PySequence_Fast_GET_ITEM(fast, i), now)
@@ -143,6 +146,7 @@ static int hottest_begin(const char *name, Py_ssize_t want, uint32_t *now, PyObj
         *out = PyList_New(0);
         return 0;
     }
+    pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
     pypper_active_trace_drain();
     *now = pypper_active_trace_now_ms();
     return 1;

@@ -1,6 +1,6 @@
 /* Python/engine.c: the engine (engine.h). One step calls the stages in order:
  *   sources    live trace: drop dead entries, re-traverse a slice of containers,
- *              take a slice of the young GC lists
+ *              take what is new to the oldest GC list and a slice of the young ones
  *   evidence   the sampler's hits (frame slots, reference counts) ...
  *   model      ... added to the objects' heat, their classes re-evaluated
  *              (pypper_active_trace_apply)
@@ -54,6 +54,7 @@ void pypper_engine_step(bool feed, bool collect)
             rescan_budget = RESCAN_BUDGET;
         else if (rescan_budget / 2 >= RESCAN_MIN)
             rescan_budget /= 2;
+        pypper_live_trace_promoted();
         pypper_live_trace_young(YOUNG_BUDGET);
         pypper_active_trace_apply();
     }

@@ -8,15 +8,26 @@
  *   generation) tracks every container, and through tp_traverse its referents, so
  *   non-container objects (str, int, float, bytes, untracked tuples and dicts) are
  *   known too.
- * - Afterwards only the survivors of each collection are walked: at "start" the
- *   callback records the last object of the generation the survivors will join
- *   (the next older one), and at "stop" it walks from there to the end of that
- *   list. A full collection reorders the oldest list, so for it the younger lists
- *   (what is new to the oldest generation) are walked at "start" instead.
- *   The recorded object is used only if it is still alive (its tracked bit: the
- *   free path clears it) and still in a GC list; otherwise, or if no "start" was
- *   seen, that whole generation is walked. The walk also stops at any other list
- *   head, so an object moved to another list by a finalizer cannot mislead it.
+ * - Afterwards only the objects new to the oldest generation are walked, and not
+ *   when they get there but at the next hand-over (engine.c), when most of a batch
+ *   of short-lived records promoted by a collection of generation 1 has died: an
+ *   object of our own (the anchor) sits in the oldest list after the last object
+ *   walked. A collection of generation 1 appends its survivors at the list's end,
+ *   after the anchor; a full collection keeps the list's order but for objects it
+ *   moves to the end, and the anchor, which the session holds, is never one of them.
+ *   So what follows the anchor is what has not been walked: each hand-over walks a
+ *   budget of it and moves the anchor after the last object walked. A full
+ *   collection walks all of it at "start" (it may untrack tuples and dicts, which
+ *   then leave every list), with the younger lists, and puts the anchor at the end
+ *   at "stop". Whoever asks about the live set (live_trace_knows, temperatures,
+ *   snapshots, live_trace_stats) has the rest walked first (catch_up).
+ *   With LIVE_GENERATION=1 the survivors of generation 0 are walked at each
+ *   collection's "stop" as well: at "start" the callback records the last object of
+ *   generation 1, and at "stop" it walks from there to the end of that list. The
+ *   recorded object is used only if it is still alive (its tracked bit: the free path
+ *   clears it) and still in a GC list; otherwise, or if no "start" was seen, that
+ *   whole generation is walked. The walk also stops at any other list head, so an
+ *   object moved to another list by a finalizer cannot mislead it.
  *   What dies leaves the live set in the heap's free path, which
  *   clears the block's tracked bit without reading freed memory (Objects/track.c);
  *   an entry it had is dropped later by a bounded sweep at the start of a
@@ -95,6 +106,15 @@ static struct {
      * list's head); void after any collection, which moves objects between lists. */
     PyGC_Head *young_cursor[NUM_GENERATIONS - 1];
     uint64_t young_walked, young_found;
+    /* The promoted walk: the anchor (an object of anchor_type, in a GC list of interp)
+     * and the containers the next hand-over walks after it at most. */
+    PyObject *anchor;
+    PyInterpreterState *interp;
+    size_t promoted_budget;
+    PyGC_Head *permanent_first;         /* the permanent list's first, at the last walk */
+    uint64_t promoted_walked, promoted_catch_ups, promoted_restarts;
+    uint64_t start_walked;              /* containers walked at "start" of this collection */
+    bool full_started;                  /* a full collection's "start" was seen */
 } LT;
 
 /* Passes by pause, in PAUSE_BUCKET_US buckets: outside LT (16 KiB, of which the first
@@ -264,6 +284,8 @@ static int visit_referent(PyObject *op, void *depth)
 
 static void track_with_referents(PyObject *op)
 {
+    if (op == LT.anchor)
+        return;
     track_object(op);
     traverseproc traverse = Py_TYPE(op)->tp_traverse;
     if (traverse)
@@ -274,6 +296,10 @@ static void track_with_referents(PyObject *op)
  * the table and sets tracked bits, and an entry of a freed object whose block gets a
  * new tracked object would look current until the next sync replaces it. */
 #define RESCAN_FOUND_MAX 8192
+/* Containers new to the oldest generation walked per hand-over; doubled while a
+ * backlog remains, up to the maximum. */
+#define PROMOTED_BUDGET ((size_t)16384)
+#define PROMOTED_BUDGET_MAX ((size_t)1 << 20)
 
 static int collect_untracked(PyObject *op, void *unused)
 {
@@ -344,6 +370,143 @@ static bool is_list_head(PyInterpreterState *interp, PyGC_Head *g)
     return g == &interp->gc.permanent_generation.head;
 }
 
+/* ---- the promoted walk ---- */
+
+/* The anchor: an object of no use but its place in the oldest GC list. Only the
+ * session refers to it, so a collection finds it reachable and leaves it where it is;
+ * it refers to nothing; it is never traced. */
+static int anchor_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    (void)self;
+    (void)visit;
+    (void)arg;
+    return 0;
+}
+
+static void anchor_dealloc(PyObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    PyObject_GC_Del(self);
+}
+
+static PyTypeObject anchor_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_pypper.LiveTraceAnchor",
+    .tp_basicsize = sizeof(PyObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = anchor_traverse,
+    .tp_dealloc = anchor_dealloc,
+    .tp_doc = "Where Pypper's live trace stopped walking the oldest GC generation.",
+};
+
+/* Unlinks the anchor and links it again after node (outside a collection, with the
+ * GIL: the lists are the GC's own, as gc.freeze() moves them). */
+static void anchor_move_after(PyGC_Head *node)
+{
+    PyGC_Head *a = _Py_AS_GC(LT.anchor);
+    if (node == a || _PyGCHead_NEXT(node) == a)
+        return;
+    PyGC_Head *prev = _PyGCHead_PREV(a), *next = _PyGCHead_NEXT(a);
+    _PyGCHead_SET_NEXT(prev, next);
+    _PyGCHead_SET_PREV(next, prev);
+    PyGC_Head *after = _PyGCHead_NEXT(node);
+    _PyGCHead_SET_NEXT(node, a);
+    _PyGCHead_SET_PREV(a, node);
+    _PyGCHead_SET_NEXT(a, after);
+    _PyGCHead_SET_PREV(after, a);
+}
+
+static PyGC_Head *oldest_head(void)
+{
+    return &LT.interp->gc.generations[NUM_GENERATIONS - 1].head;
+}
+
+/* Walks at most `budget` containers after the anchor (0: all), with their referents,
+ * and moves the anchor after the last one walked; stops before an object in swap.
+ * Returns the containers walked; *done: the walk got to the end of the list.
+ * gc.freeze() moves every list into the permanent one (the anchor too) and
+ * gc.unfreeze() that one into the oldest, so objects not walked may end up before the
+ * anchor: when the permanent list's first object changed since the last walk, or the
+ * walk ends in another list than the oldest, the anchor goes back to the oldest list's
+ * start (a walk over it then skips what is tracked already at a few ns each). */
+static uint64_t walk_promoted(size_t budget, bool *done)
+{
+    PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
+    if (_PyGCHead_NEXT(permanent) != LT.permanent_first) {
+        anchor_move_after(oldest_head());
+        LT.promoted_restarts++;
+    }
+    uint64_t n = 0;
+    bool locked = pypper_heap_lock();
+    for (bool restarted = false;;) {
+        PyGC_Head *last = _Py_AS_GC(LT.anchor), *g = _PyGCHead_NEXT(last);
+        while (!is_list_head(LT.interp, g) && (!budget || n < budget)
+               && pypper_residency_may_touch(g)) {
+            /* Its referents too when it is tracked already: a list, tuple or dict
+             * that CPython took from its free list keeps the tracked bit of the one
+             * freed there, but not its referents. */
+            track_with_referents((PyObject *)(g + 1));
+            n++;
+            last = g;
+            g = _PyGCHead_NEXT(g);
+        }
+        anchor_move_after(last);
+        *done = is_list_head(LT.interp, g);
+        if (!*done || g == oldest_head() || restarted)
+            break;
+        anchor_move_after(oldest_head());       /* it was in another list */
+        LT.promoted_restarts++;
+        restarted = true;
+    }
+    LT.permanent_first = _PyGCHead_NEXT(permanent);
+    pypper_heap_unlock(locked);
+    LT.promoted_walked += n;
+    LT.survivors_walked += n;
+    return n;
+}
+
+void pypper_live_trace_promoted(void)
+{
+    if (!LT.on || !LT.anchor)
+        return;
+    uint64_t t0 = pypper_mono_ns();
+    bool done;
+    if (walk_promoted(LT.promoted_budget, &done))
+        record_pause(pypper_mono_ns() - t0);
+    /* A backlog left: the next hand-over walks twice as much (a program that promotes
+     * more than a budget per hand-over does not fall further behind). */
+    if (done)
+        LT.promoted_budget = PROMOTED_BUDGET;
+    else if (LT.promoted_budget < PROMOTED_BUDGET_MAX)
+        LT.promoted_budget *= 2;
+}
+
+void pypper_live_trace_catch_up(void)
+{
+    if (!LT.on || !LT.anchor || pypper_pressure_paused())
+        return;
+    uint64_t t0 = pypper_mono_ns();
+    bool done;
+    if (walk_promoted(0, &done)) {
+        record_pause(pypper_mono_ns() - t0);
+        LT.promoted_catch_ups++;
+    }
+}
+
+static int anchor_start(void)
+{
+    if (PyType_Ready(&anchor_type) < 0)
+        return -1;
+    LT.anchor = (PyObject *)PyObject_GC_New(PyObject, &anchor_type);
+    if (!LT.anchor)
+        return -1;
+    PyObject_GC_Track(LT.anchor);               /* into generation 0, then ... */
+    anchor_move_after(_PyGCHead_PREV(oldest_head()));     /* ... the oldest's end */
+    LT.permanent_first = _PyGCHead_NEXT(&LT.interp->gc.permanent_generation.head);
+    LT.promoted_budget = PROMOTED_BUDGET;
+    return 0;
+}
+
 /* Whether a young walk's cursor can still be followed: the object it names is still
  * the current table entry of its block (a freed block reused since has a newer entry,
  * or none, after the sync the walk starts with) and still in a GC list. Cursors are
@@ -403,15 +566,24 @@ static int survivors_generation(int generation)
 static void on_gc_start(PyInterpreterState *interp, int generation)
 {
     pypper_live_trace_settle();
+    LT.pending_tail = NULL;
+    LT.start_walked = 0;
     if (generation == NUM_GENERATIONS - 1) {
-        /* A full collection merges the younger lists into the oldest and reorders
-         * it (tentatively unreachable objects move back to its end), so no tail
-         * marks where the new ones are: take the younger lists now, before. */
+        LT.full_started = true;
+        /* A full collection merges the younger lists into the oldest and may untrack
+         * tuples and dicts (they leave every list): what has not been walked, after
+         * the anchor and in the younger lists, is walked now, before. */
+        bool done;
+        uint64_t younger = 0;
+        LT.start_walked = LT.anchor ? walk_promoted(0, &done) : 0;
         for (int i = 0; i < NUM_GENERATIONS - 1; i++)
-            LT.survivors_walked += walk_list(&interp->gc.generations[i].head);
-        LT.pending_tail = NULL;
+            younger += walk_list(&interp->gc.generations[i].head);
+        LT.survivors_walked += younger;
+        LT.start_walked += younger;
         return;
     }
+    if (generation == NUM_GENERATIONS - 2)
+        return;                         /* they go after the anchor: the hand-over's */
     PyGC_Head *head = &interp->gc.generations[survivors_generation(generation)].head;
     LT.pending_tail = _PyGCHead_PREV(head);          /* the head itself when empty */
     LT.pending_generation = generation;
@@ -437,8 +609,16 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
     PyGC_Head *head = &interp->gc.generations[survivors_generation(generation)].head;
     PyGC_Head *tail = LT.pending_tail;
     LT.pending_tail = NULL;
-    if (generation == NUM_GENERATIONS - 1)
-        return 0;                       /* taken at "start" */
+    if (generation == NUM_GENERATIONS - 1) {
+        /* The list was walked at "start" (and what finalizers make joins generation
+         * 0): the anchor goes to its end. */
+        if (LT.full_started && LT.anchor)
+            anchor_move_after(_PyGCHead_PREV(oldest_head()));
+        LT.full_started = false;
+        return 0;
+    }
+    if (generation == NUM_GENERATIONS - 2)
+        return 0;                       /* after the anchor: the hand-over's */
     if (!tail || LT.pending_generation != generation || !tail_usable(interp, tail)) {
         LT.fallback_walks++;
         return walk_list(head);
@@ -489,9 +669,12 @@ static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (starting) {
         on_gc_start(interp, (int)generation);
     } else if (PyUnicode_Compare(args[0], LT.str_stop) == 0) {
-        LT.survivors_walked += on_gc_stop(interp, (int)generation);
-        record_pause(pypper_mono_ns() - t0 + LT.start_ns);
+        uint64_t walked = on_gc_stop(interp, (int)generation);
+        LT.survivors_walked += walked;
+        if (walked || LT.start_walked)
+            record_pause(pypper_mono_ns() - t0 + LT.start_ns);
         LT.start_ns = 0;
+        LT.start_walked = 0;
         return Py_NewRef(Py_None);
     }
     LT.start_ns = pypper_mono_ns() - t0;
@@ -572,6 +755,11 @@ int pypper_live_trace_start(const pypper_config *cfg)
     LT.full_pass_ns = ns;
     LT.full_pass_objects = LT.tracked_total;
     LT.full_pass_done = true;
+    LT.interp = interp;
+    if (anchor_start() < 0) {
+        pypper_live_trace_stop();
+        return -1;
+    }
     pypper_log(PYPPER_LOG_INFO, "live trace: %llu objects (%llu containers) in %.1f ms",
                (unsigned long long)LT.full_pass_objects, (unsigned long long)containers,
                (double)ns / 1e6);
@@ -597,6 +785,7 @@ void pypper_live_trace_stop(void)
     }
     PyErr_Clear();
     Py_CLEAR(LT.callback);
+    Py_CLEAR(LT.anchor);
     if (LT.rescan_buf)
         pypper_own_munmap(LT.rescan_buf, RESCAN_FOUND_MAX * sizeof(PyObject *));
     LT.rescan_buf = NULL;
@@ -632,6 +821,7 @@ bool pypper_live_trace_knows(PyObject *op)
 {
     if (!LT.on)
         return false;
+    pypper_live_trace_catch_up();
     pypper_block_info info;
     bool locked = pypper_heap_lock();
     pypper_heap_lookup(op, &info);
@@ -689,8 +879,9 @@ static double probes_per_add(void)
 
 PyObject *pypper_live_trace_stats(void)
 {
+    pypper_live_trace_catch_up();
     return Py_BuildValue(
-        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K}",
+        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)pypper_live_trace_objects(),
         "entries", (Py_ssize_t)live_entries(),
@@ -713,5 +904,8 @@ PyObject *pypper_live_trace_stats(void)
         "pressure_skips", (unsigned long long)LT.pressure_skips,
         "pause_p99_ms", (double)pause_p99_us() / 1e3,
         "probes_per_add", probes_per_add(),
-        "table_shrinks", (unsigned long long)LT.shrinks);
+        "table_shrinks", (unsigned long long)LT.shrinks,
+        "promoted_walked", (unsigned long long)LT.promoted_walked,
+        "promoted_catch_ups", (unsigned long long)LT.promoted_catch_ups,
+        "promoted_restarts", (unsigned long long)LT.promoted_restarts);
 }

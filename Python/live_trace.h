@@ -6,7 +6,8 @@
 #include <Python.h>
 #include "../Pypper/options.h"
 
-/* Full pass and GC callback; 0, or -1 with a Python exception set. */
+/* Full pass, GC callback and the promoted walk's anchor; 0, or -1 with a Python
+ * exception set. */
 int pypper_live_trace_start(const pypper_config *cfg);
 /* Remove the callback, untrack everything, free the table. Idempotent. */
 void pypper_live_trace_stop(void);
@@ -21,6 +22,11 @@ size_t pypper_live_trace_rescan(size_t budget);   /* objects it added */
 /* With the GIL: track up to `budget` containers (and their referents) of the GC
  * generations younger than the traced one, continuing where the last call stopped. */
 void pypper_live_trace_young(size_t budget);
+/* With the GIL: walk a budget of the containers new to the oldest GC generation
+ * since the last walk (with their referents), more while a backlog remains. */
+void pypper_live_trace_promoted(void);
+/* With the GIL: walk all of them now (for whoever asks about the live set). */
+void pypper_live_trace_catch_up(void);
 /* Is the live trace on (the object table is being kept)? */
 bool pypper_live_trace_running(void);
 /* Is op in the object table? */

@@ -108,17 +108,93 @@ def test_a_table_emptied_by_a_mass_death_gives_its_memory_back():
 
 def test_pause_figures_are_reported():
     out = check("""
-        import gc, pypper
+        import gc, pypper, _pypper
         keep = [{"k": i} for i in range(50000)]
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
         pypper.start()
         for _ in range(20):
             junk = [[i] for i in range(5000)]
             gc.collect(1)                   # survivors reach the oldest generation
+            _pypper._test_hand_over()       # which walks them
         s = pypper.live_trace_stats()
         assert s["passes"] >= 21 and s["fallback_walks"] == 0, s
+        assert s["promoted_walked"] >= 19 * 5000 and s["promoted_catch_ups"] == 0, s
         assert 0 < s["full_pass_ms"] and s["full_pass_ns_per_object"] > 0, s
         assert 0 < s["pause_p99_ms"] <= s["pause_max_ms"] + 0.001, s
         pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_records_that_die_before_the_hand_over_are_never_walked():
+    # A loop that builds records, keeps them across a collection of generation 1 (so
+    # they reach the oldest generation) and drops them: the live trace walks what is
+    # new to the oldest generation at the next hand-over, when these are gone.
+    out = check("""
+        import gc, pypper, _pypper
+        _pypper._test_hold_sampler(True)    # parked from its start: no burst first
+        pypper.start()
+        _pypper._test_hold_sampler(True)    # the hand-overs below are the only ones
+        before = pypper.live_trace_stats()
+        for _ in range(20):
+            rows = [(i, str(i), {"k": i}) for i in range(5000)]
+            gc.collect(1)                   # the rows reach the oldest generation ...
+            del rows                        # ... and die before any hand-over
+        _pypper._test_hand_over()
+        keep = [(i, str(i) + "k") for i in range(5000)]
+        gc.collect(1)
+        _pypper._test_hand_over()           # walks keep's tuples and strings
+        after = pypper.live_trace_stats()
+        assert after["promoted_catch_ups"] == 0, after      # nothing left to catch up
+        assert after["tracked_total"] - before["tracked_total"] < 12000, (before, after)
+        assert _pypper.live_trace_knows(keep[7]) and _pypper.live_trace_knows(keep[7][1])
+        # Promoted and asked about before any hand-over: walked for the question.
+        late = [[str(i) + "late"] for i in range(3000)]
+        gc.collect(1)
+        assert _pypper.live_trace_knows(late[5][0])
+        assert pypper.live_trace_stats()["promoted_catch_ups"] == 1
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_promoted_walk_survives_full_collections_and_freeze():
+    # The anchor keeps its place through a full collection; gc.freeze() and
+    # gc.unfreeze() move whole lists (the anchor with them): nothing promoted in
+    # between is left unwalked, and the program's objects and lists stay intact.
+    out = check("""
+        import gc, pypper, _pypper
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        a = [[str(i) + "a"] for i in range(4000)]
+        gc.collect(1)
+        gc.collect()                        # a full collection walks them at "start"
+        s = pypper.live_trace_stats()
+        assert _pypper.live_trace_knows(a[9][0]) and s["promoted_catch_ups"] == 0, s
+        gc.freeze()                         # the anchor goes to the permanent list
+        b = [[str(i) + "b"] for i in range(4000)]
+        gc.collect(1)                       # b reaches the oldest list, anchor elsewhere
+        gc.unfreeze()                       # the permanent list joins the oldest's end
+        c = [[str(i) + "c"] for i in range(4000)]
+        gc.collect(1)
+        # After the restart the oldest list is walked from its start: more than one
+        # hand-over's budget (the next one walks twice as much).
+        _pypper._test_hand_over()
+        _pypper._test_hand_over()
+        s = pypper.live_trace_stats()
+        assert s["promoted_restarts"] >= 1 and s["promoted_catch_ups"] == 0, s
+        assert all(_pypper.live_trace_knows(x[3][0]) for x in (a, b, c))
+        assert s["promoted_catch_ups"] == pypper.live_trace_stats()["promoted_catch_ups"]
+        gc.collect()
+        names = {type(o).__name__ for o in gc.get_objects()}
+        assert "LiveTraceAnchor" in names   # the session's own object, in the oldest list
+        pypper.end()
+        gc.collect()
+        assert "LiveTraceAnchor" not in {type(o).__name__ for o in gc.get_objects()}
+        assert [len(x) for x in (a, b, c)] == [4000] * 3 and b[17] == ["17b"]
         print("ok")
     """)
     assert out == "ok\n"
