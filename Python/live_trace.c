@@ -424,18 +424,16 @@ static PyGC_Head *oldest_head(void)
 /* Walks at most `budget` containers after the anchor (0: all), with their referents,
  * and moves the anchor after the last one walked; stops before an object in swap.
  * Returns the containers walked; *done: the walk got to the end of the list.
- * gc.freeze() moves every list into the permanent one (the anchor too) and
- * gc.unfreeze() that one into the oldest, so objects not walked may end up before the
- * anchor: when the permanent list's first object changed since the last walk, or the
- * walk ends in another list than the oldest, the anchor goes back to the oldest list's
- * start (a walk over it then skips what is tracked already at a few ns each). */
+ * gc.freeze() moves every list into the permanent one (the anchor too: the walk then
+ * goes on there, through what had not been walked, to that list's end) and
+ * gc.unfreeze() the permanent one to the end of the oldest, so objects not walked may
+ * lie before the anchor: when a walk ends in another list than the oldest, or the
+ * permanent list's first object changed since the last walk, the anchor goes back to
+ * the oldest list's start and the walk goes on from there (once). */
 static uint64_t walk_promoted(size_t budget, bool *done)
 {
     PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
-    if (_PyGCHead_NEXT(permanent) != LT.permanent_first) {
-        anchor_move_after(oldest_head());
-        LT.promoted_restarts++;
-    }
+    bool lists_moved = _PyGCHead_NEXT(permanent) != LT.permanent_first;
     uint64_t n = 0;
     bool locked = pypper_heap_lock();
     for (bool restarted = false;;) {
@@ -452,13 +450,16 @@ static uint64_t walk_promoted(size_t budget, bool *done)
         }
         anchor_move_after(last);
         *done = is_list_head(LT.interp, g);
-        if (!*done || g == oldest_head() || restarted)
+        if (!*done || restarted || (g == oldest_head() && !lists_moved))
             break;
-        anchor_move_after(oldest_head());       /* it was in another list */
+        anchor_move_after(oldest_head());
+        LT.permanent_first = _PyGCHead_NEXT(permanent);
         LT.promoted_restarts++;
         restarted = true;
+        lists_moved = false;
     }
-    LT.permanent_first = _PyGCHead_NEXT(permanent);
+    if (!lists_moved)
+        LT.permanent_first = _PyGCHead_NEXT(permanent);
     pypper_heap_unlock(locked);
     LT.promoted_walked += n;
     LT.survivors_walked += n;
@@ -612,8 +613,12 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
     if (generation == NUM_GENERATIONS - 1) {
         /* The list was walked at "start" (and what finalizers make joins generation
          * 0): the anchor goes to its end. */
-        if (LT.full_started && LT.anchor)
+        if (LT.full_started && LT.anchor) {
             anchor_move_after(_PyGCHead_PREV(oldest_head()));
+            /* What it moved to the permanent list is immortal (CPython 3.12 moves
+             * the immortal objects it finds there), not something left unwalked. */
+            LT.permanent_first = _PyGCHead_NEXT(&interp->gc.permanent_generation.head);
+        }
         LT.full_started = false;
         return 0;
     }

@@ -166,6 +166,7 @@ def test_promoted_walk_survives_full_collections_and_freeze():
     # between is left unwalked, and the program's objects and lists stay intact.
     out = check("""
         import gc, pypper, _pypper
+        gc.unfreeze()                       # (the interpreter froze a few at start-up)
         _pypper._test_hold_sampler(True)
         pypper.start()
         _pypper._test_hold_sampler(True)
@@ -174,7 +175,9 @@ def test_promoted_walk_survives_full_collections_and_freeze():
         gc.collect()                        # a full collection walks them at "start"
         s = pypper.live_trace_stats()
         assert _pypper.live_trace_knows(a[9][0]) and s["promoted_catch_ups"] == 0, s
-        gc.freeze()                         # the anchor goes to the permanent list
+        p = [[str(i) + "p"] for i in range(4000)]
+        gc.collect(1)                       # promoted, not walked yet ...
+        gc.freeze()                         # ... frozen: the anchor with them
         b = [[str(i) + "b"] for i in range(4000)]
         gc.collect(1)                       # b reaches the oldest list, anchor elsewhere
         gc.unfreeze()                       # the permanent list joins the oldest's end
@@ -186,7 +189,7 @@ def test_promoted_walk_survives_full_collections_and_freeze():
         _pypper._test_hand_over()
         s = pypper.live_trace_stats()
         assert s["promoted_restarts"] >= 1 and s["promoted_catch_ups"] == 0, s
-        assert all(_pypper.live_trace_knows(x[3][0]) for x in (a, b, c))
+        assert all(_pypper.live_trace_knows(x[3][0]) for x in (a, p, b, c))
         assert s["promoted_catch_ups"] == pypper.live_trace_stats()["promoted_catch_ups"]
         gc.collect()
         names = {type(o).__name__ for o in gc.get_objects()}
@@ -194,7 +197,7 @@ def test_promoted_walk_survives_full_collections_and_freeze():
         pypper.end()
         gc.collect()
         assert "LiveTraceAnchor" not in {type(o).__name__ for o in gc.get_objects()}
-        assert [len(x) for x in (a, b, c)] == [4000] * 3 and b[17] == ["17b"]
+        assert [len(x) for x in (a, p, b, c)] == [4000] * 4 and b[17] == ["17b"]
         print("ok")
     """)
     assert out == "ok\n"
