@@ -48,13 +48,15 @@ void pypper_engine_step(bool feed, bool collect)
     /* It runs on a program thread, in the middle of the program's code: what it
      * allocates is not the program's (no site, no share of the byte sampling). */
     pypper_alloc_sites_quiet_begin();
+    /* What the GC promoted since the last step: in every step, so that a program
+     * that promotes more than a step's budget gets steps sooner (engine_due). */
+    pypper_live_trace_promoted();
     if (feed) {
         pypper_live_trace_settle();
         if (pypper_live_trace_rescan(rescan_budget))
             rescan_budget = RESCAN_BUDGET;
         else if (rescan_budget / 2 >= RESCAN_MIN)
             rescan_budget /= 2;
-        pypper_live_trace_promoted();
         pypper_live_trace_young(YOUNG_BUDGET);
         pypper_active_trace_apply();
     }
@@ -82,11 +84,18 @@ static bool may_touch(const void *block)
     return pypper_swap_map_may_touch(block) && pypper_migrate_may_touch(block);
 }
 
+/* A step is wanted before the next hand-over: a migration round is due, or the live
+ * trace has more promoted objects to walk than its last step's budget. */
+static bool engine_due(void)
+{
+    return pypper_migrate_due() || pypper_live_trace_behind();
+}
+
 int pypper_engine_start(const pypper_config *cfg)
 {
     (void)cfg;
     rescan_budget = RESCAN_BUDGET;
-    pypper_active_trace_connect(&(pypper_engine_hooks){pypper_engine_step, pypper_migrate_due});
+    pypper_active_trace_connect(&(pypper_engine_hooks){pypper_engine_step, engine_due});
     (void)pypper_swap_map_start();      /* refused: every block may be read, as before */
     /* Asked for every object the sources read while the process has pages in swap
      * or the migration plane has placed pages slow (it opens the gate then): without

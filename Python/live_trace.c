@@ -16,7 +16,8 @@
  *   after the anchor; a full collection keeps the list's order but for objects it
  *   moves to the end, and the anchor, which the session holds, is never one of them.
  *   So what follows the anchor is what has not been walked: each hand-over walks a
- *   budget of it and moves the anchor after the last object walked. A full
+ *   budget of it and moves the anchor after the last object walked (with more left,
+ *   the engine asks for its steps sooner). A full
  *   collection walks all of it at "start" (it may untrack tuples and dicts, which
  *   then leave every list), with the younger lists, and puts the anchor at the end
  *   at "stop". Whoever asks about the live set (live_trace_knows, temperatures,
@@ -110,7 +111,7 @@ static struct {
      * and the containers the next hand-over walks after it at most. */
     PyObject *anchor;
     PyInterpreterState *interp;
-    size_t promoted_budget;
+    bool behind;                        /* the last step's walk left some (atomic) */
     PyGC_Head *permanent_first;         /* the permanent list's first, at the last walk */
     uint64_t promoted_walked, promoted_catch_ups, promoted_restarts;
     uint64_t start_walked;              /* containers walked at "start" of this collection */
@@ -296,10 +297,10 @@ static void track_with_referents(PyObject *op)
  * the table and sets tracked bits, and an entry of a freed object whose block gets a
  * new tracked object would look current until the next sync replaces it. */
 #define RESCAN_FOUND_MAX 8192
-/* Containers new to the oldest generation walked per hand-over; doubled while a
- * backlog remains, up to the maximum. */
+/* Containers new to the oldest generation walked per step (about 1-2 ms with their
+ * referents); while more are left, the engine asks for steps sooner
+ * (pypper_live_trace_behind). */
 #define PROMOTED_BUDGET ((size_t)16384)
-#define PROMOTED_BUDGET_MAX ((size_t)1 << 20)
 
 static int collect_untracked(PyObject *op, void *unused)
 {
@@ -472,14 +473,14 @@ void pypper_live_trace_promoted(void)
         return;
     uint64_t t0 = pypper_mono_ns();
     bool done;
-    if (walk_promoted(LT.promoted_budget, &done))
+    if (walk_promoted(PROMOTED_BUDGET, &done))
         record_pause(pypper_mono_ns() - t0);
-    /* A backlog left: the next hand-over walks twice as much (a program that promotes
-     * more than a budget per hand-over does not fall further behind). */
-    if (done)
-        LT.promoted_budget = PROMOTED_BUDGET;
-    else if (LT.promoted_budget < PROMOTED_BUDGET_MAX)
-        LT.promoted_budget *= 2;
+    __atomic_store_n(&LT.behind, !done, __ATOMIC_RELAXED);
+}
+
+bool pypper_live_trace_behind(void)
+{
+    return __atomic_load_n(&LT.behind, __ATOMIC_RELAXED);
 }
 
 void pypper_live_trace_catch_up(void)
@@ -504,7 +505,6 @@ static int anchor_start(void)
     PyObject_GC_Track(LT.anchor);               /* into generation 0, then ... */
     anchor_move_after(_PyGCHead_PREV(oldest_head()));     /* ... the oldest's end */
     LT.permanent_first = _PyGCHead_NEXT(&LT.interp->gc.permanent_generation.head);
-    LT.promoted_budget = PROMOTED_BUDGET;
     return 0;
 }
 

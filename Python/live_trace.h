@@ -23,8 +23,10 @@ size_t pypper_live_trace_rescan(size_t budget);   /* objects it added */
  * generations younger than the traced one, continuing where the last call stopped. */
 void pypper_live_trace_young(size_t budget);
 /* With the GIL: walk a budget of the containers new to the oldest GC generation
- * since the last walk (with their referents), more while a backlog remains. */
+ * since the last walk (with their referents). */
 void pypper_live_trace_promoted(void);
+/* Any thread, no lock (a hint): did the last walk leave some of them? */
+bool pypper_live_trace_behind(void);
 /* With the GIL: walk all of them now (for whoever asks about the live set). */
 void pypper_live_trace_catch_up(void);
 /* Is the live trace on (the object table is being kept)? */

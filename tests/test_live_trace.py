@@ -160,6 +160,32 @@ def test_records_that_die_before_the_hand_over_are_never_walked():
     assert out == "ok\n"
 
 
+def test_promoted_walk_is_bounded_per_step():
+    # A step walks at most 16,384 promoted containers (a pause of 1-2 ms); the rest
+    # waits for the next steps (the engine asks for them sooner) or a question.
+    out = check("""
+        import gc, pypper, _pypper
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        big = [[str(i)] for i in range(40000)]
+        gc.collect(1)
+        _pypper._test_hand_over()
+        s = pypper.live_trace_stats()       # walks what the step left
+        assert s["promoted_catch_ups"] == 1, s
+        more = [[str(i)] for i in range(40000)]
+        gc.collect(1)
+        for _ in range(3):
+            _pypper._test_hand_over()
+        s = pypper.live_trace_stats()
+        assert s["promoted_catch_ups"] == 1, s
+        assert _pypper.live_trace_knows(big[39999][0]) and _pypper.live_trace_knows(more[39999][0])
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_promoted_walk_survives_full_collections_and_freeze():
     # The anchor keeps its place through a full collection; gc.freeze() and
     # gc.unfreeze() move whole lists (the anchor with them): nothing promoted in
