@@ -298,7 +298,7 @@ void pypper_seed_recorded_sites(site_infer *t, size_t room)
         pypper_site_infer_seed(t, pypper_entry_block(e), Py_TYPE(op), own);
         seeded++;
     }
-    pypper_site_infer_settle(t, pypper_alloc_sites_in_turn);
+    pypper_site_infer_settle(t, pypper_alloc_sites_in_turn, pypper_alloc_sites_samples);
 }
 
 size_t pypper_recorded_site_count(void)

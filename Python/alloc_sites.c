@@ -39,6 +39,7 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_layout.h"   /* the reservation and pool geometry (read only) */
+#include "../Objects/size_classes.h"
 #include "../Pypper/log.h"
 #include "../Pypper/own_memory.h"
 #include "site_profile.h"       /* pypper_code_fingerprint */
@@ -77,6 +78,18 @@ typedef struct {
  * and 1 + granule of that block (0: taken, or freed: the heap's observed free clears
  * it; the next block recorded in the pool then takes the mark). */
 typedef pypper_pool_mark pool_rec;
+
+/* Small blocks sampled by (site, size class): a line's share of another's in the pools
+ * of one type, for the inference's island rule (Python/site_infer.h). Open addressing,
+ * at most half full, doubled when it gets there (a program has a few classes per
+ * line: 8 KiB at first). key: site << CLASS_BITS | class, + 1; 0: empty. */
+typedef struct {
+    uint32_t key;
+    uint32_t count;
+} class_count;
+#define CLASS_BITS 5
+_Static_assert(MAX_CLASSES <= (1u << CLASS_BITS), "a size class fits in CLASS_BITS");
+#define COUNT_MIN_CAP 1024u
 
 /* A slot of the large-block map: (1 + the block's granule in the reservation) <<
  * LARGE_SITE_BITS | site; 0: empty. Granules fit in 40 bits (the reservation is at
@@ -124,6 +137,8 @@ static struct {
     uint64_t kept_small;            /* samples dropped: their pool's recorded block lives */
     uint32_t records;               /* blocks sampled (small and large), saturating: the
                                        clock of site_rec.first/last */
+    class_count *class_counts;      /* samples by (site, size class): count_cap slots */
+    uint32_t count_cap, count_used;
 } S = {.watcher = -1};
 
 /* True while a session records sites. A wrapper that could not be taken out (another
@@ -361,6 +376,65 @@ static void note_record(uint32_t id)
     S.sites[id].last = S.records;
 }
 
+/* ---- samples by (site, size class) ---- */
+
+static class_count *count_slot(class_count *t, uint32_t cap, uint32_t key)
+{
+    uint32_t mask = cap - 1;
+    for (uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 40) & mask;; i = (i + 1) & mask)
+        if (!t[i].key || t[i].key == key)
+            return &t[i];
+}
+
+static bool counts_grow(void)
+{
+    uint32_t cap = S.count_cap * 2;
+    class_count *t = map(cap * sizeof(class_count));
+    if (!t)
+        return false;
+    for (uint32_t i = 0; i < S.count_cap; i++)
+        if (S.class_counts[i].key)
+            *count_slot(t, cap, S.class_counts[i].key) = S.class_counts[i];
+    pypper_own_munmap(S.class_counts, S.count_cap * sizeof(class_count));
+    S.class_counts = t;
+    S.count_cap = cap;
+    return true;
+}
+
+/* In the allocating thread (inside malloc: the table is mmap'ed). A table that cannot
+ * grow stops counting new pairs (their shares then fall back to seeds). */
+static void count_sample(uint32_t id, size_t size)
+{
+    if (!id || !S.class_counts)
+        return;
+    uint32_t key = (id << CLASS_BITS | size_class_of(size)) + 1;
+    class_count *c = count_slot(S.class_counts, S.count_cap, key);
+    if (!c->key) {
+        if (2 * (S.count_used + 1) > S.count_cap) {
+            if (!counts_grow())
+                return;
+            c = count_slot(S.class_counts, S.count_cap, key);
+        }
+        c->key = key;
+        S.count_used++;
+    }
+    if (c->count < UINT32_MAX)
+        c->count++;
+}
+
+uint32_t pypper_alloc_sites_samples(uint32_t site, const void *block)
+{
+    if (!S.on || !S.class_counts || !site || site > S.nsites
+        || (uintptr_t)block - S.base >= (uintptr_t)S.npools << POOL_SHIFT)
+        return 0;
+    unsigned size = layout_pool(block)->size;
+    if (!size || size > SMALL_MAX)
+        return 0;
+    uint32_t key = (site << CLASS_BITS | size_class_of(size)) + 1;
+    const class_count *c = count_slot(S.class_counts, S.count_cap, key);
+    return c->key ? c->count : 0;
+}
+
 /* ---- the large-block map ---- */
 
 /* The map's key of a block: 1 + its granule in the reservation. */
@@ -493,6 +567,7 @@ static void record(void *block, size_t size)
         return;
     uint32_t id = current_site(ts);
     note_record(id);                /* (a kept pool's sample too: the line allocated now) */
+    count_sample(id, size);
     /* The pool's recorded block stays its record while it lives: a pool's untraced
      * bytes take its record's site (Python/untraced_sites.c), and what lives on in a
      * pool is what survived. (With the latest block recorded, a newcomer's LRU cache
@@ -683,6 +758,8 @@ static void release(bool drop_references)
         pypper_own_munmap(S.pools, S.npools * sizeof(pool_rec));
     if (S.large)
         pypper_own_munmap(S.large, S.large_cap * sizeof(large_slot));
+    if (S.class_counts)
+        pypper_own_munmap(S.class_counts, S.count_cap * sizeof(class_count));
     PyMemAllocatorEx inner[2] = {S.inner[0], S.inner[1]};
     bool wrapped[2] = {S.wrapped[0], S.wrapped[1]}, observed = S.observed;
     memset(&S, 0, sizeof(S));
@@ -720,7 +797,10 @@ int pypper_alloc_sites_start(uint64_t period)
     S.pools = map(S.npools * sizeof(pool_rec));
     S.large_cap = LARGE_MIN_CAP;
     S.large = map(S.large_cap * sizeof(large_slot));
-    if (!S.sites || !S.gone || !S.site_index || !S.code_heads || !S.pools || !S.large) {
+    S.count_cap = COUNT_MIN_CAP;
+    S.class_counts = map(S.count_cap * sizeof(class_count));
+    if (!S.sites || !S.gone || !S.site_index || !S.code_heads || !S.pools || !S.large
+        || !S.class_counts) {
         release(true);
         PyErr_NoMemory();
         return -1;
@@ -907,7 +987,7 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
 
 PyObject *pypper_alloc_sites_stats(void)
 {
-    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K}",
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K,s:I}",
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
                          "sites_gone", (unsigned long long)S.sites_gone,
                          "codes_gone", (unsigned long long)S.codes_gone,
@@ -923,5 +1003,6 @@ PyObject *pypper_alloc_sites_stats(void)
                          "large_map_rebuilds", (unsigned long long)S.large_rebuilds,
                          "quiet_sections", (unsigned long long)S.quiet_sections,
                          "quiet_bytes", (unsigned long long)S.quiet_bytes,
-                         "quiet_large", (unsigned long long)S.quiet_large);
+                         "quiet_large", (unsigned long long)S.quiet_large,
+                         "sample_classes", (unsigned)S.count_used);
 }

@@ -50,6 +50,10 @@ uint32_t pypper_alloc_sites_count(void);
  * blocks all came before the other's first (a module's import-time objects, then a
  * loop that filled the freed slots around the survivors); true for unknown ids. */
 bool pypper_alloc_sites_in_turn(uint32_t a, uint32_t b);
+/* How many small blocks of the size class of `block` (a pooled block of the heap)
+ * site allocated among the blocks sampled by bytes this session; 0 for an unknown
+ * id or block (Python/site_infer.h: a line's share of another's). */
+uint32_t pypper_alloc_sites_samples(uint32_t site, const void *block);
 /* A buffer was copied from `from` to `to` (relocation): `to` gets from's site. */
 void pypper_alloc_sites_moved(const void *from, const void *to);
 /* The (code object, instruction index) of a site id: 1, or 0 for 0, an unknown id or

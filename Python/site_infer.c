@@ -24,9 +24,9 @@ typedef struct {
                                    a later line's objects (settle): it names neither */
 } slot;
 
-/* The seeds of an island line, as a share of those of a line around its islands, from
- * which that line's inference stops too (1/50: a line made every 25th step of a loop
- * has 1/24 of the other's). */
+/* The samples of an island line, as a share of those of a line around its islands,
+ * from which that line's inference stops too (1/50: a line made every 25th step of a
+ * loop has 1/24 of the other's). */
 #define AROUND_MIN_SHARE_INVERSE 50u
 
 /* One (type, site) of the seeds: how many pools it seeded, how many of those are
@@ -35,6 +35,7 @@ typedef struct {
  * slots: there are at most as many (type, site) as seeds, a quarter of cap. */
 typedef struct {
     const void *type;           /* NULL: empty */
+    const void *block;          /* one of its seeds' (its size class) */
     uint32_t site, seeds, islands;
     uint32_t around[2];         /* sites next to its islands (the first two seen) */
     bool mixed;
@@ -78,7 +79,7 @@ static pair *pair_at(const site_infer *t, const void *type, uint32_t site, bool 
         if (!p->type) {
             if (!add)
                 return NULL;
-            *p = (pair){type, site, 0, 0, {0, 0}, false};
+            *p = (pair){type, NULL, site, 0, 0, {0, 0}, false};
             return p;
         }
         if (p->type == type && p->site == site)
@@ -132,7 +133,27 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
  * older line in a pool a later line refilled around it (a module's import-time
  * strings, then a loop's names). Its pool infers nothing, the rest is untouched (as an
  * island it cost a newcomer's 600 KB of names their site). */
-void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn)
+/* An island line's share of a line around its islands (a, of the same type): in
+ * samples of their size class, which a loop gives each line in proportion to what it
+ * allocates (about 35 samples for a line made every 25th turn of 50,000, against 10
+ * seeds, one per pool: with the sampling distance drawn at random, such a line seeded
+ * 3 pools in one run, under the share, and its lists took the other line's site);
+ * in seeds when the samples are not known. */
+static bool share_at_least(const pair *c, const pair *a, pypper_site_infer_samples_fn samples)
+{
+    uint64_t mine = c->seeds, theirs = a->seeds;
+    if (samples) {
+        uint32_t m = samples(c->site, c->block), o = samples(a->site, c->block);
+        if (m && o) {
+            mine = m;
+            theirs = o;
+        }
+    }
+    return mine * AROUND_MIN_SHARE_INVERSE >= theirs;
+}
+
+void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn,
+                              pypper_site_infer_samples_fn samples)
 {
     if (!t)
         return;
@@ -160,6 +181,8 @@ void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_tur
         }
         pair *c = pair_at(t, s[i].type, s[i].site, true);
         c->seeds++;
+        if (!c->block)
+            c->block = s[i].block;
         if (seeded && !same && !turns) {
             s[i].stale = true;
         } else if (seeded && !same) {
@@ -178,7 +201,7 @@ void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_tur
      * lines around them: neither's seeds say anything of their neighbours, anywhere
      * (one island alone: a short loop between two others, or a freed slot reused).
      * A line around them loses its inference only when the island line has at least
-     * 1/AROUND_MIN_SHARE_INVERSE of its seeds: a few objects of another line in the pools of a
+     * 1/AROUND_MIN_SHARE_INVERSE of its samples (share_at_least): a few objects of another line in the pools of a
      * large one (slots reused later) would otherwise cost all of its objects their
      * site for the sake of those few (a newcomer's 200,000 archive strings, 18 MiB,
      * lost theirs in 2 runs of 4). */
@@ -189,7 +212,7 @@ void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_tur
         pair_at(t, c->type, c->site, true)->mixed = true;
         for (int j = 0; j < 2; j++) {
             pair *a = c->around[j] ? pair_at(t, c->type, c->around[j], true) : NULL;
-            if (a && (uint64_t)c->seeds * AROUND_MIN_SHARE_INVERSE >= a->seeds)
+            if (a && share_at_least(c, a, samples))
                 a->mixed = true;
         }
     }

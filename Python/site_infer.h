@@ -21,12 +21,18 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
 /* Whether two lines may have allocated in turn (Python/alloc_sites.h:
  * pypper_alloc_sites_in_turn); false means one's objects all came before the other's. */
 typedef bool (*pypper_site_infer_in_turn_fn)(uint32_t a, uint32_t b);
+/* How many small blocks of a seed's size class (its block's) a line allocated among
+ * the samples (Python/alloc_sites.h: pypper_alloc_sites_samples); 0: not known. */
+typedef uint32_t (*pypper_site_infer_samples_fn)(uint32_t site, const void *block);
 /* After the last seed: mark the arenas whose pools of a type were filled by lines in
  * turn (a pool's seed has another site than its seeded neighbours', and its line
  * allocated while theirs did): no site is inferred there (a neighbour's site would
  * name the wrong line for many objects); a seed whose line did not is an older
- * survivor, and its pool infers nothing. `in_turn` NULL: every pair in turn. */
-void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn);
+ * survivor, and its pool infers nothing. `in_turn` NULL: every pair in turn.
+ * `samples` NULL, or 0 for either line: a line's share is counted in seeds (one per
+ * pool) instead of samples. */
+void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn,
+                              pypper_site_infer_samples_fn samples);
 /* The site of a seed of that type in the same pool, else in the same arena; 0: none,
  * or the arena's pools of that type were filled by lines in turn. */
 uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *type);

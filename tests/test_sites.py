@@ -638,6 +638,8 @@ def test_lines_that_alternate_are_not_guessed():
             line = int(o.site.split(":")[1].split()[0])
             want = line_a if v % 25 == 0 else line_a + 2
             wrong += line != want
+        # The island rule counts each line's share in samples by size class.
+        assert _pypper.alloc_sites_stats()["sample_classes"] >= 2
         pypper.end()
         print(wrong, sizes > 0)
     """)

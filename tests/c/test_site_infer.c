@@ -5,7 +5,8 @@
  * no seed; an arena whose pools were filled by two lines in turn infers nothing after
  * settle, nor do those lines' seeds of that type anywhere; one filled by runs of each
  * does; a seed whose line allocated before its neighbours' did (not in turn) is a
- * survivor: its pool infers nothing and its neighbours keep their sites; many seeds
+ * survivor: its pool infers nothing and its neighbours keep their sites; a line's
+ * share of another's counted in samples when they are known, else in seeds; many seeds
  * (the table's load) all found. */
 #include "check.h"
 #include "../../Python/site_infer.h"
@@ -23,6 +24,16 @@ static int last_in_turn;
 static bool in_turn_71_72(uint32_t a, uint32_t b)
 {
     return last_in_turn || !((a == 71 && b == 72) || (a == 72 && b == 71));
+}
+
+/* Samples of size class: site 60 made 840, site 61 35 (1/24); 0 when not known. */
+static int samples_known;
+static uint32_t samples_60_61(uint32_t site, const void *block)
+{
+    (void)block;
+    if (!samples_known)
+        return site == 60 ? 840 : 0;
+    return site == 60 ? 840 : site == 61 ? 35 : 0;
 }
 
 int main(void)
@@ -80,7 +91,7 @@ int main(void)
     pypper_site_infer_seed(t, at(quiet + 1 * POOL + 4096), B, 20);
     CHECK(pypper_site_infer(t, at(quiet + 2 * POOL + 512), A) == 20);     /* before settle */
     CHECK(pypper_site_infer(t, at(mixed + 7 * POOL + 512), A) == 18);
-    pypper_site_infer_settle(t, NULL);
+    pypper_site_infer_settle(t, NULL, NULL);
     CHECK(pypper_site_infer(t, at(mixed + 7 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(mixed + 2 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(mixed + 40 * POOL + 512), A) == 0);     /* unseeded pool */
@@ -99,10 +110,10 @@ int main(void)
     for (uintptr_t p = 0; p < 10; p++)
         pypper_site_infer_seed(t, at(mixed + p * POOL + 64), A, p == 4 ? 50 : 51);
     pypper_site_infer_seed(t, at(quiet + 1 * POOL + 64), A, 51);
-    pypper_site_infer_settle(t, NULL);
+    pypper_site_infer_settle(t, NULL, NULL);
     CHECK(pypper_site_infer(t, at(mixed + 2 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(quiet + 1 * POOL + 512), A) == 51);
-    pypper_site_infer_settle(NULL, NULL);                                    /* no crash */
+    pypper_site_infer_settle(NULL, NULL, NULL);                                    /* no crash */
     pypper_site_infer_free(t);
 
     /* A few objects of another line in the pools of a large one (slots reused later):
@@ -114,12 +125,29 @@ int main(void)
         for (uintptr_t p = 0; p < 60; p++)
             pypper_site_infer_seed(t, at(base + (8 + a) * ARENA + p * POOL + 64), A,
                                    a == 0 && (p == 10 || p == 30) ? 61 : 60);
-    pypper_site_infer_settle(t, NULL);
+    pypper_site_infer_settle(t, NULL, NULL);
     CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 10 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 20 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(base + 9 * ARENA + 20 * POOL + 512), A) == 60);
     CHECK(pypper_site_infer(t, at(base + 11 * ARENA + 59 * POOL + 512), A) == 60);
     pypper_site_infer_free(t);
+
+    /* The same seeds, but the samples say site 61 made 1/24 of what 60 made in this
+     * size class (a line made every 25th turn that won few pools' seeds): 60's seeds
+     * then say nothing of their neighbours either. Samples unknown for one line: the
+     * seeds decide, as above. */
+    for (int known = 0; known < 2; known++) {
+        samples_known = known;
+        t = pypper_site_infer_new(256);
+        for (uintptr_t a = 0; a < 4; a++)
+            for (uintptr_t p = 0; p < 60; p++)
+                pypper_site_infer_seed(t, at(base + (8 + a) * ARENA + p * POOL + 64), A,
+                                       a == 0 && (p == 10 || p == 30) ? 61 : 60);
+        pypper_site_infer_settle(t, NULL, samples_60_61);
+        CHECK(pypper_site_infer(t, at(base + 9 * ARENA + 20 * POOL + 512), A) == (known ? 0 : 60));
+        CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 10 * POOL + 512), A) == 0);
+        pypper_site_infer_free(t);
+    }
 
     /* An older line's survivors in pools a later line refilled: site 71 (import-time
      * strings) seeds 6 pools among 50 of site 72 (names made afterwards). In turn, as
@@ -136,7 +164,7 @@ int main(void)
         pypper_site_infer_seed(t, at(old_arena + 9 * POOL + 64), A, 72);
         pypper_site_infer_seed(t, at(old_arena + 20 * POOL + 64), A, 72);
         last_in_turn = turn;
-        pypper_site_infer_settle(t, in_turn_71_72);
+        pypper_site_infer_settle(t, in_turn_71_72, NULL);
         if (turn) {
             CHECK(pypper_site_infer(t, at(names + 5 * POOL + 512), A) == 0);
             CHECK(pypper_site_infer(t, at(names + 4 * POOL + 512), A) == 0);
