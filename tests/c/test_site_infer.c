@@ -36,6 +36,18 @@ static uint32_t samples_60_61(uint32_t site, const void *block)
     return site == 60 ? 840 : site == 61 ? 35 : 0;
 }
 
+/* Site 61 seeds 2 pools (10 and 30 of the first arena), site 60 the other 238 of
+ * four arenas of 60 pools. */
+static site_infer *seed_reused_slots(uintptr_t base, const void *type)
+{
+    site_infer *t = pypper_site_infer_new(256);
+    for (uintptr_t a = 0; a < 4; a++)
+        for (uintptr_t p = 0; p < 60; p++)
+            pypper_site_infer_seed(t, at(base + (8 + a) * ARENA + p * POOL + 64), type,
+                                   a == 0 && (p == 10 || p == 30) ? 61 : 60);
+    return t;
+}
+
 int main(void)
 {
     static const int type_a = 0, type_b = 0, type_c = 0;
@@ -120,11 +132,7 @@ int main(void)
      * site 61 seeds 2 pools, both islands, among 240 of site 60. Site 61 infers
      * nothing and neither does that arena, but site 60 keeps its sites elsewhere:
      * 61's seeds are far below 1/50 of 60's. */
-    t = pypper_site_infer_new(256);
-    for (uintptr_t a = 0; a < 4; a++)
-        for (uintptr_t p = 0; p < 60; p++)
-            pypper_site_infer_seed(t, at(base + (8 + a) * ARENA + p * POOL + 64), A,
-                                   a == 0 && (p == 10 || p == 30) ? 61 : 60);
+    t = seed_reused_slots(base, A);
     pypper_site_infer_settle(t, NULL, NULL);
     CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 10 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 20 * POOL + 512), A) == 0);
@@ -138,11 +146,7 @@ int main(void)
      * seeds decide, as above. */
     for (int known = 0; known < 2; known++) {
         samples_known = known;
-        t = pypper_site_infer_new(256);
-        for (uintptr_t a = 0; a < 4; a++)
-            for (uintptr_t p = 0; p < 60; p++)
-                pypper_site_infer_seed(t, at(base + (8 + a) * ARENA + p * POOL + 64), A,
-                                       a == 0 && (p == 10 || p == 30) ? 61 : 60);
+        t = seed_reused_slots(base, A);
         pypper_site_infer_settle(t, NULL, samples_60_61);
         CHECK(pypper_site_infer(t, at(base + 9 * ARENA + 20 * POOL + 512), A) == (known ? 0 : 60));
         CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 10 * POOL + 512), A) == 0);
