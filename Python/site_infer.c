@@ -115,24 +115,6 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
     }
 }
 
-/* A pool seeded with one site whose nearest seeded pools of the type in its arena
- * (the one below, the one above: seeds are sparse, one allocation in 12 KiB) all have
- * another: an island. One island means the arena's pools of that type
- * were filled by two lines in turn (a loop that makes a hot list every 25th node and a
- * cold one otherwise: each pool holds both, and its seed names one), so no pool of it
- * says which line made its objects; and when most of a line's seeds are islands
- * (at least two), no pool seeded by it or by the lines around its islands says so, in
- * any arena (seeds are sparse: most arenas of such a loop show no island). A pool
- * with one seeded neighbour only is judged by that one. Runs of pools from one line
- * (a loop, then another) have no island while each run has two seeded pools or more;
- * a run with one (a short loop) is an island, and its arena infers nothing for that
- * type: wrongly cautious, never wrong.
- * Lines can only have filled pools in turn if they allocated at the same time: a seed
- * whose line's sampled blocks all came before its neighbours' lines' first (or after
- * their last; `in_turn` says, NULL: always in turn) is no island but a survivor of an
- * older line in a pool a later line refilled around it (a module's import-time
- * strings, then a loop's names). Its pool infers nothing, the rest is untouched (as an
- * island it cost a newcomer's 600 KB of names their site). */
 /* An island line's share of a line around its islands (a, of the same type): in
  * samples of their size class, which a loop gives each line in proportion to what it
  * allocates (about 35 samples for a line made every 25th turn of 50,000, against 10
@@ -152,6 +134,24 @@ static bool share_at_least(const pair *c, const pair *a, pypper_site_infer_sampl
     return mine * AROUND_MIN_SHARE_INVERSE >= theirs;
 }
 
+/* A pool seeded with one site whose nearest seeded pools of the type in its arena
+ * (the one below, the one above: seeds are sparse, one allocation in 12 KiB) all have
+ * another: an island. One island means the arena's pools of that type
+ * were filled by two lines in turn (a loop that makes a hot list every 25th node and a
+ * cold one otherwise: each pool holds both, and its seed names one), so no pool of it
+ * says which line made its objects; and when most of a line's seeds are islands
+ * (at least two), no pool seeded by it or by the lines around its islands says so, in
+ * any arena (seeds are sparse: most arenas of such a loop show no island). A pool
+ * with one seeded neighbour only is judged by that one. Runs of pools from one line
+ * (a loop, then another) have no island while each run has two seeded pools or more;
+ * a run with one (a short loop) is an island, and its arena infers nothing for that
+ * type: wrongly cautious, never wrong.
+ * Lines can only have filled pools in turn if they allocated at the same time: a seed
+ * whose line's sampled blocks all came before its neighbours' lines' first (or after
+ * their last; `in_turn` says, NULL: always in turn) is no island but a survivor of an
+ * older line in a pool a later line refilled around it (a module's import-time
+ * strings, then a loop's names). Its pool infers nothing, the rest is untouched (as an
+ * island it cost a newcomer's 600 KB of names their site). */
 void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn,
                               pypper_site_infer_samples_fn samples)
 {
