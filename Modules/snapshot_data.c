@@ -34,6 +34,7 @@
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
 #include "../Python/buffer_heat.h"
+#include "../Python/engine.h"
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_infer.h"
@@ -768,8 +769,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
         return NULL;
     }
     (void)pypper_owned_buffers_init();      /* array.array's layout, once (imports) */
-    pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
-    pypper_active_trace_drain();
+    pypper_engine_catch_up();
     uint32_t now = pypper_active_trace_now_ms();
     size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
 
@@ -966,8 +966,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
         return NULL;
     }
     (void)pypper_owned_buffers_init();
-    pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
-    pypper_active_trace_drain();
+    pypper_engine_catch_up();
     uint32_t now = pypper_active_trace_now_ms();
     size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
 

@@ -16,6 +16,7 @@
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
 #include "../Python/buffer_heat.h"
+#include "../Python/engine.h"
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
 #include "../Python/site_infer.h"
@@ -36,8 +37,7 @@ static PyObject *py_temperature(PyObject *module, PyObject *obj)
     (void)module;
     if (!pypper_live_trace_running())
         Py_RETURN_NONE;
-    pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
-    pypper_active_trace_drain();
+    pypper_engine_catch_up();
     return temperature_of(obj, pypper_active_trace_now_ms());
 }
 
@@ -54,10 +54,8 @@ static PyObject *py_temperatures(PyObject *module, PyObject *seq)
         return NULL;
     }
     bool running = pypper_live_trace_running();
-    if (running) {
-        pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
-        pypper_active_trace_drain();
-    }
+    if (running)
+        pypper_engine_catch_up();
     uint32_t now = pypper_active_trace_now_ms();
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = running ? temperature_of(PySequence_Fast_GET_ITEM(fast, i), now)
@@ -146,8 +144,7 @@ static int hottest_begin(const char *name, Py_ssize_t want, uint32_t *now, PyObj
         *out = PyList_New(0);
         return 0;
     }
-    pypper_live_trace_catch_up();       /* what the GC promoted since the last walk */
-    pypper_active_trace_drain();
+    pypper_engine_catch_up();
     *now = pypper_active_trace_now_ms();
     return 1;
 }

@@ -44,6 +44,15 @@ static inline void state_set(uint64_t g, bool on)
     *w = on ? *w | bit_of_granule(g) : *w & ~bit_of_granule(g);
 }
 
+/* Both state bits of the block at granule gb off (the before bit only where the block
+ * has a second granule: otherwise that bit is the next block's noted bit). */
+static inline void state_clear(uint64_t gb)
+{
+    state_set(gb, false);
+    if (track_has_second(pypper_heap_layout.base + gb * GRANULE))
+        state_set(gb + 1, false);
+}
+
 /* The object's offset in granules, or -1 when it cannot be one (track.h). */
 static inline int head_offset(const void *block, const void *object)
 {
@@ -61,9 +70,7 @@ static inline void mark(uint64_t gb, int off)
         group_of_granule(gb + (uint64_t)k)[TRACK_HEAD] &= ~bit_of_granule(gb + (uint64_t)k);
     uint64_t gh = gb + (uint64_t)off;
     group_of_granule(gh)[TRACK_HEAD] |= bit_of_granule(gh);
-    state_set(gb, false);
-    if (track_has_second(pypper_heap_layout.base + gb * GRANULE))
-        state_set(gb + 1, false);
+    state_clear(gb);
     uint64_t *group = group_of_granule(gb);
     uint64_t bit = bit_of_granule(gb);
     /* (The sampler thread reads the tracked word with relaxed atomic loads.) */
@@ -177,9 +184,7 @@ void pypper_heap_untrack(void *block)
         uint64_t *group = layout_track_word(block);
         __atomic_store_n(&group[TRACK_TRACKED], group[TRACK_TRACKED] & ~layout_track_bit(block),
                          __ATOMIC_RELAXED);
-        state_set(granule_of(block), false);
-        if (track_has_second(block))
-            state_set(granule_of(block) + 1, false);
+        state_clear(granule_of(block));
     }
 }
 

@@ -66,6 +66,12 @@ void pypper_engine_step(bool feed, bool collect)
     pypper_frames_step_end();
 }
 
+void pypper_engine_catch_up(void)
+{
+    pypper_live_trace_catch_up();
+    pypper_active_trace_drain();
+}
+
 int pypper_engine_migrate_now(pypper_migrate_result *out)
 {
     pypper_active_trace_drain();

@@ -18,6 +18,10 @@ void pypper_engine_stop(void);
 /* One step: feed (the live trace's settle and rescan slice, then the sampler's
  * evidence to the model) and/or collect (a migration round, when one is due). */
 void pypper_engine_step(bool feed, bool collect);
+/* With the GIL, before a question about the live set (temperatures, hot and cold
+ * listings, snapshots): what the GC promoted since the last step walked, and the
+ * sampler's evidence so far given to the model. */
+void pypper_engine_catch_up(void);
 /* pypper.migrate_now(): the evidence so far to the model, then one whole round.
  * 0, or -1 with a Python exception when no session runs. */
 int pypper_engine_migrate_now(pypper_migrate_result *out);

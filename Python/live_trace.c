@@ -349,26 +349,29 @@ size_t pypper_live_trace_rescan(size_t budget)
     return found;
 }
 
-/* Walks hold the heap's serialization throughout (the free path updates the same
- * bitmap); nothing they call allocates. */
-static uint64_t walk_list(PyGC_Head *head)
-{
-    uint64_t n = 0;
-    bool locked = pypper_heap_lock();
-    for (PyGC_Head *g = _PyGCHead_NEXT(head); g != head; g = _PyGCHead_NEXT(g)) {
-        track_with_referents((PyObject *)(g + 1));
-        n++;
-    }
-    pypper_heap_unlock(locked);
-    return n;
-}
-
 static bool is_list_head(PyInterpreterState *interp, PyGC_Head *g)
 {
     for (int i = 0; i < NUM_GENERATIONS; i++)
         if (g == &interp->gc.generations[i].head)
             return true;
     return g == &interp->gc.permanent_generation.head;
+}
+
+/* Walks the objects after `from` (a list's head, or an object in it) to the end of its
+ * list (the next list head: an object moved to another list by a finalizer cannot
+ * lead the walk on into that one), with their referents. Walks hold the heap's
+ * serialization throughout (the free path updates the same bitmap); nothing they call
+ * allocates. */
+static uint64_t walk_after(PyInterpreterState *interp, PyGC_Head *from)
+{
+    uint64_t n = 0;
+    bool locked = pypper_heap_lock();
+    for (PyGC_Head *g = _PyGCHead_NEXT(from); !is_list_head(interp, g); g = _PyGCHead_NEXT(g)) {
+        track_with_referents((PyObject *)(g + 1));
+        n++;
+    }
+    pypper_heap_unlock(locked);
+    return n;
 }
 
 /* ---- the promoted walk ---- */
@@ -578,7 +581,7 @@ static void on_gc_start(PyInterpreterState *interp, int generation)
         uint64_t younger = 0;
         LT.start_walked = LT.anchor ? walk_promoted(0, &done) : 0;
         for (int i = 0; i < NUM_GENERATIONS - 1; i++)
-            younger += walk_list(&interp->gc.generations[i].head);
+            younger += walk_after(interp, &interp->gc.generations[i].head);
         LT.survivors_walked += younger;
         LT.start_walked += younger;
         return;
@@ -626,16 +629,9 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
         return 0;                       /* after the anchor: the hand-over's */
     if (!tail || LT.pending_generation != generation || !tail_usable(interp, tail)) {
         LT.fallback_walks++;
-        return walk_list(head);
+        return walk_after(interp, head);
     }
-    uint64_t n = 0;
-    bool locked = pypper_heap_lock();
-    for (PyGC_Head *g = _PyGCHead_NEXT(tail); !is_list_head(interp, g); g = _PyGCHead_NEXT(g)) {
-        track_with_referents((PyObject *)(g + 1));
-        n++;
-    }
-    pypper_heap_unlock(locked);
-    return n;
+    return walk_after(interp, tail);
 }
 
 static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -754,8 +750,8 @@ int pypper_live_trace_start(const pypper_config *cfg)
     uint64_t containers = 0;
     /* Tracked bits only (track_object): nothing to add to the table. */
     for (int i = 0; i < NUM_GENERATIONS; i++)
-        containers += walk_list(&interp->gc.generations[i].head);
-    containers += walk_list(&interp->gc.permanent_generation.head);
+        containers += walk_after(interp, &interp->gc.generations[i].head);
+    containers += walk_after(interp, &interp->gc.permanent_generation.head);
     uint64_t ns = pypper_mono_ns() - t0;
     LT.full_pass_ns = ns;
     LT.full_pass_objects = LT.tracked_total;
