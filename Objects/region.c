@@ -290,11 +290,14 @@ bool region_arena_committed(size_t ai)
     return (ai & (per_tier - 1)) < __atomic_load_n(&R.bump[tier], __ATOMIC_ACQUIRE);
 }
 
-static void (*discard_observer)(void *addr, size_t len);
+/* Who sees discards: write tracking and the migration plane, one slot each; called
+ * inside the heap's lock (every discard is). */
+static void (*discard_observers[REGION_DISCARD_OBSERVERS])(void *addr, size_t len);
 
-void region_set_discard_observer(void (*fn)(void *addr, size_t len))
+void region_set_discard_observer(region_discard_observer who, void (*fn)(void *addr, size_t len))
 {
-    __atomic_store_n(&discard_observer, fn, __ATOMIC_RELEASE);
+    if ((unsigned)who < REGION_DISCARD_OBSERVERS)
+        __atomic_store_n(&discard_observers[who], fn, __ATOMIC_RELEASE);
 }
 
 static bool remap_forbidden;
@@ -314,9 +317,13 @@ size_t region_committed_extent(unsigned tier)
 bool region_discard(void *addr, size_t len)
 {
     bool done = madvise(addr, len, MADV_DONTNEED) == 0;
-    void (*fn)(void *, size_t) = __atomic_load_n(&discard_observer, __ATOMIC_ACQUIRE);
-    if (fn && layout_owns(addr))
-        fn(addr, len);
+    if (!layout_owns(addr))
+        return done;
+    for (unsigned who = 0; who < REGION_DISCARD_OBSERVERS; who++) {
+        void (*fn)(void *, size_t) = __atomic_load_n(&discard_observers[who], __ATOMIC_ACQUIRE);
+        if (fn)
+            fn(addr, len);
+    }
     return done;
 }
 

@@ -42,11 +42,20 @@ bool region_arena_committed(size_t ai);
 /* Return the pages of [addr, addr+len) to the kernel; they read as zero afterwards.
  * False when the kernel refused (locked memory, mlockall): the contents stay. */
 bool region_discard(void *addr, size_t len);
-/* Write tracking (Pypper/write_tracking_heap.c): fn sees every discard of heap memory
- * (MADV_DONTNEED reads as a write to the kernel's tracking); NULL: none. And the
- * bytes of `tier` from its start that were ever committed (the bump end; released
+/* Who sees every discard of heap memory, in the heap's lock: write tracking
+ * (Pypper/write_tracking_heap.c: MADV_DONTNEED reads as a write to the kernel's
+ * tracking) and the migration plane (Python/migrate_discards.c: a discarded page's
+ * next fault places it anew, so where a round found it is not known any more). Set
+ * from any thread (NULL: none); one removed with the heap's lock held is not running
+ * once the lock is released. */
+typedef enum {
+    REGION_DISCARD_WRITE_TRACKING,
+    REGION_DISCARD_MIGRATION,
+    REGION_DISCARD_OBSERVERS
+} region_discard_observer;
+void region_set_discard_observer(region_discard_observer who, void (*fn)(void *addr, size_t len));
+/* The bytes of `tier` from its start that were ever committed (the bump end; released
  * arenas inside it stay mapped). Safe from any thread. */
-void region_set_discard_observer(void (*fn)(void *addr, size_t len));
 size_t region_committed_extent(unsigned tier);
 /* Whether heap pages may move with mremap (large_move_span). Not while a userfaultfd
  * has the heap registered (write tracking): the kernel drops the registration of a

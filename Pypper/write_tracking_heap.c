@@ -130,7 +130,7 @@ bool pypper_wt_start(const pypper_config *cfg)
             schedule(pypper_mono_ns(), program_cpu_ns());
             __atomic_store_n(&W.next_look_ns, pypper_mono_ns() + LOOK_NS, __ATOMIC_RELAXED);
             __atomic_store_n(&W.on, true, __ATOMIC_RELEASE);
-            region_set_discard_observer(note_discard);
+            region_set_discard_observer(REGION_DISCARD_WRITE_TRACKING, note_discard);
             snprintf(W.signal, sizeof(W.signal), "write-tracking");
             pypper_stat_add(PYPPER_STAT_WT_SESSIONS, 1);
             pypper_log(PYPPER_LOG_INFO, "signal: write-tracking (%s, %llu pages armed, "
@@ -148,7 +148,7 @@ static void disarm_locked(void)
 {
     if (!W.on)
         return;
-    region_set_discard_observer(NULL);
+    region_set_discard_observer(REGION_DISCARD_WRITE_TRACKING, NULL);
     __atomic_store_n(&W.on, false, __ATOMIC_RELEASE);
     wt_tracker_disarm(&W.t);
     region_set_remap_allowed(true);
@@ -216,7 +216,7 @@ void pypper_wt_after_fork_child(void)
     region_set_remap_allowed(true);    /* the child's mappings are not registered */
     if (!W.held)
         return;
-    region_set_discard_observer(NULL);
+    region_set_discard_observer(REGION_DISCARD_WRITE_TRACKING, NULL);
     __atomic_store_n(&W.on, false, __ATOMIC_RELEASE);
     wt_tracker_forget(&W.t);
     W.held = false;

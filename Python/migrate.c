@@ -179,6 +179,7 @@ int pypper_migrate_now(pypper_migrate_result *out, uint32_t (*model_now_ms)(void
 
 static void release_arrays(void)
 {
+    pypper_mig_discards_stop();
     if (M.slow_pages)
         pypper_residency_slow_pages(false);
     M.slow_pages = 0;
@@ -257,7 +258,8 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
     M.sess_objects = map_array(SITE_MAX * sizeof(uint32_t));
     M.cold = map_array(COLD_SLOTS * sizeof(cold_site));
     if (!M.placed || !M.moved || !M.pos || !M.addrs || !M.status || !M.chunk || !M.reloc
-        || !M.site_bytes || !M.site_cold || !M.site_objects || !M.sess_bytes || !M.sess_cold || !M.sess_objects || !M.cold) {
+        || !M.site_bytes || !M.site_cold || !M.site_objects || !M.sess_bytes || !M.sess_cold || !M.sess_objects || !M.cold
+        || pypper_mig_discards_start(M.slots) < 0) {
         release_arrays();
         fini_backend(&choice);
         PyErr_NoMemory();
@@ -421,9 +423,15 @@ PyObject *pypper_migrate_placement_map(uint32_t now_ms)
         pypper_heap_unlock(locked);
         if (rc == 0) {
             Py_BEGIN_ALLOW_THREADS
-            pypper_mig_locate_for_report();
+            pypper_mig_locate_for_report(true);
             Py_END_ALLOW_THREADS
         }
+    } else if (pypper_mig_forget_discarded(true)) {
+        /* The last round's list: a page given back since is not where it was found,
+         * but where its next fault put it, if it had one. */
+        Py_BEGIN_ALLOW_THREADS
+        pypper_mig_locate_for_report(false);
+        Py_END_ALLOW_THREADS
     }
     for (size_t i = 0; i < M.npages; i++) {
         const pypper_plan_page *pg = &M.pages[i];

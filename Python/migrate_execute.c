@@ -71,10 +71,12 @@ static void note_for_report(size_t n)
     for (size_t k = 0; k < n; k++) {
         pypper_plan_page *p = &M.pages[M.chunk[k]];
         int w = M.status[k];
-        if (w == PYPPER_TIER_FAST || w == PYPPER_TIER_SLOW)
+        if (w == PYPPER_TIER_FAST || w == PYPPER_TIER_SLOW) {
             p->placed = (uint8_t)w;
-        else
+            p->unplaced = 0;
+        } else {
             p->unplaced = 1;
+        }
     }
 }
 
@@ -103,9 +105,11 @@ static void locate_pages(bool all, bool for_report)
 }
 
 /* Where the pages are: pageout every round (mincore is cheap), numa for pages not
- * seen before and every LOCATE_ALL_EVERY rounds, sim never (its record is all). */
+ * seen before or given back since (migrate_discards.c) and every LOCATE_ALL_EVERY
+ * rounds, sim never (its record is all). */
 static void refresh_placement(void)
 {
+    (void)pypper_mig_forget_discarded(false);
     if (!(M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT)) {
         for (size_t i = 0; i < M.npages; i++) {
             size_t index = M.pages[i].page;
@@ -118,10 +122,10 @@ static void refresh_placement(void)
                  || M.pass % LOCATE_ALL_EVERY == 1, false);
 }
 
-void pypper_mig_locate_for_report(void)
+void pypper_mig_locate_for_report(bool all)
 {
     if (M.backend.ops->caps & PYPPER_BACKEND_REPORTS_PLACEMENT)
-        locate_pages(true, true);
+        locate_pages(all, true);
     /* else: the arenas' tiers, as listed */
 }
 

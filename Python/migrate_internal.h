@@ -200,12 +200,21 @@ bool pypper_mig_slow_tier_wanted(void);
  * tier wanted (pypper_mig_slow_tier_wanted) and no slow-tier memory ever. */
 bool pypper_mig_round_idle(void);
 void pypper_mig_adjust_threshold(void);
+/* migrate_discards.c: the pages the heap discarded since a round recorded where they
+ * are. start: a bit per slot, the heap's observer set (-1: no memory); stop: both
+ * gone. forget_discarded (the round's owner, without the GIL too): this round's pages
+ * discarded since are of unknown place (unplace: and shown so by the page list);
+ * how many. */
+int pypper_mig_discards_start(size_t slots);
+void pypper_mig_discards_stop(void);
+size_t pypper_mig_forget_discarded(bool unplace);
 /* migrate_execute.c (without the GIL, no malloc) */
 void pypper_mig_execute(void);
-/* Where this round's pages are, from the backend, into the page list only, for
- * placement_map() after idle rounds: unlike a round's look (execute), the per-slot
- * record (what Pypper's readers trust to avoid pages in swap), the mistakes and the
- * injected failures are left as they are. */
-void pypper_mig_locate_for_report(void);
+/* Where this round's pages are (all, or those whose place is unknown), from the
+ * backend, into the page list only, for placement_map() after idle rounds or
+ * discards: unlike a round's look (execute), the per-slot record (what Pypper's
+ * readers trust to avoid pages in swap), the mistakes and the injected failures are
+ * left as they are. */
+void pypper_mig_locate_for_report(bool all);
 
 #endif

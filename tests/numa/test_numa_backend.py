@@ -206,7 +206,9 @@ def placement_by_page():
 def check_map_agrees(where_map, context=""):
     """Every page the planner has placed is on its tier's node (or not populated).
     Pages it reports as "unknown" (not populated when it last looked, or the query
-    failed) claim nothing; they must stay few."""
+    failed) claim nothing; they must stay few. Some may be populated by now: the
+    caller's dict of the map and this function's lists (~64 bytes an entry) are
+    allocated after the answer and may fill pages that were given back."""
     pages = sorted(where_map)
     statuses = page_nodes(pages)
     wrong = []
@@ -219,7 +221,8 @@ def check_map_agrees(where_map, context=""):
         want = 0 if where_map[page] == "fast" else 1
         if st >= 0 and st != want:
             wrong.append((hex(page), where_map[page], st))
-    assert unknown_present <= max(16, len(pages) // 100), \
+    own_pages = len(pages) * 64 // PAGE + 1
+    assert unknown_present <= max(16, len(pages) // 100) + own_pages, \
         f"{context}: {unknown_present} pages shown unknown are populated"
     assert not wrong, (f"{context}: {len(wrong)} of {len(pages)} pages are not where "
                        f"placement_map() says (page, tier, node): {wrong[:10]}")
@@ -359,6 +362,36 @@ def test_promote_hot_demote_cold(session):
     assert cold_now.get(1, 0) >= 0.9 * len(cold_pages), f"cold pages by node: {cold_now}"
     assert hot_now.get(0, 0) >= 0.5 * len(hot_pages), f"hot pages by node: {hot_now}"
     assert sum(o.a for o in cold) == sum(range(60000))
+
+
+def test_map_forgets_pages_given_back(session):
+    """A page the map shows slow, freed, given back to the kernel and refilled is
+    wherever its new fault put it (its fast arena's node), and the map must not keep
+    calling it slow (it did: 196 pages of a relocated array, 1 run in 3 of the
+    checksum test below)."""
+    need_migration("fast_budget", "lazy_demotion")
+    session(fast_budget="256M", lazy_demotion=0, migrate_mbps=0, relocate=0, segregate=0)
+    with pypper.placement("fast"):
+        cold = [bytearray(b"c") * (256 << 10) for _ in range(16)]     # 4 MiB, never used
+    gc.collect()
+    pypper.migrate_now()
+    pages = sorted({p for b in cold for p in buffer_pages(b)})
+    shown = placement_by_page()
+    slow = [p for p in pages if shown.get(p) == "slow"]
+    assert len(slow) >= 0.9 * len(pages), f"{len(slow)} of {len(pages)} cold pages demoted"
+    assert node_count(page_nodes(slow)) == {1: len(slow)}
+    del cold
+    gc.collect()
+    pypper.heap_trim()                                  # MADV_DONTNEED: not populated now
+    with pypper.placement("fast"):
+        refill = [bytearray(b"r") * (256 << 10) for _ in range(16)]
+    refilled = [p for p, st in zip(slow, page_nodes(slow)) if st == 0]
+    assert refilled, "no page given back was refilled on node 0: the test proves nothing"
+    shown = placement_by_page()
+    assert [p for p in refilled if shown.get(p) == "slow"] == [], \
+        f"of {len(refilled)} pages refilled on node 0, the map calls some slow"
+    check_map_agrees(shown, "after pages were given back and refilled")
+    assert all(b == bytearray(b"r") * (256 << 10) for b in refill)
 
 
 # --- (d) contents survive migration -------------------------------------------------
