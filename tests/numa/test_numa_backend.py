@@ -110,6 +110,20 @@ def buffer_pages(buf):
     return span_pages(buffer_address(buf), len(buf) * getattr(buf, "itemsize", 1))
 
 
+def vma_flags(addr):
+    """The VmFlags of the mapping holding addr, from /proc/self/smaps."""
+    inside = False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split(None, 1)[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo <= addr < hi
+            elif inside and head == "VmFlags:":
+                return line.split()[1:]
+    raise LookupError(f"no mapping holds {addr:#x}")
+
+
 def object_pages(objs):
     return sorted({page_of(id(o)) for o in objs})
 
@@ -295,6 +309,10 @@ def test_arenas_bound_to_tier_node(tier, with_session):
             assert counts == {want: len(pages)}, (
                 f"{tier}: {what}: pages by node (negative: -errno) {counts}, "
                 f"all {len(pages)} expected on node {want}")
+        # No transparent huge page may hold heap pages: they move one by one.
+        for what, pages in checks.items():
+            flags = vma_flags(pages[0])
+            assert "nh" in flags, f"{tier}: {what}: VmFlags {flags} lack nh (MADV_NOHUGEPAGE)"
         # Pypper's own view agrees with the kernel's.
         for obj in (items[0], items[-1], big):
             w = pypper.where(obj)
