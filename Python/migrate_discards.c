@@ -20,9 +20,13 @@ static void note_discard(void *addr, size_t len)
     if (!len)
         return;
     size_t first = pypper_heap_page_index(addr);
-    size_t last = pypper_heap_page_index((const char *)addr + len - 1);
-    for (size_t i = first; i <= last && (i >> 6) < words; i++)
-        __atomic_fetch_or(&discarded[i >> 6], (uint64_t)1 << (i & 63), __ATOMIC_RELAXED);
+    size_t end = pypper_heap_page_index((const char *)addr + len - 1) + 1;
+    for (size_t i = first; i < end && (i >> 6) < words;) {
+        size_t lo = i & 63, n = 64 - lo < end - i ? 64 - lo : end - i;
+        uint64_t bits = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << lo;
+        __atomic_fetch_or(&discarded[i >> 6], bits, __ATOMIC_RELAXED);
+        i += n;
+    }
 }
 
 int pypper_mig_discards_start(size_t slots)
