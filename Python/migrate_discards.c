@@ -1,15 +1,13 @@
 /* Python/migrate_discards.c: the pages the heap discarded (MADV_DONTNEED) since a
  * round last recorded where they are. A discarded page's next fault places it anew
- * (by its arena's binding, on the fast node), so a page a round found, or moved, on
- * the slow node and then given back and refilled was reported "slow" by
+ * (by its arena's binding: a fast arena's on the fast node), so a page a round found,
+ * or moved, on the slow node and then given back and refilled was reported "slow" by
  * placement_map() while it sat on node 0 (seen in the two-node guest, 1 run in 3).
  * The heap tells this file of every discard (Objects/region.h, in the heap's lock);
  * a bit per page slot keeps it until the round's owner forgets where the page was. */
 #include "migrate_internal.h"
 
 #include "../Objects/region.h"
-
-#include <string.h>
 
 static uint64_t *discarded;      /* a bit per page slot; mapped while the plane is on */
 static size_t words;
