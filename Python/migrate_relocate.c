@@ -8,11 +8,10 @@
 #include "../Pypper/stats.h"
 
 /* The pages of [block, block + size): where they are is not known any more (asked
- * again this round). A relocation frees the old copy's pages (given back, then
- * reused, the reuse placed by the arena's binding) and fills the new copy's: the
- * record of either kept what they were (a page recorded slow, its buffer moved away,
- * refilled on the fast node, was reported slow by placement_map() for rounds, until
- * the numa backend located all pages again). */
+ * again this round). A relocation frees the old copy's pages and fills the new
+ * copy's (in the other tier's arenas, or moved there whole). The pages the heap
+ * gives back afterwards are forgotten by every discard (migrate_discards.c); this
+ * covers the rest of both copies, whatever way their pages changed. */
 static void forget_where(const void *block, size_t size)
 {
     if (!block || !size)

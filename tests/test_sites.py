@@ -576,7 +576,9 @@ def test_newcomer_programs_have_sites_for_most_bytes():
     tool = os.path.join(SRCDIR, "Tools", "bench", "site_share.py")
     names = ("sites_lru", "sites_columns", "sites_bfs")
     shares = {n: [] for n in names}
-    top = tempfile.mkdtemp(prefix="pss")          # /tmp/pssXXXXXXXX: a fixed length
+    # "pss" and 8 random characters in the temporary directory: the same length in
+    # every run, so the six paths give the same layouts each time.
+    top = tempfile.mkdtemp(prefix="pss")
     try:
         for layout in range(6):
             where = os.path.join(top, "p" * (1 + 7 * layout))
