@@ -22,6 +22,7 @@
 #include "migration_api.h"
 #include "../Pypper/backend.h"
 #include "../Python/live_trace.h"
+#include "../Python/delayed_start.h"
 #include "../Python/session.h"
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
@@ -268,26 +269,71 @@ static PyObject *py_resolve(PyObject *module, PyObject *args)
     return config_to_python(&cfg);
 }
 
-static PyObject *py_start(PyObject *module, PyObject *args)
+/* What a start needs before the session: the options, the tiers and the backend.
+ * 0, or -1 with ConfigError set (counted as a start error). */
+static int prepare_start(PyObject *module, PyObject *args, pypper_config *cfg,
+                         pypper_backend_choice *backend)
 {
-    pypper_config cfg;
-    if (resolve_config(module, args, &cfg) < 0) {
+    if (resolve_config(module, args, cfg) < 0) {
         pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
-        return NULL;
+        return -1;
     }
     char err[PYPPER_ERR_MAX];
-    pypper_backend_choice backend;
-    if (pypper_tiers_setup(&cfg, err, sizeof(err)) < 0
-        || pypper_backend_select(&cfg, pypper_tiers_topology(), "/proc/swaps", &backend, err,
+    if (pypper_tiers_setup(cfg, err, sizeof(err)) < 0
+        || pypper_backend_select(cfg, pypper_tiers_topology(), "/proc/swaps", backend, err,
                                  sizeof(err)) < 0) {
         pypper_stat_add(PYPPER_STAT_START_ERRORS, 1);
         PyErr_SetString(get_state(module)->config_error, err);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+static PyObject *py_start(PyObject *module, PyObject *args)
+{
+    pypper_config cfg;
+    pypper_backend_choice backend;
+    if (prepare_start(module, args, &cfg, &backend) < 0)
+        return NULL;
     int rc = pypper_session_start(&cfg, &backend);
     if (rc < 0)
         return NULL;
     return PyBool_FromLong(rc);
+}
+
+/* The drop-in's PYPPER_ENABLE=1 with START_DELAY_MS: the options are checked now (a
+ * bad one still stops the program before it runs), the session starts later. */
+static PyObject *py_start_later(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+    pypper_config cfg;
+    pypper_backend_choice backend;
+    if (prepare_start(module, Py_None, &cfg, &backend) < 0)
+        return NULL;
+    if (cfg.start_delay_ms == 0 || pypper_lifecycle_state() != PYPPER_STATE_STOPPED) {
+        int rc = pypper_session_start(&cfg, &backend);
+        return rc < 0 ? NULL : PyBool_FromLong(rc);
+    }
+    if (pypper_session_start_later(&cfg, &backend) < 0)
+        return NULL;
+    Py_RETURN_FALSE;
+}
+
+static PyObject *py_start_pending(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    int64_t ms = pypper_delayed_start_remaining_ms();
+    if (ms < 0)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble((double)ms / 1000.0);
+}
+
+static PyObject *py_start_now(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(pypper_delayed_start_now() == 1);
 }
 
 static PyObject *py_end(PyObject *module, PyObject *unused)
@@ -510,6 +556,13 @@ static PyMethodDef methods[] = {
      "resolve(args) -> (values, sources): defaults <- PYPPER_* env <- args {NAME: text}"},
     {"start", py_start, METH_O, "start(args) -> bool: start a session (False: one is running)"},
     {"end", py_end, METH_NOARGS, "end() -> bool: end the session (False: none was running)"},
+    {"_start_later", py_start_later, METH_NOARGS,
+     "_start_later() -> bool: the environment's session, START_DELAY_MS from now (True: "
+     "started at once)"},
+    {"_start_pending", py_start_pending, METH_NOARGS,
+     "_start_pending() -> float | None: seconds until a delayed start, None: none pending"},
+    {"_start_now", py_start_now, METH_NOARGS,
+     "_start_now() -> bool: run a pending delayed start now (True: the session started)"},
     {"state", py_state, METH_NOARGS, "state() -> 'stopped' | 'running' | 'stopping'"},
     {"session_config", py_session_config, METH_NOARGS,
      "session_config() -> (values, sources) of the running session, or None"},

@@ -70,6 +70,7 @@ typedef struct {
 /* Index of every option in the table; the order is the order of `pypper options`. */
 typedef enum {
     PYPPER_OPTION_ENABLE,
+    PYPPER_OPTION_START_DELAY_MS,
     PYPPER_OPTION_BACKEND,
     PYPPER_OPTION_FAST_NODES,
     PYPPER_OPTION_SLOW_NODES,
@@ -118,6 +119,7 @@ typedef enum {
 
 typedef struct pypper_config {
     bool enable;
+    int64_t start_delay_ms;      /* drop-in, PYPPER_ENABLE=1: the session starts this much later */
     int backend;                 /* pypper_backend_kind */
     pypper_nodeset fast_nodes;
     pypper_nodeset slow_nodes;

@@ -19,6 +19,12 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
     [PYPPER_OPTION_ENABLE] = {
         "ENABLE", PYPPER_OPT_BOOL, FIELD(enable), "0", 0, 0, 0, 0, NULL,
         "start tracing when the interpreter starts (drop-in) or when pypper is imported"},
+    [PYPPER_OPTION_START_DELAY_MS] = {
+        "START_DELAY_MS", PYPPER_OPT_INT, FIELD(start_delay_ms), "100", 0, 3600000, 0, 0, NULL,
+        "drop-in with ENABLE=1: start tracing once the program has run this many "
+        "milliseconds (a program that ends sooner is not traced and pays almost nothing); "
+        "importing pypper or pypper.start() starts it at once; 0, or with TRACE_FILE, "
+        "PROFILE or STATS: before the program runs"},
     [PYPPER_OPTION_BACKEND] = {
         "BACKEND", PYPPER_OPT_ENUM, FIELD(backend), "auto", 0, 0, 0, 0, backend_choices,
         "how pages move between tiers: numa (move_pages), pageout (madvise to swap/zram), "

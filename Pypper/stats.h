@@ -9,6 +9,8 @@ typedef enum {
     PYPPER_STAT_STARTS,              /* tracing sessions started */
     PYPPER_STAT_ENDS,                /* tracing sessions ended */
     PYPPER_STAT_START_ERRORS,        /* start() refused: bad option, a component that cannot start */
+    PYPPER_STAT_DELAYED_STARTS,      /* starts put off by START_DELAY_MS (Python/delayed_start.h) */
+    PYPPER_STAT_DELAYED_STARTS_RUN,  /* of those, the ones that ran (the others: the program ended first) */
     PYPPER_STAT_WORKER_STARTED,      /* Pypper's native threads created (threads.c) */
     PYPPER_STAT_WORKER_JOINED,       /* Pypper's native threads joined */
     PYPPER_STAT_PIN_FAILURES,        /* a thread's stack or a wait's words could not be locked in memory */

@@ -142,15 +142,19 @@ static int autostart_package(void)
 /* Start tracing as pypper.start() would, with the options from the environment,
  * from the built-in _pypper module alone: nothing is imported, so sys.modules,
  * sys.path and -X importtime look as they do without tracing (-S, -I and ._pth
- * files change nothing). Returns 0, or the exit status after one line on stderr: 2
- * for a configuration error (ConfigError: e.g. BACKEND=numa on one node), 1 for
- * anything else; the program then does not run untraced (it asked for tracing). */
-static int autostart(bool package)
+ * files change nothing). With START_DELAY_MS the options are checked now and the
+ * session starts that much later (Python/delayed_start.h). Returns 0, or the exit
+ * status after one line on stderr: 2 for a configuration error (ConfigError: e.g.
+ * BACKEND=numa on one node), 1 for anything else; the program then does not run
+ * untraced (it asked for tracing). */
+static int autostart(bool package, bool delayed)
 {
     if (package)
         return autostart_package();
     PyObject *mod = PyImport_ImportModule("_pypper");
-    PyObject *res = mod ? PyObject_CallMethod(mod, "start", "O", Py_None) : NULL;
+    PyObject *res = !mod ? NULL
+                    : delayed ? PyObject_CallMethod(mod, "_start_later", NULL)
+                              : PyObject_CallMethod(mod, "start", "O", Py_None);
     if (res) {
         Py_DECREF(res);
         res = PyObject_CallMethod(mod, "_install_hooks", NULL);
@@ -176,6 +180,7 @@ static int autostart(bool package)
 typedef struct {
     bool enable;        /* PYPPER_ENABLE=1 */
     bool package;       /* a trace file, a profile or the exit summary: the package autostarts */
+    bool delayed;       /* START_DELAY_MS: the session starts once the program has run a while */
 } start_flags;
 
 /* Options from the environment, pre-initialization, the heap. Returns -1 to go on,
@@ -208,6 +213,7 @@ static __attribute__((noinline)) int configure(int argc, char **argv, start_flag
         return 2;
     flags->enable = cfg.enable;
     flags->package = cfg.trace_file[0] || cfg.profile[0] || cfg.stats;
+    flags->delayed = cfg.start_delay_ms > 0;
     return -1;
 }
 
@@ -233,7 +239,7 @@ int main(int argc, char **argv)
         Py_ExitStatusException(status);
 
     add_pypper_finder();
-    exit_status = flags.enable ? autostart(flags.package) : 0;
+    exit_status = flags.enable ? autostart(flags.package, flags.delayed) : 0;
     if (exit_status != 0) {
         /* The program does not run untraced: PYPPER_ENABLE=1 asked for tracing. */
         Py_Finalize();

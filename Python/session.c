@@ -12,11 +12,14 @@
  *   engine           connects the stages: the sampler's hand-over runs its step
  *   active_trace     the sampler thread, last: it feeds everything above it.
  * Without Pypper's heap (a stock python3.12 on another allocator) only the first
- * runs. All with the GIL held. */
+ * runs. A start can also be put off (the drop-in's START_DELAY_MS,
+ * Python/delayed_start.h): the session then holds the options and backend until it
+ * is due, and any start or end before cancels it. All with the GIL held. */
 #include "session.h"
 
 #include "active_trace.h"
 #include "alloc_sites.h"
+#include "delayed_start.h"
 #include "engine.h"
 #include "live_trace.h"
 #include "migrate.h"
@@ -25,6 +28,7 @@
 #include "../Objects/pymem_glue.h"
 #include "../Pypper/components.h"
 #include "../Pypper/lifecycle.h"
+#include "../Pypper/log.h"
 #include "../Pypper/own_memory.h"
 #include "../Pypper/stats.h"
 #include "../Pypper/tiers.h"
@@ -76,6 +80,7 @@ static pypper_components session = {table, sizeof(table) / sizeof(table[0]), 0, 
 
 int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *chosen)
 {
+    (void)pypper_delayed_start_cancel();
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = pypper_lifecycle_start(cfg);
@@ -95,8 +100,27 @@ int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *
     return 1;
 }
 
+/* What a delayed start starts with. */
+static pypper_config later_cfg;
+static pypper_backend_choice later_backend;
+
+static int start_later_now(void)
+{
+    return pypper_session_start(&later_cfg, &later_backend) < 0 ? -1 : 0;
+}
+
+int pypper_session_start_later(const pypper_config *cfg, const pypper_backend_choice *chosen)
+{
+    later_cfg = *cfg;
+    later_backend = *chosen;
+    return pypper_delayed_start_arm((uint64_t)cfg->start_delay_ms, start_later_now);
+}
+
 int pypper_session_end(void)
 {
+    if (pypper_delayed_start_cancel())
+        pypper_log(PYPPER_LOG_INFO, "tracing ended before its delayed start (START_DELAY_MS): "
+                                    "nothing was traced");
     if (!pypper_lifecycle_begin_end())
         return 0;
     /* Pypper's own memory as the session ends, before its tables are freed. */
@@ -110,9 +134,21 @@ int pypper_session_end(void)
 /* Every thread of the session is joined: CPython 3.12 warns about a fork in a process
  * that has other threads (it counts them in /proc/self/stat), and a thread inside an
  * allocator at fork() could leave the child's locked. */
-void pypper_session_before_fork(void) { pypper_components_before_fork(&session); }
+void pypper_session_before_fork(void)
+{
+    pypper_delayed_start_before_fork();
+    pypper_components_before_fork(&session);
+}
 
-void pypper_session_after_fork_in_parent(void) { pypper_components_after_fork_parent(&session); }
+void pypper_session_after_fork_in_parent(void)
+{
+    pypper_components_after_fork_parent(&session);
+    pypper_delayed_start_after_fork_in_parent();
+}
 
 /* (The lifecycle's own state is reset by its pthread_atfork handler.) */
-void pypper_session_after_fork_in_child(void) { pypper_components_after_fork_child(&session); }
+void pypper_session_after_fork_in_child(void)
+{
+    pypper_components_after_fork_child(&session);
+    pypper_delayed_start_after_fork_in_child();
+}

@@ -13,11 +13,15 @@
  * (a component could not start: the ones started are stopped, in reverse). backend:
  * the session's backend, chosen once by the caller (pypper_backend_select). */
 int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *backend);
+/* The same start, cfg->start_delay_ms later (Python/delayed_start.h): 0, or -1 with a
+ * Python exception (nothing is pending). A session start or end meanwhile cancels it. */
+int pypper_session_start_later(const pypper_config *cfg, const pypper_backend_choice *backend);
 /* 1 when the running session was ended (components stopped in reverse), 0 when none
- * was running. */
+ * was running (a pending delayed start is cancelled either way). */
 int pypper_session_end(void);
-/* Around fork(): the session's threads are joined before (the process forks with
- * none) and started again after, in the parent; the child forgets the session. */
+/* Around fork(): the session's threads (and a delayed start's) are joined before (the
+ * process forks with none) and started again after, in the parent; the child forgets
+ * the session and a pending start. */
 void pypper_session_before_fork(void);
 void pypper_session_after_fork_in_parent(void);
 void pypper_session_after_fork_in_child(void);

@@ -179,7 +179,7 @@ def test_config_when_stopped_is_what_start_would_use(monkeypatch):
 
 def test_options_rows():
     rows = pypper.options()
-    assert [r.name for r in rows][:3] == ["enable", "backend", "fast_nodes"]
+    assert [r.name for r in rows][:3] == ["enable", "start_delay_ms", "backend"]
     row = next(r for r in rows if r.name == "fast_budget")
     assert row.env == "PYPPER_FAST_BUDGET" and row.value == "100%" and row.type == "size"
 

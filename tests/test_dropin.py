@@ -158,7 +158,8 @@ def test_enable_with_unwritable_trace_file_exits_2(tmp_path):
 
 
 def test_log_info_reports_session():
-    r = run(["-c", "pass"], env={"PYPPER_ENABLE": "1", "PYPPER_LOG": "info"})
+    r = run(["-c", "pass"], env={"PYPPER_ENABLE": "1", "PYPPER_LOG": "info",
+                                 "PYPPER_START_DELAY_MS": "0"})
     assert "pypper: info: tracing session started" in r.stderr
     assert "pypper: info: tracing session ended" in r.stderr
     r = run(["-c", "pass"], env={"PYPPER_ENABLE": "1", "PYPPER_LOG": "off"})

@@ -10,7 +10,9 @@ import pytest
 
 from conftest import DROPIN, run
 
-ENABLE = {"PYPPER_ENABLE": "1"}
+# The session starts before the program (no START_DELAY_MS): what is checked is a
+# running session; tests/test_delayed_start.py checks a pending one.
+ENABLE = {"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "0"}
 MODULES = "import sys; print(sorted(sys.modules))"
 
 
