@@ -314,17 +314,28 @@ size_t region_committed_extent(unsigned tier)
     return __atomic_load_n(&R.bump[tier], __ATOMIC_ACQUIRE) << ARENA_SHIFT;
 }
 
-bool region_discard(void *addr, size_t len)
+static void tell_observers(void *addr, size_t len)
 {
-    bool done = madvise(addr, len, MADV_DONTNEED) == 0;
     if (!layout_owns(addr))
-        return done;
+        return;
     for (unsigned who = 0; who < REGION_DISCARD_OBSERVERS; who++) {
         void (*fn)(void *, size_t) = __atomic_load_n(&discard_observers[who], __ATOMIC_ACQUIRE);
         if (fn)
             fn(addr, len);
     }
+}
+
+bool region_discard(void *addr, size_t len)
+{
+    bool done = madvise(addr, len, MADV_DONTNEED) == 0;
+    tell_observers(addr, len);
     return done;
+}
+
+void region_note_remapped(void *from, void *to, size_t len)
+{
+    tell_observers(from, len);
+    tell_observers(to, len);
 }
 
 /* Whether every arena record sharing the page at `page` of the arena metadata is
