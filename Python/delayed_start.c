@@ -247,4 +247,5 @@ void pypper_delayed_start_after_fork_in_child(void)
     DS.generation++;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     DS.mu = mu;
+    DS.cv_ready = false;            /* made again by the next arm */
 }
