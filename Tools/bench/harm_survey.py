@@ -3,7 +3,9 @@
 zero-filled and freed buffers, finalizers, pickle and sort, build-and-drop phases, an
 idle program, an address-space limit) under the stock python3.12, the drop-in with
 tracing off and with PYPPER_ENABLE=1, in rotating order, fresh processes, no other
-PYPPER_* variable.
+PYPPER_* variable. So the traced runs start their session 100 ms in (the default
+START_DELAY_MS), as a user's would: programs shorter than that (big_calloc,
+address_limit) run untraced.
 
 Per program and configuration: median wall time, CPU time (user + system of the child,
 os.wait4), peak RSS (ru_maxrss) and voluntary context switches; the ratios off/stock and
