@@ -20,7 +20,7 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "ENABLE", PYPPER_OPT_BOOL, FIELD(enable), "0", 0, 0, 0, 0, NULL,
         "start tracing when the interpreter starts (drop-in) or when pypper is imported"},
     [PYPPER_OPTION_START_DELAY_MS] = {
-        "START_DELAY_MS", PYPPER_OPT_INT, FIELD(start_delay_ms), "100", 0, 3600000, 0, 0, NULL,
+        "START_DELAY_MS", PYPPER_OPT_INT, FIELD(start_delay_ms), "1000", 0, 3600000, 0, 0, NULL,
         "drop-in with ENABLE=1: start tracing once the program has run this many "
         "milliseconds (a program that ends sooner is not traced and pays almost nothing); "
         "importing pypper or pypper.start() starts it at once; 0, or with TRACE_FILE, "

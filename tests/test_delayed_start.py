@@ -30,9 +30,9 @@ def test_short_program_is_not_traced():
     assert "tracing session started" not in r.stderr
 
 
-def test_default_delay_is_100_ms():
+def test_default_delay_is_a_second():
     r = run(["-c", "import _pypper; print(_pypper.resolve(None)[0]['start_delay_ms'])"])
-    assert r.stdout == "100\n"
+    assert r.stdout == "1000\n"
 
 
 def test_delayed_start_runs_on_the_main_thread():

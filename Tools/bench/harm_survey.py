@@ -2,10 +2,10 @@
 (Tools/bench/survey/: record-building loops, thread pools, asyncio, gc.freeze, large
 zero-filled and freed buffers, finalizers, pickle and sort, build-and-drop phases, an
 idle program, an address-space limit) under the stock python3.12, the drop-in with
-tracing off and with PYPPER_ENABLE=1, in rotating order, fresh processes, no other
-PYPPER_* variable. So the traced runs start their session 100 ms in (the default
-START_DELAY_MS), as a user's would: programs shorter than that (big_calloc,
-address_limit) run untraced.
+tracing off and with PYPPER_ENABLE=1 PYPPER_START_DELAY_MS=0 (the session before the
+program, so that its whole cost shows: by default it would start a second in, and the
+shorter programs would run untraced; Tools/bench/start_cost.py measures that), in
+rotating order, fresh processes, no other PYPPER_* variable.
 
 Per program and configuration: median wall time, CPU time (user + system of the child,
 os.wait4), peak RSS (ru_maxrss) and voluntary context switches; the ratios off/stock and
@@ -136,7 +136,7 @@ def main():
     ap.add_argument("--json")
     opts = ap.parse_args()
     base_env = clean_env()
-    envs = {"stock": base_env, "off": base_env, "on": {**base_env, "PYPPER_ENABLE": "1"}}
+    envs = {"stock": base_env, "off": base_env, "on": {**base_env, "PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "0"}}
     pythons = {"stock": opts.stock, "off": opts.candidate, "on": opts.candidate}
     names = programs(opts.programs)
     runs = {}                   # (program, config) -> list of results

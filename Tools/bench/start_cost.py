@@ -1,6 +1,6 @@
 """What a short program pays for Pypper: `python3 -c pass` and two short scripts (a
-50 ms and a 300 ms loop) under the stock python3.12, the drop-in untraced, the drop-in
-with PYPPER_ENABLE=1 (the default START_DELAY_MS: the session starts 100 ms into the
+300 ms and a 1.5 s loop) under the stock python3.12, the drop-in untraced, the drop-in
+with PYPPER_ENABLE=1 (the default START_DELAY_MS: the session starts a second into the
 run) and with PYPPER_ENABLE=1 PYPPER_START_DELAY_MS=0 (the session before the program).
 
 Each run is a fresh process; the variants alternate within each round. Reported per
@@ -8,9 +8,9 @@ program and variant: median wall and CPU time (user + system of the child) in ms
 the quartiles of the wall time, the ratios of the medians to stock's, and the median
 minor page faults (counts that repeat nearly exactly, beside times that swing here by
 up to 30%). A process start is about 30 ms here, so differences of 1-2 ms need
---runs 100 or more to show through the noise.
+--runs 100 or more to show through the noise (--programs pass).
 
-    ./python3 Tools/bench/start_cost.py [--runs 100] [--programs pass,loop50] [--json FILE]
+    ./python3 Tools/bench/start_cost.py [--runs 40] [--programs pass,loop300] [--json FILE]
 """
 
 import argparse
@@ -25,9 +25,9 @@ from alloc_bench import ROOT, clean_env, default_stock  # noqa: E402
 
 PROGRAMS = {
     "pass": ["-c", "pass"],
-    # Busy loops of about 50 and 300 ms: shorter and longer than the default delay.
-    "loop50": ["-c", "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 0.05: pass"],
+    # Busy loops of 300 ms and 1.5 s: shorter and longer than the default delay.
     "loop300": ["-c", "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 0.3: pass"],
+    "loop1500": ["-c", "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 1.5: pass"],
 }
 
 
@@ -45,7 +45,7 @@ def run_once(python, args, env):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--programs", default=",".join(PROGRAMS))
     ap.add_argument("--stock", default=default_stock())
     ap.add_argument("--candidate", default=os.path.join(ROOT, "python3"))
