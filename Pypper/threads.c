@@ -161,6 +161,15 @@ bool pypper_thread_join(pypper_thread *t, unsigned wait_gone_ms)
     return true;
 }
 
+void pypper_cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 long pypper_thread_count(void)
 {
     FILE *f = fopen("/proc/self/stat", "r");

@@ -45,5 +45,8 @@ int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, cons
 bool pypper_thread_join(pypper_thread *t, unsigned wait_gone_ms);
 /* Threads of this process as the kernel counts them (/proc/self/stat), or -1. */
 long pypper_thread_count(void);
+/* Initialize cv for timed waits on CLOCK_MONOTONIC (a wall-clock step does not move
+ * Pypper's deadlines). */
+void pypper_cond_init_monotonic(pthread_cond_t *cv);
 
 #endif

@@ -985,12 +985,8 @@ int pypper_active_trace_start(const pypper_config *cfg)
     memset(&AT, 0, sizeof(AT));
     AT.mu = mu;
     AT.sleep_mu = mu;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&AT.sleep_cv, &attr);
-    pthread_cond_init(&AT.parked_cv, &attr);
-    pthread_condattr_destroy(&attr);
+    pypper_cond_init_monotonic(&AT.sleep_cv);
+    pypper_cond_init_monotonic(&AT.parked_cv);
     AT.hit_cap = HIT_MIN;
     AT.hits = map_zeroed(HIT_MIN * sizeof(hit_slot));
     AT.used = map_zeroed(HIT_MIN * sizeof(uint16_t));

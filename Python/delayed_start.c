@@ -89,11 +89,7 @@ static void *starter_main(void *unused)
 static int start_thread(void)
 {
     if (!DS.cv_ready) {
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&DS.cv, &attr);
-        pthread_condattr_destroy(&attr);
+        pypper_cond_init_monotonic(&DS.cv);
         DS.cv_ready = true;
     }
     pthread_mutex_lock(&DS.mu);

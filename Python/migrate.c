@@ -233,11 +233,7 @@ int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *
         return -1;
     }
     pthread_mutex_init(&M.mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&M.cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pypper_cond_init_monotonic(&M.cv);
     M.round = ROUND_IDLE;
     M.stop = false;
     M.cfg = *cfg;
