@@ -354,14 +354,14 @@ def _startup_error(text):
 
 _session.install(end)
 
-# In a stock python3.12 nothing runs before the program, so `import pypper` is where
-# PYPPER_ENABLE=1 takes effect; the drop-in starts it before the program instead. A
-# failure ends the program there, as the drop-in would before it: SystemExit(status).
 # In the drop-in PYPPER_ENABLE=1 may have put the session's start off (START_DELAY_MS:
 # short programs pay nothing); a program that imports pypper wants it now.
 if _pypper.DROPIN and _pypper._start_pending() is not None:
     _pypper._start_now()
 
+# In a stock python3.12 nothing runs before the program, so `import pypper` is where
+# PYPPER_ENABLE=1 takes effect; the drop-in checks it before the program instead. A
+# failure ends the program there, as the drop-in would before it: SystemExit(status).
 if not _pypper.DROPIN and os.environ.get("PYPPER_ENABLE") is not None:
     _status = _autostart()
     if _status:
