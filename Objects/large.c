@@ -340,7 +340,7 @@ bool large_move_span(void *from, void *to, size_t bytes)
         return false;
     }
     pypper_heap.span_moves++;
-    region_note_remapped(from, to, bytes);
+    region_note_replaced(to, bytes);
     return true;
 }
 

@@ -332,11 +332,7 @@ bool region_discard(void *addr, size_t len)
     return done;
 }
 
-void region_note_remapped(void *from, void *to, size_t len)
-{
-    tell_observers(from, len);
-    tell_observers(to, len);
-}
+void region_note_replaced(void *addr, size_t len) { tell_observers(addr, len); }
 
 /* Whether every arena record sharing the page at `page` of the arena metadata is
  * free (a free record is garbage, reset when its arena is taken). */

@@ -54,12 +54,12 @@ typedef enum {
     REGION_DISCARD_OBSERVERS
 } region_discard_observer;
 void region_set_discard_observer(region_discard_observer who, void (*fn)(void *addr, size_t len));
-/* [from, from + len) was moved onto [to, to + len) by mremap (large_move_span): the
- * observers hear of both ranges as discards, in the heap's lock. The source is empty
- * now, and the destination's pages are other pages than those its records describe
- * (the migration plane had placed the destination's old pages, say on the slow node,
- * while the moved ones are wherever the source's were). */
-void region_note_remapped(void *from, void *to, size_t len);
+/* The pages of [addr, addr + len) were replaced by others, moved onto them by mremap
+ * (large_move_span): the observers hear of it as of a discard, in the heap's lock. The
+ * migration plane had placed the old pages (say on the slow node), while the moved
+ * ones are wherever their source's were. (The source, empty now, is released and
+ * discarded by its caller, which tells them of it.) */
+void region_note_replaced(void *addr, size_t len);
 /* The bytes of `tier` from its start that were ever committed (the bump end; released
  * arenas inside it stay mapped). Safe from any thread. */
 size_t region_committed_extent(unsigned tier);

@@ -9,6 +9,7 @@
 #include "internal/pycore_pystate.h"
 
 #include "delayed_start.h"
+#include "error_line.h"
 
 #include "../Pypper/clock.h"
 #include "../Pypper/log.h"
@@ -151,23 +152,6 @@ bool pypper_delayed_start_cancel(void)
     return true;
 }
 
-/* One line on stderr for a start that failed where no caller can take the exception
- * (a pending call's exception would surface in the program's code). */
-static void report_failure(void)
-{
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *text = exc ? PyObject_Str(exc) : NULL;
-    const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
-    PyErr_Clear();
-    fputs("pypper: tracing could not start: ", stderr);
-    for (const unsigned char *p = (const unsigned char *)(msg ? msg : "unknown error"); *p; p++)
-        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
-    fputc('\n', stderr);
-    fflush(stderr);
-    Py_XDECREF(text);
-    Py_XDECREF(exc);
-}
-
 /* The start itself, with the GIL: 1 started, -1 failed (reported). */
 static int fire(void)
 {
@@ -177,7 +161,8 @@ static int fire(void)
                (double)(pypper_mono_ns() - DS.armed_ns) / 1e6);
     if (DS.fn() == 0)
         return 1;
-    report_failure();
+    /* A pending call's exception would surface in the program's code: one line. */
+    pypper_report_exception_line("tracing could not start");
     return -1;
 }
 
@@ -212,11 +197,8 @@ int64_t pypper_delayed_start_remaining_ms(void)
 {
     if (!DS.armed)
         return -1;
-    pthread_mutex_lock(&DS.mu);
-    uint64_t due = DS.due_ns;
-    pthread_mutex_unlock(&DS.mu);
-    uint64_t now = pypper_mono_ns();
-    return now >= due ? 0 : (int64_t)((due - now + 999999u) / 1000000u);
+    uint64_t now = pypper_mono_ns();        /* due_ns changes only at an arm (GIL held) */
+    return now >= DS.due_ns ? 0 : (int64_t)((DS.due_ns - now + 999999u) / 1000000u);
 }
 
 void pypper_delayed_start_before_fork(void)

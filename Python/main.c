@@ -16,6 +16,7 @@
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
 #include "../Pypper/tiers.h"
+#include "error_line.h"
 #include "libdir.h"
 
 #include <limits.h>
@@ -82,29 +83,6 @@ static __attribute__((noinline)) void add_pypper_finder(void)
     Py_XDECREF(module);
 }
 
-/* The pending exception as one line on stderr: "pypper: " + what + ": " + its type
- * and message (what NULL: the message alone, as for a configuration error), control
- * characters shown as '?'; no traceback. */
-static void report_exception_line(const char *what)
-{
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *text = exc ? PyObject_Str(exc) : NULL;
-    const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
-    PyErr_Clear();
-    if (what)
-        fprintf(stderr, "pypper: %s: %s", what, exc ? Py_TYPE(exc)->tp_name : "unknown error");
-    else
-        fputs("pypper", stderr);
-    if (msg && *msg) {
-        fputs(": ", stderr);
-        for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
-            fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
-    }
-    fputc('\n', stderr);
-    Py_XDECREF(text);
-    Py_XDECREF(exc);
-}
-
 /* PYPPER_ENABLE=1 with a trace file or the exit summary: they are the Python
  * package's work, so it is imported. When it cannot be (a ._pth file or PYTHONPATH
  * hiding what it imports), one line says so and the program runs untraced. Otherwise
@@ -127,13 +105,13 @@ static int autostart_package(void)
     PyObject *res = mod ? PyObject_CallMethod(mod, "_autostart", NULL) : NULL;
     Py_XDECREF(mod);
     if (!res) {
-        report_exception_line("PYPPER_ENABLE=1 but the pypper package cannot be loaded");
+        pypper_report_exception_line("PYPPER_ENABLE=1 but the pypper package cannot be loaded");
         return 1;
     }
     long status = PyLong_AsLong(res);
     Py_DECREF(res);
     if (status == -1 && PyErr_Occurred()) {
-        report_exception_line("PYPPER_ENABLE=1 but tracing could not start");
+        pypper_report_exception_line("PYPPER_ENABLE=1 but tracing could not start");
         return 1;
     }
     return (int)status;
@@ -168,7 +146,7 @@ static int autostart(bool package, bool delayed)
         bool is_config = config_error && exc && PyErr_GivenExceptionMatches(exc, config_error);
         Py_XDECREF(config_error);
         PyErr_SetRaisedException(exc);
-        report_exception_line(is_config ? NULL : "PYPPER_ENABLE=1 but tracing could not start");
+        pypper_report_exception_line(is_config ? NULL : "PYPPER_ENABLE=1 but tracing could not start");
         rc = is_config ? 2 : 1;
     }
     Py_XDECREF(res);
