@@ -299,7 +299,7 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
         unsigned page = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
         /* Walk back to the start of the run holding the page. */
         for (int i = (int)page; i >= 0; i--) {
-            unsigned len = m->run_pages[i];
+            unsigned len = layout_large(m)->run_pages[i];
             if (len) {
                 size_t color = layout_run_offset(m, (unsigned)i);
                 char *block = (char *)info->arena + ((size_t)i << PAGE_SHIFT) + color;
@@ -449,7 +449,7 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
                 medium_stats(m, &blocks, &bytes);
                 ts->medium_arenas++;
                 ts->medium_blocks += blocks;
-                ts->medium_free_bytes += (uint64_t)m->free_units << MEDIUM_UNIT_SHIFT;
+                ts->medium_free_bytes += (uint64_t)layout_medium(m)->free_units << MEDIUM_UNIT_SHIFT;
                 ts->blocks_in_use += blocks;
                 ts->bytes_in_use += bytes;
                 break;
@@ -457,10 +457,10 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
             case ARENA_LARGE:
                 ts->large_arenas++;
                 for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
-                    if (m->run_pages[i]) {
+                    if (layout_large(m)->run_pages[i]) {
                         ts->large_blocks++;
                         ts->blocks_in_use++;
-                        ts->bytes_in_use += (uint64_t)m->run_pages[i] << PAGE_SHIFT;
+                        ts->bytes_in_use += (uint64_t)layout_large(m)->run_pages[i] << PAGE_SHIFT;
                     }
                 }
                 break;

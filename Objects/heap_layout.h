@@ -8,8 +8,9 @@
  * for large blocks, or is part of a span of whole arenas for a huge block. All
  * metadata lives out of band in parallel reservations: one pool_meta (64 bytes) and
  * one allocation bitmap (128 bytes: a bit per 16-byte granule) per 16 KiB of heap, one
- * arena_meta per arena. So it never sits in a slow tier, and the active-trace sampler
- * can check a block's state without touching the block. Both per-slot records are at
+ * arena_meta (48 bytes) and one arena_body (the page or unit records of a large or
+ * medium arena) per arena. So it never sits in a slow tier, and the active-trace
+ * sampler can check a block's state without touching the block. Both per-slot records are at
  * computed addresses (slot (p - base) >> 14, times 64 or 128 bytes: shifts), so a
  * free needs no other lookup; an arena's records are whole pages (4 and 8 KiB),
  * committed and discarded with it. A medium arena keeps its unit bitmaps in its
@@ -87,6 +88,10 @@ _Static_assert((POOLS_PER_ARENA << POOL_META_SHIFT) % PAGE_SIZE == 0
 _Static_assert(2 * MEDIUM_WORDS == POOLS_PER_ARENA * POOL_BITS_WORDS,
                "medium unit bitmaps must fill an arena's slot bitmaps");
 
+/* One per arena, in a dense array: what every lookup reads (kind, tier, the span
+ * back to a huge block's head) and the tier lists. A span's arenas each take one
+ * (48 bytes: a 1 GiB block writes 48 KiB of them). The large and medium arenas'
+ * page and unit records are apart, in arena_body. */
 typedef struct arena_meta {
     uint8_t kind;              /* enum arena_kind */
     uint8_t tier;
@@ -95,33 +100,45 @@ typedef struct arena_meta {
     uint16_t free_pools;       /* ARENA_POOLS: pools not in use */
     uint16_t fresh_pools;      /* ARENA_POOLS: pools never used yet (at the arena's end) */
     uint16_t free_pages;       /* ARENA_LARGE: pages not in use */
-    uint32_t span;             /* ARENA_HUGE_HEAD: arenas in the span; free slot runs too */
+    uint16_t idle_pages;       /* ARENA_LARGE: of those, still committed (page_idle) */
+    uint32_t span;             /* ARENA_HUGE_HEAD: arenas in the span; ARENA_HUGE_TAIL: the
+                                  distance back to the head */
     uint32_t huge_pages;       /* ARENA_HUGE_HEAD: pages in use (the usable size) */
     uint32_t huge_zeroed;      /* ARENA_HUGE_HEAD: fresh from the kernel, all zero */
     struct arena_meta *next;   /* tier list: pool arenas with free pools / large arenas */
     struct arena_meta *prev;
     pool_meta *free_pool_list;
-    union {
-        struct {                                  /* ARENA_LARGE */
-            uint64_t page_used[PAGES_PER_ARENA / 64];
-            uint64_t page_idle[PAGES_PER_ARENA / 64];  /* free, still committed */
-            uint64_t idle_since;                  /* retain_now() of the last free */
-            uint16_t idle_pages;
-            uint16_t run_pages[PAGES_PER_ARENA];  /* length at a run's start */
-            uint8_t run_color[PAGES_PER_ARENA];   /* at a run's start: the block's
-                                                     offset in RUN_COLOR units */
-        };
-        struct {                                  /* ARENA_MEDIUM (its unit bitmaps:
-                                                     medium_used_bits, medium_end_bits) */
-            uint64_t full_words[MEDIUM_WORDS / 64];   /* bit per word of the used
-                                                     bitmap: all its units used */
-            uint32_t free_units;
-            uint32_t fresh_unit;                  /* units from here on never handed out */
-            uint16_t hint[MEDIUM_BUCKETS];        /* per run length: where to start looking */
-            bool zeroed;                          /* fresh from the kernel: fresh units are 0 */
-        };
-    };
 } arena_meta;
+
+_Static_assert(sizeof(arena_meta) <= 64, "arena_meta is the dense per-arena record");
+
+/* A large arena's page records (ARENA_LARGE). */
+typedef struct large_body {
+    uint64_t page_used[PAGES_PER_ARENA / 64];
+    uint64_t page_idle[PAGES_PER_ARENA / 64];  /* free, still committed */
+    uint64_t idle_since;                       /* retain_now() of the last free */
+    uint16_t run_pages[PAGES_PER_ARENA];       /* length at a run's start */
+    uint8_t run_color[PAGES_PER_ARENA];        /* at a run's start: the block's offset in
+                                                  RUN_COLOR units */
+} large_body;
+
+/* A medium arena's records (ARENA_MEDIUM; its unit bitmaps: medium_used_bits,
+ * medium_end_bits). */
+typedef struct medium_body {
+    uint64_t full_words[MEDIUM_WORDS / 64];    /* bit per word of the used bitmap: all its
+                                                  units used */
+    uint32_t free_units;
+    uint32_t fresh_unit;                       /* units from here on never handed out */
+    uint16_t hint[MEDIUM_BUCKETS];             /* per run length: where to start looking */
+    bool zeroed;                               /* fresh from the kernel: fresh units are 0 */
+} medium_body;
+
+/* One per arena, in an array parallel to the arena_meta array; only large and medium
+ * arenas write theirs (zeroed when such an arena is handed out, region.c). */
+typedef union arena_body {
+    large_body large;
+    medium_body medium;
+} arena_body;
 
 /* The reservation; fixed once the heap is initialized. */
 typedef struct heap_layout {
@@ -130,6 +147,7 @@ typedef struct heap_layout {
     size_t tier_bytes;
     size_t arenas_per_tier;
     arena_meta *meta;          /* HEAP_TIERS * arenas_per_tier entries */
+    arena_body *body;          /* as many, parallel to meta */
     pool_meta *pools;          /* HEAP_TIERS * arenas_per_tier * POOLS_PER_ARENA entries */
     uint64_t *pool_bits;       /* POOL_BITS_WORDS for each of those */
     uint64_t *track;           /* the live trace's bits, TRACK_WORDS words per 64 granules */
@@ -177,11 +195,22 @@ static inline size_t layout_meta_index(const arena_meta *m)
     return (size_t)(m - pypper_heap_layout.meta);
 }
 
+/* The page records of a large arena, the unit records of a medium one. */
+static inline large_body *layout_large(const arena_meta *m)
+{
+    return &pypper_heap_layout.body[layout_meta_index(m)].large;
+}
+
+static inline medium_body *layout_medium(const arena_meta *m)
+{
+    return &pypper_heap_layout.body[layout_meta_index(m)].medium;
+}
+
 /* The offset of a page run's block in its first page (ARENA_LARGE; `page` is the
  * run's first page in the arena): its color, Objects/large.c. */
 static inline size_t layout_run_offset(const arena_meta *m, unsigned page)
 {
-    return (size_t)m->run_color[page] << RUN_COLOR_SHIFT;
+    return (size_t)layout_large(m)->run_color[page] << RUN_COLOR_SHIFT;
 }
 
 /* The live trace's bitmaps (Objects/track.h), interleaved: for each 64 granules, a

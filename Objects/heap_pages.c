@@ -53,10 +53,10 @@ static enum page_state page_state(size_t a, const arena_meta *m, unsigned i)
         for (unsigned w = 0; w < WORDS; w++)
             if (used[w])
                 return PAGE_USED;
-        return (size_t)i * (PAGE_SIZE / MEDIUM_UNIT) >= m->fresh_unit ? PAGE_FRESH : PAGE_FREE;
+        return (size_t)i * (PAGE_SIZE / MEDIUM_UNIT) >= layout_medium(m)->fresh_unit ? PAGE_FRESH : PAGE_FREE;
     }
     case ARENA_LARGE:
-        return (m->page_used[i / 64] >> (i % 64)) & 1u ? PAGE_USED : PAGE_FREE;
+        return (layout_large(m)->page_used[i / 64] >> (i % 64)) & 1u ? PAGE_USED : PAGE_FREE;
     default:
         return PAGE_FRESH;
     }

@@ -14,17 +14,18 @@
 
 static inline bool page_used(const arena_meta *m, unsigned i)
 {
-    return (m->page_used[i >> 6] >> (i & 63)) & 1u;
+    return (layout_large(m)->page_used[i >> 6] >> (i & 63)) & 1u;
 }
 
 static void mark_pages(arena_meta *m, unsigned first, unsigned count, bool used)
 {
+    large_body *lb = layout_large(m);
     for (unsigned i = first; i < first + count; i++) {
         uint64_t bit = (uint64_t)1 << (i & 63);
         if (used)
-            m->page_used[i >> 6] |= bit;
+            lb->page_used[i >> 6] |= bit;
         else
-            m->page_used[i >> 6] &= ~bit;
+            lb->page_used[i >> 6] &= ~bit;
     }
 }
 
@@ -41,12 +42,13 @@ static uint64_t word_bits(unsigned i, unsigned end, unsigned *next)
  * resident (no fault); the others will be faulted in (told to the policy). */
 static void take_pages(arena_meta *m, unsigned first, unsigned count, bool growing)
 {
+    large_body *lb = layout_large(m);
     unsigned idle = 0;
     if (m->idle_pages) {
         for (unsigned i = first, next; i < first + count; i = next) {
             uint64_t bits = word_bits(i, first + count, &next);
-            idle += (unsigned)__builtin_popcountll(m->page_idle[i >> 6] & bits);
-            m->page_idle[i >> 6] &= ~bits;
+            idle += (unsigned)__builtin_popcountll(lb->page_idle[i >> 6] & bits);
+            lb->page_idle[i >> 6] &= ~bits;
         }
         m->idle_pages = (uint16_t)(m->idle_pages - idle);
         retain_idle_sub((uint64_t)idle << PAGE_SHIFT);
@@ -61,27 +63,29 @@ static void take_pages(arena_meta *m, unsigned first, unsigned count, bool growi
 /* Pages [first, first + count) of m were freed: they stay committed, idle. */
 static void keep_pages_idle(arena_meta *m, unsigned first, unsigned count)
 {
+    large_body *lb = layout_large(m);
     unsigned added = 0;
     for (unsigned i = first, next; i < first + count; i = next) {
         uint64_t bits = word_bits(i, first + count, &next);
-        added += (unsigned)__builtin_popcountll(~m->page_idle[i >> 6] & bits);
-        m->page_idle[i >> 6] |= bits;
+        added += (unsigned)__builtin_popcountll(~lb->page_idle[i >> 6] & bits);
+        lb->page_idle[i >> 6] |= bits;
     }
     m->idle_pages = (uint16_t)(m->idle_pages + added);
-    m->idle_since = retain_now();
+    lb->idle_since = retain_now();
     retain_idle_add((uint64_t)added << PAGE_SHIFT);
 }
 
 /* First run of `count` free pages, or -1. */
 static int find_run(const arena_meta *m, unsigned count)
 {
+    large_body *lb = layout_large(m);
     unsigned run = 0;
     for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
         if (page_used(m, i)) {
             run = 0;
             /* Skip over the whole allocated run. */
-            if (m->run_pages[i])
-                i += m->run_pages[i] - 1u;
+            if (lb->run_pages[i])
+                i += lb->run_pages[i] - 1u;
             continue;
         }
         if (++run == count)
@@ -110,7 +114,7 @@ static int find_idle_run(const arena_meta *m, unsigned count)
 {
     unsigned run = 0;
     for (unsigned w = 0; w < PAGES_PER_ARENA / 64; w++) {
-        uint64_t bits = m->page_idle[w];
+        uint64_t bits = layout_large(m)->page_idle[w];
         if (bits == ~(uint64_t)0) {
             if ((run += 64) >= count)
                 return (int)(w * 64 + 64 - run);
@@ -148,7 +152,7 @@ static void *run_alloc(unsigned tier, unsigned pages, bool growing)
     if (m && first >= 0) {
         mark_pages(m, (unsigned)first, pages, true);
         take_pages(m, (unsigned)first, pages, growing);
-        m->run_pages[first] = (uint16_t)pages;
+        layout_large(m)->run_pages[first] = (uint16_t)pages;
         m->free_pages = (uint16_t)(m->free_pages - pages);
         return layout_arena_base(layout_meta_index(m)) + ((size_t)first << PAGE_SHIFT);
     }
@@ -158,7 +162,7 @@ static void *run_alloc(unsigned tier, unsigned pages, bool growing)
         return NULL;
     mark_pages(m, 0, pages, true);
     take_pages(m, 0, pages, growing);
-    m->run_pages[0] = (uint16_t)pages;
+    layout_large(m)->run_pages[0] = (uint16_t)pages;
     m->free_pages = (uint16_t)(m->free_pages - pages);
     return layout_arena_base(layout_meta_index(m));
 }
@@ -236,7 +240,7 @@ static void *colored_run_alloc(unsigned tier, size_t n, bool growing)
         return NULL;
     unsigned k = run_color(p, n, pages);
     arena_meta *m = layout_meta(layout_arena_index(p));
-    m->run_color[((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)] = (uint8_t)k;
+    layout_large(m)->run_color[((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)] = (uint8_t)k;
     return p + ((size_t)k << RUN_COLOR_SHIFT);
 }
 
@@ -258,7 +262,7 @@ size_t large_usable(arena_meta *m, const void *p)
     if (m->kind == ARENA_HUGE_HEAD)
         return (size_t)m->huge_pages << PAGE_SHIFT;
     unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
-    return ((size_t)m->run_pages[first] << PAGE_SHIFT) - layout_run_offset(m, first);
+    return ((size_t)layout_large(m)->run_pages[first] << PAGE_SHIFT) - layout_run_offset(m, first);
 }
 
 static void release_large_arena(arena_meta *m)
@@ -270,6 +274,7 @@ static void release_large_arena(arena_meta *m)
 
 void large_free(arena_meta *m, size_t arena_index, void *p)
 {
+    large_body *lb = layout_large(m);
     if (m->kind == ARENA_HUGE_HEAD) {
         if (p != layout_arena_base(arena_index)) {
             pypper_heap.invalid_frees++;
@@ -280,12 +285,12 @@ void large_free(arena_meta *m, size_t arena_index, void *p)
         return;
     }
     unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
-    unsigned pages = m->run_pages[first];
+    unsigned pages = lb->run_pages[first];
     if (((uintptr_t)p & (PAGE_SIZE - 1)) != layout_run_offset(m, first) || pages == 0) {
         pypper_heap.invalid_frees++;
         return;
     }
-    m->run_pages[first] = 0;
+    lb->run_pages[first] = 0;
     mark_pages(m, first, pages, false);
     m->free_pages = (uint16_t)(m->free_pages + pages);
     keep_pages_idle(m, first, pages);
@@ -353,12 +358,13 @@ void large_free_moved_span(arena_meta *m, size_t arena_index)
 
 int large_resize_in_place(arena_meta *m, void *p, size_t n)
 {
+    large_body *lb = layout_large(m);
     if (m->kind == ARENA_HUGE_HEAD)
         return n > LARGE_MAX && span_resize_in_place(m, n);
     if (m->kind != ARENA_LARGE || n > LARGE_MAX)
         return 0;
     unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
-    unsigned have = m->run_pages[first];
+    unsigned have = lb->run_pages[first];
     n += layout_run_offset(m, first);                         /* the block keeps its offset */
     if (n > ARENA_SIZE)
         return 0;
@@ -369,7 +375,7 @@ int large_resize_in_place(arena_meta *m, void *p, size_t n)
         mark_pages(m, first + want, have - want, false);
         keep_pages_idle(m, first + want, have - want);
         m->free_pages = (uint16_t)(m->free_pages + (have - want));
-        m->run_pages[first] = (uint16_t)want;
+        lb->run_pages[first] = (uint16_t)want;
         return 1;
     }
     if (first + want > PAGES_PER_ARENA)
@@ -380,7 +386,7 @@ int large_resize_in_place(arena_meta *m, void *p, size_t n)
     mark_pages(m, first + have, want - have, true);
     take_pages(m, first + have, want - have, true);
     m->free_pages = (uint16_t)(m->free_pages - (want - have));
-    m->run_pages[first] = (uint16_t)want;
+    lb->run_pages[first] = (uint16_t)want;
     return 1;
 }
 
@@ -396,11 +402,12 @@ static bool releasable(const arena_meta *m)
 
 static bool page_idle(const arena_meta *m, int i)
 {
-    return (m->page_idle[i >> 6] >> (i & 63)) & 1u;
+    return (layout_large(m)->page_idle[i >> 6] >> (i & 63)) & 1u;
 }
 
 uint64_t large_purge(arena_meta *m, uint64_t limit)
 {
+    large_body *lb = layout_large(m);
     /* From the arena's end down: first fit reuses the low pages first. */
     uint64_t want = (limit >> PAGE_SHIFT) + ((limit & (PAGE_SIZE - 1)) != 0), pages = 0;
     char *base = layout_arena_base(layout_meta_index(m));
@@ -414,7 +421,7 @@ uint64_t large_purge(arena_meta *m, uint64_t limit)
         }
         int top = i;
         for (; i >= 0 && page_idle(m, i) && pages < want; i--, pages++)
-            m->page_idle[i >> 6] &= ~((uint64_t)1 << (i & 63));
+            lb->page_idle[i >> 6] &= ~((uint64_t)1 << (i & 63));
         region_discard(base + ((size_t)(i + 1) << PAGE_SHIFT), (size_t)(top - i) << PAGE_SHIFT);
     }
     m->idle_pages = (uint16_t)(m->idle_pages - pages);
@@ -428,9 +435,11 @@ arena_meta *large_oldest_idle(void)
 {
     arena_meta *best = NULL;
     for (unsigned t = 0; t < HEAP_TIERS; t++)
-        for (arena_meta *m = pypper_heap.tiers[t].large_arenas; m; m = m->next)
-            if (m->idle_pages && (!best || m->idle_since < best->idle_since))
+        for (arena_meta *m = pypper_heap.tiers[t].large_arenas; m; m = m->next) {
+            const large_body *lb = layout_large(m);
+            if (m->idle_pages && (!best || lb->idle_since < layout_large(best)->idle_since))
                 best = m;
+        }
     return best;
 }
 

@@ -91,31 +91,33 @@ static void raise_bound(unsigned tier, uint32_t j, unsigned bound)
 /* A run of k units was found at word `word` of arena j (the first such run). */
 static void hints_raise(unsigned tier, uint32_t j, arena_meta *m, unsigned k, unsigned word)
 {
+    medium_body *mb = layout_medium(m);
     unsigned b = bucket_of(k);
     if (bucket_lo[b] < k)
         b++;                                    /* the first bucket with bucket_lo >= k */
     for (; b < MEDIUM_BUCKETS; b++) {
-        if (arena_hint[tier][b] >= j && m->hint[b] >= word)
+        if (arena_hint[tier][b] >= j && mb->hint[b] >= word)
             break;
         if (arena_hint[tier][b] < j)
             arena_hint[tier][b] = j;
-        if (m->hint[b] < word)
-            m->hint[b] = (uint16_t)word;
+        if (mb->hint[b] < word)
+            mb->hint[b] = (uint16_t)word;
     }
 }
 
 /* A free run of len units now starts at word `word` of arena j. */
 static void hints_lower(unsigned tier, uint32_t j, arena_meta *m, unsigned len, unsigned word)
 {
+    medium_body *mb = layout_medium(m);
     if (len < bucket_lo[0])
         return;
     for (unsigned b = bucket_of(len) + 1; b-- > 0;) {
-        if (arena_hint[tier][b] <= j && m->hint[b] <= word)
+        if (arena_hint[tier][b] <= j && mb->hint[b] <= word)
             break;
         if (arena_hint[tier][b] > j)
             arena_hint[tier][b] = j;
-        if (m->hint[b] > word)
-            m->hint[b] = (uint16_t)word;
+        if (mb->hint[b] > word)
+            mb->hint[b] = (uint16_t)word;
     }
 }
 
@@ -124,7 +126,7 @@ static void note_freed(arena_meta *m, unsigned first, unsigned end)
 {
     const uint64_t *used = medium_used_bits(m);
     unsigned start = bits_run_start(used, first);
-    unsigned stop = bits_run_end(used, end, m->fresh_unit);
+    unsigned stop = bits_run_end(used, end, layout_medium(m)->fresh_unit);
     unsigned len = stop - start;
     uint32_t j = local_index(m);
     raise_bound(m->tier, j, len + 1);
@@ -137,9 +139,10 @@ static arena_meta *new_medium_arena(unsigned tier)
     arena_meta *m = region_take_arena(tier, ARENA_MEDIUM, &zeroed);
     if (!m)
         return NULL;
-    m->free_units = MEDIUM_UNITS;
-    m->fresh_unit = 0;
-    m->zeroed = zeroed;
+    medium_body *mb = layout_medium(m);
+    mb->free_units = MEDIUM_UNITS;
+    mb->fresh_unit = 0;
+    mb->zeroed = zeroed;
     uint32_t j = local_index(m);
     if (j + 1 > arena_end[tier])
         arena_end[tier] = j + 1;
@@ -151,18 +154,19 @@ static arena_meta *new_medium_arena(unsigned tier)
 
 static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
 {
+    medium_body *mb = layout_medium(m);
     char *block = layout_arena_base(layout_meta_index(m)) + ((size_t)pos << MEDIUM_UNIT_SHIFT);
     uint64_t *used = medium_used_bits(m);
-    used_assign(used, m->full_words, pos, k, true);
+    used_assign(used, mb->full_words, pos, k, true);
     bits_assign(used + MEDIUM_WORDS, pos + k - 1, 1, true);
-    m->free_units -= k;
-    *zeroed = m->zeroed && pos >= m->fresh_unit;
-    if (pos + k > m->fresh_unit) {
+    mb->free_units -= k;
+    *zeroed = mb->zeroed && pos >= mb->fresh_unit;
+    if (pos + k > mb->fresh_unit) {
         /* Units never handed out of an arena fresh from the kernel fault in. */
-        if (m->zeroed)
-            retain_note_fresh((uint64_t)(pos + k - (pos > m->fresh_unit ? pos : m->fresh_unit))
+        if (mb->zeroed)
+            retain_note_fresh((uint64_t)(pos + k - (pos > mb->fresh_unit ? pos : mb->fresh_unit))
                               << MEDIUM_UNIT_SHIFT, false);
-        m->fresh_unit = pos + k;
+        mb->fresh_unit = pos + k;
     }
     return block;
 }
@@ -184,8 +188,9 @@ static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
         for (; j < gend; j++) {
             if (bound[j] > k) {
                 arena_meta *m = arena_at(tier, j);
-                long pos = m->free_units < k ? -1
-                           : bits_find_run(medium_used_bits(m), m->full_words, m->hint[bucket], k);
+                medium_body *mb = layout_medium(m);
+                long pos = mb->free_units < k ? -1
+                           : bits_find_run(medium_used_bits(m), mb->full_words, mb->hint[bucket], k);
                 if (pos >= 0) {
                     hints_raise(tier, j, m, k, (unsigned)pos >> 6);
                     return take_run(m, (unsigned)pos, k, zeroed);
@@ -253,16 +258,17 @@ static void release_medium_arena(arena_meta *m)
 
 bool medium_free(arena_meta *m, void *p)
 {
+    medium_body *mb = layout_medium(m);
     long pos = block_unit(m, p);
     if (pos < 0)
         return false;
     unsigned k = block_units(m, (unsigned)pos);
     uint64_t *used = medium_used_bits(m);
-    used_assign(used, m->full_words, (unsigned)pos, k, false);
+    used_assign(used, mb->full_words, (unsigned)pos, k, false);
     bits_assign(used + MEDIUM_WORDS, (unsigned)pos + k - 1, 1, false);
-    m->free_units += k;
+    mb->free_units += k;
     /* Return a wholly free arena, but keep one so a boundary does not thrash. */
-    if (m->free_units == MEDIUM_UNITS && !pypper_heap.retain && arena_count[m->tier] > 1)
+    if (mb->free_units == MEDIUM_UNITS && !pypper_heap.retain && arena_count[m->tier] > 1)
         release_medium_arena(m);
     else
         note_freed(m, (unsigned)pos, (unsigned)pos + k);
@@ -277,6 +283,7 @@ size_t medium_usable(arena_meta *m, const void *p)
 
 int medium_resize_in_place(arena_meta *m, void *p, size_t n)
 {
+    medium_body *mb = layout_medium(m);
     long pos = block_unit(m, p);
     if (pos < 0)
         return 0;
@@ -289,13 +296,13 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n)
     bits_assign(ends, end - 1, 1, false);
     bits_assign(ends, new_end - 1, 1, true);
     if (want > have) {
-        used_assign(used, m->full_words, end, want - have, true);
-        m->free_units -= want - have;
-        if (new_end > m->fresh_unit)
-            m->fresh_unit = new_end;
+        used_assign(used, mb->full_words, end, want - have, true);
+        mb->free_units -= want - have;
+        if (new_end > mb->fresh_unit)
+            mb->fresh_unit = new_end;
     } else if (want < have) {
-        used_assign(used, m->full_words, new_end, have - want, false);
-        m->free_units += have - want;
+        used_assign(used, mb->full_words, new_end, have - want, false);
+        mb->free_units += have - want;
         note_freed(m, new_end, end);
     }
     return 1;
@@ -328,14 +335,14 @@ void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes)
     for (unsigned w = 0; w < MEDIUM_WORDS; w++)
         count += (uint64_t)__builtin_popcountll(ends[w]);
     *blocks = count;
-    *bytes = (uint64_t)(MEDIUM_UNITS - m->free_units) << MEDIUM_UNIT_SHIFT;
+    *bytes = (uint64_t)(MEDIUM_UNITS - layout_medium(m)->free_units) << MEDIUM_UNIT_SHIFT;
 }
 
 void medium_release_empty(unsigned tier, bool keep_one)
 {
     for (uint32_t j = 0; j < arena_end[tier]; j++) {
         arena_meta *m = arena_at(tier, j);
-        if (m->kind != ARENA_MEDIUM || m->free_units != MEDIUM_UNITS)
+        if (m->kind != ARENA_MEDIUM || layout_medium(m)->free_units != MEDIUM_UNITS)
             continue;
         if (keep_one && arena_count[tier] == 1)
             return;

@@ -5,7 +5,8 @@
  * an arena makes it and its metadata slice writable and binds it to its tier's nodes;
  * releasing one keeps it idle (reported to retain.c) or discards its pages, and
  * always keeps the mapping. Handing an arena out again resets its records (its pool
- * records only where a pool or medium arena wrote them). Callers hold the heap's
+ * records only where a pool or medium arena wrote them, its page or unit records
+ * only for a large or medium arena). Callers hold the heap's
  * serialization (the GIL or the heap lock). */
 #include "region.h"
 #include "retain.h"
@@ -51,12 +52,14 @@ int region_init(void)
         size_t arenas = tier_bytes >> ARENA_SHIFT;
         size_t total = tier_bytes * HEAP_TIERS;
         size_t meta_len = arenas * HEAP_TIERS * sizeof(arena_meta);
+        size_t body_len = arenas * HEAP_TIERS * sizeof(arena_body);
         size_t pools_len = arenas * HEAP_TIERS * POOLS_PER_ARENA * sizeof(pool_meta);
         size_t bits_len = arenas * HEAP_TIERS * POOLS_PER_ARENA * POOL_BITS_WORDS * 8;
         size_t track_len = total / GRANULE / 8 * TRACK_WORDS;
         char *raw = reserve(total + ARENA_SIZE);
         void *meta = raw ? reserve(meta_len) : NULL;
-        void *pools = meta ? reserve(pools_len) : NULL;
+        void *body = meta ? reserve(body_len) : NULL;
+        void *pools = body ? reserve(pools_len) : NULL;
         void *bits = pools ? reserve(bits_len) : NULL;
         void *track = bits ? reserve(track_len) : NULL;
         if (!track) {
@@ -64,6 +67,8 @@ int region_init(void)
                 munmap(bits, bits_len);
             if (pools)
                 munmap(pools, pools_len);
+            if (body)
+                munmap(body, body_len);
             if (meta)
                 munmap(meta, meta_len);
             if (raw)
@@ -81,6 +86,7 @@ int region_init(void)
         pypper_heap_layout.tier_bytes = tier_bytes;
         pypper_heap_layout.arenas_per_tier = arenas;
         pypper_heap_layout.meta = meta;
+        pypper_heap_layout.body = body;
         pypper_heap_layout.pools = pools;
         pypper_heap_layout.pool_bits = bits;
         pypper_heap_layout.track = track;
@@ -108,6 +114,7 @@ static int commit(unsigned tier, size_t first, size_t count)
     if (mprotect(addr, len, PROT_READ | PROT_WRITE) != 0)
         return -1;
     if (protect_rw(layout_meta(first), count * sizeof(arena_meta)) < 0
+        || protect_rw(&pypper_heap_layout.body[first], count * sizeof(arena_body)) < 0
         || protect_rw(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta)) < 0
         || protect_rw(layout_arena_bits(first), count * ARENA_BITS_BYTES) < 0
         || protect_rw(layout_track_word(addr), count * TRACK_BYTES_PER_ARENA) < 0)
@@ -276,6 +283,12 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
     if (ai == (size_t)-1)
         return NULL;
     arena_meta *m = layout_meta(ai);
+    /* Its page or unit records: stale if it was used before (a span's arenas never
+     * write theirs, so a 1 GiB block zeroes 48 KiB of records, not 900). */
+    if (kind == ARENA_LARGE)
+        memset(layout_large(m), 0, sizeof(large_body));
+    else if (kind == ARENA_MEDIUM)
+        memset(layout_medium(m), 0, sizeof(medium_body));
     m->kind = (uint8_t)kind;
     m->tier = (uint8_t)tier;
     return m;
@@ -334,29 +347,31 @@ bool region_discard(void *addr, size_t len)
 
 void region_note_replaced(void *addr, size_t len) { tell_observers(addr, len); }
 
-/* Whether every arena record sharing the page at `page` of the arena metadata is
- * free (a free record is garbage, reset when its arena is taken). */
-static bool meta_page_free(uintptr_t page)
+/* Whether every arena whose record (of `size` bytes, in the array at `base`) shares
+ * the page at `page` is free (a free arena's records are garbage, reset when it is
+ * taken). */
+static bool record_page_free(uintptr_t base, size_t size, uintptr_t page)
 {
-    uintptr_t base = (uintptr_t)pypper_heap_layout.meta;
     size_t total = pypper_heap_layout.arenas_per_tier * HEAP_TIERS;
-    size_t lo = page < base ? 0 : (page - base) / sizeof(arena_meta);
-    size_t hi = (page + PAGE_SIZE - 1 - base) / sizeof(arena_meta);
+    size_t lo = page < base ? 0 : (page - base) / size;
+    size_t hi = (page + PAGE_SIZE - 1 - base) / size;
     for (size_t a = lo; a <= hi && a < total; a++)
         if (layout_meta(a)->kind != ARENA_FREE)
             return false;
     return true;
 }
 
-/* The pages of the arena records of [first, first + count) go back, with the pages
- * they share with neighbours when those are free too. */
-static void discard_meta(size_t first, size_t count)
+/* The pages of the records (`size` bytes an arena, in the array at `base`) of arenas
+ * [first, first + count) go back, with the pages they share with neighbours when
+ * those are free too. */
+static void discard_records(void *array, size_t size, size_t first, size_t count)
 {
-    uintptr_t lo = (uintptr_t)layout_meta(first) & ~(uintptr_t)(PAGE_SIZE - 1);
-    uintptr_t hi = ((uintptr_t)layout_meta(first + count) + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
-    if (!meta_page_free(lo))
+    uintptr_t base = (uintptr_t)array;
+    uintptr_t lo = (base + first * size) & ~(uintptr_t)(PAGE_SIZE - 1);
+    uintptr_t hi = (base + (first + count) * size + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+    if (!record_page_free(base, size, lo))
         lo += PAGE_SIZE;
-    if (hi > lo && !meta_page_free(hi - PAGE_SIZE))
+    if (hi > lo && !record_page_free(base, size, hi - PAGE_SIZE))
         hi -= PAGE_SIZE;
     if (hi > lo)
         region_discard((void *)lo, hi - lo);
@@ -371,7 +386,8 @@ static void discard_arenas(size_t first, size_t count)
     region_discard(layout_track_word(layout_arena_base(first)), count * TRACK_BYTES_PER_ARENA);
     region_discard(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta));
     region_discard(layout_arena_bits(first), count * ARENA_BITS_BYTES);
-    discard_meta(first, count);
+    discard_records(pypper_heap_layout.meta, sizeof(arena_meta), first, count);
+    discard_records(pypper_heap_layout.body, sizeof(arena_body), first, count);
 }
 
 /* Joins [first, first + count) to the runs of state `dirty` that end at `first` and

@@ -34,9 +34,9 @@ static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool released_only
     uint64_t run_since = 0;
     bool have_run = region_oldest_idle(&run_since) && run_since < before;
     arena_meta *m = released_only ? NULL : large_oldest_idle();
-    if (m && m->idle_since >= before)
+    if (m && layout_large(m)->idle_since >= before)
         m = NULL;
-    if (m && (!have_run || m->idle_since <= run_since))
+    if (m && (!have_run || layout_large(m)->idle_since <= run_since))
         return large_purge(m, limit);
     return have_run ? region_purge_oldest_idle(limit, learnable) : 0;
 }

@@ -204,12 +204,12 @@ static void walk_large(const pypper_untraced *u, size_t arena, const arena_meta 
 {
     const char *base = layout_arena_base(arena);
     for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
-        if (!m->run_pages[i])
+        if (!layout_large(m)->run_pages[i])
             continue;
         size_t color = layout_run_offset(m, i);
         block_untraced(u, base + ((size_t)i << PAGE_SHIFT) + color,
-                       ((uint64_t)m->run_pages[i] << PAGE_SHIFT) - color, t);
-        i += m->run_pages[i] - 1u;
+                       ((uint64_t)layout_large(m)->run_pages[i] << PAGE_SHIFT) - color, t);
+        i += layout_large(m)->run_pages[i] - 1u;
     }
 }
 

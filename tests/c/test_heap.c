@@ -270,7 +270,7 @@ static void test_medium(void)
         const arena_meta *am = layout_meta(layout_arena_index(many[i]));
         const uint64_t *used = medium_used_bits(am);
         for (unsigned w = 0; w < MEDIUM_WORDS; w++)
-            summary_ok = summary_ok && ((am->full_words[w / 64] >> (w % 64)) & 1u)
+            summary_ok = summary_ok && ((layout_medium(am)->full_words[w / 64] >> (w % 64)) & 1u)
                                            == (used[w] == ~(uint64_t)0);
     }
     CHECK(summary_ok);
