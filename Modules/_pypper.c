@@ -382,6 +382,12 @@ static PyObject *py_live_trace_knows(PyObject *module, PyObject *obj)
     return PyBool_FromLong(pypper_live_trace_knows(obj));
 }
 
+static PyObject *py_test_live_trace_progress(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    return pypper_live_trace_progress(obj);
+}
+
 static PyObject *py_test_give_entries(PyObject *module, PyObject *seq)
 {
     (void)module;
@@ -574,6 +580,10 @@ static PyMethodDef methods[] = {
      "_test_give_entries(seq) -> int: for tests: an object-table entry for each tracked object of seq, as evidence would give it; how many were made"},
     {"live_trace_knows", py_live_trace_knows, METH_O,
      "live_trace_knows(obj) -> bool: does the live trace track obj"},
+    {"_test_live_trace_progress", py_test_live_trace_progress, METH_O,
+     "_test_live_trace_progress(obj) -> dict: for tests: the first pass and the pending "
+     "containers as they are (no catch-up), and whether obj is tracked now and marked as "
+     "existing before the session"},
     {"after_fork_in_child", py_after_fork_in_child, METH_NOARGS,
      "after_fork_in_child(): drop the tracing state copied from the parent"},
     {"_install_hooks", py_install_hooks, METH_NOARGS,

@@ -153,13 +153,13 @@ bool pypper_delayed_start_cancel(void)
 }
 
 /* The start itself, with the GIL: 1 started, -1 failed (reported). */
-static int fire(void)
+static int fire(bool unasked)
 {
     disarm();
     pypper_stat_add(PYPPER_STAT_DELAYED_STARTS_RUN, 1);
     pypper_log(PYPPER_LOG_INFO, "tracing starts after %.0f ms",
                (double)(pypper_mono_ns() - DS.armed_ns) / 1e6);
-    if (DS.fn() == 0)
+    if (DS.fn(unasked) == 0)
         return 1;
     /* A pending call's exception would surface in the program's code: one line. */
     pypper_report_exception_line("tracing could not start");
@@ -184,13 +184,13 @@ static int run_start(void *arg)
     }
     pthread_mutex_unlock(&DS.mu);
     if (!early)
-        (void)fire();
+        (void)fire(true);
     return 0;
 }
 
 int pypper_delayed_start_now(void)
 {
-    return DS.armed ? fire() : 0;
+    return DS.armed ? fire(false) : 0;
 }
 
 int64_t pypper_delayed_start_remaining_ms(void)

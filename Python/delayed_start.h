@@ -16,8 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Starts the session: 0, or -1 with a Python exception set. */
-typedef int (*pypper_delayed_start_fn)(void);
+/* Starts the session: 0, or -1 with a Python exception set. `unasked`: run by the
+ * pending call at the due time, in the middle of the program's code (not by the
+ * program's import of pypper or a call of its own). */
+typedef int (*pypper_delayed_start_fn)(bool unasked);
 
 /* Run fn once delay_ms of wall time have passed (from now). 0, or -1 with an
  * exception set (the thread could not start; nothing is pending). One pending start

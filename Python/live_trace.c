@@ -7,7 +7,14 @@
  * - At start, a full pass over the cyclic GC's generation lists (and the permanent
  *   generation) tracks every container, and through tp_traverse its referents, so
  *   non-container objects (str, int, float, bytes, untracked tuples and dicts) are
- *   known too.
+ *   known too. A delayed start's pass (one the program did not ask for, in the middle
+ *   of its code) goes in steps: at start only the young and permanent lists; the
+ *   oldest is left to the promoted walk below, its anchor at the list's start and a
+ *   second object of ours (first_end) at its end, so that what lies between is marked
+ *   as existing before the session.
+ * - Budgeted walks (the promoted walk's steps, a stepped first pass) take a
+ *   container's referents a chunk at a time (CHUNK_WORK); the rest of a large one
+ *   waits in a short queue for the next steps.
  * - Afterwards only the objects new to the oldest generation are walked, and not
  *   when they get there but at the next hand-over (engine.c), when most of a batch
  *   of short-lived records promoted by a collection of generation 1 has died: an
@@ -72,6 +79,28 @@
 #define PAUSE_BUCKET_US 10
 #define PAUSE_BUCKETS 2001
 
+/* A budgeted walk (the promoted walk's steps, the first pass of a delayed start)
+ * takes a container's referents CHUNK_WORK units of work at a time: a list of
+ * 600,000 dicts is one container, and its walk alone took 50-75 ms. The rest waits in
+ * a short queue of pending containers, each with where its next chunk starts (an
+ * item index for lists and tuples, a count of referents to skip for the others);
+ * a full queue takes the container whole. Work: a referent that the GC tracks (it is
+ * walked on its own) is one unit, any other (tracked here, perhaps with its items)
+ * VISIT_WORK. */
+#define VISIT_WORK 8
+#define CHUNK_WORK (8192 * VISIT_WORK)
+#define PENDING_MAX 64
+/* Work a step of the promoted walk does at most (besides its container budget):
+ * about 1-2 ms here. */
+#define PROMOTED_WORK (32768 * VISIT_WORK)
+
+typedef struct {
+    PyObject *op;
+    PyTypeObject *type;                 /* its type when queued: checked before each chunk */
+    Py_ssize_t next;                    /* the next chunk's first item or referent */
+    bool before;                        /* it was walked by the first pass */
+} pending_container;
+
 static struct {
     bool on;
     PyObject *callback;                 /* our entry in gc.callbacks */
@@ -92,7 +121,7 @@ static struct {
     uint64_t sparse_since_ns;           /* the table an eighth full or less since then */
     int min_generation;                 /* trace survivors joining this one or older */
     bool numbers;                       /* LIVE_NUMBERS: trace ints and floats held by containers */
-    bool full_pass_done;
+    bool marking_before;                /* what is tracked now existed before the session */
     PyObject *str_generation, *str_start, *str_stop;
     PyGC_Head *pending_tail;            /* recorded at "start", followed at "stop" */
     int pending_generation;
@@ -116,7 +145,23 @@ static struct {
     uint64_t promoted_walked, promoted_catch_ups, promoted_restarts;
     uint64_t start_walked;              /* containers walked at "start" of this collection */
     bool full_started;                  /* a full collection's "start" was seen */
+    uint64_t work;                      /* visit_referent's work (a budgeted walk's measure) */
+    pending_container pending[PENDING_MAX];     /* a FIFO: [pending_head, + npending) */
+    unsigned pending_head, npending;
+    unsigned before_pending;            /* of which queued by the first pass */
+    uint64_t chunked, chunks;           /* containers walked in chunks; chunks taken */
+    /* The first pass in steps (a delayed start's: pypper_live_trace_next_start_stepped):
+     * at start only the young and permanent lists are walked; the oldest is left to
+     * the promoted walk, its anchor at the list's start, and `first_end` (another
+     * object of anchor_type) at its end: what lies between existed before the session.
+     * NULL once the walk has passed it. */
+    PyObject *first_end;
+    bool first_end_passed;              /* passed in this walk: released after it */
+    bool first_stepped;                 /* this session's first pass was in steps */
+    uint64_t first_pass_steps, first_pass_done_ns, t0_ns;
 } LT;
+
+static bool next_start_stepped;         /* the next start's first pass is in steps */
 
 /* Passes by pause, in PAUSE_BUCKET_US buckets: outside LT (16 KiB, of which the first
  * few buckets are used), so a session's start zeroes only the buckets used before
@@ -239,7 +284,7 @@ static int track_object(PyObject *op)
      * without: Doc/live-trace.md). An object of the first pass existed before the
      * session: it has no site, and its before bit says so (a 16-byte block has no
      * bit for it: an entry with that site). */
-    if (!LT.full_pass_done) {
+    if (LT.marking_before) {
         if (!pypper_heap_mark_before(block)) {
             if (pypper_objtable_add(block, op, PYPPER_SITE_BEFORE_SESSION) < 0)
                 LT.table_failures++;
@@ -267,6 +312,7 @@ static inline bool skipped_number(PyObject *op)
 
 static int visit_referent(PyObject *op, void *depth)
 {
+    LT.work++;
     /* Containers the GC tracks are in its lists and get their own visit; an object
      * in swap is not read (Objects/residency.h). */
     if (op == NULL || !pypper_residency_may_touch(op) || skipped_number(op))
@@ -274,6 +320,7 @@ static int visit_referent(PyObject *op, void *depth)
     int gc = _PyObject_IS_GC(op);
     if (gc && _PyObject_GC_IS_TRACKED(op))
         return 0;
+    LT.work += VISIT_WORK - 1;
     if (track_object(op) && depth == NULL && gc) {
         /* An untracked container (a tuple or dict of atoms): its items, one level. */
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
@@ -285,12 +332,116 @@ static int visit_referent(PyObject *op, void *depth)
 
 static void track_with_referents(PyObject *op)
 {
-    if (op == LT.anchor)
+    if (op == LT.anchor || op == LT.first_end)
         return;
     track_object(op);
     traverseproc traverse = Py_TYPE(op)->tp_traverse;
     if (traverse)
         traverse(op, visit_referent, NULL);
+}
+
+/* ---- referents in chunks ---- */
+
+typedef struct {
+    Py_ssize_t skip;                    /* referents before the chunk */
+    Py_ssize_t at;                      /* referents seen */
+    uint64_t stop;                      /* LT.work at which the chunk ends */
+} chunk_walk;
+
+static int visit_in_chunk(PyObject *op, void *arg)
+{
+    chunk_walk *c = arg;
+    if (c->at < c->skip) {
+        c->at++;
+        return 0;
+    }
+    if (LT.work >= c->stop)
+        return 1;                       /* stops tp_traverse: the next chunk starts here */
+    c->at++;
+    return visit_referent(op, NULL);
+}
+
+/* Visits op's referents from `from` on (an item index of a list or tuple, else a
+ * count of referents in tp_traverse's order) until `limit` units of work are done; returns
+ * where the next chunk starts, or -1 when none is left. A container changed between
+ * two chunks only makes its chunks miss or repeat some referents: the rescans find
+ * what is missed. */
+static Py_ssize_t walk_chunk(PyObject *op, Py_ssize_t from, uint64_t limit)
+{
+    uint64_t stop = limit > UINT64_MAX - LT.work ? UINT64_MAX : LT.work + limit;
+    if (PyList_CheckExact(op) || PyTuple_CheckExact(op)) {
+        PyObject **items = PyList_CheckExact(op) ? ((PyListObject *)op)->ob_item
+                                                 : ((PyTupleObject *)op)->ob_item;
+        Py_ssize_t i = from;
+        for (; i < Py_SIZE(op) && LT.work < stop; i++)
+            visit_referent(items[i], NULL);
+        return i < Py_SIZE(op) ? i : -1;
+    }
+    traverseproc traverse = Py_TYPE(op)->tp_traverse;
+    chunk_walk c = {from, 0, stop};
+    if (!traverse || traverse(op, visit_in_chunk, &c) == 0)
+        return -1;
+    return c.at;
+}
+
+/* Whether a pending container is still the object queued (or one of the same type
+ * in its block, whose referents are as good to walk): its block allocated and
+ * tracked (the free path clears the bit), readable, and not on a free list. */
+static bool pending_usable(const pending_container *p)
+{
+    const char *block = (const char *)p->op - _PyType_PreHeaderSize(p->type);
+    return pypper_residency_may_touch(block) && pypper_heap_probe_tracked(block)
+           && Py_TYPE(p->op) == p->type && Py_REFCNT(p->op) > 0;
+}
+
+/* Track op and walk its referents, at most CHUNK_WORK of them now: a container
+ * with more (in the heap and tracked, so that pending_usable can check it later)
+ * queues the rest. */
+static void track_with_referents_chunked(PyObject *op)
+{
+    if (op == LT.anchor || op == LT.first_end)
+        return;
+    track_object(op);
+    const char *block = (const char *)op - _PyType_PreHeaderSize(Py_TYPE(op));
+    if (LT.npending == PENDING_MAX || !pypper_heap_probe_tracked(block)) {
+        traverseproc traverse = Py_TYPE(op)->tp_traverse;
+        if (traverse)
+            traverse(op, visit_referent, NULL);
+        return;
+    }
+    Py_ssize_t next = walk_chunk(op, 0, CHUNK_WORK);
+    if (next < 0)
+        return;
+    LT.pending[(LT.pending_head + LT.npending++) % PENDING_MAX] =
+        (pending_container){op, Py_TYPE(op), next, LT.marking_before};
+    LT.before_pending += LT.marking_before;
+    LT.chunked++;
+    LT.chunks++;
+}
+
+/* Walks the pending containers' next chunks, oldest first, until `limit` units of work are
+ * made (0: all of them, to the end). */
+static void walk_pending(uint64_t limit)
+{
+    bool marking = LT.marking_before;
+    uint64_t stop = LT.work + limit;      /* used only with a limit */
+    while (LT.npending && (!limit || LT.work < stop)) {
+        pending_container *p = &LT.pending[LT.pending_head];
+        Py_ssize_t next = -1;
+        if (pending_usable(p)) {
+            LT.marking_before = p->before;
+            next = walk_chunk(p->op, p->next, limit ? stop - LT.work : UINT64_MAX);
+            LT.chunks++;
+        }
+        if (next >= 0) {
+            p->next = next;
+            continue;
+        }
+        LT.before_pending -= p->before;
+        LT.pending_head = (LT.pending_head + 1) % PENDING_MAX;
+        LT.npending--;
+    }
+    LT.marking_before = marking;
 }
 
 /* The rescan first collects what it will track, then tracks it: tracking appends to
@@ -340,10 +491,20 @@ size_t pypper_live_trace_rescan(size_t budget)
         if (traverse)
             traverse(op, collect_untracked, NULL);
     }
-    /* Nothing ran in between: the objects collected are alive. */
+    /* Nothing ran in between: the objects collected are alive. An untracked
+     * container (a tuple or dict of atoms) has its items taken with it, one level, as
+     * a walk takes them (visit_referent): a walk that meets it later finds it tracked
+     * and does not look inside. */
     size_t found = 0;
-    for (size_t k = 0; k < LT.rescan_nfound; k++)
-        found += (size_t)track_object(LT.rescan_buf[k]);
+    for (size_t k = 0; k < LT.rescan_nfound; k++) {
+        PyObject *op = LT.rescan_buf[k];
+        if (!track_object(op))
+            continue;
+        found++;
+        traverseproc traverse = _PyObject_IS_GC(op) ? Py_TYPE(op)->tp_traverse : NULL;
+        if (traverse)
+            traverse(op, visit_referent, (void *)1);
+    }
     LT.rescan_found += found;
     pypper_heap_unlock(locked);
     return found;
@@ -362,12 +523,15 @@ static bool is_list_head(PyInterpreterState *interp, PyGC_Head *g)
  * lead the walk on into that one), with their referents. Walks hold the heap's
  * serialization throughout (the free path updates the same bitmap); nothing they call
  * allocates. */
-static uint64_t walk_after(PyInterpreterState *interp, PyGC_Head *from)
+static uint64_t walk_after(PyInterpreterState *interp, PyGC_Head *from, bool chunked)
 {
     uint64_t n = 0;
     bool locked = pypper_heap_lock();
     for (PyGC_Head *g = _PyGCHead_NEXT(from); !is_list_head(interp, g); g = _PyGCHead_NEXT(g)) {
-        track_with_referents((PyObject *)(g + 1));
+        if (chunked)
+            track_with_referents_chunked((PyObject *)(g + 1));
+        else
+            track_with_referents((PyObject *)(g + 1));
         n++;
     }
     pypper_heap_unlock(locked);
@@ -403,11 +567,11 @@ static PyTypeObject anchor_type = {
     .tp_doc = "Where Pypper's live trace stopped walking the oldest GC generation.",
 };
 
-/* Unlinks the anchor and links it again after node (outside a collection, with the
- * GIL: the lists are the GC's own, as gc.freeze() moves them). */
-static void anchor_move_after(PyGC_Head *node)
+/* Unlinks an object of anchor_type and links it again after node (outside a
+ * collection, with the GIL: the lists are the GC's own, as gc.freeze() moves them). */
+static void link_after(PyObject *obj, PyGC_Head *node)
 {
-    PyGC_Head *a = _Py_AS_GC(LT.anchor);
+    PyGC_Head *a = _Py_AS_GC(obj);
     if (node == a || _PyGCHead_NEXT(node) == a)
         return;
     PyGC_Head *prev = _PyGCHead_PREV(a), *next = _PyGCHead_NEXT(a);
@@ -420,14 +584,33 @@ static void anchor_move_after(PyGC_Head *node)
     _PyGCHead_SET_PREV(after, a);
 }
 
+static void anchor_move_after(PyGC_Head *node) { link_after(LT.anchor, node); }
+
 static PyGC_Head *oldest_head(void)
 {
     return &LT.interp->gc.generations[NUM_GENERATIONS - 1].head;
 }
 
+/* The stepped first pass's walk has passed all that existed before the session (or
+ * given up on telling it apart: the lists moved under it); chunks of its containers
+ * may still be pending. */
+static void first_pass_ends(void)
+{
+    LT.marking_before = false;
+    LT.first_end_passed = true;         /* released once the heap's lock is let go */
+}
+
+/* Whether a stepped first pass has some of its walk left. */
+static bool first_pass_open(void) { return LT.first_end || LT.before_pending; }
+
 /* Walks at most `budget` containers after the anchor (0: all), with their referents,
  * and moves the anchor after the last one walked; stops before an object in swap.
- * Returns the containers walked; *done: the walk got to the end of the list.
+ * With a budget, the pending containers' chunks come first, and the walk stops after
+ * PROMOTED_WORK units of work too, a container's referents taken a chunk at a time
+ * (track_with_referents_chunked); without, pending containers are finished first.
+ * In a stepped first pass, what lies before `first_end` is tracked as existing
+ * before the session. Returns the containers walked (a chunk counts as one); *done:
+ * the walk got to the end of the list and nothing is pending.
  * gc.freeze() moves every list into the permanent one (the anchor too: the walk then
  * goes on there, through what had not been walked, to that list's end) and
  * gc.unfreeze() the permanent one to the end of the oldest, so objects not walked may
@@ -440,21 +623,39 @@ static uint64_t walk_promoted(size_t budget, bool *done)
     bool lists_moved = _PyGCHead_NEXT(permanent) != LT.permanent_first;
     uint64_t n = 0;
     bool locked = pypper_heap_lock();
+    uint64_t v0 = LT.work;
+    if (LT.npending) {
+        walk_pending(budget ? PROMOTED_WORK : 0);
+        n++;
+    }
+    LT.marking_before = LT.first_end != NULL && !LT.first_end_passed;
+    if (lists_moved && LT.marking_before)
+        first_pass_ends();
     for (bool restarted = false;;) {
         PyGC_Head *last = _Py_AS_GC(LT.anchor), *g = _PyGCHead_NEXT(last);
-        while (!is_list_head(LT.interp, g) && (!budget || n < budget)
+        while (!is_list_head(LT.interp, g)
+               && (!budget || (n < budget && LT.work - v0 < PROMOTED_WORK))
                && pypper_residency_may_touch(g)) {
+            PyObject *op = (PyObject *)(g + 1);
             /* Its referents too when it is tracked already: a list, tuple or dict
              * that CPython took from its free list keeps the tracked bit of the one
              * freed there, but not its referents. */
-            track_with_referents((PyObject *)(g + 1));
+            if (op == LT.first_end && LT.marking_before)
+                first_pass_ends();
+            else if (budget)
+                track_with_referents_chunked(op);
+            else
+                track_with_referents(op);
             n++;
             last = g;
             g = _PyGCHead_NEXT(g);
         }
         anchor_move_after(last);
-        *done = is_list_head(LT.interp, g);
-        if (!*done || restarted || (g == oldest_head() && !lists_moved))
+        bool at_end = is_list_head(LT.interp, g);
+        *done = at_end && LT.npending == 0;
+        if (at_end && LT.marking_before)
+            first_pass_ends();          /* its end moved before the anchor (lists moved) */
+        if (!at_end || restarted || (g == oldest_head() && !lists_moved))
             break;
         anchor_move_after(oldest_head());
         LT.permanent_first = _PyGCHead_NEXT(permanent);
@@ -464,7 +665,17 @@ static uint64_t walk_promoted(size_t budget, bool *done)
     }
     if (!lists_moved)
         LT.permanent_first = _PyGCHead_NEXT(permanent);
+    LT.marking_before = false;
     pypper_heap_unlock(locked);
+    if (LT.first_end_passed) {
+        LT.first_end_passed = false;
+        Py_CLEAR(LT.first_end);         /* frees it: not under the heap's lock */
+    }
+    if (LT.first_stepped && !LT.first_pass_done_ns) {
+        LT.first_pass_steps++;
+        if (!first_pass_open())
+            LT.first_pass_done_ns = pypper_mono_ns() - LT.t0_ns;
+    }
     LT.promoted_walked += n;
     LT.survivors_walked += n;
     return n;
@@ -496,20 +707,40 @@ void pypper_live_trace_catch_up(void)
         record_pause(pypper_mono_ns() - t0);
         LT.promoted_catch_ups++;
     }
+    __atomic_store_n(&LT.behind, !done, __ATOMIC_RELAXED);
 }
 
-static int anchor_start(void)
+static PyObject *new_anchor(void)
+{
+    PyObject *a = (PyObject *)PyObject_GC_New(PyObject, &anchor_type);
+    if (a)
+        PyObject_GC_Track(a);                   /* into generation 0, then moved */
+    return a;
+}
+
+/* The anchor at the oldest list's end (all of it walked), or in a stepped first pass
+ * at its start, with first_end at its end (none of it walked yet). */
+static int anchor_start(bool stepped)
 {
     if (PyType_Ready(&anchor_type) < 0)
         return -1;
-    LT.anchor = (PyObject *)PyObject_GC_New(PyObject, &anchor_type);
+    LT.anchor = new_anchor();
     if (!LT.anchor)
         return -1;
-    PyObject_GC_Track(LT.anchor);               /* into generation 0, then ... */
-    anchor_move_after(_PyGCHead_PREV(oldest_head()));     /* ... the oldest's end */
+    anchor_move_after(_PyGCHead_PREV(oldest_head()));
+    if (stepped) {
+        PyObject *end = new_anchor();           /* may collect: the anchor is placed */
+        if (!end)
+            return -1;
+        link_after(end, _PyGCHead_PREV(oldest_head()));
+        anchor_move_after(oldest_head());
+        LT.first_end = end;
+    }
     LT.permanent_first = _PyGCHead_NEXT(&LT.interp->gc.permanent_generation.head);
     return 0;
 }
+
+void pypper_live_trace_next_start_stepped(bool stepped) { next_start_stepped = stepped; }
 
 /* Whether a young walk's cursor can still be followed: the object it names is still
  * the current table entry of its block (a freed block reused since has a newer entry,
@@ -581,7 +812,7 @@ static void on_gc_start(PyInterpreterState *interp, int generation)
         uint64_t younger = 0;
         LT.start_walked = LT.anchor ? walk_promoted(0, &done) : 0;
         for (int i = 0; i < NUM_GENERATIONS - 1; i++)
-            younger += walk_after(interp, &interp->gc.generations[i].head);
+            younger += walk_after(interp, &interp->gc.generations[i].head, false);
         LT.survivors_walked += younger;
         LT.start_walked += younger;
         return;
@@ -629,9 +860,9 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
         return 0;                       /* after the anchor: the hand-over's */
     if (!tail || LT.pending_generation != generation || !tail_usable(interp, tail)) {
         LT.fallback_walks++;
-        return walk_after(interp, head);
+        return walk_after(interp, head, false);
     }
-    return walk_after(interp, tail);
+    return walk_after(interp, tail, false);
 }
 
 static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -748,22 +979,38 @@ int pypper_live_trace_start(const pypper_config *cfg)
      * they come (in place, 70% full after each growth) takes 45 MB. */
     PyInterpreterState *interp = PyInterpreterState_Get();
     uint64_t containers = 0;
-    /* Tracked bits only (track_object): nothing to add to the table. */
-    for (int i = 0; i < NUM_GENERATIONS; i++)
-        containers += walk_after(interp, &interp->gc.generations[i].head);
-    containers += walk_after(interp, &interp->gc.permanent_generation.head);
+    bool stepped = next_start_stepped;
+    next_start_stepped = false;
+    LT.first_stepped = stepped;
+    LT.t0_ns = t0;
+    LT.interp = interp;
+    /* Tracked bits only (track_object): nothing to add to the table. In steps, the
+     * oldest list is left to the promoted walk, and the young and permanent lists'
+     * large containers to its chunks. */
+    LT.marking_before = true;
+    for (int i = 0; i < NUM_GENERATIONS - (stepped ? 1 : 0); i++)
+        containers += walk_after(interp, &interp->gc.generations[i].head, stepped);
+    containers += walk_after(interp, &interp->gc.permanent_generation.head, stepped);
+    LT.marking_before = false;
     uint64_t ns = pypper_mono_ns() - t0;
     LT.full_pass_ns = ns;
     LT.full_pass_objects = LT.tracked_total;
-    LT.full_pass_done = true;
-    LT.interp = interp;
-    if (anchor_start() < 0) {
+    if (!stepped)
+        LT.first_pass_done_ns = ns;
+    if (anchor_start(stepped) < 0) {
         pypper_live_trace_stop();
         return -1;
     }
-    pypper_log(PYPPER_LOG_INFO, "live trace: %llu objects (%llu containers) in %.1f ms",
-               (unsigned long long)LT.full_pass_objects, (unsigned long long)containers,
-               (double)ns / 1e6);
+    __atomic_store_n(&LT.behind, stepped, __ATOMIC_RELAXED);
+    if (stepped)
+        pypper_log(PYPPER_LOG_INFO, "live trace: %llu objects (%llu containers) in %.1f ms, "
+                   "the oldest GC generation to follow in steps",
+                   (unsigned long long)LT.full_pass_objects, (unsigned long long)containers,
+                   (double)ns / 1e6);
+    else
+        pypper_log(PYPPER_LOG_INFO, "live trace: %llu objects (%llu containers) in %.1f ms",
+                   (unsigned long long)LT.full_pass_objects, (unsigned long long)containers,
+                   (double)ns / 1e6);
     return 0;
 }
 
@@ -787,6 +1034,8 @@ void pypper_live_trace_stop(void)
     PyErr_Clear();
     Py_CLEAR(LT.callback);
     Py_CLEAR(LT.anchor);
+    Py_CLEAR(LT.first_end);
+    LT.npending = 0;
     if (LT.rescan_buf)
         pypper_own_munmap(LT.rescan_buf, RESCAN_FOUND_MAX * sizeof(PyObject *));
     LT.rescan_buf = NULL;
@@ -878,11 +1127,29 @@ static double probes_per_add(void)
     return hashed ? (double)probed / (double)hashed : 0.0;
 }
 
+PyObject *pypper_live_trace_progress(PyObject *obj)
+{
+    pypper_block_info info;
+    bool locked = pypper_heap_lock();
+    pypper_heap_lookup(obj, &info);
+    bool tracks = LT.on && info.allocated && pypper_heap_tracks(info.block, obj);
+    bool before = tracks && pypper_heap_is_before(info.block);
+    pypper_heap_unlock(locked);
+    return Py_BuildValue("{s:O,s:O,s:K,s:I,s:K,s:O,s:O}",
+                         "stepped", LT.first_stepped ? Py_True : Py_False,
+                         "first_pass_open", first_pass_open() ? Py_True : Py_False,
+                         "steps", (unsigned long long)LT.first_pass_steps,
+                         "pending", LT.npending,
+                         "chunked", (unsigned long long)LT.chunked,
+                         "tracks", tracks ? Py_True : Py_False,
+                         "before", before ? Py_True : Py_False);
+}
+
 PyObject *pypper_live_trace_stats(void)
 {
     pypper_live_trace_catch_up();
     return Py_BuildValue(
-        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K}",
+        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)pypper_live_trace_objects(),
         "entries", (Py_ssize_t)live_entries(),
@@ -908,5 +1175,10 @@ PyObject *pypper_live_trace_stats(void)
         "table_shrinks", (unsigned long long)LT.shrinks,
         "promoted_walked", (unsigned long long)LT.promoted_walked,
         "promoted_catch_ups", (unsigned long long)LT.promoted_catch_ups,
-        "promoted_restarts", (unsigned long long)LT.promoted_restarts);
+        "promoted_restarts", (unsigned long long)LT.promoted_restarts,
+        "first_pass_stepped", LT.first_stepped ? Py_True : Py_False,
+        "first_pass_steps", (unsigned long long)LT.first_pass_steps,
+        "first_pass_ms", (double)LT.first_pass_done_ns / 1e6,
+        "chunked_containers", (unsigned long long)LT.chunked,
+        "chunks", (unsigned long long)LT.chunks);
 }

@@ -9,6 +9,10 @@
 /* Full pass, GC callback and the promoted walk's anchor; 0, or -1 with a Python
  * exception set. */
 int pypper_live_trace_start(const pypper_config *cfg);
+/* Whether the next start's first pass goes in steps (a delayed start's): at start
+ * only the young and permanent GC lists are walked, the oldest by the promoted walk's
+ * steps. */
+void pypper_live_trace_next_start_stepped(bool stepped);
 /* Remove the callback, untrack everything, free the table. Idempotent. */
 void pypper_live_trace_stop(void);
 /* In a forked child (the parent's table is a stale copy). */
@@ -39,6 +43,11 @@ size_t pypper_live_trace_objects(void);
  * before-the-session mark kept as its site): 1 made, 0 it had one or the table could
  * not take it, -1 not tracked (or no session). */
 int pypper_live_trace_give_entry(PyObject *op);
+/* For tests, without walking what is left (as every other question does): a dict of
+ * the first pass's state ("stepped", "first_pass_open", "steps"), the containers
+ * waiting for their next chunk ("pending", "chunked"), and whether obj is tracked
+ * now ("tracks") and marked as existing before the session ("before"). */
+PyObject *pypper_live_trace_progress(PyObject *obj);
 /* A new dict of counters and pause figures. */
 PyObject *pypper_live_trace_stats(void);
 

@@ -104,9 +104,14 @@ int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *
 static pypper_config later_cfg;
 static pypper_backend_choice later_backend;
 
-static int start_later_now(void)
+/* Unasked (at the due time, in the program's flow), the live trace's first pass goes
+ * in steps: a pause there is one the program did not ask for. */
+static int start_later_now(bool unasked)
 {
-    return pypper_session_start(&later_cfg, &later_backend) < 0 ? -1 : 0;
+    pypper_live_trace_next_start_stepped(unasked);
+    int rc = pypper_session_start(&later_cfg, &later_backend) < 0 ? -1 : 0;
+    pypper_live_trace_next_start_stepped(false);
+    return rc;
 }
 
 int pypper_session_start_later(const pypper_config *cfg, const pypper_backend_choice *chosen)

@@ -1,0 +1,109 @@
+"""The live trace's walks in steps (Python/live_trace.c): a container with many
+referents is walked a chunk at a time by the budgeted walks (its rest waits in the
+pending queue), and a delayed start's first pass leaves the oldest GC generation to
+the promoted walk's steps, marking what existed before the session as it goes.
+Driven deterministically: the sampler is held from the session's start (no hand-over
+runs but the test's own, _pypper._test_hand_over()), the GC is disabled once the data
+is in the oldest generation, and _pypper._test_live_trace_progress() looks without
+walking what is left (every other question about the live set walks it first)."""
+
+import textwrap
+
+from conftest import run
+
+# The environment's session, armed by the program once its data is in place (as the
+# drop-in arms it at start-up with PYPPER_ENABLE=1), due 1 ms later.
+SOON = {"PYPPER_START_DELAY_MS": "1"}
+
+# Steps until nothing is left of the first pass or the pending queue (at most 10,000).
+STEP_UNTIL_DONE = textwrap.dedent("""
+    def step_until_done(probe):
+        steps = 0
+        p = _pypper._test_live_trace_progress(probe)
+        while (p["first_pass_open"] or p["pending"]) and steps < 10000:
+            _pypper._test_hand_over()
+            steps += 1
+            p = _pypper._test_live_trace_progress(probe)
+        return steps, p
+""")
+
+
+def check(code, env=None):
+    r = run(["-c", STEP_UNTIL_DONE + textwrap.dedent(code)], env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_delayed_start_walks_the_oldest_generation_in_steps():
+    out = check("""
+        import gc, time, _pypper
+        _pypper._test_hold_sampler(True)        # no hand-over but the test's own
+        data = [{"k": i, "v": str(i) + "v"} for i in range(40000)]
+        gc.collect()                            # the list in the oldest generation
+        gc.disable()
+        assert _pypper._start_later() is False  # pending
+        deadline = time.monotonic() + 60        # the pending start needs bytecode to run
+        while _pypper.state() != "running" and time.monotonic() < deadline:
+            pass
+        probe = data[-1]["v"]                   # reached only through the list's chunks
+        p = _pypper._test_live_trace_progress(probe)
+        print(_pypper.state(), p["stepped"], p["first_pass_open"], p["tracks"])
+        late = [str(i) + "late" for i in range(50)]     # made after the start ...
+        gc.collect(1)                           # ... and promoted after the first pass's end
+        steps, p = step_until_done(probe)
+        print(steps > 3, p["tracks"], p["before"], p["chunked"] >= 1)
+        q = _pypper._test_live_trace_progress(late[7])
+        print(q["tracks"], q["before"])
+        s = _pypper.live_trace_stats()
+        print(s["first_pass_stepped"], s["first_pass_steps"] == steps, s["chunked_containers"] >= 1)
+        print(all(_pypper.live_trace_knows(d["v"]) for d in data[::997]))
+    """, env=SOON)
+    assert out.splitlines() == ["running True True False", "True True True True",
+                                "True False", "True True True", "True"]
+
+
+def test_explicit_start_walks_everything_at_once():
+    out = check("""
+        import gc, _pypper, pypper
+        data = [{"k": i, "v": str(i) + "v"} for i in range(40000)]
+        gc.collect()
+        gc.disable()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        p = _pypper._test_live_trace_progress(data[-1]["v"])
+        print(p["stepped"], p["first_pass_open"], p["pending"], p["tracks"], p["before"])
+        pypper.end()
+    """)
+    assert out == "False False 0 True True\n"
+
+
+def test_a_large_promoted_container_is_walked_in_chunks():
+    out = check("""
+        import gc, _pypper, pypper
+        gc.disable()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        big = [str(i) + "x" for i in range(30000)]
+        gc.collect(1)                           # to the oldest generation, after the anchor
+        _pypper._test_hand_over()               # takes its first chunk
+        p = _pypper._test_live_trace_progress(None)
+        some = sum(_pypper._test_live_trace_progress(x)["tracks"] for x in big[::100])
+        print(p["chunked"], p["pending"], 0 < some < 300)
+        steps, p = step_until_done(big[-1])
+        print(steps >= 1, p["tracks"], p["before"], p["pending"])
+        # A container freed while it waits for its next chunk is dropped from the queue.
+        gone = [str(i) + "y" for i in range(30000)]
+        gc.collect(1)
+        _pypper._test_hand_over()
+        print(_pypper._test_live_trace_progress(None)["pending"])
+        del gone
+        _pypper._test_hand_over()
+        print(_pypper._test_live_trace_progress(None)["pending"])
+        # Whoever asks about the live set has the rest walked first.
+        more = [str(i) + "z" for i in range(30000)]
+        gc.collect(1)
+        _pypper._test_hand_over()
+        print(_pypper.live_trace_knows(more[-1]), _pypper._test_live_trace_progress(None)["pending"])
+        pypper.end()
+    """)
+    assert out.splitlines() == ["1 1 True", "True True False 0", "1", "0", "True 0"]
