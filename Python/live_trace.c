@@ -55,6 +55,7 @@
 #include <Python.h>
 #include "internal/pycore_interp.h"
 #include "../Pypper/clock.h"
+#include "internal/pycore_dict.h"
 #include "internal/pycore_gc.h"
 #include "internal/pycore_object.h"
 
@@ -114,6 +115,9 @@ static struct {
     size_t sweep_cursor;
     uint64_t rescan_cursor;             /* a granule of the heap (Objects/track.h) */
     uint64_t rescan_found;
+    PyObject *rescan_big;               /* a large container the rescan is in the middle of */
+    PyTypeObject *rescan_big_type;
+    Py_ssize_t rescan_big_next;         /* its next chunk's first item or entry */
     PyObject **rescan_buf;              /* RESCAN_FOUND_MAX slots, mmap'ed */
     size_t rescan_nfound;
     uint64_t swept;
@@ -149,6 +153,7 @@ static struct {
     pending_container pending[PENDING_MAX];     /* a FIFO: [pending_head, + npending) */
     unsigned pending_head, npending;
     unsigned before_pending;            /* of which queued by the first pass */
+    bool chunking;                      /* a budgeted walk is taking a chunk */
     uint64_t chunked, chunks;           /* containers walked in chunks; chunks taken */
     /* The first pass in steps (a delayed start's: pypper_live_trace_next_start_stepped):
      * at start only the young and permanent lists are walked; the oldest is left to
@@ -310,6 +315,12 @@ static inline bool skipped_number(PyObject *op)
     return !LT.numbers && (Py_IS_TYPE(op, &PyLong_Type) || Py_IS_TYPE(op, &PyFloat_Type));
 }
 
+static bool indexable(PyObject *op);
+static void queue_pending(PyObject *op, Py_ssize_t next);
+/* An untracked container with more items than this, met in a budgeted walk, is
+ * queued to be walked in chunks rather than at once. */
+#define NESTED_QUEUE_MIN 1024
+
 static int visit_referent(PyObject *op, void *depth)
 {
     LT.work++;
@@ -322,7 +333,14 @@ static int visit_referent(PyObject *op, void *depth)
         return 0;
     LT.work += VISIT_WORK - 1;
     if (track_object(op) && depth == NULL && gc) {
-        /* An untracked container (a tuple or dict of atoms): its items, one level. */
+        /* An untracked container (a tuple or dict of atoms): its items, one level; a
+         * large list, tuple or dict, in a budgeted walk, in chunks (a dict of a
+         * million strings is untracked by the GC and walked from what holds it). */
+        if (LT.chunking && LT.npending < PENDING_MAX && indexable(op)
+            && (PyDict_CheckExact(op) ? PyDict_GET_SIZE(op) : Py_SIZE(op)) > NESTED_QUEUE_MIN) {
+            queue_pending(op, 0);
+            return 0;
+        }
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
         if (traverse)
             traverse(op, visit_referent, (void *)1);
@@ -361,22 +379,55 @@ static int visit_in_chunk(PyObject *op, void *arg)
     return visit_referent(op, NULL);
 }
 
-/* Visits op's referents from `from` on (an item index of a list or tuple, else a
- * count of referents in tp_traverse's order) until `limit` units of work are done; returns
- * where the next chunk starts, or -1 when none is left. A container changed between
- * two chunks only makes its chunks miss or repeat some referents: the rescans find
- * what is missed. */
+/* Lists, tuples and dicts of exact type are resumed at an item or entry index. */
+static bool indexable(PyObject *op)
+{
+    return PyList_CheckExact(op) || PyTuple_CheckExact(op) || PyDict_CheckExact(op);
+}
+
+/* Visits the referents of an indexable container as its tp_traverse would (a dict's
+ * values, and its keys unless they are all strings), from item or entry *pos on,
+ * until LT.work reaches stop; false when none is left. No Python code runs in it. */
+static bool visit_items(PyObject *op, Py_ssize_t *pos, visitproc visit, uint64_t stop)
+{
+    if (PyDict_CheckExact(op)) {
+        bool keys_too = !DK_IS_UNICODE(((PyDictObject *)op)->ma_keys);
+        PyObject *key, *value;
+        for (;;) {
+            if (LT.work >= stop)
+                return true;
+            if (!PyDict_Next(op, pos, &key, &value))
+                return false;
+            visit(value, NULL);
+            if (keys_too)
+                visit(key, NULL);
+        }
+    }
+    PyObject **items = PyList_CheckExact(op) ? ((PyListObject *)op)->ob_item
+                                             : ((PyTupleObject *)op)->ob_item;
+    for (; *pos < Py_SIZE(op); (*pos)++) {
+        if (LT.work >= stop)
+            return true;
+        visit(items[*pos], NULL);
+    }
+    return false;
+}
+
+/* Visits op's referents from `from` on (an item or entry index of an indexable
+ * container, else a count of referents in tp_traverse's order) until `limit` units of
+ * work are done; returns where the next chunk starts, or -1 when none is left. A
+ * container changed between two chunks only makes its chunks miss or repeat some
+ * referents: the rescans find what is missed. Skipping costs a call per referent, so
+ * a chunk of another container walks at least a quarter as many referents as it
+ * skips: a set of 5 million strings takes about 25 chunks, its last under half its
+ * whole walk, and all of them together about 1.6 times the work of one walk. */
 static Py_ssize_t walk_chunk(PyObject *op, Py_ssize_t from, uint64_t limit)
 {
+    if (!indexable(op) && limit < (uint64_t)from * (VISIT_WORK / 4))
+        limit = (uint64_t)from * (VISIT_WORK / 4);
     uint64_t stop = limit > UINT64_MAX - LT.work ? UINT64_MAX : LT.work + limit;
-    if (PyList_CheckExact(op) || PyTuple_CheckExact(op)) {
-        PyObject **items = PyList_CheckExact(op) ? ((PyListObject *)op)->ob_item
-                                                 : ((PyTupleObject *)op)->ob_item;
-        Py_ssize_t i = from;
-        for (; i < Py_SIZE(op) && LT.work < stop; i++)
-            visit_referent(items[i], NULL);
-        return i < Py_SIZE(op) ? i : -1;
-    }
+    if (indexable(op))
+        return visit_items(op, &from, visit_referent, stop) ? from : -1;
     traverseproc traverse = Py_TYPE(op)->tp_traverse;
     chunk_walk c = {from, 0, stop};
     if (!traverse || traverse(op, visit_in_chunk, &c) == 0)
@@ -394,14 +445,20 @@ static bool pending_usable(const pending_container *p)
            && Py_TYPE(p->op) == p->type && Py_REFCNT(p->op) > 0;
 }
 
-/* Track op and walk its referents, at most CHUNK_WORK of them now: a container
- * with more (in the heap and tracked, so that pending_usable can check it later)
- * queues the rest. */
-static void track_with_referents_chunked(PyObject *op)
+/* The rest of op's referents, from `next` on, waits for the next steps. */
+static void queue_pending(PyObject *op, Py_ssize_t next)
 {
-    if (op == LT.anchor || op == LT.first_end)
-        return;
-    track_object(op);
+    LT.pending[(LT.pending_head + LT.npending++) % PENDING_MAX] =
+        (pending_container){op, Py_TYPE(op), next, LT.marking_before};
+    LT.before_pending += LT.marking_before;
+    LT.chunked++;
+}
+
+/* Walks op's referents, at most CHUNK_WORK units of work of them now: a container
+ * with more (in the heap and tracked, so that pending_usable can check it later)
+ * queues the rest, and so does an untracked one it holds (visit_referent). */
+static void walk_referents_chunked(PyObject *op)
+{
     const char *block = (const char *)op - _PyType_PreHeaderSize(Py_TYPE(op));
     if (LT.npending == PENDING_MAX || !pypper_heap_probe_tracked(block)) {
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
@@ -409,14 +466,22 @@ static void track_with_referents_chunked(PyObject *op)
             traverse(op, visit_referent, NULL);
         return;
     }
+    LT.chunking = true;
     Py_ssize_t next = walk_chunk(op, 0, CHUNK_WORK);
-    if (next < 0)
+    LT.chunking = false;
+    LT.chunks += next >= 0;
+    if (next >= 0 && LT.npending < PENDING_MAX)
+        queue_pending(op, next);
+    else if (next >= 0)                 /* the queue filled up in its chunk: the rest now */
+        walk_chunk(op, next, UINT64_MAX);
+}
+
+static void track_with_referents_chunked(PyObject *op)
+{
+    if (op == LT.anchor || op == LT.first_end)
         return;
-    LT.pending[(LT.pending_head + LT.npending++) % PENDING_MAX] =
-        (pending_container){op, Py_TYPE(op), next, LT.marking_before};
-    LT.before_pending += LT.marking_before;
-    LT.chunked++;
-    LT.chunks++;
+    track_object(op);
+    walk_referents_chunked(op);
 }
 
 /* Walks the pending containers' next chunks, oldest first, until `limit` units of work are
@@ -430,7 +495,9 @@ static void walk_pending(uint64_t limit)
         Py_ssize_t next = -1;
         if (pending_usable(p)) {
             LT.marking_before = p->before;
+            LT.chunking = limit != 0;
             next = walk_chunk(p->op, p->next, limit ? stop - LT.work : UINT64_MAX);
+            LT.chunking = false;
             LT.chunks++;
         }
         if (next >= 0) {
@@ -452,10 +519,15 @@ static void walk_pending(uint64_t limit)
  * referents); while more are left, the engine asks for steps sooner
  * (pypper_live_trace_behind). */
 #define PROMOTED_BUDGET ((size_t)16384)
+/* Items of one list, tuple or dict a rescan looks at in a step (about 0.3-0.6 ms): a
+ * larger one is taken over several steps, from where the last one stopped (a list of
+ * 5 million strings cost 13-16 ms each time the rescan came round to it). */
+#define RESCAN_CHUNK 65536
 
 static int collect_untracked(PyObject *op, void *unused)
 {
     (void)unused;
+    LT.work++;
     if (op == NULL || LT.rescan_nfound == RESCAN_FOUND_MAX || !pypper_residency_may_touch(op)
         || _Py_IsImmortal(op) || skipped_number(op))
         return 0;
@@ -487,6 +559,19 @@ size_t pypper_live_trace_rescan(size_t budget)
          * floats) keeps its block and tracked bit but has no references. */
         if (!op || !pypper_residency_may_touch(t.block) || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
             continue;
+        if (indexable(op) && (PyDict_CheckExact(op) ? PyDict_GET_SIZE(op) : Py_SIZE(op)) > RESCAN_CHUNK) {
+            Py_ssize_t pos = op == LT.rescan_big && Py_TYPE(op) == LT.rescan_big_type
+                             ? LT.rescan_big_next : 0;
+            if (visit_items(op, &pos, collect_untracked, LT.work + RESCAN_CHUNK)) {
+                LT.rescan_big = op;     /* the next step starts at this container */
+                LT.rescan_big_type = Py_TYPE(op);
+                LT.rescan_big_next = pos;
+                LT.rescan_cursor = pypper_heap_granule_of(t.block);
+                break;
+            }
+            LT.rescan_big = NULL;
+            continue;
+        }
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
         if (traverse)
             traverse(op, collect_untracked, NULL);
@@ -774,12 +859,11 @@ void pypper_live_trace_young(size_t budget)
             if (!pypper_residency_may_touch(next))
                 break;
             PyObject *op = (PyObject *)(next + 1);
-            /* A container tracked already had its referents taken when it was. */
+            /* A container tracked already had its referents taken when it was (or
+             * queued: a large one is walked in chunks). */
             if (track_object(op)) {
                 LT.young_found++;
-                traverseproc traverse = Py_TYPE(op)->tp_traverse;
-                if (traverse)
-                    traverse(op, visit_referent, NULL);
+                walk_referents_chunked(op);
             }
             /* Only an object in the table can be checked next time. */
             if (pypper_heap_probe_tracked((char *)op - _PyType_PreHeaderSize(Py_TYPE(op))))
@@ -1135,14 +1219,15 @@ PyObject *pypper_live_trace_progress(PyObject *obj)
     bool tracks = LT.on && info.allocated && pypper_heap_tracks(info.block, obj);
     bool before = tracks && pypper_heap_is_before(info.block);
     pypper_heap_unlock(locked);
-    return Py_BuildValue("{s:O,s:O,s:K,s:I,s:K,s:O,s:O}",
+    return Py_BuildValue("{s:O,s:O,s:K,s:I,s:K,s:O,s:O,s:O}",
                          "stepped", LT.first_stepped ? Py_True : Py_False,
                          "first_pass_open", first_pass_open() ? Py_True : Py_False,
                          "steps", (unsigned long long)LT.first_pass_steps,
                          "pending", LT.npending,
                          "chunked", (unsigned long long)LT.chunked,
                          "tracks", tracks ? Py_True : Py_False,
-                         "before", before ? Py_True : Py_False);
+                         "before", before ? Py_True : Py_False,
+                         "rescan_inside", LT.rescan_big ? Py_True : Py_False);
 }
 
 PyObject *pypper_live_trace_stats(void)

@@ -45,8 +45,9 @@ size_t pypper_live_trace_objects(void);
 int pypper_live_trace_give_entry(PyObject *op);
 /* For tests, without walking what is left (as every other question does): a dict of
  * the first pass's state ("stepped", "first_pass_open", "steps"), the containers
- * waiting for their next chunk ("pending", "chunked"), and whether obj is tracked
- * now ("tracks") and marked as existing before the session ("before"). */
+ * waiting for their next chunk ("pending", "chunked"), whether the rescan stopped
+ * inside a large container ("rescan_inside"), and whether obj is tracked now
+ * ("tracks") and marked as existing before the session ("before"). */
 PyObject *pypper_live_trace_progress(PyObject *obj);
 /* A new dict of counters and pause figures. */
 PyObject *pypper_live_trace_stats(void);

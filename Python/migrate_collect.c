@@ -85,7 +85,8 @@ static void visit(void *block, PyObject *op, pypper_obj_entry *e, uint32_t now_m
 }
 
 /* This round's slice: the next tracked objects in address order (Objects/track.h),
- * at least 1/SLICE_ROUNDS of them, every one looked at for relocation and for the
+ * 1/SLICE_ROUNDS of them (within [SLICE_MIN, SLICE_MAX]), every one looked at for
+ * relocation and for the
  * site statistics; then every object with evidence (heat) outside the slice, through
  * its entry. A rotation that reaches the heap's end ends with learning the cold
  * sites. */
@@ -97,6 +98,8 @@ static void walk_objects(uint32_t now_ms, bool whole)
     size_t span = whole ? SIZE_MAX : objects / SLICE_ROUNDS + 1;
     if (span < SLICE_MIN)
         span = SLICE_MIN;
+    if (span > SLICE_MAX && !whole)
+        span = SLICE_MAX;
     if (whole)
         M.slice_start = 0;
     if (M.slice_start == 0 && learn) {

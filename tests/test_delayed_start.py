@@ -134,7 +134,7 @@ def test_main_thread_blocked_lets_another_thread_start_it():
     """)
     r = run(["-c", code], env={**PENDING, "PYPPER_LOG": "info"})
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "running 1\n"
+    assert r.stdout == "running 1\n", r.stderr
     assert "started outside the main thread" in r.stderr
 
 

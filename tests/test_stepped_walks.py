@@ -107,3 +107,73 @@ def test_a_large_promoted_container_is_walked_in_chunks():
         pypper.end()
     """)
     assert out.splitlines() == ["1 1 True", "True True False 0", "1", "0", "True 0"]
+
+
+def test_a_large_dict_is_walked_in_chunks_by_entry():
+    out = check("""
+        import gc, _pypper, pypper
+        gc.disable()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        table = {i: str(i) + "d" for i in range(30000)}     # int keys: keys walked too
+        table[-1] = []                          # a container in it: the GC tracks it
+        gc.collect(1)
+        _pypper._test_hand_over()
+        p = _pypper._test_live_trace_progress(None)
+        some = sum(_pypper._test_live_trace_progress(table[i])["tracks"] for i in range(0, 30000, 100))
+        print(p["chunked"], p["pending"], 0 < some < 300)
+        steps, p = step_until_done(None)
+        print(all(_pypper._test_live_trace_progress(table[i])["tracks"] for i in range(0, 30000, 7)))
+        pypper.end()
+    """)
+    assert out.splitlines() == ["1 1 True", "True"]
+
+
+def test_the_rescan_takes_a_large_list_over_several_steps():
+    # Strings stored into an old list after it was walked are found by the rescans,
+    # which take 65,536 items of a list a step, from where the last step stopped.
+    out = check("""
+        import gc, _pypper, pypper
+        gc.disable()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        big = [str(i) + "r" for i in range(200000)]
+        gc.collect(1)
+        print(_pypper.live_trace_knows(big[-1]))          # walked: the rest at once
+        for i in range(150000, 150010):
+            big[i] = str(i) + "new"                       # not tracked yet
+        P = _pypper._test_live_trace_progress
+        print(P(big[150005])["tracks"])
+        inside = False
+        steps = 0
+        while not P(big[150005])["tracks"] and steps < 2000:
+            _pypper._test_hand_over()
+            inside = inside or P(None)["rescan_inside"]
+            steps += 1
+        print(P(big[150005])["tracks"], inside, steps > 1)
+        pypper.end()
+    """)
+    assert out.splitlines() == ["True", "False", "True True True"]
+
+
+def test_a_large_untracked_dict_is_queued_from_what_holds_it():
+    # A dict of strings only is not tracked by the GC: the walk of the container
+    # holding it (here a list) meets it and queues it instead of walking it at once.
+    out = check("""
+        import gc, _pypper, pypper
+        gc.disable()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        atoms = {str(i): str(i) + "a" for i in range(30000)}
+        holder = [atoms]
+        gc.collect(1)
+        print(gc.is_tracked(atoms), gc.is_tracked(holder))
+        _pypper._test_hand_over()
+        P = _pypper._test_live_trace_progress
+        some = sum(P(v)["tracks"] for v in list(atoms.values())[::100])
+        print(P(atoms)["tracks"], P(None)["pending"], some < 300)
+        steps, p = step_until_done(None)
+        print(all(P(v)["tracks"] for v in list(atoms.values())[::7]))
+        pypper.end()
+    """)
+    assert out.splitlines() == ["False True", "True 1 True", "True"]
