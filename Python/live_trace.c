@@ -316,6 +316,7 @@ static inline bool skipped_number(PyObject *op)
 }
 
 static bool indexable(PyObject *op);
+static Py_ssize_t items_of(PyObject *op);
 static void queue_pending(PyObject *op, Py_ssize_t next);
 /* An untracked container with more items than this, met in a budgeted walk, is
  * queued to be walked in chunks rather than at once. */
@@ -337,7 +338,7 @@ static int visit_referent(PyObject *op, void *depth)
          * large list, tuple or dict, in a budgeted walk, in chunks (a dict of a
          * million strings is untracked by the GC and walked from what holds it). */
         if (LT.chunking && LT.npending < PENDING_MAX && indexable(op)
-            && (PyDict_CheckExact(op) ? PyDict_GET_SIZE(op) : Py_SIZE(op)) > NESTED_QUEUE_MIN) {
+            && items_of(op) > NESTED_QUEUE_MIN) {
             queue_pending(op, 0);
             return 0;
         }
@@ -383,6 +384,12 @@ static int visit_in_chunk(PyObject *op, void *arg)
 static bool indexable(PyObject *op)
 {
     return PyList_CheckExact(op) || PyTuple_CheckExact(op) || PyDict_CheckExact(op);
+}
+
+/* The items of an indexable container. */
+static Py_ssize_t items_of(PyObject *op)
+{
+    return PyDict_CheckExact(op) ? PyDict_GET_SIZE(op) : Py_SIZE(op);
 }
 
 /* Visits the referents of an indexable container as its tp_traverse would (a dict's
@@ -559,7 +566,7 @@ size_t pypper_live_trace_rescan(size_t budget)
          * floats) keeps its block and tracked bit but has no references. */
         if (!op || !pypper_residency_may_touch(t.block) || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
             continue;
-        if (indexable(op) && (PyDict_CheckExact(op) ? PyDict_GET_SIZE(op) : Py_SIZE(op)) > RESCAN_CHUNK) {
+        if (indexable(op) && items_of(op) > RESCAN_CHUNK) {
             Py_ssize_t pos = op == LT.rescan_big && Py_TYPE(op) == LT.rescan_big_type
                              ? LT.rescan_big_next : 0;
             if (visit_items(op, &pos, collect_untracked, LT.work + RESCAN_CHUNK)) {
@@ -579,13 +586,19 @@ size_t pypper_live_trace_rescan(size_t budget)
     /* Nothing ran in between: the objects collected are alive. An untracked
      * container (a tuple or dict of atoms) has its items taken with it, one level, as
      * a walk takes them (visit_referent): a walk that meets it later finds it tracked
-     * and does not look inside. */
+     * and does not look inside. A large list, tuple or dict is queued for the walks'
+     * chunks instead. */
     size_t found = 0;
     for (size_t k = 0; k < LT.rescan_nfound; k++) {
         PyObject *op = LT.rescan_buf[k];
         if (!track_object(op))
             continue;
         found++;
+        if (LT.npending < PENDING_MAX && indexable(op)
+            && items_of(op) > NESTED_QUEUE_MIN) {
+            queue_pending(op, 0);
+            continue;
+        }
         traverseproc traverse = _PyObject_IS_GC(op) ? Py_TYPE(op)->tp_traverse : NULL;
         if (traverse)
             traverse(op, visit_referent, (void *)1);

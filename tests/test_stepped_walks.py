@@ -177,3 +177,30 @@ def test_a_large_untracked_dict_is_queued_from_what_holds_it():
         pypper.end()
     """)
     assert out.splitlines() == ["False True", "True 1 True", "True"]
+
+
+def test_a_large_untracked_dict_found_by_a_rescan_is_queued():
+    # Stored into a container walked before, it is found by a rescan, which queues it
+    # for the walks' chunks rather than taking its items at once.
+    out = check("""
+        import gc, _pypper, pypper
+        gc.disable()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        old = [None] * 10
+        gc.collect(1)
+        _pypper._test_hand_over()               # walks old
+        P = _pypper._test_live_trace_progress
+        print(P(old)["tracks"])
+        old[3] = {str(i): str(i) + "q" for i in range(30000)}
+        steps = 0
+        while not P(old[3])["tracks"] and steps < 2000:
+            _pypper._test_hand_over()
+            steps += 1
+        values = list(old[3].values())
+        print(P(old[3])["tracks"], P(None)["pending"], sum(P(v)["tracks"] for v in values[::100]) < 300)
+        steps, p = step_until_done(None)
+        print(all(P(v)["tracks"] for v in values[::7]))
+        pypper.end()
+    """)
+    assert out.splitlines() == ["True", "True 1 True", "True"]
