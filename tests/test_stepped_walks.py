@@ -28,8 +28,19 @@ STEP_UNTIL_DONE = textwrap.dedent("""
 """)
 
 
-def check(code, env=None):
-    r = run(["-c", STEP_UNTIL_DONE + textwrap.dedent(code)], env=env)
+# A session started by the program, its sampler held and the GC disabled.
+HELD_SESSION = textwrap.dedent("""
+    import gc, _pypper, pypper
+    gc.disable()
+    _pypper._test_hold_sampler(True)
+    pypper.start()
+    P = _pypper._test_live_trace_progress
+""")
+
+
+def check(code, env=None, held=False):
+    prelude = STEP_UNTIL_DONE + (HELD_SESSION if held else "")
+    r = run(["-c", prelude + textwrap.dedent(code)], env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
@@ -79,10 +90,6 @@ def test_explicit_start_walks_everything_at_once():
 
 def test_a_large_promoted_container_is_walked_in_chunks():
     out = check("""
-        import gc, _pypper, pypper
-        gc.disable()
-        _pypper._test_hold_sampler(True)
-        pypper.start()
         big = [str(i) + "x" for i in range(30000)]
         gc.collect(1)                           # to the oldest generation, after the anchor
         _pypper._test_hand_over()               # takes its first chunk
@@ -105,16 +112,12 @@ def test_a_large_promoted_container_is_walked_in_chunks():
         _pypper._test_hand_over()
         print(_pypper.live_trace_knows(more[-1]), _pypper._test_live_trace_progress(None)["pending"])
         pypper.end()
-    """)
+    """, held=True)
     assert out.splitlines() == ["1 1 True", "True True False 0", "1", "0", "True 0"]
 
 
 def test_a_large_dict_is_walked_in_chunks_by_entry():
     out = check("""
-        import gc, _pypper, pypper
-        gc.disable()
-        _pypper._test_hold_sampler(True)
-        pypper.start()
         table = {i: str(i) + "d" for i in range(30000)}     # int keys: keys walked too
         table[-1] = []                          # a container in it: the GC tracks it
         gc.collect(1)
@@ -125,7 +128,7 @@ def test_a_large_dict_is_walked_in_chunks_by_entry():
         steps, p = step_until_done(None)
         print(all(_pypper._test_live_trace_progress(table[i])["tracks"] for i in range(0, 30000, 7)))
         pypper.end()
-    """)
+    """, held=True)
     assert out.splitlines() == ["1 1 True", "True"]
 
 
@@ -133,16 +136,11 @@ def test_the_rescan_takes_a_large_list_over_several_steps():
     # Strings stored into an old list after it was walked are found by the rescans,
     # which take 65,536 items of a list a step, from where the last step stopped.
     out = check("""
-        import gc, _pypper, pypper
-        gc.disable()
-        _pypper._test_hold_sampler(True)
-        pypper.start()
         big = [str(i) + "r" for i in range(200000)]
         gc.collect(1)
         print(_pypper.live_trace_knows(big[-1]))          # walked: the rest at once
         for i in range(150000, 150010):
             big[i] = str(i) + "new"                       # not tracked yet
-        P = _pypper._test_live_trace_progress
         print(P(big[150005])["tracks"])
         inside = False
         steps = 0
@@ -152,7 +150,7 @@ def test_the_rescan_takes_a_large_list_over_several_steps():
             steps += 1
         print(P(big[150005])["tracks"], inside, steps > 1)
         pypper.end()
-    """)
+    """, held=True)
     assert out.splitlines() == ["True", "False", "True True True"]
 
 
@@ -160,22 +158,17 @@ def test_a_large_untracked_dict_is_queued_from_what_holds_it():
     # A dict of strings only is not tracked by the GC: the walk of the container
     # holding it (here a list) meets it and queues it instead of walking it at once.
     out = check("""
-        import gc, _pypper, pypper
-        gc.disable()
-        _pypper._test_hold_sampler(True)
-        pypper.start()
         atoms = {str(i): str(i) + "a" for i in range(30000)}
         holder = [atoms]
         gc.collect(1)
         print(gc.is_tracked(atoms), gc.is_tracked(holder))
         _pypper._test_hand_over()
-        P = _pypper._test_live_trace_progress
         some = sum(P(v)["tracks"] for v in list(atoms.values())[::100])
         print(P(atoms)["tracks"], P(None)["pending"], some < 300)
         steps, p = step_until_done(None)
         print(all(P(v)["tracks"] for v in list(atoms.values())[::7]))
         pypper.end()
-    """)
+    """, held=True)
     assert out.splitlines() == ["False True", "True 1 True", "True"]
 
 
@@ -183,14 +176,9 @@ def test_a_large_untracked_dict_found_by_a_rescan_is_queued():
     # Stored into a container walked before, it is found by a rescan, which queues it
     # for the walks' chunks rather than taking its items at once.
     out = check("""
-        import gc, _pypper, pypper
-        gc.disable()
-        _pypper._test_hold_sampler(True)
-        pypper.start()
         old = [None] * 10
         gc.collect(1)
         _pypper._test_hand_over()               # walks old
-        P = _pypper._test_live_trace_progress
         print(P(old)["tracks"])
         old[3] = {str(i): str(i) + "q" for i in range(30000)}
         steps = 0
@@ -202,5 +190,5 @@ def test_a_large_untracked_dict_found_by_a_rescan_is_queued():
         steps, p = step_until_done(None)
         print(all(P(v)["tracks"] for v in values[::7]))
         pypper.end()
-    """)
+    """, held=True)
     assert out.splitlines() == ["True", "True 1 True", "True"]
