@@ -349,14 +349,16 @@ void region_note_replaced(void *addr, size_t len) { tell_observers(addr, len); }
 
 /* Whether every arena whose record (of `size` bytes, in the array at `base`) shares
  * the page at `page` is free (a free arena's records are garbage, reset when it is
- * taken). */
+ * taken). An arena never committed is free, and its arena_meta may lie on a page
+ * never made writable (an arena_body page spans the records of about five arenas,
+ * an arena_meta page those of 85): it is not read. */
 static bool record_page_free(uintptr_t base, size_t size, uintptr_t page)
 {
     size_t total = pypper_heap_layout.arenas_per_tier * HEAP_TIERS;
     size_t lo = page < base ? 0 : (page - base) / size;
     size_t hi = (page + PAGE_SIZE - 1 - base) / size;
     for (size_t a = lo; a <= hi && a < total; a++)
-        if (layout_meta(a)->kind != ARENA_FREE)
+        if (region_arena_committed(a) && layout_meta(a)->kind != ARENA_FREE)
             return false;
     return true;
 }

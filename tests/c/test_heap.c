@@ -169,6 +169,52 @@ static void test_pool_records_reset(void)
     region_release_arenas(ai, 1, true);
 }
 
+/* Releasing the last committed arena gives back its records' pages only when every
+ * arena sharing them is free; a page of arena_body records (840 bytes each) spans
+ * arenas whose arena_meta (48 bytes each) lies on a page never made writable, as no
+ * arena past the committed ones was ever handed out: those count as free and are not
+ * read (reading them crashed the stress test, two runs in three). The arenas are taken
+ * from the tier's bump end until the last one taken is such an arena. */
+static void test_record_pages_past_the_committed_arenas(void)
+{
+    enum { MAX_TAKEN = 256 };
+    size_t taken[MAX_TAKEN], n = 0, last = (size_t)-1, first_bumped = (size_t)-1;
+    uintptr_t body0 = (uintptr_t)pypper_heap_layout.body;
+    bool found = false;
+    while (n < MAX_TAKEN && !found) {
+        bool zeroed;
+        size_t fresh;
+        size_t ai = region_take_arenas(0, 1, &zeroed, &fresh);
+        CHECK(ai != (size_t)-1);
+        if (ai == (size_t)-1)
+            break;
+        layout_meta(ai)->kind = ARENA_LARGE;
+        taken[n++] = ai;
+        if (ai + 1 != region_committed_extent(0) / ARENA_SIZE)
+            continue;                   /* not from the bump end */
+        if (first_bumped == (size_t)-1)
+            first_bumped = ai;
+        /* Every arena before it on its body page is one of these (freed below) ... */
+        uintptr_t page = (uintptr_t)&pypper_heap_layout.body[ai] & ~(uintptr_t)(PAGE_SIZE - 1);
+        if (page < body0 || (page - body0) / sizeof(arena_body) < first_bumped)
+            continue;
+        /* ... and one after it has its arena_meta on a page past the committed ones. */
+        uintptr_t meta_end = (uintptr_t)layout_meta(ai) + sizeof(arena_meta) - 1;
+        for (size_t a = ai + 1; (uintptr_t)&pypper_heap_layout.body[a] < page + PAGE_SIZE; a++)
+            if (((uintptr_t)layout_meta(a) >> PAGE_SHIFT) > (meta_end >> PAGE_SHIFT))
+                found = true;
+        last = ai;
+    }
+    CHECK(found);
+    for (size_t i = 0; i < n; i++)
+        layout_meta(taken[i])->kind = ARENA_FREE;
+    if (found)
+        region_release_arenas(last, 1, true);           /* discards its records' pages */
+    for (size_t i = 0; i < n; i++)
+        if (taken[i] != last || !found)
+            region_release_arenas(taken[i], 1, true);
+}
+
 /* Medium blocks: 32-byte units, lookups from any interior address, double and
  * interior frees refused, freed runs merged and reused by other sizes (first fit), in-place
  * resizing, and the arena returned once empty. */
@@ -741,6 +787,7 @@ int main(void)
     test_bind_failure();
     test_fork_child_stops_retaining();
     test_span_moves();
+    test_record_pages_past_the_committed_arenas();
     test_stress();
     return check_report("test_heap");
 }
