@@ -284,7 +284,7 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
         return NULL;
     arena_meta *m = layout_meta(ai);
     /* Its page or unit records: stale if it was used before (a span's arenas never
-     * write theirs, so a 1 GiB block zeroes 48 KiB of records, not 900). */
+     * write theirs, so a 1 GiB block zeroes 48 KiB of records, not 900 KiB). */
     if (kind == ARENA_LARGE)
         memset(layout_large(m), 0, sizeof(large_body));
     else if (kind == ARENA_MEDIUM)

@@ -86,9 +86,8 @@ static void visit(void *block, PyObject *op, pypper_obj_entry *e, uint32_t now_m
 
 /* This round's slice: the next tracked objects in address order (Objects/track.h),
  * 1/SLICE_ROUNDS of them (within [SLICE_MIN, SLICE_MAX]), every one looked at for
- * relocation and for the
- * site statistics; then every object with evidence (heat) outside the slice, through
- * its entry. A rotation that reaches the heap's end ends with learning the cold
+ * relocation and for the site statistics; then every object with evidence (heat)
+ * outside the slice, through its entry. A rotation that reaches the heap's end ends with learning the cold
  * sites. */
 static void walk_objects(uint32_t now_ms, bool whole)
 {
