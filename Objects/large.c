@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static inline bool page_used(const arena_meta *m, unsigned i)
+static inline bool page_used(const large_body *lb, unsigned i)
 {
-    return (layout_large(m)->page_used[i >> 6] >> (i & 63)) & 1u;
+    return (lb->page_used[i >> 6] >> (i & 63)) & 1u;
 }
 
 static void mark_pages(arena_meta *m, unsigned first, unsigned count, bool used)
@@ -81,7 +81,7 @@ static int find_run(const arena_meta *m, unsigned count)
     large_body *lb = layout_large(m);
     unsigned run = 0;
     for (unsigned i = 0; i < PAGES_PER_ARENA; i++) {
-        if (page_used(m, i)) {
+        if (page_used(lb, i)) {
             run = 0;
             /* Skip over the whole allocated run. */
             if (lb->run_pages[i])
@@ -112,9 +112,10 @@ static arena_meta *new_large_arena(unsigned tier)
 /* First run of `count` idle pages (free and resident), or -1. */
 static int find_idle_run(const arena_meta *m, unsigned count)
 {
+    const large_body *lb = layout_large(m);
     unsigned run = 0;
     for (unsigned w = 0; w < PAGES_PER_ARENA / 64; w++) {
-        uint64_t bits = layout_large(m)->page_idle[w];
+        uint64_t bits = lb->page_idle[w];
         if (bits == ~(uint64_t)0) {
             if ((run += 64) >= count)
                 return (int)(w * 64 + 64 - run);
@@ -381,7 +382,7 @@ int large_resize_in_place(arena_meta *m, void *p, size_t n)
     if (first + want > PAGES_PER_ARENA)
         return 0;
     for (unsigned i = first + have; i < first + want; i++)
-        if (page_used(m, i))
+        if (page_used(lb, i))
             return 0;
     mark_pages(m, first + have, want - have, true);
     take_pages(m, first + have, want - have, true);
@@ -400,9 +401,9 @@ static bool releasable(const arena_meta *m)
            && (head != m || m->next != NULL);
 }
 
-static bool page_idle(const arena_meta *m, int i)
+static bool page_idle(const large_body *lb, int i)
 {
-    return (layout_large(m)->page_idle[i >> 6] >> (i & 63)) & 1u;
+    return (lb->page_idle[i >> 6] >> (i & 63)) & 1u;
 }
 
 uint64_t large_purge(arena_meta *m, uint64_t limit)
@@ -415,12 +416,12 @@ uint64_t large_purge(arena_meta *m, uint64_t limit)
         want = 1;
     int i = (int)PAGES_PER_ARENA - 1;
     while (i >= 0 && pages < want) {
-        if (!page_idle(m, i)) {
+        if (!page_idle(lb, i)) {
             i--;
             continue;
         }
         int top = i;
-        for (; i >= 0 && page_idle(m, i) && pages < want; i--, pages++)
+        for (; i >= 0 && page_idle(lb, i) && pages < want; i--, pages++)
             lb->page_idle[i >> 6] &= ~((uint64_t)1 << (i & 63));
         region_discard(base + ((size_t)(i + 1) << PAGE_SHIFT), (size_t)(top - i) << PAGE_SHIFT);
     }

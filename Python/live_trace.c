@@ -115,9 +115,8 @@ static struct {
     size_t sweep_cursor;
     uint64_t rescan_cursor;             /* a granule of the heap (Objects/track.h) */
     uint64_t rescan_found;
-    PyObject *rescan_big;               /* a large container the rescan is in the middle of */
-    PyTypeObject *rescan_big_type;
-    Py_ssize_t rescan_big_next;         /* its next chunk's first item or entry */
+    pending_container rescan_at;        /* a large container the rescan is in the middle
+                                           of (op NULL: none), its next item or entry */
     PyObject **rescan_buf;              /* RESCAN_FOUND_MAX slots, mmap'ed */
     size_t rescan_nfound;
     uint64_t swept;
@@ -318,9 +317,25 @@ static inline bool skipped_number(PyObject *op)
 static bool indexable(PyObject *op);
 static Py_ssize_t items_of(PyObject *op);
 static void queue_pending(PyObject *op, Py_ssize_t next);
-/* An untracked container with more items than this, met in a budgeted walk, is
- * queued to be walked in chunks rather than at once. */
+static int visit_referent(PyObject *op, void *depth);
+/* An untracked container with more items than this is queued to be walked in chunks
+ * rather than at once, where the walk may queue (a budgeted walk, a rescan). */
 #define NESTED_QUEUE_MIN 1024
+
+/* The items of an untracked container just tracked (a tuple or dict of atoms, which
+ * the GC lists do not hold), one level: at once, or, a large list, tuple or dict
+ * where the walk may queue, in chunks (a dict of a million strings is untracked by the
+ * GC and reached only through what holds it). */
+static void take_items(PyObject *op, bool may_queue)
+{
+    if (may_queue && LT.npending < PENDING_MAX && indexable(op) && items_of(op) > NESTED_QUEUE_MIN) {
+        queue_pending(op, 0);
+        return;
+    }
+    traverseproc traverse = Py_TYPE(op)->tp_traverse;
+    if (traverse)
+        traverse(op, visit_referent, (void *)1);
+}
 
 static int visit_referent(PyObject *op, void *depth)
 {
@@ -333,27 +348,24 @@ static int visit_referent(PyObject *op, void *depth)
     if (gc && _PyObject_GC_IS_TRACKED(op))
         return 0;
     LT.work += VISIT_WORK - 1;
-    if (track_object(op) && depth == NULL && gc) {
-        /* An untracked container (a tuple or dict of atoms): its items, one level; a
-         * large list, tuple or dict, in a budgeted walk, in chunks (a dict of a
-         * million strings is untracked by the GC and walked from what holds it). */
-        if (LT.chunking && LT.npending < PENDING_MAX && indexable(op)
-            && items_of(op) > NESTED_QUEUE_MIN) {
-            queue_pending(op, 0);
-            return 0;
-        }
-        traverseproc traverse = Py_TYPE(op)->tp_traverse;
-        if (traverse)
-            traverse(op, visit_referent, (void *)1);
-    }
+    if (track_object(op) && depth == NULL && gc)
+        take_items(op, LT.chunking);
     return 0;
 }
 
-static void track_with_referents(PyObject *op)
+static void walk_referents_chunked(PyObject *op);
+
+/* Track op and walk its referents: at once, or in a budgeted walk (chunked) a chunk
+ * of them now and the rest queued (walk_referents_chunked). */
+static void track_with_referents(PyObject *op, bool chunked)
 {
     if (op == LT.anchor || op == LT.first_end)
         return;
     track_object(op);
+    if (chunked) {
+        walk_referents_chunked(op);
+        return;
+    }
     traverseproc traverse = Py_TYPE(op)->tp_traverse;
     if (traverse)
         traverse(op, visit_referent, NULL);
@@ -483,14 +495,6 @@ static void walk_referents_chunked(PyObject *op)
         walk_chunk(op, next, UINT64_MAX);
 }
 
-static void track_with_referents_chunked(PyObject *op)
-{
-    if (op == LT.anchor || op == LT.first_end)
-        return;
-    track_object(op);
-    walk_referents_chunked(op);
-}
-
 /* Walks the pending containers' next chunks, oldest first, until `limit` units of work are
  * made (0: all of them, to the end). */
 static void walk_pending(uint64_t limit)
@@ -567,16 +571,15 @@ size_t pypper_live_trace_rescan(size_t budget)
         if (!op || !pypper_residency_may_touch(t.block) || Py_REFCNT(op) <= 0 || !_PyObject_IS_GC(op))
             continue;
         if (indexable(op) && items_of(op) > RESCAN_CHUNK) {
-            Py_ssize_t pos = op == LT.rescan_big && Py_TYPE(op) == LT.rescan_big_type
-                             ? LT.rescan_big_next : 0;
+            Py_ssize_t pos = op == LT.rescan_at.op && Py_TYPE(op) == LT.rescan_at.type
+                             ? LT.rescan_at.next : 0;
             if (visit_items(op, &pos, collect_untracked, LT.work + RESCAN_CHUNK)) {
-                LT.rescan_big = op;     /* the next step starts at this container */
-                LT.rescan_big_type = Py_TYPE(op);
-                LT.rescan_big_next = pos;
+                /* The next step starts at this container. */
+                LT.rescan_at = (pending_container){op, Py_TYPE(op), pos, false};
                 LT.rescan_cursor = pypper_heap_granule_of(t.block);
                 break;
             }
-            LT.rescan_big = NULL;
+            LT.rescan_at.op = NULL;
             continue;
         }
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
@@ -594,14 +597,8 @@ size_t pypper_live_trace_rescan(size_t budget)
         if (!track_object(op))
             continue;
         found++;
-        if (LT.npending < PENDING_MAX && indexable(op)
-            && items_of(op) > NESTED_QUEUE_MIN) {
-            queue_pending(op, 0);
-            continue;
-        }
-        traverseproc traverse = _PyObject_IS_GC(op) ? Py_TYPE(op)->tp_traverse : NULL;
-        if (traverse)
-            traverse(op, visit_referent, (void *)1);
+        if (_PyObject_IS_GC(op))
+            take_items(op, true);
     }
     LT.rescan_found += found;
     pypper_heap_unlock(locked);
@@ -626,10 +623,7 @@ static uint64_t walk_after(PyInterpreterState *interp, PyGC_Head *from, bool chu
     uint64_t n = 0;
     bool locked = pypper_heap_lock();
     for (PyGC_Head *g = _PyGCHead_NEXT(from); !is_list_head(interp, g); g = _PyGCHead_NEXT(g)) {
-        if (chunked)
-            track_with_referents_chunked((PyObject *)(g + 1));
-        else
-            track_with_referents((PyObject *)(g + 1));
+        track_with_referents((PyObject *)(g + 1), chunked);
         n++;
     }
     pypper_heap_unlock(locked);
@@ -705,7 +699,7 @@ static bool first_pass_open(void) { return LT.first_end || LT.before_pending; }
  * and moves the anchor after the last one walked; stops before an object in swap.
  * With a budget, the pending containers' chunks come first, and the walk stops after
  * PROMOTED_WORK units of work too, a container's referents taken a chunk at a time
- * (track_with_referents_chunked); without, pending containers are finished first.
+ * (walk_referents_chunked); without, pending containers are finished first.
  * In a stepped first pass, what lies before `first_end` is tracked as existing
  * before the session. Returns the containers walked (a chunk counts as one); *done:
  * the walk got to the end of the list and nothing is pending.
@@ -726,7 +720,7 @@ static uint64_t walk_promoted(size_t budget, bool *done)
         walk_pending(budget ? PROMOTED_WORK : 0);
         n++;
     }
-    LT.marking_before = LT.first_end != NULL && !LT.first_end_passed;
+    LT.marking_before = LT.first_end != NULL;     /* first_end_passed: within a walk only */
     if (lists_moved && LT.marking_before)
         first_pass_ends();
     for (bool restarted = false;;) {
@@ -740,10 +734,8 @@ static uint64_t walk_promoted(size_t budget, bool *done)
              * freed there, but not its referents. */
             if (op == LT.first_end && LT.marking_before)
                 first_pass_ends();
-            else if (budget)
-                track_with_referents_chunked(op);
             else
-                track_with_referents(op);
+                track_with_referents(op, budget != 0);
             n++;
             last = g;
             g = _PyGCHead_NEXT(g);
@@ -1240,7 +1232,7 @@ PyObject *pypper_live_trace_progress(PyObject *obj)
                          "chunked", (unsigned long long)LT.chunked,
                          "tracks", tracks ? Py_True : Py_False,
                          "before", before ? Py_True : Py_False,
-                         "rescan_inside", LT.rescan_big ? Py_True : Py_False);
+                         "rescan_inside", LT.rescan_at.op ? Py_True : Py_False);
 }
 
 PyObject *pypper_live_trace_stats(void)
