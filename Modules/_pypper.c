@@ -557,6 +557,32 @@ static PyType_Spec finder_spec = {
     .slots = finder_slots,
 };
 
+/* For tests: _start_later(), then, in the same call (no pending call can run in
+ * between), wait until the start's call is queued and lose its signal. */
+static PyObject *py_test_lose_start_signal(PyObject *module, PyObject *arg)
+{
+    long ms = PyLong_AsLong(arg);
+    if (ms == -1 && PyErr_Occurred())
+        return NULL;
+    if (ms < 0 || ms > 600000) {
+        PyErr_SetString(PyExc_ValueError, "_test_lose_start_signal(ms): ms must be in [0, 600000]");
+        return NULL;
+    }
+    pypper_config cfg;
+    pypper_backend_choice backend;
+    if (prepare_start(module, Py_None, &cfg, &backend) < 0)
+        return NULL;
+    if (cfg.start_delay_ms == 0 || pypper_lifecycle_state() != PYPPER_STATE_STOPPED) {
+        PyErr_SetString(PyExc_ValueError, "_test_lose_start_signal(ms): needs START_DELAY_MS > 0 "
+                                          "and no session");
+        return NULL;
+    }
+    if (pypper_session_start_later(&cfg, &backend) < 0)
+        return NULL;
+    /* With the GIL all along: taking it again recomputes the breaker. */
+    return PyBool_FromLong(pypper_delayed_start_test_lose_signal((unsigned)ms));
+}
+
 static PyMethodDef methods[] = {
     {"resolve", py_resolve, METH_O,
      "resolve(args) -> (values, sources): defaults <- PYPPER_* env <- args {NAME: text}"},
@@ -567,6 +593,9 @@ static PyMethodDef methods[] = {
      "started at once)"},
     {"_start_pending", py_start_pending, METH_NOARGS,
      "_start_pending() -> float | None: seconds until a delayed start, None: none pending"},
+    {"_test_lose_start_signal", py_test_lose_start_signal, METH_O,
+     "_test_lose_start_signal(ms) -> bool: for tests: _start_later(), wait (at most ms) "
+     "until the start's call is queued, then clear the eval breaker as a lost race would"},
     {"_start_now", py_start_now, METH_NOARGS,
      "_start_now() -> bool: run a pending delayed start now (True: the session started)"},
     {"state", py_state, METH_NOARGS, "state() -> 'stopped' | 'running' | 'stopping'"},

@@ -12,6 +12,7 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_START_ERRORS] = "start_errors",
     [PYPPER_STAT_DELAYED_STARTS] = "delayed_starts",
     [PYPPER_STAT_DELAYED_STARTS_RUN] = "delayed_starts_run",
+    [PYPPER_STAT_DELAYED_START_NUDGES] = "delayed_start_nudges",
     [PYPPER_STAT_WORKER_STARTED] = "worker_threads_started",
     [PYPPER_STAT_WORKER_JOINED] = "worker_threads_joined",
     [PYPPER_STAT_PIN_FAILURES] = "pin_failures",

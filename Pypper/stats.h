@@ -11,6 +11,7 @@ typedef enum {
     PYPPER_STAT_START_ERRORS,        /* start() refused: bad option, a component that cannot start */
     PYPPER_STAT_DELAYED_STARTS,      /* starts put off by START_DELAY_MS (Python/delayed_start.h) */
     PYPPER_STAT_DELAYED_STARTS_RUN,  /* of those, the ones that ran (the others: the program ended first) */
+    PYPPER_STAT_DELAYED_START_NUDGES, /* their queued call's signal given again: not taken for 0.1 s or more */
     PYPPER_STAT_WORKER_STARTED,      /* Pypper's native threads created (threads.c) */
     PYPPER_STAT_WORKER_JOINED,       /* Pypper's native threads joined */
     PYPPER_STAT_PIN_FAILURES,        /* a thread's stack or a wait's words could not be locked in memory */

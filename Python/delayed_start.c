@@ -27,6 +27,10 @@
 /* The call was taken by another thread before that, or the interpreter's queue of
  * pending calls was full: queued again this much later. */
 #define REQUEUE_NS (10ull * 1000 * 1000)
+/* A queued call not taken this long: its signal is given again (nudge()), then
+ * after twice as long, up to NUDGE_MAX_NS between two. */
+#define NUDGE_FIRST_NS (100ull * 1000 * 1000)
+#define NUDGE_MAX_NS (10ull * 1000 * 1000 * 1000)
 
 static struct {
     pthread_mutex_t mu;
@@ -36,6 +40,8 @@ static struct {
     bool queued;                    /* a pending call is queued and not taken yet */
     uint64_t due_ns;                /* monotonic: the start is due */
     uint64_t requeue_ns;            /* not queued again before */
+    uint64_t nudge_ns;              /* queued: the signal is given again then */
+    uint64_t nudge_gap_ns;          /* and the next time after that much more */
     /* With the GIL: */
     bool armed;                     /* a start is pending */
     uintptr_t generation;           /* of the pending start: a call queued before is void */
@@ -52,12 +58,30 @@ static struct timespec at_ns(uint64_t t)
 
 static int run_start(void *arg);
 
+/* Give a queued call's signal again: set the interpreter's eval breaker while its
+ * pending calls are not taken. CPython 3.12 computes the breaker from its flags and
+ * stores the result, not an OR: a program thread that recomputes it in
+ * _Py_HandlePending (as every pass through there ends) from a calls_to_do read
+ * just before this thread's _PyEval_AddPendingCall set it stores a breaker without
+ * the call, and nothing else may set it again (a loop that makes no container
+ * schedules no collection; a single thread asks for no GIL hand-off). The start
+ * then never ran: a thread spinning on `_pypper.state()` while the main thread
+ * waited on a lock waited its 60 s in 2 of 9 full test runs on a busy machine. A
+ * spurious breaker costs a program thread one look at its flags. */
+static void nudge(void)
+{
+    if (_Py_atomic_load_relaxed(&DS.interp->ceval.pending.calls_to_do)) {
+        _Py_atomic_store_relaxed(&DS.interp->ceval.eval_breaker, 1);
+        pypper_stat_add(PYPPER_STAT_DELAYED_START_NUDGES, 1);
+    }
+}
+
 /* The thread sleeps until the start is due, then queues the pending call: for any
  * thread, since CPython 3.12.1 sets no eval breaker for a call queued for the main
  * thread from a thread without a Python thread state. Another thread that takes it
- * early hands it back (run_start) and it is queued again a little later; while a
- * call waits to be taken the thread waits without a time-out (a program blocked for
- * hours costs no wakeups). */
+ * early hands it back (run_start) and it is queued again a little later. While a
+ * call waits to be taken its signal is given again (nudge) after 0.1 s, 0.2 s, ...
+ * then every 10 s: a program blocked for hours costs a wakeup per 10 s. */
 static void *starter_main(void *unused)
 {
     (void)unused;
@@ -70,18 +94,24 @@ static void *starter_main(void *unused)
             pthread_mutex_unlock(&DS.mu);
             bool queued = _PyEval_AddPendingCall(DS.interp, run_start, (void *)generation, 0) == 0;
             pthread_mutex_lock(&DS.mu);
-            if (queued)
+            if (queued) {
                 DS.queued = true;
-            else
+                DS.nudge_gap_ns = NUDGE_FIRST_NS;
+                DS.nudge_ns = now + DS.nudge_gap_ns;
+            } else {
                 DS.requeue_ns = now + REQUEUE_NS;
+            }
             continue;
         }
-        if (DS.queued) {
-            pthread_cond_wait(&DS.cv, &DS.mu);
-        } else {
-            struct timespec until = at_ns(wake);
-            pthread_cond_timedwait(&DS.cv, &DS.mu, &until);
+        if (DS.queued && now >= DS.nudge_ns) {
+            nudge();
+            if (DS.nudge_gap_ns < NUDGE_MAX_NS)
+                DS.nudge_gap_ns *= 2;
+            DS.nudge_ns = now + DS.nudge_gap_ns;
+            continue;
         }
+        struct timespec until = at_ns(DS.queued ? DS.nudge_ns : wake);
+        pthread_cond_timedwait(&DS.cv, &DS.mu, &until);
     }
     pthread_mutex_unlock(&DS.mu);
     return NULL;
@@ -199,6 +229,24 @@ int64_t pypper_delayed_start_remaining_ms(void)
         return -1;
     uint64_t now = pypper_mono_ns();        /* due_ns changes only at an arm (GIL held) */
     return now >= DS.due_ns ? 0 : (int64_t)((DS.due_ns - now + 999999u) / 1000000u);
+}
+
+bool pypper_delayed_start_test_lose_signal(unsigned timeout_ms)
+{
+    uint64_t until = pypper_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        pthread_mutex_lock(&DS.mu);
+        bool queued = DS.armed && DS.queued;
+        pthread_mutex_unlock(&DS.mu);
+        if (queued)
+            break;
+        if (pypper_mono_ns() >= until)
+            return false;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    _Py_atomic_store_relaxed(&DS.interp->ceval.eval_breaker, 0);
+    return true;
 }
 
 void pypper_delayed_start_before_fork(void)

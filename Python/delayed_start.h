@@ -35,6 +35,12 @@ int pypper_delayed_start_now(void);
 /* Milliseconds until the pending start, 0 when it is due, -1 when none is pending. */
 int64_t pypper_delayed_start_remaining_ms(void);
 
+/* For tests, with the GIL: wait (at most timeout_ms) until the pending start's call is
+ * queued (the GIL kept: taking it again would recompute the breaker), then clear the
+ * interpreter's eval breaker as a lost race would (nudge() in delayed_start.c).
+ * Whether the call was queued. */
+bool pypper_delayed_start_test_lose_signal(unsigned timeout_ms);
+
 /* Around fork(): the thread is joined before (CPython 3.12 warns about forking a
  * process with threads) and started again in the parent; the child forgets the
  * pending start, as it forgets a running session. */

@@ -151,3 +151,22 @@ def test_bad_delay_value_is_one_line():
     assert r.stdout == ""
     assert r.stderr == ("pypper: bad value '-1' for PYPPER_START_DELAY_MS: expected an integer "
                         "from 0 to 3600000\n")
+
+
+def test_a_lost_signal_is_given_again():
+    # CPython 3.12 stores a recomputed eval breaker: a program thread that recomputes it
+    # just as the starter thread queues the call can store one without the call, and
+    # nothing else may set it again (this loop schedules no collection and asks for no
+    # GIL hand-off). The hook loses the signal in the same C call that arms the start;
+    # the starter thread gives it again 0.1 s later.
+    code = WAIT_RUNNING.replace("deadline =", textwrap.dedent("""\
+        import os
+        os.environ["PYPPER_START_DELAY_MS"] = "1"
+        lost = _pypper._test_lose_start_signal(30000)
+        deadline =""")) + textwrap.dedent("""
+        s = _pypper.stats()
+        print(lost, _pypper.state(), s["delayed_starts_run"], s["delayed_start_nudges"] >= 1)
+    """)
+    r = run(["-c", code], env=PENDING)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "True running 1 True\n", r.stderr
