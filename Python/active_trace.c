@@ -57,6 +57,7 @@
 #include "../Pypper/sampler_placement.h"
 #include "../Objects/heap_pages.h"
 #include "../Pypper/objtable.h"
+#include "pending_nudge.h"
 #include "traced_entry.h"
 #include "../Pypper/attribution.h"
 #include "../Pypper/page_heat.h"
@@ -188,6 +189,7 @@ static struct {
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
     uint64_t signal_evidence;   /* drained from the signal sampler */
     uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
+    uint64_t hand_over_nudges;          /* a queued one's signal given again (request_hand_over) */
     uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
     sampler_loop loop;
 } AT PYPPER_PINNED = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -762,13 +764,19 @@ static int hand_over_call(void *arg)
 }
 
 /* Sampler side: queue a hand-over, unless one is queued already. A full queue
- * (CPython's holds 32 calls) drops this one: the next APPLY_MS asks again. */
+ * (CPython's holds 32 calls) drops this one: the next APPLY_MS asks again. One still
+ * queued a whole APPLY_MS later gets its signal again (pending_nudge.h: a program
+ * thread may have overwritten it, and hand-overs would stop until something else set
+ * the breaker). */
 static void request_hand_over(bool full)
 {
     if (full)
         atomic_store(&AT.want_full, true);
-    if (atomic_exchange(&AT.queued, true))
+    if (atomic_exchange(&AT.queued, true)) {
+        if (full && pypper_pending_nudge(AT.interp))
+            AT.hand_over_nudges++;
         return;
+    }
     if (_PyEval_AddPendingCall(AT.interp, hand_over_call, (void *)AT.generation, 0) < 0)
         atomic_store(&AT.queued, false);
 }
@@ -1215,7 +1223,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1244,6 +1252,7 @@ PyObject *pypper_active_trace_stats(void)
         "cpu_seconds", (double)cpu / 1e9,
         "hand_overs", (unsigned long long)AT.hand_overs,
         "hand_over_seconds", (double)AT.hand_over_ns / 1e9,
+        "hand_over_nudges", (unsigned long long)AT.hand_over_nudges,
         "frames_sampled", AT.target ? Py_True : Py_False,
         "signal_samples", (unsigned long long)sig.signals,
         "signal_evidence", (unsigned long long)AT.signal_evidence,

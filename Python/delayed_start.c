@@ -10,6 +10,7 @@
 
 #include "delayed_start.h"
 #include "error_line.h"
+#include "pending_nudge.h"
 
 #include "../Pypper/clock.h"
 #include "../Pypper/log.h"
@@ -27,7 +28,7 @@
 /* The call was taken by another thread before that, or the interpreter's queue of
  * pending calls was full: queued again this much later. */
 #define REQUEUE_NS (10ull * 1000 * 1000)
-/* A queued call not taken this long: its signal is given again (nudge()), then
+/* A queued call not taken this long: its signal is given again (pending_nudge.h), then
  * after twice as long, up to NUDGE_MAX_NS between two. */
 #define NUDGE_FIRST_NS (100ull * 1000 * 1000)
 #define NUDGE_MAX_NS (10ull * 1000 * 1000 * 1000)
@@ -58,30 +59,15 @@ static struct timespec at_ns(uint64_t t)
 
 static int run_start(void *arg);
 
-/* Give a queued call's signal again: set the interpreter's eval breaker while its
- * pending calls are not taken. CPython 3.12 computes the breaker from its flags and
- * stores the result, not an OR: a program thread that recomputes it in
- * _Py_HandlePending (as every pass through there ends) from a calls_to_do read
- * just before this thread's _PyEval_AddPendingCall set it stores a breaker without
- * the call, and nothing else may set it again (a loop that makes no container
- * schedules no collection; a single thread asks for no GIL hand-off). The start
- * then never ran: a thread spinning on `_pypper.state()` while the main thread
- * waited on a lock waited its 60 s in 2 of 9 full test runs on a busy machine. A
- * spurious breaker costs a program thread one look at its flags. */
-static void nudge(void)
-{
-    if (_Py_atomic_load_relaxed(&DS.interp->ceval.pending.calls_to_do)) {
-        _Py_atomic_store_relaxed(&DS.interp->ceval.eval_breaker, 1);
-        pypper_stat_add(PYPPER_STAT_DELAYED_START_NUDGES, 1);
-    }
-}
-
 /* The thread sleeps until the start is due, then queues the pending call: for any
  * thread, since CPython 3.12.1 sets no eval breaker for a call queued for the main
  * thread from a thread without a Python thread state. Another thread that takes it
  * early hands it back (run_start) and it is queued again a little later. While a
- * call waits to be taken its signal is given again (nudge) after 0.1 s, 0.2 s, ...
- * then every 10 s: a program blocked for hours costs a wakeup per 10 s. */
+ * call waits to be taken its signal is given again (pending_nudge.h: a program thread
+ * may have overwritten it; the start never ran for a thread spinning on
+ * `_pypper.state()` while the main thread waited on a lock, 2 of 9 full test runs on
+ * a busy machine) after 0.1 s, 0.2 s, ... then every 10 s: a program blocked for
+ * hours costs a wakeup per 10 s. */
 static void *starter_main(void *unused)
 {
     (void)unused;
@@ -104,7 +90,8 @@ static void *starter_main(void *unused)
             continue;
         }
         if (DS.queued && now >= DS.nudge_ns) {
-            nudge();
+            if (pypper_pending_nudge(DS.interp))
+                pypper_stat_add(PYPPER_STAT_DELAYED_START_NUDGES, 1);
             if (DS.nudge_gap_ns < NUDGE_MAX_NS)
                 DS.nudge_gap_ns *= 2;
             DS.nudge_ns = now + DS.nudge_gap_ns;

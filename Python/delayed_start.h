@@ -37,7 +37,7 @@ int64_t pypper_delayed_start_remaining_ms(void);
 
 /* For tests, with the GIL: wait (at most timeout_ms) until the pending start's call is
  * queued (the GIL kept: taking it again would recompute the breaker), then clear the
- * interpreter's eval breaker as a lost race would (nudge() in delayed_start.c).
+ * interpreter's eval breaker as a lost race would (pending_nudge.h).
  * Whether the call was queued. */
 bool pypper_delayed_start_test_lose_signal(unsigned timeout_ms);
 
