@@ -33,6 +33,7 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 extern char **environ;
 
@@ -557,6 +558,156 @@ static PyType_Spec finder_spec = {
     .slots = finder_slots,
 };
 
+/* _pypper.public(func, errors): func as Pypper's API shows it. An exception of one of
+ * the classes `errors` (the caller's mistake: a bad option, a file that is no
+ * snapshot, no session) leaves it with no traceback of its own and with the caller's
+ * exception context, so what Python prints ends at the caller's line: a C callable
+ * adds no frame, and the calling frame adds its own as the exception passes through
+ * it. (A Python function always shows its own frame, even for `raise e.with_traceback
+ * (None)`.) Other exceptions (a bug in Pypper) keep every frame, and so does every
+ * exception under PYPPER_LOG=debug. A descriptor, so a method can be one too. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *func;
+    PyObject *errors;
+    vectorcallfunc vectorcall;
+} public_object;
+
+static bool keep_pypper_frames(void)
+{
+    const char *log = getenv("PYPPER_LOG");
+    return pypper_log_get_level() >= PYPPER_LOG_DEBUG || (log && strcasecmp(log, "debug") == 0);
+}
+
+static PyObject *public_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+                                   PyObject *kwnames)
+{
+    public_object *p = (public_object *)self;
+    PyObject *handled = PyErr_GetHandledException();    /* the caller's, or None */
+    PyObject *result = PyObject_Vectorcall(p->func, args, nargsf, kwnames);
+    if (result == NULL) {
+        PyObject *exc = PyErr_GetRaisedException();
+        if (exc && PyErr_GivenExceptionMatches(exc, p->errors) && !keep_pypper_frames()) {
+            PyException_SetTraceback(exc, Py_None);
+            PyException_SetCause(exc, NULL);
+            ((PyBaseExceptionObject *)exc)->suppress_context = 0;     /* (SetCause set it) */
+            PyObject *context = (handled && handled != Py_None && handled != exc)
+                                ? Py_NewRef(handled) : NULL;
+            PyException_SetContext(exc, context);
+        }
+        PyErr_SetRaisedException(exc);
+    }
+    Py_XDECREF(handled);
+    return result;
+}
+
+static PyObject *public_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *func, *errors;
+    if (kwargs && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "public(func, errors) takes no keywords");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "OO!:public", &func, &PyTuple_Type, &errors))
+        return NULL;
+    if (!PyCallable_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "public(func, errors): func must be callable");
+        return NULL;
+    }
+    public_object *p = (public_object *)type->tp_alloc(type, 0);
+    if (p == NULL)
+        return NULL;
+    p->func = Py_NewRef(func);
+    p->errors = Py_NewRef(errors);
+    p->vectorcall = public_vectorcall;
+    return (PyObject *)p;
+}
+
+static int public_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    public_object *p = (public_object *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(p->func);
+    Py_VISIT(p->errors);
+    return 0;
+}
+
+static int public_clear(PyObject *self)
+{
+    public_object *p = (public_object *)self;
+    Py_CLEAR(p->func);
+    Py_CLEAR(p->errors);
+    return 0;
+}
+
+static void public_dealloc(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    public_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static PyObject *public_descr_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    if (obj == NULL || obj == Py_None)
+        return Py_NewRef(self);
+    return PyMethod_New(self, obj);
+}
+
+/* The function's __doc__, __name__, __qualname__ and __module__ as the object's own (data
+ * descriptors, as a function's are: pydoc reads __doc__ bypassing getattr), and
+ * __wrapped__, which inspect.signature() follows. */
+static PyObject *public_forward(PyObject *self, void *name)
+{
+    return PyObject_GetAttrString(((public_object *)self)->func, (const char *)name);
+}
+
+static PyObject *public_wrapped(PyObject *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(((public_object *)self)->func);
+}
+
+static PyGetSetDef public_getset[] = {
+    {"__doc__", public_forward, NULL, NULL, "__doc__"},
+    {"__name__", public_forward, NULL, NULL, "__name__"},
+    {"__qualname__", public_forward, NULL, NULL, "__qualname__"},
+    {"__module__", public_forward, NULL, NULL, "__module__"},
+    {"__wrapped__", public_wrapped, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyObject *public_repr(PyObject *self) { return PyObject_Repr(((public_object *)self)->func); }
+
+static PyMemberDef public_members[] = {
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(public_object, vectorcall), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot public_slots[] = {
+    {Py_tp_new, public_new},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_descr_get, public_descr_get},
+    {Py_tp_getset, public_getset},
+    {Py_tp_repr, public_repr},
+    {Py_tp_traverse, public_traverse},
+    {Py_tp_clear, public_clear},
+    {Py_tp_dealloc, public_dealloc},
+    {Py_tp_members, public_members},
+    {0, NULL},
+};
+
+static PyType_Spec public_spec = {
+    .name = "_pypper.function",     /* help() says "function in module pypper" */
+    .basicsize = sizeof(public_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL
+             | Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .slots = public_slots,
+};
+
 /* For tests: _start_later(), then, in the same call (no pending call can run in
  * between), wait until the start's call is queued and lose its signal. */
 static PyObject *py_test_lose_start_signal(PyObject *module, PyObject *arg)
@@ -662,6 +813,11 @@ static int module_exec(PyObject *module)
         || PyModule_AddFunctions(module, pypper_profile_methods) < 0)
         return -1;
     if (pypper_install_sys_allocator_hooks(module) < 0)
+        return -1;
+    PyObject *public = PyType_FromModuleAndSpec(module, &public_spec, NULL);
+    int public_added = public ? PyModule_AddObjectRef(module, "public", public) : -1;
+    Py_XDECREF(public);
+    if (public_added < 0)
         return -1;
     PyObject *finder = PyType_FromModuleAndSpec(module, &finder_spec, NULL);
     int added = finder ? PyModule_AddObjectRef(module, "PackageFinder", finder) : -1;

@@ -523,19 +523,117 @@ def test_api_misuse_gives_clear_exceptions_or_documented_results():
     assert out == expected
 
 
-@pytest.mark.parametrize("call", ["pypper.start(hot_threshold=0.1, cold_threshold=0.9)",
-                                  "pypper.start(sampel_hz=3)",
-                                  "pypper.start(hot_threshold=True)"])
-def test_a_bad_start_shows_the_callers_line_not_pypper_internals(call):
-    """An uncaught ConfigError from start() is the caller's mistake: its traceback
-    names the caller's line and start() alone, none of Pypper's inner frames."""
-    r = run_bytes(["-c", f"import pypper\n{call}\n"])
+# The caller's mistakes, uncaught: what each script's last line raises, and the user's
+# frames the traceback must show (its own function `f` where the call is in one).
+USER_MISTAKES = {
+    "start-thresholds": ("pypper.start(hot_threshold=0.1, cold_threshold=0.9)",
+                         "pypper.ConfigError: cold_threshold=0.9 is not below"),
+    "start-unknown": ("pypper.start(sampel_hz=3)", "pypper.ConfigError: unknown option"),
+    "start-bool": ("pypper.start(hot_threshold=True)", "pypper.ConfigError: bad value True"),
+    "tracing": ("with pypper.tracing(cold_threshold=3):\n    pass",
+                "pypper.ConfigError: bad value 3 for cold_threshold"),
+    "placement": ("with pypper.placement('warm'):\n    pass", "ValueError: placement tier"),
+    "load-garbage": ("pypper.load('garbage.bin')",
+                     "pypper.SnapshotError: 'garbage.bin': not a pypper snapshot"),
+    "load-format-2": ("pypper.load('v2.snap')",
+                      "pypper.SnapshotError: 'v2.snap': snapshot format 2"),
+    "load-corrupt": ("pypper.load('corrupt.snap')",
+                     "pypper.SnapshotError: 'corrupt.snap': corrupt snapshot"),
+    "load-missing": ("pypper.load('missing.snap')", "FileNotFoundError: "),
+    "save-missing-dir": ("pypper.start(); s = pypper.snapshot(); pypper.end()\n"
+                         "s.save('missing/dir/s.snap')", "FileNotFoundError: "),
+    "snapshot-no-session": ("pypper.snapshot()", "RuntimeError: no tracing session"),
+    "in-a-function": ("def f():\n    pypper.load('garbage.bin')\nf()",
+                      "pypper.SnapshotError: 'garbage.bin'"),
+}
+
+
+@pytest.mark.parametrize("stock", MODES)
+@pytest.mark.parametrize("case", sorted(USER_MISTAKES))
+def test_user_mistakes_show_the_users_frames_only(case, stock, tmp_path):
+    """An uncaught error of the caller's making (issue 14, item 5): the traceback ends
+    at the caller's line, with no frame under the pypper package, and the exception's
+    class by its public name; its message is one line."""
+    import zlib
+    code, last = USER_MISTAKES[case]
+    (tmp_path / "garbage.bin").write_bytes(b"\x00garbage\xff")
+    (tmp_path / "v2.snap").write_bytes(b"PYPPER-SNAPSHOT 2\n" + zlib.compress(b"{}"))
+    (tmp_path / "corrupt.snap").write_bytes(b"PYPPER-SNAPSHOT 1\n\x78\x9c" + bytes(range(200, 256)))
+    script = tmp_path / "user.py"
+    script.write_text(f"import pypper\n{code}\n")
+    r = subprocess.run([STOCK if stock else DROPIN, str(script)], cwd=tmp_path,
+                       env=clean_env(stock=stock), capture_output=True, timeout=120)
     err = r.stderr.decode()
-    assert r.returncode == 1 and err.startswith("Traceback"), err
-    files = re.findall(r'File "([^"]+)", line \d+, in (\S+)', err)
-    assert files[0] == ("<string>", "<module>") and len(files) == 2, files
-    assert files[1][0].endswith(os.path.join("pypper", "__init__.py")) and files[1][1] == "start"
-    assert err.strip().splitlines()[-1].startswith("pypper.ConfigError: ")
+    assert r.returncode == 1 and err.startswith("Traceback (most recent call last):"), err
+    frames = re.findall(r'^  File "([^"]+)", line \d+, in (\S+)$', err, flags=re.M)
+    assert frames and all(f == str(script) for f, _ in frames), err
+    assert [fn for _, fn in frames] == (["<module>", "f"] if case == "in-a-function"
+                                        else ["<module>"]), err
+    import pypper
+    package = os.path.dirname(pypper.__file__)
+    assert package not in err and os.path.join("pypper", "") not in err, err
+    assert "During handling" not in err and "direct cause" not in err, err
+    lines = err.rstrip("\n").splitlines()
+    assert lines[-1].startswith(last), lines[-1]
+
+
+def test_the_callers_own_exception_context_is_kept(tmp_path):
+    # Raised while the caller handles an exception of its own: Python shows that one
+    # above (as for any exception), and none of Pypper's internal ones.
+    script = tmp_path / "user.py"
+    script.write_text("import pypper\ntry:\n    {}['k']\nexcept KeyError:\n"
+                      "    pypper.load('nothing-here.snap')\n")
+    r = subprocess.run([DROPIN, str(script)], cwd=tmp_path, env=clean_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert "KeyError: 'k'\n\nDuring handling of the above exception" in r.stderr, r.stderr
+    assert r.stderr.count("Traceback") == 2 and "pypper/" not in r.stderr, r.stderr
+    assert r.stderr.rstrip().splitlines()[-1].startswith("FileNotFoundError: "), r.stderr
+
+
+def test_pypper_log_debug_keeps_pypper_frames(tmp_path):
+    # For a bug report: PYPPER_LOG=debug shows where in Pypper the error was raised.
+    (tmp_path / "garbage.bin").write_bytes(b"garbage")
+    r = subprocess.run([DROPIN, "-c", "import pypper; pypper.load('garbage.bin')"],
+                       cwd=tmp_path, env=clean_env({"PYPPER_LOG": "debug"}),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and os.path.join("pypper", "_snapshot.py") in r.stderr, r.stderr
+
+
+def test_a_bug_in_pypper_keeps_its_frames():
+    # Only the caller's mistakes lose Pypper's frames: any other exception (a bug)
+    # keeps them.
+    import _pypper
+
+    def inner():
+        raise KeyError("a bug")
+    wrapped = _pypper.public(inner, (ValueError,))
+    try:
+        wrapped()
+    except KeyError as e:
+        assert e.__traceback__ is not None
+        names = []
+        tb = e.__traceback__
+        while tb:
+            names.append(tb.tb_frame.f_code.co_name)
+            tb = tb.tb_next
+        assert "inner" in names, names
+    else:
+        raise AssertionError("no KeyError")
+
+
+def test_public_functions_keep_their_names_docs_and_signatures():
+    import inspect
+    import pypper
+    assert pypper.start.__name__ == "start" and "tracing session" in pypper.start.__doc__
+    assert pypper.start.__module__ == "pypper"
+    assert str(inspect.signature(pypper.hot_objects)) == "(n=10, user=True)"
+    assert str(inspect.signature(pypper.Snapshot.save)) == "(self, path)"
+    assert pypper.SnapshotError.__module__ == "pypper" and issubclass(pypper.SnapshotError,
+                                                                      ValueError)
+    # help() shows each function with its docstring (pydoc reads __doc__ directly).
+    import pydoc
+    text = pydoc.render_doc(pypper.load, renderer=pydoc.plaintext)
+    assert "function in module pypper" in text and "SnapshotError" in text, text
 
 
 # -- usage errors of the command line ----------------------------------------------

@@ -40,23 +40,32 @@ __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "traci
 
 __version__ = _pypper.VERSION
 ConfigError = _pypper.ConfigError
+
+#: What the API raises for the caller's mistakes (a bad option or argument, a file that
+#: is not a snapshot or cannot be written, no session): these end at the caller's line.
+_USER_ERRORS = (ValueError, TypeError, RuntimeError, OSError, MemoryError)
+
+
+def _public(func):
+    """func as the API shows it: a C callable (_pypper.public) that adds no frame, so the
+    traceback of one of _USER_ERRORS shows the caller's frames and none of Pypper's (a
+    Python wrapper would show its own `raise`). Other exceptions keep every frame, and
+    so does every one under PYPPER_LOG=debug (Doc/errors.md)."""
+    return _pypper.public(func, _USER_ERRORS)
+
 #: "drop-in" inside the Pypper interpreter, "extension" in a stock python3.12.
 MODE = "drop-in" if _pypper.DROPIN else "extension"
 
 
+@_public
 def start(**options):
     """Start a tracing session with the environment's options overridden by these.
 
     Returns True when a session started, False when one was already running with the
-    same options. Raises ConfigError for a bad option name or value (its traceback
-    ends here), and RuntimeError when a session with other options is running."""
-    try:
-        args = _options.to_args(options)
-        with _session.lock:
-            return _start_locked(args)
-    except ConfigError as e:
-        # The caller's mistake: its traceback ends here, not in Pypper's internals.
-        raise e.with_traceback(None)
+    same options. Raises ConfigError for a bad option name or value, and RuntimeError when a session with other options is running."""
+    args = _options.to_args(options)
+    with _session.lock:
+        return _start_locked(args)
 
 
 def _start_locked(args):
@@ -89,6 +98,7 @@ def _start_locked(args):
     return True
 
 
+@_public
 def end():
     """End the tracing session: stop its threads and free tracing state.
     Returns True when a session ended, False when none was running."""
@@ -105,6 +115,7 @@ def end():
 stop = end
 
 
+@_public
 def is_running():
     """True while a tracing session runs in this process."""
     return _pypper.state() == "running"
@@ -119,6 +130,7 @@ class tracing:
         self._options = options
         self._started = False
 
+    @_public
     def __enter__(self):
         self._started = start(**self._options)
 
@@ -128,6 +140,7 @@ class tracing:
             end()
 
 
+@_public
 def config():
     """The options of the running session, or those start() would use now
     (defaults overridden by PYPPER_* variables), as {name: value}."""
@@ -135,11 +148,13 @@ def config():
     return dict((running or _pypper.resolve(None))[0])
 
 
+@_public
 def stats():
     """Event counters of this process, as {name: int}."""
     return _pypper.stats()
 
 
+@_public
 def own_memory():
     """Pypper's own resident bytes (its tables beside the heap, counted page by page),
     by part, next to the heap's bytes in use: {"parts": {name: bytes}, "own_bytes",
@@ -148,6 +163,7 @@ def own_memory():
     return _pypper.own_memory()
 
 
+@_public
 def pressure():
     """The memory-pressure guard of the current (or last) session: whether Pypper is
     paused because the process is short of memory ("paused", "reason": "major_faults",
@@ -158,6 +174,7 @@ def pressure():
     return _pypper.pressure()
 
 
+@_public
 def live_trace_stats():
     """The live trace of the current (or last) session: objects in the object table,
     objects tracked and freed since start, collection passes, the full pass at start
@@ -166,6 +183,7 @@ def live_trace_stats():
     return _pypper.live_trace_stats()
 
 
+@_public
 def active_trace_stats():
     """The sampler of the current (or last) session: bursts, frame samples, evidence
     of each kind (frame, caller, hold, refcount), reference counts read, evidence
@@ -173,6 +191,7 @@ def active_trace_stats():
     return _pypper.active_trace_stats()
 
 
+@_public
 def temperature(obj):
     """obj's temperature, from 0.0 (no recent use seen) to 1.0 (as hot as the hottest
     object): its own evidence when the live trace holds it, else its page's heat. None
@@ -181,6 +200,7 @@ def temperature(obj):
     return _pypper.temperature(obj)
 
 
+@_public
 def hot_objects(n=10, user=True):
     """The n hottest traced objects as (object, temperature) pairs, hottest first
     (all of them when n is larger than their number).
@@ -198,6 +218,7 @@ def hot_objects(n=10, user=True):
                                       _pypper.live_trace_stats()["objects"] + 1)
 
 
+@_public
 def snapshot(min_temperature=0.0):
     """Temperatures of every traced object (those at or above min_temperature) and of
     every page they occupy, now: a pypper.Snapshot with .objects (address, size, type,
@@ -209,6 +230,7 @@ def snapshot(min_temperature=0.0):
     return _snapshot.from_data(data, os.getpid())
 
 
+@_public
 def load(path):
     """Read a snapshot written by Snapshot.save(); SnapshotError (a ValueError) when
     the file is not one or is truncated or corrupt."""
@@ -216,6 +238,7 @@ def load(path):
     return _snapshot.load(path)
 
 
+@_public
 def options():
     """Every option with its value, where it came from and what it accepts."""
     running = _pypper.session_config()
@@ -233,6 +256,7 @@ class placement:
         self._tier = tier
         self._previous = []
 
+    @_public
     def __enter__(self):
         self._previous.append(_pypper.set_placement(self._tier))
 
@@ -240,6 +264,7 @@ class placement:
         _pypper.set_placement(self._previous.pop())
 
 
+@_public
 def topology():
     """The NUMA nodes and how they form the fast and slow tiers: {"nodes": [...],
     "fast_nodes", "slow_nodes", "source", "simulated", "bound"}. On a machine with one
@@ -247,6 +272,7 @@ def topology():
     return _pypper.topology()
 
 
+@_public
 def where(obj):
     """Where obj's memory is: {"kind" ("small", "large", "huge", or "foreign" when
     Pypper's heap does not own it: static and immortal objects, memory from before the
@@ -255,6 +281,7 @@ def where(obj):
     return _pypper.where(obj)
 
 
+@_public
 def heap_stats():
     """Counters of the tiered heap, per tier and per size class; "retention": the
     freed memory kept committed for reuse ("idle_bytes"), the bound learnt for it and
@@ -262,6 +289,7 @@ def heap_stats():
     return _pypper.heap_stats()
 
 
+@_public
 def heap_trim():
     """Give every idle byte (freed memory the heap keeps committed for reuse) back to
     the kernel now, as malloc_trim(3) does; returns the bytes given back. While a
@@ -269,6 +297,7 @@ def heap_trim():
     return _pypper.heap_trim()
 
 
+@_public
 def migrate_now():
     """Run one migration round now, in this thread, over every traced object and
     acting on every candidate the planner finds (background rounds act on a share
@@ -282,6 +311,7 @@ def migrate_now():
     return _pypper.migrate_now()
 
 
+@_public
 def migration_stats():
     """The migration plane: {"backend" ("numa", "pageout", "sim"), "reason" (why that
     backend), "passes", "idle_rounds" (rounds with nothing to place: an unlimited
@@ -298,6 +328,7 @@ def migration_stats():
     return _pypper.migration_stats()
 
 
+@_public
 def placement_map():
     """[(page address, "fast" | "slow" | "unknown")]: where the last migration round
     left every page of the heap in use (for sim: the placement it recorded); "unknown":
@@ -307,6 +338,7 @@ def placement_map():
     return _pypper.placement_map()
 
 
+@_public
 def relocatable_report():
     """How much of the traced heap could move: {"heap_bytes", "objects",
     "object_bytes" (object bodies: never move), "buffer_bytes" (out-of-line buffers
@@ -316,6 +348,7 @@ def relocatable_report():
     return _pypper.relocatable_report()
 
 
+@_public
 def relocate(obj, tier):
     """Move the out-of-line buffer obj owns (a list's items, a dict's combined table,
     a set's table, a bytearray's or array.array's data) into the arenas of tier

@@ -27,6 +27,8 @@ import zlib
 from collections import namedtuple
 from collections.abc import Sequence
 
+import _pypper
+
 MAGIC = b"PYPPER-SNAPSHOT 1\n"
 FORMAT = "pypper-snapshot"
 VERSION = 2
@@ -215,6 +217,14 @@ class SnapshotError(ValueError):
     """A snapshot file that is not one, or is truncated or corrupt."""
 
 
+# Its public name (pypper exports it): what a traceback's last line shows.
+SnapshotError.__module__ = "pypper"
+
+#: What save() and load() raise for the caller's mistakes; they end at the caller's
+#: line (pypper._public: no frame of Pypper's in the traceback).
+_USER_ERRORS = (ValueError, TypeError, OSError)
+
+
 class Snapshot:
     """Object and page temperatures at one instant of a tracing session.
     ``owned_classes``: {address: (cold, warm, hot) bytes} of the objects whose owned
@@ -369,6 +379,8 @@ class Snapshot:
                 os.unlink(tmp)
             # OSError(errno, ...) is the errno's subclass (FileNotFoundError, ...).
             raise OSError(e.errno, e.strerror or str(e), os.fsdecode(target)) from None
+
+    save = _pypper.public(save, _USER_ERRORS)
 
 
 def from_data(data, pid):
