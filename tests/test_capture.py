@@ -299,6 +299,13 @@ def test_diff_of_two_runs(tmp_path):
     grown = re.search(r"\+([\d.]+) (B|KiB|MiB|GiB) \(hot \S+ \S+, warm \S+ \S+, cold ", dict_site)
     assert grown and _report_bytes(*grown.groups()) >= 600_000, dict_site
     assert not any("python3.12/" in ln or "<frozen" in ln for ln in sites), cp.stdout
+    # By type: the program's types only; Pypper's own objects (its recorder) and the
+    # interpreter's and libraries' types are in the folded line.
+    types_end = next(i for i, ln in enumerate(lines) if ln.startswith("moved A:"))
+    shown = [ln.split()[-1] for ln in lines[end + 1:types_end] if ")  " in ln]
+    # (The bytearrays are untraced mostly: the collector does not track them.)
+    assert set(shown) <= {"bytearray", "list", "dict", "int", "tuple", "str"}, cp.stdout
+    assert "Recorder" not in cp.stdout and "MainReturn" not in cp.stdout, cp.stdout
 
 
 def test_diff_says_when_runs_are_hardly_comparable():

@@ -65,10 +65,89 @@ def test_newcomer_programs_get_a_report(tmp_path, name):
     assert top["untraced"] > 0 and top["all"] == top["total"] + top["untraced"]
     assert f'<td class="n untraced">{_report.fmt_bytes(top["untraced"])}</td>' in text
     assert "untraced" in _report.stats_text(a)
-    # By type: interpreter machinery is folded away.
+    # By type: interpreter machinery is folded away, and so is every type the program's
+    # own code made less of than library code did (import-time classes, the standard
+    # library's objects, Pypper's own): the programs make a few types of their own.
     assert 'id="internal-types"' in text
     folded = {t["name"] for t in a["types"] if t["internal"]}
     assert {"code", "function"} <= folded and "list" not in folded
+    shown = [t for t in a["types"] if not t["internal"]]
+    assert all(t["user"] > 0 and t["user"] >= t["library"] for t in shown), shown
+    assert len(shown) <= 10, [t["name"] for t in shown]
+    assert not {t["name"] for t in shown} & {"Recorder", "MainReturn", "EnumType", "ABCMeta",
+                                             "re.Pattern", "IPv6Network", "type"}
+    # The top sites over time: the program's lines only; the interpreter's, libraries'
+    # and Pypper's (the recorder's own allocations) are in their folded chart.
+    series = a["site_series"]
+    assert series["sites"], series
+    program = os.path.join(PROGRAMS, f"{name}.py") + ":"
+    assert all(s["site"].startswith(program) for s in series["sites"]), series["sites"]
+    assert not any(s["site"].startswith(program) for s in series["internal_sites"])
+    assert 'id="internal-series"' in text
+
+
+def test_type_rows_fold_by_who_made_their_bytes():
+    """A type row is the program's when its bytes from the program's own sites are at
+    least those from library, interpreter and Pypper sites; bytes without a recorded
+    site do not vote; machinery types need a real share (Doc/report.md)."""
+    def row(name, user, library, unsited=0):
+        return {"name": name, "user": user, "library": library, "unsited": unsited,
+                "total": user + library + unsited}
+    assert not _report.type_is_internal(row("Profile", 3_000_000, 0, 128))
+    assert not _report.type_is_internal(row("list", 500, 500, 10_000_000))
+    assert _report.type_is_internal(row("tuple", 79_552, 136_304, 346_320))
+    assert _report.type_is_internal(row("EnumType", 0, 0, 11_904))       # before the program
+    assert _report.type_is_internal(row("IPv6Network", 0, 5_552))         # library-made
+    assert _report.type_is_internal(row("Recorder", 0, 0, 96))            # Pypper's own
+    assert _report.type_is_internal(row("function", 160, 0, 502_560))     # one lambda
+    assert not _report.type_is_internal(row("function", 200_000, 0, 500_000))
+
+
+def _folding_capture(path, n):
+    """A capture whose program made lists at app.py:3, beside Pypper's recorder objects
+    (no site), a library's objects and Pypper's own site in the heat frames."""
+    ps = 4096
+    pages = [0x10000000 + i * ps for i in range(4)]
+    sites = {os.path.join(os.path.dirname(path), "app.py") + ":3 (main)": [4096 * n, 0],
+             "/opt/py/lib/pypper/_capture.py:571 (header_record)": [64 * n, 0],
+             "/usr/lib/python3.12/ipaddress.py:1500 (__init__)": [32 * n, 0]}
+    frame = {"k": "frame", "t": 1.0, "ps": ps, "base": pages[0],
+             "pages": _capture._encode([[0, 1, 1, 1], [1000, 0, 0, 0], []]), "sites": sites}
+
+    def group(site, tname, size):
+        return {"site": site, "type": tname, "objects": 1, "bytes": size, "owned": 0,
+                "hot": size, "warm": 0, "cold": 0, "tsum": float(size), "slow": 0,
+                "hist": [0] * 9 + [size]}
+    groups = {"k": "groups", "t": 1.0, "heap": 4 * ps, "model": {}, "groups": [
+        group("app.py:3 (main)", "list", 4096 * n),
+        group("", "Recorder", 96 * n), group("", "MainReturn", 48 * n),
+        group("/usr/lib/python3.12/ipaddress.py:1500 (__init__)", "IPv6Network", 80 * n),
+        group("", "EnumType", 1000 * n)]}
+    with open(path, "w") as f:
+        f.write(_capture.MAGIC + "\n")
+        for rec in ({"k": "header", "format_version": 1, "argv": ["app.py"],
+                     "cwd": os.path.dirname(path),
+                     "internal_paths": ["/usr/lib/python3.12", "/opt/py/lib/pypper"]},
+                    frame, dict(frame, t=2.0), groups):
+            f.write(json.dumps(rec) + "\n")
+
+
+def test_what_is_not_the_programs_is_folded_in_report_stats_and_diff(tmp_path):
+    paths = [str(tmp_path / "a.capture"), str(tmp_path / "b.capture")]
+    for path, n in zip(paths, (1, 3)):
+        _folding_capture(path, n)
+    a, b = (_report.analyze(_capture.load(p)) for p in paths)
+    assert [t["name"] for t in b["types"] if not t["internal"]] == ["list"]
+    assert [s["site"] for s in b["site_series"]["sites"]] == ["app.py:3 (main)"]
+    assert len(b["site_series"]["internal_sites"]) == 2
+    for text in (_report.diff_text(a, b), _report.stats_text(b)):
+        for name in ("Recorder", "MainReturn", "IPv6Network", "EnumType", "_capture.py"):
+            assert name not in text, (name, text)
+    html = _report.render_html(b)
+    shown = html[html.index('id="types"'):html.index('id="internal-types"')]
+    folded = html[html.index('id="internal-types"'):html.index('id="moved"')]
+    assert "<code>list</code>" in shown and "Recorder" not in shown and "EnumType" not in shown
+    assert "<code>Recorder</code>" in folded and "<code>IPv6Network</code>" in folded
 
 
 def test_column_store_line_counts_its_real_size(tmp_path):

@@ -164,18 +164,20 @@ def analyze(cap):
         s["source"] = "" if s["internal"] else source_line(s["name"], cwd)
         s["name"] = shown_site(s["name"], cwd)
     types = _group_table(groups, lambda g: g["type"])
-    # Types with user-code bytes first: a type's user bytes decide its order.
-    user_types = {}
+    # A type's bytes by who made them: the program's own sites, library / interpreter /
+    # Pypper sites, or no recorded site (objects from before the program ran, and
+    # allocations not sampled).
+    made = {}
     for g in groups:
-        if not is_internal(g["site"], internal_paths, cwd):
-            user_types[g["type"]] = user_types.get(g["type"], 0) + g["bytes"] + g["owned"]
+        kind = ("unsited" if not g["site"] else
+                "library" if is_internal(g["site"], internal_paths, cwd) else "user")
+        m = made.setdefault(g["type"], {"user": 0, "library": 0, "unsited": 0})
+        m[kind] += g["bytes"] + g["owned"]
     for t in types:
-        t["user"] = user_types.get(t["name"], 0)
-    types.sort(key=lambda t: (-t["user"], -t["total"]))
-    for t in types:
-        # Interpreter machinery stays folded unless the program's own code made a
-        # real share of it (one sampled lambda does not make "function" the user's).
-        t["internal"] = t["name"] in INTERNAL_TYPES and t["user"] < 0.1 * t["total"]
+        t.update(made.get(t["name"], {"user": 0, "library": 0, "unsited": 0}))
+        t["internal"] = type_is_internal(t)
+    # The program's types first, then by their user bytes.
+    types.sort(key=lambda t: (t["internal"], -t["user"], -t["total"]))
 
     # Heat over time: the union of every frame's pages, each frame's heat per page.
     frames = cap.frames
@@ -204,6 +206,21 @@ def analyze(cap):
             "model": (cap.groups_record or {}).get("model", {}),
             # When the figures by site and type were taken (s since the session began).
             "as_of": (cap.groups_record or {}).get("t")}
+
+
+def type_is_internal(t):
+    """Whether a by-type row folds away with the interpreter's and libraries' (the rule
+    Doc/report.md states): a type is the program's when its bytes from the program's
+    own sites are at least those from library, interpreter and Pypper sites. Bytes
+    without a recorded site do not vote (they mix the program's unsampled objects with
+    everything from before it ran), so a type the program's code made none of folds:
+    import-time classes (EnumType, ABCMeta), the standard library's objects
+    (IPv6Network, re.Pattern), Pypper's own (Recorder). Interpreter machinery (code,
+    function, type...) folds too unless the program made a real share of it: one
+    sampled lambda does not make "function" the program's."""
+    if t["user"] <= 0 or t["user"] < t["library"]:
+        return True
+    return t["name"] in INTERNAL_TYPES and t["user"] < 0.1 * t["total"]
 
 
 def _page_size(cap):
@@ -240,16 +257,23 @@ def _heatmap_matrix(frames, all_pages):
 
 
 def _site_series(frames, internal_paths, cwd):
+    """The hot and warm bytes over time of the top sites: "sites" the program's own,
+    "internal_sites" the interpreter's, libraries' and Pypper's (and bytes without a
+    site), which the report folds away (they never fill the program's chart)."""
     totals = {}
     for f in frames:
         for s, (hot, warm) in f.sites.items():
             totals[s] = totals.get(s, 0) + hot + warm
-    ranked = sorted(totals, key=lambda s: (is_internal(s, internal_paths, cwd), -totals[s]))
-    top = [s for s in ranked if totals[s] > 0][:TOP_SITES_OVER_TIME]
+    ranked = sorted((s for s in totals if totals[s] > 0), key=lambda s: -totals[s])
+    internal = {s: is_internal(s, internal_paths, cwd) for s in ranked}
+
+    def series(sites):
+        return [{"site": shown_site(s, cwd) if s else "(no site)",
+                 "hot": [f.sites.get(s, [0, 0])[0] for f in frames],
+                 "warm": [f.sites.get(s, [0, 0])[1] for f in frames]} for s in sites]
     return {"times": [f.t for f in frames],
-            "sites": [{"site": shown_site(s, cwd) if s else "(no site)",
-                       "hot": [f.sites.get(s, [0, 0])[0] for f in frames],
-                       "warm": [f.sites.get(s, [0, 0])[1] for f in frames]} for s in top]}
+            "sites": series([s for s in ranked if not internal[s]][:TOP_SITES_OVER_TIME]),
+            "internal_sites": series([s for s in ranked if internal[s]][:TOP_SITES_OVER_TIME])}
 
 
 # ------------------------------------------------------------------ text
@@ -405,7 +429,8 @@ def stats_text(a):
         out.append(f"  {fmt_bytes(ib):>10} {fmt_bytes(iu):>10} in {len(internal)} "
                    f"interpreter/library sites or without a site (pypper report shows them)")
     out.append("")
-    out.append("by type (traced objects; interpreter internals folded):")
+    out.append("by type (traced objects; types the program's code made less of than library "
+               "code did folded):")
     user_types = [t for t in a["types"] if not t["internal"]]
     internal_types = [t for t in a["types"] if t["internal"]]
     for t in user_types[:10]:
@@ -414,8 +439,8 @@ def stats_text(a):
     if internal_types:
         out.append(f"  {fmt_bytes(sum(t['total'] for t in internal_types)):>10} "
                    f"{sum(t['objects'] for t in internal_types):>9} objects of "
-                   f"{len(internal_types)} interpreter types (code, function, type, descriptors, "
-                   f"modules, ...)")
+                   f"{len(internal_types)} interpreter, library and Pypper types (code, "
+                   f"function, type, import-time classes, ...)")
     adv = a["advice"]
     if adv:
         out.append("")
@@ -464,7 +489,7 @@ def diff_text(a, b):
         return (entry.get("all", entry["total"]), entry.get("hot_all", entry["hot"]),
                 entry.get("warm_all", entry.get("warm", 0)), entry.get("cold_all", entry["cold"]))
     for title, key, folded in (("by allocation site", "sites", "interpreter/library sites"),
-                               ("by type", "types", "interpreter types")):
+                               ("by type", "types", "interpreter/library types")):
         da = {s["name"]: s for s in a[key]}
         db = {s["name"]: s for s in b[key]}
         empty = (0, 0, 0, 0)
@@ -474,7 +499,9 @@ def diff_text(a, b):
             y = figures(db[n]) if n in db else empty
             if x == y:
                 continue
-            if (db.get(n) or da.get(n)).get("internal"):
+            # Folded when internal in each capture that has it (the program's in
+            # either one: shown).
+            if all(x.get("internal") for x in (da.get(n), db.get(n)) if x):
                 internal[0] += y[0] - x[0]
                 internal[1] += 1
                 continue
@@ -552,29 +579,31 @@ function heatmap(){
     leg.appendChild(s);leg.appendChild(document.createTextNode(' '+p[1]+'  '));});
   c.setAttribute('data-drawn',String(H.cols*H.rows));
 }
-function series(){
-  var S=D.site_series,el=document.getElementById('site-series');
-  if(!S.sites.length||S.times.length<1){el.textContent='No warm or hot objects with an allocation site were seen in the heat frames.';el.setAttribute('data-drawn','0');return;}
+function series(S,sites,id,empty){
+  var el=document.getElementById(id);
+  if(!sites||!sites.length||S.times.length<1){el.textContent=empty;el.setAttribute('data-drawn','0');return;}
   var W=900,Hh=260,L=70,B=30,max=1;
-  S.sites.forEach(function(s){s.hot.forEach(function(v,i){max=Math.max(max,v+s.warm[i]);});});
+  sites.forEach(function(s){s.hot.forEach(function(v,i){max=Math.max(max,v+s.warm[i]);});});
   var t0=S.times[0],t1=S.times[S.times.length-1]||1;if(t1<=t0)t1=t0+1;
   var ns='http://www.w3.org/2000/svg',svg=document.createElementNS(ns,'svg');
-  svg.setAttribute('width',W);svg.setAttribute('height',Hh);svg.setAttribute('id','site-series-svg');
+  svg.setAttribute('width',W);svg.setAttribute('height',Hh);svg.setAttribute('id',id+'-svg');
   var colours=['#c0392b','#2471a3','#229954','#d68910','#7d3c98','#5d6d7e'];
   function X(t){return L+(W-L-10)*(t-t0)/(t1-t0);}function Y(v){return Hh-B-(Hh-B-10)*v/max;}
   var ax=document.createElementNS(ns,'path');ax.setAttribute('d','M'+L+' 10V'+(Hh-B)+'H'+(W-10));ax.setAttribute('stroke','#888');ax.setAttribute('fill','none');svg.appendChild(ax);
   [[0,'0'],[max,fmt(max)]].forEach(function(p){var t=document.createElementNS(ns,'text');t.setAttribute('x',4);t.setAttribute('y',Y(p[0])+4);t.setAttribute('font-size','11');t.textContent=p[1];svg.appendChild(t);});
   var tt=document.createElementNS(ns,'text');tt.setAttribute('x',W-140);tt.setAttribute('y',Hh-8);tt.setAttribute('font-size','11');tt.textContent='run time (s) '+t0.toFixed(1)+'..'+t1.toFixed(1);svg.appendChild(tt);
-  var list=document.getElementById('site-series-legend');
-  S.sites.forEach(function(s,k){
+  var list=document.getElementById(id+'-legend');
+  sites.forEach(function(s,k){
     var d='';s.hot.forEach(function(v,i){d+=(i?'L':'M')+X(S.times[i]).toFixed(1)+' '+Y(v+s.warm[i]).toFixed(1);});
     if(s.hot.length===1)d+='h3';
     var p=document.createElementNS(ns,'path');p.setAttribute('d',d);p.setAttribute('stroke',colours[k%6]);p.setAttribute('stroke-width','2');p.setAttribute('fill','none');svg.appendChild(p);
     var li=document.createElement('li');li.innerHTML='<span style="color:'+colours[k%6]+'">&#9632;</span> <code></code>';li.querySelector('code').textContent=s.site;list.appendChild(li);});
-  el.appendChild(svg);el.setAttribute('data-drawn',String(S.sites.length));
+  el.appendChild(svg);el.setAttribute('data-drawn',String(sites.length));
 }
 function fmt(n){var u=['B','KiB','MiB','GiB'],i=0;while(n>=1024&&i<3){n/=1024;i++;}return n.toFixed(i?1:0)+' '+u[i];}
-heatmap();series();
+heatmap();
+series(D.site_series,D.site_series.sites,'site-series','No warm or hot objects from an allocation site in the program\'s own code were seen in the heat frames.');
+series(D.site_series,D.site_series.internal_sites,'internal-site-series','None seen in the heat frames.');
 document.body.setAttribute('data-pypper-report','rendered');
 })();
 """
@@ -690,14 +719,15 @@ def render_html(a):
     internal_types = [ty for ty in a["types"] if ty["internal"]]
     for ty in [ty for ty in a["types"] if not ty["internal"]][:40] + [None] + internal_types[:40]:
         if ty is None:
-            type_rows.append('</table><details id="internal-types"><summary>Interpreter '
-                             f'internals (code, functions, types, descriptors, modules, ...): '
+            type_rows.append('</table><details id="internal-types"><summary>Interpreter, '
+                             'library and Pypper types (code, functions, classes, the standard '
+                             'library\'s objects, objects from before the program ran): '
                              f'{len(internal_types)} types, '
                              f'{_e(fmt_bytes(sum(t["total"] for t in internal_types)))}'
                              f'</summary><table>{TYPE_HEAD}')
             continue
         type_rows.append(f'<tr><td><code>{_e(ty["name"])}</code>'
-                         f'{" <span class=sub>(program)</span>" if ty["user"] else ""}</td>'
+                         f'{" <span class=sub>(program)</span>" if not ty["internal"] else ""}</td>'
                          f'<td class="n">{ty["objects"]}</td><td class="n">{_e(fmt_bytes(ty["total"]))}</td>'
                          f'<td class="n">{_e(fmt_bytes(ty["owned"]))}</td>'
                          f'<td class="n hot">{_e(fmt_bytes(ty["hot"]))}</td>'
@@ -807,7 +837,10 @@ evidence about objects without an entry, shared by the bytes of their page; with
 history), and counted so in the hot, warm and cold columns. Sites are ordered by bytes + untraced.</p></section>
 <section id="types"><h2>By type</h2><table>{TYPE_HEAD}
 {"".join(type_rows)}</table></details>
-<p class="note">Traced objects only (untraced memory has no type: the by-site table attributes it).</p></section>
+<p class="note">Traced objects only (untraced memory has no type: the by-site table attributes it).
+A type is the program's (shown above the fold) when the program's own sites made at least as many of its
+bytes as library, interpreter and Pypper sites did; bytes without a recorded site (objects from before the
+program ran, allocations not sampled) do not count either way.</p></section>
 <section id="moved"><h2>What Pypper moved, and why</h2>{moved_html}</section>
 <section id="heat"><h2>Heat over time</h2>
 <canvas id="heatmap" width="10" height="10"></canvas><div id="legend"></div>
@@ -819,8 +852,11 @@ A page's heat is the bytes-weighted temperature of what is on it: traced objects
 (floats, strings, objects not taken yet) at the temperature their page's own evidence gives: sum of
 temperature x bytes over the page size, from 0 (nothing on it used recently) to 1 (full of objects as hot
 as the hottest). Colour scale: logarithmic.</p>
-<h3>Hot and warm bytes of the top allocation sites over time</h3>
+<h3>Hot and warm bytes of the program's top allocation sites over time</h3>
 <div id="site-series"></div><ul id="site-series-legend"></ul>
+<details id="internal-series"><summary>Interpreter, library and Pypper sites, and bytes without a
+recorded site: {len(a["site_series"].get("internal_sites", []))} sites</summary>
+<div id="internal-site-series"></div><ul id="internal-site-series-legend"></ul></details>
 </section>
 </main>
 <script type="application/json" id="pypper-data">{data_json}</script>
