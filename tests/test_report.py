@@ -399,6 +399,12 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert 'data-pypper-report="rendered"' in d          # the script ran to its end
     m = re.search(r'<canvas id="heatmap"[^>]*data-drawn="(\d+)"', d)
     assert m and int(m.group(1)) > 0, "the heatmap was not drawn"
+    # With its axes: page index on the left, run time below (a margin around the cells).
+    canvas = re.search(r'<canvas id="heatmap"([^>]*)>', d).group(1)
+    assert 'title="x: run time' in canvas, canvas
+    hm = _report.analyze(_capture.load(cap))["heatmap"]
+    width = int(re.search(r'width="(\d+)"', canvas).group(1))
+    assert width > hm["cols"] * max(2, 900 // hm["cols"]), canvas
     assert re.search(r'id="site-series"[^>]*data-drawn="\d+"', d)
     for section in ("Headline", "Tiering advisor", "By allocation site", "By type",
                     "What Pypper moved", "Heat over time"):

@@ -564,15 +564,32 @@ function colour(v){ // v: heat x1000, -1: page not in the heap then
 function heatmap(){
   var H=D.heatmap,c=document.getElementById('heatmap');
   if(!H.cols){c.replaceWith(document.createTextNode('No heat frames were recorded (the run was shorter than one frame interval).'));return;}
+  // The cells, with light axes: page index (address order) on the left, run time below.
   var cw=Math.max(2,Math.floor(900/H.cols)),rh=Math.max(1,Math.floor(480/H.rows));
-  c.width=H.cols*cw;c.height=H.rows*rh;var g=c.getContext('2d');
-  var img=g.createImageData(c.width,c.height);
+  var L=64,B=34,T=6,R=8,w=H.cols*cw,h=H.rows*rh;
+  c.width=L+w+R;c.height=T+h+B;var g=c.getContext('2d');
+  g.fillStyle='#fff';g.fillRect(0,0,c.width,c.height);
+  var img=g.createImageData(w,h);
   for(var x=0;x<H.cols;x++)for(var y=0;y<H.rows;y++){
     var col=colour(H.cells[x][y]);
     for(var dy=0;dy<rh;dy++)for(var dx=0;dx<cw;dx++){
-      var o=((y*rh+dy)*c.width+(x*cw+dx))*4;img.data[o]=col[0];img.data[o+1]=col[1];img.data[o+2]=col[2];img.data[o+3]=255;}}
-  g.putImageData(img,0,0);
-  c.title='x: time, '+H.cols+' frames; y: '+H.rows+' rows of '+H.pages_per_row.toFixed(1)+' pages each';
+      var o=((y*rh+dy)*w+(x*cw+dx))*4;img.data[o]=col[0];img.data[o+1]=col[1];img.data[o+2]=col[2];img.data[o+3]=255;}}
+  g.putImageData(img,L,T);
+  g.strokeStyle='#999';g.fillStyle='#5b6473';g.font='10px system-ui,sans-serif';g.lineWidth=1;
+  var pages=Math.round(H.rows*H.pages_per_row),nt=Math.min(5,H.rows);
+  g.textAlign='right';g.textBaseline='middle';
+  for(var i=0;i<=nt;i++){ // y: page index at evenly spaced rows
+    var r=Math.round(i*H.rows/nt),yy=T+r*rh;
+    g.beginPath();g.moveTo(L-4,yy+0.5);g.lineTo(L,yy+0.5);g.stroke();
+    g.fillText(String(Math.round(r*H.pages_per_row)),L-6,Math.min(yy,T+h-4));}
+  var nx=Math.min(6,H.cols);g.textAlign='center';g.textBaseline='top';
+  for(var j=0;j<nx;j++){ // x: the time of evenly spaced columns (frames may be uneven)
+    var k=Math.round(j*(H.cols-1)/Math.max(1,nx-1)),xx=L+k*cw+cw/2;
+    g.beginPath();g.moveTo(xx+0.5,T+h);g.lineTo(xx+0.5,T+h+4);g.stroke();
+    g.fillText(H.times[k].toFixed(1),Math.max(L+8,Math.min(xx,L+w-8)),T+h+6);}
+  g.fillText('run time (s)',L+w/2,T+h+20);
+  g.save();g.translate(10,T+h/2);g.rotate(-Math.PI/2);g.fillText('page (index, address order)',0,-6);g.restore();
+  c.title='x: run time, '+H.cols+' frames; y: '+pages+' pages in address order, '+H.pages_per_row.toFixed(1)+' a row'+(H.labels&&H.labels.length?', from '+H.labels[0]:'');
   var leg=document.getElementById('legend');
   [[-1,'not in the heap'],[0,'0 (cold)'],[1,'0.001'],[10,'0.01'],[100,'0.1'],[1000,'1.0 (hottest)']].forEach(function(p){
     var s=document.createElement('span');var k=colour(p[0]);s.style.background='rgb('+k+')';
