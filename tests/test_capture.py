@@ -372,31 +372,109 @@ def test_thinning_keeps_the_record_shown(tmp_path):
 
 
 def test_a_record_whose_estimated_cost_passes_the_budget_is_skipped():
-    """The recorder estimates a record's CPU cost from the last one, per heap byte and
-    per traced object (the larger), and skips it when it would take the recording past
-    its share of the run (Tools/demo: a pair that cost 0.46 s early took 11 s later);
-    before the first, from a prior cost per traced object (a 1 s program with 1.3
-    million objects spent 0.84 s recording: its first record was always taken)."""
+    """The recorder estimates a record's CPU cost (0.3 us a traced object plus a cost
+    per heap byte learned from the last record) and skips it when it would take the
+    recording past its share of the run (Tools/demo: a pair that cost 0.46 s early
+    took 11 s later); before the first, from the cost per object alone (a 1 s program
+    with 1.3 million objects spent 0.84 s recording: its first record was always
+    taken)."""
     import time as _time
     r = object.__new__(_capture.Recorder)
+    r.byte_cost = 0.0
     r.cost, r.started = 0.5, _time.monotonic() - 10.0       # 10 s into the run
-    # Nothing learned yet: the prior cost per traced object (0.3 us) stands for it.
-    assert r._affordable(None, (1, 1), 0.05)
-    assert r._affordable(None, (10 << 20, 300_000), 0.05)              # +0.09 s
-    assert not r._affordable(None, (10 << 20, 1_300_000), 0.05)        # +0.39 s
+    # Nothing learned yet: 0.3 us a traced object.
+    assert r._affordable((1, 1), 0.05)
+    assert r._affordable((10 << 20, 300_000), 0.05)              # +0.09 s
+    assert not r._affordable((10 << 20, 1_300_000), 0.05)        # +0.39 s
     r.cost, r.started = 0.0, _time.monotonic() - 1.0        # a newcomer's 1 s program
-    assert not r._affordable(None, (170 << 20, 1_300_000), 0.05)
-    assert r._affordable(None, (170 << 20, 1_300_000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+    assert not r._affordable((170 << 20, 1_300_000), 0.05)
+    assert r._affordable((170 << 20, 1_300_000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+    # What the objects do not explain is the heap's: 0.1 s for 10 MiB and 100,000
+    # objects leaves 0.07 s for the 10 MiB.
+    r._learn(0.1, (10 << 20, 100_000))
+    assert r.byte_cost == pytest.approx(0.07 / (10 << 20))
+    assert r.estimate((20 << 20, 100_000)) == pytest.approx(0.17)
     r.cost, r.started = 0.5, _time.monotonic() - 10.0
-    r._learn("pair_unit_cost", 0.1, (10 << 20, 1000))            # 0.1 s for 10 MiB, 1000 objects
-    assert r.pair_unit_cost == (0.1 / (10 << 20), 0.1 / 1000)
     # 0.05 x 10 s + 0.1 = 0.6 s of budget, 0.5 s spent.
-    assert r._affordable(r.pair_unit_cost, (10 << 20, 1000), 0.05)          # +0.1 s
-    assert not r._affordable(r.pair_unit_cost, (10 << 20, 5000), 0.05)      # objects: +0.5 s
-    assert not r._affordable(r.pair_unit_cost, (50 << 20, 1000), 0.05)      # bytes: +0.5 s
+    assert r._affordable((10 << 20, 100_000), 0.05)                    # +0.1 s
+    assert not r._affordable((10 << 20, 500_000), 0.05)                # objects: +0.22 s
+    assert not r._affordable((30 << 20, 100_000), 0.05)                # bytes: +0.24 s
     # main()'s return: 0.25 of the run plus 1 s.
-    assert r._affordable(r.pair_unit_cost, (10 << 20, 20000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
-    assert not r._affordable(r.pair_unit_cost, (10 << 20, 40000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+    assert r._affordable((100 << 20, 1_000_000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+    assert not r._affordable((400 << 20, 3_000_000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+
+
+def test_an_early_small_record_does_not_price_later_ones_out():
+    """Measured costs: the demo's first record (0.5 s in: 65 MB, 66,000 objects) cost
+    0.155 s; at main()'s return (352 MB, 2.8 million objects) one costs about 1.1 s.
+    Priced per object from the first (2.3 us), it came to 6.5 s, past main()'s
+    allowance, and the report showed the heap at 0.5 s. lru.py: 0.023 s at 7.7 MB and
+    25,000 objects, then about 0.1 s at 34 MB and 180,000: priced at 0.17 s, every
+    record was skipped until main() returned."""
+    import time as _time
+    r = object.__new__(_capture.Recorder)
+    r.byte_cost, r.cost = 0.0, 0.0
+    r._learn(0.155, (65_000_000, 66_000))
+    r.cost, r.started = 0.155, _time.monotonic() - 6.7
+    assert 1.0 <= r.estimate((352_000_000, 2_800_000)) <= 2.0
+    assert r._affordable((352_000_000, 2_800_000), 0.25, _capture.MAIN_RETURN_ALLOWANCE)
+    r.byte_cost, r.cost = 0.0, 0.0
+    r._learn(0.023, (7_700_000, 25_000))
+    r.cost, r.started = 0.023, _time.monotonic() - 1.0
+    assert 0.08 <= r.estimate((34_000_000, 180_000)) <= 0.13
+    assert r._affordable((34_000_000, 180_000), 0.05)
+
+
+# Builds its data after the recorder's first record (as lru.py fills its cache and
+# log), then works on it until killed.
+LONG_RUN = """
+import time
+def main():
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        sum(range(1000))
+    data = [[i, i] for i in range(250_000)]             # 250,000 lists: ~28 MB
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        sum(range(1000))
+    return data
+main()
+"""
+
+
+def test_a_killed_long_run_has_groups_records_of_its_data(tmp_path):
+    """A run that lives long enough gets groups records while it runs, within the
+    default --overhead: killed, its capture shows its data (lru.py killed at 6 s had
+    one groups record, from 0.013 s: 7 MiB of a 34 MiB heap, only an import's site)."""
+    prog = write(tmp_path, "long.py", LONG_RUN)
+    out = tmp_path / "l.capture"
+    p = subprocess.Popen([DROPIN, "-m", "pypper", "run", "-o", str(out), "--interval", "0.2",
+                          prog], env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60       # (the program stops by itself at 120 s)
+        while time.monotonic() < deadline:
+            done = out.read_text().split("\n")[:-1] if out.exists() else []
+            recs = [json.loads(line) for line in done if line.startswith('{"k":"groups"')]
+            with_data = [r["t"] for r in recs if r["heap"] >= 25_000_000]
+            if with_data:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"no groups record with the data within 60 s: "
+                        f"{[(r['t'], r['heap']) for r in recs]}")
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=30)
+    # The data are there from about 0.6 s; a record costs about 0.1 s, so the
+    # recorder's 5% pays for one every 2 s (the old recorder's first came after 30 s).
+    assert with_data[0] <= 10.0, with_data
+    cap = _capture.load(str(out))
+    assert not cap.finished and cap.heap >= 25_000_000
+    # The lists' line: traced lists, and those not traced yet.
+    at_line = (sum(g["bytes"] + g["owned"] for g in cap.groups
+                   if g["site"].startswith(f"{prog}:7 "))
+               + sum(u["bytes"] for u in cap.untraced if u["site"].startswith(f"{prog}:7 ")))
+    assert at_line >= 20_000_000, at_line
 
 
 def test_help_is_plain_text_and_says_how_to_start():

@@ -45,12 +45,18 @@ DEFAULT_MAX_FRAMES = 400
 COST_SHARE = 0.05              # default: at most this share of the run spent recording
 GROWN = 1.1                     # MainReturn: a heap this much larger is worth a record
 FIRST_ALLOWANCE = 0.1           # CPU seconds of recording allowed beyond the share
-# CPU seconds a record costs per heap byte and per traced object before one has been
-# taken (a frame and a pair each walk every traced object: 0.20-0.27 us an object,
-# Tools/bench/snapshot_cost.py; 0.24 us on a newcomer's 1.3 million objects). Without
-# it the first record was always taken: on that heap a 1 s program spent 0.84 s
-# recording (a first pair at 1 s, then the one when main() returns).
-PRIOR_UNIT_COST = (0.0, 0.3e-6)
+# A record's CPU cost, estimated as OBJECT_COST per traced object plus a cost per heap
+# byte learned from the last record (what the objects do not explain: the heat of every
+# page, 1-2 ns a byte: 0.10 s for lru.py's 35 MB and 190,000 objects, 0.16 s for the
+# demo's 65 MB and 66,000). The walk costs 0.20-0.27 us an object
+# (Tools/bench/snapshot_cost.py; 0.24 us on a newcomer's 1.3 million objects), so before
+# any record this alone is the estimate: the first record used to be taken whatever it
+# cost, and on that heap a 1 s program spent 0.84 s recording. Learning the cost per
+# object from the last record instead (as the larger of per byte and per object) made
+# an early record's page cost look like a cost per object: the demo's first record
+# (66,000 objects, 0.16 s) priced the one at 2.8 million at 6.5 s (it takes about
+# 1.1 s), so every later record was skipped, main()'s return's included.
+OBJECT_COST = 0.3e-6
 MAIN_RETURN_SHARE = 0.25        # MainReturn's record: skipped when its estimated cost
 MAIN_RETURN_ALLOWANCE = 1.0     # would take the recording past this share of the run
                                 # plus this many CPU seconds
@@ -301,9 +307,13 @@ class CaptureWriter(_trace.LineFile):
 
 
 class Recorder:
-    """A thread that writes a frame and a groups record every `interval` seconds
-    (doubling when the file is thinned, and longer when reading the heap costs more
-    than cost_share of the time). The report shows the last groups record taken near
+    """A thread that writes a frame and a groups record, from one snapshot, every
+    `interval` seconds (doubling when the file is thinned, and longer when reading the
+    heap costs more than cost_share of the time). Every record is both: the walk of
+    the traced objects is nearly all of a frame's cost (a groups record adds 0.5 ms to
+    a frame's 0.06-0.4 s), and a frame alone spent the budget without saving the
+    program's data (lru.py: frames at 1, 2.6 and 4.3 s, groups records at 0.01 s and
+    at main()'s return only, so a killed run showed 7 MiB of a 34 MiB heap). The report shows the last groups record taken near
     the heap's peak (chosen_groups: at exit the program's data is mostly freed).
 
     Around a fork() the thread ends and is started again in the parent (hooks of
@@ -322,19 +332,17 @@ class Recorder:
         self.cost = 0.0
         self.last_groups = 0.0          # time.monotonic() of the last groups record
         self.last_groups_heap = 0       # and the heap's bytes in use then
-        # CPU seconds a heap byte and a traced object cost the last time (a frame; a
-        # frame and a groups record together): a record's cost grows with them, so
-        # the next one is estimated from them now and skipped when it would pass the
-        # budget (Tools/demo/sample_workload.py: a pair that cost 0.46 s at 2.4 s took
-        # 11 s at 7.6 s, 53% of the run).
-        self.frame_unit_cost = None
-        self.pair_unit_cost = None
+        # CPU seconds a heap byte costs beyond OBJECT_COST a traced object, learned
+        # from the last record: a record's cost grows with the heap and the objects,
+        # so the next one is estimated from them now and skipped when it would pass
+        # the budget (Tools/demo/sample_workload.py: a pair that cost 0.46 s at 2.4 s
+        # took 11 s at 7.6 s, 53% of the run).
+        self.byte_cost = 0.0
+        self.last_cost = 0.0            # CPU seconds of the last record
         self.skipped = 0                # records skipped for their estimated cost
         self.started = time.monotonic()
         self.forks = 0                  # forks the thread was ended and restarted for
         self.main_cost = 0.0            # of `cost`, spent on the main thread (groups_now)
-        self._next_groups = 0.0
-        self._frame_cost = 0.0
         self._due = time.monotonic() + interval     # the next record's time
         self._finished = False          # stopped for good (stop(), or it ended itself)
         self._halted_for_fork = False
@@ -385,24 +393,35 @@ class Recorder:
         self._halted_for_fork = False
         self._finished = True           # the child owns no recorder
 
-    def _affordable(self, per_unit, size, share, allowance=None):
-        """Whether a record estimated from per_unit (CPU seconds per heap byte and per
-        traced object, the last time) and size (the heap's bytes and traced objects
-        now) keeps the recording within `share` of the run so far plus `allowance`
-        CPU seconds (FIRST_ALLOWANCE by default). The larger estimate counts: a
-        snapshot reads every traced object, and early in a run few are traced yet, so
-        the cost per heap byte then says little of the cost later. Before any record
-        of the kind, PRIOR_UNIT_COST stands for per_unit."""
-        if per_unit is None:
-            per_unit = PRIOR_UNIT_COST
-        est = max(per_unit[0] * size[0], per_unit[1] * size[1])
+    def estimate(self, size):
+        """CPU seconds a record is expected to cost at size (the heap's bytes and
+        traced objects now)."""
+        return self.byte_cost * size[0] + OBJECT_COST * size[1]
+
+    def _affordable(self, size, share, allowance=None):
+        """Whether a record at size keeps the recording within `share` of the run so
+        far plus `allowance` CPU seconds (FIRST_ALLOWANCE by default)."""
         budget = (share * (time.monotonic() - self.started)
                   + (FIRST_ALLOWANCE if allowance is None else allowance))
-        return self.cost + est <= budget
+        return self.cost + self.estimate(size) <= budget
 
-    def _learn(self, kind, cost, size):
-        if size[0] > 0 and size[1] > 0:
-            setattr(self, kind, (cost / size[0], cost / size[1]))
+    def _learn(self, cost, size):
+        self.last_cost = cost
+        if size[0] > 0:
+            self.byte_cost = max(0.0, cost - OBJECT_COST * size[1]) / size[0]
+
+    def _record(self, size):
+        """A frame and a groups record from one snapshot, written; their CPU cost.
+        (The caller holds the lock.)"""
+        t0 = time.thread_time()
+        frame, groups = frame_and_groups()
+        self.writer.write(frame)
+        self.writer.write(groups)
+        cost = time.thread_time() - t0
+        self._learn(cost, size)
+        self.last_groups = time.monotonic()
+        self.last_groups_heap = groups["heap"]
+        return cost
 
     def groups_now(self):
         """A frame and a groups record now, on the calling thread (MainReturn: the
@@ -411,30 +430,22 @@ class Recorder:
             if _pypper.state() != "running":
                 return
             size = size_now()
-            if not self._affordable(self.pair_unit_cost, size,
-                                    max(MAIN_RETURN_SHARE, self.cost_share), MAIN_RETURN_ALLOWANCE):
+            if not self._affordable(size, max(MAIN_RETURN_SHARE, self.cost_share),
+                                    MAIN_RETURN_ALLOWANCE):
                 self.skipped += 1
                 return
-            t0 = time.thread_time()
             try:
-                frame, groups = frame_and_groups()
-                self.writer.write(frame)
-                self.writer.write(groups)
+                cost = self._record(size)
             except (OSError, RuntimeError, MemoryError) as e:
                 self.errors += 1
                 self.last_error = str(e)
                 return
-            cost = time.thread_time() - t0
             self.cost += cost
             self.main_cost += cost
-            self._learn("pair_unit_cost", cost, size)
-            self.last_groups = time.monotonic()
-            self.last_groups_heap = heap_bytes()
 
     def _loop(self, stop, done):
         import _thread
         self._tid = _thread.get_native_id()
-        next_groups, frame_cost = self._next_groups, self._frame_cost
         ended = True                    # by itself (not asked to)
         try:
             while True:
@@ -452,40 +463,22 @@ class Recorder:
                         size = size_now()
                         # CPU time of this thread: what it takes from the program
                         # (it holds the GIL while it reads the heap).
-                        t0 = time.thread_time()
-                        if (time.monotonic() >= next_groups
-                                and self._affordable(self.pair_unit_cost, size, self.cost_share)):
-                            # Both from one snapshot; the frames' spacing keeps the
-                            # cost of the last frame taken alone (half of both when
-                            # there is none yet).
-                            frame, groups = frame_and_groups()
-                            self.writer.write(frame)
-                            self.writer.write(groups)
-                            cost = time.thread_time() - t0
-                            self._learn("pair_unit_cost", cost, size)
-                            frame_cost = frame_cost or cost / 2
-                            self.last_groups = time.monotonic()
-                            self.last_groups_heap = heap_bytes()
-                            next_groups = self.last_groups + cost / self.cost_share
-                        elif self._affordable(self.frame_unit_cost, size, self.cost_share):
-                            self.writer.write(frame_record())
-                            cost = frame_cost = time.thread_time() - t0
-                            self._learn("frame_unit_cost", cost, size)
+                        if self._affordable(size, self.cost_share):
+                            self.cost += self._record(size)
                         else:
                             self.skipped += 1
-                            cost = 0.0
-                        self.cost += cost
                         if self.writer.thinned != thinned:
                             self.interval *= 2
+                        # Spaced by the last record's cost: at most cost_share of the
+                        # time between records goes to them.
                         self._due = time.monotonic() + max(self.interval,
-                                                           frame_cost / self.cost_share)
+                                                           self.last_cost / self.cost_share)
                     except (OSError, RuntimeError, MemoryError) as e:
                         self.errors += 1
                         self.last_error = str(e)
                         if isinstance(e, OSError):
                             break       # the file is gone or the disk is full
         finally:
-            self._next_groups, self._frame_cost = next_groups, frame_cost
             if ended:
                 self._finished = True
             done.release()

@@ -177,10 +177,12 @@ def main():
     cache = [make_record(i, rng) for i in range(N_KEYS)]
     cdf = zipf_cdf(N_KEYS, ZIPF_S)
     log = []
-    requests, checksum = serve(rng, cache, cdf, log, SECONDS)
+    # (An argument: seconds of requests, for tests/test_demo.py's shorter run.)
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else SECONDS
+    requests, checksum = serve(rng, cache, cdf, log, seconds)
     pypper.migrate_now()            # one more round, so the figures below are current
     print(f"sample workload: {N_KEYS} records with {PAYLOAD}-byte payloads, {requests} "
-          f"Zipf(s={ZIPF_S}) requests in {SECONDS:.0f} s, {len(log)} log entries "
+          f"Zipf(s={ZIPF_S}) requests in {seconds:g} s, {len(log)} log entries "
           f"(checksum {checksum})")
     did_it_help(rng, cache, cdf)
     if started_here:
