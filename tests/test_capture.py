@@ -477,6 +477,32 @@ def test_a_killed_long_run_has_groups_records_of_its_data(tmp_path):
     assert at_line >= 20_000_000, at_line
 
 
+@pytest.mark.parametrize("ending, status", [("raise RuntimeError('crash after work')", 1),
+                                            ("sys.exit(3)", 3)])
+def test_main_ending_by_an_exception_takes_the_record(tmp_path, ending, status):
+    """main() leaving by an exception gets the record main()'s return gets, with its
+    data (lru_raise.py's report showed the 7 MiB left at exit), and the traceback
+    stays the program's own."""
+    prog = write(tmp_path, "r.py", textwrap.dedent(f"""
+        import sys
+        def main():
+            columns = [[float(i) for i in range(50_000)] for _ in range(12)]   # ~24 MB
+            {ending}
+        main()
+    """))
+    out = str(tmp_path / "r.capture")
+    cp = pypper("run", "--interval", "100", "-o", out, prog)
+    assert cp.returncode == status, cp.stderr
+    cap = _capture.load(out)
+    assert cap.groups_record["heap"] >= 20_000_000 > cap.end["heap"], \
+        (cap.groups_record["heap"], cap.end["heap"])
+    assert cap.groups_record["k"] == "groups"
+    if status == 1:
+        files = re.findall(r'File "([^"]+)"', cp.stderr)
+        assert files == [prog, prog], cp.stderr
+        assert "RuntimeError: crash after work" in cp.stderr
+
+
 def test_help_is_plain_text_and_says_how_to_start():
     """No reStructuredText markup in any --help (it showed ``python3 -m pypper``)."""
     top = pypper("--help")

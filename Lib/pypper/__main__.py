@@ -94,22 +94,18 @@ def _trim_traceback(exc):
     return exc.with_traceback(tb)
 
 
-def _run_program(args):
+def _run_program(args, on_exception=None):
     """Runs the script or module as python would; returns its exit status, printing
-    an uncaught exception's traceback (without Pypper's frames) as python does."""
+    an uncaught exception's traceback (without Pypper's frames) as python does.
+    on_exception() is called first when the program ends by an exception (SystemExit
+    included), while its traceback still holds the frames it left and their data."""
     try:
-        if args.module:
-            # sys.path[0] is already what `python3 -m MODULE` gives (the working
-            # directory, or nothing under -P): `python3 -m pypper` set it so.
-            sys.argv = [args.module] + args.args
-            runpy.run_module(args.module, run_name="__main__", alter_sys=True)
-        else:
-            sys.argv = [args.target] + args.args
-            _set_path0(os.path.dirname(os.path.realpath(args.target)))
-            if zipfile.is_zipfile(args.target) or _is_pyc(args.target):
-                runpy.run_path(args.target, run_name="__main__")     # a zip app, a .pyc
-            else:
-                _run_script(args.target)
+        try:
+            _exec_program(args)
+        except BaseException:
+            if on_exception is not None:
+                on_exception()
+            raise
         return 0, None
     except SystemExit as e:
         code = e.code
@@ -122,6 +118,21 @@ def _run_program(args):
         return 130, "".join(traceback.format_exception(_trim_traceback(e)))
     except BaseException as e:
         return 1, "".join(traceback.format_exception(_trim_traceback(e)))
+
+
+def _exec_program(args):
+    if args.module:
+        # sys.path[0] is already what `python3 -m MODULE` gives (the working
+        # directory, or nothing under -P): `python3 -m pypper` set it so.
+        sys.argv = [args.module] + args.args
+        runpy.run_module(args.module, run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = [args.target] + args.args
+        _set_path0(os.path.dirname(os.path.realpath(args.target)))
+        if zipfile.is_zipfile(args.target) or _is_pyc(args.target):
+            runpy.run_path(args.target, run_name="__main__")     # a zip app, a .pyc
+        else:
+            _run_script(args.target)
 
 
 def _set_path0(directory):
@@ -248,7 +259,8 @@ def cmd_run(args):
         recorder = _capture.Recorder(writer, interval, _session.lock, args.overhead)
         main_return = _capture.MainReturn(recorder)
     t0 = time.monotonic()
-    status, trace_text = _run_program(args)
+    status, trace_text = _run_program(
+        args, main_return.on_exception if main_return is not None else None)
     if main_return is not None:
         main_return.stop()
     if os.getpid() != pid:
