@@ -218,7 +218,7 @@ def test_capture_is_bounded_and_readable_while_thinned(tmp_path):
             _capture.load(path)            # readable at every instant
     w.close()
     assert w.thinned >= 2
-    assert max(sizes) <= 200_000 + 20_000    # the cap plus at most one record
+    assert max(sizes) <= 200_000             # the cap (room kept for the end record)
     cap = _capture.load(path)
     assert cap.groups_record["heap"] == 99   # the peak survives thinning
     assert cap.groups_record["t"] == 0.5     # (the later ones are far below it)
@@ -503,6 +503,49 @@ def test_main_ending_by_an_exception_takes_the_record(tmp_path, ending, status):
         assert "RuntimeError: crash after work" in cp.stderr
 
 
+def _sized(kind, t, size, heap=0):
+    """A record of about `size` bytes (its padding incompressible text)."""
+    rec = {"k": kind, "t": t, "heap": heap, "groups": [], "untraced": []}
+    if kind == "frame":
+        rec = _synthetic_frame(int(t))
+    rec["pad"] = "x" * max(0, size - len(json.dumps(rec, separators=(",", ":"))))
+    return rec
+
+
+class _SizeProbe(_capture.CaptureWriter):
+    """The file's size after every line written (a program killed then leaves that)."""
+    sizes = None
+
+    def _write_line(self, text):
+        super()._write_line(text)
+        if self.sizes is not None:
+            self.sizes.append(os.path.getsize(self.path))
+
+
+def test_max_size_holds_with_its_fixed_records(tmp_path):
+    """--max-size is a bound on the file, end record included: frames are thinned, a
+    record that cannot fit is dropped (bfs.py with --max-size 65536 gave 118,407
+    bytes, its groups and end records alone past the bound); the file stays readable
+    at every instant and keeps frames over the whole run."""
+    path = str(tmp_path / "m.capture")
+    bound = 400_000
+    w = _SizeProbe(path, {"argv": ["x"]}, max_bytes=bound)
+    w.sizes = sizes = []
+    for i in range(100):
+        w.write(_sized("frame", i, 12_000))
+        w.write(_sized("groups", i, 30_000, heap=1000 + i))
+        if i % 10 == 0:
+            _capture.load(path)
+    w.write(_sized("end", 100, 36_000, heap=10))
+    w.close()
+    assert max(sizes) <= bound, max(sizes)
+    assert w.thinned >= 2
+    cap = _capture.load(path)
+    assert cap.finished and cap.groups_record["t"] == 99
+    ts = [f.t for f in cap.frames]
+    assert len(ts) >= 4 and ts[0] == 0 and ts[-1] >= 50, ts
+
+
 def test_help_is_plain_text_and_says_how_to_start():
     """No reStructuredText markup in any --help (it showed ``python3 -m pypper``)."""
     top = pypper("--help")
@@ -534,7 +577,7 @@ def test_summary_folds_to_the_terminal_only_between_words():
                                          ("--overhead", "nan"), ("--overhead", "1.5"),
                                          ("--interval", "0"), ("--interval", "-1"),
                                          ("--interval", "inf"), ("--max-size", "0"),
-                                         ("--max-size", "-5")])
+                                         ("--max-size", "-5"), ("--max-size", "65536")])
 def test_bad_recorder_arguments_are_one_line(tmp_path, flag, value):
     prog = write(tmp_path, "app.py", "print('ran')\n")
     cp = pypper("run", flag, value, prog, cwd=tmp_path)

@@ -190,7 +190,10 @@ def _module_found(name):
         return False
 
 
-MIN_CAPTURE_BYTES = 1 << 16        # --max-size below this: refused
+# --max-size below this: refused. A capture holds a header, groups records and the end
+# record whatever its size (tens of KiB each: 30 KiB on lru.py and the demo), and its
+# frames are thinned to fit the rest; at 64 KiB a run's file came to 118 KiB.
+MIN_CAPTURE_BYTES = 1 << 20
 
 
 def _recorder_args_error(args):
@@ -199,7 +202,8 @@ def _recorder_args_error(args):
         return f"--interval {args.interval}: seconds between frames must be a number above 0"
     if args.max_size < MIN_CAPTURE_BYTES:
         return (f"--max-size {args.max_size}: a capture needs at least {MIN_CAPTURE_BYTES} "
-                f"bytes (the default is {_capture.DEFAULT_MAX_BYTES})")
+                f"bytes (1 MiB: room for its groups and end records and some frames; the "
+                f"default is {_capture.DEFAULT_MAX_BYTES})")
     if not (math.isfinite(args.overhead) and 0 < args.overhead <= 1):
         return (f"--overhead {args.overhead}: the share of the run the recorder may spend "
                 f"must be above 0 and at most 1 (the default is {_capture.COST_SHARE})")
@@ -290,6 +294,7 @@ def cmd_run(args):
                                        "errors": recorder.errors,
                                        "last_error": recorder.last_error,
                                        "thinned": writer.thinned,
+                                       "dropped": writer.dropped,
                                        "skipped": recorder.skipped,
                                        "forks": recorder.forks,
                                        "interval": recorder.interval}
@@ -325,6 +330,10 @@ def _print_run_summary(path, status=0):
             cost += (f"; {skipped} record{'s' if skipped != 1 else ''} skipped to stay within "
                      f"the --overhead budget (the heap grew: {since}a larger --overhead, "
                      f"e.g. 1, allows more)")
+        dropped = cap.end["recorder"].get("dropped") or 0
+        if dropped:
+            cost += (f"; {dropped} record{'s' if dropped != 1 else ''} dropped to keep the "
+                     f"file under --max-size")
     if status:
         out.append(f"pypper: the program exited with status {status} (the figures are "
                    f"up to then)")
@@ -460,7 +469,8 @@ def _parse(argv):
     p.add_argument("--interval", type=float, metavar="SECONDS",
                    help="seconds between heat frames (default HEAT_INTERVAL_MS, or 1)")
     p.add_argument("--max-size", type=int, default=_capture.DEFAULT_MAX_BYTES, metavar="BYTES",
-                   help="thin the capture's frames past this size (default 32 MiB)")
+                   help="the capture file's bound: its frames are thinned to stay under it "
+                        "(default 32 MiB, at least 1 MiB)")
     p.add_argument("--overhead", type=float, default=_capture.COST_SHARE, metavar="FRACTION",
                    help="the recorder waits long enough between frames to spend at most "
                         "this share of the run reading the heap (default 0.05), and skips a "

@@ -12,10 +12,11 @@ File format (text, one record a line, each line complete in itself):
 
 Records are appended and flushed to the kernel as they are made, so a program that
 crashes or is killed (even SIGKILL) leaves every record but the one being written;
-the reader ignores an incomplete last line. The file is bounded: when it passes
-``max_bytes`` or ``max_frames`` frames it is rewritten (to a temporary file, then
-renamed over it, so it is readable at every instant) keeping every other frame and
-the last ``groups`` record, and the frame interval doubles.
+the reader ignores an incomplete last line. The file is bounded: when a record would
+leave less than room for the end record under ``max_bytes``, or past ``max_frames``
+frames, it is rewritten (to a temporary file, then renamed over it, so it is readable
+at every instant) keeping every other frame and the groups records the report may
+show, and the frame interval doubles; a record that still does not fit is dropped.
 
 A frame's page heat is the bytes-weighted temperature of what is on the page: traced
 objects, the buffers they own, and untraced bytes at their page's own heat: sum of
@@ -60,6 +61,9 @@ OBJECT_COST = 0.3e-6
 MAIN_RETURN_SHARE = 0.25        # MainReturn's record: skipped when its estimated cost
 MAIN_RETURN_ALLOWANCE = 1.0     # would take the recording past this share of the run
                                 # plus this many CPU seconds
+# The end record: the last groups record's size plus this for its counters (5.5 KiB on
+# lru.py), kept free under --max-size while the run lasts.
+END_EXTRA = 16 << 10
 NEAR_PEAK = 0.9                 # the report's groups record: the last one with a heap
                                 # at least this share of the largest recorded
 
@@ -246,7 +250,11 @@ def _counters():
 
 
 class CaptureWriter(_trace.LineFile):
-    """Appends records to a capture file; bounded (see the module docstring)."""
+    """Appends records to a capture file; bounded (see the module docstring): a record
+    is written only with room left under max_bytes for the end record (estimated as
+    the largest groups record so far plus END_EXTRA for its counters); without it the
+    file is thinned and, when that frees too little, the record is dropped (counted in
+    `dropped`). The end record is written whatever it takes."""
 
     def __init__(self, path, header, *, max_bytes=DEFAULT_MAX_BYTES,
                  max_frames=DEFAULT_MAX_FRAMES):
@@ -255,6 +263,8 @@ class CaptureWriter(_trace.LineFile):
         self.max_frames = max_frames
         self.frames = 0
         self.thinned = 0
+        self.dropped = 0
+        self.end_reserve = END_EXTRA
         self._file = open(self.path, "w", encoding="utf-8")
         self._write_line(MAGIC)
         self.write(dict({"k": "header", "format_version": FORMAT_VERSION}, **header))
@@ -266,16 +276,28 @@ class CaptureWriter(_trace.LineFile):
     def write(self, record):
         if self._file is None:
             return
-        self._write_line(json.dumps(record, separators=(",", ":")))
-        if record.get("k") == "frame":
-            self.frames += 1
-        if self.frames > self.max_frames or self._file.tell() > self.max_bytes:
+        # (ASCII: json.dumps escapes the rest, so characters are bytes.)
+        line = json.dumps(record, separators=(",", ":"))
+        kind = record.get("k")
+        if kind == "groups":
+            self.end_reserve = max(self.end_reserve, len(line) + END_EXTRA)
+        need = len(line) + 1 + (0 if kind in ("end", "header") else self.end_reserve)
+        if kind == "frame" and self.frames >= self.max_frames:
             self.thin()
+        while self._file.tell() + need > self.max_bytes and self.thin():
+            pass
+        if self._file.tell() + need > self.max_bytes and kind not in ("end", "header"):
+            self.dropped += 1
+            return
+        self._write_line(line)
+        if kind == "frame":
+            self.frames += 1
 
     def thin(self):
         """Keep every other frame, the last groups record, the one the report shows
         (chosen_groups) and the one of the heap's peak; the caller doubles its
-        interval (the `thinned` count says how often this happened)."""
+        interval (the `thinned` count says how often this happened). Returns whether
+        anything was removed."""
         self._file.close()
         with open(self.path, encoding="utf-8") as f:
             lines = f.read().splitlines()
@@ -297,13 +319,16 @@ class CaptureWriter(_trace.LineFile):
                 frames += 1
             elif not line.startswith('{"k":"groups"') or i in keep_groups:
                 keep.append(line)
-        tmp = f"{self.path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("\n".join(keep) + "\n")
-        os.replace(tmp, self.path)
+        removed = len(lines) - len(keep)
+        if removed:
+            tmp = f"{self.path}.tmp{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write("\n".join(keep) + "\n")
+            os.replace(tmp, self.path)
+            self.frames = (frames + 1) // 2
+            self.thinned += 1
         self._file = open(self.path, "a", encoding="utf-8")
-        self.frames = (frames + 1) // 2
-        self.thinned += 1
+        return removed > 0
 
 
 class Recorder:
