@@ -17,6 +17,17 @@ size_t pypper_heap_page_index(const void *p)
     return (uintptr_t)((const char *)p - pypper_heap_layout.base) >> PAGE_SHIFT;
 }
 
+int pypper_heap_committed_ranges(size_t *first, size_t *count, int max)
+{
+    int n = 0;
+    for (unsigned tier = 0; pypper_heap_layout.base && tier < HEAP_TIERS && n < max; tier++) {
+        first[n] = (tier * pypper_heap_layout.tier_bytes) >> PAGE_SHIFT;
+        count[n] = region_committed_extent(tier) >> PAGE_SHIFT;
+        n++;
+    }
+    return n;
+}
+
 void *pypper_heap_page_at(size_t index)
 {
     return pypper_heap_layout.base + (index << PAGE_SHIFT);

@@ -10,6 +10,9 @@
 size_t pypper_heap_page_slots(void);
 size_t pypper_heap_page_index(const void *p);     /* p owned by the heap */
 void *pypper_heap_page_at(size_t index);
+/* The page indexes of each tier's committed extent (arenas handed out at least
+ * once), as ranges [first[i], first[i] + count[i]); how many ranges (at most max). */
+int pypper_heap_committed_ranges(size_t *first, size_t *count, int max);
 /* Whether a block the live trace tracks starts on the page (its bitmap, not the page). */
 bool pypper_heap_page_tracked(size_t index);
 

@@ -17,6 +17,12 @@ typedef struct {
 
 static page_slot *slot;
 static size_t nslots, touched;
+/* The pages' reference heat (page_heat.h): stamped, decayed as objects' reference. */
+static struct {
+    double heat;
+    uint32_t stamp;
+    bool from_census;
+} ref;
 
 int pypper_page_heat_start(size_t slots)
 {
@@ -37,6 +43,9 @@ void pypper_page_heat_stop(void)
         pypper_own_munmap(slot, nslots * sizeof(page_slot));
     slot = NULL;
     nslots = touched = 0;
+    ref.heat = 0.0;
+    ref.stamp = 0;
+    ref.from_census = false;
 }
 
 bool pypper_page_heat_on(void) { return slot != NULL; }
@@ -48,8 +57,54 @@ void pypper_page_heat_add(size_t index, double heat, uint32_t now_ms)
     page_slot *s = &slot[index];
     if (s->heat == 0.0f && s->stamp == 0)
         touched++;
-    s->heat = (float)(pypper_model_decay_idle(s->heat, s->stamp, now_ms) + heat);
+    double now_heat = pypper_model_decay_idle(s->heat, s->stamp, now_ms) + heat;
+    s->heat = (float)now_heat;
     s->stamp = now_ms ? now_ms : 1;     /* stamp 0 marks a page never touched */
+    /* Until a census counts enough pages, the hottest page is the reference. */
+    if (!ref.from_census && now_heat > pypper_page_heat_reference(now_ms)) {
+        ref.heat = now_heat;
+        ref.stamp = now_ms;
+    }
+}
+
+double pypper_page_heat_reference(uint32_t now_ms)
+{
+    return pypper_model_decay(ref.heat, ref.stamp, now_ms);
+}
+
+void pypper_page_heat_census(const size_t *first, const size_t *count, int ranges, uint64_t turn,
+                             uint32_t now_ms)
+{
+    if (!slot)
+        return;
+    size_t total = 0;
+    for (int r = 0; r < ranges; r++)
+        total += count[r];
+    size_t stride = total > PYPPER_PAGE_CENSUS_SAMPLE
+                        ? (total + PYPPER_PAGE_CENSUS_SAMPLE - 1) / PYPPER_PAGE_CENSUS_SAMPLE : 1;
+    pypper_model_census c;
+    pypper_model_census_begin(&c);
+    size_t skip = (size_t)(turn % stride);       /* of the pages before the next sample */
+    for (int r = 0; r < ranges; r++) {
+        size_t i = skip;
+        for (; i < count[r]; i += stride) {
+            size_t index = first[r] + i;
+            if (index >= nslots)
+                break;
+            const page_slot *s = &slot[index];
+            if (s->stamp && s->heat > 0.0f)
+                pypper_model_census_add_heat(&c, pypper_model_decay_idle(s->heat, s->stamp, now_ms),
+                                             s->stamp, now_ms);
+        }
+        skip = i >= count[r] ? i - count[r] : 0;
+    }
+    double census = pypper_model_census_percentile(&c);
+    if (census <= 0.0)
+        return;
+    double held = ref.from_census ? pypper_page_heat_reference(now_ms) : 0.0;
+    ref.heat = census > held ? census : held;
+    ref.stamp = now_ms;
+    ref.from_census = true;
 }
 
 double pypper_page_heat_get(size_t index, uint32_t now_ms)
@@ -62,10 +117,10 @@ double pypper_page_heat_get(size_t index, uint32_t now_ms)
 
 double pypper_page_heat_temperature(const void *addr, size_t index, size_t size, uint32_t now_ms)
 {
-    double share = size >= 4096 ? 1.0 : (double)size / 4096.0;
-    double heat = pypper_page_heat_get(index, now_ms) * share;
-    return pypper_attr_temperature(heat > 0.0 ? pypper_model_temperature(heat, now_ms) : 0.0,
-                                   pypper_wt_page_history(addr), size);
+    double heat = pypper_page_heat_get(index, now_ms);
+    double t = heat > 0.0 ? pypper_model_temperature_against(heat, pypper_page_heat_reference(now_ms))
+                          : 0.0;
+    return pypper_attr_temperature(t, pypper_wt_page_history(addr), size);
 }
 
 size_t pypper_page_heat_pages(void) { return touched; }

@@ -2,8 +2,10 @@
  * no entry in the object table (numbers the live trace leaves out, objects it has not
  * reached yet): the sampler's evidence about such an object is added to the page that
  * holds its header, decaying like an object's heat (HALF_LIFE_MS). What an object
- * without an entry is worth is then its page's heat, shared by the bytes of the page
- * (Modules/temperature_api.c). Pure C; not thread-safe: callers hold the GIL. */
+ * without an entry is worth is then its page's temperature: the page's heat on the
+ * model's scale against the pages' own reference, the 95th percentile of the heats of
+ * pages with recent evidence (a census, as objects have theirs). Pure C; not
+ * thread-safe: callers hold the GIL. */
 #ifndef PYPPER_PAGE_HEAT_H
 #define PYPPER_PAGE_HEAT_H
 
@@ -23,10 +25,27 @@ void pypper_page_heat_add(size_t index, double heat, uint32_t now_ms);
 /* Page `index`'s heat decayed to now_ms; 0 for a page without evidence. */
 double pypper_page_heat_get(size_t index, uint32_t now_ms);
 /* The temperature of an object without an entry, its header at addr (page `index`),
- * its block `size` bytes: its page's heat times the object's share of the page
- * (size / 4096, at most 1), on the model's scale, with, under write tracking, its
- * share of the page's writes added (attribution.h). */
+ * its block `size` bytes: its page's temperature, with, under write tracking, its
+ * share of the page's writes added (attribution.h).
+ * Against the pages' reference, not the objects': a page's heat is what all the
+ * objects on it were worth, and the objects' reference is the heat of one object of
+ * the hottest 5%. Shared out by the bytes (an object's heat: page heat x size / 4096)
+ * and held against the objects' reference, a float of a column that a loop reads item
+ * by item (`p[i]`, each read once a pass) came out at 1/15,000 of its list's heat,
+ * cold, and so did the column's item array: a newcomer's column store showed its 3 hot
+ * columns (1.4 MB) as 192 bytes hot. Against the pages, their pages are as hot as
+ * they are used: the pages' census counts the pages of such data, not one list. */
 double pypper_page_heat_temperature(const void *addr, size_t index, size_t size, uint32_t now_ms);
+/* The pages' census: the heats of up to PYPPER_PAGE_CENSUS_SAMPLE pages spread evenly
+ * over the ranges of page indexes [first[i], first[i] + count[i]) (from an offset that
+ * moves with `turn`) set the pages' reference to their 95th percentile; it rises at
+ * once and falls no faster than heats decay. Until a census has counted 16 pages with
+ * recent evidence, the hottest page heat seen is the reference. */
+#define PYPPER_PAGE_CENSUS_SAMPLE 16384
+void pypper_page_heat_census(const size_t *first, const size_t *count, int ranges, uint64_t turn,
+                             uint32_t now_ms);
+/* The pages' reference heat decayed to now_ms. */
+double pypper_page_heat_reference(uint32_t now_ms);
 /* Pages that have had evidence in this session (each costs 8 bytes of the map). */
 size_t pypper_page_heat_pages(void);
 

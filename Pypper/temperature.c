@@ -111,11 +111,16 @@ void pypper_model_census_add(pypper_model_census *c, const pypper_obj_state *s, 
 {
     if (!(s->heat > 0.0f))
         return;                                     /* without heat: not counted */
-    uint32_t age = now_ms > s->stamp ? now_ms - s->stamp : 0;
+    pypper_model_census_add_heat(c, pypper_model_heat(s, now_ms), s->stamp, now_ms);
+}
+
+void pypper_model_census_add_heat(pypper_model_census *c, double heat, uint32_t stamp_ms,
+                                  uint32_t now_ms)
+{
+    uint32_t age = now_ms > stamp_ms ? now_ms - stamp_ms : 0;
     if ((double)age > PYPPER_CENSUS_WINDOW * P.half_life_ms)
         return;                                     /* not used lately: not counted */
-    double heat = pypper_model_heat(s, now_ms);
-    if (heat <= 0.0)
+    if (!(heat > 0.0))
         return;
     /* Buckets of a quarter octave from 2^-16 up. */
     int b = (int)floor(4.0 * (log2(heat) + 16.0));
@@ -124,25 +129,31 @@ void pypper_model_census_add(pypper_model_census *c, const pypper_obj_state *s, 
     c->count++;
 }
 
-void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms)
+double pypper_model_census_percentile(const pypper_model_census *c)
 {
     if (c->count < 16)
-        return;                 /* too few to say: keep the reference as it decays */
+        return 0.0;             /* too few to say */
     uint64_t want = c->count - c->count / 20, seen = 0;
     for (int b = 0; b < PYPPER_CENSUS_BUCKETS; b++) {
         seen += c->bucket[b];
-        if (seen >= want) {
-            /* It rises at once, and falls no faster than the heats decay: one census
-             * that met a crowd of objects barely used (a burst of new objects with a
-             * sample each) must not make everything else look hot. */
-            double census = exp2((double)(b + 1) / 4.0 - 16.0);
-            double held = reference_from_census ? pypper_model_reference_heat(now_ms) : 0.0;
-            reference_heat = census > held ? census : held;
-            reference_stamp = now_ms;
-            reference_from_census = true;
-            return;
-        }
+        if (seen >= want)
+            return exp2((double)(b + 1) / 4.0 - 16.0);
     }
+    return 0.0;
+}
+
+void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms)
+{
+    double census = pypper_model_census_percentile(c);
+    if (census <= 0.0)
+        return;                 /* too few to say: keep the reference as it decays */
+    /* It rises at once, and falls no faster than the heats decay: one census that met
+     * a crowd of objects barely used (a burst of new objects with a sample each) must
+     * not make everything else look hot. */
+    double held = reference_from_census ? pypper_model_reference_heat(now_ms) : 0.0;
+    reference_heat = census > held ? census : held;
+    reference_stamp = now_ms;
+    reference_from_census = true;
 }
 
 double pypper_model_temperature(double heat, uint32_t now_ms)
@@ -152,7 +163,12 @@ double pypper_model_temperature(double heat, uint32_t now_ms)
         double r = pypper_model_reference_heat(now_ms);
         ref_memo = (reference_memo){true, now_ms, reference_stamp, reference_heat, r};
     }
-    double ref = ref_memo.ref > REFERENCE_FLOOR ? ref_memo.ref : REFERENCE_FLOOR;
+    return pypper_model_temperature_against(heat, ref_memo.ref);
+}
+
+double pypper_model_temperature_against(double heat, double reference)
+{
+    double ref = reference > REFERENCE_FLOOR ? reference : REFERENCE_FLOOR;
     if (heat <= 0.0)
         return 0.0;
     /* u: heat on a log scale, 1 at the reference; 1 - 10^-u keeps every heat apart

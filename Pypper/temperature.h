@@ -55,6 +55,12 @@ typedef struct {
 void pypper_model_census_begin(pypper_model_census *c);
 void pypper_model_census_add(pypper_model_census *c, const pypper_obj_state *s, uint32_t now_ms);
 void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms);
+/* Any heat (decayed to now_ms already) last added to at stamp_ms, counted as above:
+ * the page census (Pypper/page_heat.h) uses the same histogram. */
+void pypper_model_census_add_heat(pypper_model_census *c, double heat, uint32_t stamp_ms,
+                                  uint32_t now_ms);
+/* The census's 95th percentile heat; 0 when it counted fewer than 16 heats. */
+double pypper_model_census_percentile(const pypper_model_census *c);
 
 /* A heat stamped from_ms decayed to to_ms (HALF_LIFE_MS). */
 double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms);
@@ -77,6 +83,9 @@ double pypper_model_reference_heat(uint32_t now_ms);
 /* Temperature in [0, 1): with u = log(1 + 8 heat / reference) / log(9) (reference at
  * least 1), 1 - 10^-u (0.9 at the reference). Strictly increasing in heat. */
 double pypper_model_temperature(double heat, uint32_t now_ms);
+/* The same scale against another reference heat (at least 1): a page's heat against
+ * the pages' reference (Pypper/page_heat.h). */
+double pypper_model_temperature_against(double heat, double reference);
 /* e's class after seeing temperature t (updates its class with hysteresis). */
 int pypper_model_classify(pypper_obj_entry *e, double t);
 /* The class of temperature t by the thresholds alone, for what keeps no class (a

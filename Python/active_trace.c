@@ -190,6 +190,7 @@ static struct {
     uint64_t signal_evidence;   /* drained from the signal sampler */
     uint64_t hand_overs, hand_over_ns;  /* run in the program's threads, and their CPU time */
     uint64_t hand_over_nudges;          /* a queued one's signal given again (request_hand_over) */
+    uint64_t refills, page_censuses;    /* of the poll window; of the pages' heat */
     uint64_t cpu_ns_done;       /* CPU time of the session's threads that ended (forks) */
     sampler_loop loop;
 } AT PYPPER_PINNED = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -411,6 +412,18 @@ static bool is_number(const pypper_obj_entry *e, const pypper_obj_state *st)
     return PyLong_CheckExact(op) || PyFloat_CheckExact(op);
 }
 
+/* The pages' census (Pypper/page_heat.h) runs at one refill in PAGE_CENSUS_EVERY
+ * (once a second), from the second on: up to 16,384 page slots read over the heap's
+ * committed extent. */
+#define PAGE_CENSUS_EVERY 10
+
+static void take_page_census(uint32_t now)
+{
+    size_t first[PYPPER_TIERS], count[PYPPER_TIERS];
+    int n = pypper_heap_committed_ranges(first, count, PYPPER_TIERS);
+    pypper_page_heat_census(first, count, n, AT.page_censuses++, now);
+}
+
 static void take_census(size_t count, uint32_t now)
 {
     pypper_model_census census;
@@ -521,6 +534,8 @@ static void refill_poll_window(uint32_t now)
     if (AT.table_cursor >= count)
         AT.table_cursor = 0;
     take_census(count, now);
+    if (AT.refills++ % PAGE_CENSUS_EVERY == 1)
+        take_page_census(now);
     pypper_obj_entry *entries = pypper_objtable_entry0;
     size_t c = AT.table_cursor;
     for (size_t i = 0; i < n; i++) {

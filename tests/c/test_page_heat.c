@@ -1,7 +1,8 @@
 /* tests/c/test_page_heat.c: page heat: evidence adds up on its page and nowhere else,
  * halves every HALF_LIFE_MS (faster after PYPPER_IDLE_AFTER half-lives idle, objects'
- * heat too), pages out of range and before start are ignored; an
- * object's share of its page's heat grows with its size; stop forgets everything. */
+ * heat too), pages out of range and before start are ignored; an object's
+ * temperature is its page's against the pages' reference (the hottest page, then the
+ * census's 95th percentile, held as it decays); stop forgets everything. */
 #include "check.h"
 #include "../../Pypper/options.h"
 #include "../../Pypper/page_heat.h"
@@ -48,18 +49,52 @@ int main(void)
     pypper_page_heat_add(0, 1.0, 0);                /* model time 0 counts too */
     CHECK(near(pypper_page_heat_get(0, 0), 1.0) && pypper_page_heat_pages() == 2);
 
-    /* An object's temperature: its share of the page, on the model's scale (the
-     * reference heat is the hottest heat the model has seen: none yet, so feed one). */
-    pypper_obj_state s = {0};
-    uint16_t frames[PYPPER_EVIDENCE_KINDS] = {[PYPPER_EVIDENCE_FRAME] = 2};
-    pypper_model_add_heat(&s, pypper_model_weigh(frames), 3100);
+    /* An object's temperature: its page's, whatever its size, against the pages'
+     * reference: before any census, the hottest page heat seen (page 7's 8.0 at 100,
+     * decayed to 1.0 at 3100, then its 2.0 there). */
     char page[8192];
     double small = pypper_page_heat_temperature(page, 7, 64, 3100);
     double big = pypper_page_heat_temperature(page, 7, 4096, 3100);
     double huge = pypper_page_heat_temperature(page, 7, 1 << 20, 3100);
-    CHECK(small > 0.0 && small < big && near(big, huge));
-    CHECK(near(big, pypper_model_temperature(2.0, 3100)));
+    CHECK(small > 0.0 && near(small, big) && near(big, huge));
+    CHECK(near(pypper_page_heat_reference(3100), 2.0));
+    CHECK(near(big, pypper_model_temperature_against(2.0, 2.0)));
     CHECK(pypper_page_heat_temperature(page, 6, 4096, 3100) == 0.0);   /* no evidence */
+
+    /* The census: pages 100..199 with heats 1..100 (the 95th percentile: about 95,
+     * rounded up to its quarter octave), the others none. A page as hot as most of
+     * them is hot; a reference held against a later census that finds less, as it
+     * decays. */
+    pypper_page_heat_stop();
+    CHECK(pypper_page_heat_start(1000) == 0);
+    for (int i = 0; i < 100; i++)
+        pypper_page_heat_add((size_t)(100 + i), (double)(i + 1), 5000);
+    CHECK(near(pypper_page_heat_reference(5000), 100.0));     /* the hottest, so far */
+    size_t first[2] = {0, 150}, count[2] = {150, 850};
+    pypper_page_heat_census(first, count, 2, 0, 5000);
+    double r = pypper_page_heat_reference(5000);
+    CHECK(r >= 95.0 && r <= 95.0 * 1.19);
+    CHECK(pypper_page_heat_temperature(page, 190, 32, 5000) >= 0.85);   /* heat 91 */
+    CHECK(pypper_page_heat_temperature(page, 100, 32, 5000) < 0.2);     /* heat 1 */
+    pypper_page_heat_add(300, 1.0, 6000);
+    size_t one_first[1] = {300}, one_count[1] = {1};
+    pypper_page_heat_census(one_first, one_count, 1, 0, 6000);          /* too few: kept */
+    CHECK(near(pypper_page_heat_reference(6000), r / 2));
+    for (int i = 0; i < 100; i++)
+        pypper_page_heat_add((size_t)(400 + i), 1.0, 6000);
+    size_t low_first[1] = {400}, low_count[1] = {100};
+    pypper_page_heat_census(low_first, low_count, 1, 0, 6000);          /* less: held */
+    CHECK(near(pypper_page_heat_reference(6000), r / 2));
+    /* Sampled: 1,000 pages over a stride when more than PYPPER_PAGE_CENSUS_SAMPLE. */
+    pypper_page_heat_stop();
+    CHECK(pypper_page_heat_start(4 * PYPPER_PAGE_CENSUS_SAMPLE) == 0);
+    for (size_t i = 0; i < 4 * PYPPER_PAGE_CENSUS_SAMPLE; i += 4)
+        pypper_page_heat_add(i, 8.0, 100);
+    size_t all_first[1] = {0}, all_count[1] = {4 * PYPPER_PAGE_CENSUS_SAMPLE};
+    pypper_page_heat_census(all_first, all_count, 1, 1, 100);           /* every 4th + 1: none */
+    CHECK(near(pypper_page_heat_reference(100), 8.0));                  /* the hottest seen */
+    pypper_page_heat_census(all_first, all_count, 1, 4, 100);           /* the heated ones */
+    CHECK(pypper_page_heat_reference(100) >= 8.0 && pypper_page_heat_reference(100) <= 8.0 * 1.19);
 
     pypper_page_heat_stop();
     pypper_page_heat_stop();                        /* idempotent */
