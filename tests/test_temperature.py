@@ -377,6 +377,42 @@ def test_numbers_of_a_list_picked_from_take_one_item_per_use():
     assert out == "ok\n"
 
 
+def test_numbers_a_loop_reads_by_index_are_as_hot_as_their_pages_are_used():
+    # A column store's query reads 3 columns item by item (`p[i]`), each float once a
+    # pass: the frames show the lists and the floats of the moment, never a scan. Each
+    # float is worth 1/20,000 of its list, but its page is read as often as any page
+    # of the heap that is read: against the pages, not against the lists, those floats
+    # are hot and the 5 columns never read stay cold. (Held against the objects'
+    # reference, they were all cold, and so were their lists' item arrays: a
+    # newcomer's report showed 3 hot columns as 192 bytes hot.)
+    out = check("""
+        cols = columns(8)
+        def at(i):
+            # The index, and a sample every 100 rows taken while the caller's value
+            # stack holds the column being read (and the float read before it), as the
+            # sampler thread finds it in the middle of the expression.
+            if i % 100 == 0:
+                _pypper._test_sample()
+            return i
+        def query(p, q, r):
+            total = 0.0
+            for i in range(len(p)):
+                total += p[at(i)] * q[at(i)] * (1 - r[at(i)] / 100)
+            return total
+        driven()
+        for _ in range(12):                 # (the pages' census runs at the 2nd and 12th)
+            query(cols[0], cols[1], cols[2])
+            _pypper._test_hand_over()
+        for col in cols[:3]:
+            numbers_follow(col)
+        for col in cols[3:]:
+            numbers_stay_cold(col)
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_numbers_of_a_list_a_loop_walks_take_its_heat():
     # `for x in col` reads every item of col, one per iteration, as C code scanning it
     # does: col's numbers take its heat on each item. The frames show the loop's
