@@ -86,6 +86,69 @@ def test_newcomer_programs_get_a_report(tmp_path, name):
     assert 'id="internal-series"' in text
 
 
+FLOATS = """\
+import sys, time
+
+
+def main():
+    data = [i + 0.5 for i in range(100_000)]   # line 5: 3.2 MB of floats, 0.8 MB of list
+    t0 = time.time()
+    s = 0.0
+    while time.time() - t0 < float(sys.argv[1]):
+        for x in data:
+            s += x
+    return s
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_site_chart_counts_what_the_tables_count(tmp_path):
+    """The chart of the top sites over time counts a site's bytes as the by-site table
+    does: traced objects by their temperature plus untraced bytes by their pages' heat.
+    A loop over a list of floats: the floats (never traced) are most of its hot bytes;
+    the chart showed the list's item array only (cols.py: 359 KiB against 1.7 MiB).
+    Its point at the record the tables show (a frame from the same walk) is the table
+    row's hot and warm bytes, exactly."""
+    prog = tmp_path / "floats.py"
+    prog.write_text(FLOATS)
+    cap = str(tmp_path / "floats.capture")
+    cp = pypper("run", "-o", cap, "--interval", "0.2", "--overhead", "0.5", str(prog), "1.5",
+                cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    a = _report.analyze(_capture.load(cap))
+    row = [s for s in a["sites"] if s["name"] == "floats.py:5 (main)"]
+    assert len(row) == 1, [s["name"] for s in a["sites"][:5]]
+    row = row[0]
+    # The floats are untraced and mostly hot or warm by their pages' heat.
+    assert row["untraced_hot"] + row["untraced_warm"] >= 2_000_000, row
+    ss = a["site_series"]
+    line = [s for s in ss["sites"] if s["site"] == "floats.py:5 (main)"]
+    assert len(line) == 1, [s["site"] for s in ss["sites"]]
+    assert a["as_of"] in ss["times"], (a["as_of"], ss["times"])
+    i = ss["times"].index(a["as_of"])
+    assert (line[0]["hot"][i], line[0]["warm"][i]) == (row["hot_all"], row["warm_all"]), \
+        (line[0], row["hot_all"], row["warm_all"], row["hot"], row["warm"])
+    assert ss["untraced"] == len(ss["times"])           # every frame has them
+    assert "counted as the by-site table counts them" in _report.series_note(a)
+
+
+def test_site_chart_of_an_older_capture_says_it_has_traced_bytes_only(tmp_path):
+    """Frames written before they carried untraced bytes by site: the chart plots the
+    traced bytes it has, and its caption says the table's figures can be larger."""
+    path = str(tmp_path / "old.capture")
+    _folding_capture(path, 1)
+    a = _report.analyze(_capture.load(path))
+    assert a["site_series"]["untraced"] == 0
+    assert a["site_series"]["sites"][0]["hot"] == [4096, 4096]
+    note = _report.series_note(a)
+    assert note.startswith("This capture was made by an older Pypper: its frames have "
+                           "traced objects' bytes only."), note
+    assert _report._e(note) in _report.render_html(a)
+
+
 def test_type_rows_fold_by_who_made_their_bytes():
     """A type row is the program's when its bytes from the program's own sites are at
     least those from library, interpreter and Pypper sites; bytes without a recorded

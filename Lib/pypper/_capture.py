@@ -126,8 +126,12 @@ def page_heat_now(data):
 
 
 def frame_record(data=None):
-    """A frame: every page's heat and the 40 sites of the most warm and hot bytes.
-    data: a sums_now(the cold threshold) (frame_and_groups)."""
+    """A frame: every page's heat and the 40 sites of the most warm and hot bytes,
+    counted as the by-site table counts them: "sites" the traced objects' [hot, warm]
+    bytes, "untraced_sites" the untraced bytes' [hot, warm] by their pages' heat (a
+    list of floats is mostly untraced: without them the chart showed cols.py's hot
+    columns at a fifth of the table's figure). Captures of older versions have no
+    "untraced_sites". data: a sums_now(the cold threshold) (frame_and_groups)."""
     if data is None:
         data = sums_now(_pypper.session_config()[0]["cold_threshold"])
     ps, uptime, heat, tiers = page_heat_now(data)
@@ -143,9 +147,19 @@ def frame_record(data=None):
         s = sites.setdefault(site or "", [0, 0])
         s[0] += hot
         s[1] += warm
-    top = sorted(sites.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:40]
+    untraced = {}
+    for site, _size, _cold, warm, hot in data.get("untraced", ()):
+        u = untraced.setdefault(site or "", [0, 0])
+        u[0] += hot
+        u[1] += warm
+    # The top 40 by traced + untraced hot and warm bytes, as the chart plots them.
+    def both(site):
+        return sum(sites.get(site, (0, 0))) + sum(untraced.get(site, (0, 0)))
+    top = sorted(set(sites) | set(untraced), key=lambda s: -both(s))[:40]
     return {"k": "frame", "t": round(uptime, 3), "ps": ps, "base": base,
-            "pages": _encode([deltas, q, slow]), "sites": dict(top)}
+            "pages": _encode([deltas, q, slow]),
+            "sites": {s: sites[s] for s in top if s in sites},
+            "untraced_sites": {s: untraced[s] for s in top if any(untraced.get(s, ()))}}
 
 
 def groups_record(data=None, heap=None):
@@ -656,10 +670,14 @@ def end_record(status, seconds):
 # ------------------------------------------------------------------ reading
 
 class Frame:
-    __slots__ = ("t", "pages", "heat", "slow", "sites")
+    """A frame read back. sites: {site: [hot, warm]} of traced objects; untraced_sites:
+    {site: [hot, warm]} of untraced bytes by their pages' heat, or None in a capture
+    made before frames had them."""
+    __slots__ = ("t", "pages", "heat", "slow", "sites", "untraced_sites")
 
-    def __init__(self, t, pages, heat, slow, sites):
+    def __init__(self, t, pages, heat, slow, sites, untraced_sites=None):
         self.t, self.pages, self.heat, self.slow, self.sites = t, pages, heat, slow, sites
+        self.untraced_sites = untraced_sites
 
 
 class Capture:
@@ -752,7 +770,7 @@ def load(path):
                 ps = rec["ps"]
                 frames.append(Frame(rec["t"], [rec["base"] + i * ps for i in idx],
                                     [v / HEAT_SCALE for v in q], set(slow),
-                                    rec.get("sites", {})))
+                                    rec.get("sites", {}), rec.get("untraced_sites")))
             elif kind == "groups":
                 groups.append(rec)
             elif kind == "end":

@@ -257,21 +257,35 @@ def _heatmap_matrix(frames, all_pages):
 
 
 def _site_series(frames, internal_paths, cwd):
-    """The hot and warm bytes over time of the top sites: "sites" the program's own,
-    "internal_sites" the interpreter's, libraries' and Pypper's (and bytes without a
-    site), which the report folds away (they never fill the program's chart)."""
+    """The hot and warm bytes over time of the top sites, counted as the by-site table
+    counts them: traced objects by their temperature plus untraced bytes by their
+    pages' heat (a list of floats is mostly untraced bytes: without them cols.py's hot
+    columns were a flat 359 KiB in the chart against 1.7 MiB in the table). "sites" the
+    program's own, "internal_sites" the interpreter's, libraries' and Pypper's (and
+    bytes without a site), which the report folds away (they never fill the program's
+    chart). "untraced": how many frames carry untraced bytes by site (frames of older
+    captures have traced bytes only; the report's caption says so)."""
+    def point(f, s):
+        hot, warm = f.sites.get(s, (0, 0))
+        uhot, uwarm = (f.untraced_sites or {}).get(s, (0, 0))
+        return hot + uhot, warm + uwarm
+
     totals = {}
     for f in frames:
-        for s, (hot, warm) in f.sites.items():
-            totals[s] = totals.get(s, 0) + hot + warm
+        for s in set(f.sites) | set(f.untraced_sites or ()):
+            totals[s] = totals.get(s, 0) + sum(point(f, s))
     ranked = sorted((s for s in totals if totals[s] > 0), key=lambda s: -totals[s])
     internal = {s: is_internal(s, internal_paths, cwd) for s in ranked}
 
     def series(sites):
-        return [{"site": shown_site(s, cwd) if s else "(no site)",
-                 "hot": [f.sites.get(s, [0, 0])[0] for f in frames],
-                 "warm": [f.sites.get(s, [0, 0])[1] for f in frames]} for s in sites]
+        out = []
+        for s in sites:
+            points = [point(f, s) for f in frames]
+            out.append({"site": shown_site(s, cwd) if s else "(no site)",
+                        "hot": [p[0] for p in points], "warm": [p[1] for p in points]})
+        return out
     return {"times": [f.t for f in frames],
+            "untraced": sum(f.untraced_sites is not None for f in frames),
             "sites": series([s for s in ranked if not internal[s]][:TOP_SITES_OVER_TIME]),
             "internal_sites": series([s for s in ranked if internal[s]][:TOP_SITES_OVER_TIME])}
 
@@ -608,6 +622,9 @@ function series(S,sites,id,empty){
   function X(t){return L+(W-L-10)*(t-t0)/(t1-t0);}function Y(v){return Hh-B-(Hh-B-10)*v/max;}
   var ax=document.createElementNS(ns,'path');ax.setAttribute('d','M'+L+' 10V'+(Hh-B)+'H'+(W-10));ax.setAttribute('stroke','#888');ax.setAttribute('fill','none');svg.appendChild(ax);
   [[0,'0'],[max,fmt(max)]].forEach(function(p){var t=document.createElementNS(ns,'text');t.setAttribute('x',4);t.setAttribute('y',Y(p[0])+4);t.setAttribute('font-size','11');t.textContent=p[1];svg.appendChild(t);});
+  if(S.as_of!=null&&S.as_of>=t0&&S.as_of<=t1){ // when the tables' figures were taken
+    var m=document.createElementNS(ns,'path');m.setAttribute('d','M'+X(S.as_of).toFixed(1)+' 10V'+(Hh-B));m.setAttribute('stroke','#888');m.setAttribute('stroke-dasharray','4 3');m.setAttribute('id',id+'-as-of');svg.appendChild(m);
+    var left=X(S.as_of)>L+50,mt=document.createElementNS(ns,'text');mt.setAttribute('x',X(S.as_of)+(left?-3:3));mt.setAttribute('y',20);mt.setAttribute('text-anchor',left?'end':'start');mt.setAttribute('font-size','11');mt.textContent='tables';svg.appendChild(mt);}
   var tt=document.createElementNS(ns,'text');tt.setAttribute('x',W-140);tt.setAttribute('y',Hh-8);tt.setAttribute('font-size','11');tt.textContent='run time (s) '+t0.toFixed(1)+'..'+t1.toFixed(1);svg.appendChild(tt);
   var list=document.getElementById(id+'-legend');
   sites.forEach(function(s,k){
@@ -619,7 +636,7 @@ function series(S,sites,id,empty){
 }
 function fmt(n){var u=['B','KiB','MiB','GiB'],i=0;while(n>=1024&&i<3){n/=1024;i++;}return n.toFixed(i?1:0)+' '+u[i];}
 heatmap();
-series(D.site_series,D.site_series.sites,'site-series','No warm or hot objects from an allocation site in the program\'s own code were seen in the heat frames.');
+series(D.site_series,D.site_series.sites,'site-series','No warm or hot bytes from an allocation site in the program\'s own code were seen in the heat frames.');
 series(D.site_series,D.site_series.internal_sites,'internal-site-series','None seen in the heat frames.');
 document.body.setAttribute('data-pypper-report','rendered');
 })();
@@ -694,6 +711,31 @@ def _class_cards(a):
                                         f"traced {fmt_bytes(t[k])} + untraced {fmt_bytes(u[k])}",
                       k))
     return cards
+
+
+def series_note(a):
+    """The chart's caption: what a point counts, and when the capture's frames lack
+    the untraced bytes by site (made by an older Pypper) that the tables count."""
+    ss = a["site_series"]
+    n, have = len(ss["times"]), ss.get("untraced", 0)
+    when = ""
+    if a.get("as_of") is not None and a["as_of"] in ss["times"]:
+        when = (f" The tables' figures are those of the record at {a['as_of']:.1f} s (dashed "
+                f"line), taken with the frame of that time.")
+    elif a.get("as_of") is not None:
+        # The end record: a groups record without a frame.
+        when = (f" The tables' figures are those of the record at {a['as_of']:.1f} s, which "
+                f"has no frame of its own (the program's end): the chart's points are from "
+                f"other times.")
+    if have == n:
+        return ("A point is a site's hot and warm bytes in that frame, counted as the by-site "
+                "table counts them: traced objects by their temperature plus untraced bytes "
+                "(floats, objects the live trace has not taken) by their pages' heat." + when)
+    missing = "its frames have" if not have else f"{n - have} of its {n} frames have"
+    return (f"This capture was made by an older Pypper: {missing} traced objects' bytes only. "
+            "Untraced bytes (floats, objects the live trace has not taken), which the by-site "
+            "table counts by their pages' heat, are left out there, so a site's curve can be "
+            "well below its row in the table." + when)
 
 
 def render_html(a):
@@ -804,7 +846,7 @@ def render_html(a):
                   if mig else '<p>No migration counters: the program did not reach its end.</p>')
     model = a["model"]
     hm = a["heatmap"]
-    data = {"heatmap": hm, "site_series": a["site_series"]}
+    data = {"heatmap": hm, "site_series": dict(a["site_series"], as_of=a.get("as_of"))}
     data_json = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     status = (f"exit status {a['status']}, {a['seconds']} s" if a["finished"] else "did not finish")
     ps = a["page_size"]
@@ -871,6 +913,7 @@ temperature x bytes over the page size, from 0 (nothing on it used recently) to 
 as the hottest). Colour scale: logarithmic.</p>
 <h3>Hot and warm bytes of the program's top allocation sites over time</h3>
 <div id="site-series"></div><ul id="site-series-legend"></ul>
+<p class="note" id="site-series-note">{_e(series_note(a))}</p>
 <details id="internal-series"><summary>Interpreter, library and Pypper sites, and bytes without a
 recorded site: {len(a["site_series"].get("internal_sites", []))} sites</summary>
 <div id="internal-site-series"></div><ul id="internal-site-series-legend"></ul></details>
