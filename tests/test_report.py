@@ -166,7 +166,7 @@ def test_type_rows_fold_by_who_made_their_bytes():
     assert not _report.type_is_internal(row("function", 200_000, 0, 500_000))
 
 
-def _folding_capture(path, n):
+def _folding_capture(path, n, times=(1.0, 2.0)):
     """A capture whose program made lists at app.py:3, beside Pypper's recorder objects
     (no site), a library's objects and Pypper's own site in the heat frames."""
     ps = 4096
@@ -191,7 +191,7 @@ def _folding_capture(path, n):
         for rec in ({"k": "header", "format_version": 1, "argv": ["app.py"],
                      "cwd": os.path.dirname(path),
                      "internal_paths": ["/usr/lib/python3.12", "/opt/py/lib/pypper"]},
-                    frame, dict(frame, t=2.0), groups):
+                    *(dict(frame, t=t) for t in times), groups):
             f.write(json.dumps(rec) + "\n")
 
 
@@ -567,3 +567,28 @@ def test_class_cards_count_untraced_bytes_by_their_page_heat():
     a["untraced_classes"] = None        # a capture from before untraced bytes had heat
     assert _report._class_cards(a)[0][0] == "1.0 MiB"
     assert "untraced bytes have no temperature" in _report._class_cards(a)[0][1]
+
+
+def test_heatmap_time_labels_never_repeat():
+    """The heatmap's columns are frames, which can be close in time (a record at
+    main()'s return just after the recorder's): labels get the decimals that tell
+    neighbours apart (they read "8.2 8.2"), and a label equal to its neighbour's even
+    then is left out."""
+    assert _report.time_ticks([0.5, 2.0, 4.1, 6.2, 8.15, 8.24]) == \
+        [[0, "0.50"], [1, "2.00"], [2, "4.10"], [3, "6.20"], [4, "8.15"], [5, "8.24"]]
+    assert _report.time_ticks([1.0, 2.0, 3.0]) == [[0, "1.0"], [1, "2.0"], [2, "3.0"]]
+    assert _report.time_ticks([1.0, 1.0]) == [[0, "1.0"]]
+    assert _report.time_ticks([8.2001, 8.2002, 9.0]) == [[0, "8.200"], [2, "9.000"]]
+    assert _report.time_ticks([]) == []
+    ticks = _report.time_ticks([0.1 * i for i in range(100)])       # 6 of 100 columns
+    assert [c for c, _ in ticks] == [0, 20, 40, 59, 79, 99]
+    assert [label for _, label in ticks] == ["0.0", "2.0", "4.0", "5.9", "7.9", "9.9"]
+    # The report draws the ticks analyze() made, no labels of its own.
+    assert "H.ticks.forEach" in _report.JS and "toFixed(1),Math.max(L+8" not in _report.JS
+
+
+def test_heatmap_of_close_frames_gets_distinct_time_labels(tmp_path):
+    path = str(tmp_path / "close.capture")
+    _folding_capture(path, 1, times=(8.15, 8.24))
+    hm = _report.analyze(_capture.load(path))["heatmap"]
+    assert hm["ticks"] == [[0, "8.15"], [1, "8.24"]], hm["ticks"]

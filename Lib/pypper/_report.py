@@ -252,8 +252,32 @@ def _heatmap_matrix(frames, all_pages):
             counts[r] += 1
         cells.append([round(1000 * s / c) if c else -1 for s, c in zip(sums, counts)])
     labels = [hex(all_pages[r * n // rows]) for r in range(rows)]
-    return {"rows": rows, "cols": len(picked), "cells": cells,
-            "times": [f.t for f in picked], "pages_per_row": n / rows, "labels": labels}
+    times = [f.t for f in picked]
+    return {"rows": rows, "cols": len(picked), "cells": cells, "times": times,
+            "ticks": time_ticks(times), "pages_per_row": n / rows, "labels": labels}
+
+
+def time_ticks(times, n=6):
+    """[[column, label]] of the heatmap's time axis: up to n evenly spaced columns
+    (frames, which can be unevenly spaced in time), labelled in seconds with the fewest
+    decimals (1 to 3) that tell neighbouring labels apart: two frames 0.1 s apart (a
+    record at main()'s return just after the recorder's) read "8.2 8.2" with one. A
+    label still equal to its left neighbour's is left out."""
+    if not times:
+        return []
+    k = min(n, len(times))
+    cols = sorted({round(j * (len(times) - 1) / max(1, k - 1)) for j in range(k)})
+    for decimals in (1, 2, 3):
+        labels = [f"{times[c]:.{decimals}f}" for c in cols]
+        # (Frames of one time cannot be told apart by any number of decimals.)
+        if all(la != lb for la, lb, a, b in zip(labels, labels[1:], cols, cols[1:])
+               if times[a] != times[b]):
+            break
+    ticks = []
+    for c, label in zip(cols, labels):
+        if not ticks or ticks[-1][1] != label:
+            ticks.append([c, label])
+    return ticks
 
 
 def _site_series(frames, internal_paths, cwd):
@@ -596,11 +620,11 @@ function heatmap(){
     var r=Math.round(i*H.rows/nt),yy=T+r*rh;
     g.beginPath();g.moveTo(L-4,yy+0.5);g.lineTo(L,yy+0.5);g.stroke();
     g.fillText(String(Math.round(r*H.pages_per_row)),L-6,Math.min(yy,T+h-4));}
-  var nx=Math.min(6,H.cols);g.textAlign='center';g.textBaseline='top';
-  for(var j=0;j<nx;j++){ // x: the time of evenly spaced columns (frames may be uneven)
-    var k=Math.round(j*(H.cols-1)/Math.max(1,nx-1)),xx=L+k*cw+cw/2;
+  g.textAlign='center';g.textBaseline='top';
+  H.ticks.forEach(function(tk){ // x: the time of evenly spaced columns (frames may be uneven)
+    var k=tk[0],xx=L+k*cw+cw/2;
     g.beginPath();g.moveTo(xx+0.5,T+h);g.lineTo(xx+0.5,T+h+4);g.stroke();
-    g.fillText(H.times[k].toFixed(1),Math.max(L+8,Math.min(xx,L+w-8)),T+h+6);}
+    g.fillText(tk[1],Math.max(L+8,Math.min(xx,L+w-8)),T+h+6);});
   g.fillText('run time (s)',L+w/2,T+h+20);
   g.save();g.translate(10,T+h/2);g.rotate(-Math.PI/2);g.fillText('page (index, address order)',0,-6);g.restore();
   c.title='x: run time, '+H.cols+' frames; y: '+pages+' pages in address order, '+H.pages_per_row.toFixed(1)+' a row'+(H.labels&&H.labels.length?', from '+H.labels[0]:'');
