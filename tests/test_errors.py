@@ -359,6 +359,7 @@ SNAPSHOTS = textwrap.dedent("""
         "bad-row": _snapshot.MAGIC + zlib.compress(
             b'{"format": "pypper-snapshot", "version": 1, "objects": [["\\xc3\\xa9"]]}'),
         "trailing": raw + b"\\x00\\x01junk",
+        "capture": b'PYPPER-CAPTURE 1\\n{"k":"header","format_version":1}\\n',
     }
     out = {}
     for name, data in files.items():
@@ -394,6 +395,9 @@ def test_loading_what_is_not_a_snapshot_raises_a_readable_error(tmp_path):
         "deep": "nested too deeply",
         "missing-field": "no 'objects' field",
         "trailing": "data after the end",
+        # What `pypper run` writes: the message says what it is and how to read it.
+        "capture": "a capture of `pypper run`, not a snapshot: read it with "
+                   f"python3 -m pypper report {tmp_path / 'capture'}",
     }
     for name, (kind, message) in results.items():
         assert kind == "SnapshotError", (name, kind, message)

@@ -580,8 +580,9 @@ def _fail(path, what):
     raise SnapshotError(f"{os.fsdecode(os.fspath(path))!r}: {what}")
 
 
-def _header_error(raw):
-    """Why raw does not start with MAGIC, in words (never its bytes)."""
+def _header_error(raw, path):
+    """Why raw (the file at path) does not start with MAGIC, in words (never its
+    bytes)."""
     line = raw[:64].split(b"\n", 1)[0]
     if line.startswith(b"PYPPER-SNAPSHOT "):
         version = line[len(b"PYPPER-SNAPSHOT "):]
@@ -591,6 +592,14 @@ def _header_error(raw):
         return "not a pypper snapshot (bad version in its header)"
     if not raw:
         return "empty file, not a pypper snapshot"
+    if line.startswith(b"PYPPER-CAPTURE"):
+        # What `pypper run -o FILE` writes: people try load() on it first. The command
+        # to paste, on one line (a name that is not printable stays FILE).
+        import shlex
+        name = os.fsdecode(os.fspath(path))
+        name = shlex.quote(name) if name.isprintable() else "FILE"
+        return (f"a capture of `pypper run`, not a snapshot: read it with "
+                f"python3 -m pypper report {name}")
     if MAGIC.startswith(raw):
         return "truncated snapshot (the file ends inside its header)"
     if raw.startswith(b"\x1f\x8b"):
@@ -613,7 +622,7 @@ def load(path):
     with open(os.fspath(path), "rb") as f:      # fspath: a number is no file descriptor here
         raw = f.read()
     if not raw.startswith(MAGIC):
-        _fail(path, _header_error(raw))
+        _fail(path, _header_error(raw, path))
     snap = _load_columns(raw)
     if snap is not None:
         return snap
