@@ -53,9 +53,21 @@ def is_internal(site, internal_paths, cwd=None):
     if any(ap.startswith(p.rstrip("/") + "/") for p in internal_paths
            if os.path.basename(p.rstrip("/")) == "pypper"):
         return True             # Pypper's own code (the capture's recorder)
+    if is_import_line(source_line(site, cwd)):
+        return True
     if cwd and ap.startswith(cwd.rstrip("/") + "/") and "site-packages" not in ap:
         return False
     return any(ap == p or ap.startswith(p.rstrip("/") + "/") for p in internal_paths)
+
+
+def is_import_line(text):
+    """Whether a line of source is an import statement. What an import makes is the
+    imported module's: a standard-library module's objects (made by its own code,
+    which is library code, they take the importing line, the innermost frame outside
+    the library) and the code objects unmarshalled for a module of the program's
+    (its own code's objects take its own lines). The demo's `from statistics import
+    median` held 88 KiB of classes, frozensets and patterns shown as the program's."""
+    return bool(re.match(r"(import\s+\w|from\s+[\w.]+\s+import\b)", text))
 
 
 def shown_site(site, cwd):
