@@ -62,7 +62,8 @@ def start(**options):
     """Start a tracing session with the environment's options overridden by these.
 
     Returns True when a session started, False when one was already running with the
-    same options. Raises ConfigError for a bad option name or value, and RuntimeError when a session with other options is running."""
+    same options. Raises ConfigError for a bad option name or value, and RuntimeError
+    when a session with other options is running."""
     args = _options.to_args(options)
     with _session.lock:
         return _start_locked(args)

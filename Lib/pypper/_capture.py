@@ -352,8 +352,9 @@ class Recorder:
     the traced objects is nearly all of a frame's cost (a groups record adds 0.5 ms to
     a frame's 0.06-0.4 s), and a frame alone spent the budget without saving the
     program's data (lru.py: frames at 1, 2.6 and 4.3 s, groups records at 0.01 s and
-    at main()'s return only, so a killed run showed 7 MiB of a 34 MiB heap). The report shows the last groups record taken near
-    the heap's peak (chosen_groups: at exit the program's data is mostly freed).
+    at main()'s return only, so a killed run showed 7 MiB of a 34 MiB heap). The
+    report shows the last groups record taken near the heap's peak (chosen_groups: at
+    exit the program's data is mostly freed).
 
     Around a fork() the thread ends and is started again in the parent (hooks of
     os.register_at_fork, as for Pypper's native threads: Doc/compatibility.md):
