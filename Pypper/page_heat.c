@@ -17,12 +17,7 @@ typedef struct {
 
 static page_slot *slot;
 static size_t nslots, touched;
-/* The pages' reference heat (page_heat.h): stamped, decayed as objects' reference. */
-static struct {
-    double heat;
-    uint32_t stamp;
-    bool from_census;
-} ref;
+static pypper_model_reference ref;      /* the pages' (page_heat.h) */
 
 int pypper_page_heat_start(size_t slots)
 {
@@ -43,9 +38,7 @@ void pypper_page_heat_stop(void)
         pypper_own_munmap(slot, nslots * sizeof(page_slot));
     slot = NULL;
     nslots = touched = 0;
-    ref.heat = 0.0;
-    ref.stamp = 0;
-    ref.from_census = false;
+    pypper_model_reference_reset(&ref);
 }
 
 bool pypper_page_heat_on(void) { return slot != NULL; }
@@ -60,16 +53,12 @@ void pypper_page_heat_add(size_t index, double heat, uint32_t now_ms)
     double now_heat = pypper_model_decay_idle(s->heat, s->stamp, now_ms) + heat;
     s->heat = (float)now_heat;
     s->stamp = now_ms ? now_ms : 1;     /* stamp 0 marks a page never touched */
-    /* Until a census counts enough pages, the hottest page is the reference. */
-    if (!ref.from_census && now_heat > pypper_page_heat_reference(now_ms)) {
-        ref.heat = now_heat;
-        ref.stamp = now_ms;
-    }
+    pypper_model_reference_saw(&ref, now_heat, now_ms);
 }
 
 double pypper_page_heat_reference(uint32_t now_ms)
 {
-    return pypper_model_decay(ref.heat, ref.stamp, now_ms);
+    return pypper_model_reference_at(&ref, now_ms);
 }
 
 void pypper_page_heat_census(const size_t *first, const size_t *count, int ranges, uint64_t turn,
@@ -98,13 +87,7 @@ void pypper_page_heat_census(const size_t *first, const size_t *count, int range
         }
         skip = i >= count[r] ? i - count[r] : 0;
     }
-    double census = pypper_model_census_percentile(&c);
-    if (census <= 0.0)
-        return;
-    double held = ref.from_census ? pypper_page_heat_reference(now_ms) : 0.0;
-    ref.heat = census > held ? census : held;
-    ref.stamp = now_ms;
-    ref.from_census = true;
+    pypper_model_reference_take(&ref, &c, now_ms);
 }
 
 double pypper_page_heat_get(size_t index, uint32_t now_ms)

@@ -23,17 +23,8 @@ static pypper_model_params P = {
 #define REFERENCE_SCALE 8.0
 #define LOG1P_REFERENCE_SCALE 2.1972245773362196
 #define REFERENCE_FLOOR 1.0
-static double reference_heat;
-static uint32_t reference_stamp;
-static bool reference_from_census;
-/* The reference heat decayed to a model time, kept while neither changes: a
- * hand-over asks for thousands of temperatures at one time (each was an exp2 more). */
-typedef struct {
-    bool valid;
-    uint32_t now_ms, stamp;
-    double heat, ref;
-} reference_memo;
-static reference_memo ref_memo;   /* (a session start voids it: the half-life may change) */
+static pypper_model_reference objects;  /* the objects' (a session start resets it: the
+                                           half-life may change) */
 
 void pypper_model_reset(const pypper_config *cfg)
 {
@@ -47,10 +38,46 @@ void pypper_model_reset(const pypper_config *cfg)
     P.weight[PYPPER_EVIDENCE_HOLD] = cfg->hold_weight;
     P.weight[PYPPER_EVIDENCE_REFCOUNT] = cfg->refcount_weight;
     P.weight[PYPPER_EVIDENCE_SCAN] = 0.0;
-    reference_heat = 0.0;
-    reference_stamp = 0;
-    reference_from_census = false;
-    ref_memo.valid = false;
+    pypper_model_reference_reset(&objects);
+}
+
+void pypper_model_reference_reset(pypper_model_reference *r)
+{
+    *r = (pypper_model_reference){0};
+}
+
+double pypper_model_reference_at(pypper_model_reference *r, uint32_t now_ms)
+{
+    if (!r->memo_valid || r->memo_ms != now_ms) {
+        r->memo = pypper_model_decay(r->heat, r->stamp, now_ms);
+        r->memo_ms = now_ms;
+        r->memo_valid = true;
+    }
+    return r->memo;
+}
+
+void pypper_model_reference_saw(pypper_model_reference *r, double heat, uint32_t now_ms)
+{
+    if (!r->from_census && heat > pypper_model_reference_at(r, now_ms)) {
+        r->heat = heat;
+        r->stamp = now_ms;
+        r->memo_valid = false;
+    }
+}
+
+static double census_percentile(const pypper_model_census *c);
+
+void pypper_model_reference_take(pypper_model_reference *r, const pypper_model_census *c,
+                                 uint32_t now_ms)
+{
+    double census = census_percentile(c);
+    if (census <= 0.0)
+        return;
+    double held = r->from_census ? pypper_model_reference_at(r, now_ms) : 0.0;
+    r->heat = census > held ? census : held;
+    r->stamp = now_ms;
+    r->from_census = true;
+    r->memo_valid = false;
 }
 
 const pypper_model_params *pypper_model_params_get(void) { return &P; }
@@ -87,7 +114,7 @@ double pypper_model_heat(const pypper_obj_state *s, uint32_t now_ms)
 
 double pypper_model_reference_heat(uint32_t now_ms)
 {
-    return pypper_model_decay(reference_heat, reference_stamp, now_ms);
+    return pypper_model_reference_at(&objects, now_ms);
 }
 
 void pypper_model_add_heat(pypper_obj_state *s, double add, uint32_t now_ms)
@@ -95,11 +122,7 @@ void pypper_model_add_heat(pypper_obj_state *s, double add, uint32_t now_ms)
     double heat = pypper_model_heat(s, now_ms) + add;
     s->heat = (float)heat;
     s->stamp = now_ms;
-    /* Until a percentile is known, the hottest heat seen is the reference. */
-    if (!reference_from_census && heat > pypper_model_reference_heat(now_ms)) {
-        reference_heat = heat;
-        reference_stamp = now_ms;
-    }
+    pypper_model_reference_saw(&objects, heat, now_ms);
 }
 
 void pypper_model_census_begin(pypper_model_census *c)
@@ -129,7 +152,8 @@ void pypper_model_census_add_heat(pypper_model_census *c, double heat, uint32_t 
     c->count++;
 }
 
-double pypper_model_census_percentile(const pypper_model_census *c)
+/* The census's 95th percentile heat; 0 when it counted fewer than 16 heats. */
+static double census_percentile(const pypper_model_census *c)
 {
     if (c->count < 16)
         return 0.0;             /* too few to say */
@@ -144,26 +168,12 @@ double pypper_model_census_percentile(const pypper_model_census *c)
 
 void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms)
 {
-    double census = pypper_model_census_percentile(c);
-    if (census <= 0.0)
-        return;                 /* too few to say: keep the reference as it decays */
-    /* It rises at once, and falls no faster than the heats decay: one census that met
-     * a crowd of objects barely used (a burst of new objects with a sample each) must
-     * not make everything else look hot. */
-    double held = reference_from_census ? pypper_model_reference_heat(now_ms) : 0.0;
-    reference_heat = census > held ? census : held;
-    reference_stamp = now_ms;
-    reference_from_census = true;
+    pypper_model_reference_take(&objects, c, now_ms);
 }
 
 double pypper_model_temperature(double heat, uint32_t now_ms)
 {
-    if (!ref_memo.valid || ref_memo.now_ms != now_ms || ref_memo.stamp != reference_stamp
-        || ref_memo.heat != reference_heat) {
-        double r = pypper_model_reference_heat(now_ms);
-        ref_memo = (reference_memo){true, now_ms, reference_stamp, reference_heat, r};
-    }
-    return pypper_model_temperature_against(heat, ref_memo.ref);
+    return pypper_model_temperature_against(heat, pypper_model_reference_at(&objects, now_ms));
 }
 
 double pypper_model_temperature_against(double heat, double reference)

@@ -7,6 +7,7 @@
 #include "objtable.h"
 #include "options.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum { PYPPER_COLD = 0, PYPPER_WARM = 1, PYPPER_HOT = 2 };
@@ -59,8 +60,31 @@ void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms);
  * the page census (Pypper/page_heat.h) uses the same histogram. */
 void pypper_model_census_add_heat(pypper_model_census *c, double heat, uint32_t stamp_ms,
                                   uint32_t now_ms);
-/* The census's 95th percentile heat; 0 when it counted fewer than 16 heats. */
-double pypper_model_census_percentile(const pypper_model_census *c);
+
+/* A reference heat, the scale temperatures are measured on: the 95th percentile of
+ * the last census that counted at least 16 heats; it
+ * rises at once and falls no faster than heats decay (one census that met a crowd of
+ * objects barely used, a burst of new objects with a sample each, must not make
+ * everything else look hot); until such a census, the hottest heat seen. Objects have
+ * one (temperature.c), pages another (page_heat.c). Its decayed value is kept per
+ * model time: a hand-over or a snapshot asks for thousands of temperatures at one
+ * time (each was an exp2 more). */
+typedef struct {
+    double heat;
+    uint32_t stamp;
+    bool from_census;
+    bool memo_valid;
+    uint32_t memo_ms;
+    double memo;                /* heat decayed to memo_ms */
+} pypper_model_reference;
+void pypper_model_reference_reset(pypper_model_reference *r);
+/* Its heat decayed to now_ms. */
+double pypper_model_reference_at(pypper_model_reference *r, uint32_t now_ms);
+/* A heat seen at now_ms: the reference until a census says otherwise. */
+void pypper_model_reference_saw(pypper_model_reference *r, double heat, uint32_t now_ms);
+/* A census taken at now_ms; too few heats in it: the reference is kept as it decays. */
+void pypper_model_reference_take(pypper_model_reference *r, const pypper_model_census *c,
+                                 uint32_t now_ms);
 
 /* A heat stamped from_ms decayed to to_ms (HALF_LIFE_MS). */
 double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms);
