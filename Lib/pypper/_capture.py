@@ -125,15 +125,13 @@ def page_heat_now(data):
     return ps, data["uptime"], heat, tiers
 
 
-def frame_record(data=None):
+def frame_record(data):
     """A frame: every page's heat and the 40 sites of the most warm and hot bytes,
     counted as the by-site table counts them: "sites" the traced objects' [hot, warm]
     bytes, "untraced_sites" the untraced bytes' [hot, warm] by their pages' heat (a
     list of floats is mostly untraced: without them the chart showed cols.py's hot
     columns at a fifth of the table's figure). Captures of older versions have no
     "untraced_sites". data: a sums_now(the cold threshold) (frame_and_groups)."""
-    if data is None:
-        data = sums_now(_pypper.session_config()[0]["cold_threshold"])
     ps, uptime, heat, tiers = page_heat_now(data)
     pages = sorted(heat)
     base = pages[0] if pages else 0
