@@ -134,18 +134,6 @@ void pypper_owned_buffer_of(PyObject *op, pypper_owned_buffer *out)
         out->size = info.size;          /* the keys object's whole block */
 }
 
-/* OrderedDict's object, as Objects/odictobject.c lays it out in 3.12 (private there);
- * checked against the type's basic size. Its nodes are PyMem blocks of 4 words. */
-typedef struct {
-    PyDictObject od_dict;
-    void *od_first, *od_last;
-    void **od_fast_nodes;
-    Py_ssize_t od_fast_nodes_size;
-    void *od_resize_sentinel;
-    size_t od_state;
-    PyObject *od_inst_dict, *od_weakreflist;
-} odict_layout;
-
 /* The usable size of the heap block holding p (any address in it), 0 when p is not
  * in an allocated block of the heap. */
 static size_t block_bytes(const void *p, const void **block)
@@ -203,8 +191,8 @@ size_t pypper_owned_blocks(PyObject *op, const void **main, pypper_owned_visit_f
             add_block(d->ma_values, &w);
         if (d->ma_keys && d->ma_keys->dk_refcnt == 1)
             add_block(d->ma_keys, &w);
-        if (PyType_IsSubtype(tp, &PyODict_Type) && PyODict_Type.tp_basicsize == sizeof(odict_layout)) {
-            odict_layout *od = (odict_layout *)op;
+        pypper_odict_layout *od = pypper_odict(op);
+        if (od) {
             add_block(od->od_fast_nodes, &w);
             /* The nodes: a linked list {key, hash, next, prev}, one per key. */
             void **node = od->od_first;

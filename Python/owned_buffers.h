@@ -23,6 +23,29 @@ typedef struct {
     bool movable;               /* the rules of §5 allow moving it now */
 } pypper_owned_buffer;
 
+/* OrderedDict's object, as Objects/odictobject.c lays it out in 3.12 (private there):
+ * its node index (od_fast_nodes: for each index slot of its keys table, the node of
+ * the key in that slot) and its nodes, PyMem blocks {key, hash, next, prev}. */
+typedef struct {
+    PyDictObject od_dict;
+    void *od_first, *od_last;
+    void **od_fast_nodes;
+    Py_ssize_t od_fast_nodes_size;
+    void *od_resize_sentinel;
+    size_t od_state;
+    PyObject *od_inst_dict, *od_weakreflist;
+} pypper_odict_layout;
+
+/* op as an OrderedDict, NULL when it is not one or the type's size says the layout
+ * is not this one. */
+static inline pypper_odict_layout *pypper_odict(PyObject *op)
+{
+    return PyType_IsSubtype(Py_TYPE(op), &PyODict_Type)
+                   && PyODict_Type.tp_basicsize == sizeof(pypper_odict_layout)
+               ? (pypper_odict_layout *)op
+               : NULL;
+}
+
 /* Look up array.array once per session; 0 or -1 (array could not be imported: its
  * buffers are then not considered). */
 int pypper_owned_buffers_init(void);

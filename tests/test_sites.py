@@ -105,8 +105,13 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
     few keys are looked up are used through a small part of their buffers: each page
     of a buffer takes its owner's temperature or, when lower, that of the hottest
     objects it refers to (snapshot.owned_classes, counted so by the pages and
-    by_type). A dict whose looked-up keys are spread over its table (one in 25) is
-    read on every page of it."""
+    by_type). A page of a buffer is read whenever one of the objects it refers to is
+    reached through it: as often as all of them together, which, spread over its
+    cache lines, is its temperature. A dict whose looked-up keys are spread over its
+    table (one in 25) is read on every page of it, at 7 keys' rate per page; one whose
+    tail holds a sprinkle of keys looked up once (an LRU cache's rare users) is cold
+    there, not as hot as its hottest key (that made every page of a Zipf-read cache
+    hot); an OrderedDict's node index and nodes are as used as their keys."""
     out = check("""
         class Item:
             def __init__(self, v):
@@ -116,6 +121,9 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
         table = {i: Item(i) for i in range(20000)}
         spread = {i: Item(i) for i in range(20000)}
         whole = [Item(i) for i in range(3000)]
+        sprinkled = {i: Item(i) for i in range(20000)}
+        from collections import OrderedDict
+        lru = OrderedDict((i, Item(i)) for i in range(20000))
         gc.collect()                            # the live trace takes them
         def append(lst):                        # lst: new in this frame at each call
             lst.append(None)
@@ -127,16 +135,24 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
         def walk(items):
             for it in items:
                 _pypper._test_sample()
+        def touch(d, keys):
+            for k in keys:
+                v = d[k]
+                d.move_to_end(k)
+                _pypper._test_sample()
+        look(sprinkled, range(500, 20000, 12))
         for _ in range(3):
             for _ in range(200):
                 append(log)
             look(table, range(500))
             look(spread, range(0, 20000, 25))
             walk(whole)
+            look(sprinkled, range(500))
+            touch(lru, range(500))
         _pypper._test_hand_over()
         snap = pypper.snapshot()
         row = {o.address: o for o in snap.objects}
-        for obj in (log, table, spread, whole):
+        for obj in (log, table, spread, whole, sprinkled, lru):
             assert row[id(obj)].klass == "hot", (type(obj), row[id(obj)])
         cold, warm, hot = snap.owned_classes[id(log)]
         assert cold >= 0.95 * row[id(log)].owned_bytes, (cold, warm, hot, row[id(log)].owned_bytes)
@@ -157,7 +173,16 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
         # 1,845 more entries, 11 pages, is read by nothing).
         cold, warm, hot = snap.owned_classes[id(spread)]
         owned = row[id(spread)].owned_bytes
-        assert hot >= 0.8 * owned and cold <= 0.15 * owned, (cold, warm, hot, owned)
+        assert hot + warm >= 0.8 * owned and cold <= 0.15 * owned, (cold, warm, hot, owned)
+        # Its head and its index slots (2,048 keys a page, 170 of them looked up) are
+        # hot, its entries' pages (170 entries, 14 looked up once) not.
+        cold, warm, hot = snap.owned_classes[id(sprinkled)]
+        owned = row[id(sprinkled)].owned_bytes
+        assert 0 < hot <= 0.2 * owned, (cold, warm, hot, owned)
+        # Its table, its node index and its 20,000 nodes: hot where the 500 keys are.
+        cold, warm, hot = snap.owned_classes[id(lru)]
+        owned = row[id(lru)].owned_bytes
+        assert 0 < hot <= 0.2 * owned and cold >= 0.6 * owned, (cold, warm, hot, owned)
         # A list whose every item is used: its buffer is as hot as it is.
         assert id(whole) not in snap.owned_classes or snap.owned_classes[id(whole)][2] >= 0.9 * row[id(whole)].owned_bytes
         # The aggregates and the pages count the buffers' bytes in those classes.
