@@ -44,6 +44,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static void *map_anon(size_t bytes) { return pypper_own_mmap(PYPPER_OWN_SNAPSHOT, bytes ? bytes : 1, 0); }
@@ -64,6 +65,8 @@ typedef struct {
     page_agg *slots;
     size_t cap, used;           /* cap: a power of two; kept at most half full */
     bool failed;                /* a page could not be added (no memory to grow) */
+    page_agg *last[2];          /* the slot found last for objects (they come in address
+                                 * order) and for the buffers they own (so do those, often) */
 } page_map;
 
 static size_t page_home(uintptr_t page, size_t mask)
@@ -71,10 +74,10 @@ static size_t page_home(uintptr_t page, size_t mask)
     return (size_t)((page >> 12) * 0x9E3779B97F4A7C15ull >> 20) & mask;
 }
 
-static int page_map_grow(page_map *m)
+static int page_map_grow_to(page_map *m, size_t cap)
 {
-    size_t cap = m->cap ? m->cap * 2 : 1024;
-    page_agg *fresh = map_anon(cap * sizeof(page_agg));
+    /* Populated at once: the hash spreads pages over all of it. */
+    page_agg *fresh = pypper_own_mmap(PYPPER_OWN_SNAPSHOT, cap * sizeof(page_agg), MAP_POPULATE);
     if (!fresh)
         return -1;
     for (size_t i = 0; i < m->cap; i++) {
@@ -89,12 +92,41 @@ static int page_map_grow(page_map *m)
         unmap_anon(m->slots, m->cap * sizeof(page_agg));
     m->slots = fresh;
     m->cap = cap;
+    m->last[0] = m->last[1] = NULL;
     return 0;
 }
 
-/* The page's aggregate, added if new; NULL when the map is full and cannot grow. */
-static page_agg *page_slot(page_map *m, uintptr_t page)
+static int page_map_grow(page_map *m)
 {
+    return page_map_grow_to(m, m->cap ? m->cap * 2 : 1024);
+}
+
+static void count_page(size_t index, unsigned tier, void *ctx)
+{
+    (void)index;
+    (void)tier;
+    ++*(size_t *)ctx;
+}
+
+/* A map with room for every page of the heap now in use (and a quarter more), made
+ * once: grown from 1,024 slots, a 300 MiB heap's map was remade and rehashed 7
+ * times and its fresh pages faulted in each time (a fifth of a capture's record). */
+static int page_map_init(page_map *m)
+{
+    size_t pages = 0, cap = 1024;
+    pypper_heap_for_each_used_page(count_page, &pages);
+    pages += pages / 4;
+    while (cap < 2 * pages && cap < ((size_t)1 << 40))
+        cap *= 2;
+    return page_map_grow_to(m, cap);
+}
+
+/* The page's aggregate, added if new; NULL when the map is full and cannot grow. lane:
+ * 0 for an object's block, 1 for an owned buffer's. */
+static page_agg *page_slot(page_map *m, uintptr_t page, int lane)
+{
+    if (m->last[lane] && m->last[lane]->page == page)
+        return m->last[lane];
     if ((m->used + 1) * 2 > m->cap && page_map_grow(m) < 0 && m->used + 1 >= m->cap) {
         m->failed = true;
         return NULL;
@@ -107,17 +139,17 @@ static page_agg *page_slot(page_map *m, uintptr_t page)
         m->slots[i].page = page;
         m->used++;
     }
-    return &m->slots[i];
+    return m->last[lane] = &m->slots[i];
 }
 
 static void add_bytes(page_map *m, uintptr_t start, size_t size, unsigned tier, double t,
-                      int klass, size_t page_size)
+                      int klass, size_t page_size, int lane)
 {
     uintptr_t end = start + size;
     for (uintptr_t a = start; a < end;) {
         uintptr_t page = a & ~(uintptr_t)(page_size - 1);
         uintptr_t stop = page + page_size < end ? page + page_size : end;
-        page_agg *p = page_slot(m, page);
+        page_agg *p = page_slot(m, page, lane);
         if (!p)
             return;
         p->tier = tier;
@@ -158,7 +190,7 @@ static void add_buffer_pages(const void *block, size_t size, void *arg)
         double items = b->t > 0.0 ? pypper_buffer_part_temperature(b->owner, block, size, a, stop, b->now) : -1.0;
         double t = items >= 0.0 && items < b->t ? items : b->t;
         int klass = t >= b->t ? b->klass : pypper_model_class_of(t);
-        add_bytes(b->pages, (uintptr_t)a, (size_t)(stop - a), info.tier, t, klass, b->page_size);
+        add_bytes(b->pages, (uintptr_t)a, (size_t)(stop - a), info.tier, t, klass, b->page_size, 1);
         b->parts.by_class[klass] += (uint64_t)(stop - a);
         b->parts.by_bin[pypper_group_bin(t)] += (uint64_t)(stop - a);
         b->parts.heat += t * (double)(stop - a);
@@ -190,6 +222,7 @@ static int by_page(const void *a, const void *b)
 /* The used slots moved to the front, sorted by address; returns how many. */
 static size_t page_map_sorted(page_map *m)
 {
+    m->last[0] = m->last[1] = NULL;
     size_t n = 0;
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].page)
@@ -703,7 +736,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, uin
         int klass = row_class(e, t);
         /* The object's whole block counts for its pages (its header included), and
          * each buffer it owns for the buffer's pages. */
-        add_bytes(&s->pages, (uintptr_t)tb.block, info.size, info.tier, t, klass, page_size);
+        add_bytes(&s->pages, (uintptr_t)tb.block, info.size, info.tier, t, klass, page_size, 0);
         if (s->traced)
             (void)pypper_untraced_mark(s->traced, tb.block, info.size);
         buffer_pages bp = {&s->pages, op, t, klass, now, page_size, s->traced, {{0}, {0}, 0.0}};
@@ -789,7 +822,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     s.traced = want_untraced ? pypper_untraced_new() : NULL;
     s.urows.cap = want_untraced ? (size_t)pypper_alloc_sites_count() + 1 : 0;
     s.urows.rows = want_untraced ? map_anon(s.urows.cap * sizeof(untraced_row)) : NULL;
-    if (!s.cols.head || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0
+    if (!s.cols.head || type_map_init(&s.types, 256) < 0 || page_map_init(&s.pages) < 0
         || (want_untraced && (!s.traced || !s.urows.rows))) {
         scratch_free(&s);
         Py_DECREF(buf);
@@ -988,7 +1021,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     s.urows.cap = (size_t)pypper_alloc_sites_count() + 1;
     s.urows.rows = map_anon(s.urows.cap * sizeof(untraced_row));
     if (!s.sums_rows || !s.cols.head || !s.owned || !s.machinery || !s.sums || !s.traced
-        || !s.urows.rows || type_map_init(&s.types, 256) < 0 || page_map_grow(&s.pages) < 0) {
+        || !s.urows.rows || type_map_init(&s.types, 256) < 0 || page_map_init(&s.pages) < 0) {
         scratch_free(&s);
         PyMem_Free(names);
         return PyErr_NoMemory();

@@ -12,6 +12,7 @@ struct pypper_group_sums {
     size_t cap, used;
     pypper_site_sum *sites;         /* PYPPER_GROUP_SITES of them */
     double frame_min_t;
+    pypper_group_sum *last;         /* the group found last (rows of one group come in runs) */
 };
 
 static size_t home(uint32_t site, uint32_t type, size_t mask)
@@ -42,6 +43,7 @@ static bool grow(pypper_group_sums *g)
         pypper_own_munmap(g->slots, g->cap * sizeof(*g->slots));
     g->slots = fresh;
     g->cap = cap;
+    g->last = NULL;
     return true;
 }
 
@@ -73,6 +75,8 @@ void pypper_group_sums_free(pypper_group_sums *g)
 /* The sums of (site, type), added if new; NULL when there is no memory. */
 static pypper_group_sum *group_of(pypper_group_sums *g, uint32_t site, uint32_t type)
 {
+    if (g->last && g->last->site == site && g->last->type == type)
+        return g->last;
     if ((g->used + 1) * 2 > g->cap && !grow(g))
         return NULL;
     size_t mask = g->cap - 1, i = home(site, type, mask);
@@ -82,10 +86,10 @@ static pypper_group_sum *group_of(pypper_group_sums *g, uint32_t site, uint32_t 
             s->site = site;
             s->type = type;
             g->used++;
-            return s;
+            return g->last = s;
         }
         if (s->site == site && s->type == type)
-            return s;
+            return g->last = s;
     }
 }
 
@@ -95,10 +99,12 @@ bool pypper_group_sums_add(pypper_group_sums *g, const pypper_snapshot_columns *
     for (size_t i = 0; i < n; i++) {
         uint32_t site = c->site[i] < PYPPER_GROUP_SITES ? c->site[i] : 0, type = c->type[i];
         double t = c->temperature[i];
-        uint64_t size = c->size[i], total = size + c->owned[i], parts[3];
+        uint64_t size = c->size[i], total = size + c->owned[i], parts[3] = {0, 0, 0};
         /* Its buffer's pages in the classes of what they hold (a log's item array is
          * cold where its records are), its body in its own. */
-        memcpy(parts, owned[i].by_class, sizeof(parts));
+        bool owns = c->owned[i] != 0;
+        if (owns)
+            memcpy(parts, owned[i].by_class, sizeof(parts));
         parts[c->klass[i]] += size;
         if (t >= g->frame_min_t) {
             g->sites[site].hot += parts[2];
@@ -113,11 +119,11 @@ bool pypper_group_sums_add(pypper_group_sums *g, const pypper_snapshot_columns *
         s->owned += c->owned[i];
         for (int k = 0; k < 3; k++)
             s->by_class[k] += parts[k];
-        s->tsum += t * (double)size + owned[i].heat;
+        s->tsum += t * (double)size + (owns ? owned[i].heat : 0.0);
         if (c->tier[i])
             s->slow += total;
         s->hist[pypper_group_bin(t)] += size;
-        for (size_t b = 0; b < PYPPER_GROUP_BINS; b++)
+        for (size_t b = 0; owns && b < PYPPER_GROUP_BINS; b++)
             s->hist[b] += owned[i].by_bin[b];
     }
     return true;
