@@ -242,6 +242,16 @@ static PyObject *py_alloc_sites_stats(PyObject *module, PyObject *unused)
     return pypper_alloc_sites_stats();
 }
 
+static PyObject *py_quiet_thread(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    int quiet = PyObject_IsTrue(arg);
+    if (quiet < 0)
+        return NULL;
+    pypper_alloc_sites_quiet_thread(quiet != 0);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_active_trace_stats(PyObject *module, PyObject *unused)
 {
     (void)module;
@@ -348,6 +358,9 @@ PyMethodDef pypper_temperature_methods[] = {
     {"alloc_sites_stats", py_alloc_sites_stats, METH_NOARGS,
      "alloc_sites_stats() -> dict: allocation sites recorded (small blocks by bytes, large "
      "blocks), allocations without a Python frame, map sizes"},
+    {"_quiet_thread", py_quiet_thread, METH_O,
+     "_quiet_thread(quiet): the calling thread is Pypper's own (a capture's recorder): "
+     "its allocations get no allocation site (Python/alloc_sites.h)"},
     {"active_trace_stats", py_active_trace_stats, METH_NOARGS,
      "active_trace_stats() -> dict: the sampler's counters and CPU time"},
     {"_test_hold_sampler", py_test_hold_sampler, METH_VARARGS,

@@ -127,12 +127,16 @@ static struct {
     int quiet;
     int64_t quiet_countdown;
     uint64_t quiet_sections, quiet_bytes, quiet_large;
+    uint64_t quiet_thread_blocks;   /* allocations of Pypper's threads not recorded */
     /* The wrapped domains (MEM, OBJ): the allocators called on, whether installed. */
     PyMemAllocatorEx inner[2];
     bool wrapped[2];
     bool observed;                  /* installed: the heap's observed entry points */
     char stdlib_dir[1024];          /* sys._stdlib_dir, "" when unknown or too long */
     size_t stdlib_len;
+    char own_dir[1024];             /* the pypper package's directory, "" when unknown */
+    size_t own_len;
+    uint64_t own_frames;            /* allocations with only Pypper's and library frames */
     uint64_t via_library;           /* sites taken from a frame that called the library */
     uint64_t kept_small;            /* samples dropped: their pool's recorded block lives */
     uint32_t records;               /* blocks sampled (small and large), saturating: the
@@ -302,26 +306,39 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
     return id;
 }
 
+/* Whether code's file is under dir (len characters, no trailing '/'). Reads the file
+ * name's characters in place (a compact ASCII string; any other is taken as the
+ * program's): nothing allocates. */
+static bool code_under(PyCodeObject *code, const char *dir, size_t len)
+{
+    PyObject *name = code->co_filename;
+    if (!len || !name || !PyUnicode_Check(name) || !PyUnicode_IS_COMPACT_ASCII(name))
+        return false;
+    const char *s = (const char *)PyUnicode_DATA(name);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(name);
+    return n > len && s[len] == '/' && memcmp(s, dir, len) == 0;
+}
+
 /* Whether code is the standard library's (under sys._stdlib_dir, site-packages
- * included) or frozen (<frozen ...>). Reads the file name's characters in place (a
- * compact ASCII string; any other is taken as the program's): nothing allocates. */
+ * included) or frozen (<frozen ...>). */
 static bool library_code(PyCodeObject *code)
 {
     PyObject *name = code->co_filename;
-    if (!name || !PyUnicode_Check(name) || !PyUnicode_IS_COMPACT_ASCII(name))
-        return false;
-    const char *s = (const char *)PyUnicode_DATA(name);
-    size_t len = (size_t)PyUnicode_GET_LENGTH(name);
-    if (len > 8 && memcmp(s, "<frozen ", 8) == 0)
+    if (name && PyUnicode_Check(name) && PyUnicode_IS_COMPACT_ASCII(name)
+        && PyUnicode_GET_LENGTH(name) > 8 && memcmp(PyUnicode_DATA(name), "<frozen ", 8) == 0)
         return true;
-    return S.stdlib_len && len > S.stdlib_len && s[S.stdlib_len] == '/'
-           && memcmp(s, S.stdlib_dir, S.stdlib_len) == 0;
+    return code_under(code, S.stdlib_dir, S.stdlib_len);
 }
+
+/* Whether code is Pypper's own (its package: `pypper run`'s set-up and the line that
+ * runs the program, a capture's records): never a site of the program's. */
+static bool own_code(PyCodeObject *code) { return code_under(code, S.own_dir, S.own_len); }
 
 #define LIBRARY_DEPTH 64            /* frames looked through for the program's */
 
 /* The site of the allocation being made now by ts (of the main interpreter), or 0
- * (no Python frame: a thread with no Python code running). */
+ * (no Python frame: a thread with no Python code running; only Pypper's frames and
+ * the library's). */
 static uint32_t current_site(PyThreadState *ts)
 {
     if (!ts->cframe) {
@@ -335,18 +352,26 @@ static uint32_t current_site(PyThreadState *ts)
         S.no_frame++;
         return 0;
     }
-    if (library_code(f->f_code)) {
+    if (library_code(f->f_code) || own_code(f->f_code)) {
         _PyInterpreterFrame *g = f->previous;
+        bool found = false;
         for (int hops = 0; g && hops < LIBRARY_DEPTH; hops++, g = g->previous) {
             if (g->owner == FRAME_OWNED_BY_CSTACK)
                 continue;
             if (!g->prev_instr)
                 break;
-            if (!library_code(g->f_code)) {
+            if (!library_code(g->f_code) && !own_code(g->f_code)) {
                 f = g;
                 S.via_library++;
+                found = true;
                 break;
             }
+        }
+        /* No frame of the program's: Pypper's work, or the library's at the innermost
+         * frame (a module imported by Pypper's set-up: the library's line). */
+        if (!found && own_code(f->f_code)) {
+            S.own_frames++;
+            return 0;
         }
     }
     PyCodeObject *code = f->f_code;
@@ -605,8 +630,41 @@ static void forget_large(void *block)
     S.quiet_large++;
 }
 
+/* This thread is Pypper's (pypper_alloc_sites_quiet_thread). */
+static _Thread_local bool quiet_thread;
+
+void pypper_alloc_sites_quiet_thread(bool quiet) { quiet_thread = quiet; }
+
+/* S.own_dir: the directory of the pypper package's __init__.py, when it is imported. */
+static void own_dir_set(void)
+{
+    S.own_len = 0;
+    PyObject *name = PyUnicode_FromString("pypper");
+    PyObject *mod = name ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyObject *file = mod ? PyObject_GetAttrString(mod, "__file__") : NULL;
+    const char *text = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
+    const char *slash = text ? strrchr(text, '/') : NULL;
+    if (slash && (size_t)(slash - text) < sizeof S.own_dir) {
+        S.own_len = (size_t)(slash - text);
+        memcpy(S.own_dir, text, S.own_len);
+        S.own_dir[S.own_len] = '\0';
+    }
+    Py_XDECREF(file);
+    Py_XDECREF(mod);
+    PyErr_Clear();
+}
+
 static __attribute__((noinline)) void seen_slow(void *block, size_t size)
 {
+    if (quiet_thread) {
+        /* The countdown is left below 0: the next allocation of a program thread
+         * takes the sample. */
+        if (wrapper_active && size > SMALL_MAX)
+            forget_large(block);
+        S.quiet_thread_blocks++;
+        return;
+    }
     if (S.quiet) {
         /* The countdown was put out of reach: only a block above 512 bytes gets here. */
         if (wrapper_active && size > SMALL_MAX)
@@ -826,6 +884,7 @@ int pypper_alloc_sites_start(uint64_t period)
         while (S.stdlib_len > 1 && S.stdlib_dir[S.stdlib_len - 1] == '/')
             S.stdlib_dir[--S.stdlib_len] = '\0';
     }
+    own_dir_set();
     S.on = true;
     wrap_domains();
     return 0;
@@ -987,7 +1046,7 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
 
 PyObject *pypper_alloc_sites_stats(void)
 {
-    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K,s:I}",
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:I}",
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
                          "sites_gone", (unsigned long long)S.sites_gone,
                          "codes_gone", (unsigned long long)S.codes_gone,
@@ -1004,5 +1063,7 @@ PyObject *pypper_alloc_sites_stats(void)
                          "quiet_sections", (unsigned long long)S.quiet_sections,
                          "quiet_bytes", (unsigned long long)S.quiet_bytes,
                          "quiet_large", (unsigned long long)S.quiet_large,
+                         "quiet_thread_blocks", (unsigned long long)S.quiet_thread_blocks,
+                         "own_frames", (unsigned long long)S.own_frames,
                          "sample_classes", (unsigned)S.count_used);
 }

@@ -29,6 +29,12 @@ bool pypper_alloc_sites_running(void);
  * (the program's sampling does not depend on Pypper's activity). Sections nest. */
 void pypper_alloc_sites_quiet_begin(void);
 void pypper_alloc_sites_quiet_end(void);
+/* The calling thread is one of Pypper's own (a capture's recorder): none of its
+ * allocations is recorded while it runs, whichever thread the GIL goes to in between
+ * (a section would silence the program's threads as well). Its small blocks still
+ * count toward the next sample: one that comes due on it goes to the next allocation
+ * of a program thread. quiet false: the thread is the program's again. */
+void pypper_alloc_sites_quiet_thread(bool quiet);
 /* The site recorded for the allocation of block itself, or 0. For a small block the
  * pool's record is consumed (a later block at that address is another object). */
 uint32_t pypper_alloc_sites_take(const void *block);

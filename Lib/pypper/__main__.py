@@ -243,25 +243,27 @@ def cmd_run(args):
         return 2
     pid = os.getpid()
     writer = recorder = main_return = None
-    if not args.no_capture:
-        stem = os.path.splitext(os.path.basename(args.target or args.module))[0] or "program"
-        path = output or f"pypper-{stem}-{pid}.capture"
-        cfg = pypper.config()
-        interval = max(0.05, (args.interval if args.interval else
-                              (cfg["heat_interval_ms"] or 1000) / 1000.0))
-        try:
-            writer = _capture.CaptureWriter(
-                path, _capture.header_record(
-                    [args.target or f"-m {args.module}"] + args.args,
-                    args.target or args.module, cfg, interval),
-                max_bytes=args.max_size)
-        except OSError as e:
-            pypper.end()
-            print(f"pypper: run: cannot write the capture {path!r}: {e.strerror}",
-                  file=sys.stderr)
-            return 2
-        recorder = _capture.Recorder(writer, interval, _session.lock, args.overhead)
-        main_return = _capture.MainReturn(recorder)
+    # Pypper's own allocations, on the program's thread: no allocation site.
+    with _capture.pypper_work():
+        if not args.no_capture:
+            stem = os.path.splitext(os.path.basename(args.target or args.module))[0] or "program"
+            path = output or f"pypper-{stem}-{pid}.capture"
+            cfg = pypper.config()
+            interval = max(0.05, (args.interval if args.interval else
+                                  (cfg["heat_interval_ms"] or 1000) / 1000.0))
+            try:
+                writer = _capture.CaptureWriter(
+                    path, _capture.header_record(
+                        [args.target or f"-m {args.module}"] + args.args,
+                        args.target or args.module, cfg, interval),
+                    max_bytes=args.max_size)
+            except OSError as e:
+                pypper.end()
+                print(f"pypper: run: cannot write the capture {path!r}: {e.strerror}",
+                      file=sys.stderr)
+                return 2
+            recorder = _capture.Recorder(writer, interval, _session.lock, args.overhead)
+            main_return = _capture.MainReturn(recorder)
     t0 = time.monotonic()
     status, trace_text = _run_program(
         args, main_return.on_exception if main_return is not None else None)
