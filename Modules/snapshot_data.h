@@ -19,7 +19,8 @@ size_t pypper_recorded_site_count(void);
 void pypper_seed_recorded_sites(site_infer *t, size_t room);
 
 /* snapshot_sums(frame_min_t, machinery): the objects summed per (site, type) and per
- * site instead of listed (a capture's groups and frame records). */
+ * site instead of listed, and every page in use with its heat, untraced bytes'
+ * included (a capture's groups and frame records). */
 PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args);
 
 /* snapshot_rows_json(columns, n, capacity, start, stop, types, sites, tiers, classes,

@@ -348,7 +348,8 @@ PyMethodDef pypper_temperature_methods[] = {
      "summed instead of listed: groups [(site or None, type, objects, bytes, owned, hot, warm, cold, "
      "tsum, slow, hist)] per (site, type) (an inferred site of a type named in the tuple machinery "
      "counts as None), sites [(site or None, hot, warm)] over the objects at or above frame_min_t, "
-     "objects (how many), pages, page_size, uptime, model, untraced, untraced_bytes, untraced_heat"},
+     "objects (how many), pages (every page in use, cold ones at 0, untraced bytes' heat included: a "
+     "capture's frame), page_size, uptime, model, untraced, untraced_bytes"},
     {"snapshot_data", pypper_snapshot_data, METH_VARARGS,
      "snapshot_data([min_temperature[, untraced[, columns]]]) -> dict: objects (address, size, type, tier, "
      "temperature, class, site, owned_bytes, site_kind), pages (address, tier, heat, hot_bytes, "

@@ -112,30 +112,25 @@ def sums_now(frame_min_t):
 MACHINERY = tuple(sorted(INTERNAL_TYPES))
 
 
-def page_heat_now(data):
-    """(page size, uptime, {page: heat}, {page: tier}): every heap page, cold ones at
-    0. data: a sums_now()."""
+def frame_pages(data):
+    """(base page, [index deltas], [quantized heats], [indexes of slow pages]): every
+    heap page of a sums_now() (snapshot_sums: the pages in use now, cold ones at 0, in
+    address order; each page's heat counts its traced objects, the buffers they own at
+    their pages' temperatures (Python/buffer_heat.h) and its untraced bytes at the
+    temperature of its page's heat)."""
     ps = data["page_size"]
-    heat = {}
-    tiers = {}
-    try:
-        for page, tier in _pypper.placement_map():
-            heat[page] = 0.0
-            tiers[page] = tier
-    except RuntimeError:
-        pass
-    # The snapshot's pages include the buffers objects own (list items, tables,
-    # bytearray data), each page at its owner's temperature or, when lower, that of
-    # the objects it refers to (Python/buffer_heat.h).
-    address, _hot, _cold, h_col, slow_col = page_columns(data["pages"])
-    for page, slow, h in zip(address, slow_col, h_col):
-        heat[page] = heat.get(page, 0.0) + h
-        tiers.setdefault(page, "slow" if slow else "fast")
-    # Untraced bytes (floats, objects the live trace has not taken) at the temperature
-    # of their pages' heat.
-    for page, h in data.get("untraced_heat", ()):
-        heat[page] = heat.get(page, 0.0) + h
-    return ps, data["uptime"], heat, tiers
+    address, _hot, _cold, heat, slow = page_columns(data["pages"])
+    if not len(address):
+        return 0, [], [], []
+    base = address[0]
+    deltas = [0] * len(address)
+    prev = base
+    for i, page in enumerate(address):
+        deltas[i] = (page - prev) // ps
+        prev = page
+    deltas[0] = 0
+    q = [int(round(h * HEAT_SCALE)) for h in heat]
+    return base, deltas, q, [i for i, t in enumerate(slow) if t]
 
 
 def frame_record(data):
@@ -145,13 +140,7 @@ def frame_record(data):
     list of floats is mostly untraced: without them the chart showed cols.py's hot
     columns at a fifth of the table's figure). Captures of older versions have no
     "untraced_sites". data: a sums_now(the cold threshold) (frame_and_groups)."""
-    ps, uptime, heat, tiers = page_heat_now(data)
-    pages = sorted(heat)
-    base = pages[0] if pages else 0
-    idx = [(p - base) // ps for p in pages]
-    deltas = [idx[0]] + [b - a for a, b in zip(idx, idx[1:])] if idx else []
-    q = [int(round(heat[p] * HEAT_SCALE)) for p in pages]
-    slow = [i for i, p in enumerate(pages) if tiers.get(p) == "slow"]
+    base, deltas, q, slow = frame_pages(data)
     # Merged by text (two site ids of one description are one site).
     sites = {}
     for site, hot, warm in data["sites"]:
@@ -167,7 +156,7 @@ def frame_record(data):
     def both(site):
         return sum(sites.get(site, (0, 0))) + sum(untraced.get(site, (0, 0)))
     top = sorted(set(sites) | set(untraced), key=lambda s: -both(s))[:40]
-    return {"k": "frame", "t": round(uptime, 3), "ps": ps, "base": base,
+    return {"k": "frame", "t": round(data["uptime"], 3), "ps": data["page_size"], "base": base,
             "pages": _encode([deltas, q, slow]),
             "sites": {s: sites[s] for s in top if s in sites},
             "untraced_sites": {s: untraced[s] for s in top if any(untraced.get(s, ()))}}
