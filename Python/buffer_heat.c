@@ -243,7 +243,8 @@ static void sample_odict_index(pypper_odict_layout *od, const char *from, const 
 
 /* An OrderedDict's node {key, hash, next, prev}: used as its key's value is (a
  * move_to_end() of the key rewrites it). The entry is found by the table's probe
- * sequence, comparing keys by identity (no __eq__ runs here). */
+ * sequence, comparing keys by identity (no __eq__ runs here, and the key is not
+ * read). */
 static void sample_odict_node(pypper_odict_layout *od, void *const *node, reach *m)
 {
     PyDictKeysObject *k = odict_keys(od);
@@ -263,7 +264,12 @@ static void sample_odict_node(pypper_odict_layout *od, void *const *node, reach 
             if (!pypper_residency_may_touch(at))
                 return;
             if (*at == key) {
-                take(m, entry_value(k, ix), 1);
+                /* The block is this key's node (not another block the OrderedDict
+                 * owns: a subclass instance's attribute values) when the node index
+                 * points at it. */
+                void **slot = &od->od_fast_nodes[i];
+                if (pypper_residency_may_touch(slot) && *slot == (void *)node)
+                    take(m, entry_value(k, ix), 1);
                 return;
             }
         }
