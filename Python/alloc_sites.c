@@ -33,6 +33,7 @@
  * recording happens about once per 4 KiB allocated. */
 #define Py_BUILD_CORE 1
 #include "alloc_sites.h"
+#include "libdir.h"
 
 #include "internal/pycore_code.h"
 #include "internal/pycore_frame.h"
@@ -635,7 +636,8 @@ static _Thread_local bool quiet_thread;
 
 void pypper_alloc_sites_quiet_thread(bool quiet) { quiet_thread = quiet; }
 
-/* S.own_dir: the directory of the pypper package's __init__.py, when it is imported. */
+/* S.own_dir: the directory of the pypper package's __init__.py when it is imported,
+ * else where the drop-in finds it (Python/libdir.h). */
 static void own_dir_set(void)
 {
     S.own_len = 0;
@@ -649,6 +651,9 @@ static void own_dir_set(void)
         S.own_len = (size_t)(slash - text);
         memcpy(S.own_dir, text, S.own_len);
         S.own_dir[S.own_len] = '\0';
+    } else if (pypper_find_libdir(NULL, S.own_dir, sizeof S.own_dir - 8) == 0) {
+        strcat(S.own_dir, "/pypper");
+        S.own_len = strlen(S.own_dir);
     }
     Py_XDECREF(file);
     Py_XDECREF(mod);
