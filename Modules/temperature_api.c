@@ -252,6 +252,19 @@ static PyObject *py_quiet_thread(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *py_own_dir(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    const char *dir = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (!dir) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "_own_dir: a directory (str) is expected");
+        return NULL;
+    }
+    pypper_alloc_sites_own_dir(dir);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_active_trace_stats(PyObject *module, PyObject *unused)
 {
     (void)module;
@@ -362,6 +375,9 @@ PyMethodDef pypper_temperature_methods[] = {
     {"_quiet_thread", py_quiet_thread, METH_O,
      "_quiet_thread(quiet): the calling thread is Pypper's own (a capture's recorder): "
      "its allocations get no allocation site (Python/alloc_sites.h)"},
+    {"_own_dir", py_own_dir, METH_O,
+     "_own_dir(dir): the pypper package's directory: its code is no allocation site of the "
+     "program's (Python/alloc_sites.h)"},
     {"active_trace_stats", py_active_trace_stats, METH_NOARGS,
      "active_trace_stats() -> dict: the sampler's counters and CPU time"},
     {"_test_hold_sampler", py_test_hold_sampler, METH_VARARGS,

@@ -33,7 +33,6 @@
  * recording happens about once per 4 KiB allocated. */
 #define Py_BUILD_CORE 1
 #include "alloc_sites.h"
-#include "libdir.h"
 
 #include "internal/pycore_code.h"
 #include "internal/pycore_frame.h"
@@ -135,8 +134,6 @@ static struct {
     bool observed;                  /* installed: the heap's observed entry points */
     char stdlib_dir[1024];          /* sys._stdlib_dir, "" when unknown or too long */
     size_t stdlib_len;
-    char own_dir[1024];             /* the pypper package's directory, "" when unknown */
-    size_t own_len;
     uint64_t own_frames;            /* allocations with only Pypper's and library frames */
     uint64_t via_library;           /* sites taken from a frame that called the library */
     uint64_t kept_small;            /* samples dropped: their pool's recorded block lives */
@@ -333,7 +330,7 @@ static bool library_code(PyCodeObject *code)
 
 /* Whether code is Pypper's own (its package: `pypper run`'s set-up and the line that
  * runs the program, a capture's records): never a site of the program's. */
-static bool own_code(PyCodeObject *code) { return code_under(code, S.own_dir, S.own_len); }
+static bool own_code(PyCodeObject *code);
 
 #define LIBRARY_DEPTH 64            /* frames looked through for the program's */
 
@@ -636,29 +633,45 @@ static _Thread_local bool quiet_thread;
 
 void pypper_alloc_sites_quiet_thread(bool quiet) { quiet_thread = quiet; }
 
-/* S.own_dir: the directory of the pypper package's __init__.py when it is imported,
- * else where the drop-in finds it (Python/libdir.h). */
+/* The pypper package's directory ("" until known): kept across sessions, told by the
+ * package when it is imported (pypper_alloc_sites_own_dir), or looked up at a start. */
+static char own_dir[1024];
+static size_t own_len;
+
+void pypper_alloc_sites_own_dir(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n >= sizeof own_dir)
+        return;
+    memcpy(own_dir, dir, n);
+    own_dir[n] = '\0';
+    own_len = n;                    /* (with the GIL: no allocation reads it meanwhile) */
+}
+
+/* At a start: the package's directory from its module when it is imported already. */
 static void own_dir_set(void)
 {
-    S.own_len = 0;
+    if (own_len)
+        return;
     PyObject *name = PyUnicode_FromString("pypper");
     PyObject *mod = name ? PyImport_GetModule(name) : NULL;
     Py_XDECREF(name);
     PyObject *file = mod ? PyObject_GetAttrString(mod, "__file__") : NULL;
     const char *text = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
     const char *slash = text ? strrchr(text, '/') : NULL;
-    if (slash && (size_t)(slash - text) < sizeof S.own_dir) {
-        S.own_len = (size_t)(slash - text);
-        memcpy(S.own_dir, text, S.own_len);
-        S.own_dir[S.own_len] = '\0';
-    } else if (pypper_find_libdir(NULL, S.own_dir, sizeof S.own_dir - 8) == 0) {
-        strcat(S.own_dir, "/pypper");
-        S.own_len = strlen(S.own_dir);
+    if (slash && (size_t)(slash - text) < sizeof own_dir) {
+        memcpy(own_dir, text, (size_t)(slash - text));
+        own_dir[slash - text] = '\0';
+        own_len = (size_t)(slash - text);
     }
     Py_XDECREF(file);
     Py_XDECREF(mod);
     PyErr_Clear();
 }
+
+static bool own_code(PyCodeObject *code) { return code_under(code, own_dir, own_len); }
 
 static __attribute__((noinline)) void seen_slow(void *block, size_t size)
 {

@@ -35,6 +35,10 @@ void pypper_alloc_sites_quiet_end(void);
  * count toward the next sample: one that comes due on it goes to the next allocation
  * of a program thread. quiet false: the thread is the program's again. */
 void pypper_alloc_sites_quiet_thread(bool quiet);
+/* The pypper package's directory (its __init__.py's): its code is Pypper's own, never
+ * a site of the program's (frames in it are looked through as the library's are).
+ * With the GIL. */
+void pypper_alloc_sites_own_dir(const char *dir);
 /* The site recorded for the allocation of block itself, or 0. For a small block the
  * pool's record is consumed (a later block at that address is another object). */
 uint32_t pypper_alloc_sites_take(const void *block);

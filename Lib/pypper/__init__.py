@@ -39,6 +39,9 @@ __all__ = ["ConfigError", "Option", "start", "end", "stop", "is_running", "traci
            "MODE", "__version__"]
 
 __version__ = _pypper.VERSION
+# Pypper's own code is no allocation site of the program's (a session may have started
+# before this import: PYPPER_ENABLE=1).
+_pypper._own_dir(os.path.dirname(__file__))
 ConfigError = _pypper.ConfigError
 
 #: What the API raises for the caller's mistakes (a bad option or argument, a file that
