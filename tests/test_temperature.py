@@ -697,11 +697,15 @@ def test_what_a_stack_slot_kept_from_an_earlier_call_is_not_held():
 
 def test_a_loops_container_gets_the_evidence_of_its_iterator():
     # `for x in table[k]` keeps an iterator in the frame, never the list: the frame
-    # reader passes the iterator's evidence on to the list, tuple or dict it walks.
+    # reader passes the iterator's evidence on to the list, tuple, dict or set it walks
+    # (a BFS over a dict of sets, `for v in adj[u]`, showed half its community cold
+    # while sets were not followed), reversed or not.
     out = check("""
         table = {k: [k, k + 1, k + 2] for k in range(3000)}
         tuples = {k: (k, str(k)) for k in range(3000)}
         dicts = {k: {"a": k, "b": k} for k in range(3000)}
+        sets = {k: {k, k + 1, k + 2} for k in range(3000)}
+        backwards = {k: [k, k + 1, k + 2] for k in range(3000)}
         driven()
         def walk(keys):
             # (8 samples an item: the reader follows iterators in one read of 8)
@@ -712,10 +716,15 @@ def test_a_loops_container_gets_the_evidence_of_its_iterator():
                     _pypper._test_sample(8)
                 for x in dicts[k].values():
                     _pypper._test_sample(8)
+                for x in sets[k]:
+                    _pypper._test_sample(8)
+                for x in reversed(backwards[k]):
+                    _pypper._test_sample(8)
         used = list(range(0, 3000, 10))
         walk(used)
         _pypper._test_hand_over()
-        for name, d in (("list", table), ("tuple", tuples), ("dict", dicts)):
+        for name, d in (("list", table), ("tuple", tuples), ("dict", dicts), ("set", sets),
+                        ("reversed list", backwards)):
             hot = _pypper.temperatures([d[k] for k in used])
             cold = _pypper.temperatures([d[k] for k in range(5, 3000, 10)])
             assert sum(t > 0 for t in hot) >= 0.9 * len(hot), (name, sorted(hot)[:5])
