@@ -716,3 +716,21 @@ def test_recorder_fork_hooks_keep_its_schedule_and_its_stop(tmp_path):
     r = subprocess.run([DROPIN, "-c", code], capture_output=True, text=True, timeout=120,
                        env=clean_env())
     assert r.returncode == 0 and r.stdout == "ok\n", r.stdout + r.stderr
+
+
+def test_the_report_command_names_this_interpreter(tmp_path):
+    """The summary's last line is a command to type: `python3` only when the PATH's
+    python3 is this interpreter, else its path (./python3 under the current
+    directory)."""
+    from pypper.__main__ import interpreter_shown
+    exe = tmp_path / "bin" / "python3"
+    exe.parent.mkdir()
+    exe.write_text("")
+    other = tmp_path / "other-python3"
+    other.write_text("")
+    assert interpreter_shown(str(exe), str(exe), str(tmp_path)) == "python3"
+    assert interpreter_shown(str(exe), str(other), str(tmp_path)) == "./bin/python3"
+    assert interpreter_shown(str(exe), None, str(tmp_path / "bin")) == "./python3"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert interpreter_shown(str(exe), "", str(elsewhere)) == str(exe)

@@ -211,6 +211,21 @@ def _recorder_args_error(args):
 
 
 
+def interpreter_shown(exe=None, path_python=None, cwd=None):
+    """How to name this interpreter in a command to type: `python3` when that is what
+    the PATH finds, else its path (relative to the current directory when under it).
+    A newcomer's `python3 -m pypper report ...` typed as printed ran another Python
+    (pyenv's 3.11) and failed with "No module named pypper"."""
+    exe = exe or sys.executable or "python3"
+    on_path = path_python if path_python is not None else shutil.which("python3")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(exe):
+        return "python3"
+    rel = os.path.relpath(exe, cwd or os.getcwd())
+    if not rel.startswith(os.pardir):
+        return shlex.quote(os.path.join(os.curdir, rel))
+    return shlex.quote(exe)
+
+
 def cmd_run(args):
     legacy, output, err = _split_outputs(args.output)
     if err:
@@ -344,7 +359,8 @@ def _print_run_summary(path, status=0):
         out.append(f"pypper: the program exited with status {status} (the figures are "
                    f"up to then)")
     out.append(f"pypper: capture written to {shown}{cost}")
-    out.append(f"pypper: open the report with: python3 -m pypper report {shlex.quote(shown)}")
+    out.append(f"pypper: open the report with: {interpreter_shown()} -m pypper report "
+               f"{shlex.quote(shown)}")
     if sys.stderr.isatty():
         out = wrap_summary(out, shutil.get_terminal_size((100, 24)).columns)
     print("\n".join(out), file=sys.stderr, flush=True)
