@@ -734,3 +734,31 @@ def test_the_report_command_names_this_interpreter(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     assert interpreter_shown(str(exe), "", str(elsewhere)) == str(exe)
+
+
+def test_at_shows_the_record_nearest_to_a_time(tmp_path):
+    """`stats`/`report`/`diff --at T` show the groups record taken nearest to T seconds
+    into the run (a program analysing its data after main() returns makes its largest
+    heap then, and the default choice showed that analysis); `stats` lists the times;
+    a bad T is one line and exit 2."""
+    prog = write(tmp_path, "m.py", MAIN_BUILDS_AND_RETURNS)
+    cp = pypper("run", "--interval", "100", "-o", "c.capture", prog, cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    cap = _capture.load(str(tmp_path / "c.capture"))
+    times = cap.record_times
+    assert len(times) >= 2 and times == sorted(times), times      # main()'s return among them
+    first = _capture.load(str(tmp_path / "c.capture"), at=0.0)
+    last = _capture.load(str(tmp_path / "c.capture"), at=1e9)
+    assert round(first.groups_record["t"], 2) == times[0]
+    assert round(last.groups_record["t"], 2) == times[-1]
+    st = pypper("stats", "--at", "0", "c.capture", cwd=tmp_path)
+    assert st.returncode == 0, st.stderr
+    assert "figures by site and type recorded at " in st.stdout and "--at T shows another" in st.stdout
+    assert f"(shown: {times[0]:g} s;" in st.stdout, st.stdout[:600]
+    for bad in ("-1", "nan", "inf", "soon"):
+        cp = pypper("report", "--at", bad, "c.capture", cwd=tmp_path)
+        assert cp.returncode == 2 and "Traceback" not in cp.stderr, cp.stderr
+        assert "argument --at: expected seconds into the run" in cp.stderr
+        assert len(cp.stderr.strip().splitlines()) <= 2, cp.stderr
+    d = pypper("diff", "--at", "0", "c.capture", "c.capture", cwd=tmp_path)
+    assert d.returncode == 0, d.stderr

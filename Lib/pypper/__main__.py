@@ -211,6 +211,18 @@ def _recorder_args_error(args):
 
 
 
+def _seconds(text):
+    """A time into the run for --at: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0.0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected seconds into the run (a number, 0 or "
+                                         f"more), got {text!r}")
+    return value
+
+
 def interpreter_shown(exe=None, path_python=None, cwd=None):
     """How to name this interpreter in a command to type: `python3` when that is what
     the PATH finds, else its path (relative to the current directory when under it).
@@ -385,16 +397,16 @@ def wrap_summary(lines, columns):
     return out
 
 
-def _load_capture(path, cmd):
+def _load_capture(path, cmd, at=None):
     try:
-        return _capture.load(path), None
+        return _capture.load(path, at), None
     except _capture.CaptureError as e:
         print(f"pypper: {cmd}: {e}", file=sys.stderr)
         return None, 2
 
 
 def cmd_report(args):
-    cap, err = _load_capture(args.capture, "report")
+    cap, err = _load_capture(args.capture, "report", args.at)
     if cap is None:
         return err
     out = args.output or (os.path.splitext(args.capture)[0] + ".html")
@@ -415,7 +427,7 @@ def cmd_report(args):
 
 
 def cmd_stats(args):
-    cap, err = _load_capture(args.capture, "stats")
+    cap, err = _load_capture(args.capture, "stats", args.at)
     if cap is None:
         return err
     print(_report.stats_text(_report.analyze(cap)))
@@ -423,10 +435,10 @@ def cmd_stats(args):
 
 
 def cmd_diff(args):
-    a, err = _load_capture(args.a, "diff")
+    a, err = _load_capture(args.a, "diff", args.at)
     if a is None:
         return err
-    b, err = _load_capture(args.b, "diff")
+    b, err = _load_capture(args.b, "diff", args.at)
     if b is None:
         return err
     print(_report.diff_text(_report.analyze(a), _report.analyze(b)))
@@ -517,17 +529,22 @@ def _parse(argv):
     p.add_argument("--title", nargs="+", action="extend", metavar="T",
                    help="panel titles, one an input (default: the input's name)")
     p.set_defaults(func=cmd_heatmap)
+    at_help = ("show the record taken nearest to T seconds into the run (default: the "
+               "last one near the heap's peak; stats lists the records' times)")
     p = sub.add_parser("report", help="write the HTML report of a capture")
     p.add_argument("capture", help="a capture written by pypper run")
     p.add_argument("-o", "--output", metavar="REPORT.html",
                    help="the HTML file (default: the capture's name with .html; - for stdout)")
+    p.add_argument("--at", type=_seconds, metavar="T", help=at_help)
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("stats", help="a text summary of a capture")
     p.add_argument("capture")
+    p.add_argument("--at", type=_seconds, metavar="T", help=at_help)
     p.set_defaults(func=cmd_stats)
     p = sub.add_parser("diff", help="what changed between two captures")
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
+    p.add_argument("--at", type=_seconds, metavar="T", help=at_help + " (in both)")
     p.set_defaults(func=cmd_diff)
     args = parser.parse_args(argv)
     if args.command == "run" and args.module and args.target is not None:

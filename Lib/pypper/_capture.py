@@ -693,6 +693,7 @@ class Capture:
     line was incomplete."""
 
     def __init__(self, path, header, frames, groups, end, truncated):
+        self.record_times = []          # seconds into the run of each groups record
         self.path = path
         self.header = header
         self.frames = frames
@@ -729,8 +730,11 @@ def _one_line(text, limit=120):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def load(path):
-    """Read a capture file; CaptureError (one line) when it is not one."""
+def load(path, at=None):
+    """Read a capture file; CaptureError (one line) when it is not one. at: show the
+    groups record taken nearest to that many seconds into the run instead of the one
+    chosen_groups picks (a program that analyses its data after main() returns makes
+    its largest heap then: `report --at`)."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -796,6 +800,11 @@ def load(path):
     # The end record has the same figures, taken at exit: shown when the program's
     # data was still there (a program that keeps it in globals, or exits from inside).
     candidates = groups + ([end] if end is not None else [])
-    shown = chosen_groups([g.get("heap", 0) for g in candidates])
-    return Capture(os.fspath(path), header, frames,
-                   candidates[shown] if shown is not None else None, end, truncated)
+    if at is not None and candidates:
+        shown = min(range(len(candidates)), key=lambda i: abs(candidates[i].get("t", 0.0) - at))
+    else:
+        shown = chosen_groups([g.get("heap", 0) for g in candidates])
+    cap = Capture(os.fspath(path), header, frames,
+                  candidates[shown] if shown is not None else None, end, truncated)
+    cap.record_times = [round(g.get("t", 0.0), 2) for g in candidates]
+    return cap

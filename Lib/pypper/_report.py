@@ -216,8 +216,10 @@ def analyze(cap):
             "heatmap": heat_cols, "site_series": site_series,
             "migration": mig, "end": end,
             "model": (cap.groups_record or {}).get("model", {}),
-            # When the figures by site and type were taken (s since the session began).
-            "as_of": (cap.groups_record or {}).get("t")}
+            # When the figures by site and type were taken (s since the session began),
+            # and when the capture's other records were (`--at` shows one of them).
+            "as_of": (cap.groups_record or {}).get("t"),
+            "record_times": getattr(cap, "record_times", [])}
 
 
 def type_is_internal(t):
@@ -459,6 +461,11 @@ def stats_text(a):
            + (f"exit status {a['status']}, {a['seconds']} s" if a["finished"]
               else "DID NOT FINISH")
            + f"; {a['frames']} heat frames, {a['pages']} pages"]
+    times = a.get("record_times") or []
+    if len(times) > 1:
+        shown = f"{round(a['as_of'], 2):g} s" if a.get("as_of") is not None else "none"
+        out.append("figures by site and type recorded at " + ", ".join(f"{t:g}" for t in times)
+                   + f" s (shown: {shown}; --at T shows another)")
     out += summary_lines(a, top=5)
     out.append("")
     out.append("by allocation site (program's code first; bytes: traced objects with their "
