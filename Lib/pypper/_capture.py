@@ -22,8 +22,8 @@ A frame's page heat is the bytes-weighted temperature of what is on the page: tr
 objects, the buffers they own, and untraced bytes at their page's own heat: sum of
 temperature x bytes over the page size, from 0 (nothing on it was used recently) to
 1 (the page is full of objects as hot as the hottest object of the run).
-Pages are every page of the heap in use as of the last migration round, plus the
-pages the traced objects occupy: cold ones (heat 0) included.
+Pages are every page of the heap in use when the frame is taken, cold ones (heat 0)
+included (_pypper.snapshot_sums makes them in C with the walk).
 """
 
 import base64
