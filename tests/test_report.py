@@ -615,3 +615,30 @@ def test_heatmap_of_close_frames_gets_distinct_time_labels(tmp_path):
     _folding_capture(path, 1, times=(8.15, 8.24))
     hm = _report.analyze(_capture.load(path))["heatmap"]
     assert hm["ticks"] == [[0, "8.15"], [1, "8.24"]], hm["ticks"]
+
+
+def test_the_programs_objects_without_a_site_are_a_row_of_its_own():
+    """Objects of the program's types with no site (two lines appending tuples to a log
+    in turn: inference does not guess between them) are a row among the program's
+    sites, not folded with the interpreter's; objects of interpreter types with no
+    site stay folded."""
+    from pypper import _capture, _report
+
+    def g(site, tname, nbytes):
+        return {"site": site, "type": tname, "objects": nbytes // 64, "bytes": nbytes,
+                "owned": 0, "hot": 0, "warm": 0, "cold": nbytes, "tsum": 0.0, "slow": 0,
+                "hist": [nbytes] + [0] * 9}
+    groups = [g("/prog/app.py:45 (serve)", "tuple", 1_000_000),
+              g("", "tuple", 2_000_000),                  # the log's other tuples
+              g("", "code", 3_000_000),                   # from before the program
+              g("/usr/lib/python3.12/json/decoder.py:353 (raw_decode)", "dict", 500_000)]
+    header = {"internal_paths": ["/usr/lib/python3.12"], "cwd": "/prog", "argv": ["app.py"]}
+    cap = _capture.Capture("c.capture", header, [], {"k": "groups", "t": 1.0, "heap": 8 << 20,
+                                                     "groups": groups, "untraced": []},
+                           None, False)
+    a = _report.analyze(cap)
+    by = {s["name"]: s for s in a["sites"]}
+    row = by[_report.NO_SITE]
+    assert not row["internal"] and row["total"] == 2_000_000 and row["types"] == {"tuple": 2_000_000}
+    assert by[""]["internal"] and by[""]["types"] == {"code": 3_000_000}
+    assert _report.NO_SITE in _report.stats_text(a)

@@ -40,6 +40,11 @@ def split_site(site):
     return m.group("file"), int(m.group("line")), m.group("func")
 
 
+# The row of the program's types' objects that have no site (analyze()).
+NO_SITE = "(no site: the program's types)"
+NO_SITE_SOURCE = "objects whose line is unknown (two lines allocating in turn are not guessed)"
+
+
 def is_internal(site, internal_paths, cwd=None):
     """Interpreter and library internals: no site, <frozen ...>, or a file under the
     standard library / site-packages / the pypper package (but not under the program's
@@ -169,12 +174,6 @@ def analyze(cap):
                                                              "cold", "objects", "slow")}
     traced = totals["bytes"] + totals["owned"]
     heap = cap.heap
-    sites = _group_table(groups, lambda g: g["site"])
-    _add_untraced(sites, cap.untraced)
-    for s in sites:
-        s["internal"] = is_internal(s["name"], internal_paths, cwd)
-        s["source"] = "" if s["internal"] else source_line(s["name"], cwd)
-        s["name"] = shown_site(s["name"], cwd)
     types = _group_table(groups, lambda g: g["type"])
     # A type's bytes by who made them: the program's own sites, library / interpreter /
     # Pypper sites, or no recorded site (objects from before the program ran, and
@@ -190,6 +189,22 @@ def analyze(cap):
         t["internal"] = type_is_internal(t)
     # The program's types first, then by their user bytes.
     types.sort(key=lambda t: (t["internal"], -t["user"], -t["total"]))
+    # Objects of the program's types with no site are the program's: a row of their own
+    # among its sites, not folded with the interpreter's (a newcomer's audit log of
+    # tuples made on two lines in turn, whose sites inference leaves out, showed 1.8
+    # MiB of tuples nowhere but in the fold).
+    program_types = {t["name"] for t in types if not t["internal"]}
+    sites = _group_table(groups, lambda g: g["site"] or (NO_SITE if g["type"] in program_types
+                                                         else ""))
+    _add_untraced(sites, cap.untraced)
+    for s in sites:
+        if s["name"] == NO_SITE:
+            s["internal"] = False
+            s["source"] = NO_SITE_SOURCE
+            continue
+        s["internal"] = is_internal(s["name"], internal_paths, cwd)
+        s["source"] = "" if s["internal"] else source_line(s["name"], cwd)
+        s["name"] = shown_site(s["name"], cwd)
 
     # Heat over time: the union of every frame's pages, each frame's heat per page.
     frames = cap.frames
