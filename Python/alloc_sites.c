@@ -634,7 +634,8 @@ static _Thread_local bool quiet_thread;
 void pypper_alloc_sites_quiet_thread(bool quiet) { quiet_thread = quiet; }
 
 /* The pypper package's directory ("" until known): kept across sessions, told by the
- * package when it is imported (pypper_alloc_sites_own_dir), or looked up at a start. */
+ * package when it is imported (pypper_alloc_sites_own_dir): before any start() of
+ * its own, and before a PYPPER_ENABLE session's program imports it. */
 static char own_dir[1024];
 static size_t own_len;
 
@@ -648,27 +649,6 @@ void pypper_alloc_sites_own_dir(const char *dir)
     memcpy(own_dir, dir, n);
     own_dir[n] = '\0';
     own_len = n;                    /* (with the GIL: no allocation reads it meanwhile) */
-}
-
-/* At a start: the package's directory from its module when it is imported already. */
-static void own_dir_set(void)
-{
-    if (own_len)
-        return;
-    PyObject *name = PyUnicode_FromString("pypper");
-    PyObject *mod = name ? PyImport_GetModule(name) : NULL;
-    Py_XDECREF(name);
-    PyObject *file = mod ? PyObject_GetAttrString(mod, "__file__") : NULL;
-    const char *text = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
-    const char *slash = text ? strrchr(text, '/') : NULL;
-    if (slash && (size_t)(slash - text) < sizeof own_dir) {
-        memcpy(own_dir, text, (size_t)(slash - text));
-        own_dir[slash - text] = '\0';
-        own_len = (size_t)(slash - text);
-    }
-    Py_XDECREF(file);
-    Py_XDECREF(mod);
-    PyErr_Clear();
 }
 
 static bool own_code(PyCodeObject *code) { return code_under(code, own_dir, own_len); }
@@ -902,7 +882,6 @@ int pypper_alloc_sites_start(uint64_t period)
         while (S.stdlib_len > 1 && S.stdlib_dir[S.stdlib_len - 1] == '/')
             S.stdlib_dir[--S.stdlib_len] = '\0';
     }
-    own_dir_set();
     S.on = true;
     wrap_domains();
     return 0;

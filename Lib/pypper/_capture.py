@@ -128,7 +128,6 @@ def frame_pages(data):
     for i, page in enumerate(address):
         deltas[i] = (page - prev) // ps
         prev = page
-    deltas[0] = 0
     q = [int(round(h * HEAT_SCALE)) for h in heat]
     return base, deltas, q, [i for i, t in enumerate(slow) if t]
 
@@ -692,8 +691,8 @@ class Capture:
     record (None when the program was killed before its end), and whether the last
     line was incomplete."""
 
-    def __init__(self, path, header, frames, groups, end, truncated):
-        self.record_times = []          # seconds into the run of each groups record
+    def __init__(self, path, header, frames, groups, end, truncated, record_times=()):
+        self.record_times = list(record_times)  # seconds into the run of each groups record
         self.path = path
         self.header = header
         self.frames = frames
@@ -804,7 +803,6 @@ def load(path, at=None):
         shown = min(range(len(candidates)), key=lambda i: abs(candidates[i].get("t", 0.0) - at))
     else:
         shown = chosen_groups([g.get("heap", 0) for g in candidates])
-    cap = Capture(os.fspath(path), header, frames,
-                  candidates[shown] if shown is not None else None, end, truncated)
-    cap.record_times = [round(g.get("t", 0.0), 2) for g in candidates]
-    return cap
+    return Capture(os.fspath(path), header, frames,
+                   candidates[shown] if shown is not None else None, end, truncated,
+                   [round(g.get("t", 0.0), 2) for g in candidates])

@@ -234,7 +234,7 @@ def analyze(cap):
             # When the figures by site and type were taken (s since the session began),
             # and when the capture's other records were (`--at` shows one of them).
             "as_of": (cap.groups_record or {}).get("t"),
-            "record_times": getattr(cap, "record_times", [])}
+            "record_times": cap.record_times}
 
 
 def type_is_internal(t):
