@@ -192,3 +192,34 @@ def test_runner_quick(tmp_path):
     assert g["after_ratio"] == pytest.approx(g["ours"]["after_kb"] / g["stock"]["after_kb"])
     assert g["pass"] == (g["after_ratio"] <= data["targets"]["giveback"])
     assert "RSS after the sleep, ours / stock" in r.stdout
+
+
+# -- trace_overhead's pinned runs ------------------------------------------------------
+
+def test_pin_main_pins_only_the_main_thread_and_runs_the_program_as_main(tmp_path):
+    """Tools/bench/pin_main.py: the program runs as __main__ with its own argv and
+    directory on sys.path; the main thread is on the CPU asked, a thread started before
+    (as Pypper's are) keeps its CPUs. With tracing on, the sampler exists before the
+    wrapper runs and is not pinned with the main thread."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs two CPUs")
+    (tmp_path / "helper_mod.py").write_text("X = 7\n")
+    prog = tmp_path / "prog.py"
+    prog.write_text(
+        "import os, sys, helper_mod\n"
+        "tids = {}\n"
+        "for t in os.listdir('/proc/self/task'):\n"
+        "    comm = open(f'/proc/self/task/{t}/comm').read().strip()\n"
+        "    tids[comm] = sorted(os.sched_getaffinity(int(t)))\n"
+        "print(__name__, sys.argv[1:], helper_mod.X, sorted(os.sched_getaffinity(0)),\n"
+        "      tids.get('pypper-sampler'))\n")
+    wrapper = os.path.join(SRCDIR, "Tools", "bench", "pin_main.py")
+    env = clean_env({"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "0", "PYPPER_SAMPLE_AWAY": "0"})
+    r = subprocess.run([DROPIN, wrapper, str(allowed[-1]), str(prog), "a", "b"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[0] == (f"__main__ ['a', 'b'] 7 [{allowed[-1]}] {allowed}"), r.stdout
+    bad = subprocess.run([DROPIN, wrapper], capture_output=True, text=True, env=clean_env(),
+                         timeout=60)
+    assert bad.returncode == 1 and "usage: pin_main.py CPU PROGRAM" in bad.stderr

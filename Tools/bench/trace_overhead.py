@@ -21,8 +21,15 @@ and per program peak RSS traced/stock <= 1.05 and own/heap <= 3%. The sampler's 
 session's trace file (its "end" event); HEAT_INTERVAL_MS=0 keeps that file from
 adding work of its own.
 
+By default each run's main thread is pinned to one CPU (--pin: the last CPU this
+process may use; Tools/bench/pin_main.py runs the program), the same for the three
+variants, and Pypper's threads keep the others: on this machine kind one virtual CPU
+can run the same program 1.6x slower than the other for minutes at a time, and
+unpinned the ratios measured mostly where the kernel put the main thread. `--pin none`
+runs unpinned (one CPU only: always unpinned).
+
     ./python3 Tools/bench/trace_overhead.py [--runs 7] [--programs a,b] [--json out.json]
-                                            [--option NAME=VALUE]...
+                                            [--option NAME=VALUE]... [--pin CPU|none]
 """
 
 import argparse
@@ -37,6 +44,7 @@ from alloc_bench import (ORIGINAL_PROGRAMS, PEAKRSS, PROGRAMS, ROOT, checksum,  
                          clean_env, default_stock, geomean, program_names,
                          run_measured, sums_agree)
 
+PIN_MAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pin_main.py")
 TARGET = 1.03          # geometric mean of traced/stock time
 TARGET_WORST = 1.08    # traced/stock time of any program
 TARGET_RSS = 1.05      # peak RSS traced/stock of each program
@@ -55,7 +63,22 @@ def main():
     ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                     help="a PYPPER_ option for the traced runs, e.g. sample_duty=0.1")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--pin", default="auto", metavar="CPU|none",
+                    help="the CPU of each run's main thread (default: the last allowed; "
+                         "none: not pinned)")
     args = ap.parse_args()
+    allowed = sorted(os.sched_getaffinity(0))
+    if args.pin == "auto":
+        pin = allowed[-1] if len(allowed) > 1 else None
+    elif args.pin == "none":
+        pin = None
+    else:
+        try:
+            pin = int(args.pin)
+        except ValueError:
+            ap.error(f"--pin: expected a CPU number or none, got {args.pin!r}")
+        if pin not in allowed:
+            ap.error(f"--pin {pin}: not one of the CPUs allowed ({allowed})")
     if not os.access(PEAKRSS, os.X_OK):
         ap.error(f"{PEAKRSS} is missing: run make first")
     names = list(ORIGINAL_PROGRAMS)
@@ -75,7 +98,8 @@ def main():
     }
     pythons = {"stock": args.stock, "off": args.candidate, "on": args.candidate}
     print(f"stock:     {args.stock}\ncandidate: {args.candidate} (off: no tracing; on: "
-          f"PYPPER_ENABLE=1 {' '.join(opts)})\nruns:      {args.runs} per variant, rotating order\n")
+          f"PYPPER_ENABLE=1 {' '.join(opts)})\nruns:      {args.runs} per variant, rotating order"
+          f"\nmain thread: {'on CPU %d (Pypper threads: any)' % pin if pin is not None else 'not pinned'}\n")
     print(f"{'program':16} {'stock s':>8} {'off s':>7} {'on s':>7} {'off/st':>7} {'on/st':>7}"
           f" {'on/st IQR':>13} {'sampler s':>9} {'cpu%':>5} {'main/st':>7} {'sys +s':>6}"
           f" {'passes':>6} {'pause ms':>8}"
@@ -97,7 +121,10 @@ def main():
                 for label in order:
                     for f in os.listdir(tmp):
                         os.unlink(os.path.join(tmp, f))
-                    run = run_measured(pythons[label], program, envs[label])
+                    if pin is None:
+                        run = run_measured(pythons[label], program, envs[label])
+                    else:
+                        run = run_measured(pythons[label], PIN_MAIN, envs[label], (pin, program))
                     wall, out = run.wall, run.stdout
                     walls[label].append(wall)
                     sums.add(checksum(out))
@@ -171,7 +198,7 @@ def main():
               f"Pypper's own bytes / stock peak RSS: worst {100 * worst_own:.2f}% (target <= 3%)")
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"stock": args.stock, "candidate": args.candidate, "runs": args.runs,
+                json.dump({"stock": args.stock, "candidate": args.candidate, "runs": args.runs, "pin": pin,
                            "options": opts, "programs": results,
                            "summary": {"traced_geomean": g_on, "untraced_geomean": g_off,
                                        "main_cpu_geomean": g_main,
