@@ -51,7 +51,7 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "active-trace sampling bursts per second (each burst lasts SAMPLE_DUTY/SAMPLE_HZ s)"},
     [PYPPER_OPTION_SAMPLE_DUTY] = {
         "SAMPLE_DUTY", PYPPER_OPT_FLOAT, FIELD(sample_duty), "0.06", 0, 0, 0.01, 1.0, NULL,
-        "share of one CPU core the sampler thread may use (0.06 = 6%); each sample costs the program about a microsecond (the lines of its frame the sampler reads), so more samples mean more accurate temperatures and a slower program"},
+        "share of one CPU core the sampler thread may use (0.06 = 6%); each sample costs the program 1-3 microseconds (the lines of its frame the sampler reads back), so more samples mean more accurate temperatures and a slower program"},
     [PYPPER_OPTION_SAMPLE_DEPTH] = {
         "SAMPLE_DEPTH", PYPPER_OPT_INT, FIELD(sample_depth), "8", 1, 64, 0, 0, NULL,
         "Python frames read per stack sample, innermost first"},

@@ -86,9 +86,9 @@
 #define POLL_MIN 256            /* entries polled between two applies, at least */
 #define POLL_BATCH 4           /* reference counts read per burst iteration */
 #define APPLY_MS 100
-/* The hand-overs' CPU time at most this share of the main thread's (Pypper/
- * step_budget.h): a step of 5.9 ms (a session cache of 40,000 records in an
- * OrderedDict, 40 MB) then runs every 300 ms instead of every APPLY_MS. */
+/* The hand-overs' CPU time at most this share of the program's (Pypper/step_budget.h):
+ * a step of 5.9 ms (a session cache of 40,000 records in an OrderedDict, 40 MB) then
+ * runs every 300 ms of its CPU time instead of every APPLY_MS. */
 #define HAND_OVER_SHARE 0.02
 #define HAND_OVER_CREDIT_MS 20
 #define STILL_SAMPLES 256       /* samples without change that end a burst */
@@ -898,13 +898,13 @@ void pypper_active_trace_after_fork_in_parent(void)
                                 "temperatures stop changing", strerror(rc));
 }
 
-/* Whether the hand-overs have taken at most their share of the main thread's CPU
- * (HAND_OVER_SHARE); without the main thread's clock, always. */
+/* Whether the hand-overs have taken at most their share (HAND_OVER_SHARE) of the
+ * program's CPU time: its threads', this one's left out (a hand-over runs on whichever
+ * program thread checks the eval breaker: a main thread that waits for its workers
+ * still gets its steps, run by them). */
 static bool hand_over_affordable(sampler_loop *l)
 {
-    if (!AT.target_has_clock)
-        return true;
-    return pypper_step_budget_feed(&l->steps, pypper_clock_ns(AT.target_clock),
+    return pypper_step_budget_feed(&l->steps, others_cpu_ns(),
                                    __atomic_load_n(&AT.hand_over_ns, __ATOMIC_RELAXED));
 }
 
