@@ -223,3 +223,25 @@ def test_pin_main_pins_only_the_main_thread_and_runs_the_program_as_main(tmp_pat
     bad = subprocess.run([DROPIN, wrapper], capture_output=True, text=True, env=clean_env(),
                          timeout=60)
     assert bad.returncode == 1 and "usage: pin_main.py CPU PROGRAM" in bad.stderr
+
+
+def test_sampler_cost_runs_variants_pinned_and_reports_ratios(tmp_path):
+    """Tools/bench/sampler_cost.py end to end on a tiny program, one round: a row per
+    variant, the first at ratio 1, the others positive; the program's arguments reach
+    it; a malformed variant is an argument error (exit 2). Structure only: the ratios
+    are the benchmark's to report."""
+    prog = tmp_path / "loop.py"
+    prog.write_text("import sys\nn = int(sys.argv[1])\nprint(sum(i * i for i in range(n)))\n")
+    bench = os.path.join(SRCDIR, "Tools", "bench", "sampler_cost.py")
+    r = subprocess.run([DROPIN, bench, "--rounds", "1", "--program", str(prog), "--args", "20000",
+                        "--variant", "off=", "--variant", "on=PYPPER_ENABLE=1"],
+                       capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(f"program {prog} 20000: its whole run") and "1 rounds" in lines[0]
+    rows = {l.split()[0]: l.split() for l in lines[1:]}
+    assert set(rows) == {"off", "on"}
+    assert rows["off"][2] == "1.000" and float(rows["on"][2]) > 0
+    bad = subprocess.run([DROPIN, bench, "--program", str(prog), "--variant", "nameonly"],
+                         capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert bad.returncode == 2 and "expected NAME=VAR=VALUE" in bad.stderr
