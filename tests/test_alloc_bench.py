@@ -222,7 +222,12 @@ def test_pin_main_pins_only_the_main_thread_and_runs_the_program_as_main(tmp_pat
     assert r.stdout.split("\n")[0] == (f"__main__ ['a', 'b'] 7 [{allowed[-1]}] {allowed}"), r.stdout
     bad = subprocess.run([DROPIN, wrapper], capture_output=True, text=True, env=clean_env(),
                          timeout=60)
-    assert bad.returncode == 1 and "usage: pin_main.py CPU PROGRAM" in bad.stderr
+    assert bad.returncode == 1 and "usage: pin_main.py [--others] CPU PROGRAM" in bad.stderr
+    # --others: the sampler goes to the other CPUs.
+    others = subprocess.run([DROPIN, wrapper, "--others", str(allowed[-1]), str(prog)],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert others.returncode == 0, others.stderr
+    assert others.stdout.split("\n")[0] == (f"__main__ [] 7 [{allowed[-1]}] {allowed[:-1]}"), others.stdout
 
 
 def test_sampler_cost_runs_variants_pinned_and_reports_ratios(tmp_path):

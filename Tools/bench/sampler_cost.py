@@ -5,7 +5,8 @@
         [--variant NAME=VAR=VALUE,VAR=VALUE]...
 
 Rounds of the variants in rotating order, each run a fresh process whose main thread is
-pinned to one CPU (Tools/bench/pin_main.py; Pypper's threads keep the others); per round
+pinned to one CPU and Pypper's threads to the others (Tools/bench/pin_main.py --others:
+where the sampler's placement moves it after its first still burst); per round
 the ratio of each variant's seconds to the first variant's; printed: the median, the
 quartiles and every ratio, sorted. The seconds are a workload's measured phase (one of
 Tools/bench/accuracy/workloads.py, run without a probe) or a program's whole run.
@@ -62,7 +63,7 @@ def parse_variant(text):
 def one_run(python, cpu, target, env, tmpdir):
     """Seconds of one run: the workload's measured phase, or the program's wall time."""
     t0 = time.perf_counter()
-    r = subprocess.run([python, PIN_MAIN, str(cpu), *target], env=env, capture_output=True,
+    r = subprocess.run([python, PIN_MAIN, "--others", str(cpu), *target], env=env, capture_output=True,
                        text=True, cwd=tmpdir)
     wall = time.perf_counter() - t0
     if r.returncode != 0:
