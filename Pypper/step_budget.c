@@ -1,4 +1,4 @@
-/* Pypper/step_budget.c: the credit of the engine steps' share of the main thread
+X
  * (step_budget.h). Pure. */
 #include "step_budget.h"
 
