@@ -1,4 +1,4 @@
-X
+/* Pypper/step_budget.c: the credit of the engine steps' share of the program's CPU
  * (step_budget.h). Pure. */
 #include "step_budget.h"
 
