@@ -1,5 +1,5 @@
 /* Pypper/step_budget.c: the credit of the engine steps' share of the program's CPU
- * (step_budget.h). Pure. */
+ * time (step_budget.h). Pure. */
 #include "step_budget.h"
 
 #include <string.h>
