@@ -307,6 +307,20 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
 /* Whether code's file is under dir (len characters, no trailing '/'). Reads the file
  * name's characters in place (a compact ASCII string; any other is taken as the
  * program's): nothing allocates. */
+/* dir into buf without its trailing slashes: its length, 0 ("" in buf) when it does
+ * not fit. */
+static size_t dir_copy(char *buf, size_t cap, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n >= cap)
+        n = 0;
+    memcpy(buf, dir, n);
+    buf[n] = '\0';
+    return n;
+}
+
 static bool code_under(PyCodeObject *code, const char *dir, size_t len)
 {
     PyObject *name = code->co_filename;
@@ -328,9 +342,15 @@ static bool library_code(PyCodeObject *code)
     return code_under(code, S.stdlib_dir, S.stdlib_len);
 }
 
+/* The pypper package's directory ("" until known): kept across sessions, told by the
+ * package when it is imported (pypper_alloc_sites_own_dir): before any start() of
+ * its own, and before a PYPPER_ENABLE session's program imports it. */
+static char own_dir[1024];
+static size_t own_len;
+
 /* Whether code is Pypper's own (its package: `pypper run`'s set-up and the line that
  * runs the program, a capture's records): never a site of the program's. */
-static bool own_code(PyCodeObject *code);
+static bool own_code(PyCodeObject *code) { return code_under(code, own_dir, own_len); }
 
 #define LIBRARY_DEPTH 64            /* frames looked through for the program's */
 
@@ -633,25 +653,11 @@ static _Thread_local bool quiet_thread;
 
 void pypper_alloc_sites_quiet_thread(bool quiet) { quiet_thread = quiet; }
 
-/* The pypper package's directory ("" until known): kept across sessions, told by the
- * package when it is imported (pypper_alloc_sites_own_dir): before any start() of
- * its own, and before a PYPPER_ENABLE session's program imports it. */
-static char own_dir[1024];
-static size_t own_len;
-
 void pypper_alloc_sites_own_dir(const char *dir)
 {
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    if (n >= sizeof own_dir)
-        return;
-    memcpy(own_dir, dir, n);
-    own_dir[n] = '\0';
-    own_len = n;                    /* (with the GIL: no allocation reads it meanwhile) */
+    /* (With the GIL: no allocation reads it meanwhile.) */
+    own_len = dir_copy(own_dir, sizeof own_dir, dir);
 }
-
-static bool own_code(PyCodeObject *code) { return code_under(code, own_dir, own_len); }
 
 static __attribute__((noinline)) void seen_slow(void *block, size_t size)
 {
@@ -871,17 +877,11 @@ int pypper_alloc_sites_start(uint64_t period)
     }
     S.period_bytes = COUNTDOWN = (int64_t)(period * SAMPLE_BYTES);
     S.main_interp = PyInterpreterState_Get();
-    S.stdlib_len = 0;
     PyObject *dir = PySys_GetObject("_stdlib_dir");            /* borrowed */
     const char *text = dir && PyUnicode_Check(dir) ? PyUnicode_AsUTF8(dir) : NULL;
     if (!text)
         PyErr_Clear();
-    else if (strlen(text) < sizeof S.stdlib_dir) {
-        S.stdlib_len = strlen(text);
-        memcpy(S.stdlib_dir, text, S.stdlib_len + 1);
-        while (S.stdlib_len > 1 && S.stdlib_dir[S.stdlib_len - 1] == '/')
-            S.stdlib_dir[--S.stdlib_len] = '\0';
-    }
+    S.stdlib_len = dir_copy(S.stdlib_dir, sizeof S.stdlib_dir, text ? text : "");
     S.on = true;
     wrap_domains();
     return 0;

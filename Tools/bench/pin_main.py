@@ -21,6 +21,13 @@ import runpy
 import sys
 
 
+def default_cpu():
+    """The main thread's CPU for the harnesses: the last this process may use, or None
+    with only one (nothing to keep apart)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    return allowed[-1] if len(allowed) > 1 else None
+
+
 def main():
     others = len(sys.argv) > 1 and sys.argv[1] == "--others"
     if others:

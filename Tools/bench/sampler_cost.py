@@ -23,18 +23,22 @@ logic), e.g.:
 """
 import argparse
 import os
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from alloc_bench import ROOT, clean_env, default_stock  # noqa: E402
+from pin_main import default_cpu  # noqa: E402
 
 PIN_MAIN = os.path.join(HERE, "pin_main.py")
 WORKLOAD_RUNNER = """
-import sys, time
+import sys
 sys.path.insert(0, {accuracy!r})
 import workloads
 r = workloads.run({name!r}, "plain", {scale!r}, 1)
@@ -78,9 +82,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--cpu", type=int, help="the main thread's CPU (default: the last allowed)")
-    what = ap.add_mutually_exclusive_group(required=True)
-    what.add_argument("--workload", help="an accuracy workload (Tools/bench/accuracy/workloads.py)")
-    what.add_argument("--program", metavar="PATH")
+    target_group = ap.add_mutually_exclusive_group(required=True)
+    target_group.add_argument("--workload", help="an accuracy workload (Tools/bench/accuracy/workloads.py)")
+    target_group.add_argument("--program", metavar="PATH")
     ap.add_argument("--args", default="", help="the program's arguments (one string, split as a shell does)")
     ap.add_argument("--scale", type=float, default=0.12)
     ap.add_argument("--variant", action="append", type=parse_variant, metavar="NAME=VAR=VALUE,...")
@@ -90,14 +94,14 @@ def main():
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
     allowed = sorted(os.sched_getaffinity(0))
-    cpu = allowed[-1] if args.cpu is None else args.cpu
+    cpu = args.cpu if args.cpu is not None else default_cpu()
+    if cpu is None:
+        cpu = allowed[0]
+        print("note: one CPU: Pypper's threads share it with the main thread", file=sys.stderr)
     if cpu not in allowed:
         ap.error(f"--cpu {cpu}: not one of the CPUs allowed ({allowed})")
-    if len(allowed) < 2:
-        print("note: one CPU: Pypper's threads share it with the main thread", file=sys.stderr)
     variants = args.variant or [parse_variant(v) for v in DEFAULT_VARIANTS]
     if args.workload:
-        import tempfile
         tmpdir = tempfile.mkdtemp(prefix="pypper-sampler-cost-")
         script = os.path.join(tmpdir, "run_workload.py")
         with open(script, "w") as f:
@@ -106,7 +110,6 @@ def main():
         target = [script]
         what = f"workload {args.workload} at scale {args.scale}: its measured phase"
     else:
-        import shlex
         tmpdir = os.getcwd()
         target = [os.path.abspath(args.program), *shlex.split(args.args)]
         what = f"program {' '.join(target)}: its whole run"
@@ -128,7 +131,6 @@ def main():
         return 1
     finally:
         if args.workload:
-            import shutil
             shutil.rmtree(tmpdir, ignore_errors=True)
     for name, r in ratios.items():
         r.sort()

@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from alloc_bench import (ORIGINAL_PROGRAMS, PEAKRSS, PROGRAMS, ROOT, checksum,  # noqa: E402
                          clean_env, default_stock, geomean, program_names,
                          run_measured, sums_agree)
+from pin_main import default_cpu  # noqa: E402
 
 PIN_MAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pin_main.py")
 TARGET = 1.03          # geometric mean of traced/stock time
@@ -69,7 +70,7 @@ def main():
     args = ap.parse_args()
     allowed = sorted(os.sched_getaffinity(0))
     if args.pin == "auto":
-        pin = allowed[-1] if len(allowed) > 1 else None
+        pin = default_cpu()
     elif args.pin == "none":
         pin = None
     else:
