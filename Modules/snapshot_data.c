@@ -462,13 +462,14 @@ static void add_untraced_heat(untraced_pages *u, uintptr_t page, double heat)
     u->rows[u->n++] = (untraced_heat){page, heat};
 }
 
-/* The class of untraced bytes from their page heat (page_heat.h), by the thresholds
- * alone (no hysteresis: nothing remembers a page's class); their heat goes to the
- * pages they are on. */
+/* The class of untraced bytes from their page's settled heat (page_heat.h), by the
+ * thresholds alone (no hysteresis: nothing remembers a page's class); the page's heat
+ * from all its evidence goes to the pages they are on. */
 static int untraced_class(const void *start, size_t block_size, uint64_t bytes, void *arg)
 {
     untraced_pages *u = arg;
-    double t = pypper_page_heat_temperature(start, pypper_heap_page_index(start), block_size, u->now);
+    size_t index = pypper_heap_page_index(start);
+    double t = pypper_page_heat_page_temperature(start, index, block_size, u->now);
     if (t > 0.0) {
         uintptr_t a = (uintptr_t)start, end = a + bytes;
         while (a < end) {
@@ -478,7 +479,7 @@ static int untraced_class(const void *start, size_t block_size, uint64_t bytes, 
             a = stop;
         }
     }
-    return pypper_model_class_of(t);
+    return pypper_model_class_of(pypper_page_heat_temperature(start, index, block_size, u->now));
 }
 
 /* A capture's frame has every page of the heap: the pages in use now (cold ones at

@@ -338,6 +338,24 @@ bool pypper_heap_small_block_start(const void *p)
     return pool->size != 0 && pool_is_marked(p);
 }
 
+bool pypper_heap_pool_settled(const void *p, uint32_t turn)
+{
+    if (!pypper_heap_layout.base || !layout_owns(p) || !region_arena_committed(layout_arena_index(p)))
+        return false;
+    pool_meta *pool = layout_pool(p);
+    if (!pool->size || !turn)
+        return false;
+    if (pool->asked != turn) {
+        /* Never asked: settled only if it never handed out a block twice (no block
+         * of it was freed and taken again: none of its objects replaced another). */
+        pool->settled = pool->asked ? pool->handed == pool->handed_asked
+                                    : (uint64_t)pool->handed * pool->size == pool->bump;
+        pool->handed_asked = pool->handed;
+        pool->asked = turn;
+    }
+    return pool->settled;
+}
+
 void pypper_heap_set_retain(bool retain)
 {
     LOCK();

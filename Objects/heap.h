@@ -54,6 +54,15 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info);
 /* Whether p is the start of an allocated small (pooled) block: what pypper_heap_lookup
  * would say with kind SMALL, allocated and block == p, in two metadata reads. */
 bool pypper_heap_small_block_start(const void *p);
+/* Whether the pool of the small block holding p handed out no block since it was
+ * last asked, in an earlier turn (the hand-over's count, never 0): then every
+ * object in it is older than that ask. Asked for the first time: whether it never
+ * handed out a freed block again. Asked again in the same turn, the same answer.
+ * False for a block outside the pools. Under
+ * the heap lock (the GIL). Evidence about an object without an entry heats its page
+ * for the objects on it only when its pool settled: a program's loop temporaries
+ * come and go in the free blocks of pools that hold its long-lived numbers. */
+bool pypper_heap_pool_settled(const void *p, uint32_t turn);
 
 /* Show fn (block, requested size) one in `period` of the allocations made through the
  * CPython domain entry points that take the slow path (a small block when its pool

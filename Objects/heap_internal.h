@@ -161,6 +161,7 @@ static inline void *pool_take_block(tier_heap *h, pool_meta *p)
         p->bump += p->size;
     }
     pool_mark_allocated(b);
+    p->handed++;
     if (UNLIKELY(++p->nalloc == p->capacity))
         partial_unlink(h, p);
     return b;

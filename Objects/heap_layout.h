@@ -72,7 +72,11 @@ typedef struct pool_meta {
     uint16_t size;             /* block size; 0 while the pool is unused (and in later slots) */
     uint8_t sclass;
     uint8_t tier;
-    uint8_t pad_[20];
+    uint8_t settled;           /* the answer at the last ask (pypper_heap_pool_settled) */
+    uint8_t pad_[3];
+    uint32_t handed;           /* blocks handed out since the pool was set up (wraps) */
+    uint32_t handed_asked;     /* `handed` at that ask */
+    uint32_t asked;            /* its turn; 0: never asked */
 } pool_meta;
 
 #define POOL_META_SHIFT 6u

@@ -84,6 +84,8 @@ void *pools_alloc_slow(unsigned tier, unsigned sclass)
     p->bump = 0;
     p->nalloc = 0;
     p->freelist = NULL;
+    p->handed = 0;
+    p->asked = 0;
     partial_push(&pypper_heap.tiers[tier], p);
     heap_trim();           /* a fresh arena faulted in while memory was idle */
     return pool_alloc_fast(tier, sclass);

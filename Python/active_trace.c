@@ -194,7 +194,7 @@ static struct {
     pypper_frame_memory *frames;
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
-    uint64_t still_bursts, poll_reads, applies, applied, to_pages, number_heat, unknown, dropped, idle_sleeps;
+    uint64_t still_bursts, poll_reads, applies, applied, to_pages, unsettled, number_heat, unknown, dropped, idle_sleeps;
     uint64_t entries_made, entries_refused;     /* object-table entries evidence made */
     uint64_t pressure_sleeps;   /* windows slept because the process was short of memory */
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
@@ -610,7 +610,7 @@ static void spread(uintptr_t from, uintptr_t to, double share, uint32_t now, siz
         uintptr_t stop = (a & ~(uintptr_t)(PAGE_BYTES - 1)) + PAGE_BYTES;
         if (stop > to)
             stop = to;
-        pypper_page_heat_add(pypper_heap_page_index((const void *)a), per_byte * (double)(stop - a), now);
+        pypper_page_heat_add(pypper_heap_page_index((const void *)a), per_byte * (double)(stop - a), now, true);
         a = stop;
     }
 }
@@ -657,7 +657,7 @@ static void heat_held_numbers(PyObject *op, double each, double once, uint32_t n
             spread(at[j], next, share, now, budget);
         } else {
             double cap = heat * (PAGE_BYTES / NUMBER_BLOCK_BYTES);
-            pypper_page_heat_add(pypper_heap_page_index((const void *)at[j]), share < cap ? share : cap, now);
+            pypper_page_heat_add(pypper_heap_page_index((const void *)at[j]), share < cap ? share : cap, now, true);
             (*budget)--;
         }
         AT.number_heat++;
@@ -692,6 +692,7 @@ static void apply_locked(bool refill)
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
     size_t budget = NUMBER_BUDGET;
+    uint32_t turn = (uint32_t)(AT.applies % UINT32_MAX) + 1;
     /* What the main thread's own signal handler saw joins the thread's evidence. */
     AT.signal_evidence += pypper_signal_sampler_drain(record_sink, NULL);
     for (size_t u = 0; u < AT.nused; u++) {
@@ -722,9 +723,12 @@ static void apply_locked(bool refill)
             AT.applied++;
         } else if (info.allocated && (!e || pypper_entry_object(e) != object)) {
             /* No entry (a number, or an object the live trace has not reached): its
-             * page takes the evidence. */
-            pypper_page_heat_add(pypper_heap_page_index(object), weighed, now);
+             * page takes the evidence, about the objects on it only if its pool
+             * settled (page_heat.h). */
+            bool settled = info.kind != PYPPER_BLOCK_SMALL || pypper_heap_pool_settled(object, turn);
+            pypper_page_heat_add(pypper_heap_page_index(object), weighed, now, settled);
             AT.to_pages++;
+            AT.unsettled += !settled;
         } else {
             AT.unknown++;
         }
@@ -1261,7 +1265,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1277,6 +1281,7 @@ PyObject *pypper_active_trace_stats(void)
         "applies", (unsigned long long)AT.applies,
         "applied", (unsigned long long)AT.applied,
         "to_pages", (unsigned long long)AT.to_pages,
+        "unsettled", (unsigned long long)AT.unsettled,
         "entries_made", (unsigned long long)AT.entries_made,
         "entries_refused", (unsigned long long)AT.entries_refused,
         "number_heat", (unsigned long long)AT.number_heat,

@@ -291,7 +291,10 @@ def test_no_session_and_untraced_objects():
 def test_objects_without_an_entry_take_their_pages_heat():
     # Floats that containers hold have no object-table entry (LIVE_NUMBERS=0): the
     # sampler's evidence about them goes to their pages. Those used have a temperature
-    # above 0, those never used 0, and both have one (not None).
+    # above 0, those never used 0, and both have one (not None). Evidence counts from
+    # the second hand-over that finds it on a page: the first learns that no block
+    # of the page's pool was handed out since (the loop's ints took blocks freed
+    # there while the lists were built).
     out = check("""
         import random
         hot = [random.random() for _ in range(3000)]
@@ -305,6 +308,9 @@ def test_objects_without_an_entry_take_their_pages_heat():
             return acc
         add(hot)
         _pypper._test_hand_over()
+        assert pypper.active_trace_stats()["unsettled"] > 0
+        add(hot)
+        _pypper._test_hand_over()
         hot_t = _pypper.temperatures(hot)
         cold_t = _pypper.temperatures(cold)
         assert None not in hot_t and None not in cold_t
@@ -313,6 +319,48 @@ def test_objects_without_an_entry_take_their_pages_heat():
         assert sum(t > 0 for t in cold_t) <= 0.1 * len(cold), sum(t > 0 for t in cold_t)
         s = pypper.active_trace_stats()
         assert s["to_pages"] > 0 and s["page_heat_pages"] > 0, s
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_long_lived_numbers_do_not_take_the_heat_of_temporaries_beside_them():
+    # A cache replaces its oldest value at each step while the loop makes and drops
+    # temporary floats: they come and go in the blocks freed in the pools that hold
+    # the long-lived values (as in an LRU cache), and the sampler sees them there.
+    # That evidence is about objects that are gone, not about the values beside them:
+    # pages whose pool handed out a block since it was last looked at take none, so
+    # the values stay cold. Values the loop itself reads, in pools that do not churn,
+    # still warm up.
+    out = check("""
+        keep = {i: float(i) + 0.5 for i in range(6000)}
+        read = [float(i) + 0.25 for i in range(600)]
+        driven()
+        def step(k):
+            del keep[k]                             # frees a value in an old pool
+            t = float(k) * 1.5                      # temporaries take that block
+            u = t + 1.0
+            _pypper._test_sample()
+            keep[k + 6000] = float(k) + 0.75        # a new long-lived value
+            return u
+        def read_some(j):
+            x = read[j % 600]
+            _pypper._test_sample()
+            return x
+        for k in range(0, 6000):
+            step(k)
+            read_some(k)
+            if k % 200 == 199:
+                _pypper._test_hand_over()
+                advance(20)
+        s = pypper.active_trace_stats()
+        assert s["unsettled"] > 1000, s
+        kept = _pypper.temperatures(list(keep.values()))
+        warm = sum(t >= 0.2 for t in kept)
+        assert warm <= 0.02 * len(kept), (warm, len(kept), s)
+        read_t = _pypper.temperatures(read)
+        assert statistics.median(read_t) >= 0.2, (statistics.median(read_t), s)
         pypper.end()
         print("ok")
     """)

@@ -1,5 +1,5 @@
 /* tests/c/test_heap.c: the tier-aware heap without Python. Size classes, lookups,
- * tiers and placement scopes, the budget, retention and release of arenas, invalid
+ * tiers and placement scopes, pools' settling, the budget, retention and release of arenas, invalid
  * frees, and a random stress of malloc/calloc/realloc/free over every size range with
  * a content check of every live block. */
 #include "check.h"
@@ -167,6 +167,38 @@ static void test_pool_records_reset(void)
         clean = clean && pools[i].size == 0 && bits[i * POOL_BITS_WORDS] == 0;
     CHECK(clean);
     region_release_arenas(ai, 1, true);
+}
+
+/* A pool counts the blocks it hands out; a hand-over asks whether it handed out none
+ * since it last asked (pypper_heap_pool_settled): the first time, whether it never
+ * handed out a block twice; in the same turn, the same answer; outside the pools, no. */
+static void test_pool_settled(void)
+{
+    void *a = pypper_heap_malloc(456), *b = pypper_heap_malloc(456);
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    pool_meta *p = layout_pool(a);
+    uint32_t handed = p->handed;
+    void *c = pypper_heap_malloc(456);
+    CHECK(c && (layout_pool(c) != p || p->handed == handed + 1));
+    int local;
+    CHECK(!pypper_heap_pool_settled(&local, 1) && !pypper_heap_pool_settled(a, 0));
+    uint32_t bump = p->bump, saved = p->handed;
+    p->asked = 0;
+    p->handed = bump / p->size;                                 /* never a block twice */
+    CHECK(pypper_heap_pool_settled(a, 1));
+    CHECK(pypper_heap_pool_settled(a, 2));                      /* nothing handed out */
+    p->handed++;                                                /* a block handed out */
+    CHECK(!pypper_heap_pool_settled(a, 3) && !pypper_heap_pool_settled(b, 3));
+    CHECK(pypper_heap_pool_settled(a, 5));                      /* none since turn 3 */
+    p->asked = 0;
+    p->handed = bump / p->size + 1;                             /* one block twice */
+    CHECK(!pypper_heap_pool_settled(a, 6) && pypper_heap_pool_settled(a, 7));
+    p->handed = saved;
+    pypper_heap_free(a);
+    pypper_heap_free(b);
+    pypper_heap_free(c);
 }
 
 /* Releasing the last committed arena gives back its records' pages only when every
@@ -778,6 +810,7 @@ int main(void)
     test_invalid_frees();
     test_run_colors();
     test_pool_records_reset();
+    test_pool_settled();
     test_medium();
     test_tracking();
     test_tracking_state();
