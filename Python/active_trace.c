@@ -684,6 +684,10 @@ static double scan_share(const uint16_t n[PYPPER_EVIDENCE_KINDS])
     return share < SCAN_MIN_SHARE ? 0.0 : share < 1.0 ? share : 1.0;
 }
 
+/* The hand-overs' count for pypper_heap_pool_settled (Objects/heap.h): never 0, and
+ * not reset with a session (a pool keeps the turn it was last asked at). */
+static uint32_t pool_turn;
+
 static void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
@@ -692,7 +696,9 @@ static void apply_locked(bool refill)
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
     size_t budget = NUMBER_BUDGET;
-    uint32_t turn = (uint32_t)(AT.applies % UINT32_MAX) + 1;
+    if (++pool_turn == 0)
+        pool_turn = 1;
+    uint32_t turn = pool_turn;
     /* What the main thread's own signal handler saw joins the thread's evidence. */
     AT.signal_evidence += pypper_signal_sampler_drain(record_sink, NULL);
     for (size_t u = 0; u < AT.nused; u++) {
