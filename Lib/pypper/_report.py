@@ -950,8 +950,9 @@ recorded site are in the folded section. <b>Untraced</b> is heap the live trace 
 objects the live trace has not reached), attributed by a walk over the heap: a 16 KiB pool's untraced bytes go
 to the site of the recorded allocation in it (kept while it lives), a block above 512 bytes to its own site. Untraced bytes
 have no temperature of their own: they are classed hot, warm or cold by the heat of their pages (the sampler's
-evidence about objects without an entry, shared by the bytes of their page; with write tracking, the page's write
-history), and counted so in the hot, warm and cold columns. Sites are ordered by bytes + untraced.</p></section>
+evidence about objects without an entry, shared by the bytes of their page, leaving out what it saw of loop
+temporaries that came and went there; with write tracking, the page's write history), and counted so in the hot,
+warm and cold columns. Sites are ordered by bytes + untraced.</p></section>
 <section id="types"><h2>By type</h2><table>{TYPE_HEAD}
 {"".join(type_rows)}</table></details>
 <p class="note">Traced objects only (untraced memory has no type: the by-site table attributes it).
@@ -966,9 +967,10 @@ over the whole run), in address order with the gaps between the heap's arenas cl
 ({_e(f"{hm.get('pages_per_row', 0):.1f}")} pages a row); time left to right ({hm.get("cols", 0)} frames).
 A page's heat is the bytes-weighted temperature of what is on it: traced objects, the buffers they own
 (each buffer page at its owner's temperature or, when lower, that of what it holds) and untraced bytes
-(floats, strings, objects not taken yet) at the temperature their page's own evidence gives: sum of
-temperature x bytes over the page size, from 0 (nothing on it used recently) to 1 (full of objects as hot
-as the hottest). Colour scale: logarithmic.</p>
+(floats, strings, objects not taken yet) at the temperature their page's own evidence gives, loop temporaries
+that came and went there included (so a page can be warm while the numbers that stay on it are classed cold:
+the page is used, they are not): sum of temperature x bytes over the page size, from 0 (nothing on it used
+recently) to 1 (full of objects as hot as the hottest). Colour scale: logarithmic.</p>
 <h3>Hot and warm bytes of the program's top allocation sites over time</h3>
 <div id="site-series"></div><ul id="site-series-legend"></ul>
 <p class="note" id="site-series-note">{_e(series_note(a))}</p>
