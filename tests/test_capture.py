@@ -273,6 +273,38 @@ def test_run_errors_one_line_exit_2(tmp_path):
         assert len(cp.stderr.splitlines()) == 1 and words in cp.stderr, (args, cp.stderr)
 
 
+def test_outputs_never_overwrite_what_pypper_did_not_write(tmp_path):
+    # A newcomer's `run -o small.py small.py` replaced the script with the capture and
+    # then ran the capture as Python. Each command now writes over a file only if it
+    # is empty or one like it wrote before: run a capture, report a report, heatmap a
+    # PNG; anything else is left alone with one line and exit 2.
+    script = write(tmp_path, "small.py", "print('hi')\n")
+    other = write(tmp_path, "other.txt", "notes\n")
+    cap = str(tmp_path / "a.capture")
+    for args in (["run", "-o", script, script], ["run", "-o", other, script]):
+        cp = pypper(*args)
+        assert cp.returncode == 2 and len(cp.stderr.splitlines()) == 1, (args, cp.stderr)
+        assert "exists and is not a Pypper capture" in cp.stderr, cp.stderr
+    assert open(script).read() == "print('hi')\n" and open(other).read() == "notes\n"
+    for _ in range(2):                              # a capture over a capture
+        cp = pypper("run", "-o", cap, script)
+        assert cp.returncode == 0 and "hi" in cp.stdout, cp.stderr
+    html = str(tmp_path / "r.html")
+    for args, words in ((["report", cap, "-o", script], "is not a Pypper report"),
+                        (["report", cap, "-o", cap], "is not a Pypper report"),
+                        (["heatmap", cap, "-o", script], "is not a PNG image")):
+        cp = pypper(*args)
+        assert cp.returncode == 2 and len(cp.stderr.splitlines()) == 1, (args, cp.stderr)
+        assert words in cp.stderr, (args, cp.stderr)
+    assert open(script).read() == "print('hi')\n" and _capture.load(cap).end is not None
+    for _ in range(2):                              # a report over a report
+        assert pypper("report", cap, "-o", html).returncode == 0
+    empty = tmp_path / "empty.html"
+    empty.write_text("")
+    assert pypper("report", cap, "-o", str(empty)).returncode == 0
+    assert "<title>Pypper report" in empty.read_text()
+
+
 def test_diff_of_two_runs(tmp_path):
     """The program's own sites first, untraced bytes counted (a dict of bytearrays is
     not tracked by the collector: the live trace does not take it), library sites

@@ -24,6 +24,7 @@ import re
 import runpy
 import shlex
 import shutil
+import stat
 import sys
 import textwrap
 import time
@@ -258,10 +259,47 @@ def interpreter_shown(exe=None, path_python=None, cwd=None):
     return shlex.quote(exe)
 
 
+# What each command may overwrite: a file that one like it wrote before (its first
+# bytes), or an empty one. Anything else (the script being run, a source file, a
+# capture given to report -o) is left alone.
+def _is_capture(head):
+    return head.startswith(_capture.MAGIC.encode())
+
+
+def _is_report(head):
+    return head.startswith(b"<!DOCTYPE html>") and b"<title>Pypper report" in head
+
+
+def _is_png(head):
+    return head.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def _overwrite_error(path, what, written_by_us):
+    """Why the command must not write its output to path, or None: path exists as a
+    regular file that is not empty and not `what` (written_by_us(first bytes) is
+    false). Devices, missing files and files it cannot read are left to the write's
+    own error."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if not head or written_by_us(head):
+        return None
+    return (f"{path!r} exists and is not {what}: not overwritten (remove it or choose "
+            f"another -o)")
+
+
 def cmd_run(args):
     legacy, output, err = _split_outputs(args.output)
     if err:
         print(f"pypper: {err}", file=sys.stderr)
+        return 2
+    err = output and _overwrite_error(output, "a Pypper capture", _is_capture)
+    if err:
+        print(f"pypper: run: {err}", file=sys.stderr)
         return 2
     opts, err = _parse_options(legacy + args.option)
     if err:
@@ -431,6 +469,10 @@ def cmd_report(args):
     if cap is None:
         return err
     out = args.output or (os.path.splitext(args.capture)[0] + ".html")
+    err = out != "-" and _overwrite_error(out, "a Pypper report", _is_report)
+    if err:
+        print(f"pypper: report: {err}", file=sys.stderr)
+        return 2
     from pypper import _report
     text = _report.render_html(_report.analyze(cap))
     if out == "-":                          # -o -: the page on stdout
@@ -470,6 +512,10 @@ def cmd_diff(args):
 
 
 def cmd_heatmap(args):
+    err = _overwrite_error(args.output, "a PNG image", _is_png)
+    if err:
+        print(f"pypper: heatmap: {err}", file=sys.stderr)
+        return 2
     try:
         from pypper import _heatmap
         series_list = [_heatmap.load_series(path) for path in args.inputs]
