@@ -615,6 +615,14 @@ class MainReturn:
         self.tool = None
 
 
+def allowed_cpus():
+    """How many CPUs this process may run on (its affinity), or None when unknown."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
 def header_record(argv, target, config, interval):
     try:
         topo = _pypper.topology()
@@ -624,7 +632,7 @@ def header_record(argv, target, config, interval):
     return {"version": _pypper.VERSION, "mode": "drop-in" if _pypper.DROPIN else "extension",
             "pid": os.getpid(), "argv": list(argv), "target": target, "cwd": os.getcwd(),
             "time": time.time(), "config": config, "interval": interval,
-            "python": sys.version.split()[0], "topology": topo,
+            "python": sys.version.split()[0], "topology": topo, "cpus": allowed_cpus(),
             "internal_paths": sorted({p for p in (sysconfig.get_paths().get("stdlib"),
                                                   sysconfig.get_paths().get("platstdlib"),
                                                   sysconfig.get_paths().get("purelib"),

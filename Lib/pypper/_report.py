@@ -424,7 +424,7 @@ def summary_lines(a, *, top=3):
 def cautions(a):
     """The cautions of the summary, stats and the report, in that order: Pypper
     paused for memory, most of the CPU time in other threads."""
-    return [c for c in (pause_text(a), threads_text(a)) if c]
+    return [c for c in (pause_text(a), threads_text(a), one_cpu_text(a)) if c]
 
 
 def pause_text(a):
@@ -466,6 +466,26 @@ def threads_text(a):
             f"other than the main one; Pypper reads the main thread's frames only, so "
             f"data used only by other threads gets no evidence of its own and may show "
             f"as cold (the advisor's estimates too)")
+
+
+def one_cpu_text(a):
+    """A caution when the program could run on one CPU only (its affinity, e.g. taskset
+    -c 1, or the machine): the sampler thread then shares that CPU and reads the main
+    thread's frames only while the program is not running, so it sees few distinct
+    moments and hot data shows as cold. None otherwise, and for captures made before
+    the header said."""
+    h = a.get("header") or {}
+    if h.get("cpus") != 1:
+        return None
+    hz = (h.get("config") or {}).get("signal_hz") or 0
+    if hz:
+        return (f"caution: the program could run on one CPU only; Pypper's sampler thread "
+                f"shared it, and the evidence is mostly the main thread's own samples "
+                f"(SIGNAL_HZ={hz}): fewer than on a machine with a free core")
+    return ("caution: the program could run on one CPU only (its affinity, e.g. taskset, or "
+            "the machine); Pypper's sampler thread shared it and saw the program only "
+            "between its time slices, so hot data may show as cold: allow a second CPU, or "
+            "let the main thread sample itself (-O signal_hz=500, PYPPER_SIGNAL_HZ=500)")
 
 
 def stats_text(a):
