@@ -44,6 +44,12 @@ def test_run_writes_a_capture_by_default_and_says_where(tmp_path):
     cap = _capture.load(str(tmp_path / names[0]))
     assert cap.finished and cap.end["status"] == 0
     assert cap.header["argv"][0] == prog
+    # The summary's first figures are the report's cards: traced and untraced together
+    # (a newcomer read the traced part as the heap's hot bytes, a third of the card's).
+    from pypper import _report
+    a = _report.analyze(cap)
+    cards = ", ".join(f"{label.split(' ')[0]} {size}" for size, label, _ in _report._class_cards(a))
+    assert cards.startswith("hot ") and f": {cards}; traced " in cp.stderr, (cards, cp.stderr)
 
 
 MAIN_BUILDS_AND_RETURNS = """
