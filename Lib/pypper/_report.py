@@ -425,7 +425,7 @@ def summary_lines(a, *, top=3):
 
 def cautions(a):
     """The cautions of the summary, stats and the report, in that order: Pypper
-    paused for memory, most of the CPU time in other threads."""
+    paused for memory, most of the CPU time in other threads, one CPU only."""
     return [c for c in (pause_text(a), threads_text(a), one_cpu_text(a)) if c]
 
 
