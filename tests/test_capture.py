@@ -311,6 +311,24 @@ def test_outputs_never_overwrite_what_pypper_did_not_write(tmp_path):
     assert "<title>Pypper report" in empty.read_text()
 
 
+def test_a_run_that_ends_before_any_record_says_so(tmp_path):
+    # os._exit 0.2 s in: no record of the heap was taken. stats printed "heap 0 B" and
+    # figures of 0 with no word why; now one line says there are none and why.
+    from pypper import _report
+    prog = write(tmp_path, "quick.py", "import os\ndata = [[i] * 3 for i in range(300000)]\nos._exit(4)\n")
+    cap = str(tmp_path / "q.capture")
+    cp = pypper("run", "--interval", "5", "-o", cap, prog)
+    assert cp.returncode == 4, cp.stderr
+    cp = pypper("stats", cap)
+    assert cp.returncode == 0, cp.stderr
+    assert "no figures: the capture holds no record of the heap; it ended without Pypper's " \
+           "record at exit (os._exit, a signal or a crash) before the recorder's first record " \
+           "(one every 5 s)" in cp.stdout, cp.stdout
+    assert "heap 0 B" not in cp.stdout
+    html = _report.render_html(_report.analyze(_capture.load(cap)))
+    assert "No figures: the capture holds no record of the heap" in html
+
+
 def test_diff_of_two_runs(tmp_path):
     """The program's own sites first, untraced bytes counted (a dict of bytearrays is
     not tracked by the collector: the live trace does not take it), library sites

@@ -386,6 +386,8 @@ def _class_parts(site, key):
 def summary_lines(a, *, top=3):
     t = a["totals"]
     heap = a["heap"]
+    if a.get("as_of") is None and not a["frames"]:
+        return [no_record_text(a)] + cautions(a)
     when = f" at {a['as_of']:.1f} s" if a.get("as_of") is not None else ""
     # The report's cards first (traced and untraced bytes together), then the parts.
     cards = ", ".join(f"{label.split(' ')[0]} {size}" for size, label, _ in _class_cards(a))
@@ -421,6 +423,17 @@ def summary_lines(a, *, top=3):
         lines.append("the program did not reach its end (killed or crashed): figures are "
                      "from its last records")
     return lines
+
+
+def no_record_text(a):
+    """What a capture without any record of the heap says instead of figures of 0 B:
+    the program ended (os._exit, a kill) before the recorder's first record."""
+    interval = (a.get("header") or {}).get("interval")
+    every = f" (one every {interval:g} s)" if isinstance(interval, (int, float)) else ""
+    ended = ("it ended" if a["finished"] else
+             "it ended without Pypper's record at exit (os._exit, a signal or a crash)")
+    return (f"no figures: the capture holds no record of the heap; {ended} before the "
+            f"recorder's first record{every}")
 
 
 def cautions(a):
@@ -841,6 +854,9 @@ def render_html(a):
                 'the figures are from its last records'
                 + (' (the last line was incomplete and was skipped)' if a["truncated"] else "")
                 + '.</p>')
+    if a.get("as_of") is None and not a["frames"]:
+        text = no_record_text(a)
+        warn += f'<p class="warn">{_e(text[0].upper() + text[1:])}.</p>'
     for caution in cautions(a):
         warn += f'<p class="warn">{_e(caution[0].upper() + caution[1:])}.</p>'
     user = [s for s in a["sites"] if not s["internal"]]
