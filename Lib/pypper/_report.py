@@ -386,7 +386,7 @@ def _class_parts(site, key):
 def summary_lines(a, *, top=3):
     t = a["totals"]
     heap = a["heap"]
-    if a.get("as_of") is None and not a["frames"]:
+    if no_record(a):
         return [no_record_text(a)] + cautions(a)
     when = f" at {a['as_of']:.1f} s" if a.get("as_of") is not None else ""
     # The report's cards first (traced and untraced bytes together), then the parts.
@@ -423,6 +423,11 @@ def summary_lines(a, *, top=3):
         lines.append("the program did not reach its end (killed or crashed): figures are "
                      "from its last records")
     return lines
+
+
+def no_record(a):
+    """Whether the capture holds no record of the heap at all (no figures, no frame)."""
+    return a.get("as_of") is None and not a["frames"]
 
 
 def no_record_text(a):
@@ -854,7 +859,7 @@ def render_html(a):
                 'the figures are from its last records'
                 + (' (the last line was incomplete and was skipped)' if a["truncated"] else "")
                 + '.</p>')
-    if a.get("as_of") is None and not a["frames"]:
+    if no_record(a):
         text = no_record_text(a)
         warn += f'<p class="warn">{_e(text[0].upper() + text[1:])}.</p>'
     for caution in cautions(a):
