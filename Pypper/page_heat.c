@@ -107,20 +107,19 @@ void pypper_page_heat_census(const size_t *first, const size_t *count, int range
     pypper_model_reference_take(&settled_ref, &settled_c, now_ms);
 }
 
+/* Page `index`'s slot, or NULL (no page heat, or out of range). */
+static const page_slot *slot_at(size_t index) { return slot && index < nslots ? &slot[index] : NULL; }
+
 double pypper_page_heat_get(size_t index, uint32_t now_ms)
 {
-    if (!slot || index >= nslots)
-        return 0.0;
-    const page_slot *s = &slot[index];
-    return pypper_model_decay_idle(s->heat, s->stamp, now_ms);
+    const page_slot *s = slot_at(index);
+    return s ? pypper_model_decay_idle(s->heat, s->stamp, now_ms) : 0.0;
 }
 
 double pypper_page_heat_settled(size_t index, uint32_t now_ms)
 {
-    if (!slot || index >= nslots)
-        return 0.0;
-    const page_slot *s = &slot[index];
-    return pypper_model_decay_idle(s->settled, s->stamp, now_ms);
+    const page_slot *s = slot_at(index);
+    return s ? pypper_model_decay_idle(s->settled, s->stamp, now_ms) : 0.0;
 }
 
 static double temperature_of(double heat, double reference, const void *addr, size_t size)

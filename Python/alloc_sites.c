@@ -304,9 +304,6 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
     return id;
 }
 
-/* Whether code's file is under dir (len characters, no trailing '/'). Reads the file
- * name's characters in place (a compact ASCII string; any other is taken as the
- * program's): nothing allocates. */
 /* dir into buf without its trailing slashes: its length, 0 ("" in buf) when it does
  * not fit. */
 static size_t dir_copy(char *buf, size_t cap, const char *dir)
@@ -321,6 +318,9 @@ static size_t dir_copy(char *buf, size_t cap, const char *dir)
     return n;
 }
 
+/* Whether code's file is under dir (len characters, no trailing '/'). Reads the file
+ * name's characters in place (a compact ASCII string; any other is taken as the
+ * program's): nothing allocates. */
 static bool code_under(PyCodeObject *code, const char *dir, size_t len)
 {
     PyObject *name = code->co_filename;

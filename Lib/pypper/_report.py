@@ -390,7 +390,7 @@ def summary_lines(a, *, top=3):
         return [no_record_text(a)] + cautions(a)
     when = f" at {a['as_of']:.1f} s" if a.get("as_of") is not None else ""
     # The report's cards first (traced and untraced bytes together), then the parts.
-    cards = ", ".join(f"{label.split(' ')[0]} {size}" for size, label, _ in _class_cards(a))
+    cards = ", ".join(f"{k} {size}" for size, _, k in _class_cards(a))
     lines = [f"heap {fmt_bytes(heap)}{when}: {cards}; traced {fmt_bytes(a['traced'])} "
              f"(object bodies {fmt_bytes(t['bytes'])} + owned buffers {fmt_bytes(t['owned'])}): "
              f"hot {fmt_bytes(t['hot'])}, warm {fmt_bytes(t['warm'])}, "

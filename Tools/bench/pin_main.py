@@ -28,6 +28,12 @@ def default_cpu():
     return allowed[-1] if len(allowed) > 1 else None
 
 
+def cpu_error(cpu):
+    """Why the harnesses cannot pin a main thread to cpu, or None."""
+    allowed = sorted(os.sched_getaffinity(0))
+    return None if cpu in allowed else f"not one of the CPUs allowed ({allowed})"
+
+
 def main():
     others = len(sys.argv) > 1 and sys.argv[1] == "--others"
     if others:

@@ -34,7 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from alloc_bench import ROOT, clean_env, default_stock  # noqa: E402
-from pin_main import default_cpu  # noqa: E402
+from pin_main import cpu_error, default_cpu  # noqa: E402
 
 PIN_MAIN = os.path.join(HERE, "pin_main.py")
 WORKLOAD_RUNNER = """
@@ -93,13 +93,12 @@ def main():
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
-    allowed = sorted(os.sched_getaffinity(0))
     cpu = args.cpu if args.cpu is not None else default_cpu()
     if cpu is None:
-        cpu = allowed[0]
+        cpu = min(os.sched_getaffinity(0))
         print("note: one CPU: Pypper's threads share it with the main thread", file=sys.stderr)
-    if cpu not in allowed:
-        ap.error(f"--cpu {cpu}: not one of the CPUs allowed ({allowed})")
+    if cpu_error(cpu):
+        ap.error(f"--cpu {cpu}: {cpu_error(cpu)}")
     variants = args.variant or [parse_variant(v) for v in DEFAULT_VARIANTS]
     if args.workload:
         tmpdir = tempfile.mkdtemp(prefix="pypper-sampler-cost-")

@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from alloc_bench import (ORIGINAL_PROGRAMS, PEAKRSS, PROGRAMS, ROOT, checksum,  # noqa: E402
                          clean_env, default_stock, geomean, program_names,
                          run_measured, sums_agree)
-from pin_main import default_cpu  # noqa: E402
+from pin_main import cpu_error, default_cpu  # noqa: E402
 
 PIN_MAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pin_main.py")
 TARGET = 1.03          # geometric mean of traced/stock time
@@ -68,7 +68,6 @@ def main():
                     help="the CPU of each run's main thread (default: the last allowed; "
                          "none: not pinned)")
     args = ap.parse_args()
-    allowed = sorted(os.sched_getaffinity(0))
     if args.pin == "auto":
         pin = default_cpu()
     elif args.pin == "none":
@@ -78,8 +77,8 @@ def main():
             pin = int(args.pin)
         except ValueError:
             ap.error(f"--pin: expected a CPU number or none, got {args.pin!r}")
-        if pin not in allowed:
-            ap.error(f"--pin {pin}: not one of the CPUs allowed ({allowed})")
+        if cpu_error(pin):
+            ap.error(f"--pin {pin}: {cpu_error(pin)}")
     if not os.access(PEAKRSS, os.X_OK):
         ap.error(f"{PEAKRSS} is missing: run make first")
     names = list(ORIGINAL_PROGRAMS)
