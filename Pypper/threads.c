@@ -57,35 +57,44 @@ bool pypper_pin_memory(const void *p, size_t len)
  * first. Measured under Tools/bench/farmem_bench.py (graph at 50%, memcg v1 with its
  * OOM killer off): 3 of 30 runs died of SIGSEGV, forced on the sleeping sampler
  * thread (Doc/pressure.md). Pinned at every start (mlock is not inherited by a fork
- * child, and is idempotent): the wait words first (a small RLIMIT_MEMLOCK may allow
- * no more), then the stack top; each range refused is counted. Returns the stack
- * range locked, [*lo, *hi). */
-static void pin_thread(uintptr_t *lo, uintptr_t *hi)
+ * child, and is idempotent).
+ *
+ * The stack top is pinned by the thread that starts it (pin_stack_top), not by the
+ * thread itself: pthread_getattr_np() calls malloc, and the first malloc of a thread
+ * gives it an arena of its own (a 128 KiB heap, 32-40 KiB of it resident, in every
+ * process that traces). The new thread pins the wait words and, when it lies outside
+ * that range, its rseq area, neither of which allocates. */
+static void pin_stack_top(pypper_thread *t)
 {
-    *lo = *hi = 0;
-    char *first = __start_pypper_pinned, *end = __stop_pypper_pinned;
-    if (first && end > first)
-        (void)pypper_pin_memory(first, (size_t)(end - first));
+    t->pin_lo = t->pin_hi = 0;
     pthread_attr_t attr;
     void *addr;
     size_t size;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0) {
+    if (pthread_getattr_np(t->thread, &attr) != 0) {
         pypper_stat_add(PYPPER_STAT_PIN_FAILURES, 1);
-    } else {
-        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-            uintptr_t top = (uintptr_t)addr + size;
-            uintptr_t low = size > PIN_STACK_BYTES ? top - PIN_STACK_BYTES : (uintptr_t)addr;
-            if (pypper_pin_memory((void *)low, (size_t)(top - low))) {
-                *lo = low;
-                *hi = top;
-            }
-        }
-        pthread_attr_destroy(&attr);
+        return;
     }
-    /* The rseq area is inside that range with glibc's own stacks; not if it is not. */
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        uintptr_t top = (uintptr_t)addr + size;
+        uintptr_t low = size > PIN_STACK_BYTES ? top - PIN_STACK_BYTES : (uintptr_t)addr;
+        if (pypper_pin_memory((void *)low, (size_t)(top - low))) {
+            t->pin_lo = low;
+            t->pin_hi = top;
+        }
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void pin_thread(uintptr_t lo, uintptr_t hi)
+{
+    char *first = __start_pypper_pinned, *end = __stop_pypper_pinned;
+    if (first && end > first)
+        (void)pypper_pin_memory(first, (size_t)(end - first));
+    /* The rseq area is inside the stack's range with glibc's own stacks; not if it is
+     * not. */
     if (__rseq_size) {
         uintptr_t area = (uintptr_t)__builtin_thread_pointer() + (uintptr_t)__rseq_offset;
-        if (area < *lo || area + __rseq_size > *hi)
+        if (area < lo || area + __rseq_size > hi)
             (void)pypper_pin_memory((void *)area, __rseq_size);
     }
 }
@@ -103,14 +112,14 @@ static void *trampoline(void *arg)
     for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
         sigaddset(&faults, fault_signals[i]);
     pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
-    uintptr_t lo, hi;
-    pin_thread(&lo, &hi);
+    /* The starter pinned the stack top before it let this thread go on. */
+    pthread_mutex_lock(&t->started_mu);
+    while (!t->started)
+        pthread_cond_wait(&t->started_cv, &t->started_mu);
+    pthread_mutex_unlock(&t->started_mu);
+    pin_thread(t->pin_lo, t->pin_hi);
     __atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
-    void *result = t->main(t->arg);
-    /* glibc caches the stack for the next thread (the program's too): unlocked. */
-    if (hi > lo)
-        (void)lock_pages(lo, hi, false);
-    return result;
+    return t->main(t->arg);
 }
 
 int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, const char *name)
@@ -124,10 +133,21 @@ int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, cons
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_mutex_init(&t->started_mu, NULL);
+    pthread_cond_init(&t->started_cv, NULL);
+    t->started = false;
     int rc = pthread_create(&t->thread, NULL, trampoline, t);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
+    if (rc != 0) {
+        pthread_cond_destroy(&t->started_cv);
+        pthread_mutex_destroy(&t->started_mu);
         return rc;
+    }
+    pin_stack_top(t);
+    pthread_mutex_lock(&t->started_mu);
+    t->started = true;
+    pthread_cond_signal(&t->started_cv);
+    pthread_mutex_unlock(&t->started_mu);
     pthread_setname_np(t->thread, name);
     t->running = true;
     pypper_stat_add(PYPPER_STAT_WORKER_STARTED, 1);
@@ -147,6 +167,12 @@ bool pypper_thread_join(pypper_thread *t, unsigned wait_gone_ms)
         return true;
     pthread_join(t->thread, NULL);
     t->running = false;
+    /* glibc caches the stack for the next thread (the program's too): unlocked. */
+    if (t->pin_hi > t->pin_lo)
+        (void)lock_pages(t->pin_lo, t->pin_hi, false);
+    t->pin_lo = t->pin_hi = 0;
+    pthread_cond_destroy(&t->started_cv);
+    pthread_mutex_destroy(&t->started_mu);
     pypper_stat_add(PYPPER_STAT_WORKER_JOINED, 1);
     pid_t tid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE);
     if (tid <= 0)

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct {
@@ -19,6 +20,10 @@ typedef struct {
     void *arg;
     pid_t tid;              /* the kernel's id, set by the thread itself; 0 before */
     bool running;           /* started and not joined yet */
+    uintptr_t pin_lo, pin_hi;       /* its stack top, pinned by the starter */
+    pthread_mutex_t started_mu;     /* the thread waits until it is pinned */
+    pthread_cond_t started_cv;
+    bool started;
 } pypper_thread;
 
 /* How long a join before a fork waits for the kernel to stop counting the thread. */
@@ -30,14 +35,14 @@ typedef struct {
 #define PYPPER_PINNED __attribute__((section("pypper_pinned")))
 
 /* Keep [p, p + len) in memory (mlock; each thread does it for the PYPPER_PINNED
- * section and its stack top as it starts). Returns whether it could; a failure
+ * section as it starts, its starter for its stack top). Returns whether it could; a failure
  * (RLIMIT_MEMLOCK) is counted in pypper.stats() as pin_failures. */
 bool pypper_pin_memory(const void *p, size_t len);
 
 /* Start t running main(arg) under `name` (at most 15 characters), with every signal
- * blocked but the fault signals; the thread locks the PYPPER_PINNED section and the top
- * of its stack (its control block, TLS and rseq area) before it runs main, and unlocks
- * its stack after. Returns 0, or the error number of pthread_create (t is left not running). */
+ * blocked but the fault signals; the top of its stack (its control block, TLS and rseq
+ * area) is locked in memory before it runs main (by the caller, threads.c says why),
+ * and the thread locks the PYPPER_PINNED section; the join unlocks the stack. Returns 0, or the error number of pthread_create (t is left not running). */
 int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, const char *name);
 /* Join t (the caller has asked it to return) and wait until the kernel has removed
  * it from the process's thread count, at most wait_gone_ms. Returns whether it is
