@@ -16,6 +16,7 @@
 
 #include "active_trace.h"
 #include "alloc_sites.h"
+#include "frame_locals.h"
 #include "frame_reader.h"
 #include "live_trace.h"
 
@@ -58,6 +59,7 @@ void pypper_engine_step(bool feed, bool collect)
         else if (rescan_budget / 2 >= RESCAN_MIN)
             rescan_budget /= 2;
         pypper_live_trace_young(YOUNG_BUDGET);
+        pypper_frame_locals_step();
         pypper_active_trace_apply();
     }
     if (collect)

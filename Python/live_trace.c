@@ -139,6 +139,7 @@ static struct {
      * list's head); void after any collection, which moves objects between lists. */
     PyGC_Head *young_cursor[NUM_GENERATIONS - 1];
     uint64_t young_walked, young_found;
+    uint64_t held_found;                /* tracked from the threads' frames (frame_locals.c) */
     /* The promoted walk: the anchor (an object of anchor_type, in a GC list of interp)
      * and the containers the next hand-over walks after it at most. */
     PyObject *anchor;
@@ -406,7 +407,9 @@ static Py_ssize_t items_of(PyObject *op)
 
 /* Visits the referents of an indexable container as its tp_traverse would (a dict's
  * values, and its keys unless they are all strings), from item or entry *pos on,
- * until LT.work reaches stop; false when none is left. No Python code runs in it. */
+ * until LT.work reaches stop or a visit returns non-zero (that item is where the next
+ * visit starts: the rescan's buffer is full); false when none is left. No Python code
+ * runs in it. */
 static bool visit_items(PyObject *op, Py_ssize_t *pos, visitproc visit, uint64_t stop)
 {
     if (PyDict_CheckExact(op)) {
@@ -415,19 +418,20 @@ static bool visit_items(PyObject *op, Py_ssize_t *pos, visitproc visit, uint64_t
         for (;;) {
             if (LT.work >= stop)
                 return true;
+            Py_ssize_t at = *pos;
             if (!PyDict_Next(op, pos, &key, &value))
                 return false;
-            visit(value, NULL);
-            if (keys_too)
-                visit(key, NULL);
+            if (visit(value, NULL) || (keys_too && visit(key, NULL))) {
+                *pos = at;
+                return true;
+            }
         }
     }
     PyObject **items = PyList_CheckExact(op) ? ((PyListObject *)op)->ob_item
                                              : ((PyTupleObject *)op)->ob_item;
     for (; *pos < Py_SIZE(op); (*pos)++) {
-        if (LT.work >= stop)
+        if (LT.work >= stop || visit(items[*pos], NULL))
             return true;
-        visit(items[*pos], NULL);
     }
     return false;
 }
@@ -535,12 +539,18 @@ static void walk_pending(uint64_t limit)
  * 5 million strings cost 13-16 ms each time the rescan came round to it). */
 #define RESCAN_CHUNK 65536
 
+/* Collects an untracked referent for the rescan; 1 (stop here) once the buffer is
+ * full: a large container's next chunk starts at that referent, not after it (the
+ * rest of a chunk was passed over before, 2026-12-06: 100,000 dicts appended to an old
+ * list had 8,192 found per chunk of 65,536, and the others only at later rounds of
+ * the rescan, seconds to minutes apart). */
 static int collect_untracked(PyObject *op, void *unused)
 {
     (void)unused;
+    if (LT.rescan_nfound == RESCAN_FOUND_MAX)
+        return 1;
     LT.work++;
-    if (op == NULL || LT.rescan_nfound == RESCAN_FOUND_MAX || !pypper_residency_may_touch(op)
-        || _Py_IsImmortal(op) || skipped_number(op))
+    if (op == NULL || !pypper_residency_may_touch(op) || _Py_IsImmortal(op) || skipped_number(op))
         return 0;
     if (_PyObject_IS_GC(op) && _PyObject_GC_IS_TRACKED(op))
         return 0;                       /* in a GC list: walked on its own */
@@ -550,11 +560,15 @@ static int collect_untracked(PyObject *op, void *unused)
     return 0;
 }
 
+static bool first_pass_open(void);
+
 /* With the GIL: re-traverse `budget` containers of the table (a rotating slice), so
  * that objects stored into old containers after they were walked are found too. */
 size_t pypper_live_trace_rescan(size_t budget)
 {
-    if (!LT.on || !LT.rescan_buf)
+    /* While a stepped first pass is open, what it has not reached existed before the
+     * session: its walk takes it, marked so (the rescan would track it as new). */
+    if (!LT.on || !LT.rescan_buf || first_pass_open())
         return 0;
     bool locked = pypper_heap_lock();
     LT.rescan_nfound = 0;
@@ -583,8 +597,12 @@ size_t pypper_live_trace_rescan(size_t budget)
             continue;
         }
         traverseproc traverse = Py_TYPE(op)->tp_traverse;
-        if (traverse)
-            traverse(op, collect_untracked, NULL);
+        if (traverse && traverse(op, collect_untracked, NULL)) {
+            /* The buffer filled inside it: the next step starts at it again (what
+             * this one found is tracked by then, and passed over). */
+            LT.rescan_cursor = pypper_heap_granule_of(t.block);
+            break;
+        }
     }
     /* Nothing ran in between: the objects collected are alive. An untracked
      * container (a tuple or dict of atoms) has its items taken with it, one level, as
@@ -879,6 +897,25 @@ void pypper_live_trace_young(size_t budget)
         LT.young_cursor[gen] = cursor;
     }
     pypper_heap_unlock(locked);
+}
+
+size_t pypper_live_trace_take_held(PyObject *const *slots, size_t n)
+{
+    /* While a stepped first pass is open, what it has not reached existed before the
+     * session (see the rescan). */
+    if (!LT.on || first_pass_open())
+        return 0;
+    bool locked = pypper_heap_lock();
+    uint64_t before = LT.tracked_total;
+    LT.chunking = true;
+    for (size_t i = 0; i < n; i++)
+        if (slots[i])
+            visit_referent(slots[i], NULL);
+    LT.chunking = false;
+    uint64_t found = LT.tracked_total - before;
+    LT.held_found += found;
+    pypper_heap_unlock(locked);
+    return (size_t)found;
 }
 
 /* The generation that the survivors of a collection of `generation` end up in. */
@@ -1239,7 +1276,7 @@ PyObject *pypper_live_trace_stats(void)
 {
     pypper_live_trace_catch_up();
     return Py_BuildValue(
-        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
+        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)pypper_live_trace_objects(),
         "entries", (Py_ssize_t)live_entries(),
@@ -1259,6 +1296,7 @@ PyObject *pypper_live_trace_stats(void)
         "table_failures", (unsigned long long)LT.table_failures,
         "young_walked", (unsigned long long)LT.young_walked,
         "young_found", (unsigned long long)LT.young_found,
+        "frame_locals_found", (unsigned long long)LT.held_found,
         "pressure_skips", (unsigned long long)LT.pressure_skips,
         "pause_p99_ms", (double)pause_p99_us() / 1e3,
         "probes_per_add", probes_per_add(),

@@ -26,6 +26,13 @@ size_t pypper_live_trace_rescan(size_t budget);   /* objects it added */
 /* With the GIL: track up to `budget` containers (and their referents) of the GC
  * generations younger than the traced one, continuing where the last call stopped. */
 void pypper_live_trace_young(size_t budget);
+/* With the GIL: take the objects of slots[0, n) (NULL ones skipped) as a walk takes
+ * a container's referents: those the GC lists do not hold (tuples and dicts of atoms,
+ * strings, bytes; not numbers unless LIVE_NUMBERS) are tracked, with the items of an
+ * untracked container (a large one queued for the walks' chunks). For references
+ * that no container holds: the locals of the threads' frames (Python/frame_locals.c).
+ * Returns the objects tracked. */
+size_t pypper_live_trace_take_held(PyObject *const *slots, size_t n);
 /* With the GIL: walk a budget of the containers new to the oldest GC generation
  * since the last walk (with their referents). */
 void pypper_live_trace_promoted(void);

@@ -192,3 +192,52 @@ def test_a_large_untracked_dict_found_by_a_rescan_is_queued():
         pypper.end()
     """, held=True)
     assert out.splitlines() == ["True", "True 1 True", "True"]
+
+
+def test_a_rescan_whose_buffer_fills_goes_on_where_it_stopped():
+    # 30,000 dicts of atoms (untracked by the GC) appended to a list walked before:
+    # a rescan step collects at most 8,192 objects, and the next step starts at the
+    # first it did not take. Before 2026-12-06 the step passed over the rest of the
+    # list, and those dicts waited for later rounds of the rescan over the whole heap.
+    out = check("""
+        old = []
+        gc.collect(1)
+        _pypper._test_hand_over()               # walks old, empty
+        print(P(old)["tracks"])
+        old.extend([{"n": i} for i in range(30000)])
+        # (no list of probes: a young list holding them would have them walked)
+        tracked = lambda: all(P(old[i])["tracks"] for i in range(0, 30000, 97))
+        found = lambda: pypper.live_trace_stats()["rescan_found"]
+        start = found()
+        steps, after_first = 0, None
+        while not tracked() and steps < 2000:
+            before = found()
+            _pypper._test_hand_over()
+            steps += 1
+            if after_first is not None:
+                after_first += 1
+            elif found() > before:
+                after_first = 0
+        print(tracked(), found() - start >= 29000, after_first is not None and after_first <= 4)
+        pypper.end()
+    """, held=True)
+    assert out.splitlines() == ["True", "True True True"]
+
+
+def test_what_only_a_local_variable_holds_is_traced():
+    # A dict of strings and numbers is not tracked by the GC, and no container holds
+    # it: only its function's frame. The steps take the frames' locals (a text
+    # pipeline's 30,000-word vocabulary was missing from the report by type before).
+    out = check("""
+        def main():
+            vocab = {i: str(i) + "w" for i in range(5000)}    # untracked by the GC
+            text = "x" * 100000
+            print(gc.is_tracked(vocab), P(vocab)["tracks"], P(text)["tracks"])
+            _pypper._test_hand_over()
+            print(P(vocab)["tracks"], P(text)["tracks"], P(None)["pending"])
+            step_until_done(None)               # its items: queued, in chunks
+            print(P(vocab[4321])["tracks"], pypper.live_trace_stats()["frame_locals_found"] >= 2)
+        main()
+        pypper.end()
+    """, held=True)
+    assert out.splitlines() == ["False False False", "True True 1", "True True"]
