@@ -319,6 +319,31 @@ static bool indexable(PyObject *op);
 static Py_ssize_t items_of(PyObject *op);
 static void queue_pending(PyObject *op, Py_ssize_t next);
 static int visit_referent(PyObject *op, void *depth);
+/* A container's referents as the walks take them: tp_traverse's, and the keys of a
+ * dict whose keys are all strings, which its tp_traverse leaves out (a string refers
+ * to nothing, but it is an object of the heap: a dict's own key strings, such as the
+ * keys of documents that json.loads made one by one, were never traced before
+ * 2026-12-06). A split table's keys are not visited: they are its type's shared
+ * attribute names, interned. Stops, as tp_traverse does, at a visit's non-zero
+ * return, and returns it. */
+static int traverse_referents(PyObject *op, visitproc visit, void *arg)
+{
+    traverseproc traverse = Py_TYPE(op)->tp_traverse;
+    if (!traverse)
+        return 0;
+    int rc = traverse(op, visit, arg);
+    if (rc || !PyDict_Check(op))
+        return rc;
+    PyDictObject *d = (PyDictObject *)op;
+    if (d->ma_values || !DK_IS_UNICODE(d->ma_keys))
+        return 0;                       /* a generic table's keys: visited above */
+    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(d->ma_keys);
+    for (Py_ssize_t i = 0, n = d->ma_keys->dk_nentries; i < n; i++)
+        if (entries[i].me_value && (rc = visit(entries[i].me_key, arg)) != 0)
+            return rc;
+    return 0;
+}
+
 /* An untracked container with more items than this is queued to be walked in chunks
  * rather than at once, where the walk may queue (a budgeted walk, a rescan). */
 #define NESTED_QUEUE_MIN 1024
@@ -333,9 +358,7 @@ static void take_items(PyObject *op, bool may_queue)
         queue_pending(op, 0);
         return;
     }
-    traverseproc traverse = Py_TYPE(op)->tp_traverse;
-    if (traverse)
-        traverse(op, visit_referent, (void *)1);
+    traverse_referents(op, visit_referent, (void *)1);
 }
 
 static int visit_referent(PyObject *op, void *depth)
@@ -367,9 +390,7 @@ static void track_with_referents(PyObject *op, bool chunked)
         walk_referents_chunked(op);
         return;
     }
-    traverseproc traverse = Py_TYPE(op)->tp_traverse;
-    if (traverse)
-        traverse(op, visit_referent, NULL);
+    traverse_referents(op, visit_referent, NULL);
 }
 
 /* ---- referents in chunks ---- */
@@ -405,15 +426,15 @@ static Py_ssize_t items_of(PyObject *op)
     return PyDict_CheckExact(op) ? PyDict_GET_SIZE(op) : Py_SIZE(op);
 }
 
-/* Visits the referents of an indexable container as its tp_traverse would (a dict's
- * values, and its keys unless they are all strings), from item or entry *pos on,
+/* Visits the referents of an indexable container as traverse_referents would (a
+ * dict's values, and its keys unless they are a split table's), from item or entry *pos on,
  * until LT.work reaches stop or a visit returns non-zero (that item is where the next
  * visit starts: the rescan's buffer is full); false when none is left. No Python code
  * runs in it. */
 static bool visit_items(PyObject *op, Py_ssize_t *pos, visitproc visit, uint64_t stop)
 {
     if (PyDict_CheckExact(op)) {
-        bool keys_too = !DK_IS_UNICODE(((PyDictObject *)op)->ma_keys);
+        bool keys_too = ((PyDictObject *)op)->ma_values == NULL;
         PyObject *key, *value;
         for (;;) {
             if (LT.work >= stop)
@@ -451,9 +472,8 @@ static Py_ssize_t walk_chunk(PyObject *op, Py_ssize_t from, uint64_t limit)
     uint64_t stop = limit > UINT64_MAX - LT.work ? UINT64_MAX : LT.work + limit;
     if (indexable(op))
         return visit_items(op, &from, visit_referent, stop) ? from : -1;
-    traverseproc traverse = Py_TYPE(op)->tp_traverse;
     chunk_walk c = {from, 0, stop};
-    if (!traverse || traverse(op, visit_in_chunk, &c) == 0)
+    if (traverse_referents(op, visit_in_chunk, &c) == 0)
         return -1;
     return c.at;
 }
@@ -484,9 +504,7 @@ static void walk_referents_chunked(PyObject *op)
 {
     const char *block = (const char *)op - _PyType_PreHeaderSize(Py_TYPE(op));
     if (LT.npending == PENDING_MAX || !pypper_heap_probe_tracked(block)) {
-        traverseproc traverse = Py_TYPE(op)->tp_traverse;
-        if (traverse)
-            traverse(op, visit_referent, NULL);
+        traverse_referents(op, visit_referent, NULL);
         return;
     }
     LT.chunking = true;
@@ -596,8 +614,7 @@ size_t pypper_live_trace_rescan(size_t budget)
             LT.rescan_at.op = NULL;
             continue;
         }
-        traverseproc traverse = Py_TYPE(op)->tp_traverse;
-        if (traverse && traverse(op, collect_untracked, NULL)) {
+        if (traverse_referents(op, collect_untracked, NULL)) {
             /* The buffer filled inside it: the next step starts at it again (what
              * this one found is tracked by then, and passed over). */
             LT.rescan_cursor = pypper_heap_granule_of(t.block);

@@ -256,6 +256,27 @@ def test_objects_stored_into_old_containers_are_found_by_the_rescan():
     assert out == "ok\n"
 
 
+def test_the_key_strings_of_dicts_are_traced():
+    # A dict whose keys are all strings does not visit them in tp_traverse; the walks
+    # take them too (json.loads makes each document's keys anew). An instance's
+    # attribute names (its type's shared, interned keys) are not visited.
+    out = check('''
+        import gc, json, pypper, _pypper
+        _pypper._test_hold_sampler(True)
+        docs = [json.loads('{"alpha%d": [1], "beta": 2}' % i) for i in range(300)]
+        atoms = {"gamma%d" % i: i for i in range(10)}      # untracked by the GC
+        holder = [atoms]
+        pypper.start()
+        print(_pypper.live_trace_knows(next(iter(docs[150]))),
+              _pypper.live_trace_knows(next(iter(atoms))))
+        late = {"delta%d" % i: [i] for i in range(10)}     # walked when promoted
+        gc.collect()
+        print(_pypper.live_trace_knows(next(iter(late))))
+        pypper.end()
+    ''')
+    assert out == "True True\nTrue\n"
+
+
 def test_live_generation_chooses_which_survivors_are_taken():
     out = check('''
         import gc, pypper, _pypper
