@@ -348,19 +348,27 @@ static int traverse_referents(PyObject *op, visitproc visit, void *arg)
  * rather than at once, where the walk may queue (a budgeted walk, a rescan). */
 #define NESTED_QUEUE_MIN 1024
 
+/* Untracked containers inside untracked containers (a dict of tuples of strings: none
+ * of them in a GC list) are taken this many levels deep from what the walk started
+ * at; deeper ones are tracked without their items. Until 2026-12-06 one level: the
+ * strings of `{word: (doc, "text")}` held by a list were never traced. */
+#define NEST_LEVELS 8
+
 /* The items of an untracked container just tracked (a tuple or dict of atoms, which
- * the GC lists do not hold), one level: at once, or, a large list, tuple or dict
- * where the walk may queue, in chunks (a dict of a million strings is untracked by the
- * GC and reached only through what holds it). */
-static void take_items(PyObject *op, bool may_queue)
+ * the GC lists do not hold), at `level` (1: the container's items): at once, or, a
+ * large list, tuple or dict where the walk may queue, in chunks (a dict of a million
+ * strings is untracked by the GC and reached only through what holds it). */
+static void take_items(PyObject *op, bool may_queue, uintptr_t level)
 {
     if (may_queue && LT.npending < PENDING_MAX && indexable(op) && items_of(op) > NESTED_QUEUE_MIN) {
         queue_pending(op, 0);
         return;
     }
-    traverse_referents(op, visit_referent, (void *)1);
+    traverse_referents(op, visit_referent, (void *)level);
 }
 
+/* depth: NULL for a walked container's own referents, else the nesting level of
+ * untracked containers (take_items). */
 static int visit_referent(PyObject *op, void *depth)
 {
     LT.work++;
@@ -372,8 +380,9 @@ static int visit_referent(PyObject *op, void *depth)
     if (gc && _PyObject_GC_IS_TRACKED(op))
         return 0;
     LT.work += VISIT_WORK - 1;
-    if (track_object(op) && depth == NULL && gc)
-        take_items(op, LT.chunking);
+    uintptr_t level = (uintptr_t)depth;
+    if (track_object(op) && gc && level < NEST_LEVELS)
+        take_items(op, LT.chunking, level + 1);
     return 0;
 }
 
@@ -622,7 +631,7 @@ size_t pypper_live_trace_rescan(size_t budget)
         }
     }
     /* Nothing ran in between: the objects collected are alive. An untracked
-     * container (a tuple or dict of atoms) has its items taken with it, one level, as
+     * container (a tuple or dict of atoms) has its items taken with it (NEST_LEVELS), as
      * a walk takes them (visit_referent): a walk that meets it later finds it tracked
      * and does not look inside. A large list, tuple or dict is queued for the walks'
      * chunks instead. */
@@ -633,7 +642,7 @@ size_t pypper_live_trace_rescan(size_t budget)
             continue;
         found++;
         if (_PyObject_IS_GC(op))
-            take_items(op, true);
+            take_items(op, true, 1);
     }
     LT.rescan_found += found;
     pypper_heap_unlock(locked);

@@ -277,6 +277,25 @@ def test_the_key_strings_of_dicts_are_traced():
     assert out == "True True\nTrue\n"
 
 
+def test_untracked_containers_inside_untracked_containers_are_taken_with_their_items():
+    # A dict of tuples of atoms: neither the dict nor its tuples are in a GC list,
+    # and a walk of the list holding the dict took one level (the tuples, not their
+    # strings) until 2026-12-06.
+    out = check('''
+        import gc, pypper, _pypper
+        _pypper._test_hold_sampler(True)
+        index = {"w%d" % i: ("doc%d" % i, i) for i in range(100)}
+        holder = [index]
+        gc.collect()
+        print(gc.is_tracked(index), gc.is_tracked(index["w5"]))
+        pypper.start()
+        knows = _pypper.live_trace_knows
+        print(knows(index), knows(index["w5"]), knows(index["w5"][0]))
+        pypper.end()
+    ''')
+    assert out == "False False\nTrue True True\n"
+
+
 def test_live_generation_chooses_which_survivors_are_taken():
     out = check('''
         import gc, pypper, _pypper
