@@ -9,8 +9,9 @@
  * small blocks are sampled in proportion to bytes, wherever they come from: fresh
  * pools or freed slots). Recording reads the allocating thread's innermost Python
  * frame outside the standard library (library_code: the program's line that called
- * random.choices() or json.loads() made what they return; only when no frame of the
- * stack is the program's, the innermost one) and interns (code object, instruction) as
+ * random.choices() or json.loads() made what they return; code compiled from a string,
+ * string_code, is passed over too; only when no frame of the stack is the program's,
+ * the innermost one) and interns (code object, instruction) as
  * a site id (an open-addressing table; a one-entry memo catches loops), then notes it:
  * - for a block above 512 bytes, in `large`, a map block -> site (open addressing,
  *   8-byte slots: the block's granule in the reservation and the site; 512 slots at
@@ -342,6 +343,18 @@ static bool library_code(PyCodeObject *code)
     return code_under(code, S.stdlib_dir, S.stdlib_len);
 }
 
+/* Whether code was compiled from a string ("<string>": exec, eval; a namedtuple's
+ * __new__ is a lambda made so). Its line has no source to show: a caller's with a file
+ * stands for it (a newcomer's 150,000 namedtuple records of 16 MiB had the site
+ * `<string>:1 (<lambda>)`, and the report folded them with the library's objects,
+ * 2026-12-06). A program run with -c is all "<string>": its innermost frame stays. */
+static bool string_code(PyCodeObject *code)
+{
+    PyObject *name = code->co_filename;
+    return name && PyUnicode_Check(name) && PyUnicode_IS_COMPACT_ASCII(name)
+           && PyUnicode_GET_LENGTH(name) == 8 && memcmp(PyUnicode_DATA(name), "<string>", 8) == 0;
+}
+
 /* The pypper package's directory ("" until known): kept across sessions, told by the
  * package when it is imported (pypper_alloc_sites_own_dir): before any start() of
  * its own, and before a PYPPER_ENABLE session's program imports it. */
@@ -370,24 +383,34 @@ static uint32_t current_site(PyThreadState *ts)
         S.no_frame++;
         return 0;
     }
-    if (library_code(f->f_code) || own_code(f->f_code)) {
-        _PyInterpreterFrame *g = f->previous;
+    if (library_code(f->f_code) || own_code(f->f_code) || string_code(f->f_code)) {
+        /* The innermost frame of the program's with a file; failing that, the
+         * innermost of the program's compiled from a string (a program run with -c). */
+        _PyInterpreterFrame *from_string = NULL, *g = f;
         bool found = false;
         for (int hops = 0; g && hops < LIBRARY_DEPTH; hops++, g = g->previous) {
             if (g->owner == FRAME_OWNED_BY_CSTACK)
                 continue;
             if (!g->prev_instr)
                 break;
-            if (!library_code(g->f_code) && !own_code(g->f_code)) {
-                f = g;
-                S.via_library++;
+            if (library_code(g->f_code) || own_code(g->f_code))
+                continue;
+            if (!string_code(g->f_code)) {
                 found = true;
                 break;
             }
+            if (!from_string)
+                from_string = g;
+        }
+        if (!found)
+            g = from_string;
+        if (g && g != f) {
+            f = g;
+            S.via_library++;
         }
         /* No frame of the program's: Pypper's work, or the library's at the innermost
          * frame (a module imported by Pypper's set-up: the library's line). */
-        if (!found && own_code(f->f_code)) {
+        if (!g && own_code(f->f_code)) {
             S.own_frames++;
             return 0;
         }
