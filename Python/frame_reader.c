@@ -150,6 +150,14 @@ FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f, int *nlocals, int 
     return n;
 }
 
+static bool listed(const void *const *list, int n, const void *f)
+{
+    for (int j = 0; j < n; j++)
+        if (list[j] == f)
+            return true;
+    return false;
+}
+
 FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_frame_memory *mem,
                                        pypper_frame_sink sink, void *ctx,
                                        pypper_frame_counts *counts)
@@ -177,11 +185,21 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
     pypper_frame_read *now = &mem->buf[mem->last ^ 1u];
     int d = 0;
     bool via_c = false;         /* an entry shim lies between this frame and the last */
-    for (int hops = 0; f && d < depth && hops < 4 * MAX_DEPTH; hops++) {
-        if (!aligned8(f) || !pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus)))
+    /* The read ended early: a frame it could not read, or a chain that did not end at
+     * the thread's first entry shim (every chain of 3.12 frames does, its `previous`
+     * NULL: a read that found a frame's `previous` NULL read a frame being set up or
+     * taken down, such as a C frame's first frame before it was linked). */
+    bool cut = false;
+    bool shim_last = false;     /* the last frame met was an entry shim */
+    int hops = 0;
+    for (; f && d < depth && hops < 4 * MAX_DEPTH; hops++) {
+        if (!aligned8(f) || !pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus))) {
+            cut = true;
             break;
+        }
         _PyInterpreterFrame *up = LOAD(f->previous);
-        if (LOAD(f->owner) == FRAME_OWNED_BY_CSTACK) {      /* an entry shim */
+        shim_last = LOAD(f->owner) == FRAME_OWNED_BY_CSTACK;
+        if (shim_last) {                                    /* an entry shim */
             via_c = true;
             f = up;
             continue;
@@ -209,6 +227,7 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 break;
             }
         bool same = k >= 0;
+        bool back = !same && listed(old->beyond, old->nbeyond, f);
         int known = same ? old->n[k] : 0, seen = same ? old->shown[k] : 0;
         const PyObject *const *prev = same ? (const PyObject *const *)old->slot[k] : NULL;
         PyObject *const *walked_last = same ? old->walked[k] : NULL;
@@ -231,7 +250,7 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             const _Py_CODEUNIT *instr = LOAD(f->prev_instr);
             stopped = same && instr == old->instr[k];
             now->instr[d] = instr;
-            now->fresh[d] = stopped ? old->fresh[k] : same ? 0 : ~(uint64_t)0;
+            now->fresh[d] = stopped ? old->fresh[k] : same || back ? 0 : ~(uint64_t)0;
             scan = !paused && runs_a_scan(instr);
         }
         for (int i = n; i < recorded; i++) {
@@ -244,7 +263,7 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             PyObject *walked_before = i < seen ? walked_last[i] : NULL;
             slots[i] = p;
             walked[i] = follow ? NULL : walked_before;
-            bool still = same && was == p;
+            bool still = (same && was == p) || back;
             /* Still there, and in use: on the value stack (in a local it says nothing:
              * a table main() built at start-up and keeps is there at every sample),
              * and with no slot below it pushed since (that push found the stack's top
@@ -313,6 +332,31 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
         f = up;
     }
     now->depth = d;
+    now->nbeyond = 0;
+    /* The frames below the window: their addresses, read on (a suspended frame's
+     * header is a line the program does not write). */
+    for (; f && !cut && hops < 4 * MAX_DEPTH + PYPPER_FRAME_MAX_BEYOND && now->nbeyond < PYPPER_FRAME_MAX_BEYOND; hops++) {
+        if (!aligned8(f) || !pypper_stack_chunks_readable(f, offsetof(_PyInterpreterFrame, localsplus))) {
+            cut = true;
+            break;
+        }
+        shim_last = LOAD(f->owner) == FRAME_OWNED_BY_CSTACK;
+        if (!shim_last)
+            now->beyond[now->nbeyond++] = f;
+        f = LOAD(f->previous);
+    }
+    if (!f && !shim_last)
+        cut = true;
+    /* Ended early: what the last read knew to be there and this one did not reach
+     * is taken to be there still. */
+    if (cut) {
+        for (int j = 0; j < old->depth && now->nbeyond < PYPPER_FRAME_MAX_BEYOND; j++)
+            if (!listed((const void *const *)now->frame, d, old->frame[j]) && !listed(now->beyond, now->nbeyond, old->frame[j]))
+                now->beyond[now->nbeyond++] = old->frame[j];
+        for (int j = 0; j < old->nbeyond && now->nbeyond < PYPPER_FRAME_MAX_BEYOND; j++)
+            if (!listed((const void *const *)now->frame, d, old->beyond[j]) && !listed(now->beyond, now->nbeyond, old->beyond[j]))
+                now->beyond[now->nbeyond++] = old->beyond[j];
+    }
     mem->last ^= 1u;
     return moved;
 }

@@ -30,6 +30,7 @@
 
 #define PYPPER_FRAME_MAX_DEPTH 64
 #define PYPPER_FRAME_MAX_SLOTS 64
+#define PYPPER_FRAME_MAX_BEYOND 64
 
 /* One read of a thread's frames: each frame read, what each of its slots held, and
  * the container an iterator in a slot walked at the last read that followed it. */
@@ -45,6 +46,16 @@ typedef struct {
      * another instruction and the first at this one (all: a frame not seen before). */
     const void *instr[PYPPER_FRAME_MAX_DEPTH];
     uint64_t fresh[PYPPER_FRAME_MAX_DEPTH];
+    /* Frames on the stack that the read did not read: those below the deepest one
+     * read (addresses only), and, when the read ended early (a frame being pushed or
+     * popped as it was read), the previous read's frames it did not reach. A frame
+     * that comes back into a read from there shows nothing new: its slots are what
+     * they were while it waited (a local main() keeps, never used again, took one
+     * piece of evidence each time main came back from a call deeper than the read,
+     * or the read ended early: the 8 MiB text a newcomer's ETL job parsed once was
+     * its hottest object seconds later, 2026-12-06). */
+    const void *beyond[PYPPER_FRAME_MAX_BEYOND];
+    int nbeyond;
 } pypper_frame_read;
 
 /* A reader's memory (one per reader): the previous read and the one being made, in

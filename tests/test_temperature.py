@@ -373,6 +373,38 @@ def test_long_lived_numbers_do_not_take_the_heat_of_temporaries_beside_them():
     assert out == "ok\n"
 
 
+def test_a_local_left_alone_cools_while_its_function_calls_deeper_code():
+    # The reader reads SAMPLE_DEPTH frames; a frame that was below them and comes back
+    # (its function called deeper code, as `pypper run`'s recorder or any deep library
+    # call does) still holds what it held: nothing new. Before 2026-12-06 each comeback
+    # gave every local of the frame a piece of evidence, and an 8 MiB text that a
+    # newcomer's ETL job parsed once stayed its hottest object (so did any read that
+    # ended early, on a frame being set up: its chain does not end at an entry shim).
+    out = check("""
+        driven(sample_depth=2)
+        def deep3(): _pypper._test_sample(5)      # main() below the 2 frames read
+        def deep2(): deep3()
+        def deep1(): deep2()
+        def uses(o): _pypper._test_sample(5)      # o is new in this frame: evidence
+        def main():
+            big = "k" * 100000 + "x"              # a local of main(), never used again
+            hot = [0] * 10
+            _pypper._test_sample(5)
+            _pypper._test_hand_over()
+            first = pypper.temperature(big)
+            for _ in range(6):
+                advance(1000)                     # a half-life a round
+                deep1()
+                _pypper._test_sample(5)           # main() back among the frames read
+                uses(hot)
+                _pypper._test_hand_over()
+            print(first >= 0.5, pypper.temperature(big) < 0.05, pypper.temperature(hot) >= 0.5)
+        main()
+        pypper.end()
+    """)
+    assert out == "True True True\n"
+
+
 def test_numbers_take_the_heat_of_the_list_that_holds_them():
     # max() reads a list's floats in C: the frames show the list (on the value stack
     # while the call runs), never a float. The list's evidence reaches its numbers'
