@@ -671,3 +671,20 @@ def test_the_programs_objects_without_a_site_are_a_row_of_its_own():
     assert not row["internal"] and row["total"] == 2_000_000 and row["types"] == {"tuple": 2_000_000}
     assert by[""]["internal"] and by[""]["types"] == {"code": 3_000_000}
     assert _report.NO_SITE in _report.stats_text(a)
+
+
+def test_long_source_lines_are_cut_with_an_ellipsis():
+    assert _report._clip("x" * 100, 60) == "x" * 57 + "..."
+    assert _report._clip("short", 60) == "short"
+    assert len(_report.NO_SITE_SOURCE) <= 60          # shown whole in the summary
+
+
+def test_groups_come_most_hot_bytes_first():
+    # by_type()/by_site(): two Random objects at 0.9 came ahead of the program's data
+    # when the groups were ordered by mean temperature alone.
+    from pypper._snapshot import _ranked
+    g = lambda hot, mean, size: {"hot_bytes": hot, "mean_temperature": mean, "bytes": size}
+    order = list(_ranked({"Random": g(5000, 0.9, 5000), "list": g(3 << 20, 0.2, 30 << 20),
+                          "str": g(0, 0.1, 9 << 20), "dict": g(0, 0.1, 1 << 20),
+                          "tuple": g(0, 0.3, 1 << 10)}))
+    assert order == ["list", "Random", "tuple", "str", "dict"]

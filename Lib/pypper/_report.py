@@ -42,7 +42,12 @@ def split_site(site):
 
 # The row of the program's types' objects that have no site (analyze()).
 NO_SITE = "(no site: the program's types)"
-NO_SITE_SOURCE = "objects whose line is unknown (two lines allocating in turn are not guessed)"
+NO_SITE_SOURCE = "line unknown (two lines allocating in turn are not guessed)"
+
+
+def _clip(text, width):
+    """text cut to width characters, with "..." where it was cut."""
+    return text if len(text) <= width else text[:width - 3].rstrip() + "..."
 
 
 def is_internal(site, internal_paths, cwd=None):
@@ -401,7 +406,7 @@ def summary_lines(a, *, top=3):
         # Traced and untraced bytes of the class together (untraced by page heat).
         ranked = sorted((s for s in user if s[key + "_all"] > 0), key=lambda s: -s[key + "_all"])[:top]
         for s in ranked:
-            src = f"  {s['source'][:60]}" if s["source"] else ""
+            src = f"  {_clip(s['source'], 60)}" if s["source"] else ""
             lines.append(f"  {label}: {fmt_bytes(s[key + '_all'])} {key} at {s['name']}"
                          f"{_class_parts(s, key)}{src}")
     if not user:
@@ -534,7 +539,7 @@ def stats_text(a):
                    f"{fmt_bytes(s['hot_all']):>10} {fmt_bytes(s['cold_all']):>10} {s['mean_t']:5.2f}  "
                    f"{s['name']}")
         if s["source"]:
-            out.append(f"  {'':>10} {'':>10} {'':>10} {'':>10} {'':>5}    {s['source'][:80]}")
+            out.append(f"  {'':>10} {'':>10} {'':>10} {'':>10} {'':>5}    {_clip(s['source'], 80)}")
     if internal:
         ib = sum(s["total"] for s in internal)
         iu = sum(s["untraced"] for s in internal)
