@@ -34,8 +34,8 @@ size_t pypper_frame_locals_step(void)
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts)) {
         _PyCFrame *cf = ts->cframe;
         for (_PyInterpreterFrame *f = cf ? cf->current_frame : NULL; f; f = f->previous) {
-            if (_PyFrame_IsIncomplete(f))
-                continue;
+            if (f->owner == FRAME_OWNED_BY_CSTACK || _PyFrame_IsIncomplete(f))
+                continue;                       /* an entry shim; a frame being set up */
             PyCodeObject *code = f->f_code;
             size_t n = (size_t)code->co_nlocalsplus;
             if (seen + n <= skip) {
