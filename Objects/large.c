@@ -9,8 +9,11 @@
 #include "region.h"
 #include "retain.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 static inline bool page_used(const large_body *lb, unsigned i)
 {
@@ -335,14 +338,33 @@ static int span_resize_in_place(arena_meta *m, size_t n)
  * moves, spans are copied. */
 #define SPAN_MOVES_MAX 4096u
 
+/* Whether the process's address space is limited (RLIMIT_AS): a move keeps the source
+ * mapped (MREMAP_DONTUNMAP) and maps as much again, which a limit below the heap's
+ * reservation refuses (a program can lower its limit at any time: the start-up check
+ * in Objects/pymem_glue.c sees only the one it inherits). */
+static bool address_space_limited(void)
+{
+    struct rlimit rl;
+    return getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY;
+}
+
 bool large_move_span(void *from, void *to, size_t bytes)
 {
     if (!region_remap_allowed() || pypper_heap.span_moves >= SPAN_MOVES_MAX
-        || layout_tier(from) != layout_tier(to))
+        || layout_tier(from) != layout_tier(to) || address_space_limited())
         return false;
     void *r = mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
     if (r == MAP_FAILED) {
+        /* MREMAP_FIXED unmaps the destination before it can fail: the block the
+         * caller copies into then has no memory (a program that lowered its RLIMIT_AS
+         * died of SIGSEGV in that copy until 2026-12-06). Mapped again, empty. */
         pypper_heap.span_move_failures++;
+        if (!region_restore(layout_tier(to), to, bytes)) {
+            static const char msg[] = "pypper: the heap lost a block's memory (mremap and mmap "
+                                      "refused); stopping\n";
+            (void)!write(2, msg, sizeof(msg) - 1);
+            abort();
+        }
         return false;
     }
     pypper_heap.span_moves++;

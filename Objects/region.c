@@ -347,6 +347,18 @@ bool region_discard(void *addr, size_t len)
 
 void region_note_replaced(void *addr, size_t len) { tell_observers(addr, len); }
 
+bool region_restore(unsigned tier, void *addr, size_t len)
+{
+    void *p = mmap(addr, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (p != addr)
+        return false;
+    if (R.binder && R.binder(tier, addr, len) < 0)
+        R.counters.bind_failures++;
+    tell_observers(addr, len);
+    return true;
+}
+
 /* Whether every arena whose record (of `size` bytes, in the array at `base`) shares
  * the page at `page` is free (a free arena's records are garbage, reset when it is
  * taken). An arena never committed is free, and its arena_meta may lie on a page

@@ -60,6 +60,9 @@ void region_set_discard_observer(region_discard_observer who, void (*fn)(void *a
  * ones are wherever their source's were. (The source, empty now, is released and
  * discarded by its caller, which tells them of it.) */
 void region_note_replaced(void *addr, size_t len);
+/* Map [addr, addr + len) of tier again, writable and empty (bound to the tier's nodes):
+ * a failed mremap onto it may have unmapped it. False when the kernel refused. */
+bool region_restore(unsigned tier, void *addr, size_t len);
 /* The bytes of `tier` from its start that were ever committed (the bump end; released
  * arenas inside it stay mapped). Safe from any thread. */
 size_t region_committed_extent(unsigned tier);

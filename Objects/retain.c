@@ -47,6 +47,9 @@ static struct {
     uint64_t last_bound_bytes;    /* its size */
     uint64_t debt;                /* fresh bytes faulted in while memory was idle */
     uint64_t page_debt;           /* fresh pages of large arenas, idem */
+    uint64_t debt_keep;           /* idle bytes debts leave alone: learnt (payable) */
+    bool paying_debt;             /* the purges being made pay a debt */
+    bool last_purge_debt;         /* the last large purge paid a debt */
     uint64_t last_tick;
     unsigned tick_countdown;
     uint64_t (*now)(void);
@@ -109,10 +112,27 @@ void retain_note_page_growth(uint64_t bytes)
         S.page_debt = S.page_debt + bytes < S.idle ? S.page_debt + bytes : S.idle;
 }
 
-uint64_t retain_take_page_debt(void)
+/* What a debt may take: idle memory beyond what debts learnt to leave. A debt paid
+ * with memory that fresh memory replaced within a second was a mistake: a 1 MiB
+ * buffer and a slice of it made in a loop (2026-12-06) paid the slice's fresh pages
+ * with the buffer's freed span, which the next buffer faulted in again: a purge and
+ * 256 faults an iteration, 24x stock's time. Debts then leave that much idle (as the
+ * bound learns from its purges), within the ceiling. */
+static uint64_t payable(uint64_t debt, uint64_t heap_bytes)
 {
-    uint64_t owed = S.page_debt;
+    uint64_t keep = S.debt_keep;
+    uint64_t max = bound_max(heap_bytes);
+    if (keep > max)
+        keep = max;
+    uint64_t spare = S.idle > keep ? S.idle - keep : 0;
+    return debt < spare ? debt : spare;
+}
+
+uint64_t retain_take_page_debt(uint64_t heap_bytes)
+{
+    uint64_t owed = payable(S.page_debt, heap_bytes);
     S.page_debt = 0;
+    S.paying_debt = owed != 0;
     return owed;
 }
 
@@ -122,8 +142,23 @@ void retain_note_fresh(uint64_t bytes, bool large)
      * serves from its retained heap once its threshold has learnt them; pools and
      * medium arenas are given back as pymalloc gives back arenas), and only if the
      * purge could have served the request: a cycle of the same size, not growth. */
-    if (!large || !S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS
-        || bytes > S.last_bound_bytes)
+    if (!large || !S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS)
+        return;
+    if (S.last_purge_debt) {
+        /* As much as the purge could have served (part of what the fresh block
+         * needs: one arena of a span of two). */
+        uint64_t lesson = bytes < S.last_bound_bytes ? bytes : S.last_bound_bytes;
+        uint64_t kept = S.debt_keep + lesson > 2 * S.debt_keep ? S.debt_keep + lesson : 2 * S.debt_keep;
+        if (S.max_bytes && kept > S.max_bytes)
+            kept = S.max_bytes;
+        if (kept > S.debt_keep) {
+            S.debt_keep = kept;
+            S.mistakes++;
+        }
+        S.last_bound_purge = 0;
+        return;
+    }
+    if (bytes > S.last_bound_bytes)
         return;
     /* Doubling: a storm stops within a few lessons. (Growing by just what was needed
      * converged slowly and left growth patterns faulting: 7x stock's faults on list
@@ -151,8 +186,9 @@ uint64_t retain_excess(uint64_t heap_bytes)
 {
     uint64_t bound = bound_now(heap_bytes);
     uint64_t over = S.idle > bound ? S.idle - bound / 4 * 3 : 0;
-    uint64_t debt = S.debt < S.idle ? S.debt : S.idle;
+    uint64_t debt = payable(S.debt < S.idle ? S.debt : S.idle, heap_bytes);
     S.debt = 0;
+    S.paying_debt = debt > over;
     return over > debt ? over : debt;
 }
 
@@ -193,6 +229,7 @@ void retain_note_purged(uint64_t bytes, bool stale, bool large)
         || bytes > S.last_bound_bytes)
         S.last_bound_bytes = bytes;      /* the largest recent one */
     S.last_bound_purge = now ? now : 1;
+    S.last_purge_debt = S.paying_debt;
 }
 
 void retain_get_stats(uint64_t heap_bytes, retain_stats *out)

@@ -34,9 +34,12 @@ uint64_t retain_idle(void);
 void retain_note_growth(uint64_t bytes);
 /* `bytes` of fresh pages were faulted into a large arena for a new page run: while
  * memory is idle, as much is owed back from released arenas (the page debt; trim.c
- * pays it in whole arenas, at least one). take returns the debt and clears it. */
+ * pays it in whole arenas, at least one). take returns the debt and clears it. A
+ * debt takes only idle memory beyond what debts learnt to leave (a debt's purge that
+ * fresh memory replaced within a second teaches it; heap_bytes: the heap in use, for
+ * a percentage ceiling). */
 void retain_note_page_growth(uint64_t bytes);
-uint64_t retain_take_page_debt(void);
+uint64_t retain_take_page_debt(uint64_t heap_bytes);
 
 /* `bytes` of memory that is not resident (fresh or purged) was handed out. For a
  * large block (large: a page run or span), if a purge of large-block memory of at

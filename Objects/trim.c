@@ -60,7 +60,7 @@ void heap_trim(void)
         return;
     /* The page debt: released arenas go back, whole ones, at least one, not the large
      * arenas' own idle pages (retain.c). Then the bound and the arena debt. */
-    pay(retain_take_page_debt(), true);
+    pay(retain_take_page_debt(heap_trim_heap_bytes()), true);
     pay(retain_excess(heap_trim_heap_bytes()), false);
 }
 

@@ -128,6 +128,24 @@ def test_small_address_space_is_left_to_cpythons_allocator():
 
 
 @needs_no_asan
+def test_a_limit_the_program_sets_itself_does_not_crash_growing_blocks():
+    # The limit comes after the heap's reservation (about 130 GiB of address space, over
+    # it at once): a list growing past a huge block moved its pages with mremap, which
+    # the limit refused after unmapping the destination, and the copy that followed died
+    # of SIGSEGV (every run, until 2026-12-06). Under a limit blocks are copied.
+    code = textwrap.dedent("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (8 << 30, resource.RLIM_INFINITY))
+        items = [str(i) for i in range(2000000)]
+        print(len(items), items[-1])
+    """)
+    r = subprocess.run([DROPIN, "-c", code], env=clean_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "2000000 1999999\n"
+
+
+@needs_no_asan
 def test_no_address_space_keeps_cpython_allocator_quietly():
     r = subprocess.run([DROPIN, "-c", "import pypper; print(pypper.heap_stats()['allocator'])"],
                        env=clean_env(), capture_output=True, text=True,
