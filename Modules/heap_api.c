@@ -176,7 +176,7 @@ static PyObject *py_heap_stats(PyObject *module, PyObject *unused)
         return NULL;
     }
     return Py_BuildValue(
-        "{s:s,s:O,s:O,s:s,s:K,s:K,s:{s:N,s:N},s:N,s:N,s:K,s:K,s:K,s:i,s:K,s:K,s:K}",
+        "{s:s,s:O,s:O,s:s,s:K,s:K,s:{s:N,s:N},s:N,s:N,s:K,s:K,s:K,s:i,s:K,s:K,s:K,s:K}",
         "allocator", pypper_pymem_mode(), "simulated", (!t || t->simulated) ? Py_True : Py_False,
         "locking", st->locking ? Py_True : Py_False, "default_tier", tier_names[st->default_tier & 1],
         "reservation_per_tier", st->reservation_per_tier,
@@ -185,7 +185,8 @@ static PyObject *py_heap_stats(PyObject *module, PyObject *unused)
         "fallback_allocs", st->fallback_allocs,
         "commit_failures", st->commit_failures, "bind_failures", st->bind_failures,
         "last_bind_errno", st->last_bind_errno, "tier_fallbacks", st->tier_fallbacks,
-        "arenas_released", st->arenas_released, "invalid_frees", st->invalid_frees);
+        "arenas_released", st->arenas_released, "arenas_parked", st->arenas_parked,
+        "invalid_frees", st->invalid_frees);
 }
 
 static PyObject *py_heap_trim(PyObject *module, PyObject *unused)

@@ -373,6 +373,36 @@ void pypper_heap_set_retain(bool retain)
     UNLOCK();
 }
 
+/* The session tick's clock (retain_now(): milliseconds, coarse), and whether an
+ * emptied pool arena waits for a pass (read by the sampler thread: a hint). */
+static uint64_t last_park_ms;
+static atomic_bool park_pending;
+
+void heap_park_note_empty(void) { atomic_store_explicit(&park_pending, true, memory_order_relaxed); }
+
+bool pypper_heap_park_pending(void) { return atomic_load_explicit(&park_pending, memory_order_relaxed); }
+
+void heap_park_due(void)
+{
+    if (!pypper_heap.retain || !pypper_heap_layout.base)
+        return;
+    uint64_t now = retain_now();
+    if (now - last_park_ms < HEAP_PARK_EVERY_MS)
+        return;
+    last_park_ms = now;
+    bool waiting = false;
+    for (unsigned t = 0; t < HEAP_TIERS; t++)
+        waiting |= pools_park_empty(t);
+    atomic_store_explicit(&park_pending, waiting, memory_order_relaxed);
+}
+
+void pypper_heap_session_tick(void)
+{
+    LOCK();
+    heap_park_due();
+    UNLOCK();
+}
+
 void pypper_heap_set_retention(uint64_t max_bytes, double max_percent, uint32_t delay_ms)
 {
     LOCK();
@@ -504,6 +534,7 @@ void pypper_heap_get_stats(pypper_heap_stats *out)
     out->last_bind_errno = rc.last_bind_errno;
     out->tier_fallbacks = pypper_heap.tier_fallbacks;
     out->arenas_released = pypper_heap.arenas_released;
+    out->arenas_parked = pypper_heap.arenas_parked;
     out->invalid_frees = pypper_heap.invalid_frees;
     out->span_moves = pypper_heap.span_moves;
     out->span_move_failures = pypper_heap.span_move_failures;

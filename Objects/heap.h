@@ -77,6 +77,14 @@ void pypper_heap_set_alloc_sampler(pypper_alloc_sample_fn fn, uint64_t period);
  * retention policy as at any other time); turning it off releases the arenas that are
  * empty now, as idle memory under the retention policy. */
 void pypper_heap_set_retain(bool retain);
+/* While retained: a session's tick (the engine's step calls it; the pools' slow paths
+ * too), a park pass at most once a second: pool arenas found empty at the pass before
+ * give their pages back (all but one); they stay pool arenas (Objects/pools.c:
+ * pools_park_empty). */
+void pypper_heap_session_tick(void);
+/* Any thread, no lock (a hint): whether an emptied pool arena waits for a tick (the
+ * sampler thread asks for one about once a second meanwhile, idle program or not). */
+bool pypper_heap_park_pending(void);
 
 /* Retention of freed memory (Objects/retain.c): idle memory up to a learnt bound
  * whose ceiling is max_bytes (or, with max_bytes 0, max_percent of the heap; both 0:
@@ -133,6 +141,7 @@ typedef struct {
     int last_bind_errno;
     uint64_t tier_fallbacks;       /* requests served by the other tier */
     uint64_t arenas_released;
+    uint64_t arenas_parked;        /* emptied pool arenas whose pages a session gave back */
     uint64_t invalid_frees;        /* frees of addresses that are not allocated blocks */
     uint64_t idle_bytes;           /* freed, still committed: reused without page faults */
     uint64_t retain_bound;         /* idle bytes kept now (learnt from reuse) */

@@ -29,6 +29,7 @@ typedef struct heap_state {
     double budget_percent;
     uint64_t tier_fallbacks;
     uint64_t arenas_released;
+    uint64_t arenas_parked;            /* emptied pool arenas whose pages a session gave back */
     uint64_t fallback_allocs;
     uint64_t invalid_frees;
     uint64_t span_moves;               /* huge reallocs that moved pages instead of copying */
@@ -42,6 +43,15 @@ extern heap_state pypper_heap;
 void *pools_alloc_slow(unsigned tier, unsigned sclass);
 void pools_pool_emptied(pool_meta *p);
 void pools_release_empty(unsigned tier, bool keep_one);
+/* Whether an arena waits for the next pass (seen empty at this one). */
+bool pools_park_empty(unsigned tier);
+/* An arena's pools are all free while a session retains arenas. */
+void heap_park_note_empty(void);
+/* While a session retains arenas: a park pass (pools_park_empty) when the last was
+ * HEAP_PARK_EVERY_MS ago or more; called from the pools' slow paths and the engine's
+ * step (pypper_heap_session_tick), with the heap's serialization held. */
+#define HEAP_PARK_EVERY_MS 1000u
+void heap_park_due(void);
 
 /* large.c: page runs (<= LARGE_MAX) and spans of arenas (above). */
 /* growing: the block replaces a smaller one (realloc) and may grow on. */

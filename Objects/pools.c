@@ -54,6 +54,7 @@ static pool_meta *take_pool(unsigned tier)
         if (a->free_pool_list)
             m = a;
     pool_meta *p = m->free_pool_list;
+    m->parked = 0;
     if (p)
         m->free_pool_list = p->next;
     else
@@ -66,6 +67,7 @@ static pool_meta *take_pool(unsigned tier)
 void *pools_alloc_slow(unsigned tier, unsigned sclass)
 {
     heap_trim_tick();
+    heap_park_due();
     pool_meta *p = take_pool(tier);
     if (!p) {
         /* This tier cannot grow: serve the request from the other one. */
@@ -118,7 +120,41 @@ void pools_pool_emptied(pool_meta *p)
         && (*list != m || m->next != NULL)) {
         release_pool_arena(p->tier, m);
         heap_trim();
+    } else if (m->free_pools == POOLS_PER_ARENA) {
+        heap_park_note_empty();
+        heap_park_due();
     }
+}
+
+/* While a session runs, emptied pool arenas stay pool arenas (their records keep their
+ * kind for Pypper's threads, which read them without the GIL), but their pages go
+ * back once they stay empty from one session tick to the next (heap.h: at least a
+ * second): all but one, which stays resident for the next pools. Until 2026-12-06 they
+ * stayed resident for the whole session: 5 million ints made and dropped after the
+ * session started left 169 MB resident against stock's 11 MB (a newcomer's harm
+ * hunt). The mapping stays: a reader finds zeros. */
+bool pools_park_empty(unsigned tier)
+{
+    bool kept = false, waiting = false;
+    for (arena_meta *m = pypper_heap.tiers[tier].pool_arenas; m; m = m->next) {
+        if (m->free_pools != POOLS_PER_ARENA || m->fresh_pools == POOLS_PER_ARENA || m->parked == 2)
+            continue;
+        if (!kept) {
+            kept = true;
+            m->parked = 0;
+            continue;
+        }
+        if (!m->parked) {
+            m->parked = 1;
+            waiting = true;
+            continue;
+        }
+        if (region_discard(layout_arena_base(layout_meta_index(m)), ARENA_SIZE)) {
+            m->parked = 2;
+            pypper_heap.arenas_parked++;
+        }
+    }
+    return waiting;
 }
 
 void pools_release_empty(unsigned tier, bool keep_one)

@@ -20,6 +20,7 @@
 #include "frame_reader.h"
 #include "live_trace.h"
 
+#include "../Objects/heap.h"
 #include "../Objects/residency.h"
 #include "../Objects/swap_map.h"
 #include "../Pypper/main_readings.h"
@@ -64,6 +65,9 @@ void pypper_engine_step(bool feed, bool collect)
     }
     if (collect)
         pypper_migrate_collect_if_due(pypper_active_trace_now_ms());
+    /* The heap's session tick: pool arenas emptied a second ago give their pages
+     * back (Objects/heap.h). */
+    pypper_heap_session_tick();
     pypper_alloc_sites_quiet_end();
     pypper_frames_step_end();
 }
