@@ -380,7 +380,10 @@ static atomic_bool park_pending;
 
 void heap_park_note_empty(void) { atomic_store_explicit(&park_pending, true, memory_order_relaxed); }
 
-bool pypper_heap_park_pending(void) { return atomic_load_explicit(&park_pending, memory_order_relaxed); }
+bool pypper_heap_park_pending(void)
+{
+    return atomic_load_explicit(&park_pending, memory_order_relaxed) || retain_idle_hint() != 0;
+}
 
 void heap_park_due(void)
 {
@@ -399,6 +402,8 @@ void heap_park_due(void)
 void pypper_heap_session_tick(void)
 {
     LOCK();
+    if (pypper_heap.retain && pypper_heap_layout.base && retain_now() - last_park_ms >= HEAP_PARK_EVERY_MS)
+        heap_trim_stale();      /* idle memory older than the delay, too */
     heap_park_due();
     UNLOCK();
 }

@@ -82,8 +82,9 @@ void pypper_heap_set_retain(bool retain);
  * give their pages back (all but one); they stay pool arenas (Objects/pools.c:
  * pools_park_empty). */
 void pypper_heap_session_tick(void);
-/* Any thread, no lock (a hint): whether an emptied pool arena waits for a tick (the
- * sampler thread asks for one about once a second meanwhile, idle program or not). */
+/* Any thread, no lock (a hint): whether an emptied pool arena or idle memory waits for
+ * a tick (the sampler thread asks for one about once a second meanwhile, idle program
+ * or not; the tick also gives back idle memory older than RETAIN_DELAY_MS). */
 bool pypper_heap_park_pending(void);
 
 /* Retention of freed memory (Objects/retain.c): idle memory up to a learnt bound

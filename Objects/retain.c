@@ -84,6 +84,8 @@ void retain_idle_sub(uint64_t bytes) { S.idle = bytes < S.idle ? S.idle - bytes 
 
 uint64_t retain_idle(void) { return S.idle; }
 
+uint64_t retain_idle_hint(void) { return __atomic_load_n(&S.idle, __ATOMIC_RELAXED); }
+
 /* The ceiling of the bound against a heap of heap_bytes in use. */
 static uint64_t bound_max(uint64_t heap_bytes)
 {

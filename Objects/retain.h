@@ -28,6 +28,8 @@ void retain_set_clock(uint64_t (*now_ms)(void));
 void retain_idle_add(uint64_t bytes);
 void retain_idle_sub(uint64_t bytes);
 uint64_t retain_idle(void);
+/* Any thread, no lock (a hint for the sampler thread): the idle bytes. */
+uint64_t retain_idle_hint(void);
 
 /* The heap committed `bytes` of fresh arenas: while memory is idle, as much of it is
  * owed back (see retain_excess). */

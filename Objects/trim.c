@@ -68,6 +68,11 @@ void heap_trim_tick(void)
 {
     if (!retain_tick_due())
         return;
+    heap_trim_stale();
+}
+
+void heap_trim_stale(void)
+{
     uint64_t before = retain_stale_before(retain_now());
     uint64_t bytes;
     bool learnable;

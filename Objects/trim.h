@@ -9,6 +9,9 @@
 void heap_trim(void);
 /* From allocation slow paths: now and then, purge idle memory older than the delay. */
 void heap_trim_tick(void);
+/* The same without the countdown: purge idle memory older than the delay now (the
+ * session's tick, Objects/heap.h). */
+void heap_trim_stale(void);
 /* Purge every idle byte now (whole arenas only when no session retains them); the
  * bytes given back. */
 uint64_t heap_trim_all(void);
