@@ -138,6 +138,22 @@ uint64_t retain_take_page_debt(uint64_t heap_bytes)
     return owed;
 }
 
+/* A lesson of `bytes`: *what (the bound, or what debts leave idle) at least doubles,
+ * up to the byte ceiling. Doubling: a storm stops within a few lessons. (Growing by
+ * just what was needed converged slowly and left growth patterns faulting: 7x stock's
+ * faults on list growth in the allocation suite.) A percentage ceiling is applied
+ * where the heap's size is known (bound_now, payable). */
+static void learn(uint64_t *what, uint64_t bytes)
+{
+    uint64_t grown = *what + bytes > 2 * *what ? *what + bytes : 2 * *what;
+    if (S.max_bytes && grown > S.max_bytes)
+        grown = S.max_bytes;
+    if (grown > *what) {
+        *what = grown;
+        S.mistakes++;
+    }
+}
+
 void retain_note_fresh(uint64_t bytes, bool large)
 {
     /* A mistake only for large blocks (page runs, spans: the temporaries that glibc
@@ -149,30 +165,11 @@ void retain_note_fresh(uint64_t bytes, bool large)
     if (S.last_purge_debt) {
         /* As much as the purge could have served (part of what the fresh block
          * needs: one arena of a span of two). */
-        uint64_t lesson = bytes < S.last_bound_bytes ? bytes : S.last_bound_bytes;
-        uint64_t kept = S.debt_keep + lesson > 2 * S.debt_keep ? S.debt_keep + lesson : 2 * S.debt_keep;
-        if (S.max_bytes && kept > S.max_bytes)
-            kept = S.max_bytes;
-        if (kept > S.debt_keep) {
-            S.debt_keep = kept;
-            S.mistakes++;
-        }
-        S.last_bound_purge = 0;
-        return;
-    }
-    if (bytes > S.last_bound_bytes)
-        return;
-    /* Doubling: a storm stops within a few lessons. (Growing by just what was needed
-     * converged slowly and left growth patterns faulting: 7x stock's faults on list
-     * growth in the allocation suite.) */
-    uint64_t grown = S.bound + bytes > 2 * S.bound ? S.bound + bytes : 2 * S.bound;
-    /* Growth is capped at the byte ceiling here; a percentage ceiling is applied
-     * where the heap's size is known (bound_now). */
-    if (S.max_bytes && grown > S.max_bytes)
-        grown = S.max_bytes;
-    if (grown > S.bound) {
-        S.bound = grown;
-        S.mistakes++;
+        learn(&S.debt_keep, bytes < S.last_bound_bytes ? bytes : S.last_bound_bytes);
+    } else if (bytes <= S.last_bound_bytes) {
+        learn(&S.bound, bytes);
+    } else {
+        return;                 /* growth: the purge could not have served it */
     }
     S.last_bound_purge = 0;     /* one purge, one lesson */
 }
