@@ -120,7 +120,7 @@ void pools_pool_emptied(pool_meta *p)
         && (*list != m || m->next != NULL)) {
         release_pool_arena(p->tier, m);
         heap_trim();
-    } else if (m->free_pools == POOLS_PER_ARENA) {
+    } else if (m->free_pools == POOLS_PER_ARENA && pypper_heap.retain) {
         heap_park_note_empty();
         heap_park_due();
     }
