@@ -394,8 +394,10 @@ void heap_park_due(void)
         return;
     last_park_ms = now;
     bool waiting = false;
-    for (unsigned t = 0; t < HEAP_TIERS; t++)
+    for (unsigned t = 0; t < HEAP_TIERS; t++) {
         waiting |= pools_park_empty(t);
+        waiting |= medium_park_empty(t);
+    }
     atomic_store_explicit(&park_pending, waiting, memory_order_relaxed);
 }
 

@@ -91,6 +91,9 @@ int medium_resize_in_place(arena_meta *m, void *p, size_t n);
 bool medium_find_block(const arena_meta *m, const void *p, char **block, size_t *size);
 void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes);
 void medium_release_empty(unsigned tier, bool keep_one);
+/* Whether an arena waits for the next pass (pools_park_empty's rule, for medium
+ * arenas). */
+bool medium_park_empty(unsigned tier);
 
 /* heap.c: re-evaluate the default tier against the budget (slow paths call it). */
 void heap_update_default_tier(void);

@@ -100,8 +100,8 @@ typedef struct arena_meta {
     uint8_t kind;              /* enum arena_kind */
     uint8_t tier;
     uint8_t clean;             /* ARENA_POOLS: committed fresh (its never-used pools fault in) */
-    uint8_t parked;            /* ARENA_POOLS, all pools free while a session keeps it:
-                                  1 seen so at a session tick, 2 its pages given back */
+    uint8_t parked;            /* ARENA_POOLS / ARENA_MEDIUM, wholly free while a session
+                                  keeps it: 1 seen so at a park pass, 2 its pages given back */
     uint16_t free_pools;       /* ARENA_POOLS: pools not in use */
     uint16_t fresh_pools;      /* ARENA_POOLS: pools never used yet (at the arena's end) */
     uint16_t free_pages;       /* ARENA_LARGE: pages not in use */

@@ -160,6 +160,7 @@ static void *take_run(arena_meta *m, unsigned pos, unsigned k, bool *zeroed)
     used_assign(used, mb->full_words, pos, k, true);
     bits_assign(used + MEDIUM_WORDS, pos + k - 1, 1, true);
     mb->free_units -= k;
+    m->parked = 0;
     *zeroed = mb->zeroed && pos >= mb->fresh_unit;
     if (pos + k > mb->fresh_unit) {
         /* Units never handed out of an arena fresh from the kernel fault in. */
@@ -268,10 +269,13 @@ bool medium_free(arena_meta *m, void *p)
     bits_assign(used + MEDIUM_WORDS, (unsigned)pos + k - 1, 1, false);
     mb->free_units += k;
     /* Return a wholly free arena, but keep one so a boundary does not thrash. */
-    if (mb->free_units == MEDIUM_UNITS && !pypper_heap.retain && arena_count[m->tier] > 1)
+    if (mb->free_units == MEDIUM_UNITS && !pypper_heap.retain && arena_count[m->tier] > 1) {
         release_medium_arena(m);
-    else
+    } else {
         note_freed(m, (unsigned)pos, (unsigned)pos + k);
+        if (mb->free_units == MEDIUM_UNITS && pypper_heap.retain)
+            heap_park_note_empty();
+    }
     return true;
 }
 
@@ -336,6 +340,39 @@ void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes)
         count += (uint64_t)__builtin_popcountll(ends[w]);
     *blocks = count;
     *bytes = (uint64_t)(MEDIUM_UNITS - layout_medium(m)->free_units) << MEDIUM_UNIT_SHIFT;
+}
+
+/* As pools_park_empty (Objects/pools.c), for medium arenas: while a session keeps
+ * them, those wholly free from one park pass to the next give their pages back, all
+ * but one (their bitmaps are out of band: the pages hold nothing but blocks). A
+ * discarded arena's units read as never zeroed, and are cleared when a calloc takes
+ * them again. */
+bool medium_park_empty(unsigned tier)
+{
+    bool kept = false, waiting = false;
+    for (uint32_t j = 0; j < arena_end[tier]; j++) {
+        arena_meta *m = arena_at(tier, j);
+        if (m->kind != ARENA_MEDIUM)
+            continue;
+        medium_body *mb = layout_medium(m);
+        if (mb->free_units != MEDIUM_UNITS || mb->fresh_unit == 0 || m->parked == 2)
+            continue;
+        if (!kept) {
+            kept = true;
+            m->parked = 0;
+            continue;
+        }
+        if (!m->parked) {
+            m->parked = 1;
+            waiting = true;
+            continue;
+        }
+        if (region_discard(layout_arena_base(layout_meta_index(m)), ARENA_SIZE)) {
+            m->parked = 2;
+            pypper_heap.arenas_parked++;
+        }
+    }
+    return waiting;
 }
 
 void medium_release_empty(unsigned tier, bool keep_one)

@@ -358,6 +358,27 @@ static void test_session_parks_emptied_pool_arenas(void)
     char *again = pypper_heap_calloc(1, 48);
     CHECK(again && again[0] == 0 && again[47] == 0);
     pypper_heap_free(again);
+    /* Medium arenas the same way (blocks of 1-8 KiB: a dict's keys, a list's items). */
+    enum { M = 6000 };
+    static char *mid[M];
+    for (int i = 0; i < M; i++) {
+        mid[i] = pypper_heap_malloc(2000);      /* about 12 MiB of medium arenas */
+        memset(mid[i], 9, 2000);
+    }
+    for (int i = 0; i < M; i++)
+        pypper_heap_free(mid[i]);
+    size_t held = resident_in(mid, M, 2000);
+    CHECK(held > M / 2);
+    uint64_t parked1 = stats().arenas_parked;
+    for (int pass = 0; pass < 3; pass++) {
+        test_clock_ms += 1100;
+        pypper_heap_session_tick();
+    }
+    CHECK(stats().arenas_parked >= parked1 + 8);
+    CHECK(resident_in(mid, M, 2000) < held / 4);
+    char *mc = pypper_heap_calloc(1, 2000);     /* zero, in a parked arena or not */
+    CHECK(mc && mc[0] == 0 && mc[1999] == 0);
+    pypper_heap_free(mc);
     pypper_heap_set_retain(false);
     retain_set_clock(NULL);
 }
