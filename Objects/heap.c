@@ -385,6 +385,26 @@ bool pypper_heap_park_pending(void)
     return atomic_load_explicit(&park_pending, memory_order_relaxed) || retain_idle_hint() != 0;
 }
 
+bool heap_park_arena(arena_meta *m, bool *kept)
+{
+    if (m->parked == 2)
+        return false;                   /* given back already */
+    if (!*kept) {
+        *kept = true;                   /* the first met stays resident */
+        m->parked = 0;
+        return false;
+    }
+    if (!m->parked) {
+        m->parked = 1;                  /* seen wholly free: given back next time */
+        return true;
+    }
+    if (region_discard(layout_arena_base(layout_meta_index(m)), ARENA_SIZE)) {
+        m->parked = 2;
+        pypper_heap.arenas_parked++;
+    }
+    return false;
+}
+
 void heap_park_due(void)
 {
     if (!pypper_heap.retain || !pypper_heap_layout.base)

@@ -52,6 +52,11 @@ void heap_park_note_empty(void);
  * step (pypper_heap_session_tick), with the heap's serialization held. */
 #define HEAP_PARK_EVERY_MS 1000u
 void heap_park_due(void);
+/* One wholly free, used arena's step of a pass (pools_park_empty, medium_park_empty):
+ * the first met (*kept false) stays resident, the others are marked, and those marked
+ * at the pass before give their pages back (MADV_DONTNEED; the mapping and the records
+ * stay). Returns whether m waits for the next pass. */
+bool heap_park_arena(arena_meta *m, bool *kept);
 
 /* large.c: page runs (<= LARGE_MAX) and spans of arenas (above). */
 /* growing: the block replaces a smaller one (realloc) and may grow on. */

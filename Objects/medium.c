@@ -355,22 +355,8 @@ bool medium_park_empty(unsigned tier)
         if (m->kind != ARENA_MEDIUM)
             continue;
         medium_body *mb = layout_medium(m);
-        if (mb->free_units != MEDIUM_UNITS || mb->fresh_unit == 0 || m->parked == 2)
-            continue;
-        if (!kept) {
-            kept = true;
-            m->parked = 0;
-            continue;
-        }
-        if (!m->parked) {
-            m->parked = 1;
-            waiting = true;
-            continue;
-        }
-        if (region_discard(layout_arena_base(layout_meta_index(m)), ARENA_SIZE)) {
-            m->parked = 2;
-            pypper_heap.arenas_parked++;
-        }
+        if (mb->free_units == MEDIUM_UNITS && mb->fresh_unit != 0)
+            waiting |= heap_park_arena(m, &kept);
     }
     return waiting;
 }

@@ -137,22 +137,8 @@ bool pools_park_empty(unsigned tier)
 {
     bool kept = false, waiting = false;
     for (arena_meta *m = pypper_heap.tiers[tier].pool_arenas; m; m = m->next) {
-        if (m->free_pools != POOLS_PER_ARENA || m->fresh_pools == POOLS_PER_ARENA || m->parked == 2)
-            continue;
-        if (!kept) {
-            kept = true;
-            m->parked = 0;
-            continue;
-        }
-        if (!m->parked) {
-            m->parked = 1;
-            waiting = true;
-            continue;
-        }
-        if (region_discard(layout_arena_base(layout_meta_index(m)), ARENA_SIZE)) {
-            m->parked = 2;
-            pypper_heap.arenas_parked++;
-        }
+        if (m->free_pools == POOLS_PER_ARENA && m->fresh_pools != POOLS_PER_ARENA)
+            waiting |= heap_park_arena(m, &kept);
     }
     return waiting;
 }
