@@ -413,6 +413,7 @@ void heap_park_due(void)
     if (now - last_park_ms < HEAP_PARK_EVERY_MS)
         return;
     last_park_ms = now;
+    heap_trim_stale();          /* idle memory older than the delay, too */
     bool waiting = false;
     for (unsigned t = 0; t < HEAP_TIERS; t++) {
         waiting |= pools_park_empty(t);
@@ -424,8 +425,6 @@ void heap_park_due(void)
 void pypper_heap_session_tick(void)
 {
     LOCK();
-    if (pypper_heap.retain && pypper_heap_layout.base && retain_now() - last_park_ms >= HEAP_PARK_EVERY_MS)
-        heap_trim_stale();      /* idle memory older than the delay, too */
     heap_park_due();
     UNLOCK();
 }

@@ -47,7 +47,8 @@ void pools_release_empty(unsigned tier, bool keep_one);
 bool pools_park_empty(unsigned tier);
 /* An arena's pools are all free while a session retains arenas. */
 void heap_park_note_empty(void);
-/* While a session retains arenas: a park pass (pools_park_empty) when the last was
+/* While a session retains arenas: a park pass (pools_park_empty, medium_park_empty,
+ * and idle memory older than the delay: heap_trim_stale) when the last was
  * HEAP_PARK_EVERY_MS ago or more; called from the pools' slow paths and the engine's
  * step (pypper_heap_session_tick), with the heap's serialization held. */
 #define HEAP_PARK_EVERY_MS 1000u

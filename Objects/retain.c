@@ -96,11 +96,13 @@ static uint64_t bound_max(uint64_t heap_bytes)
 
 /* The bound in force: the learnt one, within the ceiling (a ceiling below the
  * minimum wins: RETAIN_MAX=0 keeps nothing). */
-static uint64_t bound_now(uint64_t heap_bytes)
+static uint64_t capped(uint64_t bytes, uint64_t heap_bytes)
 {
     uint64_t max = bound_max(heap_bytes);
-    return S.bound < max ? S.bound : max;
+    return bytes < max ? bytes : max;
 }
+
+static uint64_t bound_now(uint64_t heap_bytes) { return capped(S.bound, heap_bytes); }
 
 void retain_note_growth(uint64_t bytes)
 {
@@ -122,10 +124,7 @@ void retain_note_page_growth(uint64_t bytes)
  * bound learns from its purges), within the ceiling. */
 static uint64_t payable(uint64_t debt, uint64_t heap_bytes)
 {
-    uint64_t keep = S.debt_keep;
-    uint64_t max = bound_max(heap_bytes);
-    if (keep > max)
-        keep = max;
+    uint64_t keep = capped(S.debt_keep, heap_bytes);
     uint64_t spare = S.idle > keep ? S.idle - keep : 0;
     return debt < spare ? debt : spare;
 }

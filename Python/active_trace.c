@@ -972,8 +972,8 @@ static void *sampler_main(void *arg)
          * ... 160 ms): each look costs this thread a wakeup (about 36 µs of CPU in
          * this VM), which an idle server of many processes pays in each. */
         if (l->idle) {
-            /* Emptied pool arenas give their pages back at the heap's tick, in a
-             * step: one a second while some wait (a program that freed much and
+            /* Emptied arenas and stale idle memory give their pages back at the
+             * heap's tick, in a step: one a second while some wait (a program that freed much and
              * then works lightly, or sleeps between requests, runs no other step:
              * until 2026-12-06 it kept them all, 169 MB against stock's 11 MB). */
             if (pypper_heap_park_pending() && pypper_mono_ns() >= l->next_park) {

@@ -319,26 +319,32 @@ static size_t dir_copy(char *buf, size_t cap, const char *dir)
     return n;
 }
 
-/* Whether code's file is under dir (len characters, no trailing '/'). Reads the file
- * name's characters in place (a compact ASCII string; any other is taken as the
- * program's): nothing allocates. */
-static bool code_under(PyCodeObject *code, const char *dir, size_t len)
+/* code's file name, read in place, and its length in *n; NULL when it is not a
+ * compact ASCII string (taken as the program's): nothing allocates. */
+static const char *file_name(PyCodeObject *code, size_t *n)
 {
     PyObject *name = code->co_filename;
-    if (!len || !name || !PyUnicode_Check(name) || !PyUnicode_IS_COMPACT_ASCII(name))
-        return false;
-    const char *s = (const char *)PyUnicode_DATA(name);
-    size_t n = (size_t)PyUnicode_GET_LENGTH(name);
-    return n > len && s[len] == '/' && memcmp(s, dir, len) == 0;
+    if (!name || !PyUnicode_Check(name) || !PyUnicode_IS_COMPACT_ASCII(name))
+        return NULL;
+    *n = (size_t)PyUnicode_GET_LENGTH(name);
+    return (const char *)PyUnicode_DATA(name);
+}
+
+/* Whether code's file is under dir (len characters, no trailing '/'). */
+static bool code_under(PyCodeObject *code, const char *dir, size_t len)
+{
+    size_t n;
+    const char *s = len ? file_name(code, &n) : NULL;
+    return s && n > len && s[len] == '/' && memcmp(s, dir, len) == 0;
 }
 
 /* Whether code is the standard library's (under sys._stdlib_dir, site-packages
  * included) or frozen (<frozen ...>). */
 static bool library_code(PyCodeObject *code)
 {
-    PyObject *name = code->co_filename;
-    if (name && PyUnicode_Check(name) && PyUnicode_IS_COMPACT_ASCII(name)
-        && PyUnicode_GET_LENGTH(name) > 8 && memcmp(PyUnicode_DATA(name), "<frozen ", 8) == 0)
+    size_t n;
+    const char *s = file_name(code, &n);
+    if (s && n > 8 && memcmp(s, "<frozen ", 8) == 0)
         return true;
     return code_under(code, S.stdlib_dir, S.stdlib_len);
 }
@@ -350,9 +356,9 @@ static bool library_code(PyCodeObject *code)
  * 2026-12-06). A program run with -c is all "<string>": its innermost frame stays. */
 static bool string_code(PyCodeObject *code)
 {
-    PyObject *name = code->co_filename;
-    return name && PyUnicode_Check(name) && PyUnicode_IS_COMPACT_ASCII(name)
-           && PyUnicode_GET_LENGTH(name) == 8 && memcmp(PyUnicode_DATA(name), "<string>", 8) == 0;
+    size_t n;
+    const char *s = file_name(code, &n);
+    return s && n == 8 && memcmp(s, "<string>", 8) == 0;
 }
 
 /* The pypper package's directory ("" until known): kept across sessions, told by the

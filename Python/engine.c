@@ -65,8 +65,8 @@ void pypper_engine_step(bool feed, bool collect)
     }
     if (collect)
         pypper_migrate_collect_if_due(pypper_active_trace_now_ms());
-    /* The heap's session tick: pool arenas emptied a second ago give their pages
-     * back (Objects/heap.h). */
+    /* The heap's session tick: arenas emptied a second ago, and idle memory older
+     * than RETAIN_DELAY_MS, give their pages back (Objects/heap.h). */
     pypper_heap_session_tick();
     pypper_alloc_sites_quiet_end();
     pypper_frames_step_end();
