@@ -21,6 +21,7 @@
 #include "temperature_api.h"
 #include "migration_api.h"
 #include "../Pypper/backend.h"
+#include "../Python/frame_reader.h"
 #include "../Python/live_trace.h"
 #include "../Python/delayed_start.h"
 #include "../Python/session.h"
@@ -584,7 +585,9 @@ static PyObject *public_vectorcall(PyObject *self, PyObject *const *args, size_t
 {
     public_object *p = (public_object *)self;
     PyObject *handled = PyErr_GetHandledException();    /* the caller's, or None */
+    pypper_frames_pause_begin();        /* the arguments are not the program's use */
     PyObject *result = PyObject_Vectorcall(p->func, args, nargsf, kwnames);
+    pypper_frames_pause_end();
     if (result == NULL) {
         PyObject *exc = PyErr_GetRaisedException();
         if (exc && PyErr_GivenExceptionMatches(exc, p->errors) && !keep_pypper_frames()) {

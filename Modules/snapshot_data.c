@@ -36,6 +36,7 @@
 #include "../Python/active_trace.h"
 #include "../Python/alloc_sites.h"
 #include "../Python/buffer_heat.h"
+#include "../Python/scan_groups.h"
 #include "../Python/engine.h"
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
@@ -761,7 +762,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, uin
         /* Its own evidence and its share of its page's writes (attribution.h). */
         const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;
         double t = pypper_attr_temperature(
-            pypper_model_temperature(pypper_model_heat(st, now), now),
+            pypper_model_temperature(pypper_model_heat(st, now) + pypper_scan_groups_heat(op, now), now),
             pypper_wt_page_history(op), info.size);
         int klass = row_class(e, t);
         /* The object's whole block counts for its pages (its header included), and
@@ -860,6 +861,7 @@ PyObject *pypper_snapshot_data(PyObject *module, PyObject *args)
     }
     bool locked = pypper_heap_lock();
     (void)pypper_objtable_sync();       /* a failed one: objects' entries read as none */
+    pypper_scan_groups_refresh(now);
     if (s.traced) {
         /* The columns' own block is the snapshot's, not the program's untraced bytes. */
         pypper_block_info info;
@@ -1058,6 +1060,7 @@ PyObject *pypper_snapshot_sums(PyObject *module, PyObject *args)
     }
     bool locked = pypper_heap_lock();
     (void)pypper_objtable_sync();       /* a failed one: objects' entries read as none */
+    pypper_scan_groups_refresh(now);
     if (s.infer)
         pypper_seed_recorded_sites(s.infer, seeds);
     uint64_t next = 0;

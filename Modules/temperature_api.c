@@ -17,11 +17,21 @@
 #include "../Python/alloc_sites.h"
 #include "../Python/buffer_heat.h"
 #include "../Python/engine.h"
+#include "../Python/frame_reader.h"
 #include "../Python/live_trace.h"
 #include "../Python/owned_buffers.h"
+#include "../Python/scan_groups.h"
 #include "../Python/site_infer.h"
 
 
+static void refresh_groups(uint32_t now)
+{
+    bool locked = pypper_heap_lock();
+    pypper_scan_groups_refresh(now);
+    pypper_heap_unlock(locked);
+}
+
+/* (Scan groups refreshed by the caller.) */
 static PyObject *temperature_of(PyObject *obj, uint32_t now)
 {
     bool locked = pypper_heap_lock();
@@ -37,8 +47,13 @@ static PyObject *py_temperature(PyObject *module, PyObject *obj)
     (void)module;
     if (!pypper_live_trace_running())
         Py_RETURN_NONE;
+    pypper_frames_pause_begin();        /* (its argument is not the program's use) */
     pypper_engine_catch_up();
-    return temperature_of(obj, pypper_active_trace_now_ms());
+    uint32_t now = pypper_active_trace_now_ms();
+    refresh_groups(now);
+    PyObject *t = temperature_of(obj, now);
+    pypper_frames_pause_end();
+    return t;
 }
 
 static PyObject *py_temperatures(PyObject *module, PyObject *seq)
@@ -54,19 +69,22 @@ static PyObject *py_temperatures(PyObject *module, PyObject *seq)
         return NULL;
     }
     bool running = pypper_live_trace_running();
+    pypper_frames_pause_begin();        /* (its argument is not the program's use) */
     if (running)
         pypper_engine_catch_up();
     uint32_t now = pypper_active_trace_now_ms();
+    if (running)
+        refresh_groups(now);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = running ? temperature_of(PySequence_Fast_GET_ITEM(fast, i), now)
                               : Py_NewRef(Py_None);
         if (!t) {
-            Py_DECREF(out);
-            Py_DECREF(fast);
-            return NULL;
+            Py_CLEAR(out);
+            break;
         }
         PyList_SET_ITEM(out, i, t);
     }
+    pypper_frames_pause_end();
     Py_DECREF(fast);
     return out;
 }

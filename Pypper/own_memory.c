@@ -42,6 +42,7 @@ static const char *const part_names[PYPPER_OWN_PARTS] = {
     [PYPPER_OWN_SWAP_MAP] = "swap_map",
     [PYPPER_OWN_SITE_PROFILE] = "site_profile",
     [PYPPER_OWN_TRACKED_BITS] = "tracked_bits",
+    [PYPPER_OWN_SCAN_GROUPS] = "scan_groups",
 };
 
 static uint64_t (*_Atomic resident_fns[PYPPER_OWN_PARTS])(void);

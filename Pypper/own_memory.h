@@ -26,6 +26,7 @@ typedef enum {
     PYPPER_OWN_SITE_PROFILE,       /* Python/site_profile.c: a loaded profile's cold sites */
     PYPPER_OWN_TRACKED_BITS,       /* Objects/track.c: the live trace's bitmaps beside the
                                       heap (mapped by the heap: counted through a function) */
+    PYPPER_OWN_SCAN_GROUPS,        /* Python/scan_groups.c: the groups' member bitmaps */
     PYPPER_OWN_PARTS
 } pypper_own_part;
 

@@ -44,6 +44,8 @@
 
 #include "active_trace.h"
 #include "frame_reader.h"
+#include "held_numbers.h"
+#include "scan_groups.h"
 #include "signal_sampler.h"
 #include "stack_chunks.h"
 
@@ -196,7 +198,7 @@ static struct {
     pypper_frame_memory *frames;
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
-    uint64_t still_bursts, poll_reads, applies, applied, to_pages, unsettled, number_heat, unknown, dropped, idle_sleeps;
+    uint64_t still_bursts, poll_reads, applies, applied, to_pages, unsettled, unknown, dropped, idle_sleeps;
     uint64_t entries_made, entries_refused;     /* object-table entries evidence made */
     uint64_t pressure_sleeps;   /* windows slept because the process was short of memory */
     uint64_t test_samples;      /* iterations run by pypper_active_trace_sample_now() */
@@ -275,6 +277,13 @@ static bool grow_hits(void)
 
 static void record(void *object, pypper_evidence kind)
 {
+    /* A walked container: SCAN standing for the reads between two that follow
+     * iterators (frame_reader.h). */
+    pypper_evidence asked = kind;
+    bool walked = kind == PYPPER_EVIDENCE_WALKED;
+    unsigned pieces = walked ? PYPPER_FOLLOW_EVERY : 1;
+    if (walked)
+        kind = PYPPER_EVIDENCE_SCAN;
     uintptr_t unit = (uintptr_t)object >> 4;
     if (!unit || ((uintptr_t)object & 15) || unit >> 48) {
         AT.dropped++;
@@ -287,19 +296,23 @@ static void record(void *object, pypper_evidence kind)
     while (!hit_empty(&AT.hits[i]) && (AT.hits[i].unit_lo != lo || AT.hits[i].unit_hi != hi))
         i = (i + 1) & mask;
     if (hit_empty(&AT.hits[i])) {
-        if (AT.nused >= AT.hit_cap / 4 * 3) {
+        /* A container a loop walks may take a slot of the last eighth: a loop over
+         * 100,000 records fills the table with them between two hand-overs, and the
+         * list they are in, dropped, gave its items no heat (Python/scan_groups.h). */
+        if (AT.nused >= (walked ? AT.hit_cap / 8 * 7 : AT.hit_cap / 4 * 3)) {
             if (AT.hit_cap >= HIT_CAP || !grow_hits()) {
                 AT.dropped++;
                 return;
             }
-            record(object, kind);           /* once: the new table is half full */
+            record(object, asked);          /* once: the new table is half full */
             return;
         }
         AT.hits[i].unit_lo = lo;
         AT.hits[i].unit_hi = hi;
         AT.used[AT.nused++] = (uint16_t)i;
     }
-    AT.hits[i].n[kind] += AT.hits[i].n[kind] != UINT16_MAX;
+    uint16_t *n = &AT.hits[i].n[kind];
+    *n = *n <= UINT16_MAX - pieces ? *n + pieces : UINT16_MAX;
     AT.evidence[kind]++;
 }
 
@@ -565,107 +578,6 @@ static void refill_poll_window(uint32_t now)
     AT.poll_pos = 0;
 }
 
-/* Numbers that a list or tuple holds have no entry (LIVE_NUMBERS=0) and are read by C
- * code (sum(), slicing, sorting) that the frames never show: they take heat from the
- * container that holds them, as owned buffers do. The share of the container's
- * sightings in frames that found it handed to such code (SCAN, frame_reader.h) of its
- * heat stands for as much on each of its n items (`each`); the rest (len(seq), seq[i],
- * a call of Python code, which shows in its own frames what it reads) stands for one
- * item's worth, `once` / n on each. With only reference-count evidence, all of it
- * stands for each item, as it all did before 2026-12-04: a newcomer's BFS built its
- * graph with rnd.choice(rest), whose frames show `rest` 2,000-4,000 times per 100 ms,
- * and the 48,000 numbers of rest, never read again, stayed hot for seconds after the
- * build. NUMBER_SAMPLES items spread
- * evenly (from a rotating start) each carry the stride of n / NUMBER_SAMPLES items
- * that follows them. Where the next sample (the last item, after the last sample)
- * lies a plausible distance after it (the stride's items packed, with room for as
- * much again), the stride's items are taken to lie between the two and their heat
- * is spread evenly over those bytes, each page taking its part: a column of floats
- * built in one go heats its pages evenly, as its items are. Otherwise (items
- * scattered) the sample's page alone takes at most a page full of items at the
- * container's heat: a sampled page is never hotter than the container that holds
- * it. Bounded per hand-over (items read plus pages heated); nothing the pageout
- * backend sent to swap is read. */
-#define NUMBER_SAMPLES 32
-#define NUMBER_BUDGET 8192      /* items looked at and pages heated per hand-over */
-#define NUMBER_BLOCK_BYTES 32u  /* a float's block, an int's below 2^60 */
-#define PAGE_BYTES 4096u
-
-/* The address of the number in slot i of items (a slot whose page the pageout backend
- * sent to swap is not read), or 0 when it is none worth heating. */
-static uintptr_t number_at(PyObject *const *items, Py_ssize_t i)
-{
-    if (!pypper_residency_may_touch(&items[i]))
-        return 0;
-    PyObject *item = items[i];
-    if (!item || _Py_IsImmortal(item) || !pypper_residency_may_touch(item)
-        || !(PyFloat_CheckExact(item) || PyLong_CheckExact(item)) || !pypper_heap_owns(item))
-        return 0;
-    return (uintptr_t)item;
-}
-
-/* `share` of heat spread over the bytes [from, to), each page taking its part. */
-static void spread(uintptr_t from, uintptr_t to, double share, uint32_t now, size_t *budget)
-{
-    double per_byte = share / (double)(to - from);
-    for (uintptr_t a = from; a < to && *budget; (*budget)--) {
-        uintptr_t stop = (a & ~(uintptr_t)(PAGE_BYTES - 1)) + PAGE_BYTES;
-        if (stop > to)
-            stop = to;
-        pypper_page_heat_add(pypper_heap_page_index((const void *)a), per_byte * (double)(stop - a), now, true);
-        a = stop;
-    }
-}
-
-static void heat_held_numbers(PyObject *op, double each, double once, uint32_t now, size_t *budget)
-{
-    PyObject **items;
-    Py_ssize_t n;
-    /* A dead list or tuple on CPython's free list keeps its block, its tracked bit and
-     * its size, but its items (and a list's item array) are gone. */
-    if (Py_REFCNT(op) <= 0)
-        return;
-    if (PyList_CheckExact(op)) {
-        items = ((PyListObject *)op)->ob_item;
-        n = PyList_GET_SIZE(op);
-        if (n && !pypper_residency_may_touch(items))
-            return;
-    } else if (PyTuple_CheckExact(op)) {
-        items = ((PyTupleObject *)op)->ob_item;
-        n = PyTuple_GET_SIZE(op);
-    } else {
-        return;
-    }
-    double heat = n > 0 ? each + once / (double)n : 0.0;      /* on each item */
-    if (n <= 0 || !(heat > 0.0) || *budget <= NUMBER_SAMPLES + 1)
-        return;
-    Py_ssize_t k = n < NUMBER_SAMPLES ? n : NUMBER_SAMPLES, stride = n / k;
-    /* One item per stride, at an offset that moves through the stride pseudo-randomly
-     * from one hand-over to the next (so every page of a long list takes its turn). */
-    Py_ssize_t offset = (Py_ssize_t)((AT.applies * 2654435761u) % (uint64_t)stride);
-    uintptr_t at[NUMBER_SAMPLES + 1];
-    for (Py_ssize_t j = 0; j < k; j++)
-        at[j] = number_at(items, offset + j * stride);
-    at[k] = number_at(items, n - 1);
-    *budget -= (size_t)k + 1;
-    double share = heat * (double)stride;
-    /* The stride's items packed, and as much again for what lies between. */
-    uintptr_t reach = 2 * (uintptr_t)stride * NUMBER_BLOCK_BYTES;
-    for (Py_ssize_t j = 0; j < k && *budget; j++) {
-        if (!at[j])
-            continue;
-        uintptr_t next = at[j + 1];
-        if (next > at[j] && next - at[j] <= reach) {
-            spread(at[j], next, share, now, budget);
-        } else {
-            double cap = heat * (PAGE_BYTES / NUMBER_BLOCK_BYTES);
-            pypper_page_heat_add(pypper_heap_page_index((const void *)at[j]), share < cap ? share : cap, now, true);
-            (*budget)--;
-        }
-        AT.number_heat++;
-    }
-}
-
 /* The share of an object's sightings in frames (new or held) that found it handed
  * to C code that may read all its items; 1 when it was not seen in a frame, 0 below
  * SCAN_MIN_SHARE. A scan takes time in proportion to the items it reads, so a list
@@ -697,7 +609,7 @@ static void apply_locked(bool refill)
         (void)pypper_signal_sampler_check();  /* the program may have taken the signal */
     bool locked = pypper_heap_lock();
     pypper_objtable_sync();
-    size_t budget = NUMBER_BUDGET;
+    pypper_held_numbers_begin(AT.applies);
     if (++pool_turn == 0)
         pool_turn = 1;
     uint32_t turn = pool_turn;
@@ -724,8 +636,10 @@ static void apply_locked(bool refill)
             pypper_model_add_heat(st, weighed, now);
             if (pypper_residency_may_touch(pypper_entry_block(e))) {
                 double scanned = scan_share(h->n);
-                heat_held_numbers((PyObject *)pypper_entry_object(e), weighed * scanned,
-                                  weighed * (1.0 - scanned), now, &budget);
+                PyObject *op = (PyObject *)pypper_entry_object(e);
+                pypper_held_numbers_heat(op, weighed * scanned, weighed * (1.0 - scanned), now);
+                if (scanned > 0.0)
+                    pypper_scan_groups_note(op, (double)h->n[PYPPER_EVIDENCE_SCAN], now);
             }
             pypper_model_classify(e, pypper_model_temperature(pypper_model_heat(st, now), now));
             AT.applied++;
@@ -1049,6 +963,8 @@ int pypper_active_trace_start(const pypper_config *cfg)
     hold_at_start = false;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     memset(&AT, 0, sizeof(AT));
+    pypper_held_numbers_reset();
+    pypper_scan_groups_clear();
     AT.mu = mu;
     AT.sleep_mu = mu;
     pypper_cond_init_monotonic(&AT.sleep_cv);
@@ -1280,8 +1196,10 @@ PyObject *pypper_active_trace_stats(void)
     pthread_mutex_unlock(&AT.mu);
     pypper_signal_sampler_stats sig;
     pypper_signal_sampler_get_stats(&sig);
+    pypper_scan_groups_stats groups;
+    pypper_scan_groups_get_stats(&groups);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1300,7 +1218,12 @@ PyObject *pypper_active_trace_stats(void)
         "unsettled", (unsigned long long)AT.unsettled,
         "entries_made", (unsigned long long)AT.entries_made,
         "entries_refused", (unsigned long long)AT.entries_refused,
-        "number_heat", (unsigned long long)AT.number_heat,
+        "number_heat", (unsigned long long)pypper_held_numbers_heated(),
+        "scan_groups", (unsigned long long)groups.groups,
+        "scan_groups_made", (unsigned long long)groups.made,
+        "scan_group_members", (unsigned long long)groups.members,
+        "scan_group_builds", (unsigned long long)groups.builds,
+        "scan_groups_refused", (unsigned long long)groups.refused,
         "page_heat_pages", (unsigned long long)pypper_page_heat_pages(),
         "unknown", (unsigned long long)AT.unknown,
         "dropped", (unsigned long long)AT.dropped,

@@ -45,7 +45,7 @@ void pypper_engine_step(bool feed, bool collect)
     /* A hand-over queued before a pause: short of memory, nothing is touched. */
     if (pypper_pressure_paused())
         return;
-    pypper_frames_step_begin();
+    pypper_frames_pause_begin();
     pypper_swap_map_refresh();
     /* It runs on a program thread, in the middle of the program's code: what it
      * allocates is not the program's (no site, no share of the byte sampling). */
@@ -69,7 +69,7 @@ void pypper_engine_step(bool feed, bool collect)
      * than RETAIN_DELAY_MS, give their pages back (Objects/heap.h). */
     pypper_heap_session_tick();
     pypper_alloc_sites_quiet_end();
-    pypper_frames_step_end();
+    pypper_frames_pause_end();
 }
 
 void pypper_engine_catch_up(void)

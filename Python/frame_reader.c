@@ -18,7 +18,6 @@
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 
-#define FOLLOW_EVERY 8u         /* a power of two */
 #define MAX_DEPTH PYPPER_FRAME_MAX_DEPTH
 #define MAX_SLOTS PYPPER_FRAME_MAX_SLOTS
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -29,10 +28,10 @@ static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
 
 _Static_assert(MAX_SLOTS <= 64, "pypper_frame_read.fresh has a bit per slot");
 
-static int step_running;        /* pypper_frames_step_begin/end */
+static int pauses;              /* pypper_frames_pause_begin/end, nested */
 
-void pypper_frames_step_begin(void) { __atomic_store_n(&step_running, 1, __ATOMIC_RELAXED); }
-void pypper_frames_step_end(void) { __atomic_store_n(&step_running, 0, __ATOMIC_RELAXED); }
+void pypper_frames_pause_begin(void) { __atomic_fetch_add(&pauses, 1, __ATOMIC_RELAXED); }
+void pypper_frames_pause_end(void) { __atomic_fetch_sub(&pauses, 1, __ATOMIC_RELAXED); }
 
 /* CPython 3.12's instructions (specialized ones included) that hand their operands to
  * C code that may read every item of a list or tuple among them: calls of C functions
@@ -168,17 +167,17 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
         return false;
     _PyInterpreterFrame *f = LOAD(cf->current_frame);
     counts->frame_samples++;
-    /* A collection or Pypper's own step stops the program's frames: what their value
+    /* A collection or Pypper's own code stops the program's frames: what their value
      * stacks hold is not read by C code meanwhile (no SCAN). (Held evidence goes on:
      * without it, the accuracy benchmark's zipf_kv and young measured the same or
      * slightly lower, capture@10% 0.763/0.763 against 0.763/0.780 and 0.890/0.890
      * against 0.918/0.898 in alternated runs.) */
     PyInterpreterState *interp = LOAD(ts->interp);
-    bool paused = LOAD(step_running) || (interp && aligned8(interp) && LOAD(interp->gc.collecting));
+    bool paused = LOAD(pauses) > 0 || (interp && aligned8(interp) && LOAD(interp->gc.collecting));
     /* Following an iterator reads the header of the object in the slot, a line the
      * program writes (its reference count): in one read of 8 only (measured: following
      * at every read took the tracing overhead's geometric mean from 1.14 to 1.19). */
-    bool follow = (mem->reads++ & (FOLLOW_EVERY - 1)) == 0;
+    bool follow = (mem->reads++ & (PYPPER_FOLLOW_EVERY - 1)) == 0;
     if (depth > MAX_DEPTH)
         depth = MAX_DEPTH;
     const pypper_frame_read *old = &mem->buf[mem->last];
@@ -291,15 +290,16 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
             if (seq) {
                 bool traced = traced_candidate(seq);
                 bool again = traced ? walked_before == seq : same && was == p;
-                sink(ctx, seq, again ? PYPPER_EVIDENCE_HOLD
-                               : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
                 /* A loop walking it reads its items one by one, each once a pass, as
                  * C code scanning it does: `for w in graph[v]` reads every number of
                  * the list (a newcomer's BFS showed the node ids that every search
                  * reads 0 B hot, each taking an eighth of its list's heat). At any
-                 * depth: the loop runs while the frames it calls do. */
+                 * depth: the loop runs while the frames it calls do. (First: it may
+                 * take a slot the evidence table keeps for it.) */
                 if (traced && !paused)
-                    sink(ctx, seq, PYPPER_EVIDENCE_SCAN);
+                    sink(ctx, seq, PYPPER_EVIDENCE_WALKED);
+                sink(ctx, seq, again ? PYPPER_EVIDENCE_HOLD
+                               : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
                 moved |= d == 0 && !again && traced;
                 walked[i] = seq;
             }

@@ -68,6 +68,15 @@ typedef struct {
     unsigned reads;         /* reads so far: iterators are followed in one of 8 */
 } pypper_frame_memory;
 
+/* Iterators are followed in one read of PYPPER_FOLLOW_EVERY (a power of two). */
+#define PYPPER_FOLLOW_EVERY 8u
+/* What a sink is told, beside HOLD, FRAME or CALLER, of a traced list or tuple that a
+ * loop's iterator walks, at a read that followed iterators: SCAN evidence standing for
+ * PYPPER_FOLLOW_EVERY sightings, each a use of one of its items (Python/
+ * scan_groups.h: its items take 1/n of them each, as much as the loop's variable shows
+ * them in the frame on average). Not a kind of the model's. */
+#define PYPPER_EVIDENCE_WALKED ((pypper_evidence)PYPPER_EVIDENCE_KINDS)
+
 /* Called for each slot that holds a pointer into the heap's committed memory (never
  * read through here: the receiver decides what it is). */
 typedef void (*pypper_frame_sink)(void *ctx, PyObject *object, pypper_evidence kind);
@@ -76,12 +85,14 @@ typedef struct {
     uint64_t frame_samples, slots_read;
 } pypper_frame_counts;
 
-/* While a Pypper step runs on a program thread (Python/engine.c), between two of its
- * bytecodes: the program's frames stand still for Pypper, and no C code of the
- * program reads what their value stacks hold meanwhile (no SCAN evidence). A cyclic
- * collection is told by the interpreter's own flag. */
-void pypper_frames_step_begin(void);
-void pypper_frames_step_end(void);
+/* While Pypper's own code runs on a program thread (an engine step, Python/engine.c,
+ * between two of the program's bytecodes; a call of Pypper's API): the program's
+ * frames stand still for Pypper, and no C code of the program reads what their value
+ * stacks hold meanwhile (no SCAN evidence: `pypper.temperatures(records)` is no use of
+ * the records, and made them warm). Calls nest. A cyclic collection is told by the
+ * interpreter's own flag. */
+void pypper_frames_pause_begin(void);
+void pypper_frames_pause_end(void);
 
 /* Read up to `depth` frames of ts. Returns whether the innermost frame changed since
  * the previous read with the same memory: another frame, or a traced object newly in

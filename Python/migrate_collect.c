@@ -8,6 +8,7 @@
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
 #include "live_trace.h"
+#include "scan_groups.h"
 #include "traced_entry.h"
 #include "../Pypper/stats.h"
 
@@ -36,7 +37,7 @@ static void visit(void *block, PyObject *op, pypper_obj_entry *e, uint32_t now_m
                   bool learn, const pypper_model_params *mp)
 {
     const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;
-    double h = st->heat > 0 ? pypper_model_heat(st, now_ms) : 0.0;
+    double h = (st->heat > 0 ? pypper_model_heat(st, now_ms) : 0.0) + pypper_scan_groups_heat(op, now_ms);
     pypper_block_info info;
     pypper_heap_lookup(block, &info);
     if (!info.allocated)
@@ -150,6 +151,7 @@ void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
     M.reloc_budget = pypper_mig_cap_bytes(M.cfg.migrate_mbps);
     M.separating = pypper_mig_slow_tier_wanted() && pypper_migrate_settled(now_ms);
     pypper_objtable_sync();
+    pypper_scan_groups_refresh(now_ms);
     walk_objects(now_ms, whole);
     pypper_heap_unlock(locked);
 

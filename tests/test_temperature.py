@@ -852,6 +852,55 @@ def test_each_loop_over_a_container_is_new_evidence_for_it():
     assert out == "ok\n"
 
 
+def test_the_records_a_loop_scans_take_their_lists_heat():
+    # A loop over 20,000 records: the frames show each record rarely (here one in 16 is
+    # in the frame at a sample), but the list's iterator at every read that follows
+    # iterators: each sighting of it is a use of one of its records, 1/n of it on each
+    # (Python/scan_groups.h). The records nobody scans stay cold, members scattered
+    # (every 64th record of a larger registry: a sorted address list, not a bitmap)
+    # as much as packed ones, and a group ends with its list.
+    out = check("""
+        registry = [Item(i) for i in range(100000)]
+        packed, scattered = registry[:20000], registry[20000::64]
+        unused = registry[20001::64]
+        driven()
+        def scan(records, every):
+            total = 0
+            for rnd in range(2):
+                k = 0
+                for it in records:
+                    total += it.value
+                    k += 1
+                    if k % every == 0:
+                        _pypper._test_sample(8)
+                _pypper._test_hand_over()
+            return total
+        scan(packed, 16)
+        scan(scattered, 2)
+        for records in (packed, scattered):
+            t = _pypper.temperatures(records)
+            # (without groups: the records never in a frame at a sample had 0)
+            assert sum(x >= 0.5 for x in t) >= 0.99 * len(t), sorted(t)[:10]
+        s = pypper.active_trace_stats()      # (members: as the last question built them)
+        assert s["scan_groups"] == 2, s
+        assert s["scan_group_members"] == len(packed) + len(scattered), s
+        t = _pypper.temperatures(unused)
+        assert max(t) < 0.2, max(t)
+        assert pypper.own_memory()["parts"]["scan_groups"] > 0
+        # Its list gone, a record takes nothing from it. (CPython keeps a dead list's
+        # object on a free list for the next list made, often with an item array at
+        # the same address, here the list temperatures() returns: the group, like the
+        # table's entry, takes it for the same list, and sees that its items differ.)
+        del packed
+        _pypper._test_hand_over()
+        t = _pypper.temperatures(tuple(registry[:20000]))
+        assert statistics.median(t) == 0, statistics.median(t)
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_the_scale_of_temperatures_does_not_depend_on_the_window():
     # The reference heat (the 95th percentile of heats) is taken over the whole object
     # table, not over the window of it polled at this hand-over: a window is one part

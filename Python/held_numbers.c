@@ -1,0 +1,134 @@
+/* Python/held_numbers.c: the heat a list or tuple with evidence passes to the numbers
+ * it holds (held_numbers.h), at the hand-over. Reads the containers' item arrays (only
+ * resident pages) and the numbers' types. */
+#define Py_BUILD_CORE 1
+#include "held_numbers.h"
+
+#include "../Objects/heap.h"
+#include "../Objects/heap_pages.h"
+#include "../Objects/residency.h"
+#include "../Pypper/page_heat.h"
+#include "../Pypper/temperature.h"
+
+static uint64_t number_heat;            /* samples that heated pages */
+static uint64_t turn;                   /* the hand-over's number */
+static size_t number_budget;            /* what is left of NUMBER_BUDGET */
+
+/* op's items (*items, *n) when it is a live list or tuple whose item array is
+ * resident. A dead list or tuple on CPython's free list keeps its block, its tracked
+ * bit and its size, but its items (and a list's item array) are gone. */
+static bool held_items(PyObject *op, PyObject *const **items, Py_ssize_t *n)
+{
+    if (Py_REFCNT(op) <= 0)
+        return false;
+    if (PyList_CheckExact(op)) {
+        *items = ((PyListObject *)op)->ob_item;
+        *n = PyList_GET_SIZE(op);
+        return !*n || pypper_residency_may_touch(*items);
+    }
+    if (PyTuple_CheckExact(op)) {
+        *items = ((PyTupleObject *)op)->ob_item;
+        *n = PyTuple_GET_SIZE(op);
+        return true;
+    }
+    return false;
+}
+
+/* Numbers that a list or tuple holds have no entry (LIVE_NUMBERS=0) and are read by C
+ * code (sum(), slicing, sorting) that the frames never show: they take heat from the
+ * container that holds them, as owned buffers do. The share of the container's
+ * sightings in frames that found it handed to such code (SCAN, frame_reader.h) of its
+ * heat stands for as much on each of its n items (`each`); the rest (len(seq), seq[i],
+ * a call of Python code, which shows in its own frames what it reads) stands for one
+ * item's worth, `once` / n on each. With only reference-count evidence, all of it
+ * stands for each item, as it all did before 2026-12-04: a newcomer's BFS built its
+ * graph with rnd.choice(rest), whose frames show `rest` 2,000-4,000 times per 100 ms,
+ * and the 48,000 numbers of rest, never read again, stayed hot for seconds after the
+ * build. NUMBER_SAMPLES items spread
+ * evenly (from a rotating start) each carry the stride of n / NUMBER_SAMPLES items
+ * that follows them. Where the next sample (the last item, after the last sample)
+ * lies a plausible distance after it (the stride's items packed, with room for as
+ * much again), the stride's items are taken to lie between the two and their heat
+ * is spread evenly over those bytes, each page taking its part: a column of floats
+ * built in one go heats its pages evenly, as its items are. Otherwise (items
+ * scattered) the sample's page alone takes at most a page full of items at the
+ * container's heat: a sampled page is never hotter than the container that holds
+ * it. Bounded per hand-over (items read plus pages heated); nothing the pageout
+ * backend sent to swap is read. */
+#define NUMBER_SAMPLES 32
+#define NUMBER_BUDGET 8192      /* items looked at and pages heated per hand-over */
+#define NUMBER_BLOCK_BYTES 32u  /* a float's block, an int's below 2^60 */
+#define PAGE_BYTES 4096u
+
+/* The address of the number in slot i of items (a slot whose page the pageout backend
+ * sent to swap is not read), or 0 when it is none worth heating. */
+static uintptr_t number_at(PyObject *const *items, Py_ssize_t i)
+{
+    if (!pypper_residency_may_touch(&items[i]))
+        return 0;
+    PyObject *item = items[i];
+    if (!item || _Py_IsImmortal(item) || !pypper_residency_may_touch(item)
+        || !(PyFloat_CheckExact(item) || PyLong_CheckExact(item)) || !pypper_heap_owns(item))
+        return 0;
+    return (uintptr_t)item;
+}
+
+/* `share` of heat spread over the bytes [from, to), each page taking its part. */
+static void spread(uintptr_t from, uintptr_t to, double share, uint32_t now, size_t *budget)
+{
+    double per_byte = share / (double)(to - from);
+    for (uintptr_t a = from; a < to && *budget; (*budget)--) {
+        uintptr_t stop = (a & ~(uintptr_t)(PAGE_BYTES - 1)) + PAGE_BYTES;
+        if (stop > to)
+            stop = to;
+        pypper_page_heat_add(pypper_heap_page_index((const void *)a), per_byte * (double)(stop - a), now, true);
+        a = stop;
+    }
+}
+
+void pypper_held_numbers_heat(PyObject *op, double each, double once, uint32_t now)
+{
+    PyObject *const *items;
+    Py_ssize_t n;
+    size_t *budget = &number_budget;
+    if (!held_items(op, &items, &n))
+        return;
+    double heat = n > 0 ? each + once / (double)n : 0.0;      /* on each item */
+    if (n <= 0 || !(heat > 0.0) || *budget <= NUMBER_SAMPLES + 1)
+        return;
+    Py_ssize_t k = n < NUMBER_SAMPLES ? n : NUMBER_SAMPLES, stride = n / k;
+    /* One item per stride, at an offset that moves through the stride pseudo-randomly
+     * from one hand-over to the next (so every page of a long list takes its turn). */
+    Py_ssize_t offset = (Py_ssize_t)((turn * 2654435761u) % (uint64_t)stride);
+    uintptr_t at[NUMBER_SAMPLES + 1];
+    for (Py_ssize_t j = 0; j < k; j++)
+        at[j] = number_at(items, offset + j * stride);
+    at[k] = number_at(items, n - 1);
+    *budget -= (size_t)k + 1;
+    double share = heat * (double)stride;
+    /* The stride's items packed, and as much again for what lies between. */
+    uintptr_t reach = 2 * (uintptr_t)stride * NUMBER_BLOCK_BYTES;
+    for (Py_ssize_t j = 0; j < k && *budget; j++) {
+        if (!at[j])
+            continue;
+        uintptr_t next = at[j + 1];
+        if (next > at[j] && next - at[j] <= reach) {
+            spread(at[j], next, share, now, budget);
+        } else {
+            double cap = heat * (PAGE_BYTES / NUMBER_BLOCK_BYTES);
+            pypper_page_heat_add(pypper_heap_page_index((const void *)at[j]), share < cap ? share : cap, now, true);
+            (*budget)--;
+        }
+        number_heat++;
+    }
+}
+
+void pypper_held_numbers_begin(uint64_t hand_over)
+{
+    turn = hand_over;
+    number_budget = NUMBER_BUDGET;
+}
+
+uint64_t pypper_held_numbers_heated(void) { return number_heat; }
+
+void pypper_held_numbers_reset(void) { number_heat = 0; }

@@ -1,0 +1,331 @@
+/* Python/scan_groups.c: groups of the traced items of scanned containers and their
+ * heat per item (scan_groups.h). Reads a container's item array (only resident pages)
+ * and the items' heap metadata, never an item's memory; the bitmaps are its own
+ * mappings (own_memory()["parts"]["scan_groups"]). */
+#define Py_BUILD_CORE 1
+#include "scan_groups.h"
+
+#include "../Objects/heap.h"
+#include "../Objects/residency.h"
+#include "../Objects/track.h"
+#include "../Pypper/objtable.h"
+#include "../Pypper/own_memory.h"
+#include "../Pypper/temperature.h"
+#include "traced_entry.h"
+
+#include <string.h>
+
+#define SCAN_GROUPS 64
+/* A container of fewer items makes no group: the frames show each of its items often
+ * enough (and C code handed a record, a tuple of 7 fields, is no scan of records). */
+#define MIN_ITEMS 32
+#define REBUILD_MS 2000         /* a bitmap's age at which it is built again when asked */
+#define GONE_FACTOR 1e-3        /* a group whose heat decayed to this share since it was
+                                   last noted ends (its items hold nothing of it) */
+#define UNIT 16u                /* objects are 16-byte aligned: a bit per 16 bytes */
+/* Members made together lie close: a bitmap of their range (a bit per 16 bytes) takes
+ * 62 KiB for a list of 100,000 records of 80 bytes. Members scattered (a newcomer's ETL
+ * job grouped the records of a store, one in 300 of the 150,000 records of a 16 MiB
+ * range, into a list of 6,000) take a sorted list of their addresses instead, 8 bytes
+ * a member, when a bitmap would take more. */
+
+typedef struct {
+    PyObject *op;               /* the container; NULL: a free slot */
+    pypper_obj_state heat;      /* heat per item, decaying like an object's */
+    uintptr_t lo, hi;           /* members' addresses lie in [lo, hi) */
+    uint64_t *bits;             /* a bitmap (bit (a - lo) / UNIT), or when `sorted` the
+                                   members' addresses in order; NULL: no members */
+    bool sorted;
+    size_t bytes;               /* mapped for bits */
+    size_t members;
+    Py_ssize_t built_n;         /* the container's length and item array when built */
+    PyObject *const *built_items;
+    uint64_t print;             /* and its first, middle and last items, mixed */
+    uint32_t built_ms;
+    bool built;
+} scan_group;
+
+static scan_group G[SCAN_GROUPS];
+static pypper_scan_groups_stats S;
+static uintptr_t all_lo = UINTPTR_MAX, all_hi;   /* the union of the groups' ranges */
+
+static void drop_bits(scan_group *g)
+{
+    if (g->bits)
+        pypper_own_munmap(g->bits, g->bytes);
+    g->bits = NULL;
+    g->bytes = 0;
+    g->members = 0;
+    g->sorted = false;
+    g->built = false;
+}
+
+static void end_group(scan_group *g)
+{
+    drop_bits(g);
+    *g = (scan_group){0};
+}
+
+/* op's items when it is a live list or tuple whose item array is resident. */
+static bool items_of(PyObject *op, PyObject *const **items, Py_ssize_t *n)
+{
+    if (!pypper_residency_may_touch(op) || Py_REFCNT(op) <= 0)
+        return false;
+    if (PyList_CheckExact(op)) {
+        *items = ((PyListObject *)op)->ob_item;
+        *n = PyList_GET_SIZE(op);
+        return !*n || pypper_residency_may_touch(*items);
+    }
+    if (PyTuple_CheckExact(op)) {
+        *items = ((PyTupleObject *)op)->ob_item;
+        *n = PyTuple_GET_SIZE(op);
+        return true;
+    }
+    return false;
+}
+
+/* The traced object in slot i, or NULL (an empty slot, a number, an untraced object, a
+ * slot the pageout backend sent to swap). */
+static PyObject *member_at(PyObject *const *items, Py_ssize_t i)
+{
+    if (!pypper_residency_may_touch(&items[i]))
+        return NULL;
+    PyObject *item = items[i];
+    if (!item || ((uintptr_t)item & (UNIT - 1)) || !pypper_heap_owns(item))
+        return NULL;
+    pypper_block_info info;
+    pypper_heap_lookup(item, &info);
+    return info.allocated && pypper_heap_tracks(info.block, item) ? item : NULL;
+}
+
+static double heat_now(const scan_group *g, uint32_t now)
+{
+    return pypper_model_heat(&g->heat, now);
+}
+
+/* The group's heat over all its items: the one with least gives way to a new one. */
+static double mass(const scan_group *g, uint32_t now)
+{
+    return heat_now(g, now) * (double)g->built_n;
+}
+
+void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now)
+{
+    PyObject *const *items;
+    Py_ssize_t n;
+    if (!(scans > 0.0) || !items_of(op, &items, &n) || n < MIN_ITEMS)
+        return;
+    double add = scans / (double)n;
+    scan_group *g = NULL, *free_slot = NULL, *coldest = NULL;
+    for (int i = 0; i < SCAN_GROUPS; i++) {
+        if (G[i].op == op) {
+            g = &G[i];
+            break;
+        }
+        if (!G[i].op) {
+            if (!free_slot)
+                free_slot = &G[i];
+        } else if (!coldest || mass(&G[i], now) < mass(coldest, now)) {
+            coldest = &G[i];
+        }
+    }
+    if (!g) {
+        if (!free_slot && mass(coldest, now) >= scans)
+            return;                     /* less heat in all than every group */
+        g = free_slot ? free_slot : coldest;
+        if (g == coldest)
+            end_group(g);
+        g->op = op;
+        g->built_n = n;                 /* (until built: what mass() weighs) */
+        S.made++;
+    }
+    g->heat.heat = (float)(heat_now(g, now) + add);
+    g->heat.stamp = now;
+}
+
+/* A mix of the first, middle and last items (those readable): a list made from
+ * CPython's free list in the place of a dead one, with an item array of the same size
+ * at the same address, holds other items. */
+static uint64_t fingerprint(PyObject *const *items, Py_ssize_t n)
+{
+    uint64_t h = (uint64_t)n;
+    Py_ssize_t at[3] = {0, n / 2, n - 1};
+    for (int k = 0; k < 3 && n > 0; k++)
+        if (pypper_residency_may_touch(&items[at[k]]))
+            h = (h ^ (uint64_t)(uintptr_t)items[at[k]]) * 0x9E3779B97F4A7C15ull;
+    return h;
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Build g's members from its container's items: a bitmap of their range, or their
+ * sorted addresses when that takes less. Without memory the group has no members
+ * (its items take nothing) until it is stale again. */
+static void build(scan_group *g, uint32_t now)
+{
+    PyObject *const *items;
+    Py_ssize_t n;
+    if (!items_of(g->op, &items, &n))
+        return;                         /* not readable now: the last members stay */
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    size_t members = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *m = member_at(items, i);
+        if (!m)
+            continue;
+        uintptr_t a = (uintptr_t)m;
+        lo = a < lo ? a : lo;
+        hi = a >= hi ? a + UNIT : hi;
+        members++;
+    }
+    g->built_n = n;
+    g->built_items = items;
+    g->print = fingerprint(items, n);
+    g->built_ms = now;
+    S.builds++;
+    size_t words = members ? ((hi - lo) / UNIT + 64) / 64 : 0;
+    bool sorted = words > members;
+    size_t bytes = ((sorted ? members : words) * sizeof(uint64_t) + 4095) & ~(size_t)4095;
+    if (g->bits && (g->bytes != bytes || g->sorted != sorted))
+        drop_bits(g);
+    if (members && !g->bits) {
+        g->bits = pypper_own_mmap(PYPPER_OWN_SCAN_GROUPS, bytes, 0);
+        if (!g->bits)
+            S.refused++;
+        else
+            g->bytes = bytes;
+    } else if (g->bits) {
+        memset(g->bits, 0, bytes);
+    }
+    g->built = true;
+    if (!g->bits)
+        return;
+    size_t k = 0;
+    for (Py_ssize_t i = 0; i < n && k < members; i++) {
+        PyObject *m = member_at(items, i);
+        if (!m)
+            continue;
+        if (sorted) {
+            g->bits[k++] = (uint64_t)(uintptr_t)m;
+        } else {
+            size_t bit = ((uintptr_t)m - lo) / UNIT;
+            g->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
+            k++;
+        }
+    }
+    if (sorted)
+        qsort(g->bits, k, sizeof(uint64_t), by_address);
+    g->sorted = sorted;
+    g->lo = lo;
+    g->hi = hi;
+    g->members = k;
+}
+
+/* Whether g's container is still the live object the group was made for: it has a
+ * current entry (a freed container's entry is not, and a new object at its address
+ * has another or none), and it is not a dead list or tuple on CPython's free list
+ * (which keeps its block and entry; a new one taken from there is taken for it, as
+ * its entry is). */
+static bool alive(const scan_group *g)
+{
+    if (!pypper_heap_owns(g->op)
+        || (pypper_residency_may_touch(g->op) && Py_REFCNT(g->op) <= 0))
+        return false;
+    pypper_block_info info;
+    pypper_heap_lookup(g->op, &info);
+    return info.allocated && pypper_heap_tracks(info.block, g->op)
+           && pypper_traced_entry_find(info.block, g->op) != NULL;
+}
+
+static bool stale(const scan_group *g, uint32_t now)
+{
+    if (!g->built || now - g->built_ms >= REBUILD_MS)
+        return true;
+    PyObject *const *items;
+    Py_ssize_t n;
+    return items_of(g->op, &items, &n)
+           && (n != g->built_n || items != g->built_items || fingerprint(items, n) != g->print);
+}
+
+void pypper_scan_groups_refresh(uint32_t now)
+{
+    all_lo = UINTPTR_MAX;
+    all_hi = 0;
+    bool synced = !pypper_objtable_pending() || pypper_objtable_sync() == 0;
+    for (int i = 0; i < SCAN_GROUPS; i++) {
+        scan_group *g = &G[i];
+        if (!g->op)
+            continue;
+        if ((synced && !alive(g)) || heat_now(g, now) < g->heat.heat * GONE_FACTOR) {
+            end_group(g);
+            continue;
+        }
+        if (stale(g, now))
+            build(g, now);
+        if (g->bits) {
+            all_lo = g->lo < all_lo ? g->lo : all_lo;
+            all_hi = g->hi > all_hi ? g->hi : all_hi;
+        }
+    }
+}
+
+static bool is_member(const scan_group *g, uintptr_t a)
+{
+    if (!g->sorted) {
+        size_t bit = (a - g->lo) / UNIT;
+        return g->bits[bit / 64] >> (bit % 64) & 1;
+    }
+    size_t lo = 0, hi = g->members;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g->bits[mid] < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g->members && g->bits[lo] == a;
+}
+
+double pypper_scan_groups_heat(const void *obj, uint32_t now)
+{
+    uintptr_t a = (uintptr_t)obj;
+    if (a < all_lo || a >= all_hi)
+        return 0.0;
+    double best = 0.0;
+    for (int i = 0; i < SCAN_GROUPS; i++) {
+        const scan_group *g = &G[i];
+        if (!g->bits || a < g->lo || a >= g->hi || ((a - g->lo) & (UNIT - 1)))
+            continue;
+        if (is_member(g, a)) {
+            double h = heat_now(g, now);
+            best = h > best ? h : best;
+        }
+    }
+    return best;
+}
+
+void pypper_scan_groups_get_stats(pypper_scan_groups_stats *out)
+{
+    *out = S;
+    out->groups = out->members = out->bitmap_bytes = 0;
+    for (int i = 0; i < SCAN_GROUPS; i++) {
+        if (!G[i].op)
+            continue;
+        out->groups++;
+        out->members += G[i].members;
+        out->bitmap_bytes += G[i].bytes;
+    }
+}
+
+void pypper_scan_groups_clear(void)
+{
+    for (int i = 0; i < SCAN_GROUPS; i++)
+        end_group(&G[i]);
+    S = (pypper_scan_groups_stats){0};
+    all_lo = UINTPTR_MAX;
+    all_hi = 0;
+}
