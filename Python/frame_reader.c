@@ -93,12 +93,8 @@ static bool traced_candidate(const void *p)
  * iterator's second (listreviterobject, Objects/listobject.c). (Until 2026-12-05 sets
  * were not followed: a newcomer's BFS over a dict of sets, `for v in adj[u]`, showed
  * half of its hot community's sets cold; with `nb = adj[u]` first, all hot.) */
-FOREIGN_READER static PyObject *iterated(PyObject *p)
+FOREIGN_READER static PyObject *walked_by(PyObject *p, PyTypeObject *type)
 {
-    /* (Its last field read ends 32 bytes in: that must be committed too.) */
-    if (!pypper_heap_probe_mapped((char *)p + 31) || !pypper_residency_may_touch(p))
-        return NULL;
-    PyTypeObject *type = LOAD(p->ob_type);
     PyObject *seq;
     if (type == &PyListIter_Type)
         seq = (PyObject *)LOAD(((_PyListIterObject *)p)->it_seq);
@@ -114,6 +110,72 @@ FOREIGN_READER static PyObject *iterated(PyObject *p)
     else
         return NULL;
     return seq && heap_candidate(seq) ? seq : NULL;
+}
+
+/* Whether the object at p (a pointer into the heap's committed memory) may be read up
+ * to `bytes` in: committed that far, and not sent to swap by the pageout backend. */
+FOREIGN_READER static bool readable_object(const void *p, size_t bytes)
+{
+    return pypper_heap_probe_mapped((const char *)p + bytes - 1) && pypper_residency_may_touch(p);
+}
+
+/* enumerate's and zip's objects (enumobject in Objects/enumobject.c, zipobject in
+ * Python/bltinmodule.c: not in CPython's headers; used only while the types' sizes
+ * say the layout is this one). */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t en_index;
+    PyObject *en_sit;
+    PyObject *en_result;
+    PyObject *en_longindex;
+    PyObject *one;              /* (CPython 3.12.1's: the size check leaves another
+                                   layout unread) */
+} enum_layout;
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t tuplesize;
+    PyObject *ittuple;
+    PyObject *result;
+    int strict;
+} zip_layout;
+
+/* The containers a loop's iterator p walks, into seq[0..1]; returns how many (0: p is
+ * none of the iterators above, or exhausted). An enumerate() of one of them walks it;
+ * a zip() walks the first two of its iterables that are (`for a, b in zip(u, v)` reads
+ * every item of u and v: a newcomer's embedding table computed its dot products so,
+ * and the user vectors every request read showed 16-41 KiB hot of 1.4 MiB). */
+FOREIGN_READER static int iterated(PyObject *p, PyObject *seq[2])
+{
+    /* (The last field read ends 32 bytes in: that must be committed too.) */
+    if (!readable_object(p, 32))
+        return 0;
+    PyTypeObject *type = LOAD(p->ob_type);
+    if (type == &PyEnum_Type && PyEnum_Type.tp_basicsize == sizeof(enum_layout)
+        && readable_object(p, sizeof(enum_layout))) {
+        PyObject *it = LOAD(((enum_layout *)p)->en_sit);
+        if (!it || !heap_candidate(it) || !readable_object(it, 32))
+            return 0;
+        return (seq[0] = walked_by(it, LOAD(it->ob_type))) != NULL;
+    }
+    if (type == &PyZip_Type && PyZip_Type.tp_basicsize == sizeof(zip_layout)) {
+        PyObject *its = LOAD(((zip_layout *)p)->ittuple);
+        if (!its || !heap_candidate(its) || !readable_object(its, sizeof(PyTupleObject))
+            || LOAD(its->ob_type) != &PyTuple_Type)
+            return 0;
+        Py_ssize_t size = LOAD(((PyVarObject *)its)->ob_size);
+        int n = 0;
+        for (Py_ssize_t k = 0; k < size && k < 2; k++) {
+            if (!readable_object(its, sizeof(PyTupleObject) + (size_t)k * sizeof(PyObject *)))
+                break;
+            PyObject *it = LOAD(((PyTupleObject *)its)->ob_item[k]);
+            if (it && heap_candidate(it) && readable_object(it, 32)
+                && (seq[n] = walked_by(it, LOAD(it->ob_type))) != NULL)
+                n++;
+        }
+        return n;
+    }
+    return (seq[0] = walked_by(p, type)) != NULL;
 }
 
 /* The number of f's slots to read, in *nlocals how many of them are its locals (with
@@ -286,10 +348,15 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
              * iterator is: measured on the accuracy benchmark's c_passing, new
              * evidence for its fresh 8-row lists took Pypper's capture from 0.76-0.91
              * to 0.28-0.83 (medians of 2-3 runs, loaded machine). */
-            PyObject *seq = follow ? iterated(p) : NULL;
-            if (seq) {
+            PyObject *seqs[2];
+            int nseq = follow ? iterated(p, seqs) : 0;
+            bool again = false;
+            for (int q = 0; q < nseq; q++) {
+                PyObject *seq = seqs[q];
                 bool traced = traced_candidate(seq);
-                bool again = traced ? walked_before == seq : same && was == p;
+                /* (A zip's second container is walked again when its first is.) */
+                if (q == 0)
+                    again = traced ? walked_before == seq : same && was == p;
                 /* A loop walking it reads its items one by one, each once a pass, as
                  * C code scanning it does: `for w in graph[v]` reads every number of
                  * the list (a newcomer's BFS showed the node ids that every search
@@ -301,7 +368,8 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 sink(ctx, seq, again ? PYPPER_EVIDENCE_HOLD
                                : d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
                 moved |= d == 0 && !again && traced;
-                walked[i] = seq;
+                if (q == 0)
+                    walked[i] = seq;
             }
             /* Fresh: changed since the last read, which recorded all of the frame's
              * slots (those above a calling frame's top too). */

@@ -115,6 +115,10 @@ void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now)
     Py_ssize_t n;
     if (!(scans > 0.0) || !items_of(op, &items, &n) || n < MIN_ITEMS)
         return;
+    /* A list of numbers (they take its heat through their pages: held_numbers.h)
+     * makes no group: its first, middle and last items are not traced. */
+    if (!member_at(items, 0) && !member_at(items, n / 2) && !member_at(items, n - 1))
+        return;
     double add = scans / (double)n;
     scan_group *g = NULL, *free_slot = NULL, *coldest = NULL;
     for (int i = 0; i < SCAN_GROUPS; i++) {

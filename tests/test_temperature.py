@@ -901,6 +901,40 @@ def test_the_records_a_loop_scans_take_their_lists_heat():
     assert out == "ok\n"
 
 
+def test_loops_over_enumerate_and_zip_walk_their_lists():
+    # `for k, x in enumerate(a)` and `for x, y in zip(b, c)` keep an enumerate or a zip
+    # object in the frame: the reader follows it to the list iterators inside, so the
+    # lists are walked (evidence of their own, their records a scan group's heat) as
+    # in a plain `for x in a`. Before: no evidence for the lists at all.
+    out = check("""
+        registry = [Item(i) for i in range(4000)]
+        a, b, c, idle = registry[:1000], registry[1000:2000], registry[2000:3000], registry[3000:]
+        driven()
+        def walk():
+            for rnd in range(2):
+                for k, it in enumerate(a):
+                    if k % 8 == 0:
+                        _pypper._test_sample(8)
+                k = 0
+                for x, y in zip(b, c):
+                    k += 1
+                    if k % 8 == 0:
+                        _pypper._test_sample(8)
+                _pypper._test_hand_over()
+        walk()
+        lists = _pypper.temperatures([a, b, c])
+        assert min(lists) > 0, lists
+        for records in (a, b, c):
+            t = _pypper.temperatures(records)
+            assert sum(x >= 0.5 for x in t) >= 0.95 * len(t), sorted(t)[:10]
+        assert max(_pypper.temperatures(idle)) < 0.2
+        assert pypper.active_trace_stats()["scan_groups"] == 3
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_the_scale_of_temperatures_does_not_depend_on_the_window():
     # The reference heat (the 95th percentile of heats) is taken over the whole object
     # table, not over the window of it polled at this hand-over: a window is one part
