@@ -56,6 +56,11 @@ extern const pypper_obj_state pypper_obj_state_zero;
 
 /* Entry i's stored state (zero when it has none); objtable_states.c. */
 const pypper_obj_state *pypper_objtable_state_of(size_t i);
+/* The stored states in the map's order: from *cursor (0 to begin) the next one, its
+ * entry number in *entry; NULL after the last. Far fewer than the entries in most
+ * programs (a migration round visits the objects with heat so). The map must not
+ * change meanwhile (no state made or dropped). */
+const pypper_obj_state *pypper_objtable_next_state(size_t *cursor, size_t *entry);
 /* e's state, to write: stored (zero) the first time. Valid until the next call here
  * or the table's next add, sync, sweep or compaction. When the map cannot grow, a scratch
  * state that nothing reads (counted in stats()["objtable_states_refused"]). */

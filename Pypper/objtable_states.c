@@ -102,6 +102,18 @@ const pypper_obj_state *pypper_objtable_state_of(size_t i)
     return s ? &s->state : &pypper_obj_state_zero;
 }
 
+const pypper_obj_state *pypper_objtable_next_state(size_t *cursor, size_t *entry)
+{
+    for (size_t i = *cursor; i < cap; i++)
+        if (slots[i].key) {
+            *cursor = i + 1;
+            *entry = (size_t)slots[i].key - 1;
+            return &slots[i].state;
+        }
+    *cursor = cap;
+    return NULL;
+}
+
 pypper_obj_state *pypper_objtable_state_mut(pypper_obj_entry *e)
 {
     uint32_t key = (uint32_t)(e - pypper_objtable_entry0) + 1;

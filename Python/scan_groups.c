@@ -48,6 +48,20 @@ typedef struct {
 static scan_group G[SCAN_GROUPS];
 static pypper_scan_groups_stats S;
 static uintptr_t all_lo = UINTPTR_MAX, all_hi;   /* the union of the groups' ranges */
+/* The groups with members as of the last refresh (a lookup looks at these only: a
+ * migration round asks for every object it visits). */
+static uint8_t with_members[SCAN_GROUPS];
+static int nwith;
+/* Every group's members in one bitmap of the union of their ranges (a bit per 16
+ * bytes from all_lo): most objects a lookup is asked about are in no group, and one
+ * bit says so (with the groups alone, an ETL job's 5 groups of scattered records took
+ * a migration round's visit of each object in their range from 0.2-0.5 µs to 0.65-0.9:
+ * five binary searches). Built again at a refresh that changed a group; none when it
+ * would take more than ANY_MAX_BYTES (the groups are then asked in turn). */
+#define ANY_MAX_BYTES (8u << 20)
+static uint64_t *any_bits;
+static size_t any_bytes;
+static bool members_changed;
 
 static void drop_bits(scan_group *g)
 {
@@ -62,6 +76,7 @@ static void drop_bits(scan_group *g)
 
 static void end_group(scan_group *g)
 {
+    members_changed = true;
     drop_bits(g);
     *g = (scan_group){0};
 }
@@ -227,6 +242,7 @@ static void build(scan_group *g, uint32_t now)
     g->lo = lo;
     g->hi = hi;
     g->members = k;
+    members_changed = true;
 }
 
 /* Whether g's container is still the live object the group was made for: it has a
@@ -255,10 +271,50 @@ static bool stale(const scan_group *g, uint32_t now)
            && (n != g->built_n || items != g->built_items || fingerprint(items, n) != g->print);
 }
 
+static void set_any(uintptr_t a)
+{
+    size_t bit = (a - all_lo) / UNIT;
+    any_bits[bit / 64] |= (uint64_t)1 << (bit % 64);
+}
+
+/* The union bitmap of the groups' members (with_members, all_lo, all_hi set). */
+static void build_any(void)
+{
+    size_t bytes = nwith ? ((((all_hi - all_lo) / UNIT + 64) / 64) * sizeof(uint64_t) + 4095) & ~(size_t)4095 : 0;
+    if (any_bits && (any_bytes != bytes || bytes > ANY_MAX_BYTES)) {
+        pypper_own_munmap(any_bits, any_bytes);
+        any_bits = NULL;
+        any_bytes = 0;
+    }
+    if (!bytes || bytes > ANY_MAX_BYTES)
+        return;
+    if (any_bits) {
+        memset(any_bits, 0, bytes);
+    } else {
+        any_bits = pypper_own_mmap(PYPPER_OWN_SCAN_GROUPS, bytes, 0);
+        if (!any_bits)
+            return;                     /* the groups are asked in turn */
+        any_bytes = bytes;
+    }
+    for (int k = 0; k < nwith; k++) {
+        const scan_group *g = &G[with_members[k]];
+        if (g->sorted) {
+            for (size_t m = 0; m < g->members; m++)
+                set_any((uintptr_t)g->bits[m]);
+            continue;
+        }
+        size_t words = ((g->hi - g->lo) / UNIT + 64) / 64;
+        for (size_t w = 0; w < words; w++)
+            for (uint64_t x = g->bits[w]; x; x &= x - 1)
+                set_any(g->lo + (w * 64 + (size_t)__builtin_ctzll(x)) * UNIT);
+    }
+}
+
 void pypper_scan_groups_refresh(uint32_t now)
 {
     all_lo = UINTPTR_MAX;
     all_hi = 0;
+    nwith = 0;
     bool synced = !pypper_objtable_pending() || pypper_objtable_sync() == 0;
     for (int i = 0; i < SCAN_GROUPS; i++) {
         scan_group *g = &G[i];
@@ -273,7 +329,12 @@ void pypper_scan_groups_refresh(uint32_t now)
         if (g->bits) {
             all_lo = g->lo < all_lo ? g->lo : all_lo;
             all_hi = g->hi > all_hi ? g->hi : all_hi;
+            with_members[nwith++] = (uint8_t)i;
         }
+    }
+    if (members_changed) {
+        members_changed = false;
+        build_any();
     }
 }
 
@@ -297,14 +358,17 @@ static bool is_member(const scan_group *g, uintptr_t a)
 double pypper_scan_groups_heat(const void *obj, uint32_t now)
 {
     uintptr_t a = (uintptr_t)obj;
-    if (a < all_lo || a >= all_hi)
+    if (a < all_lo || a >= all_hi || (a & (UNIT - 1)))
         return 0.0;
+    if (any_bits) {
+        size_t bit = (a - all_lo) / UNIT;
+        if (!(any_bits[bit / 64] >> (bit % 64) & 1))
+            return 0.0;
+    }
     double best = 0.0;
-    for (int i = 0; i < SCAN_GROUPS; i++) {
-        const scan_group *g = &G[i];
-        if (!g->bits || a < g->lo || a >= g->hi || ((a - g->lo) & (UNIT - 1)))
-            continue;
-        if (is_member(g, a)) {
+    for (int k = 0; k < nwith; k++) {
+        const scan_group *g = &G[with_members[k]];
+        if (g->bits && a >= g->lo && a < g->hi && is_member(g, a)) {
             double h = heat_now(g, now);
             best = h > best ? h : best;
         }
@@ -315,7 +379,8 @@ double pypper_scan_groups_heat(const void *obj, uint32_t now)
 void pypper_scan_groups_get_stats(pypper_scan_groups_stats *out)
 {
     *out = S;
-    out->groups = out->members = out->bitmap_bytes = 0;
+    out->groups = out->members = 0;
+    out->bitmap_bytes = any_bytes;
     for (int i = 0; i < SCAN_GROUPS; i++) {
         if (!G[i].op)
             continue;
@@ -329,7 +394,13 @@ void pypper_scan_groups_clear(void)
 {
     for (int i = 0; i < SCAN_GROUPS; i++)
         end_group(&G[i]);
+    if (any_bits)
+        pypper_own_munmap(any_bits, any_bytes);
+    any_bits = NULL;
+    any_bytes = 0;
+    members_changed = false;
     S = (pypper_scan_groups_stats){0};
     all_lo = UINTPTR_MAX;
     all_hi = 0;
+    nwith = 0;
 }

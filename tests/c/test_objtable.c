@@ -8,7 +8,7 @@
  * bounded, the table about 10 bytes an entry), pending entries' states, reserve and
  * clear; the 8-byte entry's encoding (blocks at both ends of the base's span, each
  * object offset, sites, the note) and what it refuses; liveness by interleaved bits,
- * and put (add and sync at once). */
+ * and put (add and sync at once); the stored states walked in the map's order. */
 #include "check.h"
 #include "objtable.h"
 #include "own_memory.h"
@@ -104,6 +104,18 @@ static size_t check_shape(void)
     }
     CHECK(wrong == 0 && held == pypper_objtable_used());
     CHECK(held * 20 <= n * 17);
+    /* The stored states, walked in the map's order, are those of the stateful
+     * entries, each once. */
+    size_t stateful = 0, walked = 0, cursor = 0, at;
+    for (size_t i = 0; i < n; i++)
+        stateful += (pypper_objtable_at(i)->klass & PYPPER_ENTRY_STATEFUL) != 0;
+    const pypper_obj_state *st;
+    while ((st = pypper_objtable_next_state(&cursor, &at)) != NULL) {
+        walked++;
+        wrong += at >= n || !(pypper_objtable_at(at)->klass & PYPPER_ENTRY_STATEFUL)
+                 || pypper_entry_state(pypper_objtable_at(at)) != st;
+    }
+    CHECK(wrong == 0 && walked == stateful);
     return stale;
 }
 
