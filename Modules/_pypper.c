@@ -18,6 +18,7 @@
 #include "profile_api.h"
 #include "../Pypper/own_memory.h"
 #include "process_hooks.h"
+#include "../Python/pypper_import.h"
 #include "temperature_api.h"
 #include "migration_api.h"
 #include "../Pypper/backend.h"
@@ -530,7 +531,7 @@ static PyObject *py_find_spec(PyObject *cls, PyObject *const *args, Py_ssize_t n
         Py_RETURN_NONE;
     /* importlib.machinery.PathFinder is this class: the module importlib itself loads
      * at start-up (importing importlib.machinery would add importlib and warnings). */
-    PyObject *machinery = PyImport_ImportModule("_frozen_importlib_external");
+    PyObject *machinery = pypper_import("_frozen_importlib_external");
     PyObject *finder = machinery ? PyObject_GetAttrString(machinery, "PathFinder") : NULL;
     Py_XDECREF(machinery);
     PyObject *path = finder ? Py_BuildValue("[s]", package_dir) : NULL;

@@ -5,6 +5,7 @@
 #include <Python.h>
 
 #include "heap_api.h"
+#include "../Python/pypper_import.h"
 #include "../Python/owned_buffers.h"
 
 #include "../Objects/heap.h"
@@ -294,7 +295,7 @@ int pypper_install_sys_allocator_hooks(PyObject *module)
 {
     if (original_getallocatedblocks || strcmp(pypper_pymem_mode(), "none") == 0)
         return 0;
-    PyObject *sys = PyImport_ImportModule("sys");
+    PyObject *sys = pypper_import("sys");
     if (!sys)
         return -1;
     original_getallocatedblocks = PyObject_GetAttrString(sys, "getallocatedblocks");

@@ -6,6 +6,8 @@
  * `import atexit`): neither sys.modules nor -X importtime shows a new import. */
 #include "process_hooks.h"
 
+#include "../Python/pypper_import.h"
+
 #include <stdbool.h>
 
 /* For this process (a forked child inherits the registrations). */
@@ -19,7 +21,7 @@ static PyObject *attr(PyObject *module, const char *name)
 
 static int register_fork_hooks(PyObject *module)
 {
-    PyObject *posix = PyImport_ImportModule("posix");   /* built in, already loaded */
+    PyObject *posix = pypper_import("posix");   /* built in, already loaded */
     PyObject *reg = posix ? attr(posix, "register_at_fork") : NULL;
     PyObject *before = attr(module, "before_fork");
     PyObject *parent = attr(module, "after_fork_in_parent");
@@ -49,7 +51,7 @@ PyObject *pypper_quiet_builtin(const char *name)
     if (mod || PyErr_Occurred())
         return mod;
     /* {"name": name} is all the spec _imp.create_builtin reads. */
-    PyObject *imp = PyImport_ImportModule("_imp");      /* built in, always loaded */
+    PyObject *imp = pypper_import("_imp");      /* built in, always loaded */
     PyObject *impl = PySys_GetObject("implementation");  /* a SimpleNamespace; borrowed */
     PyObject *args = PyTuple_New(0);
     PyObject *kw = Py_BuildValue("{s:s}", "name", name);
@@ -67,7 +69,7 @@ PyObject *pypper_quiet_builtin(const char *name)
     if (!mod) {
         /* Not a built-in module here: the ordinary import. */
         PyErr_Clear();
-        mod = PyImport_ImportModule(name);
+        mod = pypper_import(name);
     }
     return mod;
 }

@@ -18,6 +18,7 @@
 #include "../Pypper/tiers.h"
 #include "error_line.h"
 #include "libdir.h"
+#include "pypper_import.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -73,7 +74,7 @@ static __attribute__((noinline)) void add_pypper_finder(void)
         return;
     }
     PyObject *meta_path = PySys_GetObject("meta_path");    /* borrowed */
-    PyObject *module = PyImport_ImportModule("_pypper");
+    PyObject *module = pypper_import("_pypper");
     PyObject *finder = module ? PyObject_GetAttrString(module, "PackageFinder") : NULL;
     if (!meta_path || !finder || PyList_Append(meta_path, finder) < 0) {
         pypper_log(PYPPER_LOG_WARN, "cannot register the finder of the pypper package");
@@ -90,7 +91,7 @@ static __attribute__((noinline)) void add_pypper_finder(void)
  * reason (2 for a configuration error). */
 static int autostart_package(void)
 {
-    PyObject *mod = PyImport_ImportModule("pypper");
+    PyObject *mod = pypper_import("pypper");
     if (!mod && PyErr_ExceptionMatches(PyExc_ImportError)) {
         PyObject *exc = PyErr_GetRaisedException();
         PyObject *text = PyObject_Str(exc);
@@ -129,7 +130,7 @@ static int autostart(bool package, bool delayed)
 {
     if (package)
         return autostart_package();
-    PyObject *mod = PyImport_ImportModule("_pypper");
+    PyObject *mod = pypper_import("_pypper");
     PyObject *res = !mod ? NULL
                     : delayed ? PyObject_CallMethod(mod, "_start_later", NULL)
                               : PyObject_CallMethod(mod, "start", "O", Py_None);

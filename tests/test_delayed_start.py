@@ -49,6 +49,23 @@ def test_delayed_start_runs_on_the_main_thread():
     assert "started outside the main thread" not in r.stderr
 
 
+def test_a_start_due_in_code_without_builtins_starts():
+    # The pending start runs in whatever frame the program is in: the methods that
+    # collections.namedtuple generates run with empty builtins, and the start's imports
+    # looked `__import__` up there ("tracing could not start: KeyError: '__import__'"
+    # when a program made a million records as the start came due). Driven: the start
+    # run now from such a frame, as its pending call would be.
+    code = textwrap.dedent("""
+        import _pypper
+        exec("start_now()", {"__builtins__": {}, "start_now": _pypper._start_now})
+        print(_pypper.state())
+    """)
+    r = run(["-c", code], env=PENDING)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "running\n", r.stdout + r.stderr
+    assert "could not start" not in r.stderr, r.stderr
+
+
 def test_importing_pypper_starts_at_once():
     r = run(["-c", "import pypper; print(pypper.is_running(), pypper.config()['sample_hz'])"],
             env={**PENDING, "PYPPER_SAMPLE_HZ": "123"})
