@@ -1063,6 +1063,7 @@ void pypper_active_trace_stop(void)
     pypper_signal_sampler_stop();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();
+    pypper_scan_groups_clear();        /* (their bitmaps are Pypper's own memory) */
     release_memory();
     AT.nused = AT.npoll = 0;
 }
@@ -1090,6 +1091,7 @@ void pypper_active_trace_forget_after_fork(void)
     pypper_signal_sampler_after_fork_child();
     pypper_stack_chunks_stop();
     pypper_page_heat_stop();
+    pypper_scan_groups_clear();        /* (their bitmaps are Pypper's own memory) */
     release_memory();
     AT.nused = AT.npoll = 0;
 }
