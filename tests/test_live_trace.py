@@ -142,12 +142,18 @@ def test_records_that_die_before_the_hand_over_are_never_walked():
             gc.collect(1)                   # the rows reach the oldest generation ...
             del rows                        # ... and die before any hand-over
         _pypper._test_hand_over()
+        # (One loop's rows walked would be 15,000 objects, the 20 loops' 300,000.)
+        mid = pypper.live_trace_stats()
+        assert mid["tracked_total"] - before["tracked_total"] < 5000, (before, mid)
         keep = [(i, str(i) + "k") for i in range(5000)]
         gc.collect(1)
         _pypper._test_hand_over()           # walks keep's tuples and strings
         after = pypper.live_trace_stats()
         assert after["promoted_catch_ups"] == 0, after      # nothing left to catch up
-        assert after["tracked_total"] - before["tracked_total"] < 12000, (before, after)
+        # keep's 10,000 objects at most (by this hand-over's promoted walk, or by its
+        # rescan, which may meet the module's globals holding keep first: which one
+        # does depends on when the collector ran)
+        assert after["tracked_total"] - mid["tracked_total"] < 10500, (mid, after)
         assert _pypper.live_trace_knows(keep[7]) and _pypper.live_trace_knows(keep[7][1])
         # Promoted and asked about before any hand-over: walked for the question.
         late = [[str(i) + "late"] for i in range(3000)]
