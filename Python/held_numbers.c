@@ -7,32 +7,13 @@
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
 #include "../Objects/residency.h"
+#include "seq_items.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
 
 static uint64_t number_heat;            /* samples that heated pages */
 static uint64_t turn;                   /* the hand-over's number */
 static size_t number_budget;            /* what is left of NUMBER_BUDGET */
-
-/* op's items (*items, *n) when it is a live list or tuple whose item array is
- * resident. A dead list or tuple on CPython's free list keeps its block, its tracked
- * bit and its size, but its items (and a list's item array) are gone. */
-static bool held_items(PyObject *op, PyObject *const **items, Py_ssize_t *n)
-{
-    if (Py_REFCNT(op) <= 0)
-        return false;
-    if (PyList_CheckExact(op)) {
-        *items = ((PyListObject *)op)->ob_item;
-        *n = PyList_GET_SIZE(op);
-        return !*n || pypper_residency_may_touch(*items);
-    }
-    if (PyTuple_CheckExact(op)) {
-        *items = ((PyTupleObject *)op)->ob_item;
-        *n = PyTuple_GET_SIZE(op);
-        return true;
-    }
-    return false;
-}
 
 /* Numbers that a list or tuple holds have no entry (LIVE_NUMBERS=0) and are read by C
  * code (sum(), slicing, sorting) that the frames never show: they take heat from the
@@ -91,7 +72,7 @@ void pypper_held_numbers_heat(PyObject *op, double each, double once, uint32_t n
     PyObject *const *items;
     Py_ssize_t n;
     size_t *budget = &number_budget;
-    if (!held_items(op, &items, &n))
+    if (!pypper_seq_items(op, &items, &n))
         return;
     double heat = n > 0 ? each + once / (double)n : 0.0;      /* on each item */
     if (n <= 0 || !(heat > 0.0) || *budget <= NUMBER_SAMPLES + 1)

@@ -7,6 +7,7 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/residency.h"
+#include "seq_items.h"
 #include "../Objects/track.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/own_memory.h"
@@ -81,24 +82,6 @@ static void end_group(scan_group *g)
     *g = (scan_group){0};
 }
 
-/* op's items when it is a live list or tuple whose item array is resident. */
-static bool items_of(PyObject *op, PyObject *const **items, Py_ssize_t *n)
-{
-    if (!pypper_residency_may_touch(op) || Py_REFCNT(op) <= 0)
-        return false;
-    if (PyList_CheckExact(op)) {
-        *items = ((PyListObject *)op)->ob_item;
-        *n = PyList_GET_SIZE(op);
-        return !*n || pypper_residency_may_touch(*items);
-    }
-    if (PyTuple_CheckExact(op)) {
-        *items = ((PyTupleObject *)op)->ob_item;
-        *n = PyTuple_GET_SIZE(op);
-        return true;
-    }
-    return false;
-}
-
 /* The traced object in slot i, or NULL (an empty slot, a number, an untraced object, a
  * slot the pageout backend sent to swap). */
 static PyObject *member_at(PyObject *const *items, Py_ssize_t i)
@@ -128,7 +111,7 @@ void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now)
 {
     PyObject *const *items;
     Py_ssize_t n;
-    if (!(scans > 0.0) || !items_of(op, &items, &n) || n < MIN_ITEMS)
+    if (!(scans > 0.0) || !pypper_seq_items(op, &items, &n) || n < MIN_ITEMS)
         return;
     /* A list of numbers (they take its heat through their pages: held_numbers.h)
      * makes no group: its first, middle and last items are not traced. */
@@ -188,7 +171,7 @@ static void build(scan_group *g, uint32_t now)
 {
     PyObject *const *items;
     Py_ssize_t n;
-    if (!items_of(g->op, &items, &n))
+    if (!pypper_seq_items(g->op, &items, &n))
         return;                         /* not readable now: the last members stay */
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     size_t members = 0;
@@ -267,7 +250,7 @@ static bool stale(const scan_group *g, uint32_t now)
         return true;
     PyObject *const *items;
     Py_ssize_t n;
-    return items_of(g->op, &items, &n)
+    return pypper_seq_items(g->op, &items, &n)
            && (n != g->built_n || items != g->built_items || fingerprint(items, n) != g->print);
 }
 
