@@ -152,6 +152,19 @@ def test_site_chart_of_an_older_capture_says_it_has_traced_bytes_only(tmp_path):
     assert _report._e(note) in _report.render_html(a)
 
 
+def test_sites_are_shown_without_dots():
+    """A site's file as the report shows it: relative to the run's folder when under
+    it, `.` and `..` taken out (a newcomer ran `../progs/etl.py` from another folder
+    and the report showed `/work/out/../progs/etl.py:49`)."""
+    cwd = "/work/out"
+    assert _report.shown_site("/work/out/../progs/etl.py:49 (main)", cwd) == "/work/progs/etl.py:49 (main)"
+    assert _report.shown_site("/work/out/./app.py:3 (<module>)", cwd) == "app.py:3 (<module>)"
+    assert _report.shown_site("/work/out/sub/../app.py:3", cwd) == "app.py:3"
+    assert _report.shown_site("./progs/../etl.py:5 (f)", cwd) == "etl.py:5 (f)"
+    assert _report.shown_site("<string>:1 (<lambda>)", cwd) == "<string>:1 (<lambda>)"
+    assert _report.shown_site("(no site)", cwd) == "(no site)"
+
+
 def test_import_lines_are_not_the_programs_sites(tmp_path):
     """What an import statement makes is the imported module's (a standard-library
     module's objects take the program's importing line, the innermost frame outside

@@ -83,14 +83,17 @@ def is_import_line(text):
 def shown_site(site, cwd):
     """A site as the report shows it: its file relative to the run's working directory
     when it is under it (a script's code objects carry its absolute path, as under
-    python3 itself), else as recorded."""
+    python3 itself), else as recorded, with `.` and `..` taken out (a program run as
+    `../progs/etl.py` from another folder showed `/work/out/../progs/etl.py:49`)."""
     path, line, func = split_site(site)
-    if line is None or not cwd or not os.path.isabs(path):
+    if line is None or path.startswith("<"):
         return site
-    rel = os.path.relpath(path, cwd)
-    if rel.startswith(".."):
-        return site
-    return f"{rel}:{line}" + (f" ({func})" if func else "")
+    shown = os.path.normpath(path)
+    if cwd and os.path.isabs(shown):
+        rel = os.path.relpath(shown, cwd)
+        if not rel.startswith(".."):
+            shown = rel
+    return f"{shown}:{line}" + (f" ({func})" if func else "")
 
 
 def source_line(site, cwd=None):
