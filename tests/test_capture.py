@@ -346,6 +346,16 @@ def test_diff_of_two_runs(tmp_path):
     lines = cp.stdout.splitlines()
     heap = next(ln for ln in lines if ln.strip().startswith("heap"))
     assert "(+" in heap, cp.stdout
+    # The summaries' cards (traced and untraced together) lead, then their traced part.
+    labels = [ln.split()[0] + (" " + ln.split()[1] if ln.split()[1] == "(traced)" else "")
+              for ln in lines[2:12] if ln.startswith("  ")]
+    assert labels[:9] == ["heap", "traced", "untraced", "hot", "warm", "cold",
+                          "hot (traced)", "warm (traced)", "cold (traced)"], cp.stdout
+    from pypper import _capture, _report
+    an = [_report.analyze(_capture.load(str(tmp_path / f"{x}.capture"))) for x in "ab"]
+    cards = [dict((k, size) for size, _, k in _report._class_cards(x)) for x in an]
+    hot = next(ln for ln in lines if ln.split()[0] == "hot")
+    assert f"{cards[0]['hot']} ->" in hot and f"-> {cards[1]['hot']:>10}" in hot, (hot, cards)
     start = lines.index("by allocation site (largest changes, the program's first):")
     end = lines.index("by type (largest changes, the program's first):")
     sites = lines[start + 1:end]

@@ -600,6 +600,13 @@ def diff_text(a, b):
            line("heap", a["heap"], b["heap"]),
            line("traced", a["traced"], b["traced"]),
            line("untraced", a["untraced"], b["untraced"])]
+    # The summary's and the report's cards first (traced and untraced bytes together:
+    # a newcomer's diff showed only "hot (traced) 1.3 MiB -> 730.4 KiB" between two
+    # runs whose summaries said hot 1.3 MiB -> 3.8 MiB), then their traced part.
+    ua, ub = a.get("untraced_classes"), b.get("untraced_classes")
+    for k in ("hot", "warm", "cold"):
+        if ua is not None and ub is not None:
+            out.append(line(k, a["totals"][k] + ua[k], b["totals"][k] + ub[k]))
     for k in ("hot", "warm", "cold"):
         out.append(line(f"{k} (traced)", a["totals"][k], b["totals"][k]))
     out.append(line("owned buffers", a["totals"]["owned"], b["totals"]["owned"]))
