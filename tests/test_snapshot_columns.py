@@ -58,7 +58,11 @@ def test_columns_match_rows_and_file(tmp_path):
             raise AssertionError("no IndexError")
         # Aggregates from the columns equal those from the rows.
         assert snap.by_type() == snap._aggregate(lambda o: o.type)
-        assert snap.hottest(20) == sorted(snap.objects, key=lambda o: o.temperature, reverse=True)[:20]
+        assert snap.hottest(20, user=False) == sorted(snap.objects, key=lambda o: o.temperature, reverse=True)[:20]
+        # By default the program's own data only, hottest first.
+        user = snap.hottest(10)
+        assert user and all(_snapshot.is_user_object(o.type, o.site, o.site_kind) for o in user), user
+        assert [o.temperature for o in user] == sorted((o.temperature for o in user), reverse=True)
         assert snap.by_type()["Item"]["objects"] == 3000
         # The file: the same JSON as one dump of to_dict(), loads back equal.
         snap.save({str(path)!r})
@@ -125,7 +129,8 @@ def same(a, b):
     assert a.objects == b.objects and b.objects == a.objects
     assert a.pages == b.pages and a.owned_classes == b.owned_classes
     assert a.by_type() == b.by_type() and a.by_site() == b.by_site()
-    assert a.hottest(10) == b.hottest(10) and a.site_coverage() == b.site_coverage()
+    assert a.hottest(10, user=False) == b.hottest(10, user=False) and a.hottest(10) == b.hottest(10)
+    assert a.site_coverage() == b.site_coverage()
     assert (a.time, a.uptime, a.pid, a.page_size, a.model) == (b.time, b.uptime, b.pid, b.page_size, b.model)
 """
 

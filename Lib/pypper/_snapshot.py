@@ -260,11 +260,25 @@ class Snapshot:
         return (f"<pypper.Snapshot pid={self.pid} uptime={self.uptime:.3f}s "
                 f"objects={len(self.objects)} pages={len(self.pages)}>")
 
-    def hottest(self, n=10):
-        """The n hottest objects, hottest first."""
-        if isinstance(self.objects, ObjectRows):
-            return self.objects.hottest(n)
-        return sorted(self.objects, key=lambda o: o.temperature, reverse=True)[:n]
+    def hottest(self, n=10, user=True):
+        """The n hottest objects, hottest first. With user=True (the default, as for
+        pypper.hot_objects()) only the program's own data, as is_user_object() says
+        from a row's type, site and site kind (a newcomer's first ten were a method
+        descriptor, three dicts from before the session, a class and a tuple);
+        user=False: every object."""
+        if not user:
+            if isinstance(self.objects, ObjectRows):
+                return self.objects.hottest(n)
+            return sorted(self.objects, key=lambda o: o.temperature, reverse=True)[:n]
+        if n <= 0:
+            return []
+        total, k = len(self.objects), max(4 * n, 64)
+        while True:
+            rows = self.hottest(min(k, total), user=False)
+            out = [o for o in rows if is_user_object(o.type, o.site, o.site_kind)]
+            if len(out) >= n or k >= total:
+                return out[:n]
+            k *= 4
 
     def _aggregate(self, key):
         groups = {}
