@@ -9,15 +9,17 @@
  * one of its items, which one unknown: each of its n items takes 1/n of it. Giving
  * each item that on its own entry cost 0.2-2 µs an item a hand-over (lookups of its
  * block, entry and state), more than the hand-over's budget on such lists; so a group
- * keeps the heat per item (decaying like an object's), and a bitmap of its traced
- * members' addresses says who takes it when a temperature is asked for: an object's
- * heat is its own plus the hottest of its groups'.
+ * keeps the heat per item (decaying like an object's), and its traced members say who
+ * takes it when a temperature is asked for: an object's heat is its own plus the
+ * hottest of its groups'.
  *
- * Up to SCAN_GROUPS groups (the coldest gives way); a group ends with its container, or
- * when its heat per item has decayed to nothing. A group's bitmap covers its members'
- * address range (a bit per 16 bytes) and is built again when asked for after the
- * container changed length or item array, or after REBUILD_MS. Callers hold the GIL
- * and the heap lock. */
+ * Up to SCAN_GROUPS groups (the one with the least heat over all its items gives way);
+ * a group ends with its container, or when its heat per item has decayed to nothing.
+ * A group's members are a bitmap of their address range (a bit per 16 bytes), or their
+ * sorted addresses when they are scattered, and one bitmap of the union of the groups'
+ * ranges holds them all (most objects asked about are in no group). Members are read
+ * again when asked for after the container changed length, item array or first,
+ * middle or last item, or after REBUILD_MS. Callers hold the GIL and the heap lock. */
 #ifndef PYPPER_SCAN_GROUPS_H
 #define PYPPER_SCAN_GROUPS_H
 
