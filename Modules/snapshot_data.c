@@ -762,7 +762,7 @@ static size_t fill(scratch *s, double min_t, uint32_t now, size_t page_size, uin
         /* Its own evidence and its share of its page's writes (attribution.h). */
         const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;
         double t = pypper_attr_temperature(
-            pypper_model_temperature(pypper_model_heat(st, now) + pypper_scan_groups_heat(op, now), now),
+            pypper_model_temperature(pypper_object_heat(pypper_model_heat(st, now), op, now), now),
             pypper_wt_page_history(op), info.size);
         int klass = row_class(e, t);
         /* The object's whole block counts for its pages (its header included), and

@@ -47,7 +47,7 @@ static double temperature_of(PyObject *obj, uint32_t now, int resident_only, int
         /* A traced object: its entry's evidence, none without an entry. */
         pypper_obj_entry *e = pypper_traced_entry_find(info.block, obj);
         const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;
-        *heat = pypper_model_heat(st, now) + pypper_scan_groups_heat(obj, now);
+        *heat = pypper_object_heat(pypper_model_heat(st, now), obj, now);
         double t = pypper_model_temperature(*heat, now);
         *own = 1;
         return pypper_attr_temperature(t, pypper_wt_page_history(obj), info.size);

@@ -30,14 +30,20 @@ static pypper_buf_kind buffer_of(pypper_obj_entry *e, PyObject *op, pypper_owned
     return b->kind;
 }
 
-/* Per object (one with evidence, or in this round's slice): heat onto its pages and
- * its buffer's, the buffer's relocation, and for the slice the site statistics. e:
- * its entry, or NULL (no evidence, no site). */
-static void visit(void *block, PyObject *op, pypper_obj_entry *e, uint32_t now_ms, bool slice,
-                  bool learn, const pypper_model_params *mp)
+/* e's own heat now (0 without an entry or evidence). */
+static double own_heat(const pypper_obj_entry *e, uint32_t now_ms)
 {
     const pypper_obj_state *st = e ? pypper_entry_state(e) : &pypper_obj_state_zero;
-    double h = (st->heat > 0 ? pypper_model_heat(st, now_ms) : 0.0) + pypper_scan_groups_heat(op, now_ms);
+    return st->heat > 0 ? pypper_model_heat(st, now_ms) : 0.0;
+}
+
+/* Per object (one with evidence, or in this round's slice): heat onto its pages and
+ * its buffer's, the buffer's relocation, and for the slice the site statistics. e:
+ * its entry, or NULL (no evidence, no site); own: its own heat (own_heat). */
+static void visit(void *block, PyObject *op, pypper_obj_entry *e, double own, uint32_t now_ms,
+                  bool slice, bool learn, const pypper_model_params *mp)
+{
+    double h = pypper_object_heat(own, op, now_ms);
     pypper_block_info info;
     pypper_heap_lookup(block, &info);
     if (!info.allocated)
@@ -126,14 +132,17 @@ static void walk_objects(uint32_t now_ms, bool whole)
         if (!t.object)
             continue;
         pypper_obj_entry *e = t.noted ? pypper_traced_entry_find(t.block, t.object) : NULL;
-        visit(t.block, t.object, e, now_ms, true, learn, mp);
+        visit(t.block, t.object, e, own_heat(e, now_ms), now_ms, true, learn, mp);
     }
     size_t count = pypper_objtable_count();
     double negligible = pypper_model_reference_heat(now_ms) * NEGLIGIBLE_SHARE;
     size_t cursor = 0, i;
     const pypper_obj_state *st;
     while ((st = pypper_objtable_next_state(&cursor, &i)) != NULL) {
-        if (!(st->heat > 0) || i >= count || pypper_model_heat(st, now_ms) < negligible)
+        if (!(st->heat > 0) || i >= count)
+            continue;
+        double own = pypper_model_heat(st, now_ms);
+        if (own < negligible)
             continue;
         pypper_obj_entry *e = pypper_objtable_at(i);
         if (!pypper_objtable_current(e))
@@ -141,7 +150,7 @@ static void walk_objects(uint32_t now_ms, bool whole)
         uint64_t g = pypper_heap_granule_of(pypper_entry_block(e));
         if (g >= lo && g < hi)
             continue;                   /* visited in the slice */
-        visit(pypper_entry_block(e), pypper_entry_object(e), e, now_ms, false, learn, mp);
+        visit(pypper_entry_block(e), pypper_entry_object(e), e, own, now_ms, false, learn, mp);
     }
     M.rotation_done = !more;
     M.slice_start = more ? hi : 0;

@@ -119,6 +119,7 @@ void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now)
         return;
     double add = scans / (double)n;
     scan_group *g = NULL, *free_slot = NULL, *coldest = NULL;
+    double least = 0.0;                 /* coldest's mass */
     for (int i = 0; i < SCAN_GROUPS; i++) {
         if (G[i].op == op) {
             g = &G[i];
@@ -127,12 +128,16 @@ void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now)
         if (!G[i].op) {
             if (!free_slot)
                 free_slot = &G[i];
-        } else if (!coldest || mass(&G[i], now) < mass(coldest, now)) {
+            continue;
+        }
+        double m = mass(&G[i], now);
+        if (!coldest || m < least) {
             coldest = &G[i];
+            least = m;
         }
     }
     if (!g) {
-        if (!free_slot && mass(coldest, now) >= scans)
+        if (!free_slot && least >= scans)
             return;                     /* less heat in all than every group */
         g = free_slot ? free_slot : coldest;
         if (g == coldest)

@@ -39,6 +39,12 @@ void pypper_scan_groups_refresh(uint32_t now_ms);
 /* The heat per item of the hottest group whose bitmap holds obj (as of the last
  * refresh), decayed to now_ms; 0 when none does. */
 double pypper_scan_groups_heat(const void *obj, uint32_t now_ms);
+/* An object's heat: `own` (its state's, decayed to now_ms) plus its groups'. What
+ * temperatures, snapshots and migration rounds use. */
+static inline double pypper_object_heat(double own, const void *obj, uint32_t now_ms)
+{
+    return own + pypper_scan_groups_heat(obj, now_ms);
+}
 
 typedef struct {
     uint64_t groups;            /* groups now */

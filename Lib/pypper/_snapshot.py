@@ -270,15 +270,8 @@ class Snapshot:
             if isinstance(self.objects, ObjectRows):
                 return self.objects.hottest(n)
             return sorted(self.objects, key=lambda o: o.temperature, reverse=True)[:n]
-        if n <= 0:
-            return []
-        total, k = len(self.objects), max(4 * n, 64)
-        while True:
-            rows = self.hottest(min(k, total), user=False)
-            out = [o for o in rows if is_user_object(o.type, o.site, o.site_kind)]
-            if len(out) >= n or k >= total:
-                return out[:n]
-            k *= 4
+        return first_kept(lambda k: self.hottest(k, user=False),
+                          lambda o: is_user_object(o.type, o.site, o.site_kind), n, len(self.objects))
 
     def _aggregate(self, key):
         groups = {}
@@ -581,21 +574,28 @@ def is_user_object(type_name, site, site_kind, obj=None):
 _BUILTIN_NAMES = frozenset(n for n, v in vars(builtins).items() if isinstance(v, type))
 
 
-def hot_user_objects(hot, n, total):
-    """The n hottest user objects (is_user_object), hottest first, as (object,
-    temperature) pairs; hot(k) gives the k hottest with details, total bounds k."""
+def first_kept(fetch, keep, n, total):
+    """The first n of fetch(k) (the k hottest, hottest first) that keep() accepts: k
+    from 4n (at least 64), four times as many again until n are found or none is left;
+    total bounds k (n may be sys.maxsize)."""
     if n <= 0:
         return []
-    module_dicts = {id(vars(m)) for m in list(sys.modules.values()) if hasattr(m, "__dict__")}
-    k = min(max(4 * n, 64), total)     # (total bounds it: n may be sys.maxsize)
+    k = min(max(4 * n, 64), total)
     while True:
-        rows = hot(k)
-        out = [(obj, t) for obj, t, site, kind in rows
-               if id(obj) not in module_dicts
-               and is_user_object(type(obj).__name__, site, kind, obj)]
+        rows = fetch(k)
+        out = [r for r in rows if keep(r)]
         if len(out) >= n or len(rows) < k or k >= total:
             return out[:n]
         k = min(k * 4, total)
+
+
+def hot_user_objects(hot, n, total):
+    """The n hottest user objects (is_user_object), hottest first, as (object,
+    temperature) pairs; hot(k) gives the k hottest with details, total bounds k."""
+    module_dicts = {id(vars(m)) for m in list(sys.modules.values()) if hasattr(m, "__dict__")}
+    rows = first_kept(hot, lambda r: id(r[0]) not in module_dicts
+                      and is_user_object(type(r[0]).__name__, r[2], r[3], r[0]), n, total)
+    return [(obj, t) for obj, t, _, _ in rows]
 
 
 def _fail(path, what):
