@@ -764,16 +764,29 @@ static inline void *observe(void *p, size_t n)
     return p;
 }
 
-/* A freed block of the heap (off: its offset from the reservation's base) is no
- * longer its pool's marked one. */
-static inline void unmark(uintptr_t off)
+/* The mark's opener of a small block of pool p: 1 + its granule within the pool. */
+static inline uint16_t mark_opener(const void *b)
 {
-    pypper_pool_mark *marks = pypper_heap_obs.marks;
-    if (marks) {
-        pypper_pool_mark *m = &marks[off >> POOL_SHIFT];
-        if (UNLIKELY(m->opener == 1 + (uint32_t)((off & (POOL_SIZE - 1)) / GRANULE)))
-            m->opener = 0;
+    return (uint16_t)(1 + (((uintptr_t)b >> 4) & (GRANULES_PER_POOL - 1)));
+}
+
+void pypper_heap_clear_pool_marks(void)
+{
+    LOCK();
+    for (unsigned tier = 0; tier < HEAP_TIERS; tier++) {
+        size_t first = (size_t)tier * pypper_heap_layout.arenas_per_tier;
+        size_t end = first + (region_committed_extent(tier) >> ARENA_SHIFT);
+        for (size_t ai = first; ai < end; ai++) {
+            arena_meta *m = layout_meta(ai);
+            if (m->kind != ARENA_POOLS)
+                continue;
+            pool_meta *pools = layout_arena_pools(ai);
+            for (unsigned i = 0; i < POOLS_PER_ARENA - m->fresh_pools; i++)
+                if (pools[i].mark.site || pools[i].mark.opener)
+                    pools[i].mark = (pypper_pool_mark){0, 0};
+        }
     }
+    UNLOCK();
 }
 
 void *pypper_heap_domain_malloc_observed(void *ctx, size_t n)
@@ -792,15 +805,46 @@ void *pypper_heap_domain_calloc_observed(void *ctx, size_t count, size_t size)
 
 void *pypper_heap_domain_realloc_observed(void *ctx, void *p, size_t n)
 {
+    /* The mark is let go before (a block that moves is freed, and its pool's record
+     * may go with it) and put back when the block stayed. */
+    pypper_pool_mark *mark = NULL;
+    if (p && layout_owns(p)) {
+        pool_meta *pool = layout_pool(p);
+        if (pool->size && pool->mark.opener == mark_opener(p)) {
+            mark = &pool->mark;
+            mark->opener = 0;
+        }
+    }
     void *q = pypper_heap_domain_realloc(ctx, p, n);
-    if (q != p && q && p && layout_owns(p))
-        unmark((uintptr_t)((char *)p - pypper_heap_layout.base));
+    if (mark && (q == p || !q))
+        mark->opener = mark_opener(p);
     return observe(q, n);
 }
 
+static __attribute__((noinline)) void free_observed_slow(void *ctx, void *p)
+{
+    if (layout_owns(p)) {
+        pool_meta *pool = layout_pool(p);
+        if (pool->size && pool->mark.opener == mark_opener(p))
+            pool->mark.opener = 0;
+    }
+    domain_free_slow(ctx, p);
+}
+
+/* domain_free with the mark's check: the pool's record is read anyway. */
 void pypper_heap_domain_free_observed(void *ctx, void *p)
 {
-    if (LIKELY(layout_owns(p)))
-        unmark((uintptr_t)((char *)p - pypper_heap_layout.base));
-    domain_free(ctx, p);        /* inlined: its ownership test again, then the pool */
+    if (LIKELY(layout_owns(p))
+        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
+        pool_meta *pool = layout_pool(p);
+        if (LIKELY(pool->size != 0)) {
+            if (UNLIKELY(pool->mark.opener == mark_opener(p)))
+                pool->mark.opener = 0;
+            track_forget(p);
+            if (UNLIKELY(!pool_free_block(pool, p)))
+                pypper_heap.invalid_frees++;
+            return;
+        }
+    }
+    free_observed_slow(ctx, p);
 }

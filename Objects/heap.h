@@ -188,18 +188,12 @@ void pypper_heap_domain_free(void *ctx, void *p);
  * the requested size is taken from `countdown`; `seen` (block, size) is called when
  * the countdown is below 0 or the size above 512 bytes (the block may be NULL), in
  * the allocating thread, and must not allocate from the heap. Before a free (and a
- * realloc that moves), a block of the heap whose pool mark names it (`opener`: 1 +
- * its 16-byte granule within the pool) clears that mark. `marks`: one per 16 KiB pool
- * of the reservation from its base, or NULL. */
-typedef struct {
-    uint32_t site;              /* the observer's */
-    uint32_t opener;            /* 1 + granule of the marked block; 0: none */
-} pypper_pool_mark;
-
+ * realloc that moves), a small block whose pool's mark names it
+ * (pypper_heap_pool_mark: `opener` is 1 + its 16-byte granule within the pool)
+ * clears that mark's opener. */
 typedef struct {
     int64_t countdown;
     void (*seen)(void *block, size_t size);
-    pypper_pool_mark *marks;
 } pypper_heap_observer;
 
 extern pypper_heap_observer pypper_heap_obs;
@@ -212,6 +206,10 @@ static inline bool pypper_heap_obs_wants(size_t n)
 {
     return (pypper_heap_obs.countdown < 0) | (n > PYPPER_HEAP_OBS_ALL_ABOVE);
 }
+
+/* Clear every pool's mark (heap_layout.h: pypper_pool_mark, in the pool's record):
+ * a recording session starts, no mark is an earlier one's. */
+void pypper_heap_clear_pool_marks(void);
 
 void *pypper_heap_domain_malloc_observed(void *ctx, size_t n);
 void *pypper_heap_domain_calloc_observed(void *ctx, size_t count, size_t size);

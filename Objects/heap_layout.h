@@ -57,6 +57,15 @@ enum arena_kind {
     ARENA_MEDIUM,       /* medium blocks: runs of 32-byte units, first fit */
 };
 
+/* The allocation sites' mark of a pool (Python/alloc_sites.c): the site of its
+ * recorded block (0: none) and 1 + the 16-byte granule of that block within the pool
+ * (0: none, or freed: the observed free clears it, heap.h). Kept in the pool's record,
+ * which a free reads anyway. */
+typedef struct {
+    uint16_t site;
+    uint16_t opener;
+} pypper_pool_mark;
+
 /* One per 16 KiB slot. In a pool arena the slot is a pool of one small class; in any
  * other arena the record stays zero (size 0: frees there leave the pooled fast path).
  * Its allocation bitmap is apart (layout_slot_bits): in a pool arena a bit per 16-byte
@@ -77,6 +86,8 @@ typedef struct pool_meta {
     uint32_t handed;           /* blocks handed out since the pool was set up (wraps) */
     uint32_t handed_asked;     /* `handed` at that ask */
     uint32_t asked;            /* its turn; 0: never asked */
+    pypper_pool_mark mark;     /* the allocation sites' (kept when the pool is set up
+                                  again; cleared at a recording session's start) */
 } pool_meta;
 
 #define POOL_META_SHIFT 6u

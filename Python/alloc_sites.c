@@ -13,13 +13,19 @@
  * string_code, is passed over too; only when no frame of the stack is the program's,
  * the innermost one) and interns (code object, instruction) as
  * a site id (an open-addressing table; a one-entry memo catches loops), then notes it:
- * - for a block above 512 bytes, in `large`, a map block -> site (open addressing,
- *   8-byte slots: the block's granule in the reservation and the site; 512 slots at
- *   first, rebuilt when half full with room for four times the blocks still
- *   allocated, so it is as large as the program's large blocks need);
- * - for a small block, in the record of its pool (a direct array, one 8-byte record
- *   per 16 KiB pool of the reservation, touched only where pools are used): the
- *   site and which block of the pool it was, the first recorded one while it lives
+ * - for a block above 512 bytes, in `large`, a direct array of 16-bit sites, one per
+ *   512 bytes of the reservation (blocks above 512 bytes start at least 544 bytes
+ *   apart, so no two share a slot): one store at the allocation, one load at a lookup.
+ *   It is sparse (NORESERVE, 1/256 of the reservation's address space): only the
+ *   pages beside medium and large blocks are touched, 4 KiB per MiB of them. Every
+ *   block above 512 bytes allocated while the domains are observed writes its slot
+ *   (0 when no site is recorded), so a slot is never a freed block's. (It replaced an
+ *   open-addressing map block -> site that was rebuilt as freed blocks filled it: the
+ *   map's probes and rebuilds were 1.7% of Tools/bench/programs/containers.py's time,
+ *   2026-12-06.)
+ * - for a small block, in the mark of its pool (4 bytes in the heap's pool record,
+ *   Objects/heap_layout.h, which a free reads anyway; cleared at a session's start):
+ *   the site and which block of the pool it was, the first recorded one while it lives
  *   (forgotten when that block is freed: the wrapper sees frees too, so a later
  *   object at that address does not inherit the site, and the next one recorded in
  *   the pool takes its place).
@@ -50,8 +56,7 @@
 
 #define SITE_CAP 65536u             /* sites (ids 1..SITE_CAP/2), power of two */
 #define INDEX_MIN_CAP 1024u         /* initial slots of the site index (4 KiB) */
-#define LARGE_MIN_CAP 512u          /* initial slots of the large-block map (4 KiB) */
-#define LARGE_SITE_BITS 24          /* a large slot: granule + 1 above, site below */
+#define LARGE_SHIFT 9u              /* a large-site slot per 512 bytes */
 #define SAMPLE_BYTES 4096           /* ALLOC_SAMPLE 1: one allocation per 4 KiB allocated */
 
 typedef struct {
@@ -75,9 +80,11 @@ typedef struct {
 #define CODE_MIN_CAP 1024u          /* initial slots of the code map (4 KiB) */
 #define CODE_TOMB UINT32_MAX        /* a code map slot whose code died */
 
-/* The heap's pool mark (Objects/heap.h): the site of the recorded block (0: none)
- * and 1 + granule of that block (0: taken, or freed: the heap's observed free clears
- * it; the next block recorded in the pool then takes the mark). */
+/* The heap's pool mark (Objects/heap_layout.h): the site of the recorded block (0:
+ * none) and 1 + granule of that block (0: taken, or freed: the heap's observed free
+ * clears it; the next block recorded in the pool then takes the mark). (Until
+ * 2026-12-06 the marks were an array beside the heap: its extra cache line per free
+ * was 2% of Tools/bench/programs/containers.py's instructions.) */
 typedef pypper_pool_mark pool_rec;
 
 /* Small blocks sampled by (site, size class): a line's share of another's in the pools
@@ -92,10 +99,10 @@ typedef struct {
 _Static_assert(MAX_CLASSES <= (1u << CLASS_BITS), "a size class fits in CLASS_BITS");
 #define COUNT_MIN_CAP 1024u
 
-/* A slot of the large-block map: (1 + the block's granule in the reservation) <<
- * LARGE_SITE_BITS | site; 0: empty. Granules fit in 40 bits (the reservation is at
- * most 2 x 64 GiB), sites in 24 (ids stay below SITE_CAP / 2). */
-typedef uint64_t large_slot;
+/* A slot of the large-site array: the site of the block above 512 bytes starting in
+ * its 512 bytes (ids stay below SITE_CAP / 2). */
+typedef uint16_t large_slot;
+_Static_assert(SITE_CAP / 2 <= UINT16_MAX + 1u, "a site id fits in a large-site slot");
 
 static struct {
     bool on;
@@ -114,15 +121,13 @@ static struct {
     PyCodeObject *memo_code;        /* the last site interned */
     int memo_offset;
     uint32_t memo_id;
-    pool_rec *pools;
-    size_t npools;
+    size_t npools;                  /* pool slots of the reservation (its extent) */
     uintptr_t base;
-    large_slot *large;
-    size_t large_cap, large_used;
+    large_slot *large;              /* nlarge slots */
+    size_t nlarge;
     int64_t period_bytes;           /* the countdown is the heap's: COUNTDOWN */
     PyInterpreterState *main_interp;
     uint64_t recorded_small, recorded_large, recorded_by_bytes, no_frame, table_full;
-    uint64_t large_rebuilds;
     /* Pypper's own work on a program thread (quiet_begin/end): depth, and the
      * countdown to give back at its end. */
     int quiet;
@@ -389,7 +394,13 @@ static uint32_t current_site(PyThreadState *ts)
         S.no_frame++;
         return 0;
     }
-    if (library_code(f->f_code) || own_code(f->f_code) || string_code(f->f_code)) {
+    /* The last site interned where the innermost frame was the program's: a loop's
+     * allocations come back to the same instruction (the file name checks below were
+     * a third of the recording's time on a loop allocating 0.5-8 KiB lists). */
+    if (f->f_code == S.memo_code && f->prev_instr - _PyCode_CODE(f->f_code) == S.memo_offset)
+        return S.memo_id;
+    bool redirected = library_code(f->f_code) || own_code(f->f_code) || string_code(f->f_code);
+    if (redirected) {
         /* The innermost frame of the program's with a file; failing that, the
          * innermost of the program's compiled from a string (a program run with -c). */
         _PyInterpreterFrame *from_string = NULL, *g = f;
@@ -425,10 +436,10 @@ static uint32_t current_site(PyThreadState *ts)
     int offset = (int)(f->prev_instr - _PyCode_CODE(code));
     if (offset < 0)
         offset = 0;
-    if (code == S.memo_code && offset == S.memo_offset)
-        return S.memo_id;
     uint32_t id = intern_site(code, offset);
-    if (id) {
+    if (id && !redirected) {
+        /* (Only a site of the innermost frame: the memo is checked before the frames
+         * are looked through, and a library line has as many sites as callers.) */
         S.memo_code = code;
         S.memo_offset = offset;
         S.memo_id = id;
@@ -507,112 +518,42 @@ uint32_t pypper_alloc_sites_samples(uint32_t site, const void *block)
     return c->key ? c->count : 0;
 }
 
-/* ---- the large-block map ---- */
+/* ---- the large-site array ---- */
 
-/* The map's key of a block: 1 + its granule in the reservation. */
-static inline uint64_t large_key(uintptr_t block)
+/* The slot of a block above 512 bytes; NULL when block is not a heap block start. */
+static inline large_slot *large_slot_of(uintptr_t block)
 {
-    return 1 + (((uint64_t)block - S.base) >> 4);
-}
-
-static inline uintptr_t large_block(large_slot s)
-{
-    return (uintptr_t)(S.base + (((s >> LARGE_SITE_BITS) - 1) << 4));
-}
-
-static inline uint32_t large_site(large_slot s)
-{
-    return (uint32_t)(s & ((1u << LARGE_SITE_BITS) - 1));
-}
-
-static inline size_t large_hash(uint64_t key, size_t cap)
-{
-    return (size_t)((key >> 2) * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
-}
-
-static large_slot *large_find_in(large_slot *t, size_t cap, uint64_t key)
-{
-    for (size_t i = large_hash(key, cap);; i = (i + 1) & (cap - 1))
-        if (!t[i] || t[i] >> LARGE_SITE_BITS == key)
-            return &t[i];
-}
-
-static large_slot *large_find(uintptr_t block)
-{
-    return large_find_in(S.large, S.large_cap, large_key(block));
-}
-
-/* Whether a block of the map is still an allocated block starting there. */
-static bool large_current(uintptr_t block)
-{
-    pypper_block_info info;
-    pypper_heap_lookup((const void *)block, &info);
-    return info.allocated && (uintptr_t)info.block == block && info.kind != PYPPER_BLOCK_SMALL;
-}
-
-/* Rebuild into a table with room for four times the live entries (at least
- * LARGE_MIN_CAP), dropping freed ones. false: no memory (the old table stays). */
-static bool large_rebuild(void)
-{
-    size_t live = 0;
-    for (size_t i = 0; i < S.large_cap; i++)
-        if (S.large[i] && large_current(large_block(S.large[i])))
-            live++;
-    size_t cap = LARGE_MIN_CAP;
-    while (cap < live * 4)
-        cap *= 2;
-    large_slot *t = map(cap * sizeof(large_slot));
-    if (!t)
-        return false;
-    large_slot *old = S.large;
-    size_t old_cap = S.large_cap;
-    S.large = t;
-    S.large_cap = cap;
-    S.large_used = 0;
-    for (size_t i = 0; i < old_cap; i++) {
-        if (old[i] && large_current(large_block(old[i]))) {
-            *large_find_in(t, cap, old[i] >> LARGE_SITE_BITS) = old[i];
-            S.large_used++;
-        }
-    }
-    pypper_own_munmap(old, old_cap * sizeof(large_slot));
-    S.large_rebuilds++;
-    return true;
+    uintptr_t i = (block - S.base) >> LARGE_SHIFT;
+    return S.large && i < S.nlarge && !(block & 15) ? &S.large[i] : NULL;
 }
 
 static void large_put(uintptr_t block, uint32_t site)
 {
-    if (block & 15)
-        return;                     /* not a heap block start (they are 16-aligned) */
-    large_slot *s = large_find(block);
-    if (!*s) {
-        if ((S.large_used + 1) * 2 > S.large_cap) {
-            if (!large_rebuild()) {
-                S.table_full++;
-                return;
-            }
-            s = large_find(block);
-        }
-        S.large_used++;
-    }
-    *s = large_key(block) << LARGE_SITE_BITS | site;
+    large_slot *s = large_slot_of(block);
+    if (s)
+        *s = (large_slot)site;
 }
 
 static uint32_t large_get(uintptr_t block)
 {
-    return S.large && !(block & 15) ? large_site(*large_find(block)) : 0;
+    large_slot *s = large_slot_of(block);
+    return s ? *s : 0;
 }
 
 /* ---- pools ---- */
 
+/* The mark of the pool holding block, a block of the heap that is allocated (or of a
+ * pool in use); NULL outside the heap or a pool. */
 static pool_rec *pool_rec_of(const void *block, uint32_t *granule)
 {
     uintptr_t off = (uintptr_t)block - S.base;
-    size_t i = (size_t)(off >> POOL_SHIFT);
-    if (!S.pools || i >= S.npools)
+    if (!S.on || (size_t)(off >> POOL_SHIFT) >= S.npools)
+        return NULL;
+    pool_meta *pool = layout_pool(block);
+    if (!pool->size)
         return NULL;
     *granule = 1 + (uint32_t)((off & (POOL_SIZE - 1)) / GRANULE);
-    return &S.pools[i];
+    return &pool->mark;
 }
 
 static void record(void *block, size_t size)
@@ -624,6 +565,8 @@ static void record(void *block, size_t size)
     PyThreadState *ts = _PyThreadState_UncheckedGet();
     if (!ts || ts->interp != S.main_interp) {
         S.no_frame++;
+        if (size > SMALL_MAX)
+            large_put((uintptr_t)block, 0);     /* not a freed block's site */
         return;
     }
     if (size > SMALL_MAX) {
@@ -668,12 +611,9 @@ static inline bool worth_recording(const void *block, size_t size)
  * not keep the site of a freed block that was at its address. */
 static void forget_large(void *block)
 {
-    if (!block || (uintptr_t)block - S.base >= (uintptr_t)S.npools << POOL_SHIFT || !S.large
-        || ((uintptr_t)block & 15))
+    if (!block)
         return;
-    large_slot *s = large_find((uintptr_t)block);
-    if (*s)
-        *s &= ~(large_slot)((1u << LARGE_SITE_BITS) - 1);
+    large_put((uintptr_t)block, 0);
     S.quiet_large++;
 }
 
@@ -718,10 +658,10 @@ static __attribute__((noinline)) void seen_slow(void *block, size_t size)
  * address is another allocation (often of another site). */
 static inline void forget(const void *block)
 {
-    uintptr_t off = (uintptr_t)block - S.base;
-    size_t i = (size_t)(off >> POOL_SHIFT);
-    if (i < S.npools && S.pools[i].opener == 1 + (uint32_t)((off & (POOL_SIZE - 1)) / GRANULE))
-        S.pools[i].opener = 0;
+    uint32_t granule;
+    pool_rec *r = pool_rec_of(block, &granule);
+    if (r && r->opener == granule)
+        r->opener = 0;
 }
 
 static void *wrap_malloc(void *ctx, size_t n)
@@ -787,7 +727,6 @@ static void wrap_domains(void)
         PyMem_GetAllocator(wrapped_domains[d], &S.inner[d]);
     S.observed = is_heap(&S.inner[0]) && is_heap(&S.inner[1]);
     pypper_heap_obs.seen = seen_slow;
-    pypper_heap_obs.marks = S.pools;
     for (int d = 0; d < 2; d++) {
         PyMemAllocatorEx w = recording(d);
         PyMem_SetAllocator(wrapped_domains[d], &w);
@@ -821,7 +760,6 @@ static void release(bool drop_references)
 {
     /* The inner allocators stay where they are (in S) while a wrapper is left in. */
     bool unwrapped = unwrap_domains();
-    pypper_heap_obs.marks = NULL;       /* observed entry points left in: no marks */
     if (S.watcher >= 0) {
         PyObject *exc = PyErr_GetRaisedException();
         if (PyCode_ClearWatcher(S.watcher) < 0)
@@ -845,10 +783,8 @@ static void release(bool drop_references)
         pypper_own_munmap(S.code_heads, S.code_cap * sizeof(uint32_t));
     if (S.site_index)
         pypper_own_munmap(S.site_index, S.index_cap * sizeof(uint32_t));
-    if (S.pools)
-        pypper_own_munmap(S.pools, S.npools * sizeof(pool_rec));
     if (S.large)
-        pypper_own_munmap(S.large, S.large_cap * sizeof(large_slot));
+        pypper_own_munmap(S.large, S.nlarge * sizeof(large_slot));
     if (S.class_counts)
         pypper_own_munmap(S.class_counts, S.count_cap * sizeof(class_count));
     PyMemAllocatorEx inner[2] = {S.inner[0], S.inner[1]};
@@ -885,12 +821,11 @@ int pypper_alloc_sites_start(uint64_t period)
     S.site_index = map(S.index_cap * sizeof(uint32_t));
     S.code_cap = CODE_MIN_CAP;
     S.code_heads = map(S.code_cap * sizeof(uint32_t));
-    S.pools = map(S.npools * sizeof(pool_rec));
-    S.large_cap = LARGE_MIN_CAP;
-    S.large = map(S.large_cap * sizeof(large_slot));
+    S.nlarge = (pypper_heap_layout.tier_bytes * HEAP_TIERS) >> LARGE_SHIFT;
+    S.large = map(S.nlarge * sizeof(large_slot));
     S.count_cap = COUNT_MIN_CAP;
     S.class_counts = map(S.count_cap * sizeof(class_count));
-    if (!S.sites || !S.gone || !S.site_index || !S.code_heads || !S.pools || !S.large
+    if (!S.sites || !S.gone || !S.site_index || !S.code_heads || !S.large
         || !S.class_counts) {
         release(true);
         PyErr_NoMemory();
@@ -911,6 +846,7 @@ int pypper_alloc_sites_start(uint64_t period)
     if (!text)
         PyErr_Clear();
     S.stdlib_len = dir_copy(S.stdlib_dir, sizeof S.stdlib_dir, text ? text : "");
+    pypper_heap_clear_pool_marks();
     S.on = true;
     wrap_domains();
     return 0;
@@ -1072,7 +1008,7 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
 
 PyObject *pypper_alloc_sites_stats(void)
 {
-    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:I}",
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I}",
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
                          "sites_gone", (unsigned long long)S.sites_gone,
                          "codes_gone", (unsigned long long)S.codes_gone,
@@ -1084,8 +1020,6 @@ PyObject *pypper_alloc_sites_stats(void)
                          "no_frame", (unsigned long long)S.no_frame,
                          "via_library", (unsigned long long)S.via_library,
                          "table_full", (unsigned long long)S.table_full,
-                         "large_map_entries", (Py_ssize_t)S.large_used,
-                         "large_map_rebuilds", (unsigned long long)S.large_rebuilds,
                          "quiet_sections", (unsigned long long)S.quiet_sections,
                          "quiet_bytes", (unsigned long long)S.quiet_bytes,
                          "quiet_large", (unsigned long long)S.quiet_large,

@@ -90,7 +90,7 @@ PyObject *pypper_alloc_site_describe(uint32_t site);
 /* Counters: {"sites", "sites_gone" (their code object died), "codes_gone",
  * "hold_code" (True: no code watcher was free, sites keep their code alive),
  * "recorded_small", "recorded_large", "recorded_by_bytes",
- * "no_frame", "table_full", "large_map_entries", "large_map_rebuilds",
+ * "no_frame", "table_full",
  * "quiet_sections", "quiet_bytes" (allocated in them), "quiet_large" (blocks above
  * 512 bytes among them)}. */
 PyObject *pypper_alloc_sites_stats(void);

@@ -779,3 +779,40 @@ def test_a_quiet_thread_records_no_site():
         pypper.end()
     """)
     assert out == "set() True True\n", out
+
+
+def test_a_later_session_takes_no_site_of_an_earlier_one():
+    # Sites are numbered per session, and the pools' marks live in the heap's pool
+    # records: a session's start must clear the marks left by the one before, or the
+    # objects of the first session would take the second one's sites of those numbers.
+    out = check("""
+        class Item:
+            def __init__(self, i):
+                self.i = i
+
+        def make_items(n):
+            return [Item(i) for i in range(n)]
+
+        def other_lines():
+            out = []
+            for i in range(40):
+                out.append([bytearray(600 + i)])
+                out.append(str(i) * 3)
+                out.append((i, str(i)))
+            return out
+
+        pypper.start()
+        items = make_items(30000)
+        big = [bytes(1000 + i) for i in range(200)]
+        pypper.end()
+        pypper.start()
+        fresh = other_lines()
+        assert _pypper.alloc_sites_stats()["sites"] >= 2
+        gc.collect()
+        snap = pypper.snapshot()
+        stale = [o.site for o in rows(snap, items + big) if o and o.site]
+        assert not stale, stale[:5]
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
