@@ -11,6 +11,7 @@
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_pages.h"
+#include "../Objects/track.h"
 #include "../Pypper/objtable.h"
 #include "../Pypper/temperature.h"
 #include "../Python/active_trace.h"
@@ -22,6 +23,7 @@
 #include "../Python/owned_buffers.h"
 #include "../Python/scan_groups.h"
 #include "../Python/site_infer.h"
+#include "../Python/traced_entry.h"
 
 
 static void refresh_groups(uint32_t now)
@@ -89,10 +91,14 @@ static PyObject *py_temperatures(PyObject *module, PyObject *seq)
     return out;
 }
 
+/* An object ranked by heat: an entry's (index: its number in the table) or a scan
+ * group's member without one (index NO_ENTRY). */
 typedef struct {
     double heat;
     size_t index;
+    const void *object;
 } ranked;
+#define NO_ENTRY SIZE_MAX
 
 /* Sift down in a min-heap of the n hottest so far. */
 static void sift(ranked *h, size_t n, size_t i)
@@ -114,39 +120,92 @@ static void sift(ranked *h, size_t n, size_t i)
 
 static int by_heat_desc(const void *a, const void *b)
 {
-    double x = ((const ranked *)a)->heat, y = ((const ranked *)b)->heat;
-    return x < y ? 1 : x > y ? -1 : 0;
+    const ranked *p = a, *q = b;
+    if (p->heat != q->heat)
+        return p->heat < q->heat ? 1 : -1;
+    return p->object < q->object ? -1 : p->object > q->object;   /* (duplicates meet) */
+}
+
+/* The n hottest so far in a min-heap of at most cap. */
+typedef struct {
+    ranked *heap;
+    size_t n, cap;
+} hottest_set;
+
+static void offer(hottest_set *s, ranked r)
+{
+    if (s->n < s->cap) {
+        s->heap[s->n++] = r;
+        if (s->n == s->cap)
+            for (size_t k = s->n / 2; k-- > 0;)
+                sift(s->heap, s->n, k);
+    } else if (s->cap && r.heat > s->heap[0].heat) {
+        s->heap[0] = r;
+        sift(s->heap, s->n, 0);
+    }
+}
+
+typedef struct {
+    hottest_set *set;
+    uint32_t now;
+} member_offer;
+
+/* A scan group's member (pypper_scan_groups_members): offered with its groups' heat
+ * when it is still a tracked object and has no current entry (an entry's object was
+ * offered with its own heat and its groups'). */
+static void offer_member(void *ctx, const void *obj, double heat)
+{
+    member_offer *m = ctx;
+    if (!pypper_heap_owns(obj))
+        return;
+    pypper_block_info info;
+    pypper_heap_lookup(obj, &info);
+    if (!info.allocated || !pypper_heap_tracks(info.block, obj))
+        return;
+    pypper_obj_entry *e = pypper_traced_entry_find(info.block, (void *)obj);
+    if (e && pypper_entry_object(e) == obj && pypper_objtable_current(e))
+        return;
+    /* (Its hottest group's: a member of two groups is offered by the hotter.) */
+    if (pypper_scan_groups_heat(obj, m->now) > heat)
+        return;
+    offer(m->set, (ranked){heat, NO_ENTRY, obj});
 }
 
 static PyObject *hot_pair(PyObject *obj, double t, uint32_t site, int detail);
 
-/* The table's `want` hottest current entries (entry numbers), hottest first, in a
- * PyMem_RawMalloc'd array of *n; NULL when there is no memory. Heap lock held. */
+/* The `want` hottest objects, hottest first, in a PyMem_RawMalloc'd array of *n; NULL
+ * when there is no memory. An object's heat is its own and its scan groups' (as
+ * temperature() says): the table's current entries, and the groups' members without
+ * one (at most `want` of each group: they share its heat). Heap lock held, groups
+ * refreshed. */
 static ranked *rank_hottest(size_t want, size_t *n_out, uint32_t now)
 {
-    size_t count = pypper_objtable_count(), held = pypper_objtable_used(), n = 0;
+    size_t count = pypper_objtable_count();
+    pypper_scan_groups_stats groups;
+    pypper_scan_groups_get_stats(&groups);
+    size_t held = pypper_objtable_used() + (size_t)groups.members;
     size_t cap = want < held ? want : held;
-    ranked *heap = PyMem_RawMalloc((cap ? cap : 1) * sizeof(ranked));
-    if (!heap)
+    hottest_set s = {PyMem_RawMalloc((cap ? cap : 1) * sizeof(ranked)), 0, cap};
+    if (!s.heap)
         return NULL;
     for (size_t i = 0; i < count; i++) {
         pypper_obj_entry *e = pypper_objtable_at(i);
-        double h = pypper_model_heat(pypper_entry_state(e), now);
-        if (h <= 0.0 || !pypper_objtable_current(e))
+        if (!pypper_objtable_current(e))
             continue;
-        if (n < cap) {
-            heap[n++] = (ranked){h, i};
-            if (n == cap)
-                for (size_t k = n / 2; k-- > 0;)
-                    sift(heap, n, k);
-        } else if (h > heap[0].heat) {
-            heap[0] = (ranked){h, i};
-            sift(heap, n, 0);
-        }
+        const void *obj = pypper_entry_object(e);
+        double h = pypper_object_heat(pypper_model_heat(pypper_entry_state(e), now), obj, now);
+        if (h > 0.0)
+            offer(&s, (ranked){h, i, obj});
     }
-    qsort(heap, n, sizeof(ranked), by_heat_desc);
+    member_offer m = {&s, now};
+    pypper_scan_groups_members(offer_member, &m, want, now);
+    qsort(s.heap, s.n, sizeof(ranked), by_heat_desc);
+    size_t n = 0;
+    for (size_t k = 0; k < s.n; k++)
+        if (!n || s.heap[k].object != s.heap[n - 1].object)
+            s.heap[n++] = s.heap[k];
     *n_out = n;
-    return heap;
+    return s.heap;
 }
 
 /* The start of hot_objects(): 1 with the sampler's evidence
@@ -178,6 +237,28 @@ static site_infer *seed_recorded_sites(void)
     return t;
 }
 
+/* The site of a hot object (e: its entry, or NULL for a scan group's member without
+ * one): its own, its buffer's, or one inferred from its neighbours; failing those,
+ * its own record (before session, or none). Heap lock held. */
+static uint32_t object_site(const pypper_obj_entry *e, PyObject *obj, const site_infer *near)
+{
+    pypper_block_info info;
+    pypper_heap_lookup(obj, &info);
+    uint32_t own = e ? pypper_entry_site(e)
+                     : pypper_heap_is_before(info.block) ? PYPPER_SITE_BEFORE_SESSION
+                                                         : pypper_alloc_site_of_block(info.block);
+    bool before = own == PYPPER_SITE_BEFORE_SESSION;
+    uint32_t site = before ? 0 : own;
+    const void *buffer = NULL;
+    if (!site)
+        (void)pypper_owned_bytes(obj, &buffer);
+    if (!site && buffer)
+        site = pypper_alloc_site_of_block(buffer);
+    if (!site && !before)
+        site = pypper_site_infer(near, info.block, Py_TYPE(obj));
+    return site ? site : own;
+}
+
 static PyObject *py_hot_objects(PyObject *module, PyObject *args)
 {
     (void)module;
@@ -191,6 +272,7 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     if (go <= 0)
         return go < 0 ? NULL : empty;
     bool locked = pypper_heap_lock();
+    pypper_scan_groups_refresh(now);
     size_t n;
     ranked *heap = rank_hottest((size_t)want, &n, now);
     if (!heap) {
@@ -201,37 +283,31 @@ static PyObject *py_hot_objects(PyObject *module, PyObject *args)
     uint32_t *sites = detail ? PyMem_RawCalloc(n ? n : 1, sizeof(uint32_t)) : NULL;
     site_infer *near = sites ? seed_recorded_sites() : NULL;
     for (size_t k = 0; k < n; k++) {
-        pypper_obj_entry *e = pypper_objtable_at(heap[k].index);
-        heap[k].index = (size_t)(uintptr_t)pypper_entry_object(e);
-        if (sites && Py_REFCNT((PyObject *)pypper_entry_object(e)) > 0) {
-            const void *buffer = NULL;
-            bool before = pypper_entry_site(e) == PYPPER_SITE_BEFORE_SESSION;
-            uint32_t site = before ? 0 : pypper_entry_site(e);
-            if (!site)
-                (void)pypper_owned_bytes(pypper_entry_object(e), &buffer);
-            if (!site && buffer)
-                site = pypper_alloc_site_of_block(buffer);
-            if (!site && !before)
-                site = pypper_site_infer(near, pypper_entry_block(e), Py_TYPE((PyObject *)pypper_entry_object(e)));
-            sites[k] = site ? site : pypper_entry_site(e);
+        PyObject *obj = (PyObject *)heap[k].object;
+        if (Py_REFCNT(obj) <= 0) {
+            heap[k].object = NULL;      /* being deallocated */
+            continue;
         }
+        /* Held while the list is built: building allocates, and a collection then
+         * could free an object not yet listed. */
+        Py_INCREF(obj);
+        if (sites)
+            sites[k] = object_site(heap[k].index == NO_ENTRY ? NULL : pypper_objtable_at(heap[k].index),
+                                   obj, near);
     }
     pypper_site_infer_free(near);
     pypper_heap_unlock(locked);
-    if (detail && !sites) {
-        PyMem_RawFree(heap);
-        return PyErr_NoMemory();
-    }
-    PyObject *out = PyList_New(0);
-    for (size_t k = 0; out && k < n; k++) {
-        PyObject *obj = (PyObject *)(uintptr_t)heap[k].index;
-        if (Py_REFCNT(obj) <= 0)
-            continue;           /* being deallocated */
-        PyObject *pair = hot_pair(obj, pypper_model_temperature(heap[k].heat, now),
-                                  sites ? sites[k] : 0, detail);
-        if (!pair || PyList_Append(out, pair) < 0)
+    PyObject *out = detail && !sites ? PyErr_NoMemory() : PyList_New(0);
+    for (size_t k = 0; k < n; k++) {
+        PyObject *obj = (PyObject *)heap[k].object;
+        if (!obj)
+            continue;
+        PyObject *pair = out ? hot_pair(obj, pypper_model_temperature(heap[k].heat, now),
+                                        sites ? sites[k] : 0, detail) : NULL;
+        if (out && (!pair || PyList_Append(out, pair) < 0))
             Py_CLEAR(out);
         Py_XDECREF(pair);
+        Py_DECREF(obj);
     }
     PyMem_RawFree(heap);
     PyMem_RawFree(sites);

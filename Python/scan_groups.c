@@ -364,6 +364,27 @@ double pypper_scan_groups_heat(const void *obj, uint32_t now)
     return best;
 }
 
+void pypper_scan_groups_members(void (*fn)(void *ctx, const void *obj, double heat), void *ctx,
+                                size_t most, uint32_t now)
+{
+    for (int k = 0; k < nwith; k++) {
+        const scan_group *g = &G[with_members[k]];
+        double h = heat_now(g, now);
+        if (!g->bits || !(h > 0.0))
+            continue;
+        size_t given = 0;
+        if (g->sorted) {
+            for (size_t m = 0; m < g->members && given < most; m++, given++)
+                fn(ctx, (const void *)(uintptr_t)g->bits[m], h);
+            continue;
+        }
+        size_t words = ((g->hi - g->lo) / UNIT + 64) / 64;
+        for (size_t w = 0; w < words && given < most; w++)
+            for (uint64_t x = g->bits[w]; x && given < most; x &= x - 1, given++)
+                fn(ctx, (const void *)(g->lo + (w * 64 + (size_t)__builtin_ctzll(x)) * UNIT), h);
+    }
+}
+
 void pypper_scan_groups_get_stats(pypper_scan_groups_stats *out)
 {
     *out = S;

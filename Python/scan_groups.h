@@ -46,6 +46,13 @@ static inline double pypper_object_heat(double own, const void *obj, uint32_t no
     return own + pypper_scan_groups_heat(obj, now_ms);
 }
 
+/* Up to `most` members of each group with members (as of the last refresh), each
+ * given to fn with its group's heat per item decayed to now_ms: what hot_objects()
+ * ranks beside the object table's entries. A member is an address from the last
+ * build: fn checks that a tracked object is still there before it uses it. */
+void pypper_scan_groups_members(void (*fn)(void *ctx, const void *obj, double heat), void *ctx,
+                                size_t most, uint32_t now_ms);
+
 typedef struct {
     uint64_t groups;            /* groups now */
     uint64_t made;              /* groups made (this session) */

@@ -887,6 +887,19 @@ def test_the_records_a_loop_scans_take_their_lists_heat():
         t = _pypper.temperatures(unused)
         assert max(t) < 0.2, max(t)
         assert pypper.own_memory()["parts"]["scan_groups"] > 0
+        # hot_objects() ranks by the same heat (before: by the objects' own evidence
+        # alone, and most records were missing): the scanned records are among the
+        # hottest, at the temperature that temperature() gives them, unused ones not.
+        n = len(packed) + len(scattered)
+        for user in (True, False):
+            hot = pypper.hot_objects(n + 1000, user=user)
+            ids = {id(o) for o, _ in hot}
+            assert sum(id(r) in ids for r in packed) + sum(id(r) in ids for r in scattered) >= 0.99 * n
+            assert not ids & {id(r) for r in unused}
+            assert len(ids) == len(hot)         # (each object once)
+        for o, t in hot[:20] + hot[-20:]:
+            assert abs(t - pypper.temperature(o)) < 1e-9, (o, t, pypper.temperature(o))
+        del hot, o            # (they hold the lists too)
         # Its list gone, a record takes nothing from it. (CPython keeps a dead list's
         # object on a free list for the next list made, often with an item array at
         # the same address, here the list temperatures() returns: the group, like the

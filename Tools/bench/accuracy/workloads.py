@@ -772,11 +772,12 @@ class PypperProbe:
 
     @staticmethod
     def _own_temperatures(registry, temps):
-        """The same moment's temperatures from each object's own evidence only (frames,
-        reference-count polls), without the share of its page's writes that
-        temperature() adds with write tracking: _pypper.hot_objects() lists every
-        object with evidence of its own; the others have 0.0 (None where temperature()
-        said None). None when that cannot be read."""
+        """The same moment's temperatures from the sampler's evidence only (frames,
+        reference-count polls, and the scan groups' heat of the containers a loop
+        walks), without the share of its page's writes that temperature() adds with
+        write tracking: _pypper.hot_objects() lists every object with such evidence;
+        the others have 0.0 (None where temperature() said None). None when that
+        cannot be read."""
         try:
             import _pypper
             pairs = _pypper.hot_objects(_pypper.live_trace_stats()["objects"] + 1)
