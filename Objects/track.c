@@ -208,7 +208,14 @@ bool pypper_heap_untrack_all(void)
     size_t len = pypper_heap_layout.tier_bytes * HEAP_TIERS / GRANULE / 8 * TRACK_WORDS;
     if (madvise(pypper_heap_layout.track, len, MADV_DONTNEED) != 0)
         return false;
-    memset(arena_tracked, 0, pypper_heap_layout.arenas_per_tier * HEAP_TIERS);
+    /* The arenas each tier ever used only: the whole array is 32 pages, which a clear
+     * made resident (128 KiB more at each session's end, and as many faults in each
+     * fork child: 0.4 ms of its CPU in a fork loop, 2026-12-06). */
+    for (unsigned tier = 0; tier < HEAP_TIERS; tier++) {
+        size_t first = tier * pypper_heap_layout.arenas_per_tier;
+        size_t used = region_committed_extent(tier) >> ARENA_SHIFT;
+        memset(&arena_tracked[first], 0, used);
+    }
     return true;
 }
 

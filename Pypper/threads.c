@@ -1,5 +1,17 @@
 /* Pypper/threads.c: starting and joining Pypper's native threads (threads.h), and
- * keeping in memory what the kernel reads or writes for them (pinning). After
+ * keeping in memory what the kernel reads or writes for them (pinning).
+ *
+ * Each thread runs on a stack mapped for it at its start and unmapped at its join.
+ * Threads are joined before each fork and started again after it: on glibc's cached
+ * stacks, the restarted threads wrote (and pinned) pages the parent then shared with
+ * its child, each a copy-on-write fault, and the section of wait words was pinned
+ * again by each thread at each start, which breaks copy-on-write on all of it too. A
+ * fork loop (fork, the child exits at once) took 1.1 ms of the parent's CPU per fork
+ * in the restarts, 2026-12-06 (this VM's faults that copy cost about 100 us each); a
+ * stack mapped after the fork is the parent's alone. (Not MADV_DONTFORK: glibc's fork
+ * child unlinks the forking thread from the list of threads on stacks of their own,
+ * writing into its neighbours' control blocks, which live in those stacks: a C-level
+ * fork while a thread runs crashed the child.) After
  * pthread_join() returns, the kernel may still count the thread for a moment: the
  * joiner is woken when the thread clears its id, before the kernel unhashes it. A fork
  * in that moment would let CPython count it, so a join also waits (bounded) until
@@ -40,6 +52,47 @@ static int lock_pages(uintptr_t lo, uintptr_t hi, bool lock)
     return (int)syscall(lock ? SYS_mlock : SYS_munlock, (void *)lo, (size_t)(hi - lo));
 }
 
+/* The stack size a thread would get from glibc (RLIMIT_STACK's, or its default). */
+static size_t default_stack_bytes(void)
+{
+    pthread_attr_t attr;
+    size_t size = 0;
+    if (pthread_attr_init(&attr) == 0) {
+        (void)pthread_attr_getstacksize(&attr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    size_t min = (size_t)1 << 20;
+    return size < min ? min : size;
+}
+
+/* A stack of its own for t in attr (a guard page below it); false when it cannot be
+ * mapped (glibc's stack then). */
+static bool own_stack(pypper_thread *t, pthread_attr_t *attr)
+{
+    size_t size = default_stack_bytes(), page = (size_t)sysconf(_SC_PAGESIZE);
+    size = (size + page - 1) & ~(page - 1);
+    void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                       -1, 0);
+    if (stack == MAP_FAILED)
+        return false;
+    if (mprotect(stack, page, PROT_NONE) != 0
+        || pthread_attr_setstack(attr, (char *)stack + page, size - page) != 0) {
+        munmap(stack, size);
+        return false;
+    }
+    t->stack = stack;
+    t->stack_size = size;
+    return true;
+}
+
+static void drop_stack(pypper_thread *t)
+{
+    if (t->stack)
+        munmap(t->stack, t->stack_size);
+    t->stack = NULL;
+    t->stack_size = 0;
+}
+
 bool pypper_pin_memory(const void *p, size_t len)
 {
     bool ok = lock_pages((uintptr_t)p, (uintptr_t)p + len, true) == 0;
@@ -67,6 +120,14 @@ bool pypper_pin_memory(const void *p, size_t len)
 static void pin_stack_top(pypper_thread *t)
 {
     t->pin_lo = t->pin_hi = 0;
+    if (t->stack) {
+        uintptr_t top = (uintptr_t)t->stack + t->stack_size;
+        if (pypper_pin_memory((void *)(top - PIN_STACK_BYTES), PIN_STACK_BYTES)) {
+            t->pin_lo = top - PIN_STACK_BYTES;
+            t->pin_hi = top;
+        }
+        return;
+    }
     pthread_attr_t attr;
     void *addr;
     size_t size;
@@ -85,11 +146,16 @@ static void pin_stack_top(pypper_thread *t)
     pthread_attr_destroy(&attr);
 }
 
+/* The process whose PYPPER_PINNED section is locked (a fork child's is not). */
+static pid_t section_pinned_in;
+
 static void pin_thread(uintptr_t lo, uintptr_t hi)
 {
     char *first = __start_pypper_pinned, *end = __stop_pypper_pinned;
-    if (first && end > first)
-        (void)pypper_pin_memory(first, (size_t)(end - first));
+    pid_t pid = getpid();
+    if (first && end > first && __atomic_load_n(&section_pinned_in, __ATOMIC_RELAXED) != pid
+        && pypper_pin_memory(first, (size_t)(end - first)))
+        __atomic_store_n(&section_pinned_in, pid, __ATOMIC_RELAXED);
     /* The rseq area is inside the stack's range with glibc's own stacks; not if it is
      * not. */
     if (__rseq_size) {
@@ -136,9 +202,17 @@ int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, cons
     pthread_mutex_init(&t->started_mu, NULL);
     pthread_cond_init(&t->started_cv, NULL);
     t->started = false;
-    int rc = pthread_create(&t->thread, NULL, trampoline, t);
+    pthread_attr_t attr;
+    bool have_attr = pthread_attr_init(&attr) == 0;
+    t->stack = NULL;
+    if (have_attr)
+        (void)own_stack(t, &attr);
+    int rc = pthread_create(&t->thread, have_attr ? &attr : NULL, trampoline, t);
+    if (have_attr)
+        pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
+        drop_stack(t);
         pthread_cond_destroy(&t->started_cv);
         pthread_mutex_destroy(&t->started_mu);
         return rc;
@@ -167,8 +241,11 @@ bool pypper_thread_join(pypper_thread *t, unsigned wait_gone_ms)
         return true;
     pthread_join(t->thread, NULL);
     t->running = false;
-    /* glibc caches the stack for the next thread (the program's too): unlocked. */
-    if (t->pin_hi > t->pin_lo)
+    /* Its own stack goes (and its lock with it); glibc caches its stacks for the next
+     * thread (the program's too): unlocked. */
+    if (t->stack)
+        drop_stack(t);
+    else if (t->pin_hi > t->pin_lo)
         (void)lock_pages(t->pin_lo, t->pin_hi, false);
     t->pin_lo = t->pin_hi = 0;
     pthread_cond_destroy(&t->started_cv);

@@ -21,6 +21,8 @@ typedef struct {
     pid_t tid;              /* the kernel's id, set by the thread itself; 0 before */
     bool running;           /* started and not joined yet */
     uintptr_t pin_lo, pin_hi;       /* its stack top, pinned by the starter */
+    void *stack;                    /* its stack's own mapping (threads.c), or NULL */
+    size_t stack_size;
     pthread_mutex_t started_mu;     /* the thread waits until it is pinned */
     pthread_cond_t started_cv;
     bool started;

@@ -3,7 +3,9 @@
  * every time; a thread joined before a fork and started again after it leaves the
  * process with one thread at fork(), and the threads are counted; a thread's stack top
  * (its control block, TLS, rseq area) is locked in memory, and a range that cannot be
- * locked is counted, not fatal. */
+ * locked is counted, not fatal; a thread's stack is a mapping of its own, made at its
+ * start and unmapped by its join (a thread started after a fork shares no page with
+ * the child), and a fork while it runs leaves a working child. */
 #include "check.h"
 #include "stats.h"
 #include "threads.h"
@@ -97,8 +99,8 @@ static void test_stack_top_pinned(void)
     CHECK(pypper_thread_join(&t, 1000));
     if (pypper_stat_get(PYPPER_STAT_PIN_FAILURES) == failures) {
         CHECK(inside >= 32);    /* its stack top is locked (nothing else here locks any) */
-        /* The join unlocked the stack (glibc keeps it for the next thread); the
-         * pinned section stays locked. */
+        /* The join unmapped the stack (and its lock); the pinned section stays
+         * locked. */
         CHECK(locked_kb() < inside && locked_kb() >= before);
     }
     /* A range that is not mapped cannot be locked: false and counted. */
@@ -157,11 +159,57 @@ static void test_thread_around_fork(void)
     CHECK(pypper_stat_get(PYPPER_STAT_WORKER_JOINED) == joined + 51);
 }
 
+static void *report_stack(void *arg)
+{
+    volatile char here = 0;
+    *(uintptr_t *)arg = (uintptr_t)&here;
+    while (!atomic_load(&quit)) {
+        struct timespec pause = {0, 100 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+static bool mapped(uintptr_t addr)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec;
+    return mincore((void *)(addr & ~(uintptr_t)(page - 1)), (size_t)page, &vec) == 0;
+}
+
+static void test_own_stack(void)
+{
+    pypper_thread t = {0};
+    _Atomic uintptr_t where = 0;
+    atomic_store(&quit, false);
+    CHECK(pypper_thread_start(&t, report_stack, (void *)&where, "pypper-test") == 0);
+    for (int i = 0; i < 10000 && !atomic_load(&where); i++) {
+        struct timespec pause = {0, 100 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    uintptr_t stack = atomic_load(&where);
+    CHECK(stack != 0 && t.stack != NULL);
+    CHECK(stack > (uintptr_t)t.stack && stack < (uintptr_t)t.stack + t.stack_size);
+    CHECK(mapped(stack));
+    /* A C-level fork with the thread running: glibc's child writes into the thread's
+     * control block (in that stack), which must be there. */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(mapped(stack) ? 0 : 1);
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
+          && WEXITSTATUS(status) == 0);
+    atomic_store(&quit, true);
+    CHECK(pypper_thread_join(&t, PYPPER_FORK_GONE_MS));
+    CHECK(t.stack == NULL && !mapped(stack));
+}
+
 int main(void)
 {
     test_join_leaves_one_thread();
     test_signals_blocked();
     test_stack_top_pinned();
     test_thread_around_fork();
+    test_own_stack();
     return check_report("test_threads");
 }
