@@ -72,14 +72,22 @@ void pypper_engine_step(bool feed, bool collect)
     pypper_frames_pause_end();
 }
 
+static void (*resume_hook)(bool now);
+
+void pypper_engine_set_resume_hook(void (*fn)(bool now)) { resume_hook = fn; }
+
 void pypper_engine_catch_up(void)
 {
+    if (resume_hook)
+        resume_hook(true);
     pypper_live_trace_catch_up();
     pypper_active_trace_drain();
 }
 
 int pypper_engine_migrate_now(pypper_migrate_result *out)
 {
+    if (resume_hook)
+        resume_hook(true);
     pypper_active_trace_drain();
     return pypper_migrate_now(out, pypper_active_trace_now_ms);
 }

@@ -22,6 +22,9 @@ void pypper_engine_step(bool feed, bool collect);
  * listings, snapshots): what the GC promoted since the last step walked, and the
  * sampler's evidence so far given to the model. */
 void pypper_engine_catch_up(void);
+/* Called first by catch_up and migrate_now (with true): the session's threads that a
+ * fork joined start again (Python/session.h). NULL: none. */
+void pypper_engine_set_resume_hook(void (*fn)(bool now));
 /* pypper.migrate_now(): the evidence so far to the model, then one whole round.
  * 0, or -1 with a Python exception when no session runs. */
 int pypper_engine_migrate_now(pypper_migrate_result *out);

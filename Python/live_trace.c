@@ -1022,11 +1022,17 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
     return walk_after(interp, tail, false);
 }
 
+static void (*collection_hook)(bool now);
+
+void pypper_live_trace_set_collection_hook(void (*fn)(bool now)) { collection_hook = fn; }
+
 static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
     if (!LT.on || nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
         Py_RETURN_NONE;
+    if (collection_hook)
+        collection_hook(false);
     PyObject *gen = PyDict_GetItemWithError(args[1], LT.str_generation);
     long generation = gen && PyLong_Check(gen) ? PyLong_AsLong(gen) : -1;
     if (generation < 0 || generation >= NUM_GENERATIONS) {

@@ -42,6 +42,10 @@ bool pypper_live_trace_behind(void);
 void pypper_live_trace_catch_up(void);
 /* Is the live trace on (the object table is being kept)? */
 bool pypper_live_trace_running(void);
+/* Called (with false) at the start of each collection while the live trace runs: the
+ * session's threads that a fork joined start again once due (Python/session.h).
+ * NULL: none. */
+void pypper_live_trace_set_collection_hook(void (*fn)(bool now));
 /* Is op in the object table? */
 bool pypper_live_trace_knows(PyObject *op);
 /* Tracked objects not freed since (Objects/track.h: what walks over them find). */

@@ -41,6 +41,8 @@ def test_fork_sees_no_pypper_thread():
         before = names()
         for i in range(20):
             fork()
+        import pypper
+        pypper.hot_objects(1)       # (a question to the engine starts them again)
         print(before == names(), before, _pypper.state(), flush=True)
         lock = _thread.allocate_lock()
         lock.acquire()
@@ -142,3 +144,42 @@ def test_session_ends_at_exit_without_the_package():
     assert r.returncode == 0
     assert r.stdout == "running False\n"
     assert "tracing session ended" in r.stderr, r.stderr
+
+
+def test_threads_start_again_once_the_program_settles():
+    # After a fork the parent's threads start again once the program has gone on
+    # PYPPER_FORK_SETTLE_MS (50 ms) without forking, at its next collection (or at
+    # once on a question to the engine): a program that forks in a loop pays no join
+    # and start per fork. Nothing runs them in between.
+    code = textwrap.dedent("""
+        import gc, os, time, _pypper
+        def names():
+            out = []
+            for tid in os.listdir("/proc/self/task"):
+                try:
+                    with open(f"/proc/self/task/{tid}/comm") as f:
+                        out.append(f.read().strip())
+                except FileNotFoundError:
+                    pass
+            return sorted(n for n in out if n.startswith("pypper-"))
+        before = names()
+        started = _pypper.stats()["worker_threads_started"]
+        for i in range(10):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        # (Between two forks of the loop the threads did not start: no collection came
+        # 50 ms after a fork.)
+        time.sleep(0.06)
+        gc.collect()
+        after = names()
+        print(before, after == before, _pypper.stats()["worker_threads_started"] - started)
+    """)
+    r = run(["-c", code], env=ENABLE)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split()
+    assert out[:2] == ["['pypper-migrate',", "'pypper-sampler']"] and out[2] == "True", r.stdout
+    # Started again once, after the last fork (not once per fork): at most twice when a
+    # collection came 50 ms after some fork of the loop on a loaded machine.
+    assert 2 <= int(out[3]) <= 4, r.stdout
