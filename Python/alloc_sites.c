@@ -628,8 +628,14 @@ void pypper_alloc_sites_own_dir(const char *dir)
     own_len = dir_copy(own_dir, sizeof own_dir, dir);
 }
 
+static void (*tick)(void);
+
+void pypper_alloc_sites_set_tick(void (*fn)(void)) { tick = fn; }
+
 static __attribute__((noinline)) void seen_slow(void *block, size_t size)
 {
+    if (tick && !quiet_thread)
+        tick();
     if (quiet_thread) {
         /* The countdown is left below 0: the next allocation of a program thread
          * takes the sample. */

@@ -79,16 +79,24 @@ static const pypper_component table[] = {
 
 static pypper_components session = {table, sizeof(table) / sizeof(table[0]), 0, NULL};
 
-/* The threads a fork joined have not started again yet (in the parent): they do once
- * the program has gone on PYPPER_FORK_SETTLE_MS without forking, at its next
- * collection or question to the engine. A program that forks in a loop (a server that
- * forks per request) then does not pay a join and a start of each thread per fork, nor
- * the faults their stacks and work take on pages it shares with the child: a fork loop
- * took 7.4 ms a fork traced against stock's 3.4 ms, most of it those, 2026-12-06. */
+/* After a fork that follows another within FORK_STORM_MS, the threads it joined start
+ * again only once the program has gone on PYPPER_FORK_SETTLE_MS without forking, at
+ * its next collection, recorded allocation or question to the engine (resume_pending,
+ * in the parent). A program that forks in a loop (a server that forks per request)
+ * then does not pay a join and a start of each thread per fork, nor the faults their
+ * stacks and work take on pages it shares with the child: a fork loop took 7.4 ms a
+ * fork traced against stock's 3.4 ms, most of it those, 2026-12-06. A fork on its own
+ * starts them again at once (a program that then only computes with numbers, which
+ * neither collects nor allocates, would not start them). */
+#define FORK_STORM_MS 1000
 static bool resume_pending;
 static uint64_t resume_due_ns;
+static uint64_t last_fork_ns;       /* the parent's last fork (monotonic), 0: none */
+/* A pending call is queued to resume (the allocation tick found it due). */
+static bool resume_queued;
 
 static void hooks_resume(bool now);
+static void allocation_tick(void);
 
 int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *chosen)
 {
@@ -104,6 +112,7 @@ int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *
     resume_pending = false;
     pypper_engine_set_resume_hook(hooks_resume);
     pypper_live_trace_set_collection_hook(hooks_resume);
+    pypper_alloc_sites_set_tick(allocation_tick);
     if (pypper_components_start(&session, wanted, cfg) < 0) {
         /* The components' stops may run Python's C API: the reason waits aside. */
         PyObject *exc = PyErr_GetRaisedException();
@@ -165,9 +174,15 @@ void pypper_session_before_fork(void)
 
 void pypper_session_after_fork_in_parent(void)
 {
-    if (session.started) {
+    uint64_t now = pypper_mono_ns();
+    bool storm = last_fork_ns && now - last_fork_ns < FORK_STORM_MS * 1000000ull;
+    last_fork_ns = now;
+    if (session.started && storm) {
         resume_pending = true;
-        resume_due_ns = pypper_mono_ns() + PYPPER_FORK_SETTLE_MS * 1000000ull;
+        resume_due_ns = now + PYPPER_FORK_SETTLE_MS * 1000000ull;
+    } else if (session.started) {
+        resume_pending = false;
+        pypper_components_after_fork_parent(&session);
     }
     pypper_delayed_start_after_fork_in_parent();
 }
@@ -182,10 +197,29 @@ void pypper_session_resume(bool now)
 
 static void hooks_resume(bool now) { pypper_session_resume(now); }
 
+static int resume_call(void *arg)
+{
+    (void)arg;
+    resume_queued = false;
+    pypper_session_resume(false);
+    return 0;
+}
+
+/* Inside the allocator, on a program thread: once the settle time has passed, the
+ * resume is queued as a pending call (it runs between two bytecodes, where starting
+ * threads is safe). For programs that allocate without collecting (numbers). */
+static void allocation_tick(void)
+{
+    if (!resume_pending || resume_queued || pypper_mono_ns() < resume_due_ns)
+        return;
+    resume_queued = Py_AddPendingCall(resume_call, NULL) == 0;
+}
+
 /* (The lifecycle's own state is reset by its pthread_atfork handler.) */
 void pypper_session_after_fork_in_child(void)
 {
     resume_pending = false;
+    last_fork_ns = 0;
     pypper_components_after_fork_child(&session);
     pypper_delayed_start_after_fork_in_child();
 }

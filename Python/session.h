@@ -20,8 +20,9 @@ int pypper_session_start_later(const pypper_config *cfg, const pypper_backend_ch
  * was running (a pending delayed start is cancelled either way). */
 int pypper_session_end(void);
 /* Around fork(): the session's threads (and a delayed start's) are joined before (the
- * process forks with none); in the parent they start again once the program has gone
- * on PYPPER_FORK_SETTLE_MS without forking (pypper_session_resume); the child forgets
+ * process forks with none); in the parent they start again at once, or, after a fork
+ * that follows another within a second, once the program has gone on
+ * PYPPER_FORK_SETTLE_MS without forking (pypper_session_resume); the child forgets
  * the session and a pending start. */
 void pypper_session_before_fork(void);
 void pypper_session_after_fork_in_parent(void);

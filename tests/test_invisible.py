@@ -147,10 +147,11 @@ def test_session_ends_at_exit_without_the_package():
 
 
 def test_threads_start_again_once_the_program_settles():
-    # After a fork the parent's threads start again once the program has gone on
-    # PYPPER_FORK_SETTLE_MS (50 ms) without forking, at its next collection (or at
-    # once on a question to the engine): a program that forks in a loop pays no join
-    # and start per fork. Nothing runs them in between.
+    # After a fork that follows another within a second, the parent's threads start
+    # again once the program has gone on PYPPER_FORK_SETTLE_MS (50 ms) without
+    # forking, at its next collection (or recorded allocation, or at once on a
+    # question to the engine): a program that forks in a loop pays no join and start
+    # per fork. A fork on its own starts them at once.
     code = textwrap.dedent("""
         import gc, os, time, _pypper
         def names():
@@ -180,6 +181,7 @@ def test_threads_start_again_once_the_program_settles():
     assert r.returncode == 0, r.stderr
     out = r.stdout.split()
     assert out[:2] == ["['pypper-migrate',", "'pypper-sampler']"] and out[2] == "True", r.stdout
-    # Started again once, after the last fork (not once per fork): at most twice when a
-    # collection came 50 ms after some fork of the loop on a loaded machine.
-    assert 2 <= int(out[3]) <= 4, r.stdout
+    # Started again after the first fork and once after the last (not once per fork):
+    # once more when a collection came 50 ms after some fork of the loop (a loaded
+    # machine).
+    assert 4 <= int(out[3]) <= 6, r.stdout
