@@ -556,6 +556,10 @@ static pool_rec *pool_rec_of(const void *block, uint32_t *granule)
     return &pool->mark;
 }
 
+static void (*tick)(void);
+
+void pypper_alloc_sites_set_tick(void (*fn)(void)) { tick = fn; }
+
 static void record(void *block, size_t size)
 {
     if ((uintptr_t)block - S.base >= (uintptr_t)S.npools << POOL_SHIFT)
@@ -569,6 +573,8 @@ static void record(void *block, size_t size)
             large_put((uintptr_t)block, 0);     /* not a freed block's site */
         return;
     }
+    if (tick)
+        tick();
     if (size > SMALL_MAX) {
         S.recorded_large++;
         uint32_t id = current_site(ts);
@@ -628,14 +634,8 @@ void pypper_alloc_sites_own_dir(const char *dir)
     own_len = dir_copy(own_dir, sizeof own_dir, dir);
 }
 
-static void (*tick)(void);
-
-void pypper_alloc_sites_set_tick(void (*fn)(void)) { tick = fn; }
-
 static __attribute__((noinline)) void seen_slow(void *block, size_t size)
 {
-    if (tick && !quiet_thread)
-        tick();
     if (quiet_thread) {
         /* The countdown is left below 0: the next allocation of a program thread
          * takes the sample. */
