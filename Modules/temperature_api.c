@@ -23,6 +23,7 @@
 #include "../Python/owned_buffers.h"
 #include "../Python/scan_groups.h"
 #include "../Python/site_infer.h"
+#include "../Python/session.h"
 #include "../Python/traced_entry.h"
 
 
@@ -379,6 +380,7 @@ static PyObject *py_test_hold_sampler(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "_test_hold_sampler: timeout must be > 0");
         return NULL;
     }
+    pypper_session_resume(true);        /* (threads a fork joined: started first) */
     if (pypper_active_trace_hold(on != 0, timeout) < 0)
         return NULL;
     Py_RETURN_NONE;

@@ -111,6 +111,7 @@ void pools_pool_emptied(pool_meta *p)
     p->size = 0;
     p->freelist = NULL;
     p->bump = 0;
+    p->mark.opener = 0;        /* (its block is gone, whichever path freed it) */
     p->next = m->free_pool_list;
     m->free_pool_list = p;
     if (m->free_pools++ == 0)

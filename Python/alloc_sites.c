@@ -569,11 +569,11 @@ static void record(void *block, size_t size)
     PyThreadState *ts = _PyThreadState_UncheckedGet();
     if (!ts || ts->interp != S.main_interp) {
         S.no_frame++;
-        if (size > SMALL_MAX)
-            large_put((uintptr_t)block, 0);     /* not a freed block's site */
         return;
     }
-    if (tick)
+    /* (A pending call queued by another thread sets no eval breaker for the main
+     * thread in 3.12: the main thread's allocations only.) */
+    if (tick && _PyOS_IsMainThread())
         tick();
     if (size > SMALL_MAX) {
         S.recorded_large++;

@@ -35,9 +35,9 @@ void pypper_alloc_sites_quiet_end(void);
  * count toward the next sample: one that comes due on it goes to the next allocation
  * of a program thread. quiet false: the thread is the program's again. */
 void pypper_alloc_sites_quiet_thread(bool quiet);
-/* Called on a program thread of the main interpreter at each recorded allocation
- * (inside the allocator: fn must not allocate from the heap nor run Python code),
- * while a session records: about once per 4 KiB a program allocates. NULL: none. */
+/* Called on the main thread at each recorded allocation (inside the allocator: fn
+ * must not allocate from the heap nor run Python code), while a session records:
+ * about once per 4 KiB the main thread allocates. NULL: none. */
 void pypper_alloc_sites_set_tick(void (*fn)(void));
 /* The pypper package's directory (its __init__.py's): its code is Pypper's own, never
  * a site of the program's (frames in it are looked through as the library's are).

@@ -34,6 +34,8 @@
 #include "../Pypper/stats.h"
 #include "../Pypper/tiers.h"
 
+#include <pthread.h>
+
 /* ---- the components' entry points, where a signature differs ---- */
 
 /* While a session runs, arenas stay mapped, and the session's budget applies (the
@@ -94,6 +96,23 @@ static uint64_t resume_due_ns;
 static uint64_t last_fork_ns;       /* the parent's last fork (monotonic), 0: none */
 /* A pending call is queued to resume (the allocation tick found it due). */
 static bool resume_queued;
+/* Between the session's before-fork hook and its after-fork hook: no resume. Other
+ * before-fork hooks (registered earlier: they run after this one) may collect, and
+ * started then, the threads would be running at fork(). */
+static bool forking;
+
+/* Inside fork(), in the child, before any Python code: the resume is the parent's (a
+ * child's after-fork hook registered before Pypper's may collect, and would start the
+ * parent's threads in the child). */
+static void atfork_child(void)
+{
+    resume_pending = resume_queued = forking = false;
+    last_fork_ns = 0;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_register(void) { (void)pthread_atfork(NULL, NULL, atfork_child); }
 
 static void hooks_resume(bool now);
 static void allocation_tick(void);
@@ -110,6 +129,7 @@ int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *
     backend = *chosen;
     size_t wanted = pypper_heap_ready() ? session.count : WITHOUT_HEAP;
     resume_pending = false;
+    (void)pthread_once(&atfork_once, atfork_register);
     pypper_engine_set_resume_hook(hooks_resume);
     pypper_live_trace_set_collection_hook(hooks_resume);
     pypper_alloc_sites_set_tick(allocation_tick);
@@ -167,13 +187,16 @@ int pypper_session_end(void)
  * allocator at fork() could leave the child's locked. */
 void pypper_session_before_fork(void)
 {
+    forking = true;
     pypper_delayed_start_before_fork();
-    if (!resume_pending)            /* (else joined at a fork before, not started since) */
-        pypper_components_before_fork(&session);
+    /* (Threads a fork before joined and none started since: their joins do nothing,
+     * and they stay marked joined for the fork, to be started after it.) */
+    pypper_components_before_fork(&session);
 }
 
 void pypper_session_after_fork_in_parent(void)
 {
+    forking = false;
     uint64_t now = pypper_mono_ns();
     bool storm = last_fork_ns && now - last_fork_ns < FORK_STORM_MS * 1000000ull;
     last_fork_ns = now;
@@ -189,7 +212,7 @@ void pypper_session_after_fork_in_parent(void)
 
 void pypper_session_resume(bool now)
 {
-    if (!resume_pending || (!now && pypper_mono_ns() < resume_due_ns))
+    if (!resume_pending || forking || (!now && pypper_mono_ns() < resume_due_ns))
         return;
     resume_pending = false;
     pypper_components_after_fork_parent(&session);
@@ -210,7 +233,7 @@ static int resume_call(void *arg)
  * threads is safe). For programs that allocate without collecting (numbers). */
 static void allocation_tick(void)
 {
-    if (!resume_pending || resume_queued || pypper_mono_ns() < resume_due_ns)
+    if (!resume_pending || resume_queued || forking || pypper_mono_ns() < resume_due_ns)
         return;
     resume_queued = Py_AddPendingCall(resume_call, NULL) == 0;
 }
@@ -218,8 +241,7 @@ static void allocation_tick(void)
 /* (The lifecycle's own state is reset by its pthread_atfork handler.) */
 void pypper_session_after_fork_in_child(void)
 {
-    resume_pending = false;
-    last_fork_ns = 0;
+    atfork_child();                 /* (done in fork() already; a fork without it too) */
     pypper_components_after_fork_child(&session);
     pypper_delayed_start_after_fork_in_child();
 }

@@ -185,3 +185,44 @@ def test_threads_start_again_once_the_program_settles():
     # once more when a collection came 50 ms after some fork of the loop (a loaded
     # machine).
     assert 4 <= int(out[3]) <= 6, r.stdout
+
+
+def test_other_fork_hooks_that_collect_start_no_thread_at_the_wrong_time():
+    # Hooks registered before Pypper's: their before-fork hooks run after its own
+    # (just before fork()), their after-in-child hooks before its own. A collection
+    # there, once the threads are due to start again (forks 0.1 s apart: each follows
+    # the last within a second, and the settle time has passed), must start none: the
+    # process would fork with Pypper's threads running (CPython's warning, and a thread
+    # holding a lock at fork()), or the parent's threads would run in the child.
+    code = textwrap.dedent("""
+        import gc, os, time, warnings
+        os.register_at_fork(before=gc.collect, after_in_child=gc.collect)
+        import pypper
+        pypper.start()
+        def names():
+            out = []
+            for tid in os.listdir("/proc/self/task"):
+                try:
+                    with open(f"/proc/self/task/{tid}/comm") as f:
+                        out.append(f.read().strip())
+                except FileNotFoundError:
+                    pass
+            return sorted(n for n in out if n.startswith("pypper-"))
+        warned = 0
+        for i in range(5):
+            time.sleep(0.1)
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                pid = os.fork()
+                if pid == 0:
+                    os._exit(0 if names() == [] else 1)
+            warned += sum("multi-threaded" in str(x.message) for x in w)
+            _, status = os.waitpid(pid, 0)
+            assert status == 0, ("Pypper's threads in the child", i)
+        assert warned == 0, warned
+        pypper.end()
+        print("ok")
+    """)
+    r = run(["-c", code], env={})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "ok\n", r.stdout
