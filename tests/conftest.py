@@ -27,6 +27,30 @@ EXT_LIB = os.path.join(BUILDDIR, "build", "lib")
 GUARD_OFF = {"PYPPER_PRESSURE_PSI": "0", "PYPPER_PRESSURE_MAJFLT": "0"}
 
 
+def pypper_threads():
+    """The names of Pypper's native threads in this process now, sorted (a session
+    has pypper-sampler and pypper-migrate). Also run inside test programs:
+    PYPPER_THREADS below."""
+    import os
+    out = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                out.append(f.read().strip())
+        except FileNotFoundError:
+            pass
+    return sorted(n for n in out if n.startswith("pypper-"))
+
+
+def _source_of(fn):
+    import inspect
+    return inspect.getsource(fn)
+
+
+# Prepended to a test program: pypper_threads() there, as names().
+PYPPER_THREADS = _source_of(pypper_threads) + "names = pypper_threads\n"
+
+
 def clean_env(extra=None, stock=False):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("PYPPER_") and k not in ("PYTHONPATH", "PYTHONHOME")}

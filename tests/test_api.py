@@ -8,20 +8,13 @@ import time
 import pytest
 
 import pypper
-from conftest import sampler_turns, wait_for_sampler
+from conftest import pypper_threads, sampler_turns, wait_for_sampler
 
 
 def session_threads():
     """Pypper's native threads in this process (a session has a sampler and a
     migration thread)."""
-    names = []
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/comm") as f:
-                names.append(f.read().strip())
-        except FileNotFoundError:
-            pass
-    return sum(1 for n in names if n in ("pypper-sampler", "pypper-migrate"))
+    return sum(1 for n in pypper_threads() if n in ("pypper-sampler", "pypper-migrate"))
 
 
 def test_module_surface():

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import DROPIN, run
+from conftest import DROPIN, PYPPER_THREADS, run
 
 # The session starts before the program (no START_DELAY_MS): what is checked is a
 # running session; tests/test_delayed_start.py checks a pending one.
@@ -23,15 +23,6 @@ def test_fork_sees_no_pypper_thread():
     code = textwrap.dedent("""
         import os, time, _thread, _pypper
         assert _pypper.state() == "running"
-        def names():
-            out = []
-            for tid in os.listdir("/proc/self/task"):
-                try:
-                    with open(f"/proc/self/task/{tid}/comm") as f:
-                        out.append(f.read().strip())
-                except FileNotFoundError:
-                    pass
-            return sorted(n for n in out if n.startswith("pypper-"))
         def fork():
             pid = os.fork()
             if pid == 0:
@@ -50,7 +41,7 @@ def test_fork_sees_no_pypper_thread():
         fork()
         lock.release()
     """)
-    r = run(["-W", "always::DeprecationWarning", "-c", code], env=ENABLE)
+    r = run(["-W", "always::DeprecationWarning", "-c", PYPPER_THREADS + code], env=ENABLE)
     assert r.returncode == 0, r.stderr
     assert r.stdout == ("True ['pypper-migrate', 'pypper-sampler'] running\n"), r.stdout
     assert r.stderr.count("is multi-threaded, use of fork()") == 1, r.stderr
@@ -154,15 +145,6 @@ def test_threads_start_again_once_the_program_settles():
     # per fork. A fork on its own starts them at once.
     code = textwrap.dedent("""
         import gc, os, time, _pypper
-        def names():
-            out = []
-            for tid in os.listdir("/proc/self/task"):
-                try:
-                    with open(f"/proc/self/task/{tid}/comm") as f:
-                        out.append(f.read().strip())
-                except FileNotFoundError:
-                    pass
-            return sorted(n for n in out if n.startswith("pypper-"))
         before = names()
         started = _pypper.stats()["worker_threads_started"]
         for i in range(10):
@@ -177,7 +159,7 @@ def test_threads_start_again_once_the_program_settles():
         after = names()
         print(before, after == before, _pypper.stats()["worker_threads_started"] - started)
     """)
-    r = run(["-c", code], env=ENABLE)
+    r = run(["-c", PYPPER_THREADS + code], env=ENABLE)
     assert r.returncode == 0, r.stderr
     out = r.stdout.split()
     assert out[:2] == ["['pypper-migrate',", "'pypper-sampler']"] and out[2] == "True", r.stdout
@@ -199,15 +181,6 @@ def test_other_fork_hooks_that_collect_start_no_thread_at_the_wrong_time():
         os.register_at_fork(before=gc.collect, after_in_child=gc.collect)
         import pypper
         pypper.start()
-        def names():
-            out = []
-            for tid in os.listdir("/proc/self/task"):
-                try:
-                    with open(f"/proc/self/task/{tid}/comm") as f:
-                        out.append(f.read().strip())
-                except FileNotFoundError:
-                    pass
-            return sorted(n for n in out if n.startswith("pypper-"))
         warned = 0
         for i in range(5):
             time.sleep(0.1)
@@ -223,6 +196,6 @@ def test_other_fork_hooks_that_collect_start_no_thread_at_the_wrong_time():
         pypper.end()
         print("ok")
     """)
-    r = run(["-c", code], env={})
+    r = run(["-c", PYPPER_THREADS + code], env={})
     assert r.returncode == 0, r.stderr
     assert r.stdout == "ok\n", r.stdout
