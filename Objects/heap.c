@@ -776,12 +776,13 @@ void pypper_heap_clear_pool_marks(void)
     for (unsigned tier = 0; tier < HEAP_TIERS; tier++) {
         size_t first = (size_t)tier * pypper_heap_layout.arenas_per_tier;
         size_t end = first + (region_committed_extent(tier) >> ARENA_SHIFT);
+        /* Every arena the tier ever used, whatever it holds now: one released and
+         * taken again for pools keeps its records (a pool set up again at an address
+         * takes the mark left there, as within a session). Only marks set are
+         * written (a purged arena's records read as zeros). */
         for (size_t ai = first; ai < end; ai++) {
-            arena_meta *m = layout_meta(ai);
-            if (m->kind != ARENA_POOLS)
-                continue;
             pool_meta *pools = layout_arena_pools(ai);
-            for (unsigned i = 0; i < POOLS_PER_ARENA - m->fresh_pools; i++)
+            for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
                 if (pools[i].mark.site || pools[i].mark.opener)
                     pools[i].mark = (pypper_pool_mark){0, 0};
         }

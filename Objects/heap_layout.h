@@ -86,8 +86,9 @@ typedef struct pool_meta {
     uint32_t handed;           /* blocks handed out since the pool was set up (wraps) */
     uint32_t handed_asked;     /* `handed` at that ask */
     uint32_t asked;            /* its turn; 0: never asked */
-    pypper_pool_mark mark;     /* the allocation sites' (kept when the pool is set up
-                                  again; cleared at a recording session's start) */
+    pypper_pool_mark mark;     /* the allocation sites' (kept when a pool is set up
+                                  again at its address; cleared at a recording
+                                  session's start) */
 } pool_meta;
 
 #define POOL_META_SHIFT 6u

@@ -32,7 +32,6 @@ static pool_meta *fresh_pool(arena_meta *m)
     p->base = layout_arena_base(ai) + ((size_t)i << POOL_SHIFT);
     p->size = 0;
     p->tier = m->tier;
-    p->mark = (pypper_pool_mark){0, 0};   /* not a released arena's earlier pool's */
     m->fresh_pools--;
     if (m->clean)
         retain_note_fresh(POOL_SIZE, false);
