@@ -228,9 +228,9 @@ static int resume_call(void *arg)
     return 0;
 }
 
-/* Inside the allocator, on a program thread: once the settle time has passed, the
- * resume is queued as a pending call (it runs between two bytecodes, where starting
- * threads is safe). For programs that allocate without collecting (numbers). */
+/* Inside the allocator, on the main thread (alloc_sites.h): once the settle time has
+ * passed, the resume is queued as a pending call (it runs between two bytecodes, where
+ * starting threads is safe). For programs that allocate without collecting. */
 static void allocation_tick(void)
 {
     if (!resume_pending || resume_queued || forking || pypper_mono_ns() < resume_due_ns)
