@@ -720,19 +720,33 @@ static __attribute__((noinline)) void domain_free_slow(void *ctx, void *p)
     }
 }
 
-static inline __attribute__((always_inline)) void domain_free(void *ctx, void *p)
+static __attribute__((noinline)) void free_observed_slow(void *ctx, void *p);
+
+/* observed (a constant where it is inlined): the allocation sites' pool mark is let go
+ * too (heap.h: pypper_heap_observer), in the pool's record the free reads anyway. */
+static inline __attribute__((always_inline)) void domain_free_as(void *ctx, void *p, bool observed)
 {
     if (LIKELY(layout_owns(p))
         && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
         pool_meta *pool = layout_pool(p);
         if (LIKELY(pool->size != 0)) {
+            if (observed)
+                (void)layout_unmark(pool, p);
             track_forget(p);
             if (UNLIKELY(!pool_free_block(pool, p)))
                 pypper_heap.invalid_frees++;
             return;
         }
     }
-    domain_free_slow(ctx, p);
+    if (observed)
+        free_observed_slow(ctx, p);
+    else
+        domain_free_slow(ctx, p);
+}
+
+static inline __attribute__((always_inline)) void domain_free(void *ctx, void *p)
+{
+    domain_free_as(ctx, p, false);
 }
 
 void pypper_heap_domain_free(void *ctx, void *p) { domain_free(ctx, p); }
@@ -762,12 +776,6 @@ static inline void *observe(void *p, size_t n)
     if (UNLIKELY(pypper_heap_obs_wants(n)))
         pypper_heap_obs.seen(p, n);
     return p;
-}
-
-/* The mark's opener of a small block of pool p: 1 + its granule within the pool. */
-static inline uint16_t mark_opener(const void *b)
-{
-    return (uint16_t)(1 + (((uintptr_t)b >> 4) & (GRANULES_PER_POOL - 1)));
 }
 
 void pypper_heap_clear_pool_marks(void)
@@ -808,17 +816,11 @@ void *pypper_heap_domain_realloc_observed(void *ctx, void *p, size_t n)
 {
     /* The mark is let go before (a block that moves is freed, and its pool's record
      * may go with it) and put back when the block stayed. */
-    pypper_pool_mark *mark = NULL;
-    if (p && layout_owns(p)) {
-        pool_meta *pool = layout_pool(p);
-        if (pool->size && pool->mark.opener == mark_opener(p)) {
-            mark = &pool->mark;
-            mark->opener = 0;
-        }
-    }
+    pool_meta *pool = p && layout_owns(p) ? layout_pool(p) : NULL;
+    bool marked = pool && pool->size && layout_unmark(pool, p);
     void *q = pypper_heap_domain_realloc(ctx, p, n);
-    if (mark && (q == p || !q))
-        mark->opener = mark_opener(p);
+    if (marked && (q == p || !q))
+        pool->mark.opener = layout_mark_opener(p);
     return observe(q, n);
 }
 
@@ -826,26 +828,10 @@ static __attribute__((noinline)) void free_observed_slow(void *ctx, void *p)
 {
     if (layout_owns(p)) {
         pool_meta *pool = layout_pool(p);
-        if (pool->size && pool->mark.opener == mark_opener(p))
-            pool->mark.opener = 0;
+        if (pool->size)
+            (void)layout_unmark(pool, p);
     }
     domain_free_slow(ctx, p);
 }
 
-/* domain_free with the mark's check: the pool's record is read anyway. */
-void pypper_heap_domain_free_observed(void *ctx, void *p)
-{
-    if (LIKELY(layout_owns(p))
-        && LIKELY(!atomic_load_explicit(&locking, memory_order_relaxed))) {
-        pool_meta *pool = layout_pool(p);
-        if (LIKELY(pool->size != 0)) {
-            if (UNLIKELY(pool->mark.opener == mark_opener(p)))
-                pool->mark.opener = 0;
-            track_forget(p);
-            if (UNLIKELY(!pool_free_block(pool, p)))
-                pypper_heap.invalid_frees++;
-            return;
-        }
-    }
-    free_observed_slow(ctx, p);
-}
+void pypper_heap_domain_free_observed(void *ctx, void *p) { domain_free_as(ctx, p, true); }

@@ -269,6 +269,22 @@ static inline pool_meta *layout_pool(const void *p)
                          + ((off >> POOL_SHIFT) << POOL_META_SHIFT));
 }
 
+/* A small block's name in its pool's mark (pypper_pool_mark.opener): 1 + its granule
+ * within the pool (pools are 16 KiB aligned). */
+static inline uint16_t layout_mark_opener(const void *p)
+{
+    return (uint16_t)(1 + (((uintptr_t)p / GRANULE) & (GRANULES_PER_POOL - 1)));
+}
+
+/* Block p of pool `pool` (in use) is no longer its mark's block; whether it was. */
+static inline bool layout_unmark(pool_meta *pool, const void *p)
+{
+    if (__builtin_expect(pool->mark.opener != layout_mark_opener(p), 1))
+        return false;
+    pool->mark.opener = 0;
+    return true;
+}
+
 /* The allocation bitmap of the 16 KiB slot holding an owned address. */
 static inline uint64_t *layout_slot_bits(const void *p)
 {

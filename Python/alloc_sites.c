@@ -552,7 +552,7 @@ static pool_rec *pool_rec_of(const void *block, uint32_t *granule)
     pool_meta *pool = layout_pool(block);
     if (!pool->size)
         return NULL;
-    *granule = 1 + (uint32_t)((off & (POOL_SIZE - 1)) / GRANULE);
+    *granule = layout_mark_opener(block);
     return &pool->mark;
 }
 

@@ -37,7 +37,8 @@ void pypper_alloc_sites_quiet_end(void);
 void pypper_alloc_sites_quiet_thread(bool quiet);
 /* Called on the main thread at each recorded allocation (inside the allocator: fn
  * must not allocate from the heap nor run Python code), while a session records:
- * about once per 4 KiB the main thread allocates. NULL: none. */
+ * about once per 4 KiB the main thread allocates. NULL (the usual state: the
+ * session sets one only while it waits to start its threads): none. */
 void pypper_alloc_sites_set_tick(void (*fn)(void));
 /* The pypper package's directory (its __init__.py's): its code is Pypper's own, never
  * a site of the program's (frames in it are looked through as the library's are).

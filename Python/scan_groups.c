@@ -259,8 +259,26 @@ static bool stale(const scan_group *g, uint32_t now)
            && (n != g->built_n || items != g->built_items || fingerprint(items, n) != g->print);
 }
 
-static void set_any(uintptr_t a)
+/* fn(ctx, address) for g's members (as last built), at most `most` of them, in
+ * address order when they are a bitmap. */
+static void each_member(const scan_group *g, size_t most, void (*fn)(void *ctx, uintptr_t a),
+                        void *ctx)
 {
+    size_t given = 0;
+    if (g->sorted) {
+        for (size_t m = 0; m < g->members && given < most; m++, given++)
+            fn(ctx, (uintptr_t)g->bits[m]);
+        return;
+    }
+    size_t words = ((g->hi - g->lo) / UNIT + 64) / 64;
+    for (size_t w = 0; w < words && given < most; w++)
+        for (uint64_t x = g->bits[w]; x && given < most; x &= x - 1, given++)
+            fn(ctx, g->lo + (w * 64 + (size_t)__builtin_ctzll(x)) * UNIT);
+}
+
+static void set_any(void *ctx, uintptr_t a)
+{
+    (void)ctx;
     size_t bit = (a - all_lo) / UNIT;
     any_bits[bit / 64] |= (uint64_t)1 << (bit % 64);
 }
@@ -284,18 +302,8 @@ static void build_any(void)
             return;                     /* the groups are asked in turn */
         any_bytes = bytes;
     }
-    for (int k = 0; k < nwith; k++) {
-        const scan_group *g = &G[with_members[k]];
-        if (g->sorted) {
-            for (size_t m = 0; m < g->members; m++)
-                set_any((uintptr_t)g->bits[m]);
-            continue;
-        }
-        size_t words = ((g->hi - g->lo) / UNIT + 64) / 64;
-        for (size_t w = 0; w < words; w++)
-            for (uint64_t x = g->bits[w]; x; x &= x - 1)
-                set_any(g->lo + (w * 64 + (size_t)__builtin_ctzll(x)) * UNIT);
-    }
+    for (int k = 0; k < nwith; k++)
+        each_member(&G[with_members[k]], SIZE_MAX, set_any, NULL);
 }
 
 void pypper_scan_groups_refresh(uint32_t now)
@@ -364,24 +372,26 @@ double pypper_scan_groups_heat(const void *obj, uint32_t now)
     return best;
 }
 
+typedef struct {
+    void (*fn)(void *ctx, const void *obj, double heat);
+    void *ctx;
+    double heat;
+} member_call;
+
+static void give_member(void *ctx, uintptr_t a)
+{
+    const member_call *c = ctx;
+    c->fn(c->ctx, (const void *)a, c->heat);
+}
+
 void pypper_scan_groups_members(void (*fn)(void *ctx, const void *obj, double heat), void *ctx,
                                 size_t most, uint32_t now)
 {
     for (int k = 0; k < nwith; k++) {
         const scan_group *g = &G[with_members[k]];
-        double h = heat_now(g, now);
-        if (!g->bits || !(h > 0.0))
-            continue;
-        size_t given = 0;
-        if (g->sorted) {
-            for (size_t m = 0; m < g->members && given < most; m++, given++)
-                fn(ctx, (const void *)(uintptr_t)g->bits[m], h);
-            continue;
-        }
-        size_t words = ((g->hi - g->lo) / UNIT + 64) / 64;
-        for (size_t w = 0; w < words && given < most; w++)
-            for (uint64_t x = g->bits[w]; x && given < most; x &= x - 1, given++)
-                fn(ctx, (const void *)(g->lo + (w * 64 + (size_t)__builtin_ctzll(x)) * UNIT), h);
+        member_call c = {fn, ctx, heat_now(g, now)};
+        if (g->bits && c.heat > 0.0)
+            each_member(g, most, give_member, &c);
     }
 }
 

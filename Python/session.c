@@ -108,13 +108,13 @@ static void atfork_child(void)
 {
     resume_pending = resume_queued = forking = false;
     last_fork_ns = 0;
+    pypper_alloc_sites_set_tick(NULL);
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void atfork_register(void) { (void)pthread_atfork(NULL, NULL, atfork_child); }
 
-static void hooks_resume(bool now);
 static void allocation_tick(void);
 
 int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *chosen)
@@ -129,10 +129,10 @@ int pypper_session_start(const pypper_config *cfg, const pypper_backend_choice *
     backend = *chosen;
     size_t wanted = pypper_heap_ready() ? session.count : WITHOUT_HEAP;
     resume_pending = false;
+    pypper_alloc_sites_set_tick(NULL);
     (void)pthread_once(&atfork_once, atfork_register);
-    pypper_engine_set_resume_hook(hooks_resume);
-    pypper_live_trace_set_collection_hook(hooks_resume);
-    pypper_alloc_sites_set_tick(allocation_tick);
+    pypper_engine_set_resume_hook(pypper_session_resume);
+    pypper_live_trace_set_collection_hook(pypper_session_resume);
     if (pypper_components_start(&session, wanted, cfg) < 0) {
         /* The components' stops may run Python's C API: the reason waits aside. */
         PyObject *exc = PyErr_GetRaisedException();
@@ -203,8 +203,10 @@ void pypper_session_after_fork_in_parent(void)
     if (session.started && storm) {
         resume_pending = true;
         resume_due_ns = now + PYPPER_FORK_SETTLE_MS * 1000000ull;
+        pypper_alloc_sites_set_tick(allocation_tick);   /* (only while one is pending) */
     } else if (session.started) {
         resume_pending = false;
+        pypper_alloc_sites_set_tick(NULL);
         pypper_components_after_fork_parent(&session);
     }
     pypper_delayed_start_after_fork_in_parent();
@@ -215,10 +217,9 @@ void pypper_session_resume(bool now)
     if (!resume_pending || forking || (!now && pypper_mono_ns() < resume_due_ns))
         return;
     resume_pending = false;
+    pypper_alloc_sites_set_tick(NULL);
     pypper_components_after_fork_parent(&session);
 }
-
-static void hooks_resume(bool now) { pypper_session_resume(now); }
 
 static int resume_call(void *arg)
 {
