@@ -1,0 +1,76 @@
+"""The executable's code a run makes resident: one 64 KiB window with tracing off, two
+with a session (Makefile.pre.in: the link gathers the functions of
+Tools/text_order.txt first; Doc/heap.md, "Start-up RSS").
+
+The kernel maps a file's pages 64 KiB at a time (aligned) around a fault, so which
+windows hold a page present is what the layout decides. Counted from the process's
+own /proc/self/pagemap (the present bit, readable by any process), over the
+executable's code mapping. These fail when Tools/text_order.txt has gone stale (rerun
+Tools/text_order.py) or the link no longer applies it."""
+
+import pytest
+
+from conftest import BUILDINFO, run
+
+pytestmark = pytest.mark.skipif(
+    bool(BUILDINFO["sanitizers"]),
+    reason="a sanitizer build's code is instrumented and laid out by its own runtime")
+
+# Prints the 64 KiB windows of the executable's code that hold a present page, and
+# the present pages, after running WORK.
+PROBE = r"""
+import os, struct, sys
+{work}
+exe = os.path.realpath(sys.executable)
+windows, pages = set(), 0
+with open('/proc/self/maps') as maps, open('/proc/self/pagemap', 'rb') as pm:
+    for line in maps:
+        f = line.split()
+        if len(f) < 6 or f[5] != exe or 'x' not in f[1]:
+            continue
+        lo, hi = (int(x, 16) for x in f[0].split('-'))
+        offset = int(f[2], 16)
+        pm.seek(lo // 4096 * 8)
+        data = pm.read((hi - lo) // 4096 * 8)
+        for i in range(len(data) // 8):
+            if struct.unpack_from('<Q', data, i * 8)[0] >> 63:
+                pages += 1
+                windows.add((offset + i * 4096) // 65536)
+print(len(windows), pages)
+"""
+
+# Allocation of every size class the heap serves: small objects, medium and large
+# blocks, growth by realloc, and frees.
+WORK = """
+import gc
+keep = [str(i) * (i % 40) for i in range(20000)]
+blobs = [bytearray(n) for n in (600, 5000, 70000, 300000, 2 << 20)]
+grow = []
+for i in range(50000):
+    grow.append(i)
+del keep, blobs
+gc.collect()
+"""
+
+
+def code_windows(env, work=WORK):
+    r = run(["-c", PROBE.format(work=work)], env=env)
+    assert r.returncode == 0, r.stderr
+    windows, pages = (int(x) for x in r.stdout.split())
+    return windows, pages
+
+
+@pytest.mark.parametrize("env", [{}, {"PYPPER_ENABLE": "0"}], ids=["no-options", "enable-0"])
+def test_a_run_without_tracing_maps_one_window_of_code(env):
+    windows, pages = code_windows(env)
+    assert windows == 1, f"{windows} windows ({pages} pages) of code resident"
+
+
+def test_a_session_maps_two_windows_of_code():
+    # Started at once, the sampler and a hand-over driven by the test hook.
+    work = WORK + """
+import _pypper
+_pypper._test_hand_over()
+"""
+    windows, pages = code_windows({"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "0"}, work)
+    assert windows <= 2, f"{windows} windows ({pages} pages) of code resident"
