@@ -8,16 +8,20 @@ in every process; gathered, the code a run with tracing off needs fits in one su
 window, and a tracing session's in two (Doc/heap.md, "Start-up RSS").
 
 The functions are those with any cost under Valgrind's callgrind in `-c pass`, a
-program that allocates blocks of every size (SIZES), and four of Tools/bench/programs
-at a small scale, each with tracing off (PYPPER_ENABLE=0: the options are parsed) and
-with PYPPER_ENABLE=1, plus the few a session runs only at native speed (NATIVE_ONLY). A name the build no longer has is ignored by the linker;
-a function missing from the list still links, after the listed ones: a stale list
-costs pages, never correctness. tests/test_startup_rss.py notices when the code of a
+program that allocates blocks of every size (SIZES) and the eight programs of
+Tools/bench/programs at a small scale, each with tracing off (PYPPER_ENABLE=0: the
+options are parsed) and traced (PYPPER_ENABLE=1, from the start; once with a delayed
+start), plus code those runs miss (OFF_OBJECTS, TRACED_OBJECTS, TRACED_ONLY). A name
+the build no longer has is ignored by the linker; a function missing from the list
+still links, after the listed ones: a stale list costs pages, never correctness. tests/test_startup_rss.py notices when the code of a
 run no longer fits its windows.
 
-    ./python3 Tools/text_order.py [--python ./python3] [--out Tools/text_order.txt]
+    ./python3 Tools/text_order.py [--python ./python3] [--out Tools/text_order.txt] [--fresh]
 
-Needs valgrind (Tools/setup.sh installs it). Takes about a minute.
+What the runs find varies a little (the threads' timing under Valgrind), so the names
+of the list before that the executable still defines are kept unless --fresh.
+
+Needs valgrind (Tools/setup.sh installs it). Takes about three minutes.
 """
 
 import argparse
@@ -28,13 +32,25 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROGRAMS = ["binary_trees", "buffers", "containers", "strings"]
-SCALE = "0.03"
-# Functions a session runs that the runs under Valgrind miss: it runs one thread at a
-# time, so the sampler never sees the main thread wait for a CPU and never moves.
-# Found by recording page faults at native speed (`perf record -e page-faults -d`,
-# the faults whose address is their instruction's) on Tools/bench/programs traced.
-NATIVE_ONLY = {"pypper_placement_begin", "pypper_placement_choose", "pypper_placement_check"}
+PROGRAMS = ["binary_trees", "buffers", "churn", "containers", "json_roundtrip", "nbody",
+            "oo_sim", "strings"]
+SCALE = "0.03"          # tracing off: the heap's paths show at any scale
+TRACED_SCALE = "0.15"   # a session's upkeep (dropping stale entries, ...) takes longer
+# Code the runs under Valgrind miss, found by recording page faults at native speed
+# on Tools/bench/programs and tests/programs traced from the start (`perf record -e
+# page-faults -d`: the faults whose address is their instruction's are the code pages
+# mapped first). Of the objects named, every function is taken (build/obj/...).
+# With tracing off: the heap's rare paths (its reservation growing, huge blocks).
+OFF_OBJECTS = ["Objects/heap.o", "Objects/region.o", "Objects/pools.o", "Objects/medium.o",
+               "Objects/large.o", "Objects/trim.o", "Objects/retain.o",
+               "Objects/size_classes.o", "Objects/placement.o", "Objects/pymem_glue.o"]
+# Traced: Valgrind runs one thread at a time, so the sampler never sees the main
+# thread wait for a CPU and never moves (sampler_placement); the short runs never make
+# the object table and its states grow, move or drop stale entries to make room, nor
+# the live trace queue a large container's items.
+TRACED_OBJECTS = ["Pypper/sampler_placement.o", "Pypper/objtable.o",
+                  "Pypper/objtable_states.o"]
+TRACED_ONLY = {"pypper_own_mremap", "queue_pending"}
 SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 
 
@@ -54,13 +70,23 @@ if "pypper" in sys.modules or __import__("os").environ.get("PYPPER_ENABLE") == "
     _pypper._test_hand_over()
 """
 
+# Runs long enough (in wall time, whatever Valgrind's slowdown) for a delayed start.
+DELAYED = """
+import time
+t0 = time.monotonic()
+keep = []
+while time.monotonic() - t0 < 2.0:
+    keep.append([i for i in range(100)])
+    del keep[:-1000]
+"""
 
-def runs():
-    """(label, extra environment, argv tail) of each run."""
-    out = [("-c pass", {}, ["-c", "pass"]), ("sizes", {}, ["-c", SIZES])]
+
+def runs(scale):
+    """(label, argv tail) of each run."""
+    out = [("-c pass", ["-c", "pass"]), ("sizes", ["-c", SIZES])]
     for name in PROGRAMS:
-        out.append((name, {}, [os.path.join(ROOT, "Tools", "bench", "programs", name + ".py"),
-                               SCALE]))
+        out.append((name, [os.path.join(ROOT, "Tools", "bench", "programs", name + ".py"),
+                           scale]))
     return out
 
 
@@ -130,27 +156,66 @@ def collect(python, env_extra, argv, workdir, label):
         os.unlink(out)
 
 
+def read_list(path):
+    """The two groups of names of a list this tool wrote."""
+    groups, current = ([], []), 0
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line == "# tracing on":
+                current = 1
+            elif line and not line.startswith("#"):
+                groups[current].append(line)
+    return set(groups[0]), set(groups[1])
+
+
+def defined_functions(binary):
+    """Names of the functions defined in `binary` (its symbol table, by nm)."""
+    out = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True,
+                         check=True).stdout
+    return {f[2] for f in (line.split() for line in out.splitlines())
+            if len(f) == 3 and f[1] in "tTwW"}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--python", default=os.path.join(ROOT, "python3"))
     ap.add_argument("--out", default=os.path.join(ROOT, "Tools", "text_order.txt"))
+    ap.add_argument("--fresh", action="store_true",
+                    help="do not keep the names of the list before (by default those the "
+                         "executable still defines stay)")
     args = ap.parse_args()
     off, on = set(), set()
     with tempfile.TemporaryDirectory() as workdir:
-        for label, env, argv in runs():
+        for label, argv in runs(SCALE):
             # PYPPER_ENABLE=0: the options are read and checked, as when a user sets
             # any PYPPER_ variable without tracing.
-            off |= collect(args.python, dict(env, PYPPER_ENABLE="0"), argv, workdir,
+            off |= collect(args.python, {"PYPPER_ENABLE": "0"}, argv, workdir,
                            label + " (off)")
-            # The programs start their session after START_DELAY_MS (the default
-            # path); `-c pass` ends sooner, so it starts its session at once.
-            traced = dict(env, PYPPER_ENABLE="1")
-            if argv[0] == "-c":
-                traced["PYPPER_START_DELAY_MS"] = "0"
-            on |= collect(args.python, traced, argv, workdir, label + " (traced)")
-    on |= NATIVE_ONLY
+        for label, argv in runs(TRACED_SCALE):
+            # A session from the start, as with a trace file or pypper.start(); and
+            # one started later (START_DELAY_MS, the drop-in's default path).
+            on |= collect(args.python, {"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "0"},
+                          argv, workdir, label + " (traced)")
+        on |= collect(args.python, {"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "100"},
+                      ["-c", DELAYED], workdir, "delayed start (traced)")
+    on |= TRACED_ONLY
+    objdir = os.path.join(os.path.dirname(os.path.realpath(args.python)), "build", "obj")
+    for objects, group in ((OFF_OBJECTS, off), (TRACED_OBJECTS, on)):
+        for obj in objects:
+            path = os.path.join(objdir, obj)
+            if not os.path.exists(path):
+                sys.exit(f"text_order: {path} is missing: run it on an in-tree build")
+            group |= defined_functions(path)
     if not off:
         sys.exit("text_order: no function of the executable ran: is it built with -g?")
+    if not args.fresh and os.path.exists(args.out):
+        # Runs under Valgrind differ in what rare paths the threads take: the names of
+        # the list before, that the executable still has, stay in their group.
+        old_off, old_on = read_list(args.out)
+        have = defined_functions(args.python)
+        off |= old_off & have
+        on |= old_on & have
     with open(args.out, "w") as f:
         f.write("# Written by Tools/text_order.py: functions run with tracing off, then those\n"
                 "# only a tracing session runs. The link puts them first, in this order.\n")

@@ -5,7 +5,8 @@
 # `python3` link; Doc/heap.md, "Start-up RSS"):
 #   - inside .text, first: the C runtime's start-up code (_start, frame_dummy), the
 #     functions of ORDER (Tools/text_order.txt, one name a line; each function is in
-#     its own section, .text.NAME, with -ffunction-sections) up to its "# tracing on"
+#     its own section, .text.NAME, with -ffunction-sections, and its clones in
+#     .text.NAME.SUFFIX) up to its "# tracing on"
 #     line, the code taken from libgcc and libc_nonshared, then the rest of ORDER;
 #   - .fini (the executable's exit code) right after .init instead of after .text.
 # Everything else is the default script. .text stays one output section (Valgrind and
@@ -28,8 +29,9 @@ sed -n '/^==========/,/^==========/p' "$tmp/verbose" | sed '1d;$d' > "$tmp/defau
 [ -s "$tmp/default.ld" ] || fallback "the linker printed no default script"
 
 # The functions, as input-section patterns, in two groups.
-sed -n '/^# tracing on/q; /^[A-Za-z_]/p' "$order" | sed 's/.*/    *(.text.& .text.startup.&)/' > "$tmp/off"
-sed -n '/^# tracing on/,$p' "$order" | sed -n '/^[A-Za-z_]/p' | sed 's/.*/    *(.text.&)/' > "$tmp/on"
+# .text.NAME.* are the compiler's clones and parts of NAME (.constprop.0, .part.0).
+sed -n '/^# tracing on/q; /^[A-Za-z_]/p' "$order" | sed 's/.*/    *(.text.& .text.&.* .text.startup.&)/' > "$tmp/off"
+sed -n '/^# tracing on/,$p' "$order" | sed -n '/^[A-Za-z_]/p' | sed 's/.*/    *(.text.& .text.&.*)/' > "$tmp/on"
 
 awk -v off="$tmp/off" -v on="$tmp/on" '
     # The .fini output section: kept aside, written after .init.
