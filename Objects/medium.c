@@ -22,7 +22,19 @@
  *   its words. A search for k starts at the hint of the largest bucket with
  *   bucket_lo <= k; finding the first run of k proves no run of k or more lies
  *   before it, which raises the hints of the buckets with bucket_lo >= k; a free
- *   lowers the hints of the buckets its merged run satisfies. */
+ *   lowers the hints of the buckets its merged run satisfies.
+ * - The last exact lengths searched (run_memo): a search for a k between two bucket
+ *   lengths raises no hint of its own bucket (a shorter run of that bucket may lie
+ *   lower), so a program that asks again and again for one such length (re's scanner
+ *   objects, 1,120 bytes: 35 units) started every search at the same low hint and
+ *   read the fragmented words up to where the last one was found: 4,100 instructions
+ *   an allocation, 16% of Tools/bench/programs/strings.py's (run as a script, tracing
+ *   off; 500 with the memo). The memo keeps, for a few lengths, where the last first
+ *   fit of that length was found: no run of k lies before it, until a free leaves a
+ *   run of k or more lower down (memos_lower, beside each hints_lower, moves it
+ *   there). A search starts at the higher of the memo and the bucket's hint: the
+ *   same first fit, found from nearer (checked against a search without it over
+ *   Tools/bench/programs: no block placed elsewhere). */
 #include "heap_internal.h"
 #include "medium_bits.h"
 #include "region.h"
@@ -44,6 +56,49 @@ static uint16_t group_bound[HEAP_TIERS][TIER_ARENAS_MAX / 64];
 static uint32_t arena_hint[HEAP_TIERS][MEDIUM_BUCKETS];
 static uint32_t arena_end[HEAP_TIERS];      /* 1 + the highest medium arena index */
 static uint32_t arena_count[HEAP_TIERS];    /* medium arenas now */
+
+/* Where the last first fits of a few exact lengths were found (above): no free run of
+ * k units or more lies before word w of arena j (of the tier). A length has one slot
+ * (k % RUN_MEMOS); a length takes it (from another) only after a search that read
+ * more than MEMO_FAR words past where it started, so the frees of programs whose
+ * searches are short pay one test (memos_on). k 0: unused. The position is one
+ * number, arena * MEDIUM_WORDS + word. */
+#define RUN_MEMOS 4
+#define MEMO_FAR 8
+typedef struct {
+    uint32_t k;
+    uint32_t at;
+} run_memo;
+static run_memo run_memos[HEAP_TIERS][RUN_MEMOS];
+static bool memos_on[HEAP_TIERS];
+
+static inline uint32_t memo_at(uint32_t j, unsigned word) { return j * MEDIUM_WORDS + word; }
+
+/* A free run of len units now starts at word `word` of arena j: no memo of a length
+ * it holds may lie beyond it. */
+static inline void memos_lower(unsigned tier, uint32_t j, unsigned len, unsigned word)
+{
+    if (!memos_on[tier])
+        return;
+    uint32_t at = memo_at(j, word);
+    run_memo *e = run_memos[tier];
+    for (unsigned i = 0; i < RUN_MEMOS; i++)
+        if (e[i].k <= len && at < e[i].at)
+            e[i].at = at;
+}
+
+/* A first fit of k (memo_kept: between bucket lengths) found at `at`, by a search
+ * that started at `from`. */
+static inline void memo_found(unsigned tier, run_memo *memo, unsigned k, uint32_t from,
+                              uint32_t at)
+{
+    if (memo->k == k) {
+        memo->at = at;
+    } else if (at - from > MEMO_FAR) {
+        *memo = (run_memo){k, at};
+        memos_on[tier] = true;
+    }
+}
 
 /* bucket_at[k]: the largest bucket with bucket_lo <= k (k up to 1024 units; filled by
  * medium_init). */
@@ -131,6 +186,7 @@ static void note_freed(arena_meta *m, unsigned first, unsigned end)
     uint32_t j = local_index(m);
     raise_bound(m->tier, j, len + 1);
     hints_lower(m->tier, j, m, len, start >> 6);
+    memos_lower(m->tier, j, len, start >> 6);
 }
 
 static arena_meta *new_medium_arena(unsigned tier)
@@ -149,6 +205,7 @@ static arena_meta *new_medium_arena(unsigned tier)
     arena_count[tier]++;
     raise_bound(tier, j, NO_RUN_BOUND);
     hints_lower(tier, j, m, MEDIUM_UNITS, 0);
+    memos_lower(tier, j, MEDIUM_UNITS, 0);
     return m;
 }
 
@@ -177,7 +234,19 @@ static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
     unsigned bucket = bucket_of(k);
     uint16_t *bound = run_bound[tier];
     uint32_t end = arena_end[tier];
-    for (uint32_t j = arena_hint[tier][bucket]; j < end;) {
+    uint32_t j = arena_hint[tier][bucket];
+    /* The memo of k, when it is further along than the bucket's hint: arena memo_j
+     * from word memo_w. */
+    run_memo *memo = &run_memos[tier][k % RUN_MEMOS];
+    bool memo_kept = bucket_lo[bucket] < k;
+    uint32_t memo_j = UINT32_MAX;
+    unsigned memo_w = 0;
+    if (memo_kept && memo->k == k && memo->at / MEDIUM_WORDS >= j) {
+        j = memo_j = memo->at / MEDIUM_WORDS;
+        memo_w = memo->at % MEDIUM_WORDS;
+    }
+    uint32_t searched_from = memo_at(j, j == memo_j ? memo_w : 0);
+    while (j < end) {
         uint32_t g = j >> 6;
         if (group_bound[tier][g] <= k) {
             j = (g + 1) << 6;
@@ -190,10 +259,15 @@ static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
             if (bound[j] > k) {
                 arena_meta *m = arena_at(tier, j);
                 medium_body *mb = layout_medium(m);
+                unsigned from = mb->hint[bucket];
+                if (j == memo_j && memo_w > from)
+                    from = memo_w;
                 long pos = mb->free_units < k ? -1
-                           : bits_find_run(medium_used_bits(m), mb->full_words, mb->hint[bucket], k);
+                           : bits_find_run(medium_used_bits(m), mb->full_words, from, k);
                 if (pos >= 0) {
                     hints_raise(tier, j, m, k, (unsigned)pos >> 6);
+                    if (memo_kept)
+                        memo_found(tier, memo, k, searched_from, memo_at(j, (unsigned)pos >> 6));
                     return take_run(m, (unsigned)pos, k, zeroed);
                 }
                 bound[j] = (uint16_t)k;
@@ -209,6 +283,8 @@ static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
     if (!m)
         return NULL;
     hints_raise(tier, local_index(m), m, k, 0);
+    if (memo_kept)
+        memo_found(tier, memo, k, searched_from, memo_at(local_index(m), 0));
     return take_run(m, 0, k, zeroed);
 }
 

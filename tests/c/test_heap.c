@@ -361,6 +361,55 @@ static void test_medium(void)
     CHECK(st.tier[PYPPER_TIER_SLOW].medium_blocks == 0);
 }
 
+/* Repeated requests of one length between two bucket lengths (35 units: re's scanner
+ * objects) over holes a little too short (33 units, the same bucket): each is the
+ * first fit, found from where the last one was (Objects/medium.c, run_memo), and a
+ * free that leaves a long enough run lower down is taken next. */
+static void test_medium_first_fit_memo(void)
+{
+    enum { PAIRS = 40, HOLE = 33 * 32, SEP = 17 * 32, ASK = 35 * 32 };
+    char *hole[PAIRS], *sep[PAIRS];
+    for (int i = 0; i < PAIRS; i++) {
+        hole[i] = pypper_heap_malloc_in(PYPPER_TIER_SLOW, HOLE);
+        sep[i] = pypper_heap_malloc_in(PYPPER_TIER_SLOW, SEP);
+        CHECK(hole[i] && sep[i]);
+    }
+    bool packed = true;                 /* the pairs lie one after another */
+    for (int i = 0; i < PAIRS; i++)
+        packed = packed && sep[i] == hole[i] + HOLE && (i == 0 || hole[i] == sep[i - 1] + SEP);
+    CHECK(packed);
+    for (int i = 0; i < PAIRS; i++)
+        pypper_heap_free(hole[i]);
+    /* No 33-unit hole holds 35 units: the first fit lies past the pairs, every time. */
+    char *first = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    CHECK(first && first >= sep[PAIRS - 1] + SEP);
+    bool same = true;
+    for (int r = 0; r < 1000; r++) {
+        pypper_heap_free(first);
+        char *again = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+        same = same && again == first;
+        first = again;
+    }
+    CHECK(same);
+    /* A separator freed: its two neighbouring holes and it make a run of 83 units at
+     * hole 5, below the memo: the next request takes it. */
+    pypper_heap_free(sep[5]);
+    sep[5] = NULL;
+    char *low = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    CHECK(low == hole[5]);
+    /* And the next one the rest of that run (83 - 35 = 48 units). */
+    char *next = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    CHECK(next == hole[5] + ASK);
+    pypper_heap_free(low);
+    pypper_heap_free(next);
+    pypper_heap_free(first);
+    for (int i = 0; i < PAIRS; i++)
+        pypper_heap_free(sep[i]);
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[PYPPER_TIER_SLOW].medium_blocks == 0);
+}
+
 static void test_calloc_realloc(void)
 {
     for (size_t n = 1; n < (4u << 20); n = n * 3 + 7) {
@@ -812,6 +861,7 @@ int main(void)
     test_pool_records_reset();
     test_pool_settled();
     test_medium();
+    test_medium_first_fit_memo();
     test_tracking();
     test_tracking_state();
     test_calloc_realloc();
