@@ -39,16 +39,26 @@ with open('/proc/self/maps') as maps, open('/proc/self/pagemap', 'rb') as pm:
 print(len(windows), pages)
 """
 
-# Allocation of every size class the heap serves: small objects, medium and large
-# blocks, growth by realloc, and frees.
+# A program of its own (not one Tools/text_order.py runs): records in dicts and
+# slotted objects, a set, JSON out and back, regular expressions, a growing
+# bytearray and blocks of every size the heap serves, freed, and a collection.
 WORK = """
-import gc
-keep = [str(i) * (i % 40) for i in range(20000)]
-blobs = [bytearray(n) for n in (600, 5000, 70000, 300000, 2 << 20)]
-grow = []
-for i in range(50000):
-    grow.append(i)
-del keep, blobs
+import gc, json, re
+class Point:
+    __slots__ = ("x", "y")
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+rows = [{"id": i, "name": "n%d" % i, "tags": [i % 7, i % 11]} for i in range(15000)]
+points = [Point(i, -i) for i in range(15000)]
+seen = {r["name"] for r in rows if r["id"] % 3}
+text = json.dumps(rows[:3000])
+back = json.loads(text)
+found = sum(len(m.group(0)) for m in re.finditer(r"n\\d+", text))
+buf = bytearray()
+for i in range(3000):
+    buf += b"x" * (i % 300)
+blobs = [bytes(n) for n in (700, 9000, 90000, 500000, 3 << 20)]
+del rows, points, seen, back, blobs
 gc.collect()
 """
 
