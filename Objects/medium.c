@@ -72,6 +72,7 @@ typedef struct {
 static run_memo run_memos[HEAP_TIERS][RUN_MEMOS];
 static bool memos_on[HEAP_TIERS];
 
+_Static_assert((uint64_t)TIER_ARENAS_MAX * MEDIUM_WORDS <= UINT32_MAX, "memo positions fit 32 bits");
 static inline uint32_t memo_at(uint32_t j, unsigned word) { return j * MEDIUM_WORDS + word; }
 
 /* A free run of len units now starts at word `word` of arena j: no memo of a length
@@ -94,7 +95,7 @@ static inline void memo_found(unsigned tier, run_memo *memo, unsigned k, uint32_
 {
     if (memo->k == k) {
         memo->at = at;
-    } else if (at - from > MEMO_FAR) {
+    } else if (at > from && at - from > MEMO_FAR) {  /* (a released arena below: near) */
         *memo = (run_memo){k, at};
         memos_on[tier] = true;
     }
