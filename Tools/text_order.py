@@ -199,6 +199,8 @@ def main():
                           argv, workdir, label + " (traced)")
         on |= collect(args.python, {"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "100"},
                       ["-c", DELAYED], workdir, "delayed start (traced)")
+    if not off:
+        sys.exit("text_order: no function of the executable ran: is it built with -g?")
     on |= TRACED_ONLY
     objdir = os.path.join(os.path.dirname(os.path.realpath(args.python)), "build", "obj")
     for objects, group in ((OFF_OBJECTS, off), (TRACED_OBJECTS, on)):
@@ -207,8 +209,6 @@ def main():
             if not os.path.exists(path):
                 sys.exit(f"text_order: {path} is missing: run it on an in-tree build")
             group |= defined_functions(path)
-    if not off:
-        sys.exit("text_order: no function of the executable ran: is it built with -g?")
     if not args.fresh and os.path.exists(args.out):
         # Runs under Valgrind differ in what rare paths the threads take: the names of
         # the list before, that the executable still has, stay in their group.

@@ -28,10 +28,11 @@ fallback() {
 sed -n '/^==========/,/^==========/p' "$tmp/verbose" | sed '1d;$d' > "$tmp/default.ld"
 [ -s "$tmp/default.ld" ] || fallback "the linker printed no default script"
 
-# The functions, as input-section patterns, in two groups.
-# .text.NAME.* are the compiler's clones and parts of NAME (.constprop.0, .part.0).
-sed -n '/^# tracing on/q; /^[A-Za-z_]/p' "$order" | sed 's/.*/    *(.text.& .text.&.* .text.startup.&)/' > "$tmp/off"
-sed -n '/^# tracing on/,$p' "$order" | sed -n '/^[A-Za-z_]/p' | sed 's/.*/    *(.text.& .text.&.*)/' > "$tmp/on"
+# The functions, as input-section patterns, in two groups. .text.NAME.* are the
+# compiler's clones and parts of NAME (.constprop.0, .part.0); main is in .text.startup.
+patterns() { sed -n 's/^[A-Za-z_].*/    *(.text.& .text.&.* .text.startup.&)/p'; }
+sed '/^# tracing on/q' "$order" | patterns > "$tmp/off"
+sed -n '/^# tracing on/,$p' "$order" | patterns > "$tmp/on"
 
 awk -v off="$tmp/off" -v on="$tmp/on" '
     # The .fini output section: kept aside, written after .init.
