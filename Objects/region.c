@@ -26,6 +26,10 @@ typedef struct free_run {
     uint64_t since;    /* dirty: retain_now() when it was (last) released */
 } free_run;
 
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18                   /* Linux 4.14 */
+#endif
+
 #define MAX_FREE_RUNS 4096
 
 static struct {
@@ -89,6 +93,9 @@ int region_init(void)
         pypper_heap_layout.body = body;
         pypper_heap_layout.pools = pools;
         pypper_heap_layout.pool_bits = bits;
+        /* The live trace's bits are a session's: a forked child, which forgets the
+         * session, gets them cleared (own_memory.c says why). */
+        (void)madvise(track, track_len, MADV_WIPEONFORK);
         pypper_heap_layout.track = track;
         pypper_heap_layout.base = base;
         return 0;

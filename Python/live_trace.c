@@ -60,6 +60,7 @@
 #include "internal/pycore_object.h"
 
 #include "live_trace.h"
+#include "../Pypper/lifecycle.h"
 #include "../Modules/process_hooks.h"
 #include "alloc_sites.h"
 
@@ -1030,6 +1031,11 @@ static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     (void)self;
     if (!LT.on || nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
+        Py_RETURN_NONE;
+    /* A forked child, before its session forgets (an after-fork hook of the program's,
+     * registered before Pypper's, may collect): the table and bits are empty copies
+     * (Pypper/own_memory.c), not the session's; leave them alone. */
+    if (pypper_lifecycle_state() == PYPPER_STATE_STOPPED)
         Py_RETURN_NONE;
     if (collection_hook)
         collection_hook(false);

@@ -374,6 +374,48 @@ def test_fork_while_tracing():
     assert out == "ok\n"
 
 
+def test_fork_hook_collecting_before_pypper_forgets_walks_nothing():
+    # An after-fork hook registered before Pypper's runs first in the child, and may
+    # collect. The child's copies of the table and bits are empty (Pypper/own_memory.c:
+    # wiped on fork), not the session's: the live trace must not walk into them. The
+    # child then forgets, and a session started there traces afresh.
+    # (Registered before pypper is imported: its hooks come later. Survivors of
+    # generation 0 are walked with live_generation=1.)
+    out = check("""
+        import gc, os
+        class Rec: pass
+        seen = {}
+        def child_hook():
+            seen["before"] = _pypper.live_trace_stats()["survivors_walked"]
+            seen["kept"] = [Rec() for _ in range(3000)]
+            gc.collect(0)
+            seen["after"] = _pypper.live_trace_stats()["survivors_walked"]
+        os.register_at_fork(after_in_child=child_hook)
+        import pypper, _pypper
+        pypper.start(live_generation=1)
+        data = [Rec() for _ in range(20000)]
+        gc.collect()
+        assert _pypper.live_trace_knows(data[5])
+        pid = os.fork()
+        if pid == 0:
+            ok = seen["before"] == seen["after"] and _pypper.state() == "stopped"
+            ok = ok and not _pypper.live_trace_knows(data[5])
+            pypper.start()
+            mine = [Rec() for _ in range(5000)]
+            gc.collect()
+            ok = ok and _pypper.live_trace_knows(data[5]) and _pypper.live_trace_knows(mine[9])
+            ok = ok and _pypper.live_trace_knows(seen["kept"][3])
+            pypper.end()
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert _pypper.live_trace_knows(data[5])
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_results_are_unchanged_by_tracing():
     code = """
         import gc, hashlib, pypper, sys
