@@ -43,6 +43,7 @@
 
 #include "internal/pycore_code.h"
 #include "internal/pycore_frame.h"
+#include "internal/pycore_gc.h"       /* PyGC_Head */
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_layout.h"   /* the reservation and pool geometry (read only) */
@@ -143,6 +144,9 @@ static struct {
     uint64_t own_frames;            /* allocations with only Pypper's and library frames */
     uint64_t via_library;           /* sites taken from a frame that called the library */
     uint64_t kept_small;            /* samples dropped: their pool's recorded block lives */
+    uint64_t recycled;              /* recorded blocks reused from a free list, recorded again */
+    const void *just_recorded;      /* the small block recorded last (its object is made
+                                       next: not one from a free list) */
     uint32_t records;               /* blocks sampled (small and large), saturating: the
                                        clock of site_rec.first/last */
     class_count *class_counts;      /* samples by (site, size class): count_cap slots */
@@ -153,6 +157,9 @@ static struct {
  * hook was installed over it) stays in, inactive: it then passes calls on without
  * looking. */
 static bool wrapper_active;
+
+bool pypper_alloc_sites_watching;
+bool pypper_alloc_sites_objects_seen;
 
 /* Bytes to the next recorded allocation: the heap's observer's, which both the
  * observed entry points and the wrapper take sizes from. */
@@ -600,6 +607,7 @@ static void record(void *block, size_t size)
         return;
     }
     *r = (pool_rec){id, id ? granule : 0};
+    S.just_recorded = block;
     S.recorded_small++;
 }
 
@@ -627,6 +635,37 @@ static void forget_large(void *block)
 static _Thread_local bool quiet_thread;
 
 void pypper_alloc_sites_quiet_thread(bool quiet) { quiet_thread = quiet; }
+
+void pypper_alloc_sites_new_object(PyObject *op)
+{
+    pypper_alloc_sites_objects_seen = true;
+    /* (_PyType_PreHeaderSize's sum: pycore_object.h clashes with heap_layout.h.) */
+    PyTypeObject *tp = Py_TYPE(op);
+    size_t pre = (PyType_IS_GC(tp) ? sizeof(PyGC_Head) : 0)
+                 + (PyType_HasFeature(tp, Py_TPFLAGS_PREHEADER) ? 2 * sizeof(PyObject *) : 0);
+    const char *block = (const char *)op - pre;
+    uintptr_t off = (uintptr_t)block - S.base;
+    if ((size_t)(off >> POOL_SHIFT) >= S.npools)
+        return;                     /* not in the heap's pools */
+    pool_meta *pool = layout_pool(block);
+    uint16_t granule = layout_mark_opener(block);
+    if (__builtin_expect(pool->mark.opener != granule || !pool->size, 1))
+        return;
+    if (block == S.just_recorded) {
+        S.just_recorded = NULL;     /* the recorded allocation's own object */
+        return;
+    }
+    /* From a free list: the recorded object died and this is another, made here. */
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    if (!ts || ts->interp != S.main_interp || quiet_thread || S.quiet) {
+        pool->mark.opener = 0;      /* Pypper's own object, or another interpreter's */
+        return;
+    }
+    uint32_t id = current_site(ts);
+    note_record(id);
+    pool->mark = (pool_rec){id, id ? granule : 0};
+    S.recycled++;
+}
 
 void pypper_alloc_sites_own_dir(const char *dir)
 {
@@ -764,6 +803,7 @@ static bool unwrap_domains(void)
 
 static void release(bool drop_references)
 {
+    pypper_alloc_sites_watching = false;
     /* The inner allocators stay where they are (in S) while a wrapper is left in. */
     bool unwrapped = unwrap_domains();
     if (S.watcher >= 0) {
@@ -855,6 +895,9 @@ int pypper_alloc_sites_start(uint64_t period)
     pypper_heap_clear_pool_marks();
     S.on = true;
     wrap_domains();
+    pypper_alloc_sites_watching = true;
+    Py_XDECREF(PyList_New(0));      /* (sets pypper_alloc_sites_objects_seen, if called) */
+    PyErr_Clear();
     return 0;
 }
 
@@ -1014,7 +1057,7 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
 
 PyObject *pypper_alloc_sites_stats(void)
 {
-    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I}",
+    return Py_BuildValue("{s:O,s:I,s:K,s:K,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:O,s:K}",
                          "running", S.on ? Py_True : Py_False, "sites", (unsigned)S.nsites,
                          "sites_gone", (unsigned long long)S.sites_gone,
                          "codes_gone", (unsigned long long)S.codes_gone,
@@ -1031,5 +1074,7 @@ PyObject *pypper_alloc_sites_stats(void)
                          "quiet_large", (unsigned long long)S.quiet_large,
                          "quiet_thread_blocks", (unsigned long long)S.quiet_thread_blocks,
                          "own_frames", (unsigned long long)S.own_frames,
-                         "sample_classes", (unsigned)S.count_used);
+                         "sample_classes", (unsigned)S.count_used,
+                         "free_lists_seen", pypper_alloc_sites_objects_seen ? Py_True : Py_False,
+                         "recycled", (unsigned long long)S.recycled);
 }

@@ -16,6 +16,18 @@
  * object that existed before the session started (it can have no site). */
 #define PYPPER_SITE_BEFORE_SESSION UINT32_MAX
 
+/* True while a session records sites: python3's _Py_NewReference (new_reference.c)
+ * then tells each object made, with the GIL, to pypper_alloc_sites_new_object: an
+ * object whose block is its pool's recorded one, other than the allocation recorded
+ * last, came from a free list (its block was freed and reused without the allocator
+ * seeing it): the block is recorded again, with the line making it now. */
+extern bool pypper_alloc_sites_watching;
+void pypper_alloc_sites_new_object(PyObject *op);
+/* Set by python3's _Py_NewReference once called: false where libpython does not call
+ * it (the extension module in a stock python3.12, or a libpython that binds its own
+ * calls): free lists then go unseen (stats()["free_lists_seen"]). */
+extern bool pypper_alloc_sites_objects_seen;
+
 /* With the GIL: start recording; besides blocks above 512 bytes, one allocation per
  * `period` x 4 KiB allocated (0: no sites at all). 0 or -1 with a Python exception. */
 int pypper_alloc_sites_start(uint64_t period);

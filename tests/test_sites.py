@@ -698,6 +698,47 @@ def test_freed_recorded_block_passes_no_site_on():
     assert out == "ok\n"
 
 
+def test_block_recycled_by_a_free_list_takes_the_new_line():
+    # A temporary list (line A) dies into the list free list and the next list made,
+    # on line B, takes its block with no allocator call either way. A recorded block
+    # must not pass line A on to it: the drop-in's _Py_NewReference sees the object
+    # made (python3's own, Python/new_reference.c). The same for tuples and dicts; and
+    # tracemalloc, which libpython's own _Py_NewReference tells, still names line B.
+    out = check("""
+        import tracemalloc
+        line_a = sys._getframe().f_lineno + 3
+        def make(k):
+            # a one-item temporary list, a dict and a tuple (line A)
+            t = bytes([k & 0xFF]) * 512 + bytes(len({"k": k})) + bytes(len((k, k + 1)))
+            s = [k * 0.5 + i for i in range(16)]; d = {"k": k}; u = (k, s)   # line B
+            return (t, s, d, u)
+        pypper.start()
+        assert _pypper.alloc_sites_stats()["free_lists_seen"]
+        keep = [make(k) for k in range(20000)]
+        gc.collect()
+        snap = pypper.snapshot()
+        recycled = _pypper.alloc_sites_stats()["recycled"]
+        lines = {}
+        for kind, objs, most in (("list", [r[1] for r in keep], 0.9),
+                                 ("dict", [r[2] for r in keep], 0.9),
+                                 ("tuple", [r[3] for r in keep], 0.001)):
+            # Their own sites (a dict's keys table may come from a free list of
+            # tables, which is no object: "buffer" sites are left out.) The tuples'
+            # unsampled rest gets none: lines allocating tuples in turn.
+            got = [o.site for o in rows(snap, objs)
+                   if o and o.site and o.site_kind in ("sampled", "inferred")]
+            assert len(got) >= most * len(objs), (kind, len(got))
+            lines[kind] = sorted({int(x.split(":")[1].split()[0]) - line_a for x in got})
+        pypper.end()
+        tracemalloc.start()
+        again = [make(k) for k in range(100)]
+        tb = tracemalloc.get_object_traceback(again[-1][1])
+        tracemalloc.stop()
+        print(recycled > 0, lines, tb[0].lineno - line_a)
+    """)
+    assert out == "True {'list': [1], 'dict': [1], 'tuple': [1]} 1\n", out
+
+
 def test_lines_that_alternate_are_not_guessed():
     """A loop that makes a list on one line every 25th turn and on another otherwise
     (a BFS graph's hot community and its cold rest): each pool holds both, and a
