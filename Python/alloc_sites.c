@@ -59,6 +59,9 @@
 #define INDEX_MIN_CAP 1024u         /* initial slots of the site index (4 KiB) */
 #define LARGE_SHIFT 9u              /* a large-site slot per 512 bytes */
 #define SAMPLE_BYTES 4096           /* ALLOC_SAMPLE 1: one allocation per 4 KiB allocated */
+/* The offset of a function's site (pypper_alloc_sites_function_site): no instruction;
+ * its line is the function's first. */
+#define FUNCTION_OFFSET (-1)
 
 typedef struct {
     PyCodeObject *code;             /* borrowed (see `strong`); SITE_GONE once it died */
@@ -244,6 +247,13 @@ static bool code_room(void)
     return true;
 }
 
+/* The line of the instruction at offset in code; a function site's: its first. */
+static int line_of(PyCodeObject *code, int offset)
+{
+    return offset < 0 ? code->co_firstlineno
+                      : PyCode_Addr2Line(code, offset * (int)sizeof(_Py_CODEUNIT));
+}
+
 /* A code object with sites is being destroyed (the watcher, with the GIL): its sites
  * keep what describes them and stop matching it (its address may be reused). */
 static void code_gone(PyCodeObject *co)
@@ -254,8 +264,7 @@ static void code_gone(PyCodeObject *co)
     uint64_t fingerprint = pypper_code_fingerprint(co);
     for (uint32_t id = *slot; id; id = S.sites[id].next) {
         S.gone[id] = (gone_rec){Py_NewRef(co->co_filename), Py_NewRef(co->co_qualname),
-                                fingerprint, co->co_firstlineno,
-                                PyCode_Addr2Line(co, S.sites[id].offset * (int)sizeof(_Py_CODEUNIT))};
+                                fingerprint, co->co_firstlineno, line_of(co, S.sites[id].offset)};
         S.sites[id].code = SITE_GONE;
         S.sites_gone++;
     }
@@ -1008,6 +1017,23 @@ const void *pypper_alloc_site_code(uint32_t site)
     return known_site(site) && S.sites[site].code != SITE_GONE ? S.sites[site].code : NULL;
 }
 
+bool pypper_alloc_sites_same_function(uint32_t a, uint32_t b)
+{
+    const void *x = pypper_alloc_site_code(a);
+    return x && x == pypper_alloc_site_code(b);
+}
+
+uint32_t pypper_alloc_sites_function_site(uint32_t site)
+{
+    PyCodeObject *code = (PyCodeObject *)pypper_alloc_site_code(site);
+    return code && S.on ? intern_site(code, FUNCTION_OFFSET) : 0;
+}
+
+bool pypper_alloc_site_is_function(uint32_t site)
+{
+    return known_site(site) && S.sites[site].offset == FUNCTION_OFFSET;
+}
+
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
 {
     const void *c = pypper_alloc_site_code(site);
@@ -1034,7 +1060,7 @@ int pypper_alloc_site_identity(uint32_t site, pypper_site_identity *out)
         out->filename = code->co_filename;
         out->qualname = code->co_qualname;
         out->firstlineno = code->co_firstlineno;
-        out->line = PyCode_Addr2Line(code, out->offset * (int)sizeof(_Py_CODEUNIT));
+        out->line = line_of(code, out->offset);
     }
     return 1;
 }
@@ -1052,6 +1078,8 @@ PyObject *pypper_alloc_site_describe(uint32_t site)
     pypper_site_identity id;
     if (!pypper_alloc_site_identity(site, &id))
         Py_RETURN_NONE;
+    if (id.offset == FUNCTION_OFFSET)
+        return PyUnicode_FromFormat("%U:%d (%U, lines in turn)", id.filename, id.line, id.qualname);
     return PyUnicode_FromFormat("%U:%d (%U)", id.filename, id.line, id.qualname);
 }
 

@@ -2,8 +2,9 @@
  * table keyed by (level, region, type): level 0 regions are pools (16 KiB), level 1
  * arenas (1 MiB); of the seeds of a key, the one at the lowest address keeps it (the
  * first allocated there, as pools and arenas fill upwards), whatever order the seeds
- * come in. An arena whose pools of a type were filled by lines in turn gives no site,
- * nor does a pool whose seed is an older line's survivor (pypper_site_infer_settle). */
+ * come in. An arena whose pools of a type were filled by lines in turn gives no line,
+ * nor does a pool whose seed is an older line's survivor (pypper_site_infer_settle);
+ * when the lines in turn are all of one function, it gives that function. */
 #include "site_infer.h"
 #include "../Pypper/own_memory.h"
 
@@ -22,6 +23,8 @@ typedef struct {
                                    lines in turn (pypper_site_infer_settle) */
     bool stale;                 /* a pool's: its seed is an older line's survivor among
                                    a later line's objects (settle): it names neither */
+    bool foreign;               /* an arena's, mixed: a line in turn was another
+                                   function's (no function speaks for the arena) */
 } slot;
 
 /* The samples of an island line, as a share of those of a line around its islands,
@@ -39,10 +42,12 @@ typedef struct {
     uint32_t site, seeds, islands;
     uint32_t around[2];         /* sites next to its islands (the first two seen) */
     bool mixed;
+    bool foreign;               /* mixed with a line of another function */
 } pair;
 
 struct site_infer {
     size_t cap;
+    pypper_site_infer_functions fns;    /* settle's; zero: lines only */
     pair *pairs;                /* cap of them, after the slots */
     slot slots[];
 };
@@ -79,7 +84,7 @@ static pair *pair_at(const site_infer *t, const void *type, uint32_t site, bool 
         if (!p->type) {
             if (!add)
                 return NULL;
-            *p = (pair){type, NULL, site, 0, 0, {0, 0}, false};
+            *p = (pair){type, NULL, site, 0, 0, {0, 0}, false, false};
             return p;
         }
         if (p->type == type && p->site == site)
@@ -111,7 +116,7 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
         uintptr_t key = key_of(block, level);
         slot *s = find(t, key, type);
         if (!s->key || (uintptr_t)block < (uintptr_t)s->block)
-            *s = (slot){key, type, block, site, s->mixed, false};
+            *s = (slot){key, type, block, site, s->mixed, false, s->foreign};
     }
 }
 
@@ -152,11 +157,26 @@ static bool share_at_least(const pair *c, const pair *a, pypper_site_infer_sampl
  * older line in a pool a later line refilled around it (a module's import-time
  * strings, then a loop's names). Its pool infers nothing, the rest is untouched (as an
  * island it cost a newcomer's 600 KB of names their site). */
+/* Whether lines a and b are of one function (never without the callback). */
+static bool same_function(const site_infer *t, uint32_t a, uint32_t b)
+{
+    return a == b || (t->fns.same_function && t->fns.same_function(a, b));
+}
+
+/* A mixed region or line answers with the function of `site`, unless `foreign`. */
+static uint32_t function_of(const site_infer *t, uint32_t site, bool foreign)
+{
+    return !foreign && t->fns.function_site ? t->fns.function_site(site) : 0;
+}
+
 void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn,
-                              pypper_site_infer_samples_fn samples)
+                              pypper_site_infer_samples_fn samples,
+                              const pypper_site_infer_functions *fns)
 {
     if (!t)
         return;
+    if (fns)
+        t->fns = *fns;
     slot *s = (slot *)t->slots;
     for (size_t i = 0; i < t->cap; i++) {
         if (!s[i].key || (s[i].key - 1) & 1)
@@ -187,8 +207,13 @@ void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_tur
             s[i].stale = true;
         } else if (seeded && !same) {
             slot *arena_slot = find(t, key_of(s[i].block, 1), s[i].type);
-            if (arena_slot->key)
+            if (arena_slot->key) {
                 arena_slot->mixed = true;
+                bool other_function = !same_function(t, arena_slot->site, s[i].site);
+                for (int k = 0; k < turns; k++)
+                    other_function |= !same_function(t, s[i].site, other[k]);
+                arena_slot->foreign |= other_function;
+            }
             c->islands++;
             for (int k = 0; k < turns; k++)
                 if (!c->around[0] || c->around[0] == other[k])
@@ -209,11 +234,16 @@ void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_tur
         const pair *c = &t->pairs[k];
         if (!c->type || c->islands < 2 || 2 * c->islands < c->seeds)
             continue;
-        pair_at(t, c->type, c->site, true)->mixed = true;
+        pair *me = pair_at(t, c->type, c->site, true);
+        me->mixed = true;
         for (int j = 0; j < 2; j++) {
             pair *a = c->around[j] ? pair_at(t, c->type, c->around[j], true) : NULL;
-            if (a && share_at_least(c, a, samples))
+            bool other_function = c->around[j] && !same_function(t, c->site, c->around[j]);
+            me->foreign |= other_function;
+            if (a && share_at_least(c, a, samples)) {
                 a->mixed = true;
+                a->foreign |= other_function;
+            }
         }
     }
 }
@@ -223,8 +253,7 @@ uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *t
     if (!t)
         return 0;
     const slot *arena = find(t, key_of(block, 1), type);
-    if (arena->key && arena->mixed)
-        return 0;
+    bool arena_mixed = arena->key && arena->mixed;
     for (int level = 0; level < 2; level++) {
         const slot *s = find(t, key_of(block, level), type);
         if (s->key) {
@@ -232,7 +261,9 @@ uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *t
             if (s->stale || (level && find(t, key_of(s->block, 0), type)->stale))
                 return 0;
             const pair *p = pair_at(t, type, s->site, false);
-            return p && p->mixed ? 0 : s->site;
+            if (arena_mixed)
+                return function_of(t, s->site, arena->foreign || (p && p->mixed && p->foreign));
+            return p && p->mixed ? function_of(t, s->site, p->foreign) : s->site;
         }
     }
     return 0;

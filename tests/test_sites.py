@@ -725,8 +725,11 @@ def test_block_recycled_by_a_free_list_takes_the_new_line():
             # Their own sites (a dict's keys table may come from a free list of
             # tables, which is no object: "buffer" sites are left out.) The tuples'
             # unsampled rest gets none: lines allocating tuples in turn.
+            # The function's own site ("lines in turn") is no line of either.
             got = [o.site for o in rows(snap, objs)
                    if o and o.site and o.site_kind in ("sampled", "inferred")]
+            assert all(x.endswith("(make, lines in turn)") for x in got if "lines in turn" in x)
+            got = [x for x in got if "lines in turn" not in x]
             assert len(got) >= most * len(objs), (kind, len(got))
             lines[kind] = sorted({int(x.split(":")[1].split()[0]) - line_a for x in got})
         pypper.end()
@@ -743,8 +746,8 @@ def test_lines_that_alternate_are_not_guessed():
     """A loop that makes a list on one line every 25th turn and on another otherwise
     (a BFS graph's hot community and its cold rest): each pool holds both, and a
     neighbour's site would name the wrong line for most of them (the hot lists were
-    all given the cold line). Such objects get no inferred site; none gets the other
-    line's."""
+    all given the cold line). Such objects get no line: the function's own site at
+    most (here the module's, "lines in turn"); none gets the other line's."""
     out = check("""
         import random
         pypper.start()
@@ -764,6 +767,8 @@ def test_lines_that_alternate_are_not_guessed():
             o = by_addr.get(id(lst))
             if o is None or not o.site:
                 continue
+            if o.site.endswith("(<module>, lines in turn)"):
+                continue
             sizes += 1
             line = int(o.site.split(":")[1].split()[0])
             want = line_a if v % 25 == 0 else line_a + 2
@@ -774,6 +779,31 @@ def test_lines_that_alternate_are_not_guessed():
         print(wrong, sizes > 0)
     """)
     assert out == "0 True\n", out
+
+
+def test_lines_in_turn_of_one_function_give_the_function():
+    """A function that builds a record from dicts made on two of its lines, in turn
+    (a request handler's session and its preferences): which line made an unsampled
+    dict is not known, the function is. Those dicts get the function's own site, at
+    its first line ("lines in turn"); most bytes have a site."""
+    out = check("""
+        first = sys._getframe().f_lineno + 1
+        def new_session(uid):
+            prefs = {"theme": "dark", "tz": "UTC", "uid": uid}
+            return {"user": uid, "prefs": prefs, "n": uid + 1}
+        pypper.start()
+        sessions = [new_session(i) for i in range(60000)]
+        gc.collect()
+        snap = pypper.snapshot()
+        objs = [d for s in sessions for d in (s, s["prefs"])]
+        sites = [o.site for o in rows(snap, objs) if o]
+        fn = f"new_session, lines in turn)"
+        by_fn = [x for x in sites if x and x.endswith(fn)]
+        lines = {int(x.split(":")[1].split()[0]) - first for x in by_fn}
+        print(len(by_fn) > 0.5 * len(objs), lines, sum(x is None for x in sites) < 0.1 * len(objs))
+        pypper.end()
+    """)
+    assert out == "True {0} True\n", out
 
 
 def test_pypper_runs_own_allocations_are_no_sites_of_the_program(tmp_path):

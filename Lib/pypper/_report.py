@@ -42,7 +42,7 @@ def split_site(site):
 
 # The row of the program's types' objects that have no site (analyze()).
 NO_SITE = "(no site: the program's types)"
-NO_SITE_SOURCE = "line unknown (two lines allocating in turn are not guessed)"
+NO_SITE_SOURCE = "line unknown (e.g. made in turn by two functions' lines)"
 
 
 def _clip(text, width):

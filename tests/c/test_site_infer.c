@@ -48,6 +48,18 @@ static site_infer *seed_reused_slots(uintptr_t base, const void *type)
     return t;
 }
 
+/* Sites 18 to 20 are lines of one function, whose own site is 1018; any other site
+ * is a function of its own, site + 1000. */
+static bool same_function_18_20(uint32_t a, uint32_t b)
+{
+    return a == b || (a >= 18 && a <= 20 && b >= 18 && b <= 20);
+}
+
+static uint32_t function_site_1000(uint32_t site)
+{
+    return 1000 + (site >= 18 && site <= 20 ? 18 : site);
+}
+
 int main(void)
 {
     static const int type_a = 0, type_b = 0, type_c = 0;
@@ -103,7 +115,7 @@ int main(void)
     pypper_site_infer_seed(t, at(quiet + 1 * POOL + 4096), B, 20);
     CHECK(pypper_site_infer(t, at(quiet + 2 * POOL + 512), A) == 20);     /* before settle */
     CHECK(pypper_site_infer(t, at(mixed + 7 * POOL + 512), A) == 18);
-    pypper_site_infer_settle(t, NULL, NULL);
+    pypper_site_infer_settle(t, NULL, NULL, NULL);
     CHECK(pypper_site_infer(t, at(mixed + 7 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(mixed + 2 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(mixed + 40 * POOL + 512), A) == 0);     /* unseeded pool */
@@ -122,10 +134,30 @@ int main(void)
     for (uintptr_t p = 0; p < 10; p++)
         pypper_site_infer_seed(t, at(mixed + p * POOL + 64), A, p == 4 ? 50 : 51);
     pypper_site_infer_seed(t, at(quiet + 1 * POOL + 64), A, 51);
-    pypper_site_infer_settle(t, NULL, NULL);
+    pypper_site_infer_settle(t, NULL, NULL, NULL);
     CHECK(pypper_site_infer(t, at(mixed + 2 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(quiet + 1 * POOL + 512), A) == 51);
-    pypper_site_infer_settle(NULL, NULL, NULL);                                    /* no crash */
+    pypper_site_infer_settle(NULL, NULL, NULL, NULL);                                    /* no crash */
+    pypper_site_infer_free(t);
+
+    /* The same lines in turn, told that 18 and 20 are lines of one function (and 50,
+     * 51 of two): where only 18 and 20 were in turn, the function's site is given
+     * (which line made an object is not known, its function is); where a line of
+     * another function was in turn, still nothing. */
+    static const pypper_site_infer_functions fns = {same_function_18_20, function_site_1000};
+    t = pypper_site_infer_new(64);
+    for (uintptr_t p = 0; p < 20; p++)
+        pypper_site_infer_seed(t, at(mixed + p * POOL + 64), A, p == 7 || p == 13 ? 18 : 20);
+    pypper_site_infer_seed(t, at(quiet + 1 * POOL + 64), A, 20);
+    for (uintptr_t p = 0; p < 10; p++)
+        pypper_site_infer_seed(t, at(blocky + p * POOL + 64), A, p == 4 ? 50 : 51);
+    pypper_site_infer_settle(t, NULL, NULL, &fns);
+    CHECK(pypper_site_infer(t, at(mixed + 7 * POOL + 512), A) == 1018);
+    CHECK(pypper_site_infer(t, at(mixed + 2 * POOL + 512), A) == 1018);
+    CHECK(pypper_site_infer(t, at(mixed + 40 * POOL + 512), A) == 1018);  /* unseeded pool */
+    CHECK(pypper_site_infer(t, at(quiet + 1 * POOL + 512), A) == 1018);   /* the line's */
+    CHECK(pypper_site_infer(t, at(blocky + 2 * POOL + 512), A) == 0);     /* two functions */
+    CHECK(pypper_site_infer(t, at(blocky + 4 * POOL + 512), A) == 0);
     pypper_site_infer_free(t);
 
     /* A few objects of another line in the pools of a large one (slots reused later):
@@ -133,7 +165,7 @@ int main(void)
      * nothing and neither does that arena, but site 60 keeps its sites elsewhere:
      * 61's seeds are far below 1/50 of 60's. */
     t = seed_reused_slots(base, A);
-    pypper_site_infer_settle(t, NULL, NULL);
+    pypper_site_infer_settle(t, NULL, NULL, NULL);
     CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 10 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 20 * POOL + 512), A) == 0);
     CHECK(pypper_site_infer(t, at(base + 9 * ARENA + 20 * POOL + 512), A) == 60);
@@ -147,7 +179,7 @@ int main(void)
     for (int known = 0; known < 2; known++) {
         samples_known = known;
         t = seed_reused_slots(base, A);
-        pypper_site_infer_settle(t, NULL, samples_60_61);
+        pypper_site_infer_settle(t, NULL, samples_60_61, NULL);
         CHECK(pypper_site_infer(t, at(base + 9 * ARENA + 20 * POOL + 512), A) == (known ? 0 : 60));
         CHECK(pypper_site_infer(t, at(base + 8 * ARENA + 10 * POOL + 512), A) == 0);
         pypper_site_infer_free(t);
@@ -168,7 +200,7 @@ int main(void)
         pypper_site_infer_seed(t, at(old_arena + 9 * POOL + 64), A, 72);
         pypper_site_infer_seed(t, at(old_arena + 20 * POOL + 64), A, 72);
         last_in_turn = turn;
-        pypper_site_infer_settle(t, in_turn_71_72, NULL);
+        pypper_site_infer_settle(t, in_turn_71_72, NULL, NULL);
         if (turn) {
             CHECK(pypper_site_infer(t, at(names + 5 * POOL + 512), A) == 0);
             CHECK(pypper_site_infer(t, at(names + 4 * POOL + 512), A) == 0);
