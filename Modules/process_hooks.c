@@ -4,7 +4,9 @@
  * start-up) and with the atexit machinery through a module object made by
  * _imp.create_builtin (its callbacks live in the interpreter, shared with any
  * `import atexit`): neither sys.modules nor -X importtime shows a new import. */
+#define Py_BUILD_CORE 1
 #include "process_hooks.h"
+#include "internal/pycore_interp.h"     /* after_forkers_child */
 
 #include "../Python/pypper_import.h"
 
@@ -17,6 +19,27 @@ static bool fork_hooks, exit_hook;
 static PyObject *attr(PyObject *module, const char *name)
 {
     return PyObject_GetAttrString(module, name);
+}
+
+/* The child's hooks run in the order they were registered; Pypper's is made the
+ * first, so that the child forgets the session before any other runs: a hook of the
+ * program's registered earlier (threading's, random's, its own) may allocate,
+ * collect, ask Pypper or start a session, and must not find the parent's session
+ * (its tables are empty copies in the child: Pypper/own_memory.c), nor have its
+ * start forgotten after it (a start there was undone by Pypper's hook, the state left
+ * "running" and nothing traced: found in review, 2026-12-06). */
+static void child_hook_first(PyObject *hook)
+{
+    PyObject *list = PyInterpreterState_Get()->after_forkers_child;
+    if (!list || !PyList_Check(list))
+        return;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    if (n < 2 || PyList_GET_ITEM(list, n - 1) != hook)
+        return;
+    Py_INCREF(hook);
+    if (PyList_SetSlice(list, n - 1, n, NULL) == 0 && PyList_Insert(list, 0, hook) < 0)
+        PyErr_Clear();
+    Py_DECREF(hook);
 }
 
 static int register_fork_hooks(PyObject *module)
@@ -32,6 +55,8 @@ static int register_fork_hooks(PyObject *module)
                                        parent, "after_in_child", child)
                        : NULL;
     PyObject *res = reg && args && kw ? PyObject_Call(reg, args, kw) : NULL;
+    if (res && child)
+        child_hook_first(child);
     Py_XDECREF(res);
     Py_XDECREF(kw);
     Py_XDECREF(args);

@@ -52,6 +52,7 @@
 #include "../Objects/heap.h"
 #include "../Objects/residency.h"
 #include "../Objects/track.h"
+#include "../Pypper/lifecycle.h"
 #include "../Pypper/log.h"
 #include "../Pypper/cpu_guard.h"
 #include "../Pypper/main_readings.h"
@@ -703,6 +704,11 @@ static int hand_over_call(void *arg)
 {
     if ((uintptr_t)arg != AT.generation || !AT.on)
         return 0;                       /* queued by a session that has ended */
+    /* Queued before a fork, run in the child before its session is forgotten (by a
+     * finalizer's code as CPython clears the other threads): the tables are empty
+     * copies there (Pypper/own_memory.c). */
+    if (pypper_lifecycle_state() == PYPPER_STATE_STOPPED)
+        return 0;
     atomic_store(&AT.queued, false);
     if (_Py_IsFinalizing() || atomic_load(&AT.hold))
         return 0;

@@ -1032,9 +1032,10 @@ static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t n
     (void)self;
     if (!LT.on || nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
         Py_RETURN_NONE;
-    /* A forked child, before its session forgets (an after-fork hook of the program's,
-     * registered before Pypper's, may collect): the table and bits are empty copies
-     * (Pypper/own_memory.c), not the session's; leave them alone. */
+    /* A forked child, before its session forgets (Pypper's after-fork hook runs first,
+     * Modules/process_hooks.c, but a finalizer may run and collect as CPython clears
+     * the other threads): the table and bits are empty copies (Pypper/own_memory.c),
+     * not the session's; leave them alone. */
     if (pypper_lifecycle_state() == PYPPER_STATE_STOPPED)
         Py_RETURN_NONE;
     if (collection_hook)

@@ -102,8 +102,8 @@ static bool resume_queued;
 static bool forking;
 
 /* Inside fork(), in the child, before any Python code: the resume is the parent's (a
- * child's after-fork hook registered before Pypper's may collect, and would start the
- * parent's threads in the child). */
+ * collection in the child before Pypper's after-fork hook, from a finalizer as CPython
+ * clears the other threads, would start the parent's threads in the child). */
 static void atfork_child(void)
 {
     resume_pending = resume_queued = forking = false;

@@ -171,7 +171,8 @@ def test_threads_start_again_once_the_program_settles():
 
 def test_other_fork_hooks_that_collect_start_no_thread_at_the_wrong_time():
     # Hooks registered before Pypper's: their before-fork hooks run after its own
-    # (just before fork()), their after-in-child hooks before its own. A collection
+    # (just before fork()); in the child its own runs first (process_hooks.c), but
+    # a collection may come before it (a finalizer as CPython clears threads). A collection
     # there, once the threads are due to start again (forks 0.1 s apart: each follows
     # the last within a second, and the settle time has passed), must start none: the
     # process would fork with Pypper's threads running (CPython's warning, and a thread
