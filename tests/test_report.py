@@ -701,3 +701,20 @@ def test_groups_come_most_hot_bytes_first():
                           "str": g(0, 0.1, 9 << 20), "dict": g(0, 0.1, 1 << 20),
                           "tuple": g(0, 0.3, 1 << 10)}))
     assert order == ["list", "Random", "tuple", "str", "dict"]
+
+
+def test_a_run_too_short_to_watch_gets_no_advisor_estimate(tmp_path):
+    """A program that ends at once (a script raising at its start) was watched for
+    about 0 s: the advisor gives no estimate and says why, in the summary, stats and
+    the report (it used to print slowdowns from the start-up's heat alone)."""
+    script = tmp_path / "boom.py"
+    script.write_text("data = [str(i) for i in range(1000)]\nraise SystemExit(3)\n")
+    cap = str(tmp_path / "boom.capture")
+    cp = pypper("run", "-o", cap, str(script), cwd=tmp_path)
+    assert cp.returncode == 3, cp.stderr
+    said = "advisor: no estimate: the run was watched for 0.0 s; temperatures need at least 1 s"
+    assert said in cp.stderr and "first-touch" not in cp.stderr, cp.stderr
+    a = _report.analyze(_capture.load(cap))
+    assert a["advice"] is None and a["advice_short"]
+    assert said in _report.stats_text(a)
+    assert _report._e(said) in _report.render_html(a)

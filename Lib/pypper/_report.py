@@ -42,6 +42,12 @@ def split_site(site):
 
 # The row of the program's types' objects that have no site (analyze()).
 NO_SITE = "(no site: the program's types)"
+# The advisor's estimate needs this much of the run watched (the last frame's time):
+# temperatures take about a second to tell hot from cold (Doc/temperatures.md), and a
+# program that ended at once (a script raising at its first line: 0.0 s) got figures
+# ("x1.775 first-touch") from the heat of its start-up alone (trial, 2026-12-06).
+ADVISOR_MIN_SECONDS = 1.0
+
 NO_SITE_SOURCE = "line unknown (e.g. made in turn by two functions' lines)"
 
 
@@ -219,7 +225,9 @@ def analyze(cap):
     all_pages = sorted({p for f in frames for p in f.pages})
     mean_heat = _advisor.mean_page_heat((f.pages, f.heat) for f in frames)
     ps = _page_size(cap)
-    advice = _advisor.advise(mean_heat, ps) if mean_heat else None
+    watched = frames[-1].t if frames else 0.0
+    advice = (_advisor.advise(mean_heat, ps)
+              if mean_heat and watched >= ADVISOR_MIN_SECONDS else None)
     heat_cols = _heatmap_matrix(frames, all_pages)
 
     last = frames[-1] if frames else None
@@ -232,6 +240,8 @@ def analyze(cap):
             "heap": heap, "traced": traced, "untraced": max(0, heap - traced),
             "untraced_classes": _untraced_classes(cap.untraced),
             "totals": totals, "sites": sites, "types": types, "advice": advice,
+            "advice_short": bool(mean_heat) and watched < ADVISOR_MIN_SECONDS,
+            "watched": watched,
             "mean_heat": mean_heat,
             "pages": len(all_pages), "page_size": ps, "frames": len(frames),
             "cold_pages": sum(1 for v in mean_heat.values() if v == 0),
@@ -426,11 +436,19 @@ def summary_lines(a, *, top=3):
                      f"hottest-first placement, x{row['first_touch']:.3f} first-touch "
                      f"(memory accesses only, from Pypper's temperatures: see its error)")
         lines.append(f"advisor: {_advisor.short_error_statement()}")
+    elif a.get("advice_short"):
+        lines.append(advice_short_text(a))
     lines += cautions(a)
     if not a["finished"]:
         lines.append("the program did not reach its end (killed or crashed): figures are "
                      "from its last records")
     return lines
+
+
+def advice_short_text(a):
+    """Why the advisor gives no estimate for a run watched too briefly."""
+    return (f"advisor: no estimate: the run was watched for {a['watched']:.1f} s; "
+            f"temperatures need at least {ADVISOR_MIN_SECONDS:g} s")
 
 
 def no_record(a):
@@ -569,6 +587,9 @@ def stats_text(a):
         for r in adv["rows"]:
             out.append(f"  {100 * r['slow_share']:>9.1f}% {r['latency']:>6g}x "
                        f"{r['pypper']:>8.3f} {r['first_touch']:>11.3f}")
+    elif a.get("advice_short"):
+        out.append("")
+        out.append(advice_short_text(a))
     return "\n".join(out)
 
 
@@ -919,6 +940,8 @@ def render_html(a):
                     f'(x DRAM)</th><th>pages kept in DRAM</th><th>Pypper placement (hottest pages '
                     f'in DRAM)</th><th>first-touch placement (address order)</th></tr>{adv_rows}'
                     f'</table>')
+    elif a.get("advice_short"):
+        adv_html = f'<p id="advisor">{_e(advice_short_text(a))}.</p>'
     else:
         adv_html = '<p id="advisor">No page had any heat: nothing to estimate from.</p>'
     mig = a["migration"]
