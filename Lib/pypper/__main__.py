@@ -22,13 +22,9 @@ import math
 import os
 import re
 import runpy
-import shlex
-import shutil
 import stat
 import sys
-import textwrap
 import time
-import traceback
 
 import pypper
 from pypper import _capture, _session
@@ -120,8 +116,10 @@ def _run_program(args, on_exception=None):
             return code, None
         return 1, str(code)
     except KeyboardInterrupt as e:
+        import traceback
         return 130, "".join(traceback.format_exception(_trim_traceback(e)))
     except BaseException as e:
+        import traceback
         return 1, "".join(traceback.format_exception(_trim_traceback(e)))
 
 
@@ -249,6 +247,7 @@ def interpreter_shown(exe=None, path_python=None, cwd=None):
     the PATH finds, else its path (relative to the current directory when under it).
     A newcomer's `python3 -m pypper report ...` typed as printed ran another Python
     (pyenv's 3.11) and failed with "No module named pypper"."""
+    import shlex, shutil
     exe = exe or sys.executable or "python3"
     on_path = path_python if path_python is not None else shutil.which("python3")
     if on_path and os.path.realpath(on_path) == os.path.realpath(exe):
@@ -429,6 +428,7 @@ def _print_run_summary(path, status=0):
     if status:
         out.append(f"pypper: the program exited with status {status} (the figures are "
                    f"up to then)")
+    import shlex, shutil
     out.append(f"pypper: capture written to {shown}{cost}")
     out.append(f"pypper: open the report with: {interpreter_shown()} -m pypper report "
                f"{shlex.quote(shown)}")
@@ -443,6 +443,7 @@ def wrap_summary(lines, columns):
     marked "pypper:" too; words are not broken (a path or a source line longer than
     the width stays whole). Only for a terminal: a log or a pipe gets one line per
     item."""
+    import textwrap
     width = max(60, min(120, columns - 1))
     out = []
     for line in lines:
@@ -542,6 +543,21 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def _get_formatter(self):
+        # The terminal's width as argparse takes it, without the import of shutil its
+        # own formatter makes for it (shutil brings bz2 and lzma: 0.4 MiB more in
+        # every `pypper run`, before the program starts).
+        try:
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            except (AttributeError, ValueError, OSError):
+                columns = 80
+        return self.formatter_class(prog=self.prog, width=max(columns - 2, 11))
 
 
 def main(argv=None):
