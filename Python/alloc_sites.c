@@ -1029,11 +1029,6 @@ uint32_t pypper_alloc_sites_function_site(uint32_t site)
     return code && S.on ? intern_site(code, FUNCTION_OFFSET) : 0;
 }
 
-bool pypper_alloc_site_is_function(uint32_t site)
-{
-    return known_site(site) && S.sites[site].offset == FUNCTION_OFFSET;
-}
-
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)
 {
     const void *c = pypper_alloc_site_code(site);

@@ -94,7 +94,6 @@ const void *pypper_alloc_site_code(uint32_t site);
  * when the table is full or the code died. With the GIL. */
 bool pypper_alloc_sites_same_function(uint32_t a, uint32_t b);
 uint32_t pypper_alloc_sites_function_site(uint32_t site);
-bool pypper_alloc_site_is_function(uint32_t site);
 /* Where a site is, for reports and profiles, also after its code object died;
  * filename and qualname are borrowed: from the live code object, or, once it died,
  * from the site's own references (valid until the session stops). Use them before

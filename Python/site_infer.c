@@ -139,6 +139,18 @@ static bool share_at_least(const pair *c, const pair *a, pypper_site_infer_sampl
     return mine * AROUND_MIN_SHARE_INVERSE >= theirs;
 }
 
+/* Whether lines a and b are of one function (never without the callback). */
+static bool same_function(const site_infer *t, uint32_t a, uint32_t b)
+{
+    return a == b || (t->fns.same_function && t->fns.same_function(a, b));
+}
+
+/* A mixed region or line answers with the function of `site`, unless `foreign`. */
+static uint32_t function_of(const site_infer *t, uint32_t site, bool foreign)
+{
+    return !foreign && t->fns.function_site ? t->fns.function_site(site) : 0;
+}
+
 /* A pool seeded with one site whose nearest seeded pools of the type in its arena
  * (the one below, the one above: seeds are sparse, one allocation in 12 KiB) all have
  * another: an island. One island means the arena's pools of that type
@@ -157,18 +169,6 @@ static bool share_at_least(const pair *c, const pair *a, pypper_site_infer_sampl
  * older line in a pool a later line refilled around it (a module's import-time
  * strings, then a loop's names). Its pool infers nothing, the rest is untouched (as an
  * island it cost a newcomer's 600 KB of names their site). */
-/* Whether lines a and b are of one function (never without the callback). */
-static bool same_function(const site_infer *t, uint32_t a, uint32_t b)
-{
-    return a == b || (t->fns.same_function && t->fns.same_function(a, b));
-}
-
-/* A mixed region or line answers with the function of `site`, unless `foreign`. */
-static uint32_t function_of(const site_infer *t, uint32_t site, bool foreign)
-{
-    return !foreign && t->fns.function_site ? t->fns.function_site(site) : 0;
-}
-
 void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn,
                               pypper_site_infer_samples_fn samples,
                               const pypper_site_infer_functions *fns)
