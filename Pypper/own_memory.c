@@ -53,9 +53,10 @@ static const char *const part_names[PYPPER_OWN_PARTS] = {
  * hold no reference to a Python object and nothing their own unmapping needs (sizes
  * live beside their pointers, outside). So fork() copies none of their page tables,
  * the parent takes no copy-on-write fault writing them after a fork, and the child's
- * unmapping has no page to drop. A fork loop of a traced 200,000-string heap: 0.4 ms
- * of each child's 3.6 ms went to unmapping its copies (munmap, one TLB flush each),
- * 2026-12-06. Kept (inherited): the allocation sites' tables (they hold references the
+ * unmapping has no page to drop (30 munmaps of populated copies took a child 0.6-2.6
+ * ms in this VM, of empty ones 0.2 ms; a traced 1,500,000-list heap forked in 11-14
+ * ms instead of 14-15, 2026-12-06: Doc/compatibility.md). Kept (inherited): the
+ * allocation sites' tables (they hold references the
  * child drops), a profile, a snapshot being built, the inference tables (their sizes
  * are inside them). Refused (before Linux 4.14): the child gets a copy, as before. */
 static const bool wipe_on_fork[PYPPER_OWN_PARTS] = {
