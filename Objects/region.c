@@ -10,6 +10,7 @@
  * serialization (the GIL or the heap lock). */
 #include "region.h"
 #include "retain.h"
+#include "../Pypper/own_memory.h"
 
 #include <errno.h>
 #include <string.h>
@@ -25,10 +26,6 @@ typedef struct free_run {
                           written (a pool or medium arena's); the others' are zero */
     uint64_t since;    /* dirty: retain_now() when it was (last) released */
 } free_run;
-
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18                   /* Linux 4.14 */
-#endif
 
 #define MAX_FREE_RUNS 4096
 
@@ -94,8 +91,8 @@ int region_init(void)
         pypper_heap_layout.pools = pools;
         pypper_heap_layout.pool_bits = bits;
         /* The live trace's bits are a session's: a forked child, which forgets the
-         * session, gets them cleared (own_memory.c says why). */
-        (void)madvise(track, track_len, MADV_WIPEONFORK);
+         * session, gets them cleared. */
+        pypper_own_wipe_on_fork(track, track_len);
         pypper_heap_layout.track = track;
         pypper_heap_layout.base = base;
         return 0;

@@ -108,10 +108,12 @@ void *pypper_own_mmap(pypper_own_part part, size_t bytes, int extra_flags)
     if (p == MAP_FAILED)
         return NULL;
     if ((unsigned)part < PYPPER_OWN_PARTS && wipe_on_fork[part])
-        (void)madvise(p, bytes, MADV_WIPEONFORK);   /* (mremap keeps it) */
+        pypper_own_wipe_on_fork(p, bytes);          /* (mremap keeps it) */
     remember(p, bytes, part);
     return p;
 }
+
+void pypper_own_wipe_on_fork(void *p, size_t bytes) { (void)madvise(p, bytes, MADV_WIPEONFORK); }
 
 void *pypper_own_mremap(void *old, size_t old_bytes, size_t new_bytes)
 {

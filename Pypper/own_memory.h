@@ -37,6 +37,11 @@ const char *pypper_own_part_name(pypper_own_part part);
  * recorded under part; NULL when the kernel refuses (or the region list is full: the
  * mapping is then made but not counted, and pypper_own_uncounted says how many). */
 void *pypper_own_mmap(pypper_own_part part, size_t bytes, int extra_flags);
+/* Have a forked child get [p, p + bytes) empty (MADV_WIPEONFORK; a session's table
+ * that the child forgets without reading it: own_memory.c says why). Refused (before
+ * Linux 4.14): the child gets a copy. pypper_own_mmap does it for the parts that want
+ * it; the heap for the live trace's bits. */
+void pypper_own_wipe_on_fork(void *p, size_t bytes);
 /* mremap with MREMAP_MAYMOVE, keeping the region's part; NULL on failure (old stays). */
 void *pypper_own_mremap(void *old, size_t old_bytes, size_t new_bytes);
 /* munmap, forgetting the region; p may be NULL. */

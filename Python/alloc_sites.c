@@ -43,7 +43,6 @@
 
 #include "internal/pycore_code.h"
 #include "internal/pycore_frame.h"
-#include "internal/pycore_gc.h"       /* PyGC_Head */
 
 #include "../Objects/heap.h"
 #include "../Objects/heap_layout.h"   /* the reservation and pool geometry (read only) */
@@ -645,14 +644,9 @@ static _Thread_local bool quiet_thread;
 
 void pypper_alloc_sites_quiet_thread(bool quiet) { quiet_thread = quiet; }
 
-void pypper_alloc_sites_new_object(PyObject *op)
+void pypper_alloc_sites_new_object(const void *block)
 {
     pypper_alloc_sites_objects_seen = true;
-    /* (_PyType_PreHeaderSize's sum: pycore_object.h clashes with heap_layout.h.) */
-    PyTypeObject *tp = Py_TYPE(op);
-    size_t pre = (PyType_IS_GC(tp) ? sizeof(PyGC_Head) : 0)
-                 + (PyType_HasFeature(tp, Py_TPFLAGS_PREHEADER) ? 2 * sizeof(PyObject *) : 0);
-    const char *block = (const char *)op - pre;
     uintptr_t off = (uintptr_t)block - S.base;
     if ((size_t)(off >> POOL_SHIFT) >= S.npools)
         return;                     /* not in the heap's pools */

@@ -17,12 +17,13 @@
 #define PYPPER_SITE_BEFORE_SESSION UINT32_MAX
 
 /* True while a session records sites: python3's _Py_NewReference (new_reference.c)
- * then tells each object made, with the GIL, to pypper_alloc_sites_new_object: an
+ * then gives the block of each list, tuple or dict made (with the GIL) to
+ * pypper_alloc_sites_new_object: an
  * object whose block is its pool's recorded one, other than the allocation recorded
  * last, came from a free list (its block was freed and reused without the allocator
  * seeing it): the block is recorded again, with the line making it now. */
 extern bool pypper_alloc_sites_watching;
-void pypper_alloc_sites_new_object(PyObject *op);
+void pypper_alloc_sites_new_object(const void *block);
 /* Set by python3's _Py_NewReference once called: false where libpython does not call
  * it (the extension module in a stock python3.12, or a libpython that binds its own
  * calls): free lists then go unseen (stats()["free_lists_seen"]). */

@@ -15,6 +15,7 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include "internal/pycore_runtime.h"
+#include "internal/pycore_object.h"     /* _PyType_PreHeaderSize */
 #include "alloc_sites.h"
 
 #include <dlfcn.h>
@@ -51,5 +52,5 @@ void _Py_NewReference(PyObject *op)
         op->ob_refcnt = 1;
     if (__builtin_expect(pypper_alloc_sites_watching, 0)
         && (Py_TYPE(op)->tp_flags & FREE_LIST_TYPES))
-        pypper_alloc_sites_new_object(op);
+        pypper_alloc_sites_new_object((const char *)op - _PyType_PreHeaderSize(Py_TYPE(op)));
 }

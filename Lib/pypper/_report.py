@@ -225,9 +225,9 @@ def analyze(cap):
     all_pages = sorted({p for f in frames for p in f.pages})
     mean_heat = _advisor.mean_page_heat((f.pages, f.heat) for f in frames)
     ps = _page_size(cap)
-    watched = frames[-1].t if frames else 0.0
-    advice = (_advisor.advise(mean_heat, ps)
-              if mean_heat and watched >= ADVISOR_MIN_SECONDS else None)
+    uptime = frames[-1].t if frames else None
+    short = bool(mean_heat) and (uptime or 0.0) < ADVISOR_MIN_SECONDS
+    advice = _advisor.advise(mean_heat, ps) if mean_heat and not short else None
     heat_cols = _heatmap_matrix(frames, all_pages)
 
     last = frames[-1] if frames else None
@@ -236,12 +236,11 @@ def analyze(cap):
     site_series = _site_series(frames, internal_paths, cwd)
     return {"path": cap.path, "header": h, "finished": cap.finished, "status": end.get("status"),
             "truncated": cap.truncated, "seconds": end.get("seconds"), "cpu": end.get("cpu"),
-            "uptime": frames[-1].t if frames else None,
+            "uptime": uptime,
             "heap": heap, "traced": traced, "untraced": max(0, heap - traced),
             "untraced_classes": _untraced_classes(cap.untraced),
             "totals": totals, "sites": sites, "types": types, "advice": advice,
-            "advice_short": bool(mean_heat) and watched < ADVISOR_MIN_SECONDS,
-            "watched": watched,
+            "advice_short": short,
             "mean_heat": mean_heat,
             "pages": len(all_pages), "page_size": ps, "frames": len(frames),
             "cold_pages": sum(1 for v in mean_heat.values() if v == 0),
@@ -447,7 +446,7 @@ def summary_lines(a, *, top=3):
 
 def advice_short_text(a):
     """Why the advisor gives no estimate for a run watched too briefly."""
-    return (f"advisor: no estimate: the run was watched for {a['watched']:.1f} s; "
+    return (f"advisor: no estimate: the run was watched for {a['uptime'] or 0.0:.1f} s; "
             f"temperatures need at least {ADVISOR_MIN_SECONDS:g} s")
 
 
