@@ -17,6 +17,12 @@ typedef struct {
 } page_slot;
 _Static_assert(sizeof(page_slot) == 12, "a page's slot is 12 bytes");
 
+/* The share of all the pages' heat that the pages at or above their reference hold
+ * at least (pypper_model_census_reference): a page's heat is a sum over the objects on
+ * it, and a crowd of pages of rarely used objects must not set the scale (a BFS's
+ * 5,000 pages of ids its searches seldom reach against the 100 of its community's). */
+#define PAGE_HEAT_SHARE 0.8
+
 static page_slot *slot;
 static size_t nslots, touched;
 static pypper_model_reference ref, settled_ref;     /* the pages' (page_heat.h) */
@@ -103,8 +109,9 @@ void pypper_page_heat_census(const size_t *first, const size_t *count, int range
         }
         skip = i >= count[r] ? i - count[r] : 0;
     }
-    pypper_model_reference_take(&ref, &c, now_ms);
-    pypper_model_reference_take(&settled_ref, &settled_c, now_ms);
+    pypper_model_reference_take_heat(&ref, pypper_model_census_reference(&c, PAGE_HEAT_SHARE), now_ms);
+    pypper_model_reference_take_heat(&settled_ref, pypper_model_census_reference(&settled_c, PAGE_HEAT_SHARE),
+                                     now_ms);
 }
 
 /* Page `index`'s slot, or NULL (no page heat, or out of range). */

@@ -4,7 +4,8 @@
  * holds its header, decaying like an object's heat (HALF_LIFE_MS). What an object
  * without an entry is worth is then its page's temperature: the page's heat on the
  * model's scale against the pages' own reference, the 95th percentile of the heats of
- * pages with recent evidence (a census, as objects have theirs).
+ * pages with recent evidence or, when higher, the heat above which the hottest of
+ * them hold 80% of their heat (a census, as objects have theirs; page_heat.c).
  * A page keeps two heats. All its evidence says how much the page is used: the
  * migration planner places pages by it, and the capture's page views show it. Only
  * evidence about objects that were there before it (`settled`: no block of their
@@ -53,8 +54,8 @@ double pypper_page_heat_temperature(const void *addr, size_t index, size_t size,
 double pypper_page_heat_page_temperature(const void *addr, size_t index, size_t size, uint32_t now_ms);
 /* The pages' census: the heats of up to PYPPER_PAGE_CENSUS_SAMPLE pages spread evenly
  * over the ranges of page indexes [first[i], first[i] + count[i]) (from an offset that
- * moves with `turn`) set the pages' reference to their 95th percentile (and the
- * settled heats the settled reference); it rises at once and falls no faster than
+ * moves with `turn`) set the pages' reference (above; and the settled heats the
+ * settled reference); it rises at once and falls no faster than
  * heats decay. Until a census has counted 16 pages with recent evidence, the hottest
  * page heat seen is the reference. */
 #define PYPPER_PAGE_CENSUS_SAMPLE 16384

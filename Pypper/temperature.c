@@ -70,8 +70,12 @@ static double census_percentile(const pypper_model_census *c);
 void pypper_model_reference_take(pypper_model_reference *r, const pypper_model_census *c,
                                  uint32_t now_ms)
 {
-    double census = census_percentile(c);
-    if (census <= 0.0)
+    pypper_model_reference_take_heat(r, census_percentile(c), now_ms);
+}
+
+void pypper_model_reference_take_heat(pypper_model_reference *r, double census, uint32_t now_ms)
+{
+    if (!(census > 0.0))
         return;
     double held = r->from_census ? pypper_model_reference_at(r, now_ms) : 0.0;
     r->heat = census > held ? census : held;
@@ -152,6 +156,9 @@ void pypper_model_census_add_heat(pypper_model_census *c, double heat, uint32_t 
     c->count++;
 }
 
+/* The upper edge of bucket b's heats. */
+static double bucket_top(int b) { return exp2((double)(b + 1) / 4.0 - 16.0); }
+
 /* The census's 95th percentile heat; 0 when it counted fewer than 16 heats. */
 static double census_percentile(const pypper_model_census *c)
 {
@@ -161,9 +168,29 @@ static double census_percentile(const pypper_model_census *c)
     for (int b = 0; b < PYPPER_CENSUS_BUCKETS; b++) {
         seen += c->bucket[b];
         if (seen >= want)
-            return exp2((double)(b + 1) / 4.0 - 16.0);
+            return bucket_top(b);
     }
     return 0.0;
+}
+
+double pypper_model_census_reference(const pypper_model_census *c, double heat_share)
+{
+    double percentile = census_percentile(c);
+    if (!(percentile > 0.0) || !(heat_share > 0.0))
+        return percentile;
+    /* Each bucket's heats at its middle (a quarter octave wide: within 9%). */
+    double total = 0.0;
+    for (int b = 0; b < PYPPER_CENSUS_BUCKETS; b++)
+        total += c->bucket[b] * exp2((double)b / 4.0 + 0.125 - 16.0);
+    double seen = 0.0;
+    for (int b = PYPPER_CENSUS_BUCKETS - 1; b >= 0; b--) {
+        seen += c->bucket[b] * exp2((double)b / 4.0 + 0.125 - 16.0);
+        if (seen >= heat_share * total) {
+            double top = bucket_top(b);
+            return top > percentile ? top : percentile;
+        }
+    }
+    return percentile;
 }
 
 void pypper_model_census_end(const pypper_model_census *c, uint32_t now_ms)

@@ -85,6 +85,19 @@ void pypper_model_reference_saw(pypper_model_reference *r, double heat, uint32_t
 /* A census taken at now_ms; too few heats in it: the reference is kept as it decays. */
 void pypper_model_reference_take(pypper_model_reference *r, const pypper_model_census *c,
                                  uint32_t now_ms);
+/* The same with the census's reference heat given (0: too few to say). */
+void pypper_model_reference_take_heat(pypper_model_reference *r, double census, uint32_t now_ms);
+/* A census's reference heat where the heats it counted are each a sum over many
+ * things (a page's heat is what all the objects on it were worth): the higher of its
+ * 95th percentile and the heat above which the hottest of them hold `heat_share` of
+ * all the heat it counted (0: the percentile alone); 0 when it counted fewer than 16.
+ * Where a few hot pages take nearly all the use and a crowd of pages each holding
+ * many rarely used objects takes the rest (a graph's searches that stay in one
+ * community: 100 pages of its numbers, 1,400 times hotter each than the 5,000 pages
+ * of the others'), the crowd makes the 95th percentile and reads as hot as the few;
+ * the heat share keeps the scale on the pages that take the use. Where heat is
+ * spread evenly the percentile stands. */
+double pypper_model_census_reference(const pypper_model_census *c, double heat_share);
 
 /* A heat stamped from_ms decayed to to_ms (HALF_LIFE_MS). */
 double pypper_model_decay(double heat, uint32_t from_ms, uint32_t to_ms);

@@ -638,7 +638,11 @@ static void apply_locked(bool refill)
             if (pypper_residency_may_touch(pypper_entry_block(e))) {
                 double scanned = scan_share(h->n);
                 PyObject *op = (PyObject *)pypper_entry_object(e);
-                pypper_held_numbers_heat(op, weighed * scanned, weighed * (1.0 - scanned), now);
+                /* Uses of its items: a read finding it scanned stands for one, as any
+                 * other sighting does (held_numbers.h). */
+                double item_uses = (scanned > 0.0 ? (double)h->n[PYPPER_EVIDENCE_SCAN] : 0.0)
+                                   + weighed * (1.0 - scanned);
+                pypper_held_numbers_heat(op, item_uses, now);
                 if (scanned > 0.0)
                     pypper_scan_groups_note(op, (double)h->n[PYPPER_EVIDENCE_SCAN], now);
             }

@@ -17,15 +17,26 @@ static size_t number_budget;            /* what is left of NUMBER_BUDGET */
 
 /* Numbers that a list or tuple holds have no entry (LIVE_NUMBERS=0) and are read by C
  * code (sum(), slicing, sorting) that the frames never show: they take heat from the
- * container that holds them, as owned buffers do. The share of the container's
- * sightings in frames that found it handed to such code (SCAN, frame_reader.h) of its
- * heat stands for as much on each of its n items (`each`); the rest (len(seq), seq[i],
- * a call of Python code, which shows in its own frames what it reads) stands for one
- * item's worth, `once` / n on each. With only reference-count evidence, all of it
- * stands for each item, as it all did before 2026-12-04: a newcomer's BFS built its
- * graph with rnd.choice(rest), whose frames show `rest` 2,000-4,000 times per 100 ms,
- * and the 48,000 numbers of rest, never read again, stayed hot for seconds after the
- * build. NUMBER_SAMPLES items spread
+ * container that holds them, as owned buffers do. Each sighting of the container
+ * stands for one use of one of its n items, which one unknown, and each item takes
+ * 1/n of it, as the traced items of a scanned container do (scan_groups.h):
+ *  - a read of the frames that finds it handed to C code that may read all its items
+ *    (SCAN, frame_reader.h; when that is at least SCAN_MIN_SHARE of its sightings,
+ *    Python/active_trace.c). Such reads come in proportion to the time the scan
+ *    takes, about the same per item read as Python code's reads: max() over 100,000
+ *    floats reads an item in 10 ns, sum() in 6 (3.12.1 here);
+ *  - any other sighting, at its weight: a new one is a use of the container (seq[i],
+ *    random.choice, a call with it), which reads one item. A loop `if col[i] > t`
+ *    pushes col for about 10 ns of its 30 ns an item.
+ * Until 2026-12-06 a scan's share of the container's evidence stood for as much on
+ * each item: one sighting of a max() call gave each of 100,000 floats the heat of the
+ * list, one of `col[i]` each a 100,000th of it, and a newcomer's column store whose
+ * query read 3 hot columns by index and handed one to max() had that column hot and
+ * the other two cold (its pages, 10,000 times hotter, set the pages' scale). Before
+ * 2026-12-04 all the evidence did: a newcomer's BFS built its graph with
+ * rnd.choice(rest), whose frames show `rest` 2,000-4,000 times per 100 ms, and the
+ * 48,000 numbers of rest, never read again, stayed hot for seconds after the build.
+ * NUMBER_SAMPLES items spread
  * evenly (from a rotating start) each carry the stride of n / NUMBER_SAMPLES items
  * that follows them. Where the next sample (the last item, after the last sample)
  * lies a plausible distance after it (the stride's items packed, with room for as
@@ -33,9 +44,8 @@ static size_t number_budget;            /* what is left of NUMBER_BUDGET */
  * is spread evenly over those bytes, each page taking its part: a column of floats
  * built in one go heats its pages evenly, as its items are. Otherwise (items
  * scattered) the sample's page alone takes at most a page full of items at the
- * container's heat: a sampled page is never hotter than the container that holds
- * it. Bounded per hand-over (items read plus pages heated); nothing the pageout
- * backend sent to swap is read. */
+ * item's heat. Bounded per hand-over (items read plus pages heated); nothing the
+ * pageout backend sent to swap is read. */
 #define NUMBER_SAMPLES 32
 #define NUMBER_BUDGET 8192      /* items looked at and pages heated per hand-over */
 #define NUMBER_BLOCK_BYTES 32u  /* a float's block, an int's below 2^60 */
@@ -67,14 +77,14 @@ static void spread(uintptr_t from, uintptr_t to, double share, uint32_t now, siz
     }
 }
 
-void pypper_held_numbers_heat(PyObject *op, double each, double once, uint32_t now)
+void pypper_held_numbers_heat(PyObject *op, double uses, uint32_t now)
 {
     PyObject *const *items;
     Py_ssize_t n;
     size_t *budget = &number_budget;
     if (!pypper_seq_items(op, &items, &n))
         return;
-    double heat = n > 0 ? each + once / (double)n : 0.0;      /* on each item */
+    double heat = n > 0 ? uses / (double)n : 0.0;             /* on each item */
     if (n <= 0 || !(heat > 0.0) || *budget <= NUMBER_SAMPLES + 1)
         return;
     Py_ssize_t k = n < NUMBER_SAMPLES ? n : NUMBER_SAMPLES, stride = n / k;

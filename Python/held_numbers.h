@@ -14,10 +14,10 @@
 /* A hand-over starts: `turn` counts them (it moves the items looked at). */
 void pypper_held_numbers_begin(uint64_t turn);
 
-/* op (a traced object with an entry) took evidence of which `each` stands for as much
- * on each of its items, `once` for one item's worth spread over all of them: its
- * numbers' pages take their part. */
-void pypper_held_numbers_heat(PyObject *op, double each, double once, uint32_t now_ms);
+/* op (a traced object with an entry) took evidence that stands for `uses` uses of its
+ * items (held_numbers.c): each of its n items takes uses / n, its numbers through
+ * their pages. */
+void pypper_held_numbers_heat(PyObject *op, double uses, uint32_t now_ms);
 
 /* Samples of numbers that heated pages (active_trace_stats()["number_heat"]); a
  * session start resets it. */

@@ -2,7 +2,8 @@
  * halves every HALF_LIFE_MS (faster after PYPPER_IDLE_AFTER half-lives idle, objects'
  * heat too), pages out of range and before start are ignored; an object's
  * temperature is its page's against the pages' reference (the hottest page, then the
- * census's 95th percentile, held as it decays); evidence that is not settled heats
+ * census's 95th percentile, or higher where a few pages hold most of the heat, held
+ * as it decays); evidence that is not settled heats
  * the page (its page temperature) and not its objects; stop forgets everything. */
 #include "check.h"
 #include "../../Pypper/options.h"
@@ -123,6 +124,33 @@ int main(void)
     pypper_page_heat_census(c_first, c_count, 1, 0, 1000);
     CHECK(pypper_page_heat_reference(1000) >= 95.0 && pypper_page_heat_reference(1000) <= 95.0 * 1.19);
     CHECK(pypper_page_heat_settled_reference(1000) >= 47.0 && pypper_page_heat_settled_reference(1000) <= 50.0 * 1.19);
+
+    /* A graph's searches that stay in one community: 100 pages of its numbers, 1,000
+     * times hotter each than the 5,000 pages of the other numbers (8% of the heat).
+     * The crowd is the 95th percentile; the reference is the few pages' heat, and the
+     * crowd is cold against it. */
+    pypper_page_heat_stop();
+    CHECK(pypper_page_heat_start(6000) == 0);
+    for (int i = 0; i < 5000; i++)
+        pypper_page_heat_add((size_t)i, 1.0, 1000, true);
+    for (int i = 0; i < 100; i++)
+        pypper_page_heat_add((size_t)(5000 + i), 1000.0, 1000, true);
+    size_t g_first[1] = {0}, g_count[1] = {6000};
+    pypper_page_heat_census(g_first, g_count, 1, 0, 1000);
+    CHECK(pypper_page_heat_settled_reference(1000) >= 1000.0
+          && pypper_page_heat_settled_reference(1000) <= 1000.0 * 1.19);
+    CHECK(pypper_page_heat_temperature(page, 10, 32, 1000) < 0.2);
+    CHECK(pypper_page_heat_temperature(page, 5010, 32, 1000) >= 0.85);
+    /* Heat spread evenly over as many pages: the percentile stands, all are hot. */
+    pypper_page_heat_stop();
+    CHECK(pypper_page_heat_start(6000) == 0);
+    for (int i = 0; i < 5100; i++)
+        pypper_page_heat_add((size_t)i, 1.0 + (i % 10) / 10.0, 1000, true);
+    pypper_page_heat_census(g_first, g_count, 1, 0, 1000);
+    CHECK(pypper_page_heat_settled_reference(1000) >= 1.9 && pypper_page_heat_settled_reference(1000) <= 1.9 * 1.19);
+    CHECK(pypper_page_heat_temperature(page, 10, 32, 1000) >= 0.8);
+    /* Too few pages to say: the hottest seen stands. */
+    CHECK(pypper_model_census_reference(&(pypper_model_census){.count = 3, .bucket = {[70] = 3}}, 0.8) == 0.0);
 
     pypper_page_heat_stop();
     pypper_page_heat_stop();                        /* idempotent */
