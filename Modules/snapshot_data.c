@@ -171,12 +171,14 @@ static void add_bytes(page_map *m, uintptr_t start, size_t size, unsigned tier, 
  * when lower, that of the objects the page refers to (Python/buffer_heat.h: the part
  * of a hot log's item array that holds cold records is cold), and, when untraced bytes
  * are asked for, as traced. by_class: the buffer's bytes in each class.
- * A buffer of one cache line or less (a short list's item array: up to 8 items) takes
- * its owner's temperature: whatever reads its owner's items reads that line. Sampling
- * what it refers to (a cache miss for the buffer, a lookup for each item) was 60% of
- * a record's walk of a BFS graph of 200,000 adjacency lists, and a record's cost is
- * what spaces a capture's heat frames. */
+ * A list's item array of one cache line or less (up to 8 items) takes the list's
+ * temperature: whatever reads the list's items reads that line. Sampling what it
+ * refers to (a cache miss for the buffer, a lookup for each item) was 60% of a
+ * record's walk of a BFS graph of 200,000 adjacency lists, and a record's cost is what
+ * spaces a capture's heat frames. (Not other small buffers: each node of an
+ * OrderedDict is one, as used as its key, not as the dict.) */
 #define BUFFER_OWNER_LINE 64
+
 typedef struct {
     page_map *pages;
     PyObject *owner;
@@ -188,17 +190,26 @@ typedef struct {
     pypper_owned_parts parts;       /* the buffer's bytes by class, by bin, their heat */
 } buffer_pages;
 
+/* Whether the buffer [block, block + size) of b's owner takes the owner's temperature
+ * without a look at what it refers to (above). */
+static bool owner_line(const buffer_pages *b, const void *block, size_t size)
+{
+    return size <= BUFFER_OWNER_LINE && PyList_Check(b->owner)
+           && (const void *)((PyListObject *)b->owner)->ob_item == block;
+}
+
 static void add_buffer_pages(const void *block, size_t size, void *arg)
 {
     buffer_pages *b = arg;
     pypper_block_info info;
     pypper_heap_lookup(block, &info);
     const char *end = (const char *)block + size;
+    bool line = owner_line(b, block, size);
     for (const char *a = block; a < end;) {
         const char *stop = (const char *)(((uintptr_t)a & ~(uintptr_t)(b->page_size - 1)) + b->page_size);
         if (stop > end)
             stop = end;
-        double items = b->t > 0.0 && size > BUFFER_OWNER_LINE
+        double items = b->t > 0.0 && !line
                            ? pypper_buffer_part_temperature(b->owner, block, size, a, stop, b->now) : -1.0;
         double t = items >= 0.0 && items < b->t ? items : b->t;
         int klass = t >= b->t ? b->klass : pypper_model_class_of(t);
