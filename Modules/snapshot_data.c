@@ -355,9 +355,8 @@ void pypper_seed_recorded_sites(site_infer *t, size_t room)
         pypper_site_infer_seed(t, pypper_entry_block(e), Py_TYPE(op), own);
         seeded++;
     }
-    static const pypper_site_infer_functions fns = {pypper_alloc_sites_same_function,
-                                                    pypper_alloc_sites_function_site};
-    pypper_site_infer_settle(t, pypper_alloc_sites_in_turn, pypper_alloc_sites_samples, &fns);
+    pypper_site_infer_settle(t, pypper_alloc_sites_in_turn, pypper_alloc_sites_samples,
+                             pypper_alloc_sites_functions);
 }
 
 size_t pypper_recorded_site_count(void)

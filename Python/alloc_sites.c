@@ -68,7 +68,12 @@ typedef struct {
     uint32_t next;                  /* the next site of the same code object, 0: none */
     uint32_t first, last;           /* ordinals (S.records) of its first and last sampled
                                        block; 0: none yet (pypper_alloc_sites_in_turn) */
+    uint32_t caller;                /* the site naming the function of the program that
+                                       called its function (pypper_alloc_sites_functions):
+                                       0 none seen yet, CALLERS_MANY more than one */
 } site_rec;
+
+#define CALLERS_MANY UINT32_MAX
 
 /* The code object of a site that died: the site is described by its `gone` record. */
 #define SITE_GONE ((PyCodeObject *)(uintptr_t)1)
@@ -313,7 +318,7 @@ static uint32_t intern_site(PyCodeObject *code, int offset)
         }
     }
     uint32_t id = ++S.nsites;
-    S.sites[id] = (site_rec){S.strong ? (PyCodeObject *)Py_NewRef(code) : code, offset, 0, 0, 0};
+    S.sites[id] = (site_rec){S.strong ? (PyCodeObject *)Py_NewRef(code) : code, offset, 0, 0, 0, 0};
     *slot = id;
     if (head) {
         if (*head)
@@ -393,6 +398,35 @@ static bool own_code(PyCodeObject *code) { return code_under(code, own_dir, own_
 
 #define LIBRARY_DEPTH 64            /* frames looked through for the program's */
 
+/* The program's function that called the one running in frame f, passing over
+ * frames of the library and of Pypper (a callback through map() or sorted()'s key):
+ * its code object, or NULL (none within LIBRARY_DEPTH frames). */
+static PyCodeObject *program_caller(_PyInterpreterFrame *f)
+{
+    _PyInterpreterFrame *g = f->previous;
+    for (int hops = 0; g && hops < LIBRARY_DEPTH; hops++, g = g->previous) {
+        if (g->owner == FRAME_OWNED_BY_CSTACK)
+            continue;
+        if (!g->prev_instr)
+            return NULL;
+        if (!library_code(g->f_code) && !own_code(g->f_code))
+            return g->f_code;
+    }
+    return NULL;
+}
+
+/* Site id was sampled in frame f: the function that called f's, as the site naming
+ * it; a second one makes the site's caller CALLERS_MANY. */
+static void note_caller(uint32_t id, _PyInterpreterFrame *f)
+{
+    PyCodeObject *caller = program_caller(f);
+    uint32_t fn = caller ? intern_site(caller, FUNCTION_OFFSET) : 0;
+    uint32_t *have = &S.sites[id].caller;
+    if (!fn || fn == *have)
+        return;
+    *have = *have ? CALLERS_MANY : fn;
+}
+
 /* The site of the allocation being made now by ts (of the main interpreter), or 0
  * (no Python frame: a thread with no Python code running; only Pypper's frames and
  * the library's). */
@@ -452,6 +486,8 @@ static uint32_t current_site(PyThreadState *ts)
     if (offset < 0)
         offset = 0;
     uint32_t id = intern_site(code, offset);
+    if (id && S.sites[id].caller != CALLERS_MANY)
+        note_caller(id, f);
     if (id && !redirected) {
         /* (Only a site of the innermost frame: the memo is checked before the frames
          * are looked through, and a library line has as many sites as callers.) */
@@ -1011,16 +1047,17 @@ const void *pypper_alloc_site_code(uint32_t site)
     return known_site(site) && S.sites[site].code != SITE_GONE ? S.sites[site].code : NULL;
 }
 
-bool pypper_alloc_sites_same_function(uint32_t a, uint32_t b)
-{
-    const void *x = pypper_alloc_site_code(a);
-    return x && x == pypper_alloc_site_code(b);
-}
-
 uint32_t pypper_alloc_sites_function_site(uint32_t site)
 {
     PyCodeObject *code = (PyCodeObject *)pypper_alloc_site_code(site);
     return code && S.on ? intern_site(code, FUNCTION_OFFSET) : 0;
+}
+
+void pypper_alloc_sites_functions(uint32_t site, uint32_t out[2])
+{
+    out[0] = pypper_alloc_sites_function_site(site);
+    uint32_t caller = known_site(site) ? S.sites[site].caller : 0;
+    out[1] = caller != CALLERS_MANY ? caller : 0;
 }
 
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset)

@@ -89,12 +89,16 @@ void pypper_alloc_sites_moved(const void *from, const void *to);
 int pypper_alloc_site_key(uint32_t site, const void **code, int *offset);
 /* A site's code object while it lives (to tell a reused address), else NULL. */
 const void *pypper_alloc_site_code(uint32_t site);
-/* Whether sites a and b are lines of one living function (site_infer.h's
- * pypper_site_infer_functions); and the site that names site's function itself: no
- * instruction, its first line, described "FILE:LINE (QUALNAME, lines in turn)"; 0
- * when the table is full or the code died. With the GIL. */
-bool pypper_alloc_sites_same_function(uint32_t a, uint32_t b);
+/* The site that names site's function itself: no instruction, its first line,
+ * described "FILE:LINE (QUALNAME, lines in turn)"; 0 when the table is full or the
+ * code died. With the GIL. */
 uint32_t pypper_alloc_sites_function_site(uint32_t site);
+/* The functions a site's line lies within, as the sites naming them (site_infer.h's
+ * pypper_site_infer_functions_fn): out[0] its own function's (0 when its code died),
+ * out[1] that of the program's function that called it when its blocks were sampled
+ * (library frames passed over; 0 when none was seen, or more than one). With the
+ * GIL. */
+void pypper_alloc_sites_functions(uint32_t site, uint32_t out[2]);
 /* Where a site is, for reports and profiles, also after its code object died;
  * filename and qualname are borrowed: from the live code object, or, once it died,
  * from the site's own references (valid until the session stops). Use them before

@@ -4,7 +4,7 @@
  * first allocated there, as pools and arenas fill upwards), whatever order the seeds
  * come in. An arena whose pools of a type were filled by lines in turn gives no line,
  * nor does a pool whose seed is an older line's survivor (pypper_site_infer_settle);
- * when the lines in turn are all of one function, it gives that function. */
+ * when the lines in turn all lie within one function, it gives that function. */
 #include "site_infer.h"
 #include "../Pypper/own_memory.h"
 
@@ -13,6 +13,14 @@
 
 #define POOL_SHIFT 14
 #define ARENA_SHIFT 20
+
+/* The functions that a set of lines in turn all lie within, as the sites naming them,
+ * innermost first (0: none); `set` once a line has been counted. Both 0 once set: no
+ * function speaks for them. */
+typedef struct {
+    uint32_t fn[2];
+    bool set;
+} within;
 
 typedef struct {
     uintptr_t key;              /* region << 1 | level, + 1; 0: empty */
@@ -23,8 +31,8 @@ typedef struct {
                                    lines in turn (pypper_site_infer_settle) */
     bool stale;                 /* a pool's: its seed is an older line's survivor among
                                    a later line's objects (settle): it names neither */
-    bool foreign;               /* an arena's, mixed: a line in turn was another
-                                   function's (no function speaks for the arena) */
+    within fns;                 /* an arena's, mixed: the functions its lines in turn
+                                   all lie within */
 } slot;
 
 /* The samples of an island line, as a share of those of a line around its islands,
@@ -42,12 +50,12 @@ typedef struct {
     uint32_t site, seeds, islands;
     uint32_t around[2];         /* sites next to its islands (the first two seen) */
     bool mixed;
-    bool foreign;               /* mixed with a line of another function */
+    within fns;                 /* mixed: the functions its lines in turn lie within */
 } pair;
 
 struct site_infer {
     size_t cap;
-    pypper_site_infer_functions fns;    /* settle's; zero: lines only */
+    pypper_site_infer_functions_fn functions;   /* settle's; NULL: lines only */
     pair *pairs;                /* cap of them, after the slots */
     slot slots[];
 };
@@ -84,7 +92,7 @@ static pair *pair_at(const site_infer *t, const void *type, uint32_t site, bool 
         if (!p->type) {
             if (!add)
                 return NULL;
-            *p = (pair){type, NULL, site, 0, 0, {0, 0}, false, false};
+            *p = (pair){type, NULL, site, 0, 0, {0, 0}, false, {{0, 0}, false}};
             return p;
         }
         if (p->type == type && p->site == site)
@@ -116,7 +124,7 @@ void pypper_site_infer_seed(site_infer *t, const void *block, const void *type, 
         uintptr_t key = key_of(block, level);
         slot *s = find(t, key, type);
         if (!s->key || (uintptr_t)block < (uintptr_t)s->block)
-            *s = (slot){key, type, block, site, s->mixed, false, s->foreign};
+            *s = (slot){key, type, block, site, s->mixed, false, s->fns};
     }
 }
 
@@ -139,16 +147,40 @@ static bool share_at_least(const pair *c, const pair *a, pypper_site_infer_sampl
     return mine * AROUND_MIN_SHARE_INVERSE >= theirs;
 }
 
-/* Whether lines a and b are of one function (never without the callback). */
-static bool same_function(const site_infer *t, uint32_t a, uint32_t b)
+/* The functions line `site` lies within (none without the callback). */
+static void functions_of(const site_infer *t, uint32_t site, uint32_t out[2])
 {
-    return a == b || (t->fns.same_function && t->fns.same_function(a, b));
+    out[0] = out[1] = 0;
+    if (t->functions && site)
+        t->functions(site, out);
+    if (out[1] == out[0])
+        out[1] = 0;                             /* (a function that called itself) */
 }
 
-/* A mixed region or line answers with the function of `site`, unless `foreign`. */
-static uint32_t function_of(const site_infer *t, uint32_t site, bool foreign)
+/* w narrowed to the functions of `fns` too, in its order. */
+static void narrow_to(within *w, const uint32_t fns[2])
 {
-    return !foreign && t->fns.function_site ? t->fns.function_site(site) : 0;
+    if (!w->set) {
+        w->fn[0] = fns[0] ? fns[0] : fns[1];
+        w->fn[1] = fns[0] ? fns[1] : 0;
+        w->set = true;
+        return;
+    }
+    uint32_t keep[2] = {0, 0};
+    int k = 0;
+    for (int i = 0; i < 2; i++)
+        if (w->fn[i] && (w->fn[i] == fns[0] || w->fn[i] == fns[1]))
+            keep[k++] = w->fn[i];
+    w->fn[0] = keep[0];
+    w->fn[1] = keep[1];
+}
+
+/* w narrowed to the functions line `site` lies within. */
+static void narrow(const site_infer *t, within *w, uint32_t site)
+{
+    uint32_t fns[2];
+    functions_of(t, site, fns);
+    narrow_to(w, fns);
 }
 
 /* A pool seeded with one site whose nearest seeded pools of the type in its arena
@@ -171,12 +203,11 @@ static uint32_t function_of(const site_infer *t, uint32_t site, bool foreign)
  * island it cost a newcomer's 600 KB of names their site). */
 void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn,
                               pypper_site_infer_samples_fn samples,
-                              const pypper_site_infer_functions *fns)
+                              pypper_site_infer_functions_fn functions)
 {
     if (!t)
         return;
-    if (fns)
-        t->fns = *fns;
+    t->functions = functions;
     slot *s = (slot *)t->slots;
     for (size_t i = 0; i < t->cap; i++) {
         if (!s[i].key || (s[i].key - 1) & 1)
@@ -209,10 +240,10 @@ void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_tur
             slot *arena_slot = find(t, key_of(s[i].block, 1), s[i].type);
             if (arena_slot->key) {
                 arena_slot->mixed = true;
-                bool other_function = !same_function(t, arena_slot->site, s[i].site);
+                narrow(t, &arena_slot->fns, arena_slot->site);
+                narrow(t, &arena_slot->fns, s[i].site);
                 for (int k = 0; k < turns; k++)
-                    other_function |= !same_function(t, s[i].site, other[k]);
-                arena_slot->foreign |= other_function;
+                    narrow(t, &arena_slot->fns, other[k]);
             }
             c->islands++;
             for (int k = 0; k < turns; k++)
@@ -236,13 +267,16 @@ void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_tur
             continue;
         pair *me = pair_at(t, c->type, c->site, true);
         me->mixed = true;
+        narrow(t, &me->fns, c->site);
         for (int j = 0; j < 2; j++) {
-            pair *a = c->around[j] ? pair_at(t, c->type, c->around[j], true) : NULL;
-            bool other_function = c->around[j] && !same_function(t, c->site, c->around[j]);
-            me->foreign |= other_function;
-            if (a && share_at_least(c, a, samples)) {
+            if (!c->around[j])
+                continue;
+            pair *a = pair_at(t, c->type, c->around[j], true);
+            narrow(t, &me->fns, c->around[j]);
+            if (share_at_least(c, a, samples)) {
                 a->mixed = true;
-                a->foreign |= other_function;
+                narrow(t, &a->fns, c->around[j]);
+                narrow(t, &a->fns, c->site);
             }
         }
     }
@@ -261,9 +295,15 @@ uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *t
             if (s->stale || (level && find(t, key_of(s->block, 0), type)->stale))
                 return 0;
             const pair *p = pair_at(t, type, s->site, false);
-            if (arena_mixed)
-                return function_of(t, s->site, arena->foreign || (p && p->mixed && p->foreign));
-            return p && p->mixed ? function_of(t, s->site, p->foreign) : s->site;
+            if (!arena_mixed)
+                return p && p->mixed ? p->fns.fn[0] : s->site;
+            /* The innermost function that the arena's lines in turn, the seed's line
+             * and, when that was made in turn too, the lines with it all lie within. */
+            within w = arena->fns;
+            narrow(t, &w, s->site);
+            if (p && p->mixed)
+                narrow_to(&w, p->fns.fn);
+            return w.fn[0];
         }
     }
     return 0;

@@ -31,19 +31,19 @@ typedef uint32_t (*pypper_site_infer_samples_fn)(uint32_t site, const void *bloc
  * survivor, and its pool infers nothing. `in_turn` NULL: every pair in turn.
  * `samples` NULL, or 0 for either line: a line's share is counted in seeds (one per
  * pool) instead of samples. */
-/* Functions, for lines in turn: whether two sites are lines of one function, and the
- * site that names a site's function (0: none). */
-typedef struct {
-    bool (*same_function)(uint32_t a, uint32_t b);
-    uint32_t (*function_site)(uint32_t site);
-} pypper_site_infer_functions;
-/* ... `fns` NULL (or its members): lines in turn give no site; else, where every line
- * in turn is of one function, that function's site is given instead (a function
- * that builds a record from several lines: which line made an object is not known,
- * the function is). */
+/* Functions, for lines in turn: the functions a line lies within, as the sites that
+ * name them: out[0] its own function's, out[1] that of the function that called it
+ * (0: not known). */
+typedef void (*pypper_site_infer_functions_fn)(uint32_t site, uint32_t out[2]);
+/* ... `functions` NULL: lines in turn give no site; else, where the lines in turn all
+ * lie within one function, that function's site is given instead: their own
+ * function's when they share it (a function that builds a record from several lines:
+ * which line made an object is not known, the function is), else that of the one
+ * function that all the lines are in or were called from (a loop that makes a key on
+ * one line and calls a function that makes the record's fields). */
 void pypper_site_infer_settle(site_infer *t, pypper_site_infer_in_turn_fn in_turn,
                               pypper_site_infer_samples_fn samples,
-                              const pypper_site_infer_functions *fns);
+                              pypper_site_infer_functions_fn functions);
 /* The site of a seed of that type in the same pool, else in the same arena; 0: none,
  * or the arena's pools of that type were filled by lines in turn. */
 uint32_t pypper_site_infer(const site_infer *t, const void *block, const void *type);

@@ -839,6 +839,37 @@ def test_lines_in_turn_of_one_function_give_the_function():
     assert out == "True {0} True\n", out
 
 
+def test_lines_in_turn_of_a_function_and_one_it_calls_give_the_caller():
+    """A loop that makes a session id on one of its lines and calls a function that
+    makes the session's strings on its own (a newcomer's request handler: 26 of its
+    66 MiB, in the same size class, had no site): the lines are of two functions, and
+    the one that both lie within is the loop's, whose site the strings get ("lines in
+    turn"), for those of the called function's lines too. Each sampled line keeps the
+    function that called its own (one level; two callers: none)."""
+    out = check("""
+        first = sys._getframe().f_lineno + 1
+        def main():
+            out = {}
+            for uid in range(60000):
+                sid = f"s{uid:011d}x"
+                out[sid] = new_session(uid)
+            return out
+        def new_session(uid):
+            return {"user": f"user{uid:07d}", "email": f"u{uid:07d}@ex.io"}
+        pypper.start()
+        sessions = main()
+        gc.collect()
+        snap = pypper.snapshot()
+        objs = [x for sid, s in sessions.items() for x in (sid, s["user"], s["email"])]
+        sites = [o.site for o in rows(snap, objs) if o]
+        by_main = [x for x in sites if x and x.endswith("(main, lines in turn)")]
+        lines = {int(x.split(":")[1].split()[0]) - first for x in by_main}
+        print(len(by_main) > 0.5 * len(objs), lines, sum(x is None for x in sites) < 0.1 * len(objs))
+        pypper.end()
+    """)
+    assert out == "True {0} True\n", out
+
+
 def test_pypper_runs_own_allocations_are_no_sites_of_the_program(tmp_path):
     """Under `pypper run`, Pypper's own Python code allocates on the program's thread
     (the capture's set-up, the line that runs the program) and on the recorder's: none

@@ -48,7 +48,7 @@ NO_SITE = "(no site: the program's types)"
 # ("x1.775 first-touch") from the heat of its start-up alone (trial, 2026-12-06).
 ADVISOR_MIN_SECONDS = 1.0
 
-NO_SITE_SOURCE = "line unknown (e.g. made in turn by two functions' lines)"
+NO_SITE_SOURCE = "line unknown (e.g. lines in turn of unrelated functions)"
 
 
 def _clip(text, width):

@@ -48,16 +48,14 @@ static site_infer *seed_reused_slots(uintptr_t base, const void *type)
     return t;
 }
 
-/* Sites 18 to 20 are lines of one function, whose own site is 1018; any other site
- * is a function of its own, site + 1000. */
-static bool same_function_18_20(uint32_t a, uint32_t b)
+/* Sites 18 to 20 are lines of one function, whose own site is 1018; sites 30 and 31
+ * lines of function 1030; 40 a line of function 1040 that 1030 called, 45 one of 1045
+ * that 1030 called too; any other site is a function of its own, site + 1000, whose
+ * caller is not known. */
+static void functions_1000(uint32_t site, uint32_t out[2])
 {
-    return a == b || (a >= 18 && a <= 20 && b >= 18 && b <= 20);
-}
-
-static uint32_t function_site_1000(uint32_t site)
-{
-    return 1000 + (site >= 18 && site <= 20 ? 18 : site);
+    out[0] = 1000 + (site >= 18 && site <= 20 ? 18 : site == 31 ? 30 : site);
+    out[1] = site == 40 || site == 45 ? 1030 : 0;
 }
 
 int main(void)
@@ -144,14 +142,13 @@ int main(void)
      * 51 of two): where only 18 and 20 were in turn, the function's site is given
      * (which line made an object is not known, its function is); where a line of
      * another function was in turn, still nothing. */
-    static const pypper_site_infer_functions fns = {same_function_18_20, function_site_1000};
     t = pypper_site_infer_new(64);
     for (uintptr_t p = 0; p < 20; p++)
         pypper_site_infer_seed(t, at(mixed + p * POOL + 64), A, p == 7 || p == 13 ? 18 : 20);
     pypper_site_infer_seed(t, at(quiet + 1 * POOL + 64), A, 20);
     for (uintptr_t p = 0; p < 10; p++)
         pypper_site_infer_seed(t, at(blocky + p * POOL + 64), A, p == 4 ? 50 : 51);
-    pypper_site_infer_settle(t, NULL, NULL, &fns);
+    pypper_site_infer_settle(t, NULL, NULL, functions_1000);
     CHECK(pypper_site_infer(t, at(mixed + 7 * POOL + 512), A) == 1018);
     CHECK(pypper_site_infer(t, at(mixed + 2 * POOL + 512), A) == 1018);
     CHECK(pypper_site_infer(t, at(mixed + 40 * POOL + 512), A) == 1018);  /* unseeded pool */
@@ -159,6 +156,25 @@ int main(void)
     CHECK(pypper_site_infer(t, at(blocky + 2 * POOL + 512), A) == 0);     /* two functions */
     CHECK(pypper_site_infer(t, at(blocky + 4 * POOL + 512), A) == 0);
     pypper_site_infer_free(t);
+
+    /* Lines of two functions in turn, one calling the other: a loop (function 1030)
+     * makes a key on line 30 and calls 1040, which makes the record's fields on line
+     * 40; the function that both lie within is 1030. Two functions it calls (40, 45)
+     * in turn: 1030 too. A line of 1040 in turn with one of a function 1040 was not
+     * called from (50): nothing. */
+    uintptr_t calls[3] = {mixed, blocky, quiet};
+    uint32_t line[3][2] = {{30, 40}, {40, 45}, {40, 50}}, want[3] = {1030, 1030, 0};
+    for (int c = 0; c < 3; c++) {
+        t = pypper_site_infer_new(64);
+        for (uintptr_t p = 0; p < 20; p++)
+            pypper_site_infer_seed(t, at(calls[c] + p * POOL + 64), A,
+                                   line[c][p == 7 || p == 13]);
+        pypper_site_infer_settle(t, NULL, NULL, functions_1000);
+        CHECK(pypper_site_infer(t, at(calls[c] + 7 * POOL + 512), A) == want[c]);
+        CHECK(pypper_site_infer(t, at(calls[c] + 2 * POOL + 512), A) == want[c]);
+        CHECK(pypper_site_infer(t, at(calls[c] + 40 * POOL + 512), A) == want[c]);
+        pypper_site_infer_free(t);
+    }
 
     /* A few objects of another line in the pools of a large one (slots reused later):
      * site 61 seeds 2 pools, both islands, among 240 of site 60. Site 61 infers
