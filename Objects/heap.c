@@ -221,12 +221,22 @@ void *pypper_heap_realloc(void *p, size_t n)
         UNLOCK();
         return NULL;
     }
+    arena_meta *m = layout_meta(layout_arena_index(p));
+    /* A block of pages that shrinks by a page or more gives its tail back in place:
+     * tuple(genexpr) and other exact-size shrinks of an over-allocated buffer ended 17%
+     * above getsizeof on a newcomer's column store of 80,000-float tuples when such a
+     * block was kept whole below the rule beneath (4.6 MB more peak RSS than stock's
+     * realloc, which gives the tail back). */
+    if (n < have && have > MEDIUM_MAX && n > MEDIUM_MAX && have - n >= PAGE_SIZE
+        && large_resize_in_place(m, p, n)) {
+        UNLOCK();
+        return p;
+    }
     /* Keep the block when the new size still fits and does not waste most of it. */
     if (n <= have && (n > have / 4 * 3 || have <= GRANULE)) {
         UNLOCK();
         return p;
     }
-    arena_meta *m = layout_meta(layout_arena_index(p));
     if (m->kind == ARENA_MEDIUM && n > SMALL_MAX && n <= MEDIUM_MAX
         && medium_resize_in_place(m, p, n)) {
         UNLOCK();
