@@ -50,15 +50,25 @@ FIRST_ALLOWANCE = 0.1           # CPU seconds of recording allowed beyond the sh
 # A record's CPU cost, estimated as OBJECT_COST per traced object plus a cost per heap
 # byte learned from the last record (what the objects do not explain: the heat of every
 # page, 1-2 ns a byte: 0.10 s for lru.py's 35 MB and 190,000 objects, 0.16 s for the
-# demo's 65 MB and 66,000). The walk costs 0.20-0.27 us an object
-# (Tools/bench/snapshot_cost.py; 0.24 us on a newcomer's 1.3 million objects), so before
-# any record this alone is the estimate: the first record used to be taken whatever it
-# cost, and on that heap a 1 s program spent 0.84 s recording. Learning the cost per
+# demo's 65 MB and 66,000). The walk cost 0.20-0.27 us an object until 2026-12-06
+# (0.24 us on a newcomer's 1.3 million objects); since a buffer's sample reads no
+# referred object's header and a short list's item array is not sampled, a record
+# costs 0.09 s for Tools/bench/snapshot_cost.py's million objects, 0.09 s for a
+# newcomer's LRU cache of 1.76 million objects in 105 MiB, 0.045 s for a BFS graph of
+# 213,000 lists in 45 MiB, 0.26 s at the demo's main() return (450 MiB): at 0.3 us an
+# object the LRU cache had no record between 0.02 s and 6 s, the demo one heat frame in
+# 7 s. Before any record this alone is the estimate: the first record used to be taken
+# whatever it cost, and on that heap a 1 s program spent 0.84 s recording. Learning the cost per
 # object from the last record instead (as the larger of per byte and per object) made
 # an early record's page cost look like a cost per object: the demo's first record
 # (66,000 objects, 0.16 s) priced the one at 2.8 million at 6.5 s (it takes about
 # 1.1 s), so every later record was skipped, main()'s return's included.
-OBJECT_COST = 0.3e-6
+OBJECT_COST = 0.12e-6
+# And a record's cost whatever the heap (its Python work: the groups, the frame's
+# encoding, the write): 9-10 ms at a program's start, 3 MiB and 12,000 objects. Learned
+# as a cost per byte, that start-up record priced a 105 MiB heap at 0.27 s more than
+# its objects (the record then cost 0.09 s in all).
+RECORD_COST = 0.01
 MAIN_RETURN_SHARE = 0.25        # MainReturn's record: skipped when its estimated cost
 MAIN_RETURN_ALLOWANCE = 1.0     # would take the recording past this share of the run
                                 # plus this many CPU seconds
@@ -435,7 +445,7 @@ class Recorder:
     def estimate(self, size):
         """CPU seconds a record is expected to cost at size (the heap's bytes and
         traced objects now)."""
-        return self.byte_cost * size[0] + OBJECT_COST * size[1]
+        return RECORD_COST + self.byte_cost * size[0] + OBJECT_COST * size[1]
 
     def _affordable(self, size, share, allowance=None):
         """Whether a record at size keeps the recording within `share` of the run so
@@ -447,7 +457,7 @@ class Recorder:
     def _learn(self, cost, size):
         self.last_cost = cost
         if size[0] > 0:
-            self.byte_cost = max(0.0, cost - OBJECT_COST * size[1]) / size[0]
+            self.byte_cost = max(0.0, cost - RECORD_COST - OBJECT_COST * size[1]) / size[0]
 
     def _record(self, size):
         """A frame and a groups record from one snapshot, written; their CPU cost.
