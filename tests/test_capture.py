@@ -111,6 +111,26 @@ def test_a_groups_record_is_taken_when_main_returns(tmp_path):
     assert "recording took" in cp.stderr
 
 
+def test_main_return_wants_a_heap_grown_by_a_tenth_and_a_mib(monkeypatch):
+    """A return to module level soon after a record takes another only when the heap
+    grew by a tenth and by 1 MiB at least: a set-up helper called at module level 0.03 s
+    in gave a newcomer's BFS a second heat frame of the start-up heap."""
+    import time as _time
+
+    class Recorder:
+        last_groups = _time.monotonic()
+        last_groups_heap = 3 << 20
+    m = object.__new__(_capture.MainReturn)
+    m.recorder = Recorder()
+    for heap, worth in ((3 << 20, False), ((3 << 20) + (700 << 10), False),
+                        ((4 << 20) + 1, True), (40 << 20, True)):
+        monkeypatch.setattr(_capture, "heap_bytes", lambda: heap)
+        assert m._worth() == worth, heap
+    Recorder.last_groups -= m.MIN_SPACING       # long enough ago: any heap
+    monkeypatch.setattr(_capture, "heap_bytes", lambda: 3 << 20)
+    assert m._worth()
+
+
 def test_main_return_takes_a_free_tool_id_or_none():
     """MainReturn uses sys.monitoring tool 5 (else 4, else 3) and gives it back; with
     none free it does nothing (no record, no error)."""

@@ -556,11 +556,14 @@ class MainReturn:
     that asks for the id held gets ValueError): a return to anything but the __main__
     module's code disables the event at that return (each such return costs one call,
     once); a return to module level takes the records unless some were taken in the
-    last MIN_SPACING seconds with a heap at least 1/GROWN of today's, and after
+    last MIN_SPACING seconds with a heap at least 1/GROWN of today's (or less than
+    MIN_GROWTH smaller: a module-level call of a set-up helper 0.03 s in gave a
+    newcomer's BFS a second heat frame of the start-up heap), and after
     MAX_FIRES of them at one return (a module-level loop calling a function) that
     return is disabled too."""
 
     MIN_SPACING = 0.5
+    MIN_GROWTH = 1 << 20
     MAX_FIRES = 1000
 
     def __init__(self, recorder):
@@ -591,10 +594,16 @@ class MainReturn:
             return disable
         key = (code, offset)
         n = self.fires[key] = self.fires.get(key, 0) + 1
-        if (time.monotonic() - self.recorder.last_groups >= self.MIN_SPACING
-                or heap_bytes() > GROWN * self.recorder.last_groups_heap):
+        if self._worth():
             self.recorder.groups_now()
         return disable if n >= self.MAX_FIRES else None
+
+    def _worth(self):
+        """Whether the heap now is worth a record beside the last one (above)."""
+        if time.monotonic() - self.recorder.last_groups >= self.MIN_SPACING:
+            return True
+        heap, last = heap_bytes(), self.recorder.last_groups_heap
+        return heap > GROWN * last and heap - last >= self.MIN_GROWTH
 
     def on_exception(self):
         """The program ends by an exception (raised in main(), or SystemExit or
@@ -609,8 +618,7 @@ class MainReturn:
         if os.getpid() != self.pid:
             return
         try:
-            if (time.monotonic() - self.recorder.last_groups >= self.MIN_SPACING
-                    or heap_bytes() > GROWN * self.recorder.last_groups_heap):
+            if self._worth():
                 self.recorder.groups_now()
         except Exception:
             pass                        # the program's own error is the one to show
