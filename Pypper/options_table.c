@@ -150,7 +150,7 @@ static const pypper_option_def option_table[PYPPER_OPTION_COUNT] = {
         "what Pypper reports on stderr: off, error, warn, info, debug"},
     [PYPPER_OPTION_STATS] = {
         "STATS", PYPPER_OPT_BOOL, FIELD(stats), "0", 0, 0, 0, 0, NULL,
-        "print a summary of the counters at exit"},
+        "print the counters that are not 0 at exit (stderr)"},
     [PYPPER_OPTION_WRITE_TRACKING] = {
         "WRITE_TRACKING", PYPPER_OPT_ENUM, FIELD(write_tracking), "off", 0, 0, 0, 0, wt_choices,
         "temperature signal from the pages the program writes (userfaultfd + PAGEMAP_SCAN, "

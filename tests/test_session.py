@@ -92,6 +92,9 @@ def test_stats_summary_printed_at_exit_once():
     assert r.stderr.count("pypper: summary for pid") == 1
     assert "2 session(s)" in r.stderr
     assert re.search(r"pypper: +starts +2\n", r.stderr)
+    # Counters at 0 are left out (a short run printed 48 lines, 40 of them 0).
+    assert "start_errors" not in r.stderr and "errors_enomem" not in r.stderr, r.stderr
+    assert re.search(r"\(\d+ counters at 0 not shown: pypper.stats\(\) has them all\)", r.stderr)
 
 
 def test_no_summary_without_stats():
