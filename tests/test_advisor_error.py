@@ -3,6 +3,7 @@ cases with a known truth, and the error statement in the report, `stats` and the
 `pypper run` summary (from a synthetic capture: no program is run)."""
 
 import json
+from html import escape as html_escape
 import os
 import sys
 
@@ -116,6 +117,11 @@ def test_statement_quotes_the_figures():
     assert "on 2 workloads" in short and "hottest-first within 0.020 (0.250 at 75% slow)" in short
     assert "first-touch within 0.050" in short and "rough" not in short
     assert "not measured" in _advisor.short_error_statement({})
+    # An error below the 3 places shown is no claim of none (a newcomer read "within
+    # 0.000" so).
+    m["pypper"]["max_abs_error"] = 0.0002
+    assert "hottest-first within < 0.001 (" in _advisor.short_error_statement(m)
+    assert "off by at most < 0.001 at the shares" in _advisor.error_statement(m)
 
 
 def synthetic_capture(path):
@@ -145,7 +151,7 @@ def test_report_stats_and_run_summary_state_the_error(tmp_path):
     assert 'id="advisor-error"' in html
     # The sentence, as the page shows it (first letter capitalised, HTML-escaped).
     shown = statement[0].upper() + statement[1:]
-    assert shown.replace("'", "&#x27;") in html
+    assert html_escape(shown) in html
     if _advisor.MEASURED_ERROR:
         assert "%.3f" % _advisor.MEASURED_ERROR["first_touch"]["max_abs_error"] in html
     short = _advisor.short_error_statement()
@@ -154,8 +160,8 @@ def test_report_stats_and_run_summary_state_the_error(tmp_path):
     assert ("advisor: " + short) in _report.stats_text(a)
     if _advisor.MEASURED_ERROR:
         m = _advisor.MEASURED_ERROR
-        assert "hottest-first within %.3f" % m["pypper"]["max_abs_error"] in short
-        assert "first-touch within %.3f" % m["first_touch"]["max_abs_error"] in short
+        assert "hottest-first within " + _advisor._error(m["pypper"]["max_abs_error"]) in short
+        assert "first-touch within " + _advisor._error(m["first_touch"]["max_abs_error"]) in short
 
 
 def test_advise_is_the_page_placements_costs():

@@ -714,6 +714,8 @@ def test_a_run_too_short_to_watch_gets_no_advisor_estimate(tmp_path):
     assert cp.returncode == 3, cp.stderr
     said = "advisor: no estimate: the run was watched for 0.0 s; temperatures need at least 1 s"
     assert said in cp.stderr and "first-touch" not in cp.stderr, cp.stderr
+    # No share of a run too short to say ("recording took 52% of the run's 0.0 s").
+    assert "recording took" in cp.stderr and "% of the run" not in cp.stderr, cp.stderr
     a = _report.analyze(_capture.load(cap))
     assert a["advice"] is None and a["advice_short"]
     assert said in _report.stats_text(a)

@@ -409,7 +409,10 @@ def _print_run_summary(path, status=0):
     cost = ""
     if cap.end and cap.end.get("recorder") and cap.end.get("seconds"):
         took, run = cap.end["recorder"]["seconds"], cap.end["seconds"]
-        cost = f" (recording took {took:.2f} s of CPU, {100 * took / run:.0f}% of the run's {run:.1f} s)"
+        # (No share of a run too short to say: a script with a syntax error "took 52%
+        # of the run's 0.0 s".)
+        share = f", {100 * took / run:.0f}% of the run's {run:.1f} s" if run >= 1.0 else ""
+        cost = f" (recording took {took:.2f} s of CPU{share})"
         skipped = cap.end["recorder"].get("skipped") or 0
         # Skipped records matter when they leave the figures stale: records are paced
         # to the budget, so most runs skip a check or two and still end with figures

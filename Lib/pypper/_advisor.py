@@ -339,6 +339,12 @@ MEASURED_ERROR = {'command': './python3 Tools/bench/advisor_error.py --update-ad
 # END MEASURED_ERROR
 
 
+def _error(x):
+    """An error in slowdown, to 3 places; one below that precision is "< 0.001" (a
+    newcomer read "within 0.000" as a claim of no error)."""
+    return "%.3f" % x if x >= 0.0005 else "< 0.001"
+
+
 def short_error_statement(measured=None):
     """error_statement() in one short line (the `pypper run` summary)."""
     m = MEASURED_ERROR if measured is None else measured
@@ -346,11 +352,11 @@ def short_error_statement(measured=None):
         return "estimated from Pypper's temperatures; error vs the exact oracle not measured"
     hf, ft, st = m["pypper"], m["first_touch"], m.get("stress_pypper")
     return ("estimated from Pypper's temperatures; vs the exact oracle on %d workloads: "
-            "hottest-first within %.3f%s, first-touch within %.3f%s" % (
-                len(m.get("workloads", ())), hf["max_abs_error"],
-                " (%.3f at %s slow)" % (st["max_abs_error"], "-".join(
+            "hottest-first within %s%s, first-touch within %s%s" % (
+                len(m.get("workloads", ())), _error(hf["max_abs_error"]),
+                " (%s at %s slow)" % (_error(st["max_abs_error"]), "-".join(
                     "%g%%" % (100 * x) for x in st["shares"])) if st else "",
-                ft["max_abs_error"],
+                _error(ft["max_abs_error"]),
                 " (rough)" if ft["max_abs_error"] > ROUGH_ERROR else ""))
 
 
@@ -365,14 +371,14 @@ def error_statement(measured=None):
     st = m.get("stress_pypper")
     stress = ""
     if st:
-        stress = " at the shares shown (up to %.3f with %s of the heap slow)" % (
-            st["max_abs_error"], "-".join("%g%%" % (100 * x) for x in st["shares"]))
+        stress = " at the shares shown (up to %s with %s of the heap slow)" % (
+            _error(st["max_abs_error"]), "-".join("%g%%" % (100 * x) for x in st["shares"]))
     rough = ft["max_abs_error"] > ROUGH_ERROR
     return ("%s; against the exact access oracle on %d accuracy workloads, the "
-            "hottest-first slowdowns were off by at most %.3f%s, the first-touch ones "
-            "by up to %.3f (median %.3f)%s" % (
-                base, len(m.get("workloads", ())), hf["max_abs_error"], stress,
-                ft["max_abs_error"], ft["median_abs_error"],
+            "hottest-first slowdowns were off by at most %s%s, the first-touch ones "
+            "by up to %s (median %s)%s" % (
+                base, len(m.get("workloads", ())), _error(hf["max_abs_error"]), stress,
+                _error(ft["max_abs_error"]), _error(ft["median_abs_error"]),
                 ": take first-touch as a rough guess" if rough else ""))
 
 
