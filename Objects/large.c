@@ -317,6 +317,14 @@ static int span_resize_in_place(arena_meta *m, size_t n)
 {
     size_t head = layout_meta_index(m);
     size_t want = (n + ARENA_SIZE - 1) >> ARENA_SHIFT;
+    size_t pages = (n + PAGE_SIZE - 1) >> PAGE_SHIFT, kept = want << (ARENA_SHIFT - PAGE_SHIFT);
+    size_t reached = m->huge_pages < kept ? m->huge_pages : kept;
+    if (pages < reached)
+        /* The pages the block no longer reaches in the arenas it keeps go back to the
+         * kernel, as glibc's realloc gives a shrinking mapping's tail back: a tuple
+         * that tuple(genexpr) grew a quarter at a time was zeroed that far, and a
+         * newcomer's 34 tuples of 80,000 floats kept 4.6 MB more resident than stock. */
+        region_discard(layout_arena_base(head) + (pages << PAGE_SHIFT), (reached - pages) << PAGE_SHIFT);
     if (want < m->span) {
         region_release_span(head + want, m->span - want);
         m->span = (uint32_t)want;
