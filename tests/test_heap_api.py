@@ -112,6 +112,17 @@ def test_a_shrinking_block_of_pages_gives_its_tail_back():
         assert w["kind"] in ("large", "huge") and w["block"] <= id(t), w
         end = id(t) + sys.getsizeof(t)
         assert w["block"] + w["size"] - end < 4096 + 64, (n, w, sys.getsizeof(t))
+        if w["kind"] == "huge":
+            # The pages after it in its arena, zeroed as it grew, are not resident.
+            after = (w["block"] + w["size"] + 4095) & ~4095
+            assert not any(resident(after + i * 4096) for i in range(16)), (n, w)
+
+
+def resident(address):
+    """Whether the page at address is resident (/proc/self/pagemap, bit 63)."""
+    with open("/proc/self/pagemap", "rb") as f:
+        f.seek(address // 4096 * 8)
+        return bool(int.from_bytes(f.read(8), "little") >> 63)
 
 
 def test_heap_stats_counts_medium_blocks():
