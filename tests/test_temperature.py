@@ -469,6 +469,37 @@ def test_numbers_of_a_list_picked_from_are_cold_once_it_no_longer_is():
     assert out == "ok\n"
 
 
+# A column store's query: it reads 3 of k columns item by item (`p[i]`), each float
+# once a pass, then runs `scan` (Python, in query's frame). The index, and a sample
+# every 100 rows taken while the caller's value stack holds the column being read
+# (and the float read before it), as the sampler thread finds it in the middle of
+# the expression.
+INDEXED_QUERY = """
+    cols = columns(%(k)d)
+    def at(i):
+        if i %% 100 == 0:
+            _pypper._test_sample()
+        return i
+    def query(p, q, r):
+        total = 0.0
+        for i in range(len(p)):
+            total += p[at(i)] * q[at(i)] * (1 - r[at(i)] / 100)
+        %(scan)s
+        return total
+    driven()
+    for _ in range(12):                 # (the pages' census runs at the 2nd and 12th)
+        query(cols[0], cols[1], cols[2])
+        _pypper._test_hand_over()
+    assert %(scanned)s
+    for col in cols[:3]:
+        numbers_follow(col)
+    for col in cols[3:]:
+        numbers_stay_cold(col)
+    pypper.end()
+    print("ok")
+"""
+
+
 def test_numbers_read_by_index_are_as_hot_as_those_c_code_scans_beside_them():
     # A newcomer's column store: a query reads 3 columns by index and hands one of
     # them to max() as well. Each read of the frames that finds the column handed to
@@ -478,69 +509,23 @@ def test_numbers_read_by_index_are_as_hot_as_those_c_code_scans_beside_them():
     # read stood for a use of every item: the scanned column's pages were 1,000 times
     # hotter than the others' and set the pages' scale, and the two columns read only
     # by index were cold (3.8 of 11.4 MiB hot in the newcomer's report).
-    out = check("""
-        cols = columns(6)
-        def at(i):
-            # As in the test above: a sample every 100 rows while the column is read.
-            if i % 100 == 0:
-                _pypper._test_sample()
-            return i
-        def query(p, q, r):
-            total = 0.0
-            for i in range(len(p)):
-                total += p[at(i)] * q[at(i)] * (1 - r[at(i)] / 100)
-            # max(p): a sample every 200 items, about as dense in time as the loop's
-            # (an item in 10 ns against a row in 100 ns), the first read before it
-            # starts (a frame seen before, as a long query's is).
-            return total, scan_in_c(p, first=lambda: _pypper._test_sample(), every=200)
-        driven()
-        for _ in range(12):                 # (the pages' census runs at the 2nd and 12th)
-            query(cols[0], cols[1], cols[2])
-            _pypper._test_hand_over()
-        assert pypper.active_trace_stats()["scan_evidence"] > 0
-        for col in cols[:3]:
-            numbers_follow(col)
-        for col in cols[3:]:
-            numbers_stay_cold(col)
-        pypper.end()
-        print("ok")
-    """)
+    # max(p): a sample every 200 items, about as dense in time as the loop's (an item
+    # in 10 ns against a row in 100 ns), the first read before it starts (a frame seen
+    # before, as a long query's is).
+    scan = "scan_in_c(p, first=lambda: _pypper._test_sample(), every=200)"
+    out = check(INDEXED_QUERY % {"k": 6, "scan": scan,
+                                 "scanned": 'pypper.active_trace_stats()["scan_evidence"] > 0'})
     assert out == "ok\n"
 
 
 def test_numbers_a_loop_reads_by_index_are_as_hot_as_their_pages_are_used():
-    # A column store's query reads 3 columns item by item (`p[i]`), each float once a
-    # pass: the frames show the lists and the floats of the moment, never a scan. Each
+    # The frames show the lists and the floats of the moment, never a scan. Each
     # float is worth 1/20,000 of its list, but its page is read as often as any page
     # of the heap that is read: against the pages, not against the lists, those floats
     # are hot and the 5 columns never read stay cold. (Held against the objects'
     # reference, they were all cold, and so were their lists' item arrays: a
     # newcomer's report showed 3 hot columns as 192 bytes hot.)
-    out = check("""
-        cols = columns(8)
-        def at(i):
-            # The index, and a sample every 100 rows taken while the caller's value
-            # stack holds the column being read (and the float read before it), as the
-            # sampler thread finds it in the middle of the expression.
-            if i % 100 == 0:
-                _pypper._test_sample()
-            return i
-        def query(p, q, r):
-            total = 0.0
-            for i in range(len(p)):
-                total += p[at(i)] * q[at(i)] * (1 - r[at(i)] / 100)
-            return total
-        driven()
-        for _ in range(12):                 # (the pages' census runs at the 2nd and 12th)
-            query(cols[0], cols[1], cols[2])
-            _pypper._test_hand_over()
-        for col in cols[:3]:
-            numbers_follow(col)
-        for col in cols[3:]:
-            numbers_stay_cold(col)
-        pypper.end()
-        print("ok")
-    """)
+    out = check(INDEXED_QUERY % {"k": 8, "scan": "pass", "scanned": "True"})
     assert out == "ok\n"
 
 
