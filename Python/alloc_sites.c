@@ -128,6 +128,7 @@ static struct {
     uint64_t sites_gone, codes_gone;
     PyCodeObject *memo_code;        /* the last site interned */
     int memo_offset;
+    PyCodeObject *memo_up;          /* the code of the frame that called its frame */
     uint32_t memo_id;
     size_t npools;                  /* pool slots of the reservation (its extent) */
     uintptr_t base;
@@ -276,7 +277,7 @@ static void code_gone(PyCodeObject *co)
     S.code_used--;
     S.code_tombs++;
     S.codes_gone++;
-    if (S.memo_code == co)
+    if (S.memo_code == co || S.memo_up == co)
         S.memo_code = NULL;
 }
 
@@ -446,7 +447,14 @@ static uint32_t current_site(PyThreadState *ts)
     /* The last site interned where the innermost frame was the program's: a loop's
      * allocations come back to the same instruction (the file name checks below were
      * a third of the recording's time on a loop allocating 0.5-8 KiB lists). */
-    if (f->f_code == S.memo_code && f->prev_instr - _PyCode_CODE(f->f_code) == S.memo_offset)
+    _PyInterpreterFrame *up = f->previous;
+    while (up && up->owner == FRAME_OWNED_BY_CSTACK)
+        up = up->previous;
+    PyCodeObject *up_code = up ? up->f_code : NULL;
+    /* (And the same calling function: a site reached from a second caller must note
+     * it, note_caller.) */
+    if (f->f_code == S.memo_code && f->prev_instr - _PyCode_CODE(f->f_code) == S.memo_offset
+        && up_code == S.memo_up)
         return S.memo_id;
     bool redirected = library_code(f->f_code) || own_code(f->f_code) || string_code(f->f_code);
     if (redirected) {
@@ -493,6 +501,7 @@ static uint32_t current_site(PyThreadState *ts)
          * are looked through, and a library line has as many sites as callers.) */
         S.memo_code = code;
         S.memo_offset = offset;
+        S.memo_up = up_code;
         S.memo_id = id;
     }
     return id;

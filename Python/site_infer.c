@@ -153,8 +153,11 @@ static void functions_of(const site_infer *t, uint32_t site, uint32_t out[2])
     out[0] = out[1] = 0;
     if (t->functions && site)
         t->functions(site, out);
-    if (out[1] == out[0])
-        out[1] = 0;                             /* (a function that called itself) */
+    /* (A function that called itself; or one not known, whose caller alone must not
+     * look like the function the line lies within: a module body that died after
+     * its import would give its lines in turn to the module that imported it.) */
+    if (out[1] == out[0] || !out[0])
+        out[1] = 0;
 }
 
 /* w narrowed to the functions of `fns` too, in its order. */

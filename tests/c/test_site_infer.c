@@ -50,12 +50,13 @@ static site_infer *seed_reused_slots(uintptr_t base, const void *type)
 
 /* Sites 18 to 20 are lines of one function, whose own site is 1018; sites 30 and 31
  * lines of function 1030; 40 a line of function 1040 that 1030 called, 45 one of 1045
- * that 1030 called too; any other site is a function of its own, site + 1000, whose
- * caller is not known. */
+ * that 1030 called too; 60 a line of a function not known (its code died) that 1030
+ * called; any other site is a function of its own, site + 1000, whose caller is not
+ * known. */
 static void functions_1000(uint32_t site, uint32_t out[2])
 {
-    out[0] = 1000 + (site >= 18 && site <= 20 ? 18 : site == 31 ? 30 : site);
-    out[1] = site == 40 || site == 45 ? 1030 : 0;
+    out[0] = site == 60 ? 0 : 1000 + (site >= 18 && site <= 20 ? 18 : site == 31 ? 30 : site);
+    out[1] = site == 40 || site == 45 || site == 60 ? 1030 : 0;
 }
 
 int main(void)
@@ -161,10 +162,12 @@ int main(void)
      * makes a key on line 30 and calls 1040, which makes the record's fields on line
      * 40; the function that both lie within is 1030. Two functions it calls (40, 45)
      * in turn: 1030 too. A line of 1040 in turn with one of a function 1040 was not
-     * called from (50): nothing. */
-    uintptr_t calls[3] = {mixed, blocky, quiet};
-    uint32_t line[3][2] = {{30, 40}, {40, 45}, {40, 50}}, want[3] = {1030, 1030, 0};
-    for (int c = 0; c < 3; c++) {
+     * called from (50): nothing. A line of 1030 in turn with one of a function not
+     * known that 1030 called (60): nothing either (which function holds them both is
+     * not known). */
+    uintptr_t calls[4] = {mixed, blocky, quiet, base + 30 * ARENA};
+    uint32_t line[4][2] = {{30, 40}, {40, 45}, {40, 50}, {30, 60}}, want[4] = {1030, 1030, 0, 0};
+    for (int c = 0; c < 4; c++) {
         t = pypper_site_infer_new(64);
         for (uintptr_t p = 0; p < 20; p++)
             pypper_site_infer_seed(t, at(calls[c] + p * POOL + 64), A,
