@@ -4,7 +4,7 @@ fast tier and node 1 (no CPUs, 250 ns) the slow tier.
 
 Every check reads where pages really are with move_pages(2) (nodes = NULL: query only),
 called here through ctypes, independently of Pypper's own reporting. Tests that need
-the migration plane (pypper.migrate_now & co., /work/h/CONTRACT.md) skip while it is
+the migration plane (pypper.migrate_now & co., Doc/migration.md) skip while it is
 not there, and fail when it is there and wrong.
 
 On a machine with one memory tier the whole file skips.
