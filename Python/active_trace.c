@@ -639,19 +639,14 @@ static void apply_locked(bool refill)
                 double scanned = scan_share(h->n);
                 PyObject *op = (PyObject *)pypper_entry_object(e);
                 /* Uses of its items (held_numbers.h): a read of the frames finding it
-                 * scanned stands for one, as any other sighting does; evidence from its
-                 * reference count alone (no frame showed it: another thread's loop, C
-                 * code) stands for as much on each item. */
-                double counted = pypper_model_params_get()->weight[PYPPER_EVIDENCE_REFCOUNT]
-                                 * h->n[PYPPER_EVIDENCE_REFCOUNT];
+                 * scanned stands for one, as any other piece of its evidence does; a
+                 * container that no frame showed passes none on. */
                 bool in_frames = h->n[PYPPER_EVIDENCE_FRAME] || h->n[PYPPER_EVIDENCE_CALLER]
                                  || h->n[PYPPER_EVIDENCE_HOLD] || h->n[PYPPER_EVIDENCE_SCAN];
-                double item_uses = (scanned > 0.0 ? (double)h->n[PYPPER_EVIDENCE_SCAN] : 0.0)
-                                   + (weighed - counted) * (1.0 - scanned) + counted;
-                if (in_frames)
-                    pypper_held_numbers_heat(op, 0.0, item_uses, now);
-                else
-                    pypper_held_numbers_heat(op, weighed, 0.0, now);
+                double item_uses = !in_frames ? 0.0
+                                   : (scanned > 0.0 ? (double)h->n[PYPPER_EVIDENCE_SCAN] : 0.0)
+                                     + weighed * (1.0 - scanned);
+                pypper_held_numbers_heat(op, item_uses, now);
                 if (scanned > 0.0)
                     pypper_scan_groups_note(op, (double)h->n[PYPPER_EVIDENCE_SCAN], now);
             }

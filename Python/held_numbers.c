@@ -28,11 +28,16 @@ static size_t number_budget;            /* what is left of NUMBER_BUDGET */
  *  - any other sighting, at its weight: a new one is a use of the container (seq[i],
  *    random.choice, a call with it), which reads one item. A loop `if col[i] > t`
  *    pushes col for about 10 ns of its 30 ns an item;
- *  - a move of its reference count, at its weight, when frames showed it too.
- * A container that only its reference count showed (another thread's loop, C code
- * the frames never show) passes all of that evidence to each item, as all evidence
- * did before 2026-12-04: what uses it is not known, and a worker's scan is the common
- * case.
+ *  - a move of its reference count, at its weight, within the share of the
+ *    sightings that were not scans.
+ * A container that no frame showed (its reference count alone moved) passes nothing
+ * on. A poll's "moved" says that it was used, not how much: a list walked thousands of
+ * times a second and one walked twice a second both move between two polls. Counted as
+ * uses, the reference counts of a newcomer's BFS's seldom-walked adjacency lists
+ * (seen between the frames' reads) heated their ids as much as the community's walks:
+ * 6.6-17.7 MiB of them hot in 4 runs, as a use of each item 0.9-7.9 MiB in 3 runs,
+ * against 0.4 MiB truly hot (2026-12-06). So numbers of a container that only another
+ * thread reads stay cold (as other threads' data get no frame evidence; README).
  * Until 2026-12-06 a scan's share of the container's evidence stood for as much on
  * each item: one sighting of a max() call gave each of 100,000 floats the heat of the
  * list, one of `col[i]` each a 100,000th of it, and a newcomer's column store whose
@@ -82,14 +87,14 @@ static void spread(uintptr_t from, uintptr_t to, double share, uint32_t now, siz
     }
 }
 
-void pypper_held_numbers_heat(PyObject *op, double each, double uses, uint32_t now)
+void pypper_held_numbers_heat(PyObject *op, double uses, uint32_t now)
 {
     PyObject *const *items;
     Py_ssize_t n;
     size_t *budget = &number_budget;
     if (!pypper_seq_items(op, &items, &n))
         return;
-    double heat = n > 0 ? each + uses / (double)n : 0.0;      /* on each item */
+    double heat = n > 0 ? uses / (double)n : 0.0;             /* on each item */
     if (n <= 0 || !(heat > 0.0) || *budget <= NUMBER_SAMPLES + 1)
         return;
     Py_ssize_t k = n < NUMBER_SAMPLES ? n : NUMBER_SAMPLES, stride = n / k;

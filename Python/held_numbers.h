@@ -14,10 +14,10 @@
 /* A hand-over starts: `turn` counts them (it moves the items looked at). */
 void pypper_held_numbers_begin(uint64_t turn);
 
-/* op (a traced object with an entry) took evidence that stands for `each` on each of
- * its items and for `uses` uses of them, which item unknown (held_numbers.c): each of
- * its n items takes each + uses / n, its numbers through their pages. */
-void pypper_held_numbers_heat(PyObject *op, double each, double uses, uint32_t now_ms);
+/* op (a traced object with an entry) took evidence that stands for `uses` uses of its
+ * items, which item unknown (held_numbers.c): each of its n items takes uses / n, its
+ * numbers through their pages. */
+void pypper_held_numbers_heat(PyObject *op, double uses, uint32_t now_ms);
 
 /* Samples of numbers that heated pages (active_trace_stats()["number_heat"]); a
  * session start resets it. */
