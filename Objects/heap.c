@@ -222,12 +222,12 @@ void *pypper_heap_realloc(void *p, size_t n)
         return NULL;
     }
     arena_meta *m = layout_meta(layout_arena_index(p));
-    /* A block of pages that shrinks by a page or more gives its tail back in place:
-     * tuple(genexpr) and other exact-size shrinks of an over-allocated buffer ended 17%
-     * above getsizeof on a newcomer's column store of 80,000-float tuples when such a
-     * block was kept whole below the rule beneath (4.6 MB more peak RSS than stock's
-     * realloc, which gives the tail back). */
-    if (n < have && have > MEDIUM_MAX && n > MEDIUM_MAX && have - n >= PAGE_SIZE
+    /* A block of pages grows in place, or shrinks in place by a page or more, giving
+     * its tail back: tuple(genexpr) and other exact-size shrinks of an over-allocated
+     * buffer ended 17% above getsizeof on a newcomer's column store of 80,000-float
+     * tuples when such a block was kept whole by the rule beneath (4.6 MB more peak RSS
+     * than stock's realloc, which gives the tail back). */
+    if (n > MEDIUM_MAX && have > MEDIUM_MAX && (n > have || have - n >= PAGE_SIZE)
         && large_resize_in_place(m, p, n)) {
         UNLOCK();
         return p;
@@ -239,10 +239,6 @@ void *pypper_heap_realloc(void *p, size_t n)
     }
     if (m->kind == ARENA_MEDIUM && n > SMALL_MAX && n <= MEDIUM_MAX
         && medium_resize_in_place(m, p, n)) {
-        UNLOCK();
-        return p;
-    }
-    if (n > MEDIUM_MAX && have > MEDIUM_MAX && large_resize_in_place(m, p, n)) {
         UNLOCK();
         return p;
     }
