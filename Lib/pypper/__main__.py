@@ -402,7 +402,7 @@ def _print_run_summary(path, status=0):
         print(f"pypper: {e}", file=sys.stderr)
         return
     from pypper import _report
-    a = _report.analyze(cap)
+    a = _report.analyze(cap, over_time=False)
     out = [""] + ["pypper: " + line for line in _report.summary_lines(a)]
     rel = os.path.relpath(path)
     shown = rel if not rel.startswith("..") else path
@@ -589,7 +589,7 @@ def _parse(argv):
                         "-o NAME=VALUE (NAME a word) is still read as -O NAME=VALUE")
     p.add_argument("-O", "--option", action="append", default=[], metavar="NAME=VALUE",
                    help="an option for this session, e.g. -O sample_hz=100")
-    p.add_argument("--no-capture", action="store_true", help="record no capture")
+    p.add_argument("--no-capture", action="store_true", help="record no capture (and so print no summary at exit): the program runs traced, nothing is kept")
     p.add_argument("--interval", type=float, metavar="SECONDS",
                    help="seconds between heat frames (default HEAT_INTERVAL_MS, or 1)")
     p.add_argument("--max-size", type=int, default=_capture.DEFAULT_MAX_BYTES, metavar="BYTES",

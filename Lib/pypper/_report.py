@@ -178,8 +178,10 @@ def _untraced_text(a):
             f"warm {fmt_bytes(uc['warm'])}, cold {fmt_bytes(uc['cold'])})")
 
 
-def analyze(cap):
-    """Everything the report, stats and diff show, as plain data."""
+def analyze(cap, over_time=True):
+    """Everything the report, stats and diff show, as plain data. over_time=False
+    leaves out what only the HTML report draws (the heatmap's matrix and the sites'
+    series: None), for `pypper run`'s summary at exit."""
     h = cap.header
     internal_paths = h.get("internal_paths", [])
     cwd = h.get("cwd")
@@ -222,18 +224,18 @@ def analyze(cap):
 
     # Heat over time: the union of every frame's pages, each frame's heat per page.
     frames = cap.frames
-    all_pages = sorted({p for f in frames for p in f.pages})
     mean_heat = _advisor.mean_page_heat((f.pages, f.heat) for f in frames)
+    all_pages = sorted(mean_heat)   # (it has every page of every frame)
     ps = _page_size(cap)
     uptime = frames[-1].t if frames else None
     short = bool(mean_heat) and (uptime or 0.0) < ADVISOR_MIN_SECONDS
     advice = _advisor.advise(mean_heat, ps) if mean_heat and not short else None
-    heat_cols = _heatmap_matrix(frames, all_pages)
+    heat_cols = _heatmap_matrix(frames, all_pages) if over_time else None
 
     last = frames[-1] if frames else None
     end = cap.end or {}
     mig = end.get("migration") or {}
-    site_series = _site_series(frames, internal_paths, cwd)
+    site_series = _site_series(frames, internal_paths, cwd) if over_time else None
     return {"path": cap.path, "header": h, "finished": cap.finished, "status": end.get("status"),
             "truncated": cap.truncated, "seconds": end.get("seconds"), "cpu": end.get("cpu"),
             "uptime": uptime,
