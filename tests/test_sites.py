@@ -814,6 +814,32 @@ def test_lines_that_alternate_are_not_guessed():
     assert out == "0 True\n", out
 
 
+def test_blocks_made_in_turn_at_many_lines_each_get_their_own():
+    """The recording's memo of sites (Python/alloc_sites.c: 64 slots by code,
+    instruction and calling code) must never hand one line's site to another: a loop
+    that makes blocks above 512 bytes (each recorded) at 80 lines in turn, more lines
+    than slots, from a function called by two others, gives every block the line that
+    made it."""
+    body = "".join(f"    out.append(bytes({600 + k}))\n" for k in range(80))
+    src = "def make(out):\n" + body + "def one(out):\n    make(out)\ndef two(out):\n    make(out)\n"
+    out = check(f"""
+        ns = {{}}
+        exec(compile({src!r}, "made_here.py", "exec"), ns)
+        pypper.start()
+        blocks = []
+        for i in range(30):
+            (ns["one"] if i % 2 else ns["two"])(blocks)
+        gc.collect()
+        snap = pypper.snapshot()
+        wrong = [(len(b), o and o.site) for b, o in zip(blocks, rows(snap, blocks))
+                 if not o or not o.site
+                 or not o.site.startswith(f"made_here.py:{{len(b) - 600 + 2}} ")]
+        print(len(blocks), wrong[:3], len(wrong))
+        pypper.end()
+    """)
+    assert out == "2400 [] 0\n", out
+
+
 def test_lines_in_turn_of_one_function_give_the_function():
     """A function that builds a record from dicts made on two of its lines, in turn
     (a request handler's session and its preferences): which line made an unsampled
