@@ -805,9 +805,13 @@ def load(path, at=None):
             elif kind == "frame":
                 deltas, q, slow = _decode(rec["pages"])
                 # (map and accumulate: the per-page work stays in C; a Python loop
-                # over a large heap's pages was a fifth of `pypper run`'s summary.)
+                # over a large heap's pages was a fifth of `pypper run`'s summary.
+                # The operators raise TypeError on a value of the wrong type, as
+                # the loop did: a corrupt record.)
                 ps, base = rec["ps"], rec["base"]
-                pages = list(map(base.__add__, map(ps.__mul__, itertools.accumulate(deltas))))
+                index = itertools.islice(itertools.accumulate(deltas, initial=0), 1, None)
+                pages = list(map(operator.add, itertools.repeat(base),
+                                 map(operator.mul, index, itertools.repeat(ps))))
                 heat = list(map(operator.truediv, q, itertools.repeat(HEAT_SCALE)))
                 frames.append(Frame(rec["t"], pages, heat, set(slow),
                                     rec.get("sites", {}), rec.get("untraced_sites")))
