@@ -1,6 +1,7 @@
 /* Objects/region.c: owns the heap's virtual address reservation. Arena slots of each
  * tier are handed out from runs released earlier (idle ones, still resident, first,
- * best fit; then an idle run joined with the purged run beside it; then purged ones,
+ * best fit, or for a short span the end of a run whose resident pages fit its block
+ * best; then an idle run joined with the purged run beside it; then purged ones,
  * first fit; split, never merged with the bump end) or from a bump index. Committing
  * an arena makes it and its metadata slice writable and binds it to its tier's nodes;
  * releasing one keeps it idle (reported to retain.c) or discards its pages, and
@@ -30,6 +31,11 @@ typedef struct free_run {
 #define MAX_FREE_RUNS 4096
 
 static struct {
+    /* Per arena (global index), the pages from its start that may be resident: the
+     * most a block of a span reached in it since its memory was last given back, or
+     * all of them for a pool, medium or large arena. A hint (region_take_arenas picks
+     * idle arenas by it), never a fact anything depends on. */
+    uint16_t *resident;
     size_t bump[HEAP_TIERS];                 /* next never-used slot, per tier */
     free_run runs[HEAP_TIERS][MAX_FREE_RUNS];
     size_t nruns[HEAP_TIERS];
@@ -95,6 +101,10 @@ int region_init(void)
         pypper_own_wipe_on_fork(track, track_len);
         pypper_heap_layout.track = track;
         pypper_heap_layout.base = base;
+        /* (2 bytes an arena, touched only where arenas are: a page per 2 GiB.) */
+        void *resident = mmap(NULL, arenas * HEAP_TIERS * sizeof(uint16_t), PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        R.resident = resident == MAP_FAILED ? NULL : resident;
         return 0;
     }
     return -1;
@@ -157,16 +167,66 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
     return first;
 }
 
+/* ---- residency hints (R.resident) ---- */
+
+void region_note_pages(size_t first, size_t count, size_t pages)
+{
+    if (!R.resident)
+        return;
+    for (size_t k = 0; k < count; k++) {
+        size_t used = pages > k * PAGES_PER_ARENA ? pages - k * PAGES_PER_ARENA : 0;
+        if (used > PAGES_PER_ARENA)
+            used = PAGES_PER_ARENA;
+        if (R.resident[first + k] < used)
+            R.resident[first + k] = (uint16_t)used;
+    }
+}
+
+/* [addr, addr + len) was given back: an arena it reaches to the end of keeps at most
+ * the pages before it (a discard inside an arena leaves its hint). */
+static void note_discarded(const void *addr, size_t len)
+{
+    if (!R.resident || !len || !layout_owns(addr))
+        return;
+    uintptr_t from = (uintptr_t)addr - (uintptr_t)pypper_heap_layout.base, end = from + len;
+    for (size_t ai = from >> ARENA_SHIFT; ((uintptr_t)(ai + 1) << ARENA_SHIFT) <= end; ai++) {
+        uintptr_t start = (uintptr_t)ai << ARENA_SHIFT;
+        size_t kept = from > start ? (size_t)((from - start) >> PAGE_SHIFT) : 0;
+        if (R.resident[ai] > kept)
+            R.resident[ai] = (uint16_t)kept;
+    }
+}
+
+/* How far arenas [first, first + count) are from what a block needs: the pages it
+ * would fault in plus the resident pages it would leave unused, the last arena
+ * needing last_pages and the others all of theirs. A freed 1 MiB + 4 KiB buffer
+ * leaves an idle full arena and one with a page: taken from the front for the next
+ * half-MiB block, the full one kept 127 pages resident under it for as long as it
+ * lived, and a loop of such buffers and half copies held 3 MB more than stock
+ * (Tools/bench/survey/buffer_slices.py, 2026-12-06). */
+static size_t misfit(size_t first, size_t count, size_t last_pages)
+{
+    size_t cost = 0;
+    for (size_t k = 0; k < count; k++) {
+        size_t need = k + 1 < count ? PAGES_PER_ARENA : last_pages;
+        size_t have = R.resident[first + k];
+        cost += have > need ? have - need : need - have;
+    }
+    return cost;
+}
+
 /* Forget released run i (the last record takes its place). */
 static void drop_run(unsigned tier, size_t i) { R.runs[tier][i] = R.runs[tier][--R.nruns[tier]]; }
 
-/* Take `count` arenas from the front of released run i. */
-static size_t take_from_run(unsigned tier, size_t i, size_t count, bool *zeroed, size_t *fresh)
+/* Take `count` arenas from the front of released run i, or from its back. */
+static size_t take_from_run(unsigned tier, size_t i, size_t count, bool back, bool *zeroed,
+                            size_t *fresh)
 {
     free_run *run = &R.runs[tier][i];
-    size_t first = run->first;
+    size_t first = back ? run->first + run->count - count : run->first;
     bool dirty = run->dirty, pools_dirty = run->pools_dirty;
-    run->first += count;
+    if (!back)
+        run->first += count;
     run->count -= count;
     if (run->count == 0)
         drop_run(tier, i);
@@ -222,23 +282,40 @@ static size_t take_idle_joined(unsigned tier, size_t count, bool *zeroed, size_t
     return hand_out(tier, first, count, idle_first, idle, pools_dirty, zeroed, fresh);
 }
 
-size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
+size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *zeroed,
+                          size_t *fresh)
 {
     /* Released runs first, idle (resident) ones before purged ones. Purged
-     * pages read as zero; the metadata of any released run is stale and is reset. */
-    size_t best = (size_t)-1;
-    for (size_t i = 0; i < R.nruns[tier]; i++)     /* best fit: keeps larger runs whole */
-        if (R.runs[tier][i].dirty && R.runs[tier][i].count >= count
-            && (best == (size_t)-1 || R.runs[tier][i].count < R.runs[tier][best].count))
-            best = i;
+     * pages read as zero; the metadata of any released run is stale and is reset.
+     * Of the idle runs long enough, the shortest (best fit: keeps larger runs
+     * whole), from its front; with fit_pages, first the front or back `count`
+     * arenas whose resident pages fit the block best (misfit). */
+    size_t best = (size_t)-1, best_cost = 0;
+    bool best_back = false;
+    for (size_t i = 0; i < R.nruns[tier]; i++) {
+        const free_run *run = &R.runs[tier][i];
+        if (!run->dirty || run->count < count)
+            continue;
+        bool fit = fit_pages && R.resident;
+        for (int back = 0; back < 2 && (!back || (fit && run->count > count)); back++) {
+            size_t cost = fit ? misfit(back ? run->first + run->count - count : run->first,
+                                       count, fit_pages) : 0;
+            if (best == (size_t)-1 || cost < best_cost
+                || (cost == best_cost && run->count < R.runs[tier][best].count)) {
+                best = i;
+                best_cost = cost;
+                best_back = back;
+            }
+        }
+    }
     if (best != (size_t)-1)
-        return take_from_run(tier, best, count, zeroed, fresh);
+        return take_from_run(tier, best, count, best_back, zeroed, fresh);
     size_t mixed = take_idle_joined(tier, count, zeroed, fresh);
     if (mixed != (size_t)-1)
         return mixed;
     for (size_t i = 0; i < R.nruns[tier]; i++)
         if (!R.runs[tier][i].dirty && R.runs[tier][i].count >= count)
-            return take_from_run(tier, i, count, zeroed, fresh);
+            return take_from_run(tier, i, count, false, zeroed, fresh);
     size_t local = R.bump[tier];
     if (local + count > pypper_heap_layout.arenas_per_tier) {
         R.counters.commit_failures++;
@@ -266,7 +343,7 @@ bool region_extend(size_t first, size_t count, size_t *fresh)
     bool zeroed;
     for (size_t i = 0; i < R.nruns[tier]; i++)
         if (R.runs[tier][i].first == first && R.runs[tier][i].count >= count) {
-            take_from_run(tier, i, count, &zeroed, fresh);
+            take_from_run(tier, i, count, false, &zeroed, fresh);
             return true;
         }
     if (local != R.bump[tier] || local + count > pypper_heap_layout.arenas_per_tier
@@ -283,9 +360,11 @@ bool region_extend(size_t first, size_t count, size_t *fresh)
 arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
 {
     size_t fresh;
-    size_t ai = region_take_arenas(tier, 1, zeroed, &fresh);
+    size_t ai = region_take_arenas(tier, 1, 0, zeroed, &fresh);
     if (ai == (size_t)-1)
         return NULL;
+    if (R.resident)
+        R.resident[ai] = PAGES_PER_ARENA;   /* its pages are taken one by one, all in time */
     arena_meta *m = layout_meta(ai);
     /* Its page or unit records: stale if it was used before (a span's arenas never
      * write theirs, so a 1 GiB block zeroes 48 KiB of records, not 900 KiB). */
@@ -345,6 +424,8 @@ static void tell_observers(void *addr, size_t len)
 bool region_discard(void *addr, size_t len)
 {
     bool done = madvise(addr, len, MADV_DONTNEED) == 0;
+    if (done)
+        note_discarded(addr, len);
     tell_observers(addr, len);
     return done;
 }

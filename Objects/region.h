@@ -12,10 +12,17 @@ typedef int (*region_bind_fn)(unsigned tier, void *addr, size_t len);
 int region_init(void);
 void region_set_binder(region_bind_fn fn);
 /* Commit `count` contiguous fresh or released arenas of `tier`; returns the global
- * index of the first, or (size_t)-1 when the tier's reservation or memory is exhausted.
- * *zeroed tells whether all its memory is known to be zero, *fresh how many of the
- * arenas are not resident (never used, or purged): the last ones. */
-size_t region_take_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fresh);
+ * index of the first, or (size_t)-1 when the tier's reservation or memory is
+ * exhausted. fit_pages (0: none): the block uses all the arenas but fit_pages pages
+ * of the last, and idle arenas are picked by how well their resident pages fit that
+ * (from either end of an idle run). *zeroed tells whether all its memory is known to
+ * be zero, *fresh how many of the arenas are not resident (never used, or purged):
+ * the last ones. */
+size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *zeroed,
+                          size_t *fresh);
+/* A span from arena `first` on (`count` arenas) holds a block of `pages` pages: the
+ * arenas' residency hints grow to the pages it reaches in each. */
+void region_note_pages(size_t first, size_t count, size_t pages);
 /* Take the `count` arenas from global index `first` on, when they are free (released,
  * or the tier's bump end): a span grows in place. *fresh: how many are not resident. */
 bool region_extend(size_t first, size_t count, size_t *fresh);

@@ -151,7 +151,7 @@ static void test_pool_records_reset(void)
     }
     region_release_arenas(ai, 1, false);                 /* idle, records written */
     size_t fresh;
-    size_t again = region_take_arenas(0, 1, &zeroed, &fresh);
+    size_t again = region_take_arenas(0, 1, 0, &zeroed, &fresh);
     CHECK(again == ai && !zeroed && fresh == 0);         /* the idle arena, best fit */
     bool clean = true;
     for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
@@ -160,7 +160,7 @@ static void test_pool_records_reset(void)
     layout_meta(ai)->kind = ARENA_HUGE_HEAD;
     layout_meta(ai)->span = 1;
     region_release_span(ai, 1);
-    again = region_take_arenas(0, 1, &zeroed, &fresh);
+    again = region_take_arenas(0, 1, 0, &zeroed, &fresh);
     CHECK(again == ai);
     clean = true;
     for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
@@ -216,7 +216,7 @@ static void test_record_pages_past_the_committed_arenas(void)
     while (n < MAX_TAKEN && !found) {
         bool zeroed;
         size_t fresh;
-        size_t ai = region_take_arenas(0, 1, &zeroed, &fresh);
+        size_t ai = region_take_arenas(0, 1, 0, &zeroed, &fresh);
         CHECK(ai != (size_t)-1);
         if (ai == (size_t)-1)
             break;

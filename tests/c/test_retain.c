@@ -154,10 +154,37 @@ static void test_near_size_join(void)
     CHECK(resident_pages(p + n + arena / 4, arena - arena / 4) == 0);
     CHECK(resident_pages(p + n, arena / 4) == arena / 4 / PAGE_SIZE);
     pypper_heap_free(p);
-    /* A short span keeps its tail: two arenas from the front of the idle run. */
+    /* A short span keeps its tail (no trim), taken where the idle arenas' resident
+     * pages fit it best: the back of the run, whose last arena kept the quarter (63
+     * pages left unused under the block), not the front (255: both arenas full). */
     char *q = pypper_heap_malloc(arena + PAGE_SIZE);
-    CHECK(q == p);
-    CHECK(resident_pages(q + arena + PAGE_SIZE, arena - PAGE_SIZE) == arena / PAGE_SIZE - 1);
+    CHECK(q == p + 7 * arena);
+    CHECK(resident_pages(q + arena + PAGE_SIZE, arena / 4 - PAGE_SIZE) == arena / 4 / PAGE_SIZE - 1);
+    CHECK(resident_pages(q + arena + arena / 4, arena - arena / 4) == 0);
+    pypper_heap_free(q);
+    pypper_heap_free(guard);
+}
+
+/* Idle arenas are taken where their resident pages fit the block: a freed span of
+ * three arenas whose block reached one page into the third leaves [full, full, one
+ * page] idle; a block of an arena and a page takes the last two (no page unused under
+ * it, none to fault), not the first two (255 resident pages unused under it). */
+static void test_span_fits_resident_pages(void)
+{
+    const size_t arena = (size_t)1 << ARENA_SHIFT;
+    pypper_heap_trim();
+    char *a = pypper_heap_malloc(2 * arena + PAGE_SIZE);
+    char *guard = pypper_heap_malloc(arena);
+    memset(a, 1, 2 * arena + PAGE_SIZE);
+    pypper_heap_free(a);
+    CHECK(resident_pages(a, 2 * arena + PAGE_SIZE) == (2 * arena + PAGE_SIZE) / PAGE_SIZE);
+    long before = minor_faults();
+    char *q = pypper_heap_malloc(arena + PAGE_SIZE);
+    CHECK(q == a + arena);
+    memset(q, 2, arena + PAGE_SIZE);
+    CHECK(minor_faults() - before < 16);
+    CHECK(resident_pages(q + arena + PAGE_SIZE, arena - PAGE_SIZE) == 0);
+    CHECK(resident_pages(a, arena) == arena / PAGE_SIZE);      /* idle, for a full need */
     pypper_heap_free(q);
     pypper_heap_free(guard);
 }
@@ -479,6 +506,7 @@ static int ulimit_child(void)
     test_span_learning();
     test_runs_merge_both_sides();
     test_near_size_join();
+    test_span_fits_resident_pages();
     test_bound_respected();
     test_page_debt();
     return check_failed ? 1 : 0;
@@ -510,6 +538,7 @@ int main(int argc, char **argv)
     test_span_learning();
     test_runs_merge_both_sides();
     test_near_size_join();
+    test_span_fits_resident_pages();
     test_bound_respected();
     test_page_debt();
     test_debt_learning();
