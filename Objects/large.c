@@ -293,6 +293,9 @@ void large_free(arena_meta *m, size_t arena_index, void *p)
             pypper_heap.invalid_frees++;
             return;
         }
+        /* (Its pages may all be resident now, whatever was given back while it
+         * lived: a calloc'd block's zero pages, faulted in since.) */
+        region_note_pages(arena_index, m->span, m->huge_pages);
         region_release_span(arena_index, m->span);     /* idle */
         pypper_heap.arenas_released += m->span;
         return;
