@@ -328,6 +328,7 @@ static void mark_span_tail(size_t head, size_t from, size_t to, unsigned tier)
 static int span_resize_in_place(arena_meta *m, size_t n)
 {
     size_t head = layout_meta_index(m);
+    region_note_pages(head, m->span, m->huge_pages);   /* (a tail released idle below) */
     size_t want = (n + ARENA_SIZE - 1) >> ARENA_SHIFT;
     size_t pages = (n + PAGE_SIZE - 1) >> PAGE_SHIFT, kept = want << (ARENA_SHIFT - PAGE_SHIFT);
     size_t reached = m->huge_pages < kept ? m->huge_pages : kept;

@@ -7,7 +7,9 @@
  * releasing one keeps it idle (reported to retain.c) or discards its pages, and
  * always keeps the mapping. Handing an arena out again resets its records (its pool
  * records only where a pool or medium arena wrote them, its page or unit records
- * only for a large or medium arena). Callers hold the heap's
+ * only for a large or medium arena). It also keeps a residency hint per arena (the
+ * pages that may be resident: large.c tells it what a span's block reaches, every
+ * discard lowers it) by which short spans pick idle arenas. Callers hold the heap's
  * serialization (the GIL or the heap lock). */
 #include "region.h"
 #include "retain.h"
@@ -34,7 +36,8 @@ static struct {
     /* Per arena (global index), the pages from its start that may be resident: the
      * most a block of a span reached in it since its memory was last given back, or
      * all of them for a pool, medium or large arena. A hint (region_take_arenas picks
-     * idle arenas by it), never a fact anything depends on. */
+     * idle arenas by it), never a fact anything depends on: kept an upper bound where
+     * that is cheap (a span's block is noted again when it is freed or resized). */
     uint16_t *resident;
     size_t bump[HEAP_TIERS];                 /* next never-used slot, per tier */
     free_run runs[HEAP_TIERS][MAX_FREE_RUNS];
@@ -534,7 +537,11 @@ static void release(size_t first, size_t count, bool discard, bool span)
     bool pools_dirty = false;
     for (size_t a = first; a < first + count; a++) {
         arena_meta *m = layout_meta(a);
-        pools_dirty = pools_dirty || m->kind == ARENA_POOLS || m->kind == ARENA_MEDIUM;
+        bool records = m->kind == ARENA_POOLS || m->kind == ARENA_MEDIUM;
+        pools_dirty = pools_dirty || records;
+        /* (Their pages given back while in use may have been faulted in again.) */
+        if (records && !discard && R.resident)
+            R.resident[a] = PAGES_PER_ARENA;
         m->kind = ARENA_FREE;
     }
     pools_dirty = pools_dirty && !discard;      /* discarded records read as zero */

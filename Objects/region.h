@@ -1,5 +1,6 @@
 /* Objects/region.h: the heap's reservation and its arena slots: reserve once, commit
- * and release arenas (and spans of arenas) per tier, bind them to the tier's nodes. */
+ * and release arenas (and spans of arenas) per tier, bind them to the tier's nodes;
+ * each arena's residency hint (which idle arenas a short span takes). */
 #ifndef PYPPER_REGION_H
 #define PYPPER_REGION_H
 

@@ -19,6 +19,7 @@ reached only if the program did nothing but these accesses and overlapped none o
 them); memory_bound() scales it by a stated memory-bound fraction instead.
 """
 
+import itertools
 import operator
 
 PAGE_SIZE = 4096
@@ -261,10 +262,11 @@ def mean_page_heat(frames):
     missing from a frame counts 0 there). frames: iterable of (pages, heats)."""
     total = {}
     n = 0
-    # Frames with the same pages as the one before (a heap that kept its size) are
-    # summed page by page in C (map): their sums go into the dict once, when the
-    # pages change or at the end (the per-frame dict updates in Python were a third
-    # of `pypper run`'s summary on a 450 MiB heap).
+    # Per page in C (map), in the order the plain loop added them: a run of frames
+    # with the same pages (a heap that kept its size) starts from the totals and
+    # goes back into the dict once, when the pages change or at the end (the
+    # per-frame dict updates in Python were a third of `pypper run`'s summary on a
+    # 450 MiB heap). A frame's heats are as many as its pages (load() checks).
     run_pages, run_sum = None, None
     for pages, heats in frames:
         n += 1
@@ -272,20 +274,12 @@ def mean_page_heat(frames):
             run_sum = list(map(operator.add, run_sum, heats))
             continue
         if run_pages is not None:
-            _add_into(total, run_pages, run_sum)
-        run_pages, run_sum = pages, list(heats)
+            total.update(zip(run_pages, run_sum))
+        run_pages = pages
+        run_sum = list(map(operator.add, map(total.get, pages, itertools.repeat(0.0)), heats))
     if run_pages is not None:
-        _add_into(total, run_pages, run_sum)
+        total.update(zip(run_pages, run_sum))
     return {p: v / n for p, v in total.items()} if n else {}
-
-
-def _add_into(total, pages, heats):
-    if not total:
-        total.update(zip(pages, map(float, heats)))
-        return
-    get = total.get
-    for p, v in zip(pages, heats):
-        total[p] = get(p, 0.0) + v
 
 
 def advise(page_heat, page_size=PAGE_SIZE, shares=SLOW_SHARES, latencies=SLOW_LATENCIES):

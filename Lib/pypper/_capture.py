@@ -804,6 +804,8 @@ def load(path, at=None):
                 header = rec
             elif kind == "frame":
                 deltas, q, slow = _decode(rec["pages"])
+                if len(q) != len(deltas):
+                    raise ValueError("a heat per page")
                 # (map and accumulate: the per-page work stays in C; a Python loop
                 # over a large heap's pages was a fifth of `pypper run`'s summary.
                 # The operators raise TypeError on a value of the wrong type, as
