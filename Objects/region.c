@@ -294,12 +294,11 @@ size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *z
      * whole), from its front; with fit_pages, first the front or back `count`
      * arenas whose resident pages fit the block best (misfit). */
     size_t best = (size_t)-1, best_cost = 0;
-    bool best_back = false;
+    bool best_back = false, fit = fit_pages && R.resident;
     for (size_t i = 0; i < R.nruns[tier]; i++) {
         const free_run *run = &R.runs[tier][i];
         if (!run->dirty || run->count < count)
             continue;
-        bool fit = fit_pages && R.resident;
         for (int back = 0; back < 2 && (!back || (fit && run->count > count)); back++) {
             size_t cost = fit ? misfit(back ? run->first + run->count - count : run->first,
                                        count, fit_pages) : 0;
@@ -366,8 +365,6 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
     size_t ai = region_take_arenas(tier, 1, 0, zeroed, &fresh);
     if (ai == (size_t)-1)
         return NULL;
-    if (R.resident)
-        R.resident[ai] = PAGES_PER_ARENA;   /* its pages are taken one by one, all in time */
     arena_meta *m = layout_meta(ai);
     /* Its page or unit records: stale if it was used before (a span's arenas never
      * write theirs, so a 1 GiB block zeroes 48 KiB of records, not 900 KiB). */
@@ -537,10 +534,11 @@ static void release(size_t first, size_t count, bool discard, bool span)
     bool pools_dirty = false;
     for (size_t a = first; a < first + count; a++) {
         arena_meta *m = layout_meta(a);
-        bool records = m->kind == ARENA_POOLS || m->kind == ARENA_MEDIUM;
-        pools_dirty = pools_dirty || records;
-        /* (Their pages given back while in use may have been faulted in again.) */
-        if (records && !discard && R.resident)
+        pools_dirty = pools_dirty || m->kind == ARENA_POOLS || m->kind == ARENA_MEDIUM;
+        /* A pool, medium or large arena kept idle: its pages were taken one by one
+         * (and any given back meanwhile may have been faulted in again). A span's
+         * arenas have their block's reach (large.c). */
+        if (!span && !discard && R.resident)
             R.resident[a] = PAGES_PER_ARENA;
         m->kind = ARENA_FREE;
     }

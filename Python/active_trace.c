@@ -590,9 +590,15 @@ static void refill_poll_window(uint32_t now)
  * on every item). */
 #define SCAN_MIN_SHARE 0.1
 
+/* The reads of the frames that showed an object, but for scans. */
+static double frame_sightings(const uint16_t n[PYPPER_EVIDENCE_KINDS])
+{
+    return (double)n[PYPPER_EVIDENCE_FRAME] + n[PYPPER_EVIDENCE_CALLER] + n[PYPPER_EVIDENCE_HOLD];
+}
+
 static double scan_share(const uint16_t n[PYPPER_EVIDENCE_KINDS])
 {
-    double seen = (double)n[PYPPER_EVIDENCE_FRAME] + n[PYPPER_EVIDENCE_CALLER] + n[PYPPER_EVIDENCE_HOLD];
+    double seen = frame_sightings(n);
     if (!(seen > 0.0))
         return 1.0;
     double share = (double)n[PYPPER_EVIDENCE_SCAN] / seen;
@@ -641,8 +647,7 @@ static void apply_locked(bool refill)
                 /* Uses of its items (held_numbers.h): a read of the frames finding it
                  * scanned stands for one, as any other piece of its evidence does; a
                  * container that no frame showed passes none on. */
-                bool in_frames = h->n[PYPPER_EVIDENCE_FRAME] || h->n[PYPPER_EVIDENCE_CALLER]
-                                 || h->n[PYPPER_EVIDENCE_HOLD] || h->n[PYPPER_EVIDENCE_SCAN];
+                bool in_frames = frame_sightings(h->n) > 0.0 || h->n[PYPPER_EVIDENCE_SCAN];
                 double item_uses = !in_frames ? 0.0
                                    : (scanned > 0.0 ? (double)h->n[PYPPER_EVIDENCE_SCAN] : 0.0)
                                      + weighed * (1.0 - scanned);

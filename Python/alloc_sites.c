@@ -416,6 +416,9 @@ static size_t own_len;
  * runs the program, a capture's records): never a site of the program's. */
 static bool own_code(PyCodeObject *code) { return code_under(code, own_dir, own_len); }
 
+/* Whether code is the program's: neither the library's nor Pypper's. */
+static bool programs_code(PyCodeObject *code) { return !library_code(code) && !own_code(code); }
+
 #define LIBRARY_DEPTH 64            /* frames looked through for the program's */
 
 /* The program's function that called the one running in frame f, passing over
@@ -429,7 +432,7 @@ static PyCodeObject *program_caller(_PyInterpreterFrame *f)
             continue;
         if (!g->prev_instr)
             return NULL;
-        if (!library_code(g->f_code) && !own_code(g->f_code))
+        if (programs_code(g->f_code))
             return g->f_code;
     }
     return NULL;
@@ -494,7 +497,7 @@ static uint32_t current_site(PyThreadState *ts)
                 continue;
             if (!g->prev_instr)
                 break;
-            if (library_code(g->f_code) || own_code(g->f_code))
+            if (!programs_code(g->f_code))
                 continue;
             if (!string_code(g->f_code)) {
                 found = true;
@@ -531,7 +534,7 @@ static uint32_t current_site(PyThreadState *ts)
      * same library code, map() or sorted()'s key, would hit and never be noted.) */
     if (id && !redirected
         && (S.sites[id].caller == CALLERS_MANY || !up_code
-            || (!library_code(up_code) && !own_code(up_code))))
+            || programs_code(up_code)))
         *memo = (memo_slot){code, up_code, at, id};
     return id;
 }
