@@ -71,13 +71,14 @@ static PyObject *py_migration_stats(PyObject *module, PyObject *unused)
     pypper_migrate_result last;
     pypper_migrate_last(&last);
     return Py_BuildValue(
-        "{sssssbsKsKsKsdsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsNsN}",
+        "{sssssbsKsKsKsKsdsNsNsNs{sKsKsKsK}sKsKsKsKsKsKsKsdsdsNsNsN}",
         "backend", pypper_migrate_backend_name(),
         "reason", pypper_migrate_backend_reason(),
         "running", pypper_migrate_running(),
         "passes", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_PASSES),
         "idle_rounds", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_IDLE),
         "spaced_rounds", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_SPACED),
+        "walked_rounds", (unsigned long long)pypper_stat_get(PYPPER_STAT_MIGRATE_WALKS),
         "collect_cpu_ms", (double)pypper_migrate_collect_cpu_ns() / 1e6,
         "promote", action(PYPPER_STAT_PROMOTE_TRIED, PYPPER_STAT_PROMOTE_DONE,
                           PYPPER_STAT_PROMOTE_FAILED, PYPPER_STAT_PROMOTE_BYTES),

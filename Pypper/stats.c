@@ -20,6 +20,7 @@ static const char *const names[PYPPER_STAT_COUNT] = {
     [PYPPER_STAT_MIGRATE_PASSES] = "migrate_passes",
     [PYPPER_STAT_MIGRATE_IDLE] = "migrate_idle_rounds",
     [PYPPER_STAT_MIGRATE_SPACED] = "migrate_spaced_rounds",
+    [PYPPER_STAT_MIGRATE_WALKS] = "migrate_walks",
     [PYPPER_STAT_PROMOTE_TRIED] = "promote_tried",
     [PYPPER_STAT_PROMOTE_DONE] = "promote_done",
     [PYPPER_STAT_PROMOTE_FAILED] = "promote_failed",

@@ -21,6 +21,7 @@ typedef enum {
     PYPPER_STAT_MIGRATE_PASSES,      /* planning rounds */
     PYPPER_STAT_MIGRATE_IDLE,        /* rounds with nothing to place: pages not listed */
     PYPPER_STAT_MIGRATE_SPACED,      /* rounds started late: the last collection's cost spaces them */
+    PYPPER_STAT_MIGRATE_WALKS,       /* rounds that walked the traced objects (idle ones only for PROFILE) */
     PYPPER_STAT_PROMOTE_TRIED,       /* pages asked to move slow -> fast */
     PYPPER_STAT_PROMOTE_DONE,
     PYPPER_STAT_PROMOTE_FAILED,

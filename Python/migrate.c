@@ -115,9 +115,10 @@ void pypper_migrate_collect_if_due(uint32_t now_ms)
     if (!mine)
         return;                  /* a round is still being collected or executed */
     /* With nothing to place (the budget holds the heap, nothing is slow), a round
-     * lists no pages and asks the backend nothing: only the sites are learnt. That
-     * listing and locating cost 17 + 24 ms a round on a heap of 48,000 pages (graph
-     * under farmem_bench), and 28 bytes a page. */
+     * lists no pages and asks the backend nothing, and walks the objects only for a
+     * PROFILE's site totals (migrate_collect.c). That listing and locating cost 17 +
+     * 24 ms a round on a heap of 48,000 pages (graph under farmem_bench), and 28
+     * bytes a page. */
     if (M.spaced) {
         M.spaced = false;
         pypper_stat_add(PYPPER_STAT_MIGRATE_SPACED, 1);

@@ -192,7 +192,7 @@ void pypper_mig_unmap_round(pypper_plan_page *pages, uint32_t *promote, uint32_t
                             uint32_t *scratch, size_t cap);
 /* migrate_collect.c */
 /* The collect half; with list_pages false the round lists no pages (an idle round:
- * pypper_mig_round_idle), and only its walk (site statistics) runs. */
+ * pypper_mig_round_idle), and its walk (site statistics) runs only for a PROFILE. */
 void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages);
 /* migrate_relocate.c */
 void pypper_mig_relocate_queued(void);

@@ -212,7 +212,7 @@ IDLE_ROUNDS = textwrap.dedent("""
             break
     pm = pypper.placement_map()
     out = {"idle": m["idle_rounds"], "passes": m["passes"], "pages": len(pm),
-           "tiers": sorted({t for _, t in pm})}
+           "tiers": sorted({t for _, t in pm}), "walked": m["walked_rounds"]}
     out["now"] = pypper.migrate_now()["pages"]
     out["passes_after"] = pypper.migration_stats()["passes"]
     pypper.end()
@@ -222,12 +222,22 @@ IDLE_ROUNDS = textwrap.dedent("""
 
 def test_rounds_with_nothing_to_place_list_no_pages():
     # An unlimited fast-tier budget with nothing in the slow tier: a background round
-    # only learns sites (no page list, no backend query); placement_map() lists and
-    # locates the pages itself, and migrate_now() is a whole round.
+    # lists no pages, asks the backend nothing and walks no object (only a PROFILE's
+    # site totals need that walk); placement_map() lists and locates the pages itself,
+    # and migrate_now() is a whole round.
     r = json.loads(check('drive(backend="sim", migrate_interval_ms=1)\n' + IDLE_ROUNDS))
-    assert r["idle"] >= 3 and r["passes"] == 0, r
+    assert r["idle"] >= 3 and r["passes"] == 0 and r["walked"] == 0, r
     assert r["pages"] > 2000 and r["tiers"] == ["fast"], r
     assert r["now"] >= r["pages"] - 64 and r["passes_after"] == 1, r
+
+
+def test_idle_rounds_walk_the_objects_for_a_profile(tmp_path):
+    # With a profile to save, an idle round still walks its slice: the site totals
+    # the profile keeps include objects that die before the end.
+    profile = tmp_path / "app.profile"
+    r = json.loads(check(f'drive(backend="sim", migrate_interval_ms=1, profile={str(profile)!r})\n'
+                         + IDLE_ROUNDS))
+    assert r["idle"] >= 3 and r["passes"] == 0 and r["walked"] == r["idle"], r
 
 
 SPACED_ROUNDS = textwrap.dedent("""

@@ -319,7 +319,9 @@ def migrate_now():
 def migration_stats():
     """The migration plane: {"backend" ("numa", "pageout", "sim"), "reason" (why that
     backend), "passes", "idle_rounds" (rounds with nothing to place: an unlimited
-    budget and nothing slow; they list no pages), "spaced_rounds" (rounds started
+    budget and nothing slow; they list no pages and, without a PROFILE to save,
+    walk no object), "walked_rounds" (rounds that walked the traced objects),
+    "spaced_rounds" (rounds started
     later than MIGRATE_INTERVAL_MS: each waits 20 times the last collection's CPU
     time), "collect_cpu_ms" (that time), "promote"/"demote"/"relocate":
     {"tried", "done", "failed",
