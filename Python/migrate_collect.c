@@ -168,7 +168,7 @@ void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
     if (list_pages)
         (void)pypper_mig_list_pages(now_ms);
     else
-        M.npages = 0;            /* heat has no page to go to; the walk learns sites */
+        M.npages = 0;            /* heat has no page to go to */
     M.nreloc = 0;
     M.reloc_budget = pypper_mig_cap_bytes(M.cfg.migrate_mbps);
     M.separating = pypper_mig_slow_tier_wanted() && pypper_migrate_settled(now_ms);
@@ -176,17 +176,19 @@ void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
     pypper_scan_groups_refresh(now_ms);
     /* An idle round (no pages listed: nothing can be placed, nothing is separated, no
      * buffer is in the slow tier) has one use for the walk: the site totals a PROFILE
-     * saves at the end. Without one it would only cost the program's thread, about
-     * 600 instructions an object of the slice (pickle_sort.py: 4.5% of its main
-     * thread, 2026-12-07). */
-    if (list_pages || whole || M.cfg.profile[0]) {
+     * saves at the end, summed once the session has settled and only while sites are
+     * learnt (visit). Otherwise it would only cost the program's thread, about 600
+     * instructions an object of the slice (pickle_sort.py: 4.5% of its main thread,
+     * 2026-12-07). (A whole round lists pages.) */
+    bool learn = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE;
+    if (list_pages || (M.cfg.profile[0] && learn && pypper_migrate_settled(now_ms))) {
         walk_objects(now_ms, whole);
         pypper_stat_add(PYPPER_STAT_MIGRATE_WALKS, 1);
     }
     pypper_heap_unlock(locked);
 
     pypper_mig_relocate_queued();      /* outside the table's lock */
-    if (M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE)
+    if (learn)
         pypper_mig_learn_sites(M.rotation_done);
     if (M.cfg.migrate_policy == PYPPER_POLICY_THRESHOLD)
         pypper_mig_adjust_threshold();

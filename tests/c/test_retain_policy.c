@@ -17,7 +17,9 @@ static uint64_t clock_ms = 1000;
 static uint64_t test_clock(void) { return clock_ms; }
 
 /* What debts leave idle now: idle memory made and owed in full, less what the debt
- * may take. The idle bytes and debts are put back as they were (none). */
+ * may take. The idle bytes and debts are put back as they were (none); no purge
+ * follows, so the debt taken is not a purge's (the next purge, debt_mistake's or
+ * retain_excess's, says again whether it pays a debt). */
 static uint64_t debt_keep(void)
 {
     uint64_t idle = 64 * MiB;
@@ -54,12 +56,17 @@ static uint64_t bound(void)
 static void test_debts_keep_the_largest_lesson(void)
 {
     CHECK(debt_keep() == 0);
+    retain_stats st0;
+    retain_get_stats(HEAP, &st0);
     debt_mistake(MiB, MiB);
     CHECK(debt_keep() == MiB);
     /* The request loop's lessons: bodies of 44-160 KiB, many times. */
     for (int i = 0; i < 40; i++)
         debt_mistake(160 * KiB, (44 + (uint64_t)i % 3 * 50) * KiB);
     CHECK(debt_keep() == MiB);
+    retain_stats st1;
+    retain_get_stats(HEAP, &st1);
+    CHECK(st1.mistakes == st0.mistakes + 41);          /* each one counted */
     /* A lesson is what the purge could have served: a larger fresh block teaches only
      * the purge's size. */
     debt_mistake(2 * MiB, 8 * MiB);
@@ -81,7 +88,9 @@ static void test_ceiling_caps_what_debts_keep(void)
     retain_configure(3 * MiB, 0.0, 1000);
     debt_mistake(6 * MiB, 6 * MiB);
     CHECK(debt_keep() == 3 * MiB);
+    /* What was learnt is within the ceiling then, not only read so. */
     retain_configure(64 * MiB, 0.0, 1000);
+    CHECK(debt_keep() == 3 * MiB);
 }
 
 /* A purge for the bound (no debt) refaulted: the bound doubles. */
