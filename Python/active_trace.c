@@ -671,8 +671,12 @@ static void apply_locked(bool refill)
         *h = (hit_slot){0};
     }
     AT.nused = 0;
-    if (refill)
+    if (refill) {
+        /* A long container's group is built a step at a hand-over (and at a migration
+         * round), so that it ends within seconds without one long pause. */
+        pypper_scan_groups_refresh_step(now);
         refill_poll_window(now);
+    }
     pypper_heap_unlock(locked);
     AT.applies++;
 }
@@ -1220,7 +1224,7 @@ PyObject *pypper_active_trace_stats(void)
     pypper_scan_groups_stats groups;
     pypper_scan_groups_get_stats(&groups);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
@@ -1244,6 +1248,7 @@ PyObject *pypper_active_trace_stats(void)
         "scan_groups_made", (unsigned long long)groups.made,
         "scan_group_members", (unsigned long long)groups.members,
         "scan_group_builds", (unsigned long long)groups.builds,
+        "scan_group_build_steps", (unsigned long long)groups.build_steps,
         "scan_groups_refused", (unsigned long long)groups.refused,
         "page_heat_pages", (unsigned long long)pypper_page_heat_pages(),
         "unknown", (unsigned long long)AT.unknown,

@@ -23,6 +23,20 @@
 #define REBUILD_MS 2000         /* a bitmap's age at which it is built again when asked */
 #define GONE_FACTOR 1e-3        /* a group whose heat decayed to this share since it was
                                    last noted ends (its items hold nothing of it) */
+/* Items a hand-over or a migration round reads at most for builds (about 5 ms here,
+ * a heap lookup each): a longer container's build goes on at the next ones while its
+ * last members serve. A round that read a list of 2,000,000 tuples twice at once held
+ * the program 85-90 ms (2026-12-07). A question (a temperature, a snapshot) builds
+ * what it needs at once. */
+#define BUILD_STEP_ITEMS 131072
+/* Scattered members are sorted in one step: at most this many (about 20 ms); a group
+ * of more scattered members has none. */
+#define SORTED_MAX 262144
+/* The union bitmap is built only over this many members at most (one write each). */
+#define ANY_MAX_MEMBERS ((size_t)1 << 20)
+/* Built for size: the builds and refreshes run a few times a second, and a session's
+ * code must fit its two 64 KiB windows (tests/test_startup_rss.py). */
+#define SMALL_CODE __attribute__((optimize("Os")))
 #define UNIT 16u                /* objects are 16-byte aligned: a bit per 16 bytes */
 /* Members made together lie close: a bitmap of their range (a bit per 16 bytes) takes
  * 62 KiB for a list of 100,000 records of 80 bytes. Members scattered (a newcomer's ETL
@@ -48,6 +62,21 @@ typedef struct {
 
 static scan_group G[SCAN_GROUPS];
 static pypper_scan_groups_stats S;
+/* The build under way (one group at a time): the container as it was when it began,
+ * the pass (1: the members' range, 2: the members), the next item, and the new
+ * members' memory. The group keeps its last members until the build ends. */
+static struct {
+    scan_group *g;              /* NULL: none */
+    int pass;
+    Py_ssize_t pos, n;
+    PyObject *const *items;
+    uint64_t print;
+    uintptr_t lo, hi;
+    size_t members, k;
+    uint64_t *bits;
+    size_t bytes;
+    bool sorted;
+} B;
 static uintptr_t all_lo = UINTPTR_MAX, all_hi;   /* the union of the groups' ranges */
 /* The groups with members as of the last refresh (a lookup looks at these only: a
  * migration round asks for every object it visits). */
@@ -75,8 +104,17 @@ static void drop_bits(scan_group *g)
     g->built = false;
 }
 
+static void build_abort(void)
+{
+    if (B.bits)
+        pypper_own_munmap(B.bits, B.bytes);
+    memset(&B, 0, sizeof(B));
+}
+
 static void end_group(scan_group *g)
 {
+    if (B.g == g)
+        build_abort();
     members_changed = true;
     drop_bits(g);
     *g = (scan_group){0};
@@ -170,67 +208,101 @@ static int by_address(const void *a, const void *b)
 }
 
 /* Build g's members from its container's items: a bitmap of their range, or their
- * sorted addresses when that takes less. Without memory the group has no members
- * (its items take nothing) until it is stale again. */
-static void build(scan_group *g, uint32_t now)
+ * sorted addresses when that takes less, in two passes over the items (the range, then
+ * the members), at most *budget items (taken from it); the group keeps its last
+ * members until the build ends. A container that changes (length, item array, first,
+ * middle or last item) between steps starts it again. Without memory, or with more
+ * scattered members than SORTED_MAX, the group has no members until it is stale
+ * again. Returns whether the build ended (or cannot go on now). */
+/* Items [B.pos, end) of the build under way: pass 1 widens the members' range and
+ * counts them, pass 2 records them (an item replaced in place since pass 1 may lie
+ * outside the range, or be one member too many: it is left out). */
+static void build_items(PyObject *const *items, Py_ssize_t end)
+{
+    for (Py_ssize_t i = B.pos; i < end; i++) {
+        PyObject *m = member_at(items, i);
+        uintptr_t a = (uintptr_t)m;
+        if (!m) {
+            continue;
+        } else if (B.pass == 1) {
+            B.lo = a < B.lo ? a : B.lo;
+            B.hi = a >= B.hi ? a + UNIT : B.hi;
+            B.members++;
+        } else if (a >= B.lo && a < B.hi && B.k < B.members) {
+            size_t bit = (a - B.lo) / UNIT;
+            if (B.sorted)
+                B.bits[B.k] = (uint64_t)a;
+            else
+                B.bits[bit / 64] |= (uint64_t)1 << (bit % 64);
+            B.k++;
+        }
+    }
+    B.pos = end;
+}
+
+static SMALL_CODE bool build_step(scan_group *g, size_t *budget, uint32_t now)
 {
     PyObject *const *items;
     Py_ssize_t n;
-    if (!pypper_seq_items(g->op, &items, &n))
-        return;                         /* not readable now: the last members stay */
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    size_t members = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *m = member_at(items, i);
-        if (!m)
-            continue;
-        uintptr_t a = (uintptr_t)m;
-        lo = a < lo ? a : lo;
-        hi = a >= hi ? a + UNIT : hi;
-        members++;
+    if (!pypper_seq_items(g->op, &items, &n)) {
+        if (B.g == g)
+            build_abort();
+        return true;                    /* not readable now: the last members stay */
     }
-    g->built_n = n;
-    g->built_items = items;
-    g->print = fingerprint(items, n);
-    g->built_ms = now;
-    S.builds++;
-    size_t words = members ? ((hi - lo) / UNIT + 64) / 64 : 0;
-    bool sorted = words > members;
-    size_t bytes = ((sorted ? members : words) * sizeof(uint64_t) + 4095) & ~(size_t)4095;
-    if (g->bits && (g->bytes != bytes || g->sorted != sorted))
-        drop_bits(g);
-    if (members && !g->bits) {
-        g->bits = pypper_own_mmap(PYPPER_OWN_SCAN_GROUPS, bytes, 0);
-        if (!g->bits)
-            S.refused++;
-        else
-            g->bytes = bytes;
-    } else if (g->bits) {
-        memset(g->bits, 0, bytes);
+    if (B.g == g && (n != B.n || items != B.items || fingerprint(items, n) != B.print))
+        build_abort();                  /* it changed: again from its start */
+    if (B.g != g) {
+        build_abort();
+        B.g = g;
+        B.pass = 1;
+        B.n = n;
+        B.items = items;
+        B.print = fingerprint(items, n);
+        B.lo = UINTPTR_MAX;
     }
-    g->built = true;
-    if (!g->bits)
-        return;
-    size_t k = 0;
-    for (Py_ssize_t i = 0; i < n && k < members; i++) {
-        PyObject *m = member_at(items, i);
-        if (!m)
-            continue;
-        if (sorted) {
-            g->bits[k++] = (uint64_t)(uintptr_t)m;
-        } else {
-            size_t bit = ((uintptr_t)m - lo) / UNIT;
-            g->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
-            k++;
+    for (;;) {
+        Py_ssize_t end = (size_t)(n - B.pos) > *budget ? B.pos + (Py_ssize_t)*budget : n;
+        *budget -= (size_t)(end - B.pos);
+        build_items(items, end);
+        S.build_steps++;
+        if (B.pos < n)
+            return false;
+        if (B.pass == 2)
+            break;
+        size_t words = B.members ? ((B.hi - B.lo) / UNIT + 64) / 64 : 0;
+        B.sorted = words > B.members;
+        B.bytes = ((B.sorted ? B.members : words) * sizeof(uint64_t) + 4095) & ~(size_t)4095;
+        if (B.members && !(B.sorted && B.members > SORTED_MAX))
+            B.bits = pypper_own_mmap(PYPPER_OWN_SCAN_GROUPS, B.bytes, 0);
+        if (!B.bits) {
+            S.refused += B.members != 0;
+            break;
         }
+        B.pass = 2;
+        B.pos = 0;
+        if (!*budget)
+            return false;
     }
-    if (sorted)
-        qsort(g->bits, k, sizeof(uint64_t), by_address);
-    g->sorted = sorted;
-    g->lo = lo;
-    g->hi = hi;
-    g->members = k;
+    if (B.bits && B.sorted)
+        qsort(B.bits, B.k, sizeof(uint64_t), by_address);
+    /* Ended: the new members replace the last ones. */
+    drop_bits(g);
+    g->bits = B.bits;
+    g->bytes = B.bits ? B.bytes : 0;
+    g->sorted = B.sorted;
+    g->lo = B.lo;
+    g->hi = B.hi;
+    g->members = B.bits ? B.k : 0;
+    g->built_n = B.n;
+    g->built_items = B.items;
+    g->print = B.print;
+    g->built_ms = now;
+    g->built = true;
+    S.builds++;
     members_changed = true;
+    B.bits = NULL;
+    build_abort();
+    return true;
 }
 
 /* Whether g's container is still the live object the group was made for: it has a
@@ -287,6 +359,11 @@ static void set_any(void *ctx, uintptr_t a)
 static void build_any(void)
 {
     size_t bytes = nwith ? ((((all_hi - all_lo) / UNIT + 64) / 64) * sizeof(uint64_t) + 4095) & ~(size_t)4095 : 0;
+    size_t members = 0;
+    for (int k = 0; k < nwith; k++)
+        members += G[with_members[k]].members;
+    if (members > ANY_MAX_MEMBERS)
+        bytes = 0;                      /* the groups are asked in turn */
     if (any_bits && (any_bytes != bytes || bytes > ANY_MAX_BYTES)) {
         pypper_own_munmap(any_bits, any_bytes);
         any_bits = NULL;
@@ -306,7 +383,9 @@ static void build_any(void)
         each_member(&G[with_members[k]], SIZE_MAX, set_any, NULL);
 }
 
-void pypper_scan_groups_refresh(uint32_t now)
+/* Groups whose container died or whose heat is gone end; the build under way goes on,
+ * then stale groups are built in turn, while `budget` items are left to read. */
+static SMALL_CODE void refresh(uint32_t now, size_t budget)
 {
     all_lo = UINTPTR_MAX;
     all_hi = 0;
@@ -314,15 +393,19 @@ void pypper_scan_groups_refresh(uint32_t now)
     bool synced = !pypper_objtable_pending() || pypper_objtable_sync() == 0;
     for (int i = 0; i < SCAN_GROUPS; i++) {
         scan_group *g = &G[i];
-        if (!g->op)
-            continue;
-        if ((synced && !alive(g)) || heat_now(g, now) < g->heat.heat * GONE_FACTOR) {
+        if (g->op && ((synced && !alive(g)) || heat_now(g, now) < g->heat.heat * GONE_FACTOR))
             end_group(g);
-            continue;
-        }
-        if (stale(g, now))
-            build(g, now);
-        if (g->bits) {
+    }
+    if (B.g)
+        (void)build_step(B.g, &budget, now);
+    for (int i = 0; i < SCAN_GROUPS && budget && !B.g; i++) {
+        scan_group *g = &G[i];
+        if (g->op && stale(g, now))
+            (void)build_step(g, &budget, now);
+    }
+    for (int i = 0; i < SCAN_GROUPS; i++) {
+        scan_group *g = &G[i];
+        if (g->op && g->bits) {
             all_lo = g->lo < all_lo ? g->lo : all_lo;
             all_hi = g->hi > all_hi ? g->hi : all_hi;
             with_members[nwith++] = (uint8_t)i;
@@ -333,6 +416,10 @@ void pypper_scan_groups_refresh(uint32_t now)
         build_any();
     }
 }
+
+void pypper_scan_groups_refresh(uint32_t now) { refresh(now, SIZE_MAX); }
+
+void pypper_scan_groups_refresh_step(uint32_t now) { refresh(now, BUILD_STEP_ITEMS); }
 
 static bool is_member(const scan_group *g, uintptr_t a)
 {
@@ -411,6 +498,7 @@ void pypper_scan_groups_get_stats(pypper_scan_groups_stats *out)
 
 void pypper_scan_groups_clear(void)
 {
+    build_abort();
     for (int i = 0; i < SCAN_GROUPS; i++)
         end_group(&G[i]);
     if (any_bits)

@@ -31,10 +31,12 @@
  * `scans` times since the last one. */
 void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now_ms);
 
-/* Before asking pypper_scan_groups_heat (a temperature, a snapshot, a migration
- * round): groups whose container died or whose heat is gone end; stale bitmaps are
- * built again. */
+/* Before asking pypper_scan_groups_heat (a temperature, a snapshot): groups whose
+ * container died or whose heat is gone end; stale bitmaps are built again. The _step
+ * form (a migration round) reads at most BUILD_STEP_ITEMS items for builds: a long
+ * container's build goes on at the next rounds, its last members serving meanwhile. */
 void pypper_scan_groups_refresh(uint32_t now_ms);
+void pypper_scan_groups_refresh_step(uint32_t now_ms);
 
 /* The heat per item of the hottest group whose bitmap holds obj (as of the last
  * refresh), decayed to now_ms; 0 when none does. */
@@ -58,6 +60,7 @@ typedef struct {
     uint64_t made;              /* groups made (this session) */
     uint64_t members;           /* members in their bitmaps (as last built) */
     uint64_t builds;            /* bitmaps built */
+    uint64_t build_steps;       /* the builds' passes and steps of them */
     uint64_t refused;           /* containers not grouped: range too wide, no memory */
     uint64_t bitmap_bytes;      /* mapped for the bitmaps now */
 } pypper_scan_groups_stats;

@@ -882,6 +882,45 @@ def test_each_loop_over_a_container_is_new_evidence_for_it():
     assert out == "ok\n"
 
 
+def test_a_long_containers_group_is_built_in_steps():
+    # A list of 300,000 records that C code scans: a hand-over reads at most 131,072
+    # of its items for the group's build (two passes over them: 6 steps over 5
+    # hand-overs), the group having no members until the build ends; a question (here
+    # temperatures()) builds what it needs at once. Before, one hand-over or round read
+    # all the items twice: 85-90 ms on 2,000,000 tuples.
+    out = check("""
+        import json
+        records = [[i] for i in range(300000)]     # (lists: traced, compared in C)
+        others = [[i] for i in range(200000)]
+        driven()
+        def stats():
+            s = pypper.active_trace_stats()
+            return [s["scan_group_builds"], s["scan_group_build_steps"], s["scan_group_members"]]
+        scan_in_c(records)
+        seen = []
+        for _ in range(7):
+            _pypper._test_hand_over()
+            seen.append(stats())
+        scan_in_c(others)
+        _pypper._test_hand_over()
+        before = stats()
+        t = _pypper.temperatures(others)
+        after = stats()
+        warm = sum(x > 0 for x in t)
+        pypper.end()
+        print(json.dumps({"seen": seen, "before": before, "after": after, "warm": warm}))
+    """)
+    r = json.loads(out)
+    seen = r["seen"]
+    steps = [s[1] for s in seen]
+    assert all(b - a <= 2 for a, b in zip([0] + steps, steps)), seen      # bounded a hand-over
+    assert seen[0][0] == 0 and seen[0][2] == 0, seen                      # not built at once
+    assert seen[-1][0] == 1 and seen[-1][2] == 300000 and steps[-1] == 6, seen
+    # The second list's build began at the hand-over and ended within the question.
+    assert r["before"][0] == 1 and r["after"][0] == 2, r
+    assert r["after"][2] == 500000 and r["warm"] == 200000, r
+
+
 def test_the_records_a_loop_scans_take_their_lists_heat():
     # A loop over 20,000 records: the frames show each record rarely (here one in 16 is
     # in the frame at a sample), but the list's iterator at every read that follows
