@@ -36,7 +36,11 @@
 #define ANY_MAX_MEMBERS ((size_t)1 << 20)
 /* Built for size: the builds and refreshes run a few times a second, and a session's
  * code must fit its two 64 KiB windows (tests/test_startup_rss.py). */
+#if defined(__GNUC__) && !defined(__clang__)
 #define SMALL_CODE __attribute__((optimize("Os")))
+#else
+#define SMALL_CODE
+#endif
 #define UNIT 16u                /* objects are 16-byte aligned: a bit per 16 bytes */
 /* Members made together lie close: a bitmap of their range (a bit per 16 bytes) takes
  * 62 KiB for a list of 100,000 records of 80 bytes. Members scattered (a newcomer's ETL
