@@ -173,7 +173,11 @@ void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
     M.reloc_budget = pypper_mig_cap_bytes(M.cfg.migrate_mbps);
     M.separating = pypper_mig_slow_tier_wanted() && pypper_migrate_settled(now_ms);
     pypper_objtable_sync();
-    pypper_scan_groups_refresh_step(now_ms);
+    /* (pypper.migrate() asks as a question does: groups built at once.) */
+    if (whole)
+        pypper_scan_groups_refresh(now_ms);
+    else
+        pypper_scan_groups_refresh_step(now_ms);
     /* An idle round (no pages listed: nothing can be placed, nothing is separated, no
      * buffer is in the slow tier) has one use for the walk: the site totals a PROFILE
      * saves at the end, summed once the session has settled and only while sites are

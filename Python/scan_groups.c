@@ -61,6 +61,7 @@ typedef struct {
     PyObject *const *built_items;
     uint64_t print;             /* and its first, middle and last items, mixed */
     uint32_t built_ms;
+    uint32_t tried_ms;          /* when a build of it last began or was given up */
     bool built;
 } scan_group;
 
@@ -253,10 +254,14 @@ static SMALL_CODE bool build_step(scan_group *g, size_t *budget, uint32_t now)
             build_abort();
         return true;                    /* not readable now: the last members stay */
     }
-    if (B.g == g && (n != B.n || items != B.items || fingerprint(items, n) != B.print))
-        build_abort();                  /* it changed: again from its start */
+    if (B.g == g && (n != B.n || items != B.items || fingerprint(items, n) != B.print)) {
+        build_abort();                  /* it changed: its turn comes again later */
+        g->tried_ms = now;
+        return true;
+    }
     if (B.g != g) {
         build_abort();
+        g->tried_ms = now;
         B.g = g;
         B.pass = 1;
         B.n = n;
@@ -388,7 +393,9 @@ static void build_any(void)
 }
 
 /* Groups whose container died or whose heat is gone end; the build under way goes on,
- * then stale groups are built in turn, while `budget` items are left to read. */
+ * then stale groups are built, the one tried longest ago first (a container that
+ * changes under its build, or a long one, leaves the others their turns), each once,
+ * while `budget` items are left to read. */
 static SMALL_CODE void refresh(uint32_t now, size_t budget)
 {
     all_lo = UINTPTR_MAX;
@@ -400,12 +407,23 @@ static SMALL_CODE void refresh(uint32_t now, size_t budget)
         if (g->op && ((synced && !alive(g)) || heat_now(g, now) < g->heat.heat * GONE_FACTOR))
             end_group(g);
     }
-    if (B.g)
+    uint64_t tried = 0;                 /* the groups this refresh has built */
+    if (B.g) {
+        tried |= (uint64_t)1 << (B.g - G);
         (void)build_step(B.g, &budget, now);
-    for (int i = 0; i < SCAN_GROUPS && budget && !B.g; i++) {
-        scan_group *g = &G[i];
-        if (g->op && stale(g, now))
-            (void)build_step(g, &budget, now);
+    }
+    while (budget && !B.g) {
+        scan_group *next = NULL;
+        for (int i = 0; i < SCAN_GROUPS; i++) {
+            scan_group *g = &G[i];
+            if (g->op && !(tried >> i & 1) && stale(g, now)
+                && (!next || (uint32_t)(now - g->tried_ms) > (uint32_t)(now - next->tried_ms)))
+                next = g;
+        }
+        if (!next)
+            break;
+        tried |= (uint64_t)1 << (next - G);
+        (void)build_step(next, &budget, now);
     }
     for (int i = 0; i < SCAN_GROUPS; i++) {
         scan_group *g = &G[i];

@@ -31,10 +31,11 @@
  * `scans` times since the last one. */
 void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now_ms);
 
-/* Before asking pypper_scan_groups_heat (a temperature, a snapshot): groups whose
- * container died or whose heat is gone end; stale bitmaps are built again. The _step
- * form (a migration round) reads at most BUILD_STEP_ITEMS items for builds: a long
- * container's build goes on at the next rounds, its last members serving meanwhile. */
+/* Before asking pypper_scan_groups_heat (a temperature, a snapshot, pypper.migrate()):
+ * groups whose container died or whose heat is gone end; stale bitmaps are built
+ * again. The _step form (a hand-over, a background migration round) reads at most
+ * BUILD_STEP_ITEMS items for builds: a long container's build goes on at the next
+ * ones, its last members serving meanwhile. */
 void pypper_scan_groups_refresh(uint32_t now_ms);
 void pypper_scan_groups_refresh_step(uint32_t now_ms);
 

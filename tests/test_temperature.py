@@ -921,6 +921,29 @@ def test_a_long_containers_group_is_built_in_steps():
     assert r["after"][2] == 500000 and r["warm"] == 200000, r
 
 
+def test_a_container_that_changes_under_its_build_leaves_others_their_turn():
+    # A long list appended to between hand-overs starts its build again each time; the
+    # other groups are built meanwhile (the one tried longest ago goes first). Before,
+    # its restarts took every step and no other group was ever built.
+    out = check("""
+        import json
+        growing = [[i] for i in range(300000)]
+        other = [[i] for i in range(1000)]
+        driven()
+        scan_in_c(growing)
+        _pypper._test_hand_over()
+        scan_in_c(other)
+        for _ in range(3):
+            growing.append([0])
+            _pypper._test_hand_over()
+        s = pypper.active_trace_stats()
+        pypper.end()
+        print(json.dumps([s["scan_groups"], s["scan_group_builds"], s["scan_group_members"]]))
+    """)
+    groups, builds, members = json.loads(out)
+    assert groups == 2 and builds >= 1 and members == 1000, (groups, builds, members)
+
+
 def test_the_records_a_loop_scans_take_their_lists_heat():
     # A loop over 20,000 records: the frames show each record rarely (here one in 16 is
     # in the frame at a sample), but the list's iterator at every read that follows
