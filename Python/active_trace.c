@@ -671,12 +671,8 @@ static void apply_locked(bool refill)
         *h = (hit_slot){0};
     }
     AT.nused = 0;
-    if (refill) {
-        /* A long container's group is built a step at a hand-over (and at a migration
-         * round), so that it ends within seconds without one long pause. */
-        pypper_scan_groups_refresh_step(now);
+    if (refill)
         refill_poll_window(now);
-    }
     pypper_heap_unlock(locked);
     AT.applies++;
 }
@@ -712,6 +708,13 @@ void pypper_active_trace_apply(void)
     atomic_store(&AT.handing_over, false);
     apply_locked(true);
     pthread_mutex_unlock(&AT.mu);
+    /* A long container's group is built a step at a hand-over (and at a migration
+     * round), so that it ends within seconds without one long pause; after the
+     * evidence's lock is let go (the step reads no evidence, and the sampler thread
+     * records under that lock). */
+    bool locked = pypper_heap_lock();
+    pypper_scan_groups_refresh_step(pypper_active_trace_now_ms());
+    pypper_heap_unlock(locked);
 }
 
 /* The hand-over, a pending call: it runs with the GIL in whichever thread of the

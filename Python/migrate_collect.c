@@ -103,11 +103,10 @@ static void visit(void *block, PyObject *op, pypper_obj_entry *e, double own, ui
  * 1/SLICE_ROUNDS of them (within [SLICE_MIN, SLICE_MAX]), every one looked at for
  * relocation and for the site statistics; then every object with evidence (heat)
  * outside the slice, through its entry. A rotation that reaches the heap's end ends with learning the cold
- * sites. */
-static void walk_objects(uint32_t now_ms, bool whole)
+ * sites. learn: sites are learnt (their statistics summed). */
+static void walk_objects(uint32_t now_ms, bool whole, bool learn)
 {
     const pypper_model_params *mp = pypper_model_params_get();
-    bool learn = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE;
     size_t objects = pypper_live_trace_objects();
     size_t span = whole ? SIZE_MAX : objects / SLICE_ROUNDS + 1;
     if (span < SLICE_MIN)
@@ -186,7 +185,7 @@ void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
      * 2026-12-07). (A whole round lists pages.) */
     bool learn = M.cfg.segregate && M.cfg.migrate_policy == PYPPER_POLICY_TEMPERATURE;
     if (list_pages || (M.cfg.profile[0] && learn && pypper_migrate_settled(now_ms))) {
-        walk_objects(now_ms, whole);
+        walk_objects(now_ms, whole, learn);
         pypper_stat_add(PYPPER_STAT_MIGRATE_WALKS, 1);
     }
     pypper_heap_unlock(locked);
