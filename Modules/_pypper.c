@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
+#include "../Pypper/code_size.h"
 
 extern char **environ;
 
@@ -163,7 +164,7 @@ fail:
 /* defaults <- PYPPER_* environment <- args ({"NAME": "text"} or {"NAME": ("text",
  * value as given)}: messages show the value as given; may be None), then the checks
  * between options. Messages name environment variables PYPPER_NAME and keywords name. */
-static int resolve_config(PyObject *module, PyObject *args, pypper_config *cfg)
+static PYPPER_SMALL_CODE int resolve_config(PyObject *module, PyObject *args, pypper_config *cfg)
 {
     char err[PYPPER_ERR_MAX];
     pypper_config_defaults(cfg);

@@ -9,6 +9,7 @@
 #include "internal/pycore_interp.h"     /* after_forkers_child */
 
 #include "../Python/pypper_import.h"
+#include "../Pypper/code_size.h"
 
 #include <stdbool.h>
 
@@ -110,7 +111,7 @@ static int register_exit_hook(PyObject *module)
     return res ? 0 : -1;
 }
 
-int pypper_process_hooks_install(PyObject *module)
+PYPPER_SMALL_CODE int pypper_process_hooks_install(PyObject *module)
 {
     if (!fork_hooks) {
         if (register_fork_hooks(module) < 0)

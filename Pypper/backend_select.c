@@ -1,6 +1,7 @@
 /* Pypper/backend_select.c: which backend a session uses (backend.h), and why: one
  * decision, for the session's choice and for whether the heap binds arenas. */
 #include "backend.h"
+#include "code_size.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static int kind_of(const pypper_backend_ops *ops)
                                             : PYPPER_BACKEND_SIM;
 }
 
-int pypper_backend_select(const pypper_config *cfg, const pypper_topology *topo,
+PYPPER_SMALL_CODE int pypper_backend_select(const pypper_config *cfg, const pypper_topology *topo,
                           const char *proc_swaps, pypper_backend_choice *out,
                           char *err, size_t errlen)
 {

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "stats.h"
+#include "code_size.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -188,7 +189,7 @@ static void *trampoline(void *arg)
     return t->main(t->arg);
 }
 
-int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, const char *name)
+PYPPER_SMALL_CODE int pypper_thread_start(pypper_thread *t, void *(*main)(void *), void *arg, const char *name)
 {
     t->main = main;
     t->arg = arg;

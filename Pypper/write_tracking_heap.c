@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "code_size.h"
 
 #define MAX_SCAN_ERRORS 3          /* failed scans in a row that end tracking */
 
@@ -79,7 +80,7 @@ static int follow_heap(void)
     return 0;
 }
 
-bool pypper_wt_start(const pypper_config *cfg)
+PYPPER_SMALL_CODE bool pypper_wt_start(const pypper_config *cfg)
 {
     pthread_mutex_lock(&W.mu);
     bool ok = false;

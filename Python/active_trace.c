@@ -79,6 +79,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "../Pypper/code_size.h"
 
 /* The evidence table holds the distinct objects seen since the last hand-over: a
  * few hundred in most programs, so it starts small and doubles (under mu, rehashing)
@@ -199,6 +200,7 @@ static struct {
     pypper_frame_memory *frames;
     /* Counters (sampler side under mu, apply side under the GIL). */
     uint64_t bursts, iterations, frame_samples, slots_read, evidence[PYPPER_EVIDENCE_KINDS];
+    uint64_t attr_evidence;     /* of it, given to objects a local's attribute holds */
     uint64_t still_bursts, poll_reads, applies, applied, to_pages, unsettled, unknown, dropped, idle_sleeps;
     uint64_t entries_made, entries_refused;     /* object-table entries evidence made */
     uint64_t pressure_sleeps;   /* windows slept because the process was short of memory */
@@ -332,10 +334,11 @@ static void record_sink(void *ctx, PyObject *object, pypper_evidence kind)
 /* Returns whether anything in the innermost frame changed since the last sample. */
 static bool sample_frames(PyThreadState *ts)
 {
-    pypper_frame_counts c = {0, 0};
+    pypper_frame_counts c = {0, 0, 0};
     bool moved = pypper_frames_read(ts, AT.depth, AT.frames, record_sink, NULL, &c);
     AT.frame_samples += c.frame_samples;
     AT.slots_read += c.slots_read;
+    AT.attr_evidence += c.attr_evidence;
     return moved;
 }
 
@@ -981,7 +984,7 @@ static void release_memory(void)
     AT.frames = NULL;
 }
 
-int pypper_active_trace_start(const pypper_config *cfg)
+PYPPER_SMALL_CODE int pypper_active_trace_start(const pypper_config *cfg)
 {
     if (AT.on)
         return 0;
@@ -1227,8 +1230,9 @@ PyObject *pypper_active_trace_stats(void)
     pypper_scan_groups_stats groups;
     pypper_scan_groups_get_stats(&groups);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
+        "attr_evidence", (unsigned long long)AT.attr_evidence,
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
         "still_bursts", (unsigned long long)AT.still_bursts,

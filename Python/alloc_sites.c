@@ -54,6 +54,7 @@
 
 #include <sys/mman.h>
 #include <string.h>
+#include "../Pypper/code_size.h"
 
 #define SITE_CAP 65536u             /* sites (ids 1..SITE_CAP/2), power of two */
 #define INDEX_MIN_CAP 1024u         /* initial slots of the site index (4 KiB) */
@@ -881,7 +882,7 @@ static bool unwrap_domains(void)
     return all;
 }
 
-static void release(bool drop_references)
+static PYPPER_SMALL_CODE void release(bool drop_references)
 {
     pypper_alloc_sites_watching = false;
     /* The inner allocators stay where they are (in S) while a wrapper is left in. */
@@ -927,7 +928,7 @@ static void release(bool drop_references)
     }
 }
 
-int pypper_alloc_sites_start(uint64_t period)
+PYPPER_SMALL_CODE int pypper_alloc_sites_start(uint64_t period)
 {
     release(true);
     if (!period || !pypper_heap_ready())

@@ -211,6 +211,22 @@ FOREIGN_READER static int frame_slots(_PyInterpreterFrame *f, int *nlocals, int 
     return n;
 }
 
+/* The objects f's code reads by attribute from its local i, which newly holds p:
+ * evidence of the same kind as p's. */
+FOREIGN_READER static void attrs_of_local(pypper_frame_memory *mem, _PyInterpreterFrame *f, int i,
+                                          PyObject *p, pypper_evidence kind,
+                                          pypper_frame_sink sink, void *ctx,
+                                          pypper_frame_counts *counts)
+{
+    PyObject *values[PYPPER_ATTR_MAX];
+    int n = pypper_attr_reads(&mem->attrs, LOAD(f->f_code), i, p, values);
+    for (int k = 0; k < n; k++)
+        if (values[k] && heap_candidate(values[k])) {
+            sink(ctx, values[k], kind);
+            counts->attr_evidence++;
+        }
+}
+
 static bool listed(const void *const *list, int n, const void *f)
 {
     for (int j = 0; j < n; j++)
@@ -384,7 +400,13 @@ FOREIGN_READER bool pypper_frames_read(PyThreadState *ts, int depth, pypper_fram
                 if (held)
                     sink(ctx, p, PYPPER_EVIDENCE_HOLD);
             } else {
-                sink(ctx, p, d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER);
+                pypper_evidence kind = d == 0 ? PYPPER_EVIDENCE_FRAME : PYPPER_EVIDENCE_CALLER;
+                sink(ctx, p, kind);
+                /* A local newly here: what the frame's code reads from it by
+                 * attribute is used too (attr_reads.h), mostly in passing, where no
+                 * read would see it: `len(e.val)` of an LRU cache's entry. */
+                if (i < nlocals)
+                    attrs_of_local(mem, f, i, p, kind, sink, ctx, counts);
                 /* Only a traced object counts as movement: a loop that only makes new
                  * numbers (untraced) looks still, and the sampler's burst ends early
                  * as it did before untraced pointers were recorded (measured: 3% of a

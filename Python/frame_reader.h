@@ -5,6 +5,8 @@
  * pushed since (HOLD); either in the innermost frame's value stack while it runs an
  * instruction that hands its operands to C code that may read all their items, or a
  * list or tuple a loop's iterator walks in any frame (SCAN, said beside the other).
+ * A local newly in a frame gives its evidence to what the frame's code reads from it
+ * by attribute too (attr_reads.h).
  * Used by the sampler thread and by the signal sampler (frame_reader.c).
  * Async-signal-safe: no lock, no allocation. */
 #ifndef PYPPER_FRAME_READER_H
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 #include "../Pypper/temperature.h"
+#include "attr_reads.h"
 
 /* For functions that read memory another thread (or the code a signal interrupted)
  * owns, without synchronization: AddressSanitizer would report the poisoned redzones of
@@ -66,6 +69,7 @@ typedef struct {
     pypper_frame_read buf[2];
     unsigned last;          /* the previous read: buf[last] */
     unsigned reads;         /* reads so far: iterators are followed in one of 8 */
+    pypper_attr_cache attrs;    /* the attribute reads of the code objects met */
 } pypper_frame_memory;
 
 /* Iterators are followed in one read of PYPPER_FOLLOW_EVERY (a power of two). */
@@ -83,6 +87,7 @@ typedef void (*pypper_frame_sink)(void *ctx, PyObject *object, pypper_evidence k
 
 typedef struct {
     uint64_t frame_samples, slots_read;
+    uint64_t attr_evidence;     /* of which given to objects read by attribute */
 } pypper_frame_counts;
 
 /* While Pypper's own code runs on a program thread (an engine step, Python/engine.c,

@@ -75,6 +75,7 @@
 
 #include <sys/mman.h>
 #include <time.h>
+#include "../Pypper/code_size.h"
 
 /* Pause histogram: bucket i counts passes of [10 i, 10 (i + 1)) microseconds; the
  * last one everything from 20 ms up. */
@@ -1102,7 +1103,7 @@ static PyObject *gc_callbacks_list(void)
     return list;
 }
 
-int pypper_live_trace_start(const pypper_config *cfg)
+PYPPER_SMALL_CODE int pypper_live_trace_start(const pypper_config *cfg)
 {
     if (LT.on)
         return 0;
@@ -1184,7 +1185,7 @@ int pypper_live_trace_start(const pypper_config *cfg)
     return 0;
 }
 
-void pypper_live_trace_stop(void)
+PYPPER_SMALL_CODE void pypper_live_trace_stop(void)
 {
     if (!LT.on)
         return;

@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include "../Pypper/code_size.h"
 
 pypper_mig_state pypper_mig PYPPER_PINNED = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -178,7 +179,7 @@ int pypper_migrate_now(pypper_migrate_result *out, uint32_t (*model_now_ms)(void
 
 /* ---- session ---- */
 
-static void release_arrays(void)
+static PYPPER_SMALL_CODE void release_arrays(void)
 {
     pypper_mig_discards_stop();
     if (M.slow_pages)
@@ -221,7 +222,7 @@ static void fini_backend(const pypper_backend_choice *c)
         c->ops->fini();
 }
 
-int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *backend)
+PYPPER_SMALL_CODE int pypper_migrate_start(const pypper_config *cfg, const pypper_backend_choice *backend)
 {
     if (M.on)
         return 0;

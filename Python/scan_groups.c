@@ -10,6 +10,7 @@
 #include "seq_items.h"
 #include "../Objects/track.h"
 #include "../Pypper/objtable.h"
+#include "../Pypper/code_size.h"
 #include "../Pypper/own_memory.h"
 #include "../Pypper/temperature.h"
 #include "traced_entry.h"
@@ -36,11 +37,7 @@
 #define ANY_MAX_MEMBERS ((size_t)1 << 20)
 /* Built for size: the builds and refreshes run a few times a second, and a session's
  * code must fit its two 64 KiB windows (tests/test_startup_rss.py). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define SMALL_CODE __attribute__((optimize("Os")))
-#else
-#define SMALL_CODE
-#endif
+#define SMALL_CODE PYPPER_SMALL_CODE      /* Pypper/code_size.h */
 #define UNIT 16u                /* objects are 16-byte aligned: a bit per 16 bytes */
 /* Members made together lie close: a bitmap of their range (a bit per 16 bytes) takes
  * 62 KiB for a list of 100,000 records of 80 bytes. Members scattered (a newcomer's ETL

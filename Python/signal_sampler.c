@@ -81,7 +81,7 @@ static void on_signal(int signo, siginfo_t *info, void *context)
         || info->si_code != SI_TIMER)
         return;
     int saved = errno;
-    pypper_frame_counts c = {0, 0};
+    pypper_frame_counts c = {0, 0, 0};
     pypper_frames_read(S.target, S.depth, &S.mem, push, NULL, &c);
     atomic_fetch_add_explicit(&S.signals, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&S.slots_read, c.slots_read, memory_order_relaxed);

@@ -1365,3 +1365,51 @@ def test_frames_behind_c_calls_deeper_than_the_known_stack_are_read():
         print("ok")
     """)
     assert out == "ok\n"
+
+
+def test_values_read_by_attribute_from_a_new_local_take_its_evidence():
+    # An LRU cache's entry `e` stays in its frame for a whole request, while
+    # `len(e.val)` has the value on the value stack for one instruction: reads see e,
+    # and, through the frame code's attribute loads of that local (a __slots__ member,
+    # an instance's inline values), e.val. Values of entries never requested, and an
+    # attribute the code never reads (`spare`), stay cold. Before 2026-12-07 the
+    # requested values were as cold as the others.
+    out = check("""
+        class Entry:
+            __slots__ = ("key", "val", "spare")
+        class Plain:
+            def __init__(self, v):
+                self.val = v
+                self.spare = [v]
+        def main():
+            entries = [Entry() for _ in range(200)]
+            for i, e in enumerate(entries):
+                e.key = i
+                e.val = "v%d" % i * 20
+                e.spare = "s%d" % i * 20
+            plains = [Plain(["p", i]) for i in range(200)]
+            # (What is popped stays above the stack's top, where the first read of
+            # this frame, the innermost, would see it new: overwritten here and in
+            # the loop.)
+            z = 0
+            pad = (z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z)
+            driven()
+            total = 0
+            for _ in range(6):
+                for i in range(100):            # the first half is requested
+                    e = entries[i]
+                    p = plains[i]
+                    _pypper._test_sample()      # e and p are new in this frame
+                    total += len(e.val) + len(p.val)
+                    pad = (z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z)
+                _pypper._test_hand_over()
+            def share(objs, at_least):
+                return sum((pypper.temperature(o) or 0) >= at_least for o in objs) / len(objs)
+            print(share([e.val for e in entries[:100]], 0.5), share([p.val for p in plains[:100]], 0.5),
+                  share([e.val for e in entries[100:]], 0.2), share([p.val for p in plains[100:]], 0.2),
+                  share([e.spare for e in entries[:100]], 0.2), share([p.spare for p in plains[:100]], 0.2),
+                  pypper.active_trace_stats()["attr_evidence"] >= 1000)
+        main()
+        pypper.end()
+    """)
+    assert out == "1.0 1.0 0.0 0.0 0.0 0.0 True\n", out

@@ -1,0 +1,182 @@
+/* Python/attr_reads.c: the attributes a frame's code reads from its locals
+ * (attr_reads.h). A code object is scanned once per reader, instruction by
+ * instruction (each skipping its inline caches), for a local load followed by an
+ * attribute load; at each use the two instructions are checked again (the address may
+ * have gone to another code object) and the attribute instruction's current
+ * specialization says where the value lies. Every read is relaxed and every pointer
+ * is bounded first: the program's thread may be changing what is read. */
+#define PY_SSIZE_T_CLEAN
+#define Py_BUILD_CORE 1
+#include <Python.h>
+/* CPython's own tables of instruction families and inline cache sizes, defined here
+ * under names of Pypper's (libpython keeps its copies hidden): the installed headers
+ * are those of the interpreter whose code is read. */
+#define _PyOpcode_Jump pypper_opcode_jump
+#define _PyOpcode_Caches pypper_opcode_caches
+#define _PyOpcode_Deopt pypper_opcode_deopt
+#define NEED_OPCODE_TABLES
+#include "internal/pycore_opcode.h"
+#undef NEED_OPCODE_TABLES
+#include "internal/pycore_code.h"
+
+#include "attr_reads.h"
+#include "frame_reader.h"
+#include "stack_chunks.h"
+
+#include "../Objects/residency.h"
+#include "../Objects/track.h"
+#include "../Pypper/code_size.h"
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define FOREIGN_READER PYPPER_FOREIGN_READER
+#define SCAN_MAX_UNITS 16384u       /* longer code objects are not scanned */
+/* Built for size (Pypper/code_size.h): it runs for a few locals a read. */
+#define SMALL_CODE PYPPER_SMALL_CODE
+
+/* Loads of a local that leave it on the stack for the next instruction (the first
+ * instruction of a superinstruction is its unit's; the second keeps its own). */
+static inline bool loads_local(uint8_t op)
+{
+    return op == LOAD_FAST || op == LOAD_FAST_CHECK || op == LOAD_FAST__LOAD_CONST
+           || op == LOAD_FAST__LOAD_FAST;
+}
+
+static inline bool loads_attr(uint8_t op) { return pypper_opcode_deopt[op] == LOAD_ATTR; }
+
+static inline uint8_t op_of(const _Py_CODEUNIT *u) { return LOAD(u->op.code); }
+static inline uint8_t arg_of(const _Py_CODEUNIT *u) { return LOAD(u->op.arg); }
+
+static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
+
+/* Whether [p, p + len) lies in the heap's committed memory and may be read (not sent
+ * to swap by the pageout backend). */
+static SMALL_CODE __attribute__((noinline)) bool heap_readable(const void *p, size_t len)
+{
+    return pypper_heap_probe_mapped(p) && pypper_heap_probe_mapped((const char *)p + len - 1)
+           && pypper_residency_may_touch(p);
+}
+
+/* The code's instructions, or NULL with *units 0 when they cannot be read. */
+FOREIGN_READER SMALL_CODE static const _Py_CODEUNIT *code_units(PyCodeObject *code, uint32_t *units)
+{
+    *units = 0;
+    if (!aligned8(code) || !pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
+        return NULL;
+    Py_ssize_t n = LOAD(((PyVarObject *)code)->ob_size);
+    if (n <= 1 || (size_t)n > SCAN_MAX_UNITS)
+        return NULL;
+    const _Py_CODEUNIT *u = _PyCode_CODE(code);
+    if (!pypper_stack_chunks_readable(u, (size_t)n * sizeof(_Py_CODEUNIT)))
+        return NULL;
+    *units = (uint32_t)n;
+    return u;
+}
+
+/* Scans code into e: each local load followed by an attribute load. An instrumented
+ * code object (sys.monitoring, a tracer) keeps its instructions elsewhere: none. */
+FOREIGN_READER SMALL_CODE static void scan(pypper_attr_code *e, PyCodeObject *code,
+                                const _Py_CODEUNIT *u, uint32_t units)
+{
+    e->code = code;
+    e->units = units;
+    e->n = 0;
+    for (uint32_t j = 0; j + 1 < units;) {
+        uint8_t op = op_of(&u[j]);
+        if (op >= MIN_INSTRUMENTED_OPCODE) {
+            e->n = 0;
+            return;
+        }
+        if (loads_local(op) && loads_attr(op_of(&u[j + 1])) && e->n < PYPPER_ATTR_SITES) {
+            e->local[e->n] = arg_of(&u[j]);
+            e->at[e->n] = (uint16_t)(j + 1);
+            e->n++;
+        }
+        j += 1 + pypper_opcode_caches[pypper_opcode_deopt[op]];
+    }
+}
+
+static inline pypper_attr_code *slot_of(pypper_attr_cache *cache, const void *code)
+{
+    uint64_t h = ((uintptr_t)code >> 4) * 0x9E3779B97F4A7C15ull;
+    return &cache->code[h >> (64 - 6)];
+}
+_Static_assert(PYPPER_ATTR_CODES == 64, "slot_of takes 6 bits");
+
+/* The value that the attribute instruction at u (a specialized one, with its inline
+ * cache after it) loads from owner, or NULL. */
+FOREIGN_READER SMALL_CODE static PyObject *attr_value(const _Py_CODEUNIT *u, PyObject *owner)
+{
+    uint8_t op = op_of(u);
+    if (op != LOAD_ATTR_SLOT && op != LOAD_ATTR_INSTANCE_VALUE)
+        return NULL;
+    const _PyAttrCache *c = (const _PyAttrCache *)(u + 1);
+    uint32_t version = (uint32_t)LOAD(c->version[0]) | (uint32_t)LOAD(c->version[1]) << 16;
+    uint16_t index = LOAD(c->index);
+    /* The owner's type is the one the instruction was specialized for (a heap type:
+     * the classes these serve are the program's). */
+    if (!heap_readable(owner, sizeof(PyObject)))
+        return NULL;
+    PyTypeObject *type = LOAD(owner->ob_type);
+    if (!aligned8(type) || !heap_readable(type, offsetof(PyTypeObject, tp_version_tag) + sizeof(unsigned int))
+        || LOAD(type->tp_version_tag) != version || version == 0)
+        return NULL;
+    if (op == LOAD_ATTR_SLOT) {
+        /* A __slots__ member: `index` bytes into the object. */
+        if ((index & 7) || !heap_readable(owner, (size_t)index + sizeof(PyObject *)))
+            return NULL;
+        return LOAD(*(PyObject **)((char *)owner + index));
+    }
+    /* Inline values: the word three words before the object holds the values
+     * array's address less one (an odd value; CPython 3.12's _PyDictOrValues), or a
+     * dict's. */
+    PyObject **dorv = (PyObject **)owner - 3;
+    if (!heap_readable(dorv, sizeof(PyObject *)))
+        return NULL;
+    uintptr_t tagged = (uintptr_t)LOAD(*dorv);
+    if (!(tagged & 1))
+        return NULL;            /* a dict now: the instruction would deoptimize */
+    PyObject **values = (PyObject **)(tagged + 1);
+    if (!aligned8(values) || !heap_readable(values + index, sizeof(PyObject *)))
+        return NULL;
+    return LOAD(values[index]);
+}
+
+FOREIGN_READER SMALL_CODE int pypper_attr_reads(pypper_attr_cache *cache, PyCodeObject *code, int local,
+                                     PyObject *owner, PyObject *out[PYPPER_ATTR_MAX])
+{
+    if (local < 0 || local > 255)
+        return 0;
+    uint32_t units;
+    const _Py_CODEUNIT *u = code_units(code, &units);
+    if (!u)
+        return 0;
+    pypper_attr_code *e = slot_of(cache, code);
+    if (e->code != code || e->units != units) {
+        scan(e, code, u, units);
+        cache->scans++;
+    }
+    int n = 0;
+    for (int s = 0; s < e->n && n < PYPPER_ATTR_MAX; s++) {
+        if (e->local[s] != local)
+            continue;
+        uint16_t at = e->at[s];
+        /* Still a load of this local and an attribute load: otherwise the address
+         * holds another code object now, scanned again at its next use. */
+        if (at >= units || !loads_local(op_of(&u[at - 1])) || arg_of(&u[at - 1]) != local
+            || !loads_attr(op_of(&u[at]))) {
+            e->code = NULL;
+            break;
+        }
+        if (at + 1 + sizeof(_PyAttrCache) / sizeof(_Py_CODEUNIT) > units)
+            continue;
+        PyObject *v = attr_value(&u[at], owner);
+        if (!v)
+            continue;
+        bool dup = false;
+        for (int k = 0; k < n; k++)
+            dup |= out[k] == v;
+        if (!dup)
+            out[n++] = v;
+    }
+    return n;
+}
