@@ -4,6 +4,7 @@
 #include "cpu_guard.h"
 
 #include "hold.h"
+#include "code_size.h"
 
 #include <string.h>
 
@@ -17,7 +18,7 @@ void pypper_cpu_guard_init(pypper_cpu_guard *s, const pypper_cpu_guard_params *p
     s->last_pct = -1.0;
 }
 
-bool pypper_cpu_guard_feed(pypper_cpu_guard *s, uint64_t now_ns, uint64_t run_ns, uint64_t wait_ns)
+PYPPER_SMALL_CODE bool pypper_cpu_guard_feed(pypper_cpu_guard *s, uint64_t now_ns, uint64_t run_ns, uint64_t wait_ns)
 {
     if (!s->started) {
         s->started = true;

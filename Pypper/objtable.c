@@ -17,6 +17,7 @@
 #include "objtable.h"
 #include "objtable_states.h"
 #include "own_memory.h"
+#include "code_size.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -235,7 +236,7 @@ __attribute__((always_inline)) static inline void visit(rehash_scan *r)
  * slots from old_cap on are empty. Growing scans from the top down (entries move up,
  * into slots settled or empty), shrinking from the bottom up (entries move down): each
  * entry moves about once, and few land ahead of the scan. */
-static void rehash(size_t old_cap, size_t new_cap)
+static PYPPER_SMALL_CODE void rehash(size_t old_cap, size_t new_cap)
 {
     cap = new_cap;
     rehash_scan r = {slots, new_cap, 0, new_cap > old_cap};

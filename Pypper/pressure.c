@@ -4,6 +4,7 @@
 #include "pressure.h"
 
 #include "hold.h"
+#include "code_size.h"
 
 #include <string.h>
 
@@ -32,7 +33,7 @@ static bool pressed(const pypper_pressure *s, double rate, double psi, double sc
     return false;
 }
 
-bool pypper_pressure_feed(pypper_pressure *s, uint64_t now_ns, uint64_t majflt, double psi)
+PYPPER_SMALL_CODE bool pypper_pressure_feed(pypper_pressure *s, uint64_t now_ns, uint64_t majflt, double psi)
 {
     if (!s->started) {
         s->started = true;

@@ -1230,9 +1230,10 @@ PyObject *pypper_active_trace_stats(void)
     pypper_scan_groups_stats groups;
     pypper_scan_groups_get_stats(&groups);
     return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+        "{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:d,s:K,s:d,s:K,s:K,s:O,s:K,s:K,s:K,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
         "running", AT.on ? Py_True : Py_False,
-        "attr_evidence", (unsigned long long)AT.attr_evidence,
+        "attr_evidence", (unsigned long long)(AT.attr_evidence + sig.attr_evidence),
+        "attr_code_scans", (unsigned long long)(AT.frames ? pypper_attr_scans(&AT.frames->attrs) : 0),
         "bursts", (unsigned long long)AT.bursts,
         "iterations", (unsigned long long)AT.iterations,
         "still_bursts", (unsigned long long)AT.still_bursts,

@@ -311,7 +311,7 @@ static int on_code(PyCodeEvent event, PyCodeObject *co)
     return 0;
 }
 
-static uint32_t intern_site(PyCodeObject *code, int offset)
+static PYPPER_SMALL_CODE uint32_t intern_site(PyCodeObject *code, int offset)
 {
     uint32_t *slot = index_slot(S.site_index, S.index_cap, code, offset);
     if (*slot)

@@ -11,7 +11,7 @@
 /* CPython's own tables of instruction families and inline cache sizes, defined here
  * under names of Pypper's (libpython keeps its copies hidden): the installed headers
  * are those of the interpreter whose code is read. */
-#define _PyOpcode_Jump pypper_opcode_jump
+#define _PyOpcode_Jump pypper_opcode_jump      /* (not used) */
 #define _PyOpcode_Caches pypper_opcode_caches
 #define _PyOpcode_Deopt pypper_opcode_deopt
 #define NEED_OPCODE_TABLES
@@ -33,8 +33,9 @@
 /* Built for size (Pypper/code_size.h): it runs for a few locals a read. */
 #define SMALL_CODE PYPPER_SMALL_CODE
 
-/* Loads of a local that leave it on the stack for the next instruction (the first
- * instruction of a superinstruction is its unit's; the second keeps its own). */
+/* Loads of a local that leave it on the stack for the next instruction. (The first
+ * instruction of a superinstruction is its unit's, the second keeps its own: the unit
+ * before an attribute load is a plain LOAD_FAST, but the others cost nothing.) */
 static inline bool loads_local(uint8_t op)
 {
     return op == LOAD_FAST || op == LOAD_FAST_CHECK || op == LOAD_FAST__LOAD_CONST
@@ -46,61 +47,134 @@ static inline bool loads_attr(uint8_t op) { return pypper_opcode_deopt[op] == LO
 static inline uint8_t op_of(const _Py_CODEUNIT *u) { return LOAD(u->op.code); }
 static inline uint8_t arg_of(const _Py_CODEUNIT *u) { return LOAD(u->op.arg); }
 
-static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
-
-/* Whether [p, p + len) lies in the heap's committed memory and may be read (not sent
- * to swap by the pageout backend). */
-static SMALL_CODE __attribute__((noinline)) bool heap_readable(const void *p, size_t len)
+/* The inline cache units after an instruction. sys.monitoring (`pypper run`'s capture,
+ * cProfile) rewrites some instructions in place as INSTRUMENTED_* ones, which keep
+ * their caches (CPython 3.12's Python/instrumentation.c, DE_INSTRUMENT); -1 for the
+ * two that keep the instruction they replace elsewhere (lines, instructions). */
+static int caches_after(uint8_t op)
 {
-    return pypper_heap_probe_mapped(p) && pypper_heap_probe_mapped((const char *)p + len - 1)
-           && pypper_residency_may_touch(p);
+    switch (op) {
+    case INSTRUMENTED_CALL: return pypper_opcode_caches[CALL];
+    case INSTRUMENTED_FOR_ITER: return pypper_opcode_caches[FOR_ITER];
+    case INSTRUMENTED_LOAD_SUPER_ATTR: return pypper_opcode_caches[LOAD_SUPER_ATTR];
+    case INSTRUMENTED_LINE:
+    case INSTRUMENTED_INSTRUCTION: return -1;
+    default:
+        return op >= MIN_INSTRUMENTED_OPCODE ? 0 : pypper_opcode_caches[pypper_opcode_deopt[op]];
+    }
 }
 
-/* The code's instructions, or NULL with *units 0 when they cannot be read. */
+static inline bool aligned8(const void *p) { return ((uintptr_t)p & 7) == 0; }
+
+/* Whether [p, p + len) may be read: in the heap's committed memory, no page of it
+ * sent to swap by the pageout backend. */
+static SMALL_CODE __attribute__((noinline)) bool heap_readable(const void *p, size_t len)
+{
+    const char *a = p, *last = a + len - 1;
+    if (!pypper_heap_probe_mapped(a) || !pypper_heap_probe_mapped(last))
+        return false;
+    for (uintptr_t page = (uintptr_t)a & ~(uintptr_t)4095; page <= (uintptr_t)last; page += 4096)
+        if (!pypper_residency_may_touch(page < (uintptr_t)a ? a : (const void *)page))
+            return false;
+    return true;
+}
+
+/* Whether [p, p + len) may be read, in a frame-stack chunk or in the heap (a code
+ * object: stack_chunks.h). */
+static inline bool code_readable(const void *p, size_t len)
+{
+    return pypper_stack_chunks_readable(p, len)
+           && (!pypper_heap_probe_mapped(p) || heap_readable(p, len));
+}
+
+/* The code's instructions, or NULL when they cannot be read. */
 FOREIGN_READER SMALL_CODE static const _Py_CODEUNIT *code_units(PyCodeObject *code, uint32_t *units)
 {
-    *units = 0;
-    if (!aligned8(code) || !pypper_stack_chunks_readable(code, sizeof(PyCodeObject)))
+    if (!aligned8(code) || !code_readable(code, sizeof(PyCodeObject))
+        || LOAD(((PyObject *)code)->ob_type) != &PyCode_Type)
         return NULL;
     Py_ssize_t n = LOAD(((PyVarObject *)code)->ob_size);
     if (n <= 1 || (size_t)n > SCAN_MAX_UNITS)
         return NULL;
     const _Py_CODEUNIT *u = _PyCode_CODE(code);
-    if (!pypper_stack_chunks_readable(u, (size_t)n * sizeof(_Py_CODEUNIT)))
+    if (!code_readable(u, (size_t)n * sizeof(_Py_CODEUNIT)))
         return NULL;
     *units = (uint32_t)n;
     return u;
 }
 
-/* Scans code into e: each local load followed by an attribute load. An instrumented
- * code object (sys.monitoring, a tracer) keeps its instructions elsewhere: none. */
+/* The attribute instruction of the site at `at`, checked again: still after a load
+ * of `local` (an EXTENDED_ARG may lie between: an attribute name past the 128th). */
+static inline bool site_holds(const _Py_CODEUNIT *u, uint32_t at, int local)
+{
+    uint32_t load = at - 1;
+    if (op_of(&u[load]) == EXTENDED_ARG)
+        load--;
+    return load < at && loads_local(op_of(&u[load])) && arg_of(&u[load]) == local
+           && (load == 0 || op_of(&u[load - 1]) != EXTENDED_ARG) && loads_attr(op_of(&u[at]));
+}
+
+/* Scans code into e: each local load followed by an attribute load, once per local and
+ * attribute name. A code object instrumented for lines or instructions (a tracer,
+ * coverage) keeps some of its instructions elsewhere: none then, until its
+ * instrumentation changes. */
 FOREIGN_READER SMALL_CODE static void scan(pypper_attr_code *e, PyCodeObject *code,
-                                const _Py_CODEUNIT *u, uint32_t units)
+                                           const _Py_CODEUNIT *u, uint32_t units)
 {
     e->code = code;
+    e->name = LOAD(code->co_name);
+    e->version = LOAD(code->_co_instrumentation_version);
     e->units = units;
     e->n = 0;
-    for (uint32_t j = 0; j + 1 < units;) {
+    bool extended = false;          /* the unit before is an EXTENDED_ARG */
+    for (uint32_t j = 0; j < units;) {
         uint8_t op = op_of(&u[j]);
-        if (op >= MIN_INSTRUMENTED_OPCODE) {
+        int caches = caches_after(op);
+        if (caches < 0) {
             e->n = 0;
             return;
         }
-        if (loads_local(op) && loads_attr(op_of(&u[j + 1])) && e->n < PYPPER_ATTR_SITES) {
-            e->local[e->n] = arg_of(&u[j]);
-            e->at[e->n] = (uint16_t)(j + 1);
-            e->n++;
+        if (loads_local(op) && !extended && e->n < PYPPER_ATTR_SITES) {
+            uint32_t at = j + 1 < units && op_of(&u[j + 1]) == EXTENDED_ARG ? j + 2 : j + 1;
+            if (at < units && loads_attr(op_of(&u[at]))) {
+                uint8_t local = arg_of(&u[j]), name = arg_of(&u[at]);
+                bool known = false;
+                for (unsigned s = 0; s < e->n && !known; s++)
+                    known = e->local[s] == local && arg_of(&u[e->at[s]]) == name;
+                if (!known) {
+                    e->local[e->n] = local;
+                    e->at[e->n] = (uint16_t)at;
+                    e->n++;
+                }
+            }
         }
-        j += 1 + pypper_opcode_caches[pypper_opcode_deopt[op]];
+        extended = op == EXTENDED_ARG;
+        j += 1 + (uint32_t)caches;
     }
 }
 
-static inline pypper_attr_code *slot_of(pypper_attr_cache *cache, const void *code)
+/* code's entry in the cache, scanned if it is not there or changed. */
+FOREIGN_READER SMALL_CODE static pypper_attr_code *entry_of(pypper_attr_cache *cache, PyCodeObject *code,
+                                                            const _Py_CODEUNIT *u, uint32_t units)
 {
     uint64_t h = ((uintptr_t)code >> 4) * 0x9E3779B97F4A7C15ull;
-    return &cache->code[h >> (64 - 6)];
+    unsigned set = (unsigned)(h >> (64 - 5));
+    pypper_attr_code *ways = cache->code[set];
+    for (unsigned w = 0; w < 2; w++) {
+        pypper_attr_code *e = &ways[w];
+        if (e->code == code && e->units == units && e->name == LOAD(code->co_name)
+            && e->version == LOAD(code->_co_instrumentation_version)) {
+            cache->lately[set] = (uint8_t)w;
+            return e;
+        }
+    }
+    unsigned w = cache->lately[set] ^ 1u;
+    cache->lately[set] = (uint8_t)w;
+    scan(&ways[w], code, u, units);
+    cache->scans++;
+    return &ways[w];
 }
-_Static_assert(PYPPER_ATTR_CODES == 64, "slot_of takes 6 bits");
+_Static_assert(PYPPER_ATTR_SETS == 32, "entry_of takes 5 bits");
 
 /* The value that the attribute instruction at u (a specialized one, with its inline
  * cache after it) loads from owner, or NULL. */
@@ -122,7 +196,7 @@ FOREIGN_READER SMALL_CODE static PyObject *attr_value(const _Py_CODEUNIT *u, PyO
         return NULL;
     if (op == LOAD_ATTR_SLOT) {
         /* A __slots__ member: `index` bytes into the object. */
-        if ((index & 7) || !heap_readable(owner, (size_t)index + sizeof(PyObject *)))
+        if ((index & 7) || !heap_readable((char *)owner + index, sizeof(PyObject *)))
             return NULL;
         return LOAD(*(PyObject **)((char *)owner + index));
     }
@@ -142,7 +216,7 @@ FOREIGN_READER SMALL_CODE static PyObject *attr_value(const _Py_CODEUNIT *u, PyO
 }
 
 FOREIGN_READER SMALL_CODE int pypper_attr_reads(pypper_attr_cache *cache, PyCodeObject *code, int local,
-                                     PyObject *owner, PyObject *out[PYPPER_ATTR_MAX])
+                                                PyObject *owner, PyObject *out[PYPPER_ATTR_MAX])
 {
     if (local < 0 || local > 255)
         return 0;
@@ -150,20 +224,15 @@ FOREIGN_READER SMALL_CODE int pypper_attr_reads(pypper_attr_cache *cache, PyCode
     const _Py_CODEUNIT *u = code_units(code, &units);
     if (!u)
         return 0;
-    pypper_attr_code *e = slot_of(cache, code);
-    if (e->code != code || e->units != units) {
-        scan(e, code, u, units);
-        cache->scans++;
-    }
+    pypper_attr_code *e = entry_of(cache, code, u, units);
     int n = 0;
     for (int s = 0; s < e->n && n < PYPPER_ATTR_MAX; s++) {
         if (e->local[s] != local)
             continue;
         uint16_t at = e->at[s];
-        /* Still a load of this local and an attribute load: otherwise the address
-         * holds another code object now, scanned again at its next use. */
-        if (at >= units || !loads_local(op_of(&u[at - 1])) || arg_of(&u[at - 1]) != local
-            || !loads_attr(op_of(&u[at]))) {
+        /* The address may hold another code object now: scanned again at its next
+         * use. */
+        if (at >= units || !site_holds(u, at, local)) {
             e->code = NULL;
             break;
         }
@@ -179,4 +248,9 @@ FOREIGN_READER SMALL_CODE int pypper_attr_reads(pypper_attr_cache *cache, PyCode
             out[n++] = v;
     }
     return n;
+}
+
+uint64_t pypper_attr_scans(const pypper_attr_cache *cache)
+{
+    return __atomic_load_n(&cache->scans, __ATOMIC_RELAXED);
 }

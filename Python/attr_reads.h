@@ -14,24 +14,29 @@
 #include <Python.h>
 #include <stdint.h>
 
-#define PYPPER_ATTR_CODES 64        /* code objects remembered (a power of two) */
-#define PYPPER_ATTR_SITES 16        /* attribute reads of locals remembered per code */
+#define PYPPER_ATTR_SETS 32         /* code objects remembered: 2 per set */
+#define PYPPER_ATTR_SITES 24        /* attribute reads of locals remembered per code */
 #define PYPPER_ATTR_MAX 8           /* values given for one local */
 
 /* The instructions of one code object that load a local and then an attribute of
- * it: the local's index and the attribute instruction's offset in code units. */
+ * it (one per local and attribute name): the local's index and the attribute
+ * instruction's offset in code units. */
 typedef struct {
     const void *code;               /* NULL: free */
-    uint32_t units;                 /* the code's length when scanned */
+    const void *name;               /* its co_name when scanned (beside the address) */
+    uint64_t version;               /* its instrumentation version when scanned */
+    uint32_t units;                 /* its length when scanned */
     uint8_t n;
     uint8_t local[PYPPER_ATTR_SITES];
     uint16_t at[PYPPER_ATTR_SITES];
 } pypper_attr_code;
 
-/* A reader's memory of the code objects it met (one per reader; zeroed to start). */
+/* A reader's memory of the code objects it met (one per reader; zeroed to start):
+ * two ways a set, the one used less lately replaced. */
 typedef struct {
-    pypper_attr_code code[PYPPER_ATTR_CODES];
-    uint64_t scans;                 /* code objects scanned (counted for tests) */
+    pypper_attr_code code[PYPPER_ATTR_SETS][2];
+    uint8_t lately[PYPPER_ATTR_SETS];   /* the way used last */
+    uint64_t scans;                 /* code objects scanned (a stat) */
 } pypper_attr_cache;
 
 /* The objects the code of a frame reads from its local `local` (which holds owner, a
@@ -40,5 +45,7 @@ typedef struct {
  * committed memory (the receiver checks them as any slot's). Returns how many. */
 int pypper_attr_reads(pypper_attr_cache *cache, PyCodeObject *code, int local,
                       PyObject *owner, PyObject *out[PYPPER_ATTR_MAX]);
+/* Code objects the cache scanned so far. */
+uint64_t pypper_attr_scans(const pypper_attr_cache *cache);
 
 #endif

@@ -14,6 +14,7 @@
 #include "../Objects/placement.h"
 #include "../Pypper/stats.h"
 #include "migrate_internal.h"
+#include "../Pypper/code_size.h"
 
 #include <string.h>
 
@@ -59,7 +60,7 @@ static unsigned site_hook(size_t size, unsigned tier)
 /* Cold sites from the site statistics of the table's rotation so far: each round adds
  * the sites found cold; a completed rotation (replace) starts the set afresh from its
  * full statistics, so a site that warmed up leaves it. */
-void pypper_mig_learn_sites(bool replace)
+PYPPER_SMALL_CODE void pypper_mig_learn_sites(bool replace)
 {
     /* (An empty set is all zero already: its pages stay untouched.) */
     if ((replace || !M.separating) && M.ncold) {

@@ -55,7 +55,7 @@ static struct {
     pypper_frame_memory mem;    /* handler-private */
     ring_slot ring[RING];
     atomic_size_t head, tail;   /* written by the handler / by the drain */
-    atomic_uint_fast64_t signals, found, dropped, slots_read;
+    atomic_uint_fast64_t signals, found, dropped, slots_read, attr_evidence;
 } S;
 
 static void push(void *ctx, PyObject *object, pypper_evidence kind)
@@ -85,6 +85,7 @@ static void on_signal(int signo, siginfo_t *info, void *context)
     pypper_frames_read(S.target, S.depth, &S.mem, push, NULL, &c);
     atomic_fetch_add_explicit(&S.signals, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&S.slots_read, c.slots_read, memory_order_relaxed);
+    atomic_fetch_add_explicit(&S.attr_evidence, c.attr_evidence, memory_order_relaxed);
     errno = saved;
 }
 
@@ -140,6 +141,7 @@ int pypper_signal_sampler_start(PyThreadState *target, int64_t hz, int depth)
     atomic_store(&S.found, 0);
     atomic_store(&S.dropped, 0);
     atomic_store(&S.slots_read, 0);
+    atomic_store(&S.attr_evidence, 0);
     S.target = target;
     S.depth = depth;
     struct sigevent sev;
@@ -224,5 +226,6 @@ void pypper_signal_sampler_get_stats(pypper_signal_sampler_stats *out)
     out->found = atomic_load(&S.found);
     out->dropped = atomic_load(&S.dropped);
     out->slots_read = atomic_load(&S.slots_read);
+    out->attr_evidence = atomic_load(&S.attr_evidence);
     out->signo = S.armed ? S.signo : 0;
 }

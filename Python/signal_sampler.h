@@ -31,6 +31,7 @@ typedef struct {
     uint64_t found;         /* evidence pushed */
     uint64_t dropped;       /* evidence lost: the ring was full */
     uint64_t slots_read;
+    uint64_t attr_evidence; /* of the evidence, given to values read by attribute */
     int signo;              /* the signal used, 0 when none */
 } pypper_signal_sampler_stats;
 

@@ -5,6 +5,8 @@ threads and fork."""
 import json
 import textwrap
 
+import pytest
+
 from conftest import run
 
 PRELUDE = """
@@ -1367,20 +1369,36 @@ def test_frames_behind_c_calls_deeper_than_the_known_stack_are_read():
     assert out == "ok\n"
 
 
-def test_values_read_by_attribute_from_a_new_local_take_its_evidence():
+@pytest.mark.parametrize("monitored", [False, True], ids=["plain", "sys-monitoring"])
+def test_values_read_by_attribute_from_a_new_local_take_its_evidence(monitored):
     # An LRU cache's entry `e` stays in its frame for a whole request, while
     # `len(e.val)` has the value on the value stack for one instruction: reads see e,
     # and, through the frame code's attribute loads of that local (a __slots__ member,
     # an instance's inline values), e.val. Values of entries never requested, and an
-    # attribute the code never reads (`spare`), stay cold. Before 2026-12-07 the
-    # requested values were as cold as the others.
-    out = check("""
+    # attribute that main() never reads (`spare`), stay cold. Before 2026-12-07 the
+    # requested values were as cold as the others. With sys.monitoring's PY_RETURN on
+    # (as `pypper run`'s capture has it), main()'s returns are instrumented in place.
+    out = check(f"""
+        import sys
+        if {monitored}:
+            mon = sys.monitoring
+            mon.use_tool_id(3, "test")
+            mon.register_callback(3, mon.events.PY_RETURN, lambda code, at, value: None)
+            mon.set_events(3, mon.events.PY_RETURN)
         class Entry:
             __slots__ = ("key", "val", "spare")
         class Plain:
             def __init__(self, v):
                 self.val = v
                 self.spare = [v]
+        def share(objs, at_least):
+            return sum((pypper.temperature(o) or 0) >= at_least for o in objs) / len(objs)
+        def judge(entries, plains):
+            # (Here, not in main(): its inlined comprehensions would read e.spare.)
+            print(share([e.val for e in entries[:100]], 0.5), share([p.val for p in plains[:100]], 0.5),
+                  share([e.val for e in entries[100:]], 0.2), share([p.val for p in plains[100:]], 0.2),
+                  share([e.spare for e in entries[:100]], 0.2), share([p.spare for p in plains[:100]], 0.2),
+                  pypper.active_trace_stats()["attr_evidence"] >= 1000)
         def main():
             entries = [Entry() for _ in range(200)]
             for i, e in enumerate(entries):
@@ -1403,12 +1421,7 @@ def test_values_read_by_attribute_from_a_new_local_take_its_evidence():
                     total += len(e.val) + len(p.val)
                     pad = (z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z)
                 _pypper._test_hand_over()
-            def share(objs, at_least):
-                return sum((pypper.temperature(o) or 0) >= at_least for o in objs) / len(objs)
-            print(share([e.val for e in entries[:100]], 0.5), share([p.val for p in plains[:100]], 0.5),
-                  share([e.val for e in entries[100:]], 0.2), share([p.val for p in plains[100:]], 0.2),
-                  share([e.spare for e in entries[:100]], 0.2), share([p.spare for p in plains[:100]], 0.2),
-                  pypper.active_trace_stats()["attr_evidence"] >= 1000)
+            judge(entries, plains)
         main()
         pypper.end()
     """)
