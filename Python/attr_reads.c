@@ -30,6 +30,7 @@
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define FOREIGN_READER PYPPER_FOREIGN_READER
 #define SCAN_MAX_UNITS 16384u       /* longer code objects are not scanned */
+#define CHAIN_MAX 3u                /* attribute loads in a row followed */
 /* Built for size (Pypper/code_size.h): it runs for a few locals a read. */
 #define SMALL_CODE PYPPER_SMALL_CODE
 
@@ -229,23 +230,31 @@ FOREIGN_READER SMALL_CODE int pypper_attr_reads(pypper_attr_cache *cache, PyCode
     for (int s = 0; s < e->n && n < PYPPER_ATTR_MAX; s++) {
         if (e->local[s] != local)
             continue;
-        uint16_t at = e->at[s];
+        uint32_t at = e->at[s];
         /* The address may hold another code object now: scanned again at its next
          * use. */
         if (at >= units || !site_holds(u, at, local)) {
             e->code = NULL;
             break;
         }
-        if (at + 1 + sizeof(_PyAttrCache) / sizeof(_Py_CODEUNIT) > units)
-            continue;
-        PyObject *v = attr_value(&u[at], owner);
-        if (!v)
-            continue;
-        bool dup = false;
-        for (int k = 0; k < n; k++)
-            dup |= out[k] == v;
-        if (!dup)
-            out[n++] = v;
+        /* A chain (`self.table.keys`, `e.val.data`): each attribute load right after
+         * the last one reads from what that loaded, CHAIN_MAX deep. */
+        PyObject *from = owner;
+        for (unsigned depth = 0; depth < CHAIN_MAX && n < PYPPER_ATTR_MAX; depth++) {
+            if (at + 1 + sizeof(_PyAttrCache) / sizeof(_Py_CODEUNIT) > units
+                || (depth && !loads_attr(op_of(&u[at]))))
+                break;
+            PyObject *v = attr_value(&u[at], from);
+            if (!v)
+                break;
+            bool dup = false;
+            for (int k = 0; k < n; k++)
+                dup |= out[k] == v;
+            if (!dup)
+                out[n++] = v;
+            from = v;
+            at += 1 + (uint32_t)pypper_opcode_caches[LOAD_ATTR];
+        }
     }
     return n;
 }

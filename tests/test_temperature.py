@@ -1426,3 +1426,39 @@ def test_values_read_by_attribute_from_a_new_local_take_its_evidence(monitored):
         pypper.end()
     """)
     assert out == "1.0 1.0 0.0 0.0 0.0 0.0 True\n", out
+
+
+def test_a_chain_of_attributes_read_from_a_new_local_takes_its_evidence():
+    # `len(r.box.data)`: r is new in the frame at each request; r.box and r.box.data
+    # are read in passing, one attribute load after the other. The boxes and data of
+    # the rows never requested stay cold.
+    out = check("""
+        class Box:
+            __slots__ = ("data",)
+        class Row:
+            def __init__(self, i):
+                self.box = Box()
+                self.box.data = "d%d" % i * 30
+        def share(objs, at_least):
+            return sum((pypper.temperature(o) or 0) >= at_least for o in objs) / len(objs)
+        def judge(rows):
+            print(share([r.box for r in rows[:100]], 0.5), share([r.box.data for r in rows[:100]], 0.5),
+                  share([r.box for r in rows[100:]], 0.2), share([r.box.data for r in rows[100:]], 0.2))
+        def main():
+            rows = [Row(i) for i in range(200)]
+            z = 0
+            pad = (z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z)
+            driven()
+            total = 0
+            for _ in range(6):
+                for i in range(100):
+                    r = rows[i]
+                    _pypper._test_sample()
+                    total += len(r.box.data)
+                    pad = (z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z)
+                _pypper._test_hand_over()
+            judge(rows)
+        main()
+        pypper.end()
+    """)
+    assert out == "1.0 1.0 0.0 0.0\n", out
