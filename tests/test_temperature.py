@@ -1462,3 +1462,63 @@ def test_a_chain_of_attributes_read_from_a_new_local_takes_its_evidence():
         pypper.end()
     """)
     assert out == "1.0 1.0 0.0 0.0\n", out
+
+
+def test_attribute_reads_follow_code_objects_that_come_and_go():
+    # Code objects made and freed in a loop (their addresses reused), their returns
+    # instrumented by sys.monitoring and their lines by sys.settrace in turn, objects
+    # replaced under a local: the reader's cache of code objects is checked again at
+    # each use. Every read is driven here (_test_sample), the program's results stay
+    # right, and values read by attribute keep getting evidence.
+    out = check("""
+        import gc
+        mon = sys.monitoring
+        mon.use_tool_id(4, "test")
+        mon.register_callback(4, mon.events.PY_RETURN, lambda code, at, value: None)
+        class S:
+            __slots__ = ("a", "b", "c")
+        class D:
+            def __init__(self, i):
+                self.a = [i]
+                self.b = str(i) * 5
+                self.c = S()
+                self.c.a = (i,)
+                self.c.b = None
+                self.c.c = self
+        SRC = '''
+        def f{n}(objs):
+            t = 0
+            for o in objs:
+                t += len(o.a) + len(o.b)
+                x = o.c
+                t += len(x.a) + (1 if o.c.c is o else 0)
+                _pypper._test_sample()
+            return t
+        '''
+        objs = [D(i) for i in range(40)]
+        expected = sum(1 + 5 * len(str(i)) + 1 + 1 for i in range(40))
+        driven()
+        wrong = 0
+        for n in range(600):
+            ns = {"_pypper": _pypper}
+            exec(textwrap.dedent(SRC.format(n=n % 50)), ns)
+            if n % 7 == 0:
+                mon.set_events(4, mon.events.PY_RETURN)
+            elif n % 7 == 3:
+                mon.set_events(4, 0)
+            if n % 11 == 0:
+                sys.settrace(lambda *a: None)
+            elif n % 11 == 5:
+                sys.settrace(None)
+            wrong += ns["f%d" % (n % 50)](objs) != expected
+            if n % 13 == 0:
+                objs[n % 40] = D(n % 40)
+                del ns
+                gc.collect()
+        sys.settrace(None)
+        mon.set_events(4, 0)
+        stats = pypper.active_trace_stats()
+        print(wrong, stats["attr_evidence"] > 1000, stats["attr_code_scans"] >= 50)
+        pypper.end()
+    """.replace("import gc", "import gc, textwrap"))
+    assert out == "0 True True\n", out
