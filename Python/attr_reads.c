@@ -105,14 +105,16 @@ FOREIGN_READER SMALL_CODE static const _Py_CODEUNIT *code_units(PyCodeObject *co
 }
 
 /* The attribute instruction of the site at `at`, checked again: still after a load
- * of `local` (an EXTENDED_ARG may lie between: an attribute name past the 128th). */
+ * of `local` (an EXTENDED_ARG may lie between: an attribute name past the 128th).
+ * (Not what precedes the load: it may be another instruction's inline cache, whose
+ * bits would read as anything.) */
 static inline bool site_holds(const _Py_CODEUNIT *u, uint32_t at, int local)
 {
     uint32_t load = at - 1;
     if (op_of(&u[load]) == EXTENDED_ARG)
         load--;
     return load < at && loads_local(op_of(&u[load])) && arg_of(&u[load]) == local
-           && (load == 0 || op_of(&u[load - 1]) != EXTENDED_ARG) && loads_attr(op_of(&u[at]));
+           && loads_attr(op_of(&u[at]));
 }
 
 /* Scans code into e: each local load followed by an attribute load, once per local and
