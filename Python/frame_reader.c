@@ -221,7 +221,7 @@ FOREIGN_READER static void attrs_of_local(pypper_frame_memory *mem, _PyInterpret
     PyObject *values[PYPPER_ATTR_MAX];
     int n = pypper_attr_reads(&mem->attrs, LOAD(f->f_code), i, p, values);
     for (int k = 0; k < n; k++)
-        if (values[k] && heap_candidate(values[k])) {
+        if (heap_candidate(values[k])) {     /* (NULL is none) */
             sink(ctx, values[k], kind);
             counts->attr_evidence++;
         }
