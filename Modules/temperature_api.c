@@ -383,7 +383,23 @@ static PyObject *py_test_hold_sampler(PyObject *module, PyObject *args)
     pypper_session_resume(true);        /* (threads a fork joined: started first) */
     if (pypper_active_trace_hold(on != 0, timeout) < 0)
         return NULL;
+    /* The test's hand-overs take what was promoted before them, whenever they come;
+     * a test of the wait sets it after this (_test_promoted_age). */
+    (void)pypper_live_trace_set_promoted_age_ms(on ? 0 : LIVE_TRACE_PROMOTED_AGE_MS);
     Py_RETURN_NONE;
+}
+
+static PyObject *py_test_promoted_age(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    long ms = PyLong_AsLong(arg);
+    if (ms == -1 && PyErr_Occurred())
+        return NULL;
+    if (ms < 0 || ms > 3600000) {
+        PyErr_SetString(PyExc_ValueError, "_test_promoted_age(ms): ms must be 0 to 3600000");
+        return NULL;
+    }
+    return PyLong_FromUnsignedLong(pypper_live_trace_set_promoted_age_ms((unsigned)ms));
 }
 
 static PyObject *py_test_sample(PyObject *module, PyObject *args)
@@ -480,6 +496,10 @@ PyMethodDef pypper_temperature_methods[] = {
      "_test_hold_sampler(on, timeout=30.0): for tests: park the sampler thread (waiting "
      "up to timeout seconds, TimeoutError then) or let it go on; without a session, "
      "the next session's sampler starts parked (on) or not"},
+    {"_test_promoted_age", py_test_promoted_age, METH_O,
+     "_test_promoted_age(ms) -> the previous value: for tests: how long what joins the "
+     "oldest GC generation waits before a hand-over's walk takes it (100 by default, 0 "
+     "while the sampler is held)"},
     {"_test_sample", py_test_sample, METH_VARARGS,
      "_test_sample(n=1): for tests: n sampling iterations now, on this thread"},
     {"_test_hand_over", py_test_hand_over, METH_VARARGS,

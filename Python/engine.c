@@ -88,6 +88,8 @@ int pypper_engine_migrate_now(pypper_migrate_result *out)
 {
     if (resume_hook)
         resume_hook(true);
+    /* What the GC promoted lately (the hand-overs wait for it to age) is placed too. */
+    pypper_live_trace_catch_up();
     pypper_active_trace_drain();
     return pypper_migrate_now(out, pypper_active_trace_now_ms);
 }

@@ -40,6 +40,10 @@ void pypper_live_trace_promoted(void);
 bool pypper_live_trace_behind(void);
 /* With the GIL: walk all of them now (for whoever asks about the live set). */
 void pypper_live_trace_catch_up(void);
+/* How long (ms) what joins the oldest generation waits before a budgeted walk takes
+ * it (tests drive hand-overs with 0); returns the previous value. */
+#define LIVE_TRACE_PROMOTED_AGE_MS 100u
+unsigned pypper_live_trace_set_promoted_age_ms(unsigned ms);
 /* Is the live trace on (the object table is being kept)? */
 bool pypper_live_trace_running(void);
 /* Called (with false) at the start of each collection while the live trace runs: the

@@ -82,6 +82,7 @@ def test_a_table_emptied_by_a_mass_death_gives_its_memory_back():
         pypper.start()
         data = [{"id": i, "tags": [i]} for i in range(300_000)]
         gc.collect()
+        assert _pypper.live_trace_knows(data[-1])       # walked for the question
         # (those whose allocation site was sampled had theirs already)
         assert _pypper._test_give_entries(data) > 290_000
         assert _pypper._test_give_entries([d["tags"] for d in data]) > 290_000
@@ -117,7 +118,7 @@ def test_pause_figures_are_reported():
             gc.collect(1)                   # survivors reach the oldest generation
             _pypper._test_hand_over()       # which walks them
         s = pypper.live_trace_stats()
-        assert s["passes"] >= 21 and s["fallback_walks"] == 0, s
+        assert s["passes"] >= 20 and s["fallback_walks"] == 0, s
         assert s["promoted_walked"] >= 19 * 5000 and s["promoted_catch_ups"] == 0, s
         assert 0 < s["full_pass_ms"] and s["full_pass_ns_per_object"] > 0, s
         assert 0 < s["pause_p99_ms"] <= s["pause_max_ms"] + 0.001, s
@@ -147,7 +148,7 @@ def test_records_that_die_before_the_hand_over_are_never_walked():
         assert mid["tracked_total"] - before["tracked_total"] < 5000, (before, mid)
         keep = [(i, str(i) + "k") for i in range(5000)]
         gc.collect(1)
-        _pypper._test_hand_over()           # walks keep's tuples and strings
+        _pypper._test_hand_over(2)          # walks keep's tuples and strings (in 2 chunks)
         after = pypper.live_trace_stats()
         assert after["promoted_catch_ups"] == 0, after      # nothing left to catch up
         # keep's 10,000 objects at most (by this hand-over's promoted walk, or by its
@@ -192,6 +193,58 @@ def test_promoted_walk_is_bounded_per_step():
     assert out == "ok\n"
 
 
+def test_what_dies_young_in_the_oldest_generation_is_never_walked():
+    # What joins the oldest generation waits PROMOTED_AGE (100 ms; here set by the test
+    # hook) behind the horizon before a hand-over walks it: records that a pool of
+    # threads keeps across a few collections, full ones included, die unwalked (6.6
+    # million objects were tracked for 2.3 million in one thread). A question about
+    # the live set still walks everything first. (The waits below are lower bounds:
+    # a sleep lasts at least as long.)
+    out = check("""
+        import gc, time, pypper, _pypper
+        def tracked(lists):                 # their strings (lists may come from CPython's
+            # free list with the bit of one tracked before), without catching up
+            return sum(_pypper._test_live_trace_progress(x[0])["tracks"] for x in lists)
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        _pypper._test_promoted_age(3_600_000)
+        _pypper._test_hand_over()           # the horizon, open at start, goes to the end
+        before = pypper.live_trace_stats()
+        for _ in range(10):
+            rows = [(i, str(i), {"k": i}) for i in range(5000)]
+            gc.collect(1)                   # promoted behind the horizon ...
+            gc.collect()                    # ... kept by a full collection ...
+            _pypper._test_hand_over()       # ... and not walked: too young
+            del rows
+        mid = pypper.live_trace_stats()
+        assert mid["promoted_gated"] - before["promoted_gated"] == 10, (before, mid)
+        assert mid["tracked_total"] - before["tracked_total"] < 2000, (before, mid)
+        keep = [[str(i) + "k"] for i in range(3000)]
+        gc.collect(1)
+        _pypper._test_hand_over(3)
+        assert tracked(keep) == 0
+        _pypper._test_promoted_age(1)
+        time.sleep(0.01)
+        _pypper._test_hand_over()           # the horizon is old enough: walked to (nothing
+        time.sleep(0.01)                    # lies before it), it goes to the end ...
+        _pypper._test_hand_over()           # ... and once old enough, keep before it is walked
+        assert tracked(keep) == 3000
+        last = [[str(i) + "l"] for i in range(3000)]
+        gc.collect(1)
+        _pypper._test_promoted_age(3_600_000)
+        _pypper._test_hand_over()
+        assert tracked(last) == 0
+        assert _pypper.live_trace_knows(last[7][0])   # a question walks past the horizon
+        assert tracked(last) == 3000
+        s = pypper.live_trace_stats()
+        assert s["promoted_catch_ups"] == mid["promoted_catch_ups"] + 1, (mid, s)
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_promoted_walk_survives_full_collections_and_freeze():
     # The anchor keeps its place through a full collection; gc.freeze() and
     # gc.unfreeze() move whole lists (the anchor with them): nothing promoted in
@@ -204,7 +257,8 @@ def test_promoted_walk_survives_full_collections_and_freeze():
         _pypper._test_hold_sampler(True)
         a = [[str(i) + "a"] for i in range(4000)]
         gc.collect(1)
-        gc.collect()                        # a full collection walks them at "start"
+        gc.collect()                        # a full collection keeps them after the anchor
+        _pypper._test_hand_over()           # ... and the next hand-over walks them
         s = pypper.live_trace_stats()
         assert _pypper.live_trace_knows(a[9][0]) and s["promoted_catch_ups"] == 0, s
         p = [[str(i) + "p"] for i in range(4000)]

@@ -152,7 +152,8 @@ def test_owned_buffers_are_as_cold_as_what_they_hold(tmp_path):
         sprinkled = {i: Item(i) for i in range(20000)}
         from collections import OrderedDict
         lru = OrderedDict((i, Item(i)) for i in range(20000))
-        gc.collect()                            # the live trace takes them
+        gc.collect()
+        assert _pypper.live_trace_knows(log)    # the live trace takes them for the question
         def append(lst):                        # lst: new in this frame at each call
             lst.append(None)
             _pypper._test_sample()
