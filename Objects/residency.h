@@ -38,10 +38,11 @@ void pypper_residency_slow_pages(bool any);
 /* Why reads are checked now: PYPPER_RESIDENCY_* bits (0: they are not). */
 unsigned pypper_residency_gate_bits(void);
 
-/* Inline: the live trace asks for every referent it visits. */
+/* Inline, also in code built for size (Pypper/code_size.h): the live trace asks for
+ * every referent it visits. */
 extern pypper_residency_fn pypper_residency_check;
 extern unsigned pypper_residency_gate;
-static inline bool pypper_residency_may_touch(const void *block)
+static inline __attribute__((always_inline)) bool pypper_residency_may_touch(const void *block)
 {
     if (__builtin_expect(!__atomic_load_n(&pypper_residency_gate, __ATOMIC_RELAXED), 1))
         return true;

@@ -3,6 +3,7 @@
 #include "main_readings.h"
 #include "clock.h"
 #include "threads.h"
+#include "code_size.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ static int read_schedstat(int tid, uint64_t *run_ns, uint64_t *wait_ns)
     return 0;
 }
 
-void pypper_main_readings_take(bool want_psi)
+PYPPER_SMALL_CODE void pypper_main_readings_take(bool want_psi)
 {
     uint64_t now = pypper_mono_ns();
     pthread_mutex_lock(&mu);

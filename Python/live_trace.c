@@ -29,10 +29,12 @@
  *   been at the list's end that long, and moves the anchor after the last object
  *   walked (with more left, the engine asks for its steps sooner); when the anchor
  *   reaches the horizon, the horizon goes to the list's end again.
- *   Collections walk nothing: tuples and dicts that one untracks leave every list,
- *   and are found through what holds them or by the rescans. Whoever asks about the
- *   live set (live_trace_knows, temperatures, snapshots, live_trace_stats) has the
- *   rest walked first, to the list's end (catch_up).
+ *   Collections walk nothing, but for what a full collection will untrack (tuples
+ *   and dicts of atoms, which then leave every list): those not walked yet are
+ *   tracked at its "start" (what holds them may have been walked long before).
+ *   Whoever asks about the live set (live_trace_knows, temperatures, snapshots,
+ *   live_trace_stats, migrate_now) has the rest walked first, to the list's end
+ *   (catch_up).
  *   With LIVE_GENERATION=1 the survivors of generation 0 are walked at each
  *   collection's "stop" as well: at "start" the callback records the last object of
  *   generation 1, and at "stop" it walks from there to the end of that list. The
@@ -157,12 +159,13 @@ static struct {
     bool behind;                        /* the last step's walk left some (atomic) */
     PyGC_Head *permanent_first;         /* the permanent list's first, at the last walk */
     uint64_t promoted_walked, promoted_catch_ups, promoted_restarts;
-    /* The horizon (another object of anchor_type, in the oldest list at or after the
+    /* The horizon (another object of anchor_type, in the oldest list after the
      * anchor) and when it was put at the list's end: what lies before it got there
      * before horizon_ns, and a budgeted step walks it only promoted_age_ms later. */
     PyObject *horizon;
     uint64_t horizon_ns;
     uint64_t promoted_gated;            /* steps that found the horizon too young */
+    uint64_t untracked_taken;           /* taken before a full collection untracked them */
     uint64_t work;                      /* visit_referent's work (a budgeted walk's measure) */
     pending_container pending[PENDING_MAX];     /* a FIFO: [pending_head, + npending) */
     unsigned pending_head, npending;
@@ -770,8 +773,9 @@ unsigned pypper_live_trace_set_promoted_age_ms(unsigned ms)
     return was;
 }
 
-/* The horizon to the oldest list's end: what lies before it got there before now. */
-static void horizon_to_end(uint64_t now)
+/* The horizon to the oldest list's end: what lies before it got there before now (0:
+ * at once, it is old enough). */
+PYPPER_SMALL_CODE static void horizon_to_end(uint64_t now)
 {
     if (!LT.horizon)
         return;
@@ -800,7 +804,7 @@ static void horizon_to_end(uint64_t now)
  * or the permanent list's first object changed since the last walk, the walk does
  * not stop at the horizon, and at the end the anchor goes back to the oldest list's
  * start and the walk goes on from there (once). */
-static uint64_t walk_promoted(size_t budget, bool *done)
+PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
 {
     PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
     bool lists_moved = _PyGCHead_NEXT(permanent) != LT.permanent_first;
@@ -817,10 +821,11 @@ static uint64_t walk_promoted(size_t budget, bool *done)
     LT.marking_before = LT.first_end != NULL;     /* first_end_passed: within a walk only */
     if (lists_moved && LT.marking_before)
         first_pass_ends();
-    if (gated && now - LT.horizon_ns < (uint64_t)promoted_age_ms * 1000000u) {
+    if (gated && LT.horizon_ns && now - LT.horizon_ns < (uint64_t)promoted_age_ms * 1000000u) {
         LT.promoted_gated++;
         *done = LT.npending == 0;
     } else {
+        bool passed = false;            /* a walk without a stop went past the horizon */
         for (bool restarted = false;;) {
             PyGC_Head *last = _Py_AS_GC(LT.anchor), *g = _PyGCHead_NEXT(last);
             while (!is_list_head(LT.interp, g) && g != stop
@@ -835,6 +840,7 @@ static uint64_t walk_promoted(size_t budget, bool *done)
                 else
                     track_with_referents(op, budget != 0);
                 n += op != LT.horizon;          /* a catch-up passes it */
+                passed |= op == LT.horizon;
                 last = g;
                 g = _PyGCHead_NEXT(g);
             }
@@ -843,8 +849,10 @@ static uint64_t walk_promoted(size_t budget, bool *done)
             *done = at_end && LT.npending == 0;
             if (at_end && LT.marking_before)
                 first_pass_ends();          /* its end moved before the anchor (lists moved) */
-            if (at_end && (restarted || !lists_moved))
+            if (at_end && (restarted || !lists_moved)) {
                 horizon_to_end(now);
+                passed = false;
+            }
             if (!at_end || restarted || ((g == oldest_head() || g == stop) && !lists_moved))
                 break;
             anchor_move_after(oldest_head());
@@ -853,6 +861,10 @@ static uint64_t walk_promoted(size_t budget, bool *done)
             restarted = true;
             lists_moved = false;
         }
+        /* Stopped past it (its budget, an object in swap): not left before the anchor,
+         * where the next steps would not wait. */
+        if (passed)
+            horizon_to_end(now);
     }
     if (!lists_moved)
         LT.permanent_first = _PyGCHead_NEXT(permanent);
@@ -952,7 +964,7 @@ static bool young_cursor_usable(PyGC_Head *g)
            && _PyObject_GC_IS_TRACKED((PyObject *)(g + 1));
 }
 
-void pypper_live_trace_young(size_t budget)
+PYPPER_SMALL_CODE void pypper_live_trace_young(size_t budget)
 {
     if (!LT.on)
         return;
@@ -1014,20 +1026,86 @@ static int survivors_generation(int generation)
     return generation + 1 < NUM_GENERATIONS ? generation + 1 : NUM_GENERATIONS - 1;
 }
 
-static void on_gc_start(PyInterpreterState *interp, int generation)
+/* Whether a full collection will untrack op: an exact tuple or dict holding nothing
+ * it may track (CPython 3.12's untrack_tuples and untrack_dicts, Modules/
+ * gcmodule.c; a dict's keys are checked as its generic tables' are). Reads op's items. */
+PYPPER_SMALL_CODE static bool untracked_by_full_collection(PyObject *op)
+{
+    if (PyTuple_CheckExact(op)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(op); i++) {
+            PyObject *item = PyTuple_GET_ITEM(op, i);
+            if (!item || _PyObject_GC_MAY_BE_TRACKED(item))
+                return false;
+        }
+        return true;
+    }
+    if (!PyDict_CheckExact(op))
+        return false;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(op, &pos, &key, &value))
+        if (_PyObject_GC_MAY_BE_TRACKED(value) || _PyObject_GC_MAY_BE_TRACKED(key))
+            return false;
+    return true;
+}
+
+/* Walks the list from `from` on (to its head) and tracks, with their items, the tuples
+ * and dicts that the full collection about to run will untrack; stops before an object
+ * in swap. Returns the objects read. */
+PYPPER_SMALL_CODE static uint64_t take_untracked_from(PyGC_Head *from)
+{
+    uint64_t n = 0;
+    for (PyGC_Head *g = _PyGCHead_NEXT(from);
+         !is_list_head(LT.interp, g) && pypper_residency_may_touch(g); g = _PyGCHead_NEXT(g)) {
+        PyObject *op = (PyObject *)(g + 1);
+        n++;
+        if (!(PyTuple_CheckExact(op) || PyDict_CheckExact(op)) || !untracked_by_full_collection(op))
+            continue;
+        /* Its items even when it is tracked already: one that CPython took from its
+         * free list keeps the bit of the one freed there, not its items. */
+        LT.untracked_taken += track_object(op);
+        take_items(op, true, 1);        /* a large one: queued for the walks' chunks */
+    }
+    return n;
+}
+
+/* At a full collection's "start": it untracks tuples and dicts of atoms, which then
+ * leave every list; one not walked yet (after the anchor, or in a younger list) would
+ * be found only through what holds it, and what holds it may have been walked
+ * already (a dict `{(i, j): v}` stored into an old one: the rescans found 1,000 of
+ * them only after 596 hand-overs, a minute, in a 300,000-container table). Those are
+ * tracked now; everything else stays for the walks. Until 2026-12-07 the whole of it
+ * was walked here (Doc/live-trace.md "The horizon"). Returns the objects read. */
+static uint64_t take_untracked_before_full(PyInterpreterState *interp)
+{
+    if (!LT.anchor)
+        return 0;
+    bool locked = pypper_heap_lock();
+    uint64_t n = take_untracked_from(_Py_AS_GC(LT.anchor));
+    for (int i = 0; i < NUM_GENERATIONS - 1; i++)
+        n += take_untracked_from(&interp->gc.generations[i].head);
+    pypper_heap_unlock(locked);
+    return n;
+}
+
+/* Returns the objects read (a full collection's). */
+static uint64_t on_gc_start(PyInterpreterState *interp, int generation)
 {
     pypper_live_trace_settle();
     LT.pending_tail = NULL;
     /* The survivors of a collection of generation 1 go to the oldest list's end, and
      * a full collection's stay where they are, the younger lists' joining the end:
      * after the anchor, what has not been walked; the hand-overs' (the promoted walk).
-     * Tuples and dicts that the collection untracks leave every list: what holds them
-     * is walked, or found by the rescans. */
-    if (generation >= NUM_GENERATIONS - 2)
-        return;
+     * Tuples that a collection untracks leave every list: what holds them is walked,
+     * or the rescans find them; what a full collection untracks is taken first. */
+    if (generation == NUM_GENERATIONS - 1)
+        return take_untracked_before_full(interp);
+    if (generation == NUM_GENERATIONS - 2)
+        return 0;
     PyGC_Head *head = &interp->gc.generations[survivors_generation(generation)].head;
     LT.pending_tail = _PyGCHead_PREV(head);          /* the head itself when empty */
     LT.pending_generation = generation;
+    return 0;
 }
 
 /* Whether the object recorded at "start" can still be followed. */
@@ -1070,7 +1148,7 @@ static void (*collection_hook)(bool now);
 
 void pypper_live_trace_set_collection_hook(void (*fn)(bool now)) { collection_hook = fn; }
 
-static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+PYPPER_SMALL_CODE static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
     if (!LT.on || nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
@@ -1112,7 +1190,8 @@ static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t n
     uint64_t t0 = pypper_mono_ns();
     PyInterpreterState *interp = PyInterpreterState_Get();
     if (starting) {
-        on_gc_start(interp, (int)generation);
+        if (on_gc_start(interp, (int)generation))
+            record_pause(pypper_mono_ns() - t0);
     } else if (PyUnicode_Compare(args[0], LT.str_stop) == 0) {
         uint64_t walked = on_gc_stop(interp, (int)generation);
         LT.survivors_walked += walked;
@@ -1361,7 +1440,7 @@ PyObject *pypper_live_trace_stats(void)
 {
     pypper_live_trace_catch_up();
     return Py_BuildValue(
-        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
+        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)pypper_live_trace_objects(),
         "entries", (Py_ssize_t)live_entries(),
@@ -1390,6 +1469,7 @@ PyObject *pypper_live_trace_stats(void)
         "promoted_catch_ups", (unsigned long long)LT.promoted_catch_ups,
         "promoted_restarts", (unsigned long long)LT.promoted_restarts,
         "promoted_gated", (unsigned long long)LT.promoted_gated,
+        "untracked_taken", (unsigned long long)LT.untracked_taken,
         "first_pass_stepped", LT.first_stepped ? Py_True : Py_False,
         "first_pass_steps", (unsigned long long)LT.first_pass_steps,
         "first_pass_ms", (double)LT.first_pass_done_ns / 1e6,

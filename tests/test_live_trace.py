@@ -210,7 +210,7 @@ def test_what_dies_young_in_the_oldest_generation_is_never_walked():
         _pypper._test_hold_sampler(True)
         _pypper._test_promoted_age(3_600_000)
         _pypper._test_hand_over()           # the horizon, open at start, goes to the end
-        before = pypper.live_trace_stats()
+        before = pypper.live_trace_stats()  # (a question: walks to the end, the horizon too)
         for _ in range(10):
             rows = [(i, str(i), {"k": i}) for i in range(5000)]
             gc.collect(1)                   # promoted behind the horizon ...
@@ -286,6 +286,40 @@ def test_promoted_walk_survives_full_collections_and_freeze():
         assert [len(x) for x in (a, p, b, c)] == [4000] * 4 and b[17] == ["17b"]
         print("ok")
     """)
+    assert out == "ok\n"
+
+
+def test_what_a_full_collection_untracks_is_taken_before_it():
+    # A dict stored into an old container (walked already) that reaches the oldest
+    # generation while it holds a tracked tuple: a collection of generation 1 untracks
+    # the tuple, and a full one then the dict, which leaves every list: only what holds
+    # it leads to it, and that was walked before. It is taken at the full collection's
+    # "start", while the promoted walk still waits (the rescans found such dicts a
+    # minute later in a large table).
+    out = check('''
+        import gc, pypper, _pypper
+        def tracked(objs):                  # without catching up
+            return sum(_pypper._test_live_trace_progress(x)["tracks"] for x in objs)
+        cache = {-1: []}                    # old: walked at start
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        _pypper._test_promoted_age(3_600_000)
+        pypper.live_trace_stats()           # the horizon at the end: what follows waits
+        for i in range(1000):
+            cache[i] = {(i, str(i)): 1.0}   # tracked, as its tuple is at first
+        gc.collect(1)                       # the tuples untracked, the dicts promoted
+        dicts = [cache[i] for i in range(1000)]
+        # (a dict from CPython's free list may have the bit of one tracked before)
+        assert all(gc.is_tracked(d) for d in dicts) and tracked(dicts) < 50
+        gc.collect()                        # untracks the dicts
+        assert not any(gc.is_tracked(d) for d in dicts)
+        assert tracked(dicts) == 1000, tracked(dicts)
+        assert tracked([next(iter(d)) for d in dicts]) == 1000       # with their items
+        assert pypper.live_trace_stats()["untracked_taken"] >= 950
+        pypper.end()
+        print("ok")
+    ''')
     assert out == "ok\n"
 
 
