@@ -762,7 +762,7 @@ static bool first_pass_open(void) { return LT.first_end || LT.before_pending; }
  * lists of 5,000 records, each list lives across several GIL switches (about 30 ms),
  * and while the full collections walked everything unwalked at their start, 6.6
  * million objects were tracked for 2.3 million in the same loop run by one thread,
- * and the traced run took 1.32x stock's time (median of 6; now 1.18x, Doc/
+ * and the traced run took 1.25-1.32x stock's time (medians of 6; now 1.14-1.18x, Doc/
  * live-trace.md "The horizon"). */
 static unsigned promoted_age_ms = LIVE_TRACE_PROMOTED_AGE_MS;
 
