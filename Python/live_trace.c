@@ -17,9 +17,9 @@
  *   waits in a short queue for the next steps.
  * - Afterwards only the objects new to the oldest generation are walked, and not
  *   when they get there but once they have been there for LIVE_TRACE_PROMOTED_AGE_MS
- *   (100 ms), at a hand-over (engine.c): most of a batch of short-lived records promoted by a
- *   collection has died by then. An object of our own (the anchor) sits in the
- *   oldest list after the last object walked. A collection of generation 1 appends
+ *   (100 ms), at a hand-over (engine.c): most of a batch of short-lived records
+ *   promoted by a collection has died by then. An object of our own (the anchor)
+ *   sits in the oldest list after the last object walked. A collection of generation 1 appends
  *   its survivors at the list's end, after the anchor; a full collection keeps the
  *   list's order but for objects it moves to the end (the younger lists' survivors,
  *   and any it first took for garbage), and the anchor, which the session holds, is
@@ -1059,7 +1059,8 @@ PYPPER_SMALL_CODE static uint64_t take_untracked_from(PyGC_Head *from)
          !is_list_head(LT.interp, g) && pypper_residency_may_touch(g); g = _PyGCHead_NEXT(g)) {
         PyObject *op = (PyObject *)(g + 1);
         n++;
-        if (!(PyTuple_CheckExact(op) || PyDict_CheckExact(op)) || !untracked_by_full_collection(op))
+        if (!(PyTuple_CheckExact(op) || PyDict_CheckExact(op))
+            || !untracked_by_full_collection(op))
             continue;
         /* Its items even when it is tracked already: one that CPython took from its
          * free list keeps the bit of the one freed there, not its items. */
@@ -1148,7 +1149,8 @@ static void (*collection_hook)(bool now);
 
 void pypper_live_trace_set_collection_hook(void (*fn)(bool now)) { collection_hook = fn; }
 
-PYPPER_SMALL_CODE static PyObject *gc_callback(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+PYPPER_SMALL_CODE static PyObject *gc_callback(PyObject *self, PyObject *const *args,
+                                               Py_ssize_t nargs)
 {
     (void)self;
     if (!LT.on || nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]))
