@@ -6,8 +6,9 @@
  * from it by a specialized attribute access (CPython 3.12's LOAD_ATTR_SLOT, a
  * __slots__ member, and LOAD_ATTR_INSTANCE_VALUE, an instance's inline values) are
  * what those accesses would load now: the frame reader gives them the local's
- * evidence. A chain of such loads (`self.table.keys`) is followed a few deep. Async-signal-safe: no lock, no allocation; every pointer is checked
- * before it is read, as the frame reader's are. */
+ * evidence. A chain of such loads (`self.table.keys`) is followed a few deep.
+ * Async-signal-safe: no lock, no allocation; every pointer is checked before it is
+ * read, as the frame reader's are. */
 #ifndef PYPPER_ATTR_READS_H
 #define PYPPER_ATTR_READS_H
 

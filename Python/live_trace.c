@@ -826,6 +826,7 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
         *done = LT.npending == 0;
     } else {
         bool passed = false;            /* a walk without a stop went past the horizon */
+        bool at_end = false;
         for (bool restarted = false;;) {
             PyGC_Head *last = _Py_AS_GC(LT.anchor), *g = _PyGCHead_NEXT(last);
             while (!is_list_head(LT.interp, g) && g != stop
@@ -845,14 +846,10 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
                 g = _PyGCHead_NEXT(g);
             }
             anchor_move_after(last);
-            bool at_end = is_list_head(LT.interp, g) || g == stop;
+            at_end = is_list_head(LT.interp, g) || g == stop;
             *done = at_end && LT.npending == 0;
             if (at_end && LT.marking_before)
                 first_pass_ends();          /* its end moved before the anchor (lists moved) */
-            if (at_end && (restarted || !lists_moved)) {
-                horizon_to_end(now);
-                passed = false;
-            }
             if (!at_end || restarted || ((g == oldest_head() || g == stop) && !lists_moved))
                 break;
             anchor_move_after(oldest_head());
@@ -861,9 +858,9 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
             restarted = true;
             lists_moved = false;
         }
-        /* Stopped past it (its budget, an object in swap): not left before the anchor,
-         * where the next steps would not wait. */
-        if (passed)
+        /* At the end, or stopped past it (its budget, an object in swap): not left
+         * before the anchor, where the next steps would not wait. */
+        if (at_end || passed)
             horizon_to_end(now);
     }
     if (!lists_moved)
@@ -1059,8 +1056,7 @@ PYPPER_SMALL_CODE static uint64_t take_untracked_from(PyGC_Head *from)
          !is_list_head(LT.interp, g) && pypper_residency_may_touch(g); g = _PyGCHead_NEXT(g)) {
         PyObject *op = (PyObject *)(g + 1);
         n++;
-        if (!(PyTuple_CheckExact(op) || PyDict_CheckExact(op))
-            || !untracked_by_full_collection(op))
+        if (!untracked_by_full_collection(op))
             continue;
         /* Its items even when it is tracked already: one that CPython took from its
          * free list keeps the bit of the one freed there, not its items. */
