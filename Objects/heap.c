@@ -3,6 +3,7 @@
  * serialized by the GIL; once another interpreter with its own GIL may exist, every
  * call also takes the heap lock (pypper_heap_enable_locking). */
 #include "heap_internal.h"
+#include "../Pypper/code_size.h"
 #include "../Pypper/threads.h"
 #include "placement.h"
 #include "region.h"
@@ -513,7 +514,8 @@ static void stats_pools(arena_meta *m, pypper_heap_stats *out)
     }
 }
 
-void pypper_heap_get_stats(pypper_heap_stats *out)
+/* Run by stats(), own_memory() and at a session's end: built for size. */
+PYPPER_SMALL_CODE void pypper_heap_get_stats(pypper_heap_stats *out)
 {
     memset(out, 0, sizeof(*out));
     LOCK();

@@ -158,6 +158,10 @@ static struct {
     PyInterpreterState *interp;
     bool behind;                        /* the last step's walk left some (atomic) */
     PyGC_Head *permanent_first;         /* the permanent list's first, at the last walk */
+    /* Another object of anchor_type, at the permanent list's end: what gc.freeze()
+     * appends follows it (follow_freezes). */
+    PyObject *frozen_end;
+    uint64_t freezes_followed;
     uint64_t promoted_walked, promoted_catch_ups, promoted_restarts;
     /* The horizon (another object of anchor_type, in the oldest list after the
      * anchor) and when it was put at the list's end: what lies before it got there
@@ -409,7 +413,7 @@ static void walk_referents_chunked(PyObject *op);
  * of them now and the rest queued (walk_referents_chunked). */
 static void track_with_referents(PyObject *op, bool chunked)
 {
-    if (op == LT.anchor || op == LT.first_end || op == LT.horizon)
+    if (op == LT.anchor || op == LT.first_end || op == LT.horizon || op == LT.frozen_end)
         return;
     track_object(op);
     if (chunked) {
@@ -783,6 +787,44 @@ PYPPER_SMALL_CODE static void horizon_to_end(uint64_t now)
     LT.horizon_ns = now;
 }
 
+/* gc.freeze() appends the three lists, youngest first, to the permanent one, and the
+ * anchor goes with the oldest: what the young lists held then (not walked yet, unless
+ * the young walk had reached it) lies before the anchor. With the documented pre-fork
+ * pattern (gc.disable() early, gc.freeze() before fork()) that is the whole heap, and
+ * until 2026-12-07 the live trace never knew it. frozen_end sits at the permanent
+ * list's end: when something follows it, the anchor goes back to just after it, so the
+ * walk takes all that was frozen since, in steps, then (lists_moved) goes on at the
+ * oldest list's start; if the list's first object changed too (an unfreeze, then a
+ * freeze, with no walk between), to the list's start. gc.unfreeze() moves the whole
+ * list, frozen_end with it, to the oldest's end: frozen_end comes back to the (empty)
+ * permanent list. Called before each walk and at each collection's "start" (a freeze
+ * is often followed by a collection before the next hand-over); at "stop",
+ * frozen_end just goes to the end (frozen_end_to_end): what a collection appends
+ * there is immortal (CPython 3.12's update_refs moves the immortal objects it finds). */
+static inline __attribute__((always_inline)) bool permanent_list_changed(void)
+{
+    return LT.frozen_end && _PyGCHead_PREV(&LT.interp->gc.permanent_generation.head)
+                            != _Py_AS_GC(LT.frozen_end);
+}
+
+PYPPER_RARE_CODE static void follow_freezes(void)
+{
+    PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
+    if (_PyGCHead_NEXT(permanent) != permanent) {
+        bool same_start = _PyGCHead_NEXT(permanent) == LT.permanent_first;
+        anchor_move_after(same_start ? _Py_AS_GC(LT.frozen_end) : permanent);
+        LT.freezes_followed++;
+    }
+    link_after(LT.frozen_end, _PyGCHead_PREV(permanent));
+    LT.permanent_first = NULL;          /* lists_moved: the walk ends in the oldest list */
+    memset(LT.young_cursor, 0, sizeof(LT.young_cursor));
+}
+
+PYPPER_RARE_CODE static void frozen_end_to_end(void)
+{
+    link_after(LT.frozen_end, _PyGCHead_PREV(&LT.interp->gc.permanent_generation.head));
+}
+
 /* Walks at most `budget` containers after the anchor (0: all), with their referents,
  * and moves the anchor after the last one walked; stops before an object in swap.
  * With a budget, the walk stops at the horizon, and walks nothing while the horizon
@@ -798,15 +840,17 @@ PYPPER_SMALL_CODE static void horizon_to_end(uint64_t now)
  * the walk got to the horizon or the end of the list (or the horizon is too young)
  * and nothing is pending.
  * gc.freeze() moves every list into the permanent one (the anchor and the horizon
- * too: the walk then goes on there, through what had not been walked, to that list's
- * end) and gc.unfreeze() the permanent one to the end of the oldest, so objects not
- * walked may lie before the anchor: when a walk ends in another list than the oldest,
- * or the permanent list's first object changed since the last walk, the walk does
+ * too: the walk then goes on there, from what the young lists held (follow_freezes),
+ * to that list's end) and gc.unfreeze() the permanent one to the end of the oldest,
+ * so objects not walked may lie before the anchor: when a walk ends in another list
+ * than the oldest, or the permanent list changed since the last walk, the walk does
  * not stop at the horizon, and at the end the anchor goes back to the oldest list's
  * start and the walk goes on from there (once). */
 PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
 {
     PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
+    if (permanent_list_changed())
+        follow_freezes();
     bool lists_moved = _PyGCHead_NEXT(permanent) != LT.permanent_first;
     uint64_t now = pypper_mono_ns();
     bool gated = budget && LT.horizon && !lists_moved && promoted_age_ms;
@@ -840,7 +884,7 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
                     first_pass_ends();
                 else
                     track_with_referents(op, budget != 0);
-                n += op != LT.horizon;          /* a catch-up passes it */
+                n += op != LT.horizon && op != LT.frozen_end;   /* a catch-up passes them */
                 passed |= op == LT.horizon;
                 last = g;
                 g = _PyGCHead_NEXT(g);
@@ -943,6 +987,11 @@ static int anchor_start(bool stepped)
         return -1;
     LT.horizon = horizon;
     horizon_to_end(0);
+    PyObject *frozen_end = new_anchor();
+    if (!frozen_end)
+        return -1;
+    LT.frozen_end = frozen_end;
+    link_after(frozen_end, _PyGCHead_PREV(&LT.interp->gc.permanent_generation.head));
     LT.permanent_first = _PyGCHead_NEXT(&LT.interp->gc.permanent_generation.head);
     return 0;
 }
@@ -1167,6 +1216,13 @@ PYPPER_SMALL_CODE static PyObject *gc_callback(PyObject *self, PyObject *const *
     }
     /* Any collection moves objects between the young lists. */
     memset(LT.young_cursor, 0, sizeof(LT.young_cursor));
+    bool starting = PyUnicode_Compare(args[0], LT.str_start) == 0;
+    if (permanent_list_changed()) {
+        if (starting)
+            follow_freezes();           /* one since the last walk */
+        else
+            frozen_end_to_end();        /* immortal objects, not frozen ones */
+    }
     /* Survivors that join a generation younger than the traced one are left for a
      * later collection (most die before). */
     if (survivors_generation((int)generation) < LT.min_generation)
@@ -1174,7 +1230,6 @@ PYPPER_SMALL_CODE static PyObject *gc_callback(PyObject *self, PyObject *const *
     /* Short of memory (Pypper/pressure.h): a collection that starts then is left
      * alone, start to stop (its survivors are found later by rescans, or stay
      * untraced: their pages' heat still answers for them). */
-    bool starting = PyUnicode_Compare(args[0], LT.str_start) == 0;
     if (starting)
         LT.skipping = pypper_pressure_paused();
     if (LT.skipping) {
@@ -1323,6 +1378,7 @@ PYPPER_SMALL_CODE void pypper_live_trace_stop(void)
     Py_CLEAR(LT.anchor);
     Py_CLEAR(LT.first_end);
     Py_CLEAR(LT.horizon);
+    Py_CLEAR(LT.frozen_end);
     LT.npending = 0;
     if (LT.rescan_buf)
         pypper_own_munmap(LT.rescan_buf, RESCAN_FOUND_MAX * sizeof(PyObject *));
@@ -1438,7 +1494,7 @@ PyObject *pypper_live_trace_stats(void)
 {
     pypper_live_trace_catch_up();
     return Py_BuildValue(
-        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
+        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)pypper_live_trace_objects(),
         "entries", (Py_ssize_t)live_entries(),
@@ -1466,6 +1522,7 @@ PyObject *pypper_live_trace_stats(void)
         "promoted_walked", (unsigned long long)LT.promoted_walked,
         "promoted_catch_ups", (unsigned long long)LT.promoted_catch_ups,
         "promoted_restarts", (unsigned long long)LT.promoted_restarts,
+        "freezes_followed", (unsigned long long)LT.freezes_followed,
         "promoted_gated", (unsigned long long)LT.promoted_gated,
         "untracked_taken", (unsigned long long)LT.untracked_taken,
         "first_pass_stepped", LT.first_stepped ? Py_True : Py_False,

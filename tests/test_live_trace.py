@@ -269,10 +269,12 @@ def test_promoted_walk_survives_full_collections_and_freeze():
         gc.unfreeze()                       # the permanent list joins the oldest's end
         c = [[str(i) + "c"] for i in range(4000)]
         gc.collect(1)
-        # After the restart the oldest list is walked from its start: more than one
-        # hand-over's budget (the next one walks twice as much).
-        _pypper._test_hand_over()
-        _pypper._test_hand_over()
+        # The walk goes back to what the young lists held at the freeze, then the
+        # oldest list's part walked before (again: it lay between them and the
+        # anchor), and after the restart the oldest list is walked from its start: more than
+        # one hand-over's budget (the next ones walk twice as much).
+        for _ in range(3):
+            _pypper._test_hand_over()
         s = pypper.live_trace_stats()
         assert s["promoted_restarts"] >= 1 and s["promoted_catch_ups"] == 0, s
         assert all(_pypper.live_trace_knows(x[3][0]) for x in (a, p, b, c))
@@ -284,6 +286,51 @@ def test_promoted_walk_survives_full_collections_and_freeze():
         gc.collect()
         assert "LiveTraceAnchor" not in {type(o).__name__ for o in gc.get_objects()}
         assert [len(x) for x in (a, p, b, c)] == [4000] * 4 and b[17] == ["17b"]
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_what_the_young_lists_held_at_a_freeze_is_walked():
+    # The documented pre-fork pattern: gc.disable() early, gc.freeze() before fork().
+    # A freeze appends the young lists to the permanent one before the oldest, and the
+    # anchor with it: what they held lies before the anchor, and until 2026-12-07 the
+    # live trace never knew it (1 of 3,000 lists, then none). The hand-overs walk it,
+    # a second freeze's too (the permanent list holds the first's already), also when
+    # a collection comes first; no question about the live set has to catch up.
+    out = check("""
+        import gc, pypper, _pypper
+        gc.unfreeze()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        gc.disable()
+        first = [[str(i) + "f"] for i in range(3000)]       # generation 0 only
+        gc.freeze()
+        _pypper._test_hand_over()
+        second = [[str(i) + "s"] for i in range(3000)]
+        gc.collect(0)                                       # into generation 1
+        third = [[str(i) + "t"] for i in range(3000)]
+        gc.freeze()
+        gc.collect(0)                                       # before the next hand-over
+        for _ in range(3):
+            _pypper._test_hand_over()
+        s = pypper.live_trace_stats()
+        assert s["freezes_followed"] == 2 and s["promoted_catch_ups"] == 0, s
+        known = [sum(_pypper.live_trace_knows(x) and _pypper.live_trace_knows(x[0])
+                     for x in xs) for xs in (first, second, third)]
+        assert known == [3000] * 3, known
+        gc.unfreeze()                       # the session's marker goes back to the list
+        gc.enable()
+        gc.collect()
+        s = pypper.live_trace_stats()
+        assert s["freezes_followed"] == 2, s
+        assert sum(type(o).__name__ == "LiveTraceAnchor" for o in gc.get_objects()) == 2
+        pypper.end()
+        gc.collect()
+        assert "LiveTraceAnchor" not in {type(o).__name__ for o in gc.get_objects()}
+        assert [len(x) for x in (first, second, third)] == [3000] * 3
+        assert second[17] == ["17s"]
         print("ok")
     """)
     assert out == "ok\n"
