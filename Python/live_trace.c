@@ -157,11 +157,13 @@ static struct {
     PyObject *anchor;
     PyInterpreterState *interp;
     bool behind;                        /* the last step's walk left some (atomic) */
-    PyGC_Head *permanent_first;         /* the permanent list's first, at the last walk */
-    /* Another object of anchor_type, at the permanent list's end: what gc.freeze()
-     * appends follows it (follow_freezes). */
-    PyObject *frozen_end;
-    uint64_t freezes_followed;
+    /* Three more objects of anchor_type (follow_freezes): at the permanent list's
+     * start and end, and at the oldest list's start. */
+    PyObject *frozen_start, *frozen_end, *oldest_start;
+    bool anchor_frozen;                 /* a freeze took the anchor to the permanent list */
+    bool restart_pending;               /* the walk goes on at the oldest list's start
+                                         * once it gets to the end of the list it is in */
+    uint64_t freezes_followed, frozen_young_walked;
     uint64_t promoted_walked, promoted_catch_ups, promoted_restarts;
     /* The horizon (another object of anchor_type, in the oldest list after the
      * anchor) and when it was put at the list's end: what lies before it got there
@@ -188,6 +190,7 @@ static struct {
 } LT;
 
 static bool next_start_stepped;         /* the next start's first pass is in steps */
+static PyTypeObject anchor_type;         /* the session's own objects in the GC lists */
 
 /* Passes by pause, in PAUSE_BUCKET_US buckets: outside LT (16 KiB, of which the first
  * few buckets are used), so a session's start zeroes only the buckets used before
@@ -413,8 +416,8 @@ static void walk_referents_chunked(PyObject *op);
  * of them now and the rest queued (walk_referents_chunked). */
 static void track_with_referents(PyObject *op, bool chunked)
 {
-    if (op == LT.anchor || op == LT.first_end || op == LT.horizon || op == LT.frozen_end)
-        return;
+    if (Py_IS_TYPE(op, &anchor_type))
+        return;                         /* the session's own: the anchor and markers */
     track_object(op);
     if (chunked) {
         walk_referents_chunked(op);
@@ -787,42 +790,91 @@ PYPPER_SMALL_CODE static void horizon_to_end(uint64_t now)
     LT.horizon_ns = now;
 }
 
-/* gc.freeze() appends the three lists, youngest first, to the permanent one, and the
- * anchor goes with the oldest: what the young lists held then (not walked yet, unless
- * the young walk had reached it) lies before the anchor. With the documented pre-fork
- * pattern (gc.disable() early, gc.freeze() before fork()) that is the whole heap, and
- * until 2026-12-07 the live trace never knew it. frozen_end sits at the permanent
- * list's end: when something follows it, the anchor goes back to just after it, so the
- * walk takes all that was frozen since, in steps, then (lists_moved) goes on at the
- * oldest list's start; if the list's first object changed too (an unfreeze, then a
- * freeze, with no walk between), to the list's start. gc.unfreeze() moves the whole
- * list, frozen_end with it, to the oldest's end: frozen_end comes back to the (empty)
- * permanent list. Called before each walk and at each collection's "start" (a freeze
- * is often followed by a collection before the next hand-over); at "stop",
- * frozen_end just goes to the end (frozen_end_to_end): what a collection appends
- * there is immortal (CPython 3.12's update_refs moves the immortal objects it finds). */
-static inline __attribute__((always_inline)) bool permanent_list_changed(void)
+/* gc.freeze() appends the three lists, youngest first, to the permanent one: what the
+ * young lists held (not walked yet, unless the young walk had reached it) then lies
+ * between the permanent list's former end and the oldest list's former start, before
+ * the anchor, which went with the oldest list. With the documented pre-fork pattern
+ * (gc.disable() early, gc.freeze() before fork()) that is the whole heap, and until
+ * 2026-12-07 the live trace never knew it. Three objects of the session's own mark
+ * those places: frozen_start and frozen_end, the permanent list's first and last, and
+ * oldest_start, the oldest list's first (a full collection never moves an object held
+ * from outside; survivors join the list's end). Before each walk (lists_changed):
+ * - something follows frozen_end (a freeze): what lies between it and oldest_start is
+ *   walked at once (a container's large referents queued for the steps); the anchor
+ *   stays where it was and walks on, to its list's end, then from the oldest list's
+ *   start (restart_pending). Only immortal objects, and no oldest_start, follow it
+ *   when a collection put them there (CPython 3.12's update_refs moves those it finds
+ *   to the permanent list): no restart then;
+ * - something precedes frozen_start (an unfreeze, then a freeze, no walk between):
+ *   the walk takes all that lies before oldest_start in the permanent list;
+ * - the permanent list is empty (gc.unfreeze() moved it, markers and all, to the
+ *   oldest's end): an anchor a freeze had taken along came back after what joined the
+ *   oldest list meanwhile (restart_pending);
+ * - something precedes oldest_start in the oldest list (a freeze and an unfreeze, no
+ *   walk between): what the young lists held, and what joined the oldest list while
+ *   it was frozen, lie there, and are walked.
+ * Then the three go back to their places. Returns the objects walked. */
+/* Whether a list's ends moved since follow_freezes last put the markers back. */
+static inline __attribute__((always_inline)) bool lists_changed(void)
 {
-    return LT.frozen_end && _PyGCHead_PREV(&LT.interp->gc.permanent_generation.head)
-                            != _Py_AS_GC(LT.frozen_end);
+    if (!LT.frozen_end)
+        return false;
+    PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
+    return _PyGCHead_PREV(permanent) != _Py_AS_GC(LT.frozen_end)
+           || _PyGCHead_NEXT(permanent) != _Py_AS_GC(LT.frozen_start)
+           || _PyGCHead_NEXT(oldest_head()) != _Py_AS_GC(LT.oldest_start);
 }
 
-PYPPER_RARE_CODE static void follow_freezes(void)
+PYPPER_RARE_CODE static uint64_t follow_freezes(void)
 {
     PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
-    if (_PyGCHead_NEXT(permanent) != permanent) {
-        bool same_start = _PyGCHead_NEXT(permanent) == LT.permanent_first;
-        anchor_move_after(same_start ? _Py_AS_GC(LT.frozen_end) : permanent);
-        LT.freezes_followed++;
+    PyGC_Head *stop = _Py_AS_GC(LT.oldest_start), *from = NULL;
+    bool freeze_now = false;            /* the permanent list holds what a freeze took */
+    if (_PyGCHead_NEXT(permanent) == permanent) {
+        /* Unfrozen: the markers went to the oldest list's end. An anchor a freeze had
+         * taken along went there too, after what joined the list since the freeze. */
+        if (LT.anchor_frozen)
+            LT.restart_pending = true;
+        LT.anchor_frozen = false;
+    } else if (_PyGCHead_NEXT(permanent) != _Py_AS_GC(LT.frozen_start)) {
+        from = permanent;               /* an unfreeze, then a freeze */
+        freeze_now = true;
+    } else if (_PyGCHead_PREV(permanent) != _Py_AS_GC(LT.frozen_end)) {
+        from = _Py_AS_GC(LT.frozen_end);
+        freeze_now = true;
     }
+    /* A freeze and an unfreeze since the last walk: what the young lists held, and
+     * what joined the oldest list meanwhile, lie before oldest_start. */
+    if (!from && _PyGCHead_NEXT(oldest_head()) != stop)
+        from = oldest_head();
+    uint64_t n = 0;
+    if (from) {
+        /* With their referents; what existed before the session was walked at its
+         * start (not marked here). Only immortal objects, and no oldest_start, after
+         * frozen_end: no freeze but a collection's moves. */
+        bool locked = pypper_heap_lock();
+        bool marking = LT.marking_before;
+        LT.marking_before = false;
+        PyGC_Head *g = _PyGCHead_NEXT(from);
+        for (; g != stop && !is_list_head(LT.interp, g) && pypper_residency_may_touch(g);
+             g = _PyGCHead_NEXT(g)) {
+            track_with_referents((PyObject *)(g + 1), true);
+            n++;
+        }
+        LT.marking_before = marking;
+        pypper_heap_unlock(locked);
+        if (!is_list_head(LT.interp, g)) {      /* at oldest_start (or an object in swap) */
+            LT.freezes_followed++;
+            LT.frozen_young_walked += n;
+            if (freeze_now)
+                LT.anchor_frozen = LT.restart_pending = true;
+        }
+    }
+    link_after(LT.frozen_start, permanent);
     link_after(LT.frozen_end, _PyGCHead_PREV(permanent));
-    LT.permanent_first = NULL;          /* lists_moved: the walk ends in the oldest list */
+    link_after(LT.oldest_start, oldest_head());
     memset(LT.young_cursor, 0, sizeof(LT.young_cursor));
-}
-
-PYPPER_RARE_CODE static void frozen_end_to_end(void)
-{
-    link_after(LT.frozen_end, _PyGCHead_PREV(&LT.interp->gc.permanent_generation.head));
+    return n;
 }
 
 /* Walks at most `budget` containers after the anchor (0: all), with their referents,
@@ -848,10 +900,10 @@ PYPPER_RARE_CODE static void frozen_end_to_end(void)
  * start and the walk goes on from there (once). */
 PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
 {
-    PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
-    if (permanent_list_changed())
-        follow_freezes();
-    bool lists_moved = _PyGCHead_NEXT(permanent) != LT.permanent_first;
+    uint64_t frozen = 0;
+    if (lists_changed())
+        frozen = follow_freezes();
+    bool lists_moved = LT.restart_pending;
     uint64_t now = pypper_mono_ns();
     bool gated = budget && LT.horizon && !lists_moved && promoted_age_ms;
     PyGC_Head *stop = gated ? _Py_AS_GC(LT.horizon) : NULL;
@@ -862,9 +914,8 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
         walk_pending(budget ? PROMOTED_WORK : 0);
         n++;
     }
+    /* (A freeze or an unfreeze moves the anchor and first_end together, in order.) */
     LT.marking_before = LT.first_end != NULL;     /* first_end_passed: within a walk only */
-    if (lists_moved && LT.marking_before)
-        first_pass_ends();
     if (gated && LT.horizon_ns && now - LT.horizon_ns < (uint64_t)promoted_age_ms * 1000000u) {
         LT.promoted_gated++;
         *done = LT.npending == 0;
@@ -884,7 +935,7 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
                     first_pass_ends();
                 else
                     track_with_referents(op, budget != 0);
-                n += op != LT.horizon && op != LT.frozen_end;   /* a catch-up passes them */
+                n += !Py_IS_TYPE(op, &anchor_type);      /* a catch-up passes the markers */
                 passed |= op == LT.horizon;
                 last = g;
                 g = _PyGCHead_NEXT(g);
@@ -896,8 +947,8 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
                 first_pass_ends();          /* its end moved before the anchor (lists moved) */
             if (!at_end || restarted || ((g == oldest_head() || g == stop) && !lists_moved))
                 break;
-            anchor_move_after(oldest_head());
-            LT.permanent_first = _PyGCHead_NEXT(permanent);
+            anchor_move_after(_Py_AS_GC(LT.oldest_start));   /* (first: lists_changed) */
+            LT.restart_pending = LT.anchor_frozen = false;
             LT.promoted_restarts++;
             restarted = true;
             lists_moved = false;
@@ -907,8 +958,6 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
         if (at_end || passed)
             horizon_to_end(now);
     }
-    if (!lists_moved)
-        LT.permanent_first = _PyGCHead_NEXT(permanent);
     LT.marking_before = false;
     pypper_heap_unlock(locked);
     if (LT.first_end_passed) {
@@ -922,7 +971,7 @@ PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
     }
     LT.promoted_walked += n;
     LT.survivors_walked += n;
-    return n;
+    return n + frozen;
 }
 
 void pypper_live_trace_promoted(void)
@@ -964,7 +1013,7 @@ static PyObject *new_anchor(void)
 
 /* The anchor at the oldest list's end (all of it walked), or in a stepped first pass
  * at its start, with first_end at its end (none of it walked yet). */
-static int anchor_start(bool stepped)
+PYPPER_SMALL_CODE static int anchor_start(bool stepped)
 {
     if (PyType_Ready(&anchor_type) < 0)
         return -1;
@@ -987,12 +1036,20 @@ static int anchor_start(bool stepped)
         return -1;
     LT.horizon = horizon;
     horizon_to_end(0);
+    /* The freezes' markers (follow_freezes); frozen_end last: the others are placed
+     * when it is set. */
+    PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
+    if (!(LT.oldest_start = new_anchor()))
+        return -1;
+    link_after(LT.oldest_start, oldest_head());
+    if (!(LT.frozen_start = new_anchor()))
+        return -1;
+    link_after(LT.frozen_start, permanent);
     PyObject *frozen_end = new_anchor();
     if (!frozen_end)
         return -1;
+    link_after(frozen_end, _PyGCHead_PREV(permanent));
     LT.frozen_end = frozen_end;
-    link_after(frozen_end, _PyGCHead_PREV(&LT.interp->gc.permanent_generation.head));
-    LT.permanent_first = _PyGCHead_NEXT(&LT.interp->gc.permanent_generation.head);
     return 0;
 }
 
@@ -1127,7 +1184,8 @@ static uint64_t take_untracked_before_full(PyInterpreterState *interp)
     if (!LT.anchor)
         return 0;
     bool locked = pypper_heap_lock();
-    uint64_t n = take_untracked_from(_Py_AS_GC(LT.anchor));
+    /* (An anchor a freeze took along is in the permanent list, never collected.) */
+    uint64_t n = LT.anchor_frozen ? 0 : take_untracked_from(_Py_AS_GC(LT.anchor));
     for (int i = 0; i < NUM_GENERATIONS - 1; i++)
         n += take_untracked_from(&interp->gc.generations[i].head);
     pypper_heap_unlock(locked);
@@ -1174,14 +1232,7 @@ static uint64_t on_gc_stop(PyInterpreterState *interp, int generation)
     PyGC_Head *head = &interp->gc.generations[survivors_generation(generation)].head;
     PyGC_Head *tail = LT.pending_tail;
     LT.pending_tail = NULL;
-    if (generation == NUM_GENERATIONS - 1) {
-        /* What it moved to the permanent list is immortal (CPython 3.12 moves the
-         * immortal objects it finds there), not something left unwalked. */
-        if (LT.anchor)
-            LT.permanent_first = _PyGCHead_NEXT(&interp->gc.permanent_generation.head);
-        return 0;
-    }
-    if (generation == NUM_GENERATIONS - 2)
+    if (generation >= NUM_GENERATIONS - 2)
         return 0;                       /* after the anchor: the hand-over's */
     if (!tail || LT.pending_generation != generation || !tail_usable(interp, tail)) {
         LT.fallback_walks++;
@@ -1216,13 +1267,6 @@ PYPPER_SMALL_CODE static PyObject *gc_callback(PyObject *self, PyObject *const *
     }
     /* Any collection moves objects between the young lists. */
     memset(LT.young_cursor, 0, sizeof(LT.young_cursor));
-    bool starting = PyUnicode_Compare(args[0], LT.str_start) == 0;
-    if (permanent_list_changed()) {
-        if (starting)
-            follow_freezes();           /* one since the last walk */
-        else
-            frozen_end_to_end();        /* immortal objects, not frozen ones */
-    }
     /* Survivors that join a generation younger than the traced one are left for a
      * later collection (most die before). */
     if (survivors_generation((int)generation) < LT.min_generation)
@@ -1230,6 +1274,7 @@ PYPPER_SMALL_CODE static PyObject *gc_callback(PyObject *self, PyObject *const *
     /* Short of memory (Pypper/pressure.h): a collection that starts then is left
      * alone, start to stop (its survivors are found later by rescans, or stay
      * untraced: their pages' heat still answers for them). */
+    bool starting = PyUnicode_Compare(args[0], LT.str_start) == 0;
     if (starting)
         LT.skipping = pypper_pressure_paused();
     if (LT.skipping) {
@@ -1379,6 +1424,8 @@ PYPPER_SMALL_CODE void pypper_live_trace_stop(void)
     Py_CLEAR(LT.first_end);
     Py_CLEAR(LT.horizon);
     Py_CLEAR(LT.frozen_end);
+    Py_CLEAR(LT.frozen_start);
+    Py_CLEAR(LT.oldest_start);
     LT.npending = 0;
     if (LT.rescan_buf)
         pypper_own_munmap(LT.rescan_buf, RESCAN_FOUND_MAX * sizeof(PyObject *));
@@ -1494,7 +1541,7 @@ PyObject *pypper_live_trace_stats(void)
 {
     pypper_live_trace_catch_up();
     return Py_BuildValue(
-        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
+        "{s:O,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:K,s:d,s:K,s:K}",
         "running", LT.on ? Py_True : Py_False,
         "objects", (Py_ssize_t)pypper_live_trace_objects(),
         "entries", (Py_ssize_t)live_entries(),
@@ -1523,6 +1570,7 @@ PyObject *pypper_live_trace_stats(void)
         "promoted_catch_ups", (unsigned long long)LT.promoted_catch_ups,
         "promoted_restarts", (unsigned long long)LT.promoted_restarts,
         "freezes_followed", (unsigned long long)LT.freezes_followed,
+        "frozen_young_walked", (unsigned long long)LT.frozen_young_walked,
         "promoted_gated", (unsigned long long)LT.promoted_gated,
         "untracked_taken", (unsigned long long)LT.untracked_taken,
         "first_pass_stepped", LT.first_stepped ? Py_True : Py_False,

@@ -269,19 +269,18 @@ def test_promoted_walk_survives_full_collections_and_freeze():
         gc.unfreeze()                       # the permanent list joins the oldest's end
         c = [[str(i) + "c"] for i in range(4000)]
         gc.collect(1)
-        # The walk goes back to what the young lists held at the freeze, then the
-        # oldest list's part walked before (again: it lay between them and the
-        # anchor), and after the restart the oldest list is walked from its start: more than
-        # one hand-over's budget (the next ones walk twice as much).
+        # The freeze and the unfreeze came with no walk between: what joined the oldest
+        # list while it was frozen (b) lies before the session's marker of that list's
+        # start, walked at the next hand-over, and the anchor walks on from its place.
         for _ in range(3):
             _pypper._test_hand_over()
         s = pypper.live_trace_stats()
-        assert s["promoted_restarts"] >= 1 and s["promoted_catch_ups"] == 0, s
+        assert s["freezes_followed"] == 1 and s["promoted_catch_ups"] == 0, s
         assert all(_pypper.live_trace_knows(x[3][0]) for x in (a, p, b, c))
         assert s["promoted_catch_ups"] == pypper.live_trace_stats()["promoted_catch_ups"]
         gc.collect()
         names = {type(o).__name__ for o in gc.get_objects()}
-        assert "LiveTraceAnchor" in names   # the session's own object, in the oldest list
+        assert "LiveTraceAnchor" in names   # the session's own objects, in the oldest list
         pypper.end()
         gc.collect()
         assert "LiveTraceAnchor" not in {type(o).__name__ for o in gc.get_objects()}
@@ -295,7 +294,7 @@ def test_what_the_young_lists_held_at_a_freeze_is_walked():
     # The documented pre-fork pattern: gc.disable() early, gc.freeze() before fork().
     # A freeze appends the young lists to the permanent one before the oldest, and the
     # anchor with it: what they held lies before the anchor, and until 2026-12-07 the
-    # live trace never knew it (1 of 3,000 lists, then none). The hand-overs walk it,
+    # live trace never knew it (1 of 3,000 lists, then none). The next walk takes it,
     # a second freeze's too (the permanent list holds the first's already), also when
     # a collection comes first; no question about the live set has to catch up.
     out = check("""
@@ -312,25 +311,69 @@ def test_what_the_young_lists_held_at_a_freeze_is_walked():
         gc.collect(0)                                       # into generation 1
         third = [[str(i) + "t"] for i in range(3000)]
         gc.freeze()
-        gc.collect(0)                                       # before the next hand-over
+        gc.collect()                                        # before the next hand-over
         for _ in range(3):
             _pypper._test_hand_over()
         s = pypper.live_trace_stats()
         assert s["freezes_followed"] == 2 and s["promoted_catch_ups"] == 0, s
+        assert s["frozen_young_walked"] >= 9000, s
         known = [sum(_pypper.live_trace_knows(x) and _pypper.live_trace_knows(x[0])
                      for x in xs) for xs in (first, second, third)]
         assert known == [3000] * 3, known
-        gc.unfreeze()                       # the session's marker goes back to the list
+        # A walk, an unfreeze, new objects and a freeze again with no walk between:
+        # the session's markers went along with both; the new objects are walked.
+        gc.unfreeze()
+        fourth = [[str(i) + "u"] for i in range(3000)]
+        gc.freeze()
+        for _ in range(3):
+            _pypper._test_hand_over()
+        s = pypper.live_trace_stats()
+        assert s["freezes_followed"] == 3 and s["promoted_catch_ups"] == 0, s
+        assert sum(_pypper.live_trace_knows(x[0]) for x in fourth) == 3000
+        gc.unfreeze()
         gc.enable()
         gc.collect()
-        s = pypper.live_trace_stats()
-        assert s["freezes_followed"] == 2, s
-        assert sum(type(o).__name__ == "LiveTraceAnchor" for o in gc.get_objects()) == 2
+        _pypper._test_hand_over()           # the markers go back to their lists
+        anchors = sum(type(o).__name__ == "LiveTraceAnchor" for o in gc.get_objects())
+        assert anchors == 3, anchors        # the anchor, the horizon, the list's start
         pypper.end()
         gc.collect()
         assert "LiveTraceAnchor" not in {type(o).__name__ for o in gc.get_objects()}
-        assert [len(x) for x in (first, second, third)] == [3000] * 3
+        assert [len(x) for x in (first, second, third, fourth)] == [3000] * 4
         assert second[17] == ["17s"]
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
+def test_a_pre_fork_loop_of_freezes_walks_the_heap_once():
+    # A server that never unfreezes: for each worker gc.collect(), gc.freeze() and a
+    # fork, a hand-over or so between two (the review of the first version: a full
+    # collection then reset what marked the permanent list as moved, and the next
+    # freeze skipped what the walk had not reached: 7,479 of 200,000 known).
+    out = check("""
+        import gc, os, pypper, _pypper
+        gc.unfreeze()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        gc.disable()
+        app = [[str(i) + "a"] for i in range(40000)]
+        for w in range(4):
+            gc.collect()
+            gc.freeze()
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            _pypper._test_hand_over()
+        _pypper._test_hand_over(50)
+        s = pypper.live_trace_stats()
+        assert s["promoted_catch_ups"] == 0, s
+        # Walked about once: the heap's containers, not once per freeze.
+        assert s["promoted_walked"] + s["frozen_young_walked"] < 2 * 40000 + 20000, s
+        assert sum(_pypper.live_trace_knows(x[0]) for x in app) == 40000
+        pypper.end()
         print("ok")
     """)
     assert out == "ok\n"

@@ -73,6 +73,35 @@ def test_delayed_start_walks_the_oldest_generation_in_steps():
                                 "True False", "True True True", "True"]
 
 
+def test_a_freeze_during_a_delayed_start_keeps_what_existed_before():
+    # A delayed start's first pass marks what it walks before `first_end` as existing
+    # before the session. A freeze moves the anchor and first_end together: the walk of
+    # what the young lists held (made after the start) does not mark it, and the steps
+    # still mark the oldest list's objects (the review of the first version: the data
+    # lost its mark, and with a full collection the young objects got one).
+    for extra in ("", "gc.collect()"):
+        out = check("""
+            import gc, time, _pypper
+            _pypper._test_hold_sampler(True)
+            data = [{"k": i, "v": str(i) + "v"} for i in range(40000)]
+            gc.collect()
+            gc.disable()
+            assert _pypper._start_later() is False
+            deadline = time.monotonic() + 60
+            while _pypper.state() != "running" and time.monotonic() < deadline:
+                pass
+            late = [[str(i) + "late"] for i in range(50)]   # generation 0
+            gc.freeze()
+            %s
+            probe = data[-1]["v"]
+            steps, p = step_until_done(probe)
+            q = _pypper._test_live_trace_progress(late[7][0])
+            print(p["tracks"], p["before"], q["tracks"], q["before"])
+            gc.unfreeze()
+        """ % extra, env=SOON)
+        assert out.splitlines() == ["True True True False"], extra
+
+
 def test_explicit_start_walks_everything_at_once():
     out = check("""
         import gc, _pypper, pypper
