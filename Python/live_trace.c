@@ -797,23 +797,24 @@ PYPPER_SMALL_CODE static void horizon_to_end(uint64_t now)
  * (gc.disable() early, gc.freeze() before fork()) that is the whole heap, and until
  * 2026-12-07 the live trace never knew it. Three objects of the session's own mark
  * those places: frozen_start and frozen_end, the permanent list's first and last, and
- * oldest_start, the oldest list's first (a full collection never moves an object held
- * from outside; survivors join the list's end). Before each walk (lists_changed):
- * - something follows frozen_end (a freeze): what lies between it and oldest_start is
- *   walked at once (a container's large referents queued for the steps); the anchor
- *   stays where it was and walks on, to its list's end, then from the oldest list's
- *   start (restart_pending). Only immortal objects, and no oldest_start, follow it
- *   when a collection put them there (CPython 3.12's update_refs moves those it finds
- *   to the permanent list): no restart then;
- * - something precedes frozen_start (an unfreeze, then a freeze, no walk between):
- *   the walk takes all that lies before oldest_start in the permanent list;
+ * oldest_start, the oldest list's first (a collection never moves an object held from
+ * outside the lists). Before each walk (lists_changed), follow_freezes:
+ * - something follows frozen_end (a freeze), or precedes frozen_start (an unfreeze
+ *   and a freeze; or the immortal objects CPython 3.12's collections move to the
+ *   permanent list): what lies from there to oldest_start is walked. Not found there
+ *   (only immortal objects): nothing more. Found: the anchor came along, and walks on
+ *   to the list's end, then from the oldest list's start (restart_pending); if it was
+ *   in the permanent list already (an earlier freeze, or one an unfreeze undid), where
+ *   it is against what was appended is not known: it walks the whole list again;
  * - the permanent list is empty (gc.unfreeze() moved it, markers and all, to the
  *   oldest's end): an anchor a freeze had taken along came back after what joined the
  *   oldest list meanwhile (restart_pending);
- * - something precedes oldest_start in the oldest list (a freeze and an unfreeze, no
- *   walk between): what the young lists held, and what joined the oldest list while
- *   it was frozen, lie there, and are walked.
- * Then the three go back to their places. Returns the objects walked. */
+ * - something precedes oldest_start in the oldest list (a freeze and an unfreeze,
+ *   no walk between): what the young lists held and what joined the oldest list while
+ *   it was frozen lie there, and are walked.
+ * A walk takes at most PROMOTED_BUDGET objects at once; the anchor goes where it
+ * stopped and the steps take the rest. Then the three markers go back to their
+ * places. Returns the objects walked. */
 /* Whether a list's ends moved since follow_freezes last put the markers back. */
 static inline __attribute__((always_inline)) bool lists_changed(void)
 {
@@ -825,51 +826,80 @@ static inline __attribute__((always_inline)) bool lists_changed(void)
            || _PyGCHead_NEXT(oldest_head()) != _Py_AS_GC(LT.oldest_start);
 }
 
+/* Walks the objects after `from` up to oldest_start or the list's head, at most
+ * PROMOTED_BUDGET of them, with their referents (a large container's queued for the
+ * steps), marked as existing before the session only between the anchor and a
+ * stepped first pass's first_end (what existed before and was walked at the start is
+ * tracked already; what the young lists made since is not marked). Returns where it
+ * stopped short (the budget, an object in swap), or NULL; *found: at oldest_start. */
+static PyGC_Head *walk_to_oldest_start(PyGC_Head *from, uint64_t *n, bool *found)
+{
+    PyGC_Head *stop = _Py_AS_GC(LT.oldest_start), *g = _PyGCHead_NEXT(from), *last = from;
+    bool locked = pypper_heap_lock();
+    bool marking = LT.marking_before;
+    LT.marking_before = false;
+    uint64_t k = 0;
+    for (; g != stop && !is_list_head(LT.interp, g); g = _PyGCHead_NEXT(g)) {
+        if (k == PROMOTED_BUDGET || !pypper_residency_may_touch(g))
+            break;
+        PyObject *op = (PyObject *)(g + 1);
+        if (op == LT.anchor)
+            LT.marking_before = LT.first_end != NULL;
+        else if (op == LT.first_end)
+            LT.marking_before = false;
+        track_with_referents(op, true);
+        last = g;
+        k++;
+    }
+    LT.marking_before = marking;
+    pypper_heap_unlock(locked);
+    *n += k;
+    *found = g == stop;
+    return g == stop || is_list_head(LT.interp, g) ? NULL : last;
+}
+
 PYPPER_RARE_CODE static uint64_t follow_freezes(void)
 {
     PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;
-    PyGC_Head *stop = _Py_AS_GC(LT.oldest_start), *from = NULL;
-    bool freeze_now = false;            /* the permanent list holds what a freeze took */
+    PyGC_Head *oldest_first = _Py_AS_GC(LT.oldest_start);
+    bool was_pending = LT.restart_pending, found = false, in_permanent = false;
+    PyGC_Head *cut = NULL;
+    uint64_t n = 0;
     if (_PyGCHead_NEXT(permanent) == permanent) {
         /* Unfrozen: the markers went to the oldest list's end. An anchor a freeze had
          * taken along went there too, after what joined the list since the freeze. */
         if (LT.anchor_frozen)
             LT.restart_pending = true;
         LT.anchor_frozen = false;
-    } else if (_PyGCHead_NEXT(permanent) != _Py_AS_GC(LT.frozen_start)) {
-        from = permanent;               /* an unfreeze, then a freeze */
-        freeze_now = true;
-    } else if (_PyGCHead_PREV(permanent) != _Py_AS_GC(LT.frozen_end)) {
-        from = _Py_AS_GC(LT.frozen_end);
-        freeze_now = true;
+    } else if (_PyGCHead_NEXT(permanent) != _Py_AS_GC(LT.frozen_start)
+               || _PyGCHead_PREV(permanent) != _Py_AS_GC(LT.frozen_end)) {
+        /* A freeze since (from frozen_end), or an unfreeze and a freeze (from the
+         * list's start; or only immortal objects a collection put there, walked past:
+         * no oldest_start there). */
+        bool after_end = _PyGCHead_NEXT(permanent) == _Py_AS_GC(LT.frozen_start);
+        cut = walk_to_oldest_start(after_end ? _Py_AS_GC(LT.frozen_end) : permanent, &n, &found);
+        in_permanent = found || cut;
     }
-    /* A freeze and an unfreeze since the last walk: what the young lists held, and
-     * what joined the oldest list meanwhile, lie before oldest_start. */
-    if (!from && _PyGCHead_NEXT(oldest_head()) != stop)
-        from = oldest_head();
-    uint64_t n = 0;
-    if (from) {
-        /* With their referents; what existed before the session was walked at its
-         * start (not marked here). Only immortal objects, and no oldest_start, after
-         * frozen_end: no freeze but a collection's moves. */
-        bool locked = pypper_heap_lock();
-        bool marking = LT.marking_before;
-        LT.marking_before = false;
-        PyGC_Head *g = _PyGCHead_NEXT(from);
-        for (; g != stop && !is_list_head(LT.interp, g) && pypper_residency_may_touch(g);
-             g = _PyGCHead_NEXT(g)) {
-            track_with_referents((PyObject *)(g + 1), true);
-            n++;
-        }
-        LT.marking_before = marking;
-        pypper_heap_unlock(locked);
-        if (!is_list_head(LT.interp, g)) {      /* at oldest_start (or an object in swap) */
-            LT.freezes_followed++;
-            LT.frozen_young_walked += n;
-            if (freeze_now)
-                LT.anchor_frozen = LT.restart_pending = true;
-        }
+    /* A freeze and an unfreeze since (or an unfreeze since a freeze that an earlier
+     * walk followed, oldest_start gone along): what the young lists held, and what joined
+     * the oldest list while it was frozen, lie before oldest_start in the oldest list. */
+    if (!in_permanent && _PyGCHead_NEXT(oldest_head()) != oldest_first)
+        cut = walk_to_oldest_start(oldest_head(), &n, &found);
+    if (found || cut) {
+        LT.freezes_followed++;
+        LT.frozen_young_walked += n;
     }
+    if (in_permanent && was_pending) {
+        /* The anchor was walking the permanent list already (an earlier freeze), or an
+         * unfreeze took it along and brought it back: where it is against what this
+         * freeze appended (and what joined the oldest list meanwhile, after
+         * oldest_start) is not known. It walks the whole list again, in the steps. */
+        anchor_move_after(permanent);
+    } else if (cut) {
+        anchor_move_after(cut);         /* the rest, in the steps (a long pause else) */
+    }
+    if (in_permanent)
+        LT.anchor_frozen = LT.restart_pending = true;
     link_after(LT.frozen_start, permanent);
     link_after(LT.frozen_end, _PyGCHead_PREV(permanent));
     link_after(LT.oldest_start, oldest_head());
@@ -892,12 +922,11 @@ PYPPER_RARE_CODE static uint64_t follow_freezes(void)
  * the walk got to the horizon or the end of the list (or the horizon is too young)
  * and nothing is pending.
  * gc.freeze() moves every list into the permanent one (the anchor and the horizon
- * too: the walk then goes on there, from what the young lists held (follow_freezes),
- * to that list's end) and gc.unfreeze() the permanent one to the end of the oldest,
- * so objects not walked may lie before the anchor: when a walk ends in another list
- * than the oldest, or the permanent list changed since the last walk, the walk does
- * not stop at the horizon, and at the end the anchor goes back to the oldest list's
- * start and the walk goes on from there (once). */
+ * too) and gc.unfreeze() the permanent one to the end of the oldest, so objects not
+ * walked may lie before the anchor: follow_freezes walks them (or puts the anchor
+ * before them), and while a restart is pending (restart_pending) the walk does not
+ * stop at the horizon, and at its list's end the anchor goes on at the oldest list's
+ * start (once). */
 PYPPER_SMALL_CODE static uint64_t walk_promoted(size_t budget, bool *done)
 {
     uint64_t frozen = 0;
@@ -1184,8 +1213,9 @@ static uint64_t take_untracked_before_full(PyInterpreterState *interp)
     if (!LT.anchor)
         return 0;
     bool locked = pypper_heap_lock();
-    /* (An anchor a freeze took along is in the permanent list, never collected.) */
-    uint64_t n = LT.anchor_frozen ? 0 : take_untracked_from(_Py_AS_GC(LT.anchor));
+    /* An anchor a freeze took along is in the permanent list, never collected: what
+     * joined the oldest list since is all unwalked. */
+    uint64_t n = take_untracked_from(LT.anchor_frozen ? oldest_head() : _Py_AS_GC(LT.anchor));
     for (int i = 0; i < NUM_GENERATIONS - 1; i++)
         n += take_untracked_from(&interp->gc.generations[i].head);
     pypper_heap_unlock(locked);

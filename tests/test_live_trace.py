@@ -379,6 +379,62 @@ def test_a_pre_fork_loop_of_freezes_walks_the_heap_once():
     assert out == "ok\n"
 
 
+def test_freezes_unfreezes_and_collections_with_no_walk_between():
+    # From a second review: (1) a freeze, an unfreeze and a full collection with no
+    # walk between (the collection puts the interpreter's immortal objects back in the
+    # permanent list, ahead of the session's marker): the young objects, held by a
+    # frame, stayed unwalked for good (1 of 100,000); (2) a freeze while the anchor
+    # walks the permanent list after an earlier one, with objects promoted in between
+    # and an unfreeze: those were never walked; (3) a hand-over after a freeze and an
+    # unfreeze of a large heap walked all of it at once: now at most a budget, the
+    # rest in the steps (and the immortal objects); (4) while a freeze holds the anchor, a full collection's
+    # check of what it untracks read nothing of the new oldest list.
+    out = check("""
+        import gc, pypper, _pypper
+        gc.unfreeze()
+        _pypper._test_hold_sampler(True)
+        pypper.start()
+        _pypper._test_hold_sampler(True)
+        gc.disable()
+        def one(hand_overs):
+            app = [[str(i) + "a"] for i in range(40000)]
+            gc.freeze()
+            gc.unfreeze()
+            gc.collect()
+            _pypper._test_hand_over(hand_overs)
+            s = pypper.live_trace_stats()               # (catches up with the rest)
+            return s, sum(_pypper.live_trace_knows(x[0]) for x in app)
+        s, known = one(20)
+        assert known == 40000 and s["promoted_catch_ups"] == 0, s       # (1)
+        s2, known = one(1)
+        walked = s2["frozen_young_walked"] - s["frozen_young_walked"]
+        assert 0 < walked <= 16384 + 1000 and known == 40000, (walked, s2)   # (3)
+        big = [[str(i) + "b"] for i in range(60000)]
+        gc.collect()                                    # after the anchor, unwalked
+        gc.freeze()
+        _pypper._test_hand_over()                       # the anchor in the permanent list
+        cache = {-1: []}
+        for i in range(500):
+            cache[i] = {(i, str(i)): 1.0}
+        x = [[str(i) + "x"] for i in range(3000)]
+        gc.collect(1)                                   # x joins the new oldest list
+        gc.collect()                                    # (4) untracks the dicts
+        taken = _pypper._test_live_trace_progress(None) and 0
+        taken = sum(_pypper._test_live_trace_progress(cache[i])["tracks"] for i in range(500))
+        gc.unfreeze()
+        gc.freeze()
+        _pypper._test_hand_over(200)
+        s = pypper.live_trace_stats()
+        assert s["promoted_catch_ups"] == s2["promoted_catch_ups"] and taken >= 500, (s, taken)
+        assert sum(_pypper.live_trace_knows(e[0]) for e in x) == 3000    # (2)
+        assert all(_pypper.live_trace_knows(cache[i]) for i in range(500))
+        gc.unfreeze()
+        pypper.end()
+        print("ok")
+    """)
+    assert out == "ok\n"
+
+
 def test_what_a_full_collection_untracks_is_taken_before_it():
     # A dict stored into an old container (walked already) that reaches the oldest
     # generation while it holds a tracked tuple: a collection of generation 1 untracks
