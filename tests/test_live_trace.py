@@ -12,6 +12,21 @@ def check(code, **kw):
     return r.stdout
 
 
+# A session whose sampler is held (no hand-over but the test's own), the interpreter's
+# frozen objects unfrozen first (the freeze tests' start).
+HELD_SESSION = textwrap.dedent("""
+    import gc, pypper, _pypper
+    gc.unfreeze()
+    _pypper._test_hold_sampler(True)
+    pypper.start()
+    _pypper._test_hold_sampler(True)
+""")
+
+
+def check_held(code, **kw):
+    return check(HELD_SESSION + textwrap.dedent(code), **kw)
+
+
 def test_full_pass_knows_containers_and_their_referents():
     out = check("""
         import gc, pypper, _pypper
@@ -297,12 +312,7 @@ def test_what_the_young_lists_held_at_a_freeze_is_walked():
     # live trace never knew it (1 of 3,000 lists, then none). The next walk takes it,
     # a second freeze's too (the permanent list holds the first's already), also when
     # a collection comes first; no question about the live set has to catch up.
-    out = check("""
-        import gc, pypper, _pypper
-        gc.unfreeze()
-        _pypper._test_hold_sampler(True)
-        pypper.start()
-        _pypper._test_hold_sampler(True)
+    out = check_held("""
         gc.disable()
         first = [[str(i) + "f"] for i in range(3000)]       # generation 0 only
         gc.freeze()
@@ -351,12 +361,8 @@ def test_a_pre_fork_loop_of_freezes_walks_the_heap_once():
     # fork, a hand-over or so between two (the review of the first version: a full
     # collection then reset what marked the permanent list as moved, and the next
     # freeze skipped what the walk had not reached: 7,479 of 200,000 known).
-    out = check("""
-        import gc, os, pypper, _pypper
-        gc.unfreeze()
-        _pypper._test_hold_sampler(True)
-        pypper.start()
-        _pypper._test_hold_sampler(True)
+    out = check_held("""
+        import os
         gc.disable()
         app = [[str(i) + "a"] for i in range(40000)]
         for w in range(4):
@@ -386,15 +392,10 @@ def test_freezes_unfreezes_and_collections_with_no_walk_between():
     # frame, stayed unwalked for good (1 of 100,000); (2) a freeze while the anchor
     # walks the permanent list after an earlier one, with objects promoted in between
     # and an unfreeze: those were never walked; (3) a hand-over after a freeze and an
-    # unfreeze of a large heap walked all of it at once: now at most a budget, the
-    # rest in the steps (and the immortal objects); (4) while a freeze holds the anchor, a full collection's
-    # check of what it untracks read nothing of the new oldest list.
-    out = check("""
-        import gc, pypper, _pypper
-        gc.unfreeze()
-        _pypper._test_hold_sampler(True)
-        pypper.start()
-        _pypper._test_hold_sampler(True)
+    # unfreeze of a large heap walked all of it at once: now at most a budget (and the
+    # immortal objects), the rest in the steps; (4) while a freeze holds the anchor, a
+    # full collection's check of what it untracks read nothing of the new oldest list.
+    out = check_held("""
         gc.disable()
         def one(hand_overs):
             app = [[str(i) + "a"] for i in range(40000)]

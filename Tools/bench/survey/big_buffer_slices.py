@@ -13,19 +13,7 @@ not kept: moving idle arenas' pages into such a span with mremap (no fault, no c
 to 2.6x stock's time with fewer faults: on this machine kind a moved page costs a
 hidden fault when first touched (the hypervisor's page tables), and the moves then
 ran at every iteration where the faults had settled."""
-
-CHUNK = (16 << 20) + 4096
-
-
-def main():
-    total = 0
-    for i in range(40):
-        buf = bytearray(CHUNK)
-        buf[i % CHUNK] = 1
-        head = bytes(buf[: CHUNK // 2])
-        total += len(head) + head.count(1)
-    return total
-
+from buffer_slices import main
 
 if __name__ == "__main__":
-    print(main())
+    print(main((16 << 20) + 4096, 40))

@@ -7,12 +7,12 @@ again: 13-24x stock's time."""
 CHUNK = (1 << 20) + 4096
 
 
-def main():
+def main(chunk=CHUNK, iterations=600):
     total = 0
-    for i in range(600):
-        buf = bytearray(CHUNK)
-        buf[i % CHUNK] = 1
-        head = bytes(buf[: CHUNK // 2])
+    for i in range(iterations):
+        buf = bytearray(chunk)
+        buf[i % chunk] = 1
+        head = bytes(buf[: chunk // 2])
         total += len(head) + head.count(1)
     return total
 
