@@ -100,6 +100,28 @@ def test_a_freeze_during_a_delayed_start_keeps_what_existed_before():
             gc.unfreeze()
         """ % extra, env=SOON)
         assert out.splitlines() == ["True True True False"], extra
+    # More young objects than a step's budget (a third review: the anchor went where
+    # that walk stopped, and the steps marked 33,621 of 50,000 lists made after the
+    # start as existing before it).
+    out = check("""
+        import gc, time, _pypper
+        _pypper._test_hold_sampler(True)
+        data = [{"k": i, "v": str(i) + "v"} for i in range(40000)]
+        gc.collect()
+        gc.disable()
+        assert _pypper._start_later() is False
+        deadline = time.monotonic() + 60
+        while _pypper.state() != "running" and time.monotonic() < deadline:
+            pass
+        new = [[str(i) + "new"] for i in range(50000)]     # made after the start
+        gc.freeze()
+        steps, p = step_until_done(data[-1]["v"])
+        P = _pypper._test_live_trace_progress
+        print(sum(P(x)["before"] for x in new), sum(P(x)["tracks"] for x in new),
+              sum(P(d["v"])["before"] for d in data))
+        gc.unfreeze()
+    """, env=SOON)
+    assert out.splitlines() == ["0 50000 40000"]
 
 
 def test_explicit_start_walks_everything_at_once():
