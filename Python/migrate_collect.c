@@ -3,6 +3,7 @@
  * and choosing the owned buffers to relocate, the site statistics, then the
  * relocations, the cold sites and the placement hook, and the heat that counts as
  * cold for the plan. */
+#include "../Pypper/code_size.h"
 #include "migrate_internal.h"
 
 #include "../Objects/residency.h"
@@ -155,7 +156,8 @@ static void walk_objects(uint32_t now_ms, bool whole, bool learn)
     M.slice_start = more ? hi : 0;
 }
 
-void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
+/* Once a migration round (a second or more apart): built for size. */
+PYPPER_SMALL_CODE void pypper_mig_collect(bool whole, uint32_t now_ms, bool list_pages)
 {
     (void)pypper_owned_buffers_init();      /* array.array: once the program imports it */
     M.whole_round = whole;
