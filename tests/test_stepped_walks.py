@@ -38,6 +38,21 @@ HELD_SESSION = textwrap.dedent("""
 """)
 
 
+# Data in the oldest generation, the GC disabled, and a start due 1 ms later (SOON),
+# waited for: the first pass then goes in steps (the freeze tests' start).
+STARTED_LATE = textwrap.dedent("""
+    import gc, time, _pypper
+    _pypper._test_hold_sampler(True)
+    data = [{"k": i, "v": str(i) + "v"} for i in range(40000)]
+    gc.collect()
+    gc.disable()
+    assert _pypper._start_later() is False
+    deadline = time.monotonic() + 60
+    while _pypper.state() != "running" and time.monotonic() < deadline:
+        pass
+""")
+
+
 def check(code, env=None, held=False):
     prelude = STEP_UNTIL_DONE + (HELD_SESSION if held else "")
     r = run(["-c", prelude + textwrap.dedent(code)], env=env)
@@ -80,16 +95,7 @@ def test_a_freeze_during_a_delayed_start_keeps_what_existed_before():
     # still mark the oldest list's objects (the review of the first version: the data
     # lost its mark, and with a full collection the young objects got one).
     for extra in ("", "gc.collect()"):
-        out = check("""
-            import gc, time, _pypper
-            _pypper._test_hold_sampler(True)
-            data = [{"k": i, "v": str(i) + "v"} for i in range(40000)]
-            gc.collect()
-            gc.disable()
-            assert _pypper._start_later() is False
-            deadline = time.monotonic() + 60
-            while _pypper.state() != "running" and time.monotonic() < deadline:
-                pass
+        out = check(STARTED_LATE + textwrap.dedent("""
             late = [[str(i) + "late"] for i in range(50)]   # generation 0
             gc.freeze()
             %s
@@ -98,21 +104,12 @@ def test_a_freeze_during_a_delayed_start_keeps_what_existed_before():
             q = _pypper._test_live_trace_progress(late[7][0])
             print(p["tracks"], p["before"], q["tracks"], q["before"])
             gc.unfreeze()
-        """ % extra, env=SOON)
+        """ % extra), env=SOON)
         assert out.splitlines() == ["True True True False"], extra
     # More young objects than a step's budget (a third review: the anchor went where
     # that walk stopped, and the steps marked 33,621 of 50,000 lists made after the
     # start as existing before it).
-    out = check("""
-        import gc, time, _pypper
-        _pypper._test_hold_sampler(True)
-        data = [{"k": i, "v": str(i) + "v"} for i in range(40000)]
-        gc.collect()
-        gc.disable()
-        assert _pypper._start_later() is False
-        deadline = time.monotonic() + 60
-        while _pypper.state() != "running" and time.monotonic() < deadline:
-            pass
+    out = check(STARTED_LATE + textwrap.dedent("""
         new = [[str(i) + "new"] for i in range(50000)]     # made after the start
         gc.freeze()
         steps, p = step_until_done(data[-1]["v"])
@@ -120,7 +117,7 @@ def test_a_freeze_during_a_delayed_start_keeps_what_existed_before():
         print(sum(P(x)["before"] for x in new), sum(P(x)["tracks"] for x in new),
               sum(P(d["v"])["before"] for d in data))
         gc.unfreeze()
-    """, env=SOON)
+    """), env=SOON)
     assert out.splitlines() == ["0 50000 40000"]
 
 
