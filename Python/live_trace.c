@@ -1047,13 +1047,17 @@ void pypper_live_trace_catch_up(void)
     __atomic_store_n(&LT.behind, !done, __ATOMIC_RELAXED);
 }
 
-static PyObject *new_anchor(void)
+/* An object of anchor_type, tracked (into generation 0, then moved) or not (the young
+ * walk's marks, tracked when placed). */
+static PyObject *new_anchor_tracked(bool track)
 {
     PyObject *a = (PyObject *)PyObject_GC_New(PyObject, &anchor_type);
-    if (a)
-        PyObject_GC_Track(a);                   /* into generation 0, then moved */
+    if (a && track)
+        PyObject_GC_Track(a);
     return a;
 }
+
+static PyObject *new_anchor(void) { return new_anchor_tracked(true); }
 
 /* The anchor at the oldest list's end (all of it walked), or in a stepped first pass
  * at its start, with first_end at its end (none of it walked yet). */
@@ -1090,7 +1094,7 @@ PYPPER_SMALL_CODE static int anchor_start(bool stepped)
         return -1;
     link_after(LT.frozen_start, permanent);
     for (int gen = 0; gen < NUM_GENERATIONS - 1; gen++)     /* untracked until used */
-        if (!(LT.young_mark[gen] = (PyObject *)PyObject_GC_New(PyObject, &anchor_type)))
+        if (!(LT.young_mark[gen] = new_anchor_tracked(false)))
             return -1;
     PyObject *frozen_end = new_anchor();
     if (!frozen_end)
@@ -1112,9 +1116,7 @@ PYPPER_SMALL_CODE void pypper_live_trace_young(size_t budget)
      * survived a collection). */
     for (int gen = LT.min_generation - 1; gen >= 0 && budget; gen--) {
         PyGC_Head *head = &interp->gc.generations[gen].head;
-        PyObject *mark = LT.young_mark[gen];
-        if (!mark)
-            continue;
+        PyObject *mark = LT.young_mark[gen];      /* (a running session has both) */
         bool placed = _PyObject_GC_IS_TRACKED(mark);
         PyGC_Head *last = placed ? _Py_AS_GC(mark) : head;
         for (PyGC_Head *next = _PyGCHead_NEXT(last); budget && !is_list_head(interp, next);
