@@ -198,13 +198,17 @@ static void *span_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
     heap_update_default_tier();
     size_t fresh;
     size_t pages = (n + PAGE_SIZE - 1) >> PAGE_SHIFT;
-    /* A short span keeps its tail (below): idle arenas are picked so that it faults
-     * in, and leaves resident under its block, as few pages as they can. Not for a
-     * block that may grow (realloc: the rest of an idle run stays after it to grow
-     * into; from a run's back, list_growth.py peaked 3.3 MB higher), nor a long span,
-     * whose tail is trimmed (taking the best-fitting end split idle runs: 4.1 MB more
-     * on tmp_bytearray.py's 8 MiB phase). */
-    size_t fit = !growing && count < SPAN_TAIL_TRIM_MIN ? pages - (count - 1) * PAGES_PER_ARENA : 0;
+    /* Idle arenas are picked so that the span faults in, and leaves resident under
+     * its block, as few pages as they can (a short span keeps its tail, below). Not
+     * for a block that may grow (realloc: the rest of an idle run stays after it to
+     * grow into; from a run's back, list_growth.py peaked 3.3 MB higher). A long span
+     * did not pick until 2026-12-07: taken from a run's front, a freed 16 MiB
+     * buffer's, its 8 MiB half's last arena was full, its unreached pages were given
+     * back (trim_span_tail) and the next buffer faulted them in again, 192-384 faults
+     * an iteration (Tools/bench/survey/big_buffer_slices.py); the back nine arenas fit
+     * it to the page. That costs tmp_bytearray.py's 8 MiB phase, whose buffers grow
+     * after they are made, 12,000 faults where it made 9,200 (stock: 12,500). */
+    size_t fit = !growing ? pages - (count - 1) * PAGES_PER_ARENA : 0;
     size_t ai = region_take_arenas(tier, count, fit, zeroed, &fresh);
     if (ai == (size_t)-1)
         return NULL;

@@ -2,8 +2,8 @@
  * through its own calls with a test clock, no heap: what debts leave idle is the
  * largest lesson of a debt's purge refaulted, not a sum or a doubling of them (a
  * request loop's many small lessons took it to 13 MiB), within the byte ceiling; the
- * bound still doubles on its own purges' lessons. A process of its own: the policy's
- * state is the process's. */
+ * bound still doubles on its own purges' lessons, which count the window's purges
+ * together. A process of its own: the policy's state is the process's. */
 #include "check.h"
 #include "retain.h"
 
@@ -109,6 +109,39 @@ static void test_bound_doubles(void)
     clock_ms += 2000;
 }
 
+static uint64_t mistakes(void)
+{
+    retain_stats st;
+    retain_get_stats(HEAP, &st);
+    return st.mistakes;
+}
+
+/* The bound's purges within the window teach together: 9 MiB and 2 MiB purged, then
+ * 10 MiB faulted in, which the larger purge alone could not have served (a buffer of
+ * 16 MiB and its half made in a loop: Tools/bench/survey/big_buffer_slices.py). Each
+ * purged byte teaches once: 1 MiB is left, so 2 MiB more is growth, 1 MiB a lesson. */
+static void test_bound_learns_from_purges_together(void)
+{
+    uint64_t b = bound();
+    retain_idle_add(2 * b + 11 * MiB);
+    CHECK(retain_excess(HEAP) > 0);            /* a purge for the bound, not a debt */
+    retain_note_purged(9 * MiB, false, true);
+    retain_note_purged(2 * MiB, false, true);
+    retain_idle_sub(retain_idle());
+    clock_ms += 10;
+    uint64_t m0 = mistakes();
+    retain_note_fresh(10 * MiB, true);
+    uint64_t grown = b + 10 * MiB > 2 * b ? b + 10 * MiB : 2 * b;
+    CHECK(bound() == grown && mistakes() == m0 + 1);
+    retain_note_fresh(2 * MiB, true);
+    CHECK(bound() == grown && mistakes() == m0 + 1);
+    retain_note_fresh(MiB, true);
+    CHECK(bound() == 2 * grown && mistakes() == m0 + 2);
+    retain_note_fresh(MiB, true);                   /* nothing left to teach */
+    CHECK(mistakes() == m0 + 2);
+    clock_ms += 2000;
+}
+
 int main(void)
 {
     retain_set_clock(test_clock);
@@ -116,5 +149,6 @@ int main(void)
     test_debts_keep_the_largest_lesson();
     test_ceiling_caps_what_debts_keep();
     test_bound_doubles();
+    test_bound_learns_from_purges_together();
     return check_report("test_retain_policy");
 }
