@@ -13,6 +13,7 @@
  * Callers hold the heap's serialization (the GIL or the heap lock). */
 #include "region.h"
 #include "retain.h"
+#include "../Pypper/code_size.h"
 #include "../Pypper/own_memory.h"
 
 #include <errno.h>
@@ -239,6 +240,8 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool back, bo
 
 /* ---- windows over adjacent released runs ---- */
 
+static void discard_arenas(size_t first, size_t count);
+
 /* Runs of one state never touch (release merges them), but an idle run and a purged
  * one do, and a stretch of alternating idle and purged runs ("an extent") can serve a
  * span that no idle run holds. */
@@ -271,7 +274,7 @@ static size_t idle_before(free_run *const *sorted, size_t n, const size_t *idle_
 
 /* Hand out arenas [first, first + count) of the extent of sorted runs [0, n), which
  * it lies in: each run it covers is dropped or cut, each idle piece's records reset. */
-static size_t take_window(unsigned tier, free_run **sorted, size_t n, size_t first, size_t count,
+PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, size_t n, size_t first, size_t count,
                           bool *zeroed, size_t *fresh)
 {
     static size_t drop[MAX_FREE_RUNS];
@@ -292,13 +295,18 @@ static size_t take_window(unsigned tier, free_run **sorted, size_t n, size_t fir
         if (from > run->first && to < run->first + run->count) {
             /* Inside one run (not reached: a window with idle arenas inside one run
              * means that idle run held the span): its front stays, its back becomes
-             * a run of its own. */
+             * a run of its own, or, the table full, goes back as release() does. */
             free_run back = *run;
             back.first = to;
             back.count = run->first + run->count - to;
             run->count = from - run->first;
-            if (R.nruns[tier] < MAX_FREE_RUNS)
+            if (R.nruns[tier] < MAX_FREE_RUNS) {
                 R.runs[tier][R.nruns[tier]++] = back;
+            } else if (back.dirty) {
+                discard_arenas(back.first, back.count);
+                retain_idle_sub((uint64_t)back.count << ARENA_SHIFT);
+                R.counters.arenas_committed[tier] -= back.count;
+            }
         } else if (from > run->first) {
             run->count = from - run->first;
         } else if (to < run->first + run->count) {
@@ -324,15 +332,12 @@ static size_t take_window(unsigned tier, free_run **sorted, size_t n, size_t fir
  * idle runs of 9 and 8 arenas with a purged arena between, which a span of 17 takes
  * with one fault in 17 (Tools/bench/survey/big_buffer_slices.py: joining an idle run
  * only with the purged run beside it faulted in 8 arenas an iteration, 2.8x stock's
- * time). The best window starts or ends at a run's edge. -1 if none. */
-static size_t take_idle_window(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
+ * time). The best window starts or ends at a run's edge. -1 if none. Called when
+ * some run is idle and another released (out of the code windows: the fallback when
+ * no idle run holds a span). */
+PYPPER_RARE_CODE static size_t take_idle_window(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
 {
     size_t n = R.nruns[tier];
-    bool any_idle = false;
-    for (size_t i = 0; i < n && !any_idle; i++)
-        any_idle = R.runs[tier][i].dirty;
-    if (n < 2 || !any_idle)
-        return (size_t)-1;
     static free_run *sorted[MAX_FREE_RUNS];
     static size_t idle_prefix[MAX_FREE_RUNS + 1];
     for (size_t i = 0; i < n; i++)
@@ -382,9 +387,10 @@ size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *z
      * whole), from its front; with fit_pages, first the front or back `count`
      * arenas whose resident pages fit the block best (misfit). */
     size_t best = (size_t)-1, best_cost = 0;
-    bool best_back = false, fit = fit_pages && R.resident;
+    bool best_back = false, fit = fit_pages && R.resident, any_idle = false;
     for (size_t i = 0; i < R.nruns[tier]; i++) {
         const free_run *run = &R.runs[tier][i];
+        any_idle = any_idle || run->dirty;
         if (!run->dirty || run->count < count)
             continue;
         for (int back = 0; back < 2 && (!back || (fit && run->count > count)); back++) {
@@ -400,7 +406,8 @@ size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *z
     }
     if (best != (size_t)-1)
         return take_from_run(tier, best, count, best_back, zeroed, fresh);
-    size_t mixed = take_idle_window(tier, count, zeroed, fresh);
+    size_t mixed = any_idle && R.nruns[tier] > 1 ? take_idle_window(tier, count, zeroed, fresh)
+                                                 : (size_t)-1;
     if (mixed != (size_t)-1)
         return mixed;
     for (size_t i = 0; i < R.nruns[tier]; i++)

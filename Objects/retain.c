@@ -44,9 +44,10 @@ static struct {
     uint64_t bound;
     uint64_t idle;
     uint64_t last_bound_purge;    /* clock of the last purge for the bound; 0: none */
-    uint64_t last_bound_bytes;    /* the largest purge since (a debt's lesson) */
-    uint64_t recent_purged;       /* the purges since, less what lessons took (the
-                                     bound's lessons) */
+    uint64_t last_bound_bytes;    /* its size */
+    uint64_t sum_since;           /* clock of the first purge of the bound's window */
+    uint64_t sum_last;            /* clock of its last purge; 0: no window */
+    uint64_t sum_bytes;           /* what the window's purges gave back, less lessons */
     uint64_t debt;                /* fresh bytes faulted in while memory was idle */
     uint64_t page_debt;           /* fresh pages of large arenas, idem */
     uint64_t debt_keep;           /* idle bytes debts leave alone: learnt (payable) */
@@ -159,15 +160,39 @@ static uint64_t doubled(uint64_t what, uint64_t bytes)
     return what + bytes > 2 * what ? what + bytes : 2 * what;
 }
 
+/* A lesson for the bound from its own purges of the last second, together: a buffer
+ * of 16 MiB and a copy of its 8 MiB half made in a loop purged 11 arenas for the bound
+ * in two purges (9 and 2), then faulted in 10; the largest purge alone did not teach
+ * it, and the loop went on faulting in 12-21 arenas an iteration for three iterations
+ * more (Tools/bench/survey/big_buffer_slices.py). Each purged byte teaches once, and
+ * each lesson doubles the bound: one purge of 16 MiB refaulted by 16 page runs of 64
+ * KiB takes it from 1 MiB to the 64 MiB ceiling. Idle memory adds nothing to the peak
+ * (the debts) and goes back after the delay; adding what each lesson after a window's
+ * first refaulted left the allocation suite's request loop 39,400 faults where this
+ * makes 29,700, json_large 30,500 where this makes 19,400, at the same peaks to 0.8
+ * MB (`alloc_bench.py --runs 5`, 2026-12-07). The window lasts a second from its
+ * first purge (purges less than a second apart would add up for ever: 200 of 1 MiB,
+ * then a 64 MiB block taught the bound); a debt's purges are not in it. */
+static bool bound_lesson(uint64_t bytes, uint64_t now)
+{
+    if (!S.sum_last || now - S.sum_last > MISTAKE_WINDOW_MS || bytes > S.sum_bytes)
+        return false;           /* growth: the purges could not have served it */
+    learn(&S.bound, doubled(S.bound, bytes));
+    S.sum_bytes -= bytes;
+    return true;
+}
+
 void retain_note_fresh(uint64_t bytes, bool large)
 {
     /* A mistake only for large blocks (page runs, spans: the temporaries that glibc
      * serves from its retained heap once its threshold has learnt them; pools and
      * medium arenas are given back as pymalloc gives back arenas), and only if the
      * purge could have served the request: a cycle of the same size, not growth. */
-    if (!large || !S.last_bound_purge || S.now() - S.last_bound_purge > MISTAKE_WINDOW_MS)
+    if (!large || (!S.last_bound_purge && !S.sum_last))
         return;
-    if (S.last_purge_debt) {
+    uint64_t now = S.now();
+    if (S.last_bound_purge && now - S.last_bound_purge <= MISTAKE_WINDOW_MS
+        && S.last_purge_debt) {
         /* As much as the purge could have served (part of what the fresh block
          * needs: one arena of a span of two). Debts leave the largest such lesson
          * idle: a debt's purge refaulted within a second is one span or run cycling
@@ -175,27 +200,17 @@ void retain_note_fresh(uint64_t bytes, bool large)
          * while what debts leave idle adds to the peak. Doubling here (2026-12-06)
          * took it to 13 MiB on the allocation suite's request loop, whose lessons are
          * its bodies of 44 KiB-1 MiB, and the loop's peak from 27.8 MB to 35.4 (stock
-         * 28.3); adding each lesson, to 7 MiB and 35.3 MB. Not covered: two spans
-         * cycling at once, each no larger than what debts leave idle, keep
-         * refaulting (counted as mistakes). */
+         * 28.3); adding each lesson, to 7 MiB and 35.3 MB; summing the purges as the
+         * bound does (below), 1.05-1.06x stock's peak. Not covered: two spans cycling
+         * at once, each no larger than what debts leave idle, keep refaulting
+         * (counted as mistakes). */
         uint64_t lesson = bytes < S.last_bound_bytes ? bytes : S.last_bound_bytes;
         learn(&S.debt_keep, lesson);
         S.last_bound_purge = 0;     /* one purge, one lesson */
         return;
     }
-    /* The bound's purges within the window, together: a buffer of 16 MiB and a copy
-     * of its 8 MiB half made in a loop purged 11 arenas for the bound in two purges
-     * (9 and 2), then faulted in 10; the largest purge alone did not teach it, and
-     * the loop went on faulting in 12-21 arenas an iteration for three iterations
-     * more (Tools/bench/survey/big_buffer_slices.py). Each purged byte teaches
-     * once. The same sum for debts' lessons (above) halved the allocation suite's
-     * request loop's faults but raised its peak 1.5 MB (1.05-1.06x stock's). */
-    if (bytes > S.recent_purged)
-        return;                 /* growth: the purges could not have served it */
-    learn(&S.bound, doubled(S.bound, bytes));
-    S.recent_purged -= bytes;
-    if (!S.recent_purged)
-        S.last_bound_purge = 0;
+    if (bound_lesson(bytes, now))
+        S.last_bound_purge = 0;     /* (a debt's purge after it starts anew) */
 }
 
 bool retain_may_owe(void)
@@ -248,15 +263,19 @@ void retain_note_purged(uint64_t bytes, bool stale, bool large)
     if (!large)
         return;
     uint64_t now = S.now();
-    if (!S.last_bound_purge || now - S.last_bound_purge > MISTAKE_WINDOW_MS) {
-        S.last_bound_bytes = 0;
-        S.recent_purged = 0;
-    }
-    if (bytes > S.last_bound_bytes)
+    if (!S.last_bound_purge || now - S.last_bound_purge > MISTAKE_WINDOW_MS
+        || bytes > S.last_bound_bytes)
         S.last_bound_bytes = bytes;      /* the largest recent one */
-    S.recent_purged += bytes;
     S.last_bound_purge = now ? now : 1;
     S.last_purge_debt = S.paying_debt;
+    if (S.paying_debt)
+        return;
+    if (!S.sum_last || now - S.sum_since > MISTAKE_WINDOW_MS) {
+        S.sum_since = now;
+        S.sum_bytes = 0;
+    }
+    S.sum_bytes += bytes;
+    S.sum_last = now ? now : 1;
 }
 
 void retain_get_stats(uint64_t heap_bytes, retain_stats *out)

@@ -116,7 +116,7 @@ static uint64_t mistakes(void)
     return st.mistakes;
 }
 
-/* The bound's purges within the window teach together: 9 MiB and 2 MiB purged, then
+/* The bound's purges within a second teach together: 9 MiB and 2 MiB purged, then
  * 10 MiB faulted in, which the larger purge alone could not have served (a buffer of
  * 16 MiB and its half made in a loop: Tools/bench/survey/big_buffer_slices.py). Each
  * purged byte teaches once: 1 MiB is left, so 2 MiB more is growth, 1 MiB a lesson. */
@@ -142,6 +142,42 @@ static void test_bound_learns_from_purges_together(void)
     clock_ms += 2000;
 }
 
+/* The sum covers a second from its first purge: purges 0.9 s apart do not add up
+ * for ever (a block as large as all of them is growth, not a mistake). */
+static void test_purge_sum_is_a_second_long(void)
+{
+    uint64_t b = bound(), m0 = mistakes();
+    retain_idle_add(4 * b + 4 * MiB);
+    CHECK(retain_excess(HEAP) > 0);
+    for (int i = 0; i < 4; i++) {
+        retain_note_purged(MiB, false, true);
+        clock_ms += 900;
+    }
+    clock_ms -= 890;                    /* 10 ms after the last purge */
+    retain_note_fresh(3 * MiB, true);   /* the last second purged 2 MiB */
+    CHECK(bound() == b && mistakes() == m0);
+    retain_idle_sub(retain_idle());
+    clock_ms += 2000;
+}
+
+/* A debt's lesson is still the largest purge since the window opened, and a bound's
+ * lesson closes the window: a bound purge of 16 MiB refaulted, then a debt purge of
+ * 1 MiB and 8 MiB fresh teach debts 1 MiB, not 8. */
+static void test_debt_lesson_after_a_bound_lesson(void)
+{
+    uint64_t keep0 = debt_keep();
+    retain_idle_add(64 * MiB);
+    CHECK(retain_excess(HEAP) > 0);
+    retain_note_purged(16 * MiB, false, true);
+    retain_idle_sub(retain_idle());
+    clock_ms += 10;
+    retain_note_fresh(MiB, true);               /* the bound's lesson */
+    clock_ms += 10;
+    debt_mistake(MiB, 8 * MiB);
+    uint64_t keep = debt_keep();
+    CHECK(keep == (keep0 > MiB ? keep0 : MiB));
+}
+
 int main(void)
 {
     retain_set_clock(test_clock);
@@ -150,5 +186,7 @@ int main(void)
     test_ceiling_caps_what_debts_keep();
     test_bound_doubles();
     test_bound_learns_from_purges_together();
+    test_purge_sum_is_a_second_long();
+    test_debt_lesson_after_a_bound_lesson();
     return check_report("test_retain_policy");
 }
