@@ -257,7 +257,9 @@ print(hwm < 100 * 1024, pypper.heap_stats()["retention"]["calloc_discards"] > 0,
 
 def test_freed_large_buffers_go_back_while_tracing():
     # A session keeps emptied arenas, not freed huge blocks: those are trimmed under the
-    # retention bound (64 MiB at most) as without a session.
+    # retention bound (64 MiB at most) as without a session. (Since 2026-12-07 the bound
+    # learns these buffers, each purge refaulted by the next, larger one: 48 MiB stay
+    # idle. A sanitizer build's shadow of the buffers adds about 60 MB to its RSS.)
     code = """
 import pypper
 def rss():
@@ -267,10 +269,15 @@ with pypper.tracing():
     for r in range(6):
         a = bytearray(b"z" * ((100 + 10 * r) << 20))
         del a
-    print(rss() - before < 100, rss() - before)     # (the bound: 64 MiB; before: 312)
+    kept = pypper.heap_stats()["retention"]
+    print(rss() - before, kept["idle_bytes"] >> 20, kept["bound"] >> 20)
 """
     r = run(["-c", code])
-    assert r.returncode == 0 and r.stdout.startswith("True "), r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    grown, idle, bound = map(int, r.stdout.split())
+    assert idle <= bound <= 64, r.stdout
+    if not BUILDINFO["sanitizers"]:
+        assert grown < 100, r.stdout                  # (before: 312)
 
 
 @pytest.mark.skipif(BUILDINFO["sanitizers"], reason="AddressSanitizer reserves its shadow: "
