@@ -274,8 +274,9 @@ static size_t idle_before(free_run *const *sorted, size_t n, const size_t *idle_
 
 /* Hand out arenas [first, first + count) of the extent of sorted runs [0, n), which
  * it lies in: each run it covers is dropped or cut, each idle piece's records reset. */
-PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, size_t n, size_t first, size_t count,
-                          bool *zeroed, size_t *fresh)
+PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, size_t n,
+                                           size_t first, size_t count, bool *zeroed,
+                                           size_t *fresh)
 {
     static size_t drop[MAX_FREE_RUNS];
     size_t end = first + count, idle = 0, ndrop = 0;
@@ -288,7 +289,8 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
         if (run->dirty) {
             idle += to - from;
             if (run->pools_dirty) {
-                memset(layout_arena_pools(from), 0, (to - from) * POOLS_PER_ARENA * sizeof(pool_meta));
+                memset(layout_arena_pools(from), 0,
+                       (to - from) * POOLS_PER_ARENA * sizeof(pool_meta));
                 memset(layout_arena_bits(from), 0, (to - from) * ARENA_BITS_BYTES);
             }
         }
@@ -335,7 +337,8 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
  * time). The best window starts or ends at a run's edge. -1 if none. Called when
  * some run is idle and another released (out of the code windows: the fallback when
  * no idle run holds a span). */
-PYPPER_RARE_CODE static size_t take_idle_window(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
+PYPPER_RARE_CODE static size_t take_idle_window(unsigned tier, size_t count, bool *zeroed,
+                                                size_t *fresh)
 {
     size_t n = R.nruns[tier];
     static free_run *sorted[MAX_FREE_RUNS];
@@ -355,7 +358,8 @@ PYPPER_RARE_CODE static size_t take_idle_window(unsigned tier, size_t count, boo
         if (hi - lo >= count && m - k > 1 && idle_in) {
             idle_prefix[0] = 0;
             for (size_t j = k; j < m; j++)
-                idle_prefix[j - k + 1] = idle_prefix[j - k] + (sorted[j]->dirty ? sorted[j]->count : 0);
+                idle_prefix[j - k + 1] =
+                    idle_prefix[j - k] + (sorted[j]->dirty ? sorted[j]->count : 0);
             for (size_t j = k; j < m; j++)
                 for (int at_end = 0; at_end < 2; at_end++) {
                     size_t edge = at_end ? sorted[j]->first + sorted[j]->count : sorted[j]->first;

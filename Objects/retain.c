@@ -79,6 +79,7 @@ void retain_set_clock(uint64_t (*now_ms)(void))
     S.now = now_ms ? now_ms : default_now;
     S.last_tick = 0;
     S.last_bound_purge = 0;
+    S.sum_last = 0;
 }
 
 void retain_idle_add(uint64_t bytes) { S.idle += bytes; }
