@@ -801,31 +801,6 @@ static inline __attribute__((always_inline)) void young_marks_off(int last)
             PyObject_GC_UnTrack(LT.young_mark[gen]);
 }
 
-/* gc.freeze() appends the three lists, youngest first, to the permanent one: what the
- * young lists held (not walked yet, unless the young walk had reached it) then lies
- * between the permanent list's former end and the oldest list's former start, before
- * the anchor, which went with the oldest list. With the documented pre-fork pattern
- * (gc.disable() early, gc.freeze() before fork()) that is the whole heap, and until
- * 2026-12-07 the live trace never knew it. Three objects of the session's own mark
- * those places: frozen_start and frozen_end, the permanent list's first and last, and
- * oldest_start, the oldest list's first (a collection never moves an object held from
- * outside the lists). Before each walk (lists_changed), follow_freezes:
- * - something follows frozen_end (a freeze), or precedes frozen_start (an unfreeze
- *   and a freeze; or the immortal objects CPython 3.12's collections move to the
- *   permanent list): what lies from there to oldest_start is walked. Not found there
- *   (only immortal objects): nothing more. Found: the anchor came along, and walks on
- *   to the list's end, then from the oldest list's start (restart_pending); if it was
- *   in the permanent list already (an earlier freeze, or one an unfreeze undid), where
- *   it is against what was appended is not known: it walks the whole list again;
- * - the permanent list is empty (gc.unfreeze() moved it, markers and all, to the
- *   oldest's end): an anchor a freeze had taken along came back after what joined the
- *   oldest list meanwhile (restart_pending);
- * - something precedes oldest_start in the oldest list (a freeze and an unfreeze,
- *   no walk between): what the young lists held and what joined the oldest list while
- *   it was frozen lie there, and are walked.
- * A walk takes at most PROMOTED_BUDGET objects at once; the anchor goes where it
- * stopped and the steps take the rest. Then the three markers go back to their
- * places. Returns the objects walked. */
 /* Whether a list's ends moved since follow_freezes last put the markers back. */
 static inline __attribute__((always_inline)) bool lists_changed(void)
 {
@@ -873,6 +848,31 @@ static PyGC_Head *walk_to_oldest_start(PyGC_Head *from, uint64_t *n, bool *found
     return g == stop || is_list_head(LT.interp, g) ? NULL : last;
 }
 
+/* gc.freeze() appends the three lists, youngest first, to the permanent one: what the
+ * young lists held (not walked yet, unless the young walk had reached it) then lies
+ * between the permanent list's former end and the oldest list's former start, before
+ * the anchor, which went with the oldest list. With the documented pre-fork pattern
+ * (gc.disable() early, gc.freeze() before fork()) that is the whole heap, and until
+ * 2026-12-07 the live trace never knew it. Three objects of the session's own mark
+ * those places: frozen_start and frozen_end, the permanent list's first and last, and
+ * oldest_start, the oldest list's first (a collection never moves an object held from
+ * outside the lists). Before each walk (lists_changed), follow_freezes:
+ * - something follows frozen_end (a freeze), or precedes frozen_start (an unfreeze
+ *   and a freeze; or the immortal objects CPython 3.12's collections move to the
+ *   permanent list): what lies from there to oldest_start is walked. Not found there
+ *   (only immortal objects): nothing more. Found: the anchor came along, and walks on
+ *   to the list's end, then from the oldest list's start (restart_pending); if it was
+ *   in the permanent list already (an earlier freeze, or one an unfreeze undid), where
+ *   it is against what was appended is not known: it walks the whole list again;
+ * - the permanent list is empty (gc.unfreeze() moved it, markers and all, to the
+ *   oldest's end): an anchor a freeze had taken along came back after what joined the
+ *   oldest list meanwhile (restart_pending);
+ * - something precedes oldest_start in the oldest list (a freeze and an unfreeze,
+ *   no walk between): what the young lists held and what joined the oldest list while
+ *   it was frozen lie there, and are walked.
+ * A walk takes at most PROMOTED_BUDGET objects at once; the anchor goes where it
+ * stopped and the steps take the rest. Then the three markers go back to their
+ * places. Returns the objects walked. */
 PYPPER_RARE_CODE static uint64_t follow_freezes(void)
 {
     PyGC_Head *permanent = &LT.interp->gc.permanent_generation.head;

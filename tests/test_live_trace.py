@@ -420,7 +420,6 @@ def test_freezes_unfreezes_and_collections_with_no_walk_between():
         x = [[str(i) + "x"] for i in range(3000)]
         gc.collect(1)                                   # x joins the new oldest list
         gc.collect()                                    # (4) untracks the dicts
-        taken = _pypper._test_live_trace_progress(None) and 0
         taken = sum(_pypper._test_live_trace_progress(cache[i])["tracks"] for i in range(500))
         gc.unfreeze()
         gc.freeze()
