@@ -42,8 +42,11 @@ static uint64_t word_bits(unsigned i, unsigned end, unsigned *next)
 }
 
 /* Pages [first, first + count) of m are handed out: those that were idle are
- * resident (no fault); the others will be faulted in (told to the policy). */
-static void take_pages(arena_meta *m, unsigned first, unsigned count, bool growing)
+ * resident (no fault); the others will be faulted in (told to the policy). The idle
+ * pages among them: a free page that is not idle reads as zero (never touched since
+ * its arena was committed or taken purged, or given back since: large_purge keeps a
+ * page idle when the kernel refuses to give it back). */
+static unsigned take_pages(arena_meta *m, unsigned first, unsigned count, bool growing)
 {
     large_body *lb = layout_large(m);
     unsigned idle = 0;
@@ -61,6 +64,7 @@ static void take_pages(arena_meta *m, unsigned first, unsigned count, bool growi
         if (!growing)
             retain_note_page_growth((uint64_t)(count - idle) << PAGE_SHIFT);
     }
+    return idle;
 }
 
 /* Pages [first, first + count) of m were freed: they stay committed, idle. */
@@ -140,7 +144,8 @@ static int find_idle_run(const arena_meta *m, unsigned count)
     return -1;
 }
 
-static void *run_alloc(unsigned tier, unsigned pages, bool growing)
+/* *zeroed: every page of the run is fresh (reads as zero), so a calloc writes nothing. */
+static void *run_alloc(unsigned tier, unsigned pages, bool growing, bool *zeroed)
 {
     /* Idle pages first: reusing resident memory makes no page faults, and leaves no
      * idle memory to give back for fresh memory (Objects/retain.c). Then first fit. */
@@ -155,7 +160,7 @@ static void *run_alloc(unsigned tier, unsigned pages, bool growing)
             first = find_run(m, pages);
     if (m && first >= 0) {
         mark_pages(m, (unsigned)first, pages, true);
-        take_pages(m, (unsigned)first, pages, growing);
+        *zeroed = take_pages(m, (unsigned)first, pages, growing) == 0;
         layout_large(m)->run_pages[first] = (uint16_t)pages;
         m->free_pages = (uint16_t)(m->free_pages - pages);
         return layout_arena_base(layout_meta_index(m)) + ((size_t)first << PAGE_SHIFT);
@@ -165,7 +170,7 @@ static void *run_alloc(unsigned tier, unsigned pages, bool growing)
     if (!m)
         return NULL;
     mark_pages(m, 0, pages, true);
-    take_pages(m, 0, pages, growing);
+    *zeroed = take_pages(m, 0, pages, growing) == 0;
     layout_large(m)->run_pages[0] = (uint16_t)pages;
     m->free_pages = (uint16_t)(m->free_pages - pages);
     return layout_arena_base(layout_meta_index(m));
@@ -249,10 +254,10 @@ static unsigned run_color(const void *run, size_t n, unsigned pages)
     return k;
 }
 
-static void *colored_run_alloc(unsigned tier, size_t n, bool growing)
+static void *colored_run_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
 {
     unsigned pages = (unsigned)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
-    char *p = run_alloc(tier, pages, growing);
+    char *p = run_alloc(tier, pages, growing, zeroed);
     if (!p)
         return NULL;
     unsigned k = run_color(p, n, pages);
@@ -265,7 +270,8 @@ void *large_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
 {
     *zeroed = false;
     for (int attempt = 0; attempt < 2; attempt++) {
-        void *p = n <= LARGE_MAX ? colored_run_alloc(tier, n, growing) : span_alloc(tier, n, zeroed, growing);
+        void *p = n <= LARGE_MAX ? colored_run_alloc(tier, n, zeroed, growing)
+                                  : span_alloc(tier, n, zeroed, growing);
         if (p)
             return p;
         tier ^= 1u;                     /* this tier cannot grow: try the other */
@@ -469,9 +475,18 @@ uint64_t large_purge(arena_meta *m, uint64_t limit)
             continue;
         }
         int top = i;
-        for (; i >= 0 && page_idle(lb, i) && pages < want; i--, pages++)
-            lb->page_idle[i >> 6] &= ~((uint64_t)1 << (i & 63));
-        region_discard(base + ((size_t)(i + 1) << PAGE_SHIFT), (size_t)(top - i) << PAGE_SHIFT);
+        while (i >= 0 && page_idle(lb, i) && pages + (unsigned)(top - i) < want)
+            i--;
+        /* Pages (i, top] go back. A page the kernel keeps (locked memory) stays idle: a
+         * free page that is not idle must read as zero (take_pages). It is then the
+         * newest idle memory, so that others are purged before it is tried again. */
+        if (!region_discard(base + ((size_t)(i + 1) << PAGE_SHIFT), (size_t)(top - i) << PAGE_SHIFT)) {
+            lb->idle_since = retain_now();
+            break;
+        }
+        for (int k = i + 1; k <= top; k++)
+            lb->page_idle[k >> 6] &= ~((uint64_t)1 << (k & 63));
+        pages += (unsigned)(top - i);
     }
     m->idle_pages = (uint16_t)(m->idle_pages - pages);
     retain_idle_sub(pages << PAGE_SHIFT);

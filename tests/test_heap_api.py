@@ -280,6 +280,26 @@ with pypper.tracing():
         assert grown < 100, r.stdout                  # (before: 312)
 
 
+def test_zero_buffers_on_fresh_pages_are_not_written():
+    # bytes(n) is a calloc: on fresh pages (page runs of 32-512 KiB included) nothing is
+    # written and nothing faults in until the program touches it, as with glibc's fresh
+    # mmap'd chunks. 200 of 256 KiB kept took 50 MB more resident when page runs were
+    # written with zeros (stock: about none). The content reads as zero either way.
+    code = """
+def rss():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) // 1024
+before = rss()
+bufs = [bytes(256 << 10) for _ in range(200)]
+grown = rss() - before
+print(grown, sum(b.count(0) for b in bufs[::20]) == 10 * (256 << 10))
+"""
+    r = run(["-c", code])
+    assert r.returncode == 0, r.stdout + r.stderr
+    grown, zeros = r.stdout.split()
+    assert zeros == "True", r.stdout
+    assert int(grown) < 16, r.stdout                  # (before: 50)
+
+
 @pytest.mark.skipif(BUILDINFO["sanitizers"], reason="AddressSanitizer reserves its shadow: "
                     "no process starts under a few GB of RLIMIT_AS")
 def test_a_limited_address_space_leaves_cpythons_allocator():

@@ -1,7 +1,8 @@
 """Do-no-harm survey: programs of patterns beyond the allocator and tracing benchmarks
 (Tools/bench/survey/: record-building loops, thread pools, asyncio, gc.freeze, large
-zero-filled and freed buffers, finalizers, pickle and sort, build-and-drop phases, an
-idle program, an address-space limit) under the stock python3.12, the drop-in with
+zero-filled and freed buffers, zero-filled buffers kept, buffers and slices in loops,
+finalizers, pickle and sort, build-and-drop phases, an idle program, an address-space
+limit) under the stock python3.12, the drop-in with
 tracing off and with PYPPER_ENABLE=1 PYPPER_START_DELAY_MS=0 (the session before the
 program, so that its whole cost shows: by default it would start a second in, and the
 shorter programs would run untraced; Tools/bench/start_cost.py measures that), in

@@ -3,8 +3,9 @@
  * page faults, the bound is learnt from purge/fault-in cycles and respected, stale
  * idle memory goes back after the delay (a test clock drives it), RETAIN_MAX=0 and a
  * percentage ceiling, sessions that retain arenas, large callocs of reused memory
- * (discarded pages, not written ones), and the same under RLIMIT_AS (a
- * re-executed child). Residency is read with mincore(2), which is exact. */
+ * (discarded pages, not written ones), callocs of fresh page runs (not written), and
+ * the same under RLIMIT_AS (a re-executed child). Residency is read with mincore(2),
+ * which is exact. */
 #include "check.h"
 #include "heap.h"
 #include "heap_layout.h"
@@ -546,6 +547,68 @@ static void test_calloc_of_reused_memory(void)
     pypper_heap_trim();
 }
 
+/* A calloc'd page run whose pages are all fresh is not written: its pages stay out of
+ * memory until the program touches them, as glibc's fresh mmap'd chunks do. 400
+ * bytes(262144) kept took 114 MB resident and 0.33 s (stock: 11 MB, 0.04 s) while
+ * every page run was written with zeros. A run that reuses idle pages is written;
+ * an idle page that the kernel refused to give back (locked) stays idle, so that it
+ * is written too and reads as zero. */
+static void test_calloc_of_fresh_page_runs(void)
+{
+    enum { COUNT = 64 };
+    const size_t n = 256u << 10;
+    char *blocks[COUNT];
+    pypper_heap_trim();                 /* nothing idle: fresh pages only */
+    for (int i = 0; i < COUNT; i++) {
+        blocks[i] = pypper_heap_calloc(1, n);
+        CHECK(blocks[i] != NULL);
+    }
+    CHECK(resident_in(blocks, COUNT, n) == 0);
+    size_t nonzero = 0;
+    for (int i = 0; i < COUNT; i++) {
+        for (size_t k = 0; k < n; k += 4093)
+            nonzero += blocks[i][k] != 0;
+        memset(blocks[i], 7, n);
+    }
+    CHECK(nonzero == 0);
+    for (int i = 0; i < COUNT; i++)
+        pypper_heap_free(blocks[i]);
+    for (int i = 0; i < COUNT; i++) {   /* the idle pages, written: zeroed now */
+        blocks[i] = pypper_heap_calloc(1, n);
+        for (size_t k = 0; k < n; k += 4093)
+            nonzero += blocks[i][k] != 0;
+        nonzero += blocks[i][n - 1] != 0;
+    }
+    CHECK(nonzero == 0);
+    for (int i = 0; i < COUNT; i++)
+        pypper_heap_free(blocks[i]);
+#ifdef ASAN
+    printf("test_retain: locked page run case skipped (AddressSanitizer ignores mlock)\n");
+#else
+    const size_t small = 64u << 10;
+    pypper_heap_trim();
+    char *w = pypper_heap_malloc(small);
+    memset(w, 5, small);
+    pypper_heap_free(w);
+    char *page = (char *)((uintptr_t)w & ~(uintptr_t)(PAGE_SIZE - 1));
+    if (mlock(page, small) == 0) {
+        pypper_heap_trim();             /* refused for these pages: they stay idle */
+        CHECK(stats().idle_bytes >= small);
+        char *z = pypper_heap_calloc(1, small);
+        CHECK(z != NULL && ((uintptr_t)z & ~(uintptr_t)(PAGE_SIZE - 1)) == (uintptr_t)page);
+        size_t bad = 0;
+        for (size_t k = 0; k < small; k++)
+            bad += z[k] != 0;
+        CHECK(bad == 0);
+        munlock(page, small);
+        pypper_heap_free(z);
+    } else {
+        printf("test_retain: mlock refused (RLIMIT_MEMLOCK): the locked page run case is skipped\n");
+    }
+#endif
+    pypper_heap_trim();
+}
+
 /* A span freed between two idle spans joins them: one idle run of all three serves
  * a request as long as the three without a page fault (after the bound has learnt
  * 8 MiB spans in test_span_learning). */
@@ -630,6 +693,7 @@ int main(int argc, char **argv)
     test_session_retain();
     test_session_parks_emptied_pool_arenas();
     test_calloc_of_reused_memory();
+    test_calloc_of_fresh_page_runs();
     test_under_ulimit(argv[0]);
     return check_report("test_retain");
 }
