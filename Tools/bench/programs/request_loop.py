@@ -2,11 +2,11 @@
 strings; most carry a 1-64 KiB body, a few 256 KiB-2 MiB) and builds a response from
 them; the last 64 requests are kept (a rolling window, like a server's recent-request
 log), older ones are freed. Sizes come from a seeded generator, the same each run.
-Stock's figures depend on glibc's layout, which a few bytes of sys.argv change: with
-the argument 1 (as alloc_bench.py runs it) its heap's top is trimmed at each large
-free, 58,700 faults in 0.8 s; with none, 10,200 in 0.18 s (2026-12-07; the drop-in
-29,000-35,000 and 0.44-0.51 s either way). survey/request_window.py keeps the second
-case measured."""
+Stock's figures depend on glibc's layout, which small differences in what the process
+allocated first decide (sys.argv, the environment, this docstring's length): it either
+trims its heap's top at each large free, 58,700 faults in 0.8 s, or keeps it, 10,200
+in 0.18 s (2026-12-07; the drop-in 29,000-35,000 and 0.44-0.51 s either way;
+Doc/heap.md)."""
 import random
 from collections import deque
 
