@@ -164,6 +164,8 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
         memset(layout_arena_bits(idle_first), 0, idle * ARENA_BITS_BYTES);
     }
     retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
+    if (pools_dirty)        /* (an idle run of emptied pool and medium arenas) */
+        retain_pools_idle_sub((uint64_t)idle << ARENA_SHIFT);
     R.counters.arenas_committed[tier] += purged;
     if (purged)
         retain_note_growth((uint64_t)purged << ARENA_SHIFT);
@@ -292,6 +294,7 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
                 memset(layout_arena_pools(from), 0,
                        (to - from) * POOLS_PER_ARENA * sizeof(pool_meta));
                 memset(layout_arena_bits(from), 0, (to - from) * ARENA_BITS_BYTES);
+                retain_pools_idle_sub((uint64_t)(to - from) << ARENA_SHIFT);
             }
         }
         if (from > run->first && to < run->first + run->count) {
@@ -307,6 +310,8 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
             } else if (back.dirty) {
                 discard_arenas(back.first, back.count);
                 retain_idle_sub((uint64_t)back.count << ARENA_SHIFT);
+                if (back.pools_dirty)
+                    retain_pools_idle_sub((uint64_t)back.count << ARENA_SHIFT);
                 R.counters.arenas_committed[tier] -= back.count;
             }
         } else if (from > run->first) {
@@ -589,15 +594,17 @@ static void discard_arenas(size_t first, size_t count)
 }
 
 /* Joins [first, first + count) to the runs of state `dirty` that end at `first` and
- * that start at its end (each at most one: runs of one state never touch). Whether it
- * joined any. */
+ * that start at its end (each at most one: runs of one state never touch). Idle runs
+ * join only runs of their kind, emptied pool and medium arenas (pools_dirty) or not:
+ * those are counted apart (retain_pools_keep), and a run of both could not tell how
+ * much of each a take or a purge removes. Whether it joined any. */
 static bool merge_neighbours(unsigned tier, size_t first, size_t count, bool dirty, bool span,
                              bool pools_dirty, uint64_t since)
 {
     size_t left = (size_t)-1, right = (size_t)-1;
     for (size_t i = 0; i < R.nruns[tier]; i++) {
         free_run *run = &R.runs[tier][i];
-        if (run->dirty != dirty)
+        if (run->dirty != dirty || (dirty && run->pools_dirty != pools_dirty))
             continue;
         if (run->first + run->count == first)
             left = i;
@@ -641,12 +648,17 @@ static void release(size_t first, size_t count, bool discard, bool span)
             R.resident[a] = PAGES_PER_ARENA;
         m->kind = ARENA_FREE;
     }
+    /* Emptied pool and medium arenas beyond what is kept of them go back at once. */
+    if (pools_dirty && !discard && !span && !retain_pools_keep((uint64_t)count << ARENA_SHIFT))
+        discard = true;
     pools_dirty = pools_dirty && !discard;      /* discarded records read as zero */
     if (discard) {
         discard_arenas(first, count);
         R.counters.arenas_committed[tier] -= count;
     } else {
         retain_idle_add((uint64_t)count << ARENA_SHIFT);
+        if (pools_dirty)
+            retain_pools_idle_add((uint64_t)count << ARENA_SHIFT);
     }
     /* Merge with the released runs of the same state on either side (both: a run
      * freed between two idle runs joins them into one that can serve a longer
@@ -662,6 +674,8 @@ static void release(size_t first, size_t count, bool discard, bool span)
     if (!discard) {
         discard_arenas(first, count);
         retain_idle_sub((uint64_t)count << ARENA_SHIFT);
+        if (pools_dirty)
+            retain_pools_idle_sub((uint64_t)count << ARENA_SHIFT);
         R.counters.arenas_committed[tier] -= count;
     }
 }
@@ -699,6 +713,8 @@ static uint64_t purge_run(unsigned tier, size_t i, size_t count)
     R.counters.arenas_committed[tier] -= count;
     uint64_t bytes = (uint64_t)count << ARENA_SHIFT;
     retain_idle_sub(bytes);
+    if (run->pools_dirty)
+        retain_pools_idle_sub(bytes);
     run->count -= count;
     if (run->count == 0)
         drop_run(tier, i);

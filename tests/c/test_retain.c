@@ -124,6 +124,39 @@ static void test_span_learning(void)
     CHECK(stats().trims == st1.trims);
 }
 
+/* Emptied pool arenas stay idle only up to RETAIN_POOLS_MAX, whatever the bound has
+ * learnt from large blocks (after test_span_learning it holds 8 MiB spans): 24 MiB of
+ * small blocks freed go back, but for an arena or so. Until 2026-12-07 they stayed
+ * idle under the bound (300,000 tuples made and dropped in a loop: 66-71 MB resident
+ * between iterations against stock's 13). */
+static void test_emptied_pool_arenas_go_back(void)
+{
+    enum { COUNT = 24 * 16384 };          /* 24 MiB of 64-byte blocks */
+    static char *blocks[COUNT];
+    pypper_heap_trim();
+    CHECK(stats().retain_bound >= (8u << 20));
+    for (int i = 0; i < COUNT; i++) {
+        blocks[i] = pypper_heap_malloc(64);
+        blocks[i][0] = 1;
+    }
+    for (int i = 0; i < COUNT; i++)
+        pypper_heap_free(blocks[i]);
+    CHECK(stats().idle_bytes <= RETAIN_POOLS_MAX);
+    size_t resident = 0;                /* a page in every 64 (256 KiB of blocks) */
+    for (int i = 0; i < COUNT; i += 4096)
+        resident += resident_pages(blocks[i], 64);
+    CHECK(resident <= 16);              /* of 96: an arena kept, and live neighbours */
+    long before = minor_faults();
+    for (int i = 0; i < COUNT; i++) { /* made again: faulted in again, as under pymalloc */
+        blocks[i] = pypper_heap_malloc(64);
+        blocks[i][0] = 2;
+    }
+    CHECK(minor_faults() - before > 1000);
+    for (int i = 0; i < COUNT; i++)
+        pypper_heap_free(blocks[i]);
+    pypper_heap_trim();
+}
+
 /* A near-size request reuses an idle run and faults in only the difference: an 8 MiB
  * span freed right after purged arenas serves 8 MiB and 8 bytes (9 arenas) with one
  * purged arena before it (issue 11: tmp_list alternates the two). The long span's
@@ -646,6 +679,7 @@ static int ulimit_child(void)
         return 4;
     test_run_reuse();
     test_span_learning();
+    test_emptied_pool_arenas_go_back();
     test_runs_merge_both_sides();
     test_near_size_join();
     test_span_fits_resident_pages();
@@ -680,6 +714,7 @@ int main(int argc, char **argv)
     CHECK(pypper_heap_init() == 0);
     test_run_reuse();
     test_span_learning();
+    test_emptied_pool_arenas_go_back();
     test_runs_merge_both_sides();
     test_near_size_join();
     test_span_fits_resident_pages();
