@@ -78,8 +78,10 @@ bool large_move_span(void *from, void *to, size_t bytes);
 /* Free a span whose pages were moved away. */
 void large_free_moved_span(arena_meta *m, size_t arena_index);
 /* Give about `limit` bytes of m's idle pages back to the kernel, from its end (at
- * least one page; then m itself when it is wholly free and may go); the bytes. */
-uint64_t large_purge(arena_meta *m, uint64_t limit);
+ * least one page; then m itself when it is wholly free and may go); the bytes. Pages
+ * the kernel keeps (locked) stay idle and stop the purge: *refused is set when none
+ * went back, and m is then the newest idle memory. */
+uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refused);
 /* The large arena whose idle pages were freed longest ago, or NULL. */
 arena_meta *large_oldest_idle(void);
 /* Release wholly free large arenas that hold no idle pages (after a session). */

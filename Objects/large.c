@@ -460,7 +460,7 @@ static bool page_idle(const large_body *lb, int i)
     return (lb->page_idle[i >> 6] >> (i & 63)) & 1u;
 }
 
-uint64_t large_purge(arena_meta *m, uint64_t limit)
+uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refused)
 {
     large_body *lb = layout_large(m);
     /* From the arena's end down: first fit reuses the low pages first. */
@@ -478,10 +478,11 @@ uint64_t large_purge(arena_meta *m, uint64_t limit)
         while (i >= 0 && page_idle(lb, i) && pages + (unsigned)(top - i) < want)
             i--;
         /* Pages (i, top] go back. A page the kernel keeps (locked memory) stays idle: a
-         * free page that is not idle must read as zero (take_pages). It is then the
-         * newest idle memory, so that others are purged before it is tried again. */
+         * free page that is not idle must read as zero (take_pages). The arena is then
+         * the newest idle memory, so that others are purged before it is tried again. */
         if (!region_discard(base + ((size_t)(i + 1) << PAGE_SHIFT), (size_t)(top - i) << PAGE_SHIFT)) {
-            lb->idle_since = retain_now();
+            lb->idle_since = retain_now() + 1;
+            *refused = pages == 0;
             break;
         }
         for (int k = i + 1; k <= top; k++)

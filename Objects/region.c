@@ -242,11 +242,12 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool back, bo
 
 /* ---- windows over adjacent released runs ---- */
 
-static void discard_arenas(size_t first, size_t count);
+static bool discard_arenas(size_t first, size_t count);
 
-/* Runs of one state never touch (release merges them), but an idle run and a purged
- * one do, and a stretch of alternating idle and purged runs ("an extent") can serve a
- * span that no idle run holds. */
+/* Purged runs never touch each other, nor do idle runs of one kind (release merges
+ * them), but an idle run touches purged ones and idle runs of the other kind (emptied
+ * pool and medium arenas, or not), and a stretch of touching runs ("an extent") can
+ * serve a span that no idle run holds. */
 static int by_first(const void *a, const void *b)
 {
     size_t x = (*(const free_run *const *)a)->first, y = (*(const free_run *const *)b)->first;
@@ -582,20 +583,24 @@ static void discard_records(void *array, size_t size, size_t first, size_t count
 
 /* The arenas' memory and their metadata go back: 1.2% of a pool arena's size is its
  * pool records, which would otherwise stay resident after the arena is purged. Zero
- * metadata reads as a free arena (ARENA_FREE is 0), so a racing reader stays safe. */
-static void discard_arenas(size_t first, size_t count)
+ * metadata reads as a free arena (ARENA_FREE is 0), so a racing reader stays safe.
+ * False when the kernel refused to give the memory back (locked: mlock, mlockall):
+ * it still holds what it held, and must not be handed out as purged (zero). */
+static bool discard_arenas(size_t first, size_t count)
 {
-    region_discard(layout_arena_base(first), count << ARENA_SHIFT);
+    if (!region_discard(layout_arena_base(first), count << ARENA_SHIFT))
+        return false;
     region_discard(layout_track_word(layout_arena_base(first)), count * TRACK_BYTES_PER_ARENA);
     region_discard(layout_arena_pools(first), count * POOLS_PER_ARENA * sizeof(pool_meta));
     region_discard(layout_arena_bits(first), count * ARENA_BITS_BYTES);
     discard_records(pypper_heap_layout.meta, sizeof(arena_meta), first, count);
     discard_records(pypper_heap_layout.body, sizeof(arena_body), first, count);
+    return true;
 }
 
 /* Joins [first, first + count) to the runs of state `dirty` that end at `first` and
- * that start at its end (each at most one: runs of one state never touch). Idle runs
- * join only runs of their kind, emptied pool and medium arenas (pools_dirty) or not:
+ * that start at its end (each at most one: runs that would join never touch). Idle
+ * runs join only runs of their kind, emptied pool and medium arenas (pools_dirty) or not:
  * those are counted apart (retain_pools_keep), and a run of both could not tell how
  * much of each a take or a purge removes. Whether it joined any. */
 static bool merge_neighbours(unsigned tier, size_t first, size_t count, bool dirty, bool span,
@@ -636,24 +641,26 @@ static bool merge_neighbours(unsigned tier, size_t first, size_t count, bool dir
 static void release(size_t first, size_t count, bool discard, bool span)
 {
     unsigned tier = (unsigned)(first / pypper_heap_layout.arenas_per_tier);
-    uint64_t now = discard ? 0 : retain_now();
     bool pools_dirty = false;
     for (size_t a = first; a < first + count; a++) {
         arena_meta *m = layout_meta(a);
         pools_dirty = pools_dirty || m->kind == ARENA_POOLS || m->kind == ARENA_MEDIUM;
-        /* A pool, medium or large arena kept idle: its pages were taken one by one
-         * (and any given back meanwhile may have been faulted in again). A span's
-         * arenas have their block's reach (large.c). */
-        if (!span && !discard && R.resident)
-            R.resident[a] = PAGES_PER_ARENA;
         m->kind = ARENA_FREE;
     }
     /* Emptied pool and medium arenas beyond what is kept of them go back at once. */
     if (pools_dirty && !discard && !span && !retain_pools_keep((uint64_t)count << ARENA_SHIFT))
         discard = true;
+    /* Memory the kernel keeps (locked) stays idle: it is not zero. */
+    if (discard && !discard_arenas(first, count))
+        discard = false;
+    /* A pool, medium or large arena kept idle: its pages were taken one by one (and
+     * any given back meanwhile may have been faulted in again). A span's arenas have
+     * their block's reach (large.c). */
+    for (size_t a = first; !span && !discard && R.resident && a < first + count; a++)
+        R.resident[a] = PAGES_PER_ARENA;
+    uint64_t now = discard ? 0 : retain_now();
     pools_dirty = pools_dirty && !discard;      /* discarded records read as zero */
     if (discard) {
-        discard_arenas(first, count);
         R.counters.arenas_committed[tier] -= count;
     } else {
         retain_idle_add((uint64_t)count << ARENA_SHIFT);
@@ -702,14 +709,27 @@ void region_release_span(size_t first, size_t count)
 }
 
 /* Give back the memory of the last `count` arenas of idle run i of `tier` (all of
- * it when count >= its length); returns the bytes. */
-static uint64_t purge_run(unsigned tier, size_t i, size_t count)
+ * it when count >= its length); returns the bytes. When the kernel refuses (locked
+ * memory in the range), arena by arena from the end, up to one it keeps: that one and
+ * those before it stay idle, the run then the newest, so that the next purge takes
+ * other memory first; 0 with *refused when none went back. */
+static uint64_t purge_run(unsigned tier, size_t i, size_t count, bool *refused)
 {
     free_run *run = &R.runs[tier][i];
     if (count > run->count)
         count = run->count;
-    size_t first = run->first + run->count - count;
-    discard_arenas(first, count);
+    size_t end = run->first + run->count, done = count;
+    if (!discard_arenas(end - count, count)) {
+        for (done = 0; done < count && discard_arenas(end - done - 1, 1); done++)
+            ;
+        run->since = retain_now() + 1;
+        if (!done) {
+            *refused = true;
+            return 0;
+        }
+    }
+    count = done;
+    size_t first = end - count;
     R.counters.arenas_committed[tier] -= count;
     uint64_t bytes = (uint64_t)count << ARENA_SHIFT;
     retain_idle_sub(bytes);
@@ -734,7 +754,7 @@ bool region_oldest_idle(uint64_t *since)
     return found;
 }
 
-uint64_t region_purge_oldest_idle(uint64_t limit, bool *span)
+uint64_t region_purge_oldest_idle(uint64_t limit, bool *span, bool *refused)
 {
     unsigned best_t = 0;
     size_t best_i = (size_t)-1;
@@ -749,7 +769,7 @@ uint64_t region_purge_oldest_idle(uint64_t limit, bool *span)
         return 0;
     size_t count = (size_t)(limit >> ARENA_SHIFT) + ((limit & (ARENA_SIZE - 1)) != 0);
     *span = R.runs[best_t][best_i].span;
-    return purge_run(best_t, best_i, count ? count : 1);
+    return purge_run(best_t, best_i, count ? count : 1, refused);
 }
 
 void region_get_counters(region_counters *out) { *out = R.counters; }

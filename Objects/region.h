@@ -42,8 +42,9 @@ void region_release_span(size_t first, size_t count);
 bool region_oldest_idle(uint64_t *since);
 /* Give back the memory of the oldest idle run, about `limit` bytes of it (whole
  * arenas from its end, at least one; the rest stays idle); the bytes (0: none).
- * *span: the run held memory of a freed span. */
-uint64_t region_purge_oldest_idle(uint64_t limit, bool *span);
+ * *span: the run held memory of a freed span. When the kernel refuses (locked
+ * memory), 0 with *refused set: the run stays idle, as the newest. */
+uint64_t region_purge_oldest_idle(uint64_t limit, bool *span, bool *refused);
 /* Whether arena `ai` (a global index) was ever committed: its memory and metadata are
  * then readable for as long as the process lives. Safe from any thread. */
 bool region_arena_committed(size_t ai);

@@ -99,7 +99,7 @@ uint64_t retain_idle(void) { return S.idle; }
  * 66.0. Now 67.7 MB, with 190,000 faults where it made 43,000 (stock 270,000). */
 bool retain_pools_keep(uint64_t bytes)
 {
-    return S.max_bytes && S.pools_idle + bytes <= RETAIN_POOLS_MAX;
+    return (S.max_bytes || S.max_percent > 0.0) && S.pools_idle + bytes <= RETAIN_POOLS_MAX;
 }
 
 void retain_pools_idle_add(uint64_t bytes) { S.pools_idle += bytes; }

@@ -26,27 +26,36 @@ uint64_t heap_trim_heap_bytes(void)
 
 /* Purge about `limit` bytes of the oldest idle memory freed before `before`
  * (UINT64_MAX: any), of released arenas only when released_only; the bytes, 0 when
- * there is none. */
+ * there is none, or with *refused when the kernel kept that memory (locked: it is
+ * then the newest idle memory, and the next call takes other memory). */
 static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool released_only,
-                             bool *learnable)
+                             bool *learnable, bool *refused)
 {
     *learnable = true;
+    *refused = false;
     uint64_t run_since = 0;
     bool have_run = region_oldest_idle(&run_since) && run_since < before;
     arena_meta *m = released_only ? NULL : large_oldest_idle();
     if (m && layout_large(m)->idle_since >= before)
         m = NULL;
     if (m && (!have_run || layout_large(m)->idle_since <= run_since))
-        return large_purge(m, limit);
-    return have_run ? region_purge_oldest_idle(limit, learnable) : 0;
+        return large_purge(m, limit, refused);
+    return have_run ? region_purge_oldest_idle(limit, learnable, refused) : 0;
 }
+
+/* Refusals (locked memory) a purge loop goes past before it gives up: each one moves
+ * that memory behind the rest. */
+#define PURGE_REFUSALS_MAX 8u
 
 /* Purge, oldest first, until `owed` bytes went back or nothing idle is left. */
 static void pay(uint64_t owed, bool released_only)
 {
+    unsigned refusals = 0;
     while (owed) {
-        bool learnable;
-        uint64_t bytes = purge_oldest(UINT64_MAX, owed, released_only, &learnable);
+        bool learnable, refused;
+        uint64_t bytes = purge_oldest(UINT64_MAX, owed, released_only, &learnable, &refused);
+        if (refused && ++refusals <= PURGE_REFUSALS_MAX)
+            continue;
         if (!bytes)
             return;
         retain_note_purged(bytes, false, learnable);
@@ -75,16 +84,21 @@ void heap_trim_stale(void)
 {
     uint64_t before = retain_stale_before(retain_now());
     uint64_t bytes;
-    bool learnable;
-    while ((bytes = purge_oldest(before, UINT64_MAX, false, &learnable)) != 0)
-        retain_note_purged(bytes, true, false);
+    bool learnable, refused;
+    unsigned refusals = 0;
+    while ((bytes = purge_oldest(before, UINT64_MAX, false, &learnable, &refused)) != 0
+           || (refused && ++refusals <= PURGE_REFUSALS_MAX))
+        if (bytes)
+            retain_note_purged(bytes, true, false);
 }
 
 uint64_t heap_trim_all(void)
 {
     uint64_t total = 0, bytes;
-    bool learnable;
-    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, false, &learnable)) != 0)
+    bool learnable, refused;
+    unsigned refusals = 0;
+    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, false, &learnable, &refused)) != 0
+           || (refused && ++refusals <= PURGE_REFUSALS_MAX))
         total += bytes;
     if (total)
         retain_note_purged(total, true, false);
