@@ -31,6 +31,11 @@
 
 #define MISTAKE_WINDOW_MS 1000u
 #define TICK_EVERY 32u            /* slow-path calls between two clock reads */
+/* With this much idle, every slow path reads the clock (a vDSO read): six buffers of
+ * 100-150 MiB freed, a second of sleep, then a few allocations left 57 MB resident
+ * against stock's 9 when none of them was the 32nd (Tools/bench/survey/free_big.py
+ * under harm_survey.py, 2026-12-07; the bound had learnt 48 MiB). */
+#define TICK_ALWAYS_IDLE ((uint64_t)8 << 20)
 
 static uint64_t default_now(void)
 {
@@ -259,7 +264,7 @@ uint64_t retain_stale_before(uint64_t now)
 
 bool retain_tick_due(void)
 {
-    if (--S.tick_countdown)
+    if (--S.tick_countdown && S.idle < TICK_ALWAYS_IDLE)
         return false;
     S.tick_countdown = TICK_EVERY;
     if (!S.idle)

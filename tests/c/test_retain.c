@@ -427,6 +427,21 @@ static void test_delay(void)
     CHECK(resident_pages(p, 300000) == 0);
     CHECK(st1.stale_trims > st0.stale_trims);
     CHECK(st1.idle_bytes == 0 || st1.idle_bytes < st0.idle_bytes);
+    /* With much idle memory, the first slow path after the delay gives it back (not
+     * the 32nd: a program that sleeps and then allocates little kept it). */
+    pypper_heap_set_retention((uint64_t)64 << 20, 0.0, 1000);
+    for (int i = 0; i < 4; i++) {       /* the bound learns a 12 MiB span */
+        char *b = pypper_heap_malloc(12u << 20);
+        memset(b, 4, 12u << 20);
+        pypper_heap_free(b);
+        test_clock_ms += 10;
+    }
+    CHECK(stats().idle_bytes >= (12u << 20));
+    slow_paths(40);                     /* the countdown anywhere */
+    pypper_heap_stats st2 = stats();
+    test_clock_ms += st2.retain_delay_ms + 1;
+    slow_paths(1);
+    CHECK(stats().stale_trims > st2.stale_trims && stats().idle_bytes < (1u << 20));
     retain_set_clock(NULL);
 }
 
