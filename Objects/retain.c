@@ -101,7 +101,8 @@ uint64_t retain_idle(void) { return S.idle; }
  * 2.4 MB (and the list's growth) up to its 64 MiB ceiling, and the 300,000 tuple
  * iterators zip frees at its end and the rows' tuples stayed idle with them, 57 MiB:
  * 66-71 MB resident between iterations against stock's 13, a peak of 73.4 MB against
- * 66.0. Now 67.7 MB, with 190,000 faults where it made 43,000 (stock 270,000). */
+ * 66.0. Now 67.0 MB, with 191,700 faults where it made 43,400 (stock 270,600; 20
+ * rounds, Tools/bench/survey/transpose.py has six). */
 bool retain_pools_keep(uint64_t bytes)
 {
     return (S.max_bytes || S.max_percent > 0.0) && S.pools_idle + bytes <= RETAIN_POOLS_MAX;
