@@ -164,8 +164,6 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
         memset(layout_arena_bits(idle_first), 0, idle * ARENA_BITS_BYTES);
     }
     retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
-    if (pools_dirty)        /* (an idle run of emptied pool and medium arenas) */
-        retain_pools_idle_sub((uint64_t)idle << ARENA_SHIFT);
     R.counters.arenas_committed[tier] += purged;
     if (purged)
         retain_note_growth((uint64_t)purged << ARENA_SHIFT);
@@ -295,7 +293,6 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
                 memset(layout_arena_pools(from), 0,
                        (to - from) * POOLS_PER_ARENA * sizeof(pool_meta));
                 memset(layout_arena_bits(from), 0, (to - from) * ARENA_BITS_BYTES);
-                retain_pools_idle_sub((uint64_t)(to - from) << ARENA_SHIFT);
             }
         }
         if (from > run->first && to < run->first + run->count) {
@@ -311,8 +308,6 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
             } else if (back.dirty) {
                 discard_arenas(back.first, back.count);
                 retain_idle_sub((uint64_t)back.count << ARENA_SHIFT);
-                if (back.pools_dirty)
-                    retain_pools_idle_sub((uint64_t)back.count << ARENA_SHIFT);
                 R.counters.arenas_committed[tier] -= back.count;
             }
         } else if (from > run->first) {
@@ -601,8 +596,8 @@ static bool discard_arenas(size_t first, size_t count)
 /* Joins [first, first + count) to the runs of state `dirty` that end at `first` and
  * that start at its end (each at most one: runs that would join never touch). Idle
  * runs join only runs of their kind, emptied pool and medium arenas (pools_dirty) or not:
- * those are counted apart (retain_pools_keep), and a run of both could not tell how
- * much of each a take or a purge removes. Whether it joined any. */
+ * those are counted apart (pools_idle_bytes), and a run of both could not tell how
+ * much of each it holds. Whether it joined any. */
 static bool merge_neighbours(unsigned tier, size_t first, size_t count, bool dirty, bool span,
                              bool pools_dirty, uint64_t since)
 {
@@ -638,6 +633,18 @@ static bool merge_neighbours(unsigned tier, size_t first, size_t count, bool dir
     return true;
 }
 
+/* The idle bytes of emptied pool and medium arenas, in every tier (their idle runs
+ * hold nothing else: merge_neighbours). */
+static uint64_t pools_idle_bytes(void)
+{
+    uint64_t arenas = 0;
+    for (unsigned t = 0; t < HEAP_TIERS; t++)
+        for (size_t i = 0; i < R.nruns[t]; i++)
+            if (R.runs[t][i].dirty && R.runs[t][i].pools_dirty)
+                arenas += R.runs[t][i].count;
+    return arenas << ARENA_SHIFT;
+}
+
 static void release(size_t first, size_t count, bool discard, bool span)
 {
     unsigned tier = (unsigned)(first / pypper_heap_layout.arenas_per_tier);
@@ -648,7 +655,8 @@ static void release(size_t first, size_t count, bool discard, bool span)
         m->kind = ARENA_FREE;
     }
     /* Emptied pool and medium arenas beyond what is kept of them go back at once. */
-    if (pools_dirty && !discard && !span && !retain_pools_keep((uint64_t)count << ARENA_SHIFT))
+    if (pools_dirty && !discard && !span
+        && !retain_pools_keep(pools_idle_bytes(), (uint64_t)count << ARENA_SHIFT))
         discard = true;
     /* Memory the kernel keeps (locked) stays idle: it is not zero. */
     if (discard && !discard_arenas(first, count))
@@ -664,8 +672,6 @@ static void release(size_t first, size_t count, bool discard, bool span)
         R.counters.arenas_committed[tier] -= count;
     } else {
         retain_idle_add((uint64_t)count << ARENA_SHIFT);
-        if (pools_dirty)
-            retain_pools_idle_add((uint64_t)count << ARENA_SHIFT);
     }
     /* Merge with the released runs of the same state on either side (both: a run
      * freed between two idle runs joins them into one that can serve a longer
@@ -681,8 +687,6 @@ static void release(size_t first, size_t count, bool discard, bool span)
     if (!discard) {
         discard_arenas(first, count);
         retain_idle_sub((uint64_t)count << ARENA_SHIFT);
-        if (pools_dirty)
-            retain_pools_idle_sub((uint64_t)count << ARENA_SHIFT);
         R.counters.arenas_committed[tier] -= count;
     }
 }
@@ -733,8 +737,6 @@ static uint64_t purge_run(unsigned tier, size_t i, size_t count, bool *refused)
     R.counters.arenas_committed[tier] -= count;
     uint64_t bytes = (uint64_t)count << ARENA_SHIFT;
     retain_idle_sub(bytes);
-    if (run->pools_dirty)
-        retain_pools_idle_sub(bytes);
     run->count -= count;
     if (run->count == 0)
         drop_run(tier, i);

@@ -48,7 +48,6 @@ static struct {
     uint32_t delay_ms;
     uint64_t bound;
     uint64_t idle;
-    uint64_t pools_idle;          /* of which emptied pool and medium arenas */
     uint64_t last_bound_purge;    /* clock of the last purge for the bound; 0: none */
     uint64_t last_bound_bytes;    /* its size */
     uint64_t sum_since;           /* clock of the first purge of the bound's window */
@@ -103,16 +102,9 @@ uint64_t retain_idle(void) { return S.idle; }
  * 66-71 MB resident between iterations against stock's 13, a peak of 73.4 MB against
  * 66.0. Now 67.0 MB, with 191,700 faults where it made 43,400 (stock 270,600; 20
  * rounds, Tools/bench/survey/transpose.py has six). */
-bool retain_pools_keep(uint64_t bytes)
+bool retain_pools_keep(uint64_t idle_pools, uint64_t bytes)
 {
-    return (S.max_bytes || S.max_percent > 0.0) && S.pools_idle + bytes <= RETAIN_POOLS_MAX;
-}
-
-void retain_pools_idle_add(uint64_t bytes) { S.pools_idle += bytes; }
-
-void retain_pools_idle_sub(uint64_t bytes)
-{
-    S.pools_idle = bytes < S.pools_idle ? S.pools_idle - bytes : 0;
+    return (S.max_bytes || S.max_percent > 0.0) && idle_pools + bytes <= RETAIN_POOLS_MAX;
 }
 
 uint64_t retain_idle_hint(void) { return __atomic_load_n(&S.idle, __ATOMIC_RELAXED); }

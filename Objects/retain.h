@@ -31,14 +31,12 @@ uint64_t retain_idle(void);
 /* Any thread, no lock (a hint for the sampler thread): the idle bytes. */
 uint64_t retain_idle_hint(void);
 
-/* Of the idle bytes, those of emptied pool and medium arenas (blocks up to 32 KiB):
- * they stay idle only up to RETAIN_POOLS_MAX (pymalloc gives an emptied arena back at
- * once), whatever the bound has learnt from large blocks. keep: whether an emptied
- * arena of `bytes` may stay idle now (else it goes back at once). */
+/* Emptied pool and medium arenas (blocks up to 32 KiB) stay idle only up to
+ * RETAIN_POOLS_MAX (pymalloc gives an emptied arena back at once), whatever the bound
+ * has learnt from large blocks: whether one of `bytes` may stay idle now, with
+ * `idle_pools` bytes of them idle already (else it goes back at once). */
 #define RETAIN_POOLS_MAX RETAIN_BOUND_MIN
-bool retain_pools_keep(uint64_t bytes);
-void retain_pools_idle_add(uint64_t bytes);
-void retain_pools_idle_sub(uint64_t bytes);
+bool retain_pools_keep(uint64_t idle_pools, uint64_t bytes);
 
 /* The heap committed `bytes` of fresh arenas: while memory is idle, as much of it is
  * owed back (see retain_excess). */

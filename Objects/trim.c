@@ -24,38 +24,42 @@ uint64_t heap_trim_heap_bytes(void)
     return committed > idle ? committed - idle : 0;
 }
 
-/* Purge about `limit` bytes of the oldest idle memory freed before `before`
- * (UINT64_MAX: any), of released arenas only when released_only; the bytes, 0 when
- * there is none, or with *refused when the kernel kept that memory (locked: it is
- * then the newest idle memory, and the next call takes other memory). */
-static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool released_only,
-                             bool *learnable, bool *refused)
-{
-    *learnable = true;
-    *refused = false;
-    uint64_t run_since = 0;
-    bool have_run = region_oldest_idle(&run_since) && run_since < before;
-    arena_meta *m = released_only ? NULL : large_oldest_idle();
-    if (m && layout_large(m)->idle_since >= before)
-        m = NULL;
-    if (m && (!have_run || layout_large(m)->idle_since <= run_since))
-        return large_purge(m, limit, refused);
-    return have_run ? region_purge_oldest_idle(limit, learnable, refused) : 0;
-}
-
 /* Refusals (locked memory) a purge loop goes past before it gives up: each one moves
  * that memory behind the rest. */
 #define PURGE_REFUSALS_MAX 8u
+
+/* Purge about `limit` bytes of the oldest idle memory freed before `before`
+ * (UINT64_MAX: any), of released arenas only when released_only; the bytes, 0 when
+ * there is none. Memory the kernel keeps (locked) becomes the newest idle memory and
+ * the next oldest is tried, up to PURGE_REFUSALS_MAX in all for the loop that counts
+ * them in *refusals. */
+static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool released_only,
+                             bool *learnable, unsigned *refusals)
+{
+    for (;;) {
+        bool refused = false;
+        *learnable = true;
+        uint64_t run_since = 0, bytes = 0;
+        bool have_run = region_oldest_idle(&run_since) && run_since < before;
+        arena_meta *m = released_only ? NULL : large_oldest_idle();
+        if (m && layout_large(m)->idle_since >= before)
+            m = NULL;
+        if (m && (!have_run || layout_large(m)->idle_since <= run_since))
+            bytes = large_purge(m, limit, &refused);
+        else if (have_run)
+            bytes = region_purge_oldest_idle(limit, learnable, &refused);
+        if (!refused || ++*refusals > PURGE_REFUSALS_MAX)
+            return bytes;
+    }
+}
 
 /* Purge, oldest first, until `owed` bytes went back or nothing idle is left. */
 static void pay(uint64_t owed, bool released_only)
 {
     unsigned refusals = 0;
     while (owed) {
-        bool learnable, refused;
-        uint64_t bytes = purge_oldest(UINT64_MAX, owed, released_only, &learnable, &refused);
-        if (refused && ++refusals <= PURGE_REFUSALS_MAX)
-            continue;
+        bool learnable;
+        uint64_t bytes = purge_oldest(UINT64_MAX, owed, released_only, &learnable, &refusals);
         if (!bytes)
             return;
         retain_note_purged(bytes, false, learnable);
@@ -84,21 +88,18 @@ void heap_trim_stale(void)
 {
     uint64_t before = retain_stale_before(retain_now());
     uint64_t bytes;
-    bool learnable, refused;
+    bool learnable;
     unsigned refusals = 0;
-    while ((bytes = purge_oldest(before, UINT64_MAX, false, &learnable, &refused)) != 0
-           || (refused && ++refusals <= PURGE_REFUSALS_MAX))
-        if (bytes)
-            retain_note_purged(bytes, true, false);
+    while ((bytes = purge_oldest(before, UINT64_MAX, false, &learnable, &refusals)) != 0)
+        retain_note_purged(bytes, true, false);
 }
 
 uint64_t heap_trim_all(void)
 {
     uint64_t total = 0, bytes;
-    bool learnable, refused;
+    bool learnable;
     unsigned refusals = 0;
-    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, false, &learnable, &refused)) != 0
-           || (refused && ++refusals <= PURGE_REFUSALS_MAX))
+    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, false, &learnable, &refusals)) != 0)
         total += bytes;
     if (total)
         retain_note_purged(total, true, false);
