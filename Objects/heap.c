@@ -230,6 +230,11 @@ void *pypper_heap_realloc(void *p, size_t n)
      * than stock's realloc, which gives the tail back). */
     if (n > MEDIUM_MAX && have > MEDIUM_MAX && (n > have || have - n >= PAGE_SIZE)
         && large_resize_in_place(m, p, n)) {
+        /* Fresh memory a growth took while some was idle is owed now, while that idle
+         * memory is there: a bytearray of 8 MiB grown into a fresh arena, then copied
+         * (the copy taking idle arenas), owed nothing by the time the next free
+         * trimmed, and its peak grew by an arena an iteration (tmp_bytearray.py). */
+        heap_trim();
         UNLOCK();
         return p;
     }
@@ -303,20 +308,32 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
     }
     case ARENA_LARGE: {
         info->kind = PYPPER_BLOCK_LARGE;
-        unsigned page = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
-        /* Walk back to the start of the run holding the page. */
-        for (int i = (int)page; i >= 0; i--) {
-            unsigned len = layout_large(m)->run_pages[i];
-            if (len) {
-                size_t color = layout_run_offset(m, (unsigned)i);
-                char *block = (char *)info->arena + ((size_t)i << PAGE_SHIFT) + color;
-                if ((unsigned)i + len > page && (const char *)p >= block) {
-                    info->block = block;
-                    info->size = ((size_t)len << PAGE_SHIFT) - color;
-                    info->allocated = true;
-                }
+        size_t page = ((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1);
+        /* Walk back to the start of the run holding the page, across the arenas of
+         * its zone (a run may start in an earlier large arena, Objects/large.c). */
+        for (size_t back = 0, a = ai; back <= PAGE_RUN_MAX >> ARENA_SHIFT; back++, a--) {
+            const arena_meta *am = layout_meta(a);
+            if (am->kind != ARENA_LARGE || am->tier != m->tier)
                 return;
+            for (int i = back ? (int)PAGES_PER_ARENA - 1 : (int)page; i >= 0; i--) {
+                unsigned len = layout_large(am)->run_pages[i];
+                if (len) {
+                    size_t color = layout_run_offset(am, (unsigned)i);
+                    char *block = layout_arena_base(a) + ((size_t)i << PAGE_SHIFT) + color;
+                    if (((size_t)i + len > page + back * PAGES_PER_ARENA)
+                        && (const char *)p >= block) {
+                        info->block = block;
+                        info->size = ((size_t)len << PAGE_SHIFT) - color;
+                        info->allocated = true;
+                    }
+                    return;
+                }
+                if (!((layout_large(am)->page_used[i >> 6] >> (i & 63)) & 1u))
+                    return;     /* a free page before p's: no run holds it */
             }
+            if (a == 0 || (a & (pypper_heap_layout.arenas_per_tier - 1)) == 0
+                || !region_arena_committed(a - 1))
+                return;
         }
         return;
     }

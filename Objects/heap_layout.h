@@ -37,7 +37,9 @@
 #define PAGE_SHIFT 12u
 #define PAGE_SIZE (1u << PAGE_SHIFT)
 #define PAGES_PER_ARENA (ARENA_SIZE / PAGE_SIZE)
-#define LARGE_MAX (ARENA_SIZE / 2)        /* above: a span of whole arenas */
+#define LARGE_MAX (ARENA_SIZE / 2)        /* above: a span of whole arenas, for a block
+                                             that may grow (realloc) */
+#define PAGE_RUN_MAX ((size_t)4 << 20)    /* above (any block): a span of whole arenas */
 #define RUN_COLOR_SHIFT 6u                /* a page run's block starts 64*k bytes in */
 #define RUN_COLORS 64u                    /* k < RUN_COLORS, within the run's slack */
 #define GRANULES_PER_POOL (POOL_SIZE / GRANULE)
@@ -111,7 +113,8 @@ _Static_assert(2 * MEDIUM_WORDS == POOLS_PER_ARENA * POOL_BITS_WORDS,
 typedef struct arena_meta {
     uint8_t kind;              /* enum arena_kind */
     uint8_t tier;
-    uint8_t clean;             /* ARENA_POOLS: committed fresh (its never-used pools fault in) */
+    uint8_t clean;             /* handed out not resident, all zero (region.c); ARENA_POOLS:
+                                  its never-used pools fault in */
     uint8_t parked;            /* ARENA_POOLS / ARENA_MEDIUM, wholly free while a session
                                   keeps it: 1 seen so at a park pass, 2 its pages given back */
     uint16_t free_pools;       /* ARENA_POOLS: pools not in use */

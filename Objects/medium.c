@@ -193,6 +193,8 @@ static void note_freed(arena_meta *m, unsigned first, unsigned end)
 static arena_meta *new_medium_arena(unsigned tier)
 {
     bool zeroed;
+    if (!region_idle_holds(tier, 1))
+        large_lend_free(tier);
     arena_meta *m = region_take_arena(tier, ARENA_MEDIUM, &zeroed);
     if (!m)
         return NULL;

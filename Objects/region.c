@@ -46,7 +46,17 @@ static struct {
     size_t nruns[HEAP_TIERS];
     region_bind_fn binder;
     region_counters counters;
+    bool for_pages;         /* the arenas being taken become large arenas' pages:
+                               region_take_page_arenas */
 } R;
+
+/* Fresh memory handed out: the arena debt (retain.h), but not for arenas that become
+ * a large arena's pages, whose fresh pages large.c reports as they are taken. */
+static void note_growth(uint64_t bytes)
+{
+    if (!R.for_pages)
+        retain_note_growth(bytes);
+}
 
 static void *reserve(size_t len)
 {
@@ -54,7 +64,7 @@ static void *reserve(size_t len)
     return p == MAP_FAILED ? NULL : p;
 }
 
-int region_init(void)
+PYPPER_SMALL_CODE int region_init(void)
 {
     if (pypper_heap_layout.base)
         return 0;
@@ -157,6 +167,8 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
 {
     size_t purged = count - idle;
     memset(layout_meta(first), 0, count * sizeof(arena_meta));
+    for (size_t a = first; a < first + count; a++)
+        layout_meta(a)->clean = a < idle_first || a >= idle_first + idle;
     /* 12 KiB of records an arena: only where a pool or medium arena wrote them (a
      * span of 1 MiB taken from idle memory spent 4% of bytes(1 << 20) zeroing them). */
     if (pools_dirty) {
@@ -166,7 +178,7 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
     retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
     R.counters.arenas_committed[tier] += purged;
     if (purged)
-        retain_note_growth((uint64_t)purged << ARENA_SHIFT);
+        note_growth((uint64_t)purged << ARENA_SHIFT);
     *zeroed = idle == 0;
     *fresh = purged;
     return first;
@@ -279,8 +291,8 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
                                            size_t first, size_t count, bool *zeroed,
                                            size_t *fresh)
 {
-    static size_t drop[MAX_FREE_RUNS];
-    size_t end = first + count, idle = 0, ndrop = 0;
+    static size_t drop[MAX_FREE_RUNS], idle_from[MAX_FREE_RUNS], idle_to[MAX_FREE_RUNS];
+    size_t end = first + count, idle = 0, ndrop = 0, npieces = 0;
     for (size_t k = 0; k < n; k++) {
         free_run *run = sorted[k];
         size_t from = run->first > first ? run->first : first;
@@ -289,6 +301,8 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
             continue;
         if (run->dirty) {
             idle += to - from;
+            idle_from[npieces] = from;
+            idle_to[npieces++] = to;
             if (run->pools_dirty) {
                 memset(layout_arena_pools(from), 0,
                        (to - from) * POOLS_PER_ARENA * sizeof(pool_meta));
@@ -324,7 +338,14 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
     qsort(drop, ndrop, sizeof drop[0], descending);
     for (size_t i = 0; i < ndrop; i++)
         drop_run(tier, drop[i]);
-    return hand_out(tier, first, count, first, idle, false, zeroed, fresh);
+    hand_out(tier, first, count, first, idle, false, zeroed, fresh);
+    /* Which arenas are resident (arena_meta.clean): the idle pieces, wherever they are. */
+    for (size_t a = first; a < end; a++)
+        layout_meta(a)->clean = 1;
+    for (size_t k = 0; k < npieces; k++)
+        for (size_t a = idle_from[k]; a < idle_to[k]; a++)
+            layout_meta(a)->clean = 0;
+    return first;
 }
 
 /* No idle run holds `count` arenas: of the windows of `count` arenas inside extents
@@ -383,19 +404,19 @@ PYPPER_RARE_CODE static size_t take_idle_window(unsigned tier, size_t count, boo
     return take_window(tier, sorted + best_k, best_n, best_first, count, zeroed, fresh);
 }
 
-size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *zeroed,
-                          size_t *fresh)
+/* Of the idle runs long enough, the shortest (best fit: keeps larger runs whole),
+ * from its front; with fit_pages, first the front or back `count` arenas whose
+ * resident pages fit the block best (misfit). Its index, or (size_t)-1; *any_idle:
+ * some run is idle. */
+static size_t best_idle_run(unsigned tier, size_t count, size_t fit_pages, bool *back_out,
+                            bool *any_idle)
 {
-    /* Released runs first, idle (resident) ones before purged ones. Purged
-     * pages read as zero; the metadata of any released run is stale and is reset.
-     * Of the idle runs long enough, the shortest (best fit: keeps larger runs
-     * whole), from its front; with fit_pages, first the front or back `count`
-     * arenas whose resident pages fit the block best (misfit). */
     size_t best = (size_t)-1, best_cost = 0;
-    bool best_back = false, fit = fit_pages && R.resident, any_idle = false;
+    bool fit = fit_pages && R.resident;
+    *any_idle = false;
     for (size_t i = 0; i < R.nruns[tier]; i++) {
         const free_run *run = &R.runs[tier][i];
-        any_idle = any_idle || run->dirty;
+        *any_idle = *any_idle || run->dirty;
         if (!run->dirty || run->count < count)
             continue;
         for (int back = 0; back < 2 && (!back || (fit && run->count > count)); back++) {
@@ -405,10 +426,44 @@ size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *z
                 || (cost == best_cost && run->count < R.runs[tier][best].count)) {
                 best = i;
                 best_cost = cost;
-                best_back = back;
+                *back_out = back;
             }
         }
     }
+    return best;
+}
+
+bool region_idle_holds(unsigned tier, size_t count)
+{
+    for (size_t i = 0; i < R.nruns[tier]; i++)
+        if (R.runs[tier][i].dirty && R.runs[tier][i].count >= count)
+            return true;
+    return false;
+}
+
+PYPPER_SMALL_CODE size_t region_take_page_arenas(unsigned tier, size_t count, bool idle_only, bool *zeroed,
+                               size_t *fresh)
+{
+    size_t ai;
+    R.for_pages = true;
+    if (idle_only) {
+        bool back = false, any_idle;
+        size_t best = best_idle_run(tier, count, 0, &back, &any_idle);
+        ai = best == (size_t)-1 ? best : take_from_run(tier, best, count, back, zeroed, fresh);
+    } else {
+        ai = region_take_arenas(tier, count, 0, zeroed, fresh);
+    }
+    R.for_pages = false;
+    return ai;
+}
+
+size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *zeroed,
+                          size_t *fresh)
+{
+    /* Released runs first, idle (resident) ones before purged ones. Purged
+     * pages read as zero; the metadata of any released run is stale and is reset. */
+    bool best_back = false, any_idle;
+    size_t best = best_idle_run(tier, count, fit_pages, &best_back, &any_idle);
     if (best != (size_t)-1)
         return take_from_run(tier, best, count, best_back, zeroed, fresh);
     size_t mixed = any_idle && R.nruns[tier] > 1 ? take_idle_window(tier, count, zeroed, fresh)
@@ -432,10 +487,20 @@ size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *z
     __atomic_store_n(&R.bump[tier], local + count, __ATOMIC_RELEASE);
     R.counters.arenas_committed[tier] += count;
     R.counters.arenas_high[tier] = R.bump[tier];
+    for (size_t a = first; a < first + count; a++)
+        layout_meta(a)->clean = 1;
     *zeroed = true;
     *fresh = count;        /* fresh anonymous memory (and zeroed metadata) */
-    retain_note_growth((uint64_t)count << ARENA_SHIFT);
+    note_growth((uint64_t)count << ARENA_SHIFT);
     return first;
+}
+
+PYPPER_SMALL_CODE bool region_extend_pages(size_t first, size_t count, size_t *fresh)
+{
+    R.for_pages = true;
+    bool done = region_extend(first, count, fresh);
+    R.for_pages = false;
+    return done;
 }
 
 bool region_extend(size_t first, size_t count, size_t *fresh)
@@ -454,8 +519,10 @@ bool region_extend(size_t first, size_t count, size_t *fresh)
     __atomic_store_n(&R.bump[tier], local + count, __ATOMIC_RELEASE);
     R.counters.arenas_committed[tier] += count;
     R.counters.arenas_high[tier] = R.bump[tier];
+    for (size_t a = first; a < first + count; a++)
+        layout_meta(a)->clean = 1;
     *fresh = count;
-    retain_note_growth((uint64_t)count << ARENA_SHIFT);
+    note_growth((uint64_t)count << ARENA_SHIFT);
     return true;
 }
 

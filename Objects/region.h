@@ -21,12 +21,24 @@ void region_set_binder(region_bind_fn fn);
  * the last ones. */
 size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *zeroed,
                           size_t *fresh);
+/* The same for arenas that become a large arena's pages (Objects/large.c), which owe
+ * no arena debt (retain.h: large.c reports their fresh pages as it takes them); from
+ * idle runs only (released arenas still resident, best fit) when idle_only, then
+ * (size_t)-1 when none holds `count` arenas. Each arena's `clean` (arena_meta) tells
+ * whether it was handed out not resident. */
+size_t region_take_page_arenas(unsigned tier, size_t count, bool idle_only, bool *zeroed,
+                               size_t *fresh);
+/* Whether an idle released run holds `count` arenas. */
+bool region_idle_holds(unsigned tier, size_t count);
 /* A span from arena `first` on (`count` arenas) holds a block of `pages` pages: the
  * arenas' residency hints grow to the pages it reaches in each. */
 void region_note_pages(size_t first, size_t count, size_t pages);
 /* Take the `count` arenas from global index `first` on, when they are free (released,
  * or the tier's bump end): a span grows in place. *fresh: how many are not resident. */
 bool region_extend(size_t first, size_t count, size_t *fresh);
+/* The same for arenas that become a large arena's pages (no arena debt, as
+ * region_take_page_arenas). */
+bool region_extend_pages(size_t first, size_t count, size_t *fresh);
 /* One arena of `tier` for a heap part: its metadata zeroed, then kind and tier set;
  * NULL when none can be committed. *zeroed: not resident, all zero. The caller tells
  * retain.c about fresh memory as it hands it out. */

@@ -847,7 +847,7 @@ static PyMemAllocatorEx recording(int d)
     return (PyMemAllocatorEx){&S.inner[d], wrap_malloc, wrap_calloc, wrap_realloc, wrap_free};
 }
 
-static void wrap_domains(void)
+PYPPER_SMALL_CODE static void wrap_domains(void)
 {
     for (int d = 0; d < 2; d++)
         PyMem_GetAllocator(wrapped_domains[d], &S.inner[d]);

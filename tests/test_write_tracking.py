@@ -234,12 +234,18 @@ def test_huge_blocks_move_only_while_untracked():
         def grow():
             moves = pypper.heap_stats()["retention"]["span_moves"]
             blockers, a, relocations = [], list(range(300_000)), 0
+            # (Made to its size, 2.4 MB of items are a page run; grown once, a span,
+            # whose pages realloc can move.)
+            a.append(-1)
+            a.pop()
             for _ in range(6):
                 at, size = buffer(a)
                 end = at + (size + ARENA - 1) // ARENA * ARENA
                 for _ in range(64):     # a block in the arena after the items, if free
-                    blockers.append(bytearray(600_000))
-                    if buffer(blockers[-1])[0] == end:
+                    blocker = bytearray(600_000)
+                    blocker += b"+"     # grown: a span of its own (Objects/large.c)
+                    blockers.append(blocker)
+                    if buffer(blocker)[0] == end:
                         break
                 a.extend(range(len(a), len(a) + len(a) // 2))
                 relocations += buffer(a)[0] != at

@@ -50,7 +50,8 @@ static void test_lookup_and_tiers(void)
     CHECK(old == -1);
     char *cold = pypper_heap_malloc(24);
     char *cold_large = pypper_heap_malloc(100000);
-    char *cold_huge = pypper_heap_malloc(3 << 20);
+    char *cold_huge = pypper_heap_malloc(5 << 20);
+    char *cold_long = pypper_heap_malloc(3 << 20);
     pypper_placement_set_scope(-1);
     pypper_heap_lookup(cold, &info);
     CHECK(info.tier == PYPPER_TIER_SLOW && info.allocated);
@@ -63,7 +64,14 @@ static void test_lookup_and_tiers(void)
     CHECK(info.block == cold_large && info.size == 102400 - color);
     pypper_heap_lookup(cold_huge + (2 << 20) + 7, &info);
     CHECK(info.kind == PYPPER_BLOCK_HUGE && info.block == cold_huge && info.allocated);
-    CHECK(info.size == (size_t)3 << 20 && info.tier == PYPPER_TIER_SLOW);
+    CHECK(info.size == (size_t)5 << 20 && info.tier == PYPPER_TIER_SLOW);
+    /* Up to PAGE_RUN_MAX, a block that is not grown by realloc is a page run, across
+     * the edges of adjacent large arenas: found from any of its pages. */
+    pypper_heap_lookup(cold_long + (2 << 20) + 7, &info);
+    CHECK(info.kind == PYPPER_BLOCK_LARGE && info.block == cold_long && info.allocated);
+    CHECK(info.size >= (size_t)3 << 20 && info.size < ((size_t)3 << 20) + PAGE_SIZE);
+    pypper_heap_lookup(cold_long + (3 << 20) + PAGE_SIZE, &info);
+    CHECK(info.block != cold_long);
 
     char *in_fast = pypper_heap_malloc_in(PYPPER_TIER_FAST, 64);
     pypper_heap_lookup(in_fast, &info);
@@ -75,6 +83,7 @@ static void test_lookup_and_tiers(void)
     pypper_heap_free(cold);
     pypper_heap_free(cold_large);
     pypper_heap_free(cold_huge);
+    pypper_heap_free(cold_long);
     pypper_heap_free(in_fast);
 }
 
@@ -792,7 +801,7 @@ static bool grow_huge(unsigned times)
         p[i] = (unsigned char)(i >> 12);
     for (unsigned t = 0; t < times && p; t++) {
         size_t m = n + n / 2;
-        blockers[t] = pypper_heap_malloc(LARGE_MAX + 1);
+        blockers[t] = pypper_heap_malloc(PAGE_RUN_MAX + 1);
         p = pypper_heap_realloc(p, m);
         CHECK(p != NULL);
         for (size_t i = n; p && i < m; i += 4096)

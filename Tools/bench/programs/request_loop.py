@@ -4,8 +4,9 @@ them; the last 64 requests are kept (a rolling window, like a server's recent-re
 log), older ones are freed. Sizes come from a seeded generator, the same each run.
 Stock's figures depend on glibc's layout, which small differences in what the process
 allocated first decide (sys.argv, the environment, this docstring's length): it either
-trims its heap's top at each large free, 58,700 faults in 0.8 s, or keeps it, 10,200
-in 0.18 s (2026-12-07; the drop-in 29,000-35,000 and 0.44-0.51 s either way;
+trims its heap's top at each large free, 49,900-58,700 faults in 0.7-0.8 s, or keeps
+it, 10,200 in 0.18 s (2026-12-07; the drop-in 29,000-35,000 and 0.44-0.51 s either way
+until its page runs became one heap of pages that day, 6,300 and 0.15 s since;
 Doc/heap.md)."""
 import random
 from collections import deque

@@ -1,0 +1,618 @@
+/* Objects/page_runs.c: the heap of page runs, blocks above MEDIUM_MAX that get pages
+ * of their own (so that one of them can move between tiers alone): up to LARGE_MAX
+ * any block, up to PAGE_RUN_MAX one that realloc does not grow. Runs lie in large
+ * arenas, a page bitmap each (used, idle), and go on across the edges of adjacent
+ * large arenas (a zone), so that free pages serve any size, as glibc's one heap
+ * does. A run is taken, in this order: from idle pages (resident), best fit; from
+ * idle released arenas (region.c); from the free window with the most idle pages;
+ * by growing the zone at its end (the heap grows at its top, as glibc's does); from
+ * new arenas. Each block starts at an offset in its first page that depends on
+ * where the run is (its color). Freed pages stay idle (counted in retain.c) until
+ * Objects/trim.c gives them back (large_purge); wholly free large arenas go back to
+ * the region, idle, when another kind needs arenas (large_lend_free).
+ *
+ * Until 2026-12-07 runs were at most 512 KiB, inside one arena, and larger blocks
+ * spans of whole arenas: the allocation suite's request loop after an 8 MiB block
+ * (Tools/bench/survey/request_window.py: bodies of 1-64 KiB and a few of 256 KiB-2
+ * MiB) faulted 29,000-33,000 times in 0.46-0.64 s against stock's 5,500 and 0.13 s,
+ * as freed spans went back to pay for fresh pages of page runs and were faulted in
+ * again by the next spans (nine policy changes traded faults for peak; Doc/heap.md);
+ * now 5,900 faults, 0.14-0.21 s, peak 29.1 MB against 28.2. */
+#include "heap_internal.h"
+#include "page_runs.h"
+#include "region.h"
+#include "retain.h"
+#include "../Pypper/code_size.h"
+
+#include <string.h>
+
+static inline bool page_used(const large_body *lb, unsigned i)
+{
+    return (lb->page_used[i >> 6] >> (i & 63)) & 1u;
+}
+
+#define ARENA_PAGE_SHIFT (ARENA_SHIFT - PAGE_SHIFT)
+
+static inline bool page_idle_at(const large_body *lb, unsigned i)
+{
+    return (lb->page_idle[i >> 6] >> (i & 63)) & 1u;
+}
+
+/* A page's global index (from the heap's base) and back. */
+static inline size_t gpage_of(const void *p)
+{
+    return (size_t)((uintptr_t)((const char *)p - pypper_heap_layout.base) >> PAGE_SHIFT);
+}
+
+static inline char *gpage_addr(size_t g) { return pypper_heap_layout.base + (g << PAGE_SHIFT); }
+
+/* The large arena after arena `ai` in its zone (the arena at the next address, large
+ * and of the same tier: a page run may go on into it), or NULL. */
+static arena_meta *zone_next(size_t ai)
+{
+    size_t next = ai + 1;
+    if ((next & (pypper_heap_layout.arenas_per_tier - 1)) == 0 || !region_arena_committed(next))
+        return NULL;
+    arena_meta *n = layout_meta(next);
+    return n->kind == ARENA_LARGE ? n : NULL;
+}
+
+/* The large arena before arena `ai` in its zone, or NULL. */
+static arena_meta *zone_prev(size_t ai)
+{
+    if ((ai & (pypper_heap_layout.arenas_per_tier - 1)) == 0)
+        return NULL;
+    arena_meta *p = layout_meta(ai - 1);      /* (committed: before a committed arena) */
+    return p->kind == ARENA_LARGE ? p : NULL;
+}
+
+/* The bits of word i >> 6 from bit i up to (not including) `end`; *next: where the
+ * next word's bits start. */
+static uint64_t word_bits(unsigned i, unsigned end, unsigned *next)
+{
+    unsigned lo = i & 63, n = 64 - lo < end - i ? 64 - lo : end - i;
+    *next = i + n;
+    return (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << lo;
+}
+
+/* Global pages [g, g + count) cut at arena edges: each piece's arena, first page and
+ * length, in address order. */
+typedef struct {
+    size_t at, end;
+    arena_meta *m;
+    unsigned first, n;
+} piece_iter;
+
+static bool next_piece(piece_iter *it)
+{
+    if (it->at >= it->end)
+        return false;
+    size_t ai = it->at >> ARENA_PAGE_SHIFT;
+    it->m = layout_meta(ai);
+    it->first = (unsigned)(it->at & (PAGES_PER_ARENA - 1));
+    size_t left = it->end - it->at;
+    it->n = PAGES_PER_ARENA - it->first < left ? PAGES_PER_ARENA - it->first : (unsigned)left;
+    it->at += it->n;
+    return true;
+}
+
+static void mark_pages(arena_meta *m, unsigned first, unsigned count, bool used)
+{
+    large_body *lb = layout_large(m);
+    for (unsigned i = first, next; i < first + count; i = next) {
+        uint64_t bits = word_bits(i, first + count, &next);
+        if (used)
+            lb->page_used[i >> 6] |= bits;
+        else
+            lb->page_used[i >> 6] &= ~bits;
+    }
+    m->free_pages = (uint16_t)(used ? m->free_pages - count : m->free_pages + count);
+}
+
+/* Pages [first, first + count) of m are handed out; the idle ones among them (the
+ * others read as zero: a free page that is not idle was never touched since its arena
+ * was committed or taken purged, or was given back since, and large_purge keeps a
+ * page idle when the kernel refuses to give it back). */
+static unsigned take_idle_pages(arena_meta *m, unsigned first, unsigned count)
+{
+    large_body *lb = layout_large(m);
+    unsigned idle = 0;
+    if (m->idle_pages) {
+        for (unsigned i = first, next; i < first + count; i = next) {
+            uint64_t bits = word_bits(i, first + count, &next);
+            idle += (unsigned)__builtin_popcountll(lb->page_idle[i >> 6] & bits);
+            lb->page_idle[i >> 6] &= ~bits;
+        }
+        m->idle_pages = (uint16_t)(m->idle_pages - idle);
+        retain_idle_sub((uint64_t)idle << PAGE_SHIFT);
+    }
+    return idle;
+}
+
+/* Pages [first, first + count) of m were freed: they stay committed, idle. */
+static void keep_pages_idle(arena_meta *m, unsigned first, unsigned count)
+{
+    large_body *lb = layout_large(m);
+    unsigned added = 0;
+    for (unsigned i = first, next; i < first + count; i = next) {
+        uint64_t bits = word_bits(i, first + count, &next);
+        added += (unsigned)__builtin_popcountll(~lb->page_idle[i >> 6] & bits);
+        lb->page_idle[i >> 6] |= bits;
+    }
+    m->idle_pages = (uint16_t)(m->idle_pages + added);
+    lb->idle_since = retain_now();
+    retain_idle_add((uint64_t)added << PAGE_SHIFT);
+}
+
+/* Global pages [g, g + count) become a run's (or its growth's): marked used, their
+ * idle pages taken, the policy told of the fresh ones. Whether all were fresh. */
+static bool take_pages(size_t g, size_t count, bool growing)
+{
+    size_t idle = 0;
+    piece_iter it = {g, g + count, NULL, 0, 0};
+    while (next_piece(&it)) {
+        mark_pages(it.m, it.first, it.n, true);
+        idle += take_idle_pages(it.m, it.first, it.n);
+    }
+    if (idle < count) {
+        retain_note_fresh((uint64_t)(count - idle) << PAGE_SHIFT, true);
+        if (!growing)
+            retain_note_page_growth((uint64_t)(count - idle) << PAGE_SHIFT);
+    }
+    return idle == 0;
+}
+
+/* Global pages [g, g + count) were freed: free and idle. */
+static void free_pages(size_t g, size_t count)
+{
+    piece_iter it = {g, g + count, NULL, 0, 0};
+    while (next_piece(&it)) {
+        mark_pages(it.m, it.first, it.n, false);
+        keep_pages_idle(it.m, it.first, it.n);
+    }
+}
+
+/* The pages a search looks for in word w of m: idle ones, or any free one. */
+static inline uint64_t search_bits(const large_body *lb, unsigned w, bool idle_only)
+{
+    return idle_only ? lb->page_idle[w] : ~lb->page_used[w];
+}
+
+/* How many such pages lead the zone from arena `ai` + 1 on, up to `want`. */
+static size_t zone_lead(size_t ai, size_t want, bool idle_only)
+{
+    size_t run = 0;
+    for (arena_meta *n = zone_next(ai); n && run < want; n = zone_next(ai)) {
+        const large_body *lb = layout_large(n);
+        for (unsigned w = 0; w < PAGES_PER_ARENA / 64 && run < want; w++) {
+            uint64_t bits = search_bits(lb, w, idle_only);
+            if (bits != ~(uint64_t)0)
+                return run + (unsigned)__builtin_ctzll(~bits);
+            run += 64;
+        }
+        ai++;
+    }
+    return run;
+}
+
+/* Idle pages among global pages [g, g + count) (free ones). */
+static size_t idle_in(size_t g, size_t count)
+{
+    size_t idle = 0;
+    piece_iter it = {g, g + count, NULL, 0, 0};
+    while (next_piece(&it)) {
+        const large_body *lb = layout_large(it.m);
+        if (!it.m->idle_pages)
+            continue;
+        for (unsigned i = it.first, next; i < it.first + it.n; i = next)
+            idle += (unsigned)__builtin_popcountll(lb->page_idle[i >> 6]
+                                                   & word_bits(i, it.first + it.n, &next));
+    }
+    return idle;
+}
+
+/* The first page at or after i whose search bit is `one` (PAGES_PER_ARENA: none). */
+static unsigned next_bit(const large_body *lb, unsigned i, bool idle_only, bool one)
+{
+    while (i < PAGES_PER_ARENA) {
+        uint64_t word = search_bits(lb, i >> 6, idle_only);
+        word = (one ? word : ~word) >> (i & 63);
+        if (word)
+            return i + (unsigned)__builtin_ctzll(word);
+        i = (i | 63) + 1;
+    }
+    return PAGES_PER_ARENA;
+}
+
+/* Calls `visit` on each run of such pages (idle ones, or free ones) that starts in m,
+ * with its global first page and length (one that reaches m's end measured on into
+ * its zone, up to `cap`); stops when visit returns true. */
+typedef bool (*run_visit)(void *ctx, size_t first, size_t len);
+
+static bool runs_in(const arena_meta *m, bool idle_only, size_t cap, run_visit visit, void *ctx)
+{
+    const large_body *lb = layout_large(m);
+    size_t ai = layout_meta_index(m), base = ai << ARENA_PAGE_SHIFT;
+    unsigned i = 0;
+    /* A run at page 0 that goes on from the arena before is that arena's. */
+    const arena_meta *prev = zone_prev(ai);
+    if (prev && (search_bits(layout_large(prev), PAGES_PER_ARENA / 64 - 1, idle_only) >> 63))
+        i = next_bit(lb, 0, idle_only, false);
+    while ((i = next_bit(lb, i, idle_only, true)) < PAGES_PER_ARENA) {
+        unsigned end = next_bit(lb, i, idle_only, false);
+        size_t len = end - i;
+        if (end == PAGES_PER_ARENA && len < cap)
+            len += zone_lead(ai, cap - len, idle_only);
+        if (visit(ctx, base + i, len))
+            return true;
+        i = end;
+    }
+    return false;
+}
+
+/* Whether a run of `count` such pages may start in m (an O(1) test): m has as many,
+ * or its last page is one and its zone goes on. */
+static bool may_start(const arena_meta *m, size_t count, bool idle_only)
+{
+    unsigned have = idle_only ? m->idle_pages : m->free_pages;
+    if (have >= (count < PAGES_PER_ARENA ? count : PAGES_PER_ARENA))
+        return true;
+    return have && (search_bits(layout_large(m), PAGES_PER_ARENA / 64 - 1, idle_only) >> 63)
+           && zone_next(layout_meta_index(m));
+}
+
+typedef struct {
+    size_t count, best, best_len;
+} best_fit;
+
+static bool fit_visit(void *ctx, size_t first, size_t len)
+{
+    best_fit *f = ctx;
+    if (len < f->count || (f->best != (size_t)-1 && len >= f->best_len))
+        return false;
+    f->best = first;
+    f->best_len = len;
+    return len == f->count;            /* exact: none better */
+}
+
+/* Of the idle runs that hold `count` pages, the shortest (best fit: longer ones stay
+ * whole for longer blocks; the lowest address on a tie); its global first page, or
+ * (size_t)-1. Best fit, against first fit in address order: a heap of 5,000 buffers
+ * of 40-200 KB, one replaced at random 200,000 times, peaked at 638 MB with 158,000
+ * faults (stock python3.12: 627 MB, 158,000), first fit at 673 MB with 180,000. */
+static size_t best_idle_run(unsigned tier, size_t count)
+{
+    best_fit f = {count, (size_t)-1, 0};
+    size_t cap = count + 4 * PAGES_PER_ARENA;
+    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next)
+        if (may_start(m, count, true) && runs_in(m, true, cap, fit_visit, &f))
+            break;
+    return f.best;
+}
+
+typedef struct {
+    size_t count, best, best_idle;
+} idle_window;
+
+PYPPER_SMALL_CODE static bool window_visit(void *ctx, size_t first, size_t len)
+{
+    idle_window *w = ctx;
+    if (len < w->count)
+        return false;
+    for (int at_end = 0; at_end < 2; at_end++) {
+        size_t at = at_end ? first + len - w->count : first;
+        size_t idle = idle_in(at, w->count);
+        if (w->best == (size_t)-1 || idle > w->best_idle) {
+            w->best = at;
+            w->best_idle = idle;
+        }
+    }
+    return false;
+}
+
+/* No idle run holds `count` pages: of the free runs long enough, the window of
+ * `count` pages at either end of one that holds the most idle pages (the fewest
+ * faults, and idle memory used rather than left beside fresh pages; the lowest
+ * address on a tie); its global first page, or (size_t)-1. */
+PYPPER_SMALL_CODE static size_t most_idle_window(unsigned tier, size_t count)
+{
+    idle_window w = {count, (size_t)-1, 0};
+    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next)
+        if (may_start(m, count, false))
+            runs_in(m, false, count, window_visit, &w);
+    return w.best;
+}
+
+/* The tier's large arenas are listed by address: searches meet runs in address order
+ * (ties go to the lowest). */
+static void insert_by_address(arena_meta **head, arena_meta *m)
+{
+    arena_meta *after = NULL;
+    for (arena_meta *x = *head; x && x < m; x = x->next)
+        after = x;
+    if (!after) {
+        arena_list_push(head, m);
+        return;
+    }
+    m->prev = after;
+    m->next = after->next;
+    if (after->next)
+        after->next->prev = m;
+    after->next = m;
+}
+
+/* Arenas [ai, ai + count), just taken from the region, become large arenas of
+ * `tier` (their pages idle where they were handed out resident). */
+PYPPER_SMALL_CODE static void make_large(unsigned tier, size_t ai, size_t count)
+{
+    for (size_t a = ai; a < ai + count; a++) {
+        arena_meta *m = layout_meta(a);
+        bool clean = m->clean;
+        memset(layout_large(m), 0, sizeof(large_body));
+        m->kind = ARENA_LARGE;
+        m->tier = (uint8_t)tier;
+        m->free_pages = PAGES_PER_ARENA;
+        if (!clean)       /* an idle released arena: its pages are resident */
+            keep_pages_idle(m, 0, PAGES_PER_ARENA);
+        insert_by_address(&pypper_heap.tiers[tier].large_arenas, m);
+    }
+}
+
+/* `count` arenas made large arenas of `tier`, contiguous (their pages idle where they
+ * were handed out resident), from idle released arenas only when idle_only; the
+ * global index of the first, or (size_t)-1. */
+PYPPER_SMALL_CODE static size_t new_large_arenas(unsigned tier, size_t count, bool idle_only)
+{
+    bool zeroed;
+    size_t fresh;
+    size_t ai = region_take_page_arenas(tier, count, idle_only, &zeroed, &fresh);
+    if (ai == (size_t)-1)
+        return ai;
+    make_large(tier, ai, count);
+    return ai;
+}
+
+/* The zone of the highest large arena grown at its end by the arenas a run of
+ * `pages` needs beyond the free pages that end it, if those arenas are free
+ * (released, or the region's end): the run's global first page, or (size_t)-1. The
+ * heap of page runs then grows as one stretch, as glibc's heap grows at its top. */
+PYPPER_SMALL_CODE static size_t grow_zone(unsigned tier, size_t pages)
+{
+    arena_meta *top = NULL;
+    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next)
+        top = m;
+    if (!top || zone_next(layout_meta_index(top)))
+        return (size_t)-1;
+    size_t ai = layout_meta_index(top), tail = 0;
+    const large_body *lb = layout_large(top);
+    while (tail < PAGES_PER_ARENA && !page_used(lb, PAGES_PER_ARENA - 1 - (unsigned)tail))
+        tail++;
+    if (tail >= pages)
+        return (size_t)-1;
+    size_t more = (pages - tail + PAGES_PER_ARENA - 1) >> ARENA_PAGE_SHIFT, fresh;
+    if ((ai + more) / pypper_heap_layout.arenas_per_tier != ai / pypper_heap_layout.arenas_per_tier
+        || !region_extend_pages(ai + 1, more, &fresh))
+        return (size_t)-1;
+    make_large(tier, ai + 1, more);
+    return ((ai + 1) << ARENA_PAGE_SHIFT) - tail;
+}
+
+/* A run of `pages` pages (any length up to PAGE_RUN_MAX: it may cross arena edges
+ * within a zone of adjacent large arenas); its first byte. *zeroed: every page of
+ * the run is fresh (reads as zero), so a calloc writes nothing. */
+static void *run_alloc(unsigned tier, size_t pages, bool growing, bool *zeroed)
+{
+    /* Idle pages first, best fit: reusing resident memory makes no page faults, and
+     * leaves no idle memory to give back for fresh memory (Objects/retain.c). Then
+     * idle released arenas, then the free window with the most idle pages, then the
+     * zone grown at its end, then new arenas. */
+    size_t arenas = (pages + PAGES_PER_ARENA - 1) >> ARENA_PAGE_SHIFT, ai;
+    size_t g = best_idle_run(tier, pages);
+    if (g == (size_t)-1 && (ai = new_large_arenas(tier, arenas, true)) != (size_t)-1)
+        g = ai << ARENA_PAGE_SHIFT;
+    if (g == (size_t)-1)
+        g = most_idle_window(tier, pages);
+    if (g == (size_t)-1)
+        g = grow_zone(tier, pages);
+    if (g == (size_t)-1) {
+        heap_update_default_tier();
+        ai = new_large_arenas(tier, arenas, false);
+        if (ai == (size_t)-1)
+            return NULL;
+        g = ai << ARENA_PAGE_SHIFT;
+    }
+    *zeroed = take_pages(g, pages, growing);
+    arena_meta *head = layout_meta(g >> ARENA_PAGE_SHIFT);
+    layout_large(head)->run_pages[g & (PAGES_PER_ARENA - 1)] = (uint16_t)pages;
+    return gpage_addr(g);
+}
+
+/* Where a page run's block starts: 64*k bytes into its first page, k a function of
+ * where the run is, (first page * 23) mod 64, within the slack the run has past the
+ * block (no page is added for it). Page-aligned blocks put every copy between two of
+ * them at the same offset in a page: a copy whose destination is a few bytes ahead of
+ * its source modulo 4 KiB stalls on false store-to-load dependencies (4K aliasing).
+ * "".join((h, str(i), h)) with h of 32 KiB ran 6.9x as long as under glibc, whose
+ * chunks sit at varied offsets. Runs that start less than 64 pages apart (a copy's
+ * source and destination, often allocated together) never share a color, and a run
+ * reused in place keeps its color, so a loop's copies keep their relation to their
+ * sources, as in glibc: a color taken from a rotating sequence instead put one
+ * iteration in 64 of such a loop on the slow path (1.1-1.16x stock's time on the
+ * 64 KiB phase of tmp_str). Spans stay page-aligned: colored spans were measured and
+ * not kept (the same join at 1 and 4 MiB ran as fast as stock's either way), and a
+ * growing span's pages move with mremap, which keeps offsets in a page. */
+static unsigned run_color(const void *run, size_t n, unsigned pages)
+{
+    size_t slack_units = (((size_t)pages << PAGE_SHIFT) - n) >> RUN_COLOR_SHIFT;
+    unsigned k = (unsigned)(((uintptr_t)run >> PAGE_SHIFT) * 23u) & (RUN_COLORS - 1u);
+    if (slack_units < RUN_COLORS - 1u)
+        k %= (unsigned)slack_units + 1u;
+    return k;
+}
+
+void *page_run_alloc(unsigned tier, size_t n, bool *zeroed, bool growing)
+{
+    unsigned pages = (unsigned)((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
+    char *p = run_alloc(tier, pages, growing, zeroed);
+    if (!p)
+        return NULL;
+    unsigned k = run_color(p, n, pages);
+    arena_meta *m = layout_meta(layout_arena_index(p));
+    layout_large(m)->run_color[((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)] = (uint8_t)k;
+    return p + ((size_t)k << RUN_COLOR_SHIFT);
+}
+
+size_t page_run_usable(arena_meta *m, const void *p)
+{
+    unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
+    return ((size_t)layout_large(m)->run_pages[first] << PAGE_SHIFT) - layout_run_offset(m, first);
+}
+
+void page_run_free(arena_meta *m, void *p)
+{
+    large_body *lb = layout_large(m);
+    unsigned first = (unsigned)(((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1));
+    unsigned pages = lb->run_pages[first];
+    if (((uintptr_t)p & (PAGE_SIZE - 1)) != layout_run_offset(m, first) || pages == 0) {
+        pypper_heap.invalid_frees++;
+        return;
+    }
+    lb->run_pages[first] = 0;
+    free_pages(gpage_of(p), pages);
+}
+
+/* Whether global pages [g, g + count) are all free, in large arenas of one zone. */
+static bool pages_free(size_t g, size_t count)
+{
+    piece_iter it = {g, g + count, NULL, 0, 0};
+    while (next_piece(&it)) {
+        size_t ai = layout_meta_index(it.m);
+        if (it.first == 0 && !zone_next(ai - 1))
+            return false;
+        const large_body *lb = layout_large(it.m);
+        for (unsigned i = it.first, next; i < it.first + it.n; i = next)
+            if (lb->page_used[i >> 6] & word_bits(i, it.first + it.n, &next))
+                return false;
+    }
+    return true;
+}
+
+PYPPER_SMALL_CODE int page_run_resize(arena_meta *m, void *p, size_t n)
+{
+    large_body *lb = layout_large(m);
+    size_t g = gpage_of(p);
+    unsigned first = (unsigned)(g & (PAGES_PER_ARENA - 1));
+    unsigned have = lb->run_pages[first];
+    /* The block keeps its offset. */
+    size_t want = (n + layout_run_offset(m, first) + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    if (want == have)
+        return 1;
+    if (want < have) {
+        free_pages(g + want, have - want);
+        lb->run_pages[first] = (uint16_t)want;
+        return 1;
+    }
+    /* A block that grows past LARGE_MAX becomes a span (which grows by mremap). */
+    if (n > LARGE_MAX || !pages_free(g + have, want - have))
+        return 0;
+    take_pages(g + have, want - have, true);
+    lb->run_pages[first] = (uint16_t)want;
+    return 1;
+}
+
+static void release_large_arena(arena_meta *m)
+{
+    arena_list_unlink(&pypper_heap.tiers[m->tier].large_arenas, m);
+    region_release_arenas(layout_meta_index(m), 1, true);
+    pypper_heap.arenas_released++;
+}
+
+
+/* Whether m is wholly free and may go back to the region: not while a session
+ * retains arenas, and not the tier's only large arena (so a block that comes and goes
+ * at an arena boundary does not map and release an arena each time). */
+static bool releasable(const arena_meta *m)
+{
+    const arena_meta *head = pypper_heap.tiers[m->tier].large_arenas;
+    return m->free_pages == PAGES_PER_ARENA && !pypper_heap.retain
+           && (head != m || m->next != NULL);
+}
+
+PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refused)
+{
+    large_body *lb = layout_large(m);
+    /* From the arena's end down: first fit reuses the low pages first. */
+    uint64_t want = (limit >> PAGE_SHIFT) + ((limit & (PAGE_SIZE - 1)) != 0), pages = 0;
+    char *base = layout_arena_base(layout_meta_index(m));
+    if (!want)
+        want = 1;
+    int i = (int)PAGES_PER_ARENA - 1;
+    while (i >= 0 && pages < want) {
+        if (!page_idle_at(lb, (unsigned)i)) {
+            i--;
+            continue;
+        }
+        int top = i;
+        while (i >= 0 && page_idle_at(lb, (unsigned)i) && pages + (unsigned)(top - i) < want)
+            i--;
+        /* Pages (i, top] go back. A page the kernel keeps (locked memory) stays idle: a
+         * free page that is not idle must read as zero (take_pages). The arena is then
+         * the newest idle memory, so that others are purged before it is tried again. */
+        if (!region_discard(base + ((size_t)(i + 1) << PAGE_SHIFT), (size_t)(top - i) << PAGE_SHIFT)) {
+            lb->idle_since = retain_now() + 1;
+            *refused = pages == 0;
+            break;
+        }
+        for (int k = i + 1; k <= top; k++)
+            lb->page_idle[k >> 6] &= ~((uint64_t)1 << (k & 63));
+        pages += (unsigned)(top - i);
+    }
+    m->idle_pages = (uint16_t)(m->idle_pages - pages);
+    retain_idle_sub(pages << PAGE_SHIFT);
+    if (!m->idle_pages && releasable(m))
+        release_large_arena(m);
+    return pages << PAGE_SHIFT;
+}
+
+PYPPER_SMALL_CODE arena_meta *large_oldest_idle(void)
+{
+    arena_meta *best = NULL;
+    for (unsigned t = 0; t < HEAP_TIERS; t++)
+        for (arena_meta *m = pypper_heap.tiers[t].large_arenas; m; m = m->next) {
+            const large_body *lb = layout_large(m);
+            if (m->idle_pages && (!best || lb->idle_since < layout_large(best)->idle_since))
+                best = m;
+        }
+    return best;
+}
+
+PYPPER_SMALL_CODE void large_lend_free(unsigned tier)
+{
+    arena_meta *m = pypper_heap.tiers[tier].large_arenas;
+    while (m) {
+        arena_meta *next = m->next;
+        if (releasable(m)) {
+            /* Released idle when any page is resident (counted then as a whole idle
+             * arena: its clean pages read as zero and cost nothing, and are faulted in
+             * by the block that takes them), else as purged. */
+            bool idle = m->idle_pages != 0;
+            arena_list_unlink(&pypper_heap.tiers[tier].large_arenas, m);
+            retain_idle_sub((uint64_t)m->idle_pages << PAGE_SHIFT);
+            m->idle_pages = 0;
+            region_release_arenas(layout_meta_index(m), 1, !idle);
+            pypper_heap.arenas_released++;
+        }
+        m = next;
+    }
+}
+
+PYPPER_SMALL_CODE void large_release_empty(unsigned tier)
+{
+    arena_meta *m = pypper_heap.tiers[tier].large_arenas;
+    while (m) {
+        arena_meta *next = m->next;
+        if (!m->idle_pages && releasable(m))
+            release_large_arena(m);
+        m = next;
+    }
+}
