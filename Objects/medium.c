@@ -194,7 +194,7 @@ static arena_meta *new_medium_arena(unsigned tier)
 {
     bool zeroed;
     if (!region_idle_holds(tier, 1))
-        large_lend_free(tier);
+        large_lend_free(tier, 1);
     arena_meta *m = region_take_arena(tier, ARENA_MEDIUM, &zeroed);
     if (!m)
         return NULL;

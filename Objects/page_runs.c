@@ -8,8 +8,8 @@
  * by growing the zone at its end (the heap grows at its top, as glibc's does); from
  * new arenas. Each block starts at an offset in its first page that depends on
  * where the run is (its color). Freed pages stay idle (counted in retain.c) until
- * Objects/trim.c gives them back (large_purge); wholly free large arenas go back to
- * the region, idle, when another kind needs arenas (large_lend_free).
+ * Objects/trim.c gives them back (large_purge); wholly free, all idle large arenas go
+ * back to the region, idle, when another kind needs arenas (large_lend_free).
  *
  * Until 2026-12-07 runs were at most 512 KiB, inside one arena, and larger blocks
  * spans of whole arenas: the allocation suite's request loop after an 8 MiB block
@@ -17,7 +17,7 @@
  * MiB) faulted 29,000-33,000 times in 0.46-0.64 s against stock's 5,500 and 0.13 s,
  * as freed spans went back to pay for fresh pages of page runs and were faulted in
  * again by the next spans (nine policy changes traded faults for peak; Doc/heap.md);
- * now 5,900 faults, 0.14-0.21 s, peak 29.1 MB against 28.2. */
+ * now 5,800-5,900 faults, 0.13-0.21 s, peak 28.3-29.1 MB against 28.0-28.2. */
 #include "heap_internal.h"
 #include "page_runs.h"
 #include "region.h"
@@ -381,7 +381,7 @@ PYPPER_SMALL_CODE static size_t grow_zone(unsigned tier, size_t pages)
     arena_meta *top = NULL;
     for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next)
         top = m;
-    if (!top || zone_next(layout_meta_index(top)))
+    if (!top)
         return (size_t)-1;
     size_t ai = layout_meta_index(top), tail = 0;
     const large_body *lb = layout_large(top);
@@ -408,14 +408,20 @@ static void *run_alloc(unsigned tier, size_t pages, bool growing, bool *zeroed)
      * zone grown at its end, then new arenas. */
     size_t arenas = (pages + PAGES_PER_ARENA - 1) >> ARENA_PAGE_SHIFT, ai;
     size_t g = best_idle_run(tier, pages);
-    if (g == (size_t)-1 && (ai = new_large_arenas(tier, arenas, true)) != (size_t)-1)
-        g = ai << ARENA_PAGE_SHIFT;
+    if (g == (size_t)-1) {
+        /* Arenas may be taken: the tier of the next blocks is weighed against the
+         * fast tier's budget (until a review on 2026-12-07 only before new arenas, and
+         * a zone grown at its end took fast arenas past it: 64 blocks of 1 MiB under a
+         * budget of 8 MiB all went to the fast tier). */
+        heap_update_default_tier();
+        if ((ai = new_large_arenas(tier, arenas, true)) != (size_t)-1)
+            g = ai << ARENA_PAGE_SHIFT;
+    }
     if (g == (size_t)-1)
         g = most_idle_window(tier, pages);
     if (g == (size_t)-1)
         g = grow_zone(tier, pages);
     if (g == (size_t)-1) {
-        heap_update_default_tier();
         ai = new_large_arenas(tier, arenas, false);
         if (ai == (size_t)-1)
             return NULL;
@@ -586,24 +592,35 @@ PYPPER_SMALL_CODE arena_meta *large_oldest_idle(void)
     return best;
 }
 
-PYPPER_SMALL_CODE void large_lend_free(unsigned tier)
+PYPPER_SMALL_CODE bool large_lend_free(unsigned tier, size_t count)
 {
-    arena_meta *m = pypper_heap.tiers[tier].large_arenas;
-    while (m) {
-        arena_meta *next = m->next;
-        if (releasable(m)) {
-            /* Released idle when any page is resident (counted then as a whole idle
-             * arena: its clean pages read as zero and cost nothing, and are faulted in
-             * by the block that takes them), else as purged. */
-            bool idle = m->idle_pages != 0;
-            arena_list_unlink(&pypper_heap.tiers[tier].large_arenas, m);
-            retain_idle_sub((uint64_t)m->idle_pages << PAGE_SHIFT);
-            m->idle_pages = 0;
-            region_release_arenas(layout_meta_index(m), 1, !idle);
-            pypper_heap.arenas_released++;
-        }
-        m = next;
+    /* The highest stretch of `count` adjacent large arenas that are wholly free and
+     * all idle (the top of the heap of pages, which best fit reaches last). Only
+     * those: released idle, an arena counts a whole arena's idle bytes, and a review
+     * (2026-12-07) found one lent with 2 resident pages counted as 1 MiB idle, which
+     * the debts then "paid" by giving back 2 pages. */
+    arena_meta *last = NULL, *pick = NULL;
+    size_t stretch = 0;
+    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next) {
+        bool whole = m->idle_pages == PAGES_PER_ARENA && releasable(m);
+        bool next_to = last && layout_meta_index(m) == layout_meta_index(last) + 1;
+        stretch = whole ? (next_to ? stretch + 1 : 1) : 0;
+        last = whole ? m : NULL;
+        if (stretch >= count)
+            pick = m;
     }
+    if (!pick)
+        return false;
+    size_t first = layout_meta_index(pick) + 1 - count;
+    for (size_t a = first; a < first + count; a++) {
+        arena_meta *m = layout_meta(a);
+        arena_list_unlink(&pypper_heap.tiers[tier].large_arenas, m);
+        retain_idle_sub((uint64_t)PAGES_PER_ARENA << PAGE_SHIFT);
+        m->idle_pages = 0;
+        pypper_heap.arenas_released++;
+    }
+    region_release_arenas(first, count, false);     /* idle, counted again there */
+    return true;
 }
 
 PYPPER_SMALL_CODE void large_release_empty(unsigned tier)

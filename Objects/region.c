@@ -533,11 +533,10 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
     if (ai == (size_t)-1)
         return NULL;
     arena_meta *m = layout_meta(ai);
-    /* Its page or unit records: stale if it was used before (a span's arenas never
-     * write theirs, so a 1 GiB block zeroes 48 KiB of records, not 900 KiB). */
-    if (kind == ARENA_LARGE)
-        memset(layout_large(m), 0, sizeof(large_body));
-    else if (kind == ARENA_MEDIUM)
+    /* Its unit records: stale if it was used before (a span's arenas never write
+     * theirs, so a 1 GiB block zeroes 48 KiB of records, not 900 KiB; a large arena's
+     * page records are reset where page_runs.c makes one). */
+    if (kind == ARENA_MEDIUM)
         memset(layout_medium(m), 0, sizeof(medium_body));
     m->kind = (uint8_t)kind;
     m->tier = (uint8_t)tier;

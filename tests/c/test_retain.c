@@ -276,18 +276,18 @@ static void test_page_runs_cross_arenas(void)
 
 /* With nothing free in the large arenas, the heap of page runs grows at its end, into
  * the arenas after its last one: runs made in a row lie back to back (glibc's heap
- * grows at its top). Each run's block starts in the page after the last one's. */
+ * grows at its top). Each run's block starts in the page after the last one's. In
+ * the slow tier, which nothing else here uses: the arenas after its end are free. */
 static void test_page_heap_grows_at_its_end(void)
 {
     const size_t arena = (size_t)1 << ARENA_SHIFT;
     const size_t sizes[] = {arena + arena / 2, 2 * arena, arena + 7 * PAGE_SIZE, 3 * arena};
     char *blocks[4];
-    pypper_heap_trim();
-    /* Fill what the large arenas have free with a run that needs all of it. */
     for (int i = 0; i < 4; i++) {
-        blocks[i] = pypper_heap_malloc(sizes[i]);
+        blocks[i] = pypper_heap_malloc_in(PYPPER_TIER_SLOW, sizes[i]);
         memset(blocks[i], i, sizes[i]);
     }
+    CHECK(layout_tier(blocks[0]) == PYPPER_TIER_SLOW);
     for (int i = 1; i < 4; i++) {
         uintptr_t end = ((uintptr_t)blocks[i - 1] + sizes[i - 1] + PAGE_SIZE - 1)
                         & ~(uintptr_t)(PAGE_SIZE - 1);
@@ -330,21 +330,25 @@ static void test_page_runs_best_fit(void)
 
 /* Wholly free large arenas serve other kinds: freed page runs leave large arenas all
  * idle, and a span that no idle released run holds takes them (lent back to the
- * region) instead of fresh arenas; page runs take released idle arenas back. */
+ * region) instead of fresh arenas; page runs take released idle arenas back. In the
+ * slow tier, whose heap of pages grows at its end there (after
+ * test_page_heap_grows_at_its_end): the two runs lie back to back. */
 static void test_free_large_arenas_serve_spans(void)
 {
     const size_t arena = (size_t)1 << ARENA_SHIFT;
     const size_t run = PAGE_RUN_MAX, span = PAGE_RUN_MAX + arena;
     learn_spans(2 * span);
     pypper_heap_trim();
-    char *a = pypper_heap_malloc(run), *b = pypper_heap_malloc(run);
+    char *a = pypper_heap_malloc_in(PYPPER_TIER_SLOW, run);
+    char *b = pypper_heap_malloc_in(PYPPER_TIER_SLOW, run);
+    CHECK(b == a + run);
     memset(a, 1, run);
     memset(b, 2, run);
     pypper_heap_free(a);
     pypper_heap_free(b);
     long before = minor_faults();
-    char *s = pypper_heap_malloc(span);
-    CHECK(s >= a && s + span <= b + run + arena);
+    char *s = pypper_heap_malloc_in(PYPPER_TIER_SLOW, span);
+    CHECK(s >= a && s + span <= b + run);
     pypper_block_info info;
     pypper_heap_lookup(s, &info);
     CHECK(info.kind == PYPPER_BLOCK_HUGE);
@@ -352,7 +356,7 @@ static void test_free_large_arenas_serve_spans(void)
     CHECK(minor_faults() - before < 100);
     pypper_heap_free(s);
     before = minor_faults();
-    char *c = pypper_heap_malloc(run);
+    char *c = pypper_heap_malloc_in(PYPPER_TIER_SLOW, run);
     memset(c, 4, run);
     CHECK(minor_faults() - before < 100);
     pypper_heap_free(c);
