@@ -310,7 +310,7 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
         info->kind = PYPPER_BLOCK_LARGE;
         size_t page = ((uintptr_t)p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1);
         /* Walk back to the start of the run holding the page, across the arenas of
-         * its zone (a run may start in an earlier large arena, Objects/large.c). */
+         * its zone (a run may start in an earlier large arena, Objects/page_runs.c). */
         for (size_t back = 0, a = ai; back <= PAGE_RUN_MAX >> ARENA_SHIFT; back++, a--) {
             const arena_meta *am = layout_meta(a);
             if (am->kind != ARENA_LARGE || am->tier != m->tier)

@@ -21,8 +21,8 @@ void region_set_binder(region_bind_fn fn);
  * the last ones. */
 size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *zeroed,
                           size_t *fresh);
-/* The same for arenas that become a large arena's pages (Objects/large.c), which owe
- * no arena debt (retain.h: large.c reports their fresh pages as it takes them); from
+/* The same for arenas that become a large arena's pages (Objects/page_runs.c), which
+ * owe no arena debt (retain.h: page_runs.c reports their fresh pages as it takes them); from
  * idle runs only (released arenas still resident, best fit) when idle_only, then
  * (size_t)-1 when none holds `count` arenas. Each arena's `clean` (arena_meta) tells
  * whether it was handed out not resident. */
