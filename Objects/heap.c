@@ -331,7 +331,8 @@ void pypper_heap_lookup(const void *p, pypper_block_info *info)
                 if (!((layout_large(am)->page_used[i >> 6] >> (i & 63)) & 1u))
                     return;     /* a free page before p's: no run holds it */
             }
-            if ((a & (pypper_heap_layout.arenas_per_tier - 1)) == 0 || !region_arena_committed(a - 1))
+            if ((a & (pypper_heap_layout.arenas_per_tier - 1)) == 0
+                || !region_arena_committed(a - 1))
                 return;
         }
         return;

@@ -84,12 +84,12 @@ void large_free_moved_span(arena_meta *m, size_t arena_index);
 uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refused);
 /* The large arena whose idle pages were freed longest ago, or NULL. */
 arena_meta *large_oldest_idle(void);
-/* `count` adjacent large arenas, wholly free with all their pages idle, go back to
- * the region, idle, so that a span or an arena of another kind reuses their resident
- * pages (called when no idle released run would serve it; page runs take them back
- * as they take any idle released arena): the heap of page runs shares its free memory
- * with the other kinds, as glibc's one heap serves every size. Whether it found
- * them. */
+/* Before `count` arenas are taken for a span or an arena of another kind: when no
+ * idle released run holds them, `count` adjacent large arenas, wholly free with all
+ * their pages idle, go back to the region, idle, so that it reuses their resident
+ * pages (page runs take them back as they take any idle released arena): the heap of
+ * page runs shares its free memory with the other kinds, as glibc's one heap serves
+ * every size. Whether it lent any. */
 bool large_lend_free(unsigned tier, size_t count);
 /* Release wholly free large arenas that hold no idle pages (after a session). */
 void large_release_empty(unsigned tier);

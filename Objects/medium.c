@@ -193,8 +193,7 @@ static void note_freed(arena_meta *m, unsigned first, unsigned end)
 static arena_meta *new_medium_arena(unsigned tier)
 {
     bool zeroed;
-    if (!region_idle_holds(tier, 1))
-        large_lend_free(tier, 1);
+    large_lend_free(tier, 1);
     arena_meta *m = region_take_arena(tier, ARENA_MEDIUM, &zeroed);
     if (!m)
         return NULL;

@@ -365,7 +365,9 @@ PYPPER_SMALL_CODE static size_t new_large_arenas(unsigned tier, size_t count, bo
 {
     bool zeroed;
     size_t fresh;
-    size_t ai = region_take_page_arenas(tier, count, idle_only, &zeroed, &fresh);
+    /* (No arena debt: take_pages reports the fresh pages as the page debt.) */
+    size_t ai = idle_only ? region_take_idle_arenas(tier, count, &zeroed, &fresh)
+                          : region_take_arenas(tier, count, 0, &zeroed, &fresh);
     if (ai == (size_t)-1)
         return ai;
     make_large(tier, ai, count);
@@ -391,7 +393,7 @@ PYPPER_SMALL_CODE static size_t grow_zone(unsigned tier, size_t pages)
         return (size_t)-1;
     size_t more = (pages - tail + PAGES_PER_ARENA - 1) >> ARENA_PAGE_SHIFT, fresh;
     if ((ai + more) / pypper_heap_layout.arenas_per_tier != ai / pypper_heap_layout.arenas_per_tier
-        || !region_extend_pages(ai + 1, more, &fresh))
+        || !region_extend(ai + 1, more, &fresh))
         return (size_t)-1;
     make_large(tier, ai + 1, more);
     return ((ai + 1) << ARENA_PAGE_SHIFT) - tail;
@@ -533,7 +535,6 @@ static void release_large_arena(arena_meta *m)
     pypper_heap.arenas_released++;
 }
 
-
 /* Whether m is wholly free and may go back to the region: not while a session
  * retains arenas, and not the tier's only large arena (so a block that comes and goes
  * at an arena boundary does not map and release an arena each time). */
@@ -594,6 +595,8 @@ PYPPER_SMALL_CODE arena_meta *large_oldest_idle(void)
 
 PYPPER_SMALL_CODE bool large_lend_free(unsigned tier, size_t count)
 {
+    if (region_idle_holds(tier, count))
+        return false;               /* the region serves it from idle memory */
     /* The highest stretch of `count` adjacent large arenas that are wholly free and
      * all idle (the top of the heap of pages, which best fit reaches last). Only
      * those: released idle, an arena counts a whole arena's idle bytes, and a review

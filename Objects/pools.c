@@ -11,8 +11,7 @@
 static arena_meta *new_pool_arena(unsigned tier)
 {
     bool zeroed;
-    if (!region_idle_holds(tier, 1))
-        large_lend_free(tier, 1);
+    large_lend_free(tier, 1);
     arena_meta *m = region_take_arena(tier, ARENA_POOLS, &zeroed);
     if (!m)
         return NULL;

@@ -46,17 +46,7 @@ static struct {
     size_t nruns[HEAP_TIERS];
     region_bind_fn binder;
     region_counters counters;
-    bool for_pages;         /* the arenas being taken become large arenas' pages:
-                               region_take_page_arenas */
 } R;
-
-/* Fresh memory handed out: the arena debt (retain.h), but not for arenas that become
- * a large arena's pages, whose fresh pages large.c reports as they are taken. */
-static void note_growth(uint64_t bytes)
-{
-    if (!R.for_pages)
-        retain_note_growth(bytes);
-}
 
 static void *reserve(size_t len)
 {
@@ -167,8 +157,6 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
 {
     size_t purged = count - idle;
     memset(layout_meta(first), 0, count * sizeof(arena_meta));
-    for (size_t a = first; a < first + count; a++)
-        layout_meta(a)->clean = a < idle_first || a >= idle_first + idle;
     /* 12 KiB of records an arena: only where a pool or medium arena wrote them (a
      * span of 1 MiB taken from idle memory spent 4% of bytes(1 << 20) zeroing them). */
     if (pools_dirty) {
@@ -177,8 +165,6 @@ static size_t hand_out(unsigned tier, size_t first, size_t count, size_t idle_fi
     }
     retain_idle_sub((uint64_t)idle << ARENA_SHIFT);
     R.counters.arenas_committed[tier] += purged;
-    if (purged)
-        note_growth((uint64_t)purged << ARENA_SHIFT);
     *zeroed = idle == 0;
     *fresh = purged;
     return first;
@@ -247,7 +233,10 @@ static size_t take_from_run(unsigned tier, size_t i, size_t count, bool back, bo
     run->count -= count;
     if (run->count == 0)
         drop_run(tier, i);
-    return hand_out(tier, first, count, first, dirty ? count : 0, pools_dirty, zeroed, fresh);
+    hand_out(tier, first, count, first, dirty ? count : 0, pools_dirty, zeroed, fresh);
+    for (size_t a = first; a < first + count; a++)
+        layout_meta(a)->clean = !dirty;
+    return first;
 }
 
 /* ---- windows over adjacent released runs ---- */
@@ -339,7 +328,7 @@ PYPPER_RARE_CODE static size_t take_window(unsigned tier, free_run **sorted, siz
     for (size_t i = 0; i < ndrop; i++)
         drop_run(tier, drop[i]);
     hand_out(tier, first, count, first, idle, false, zeroed, fresh);
-    /* Which arenas are resident (arena_meta.clean): the idle pieces, wherever they are. */
+    /* Which arenas are not resident (arena_meta.clean): all but the idle pieces. */
     for (size_t a = first; a < end; a++)
         layout_meta(a)->clean = 1;
     for (size_t k = 0; k < npieces; k++)
@@ -441,20 +430,11 @@ bool region_idle_holds(unsigned tier, size_t count)
     return false;
 }
 
-PYPPER_SMALL_CODE size_t region_take_page_arenas(unsigned tier, size_t count, bool idle_only, bool *zeroed,
-                               size_t *fresh)
+size_t region_take_idle_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fresh)
 {
-    size_t ai;
-    R.for_pages = true;
-    if (idle_only) {
-        bool back = false, any_idle;
-        size_t best = best_idle_run(tier, count, 0, &back, &any_idle);
-        ai = best == (size_t)-1 ? best : take_from_run(tier, best, count, back, zeroed, fresh);
-    } else {
-        ai = region_take_arenas(tier, count, 0, zeroed, fresh);
-    }
-    R.for_pages = false;
-    return ai;
+    bool back = false, any_idle;
+    size_t best = best_idle_run(tier, count, 0, &back, &any_idle);
+    return best == (size_t)-1 ? best : take_from_run(tier, best, count, back, zeroed, fresh);
 }
 
 size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *zeroed,
@@ -491,16 +471,7 @@ size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *z
         layout_meta(a)->clean = 1;
     *zeroed = true;
     *fresh = count;        /* fresh anonymous memory (and zeroed metadata) */
-    note_growth((uint64_t)count << ARENA_SHIFT);
     return first;
-}
-
-PYPPER_SMALL_CODE bool region_extend_pages(size_t first, size_t count, size_t *fresh)
-{
-    R.for_pages = true;
-    bool done = region_extend(first, count, fresh);
-    R.for_pages = false;
-    return done;
 }
 
 bool region_extend(size_t first, size_t count, size_t *fresh)
@@ -522,7 +493,6 @@ bool region_extend(size_t first, size_t count, size_t *fresh)
     for (size_t a = first; a < first + count; a++)
         layout_meta(a)->clean = 1;
     *fresh = count;
-    note_growth((uint64_t)count << ARENA_SHIFT);
     return true;
 }
 
@@ -532,6 +502,8 @@ arena_meta *region_take_arena(unsigned tier, enum arena_kind kind, bool *zeroed)
     size_t ai = region_take_arenas(tier, 1, 0, zeroed, &fresh);
     if (ai == (size_t)-1)
         return NULL;
+    if (fresh)
+        retain_note_growth((uint64_t)fresh << ARENA_SHIFT);
     arena_meta *m = layout_meta(ai);
     /* Its unit records: stale if it was used before (a span's arenas never write
      * theirs, so a 1 GiB block zeroes 48 KiB of records, not 900 KiB; a large arena's

@@ -14,20 +14,18 @@ int region_init(void);
 void region_set_binder(region_bind_fn fn);
 /* Commit `count` contiguous fresh or released arenas of `tier`; returns the global
  * index of the first, or (size_t)-1 when the tier's reservation or memory is
- * exhausted. fit_pages (0: none): the block uses all the arenas but fit_pages pages
+ * exhausted. Each arena's `clean` (arena_meta) tells whether it was handed out not
+ * resident; the caller tells retain.c of the fresh ones (the arena debt) if they owe
+ * it. fit_pages (0: none): the block uses all the arenas but fit_pages pages
  * of the last, and idle arenas are picked by how well their resident pages fit that
  * (from either end of an idle run). *zeroed tells whether all its memory is known to
  * be zero, *fresh how many of the arenas are not resident (never used, or purged):
  * the last ones. */
 size_t region_take_arenas(unsigned tier, size_t count, size_t fit_pages, bool *zeroed,
                           size_t *fresh);
-/* The same for arenas that become a large arena's pages (Objects/page_runs.c), which
- * owe no arena debt (retain.h: page_runs.c reports their fresh pages as it takes them); from
- * idle runs only (released arenas still resident, best fit) when idle_only, then
- * (size_t)-1 when none holds `count` arenas. Each arena's `clean` (arena_meta) tells
- * whether it was handed out not resident. */
-size_t region_take_page_arenas(unsigned tier, size_t count, bool idle_only, bool *zeroed,
-                               size_t *fresh);
+/* The same from idle runs only (released arenas still resident, best fit), or
+ * (size_t)-1 when none holds `count` arenas. */
+size_t region_take_idle_arenas(unsigned tier, size_t count, bool *zeroed, size_t *fresh);
 /* Whether an idle released run holds `count` arenas. */
 bool region_idle_holds(unsigned tier, size_t count);
 /* A span from arena `first` on (`count` arenas) holds a block of `pages` pages: the
@@ -36,9 +34,6 @@ void region_note_pages(size_t first, size_t count, size_t pages);
 /* Take the `count` arenas from global index `first` on, when they are free (released,
  * or the tier's bump end): a span grows in place. *fresh: how many are not resident. */
 bool region_extend(size_t first, size_t count, size_t *fresh);
-/* The same for arenas that become a large arena's pages (no arena debt, as
- * region_take_page_arenas). */
-bool region_extend_pages(size_t first, size_t count, size_t *fresh);
 /* One arena of `tier` for a heap part: its metadata zeroed, then kind and tier set;
  * NULL when none can be committed. *zeroed: not resident, all zero. The caller tells
  * retain.c about fresh memory as it hands it out. */

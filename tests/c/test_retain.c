@@ -428,6 +428,15 @@ static void test_span_window_across_runs(void)
     region_release_arenas(first, 18, true);
 }
 
+/* The resident pages of arenas first, first + 2 and first + 4 (test_page_debt's). */
+static size_t resident_apart(size_t first)
+{
+    size_t pages = 0;
+    for (size_t k = 0; k < 5; k += 2)
+        pages += resident_pages(layout_arena_base(first + k), (size_t)1 << ARENA_SHIFT);
+    return pages;
+}
+
 /* Fresh pages faulted into large arenas for a new page run, while released arenas
  * are idle that no run could use (single arenas apart, where the run needs two),
  * are a debt paid from those arenas: whole ones go back, so that idle memory does not
@@ -453,9 +462,7 @@ static void test_page_debt(void)
     char *r = pypper_heap_malloc(need);                 /* 450 pages: two arenas */
     memset(r, 2, need);
     CHECK(minor_faults() - before >= 400);
-    size_t left = 0;
-    for (size_t k = 0; k < 5; k += 2)
-        left += resident_pages(layout_arena_base(first + k), arena);
+    size_t left = resident_apart(first);
     CHECK(left <= 2 * arena / PAGE_SIZE);               /* at least one went back */
     CHECK(left >= arena / PAGE_SIZE);                   /* not more than owed */
     CHECK(stats().idle_bytes <= idle0 - arena);
@@ -464,10 +471,7 @@ static void test_page_debt(void)
     memset(g, 3, 50000);
     g = pypper_heap_realloc(g, 300000);
     memset(g, 4, 300000);
-    size_t now = 0;
-    for (size_t k = 0; k < 5; k += 2)
-        now += resident_pages(layout_arena_base(first + k), arena);
-    CHECK(now == left);
+    CHECK(resident_apart(first) == left);
     pypper_heap_free(g);
     pypper_heap_free(r);
     region_release_arenas(first + 1, 1, true);
