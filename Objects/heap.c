@@ -168,7 +168,7 @@ static void free_unpooled(void *p)
     case ARENA_LARGE:
     case ARENA_HUGE_HEAD:
         large_free(m, ai, p);
-        heap_trim();
+        heap_trim_freed();
         return;
     default:
         pypper_heap.invalid_frees++;

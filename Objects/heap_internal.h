@@ -82,8 +82,11 @@ void large_free_moved_span(arena_meta *m, size_t arena_index);
  * the kernel keeps (locked) stay idle and stop the purge: *refused is set when none
  * went back, and m is then the newest idle memory. */
 uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refused);
-/* The large arena whose idle pages were freed longest ago, or NULL. */
-arena_meta *large_oldest_idle(void);
+/* A large arena with idle pages, or NULL: the one whose idle pages were freed longest
+ * ago (of all, or of those wholly idle), or the one with the most idle pages (the
+ * oldest of those), whose purge takes the fewest calls per byte. */
+typedef enum { LARGE_PICK_OLDEST, LARGE_PICK_WHOLE, LARGE_PICK_DENSEST } large_pick;
+arena_meta *large_idle_pick(large_pick pick);
 /* Before `count` arenas are taken for a span or an arena of another kind: when no
  * idle released run holds them, `count` adjacent large arenas, wholly free with all
  * their pages idle, go back to the region, idle, so that it reuses their resident

@@ -559,20 +559,29 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
             i--;
             continue;
         }
-        int top = i;
-        while (i >= 0 && page_idle_at(lb, (unsigned)i) && pages + (unsigned)(top - i) < want)
+        /* One call for the free pages down to the next used one: those given back
+         * already (not idle) between idle ones go back again, at no cost, rather than
+         * cost a call each stretch (a system call and a TLB flush, whatever its size). */
+        int top = i, low = i;
+        unsigned idle = 0;
+        while (i >= 0 && !page_used(lb, (unsigned)i) && pages + idle < want) {
+            if (page_idle_at(lb, (unsigned)i)) {
+                idle++;
+                low = i;
+            }
             i--;
-        /* Pages (i, top] go back. A page the kernel keeps (locked memory) stays idle: a
-         * free page that is not idle must read as zero (take_pages). The arena is then
+        }
+        /* Pages [low, top] go back. A page the kernel keeps (locked memory) stays idle:
+         * a free page that is not idle must read as zero (take_pages). The arena is then
          * the newest idle memory, so that others are purged before it is tried again. */
-        if (!region_discard(base + ((size_t)(i + 1) << PAGE_SHIFT), (size_t)(top - i) << PAGE_SHIFT)) {
+        if (!region_discard(base + ((size_t)low << PAGE_SHIFT), (size_t)(top - low + 1) << PAGE_SHIFT)) {
             lb->idle_since = retain_now() + 1;
             *refused = pages == 0;
             break;
         }
-        for (int k = i + 1; k <= top; k++)
+        for (int k = low; k <= top; k++)
             lb->page_idle[k >> 6] &= ~((uint64_t)1 << (k & 63));
-        pages += (unsigned)(top - i);
+        pages += idle;
     }
     m->idle_pages = (uint16_t)(m->idle_pages - pages);
     retain_idle_sub(pages << PAGE_SHIFT);
@@ -581,13 +590,18 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
     return pages << PAGE_SHIFT;
 }
 
-PYPPER_SMALL_CODE arena_meta *large_oldest_idle(void)
+PYPPER_SMALL_CODE arena_meta *large_idle_pick(large_pick pick)
 {
     arena_meta *best = NULL;
+    unsigned least = pick == LARGE_PICK_WHOLE ? PAGES_PER_ARENA : 1u;
     for (unsigned t = 0; t < HEAP_TIERS; t++)
         for (arena_meta *m = pypper_heap.tiers[t].large_arenas; m; m = m->next) {
-            const large_body *lb = layout_large(m);
-            if (m->idle_pages && (!best || lb->idle_since < layout_large(best)->idle_since))
+            if (m->idle_pages < least)
+                continue;
+            bool older = !best || layout_large(m)->idle_since < layout_large(best)->idle_since;
+            if (pick == LARGE_PICK_DENSEST ? !best || m->idle_pages > best->idle_pages
+                                                 || (m->idle_pages == best->idle_pages && older)
+                                           : older)
                 best = m;
         }
     return best;

@@ -250,6 +250,13 @@ uint64_t retain_excess(uint64_t heap_bytes)
     return over > debt ? over : debt;
 }
 
+bool retain_may_defer(uint64_t heap_bytes)
+{
+    return S.idle <= RETAIN_DEFER_FACTOR * bound_now(heap_bytes);
+}
+
+bool retain_paying_debt(void) { return S.paying_debt; }
+
 uint64_t retain_stale_before(uint64_t now)
 {
     return now > S.delay_ms ? now - S.delay_ms : 0;

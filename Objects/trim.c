@@ -14,6 +14,7 @@
 #include "heap_internal.h"
 #include "region.h"
 #include "retain.h"
+#include "../Pypper/code_size.h"
 
 uint64_t heap_trim_heap_bytes(void)
 {
@@ -28,12 +29,32 @@ uint64_t heap_trim_heap_bytes(void)
  * that memory behind the rest. */
 #define PURGE_REFUSALS_MAX 8u
 
+/* What a purge takes: the oldest idle memory; released arenas only; the oldest of
+ * released arenas and wholly idle large arenas (purges of a whole arena or more
+ * each); released arenas, then the large arena with the most idle pages (the fewest
+ * calls per byte: a call per stretch of free pages). */
+typedef enum { PURGE_ANY, PURGE_RELEASED, PURGE_WHOLE, PURGE_DENSE } purge_from;
+
+PYPPER_SMALL_CODE static arena_meta *large_candidate(purge_from from)
+{
+    switch (from) {
+    case PURGE_RELEASED:
+        return NULL;
+    case PURGE_WHOLE:
+        return large_idle_pick(LARGE_PICK_WHOLE);
+    case PURGE_DENSE:
+        return large_idle_pick(LARGE_PICK_DENSEST);
+    default:
+        return large_idle_pick(LARGE_PICK_OLDEST);
+    }
+}
+
 /* Purge about `limit` bytes of the oldest idle memory freed before `before`
- * (UINT64_MAX: any), of released arenas only when released_only; the bytes, 0 when
+ * (UINT64_MAX: any), of what `from` allows; the bytes, 0 when
  * there is none. Memory the kernel keeps (locked) becomes the newest idle memory and
  * the next oldest is tried, up to PURGE_REFUSALS_MAX in all for the loop that counts
  * them in *refusals. */
-static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool released_only,
+PYPPER_SMALL_CODE static uint64_t purge_oldest(uint64_t before, uint64_t limit, purge_from from,
                              bool *learnable, unsigned *refusals)
 {
     for (;;) {
@@ -41,10 +62,10 @@ static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool released_only
         *learnable = true;
         uint64_t run_since = 0, bytes = 0;
         bool have_run = region_oldest_idle(&run_since) && run_since < before;
-        arena_meta *m = released_only ? NULL : large_oldest_idle();
+        arena_meta *m = large_candidate(from);
         if (m && layout_large(m)->idle_since >= before)
             m = NULL;
-        if (m && (!have_run || layout_large(m)->idle_since <= run_since))
+        if (m && (!have_run || (from != PURGE_DENSE && layout_large(m)->idle_since <= run_since)))
             bytes = large_purge(m, limit, &refused);
         else if (have_run)
             bytes = region_purge_oldest_idle(limit, learnable, &refused);
@@ -53,13 +74,13 @@ static uint64_t purge_oldest(uint64_t before, uint64_t limit, bool released_only
     }
 }
 
-/* Purge, oldest first, until `owed` bytes went back or nothing idle is left. */
-static void pay(uint64_t owed, bool released_only)
+/* Purge, oldest first, until `owed` bytes went back or nothing `from` allows is left. */
+PYPPER_SMALL_CODE static void pay(uint64_t owed, purge_from from)
 {
     unsigned refusals = 0;
     while (owed) {
         bool learnable;
-        uint64_t bytes = purge_oldest(UINT64_MAX, owed, released_only, &learnable, &refusals);
+        uint64_t bytes = purge_oldest(UINT64_MAX, owed, from, &learnable, &refusals);
         if (!bytes)
             return;
         retain_note_purged(bytes, false, learnable);
@@ -73,8 +94,21 @@ void heap_trim(void)
         return;
     /* The page debt: released arenas go back, whole ones, at least one, not the large
      * arenas' own idle pages (retain.c). Then the bound and the arena debt. */
-    pay(retain_take_page_debt(heap_trim_heap_bytes()), true);
-    pay(retain_excess(heap_trim_heap_bytes()), false);
+    pay(retain_take_page_debt(heap_trim_heap_bytes()), PURGE_RELEASED);
+    pay(retain_excess(heap_trim_heap_bytes()), PURGE_ANY);
+}
+
+void heap_trim_freed(void)
+{
+    if (!retain_may_owe())
+        return;
+    uint64_t heap_bytes = heap_trim_heap_bytes();
+    bool defer = retain_may_defer(heap_bytes);
+    pay(retain_take_page_debt(heap_bytes), PURGE_RELEASED);
+    uint64_t owed = retain_excess(heap_bytes);
+    /* Within the deferral, only purges of whole arenas; the free pages between a
+     * large arena's used ones wait (see trim.h). Beyond it, the densest first. */
+    pay(owed, retain_paying_debt() ? PURGE_ANY : defer ? PURGE_WHOLE : PURGE_DENSE);
 }
 
 void heap_trim_tick(void)
@@ -84,22 +118,22 @@ void heap_trim_tick(void)
     heap_trim_stale();
 }
 
-void heap_trim_stale(void)
+PYPPER_SMALL_CODE void heap_trim_stale(void)
 {
     uint64_t before = retain_stale_before(retain_now());
     uint64_t bytes;
     bool learnable;
     unsigned refusals = 0;
-    while ((bytes = purge_oldest(before, UINT64_MAX, false, &learnable, &refusals)) != 0)
+    while ((bytes = purge_oldest(before, UINT64_MAX, PURGE_ANY, &learnable, &refusals)) != 0)
         retain_note_purged(bytes, true, false);
 }
 
-uint64_t heap_trim_all(void)
+PYPPER_SMALL_CODE uint64_t heap_trim_all(void)
 {
     uint64_t total = 0, bytes;
     bool learnable;
     unsigned refusals = 0;
-    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, false, &learnable, &refusals)) != 0)
+    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, PURGE_ANY, &learnable, &refusals)) != 0)
         total += bytes;
     if (total)
         retain_note_purged(total, true, false);

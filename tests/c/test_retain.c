@@ -98,6 +98,56 @@ static void test_run_reuse(void)
     CHECK(minor_faults() - before < 50);
 }
 
+/* Freed page runs between used ones (one madvise each to give back) wait, within
+ * RETAIN_DEFER_FACTOR times the bound, for the next allocation, which pays the
+ * bound's excess; past that factor the free itself pays, the densest arenas first. */
+static void test_fragments_wait_for_an_allocation(void)
+{
+    enum { PAIRS = 160 };
+    static char *freed[PAIRS], *kept[PAIRS];
+    const size_t n = 100000;              /* 25 pages */
+    pypper_heap_set_retention((uint64_t)2 << 20, 0.0, 1000);      /* a bound of 2 MiB */
+    pypper_heap_trim();
+    pypper_heap_stats st = stats();
+    uint64_t bound = st.retain_bound;
+    CHECK(bound == ((uint64_t)2 << 20));
+    /* Enough pairs for twice the bound, and for more than the factor's worth. */
+    int within = (int)(2 * bound / (25 * PAGE_SIZE)) + 1;
+    int beyond = (int)((RETAIN_DEFER_FACTOR + 1) * bound / (25 * PAGE_SIZE)) + 1;
+    CHECK(beyond <= PAIRS);
+    if (beyond > PAIRS)
+        return;
+    for (int i = 0; i < beyond; i++) {
+        freed[i] = pypper_heap_malloc(n);
+        kept[i] = pypper_heap_malloc(n);
+        memset(freed[i], 1, n);
+        memset(kept[i], 2, n);
+    }
+    uint64_t purges = stats().trims;
+    for (int i = 0; i < within; i++)
+        pypper_heap_free(freed[i]);
+    st = stats();
+    CHECK(st.idle_bytes > st.retain_bound);             /* waiting */
+    CHECK(st.trims == purges);
+    CHECK(resident_in(freed, within, n) == (size_t)within * 25);
+    pypper_heap_free(pypper_heap_malloc(2000));          /* an allocation pays */
+    st = stats();
+    CHECK(st.idle_bytes <= st.retain_bound);
+    CHECK(st.trims > purges);
+    CHECK(resident_in(freed, within, n) * PAGE_SIZE <= st.retain_bound);
+    /* Past the factor, the frees pay without an allocation. */
+    for (int i = within; i < beyond; i++) {
+        pypper_heap_free(freed[i]);
+        CHECK(stats().idle_bytes <= RETAIN_DEFER_FACTOR * st.retain_bound);
+    }
+    CHECK(resident_in(freed, beyond, n) * PAGE_SIZE <= RETAIN_DEFER_FACTOR * st.retain_bound);
+    CHECK(resident_in(kept, beyond, n) == (size_t)beyond * 25);
+    for (int i = 0; i < beyond; i++)
+        pypper_heap_free(kept[i]);
+    pypper_heap_set_retention((uint64_t)64 << 20, 0.0, 1000);
+    pypper_heap_trim();
+}
+
 /* Spans above the minimum bound: the first frees are purged, the refault that
  * follows is a mistake, the bound grows to hold one span, and from then on the loop
  * makes no page faults. */
@@ -940,6 +990,7 @@ int main(int argc, char **argv)
     test_calloc_of_reused_memory();
     test_calloc_of_fresh_page_runs();
     test_locked_memory();
+    test_fragments_wait_for_an_allocation();
     test_under_ulimit(argv[0]);
     return check_report("test_retain");
 }
