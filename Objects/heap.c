@@ -89,6 +89,7 @@ static void *alloc_in(unsigned tier, size_t n, bool *zeroed, bool growing)
     heap_trim_tick();
     void *p = n <= MEDIUM_MAX ? medium_alloc(tier, n, zeroed) : large_alloc(tier, n, zeroed, growing);
     heap_trim();           /* fresh memory faulted in while some was idle */
+    retain_mark_allocation();
     return p;
 }
 

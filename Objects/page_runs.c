@@ -554,6 +554,7 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
     if (!want)
         want = 1;
     int i = (int)PAGES_PER_ARENA - 1;
+    bool split = false;
     while (i >= 0 && pages < want) {
         if (!page_idle_at(lb, (unsigned)i)) {
             i--;
@@ -561,20 +562,28 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
         }
         /* One call for the free pages down to the next used one: those given back
          * already (not idle) between idle ones go back again, at no cost, rather than
-         * cost a call each stretch (a system call and a TLB flush, whatever its size). */
+         * cost a call each stretch (a system call and a TLB flush, whatever its size);
+         * after a refusal, stretch by stretch. */
         int top = i, low = i;
         unsigned idle = 0;
-        while (i >= 0 && !page_used(lb, (unsigned)i) && pages + idle < want) {
-            if (page_idle_at(lb, (unsigned)i)) {
-                idle++;
-                low = i;
-            }
+        while (i >= 0 && !page_used(lb, (unsigned)i) && (!split || page_idle_at(lb, (unsigned)i))
+               && pages + idle < want) {
+            if (page_idle_at(lb, (unsigned)i))
+                idle++, low = i;
             i--;
         }
         /* Pages [low, top] go back. A page the kernel keeps (locked memory) stays idle:
-         * a free page that is not idle must read as zero (take_pages). The arena is then
-         * the newest idle memory, so that others are purged before it is tried again. */
+         * a free page that is not idle must read as zero (take_pages). A refused call
+         * over given-back pages is made again stretch by stretch (a review on
+         * 2026-12-07: one locked run kept the others of its stretch idle for good).
+         * When a stretch is refused, the arena is the newest idle memory, so that
+         * others are purged before it is tried again. */
         if (!region_discard(base + ((size_t)low << PAGE_SHIFT), (size_t)(top - low + 1) << PAGE_SHIFT)) {
+            if (!split && idle != (unsigned)(top - low + 1)) {
+                split = true;
+                i = top;
+                continue;
+            }
             lb->idle_since = retain_now() + 1;
             *refused = pages == 0;
             break;

@@ -28,6 +28,7 @@
  * serialization. */
 #include "retain.h"
 #include "../Pypper/clock.h"
+#include "../Pypper/code_size.h"
 
 #define MISTAKE_WINDOW_MS 1000u
 #define TICK_EVERY 32u            /* slow-path calls between two clock reads */
@@ -48,6 +49,8 @@ static struct {
     uint32_t delay_ms;
     uint64_t bound;
     uint64_t idle;
+    uint64_t idle_added;          /* idle bytes added since the last allocation */
+    unsigned frees;               /* large blocks freed since the last allocation */
     uint64_t last_bound_purge;    /* clock of the last purge for the bound; 0: none */
     uint64_t last_bound_bytes;    /* its size */
     uint64_t sum_since;           /* clock of the first purge of the bound's window */
@@ -87,7 +90,11 @@ void retain_set_clock(uint64_t (*now_ms)(void))
     S.sum_last = 0;
 }
 
-void retain_idle_add(uint64_t bytes) { S.idle += bytes; }
+void retain_idle_add(uint64_t bytes)
+{
+    S.idle += bytes;
+    S.idle_added += bytes;
+}
 
 void retain_idle_sub(uint64_t bytes) { S.idle = bytes < S.idle ? S.idle - bytes : 0; }
 
@@ -145,14 +152,14 @@ void retain_note_page_growth(uint64_t bytes)
  * with the buffer's freed span, which the next buffer faulted in again: a purge and
  * 256 faults an iteration, 24x stock's time. Debts then leave idle the largest
  * such lesson (retain_note_fresh), within the ceiling. */
-static uint64_t payable(uint64_t debt, uint64_t heap_bytes)
+PYPPER_SMALL_CODE static uint64_t payable(uint64_t debt, uint64_t heap_bytes)
 {
     uint64_t keep = capped(S.debt_keep, heap_bytes);
     uint64_t spare = S.idle > keep ? S.idle - keep : 0;
     return debt < spare ? debt : spare;
 }
 
-uint64_t retain_take_page_debt(uint64_t heap_bytes)
+PYPPER_SMALL_CODE uint64_t retain_take_page_debt(uint64_t heap_bytes)
 {
     uint64_t owed = payable(S.page_debt, heap_bytes);
     S.page_debt = 0;
@@ -202,7 +209,7 @@ static bool bound_lesson(uint64_t bytes, uint64_t now)
     return true;
 }
 
-void retain_note_fresh(uint64_t bytes, bool large)
+PYPPER_SMALL_CODE void retain_note_fresh(uint64_t bytes, bool large)
 {
     /* A mistake only for large blocks (page runs, spans: the temporaries that glibc
      * serves from its retained heap once its threshold has learnt them; pools and
@@ -240,7 +247,7 @@ bool retain_may_owe(void)
     return S.debt || S.page_debt || S.idle > bound;
 }
 
-uint64_t retain_excess(uint64_t heap_bytes)
+PYPPER_SMALL_CODE uint64_t retain_excess(uint64_t heap_bytes)
 {
     uint64_t bound = bound_now(heap_bytes);
     uint64_t over = S.idle > bound ? S.idle - bound / 4 * 3 : 0;
@@ -250,9 +257,24 @@ uint64_t retain_excess(uint64_t heap_bytes)
     return over > debt ? over : debt;
 }
 
-bool retain_may_defer(uint64_t heap_bytes)
+void retain_mark_allocation(void)
 {
-    return S.idle <= RETAIN_DEFER_FACTOR * bound_now(heap_bytes);
+    S.idle_added = 0;
+    S.frees = 0;
+}
+
+void retain_note_large_free(void)
+{
+    if (S.frees < RETAIN_BURST_FREES)
+        S.frees++;
+}
+
+PYPPER_SMALL_CODE retain_burst retain_shrinking(uint64_t heap_bytes)
+{
+    uint64_t bound = bound_now(heap_bytes);
+    if (S.frees < RETAIN_BURST_FREES || S.idle_added <= bound)
+        return RETAIN_NOT_SHRINKING;
+    return S.idle <= RETAIN_DEFER_FACTOR * bound ? RETAIN_SHRINKING : RETAIN_SHRINKING_PAST;
 }
 
 bool retain_paying_debt(void) { return S.paying_debt; }
@@ -278,7 +300,7 @@ bool retain_tick_due(void)
     return true;
 }
 
-void retain_note_purged(uint64_t bytes, bool stale, bool large)
+PYPPER_SMALL_CODE void retain_note_purged(uint64_t bytes, bool stale, bool large)
 {
     if (stale) {
         S.stale_purges++;
@@ -305,7 +327,7 @@ void retain_note_purged(uint64_t bytes, bool stale, bool large)
     S.sum_last = now ? now : 1;
 }
 
-void retain_get_stats(uint64_t heap_bytes, retain_stats *out)
+PYPPER_SMALL_CODE void retain_get_stats(uint64_t heap_bytes, retain_stats *out)
 {
     out->idle_bytes = S.idle;
     out->bound = bound_now(heap_bytes);

@@ -60,14 +60,27 @@ void retain_note_fresh(uint64_t bytes, bool large);
  * quarters of it) or, if more, the debt of fresh memory, which this settles; 0 when
  * nothing is owed. heap_bytes: committed bytes in use. */
 uint64_t retain_excess(uint64_t heap_bytes);
-/* Whether the purges that retain_excess asks for after a free may be only of whole
- * arenas (Objects/trim.c, heap_trim_freed): idle memory is within RETAIN_DEFER_FACTOR
- * times the bound. A purge costs a system call and a TLB flush whatever its size
- * (35-45 us each in this VM); giving back 3,000 freed buffers of 40-200 KB one by
- * one took 3,500 madvise calls and 0.19 s, where stock's heap, coalesced, took 20
- * calls and 0.02 s. */
+/* Whether the heap is shrinking: RETAIN_BURST_FREES frees or more of large blocks
+ * (page runs, spans) since the last allocation above the pools' sizes, which left
+ * more than the bound idle; and whether idle memory is within
+ * RETAIN_DEFER_FACTOR times the bound. While it shrinks within that factor, the
+ * purges that retain_excess asks for after a free are only of whole arenas, and past
+ * it of the densest arenas first (Objects/trim.c, heap_trim_freed). A purge costs a
+ * system call and a TLB flush whatever its size (35-45 us each in this VM); giving
+ * back 3,000 freed buffers of 40-200 KB one by one took 3,500 madvise calls and 0.19
+ * s, where stock's heap, coalesced, took 20 calls and 0.02 s. Not between
+ * allocations: a block freed as the next is made (a loop's temporaries, one free or
+ * two an allocation) pays oldest first as before, or what earlier phases left idle
+ * stays under the bound (tmp_bytes.py: 1 MB more peak when one free of a block larger
+ * than the bound counted as shrinking). */
 #define RETAIN_DEFER_FACTOR 4u
-bool retain_may_defer(uint64_t heap_bytes);
+#define RETAIN_BURST_FREES 8u
+typedef enum { RETAIN_NOT_SHRINKING, RETAIN_SHRINKING, RETAIN_SHRINKING_PAST } retain_burst;
+retain_burst retain_shrinking(uint64_t heap_bytes);
+/* A block above the pools' sizes was allocated (and the trim after it made). */
+void retain_mark_allocation(void);
+/* A large block (page run or span) was freed. */
+void retain_note_large_free(void);
 /* Whether the last retain_excess was a debt (fresh memory taken while memory was
  * idle), which any idle memory pays. */
 bool retain_paying_debt(void);

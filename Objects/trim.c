@@ -71,6 +71,10 @@ PYPPER_SMALL_CODE static uint64_t purge_oldest(uint64_t before, uint64_t limit, 
             bytes = region_purge_oldest_idle(limit, learnable, &refused);
         if (!refused || ++*refusals > PURGE_REFUSALS_MAX)
             return bytes;
+        /* The densest memory was refused and would be picked again: oldest first from
+         * here (refused memory is the newest). */
+        if (from == PURGE_DENSE)
+            from = PURGE_ANY;
     }
 }
 
@@ -100,15 +104,20 @@ void heap_trim(void)
 
 void heap_trim_freed(void)
 {
+    retain_note_large_free();
     if (!retain_may_owe())
         return;
     uint64_t heap_bytes = heap_trim_heap_bytes();
-    bool defer = retain_may_defer(heap_bytes);
+    retain_burst burst = retain_shrinking(heap_bytes);
+    if (burst == RETAIN_NOT_SHRINKING) {
+        heap_trim();
+        return;
+    }
     pay(retain_take_page_debt(heap_bytes), PURGE_RELEASED);
     uint64_t owed = retain_excess(heap_bytes);
-    /* Within the deferral, only purges of whole arenas; the free pages between a
-     * large arena's used ones wait (see trim.h). Beyond it, the densest first. */
-    pay(owed, retain_paying_debt() ? PURGE_ANY : defer ? PURGE_WHOLE : PURGE_DENSE);
+    /* Within the factor, only purges of whole arenas; the free pages between a large
+     * arena's used ones wait (see trim.h). Past it, the densest first. */
+    pay(owed, retain_paying_debt() ? PURGE_ANY : burst == RETAIN_SHRINKING ? PURGE_WHOLE : PURGE_DENSE);
 }
 
 void heap_trim_tick(void)
