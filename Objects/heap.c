@@ -164,12 +164,12 @@ static void free_unpooled(void *p)
     case ARENA_MEDIUM:
         if (!medium_free(m, p))
             pypper_heap.invalid_frees++;
-        heap_trim();
+        heap_trim_freed(false);     /* (one may come between a shrinking heap's frees) */
         return;
     case ARENA_LARGE:
     case ARENA_HUGE_HEAD:
         large_free(m, ai, p);
-        heap_trim_freed();
+        heap_trim_freed(true);
         return;
     default:
         pypper_heap.invalid_frees++;

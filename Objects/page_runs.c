@@ -554,7 +554,7 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
     if (!want)
         want = 1;
     int i = (int)PAGES_PER_ARENA - 1;
-    bool split = false;
+    bool split = false, kept = false;
     while (i >= 0 && pages < want) {
         if (!page_idle_at(lb, (unsigned)i)) {
             i--;
@@ -574,23 +574,27 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
         }
         /* Pages [low, top] go back. A page the kernel keeps (locked memory) stays idle:
          * a free page that is not idle must read as zero (take_pages). A refused call
-         * over given-back pages is made again stretch by stretch (a review on
-         * 2026-12-07: one locked run kept the others of its stretch idle for good).
-         * When a stretch is refused, the arena is the newest idle memory, so that
-         * others are purged before it is tried again. */
+         * over given-back pages is made again stretch by stretch, and a refused stretch
+         * does not stop those below it (reviews on 2026-12-07: one locked run kept the
+         * others of its stretch idle for good). When a stretch is refused, the arena
+         * is the newest idle memory, so that others are purged before it is tried
+         * again. */
         if (!region_discard(base + ((size_t)low << PAGE_SHIFT), (size_t)(top - low + 1) << PAGE_SHIFT)) {
             if (!split && idle != (unsigned)(top - low + 1)) {
                 split = true;
                 i = top;
-                continue;
+            } else {
+                kept = true;        /* the stretches below are tried still */
             }
-            lb->idle_since = retain_now() + 1;
-            *refused = pages == 0;
-            break;
+            continue;
         }
         for (int k = low; k <= top; k++)
             lb->page_idle[k >> 6] &= ~((uint64_t)1 << (k & 63));
         pages += idle;
+    }
+    if (kept) {
+        lb->idle_since = retain_now() + 1;
+        *refused = pages == 0;
     }
     m->idle_pages = (uint16_t)(m->idle_pages - pages);
     retain_idle_sub(pages << PAGE_SHIFT);

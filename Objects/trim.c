@@ -54,10 +54,11 @@ PYPPER_SMALL_CODE static arena_meta *large_candidate(purge_from from)
  * there is none. Memory the kernel keeps (locked) becomes the newest idle memory and
  * the next oldest is tried, up to PURGE_REFUSALS_MAX in all for the loop that counts
  * them in *refusals. */
-PYPPER_SMALL_CODE static uint64_t purge_oldest(uint64_t before, uint64_t limit, purge_from from,
+PYPPER_SMALL_CODE static uint64_t purge_oldest(uint64_t before, uint64_t limit, purge_from *order,
                              bool *learnable, unsigned *refusals)
 {
     for (;;) {
+        purge_from from = *order;
         bool refused = false;
         *learnable = true;
         uint64_t run_since = 0, bytes = 0;
@@ -71,10 +72,10 @@ PYPPER_SMALL_CODE static uint64_t purge_oldest(uint64_t before, uint64_t limit, 
             bytes = region_purge_oldest_idle(limit, learnable, &refused);
         if (!refused || ++*refusals > PURGE_REFUSALS_MAX)
             return bytes;
-        /* The densest memory was refused and would be picked again: oldest first from
-         * here (refused memory is the newest). */
+        /* The densest memory was refused and would be picked again: oldest first for
+         * the rest of the pay (refused memory is the newest). */
         if (from == PURGE_DENSE)
-            from = PURGE_ANY;
+            *order = PURGE_ANY;
     }
 }
 
@@ -84,7 +85,7 @@ PYPPER_SMALL_CODE static void pay(uint64_t owed, purge_from from)
     unsigned refusals = 0;
     while (owed) {
         bool learnable;
-        uint64_t bytes = purge_oldest(UINT64_MAX, owed, from, &learnable, &refusals);
+        uint64_t bytes = purge_oldest(UINT64_MAX, owed, &from, &learnable, &refusals);
         if (!bytes)
             return;
         retain_note_purged(bytes, false, learnable);
@@ -102,9 +103,10 @@ void heap_trim(void)
     pay(retain_excess(heap_trim_heap_bytes()), PURGE_ANY);
 }
 
-void heap_trim_freed(void)
+void heap_trim_freed(bool large)
 {
-    retain_note_large_free();
+    if (large)
+        retain_note_large_free();
     if (!retain_may_owe())
         return;
     uint64_t heap_bytes = heap_trim_heap_bytes();
@@ -130,19 +132,21 @@ void heap_trim_tick(void)
 PYPPER_SMALL_CODE void heap_trim_stale(void)
 {
     uint64_t before = retain_stale_before(retain_now());
+    purge_from order = PURGE_ANY;
     uint64_t bytes;
     bool learnable;
     unsigned refusals = 0;
-    while ((bytes = purge_oldest(before, UINT64_MAX, PURGE_ANY, &learnable, &refusals)) != 0)
+    while ((bytes = purge_oldest(before, UINT64_MAX, &order, &learnable, &refusals)) != 0)
         retain_note_purged(bytes, true, false);
 }
 
 PYPPER_SMALL_CODE uint64_t heap_trim_all(void)
 {
+    purge_from order = PURGE_ANY;
     uint64_t total = 0, bytes;
     bool learnable;
     unsigned refusals = 0;
-    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, PURGE_ANY, &learnable, &refusals)) != 0)
+    while ((bytes = purge_oldest(UINT64_MAX, UINT64_MAX, &order, &learnable, &refusals)) != 0)
         total += bytes;
     if (total)
         retain_note_purged(total, true, false);

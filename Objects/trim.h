@@ -3,17 +3,18 @@
 #ifndef PYPPER_TRIM_H
 #define PYPPER_TRIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* After an allocation (or a free of memory that is not a page run): purge, oldest
  * first, what exceeds the bound and the debts. */
 void heap_trim(void);
-/* After a page run or span was freed: the same, but while the heap shrinks
+/* After a free (large: of a page run or span): the same, but while the heap shrinks
  * (retain_shrinking, retain.h) within RETAIN_DEFER_FACTOR times the bound only purges
  * of whole arenas (released runs, wholly idle large arenas): the free pages between
  * used ones in large arenas wait for the next allocation's heap_trim, by when the
  * frees around them have joined them into longer stretches (one call each). */
-void heap_trim_freed(void);
+void heap_trim_freed(bool large);
 /* From allocation slow paths: now and then, purge idle memory older than the delay. */
 void heap_trim_tick(void);
 /* The same without the countdown: purge idle memory older than the delay now (the
