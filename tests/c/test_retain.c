@@ -103,6 +103,7 @@ static void test_run_reuse(void)
  * idle run and an unlocked one, with given-back pages between, gives the unlocked one
  * back, whichever of the two is locked; and past the deferral factor, a locked
  * densest arena does not stop the purges of the others. */
+#ifndef ASAN      /* (AddressSanitizer ignores mlock) */
 static void locked_stretch(bool lock_upper)
 {
     const size_t n = 60000;               /* 15 pages */
@@ -138,6 +139,8 @@ static void locked_stretch(bool lock_upper)
     pypper_heap_free(keep0);
     pypper_heap_trim();
 }
+
+#endif
 
 static void test_locked_stretches(void)
 {
