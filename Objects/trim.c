@@ -31,25 +31,17 @@ uint64_t heap_trim_heap_bytes(void)
  * that memory behind the rest. */
 #define PURGE_REFUSALS_MAX 8u
 
-/* What a purge takes: the oldest idle memory; released arenas only; the oldest of
- * released arenas and wholly idle large arenas (purges of a whole arena or more
- * each); released arenas, then the large arena with the most idle pages (the fewest
- * calls per byte: a call per stretch of free pages). */
-typedef enum { PURGE_ANY, PURGE_RELEASED, PURGE_WHOLE, PURGE_DENSE } purge_from;
-
-PYPPER_SMALL_CODE static arena_meta *large_candidate(purge_from from)
-{
-    switch (from) {
-    case PURGE_RELEASED:
-        return NULL;
-    case PURGE_WHOLE:
-        return large_idle_pick(LARGE_PICK_WHOLE);
-    case PURGE_DENSE:
-        return large_idle_pick(LARGE_PICK_DENSEST);
-    default:
-        return large_idle_pick(LARGE_PICK_OLDEST);
-    }
-}
+/* What a purge takes: the oldest idle memory; the oldest of released arenas and
+ * wholly idle large arenas (purges of a whole arena or more each); released arenas,
+ * then the large arena with the most idle pages (the fewest calls per byte: a call per
+ * stretch of free pages); released arenas only. The first three are large_idle_pick's
+ * orders. */
+typedef enum {
+    PURGE_ANY = LARGE_PICK_OLDEST,
+    PURGE_WHOLE = LARGE_PICK_WHOLE,
+    PURGE_DENSE = LARGE_PICK_DENSEST,
+    PURGE_RELEASED,
+} purge_from;
 
 /* Purge about `limit` bytes of the oldest idle memory freed before `before`
  * (UINT64_MAX: any), of what `from` allows; the bytes, 0 when
@@ -65,7 +57,7 @@ PYPPER_SMALL_CODE static uint64_t purge_oldest(uint64_t before, uint64_t limit, 
         *learnable = true;
         uint64_t run_since = 0, bytes = 0;
         bool have_run = region_oldest_idle(&run_since) && run_since < before;
-        arena_meta *m = large_candidate(from);
+        arena_meta *m = from == PURGE_RELEASED ? NULL : large_idle_pick((large_pick)from);
         if (m && layout_large(m)->idle_since >= before)
             m = NULL;
         if (m && (!have_run || (from != PURGE_DENSE && layout_large(m)->idle_since <= run_since)))

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* After an allocation (or a free of memory that is not a page run): purge, oldest
+/* After an allocation, a block grown in place or a change of policy: purge, oldest
  * first, what exceeds the bound and the debts. */
 void heap_trim(void);
 /* After a free (large: of a page run or span): the same, but while the heap shrinks

@@ -540,6 +540,20 @@ static void test_long_span_fits_resident_pages(void)
     pypper_heap_trim();
 }
 
+/* After a trim (no other idle run), `count` arenas taken from the region directly
+ * and written (resident); the global index of the first, or (size_t)-1. */
+static size_t written_arenas(size_t count)
+{
+    pypper_heap_trim();
+    bool zeroed;
+    size_t fresh;
+    size_t first = region_take_arenas(0, count, 0, &zeroed, &fresh);
+    CHECK(first != (size_t)-1);
+    if (first != (size_t)-1)
+        memset(layout_arena_base(first), 1, count << ARENA_SHIFT);
+    return first;
+}
+
 /* A span no idle run holds takes the window of released arenas with the most idle
  * ones: idle runs of 9 and 8 arenas with a purged arena between serve a span of 18
  * with one fresh arena (the purged one). Joining an idle run only with the purged
@@ -550,19 +564,16 @@ static void test_long_span_fits_resident_pages(void)
 static void test_span_window_across_runs(void)
 {
     const size_t arena = (size_t)1 << ARENA_SHIFT;
-    pypper_heap_trim();
-    bool zeroed;
-    size_t fresh;
-    size_t first = region_take_arenas(0, 18, 0, &zeroed, &fresh);
-    CHECK(first != (size_t)-1);
+    size_t first = written_arenas(18);
     if (first == (size_t)-1)
         return;
-    memset(layout_arena_base(first), 1, 18 * arena);
     uint64_t idle0 = stats().idle_bytes;
     region_release_arenas(first, 9, false);          /* idle */
     region_release_arenas(first + 9, 1, true);       /* purged */
     region_release_arenas(first + 10, 8, false);     /* idle */
     CHECK(stats().idle_bytes == idle0 + 17 * arena);
+    bool zeroed;
+    size_t fresh;
     size_t again = region_take_arenas(0, 18, 0, &zeroed, &fresh);
     CHECK(again == first && fresh == 1 && !zeroed);
     CHECK(stats().idle_bytes == idle0);
@@ -588,14 +599,9 @@ static size_t resident_apart(size_t first)
 static void test_page_debt(void)
 {
     const size_t arena = (size_t)1 << ARENA_SHIFT, need = 450 * PAGE_SIZE - 64;
-    pypper_heap_trim();
-    bool zeroed;
-    size_t fresh;
-    size_t first = region_take_arenas(0, 5, 0, &zeroed, &fresh);
-    CHECK(first != (size_t)-1);
+    size_t first = written_arenas(5);
     if (first == (size_t)-1)
         return;
-    memset(layout_arena_base(first), 1, 5 * arena);
     for (size_t k = 0; k < 5; k += 2)
         region_release_arenas(first + k, 1, false);      /* idle, apart */
     uint64_t idle0 = stats().idle_bytes;
