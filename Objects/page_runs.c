@@ -25,6 +25,9 @@
 #include "../Pypper/code_size.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static inline bool page_used(const large_body *lb, unsigned i)
 {
@@ -64,6 +67,55 @@ static arena_meta *zone_prev(size_t ai)
         return NULL;
     arena_meta *p = layout_meta(ai - 1);      /* (committed: before a committed arena) */
     return p->kind == ARENA_LARGE ? p : NULL;
+}
+
+/* Best fit without reading every large arena (a heap of 400 of them, 3,000 buffers of
+ * 40-200 KB replaced at random: 266 arenas and 80 runs read a search, 6% of the
+ * program's time): run_bound[tier][j] is an upper bound of the idle runs that start in
+ * large arena j of the tier (measured on into its zone, as runs_in does): every one is
+ * shorter (0: not a large arena). A search that reads the arena whole lowers it to the
+ * longest run it met, plus one; pages that become idle raise it to NO_RUN_BOUND, there
+ * and in the arenas before them whose idle tails run into them (bound_idle_added), and
+ * so does a run's attribution moving to the arena (its zone predecessor's last page no
+ * longer idle, or the predecessor gone: bound_tail_cut). group_bound is an upper bound
+ * of 64 arenas' bounds. The same scheme as the medium arenas' (Objects/medium.c): the
+ * bounds only let a search skip arenas that cannot hold the run, so it finds the same
+ * best fit as reading them all. */
+#define TIER_ARENAS_MAX ((size_t)1 << (TIER_SHIFT_MAX - ARENA_SHIFT))
+#define NO_RUN_BOUND UINT16_MAX
+static uint16_t run_bound[HEAP_TIERS][TIER_ARENAS_MAX];
+static uint16_t group_bound[HEAP_TIERS][TIER_ARENAS_MAX / 64];
+static uint32_t large_end[HEAP_TIERS];      /* 1 + the highest large arena's index in its tier */
+
+/* Large arena m's index in its tier. */
+static inline uint32_t local_index(const arena_meta *m)
+{
+    return (uint32_t)(layout_meta_index(m) - (size_t)m->tier * pypper_heap_layout.arenas_per_tier);
+}
+
+static inline void bound_raise(const arena_meta *m)
+{
+    uint32_t j = local_index(m);
+    run_bound[m->tier][j] = NO_RUN_BOUND;
+    group_bound[m->tier][j >> 6] = NO_RUN_BOUND;
+}
+
+/* m became a large arena (its tier set). */
+PYPPER_SMALL_CODE static void bound_new_arena(const arena_meta *m)
+{
+    uint32_t j = local_index(m);
+    if (j + 1 > large_end[m->tier])
+        large_end[m->tier] = j + 1;
+    bound_raise(m);
+}
+
+/* The runs that start in the arena after m now include its head run (which went on
+ * from m before: m's last page is no longer idle, or m is no longer large). */
+PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_tail_cut(const arena_meta *m)
+{
+    arena_meta *n = zone_next(layout_meta_index(m));
+    if (n)
+        bound_raise(n);
 }
 
 /* The bits of word i >> 6 from bit i up to (not including) `end`; *next: where the
@@ -109,6 +161,25 @@ static void mark_pages(arena_meta *m, unsigned first, unsigned count, bool used)
     m->free_pages = (uint16_t)(used ? m->free_pages - count : m->free_pages + count);
 }
 
+/* Pages of m became idle: the runs holding them may be longer, those that start in m
+ * and, when its first page is idle, those of the arenas before it whose idle tails
+ * reach it (back across wholly idle arenas). */
+PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_raise_before(const arena_meta *m)
+{
+    for (arena_meta *p = zone_prev(layout_meta_index(m)); p; p = zone_prev(layout_meta_index(p))) {
+        bound_raise(p);
+        if (p->idle_pages != PAGES_PER_ARENA)
+            break;
+    }
+}
+
+__attribute__((noinline)) static void bound_idle_added(const arena_meta *m)
+{
+    bound_raise(m);
+    if (page_idle_at(layout_large(m), 0))
+        bound_raise_before(m);
+}
+
 /* Pages [first, first + count) of m are handed out; the idle ones among them (the
  * others read as zero: a free page that is not idle was never touched since its arena
  * was committed or taken purged, or was given back since, and large_purge keeps a
@@ -118,6 +189,7 @@ static unsigned take_idle_pages(arena_meta *m, unsigned first, unsigned count)
     large_body *lb = layout_large(m);
     unsigned idle = 0;
     if (m->idle_pages) {
+        bool tail = page_idle_at(lb, PAGES_PER_ARENA - 1);
         for (unsigned i = first, next; i < first + count; i = next) {
             uint64_t bits = word_bits(i, first + count, &next);
             idle += (unsigned)__builtin_popcountll(lb->page_idle[i >> 6] & bits);
@@ -125,6 +197,8 @@ static unsigned take_idle_pages(arena_meta *m, unsigned first, unsigned count)
         }
         m->idle_pages = (uint16_t)(m->idle_pages - idle);
         retain_idle_sub((uint64_t)idle << PAGE_SHIFT);
+        if (tail && first + count == PAGES_PER_ARENA)
+            bound_tail_cut(m);
     }
     return idle;
 }
@@ -142,6 +216,7 @@ static void keep_pages_idle(arena_meta *m, unsigned first, unsigned count)
     m->idle_pages = (uint16_t)(m->idle_pages + added);
     lb->idle_since = retain_now();
     retain_idle_add((uint64_t)added << PAGE_SHIFT);
+    bound_idle_added(m);
 }
 
 /* Global pages [g, g + count) become a run's (or its growth's): marked used, their
@@ -263,11 +338,14 @@ static bool may_start(const arena_meta *m, size_t count, bool idle_only)
 
 typedef struct {
     size_t count, best, best_len;
+    size_t longest;                     /* of the runs visited since it was last zeroed */
 } best_fit;
 
 static bool fit_visit(void *ctx, size_t first, size_t len)
 {
     best_fit *f = ctx;
+    if (len > f->longest)
+        f->longest = len;
     if (len < f->count || (f->best != (size_t)-1 && len >= f->best_len))
         return false;
     f->best = first;
@@ -280,19 +358,80 @@ static bool fit_visit(void *ctx, size_t first, size_t len)
  * (size_t)-1. Best fit, against first fit in address order: a heap of 5,000 buffers
  * of 40-200 KB, one replaced at random 200,000 times, peaked at 638 MB with 158,000
  * faults (stock python3.12: 627 MB, 158,000), first fit at 673 MB with 180,000. */
-static size_t best_idle_run(unsigned tier, size_t count)
+/* Bit k: b[k] > count, for k < 64. */
+static inline uint64_t bounds_above(const uint16_t *b, unsigned count)
 {
-    best_fit f = {count, (size_t)-1, 0};
+    uint64_t above = 0;
+#if defined(__SSE2__)
+    /* Eight lanes at a time: b - count, saturated, is 0 where b <= count. */
+    __m128i c = _mm_set1_epi16((short)count), zero = _mm_setzero_si128();
+    for (unsigned k = 0; k < 64; k += 16) {
+        __m128i lo = _mm_subs_epu16(_mm_loadu_si128((const __m128i *)(b + k)), c);
+        __m128i hi = _mm_subs_epu16(_mm_loadu_si128((const __m128i *)(b + k + 8)), c);
+        __m128i at_most = _mm_packs_epi16(_mm_cmpeq_epi16(lo, zero), _mm_cmpeq_epi16(hi, zero));
+        above |= (uint64_t)(~(unsigned)_mm_movemask_epi8(at_most) & 0xFFFFu) << k;
+    }
+#else
+    for (unsigned k = 0; k < 64; k++)
+        above |= (uint64_t)(b[k] > count) << k;
+#endif
+    return above;
+}
+
+__attribute__((noclone)) static size_t best_idle_run(unsigned tier, size_t count)
+{
+    best_fit f = {count, (size_t)-1, 0, 0};
     size_t cap = count + 4 * PAGES_PER_ARENA;
-    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next)
-        if (may_start(m, count, true) && runs_in(m, true, cap, fit_visit, &f))
-            break;
+    size_t first_arena = (size_t)tier * pypper_heap_layout.arenas_per_tier;
+    /* Arenas in address order (ties go to the lowest), skipping groups of 64 and then
+     * arenas whose bound says no run of `count` starts there. (Whole groups are read:
+     * the bounds past the last large arena are 0.) */
+    for (uint32_t g = 0, groups = (large_end[tier] + 63) >> 6; g < groups; g++) {
+        if (group_bound[tier][g] <= count)
+            continue;
+        uint16_t *b = &run_bound[tier][g << 6];
+        /* The others are at most count: so is the group's new bound, but for these. */
+        unsigned gmax = (unsigned)count;
+        for (uint64_t may = bounds_above(b, (unsigned)count); may; may &= may - 1) {
+            unsigned k = (unsigned)__builtin_ctzll(may);
+            arena_meta *m = layout_meta(first_arena + (g << 6) + k);
+            if (!may_start(m, count, true)) {
+                /* Fewer idle pages than that, none going on past its end. */
+                b[k] = (uint16_t)(m->idle_pages + 1u);
+            } else {
+                f.longest = 0;
+                if (runs_in(m, true, cap, fit_visit, &f))
+                    return f.best;          /* exact: none better */
+                if (f.longest < cap)        /* (a run measured whole) */
+                    b[k] = (uint16_t)(f.longest + 1);
+            }
+            gmax = b[k] > gmax ? b[k] : gmax;
+        }
+        group_bound[tier][g] = (uint16_t)gmax;
+    }
     return f.best;
 }
 
 typedef struct {
     size_t count, best, best_idle;
 } idle_window;
+
+PYPPER_SMALL_CODE bool page_runs_check(unsigned tier, size_t count)
+{
+    best_fit all = {count, (size_t)-1, 0, 0};
+    size_t cap = count + 4 * PAGES_PER_ARENA;
+    bool hold = true, done = false;
+    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next) {
+        best_fit every = {SIZE_MAX, (size_t)-1, 0, 0};     /* visits every run */
+        runs_in(m, true, SIZE_MAX / 2, fit_visit, &every);
+        uint32_t j = local_index(m);
+        hold = hold && j < large_end[tier] && every.longest < run_bound[tier][j]
+               && run_bound[tier][j] <= group_bound[tier][j >> 6];
+        if (!done && may_start(m, count, true))
+            done = runs_in(m, true, cap, fit_visit, &all);
+    }
+    return hold && best_idle_run(tier, count) == all.best;
+}
 
 PYPPER_SMALL_CODE static bool window_visit(void *ctx, size_t first, size_t len)
 {
@@ -352,6 +491,7 @@ PYPPER_SMALL_CODE static void make_large(unsigned tier, size_t ai, size_t count)
         m->kind = ARENA_LARGE;
         m->tier = (uint8_t)tier;
         m->free_pages = PAGES_PER_ARENA;
+        bound_new_arena(m);
         if (!clean)       /* an idle released arena: its pages are resident */
             keep_pages_idle(m, 0, PAGES_PER_ARENA);
         insert_by_address(&pypper_heap.tiers[tier].large_arenas, m);
@@ -528,8 +668,16 @@ PYPPER_SMALL_CODE int page_run_resize(arena_meta *m, void *p, size_t n)
     return 1;
 }
 
+/* m is no longer a large arena. */
+PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_gone(const arena_meta *m)
+{
+    run_bound[m->tier][local_index(m)] = 0;
+    bound_tail_cut(m);
+}
+
 static void release_large_arena(arena_meta *m)
 {
+    bound_gone(m);
     arena_list_unlink(&pypper_heap.tiers[m->tier].large_arenas, m);
     region_release_arenas(layout_meta_index(m), 1, true);
     pypper_heap.arenas_released++;
@@ -554,7 +702,7 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
     if (!want)
         want = 1;
     int i = (int)PAGES_PER_ARENA - 1;
-    bool split = false, kept = false;
+    bool split = false, kept = false, tail = page_idle_at(lb, PAGES_PER_ARENA - 1);
     while (i >= 0 && pages < want) {
         if (!page_idle_at(lb, (unsigned)i)) {
             i--;
@@ -598,6 +746,8 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
     }
     m->idle_pages = (uint16_t)(m->idle_pages - pages);
     retain_idle_sub(pages << PAGE_SHIFT);
+    if (tail && !page_idle_at(lb, PAGES_PER_ARENA - 1))
+        bound_tail_cut(m);
     if (!m->idle_pages && releasable(m))
         release_large_arena(m);
     return pages << PAGE_SHIFT;
@@ -644,6 +794,7 @@ PYPPER_SMALL_CODE bool large_lend_free(unsigned tier, size_t count)
     size_t first = layout_meta_index(pick) + 1 - count;
     for (size_t a = first; a < first + count; a++) {
         arena_meta *m = layout_meta(a);
+        bound_gone(m);
         arena_list_unlink(&pypper_heap.tiers[tier].large_arenas, m);
         retain_idle_sub((uint64_t)PAGES_PER_ARENA << PAGE_SHIFT);
         m->idle_pages = 0;

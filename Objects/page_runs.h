@@ -16,4 +16,10 @@ void page_run_free(arena_meta *m, void *p);
  * shrink its run; 1 on success. */
 int page_run_resize(arena_meta *m, void *p, size_t n);
 
+/* For the C tests: whether every large arena's run bound (page_runs.c) is above the
+ * longest idle run that starts in it and within its group's bound, and the search
+ * for an idle run of `count` pages in `tier` finds what reading every large arena
+ * finds. */
+bool page_runs_check(unsigned tier, size_t count);
+
 #endif

@@ -4,7 +4,9 @@
  * a content check of every live block. */
 #include "check.h"
 #include "heap.h"
+#include "heap_internal.h"
 #include "heap_layout.h"
+#include "page_runs.h"
 #include "placement.h"
 #include "region.h"
 #include "size_classes.h"
@@ -617,6 +619,69 @@ static void test_stress(void)
     CHECK(st.invalid_frees == 6 + run_color_invalid);   /* those of the tests before only */
 }
 
+/* Page runs' best fit with run bounds (Objects/page_runs.c): after each step of a
+ * random mix of page-run allocations and frees in both tiers (runs across arena
+ * edges, idle pages purged, wholly free arenas lent to medium blocks), every bound
+ * holds, and the bounded search finds the run that reading every large arena finds,
+ * for lengths from 1 page to PAGE_RUN_MAX. */
+static void test_page_run_bounds(void)
+{
+    enum { SLOTS = 300, MEDIUMS = 64, OPS = 4000 };
+    static char *run[SLOTS], *medium[MEDIUMS];
+    size_t steps = 0, held = 0, lent_before = 0;
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    lent_before = st.arenas_released;
+    for (int op = 0; op < OPS; op++) {
+        int i = (int)(rnd() % SLOTS);
+        if (run[i]) {
+            pypper_heap_free(run[i]);
+            run[i] = NULL;
+        } else {
+            size_t n = rnd() % 8 ? MEDIUM_MAX + 1 + rnd() % (LARGE_MAX - MEDIUM_MAX)
+                                 : LARGE_MAX + 1 + rnd() % (PAGE_RUN_MAX - LARGE_MAX);
+            run[i] = pypper_heap_malloc_in((unsigned)(rnd() % 2), n);
+            CHECK(run[i] != NULL);
+        }
+        if (op % 16 == 0) {             /* medium arenas come and go beside them */
+            int k = (int)(rnd() % MEDIUMS);
+            if (medium[k]) {
+                pypper_heap_free(medium[k]);
+                medium[k] = NULL;
+            } else {
+                medium[k] = pypper_heap_malloc_in((unsigned)(rnd() % 2), MEDIUM_MAX);
+            }
+        }
+        if (op % 8 == 0) {              /* idle pages given back, from an arena's end */
+            unsigned t = (unsigned)(rnd() % 2);
+            size_t k = rnd() % 16;
+            arena_meta *m = pypper_heap.tiers[t].large_arenas;
+            while (m && m->next && k--)
+                m = m->next;
+            bool refused;
+            if (m)
+                large_purge(m, (rnd() % 64 + 1) << PAGE_SHIFT, &refused);
+        }
+        if (op % 64 == 0)               /* wholly free idle arenas lent to the region */
+            large_lend_free((unsigned)(rnd() % 2), 1 + rnd() % 2);
+        if (op % 1000 == 999)
+            pypper_heap_trim();
+        for (unsigned t = 0; t < HEAP_TIERS; t++) {
+            steps++;
+            held += page_runs_check(t, 1 + rnd() % (PAGE_RUN_MAX >> PAGE_SHIFT));
+        }
+    }
+    CHECK(held == steps);
+    for (int i = 0; i < SLOTS; i++)
+        pypper_heap_free(run[i]);
+    for (int k = 0; k < MEDIUMS; k++)
+        pypper_heap_free(medium[k]);
+    for (unsigned t = 0; t < HEAP_TIERS; t++)
+        CHECK(page_runs_check(t, 1) && page_runs_check(t, 64) && page_runs_check(t, 300));
+    pypper_heap_get_stats(&st);
+    CHECK(st.arenas_released > lent_before);    /* (arenas did leave the page heap) */
+}
+
 /* Tracked bits: set for the block holding an object (small, medium, large) 0, 16 or
  * 32 bytes in, refused twice, elsewhere in a block and for free or foreign memory,
  * walked in address order, cleared and counted (noted ones too) by the free path
@@ -900,6 +965,7 @@ int main(void)
     test_fork_child_stops_retaining();
     test_span_moves();
     test_record_pages_past_the_committed_arenas();
+    test_page_run_bounds();
     test_stress();
     return check_report("test_heap");
 }
