@@ -75,9 +75,10 @@ static arena_meta *zone_prev(size_t ai)
  * large arena j of the tier (measured on into its zone, as runs_in does): every one is
  * shorter (0: not a large arena). A search that reads the arena whole lowers it to the
  * longest run it met, plus one; pages that become idle raise it to NO_RUN_BOUND, there
- * and in the arenas before them whose idle tails run into them (bound_idle_added), and
- * so does a run's attribution moving to the arena (its zone predecessor's last page no
- * longer idle, or the predecessor gone: bound_tail_cut). group_bound is an upper bound
+ * and in the arenas before them whose idle tails run into them (bound_idle_added); so
+ * do a run's attribution moving to the arena (its zone predecessor's last page no
+ * longer idle, or the predecessor gone: bound_tail_cut) and a purge the kernel refuses
+ * in part (a kept stretch starts a run). group_bound is an upper bound
  * of 64 arenas' bounds. The same scheme as the medium arenas' (Objects/medium.c): the
  * bounds only let a search skip arenas that cannot hold the run, so it finds the same
  * best fit as reading them all. */
@@ -743,6 +744,10 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
     if (kept) {
         lb->idle_since = retain_now() + 1;
         *refused = pages == 0;
+        /* A kept stretch with pages given back below it starts a run of its own: one
+         * that went on from the arena before may start here now (a review's finding,
+         * 2026-12-07). */
+        bound_raise(m);
     }
     m->idle_pages = (uint16_t)(m->idle_pages - pages);
     retain_idle_sub(pages << PAGE_SHIFT);

@@ -212,15 +212,19 @@ def main():
         sys.exit("text_order: no function of the executable ran: is it built with -g?")
     on |= TRACED_ONLY
     objdir = os.path.join(os.path.dirname(os.path.realpath(args.python)), "build", "obj")
+    missed = set(TRACED_ONLY)           # what sessions run and the runs miss (above)
     for objects, group in ((OFF_OBJECTS, off), (TRACED_OBJECTS, on)):
         for obj in objects:
             path = os.path.join(objdir, obj)
             if not os.path.exists(path):
                 sys.exit(f"text_order: {path} is missing: run it on an in-tree build")
-            group |= defined_functions(path)
-    # The code the runs miss but sessions run (above) ranks as if every run ran it.
+            names = defined_functions(path)
+            group |= names
+            if group is on:
+                missed |= names
+    # It ranks as if every run ran it.
     every = max(on_runs.values(), default=0)
-    for name in TRACED_ONLY | (on - set(on_runs)):
+    for name in missed:
         on_runs[name] = every
     if not args.fresh and os.path.exists(args.out):
         # Runs under Valgrind differ in what rare paths the threads take: the names of

@@ -13,6 +13,7 @@
 #include "track.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -619,16 +620,40 @@ static void test_stress(void)
     CHECK(st.invalid_frees == 6 + run_color_invalid);   /* those of the tests before only */
 }
 
+/* A large arena of tier t whose first idle pages go on from the arena before it (a
+ * run that starts there), at least 4 of them: the count in *head; or NULL. */
+static arena_meta *idle_head_from_before(unsigned t, unsigned *head)
+{
+    for (arena_meta *m = pypper_heap.tiers[t].large_arenas; m; m = m->next) {
+        size_t ai = layout_meta_index(m);
+        if ((ai & (pypper_heap_layout.arenas_per_tier - 1)) == 0)
+            continue;
+        const arena_meta *p = layout_meta(ai - 1);
+        const large_body *lb = layout_large(m);
+        if (p->kind != ARENA_LARGE || p->tier != t || !(layout_large(p)->page_idle[3] >> 63))
+            continue;
+        unsigned h = 0;
+        while (h < PAGES_PER_ARENA && (lb->page_idle[h >> 6] >> (h & 63) & 1u))
+            h++;
+        if (h >= 4 && h < PAGES_PER_ARENA) {
+            *head = h;
+            return m;
+        }
+    }
+    return NULL;
+}
+
 /* Page runs' best fit with run bounds (Objects/page_runs.c): after each step of a
  * random mix of page-run allocations and frees in both tiers (runs across arena
- * edges, idle pages purged, wholly free arenas lent to medium blocks), every bound
+ * edges, idle pages purged, some locked so that the kernel keeps them, wholly free
+ * arenas lent to medium blocks), every bound
  * holds, and the bounded search finds the run that reading every large arena finds,
  * for lengths from 1 page to PAGE_RUN_MAX. */
 static void test_page_run_bounds(void)
 {
     enum { SLOTS = 300, MEDIUMS = 64, OPS = 4000 };
     static char *run[SLOTS], *medium[MEDIUMS];
-    size_t steps = 0, held = 0, lent_before = 0;
+    size_t steps = 0, held = 0, lent_before = 0, heads = 0;
     pypper_heap_stats st;
     pypper_heap_get_stats(&st);
     lent_before = st.arenas_released;
@@ -659,8 +684,33 @@ static void test_page_run_bounds(void)
             while (m && m->next && k--)
                 m = m->next;
             bool refused;
+            /* Half the time with some of its pages locked: the kernel keeps them, and
+             * the purge goes on below them (ignored under AddressSanitizer). */
+            char *locked = NULL;
+            size_t lock_len = (rnd() % 16 + 1) << PAGE_SHIFT;
+            if (m && rnd() % 2) {
+                locked = layout_arena_base(layout_meta_index(m))
+                         + ((rnd() % (PAGES_PER_ARENA - 16)) << PAGE_SHIFT);
+                if (mlock(locked, lock_len) != 0)
+                    locked = NULL;
+            }
             if (m)
                 large_purge(m, (rnd() % 64 + 1) << PAGE_SHIFT, &refused);
+            if (locked)
+                munlock(locked, lock_len);
+        }
+        unsigned head;
+        arena_meta *hm;
+        if (op % 8 == 4 && (hm = idle_head_from_before((unsigned)(op / 8) & 1u, &head))) {
+            /* Such a head run, all but its first two pages locked, and the arena's idle
+             * pages purged: what the kernel keeps is a run that starts in the arena. */
+            char *locked = layout_arena_base(layout_meta_index(hm)) + 2 * PAGE_SIZE;
+            size_t lock_len = (size_t)(head - 2) << PAGE_SHIFT;
+            bool refused, lock = mlock(locked, lock_len) == 0;
+            large_purge(hm, (uint64_t)hm->idle_pages << PAGE_SHIFT, &refused);
+            if (lock)
+                munlock(locked, lock_len);
+            heads++;
         }
         if (op % 64 == 0)               /* wholly free idle arenas lent to the region */
             large_lend_free((unsigned)(rnd() % 2), 1 + rnd() % 2);
@@ -672,6 +722,7 @@ static void test_page_run_bounds(void)
         }
     }
     CHECK(held == steps);
+    CHECK(heads > 0);
     for (int i = 0; i < SLOTS; i++)
         pypper_heap_free(run[i]);
     for (int k = 0; k < MEDIUMS; k++)
