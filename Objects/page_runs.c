@@ -71,21 +71,27 @@ static arena_meta *zone_prev(size_t ai)
 
 /* Best fit without reading every large arena (a heap of 400 of them, 3,000 buffers of
  * 40-200 KB replaced at random: 266 arenas and 80 runs read a search, 6% of the
- * program's time): run_bound[tier][j] is an upper bound of the idle runs that start in
- * large arena j of the tier (measured on into its zone, as runs_in does): every one is
- * shorter (0: not a large arena). A search that reads the arena whole lowers it to the
- * longest run it met, plus one; pages that become idle raise it to NO_RUN_BOUND, there
- * and in the arenas before them whose idle tails run into them (bound_idle_added); so
- * do a run's attribution moving to the arena (its zone predecessor's last page no
- * longer idle, or the predecessor gone: bound_tail_cut) and a purge the kernel refuses
- * in part (a kept stretch starts a run). group_bound is an upper bound
- * of 64 arenas' bounds. The same scheme as the medium arenas' (Objects/medium.c): the
- * bounds only let a search skip arenas that cannot hold the run, so it finds the same
- * best fit as reading them all. */
+ * program's time). run_bound[kind][tier][j] is an upper bound of the runs of a kind
+ * (idle pages, for best_idle_run; free pages, idle or not, for most_idle_window,
+ * which 4% of that program's page runs reached, 20,000 instructions each when it read
+ * every arena) that start in large arena j of the tier, measured on into its zone as
+ * runs_in does: every one is shorter (0: not a large arena).
+ * - A search that reads the arena whole lowers it to the longest run it met, plus one.
+ * - Pages that become of the kind raise it to NO_RUN_BOUND, there and in the arenas
+ *   before them whose tails run into them (bound_added).
+ * - So does a run that starts in the arena now: its zone predecessor's last page no
+ *   longer of the kind, or the predecessor gone (bound_tail_cut); pages taken from a
+ *   run that came from the arena before, leaving the rest (bound_taken); a purge the
+ *   kernel refuses in part (a kept stretch).
+ * group_bound is an upper bound of 64 arenas' bounds. The same scheme as the medium
+ * arenas' (Objects/medium.c): the bounds only let a search skip arenas that cannot
+ * hold the run, so it finds what reading them all finds (tests/c/test_heap.c checks
+ * after every step of a random mix). */
 #define TIER_ARENAS_MAX ((size_t)1 << (TIER_SHIFT_MAX - ARENA_SHIFT))
 #define NO_RUN_BOUND UINT16_MAX
-static uint16_t run_bound[HEAP_TIERS][TIER_ARENAS_MAX];
-static uint16_t group_bound[HEAP_TIERS][TIER_ARENAS_MAX / 64];
+enum { IDLE_RUNS, FREE_RUNS, RUN_KINDS };
+static uint16_t run_bound[RUN_KINDS][HEAP_TIERS][TIER_ARENAS_MAX];
+static uint16_t group_bound[RUN_KINDS][HEAP_TIERS][TIER_ARENAS_MAX / 64];
 static uint32_t large_end[HEAP_TIERS];      /* 1 + the highest large arena's index in its tier */
 
 /* Large arena m's index in its tier. */
@@ -94,29 +100,35 @@ static inline uint32_t local_index(const arena_meta *m)
     return (uint32_t)(layout_meta_index(m) - (size_t)m->tier * pypper_heap_layout.arenas_per_tier);
 }
 
-static inline void bound_raise(const arena_meta *m)
+static inline void bound_raise(const arena_meta *m, unsigned kind)
 {
     uint32_t j = local_index(m);
-    run_bound[m->tier][j] = NO_RUN_BOUND;
-    group_bound[m->tier][j >> 6] = NO_RUN_BOUND;
+    run_bound[kind][m->tier][j] = NO_RUN_BOUND;
+    group_bound[kind][m->tier][j >> 6] = NO_RUN_BOUND;
 }
 
-/* m became a large arena (its tier set). */
+static void bound_raise_before(const arena_meta *m, unsigned kind);
+
+/* m became a large arena (its tier set), all free: so are the free runs of the arenas
+ * before it that reach it. */
 PYPPER_SMALL_CODE static void bound_new_arena(const arena_meta *m)
 {
     uint32_t j = local_index(m);
     if (j + 1 > large_end[m->tier])
         large_end[m->tier] = j + 1;
-    bound_raise(m);
+    bound_raise(m, IDLE_RUNS);
+    bound_raise(m, FREE_RUNS);
+    bound_raise_before(m, FREE_RUNS);
 }
 
-/* The runs that start in the arena after m now include its head run (which went on
- * from m before: m's last page is no longer idle, or m is no longer large). */
-PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_tail_cut(const arena_meta *m)
+/* The runs (of a kind) that start in the arena after m now include its head run
+ * (which went on from m before: m's last page is no longer of that kind, or m is no
+ * longer large). */
+PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_tail_cut(const arena_meta *m, unsigned kind)
 {
     arena_meta *n = zone_next(layout_meta_index(m));
     if (n)
-        bound_raise(n);
+        bound_raise(n, kind);
 }
 
 /* The bits of word i >> 6 from bit i up to (not including) `end`; *next: where the
@@ -149,9 +161,39 @@ static bool next_piece(piece_iter *it)
     return true;
 }
 
+/* The pages a search looks for in word w of m: idle ones, or any free one. */
+static inline uint64_t search_bits(const large_body *lb, unsigned w, bool idle_only)
+{
+    return idle_only ? lb->page_idle[w] : ~lb->page_used[w];
+}
+
+static void bound_added(const arena_meta *m, unsigned kind);
+
+/* Pages [first, first + count) of m are no longer of `kind` (idle, free); `tail`:
+ * m's last page was. The run after them, if one, starts there now: when the run they
+ * were in may have come from the arena before (they start at page 0, or within a run
+ * that goes back to it), a run m's bound did not cover. Taken up to m's end, the next
+ * arena's head run is its own now. */
+PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_taken(const arena_meta *m,
+                                                                    unsigned first, unsigned count,
+                                                                    bool tail, unsigned kind)
+{
+    const large_body *lb = layout_large(m);
+    bool idle = kind == IDLE_RUNS;
+    unsigned after = first + count;
+    if (after == PAGES_PER_ARENA) {
+        if (tail)
+            bound_tail_cut(m, kind);
+    } else if ((search_bits(lb, after >> 6, idle) >> (after & 63) & 1u)
+               && (first == 0 || (search_bits(lb, (first - 1) >> 6, idle) >> ((first - 1) & 63) & 1u))) {
+        bound_raise(m, kind);
+    }
+}
+
 static void mark_pages(arena_meta *m, unsigned first, unsigned count, bool used)
 {
     large_body *lb = layout_large(m);
+    bool tail_free = !page_used(lb, PAGES_PER_ARENA - 1);
     for (unsigned i = first, next; i < first + count; i = next) {
         uint64_t bits = word_bits(i, first + count, &next);
         if (used)
@@ -160,25 +202,29 @@ static void mark_pages(arena_meta *m, unsigned first, unsigned count, bool used)
             lb->page_used[i >> 6] &= ~bits;
     }
     m->free_pages = (uint16_t)(used ? m->free_pages - count : m->free_pages + count);
+    if (!used)
+        bound_added(m, FREE_RUNS);
+    else
+        bound_taken(m, first, count, tail_free, FREE_RUNS);
 }
 
-/* Pages of m became idle: the runs holding them may be longer, those that start in m
- * and, when its first page is idle, those of the arenas before it whose idle tails
- * reach it (back across wholly idle arenas). */
-PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_raise_before(const arena_meta *m)
+/* Pages of m became idle (free): the runs holding them may be longer, those that
+ * start in m and, when its first page is idle (free), those of the arenas before it
+ * whose tails reach it (back across wholly idle (free) arenas). */
+PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_raise_before(const arena_meta *m, unsigned kind)
 {
     for (arena_meta *p = zone_prev(layout_meta_index(m)); p; p = zone_prev(layout_meta_index(p))) {
-        bound_raise(p);
-        if (p->idle_pages != PAGES_PER_ARENA)
+        bound_raise(p, kind);
+        if ((kind == IDLE_RUNS ? p->idle_pages : p->free_pages) != PAGES_PER_ARENA)
             break;
     }
 }
 
-__attribute__((noinline)) static void bound_idle_added(const arena_meta *m)
+PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_added(const arena_meta *m, unsigned kind)
 {
-    bound_raise(m);
-    if (page_idle_at(layout_large(m), 0))
-        bound_raise_before(m);
+    bound_raise(m, kind);
+    if (search_bits(layout_large(m), 0, kind == IDLE_RUNS) & 1u)
+        bound_raise_before(m, kind);
 }
 
 /* Pages [first, first + count) of m are handed out; the idle ones among them (the
@@ -198,8 +244,7 @@ static unsigned take_idle_pages(arena_meta *m, unsigned first, unsigned count)
         }
         m->idle_pages = (uint16_t)(m->idle_pages - idle);
         retain_idle_sub((uint64_t)idle << PAGE_SHIFT);
-        if (tail && first + count == PAGES_PER_ARENA)
-            bound_tail_cut(m);
+        bound_taken(m, first, count, tail, IDLE_RUNS);
     }
     return idle;
 }
@@ -217,7 +262,7 @@ static void keep_pages_idle(arena_meta *m, unsigned first, unsigned count)
     m->idle_pages = (uint16_t)(m->idle_pages + added);
     lb->idle_since = retain_now();
     retain_idle_add((uint64_t)added << PAGE_SHIFT);
-    bound_idle_added(m);
+    bound_added(m, IDLE_RUNS);
 }
 
 /* Global pages [g, g + count) become a run's (or its growth's): marked used, their
@@ -246,12 +291,6 @@ static void free_pages(size_t g, size_t count)
         mark_pages(it.m, it.first, it.n, false);
         keep_pages_idle(it.m, it.first, it.n);
     }
-}
-
-/* The pages a search looks for in word w of m: idle ones, or any free one. */
-static inline uint64_t search_bits(const large_body *lb, unsigned w, bool idle_only)
-{
-    return idle_only ? lb->page_idle[w] : ~lb->page_used[w];
 }
 
 /* How many such pages lead the zone from arena `ai` + 1 on, up to `want`. */
@@ -354,11 +393,6 @@ static bool fit_visit(void *ctx, size_t first, size_t len)
     return len == f->count;            /* exact: none better */
 }
 
-/* Of the idle runs that hold `count` pages, the shortest (best fit: longer ones stay
- * whole for longer blocks; the lowest address on a tie); its global first page, or
- * (size_t)-1. Best fit, against first fit in address order: a heap of 5,000 buffers
- * of 40-200 KB, one replaced at random 200,000 times, peaked at 638 MB with 158,000
- * faults (stock python3.12: 627 MB, 158,000), first fit at 673 MB with 180,000. */
 /* Bit k: b[k] > count, for k < 64. */
 static inline uint64_t bounds_above(const uint16_t *b, unsigned count)
 {
@@ -379,64 +413,69 @@ static inline uint64_t bounds_above(const uint16_t *b, unsigned count)
     return above;
 }
 
-__attribute__((noclone)) static size_t best_idle_run(unsigned tier, size_t count)
+/* Calls visit on each large arena of `tier`, in address order, whose bound of `kind`
+ * is above count, skipping the others and groups of 64 the same way (whole groups are
+ * read: the bounds past the last large arena are 0). visit returns a bound for the
+ * arena (1 + its longest run of that kind, or NO_RUN_BOUND when it cannot tell), which
+ * lowers the one it has, or 0 to stop. */
+typedef unsigned (*bounded_visit)(void *ctx, arena_meta *m);
+
+static void bounded_walk(unsigned tier, unsigned kind, size_t count, bounded_visit visit, void *ctx)
 {
-    best_fit f = {count, (size_t)-1, 0, 0};
-    size_t cap = count + 4 * PAGES_PER_ARENA;
     size_t first_arena = (size_t)tier * pypper_heap_layout.arenas_per_tier;
-    /* Arenas in address order (ties go to the lowest), skipping groups of 64 and then
-     * arenas whose bound says no run of `count` starts there. (Whole groups are read:
-     * the bounds past the last large arena are 0.) */
     for (uint32_t g = 0, groups = (large_end[tier] + 63) >> 6; g < groups; g++) {
-        if (group_bound[tier][g] <= count)
+        if (group_bound[kind][tier][g] <= count)
             continue;
-        uint16_t *b = &run_bound[tier][g << 6];
+        uint16_t *b = &run_bound[kind][tier][g << 6];
         /* The others are at most count: so is the group's new bound, but for these. */
         unsigned gmax = (unsigned)count;
         for (uint64_t may = bounds_above(b, (unsigned)count); may; may &= may - 1) {
             unsigned k = (unsigned)__builtin_ctzll(may);
-            arena_meta *m = layout_meta(first_arena + (g << 6) + k);
-            if (!may_start(m, count, true)) {
-                /* Fewer idle pages than that, none going on past its end. */
-                b[k] = (uint16_t)(m->idle_pages + 1u);
-            } else {
-                f.longest = 0;
-                if (runs_in(m, true, cap, fit_visit, &f))
-                    return f.best;          /* exact: none better */
-                if (f.longest < cap)        /* (a run measured whole) */
-                    b[k] = (uint16_t)(f.longest + 1);
-            }
+            unsigned bound = visit(ctx, layout_meta(first_arena + (g << 6) + k));
+            if (!bound)
+                return;
+            if (bound < b[k])           /* (a search only lowers them) */
+                b[k] = (uint16_t)bound;
             gmax = b[k] > gmax ? b[k] : gmax;
         }
-        group_bound[tier][g] = (uint16_t)gmax;
+        group_bound[kind][tier][g] = (uint16_t)gmax;
     }
+}
+
+static unsigned fit_arena(void *ctx, arena_meta *m)
+{
+    best_fit *f = ctx;
+    size_t cap = f->count + 4 * PAGES_PER_ARENA;
+    if (!may_start(m, f->count, true))
+        return m->idle_pages + 1u;      /* fewer idle pages, none going on past its end */
+    f->longest = 0;
+    if (runs_in(m, true, cap, fit_visit, f))
+        return 0;                       /* exact: none better */
+    return f->longest < cap ? (unsigned)f->longest + 1 : NO_RUN_BOUND;
+}
+
+/* Of the idle runs that hold `count` pages, the shortest (best fit: longer ones stay
+ * whole for longer blocks; the lowest address on a tie); its global first page, or
+ * (size_t)-1. Best fit, against first fit in address order: a heap of 5,000 buffers
+ * of 40-200 KB, one replaced at random 200,000 times, peaked at 638 MB with 158,000
+ * faults (stock python3.12: 627 MB, 158,000), first fit at 673 MB with 180,000. */
+__attribute__((noclone)) static size_t best_idle_run(unsigned tier, size_t count)
+{
+    best_fit f = {count, (size_t)-1, 0, 0};
+    bounded_walk(tier, IDLE_RUNS, count, fit_arena, &f);
     return f.best;
 }
 
 typedef struct {
     size_t count, best, best_idle;
+    size_t longest;                     /* of the runs visited since it was last zeroed */
 } idle_window;
-
-PYPPER_SMALL_CODE bool page_runs_check(unsigned tier, size_t count)
-{
-    best_fit all = {count, (size_t)-1, 0, 0};
-    size_t cap = count + 4 * PAGES_PER_ARENA;
-    bool hold = true, done = false;
-    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next) {
-        best_fit every = {SIZE_MAX, (size_t)-1, 0, 0};     /* visits every run */
-        runs_in(m, true, SIZE_MAX / 2, fit_visit, &every);
-        uint32_t j = local_index(m);
-        hold = hold && j < large_end[tier] && every.longest < run_bound[tier][j]
-               && run_bound[tier][j] <= group_bound[tier][j >> 6];
-        if (!done && may_start(m, count, true))
-            done = runs_in(m, true, cap, fit_visit, &all);
-    }
-    return hold && best_idle_run(tier, count) == all.best;
-}
 
 PYPPER_SMALL_CODE static bool window_visit(void *ctx, size_t first, size_t len)
 {
     idle_window *w = ctx;
+    if (len > w->longest)
+        w->longest = len;
     if (len < w->count)
         return false;
     for (int at_end = 0; at_end < 2; at_end++) {
@@ -454,13 +493,46 @@ PYPPER_SMALL_CODE static bool window_visit(void *ctx, size_t first, size_t len)
  * `count` pages at either end of one that holds the most idle pages (the fewest
  * faults, and idle memory used rather than left beside fresh pages; the lowest
  * address on a tie); its global first page, or (size_t)-1. */
+PYPPER_SMALL_CODE static unsigned window_arena(void *ctx, arena_meta *m)
+{
+    idle_window *w = ctx;
+    if (!may_start(m, w->count, false))
+        return m->free_pages + 1u;      /* fewer free pages, none going on past its end */
+    w->longest = 0;
+    runs_in(m, false, w->count, window_visit, w);
+    /* (A run measured to `count` may go on.) */
+    return w->longest < w->count ? (unsigned)w->longest + 1 : NO_RUN_BOUND;
+}
+
 PYPPER_SMALL_CODE static size_t most_idle_window(unsigned tier, size_t count)
 {
-    idle_window w = {count, (size_t)-1, 0};
-    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next)
-        if (may_start(m, count, false))
-            runs_in(m, false, count, window_visit, &w);
+    idle_window w = {count, (size_t)-1, 0, 0};
+    bounded_walk(tier, FREE_RUNS, count, window_arena, &w);
     return w.best;
+}
+
+PYPPER_SMALL_CODE bool page_runs_check(unsigned tier, size_t count)
+{
+    best_fit all = {count, (size_t)-1, 0, 0};
+    idle_window window = {count, (size_t)-1, 0, 0};
+    size_t cap = count + 4 * PAGES_PER_ARENA;
+    bool hold = true, done = false;
+    for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next) {
+        uint32_t j = local_index(m);
+        hold = hold && j < large_end[tier];
+        for (unsigned kind = 0; kind < RUN_KINDS; kind++) {
+            best_fit every = {SIZE_MAX, (size_t)-1, 0, 0};     /* visits every run */
+            runs_in(m, kind == IDLE_RUNS, SIZE_MAX / 2, fit_visit, &every);
+            hold = hold && every.longest < run_bound[kind][tier][j]
+                   && run_bound[kind][tier][j] <= group_bound[kind][tier][j >> 6];
+        }
+        if (!done && may_start(m, count, true))
+            done = runs_in(m, true, cap, fit_visit, &all);
+        if (may_start(m, count, false))
+            runs_in(m, false, count, window_visit, &window);
+    }
+    return hold && best_idle_run(tier, count) == all.best
+           && most_idle_window(tier, count) == window.best;
 }
 
 /* The tier's large arenas are listed by address: searches meet runs in address order
@@ -672,8 +744,10 @@ PYPPER_SMALL_CODE int page_run_resize(arena_meta *m, void *p, size_t n)
 /* m is no longer a large arena. */
 PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_gone(const arena_meta *m)
 {
-    run_bound[m->tier][local_index(m)] = 0;
-    bound_tail_cut(m);
+    for (unsigned kind = 0; kind < RUN_KINDS; kind++) {
+        run_bound[kind][m->tier][local_index(m)] = 0;
+        bound_tail_cut(m, kind);
+    }
 }
 
 static void release_large_arena(arena_meta *m)
@@ -747,12 +821,12 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
         /* A kept stretch with pages given back below it starts a run of its own: one
          * that went on from the arena before may start here now (a review's finding,
          * 2026-12-07). */
-        bound_raise(m);
+        bound_raise(m, IDLE_RUNS);
     }
     m->idle_pages = (uint16_t)(m->idle_pages - pages);
     retain_idle_sub(pages << PAGE_SHIFT);
     if (tail && !page_idle_at(lb, PAGES_PER_ARENA - 1))
-        bound_tail_cut(m);
+        bound_tail_cut(m, IDLE_RUNS);
     if (!m->idle_pages && releasable(m))
         release_large_arena(m);
     return pages << PAGE_SHIFT;

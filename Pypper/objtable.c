@@ -322,7 +322,7 @@ bool pypper_objtable_current(const pypper_obj_entry *e) { return entry_current(e
 
 /* Drop the pending entries of dead objects (most young objects die before a sync),
  * keeping the others in order. */
-static void drop_dead_pending(void)
+static PYPPER_SMALL_CODE void drop_dead_pending(void)
 {
     size_t kept = 0;
     for (size_t k = 0; k < npending; k++) {

@@ -9,6 +9,7 @@
 #include "write_tracking_heap.h"
 
 #include <sys/mman.h>
+#include "code_size.h"
 
 typedef struct {
     float heat;         /* all the page's evidence, at stamp */
@@ -79,7 +80,7 @@ double pypper_page_heat_settled_reference(uint32_t now_ms)
     return pypper_model_reference_at(&settled_ref, now_ms);
 }
 
-void pypper_page_heat_census(const size_t *first, const size_t *count, int ranges, uint64_t turn,
+PYPPER_SMALL_CODE void pypper_page_heat_census(const size_t *first, const size_t *count, int ranges, uint64_t turn,
                              uint32_t now_ms)
 {
     if (!slot)

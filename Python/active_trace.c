@@ -454,7 +454,7 @@ static void take_page_census(uint32_t now)
     pypper_page_heat_census(first, count, n, AT.page_censuses++, now);
 }
 
-static void take_census(size_t count, uint32_t now)
+static PYPPER_SMALL_CODE void take_census(size_t count, uint32_t now)
 {
     pypper_model_census census;
     pypper_model_census_begin(&census);
@@ -612,7 +612,7 @@ static double scan_share(const uint16_t n[PYPPER_EVIDENCE_KINDS])
  * not reset with a session (a pool keeps the turn it was last asked at). */
 static uint32_t pool_turn;
 
-static void apply_locked(bool refill)
+static PYPPER_SMALL_CODE void apply_locked(bool refill)
 {
     uint32_t now = pypper_active_trace_now_ms();
     if (refill)

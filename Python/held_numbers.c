@@ -10,6 +10,7 @@
 #include "seq_items.h"
 #include "../Pypper/page_heat.h"
 #include "../Pypper/temperature.h"
+#include "../Pypper/code_size.h"
 
 static uint64_t number_heat;            /* samples that heated pages */
 static uint64_t turn;                   /* the hand-over's number */
@@ -87,7 +88,7 @@ static void spread(uintptr_t from, uintptr_t to, double share, uint32_t now, siz
     }
 }
 
-void pypper_held_numbers_heat(PyObject *op, double uses, uint32_t now)
+PYPPER_SMALL_CODE void pypper_held_numbers_heat(PyObject *op, double uses, uint32_t now)
 {
     PyObject *const *items;
     Py_ssize_t n;

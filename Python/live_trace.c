@@ -616,7 +616,7 @@ static bool first_pass_open(void);
 
 /* With the GIL: re-traverse `budget` containers of the table (a rotating slice), so
  * that objects stored into old containers after they were walked are found too. */
-size_t pypper_live_trace_rescan(size_t budget)
+PYPPER_SMALL_CODE size_t pypper_live_trace_rescan(size_t budget)
 {
     /* While a stepped first pass is open, what it has not reached existed before the
      * session: its walk takes it, marked so (the rescan would track it as new). */

@@ -101,7 +101,7 @@ uint64_t pypper_migrate_test_set_collect_cpu_ns(uint64_t ns)
     return old;
 }
 
-void pypper_migrate_collect_if_due(uint32_t now_ms)
+PYPPER_SMALL_CODE void pypper_migrate_collect_if_due(uint32_t now_ms)
 {
     bool held;
     if (!round_due(&held)) {

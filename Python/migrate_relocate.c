@@ -6,6 +6,7 @@
 #include "../Objects/track.h"
 
 #include "../Pypper/stats.h"
+#include "../Pypper/code_size.h"
 
 /* The pages of [block, block + size): where they are is not known any more (asked
  * again this round). A relocation frees the old copy's pages and fills the new
@@ -25,7 +26,7 @@ static void forget_where(const void *block, size_t size)
 /* Relocations (the heap is entered again: outside the table's lock). Each leaves the
  * old buffer's space free in its arena: every DISCARD_EVERY bytes moved, and at the
  * end, the free pages go back, or a session would hold both copies. */
-void pypper_mig_relocate_queued(void)
+PYPPER_SMALL_CODE void pypper_mig_relocate_queued(void)
 {
     uint64_t since_discard = 0;
     for (size_t i = 0; i < M.nreloc; i++) {

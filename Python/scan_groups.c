@@ -147,7 +147,7 @@ static double mass(const scan_group *g, uint32_t now)
     return heat_now(g, now) * (double)g->built_n;
 }
 
-void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now)
+SMALL_CODE void pypper_scan_groups_note(PyObject *op, double scans, uint32_t now)
 {
     PyObject *const *items;
     Py_ssize_t n;
@@ -362,7 +362,7 @@ static void set_any(void *ctx, uintptr_t a)
 }
 
 /* The union bitmap of the groups' members (with_members, all_lo, all_hi set). */
-static void build_any(void)
+static SMALL_CODE void build_any(void)
 {
     size_t bytes = nwith ? ((((all_hi - all_lo) / UNIT + 64) / 64) * sizeof(uint64_t) + 4095) & ~(size_t)4095 : 0;
     size_t members = 0;

@@ -13,11 +13,8 @@ Tools/bench/programs at a small scale, each with tracing off (PYPPER_ENABLE=0: t
 options are parsed) and traced (PYPPER_ENABLE=1, from the start; once with a delayed
 start), plus code those runs miss (OFF_OBJECTS, TRACED_OBJECTS, TRACED_ONLY). A name
 the build no longer has is ignored by the linker; a function missing from the list
-still links, after the listed ones: a stale list costs pages, never correctness.
-tests/test_startup_rss.py notices when the code of a run no longer fits its windows.
-The traced functions go in order of how many traced runs ran them, most first (then
-by name): the code listed is a little more than two windows, and what lies past them
-is then what a session seldom runs.
+still links, after the listed ones: a stale list costs pages, never correctness. tests/test_startup_rss.py notices when the code of a
+run no longer fits its windows.
 
     ./python3 Tools/text_order.py [--python ./python3] [--out Tools/text_order.txt] [--fresh]
 
@@ -28,7 +25,6 @@ Needs valgrind (Tools/setup.sh installs it). Takes about three minutes.
 """
 
 import argparse
-import collections
 import os
 import re
 import subprocess
@@ -190,7 +186,6 @@ def main():
                          "executable still defines stay)")
     args = ap.parse_args()
     off, on = set(), set()
-    on_runs = collections.Counter()     # traced runs that ran each function
     with tempfile.TemporaryDirectory() as workdir:
         for label, argv in runs(SCALE):
             # PYPPER_ENABLE=0: the options are read and checked, as when a user sets
@@ -200,32 +195,20 @@ def main():
         for label, argv in runs(TRACED_SCALE):
             # A session from the start, as with a trace file or pypper.start(); and
             # one started later (START_DELAY_MS, the drop-in's default path).
-            ran = collect(args.python, {"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "0"},
+            on |= collect(args.python, {"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "0"},
                           argv, workdir, label + " (traced)")
-            on |= ran
-            on_runs.update(ran)
-        ran = collect(args.python, {"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "100"},
+        on |= collect(args.python, {"PYPPER_ENABLE": "1", "PYPPER_START_DELAY_MS": "100"},
                       ["-c", DELAYED], workdir, "delayed start (traced)")
-        on |= ran
-        on_runs.update(ran)
     if not off:
         sys.exit("text_order: no function of the executable ran: is it built with -g?")
     on |= TRACED_ONLY
     objdir = os.path.join(os.path.dirname(os.path.realpath(args.python)), "build", "obj")
-    missed = set(TRACED_ONLY)           # what sessions run and the runs miss (above)
     for objects, group in ((OFF_OBJECTS, off), (TRACED_OBJECTS, on)):
         for obj in objects:
             path = os.path.join(objdir, obj)
             if not os.path.exists(path):
                 sys.exit(f"text_order: {path} is missing: run it on an in-tree build")
-            names = defined_functions(path)
-            group |= names
-            if group is on:
-                missed |= names
-    # It ranks as if every run ran it.
-    every = max(on_runs.values(), default=0)
-    for name in missed:
-        on_runs[name] = every
+            group |= defined_functions(path)
     if not args.fresh and os.path.exists(args.out):
         # Runs under Valgrind differ in what rare paths the threads take: the names of
         # the list before, that the executable still has, stay in their group.
@@ -239,9 +222,7 @@ def main():
         for name in sorted(off):
             f.write(name + "\n")
         f.write("# tracing on\n")
-        # What most traced runs ran first: what goes past a session's two windows is
-        # what sessions seldom run (a few rare paths of the list, its stale names).
-        for name in sorted(on - off, key=lambda n: (-on_runs[n], n)):
+        for name in sorted(on - off):
             f.write(name + "\n")
     print(f"{args.out}: {len(off)} functions with tracing off, {len(on - off)} more traced")
 
