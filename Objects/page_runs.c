@@ -75,7 +75,7 @@ static arena_meta *zone_prev(size_t ai)
  * (idle pages, for best_idle_run; free pages, idle or not, for most_idle_window,
  * which 4% of that program's page runs reached, 20,000 instructions each when it read
  * every arena) that start in large arena j of the tier, measured on into its zone as
- * runs_in does: every one is shorter (0: not a large arena).
+ * runs_in does: every one is shorter (0: not a large arena; NO_RUN_BOUND: any length).
  * - A search that reads the arena whole lowers it to the longest run it met, plus one.
  * - Pages that become of the kind raise it to NO_RUN_BOUND, there and in the arenas
  *   before them whose tails run into them (bound_added).
@@ -523,7 +523,10 @@ PYPPER_SMALL_CODE bool page_runs_check(unsigned tier, size_t count)
         for (unsigned kind = 0; kind < RUN_KINDS; kind++) {
             best_fit every = {SIZE_MAX, (size_t)-1, 0, 0};     /* visits every run */
             runs_in(m, kind == IDLE_RUNS, SIZE_MAX / 2, fit_visit, &every);
-            hold = hold && every.longest < run_bound[kind][tier][j]
+            /* (NO_RUN_BOUND stands for any length: a zone of free arenas may hold a
+             * longer run than it counts.) */
+            hold = hold && (every.longest < run_bound[kind][tier][j]
+                            || run_bound[kind][tier][j] == NO_RUN_BOUND)
                    && run_bound[kind][tier][j] <= group_bound[kind][tier][j >> 6];
         }
         if (!done && may_start(m, count, true))

@@ -731,6 +731,18 @@ static void test_page_run_bounds(void)
         CHECK(page_runs_check(t, 1) && page_runs_check(t, 64) && page_runs_check(t, 300));
     pypper_heap_get_stats(&st);
     CHECK(st.arenas_released > lent_before);    /* (arenas did leave the page heap) */
+    /* A zone of 100 wholly free arenas kept (a review's case): a free run of 102,400
+     * pages, more than a bound counts. */
+    enum { BIG = 100 };
+    static char *big[BIG];
+    pypper_heap_set_retain(true);
+    for (int i = 0; i < BIG; i++)
+        big[i] = pypper_heap_malloc_in(PYPPER_TIER_FAST, PAGE_RUN_MAX);
+    for (int i = 0; i < BIG; i++)
+        pypper_heap_free(big[i]);
+    CHECK(page_runs_check(PYPPER_TIER_FAST, 1) && page_runs_check(PYPPER_TIER_FAST, 1024));
+    pypper_heap_set_retain(false);
+    pypper_heap_trim();
 }
 
 /* Tracked bits: set for the block holding an object (small, medium, large) 0, 16 or
