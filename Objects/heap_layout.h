@@ -32,6 +32,7 @@
 #define POOL_SIZE (1u << POOL_SHIFT)      /* 16 KiB: one pool slot */
 #define TIER_SHIFT_MAX 36u                /* a tier reserves at most 64 GiB */
 #define ARENA_SHIFT 20u
+#define TIER_ARENAS_MAX ((size_t)1 << (TIER_SHIFT_MAX - ARENA_SHIFT))
 #define ARENA_SIZE (1u << ARENA_SHIFT)    /* 1 MiB */
 #define POOLS_PER_ARENA (ARENA_SIZE / POOL_SIZE)
 #define PAGE_SHIFT 12u
@@ -213,6 +214,12 @@ static inline char *layout_arena_base(size_t arena_index)
 static inline size_t layout_meta_index(const arena_meta *m)
 {
     return (size_t)(m - pypper_heap_layout.meta);
+}
+
+/* An arena's index within its tier (m->tier set). */
+static inline uint32_t layout_tier_index(const arena_meta *m)
+{
+    return (uint32_t)(layout_meta_index(m) - (size_t)m->tier * pypper_heap_layout.arenas_per_tier);
 }
 
 /* The page records of a large arena, the unit records of a medium one. */

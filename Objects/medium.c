@@ -42,7 +42,6 @@
 
 #include <string.h>
 
-#define TIER_ARENAS_MAX ((size_t)1 << (TIER_SHIFT_MAX - ARENA_SHIFT))
 #define NO_RUN_BOUND (MEDIUM_UNITS + 1)            /* bound of a wholly free arena */
 
 static const uint16_t bucket_lo[MEDIUM_BUCKETS] = {
@@ -120,12 +119,6 @@ static unsigned bucket_of(unsigned k)
     return k > MEDIUM_MAX >> MEDIUM_UNIT_SHIFT ? MEDIUM_BUCKETS - 1 : bucket_at[k];
 }
 
-/* The arena's index within its tier. */
-static uint32_t local_index(const arena_meta *m)
-{
-    return (uint32_t)(layout_meta_index(m) - (size_t)m->tier * pypper_heap_layout.arenas_per_tier);
-}
-
 static arena_meta *arena_at(unsigned tier, uint32_t j)
 {
     return layout_meta((size_t)tier * pypper_heap_layout.arenas_per_tier + j);
@@ -184,7 +177,7 @@ static void note_freed(arena_meta *m, unsigned first, unsigned end)
     unsigned start = bits_run_start(used, first);
     unsigned stop = bits_run_end(used, end, layout_medium(m)->fresh_unit);
     unsigned len = stop - start;
-    uint32_t j = local_index(m);
+    uint32_t j = layout_tier_index(m);
     raise_bound(m->tier, j, len + 1);
     hints_lower(m->tier, j, m, len, start >> 6);
     memos_lower(m->tier, j, len, start >> 6);
@@ -201,7 +194,7 @@ static arena_meta *new_medium_arena(unsigned tier)
     mb->free_units = MEDIUM_UNITS;
     mb->fresh_unit = 0;
     mb->zeroed = zeroed;
-    uint32_t j = local_index(m);
+    uint32_t j = layout_tier_index(m);
     if (j + 1 > arena_end[tier])
         arena_end[tier] = j + 1;
     arena_count[tier]++;
@@ -284,9 +277,9 @@ static void *alloc_from_tier(unsigned tier, unsigned k, bool *zeroed)
     arena_meta *m = new_medium_arena(tier);
     if (!m)
         return NULL;
-    hints_raise(tier, local_index(m), m, k, 0);
+    hints_raise(tier, layout_tier_index(m), m, k, 0);
     if (memo_kept)
-        memo_found(tier, memo, k, searched_from, memo_at(local_index(m), 0));
+        memo_found(tier, memo, k, searched_from, memo_at(layout_tier_index(m), 0));
     return take_run(m, 0, k, zeroed);
 }
 
@@ -329,7 +322,7 @@ static unsigned block_units(const arena_meta *m, unsigned pos)
 
 static void release_medium_arena(arena_meta *m)
 {
-    run_bound[m->tier][local_index(m)] = 0;
+    run_bound[m->tier][layout_tier_index(m)] = 0;
     arena_count[m->tier]--;
     region_release_arenas(layout_meta_index(m), 1, false);     /* idle, then trimmed */
     pypper_heap.arenas_released++;

@@ -80,29 +80,22 @@ static arena_meta *zone_prev(size_t ai)
  * - Pages that become of the kind raise it to NO_RUN_BOUND, there and in the arenas
  *   before them whose tails run into them (bound_added).
  * - So does a run that starts in the arena now: its zone predecessor's last page no
- *   longer of the kind, or the predecessor gone (bound_tail_cut); pages taken from a
- *   run that came from the arena before, leaving the rest (bound_taken); a purge the
- *   kernel refuses in part (a kept stretch).
+ *   longer of the kind, or the predecessor gone (bound_tail_cut); pages taken or
+ *   given back from a run that came from the arena before, leaving the rest (a
+ *   stretch the kernel kept, in a purge it refused in part: bound_taken).
  * group_bound is an upper bound of 64 arenas' bounds. The same scheme as the medium
  * arenas' (Objects/medium.c): the bounds only let a search skip arenas that cannot
  * hold the run, so it finds what reading them all finds (tests/c/test_heap.c checks
  * after every step of a random mix). */
-#define TIER_ARENAS_MAX ((size_t)1 << (TIER_SHIFT_MAX - ARENA_SHIFT))
 #define NO_RUN_BOUND UINT16_MAX
 enum { IDLE_RUNS, FREE_RUNS, RUN_KINDS };
 static uint16_t run_bound[RUN_KINDS][HEAP_TIERS][TIER_ARENAS_MAX];
 static uint16_t group_bound[RUN_KINDS][HEAP_TIERS][TIER_ARENAS_MAX / 64];
 static uint32_t large_end[HEAP_TIERS];      /* 1 + the highest large arena's index in its tier */
 
-/* Large arena m's index in its tier. */
-static inline uint32_t local_index(const arena_meta *m)
-{
-    return (uint32_t)(layout_meta_index(m) - (size_t)m->tier * pypper_heap_layout.arenas_per_tier);
-}
-
 static inline void bound_raise(const arena_meta *m, unsigned kind)
 {
-    uint32_t j = local_index(m);
+    uint32_t j = layout_tier_index(m);
     run_bound[kind][m->tier][j] = NO_RUN_BOUND;
     group_bound[kind][m->tier][j >> 6] = NO_RUN_BOUND;
 }
@@ -113,7 +106,7 @@ static void bound_raise_before(const arena_meta *m, unsigned kind);
  * before it that reach it. */
 PYPPER_SMALL_CODE static void bound_new_arena(const arena_meta *m)
 {
-    uint32_t j = local_index(m);
+    uint32_t j = layout_tier_index(m);
     if (j + 1 > large_end[m->tier])
         large_end[m->tier] = j + 1;
     bound_raise(m, IDLE_RUNS);
@@ -227,24 +220,33 @@ PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_added(const arena_
         bound_raise_before(m, kind);
 }
 
+/* Pages [first, first + count) of m are idle no more (handed out, or given back):
+ * the idle ones among them, their bits cleared and the run bounds told. */
+static unsigned clear_idle(arena_meta *m, unsigned first, unsigned count)
+{
+    large_body *lb = layout_large(m);
+    bool tail = page_idle_at(lb, PAGES_PER_ARENA - 1);
+    unsigned idle = 0;
+    for (unsigned i = first, next; i < first + count; i = next) {
+        uint64_t bits = word_bits(i, first + count, &next);
+        idle += (unsigned)__builtin_popcountll(lb->page_idle[i >> 6] & bits);
+        lb->page_idle[i >> 6] &= ~bits;
+    }
+    bound_taken(m, first, count, tail, IDLE_RUNS);
+    return idle;
+}
+
 /* Pages [first, first + count) of m are handed out; the idle ones among them (the
  * others read as zero: a free page that is not idle was never touched since its arena
  * was committed or taken purged, or was given back since, and large_purge keeps a
  * page idle when the kernel refuses to give it back). */
 static unsigned take_idle_pages(arena_meta *m, unsigned first, unsigned count)
 {
-    large_body *lb = layout_large(m);
     unsigned idle = 0;
     if (m->idle_pages) {
-        bool tail = page_idle_at(lb, PAGES_PER_ARENA - 1);
-        for (unsigned i = first, next; i < first + count; i = next) {
-            uint64_t bits = word_bits(i, first + count, &next);
-            idle += (unsigned)__builtin_popcountll(lb->page_idle[i >> 6] & bits);
-            lb->page_idle[i >> 6] &= ~bits;
-        }
+        idle = clear_idle(m, first, count);
         m->idle_pages = (uint16_t)(m->idle_pages - idle);
         retain_idle_sub((uint64_t)idle << PAGE_SHIFT);
-        bound_taken(m, first, count, tail, IDLE_RUNS);
     }
     return idle;
 }
@@ -459,7 +461,7 @@ static unsigned fit_arena(void *ctx, arena_meta *m)
  * (size_t)-1. Best fit, against first fit in address order: a heap of 5,000 buffers
  * of 40-200 KB, one replaced at random 200,000 times, peaked at 638 MB with 158,000
  * faults (stock python3.12: 627 MB, 158,000), first fit at 673 MB with 180,000. */
-__attribute__((noclone)) static size_t best_idle_run(unsigned tier, size_t count)
+static size_t best_idle_run(unsigned tier, size_t count)
 {
     best_fit f = {count, (size_t)-1, 0, 0};
     bounded_walk(tier, IDLE_RUNS, count, fit_arena, &f);
@@ -518,7 +520,7 @@ PYPPER_SMALL_CODE bool page_runs_check(unsigned tier, size_t count)
     size_t cap = count + 4 * PAGES_PER_ARENA;
     bool hold = true, done = false;
     for (arena_meta *m = pypper_heap.tiers[tier].large_arenas; m; m = m->next) {
-        uint32_t j = local_index(m);
+        uint32_t j = layout_tier_index(m);
         hold = hold && j < large_end[tier];
         for (unsigned kind = 0; kind < RUN_KINDS; kind++) {
             best_fit every = {SIZE_MAX, (size_t)-1, 0, 0};     /* visits every run */
@@ -748,7 +750,7 @@ PYPPER_SMALL_CODE int page_run_resize(arena_meta *m, void *p, size_t n)
 PYPPER_SMALL_CODE __attribute__((noinline)) static void bound_gone(const arena_meta *m)
 {
     for (unsigned kind = 0; kind < RUN_KINDS; kind++) {
-        run_bound[kind][m->tier][local_index(m)] = 0;
+        run_bound[kind][m->tier][layout_tier_index(m)] = 0;
         bound_tail_cut(m, kind);
     }
 }
@@ -780,7 +782,7 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
     if (!want)
         want = 1;
     int i = (int)PAGES_PER_ARENA - 1;
-    bool split = false, kept = false, tail = page_idle_at(lb, PAGES_PER_ARENA - 1);
+    bool split = false, kept = false;
     while (i >= 0 && pages < want) {
         if (!page_idle_at(lb, (unsigned)i)) {
             i--;
@@ -814,22 +816,17 @@ PYPPER_SMALL_CODE uint64_t large_purge(arena_meta *m, uint64_t limit, bool *refu
             }
             continue;
         }
-        for (int k = low; k <= top; k++)
-            lb->page_idle[k >> 6] &= ~((uint64_t)1 << (k & 63));
+        /* (A stretch kept above these now starts a run of its own: clear_idle tells
+         * the bounds, a review's finding of 2026-12-07.) */
+        clear_idle(m, (unsigned)low, (unsigned)(top - low + 1));
         pages += idle;
     }
     if (kept) {
         lb->idle_since = retain_now() + 1;
         *refused = pages == 0;
-        /* A kept stretch with pages given back below it starts a run of its own: one
-         * that went on from the arena before may start here now (a review's finding,
-         * 2026-12-07). */
-        bound_raise(m, IDLE_RUNS);
     }
     m->idle_pages = (uint16_t)(m->idle_pages - pages);
     retain_idle_sub(pages << PAGE_SHIFT);
-    if (tail && !page_idle_at(lb, PAGES_PER_ARENA - 1))
-        bound_tail_cut(m, IDLE_RUNS);
     if (!m->idle_pages && releasable(m))
         release_large_arena(m);
     return pages << PAGE_SHIFT;

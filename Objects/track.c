@@ -30,7 +30,7 @@ uint64_t pypper_heap_noted_frees(void) { return pypper_track_noted_freed; }
  * bitmap's never-written pages cost a refill of the poll window 6-9 ms of faults for
  * a 100 MB heap. A byte an arena: 128 KiB of address space, a page per 4 GiB of heap
  * touched. */
-static uint8_t arena_tracked[((size_t)1 << (TIER_SHIFT_MAX - ARENA_SHIFT)) * HEAP_TIERS];
+static uint8_t arena_tracked[TIER_ARENAS_MAX * HEAP_TIERS];
 
 static inline uint64_t granule_of(const void *p)
 {

@@ -5,8 +5,8 @@
  * arenas or pages from its end, a stretch of free pages a call) with MADV_DONTNEED and
  * tells retain.c; it goes on until the policy is satisfied; while the heap shrinks,
  * frees give back only whole arenas, or past a factor the densest first
- * (heap_trim_freed: a call costs the same whatever its size); the page debt (retain.c) is paid from released
- * arenas only. A session's retention keeps emptied arenas from being released (heap.h);
+ * (heap_trim_freed: a call costs the same whatever its size); the page debt
+ * (retain.c) is paid from released arenas only. A session's retention keeps emptied arenas from being released (heap.h);
  * what is released (a freed huge block's span) is purged as at any other time: until
  * 2026-12-04 it was not, and a traced program that freed 100-150 MiB buffers kept
  * 321 MB resident after they were all gone (untraced: 9 MB). Purged memory stays
