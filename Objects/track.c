@@ -267,6 +267,45 @@ uint64_t pypper_heap_granule_end(void)
     return pypper_heap_layout.base ? pypper_heap_layout.tier_bytes * HEAP_TIERS / GRANULE : 0;
 }
 
+/* The granule of the first tracked block of large arena ai at granule g or after it
+ * and before arena_end (g within the arena), or arena_end. Its blocks start only at
+ * its runs' first pages (run_pages nonzero there only), at their color offsets: the
+ * walk reads those records, 512 bytes, not the arena's 24 KiB of bitmap (which cost a
+ * traced Tools/bench/survey/many_buffers.py 2% of its instructions, 2026-12-07). A
+ * run's other pages start no block; a run that begins in the arena before (its zone)
+ * shows here as pages without a length, stepped over. */
+/* What a walk gives of the tracked block at granule `found`. */
+static void fill_tracked(uint64_t found, pypper_tracked_block *out)
+{
+    char *block = pypper_heap_layout.base + found * GRANULE;
+    out->block = block;
+    out->object = pypper_heap_tracked_object(block);
+    out->noted = state_bit(found);
+    out->before = state_bit(found + 1) && track_has_second(block);
+}
+
+static uint64_t large_next_tracked(size_t ai, uint64_t g, uint64_t arena_end)
+{
+    const arena_meta *m = layout_meta(ai);
+    const large_body *b = layout_large(m);
+    uint64_t first = (uint64_t)ai * GRANULES_PER_ARENA;
+    const uint64_t per_page = PAGE_SIZE / GRANULE;
+    for (unsigned page = (unsigned)((g - first) / per_page); page < PAGES_PER_ARENA;) {
+        unsigned len = b->run_pages[page];
+        if (!len) {
+            page++;
+            continue;
+        }
+        uint64_t gb = first + page * per_page + layout_run_offset(m, page) / GRANULE;
+        if (gb >= arena_end)
+            break;
+        if (gb >= g && (group_of_granule(gb)[TRACK_TRACKED] & bit_of_granule(gb)))
+            return gb;
+        page += len;
+    }
+    return arena_end;
+}
+
 bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_block *out)
 {
     uint64_t g = *cursor, limit = pypper_heap_granule_end();
@@ -288,6 +327,16 @@ bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_blo
             g = arena_end;
             continue;
         }
+        if (layout_meta(ai)->kind == ARENA_LARGE) {
+            uint64_t found = large_next_tracked(ai, g, arena_end);
+            if (found < arena_end) {
+                fill_tracked(found, out);
+                *cursor = found + 1;
+                return true;
+            }
+            g = arena_end;
+            continue;
+        }
         while (g < arena_end) {
             uint64_t w = group_of_granule(g)[TRACK_TRACKED] & (~(uint64_t)0 << (g & 63));
             if (!w) {
@@ -297,11 +346,7 @@ bool pypper_heap_tracked_next(uint64_t *cursor, uint64_t end, pypper_tracked_blo
             uint64_t found = (g & ~(uint64_t)63) + (uint64_t)__builtin_ctzll(w);
             if (found >= arena_end)
                 break;
-            char *block = pypper_heap_layout.base + found * GRANULE;
-            out->block = block;
-            out->object = pypper_heap_tracked_object(block);
-            out->noted = state_bit(found);
-            out->before = state_bit(found + 1) && track_has_second(block);
+            fill_tracked(found, out);
             *cursor = found + 1;
             return true;
         }

@@ -96,6 +96,29 @@ typedef struct {
 #define MEMO_SHIFT 58u              /* 64 - log2(MEMO_SLOTS): a hash's top bits */
 _Static_assert(MEMO_SLOTS == 1u << (64u - MEMO_SHIFT), "MEMO_SHIFT matches MEMO_SLOTS");
 
+/* What a code object's file says of it, as bits: the library's (library_code),
+ * Pypper's own (own_code), compiled from a string (string_code). */
+enum { CODE_LIBRARY = 1, CODE_OWN = 2, CODE_STRING = 4 };
+
+/* Code objects classified lately: a direct-mapped cache, so that a site recorded in
+ * library frames does not read and compare the file names of every frame it looks
+ * through again (those reads were 0.7% of Tools/bench/programs/json_roundtrip.py's
+ * instructions with sites recorded, callgrind, 2026-12-08). Only while a code
+ * watcher clears the slot of a code object that dies (on_code: its address may be
+ * reused), and emptied when the directories the classes depend on change. */
+#define CLASS_SLOTS 256u
+static struct {
+    const PyCodeObject *code;       /* NULL: empty */
+    unsigned bits;
+} code_classes[CLASS_SLOTS];
+
+static inline unsigned class_slot(const PyCodeObject *code)
+{
+    return (unsigned)((((uintptr_t)code >> 4) * 0x9E3779B97F4A7C15ull) >> 56) & (CLASS_SLOTS - 1);
+}
+
+static void classes_clear(void) { memset(code_classes, 0, sizeof code_classes); }
+
 /* The code object of a site that died: the site is described by its `gone` record. */
 #define SITE_GONE ((PyCodeObject *)(uintptr_t)1)
 
@@ -306,8 +329,12 @@ static void code_gone(PyCodeObject *co)
  * sub-interpreters), where every code object with a site was made and dies. */
 static int on_code(PyCodeEvent event, PyCodeObject *co)
 {
-    if (event == PY_CODE_EVENT_DESTROY && S.on && !S.strong)
+    if (event == PY_CODE_EVENT_DESTROY && S.on && !S.strong) {
+        unsigned i = class_slot(co);
+        if (code_classes[i].code == co)
+            code_classes[i].code = NULL;
         code_gone(co);
+    }
     return 0;
 }
 
@@ -417,8 +444,25 @@ static size_t own_len;
  * runs the program, a capture's records): never a site of the program's. */
 static bool own_code(PyCodeObject *code) { return code_under(code, own_dir, own_len); }
 
+static unsigned code_class(PyCodeObject *code)
+{
+    unsigned i = class_slot(code);
+    if (code_classes[i].code == code)
+        return code_classes[i].bits;
+    unsigned bits = (library_code(code) ? CODE_LIBRARY : 0) | (own_code(code) ? CODE_OWN : 0)
+                    | (string_code(code) ? CODE_STRING : 0);
+    if (S.watcher >= 0 && !S.strong) {
+        code_classes[i].code = code;
+        code_classes[i].bits = bits;
+    }
+    return bits;
+}
+
 /* Whether code is the program's: neither the library's nor Pypper's. */
-static bool programs_code(PyCodeObject *code) { return !library_code(code) && !own_code(code); }
+static bool programs_code(PyCodeObject *code)
+{
+    return !(code_class(code) & (CODE_LIBRARY | CODE_OWN));
+}
 
 #define LIBRARY_DEPTH 64            /* frames looked through for the program's */
 
@@ -487,7 +531,7 @@ static uint32_t current_site(PyThreadState *ts)
     memo_slot *memo = memo_of(f->f_code, at, up_code);
     if (memo->code == f->f_code && memo->offset == at && memo->up == up_code)
         return memo->id;
-    bool redirected = library_code(f->f_code) || own_code(f->f_code) || string_code(f->f_code);
+    bool redirected = code_class(f->f_code) != 0;
     if (redirected) {
         /* The innermost frame of the program's with a file; failing that, the
          * innermost of the program's compiled from a string (a program run with -c). */
@@ -498,9 +542,10 @@ static uint32_t current_site(PyThreadState *ts)
                 continue;
             if (!g->prev_instr)
                 break;
-            if (!programs_code(g->f_code))
+            unsigned bits = code_class(g->f_code);
+            if (bits & (CODE_LIBRARY | CODE_OWN))
                 continue;
-            if (!string_code(g->f_code)) {
+            if (!(bits & CODE_STRING)) {
                 found = true;
                 break;
             }
@@ -515,7 +560,7 @@ static uint32_t current_site(PyThreadState *ts)
         }
         /* No frame of the program's: Pypper's work, or the library's at the innermost
          * frame (a module imported by Pypper's set-up: the library's line). */
-        if (!g && own_code(f->f_code)) {
+        if (!g && (code_class(f->f_code) & CODE_OWN)) {
             S.own_frames++;
             return 0;
         }
@@ -752,6 +797,7 @@ void pypper_alloc_sites_own_dir(const char *dir)
 {
     /* (With the GIL: no allocation reads it meanwhile.) */
     own_len = dir_copy(own_dir, sizeof own_dir, dir);
+    classes_clear();
 }
 
 static __attribute__((noinline)) void seen_slow(void *block, size_t size)
@@ -973,6 +1019,7 @@ PYPPER_SMALL_CODE int pypper_alloc_sites_start(uint64_t period)
     if (!text)
         PyErr_Clear();
     S.stdlib_len = dir_copy(S.stdlib_dir, sizeof S.stdlib_dir, text ? text : "");
+    classes_clear();
     pypper_heap_clear_pool_marks();
     S.on = true;
     wrap_domains();

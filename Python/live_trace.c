@@ -251,7 +251,7 @@ static uint64_t dead_entries(void)
     return frees > dropped ? frees - dropped : 0;
 }
 
-void pypper_live_trace_settle(void)
+PYPPER_SMALL_CODE void pypper_live_trace_settle(void)
 {
     /* The pending entries (objects taken since the last sync) wait to be hashed: their
      * dead are dropped (objtable.h), the slots are swept for the rest of the dead. (A

@@ -913,6 +913,69 @@ static void test_tracking_state(void)
     pypper_heap_set_tracking(false);
 }
 
+/* The walk over large arenas reads their runs, not their bitmaps: page runs of many
+ * lengths (some across arena edges, at their color offsets, in both tiers), some
+ * tracked (with their objects 0, 16 or 32 bytes in), some of those freed, are walked
+ * in address order, every tracked one once, and found again from a cursor just on
+ * or just after each. */
+static int compare_ptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_tracked_walk_large(void)
+{
+    enum { N = 400 };
+    static char *blocks[N], *want[N];
+    pypper_heap_set_tracking(true);
+    pypper_heap_set_retain(true);
+    int n = 0;
+    for (int i = 0; i < N; i++) {
+        size_t size = 9000 + (size_t)(rnd() % 700000);
+        blocks[i] = pypper_heap_malloc_in(i % 5 == 4 ? PYPPER_TIER_SLOW : PYPPER_TIER_FAST, size);
+        CHECK(blocks[i] != NULL);
+    }
+    for (int i = 0; i < N; i++) {
+        if (rnd() % 3 == 0)
+            continue;
+        unsigned head = (unsigned)(rnd() % 3) * 16;
+        CHECK(pypper_heap_track_containing(blocks[i] + head) == blocks[i]);
+        if (rnd() % 4 == 0) {
+            pypper_heap_free(blocks[i]);            /* tracked, freed: its bits go */
+            blocks[i] = NULL;
+            continue;
+        }
+        want[n++] = blocks[i];
+    }
+    qsort(want, (size_t)n, sizeof want[0], compare_ptr);
+    uint64_t cursor = 0;
+    pypper_tracked_block t;
+    int k = 0;
+    while (pypper_heap_tracked_next(&cursor, UINT64_MAX, &t)) {
+        CHECK(k < n && t.block == want[k] && t.object == pypper_heap_tracked_object(t.block));
+        k++;
+    }
+    CHECK(k == n && n > 100);
+    for (int i = 0; i < n; i++) {
+        uint64_t g = pypper_heap_granule_of(want[i]);
+        cursor = g;
+        CHECK(pypper_heap_tracked_next(&cursor, g + 1, &t) && t.block == want[i] && cursor == g + 1);
+        CHECK(!pypper_heap_tracked_next(&cursor, g + 1, &t));
+        cursor = g + 1;
+        bool found = pypper_heap_tracked_next(&cursor, UINT64_MAX, &t);
+        CHECK(i + 1 < n ? found && t.block == want[i + 1] : !found);
+    }
+    for (int i = 0; i < N; i++)
+        if (blocks[i]) {
+            pypper_heap_untrack(blocks[i]);
+            pypper_heap_free(blocks[i]);
+        }
+    pypper_heap_set_retain(false);
+    pypper_heap_trim();
+    pypper_heap_set_tracking(false);
+}
+
 static int refuse_bind(unsigned tier, void *addr, size_t len)
 {
     (void)tier; (void)addr; (void)len;
@@ -1028,6 +1091,7 @@ int main(void)
     test_fork_child_stops_retaining();
     test_span_moves();
     test_record_pages_past_the_committed_arenas();
+    test_tracked_walk_large();
     test_page_run_bounds();
     test_stress();
     return check_report("test_heap");
