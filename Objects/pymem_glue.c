@@ -13,6 +13,7 @@
 #include "../Pypper/log.h"
 #include "../Pypper/options.h"
 #include "heap.h"
+#include "../Pypper/code_size.h"
 
 #include <string.h>
 #include <sys/resource.h>
@@ -77,7 +78,7 @@ static bool address_space_limited(void)
     return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < AS_LIMIT_MIN;
 }
 
-int pypper_pymem_install(pypper_install_mode mode)
+PYPPER_SMALL_CODE int pypper_pymem_install(pypper_install_mode mode)
 {
     if (strcmp(installed_mode, "none") != 0)
         return 0;

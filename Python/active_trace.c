@@ -867,7 +867,7 @@ static bool hand_over_affordable(sampler_loop *l)
                                    __atomic_load_n(&AT.hand_over_ns, __ATOMIC_RELAXED));
 }
 
-static void *sampler_main(void *arg)
+static PYPPER_SMALL_CODE void *sampler_main(void *arg)
 {
     (void)arg;
     prctl(PR_SET_TIMERSLACK, 1000UL);       /* 1 µs: short sleeps keep their length */

@@ -422,6 +422,86 @@ static void test_medium_first_fit_memo(void)
     CHECK(st.tier[PYPPER_TIER_SLOW].medium_blocks == 0);
 }
 
+/* The medium block freed last is held back for the next request of its length (LIFO,
+ * even with a lower hole that fits); to the stats and lookups it is free at once, a
+ * second free of it is an invalid free, and any other medium request, resize or free
+ * of the tier frees it for good (merged with its neighbours: the first fit finds the
+ * merged hole). The last block of an arena is not held: the arena goes at once. */
+static void test_medium_held(void)
+{
+    enum { ASK = 4129, UNITS_ASK = 130 };       /* bytes(4096): 130 units */
+    char *low = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    char *keep = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 700);
+    char *a = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    char *b = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    CHECK(low && keep && a && b && low < a && a < b);
+    pypper_heap_stats st;
+    pypper_heap_get_stats(&st);
+    uint64_t blocks = st.tier[PYPPER_TIER_SLOW].medium_blocks, invalid = st.invalid_frees;
+    pypper_heap_free(low);                      /* freed for good by the next free */
+    pypper_heap_free(b);                        /* held */
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[PYPPER_TIER_SLOW].medium_blocks == blocks - 2);
+    pypper_block_info info;
+    pypper_heap_lookup(b + 10, &info);
+    CHECK(info.kind == PYPPER_BLOCK_MEDIUM && !info.allocated);
+    CHECK(medium_usable(layout_meta(layout_arena_index(b)), b) == 0);
+    pypper_heap_free(b);                        /* a double free */
+    pypper_heap_get_stats(&st);
+    CHECK(st.invalid_frees == invalid + 1);
+    char *again = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    CHECK(again == b);                          /* held: not the lower hole at `low` */
+    pypper_heap_free(again);
+    /* Three adjacent blocks among a few made. */
+    enum { FEW = 8 };
+    char *few[FEW];
+    int at = -1;
+    for (int i = 0; i < FEW; i++) {
+        few[i] = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+        if (at < 0 && i > 1 && few[i] == few[i - 1] + UNITS_ASK * MEDIUM_UNIT
+            && few[i - 1] == few[i - 2] + UNITS_ASK * MEDIUM_UNIT)
+            at = i - 2;
+    }
+    CHECK(at >= 0);
+    /* Another length: the held block goes first, merged with its free neighbour, a
+     * hole of 260 units at few[at] (or a lower one). */
+    pypper_heap_free(few[at]);                  /* held */
+    pypper_heap_free(few[at + 1]);              /* few[at] for good, few[at + 1] held */
+    char *merged = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 2 * UNITS_ASK * MEDIUM_UNIT);
+    CHECK(merged && merged <= few[at]);
+    pypper_heap_free(merged);
+    /* A resize grows into a held neighbour. */
+    char *c = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK), *d = NULL;
+    if (c == few[at])
+        d = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    CHECK(c && (c != few[at] || d == few[at + 1]));
+    if (d) {
+        pypper_heap_free(d);                    /* held */
+        CHECK(pypper_heap_realloc(c, 2 * ASK) == c);
+    }
+    for (int i = 0; i < FEW; i++)
+        if (i != at && i != at + 1)
+            pypper_heap_free(few[i]);
+    pypper_heap_free(c);
+    pypper_heap_free(a);
+    pypper_heap_free(keep);
+    /* The last block of an arena: not held, the arena is released (not the tier's
+     * only medium arena: a full first arena's neighbour). */
+    pypper_heap_get_stats(&st);
+    uint64_t arenas = st.tier[PYPPER_TIER_SLOW].medium_arenas;
+    enum { FILL = 200 };
+    static char *fill[FILL];
+    for (int i = 0; i < FILL; i++)
+        fill[i] = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 8000);
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[PYPPER_TIER_SLOW].medium_arenas > arenas);
+    for (int i = 0; i < FILL; i++)
+        pypper_heap_free(fill[i]);
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[PYPPER_TIER_SLOW].medium_arenas <= (arenas ? arenas : 1)
+          && st.tier[PYPPER_TIER_SLOW].medium_blocks == 0);
+}
+
 static void test_calloc_realloc(void)
 {
     for (size_t n = 1; n < (4u << 20); n = n * 3 + 7) {
@@ -617,7 +697,7 @@ static void test_stress(void)
     pypper_heap_set_retain(false);
     pypper_heap_get_stats(&st);
     CHECK(st.tier[0].bytes_in_use + st.tier[1].bytes_in_use < (1u << 20));
-    CHECK(st.invalid_frees == 6 + run_color_invalid);   /* those of the tests before only */
+    CHECK(st.invalid_frees == 7 + run_color_invalid);   /* those of the tests before only */
 }
 
 /* A large arena of tier t whose first idle pages go on from the arena before it (a
@@ -1082,6 +1162,7 @@ int main(void)
     test_pool_settled();
     test_medium();
     test_medium_first_fit_memo();
+    test_medium_held();
     test_tracking();
     test_tracking_state();
     test_calloc_realloc();
