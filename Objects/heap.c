@@ -557,11 +557,11 @@ PYPPER_SMALL_CODE void pypper_heap_get_stats(pypper_heap_stats *out)
                 stats_pools(m, out);
                 break;
             case ARENA_MEDIUM: {
-                uint64_t blocks, bytes;
-                medium_stats(m, &blocks, &bytes);
+                uint64_t blocks, bytes, free_bytes;
+                medium_stats(m, &blocks, &bytes, &free_bytes);
                 ts->medium_arenas++;
                 ts->medium_blocks += blocks;
-                ts->medium_free_bytes += (uint64_t)layout_medium(m)->free_units << MEDIUM_UNIT_SHIFT;
+                ts->medium_free_bytes += free_bytes;
                 ts->blocks_in_use += blocks;
                 ts->bytes_in_use += bytes;
                 break;

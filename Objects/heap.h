@@ -51,6 +51,10 @@ typedef struct {
  * addresses resolve to their block. Safe to call with the heap serialized (GIL);
  * the sampler uses it with relaxed reads and re-checks what it finds. */
 void pypper_heap_lookup(const void *p, pypper_block_info *info);
+/* The medium block that medium arena `arena_index` holds back for the next request of
+ * its length (Objects/medium.c): free to every reader of the unit bitmaps, which mark
+ * it used. false when the arena holds none; else its first unit and its units. */
+bool pypper_heap_medium_held(size_t arena_index, unsigned *first_unit, unsigned *units);
 /* Whether p is the start of an allocated small (pooled) block: what pypper_heap_lookup
  * would say with kind SMALL, allocated and block == p, in two metadata reads. */
 bool pypper_heap_small_block_start(const void *p);

@@ -107,7 +107,8 @@ size_t medium_usable(arena_meta *m, const void *p);
 int medium_resize_in_place(arena_meta *m, void *p, size_t n);
 /* The allocated block holding p (any address inside it); false when p is free. */
 bool medium_find_block(const arena_meta *m, const void *p, char **block, size_t *size);
-void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes);
+/* In use (a held block counts free), and free, out of the arena's MEDIUM_UNITS. */
+void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes, uint64_t *free_bytes);
 void medium_release_empty(unsigned tier, bool keep_one);
 /* Whether an arena waits for the next pass (pools_park_empty's rule, for medium
  * arenas). */

@@ -3,6 +3,7 @@
  * metadata only: never touches the pages), and the index of a page in the
  * reservation. Callers hold the heap's serialization (the GIL or the heap lock). */
 #include "heap_pages.h"
+#include "heap.h"
 #include "heap_layout.h"
 #include "region.h"
 #include "trim.h"
@@ -48,6 +49,16 @@ enum page_state {
     PAGE_FRESH,     /* never handed out: never touched */
 };
 
+/* The bits of units [first, first + count) in the bitmap word of units [wu, wu + 64). */
+static uint64_t units_mask(unsigned wu, unsigned first, unsigned count)
+{
+    if (!count || first >= wu + 64 || first + count <= wu)
+        return 0;
+    unsigned lo = first > wu ? first - wu : 0;
+    unsigned hi = first + count < wu + 64 ? first + count - wu : 64;
+    return (hi - lo == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (hi - lo)) - 1)) << lo;
+}
+
 static enum page_state page_state(size_t a, const arena_meta *m, unsigned i)
 {
     switch (m->kind) {
@@ -61,8 +72,10 @@ static enum page_state page_state(size_t a, const arena_meta *m, unsigned i)
         /* 128 units of 32 bytes: two bitmap words a page. */
         enum { WORDS = PAGE_SIZE / MEDIUM_UNIT / 64 };
         const uint64_t *used = medium_used_bits(m) + (size_t)i * WORDS;
+        unsigned first = 0, units = 0;
+        pypper_heap_medium_held(a, &first, &units);         /* (its units read free) */
         for (unsigned w = 0; w < WORDS; w++)
-            if (used[w])
+            if (used[w] & ~units_mask(((unsigned)i * WORDS + w) * 64, first, units))
                 return PAGE_USED;
         return (size_t)i * (PAGE_SIZE / MEDIUM_UNIT) >= layout_medium(m)->fresh_unit ? PAGE_FRESH : PAGE_FREE;
     }

@@ -81,8 +81,8 @@ _Static_assert((uint64_t)TIER_ARENAS_MAX * MEDIUM_WORDS <= UINT32_MAX, "memo pos
  * resize, or an allocation of another length (which then finds the first fit as
  * before, the block merged with its free neighbours). A block is held only while its
  * arena keeps another block in use, so an emptied arena is released or parked as
- * before; to everything but medium_alloc and medium_free (stats, lookups) a held
- * block is free. */
+ * before; to everything but medium_alloc and medium_free a held block is free: the
+ * stats, lookups, page walks and untraced-site walks ask pypper_heap_medium_held. */
 typedef struct {
     char *block;                /* NULL: none */
     arena_meta *m;
@@ -358,6 +358,16 @@ static void release_medium_arena(arena_meta *m)
 
 static bool is_held(const arena_meta *m, const void *p) { return held[m->tier].block == p; }
 
+bool pypper_heap_medium_held(size_t arena_index, unsigned *first_unit, unsigned *units)
+{
+    const arena_meta *m = layout_meta(arena_index);
+    if (m->kind != ARENA_MEDIUM || !held[m->tier].block || held[m->tier].m != m)
+        return false;
+    *first_unit = held[m->tier].pos;
+    *units = held[m->tier].k;
+    return true;
+}
+
 /* Units [pos, pos + k) of arena m, a block in use, become free. */
 static void free_units(arena_meta *m, unsigned pos, unsigned k)
 {
@@ -452,19 +462,21 @@ bool medium_find_block(const arena_meta *m, const void *p, char **block, size_t 
     return !is_held(m, *block);
 }
 
-void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes)
+void medium_stats(const arena_meta *m, uint64_t *blocks, uint64_t *bytes, uint64_t *free_bytes)
 {
     const uint64_t *ends = medium_end_bits(m);
     uint64_t count = 0;
     for (unsigned w = 0; w < MEDIUM_WORDS; w++)
         count += (uint64_t)__builtin_popcountll(ends[w]);
     uint64_t units = MEDIUM_UNITS - layout_medium(m)->free_units;
-    if (held[m->tier].block && held[m->tier].m == m) {
+    unsigned first, held_units;
+    if (pypper_heap_medium_held(layout_meta_index(m), &first, &held_units)) {
         count--;
-        units -= held[m->tier].k;
+        units -= held_units;
     }
     *blocks = count;
     *bytes = units << MEDIUM_UNIT_SHIFT;
+    *free_bytes = ((uint64_t)MEDIUM_UNITS << MEDIUM_UNIT_SHIFT) - *bytes;
 }
 
 /* As pools_park_empty (Objects/pools.c), for medium arenas: while a session keeps

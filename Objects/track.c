@@ -267,13 +267,6 @@ uint64_t pypper_heap_granule_end(void)
     return pypper_heap_layout.base ? pypper_heap_layout.tier_bytes * HEAP_TIERS / GRANULE : 0;
 }
 
-/* The granule of the first tracked block of large arena ai at granule g or after it
- * and before arena_end (g within the arena), or arena_end. Its blocks start only at
- * its runs' first pages (run_pages nonzero there only), at their color offsets: the
- * walk reads those records, 512 bytes, not the arena's 24 KiB of bitmap (which cost a
- * traced Tools/bench/survey/many_buffers.py 2% of its instructions, 2026-12-07). A
- * run's other pages start no block; a run that begins in the arena before (its zone)
- * shows here as pages without a length, stepped over. */
 /* What a walk gives of the tracked block at granule `found`. */
 static void fill_tracked(uint64_t found, pypper_tracked_block *out)
 {
@@ -284,6 +277,13 @@ static void fill_tracked(uint64_t found, pypper_tracked_block *out)
     out->before = state_bit(found + 1) && track_has_second(block);
 }
 
+/* The granule of the first tracked block of large arena ai at granule g or after it
+ * and before arena_end (g within the arena), or arena_end. Its blocks start only at
+ * its runs' first pages (run_pages nonzero there only), at their color offsets: the
+ * walk reads those records, 512 bytes, not the arena's 24 KiB of bitmap (which cost a
+ * traced Tools/bench/survey/many_buffers.py 2% of its instructions, 2026-12-07). A
+ * run's other pages start no block; a run that begins in the arena before (its zone)
+ * shows here as pages without a length, stepped over. */
 static uint64_t large_next_tracked(size_t ai, uint64_t g, uint64_t arena_end)
 {
     const arena_meta *m = layout_meta(ai);

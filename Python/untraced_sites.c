@@ -190,12 +190,16 @@ static void walk_medium(const pypper_untraced *u, size_t arena, const arena_meta
 {
     const char *base = layout_arena_base(arena);
     const uint64_t *used = medium_used_bits(m), *ends = medium_end_bits(m);
+    unsigned held = MEDIUM_UNITS, held_units;       /* a held block is free (heap.h) */
+    if (!pypper_heap_medium_held(arena, &held, &held_units))
+        held = MEDIUM_UNITS;
     for (unsigned unit = next_set(used, 0, MEDIUM_UNITS); unit < MEDIUM_UNITS;) {
         unsigned end = next_set(ends, unit, MEDIUM_UNITS);
         if (end == MEDIUM_UNITS)
             break;                  /* inconsistent bitmaps: stop rather than guess */
-        block_untraced(u, base + ((size_t)unit << MEDIUM_UNIT_SHIFT),
-                       (uint64_t)(end - unit + 1) << MEDIUM_UNIT_SHIFT, t);
+        if (unit != held)
+            block_untraced(u, base + ((size_t)unit << MEDIUM_UNIT_SHIFT),
+                           (uint64_t)(end - unit + 1) << MEDIUM_UNIT_SHIFT, t);
         unit = next_set(used, end + 1, MEDIUM_UNITS);
     }
 }

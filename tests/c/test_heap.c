@@ -6,6 +6,7 @@
 #include "heap.h"
 #include "heap_internal.h"
 #include "heap_layout.h"
+#include "heap_pages.h"
 #include "page_runs.h"
 #include "placement.h"
 #include "region.h"
@@ -427,6 +428,14 @@ static void test_medium_first_fit_memo(void)
  * second free of it is an invalid free, and any other medium request, resize or free
  * of the tier frees it for good (merged with its neighbours: the first fit finds the
  * merged hole). The last block of an arena is not held: the arena goes at once. */
+static size_t held_lo, held_hi, held_hits;
+static void count_held_pages(size_t page, unsigned tier, void *ctx)
+{
+    (void)tier;
+    (void)ctx;
+    held_hits += page >= held_lo && page < held_hi;
+}
+
 static void test_medium_held(void)
 {
     enum { ASK = 4129, UNITS_ASK = 130 };       /* bytes(4096): 130 units */
@@ -438,6 +447,8 @@ static void test_medium_held(void)
     pypper_heap_stats st;
     pypper_heap_get_stats(&st);
     uint64_t blocks = st.tier[PYPPER_TIER_SLOW].medium_blocks, invalid = st.invalid_frees;
+    uint64_t in_use_and_free = st.tier[PYPPER_TIER_SLOW].bytes_in_use
+                               + st.tier[PYPPER_TIER_SLOW].medium_free_bytes;
     pypper_heap_free(low);                      /* freed for good by the next free */
     pypper_heap_free(b);                        /* held */
     pypper_heap_get_stats(&st);
@@ -446,6 +457,22 @@ static void test_medium_held(void)
     pypper_heap_lookup(b + 10, &info);
     CHECK(info.kind == PYPPER_BLOCK_MEDIUM && !info.allocated);
     CHECK(medium_usable(layout_meta(layout_arena_index(b)), b) == 0);
+    /* Free to the page walks and the free-byte count too (a review's finding): the
+     * whole pages of a held 32 KiB block are not listed used. */
+    char *keep2 = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 32768);
+    char *big = pypper_heap_malloc_in(PYPPER_TIER_SLOW, 32768);
+    pypper_heap_free(big);                      /* held (b for good) */
+    held_lo = (size_t)(big - (char *)pypper_heap_base()) / PAGE_SIZE + 1;
+    held_hi = (size_t)(big + 32768 - (char *)pypper_heap_base()) / PAGE_SIZE;
+    held_hits = 0;
+    pypper_heap_for_each_used_page(count_held_pages, NULL);
+    CHECK(held_hi > held_lo && held_hits == 0);
+    pypper_heap_free(keep2);                    /* big for good */
+    b = pypper_heap_malloc_in(PYPPER_TIER_SLOW, ASK);
+    pypper_heap_free(b);                        /* held again */
+    pypper_heap_get_stats(&st);
+    CHECK(st.tier[PYPPER_TIER_SLOW].bytes_in_use + st.tier[PYPPER_TIER_SLOW].medium_free_bytes
+          == in_use_and_free);
     pypper_heap_free(b);                        /* a double free */
     pypper_heap_get_stats(&st);
     CHECK(st.invalid_frees == invalid + 1);
